@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * log.h - structured logs: one JSON object per line, in the upstream agent's
+ * shape: {"msg":..,"level":"INFO","ts":..,"pid":"..","subsystem":..,
+ * "name":"kata-agent","source":"agent","version":..,<extra fields>}.
+ *
+ * Each process calls log_init() once with its own subsystem name; the level
+ * comes from agent.log. Logging never fails the caller: a write error drops
+ * the line.
+ */
+#ifndef KATA_COMMON_LOG_H
+#define KATA_COMMON_LOG_H
+
+#include <jansson.h>
+
+enum log_level {
+	LOG_LVL_CRITICAL = 0,
+	LOG_LVL_ERROR,
+	LOG_LVL_WARN,
+	LOG_LVL_INFO,
+	LOG_LVL_DEBUG,
+};
+
+/* fd: where lines go (stderr by default). subsystem: e.g. "frontend". */
+void log_init(const char *subsystem, int fd, enum log_level level);
+void log_set_level(enum log_level level);
+void log_set_fd(int fd);
+enum log_level log_get_level(void);
+/* Parse an agent.log value: critical|fatal|panic, error, warn|warning, info,
+ * debug (and trace, as debug). Returns -EINVAL on anything else. */
+int log_level_parse(const char *s, enum log_level *out);
+const char *log_level_name(enum log_level level); /* "info", ... */
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Log with extra fields; steals the reference to fields (may be NULL). */
+void log_fields(enum log_level level, json_t *fields, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+
+#endif

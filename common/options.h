@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * options.h - the agent's configuration: the agent.* kernel command line
+ * options of the upstream README, the upstream TOML config file
+ * (agent.config_file / --config), and the upstream environment overrides.
+ *
+ * Precedence (as upstream): defaults < kernel command line; if a config file
+ * is named (agent.config_file on the command line, or --config) it is read
+ * and REPLACES the other command-line options; the environment
+ * (KATA_AGENT_SERVER_ADDR, KATA_AGENT_LOG_LEVEL, KATA_AGENT_TRACING) applies
+ * on top of either.
+ *
+ * A malformed agent.* value is reported through the warn callback with the
+ * option's name and the default is kept. A missing or malformed config file
+ * is an error naming the file, line and problem.
+ */
+#ifndef KATA_COMMON_OPTIONS_H
+#define KATA_COMMON_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "err.h"
+#include "log.h"
+
+#define AGENT_DEFAULT_SERVER_ADDR "vsock://-1:1024"
+#define AGENT_DEFAULT_HOTPLUG_TIMEOUT_S 3
+#define AGENT_DEFAULT_DEBUG_CONSOLE_VPORT 0
+#define AGENT_DEFAULT_LOG_VPORT 0
+
+struct agent_options {
+	char *config_file;                /* agent.config_file */
+	uint32_t container_pipe_size;     /* agent.container_pipe_size, 0 = kernel default */
+	bool debug_console;               /* agent.debug_console */
+	uint32_t debug_console_vport;     /* agent.debug_console_vport */
+	bool dev_mode;                    /* agent.devmode */
+	uint64_t hotplug_timeout_ms;      /* agent.hotplug_timeout (seconds on the command line) */
+	char *guest_components_rest_api;  /* agent.guest_components_rest_api: "resource" (default), "attestation", "all", "none" */
+	char *https_proxy;                /* agent.https_proxy */
+	enum log_level log_level;         /* agent.log */
+	uint32_t log_vport;               /* agent.log_vport */
+	char *no_proxy;                   /* agent.no_proxy */
+	uint32_t passfd_listener_port;    /* agent.passfd_listener_port */
+	char *server_addr;                /* agent.server_addr */
+	bool tracing;                     /* agent.trace */
+	bool unified_cgroup_hierarchy;    /* systemd.unified_cgroup_hierarchy */
+
+	/* [endpoints] allowed = [...] from the config file; NULL = all allowed. */
+	char **allowed_endpoints;
+	size_t n_allowed_endpoints;
+};
+
+/* Called for each malformed or unknown-but-recognisable option (name, value, why). */
+typedef void (*options_warn_fn)(const char *option, const char *value, const char *why, void *data);
+
+void options_init_defaults(struct agent_options *o);
+void options_free(struct agent_options *o);
+
+/* Parse a kernel command line string (e.g. the content of /proc/cmdline). */
+int options_parse_cmdline(struct agent_options *o, const char *cmdline, options_warn_fn warn,
+			  void *warn_data, struct kerr *err);
+/* Parse a TOML config file; fields it sets replace those in o. */
+int options_parse_config_file(struct agent_options *o, const char *path, struct kerr *err);
+/* Apply KATA_AGENT_* environment overrides from envp (NULL-terminated). */
+int options_apply_env(struct agent_options *o, char *const *envp, options_warn_fn warn,
+		      void *warn_data, struct kerr *err);
+
+/* The whole sequence with upstream precedence. cmdline_path is /proc/cmdline
+ * unless a test passes its own; config_override is --config (or NULL). */
+int options_load(struct agent_options *o, const char *cmdline_path, const char *config_override,
+		 char *const *envp, options_warn_fn warn, void *warn_data, struct kerr *err);
+
+/* True if "<service>/<method>" style endpoint name (the bare method name, as
+ * upstream lists them, e.g. "CreateContainerRequest") is allowed. */
+bool options_endpoint_allowed(const struct agent_options *o, const char *request_type_name);
+
+/* The effective configuration as a JSON object, for the announce line. */
+json_t *options_to_json(const struct agent_options *o);
+
+#endif

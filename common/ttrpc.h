@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ttrpc.h - ttRPC (containerd/ttrpc) server and client on top of protobuf-c.
+ *
+ * Wire: 10-byte header (u32 BE length, u32 BE stream id, u8 type, u8 flags),
+ * payload <= TTRPC_MAX_PAYLOAD. Type 1 request, 2 response, 3 data.
+ * Request/Response envelopes are protos/ttrpc.proto (package ttrpc).
+ *
+ * Server: one struct ttrpc_server per listening socket, driven by a loop.
+ * Every decoded request becomes a struct ttrpc_call handed to the dispatch
+ * callback. The handler answers exactly once with ttrpc_call_reply*() or
+ * ttrpc_call_fail(), now or later (asynchronous handlers keep the call).
+ * If the request's timeout_nano passes first, the server answers
+ * DEADLINE_EXCEEDED itself and fires the call's cancel callback; if the
+ * connection closes, the cancel callback fires too. In both cases the handler
+ * must still release the call with a reply/fail (which is then discarded) or
+ * ttrpc_call_release(). Many calls are in flight per connection; responses go
+ * out in completion order.
+ *
+ * A malformed frame (bad type, stream id 0/even, oversize, undecodable
+ * request) closes that connection only, with a logged reason.
+ *
+ * Client: blocking, one socket; ttrpc_client_send()/ttrpc_client_recv() allow
+ * many requests in flight, ttrpc_client_call() is send+wait for one answer.
+ */
+#ifndef KATA_COMMON_TTRPC_H
+#define KATA_COMMON_TTRPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "err.h"
+#include "loop.h"
+
+#define TTRPC_HEADER_LEN 10
+#define TTRPC_MAX_PAYLOAD (4u << 20)
+
+enum ttrpc_msg_type {
+	TTRPC_TYPE_REQUEST = 1,
+	TTRPC_TYPE_RESPONSE = 2,
+	TTRPC_TYPE_DATA = 3,
+};
+
+struct ttrpc_md {
+	const char *key;
+	const char *value;
+};
+
+/* ---- server ---- */
+
+struct ttrpc_server;
+struct ttrpc_call;
+
+typedef void (*ttrpc_dispatch_fn)(struct ttrpc_call *call, void *data);
+typedef void (*ttrpc_cancel_fn)(struct ttrpc_call *call, void *data);
+
+/* Takes ownership of listen_fd (non-blocking, listening). */
+int ttrpc_server_new(struct ttrpc_server **out, struct loop *l, int listen_fd,
+		     ttrpc_dispatch_fn dispatch, void *data, struct kerr *err);
+/* Closes the listener and every connection; pending calls are cancelled. */
+void ttrpc_server_free(struct ttrpc_server *s);
+/* Connections currently open (for tests and metrics). */
+unsigned ttrpc_server_connections(const struct ttrpc_server *s);
+
+const char *ttrpc_call_service(const struct ttrpc_call *c);
+const char *ttrpc_call_method(const struct ttrpc_call *c);
+const uint8_t *ttrpc_call_payload(const struct ttrpc_call *c, size_t *len);
+size_t ttrpc_call_metadata_count(const struct ttrpc_call *c);
+struct ttrpc_md ttrpc_call_metadata(const struct ttrpc_call *c, size_t i);
+/* Absolute CLOCK_MONOTONIC deadline in ns, 0 when the request had none. */
+uint64_t ttrpc_call_deadline(const struct ttrpc_call *c);
+/* Nonzero once the deadline passed or the connection closed. */
+int ttrpc_call_cancelled(const struct ttrpc_call *c);
+void ttrpc_call_set_cancel(struct ttrpc_call *c, ttrpc_cancel_fn fn, void *data);
+
+/* Answer and free the call. resp may be NULL for an empty payload. */
+void ttrpc_call_reply(struct ttrpc_call *c, const ProtobufCMessage *resp);
+void ttrpc_call_reply_raw(struct ttrpc_call *c, const uint8_t *payload, size_t len);
+void ttrpc_call_fail(struct ttrpc_call *c, int grpc_status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Answer with the status and message carried by err. */
+void ttrpc_call_fail_err(struct ttrpc_call *c, const struct kerr *err);
+/* Free without answering; only valid after cancellation. */
+void ttrpc_call_release(struct ttrpc_call *c);
+
+/* ---- client ---- */
+
+struct ttrpc_client;
+
+/* Connect to an address (see transport.h), blocking. */
+int ttrpc_client_connect(struct ttrpc_client **out, const char *addr, uint64_t timeout_ns,
+			 struct kerr *err);
+/* Wrap an already connected stream socket (takes ownership). */
+int ttrpc_client_from_fd(struct ttrpc_client **out, int fd, struct kerr *err);
+void ttrpc_client_free(struct ttrpc_client *c);
+int ttrpc_client_fd(const struct ttrpc_client *c);
+
+/* Send one request; *stream_id receives the (odd, increasing) stream id.
+ * timeout_ns 0 = no timeout_nano in the request. */
+int ttrpc_client_send(struct ttrpc_client *c, const char *service, const char *method,
+		      const uint8_t *payload, size_t len, int64_t timeout_ns,
+		      const struct ttrpc_md *md, size_t nmd, uint32_t *stream_id,
+		      struct kerr *err);
+
+/* Receive the next response, whatever its stream. On an RPC error status the
+ * return is 0, *status is the gRPC code and *message (malloc'd) the text;
+ * *payload (malloc'd) may be NULL for an empty one. Negative return: transport
+ * or framing failure (err->status UNAVAILABLE or INTERNAL). */
+int ttrpc_client_recv(struct ttrpc_client *c, uint32_t *stream_id, int *status, char **message,
+		      uint8_t **payload, size_t *len, struct kerr *err);
+
+/* One request, wait for its answer. On a non-OK status: returns negative with
+ * err->status = that code and err->msg = the server's message. */
+int ttrpc_client_call_raw(struct ttrpc_client *c, const char *service, const char *method,
+			  const uint8_t *req, size_t req_len, int64_t timeout_ns,
+			  uint8_t **resp, size_t *resp_len, struct kerr *err);
+/* Typed convenience: packs req, unpacks into *resp with resp_desc
+ * (free with protobuf_c_message_free_unpacked). */
+int ttrpc_client_call(struct ttrpc_client *c, const char *service, const char *method,
+		      const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+		      ProtobufCMessage **resp, int64_t timeout_ns, struct kerr *err);
+
+/* ---- framing (shared by server, client and the fuzz target) ---- */
+
+struct ttrpc_frame_header {
+	uint32_t length;
+	uint32_t stream_id;
+	uint8_t type;
+	uint8_t flags;
+};
+
+void ttrpc_header_encode(uint8_t out[TTRPC_HEADER_LEN], const struct ttrpc_frame_header *h);
+void ttrpc_header_decode(const uint8_t in[TTRPC_HEADER_LEN], struct ttrpc_frame_header *h);
+/* Validate a header a server received: type, stream id parity, length bound. */
+int ttrpc_header_check_request(const struct ttrpc_frame_header *h, struct kerr *err);
+
+#endif

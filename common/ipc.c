@@ -1,1 +1,698 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ipc.c - typed messages over SOCK_SEQPACKET socketpairs (see ipc.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "grpc_status.h"
+#include "ipc.h"
+#include "log.h"
+
+#define ALL_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+/* Room for a few fds, so that a peer sending more than one is detected and
+ * its fds closed, instead of silently truncated by the kernel. */
+#define CMSG_FDS_MAX 4
+
+static const struct ipc_type_desc types[] = {
+	{ IPC_PING, "PING", sizeof(struct ipc_ping), sizeof(struct ipc_ping), IPC_FD_NONE, false },
+	{ IPC_PONG, "PONG", sizeof(struct ipc_ping), sizeof(struct ipc_ping), IPC_FD_NONE, false },
+	{ IPC_GUEST_DETAILS_REQ, "GUEST_DETAILS_REQ", sizeof(struct ipc_guest_details_req),
+	  sizeof(struct ipc_guest_details_req), IPC_FD_NONE, false },
+	{ IPC_GUEST_DETAILS_REPLY, "GUEST_DETAILS_REPLY", sizeof(struct ipc_guest_details_reply),
+	  sizeof(struct ipc_guest_details_reply), IPC_FD_NONE, false },
+	{ IPC_ERROR, "ERROR", sizeof(struct ipc_error) + 1,
+	  sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX, IPC_FD_NONE, false },
+	{ IPC_CTL_NEW_FRONTEND, "CTL_NEW_FRONTEND", sizeof(struct ipc_ctl_new_frontend),
+	  sizeof(struct ipc_ctl_new_frontend), IPC_FD_REQUIRED, false },
+	{ IPC_TEST_BLOB, "TEST_BLOB", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+};
+
+const struct ipc_type_desc *ipc_type_info(uint32_t type)
+{
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (types[i].type == type)
+			return &types[i];
+	return NULL;
+}
+
+const char *ipc_type_name(uint32_t type)
+{
+	static char buf[24];
+	const struct ipc_type_desc *d = ipc_type_info(type);
+	if (d)
+		return d->name;
+	snprintf(buf, sizeof(buf), "type#%u", type);
+	return buf;
+}
+
+const char *ipc_role_name(enum ipc_role r)
+{
+	switch (r) {
+	case IPC_ROLE_PARENT: return "parent";
+	case IPC_ROLE_FRONTEND: return "frontend";
+	case IPC_ROLE_EXECUTOR: return "executor";
+	case IPC_ROLE_TEST: return "test";
+	default: return "unknown";
+	}
+}
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *err)
+{
+	const struct ipc_type_desc *d = ipc_type_info(type);
+	if (!d)
+		return kerr_set(err, -EPROTO, "unknown message type %u", type);
+	if (len < d->min_len || len > d->max_len)
+		return kerr_set(err, -EPROTO, "%s: payload of %zu bytes, expected %u..%u", d->name,
+				len, d->min_len, d->max_len);
+
+	switch (type) {
+	case IPC_GUEST_DETAILS_REQ: {
+		struct ipc_guest_details_req r;
+		memcpy(&r, p, sizeof(r));
+		if (r.mem_block_size > 1 || r.mem_hotplug_probe > 1)
+			return kerr_set(err, -EPROTO, "%s: boolean field not 0/1", d->name);
+		if (!all_zero(r.pad, sizeof(r.pad)))
+			return kerr_set(err, -EPROTO, "%s: nonzero padding", d->name);
+		break;
+	}
+	case IPC_GUEST_DETAILS_REPLY: {
+		struct ipc_guest_details_reply r;
+		memcpy(&r, p, sizeof(r));
+		if (r.support_mem_hotplug_probe > 1 || r.init_daemon > 1)
+			return kerr_set(err, -EPROTO, "%s: boolean field not 0/1", d->name);
+		if (!all_zero(r.pad, sizeof(r.pad)))
+			return kerr_set(err, -EPROTO, "%s: nonzero padding", d->name);
+		break;
+	}
+	case IPC_ERROR: {
+		struct ipc_error e;
+		memcpy(&e, p, sizeof(e));
+		if (e.grpc_status <= GRPC_OK || e.grpc_status > GRPC_UNAUTHENTICATED)
+			return kerr_set(err, -EPROTO, "%s: status %d out of range", d->name,
+					e.grpc_status);
+		if (e.errno_code > 0 || e.errno_code < -4095)
+			return kerr_set(err, -EPROTO, "%s: errno %d out of range", d->name,
+					e.errno_code);
+		size_t tlen = len - sizeof(e);
+		/* Exactly one NUL, at the end: no hidden bytes after the text. */
+		if (memchr(p + sizeof(e), '\0', tlen) != p + len - 1)
+			return kerr_set(err, -EPROTO, "%s: message not NUL-terminated at its end",
+					d->name);
+		break;
+	}
+	case IPC_CTL_NEW_FRONTEND: {
+		struct ipc_ctl_new_frontend n;
+		memcpy(&n, p, sizeof(n));
+		if (n.pad)
+			return kerr_set(err, -EPROTO, "%s: nonzero padding", d->name);
+		break;
+	}
+	default:
+		break;
+	}
+	return 0;
+}
+
+size_t ipc_error_build(void *buf, int grpc_status, int errno_code, const char *msg)
+{
+	struct ipc_error e = { .grpc_status = grpc_status, .errno_code = errno_code };
+	size_t n = strnlen(msg ? msg : "", IPC_ERROR_MSG_MAX - 1);
+	memcpy(buf, &e, sizeof(e));
+	memcpy((uint8_t *)buf + sizeof(e), msg ? msg : "", n);
+	((uint8_t *)buf)[sizeof(e) + n] = '\0';
+	/* Text with an embedded NUL would fail the receiver's check: cut there. */
+	n = strlen((char *)buf + sizeof(e));
+	return sizeof(e) + n + 1;
+}
+
+/* ---- messages ready to go on the wire ---- */
+
+struct outmsg {
+	struct outmsg *next;
+	struct ipc_hdr hdr;
+	uint8_t *inline_payload; /* hdr.len bytes unless IPC_F_MEMFD */
+	int fd;                  /* owned; the memfd or a dup of the caller's fd */
+};
+
+static void outmsg_free(struct outmsg *o)
+{
+	if (!o)
+		return;
+	if (o->fd >= 0)
+		close(o->fd);
+	free(o->inline_payload);
+	free(o);
+}
+
+static int make_memfd(const void *payload, size_t len, struct kerr *err)
+{
+	cleanup_close int fd = memfd_create("kata-ipc", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return kerr_set(err, -errno, "memfd_create: %s", strerror(errno));
+	const uint8_t *p = payload;
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, p + off, len - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return kerr_set(err, -errno, "write memfd: %s", strerror(errno));
+		}
+		off += (size_t)w;
+	}
+	if (fcntl(fd, F_ADD_SEALS, ALL_SEALS) < 0)
+		return kerr_set(err, -errno, "seal memfd: %s", strerror(errno));
+	return take_fd(&fd);
+}
+
+static int outmsg_new(struct outmsg **out, uint32_t type, uint32_t id, const void *payload,
+		      size_t len, int fd, struct kerr *err)
+{
+	const struct ipc_type_desc *d = ipc_type_info(type);
+	if (!d)
+		return kerr_set(err, -EINVAL, "send: unknown message type %u", type);
+	if (len < d->min_len || len > d->max_len)
+		return kerr_set(err, -EMSGSIZE, "send %s: payload of %zu bytes, bounds %u..%u",
+				d->name, len, d->min_len, d->max_len);
+	if (d->fd == IPC_FD_REQUIRED && fd < 0)
+		return kerr_set(err, -EINVAL, "send %s: an fd is required", d->name);
+	if (d->fd == IPC_FD_NONE && fd >= 0)
+		return kerr_set(err, -EINVAL, "send %s: this type carries no fd", d->name);
+	bool use_memfd = len > IPC_MAX_INLINE;
+	if (use_memfd && !d->big)
+		return kerr_set(err, -EMSGSIZE, "send %s: %zu bytes do not fit inline", d->name, len);
+
+	cleanup_free struct outmsg *o = calloc(1, sizeof(*o));
+	if (!o)
+		return kerr_set(err, -ENOMEM, "send %s: out of memory", d->name);
+	o->fd = -1;
+	o->hdr = (struct ipc_hdr){ .type = type, .len = (uint32_t)len, .id = id, .flags = 0 };
+	if (use_memfd) {
+		o->hdr.flags |= IPC_F_MEMFD;
+		o->fd = make_memfd(payload, len, err);
+		if (o->fd < 0)
+			return kerr_prefix(err, "send %s: ", d->name);
+	} else {
+		if (len) {
+			o->inline_payload = malloc(len);
+			if (!o->inline_payload)
+				return kerr_set(err, -ENOMEM, "send %s: out of memory", d->name);
+			memcpy(o->inline_payload, payload, len);
+		}
+		if (fd >= 0) {
+			o->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+			if (o->fd < 0) {
+				int r = kerr_set(err, -errno, "send %s: dup fd: %s", d->name,
+						 strerror(errno));
+				free(o->inline_payload);
+				return r;
+			}
+		}
+	}
+	*out = take_ptr(&o);
+	return 0;
+}
+
+static int outmsg_send(int sock, const struct outmsg *o, struct kerr *err)
+{
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)&o->hdr, .iov_len = sizeof(o->hdr) },
+		{ .iov_base = o->inline_payload,
+		  .iov_len = (o->hdr.flags & IPC_F_MEMFD) ? 0 : o->hdr.len },
+	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = iov[1].iov_len ? 2 : 1 };
+	if (o->fd >= 0) {
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = sizeof(cm.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &o->fd, sizeof(int));
+	}
+	ssize_t n;
+	do {
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return -EAGAIN;
+		return kerr_set(err, -errno, "send %s: %s", ipc_type_name(o->hdr.type),
+				strerror(errno));
+	}
+	return 0;
+}
+
+int ipc_send_fd(int sock, uint32_t type, uint32_t id, const void *payload, size_t len, int fd,
+		struct kerr *err)
+{
+	struct outmsg *o = NULL;
+	int r = outmsg_new(&o, type, id, payload, len, fd, err);
+	if (r < 0)
+		return r;
+	r = outmsg_send(sock, o, err);
+	outmsg_free(o);
+	return r;
+}
+
+/* ---- receiving ---- */
+
+int ipc_msg_take_fd(struct ipc_msg *m)
+{
+	return take_fd(&m->fd);
+}
+
+void ipc_msg_release(struct ipc_msg *m)
+{
+	if (m->fd >= 0)
+		close(m->fd);
+	m->fd = -1;
+	if (m->map)
+		munmap(m->map, m->map_len);
+	m->map = NULL;
+	free(m->buf);
+	m->buf = NULL;
+	m->payload = NULL;
+}
+
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/* Map a sealed memfd payload read-only, after checking it cannot change
+ * under us and has exactly the announced size. */
+static int map_memfd(struct ipc_msg *m, int fd, const struct ipc_type_desc *d, struct kerr *err)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0)
+		return kerr_set(err, -EPROTO, "%s: payload fd is not a sealable memfd: %s", d->name,
+				strerror(errno));
+	if ((seals & ALL_SEALS) != ALL_SEALS)
+		return kerr_set(err, -EPROTO, "%s: payload memfd not fully sealed (seals 0x%x)",
+				d->name, seals);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return kerr_set(err, -errno, "%s: fstat payload memfd: %s", d->name,
+				strerror(errno));
+	if (!S_ISREG(st.st_mode) || st.st_size != (off_t)m->hdr.len)
+		return kerr_set(err, -EPROTO, "%s: payload memfd of %lld bytes, header says %u",
+				d->name, (long long)st.st_size, m->hdr.len);
+	void *p = mmap(NULL, m->hdr.len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return kerr_set(err, -errno, "%s: mmap payload memfd: %s", d->name,
+				strerror(errno));
+	m->map = p;
+	m->map_len = m->hdr.len;
+	m->payload = p;
+	m->len = m->hdr.len;
+	return 0;
+}
+
+int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
+{
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	cleanup_free uint8_t *buf = malloc(IPC_HDR_LEN + IPC_MAX_INLINE);
+	if (!buf)
+		return kerr_set(err, -ENOMEM, "recv: out of memory");
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * CMSG_FDS_MAX)];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { .iov_base = buf, .iov_len = IPC_HDR_LEN + IPC_MAX_INLINE };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf) };
+	ssize_t n;
+	do {
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return -EAGAIN;
+		return kerr_set(err, -errno, "recv: %s", strerror(errno));
+	}
+
+	/* Collect every fd first so that each error path below closes them. */
+	int fds[CMSG_FDS_MAX * 2];
+	size_t nfds = 0;
+	bool other_cmsg = false;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < k && nfds < sizeof(fds) / sizeof(fds[0]); i++)
+				memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+		} else {
+			other_cmsg = true;
+		}
+	}
+	int r = 0;
+	if (n == 0 && nfds == 0)
+		return 0; /* EOF */
+	if (mh.msg_flags & MSG_CTRUNC)
+		r = kerr_set(err, -EPROTO, "recv: control data truncated (too many fds)");
+	else if (mh.msg_flags & MSG_TRUNC)
+		r = kerr_set(err, -EPROTO, "recv: message larger than %u bytes",
+			     IPC_HDR_LEN + IPC_MAX_INLINE);
+	else if (other_cmsg)
+		r = kerr_set(err, -EPROTO, "recv: unexpected control message");
+	else if (nfds > 1)
+		r = kerr_set(err, -EPROTO, "recv: %zu fds in one message, at most 1 allowed", nfds);
+	else if ((size_t)n < IPC_HDR_LEN)
+		r = kerr_set(err, -EPROTO, "recv: short message of %zd bytes", n);
+	if (r < 0) {
+		close_fds(fds, nfds);
+		return r;
+	}
+
+	memcpy(&m->hdr, buf, sizeof(m->hdr));
+	int fd = nfds ? fds[0] : -1;
+	const struct ipc_type_desc *d = ipc_type_info(m->hdr.type);
+	size_t inline_len = (size_t)n - IPC_HDR_LEN;
+	if (!d)
+		r = kerr_set(err, -EPROTO, "recv: unknown message type %u", m->hdr.type);
+	else if (m->hdr.flags & ~IPC_F_KNOWN)
+		r = kerr_set(err, -EPROTO, "recv %s: unknown flags 0x%x", d->name, m->hdr.flags);
+	else if (m->hdr.flags & IPC_F_MEMFD) {
+		if (!d->big)
+			r = kerr_set(err, -EPROTO, "recv %s: memfd payload not allowed", d->name);
+		else if (inline_len)
+			r = kerr_set(err, -EPROTO, "recv %s: memfd message with inline bytes",
+				     d->name);
+		else if (fd < 0)
+			r = kerr_set(err, -EPROTO, "recv %s: memfd flag without an fd", d->name);
+		else if (m->hdr.len <= IPC_MAX_INLINE || m->hdr.len > d->max_len)
+			r = kerr_set(err, -EPROTO, "recv %s: memfd payload of %u bytes, bounds %u..%u",
+				     d->name, m->hdr.len, IPC_MAX_INLINE + 1, d->max_len);
+		else
+			r = map_memfd(m, fd, d, err);
+		if (fd >= 0)
+			close(fd); /* the mapping (if any) keeps the pages */
+		fd = -1;
+	} else {
+		if (m->hdr.len != inline_len)
+			r = kerr_set(err, -EPROTO, "recv %s: header length %u, %zu bytes received",
+				     d->name, m->hdr.len, inline_len);
+		else if (d->fd == IPC_FD_REQUIRED && fd < 0)
+			r = kerr_set(err, -EPROTO, "recv %s: required fd missing", d->name);
+		else if (d->fd == IPC_FD_NONE && fd >= 0)
+			r = kerr_set(err, -EPROTO, "recv %s: unexpected fd", d->name);
+		if (r == 0) {
+			m->payload = buf + IPC_HDR_LEN;
+			m->len = inline_len;
+			m->buf = take_ptr(&buf);
+			m->fd = fd;
+			fd = -1;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	if (r == 0)
+		r = ipc_check_payload(m->hdr.type, m->payload, m->len, err);
+	if (r < 0) {
+		ipc_msg_release(m);
+		return r;
+	}
+	return 1;
+}
+
+/* ---- channel ---- */
+
+struct ipc_chan {
+	struct loop *loop;
+	int fd;
+	char name[64];
+	enum ipc_role peer;
+	const struct ipc_dispatch *table;
+	ipc_close_fn on_close;
+	void *data;
+	struct outmsg *qhead, **qtail;
+	size_t queued;
+	uint32_t next_id;
+	bool closed;
+	bool want_out;
+	unsigned busy;   /* > 0 while a callback of ours is on the stack */
+	bool free_later; /* freed when busy drops to 0 */
+};
+
+static void chan_destroy(struct ipc_chan *c)
+{
+	struct outmsg *o = c->qhead;
+	while (o) {
+		struct outmsg *next = o->next;
+		outmsg_free(o);
+		o = next;
+	}
+	free(c);
+}
+
+static void chan_shut(struct ipc_chan *c)
+{
+	if (c->closed)
+		return;
+	c->closed = true;
+	loop_del(c->loop, c->fd);
+	close(c->fd);
+	c->fd = -1;
+}
+
+static void chan_release(struct ipc_chan *c)
+{
+	if (c->busy)
+		c->free_later = true;
+	else
+		chan_destroy(c);
+}
+
+void ipc_chan_close(struct ipc_chan *c, const char *reason)
+{
+	if (!c || c->closed)
+		return;
+	chan_shut(c);
+	c->busy++;
+	if (c->on_close)
+		c->on_close(c, reason, c->data);
+	c->busy--;
+	chan_release(c);
+}
+
+void ipc_chan_free(struct ipc_chan *c)
+{
+	if (!c)
+		return;
+	chan_shut(c);
+	chan_release(c);
+}
+
+static void chan_fail(struct ipc_chan *c, const struct kerr *e)
+{
+	log_error("ipc channel %s (peer %s): %s; closing it", c->name, ipc_role_name(c->peer),
+		  e->msg);
+	ipc_chan_close(c, e->msg);
+}
+
+static void chan_update_events(struct ipc_chan *c)
+{
+	bool want = c->qhead != NULL;
+	if (c->closed || want == c->want_out)
+		return;
+	struct kerr e = { 0 };
+	if (loop_mod(c->loop, c->fd, EPOLLIN | (want ? EPOLLOUT : 0), &e) < 0) {
+		chan_fail(c, &e);
+		return;
+	}
+	c->want_out = want;
+}
+
+/* Write what the queue holds until the socket is full. */
+static int chan_flush(struct ipc_chan *c, struct kerr *err)
+{
+	while (c->qhead) {
+		int r = outmsg_send(c->fd, c->qhead, err);
+		if (r == -EAGAIN)
+			return 0;
+		if (r < 0)
+			return r;
+		struct outmsg *o = c->qhead;
+		c->qhead = o->next;
+		if (!c->qhead)
+			c->qtail = &c->qhead;
+		c->queued--;
+		outmsg_free(o);
+	}
+	return 0;
+}
+
+static const struct ipc_dispatch *chan_lookup(const struct ipc_chan *c, uint32_t type)
+{
+	for (const struct ipc_dispatch *d = c->table; d && d->fn; d++)
+		if (d->type == type)
+			return d;
+	return NULL;
+}
+
+/* Messages handled per wake-up before yielding to other fds. */
+#define RECV_BATCH 32
+
+static void chan_on_events(struct loop *l, int fd, uint32_t events, void *data)
+{
+	struct ipc_chan *c = data;
+	struct kerr e = { 0 };
+	c->busy++;
+
+	if (events & EPOLLOUT) {
+		if (chan_flush(c, &e) < 0) {
+			chan_fail(c, &e);
+			goto out;
+		}
+		chan_update_events(c);
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		for (int i = 0; i < RECV_BATCH && !c->closed; i++) {
+			struct ipc_msg m;
+			kerr_clear(&e);
+			int r = ipc_recv(c->fd, &m, &e);
+			if (r == -EAGAIN)
+				break;
+			if (r < 0) {
+				chan_fail(c, &e);
+				break;
+			}
+			if (r == 0) {
+				log_debug("ipc channel %s: peer %s closed it", c->name,
+					  ipc_role_name(c->peer));
+				ipc_chan_close(c, NULL);
+				break;
+			}
+			const struct ipc_dispatch *d = chan_lookup(c, m.hdr.type);
+			if (!d) {
+				kerr_set(&e, -EPROTO, "message %s (id %u) not accepted here",
+					 ipc_type_name(m.hdr.type), m.hdr.id);
+			} else if (!(d->senders & IPC_FROM(c->peer))) {
+				kerr_set(&e, -EPERM, "message %s not accepted from a %s",
+					 ipc_type_name(m.hdr.type), ipc_role_name(c->peer));
+			} else if (d->fn(c, &m, c->data, &e) >= 0) {
+				ipc_msg_release(&m);
+				continue;
+			}
+			ipc_msg_release(&m);
+			if (!c->closed)
+				chan_fail(c, &e);
+			break;
+		}
+	}
+out:
+	c->busy--;
+	if (c->free_later && !c->busy)
+		chan_destroy(c);
+}
+
+int ipc_chan_new(struct ipc_chan **out, struct loop *l, int sock, const char *name,
+		 enum ipc_role peer, const struct ipc_dispatch *table, ipc_close_fn on_close,
+		 void *data, struct kerr *err)
+{
+	cleanup_close int fd = sock;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return kerr_set(err, -errno, "ipc channel %s: set non-blocking: %s", name,
+				strerror(errno));
+	cleanup_free struct ipc_chan *c = calloc(1, sizeof(*c));
+	if (!c)
+		return kerr_set(err, -ENOMEM, "ipc channel %s: out of memory", name);
+	c->loop = l;
+	c->peer = peer;
+	c->table = table;
+	c->on_close = on_close;
+	c->data = data;
+	c->qtail = &c->qhead;
+	c->next_id = 1;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	int r = loop_add(l, fd, EPOLLIN, chan_on_events, c, err);
+	if (r < 0)
+		return kerr_prefix(err, "ipc channel %s: ", name);
+	c->fd = take_fd(&fd);
+	*out = take_ptr(&c);
+	return 0;
+}
+
+int ipc_chan_send(struct ipc_chan *c, uint32_t type, uint32_t id, const void *payload, size_t len,
+		  int fd, struct kerr *err)
+{
+	if (c->closed)
+		return kerr_set(err, -EPIPE, "ipc channel %s is closed", c->name);
+	if (c->queued >= IPC_MAX_QUEUED)
+		return kerr_set(err, -ENOBUFS, "ipc channel %s: %u messages queued, peer not reading",
+				c->name, IPC_MAX_QUEUED);
+	struct outmsg *o = NULL;
+	int r = outmsg_new(&o, type, id, payload, len, fd, err);
+	if (r < 0)
+		return r;
+	*c->qtail = o;
+	c->qtail = &o->next;
+	c->queued++;
+	struct kerr e = { 0 };
+	/* A write error is the peer's fault, not the caller's: the channel
+	 * closes (on_close tells the owner) and the send itself "succeeded". */
+	c->busy++;
+	if (chan_flush(c, &e) < 0)
+		chan_fail(c, &e);
+	else
+		chan_update_events(c);
+	c->busy--;
+	if (c->free_later && !c->busy)
+		chan_destroy(c);
+	return 0;
+}
+
+const char *ipc_chan_name(const struct ipc_chan *c)
+{
+	return c->name;
+}
+
+enum ipc_role ipc_chan_peer(const struct ipc_chan *c)
+{
+	return c->peer;
+}
+
+int ipc_chan_fd(const struct ipc_chan *c)
+{
+	return c->fd;
+}
+
+uint32_t ipc_chan_next_id(struct ipc_chan *c)
+{
+	uint32_t id = c->next_id++;
+	if (c->next_id == 0)
+		c->next_id = 1;
+	return id;
+}
+
+size_t ipc_chan_queued(const struct ipc_chan *c)
+{
+	return c->queued;
+}

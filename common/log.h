@@ -30,11 +30,18 @@ enum log_level log_get_level(void);
  * debug (and trace, as debug). Returns -EINVAL on anything else. */
 int log_level_parse(const char *s, enum log_level *out);
 const char *log_level_name(enum log_level level); /* "info", ... */
+/* The level as the JSON "level" field carries it, slog's short names as
+ * upstream prints them: "CRIT", "ERRO", "WARN", "INFO", "DEBG". */
+const char *log_level_tag(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Log with extra fields; steals the reference to fields (may be NULL). */
 void log_fields(enum log_level level, json_t *fields, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The start-up line, as upstream: msg "announce" at INFO with "agent-version",
+ * "api-version" and "config" (the effective configuration, e.g. from
+ * options_to_json(); the reference is stolen, NULL logs an empty object). */
+void log_announce(json_t *config);
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)

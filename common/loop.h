@@ -32,9 +32,13 @@ int loop_mod(struct loop *l, int fd, uint32_t events, struct kerr *err);
 /* Stop watching fd (does not close it). Safe to call for an unwatched fd. */
 void loop_del(struct loop *l, int fd);
 
-/* One-shot timer at an absolute CLOCK_MONOTONIC deadline (ns). */
+/* One-shot timer at an absolute CLOCK_MONOTONIC deadline (ns); NULL when out
+ * of memory. A deadline of 0 (or any past one) is a deferred callback: it
+ * runs after the current batch of fd callbacks. The timer is freed after its
+ * callback returns. */
 struct loop_timer *loop_timer_add(struct loop *l, uint64_t deadline_ns, loop_timer_cb cb, void *data);
-/* Cancel a pending timer; it is freed. Must not be called after it fired. */
+/* Cancel a pending timer; it is freed. Must not be called after it fired
+ * (from inside its own callback it is a no-op). */
 void loop_timer_cancel(struct loop *l, struct loop_timer *t);
 
 /* Run until loop_quit(); returns 0, or negative on an epoll failure. */

@@ -38,7 +38,9 @@ struct agent_options {
 	uint32_t debug_console_vport;     /* agent.debug_console_vport */
 	bool dev_mode;                    /* agent.devmode */
 	uint64_t hotplug_timeout_ms;      /* agent.hotplug_timeout (seconds on the command line) */
-	char *guest_components_rest_api;  /* agent.guest_components_rest_api: "resource" (default), "attestation", "all", "none" */
+	/* agent.guest_components_rest_api: "resource" (default), "attestation",
+	 * "all". Points to static storage (one of the accepted values). */
+	const char *guest_components_rest_api;
 	char *https_proxy;                /* agent.https_proxy */
 	enum log_level log_level;         /* agent.log */
 	uint32_t log_vport;               /* agent.log_vport */
@@ -48,18 +50,35 @@ struct agent_options {
 	bool tracing;                     /* agent.trace */
 	bool unified_cgroup_hierarchy;    /* systemd.unified_cgroup_hierarchy */
 
-	/* [endpoints] allowed = [...] from the config file; NULL = all allowed. */
+	/* Upstream options beyond the README's 15, kept so they are not
+	 * reported as unknown and are visible in the announce line. */
+	uint64_t cdh_api_timeout_ms;        /* agent.cdh_api_timeout (s), default 50 */
+	uint64_t image_pull_timeout_ms;     /* agent.image_pull_timeout (s), default 1200 */
+	uint64_t cdi_timeout_ms;            /* agent.cdi_timeout (s), default 100 */
+	uint64_t launch_process_timeout_ms; /* agent.launch_process_timeout (s), default 6 */
+	bool visible_cdi_devices;           /* agent.visible_cdi_devices */
+	bool secure_storage_integrity;      /* agent.secure_storage_integrity, default true */
+	/* agent.guest_components_procs: "api-server-rest" (default), "none",
+	 * "attestation-agent", "confidential-data-hub"; static storage. */
+	const char *guest_components_procs;
+
+	/* [endpoints] allowed = [...] from the config file. Without that table
+	 * (or without a config file) endpoints_restricted is false and every
+	 * endpoint is allowed; with it, only the listed request types are. */
+	bool endpoints_restricted;
 	char **allowed_endpoints;
 	size_t n_allowed_endpoints;
 };
 
-/* Called for each malformed or unknown-but-recognisable option (name, value, why). */
+/* Called for each malformed option and each unknown agent.* option (name,
+ * value, why). value is "" for an option given without '='. */
 typedef void (*options_warn_fn)(const char *option, const char *value, const char *why, void *data);
 
 void options_init_defaults(struct agent_options *o);
 void options_free(struct agent_options *o);
 
-/* Parse a kernel command line string (e.g. the content of /proc/cmdline). */
+/* Parse a kernel command line string (e.g. the content of /proc/cmdline)
+ * into o. agent.config_file is only recorded here; options_load acts on it. */
 int options_parse_cmdline(struct agent_options *o, const char *cmdline, options_warn_fn warn,
 			  void *warn_data, struct kerr *err);
 /* Parse a TOML config file; fields it sets replace those in o. */
@@ -69,12 +88,19 @@ int options_apply_env(struct agent_options *o, char *const *envp, options_warn_f
 		      void *warn_data, struct kerr *err);
 
 /* The whole sequence with upstream precedence. cmdline_path is /proc/cmdline
- * unless a test passes its own; config_override is --config (or NULL). */
+ * unless a test passes its own; config_override is --config (or NULL).
+ * o need not be initialised: it is overwritten (not freed) with defaults
+ * first. On error o holds the defaults and err names the file, line and
+ * problem. envp NULL means an empty environment. */
 int options_load(struct agent_options *o, const char *cmdline_path, const char *config_override,
 		 char *const *envp, options_warn_fn warn, void *warn_data, struct kerr *err);
 
-/* True if "<service>/<method>" style endpoint name (the bare method name, as
- * upstream lists them, e.g. "CreateContainerRequest") is allowed. */
+/* True if the endpoint whose request message type is request_type_name
+ * (the protobuf message name without package, as upstream's allowed list
+ * spells it: "CreateContainerRequest", "ReadStreamRequest", ...) may be
+ * called. A package-qualified name ("grpc.CreateContainerRequest", the
+ * protobuf-c descriptor's name) is matched by its last component. Upstream answers a blocked call with UNIMPLEMENTED
+ * "<type> is blocked". */
 bool options_endpoint_allowed(const struct agent_options *o, const char *request_type_name);
 
 /* The effective configuration as a JSON object, for the announce line. */

@@ -15,6 +15,7 @@
 #define KATA_COMMON_TRANSPORT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"

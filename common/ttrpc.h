@@ -135,5 +135,20 @@ void ttrpc_header_encode(uint8_t out[TTRPC_HEADER_LEN], const struct ttrpc_frame
 void ttrpc_header_decode(const uint8_t in[TTRPC_HEADER_LEN], struct ttrpc_frame_header *h);
 /* Validate a header a server received: type, stream id parity, length bound. */
 int ttrpc_header_check_request(const struct ttrpc_frame_header *h, struct kerr *err);
+/* Validate a header a client received: type response, length bound. */
+int ttrpc_header_check_response(const struct ttrpc_frame_header *h, struct kerr *err);
+
+struct Ttrpc__Request; /* protos/ttrpc.pb-c.h */
+
+/* Parse the request frame at the start of buf (what the server and the fuzz
+ * target run on untrusted bytes). Returns 1 with *consumed = frame size and
+ * *req (free with ttrpc__request__free_unpacked) when a whole valid frame is
+ * there; 0 with *consumed = 0 when more bytes are needed (a complete header
+ * is checked before its payload arrives, so an oversized frame fails early);
+ * negative with err set on a protocol error (bad header, undecodable
+ * request). *h is filled whenever a header was decoded. */
+int ttrpc_parse_request(const uint8_t *buf, size_t len, size_t *consumed,
+			struct ttrpc_frame_header *h, struct Ttrpc__Request **req,
+			struct kerr *err);
 
 #endif

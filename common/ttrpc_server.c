@@ -1,1 +1,822 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ttrpc_server.c - the ttRPC server half of ttrpc.h, driven by a loop.
+ *
+ * Ownership: the server owns its open connections; every call holds a
+ * reference on its connection, so a handler may answer long after the peer
+ * went away (the answer is then dropped). A call itself is referenced by its
+ * handler (until reply/fail/release) and, briefly, by the server while the
+ * cancel callback runs, so a cancel callback may release the call.
+ *
+ * Flow control: a connection stops reading requests while its queued output,
+ * its number of in-flight calls or the request bytes those calls hold exceed
+ * a bound, and resumes when they drain. Frames already buffered wait too; a
+ * zero-delay timer picks them up on resume (epoll would not report them).
+ *
+ * Reentrancy: handlers may reply from inside dispatch. A write failure there
+ * never closes the connection under the caller's feet; it schedules the close
+ * through a zero-delay timer.
+ */
+#include "ttrpc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "grpc_status.h"
+#include "log.h"
+#include "ttrpc.pb-c.h"
+
+#define RBUF_CHUNK (16u << 10)
+#define RBUF_KEEP (64u << 10)
+#define READ_BUDGET (256u << 10)
+#define WQ_HIGH (4u << 20)
+#define WQ_LOW (1u << 20)
+#define MAX_CALLS 1024
+#define MAX_HELD (16u << 20)
+#define ACCEPT_BATCH 64
+#define ACCEPT_BACKOFF_NS (100ull * 1000000ull)
+#define ERRMSG_MAX 1024
+
+struct outbuf {
+	struct outbuf *next;
+	size_t len, off;
+	uint8_t data[];
+};
+
+struct conn {
+	struct ttrpc_server *srv; /* NULL once closed */
+	struct loop *loop;
+	unsigned long id;
+	int fd;
+	unsigned refs;
+	bool closed;
+	bool close_pending;
+	bool wq_paused; /* hysteresis between WQ_HIGH and WQ_LOW */
+	uint32_t events;
+	uint8_t *rbuf;
+	size_t rlen, rcap;
+	struct outbuf *wq_head, *wq_tail;
+	size_t wq_bytes;
+	struct ttrpc_call *calls;
+	size_t ncalls, held;
+	struct loop_timer *close_timer, *resume_timer;
+	struct conn *prev, *next;
+};
+
+struct ttrpc_call {
+	struct conn *conn;
+	Ttrpc__Request *req;
+	uint32_t stream_id;
+	size_t frame_len;
+	uint64_t deadline;
+	struct loop_timer *timer;
+	unsigned refs;
+	bool cancelled, answered, cancel_notified;
+	ttrpc_cancel_fn cancel_fn;
+	void *cancel_data;
+	struct ttrpc_call *prev, *next;
+};
+
+struct ttrpc_server {
+	struct loop *loop;
+	int listen_fd;
+	ttrpc_dispatch_fn dispatch;
+	void *data;
+	struct conn *conns;
+	unsigned nconns;
+	unsigned long next_id;
+	struct loop_timer *accept_timer;
+};
+
+static void conn_close(struct conn *c);
+static void conn_update_events(struct conn *c);
+static void conn_process(struct conn *c);
+
+/* ---- references ---- */
+
+static void conn_unref(struct conn *c)
+{
+	if (--c->refs)
+		return;
+	free(c->rbuf);
+	free(c);
+}
+
+static void call_unref(struct ttrpc_call *call)
+{
+	if (--call->refs)
+		return;
+	struct conn *c = call->conn;
+	if (call->timer)
+		loop_timer_cancel(c->loop, call->timer);
+	if (call->prev)
+		call->prev->next = call->next;
+	else
+		c->calls = call->next;
+	if (call->next)
+		call->next->prev = call->prev;
+	c->ncalls--;
+	c->held -= call->frame_len;
+	ttrpc__request__free_unpacked(call->req, NULL);
+	free(call);
+	conn_update_events(c);
+	conn_unref(c);
+}
+
+static void call_notify_cancel(struct ttrpc_call *call)
+{
+	if (call->cancel_notified)
+		return;
+	call->cancel_notified = true;
+	if (!call->cancel_fn)
+		return;
+	call->refs++;
+	call->cancel_fn(call, call->cancel_data);
+	call_unref(call);
+}
+
+/* ---- output ---- */
+
+static size_t varint_len(size_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static uint8_t *varint_put(uint8_t *p, size_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* Encode a whole response frame in one buffer. The Response envelope is
+ * written by hand so the handler's message is packed once, in place. */
+static int build_response(uint32_t stream_id, int code, const char *msg,
+			  const ProtobufCMessage *m, const uint8_t *raw, size_t rawlen,
+			  struct outbuf **out)
+{
+	Ttrpc__Status st = TTRPC__STATUS__INIT;
+	st.code = code;
+	st.message = (char *)(msg ? msg : "");
+	size_t stlen = ttrpc__status__get_packed_size(&st);
+	size_t n = m ? protobuf_c_message_get_packed_size(m) : rawlen;
+	size_t total = 1 + varint_len(stlen) + stlen;
+	if (n)
+		total += 1 + varint_len(n) + n;
+	if (total > TTRPC_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	struct outbuf *ob = malloc(sizeof(*ob) + TTRPC_HEADER_LEN + total);
+	if (!ob)
+		return -ENOMEM;
+	ob->next = NULL;
+	ob->off = 0;
+	ob->len = TTRPC_HEADER_LEN + total;
+	struct ttrpc_frame_header h = {
+		.length = (uint32_t)total, .stream_id = stream_id, .type = TTRPC_TYPE_RESPONSE,
+	};
+	ttrpc_header_encode(ob->data, &h);
+	uint8_t *p = ob->data + TTRPC_HEADER_LEN;
+	*p++ = 0x0a; /* field 1, length-delimited: status */
+	p = varint_put(p, stlen);
+	p += ttrpc__status__pack(&st, p);
+	if (n) {
+		*p++ = 0x12; /* field 2, length-delimited: payload */
+		p = varint_put(p, n);
+		if (m)
+			p += protobuf_c_message_pack(m, p);
+		else {
+			memcpy(p, raw, n);
+			p += n;
+		}
+	}
+	*out = ob;
+	return 0;
+}
+
+static void close_timer_cb(struct loop *l, void *data)
+{
+	struct conn *c = data;
+	c->close_timer = NULL;
+	conn_close(c);
+}
+
+/* Close soon, from the loop, not from whatever call chain noticed the error. */
+static void conn_fail_later(struct conn *c)
+{
+	if (c->closed || c->close_pending)
+		return;
+	c->close_pending = true;
+	while (c->wq_head) {
+		struct outbuf *ob = c->wq_head;
+		c->wq_head = ob->next;
+		free(ob);
+	}
+	c->wq_tail = NULL;
+	c->wq_bytes = 0;
+	c->close_timer = loop_timer_add(c->loop, 0, close_timer_cb, c);
+	if (!c->close_timer) {
+		/* No memory for a timer: shut the socket so epoll reports HUP. */
+		shutdown(c->fd, SHUT_RDWR);
+	}
+	conn_update_events(c);
+}
+
+static void conn_flush(struct conn *c)
+{
+	while (c->wq_head && !c->closed && !c->close_pending) {
+		struct outbuf *ob = c->wq_head;
+		ssize_t n = send(c->fd, ob->data + ob->off, ob->len - ob->off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0) {
+			log_debug("ttrpc connection %lu: write: %s", c->id, strerror(errno));
+			conn_fail_later(c);
+			return;
+		}
+		ob->off += (size_t)n;
+		c->wq_bytes -= (size_t)n;
+		if (ob->off == ob->len) {
+			c->wq_head = ob->next;
+			if (!c->wq_head)
+				c->wq_tail = NULL;
+			free(ob);
+		}
+	}
+	conn_update_events(c);
+}
+
+static void conn_enqueue(struct conn *c, struct outbuf *ob)
+{
+	bool was_empty = !c->wq_head;
+	if (c->wq_tail)
+		c->wq_tail->next = ob;
+	else
+		c->wq_head = ob;
+	c->wq_tail = ob;
+	c->wq_bytes += ob->len;
+	if (was_empty)
+		conn_flush(c);
+	else
+		conn_update_events(c);
+}
+
+/* Queue the answer for a call, unless it was answered already or its
+ * connection is gone. */
+static void call_send(struct ttrpc_call *call, int code, const char *msg,
+		      const ProtobufCMessage *m, const uint8_t *raw, size_t rawlen)
+{
+	struct conn *c = call->conn;
+	if (call->answered)
+		return;
+	call->answered = true;
+	if (call->timer) {
+		loop_timer_cancel(c->loop, call->timer);
+		call->timer = NULL;
+	}
+	if (c->closed || c->close_pending)
+		return;
+	struct outbuf *ob = NULL;
+	int r = build_response(call->stream_id, code, msg, m, raw, rawlen, &ob);
+	if (r == -EMSGSIZE) {
+		char buf[160];
+		snprintf(buf, sizeof(buf), "response to %s/%s exceeds the %u byte frame limit",
+			 call->req->service, call->req->method, TTRPC_MAX_PAYLOAD);
+		log_warn("ttrpc connection %lu: %s", c->id, buf);
+		r = build_response(call->stream_id, GRPC_RESOURCE_EXHAUSTED, buf, NULL, NULL, 0,
+				   &ob);
+	}
+	if (r < 0) {
+		log_warn("ttrpc connection %lu: cannot build response for stream %u: %s", c->id,
+			 call->stream_id, strerror(-r));
+		conn_fail_later(c);
+		return;
+	}
+	conn_enqueue(c, ob);
+}
+
+/* ---- flow control ---- */
+
+static bool conn_can_read(struct conn *c)
+{
+	if (c->closed || c->close_pending)
+		return false;
+	if (c->wq_paused) {
+		if (c->wq_bytes > WQ_LOW)
+			return false;
+		c->wq_paused = false;
+	} else if (c->wq_bytes > WQ_HIGH) {
+		c->wq_paused = true;
+		log_debug("ttrpc connection %lu: %zu bytes of responses unread, pausing requests",
+			  c->id, c->wq_bytes);
+		return false;
+	}
+	return c->ncalls < MAX_CALLS && c->held < MAX_HELD;
+}
+
+static void resume_timer_cb(struct loop *l, void *data)
+{
+	struct conn *c = data;
+	c->resume_timer = NULL;
+	c->refs++;
+	conn_process(c);
+	conn_update_events(c);
+	conn_unref(c);
+}
+
+static void conn_update_events(struct conn *c)
+{
+	if (c->closed)
+		return;
+	bool readable = conn_can_read(c);
+	uint32_t ev = EPOLLRDHUP;
+	if (readable)
+		ev |= EPOLLIN;
+	if (c->wq_head)
+		ev |= EPOLLOUT;
+	if (ev != c->events) {
+		struct kerr err;
+		if (loop_mod(c->loop, c->fd, ev, &err) < 0)
+			log_warn("ttrpc connection %lu: %s", c->id, err.msg);
+		else {
+			bool resumed = (ev & EPOLLIN) && !(c->events & EPOLLIN);
+			c->events = ev;
+			if (resumed && c->rlen >= TTRPC_HEADER_LEN && !c->resume_timer)
+				c->resume_timer = loop_timer_add(c->loop, 0, resume_timer_cb, c);
+		}
+	}
+}
+
+/* ---- input ---- */
+
+static void call_deadline_cb(struct loop *l, void *data)
+{
+	struct ttrpc_call *call = data;
+	call->timer = NULL;
+	if (call->answered)
+		return;
+	call->cancelled = true;
+	call_send(call, GRPC_DEADLINE_EXCEEDED, "deadline exceeded", NULL, NULL, 0);
+	call_notify_cancel(call);
+}
+
+static void conn_handle_request(struct conn *c, const struct ttrpc_frame_header *h,
+				Ttrpc__Request *req, size_t frame_len)
+{
+	for (struct ttrpc_call *o = c->calls; o; o = o->next) {
+		if (o->stream_id == h->stream_id) {
+			log_warn("ttrpc connection %lu: stream id %u is already in flight, closing",
+				 c->id, h->stream_id);
+			ttrpc__request__free_unpacked(req, NULL);
+			conn_close(c);
+			return;
+		}
+	}
+	struct ttrpc_call *call = calloc(1, sizeof(*call));
+	if (!call) {
+		log_warn("ttrpc connection %lu: out of memory for a call, closing", c->id);
+		ttrpc__request__free_unpacked(req, NULL);
+		conn_close(c);
+		return;
+	}
+	call->conn = c;
+	call->req = req;
+	call->stream_id = h->stream_id;
+	call->frame_len = frame_len;
+	call->refs = 1;
+	call->next = c->calls;
+	if (c->calls)
+		c->calls->prev = call;
+	c->calls = call;
+	c->ncalls++;
+	c->held += frame_len;
+	c->refs++;
+	if (req->timeout_nano > 0) {
+		uint64_t now = loop_now_ns();
+		uint64_t t = (uint64_t)req->timeout_nano;
+		call->deadline = t > UINT64_MAX - now ? UINT64_MAX : now + t;
+		call->timer = loop_timer_add(c->loop, call->deadline, call_deadline_cb, call);
+		if (!call->timer)
+			log_warn("ttrpc connection %lu: no memory for the deadline of stream %u",
+				 c->id, call->stream_id);
+	}
+	log_debug("ttrpc connection %lu: stream %u: %s/%s (%zu bytes)", c->id, call->stream_id,
+		  req->service, req->method, req->payload.len);
+	c->srv->dispatch(call, c->srv->data);
+}
+
+/* Parse and dispatch every complete frame in the read buffer, as long as the
+ * connection may take requests. */
+static void conn_process(struct conn *c)
+{
+	size_t off = 0;
+	while (!c->closed && conn_can_read(c)) {
+		struct ttrpc_frame_header h;
+		Ttrpc__Request *req;
+		size_t used;
+		struct kerr err;
+		int r = ttrpc_parse_request(c->rbuf + off, c->rlen - off, &used, &h, &req, &err);
+		if (r < 0) {
+			log_warn("ttrpc connection %lu: protocol error, closing: %s", c->id, err.msg);
+			conn_close(c);
+			return;
+		}
+		if (r == 0)
+			break;
+		off += used;
+		conn_handle_request(c, &h, req, used);
+	}
+	if (c->closed)
+		return;
+	if (off) {
+		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+		c->rlen -= off;
+	}
+	if (c->rlen == 0 && c->rcap > RBUF_KEEP) {
+		free(c->rbuf);
+		c->rbuf = NULL;
+		c->rcap = 0;
+	} else if (c->rcap > RBUF_KEEP && c->rlen <= RBUF_CHUNK) {
+		uint8_t *nb = realloc(c->rbuf, RBUF_CHUNK);
+		if (nb) {
+			c->rbuf = nb;
+			c->rcap = RBUF_CHUNK;
+		}
+	}
+}
+
+/* Make room to read into: a chunk at least, the whole pending frame when its
+ * header is in (conn_process checked that header, so its length is bounded). */
+static int conn_reserve(struct conn *c)
+{
+	size_t frame = 0;
+	if (c->rlen >= TTRPC_HEADER_LEN) {
+		struct ttrpc_frame_header h;
+		ttrpc_header_decode(c->rbuf, &h);
+		if (h.length <= TTRPC_MAX_PAYLOAD)
+			frame = TTRPC_HEADER_LEN + (size_t)h.length;
+	}
+	if (c->rcap - c->rlen >= RBUF_CHUNK / 4 && c->rcap >= frame)
+		return 0;
+	size_t want = c->rlen + RBUF_CHUNK;
+	if (frame > want)
+		want = frame;
+	uint8_t *nb = realloc(c->rbuf, want);
+	if (!nb)
+		return -ENOMEM;
+	c->rbuf = nb;
+	c->rcap = want;
+	return 0;
+}
+
+static void conn_read(struct conn *c)
+{
+	size_t budget = READ_BUDGET;
+	/* Frames left over from a pause go first, and get their header checked. */
+	conn_process(c);
+	while (budget && !c->closed && conn_can_read(c)) {
+		if (conn_reserve(c) < 0) {
+			log_warn("ttrpc connection %lu: out of memory for the read buffer, closing",
+				 c->id);
+			conn_close(c);
+			return;
+		}
+		size_t room = c->rcap - c->rlen;
+		ssize_t n = read(c->fd, c->rbuf + c->rlen, room);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n < 0) {
+			log_debug("ttrpc connection %lu: read: %s", c->id, strerror(errno));
+			conn_close(c);
+			return;
+		}
+		if (n == 0) {
+			if (c->rlen)
+				log_warn("ttrpc connection %lu: peer closed in the middle of a frame (%zu bytes pending)",
+					 c->id, c->rlen);
+			else
+				log_debug("ttrpc connection %lu: peer closed", c->id);
+			conn_close(c);
+			return;
+		}
+		c->rlen += (size_t)n;
+		budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
+		conn_process(c);
+	}
+}
+
+static void conn_io(struct loop *l, int fd, uint32_t events, void *data)
+{
+	struct conn *c = data;
+	c->refs++;
+	if (events & EPOLLOUT)
+		conn_flush(c);
+	if (!c->closed && (events & EPOLLIN))
+		conn_read(c);
+	if (!c->closed && (events & EPOLLERR)) {
+		log_debug("ttrpc connection %lu: socket error", c->id);
+		conn_close(c);
+	}
+	/* With reading on, the read itself sees EOF after the last request. */
+	if (!c->closed && (events & (EPOLLHUP | EPOLLRDHUP)) && !(c->events & EPOLLIN)) {
+		log_debug("ttrpc connection %lu: peer hung up", c->id);
+		conn_close(c);
+	}
+	if (!c->closed)
+		conn_update_events(c);
+	conn_unref(c);
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->closed)
+		return;
+	c->refs++;
+	c->closed = true;
+	struct ttrpc_server *s = c->srv;
+	loop_del(c->loop, c->fd);
+	close(c->fd);
+	c->fd = -1;
+	if (c->close_timer)
+		loop_timer_cancel(c->loop, c->close_timer);
+	if (c->resume_timer)
+		loop_timer_cancel(c->loop, c->resume_timer);
+	c->close_timer = c->resume_timer = NULL;
+	while (c->wq_head) {
+		struct outbuf *ob = c->wq_head;
+		c->wq_head = ob->next;
+		free(ob);
+	}
+	c->wq_tail = NULL;
+	c->wq_bytes = 0;
+	free(c->rbuf);
+	c->rbuf = NULL;
+	c->rlen = c->rcap = 0;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nconns--;
+	c->srv = NULL;
+
+	/* Cancel every call; a cancel callback may release any call, so hold
+	 * each one while walking a snapshot. */
+	size_t n = c->ncalls, i = 0;
+	struct ttrpc_call **snap = n ? calloc(n, sizeof(*snap)) : NULL;
+	for (struct ttrpc_call *call = c->calls; call; call = call->next) {
+		call->cancelled = true;
+		call->answered = true;
+		if (call->timer) {
+			loop_timer_cancel(c->loop, call->timer);
+			call->timer = NULL;
+		}
+		if (snap) {
+			call->refs++;
+			snap[i++] = call;
+		}
+	}
+	if (snap) {
+		for (size_t k = 0; k < i; k++) {
+			call_notify_cancel(snap[k]);
+			call_unref(snap[k]);
+		}
+		free(snap);
+	} else {
+		/* Out of memory for the snapshot: notify one at a time from the
+		 * head, restarting after each callback, since it may have freed
+		 * neighbours. */
+		bool again = true;
+		while (again) {
+			again = false;
+			for (struct ttrpc_call *call = c->calls; call; call = call->next) {
+				if (!call->cancel_notified) {
+					call->refs++;
+					call_notify_cancel(call);
+					call_unref(call);
+					again = true;
+					break;
+				}
+			}
+		}
+	}
+	c->refs--; /* the server's; ours, taken above, keeps c alive */
+	conn_unref(c);
+}
+
+/* ---- listener ---- */
+
+static void accept_cb(struct loop *l, int fd, uint32_t events, void *data);
+
+static void accept_resume_cb(struct loop *l, void *data)
+{
+	struct ttrpc_server *s = data;
+	s->accept_timer = NULL;
+	struct kerr err;
+	if (loop_mod(l, s->listen_fd, EPOLLIN, &err) < 0)
+		log_warn("ttrpc: resume accepting: %s", err.msg);
+}
+
+static void accept_cb(struct loop *l, int fd, uint32_t events, void *data)
+{
+	struct ttrpc_server *s = data;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			log_warn("ttrpc: accept: %s", strerror(errno));
+			/* Out of fds or memory: the listener stays readable, so
+			 * back off instead of spinning. */
+			struct kerr err;
+			if (!s->accept_timer && loop_mod(l, fd, 0, &err) == 0)
+				s->accept_timer = loop_timer_add(l, loop_now_ns() + ACCEPT_BACKOFF_NS,
+								 accept_resume_cb, s);
+			return;
+		}
+		struct conn *c = calloc(1, sizeof(*c));
+		if (!c) {
+			log_warn("ttrpc: out of memory for a connection");
+			close(cfd);
+			continue;
+		}
+		c->srv = s;
+		c->loop = l;
+		c->fd = cfd;
+		c->id = ++s->next_id;
+		c->refs = 1;
+		c->events = EPOLLIN | EPOLLRDHUP;
+		struct kerr err;
+		if (loop_add(l, cfd, c->events, conn_io, c, &err) < 0) {
+			log_warn("ttrpc: %s", err.msg);
+			close(cfd);
+			free(c);
+			continue;
+		}
+		c->next = s->conns;
+		if (s->conns)
+			s->conns->prev = c;
+		s->conns = c;
+		s->nconns++;
+		log_debug("ttrpc connection %lu: accepted", c->id);
+	}
+}
+
+/* ---- public ---- */
+
+int ttrpc_server_new(struct ttrpc_server **out, struct loop *l, int listen_fd,
+		     ttrpc_dispatch_fn dispatch, void *data, struct kerr *err)
+{
+	struct ttrpc_server *s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(listen_fd);
+		return kerr_set(err, -ENOMEM, "ttrpc server: out of memory");
+	}
+	s->loop = l;
+	s->listen_fd = listen_fd;
+	s->dispatch = dispatch;
+	s->data = data;
+	int r = loop_add(l, listen_fd, EPOLLIN, accept_cb, s, err);
+	if (r < 0) {
+		close(listen_fd);
+		free(s);
+		return kerr_prefix(err, "ttrpc server");
+	}
+	*out = s;
+	return 0;
+}
+
+void ttrpc_server_free(struct ttrpc_server *s)
+{
+	if (!s)
+		return;
+	if (s->accept_timer)
+		loop_timer_cancel(s->loop, s->accept_timer);
+	loop_del(s->loop, s->listen_fd);
+	close(s->listen_fd);
+	while (s->conns)
+		conn_close(s->conns);
+	free(s);
+}
+
+unsigned ttrpc_server_connections(const struct ttrpc_server *s)
+{
+	return s->nconns;
+}
+
+const char *ttrpc_call_service(const struct ttrpc_call *c)
+{
+	return c->req->service ? c->req->service : "";
+}
+
+const char *ttrpc_call_method(const struct ttrpc_call *c)
+{
+	return c->req->method ? c->req->method : "";
+}
+
+const uint8_t *ttrpc_call_payload(const struct ttrpc_call *c, size_t *len)
+{
+	*len = c->req->payload.len;
+	return c->req->payload.data;
+}
+
+size_t ttrpc_call_metadata_count(const struct ttrpc_call *c)
+{
+	return c->req->n_metadata;
+}
+
+struct ttrpc_md ttrpc_call_metadata(const struct ttrpc_call *c, size_t i)
+{
+	struct ttrpc_md md = { "", "" };
+	if (i < c->req->n_metadata && c->req->metadata[i]) {
+		if (c->req->metadata[i]->key)
+			md.key = c->req->metadata[i]->key;
+		if (c->req->metadata[i]->value)
+			md.value = c->req->metadata[i]->value;
+	}
+	return md;
+}
+
+uint64_t ttrpc_call_deadline(const struct ttrpc_call *c)
+{
+	return c->deadline;
+}
+
+int ttrpc_call_cancelled(const struct ttrpc_call *c)
+{
+	return c->cancelled;
+}
+
+void ttrpc_call_set_cancel(struct ttrpc_call *c, ttrpc_cancel_fn fn, void *data)
+{
+	c->cancel_fn = fn;
+	c->cancel_data = data;
+}
+
+void ttrpc_call_reply(struct ttrpc_call *c, const ProtobufCMessage *resp)
+{
+	call_send(c, GRPC_OK, NULL, resp, NULL, 0);
+	call_unref(c);
+}
+
+void ttrpc_call_reply_raw(struct ttrpc_call *c, const uint8_t *payload, size_t len)
+{
+	call_send(c, GRPC_OK, NULL, NULL, payload, len);
+	call_unref(c);
+}
+
+static void call_vfail(struct ttrpc_call *c, int status, const char *fmt, va_list ap)
+{
+	char msg[ERRMSG_MAX];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	call_send(c, status, msg, NULL, NULL, 0);
+	call_unref(c);
+}
+
+void ttrpc_call_fail(struct ttrpc_call *c, int grpc_status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	call_vfail(c, grpc_status, fmt, ap);
+	va_end(ap);
+}
+
+void ttrpc_call_fail_err(struct ttrpc_call *c, const struct kerr *err)
+{
+	int st = kerr_status(err);
+	if (st == GRPC_OK)
+		st = GRPC_UNKNOWN;
+	ttrpc_call_fail(c, st, "%s", err && err->msg[0] ? err->msg : grpc_status_name(st));
+}
+
+void ttrpc_call_release(struct ttrpc_call *c)
+{
+	if (!c->answered) {
+		/* A handler bug; the client must not wait forever for it. */
+		log_warn("ttrpc: %s/%s on stream %u released without an answer",
+			 ttrpc_call_service(c), ttrpc_call_method(c), c->stream_id);
+		call_send(c, GRPC_INTERNAL, "call dropped without an answer", NULL, NULL, 0);
+	}
+	call_unref(c);
+}

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kata-agent-executor - the privileged half of the agent. It runs as root and
+ * does what the front-end asks, but only what its dispatch tables list, and
+ * it checks every field again: the front-end faces the untrusted host and is
+ * treated as possibly compromised.
+ *
+ * Channels:
+ *   fd 3 (--ctl-fd): control channel from the parent; accepts only
+ *        CTL_NEW_FRONTEND, whose fd becomes the front-end channel.
+ *   front-end channel: accepts PING and GUEST_DETAILS_REQ from a front-end.
+ * Only the newest front-end channel is served: the parent starts a new
+ * front-end only after the previous one died.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "config.h"
+#include "grpc_status.h"
+#include "ipc.h"
+#include "log.h"
+#include "loop.h"
+
+#define SYSFS_MEMORY_BLOCK_SIZE_PATH "/sys/devices/system/memory/block_size_bytes"
+#define SYSFS_MEMORY_HOTPLUG_PROBE_PATH "/sys/devices/system/memory/probe"
+
+struct executor {
+	struct loop *loop;
+	struct ipc_chan *ctl;
+	struct ipc_chan *fe;
+	uint32_t fe_generation;
+	bool init_daemon;
+	int exit_code;
+};
+
+static int reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err)
+{
+	uint8_t buf[sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX];
+	int status = kerr_status(e);
+	if (status <= GRPC_OK || status > GRPC_UNAUTHENTICATED)
+		status = GRPC_INTERNAL;
+	size_t n = ipc_error_build(buf, status, e->code < 0 && e->code >= -4095 ? e->code : 0,
+				   e->msg);
+	return ipc_chan_send(c, IPC_ERROR, id, buf, n, -1, err);
+}
+
+/* A request must carry an id, or its reply could not be matched. */
+static int check_request_id(const struct ipc_msg *m, struct kerr *err)
+{
+	if (m->hdr.id == 0)
+		return kerr_set(err, -EPROTO, "%s without a request id", ipc_type_name(m->hdr.type));
+	return 0;
+}
+
+static int on_ping(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	int r = check_request_id(m, err);
+	if (r < 0)
+		return r;
+	struct ipc_ping p;
+	memcpy(&p, m->payload, sizeof(p));
+	log_debug("ping %" PRIu64 " from %s", p.cookie, ipc_chan_name(c));
+	return ipc_chan_send(c, IPC_PONG, m->hdr.id, &p, sizeof(p), -1, err);
+}
+
+/* Memory block size as upstream reports it: the sysfs file holds hex
+ * without a 0x prefix; a missing file means 0 (no memory hotplug). */
+static int read_block_size(uint64_t *out, struct kerr *err)
+{
+	*out = 0;
+	cleanup_fclose FILE *f = fopen(SYSFS_MEMORY_BLOCK_SIZE_PATH, "re");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "open %s: %s",
+				       SYSFS_MEMORY_BLOCK_SIZE_PATH, strerror(errno));
+	}
+	char buf[64];
+	if (!fgets(buf, sizeof(buf), f) || buf[0] == '\0' || buf[0] == '\n')
+		return kerr_set_status(err, GRPC_INTERNAL, -EINVAL, "Invalid block size: %s is empty",
+				       SYSFS_MEMORY_BLOCK_SIZE_PATH);
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(buf, &end, 16);
+	while (*end == '\n' || *end == ' ')
+		end++;
+	if (errno || end == buf || *end != '\0')
+		return kerr_set_status(err, GRPC_INTERNAL, -EINVAL, "Invalid block size: %s holds %.32s",
+				       SYSFS_MEMORY_BLOCK_SIZE_PATH, buf);
+	*out = v;
+	return 0;
+}
+
+static int probe_exists(bool *out, struct kerr *err)
+{
+	struct stat st;
+	*out = false;
+	if (stat(SYSFS_MEMORY_HOTPLUG_PROBE_PATH, &st) == 0) {
+		*out = true;
+		return 0;
+	}
+	if (errno == ENOENT)
+		return 0;
+	return kerr_set_status(err, GRPC_INTERNAL, -errno, "stat %s: %s",
+			       SYSFS_MEMORY_HOTPLUG_PROBE_PATH, strerror(errno));
+}
+
+static int on_guest_details(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	int r = check_request_id(m, err);
+	if (r < 0)
+		return r;
+	/* ipc_recv checked the booleans and the padding; the request is a
+	 * fixed struct, nothing else to re-validate. */
+	struct ipc_guest_details_req req;
+	memcpy(&req, m->payload, sizeof(req));
+
+	struct ipc_guest_details_reply rep = { .init_daemon = x->init_daemon };
+	struct kerr e = { 0 };
+	uint64_t bs = 0;
+	bool probe = false;
+	if (req.mem_block_size && read_block_size(&bs, &e) < 0) {
+		log_warn("guest details: %s", e.msg);
+		return reply_error(c, m->hdr.id, &e, err);
+	}
+	if (req.mem_hotplug_probe && probe_exists(&probe, &e) < 0) {
+		log_warn("guest details: %s", e.msg);
+		return reply_error(c, m->hdr.id, &e, err);
+	}
+	rep.mem_block_size_bytes = bs;
+	rep.support_mem_hotplug_probe = probe;
+	log_debug("guest details: block size %" PRIu64 ", hotplug probe %d", bs, probe);
+	return ipc_chan_send(c, IPC_GUEST_DETAILS_REPLY, m->hdr.id, &rep, sizeof(rep), -1, err);
+}
+
+static const struct ipc_dispatch frontend_table[] = {
+	{ IPC_PING, IPC_FROM(IPC_ROLE_FRONTEND), on_ping },
+	{ IPC_GUEST_DETAILS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_guest_details },
+	{ 0, 0, NULL },
+};
+
+static void on_frontend_close(struct ipc_chan *c, const char *reason, void *data)
+{
+	struct executor *x = data;
+	if (reason)
+		log_warn("front-end channel %s closed: %s", ipc_chan_name(c), reason);
+	else
+		log_info("front-end channel %s closed", ipc_chan_name(c));
+	if (x->fe == c)
+		x->fe = NULL;
+}
+
+static int check_seqpacket(int fd, struct kerr *err)
+{
+	int type = 0, domain = 0;
+	socklen_t len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return kerr_set(err, -errno, "front-end channel fd is not a socket: %s",
+				strerror(errno));
+	len = sizeof(domain);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+		return kerr_set(err, -errno, "SO_DOMAIN: %s", strerror(errno));
+	if (type != SOCK_SEQPACKET || domain != AF_UNIX)
+		return kerr_set(err, -EPROTO,
+				"front-end channel fd is not an AF_UNIX SOCK_SEQPACKET socket");
+	return 0;
+}
+
+static int on_new_frontend(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	struct ipc_ctl_new_frontend n;
+	memcpy(&n, m->payload, sizeof(n));
+	cleanup_close int fd = ipc_msg_take_fd(m);
+	int r = check_seqpacket(fd, err);
+	if (r < 0)
+		return r;
+	if (x->fe) {
+		log_info("front-end channel %s replaced by generation %u", ipc_chan_name(x->fe),
+			 n.generation);
+		ipc_chan_close(x->fe, "replaced by a newer front-end");
+	}
+	char name[32];
+	snprintf(name, sizeof(name), "frontend#%u", n.generation);
+	r = ipc_chan_new(&x->fe, x->loop, take_fd(&fd), name, IPC_ROLE_FRONTEND, frontend_table,
+			 on_frontend_close, x, err);
+	if (r < 0)
+		return r;
+	x->fe_generation = n.generation;
+	log_info("serving front-end channel %s", name);
+	return 0;
+}
+
+static const struct ipc_dispatch ctl_table[] = {
+	{ IPC_CTL_NEW_FRONTEND, IPC_FROM(IPC_ROLE_PARENT), on_new_frontend },
+	{ 0, 0, NULL },
+};
+
+static void on_ctl_close(struct ipc_chan *c, const char *reason, void *data)
+{
+	struct executor *x = data;
+	x->ctl = NULL;
+	if (reason) {
+		log_error("control channel from the parent broken: %s; exiting", reason);
+		x->exit_code = 1;
+	} else {
+		log_info("parent closed the control channel; exiting");
+	}
+	loop_quit(x->loop);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: kata-agent-executor [OPTIONS]\n"
+		"The privileged executor of kata-agent; started by kata-agent, not by hand.\n\n"
+		"  --ctl-fd N          control channel from the parent (default 3)\n"
+		"  --log-level LEVEL   critical|error|warn|info|debug (default info)\n"
+		"  --init-daemon       the agent runs as PID 1 (reported in guest details)\n"
+		"  --version           print the version and exit\n"
+		"  --help              print this help and exit\n");
+}
+
+static int parse_fd(const char *s, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < 0 || v > 1024)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "ctl-fd", required_argument, NULL, 'c' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "init-daemon", no_argument, NULL, 'i' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ctl_fd = 3;
+	enum log_level level = LOG_LVL_INFO;
+	struct executor x = { 0 };
+	int o;
+	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			if (parse_fd(optarg, &ctl_fd) < 0) {
+				fprintf(stderr, "kata-agent-executor: invalid --ctl-fd %s\n", optarg);
+				return 2;
+			}
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &level) < 0) {
+				fprintf(stderr, "kata-agent-executor: invalid --log-level %s\n", optarg);
+				return 2;
+			}
+			break;
+		case 'i':
+			x.init_daemon = true;
+			break;
+		case 'V':
+			printf("kata-agent-executor %s\n", KATA_AGENT_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	log_init("executor", STDERR_FILENO, level);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct kerr err = { 0 };
+	struct stat st;
+	if (fstat(ctl_fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		log_error("started without a control channel on fd %d (run kata-agent instead)",
+			  ctl_fd);
+		return 1;
+	}
+	if (check_seqpacket(ctl_fd, &err) < 0) {
+		log_error("control channel fd %d: %s", ctl_fd, err.msg);
+		return 1;
+	}
+	if (loop_new(&x.loop, &err) < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	if (ipc_chan_new(&x.ctl, x.loop, ctl_fd, "control", IPC_ROLE_PARENT, ctl_table, on_ctl_close,
+			 &x, &err) < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	log_info("executor started (uid %u, init daemon %s)", (unsigned)getuid(),
+		 x.init_daemon ? "yes" : "no");
+	if (loop_run(x.loop, &err) < 0) {
+		log_error("event loop: %s", err.msg);
+		x.exit_code = 1;
+	}
+	ipc_chan_free(x.fe);
+	ipc_chan_free(x.ctl);
+	loop_free(x.loop);
+	log_info("executor exiting with status %d", x.exit_code);
+	return x.exit_code;
+}

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kata-agent-frontend - the only process that touches the untrusted socket.
+ *
+ * Started by kata-agent (as root, so that it can confine itself) with:
+ *   fd 3  the listening socket (the parent keeps it across restarts)
+ *   fd 4  its SOCK_SEQPACKET channel to the executor
+ * and everything else it needs on argv (ids, log level, allowed endpoints):
+ * after confinement it cannot open a file.
+ *
+ * Sequence: parse argv, check the fds, confine (confine.c), then one event
+ * loop with the ttRPC server (rpc.c) and the executor channel
+ * (exec_client.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "config.h"
+#include "frontend.h"
+#include "log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: kata-agent-frontend [OPTIONS]\n"
+		"The unprivileged ttRPC front-end of kata-agent; started by kata-agent, not by hand.\n\n"
+		"  --listen-fd N       listening socket (default 3)\n"
+		"  --executor-fd N     SOCK_SEQPACKET channel to the executor (default 4)\n"
+		"  --uid N, --gid N    ids to run as after confinement (default 65534, not 0)\n"
+		"  --log-level LEVEL   critical|error|warn|info|debug (default info)\n"
+		"  --endpoints LIST    comma-separated request types allowed on\n"
+		"                      grpc.AgentService (absent: all; empty: none)\n"
+		"  --generation N      start count given by the parent, for logs\n"
+		"  --version           print the version and exit\n"
+		"  --help              print this help and exit\n");
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || s[0] == '-' || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int valid_endpoint(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9')))
+			return 0;
+	return 1;
+}
+
+static int parse_endpoints(struct agent_options *p, const char *list)
+{
+	p->endpoints_restricted = true;
+	if (!*list)
+		return 0;
+	size_t n = 1;
+	for (const char *c = list; *c; c++)
+		n += *c == ',';
+	p->allowed_endpoints = calloc(n, sizeof(char *));
+	if (!p->allowed_endpoints)
+		return -ENOMEM;
+	cleanup_free char *copy = strdup(list);
+	if (!copy)
+		return -ENOMEM;
+	char *save = NULL;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!valid_endpoint(tok))
+			return -EINVAL;
+		p->allowed_endpoints[p->n_allowed_endpoints] = strdup(tok);
+		if (!p->allowed_endpoints[p->n_allowed_endpoints])
+			return -ENOMEM;
+		p->n_allowed_endpoints++;
+	}
+	return 0;
+}
+
+static int check_fds(int listen_fd, int exec_fd, struct kerr *err)
+{
+	struct stat st;
+	int v = 0;
+	socklen_t len = sizeof(v);
+	if (fstat(listen_fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return kerr_set(err, -EBADF, "no listening socket on fd %d (run kata-agent instead)",
+				listen_fd);
+	if (getsockopt(listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0 || !v)
+		return kerr_set(err, -EINVAL, "fd %d is not a listening socket", listen_fd);
+	int fl = fcntl(listen_fd, F_GETFL);
+	if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return kerr_set(err, -errno, "listening socket: O_NONBLOCK: %s", strerror(errno));
+	len = sizeof(v);
+	if (fstat(exec_fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    getsockopt(exec_fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != SOCK_SEQPACKET)
+		return kerr_set(err, -EBADF, "no SOCK_SEQPACKET executor channel on fd %d", exec_fd);
+	if (fcntl(listen_fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(exec_fd, F_SETFD, FD_CLOEXEC) < 0)
+		return kerr_set(err, -errno, "FD_CLOEXEC: %s", strerror(errno));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "listen-fd", required_argument, NULL, 'L' },
+		{ "executor-fd", required_argument, NULL, 'E' },
+		{ "uid", required_argument, NULL, 'u' },
+		{ "gid", required_argument, NULL, 'g' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "endpoints", required_argument, NULL, 'e' },
+		{ "generation", required_argument, NULL, 'G' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long listen_fd = 3, exec_fd = 4, uid = 65534, gid = 65534, gen = 0;
+	enum log_level level = LOG_LVL_INFO;
+	struct frontend fe = { 0 };
+	options_init_defaults(&fe.policy);
+	int o, bad = 0;
+	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (o) {
+		case 'L': bad = parse_uint(optarg, 1024, &listen_fd); break;
+		case 'E': bad = parse_uint(optarg, 1024, &exec_fd); break;
+		case 'u': bad = parse_uint(optarg, 0xfffffffe, &uid); break;
+		case 'g': bad = parse_uint(optarg, 0xfffffffe, &gid); break;
+		case 'G': bad = parse_uint(optarg, 0xffffffff, &gen); break;
+		case 'l': bad = log_level_parse(optarg, &level); break;
+		case 'e': bad = parse_endpoints(&fe.policy, optarg); break;
+		case 'V':
+			printf("kata-agent-frontend %s\n", KATA_AGENT_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+		if (bad) {
+			fprintf(stderr, "kata-agent-frontend: invalid option value: %s\n", optarg);
+			return 2;
+		}
+	}
+	if (optind != argc || listen_fd == exec_fd) {
+		usage(stderr);
+		return 2;
+	}
+	fe.generation = (unsigned)gen;
+
+	log_init("frontend", STDERR_FILENO, level);
+	signal(SIGPIPE, SIG_IGN);
+	pid_t parent = getppid();
+
+	struct kerr err = { 0 };
+	if (check_fds((int)listen_fd, (int)exec_fd, &err) < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	/* Nothing untrusted has been read yet; from here on nothing privileged
+	 * can be done. */
+	if (confine_self((uid_t)uid, (gid_t)gid, parent, &err) < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	log_info("front-end #%u confined: uid %lu gid %lu, no capabilities, empty root, "
+		 "seccomp allow-list",
+		 fe.generation, uid, gid);
+
+	if (loop_new(&fe.loop, &err) < 0 || exec_client_start(&fe, (int)exec_fd, &err) < 0 ||
+	    ttrpc_server_new(&fe.server, fe.loop, (int)listen_fd, rpc_dispatch, &fe, &err) < 0) {
+		log_error("front-end start: %s", err.msg);
+		return 1;
+	}
+	log_info("front-end #%u serving ttRPC", fe.generation);
+	int r = loop_run(fe.loop, &err);
+	if (r < 0)
+		log_error("event loop: %s", err.msg);
+	ttrpc_server_free(fe.server);
+	exec_client_stop(&fe);
+	loop_free(fe.loop);
+	options_free(&fe.policy);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rpc.c - the front-end's ttRPC dispatch. Every request goes through the
+ * same four steps, in this order, before any handler runs:
+ *
+ *   1. rpc_catalog_find: the service and method exist in the API
+ *      (else UNIMPLEMENTED "unknown method <service>/<method>");
+ *   2. grpc.AgentService only: the endpoint is allowed by the config file's
+ *      [endpoints] list (else PERMISSION_DENIED "<RequestType> is blocked
+ *      ..."); grpc.Health is always allowed, as upstream never filtered it;
+ *   3. the payload decodes as the method's request message
+ *      (else INVALID_ARGUMENT);
+ *   4. the handler table below: a method not listed is UNIMPLEMENTED
+ *      "<service>/<method> is not implemented yet".
+ *
+ * A handler owns the decoded request and answers the call exactly once, now
+ * or later (requests forwarded to the executor answer when its reply comes).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.pb-c.h"
+#include "config.h"
+#include "frontend.h"
+#include "grpc_status.h"
+#include "health.pb-c.h"
+#include "log.h"
+#include "rpc_catalog.h"
+
+typedef void (*rpc_handler_fn)(struct frontend *fe, struct ttrpc_call *call,
+			       ProtobufCMessage *req);
+
+struct rpc_handler {
+	const char *service;
+	const char *method;
+	rpc_handler_fn fn;
+};
+
+/* ---- grpc.Health ---- */
+
+static void health_check(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__HealthCheckResponse resp = GRPC__HEALTH_CHECK_RESPONSE__INIT;
+	resp.status = GRPC__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+	protobuf_c_message_free_unpacked(req, NULL);
+	ttrpc_call_reply(call, &resp.base);
+}
+
+static void health_version(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__VersionCheckResponse resp = GRPC__VERSION_CHECK_RESPONSE__INIT;
+	resp.grpc_version = (char *)KATA_AGENT_API_VERSION;
+	resp.agent_version = (char *)KATA_AGENT_VERSION;
+	protobuf_c_message_free_unpacked(req, NULL);
+	ttrpc_call_reply(call, &resp.base);
+}
+
+/* ---- grpc.AgentService/GetGuestDetails: a round trip to the executor ---- */
+
+static void guest_details_reply(struct frontend *fe, struct ttrpc_call *call,
+				const struct ipc_msg *reply, const struct kerr *failure)
+{
+	if (!reply) {
+		ttrpc_call_fail_err(call, failure);
+		return;
+	}
+	struct ipc_guest_details_reply r;
+	memcpy(&r, reply->payload, sizeof(r));
+
+	Grpc__AgentDetails details = GRPC__AGENT_DETAILS__INIT;
+	details.version = (char *)KATA_AGENT_VERSION;
+	details.init_daemon = r.init_daemon;
+	/* Container seccomp is not implemented yet: do not claim it. */
+	details.supports_seccomp = false;
+
+	Grpc__GuestDetailsResponse resp = GRPC__GUEST_DETAILS_RESPONSE__INIT;
+	resp.mem_block_size_bytes = r.mem_block_size_bytes;
+	resp.support_mem_hotplug_probe = r.support_mem_hotplug_probe;
+	resp.agent_details = &details;
+	ttrpc_call_reply(call, &resp.base);
+}
+
+static void get_guest_details(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__GuestDetailsRequest *r = (Grpc__GuestDetailsRequest *)req;
+	struct ipc_guest_details_req ir = {
+		.mem_block_size = r->mem_block_size ? 1 : 0,
+		.mem_hotplug_probe = r->mem_hotplug_probe ? 1 : 0,
+	};
+	protobuf_c_message_free_unpacked(req, NULL);
+	struct kerr err = { 0 };
+	if (exec_request(fe, call, IPC_GUEST_DETAILS_REQ, &ir, sizeof(ir), IPC_GUEST_DETAILS_REPLY,
+			 guest_details_reply, &err) < 0)
+		ttrpc_call_fail_err(call, &err);
+}
+
+/* ---- the table ---- */
+
+static const struct rpc_handler handlers[] = {
+	{ "grpc.Health", "Check", health_check },
+	{ "grpc.Health", "Version", health_version },
+	{ "grpc.AgentService", "GetGuestDetails", get_guest_details },
+	{ NULL, NULL, NULL },
+};
+
+static const struct rpc_handler *find_handler(const char *service, const char *method)
+{
+	for (const struct rpc_handler *h = handlers; h->fn; h++)
+		if (strcmp(h->service, service) == 0 && strcmp(h->method, method) == 0)
+			return h;
+	return NULL;
+}
+
+/* Names come from the untrusted peer and go back into error messages (a
+ * proto3 string, which must be UTF-8) and into logs: keep them short and
+ * printable ASCII. */
+static const char *safe_name(const char *s, char *buf, size_t len)
+{
+	size_t i = 0;
+	for (; s && s[i] && i + 1 < len; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[i] = '\0';
+	if (s && s[i] && len > 4)
+		memcpy(buf + len - 4, "...", 4);
+	return buf;
+}
+
+void rpc_dispatch(struct ttrpc_call *call, void *data)
+{
+	struct frontend *fe = data;
+	const char *service = ttrpc_call_service(call);
+	const char *method = ttrpc_call_method(call);
+	char sbuf[96], mbuf[96];
+
+	const struct rpc_method *rm = rpc_catalog_find(service ? service : "", method ? method : "");
+	if (!rm) {
+		safe_name(service, sbuf, sizeof(sbuf));
+		safe_name(method, mbuf, sizeof(mbuf));
+		log_debug("unknown method %s/%s", sbuf, mbuf);
+		ttrpc_call_fail(call, GRPC_UNIMPLEMENTED, "unknown method %s/%s", sbuf, mbuf);
+		return;
+	}
+	/* From here on service and method are the catalog's own strings. */
+	if (strcmp(rm->service, "grpc.AgentService") == 0 &&
+	    !options_endpoint_allowed(&fe->policy, rm->input->name)) {
+		log_info("%s/%s refused: %s not in the allowed endpoints", rm->service, rm->method,
+			 rm->input->name);
+		ttrpc_call_fail(call, GRPC_PERMISSION_DENIED,
+				"%s is blocked by policy: not in the [endpoints] allowed list",
+				rm->input->name);
+		return;
+	}
+	size_t len = 0;
+	const uint8_t *payload = ttrpc_call_payload(call, &len);
+	ProtobufCMessage *req = protobuf_c_message_unpack(rm->input, NULL, len, payload);
+	if (!req) {
+		log_debug("%s/%s: undecodable %s of %zu bytes", rm->service, rm->method,
+			  rm->input->name, len);
+		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "%s/%s: cannot decode %s (%zu bytes)",
+				rm->service, rm->method, rm->input->name, len);
+		return;
+	}
+	const struct rpc_handler *h = find_handler(rm->service, rm->method);
+	if (!h) {
+		protobuf_c_message_free_unpacked(req, NULL);
+		ttrpc_call_fail(call, GRPC_UNIMPLEMENTED, "%s/%s is not implemented yet", rm->service,
+				rm->method);
+		return;
+	}
+	log_debug("%s/%s", rm->service, rm->method);
+	h->fn(fe, call, req);
+}

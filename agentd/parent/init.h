@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * init.h - the duties of PID 1, done by the parent (kata-agent) when the
+ * kernel starts it as init, as the upstream agent does before it serves:
+ *
+ *   init_early()        proc, sysfs, devtmpfs, /dev/shm, /dev/pts (+ /dev/ptmx
+ *                       link), /run; a session and the console as controlling
+ *                       terminal; a PATH. Call first: /proc/cmdline needs it.
+ *   init_cgroups()      after the options are known: cgroup v2 at
+ *                       /sys/fs/cgroup (systemd.unified_cgroup_hierarchy) or
+ *                       one v1 hierarchy per enabled controller.
+ *   init_loopback()     bring "lo" up (127.0.0.1 and ::1 come with it).
+ *   init_set_hostname() /etc/hostname, else "localhost".
+ *   init_poweroff()     the only way PID 1 may end: if init exits, the kernel
+ *                       panics. Every fatal path of PID 1 must go through it.
+ *
+ * Nothing here is needed when the agent runs as a systemd service or
+ * stand-alone: the caller guards each call with getpid() == 1.
+ */
+#ifndef KATA_PARENT_INIT_H
+#define KATA_PARENT_INIT_H
+
+#include <stdbool.h>
+
+#include "err.h"
+
+int init_early(struct kerr *err);
+int init_cgroups(bool unified, struct kerr *err);
+int init_loopback(struct kerr *err);
+int init_set_hostname(struct kerr *err);
+
+/* Log why, stop every other process (TERM, then KILL), sync and power the
+ * machine off. Never returns. */
+void init_poweroff(const char *why) __attribute__((noreturn));
+
+#endif

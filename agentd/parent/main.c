@@ -1,0 +1,649 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kata-agent - the small privileged parent. It reads the options, creates
+ * the listening socket and the socketpairs, starts kata-agent-executor and
+ * kata-agent-frontend, and supervises them:
+ *
+ *  - a front-end that dies is logged and replaced by a new one on the SAME
+ *    listening socket, with a fresh socketpair whose executor end goes to
+ *    the running executor over the control channel (CTL_NEW_FRONTEND);
+ *    restarts back off when the front-end keeps dying;
+ *  - an executor that dies ends the agent (on_executor_death());
+ *  - SIGTERM/SIGINT stop both children and exit 0;
+ *  - as child subreaper it reaps every orphan that lands on it.
+ *
+ * It never reads from the untrusted socket: it only creates it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "config.h"
+#include "ipc.h"
+#include "log.h"
+#include "loop.h"
+#include "options.h"
+#include "transport.h"
+
+#define NS_PER_MS 1000000ull
+#define NS_PER_S 1000000000ull
+
+/* More than RESTART_BURST front-end deaths within RESTART_WINDOW: wait
+ * before the next start, doubling from BACKOFF_MIN up to BACKOFF_MAX. A
+ * broken front-end then costs a log line per BACKOFF_MAX, not a busy loop. */
+#define RESTART_BURST 5
+#define RESTART_WINDOW_NS (10 * NS_PER_S)
+#define BACKOFF_MIN_NS (1 * NS_PER_S)
+#define BACKOFF_MAX_NS (30 * NS_PER_S)
+/* Grace between SIGTERM and SIGKILL at shutdown. */
+#define STOP_GRACE_NS (5 * NS_PER_S)
+
+#define DEFAULT_FRONTEND_ID 65534
+
+struct parent {
+	struct loop *loop;
+	struct agent_options opts;
+	char executor_path[PATH_MAX];
+	char frontend_path[PATH_MAX];
+	char *endpoints;      /* comma-joined allowed list, NULL = unrestricted */
+	unsigned long fe_uid, fe_gid;
+	bool pid1;
+	pid_t self;
+	int listen_fd;
+	int sigfd;
+	struct addr addr;
+
+	pid_t executor_pid;
+	struct ipc_chan *ctl; /* control channel to the executor */
+
+	pid_t frontend_pid;
+	unsigned generation;
+	uint64_t frontend_started;
+	uint64_t deaths[RESTART_BURST]; /* ring of recent death times */
+	unsigned n_deaths;
+	uint64_t backoff;
+	struct loop_timer *restart_timer;
+
+	bool stopping;
+	int exit_code;
+	struct loop_timer *kill_timer;
+};
+
+/* ---- helpers ---- */
+
+static const char *signame(int sig)
+{
+	const char *s = sigabbrev_np(sig);
+	return s ? s : "?";
+}
+
+/* Log how a child ended, as one line with machine-readable fields. */
+static void log_exit(enum log_level lvl, const char *role, pid_t pid, int status,
+		     uint64_t lived_ns, unsigned generation)
+{
+	json_t *f = json_object();
+	json_object_set_new(f, "child", json_string(role));
+	json_object_set_new(f, "child-pid", json_integer(pid));
+	if (generation)
+		json_object_set_new(f, "generation", json_integer(generation));
+	json_object_set_new(f, "uptime-ms", json_integer((json_int_t)(lived_ns / NS_PER_MS)));
+	if (WIFEXITED(status)) {
+		json_object_set_new(f, "exit-status", json_integer(WEXITSTATUS(status)));
+		log_fields(lvl, f, "%s (pid %d) exited with status %d", role, (int)pid,
+			   WEXITSTATUS(status));
+	} else if (WIFSIGNALED(status)) {
+		json_object_set_new(f, "signal", json_integer(WTERMSIG(status)));
+		log_fields(lvl, f, "%s (pid %d) killed by signal %d (SIG%s)%s", role, (int)pid,
+			   WTERMSIG(status), signame(WTERMSIG(status)),
+			   WCOREDUMP(status) ? ", core dumped" : "");
+	} else {
+		log_fields(lvl, f, "%s (pid %d) ended with wait status 0x%x", role, (int)pid,
+			   status);
+	}
+}
+
+/*
+ * fork + exec path with src[i] as fd 3+i (close-on-exec cleared on those
+ * only) and every other fd above 2 closed. The child gets the default
+ * signal mask and dispositions back, and dies with the parent.
+ */
+static pid_t spawn(struct parent *p, const char *path, char *const argv[], const int *src, int n,
+		   struct kerr *err)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return kerr_set(err, -errno, "fork for %s: %s", path, strerror(errno));
+	if (pid > 0)
+		return pid;
+
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != p->self)
+		_exit(127);
+	int tmp[8];
+	/* Move the sources above the targets first so no dup2 clobbers a
+	 * source that happens to sit on a target number. */
+	for (int i = 0; i < n; i++) {
+		tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3 + n);
+		if (tmp[i] < 0)
+			_exit(127);
+	}
+	for (int i = 0; i < n; i++)
+		if (dup2(tmp[i], 3 + i) < 0)
+			_exit(127);
+	close_range(3 + n, ~0U, 0);
+	execv(path, argv);
+	dprintf(STDERR_FILENO, "kata-agent: exec %s: %s\n", path, strerror(errno));
+	_exit(127);
+}
+
+/* ---- shutdown ---- */
+
+static void maybe_done(struct parent *p)
+{
+	if (p->stopping && !p->executor_pid && !p->frontend_pid)
+		loop_quit(p->loop);
+}
+
+static void on_kill_timer(struct loop *l, void *data)
+{
+	struct parent *p = data;
+	p->kill_timer = NULL;
+	if (p->frontend_pid) {
+		log_warn("front-end (pid %d) still alive after SIGTERM: SIGKILL", (int)p->frontend_pid);
+		kill(p->frontend_pid, SIGKILL);
+	}
+	if (p->executor_pid) {
+		log_warn("executor (pid %d) still alive after SIGTERM: SIGKILL", (int)p->executor_pid);
+		kill(p->executor_pid, SIGKILL);
+	}
+}
+
+static void begin_shutdown(struct parent *p, int code, const char *why)
+{
+	if (p->stopping)
+		return;
+	p->stopping = true;
+	p->exit_code = code;
+	log_info("shutting down: %s", why);
+	if (p->restart_timer) {
+		loop_timer_cancel(p->loop, p->restart_timer);
+		p->restart_timer = NULL;
+	}
+	if (p->frontend_pid)
+		kill(p->frontend_pid, SIGTERM);
+	if (p->executor_pid)
+		kill(p->executor_pid, SIGTERM);
+	if (p->frontend_pid || p->executor_pid)
+		p->kill_timer = loop_timer_add(p->loop, loop_now_ns() + STOP_GRACE_NS, on_kill_timer, p);
+	maybe_done(p);
+}
+
+/*
+ * The executor is gone: nothing can be executed any more. Stand-alone the
+ * agent stops (exit 1) and its supervisor decides. When the agent runs as
+ * PID 1 (a later change) init must not exit: this is where it will sync and
+ * power the VM off instead.
+ */
+static void on_executor_death(struct parent *p)
+{
+	begin_shutdown(p, 1, "the executor died");
+}
+
+/* ---- the front-end ---- */
+
+static void start_frontend(struct parent *p);
+
+static void on_restart_timer(struct loop *l, void *data)
+{
+	struct parent *p = data;
+	p->restart_timer = NULL;
+	start_frontend(p);
+}
+
+/* Start again now, or later if it keeps dying. */
+static void schedule_frontend(struct parent *p)
+{
+	uint64_t now = loop_now_ns();
+	unsigned slot = p->n_deaths % RESTART_BURST;
+	uint64_t oldest = p->deaths[slot]; /* the death RESTART_BURST ago */
+	p->deaths[slot] = now;
+	p->n_deaths++;
+	uint64_t delay = 0;
+	if (p->n_deaths > RESTART_BURST && now - oldest < RESTART_WINDOW_NS) {
+		delay = p->backoff;
+		p->backoff = p->backoff * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : p->backoff * 2;
+	} else {
+		p->backoff = BACKOFF_MIN_NS;
+	}
+	if (!delay) {
+		log_info("restarting the front-end");
+		start_frontend(p);
+		return;
+	}
+	log_warn("front-end died %d times within %llu s: next start in %llu ms",
+		 RESTART_BURST + 1, (unsigned long long)(RESTART_WINDOW_NS / NS_PER_S),
+		 (unsigned long long)(delay / NS_PER_MS));
+	p->restart_timer = loop_timer_add(p->loop, now + delay, on_restart_timer, p);
+}
+
+static void start_frontend(struct parent *p)
+{
+	struct kerr err = { 0 };
+	if (p->stopping)
+		return;
+	if (!p->ctl) {
+		log_error("cannot start a front-end: no control channel to the executor");
+		return;
+	}
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		log_error("front-end socketpair: %s", strerror(errno));
+		schedule_frontend(p);
+		return;
+	}
+	cleanup_close int fe_end = sp[0];
+	cleanup_close int ex_end = sp[1];
+	unsigned gen = p->generation + 1;
+	struct ipc_ctl_new_frontend n = { .generation = gen };
+	if (ipc_chan_send(p->ctl, IPC_CTL_NEW_FRONTEND, 0, &n, sizeof(n), ex_end, &err) < 0) {
+		log_error("handing the executor its front-end channel: %s", err.msg);
+		return;
+	}
+	if (!p->ctl)
+		return; /* the channel broke while sending; executor death follows */
+
+	char uid[16], gid[16], genbuf[16];
+	snprintf(uid, sizeof(uid), "%lu", p->fe_uid);
+	snprintf(gid, sizeof(gid), "%lu", p->fe_gid);
+	snprintf(genbuf, sizeof(genbuf), "%u", gen);
+	char *argv[20];
+	int a = 0;
+	argv[a++] = (char *)"kata-agent-frontend";
+	argv[a++] = (char *)"--listen-fd";
+	argv[a++] = (char *)"3";
+	argv[a++] = (char *)"--executor-fd";
+	argv[a++] = (char *)"4";
+	argv[a++] = (char *)"--uid";
+	argv[a++] = uid;
+	argv[a++] = (char *)"--gid";
+	argv[a++] = gid;
+	argv[a++] = (char *)"--log-level";
+	argv[a++] = (char *)log_level_name(p->opts.log_level);
+	argv[a++] = (char *)"--generation";
+	argv[a++] = genbuf;
+	if (p->endpoints) {
+		argv[a++] = (char *)"--endpoints";
+		argv[a++] = p->endpoints;
+	}
+	argv[a] = NULL;
+
+	int fds[2] = { p->listen_fd, fe_end };
+	pid_t pid = spawn(p, p->frontend_path, argv, fds, 2, &err);
+	if (pid < 0) {
+		log_error("starting the front-end: %s", err.msg);
+		schedule_frontend(p);
+		return;
+	}
+	p->generation = gen;
+	p->frontend_pid = pid;
+	p->frontend_started = loop_now_ns();
+	json_t *f = json_pack("{s:s,s:i,s:i}", "child", "frontend", "child-pid", (int)pid,
+			      "generation", (int)gen);
+	log_fields(LOG_LVL_INFO, f, "front-end started (pid %d, generation %u)", (int)pid, gen);
+}
+
+/* ---- the executor ---- */
+
+static const struct ipc_dispatch ctl_table[] = {
+	/* The executor sends nothing on the control channel: any message is a
+	 * protocol violation and closes it. */
+	{ 0, 0, NULL },
+};
+
+static void on_ctl_close(struct ipc_chan *c, const char *reason, void *data)
+{
+	struct parent *p = data;
+	p->ctl = NULL;
+	if (p->stopping)
+		return;
+	if (reason && p->executor_pid) {
+		log_error("control channel to the executor broken (%s): killing the executor",
+			  reason);
+		kill(p->executor_pid, SIGKILL);
+	} else {
+		log_debug("control channel to the executor closed");
+	}
+}
+
+static int start_executor(struct parent *p, struct kerr *err)
+{
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return kerr_set(err, -errno, "control socketpair: %s", strerror(errno));
+	cleanup_close int child_end = sp[1];
+	char *argv[] = {
+		(char *)"kata-agent-executor",
+		(char *)"--ctl-fd", (char *)"3",
+		(char *)"--log-level", (char *)log_level_name(p->opts.log_level),
+		p->pid1 ? (char *)"--init-daemon" : NULL,
+		NULL,
+	};
+	pid_t pid = spawn(p, p->executor_path, argv, &child_end, 1, err);
+	if (pid < 0) {
+		close(sp[0]);
+		return pid;
+	}
+	p->executor_pid = pid;
+	json_t *f = json_pack("{s:s,s:i}", "child", "executor", "child-pid", (int)pid);
+	log_fields(LOG_LVL_INFO, f, "executor started (pid %d)", (int)pid);
+	return ipc_chan_new(&p->ctl, p->loop, sp[0], "control", IPC_ROLE_EXECUTOR, ctl_table,
+			    on_ctl_close, p, err);
+}
+
+/* ---- signals and reaping ---- */
+
+static void reap(struct parent *p)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		uint64_t now = loop_now_ns();
+		if (pid == p->frontend_pid) {
+			p->frontend_pid = 0;
+			log_exit(p->stopping ? LOG_LVL_INFO : LOG_LVL_WARN, "front-end", pid, status,
+				 now - p->frontend_started, p->generation);
+			if (!p->stopping)
+				schedule_frontend(p);
+		} else if (pid == p->executor_pid) {
+			p->executor_pid = 0;
+			log_exit(p->stopping ? LOG_LVL_INFO : LOG_LVL_ERROR, "executor", pid, status,
+				 0, 0);
+			if (!p->stopping)
+				on_executor_death(p);
+		} else {
+			log_debug("reaped orphan pid %d (wait status 0x%x)", (int)pid, status);
+		}
+	}
+	maybe_done(p);
+}
+
+static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
+{
+	struct parent *p = data;
+	struct signalfd_siginfo si;
+	bool chld = false;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			chld = true;
+		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			char why[64];
+			snprintf(why, sizeof(why), "received SIG%s", signame((int)si.ssi_signo));
+			begin_shutdown(p, 0, why);
+		}
+	}
+	if (chld)
+		reap(p);
+}
+
+/* ---- start-up ---- */
+
+static void on_option_warning(const char *option, const char *value, const char *why, void *data)
+{
+	json_t *f = json_pack("{s:s,s:s}", "option", option, "value", value ? value : "");
+	log_fields(LOG_LVL_WARN, f, "option %s ignored: %s", option, why);
+}
+
+static bool is_exec(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/*
+ * Where a helper binary is: --libexec-dir when given (only there);
+ * otherwise next to this binary (an installed libexec layout, or a copy),
+ * then the build tree's layout (agentd/parent/kata-agent next to
+ * agentd/<subdir>/<name>), then the configured KATA_LIBEXECDIR.
+ */
+/* out = fmt..., only if it fits: a truncated path must not be tried. */
+static bool try_path(char *out, size_t len, const char *fmt, const char *a, const char *b,
+		     const char *c)
+{
+	int n = c ? snprintf(out, len, fmt, a, b, c) : snprintf(out, len, fmt, a, b);
+	return n > 0 && (size_t)n < len && is_exec(out);
+}
+
+static int find_helper(const char *libexec_dir, const char *name, const char *subdir, char *out,
+		       size_t len, struct kerr *err)
+{
+	if (libexec_dir) {
+		if (try_path(out, len, "%s/%s", libexec_dir, name, NULL))
+			return 0;
+		return kerr_set(err, -ENOENT, "%s not found or not executable in --libexec-dir %s",
+				name, libexec_dir);
+	}
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			if (try_path(out, len, "%s/%s", self, name, NULL) ||
+			    try_path(out, len, "%s/../%s/%s", self, subdir, name))
+				return 0;
+		}
+	}
+	if (try_path(out, len, "%s/%s", KATA_LIBEXECDIR, name, NULL))
+		return 0;
+	return kerr_set(err, -ENOENT,
+			"%s not found next to kata-agent, in the build tree, or in %s "
+			"(use --libexec-dir)",
+			name, KATA_LIBEXECDIR);
+}
+
+static int valid_endpoint(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9')))
+			return 0;
+	return 1;
+}
+
+/* The allowed list travels on the front-end's argv, comma-joined. */
+static int join_endpoints(struct parent *p, struct kerr *err)
+{
+	if (!p->opts.endpoints_restricted)
+		return 0;
+	size_t total = 1;
+	for (size_t i = 0; i < p->opts.n_allowed_endpoints; i++) {
+		if (!valid_endpoint(p->opts.allowed_endpoints[i]))
+			return kerr_set(err, -EINVAL, "invalid endpoint name \"%s\" in [endpoints]",
+					p->opts.allowed_endpoints[i]);
+		total += strlen(p->opts.allowed_endpoints[i]) + 1;
+	}
+	p->endpoints = calloc(1, total);
+	if (!p->endpoints)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < p->opts.n_allowed_endpoints; i++) {
+		if (i)
+			strcat(p->endpoints, ",");
+		strcat(p->endpoints, p->opts.allowed_endpoints[i]);
+	}
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: kata-agent [OPTIONS]\n"
+		"The Kata Containers guest agent (privilege-separated C implementation).\n\n"
+		"  --cmdline FILE       kernel command line to read agent.* options from\n"
+		"                       (default /proc/cmdline)\n"
+		"  --config FILE        TOML config file (replaces the command-line options)\n"
+		"  --libexec-dir DIR    where kata-agent-executor and kata-agent-frontend are\n"
+		"                       (default: next to kata-agent, the build tree, or\n"
+		"                       %s)\n"
+		"  --frontend-uid N     uid of the front-end (default %d, never 0)\n"
+		"  --frontend-gid N     gid of the front-end (default %d, never 0)\n"
+		"  --version            print the version and exit\n"
+		"  --help               print this help and exit\n",
+		KATA_LIBEXECDIR, DEFAULT_FRONTEND_ID, DEFAULT_FRONTEND_ID);
+}
+
+static int parse_id(const char *s, unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || s[0] == '-' || v == 0 || v > 0xfffffffe)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+extern char **environ;
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "config", required_argument, NULL, 'f' },
+		{ "libexec-dir", required_argument, NULL, 'x' },
+		{ "frontend-uid", required_argument, NULL, 'u' },
+		{ "frontend-gid", required_argument, NULL, 'g' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmdline = "/proc/cmdline", *config = NULL, *libexec = NULL;
+	struct parent p = { .listen_fd = -1, .sigfd = -1, .fe_uid = DEFAULT_FRONTEND_ID,
+			    .fe_gid = DEFAULT_FRONTEND_ID, .backoff = BACKOFF_MIN_NS };
+	int o;
+	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (o) {
+		case 'c': cmdline = optarg; break;
+		case 'f': config = optarg; break;
+		case 'x': libexec = optarg; break;
+		case 'u':
+		case 'g':
+			if (parse_id(optarg, o == 'u' ? &p.fe_uid : &p.fe_gid) < 0) {
+				fprintf(stderr, "kata-agent: invalid --frontend-%s %s (a non-zero id)\n",
+					o == 'u' ? "uid" : "gid", optarg);
+				return 2;
+			}
+			break;
+		case 'V':
+			printf("kata-agent %s\n", KATA_AGENT_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	log_init("parent", STDERR_FILENO, LOG_LVL_INFO);
+	struct kerr err = { 0 };
+	p.self = getpid();
+	p.pid1 = p.self == 1;
+	if (geteuid() != 0) {
+		log_error("kata-agent must run as root: it starts the executor as root and the "
+			  "front-end confines itself from root");
+		return 1;
+	}
+	options_init_defaults(&p.opts);
+	if (options_load(&p.opts, cmdline, config, environ, on_option_warning, NULL, &err) < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	log_set_level(p.opts.log_level);
+	log_announce(options_to_json(&p.opts));
+
+	if (join_endpoints(&p, &err) < 0 ||
+	    find_helper(libexec, "kata-agent-executor", "executor", p.executor_path,
+			sizeof(p.executor_path), &err) < 0 ||
+	    find_helper(libexec, "kata-agent-frontend", "frontend", p.frontend_path,
+			sizeof(p.frontend_path), &err) < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	log_debug("executor %s, front-end %s", p.executor_path, p.frontend_path);
+
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		log_error("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+		return 1;
+	}
+	/* Blocked before any child exists, so no SIGCHLD is lost. */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
+	    (p.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		log_error("signalfd: %s", strerror(errno));
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	char abuf[160];
+	if (addr_parse(p.opts.server_addr, &p.addr, &err) < 0 ||
+	    (p.listen_fd = addr_listen(&p.addr, &err)) < 0) {
+		log_error("agent.server_addr %s: %s", p.opts.server_addr, err.msg);
+		return 1;
+	}
+	log_info("listening on %s", addr_format(&p.addr, abuf, sizeof(abuf)));
+
+	if (loop_new(&p.loop, &err) < 0 ||
+	    loop_add(p.loop, p.sigfd, EPOLLIN, on_signal, &p, &err) < 0 ||
+	    start_executor(&p, &err) < 0) {
+		log_error("%s", err.msg);
+		if (p.executor_pid)
+			kill(p.executor_pid, SIGKILL);
+		return 1;
+	}
+	start_frontend(&p);
+
+	if (loop_run(p.loop, &err) < 0) {
+		log_error("event loop: %s", err.msg);
+		p.exit_code = 1;
+	}
+	if (p.restart_timer)
+		loop_timer_cancel(p.loop, p.restart_timer);
+	if (p.kill_timer)
+		loop_timer_cancel(p.loop, p.kill_timer);
+	ipc_chan_free(p.ctl);
+	loop_free(p.loop);
+	close(p.listen_fd);
+	if (p.addr.kind == ADDR_UNIX && !p.addr.abstract)
+		unlink(p.addr.path);
+	free(p.endpoints);
+	options_free(&p.opts);
+	log_info("kata-agent exiting with status %d", p.exit_code);
+	return p.exit_code;
+}

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ipc.h - the typed messages the agent's processes exchange over
+ * SOCK_SEQPACKET socketpairs, in the spirit of OpenBSD's imsg.
+ *
+ * One datagram is one message: a 16-byte header {type, len, id, flags}
+ * followed by at most IPC_MAX_INLINE payload bytes, plus at most one fd
+ * (SCM_RIGHTS). A payload larger than IPC_MAX_INLINE (only for types that
+ * allow it) travels in a sealed memfd passed as the message's fd, with
+ * IPC_F_MEMFD set and the header's len giving the payload size; such a
+ * message carries no other fd.
+ *
+ * Payloads of small messages are fixed, packed-free C structs declared below
+ * (both ends are the same build on the same machine, so there is no
+ * endianness or versioning concern); big ones (OCI specs, later) are
+ * protobuf bytes. doc/ipc.md lists every message with its sender, receiver,
+ * bounds and what the receiver checks.
+ *
+ * Every receive is validated before a handler sees it: the type is known,
+ * the payload length is within the type's bounds, exactly one whole message
+ * arrived (MSG_TRUNC/MSG_CTRUNC are errors), the fd rule of the type holds
+ * (a missing required fd or an unexpected one is an error; unexpected fds
+ * are closed), and a memfd payload has all four seals and the announced size.
+ *
+ * Offers:
+ *  - the message set (enum ipc_type, payload structs, ipc_type_info());
+ *  - blocking-or-not primitives on a socket: ipc_send_fd(), ipc_recv();
+ *  - struct ipc_chan: a loop-driven channel with a bounded send queue and a
+ *    per-receiver dispatch table {type, allowed senders, handler}: anything
+ *    not in the table, or from a sender role not allowed, is fatal for the
+ *    channel (logged, channel closed, on_close called), like OpenSSH's
+ *    monitor.
+ */
+#ifndef KATA_COMMON_IPC_H
+#define KATA_COMMON_IPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "loop.h"
+
+#define IPC_HDR_LEN 16u
+/* Largest payload carried inline in the datagram. */
+#define IPC_MAX_INLINE (64u * 1024u)
+/* Largest payload of any message (OCI specs up to 4 MiB plus framing). */
+#define IPC_MAX_PAYLOAD ((4u << 20) + 4096u)
+/* Messages queued for sending on one channel before the peer is declared
+ * stuck (it does not read) and the channel is closed. */
+#define IPC_MAX_QUEUED 1024u
+/* Longest text of an IPC_ERROR reply, NUL included. */
+#define IPC_ERROR_MSG_MAX 512u
+
+struct ipc_hdr {
+	uint32_t type;
+	uint32_t len;   /* payload bytes (inline, or in the memfd) */
+	uint32_t id;    /* request id; a reply carries its request's id; 0 = none */
+	uint32_t flags; /* IPC_F_* */
+};
+
+#define IPC_F_MEMFD 0x1u /* payload is in the passed sealed memfd */
+#define IPC_F_KNOWN IPC_F_MEMFD
+
+/* Process roles; a channel knows the role of its peer. */
+enum ipc_role {
+	IPC_ROLE_PARENT = 0,
+	IPC_ROLE_FRONTEND,
+	IPC_ROLE_EXECUTOR,
+	IPC_ROLE_TEST, /* unit tests only; no process has this role */
+	IPC_ROLE_COUNT,
+};
+#define IPC_FROM(role) (1u << (role))
+
+const char *ipc_role_name(enum ipc_role r);
+
+enum ipc_type {
+	IPC_PING = 1,               /* frontend -> executor: round trip */
+	IPC_PONG = 2,               /* executor -> frontend */
+	IPC_GUEST_DETAILS_REQ = 3,  /* frontend -> executor */
+	IPC_GUEST_DETAILS_REPLY = 4,/* executor -> frontend */
+	IPC_ERROR = 5,              /* executor -> frontend: a request failed */
+	IPC_CTL_NEW_FRONTEND = 6,   /* parent -> executor: fd = new front-end channel */
+	IPC_TEST_BLOB = 7,          /* tests only: any bytes, up to IPC_MAX_PAYLOAD */
+	IPC_TYPE_MAX,
+};
+
+enum ipc_fd_rule {
+	IPC_FD_NONE = 0,  /* no fd may come with it */
+	IPC_FD_REQUIRED,  /* exactly one fd */
+};
+
+struct ipc_type_desc {
+	uint32_t type;
+	const char *name;
+	uint32_t min_len, max_len; /* payload bounds, inclusive */
+	enum ipc_fd_rule fd;
+	bool big;                  /* may use a memfd payload above IPC_MAX_INLINE */
+};
+
+/* NULL for an unknown type. */
+const struct ipc_type_desc *ipc_type_info(uint32_t type);
+const char *ipc_type_name(uint32_t type); /* "PING", or "type#N" */
+
+/* ---- payloads ---- */
+
+struct ipc_ping {
+	uint64_t cookie; /* echoed in PONG */
+};
+
+struct ipc_guest_details_req {
+	uint8_t mem_block_size;    /* 0/1: report the memory block size */
+	uint8_t mem_hotplug_probe; /* 0/1: report whether the probe file exists */
+	uint8_t pad[6];            /* must be zero */
+};
+
+struct ipc_guest_details_reply {
+	uint64_t mem_block_size_bytes;
+	uint8_t support_mem_hotplug_probe; /* 0/1 */
+	uint8_t init_daemon;               /* 0/1: the agent runs as PID 1 */
+	uint8_t pad[6];                    /* must be zero */
+};
+
+/* Variable length: the fixed part, then a NUL-terminated message of 1..
+ * IPC_ERROR_MSG_MAX bytes ending exactly at the payload's end. */
+struct ipc_error {
+	int32_t grpc_status; /* 1..16 (grpc_status.h) */
+	int32_t errno_code;  /* negative errno or 0 */
+	char msg[];
+};
+
+struct ipc_ctl_new_frontend {
+	uint32_t generation; /* the front-end's start count, for logs */
+	uint32_t pad;        /* must be zero */
+};
+
+/* ---- one received message ---- */
+
+struct ipc_msg {
+	struct ipc_hdr hdr;
+	const uint8_t *payload; /* valid until ipc_msg_release */
+	size_t len;
+	int fd;                 /* the passed fd (not for memfd payloads), or -1 */
+	/* private */
+	void *map;
+	size_t map_len;
+	uint8_t *buf;
+};
+
+/* Take ownership of the message's fd (-1 if none). */
+int ipc_msg_take_fd(struct ipc_msg *m);
+/* Free what the message holds; closes its fd unless taken. */
+void ipc_msg_release(struct ipc_msg *m);
+
+/* Send one message on a SOCK_SEQPACKET socket. fd (-1 for none) is
+ * borrowed. Payloads above IPC_MAX_INLINE go through a sealed memfd (the
+ * type must allow it, and then fd must be -1). Returns -EAGAIN when a
+ * non-blocking socket is full. */
+int ipc_send_fd(int sock, uint32_t type, uint32_t id, const void *payload, size_t len, int fd,
+		struct kerr *err);
+
+/* Receive and validate one message. Returns 1 with *m filled, 0 on EOF,
+ * -EAGAIN when a non-blocking socket has nothing, negative on any violation
+ * (err says which). */
+int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err);
+
+/* Validate the payload of a message against its type's field rules (zero
+ * padding, booleans 0/1, NUL-terminated text, status ranges). ipc_recv does
+ * this; exposed for tests. */
+int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *err);
+
+/* Build an IPC_ERROR payload in buf (at least sizeof(struct ipc_error) +
+ * IPC_ERROR_MSG_MAX bytes); returns its length. */
+size_t ipc_error_build(void *buf, int grpc_status, int errno_code, const char *msg);
+
+/* ---- loop-driven channel ---- */
+
+struct ipc_chan;
+
+/* A handler returns 0, or negative to declare the channel broken (the
+ * message was a protocol violation): the channel is then closed. */
+typedef int (*ipc_handler_fn)(struct ipc_chan *c, struct ipc_msg *m, void *data,
+			      struct kerr *err);
+/* Called once when the channel closes (EOF, error, violation, or
+ * ipc_chan_close); the channel is freed after it returns. reason is NULL on
+ * a clean EOF. */
+typedef void (*ipc_close_fn)(struct ipc_chan *c, const char *reason, void *data);
+
+struct ipc_dispatch {
+	uint32_t type;
+	unsigned senders; /* IPC_FROM(role) mask */
+	ipc_handler_fn fn;
+};
+
+/* The table is borrowed and must outlive the channel; it ends with an
+ * entry whose fn is NULL. Takes ownership of sock (made non-blocking).
+ * name is for logs ("executor", "frontend#3"). */
+int ipc_chan_new(struct ipc_chan **out, struct loop *l, int sock, const char *name,
+		 enum ipc_role peer, const struct ipc_dispatch *table, ipc_close_fn on_close,
+		 void *data, struct kerr *err);
+/* Queue one message (see ipc_send_fd for fd and size rules) and write what
+ * the socket takes now. Fails, without closing the channel, if the channel
+ * is closed, the queue is full, or the message is invalid. A write error
+ * (the peer is gone) closes the channel before this returns: on_close runs,
+ * and unless the caller is inside one of this channel's callbacks the
+ * channel is freed, so the caller must not touch c afterwards except through
+ * a pointer its on_close clears. */
+int ipc_chan_send(struct ipc_chan *c, uint32_t type, uint32_t id, const void *payload, size_t len,
+		  int fd, struct kerr *err);
+/* Close now: on_close(reason) runs, then the channel is freed. */
+void ipc_chan_close(struct ipc_chan *c, const char *reason);
+/* Free without calling on_close (owner teardown). */
+void ipc_chan_free(struct ipc_chan *c);
+const char *ipc_chan_name(const struct ipc_chan *c);
+enum ipc_role ipc_chan_peer(const struct ipc_chan *c);
+int ipc_chan_fd(const struct ipc_chan *c);
+/* Next request id for this channel (never 0). */
+uint32_t ipc_chan_next_id(struct ipc_chan *c);
+size_t ipc_chan_queued(const struct ipc_chan *c);
+
+#endif

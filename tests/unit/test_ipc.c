@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_ipc.c - common/ipc.c: framing, fd passing, sealed memfd payloads,
+ * every receiver check, and the loop-driven channel with its dispatch table.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../tap.h"
+#include "grpc_status.h"
+#include "ipc.h"
+#include "log.h"
+#include "loop.h"
+
+static int pair(int sv[2])
+{
+	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+}
+
+/* A raw datagram, to craft what a well-behaved sender never produces. */
+static int raw_send(int sock, const struct ipc_hdr *h, const void *p, size_t len, const int *fds,
+		    int nfds)
+{
+	struct iovec iov[2] = { { (void *)h, sizeof(*h) }, { (void *)p, len } };
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} cm;
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	if (nfds) {
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	return sendmsg(sock, &mh, 0) < 0 ? -errno : 0;
+}
+
+static int open_fds(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			n++;
+	return n;
+}
+
+/* Expect ipc_recv to reject the next message, mentioning what. */
+static int rejects(int sock, const char *what)
+{
+	struct ipc_msg m;
+	struct kerr e = { 0 };
+	int r = ipc_recv(sock, &m, &e);
+	if (r >= 0) {
+		if (r == 1)
+			ipc_msg_release(&m);
+		printf("# accepted, expected rejection for %s\n", what);
+		return 0;
+	}
+	if (!strstr(e.msg, what)) {
+		printf("# error \"%s\" does not mention \"%s\"\n", e.msg, what);
+		return 0;
+	}
+	return 1;
+}
+
+TEST(ping_round_trip)
+{
+	int sv[2];
+	REQUIRE(pair(sv) == 0);
+	struct kerr e = { 0 };
+	struct ipc_ping p = { .cookie = 42 };
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_PING, 7, &p, sizeof(p), -1, &e), 0);
+	struct ipc_msg m;
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	CHECK_EQ_INT(m.hdr.type, IPC_PING);
+	CHECK_EQ_INT(m.hdr.id, 7);
+	CHECK_EQ_INT(m.len, sizeof(p));
+	CHECK_EQ_INT(m.fd, -1);
+	struct ipc_ping q;
+	memcpy(&q, m.payload, sizeof(q));
+	CHECK_EQ_INT(q.cookie, 42);
+	ipc_msg_release(&m);
+	close(sv[0]);
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 0); /* EOF */
+	close(sv[1]);
+}
+
+TEST(fd_passing)
+{
+	int sv[2], inner[2];
+	REQUIRE(pair(sv) == 0 && pair(inner) == 0);
+	struct kerr e = { 0 };
+	struct ipc_ctl_new_frontend n = { .generation = 3 };
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_CTL_NEW_FRONTEND, 0, &n, sizeof(n), inner[1], &e), 0);
+	struct ipc_msg m;
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	int fd = ipc_msg_take_fd(&m);
+	CHECK(fd >= 0);
+	CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	ipc_msg_release(&m);
+	/* The passed fd is the same socket: a message through it arrives. */
+	struct ipc_ping p = { 1 };
+	CHECK_EQ_INT(ipc_send_fd(fd, IPC_PING, 1, &p, sizeof(p), -1, &e), 0);
+	CHECK_EQ_INT(ipc_recv(inner[0], &m, &e), 1);
+	ipc_msg_release(&m);
+	close(fd);
+	close(inner[0]);
+	close(inner[1]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+TEST(sender_checks)
+{
+	int sv[2];
+	REQUIRE(pair(sv) == 0);
+	struct kerr e = { 0 };
+	struct ipc_ping p = { 1 };
+	CHECK(ipc_send_fd(sv[0], 999, 1, &p, sizeof(p), -1, &e) < 0);
+	CHECK(ipc_send_fd(sv[0], IPC_PING, 1, &p, 4, -1, &e) < 0);
+	CHECK(ipc_send_fd(sv[0], IPC_PING, 1, &p, sizeof(p), sv[0], &e) < 0);
+	struct ipc_ctl_new_frontend n = { .generation = 1 };
+	CHECK(ipc_send_fd(sv[0], IPC_CTL_NEW_FRONTEND, 0, &n, sizeof(n), -1, &e) < 0);
+	char *big = calloc(1, IPC_MAX_INLINE + 1);
+	CHECK(ipc_send_fd(sv[0], IPC_PING, 1, big, IPC_MAX_INLINE + 1, -1, &e) < 0);
+	free(big);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+TEST(receiver_rejects_malformed)
+{
+	int sv[2], other[2];
+	REQUIRE(pair(sv) == 0 && pair(other) == 0);
+	int before = open_fds();
+	struct ipc_ping p = { 1 };
+	struct ipc_hdr h = { IPC_PING, sizeof(p), 1, 0 };
+
+	h.type = 99;
+	raw_send(sv[0], &h, &p, sizeof(p), NULL, 0);
+	CHECK(rejects(sv[1], "unknown message type"));
+
+	h = (struct ipc_hdr){ IPC_PING, 4, 1, 0 };
+	raw_send(sv[0], &h, &p, 4, NULL, 0);
+	CHECK(rejects(sv[1], "payload of 4 bytes"));
+
+	h = (struct ipc_hdr){ IPC_PING, 16, 1, 0 };
+	raw_send(sv[0], &h, &p, sizeof(p), NULL, 0);
+	CHECK(rejects(sv[1], "header length 16"));
+
+	h = (struct ipc_hdr){ IPC_PING, sizeof(p), 1, 0x80 };
+	raw_send(sv[0], &h, &p, sizeof(p), NULL, 0);
+	CHECK(rejects(sv[1], "unknown flags"));
+
+	raw_send(sv[0], &h, NULL, 0, NULL, 0);
+	h = (struct ipc_hdr){ 0 };
+	send(sv[0], "abc", 3, 0);
+	CHECK(rejects(sv[1], "unknown flags")); /* the previous, header-only one */
+	CHECK(rejects(sv[1], "short message"));
+
+	/* An fd where none belongs is closed, not leaked. */
+	h = (struct ipc_hdr){ IPC_PING, sizeof(p), 1, 0 };
+	raw_send(sv[0], &h, &p, sizeof(p), &other[0], 1);
+	CHECK(rejects(sv[1], "unexpected fd"));
+
+	int two[2] = { other[0], other[1] };
+	struct ipc_ctl_new_frontend n = { .generation = 1 };
+	h = (struct ipc_hdr){ IPC_CTL_NEW_FRONTEND, sizeof(n), 0, 0 };
+	raw_send(sv[0], &h, &n, sizeof(n), two, 2);
+	CHECK(rejects(sv[1], "2 fds"));
+
+	raw_send(sv[0], &h, &n, sizeof(n), NULL, 0);
+	CHECK(rejects(sv[1], "required fd missing"));
+
+	n.pad = 1;
+	raw_send(sv[0], &h, &n, sizeof(n), &other[0], 1);
+	CHECK(rejects(sv[1], "padding"));
+
+	/* More than fits in one receive: MSG_TRUNC. */
+	size_t huge = IPC_MAX_INLINE + 100;
+	int sz = (int)(huge * 2 + 4096);
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	char *buf = calloc(1, huge);
+	h = (struct ipc_hdr){ IPC_TEST_BLOB, (uint32_t)huge, 1, 0 };
+	CHECK_EQ_INT(raw_send(sv[0], &h, buf, huge, NULL, 0), 0);
+	CHECK(rejects(sv[1], "larger than"));
+	free(buf);
+
+	CHECK_EQ_INT(open_fds(), before);
+	close(sv[0]);
+	close(sv[1]);
+	close(other[0]);
+	close(other[1]);
+}
+
+TEST(payload_field_checks)
+{
+	struct kerr e = { 0 };
+	struct ipc_guest_details_req r = { .mem_block_size = 2 };
+	CHECK(ipc_check_payload(IPC_GUEST_DETAILS_REQ, (uint8_t *)&r, sizeof(r), &e) < 0);
+	r = (struct ipc_guest_details_req){ .mem_block_size = 1, .pad = { 0, 1 } };
+	CHECK(ipc_check_payload(IPC_GUEST_DETAILS_REQ, (uint8_t *)&r, sizeof(r), &e) < 0);
+	r = (struct ipc_guest_details_req){ .mem_block_size = 1, .mem_hotplug_probe = 1 };
+	CHECK_EQ_INT(ipc_check_payload(IPC_GUEST_DETAILS_REQ, (uint8_t *)&r, sizeof(r), &e), 0);
+
+	uint8_t buf[sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX + 8];
+	size_t n = ipc_error_build(buf, GRPC_NOT_FOUND, -ENOENT, "no such thing");
+	CHECK_EQ_INT(n, sizeof(struct ipc_error) + strlen("no such thing") + 1);
+	CHECK_EQ_INT(ipc_check_payload(IPC_ERROR, buf, n, &e), 0);
+	CHECK(ipc_check_payload(IPC_ERROR, buf, n - 1, &e) < 0);   /* NUL cut off */
+	buf[sizeof(struct ipc_error) + 2] = '\0';                    /* NUL inside */
+	CHECK(ipc_check_payload(IPC_ERROR, buf, n, &e) < 0);
+	n = ipc_error_build(buf, 0, 0, "x");
+	CHECK(ipc_check_payload(IPC_ERROR, buf, n, &e) < 0);       /* status OK */
+	n = ipc_error_build(buf, GRPC_INTERNAL, 5, "x");
+	CHECK(ipc_check_payload(IPC_ERROR, buf, n, &e) < 0);       /* positive errno */
+	char longmsg[IPC_ERROR_MSG_MAX * 2];
+	memset(longmsg, 'a', sizeof(longmsg) - 1);
+	longmsg[sizeof(longmsg) - 1] = '\0';
+	n = ipc_error_build(buf, GRPC_INTERNAL, -EIO, longmsg);
+	CHECK_EQ_INT(n, sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX);
+	CHECK_EQ_INT(ipc_check_payload(IPC_ERROR, buf, n, &e), 0);
+}
+
+TEST(memfd_payload)
+{
+	int sv[2];
+	REQUIRE(pair(sv) == 0);
+	struct kerr e = { 0 };
+	size_t len = 3u << 20;
+	uint8_t *blob = malloc(len);
+	for (size_t i = 0; i < len; i++)
+		blob[i] = (uint8_t)(i * 7 + 3);
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_TEST_BLOB, 5, blob, len, -1, &e), 0);
+	struct ipc_msg m;
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	CHECK_EQ_INT(m.hdr.flags, IPC_F_MEMFD);
+	CHECK_EQ_INT(m.len, len);
+	CHECK_EQ_INT(m.fd, -1);
+	CHECK(m.payload && memcmp(m.payload, blob, len) == 0);
+	ipc_msg_release(&m);
+
+	/* Exactly the inline limit stays inline. */
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_TEST_BLOB, 6, blob, IPC_MAX_INLINE, -1, &e), 0);
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	CHECK_EQ_INT(m.hdr.flags, 0);
+	CHECK_EQ_INT(m.len, IPC_MAX_INLINE);
+	ipc_msg_release(&m);
+
+	CHECK(ipc_send_fd(sv[0], IPC_TEST_BLOB, 6, blob, IPC_MAX_PAYLOAD + 1, -1, &e) < 0);
+	free(blob);
+
+	/* Hand-made memfds: unsealed, wrong size, not a memfd at all. */
+	struct ipc_hdr h = { IPC_TEST_BLOB, IPC_MAX_INLINE + 10, 1, IPC_F_MEMFD };
+	int mfd = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	CHECK_EQ_INT(ftruncate(mfd, IPC_MAX_INLINE + 10), 0);
+	raw_send(sv[0], &h, NULL, 0, &mfd, 1);
+	CHECK(rejects(sv[1], "not fully sealed"));
+	fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+	h.len = IPC_MAX_INLINE + 11;
+	raw_send(sv[0], &h, NULL, 0, &mfd, 1);
+	CHECK(rejects(sv[1], "header says"));
+	h.len = IPC_MAX_INLINE + 10;
+	raw_send(sv[0], &h, NULL, 0, &mfd, 1);
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	ipc_msg_release(&m);
+	h.len = 100; /* small payloads must be inline */
+	raw_send(sv[0], &h, NULL, 0, &mfd, 1);
+	CHECK(rejects(sv[1], "memfd payload of 100"));
+	raw_send(sv[0], &h, NULL, 0, NULL, 0);
+	CHECK(rejects(sv[1], "without an fd"));
+	h.len = IPC_MAX_INLINE + 10;
+	raw_send(sv[0], &h, NULL, 0, &sv[0], 1);
+	CHECK(rejects(sv[1], "not a sealable memfd"));
+	struct ipc_hdr hp = { IPC_PING, IPC_MAX_INLINE + 10, 1, IPC_F_MEMFD };
+	raw_send(sv[0], &hp, NULL, 0, &mfd, 1);
+	CHECK(rejects(sv[1], "memfd payload not allowed"));
+	close(mfd);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* ---- the loop-driven channel ---- */
+
+struct chan_test {
+	struct loop *loop;
+	int pongs;
+	int closed;
+	char reason[256];
+	struct ipc_chan *server;
+};
+
+static int srv_ping(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	return ipc_chan_send(c, IPC_PONG, m->hdr.id, m->payload, m->len, -1, err);
+}
+
+static int cli_pong(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct chan_test *t = data;
+	if (++t->pongs == 100)
+		loop_quit(t->loop);
+	return 0;
+}
+
+static const struct ipc_dispatch server_table[] = {
+	{ IPC_PING, IPC_FROM(IPC_ROLE_FRONTEND), srv_ping },
+	{ IPC_GUEST_DETAILS_REQ, IPC_FROM(IPC_ROLE_PARENT), srv_ping },
+	{ 0, 0, NULL },
+};
+
+static const struct ipc_dispatch client_table[] = {
+	{ IPC_PONG, IPC_FROM(IPC_ROLE_EXECUTOR), cli_pong },
+	{ 0, 0, NULL },
+};
+
+static void on_close(struct ipc_chan *c, const char *reason, void *data)
+{
+	struct chan_test *t = data;
+	t->closed++;
+	snprintf(t->reason, sizeof(t->reason), "%s", reason ? reason : "(eof)");
+	if (c == t->server)
+		t->server = NULL;
+	loop_quit(t->loop);
+}
+
+static void on_timeout(struct loop *l, void *data)
+{
+	loop_quit(l);
+}
+
+TEST(channel_ping_pong)
+{
+	struct chan_test t = { 0 };
+	struct kerr e = { 0 };
+	int sv[2];
+	REQUIRE(pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
+	struct ipc_chan *cli = NULL;
+	CHECK_EQ_INT(ipc_chan_new(&t.server, t.loop, sv[0], "exec", IPC_ROLE_FRONTEND, server_table,
+				  on_close, &t, &e), 0);
+	CHECK_EQ_INT(ipc_chan_new(&cli, t.loop, sv[1], "fe", IPC_ROLE_EXECUTOR, client_table,
+				  on_close, &t, &e), 0);
+	for (int i = 0; i < 100; i++) {
+		struct ipc_ping p = { (uint64_t)i };
+		CHECK_EQ_INT(ipc_chan_send(cli, IPC_PING, ipc_chan_next_id(cli), &p, sizeof(p), -1,
+					   &e), 0);
+	}
+	struct loop_timer *tm = loop_timer_add(t.loop, loop_now_ns() + 5000000000ull, on_timeout,
+					       NULL);
+	loop_run(t.loop, &e);
+	CHECK_EQ_INT(t.pongs, 100);
+	CHECK_EQ_INT(t.closed, 0);
+	loop_timer_cancel(t.loop, tm);
+	ipc_chan_free(cli);
+	ipc_chan_free(t.server);
+	loop_free(t.loop);
+}
+
+/* Not in the table, or from a role the entry does not allow: the channel
+ * closes with a reason naming the message. */
+static void violation(int *tap_failed, uint32_t type, const char *expect)
+{
+	struct chan_test t = { 0 };
+	struct kerr e = { 0 };
+	int sv[2];
+	REQUIRE(pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
+	CHECK_EQ_INT(ipc_chan_new(&t.server, t.loop, sv[0], "exec", IPC_ROLE_FRONTEND, server_table,
+				  on_close, &t, &e), 0);
+	struct ipc_guest_details_req r = { 0 };
+	struct ipc_ping p = { 0 };
+	if (type == IPC_GUEST_DETAILS_REQ)
+		ipc_send_fd(sv[1], type, 1, &r, sizeof(r), -1, &e);
+	else
+		ipc_send_fd(sv[1], type, 1, &p, sizeof(p), -1, &e);
+	struct loop_timer *tm = loop_timer_add(t.loop, loop_now_ns() + 5000000000ull, on_timeout,
+					       NULL);
+	loop_run(t.loop, &e);
+	CHECK_EQ_INT(t.closed, 1);
+	CHECK(t.server == NULL);
+	if (!strstr(t.reason, expect))
+		printf("# reason \"%s\" lacks \"%s\"\n", t.reason, expect);
+	CHECK(strstr(t.reason, expect) != NULL);
+	loop_timer_cancel(t.loop, tm);
+	close(sv[1]);
+	loop_free(t.loop);
+}
+
+TEST(channel_rejects_unlisted_type)
+{
+	violation(tap_failed, IPC_PONG, "PONG (id 1) not accepted here");
+}
+
+TEST(channel_rejects_wrong_sender)
+{
+	violation(tap_failed, IPC_GUEST_DETAILS_REQ, "not accepted from a frontend");
+}
+
+TEST(channel_eof_and_send_after_close)
+{
+	struct chan_test t = { 0 };
+	struct kerr e = { 0 };
+	int sv[2];
+	REQUIRE(pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
+	CHECK_EQ_INT(ipc_chan_new(&t.server, t.loop, sv[0], "exec", IPC_ROLE_FRONTEND, server_table,
+				  on_close, &t, &e), 0);
+	close(sv[1]);
+	struct loop_timer *tm = loop_timer_add(t.loop, loop_now_ns() + 5000000000ull, on_timeout,
+					       NULL);
+	loop_run(t.loop, &e);
+	CHECK_EQ_INT(t.closed, 1);
+	CHECK_EQ_STR(t.reason, "(eof)");
+	loop_timer_cancel(t.loop, tm);
+	loop_free(t.loop);
+}
+
+int main(void)
+{
+	log_init("test", STDERR_FILENO, LOG_LVL_CRITICAL);
+	return tap_run();
+}

@@ -1,0 +1,981 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_ttrpc.c - event loop, transports, ttRPC framing, server and client.
+ *
+ * Server tests run the loop in this process and the client in a forked
+ * child, which reports through its exit status (and "# " lines on stdout).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
+
+#include "../tap.h"
+#include "grpc_status.h"
+#include "log.h"
+#include "loop.h"
+#include "transport.h"
+#include "ttrpc.h"
+#include "ttrpc.pb-c.h"
+
+/* ---------------------------------------------------------------- loop */
+
+static int order[8], norder;
+
+static void rec_timer(struct loop *l, void *data)
+{
+	order[norder++] = (int)(intptr_t)data;
+	if (norder == 3)
+		loop_quit(l);
+}
+
+TEST(loop_timers_fire_in_deadline_order)
+{
+	struct loop *l;
+	REQUIRE(loop_new(&l, NULL) == 0);
+	uint64_t now = loop_now_ns();
+	norder = 0;
+	loop_timer_add(l, now + 30000000, rec_timer, (void *)3);
+	loop_timer_add(l, now + 10000000, rec_timer, (void *)1);
+	struct loop_timer *x = loop_timer_add(l, now + 15000000, rec_timer, (void *)9);
+	loop_timer_add(l, now + 20000000, rec_timer, (void *)2);
+	loop_timer_cancel(l, x);
+	CHECK(loop_run(l, NULL) == 0);
+	CHECK(loop_now_ns() - now >= 30000000);
+	CHECK_EQ_INT(norder, 3);
+	CHECK_EQ_INT(order[0], 1);
+	CHECK_EQ_INT(order[1], 2);
+	CHECK_EQ_INT(order[2], 3);
+	loop_free(l);
+}
+
+static int pipes[2][2], fired[2];
+
+static void del_other_cb(struct loop *l, int fd, uint32_t events, void *data)
+{
+	int me = (int)(intptr_t)data;
+	fired[me]++;
+	loop_del(l, pipes[!me][0]);
+	loop_del(l, fd);
+}
+
+static void quit_cb(struct loop *l, void *data)
+{
+	loop_quit(l);
+}
+
+TEST(loop_watch_removed_in_callback_does_not_fire)
+{
+	struct loop *l;
+	REQUIRE(loop_new(&l, NULL) == 0);
+	for (int i = 0; i < 2; i++) {
+		REQUIRE(pipe2(pipes[i], O_CLOEXEC) == 0);
+		REQUIRE(write(pipes[i][1], "x", 1) == 1);
+		REQUIRE(loop_add(l, pipes[i][0], EPOLLIN, del_other_cb, (void *)(intptr_t)i, NULL) == 0);
+		fired[i] = 0;
+	}
+	struct kerr err;
+	CHECK(loop_add(l, pipes[0][0], EPOLLIN, del_other_cb, NULL, &err) == -EEXIST);
+	loop_timer_add(l, loop_now_ns() + 20000000, quit_cb, NULL);
+	CHECK(loop_run(l, NULL) == 0);
+	CHECK_EQ_INT(fired[0] + fired[1], 1);
+	loop_del(l, 12345); /* unwatched: harmless */
+	for (int i = 0; i < 2; i++) {
+		close(pipes[i][0]);
+		close(pipes[i][1]);
+	}
+	loop_free(l);
+}
+
+/* ------------------------------------------------------------- framing */
+
+TEST(header_encode_decode)
+{
+	struct ttrpc_frame_header h = { .length = 0x01020304, .stream_id = 0xa0b0c0d1,
+					.type = 2, .flags = 5 }, d;
+	uint8_t b[TTRPC_HEADER_LEN];
+	ttrpc_header_encode(b, &h);
+	static const uint8_t want[] = { 1, 2, 3, 4, 0xa0, 0xb0, 0xc0, 0xd1, 2, 5 };
+	CHECK(memcmp(b, want, sizeof(want)) == 0);
+	ttrpc_header_decode(b, &d);
+	CHECK_EQ_INT(d.length, h.length);
+	CHECK_EQ_INT(d.stream_id, h.stream_id);
+	CHECK_EQ_INT(d.type, 2);
+	CHECK_EQ_INT(d.flags, 5);
+}
+
+TEST(header_check_request)
+{
+	struct kerr err;
+	struct ttrpc_frame_header h = { .length = 10, .stream_id = 1, .type = 1 };
+	CHECK(ttrpc_header_check_request(&h, &err) == 0);
+	h.length = TTRPC_MAX_PAYLOAD;
+	CHECK(ttrpc_header_check_request(&h, &err) == 0);
+	h.length = TTRPC_MAX_PAYLOAD + 1;
+	CHECK(ttrpc_header_check_request(&h, &err) < 0);
+	h.length = 10;
+	h.stream_id = 2;
+	CHECK(ttrpc_header_check_request(&h, &err) < 0);
+	h.stream_id = 0;
+	CHECK(ttrpc_header_check_request(&h, &err) < 0);
+	h.stream_id = 3;
+	h.type = 2;
+	CHECK(ttrpc_header_check_request(&h, &err) < 0);
+	h.type = 3;
+	CHECK(ttrpc_header_check_request(&h, &err) < 0);
+	CHECK(strstr(err.msg, "data frame") != NULL);
+	h.type = 2;
+	CHECK(ttrpc_header_check_response(&h, &err) == 0);
+}
+
+static size_t make_request(uint8_t *buf, uint32_t sid, const char *svc, const char *method,
+			   int64_t timeout)
+{
+	Ttrpc__Request r = TTRPC__REQUEST__INIT;
+	r.service = (char *)svc;
+	r.method = (char *)method;
+	r.timeout_nano = timeout;
+	size_t n = ttrpc__request__pack(&r, buf + TTRPC_HEADER_LEN);
+	struct ttrpc_frame_header h = { .length = (uint32_t)n, .stream_id = sid, .type = 1 };
+	ttrpc_header_encode(buf, &h);
+	return n + TTRPC_HEADER_LEN;
+}
+
+TEST(parse_request_partial_full_bad)
+{
+	uint8_t buf[256];
+	size_t n = make_request(buf, 7, "svc", "M", 0);
+	struct ttrpc_frame_header h;
+	Ttrpc__Request *req;
+	size_t used;
+	struct kerr err;
+	for (size_t i = 0; i < n; i++) {
+		CHECK(ttrpc_parse_request(buf, i, &used, &h, &req, &err) == 0);
+		CHECK_EQ_INT(used, 0);
+	}
+	REQUIRE(ttrpc_parse_request(buf, n, &used, &h, &req, &err) == 1);
+	CHECK_EQ_INT(used, n);
+	CHECK_EQ_INT(h.stream_id, 7);
+	CHECK_EQ_STR(req->service, "svc");
+	CHECK_EQ_STR(req->method, "M");
+	ttrpc__request__free_unpacked(req, NULL);
+	/* An oversized frame fails on its header alone. */
+	struct ttrpc_frame_header big = { .length = 5u << 20, .stream_id = 1, .type = 1 };
+	ttrpc_header_encode(buf, &big);
+	CHECK(ttrpc_parse_request(buf, TTRPC_HEADER_LEN, &used, &h, &req, &err) < 0);
+	/* Garbage protobuf: a length-delimited field running past the end. */
+	static const uint8_t junk[] = { 0x0a, 0x50, 'a' };
+	struct ttrpc_frame_header jh = { .length = sizeof(junk), .stream_id = 1, .type = 1 };
+	ttrpc_header_encode(buf, &jh);
+	memcpy(buf + TTRPC_HEADER_LEN, junk, sizeof(junk));
+	CHECK(ttrpc_parse_request(buf, TTRPC_HEADER_LEN + sizeof(junk), &used, &h, &req, &err) < 0);
+	CHECK(strstr(err.msg, "undecodable") != NULL);
+}
+
+/* ----------------------------------------------------------- transport */
+
+TEST(addr_parse_good_forms)
+{
+	struct addr a;
+	struct kerr err;
+	char buf[160];
+	REQUIRE(addr_parse("vsock://-1:1024", &a, &err) == 0);
+	CHECK_EQ_INT(a.kind, ADDR_VSOCK);
+	CHECK_EQ_INT(a.cid, VMADDR_CID_ANY);
+	CHECK_EQ_INT(a.port, 1024);
+	CHECK_EQ_STR(addr_format(&a, buf, sizeof(buf)), "vsock://-1:1024");
+	REQUIRE(addr_parse("vsock://3:4294967295", &a, &err) == 0);
+	CHECK_EQ_INT(a.cid, 3);
+	CHECK_EQ_INT(a.port, 4294967295u);
+	REQUIRE(addr_parse("unix:///run/kata/agent.sock", &a, &err) == 0);
+	CHECK_EQ_INT(a.kind, ADDR_UNIX);
+	CHECK(!a.abstract);
+	CHECK_EQ_STR(a.path, "/run/kata/agent.sock");
+	CHECK_EQ_STR(addr_format(&a, buf, sizeof(buf)), "unix:///run/kata/agent.sock");
+	REQUIRE(addr_parse("unix://@kata-agent", &a, &err) == 0);
+	CHECK(a.abstract);
+	CHECK_EQ_STR(a.path, "kata-agent");
+	CHECK_EQ_STR(addr_format(&a, buf, sizeof(buf)), "unix://@kata-agent");
+	REQUIRE(addr_parse("hvsock:///run/vc/kata.hvsock:1024", &a, &err) == 0);
+	CHECK_EQ_INT(a.kind, ADDR_HVSOCK);
+	CHECK_EQ_STR(a.path, "/run/vc/kata.hvsock");
+	CHECK_EQ_INT(a.port, 1024);
+	CHECK_EQ_STR(addr_format(&a, buf, sizeof(buf)), "hvsock:///run/vc/kata.hvsock:1024");
+}
+
+TEST(addr_parse_bad_forms)
+{
+	static const char *bad[] = {
+		"", "tcp://1.2.3.4:5", "vsock://", "vsock://3", "vsock://x:1", "vsock://-2:1",
+		"vsock://3:", "vsock://3:99999999999", "vsock://3:-1", "vsock://3:1x",
+		"unix://", "unix://relative", "unix://@", "hvsock://", "hvsock:///p",
+		"hvsock:///p:", "hvsock:///p:x", "hvsock://rel:1", "vsock:/3:1",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct addr a;
+		struct kerr err = { 0 };
+		int r = addr_parse(bad[i], &a, &err);
+		if (r != -EINVAL)
+			printf("# '%s' parsed (r=%d)\n", bad[i], r);
+		CHECK_EQ_INT(r, -EINVAL);
+		CHECK(strstr(err.msg, bad[i]) != NULL);
+	}
+	char longp[300] = "unix:///";
+	memset(longp + 8, 'a', 200);
+	struct addr a;
+	struct kerr err;
+	CHECK_EQ_INT(addr_parse(longp, &a, &err), -EINVAL);
+	CHECK(strstr(err.msg, "longer") != NULL);
+}
+
+static char tmpdir[64];
+
+static const char *tmp_path(const char *name)
+{
+	static char p[128];
+	if (!tmpdir[0]) {
+		strcpy(tmpdir, "/tmp/test-ttrpc.XXXXXX");
+		if (!mkdtemp(tmpdir))
+			abort();
+	}
+	snprintf(p, sizeof(p), "%s/%s", tmpdir, name);
+	return p;
+}
+
+TEST(unix_listen_connect_and_stale_socket)
+{
+	char addr[160];
+	snprintf(addr, sizeof(addr), "unix://%s", tmp_path("l.sock"));
+	struct addr a;
+	struct kerr err;
+	REQUIRE(addr_parse(addr, &a, &err) == 0);
+	int l1 = addr_listen(&a, &err);
+	REQUIRE(l1 >= 0);
+	CHECK(fcntl(l1, F_GETFL) & O_NONBLOCK);
+	CHECK(fcntl(l1, F_GETFD) & FD_CLOEXEC);
+	close(l1);
+	/* The file is left behind: the next listen replaces it. */
+	int l2 = addr_listen(&a, &err);
+	if (l2 < 0)
+		printf("# %s\n", err.msg);
+	REQUIRE(l2 >= 0);
+	int c = addr_connect(&a, 1000000000, &err);
+	CHECK(c >= 0);
+	CHECK(!(fcntl(c, F_GETFL) & O_NONBLOCK));
+	close(c);
+	close(l2);
+	/* A regular file is not clobbered. */
+	int f = open(tmp_path("file"), O_CREAT | O_WRONLY, 0600);
+	close(f);
+	snprintf(addr, sizeof(addr), "unix://%s", tmp_path("file"));
+	REQUIRE(addr_parse(addr, &a, &err) == 0);
+	CHECK(addr_listen(&a, &err) < 0);
+	unlink(tmp_path("file"));
+	/* Abstract namespace. */
+	snprintf(addr, sizeof(addr), "unix://@test-ttrpc-%d", getpid());
+	REQUIRE(addr_parse(addr, &a, &err) == 0);
+	int l3 = addr_listen(&a, &err);
+	REQUIRE(l3 >= 0);
+	c = addr_connect(&a, 0, &err);
+	CHECK(c >= 0);
+	close(c);
+	close(l3);
+	CHECK(addr_connect(&a, 0, &err) == -ECONNREFUSED);
+	CHECK(strstr(err.msg, "test-ttrpc") != NULL);
+	/* hvsock cannot listen */
+	snprintf(addr, sizeof(addr), "hvsock://%s:5", tmp_path("h"));
+	REQUIRE(addr_parse(addr, &a, &err) == 0);
+	CHECK_EQ_INT(addr_listen(&a, &err), -EINVAL);
+}
+
+/* A fake hybrid-vsock multiplexer: answers CONNECT and sends stream bytes
+ * right behind the OK line, which the client must not swallow. */
+static void hv_mux(int lfd, const char *reply)
+{
+	int fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		_exit(1);
+	char line[64];
+	size_t n = 0;
+	while (n < sizeof(line) - 1 && read(fd, line + n, 1) == 1 && line[n] != '\n')
+		n++;
+	line[n] = 0;
+	if (strcmp(line, "CONNECT 1024") != 0)
+		_exit(2);
+	if (write(fd, reply, strlen(reply)) < 0)
+		_exit(3);
+	char b[16];
+	while (read(fd, b, sizeof(b)) > 0)
+		;
+	_exit(0);
+}
+
+TEST(hvsock_handshake)
+{
+	struct addr la, ha;
+	struct kerr err;
+	char addr[160];
+	snprintf(addr, sizeof(addr), "unix://%s", tmp_path("hv.sock"));
+	REQUIRE(addr_parse(addr, &la, &err) == 0);
+	snprintf(addr, sizeof(addr), "hvsock://%s:1024", tmp_path("hv.sock"));
+	REQUIRE(addr_parse(addr, &ha, &err) == 0);
+	static const char *replies[] = { "OK 1073741824\nTTRPC", "NO\n" };
+	for (int i = 0; i < 2; i++) {
+		int lfd = addr_listen(&la, &err);
+		REQUIRE(lfd >= 0);
+		fflush(stdout);
+		pid_t pid = fork();
+		REQUIRE(pid >= 0);
+		if (pid == 0) {
+			int fl = fcntl(lfd, F_GETFL);
+			fcntl(lfd, F_SETFL, fl & ~O_NONBLOCK);
+			hv_mux(lfd, replies[i]);
+		}
+		close(lfd);
+		int fd = addr_connect(&ha, 2000000000ull, &err);
+		if (i == 0) {
+			CHECK(fd >= 0);
+			char b[5] = { 0 };
+			CHECK(fd >= 0 && read(fd, b, 5) == 5);
+			CHECK(memcmp(b, "TTRPC", 5) == 0);
+		} else {
+			CHECK(fd < 0);
+			CHECK(strstr(err.msg, "refused") != NULL);
+		}
+		if (fd >= 0)
+			close(fd);
+		int st;
+		waitpid(pid, &st, 0);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+}
+
+/* -------------------------------------------------------------- server */
+
+struct fx {
+	struct loop *l;
+	struct ttrpc_server *s;
+	char addr[160];
+	struct ttrpc_call *held[128];
+	int nheld;
+	int cancels;
+	int dispatched;
+	int big_dispatched_early;
+	int late_replies;
+	pid_t child;
+	int child_status;
+	bool child_done;
+	uint64_t give_up;
+};
+
+static struct fx *fx_cur;
+
+static void reply_timer(struct loop *l, void *data)
+{
+	struct ttrpc_call *c = data;
+	size_t n;
+	const uint8_t *p = ttrpc_call_payload(c, &n);
+	ttrpc_call_reply_raw(c, p, n);
+}
+
+static void hang_cancel(struct ttrpc_call *c, void *data)
+{
+	struct fx *f = data;
+	f->cancels++;
+	if (ttrpc_call_deadline(c) && ttrpc_call_cancelled(c)) {
+		ttrpc_call_release(c);
+		return;
+	}
+	/* Disconnected: answer later anyway; the answer must be dropped safely. */
+	f->late_replies++;
+	loop_timer_add(f->l, loop_now_ns() + 5000000, reply_timer, c);
+}
+
+static void dispatch(struct ttrpc_call *c, void *data)
+{
+	struct fx *f = data;
+	const char *m = ttrpc_call_method(c);
+	size_t n;
+	const uint8_t *p = ttrpc_call_payload(c, &n);
+	f->dispatched++;
+	if (strcmp(ttrpc_call_service(c), "test.Svc") != 0) {
+		ttrpc_call_fail(c, GRPC_UNIMPLEMENTED, "unknown service %s", ttrpc_call_service(c));
+	} else if (strcmp(m, "Echo") == 0) {
+		ttrpc_call_reply_raw(c, p, n);
+	} else if (strcmp(m, "Meta") == 0) {
+		char out[256] = "";
+		for (size_t i = 0; i < ttrpc_call_metadata_count(c); i++) {
+			struct ttrpc_md md = ttrpc_call_metadata(c, i);
+			snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s=%s;", md.key,
+				 md.value);
+		}
+		ttrpc_call_reply_raw(c, (const uint8_t *)out, strlen(out));
+	} else if (strcmp(m, "Rev") == 0) {
+		f->held[f->nheld++] = c;
+		if (f->nheld == 64) {
+			uint64_t now = loop_now_ns();
+			for (int i = 0; i < 64; i++)
+				loop_timer_add(f->l, now + (uint64_t)(64 - i) * 300000, reply_timer,
+					       f->held[i]);
+			f->nheld = 0;
+		}
+	} else if (strcmp(m, "Hang") == 0) {
+		ttrpc_call_set_cancel(c, hang_cancel, f);
+	} else if (strcmp(m, "Slow") == 0) {
+		loop_timer_add(f->l, loop_now_ns() + 50000000, reply_timer, c);
+	} else if (strcmp(m, "Fail") == 0) {
+		ttrpc_call_fail(c, GRPC_NOT_FOUND, "no such thing: %.*s", (int)n, (const char *)p);
+	} else if (strcmp(m, "Big") == 0) {
+		static uint8_t big[1 << 20];
+		ttrpc_call_reply_raw(c, big, sizeof(big));
+	} else if (strcmp(m, "Count") == 0) {
+		char out[32];
+		snprintf(out, sizeof(out), "%d", f->big_dispatched_early);
+		ttrpc_call_reply_raw(c, (const uint8_t *)out, strlen(out));
+	} else {
+		ttrpc_call_fail(c, GRPC_UNIMPLEMENTED, "unknown method %s", m);
+	}
+}
+
+static int fx_start(struct fx *f)
+{
+	memset(f, 0, sizeof(*f));
+	struct kerr err;
+	if (loop_new(&f->l, &err) < 0)
+		return -1;
+	snprintf(f->addr, sizeof(f->addr), "unix://%s", tmp_path("srv.sock"));
+	struct addr a;
+	if (addr_parse(f->addr, &a, &err) < 0)
+		return -1;
+	int lfd = addr_listen(&a, &err);
+	if (lfd < 0)
+		return -1;
+	if (ttrpc_server_new(&f->s, f->l, lfd, dispatch, f, &err) < 0)
+		return -1;
+	fx_cur = f;
+	return 0;
+}
+
+static void settle_cb(struct loop *l, void *data);
+
+static void fx_stop(struct fx *f)
+{
+	/* let handler timers (late replies) run so every call is released */
+	loop_timer_add(f->l, loop_now_ns() + 30000000, settle_cb, NULL);
+	loop_run(f->l, NULL);
+	ttrpc_server_free(f->s);
+	loop_free(f->l);
+}
+
+static void child_poll(struct loop *l, void *data)
+{
+	struct fx *f = data;
+	int st;
+	if (!f->child_done && waitpid(f->child, &st, WNOHANG) == f->child) {
+		f->child_done = true;
+		f->child_status = st;
+	}
+	if (f->child_done && ttrpc_server_connections(f->s) == 0) {
+		loop_quit(l);
+		return;
+	}
+	if (loop_now_ns() > f->give_up) {
+		printf("# timed out waiting for the client (done=%d, connections=%u)\n",
+		       f->child_done, ttrpc_server_connections(f->s));
+		if (!f->child_done) {
+			kill(f->child, SIGKILL);
+			waitpid(f->child, &f->child_status, 0);
+			f->child_done = true;
+		}
+		loop_quit(l);
+		return;
+	}
+	loop_timer_add(l, loop_now_ns() + 2000000, child_poll, f);
+}
+
+/* Fork the client, serve until it exited and every connection closed.
+ * Returns the client's exit code (or 99 on a signal/timeout). */
+static int fx_run_client(struct fx *f, int (*client)(struct fx *))
+{
+	fflush(stdout);
+	f->child = fork();
+	if (f->child == 0) {
+		signal(SIGPIPE, SIG_IGN);
+		int rc = client(f);
+		fflush(stdout);
+		_exit(rc);
+	}
+	f->child_done = false;
+	f->give_up = loop_now_ns() + 20000000000ull;
+	loop_timer_add(f->l, loop_now_ns() + 1000000, child_poll, f);
+	loop_run(f->l, NULL);
+	/* drop pending helper timers by running until idle is not possible;
+	 * they are freed with the loop */
+	if (!WIFEXITED(f->child_status))
+		return 99;
+	return WEXITSTATUS(f->child_status);
+}
+
+#define CCHECK(cond)                                                              \
+	do {                                                                      \
+		if (!(cond)) {                                                    \
+			printf("# child %s:%d: %s failed\n", __FILE__, __LINE__, #cond); \
+			fflush(stdout);                                           \
+			return 1;                                                 \
+		}                                                                 \
+	} while (0)
+
+static struct ttrpc_client *cconnect(struct fx *f)
+{
+	struct ttrpc_client *c;
+	struct kerr err;
+	if (ttrpc_client_connect(&c, f->addr, 2000000000ull, &err) < 0) {
+		printf("# child: %s\n", err.msg);
+		return NULL;
+	}
+	return c;
+}
+
+static int client_unary(struct fx *f)
+{
+	struct ttrpc_client *c = cconnect(f);
+	CCHECK(c);
+	struct kerr err = { 0 };
+	uint8_t *out = NULL;
+	size_t n = 0;
+	int r = ttrpc_client_call_raw(c, "test.Svc", "Echo", (const uint8_t *)"hello", 5, 0, &out,
+				      &n, &err);
+	CCHECK(r == 0);
+	CCHECK(n == 5 && memcmp(out, "hello", 5) == 0);
+	free(out);
+	/* empty payload both ways */
+	r = ttrpc_client_call_raw(c, "test.Svc", "Echo", NULL, 0, 0, &out, &n, &err);
+	CCHECK(r == 0 && n == 0 && out == NULL);
+	/* error mapping */
+	r = ttrpc_client_call_raw(c, "test.Svc", "Fail", (const uint8_t *)"x", 1, 0, &out, &n,
+				  &err);
+	CCHECK(r == -ENOENT);
+	CCHECK(err.status == GRPC_NOT_FOUND);
+	CCHECK(strcmp(err.msg, "no such thing: x") == 0);
+	r = ttrpc_client_call_raw(c, "other.Svc", "X", NULL, 0, 0, &out, &n, &err);
+	CCHECK(r < 0 && err.status == GRPC_UNIMPLEMENTED);
+	/* typed call: a Status message as a stand-in request/response type */
+	Ttrpc__Status st = TTRPC__STATUS__INIT;
+	st.code = 7;
+	st.message = "typed";
+	ProtobufCMessage *resp = NULL;
+	r = ttrpc_client_call(c, "test.Svc", "Echo", &st.base, &ttrpc__status__descriptor, &resp,
+			      0, &err);
+	CCHECK(r == 0);
+	Ttrpc__Status *rs = (Ttrpc__Status *)resp;
+	CCHECK(rs->code == 7 && strcmp(rs->message, "typed") == 0);
+	protobuf_c_message_free_unpacked(resp, NULL);
+	/* call waits for its own stream, buffering an earlier one for recv */
+	uint32_t id;
+	CCHECK(ttrpc_client_send(c, "test.Svc", "Echo", (const uint8_t *)"first", 5, 0, NULL, 0,
+				 &id, &err) == 0);
+	r = ttrpc_client_call_raw(c, "test.Svc", "Slow", (const uint8_t *)"second", 6, 0, &out, &n,
+				  &err);
+	CCHECK(r == 0 && n == 6 && memcmp(out, "second", 6) == 0);
+	free(out);
+	uint32_t rid;
+	int status;
+	char *msg = NULL;
+	CCHECK(ttrpc_client_recv(c, &rid, &status, &msg, &out, &n, &err) == 0);
+	CCHECK(rid == id && status == 0 && msg == NULL);
+	CCHECK(n == 5 && memcmp(out, "first", 5) == 0);
+	free(out);
+	ttrpc_client_free(c);
+	/* transport failure maps to UNAVAILABLE */
+	int sv[2];
+	CCHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	close(sv[1]);
+	CCHECK(ttrpc_client_from_fd(&c, sv[0], &err) == 0);
+	r = ttrpc_client_call_raw(c, "test.Svc", "Echo", NULL, 0, 0, &out, &n, &err);
+	CCHECK(r < 0 && err.status == GRPC_UNAVAILABLE);
+	r = ttrpc_client_call_raw(c, "test.Svc", "Echo", NULL, 0, 0, &out, &n, &err);
+	CCHECK(r < 0 && err.status == GRPC_UNAVAILABLE);
+	ttrpc_client_free(c);
+	return 0;
+}
+
+TEST(server_unary_and_client_errors)
+{
+	struct fx f;
+	REQUIRE(fx_start(&f) == 0);
+	CHECK_EQ_INT(fx_run_client(&f, client_unary), 0);
+	fx_stop(&f);
+}
+
+static int client_64(struct fx *f)
+{
+	struct ttrpc_client *c = cconnect(f);
+	CCHECK(c);
+	struct kerr err;
+	uint32_t ids[64];
+	for (int i = 0; i < 64; i++) {
+		char p[16];
+		int n = snprintf(p, sizeof(p), "%d", i);
+		CCHECK(ttrpc_client_send(c, "test.Svc", "Rev", (const uint8_t *)p, (size_t)n, 0,
+					 NULL, 0, &ids[i], &err) == 0);
+		CCHECK(ids[i] == (uint32_t)(2 * i + 1));
+	}
+	for (int k = 0; k < 64; k++) {
+		uint32_t id;
+		int status;
+		char *msg = NULL;
+		uint8_t *out = NULL;
+		size_t n;
+		CCHECK(ttrpc_client_recv(c, &id, &status, &msg, &out, &n, &err) == 0);
+		int want = 63 - k;
+		char p[16];
+		snprintf(p, sizeof(p), "%d", want);
+		if (id != ids[want])
+			printf("# child: response %d was stream %u, expected %u\n", k, id, ids[want]);
+		CCHECK(id == ids[want]);
+		CCHECK(status == 0 && n == strlen(p) && memcmp(out, p, n) == 0);
+		free(out);
+		free(msg);
+	}
+	ttrpc_client_free(c);
+	return 0;
+}
+
+TEST(server_64_in_flight_answered_in_reverse)
+{
+	struct fx f;
+	REQUIRE(fx_start(&f) == 0);
+	CHECK_EQ_INT(fx_run_client(&f, client_64), 0);
+	CHECK_EQ_INT(f.dispatched, 64);
+	fx_stop(&f);
+}
+
+static int client_meta(struct fx *f)
+{
+	struct ttrpc_client *c = cconnect(f);
+	CCHECK(c);
+	struct kerr err;
+	struct ttrpc_md md[] = { { "k1", "v1" }, { "trace-id", "abc" } };
+	uint32_t id;
+	CCHECK(ttrpc_client_send(c, "test.Svc", "Meta", NULL, 0, 0, md, 2, &id, &err) == 0);
+	int status;
+	char *msg = NULL;
+	uint8_t *out = NULL;
+	size_t n;
+	CCHECK(ttrpc_client_recv(c, &id, &status, &msg, &out, &n, &err) == 0);
+	CCHECK(status == 0);
+	const char *want = "k1=v1;trace-id=abc;";
+	CCHECK(n == strlen(want) && memcmp(out, want, n) == 0);
+	free(out);
+	ttrpc_client_free(c);
+	return 0;
+}
+
+TEST(server_metadata_visible_to_handler)
+{
+	struct fx f;
+	REQUIRE(fx_start(&f) == 0);
+	CHECK_EQ_INT(fx_run_client(&f, client_meta), 0);
+	fx_stop(&f);
+}
+
+static int client_deadline(struct fx *f)
+{
+	struct ttrpc_client *c = cconnect(f);
+	CCHECK(c);
+	struct kerr err;
+	uint8_t *out = NULL;
+	size_t n;
+	int r = ttrpc_client_call_raw(c, "test.Svc", "Hang", NULL, 0, 1, &out, &n, &err);
+	CCHECK(r == -ETIMEDOUT && err.status == GRPC_DEADLINE_EXCEEDED);
+	r = ttrpc_client_call_raw(c, "test.Svc", "Hang", NULL, 0, 20000000, &out, &n, &err);
+	CCHECK(r < 0 && err.status == GRPC_DEADLINE_EXCEEDED);
+	/* the connection still serves */
+	r = ttrpc_client_call_raw(c, "test.Svc", "Echo", (const uint8_t *)"ok", 2, 1000000000,
+				  &out, &n, &err);
+	CCHECK(r == 0 && n == 2);
+	free(out);
+	ttrpc_client_free(c);
+	return 0;
+}
+
+TEST(server_deadline_exceeded_keeps_connection)
+{
+	struct fx f;
+	REQUIRE(fx_start(&f) == 0);
+	CHECK_EQ_INT(fx_run_client(&f, client_deadline), 0);
+	CHECK_EQ_INT(f.cancels, 2);
+	CHECK_EQ_INT(f.late_replies, 0);
+	fx_stop(&f);
+}
+
+/* Send raw bytes on a fresh connection and expect the server to close it,
+ * while a good connection keeps working. */
+static int bad_conn(struct fx *f, struct ttrpc_client *good, const char *what,
+		    const uint8_t *b, size_t n, bool shut)
+{
+	struct addr a;
+	struct kerr err;
+	if (addr_parse(f->addr, &a, &err) < 0)
+		return 1;
+	int fd = addr_connect(&a, 1000000000, &err);
+	CCHECK(fd >= 0);
+	size_t off = 0;
+	while (off < n) {
+		ssize_t w = send(fd, b + off, n - off, MSG_NOSIGNAL);
+		if (w <= 0)
+			break; /* the server may close before taking it all */
+		off += (size_t)w;
+	}
+	if (shut)
+		shutdown(fd, SHUT_WR);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	bool closed = false;
+	uint64_t end = loop_now_ns() + 3000000000ull;
+	while (loop_now_ns() < end && poll(&p, 1, 3000) == 1) {
+		char buf[4096];
+		ssize_t r = read(fd, buf, sizeof(buf));
+		if (r <= 0) {
+			closed = true;
+			break;
+		}
+	}
+	close(fd);
+	if (!closed)
+		printf("# child: %s: connection not closed\n", what);
+	CCHECK(closed);
+	uint8_t *out = NULL;
+	size_t on;
+	int r = ttrpc_client_call_raw(good, "test.Svc", "Echo", (const uint8_t *)"alive", 5, 0,
+				      &out, &on, &err);
+	if (r < 0)
+		printf("# child: after %s: %s\n", what, err.msg);
+	CCHECK(r == 0 && on == 5);
+	free(out);
+	return 0;
+}
+
+static int client_bad_frames(struct fx *f)
+{
+	struct ttrpc_client *good = cconnect(f);
+	CCHECK(good);
+	uint8_t b[512];
+	size_t n;
+	struct ttrpc_frame_header h;
+
+	memcpy(b, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27);
+	CCHECK(bad_conn(f, good, "garbage", b, 27, false) == 0);
+
+	/* truncated protobuf inside a complete frame */
+	n = make_request(b, 1, "test.Svc", "Echo", 0);
+	h = (struct ttrpc_frame_header){ .length = (uint32_t)(n - TTRPC_HEADER_LEN - 4),
+					 .stream_id = 1, .type = 1 };
+	ttrpc_header_encode(b, &h);
+	CCHECK(bad_conn(f, good, "truncated request", b, n - 4, false) == 0);
+
+	/* truncated frame: the peer stops half way */
+	n = make_request(b, 1, "test.Svc", "Echo", 0);
+	CCHECK(bad_conn(f, good, "half frame", b, n - 3, true) == 0);
+
+	/* 5 MiB frame */
+	size_t bign = TTRPC_HEADER_LEN + (5u << 20);
+	uint8_t *big = calloc(1, bign);
+	CCHECK(big);
+	h = (struct ttrpc_frame_header){ .length = 5u << 20, .stream_id = 1, .type = 1 };
+	ttrpc_header_encode(big, &h);
+	CCHECK(bad_conn(f, good, "5 MiB frame", big, bign, false) == 0);
+	free(big);
+
+	n = make_request(b, 2, "test.Svc", "Echo", 0);
+	CCHECK(bad_conn(f, good, "even stream id", b, n, false) == 0);
+	n = make_request(b, 0, "test.Svc", "Echo", 0);
+	CCHECK(bad_conn(f, good, "stream id 0", b, n, false) == 0);
+	n = make_request(b, 1, "test.Svc", "Echo", 0);
+	b[8] = TTRPC_TYPE_DATA;
+	CCHECK(bad_conn(f, good, "data frame", b, n, false) == 0);
+	n = make_request(b, 1, "test.Svc", "Echo", 0);
+	b[8] = TTRPC_TYPE_RESPONSE;
+	CCHECK(bad_conn(f, good, "response frame", b, n, false) == 0);
+	/* duplicate in-flight stream id */
+	n = make_request(b, 5, "test.Svc", "Hang", 0);
+	memcpy(b + n, b, n);
+	CCHECK(bad_conn(f, good, "duplicate stream", b, 2 * n, false) == 0);
+
+	ttrpc_client_free(good);
+	return 0;
+}
+
+TEST(server_bad_frames_close_only_that_connection)
+{
+	struct fx f;
+	REQUIRE(fx_start(&f) == 0);
+	CHECK_EQ_INT(fx_run_client(&f, client_bad_frames), 0);
+	/* the Hang call of the duplicate-stream connection got cancelled */
+	CHECK_EQ_INT(f.cancels, 1);
+	fx_stop(&f);
+}
+
+static int client_disconnect(struct fx *f)
+{
+	struct ttrpc_client *c = cconnect(f);
+	CCHECK(c);
+	struct kerr err;
+	uint32_t id;
+	CCHECK(ttrpc_client_send(c, "test.Svc", "Hang", NULL, 0, 0, NULL, 0, &id, &err) == 0);
+	CCHECK(ttrpc_client_send(c, "test.Svc", "Hang", NULL, 0, 0, NULL, 0, &id, &err) == 0);
+	/* make sure both arrived before going away */
+	uint8_t *out;
+	size_t n;
+	CCHECK(ttrpc_client_call_raw(c, "test.Svc", "Echo", NULL, 0, 0, &out, &n, &err) == 0);
+	ttrpc_client_free(c);
+	return 0;
+}
+
+static void settle_cb(struct loop *l, void *data)
+{
+	loop_quit(l);
+}
+
+TEST(server_cancel_on_disconnect_and_late_reply)
+{
+	struct fx f;
+	REQUIRE(fx_start(&f) == 0);
+	CHECK_EQ_INT(fx_run_client(&f, client_disconnect), 0);
+	CHECK_EQ_INT(f.cancels, 2);
+	CHECK_EQ_INT(f.late_replies, 2);
+	/* let the late replies go to the closed connection */
+	loop_timer_add(f.l, loop_now_ns() + 30000000, settle_cb, NULL);
+	loop_run(f.l, NULL);
+	CHECK_EQ_INT(ttrpc_server_connections(f.s), 0);
+	fx_stop(&f);
+}
+
+static void backpressure_probe(struct loop *l, void *data)
+{
+	struct fx *f = data;
+	f->big_dispatched_early = f->dispatched;
+}
+
+static int client_backpressure(struct fx *f)
+{
+	struct ttrpc_client *c = cconnect(f);
+	CCHECK(c);
+	struct kerr err;
+	for (int i = 0; i < 100; i++) {
+		uint32_t id;
+		CCHECK(ttrpc_client_send(c, "test.Svc", "Big", NULL, 0, 0, NULL, 0, &id, &err) == 0);
+	}
+	usleep(400000); /* not reading: the server must stop taking requests */
+	for (int i = 0; i < 100; i++) {
+		uint32_t id;
+		int status;
+		char *msg = NULL;
+		uint8_t *out = NULL;
+		size_t n;
+		CCHECK(ttrpc_client_recv(c, &id, &status, &msg, &out, &n, &err) == 0);
+		CCHECK(status == 0 && n == (1u << 20));
+		free(out);
+	}
+	ttrpc_client_free(c);
+	return 0;
+}
+
+TEST(server_backpressure_when_client_does_not_read)
+{
+	struct fx f;
+	REQUIRE(fx_start(&f) == 0);
+	loop_timer_add(f.l, loop_now_ns() + 300000000, backpressure_probe, &f);
+	CHECK_EQ_INT(fx_run_client(&f, client_backpressure), 0);
+	printf("# dispatched before the client read: %d of 100\n", f.big_dispatched_early);
+	CHECK(f.big_dispatched_early > 0 && f.big_dispatched_early < 20);
+	CHECK_EQ_INT(f.dispatched, 100);
+	fx_stop(&f);
+}
+
+static int client_many_conns(struct fx *f)
+{
+	struct ttrpc_client *c[20];
+	struct kerr err;
+	for (int i = 0; i < 20; i++) {
+		c[i] = cconnect(f);
+		CCHECK(c[i]);
+	}
+	for (int i = 19; i >= 0; i--) {
+		uint8_t *out;
+		size_t n;
+		CCHECK(ttrpc_client_call_raw(c[i], "test.Svc", "Echo", (const uint8_t *)"z", 1, 0,
+					     &out, &n, &err) == 0);
+		free(out);
+		ttrpc_client_free(c[i]);
+	}
+	return 0;
+}
+
+TEST(server_many_connections)
+{
+	struct fx f;
+	REQUIRE(fx_start(&f) == 0);
+	CHECK_EQ_INT(fx_run_client(&f, client_many_conns), 0);
+	CHECK_EQ_INT(f.dispatched, 20);
+	fx_stop(&f);
+}
+
+static void free_with_pending(struct loop *l, void *data)
+{
+	struct fx *f = data;
+	if (f->dispatched < 1) {
+		loop_timer_add(l, loop_now_ns() + 2000000, free_with_pending, f);
+		return;
+	}
+	ttrpc_server_free(f->s);
+	f->s = NULL;
+	loop_quit(l);
+}
+
+TEST(server_free_cancels_pending_calls)
+{
+	struct fx f;
+	REQUIRE(fx_start(&f) == 0);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct ttrpc_client *c = cconnect(&f);
+		struct kerr err;
+		uint8_t *out;
+		size_t n;
+		int r = c ? ttrpc_client_call_raw(c, "test.Svc", "Hang", NULL, 0, 0, &out, &n, &err)
+			  : 0;
+		_exit(r < 0 && err.status == GRPC_UNAVAILABLE ? 0 : 1);
+	}
+	loop_timer_add(f.l, loop_now_ns() + 2000000, free_with_pending, &f);
+	loop_run(f.l, NULL);
+	int st;
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK_EQ_INT(f.cancels, 1);
+	/* the late reply timer still references the call: run it */
+	loop_timer_add(f.l, loop_now_ns() + 20000000, settle_cb, NULL);
+	loop_run(f.l, NULL);
+	loop_free(f.l);
+}
+
+int main(void)
+{
+	log_init("test", 2, getenv("TEST_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_WARN);
+	signal(SIGPIPE, SIG_IGN);
+	int r = tap_run();
+	if (tmpdir[0]) {
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+		if (system(cmd) != 0)
+			r = 1;
+	}
+	return r;
+}

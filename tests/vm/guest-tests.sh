@@ -1,0 +1,161 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+#
+# The guest half of tests/vm/run, started in the background by /init just
+# before /init exec's the agent (so this is a child of the agent, PID 1).
+#
+#   guest-tests MODE        MODE: v1 | v2 (expected cgroup layout)
+#
+# Waits for the agent to have done its init duties and to serve, checks them,
+# then asks PID 1 to stop with SIGTERM. Every result goes to the console as a
+# line "VMTAP <TAP line>"; the host extracts and numbers them. "VMTAP-DONE"
+# at the end tells the host the list is complete.
+mode=${1:?usage: guest-tests v1|v2}
+addr=vsock://1:1024 # CID 1 = this guest, through vsock_loopback
+ctl=/usr/bin/kata-agent-ctl
+export PATH=/usr/bin:/usr/sbin:/bin:/sbin
+
+say() { echo "VMTAP $*"; }
+pass() { say "ok - $mode: $1"; }
+fail() {
+  say "not ok - $mode: $1"
+  shift
+  for l in "$@"; do
+    printf '%s\n' "$l" | while IFS= read -r x; do say "#   $x"; done
+  done
+}
+skip() { say "ok - $mode: $1 # SKIP $2"; }
+# check DESCRIPTION COMMAND...: ok when COMMAND succeeds; its output otherwise
+check() {
+  d=$1
+  shift
+  if out=$("$@" 2>&1); then pass "$d"; else fail "$d" "$out"; fi
+}
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+stop_agent() {
+  say "# asking PID 1 to stop (SIGTERM) at uptime $(uptime_s) s"
+  echo "VMTAP-DONE"
+  kill -TERM 1
+  exit 0
+}
+
+# Last entry wins, as for the kernel: a later mount hides an earlier one.
+mnt_field() { awk -v m="$1" -v f="$2" '$2 == m { v = $f } END { print v }' /proc/mounts; }
+expect_mount() { # PATH TYPE [OPTION]
+  t=$(mnt_field "$1" 3)
+  o=$(mnt_field "$1" 4)
+  if [ "$t" != "$2" ]; then
+    fail "$1 is $2" "found type '${t:-nothing mounted}'"
+  elif [ -n "${3:-}" ] && ! echo ",$o," | grep -q ",$3,"; then
+    fail "$1 is $2 with $3" "options: $o"
+  else
+    pass "$1 is $2${3:+ with $3}"
+  fi
+}
+
+# 1. The agent mounts /proc first; until then there is nothing to look at.
+i=0
+while [ ! -e /proc/self/stat ]; do
+  i=$((i + 1))
+  [ $i -gt 600 ] && { fail "agent mounted /proc within 60 s"; echo "VMTAP-DONE"; exit 1; }
+  sleep 0.1
+done
+
+# 2. Health over vsock: also tells that every init duty before serving is done.
+# With VM_AGENT=stub (vmtest_agent=stub) PID 1 serves nothing: wait for its
+# last duty (the hostname) instead and skip what needs the agent proper.
+stub=
+if [ "${vmtest_agent:-}" = stub ]; then
+  stub=1
+  i=0
+  while [ "$(hostname)" != "$(cat /etc/hostname)" ] && [ $i -lt 100 ]; do
+    i=$((i + 1))
+    sleep 0.1
+  done
+  say "# stub PID 1 done at uptime $(uptime_s) s"
+fi
+i=0
+[ -n "$stub" ] && i=1000
+while [ -z "$stub" ] && ! out=$("$ctl" --addr "$addr" check 2>&1); do
+  i=$((i + 1))
+  if [ $i -gt 450 ]; then
+    fail "agent serves grpc.Health/Check on $addr within 90 s" "$out"
+    break
+  fi
+  sleep 0.2
+done
+if [ -n "$stub" ]; then
+  skip "grpc.Health/Check over $addr answers SERVING" "stub PID 1"
+elif [ $i -le 450 ]; then
+  if [ "$out" = SERVING ]; then
+    pass "grpc.Health/Check over $addr answers SERVING"
+  else
+    fail "grpc.Health/Check over $addr answers SERVING" "$out"
+  fi
+  say "# agent serving at uptime $(uptime_s) s"
+fi
+
+if [ -n "$stub" ]; then
+  skip "grpc.Health/Version answers an agent version" "stub PID 1"
+elif out=$("$ctl" --addr "$addr" version 2>&1) && echo "$out" | grep -q '^agent_version: [0-9]'; then
+  pass "grpc.Health/Version answers an agent version"
+else
+  fail "grpc.Health/Version answers an agent version" "$out"
+fi
+
+# 3. What PID 1 did before serving.
+exe=$(readlink /proc/1/exe)
+check "PID 1 is the agent ($exe)" test "$exe" = /usr/bin/kata-agent
+expect_mount /proc proc nosuid
+expect_mount /sys sysfs nosuid
+expect_mount /dev devtmpfs
+expect_mount /dev/shm tmpfs nodev
+expect_mount /dev/pts devpts ptmxmode=666
+expect_mount /run tmpfs nodev
+check "/dev/ptmx links to /dev/pts/ptmx" test "$(readlink /dev/ptmx)" = /dev/pts/ptmx
+check "PATH of PID 1 is set" grep -qz '^PATH=.*/usr/bin' /proc/1/environ
+
+case $mode in
+v1)
+  expect_mount /sys/fs/cgroup tmpfs ro
+  for c in cpu cpuacct cpuset memory devices freezer pids blkio; do
+    expect_mount "/sys/fs/cgroup/$c" cgroup "$c"
+  done
+  check "memory.use_hierarchy is 1" \
+    test "$(cat /sys/fs/cgroup/memory/memory.use_hierarchy 2>&1)" = 1
+  ;;
+v2)
+  expect_mount /sys/fs/cgroup cgroup2 nsdelegate
+  check "no v1 hierarchy is mounted" sh -c '! grep -q " cgroup " /proc/mounts'
+  sc=$(cat /sys/fs/cgroup/cgroup.subtree_control 2>&1)
+  check "root cgroup delegates memory and pids ($sc)" \
+    sh -c "echo ' $sc ' | grep -q ' memory ' && echo ' $sc ' | grep -q ' pids '"
+  ;;
+esac
+
+flags=$(cat /sys/class/net/lo/flags 2>/dev/null || echo 0)
+check "lo is up (flags $flags)" test $((flags & 1)) = 1
+check "hostname comes from /etc/hostname" test "$(hostname)" = "$(cat /etc/hostname)"
+
+# 4. Privilege separation, as seen from outside the processes.
+fe=
+for p in /proc/[0-9]*; do
+  case $(readlink "$p/exe" 2>/dev/null) in
+  */kata-agent-frontend) fe=${p#/proc/} ;;
+  esac
+done
+if [ -n "$stub" ]; then
+  skip "a kata-agent-frontend process runs" "stub PID 1"
+elif [ -z "$fe" ]; then
+  fail "a kata-agent-frontend process runs"
+else
+  pass "a kata-agent-frontend process runs (pid $fe)"
+  uid=$(awk '/^Uid:/ { print $3 }' "/proc/$fe/status")
+  check "the front-end runs with a non-zero effective uid ($uid)" test "$uid" != 0
+fi
+
+# 5. CONTAINER CHECKS: create/start/exec/wait a busybox container through
+#    kata-agent-ctl here once the container RPCs exist (see the container
+#    issue). The image already carries /bin/busybox for a rootfs.
+
+stop_agent

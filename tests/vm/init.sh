@@ -1,0 +1,28 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: Apache-2.0
+#
+# /init of the test initramfs (tests/vm/run). It only does what the agent
+# cannot do for itself, loading the vsock modules (a Kata guest kernel has
+# them built in), starts the guest test runner in the background, and then
+# exec's the agent so the agent IS PID 1 and does every other init duty.
+#
+# The kernel passes command-line words it does not know to init as
+# environment variables: vmtest_mode selects what this boot is for.
+export PATH=/usr/bin:/usr/sbin:/bin:/sbin
+
+if [ "${vmtest_mode:-}" = probe ]; then
+  # the accelerator probe of tests/vm/run: booting this far is the answer
+  echo "VMPROBE-OK"
+  exec poweroff -f
+fi
+
+while read -r m; do
+  [ -n "$m" ] || continue
+  insmod "/lib/modules/vm/$m.ko" || echo "VMINIT insmod $m failed"
+done </etc/vm-modules
+
+if [ -n "${vmtest_mode:-}" ]; then
+  /usr/libexec/vm-tests/guest-tests "$vmtest_mode" &
+fi
+
+exec /usr/bin/kata-agent

@@ -182,6 +182,14 @@ static int rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned
 	return 0;
 }
 
+/* Spelled out: the SCMP_Ax() macros leave fields to C's implicit zero,
+ * which -Wmissing-field-initializers (clang) rejects. */
+static struct scmp_arg_cmp arg_cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a,
+				   scmp_datum_t b)
+{
+	return (struct scmp_arg_cmp){ .arg = arg, .op = op, .datum_a = a, .datum_b = b };
+}
+
 static int seccomp_allow(struct kerr *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
@@ -196,14 +204,14 @@ static int seccomp_allow(struct kerr *err)
 		goto out;
 
 	/* No new executable memory: shellcode needs PROT_EXEC somewhere. */
-	struct scmp_arg_cmp noexec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
+	struct scmp_arg_cmp noexec = arg_cmp(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 	if ((r = rule(ctx, SCMP_ACT_ALLOW, "mmap", 1, &noexec, err)) < 0 ||
 	    (r = rule(ctx, SCMP_ACT_ALLOW, "mprotect", 1, &noexec, err)) < 0)
 		goto out;
 	/* fstat is newfstatat(fd, "", AT_EMPTY_PATH) in glibc: allow only that
 	 * form; a path lookup fails softly. */
-	struct scmp_arg_cmp empty_path = SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH);
-	struct scmp_arg_cmp with_path = SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0);
+	struct scmp_arg_cmp empty_path = arg_cmp(3, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH);
+	struct scmp_arg_cmp with_path = arg_cmp(3, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0);
 	if ((r = rule(ctx, SCMP_ACT_ALLOW, "newfstatat", 1, &empty_path, err)) < 0 ||
 	    (r = rule(ctx, SCMP_ACT_ERRNO(EACCES), "newfstatat", 1, &with_path, err)) < 0)
 		goto out;
@@ -212,13 +220,13 @@ static int seccomp_allow(struct kerr *err)
 	static const int fcntl_cmds[] = { F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC,
 					  F_ADD_SEALS, F_GET_SEALS };
 	for (size_t i = 0; i < sizeof(fcntl_cmds) / sizeof(fcntl_cmds[0]); i++) {
-		struct scmp_arg_cmp c = SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)fcntl_cmds[i]);
+		struct scmp_arg_cmp c = arg_cmp(1, SCMP_CMP_EQ, (scmp_datum_t)fcntl_cmds[i], 0);
 		if ((r = rule(ctx, SCMP_ACT_ALLOW, "fcntl", 1, &c, err)) < 0)
 			goto out;
 	}
 	/* Signals only to itself: abort() and the stack protector use tgkill,
 	 * so a crash reports SIGABRT rather than SIGSYS. */
-	struct scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid());
+	struct scmp_arg_cmp self = arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0);
 	if ((r = rule(ctx, SCMP_ACT_ALLOW, "tgkill", 1, &self, err)) < 0)
 		goto out;
 	/* isatty() probes: answer "not a terminal". */

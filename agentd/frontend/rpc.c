@@ -143,12 +143,12 @@ void rpc_dispatch(struct ttrpc_call *call, void *data)
 	}
 	/* From here on service and method are the catalog's own strings. */
 	if (strcmp(rm->service, "grpc.AgentService") == 0 &&
-	    !options_endpoint_allowed(&fe->policy, rm->input->name)) {
+	    !options_endpoint_allowed(&fe->policy, rm->input->short_name)) {
 		log_info("%s/%s refused: %s not in the allowed endpoints", rm->service, rm->method,
-			 rm->input->name);
+			 rm->input->short_name);
 		ttrpc_call_fail(call, GRPC_PERMISSION_DENIED,
 				"%s is blocked by policy: not in the [endpoints] allowed list",
-				rm->input->name);
+				rm->input->short_name);
 		return;
 	}
 	size_t len = 0;
@@ -156,9 +156,9 @@ void rpc_dispatch(struct ttrpc_call *call, void *data)
 	ProtobufCMessage *req = protobuf_c_message_unpack(rm->input, NULL, len, payload);
 	if (!req) {
 		log_debug("%s/%s: undecodable %s of %zu bytes", rm->service, rm->method,
-			  rm->input->name, len);
+			  rm->input->short_name, len);
 		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "%s/%s: cannot decode %s (%zu bytes)",
-				rm->service, rm->method, rm->input->name, len);
+				rm->service, rm->method, rm->input->short_name, len);
 		return;
 	}
 	const struct rpc_handler *h = find_handler(rm->service, rm->method);

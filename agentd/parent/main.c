@@ -94,7 +94,8 @@ static void log_exit(enum log_level lvl, const char *role, pid_t pid, int status
 		     uint64_t lived_ns, unsigned generation)
 {
 	json_t *f = json_object();
-	json_object_set_new(f, "child", json_string(role));
+	/* The field uses the process names of the start lines ("frontend"). */
+	json_object_set_new(f, "child", json_string(strcmp(role, "front-end") ? role : "frontend"));
 	json_object_set_new(f, "child-pid", json_integer(pid));
 	if (generation)
 		json_object_set_new(f, "generation", json_integer(generation));
@@ -576,7 +577,7 @@ int main(int argc, char **argv)
 			  "front-end confines itself from root");
 		return 1;
 	}
-	options_init_defaults(&p.opts);
+	/* options_load starts from the defaults itself. */
 	if (options_load(&p.opts, cmdline, config, environ, on_option_warning, NULL, &err) < 0) {
 		log_error("%s", err.msg);
 		return 1;
@@ -640,6 +641,7 @@ int main(int argc, char **argv)
 	ipc_chan_free(p.ctl);
 	loop_free(p.loop);
 	close(p.listen_fd);
+	close(p.sigfd);
 	if (p.addr.kind == ADDR_UNIX && !p.addr.abstract)
 		unlink(p.addr.path);
 	free(p.endpoints);

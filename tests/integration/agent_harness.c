@@ -402,6 +402,60 @@ static bool agent_ready(const struct agent *a)
 	return r >= 0;
 }
 
+/* Agents currently running, so a fatal signal (meson's timeout sends
+ * SIGTERM) still takes them and their directories down. */
+#define MAX_ACTIVE 8
+static struct agent *volatile active[MAX_ACTIVE];
+
+static void on_fatal_signal(int sig)
+{
+	for (int i = 0; i < MAX_ACTIVE; i++) {
+		struct agent *a = active[i];
+		if (!a)
+			continue;
+		if (a->pid > 0)
+			kill(-a->pid, SIGKILL);
+		for (size_t k = 0; k < a->nseen; k++)
+			kill(a->seen[k].pid, SIGKILL);
+		/* unlink and rmdir are async-signal-safe. */
+		unlink(a->sock);
+		unlink(a->log);
+		if (a->config[0])
+			unlink(a->config);
+		char cmdline[128];
+		size_t n = strlen(a->dir);
+		if (n + sizeof("/cmdline") <= sizeof(cmdline)) {
+			memcpy(cmdline, a->dir, n);
+			memcpy(cmdline + n, "/cmdline", sizeof("/cmdline"));
+			unlink(cmdline);
+		}
+		rmdir(a->dir);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void track(struct agent *a, bool on)
+{
+	static bool installed;
+	if (!installed) {
+		struct sigaction sa = { .sa_handler = on_fatal_signal };
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+		installed = true;
+	}
+	for (int i = 0; i < MAX_ACTIVE; i++) {
+		if (on && !active[i]) {
+			active[i] = a;
+			return;
+		}
+		if (!on && active[i] == a)
+			active[i] = NULL;
+	}
+}
+
 int agent_start(struct agent *a, const struct agent_opts *opts)
 {
 	static const struct agent_opts none = { 0 };
@@ -421,6 +475,7 @@ int agent_start(struct agent *a, const struct agent_opts *opts)
 		a->dir[0] = '\0';
 		return -1;
 	}
+	track(a, true);
 	snprintf(a->sock, sizeof(a->sock), "%s/agent.sock", a->dir);
 	snprintf(a->addr, sizeof(a->addr), "unix://%s", a->sock);
 	snprintf(a->log, sizeof(a->log), "%s/agent.log", a->dir);
@@ -551,4 +606,5 @@ void agent_cleanup(struct agent *a)
 	if (rmdir(a->dir) < 0 && errno != ENOENT)
 		printf("# rmdir %s: %s\n", a->dir, strerror(errno));
 	a->dir[0] = '\0';
+	track(a, false);
 }

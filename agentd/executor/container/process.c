@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "cleanup.h"
+#include "grpc_status.h"
+#include "linux_compat.h"
+#include "log.h"
+#include "process.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+static const struct {
+	const char *name;
+	int res;
+} rlimits[] = {
+	{ "RLIMIT_AS", RLIMIT_AS },
+	{ "RLIMIT_CORE", RLIMIT_CORE },
+	{ "RLIMIT_CPU", RLIMIT_CPU },
+	{ "RLIMIT_DATA", RLIMIT_DATA },
+	{ "RLIMIT_FSIZE", RLIMIT_FSIZE },
+	{ "RLIMIT_LOCKS", RLIMIT_LOCKS },
+	{ "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },
+	{ "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
+	{ "RLIMIT_NICE", RLIMIT_NICE },
+	{ "RLIMIT_NOFILE", RLIMIT_NOFILE },
+	{ "RLIMIT_NPROC", RLIMIT_NPROC },
+	{ "RLIMIT_RSS", RLIMIT_RSS },
+	{ "RLIMIT_RTPRIO", RLIMIT_RTPRIO },
+	{ "RLIMIT_RTTIME", RLIMIT_RTTIME },
+	{ "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
+	{ "RLIMIT_STACK", RLIMIT_STACK },
+};
+
+int process_rlimit_from_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(rlimits) / sizeof(rlimits[0]); i++)
+		if (strcmp(name, rlimits[i].name) == 0)
+			return rlimits[i].res;
+	return -1;
+}
+
+int process_cap_from_name(const char *name)
+{
+	char low[64];
+	size_t n = strlen(name);
+	if (n == 0 || n >= sizeof(low))
+		return -1;
+	for (size_t i = 0; i <= n; i++)
+		low[i] = (char)tolower((unsigned char)name[i]);
+	if (strncmp(low, "cap_", 4) != 0)
+		return -1;
+	cap_value_t v;
+	if (cap_from_name(low, &v) < 0)
+		return -1;
+	return (int)v;
+}
+
+bool process_sysctl_allowed(const char *key, int ns_flags)
+{
+	static const char *const ipc_keys[] = {
+		"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+		"kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+	};
+	char k[256];
+	size_t n = strlen(key);
+
+	if (n == 0 || n >= sizeof(k) || key[0] == '/' || key[0] == '.' || strstr(key, ".."))
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		char c = key[i];
+		if (c && !isalnum((unsigned char)c) && c != '_' && c != '-' && c != '.' && c != '/')
+			return false;
+		k[i] = c == '/' ? '.' : c;
+	}
+	if (ns_flags & CLONE_NEWIPC) {
+		for (size_t i = 0; i < sizeof(ipc_keys) / sizeof(ipc_keys[0]); i++)
+			if (strcmp(k, ipc_keys[i]) == 0)
+				return true;
+		if (strncmp(k, "fs.mqueue.", 10) == 0)
+			return true;
+	}
+	if ((ns_flags & CLONE_NEWNET) && strncmp(k, "net.", 4) == 0)
+		return true;
+	if ((ns_flags & CLONE_NEWUTS) &&
+	    (strcmp(k, "kernel.hostname") == 0 || strcmp(k, "kernel.domainname") == 0))
+		return true;
+	return false;
+}
+
+int process_set_hostname(const char *hostname, struct kerr *err)
+{
+	if (sethostname(hostname, strlen(hostname)) < 0)
+		return kerr_set(err, -errno, "sethostname %s: %s", hostname, strerror(errno));
+	return 0;
+}
+
+int process_apply_sysctl(const Grpc__Linux *lx, struct kerr *err)
+{
+	if (!lx || lx->n_sysctl == 0)
+		return 0;
+	cleanup_close int dir = open("/proc/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return kerr_set(err, -errno, "open /proc/sys (is /proc mounted in the container?): %s",
+				strerror(errno));
+	struct statfs sfs;
+	if (fstatfs(dir, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
+		return kerr_set(err, -EINVAL, "/proc/sys in the container is not procfs");
+	for (size_t i = 0; i < lx->n_sysctl; i++) {
+		const char *key = lx->sysctl[i]->key, *val = lx->sysctl[i]->value;
+		char rel[256];
+		size_t n = strlen(key);
+		if (n >= sizeof(rel))
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+					       "Linux.Sysctl: key too long");
+		for (size_t j = 0; j <= n; j++)
+			rel[j] = key[j] == '.' ? '/' : key[j];
+		cleanup_close int fd = sys_openat2(dir, rel, O_WRONLY | O_CLOEXEC,
+						   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+							   RESOLVE_NO_MAGICLINKS);
+		if (fd < 0)
+			return kerr_set(err, -errno, "sysctl %s: open /proc/sys/%s: %s", key, rel,
+					strerror(errno));
+		if (write(fd, val, strlen(val)) < 0)
+			return kerr_set(err, -errno, "sysctl %s=%s: %s", key, val, strerror(errno));
+	}
+	return 0;
+}
+
+int process_set_oom_score_adj(int64_t adj, struct kerr *err)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%lld", (long long)adj);
+	cleanup_close int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kerr_set(err, -errno, "open /proc/self/oom_score_adj: %s", strerror(errno));
+	if (write(fd, buf, (size_t)n) < 0)
+		return kerr_set(err, -errno, "set oom_score_adj %s: %s", buf, strerror(errno));
+	return 0;
+}
+
+int process_set_rlimits(const Grpc__Process *p, struct kerr *err)
+{
+	for (size_t i = 0; i < p->n_rlimits; i++) {
+		const Grpc__POSIXRlimit *rl = p->rlimits[i];
+		int res = process_rlimit_from_name(rl->type);
+		if (res < 0)
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+					       "Process.Rlimits[%zu]: unknown type %.64s", i, rl->type);
+		struct rlimit lim = { .rlim_cur = rl->soft, .rlim_max = rl->hard };
+		if (setrlimit((__rlimit_resource_t)res, &lim) < 0)
+			return kerr_set(err, -errno, "setrlimit %s soft %llu hard %llu: %s", rl->type,
+					(unsigned long long)rl->soft, (unsigned long long)rl->hard,
+					strerror(errno));
+	}
+	return 0;
+}
+
+static bool in_list(char *const *names, size_t n, int cap)
+{
+	for (size_t i = 0; i < n; i++)
+		if (process_cap_from_name(names[i]) == cap)
+			return true;
+	return false;
+}
+
+int process_drop_bounding(const Grpc__LinuxCapabilities *caps, struct kerr *err)
+{
+	int last = (int)cap_max_bits();
+	for (int c = 0; c < last; c++) {
+		if (caps && in_list(caps->bounding, caps->n_bounding, c))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			return kerr_set(err, -errno, "drop %s from the bounding set: %s",
+					cap_to_name((cap_value_t)c), strerror(errno));
+	}
+	return 0;
+}
+
+int process_set_user(const Grpc__User *user, struct kerr *err)
+{
+	uid_t uid = user ? user->uid : 0;
+	gid_t gid = user ? user->gid : 0;
+
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return kerr_set(err, -errno, "PR_SET_KEEPCAPS: %s", strerror(errno));
+	size_t n = user ? user->n_additionalgids : 0;
+	if (setgroups(n, n ? (const gid_t *)user->additionalgids : NULL) < 0)
+		return kerr_set(err, -errno, "setgroups (%zu groups): %s", n, strerror(errno));
+	if (setresgid(gid, gid, gid) < 0)
+		return kerr_set(err, -errno, "setresgid %u: %s", gid, strerror(errno));
+	if (setresuid(uid, uid, uid) < 0)
+		return kerr_set(err, -errno, "setresuid %u: %s", uid, strerror(errno));
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+		return kerr_set(err, -errno, "PR_SET_KEEPCAPS: %s", strerror(errno));
+	return 0;
+}
+
+static int fill(cap_t c, cap_flag_t flag, char *const *names, size_t n, const char *set,
+		struct kerr *err)
+{
+	cap_value_t last = cap_max_bits();
+	for (size_t i = 0; i < n; i++) {
+		int v = process_cap_from_name(names[i]);
+		if (v < 0)
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+					       "Process.Capabilities.%s[%zu]: unknown %.64s", set, i,
+					       names[i]);
+		if (v >= last) {
+			log_warn("capability %s is unknown to this kernel, ignored", names[i]);
+			continue;
+		}
+		cap_value_t cv = v;
+		if (cap_set_flag(c, flag, 1, &cv, CAP_SET) < 0)
+			return kerr_set(err, -errno, "cap_set_flag %s: %s", names[i],
+					strerror(errno));
+	}
+	return 0;
+}
+
+int process_set_caps(const Grpc__LinuxCapabilities *caps, struct kerr *err)
+{
+	cap_t c = cap_init();
+	int r = 0;
+	if (!c)
+		return kerr_set(err, -errno, "cap_init: %s", strerror(errno));
+	if (caps) {
+		if ((r = fill(c, CAP_EFFECTIVE, caps->effective, caps->n_effective, "Effective",
+			      err)) < 0 ||
+		    (r = fill(c, CAP_PERMITTED, caps->permitted, caps->n_permitted, "Permitted",
+			      err)) < 0 ||
+		    (r = fill(c, CAP_INHERITABLE, caps->inheritable, caps->n_inheritable,
+			      "Inheritable", err)) < 0)
+			goto out;
+	}
+	if (cap_set_proc(c) < 0) {
+		r = kerr_set(err, -errno, "set capabilities: %s", strerror(errno));
+		goto out;
+	}
+	if (cap_reset_ambient() < 0 && errno != EINVAL) {
+		r = kerr_set(err, -errno, "reset ambient capabilities: %s", strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; caps && i < caps->n_ambient; i++) {
+		int v = process_cap_from_name(caps->ambient[i]);
+		if (v < 0 || v >= (int)cap_max_bits())
+			continue;
+		if (cap_set_ambient((cap_value_t)v, CAP_SET) < 0) {
+			r = kerr_set(err, -errno, "raise ambient %s: %s", caps->ambient[i],
+				     strerror(errno));
+			goto out;
+		}
+	}
+out:
+	cap_free(c);
+	return r;
+}
+
+static bool executable(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	       faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0;
+}
+
+int process_lookup(const Grpc__Process *p, char **out, struct kerr *err)
+{
+	const char *arg0 = p->args[0];
+	*out = NULL;
+	if (strchr(arg0, '/')) {
+		if (!executable(arg0))
+			return kerr_set(err, -ENOENT, "executable %s: not found or not executable",
+					arg0);
+		*out = strdup(arg0);
+		return *out ? 0 : kerr_set(err, -ENOMEM, "out of memory");
+	}
+	const char *path = DEFAULT_PATH;
+	for (size_t i = 0; i < p->n_env; i++)
+		if (strncmp(p->env[i], "PATH=", 5) == 0)
+			path = p->env[i] + 5;
+	cleanup_free char *copy = strdup(path);
+	if (!copy)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	char *save = NULL;
+	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		char *cand = NULL;
+		if (asprintf(&cand, "%s/%s", *dir ? dir : ".", arg0) < 0)
+			return kerr_set(err, -ENOMEM, "out of memory");
+		if (executable(cand)) {
+			*out = cand;
+			return 0;
+		}
+		free(cand);
+	}
+	return kerr_set(err, -ENOENT, "executable file %s not found in $PATH", arg0);
+}
+
+int process_exec(const char *path, const Grpc__Process *p, struct kerr *err)
+{
+	cleanup_free char **argv = calloc(p->n_args + 1, sizeof(char *));
+	cleanup_free char **envp = calloc(p->n_env + 1, sizeof(char *));
+	if (!argv || !envp)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	memcpy(argv, p->args, p->n_args * sizeof(char *));
+	memcpy(envp, p->env, p->n_env * sizeof(char *));
+	execve(path, argv, envp);
+	return kerr_set(err, -errno, "exec %s: %s", path, strerror(errno));
+}

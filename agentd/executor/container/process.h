@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * process.h - the container process's own settings, applied in the setup
+ * child: hostname, sysctls, oom_score_adj, rlimits, user and groups, the five
+ * capability sets, no_new_privs, and finding args[0] on the container's PATH.
+ *
+ * Name tables (rlimits, capabilities, sysctl keys) live here so spec_check
+ * validates against exactly what is applied.
+ */
+#ifndef KATA_CONTAINER_PROCESS_H
+#define KATA_CONTAINER_PROCESS_H
+
+#include <stdbool.h>
+
+#include "err.h"
+#include "oci.pb-c.h"
+
+/* RLIMIT_* value for "RLIMIT_NOFILE" etc., -1 when unknown. */
+int process_rlimit_from_name(const char *name);
+/* Capability number for "CAP_CHOWN" etc. (case-insensitive), -1 unknown. */
+int process_cap_from_name(const char *name);
+
+/* Is the sysctl key namespaced, given the namespaces the container gets
+ * (new or joined, CLONE_NEW* flags), so writing it cannot change the host?
+ * Same rules as runc: IPC keys with an ipc namespace, net.* with a network
+ * namespace, kernel.hostname/domainname with a uts namespace. */
+bool process_sysctl_allowed(const char *key, int ns_flags);
+
+int process_set_hostname(const char *hostname, struct kerr *err);
+/* Writes /proc/sys/<key> for each entry; /proc must be the container's. */
+int process_apply_sysctl(const Grpc__Linux *lx, struct kerr *err);
+int process_set_oom_score_adj(int64_t adj, struct kerr *err);
+int process_set_rlimits(const Grpc__Process *p, struct kerr *err);
+
+/* Drop every capability not in the bounding set (before changing user). */
+int process_drop_bounding(const Grpc__LinuxCapabilities *caps, struct kerr *err);
+/* setgroups, setresgid, setresuid, keeping the permitted set across the
+ * change so process_set_caps can still set the spec's sets. */
+int process_set_user(const Grpc__User *user, struct kerr *err);
+/* Effective, permitted, inheritable, then ambient. NULL caps: none at all. */
+int process_set_caps(const Grpc__LinuxCapabilities *caps, struct kerr *err);
+
+/* Path of args[0]: itself if it has a '/', else the first executable match
+ * on the PATH of the process env (the usual default PATH when it has none).
+ * Caller frees *out. */
+int process_lookup(const Grpc__Process *p, char **out, struct kerr *err);
+
+/* execve(path, args, env); returns only on failure. */
+int process_exec(const char *path, const Grpc__Process *p, struct kerr *err);
+
+#endif

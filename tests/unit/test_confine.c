@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_confine.c - agentd/frontend/confine.c in forked children: what the
+ * kernel reports for a confined process, that the work the front-end does
+ * (IPC with sealed memfds, epoll, logging) passes the seccomp filter, and
+ * that what it must not do kills it with SIGSYS. Needs root.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../tap.h"
+#include "frontend.h"
+#include "ipc.h"
+#include "log.h"
+#include "loop.h"
+
+#define UID 65534
+
+/* Run fn confined in a child; return its wait status. */
+static int run_confined(int (*fn)(void *), void *arg)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct kerr e = { 0 };
+		if (confine_self(UID, UID, getppid(), &e) < 0) {
+			printf("# confine: %s\n", e.msg);
+			fflush(stdout);
+			_exit(100);
+		}
+		_exit(fn(arg));
+	}
+	int st = -1;
+	waitpid(pid, &st, 0);
+	return st;
+}
+
+static int exits_with(int st, int code)
+{
+	if (WIFEXITED(st) && WEXITSTATUS(st) == code)
+		return 1;
+	if (WIFSIGNALED(st))
+		printf("# child killed by signal %d (%s)\n", WTERMSIG(st), strsignal(WTERMSIG(st)));
+	else
+		printf("# child exited %d, expected %d\n", WEXITSTATUS(st), code);
+	return 0;
+}
+
+static int killed_by_sigsys(int st)
+{
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+		return 1;
+	printf("# child status 0x%x, expected death by SIGSYS\n", st);
+	return 0;
+}
+
+/* ---- what /proc says about a confined process ---- */
+
+static int wait_on_pipe(void *arg)
+{
+	int *fds = arg;
+	char c = 'r';
+	if (write(fds[1], &c, 1) != 1)
+		return 1;
+	return read(fds[0], &c, 1) == 1 ? 0 : 2;
+}
+
+static void status_field(pid_t pid, const char *name, char *out, size_t len)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	out[0] = '\0';
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strlen(name);
+		if (strncmp(line, name, n) == 0 && line[n] == ':') {
+			char *v = line + n + 1;
+			v += strspn(v, " \t");
+			v[strcspn(v, "\n")] = '\0';
+			snprintf(out, len, "%s", v);
+		}
+	}
+	fclose(f);
+}
+
+TEST(proc_status_of_confined_process)
+{
+	if (geteuid() != 0) {
+		printf("# skipped: needs root\n");
+		return;
+	}
+	int to_child[2], from_child[2];
+	REQUIRE(pipe(to_child) == 0 && pipe(from_child) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct kerr e = { 0 };
+		if (confine_self(UID, UID, getppid(), &e) < 0)
+			_exit(100);
+		int fds[2] = { to_child[0], from_child[1] };
+		_exit(wait_on_pipe(fds));
+	}
+	char c;
+	REQUIRE(read(from_child[0], &c, 1) == 1);
+	char v[128];
+	status_field(pid, "Uid", v, sizeof(v));
+	CHECK_EQ_STR(v, "65534\t65534\t65534\t65534");
+	status_field(pid, "Gid", v, sizeof(v));
+	CHECK_EQ_STR(v, "65534\t65534\t65534\t65534");
+	status_field(pid, "Groups", v, sizeof(v));
+	CHECK_EQ_STR(v, "");
+	const char *caps[] = { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" };
+	for (size_t i = 0; i < 5; i++) {
+		status_field(pid, caps[i], v, sizeof(v));
+		CHECK_EQ_STR(v, "0000000000000000");
+	}
+	status_field(pid, "NoNewPrivs", v, sizeof(v));
+	CHECK_EQ_STR(v, "1");
+	status_field(pid, "Seccomp", v, sizeof(v));
+	CHECK_EQ_STR(v, "2");
+	/* Its root is the empty tmpfs. */
+	char root[64];
+	snprintf(root, sizeof(root), "/proc/%d/root/etc", (int)pid);
+	CHECK(access(root, F_OK) < 0);
+	CHECK(write(to_child[1], "x", 1) == 1);
+	int st;
+	waitpid(pid, &st, 0);
+	CHECK(exits_with(st, 0));
+	close(to_child[0]);
+	close(to_child[1]);
+	close(from_child[0]);
+	close(from_child[1]);
+}
+
+/* ---- the front-end's real work passes the filter ---- */
+
+static int on_blob(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	int *got = data;
+	*got = (int)m->len;
+	for (size_t i = 0; i < m->len; i++)
+		if (m->payload[i] != (uint8_t)i)
+			*got = -1;
+	return 0;
+}
+
+static const struct ipc_dispatch blob_table[] = {
+	{ IPC_TEST_BLOB, IPC_FROM(IPC_ROLE_TEST), on_blob },
+	{ 0, 0, NULL },
+};
+
+static void quit_cb(struct ipc_chan *c, const char *reason, void *data)
+{
+}
+
+static void on_timer(struct loop *l, void *data)
+{
+	loop_quit(l);
+}
+
+static int frontend_work(void *arg)
+{
+	int *sv = arg;
+	struct kerr e = { 0 };
+	/* Files: refused softly, not fatal (libc looks up time zones etc.). */
+	if (open("/etc/passwd", O_RDONLY) >= 0 || errno != EACCES)
+		return 10;
+	log_info("a log line from the confined process");
+	struct loop *l;
+	if (loop_new(&l, &e) < 0)
+		return 11;
+	/* A big payload both ways: memfd_create, seals, fstat, mmap. */
+	size_t len = 2u << 20;
+	uint8_t *blob = malloc(len);
+	for (size_t i = 0; i < len; i++)
+		blob[i] = (uint8_t)i;
+	if (ipc_send_fd(sv[0], IPC_TEST_BLOB, 1, blob, len, -1, &e) < 0)
+		return 12;
+	int got = 0;
+	struct ipc_chan *c;
+	if (ipc_chan_new(&c, l, sv[1], "test", IPC_ROLE_TEST, blob_table, quit_cb, &got, &e) < 0)
+		return 13;
+	struct loop_timer *t = loop_timer_add(l, loop_now_ns() + 20000000ull, on_timer, NULL);
+	if (loop_run(l, &e) < 0)
+		return 14;
+	(void)t;
+	if (got != (int)len)
+		return 15;
+	if (ipc_chan_send(c, IPC_TEST_BLOB, 2, blob, len, -1, &e) < 0)
+		return 16;
+	free(blob);
+	ipc_chan_free(c);
+	loop_free(l);
+	return 0;
+}
+
+TEST(frontend_work_passes_the_filter)
+{
+	if (geteuid() != 0) {
+		printf("# skipped: needs root\n");
+		return;
+	}
+	int sv[2];
+	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+	CHECK(exits_with(run_confined(frontend_work, sv), 0));
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* ---- and what it must not do is fatal ---- */
+
+static int do_fork(void *arg)
+{
+	return fork() < 0 ? 1 : 0;
+}
+
+static int do_exec_mmap(void *arg)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? 1 : 0;
+}
+
+static int do_socket(void *arg)
+{
+	return socket(AF_INET, SOCK_STREAM, 0) < 0 ? 1 : 0;
+}
+
+static int do_kill_parent(void *arg)
+{
+	return kill(getppid(), 0) < 0 ? 1 : 0;
+}
+
+static int do_prctl(void *arg)
+{
+	return prctl(PR_SET_DUMPABLE, 1) < 0 ? 1 : 0;
+}
+
+TEST(forbidden_syscalls_kill)
+{
+	if (geteuid() != 0) {
+		printf("# skipped: needs root\n");
+		return;
+	}
+	CHECK(killed_by_sigsys(run_confined(do_fork, NULL)));
+	CHECK(killed_by_sigsys(run_confined(do_exec_mmap, NULL)));
+	CHECK(killed_by_sigsys(run_confined(do_socket, NULL)));
+	CHECK(killed_by_sigsys(run_confined(do_kill_parent, NULL)));
+	CHECK(killed_by_sigsys(run_confined(do_prctl, NULL)));
+}
+
+int main(void)
+{
+	log_init("test", STDERR_FILENO, LOG_LVL_INFO);
+	return tap_run();
+}

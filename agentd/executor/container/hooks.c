@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -182,7 +183,7 @@ int hooks_run(const Grpc__Hooks *hooks, enum hook_stage stage, const char *state
 		bool timed_out = false;
 		int r = run_one(list[i], state, &status, &timed_out, err);
 		if (r < 0)
-			return kerr_prefix(err, "%s hook %zu (%s): ", hook_stage_name(stage), i,
+			return kerr_prefix(err, "%s hook %zu (%s)", hook_stage_name(stage), i,
 					   list[i]->path);
 		if (timed_out)
 			return kerr_set(err, -ETIMEDOUT, "%s hook %zu (%s): timed out",

@@ -427,7 +427,7 @@ static int do_mount(int root_fd, const Grpc__Mount *m, size_t idx, struct kerr *
 
 	cleanup_close int target = prepare_dest(root_fd, m->destination, is_dir, err);
 	if (target < 0)
-		return kerr_prefix(err, "Mounts[%zu]: ", idx);
+		return kerr_prefix(err, "Mounts[%zu]", idx);
 	if ((r = attach(mnt, target, what, err)) < 0)
 		return r;
 	return set_attrs(mnt, p.prop_rec, 0, 0, p.propagation, what, err);
@@ -449,7 +449,7 @@ static int make_device(int root_fd, const char *path, mode_t type, unsigned majo
 	char name[NAME_MAX + 1];
 	cleanup_close int dir = open_parent_in_root(root_fd, path, name, err);
 	if (dir < 0)
-		return kerr_prefix(err, "device %s: ", path);
+		return kerr_prefix(err, "device %s", path);
 	struct stat st;
 	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISDIR(st.st_mode))
@@ -616,23 +616,26 @@ int rootfs_prepare(struct rootfs_ctx *c, struct kerr *err)
 		return kerr_set(err, -errno, "set propagation of / to %s: %s",
 				prop && prop[0] ? prop : "rslave", strerror(errno));
 
-	/* pivot_root refuses a shared parent mount. */
+	/* pivot_root refuses a shared parent mount (rootfsPropagation may
+	 * have asked for one): make the mount holding the root's parent
+	 * directory private. */
 	cleanup_free char *parent = strdup(c->root);
 	if (!parent)
 		return kerr_set(err, -ENOMEM, "out of memory");
-	char *slash = strrchr(parent, '/');
-	if (slash == parent)
-		slash[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	{
-		cleanup_close int pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (pfd < 0)
-			return kerr_set(err, -errno, "open %s: %s", parent, strerror(errno));
-		if ((r = set_attrs(pfd, false, 0, 0, MS_PRIVATE, "make the root's parent private",
-				   err)) < 0)
-			return r;
+	for (;;) {
+		char *slash = strrchr(parent, '/');
+		if (slash == parent)
+			slash[1] = '\0';
+		else if (slash)
+			*slash = '\0';
+		struct statx stx;
+		if (statx(AT_FDCWD, parent, AT_SYMLINK_NOFOLLOW, 0, &stx) < 0)
+			return kerr_set(err, -errno, "statx %s: %s", parent, strerror(errno));
+		if ((stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) || strcmp(parent, "/") == 0)
+			break;
 	}
+	if (mount(NULL, parent, NULL, MS_PRIVATE, NULL) < 0)
+		return kerr_set(err, -errno, "make %s private: %s", parent, strerror(errno));
 
 	{
 		cleanup_close int mnt = open_tree(AT_FDCWD, c->root,
@@ -660,7 +663,7 @@ int rootfs_prepare(struct rootfs_ctx *c, struct kerr *err)
 	if (s->process && s->process->cwd && s->process->cwd[0]) {
 		int fd = mkdir_in_root(c->root_fd, s->process->cwd, err);
 		if (fd < 0)
-			return kerr_prefix(err, "Process.Cwd: ");
+			return kerr_prefix(err, "Process.Cwd");
 		close(fd);
 	}
 	return 0;
@@ -681,7 +684,7 @@ static int mask_path(int root_fd, const char *path, struct kerr *err)
 	if (S_ISDIR(st.st_mode)) {
 		mnt = new_fs("tmpfs", "tmpfs", NULL, 0, MOUNT_ATTR_RDONLY, "mask", err);
 		if (mnt < 0)
-			return kerr_prefix(err, "masked path %s: ", path);
+			return kerr_prefix(err, "masked path %s", path);
 	} else {
 		mnt = open_tree(AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 		if (mnt < 0)
@@ -689,7 +692,7 @@ static int mask_path(int root_fd, const char *path, struct kerr *err)
 					strerror(errno));
 	}
 	int r = attach(mnt, target, "mask", err);
-	return r < 0 ? kerr_prefix(err, "masked path %s: ", path) : 0;
+	return r < 0 ? kerr_prefix(err, "masked path %s", path) : 0;
 }
 
 static int readonly_path(int root_fd, const char *path, struct kerr *err)
@@ -707,7 +710,7 @@ static int readonly_path(int root_fd, const char *path, struct kerr *err)
 	int r = set_attrs(mnt, true, MOUNT_ATTR_RDONLY, 0, 0, "readonly", err);
 	if (r == 0)
 		r = attach(mnt, target, "readonly", err);
-	return r < 0 ? kerr_prefix(err, "readonly path %s: ", path) : 0;
+	return r < 0 ? kerr_prefix(err, "readonly path %s", path) : 0;
 }
 
 int rootfs_finish(struct rootfs_ctx *c, const char *cwd, struct kerr *err)

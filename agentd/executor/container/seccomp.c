@@ -152,7 +152,7 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t act, int nr, const char *name,
 	int r;
 
 	for (size_t j = 0; j < s->n_args; j++) {
-		enum scmp_compare op;
+		enum scmp_compare op = SCMP_CMP_EQ;
 		op_parse(s->args[j]->op, &op);
 		cmp[j] = (struct scmp_arg_cmp){ .arg = (unsigned)s->args[j]->index,
 						.op = op,

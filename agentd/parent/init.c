@@ -167,9 +167,24 @@ static int link_ptmx(struct kerr *err)
 	return 0;
 }
 
+/* PID 1 must never exit; glibc's on_exit hands us the status for the log. */
+static void poweroff_on_exit(int status, void *arg)
+{
+	char why[64];
+
+	/* a forked child that calls exit() just exits */
+	if (getpid() != 1)
+		return;
+	snprintf(why, sizeof(why), "kata-agent exited with status %d", status);
+	init_poweroff(why);
+}
+
 int init_early(struct kerr *err)
 {
 	int r;
+
+	if (on_exit(poweroff_on_exit, NULL) != 0)
+		log_warn("init: on_exit: cannot make exit power off");
 
 	for (size_t i = 0; i < sizeof(early_mounts) / sizeof(early_mounts[0]); i++) {
 		r = mount_one(&early_mounts[i], err);
@@ -377,6 +392,20 @@ int init_set_hostname(struct kerr *err)
 	return 0;
 }
 
+int init_late(bool unified_cgroup_hierarchy, struct kerr *err)
+{
+	struct kerr soft = { 0 };
+	int r = init_cgroups(unified_cgroup_hierarchy, err);
+	if (r < 0)
+		return r;
+	/* Containers without network, or with a fixed hostname, still run. */
+	if (init_loopback(&soft) < 0)
+		log_warn("init: %s", soft.msg);
+	if (init_set_hostname(&soft) < 0)
+		log_warn("init: %s", soft.msg);
+	return 0;
+}
+
 /* Reap every child until none is left or the deadline (ms from now) passes. */
 static void reap_all(long ms)
 {
@@ -404,14 +433,14 @@ void init_poweroff(const char *why)
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
 
-	log_msg(LOG_LVL_INFO, "kata-agent: powering off: %s", why ? why : "(no reason given)");
-
 	/* Outside of PID 1 (stand-alone, or a test) powering off would take the
 	 * host down, or at best kill a PID namespace by surprise. */
 	if (getpid() != 1) {
-		log_error("init_poweroff called outside of PID 1; exiting instead");
+		log_error("init_poweroff (%s) called outside of PID 1; exiting instead",
+			  why ? why : "no reason given");
 		_exit(1);
 	}
+	log_msg(LOG_LVL_INFO, "kata-agent: powering off: %s", why ? why : "(no reason given)");
 
 	/* kill(-1) spares PID 1 itself. Container processes get a moment to
 	 * flush what they write to shared storage before the hard stop. */

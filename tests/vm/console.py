@@ -7,6 +7,7 @@ with the reason on stdout.
   console.py announce LOG KEY=VALUE...   the announce line's config has these
                                          (VALUE compared as JSON, or as text)
   console.py error LOG TEXT              an ERRO/CRIT line mentions TEXT
+  console.py noerrors LOG                no ERRO/CRIT line at all
   console.py shutdown LOG                the agent logged that it powers off
 """
 import json
@@ -66,6 +67,13 @@ def error(path, text):
     return 1
 
 
+def noerrors(path):
+    bad = [o for o in json_lines(path) if str(o.get("level")) in ERROR_LEVELS]
+    for o in bad[:10]:
+        print(json.dumps(o))
+    return 1 if bad else 0
+
+
 def shutdown(path):
     for o in json_lines(path):
         if str(o.get("msg", "")).startswith("kata-agent: powering off"):
@@ -83,6 +91,8 @@ def main(argv):
         return announce(path, argv[3:])
     if cmd == "error" and len(argv) == 4:
         return error(path, argv[3])
+    if cmd == "noerrors":
+        return noerrors(path)
     if cmd == "shutdown":
         return shutdown(path)
     print(__doc__)

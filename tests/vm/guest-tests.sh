@@ -123,6 +123,8 @@ v1)
   done
   check "memory.use_hierarchy is 1" \
     test "$(cat /sys/fs/cgroup/memory/memory.use_hierarchy 2>&1)" = 1
+  check "new cpuset cgroups inherit cpus and mems (clone_children)" \
+    test "$(cat /sys/fs/cgroup/cpuset/cgroup.clone_children 2>&1)" = 1
   ;;
 v2)
   expect_mount /sys/fs/cgroup cgroup2 nsdelegate

@@ -50,18 +50,14 @@ int main(void)
 	}
 	if (options_load(&o, NULL, NULL, environ, warn_option, NULL, &err) < 0) {
 		log_error("%s", err.msg);
-		init_poweroff("cannot load the options");
+		return 1;
 	}
 	log_set_level(o.log_level);
 	log_announce(options_to_json(&o));
-	if (init_cgroups(o.unified_cgroup_hierarchy, &err) < 0) {
+	if (init_late(o.unified_cgroup_hierarchy, &err) < 0) {
 		log_error("%s", err.msg);
-		init_poweroff("cannot set up cgroups");
+		return 1; /* init_early made exit power off */
 	}
-	if (init_loopback(&err) < 0)
-		log_warn("%s", err.msg);
-	if (init_set_hostname(&err) < 0)
-		log_warn("%s", err.msg);
 
 	for (;;) {
 		int sig = 0;
@@ -73,5 +69,6 @@ int main(void)
 			;
 	}
 	options_free(&o);
-	init_poweroff("SIGTERM");
+	log_info("vm-init-stub: SIGTERM");
+	return 0;
 }

@@ -19,9 +19,12 @@
 #include "log.h"
 
 #define ALL_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
-/* Room for a few fds, so that a peer sending more than one is detected and
- * its fds closed, instead of silently truncated by the kernel. */
-#define CMSG_FDS_MAX 4
+/* Room for more fds than any message may carry, so that a peer sending too
+ * many is detected and its fds closed, instead of silently truncated by the
+ * kernel. */
+#define CMSG_FDS_MAX (IPC_MAX_FDS + 4)
+
+#define FIXED(T) sizeof(struct T), sizeof(struct T)
 
 static const struct ipc_type_desc types[] = {
 	{ IPC_PING, "PING", sizeof(struct ipc_ping), sizeof(struct ipc_ping), IPC_FD_NONE, false },
@@ -35,6 +38,43 @@ static const struct ipc_type_desc types[] = {
 	{ IPC_CTL_NEW_FRONTEND, "CTL_NEW_FRONTEND", sizeof(struct ipc_ctl_new_frontend),
 	  sizeof(struct ipc_ctl_new_frontend), IPC_FD_REQUIRED, false },
 	{ IPC_TEST_BLOB, "TEST_BLOB", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+
+	/* An all-default protobuf message encodes as 0 bytes, so big requests
+	 * start at 0; the executor's decoder and checks reject what is missing. */
+	{ IPC_SANDBOX_CREATE_REQ, "SANDBOX_CREATE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_SANDBOX_DESTROY_REQ, "SANDBOX_DESTROY_REQ", 0, 0, IPC_FD_NONE, false },
+	{ IPC_CONTAINER_CREATE_REQ, "CONTAINER_CREATE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_CONTAINER_START_REQ, "CONTAINER_START_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
+	  false },
+	{ IPC_CONTAINER_REMOVE_REQ, "CONTAINER_REMOVE_REQ", FIXED(ipc_container_remove),
+	  IPC_FD_NONE, false },
+	{ IPC_PROCESS_EXEC_REQ, "PROCESS_EXEC_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_PROCESS_SIGNAL_REQ, "PROCESS_SIGNAL_REQ", FIXED(ipc_process_signal), IPC_FD_NONE,
+	  false },
+	{ IPC_OK, "OK", 0, 0, IPC_FD_NONE, false },
+	{ IPC_MONITOR_ATTACH, "MONITOR_ATTACH", FIXED(ipc_container_ref), IPC_FD_REQUIRED, false },
+
+	{ IPC_STDIO_READ_REQ, "STDIO_READ_REQ", FIXED(ipc_stdio_read), IPC_FD_NONE, false },
+	{ IPC_STDIO_DATA, "STDIO_DATA", sizeof(struct ipc_stdio_data),
+	  sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK, IPC_FD_NONE, false },
+	{ IPC_STDIO_ACK, "STDIO_ACK", FIXED(ipc_stdio_ack), IPC_FD_NONE, false },
+	{ IPC_STDIO_WRITE_REQ, "STDIO_WRITE_REQ", sizeof(struct ipc_stdio_write) + 1,
+	  sizeof(struct ipc_stdio_write) + IPC_STDIO_CHUNK, IPC_FD_NONE, false },
+	{ IPC_STDIO_WRITTEN, "STDIO_WRITTEN", FIXED(ipc_stdio_written), IPC_FD_NONE, false },
+	{ IPC_STDIO_CLOSE_REQ, "STDIO_CLOSE_REQ", FIXED(ipc_exec_ref), IPC_FD_NONE, false },
+	{ IPC_TTY_RESIZE_REQ, "TTY_RESIZE_REQ", FIXED(ipc_tty_resize), IPC_FD_NONE, false },
+	{ IPC_WAIT_REQ, "WAIT_REQ", FIXED(ipc_exec_ref), IPC_FD_NONE, false },
+	{ IPC_WAIT_REPLY, "WAIT_REPLY", FIXED(ipc_wait_reply), IPC_FD_NONE, false },
+
+	{ IPC_MON_NEW_FRONTEND, "MON_NEW_FRONTEND", 0, 0, IPC_FD_REQUIRED, false },
+	{ IPC_MON_SIGNAL, "MON_SIGNAL", FIXED(ipc_process_signal), IPC_FD_NONE, false },
+	{ IPC_MON_EXITED, "MON_EXITED", FIXED(ipc_exited), IPC_FD_NONE, false },
+	{ IPC_MON_SHUTDOWN, "MON_SHUTDOWN", 0, 0, IPC_FD_NONE, false },
+
+	{ IPC_LAUNCH_START, "LAUNCH_START", 0, 0, IPC_FD_NONE, false },
+	{ IPC_LAUNCH_EXEC, "LAUNCH_EXEC", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_LAUNCHED, "LAUNCHED", FIXED(ipc_launched), IPC_FD_NONE, false },
+	{ IPC_MON_PROCESS_ADD, "MON_PROCESS_ADD", FIXED(ipc_process_add), IPC_FD_PROCESS, false },
 };
 
 const struct ipc_type_desc *ipc_type_info(uint32_t type)
@@ -61,6 +101,8 @@ const char *ipc_role_name(enum ipc_role r)
 	case IPC_ROLE_PARENT: return "parent";
 	case IPC_ROLE_FRONTEND: return "frontend";
 	case IPC_ROLE_EXECUTOR: return "executor";
+	case IPC_ROLE_MONITOR: return "monitor";
+	case IPC_ROLE_LAUNCHER: return "launcher";
 	case IPC_ROLE_TEST: return "test";
 	default: return "unknown";
 	}
@@ -73,6 +115,74 @@ static int all_zero(const uint8_t *p, size_t n)
 			return 0;
 	return 1;
 }
+
+static bool id_char(char c, bool first)
+{
+	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+		return true;
+	return !first && (c == '_' || c == '.' || c == '-');
+}
+
+bool ipc_id_valid(const char *s, bool allow_empty)
+{
+	if (!s)
+		return false;
+	size_t n = strnlen(s, IPC_ID_MAX);
+	if (n == IPC_ID_MAX)
+		return false;
+	if (n == 0)
+		return allow_empty;
+	for (size_t i = 0; i < n; i++)
+		if (!id_char(s[i], i == 0))
+			return false;
+	return true;
+}
+
+int ipc_id_field_check(const char field[IPC_ID_MAX], bool allow_empty, const char *what,
+		       struct kerr *err)
+{
+	const char *nul = memchr(field, '\0', IPC_ID_MAX);
+	if (!nul)
+		return kerr_set(err, -EPROTO, "%s not NUL-terminated within %u bytes", what,
+				IPC_ID_MAX);
+	size_t n = (size_t)(nul - field);
+	/* NUL padding to the end: no hidden bytes after the id. */
+	if (!all_zero((const uint8_t *)nul, IPC_ID_MAX - n))
+		return kerr_set(err, -EPROTO, "%s has bytes after its terminating NUL", what);
+	if (!ipc_id_valid(field, allow_empty))
+		return kerr_set(err, -EPROTO, n ? "%s \"%.*s\" is not [A-Za-z0-9][A-Za-z0-9_.-]*"
+					      : "%s is empty%.*s",
+				what, n ? (int)n : 0, field);
+	return 0;
+}
+
+static int check_stream(const char *name, uint32_t stream, struct kerr *err)
+{
+	if (stream != IPC_STREAM_STDOUT && stream != IPC_STREAM_STDERR)
+		return kerr_set(err, -EPROTO, "%s: stream %u is not 1 (stdout) or 2 (stderr)", name,
+				stream);
+	return 0;
+}
+
+static int check_status(const char *name, int32_t status, struct kerr *err)
+{
+	/* An exit code 0..255, or 128+signal (signals 1..64 stay below 256). */
+	if (status < 0 || status > 255)
+		return kerr_set(err, -EPROTO, "%s: status %d out of 0..255", name, status);
+	return 0;
+}
+
+#define ID_CHECK(field, empty_ok, what)                                                      \
+	do {                                                                                 \
+		int r_ = ipc_id_field_check(field, empty_ok, what, err);                     \
+		if (r_ < 0)                                                                  \
+			return kerr_prefix(err, "%s: ", d->name);                            \
+	} while (0)
+#define PAD_CHECK(cond)                                                                      \
+	do {                                                                                 \
+		if (cond)                                                                    \
+			return kerr_set(err, -EPROTO, "%s: nonzero padding", d->name);       \
+	} while (0)
 
 int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *err)
 {
@@ -125,10 +235,134 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 			return kerr_set(err, -EPROTO, "%s: nonzero padding", d->name);
 		break;
 	}
+	case IPC_CONTAINER_START_REQ:
+	case IPC_MONITOR_ATTACH: {
+		struct ipc_container_ref c;
+		memcpy(&c, p, sizeof(c));
+		ID_CHECK(c.container_id, false, "container id");
+		break;
+	}
+	case IPC_CONTAINER_REMOVE_REQ: {
+		struct ipc_container_remove c;
+		memcpy(&c, p, sizeof(c));
+		ID_CHECK(c.container_id, false, "container id");
+		PAD_CHECK(c.pad);
+		break;
+	}
+	case IPC_PROCESS_SIGNAL_REQ:
+	case IPC_MON_SIGNAL: {
+		struct ipc_process_signal s;
+		memcpy(&s, p, sizeof(s));
+		ID_CHECK(s.container_id, false, "container id");
+		ID_CHECK(s.exec_id, true, "exec id");
+		if (s.signal < 1 || s.signal > 64)
+			return kerr_set(err, -EPROTO, "%s: signal %u out of 1..64", d->name,
+					s.signal);
+		PAD_CHECK(s.pad);
+		break;
+	}
+	case IPC_STDIO_READ_REQ: {
+		struct ipc_stdio_read r;
+		memcpy(&r, p, sizeof(r));
+		ID_CHECK(r.exec_id, true, "exec id");
+		if (check_stream(d->name, r.stream, err) < 0)
+			return -EPROTO;
+		if (r.max_len < 1 || r.max_len > IPC_STDIO_CHUNK)
+			return kerr_set(err, -EPROTO, "%s: max_len %u out of 1..%u", d->name,
+					r.max_len, IPC_STDIO_CHUNK);
+		break;
+	}
+	case IPC_STDIO_DATA: {
+		struct ipc_stdio_data h;
+		memcpy(&h, p, sizeof(h));
+		if (h.offset > UINT64_MAX - (len - sizeof(h)))
+			return kerr_set(err, -EPROTO, "%s: offset %llu overflows", d->name,
+					(unsigned long long)h.offset);
+		break;
+	}
+	case IPC_STDIO_ACK: {
+		struct ipc_stdio_ack a;
+		memcpy(&a, p, sizeof(a));
+		ID_CHECK(a.exec_id, true, "exec id");
+		if (check_stream(d->name, a.stream, err) < 0)
+			return -EPROTO;
+		PAD_CHECK(a.pad);
+		break;
+	}
+	case IPC_STDIO_WRITE_REQ: {
+		struct ipc_stdio_write w;
+		memcpy(&w, p, sizeof(w));
+		ID_CHECK(w.exec_id, true, "exec id");
+		break;
+	}
+	case IPC_STDIO_WRITTEN: {
+		struct ipc_stdio_written w;
+		memcpy(&w, p, sizeof(w));
+		if (w.len < 1 || w.len > IPC_STDIO_CHUNK)
+			return kerr_set(err, -EPROTO, "%s: len %llu out of 1..%u", d->name,
+					(unsigned long long)w.len, IPC_STDIO_CHUNK);
+		break;
+	}
+	case IPC_STDIO_CLOSE_REQ:
+	case IPC_WAIT_REQ: {
+		struct ipc_exec_ref x;
+		memcpy(&x, p, sizeof(x));
+		ID_CHECK(x.container_id, false, "container id");
+		ID_CHECK(x.exec_id, true, "exec id");
+		break;
+	}
+	case IPC_TTY_RESIZE_REQ: {
+		struct ipc_tty_resize t;
+		memcpy(&t, p, sizeof(t));
+		ID_CHECK(t.exec_id, true, "exec id");
+		PAD_CHECK(t.pad);
+		break;
+	}
+	case IPC_WAIT_REPLY: {
+		struct ipc_wait_reply w;
+		memcpy(&w, p, sizeof(w));
+		if (check_status(d->name, w.status, err) < 0)
+			return -EPROTO;
+		PAD_CHECK(w.pad);
+		break;
+	}
+	case IPC_MON_EXITED: {
+		struct ipc_exited x;
+		memcpy(&x, p, sizeof(x));
+		ID_CHECK(x.exec_id, true, "exec id");
+		if (check_status(d->name, x.status, err) < 0)
+			return -EPROTO;
+		PAD_CHECK(x.pad);
+		break;
+	}
+	case IPC_LAUNCHED: {
+		struct ipc_launched l;
+		memcpy(&l, p, sizeof(l));
+		if (l.pid <= 0)
+			return kerr_set(err, -EPROTO, "%s: pid %d is not positive", d->name, l.pid);
+		PAD_CHECK(l.pad);
+		break;
+	}
+	case IPC_MON_PROCESS_ADD: {
+		struct ipc_process_add a;
+		memcpy(&a, p, sizeof(a));
+		ID_CHECK(a.exec_id, true, "exec id");
+		if (a.pid <= 0)
+			return kerr_set(err, -EPROTO, "%s: pid %d is not positive", d->name, a.pid);
+		if (a.terminal > 1)
+			return kerr_set(err, -EPROTO, "%s: boolean field not 0/1", d->name);
+		PAD_CHECK(!all_zero(a.pad, sizeof(a.pad)));
+		break;
+	}
 	default:
 		break;
 	}
 	return 0;
+}
+
+unsigned ipc_process_nfds(bool terminal)
+{
+	return terminal ? 2 : 4;
 }
 
 size_t ipc_error_build(void *buf, int grpc_status, int errno_code, const char *msg)
@@ -149,15 +383,17 @@ struct outmsg {
 	struct outmsg *next;
 	struct ipc_hdr hdr;
 	uint8_t *inline_payload; /* hdr.len bytes unless IPC_F_MEMFD */
-	int fd;                  /* owned; the memfd or a dup of the caller's fd */
+	int fds[IPC_MAX_FDS];    /* owned; the memfd or dups of the caller's fds */
+	unsigned nfds;
 };
 
 static void outmsg_free(struct outmsg *o)
 {
 	if (!o)
 		return;
-	if (o->fd >= 0)
-		close(o->fd);
+	for (unsigned i = 0; i < o->nfds; i++)
+		if (o->fds[i] >= 0)
+			close(o->fds[i]);
 	free(o->inline_payload);
 	free(o);
 }
@@ -183,8 +419,25 @@ static int make_memfd(const void *payload, size_t len, struct kerr *err)
 	return take_fd(&fd);
 }
 
+/* How many fds a message of type d with this (already checked) payload
+ * must carry. */
+static unsigned fds_wanted(const struct ipc_type_desc *d, const void *payload)
+{
+	switch (d->fd) {
+	case IPC_FD_REQUIRED:
+		return 1;
+	case IPC_FD_PROCESS: {
+		struct ipc_process_add a;
+		memcpy(&a, payload, sizeof(a));
+		return ipc_process_nfds(a.terminal);
+	}
+	default:
+		return 0;
+	}
+}
+
 static int outmsg_new(struct outmsg **out, uint32_t type, uint32_t id, const void *payload,
-		      size_t len, int fd, struct kerr *err)
+		      size_t len, const int *fds, unsigned nfds, struct kerr *err)
 {
 	const struct ipc_type_desc *d = ipc_type_info(type);
 	if (!d)
@@ -192,10 +445,25 @@ static int outmsg_new(struct outmsg **out, uint32_t type, uint32_t id, const voi
 	if (len < d->min_len || len > d->max_len)
 		return kerr_set(err, -EMSGSIZE, "send %s: payload of %zu bytes, bounds %u..%u",
 				d->name, len, d->min_len, d->max_len);
-	if (d->fd == IPC_FD_REQUIRED && fd < 0)
-		return kerr_set(err, -EINVAL, "send %s: an fd is required", d->name);
-	if (d->fd == IPC_FD_NONE && fd >= 0)
-		return kerr_set(err, -EINVAL, "send %s: this type carries no fd", d->name);
+	/* The receiver would reject it: say so here, where the bug is. Big
+	 * payloads have no field rules, so this costs nothing for them. */
+	if (!d->big && ipc_check_payload(type, payload, len, err) < 0)
+		return kerr_prefix(err, "send: ");
+	if (nfds > IPC_MAX_FDS)
+		return kerr_set(err, -EINVAL, "send %s: %u fds, at most %u", d->name, nfds,
+				IPC_MAX_FDS);
+	for (unsigned i = 0; i < nfds; i++)
+		if (fds[i] < 0)
+			return kerr_set(err, -EBADF, "send %s: fd #%u is invalid", d->name, i);
+	unsigned want = fds_wanted(d, payload);
+	if (nfds != want) {
+		if (want == 0)
+			return kerr_set(err, -EINVAL, "send %s: this type carries no fd", d->name);
+		if (want == 1)
+			return kerr_set(err, -EINVAL, "send %s: an fd is required", d->name);
+		return kerr_set(err, -EINVAL, "send %s: %u fds given, %u required", d->name, nfds,
+				want);
+	}
 	bool use_memfd = len > IPC_MAX_INLINE;
 	if (use_memfd && !d->big)
 		return kerr_set(err, -EMSGSIZE, "send %s: %zu bytes do not fit inline", d->name, len);
@@ -203,13 +471,14 @@ static int outmsg_new(struct outmsg **out, uint32_t type, uint32_t id, const voi
 	cleanup_free struct outmsg *o = calloc(1, sizeof(*o));
 	if (!o)
 		return kerr_set(err, -ENOMEM, "send %s: out of memory", d->name);
-	o->fd = -1;
 	o->hdr = (struct ipc_hdr){ .type = type, .len = (uint32_t)len, .id = id, .flags = 0 };
 	if (use_memfd) {
+		/* want == 0 here: big types carry no fds of their own. */
 		o->hdr.flags |= IPC_F_MEMFD;
-		o->fd = make_memfd(payload, len, err);
-		if (o->fd < 0)
+		o->fds[0] = make_memfd(payload, len, err);
+		if (o->fds[0] < 0)
 			return kerr_prefix(err, "send %s: ", d->name);
+		o->nfds = 1;
 	} else {
 		if (len) {
 			o->inline_payload = malloc(len);
@@ -217,14 +486,17 @@ static int outmsg_new(struct outmsg **out, uint32_t type, uint32_t id, const voi
 				return kerr_set(err, -ENOMEM, "send %s: out of memory", d->name);
 			memcpy(o->inline_payload, payload, len);
 		}
-		if (fd >= 0) {
-			o->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-			if (o->fd < 0) {
-				int r = kerr_set(err, -errno, "send %s: dup fd: %s", d->name,
+		for (unsigned i = 0; i < nfds; i++) {
+			int dup = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+			if (dup < 0) {
+				int r = kerr_set(err, -errno, "send %s: dup fd #%u: %s", d->name, i,
 						 strerror(errno));
+				for (unsigned j = 0; j < o->nfds; j++)
+					close(o->fds[j]);
 				free(o->inline_payload);
 				return r;
 			}
+			o->fds[o->nfds++] = dup;
 		}
 	}
 	*out = take_ptr(&o);
@@ -239,19 +511,19 @@ static int outmsg_send(int sock, const struct outmsg *o, struct kerr *err)
 		  .iov_len = (o->hdr.flags & IPC_F_MEMFD) ? 0 : o->hdr.len },
 	};
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
 		struct cmsghdr align;
 	} cm;
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = iov[1].iov_len ? 2 : 1 };
-	if (o->fd >= 0) {
+	if (o->nfds) {
 		memset(&cm, 0, sizeof(cm));
 		mh.msg_control = cm.buf;
-		mh.msg_controllen = sizeof(cm.buf);
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * o->nfds);
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &o->fd, sizeof(int));
+		c->cmsg_len = CMSG_LEN(sizeof(int) * o->nfds);
+		memcpy(CMSG_DATA(c), o->fds, sizeof(int) * o->nfds);
 	}
 	ssize_t n;
 	do {
@@ -269,8 +541,14 @@ static int outmsg_send(int sock, const struct outmsg *o, struct kerr *err)
 int ipc_send_fd(int sock, uint32_t type, uint32_t id, const void *payload, size_t len, int fd,
 		struct kerr *err)
 {
+	return ipc_send_fds(sock, type, id, payload, len, &fd, fd >= 0 ? 1 : 0, err);
+}
+
+int ipc_send_fds(int sock, uint32_t type, uint32_t id, const void *payload, size_t len,
+		 const int *fds, unsigned nfds, struct kerr *err)
+{
 	struct outmsg *o = NULL;
-	int r = outmsg_new(&o, type, id, payload, len, fd, err);
+	int r = outmsg_new(&o, type, id, payload, len, fds, nfds, err);
 	if (r < 0)
 		return r;
 	r = outmsg_send(sock, o, err);
@@ -282,13 +560,24 @@ int ipc_send_fd(int sock, uint32_t type, uint32_t id, const void *payload, size_
 
 int ipc_msg_take_fd(struct ipc_msg *m)
 {
-	return take_fd(&m->fd);
+	return ipc_msg_take_fd_at(m, 0);
+}
+
+int ipc_msg_take_fd_at(struct ipc_msg *m, unsigned i)
+{
+	if (i >= m->nfds || i >= IPC_MAX_FDS)
+		return -1;
+	if (i == 0)
+		m->fd = -1;
+	return take_fd(&m->fds[i]);
 }
 
 void ipc_msg_release(struct ipc_msg *m)
 {
-	if (m->fd >= 0)
-		close(m->fd);
+	for (unsigned i = 0; i < m->nfds && i < IPC_MAX_FDS; i++)
+		if (m->fds[i] >= 0)
+			close(m->fds[i]);
+	m->nfds = 0;
 	m->fd = -1;
 	if (m->map)
 		munmap(m->map, m->map_len);
@@ -338,6 +627,8 @@ int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
 {
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
+	for (unsigned i = 0; i < IPC_MAX_FDS; i++)
+		m->fds[i] = -1;
 	cleanup_free uint8_t *buf = malloc(IPC_HDR_LEN + IPC_MAX_INLINE);
 	if (!buf)
 		return kerr_set(err, -ENOMEM, "recv: out of memory");
@@ -381,8 +672,9 @@ int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
 			     IPC_HDR_LEN + IPC_MAX_INLINE);
 	else if (other_cmsg)
 		r = kerr_set(err, -EPROTO, "recv: unexpected control message");
-	else if (nfds > 1)
-		r = kerr_set(err, -EPROTO, "recv: %zu fds in one message, at most 1 allowed", nfds);
+	else if (nfds > IPC_MAX_FDS)
+		r = kerr_set(err, -EPROTO, "recv: %zu fds in one message, at most %u allowed", nfds,
+			     IPC_MAX_FDS);
 	else if ((size_t)n < IPC_HDR_LEN)
 		r = kerr_set(err, -EPROTO, "recv: short message of %zd bytes", n);
 	if (r < 0) {
@@ -394,6 +686,15 @@ int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
 	int fd = nfds ? fds[0] : -1;
 	const struct ipc_type_desc *d = ipc_type_info(m->hdr.type);
 	size_t inline_len = (size_t)n - IPC_HDR_LEN;
+	/* Only MON_PROCESS_ADD carries several fds; its exact count depends on
+	 * the payload and is checked after ipc_check_payload. */
+	size_t max_fds = d && d->fd == IPC_FD_PROCESS ? IPC_MAX_FDS : 1;
+	if (nfds > max_fds) {
+		r = kerr_set(err, -EPROTO, "recv %s: %zu fds in one message, at most %zu allowed",
+			     d ? d->name : "?", nfds, max_fds);
+		close_fds(fds, nfds);
+		return r;
+	}
 	if (!d)
 		r = kerr_set(err, -EPROTO, "recv: unknown message type %u", m->hdr.type);
 	else if (m->hdr.flags & ~IPC_F_KNOWN)
@@ -414,6 +715,7 @@ int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
 		if (fd >= 0)
 			close(fd); /* the mapping (if any) keeps the pages */
 		fd = -1;
+		nfds = 0;
 	} else {
 		if (m->hdr.len != inline_len)
 			r = kerr_set(err, -EPROTO, "recv %s: header length %u, %zu bytes received",
@@ -422,18 +724,30 @@ int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
 			r = kerr_set(err, -EPROTO, "recv %s: required fd missing", d->name);
 		else if (d->fd == IPC_FD_NONE && fd >= 0)
 			r = kerr_set(err, -EPROTO, "recv %s: unexpected fd", d->name);
+		else if (d->fd == IPC_FD_PROCESS && nfds == 0)
+			r = kerr_set(err, -EPROTO, "recv %s: required fds missing", d->name);
 		if (r == 0) {
 			m->payload = buf + IPC_HDR_LEN;
 			m->len = inline_len;
 			m->buf = take_ptr(&buf);
 			m->fd = fd;
+			for (size_t i = 0; i < nfds; i++)
+				m->fds[i] = fds[i];
+			m->nfds = (unsigned)nfds;
 			fd = -1;
+			nfds = 0;
 		}
 	}
-	if (fd >= 0)
+	if (nfds)
+		close_fds(fds, nfds);
+	else if (fd >= 0)
 		close(fd);
 	if (r == 0)
 		r = ipc_check_payload(m->hdr.type, m->payload, m->len, err);
+	if (r == 0 && d->fd == IPC_FD_PROCESS && m->nfds != fds_wanted(d, m->payload))
+		r = kerr_set(err, -EPROTO, "recv %s: %u fds, %u required (terminal=%u)", d->name,
+			     m->nfds, fds_wanted(d, m->payload),
+			     ((const struct ipc_process_add *)(const void *)m->payload)->terminal);
 	if (r < 0) {
 		ipc_msg_release(m);
 		return r;
@@ -643,13 +957,19 @@ int ipc_chan_new(struct ipc_chan **out, struct loop *l, int sock, const char *na
 int ipc_chan_send(struct ipc_chan *c, uint32_t type, uint32_t id, const void *payload, size_t len,
 		  int fd, struct kerr *err)
 {
+	return ipc_chan_send_fds(c, type, id, payload, len, &fd, fd >= 0 ? 1 : 0, err);
+}
+
+int ipc_chan_send_fds(struct ipc_chan *c, uint32_t type, uint32_t id, const void *payload,
+		      size_t len, const int *fds, unsigned nfds, struct kerr *err)
+{
 	if (c->closed)
 		return kerr_set(err, -EPIPE, "ipc channel %s is closed", c->name);
 	if (c->queued >= IPC_MAX_QUEUED)
 		return kerr_set(err, -ENOBUFS, "ipc channel %s: %u messages queued, peer not reading",
 				c->name, IPC_MAX_QUEUED);
 	struct outmsg *o = NULL;
-	int r = outmsg_new(&o, type, id, payload, len, fd, err);
+	int r = outmsg_new(&o, type, id, payload, len, fds, nfds, err);
 	if (r < 0)
 		return r;
 	*c->qtail = o;

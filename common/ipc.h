@@ -5,7 +5,7 @@
  *
  * One datagram is one message: a 16-byte header {type, len, id, flags}
  * followed by at most IPC_MAX_INLINE payload bytes, plus at most one fd
- * (SCM_RIGHTS). A payload larger than IPC_MAX_INLINE (only for types that
+ * (SCM_RIGHTS; MON_PROCESS_ADD alone carries 2 or 4). A payload larger than IPC_MAX_INLINE (only for types that
  * allow it) travels in a sealed memfd passed as the message's fd, with
  * IPC_F_MEMFD set and the header's len giving the payload size; such a
  * message carries no other fd.
@@ -24,7 +24,8 @@
  *
  * Offers:
  *  - the message set (enum ipc_type, payload structs, ipc_type_info());
- *  - blocking-or-not primitives on a socket: ipc_send_fd(), ipc_recv();
+ *  - blocking-or-not primitives on a socket: ipc_send_fd(s), ipc_recv();
+ *  - the agent's one id rule: ipc_id_valid(), ipc_id_field_check();
  *  - struct ipc_chan: a loop-driven channel with a bounded send queue and a
  *    per-receiver dispatch table {type, allowed senders, handler}: anything
  *    not in the table, or from a sender role not allowed, is fatal for the
@@ -67,6 +68,8 @@ enum ipc_role {
 	IPC_ROLE_PARENT = 0,
 	IPC_ROLE_FRONTEND,
 	IPC_ROLE_EXECUTOR,
+	IPC_ROLE_MONITOR,  /* kata-agent-monitor, one per container */
+	IPC_ROLE_LAUNCHER, /* the per-container launcher (executor code, root) */
 	IPC_ROLE_TEST, /* unit tests only; no process has this role */
 	IPC_ROLE_COUNT,
 };
@@ -82,13 +85,56 @@ enum ipc_type {
 	IPC_ERROR = 5,              /* executor -> frontend: a request failed */
 	IPC_CTL_NEW_FRONTEND = 6,   /* parent -> executor: fd = new front-end channel */
 	IPC_TEST_BLOB = 7,          /* tests only: any bytes, up to IPC_MAX_PAYLOAD */
+
+	/* ---- containers: front-end -> executor (replies: OK or ERROR) ---- */
+	IPC_SANDBOX_CREATE_REQ = 20,   /* protobuf grpc.CreateSandboxRequest (big) */
+	IPC_SANDBOX_DESTROY_REQ = 21,  /* no payload */
+	IPC_CONTAINER_CREATE_REQ = 22, /* protobuf grpc.CreateContainerRequest (big) */
+	IPC_CONTAINER_START_REQ = 23,  /* struct ipc_container_ref */
+	IPC_CONTAINER_REMOVE_REQ = 24, /* struct ipc_container_remove */
+	IPC_PROCESS_EXEC_REQ = 25,     /* protobuf grpc.ExecProcessRequest (big) */
+	IPC_PROCESS_SIGNAL_REQ = 26,   /* struct ipc_process_signal */
+	IPC_OK = 27,                   /* executor/monitor/launcher: request done; no payload */
+	IPC_MONITOR_ATTACH = 28,       /* executor -> front-end: struct ipc_container_ref
+					* + fd: the front-end's end of that container's
+					* stdio channel (sent before the CREATE reply, and
+					* to a restarted front-end for every container) */
+
+	/* ---- stdio and exits: front-end <-> monitor (per-container channel) ---- */
+	IPC_STDIO_READ_REQ = 40,   /* struct ipc_stdio_read -> STDIO_DATA or ERROR */
+	IPC_STDIO_DATA = 41,       /* struct ipc_stdio_data + bytes; 0 bytes = EOF */
+	IPC_STDIO_ACK = 42,        /* struct ipc_stdio_ack (no reply): bytes handed to the host */
+	IPC_STDIO_WRITE_REQ = 43,  /* struct ipc_stdio_write + bytes -> STDIO_WRITTEN or ERROR */
+	IPC_STDIO_WRITTEN = 44,    /* struct ipc_stdio_written */
+	IPC_STDIO_CLOSE_REQ = 45,  /* struct ipc_exec_ref -> OK or ERROR */
+	IPC_TTY_RESIZE_REQ = 46,   /* struct ipc_tty_resize -> OK or ERROR */
+	IPC_WAIT_REQ = 47,         /* struct ipc_exec_ref -> WAIT_REPLY or ERROR (may take long) */
+	IPC_WAIT_REPLY = 48,       /* struct ipc_wait_reply */
+
+	/* ---- executor <-> monitor ---- */
+	IPC_MON_NEW_FRONTEND = 60, /* executor -> monitor: fd = new front-end channel end */
+	IPC_MON_SIGNAL = 61,       /* executor -> monitor: struct ipc_process_signal -> OK or ERROR */
+	IPC_MON_EXITED = 62,       /* monitor -> executor: struct ipc_exited (no reply) */
+	IPC_MON_SHUTDOWN = 63,     /* executor -> monitor: no payload; exit once nothing runs */
+
+	/* ---- executor <-> launcher, launcher -> monitor ---- */
+	IPC_LAUNCH_START = 80,     /* executor -> launcher: no payload; release the init -> OK/ERROR */
+	IPC_LAUNCH_EXEC = 81,      /* executor -> launcher: protobuf grpc.ExecProcessRequest
+				    * (already checked by the executor; big) -> LAUNCHED or ERROR */
+	IPC_LAUNCHED = 82,         /* launcher -> executor: struct ipc_launched */
+	IPC_MON_PROCESS_ADD = 83,  /* launcher -> monitor: struct ipc_process_add + fds
+				    * [pidfd, stdin, stdout, stderr] or [pidfd, pty master]
+				    * -> OK (the launcher replies to the executor only after it) */
 	IPC_TYPE_MAX,
 };
 
 enum ipc_fd_rule {
 	IPC_FD_NONE = 0,  /* no fd may come with it */
 	IPC_FD_REQUIRED,  /* exactly one fd */
+	IPC_FD_PROCESS,   /* MON_PROCESS_ADD: 2 fds with a tty, 4 without */
 };
+/* Most fds any message carries (MON_PROCESS_ADD). */
+#define IPC_MAX_FDS 4
 
 struct ipc_type_desc {
 	uint32_t type;
@@ -134,6 +180,111 @@ struct ipc_ctl_new_frontend {
 	uint32_t pad;        /* must be zero */
 };
 
+/* Container and exec ids: [A-Za-z0-9][A-Za-z0-9_.-]*, at most IPC_ID_MAX-1
+ * bytes, NUL-padded; an empty exec id names the container's init process. */
+#define IPC_ID_MAX 128
+
+/* The one id rule of the agent, for every module that handles container or
+ * exec ids: [A-Za-z0-9][A-Za-z0-9_.-]*, shorter than IPC_ID_MAX; "" only if
+ * allow_empty (exec ids, where "" is the init). Such an id is safe as a path
+ * component (no '/', never "." or ".."). */
+bool ipc_id_valid(const char *s, bool allow_empty);
+/* The same for a fixed IPC_ID_MAX field: NUL-terminated inside it, NUL-padded
+ * to its end, and ipc_id_valid. what names the field in the error. */
+int ipc_id_field_check(const char field[IPC_ID_MAX], bool allow_empty, const char *what,
+		       struct kerr *err);
+
+struct ipc_container_ref {
+	char container_id[IPC_ID_MAX];
+};
+
+struct ipc_exec_ref {
+	char container_id[IPC_ID_MAX];
+	char exec_id[IPC_ID_MAX]; /* "" = the init process */
+};
+
+struct ipc_container_remove {
+	char container_id[IPC_ID_MAX];
+	uint32_t timeout_s; /* 0 = no timeout (upstream semantics) */
+	uint32_t pad;       /* must be zero */
+};
+
+struct ipc_process_signal {
+	char container_id[IPC_ID_MAX];
+	char exec_id[IPC_ID_MAX];
+	uint32_t signal; /* 1..64 */
+	uint32_t pad;    /* must be zero */
+};
+
+enum ipc_stream { IPC_STREAM_STDOUT = 1, IPC_STREAM_STDERR = 2 };
+
+/* Largest chunk of stdio data in one message (inline, never a memfd). */
+#define IPC_STDIO_CHUNK (60u * 1024u)
+
+struct ipc_stdio_read {
+	char exec_id[IPC_ID_MAX];
+	uint32_t stream;  /* enum ipc_stream */
+	uint32_t max_len; /* 1..IPC_STDIO_CHUNK */
+};
+
+/* Followed by 0..IPC_STDIO_CHUNK bytes of data; 0 bytes means EOF. */
+struct ipc_stdio_data {
+	uint64_t offset; /* stream offset of the first byte (for ACK) */
+	uint8_t data[];
+};
+
+struct ipc_stdio_ack {
+	char exec_id[IPC_ID_MAX];
+	uint32_t stream;
+	uint32_t pad;    /* must be zero */
+	uint64_t offset; /* everything before this offset reached the host */
+};
+
+/* Followed by 1..IPC_STDIO_CHUNK bytes to write. */
+struct ipc_stdio_write {
+	char exec_id[IPC_ID_MAX];
+	uint8_t data[];
+};
+
+struct ipc_stdio_written {
+	uint64_t len;
+};
+
+struct ipc_tty_resize {
+	char exec_id[IPC_ID_MAX];
+	uint16_t rows, cols;
+	uint32_t pad; /* must be zero */
+};
+
+struct ipc_wait_reply {
+	int32_t status; /* exit code, or 128+signal */
+	uint32_t pad;   /* must be zero */
+};
+
+struct ipc_exited {
+	char exec_id[IPC_ID_MAX];
+	int32_t status; /* as in ipc_wait_reply */
+	uint32_t pad;
+};
+
+struct ipc_launched {
+	int32_t pid; /* in the agent's pid namespace */
+	uint32_t pad;
+};
+
+struct ipc_process_add {
+	char exec_id[IPC_ID_MAX];
+	int32_t pid;
+	uint8_t terminal; /* 0/1: fds are [pidfd, pty master] */
+	uint8_t pad[3];
+};
+
+/* Fds of MON_PROCESS_ADD: [pidfd, pty master] with a terminal,
+ * [pidfd, stdin write end, stdout read end, stderr read end] without. */
+unsigned ipc_process_nfds(bool terminal);
+enum { IPC_PFD_PIDFD = 0, IPC_PFD_PTY = 1, IPC_PFD_STDIN = 1, IPC_PFD_STDOUT = 2,
+       IPC_PFD_STDERR = 3 };
+
 /* ---- one received message ---- */
 
 struct ipc_msg {
@@ -141,6 +292,8 @@ struct ipc_msg {
 	const uint8_t *payload; /* valid until ipc_msg_release */
 	size_t len;
 	int fd;                 /* the passed fd (not for memfd payloads), or -1 */
+	int fds[IPC_MAX_FDS];   /* all passed fds (fds[0] == fd), -1 padded */
+	unsigned nfds;
 	/* private */
 	void *map;
 	size_t map_len;
@@ -149,6 +302,8 @@ struct ipc_msg {
 
 /* Take ownership of the message's fd (-1 if none). */
 int ipc_msg_take_fd(struct ipc_msg *m);
+/* Take ownership of fds[i] (-1 if absent). */
+int ipc_msg_take_fd_at(struct ipc_msg *m, unsigned i);
 /* Free what the message holds; closes its fd unless taken. */
 void ipc_msg_release(struct ipc_msg *m);
 
@@ -158,6 +313,11 @@ void ipc_msg_release(struct ipc_msg *m);
  * non-blocking socket is full. */
 int ipc_send_fd(int sock, uint32_t type, uint32_t id, const void *payload, size_t len, int fd,
 		struct kerr *err);
+
+/* Like ipc_send_fd with up to IPC_MAX_FDS fds (only types whose fd rule
+ * allows several: IPC_FD_PROCESS). */
+int ipc_send_fds(int sock, uint32_t type, uint32_t id, const void *payload, size_t len,
+		 const int *fds, unsigned nfds, struct kerr *err);
 
 /* Receive and validate one message. Returns 1 with *m filled, 0 on EOF,
  * -EAGAIN when a non-blocking socket has nothing, negative on any violation
@@ -207,6 +367,8 @@ int ipc_chan_new(struct ipc_chan **out, struct loop *l, int sock, const char *na
  * a pointer its on_close clears. */
 int ipc_chan_send(struct ipc_chan *c, uint32_t type, uint32_t id, const void *payload, size_t len,
 		  int fd, struct kerr *err);
+int ipc_chan_send_fds(struct ipc_chan *c, uint32_t type, uint32_t id, const void *payload,
+		      size_t len, const int *fds, unsigned nfds, struct kerr *err);
 /* Close now: on_close(reason) runs, then the channel is freed. */
 void ipc_chan_close(struct ipc_chan *c, const char *reason);
 /* Free without calling on_close (owner teardown). */

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * frontend.h - the front-end's state and its internal interfaces:
- *   confine.c      confine_self(): empty root, no privileges, seccomp
+ *   (common/confine.c: confine_self(&confine_frontend, ...): empty root, no
+ *   privileges, seccomp)
  *   exec_client.c  requests to the executor and matching of their replies
+ *   monitors.c     the per-container monitor channels: stdio, wait, resize
+ *   containers.c   the container RPCs: checks, then to executor or monitor
  *   rpc.c          ttRPC dispatch: catalog, endpoint policy, decode, table
  */
 #ifndef KATA_FRONTEND_H
@@ -19,6 +22,7 @@
 #include "ttrpc.h"
 
 struct exec_pending;
+struct fe_mon;
 
 struct frontend {
 	struct loop *loop;
@@ -27,18 +31,12 @@ struct frontend {
 	char exec_gone_reason[128];
 	struct exec_pending *pending; /* requests awaiting the executor's reply */
 	size_t n_pending;
+	struct fe_mon *mons;         /* monitor channels, one per container */
+	size_t n_mons;
 	unsigned generation;
 	/* Only allowed_endpoints is set: the parent passes the list on argv. */
 	struct agent_options policy;
 };
-
-/* ---- confine.c ---- */
-
-/* Drop everything the front-end does not need, irreversibly: empty
- * read-only root, uid/gid, all capabilities in every set, no_new_privs,
- * not dumpable, then the seccomp allow-list. parent_pid: the expected
- * parent (re-armed parent-death signal). */
-int confine_self(uid_t uid, gid_t gid, pid_t parent_pid, struct kerr *err);
 
 /* ---- exec_client.c ---- */
 
@@ -58,6 +56,46 @@ int exec_client_start(struct frontend *fe, int sock, struct kerr *err);
 int exec_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
 		 size_t len, uint32_t reply_type, exec_reply_fn fn, struct kerr *err);
 void exec_client_stop(struct frontend *fe);
+
+/* ---- monitors.c ---- */
+
+/* IPC_MONITOR_ATTACH: fd (taken) is the channel to cid's monitor; replaces
+ * an existing one for the same id. */
+int monitors_attach(struct frontend *fe, const char *cid, int fd, struct kerr *err);
+bool monitors_known(struct frontend *fe, const char *cid);
+void monitors_stop(struct frontend *fe);
+/* Each answers the call itself (now, or when the monitor replies); ids are
+ * already checked. len is 1..IPC_STDIO_CHUNK. */
+void monitors_read(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+		   const char *eid, unsigned stream, uint32_t len);
+struct Grpc__WriteStreamRequest;
+/* Takes req (data non-empty). */
+void monitors_write(struct frontend *fe, struct ttrpc_call *call,
+		    struct Grpc__WriteStreamRequest *req);
+void monitors_close_stdin(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+			  const char *eid);
+void monitors_resize(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+		     const char *eid, uint16_t rows, uint16_t cols);
+void monitors_wait(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+		   const char *eid);
+
+/* ---- containers.c: handlers; each owns req and answers call ---- */
+
+#define RPC_HANDLER(name)                                                                  \
+	void name(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_create_sandbox);
+RPC_HANDLER(rpc_destroy_sandbox);
+RPC_HANDLER(rpc_create_container);
+RPC_HANDLER(rpc_start_container);
+RPC_HANDLER(rpc_remove_container);
+RPC_HANDLER(rpc_exec_process);
+RPC_HANDLER(rpc_signal_process);
+RPC_HANDLER(rpc_wait_process);
+RPC_HANDLER(rpc_write_stdin);
+RPC_HANDLER(rpc_read_stdout);
+RPC_HANDLER(rpc_read_stderr);
+RPC_HANDLER(rpc_close_stdin);
+RPC_HANDLER(rpc_tty_win_resize);
 
 /* ---- rpc.c ---- */
 

@@ -8,7 +8,7 @@
  * and everything else it needs on argv (ids, log level, allowed endpoints):
  * after confinement it cannot open a file.
  *
- * Sequence: parse argv, check the fds, confine (confine.c), then one event
+ * Sequence: parse argv, check the fds, confine (common/confine.c), then one event
  * loop with the ttRPC server (rpc.c) and the executor channel
  * (exec_client.c).
  */
@@ -25,6 +25,7 @@
 
 #include "cleanup.h"
 #include "config.h"
+#include "confine.h"
 #include "frontend.h"
 #include "log.h"
 
@@ -174,7 +175,7 @@ int main(int argc, char **argv)
 	}
 	/* Nothing untrusted has been read yet; from here on nothing privileged
 	 * can be done. */
-	if (confine_self((uid_t)uid, (gid_t)gid, parent, &err) < 0) {
+	if (confine_self(&confine_frontend, (uid_t)uid, (gid_t)gid, parent, &err) < 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}

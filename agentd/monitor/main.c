@@ -1,38 +1,495 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * kata-agent-monitor - the per-container monitor (owns stdio, collects exit
- * codes, survives a front-end restart). Only the command line exists so far:
- * the executor will start one per container with a launch channel; started
- * any other way it refuses to run.
+ * kata-agent-monitor - one per container: the parent (CLONE_PARENT from the
+ * launcher) and child subreaper of every container process. It reaps them
+ * and keeps their exit statuses, owns the parent ends of their stdio,
+ * buffers output (bounded: backpressure) until the front-end acknowledges
+ * it, and survives a front-end restart without losing a byte.
+ *
+ * Started by the executor (through a fork that set PR_SET_CHILD_SUBREAPER
+ * and exec'd us) with three SOCK_SEQPACKET channels:
+ *   fd 3  executor  (peer EXECUTOR): MON_NEW_FRONTEND, MON_SIGNAL, MON_SHUTDOWN
+ *   fd 4  launcher  (peer LAUNCHER): MON_PROCESS_ADD
+ *   fd 5  front-end (peer FRONTEND): stdio, resize, wait requests
+ * Sequence: argv, check the fds, confine (common/confine.c: empty root,
+ * unprivileged ids, CAP_KILL only, seccomp) before reading any message, then
+ * one event loop. Bad input from a peer closes that peer's channel only.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "config.h"
+#include "confine.h"
+#include "grpc_status.h"
 #include "log.h"
+#include "monitor.h"
+
+enum { FD_EXECUTOR = 3, FD_LAUNCHER = 4, FD_FRONTEND = 5 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: kata-agent-monitor [OPTIONS]\n"
-		"The per-container monitor of kata-agent; started by the executor with a\n"
-		"launch channel on fd 3, not by hand.\n\n"
-		"  --version   print the version and exit\n"
-		"  --help      print this help and exit\n");
+		"Usage: kata-agent-monitor --container-id ID [OPTIONS]\n"
+		"The per-container monitor of kata-agent. Started by kata-agent-executor, one\n"
+		"per container, with SOCK_SEQPACKET channels on fd 3 (executor), 4 (launcher)\n"
+		"and 5 (front-end); not by hand.\n\n"
+		"  --container-id ID   the container it serves ([A-Za-z0-9][A-Za-z0-9_.-]*)\n"
+		"  --uid N, --gid N    ids to run as after confinement (default 65534, not 0)\n"
+		"  --log-level L       critical|error|warn|info|debug (default info)\n"
+		"  --stdio-buffer N    bytes of output kept per stream (default 1048576;\n"
+		"                      4096..67108864)\n"
+		"  --version           print the version and exit\n"
+		"  --help              print this help and exit\n");
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	if (!*s || *s == '-')
+		return -1;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* ---- replies ---- */
+
+static void chan_error(struct ipc_chan *c, uint32_t id, int grpc_status, int errno_code,
+		       const char *msg)
+{
+	uint8_t buf[sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX];
+	size_t n = ipc_error_build(buf, grpc_status, errno_code, msg);
+	struct kerr e = { 0 };
+	if (ipc_chan_send(c, IPC_ERROR, id, buf, n, -1, &e) < 0)
+		log_warn("reply to %s: %s", ipc_chan_name(c), e.msg);
+}
+
+static void chan_kerr(struct ipc_chan *c, uint32_t id, const struct kerr *e)
+{
+	int code = e->code < 0 && e->code >= -4095 ? e->code : 0;
+	chan_error(c, id, kerr_status(e), code, e->msg);
+}
+
+static void chan_ok(struct ipc_chan *c, uint32_t id)
+{
+	struct kerr e = { 0 };
+	if (ipc_chan_send(c, IPC_OK, id, NULL, 0, -1, &e) < 0)
+		log_warn("reply to %s: %s", ipc_chan_name(c), e.msg);
+}
+
+void mon_to_frontend(struct monitor *m, uint32_t type, uint32_t id, const void *p, size_t len)
+{
+	if (!m->frontend)
+		return;
+	struct kerr e = { 0 };
+	if (ipc_chan_send(m->frontend, type, id, p, len, -1, &e) < 0) {
+		/* The queue is full: the front-end does not read. What it did not
+		 * acknowledge goes to the next one. */
+		log_error("front-end channel: %s; closing it", e.msg);
+		if (m->frontend)
+			ipc_chan_close(m->frontend, e.msg);
+	}
+}
+
+void mon_error_to_frontend(struct monitor *m, uint32_t id, int grpc_status, int errno_code,
+			   const char *fmt, ...)
+{
+	if (!m->frontend)
+		return;
+	char msg[IPC_ERROR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	chan_error(m->frontend, id, grpc_status, errno_code, msg);
+}
+
+void mon_exited(struct monitor *m, struct mon_proc *p)
+{
+	if (!m->exec)
+		return;
+	struct ipc_exited x = { .status = p->status };
+	memcpy(x.exec_id, p->exec_id, sizeof(x.exec_id));
+	struct kerr e = { 0 };
+	if (ipc_chan_send(m->exec, IPC_MON_EXITED, 0, &x, sizeof(x), -1, &e) < 0)
+		log_error("tell the executor about exit of %s: %s",
+			  p->exec_id[0] ? p->exec_id : "init", e.msg);
+}
+
+void mon_check_done(struct monitor *m)
+{
+	if (m->live)
+		return;
+	if (m->shutting_down) {
+		log_info("shutdown: every process is reaped; exiting");
+		loop_quit(m->loop);
+	} else if (!m->exec && !m->frontend) {
+		/* Nobody can ask anything any more, and nothing runs. */
+		log_info("executor and front-end gone, nothing runs; exiting");
+		loop_quit(m->loop);
+	}
+}
+
+static int need_id(const struct ipc_msg *msg, struct kerr *err)
+{
+	if (msg->hdr.id == 0)
+		return kerr_set(err, -EPROTO, "%s without a request id", ipc_type_name(msg->hdr.type));
+	return 0;
+}
+
+/* The process named by a request, or an ERROR reply (NOT_FOUND). */
+static struct mon_proc *find_or_reply(struct monitor *m, struct ipc_chan *c, uint32_t id,
+				      const char *container_id, const char *exec_id)
+{
+	if (container_id && strcmp(container_id, m->container_id) != 0) {
+		char msg[IPC_ERROR_MSG_MAX];
+		snprintf(msg, sizeof(msg), "container %s not found (this monitor serves %s)",
+			 container_id, m->container_id);
+		chan_error(c, id, GRPC_NOT_FOUND, -ENOENT, msg);
+		return NULL;
+	}
+	struct mon_proc *p = mon_proc_find(m, exec_id);
+	if (!p) {
+		char msg[IPC_ERROR_MSG_MAX];
+		snprintf(msg, sizeof(msg), "process %s of container %s not found",
+			 exec_id[0] ? exec_id : "init", m->container_id);
+		chan_error(c, id, GRPC_NOT_FOUND, -ENOENT, msg);
+	}
+	return p;
+}
+
+/* ---- front-end channel ---- */
+
+static int fe_read(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+{
+	struct monitor *m = data;
+	struct ipc_stdio_read r;
+	memcpy(&r, msg->payload, sizeof(r));
+	if (need_id(msg, err) < 0)
+		return -EPROTO;
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, r.exec_id);
+	struct kerr e = { 0 };
+	if (p && mon_stream_read(p, r.stream, msg->hdr.id, r.max_len, &e) < 0)
+		chan_kerr(c, msg->hdr.id, &e);
+	return 0;
+}
+
+static int fe_ack(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+{
+	struct monitor *m = data;
+	struct ipc_stdio_ack a;
+	memcpy(&a, msg->payload, sizeof(a));
+	struct mon_proc *p = mon_proc_find(m, a.exec_id);
+	if (p)
+		mon_stream_ack(p, a.stream, a.offset);
+	return 0;
+}
+
+static int fe_write(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+{
+	struct monitor *m = data;
+	struct ipc_stdio_write w;
+	memcpy(&w, msg->payload, sizeof(w));
+	if (need_id(msg, err) < 0)
+		return -EPROTO;
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, w.exec_id);
+	struct kerr e = { 0 };
+	if (p && mon_stdin_write(p, msg->hdr.id, msg->payload + sizeof(w), msg->len - sizeof(w),
+				 &e) < 0)
+		chan_kerr(c, msg->hdr.id, &e);
+	return 0;
+}
+
+static int fe_close_stdin(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+{
+	struct monitor *m = data;
+	struct ipc_exec_ref x;
+	memcpy(&x, msg->payload, sizeof(x));
+	if (need_id(msg, err) < 0)
+		return -EPROTO;
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, x.container_id, x.exec_id);
+	if (p) {
+		mon_stdin_close(p);
+		if (m->frontend == c)
+			chan_ok(c, msg->hdr.id);
+	}
+	return 0;
+}
+
+static int fe_resize(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+{
+	struct monitor *m = data;
+	struct ipc_tty_resize t;
+	memcpy(&t, msg->payload, sizeof(t));
+	if (need_id(msg, err) < 0)
+		return -EPROTO;
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, t.exec_id);
+	if (!p)
+		return 0;
+	int fd = p->in_fd >= 0 ? p->in_fd : p->out[0].fd;
+	if (!p->terminal || fd < 0) {
+		char e[IPC_ERROR_MSG_MAX];
+		snprintf(e, sizeof(e), "process %s has no %s", p->exec_id[0] ? p->exec_id : "init",
+			 p->terminal ? "open terminal" : "terminal");
+		chan_error(c, msg->hdr.id, GRPC_FAILED_PRECONDITION, -ENOTTY, e);
+		return 0;
+	}
+	struct winsize ws = { .ws_row = t.rows, .ws_col = t.cols };
+	if (ioctl(fd, TIOCSWINSZ, &ws) < 0) {
+		char e[IPC_ERROR_MSG_MAX];
+		int en = errno;
+		snprintf(e, sizeof(e), "resize terminal of process %s: %s",
+			 p->exec_id[0] ? p->exec_id : "init", strerror(en));
+		chan_error(c, msg->hdr.id, GRPC_INTERNAL, -en, e);
+		return 0;
+	}
+	chan_ok(c, msg->hdr.id);
+	return 0;
+}
+
+static int fe_wait(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+{
+	struct monitor *m = data;
+	struct ipc_exec_ref x;
+	memcpy(&x, msg->payload, sizeof(x));
+	if (need_id(msg, err) < 0)
+		return -EPROTO;
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, x.container_id, x.exec_id);
+	struct kerr e = { 0 };
+	if (p && mon_wait(p, msg->hdr.id, &e) < 0)
+		chan_kerr(c, msg->hdr.id, &e);
+	return 0;
+}
+
+#define FROM_FE IPC_FROM(IPC_ROLE_FRONTEND)
+static const struct ipc_dispatch frontend_table[] = {
+	{ IPC_STDIO_READ_REQ, FROM_FE, fe_read },
+	{ IPC_STDIO_ACK, FROM_FE, fe_ack },
+	{ IPC_STDIO_WRITE_REQ, FROM_FE, fe_write },
+	{ IPC_STDIO_CLOSE_REQ, FROM_FE, fe_close_stdin },
+	{ IPC_TTY_RESIZE_REQ, FROM_FE, fe_resize },
+	{ IPC_WAIT_REQ, FROM_FE, fe_wait },
+	{ 0, 0, NULL },
+};
+
+static void frontend_closed(struct ipc_chan *c, const char *reason, void *data)
+{
+	struct monitor *m = data;
+	if (m->frontend != c)
+		return;
+	m->frontend = NULL;
+	log_info("front-end channel closed%s%s; unacknowledged output is kept for the next one",
+		 reason ? ": " : "", reason ? reason : "");
+	mon_frontend_changed(m);
+	mon_check_done(m);
+}
+
+static int frontend_attach(struct monitor *m, int fd, struct kerr *err)
+{
+	char name[32];
+	snprintf(name, sizeof(name), "frontend#%u", m->fe_generation++);
+	struct ipc_chan *c;
+	int r = ipc_chan_new(&c, m->loop, fd, name, IPC_ROLE_FRONTEND, frontend_table,
+			     frontend_closed, m, err);
+	if (r < 0)
+		return r;
+	m->frontend = c;
+	return 0;
+}
+
+/* ---- executor channel ---- */
+
+static int ex_new_frontend(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+{
+	struct monitor *m = data;
+	cleanup_close int fd = ipc_msg_take_fd(msg);
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return kerr_set(err, -EPROTO, "MON_NEW_FRONTEND: the fd is not a socket");
+	if (m->frontend) {
+		struct ipc_chan *old = m->frontend;
+		m->frontend = NULL;
+		ipc_chan_free(old);
+	}
+	/* Requests of the old front-end are dropped; what it did not
+	 * acknowledge is sent again to the new one. */
+	mon_frontend_changed(m);
+	struct kerr e = { 0 };
+	if (frontend_attach(m, take_fd(&fd), &e) < 0)
+		log_error("new front-end channel: %s", e.msg);
+	else
+		log_info("front-end channel replaced");
+	return 0;
+}
+
+static int ex_signal(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+{
+	struct monitor *m = data;
+	struct ipc_process_signal s;
+	memcpy(&s, msg->payload, sizeof(s));
+	if (need_id(msg, err) < 0)
+		return -EPROTO;
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, s.container_id, s.exec_id);
+	if (!p)
+		return 0;
+	/* An exited process: nothing left to signal; the executor keeps the
+	 * state machine and decides what that means. */
+	if (!p->exited && p->pidfd >= 0 &&
+	    syscall(SYS_pidfd_send_signal, p->pidfd, (int)s.signal, NULL, 0) < 0 && errno != ESRCH) {
+		char e[IPC_ERROR_MSG_MAX];
+		int en = errno;
+		snprintf(e, sizeof(e), "signal %u to process %s: %s", s.signal,
+			 p->exec_id[0] ? p->exec_id : "init", strerror(en));
+		chan_error(c, msg->hdr.id, en == EPERM ? GRPC_PERMISSION_DENIED : GRPC_INTERNAL,
+			   -en, e);
+		return 0;
+	}
+	chan_ok(c, msg->hdr.id);
+	return 0;
+}
+
+static int ex_shutdown(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+{
+	struct monitor *m = data;
+	log_info("shutdown requested; %u process(es) still to reap", m->live);
+	m->shutting_down = true;
+	mon_check_done(m);
+	return 0;
+}
+
+#define FROM_EX IPC_FROM(IPC_ROLE_EXECUTOR)
+static const struct ipc_dispatch executor_table[] = {
+	{ IPC_MON_NEW_FRONTEND, FROM_EX, ex_new_frontend },
+	{ IPC_MON_SIGNAL, FROM_EX, ex_signal },
+	{ IPC_MON_SHUTDOWN, FROM_EX, ex_shutdown },
+	{ 0, 0, NULL },
+};
+
+static void executor_closed(struct ipc_chan *c, const char *reason, void *data)
+{
+	struct monitor *m = data;
+	m->exec = NULL;
+	log_warn("executor channel closed%s%s; still serving the container",
+		 reason ? ": " : "", reason ? reason : "");
+	mon_check_done(m);
+}
+
+/* ---- launcher channel ---- */
+
+static int la_process_add(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+{
+	struct monitor *m = data;
+	struct ipc_process_add a;
+	memcpy(&a, msg->payload, sizeof(a));
+	if (need_id(msg, err) < 0)
+		return -EPROTO;
+	struct kerr e = { 0 };
+	if (mon_proc_add(m, &a, msg, &e) < 0) {
+		log_error("add process %s: %s", a.exec_id[0] ? a.exec_id : "init", e.msg);
+		chan_kerr(c, msg->hdr.id, &e);
+	} else if (m->launcher == c) {
+		chan_ok(c, msg->hdr.id);
+	}
+	return 0;
+}
+
+static const struct ipc_dispatch launcher_table[] = {
+	{ IPC_MON_PROCESS_ADD, IPC_FROM(IPC_ROLE_LAUNCHER), la_process_add },
+	{ 0, 0, NULL },
+};
+
+static void launcher_closed(struct ipc_chan *c, const char *reason, void *data)
+{
+	struct monitor *m = data;
+	m->launcher = NULL;
+	log_info("launcher channel closed%s%s", reason ? ": " : "", reason ? reason : "");
+}
+
+/* ---- SIGCHLD ---- */
+
+static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
+{
+	struct signalfd_siginfo si[8];
+	while (read(fd, si, sizeof(si)) > 0)
+		;
+	mon_reap(data);
+}
+
+/* ---- start ---- */
+
+static int check_fds(struct kerr *err)
+{
+	static const struct { int fd; const char *what; } need[] = {
+		{ FD_EXECUTOR, "executor" },
+		{ FD_LAUNCHER, "launcher" },
+		{ FD_FRONTEND, "front-end" },
+	};
+	for (size_t i = 0; i < 3; i++) {
+		struct stat st;
+		int v = 0;
+		socklen_t len = sizeof(v);
+		if (fstat(need[i].fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+		    getsockopt(need[i].fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 ||
+		    v != SOCK_SEQPACKET)
+			return kerr_set(err, -EBADF,
+					"no SOCK_SEQPACKET %s channel on fd %d: kata-agent-monitor is "
+					"started by kata-agent-executor, one per container",
+					need[i].what, need[i].fd);
+		if (fcntl(need[i].fd, F_SETFD, FD_CLOEXEC) < 0)
+			return kerr_set(err, -errno, "FD_CLOEXEC on fd %d: %s", need[i].fd,
+					strerror(errno));
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		{ "container-id", required_argument, NULL, 'c' },
+		{ "uid", required_argument, NULL, 'u' },
+		{ "gid", required_argument, NULL, 'g' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "stdio-buffer", required_argument, NULL, 'b' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int o;
+	static struct monitor mon;
+	unsigned long uid = 65534, gid = 65534, bufsz = MON_STREAM_BUF_DEFAULT;
+	enum log_level level = LOG_LVL_INFO;
+	const char *cid = NULL;
+	int o, bad = 0;
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (o) {
+		case 'c':
+			cid = optarg;
+			bad = ipc_id_valid(cid, false) ? 0 : -1;
+			break;
+		case 'u': bad = parse_uint(optarg, 0xfffffffe, &uid); break;
+		case 'g': bad = parse_uint(optarg, 0xfffffffe, &gid); break;
+		case 'l': bad = log_level_parse(optarg, &level); break;
+		case 'b':
+			bad = parse_uint(optarg, 64ul << 20, &bufsz);
+			if (!bad && bufsz < 4096)
+				bad = -1;
+			break;
 		case 'V':
 			printf("kata-agent-monitor %s\n", KATA_AGENT_VERSION);
 			return 0;
@@ -43,13 +500,81 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+		if (bad) {
+			fprintf(stderr, "kata-agent-monitor: invalid option value: %s\n", optarg);
+			return 2;
+		}
 	}
-	if (optind != argc) {
+	if (optind != argc || !cid) {
+		if (!cid)
+			fprintf(stderr, "kata-agent-monitor: --container-id is required\n");
 		usage(stderr);
 		return 2;
 	}
-	log_init("monitor", STDERR_FILENO, LOG_LVL_INFO);
-	log_error("started without a launch channel: kata-agent-monitor is started by "
-		  "kata-agent-executor, one per container (not implemented yet)");
-	return 1;
+	if (uid == 0 || gid == 0) {
+		fprintf(stderr, "kata-agent-monitor: refusing to run as uid/gid 0\n");
+		return 2;
+	}
+	log_init("monitor", STDERR_FILENO, level);
+	struct monitor *m = &mon;
+	snprintf(m->container_id, sizeof(m->container_id), "%s", cid);
+	m->stream_buf = bufsz;
+	m->sigfd = -1;
+
+	struct kerr err = { 0 };
+	if (check_fds(&err) < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	/* Nothing inherited beyond the three channels (and stdio). */
+	close_range(FD_FRONTEND + 1, ~0u, 0);
+	signal(SIGPIPE, SIG_IGN);
+	/* We must collect the exits of orphans too; the executor's fork set
+	 * this already, setting it again costs nothing. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		log_error("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+		return 1;
+	}
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
+	    (m->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		log_error("signalfd: %s", strerror(errno));
+		return 1;
+	}
+	/* Nothing has been read from any channel yet. */
+	if (confine_self(&confine_monitor, (uid_t)uid, (gid_t)gid, 0, &err) < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	log_info("monitor of container %s confined: uid %lu gid %lu, CAP_KILL only, empty root, "
+		 "seccomp allow-list",
+		 m->container_id, uid, gid);
+
+	if (loop_new(&m->loop, &err) < 0 ||
+	    loop_add(m->loop, m->sigfd, EPOLLIN, on_signal, m, &err) < 0 ||
+	    ipc_chan_new(&m->exec, m->loop, FD_EXECUTOR, "executor", IPC_ROLE_EXECUTOR,
+			 executor_table, executor_closed, m, &err) < 0 ||
+	    ipc_chan_new(&m->launcher, m->loop, FD_LAUNCHER, "launcher", IPC_ROLE_LAUNCHER,
+			 launcher_table, launcher_closed, m, &err) < 0 ||
+	    frontend_attach(m, FD_FRONTEND, &err) < 0) {
+		log_error("monitor start: %s", err.msg);
+		return 1;
+	}
+	mon_reap(m); /* exits before the signalfd existed */
+	int r = loop_run(m->loop, &err);
+	if (r < 0)
+		log_error("event loop: %s", err.msg);
+	mon_free_all(m);
+	if (m->frontend)
+		ipc_chan_free(m->frontend);
+	if (m->launcher)
+		ipc_chan_free(m->launcher);
+	if (m->exec)
+		ipc_chan_free(m->exec);
+	loop_del(m->loop, m->sigfd);
+	close(m->sigfd);
+	loop_free(m->loop);
+	return r < 0 ? 1 : 0;
 }

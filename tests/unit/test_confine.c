@@ -1,36 +1,44 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_confine.c - agentd/frontend/confine.c in forked children: what the
- * kernel reports for a confined process, that the work the front-end does
- * (IPC with sealed memfds, epoll, logging) passes the seccomp filter, and
- * that what it must not do kills it with SIGSYS. Needs root.
+ * test_confine.c - common/confine.c in forked children, with the front-end's
+ * and the monitor's profiles: what the kernel reports for a confined
+ * process, that the work each does (front-end: IPC with sealed memfds,
+ * epoll, logging; monitor: signalfd, waitid, pidfd signals, TIOCSWINSZ)
+ * passes its seccomp filter, and that what it must not do kills it with
+ * SIGSYS. Needs root.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include <linux/wait.h>
+
 #include "../tap.h"
-#include "frontend.h"
+#include "confine.h"
 #include "ipc.h"
 #include "log.h"
 #include "loop.h"
 
 #define UID 65534
 
-/* Run fn confined in a child; return its wait status. */
-static int run_confined(int (*fn)(void *), void *arg)
+/* Run fn confined with profile p in a child; return its wait status. */
+static int run_confined_as(const struct confine_profile *p, int (*fn)(void *), void *arg)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
 		struct kerr e = { 0 };
-		if (confine_self(UID, UID, getppid(), &e) < 0) {
+		if (confine_self(p, UID, UID, getppid(), &e) < 0) {
 			printf("# confine: %s\n", e.msg);
 			fflush(stdout);
 			_exit(100);
@@ -40,6 +48,11 @@ static int run_confined(int (*fn)(void *), void *arg)
 	int st = -1;
 	waitpid(pid, &st, 0);
 	return st;
+}
+
+static int run_confined(int (*fn)(void *), void *arg)
+{
+	return run_confined_as(&confine_frontend, fn, arg);
 }
 
 static int exits_with(int st, int code)
@@ -92,7 +105,8 @@ static void status_field(pid_t pid, const char *name, char *out, size_t len)
 	fclose(f);
 }
 
-TEST(proc_status_of_confined_process)
+static void proc_status_check(int *tap_failed, const struct confine_profile *p,
+			      const char *capprm_eff)
 {
 	if (geteuid() != 0) {
 		printf("# skipped: needs root\n");
@@ -103,7 +117,7 @@ TEST(proc_status_of_confined_process)
 	pid_t pid = fork();
 	if (pid == 0) {
 		struct kerr e = { 0 };
-		if (confine_self(UID, UID, getppid(), &e) < 0)
+		if (confine_self(p, UID, UID, getppid(), &e) < 0)
 			_exit(100);
 		int fds[2] = { to_child[0], from_child[1] };
 		_exit(wait_on_pipe(fds));
@@ -120,7 +134,7 @@ TEST(proc_status_of_confined_process)
 	const char *caps[] = { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" };
 	for (size_t i = 0; i < 5; i++) {
 		status_field(pid, caps[i], v, sizeof(v));
-		CHECK_EQ_STR(v, "0000000000000000");
+		CHECK_EQ_STR(v, (i == 1 || i == 2) ? capprm_eff : "0000000000000000");
 	}
 	status_field(pid, "NoNewPrivs", v, sizeof(v));
 	CHECK_EQ_STR(v, "1");
@@ -138,6 +152,17 @@ TEST(proc_status_of_confined_process)
 	close(to_child[1]);
 	close(from_child[0]);
 	close(from_child[1]);
+}
+
+TEST(proc_status_of_confined_process)
+{
+	proc_status_check(tap_failed, &confine_frontend, "0000000000000000");
+}
+
+TEST(proc_status_of_confined_monitor)
+{
+	/* CAP_KILL (5) alone. */
+	proc_status_check(tap_failed, &confine_monitor, "0000000000000020");
 }
 
 /* ---- the front-end's real work passes the filter ---- */
@@ -254,6 +279,95 @@ TEST(forbidden_syscalls_kill)
 	CHECK(killed_by_sigsys(run_confined(do_socket, NULL)));
 	CHECK(killed_by_sigsys(run_confined(do_kill_parent, NULL)));
 	CHECK(killed_by_sigsys(run_confined(do_prctl, NULL)));
+}
+
+/* ---- the monitor's profile ---- */
+
+/* The monitor's work: SIGCHLD by signalfd, a pidfd signal to a process of
+ * another uid (root: needs CAP_KILL), reap it by waitid(P_PIDFD), resize a
+ * pty master, and probe ioctls fail softly. arg: [pidfd of a root child,
+ * pty master]. */
+static int monitor_work(void *arg)
+{
+	int *fds = arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return 10;
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		return 11;
+	if (syscall(SYS_pidfd_send_signal, fds[0], SIGKILL, NULL, 0) < 0)
+		return 12;
+	siginfo_t si = { 0 };
+	/* Our child: forked before confinement. */
+	if (waitid((idtype_t)P_PIDFD, (id_t)fds[0], &si, WEXITED) < 0)
+		return 13;
+	if (si.si_code != CLD_KILLED || si.si_status != SIGKILL)
+		return 14;
+	struct winsize ws = { .ws_row = 33, .ws_col = 99 };
+	if (ioctl(fds[1], TIOCSWINSZ, &ws) < 0)
+		return 15;
+	struct winsize got;
+	if (ioctl(fds[1], TIOCGWINSZ, &got) == 0 || errno != ENOTTY)
+		return 16;
+	if (isatty(fds[1]))
+		return 17;
+	/* Reaping "anything": nothing left, ECHILD, not SIGSYS. */
+	if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) == 0 && si.si_pid != 0)
+		return 18;
+	close(sfd);
+	return 0;
+}
+
+static int do_kill_child(void *arg)
+{
+	return kill(1, 0) < 0 ? 1 : 0; /* kill(2) is not in the list: SIGSYS */
+}
+
+static int do_pidfd_open(void *arg)
+{
+	return syscall(SYS_pidfd_open, 1, 0) < 0 ? 1 : 0;
+}
+
+TEST(monitor_work_passes_its_filter)
+{
+	if (geteuid() != 0) {
+		printf("# skipped: needs root\n");
+		return;
+	}
+	/* The confined process must be the parent of what it reaps: it forks
+	 * the victim (still root) before confining itself. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fds[2];
+		pid_t victim = fork();
+		if (victim == 0) {
+			pause();
+			_exit(0);
+		}
+		fds[0] = (int)syscall(SYS_pidfd_open, victim, 0);
+		fds[1] = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (fds[0] < 0 || fds[1] < 0)
+			_exit(90);
+		struct kerr e = { 0 };
+		if (confine_self(&confine_monitor, UID, UID, getppid(), &e) < 0) {
+			printf("# confine: %s\n", e.msg);
+			fflush(stdout);
+			_exit(100);
+		}
+		_exit(monitor_work(fds));
+	}
+	int st = -1;
+	waitpid(pid, &st, 0);
+	CHECK(exits_with(st, 0));
+	CHECK(killed_by_sigsys(run_confined_as(&confine_monitor, do_kill_child, NULL)));
+	CHECK(killed_by_sigsys(run_confined_as(&confine_monitor, do_pidfd_open, NULL)));
+	CHECK(killed_by_sigsys(run_confined_as(&confine_monitor, do_fork, NULL)));
+	CHECK(killed_by_sigsys(run_confined_as(&confine_monitor, do_socket, NULL)));
+	/* and the front-end cannot do what the monitor may */
+	CHECK(killed_by_sigsys(run_confined(do_pidfd_open, NULL)));
 }
 
 int main(void)

@@ -424,6 +424,340 @@ TEST(channel_eof_and_send_after_close)
 	loop_free(t.loop);
 }
 
+/* ---- container path messages ---- */
+
+TEST(id_rule)
+{
+	CHECK(ipc_id_valid("abc", false));
+	CHECK(ipc_id_valid("A0_.-z", false));
+	CHECK(ipc_id_valid("", true));
+	CHECK(!ipc_id_valid("", false));
+	CHECK(!ipc_id_valid(".", false));
+	CHECK(!ipc_id_valid("..", false));
+	CHECK(!ipc_id_valid("-x", false));
+	CHECK(!ipc_id_valid("_x", false));
+	CHECK(!ipc_id_valid("a/b", false));
+	CHECK(!ipc_id_valid("a b", false));
+	CHECK(!ipc_id_valid("a\n", false));
+	CHECK(!ipc_id_valid(NULL, true));
+	char longid[IPC_ID_MAX + 1];
+	memset(longid, 'a', sizeof(longid));
+	longid[IPC_ID_MAX - 1] = '\0';
+	CHECK(ipc_id_valid(longid, false)); /* IPC_ID_MAX-1 bytes */
+	longid[IPC_ID_MAX - 1] = 'a';
+	longid[IPC_ID_MAX] = '\0';
+	CHECK(!ipc_id_valid(longid, false));
+
+	struct kerr e = { 0 };
+	char f[IPC_ID_MAX] = "abc";
+	CHECK_EQ_INT(ipc_id_field_check(f, false, "container id", &e), 0);
+	f[10] = 'x'; /* hidden byte after the NUL */
+	CHECK(ipc_id_field_check(f, false, "container id", &e) < 0);
+	CHECK(strstr(e.msg, "after its terminating NUL") != NULL);
+	memset(f, 'a', sizeof(f)); /* no NUL */
+	CHECK(ipc_id_field_check(f, false, "container id", &e) < 0);
+	CHECK(strstr(e.msg, "not NUL-terminated") != NULL);
+	memset(f, 0, sizeof(f));
+	CHECK(ipc_id_field_check(f, false, "container id", &e) < 0);
+	CHECK_EQ_INT(ipc_id_field_check(f, true, "exec id", &e), 0);
+}
+
+static int payload_ok(uint32_t type, const void *p, size_t len)
+{
+	struct kerr e = { 0 };
+	int r = ipc_check_payload(type, p, len, &e);
+	if (r < 0)
+		printf("# %s rejected: %s\n", ipc_type_name(type), e.msg);
+	return r == 0;
+}
+
+static int payload_bad(uint32_t type, const void *p, size_t len, const char *what)
+{
+	struct kerr e = { 0 };
+	if (ipc_check_payload(type, p, len, &e) == 0) {
+		printf("# %s accepted, expected rejection for %s\n", ipc_type_name(type), what);
+		return 0;
+	}
+	if (!strstr(e.msg, what)) {
+		printf("# error \"%s\" does not mention \"%s\"\n", e.msg, what);
+		return 0;
+	}
+	return 1;
+}
+
+TEST(container_path_bounds)
+{
+	static const struct {
+		uint32_t type;
+		size_t min, max;
+		bool big;
+	} want[] = {
+		{ IPC_SANDBOX_CREATE_REQ, 0, IPC_MAX_PAYLOAD, true },
+		{ IPC_SANDBOX_DESTROY_REQ, 0, 0, false },
+		{ IPC_CONTAINER_CREATE_REQ, 0, IPC_MAX_PAYLOAD, true },
+		{ IPC_CONTAINER_START_REQ, IPC_ID_MAX, IPC_ID_MAX, false },
+		{ IPC_CONTAINER_REMOVE_REQ, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
+		{ IPC_PROCESS_EXEC_REQ, 0, IPC_MAX_PAYLOAD, true },
+		{ IPC_PROCESS_SIGNAL_REQ, 2 * IPC_ID_MAX + 8, 2 * IPC_ID_MAX + 8, false },
+		{ IPC_OK, 0, 0, false },
+		{ IPC_MONITOR_ATTACH, IPC_ID_MAX, IPC_ID_MAX, false },
+		{ IPC_STDIO_READ_REQ, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
+		{ IPC_STDIO_DATA, 8, 8 + IPC_STDIO_CHUNK, false },
+		{ IPC_STDIO_ACK, IPC_ID_MAX + 16, IPC_ID_MAX + 16, false },
+		{ IPC_STDIO_WRITE_REQ, IPC_ID_MAX + 1, IPC_ID_MAX + IPC_STDIO_CHUNK, false },
+		{ IPC_STDIO_WRITTEN, 8, 8, false },
+		{ IPC_STDIO_CLOSE_REQ, 2 * IPC_ID_MAX, 2 * IPC_ID_MAX, false },
+		{ IPC_TTY_RESIZE_REQ, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
+		{ IPC_WAIT_REQ, 2 * IPC_ID_MAX, 2 * IPC_ID_MAX, false },
+		{ IPC_WAIT_REPLY, 8, 8, false },
+		{ IPC_MON_NEW_FRONTEND, 0, 0, false },
+		{ IPC_MON_SIGNAL, 2 * IPC_ID_MAX + 8, 2 * IPC_ID_MAX + 8, false },
+		{ IPC_MON_EXITED, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
+		{ IPC_MON_SHUTDOWN, 0, 0, false },
+		{ IPC_LAUNCH_START, 0, 0, false },
+		{ IPC_LAUNCH_EXEC, 0, IPC_MAX_PAYLOAD, true },
+		{ IPC_LAUNCHED, 8, 8, false },
+		{ IPC_MON_PROCESS_ADD, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const struct ipc_type_desc *d = ipc_type_info(want[i].type);
+		CHECK(d != NULL);
+		if (!d)
+			continue;
+		CHECK_EQ_INT(d->min_len, want[i].min);
+		CHECK_EQ_INT(d->max_len, want[i].max);
+		CHECK_EQ_INT(d->big, want[i].big);
+		CHECK(strncmp(ipc_type_name(want[i].type), "type#", 5) != 0);
+	}
+	CHECK(IPC_STDIO_CHUNK + IPC_ID_MAX <= IPC_MAX_INLINE);
+	CHECK_EQ_INT(ipc_type_info(IPC_MON_PROCESS_ADD)->fd, IPC_FD_PROCESS);
+	CHECK_EQ_INT(ipc_type_info(IPC_MONITOR_ATTACH)->fd, IPC_FD_REQUIRED);
+	CHECK_EQ_INT(ipc_type_info(IPC_MON_NEW_FRONTEND)->fd, IPC_FD_REQUIRED);
+	CHECK_EQ_STR(ipc_role_name(IPC_ROLE_MONITOR), "monitor");
+	CHECK_EQ_STR(ipc_role_name(IPC_ROLE_LAUNCHER), "launcher");
+}
+
+TEST(container_path_field_checks)
+{
+	struct ipc_container_ref cr = { "ctr1" };
+	CHECK(payload_ok(IPC_CONTAINER_START_REQ, &cr, sizeof(cr)));
+	CHECK(payload_ok(IPC_MONITOR_ATTACH, &cr, sizeof(cr)));
+	memset(&cr, 0, sizeof(cr));
+	CHECK(payload_bad(IPC_CONTAINER_START_REQ, &cr, sizeof(cr), "container id is empty"));
+	strcpy(cr.container_id, "../x");
+	CHECK(payload_bad(IPC_MONITOR_ATTACH, &cr, sizeof(cr), "is not [A-Za-z0-9]"));
+
+	struct ipc_container_remove rm = { "c", 10, 0 };
+	CHECK(payload_ok(IPC_CONTAINER_REMOVE_REQ, &rm, sizeof(rm)));
+	rm.pad = 1;
+	CHECK(payload_bad(IPC_CONTAINER_REMOVE_REQ, &rm, sizeof(rm), "padding"));
+
+	struct ipc_process_signal sg = { "c", "", 9, 0 };
+	CHECK(payload_ok(IPC_PROCESS_SIGNAL_REQ, &sg, sizeof(sg)));
+	CHECK(payload_ok(IPC_MON_SIGNAL, &sg, sizeof(sg)));
+	sg.signal = 0;
+	CHECK(payload_bad(IPC_MON_SIGNAL, &sg, sizeof(sg), "signal 0"));
+	sg.signal = 65;
+	CHECK(payload_bad(IPC_PROCESS_SIGNAL_REQ, &sg, sizeof(sg), "signal 65"));
+	sg.signal = 64;
+	strcpy(sg.exec_id, "e x");
+	CHECK(payload_bad(IPC_PROCESS_SIGNAL_REQ, &sg, sizeof(sg), "exec id"));
+
+	struct ipc_stdio_read rd = { "", IPC_STREAM_STDERR, IPC_STDIO_CHUNK };
+	CHECK(payload_ok(IPC_STDIO_READ_REQ, &rd, sizeof(rd)));
+	rd.stream = 3;
+	CHECK(payload_bad(IPC_STDIO_READ_REQ, &rd, sizeof(rd), "stream 3"));
+	rd.stream = 1;
+	rd.max_len = 0;
+	CHECK(payload_bad(IPC_STDIO_READ_REQ, &rd, sizeof(rd), "max_len 0"));
+	rd.max_len = IPC_STDIO_CHUNK + 1;
+	CHECK(payload_bad(IPC_STDIO_READ_REQ, &rd, sizeof(rd), "max_len"));
+
+	uint8_t data[8 + 4] = { 0 };
+	CHECK(payload_ok(IPC_STDIO_DATA, data, sizeof(data)));
+	memset(data, 0xff, 8);
+	CHECK(payload_bad(IPC_STDIO_DATA, data, sizeof(data), "overflows"));
+
+	struct ipc_stdio_ack ack = { "e1", 2, 0, 1234 };
+	CHECK(payload_ok(IPC_STDIO_ACK, &ack, sizeof(ack)));
+	ack.pad = 7;
+	CHECK(payload_bad(IPC_STDIO_ACK, &ack, sizeof(ack), "padding"));
+	ack.pad = 0;
+	ack.stream = 0;
+	CHECK(payload_bad(IPC_STDIO_ACK, &ack, sizeof(ack), "stream 0"));
+
+	uint8_t wr[IPC_ID_MAX + 3] = { 'e', 0 };
+	memcpy(wr + IPC_ID_MAX, "abc", 3);
+	CHECK(payload_ok(IPC_STDIO_WRITE_REQ, wr, sizeof(wr)));
+	wr[0] = '.';
+	CHECK(payload_bad(IPC_STDIO_WRITE_REQ, wr, sizeof(wr), "exec id"));
+
+	struct ipc_stdio_written wn = { 5 };
+	CHECK(payload_ok(IPC_STDIO_WRITTEN, &wn, sizeof(wn)));
+	wn.len = IPC_STDIO_CHUNK + 1;
+	CHECK(payload_bad(IPC_STDIO_WRITTEN, &wn, sizeof(wn), "len"));
+
+	struct ipc_exec_ref xr = { "c", "" };
+	CHECK(payload_ok(IPC_WAIT_REQ, &xr, sizeof(xr)));
+	CHECK(payload_ok(IPC_STDIO_CLOSE_REQ, &xr, sizeof(xr)));
+	memset(xr.container_id, 0, sizeof(xr.container_id));
+	CHECK(payload_bad(IPC_WAIT_REQ, &xr, sizeof(xr), "container id is empty"));
+
+	struct ipc_tty_resize tr = { "", 24, 80, 0 };
+	CHECK(payload_ok(IPC_TTY_RESIZE_REQ, &tr, sizeof(tr)));
+	tr.pad = 1;
+	CHECK(payload_bad(IPC_TTY_RESIZE_REQ, &tr, sizeof(tr), "padding"));
+
+	struct ipc_wait_reply wrp = { 137, 0 };
+	CHECK(payload_ok(IPC_WAIT_REPLY, &wrp, sizeof(wrp)));
+	wrp.status = -1;
+	CHECK(payload_bad(IPC_WAIT_REPLY, &wrp, sizeof(wrp), "status -1"));
+	wrp.status = 256;
+	CHECK(payload_bad(IPC_WAIT_REPLY, &wrp, sizeof(wrp), "status 256"));
+
+	struct ipc_exited ex = { "x", 0, 0 };
+	CHECK(payload_ok(IPC_MON_EXITED, &ex, sizeof(ex)));
+	ex.pad = 1;
+	CHECK(payload_bad(IPC_MON_EXITED, &ex, sizeof(ex), "padding"));
+
+	struct ipc_launched la = { 42, 0 };
+	CHECK(payload_ok(IPC_LAUNCHED, &la, sizeof(la)));
+	la.pid = 0;
+	CHECK(payload_bad(IPC_LAUNCHED, &la, sizeof(la), "pid 0"));
+
+	struct ipc_process_add pa = { "", 7, 1, { 0 } };
+	CHECK(payload_ok(IPC_MON_PROCESS_ADD, &pa, sizeof(pa)));
+	pa.terminal = 2;
+	CHECK(payload_bad(IPC_MON_PROCESS_ADD, &pa, sizeof(pa), "boolean"));
+	pa.terminal = 0;
+	pa.pad[2] = 1;
+	CHECK(payload_bad(IPC_MON_PROCESS_ADD, &pa, sizeof(pa), "padding"));
+	pa.pad[2] = 0;
+	pa.pid = -3;
+	CHECK(payload_bad(IPC_MON_PROCESS_ADD, &pa, sizeof(pa), "pid -3"));
+}
+
+TEST(process_add_fds)
+{
+	int sv[2], p1[2], p2[2];
+	REQUIRE(pair(sv) == 0 && pipe(p1) == 0 && pipe(p2) == 0);
+	int before = open_fds();
+	struct kerr e = { 0 };
+	struct ipc_process_add pa = { "e1", 123, 0, { 0 } };
+	int four[4] = { p1[0], p1[1], p2[0], p2[1] };
+
+	/* Sender: the count must match terminal. */
+	CHECK(ipc_send_fds(sv[0], IPC_MON_PROCESS_ADD, 1, &pa, sizeof(pa), four, 2, &e) < 0);
+	CHECK(strstr(e.msg, "2 fds given, 4 required") != NULL);
+	CHECK(ipc_send_fd(sv[0], IPC_MON_PROCESS_ADD, 1, &pa, sizeof(pa), -1, &e) < 0);
+	CHECK_EQ_INT(ipc_send_fds(sv[0], IPC_MON_PROCESS_ADD, 1, &pa, sizeof(pa), four, 4, &e), 0);
+	struct ipc_msg m;
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	CHECK_EQ_INT(m.nfds, 4);
+	CHECK_EQ_INT(m.fd, m.fds[0]);
+	/* The fds are the same pipes: write into fds[1], read from fds[0]. */
+	int w = ipc_msg_take_fd_at(&m, 1);
+	CHECK(w >= 0 && m.fds[1] == -1);
+	CHECK_EQ_INT(ipc_msg_take_fd_at(&m, 1), -1);
+	CHECK_EQ_INT(ipc_msg_take_fd_at(&m, 7), -1);
+	CHECK_EQ_INT(write(w, "hi", 2), 2);
+	char b[4] = { 0 };
+	CHECK_EQ_INT(read(m.fds[0], b, sizeof(b)), 2);
+	CHECK_EQ_STR(b, "hi");
+	int f0 = ipc_msg_take_fd(&m);
+	CHECK(f0 >= 0 && m.fd == -1 && m.fds[0] == -1);
+	close(f0);
+	close(w);
+	ipc_msg_release(&m); /* closes fds 2 and 3 */
+
+	pa.terminal = 1;
+	CHECK_EQ_INT(ipc_send_fds(sv[0], IPC_MON_PROCESS_ADD, 1, &pa, sizeof(pa), four, 2, &e), 0);
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	CHECK_EQ_INT(m.nfds, 2);
+	ipc_msg_release(&m);
+	CHECK_EQ_INT(open_fds(), before);
+
+	/* Receiver: a count that does not match terminal, and no fds at all. */
+	struct ipc_hdr h = { IPC_MON_PROCESS_ADD, sizeof(pa), 1, 0 };
+	raw_send(sv[0], &h, &pa, sizeof(pa), four, 4);
+	CHECK(rejects(sv[1], "4 fds, 2 required"));
+	pa.terminal = 0;
+	raw_send(sv[0], &h, &pa, sizeof(pa), four, 3);
+	CHECK(rejects(sv[1], "3 fds, 4 required"));
+	raw_send(sv[0], &h, &pa, sizeof(pa), NULL, 0);
+	CHECK(rejects(sv[1], "required fds missing"));
+	/* More than any message may carry: all received fds are closed. */
+	int five[5] = { p1[0], p1[1], p2[0], p2[1], sv[0] };
+	raw_send(sv[0], &h, &pa, sizeof(pa), five, 4);
+	memcpy(five, four, sizeof(four));
+	{
+		/* raw_send has room for 4; craft 5 by hand */
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * 5)];
+			struct cmsghdr align;
+		} cm;
+		struct iovec iov[2] = { { &h, sizeof(h) }, { &pa, sizeof(pa) } };
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2, .msg_control = cm.buf,
+				     .msg_controllen = sizeof(cm.buf) };
+		memset(&cm, 0, sizeof(cm));
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * 5);
+		memcpy(CMSG_DATA(c), five, sizeof(int) * 5);
+		CHECK(sendmsg(sv[0], &mh, 0) > 0);
+	}
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1); /* the 4-fd one above is valid */
+	ipc_msg_release(&m);
+	CHECK(rejects(sv[1], "5 fds"));
+	/* Other types still take at most one. */
+	struct ipc_container_ref cr = { "c1" };
+	h = (struct ipc_hdr){ IPC_MONITOR_ATTACH, sizeof(cr), 2, 0 };
+	raw_send(sv[0], &h, &cr, sizeof(cr), four, 2);
+	CHECK(rejects(sv[1], "2 fds"));
+	CHECK_EQ_INT(open_fds(), before);
+
+	/* Sender-side field checks catch bugs where they are made. */
+	cr.container_id[0] = '-';
+	CHECK(ipc_send_fd(sv[0], IPC_MONITOR_ATTACH, 1, &cr, sizeof(cr), p1[0], &e) < 0);
+	CHECK(strstr(e.msg, "container id") != NULL);
+	close(p1[0]);
+	close(p1[1]);
+	close(p2[0]);
+	close(p2[1]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+TEST(stdio_messages_round_trip)
+{
+	int sv[2];
+	REQUIRE(pair(sv) == 0);
+	struct kerr e = { 0 };
+	size_t len = sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK;
+	uint8_t *buf = calloc(1, len);
+	for (size_t i = 8; i < len; i++)
+		buf[i] = (uint8_t)i;
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_STDIO_DATA, 9, buf, len, -1, &e), 0);
+	struct ipc_msg m;
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	CHECK_EQ_INT(m.len, len);
+	CHECK_EQ_INT(m.hdr.flags, 0); /* inline, never a memfd */
+	CHECK(memcmp(m.payload, buf, len) == 0);
+	ipc_msg_release(&m);
+	CHECK(ipc_send_fd(sv[0], IPC_STDIO_DATA, 9, buf, len + 1, -1, &e) < 0);
+	/* EOF: the header alone */
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_STDIO_DATA, 9, buf, 8, -1, &e), 0);
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	CHECK_EQ_INT(m.len, 8);
+	ipc_msg_release(&m);
+	/* A 0-byte write is not a message. */
+	CHECK(ipc_send_fd(sv[0], IPC_STDIO_WRITE_REQ, 9, buf, IPC_ID_MAX, -1, &e) < 0);
+	free(buf);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	log_init("test", STDERR_FILENO, LOG_LVL_CRITICAL);

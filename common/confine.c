@@ -1,30 +1,35 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * confine.c - the front-end gives up everything before it reads a byte from
- * the untrusted socket. The order matters: steps that need privileges
- * (mounting, securebits, the bounding set) come before the uid change, and
- * seccomp comes last so the set-up syscalls need not be allowed.
+ * confine.c - confinement of the agent's unprivileged processes (see
+ * confine.h). The order matters: steps that need privileges (mounting,
+ * securebits, the bounding set) come before the uid change, and seccomp
+ * comes last so the set-up syscalls need not be allowed.
  *
  *  1. Root: a fresh tmpfs made with the new mount API (fsopen/fsmount),
  *     read-only, empty, never attached anywhere; fchdir into it and chroot.
  *     The process then sees no file at all; nothing to unmount or clean up,
  *     it vanishes with the process.
- *  2. securebits: no root magic, no keep-caps, no ambient raise, all locked.
+ *  2. securebits: no root magic, no ambient raise, all locked; keep-caps
+ *     only for a profile that keeps capabilities (so that the permitted set
+ *     survives the uid change), locked too.
  *  3. Capabilities: bounding set and ambient set emptied (needs CAP_SETPCAP,
- *     so before the uid change).
+ *     so before the uid change). An empty bounding set costs nothing kept:
+ *     it only limits what an execve could gain, and none may happen.
  *  4. setgroups(0), setresgid, setresuid to the unprivileged ids; then the
- *     permitted, effective and inheritable sets cleared, and all of it
- *     verified.
- *  5. Parent-death signal re-armed (a credential change clears it), not
- *     dumpable (no ptrace by other processes of the same uid, no core),
- *     no_new_privs.
- *  6. seccomp allow-list, default action KILL_PROCESS (see seccomp_allow
- *     below and doc/security.md).
+ *     permitted and effective sets set to the profile's capabilities, the
+ *     inheritable set cleared, and all of it verified.
+ *  5. Parent-death signal re-armed (a credential change clears it) when the
+ *     caller names its parent, not dumpable (no ptrace by other processes of
+ *     the same uid, no core), no_new_privs.
+ *  6. seccomp allow-list, default action KILL_PROCESS: a common base (what an
+ *     epoll loop speaking IPC needs) plus the profile's syscalls (see
+ *     doc/security.md).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/securebits.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +37,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,7 +46,7 @@
 #include <seccomp.h>
 
 #include "cleanup.h"
-#include "frontend.h"
+#include "confine.h"
 #include "log.h"
 
 static int empty_root(struct kerr *err)
@@ -49,7 +55,7 @@ static int empty_root(struct kerr *err)
 	if (fs < 0)
 		return kerr_set(err, -errno, "fsopen tmpfs: %s", strerror(errno));
 	/* The smallest tmpfs: one page, the root inode only, no access for
-	 * anyone but root (and the front-end is not root afterwards). */
+	 * anyone but root (and the confined process is not root afterwards). */
 	if (fsconfig(fs, FSCONFIG_SET_STRING, "size", "4k", 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_SET_STRING, "nr_inodes", "1", 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0111", 0) < 0 ||
@@ -69,12 +75,12 @@ static int empty_root(struct kerr *err)
 	return 0;
 }
 
-static int drop_bounding_and_ambient(struct kerr *err)
+static int drop_bounding_and_ambient(bool keep_caps, struct kerr *err)
 {
 	if (prctl(PR_SET_SECUREBITS,
 		  SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
-			  SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
-			  SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) < 0)
+			  (keep_caps ? SECBIT_KEEP_CAPS : 0) | SECBIT_KEEP_CAPS_LOCKED |
+			  SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) < 0)
 		return kerr_set(err, -errno, "set securebits: %s", strerror(errno));
 	if (cap_reset_ambient() < 0)
 		return kerr_set(err, -errno, "clear ambient capabilities: %s", strerror(errno));
@@ -88,10 +94,31 @@ static int drop_bounding_and_ambient(struct kerr *err)
 	return 0;
 }
 
-static int change_ids(uid_t uid, gid_t gid, struct kerr *err)
+/* The capability state the profile asks for: its capabilities in permitted
+ * and effective, nothing inheritable. */
+static cap_t wanted_caps(const struct confine_profile *p)
+{
+	cap_t c = cap_init();
+	if (!c)
+		return NULL;
+	if (p->nkeep) {
+		cap_value_t v[16];
+		unsigned n = p->nkeep < 16 ? p->nkeep : 16;
+		for (unsigned i = 0; i < n; i++)
+			v[i] = (cap_value_t)p->keep_caps[i];
+		if (cap_set_flag(c, CAP_PERMITTED, (int)n, v, CAP_SET) < 0 ||
+		    cap_set_flag(c, CAP_EFFECTIVE, (int)n, v, CAP_SET) < 0) {
+			cap_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+static int change_ids(const struct confine_profile *p, uid_t uid, gid_t gid, struct kerr *err)
 {
 	if (uid == 0 || gid == 0)
-		return kerr_set(err, -EINVAL, "refusing to run the front-end as uid %u gid %u",
+		return kerr_set(err, -EINVAL, "refusing to run the %s as uid %u gid %u", p->who,
 				(unsigned)uid, (unsigned)gid);
 	if (setgroups(0, NULL) < 0)
 		return kerr_set(err, -errno, "setgroups: %s", strerror(errno));
@@ -99,19 +126,20 @@ static int change_ids(uid_t uid, gid_t gid, struct kerr *err)
 		return kerr_set(err, -errno, "setresgid %u: %s", (unsigned)gid, strerror(errno));
 	if (setresuid(uid, uid, uid) < 0)
 		return kerr_set(err, -errno, "setresuid %u: %s", (unsigned)uid, strerror(errno));
-	cap_t none = cap_init();
-	if (!none)
-		return kerr_set(err, -errno, "cap_init: %s", strerror(errno));
-	int r = cap_set_proc(none);
+	cap_t want = wanted_caps(p);
+	if (!want)
+		return kerr_set(err, -errno, "build capability set: %s", strerror(errno));
+	int r = cap_set_proc(want);
 	int e = errno;
-	cap_free(none);
+	cap_free(want);
 	if (r < 0)
-		return kerr_set(err, -e, "clear capabilities: %s", strerror(e));
+		return kerr_set(err, -e, "set capabilities: %s", strerror(e));
 	return 0;
 }
 
-/* Trust, but verify: any capability left in any set is a failure. */
-static int verify(uid_t uid, gid_t gid, struct kerr *err)
+/* Trust, but verify: any capability beyond the profile's in any set is a
+ * failure. */
+static int verify(const struct confine_profile *p, uid_t uid, gid_t gid, struct kerr *err)
 {
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg;
@@ -121,13 +149,13 @@ static int verify(uid_t uid, gid_t gid, struct kerr *err)
 		return kerr_set(err, -EPERM, "ids not fully changed");
 	if (getgroups(0, NULL) != 0)
 		return kerr_set(err, -EPERM, "supplementary groups remain");
-	cap_t now = cap_get_proc(), none = cap_init();
-	int diff = (!now || !none) ? -1 : cap_compare(now, none);
+	cap_t now = cap_get_proc(), want = wanted_caps(p);
+	int diff = (!now || !want) ? -1 : cap_compare(now, want);
 	cap_free(now);
-	cap_free(none);
+	cap_free(want);
 	if (diff != 0)
-		return kerr_set(err, -EPERM, "capabilities remain in the effective, permitted or "
-					     "inheritable set");
+		return kerr_set(err, -EPERM, "the effective, permitted or inheritable set differs "
+					     "from the %s's", p->who);
 	for (cap_value_t c = 0;; c++) {
 		int r = prctl(PR_CAPBSET_READ, c);
 		if (r < 0)
@@ -142,26 +170,59 @@ static int verify(uid_t uid, gid_t gid, struct kerr *err)
 	return 0;
 }
 
-/* Syscalls an epoll loop serving ttRPC and IPC needs, and nothing else.
- * Found by reading the code paths and confirmed with strace -f under load
- * (tests). Names missing on an architecture are skipped. */
-static const char *const allowed[] = {
-	/* I/O on fds the front-end already holds */
-	"read", "readv", "write", "writev", "pread64", "close", "lseek",
-	/* sockets: the listener, ttRPC connections, the executor channel */
-	"accept", "accept4", "recvmsg", "sendmsg", "recvfrom", "sendto", "shutdown",
-	"getsockopt", "getsockname", "getpeername",
+/* The base: syscalls an epoll loop exchanging IPC messages needs, and
+ * nothing else. Found by reading the code paths and confirmed with strace -f
+ * under load (tests). Names missing on an architecture are skipped. */
+static const char *const base_allowed[] = {
+	/* I/O on fds the process already holds */
+	"read", "readv", "write", "writev", "close", "lseek",
+	/* IPC channels (SOCK_SEQPACKET, fd passing) */
+	"recvmsg", "sendmsg",
 	/* the event loop */
 	"epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
 	"timerfd_create", "timerfd_settime", "timerfd_gettime", "eventfd2",
 	"clock_gettime", "clock_getres", "gettimeofday", "time",
 	/* memory (mmap/mprotect: see the PROT_EXEC rule below) */
 	"brk", "munmap", "mremap", "madvise",
-	/* large IPC payloads in sealed memfds (sent and received) */
-	"memfd_create", "ftruncate", "fstat",
+	/* a received memfd payload is checked (fstat) before it is mapped */
+	"fstat",
 	/* process */
 	"exit", "exit_group", "rt_sigreturn", "rt_sigprocmask", "restart_syscall", "getpid",
 	"gettid", "futex", "getrandom",
+};
+
+static const char *const frontend_syscalls[] = {
+	"pread64",
+	/* the listener and ttRPC connections */
+	"accept", "accept4", "recvfrom", "sendto", "shutdown", "getsockopt", "getsockname",
+	"getpeername",
+	/* big IPC payloads it sends (sealed memfds) */
+	"memfd_create", "ftruncate",
+	NULL,
+};
+
+const struct confine_profile confine_frontend = {
+	.who = "front-end",
+	.syscalls = frontend_syscalls,
+};
+
+static const int monitor_caps[] = { CAP_KILL };
+
+static const char *const monitor_syscalls[] = {
+	/* SIGCHLD through a signalfd; reaping by pidfd and of orphans */
+	"signalfd4", "waitid",
+	/* signals to container processes, only through pidfds it was handed
+	 * (no kill(2), no pidfd_open: a pid is not enough) */
+	"pidfd_send_signal",
+	NULL,
+};
+
+const struct confine_profile confine_monitor = {
+	.who = "monitor",
+	.keep_caps = monitor_caps,
+	.nkeep = sizeof(monitor_caps) / sizeof(monitor_caps[0]),
+	.syscalls = monitor_syscalls,
+	.ioctl_allow = TIOCSWINSZ, /* TtyWinResize on the pty master */
 };
 
 /* Syscalls that fail softly instead of killing: libc may look at files
@@ -190,14 +251,16 @@ static struct scmp_arg_cmp arg_cmp(unsigned arg, enum scmp_compare op, scmp_datu
 	return (struct scmp_arg_cmp){ .arg = arg, .op = op, .datum_a = a, .datum_b = b };
 }
 
-static int seccomp_allow(struct kerr *err)
+static int seccomp_allow(const struct confine_profile *p, struct kerr *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		return kerr_set(err, -ENOMEM, "seccomp_init failed");
 	int r = 0;
-	for (size_t i = 0; r == 0 && i < sizeof(allowed) / sizeof(allowed[0]); i++)
-		r = rule(ctx, SCMP_ACT_ALLOW, allowed[i], 0, NULL, err);
+	for (size_t i = 0; r == 0 && i < sizeof(base_allowed) / sizeof(base_allowed[0]); i++)
+		r = rule(ctx, SCMP_ACT_ALLOW, base_allowed[i], 0, NULL, err);
+	for (size_t i = 0; r == 0 && p->syscalls && p->syscalls[i]; i++)
+		r = rule(ctx, SCMP_ACT_ALLOW, p->syscalls[i], 0, NULL, err);
 	for (size_t i = 0; r == 0 && i < sizeof(denied_eacces) / sizeof(denied_eacces[0]); i++)
 		r = rule(ctx, SCMP_ACT_ERRNO(EACCES), denied_eacces[i], 0, NULL, err);
 	if (r < 0)
@@ -229,9 +292,17 @@ static int seccomp_allow(struct kerr *err)
 	struct scmp_arg_cmp self = arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0);
 	if ((r = rule(ctx, SCMP_ACT_ALLOW, "tgkill", 1, &self, err)) < 0)
 		goto out;
-	/* isatty() probes: answer "not a terminal". */
-	if ((r = rule(ctx, SCMP_ACT_ERRNO(ENOTTY), "ioctl", 0, NULL, err)) < 0)
+	/* isatty() probes: answer "not a terminal"; the profile's one request
+	 * (if any) is allowed, through two complementary rules. */
+	if (p->ioctl_allow) {
+		struct scmp_arg_cmp is = arg_cmp(1, SCMP_CMP_EQ, p->ioctl_allow, 0);
+		struct scmp_arg_cmp isnt = arg_cmp(1, SCMP_CMP_NE, p->ioctl_allow, 0);
+		if ((r = rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &is, err)) < 0 ||
+		    (r = rule(ctx, SCMP_ACT_ERRNO(ENOTTY), "ioctl", 1, &isnt, err)) < 0)
+			goto out;
+	} else if ((r = rule(ctx, SCMP_ACT_ERRNO(ENOTTY), "ioctl", 0, NULL, err)) < 0) {
 		goto out;
+	}
 
 	r = seccomp_load(ctx);
 	if (r < 0)
@@ -241,29 +312,36 @@ out:
 	return r;
 }
 
-int confine_self(uid_t uid, gid_t gid, pid_t parent_pid, struct kerr *err)
+int confine_self(const struct confine_profile *p, uid_t uid, gid_t gid, pid_t parent_pid,
+		 struct kerr *err)
 {
 	int r;
 	if ((r = empty_root(err)) < 0)
-		return kerr_prefix(err, "confine: ");
-	if ((r = drop_bounding_and_ambient(err)) < 0)
-		return kerr_prefix(err, "confine: ");
-	if ((r = change_ids(uid, gid, err)) < 0)
-		return kerr_prefix(err, "confine: ");
-	if ((r = verify(uid, gid, err)) < 0)
-		return kerr_prefix(err, "confine: ");
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-		return kerr_set(err, -errno, "confine: PR_SET_PDEATHSIG: %s", strerror(errno));
-	if (parent_pid > 0 && getppid() != parent_pid)
-		return kerr_set(err, -ESRCH, "confine: parent %d went away", (int)parent_pid);
+		return kerr_prefix(err, "confine %s: ", p->who);
+	if ((r = drop_bounding_and_ambient(p->nkeep > 0, err)) < 0)
+		return kerr_prefix(err, "confine %s: ", p->who);
+	if ((r = change_ids(p, uid, gid, err)) < 0)
+		return kerr_prefix(err, "confine %s: ", p->who);
+	if ((r = verify(p, uid, gid, err)) < 0)
+		return kerr_prefix(err, "confine %s: ", p->who);
+	if (parent_pid > 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			return kerr_set(err, -errno, "confine %s: PR_SET_PDEATHSIG: %s", p->who,
+					strerror(errno));
+		if (getppid() != parent_pid)
+			return kerr_set(err, -ESRCH, "confine %s: parent %d went away", p->who,
+					(int)parent_pid);
+	}
 	struct rlimit zero = { 0, 0 };
 	if (setrlimit(RLIMIT_CORE, &zero) < 0)
-		return kerr_set(err, -errno, "confine: RLIMIT_CORE: %s", strerror(errno));
+		return kerr_set(err, -errno, "confine %s: RLIMIT_CORE: %s", p->who, strerror(errno));
 	if (prctl(PR_SET_DUMPABLE, 0) < 0)
-		return kerr_set(err, -errno, "confine: PR_SET_DUMPABLE: %s", strerror(errno));
+		return kerr_set(err, -errno, "confine %s: PR_SET_DUMPABLE: %s", p->who,
+				strerror(errno));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return kerr_set(err, -errno, "confine: PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-	if ((r = seccomp_allow(err)) < 0)
-		return kerr_prefix(err, "confine: ");
+		return kerr_set(err, -errno, "confine %s: PR_SET_NO_NEW_PRIVS: %s", p->who,
+				strerror(errno));
+	if ((r = seccomp_allow(p, err)) < 0)
+		return kerr_prefix(err, "confine %s: ", p->who);
 	return 0;
 }

@@ -1,0 +1,603 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proc.c - the monitor's process table (see monitor.h).
+ *
+ * Output: each stream has a ring buffer of at most stream_buf bytes holding
+ * the bytes from the last acknowledged offset to the last byte read. The
+ * ring only shrinks on the front-end's ACK, so bytes sent to a front-end
+ * that then dies are sent again to the next one. While the ring is full the
+ * fd is not watched: the pipe fills and the container blocks in write().
+ * That is the backpressure: memory stays bounded whatever the container does.
+ *
+ * Exits: SIGCHLD (signalfd) -> waitid(P_ALL, WNOHANG) until nothing is left,
+ * so orphans reparented to us (we are a child subreaper) are reaped too. A
+ * process can exit, and be reaped, before the launcher's MON_PROCESS_ADD
+ * for it arrives; its status is then found in the recent-exits table.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "grpc_status.h"
+#include "log.h"
+#include "monitor.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+/* Bytes read from one fd per wake-up, so one busy stream cannot starve the
+ * others. */
+#define FILL_BATCH (256u * 1024u)
+
+static const char *stream_name(unsigned i)
+{
+	return i == 0 ? "stdout" : "stderr";
+}
+
+static const char *proc_name(const struct mon_proc *p)
+{
+	return p->exec_id[0] ? p->exec_id : "init";
+}
+
+struct mon_proc *mon_proc_find(struct monitor *m, const char *exec_id)
+{
+	for (struct mon_proc *p = m->procs; p; p = p->next)
+		if (strcmp(p->exec_id, exec_id) == 0)
+			return p;
+	return NULL;
+}
+
+static int status_of(const siginfo_t *si)
+{
+	if (si->si_code == CLD_EXITED)
+		return si->si_status & 0xff;
+	return 128 + (si->si_status & 0x7f); /* killed or dumped */
+}
+
+/* ---- output ---- */
+
+static void stream_on_events(struct loop *l, int fd, uint32_t events, void *data);
+
+static struct mon_stream *stream_of(struct mon_proc *p, int fd, unsigned *idx)
+{
+	for (unsigned i = 0; i < 2; i++)
+		if (p->out[i].fd == fd) {
+			*idx = i;
+			return &p->out[i];
+		}
+	return NULL;
+}
+
+static void stream_watch(struct mon_proc *p, struct mon_stream *s, bool on)
+{
+	if (s->fd < 0 || s->watched == on)
+		return;
+	if (on) {
+		struct kerr e = { 0 };
+		if (loop_add(p->mon->loop, s->fd, EPOLLIN, stream_on_events, p, &e) < 0) {
+			log_error("%s: watch output: %s", proc_name(p), e.msg);
+			return;
+		}
+	} else {
+		loop_del(p->mon->loop, s->fd);
+	}
+	s->watched = on;
+}
+
+static size_t stream_used(const struct mon_stream *s)
+{
+	return (size_t)(s->end - s->acked);
+}
+
+static void stream_close_fd(struct mon_proc *p, struct mon_stream *s)
+{
+	if (s->fd < 0)
+		return;
+	stream_watch(p, s, false);
+	close(s->fd);
+	s->fd = -1;
+}
+
+static void stream_release_if_done(struct mon_stream *s)
+{
+	if (s->eof && stream_used(s) == 0) {
+		free(s->buf);
+		s->buf = NULL;
+	}
+}
+
+/* Read what the fd has, up to the free room of the ring. */
+static void stream_fill(struct mon_proc *p, unsigned i)
+{
+	struct mon_stream *s = &p->out[i];
+	size_t total = 0;
+	while (s->fd >= 0 && total < FILL_BATCH) {
+		if (!s->buf) {
+			s->buf = malloc(s->cap);
+			if (!s->buf) {
+				log_error("%s %s: out of memory; output paused", proc_name(p),
+					  stream_name(i));
+				stream_watch(p, s, false);
+				return;
+			}
+			s->start = 0;
+		}
+		size_t used = stream_used(s), room = s->cap - used;
+		if (room == 0) {
+			stream_watch(p, s, false); /* backpressure until an ACK */
+			return;
+		}
+		size_t tail = (s->start + used) % s->cap;
+		size_t n = tail + room <= s->cap ? room : s->cap - tail;
+		ssize_t r = read(s->fd, s->buf + tail, n);
+		if (r > 0) {
+			s->end += (uint64_t)r;
+			total += (size_t)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		/* EOF; on a pty master EIO means the slave side is gone. */
+		if (r < 0 && !(p->terminal && errno == EIO))
+			log_warn("%s %s: read: %s; treating as end of output", proc_name(p),
+				 stream_name(i), strerror(errno));
+		s->eof = true;
+		stream_close_fd(p, s);
+	}
+	if (s->fd >= 0 && stream_used(s) < s->cap)
+		stream_watch(p, s, true);
+}
+
+/* Answer the pending read of stream i if there is something to say. */
+static void stream_answer(struct mon_proc *p, unsigned i)
+{
+	struct mon_stream *s = &p->out[i];
+	struct monitor *m = p->mon;
+	if (!s->read_pending || !m->frontend)
+		return;
+	static uint8_t msg[sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK];
+	struct ipc_stdio_data h = { .offset = s->sent };
+	size_t n = 0;
+	if (s->sent < s->end) {
+		n = (size_t)(s->end - s->sent);
+		if (n > s->read_max)
+			n = s->read_max;
+		size_t pos = (s->start + (size_t)(s->sent - s->acked)) % s->cap;
+		size_t first = pos + n <= s->cap ? n : s->cap - pos;
+		memcpy(msg + sizeof(h), s->buf + pos, first);
+		memcpy(msg + sizeof(h) + first, s->buf, n - first);
+	} else if (!s->eof) {
+		return; /* nothing yet: the request waits */
+	}
+	memcpy(msg, &h, sizeof(h));
+	s->read_pending = false;
+	s->sent += n;
+	mon_to_frontend(m, IPC_STDIO_DATA, s->read_id, msg, sizeof(h) + n);
+}
+
+static void stream_on_events(struct loop *l, int fd, uint32_t events, void *data)
+{
+	struct mon_proc *p = data;
+	unsigned i;
+	if (!stream_of(p, fd, &i))
+		return;
+	stream_fill(p, i);
+	stream_answer(p, i);
+}
+
+int mon_stream_read(struct mon_proc *p, unsigned stream, uint32_t id, uint32_t max_len,
+		    struct kerr *err)
+{
+	unsigned i = stream - 1;
+	struct mon_stream *s = &p->out[i];
+	if (s->read_pending)
+		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
+				       "%s of process %s: a read is already pending", stream_name(i),
+				       proc_name(p));
+	s->read_pending = true;
+	s->read_id = id;
+	s->read_max = max_len;
+	stream_answer(p, i);
+	return 0;
+}
+
+void mon_stream_ack(struct mon_proc *p, unsigned stream, uint64_t offset)
+{
+	struct mon_stream *s = &p->out[stream - 1];
+	if (offset <= s->acked || offset > s->sent) {
+		log_debug("%s %s: ACK %llu outside (%llu, %llu]; ignored", proc_name(p),
+			  stream_name(stream - 1), (unsigned long long)offset,
+			  (unsigned long long)s->acked, (unsigned long long)s->sent);
+		return;
+	}
+	size_t n = (size_t)(offset - s->acked);
+	s->start = (s->start + n) % s->cap;
+	s->acked = offset;
+	if (stream_used(s) == 0)
+		s->start = 0;
+	stream_release_if_done(s);
+	/* Room again: resume reading (and catch what piled up in the pipe). */
+	if (s->fd >= 0 && !s->watched) {
+		stream_fill(p, stream - 1);
+		stream_answer(p, stream - 1);
+	}
+}
+
+/* ---- stdin ---- */
+
+static void stdin_on_events(struct loop *l, int fd, uint32_t events, void *data);
+
+static void stdin_watch(struct mon_proc *p, bool on)
+{
+	if (p->in_fd < 0 || p->in_watched == on)
+		return;
+	if (on) {
+		struct kerr e = { 0 };
+		if (loop_add(p->mon->loop, p->in_fd, EPOLLOUT, stdin_on_events, p, &e) < 0) {
+			log_error("%s: watch stdin: %s", proc_name(p), e.msg);
+			return;
+		}
+	} else {
+		loop_del(p->mon->loop, p->in_fd);
+	}
+	p->in_watched = on;
+}
+
+/* Fail every queued write (their requesters get an ERROR). */
+static void stdin_fail_all(struct mon_proc *p, int grpc, int errno_code, const char *why)
+{
+	struct mon_write *w = p->wq;
+	while (w) {
+		struct mon_write *next = w->next;
+		if (w->id)
+			mon_error_to_frontend(p->mon, w->id, grpc, errno_code,
+					      "write to stdin of process %s: %s", proc_name(p), why);
+		free(w);
+		w = next;
+	}
+	p->wq = NULL;
+	p->wq_tail = &p->wq;
+	p->nwrites = 0;
+}
+
+static void stdin_close_fd(struct mon_proc *p)
+{
+	if (p->in_fd < 0)
+		return;
+	stdin_watch(p, false);
+	close(p->in_fd);
+	p->in_fd = -1;
+}
+
+static void stdin_flush(struct mon_proc *p)
+{
+	while (p->wq && p->in_fd >= 0) {
+		struct mon_write *w = p->wq;
+		ssize_t r = write(p->in_fd, w->data + w->off, w->len - w->off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			stdin_watch(p, true);
+			return;
+		}
+		if (r < 0) {
+			int e = errno;
+			log_info("%s: stdin: %s; closing it", proc_name(p), strerror(e));
+			stdin_fail_all(p, GRPC_UNAVAILABLE, -e, strerror(e));
+			stdin_close_fd(p);
+			return;
+		}
+		w->off += (size_t)r;
+		if (w->off < w->len)
+			continue;
+		p->wq = w->next;
+		if (!p->wq)
+			p->wq_tail = &p->wq;
+		p->nwrites--;
+		if (w->id) {
+			struct ipc_stdio_written done = { .len = w->len };
+			mon_to_frontend(p->mon, IPC_STDIO_WRITTEN, w->id, &done, sizeof(done));
+		}
+		free(w);
+	}
+	stdin_watch(p, false);
+}
+
+static void stdin_on_events(struct loop *l, int fd, uint32_t events, void *data)
+{
+	stdin_flush(data);
+}
+
+int mon_stdin_write(struct mon_proc *p, uint32_t id, const uint8_t *data, size_t len,
+		    struct kerr *err)
+{
+	if (p->in_fd < 0)
+		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EPIPE,
+				       "stdin of process %s is closed", proc_name(p));
+	if (p->nwrites >= MON_MAX_PENDING_WRITES)
+		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOBUFS,
+				       "stdin of process %s: %u writes already pending", proc_name(p),
+				       MON_MAX_PENDING_WRITES);
+	struct mon_write *w = malloc(sizeof(*w) + len);
+	if (!w)
+		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM,
+				       "stdin of process %s: out of memory", proc_name(p));
+	w->next = NULL;
+	w->id = id;
+	w->len = len;
+	w->off = 0;
+	memcpy(w->data, data, len);
+	*p->wq_tail = w;
+	p->wq_tail = &w->next;
+	p->nwrites++;
+	stdin_flush(p);
+	return 0;
+}
+
+/* Upstream (rustjail Process::close_stdin) closes the stdin pipe, and for a
+ * terminal the pty master itself: the terminal hangs up. Output already
+ * buffered here is kept; what the pty still holds is read first. */
+void mon_stdin_close(struct mon_proc *p)
+{
+	stdin_fail_all(p, GRPC_FAILED_PRECONDITION, -EPIPE, "stdin was closed");
+	stdin_close_fd(p);
+	if (p->terminal && p->out[0].fd >= 0) {
+		stream_fill(p, 0);
+		if (p->out[0].fd >= 0) {
+			p->out[0].eof = true;
+			stream_close_fd(p, &p->out[0]);
+		}
+		stream_answer(p, 0);
+	}
+}
+
+/* ---- exits ---- */
+
+static void reply_waiters(struct mon_proc *p)
+{
+	struct ipc_wait_reply r = { .status = p->status };
+	for (unsigned i = 0; i < p->nwaiters; i++) {
+		mon_to_frontend(p->mon, IPC_WAIT_REPLY, p->waiters[i], &r, sizeof(r));
+		p->waited = true;
+	}
+	p->nwaiters = 0;
+}
+
+static void proc_exited(struct mon_proc *p, int status)
+{
+	struct monitor *m = p->mon;
+	p->exited = true;
+	p->status = status;
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	p->pidfd = -1;
+	m->live--;
+	log_info("process %s (pid %d) exited, status %d", proc_name(p), (int)p->pid, status);
+	/* What the process wrote last may still sit in the pipe. */
+	for (unsigned i = 0; i < 2; i++) {
+		stream_fill(p, i);
+		stream_answer(p, i);
+	}
+	reply_waiters(p);
+	mon_exited(m, p);
+}
+
+void mon_reap(struct monitor *m)
+{
+	for (;;) {
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != ECHILD)
+				log_error("waitid: %s", strerror(errno));
+			break;
+		}
+		if (si.si_pid == 0)
+			break;
+		int status = status_of(&si);
+		struct mon_proc *p = m->procs;
+		while (p && (p->exited || p->pid != si.si_pid))
+			p = p->next;
+		if (p) {
+			proc_exited(p, status);
+			continue;
+		}
+		/* Not announced (yet): an orphan reparented to us, or a process
+		 * whose MON_PROCESS_ADD is still on its way. */
+		log_debug("reaped pid %d (not a known process), status %d", (int)si.si_pid, status);
+		m->recent[m->recent_next].pid = si.si_pid;
+		m->recent[m->recent_next].status = status;
+		m->recent_next = (m->recent_next + 1) % MON_RECENT_EXITS;
+	}
+	mon_check_done(m);
+}
+
+static bool recent_exit(struct monitor *m, pid_t pid, int *status)
+{
+	/* Newest first: a pid reused after an earlier reap. */
+	for (unsigned k = 1; k <= MON_RECENT_EXITS; k++) {
+		unsigned i = (m->recent_next + MON_RECENT_EXITS - k) % MON_RECENT_EXITS;
+		if (m->recent[i].pid == pid) {
+			*status = m->recent[i].status;
+			m->recent[i].pid = 0;
+			return true;
+		}
+	}
+	return false;
+}
+
+int mon_wait(struct mon_proc *p, uint32_t id, struct kerr *err)
+{
+	if (p->exited) {
+		struct ipc_wait_reply r = { .status = p->status };
+		p->waited = true;
+		mon_to_frontend(p->mon, IPC_WAIT_REPLY, id, &r, sizeof(r));
+		return 0;
+	}
+	if (p->nwaiters >= MON_MAX_WAITERS)
+		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOBUFS,
+				       "process %s: %u waits already pending", proc_name(p),
+				       MON_MAX_WAITERS);
+	p->waiters[p->nwaiters++] = id;
+	return 0;
+}
+
+/* ---- the table ---- */
+
+static void proc_free(struct mon_proc *p)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		stream_close_fd(p, &p->out[i]);
+		free(p->out[i].buf);
+	}
+	stdin_close_fd(p);
+	struct mon_write *w = p->wq;
+	while (w) {
+		struct mon_write *next = w->next;
+		free(w);
+		w = next;
+	}
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	free(p);
+}
+
+static void proc_unlink(struct monitor *m, struct mon_proc *p)
+{
+	for (struct mon_proc **pp = &m->procs; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			m->nprocs--;
+			return;
+		}
+}
+
+static int set_nonblock(int fd, struct kerr *err)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return kerr_set(err, -errno, "O_NONBLOCK on fd %d: %s", fd, strerror(errno));
+	return 0;
+}
+
+int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_msg *msg,
+		 struct kerr *err)
+{
+	struct mon_proc *old = mon_proc_find(m, a->exec_id);
+	if (old && !(old->exited && old->waited))
+		return kerr_set_status(err, GRPC_ALREADY_EXISTS, -EEXIST,
+				       "process %s already exists", a->exec_id[0] ? a->exec_id : "init");
+	if (!old && m->nprocs >= MON_MAX_PROCS)
+		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOBUFS,
+				       "%u processes in this container", MON_MAX_PROCS);
+	cleanup_free struct mon_proc *p = calloc(1, sizeof(*p));
+	if (!p)
+		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+	p->mon = m;
+	memcpy(p->exec_id, a->exec_id, sizeof(p->exec_id));
+	p->pid = a->pid;
+	p->terminal = a->terminal;
+	p->wq_tail = &p->wq;
+	p->in_fd = -1;
+	for (unsigned i = 0; i < 2; i++) {
+		p->out[i].fd = -1;
+		p->out[i].cap = m->stream_buf;
+	}
+	p->pidfd = -1;
+
+	/* Our child? (CLONE_PARENT from the launcher). It may have exited and
+	 * been reaped already. */
+	int pidfd = msg->fds[IPC_PFD_PIDFD];
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	int status = -1;
+	if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) == 0) {
+		if (si.si_pid != 0)
+			status = status_of(&si);
+	} else if (errno == ECHILD && recent_exit(m, a->pid, &status)) {
+		/* reaped before the announcement */
+	} else {
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno,
+				       "process %d is not a child of the monitor: %s", (int)a->pid,
+				       strerror(errno));
+	}
+
+	if (p->terminal) {
+		int master = msg->fds[IPC_PFD_PTY];
+		int in = fcntl(master, F_DUPFD_CLOEXEC, 3);
+		if (in < 0)
+			return kerr_set_status(err, GRPC_INTERNAL, -errno, "dup pty master: %s",
+					       strerror(errno));
+		p->in_fd = in;
+		p->out[0].fd = ipc_msg_take_fd_at(msg, IPC_PFD_PTY);
+		p->out[1].eof = true; /* a terminal has one output stream */
+	} else {
+		p->in_fd = ipc_msg_take_fd_at(msg, IPC_PFD_STDIN);
+		p->out[0].fd = ipc_msg_take_fd_at(msg, IPC_PFD_STDOUT);
+		p->out[1].fd = ipc_msg_take_fd_at(msg, IPC_PFD_STDERR);
+	}
+	p->pidfd = ipc_msg_take_fd_at(msg, IPC_PFD_PIDFD);
+	int r = set_nonblock(p->in_fd, err);
+	for (unsigned i = 0; r == 0 && i < 2; i++)
+		if (p->out[i].fd >= 0)
+			r = set_nonblock(p->out[i].fd, err);
+	if (r < 0) {
+		proc_free(take_ptr(&p));
+		err->status = GRPC_INTERNAL;
+		return r;
+	}
+
+	if (old) {
+		proc_unlink(m, old);
+		proc_free(old);
+	}
+	struct mon_proc *np = take_ptr(&p);
+	np->next = m->procs;
+	m->procs = np;
+	m->nprocs++;
+	m->live++;
+	log_info("process %s added: pid %d, %s", proc_name(np), (int)np->pid,
+		 np->terminal ? "terminal" : "pipes");
+	for (unsigned i = 0; i < 2; i++)
+		stream_watch(np, &np->out[i], true);
+	if (status >= 0)
+		proc_exited(np, status);
+	return 0;
+}
+
+void mon_frontend_changed(struct monitor *m)
+{
+	for (struct mon_proc *p = m->procs; p; p = p->next) {
+		p->nwaiters = 0;
+		for (unsigned i = 0; i < 2; i++) {
+			p->out[i].read_pending = false;
+			p->out[i].sent = p->out[i].acked;
+		}
+		/* Writes already accepted still go in; nobody hears of them. */
+		for (struct mon_write *w = p->wq; w; w = w->next)
+			w->id = 0;
+	}
+}
+
+void mon_free_all(struct monitor *m)
+{
+	struct mon_proc *p = m->procs;
+	while (p) {
+		struct mon_proc *next = p->next;
+		proc_free(p);
+		p = next;
+	}
+	m->procs = NULL;
+	m->nprocs = 0;
+}

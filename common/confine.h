@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * confine.h - how an unprivileged agent process (the front-end, each
+ * container's monitor) gives up everything it does not need, once, before it
+ * reads an untrusted byte. One implementation for every such process; what
+ * differs between them is a profile: the capabilities kept, and the syscalls
+ * added to the common seccomp allow-list. Both profiles live in confine.c so
+ * a reviewer reads every filter of the agent in one file.
+ *
+ * Offers: struct confine_profile, the two profiles, confine_self().
+ */
+#ifndef KATA_COMMON_CONFINE_H
+#define KATA_COMMON_CONFINE_H
+
+#include <sys/types.h>
+
+#include "err.h"
+
+struct confine_profile {
+	const char *who;            /* "front-end", "monitor": for messages */
+	const int *keep_caps;       /* kept in permitted + effective; nothing else */
+	unsigned nkeep;
+	const char *const *syscalls; /* allowed in addition to the base; NULL-terminated */
+	unsigned long ioctl_allow;  /* the one ioctl request allowed (0: none); any
+				     * other ioctl fails ENOTTY (isatty probes) */
+};
+
+/* Front-end: no capabilities; sockets (accept, peer names), sealed memfds
+ * for big IPC payloads. */
+extern const struct confine_profile confine_frontend;
+/* Monitor: CAP_KILL (signal container processes of any uid, only through
+ * pidfds it was handed); signalfd, waitid, pidfd_send_signal, TIOCSWINSZ. */
+extern const struct confine_profile confine_monitor;
+
+/* Irreversibly: empty read-only root (an unattached tmpfs), securebits
+ * locked, bounding and ambient sets emptied, setgroups(0) + setresgid/uid to
+ * uid/gid (never 0), permitted = effective = the profile's capabilities,
+ * inheritable empty, everything verified; parent-death signal re-armed when
+ * parent_pid > 0 (and the parent checked), not dumpable, no core,
+ * no_new_privs, then the seccomp allow-list (default: kill the process). */
+int confine_self(const struct confine_profile *p, uid_t uid, gid_t gid, pid_t parent_pid,
+		 struct kerr *err);
+
+#endif

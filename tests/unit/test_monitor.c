@@ -1,0 +1,902 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_monitor.c - the real kata-agent-monitor binary, driven the way the
+ * executor starts it: this test forks X, X forks L and execs the monitor
+ * with channels at fds 3 (executor), 4 (launcher), 5 (front-end). L plays
+ * the launcher: on the test's order it clones a `/bin/sh -c CMD` with
+ * CLONE_PARENT (so the process is the monitor's child), with pipes or a pty,
+ * and sends MON_PROCESS_ADD. The test plays the executor and the front-end.
+ * Needs root (the monitor confines itself). Path of the binary: $KATA_MONITOR.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../tap.h"
+#include "ipc.h"
+#include "log.h"
+
+#define CID "ctr1"
+#define TIMEOUT_MS 15000
+
+struct spawn_req {
+	char exec_id[IPC_ID_MAX];
+	uint32_t terminal;
+	char cmd[1024];
+};
+
+struct spawn_rep {
+	int32_t pid; /* > 0, or -1 when the monitor refused */
+	char msg[IPC_ERROR_MSG_MAX];
+};
+
+struct mon {
+	pid_t pid;  /* X, exec'd into the monitor */
+	int ex, fe; /* our ends: executor, front-end */
+	int ctl;    /* orders to L */
+	uint32_t next_id;
+	pid_t spawned[64];
+	unsigned nspawned;
+	/* MON_EXITED seen on the executor channel */
+	struct { char exec_id[IPC_ID_MAX]; int status; } exits[64];
+	unsigned nexits;
+};
+
+static int pair(int sv[2])
+{
+	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+}
+
+static int wait_readable(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int r;
+	do {
+		r = poll(&p, 1, ms);
+	} while (r < 0 && errno == EINTR);
+	return r;
+}
+
+/* 1 with *m, 0 on EOF, -1 on error or timeout. */
+static int recv_msg(int fd, struct ipc_msg *m)
+{
+	if (wait_readable(fd, TIMEOUT_MS) <= 0) {
+		printf("# timeout waiting for a message\n");
+		return -1;
+	}
+	struct kerr e = { 0 };
+	int r = ipc_recv(fd, m, &e);
+	if (r < 0)
+		printf("# recv: %s\n", e.msg);
+	return r < 0 ? -1 : r;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- L: the launcher ---- */
+
+static pid_t clone_parent(int *pidfd)
+{
+	struct clone_args ca;
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = CLONE_PARENT | CLONE_PIDFD;
+	ca.pidfd = (uint64_t)(uintptr_t)pidfd;
+	ca.exit_signal = 0; /* CLONE_PARENT: the parent's own exit signal is used */
+	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+}
+
+static void launcher_spawn(int lm, int ctl, const struct spawn_req *rq, uint32_t id)
+{
+	struct spawn_rep rep = { .pid = -1 };
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, master = -1;
+	char slave[64] = "";
+	if (rq->terminal) {
+		master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
+		    ptsname_r(master, slave, sizeof(slave)) != 0)
+			_exit(90);
+	} else if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+		   pipe2(err, O_CLOEXEC) < 0) {
+		_exit(91);
+	}
+	int pidfd = -1;
+	pid_t pid = clone_parent(&pidfd);
+	if (pid < 0)
+		_exit(92);
+	if (pid == 0) {
+		if (rq->terminal) {
+			setsid();
+			int s = open(slave, O_RDWR);
+			if (s < 0 || ioctl(s, TIOCSCTTY, 0) < 0)
+				_exit(120);
+			dup2(s, 0);
+			dup2(s, 1);
+			dup2(s, 2);
+		} else {
+			dup2(in[0], 0);
+			dup2(out[1], 1);
+			dup2(err[1], 2);
+		}
+		execl("/bin/sh", "sh", "-c", rq->cmd, (char *)NULL);
+		_exit(127);
+	}
+	struct ipc_process_add a = { .pid = pid, .terminal = rq->terminal ? 1 : 0 };
+	memcpy(a.exec_id, rq->exec_id, sizeof(a.exec_id));
+	int fds[4] = { pidfd, master, -1, -1 };
+	unsigned n = 2;
+	if (!rq->terminal) {
+		fds[1] = in[1];
+		fds[2] = out[0];
+		fds[3] = err[0];
+		n = 4;
+	}
+	struct kerr e = { 0 };
+	if (ipc_send_fds(lm, IPC_MON_PROCESS_ADD, id, &a, sizeof(a), fds, n, &e) < 0)
+		_exit(93);
+	int all[] = { in[0], in[1], out[0], out[1], err[0], err[1], master, pidfd };
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (all[i] >= 0)
+			close(all[i]);
+	struct ipc_msg m;
+	if (recv_msg(lm, &m) != 1)
+		_exit(94);
+	if (m.hdr.type == IPC_OK) {
+		rep.pid = pid;
+	} else if (m.hdr.type == IPC_ERROR) {
+		snprintf(rep.msg, sizeof(rep.msg), "%s",
+			 (const char *)m.payload + sizeof(struct ipc_error));
+	}
+	ipc_msg_release(&m);
+	if (send(ctl, &rep, sizeof(rep), 0) < 0)
+		_exit(95);
+}
+
+static void launcher_main(int lm, int ctl)
+{
+	uint32_t id = 1;
+	for (;;) {
+		struct spawn_req rq;
+		ssize_t n = recv(ctl, &rq, sizeof(rq), 0);
+		if (n <= 0)
+			_exit(0);
+		if (n != sizeof(rq))
+			_exit(96);
+		launcher_spawn(lm, ctl, &rq, id++);
+	}
+}
+
+/* ---- starting and stopping a monitor ---- */
+
+static int mon_start(struct mon *t)
+{
+	const char *bin = getenv("KATA_MONITOR");
+	if (!bin) {
+		printf("# KATA_MONITOR not set\n");
+		return -1;
+	}
+	memset(t, 0, sizeof(*t));
+	t->next_id = 1;
+	int em[2], lm[2], fm[2], ctl[2];
+	if (pair(em) < 0 || pair(lm) < 0 || pair(fm) < 0 || pair(ctl) < 0)
+		return -1;
+	fflush(stdout);
+	pid_t x = fork();
+	if (x < 0)
+		return -1;
+	if (x == 0) {
+		pid_t l = fork();
+		if (l == 0) {
+			/* L keeps its launcher end and the order channel only. */
+			int a = fcntl(lm[1], F_DUPFD, 100), b = fcntl(ctl[1], F_DUPFD, 100);
+			if (a < 0 || b < 0 || dup2(a, 10) < 0 || dup2(b, 11) < 0)
+				_exit(97);
+			close_range(3, 9, 0);
+			close_range(12, ~0u, 0);
+			launcher_main(10, 11);
+		}
+		int a = fcntl(em[1], F_DUPFD, 100), b = fcntl(lm[0], F_DUPFD, 100),
+		    c = fcntl(fm[1], F_DUPFD, 100);
+		if (a < 0 || b < 0 || c < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0 || dup2(c, 5) < 0)
+			_exit(98);
+		close_range(6, ~0u, 0);
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+		execl(bin, "kata-agent-monitor", "--container-id", CID, "--uid", "65534", "--gid",
+		      "65534", "--log-level", "debug", (char *)NULL);
+		_exit(99);
+	}
+	t->pid = x;
+	close(em[1]);
+	close(lm[0]);
+	close(lm[1]);
+	close(fm[1]);
+	close(ctl[1]);
+	t->ex = em[0];
+	t->fe = fm[0];
+	t->ctl = ctl[0];
+	return 0;
+}
+
+static int exited_within(pid_t pid, int ms, int *status)
+{
+	int64_t end = now_ms() + ms;
+	while (now_ms() < end) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return 1;
+		if (r < 0)
+			return 0;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/* Always: nothing outlives the test. */
+static void mon_kill(struct mon *t)
+{
+	for (unsigned i = 0; i < t->nspawned; i++)
+		kill(t->spawned[i], SIGKILL);
+	if (t->pid > 0) {
+		int st;
+		kill(t->pid, SIGKILL);
+		waitpid(t->pid, &st, 0);
+		t->pid = 0;
+	}
+	int *fds[] = { &t->ex, &t->fe, &t->ctl };
+	for (size_t i = 0; i < 3; i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+}
+
+/* Ask L for a process; its pid, or -1 (msg says why). */
+static pid_t spawn(struct mon *t, const char *exec_id, bool terminal, const char *cmd,
+		   char *msg)
+{
+	struct spawn_req rq;
+	memset(&rq, 0, sizeof(rq));
+	snprintf(rq.exec_id, sizeof(rq.exec_id), "%s", exec_id);
+	rq.terminal = terminal;
+	snprintf(rq.cmd, sizeof(rq.cmd), "%s", cmd);
+	if (send(t->ctl, &rq, sizeof(rq), 0) < 0 || wait_readable(t->ctl, TIMEOUT_MS) <= 0)
+		return -1;
+	struct spawn_rep rep;
+	if (recv(t->ctl, &rep, sizeof(rep), 0) != sizeof(rep))
+		return -1;
+	if (msg)
+		snprintf(msg, IPC_ERROR_MSG_MAX, "%s", rep.msg);
+	if (rep.pid > 0 && t->nspawned < 64)
+		t->spawned[t->nspawned++] = rep.pid;
+	return rep.pid;
+}
+
+/* ---- playing the executor ---- */
+
+/* The next message on the executor channel that is not MON_EXITED (those
+ * are recorded). */
+static int ex_recv(struct mon *t, struct ipc_msg *m)
+{
+	for (;;) {
+		int r = recv_msg(t->ex, m);
+		if (r != 1 || m->hdr.type != IPC_MON_EXITED)
+			return r;
+		struct ipc_exited x;
+		memcpy(&x, m->payload, sizeof(x));
+		if (t->nexits < 64) {
+			memcpy(t->exits[t->nexits].exec_id, x.exec_id, IPC_ID_MAX);
+			t->exits[t->nexits++].status = x.status;
+		}
+		ipc_msg_release(m);
+	}
+}
+
+/* Wait for MON_EXITED of exec_id; its status, or -1. */
+static int ex_exited(struct mon *t, const char *exec_id)
+{
+	int64_t end = now_ms() + TIMEOUT_MS;
+	for (;;) {
+		for (unsigned i = 0; i < t->nexits; i++)
+			if (strcmp(t->exits[i].exec_id, exec_id) == 0)
+				return t->exits[i].status;
+		if (now_ms() > end || wait_readable(t->ex, 100) < 0)
+			return -1;
+		if (wait_readable(t->ex, 0) > 0) {
+			struct ipc_msg m;
+			if (recv_msg(t->ex, &m) != 1)
+				return -1;
+			if (m.hdr.type == IPC_MON_EXITED) {
+				struct ipc_exited x;
+				memcpy(&x, m.payload, sizeof(x));
+				memcpy(t->exits[t->nexits].exec_id, x.exec_id, IPC_ID_MAX);
+				t->exits[t->nexits++].status = x.status;
+			}
+			ipc_msg_release(&m);
+		}
+	}
+}
+
+/* MON_SIGNAL; the reply type (IPC_OK...) or -1. */
+static int ex_signal(struct mon *t, const char *exec_id, int sig)
+{
+	struct ipc_process_signal s = { .container_id = CID, .signal = (uint32_t)sig };
+	snprintf(s.exec_id, sizeof(s.exec_id), "%s", exec_id);
+	struct kerr e = { 0 };
+	uint32_t id = t->next_id++;
+	if (ipc_send_fd(t->ex, IPC_MON_SIGNAL, id, &s, sizeof(s), -1, &e) < 0)
+		return -1;
+	struct ipc_msg m;
+	if (ex_recv(t, &m) != 1)
+		return -1;
+	int type = m.hdr.id == id ? (int)m.hdr.type : -1;
+	ipc_msg_release(&m);
+	return type;
+}
+
+/* MON_NEW_FRONTEND: our old front-end end is replaced by a new one. */
+static int ex_new_frontend(struct mon *t)
+{
+	int sv[2];
+	if (pair(sv) < 0)
+		return -1;
+	struct kerr e = { 0 };
+	int r = ipc_send_fd(t->ex, IPC_MON_NEW_FRONTEND, 0, NULL, 0, sv[1], &e);
+	close(sv[1]);
+	if (r < 0) {
+		close(sv[0]);
+		return -1;
+	}
+	if (t->fe >= 0)
+		close(t->fe);
+	t->fe = sv[0];
+	return 0;
+}
+
+/* ---- playing the front-end ---- */
+
+/* One STDIO_READ_REQ: bytes (0 = EOF), or -1 (ERROR or failure). ACKed
+ * right away when ack. */
+static ssize_t fe_read(struct mon *t, const char *exec_id, unsigned stream, void *buf, size_t max,
+		       uint64_t *offset, bool ack)
+{
+	struct ipc_stdio_read r = { .stream = stream, .max_len = (uint32_t)max };
+	snprintf(r.exec_id, sizeof(r.exec_id), "%s", exec_id);
+	struct kerr e = { 0 };
+	uint32_t id = t->next_id++;
+	if (ipc_send_fd(t->fe, IPC_STDIO_READ_REQ, id, &r, sizeof(r), -1, &e) < 0)
+		return -1;
+	struct ipc_msg m;
+	if (recv_msg(t->fe, &m) != 1)
+		return -1;
+	ssize_t n = -1;
+	if (m.hdr.type == IPC_STDIO_DATA && m.hdr.id == id) {
+		struct ipc_stdio_data h;
+		memcpy(&h, m.payload, sizeof(h));
+		n = (ssize_t)(m.len - sizeof(h));
+		memcpy(buf, m.payload + sizeof(h), (size_t)n);
+		if (offset)
+			*offset = h.offset;
+		if (ack && n > 0) {
+			struct ipc_stdio_ack a = { .stream = stream, .offset = h.offset + (uint64_t)n };
+			snprintf(a.exec_id, sizeof(a.exec_id), "%s", exec_id);
+			ipc_send_fd(t->fe, IPC_STDIO_ACK, 0, &a, sizeof(a), -1, &e);
+		}
+	} else if (m.hdr.type == IPC_ERROR) {
+		printf("# read error: %s\n", (const char *)m.payload + sizeof(struct ipc_error));
+	}
+	ipc_msg_release(&m);
+	return n;
+}
+
+/* Everything up to EOF, acknowledged; the length, or -1. */
+static ssize_t fe_read_all(struct mon *t, const char *exec_id, unsigned stream, char *buf,
+			   size_t cap)
+{
+	size_t got = 0;
+	static uint8_t chunk[IPC_STDIO_CHUNK];
+	for (;;) {
+		ssize_t n = fe_read(t, exec_id, stream, chunk, sizeof(chunk), NULL, true);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		size_t k = (size_t)n < cap - got ? (size_t)n : cap - got;
+		memcpy(buf + got, chunk, k);
+		got += k;
+	}
+	if (got < cap)
+		buf[got] = '\0';
+	return (ssize_t)got;
+}
+
+/* WAIT_REQ: the status, or -1. */
+static int fe_wait(struct mon *t, const char *exec_id)
+{
+	struct ipc_exec_ref x = { .container_id = CID };
+	snprintf(x.exec_id, sizeof(x.exec_id), "%s", exec_id);
+	struct kerr e = { 0 };
+	uint32_t id = t->next_id++;
+	if (ipc_send_fd(t->fe, IPC_WAIT_REQ, id, &x, sizeof(x), -1, &e) < 0)
+		return -1;
+	struct ipc_msg m;
+	if (recv_msg(t->fe, &m) != 1)
+		return -1;
+	int st = -1;
+	if (m.hdr.type == IPC_WAIT_REPLY && m.hdr.id == id) {
+		struct ipc_wait_reply w;
+		memcpy(&w, m.payload, sizeof(w));
+		st = w.status;
+	}
+	ipc_msg_release(&m);
+	return st;
+}
+
+/* A request with a plain OK/ERROR answer: the reply type, or -1. */
+static int fe_simple(struct mon *t, uint32_t type, const void *p, size_t len)
+{
+	struct kerr e = { 0 };
+	uint32_t id = t->next_id++;
+	if (ipc_send_fd(t->fe, type, id, p, len, -1, &e) < 0)
+		return -1;
+	struct ipc_msg m;
+	if (recv_msg(t->fe, &m) != 1)
+		return -1;
+	int r = m.hdr.id == id ? (int)m.hdr.type : -1;
+	ipc_msg_release(&m);
+	return r;
+}
+
+static ssize_t fe_write(struct mon *t, const char *exec_id, const char *data)
+{
+	uint8_t buf[IPC_ID_MAX + 256] = { 0 };
+	snprintf((char *)buf, IPC_ID_MAX, "%s", exec_id);
+	size_t n = strlen(data);
+	memcpy(buf + IPC_ID_MAX, data, n);
+	struct kerr e = { 0 };
+	uint32_t id = t->next_id++;
+	if (ipc_send_fd(t->fe, IPC_STDIO_WRITE_REQ, id, buf, IPC_ID_MAX + n, -1, &e) < 0)
+		return -1;
+	struct ipc_msg m;
+	if (recv_msg(t->fe, &m) != 1)
+		return -1;
+	ssize_t r = -1;
+	if (m.hdr.type == IPC_STDIO_WRITTEN && m.hdr.id == id) {
+		struct ipc_stdio_written w;
+		memcpy(&w, m.payload, sizeof(w));
+		r = (ssize_t)w.len;
+	}
+	ipc_msg_release(&m);
+	return r;
+}
+
+/* The channel was closed by the monitor (EOF on our end). */
+static int closed_by_peer(int fd)
+{
+	struct ipc_msg m;
+	int r = recv_msg(fd, &m);
+	if (r == 1) {
+		printf("# got %s instead of EOF\n", ipc_type_name(m.hdr.type));
+		ipc_msg_release(&m);
+	}
+	return r == 0;
+}
+
+/* ---- /proc ---- */
+
+static void status_field(pid_t pid, const char *name, char *out, size_t len)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	out[0] = '\0';
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	size_t n = strlen(name);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, name, n) == 0 && line[n] == ':') {
+			char *v = line + n + 1;
+			v += strspn(v, " \t");
+			v[strcspn(v, "\n")] = '\0';
+			snprintf(out, len, "%s", v);
+		}
+	}
+	fclose(f);
+}
+
+static long rss_kb(pid_t pid)
+{
+	char v[64];
+	status_field(pid, "VmRSS", v, sizeof(v));
+	return atol(v);
+}
+
+static char proc_state(pid_t pid, pid_t *ppid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return '?';
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	char st = '?';
+	int pp = 0;
+	if (p && sscanf(p + 2, "%c %d", &st, &pp) == 2 && ppid)
+		*ppid = pp;
+	return st;
+}
+
+/* ---- the tests ---- */
+
+static struct mon M = { .pid = 0, .ex = -1, .fe = -1, .ctl = -1 };
+static bool have_root;
+
+TEST(refuses_to_start_without_channels)
+{
+	const char *bin = getenv("KATA_MONITOR");
+	REQUIRE(bin != NULL);
+	int p[2];
+	REQUIRE(pipe(p) == 0);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 2);
+		close_range(3, ~0u, 0);
+		execl(bin, "kata-agent-monitor", "--container-id", CID, (char *)NULL);
+		_exit(99);
+	}
+	close(p[1]);
+	char buf[2048] = "";
+	size_t got = 0;
+	ssize_t n;
+	while (got < sizeof(buf) - 1 && (n = read(p[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close(p[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	CHECK(strstr(buf, "no SOCK_SEQPACKET executor channel on fd 3") != NULL);
+}
+
+TEST(start_and_confinement)
+{
+	have_root = geteuid() == 0;
+	if (!have_root) {
+		printf("# skipped: needs root\n");
+		return;
+	}
+	REQUIRE(mon_start(&M) == 0);
+	/* The first spawn proves the monitor is up and serving. */
+	char msg[IPC_ERROR_MSG_MAX];
+	pid_t pid = spawn(&M, "", false, "exec sleep 100", msg);
+	CHECK(pid > 0);
+	pid_t ppid = 0;
+	proc_state(pid, &ppid);
+	CHECK_EQ_INT(ppid, M.pid); /* the container process is the monitor's child */
+	char v[128];
+	status_field(M.pid, "Uid", v, sizeof(v));
+	CHECK_EQ_STR(v, "65534\t65534\t65534\t65534");
+	status_field(M.pid, "CapEff", v, sizeof(v));
+	CHECK_EQ_STR(v, "0000000000000020"); /* CAP_KILL */
+	status_field(M.pid, "CapPrm", v, sizeof(v));
+	CHECK_EQ_STR(v, "0000000000000020");
+	status_field(M.pid, "CapBnd", v, sizeof(v));
+	CHECK_EQ_STR(v, "0000000000000000");
+	status_field(M.pid, "Seccomp", v, sizeof(v));
+	CHECK_EQ_STR(v, "2");
+	status_field(M.pid, "NoNewPrivs", v, sizeof(v));
+	CHECK_EQ_STR(v, "1");
+	/* the same exec id twice */
+	CHECK_EQ_INT(spawn(&M, "", false, "true", msg), -1);
+	CHECK(strstr(msg, "already exists") != NULL);
+}
+
+TEST(output_exit_code_and_eof)
+{
+	if (!have_root || M.pid <= 0)
+		return;
+	REQUIRE(spawn(&M, "e1", false, "printf hello; printf oops >&2; exit 3", NULL) > 0);
+	/* Wait first: the output stays until it is read. */
+	CHECK_EQ_INT(fe_wait(&M, "e1"), 3);
+	CHECK_EQ_INT(fe_wait(&M, "e1"), 3); /* again, after the exit */
+	CHECK_EQ_INT(ex_exited(&M, "e1"), 3);
+	char buf[64];
+	CHECK_EQ_INT(fe_read_all(&M, "e1", IPC_STREAM_STDOUT, buf, sizeof(buf)), 5);
+	CHECK_EQ_STR(buf, "hello");
+	CHECK_EQ_INT(fe_read_all(&M, "e1", IPC_STREAM_STDERR, buf, sizeof(buf)), 4);
+	CHECK_EQ_STR(buf, "oops");
+	/* EOF stays EOF */
+	CHECK_EQ_INT(fe_read(&M, "e1", IPC_STREAM_STDOUT, buf, sizeof(buf), NULL, true), 0);
+	/* unknown exec: an ERROR, the channel stays */
+	CHECK_EQ_INT(fe_read(&M, "nope", IPC_STREAM_STDOUT, buf, sizeof(buf), NULL, true), -1);
+	CHECK_EQ_INT(fe_wait(&M, "e1"), 3);
+}
+
+TEST(signal_and_wait_killed)
+{
+	if (!have_root || M.pid <= 0)
+		return;
+	REQUIRE(spawn(&M, "e2", false, "exec sleep 100", NULL) > 0);
+	CHECK_EQ_INT(ex_signal(&M, "e2", SIGKILL), IPC_OK);
+	CHECK_EQ_INT(fe_wait(&M, "e2"), 128 + SIGKILL);
+	CHECK_EQ_INT(ex_exited(&M, "e2"), 128 + SIGKILL);
+	CHECK_EQ_INT(ex_signal(&M, "missing", SIGKILL), IPC_ERROR);
+}
+
+static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* yes(1) prints it with a newline: a period of 63 bytes */
+#define WORD "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+TEST(sixteen_mib_checksum)
+{
+	if (!have_root || M.pid <= 0)
+		return;
+	const size_t total = 16u << 20;
+	REQUIRE(spawn(&M, "big", false, "yes " WORD " | head -c 16777216", NULL) > 0);
+	const char *pat = WORD "\n";
+	size_t ll = strlen(pat);
+	uint64_t want = 0xcbf29ce484222325ull, got = want;
+	for (size_t off = 0; off < total;) {
+		size_t k = total - off < ll ? total - off : ll;
+		want = fnv(want, (const uint8_t *)pat, k);
+		off += k;
+	}
+	static uint8_t chunk[IPC_STDIO_CHUNK];
+	size_t n = 0;
+	uint64_t off = 0, expect_off = 0;
+	for (;;) {
+		ssize_t r = fe_read(&M, "big", IPC_STREAM_STDOUT, chunk, sizeof(chunk), &off, true);
+		if (r <= 0) {
+			CHECK_EQ_INT(r, 0);
+			break;
+		}
+		CHECK_EQ_INT(off, expect_off);
+		expect_off += (uint64_t)r;
+		got = fnv(got, chunk, (size_t)r);
+		n += (size_t)r;
+	}
+	CHECK_EQ_INT(n, total);
+	CHECK(got == want);
+	CHECK_EQ_INT(fe_wait(&M, "big"), 0);
+}
+
+TEST(backpressure_bounds_memory)
+{
+	if (!have_root || M.pid <= 0)
+		return;
+	long before = rss_kb(M.pid);
+	pid_t pid = spawn(&M, "flood", false, "exec head -c 67108864 /dev/zero", NULL);
+	REQUIRE(pid > 0);
+	usleep(1500000);
+	long during = rss_kb(M.pid);
+	printf("# monitor RSS %ld kB before, %ld kB with a 64 MiB writer nobody reads\n", before,
+	       during);
+	CHECK(during > 0 && during - before < 3 * 1024);
+	CHECK(during < 8 * 1024);
+	CHECK_EQ_INT(proc_state(pid, NULL), 'S'); /* blocked in write(), not exited */
+	char wchan[64] = "";
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		if (!fgets(wchan, sizeof(wchan), f))
+			wchan[0] = '\0';
+		fclose(f);
+	}
+	printf("# writer wchan: %s\n", wchan);
+	CHECK(strcmp(wchan, "0") == 0 || wchan[0] == '\0' || strstr(wchan, "pipe") != NULL);
+	/* Reading resumes the flow: 4 MiB come through. */
+	static uint8_t chunk[IPC_STDIO_CHUNK];
+	size_t got = 0;
+	while (got < (4u << 20)) {
+		ssize_t r = fe_read(&M, "flood", IPC_STREAM_STDOUT, chunk, sizeof(chunk), NULL, true);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	CHECK(got >= (4u << 20));
+	CHECK_EQ_INT(ex_signal(&M, "flood", SIGKILL), IPC_OK);
+	CHECK_EQ_INT(fe_wait(&M, "flood"), 128 + SIGKILL);
+}
+
+TEST(stdin_write_and_close)
+{
+	if (!have_root || M.pid <= 0)
+		return;
+	REQUIRE(spawn(&M, "cat", false, "exec cat", NULL) > 0);
+	CHECK_EQ_INT(fe_write(&M, "cat", "ping\n"), 5);
+	char buf[64];
+	uint64_t off = 1;
+	CHECK_EQ_INT(fe_read(&M, "cat", IPC_STREAM_STDOUT, buf, sizeof(buf), &off, true), 5);
+	CHECK(memcmp(buf, "ping\n", 5) == 0);
+	CHECK_EQ_INT(off, 0);
+	struct ipc_exec_ref x = { .container_id = CID, .exec_id = "cat" };
+	CHECK_EQ_INT(fe_simple(&M, IPC_STDIO_CLOSE_REQ, &x, sizeof(x)), IPC_OK);
+	CHECK_EQ_INT(fe_wait(&M, "cat"), 0); /* cat saw EOF and exited */
+	CHECK_EQ_INT(fe_read(&M, "cat", IPC_STREAM_STDOUT, buf, sizeof(buf), NULL, true), 0);
+	CHECK_EQ_INT(fe_write(&M, "cat", "late"), -1); /* stdin is closed: ERROR */
+	/* a resize on a process without a terminal: ERROR */
+	struct ipc_tty_resize rs = { .exec_id = "cat", .rows = 1, .cols = 1 };
+	CHECK_EQ_INT(fe_simple(&M, IPC_TTY_RESIZE_REQ, &rs, sizeof(rs)), IPC_ERROR);
+}
+
+TEST(resize_on_a_terminal)
+{
+	if (!have_root || M.pid <= 0)
+		return;
+	REQUIRE(spawn(&M, "tty", true, "sleep 0.5; stty size", NULL) > 0);
+	struct ipc_tty_resize rs = { .exec_id = "tty", .rows = 33, .cols = 99 };
+	CHECK_EQ_INT(fe_simple(&M, IPC_TTY_RESIZE_REQ, &rs, sizeof(rs)), IPC_OK);
+	char buf[256];
+	CHECK(fe_read_all(&M, "tty", IPC_STREAM_STDOUT, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "33 99") != NULL);
+	CHECK_EQ_INT(fe_read(&M, "tty", IPC_STREAM_STDERR, buf, sizeof(buf), NULL, true), 0);
+	CHECK_EQ_INT(fe_wait(&M, "tty"), 0);
+}
+
+TEST(frontend_replaced_mid_stream_loses_nothing)
+{
+	if (!have_root || M.pid <= 0)
+		return;
+	const size_t total = 1u << 20;
+	REQUIRE(spawn(&M, "re", false, "yes " WORD " | head -c 1048576", NULL) > 0);
+	static uint8_t chunk[IPC_STDIO_CHUNK], all[1u << 20];
+	size_t got = 0;
+	uint64_t off;
+	/* one chunk acknowledged, one not */
+	ssize_t r = fe_read(&M, "re", IPC_STREAM_STDOUT, chunk, 1000, &off, true);
+	REQUIRE(r == 1000);
+	memcpy(all, chunk, 1000);
+	got = 1000;
+	r = fe_read(&M, "re", IPC_STREAM_STDOUT, chunk, 5000, &off, false);
+	REQUIRE(r == 5000);
+	CHECK_EQ_INT(off, 1000);
+	/* A pending read on the old front-end is dropped with it. */
+	struct ipc_stdio_read rq = { .exec_id = "re", .stream = IPC_STREAM_STDERR, .max_len = 10 };
+	struct kerr e = { 0 };
+	CHECK_EQ_INT(ipc_send_fd(M.fe, IPC_STDIO_READ_REQ, 999, &rq, sizeof(rq), -1, &e), 0);
+	int old = dup(M.fe);
+	REQUIRE(ex_new_frontend(&M) == 0);
+	CHECK(closed_by_peer(old)); /* the old channel is gone */
+	close(old);
+	/* the new one starts at the first unacknowledged byte */
+	r = fe_read(&M, "re", IPC_STREAM_STDOUT, chunk, sizeof(chunk), &off, true);
+	CHECK_EQ_INT(off, 1000);
+	while (r > 0) {
+		memcpy(all + got, chunk, (size_t)r);
+		got += (size_t)r;
+		r = fe_read(&M, "re", IPC_STREAM_STDOUT, chunk, sizeof(chunk), &off, true);
+	}
+	CHECK_EQ_INT(got, total);
+	const char *pat = WORD "\n";
+	size_t ll = strlen(pat);
+	bool same = true;
+	for (size_t i = 0; i < got && same; i++)
+		same = all[i] == (uint8_t)pat[i % ll];
+	CHECK(same);
+	CHECK_EQ_INT(fe_wait(&M, "re"), 0);
+}
+
+TEST(bad_messages_close_only_that_channel)
+{
+	if (!have_root || M.pid <= 0)
+		return;
+	REQUIRE(spawn(&M, "b", false, "printf still-here", NULL) > 0);
+	/* not in the front-end's table */
+	struct ipc_ping p = { 1 };
+	struct kerr e = { 0 };
+	CHECK_EQ_INT(ipc_send_fd(M.fe, IPC_PING, 1, &p, sizeof(p), -1, &e), 0);
+	CHECK(closed_by_peer(M.fe));
+	/* the executor channel still works; a new front-end too */
+	REQUIRE(ex_new_frontend(&M) == 0);
+	/* a malformed payload, crafted by hand */
+	struct {
+		struct ipc_hdr h;
+		struct ipc_stdio_read r;
+	} bad = { { IPC_STDIO_READ_REQ, sizeof(struct ipc_stdio_read), 5, 0 },
+		  { .exec_id = "b", .stream = 7, .max_len = 10 } };
+	CHECK(send(M.fe, &bad, sizeof(bad), 0) == sizeof(bad));
+	CHECK(closed_by_peer(M.fe));
+	REQUIRE(ex_new_frontend(&M) == 0);
+	/* a request without an id */
+	struct ipc_exec_ref x = { .container_id = CID, .exec_id = "b" };
+	CHECK_EQ_INT(ipc_send_fd(M.fe, IPC_WAIT_REQ, 0, &x, sizeof(x), -1, &e), 0);
+	CHECK(closed_by_peer(M.fe));
+	REQUIRE(ex_new_frontend(&M) == 0);
+	char buf[64];
+	CHECK_EQ_INT(fe_read_all(&M, "b", IPC_STREAM_STDOUT, buf, sizeof(buf)), 10);
+	CHECK_EQ_STR(buf, "still-here");
+	CHECK_EQ_INT(fe_wait(&M, "b"), 0);
+	/* a wrong container id: NOT_FOUND, channel kept */
+	struct ipc_exec_ref y = { .container_id = "other", .exec_id = "b" };
+	CHECK_EQ_INT(fe_simple(&M, IPC_WAIT_REQ, &y, sizeof(y)), IPC_ERROR);
+	CHECK_EQ_INT(fe_wait(&M, "b"), 0);
+}
+
+TEST(shutdown_after_kill)
+{
+	if (!have_root || M.pid <= 0)
+		return;
+	/* init ("") still sleeps: the executor kills, then shuts down. */
+	struct kerr e = { 0 };
+	CHECK_EQ_INT(ipc_send_fd(M.ex, IPC_MON_SHUTDOWN, 0, NULL, 0, -1, &e), 0);
+	int st;
+	CHECK(!exited_within(M.pid, 300, &st)); /* init still runs */
+	CHECK_EQ_INT(ex_signal(&M, "", SIGTERM), IPC_OK);
+	close(M.ctl); /* the launcher exits */
+	M.ctl = -1;
+	CHECK(exited_within(M.pid, TIMEOUT_MS, &st));
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	if (WIFEXITED(st) || WIFSIGNALED(st))
+		M.pid = 0;
+	CHECK_EQ_INT(ex_exited(&M, ""), 128 + SIGTERM);
+	mon_kill(&M);
+}
+
+TEST(executor_violation_keeps_serving)
+{
+	if (!have_root)
+		return;
+	struct mon t;
+	REQUIRE(mon_start(&t) == 0);
+	REQUIRE(spawn(&t, "", false, "read x; printf got-$x", NULL) > 0);
+	/* the executor may not send front-end requests */
+	struct ipc_exec_ref x = { .container_id = CID, .exec_id = "" };
+	struct kerr e = { 0 };
+	CHECK_EQ_INT(ipc_send_fd(t.ex, IPC_WAIT_REQ, 1, &x, sizeof(x), -1, &e), 0);
+	CHECK(closed_by_peer(t.ex));
+	close(t.ex);
+	t.ex = -1;
+	/* the container is still served */
+	CHECK_EQ_INT(fe_write(&t, "", "abc\n"), 4);
+	char buf[64];
+	CHECK_EQ_INT(fe_read_all(&t, "", IPC_STREAM_STDOUT, buf, sizeof(buf)), 7);
+	CHECK_EQ_STR(buf, "got-abc");
+	CHECK_EQ_INT(fe_wait(&t, ""), 0);
+	/* no executor, no front-end, nothing runs: the monitor exits */
+	close(t.ctl);
+	t.ctl = -1;
+	close(t.fe);
+	t.fe = -1;
+	int st;
+	CHECK(exited_within(t.pid, TIMEOUT_MS, &st));
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	t.pid = 0;
+	mon_kill(&t);
+}
+
+int main(void)
+{
+	log_init("test", STDERR_FILENO, LOG_LVL_CRITICAL);
+	signal(SIGPIPE, SIG_IGN);
+	int r = tap_run();
+	mon_kill(&M);
+	return r;
+}

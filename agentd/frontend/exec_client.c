@@ -82,10 +82,25 @@ static int on_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 	return 0;
 }
 
+/* Not a reply: the executor hands over a container's monitor channel
+ * (before its OK to CREATE, and at our start for every live container). */
+static int on_monitor_attach(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct frontend *fe = data;
+	struct ipc_container_ref r;
+	memcpy(&r, m->payload, sizeof(r));
+	struct kerr e = { 0 };
+	if (monitors_attach(fe, r.container_id, ipc_msg_take_fd(m), &e) < 0)
+		log_error("MONITOR_ATTACH: %s", e.msg);
+	return 0;
+}
+
 static const struct ipc_dispatch executor_table[] = {
 	{ IPC_PONG, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
 	{ IPC_GUEST_DETAILS_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
+	{ IPC_OK, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
 	{ IPC_ERROR, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
+	{ IPC_MONITOR_ATTACH, IPC_FROM(IPC_ROLE_EXECUTOR), on_monitor_attach },
 	{ 0, 0, NULL },
 };
 
@@ -187,6 +202,7 @@ int exec_client_start(struct frontend *fe, int sock, struct kerr *err)
 
 void exec_client_stop(struct frontend *fe)
 {
+	monitors_stop(fe);
 	if (fe->exec)
 		ipc_chan_close(fe->exec, "front-end shutting down");
 }

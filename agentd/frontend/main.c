@@ -41,6 +41,7 @@ static void usage(FILE *f)
 		"  --endpoints LIST    comma-separated request types allowed on\n"
 		"                      grpc.AgentService (absent: all; empty: none)\n"
 		"  --generation N      start count given by the parent, for logs\n"
+		"  --trace             log a \"span\" line per RPC (agent.trace)\n"
 		"  --version           print the version and exit\n"
 		"  --help              print this help and exit\n");
 }
@@ -124,6 +125,7 @@ int main(int argc, char **argv)
 		{ "gid", required_argument, NULL, 'g' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "endpoints", required_argument, NULL, 'e' },
+		{ "trace", no_argument, NULL, 'T' },
 		{ "generation", required_argument, NULL, 'G' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -131,6 +133,7 @@ int main(int argc, char **argv)
 	};
 	unsigned long listen_fd = 3, exec_fd = 4, uid = 65534, gid = 65534, gen = 0;
 	enum log_level level = LOG_LVL_INFO;
+	bool trace = false; /* agent.trace: a span line per RPC */
 	struct frontend fe = { 0 };
 	options_init_defaults(&fe.policy);
 	int o, bad = 0;
@@ -143,6 +146,7 @@ int main(int argc, char **argv)
 		case 'G': bad = parse_uint(optarg, 0xffffffff, &gen); break;
 		case 'l': bad = log_level_parse(optarg, &level); break;
 		case 'e': bad = parse_endpoints(&fe.policy, optarg); break;
+		case 'T': trace = true; break;
 		case 'V':
 			printf("kata-agent-frontend %s\n", KATA_AGENT_VERSION);
 			return 0;
@@ -188,6 +192,7 @@ int main(int argc, char **argv)
 		log_error("front-end start: %s", err.msg);
 		return 1;
 	}
+	ttrpc_server_set_trace(fe.server, trace);
 	log_info("front-end #%u serving ttRPC", fe.generation);
 	int r = loop_run(fe.loop, &err);
 	if (r < 0)

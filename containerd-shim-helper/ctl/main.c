@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "ctl.h"
 
 #include "cleanup.h"
 #include "err.h"
@@ -38,11 +39,6 @@
 #include "transport.h"
 #include "ttrpc.h"
 
-enum {
-	EXIT_RPC = 1,
-	EXIT_USAGE = 2,
-	EXIT_CONNECT = 3,
-};
 
 /* The largest request JSON read from stdin; a request payload is at most
  * 4 MiB and base64 plus JSON syntax do not triple it. */
@@ -55,11 +51,6 @@ enum {
 /* Used when --timeout is not given: only the connect is bounded, since
  * WaitProcess and ReadStdout may legitimately block for ever. */
 #define DEFAULT_CONNECT_TIMEOUT_NS 10000000000ull
-
-struct opts {
-	const char *addr;
-	uint64_t timeout_ns; /* 0: none */
-};
 
 struct subcmd {
 	const char *name;
@@ -121,7 +112,7 @@ static int usage_error(const char *fmt, ...)
 
 /* ---- talking to the agent ---- */
 
-static int connect_agent(const struct opts *o, struct ttrpc_client **out)
+int connect_agent(const struct opts *o, struct ttrpc_client **out)
 {
 	struct kerr err = { 0 };
 	struct addr a;
@@ -385,6 +376,10 @@ static const struct subcmd table[] = {
 	{ "check", "", "grpc.Health/Check: print the serving status", cmd_check },
 	{ "version", "", "grpc.Health/Version: print agent and API versions", cmd_version },
 	{ "list", "", "list the methods with request and response types", cmd_list },
+	{ "run", "BUNDLE [--id ID] [--tty]",
+	  "create and start an OCI bundle's container, attach, exit with its status", cmd_run },
+	{ "exec", "ID [--tty] -- CMD...", "run CMD in a running container, attach, exit with its status",
+	  cmd_exec },
 };
 
 static const struct subcmd *subcmds(size_t *n)

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cgroups.h - the container's cgroup: layout detection, creation below the
+ * configured parent, placing pids, and removal.
+ *
+ * Offers: struct cg_config, enum cg_layout, cg_detect(), struct cgroup,
+ *         cg_create(), cg_v2_fd(), cg_add_pid(), cg_destroy(), cg_path(),
+ *         cg_layout_of(), cg_forget(), cg_parent_remove().
+ *
+ * Layouts: v2 unified (/sys/fs/cgroup is cgroup2) -> CG_V2; v1 (controllers
+ * mounted under /sys/fs/cgroup/<ctrl>) and hybrid (v1 controllers plus a
+ * cgroup2 at /sys/fs/cgroup/unified) -> CG_V1, using the v1 controllers.
+ *
+ * cgroups_path (linux.cgroupsPath of the spec) is always placed below
+ * cfg->parent: an absolute path is taken relative to the parent, never to the
+ * real root; ".." components, NUL and paths over CG_PATH_MAX are refused with
+ * GRPC_INVALID_ARGUMENT.  The systemd form "slice:prefix:name" becomes
+ * "slice/prefix/name" below the parent, as upstream's agent turns every ':'
+ * into '/' when it is the guest's init (see doc/storage-cgroups.md).
+ * Resource limits are not applied here yet.
+ */
+#ifndef KATA_EXECUTOR_CGROUPS_H
+#define KATA_EXECUTOR_CGROUPS_H
+
+#include <sys/types.h>
+
+#include "err.h"
+
+#define CG_PATH_MAX 1024
+
+struct cg_config {
+	/* e.g. "kata-test-123", relative to each hierarchy root; "" or NULL =
+	 * the root. */
+	const char *parent;
+	/* Tests: NULL = /sys/fs/cgroup.  When set, it is the mount of one
+	 * hierarchy: a cgroup2 mount -> CG_V2 rooted there; otherwise a dir of
+	 * v1 controller mounts. */
+	const char *root_override;
+};
+
+enum cg_layout { CG_V1 = 1, CG_V2 };
+
+int cg_detect(const struct cg_config *cfg, enum cg_layout *out, struct kerr *err);
+
+struct cgroup;
+
+/* Create (mkdir -p) the cgroup. Empty/NULL cgroups_path: "<parent>/<container_id>".
+ * An already existing directory is reused (upstream does the same); such a
+ * reused cgroup is removed by cg_destroy only if empty, never emptied by
+ * force. Missing directories of cfg->parent are created and kept. */
+int cg_create(const struct cg_config *cfg, const char *cgroups_path,
+	      const char *container_id, struct cgroup **out, struct kerr *err);
+
+/* O_PATH|O_DIRECTORY fd for CLONE_INTO_CGROUP (owned by cg), -1 on v1. */
+int cg_v2_fd(const struct cgroup *cg);
+
+/* v1: every controller's cgroup.procs; v2: the one cgroup.procs. */
+int cg_add_pid(struct cgroup *cg, pid_t pid, struct kerr *err);
+
+/* Kill leftovers (v2 cgroup.kill; v1 freeze + SIGKILL every pid, repeated),
+ * rmdir what cg_create made, deepest first, with a short bounded retry on
+ * EBUSY (at most ~0.5 s of waiting in all: it runs in the executor loop);
+ * frees cg even on error (the error says what is left behind). NULL is
+ * allowed. */
+int cg_destroy(struct cgroup *cg, struct kerr *err);
+
+/* The cgroup path relative to each hierarchy root (no leading '/'). */
+const char *cg_path(const struct cgroup *cg);
+enum cg_layout cg_layout_of(const struct cgroup *cg);
+
+/* Release the handle without touching the cgroup (e.g. in a forked child). */
+void cg_forget(struct cgroup *cg);
+
+/* rmdir cfg->parent (its last component) in every hierarchy, if empty;
+ * missing is fine. For the executor's shutdown and for tests. */
+int cg_parent_remove(const struct cg_config *cfg, struct kerr *err);
+
+#endif

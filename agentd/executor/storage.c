@@ -1,0 +1,944 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * storage.c - Grpc__Storage handlers of the executor: "local", "ephemeral"
+ * and guest bind mounts, with refcounting by mount point (see storage.h and
+ * doc/storage-cgroups.md).
+ *
+ * Every path is resolved from an fd of its allowed root with openat2
+ * RESOLVE_BENEATH, so neither a symlink nor ".." can lead a mount or a mkdir
+ * outside the root, and mounts are attached to the opened mount-point fd
+ * (move_mount), never to a path string that could be swapped in between.
+ * Each mount is detached through the fd it was made with, so a storage
+ * mounted over it later (or a changed path) cannot keep it from going.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "grpc_status.h"
+#include "linux_compat.h"
+#include "log.h"
+#include "storage.h"
+
+/* Bind sources: symlinks that stay inside the root are fine; ones leading
+ * out (absolute, or ".." past the root) fail with EXDEV; /proc magic links
+ * are refused. */
+#define RESOLVE_STORAGE (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
+/* Mount points: no symlink at all (ELOOP), so one directory has one
+ * spelling and two storages cannot stack on it under two names. */
+#define RESOLVE_MOUNT_POINT (RESOLVE_STORAGE | RESOLVE_NO_SYMLINKS)
+
+#define STORAGE_MAX_CREATED 64
+
+enum storage_kind { SK_LOCAL, SK_EPHEMERAL, SK_BIND };
+
+static const char *kind_name(enum storage_kind k)
+{
+	switch (k) {
+	case SK_LOCAL: return "local";
+	case SK_EPHEMERAL: return "ephemeral";
+	case SK_BIND: return "bind";
+	}
+	return "?";
+}
+
+/* One mount point, shared by every set that added it. */
+struct storage_entry {
+	struct storage_entry *next; /* global registry */
+	unsigned refs;
+	enum storage_kind kind;
+	char *driver, *source, *fstype; /* to refuse a different storage on the same point */
+	char *mount_point;              /* canonical absolute path (logs) */
+	char *root;                     /* the allowed root it is below */
+	/* The mount we made, attached: detached through this fd. -1 for
+	 * "local" and before attaching. */
+	int mntfd;
+	/* Registry key: what the mount point resolves to (the mounted root
+	 * for a mount, the directory for "local"), so two spellings of one
+	 * directory find the same entry. */
+	uint64_t key_mnt;
+	dev_t key_dev;
+	ino_t key_ino;
+	/* Paths (relative to root) this entry created, in creation order,
+	 * with their identity: removed in reverse when the last reference
+	 * goes, if still empty and still the same inode (a path may lead into
+	 * another storage's mount by then). */
+	char *created[STORAGE_MAX_CREATED];
+	dev_t created_dev[STORAGE_MAX_CREATED];
+	ino_t created_ino[STORAGE_MAX_CREATED];
+	size_t n_created;
+	bool created_file; /* the last created entry is a file (bind of a file) */
+};
+
+struct storage_set {
+	struct storage_entry **items;
+	size_t n, cap;
+};
+
+static struct storage_entry *registry;
+
+/* ---- paths --------------------------------------------------------------- */
+
+/* Normalise an absolute path lexically: collapse "//" and ".", refuse "..".
+ * Returns a malloc'd string. */
+static int normalize_abs(const char *what, const char *in, char **out, struct kerr *err)
+{
+	if (!in || in[0] != '/')
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "%s \"%s\" is not an absolute path", what, in ? in : "");
+	size_t len = strlen(in);
+	if (len >= PATH_MAX)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -ENAMETOOLONG,
+				       "%s is longer than %d bytes", what, PATH_MAX - 1);
+	char *o = malloc(len + 2);
+	if (!o)
+		return kerr_set(err, -ENOMEM, "%s: out of memory", what);
+	size_t n = 0;
+	const char *p = in;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *e = strchrnul(p, '/');
+		size_t cl = (size_t)(e - p);
+		if (cl == 1 && p[0] == '.') {
+			p = e;
+			continue;
+		}
+		if (cl == 2 && p[0] == '.' && p[1] == '.') {
+			free(o);
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+					       "%s \"%s\" contains \"..\"", what, in);
+		}
+		o[n++] = '/';
+		memcpy(o + n, p, cl);
+		n += cl;
+		p = e;
+	}
+	if (n == 0)
+		o[n++] = '/';
+	o[n] = '\0';
+	*out = o;
+	return 0;
+}
+
+/* The allowed root that contains path (normalised), and the rest of the path
+ * relative to it ("" for the root itself). */
+static int find_root(const char *what, const char *path, const struct storage_policy *pol,
+		     const char **root, const char **rel, struct kerr *err)
+{
+	for (size_t i = 0; pol && i < pol->n_allowed_roots; i++) {
+		const char *r = pol->allowed_roots[i];
+		size_t rl = strlen(r);
+		while (rl > 1 && r[rl - 1] == '/')
+			rl--;
+		if (rl == 1 && r[0] == '/') {
+			*root = r;
+			*rel = path + 1;
+			return 0;
+		}
+		if (strncmp(path, r, rl) == 0 && (path[rl] == '/' || path[rl] == '\0')) {
+			*root = r;
+			*rel = path[rl] ? path + rl + 1 : path + rl;
+			return 0;
+		}
+	}
+	return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EPERM,
+			       "%s \"%s\" is outside the allowed roots", what, path);
+}
+
+static int open_root(const char *root, struct kerr *err)
+{
+	int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return kerr_set(err, -errno, "open allowed root %s: %s", root, strerror(errno));
+	return fd;
+}
+
+static int resolve_error(const char *what, const char *path, int e, struct kerr *err)
+{
+	if (e == EXDEV)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -e,
+				       "%s \"%s\" resolves outside its allowed root: %s", what,
+				       path, strerror(e));
+	if (e == ELOOP)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -e,
+				       "%s \"%s\" goes through a symlink (none is allowed in a "
+				       "mount point) or a magic link: %s", what, path, strerror(e));
+	return kerr_set(err, -e, "open %s \"%s\": %s", what, path, strerror(e));
+}
+
+static int add_created(struct storage_entry *ent, const char *rel, int dirfd, const char *name,
+		       struct kerr *err)
+{
+	if (ent->n_created >= STORAGE_MAX_CREATED)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -E2BIG,
+				       "mount point %s: more than %d missing directories",
+				       ent->mount_point, STORAGE_MAX_CREATED);
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return kerr_set(err, -errno, "stat %s/%s: %s", ent->root, rel, strerror(errno));
+	char *c = strdup(rel);
+	if (!c)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	ent->created_dev[ent->n_created] = st.st_dev;
+	ent->created_ino[ent->n_created] = st.st_ino;
+	ent->created[ent->n_created++] = c;
+	return 0;
+}
+
+/* Open rel below rootfd (O_PATH), creating missing components as
+ * directories (mode 0755), or the last one as an empty file when as_file.
+ * What is created is recorded in ent. */
+static int open_create(int rootfd, const char *rel, bool as_file, struct storage_entry *ent,
+		       struct kerr *err)
+{
+	int fd = sys_openat2(rootfd, rel[0] ? rel : ".", O_PATH | O_CLOEXEC, RESOLVE_MOUNT_POINT);
+	if (fd >= 0 || errno != ENOENT)
+		return fd >= 0 ? fd : resolve_error("mount point", ent->mount_point, errno, err);
+
+	cleanup_free char *buf = strdup(rel);
+	if (!buf)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	cleanup_close int cur = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+	if (cur < 0)
+		return kerr_set(err, -errno, "dup: %s", strerror(errno));
+	char *p = buf;
+	for (;;) {
+		char *slash = strchr(p, '/');
+		bool last = !slash;
+		if (slash)
+			*slash = '\0';
+		int nfd = sys_openat2(cur, p, O_PATH | O_CLOEXEC, RESOLVE_MOUNT_POINT);
+		if (nfd < 0 && errno == ENOENT) {
+			int r;
+			if (last && as_file) {
+				int f = openat(cur, p, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW |
+						       O_CLOEXEC, 0644);
+				r = f < 0 ? -1 : close(f);
+			} else {
+				r = mkdirat(cur, p, 0755);
+			}
+			if (r < 0)
+				return kerr_set(err, -errno, "create %s/%s: %s", ent->root, buf,
+						strerror(errno));
+			if (last && as_file)
+				ent->created_file = true;
+			r = add_created(ent, buf, cur, p, err);
+			if (r < 0) {
+				/* Not recorded: undo it here. */
+				(void)unlinkat(cur, p, last && as_file ? 0 : AT_REMOVEDIR);
+				ent->created_file = false;
+				return r;
+			}
+			nfd = sys_openat2(cur, p, O_PATH | O_CLOEXEC, RESOLVE_MOUNT_POINT);
+		}
+		if (nfd < 0)
+			return resolve_error("mount point", ent->mount_point, errno, err);
+		close(cur);
+		cur = nfd;
+		if (last)
+			return take_fd(&cur);
+		*slash = '/';
+		p = slash + 1;
+	}
+}
+
+/* Remove what ent created, deepest first, as long as it is empty. */
+static void remove_created(struct storage_entry *ent)
+{
+	if (!ent->n_created)
+		return;
+	cleanup_close int rootfd = open(ent->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		log_warn("storage %s: cannot open %s to remove created paths: %s",
+			 ent->mount_point, ent->root, strerror(errno));
+		return;
+	}
+	for (size_t i = ent->n_created; i-- > 0;) {
+		const char *rel = ent->created[i];
+		const char *slash = strrchr(rel, '/');
+		cleanup_free char *dir = slash ? strndup(rel, (size_t)(slash - rel)) : strdup(".");
+		const char *base = slash ? slash + 1 : rel;
+		cleanup_close int dfd = dir ? sys_openat2(rootfd, dir, O_PATH | O_DIRECTORY |
+							  O_CLOEXEC, RESOLVE_MOUNT_POINT) : -1;
+		bool file = ent->created_file && i == ent->n_created - 1;
+		struct stat st;
+		int e = 0;
+		if (!dir)
+			e = ENOMEM;
+		else if (dfd < 0 || fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			e = errno;
+		else if (st.st_dev != ent->created_dev[i] || st.st_ino != ent->created_ino[i])
+			e = ESTALE; /* another storage mounted over the path since */
+		else if (unlinkat(dfd, base, file ? 0 : AT_REMOVEDIR) < 0)
+			e = errno;
+		if (e) {
+			if (e == ENOTEMPTY || e == EEXIST)
+				log_info("storage %s: keeping %s/%s: not empty", ent->mount_point,
+					 ent->root, rel);
+			else if (e == EBUSY || e == ESTALE)
+				log_info("storage %s: keeping %s/%s: covered by another mount",
+					 ent->mount_point, ent->root, rel);
+			else if (e != ENOENT)
+				log_warn("storage %s: cannot remove %s/%s: %s", ent->mount_point,
+					 ent->root, rel, strerror(e));
+			/* A kept directory keeps its parents too. */
+			if (e != ENOENT)
+				break;
+		}
+	}
+}
+
+/* ---- options ------------------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	bool set;
+	uint64_t attr;
+} attr_opts[] = {
+	{ "ro", true, MOUNT_ATTR_RDONLY },     { "rw", false, MOUNT_ATTR_RDONLY },
+	{ "nosuid", true, MOUNT_ATTR_NOSUID }, { "suid", false, MOUNT_ATTR_NOSUID },
+	{ "nodev", true, MOUNT_ATTR_NODEV },   { "dev", false, MOUNT_ATTR_NODEV },
+	{ "noexec", true, MOUNT_ATTR_NOEXEC }, { "exec", false, MOUNT_ATTR_NOEXEC },
+	{ "nodiratime", true, MOUNT_ATTR_NODIRATIME },
+	{ "noatime", true, MOUNT_ATTR_NOATIME },
+	{ "relatime", true, MOUNT_ATTR_RELATIME },
+	{ "strictatime", true, MOUNT_ATTR_STRICTATIME },
+};
+
+static const struct {
+	const char *name;
+	uint64_t prop;
+	bool rec;
+} prop_opts[] = {
+	{ "private", MS_PRIVATE, false },  { "rprivate", MS_PRIVATE, true },
+	{ "slave", MS_SLAVE, false },      { "rslave", MS_SLAVE, true },
+	{ "shared", MS_SHARED, false },    { "rshared", MS_SHARED, true },
+	{ "unbindable", MS_UNBINDABLE, false }, { "runbindable", MS_UNBINDABLE, true },
+};
+
+struct mount_opts {
+	struct mount_attr attr; /* attr_set / attr_clr */
+	bool atime_set;
+	uint64_t prop;
+	bool prop_rec;
+	bool rbind;
+	bool has_fsgid;
+	gid_t fsgid;
+	bool has_mode;
+	mode_t mode;
+};
+
+/* Look up one option; returns 1 if it was a mount attribute, propagation,
+ * bind flag, fsgid= or mode= (recorded in mo), 0 otherwise. */
+static int parse_common_opt(const char *o, struct mount_opts *mo, struct kerr *err)
+{
+	for (size_t i = 0; i < sizeof(attr_opts) / sizeof(attr_opts[0]); i++) {
+		if (strcmp(o, attr_opts[i].name))
+			continue;
+		uint64_t a = attr_opts[i].attr;
+		bool is_atime = a == MOUNT_ATTR_NOATIME || a == MOUNT_ATTR_RELATIME ||
+				a == MOUNT_ATTR_STRICTATIME;
+		if (is_atime) {
+			/* The atime modes are one field: set it, clear the rest. */
+			mo->attr.attr_set &= ~(uint64_t)MOUNT_ATTR__ATIME;
+			mo->attr.attr_set |= a;
+			mo->attr.attr_clr |= MOUNT_ATTR__ATIME;
+			mo->atime_set = true;
+		} else if (attr_opts[i].set) {
+			mo->attr.attr_set |= a;
+			mo->attr.attr_clr &= ~a;
+		} else {
+			mo->attr.attr_clr |= a;
+			mo->attr.attr_set &= ~a;
+		}
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(prop_opts) / sizeof(prop_opts[0]); i++) {
+		if (!strcmp(o, prop_opts[i].name)) {
+			mo->prop = prop_opts[i].prop;
+			mo->prop_rec = prop_opts[i].rec;
+			return 1;
+		}
+	}
+	if (!strcmp(o, "bind") || !strcmp(o, "defaults"))
+		return 1;
+	if (!strcmp(o, "rbind")) {
+		mo->rbind = true;
+		return 1;
+	}
+	if (!strncmp(o, "fsgid=", 6)) {
+		char *end;
+		errno = 0;
+		unsigned long g = strtoul(o + 6, &end, 10);
+		if (errno || end == o + 6 || *end || g > UINT32_MAX - 1)
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+					       "bad storage option \"%s\"", o);
+		mo->has_fsgid = true;
+		mo->fsgid = (gid_t)g;
+		return 1;
+	}
+	if (!strncmp(o, "mode=", 5)) {
+		char *end;
+		errno = 0;
+		unsigned long m = strtoul(o + 5, &end, 8);
+		if (errno || end == o + 5 || *end || m > 07777)
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+					       "bad storage option \"%s\" (octal mode expected)", o);
+		mo->has_mode = true;
+		mo->mode = (mode_t)m;
+		return 1;
+	}
+	return 0;
+}
+
+/* Call fn on each comma-separated element of each option string. */
+static int for_each_opt(char **opts, size_t n, int (*fn)(const char *, void *, struct kerr *),
+			void *ctx, struct kerr *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		cleanup_free char *s = strdup(opts[i] ? opts[i] : "");
+		if (!s)
+			return kerr_set(err, -ENOMEM, "out of memory");
+		char *save = NULL;
+		for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			while (*t == ' ')
+				t++;
+			if (!*t)
+				continue;
+			int r = fn(t, ctx, err);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+struct opt_ctx {
+	struct mount_opts *mo;
+	int fsfd;            /* ephemeral: fsconfig target; -1 otherwise */
+	enum storage_kind kind;
+};
+
+static int opt_cb(const char *o, void *vctx, struct kerr *err)
+{
+	struct opt_ctx *c = vctx;
+	int r = parse_common_opt(o, c->mo, err);
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		/* tmpfs takes mode= itself: the mode of its root. */
+		if (c->kind == SK_EPHEMERAL && !strncmp(o, "mode=", 5) && c->fsfd >= 0 &&
+		    fsconfig(c->fsfd, FSCONFIG_SET_STRING, "mode", o + 5, 0) < 0)
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno,
+					       "tmpfs option \"%s\": %s", o, strerror(errno));
+		return 0;
+	}
+	if (c->kind == SK_EPHEMERAL) {
+		if (c->fsfd < 0)
+			return 0; /* first pass: attributes only */
+		/* Filesystem options go to tmpfs, which refuses what it does not know. */
+		const char *eq = strchr(o, '=');
+		int fr;
+		if (eq) {
+			cleanup_free char *key = strndup(o, (size_t)(eq - o));
+			if (!key)
+				return kerr_set(err, -ENOMEM, "out of memory");
+			fr = fsconfig(c->fsfd, FSCONFIG_SET_STRING, key, eq + 1, 0);
+		} else {
+			fr = fsconfig(c->fsfd, FSCONFIG_SET_FLAG, o, NULL, 0);
+		}
+		if (fr < 0)
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno,
+					       "tmpfs option \"%s\": %s", o, strerror(errno));
+		return 0;
+	}
+	if (c->kind == SK_LOCAL)
+		return 0; /* upstream ignores what it does not know for "local" */
+	return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+			       "unsupported option \"%s\" for a bind storage", o);
+}
+
+/* ---- registry ------------------------------------------------------------ */
+
+static void entry_free(struct storage_entry *ent)
+{
+	if (!ent)
+		return;
+	for (size_t i = 0; i < ent->n_created; i++)
+		free(ent->created[i]);
+	if (ent->mntfd >= 0)
+		close(ent->mntfd);
+	free(ent->driver);
+	free(ent->source);
+	free(ent->fstype);
+	free(ent->mount_point);
+	free(ent->root);
+	free(ent);
+}
+
+static int mnt_id_of(int fd, uint64_t *id);
+
+/* Identity of what fd (a mount point as resolved now) is: with a storage
+ * mounted there, that mount's root. */
+static int key_of(int fd, uint64_t *mnt, dev_t *dev, ino_t *ino)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	int r = mnt_id_of(fd, mnt);
+	if (r < 0)
+		return r;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return 0;
+}
+
+static struct storage_entry *registry_find(uint64_t mnt, dev_t dev, ino_t ino)
+{
+	for (struct storage_entry *e = registry; e; e = e->next)
+		if (e->key_mnt == mnt && e->key_dev == dev && e->key_ino == ino)
+			return e;
+	return NULL;
+}
+
+static void registry_remove(struct storage_entry *ent)
+{
+	for (struct storage_entry **pp = &registry; *pp; pp = &(*pp)->next) {
+		if (*pp == ent) {
+			*pp = ent->next;
+			return;
+		}
+	}
+}
+
+static int mnt_id_of(int fd, uint64_t *id)
+{
+	struct statx stx;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_MNT_ID, &stx) < 0)
+		return -errno;
+	if (!(stx.stx_mask & STATX_MNT_ID))
+		return -ENOTSUP;
+	*id = stx.stx_mnt_id;
+	return 0;
+}
+
+/* Undo the mount of ent through the fd it was made with, not through its
+ * path: the path may be covered by a later mount (a storage at a parent
+ * directory) or lead elsewhere by now. Detached lazily, so a process still
+ * using it does not keep it in the namespace. */
+static int unmount_entry(struct storage_entry *ent)
+{
+	if (ent->mntfd < 0)
+		return 0;
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", ent->mntfd);
+	if (umount2(p, MNT_DETACH) < 0) {
+		int e = errno;
+		if (e == EINVAL) {
+			/* Not attached any more: someone else unmounted it. */
+			log_warn("storage %s: already unmounted", ent->mount_point);
+		} else {
+			log_error("storage %s: umount: %s", ent->mount_point, strerror(e));
+			return -e;
+		}
+	}
+	close(ent->mntfd);
+	ent->mntfd = -1;
+	return 0;
+}
+
+static void entry_release(struct storage_entry *ent)
+{
+	if (--ent->refs > 0)
+		return;
+	registry_remove(ent);
+	int r = unmount_entry(ent);
+	/* Never remove directories below a mount we could not undo. */
+	if (r == 0)
+		remove_created(ent);
+	else
+		log_error("storage %s (%s): left mounted", ent->mount_point, kind_name(ent->kind));
+	log_debug("storage %s (%s) released", ent->mount_point, kind_name(ent->kind));
+	entry_free(ent);
+}
+
+/* ---- handlers ------------------------------------------------------------ */
+
+static int apply_fsgid_mode(int fd, const struct storage_entry *ent, const struct mount_opts *mo,
+			    mode_t extra_with_fsgid, struct kerr *err)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	if (mo->has_fsgid && fchownat(fd, "", (uid_t)-1, mo->fsgid, AT_EMPTY_PATH) < 0)
+		return kerr_set(err, -errno, "chown %s to gid %u: %s", ent->mount_point,
+				(unsigned)mo->fsgid, strerror(errno));
+	mode_t mode;
+	bool want = false;
+	if (mo->has_mode) {
+		mode = mo->mode;
+		want = true;
+	} else {
+		struct stat st;
+		if (fstat(fd, &st) < 0)
+			return kerr_set(err, -errno, "stat %s: %s", ent->mount_point, strerror(errno));
+		mode = st.st_mode & 07777;
+	}
+	if (mo->has_fsgid && extra_with_fsgid) {
+		mode |= extra_with_fsgid;
+		want = true;
+	}
+	/* fchmod does not work on O_PATH fds; the fd's magic link does. */
+	if (want && chmod(p, mode) < 0)
+		return kerr_set(err, -errno, "chmod %s to %o: %s", ent->mount_point,
+				(unsigned)mode, strerror(errno));
+	return 0;
+}
+
+static int do_local(struct storage_entry *ent, int rootfd, const char *rel,
+		    const Grpc__Storage *s, struct kerr *err)
+{
+	struct mount_opts mo = { 0 };
+	struct opt_ctx c = { .mo = &mo, .fsfd = -1, .kind = SK_LOCAL };
+	int r = for_each_opt(s->options, s->n_options, opt_cb, &c, err);
+	if (r < 0)
+		return r;
+	/* mode= may also come as a driver option. */
+	if (!mo.has_mode) {
+		r = for_each_opt(s->driver_options, s->n_driver_options, opt_cb, &c, err);
+		if (r < 0)
+			return r;
+	}
+	cleanup_close int fd = open_create(rootfd, rel, false, ent, err);
+	if (fd < 0)
+		return fd;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return kerr_set(err, -errno, "stat %s: %s", ent->mount_point, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -ENOTDIR,
+				       "local storage %s exists and is not a directory",
+				       ent->mount_point);
+	/* As upstream: fsgid= alone changes the group only; the setgid bit
+	 * comes with an explicit mode=. */
+	r = apply_fsgid_mode(fd, ent, &mo, mo.has_mode ? S_ISGID : 0, err);
+	if (r < 0)
+		return r;
+	r = key_of(fd, &ent->key_mnt, &ent->key_dev, &ent->key_ino);
+	if (r < 0)
+		return kerr_set(err, r, "statx %s: %s", ent->mount_point, strerror(-r));
+	return 0;
+}
+
+/* Move the detached mount *mnt onto mpfd; the entry keeps the fd (it is
+ * how the mount is detached again) and its root's identity as key. */
+static int attach(struct storage_entry *ent, int *mnt_owned, int mpfd, const struct mount_opts *mo,
+		  struct kerr *err)
+{
+	int mnt = *mnt_owned;
+	if (move_mount(mnt, "", mpfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return kerr_set(err, -errno, "move_mount onto %s: %s", ent->mount_point,
+				strerror(errno));
+	ent->mntfd = take_fd(mnt_owned);
+	int r = key_of(mnt, &ent->key_mnt, &ent->key_dev, &ent->key_ino);
+	if (r < 0)
+		return kerr_set(err, r, "statx of the mount on %s: %s", ent->mount_point,
+				strerror(-r));
+	if (mo->prop) {
+		struct mount_attr a = { .propagation = mo->prop };
+		if (mount_setattr(mnt, "", AT_EMPTY_PATH | (mo->prop_rec ? AT_RECURSIVE : 0), &a,
+				  sizeof(a)) < 0)
+			return kerr_set(err, -errno, "set propagation of %s: %s", ent->mount_point,
+					strerror(errno));
+	}
+	return 0;
+}
+
+static int do_ephemeral(struct storage_entry *ent, int rootfd, const char *rel,
+			const Grpc__Storage *s, struct kerr *err)
+{
+	if (s->fstype[0] && strcmp(s->fstype, "tmpfs"))
+		return kerr_set_status(err, GRPC_UNIMPLEMENTED, -EOPNOTSUPP,
+				       "ephemeral storage of fstype \"%s\" is not supported yet "
+				       "(only tmpfs)", s->fstype);
+	cleanup_close int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return kerr_set(err, -errno, "fsopen tmpfs: %s", strerror(errno));
+	struct mount_opts mo = { 0 };
+	struct opt_ctx c = { .mo = &mo, .fsfd = fs, .kind = SK_EPHEMERAL };
+	int r = for_each_opt(s->options, s->n_options, opt_cb, &c, err);
+	if (r < 0)
+		return kerr_prefix(err, "ephemeral storage %s", ent->mount_point);
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return kerr_set(err, -errno, "create tmpfs for %s: %s", ent->mount_point,
+				strerror(errno));
+	cleanup_close int mnt = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned)mo.attr.attr_set);
+	if (mnt < 0)
+		return kerr_set(err, -errno, "fsmount tmpfs for %s: %s", ent->mount_point,
+				strerror(errno));
+	/* The fsgid ownership goes on the tmpfs root before anyone can see it.
+	 * mode= was given to tmpfs already. */
+	struct mount_opts own = { .has_fsgid = mo.has_fsgid, .fsgid = mo.fsgid };
+	if (!(mo.attr.attr_set & MOUNT_ATTR_RDONLY)) {
+		r = apply_fsgid_mode(mnt, ent, &own, S_ISGID, err);
+		if (r < 0)
+			return r;
+	}
+	if (s->fs_group && !(mo.attr.attr_set & MOUNT_ATTR_RDONLY)) {
+		/* A fresh tmpfs holds only its root: the recursive change of
+		 * upstream's set_ownership reduces to that. */
+		struct mount_opts g = { .has_fsgid = true, .fsgid = s->fs_group->group_id };
+		r = apply_fsgid_mode(mnt, ent, &g, S_ISGID | 0770, err);
+		if (r < 0)
+			return r;
+	}
+	cleanup_close int mpfd = open_create(rootfd, rel, false, ent, err);
+	if (mpfd < 0)
+		return mpfd;
+	return attach(ent, &mnt, mpfd, &mo, err);
+}
+
+static int do_bind(struct storage_entry *ent, const char *src_norm, const struct storage_policy *pol,
+		   int rootfd, const char *rel, const Grpc__Storage *s, struct kerr *err)
+{
+	if (s->fs_group)
+		return kerr_set_status(err, GRPC_UNIMPLEMENTED, -EOPNOTSUPP,
+				       "fs_group on a bind storage is not supported yet (%s)",
+				       ent->mount_point);
+	const char *sroot, *srel;
+	int r = find_root("bind source", src_norm, pol, &sroot, &srel, err);
+	if (r < 0)
+		return r;
+	cleanup_close int srootfd = open_root(sroot, err);
+	if (srootfd < 0)
+		return srootfd;
+	cleanup_close int sfd = sys_openat2(srootfd, srel[0] ? srel : ".", O_PATH | O_CLOEXEC,
+					    RESOLVE_STORAGE);
+	if (sfd < 0)
+		return resolve_error("bind source", src_norm, errno, err);
+	struct stat st;
+	if (fstat(sfd, &st) < 0)
+		return kerr_set(err, -errno, "stat %s: %s", src_norm, strerror(errno));
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "bind source %s is neither a directory nor a file", src_norm);
+
+	struct mount_opts mo = { 0 };
+	struct opt_ctx c = { .mo = &mo, .fsfd = -1, .kind = SK_BIND };
+	r = for_each_opt(s->options, s->n_options, opt_cb, &c, err);
+	if (r < 0)
+		return kerr_prefix(err, "bind storage %s", ent->mount_point);
+	if (mo.has_fsgid || mo.has_mode)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "bind storage %s: fsgid=/mode= do not apply to a bind",
+				       ent->mount_point);
+
+	cleanup_close int mnt = open_tree(sfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+						   AT_EMPTY_PATH | (mo.rbind ? AT_RECURSIVE : 0));
+	if (mnt < 0)
+		return kerr_set(err, -errno, "open_tree %s: %s", src_norm, strerror(errno));
+	if (mo.attr.attr_set || mo.attr.attr_clr) {
+		struct mount_attr a = mo.attr;
+		a.propagation = 0;
+		if (mount_setattr(mnt, "", AT_EMPTY_PATH | (mo.rbind ? AT_RECURSIVE : 0), &a,
+				  sizeof(a)) < 0)
+			return kerr_set(err, -errno, "set attributes of bind %s: %s",
+					ent->mount_point, strerror(errno));
+	}
+	cleanup_close int mpfd = open_create(rootfd, rel, !S_ISDIR(st.st_mode), ent, err);
+	if (mpfd < 0)
+		return mpfd;
+	struct stat mst;
+	if (fstat(mpfd, &mst) < 0)
+		return kerr_set(err, -errno, "stat %s: %s", ent->mount_point, strerror(errno));
+	if (S_ISDIR(mst.st_mode) != S_ISDIR(st.st_mode))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "bind %s onto %s: one is a directory, the other is not",
+				       src_norm, ent->mount_point);
+	return attach(ent, &mnt, mpfd, &mo, err);
+}
+
+/* Which handler a storage goes to, by driver only (as upstream; fstype is
+ * the handler's business); UNIMPLEMENTED for drivers not done yet. "bind"
+ * is ours, not upstream's. */
+static int classify(const Grpc__Storage *s, enum storage_kind *k, struct kerr *err)
+{
+	const char *d = s->driver ? s->driver : "";
+	if (!strcmp(d, "bind")) {
+		*k = SK_BIND;
+		return 0;
+	}
+	if (!strcmp(d, "local")) {
+		*k = SK_LOCAL;
+		return 0;
+	}
+	if (!strcmp(d, "ephemeral")) {
+		*k = SK_EPHEMERAL;
+		return 0;
+	}
+	if (!d[0])
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "storage for %s has no driver", s->mount_point);
+	return kerr_set_status(err, GRPC_UNIMPLEMENTED, -EOPNOTSUPP,
+			       "storage driver \"%s\" is not supported yet", d);
+}
+
+/* ---- API ----------------------------------------------------------------- */
+
+int storage_set_new(struct storage_set **out, struct kerr *err)
+{
+	struct storage_set *set = calloc(1, sizeof(*set));
+	if (!set)
+		return kerr_set(err, -ENOMEM, "storage set: out of memory");
+	*out = set;
+	return 0;
+}
+
+size_t storage_set_count(const struct storage_set *set)
+{
+	return set ? set->n : 0;
+}
+
+static int set_push(struct storage_set *set, struct storage_entry *ent, struct kerr *err)
+{
+	if (set->n == set->cap) {
+		size_t nc = set->cap ? set->cap * 2 : 8;
+		struct storage_entry **ni = realloc(set->items, nc * sizeof(*ni));
+		if (!ni)
+			return kerr_set(err, -ENOMEM, "storage set: out of memory");
+		set->items = ni;
+		set->cap = nc;
+	}
+	set->items[set->n++] = ent;
+	return 0;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return !strcmp(a ? a : "", b ? b : "");
+}
+
+int storage_add(struct storage_set *set, const Grpc__Storage *s, const struct storage_policy *pol,
+		struct kerr *err)
+{
+	if (!set || !s)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL, "no storage");
+	enum storage_kind kind = SK_LOCAL;
+	int r = classify(s, &kind, err);
+	if (r < 0)
+		return r;
+	cleanup_free char *mp = NULL;
+	r = normalize_abs("storage mount point", s->mount_point, &mp, err);
+	if (r < 0)
+		return r;
+	const char *root, *rel;
+	r = find_root("storage mount point", mp, pol, &root, &rel, err);
+	if (r < 0)
+		return r;
+	if (!rel[0])
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "storage mount point %s is an allowed root itself", mp);
+	cleanup_free char *src = NULL;
+	if (kind == SK_BIND) {
+		r = normalize_abs("bind source", s->source, &src, err);
+		if (r < 0)
+			return r;
+	}
+
+	cleanup_close int rootfd = open_root(root, err);
+	if (rootfd < 0)
+		return rootfd;
+	/* An existing mount point is looked up by what it is, not by how it
+	 * is spelled. A missing one cannot be held by anyone. */
+	struct storage_entry *ent = NULL;
+	{
+		cleanup_close int fd = sys_openat2(rootfd, rel, O_PATH | O_CLOEXEC, RESOLVE_MOUNT_POINT);
+		if (fd < 0 && errno != ENOENT)
+			return resolve_error("mount point", mp, errno, err);
+		if (fd >= 0) {
+			uint64_t km;
+			dev_t kd;
+			ino_t ki;
+			r = key_of(fd, &km, &kd, &ki);
+			if (r < 0)
+				return kerr_set(err, r, "statx %s: %s", mp, strerror(-r));
+			ent = registry_find(km, kd, ki);
+		}
+	}
+	if (ent) {
+		if (!same_str(ent->driver, s->driver) || !same_str(ent->fstype, s->fstype) ||
+		    (kind == SK_BIND && !same_str(ent->source, src)))
+			return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
+					       "mount point %s already holds a different storage "
+					       "(%s)", mp, kind_name(ent->kind));
+		r = set_push(set, ent, err);
+		if (r < 0)
+			return r;
+		ent->refs++;
+		log_debug("storage %s: reference %u", mp, ent->refs);
+		return 0;
+	}
+
+	/* Room in the set first: nothing to undo if this fails. */
+	if (set->n == set->cap) {
+		r = set_push(set, NULL, err);
+		if (r < 0)
+			return r;
+		set->n--;
+	}
+	ent = calloc(1, sizeof(*ent));
+	if (!ent)
+		return kerr_set(err, -ENOMEM, "storage: out of memory");
+	ent->kind = kind;
+	ent->mntfd = -1;
+	ent->driver = strdup(s->driver ? s->driver : "");
+	ent->fstype = strdup(s->fstype ? s->fstype : "");
+	ent->source = strdup(src ? src : (s->source ? s->source : ""));
+	ent->mount_point = take_ptr(&mp);
+	ent->root = strdup(root);
+	if (!ent->driver || !ent->fstype || !ent->source || !ent->root) {
+		entry_free(ent);
+		return kerr_set(err, -ENOMEM, "storage: out of memory");
+	}
+	/* rel still points into the mount point string, now owned by ent. */
+
+	if (kind == SK_LOCAL)
+		r = do_local(ent, rootfd, rel, s, err);
+	else if (kind == SK_EPHEMERAL)
+		r = do_ephemeral(ent, rootfd, rel, s, err);
+	else
+		r = do_bind(ent, src, pol, rootfd, rel, s, err);
+	if (r < 0) {
+		/* Undo partial work: the mount if it got attached, then what we created. */
+		if (unmount_entry(ent) == 0)
+			remove_created(ent);
+		entry_free(ent);
+		return r;
+	}
+	ent->refs = 1;
+	ent->next = registry;
+	registry = ent;
+	set->items[set->n++] = ent;
+	log_info("storage %s (%s) ready", ent->mount_point, kind_name(kind));
+	return 0;
+}
+
+void storage_set_free(struct storage_set *set)
+{
+	if (!set)
+		return;
+	for (size_t i = set->n; i-- > 0;)
+		entry_release(set->items[i]);
+	free(set->items);
+	free(set);
+}

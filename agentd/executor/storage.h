@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * storage.h - the storages of CreateSandbox/CreateContainer (Grpc__Storage),
+ * mounted in the guest by the executor.
+ *
+ * Offers: struct storage_policy, struct storage_set, storage_set_new(),
+ *         storage_add(), storage_set_free(), storage_set_count().
+ *
+ * The handler is chosen by driver alone, as upstream (see
+ * doc/storage-cgroups.md): "local" (a directory, mode= applied), "ephemeral"
+ * (a tmpfs), and "bind", our extension: a bind mount of a guest path.  Every
+ * path (bind source, mount point) must be below one of the policy's allowed
+ * roots and is resolved without leaving it (openat2 RESOLVE_BENEATH |
+ * RESOLVE_NO_MAGICLINKS); a mount point may contain no symlink at all
+ * (RESOLVE_NO_SYMLINKS, INVALID_ARGUMENT).  Other drivers fail with
+ * GRPC_UNIMPLEMENTED naming the driver.
+ *
+ * Mounts are refcounted by mount point (the directory it resolves to, not
+ * its spelling) across every set of the process: the same storage added by
+ * two owners (e.g. a "shared" storage used by the sandbox and a container)
+ * is mounted once and undone with the last set that holds it, through the
+ * mount's own fd.  Not thread-safe (the project has no threads).
+ */
+#ifndef KATA_EXECUTOR_STORAGE_H
+#define KATA_EXECUTOR_STORAGE_H
+
+#include <stddef.h>
+
+#include "agent.pb-c.h"
+#include "err.h"
+
+struct storage_policy {
+	/* Absolute, canonical paths: bind sources and mount points must be
+	 * under one of these. */
+	const char *const *allowed_roots;
+	size_t n_allowed_roots;
+};
+
+/* The storages one owner (sandbox or container) holds. */
+struct storage_set;
+
+int storage_set_new(struct storage_set **out, struct kerr *err);
+
+/* Mount one Grpc__Storage; refcounted by mount point across all sets.
+ * On failure nothing is left mounted or created by this call. */
+int storage_add(struct storage_set *set, const Grpc__Storage *s,
+		const struct storage_policy *pol, struct kerr *err);
+
+/* Number of storages this set holds (tests, logs). */
+size_t storage_set_count(const struct storage_set *set);
+
+/* Unmount what this set holds (last reference unmounts), newest first; never
+ * fails silently: logs what it could not undo. NULL is allowed. */
+void storage_set_free(struct storage_set *set);
+
+#endif

@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * containers.c - the 13 container RPCs of grpc.AgentService, front-end side.
+ *
+ * Each handler checks what it can without privileges (ids by the agent's
+ * one rule, ipc_id_valid; required fields present; sizes bounded), then
+ * forwards: the lifecycle (sandbox, create, start, exec, signal, remove) to
+ * the executor, which re-validates everything; stdio, wait, close and resize
+ * to the container's monitor (monitors.c). Nothing is answered before the
+ * reply arrives, so every handler is asynchronous.
+ *
+ * Semantics follow upstream src/agent/src/rpc.rs:
+ *  - exec_id "" names the container's init process;
+ *  - WriteStdin with no data closes stdin and answers {len: 0};
+ *  - ReadStdout/ReadStderr at EOF answer an empty {data} (the runtime maps
+ *    it to io.EOF); a read of len 0 is answered empty at once;
+ *  - WaitProcess answers {status}: the exit code, or 128+signal;
+ *  - RemoveContainer with timeout 0 waits for as long as it takes.
+ * Deviations (stricter checks, NOT_FOUND for unknown containers where
+ * upstream says INVALID_ARGUMENT "Invalid container id") are in
+ * doc/protocol.md.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.pb-c.h"
+#include "cleanup.h"
+#include "frontend.h"
+#include "grpc_status.h"
+#include "log.h"
+
+/* Linux signals, as the executor and monitor accept them. */
+#define MAX_SIGNAL 64u
+#define MAX_HOSTNAME 64u
+
+/* An id from the host, made safe for an error message (valid UTF-8,
+ * printable, short). */
+static const char *show(const char *s, char *buf, size_t size)
+{
+	size_t i = 0;
+	for (; s[i] && i + 1 < size; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[i] = '\0';
+	if (s[i] && size > 4)
+		memcpy(buf + size - 4, "...", 4);
+	return buf;
+}
+
+static int check_id(const char *id, bool allow_empty, const char *what, struct kerr *err)
+{
+	char b[80];
+	if (!*id && !allow_empty)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL, "%s is empty", what);
+	if (!ipc_id_valid(id, allow_empty))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "invalid %s \"%s\": must match [A-Za-z0-9][A-Za-z0-9_.-]* "
+				       "and be shorter than %u bytes",
+				       what, show(id, b, sizeof(b)), IPC_ID_MAX);
+	return 0;
+}
+
+static int check_ids(const char *cid, const char *eid, struct kerr *err)
+{
+	if (check_id(cid, false, "container id", err) < 0)
+		return err->code;
+	if (eid && check_id(eid, true, "exec id", err) < 0)
+		return err->code;
+	return 0;
+}
+
+/* ---- to the executor ---- */
+
+static void reply_empty(struct frontend *fe, struct ttrpc_call *call, const struct ipc_msg *reply,
+			const struct kerr *failure)
+{
+	if (!reply)
+		ttrpc_call_fail_err(call, failure);
+	else
+		ttrpc_call_reply(call, NULL);
+}
+
+static void forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+		    const void *payload, size_t len)
+{
+	struct kerr err = { 0 };
+	if (exec_request(fe, call, type, payload, len, IPC_OK, reply_empty, &err) < 0)
+		ttrpc_call_fail_err(call, &err);
+}
+
+/* Re-encode the decoded request: the executor gets exactly the fields we
+ * understood and checked, never the host's raw bytes. */
+static void forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+			    ProtobufCMessage *req)
+{
+	size_t len = protobuf_c_message_get_packed_size(req);
+	if (len > IPC_MAX_PAYLOAD) {
+		protobuf_c_message_free_unpacked(req, NULL);
+		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "%s of %zu bytes is too large",
+				req->descriptor->short_name, len);
+		return;
+	}
+	cleanup_free uint8_t *buf = malloc(len ? len : 1);
+	if (!buf) {
+		protobuf_c_message_free_unpacked(req, NULL);
+		ttrpc_call_fail(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	protobuf_c_message_pack(req, buf);
+	protobuf_c_message_free_unpacked(req, NULL);
+	forward(fe, call, type, buf, len);
+}
+
+static void fail_and_free(struct ttrpc_call *call, ProtobufCMessage *req, const struct kerr *err)
+{
+	protobuf_c_message_free_unpacked(req, NULL);
+	ttrpc_call_fail_err(call, err);
+}
+
+void rpc_create_sandbox(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__CreateSandboxRequest *r = (Grpc__CreateSandboxRequest *)req;
+	struct kerr err = { 0 };
+	if (*r->sandbox_id && check_id(r->sandbox_id, false, "sandbox id", &err) < 0)
+		goto fail;
+	if (strlen(r->hostname) > MAX_HOSTNAME) {
+		kerr_set_status(&err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"hostname of %zu bytes is longer than %u", strlen(r->hostname),
+				MAX_HOSTNAME);
+		goto fail;
+	}
+	forward_message(fe, call, IPC_SANDBOX_CREATE_REQ, req);
+	return;
+fail:
+	fail_and_free(call, req, &err);
+}
+
+void rpc_destroy_sandbox(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	protobuf_c_message_free_unpacked(req, NULL);
+	forward(fe, call, IPC_SANDBOX_DESTROY_REQ, NULL, 0);
+}
+
+void rpc_create_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__CreateContainerRequest *r = (Grpc__CreateContainerRequest *)req;
+	struct kerr err = { 0 };
+	if (check_ids(r->container_id, NULL, &err) < 0)
+		goto fail;
+	if (!r->oci) {
+		kerr_set_status(&err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"container %s: the request has no OCI spec", r->container_id);
+		goto fail;
+	}
+	if (!r->oci->process) {
+		kerr_set_status(&err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"container %s: the OCI spec has no process", r->container_id);
+		goto fail;
+	}
+	if (!r->oci->root || !*r->oci->root->path) {
+		kerr_set_status(&err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"container %s: the OCI spec has no root path", r->container_id);
+		goto fail;
+	}
+	log_info("CreateContainer %s", r->container_id);
+	forward_message(fe, call, IPC_CONTAINER_CREATE_REQ, req);
+	return;
+fail:
+	fail_and_free(call, req, &err);
+}
+
+void rpc_start_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__StartContainerRequest *r = (Grpc__StartContainerRequest *)req;
+	struct kerr err = { 0 };
+	if (check_ids(r->container_id, NULL, &err) < 0)
+		goto fail;
+	struct ipc_container_ref q = { 0 };
+	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
+	protobuf_c_message_free_unpacked(req, NULL);
+	forward(fe, call, IPC_CONTAINER_START_REQ, &q, sizeof(q));
+	return;
+fail:
+	fail_and_free(call, req, &err);
+}
+
+void rpc_remove_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__RemoveContainerRequest *r = (Grpc__RemoveContainerRequest *)req;
+	struct kerr err = { 0 };
+	if (check_ids(r->container_id, NULL, &err) < 0)
+		goto fail;
+	struct ipc_container_remove q = { .timeout_s = r->timeout };
+	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
+	protobuf_c_message_free_unpacked(req, NULL);
+	forward(fe, call, IPC_CONTAINER_REMOVE_REQ, &q, sizeof(q));
+	return;
+fail:
+	fail_and_free(call, req, &err);
+}
+
+void rpc_exec_process(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__ExecProcessRequest *r = (Grpc__ExecProcessRequest *)req;
+	struct kerr err = { 0 };
+	if (check_ids(r->container_id, NULL, &err) < 0 ||
+	    check_id(r->exec_id, false, "exec id", &err) < 0)
+		goto fail;
+	if (!r->process) {
+		kerr_set_status(&err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"container %s exec %s: the request has no process", r->container_id,
+				r->exec_id);
+		goto fail;
+	}
+	forward_message(fe, call, IPC_PROCESS_EXEC_REQ, req);
+	return;
+fail:
+	fail_and_free(call, req, &err);
+}
+
+void rpc_signal_process(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__SignalProcessRequest *r = (Grpc__SignalProcessRequest *)req;
+	struct kerr err = { 0 };
+	if (check_ids(r->container_id, r->exec_id, &err) < 0)
+		goto fail;
+	if (r->signal < 1 || r->signal > MAX_SIGNAL) {
+		kerr_set_status(&err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"signal %u is not a signal number (1..%u)", r->signal, MAX_SIGNAL);
+		goto fail;
+	}
+	struct ipc_process_signal q = { .signal = r->signal };
+	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
+	snprintf(q.exec_id, sizeof(q.exec_id), "%s", r->exec_id);
+	protobuf_c_message_free_unpacked(req, NULL);
+	forward(fe, call, IPC_PROCESS_SIGNAL_REQ, &q, sizeof(q));
+	return;
+fail:
+	fail_and_free(call, req, &err);
+}
+/* ---- to the monitor ---- */
+
+void rpc_wait_process(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__WaitProcessRequest *r = (Grpc__WaitProcessRequest *)req;
+	struct kerr err = { 0 };
+	if (check_ids(r->container_id, r->exec_id, &err) < 0)
+		goto fail;
+	monitors_wait(fe, call, r->container_id, r->exec_id);
+	protobuf_c_message_free_unpacked(req, NULL);
+	return;
+fail:
+	fail_and_free(call, req, &err);
+}
+
+void rpc_write_stdin(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__WriteStreamRequest *r = (Grpc__WriteStreamRequest *)req;
+	struct kerr err = { 0 };
+	if (check_ids(r->container_id, r->exec_id, &err) < 0)
+		goto fail;
+	if (r->data.len == 0) {
+		/* Upstream: an empty write is the end of stdin. The empty OK
+		 * reply decodes as WriteStreamResponse{len: 0}. */
+		monitors_close_stdin(fe, call, r->container_id, r->exec_id);
+		protobuf_c_message_free_unpacked(req, NULL);
+		return;
+	}
+	monitors_write(fe, call, r); /* takes r */
+	return;
+fail:
+	fail_and_free(call, req, &err);
+}
+
+static void read_stream(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req,
+			unsigned stream)
+{
+	Grpc__ReadStreamRequest *r = (Grpc__ReadStreamRequest *)req;
+	struct kerr err = { 0 };
+	if (check_ids(r->container_id, r->exec_id, &err) < 0)
+		goto fail;
+	if (r->len == 0) {
+		/* Upstream reads into an empty buffer: an empty answer, now. */
+		if (!monitors_known(fe, r->container_id)) {
+			kerr_set_status(&err, GRPC_NOT_FOUND, -ENOENT, "container %s not found",
+					r->container_id);
+			goto fail;
+		}
+		protobuf_c_message_free_unpacked(req, NULL);
+		ttrpc_call_reply(call, NULL);
+		return;
+	}
+	/* A ttRPC answer could carry up to 4 MiB, but one monitor message
+	 * carries a chunk; a shorter read is what read(2) semantics allow. */
+	uint32_t len = r->len < IPC_STDIO_CHUNK ? r->len : IPC_STDIO_CHUNK;
+	monitors_read(fe, call, r->container_id, r->exec_id, stream, len);
+	protobuf_c_message_free_unpacked(req, NULL);
+	return;
+fail:
+	fail_and_free(call, req, &err);
+}
+
+void rpc_read_stdout(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	read_stream(fe, call, req, IPC_STREAM_STDOUT);
+}
+
+void rpc_read_stderr(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	read_stream(fe, call, req, IPC_STREAM_STDERR);
+}
+
+void rpc_close_stdin(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__CloseStdinRequest *r = (Grpc__CloseStdinRequest *)req;
+	struct kerr err = { 0 };
+	if (check_ids(r->container_id, r->exec_id, &err) < 0)
+		goto fail;
+	monitors_close_stdin(fe, call, r->container_id, r->exec_id);
+	protobuf_c_message_free_unpacked(req, NULL);
+	return;
+fail:
+	fail_and_free(call, req, &err);
+}
+
+void rpc_tty_win_resize(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__TtyWinResizeRequest *r = (Grpc__TtyWinResizeRequest *)req;
+	struct kerr err = { 0 };
+	if (check_ids(r->container_id, r->exec_id, &err) < 0)
+		goto fail;
+	if (r->row > 0xffff || r->column > 0xffff) {
+		kerr_set_status(&err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"window size %ux%u does not fit a terminal (at most 65535x65535)",
+				r->row, r->column);
+		goto fail;
+	}
+	monitors_resize(fe, call, r->container_id, r->exec_id, (uint16_t)r->row,
+			(uint16_t)r->column);
+	protobuf_c_message_free_unpacked(req, NULL);
+	return;
+fail:
+	fail_and_free(call, req, &err);
+}
+

@@ -1,0 +1,792 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * monitors.c - the front-end's side of the per-container monitor channels
+ * (doc/ipc.md, "Container path"): stdio reads and writes, stdin close, tty
+ * resize and waits go straight to the container's kata-agent-monitor, never
+ * through the executor.
+ *
+ * The executor hands over one channel per container with MONITOR_ATTACH; a
+ * second ATTACH for the same container id replaces the first (its pending
+ * calls fail UNAVAILABLE), and a channel that closes takes its container
+ * out of the table (later calls: NOT_FOUND).
+ *
+ * Every request sent is kept with its id until the reply with that id
+ * arrives; a reply that matches nothing is a protocol violation and closes
+ * the channel. A ttRPC call cancelled meanwhile (deadline, host gone) leaves
+ * its request in the table without the call, so the late reply is
+ * recognised and dropped.
+ *
+ * Output is exactly-once towards the host: the monitor keeps bytes until we
+ * ACK them, and we ACK only after handing them to ttrpc_call_reply. The
+ * monitor allows one outstanding read per stream, so reads of one stream
+ * queue here (as upstream serialises them on the stream's lock). Bytes that
+ * arrive for a read whose call was cancelled meanwhile are kept (one chunk,
+ * the "stash") and given to the next read of that stream before anything
+ * new is asked for.
+ *
+ * Writes larger than IPC_STDIO_CHUNK go out as consecutive chunks, one in
+ * flight at a time; the call is answered when the last one is written.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.pb-c.h"
+#include "cleanup.h"
+#include "frontend.h"
+#include "grpc_status.h"
+#include "log.h"
+
+/* Requests one monitor channel may have in flight; more fail
+ * RESOURCE_EXHAUSTED (a host has no reason to keep more open). */
+#define MON_MAX_REQS 512u
+/* Read calls queued on one stream behind the one in flight. */
+#define MON_MAX_READ_WAITERS 64u
+
+enum req_kind { REQ_SIMPLE, REQ_WAIT, REQ_READ, REQ_WRITE };
+
+struct fe_read_wait {
+	struct fe_read_wait *next;
+	struct fe_reader *rd;
+	struct ttrpc_call *call;
+	uint32_t len;
+};
+
+/* One (exec id, stream) of one container. */
+struct fe_reader {
+	struct fe_reader *next;
+	struct fe_mon *mon;
+	char exec_id[IPC_ID_MAX];
+	unsigned stream;
+	bool busy; /* a STDIO_READ_REQ is in flight */
+	struct fe_read_wait *waiters, **waiters_tail;
+	unsigned nwaiters;
+	/* Bytes received for a read whose call went away: not acknowledged,
+	 * given to the next read first. stash_off is the stream offset of
+	 * stash[0]. */
+	uint8_t *stash;
+	size_t stash_len;
+	uint64_t stash_off;
+};
+
+struct fe_write {
+	struct fe_mon *mon;
+	struct ttrpc_call *call; /* NULL once cancelled */
+	Grpc__WriteStreamRequest *req;
+	char exec_id[IPC_ID_MAX];
+	size_t off;
+};
+
+struct mon_req {
+	struct mon_req *next;
+	uint32_t id;
+	uint32_t reply_type;
+	enum req_kind kind;
+	struct fe_mon *mon;
+	struct ttrpc_call *call; /* SIMPLE, WAIT: NULL once cancelled */
+	struct fe_reader *rd;    /* READ */
+	struct fe_write *w;      /* WRITE */
+};
+
+struct fe_mon {
+	struct fe_mon *next;
+	struct frontend *fe;
+	char container_id[IPC_ID_MAX];
+	struct ipc_chan *chan; /* NULL once closed */
+	char gone_reason[128];
+	struct mon_req *reqs;
+	unsigned nreqs;
+	struct fe_reader *readers;
+	/* >0 while a function of this file uses the struct: a channel that
+	 * closes meanwhile (a send found the peer gone) leaves the freeing to
+	 * the outermost user. */
+	unsigned busy;
+	bool dead;
+};
+
+static const char *stream_name(unsigned s)
+{
+	return s == IPC_STREAM_STDERR ? "stderr" : "stdout";
+}
+
+/* ---- table of containers ---- */
+
+static void mon_unlink(struct frontend *fe, struct fe_mon *m)
+{
+	for (struct fe_mon **pp = &fe->mons; *pp; pp = &(*pp)->next)
+		if (*pp == m) {
+			*pp = m->next;
+			fe->n_mons--;
+			return;
+		}
+}
+
+static struct fe_mon *mon_find(struct frontend *fe, const char *cid)
+{
+	for (struct fe_mon *m = fe->mons; m; m = m->next)
+		if (!m->dead && strcmp(m->container_id, cid) == 0)
+			return m;
+	return NULL;
+}
+
+static void reader_free(struct fe_reader *rd)
+{
+	struct fe_mon *m = rd->mon;
+	for (struct fe_reader **pp = &m->readers; *pp; pp = &(*pp)->next)
+		if (*pp == rd) {
+			*pp = rd->next;
+			break;
+		}
+	free(rd->stash);
+	free(rd);
+}
+
+static void reader_maybe_free(struct fe_reader *rd)
+{
+	if (!rd->busy && !rd->waiters && rd->stash_len == 0)
+		reader_free(rd);
+}
+
+static void mon_free(struct fe_mon *m)
+{
+	while (m->readers) {
+		struct fe_reader *rd = m->readers;
+		while (rd->waiters) {
+			struct fe_read_wait *w = rd->waiters;
+			rd->waiters = w->next;
+			free(w);
+		}
+		reader_free(rd);
+	}
+	free(m);
+}
+
+static void mon_release(struct fe_mon *m)
+{
+	if (--m->busy == 0 && m->dead)
+		mon_free(m);
+}
+
+/* ---- failing everything when the channel goes ---- */
+
+static void fail_call(struct ttrpc_call *call, const struct kerr *failure)
+{
+	ttrpc_call_set_cancel(call, NULL, NULL);
+	ttrpc_call_fail_err(call, failure);
+}
+
+static void write_finish(struct fe_write *w, const struct kerr *failure, uint64_t len)
+{
+	if (w->call) {
+		if (failure) {
+			fail_call(w->call, failure);
+		} else {
+			Grpc__WriteStreamResponse resp = GRPC__WRITE_STREAM_RESPONSE__INIT;
+			resp.len = (uint32_t)len;
+			ttrpc_call_set_cancel(w->call, NULL, NULL);
+			ttrpc_call_reply(w->call, &resp.base);
+		}
+	}
+	protobuf_c_message_free_unpacked(&w->req->base, NULL);
+	free(w);
+}
+
+static void on_mon_close(struct ipc_chan *c, const char *reason, void *data)
+{
+	struct fe_mon *m = data;
+	struct frontend *fe = m->fe;
+	snprintf(m->gone_reason, sizeof(m->gone_reason), "%s",
+		 reason ? reason : "the monitor closed it");
+	if (reason)
+		log_warn("container %s: monitor channel closed (%s); %u pending request(s) fail",
+			 m->container_id, m->gone_reason, m->nreqs);
+	else
+		log_debug("container %s: monitor channel closed", m->container_id);
+	m->chan = NULL;
+	m->dead = true;
+	mon_unlink(fe, m);
+
+	struct kerr failure = { 0 };
+	kerr_set_status(&failure, GRPC_UNAVAILABLE, -EPIPE,
+			"container %s: monitor channel closed: %s", m->container_id,
+			m->gone_reason);
+	m->busy++;
+	while (m->reqs) {
+		struct mon_req *r = m->reqs;
+		m->reqs = r->next;
+		m->nreqs--;
+		if ((r->kind == REQ_SIMPLE || r->kind == REQ_WAIT) && r->call)
+			fail_call(r->call, &failure);
+		else if (r->kind == REQ_WRITE)
+			write_finish(r->w, &failure, 0);
+		free(r);
+	}
+	for (struct fe_reader *rd = m->readers; rd; rd = rd->next) {
+		rd->busy = false;
+		while (rd->waiters) {
+			struct fe_read_wait *w = rd->waiters;
+			rd->waiters = w->next;
+			rd->nwaiters--;
+			fail_call(w->call, &failure);
+			free(w);
+		}
+	}
+	mon_release(m);
+}
+
+/* ---- sending ---- */
+
+static void req_unlink(struct fe_mon *m, struct mon_req *r)
+{
+	for (struct mon_req **pp = &m->reqs; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			m->nreqs--;
+			return;
+		}
+}
+
+/*
+ * Register r and send its message. Returns 0 when the request is in flight
+ * or the channel closed during the send (then on_mon_close already failed
+ * what r carried); negative when nothing was sent and r was freed: the
+ * caller answers with err. The caller holds m->busy.
+ */
+static int mon_send(struct fe_mon *m, struct mon_req *r, uint32_t type, const void *payload,
+		    size_t len, struct kerr *err)
+{
+	if (!m->chan) {
+		free(r);
+		return kerr_set_status(err, GRPC_UNAVAILABLE, -EPIPE,
+				       "container %s: monitor channel closed: %s",
+				       m->container_id, m->gone_reason);
+	}
+	if (m->nreqs >= MON_MAX_REQS) {
+		free(r);
+		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -EBUSY,
+				       "container %s: %u requests already wait for its monitor",
+				       m->container_id, MON_MAX_REQS);
+	}
+	r->mon = m;
+	r->id = ipc_chan_next_id(m->chan);
+	r->next = m->reqs;
+	m->reqs = r;
+	m->nreqs++;
+	int rc = ipc_chan_send(m->chan, type, r->id, payload, len, -1, err);
+	if (rc < 0) {
+		if (m->dead)
+			return 0; /* on_mon_close failed r's call and freed r */
+		req_unlink(m, r);
+		free(r);
+		if (kerr_status(err) != GRPC_INVALID_ARGUMENT)
+			err->status = GRPC_UNAVAILABLE;
+		return rc;
+	}
+	return 0;
+}
+
+static struct mon_req *req_new(enum req_kind kind, uint32_t reply_type, struct kerr *err)
+{
+	struct mon_req *r = calloc(1, sizeof(*r));
+	if (!r)
+		kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+	else {
+		r->kind = kind;
+		r->reply_type = reply_type;
+	}
+	return r;
+}
+
+static void on_req_cancel(struct ttrpc_call *call, void *data)
+{
+	struct mon_req *r = data;
+	log_debug("container %s: ttRPC call cancelled; the monitor's reply %u will be dropped",
+		  r->mon->container_id, r->id);
+	r->call = NULL;
+	ttrpc_call_release(call);
+}
+
+/* Lookup for a handler: NOT_FOUND when the container has no monitor. */
+static struct fe_mon *mon_get(struct frontend *fe, const char *cid, struct kerr *err)
+{
+	struct fe_mon *m = mon_find(fe, cid);
+	if (!m)
+		kerr_set_status(err, GRPC_NOT_FOUND, -ENOENT, "container %s not found", cid);
+	return m;
+}
+
+/* SIMPLE and WAIT requests: the call waits for one reply. */
+static void call_request(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+			 enum req_kind kind, uint32_t type, const void *payload, size_t len,
+			 uint32_t reply_type)
+{
+	struct kerr err = { 0 };
+	struct fe_mon *m = mon_get(fe, cid, &err);
+	struct mon_req *r = m ? req_new(kind, reply_type, &err) : NULL;
+	if (!r) {
+		ttrpc_call_fail_err(call, &err);
+		return;
+	}
+	r->call = call;
+	ttrpc_call_set_cancel(call, on_req_cancel, r);
+	m->busy++;
+	if (mon_send(m, r, type, payload, len, &err) < 0) {
+		ttrpc_call_set_cancel(call, NULL, NULL);
+		ttrpc_call_fail_err(call, &err);
+	}
+	mon_release(m);
+}
+
+/* ---- reads ---- */
+
+static struct fe_reader *reader_get(struct fe_mon *m, const char *eid, unsigned stream)
+{
+	for (struct fe_reader *rd = m->readers; rd; rd = rd->next)
+		if (rd->stream == stream && strcmp(rd->exec_id, eid) == 0)
+			return rd;
+	struct fe_reader *rd = calloc(1, sizeof(*rd));
+	if (!rd)
+		return NULL;
+	rd->mon = m;
+	snprintf(rd->exec_id, sizeof(rd->exec_id), "%s", eid);
+	rd->stream = stream;
+	rd->waiters_tail = &rd->waiters;
+	rd->next = m->readers;
+	m->readers = rd;
+	return rd;
+}
+
+static void waiter_unlink(struct fe_reader *rd, struct fe_read_wait *w)
+{
+	for (struct fe_read_wait **pp = &rd->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			if (rd->waiters_tail == &w->next)
+				rd->waiters_tail = pp;
+			rd->nwaiters--;
+			return;
+		}
+}
+
+static void on_read_cancel(struct ttrpc_call *call, void *data)
+{
+	struct fe_read_wait *w = data;
+	struct fe_reader *rd = w->rd;
+	waiter_unlink(rd, w);
+	free(w);
+	ttrpc_call_release(call);
+	reader_maybe_free(rd);
+}
+
+static void send_ack(struct fe_reader *rd, uint64_t offset)
+{
+	struct fe_mon *m = rd->mon;
+	if (!m->chan)
+		return;
+	struct ipc_stdio_ack a = { .stream = rd->stream, .offset = offset };
+	memcpy(a.exec_id, rd->exec_id, sizeof(a.exec_id));
+	struct kerr err = { 0 };
+	if (ipc_chan_send(m->chan, IPC_STDIO_ACK, 0, &a, sizeof(a), -1, &err) < 0 && !m->dead)
+		log_warn("container %s: STDIO_ACK: %s", m->container_id, err.msg);
+}
+
+/* Hand up to the first waiter's len bytes to it, then acknowledge them. */
+static void deliver(struct fe_reader *rd, const uint8_t *data, size_t n, uint64_t offset)
+{
+	struct fe_read_wait *w = rd->waiters;
+	waiter_unlink(rd, w);
+	Grpc__ReadStreamResponse resp = GRPC__READ_STREAM_RESPONSE__INIT;
+	resp.data.data = (uint8_t *)data;
+	resp.data.len = n;
+	ttrpc_call_set_cancel(w->call, NULL, NULL);
+	ttrpc_call_reply(w->call, &resp.base);
+	free(w);
+	if (n)
+		send_ack(rd, offset + n);
+}
+
+/* Serve waiters from the stash, then ask the monitor for the next chunk if
+ * someone still waits. The caller holds m->busy. */
+static void reader_pump(struct fe_reader *rd)
+{
+	struct fe_mon *m = rd->mon;
+	while (rd->waiters && rd->stash_len && m->chan) {
+		size_t n = rd->stash_len < rd->waiters->len ? rd->stash_len : rd->waiters->len;
+		uint64_t off = rd->stash_off;
+		cleanup_free uint8_t *copy = malloc(n);
+		if (!copy) {
+			struct kerr e = { 0 };
+			kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+			struct fe_read_wait *w = rd->waiters;
+			waiter_unlink(rd, w);
+			fail_call(w->call, &e);
+			free(w);
+			continue;
+		}
+		memcpy(copy, rd->stash, n);
+		memmove(rd->stash, rd->stash + n, rd->stash_len - n);
+		rd->stash_len -= n;
+		rd->stash_off += n;
+		deliver(rd, copy, n, off);
+	}
+	if (!rd->waiters || rd->busy || !m->chan || m->dead)
+		return;
+	struct mon_req *r = calloc(1, sizeof(*r));
+	struct kerr err = { 0 };
+	int rc;
+	if (!r) {
+		rc = kerr_set_status(&err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+	} else {
+		r->kind = REQ_READ;
+		r->reply_type = IPC_STDIO_DATA;
+		r->rd = rd;
+		struct ipc_stdio_read q = { .stream = rd->stream, .max_len = rd->waiters->len };
+		memcpy(q.exec_id, rd->exec_id, sizeof(q.exec_id));
+		rd->busy = true;
+		rc = mon_send(m, r, IPC_STDIO_READ_REQ, &q, sizeof(q), &err);
+		if (rc < 0)
+			rd->busy = false;
+	}
+	if (rc < 0) {
+		while (rd->waiters) {
+			struct fe_read_wait *w = rd->waiters;
+			waiter_unlink(rd, w);
+			fail_call(w->call, &err);
+			free(w);
+		}
+	}
+}
+
+static void on_read_reply(struct fe_mon *m, struct mon_req *r, const struct ipc_msg *msg,
+			  const struct kerr *failure)
+{
+	struct fe_reader *rd = r->rd;
+	rd->busy = false;
+	if (failure) {
+		/* The monitor refused the read (unknown exec, ...): every queued
+		 * read of this stream would get the same answer. */
+		while (rd->waiters) {
+			struct fe_read_wait *w = rd->waiters;
+			waiter_unlink(rd, w);
+			fail_call(w->call, failure);
+			free(w);
+		}
+		reader_maybe_free(rd);
+		return;
+	}
+	struct ipc_stdio_data h;
+	memcpy(&h, msg->payload, sizeof(h));
+	const uint8_t *data = msg->payload + sizeof(h);
+	size_t n = msg->len - sizeof(h);
+	if (n == 0) {
+		/* EOF. Upstream answers a read at EOF with an empty ReadStreamResponse
+		 * (the pipe read returns 0 bytes) and the Kata runtime maps empty
+		 * data to io.EOF: do the same, for every read waiting now. */
+		while (rd->waiters && !rd->stash_len)
+			deliver(rd, NULL, 0, 0);
+		reader_maybe_free(rd);
+		return;
+	}
+	if (rd->stash_len) {
+		/* Cannot happen: a read is only sent with an empty stash. */
+		log_error("container %s: %s data arrived while bytes were stashed; dropped",
+			  m->container_id, stream_name(rd->stream));
+		return;
+	}
+	if (rd->waiters) {
+		size_t give = n < rd->waiters->len ? n : rd->waiters->len;
+		deliver(rd, data, give, h.offset);
+		data += give;
+		n -= give;
+		h.offset += give;
+	}
+	if (n) {
+		rd->stash = malloc(n);
+		if (!rd->stash) {
+			/* Not acknowledged: the monitor re-sends it to the next
+			 * front-end; this one closes the channel to get there. */
+			if (m->chan)
+				ipc_chan_close(m->chan, "out of memory for stdio data");
+			return;
+		}
+		memcpy(rd->stash, data, n);
+		rd->stash_len = n;
+		rd->stash_off = h.offset;
+	}
+	reader_pump(rd);
+	if (!m->dead)
+		reader_maybe_free(rd);
+}
+
+void monitors_read(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+		   const char *eid, unsigned stream, uint32_t len)
+{
+	struct kerr err = { 0 };
+	struct fe_mon *m = mon_get(fe, cid, &err);
+	if (!m) {
+		ttrpc_call_fail_err(call, &err);
+		return;
+	}
+	struct fe_reader *rd = reader_get(m, eid, stream);
+	if (!rd) {
+		ttrpc_call_fail(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	if (rd->nwaiters >= MON_MAX_READ_WAITERS) {
+		ttrpc_call_fail(call, GRPC_RESOURCE_EXHAUSTED,
+				"container %s exec \"%s\": %u reads of %s already wait", cid, eid,
+				MON_MAX_READ_WAITERS, stream_name(stream));
+		return;
+	}
+	struct fe_read_wait *w = calloc(1, sizeof(*w));
+	if (!w) {
+		reader_maybe_free(rd);
+		ttrpc_call_fail(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	w->rd = rd;
+	w->call = call;
+	w->len = len;
+	*rd->waiters_tail = w;
+	rd->waiters_tail = &w->next;
+	rd->nwaiters++;
+	ttrpc_call_set_cancel(call, on_read_cancel, w);
+	m->busy++;
+	reader_pump(rd);
+	if (!m->dead)
+		reader_maybe_free(rd);
+	mon_release(m);
+}
+
+/* ---- writes ---- */
+
+static void on_write_cancel(struct ttrpc_call *call, void *data)
+{
+	struct fe_write *w = data;
+	w->call = NULL;
+	ttrpc_call_release(call);
+}
+
+/* Send the next chunk of w; on failure w is finished (and freed). The
+ * caller holds m->busy. */
+static void write_next(struct fe_write *w)
+{
+	struct fe_mon *m = w->mon;
+	size_t left = w->req->data.len - w->off;
+	size_t n = left < IPC_STDIO_CHUNK ? left : IPC_STDIO_CHUNK;
+	static uint8_t buf[sizeof(struct ipc_stdio_write) + IPC_STDIO_CHUNK];
+	struct kerr err = { 0 };
+	struct mon_req *r = req_new(REQ_WRITE, IPC_STDIO_WRITTEN, &err);
+	if (!r) {
+		write_finish(w, &err, 0);
+		return;
+	}
+	r->w = w;
+	memcpy(buf, w->exec_id, IPC_ID_MAX);
+	memcpy(buf + sizeof(struct ipc_stdio_write), w->req->data.data + w->off, n);
+	if (mon_send(m, r, IPC_STDIO_WRITE_REQ, buf, sizeof(struct ipc_stdio_write) + n, &err) < 0)
+		write_finish(w, &err, 0);
+}
+
+static void on_write_reply(struct fe_mon *m, struct mon_req *r, const struct ipc_msg *msg,
+			   const struct kerr *failure)
+{
+	struct fe_write *w = r->w;
+	if (failure) {
+		write_finish(w, failure, 0);
+		return;
+	}
+	struct ipc_stdio_written d;
+	memcpy(&d, msg->payload, sizeof(d));
+	size_t left = w->req->data.len - w->off;
+	if (d.len > left || d.len > IPC_STDIO_CHUNK) {
+		struct kerr e = { 0 };
+		kerr_set_status(&e, GRPC_INTERNAL, -EPROTO, "monitor reports %llu bytes written of %zu",
+				(unsigned long long)d.len, left);
+		write_finish(w, &e, 0);
+		if (m->chan)
+			ipc_chan_close(m->chan, "STDIO_WRITTEN beyond the request");
+		return;
+	}
+	w->off += d.len;
+	if (w->off == w->req->data.len || !w->call) {
+		/* Done, or nobody is waiting for the rest any more. */
+		write_finish(w, NULL, w->off);
+		return;
+	}
+	write_next(w);
+}
+
+void monitors_write(struct frontend *fe, struct ttrpc_call *call, Grpc__WriteStreamRequest *req)
+{
+	struct kerr err = { 0 };
+	struct fe_mon *m = mon_get(fe, req->container_id, &err);
+	if (!m) {
+		protobuf_c_message_free_unpacked(&req->base, NULL);
+		ttrpc_call_fail_err(call, &err);
+		return;
+	}
+	struct fe_write *w = calloc(1, sizeof(*w));
+	if (!w) {
+		protobuf_c_message_free_unpacked(&req->base, NULL);
+		ttrpc_call_fail(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	w->mon = m;
+	w->call = call;
+	w->req = req;
+	snprintf(w->exec_id, sizeof(w->exec_id), "%s", req->exec_id);
+	ttrpc_call_set_cancel(call, on_write_cancel, w);
+	m->busy++;
+	write_next(w);
+	mon_release(m);
+}
+
+/* ---- the other requests ---- */
+
+void monitors_close_stdin(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+			  const char *eid)
+{
+	struct ipc_exec_ref q = { 0 };
+	snprintf(q.container_id, sizeof(q.container_id), "%s", cid);
+	snprintf(q.exec_id, sizeof(q.exec_id), "%s", eid);
+	call_request(fe, call, cid, REQ_SIMPLE, IPC_STDIO_CLOSE_REQ, &q, sizeof(q), IPC_OK);
+}
+
+void monitors_resize(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+		     const char *eid, uint16_t rows, uint16_t cols)
+{
+	struct ipc_tty_resize q = { .rows = rows, .cols = cols };
+	snprintf(q.exec_id, sizeof(q.exec_id), "%s", eid);
+	call_request(fe, call, cid, REQ_SIMPLE, IPC_TTY_RESIZE_REQ, &q, sizeof(q), IPC_OK);
+}
+
+void monitors_wait(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+		   const char *eid)
+{
+	struct ipc_exec_ref q = { 0 };
+	snprintf(q.container_id, sizeof(q.container_id), "%s", cid);
+	snprintf(q.exec_id, sizeof(q.exec_id), "%s", eid);
+	call_request(fe, call, cid, REQ_WAIT, IPC_WAIT_REQ, &q, sizeof(q), IPC_WAIT_REPLY);
+}
+
+/* ---- replies ---- */
+
+static int on_reply(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+{
+	struct fe_mon *m = data;
+	struct mon_req *r = m->reqs;
+	while (r && r->id != msg->hdr.id)
+		r = r->next;
+	if (!r)
+		return kerr_set(err, -EPROTO, "%s with id %u matches no request",
+				ipc_type_name(msg->hdr.type), msg->hdr.id);
+	if (msg->hdr.type != r->reply_type && msg->hdr.type != IPC_ERROR)
+		return kerr_set(err, -EPROTO, "%s with id %u answers a request expecting %s",
+				ipc_type_name(msg->hdr.type), msg->hdr.id,
+				ipc_type_name(r->reply_type));
+	req_unlink(m, r);
+
+	struct kerr failure = { 0 };
+	const struct kerr *fp = NULL;
+	if (msg->hdr.type == IPC_ERROR) {
+		struct ipc_error e;
+		memcpy(&e, msg->payload, sizeof(e));
+		kerr_set_status(&failure, e.grpc_status, e.errno_code ? e.errno_code : -EIO, "%s",
+				(const char *)msg->payload + sizeof(e));
+		fp = &failure;
+	}
+	m->busy++;
+	switch (r->kind) {
+	case REQ_SIMPLE:
+		if (r->call) {
+			ttrpc_call_set_cancel(r->call, NULL, NULL);
+			if (fp)
+				ttrpc_call_fail_err(r->call, fp);
+			else
+				ttrpc_call_reply(r->call, NULL);
+		}
+		break;
+	case REQ_WAIT:
+		if (r->call) {
+			ttrpc_call_set_cancel(r->call, NULL, NULL);
+			if (fp) {
+				ttrpc_call_fail_err(r->call, fp);
+			} else {
+				struct ipc_wait_reply w;
+				memcpy(&w, msg->payload, sizeof(w));
+				Grpc__WaitProcessResponse resp = GRPC__WAIT_PROCESS_RESPONSE__INIT;
+				resp.status = w.status;
+				ttrpc_call_reply(r->call, &resp.base);
+			}
+		}
+		break;
+	case REQ_READ:
+		on_read_reply(m, r, fp ? NULL : msg, fp);
+		break;
+	case REQ_WRITE:
+		on_write_reply(m, r, fp ? NULL : msg, fp);
+		break;
+	}
+	free(r);
+	mon_release(m);
+	return 0;
+}
+
+static const struct ipc_dispatch monitor_table[] = {
+	{ IPC_STDIO_DATA, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
+	{ IPC_STDIO_WRITTEN, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
+	{ IPC_WAIT_REPLY, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
+	{ IPC_OK, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
+	{ IPC_ERROR, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
+	{ 0, 0, NULL },
+};
+
+/* ---- attach ---- */
+
+int monitors_attach(struct frontend *fe, const char *cid, int fd, struct kerr *err)
+{
+	cleanup_close int sock = fd;
+	if (!ipc_id_valid(cid, false))
+		return kerr_set(err, -EINVAL, "MONITOR_ATTACH for an invalid container id");
+	struct fe_mon *old = mon_find(fe, cid);
+	if (old && old->chan) {
+		log_info("container %s: new monitor channel replaces the old one", cid);
+		ipc_chan_close(old->chan, "replaced by a new MONITOR_ATTACH");
+	}
+	struct fe_mon *m = calloc(1, sizeof(*m));
+	if (!m)
+		return kerr_set(err, -ENOMEM, "container %s: out of memory", cid);
+	m->fe = fe;
+	snprintf(m->container_id, sizeof(m->container_id), "%s", cid);
+	char name[64];
+	snprintf(name, sizeof(name), "monitor:%.40s", cid);
+	if (ipc_chan_new(&m->chan, fe->loop, take_fd(&sock), name, IPC_ROLE_MONITOR, monitor_table,
+			 on_mon_close, m, err) < 0) {
+		free(m);
+		return err->code;
+	}
+	m->next = fe->mons;
+	fe->mons = m;
+	fe->n_mons++;
+	log_debug("container %s: monitor channel attached", cid);
+	return 0;
+}
+
+bool monitors_known(struct frontend *fe, const char *cid)
+{
+	return mon_find(fe, cid) != NULL;
+}
+
+void monitors_stop(struct frontend *fe)
+{
+	while (fe->mons) {
+		struct fe_mon *m = fe->mons;
+		if (m->chan)
+			ipc_chan_close(m->chan, "front-end shutting down");
+		else
+			mon_unlink(fe, m);
+	}
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ctl.h - what the modules of kata-agent-ctl share:
+ *   main.c      options, the subcommand table, call/check/version/list
+ *   run.c       run BUNDLE and exec ID -- CMD: create/start or exec, then
+ *               pump stdio over one connection, wait, exit with the status
+ *   oci_json.c  an OCI runtime-spec config.json -> the agent's grpc.Spec
+ */
+#ifndef KATA_CTL_H
+#define KATA_CTL_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "err.h"
+#include "oci.pb-c.h"
+#include "ttrpc.h"
+
+enum {
+	EXIT_RPC = 1,
+	EXIT_USAGE = 2,
+	EXIT_CONNECT = 3,
+	/* run/exec: the container's exit code is ours, so failures of the
+	 * tool itself use the code docker and runc use for that. */
+	EXIT_RUN_FAILED = 125,
+};
+
+struct opts {
+	const char *addr;
+	uint64_t timeout_ns; /* 0: none */
+};
+
+/* Connect per the options; prints what failed and returns an exit code
+ * (0 on success). */
+int connect_agent(const struct opts *o, struct ttrpc_client **out);
+
+int cmd_run(const struct opts *o, int argc, char **argv);
+int cmd_exec(const struct opts *o, int argc, char **argv);
+
+/* Convert an OCI config.json document to grpc.Spec. Keys are matched to
+ * the oci.proto fields case-insensitively ("process" -> Process), with the
+ * renames in one table (oci_json.c); keys the agent's Spec has no field for
+ * are dropped with a warning on stderr. */
+int oci_json_to_spec(json_t *config, Grpc__Spec **out, struct kerr *err);
+
+#endif

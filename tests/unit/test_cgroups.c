@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_cgroups.c - agentd/executor/cgroups.c on the real hierarchies (needs
+ * root): layout detection, creation under a private parent, placing and
+ * killing a process, path validation, and the v2 half against a cgroup2
+ * mount (the hybrid host's /sys/fs/cgroup/unified, or /sys/fs/cgroup on a
+ * unified host). Every parent is removed at the end, even after a failure.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "cgroups.h"
+#include "grpc_status.h"
+#include "linux_compat.h"
+#include "../tap.h"
+
+static char parent[64];
+static const char *v2_root; /* a cgroup2 mount to test the v2 half, or NULL */
+
+static bool is_cgroup2(const char *p)
+{
+	struct statfs sf;
+	return statfs(p, &sf) == 0 && (unsigned long)sf.f_type == (unsigned long)CGROUP2_SUPER_MAGIC;
+}
+
+/* The v1 controller hierarchies mounted at /sys/fs/cgroup/<x> (not
+ * name=systemd, not the cgroup2). */
+static int v1_mounts(char out[][256], int max)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return 0;
+	char line[4096];
+	int n = 0;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		char mp[256], fstype[64], sopts[512];
+		char *sep = strstr(line, " - ");
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %255s", mp) != 1 ||
+		    sscanf(sep + 3, "%63s %*s %511s", fstype, sopts) != 2)
+			continue;
+		if (strcmp(fstype, "cgroup") || strncmp(mp, "/sys/fs/cgroup/", 15))
+			continue;
+		if (!strcmp(mp, "/sys/fs/cgroup/systemd"))
+			continue;
+		snprintf(out[n++], 256, "%s", mp);
+	}
+	fclose(f);
+	return n;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	char chunk[4096];
+	size_t k;
+	while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, k, m);
+	fclose(f);
+	fclose(m);
+	return buf;
+}
+
+static bool has_pid(const char *procs_file, pid_t pid)
+{
+	char *s = slurp(procs_file);
+	bool found = false;
+	for (char *p = s; p && *p;) {
+		char *end;
+		long v = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (v == pid)
+			found = true;
+		p = end + (*end == '\n');
+	}
+	free(s);
+	return found;
+}
+
+static bool dir_exists(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Depth-first: kill what is inside and rmdir (test cleanup, whatever state). */
+static void rm_cgroup_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_type != DT_DIR || !strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char sub[PATH_MAX + 260];
+		snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
+		rm_cgroup_tree(sub);
+	}
+	closedir(d);
+	char procs[PATH_MAX + 16];
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	for (int i = 0; i < 100 && rmdir(dir) < 0 && errno == EBUSY; i++) {
+		char *s = slurp(procs);
+		for (char *p = s; p && *p;) {
+			char *end;
+			long v = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			kill((pid_t)v, SIGKILL);
+			p = end + (*end == '\n');
+		}
+		free(s);
+		usleep(10000);
+	}
+}
+
+static void cleanup_parents(void)
+{
+	char m[32][256];
+	int n = v1_mounts(m, 32);
+	char p[PATH_MAX];
+	for (int i = 0; i < n; i++) {
+		snprintf(p, sizeof(p), "%.255s/%.300s", m[i], parent);
+		rm_cgroup_tree(p);
+	}
+	if (v2_root) {
+		snprintf(p, sizeof(p), "%s/%s", v2_root, parent);
+		rm_cgroup_tree(p);
+	}
+	if (is_cgroup2("/sys/fs/cgroup")) {
+		snprintf(p, sizeof(p), "/sys/fs/cgroup/%s", parent);
+		rm_cgroup_tree(p);
+	}
+}
+
+static pid_t spawn_sleeper(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+TEST(detect_host_layout)
+{
+	struct cg_config cfg = { .parent = parent };
+	enum cg_layout l = 0;
+	struct kerr err = { 0 };
+	REQUIRE(cg_detect(&cfg, &l, &err) == 0);
+	if (is_cgroup2("/sys/fs/cgroup")) {
+		CHECK_EQ_INT(l, CG_V2);
+	} else {
+		/* v1 or hybrid (this CI host: v1 controllers + cgroup2 at unified). */
+		CHECK_EQ_INT(l, CG_V1);
+	}
+	if (v2_root) {
+		struct cg_config c2 = { .parent = parent, .root_override = v2_root };
+		CHECK(cg_detect(&c2, &l, &err) == 0);
+		CHECK_EQ_INT(l, CG_V2);
+	}
+	struct cg_config bad = { .parent = parent, .root_override = "/nonexistent-cgroup-root" };
+	CHECK(cg_detect(&bad, &l, &err) < 0);
+}
+
+TEST(create_add_destroy_host)
+{
+	struct cg_config cfg = { .parent = parent };
+	struct kerr err = { 0 };
+	struct cgroup *cg = NULL;
+	int r = cg_create(&cfg, "", "c1", &cg, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	REQUIRE(r == 0);
+	char want[128];
+	snprintf(want, sizeof(want), "%s/c1", parent);
+	CHECK_EQ_STR(cg_path(cg), want);
+	enum cg_layout l = cg_layout_of(cg);
+	char m[32][256];
+	int n = l == CG_V1 ? v1_mounts(m, 32) : 0;
+	if (l == CG_V1) {
+		CHECK(n > 0);
+		CHECK_EQ_INT(cg_v2_fd(cg), -1);
+	} else {
+		snprintf(m[0], sizeof(m[0]), "/sys/fs/cgroup");
+		n = 1;
+		CHECK(cg_v2_fd(cg) >= 0);
+	}
+	char p[PATH_MAX];
+	for (int i = 0; i < n; i++) {
+		snprintf(p, sizeof(p), "%.255s/%.300s", m[i], want);
+		if (!dir_exists(p)) {
+			printf("# missing %s\n", p);
+			CHECK(0);
+		}
+	}
+	if (l == CG_V1 && dir_exists("/sys/fs/cgroup/cpuset")) {
+		snprintf(p, sizeof(p), "/sys/fs/cgroup/cpuset/%s/cpuset.cpus", want);
+		char *c = slurp(p);
+		CHECK(c && c[0] && c[0] != '\n');
+		free(c);
+	}
+	pid_t pid = spawn_sleeper();
+	REQUIRE(pid > 0);
+	r = cg_add_pid(cg, pid, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	CHECK(r == 0);
+	for (int i = 0; i < n; i++) {
+		snprintf(p, sizeof(p), "%.255s/%.300s/cgroup.procs", m[i], want);
+		if (!has_pid(p, pid)) {
+			printf("# pid %d not in %s\n", (int)pid, p);
+			CHECK(0);
+		}
+	}
+	/* The executor reaps its own children; here the test does, after
+	 * cg_destroy killed the child (SIGCHLD is default: no zombie reaping
+	 * needed for rmdir). */
+	r = cg_destroy(cg, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	CHECK(r == 0);
+	int st = 0;
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	for (int i = 0; i < n; i++) {
+		snprintf(p, sizeof(p), "%.255s/%.300s", m[i], want);
+		CHECK(!dir_exists(p));
+		/* The parent (made by cg_create) stays for the next container. */
+		snprintf(p, sizeof(p), "%.255s/%.300s", m[i], parent);
+		CHECK(dir_exists(p));
+	}
+	CHECK(cg_parent_remove(&cfg, &err) == 0);
+	for (int i = 0; i < n; i++) {
+		snprintf(p, sizeof(p), "%.255s/%.300s", m[i], parent);
+		CHECK(!dir_exists(p));
+	}
+}
+
+TEST(nested_path_removed_deepest_first)
+{
+	struct cg_config cfg = { .parent = parent };
+	struct kerr err = { 0 };
+	struct cgroup *cg = NULL;
+	int r = cg_create(&cfg, "/kubepods/pod1/ctr", "ignored", &cg, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	REQUIRE(r == 0);
+	char want[256];
+	snprintf(want, sizeof(want), "%s/kubepods/pod1/ctr", parent);
+	CHECK_EQ_STR(cg_path(cg), want);
+	/* A sibling made by another owner keeps kubepods alive. */
+	struct cgroup *cg2 = NULL;
+	REQUIRE(cg_create(&cfg, "kubepods/pod2", "x", &cg2, &err) == 0);
+	CHECK(cg_destroy(cg, &err) == 0);
+	char p[PATH_MAX];
+	const char *m0 = cg_layout_of(cg2) == CG_V1 ? "/sys/fs/cgroup/pids" : "/sys/fs/cgroup";
+	if (dir_exists(m0)) {
+		snprintf(p, sizeof(p), "%s/%s/kubepods/pod1", m0, parent);
+		CHECK(!dir_exists(p));
+		snprintf(p, sizeof(p), "%s/%s/kubepods/pod2", m0, parent);
+		CHECK(dir_exists(p));
+	}
+	CHECK(cg_destroy(cg2, &err) == 0);
+	if (dir_exists(m0)) {
+		snprintf(p, sizeof(p), "%s/%s/kubepods", m0, parent);
+		/* Empty now: removed with the last cgroup below it. */
+		CHECK(!dir_exists(p));
+		snprintf(p, sizeof(p), "%s/%s", m0, parent);
+		CHECK(dir_exists(p));
+	}
+	cleanup_parents();
+}
+
+/* Review finding 3: the systemd form becomes a cgroupfs path as upstream's
+ * agent makes it when it is the guest's init: every ':' turned into '/'. */
+TEST(systemd_paths)
+{
+	struct cg_config cfg = { .parent = parent };
+	struct kerr err = { 0 };
+	const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "system.slice:kata:abc", "system.slice/kata/abc" },
+		{ "a-b.slice:p:n", "a-b.slice/p/n" },
+		{ "kubepods.slice::c1", "kubepods.slice/c1" },
+		{ ":p:n", "p/n" },
+		{ "a:b:", "a/b" },
+		{ "/kubepods:x:y", "kubepods/x/y" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cgroup *cg = NULL;
+		kerr_clear(&err);
+		int r = cg_create(&cfg, cases[i].in, "x", &cg, &err);
+		if (r < 0)
+			printf("# %s: %s\n", cases[i].in, err.msg);
+		CHECK(r == 0);
+		if (r < 0)
+			continue;
+		char want[256];
+		snprintf(want, sizeof(want), "%s/%s", parent, cases[i].out);
+		CHECK_EQ_STR(cg_path(cg), want);
+		CHECK(cg_destroy(cg, &err) == 0);
+	}
+	cleanup_parents();
+}
+
+TEST(bad_paths_refused)
+{
+	struct cg_config cfg = { .parent = parent };
+	struct kerr err = { 0 };
+	struct cgroup *cg = NULL;
+	static char longp[2100];
+	memset(longp, 'a', sizeof(longp) - 1);
+	for (size_t i = 100; i < sizeof(longp) - 1; i += 100)
+		longp[i] = '/';
+	const char *bad[] = { "../escape", "a/../../b", "/..", "x/..", longp, "bad\nname",
+			      "/", ".", "::", "a:..:b", "..:x:y" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		kerr_clear(&err);
+		cg = NULL;
+		int r = cg_create(&cfg, bad[i], "c", &cg, &err);
+		if (r >= 0) {
+			printf("# accepted: %s -> %s\n", bad[i], cg_path(cg));
+			cg_destroy(cg, &err);
+		}
+		CHECK(r < 0);
+		CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
+	}
+	printf("# %s\n", err.msg);
+	const char *bad_ids[] = { "", "..", "a/b" };
+	for (size_t i = 0; i < 3; i++) {
+		kerr_clear(&err);
+		CHECK(cg_create(&cfg, "", bad_ids[i], &cg, &err) < 0);
+		CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
+	}
+	struct cg_config badparent = { .parent = "../up" };
+	CHECK(cg_create(&badparent, "", "c", &cg, &err) < 0);
+	CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
+	cleanup_parents();
+}
+
+TEST(v2_on_cgroup2_mount)
+{
+	if (!v2_root) {
+		printf("# no cgroup2 mount to test\n");
+		return;
+	}
+	struct cg_config cfg = { .parent = parent, .root_override = v2_root };
+	struct kerr err = { 0 };
+	struct cgroup *cg = NULL;
+	int r = cg_create(&cfg, NULL, "v2c", &cg, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	REQUIRE(r == 0);
+	CHECK_EQ_INT(cg_layout_of(cg), CG_V2);
+	int fd = cg_v2_fd(cg);
+	CHECK(fd >= 0);
+	char dir[PATH_MAX], procs[PATH_MAX + 16];
+	snprintf(dir, sizeof(dir), "%s/%s/v2c", v2_root, parent);
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	CHECK(dir_exists(dir));
+	pid_t pid = spawn_sleeper();
+	REQUIRE(pid > 0);
+	CHECK(cg_add_pid(cg, pid, &err) == 0);
+	CHECK(has_pid(procs, pid));
+	/* The fd is good for CLONE_INTO_CGROUP. */
+	struct kclone_args ca = { .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD,
+				  .cgroup = (uint64_t)fd };
+	pid_t c2 = sys_clone3(&ca);
+	if (c2 == 0) {
+		for (;;)
+			pause();
+	}
+	if (c2 < 0)
+		printf("# clone3 CLONE_INTO_CGROUP: %s\n", strerror(errno));
+	CHECK(c2 > 0);
+	if (c2 > 0)
+		CHECK(has_pid(procs, c2));
+	r = cg_destroy(cg, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	CHECK(r == 0);
+	int st = 0;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	if (c2 > 0)
+		CHECK(waitpid(c2, &st, 0) == c2 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	CHECK(!dir_exists(dir));
+	CHECK(cg_parent_remove(&cfg, &err) == 0);
+	snprintf(dir, sizeof(dir), "%s/%s", v2_root, parent);
+	CHECK(!dir_exists(dir));
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP needs root\n");
+		return 0;
+	}
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		printf("1..0 # SKIP no private mount namespace: %s\n", strerror(errno));
+		return 0;
+	}
+	if (!dir_exists("/sys/fs/cgroup")) {
+		printf("1..0 # SKIP no /sys/fs/cgroup\n");
+		return 0;
+	}
+	snprintf(parent, sizeof(parent), "kata-test-cg-%d", (int)getpid());
+	if (is_cgroup2("/sys/fs/cgroup/unified"))
+		v2_root = "/sys/fs/cgroup/unified";
+	else if (is_cgroup2("/sys/fs/cgroup"))
+		v2_root = "/sys/fs/cgroup";
+	atexit(cleanup_parents);
+	int r = tap_run();
+	cleanup_parents();
+	return r;
+}

@@ -17,6 +17,8 @@ static struct {
 	char subsystem[64];
 	int fd;
 	enum log_level level;
+	log_writer_fn writer;
+	void *writer_data;
 } log_state = {
 	/* upstream's logging crate calls the subsystem of unnamed loggers "root" */
 	.subsystem = "root",
@@ -40,6 +42,12 @@ void log_set_level(enum log_level level)
 void log_set_fd(int fd)
 {
 	log_state.fd = fd;
+}
+
+void log_set_writer(log_writer_fn fn, void *data)
+{
+	log_state.writer = fn;
+	log_state.writer_data = data;
 }
 
 enum log_level log_get_level(void)
@@ -219,7 +227,7 @@ static void log_vfields(enum log_level level, json_t *fields, const char *fmt, v
 	char *msg = NULL;
 	char *text = NULL;
 
-	if (level > log_state.level || log_state.fd < 0)
+	if (level > log_state.level || (log_state.fd < 0 && !log_state.writer))
 		goto out;
 	if (vasprintf(&msg, fmt, ap) < 0) {
 		msg = NULL;
@@ -261,7 +269,10 @@ static void log_vfields(enum log_level level, json_t *fields, const char *fmt, v
 	text = nl;
 	text[len] = '\n';
 	text[len + 1] = '\0';
-	write_line(log_state.fd, text, len + 1);
+	if (log_state.writer)
+		log_state.writer(text, len + 1, log_state.writer_data);
+	else
+		write_line(log_state.fd, text, len + 1);
 out:
 	free(text);
 	free(msg);

@@ -25,6 +25,12 @@ enum log_level {
 void log_init(const char *subsystem, int fd, enum log_level level);
 void log_set_level(enum log_level level);
 void log_set_fd(int fd);
+/* Hand every formatted line (JSON + '\n') to fn instead of writing it to the
+ * fd; NULL restores the fd. The parent uses this to feed its own lines into
+ * its log sink (agent.log_vport) without writing to a pipe it reads itself.
+ * fn must not log. */
+typedef void (*log_writer_fn)(const char *line, size_t len, void *data);
+void log_set_writer(log_writer_fn fn, void *data);
 enum log_level log_get_level(void);
 /* Parse an agent.log value: critical|fatal|panic, error, warn|warning, info,
  * debug (and trace, as debug). Returns -EINVAL on anything else. */

@@ -26,6 +26,7 @@
 #ifndef KATA_COMMON_TTRPC_H
 #define KATA_COMMON_TTRPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +64,11 @@ int ttrpc_server_new(struct ttrpc_server **out, struct loop *l, int listen_fd,
 void ttrpc_server_free(struct ttrpc_server *s);
 /* Connections currently open (for tests and metrics). */
 unsigned ttrpc_server_connections(const struct ttrpc_server *s);
+/* agent.trace: log one INFO line with msg "span" per call when it is
+ * answered (or dropped with its connection): service, method, stream id,
+ * start and end (wall clock), duration, gRPC status. Calls already in flight
+ * keep the setting they started with. Off by default. */
+void ttrpc_server_set_trace(struct ttrpc_server *s, bool on);
 
 const char *ttrpc_call_service(const struct ttrpc_call *c);
 const char *ttrpc_call_method(const struct ttrpc_call *c);

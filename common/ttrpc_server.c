@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "grpc_status.h"
@@ -78,6 +79,9 @@ struct ttrpc_call {
 	struct loop_timer *timer;
 	unsigned refs;
 	bool cancelled, answered, cancel_notified;
+	bool trace;            /* the server's agent.trace when the call began */
+	uint64_t start_mono;   /* CLOCK_MONOTONIC ns, for the span's duration */
+	struct timespec start_wall;
 	ttrpc_cancel_fn cancel_fn;
 	void *cancel_data;
 	struct ttrpc_call *prev, *next;
@@ -92,6 +96,7 @@ struct ttrpc_server {
 	unsigned nconns;
 	unsigned long next_id;
 	struct loop_timer *accept_timer;
+	bool trace;
 };
 
 static void conn_close(struct conn *c);
@@ -277,6 +282,37 @@ static void conn_enqueue(struct conn *c, struct outbuf *ob)
 		conn_update_events(c);
 }
 
+static void format_wall(char *buf, size_t len, const struct timespec *ts)
+{
+	struct tm tm;
+	gmtime_r(&ts->tv_sec, &tm);
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%09ldZ", ts->tv_nsec);
+}
+
+/* The one place a call ends, answered or not: the span of agent.trace. */
+static void call_trace(const struct ttrpc_call *call, int code, const char *why)
+{
+	if (!call->trace)
+		return;
+	struct timespec end;
+	clock_gettime(CLOCK_REALTIME, &end);
+	uint64_t dur = loop_now_ns() - call->start_mono;
+	char start_s[48], end_s[48];
+	format_wall(start_s, sizeof(start_s), &call->start_wall);
+	format_wall(end_s, sizeof(end_s), &end);
+	const char *svc = call->req->service ? call->req->service : "";
+	const char *mth = call->req->method ? call->req->method : "";
+	json_t *f = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:I,s:i,s:s}", "span-kind", "rpc",
+			      "service", svc, "method", mth, "stream-id",
+			      (json_int_t)call->stream_id, "start", start_s, "end", end_s,
+			      "duration-ns", (json_int_t)dur, "status-code", code, "status",
+			      grpc_status_name(code));
+	if (f && why)
+		json_object_set_new(f, "note", json_string(why));
+	log_fields(LOG_LVL_INFO, f, "span");
+}
+
 /* Queue the answer for a call, unless it was answered already or its
  * connection is gone. */
 static void call_send(struct ttrpc_call *call, int code, const char *msg,
@@ -286,6 +322,7 @@ static void call_send(struct ttrpc_call *call, int code, const char *msg,
 	if (call->answered)
 		return;
 	call->answered = true;
+	call_trace(call, code, c->closed || c->close_pending ? "connection closed, answer dropped" : NULL);
 	if (call->timer) {
 		loop_timer_cancel(c->loop, call->timer);
 		call->timer = NULL;
@@ -400,6 +437,11 @@ static void conn_handle_request(struct conn *c, const struct ttrpc_frame_header 
 	call->stream_id = h->stream_id;
 	call->frame_len = frame_len;
 	call->refs = 1;
+	call->trace = c->srv->trace;
+	if (call->trace) {
+		call->start_mono = loop_now_ns();
+		clock_gettime(CLOCK_REALTIME, &call->start_wall);
+	}
 	call->next = c->calls;
 	if (c->calls)
 		c->calls->prev = call;
@@ -585,6 +627,8 @@ static void conn_close(struct conn *c)
 	struct ttrpc_call **snap = n ? calloc(n, sizeof(*snap)) : NULL;
 	for (struct ttrpc_call *call = c->calls; call; call = call->next) {
 		call->cancelled = true;
+		if (!call->answered)
+			call_trace(call, GRPC_CANCELLED, "connection closed before the answer");
 		call->answered = true;
 		if (call->timer) {
 			loop_timer_cancel(c->loop, call->timer);
@@ -723,6 +767,11 @@ void ttrpc_server_free(struct ttrpc_server *s)
 unsigned ttrpc_server_connections(const struct ttrpc_server *s)
 {
 	return s->nconns;
+}
+
+void ttrpc_server_set_trace(struct ttrpc_server *s, bool on)
+{
+	s->trace = on;
 }
 
 const char *ttrpc_call_service(const struct ttrpc_call *c)

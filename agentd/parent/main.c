@@ -31,9 +31,13 @@
 
 #include "cleanup.h"
 #include "config.h"
+#include "debug_console.h"
+#include "guest_opts.h"
 #include "ipc.h"
 #include "log.h"
 #include "loop.h"
+#include "log_sink.h"
+#include "init.h"
 #include "options.h"
 #include "transport.h"
 
@@ -57,6 +61,10 @@ struct parent {
 	struct agent_options opts;
 	char executor_path[PATH_MAX];
 	char frontend_path[PATH_MAX];
+	char monitor_path[PATH_MAX];
+	/* Passed to the executor for the container path. */
+	const char *shared_dir, *cgroup_parent;
+	unsigned long mon_uid, mon_gid;
 	char *endpoints;      /* comma-joined allowed list, NULL = unrestricted */
 	unsigned long fe_uid, fe_gid;
 	bool pid1;
@@ -79,6 +87,9 @@ struct parent {
 	bool stopping;
 	int exit_code;
 	struct loop_timer *kill_timer;
+
+	struct log_sink *sink;     /* agent.log_vport, else NULL */
+	struct debug_console *dc;  /* agent.debug_console, else NULL */
 };
 
 /* ---- helpers ---- */
@@ -134,6 +145,10 @@ static pid_t spawn(struct parent *p, const char *path, char *const argv[], const
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != p->self)
+		_exit(127);
+	/* agent.log_vport: every line a child writes goes through the sink. */
+	if (p->sink && (dup2(log_sink_child_fd(p->sink), STDOUT_FILENO) < 0 ||
+			dup2(log_sink_child_fd(p->sink), STDERR_FILENO) < 0))
 		_exit(127);
 	int tmp[8];
 	/* Move the sources above the targets first so no dup2 clobbers a
@@ -291,6 +306,8 @@ static void start_frontend(struct parent *p)
 		argv[a++] = (char *)"--endpoints";
 		argv[a++] = p->endpoints;
 	}
+	if (p->opts.tracing)
+		argv[a++] = (char *)"--trace";
 	argv[a] = NULL;
 
 	int fds[2] = { p->listen_fd, fe_end };
@@ -337,10 +354,24 @@ static int start_executor(struct parent *p, struct kerr *err)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return kerr_set(err, -errno, "control socketpair: %s", strerror(errno));
 	cleanup_close int child_end = sp[1];
+	char muid[24], mgid[24], pipesz[24], hotplug[24], passfd[24];
+	snprintf(hotplug, sizeof(hotplug), "%llu", (unsigned long long)p->opts.hotplug_timeout_ms);
+	snprintf(passfd, sizeof(passfd), "%u", p->opts.passfd_listener_port);
+	snprintf(muid, sizeof(muid), "%lu", p->mon_uid);
+	snprintf(mgid, sizeof(mgid), "%lu", p->mon_gid);
+	snprintf(pipesz, sizeof(pipesz), "%u", p->opts.container_pipe_size);
 	char *argv[] = {
 		(char *)"kata-agent-executor",
 		(char *)"--ctl-fd", (char *)"3",
 		(char *)"--log-level", (char *)log_level_name(p->opts.log_level),
+		(char *)"--monitor-path", p->monitor_path,
+		(char *)"--shared-dir", (char *)p->shared_dir,
+		(char *)"--cgroup-parent", (char *)p->cgroup_parent,
+		(char *)"--monitor-uid", muid,
+		(char *)"--monitor-gid", mgid,
+		(char *)"--container-pipe-size", pipesz,
+		(char *)"--hotplug-timeout-ms", hotplug,
+		(char *)"--passfd-listener-port", passfd,
 		p->pid1 ? (char *)"--init-daemon" : NULL,
 		NULL,
 	};
@@ -376,7 +407,8 @@ static void reap(struct parent *p)
 				 0, 0);
 			if (!p->stopping)
 				on_executor_death(p);
-		} else {
+		} else if (!debug_console_reaped(p->dc, pid, status) &&
+			   !guest_components_reaped(pid, status)) {
 			log_debug("reaped orphan pid %d (wait status 0x%x)", (int)pid, status);
 		}
 	}
@@ -492,6 +524,59 @@ static int join_endpoints(struct parent *p, struct kerr *err)
 	return 0;
 }
 
+/* A listener on vsock port N of any CID, for agent.log_vport and
+ * agent.debug_console_vport. */
+static int listen_vport(uint32_t port, struct kerr *err)
+{
+	char s[48];
+	struct addr a;
+	snprintf(s, sizeof(s), "vsock://-1:%u", port);
+	int r = addr_parse(s, &a, err);
+	return r < 0 ? r : addr_listen(&a, err);
+}
+
+/* agent.log_vport, before the announce line so a late reader still gets it. */
+static void open_log_sink(struct parent *p)
+{
+	struct kerr err = { 0 };
+	if (!p->opts.log_vport)
+		return;
+	int fd = listen_vport(p->opts.log_vport, &err);
+	if (fd < 0 || log_sink_new(&p->sink, fd, 0, &err) < 0) {
+		log_error("agent.log_vport=%u: %s; logging to stderr", p->opts.log_vport, err.msg);
+		p->sink = NULL;
+		return;
+	}
+	log_set_writer(log_sink_write, p->sink);
+}
+
+/* What runs next to the agent in guest mode, once the loop exists; each is
+ * optional and none is fatal. */
+static void start_guest_extras(struct parent *p)
+{
+	struct kerr err = { 0 };
+	if (p->sink && log_sink_attach(p->sink, p->loop, &err) < 0)
+		log_error("agent.log_vport: %s", err.msg);
+	if (p->opts.debug_console) {
+		char shell[256];
+		int r = debug_console_find_shell(shell, sizeof(shell), &err);
+		if (r >= 0 && p->opts.debug_console_vport) {
+			int fd = listen_vport(p->opts.debug_console_vport, &err);
+			r = fd < 0 ? fd : debug_console_listen(&p->dc, p->loop, fd, shell, &err);
+			if (r >= 0)
+				log_warn("debug console: a root shell %s for each connection to vsock "
+					 "port %u", shell, p->opts.debug_console_vport);
+		} else if (r >= 0) {
+			r = debug_console_serial(&p->dc, p->loop, DEBUG_CONSOLE_PATH, shell, &err);
+		}
+		if (r < 0) {
+			p->dc = NULL;
+			log_warn("failed to set up the debug console: %s", err.msg);
+		}
+	}
+	guest_components_start(&p->opts);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -505,6 +590,11 @@ static void usage(FILE *f)
 		"                       %s)\n"
 		"  --frontend-uid N     uid of the front-end (default %d, never 0)\n"
 		"  --frontend-gid N     gid of the front-end (default %d, never 0)\n"
+		"  --shared-dir DIR     containers' rootfs and storages must be below DIR\n"
+		"                       (default /run/kata-containers)\n"
+		"  --cgroup-parent P    container cgroups go below P (default: the root)\n"
+		"  --monitor-uid N      uid of the per-container monitors (default 65534)\n"
+		"  --monitor-gid N      gid of the per-container monitors (default 65534)\n"
 		"  --version            print the version and exit\n"
 		"  --help               print this help and exit\n",
 		KATA_LIBEXECDIR, DEFAULT_FRONTEND_ID, DEFAULT_FRONTEND_ID);
@@ -531,19 +621,35 @@ int main(int argc, char **argv)
 		{ "libexec-dir", required_argument, NULL, 'x' },
 		{ "frontend-uid", required_argument, NULL, 'u' },
 		{ "frontend-gid", required_argument, NULL, 'g' },
+		{ "shared-dir", required_argument, NULL, 'S' },
+		{ "cgroup-parent", required_argument, NULL, 'C' },
+		{ "monitor-uid", required_argument, NULL, 'U' },
+		{ "monitor-gid", required_argument, NULL, 'G' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmdline = "/proc/cmdline", *config = NULL, *libexec = NULL;
 	struct parent p = { .listen_fd = -1, .sigfd = -1, .fe_uid = DEFAULT_FRONTEND_ID,
-			    .fe_gid = DEFAULT_FRONTEND_ID, .backoff = BACKOFF_MIN_NS };
+			    .fe_gid = DEFAULT_FRONTEND_ID, .backoff = BACKOFF_MIN_NS,
+			    .shared_dir = "/run/kata-containers", .cgroup_parent = "",
+			    .mon_uid = 65534, .mon_gid = 65534 };
 	int o;
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (o) {
 		case 'c': cmdline = optarg; break;
 		case 'f': config = optarg; break;
 		case 'x': libexec = optarg; break;
+		case 'S': p.shared_dir = optarg; break;
+		case 'C': p.cgroup_parent = optarg; break;
+		case 'U':
+		case 'G':
+			if (parse_id(optarg, o == 'U' ? &p.mon_uid : &p.mon_gid) < 0) {
+				fprintf(stderr, "kata-agent: invalid --monitor-%s %s (a non-zero id)\n",
+					o == 'U' ? "uid" : "gid", optarg);
+				return 2;
+			}
+			break;
 		case 'u':
 		case 'g':
 			if (parse_id(optarg, o == 'u' ? &p.fe_uid : &p.fe_gid) < 0) {
@@ -577,19 +683,34 @@ int main(int argc, char **argv)
 			  "front-end confines itself from root");
 		return 1;
 	}
+	/* As PID 1: mount /proc (options_load reads /proc/cmdline) and the rest
+	 * first; from here on every exit path powers the guest off (init.h). */
+	if (p.pid1 && init_early(&err) < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
 	/* options_load starts from the defaults itself. */
 	if (options_load(&p.opts, cmdline, config, environ, on_option_warning, NULL, &err) < 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}
 	log_set_level(p.opts.log_level);
+	open_log_sink(&p);
 	log_announce(options_to_json(&p.opts));
+	if (p.pid1 && init_late(p.opts.unified_cgroup_hierarchy, &err) < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	/* Before any child: they inherit the rlimit and the environment. */
+	guest_opts_apply(&p.opts);
 
 	if (join_endpoints(&p, &err) < 0 ||
 	    find_helper(libexec, "kata-agent-executor", "executor", p.executor_path,
 			sizeof(p.executor_path), &err) < 0 ||
 	    find_helper(libexec, "kata-agent-frontend", "frontend", p.frontend_path,
-			sizeof(p.frontend_path), &err) < 0) {
+			sizeof(p.frontend_path), &err) < 0 ||
+	    find_helper(libexec, "kata-agent-monitor", "monitor", p.monitor_path,
+			sizeof(p.monitor_path), &err) < 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}
@@ -629,6 +750,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	start_frontend(&p);
+	start_guest_extras(&p);
 
 	if (loop_run(p.loop, &err) < 0) {
 		log_error("event loop: %s", err.msg);
@@ -639,6 +761,10 @@ int main(int argc, char **argv)
 	if (p.kill_timer)
 		loop_timer_cancel(p.loop, p.kill_timer);
 	ipc_chan_free(p.ctl);
+	/* both keep loop watches: gone before the loop */
+	debug_console_free(p.dc);
+	log_set_writer(NULL, NULL);
+	log_sink_free(p.sink);
 	loop_free(p.loop);
 	close(p.listen_fd);
 	close(p.sigfd);

@@ -9,6 +9,8 @@ with the reason on stdout.
   console.py error LOG TEXT              an ERRO/CRIT line mentions TEXT
   console.py noerrors LOG                no ERRO/CRIT line at all
   console.py shutdown LOG                the agent logged that it powers off
+  console.py has LOG KEY=VALUE...        some line has all these fields
+                                         (VALUE compared as JSON, or as text)
 """
 import json
 import sys
@@ -82,6 +84,21 @@ def shutdown(path):
     return 1
 
 
+def has(path, pairs):
+    want = []
+    for pair in pairs:
+        key, _, v = pair.partition("=")
+        try:
+            want.append((key, json.loads(v)))
+        except ValueError:
+            want.append((key, v))
+    for o in json_lines(path):
+        if all(o.get(k) == v or str(o.get(k)) == str(v) for k, v in want):
+            return 0
+    print("no line with %s" % ", ".join(pairs))
+    return 1
+
+
 def main(argv):
     if len(argv) < 3:
         print(__doc__)
@@ -95,6 +112,8 @@ def main(argv):
         return noerrors(path)
     if cmd == "shutdown":
         return shutdown(path)
+    if cmd == "has":
+        return has(path, argv[3:])
     print(__doc__)
     return 2
 

@@ -4,13 +4,15 @@
 # The guest half of tests/vm/run, started in the background by /init just
 # before /init exec's the agent (so this is a child of the agent, PID 1).
 #
-#   guest-tests MODE        MODE: v1 | v2 (expected cgroup layout)
+#   guest-tests MODE        MODE: v1 | v2 (expected cgroup layout), extras
+#                           (debug console, proxies, trace), logport
+#                           (agent.log_vport)
 #
 # Waits for the agent to have done its init duties and to serve, checks them,
 # then asks PID 1 to stop with SIGTERM. Every result goes to the console as a
 # line "VMTAP <TAP line>"; the host extracts and numbers them. "VMTAP-DONE"
 # at the end tells the host the list is complete.
-mode=${1:?usage: guest-tests v1|v2}
+mode=${1:?usage: guest-tests v1|v2|extras|logport}
 addr=vsock://1:1024 # CID 1 = this guest, through vsock_loopback
 ctl=/usr/bin/kata-agent-ctl
 export PATH=/usr/bin:/usr/sbin:/bin:/sbin
@@ -78,21 +80,34 @@ i=0
 [ -n "$stub" ] && i=1000
 while [ -z "$stub" ] && ! out=$("$ctl" --addr "$addr" check 2>&1); do
   i=$((i + 1))
-  if [ $i -gt 450 ]; then
+  if [ $i -gt 1800 ]; then
     fail "agent serves grpc.Health/Check on $addr within 90 s" "$out"
     break
   fi
-  sleep 0.2
+  sleep 0.05
 done
 if [ -n "$stub" ]; then
   skip "grpc.Health/Check over $addr answers SERVING" "stub PID 1"
-elif [ $i -le 450 ]; then
+elif [ $i -le 1800 ]; then
   if [ "$out" = SERVING ]; then
     pass "grpc.Health/Check over $addr answers SERVING"
   else
     fail "grpc.Health/Check over $addr answers SERVING" "$out"
   fi
-  say "# agent serving at uptime $(uptime_s) s"
+  up=$(uptime_s)
+  say "# agent serving at uptime $up s"
+  # bench/vm-boot: kernel start to the first Health answer (the guest's own
+  # clock), and the proportional memory of the agent's processes then.
+  pss=0
+  for p in /proc/[0-9]*; do
+    case $(readlink "$p/exe" 2>/dev/null) in
+    */kata-agent | */kata-agent-*)
+      k=$(awk '/^Pss:/ { print $2 }' "$p/smaps_rollup" 2>/dev/null)
+      pss=$((pss + ${k:-0}))
+      ;;
+    esac
+  done
+  say "# bench: health_uptime_s=$up pss_kib=$pss"
 fi
 
 if [ -n "$stub" ]; then
@@ -156,7 +171,62 @@ else
   check "the front-end runs with a non-zero effective uid ($uid)" test "$uid" != 0
 fi
 
-# 5. CONTAINER CHECKS: create/start/exec/wait a busybox container through
+# 5. Guest-mode options.
+limit_core() { awk '/^Max core file size/ { print $5 " " $6 }' /proc/"$1"/limits; }
+if [ "${vmtest_devmode:-}" = 1 ]; then
+  lc=$(limit_core 1)
+  check "agent.devmode: PID 1 may dump core (RLIMIT_CORE: $lc)" test "$lc" = "unlimited unlimited"
+  ex=
+  for p in /proc/[0-9]*; do
+    case $(readlink "$p/exe" 2>/dev/null) in */kata-agent-executor) ex=${p#/proc/} ;; esac
+  done
+  lc=$(limit_core "${ex:-1}")
+  check "agent.devmode: the executor inherits it (RLIMIT_CORE: $lc)" test -n "$ex" -a "$lc" = "unlimited unlimited"
+fi
+
+case $mode in
+extras)
+  # agent.debug_console_vport=1026: a root shell on a pty per connection
+  printf 'echo $((6*7))\ntest -t 0 && echo on-a-tty\nid -u\nexit\n' |
+    /usr/bin/vsock-cat -t 30 1 1026 >/tmp/dc.out 2>&1
+  rc=$?
+  dc=$(tr -d '\r' </tmp/dc.out) # not $out: check() sets that
+  if echo "$dc" | grep -qx 42; then
+    pass "debug console on vsock port 1026 runs echo \$((6*7)) -> 42"
+  else
+    fail "debug console on vsock port 1026 runs echo \$((6*7)) -> 42" "$dc"
+  fi
+  check "debug console: the shell has a terminal" sh -c 'echo "$1" | grep -qx on-a-tty || { echo "$1"; exit 1; }' _ "$dc"
+  check "debug console: the shell is root" sh -c 'echo "$1" | grep -qx 0 || { echo "$1"; exit 1; }' _ "$dc"
+  check "debug console: the session ends with the shell (exit)" test "$rc" = 0
+  # agent.https_proxy / agent.no_proxy: set in PID 1's environment before
+  # it starts anything (its own /proc/1/environ shows only what the kernel
+  # gave it), so in the executor's and in every process started later
+  ex=
+  for p in /proc/[0-9]*; do
+    case $(readlink "$p/exe" 2>/dev/null) in */kata-agent-executor) ex=${p#/proc/} ;; esac
+  done
+  envx=$(tr '\0' '\n' </proc/"${ex:-none}"/environ 2>&1)
+  check "HTTPS_PROXY in the executor's environment" sh -c 'echo "$1" | grep -q "^HTTPS_PROXY=http://proxy.example:3128" || { echo "$1"; exit 1; }' _ "$envx"
+  check "NO_PROXY in the executor's environment" sh -c 'echo "$1" | grep -qx "NO_PROXY=localhost,127.0.0.1" || { echo "$1"; exit 1; }' _ "$envx"
+  ;;
+logport)
+  # agent.log_vport=1025: connect late; the lines logged before must wait
+  sleep 1
+  /usr/bin/vsock-cat -t 4 1 1025 </dev/null >/tmp/agent.log 2>/tmp/vsock-cat.err
+  rc=$?
+  check "log stream on vsock port 1025 stays open (vsock-cat timed out: $rc)" test "$rc" = 3
+  check "a late reader still gets the announce line" grep -q '"msg":"announce"' /tmp/agent.log
+  check "the front-end's lines come through the parent" grep -q '"subsystem":"frontend"' /tmp/agent.log
+  check "the executor's lines come through the parent" grep -q '"subsystem":"executor"' /tmp/agent.log
+  check "agent.trace: a span line for grpc.Health/Check" \
+    sh -c "grep '\"msg\":\"span\"' /tmp/agent.log | grep '\"method\":\"Check\"' | grep -q '\"status-code\":0'"
+  # for the host's checks on the console (announce, no error)
+  while IFS= read -r l; do echo "VMLOG $l"; done </tmp/agent.log
+  ;;
+esac
+
+# 6. CONTAINER CHECKS: create/start/exec/wait a busybox container through
 #    kata-agent-ctl here once the container RPCs exist (see the container
 #    issue). The image already carries /bin/busybox for a rootfs.
 

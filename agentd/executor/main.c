@@ -8,23 +8,31 @@
  * Channels:
  *   fd 3 (--ctl-fd): control channel from the parent; accepts only
  *        CTL_NEW_FRONTEND, whose fd becomes the front-end channel.
- *   front-end channel: accepts PING and GUEST_DETAILS_REQ from a front-end.
+ *   front-end channel: accepts PING, GUEST_DETAILS_REQ and the container
+ *        requests (SANDBOX_*, CONTAINER_*, PROCESS_*: containers.c, sandbox.c).
  * Only the newest front-end channel is served: the parent starts a new
- * front-end only after the previous one died.
+ * front-end only after the previous one died; a new one gets a fresh
+ * channel to every container's monitor.
+ * Per container, a launcher and a monitor channel (containers.c); the
+ * monitors (our children X after exec) are reaped through a SIGCHLD signalfd.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "config.h"
+#include "executor.h"
 #include "grpc_status.h"
 #include "ipc.h"
 #include "log.h"
@@ -33,16 +41,7 @@
 #define SYSFS_MEMORY_BLOCK_SIZE_PATH "/sys/devices/system/memory/block_size_bytes"
 #define SYSFS_MEMORY_HOTPLUG_PROBE_PATH "/sys/devices/system/memory/probe"
 
-struct executor {
-	struct loop *loop;
-	struct ipc_chan *ctl;
-	struct ipc_chan *fe;
-	uint32_t fe_generation;
-	bool init_daemon;
-	int exit_code;
-};
-
-static int reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err)
+int exec_reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err)
 {
 	uint8_t buf[sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX];
 	int status = kerr_status(e);
@@ -51,6 +50,32 @@ static int reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, st
 	size_t n = ipc_error_build(buf, status, e->code < 0 && e->code >= -4095 ? e->code : 0,
 				   e->msg);
 	return ipc_chan_send(c, IPC_ERROR, id, buf, n, -1, err);
+}
+
+void exec_to_fe(struct executor *x, uint32_t gen, uint32_t type, uint32_t id, const void *p,
+		size_t len, int fd)
+{
+	if (!x->fe || x->fe_generation != gen) {
+		log_debug("dropping %s for front-end generation %u", ipc_type_name(type), gen);
+		return;
+	}
+	struct kerr e = { 0 };
+	if (ipc_chan_send(x->fe, type, id, p, len, fd, &e) < 0)
+		log_error("front-end channel: send %s: %s", ipc_type_name(type), e.msg);
+}
+
+void exec_err_to_fe(struct executor *x, uint32_t gen, uint32_t id, const struct kerr *e)
+{
+	if (!x->fe || x->fe_generation != gen)
+		return;
+	struct kerr e2 = { 0 };
+	if (exec_reply_error(x->fe, id, e, &e2) < 0)
+		log_error("front-end channel: send ERROR: %s", e2.msg);
+}
+
+void exec_ok_to_fe(struct executor *x, uint32_t gen, uint32_t id)
+{
+	exec_to_fe(x, gen, IPC_OK, id, NULL, 0, -1);
 }
 
 /* A request must carry an id, or its reply could not be matched. */
@@ -131,11 +156,11 @@ static int on_guest_details(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 	bool probe = false;
 	if (req.mem_block_size && read_block_size(&bs, &e) < 0) {
 		log_warn("guest details: %s", e.msg);
-		return reply_error(c, m->hdr.id, &e, err);
+		return exec_reply_error(c, m->hdr.id, &e, err);
 	}
 	if (req.mem_hotplug_probe && probe_exists(&probe, &e) < 0) {
 		log_warn("guest details: %s", e.msg);
-		return reply_error(c, m->hdr.id, &e, err);
+		return exec_reply_error(c, m->hdr.id, &e, err);
 	}
 	rep.mem_block_size_bytes = bs;
 	rep.support_mem_hotplug_probe = probe;
@@ -146,6 +171,13 @@ static int on_guest_details(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_PING, IPC_FROM(IPC_ROLE_FRONTEND), on_ping },
 	{ IPC_GUEST_DETAILS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_guest_details },
+	{ IPC_SANDBOX_CREATE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_sandbox_create },
+	{ IPC_SANDBOX_DESTROY_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_sandbox_destroy },
+	{ IPC_CONTAINER_CREATE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_create },
+	{ IPC_CONTAINER_START_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_start },
+	{ IPC_CONTAINER_REMOVE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_remove },
+	{ IPC_PROCESS_EXEC_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_process_exec },
+	{ IPC_PROCESS_SIGNAL_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_process_signal },
 	{ 0, 0, NULL },
 };
 
@@ -196,8 +228,11 @@ static int on_new_frontend(struct ipc_chan *c, struct ipc_msg *m, void *data, st
 			 on_frontend_close, x, err);
 	if (r < 0)
 		return r;
-	x->fe_generation = n.generation;
+	/* Our own count, not the parent's: replies are matched to the
+	 * front-end that asked by it. */
+	x->fe_generation++;
 	log_info("serving front-end channel %s", name);
+	containers_new_frontend(x);
 	return 0;
 }
 
@@ -227,8 +262,68 @@ static void usage(FILE *f)
 		"  --ctl-fd N          control channel from the parent (default 3)\n"
 		"  --log-level LEVEL   critical|error|warn|info|debug (default info)\n"
 		"  --init-daemon       the agent runs as PID 1 (reported in guest details)\n"
+		"  --shared-dir DIR    container rootfs, bind sources and storages must be\n"
+		"                      below DIR (default /run/kata-containers)\n"
+		"  --cgroup-parent P   container cgroups go below P (default: the root)\n"
+		"  --monitor-path F    kata-agent-monitor (default: next to this binary,\n"
+		"                      the build tree, or the libexec dir)\n"
+		"  --monitor-uid N     uid of the monitors (default 65534, never 0)\n"
+		"  --monitor-gid N     gid of the monitors (default 65534, never 0)\n"
+		"  --container-pipe-size N  size of the containers' stdio pipes (0 = default)\n"
+		"  --hotplug-timeout-ms N   agent.hotplug_timeout, for device waits\n"
+		"  --passfd-listener-port N agent.passfd_listener_port (0 = none)\n"
 		"  --version           print the version and exit\n"
 		"  --help              print this help and exit\n");
+}
+
+static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	if (!*s || *s == '-')
+		return -EINVAL;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static bool is_exec(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
+}
+
+/* kata-agent-monitor next to this binary (installed libexec), in the build
+ * tree (agentd/executor/ next to agentd/monitor/), or in KATA_LIBEXECDIR. */
+static int find_monitor(char *out, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			int k = snprintf(out, len, "%s/kata-agent-monitor", self);
+			if (k > 0 && (size_t)k < len && is_exec(out))
+				return 0;
+			k = snprintf(out, len, "%s/../monitor/kata-agent-monitor", self);
+			if (k > 0 && (size_t)k < len && is_exec(out))
+				return 0;
+		}
+	}
+	int k = snprintf(out, len, "%s/kata-agent-monitor", KATA_LIBEXECDIR);
+	return k > 0 && (size_t)k < len && is_exec(out) ? 0 : -ENOENT;
+}
+
+static void on_sigchld(struct loop *l, int fd, uint32_t events, void *data)
+{
+	struct signalfd_siginfo si[8];
+	while (read(fd, si, sizeof(si)) > 0)
+		;
+	containers_reap(data);
 }
 
 static int parse_fd(const char *s, int *out)
@@ -248,13 +343,26 @@ int main(int argc, char **argv)
 		{ "ctl-fd", required_argument, NULL, 'c' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "init-daemon", no_argument, NULL, 'i' },
+		{ "shared-dir", required_argument, NULL, 's' },
+		{ "cgroup-parent", required_argument, NULL, 'C' },
+		{ "monitor-path", required_argument, NULL, 'm' },
+		{ "monitor-uid", required_argument, NULL, 'u' },
+		{ "monitor-gid", required_argument, NULL, 'g' },
+		{ "container-pipe-size", required_argument, NULL, 'p' },
+		{ "hotplug-timeout-ms", required_argument, NULL, 'H' },
+		{ "passfd-listener-port", required_argument, NULL, 'P' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ctl_fd = 3;
 	enum log_level level = LOG_LVL_INFO;
-	struct executor x = { 0 };
+	static struct executor x;
+	const char *shared = "/run/kata-containers", *monitor = NULL;
+	x.o.cgroup_parent = "";
+	x.o.monitor_uid = x.o.monitor_gid = 65534;
+	x.sigfd = -1;
+	unsigned long ul;
 	int o;
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (o) {
@@ -272,6 +380,45 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			x.init_daemon = true;
+			break;
+		case 's':
+			shared = optarg;
+			break;
+		case 'C':
+			x.o.cgroup_parent = optarg;
+			break;
+		case 'm':
+			monitor = optarg;
+			break;
+		case 'u':
+		case 'g':
+			if (parse_ulong(optarg, 0xfffffffe, &ul) < 0 || ul == 0) {
+				fprintf(stderr, "kata-agent-executor: invalid --monitor-%s %s\n",
+					o == 'u' ? "uid" : "gid", optarg);
+				return 2;
+			}
+			*(o == 'u' ? &x.o.monitor_uid : &x.o.monitor_gid) = ul;
+			break;
+		case 'p':
+			if (parse_ulong(optarg, 1u << 30, &ul) < 0) {
+				fprintf(stderr, "kata-agent-executor: invalid --container-pipe-size %s\n",
+					optarg);
+				return 2;
+			}
+			x.o.pipe_size = (uint32_t)ul;
+			break;
+		case 'H':
+		case 'P':
+			/* kept for the device and passfd code that will use them */
+			if (parse_ulong(optarg, o == 'H' ? 86400000ul : 0x7fffffff, &ul) < 0) {
+				fprintf(stderr, "kata-agent-executor: invalid --%s %s\n",
+					o == 'H' ? "hotplug-timeout-ms" : "passfd-listener-port", optarg);
+				return 2;
+			}
+			if (o == 'H')
+				x.o.hotplug_timeout_ms = ul;
+			else
+				x.o.passfd_listener_port = (uint32_t)ul;
 			break;
 		case 'V':
 			printf("kata-agent-executor %s\n", KATA_AGENT_VERSION);
@@ -291,8 +438,49 @@ int main(int argc, char **argv)
 
 	log_init("executor", STDERR_FILENO, level);
 	signal(SIGPIPE, SIG_IGN);
+	x.o.level = level;
 
 	struct kerr err = { 0 };
+	static char shared_real[PATH_MAX], monitor_path[PATH_MAX];
+	if (!realpath(shared, shared_real)) {
+		/* Created on demand: the runtime shares into it later. */
+		if (mkdir(shared, 0755) < 0 && errno != EEXIST) {
+			log_error("--shared-dir %s: %s", shared, strerror(errno));
+			return 1;
+		}
+		if (!realpath(shared, shared_real)) {
+			log_error("--shared-dir %s: %s", shared, strerror(errno));
+			return 1;
+		}
+	}
+	x.o.shared_dir = shared_real;
+	if (monitor) {
+		if (!is_exec(monitor) || !realpath(monitor, monitor_path)) {
+			log_error("--monitor-path %s is not an executable file", monitor);
+			return 1;
+		}
+	} else if (find_monitor(monitor_path, sizeof(monitor_path)) < 0) {
+		log_error("kata-agent-monitor not found next to the executor, in the build tree, "
+			  "or in %s (use --monitor-path)", KATA_LIBEXECDIR);
+		return 1;
+	}
+	x.o.monitor_path = monitor_path;
+	x.cgc.parent = x.o.cgroup_parent;
+	x.cgc.root_override = NULL;
+	/* Launchers whose monitor died first are reparented to us, not to
+	 * the parent, so we reap them. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		log_error("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+		return 1;
+	}
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0 ||
+	    (x.sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		log_error("signalfd: %s", strerror(errno));
+		return 1;
+	}
 	struct stat st;
 	if (fstat(ctl_fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
 		log_error("started without a control channel on fd %d (run kata-agent instead)",
@@ -303,7 +491,8 @@ int main(int argc, char **argv)
 		log_error("control channel fd %d: %s", ctl_fd, err.msg);
 		return 1;
 	}
-	if (loop_new(&x.loop, &err) < 0) {
+	if (loop_new(&x.loop, &err) < 0 ||
+	    loop_add(x.loop, x.sigfd, EPOLLIN, on_sigchld, &x, &err) < 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}
@@ -318,8 +507,12 @@ int main(int argc, char **argv)
 		log_error("event loop: %s", err.msg);
 		x.exit_code = 1;
 	}
+	containers_free_all(&x);
+	sandbox_free(&x);
 	ipc_chan_free(x.fe);
 	ipc_chan_free(x.ctl);
+	loop_del(x.loop, x.sigfd);
+	close(x.sigfd);
 	loop_free(x.loop);
 	log_info("executor exiting with status %d", x.exit_code);
 	return x.exit_code;

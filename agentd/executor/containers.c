@@ -1,0 +1,910 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * containers.c - the executor's container registry and its front-end
+ * handlers: CreateContainer, StartContainer, ExecProcess, SignalProcess,
+ * RemoveContainer (as IPC_*_REQ), the launcher's and monitor's replies, and
+ * the exits of the monitors.
+ *
+ * Every request is re-validated here (ids, the spec with spec_check, the
+ * rootfs and bind sources under --shared-dir, state); the slow work runs in
+ * the container's launcher, so the executor only forwards and waits for
+ * messages: a reply to the front-end is sent when the launcher or monitor
+ * answers (struct pending), never by blocking the loop.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "executor.h"
+#include "grpc_status.h"
+#include "hooks.h"
+#include "spec_check.h"
+
+static void remove_step(struct container *ct);
+
+static struct container *find(struct executor *x, const char *id)
+{
+	for (struct container *c = x->ctrs; c; c = c->next)
+		if (strcmp(c->id, id) == 0)
+			return c;
+	return NULL;
+}
+
+static struct ctr_exec *find_exec(struct container *ct, const char *id)
+{
+	for (struct ctr_exec *e = ct->execs; e; e = e->next)
+		if (strcmp(e->id, id) == 0)
+			return e;
+	return NULL;
+}
+
+static void drop_exec(struct container *ct, struct ctr_exec *ex)
+{
+	for (struct ctr_exec **pp = &ct->execs; *pp; pp = &(*pp)->next)
+		if (*pp == ex) {
+			*pp = ex->next;
+			free(ex);
+			ct->n_execs--;
+			return;
+		}
+}
+
+static int need_id(const struct ipc_msg *m, struct kerr *err)
+{
+	if (m->hdr.id == 0)
+		return kerr_set(err, -EPROTO, "%s without a request id", ipc_type_name(m->hdr.type));
+	return 0;
+}
+
+static struct pending *pend_push(struct pending **list, enum pend_kind k, uint32_t fe_id,
+				 uint32_t gen, uint32_t sub_id, const char *exec_id)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->kind = k;
+	p->fe_id = fe_id;
+	p->fe_gen = gen;
+	p->sub_id = sub_id;
+	if (exec_id)
+		snprintf(p->exec_id, sizeof(p->exec_id), "%s", exec_id);
+	while (*list)
+		list = &(*list)->next;
+	*list = p;
+	return p;
+}
+
+static struct pending *pend_pop(struct pending **list, uint32_t sub_id)
+{
+	for (struct pending **pp = list; *pp; pp = &(*pp)->next)
+		if ((*pp)->sub_id == sub_id) {
+			struct pending *p = *pp;
+			*pp = p->next;
+			return p;
+		}
+	return NULL;
+}
+
+static bool pend_has(struct pending *l, enum pend_kind k)
+{
+	for (; l; l = l->next)
+		if (l->kind == k)
+			return true;
+	return false;
+}
+
+/* Answer every waiting request with e (their launcher or monitor is gone). */
+static void pend_fail_all(struct container *ct, struct pending **list, const struct kerr *e)
+{
+	while (*list) {
+		struct pending *p = *list;
+		*list = p->next;
+		if (p->kind == PEND_EXEC) {
+			struct ctr_exec *ex = find_exec(ct, p->exec_id);
+			if (ex && !ex->launched)
+				drop_exec(ct, ex);
+		}
+		if (p->fe_id)
+			exec_err_to_fe(ct->x, p->fe_gen, p->fe_id, e);
+		free(p);
+	}
+}
+
+/* ---- path policy ---- */
+
+/* path (absolute) resolves to a place at or below root (canonical). */
+static int under_root(const char *root, const char *path, const char *what, char *resolved,
+		      struct kerr *err)
+{
+	if (path[0] != '/')
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "%s %s is not an absolute path", what, path);
+	char buf[PATH_MAX];
+	if (!realpath(path, resolved ? resolved : buf))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno, "%s %s: %s", what, path,
+				       strerror(errno));
+	const char *r = resolved ? resolved : buf;
+	size_t n = strlen(root);
+	if (strncmp(r, root, n) != 0 || (r[n] != '/' && r[n] != '\0' && strcmp(root, "/") != 0))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EPERM,
+				       "%s %s (%s) is not below the shared directory %s", what, path,
+				       r, root);
+	return 0;
+}
+
+static bool is_bind(const Grpc__Mount *mt)
+{
+	if (strcmp(mt->type, "bind") == 0)
+		return true;
+	for (size_t i = 0; i < mt->n_options; i++)
+		if (strcmp(mt->options[i], "bind") == 0 || strcmp(mt->options[i], "rbind") == 0)
+			return true;
+	return false;
+}
+
+/* The guest paths a container may see: its rootfs and bind sources must be
+ * under --shared-dir (where the runtime shares them and storages mount). */
+static int check_paths(struct executor *x, struct container *ct, struct kerr *err)
+{
+	const Grpc__Spec *s = ct->req->oci;
+	char root[PATH_MAX];
+	int r = under_root(x->o.shared_dir, s->root->path, "Root.Path", root, err);
+	if (r < 0)
+		return r;
+	if (strcmp(root, x->o.shared_dir) == 0)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EPERM,
+				       "Root.Path %s is the shared directory itself", s->root->path);
+	char *slash = strrchr(root, '/');
+	if (slash && slash != root)
+		*slash = '\0';
+	snprintf(ct->bundle, sizeof(ct->bundle), "%s", root);
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		const Grpc__Mount *mt = s->mounts[i];
+		if (!is_bind(mt))
+			continue;
+		char what[64];
+		snprintf(what, sizeof(what), "Mounts[%zu].Source", i);
+		if ((r = under_root(x->o.shared_dir, mt->source, what, NULL, err)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- teardown ---- */
+
+static void ctr_unlink(struct executor *x, struct container *ct)
+{
+	for (struct container **pp = &x->ctrs; *pp; pp = &(*pp)->next)
+		if (*pp == ct) {
+			*pp = ct->next;
+			x->n_ctrs--;
+			return;
+		}
+}
+
+static void ctr_free(struct container *ct)
+{
+	struct kerr e = { 0 };
+	kerr_set_status(&e, GRPC_NOT_FOUND, -ENOENT, "container %s was removed", ct->id);
+	pend_fail_all(ct, &ct->pl, &e);
+	pend_fail_all(ct, &ct->pm, &e);
+	if (ct->el)
+		ipc_chan_free(ct->el);
+	if (ct->em)
+		ipc_chan_free(ct->em);
+	if (ct->fm_fe >= 0)
+		close(ct->fm_fe);
+	if (ct->rm_timer)
+		loop_timer_cancel(ct->x->loop, ct->rm_timer);
+	while (ct->execs) {
+		struct ctr_exec *n = ct->execs->next;
+		free(ct->execs);
+		ct->execs = n;
+	}
+	storage_set_free(ct->storages);
+	if (ct->cg) {
+		struct kerr ce = { 0 };
+		if (cg_destroy(ct->cg, &ce) < 0)
+			log_error("container %s: remove cgroup: %s", ct->id, ce.msg);
+	}
+	if (ct->req)
+		protobuf_c_message_free_unpacked(&ct->req->base, NULL);
+	free(ct);
+}
+
+static void remove_finish(struct container *ct)
+{
+	struct executor *x = ct->x;
+	if (ct->req && ct->req->oci && ct->req->oci->hooks && ct->init_pid > 0) {
+		/* Poststop hooks run here, in the executor: they are rare and
+		 * bounded by their timeout; failures are logged (runtime spec). */
+		cleanup_free char *state = hooks_state_json(ct->req->oci, ct->id, "stopped", 0,
+							    ct->bundle);
+		struct kerr he = { 0 };
+		if (state && hooks_run(ct->req->oci->hooks, HOOK_POSTSTOP, state, &he) < 0)
+			log_warn("container %s: %s", ct->id, he.msg);
+	}
+	bool reply = ct->rm_has_fe && !ct->remove_replied;
+	uint32_t id = ct->rm_fe_id, gen = ct->rm_fe_gen;
+	ctr_unlink(x, ct);
+	log_info("container %s removed", ct->id);
+	ctr_free(ct);
+	if (reply)
+		exec_ok_to_fe(x, gen, id);
+	sandbox_container_gone(x);
+}
+
+static void on_finish(struct loop *l, void *data)
+{
+	remove_finish(data);
+}
+
+static bool all_exited(struct container *ct)
+{
+	if (!ct->em)
+		return true;
+	if (ct->init_pid > 0 && !ct->init_exited)
+		return false;
+	for (struct ctr_exec *e = ct->execs; e; e = e->next)
+		if (e->launched && !e->exited)
+			return false;
+	return true;
+}
+
+static void send_kill(struct container *ct, const char *exec_id)
+{
+	struct ipc_process_signal s = { .signal = SIGKILL };
+	snprintf(s.container_id, sizeof(s.container_id), "%s", ct->id);
+	snprintf(s.exec_id, sizeof(s.exec_id), "%s", exec_id);
+	uint32_t id = ipc_chan_next_id(ct->em);
+	struct kerr e = { 0 };
+	if (!pend_push(&ct->pm, PEND_SIGNAL, 0, 0, id, exec_id))
+		return;
+	if (ipc_chan_send(ct->em, IPC_MON_SIGNAL, id, &s, sizeof(s), -1, &e) < 0)
+		log_error("container %s: SIGKILL %s: %s", ct->id, exec_id[0] ? exec_id : "init",
+			  e.msg);
+}
+
+/* Removal, one step per event: kill what runs, wait for its exits, shut
+ * the monitor down and let the launcher go, wait for the monitor's exit,
+ * then undo mounts and the cgroup. */
+static void remove_step(struct container *ct)
+{
+	if (ct->pl && pend_has(ct->pl, PEND_CREATE))
+		return; /* the launcher is still creating the init */
+	if (!all_exited(ct))
+		return;
+	if (!ct->shutdown_sent) {
+		ct->shutdown_sent = true;
+		struct kerr e = { 0 };
+		if (ct->em && ipc_chan_send(ct->em, IPC_MON_SHUTDOWN, 0, NULL, 0, -1, &e) < 0)
+			log_error("container %s: MON_SHUTDOWN: %s", ct->id, e.msg);
+		if (ct->el)
+			ipc_chan_close(ct->el, NULL);
+	}
+	if (ct->x_pid > 0 || ct->finishing)
+		return;
+	/* Finish from a deferred callback: this step may run inside a
+	 * callback of the very channels the finish frees. */
+	ct->finishing = true;
+	if (!loop_timer_add(ct->x->loop, 0, on_finish, ct))
+		log_error("container %s: out of memory finishing its removal", ct->id);
+}
+
+static void on_remove_timeout(struct loop *l, void *data)
+{
+	struct container *ct = data;
+	ct->rm_timer = NULL;
+	if (!ct->rm_has_fe || ct->remove_replied)
+		return;
+	ct->remove_replied = true;
+	struct kerr e = { 0 };
+	kerr_set_status(&e, GRPC_DEADLINE_EXCEEDED, -ETIME,
+			"container %s: removal did not finish within the timeout (it goes on in "
+			"the background)", ct->id);
+	exec_err_to_fe(ct->x, ct->rm_fe_gen, ct->rm_fe_id, &e);
+}
+
+void container_begin_remove(struct container *ct)
+{
+	if (ct->removing) {
+		remove_step(ct);
+		return;
+	}
+	ct->removing = true;
+	log_info("removing container %s", ct->id);
+	if (ct->em) {
+		if (ct->init_pid > 0 && !ct->init_exited)
+			send_kill(ct, "");
+		for (struct ctr_exec *e = ct->execs; e; e = e->next)
+			if (e->launched && !e->exited && ct->em)
+				send_kill(ct, e->id);
+	}
+	remove_step(ct);
+}
+
+/* ---- launcher and monitor channels ---- */
+
+static void attach_frontend(struct container *ct, uint32_t gen)
+{
+	struct executor *x = ct->x;
+	cleanup_close int fd = ct->fm_fe;
+	ct->fm_fe = -1;
+	if (!x->fe || x->fe_generation != gen)
+		return; /* a newer front-end got its own channel in containers_new_frontend */
+	struct ipc_container_ref r = { 0 };
+	snprintf(r.container_id, sizeof(r.container_id), "%s", ct->id);
+	exec_to_fe(x, gen, IPC_MONITOR_ATTACH, 0, &r, sizeof(r), fd);
+}
+
+static int on_launcher_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct container *ct = data;
+	struct pending *p = pend_pop(&ct->pl, m->hdr.id);
+	if (!p)
+		return kerr_set(err, -EPROTO, "%s with id %u answers nothing",
+				ipc_type_name(m->hdr.type), m->hdr.id);
+	struct kerr e = { 0 };
+	bool ok = m->hdr.type != IPC_ERROR;
+	if (!ok) {
+		const struct ipc_error *ie = (const void *)m->payload;
+		kerr_set_status(&e, ie->grpc_status, ie->errno_code ? ie->errno_code : -EIO, "%s",
+				ie->msg);
+	}
+	bool want_launched = p->kind == PEND_CREATE || p->kind == PEND_EXEC;
+	if (ok && want_launched != (m->hdr.type == IPC_LAUNCHED)) {
+		free(p);
+		return kerr_set(err, -EPROTO, "unexpected %s from the launcher",
+				ipc_type_name(m->hdr.type));
+	}
+	struct ipc_launched la = { 0 };
+	if (ok && want_launched)
+		memcpy(&la, m->payload, sizeof(la));
+	switch (p->kind) {
+	case PEND_CREATE:
+		if (ok) {
+			ct->init_pid = la.pid;
+			ct->state = CTR_CREATED;
+			log_info("container %s created, init pid %d", ct->id, la.pid);
+			if (!ct->removing) {
+				attach_frontend(ct, p->fe_gen);
+				exec_ok_to_fe(ct->x, p->fe_gen, p->fe_id);
+			} else {
+				e = (struct kerr){ 0 };
+				kerr_set_status(&e, GRPC_ABORTED, -ECANCELED,
+						"container %s: removed while being created", ct->id);
+				exec_err_to_fe(ct->x, p->fe_gen, p->fe_id, &e);
+			}
+		} else {
+			exec_err_to_fe(ct->x, p->fe_gen, p->fe_id, &e);
+			/* Nothing to keep: undo what the create did. */
+			ct->rm_has_fe = false;
+			free(p);
+			container_begin_remove(ct);
+			return 0;
+		}
+		break;
+	case PEND_START:
+		if (ok) {
+			if (ct->state == CTR_CREATED)
+				ct->state = CTR_RUNNING;
+			log_info("container %s started", ct->id);
+			exec_ok_to_fe(ct->x, p->fe_gen, p->fe_id);
+		} else {
+			exec_err_to_fe(ct->x, p->fe_gen, p->fe_id, &e);
+		}
+		break;
+	case PEND_EXEC: {
+		struct ctr_exec *ex = find_exec(ct, p->exec_id);
+		if (ok && ex) {
+			ex->launched = true;
+			ex->pid = la.pid;
+			log_info("container %s: exec %s started, pid %d", ct->id, ex->id, la.pid);
+			exec_ok_to_fe(ct->x, p->fe_gen, p->fe_id);
+			if (ct->removing && ct->em)
+				send_kill(ct, ex->id);
+		} else {
+			if (ex)
+				drop_exec(ct, ex);
+			if (ok)
+				kerr_set_status(&e, GRPC_INTERNAL, -EIO, "exec %s vanished", p->exec_id);
+			exec_err_to_fe(ct->x, p->fe_gen, p->fe_id, &e);
+		}
+		break;
+	}
+	default:
+		break;
+	}
+	free(p);
+	if (ct->removing)
+		remove_step(ct);
+	return 0;
+}
+
+static const struct ipc_dispatch launcher_table[] = {
+	{ IPC_LAUNCHED, IPC_FROM(IPC_ROLE_LAUNCHER), on_launcher_reply },
+	{ IPC_OK, IPC_FROM(IPC_ROLE_LAUNCHER), on_launcher_reply },
+	{ IPC_ERROR, IPC_FROM(IPC_ROLE_LAUNCHER), on_launcher_reply },
+	{ 0, 0, NULL },
+};
+
+static void on_launcher_close(struct ipc_chan *c, const char *reason, void *data)
+{
+	struct container *ct = data;
+	ct->el = NULL;
+	if (reason)
+		log_warn("container %s: launcher channel closed: %s", ct->id, reason);
+	struct kerr e = { 0 };
+	kerr_set_status(&e, GRPC_INTERNAL, -EPIPE, "container %s: the launcher exited", ct->id);
+	bool creating = pend_has(ct->pl, PEND_CREATE);
+	pend_fail_all(ct, &ct->pl, &e);
+	if (creating || (ct->removing && !ct->shutdown_sent))
+		container_begin_remove(ct);
+}
+
+static int on_monitor_exited(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct container *ct = data;
+	struct ipc_exited ex;
+	memcpy(&ex, m->payload, sizeof(ex));
+	if (ex.exec_id[0] == '\0') {
+		ct->init_exited = true;
+		ct->init_status = ex.status;
+		ct->state = CTR_STOPPED;
+		log_info("container %s: init exited with status %d", ct->id, ex.status);
+	} else {
+		struct ctr_exec *e = find_exec(ct, ex.exec_id);
+		if (e) {
+			e->exited = true;
+			e->status = ex.status;
+		}
+		log_info("container %s: exec %.*s exited with status %d", ct->id, IPC_ID_MAX,
+			 ex.exec_id, ex.status);
+	}
+	if (ct->removing)
+		remove_step(ct);
+	return 0;
+}
+
+static int on_monitor_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct container *ct = data;
+	struct pending *p = pend_pop(&ct->pm, m->hdr.id);
+	if (!p)
+		return kerr_set(err, -EPROTO, "%s with id %u answers nothing",
+				ipc_type_name(m->hdr.type), m->hdr.id);
+	if (p->fe_id) {
+		if (m->hdr.type == IPC_OK) {
+			exec_ok_to_fe(ct->x, p->fe_gen, p->fe_id);
+		} else {
+			const struct ipc_error *ie = (const void *)m->payload;
+			struct kerr e = { 0 };
+			kerr_set_status(&e, ie->grpc_status, ie->errno_code ? ie->errno_code : -EIO,
+					"%s", ie->msg);
+			exec_err_to_fe(ct->x, p->fe_gen, p->fe_id, &e);
+		}
+	} else if (m->hdr.type == IPC_ERROR) {
+		const struct ipc_error *ie = (const void *)m->payload;
+		log_warn("container %s: monitor: %s", ct->id, ie->msg);
+	}
+	free(p);
+	return 0;
+}
+
+static const struct ipc_dispatch monitor_table[] = {
+	{ IPC_MON_EXITED, IPC_FROM(IPC_ROLE_MONITOR), on_monitor_exited },
+	{ IPC_OK, IPC_FROM(IPC_ROLE_MONITOR), on_monitor_reply },
+	{ IPC_ERROR, IPC_FROM(IPC_ROLE_MONITOR), on_monitor_reply },
+	{ 0, 0, NULL },
+};
+
+static void on_monitor_close(struct ipc_chan *c, const char *reason, void *data)
+{
+	struct container *ct = data;
+	ct->em = NULL;
+	if (reason || !ct->shutdown_sent)
+		log_warn("container %s: monitor channel closed%s%s", ct->id, reason ? ": " : "",
+			 reason ? reason : "");
+	struct kerr e = { 0 };
+	kerr_set_status(&e, GRPC_INTERNAL, -EPIPE, "container %s: the monitor exited", ct->id);
+	pend_fail_all(ct, &ct->pm, &e);
+	if (ct->removing)
+		remove_step(ct);
+}
+
+/* ---- front-end handlers ---- */
+
+static int fail(struct ipc_chan *c, uint32_t id, struct kerr *e, struct kerr *err)
+{
+	log_warn("%s", e->msg);
+	return exec_reply_error(c, id, e, err);
+}
+
+int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	struct kerr e = { 0 };
+	Grpc__CreateContainerRequest *req =
+		grpc__create_container_request__unpack(NULL, m->len, m->payload);
+	if (!req) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"CreateContainer: the request is not a valid CreateContainerRequest");
+		return fail(c, m->hdr.id, &e, err);
+	}
+	struct container *ct = calloc(1, sizeof(*ct));
+	if (!ct) {
+		protobuf_c_message_free_unpacked(&req->base, NULL);
+		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+		return fail(c, m->hdr.id, &e, err);
+	}
+	ct->x = x;
+	ct->req = req;
+	ct->fm_fe = -1;
+	if (!ipc_id_valid(req->container_id, false)) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"CreateContainer: invalid container id");
+		goto bad;
+	}
+	snprintf(ct->id, sizeof(ct->id), "%s", req->container_id);
+	if (find(x, ct->id)) {
+		kerr_set_status(&e, GRPC_ALREADY_EXISTS, -EEXIST, "container %s already exists",
+				ct->id);
+		goto bad;
+	}
+	if (x->n_ctrs >= EXEC_MAX_CONTAINERS) {
+		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOSPC,
+				"container %s: at most %u containers", ct->id, EXEC_MAX_CONTAINERS);
+		goto bad;
+	}
+	if (x->sb.destroying) {
+		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -ESHUTDOWN,
+				"container %s: the sandbox is being destroyed", ct->id);
+		goto bad;
+	}
+	if (!req->oci || !req->oci->process || !req->oci->root || !req->oci->root->path[0]) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"container %s: the OCI spec needs a process and a root path", ct->id);
+		goto bad;
+	}
+	if (spec_check(req->oci, ct->id, &e) < 0 || check_paths(x, ct, &e) < 0)
+		goto bad;
+	if (storage_set_new(&ct->storages, &e) < 0)
+		goto bad;
+	struct storage_policy pol;
+	const char *roots[1];
+	storage_policy_of(x, &pol, roots);
+	for (size_t i = 0; i < req->n_storages; i++)
+		if (storage_add(ct->storages, req->storages[i], &pol, &e) < 0) {
+			kerr_prefix(&e, "container %s: storage %zu", ct->id, i);
+			goto bad;
+		}
+	const char *cgpath = req->oci->linux ? req->oci->linux->cgroupspath : "";
+	if (cg_create(&x->cgc, cgpath, ct->id, &ct->cg, &e) < 0) {
+		kerr_prefix(&e, "container %s", ct->id);
+		goto bad;
+	}
+	int el = -1, em = -1;
+	const uint32_t create_id = 1;
+	if (spawn_container(ct, create_id, &el, &em, &ct->fm_fe, &e) < 0)
+		goto bad;
+	char name[64];
+	snprintf(name, sizeof(name), "launcher:%.40s", ct->id);
+	struct kerr ce = { 0 };
+	if (ipc_chan_new(&ct->el, x->loop, el, name, IPC_ROLE_LAUNCHER, launcher_table,
+			 on_launcher_close, ct, &ce) < 0)
+		log_error("container %s: %s", ct->id, ce.msg);
+	snprintf(name, sizeof(name), "monitor:%.40s", ct->id);
+	if (ipc_chan_new(&ct->em, x->loop, em, name, IPC_ROLE_MONITOR, monitor_table,
+			 on_monitor_close, ct, &ce) < 0)
+		log_error("container %s: %s", ct->id, ce.msg);
+	ct->next = x->ctrs;
+	x->ctrs = ct;
+	x->n_ctrs++;
+	ct->state = CTR_CREATING;
+	if (!pend_push(&ct->pl, PEND_CREATE, m->hdr.id, x->fe_generation, create_id, NULL) ||
+	    !ct->el || !ct->em) {
+		kerr_set_status(&e, GRPC_INTERNAL, -ENOMEM, "container %s: set up its channels",
+				ct->id);
+		r = fail(c, m->hdr.id, &e, err);
+		container_begin_remove(ct);
+		return r;
+	}
+	log_info("container %s: creating (monitor pid %d)", ct->id, (int)ct->x_pid);
+	return 0;
+bad:
+	r = fail(c, m->hdr.id, &e, err);
+	ctr_free(ct);
+	return r;
+}
+
+static struct container *lookup(struct executor *x, const char field[IPC_ID_MAX], struct kerr *e)
+{
+	if (ipc_id_field_check(field, false, "container id", e) < 0) {
+		e->status = GRPC_INVALID_ARGUMENT;
+		return NULL;
+	}
+	struct container *ct = find(x, field);
+	if (!ct)
+		kerr_set_status(e, GRPC_NOT_FOUND, -ENOENT, "container %s not found", field);
+	else if (ct->removing) {
+		kerr_set_status(e, GRPC_FAILED_PRECONDITION, -ESHUTDOWN,
+				"container %s is being removed", field);
+		return NULL;
+	}
+	return ct;
+}
+
+int on_container_start(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	struct ipc_container_ref q;
+	memcpy(&q, m->payload, sizeof(q));
+	struct kerr e = { 0 };
+	struct container *ct = lookup(x, q.container_id, &e);
+	if (!ct)
+		return fail(c, m->hdr.id, &e, err);
+	if (ct->state != CTR_CREATED || pend_has(ct->pl, PEND_START)) {
+		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EALREADY,
+				"container %s: cannot start: it is %s", ct->id,
+				ct->state == CTR_CREATING  ? "being created"
+				: ct->state == CTR_STOPPED ? "stopped"
+							   : "already started");
+		return fail(c, m->hdr.id, &e, err);
+	}
+	if (!ct->el) {
+		kerr_set_status(&e, GRPC_INTERNAL, -EPIPE, "container %s: its launcher is gone",
+				ct->id);
+		return fail(c, m->hdr.id, &e, err);
+	}
+	uint32_t id = ipc_chan_next_id(ct->el);
+	if (!pend_push(&ct->pl, PEND_START, m->hdr.id, x->fe_generation, id, NULL)) {
+		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+		return fail(c, m->hdr.id, &e, err);
+	}
+	if (ipc_chan_send(ct->el, IPC_LAUNCH_START, id, NULL, 0, -1, &e) < 0) {
+		free(pend_pop(&ct->pl, id));
+		e.status = GRPC_INTERNAL;
+		return fail(c, m->hdr.id, &e, err);
+	}
+	return 0;
+}
+
+int on_process_exec(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	struct kerr e = { 0 };
+	Grpc__ExecProcessRequest *req =
+		grpc__exec_process_request__unpack(NULL, m->len, m->payload);
+	if (!req) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"ExecProcess: the request is not a valid ExecProcessRequest");
+		return fail(c, m->hdr.id, &e, err);
+	}
+	struct container *ct = NULL;
+	if (!ipc_id_valid(req->container_id, false) || !ipc_id_valid(req->exec_id, false)) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"ExecProcess: invalid container or exec id");
+		goto bad;
+	}
+	if (!(ct = find(x, req->container_id))) {
+		kerr_set_status(&e, GRPC_NOT_FOUND, -ENOENT, "container %s not found",
+				req->container_id);
+		goto bad;
+	}
+	if (ct->removing || ct->state != CTR_RUNNING || ct->init_exited || !ct->el) {
+		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -ESRCH,
+				"container %s is not running", ct->id);
+		goto bad;
+	}
+	if (find_exec(ct, req->exec_id)) {
+		kerr_set_status(&e, GRPC_ALREADY_EXISTS, -EEXIST,
+				"container %s: exec %s already exists", ct->id, req->exec_id);
+		goto bad;
+	}
+	if (!req->process) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"container %s exec %s: no process", ct->id, req->exec_id);
+		goto bad;
+	}
+	if (spec_check_process(req->process, "Process", &e) < 0)
+		goto bad;
+	if (ct->n_execs >= EXEC_MAX_EXECS) {
+		/* Make room by forgetting execs that already ended. */
+		for (struct ctr_exec *ex = ct->execs, *n; ex; ex = n) {
+			n = ex->next;
+			if (ex->exited)
+				drop_exec(ct, ex);
+		}
+	}
+	if (ct->n_execs >= EXEC_MAX_EXECS) {
+		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOSPC,
+				"container %s: at most %u running execs", ct->id, EXEC_MAX_EXECS);
+		goto bad;
+	}
+	struct ctr_exec *ex = calloc(1, sizeof(*ex));
+	uint32_t id = ipc_chan_next_id(ct->el);
+	if (!ex || !pend_push(&ct->pl, PEND_EXEC, m->hdr.id, x->fe_generation, id, req->exec_id)) {
+		free(ex);
+		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+		goto bad;
+	}
+	snprintf(ex->id, sizeof(ex->id), "%s", req->exec_id);
+	ex->next = ct->execs;
+	ct->execs = ex;
+	ct->n_execs++;
+	/* The launcher decodes it again: what it runs is exactly what was
+	 * checked here. */
+	if (ipc_chan_send(ct->el, IPC_LAUNCH_EXEC, id, m->payload, m->len, -1, &e) < 0) {
+		free(pend_pop(&ct->pl, id));
+		drop_exec(ct, ex);
+		e.status = GRPC_INTERNAL;
+		goto bad;
+	}
+	protobuf_c_message_free_unpacked(&req->base, NULL);
+	return 0;
+bad:
+	protobuf_c_message_free_unpacked(&req->base, NULL);
+	return fail(c, m->hdr.id, &e, err);
+}
+
+int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	struct ipc_process_signal q;
+	memcpy(&q, m->payload, sizeof(q));
+	struct kerr e = { 0 };
+	struct container *ct = lookup(x, q.container_id, &e);
+	if (!ct)
+		return fail(c, m->hdr.id, &e, err);
+	if (ipc_id_field_check(q.exec_id, true, "exec id", &e) < 0) {
+		e.status = GRPC_INVALID_ARGUMENT;
+		return fail(c, m->hdr.id, &e, err);
+	}
+	if (q.signal < 1 || q.signal > 64) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL, "signal %u is not a signal",
+				q.signal);
+		return fail(c, m->hdr.id, &e, err);
+	}
+	if (q.exec_id[0] == '\0' ? ct->init_pid <= 0 : !find_exec(ct, q.exec_id)) {
+		if (q.exec_id[0])
+			kerr_set_status(&e, GRPC_NOT_FOUND, -ENOENT, "container %s: exec %s not found",
+					ct->id, q.exec_id);
+		else
+			kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -ESRCH,
+					"container %s: no init process yet", ct->id);
+		return fail(c, m->hdr.id, &e, err);
+	}
+	if (!ct->em) {
+		kerr_set_status(&e, GRPC_INTERNAL, -EPIPE, "container %s: its monitor is gone",
+				ct->id);
+		return fail(c, m->hdr.id, &e, err);
+	}
+	uint32_t id = ipc_chan_next_id(ct->em);
+	if (!pend_push(&ct->pm, PEND_SIGNAL, m->hdr.id, x->fe_generation, id, q.exec_id)) {
+		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+		return fail(c, m->hdr.id, &e, err);
+	}
+	if (ipc_chan_send(ct->em, IPC_MON_SIGNAL, id, &q, sizeof(q), -1, &e) < 0) {
+		free(pend_pop(&ct->pm, id));
+		e.status = GRPC_INTERNAL;
+		return fail(c, m->hdr.id, &e, err);
+	}
+	return 0;
+}
+
+int on_container_remove(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	struct ipc_container_remove q;
+	memcpy(&q, m->payload, sizeof(q));
+	struct kerr e = { 0 };
+	if (ipc_id_field_check(q.container_id, false, "container id", &e) < 0) {
+		e.status = GRPC_INVALID_ARGUMENT;
+		return fail(c, m->hdr.id, &e, err);
+	}
+	struct container *ct = find(x, q.container_id);
+	if (!ct) {
+		kerr_set_status(&e, GRPC_NOT_FOUND, -ENOENT, "container %s not found",
+				q.container_id);
+		return fail(c, m->hdr.id, &e, err);
+	}
+	if (ct->rm_has_fe && !ct->remove_replied) {
+		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EBUSY,
+				"container %s is already being removed", ct->id);
+		return fail(c, m->hdr.id, &e, err);
+	}
+	ct->rm_has_fe = true;
+	ct->remove_replied = false;
+	ct->rm_fe_id = m->hdr.id;
+	ct->rm_fe_gen = x->fe_generation;
+	/* Upstream: timeout 0 waits as long as it takes; otherwise the call
+	 * fails after timeout seconds while the removal goes on. */
+	if (q.timeout_s && !ct->rm_timer)
+		ct->rm_timer = loop_timer_add(x->loop,
+					      loop_now_ns() + (uint64_t)q.timeout_s * 1000000000ull,
+					      on_remove_timeout, ct);
+	container_begin_remove(ct);
+	return 0;
+}
+
+/* ---- children, front-end restarts, exit ---- */
+
+void containers_reap(struct executor *x)
+{
+	int st;
+	pid_t pid;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		struct container *ct = NULL;
+		for (struct container *c = x->ctrs; c; c = c->next)
+			if (c->x_pid == pid)
+				ct = c;
+		if (!ct) {
+			log_debug("reaped pid %d (status 0x%x)", (int)pid, st);
+			continue;
+		}
+		ct->x_pid = 0;
+		if (ct->removing && ct->shutdown_sent)
+			log_info("container %s: monitor exited", ct->id);
+		else
+			log_error("container %s: monitor exited unexpectedly (status 0x%x)", ct->id,
+				  st);
+		if (ct->removing)
+			remove_step(ct);
+	}
+}
+
+void containers_new_frontend(struct executor *x)
+{
+	for (struct container *ct = x->ctrs; ct; ct = ct->next) {
+		if (!ct->em)
+			continue;
+		int sp[2];
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+			log_error("container %s: socketpair for the new front-end: %s", ct->id,
+				  strerror(errno));
+			continue;
+		}
+		struct kerr e = { 0 };
+		if (ipc_chan_send(ct->em, IPC_MON_NEW_FRONTEND, 0, NULL, 0, sp[1], &e) < 0)
+			log_error("container %s: MON_NEW_FRONTEND: %s", ct->id, e.msg);
+		close(sp[1]);
+		struct ipc_container_ref r = { 0 };
+		snprintf(r.container_id, sizeof(r.container_id), "%s", ct->id);
+		exec_to_fe(x, x->fe_generation, IPC_MONITOR_ATTACH, 0, &r, sizeof(r), sp[0]);
+		close(sp[0]);
+	}
+}
+
+void containers_free_all(struct executor *x)
+{
+	while (x->ctrs) {
+		struct container *ct = x->ctrs;
+		x->ctrs = ct->next;
+		x->n_ctrs--;
+		if (ct->x_pid > 0)
+			kill(ct->x_pid, SIGKILL);
+		ctr_free(ct);
+	}
+}

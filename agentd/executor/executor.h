@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * executor.h - the executor's state shared by its modules: options, the
+ * sandbox, the container registry, and the per-container processes
+ * (X forked by the executor, which forks the launcher L and execs into the
+ * monitor M; see /doc/architecture.md "Container path").
+ *
+ * Offers:
+ *  - struct exec_opts, struct executor, struct sandbox, struct container;
+ *  - the front-end handlers of containers.c and sandbox.c (for main.c's
+ *    dispatch table), the SIGCHLD reaper, the front-end restart hook;
+ *  - spawn_container() (spawn.c): create X/L/M for a checked container;
+ *  - launcher_main() (launcher.c): the launcher's blocking loop, never returns.
+ *
+ * Bounds: at most EXEC_MAX_CONTAINERS containers, EXEC_MAX_EXECS execs per
+ * container (exited execs are forgotten first when the bound is reached).
+ */
+#ifndef KATA_EXECUTOR_H
+#define KATA_EXECUTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent.pb-c.h"
+#include "cgroups.h"
+#include "err.h"
+#include "ipc.h"
+#include "log.h"
+#include "loop.h"
+#include "storage.h"
+
+#define EXEC_MAX_CONTAINERS 1024
+#define EXEC_MAX_EXECS 1024
+
+struct exec_opts {
+	const char *shared_dir;   /* realpath'd: rootfs and storages live below */
+	const char *cgroup_parent;
+	const char *monitor_path; /* kata-agent-monitor */
+	unsigned long monitor_uid, monitor_gid;
+	uint32_t pipe_size;       /* 0 = kernel default */
+	uint64_t hotplug_timeout_ms;   /* agent.hotplug_timeout (device waits) */
+	uint32_t passfd_listener_port; /* agent.passfd_listener_port, 0 = none */
+	enum log_level level;
+};
+
+/* A front-end request waiting for the launcher or the monitor. */
+enum pend_kind { PEND_CREATE = 1, PEND_START, PEND_EXEC, PEND_SIGNAL };
+struct pending {
+	enum pend_kind kind;
+	uint32_t fe_id;       /* the front-end's request id */
+	uint32_t fe_gen;      /* the front-end generation that asked */
+	uint32_t sub_id;      /* id of our request to L or M */
+	char exec_id[IPC_ID_MAX];
+	struct pending *next;
+};
+
+enum ctr_state { CTR_CREATING, CTR_CREATED, CTR_RUNNING, CTR_STOPPED };
+
+struct ctr_exec {
+	char id[IPC_ID_MAX];
+	pid_t pid;
+	bool launched, exited;
+	int status;
+	struct ctr_exec *next;
+};
+
+struct container {
+	struct executor *x;
+	char id[IPC_ID_MAX];
+	enum ctr_state state;
+	Grpc__CreateContainerRequest *req; /* decoded, checked; owns the spec */
+	char bundle[4096];
+	struct storage_set *storages;
+	struct cgroup *cg;
+	pid_t x_pid;          /* X, later the monitor; 0 once reaped */
+	struct ipc_chan *el;  /* to the launcher */
+	struct ipc_chan *em;  /* to the monitor */
+	int fm_fe;            /* front-end end of FM until MONITOR_ATTACH */
+	pid_t init_pid;
+	int init_status;
+	bool init_exited;
+	struct ctr_exec *execs;
+	unsigned n_execs;
+	struct pending *pl;   /* waiting for the launcher, in order */
+	struct pending *pm;   /* waiting for the monitor */
+	/* removal */
+	bool removing;
+	bool remove_replied;
+	bool shutdown_sent;
+	bool finishing;       /* the deferred finish is scheduled */
+	uint32_t rm_fe_id, rm_fe_gen;
+	bool rm_has_fe;       /* a RemoveContainer waits for the answer */
+	struct loop_timer *rm_timer;
+	struct container *next;
+};
+
+struct sandbox {
+	bool created;
+	char id[IPC_ID_MAX];
+	char hostname[256];
+	struct storage_set *storages;
+	bool destroying;
+	uint32_t destroy_fe_id, destroy_fe_gen;
+};
+
+struct executor {
+	struct loop *loop;
+	struct ipc_chan *ctl;
+	struct ipc_chan *fe;
+	uint32_t fe_generation;
+	bool init_daemon;
+	int exit_code;
+	int sigfd;
+	struct exec_opts o;
+	struct cg_config cgc;
+	struct sandbox sb;
+	struct container *ctrs;
+	unsigned n_ctrs;
+};
+
+/* ---- main.c ---- */
+int exec_reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err);
+/* Reply to the front-end generation gen if it is still the current one;
+ * a reply for a front-end that went away is dropped. */
+void exec_to_fe(struct executor *x, uint32_t gen, uint32_t type, uint32_t id, const void *p,
+		size_t len, int fd);
+void exec_err_to_fe(struct executor *x, uint32_t gen, uint32_t id, const struct kerr *e);
+void exec_ok_to_fe(struct executor *x, uint32_t gen, uint32_t id);
+
+/* ---- sandbox.c ---- */
+int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_sandbox_destroy(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+/* A container was forgotten: finishes a pending DestroySandbox when it was
+ * the last one. */
+void sandbox_container_gone(struct executor *x);
+void sandbox_free(struct executor *x);
+void storage_policy_of(const struct executor *x, struct storage_policy *pol,
+		       const char *roots[1]);
+
+/* ---- containers.c ---- */
+int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_container_start(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_container_remove(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_process_exec(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+/* Start removing (SIGKILL, wait, shutdown, cleanup); used by DestroySandbox. */
+void container_begin_remove(struct container *ct);
+/* SIGCHLD: reap every exited child of the executor. */
+void containers_reap(struct executor *x);
+/* A new front-end: hand it a fresh channel to every live monitor. */
+void containers_new_frontend(struct executor *x);
+/* Exit of the executor: kill and forget everything without waiting. */
+void containers_free_all(struct executor *x);
+
+/* ---- spawn.c ---- */
+/* Fork X (-> L + exec M) for ct; sets ct->x_pid and returns the executor's
+ * ends of EL and EM and the front-end's end of FM. create_id is the id L
+ * answers the initial launch with. */
+int spawn_container(struct container *ct, uint32_t create_id, int *el, int *em, int *fm,
+		    struct kerr *err);
+
+/* ---- launcher.c ---- */
+/* The launcher L: el and lm are its channels (blocking); spawns the init at
+ * once, answers create_id with LAUNCHED, then serves START/EXEC until el
+ * closes. Never returns. */
+__attribute__((noreturn)) void launcher_main(struct container *ct, int el, int lm,
+					     uint32_t create_id);
+
+#endif

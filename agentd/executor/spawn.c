@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * spawn.c - create the processes of one container: the executor forks X;
+ * X forks the launcher L (executor code, root, keeps only its two channels
+ * and the cgroup fd), becomes a child subreaper and execs kata-agent-monitor
+ * with its channels at fds 3 (executor), 4 (launcher), 5 (front-end).
+ * L is X's child, so once X is the monitor, the monitor reaps L; the
+ * container processes L clones with CLONE_PARENT are the monitor's children.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "executor.h"
+
+static int pair(int sp[2], const char *what, struct kerr *err)
+{
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return kerr_set(err, -errno, "socketpair %s: %s", what, strerror(errno));
+	return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* Close every fd except 0-2 and keep[]: the launcher must not hold the
+ * executor's channels (an extra copy of another container's launcher end
+ * would keep that launcher from ever seeing EOF). */
+static void close_except(int *keep, size_t n)
+{
+	qsort(keep, n, sizeof(*keep), cmp_int);
+	unsigned from = 3;
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned)keep[i] < from) {
+			if (keep[i] >= 0 && (unsigned)keep[i] + 1 > from)
+				from = (unsigned)keep[i] + 1;
+			continue;
+		}
+		if ((unsigned)keep[i] > from)
+			close_range(from, (unsigned)keep[i] - 1, 0);
+		from = (unsigned)keep[i] + 1;
+	}
+	close_range(from, ~0u, 0);
+}
+
+/* Put fd at number to, without close-on-exec (dup2 clears it). */
+static int place(int fd, int to)
+{
+	if (fd == to)
+		return fcntl(fd, F_SETFD, 0);
+	return dup2(fd, to) < 0 ? -1 : 0;
+}
+
+__attribute__((noreturn)) static void x_main(struct container *ct, int el_l, int em_m, int lm_l,
+					     int lm_m, int fm_m, uint32_t create_id)
+{
+	struct executor *x = ct->x;
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Orphans of the container (e.g. a daemon's double fork) come to the
+	 * monitor, not to the executor. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		log_error("container %s: PR_SET_CHILD_SUBREAPER: %s", ct->id, strerror(errno));
+		_exit(127);
+	}
+	pid_t l = fork();
+	if (l < 0) {
+		log_error("container %s: fork the launcher: %s", ct->id, strerror(errno));
+		_exit(127);
+	}
+	if (l == 0) {
+		log_init("launcher", STDERR_FILENO, x->o.level);
+		int keep[3] = { el_l, lm_l, cg_v2_fd(ct->cg) };
+		close_except(keep, 3);
+		launcher_main(ct, el_l, lm_l, create_id);
+	}
+	/* Move the three channels to 3, 4, 5 via numbers above them, so no
+	 * placement overwrites a source not yet moved. */
+	int a = fcntl(em_m, F_DUPFD_CLOEXEC, 10), b = fcntl(lm_m, F_DUPFD_CLOEXEC, 10),
+	    c = fcntl(fm_m, F_DUPFD_CLOEXEC, 10);
+	if (a < 0 || b < 0 || c < 0 || place(a, 3) < 0 || place(b, 4) < 0 || place(c, 5) < 0) {
+		log_error("container %s: place the monitor's fds: %s", ct->id, strerror(errno));
+		_exit(127);
+	}
+	close_range(6, ~0u, CLOSE_RANGE_CLOEXEC);
+	char uid[24], gid[24];
+	snprintf(uid, sizeof(uid), "%lu", x->o.monitor_uid);
+	snprintf(gid, sizeof(gid), "%lu", x->o.monitor_gid);
+	char *argv[] = {
+		(char *)"kata-agent-monitor",
+		(char *)"--container-id", ct->id,
+		(char *)"--uid", uid,
+		(char *)"--gid", gid,
+		(char *)"--log-level", (char *)log_level_name(x->o.level),
+		NULL,
+	};
+	execv(x->o.monitor_path, argv);
+	log_error("container %s: exec %s: %s", ct->id, x->o.monitor_path, strerror(errno));
+	_exit(127);
+}
+
+int spawn_container(struct container *ct, uint32_t create_id, int *el_out, int *em_out,
+		    int *fm_out, struct kerr *err)
+{
+	int el[2] = { -1, -1 }, em[2] = { -1, -1 }, lm[2] = { -1, -1 }, fm[2] = { -1, -1 };
+	int r;
+	if ((r = pair(el, "executor-launcher", err)) < 0 ||
+	    (r = pair(em, "executor-monitor", err)) < 0 ||
+	    (r = pair(lm, "launcher-monitor", err)) < 0 ||
+	    (r = pair(fm, "front-end-monitor", err)) < 0)
+		goto out;
+	pid_t pid = fork();
+	if (pid < 0) {
+		r = kerr_set(err, -errno, "fork for container %s: %s", ct->id, strerror(errno));
+		goto out;
+	}
+	if (pid == 0)
+		x_main(ct, el[1], em[1], lm[0], lm[1], fm[1], create_id);
+	ct->x_pid = pid;
+	*el_out = el[0];
+	*em_out = em[0];
+	*fm_out = fm[0];
+	el[0] = em[0] = fm[0] = -1;
+	r = 0;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (el[i] >= 0)
+			close(el[i]);
+		if (em[i] >= 0)
+			close(em[i]);
+		if (lm[i] >= 0)
+			close(lm[i]);
+		if (fm[i] >= 0)
+			close(fm[i]);
+	}
+	return r;
+}

@@ -1,0 +1,593 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_executor.c - the executor's container path end to end with the real
+ * binaries (kata-agent-executor, kata-agent-monitor): this test plays the
+ * parent (control channel) and the front-end (IPC channel, then the
+ * per-container monitor channels received in MONITOR_ATTACH).
+ *
+ * Needs root. Runs in a private mount namespace (the executor inherits it),
+ * with a busybox rootfs under a mkdtemp dir that is also --shared-dir, and
+ * a private --cgroup-parent removed at the end. After removal: no process,
+ * mount, cgroup dir or executor fd may be left over.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <glob.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dirent.h>
+#include <jansson.h>
+
+#include "agent.pb-c.h"
+#include "grpc_status.h"
+#include "ipc.h"
+#include "pbjson.h"
+#include "../tap.h"
+
+static char tmp[64], rootfs[128], cgparent[64];
+static pid_t epid = -1;
+static int ctl = -1, fe = -1;
+static uint32_t next_id = 1;
+static bool ready;
+/* MONITOR_ATTACH fds received, by container id. */
+static struct { char id[IPC_ID_MAX]; int fd; } att[8];
+static char *mounts_before;
+static int fds_before = -1;
+
+/* ---- fixture ------------------------------------------------------------- */
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st, (void)f;
+	return flag == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+static int copy_file(const char *from, const char *to, mode_t mode)
+{
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	char buf[65536];
+	ssize_t n;
+	if (in < 0 || out < 0)
+		return -1;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			return -1;
+	close(in);
+	close(out);
+	return chmod(to, mode);
+}
+
+static int build_rootfs(void)
+{
+	static const char *const applets[] = { "sh", "cat", "id", "echo", "sleep", "true", "ls",
+					       "test" };
+	static const char *const dirs[] = { "bin", "proc", "dev", "tmp", "sys", "etc" };
+	char p[256];
+	snprintf(p, sizeof(p), "%s/c1", tmp);
+	if (mkdir(p, 0755) < 0)
+		return -1;
+	snprintf(rootfs, sizeof(rootfs), "%s/c1/rootfs", tmp);
+	if (mkdir(rootfs, 0755) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", rootfs, dirs[i]);
+		if (mkdir(p, 0755) < 0)
+			return -1;
+	}
+	snprintf(p, sizeof(p), "%s/bin/busybox", rootfs);
+	if (copy_file("/bin/busybox", p, 0755) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(applets) / sizeof(applets[0]); i++) {
+		snprintf(p, sizeof(p), "%s/bin/%s", rootfs, applets[i]);
+		if (symlink("busybox", p) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, n, m);
+	fclose(f);
+	fclose(m);
+	return buf;
+}
+
+static int count_fds(pid_t pid)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(p);
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static bool children_of_executor_empty(void)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/task/%d/children", (int)epid, (int)epid);
+	char *s = read_text(p);
+	bool empty = s && strspn(s, " \n") == strlen(s);
+	if (!empty)
+		printf("# executor children: %s\n", s ? s : "?");
+	free(s);
+	return empty;
+}
+
+/* Directories named pattern under /sys/fs/cgroup/<any>/ */
+static size_t cgroup_dirs(const char *rel)
+{
+	char pat[256];
+	glob_t g;
+	size_t n = 0;
+	snprintf(pat, sizeof(pat), "/sys/fs/cgroup/*/%s", rel);
+	if (glob(pat, GLOB_ONLYDIR, NULL, &g) == 0)
+		n += g.gl_pathc;
+	globfree(&g);
+	snprintf(pat, sizeof(pat), "/sys/fs/cgroup/%s", rel);
+	struct stat st;
+	if (stat(pat, &st) == 0)
+		n++;
+	return n;
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+static int recv_to(int fd, struct ipc_msg *m, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	if (poll(&p, 1, ms) <= 0)
+		return -ETIMEDOUT;
+	struct kerr e = { 0 };
+	int r = ipc_recv(fd, m, &e);
+	if (r < 0)
+		printf("# recv: %s\n", e.msg);
+	return r;
+}
+
+static void keep_attach(struct ipc_msg *m)
+{
+	const struct ipc_container_ref *r = (const void *)m->payload;
+	for (size_t i = 0; i < 8; i++)
+		if (att[i].fd < 0 || strcmp(att[i].id, r->container_id) == 0) {
+			if (att[i].fd >= 0)
+				close(att[i].fd);
+			snprintf(att[i].id, sizeof(att[i].id), "%s", r->container_id);
+			att[i].fd = ipc_msg_take_fd(m);
+			return;
+		}
+}
+
+static int attached(const char *id)
+{
+	for (size_t i = 0; i < 8; i++)
+		if (att[i].fd >= 0 && strcmp(att[i].id, id) == 0)
+			return att[i].fd;
+	return -1;
+}
+
+/* Send a request to the executor and wait for its reply: returns 0 for
+ * OK, the gRPC status for ERROR, -1 on a transport failure. */
+static int request(uint32_t type, const void *p, size_t len, char *msg, size_t msglen)
+{
+	uint32_t id = next_id++;
+	struct kerr e = { 0 };
+	if (ipc_send_fd(fe, type, id, p, len, -1, &e) < 0) {
+		printf("# send %s: %s\n", ipc_type_name(type), e.msg);
+		return -1;
+	}
+	for (;;) {
+		struct ipc_msg m;
+		if (recv_to(fe, &m, 60000) <= 0) {
+			printf("# no reply to %s\n", ipc_type_name(type));
+			return -1;
+		}
+		if (m.hdr.type == IPC_MONITOR_ATTACH) {
+			keep_attach(&m);
+			ipc_msg_release(&m);
+			continue;
+		}
+		int r = -1;
+		if (m.hdr.id != id)
+			printf("# reply id %u, expected %u\n", m.hdr.id, id);
+		else if (m.hdr.type == IPC_OK)
+			r = 0;
+		else if (m.hdr.type == IPC_ERROR) {
+			const struct ipc_error *er = (const void *)m.payload;
+			r = er->grpc_status;
+			printf("# %s -> %d: %s\n", ipc_type_name(type), r, er->msg);
+			if (msg)
+				snprintf(msg, msglen, "%s", er->msg);
+		}
+		ipc_msg_release(&m);
+		return r;
+	}
+}
+
+static int send_pb(uint32_t type, const ProtobufCMessage *pm)
+{
+	size_t len = protobuf_c_message_get_packed_size(pm);
+	uint8_t *buf = malloc(len + 1);
+	protobuf_c_message_pack(pm, buf);
+	int r = request(type, buf, len, NULL, 0);
+	free(buf);
+	return r;
+}
+
+static json_t *caps_json(void)
+{
+	return json_pack("[ss]", "CAP_KILL", "CAP_CHOWN");
+}
+
+static json_t *process_json(const char *cmd)
+{
+	json_t *caps = json_pack("{s:o,s:o,s:o}", "Bounding", caps_json(), "Effective",
+				 caps_json(), "Permitted", caps_json());
+	return json_pack("{s:[sss],s:[s],s:s,s:{s:i,s:i},s:o}", "Args", "sh", "-c", cmd, "Env",
+			 "PATH=/bin", "Cwd", "/", "User", "UID", 0, "GID", 0, "Capabilities", caps);
+}
+
+static bool with_terminal;
+
+static int create(const char *id, const char *root, const char *cmd)
+{
+	json_t *mounts = json_pack("[{s:s,s:s,s:s},{s:s,s:s,s:s}]", "destination", "/proc",
+				   "type", "proc", "source", "proc", "destination", "/tmp", "type",
+				   "tmpfs", "source", "tmpfs");
+	json_t *lx = json_pack("{s:[{s:s},{s:s},{s:s},{s:s}],s:s}", "Namespaces", "Type", "pid",
+			       "Type", "mount", "Type", "uts", "Type", "ipc", "CgroupsPath", id);
+	json_t *spec = json_pack("{s:s,s:{s:s},s:o,s:s,s:o,s:o}", "Version", "1.0.2", "Root",
+				 "Path", root, "Process", process_json(cmd), "Hostname", "ctr",
+				 "Mounts", mounts, "Linux", lx);
+	if (with_terminal)
+		json_object_set_new(json_object_get(spec, "Process"), "Terminal", json_true());
+	json_t *req = json_pack("{s:s,s:o}", "container_id", id, "OCI", spec);
+	ProtobufCMessage *pm = NULL;
+	struct kerr e = { 0 };
+	char *text = json_dumps(req, 0);
+	json_decref(req);
+	if (pbjson_from_string(&grpc__create_container_request__descriptor, text, &pm, &e) < 0) {
+		printf("# request JSON: %s\n", e.msg);
+		free(text);
+		return -1;
+	}
+	free(text);
+	int r = send_pb(IPC_CONTAINER_CREATE_REQ, pm);
+	protobuf_c_message_free_unpacked(pm, NULL);
+	return r;
+}
+
+static int exec_proc(const char *cid, const char *eid, const char *cmd)
+{
+	json_t *req = json_pack("{s:s,s:s,s:o}", "container_id", cid, "exec_id", eid, "process",
+				process_json(cmd));
+	ProtobufCMessage *pm = NULL;
+	struct kerr e = { 0 };
+	char *text = json_dumps(req, 0);
+	json_decref(req);
+	int r = pbjson_from_string(&grpc__exec_process_request__descriptor, text, &pm, &e);
+	free(text);
+	if (r < 0) {
+		printf("# exec JSON: %s\n", e.msg);
+		return -1;
+	}
+	r = send_pb(IPC_PROCESS_EXEC_REQ, pm);
+	protobuf_c_message_free_unpacked(pm, NULL);
+	return r;
+}
+
+static int ref_req(uint32_t type, const char *cid)
+{
+	struct ipc_container_ref q = { 0 };
+	snprintf(q.container_id, sizeof(q.container_id), "%s", cid);
+	return request(type, &q, sizeof(q), NULL, 0);
+}
+
+static int remove_ctr(const char *cid, uint32_t timeout)
+{
+	struct ipc_container_remove q = { .timeout_s = timeout };
+	snprintf(q.container_id, sizeof(q.container_id), "%s", cid);
+	return request(IPC_CONTAINER_REMOVE_REQ, &q, sizeof(q), NULL, 0);
+}
+
+static int signal_proc(const char *cid, const char *eid, int sig)
+{
+	struct ipc_process_signal q = { .signal = (uint32_t)sig };
+	snprintf(q.container_id, sizeof(q.container_id), "%s", cid);
+	snprintf(q.exec_id, sizeof(q.exec_id), "%s", eid);
+	return request(IPC_PROCESS_SIGNAL_REQ, &q, sizeof(q), NULL, 0);
+}
+
+/* Read a stream from the monitor until EOF, or until want appears. */
+static void read_stream(int mfd, const char *eid, uint32_t stream, char *out, size_t size,
+			const char *want)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (int i = 0; i < 200; i++) {
+		struct ipc_stdio_read q = { .stream = stream, .max_len = 4096 };
+		snprintf(q.exec_id, sizeof(q.exec_id), "%s", eid);
+		struct kerr e = { 0 };
+		uint32_t id = next_id++;
+		if (ipc_send_fd(mfd, IPC_STDIO_READ_REQ, id, &q, sizeof(q), -1, &e) < 0)
+			return;
+		struct ipc_msg m;
+		if (recv_to(mfd, &m, 30000) <= 0)
+			return;
+		if (m.hdr.type != IPC_STDIO_DATA) {
+			printf("# read: %s\n", ipc_type_name(m.hdr.type));
+			ipc_msg_release(&m);
+			return;
+		}
+		const struct ipc_stdio_data *d = (const void *)m.payload;
+		size_t n = m.len - sizeof(*d);
+		if (n == 0) {
+			ipc_msg_release(&m);
+			return;
+		}
+		if (len + n < size) {
+			memcpy(out + len, d->data, n);
+			len += n;
+			out[len] = '\0';
+		}
+		struct ipc_stdio_ack a = { .stream = stream, .offset = d->offset + n };
+		snprintf(a.exec_id, sizeof(a.exec_id), "%s", eid);
+		ipc_send_fd(mfd, IPC_STDIO_ACK, 0, &a, sizeof(a), -1, &e);
+		ipc_msg_release(&m);
+		if (want && strstr(out, want))
+			return;
+	}
+}
+
+static int wait_proc(int mfd, const char *cid, const char *eid)
+{
+	struct ipc_exec_ref q = { 0 };
+	snprintf(q.container_id, sizeof(q.container_id), "%s", cid);
+	snprintf(q.exec_id, sizeof(q.exec_id), "%s", eid);
+	struct kerr e = { 0 };
+	if (ipc_send_fd(mfd, IPC_WAIT_REQ, next_id++, &q, sizeof(q), -1, &e) < 0)
+		return -1000;
+	struct ipc_msg m;
+	if (recv_to(mfd, &m, 30000) <= 0)
+		return -1001;
+	int st = -1002;
+	if (m.hdr.type == IPC_WAIT_REPLY)
+		st = ((const struct ipc_wait_reply *)m.payload)->status;
+	ipc_msg_release(&m);
+	return st;
+}
+
+static int new_frontend(void)
+{
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return -1;
+	static uint32_t gen = 1;
+	struct ipc_ctl_new_frontend n = { .generation = gen++ };
+	struct kerr e = { 0 };
+	if (ipc_send_fd(ctl, IPC_CTL_NEW_FRONTEND, 0, &n, sizeof(n), sp[1], &e) < 0) {
+		printf("# CTL_NEW_FRONTEND: %s\n", e.msg);
+		return -1;
+	}
+	close(sp[1]);
+	if (fe >= 0)
+		close(fe);
+	fe = sp[0];
+	return 0;
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+TEST(setup)
+{
+	for (size_t i = 0; i < 8; i++)
+		att[i].fd = -1;
+	const char *exe = getenv("KATA_EXECUTOR"), *mon = getenv("KATA_MONITOR");
+	REQUIRE(exe && mon);
+	if (geteuid() != 0) {
+		printf("# needs root\n");
+		return;
+	}
+	REQUIRE(unshare(CLONE_NEWNS) == 0);
+	REQUIRE(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+	snprintf(tmp, sizeof(tmp), "/tmp/kexec-XXXXXX");
+	REQUIRE(mkdtemp(tmp) != NULL);
+	REQUIRE(build_rootfs() == 0);
+	snprintf(cgparent, sizeof(cgparent), "kata-test-exec-%d", (int)getpid());
+	int sp[2];
+	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == 0);
+	epid = fork();
+	REQUIRE(epid >= 0);
+	if (epid == 0) {
+		dup2(sp[1], 3);
+		char *argv[] = { (char *)"kata-agent-executor", (char *)"--ctl-fd", (char *)"3",
+				 (char *)"--shared-dir", tmp, (char *)"--cgroup-parent", cgparent,
+				 (char *)"--monitor-path", (char *)mon, (char *)"--log-level",
+				 (char *)"debug", NULL };
+		execv(exe, argv);
+		_exit(127);
+	}
+	close(sp[1]);
+	ctl = sp[0];
+	REQUIRE(new_frontend() == 0);
+	struct ipc_ping p = { .cookie = 7 };
+	struct kerr e = { 0 };
+	REQUIRE(ipc_send_fd(fe, IPC_PING, next_id++, &p, sizeof(p), -1, &e) == 0);
+	struct ipc_msg m;
+	REQUIRE(recv_to(fe, &m, 10000) == 1);
+	CHECK_EQ_INT(m.hdr.type, IPC_PONG);
+	ipc_msg_release(&m);
+	mounts_before = read_text("/proc/self/mountinfo");
+	fds_before = count_fds(epid);
+	ready = true;
+}
+
+TEST(create_start_read_wait)
+{
+	REQUIRE(ready);
+	CHECK_EQ_INT(request(IPC_SANDBOX_CREATE_REQ, NULL, 0, NULL, 0), 0);
+	REQUIRE(create("c1", rootfs, "echo hello-from-init; exec sleep 1000") == 0);
+	int mfd = attached("c1");
+	REQUIRE(mfd >= 0);
+	CHECK(cgroup_dirs("kata-test-exec-*/c1") > 0);
+	CHECK_EQ_INT(ref_req(IPC_CONTAINER_START_REQ, "c1"), 0);
+	char out[4096];
+	read_stream(mfd, "", IPC_STREAM_STDOUT, out, sizeof(out), "hello-from-init\n");
+	CHECK_EQ_STR(out, "hello-from-init\n");
+}
+
+TEST(errors)
+{
+	REQUIRE(ready);
+	CHECK_EQ_INT(ref_req(IPC_CONTAINER_START_REQ, "nosuch"), GRPC_NOT_FOUND);
+	CHECK_EQ_INT(remove_ctr("nosuch", 0), GRPC_NOT_FOUND);
+	CHECK_EQ_INT(create("c1", rootfs, "true"), GRPC_ALREADY_EXISTS);
+	CHECK_EQ_INT(ref_req(IPC_CONTAINER_START_REQ, "c1"), GRPC_FAILED_PRECONDITION);
+	CHECK_EQ_INT(create(".bad", rootfs, "true"), GRPC_INVALID_ARGUMENT);
+	CHECK_EQ_INT(create("c9", "/bin", "true"), GRPC_INVALID_ARGUMENT);
+	CHECK_EQ_INT(signal_proc("c1", "nosuch", 15), GRPC_NOT_FOUND);
+	CHECK_EQ_INT(exec_proc("nosuch", "e1", "true"), GRPC_NOT_FOUND);
+}
+
+TEST(exec_and_signal)
+{
+	REQUIRE(ready);
+	int mfd = attached("c1");
+	REQUIRE(mfd >= 0);
+	CHECK_EQ_INT(exec_proc("c1", "e1", "echo exec-out; id -u"), 0);
+	char out[4096];
+	read_stream(mfd, "e1", IPC_STREAM_STDOUT, out, sizeof(out), NULL);
+	CHECK_EQ_STR(out, "exec-out\n0\n");
+	CHECK_EQ_INT(wait_proc(mfd, "c1", "e1"), 0);
+	CHECK_EQ_INT(exec_proc("c1", "e1", "true"), GRPC_ALREADY_EXISTS);
+	CHECK_EQ_INT(exec_proc("c1", "e2", "exec sleep 1000"), 0);
+	CHECK_EQ_INT(signal_proc("c1", "e2", SIGTERM), 0);
+	CHECK_EQ_INT(wait_proc(mfd, "c1", "e2"), 128 + SIGTERM);
+}
+
+TEST(frontend_restart)
+{
+	REQUIRE(ready);
+	for (size_t i = 0; i < 8; i++)
+		if (att[i].fd >= 0) {
+			close(att[i].fd);
+			att[i].fd = -1;
+		}
+	REQUIRE(new_frontend() == 0);
+	/* The new front-end gets a channel to c1's monitor first thing. */
+	struct ipc_msg m;
+	REQUIRE(recv_to(fe, &m, 10000) == 1);
+	CHECK_EQ_INT(m.hdr.type, IPC_MONITOR_ATTACH);
+	if (m.hdr.type == IPC_MONITOR_ATTACH)
+		keep_attach(&m);
+	ipc_msg_release(&m);
+	int mfd = attached("c1");
+	REQUIRE(mfd >= 0);
+	CHECK_EQ_INT(wait_proc(mfd, "c1", "e1"), 0);
+	CHECK_EQ_INT(signal_proc("c1", "", SIGKILL), 0);
+	CHECK_EQ_INT(wait_proc(mfd, "c1", ""), 128 + SIGKILL);
+	CHECK_EQ_INT(exec_proc("c1", "e3", "true"), GRPC_FAILED_PRECONDITION);
+}
+
+TEST(terminal)
+{
+	REQUIRE(ready);
+	with_terminal = true;
+	int r = create("t1", rootfs, "test -t 0 && echo tty-ok");
+	with_terminal = false;
+	REQUIRE(r == 0);
+	int mfd = attached("t1");
+	REQUIRE(mfd >= 0);
+	CHECK_EQ_INT(ref_req(IPC_CONTAINER_START_REQ, "t1"), 0);
+	char out[4096];
+	read_stream(mfd, "", IPC_STREAM_STDOUT, out, sizeof(out), "tty-ok");
+	CHECK(strstr(out, "tty-ok") != NULL);
+	CHECK_EQ_INT(wait_proc(mfd, "t1", ""), 0);
+	CHECK_EQ_INT(remove_ctr("t1", 0), 0);
+}
+
+TEST(remove_and_leftovers)
+{
+	REQUIRE(ready);
+	CHECK_EQ_INT(remove_ctr("c1", 0), 0);
+	CHECK_EQ_INT(ref_req(IPC_CONTAINER_START_REQ, "c1"), GRPC_NOT_FOUND);
+	/* A running container: removal kills it (upstream destroy). */
+	REQUIRE(create("c1", rootfs, "exec sleep 1000") == 0);
+	CHECK_EQ_INT(ref_req(IPC_CONTAINER_START_REQ, "c1"), 0);
+	CHECK_EQ_INT(exec_proc("c1", "e1", "exec sleep 1000"), 0);
+	CHECK_EQ_INT(remove_ctr("c1", 10), 0);
+	/* Created, never started. */
+	REQUIRE(create("c1", rootfs, "true") == 0);
+	CHECK_EQ_INT(remove_ctr("c1", 0), 0);
+	CHECK_EQ_INT(request(IPC_SANDBOX_DESTROY_REQ, NULL, 0, NULL, 0), 0);
+	for (size_t i = 0; i < 8; i++)
+		if (att[i].fd >= 0) {
+			close(att[i].fd);
+			att[i].fd = -1;
+		}
+	usleep(200000);
+	CHECK(children_of_executor_empty());
+	CHECK_EQ_INT(cgroup_dirs("kata-test-exec-*/c1"), 0);
+	char *after = read_text("/proc/self/mountinfo");
+	CHECK(after && mounts_before && strcmp(after, mounts_before) == 0);
+	free(after);
+	CHECK_EQ_INT(count_fds(epid), fds_before);
+}
+
+TEST(teardown)
+{
+	if (epid > 0) {
+		close(ctl);
+		int st = 0;
+		CHECK(waitpid(epid, &st, 0) == epid);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	if (cgparent[0]) {
+		char pat[256];
+		glob_t g;
+		snprintf(pat, sizeof(pat), "/sys/fs/cgroup/*/%s", cgparent);
+		if (glob(pat, GLOB_ONLYDIR, NULL, &g) == 0)
+			for (size_t i = 0; i < g.gl_pathc; i++)
+				rmdir(g.gl_pathv[i]);
+		globfree(&g);
+		CHECK_EQ_INT(cgroup_dirs(cgparent), 0);
+	}
+	if (tmp[0])
+		nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(mounts_before);
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	return tap_run();
+}

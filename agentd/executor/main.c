@@ -318,12 +318,24 @@ static int find_monitor(char *out, size_t len)
 	return k > 0 && (size_t)k < len && is_exec(out) ? 0 : -ENOENT;
 }
 
-static void on_sigchld(struct loop *l, int fd, uint32_t events, void *data)
+static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
 {
+	struct executor *x = data;
 	struct signalfd_siginfo si[8];
-	while (read(fd, si, sizeof(si)) > 0)
-		;
-	containers_reap(data);
+	ssize_t n;
+	bool stop = false;
+	while ((n = read(fd, si, sizeof(si))) > 0)
+		for (size_t i = 0; i < (size_t)n / sizeof(si[0]); i++)
+			if (si[i].ssi_signo == SIGTERM || si[i].ssi_signo == SIGINT)
+				stop = true;
+	containers_reap(x);
+	if (stop) {
+		/* The parent stops us on shutdown: leave the loop so every
+		 * container is torn down (cgroup killed, mounts released)
+		 * instead of dying with their processes still running. */
+		log_info("asked to stop: removing every container");
+		loop_quit(x->loop);
+	}
 }
 
 static int parse_fd(const char *s, int *out)
@@ -476,6 +488,8 @@ int main(int argc, char **argv)
 	sigset_t chld;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
+	sigaddset(&chld, SIGTERM);
+	sigaddset(&chld, SIGINT);
 	if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0 ||
 	    (x.sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		log_error("signalfd: %s", strerror(errno));
@@ -492,7 +506,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (loop_new(&x.loop, &err) < 0 ||
-	    loop_add(x.loop, x.sigfd, EPOLLIN, on_sigchld, &x, &err) < 0) {
+	    loop_add(x.loop, x.sigfd, EPOLLIN, on_signal, &x, &err) < 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}

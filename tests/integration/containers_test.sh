@@ -449,6 +449,36 @@ t_restart() {
   agent_stop
 }
 
+t_shutdown() {
+  agent_start shutdown || return
+  local b marker="sleep 99$$"
+  b=$(bundle idle $marker)
+  ctl run "$b" --id idle </dev/null >"$work/idle.out" 2>"$work/idle.err" &
+  local run_pid=$!
+  for _ in $(seq 1 100); do
+    pgrep -fx "$marker" >/dev/null && break
+    sleep 0.1
+  done
+  # Stop the parent alone, as an init system would: it must take the
+  # executor, the monitor and the container down with it.
+  kill -TERM "$agent_pid"
+  for _ in $(seq 1 100); do
+    [ -e "/proc/$agent_pid" ] || break
+    [ "$(sed 's/.*) //' "/proc/$agent_pid/stat" 2>/dev/null | cut -c1)" = Z ] && break
+    sleep 0.1
+  done
+  sleep 0.3
+  local left cgs
+  left=$({ pgrep -fx "$marker"; pgrep -f "kata-agent-monitor --container-id idle"; } | tr '\n' ' ')
+  cgs=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 4 -path "*/$cg_name/*" -type d 2>/dev/null)
+  check "agent stopped with a running container: the container and its monitor are gone" \
+    "left: $left" want "$left" ""
+  check "agent stopped with a running container: its cgroups are removed" "$cgs" want "$cgs" ""
+  kill "$run_pid" 2>/dev/null
+  wait "$run_pid" 2>/dev/null
+  agent_stop
+}
+
 t_hostile() {
   agent_start hostile || return
   local b out="$work/hostile.out"
@@ -519,7 +549,7 @@ if ! has_option --shared-dir; then
   exit 0
 fi
 
-for g in basics hooks stdio exec many restart hostile; do
+for g in basics hooks stdio exec many restart shutdown hostile; do
   group "$g" && "t_$g"
 done
 echo "1..$n"

@@ -226,8 +226,109 @@ logport)
   ;;
 esac
 
-# 6. CONTAINER CHECKS: create/start/exec/wait a busybox container through
-#    kata-agent-ctl here once the container RPCs exist (see the container
-#    issue). The image already carries /bin/busybox for a rootfs.
+# 6. CONTAINER CHECKS: busybox containers through kata-agent-ctl over vsock,
+#    as a shim would drive them. The bundles come in the image under /opt
+#    (/run is the agent's tmpfs) and must be in the shared dir to be used.
+#    No cgroupsPath in the specs: the cgroup is the container id under the
+#    hierarchy root. v1 runs them from the initramfs (AGENT_INIT=yes initrd:
+#    / cannot be pivot_root'ed away), v2 with / on a tmpfs (vmtest_root, as
+#    with a rootfs image).
+shared=/run/kata-containers
+cbundles=$shared/vm-bundles
+# the host pid of a process named COMM (as in /proc/PID/stat) in a child pid
+# namespace (a second NSpid entry): one awk for every /proc/PID/stat, since
+# each fork costs under TCG
+container_pid() {
+  for p in $(awk -v c="($1)" '$2 == c { print $1 }' /proc/[0-9]*/stat 2>/dev/null); do
+    [ "$(awk '/^NSpid:/ { print NF - 1 }' "/proc/$p/status" 2>/dev/null)" = 2 ] || continue
+    echo "$p"
+    return 0
+  done
+  return 1
+}
+no_c1_process() { ! test -e "/proc/$1" && ! container_pid sleep >/dev/null; }
+case $mode in
+v1 | v2)
+  if [ -n "$stub" ]; then
+    skip "containers" "stub PID 1"
+  elif ! { mkdir -p "$shared" && cp -a /opt/vm-bundles "$cbundles"; } >/tmp/cp.out 2>&1; then
+    fail "the bundles are copied into $shared" "$(cat /tmp/cp.out)"
+  else
+    # run: output and exit status
+    timeout 60 "$ctl" --addr "$addr" run "$cbundles/marker" </dev/null >/tmp/c-marker.out 2>&1
+    rc=$?
+    if [ $rc = 0 ] && grep -qx vm-container-marker /tmp/c-marker.out; then
+      pass "container: run prints the marker and exits 0"
+    else
+      fail "container: run prints the marker and exits 0" "exit status $rc" "$(cat /tmp/c-marker.out)"
+    fi
+    timeout 60 "$ctl" --addr "$addr" run "$cbundles/exit3" </dev/null >/tmp/c-exit3.out 2>&1
+    rc=$?
+    # (3 is also ctl's own "agent not reachable": that comes with a message)
+    if [ $rc = 3 ] && ! [ -s /tmp/c-exit3.out ]; then
+      pass "container: sh -c 'exit 3' -> run exits 3"
+    else
+      fail "container: sh -c 'exit 3' -> run exits 3" "exit status $rc" "$(cat /tmp/c-exit3.out)"
+    fi
+
+    # a long-running container, attached to in the background
+    timeout 120 "$ctl" --addr "$addr" run "$cbundles/sleeper" --id c1 </dev/null >/tmp/c-c1.out 2>&1 &
+    runpid=$!
+    i=0
+    cpid=
+    while [ $i -lt 100 ] && kill -0 "$runpid" 2>/dev/null && ! cpid=$(container_pid sleep); do
+      i=$((i + 1))
+      sleep 0.1
+    done
+    if [ -z "$cpid" ]; then
+      fail "container: sleep 1000 runs as c1 (in its own pid namespace)" "$(cat /tmp/c-c1.out)"
+      kill "$runpid" 2>/dev/null
+    else
+      pass "container: sleep 1000 runs as c1 (pid $cpid, in its own pid namespace)"
+      out=$(timeout 60 "$ctl" --addr "$addr" exec c1 -- echo hi </dev/null 2>&1)
+      rc=$?
+      check "container: exec c1 -- echo hi -> hi, status 0" test "$rc:$out" = "0:hi"
+      if [ "$mode" = v1 ]; then
+        cg=/sys/fs/cgroup/memory/c1
+      else
+        cg=/sys/fs/cgroup/c1
+      fi
+      check "container: pid $cpid is in $cg/cgroup.procs" grep -qx "$cpid" "$cg/cgroup.procs"
+      if [ "$mode" = v1 ]; then
+        # every hierarchy, not only memory
+        miss=
+        for h in /sys/fs/cgroup/*/; do
+          grep -qx "$cpid" "${h}c1/cgroup.procs" 2>/dev/null || miss="$miss $h"
+        done
+        check "container: pid $cpid is in c1 of every v1 hierarchy${miss:+ (not in$miss)}" test -z "$miss"
+      fi
+      if out=$(timeout 60 "$ctl" --addr "$addr" call AgentService/RemoveContainer '{"containerId": "c1"}' 2>&1); then
+        pass "container: RemoveContainer c1 answers"
+      else
+        fail "container: RemoveContainer c1 answers" "$out"
+      fi
+      # the attached run sees the end of its process
+      i=0
+      while [ $i -lt 100 ] && kill -0 "$runpid" 2>/dev/null; do
+        i=$((i + 1))
+        sleep 0.1
+      done
+      if kill -0 "$runpid" 2>/dev/null; then
+        fail "container: the attached run returns after RemoveContainer" "$(cat /tmp/c-c1.out)"
+        kill "$runpid"
+      else
+        wait "$runpid"
+        pass "container: the attached run returns after RemoveContainer (status $?)"
+      fi
+      check "container: no process of c1 is left" no_c1_process "$cpid"
+      left=$(ls -d /sys/fs/cgroup/c1 /sys/fs/cgroup/*/c1 2>/dev/null)
+      check "container: no c1 cgroup is left${left:+ ($left)}" test -z "$left"
+    fi
+    out=$(timeout 30 "$ctl" --addr "$addr" call AgentService/SignalProcess '{"containerId": "c1", "signal": 15}' 2>&1)
+    check "container: c1 is unknown after removal (SignalProcess: ${out%%
+*})" sh -c 'echo "$1" | grep -q NOT_FOUND' _ "$out"
+  fi
+  ;;
+esac
 
 stop_agent

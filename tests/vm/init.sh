@@ -16,6 +16,16 @@ if [ "${vmtest_mode:-}" = probe ]; then
   exec poweroff -f
 fi
 
+# vmtest_root=tmpfs: first move / from the initramfs to a tmpfs, as a rootfs
+# image has a real filesystem there. Containers then take the pivot_root
+# path; from the initramfs, which pivot_root refuses to move, they cannot.
+if [ "${vmtest_root:-}" = tmpfs ]; then
+  mkdir /newroot && mount -t tmpfs -o mode=755 tmpfs /newroot &&
+    for d in /*; do [ "$d" = /newroot ] || cp -a "$d" /newroot/; done &&
+    export vmtest_root=moved && exec switch_root /newroot /init
+  echo "VMINIT cannot move / to a tmpfs"
+fi
+
 while read -r m; do
   [ -n "$m" ] || continue
   insmod "/lib/modules/vm/$m.ko" || echo "VMINIT insmod $m failed"

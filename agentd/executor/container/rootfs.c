@@ -713,6 +713,15 @@ static int readonly_path(int root_fd, const char *path, struct kerr *err)
 	return r < 0 ? kerr_prefix(err, "readonly path %s", path) : 0;
 }
 
+/* "/" is the initramfs (rootfs: ramfs or tmpfs at the top of the mount tree). */
+static bool root_is_initramfs(void)
+{
+	struct statfs fs;
+	if (statfs("/", &fs) < 0)
+		return false;
+	return fs.f_type == RAMFS_MAGIC || fs.f_type == TMPFS_MAGIC;
+}
+
 int rootfs_finish(struct rootfs_ctx *c, const char *cwd, struct kerr *err)
 {
 	const Grpc__Linux *lx = c->spec->linux;
@@ -729,10 +738,28 @@ int rootfs_finish(struct rootfs_ctx *c, const char *cwd, struct kerr *err)
 	 * "." then drops the old root without needing a directory for it. */
 	if (fchdir(c->root_fd) < 0)
 		return kerr_set(err, -errno, "chdir to rootfs: %s", strerror(errno));
-	if (sys_pivot_root(".", ".") < 0)
-		return kerr_set(err, -errno, "pivot_root %s: %s", c->root, strerror(errno));
-	if (umount2(".", MNT_DETACH) < 0)
-		return kerr_set(err, -errno, "detach the old root: %s", strerror(errno));
+	if (sys_pivot_root(".", ".") == 0) {
+		if (umount2(".", MNT_DETACH) < 0)
+			return kerr_set_status(err, GRPC_INTERNAL, -errno, "detach the old root: %s",
+					       strerror(errno));
+	} else if (errno == EINVAL && root_is_initramfs()) {
+		/* The kernel never lets the initramfs be pivoted away (an
+		 * agent booted as init from an initrd). Do what upstream's
+		 * no_pivot_root does there: move the new root over "/" and
+		 * chroot into it. The old root stays underneath, so this is
+		 * weaker against a container holding CAP_SYS_CHROOT; it is
+		 * used only when pivot_root cannot work at all. */
+		if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+			return kerr_set_status(err, GRPC_INTERNAL, -errno,
+					       "move rootfs %s over / (initramfs root): %s", c->root,
+					       strerror(errno));
+		if (chroot(".") < 0)
+			return kerr_set_status(err, GRPC_INTERNAL, -errno, "chroot %s: %s", c->root,
+					       strerror(errno));
+	} else {
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "pivot_root %s: %s", c->root,
+				       strerror(errno));
+	}
 	if (chdir("/") < 0)
 		return kerr_set(err, -errno, "chdir /: %s", strerror(errno));
 	close(c->root_fd);

@@ -210,10 +210,10 @@ static void begin_shutdown(struct parent *p, int code, const char *why)
 }
 
 /*
- * The executor is gone: nothing can be executed any more. Stand-alone the
- * agent stops (exit 1) and its supervisor decides. When the agent runs as
- * PID 1 (a later change) init must not exit: this is where it will sync and
- * power the VM off instead.
+ * The executor is gone: nothing can be executed any more, so the agent
+ * stops with status 1. Stand-alone its supervisor decides what next; as
+ * PID 1, main's return goes through the exit hook init_early() registered,
+ * which syncs and powers the VM off (a PID 1 that exits panics the kernel).
  */
 static void on_executor_death(struct parent *p)
 {

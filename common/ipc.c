@@ -53,6 +53,11 @@ static const struct ipc_type_desc types[] = {
 	  false },
 	{ IPC_OK, "OK", 0, 0, IPC_FD_NONE, false },
 	{ IPC_MONITOR_ATTACH, "MONITOR_ATTACH", FIXED(ipc_container_ref), IPC_FD_REQUIRED, false },
+	{ IPC_CONTAINER_UPDATE_REQ, "CONTAINER_UPDATE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_CONTAINER_PAUSE_REQ, "CONTAINER_PAUSE_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
+	  false },
+	{ IPC_CONTAINER_RESUME_REQ, "CONTAINER_RESUME_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
+	  false },
 
 	{ IPC_STDIO_READ_REQ, "STDIO_READ_REQ", FIXED(ipc_stdio_read), IPC_FD_NONE, false },
 	{ IPC_STDIO_DATA, "STDIO_DATA", sizeof(struct ipc_stdio_data),
@@ -236,6 +241,8 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 		break;
 	}
 	case IPC_CONTAINER_START_REQ:
+	case IPC_CONTAINER_PAUSE_REQ:
+	case IPC_CONTAINER_RESUME_REQ:
 	case IPC_MONITOR_ATTACH: {
 		struct ipc_container_ref c;
 		memcpy(&c, p, sizeof(c));

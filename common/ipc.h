@@ -99,6 +99,9 @@ enum ipc_type {
 					* + fd: the front-end's end of that container's
 					* stdio channel (sent before the CREATE reply, and
 					* to a restarted front-end for every container) */
+	IPC_CONTAINER_UPDATE_REQ = 29, /* protobuf grpc.UpdateContainerRequest (big) */
+	IPC_CONTAINER_PAUSE_REQ = 30,  /* struct ipc_container_ref (replied once frozen) */
+	IPC_CONTAINER_RESUME_REQ = 31, /* struct ipc_container_ref (replied once thawed) */
 
 	/* ---- stdio and exits: front-end <-> monitor (per-container channel) ---- */
 	IPC_STDIO_READ_REQ = 40,   /* struct ipc_stdio_read -> STDIO_DATA or ERROR */

@@ -632,3 +632,53 @@ int cg_parent_remove(const struct cg_config *cfg, struct kerr *err)
 	hier_clear(&tmp);
 	return r;
 }
+
+/* ---- freezer ------------------------------------------------------------- */
+
+/* The directory holding the freeze files, and which file. */
+static int freeze_dir(struct cgroup *cg, char **dir, struct kerr *err)
+{
+	for (size_t i = 0; i < cg->n_hier; i++) {
+		if (cg->layout == CG_V1 && !cg->hier[i].freezer)
+			continue;
+		if (asprintf(dir, "%s/%s", cg->hier[i].mount, cg->path) < 0)
+			return kerr_set(err, -ENOMEM, "out of memory");
+		return 0;
+	}
+	return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ENOTSUP,
+			       "cgroup %s: no freezer controller is mounted", cg->path);
+}
+
+int cg_freeze(struct cgroup *cg, bool frozen, struct kerr *err)
+{
+	cleanup_free char *dir = NULL;
+	int r = freeze_dir(cg, &dir, err);
+	if (r < 0)
+		return r;
+	if (cg->layout == CG_V1)
+		r = cg_write_file(dir, "freezer.state", frozen ? "FROZEN" : "THAWED", err);
+	else
+		r = cg_write_file(dir, "cgroup.freeze", frozen ? "1" : "0", err);
+	if (r == -ENOENT)
+		err->status = GRPC_FAILED_PRECONDITION; /* v2 before 5.2: no cgroup.freeze */
+	return r;
+}
+
+int cg_freeze_reached(struct cgroup *cg, bool frozen, struct kerr *err)
+{
+	cleanup_free char *dir = NULL, *v = NULL;
+	int r = freeze_dir(cg, &dir, err);
+	if (r < 0)
+		return r;
+	if (cg->layout == CG_V1) {
+		r = cg_read_file(dir, "freezer.state", &v, err);
+		if (r < 0)
+			return r;
+		return !strncmp(v, frozen ? "FROZEN" : "THAWED", 6);
+	}
+	r = cg_read_file(dir, "cgroup.events", &v, err);
+	if (r < 0)
+		return r;
+	const char *f = strstr(v, "frozen ");
+	return f && f[7] == (frozen ? '1' : '0');
+}

@@ -5,7 +5,8 @@
  *
  * Offers: struct cg_config, enum cg_layout, cg_detect(), struct cgroup,
  *         cg_create(), cg_v2_fd(), cg_add_pid(), cg_destroy(), cg_path(),
- *         cg_layout_of(), cg_forget(), cg_parent_remove().
+ *         cg_layout_of(), cg_forget(), cg_parent_remove(),
+ *         cg_apply_resources(), cg_freeze(), cg_freeze_reached().
  *
  * Layouts: v2 unified (/sys/fs/cgroup is cgroup2) -> CG_V2; v1 (controllers
  * mounted under /sys/fs/cgroup/<ctrl>) and hybrid (v1 controllers plus a
@@ -17,14 +18,17 @@
  * GRPC_INVALID_ARGUMENT.  The systemd form "slice:prefix:name" becomes
  * "slice/prefix/name" below the parent, as upstream's agent turns every ':'
  * into '/' when it is the guest's init (see doc/storage-cgroups.md).
- * Resource limits are not applied here yet.
+ * Resource limits (OCI linux.resources): cg_apply_resources, in
+ * cgroups_resources.c.
  */
 #ifndef KATA_EXECUTOR_CGROUPS_H
 #define KATA_EXECUTOR_CGROUPS_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "err.h"
+#include "oci.pb-c.h"
 
 #define CG_PATH_MAX 1024
 
@@ -74,5 +78,24 @@ void cg_forget(struct cgroup *cg);
 /* rmdir cfg->parent (its last component) in every hierarchy, if empty;
  * missing is fine. For the executor's shutdown and for tests. */
 int cg_parent_remove(const struct cg_config *cfg, struct kerr *err);
+
+/* Write OCI linux.resources to the cgroup: memory (limit, reservation,
+ * memory+swap; swappiness and disable_oom_killer on v1 only), cpu (shares,
+ * as cpu.weight on v2 by runc's formula; quota and period; cpus, mems) and
+ * pids.  A field that is 0 or "" (proto3: unset) leaves its file untouched;
+ * -1 means unlimited.  Writes go in a fixed order; on failure the files
+ * already written get back the values read just before writing them.  A
+ * value the kernel refuses -> GRPC_INVALID_ARGUMENT naming file and value;
+ * a missing controller or file -> GRPC_FAILED_PRECONDITION. NULL res: no-op. */
+int cg_apply_resources(struct cgroup *cg, const Grpc__LinuxResources *res, struct kerr *err);
+
+/* Ask the kernel to freeze (true) or thaw (false) every task of the
+ * cgroup: v1 freezer.state FROZEN/THAWED, v2 cgroup.freeze 1/0. Returns at
+ * once; the state is reached asynchronously (cg_freeze_reached). No v1
+ * freezer -> GRPC_FAILED_PRECONDITION. */
+int cg_freeze(struct cgroup *cg, bool frozen, struct kerr *err);
+/* 1 when the cgroup is (frozen ? FROZEN : THAWED), 0 while in transition
+ * (v1 FREEZING, v2 cgroup.events "frozen" not yet matching). */
+int cg_freeze_reached(struct cgroup *cg, bool frozen, struct kerr *err);
 
 #endif

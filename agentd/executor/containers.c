@@ -2,7 +2,8 @@
 /*
  * containers.c - the executor's container registry and its front-end
  * handlers: CreateContainer, StartContainer, ExecProcess, SignalProcess,
- * RemoveContainer (as IPC_*_REQ), the launcher's and monitor's replies, and
+ * RemoveContainer, UpdateContainer, PauseContainer, ResumeContainer (as
+ * IPC_*_REQ), the launcher's and monitor's replies, and
  * the exits of the monitors.
  *
  * Every request is re-validated here (ids, the spec with spec_check, the
@@ -203,6 +204,10 @@ static void ctr_free(struct container *ct)
 		close(ct->fm_fe);
 	if (ct->rm_timer)
 		loop_timer_cancel(ct->x->loop, ct->rm_timer);
+	if (ct->frz_timer) {
+		loop_timer_cancel(ct->x->loop, ct->frz_timer);
+		exec_err_to_fe(ct->x, ct->frz_fe_gen, ct->frz_fe_id, &e);
+	}
 	while (ct->execs) {
 		struct ctr_exec *n = ct->execs->next;
 		free(ct->execs);
@@ -320,6 +325,14 @@ void container_begin_remove(struct container *ct)
 	}
 	ct->removing = true;
 	log_info("removing container %s", ct->id);
+	if ((ct->paused || ct->frz_timer) && ct->cg) {
+		/* A frozen task does not act on SIGKILL (v1 freezer): thaw
+		 * first. A pending Pause/Resume is answered by its timer. */
+		struct kerr fe = { 0 };
+		if (cg_freeze(ct->cg, false, &fe) < 0)
+			log_warn("container %s: thaw before removal: %s", ct->id, fe.msg);
+		ct->paused = false;
+	}
 	if (ct->em) {
 		if (ct->init_pid > 0 && !ct->init_exited)
 			send_kill(ct, "");
@@ -593,6 +606,11 @@ int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 		kerr_prefix(&e, "container %s", ct->id);
 		goto bad;
 	}
+	/* Before the init exists, so it never runs unlimited. */
+	if (req->oci->linux && cg_apply_resources(ct->cg, req->oci->linux->resources, &e) < 0) {
+		kerr_prefix(&e, "container %s", ct->id);
+		goto bad;
+	}
 	int el = -1, em = -1;
 	const uint32_t create_id = 1;
 	if (spawn_container(ct, create_id, &el, &em, &ct->fm_fe, &e) < 0)
@@ -712,6 +730,11 @@ int on_process_exec(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 				"container %s is not running", ct->id);
 		goto bad;
 	}
+	if (ct->paused || ct->frz_timer) {
+		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EAGAIN,
+				"container %s is paused: resume it before ExecProcess", ct->id);
+		goto bad;
+	}
 	if (find_exec(ct, req->exec_id)) {
 		kerr_set_status(&e, GRPC_ALREADY_EXISTS, -EEXIST,
 				"container %s: exec %s already exists", ct->id, req->exec_id);
@@ -806,6 +829,160 @@ int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 	if (ipc_chan_send(ct->em, IPC_MON_SIGNAL, id, &q, sizeof(q), -1, &e) < 0) {
 		free(pend_pop(&ct->pm, id));
 		e.status = GRPC_INTERNAL;
+		return fail(c, m->hdr.id, &e, err);
+	}
+	return 0;
+}
+
+/* UpdateContainer: the new linux.resources, written now, in the executor
+ * (a few small cgroup file writes). On failure the fields written before
+ * the refused one are restored (cg_apply_resources), so the container keeps
+ * the limits it had. */
+int on_container_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	struct kerr e = { 0 };
+	Grpc__UpdateContainerRequest *req =
+		grpc__update_container_request__unpack(NULL, m->len, m->payload);
+	if (!req) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"UpdateContainer: the request is not a valid UpdateContainerRequest");
+		return fail(c, m->hdr.id, &e, err);
+	}
+	struct container *ct = NULL;
+	if (!ipc_id_valid(req->container_id, false)) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"UpdateContainer: invalid container id");
+		goto bad;
+	}
+	if (!(ct = find(x, req->container_id))) {
+		kerr_set_status(&e, GRPC_NOT_FOUND, -ENOENT, "container %s not found",
+				req->container_id);
+		goto bad;
+	}
+	if (ct->removing || ct->state == CTR_STOPPED || ct->state == CTR_CREATING || !ct->cg) {
+		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -ESRCH,
+				"container %s: cannot update: it is %s", ct->id,
+				ct->removing		     ? "being removed"
+				: ct->state == CTR_CREATING ? "being created"
+							    : "stopped");
+		goto bad;
+	}
+	if (cg_apply_resources(ct->cg, req->resources, &e) < 0) {
+		kerr_prefix(&e, "container %s", ct->id);
+		goto bad;
+	}
+	log_info("container %s: resources updated", ct->id);
+	protobuf_c_message_free_unpacked(&req->base, NULL);
+	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
+bad:
+	protobuf_c_message_free_unpacked(&req->base, NULL);
+	return fail(c, m->hdr.id, &e, err);
+}
+
+/* Pause/Resume: the freeze is requested, then its state polled every
+ * FRZ_POLL_MS from a timer, so the loop keeps serving other requests; the
+ * reply goes out once the state is reached, or after FRZ_POLLS polls with
+ * DEADLINE_EXCEEDED (a pause that did not complete is undone by thawing). */
+#define FRZ_POLL_MS 10
+#define FRZ_POLLS 300
+
+static void frz_done(struct container *ct, const struct kerr *e)
+{
+	ct->frz_timer = NULL;
+	if (e) {
+		exec_err_to_fe(ct->x, ct->frz_fe_gen, ct->frz_fe_id, e);
+		return;
+	}
+	ct->paused = ct->frz_target;
+	log_info("container %s %s", ct->id, ct->paused ? "paused" : "resumed");
+	exec_ok_to_fe(ct->x, ct->frz_fe_gen, ct->frz_fe_id);
+}
+
+static void on_frz_timer(struct loop *l, void *data)
+{
+	struct container *ct = data;
+	struct kerr e = { 0 };
+	ct->frz_timer = NULL;
+	if (ct->removing) {
+		kerr_set_status(&e, GRPC_ABORTED, -ECANCELED, "container %s: removed while %s",
+				ct->id, ct->frz_target ? "pausing" : "resuming");
+		frz_done(ct, &e);
+		return;
+	}
+	int r = cg_freeze_reached(ct->cg, ct->frz_target, &e);
+	if (r < 0) {
+		kerr_prefix(&e, "container %s", ct->id);
+		frz_done(ct, &e);
+		return;
+	}
+	if (r > 0) {
+		frz_done(ct, NULL);
+		return;
+	}
+	if (++ct->frz_polls >= FRZ_POLLS) {
+		if (ct->frz_target) {
+			struct kerr e2 = { 0 };
+			if (cg_freeze(ct->cg, false, &e2) < 0)
+				log_warn("container %s: thaw after a failed pause: %s", ct->id,
+					 e2.msg);
+		}
+		kerr_set_status(&e, GRPC_DEADLINE_EXCEEDED, -ETIME,
+				"container %s: the cgroup did not become %s within %d ms", ct->id,
+				ct->frz_target ? "frozen" : "thawed", FRZ_POLL_MS * FRZ_POLLS);
+		frz_done(ct, &e);
+		return;
+	}
+	ct->frz_timer = loop_timer_add(ct->x->loop, loop_now_ns() + FRZ_POLL_MS * 1000000ull,
+				       on_frz_timer, ct);
+	if (!ct->frz_timer) {
+		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+		frz_done(ct, &e);
+	}
+}
+
+int on_container_freeze(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	bool freeze = m->hdr.type == IPC_CONTAINER_PAUSE_REQ;
+	struct ipc_container_ref q;
+	memcpy(&q, m->payload, sizeof(q));
+	struct kerr e = { 0 };
+	struct container *ct = lookup(x, q.container_id, &e);
+	if (!ct)
+		return fail(c, m->hdr.id, &e, err);
+	const char *why = NULL;
+	if (ct->frz_timer)
+		why = "a pause or resume is in progress";
+	else if (ct->state == CTR_CREATING || ct->state == CTR_STOPPED || ct->init_exited || !ct->cg)
+		why = ct->state == CTR_CREATING ? "it is being created" : "it is stopped";
+	else if (freeze && ct->paused)
+		why = "it is already paused";
+	else if (!freeze && !ct->paused)
+		why = "it is not paused";
+	if (why) {
+		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EALREADY, "container %s: cannot %s: %s",
+				ct->id, freeze ? "pause" : "resume", why);
+		return fail(c, m->hdr.id, &e, err);
+	}
+	if (cg_freeze(ct->cg, freeze, &e) < 0) {
+		kerr_prefix(&e, "container %s", ct->id);
+		return fail(c, m->hdr.id, &e, err);
+	}
+	ct->frz_target = freeze;
+	ct->frz_polls = 0;
+	ct->frz_fe_id = m->hdr.id;
+	ct->frz_fe_gen = x->fe_generation;
+	/* First check at once: an idle cgroup usually freezes immediately. */
+	ct->frz_timer = loop_timer_add(x->loop, 0, on_frz_timer, ct);
+	if (!ct->frz_timer) {
+		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
 		return fail(c, m->hdr.id, &e, err);
 	}
 	return 0;

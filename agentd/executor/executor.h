@@ -92,6 +92,13 @@ struct container {
 	uint32_t rm_fe_id, rm_fe_gen;
 	bool rm_has_fe;       /* a RemoveContainer waits for the answer */
 	struct loop_timer *rm_timer;
+	/* PauseContainer/ResumeContainer: paused once the freeze is reached;
+	 * while one is in transition, frz_timer polls its state. */
+	bool paused;
+	bool frz_target;      /* true: freezing, false: thawing */
+	unsigned frz_polls;
+	uint32_t frz_fe_id, frz_fe_gen;
+	struct loop_timer *frz_timer;
 	struct container *next;
 };
 
@@ -144,6 +151,9 @@ int on_container_start(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 int on_container_remove(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_process_exec(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_container_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+/* IPC_CONTAINER_PAUSE_REQ and IPC_CONTAINER_RESUME_REQ. */
+int on_container_freeze(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* Start removing (SIGKILL, wait, shutdown, cleanup); used by DestroySandbox. */
 void container_begin_remove(struct container *ct);
 /* SIGCHLD: reap every exited child of the executor. */

@@ -178,6 +178,9 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_CONTAINER_REMOVE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_remove },
 	{ IPC_PROCESS_EXEC_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_process_exec },
 	{ IPC_PROCESS_SIGNAL_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_process_signal },
+	{ IPC_CONTAINER_UPDATE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_update },
+	{ IPC_CONTAINER_PAUSE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_freeze },
+	{ IPC_CONTAINER_RESUME_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_freeze },
 	{ 0, 0, NULL },
 };
 

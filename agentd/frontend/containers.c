@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * containers.c - the 13 container RPCs of grpc.AgentService, front-end side.
+ * containers.c - the 16 container RPCs of grpc.AgentService, front-end side.
  *
  * Each handler checks what it can without privileges (ids by the agent's
  * one rule, ipc_id_valid; required fields present; sizes bounded), then
  * forwards: the lifecycle (sandbox, create, start, exec, signal, remove) to
- * the executor, which re-validates everything; stdio, wait, close and resize
+ * the executor, which re-validates everything (UpdateContainer: the
+ * resources are checked there, by the kernel); stdio, wait, close and resize
  * to the container's monitor (monitors.c). Nothing is answered before the
  * reply arrives, so every handler is asynchronous.
  *
@@ -183,6 +184,47 @@ void rpc_start_container(struct frontend *fe, struct ttrpc_call *call, ProtobufC
 	return;
 fail:
 	fail_and_free(call, req, &err);
+}
+
+void rpc_update_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__UpdateContainerRequest *r = (Grpc__UpdateContainerRequest *)req;
+	struct kerr err = { 0 };
+	if (check_ids(r->container_id, NULL, &err) < 0)
+		goto fail;
+	log_info("UpdateContainer %s", r->container_id);
+	/* The values are checked where the cgroup is: the executor. */
+	forward_message(fe, call, IPC_CONTAINER_UPDATE_REQ, req);
+	return;
+fail:
+	fail_and_free(call, req, &err);
+}
+
+/* Pause and Resume requests both carry only container_id. */
+static void freeze_request(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req,
+			   const char *cid, uint32_t type)
+{
+	struct kerr err = { 0 };
+	if (check_ids(cid, NULL, &err) < 0) {
+		fail_and_free(call, req, &err);
+		return;
+	}
+	struct ipc_container_ref q = { 0 };
+	snprintf(q.container_id, sizeof(q.container_id), "%s", cid);
+	protobuf_c_message_free_unpacked(req, NULL);
+	forward(fe, call, type, &q, sizeof(q));
+}
+
+void rpc_pause_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	freeze_request(fe, call, req, ((Grpc__PauseContainerRequest *)req)->container_id,
+		       IPC_CONTAINER_PAUSE_REQ);
+}
+
+void rpc_resume_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	freeze_request(fe, call, req, ((Grpc__ResumeContainerRequest *)req)->container_id,
+		       IPC_CONTAINER_RESUME_REQ);
 }
 
 void rpc_remove_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)

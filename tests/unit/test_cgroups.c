@@ -412,6 +412,228 @@ TEST(v2_on_cgroup2_mount)
 	CHECK(!dir_exists(dir));
 }
 
+/* The file below the container's cgroup in the v1 hierarchy of ctrl. */
+static char *v1_file(const char *ctrl, const char *id, const char *file)
+{
+	static char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "/sys/fs/cgroup/%s/%s/%s/%s", ctrl, parent, id, file);
+	char *s = slurp(buf);
+	if (!s)
+		return strdup("(missing)");
+	s[strcspn(s, "\n")] = '\0';
+	return s;
+}
+
+#define CHECK_FILE(ctrl, id, file, want)                          \
+	do {                                                      \
+		char *got_ = v1_file(ctrl, id, file);             \
+		if (strcmp(got_, want))                           \
+			printf("# %s: got %s want %s\n", file, got_, want); \
+		CHECK(!strcmp(got_, want));                       \
+		free(got_);                                       \
+	} while (0)
+
+TEST(v1_apply_resources)
+{
+	struct cg_config cfg = { .parent = parent };
+	enum cg_layout l = 0;
+	struct kerr err = { 0 };
+	if (cg_detect(&cfg, &l, &err) < 0 || l != CG_V1 ||
+	    !dir_exists("/sys/fs/cgroup/memory") || !dir_exists("/sys/fs/cgroup/pids") ||
+	    !dir_exists("/sys/fs/cgroup/cpu") || !dir_exists("/sys/fs/cgroup/cpuset")) {
+		printf("# not a v1 host with memory, cpu, cpuset and pids\n");
+		return;
+	}
+	struct cgroup *cg = NULL;
+	REQUIRE(cg_create(&cfg, NULL, "res", &cg, &err) == 0);
+	Grpc__LinuxMemory mem = GRPC__LINUX_MEMORY__INIT;
+	Grpc__LinuxCPU cpu = GRPC__LINUX_CPU__INIT;
+	Grpc__LinuxPids pids = GRPC__LINUX_PIDS__INIT;
+	Grpc__LinuxResources res = GRPC__LINUX_RESOURCES__INIT;
+	mem.limit = 64 << 20;
+	mem.reservation = 32 << 20;
+	mem.swappiness = 30;
+	mem.disableoomkiller = true;
+	bool memsw = access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) == 0;
+	if (memsw)
+		mem.swap = 128 << 20;
+	cpu.shares = 512;
+	cpu.quota = 50000;
+	cpu.period = 100000;
+	cpu.cpus = (char *)"0";
+	cpu.mems = (char *)"0";
+	pids.limit = 50;
+	res.memory = &mem;
+	res.cpu = &cpu;
+	res.pids = &pids;
+	int r = cg_apply_resources(cg, &res, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	CHECK(r == 0);
+	CHECK_FILE("memory", "res", "memory.limit_in_bytes", "67108864");
+	CHECK_FILE("memory", "res", "memory.soft_limit_in_bytes", "33554432");
+	if (memsw)
+		CHECK_FILE("memory", "res", "memory.memsw.limit_in_bytes", "134217728");
+	CHECK_FILE("memory", "res", "memory.swappiness", "30");
+	CHECK_FILE("memory", "res", "memory.oom_control", "oom_kill_disable 1");
+	CHECK_FILE("cpu", "res", "cpu.shares", "512");
+	CHECK_FILE("cpu", "res", "cpu.cfs_quota_us", "50000");
+	CHECK_FILE("cpu", "res", "cpu.cfs_period_us", "100000");
+	CHECK_FILE("cpuset", "res", "cpuset.cpus", "0");
+	CHECK_FILE("pids", "res", "pids.max", "50");
+
+	/* Unset fields stay: only pids changes. */
+	Grpc__LinuxResources only_pids = GRPC__LINUX_RESOURCES__INIT;
+	Grpc__LinuxPids p2 = GRPC__LINUX_PIDS__INIT;
+	p2.limit = -1;
+	only_pids.pids = &p2;
+	CHECK(cg_apply_resources(cg, &only_pids, &err) == 0);
+	CHECK_FILE("pids", "res", "pids.max", "max");
+	CHECK_FILE("memory", "res", "memory.limit_in_bytes", "67108864");
+	CHECK_FILE("cpu", "res", "cpu.shares", "512");
+
+	/* Growing memory+swap writes memsw first: both succeed. */
+	Grpc__LinuxResources grow = GRPC__LINUX_RESOURCES__INIT;
+	Grpc__LinuxMemory m2 = GRPC__LINUX_MEMORY__INIT;
+	m2.limit = 256 << 20;
+	if (memsw)
+		m2.swap = 512 << 20;
+	grow.memory = &m2;
+	r = cg_apply_resources(cg, &grow, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	CHECK(r == 0);
+	CHECK_FILE("memory", "res", "memory.limit_in_bytes", "268435456");
+
+	/* A refused value: INVALID_ARGUMENT naming file and value; what was
+	 * written before it (memory, then pids) is restored. */
+	Grpc__LinuxResources bad = GRPC__LINUX_RESOURCES__INIT;
+	Grpc__LinuxMemory m3 = GRPC__LINUX_MEMORY__INIT;
+	Grpc__LinuxCPU c3 = GRPC__LINUX_CPU__INIT;
+	Grpc__LinuxPids p3 = GRPC__LINUX_PIDS__INIT;
+	m3.limit = 32 << 20;
+	c3.shares = 1024;
+	c3.cpus = (char *)"4095";
+	p3.limit = 7;
+	bad.memory = &m3;
+	bad.cpu = &c3;
+	bad.pids = &p3;
+	kerr_clear(&err);
+	r = cg_apply_resources(cg, &bad, &err);
+	printf("# %s\n", err.msg);
+	CHECK(r < 0);
+	CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
+	CHECK(strstr(err.msg, "cpuset.cpus") && strstr(err.msg, "4095"));
+	CHECK_FILE("memory", "res", "memory.limit_in_bytes", "268435456");
+	CHECK_FILE("cpu", "res", "cpu.shares", "512");
+	CHECK_FILE("cpuset", "res", "cpuset.cpus", "0");
+	CHECK_FILE("pids", "res", "pids.max", "max");
+
+	/* Checked before any write. */
+	Grpc__LinuxResources bad2 = GRPC__LINUX_RESOURCES__INIT;
+	Grpc__LinuxMemory m4 = GRPC__LINUX_MEMORY__INIT;
+	m4.swappiness = 101;
+	bad2.memory = &m4;
+	CHECK(cg_apply_resources(cg, &bad2, &err) < 0);
+	CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
+	CHECK(cg_apply_resources(cg, NULL, &err) == 0);
+	CHECK(cg_destroy(cg, &err) == 0);
+	cleanup_parents();
+}
+
+/* This host's cgroup2 (unified) has only hugetlb: memory/cpu/pids writes
+ * cannot be exercised there, only that a missing controller file is
+ * FAILED_PRECONDITION and that nothing is written. */
+TEST(v2_apply_resources_missing_controller)
+{
+	if (!v2_root) {
+		printf("# no cgroup2 mount to test\n");
+		return;
+	}
+	struct cg_config cfg = { .parent = parent, .root_override = v2_root };
+	struct kerr err = { 0 };
+	struct cgroup *cg = NULL;
+	REQUIRE(cg_create(&cfg, NULL, "v2r", &cg, &err) == 0);
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s/v2r/memory.max", v2_root, parent);
+	Grpc__LinuxResources res = GRPC__LINUX_RESOURCES__INIT;
+	Grpc__LinuxPids pids = GRPC__LINUX_PIDS__INIT;
+	pids.limit = 5;
+	res.pids = &pids;
+	snprintf(path, sizeof(path), "%s/%s/v2r/pids.max", v2_root, parent);
+	int r = cg_apply_resources(cg, &res, &err);
+	if (access(path, F_OK) == 0) {
+		printf("# pids controller present in %s: writes tested\n", v2_root);
+		CHECK(r == 0);
+		char *s = slurp(path);
+		CHECK(s && !strncmp(s, "5", 1));
+		free(s);
+	} else {
+		printf("# %s\n", err.msg);
+		CHECK(r < 0);
+		CHECK_EQ_INT(kerr_status(&err), GRPC_FAILED_PRECONDITION);
+	}
+	CHECK(cg_destroy(cg, &err) == 0);
+	cleanup_parents();
+}
+
+/* Freeze, wait for it (bounded), thaw; the sleeper is stopped meanwhile. */
+static void freeze_cycle(int *tap_failed, const struct cg_config *cfg, const char *id)
+{
+	struct kerr err = { 0 };
+	struct cgroup *cg = NULL;
+	REQUIRE(cg_create(cfg, NULL, id, &cg, &err) == 0);
+	pid_t pid = spawn_sleeper();
+	REQUIRE(pid > 0);
+	CHECK(cg_add_pid(cg, pid, &err) == 0);
+	int r = cg_freeze(cg, true, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	CHECK(r == 0);
+	int reached = 0;
+	for (int i = 0; i < 200 && (reached = cg_freeze_reached(cg, true, &err)) == 0; i++)
+		usleep(10000);
+	CHECK(reached == 1);
+	CHECK(cg_freeze_reached(cg, false, &err) == 0);
+	CHECK(cg_freeze(cg, false, &err) == 0);
+	for (int i = 0; i < 200 && (reached = cg_freeze_reached(cg, false, &err)) == 0; i++)
+		usleep(10000);
+	CHECK(reached == 1);
+	/* Destroying a frozen cgroup still kills and removes it. */
+	CHECK(cg_freeze(cg, true, &err) == 0);
+	r = cg_destroy(cg, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	CHECK(r == 0);
+	int st = 0;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFSIGNALED(st));
+}
+
+TEST(freeze_thaw_host)
+{
+	struct cg_config cfg = { .parent = parent };
+	enum cg_layout l = 0;
+	struct kerr err = { 0 };
+	REQUIRE(cg_detect(&cfg, &l, &err) == 0);
+	if (l == CG_V1 && !dir_exists("/sys/fs/cgroup/freezer")) {
+		printf("# no v1 freezer\n");
+		return;
+	}
+	freeze_cycle(tap_failed, &cfg, "frz");
+	cleanup_parents();
+}
+
+TEST(freeze_thaw_v2)
+{
+	if (!v2_root) {
+		printf("# no cgroup2 mount to test\n");
+		return;
+	}
+	struct cg_config cfg = { .parent = parent, .root_override = v2_root };
+	freeze_cycle(tap_failed, &cfg, "frz2");
+	cleanup_parents();
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {

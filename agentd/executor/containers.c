@@ -30,6 +30,19 @@
 
 static void remove_step(struct container *ct);
 
+/* Decode a protobuf request the front-end forwarded; a payload that does not
+ * decode is the front-end's fault (it re-encoded it), reported as
+ * INVALID_ARGUMENT naming the method. */
+static ProtobufCMessage *unpack_request(const ProtobufCMessageDescriptor *d, const char *method,
+					 const struct ipc_msg *m, struct kerr *e)
+{
+	ProtobufCMessage *req = protobuf_c_message_unpack(d, NULL, m->len, m->payload);
+	if (!req)
+		kerr_set_status(e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"%s: the request is not a valid %s", method, d->short_name);
+	return req;
+}
+
 static struct container *find(struct executor *x, const char *id)
 {
 	for (struct container *c = x->ctrs; c; c = c->next)
@@ -547,13 +560,9 @@ int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	if (r < 0)
 		return r;
 	struct kerr e = { 0 };
-	Grpc__CreateContainerRequest *req =
-		grpc__create_container_request__unpack(NULL, m->len, m->payload);
-	if (!req) {
-		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
-				"CreateContainer: the request is not a valid CreateContainerRequest");
+	Grpc__CreateContainerRequest *req = (Grpc__CreateContainerRequest *)unpack_request(&grpc__create_container_request__descriptor, "CreateContainer", m, &e);
+	if (!req)
 		return fail(c, m->hdr.id, &e, err);
-	}
 	struct container *ct = calloc(1, sizeof(*ct));
 	if (!ct) {
 		protobuf_c_message_free_unpacked(&req->base, NULL);
@@ -707,13 +716,9 @@ int on_process_exec(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 	if (r < 0)
 		return r;
 	struct kerr e = { 0 };
-	Grpc__ExecProcessRequest *req =
-		grpc__exec_process_request__unpack(NULL, m->len, m->payload);
-	if (!req) {
-		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
-				"ExecProcess: the request is not a valid ExecProcessRequest");
+	Grpc__ExecProcessRequest *req = (Grpc__ExecProcessRequest *)unpack_request(&grpc__exec_process_request__descriptor, "ExecProcess", m, &e);
+	if (!req)
 		return fail(c, m->hdr.id, &e, err);
-	}
 	struct container *ct = NULL;
 	if (!ipc_id_valid(req->container_id, false) || !ipc_id_valid(req->exec_id, false)) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
@@ -845,13 +850,9 @@ int on_container_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	if (r < 0)
 		return r;
 	struct kerr e = { 0 };
-	Grpc__UpdateContainerRequest *req =
-		grpc__update_container_request__unpack(NULL, m->len, m->payload);
-	if (!req) {
-		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
-				"UpdateContainer: the request is not a valid UpdateContainerRequest");
+	Grpc__UpdateContainerRequest *req = (Grpc__UpdateContainerRequest *)unpack_request(&grpc__update_container_request__descriptor, "UpdateContainer", m, &e);
+	if (!req)
 		return fail(c, m->hdr.id, &e, err);
-	}
 	struct container *ct = NULL;
 	if (!ipc_id_valid(req->container_id, false)) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,

@@ -327,6 +327,9 @@ v1 | v2)
     out=$(timeout 30 "$ctl" --addr "$addr" call AgentService/SignalProcess '{"containerId": "c1", "signal": 15}' 2>&1)
     check "container: c1 is unknown after removal (SignalProcess: ${out%%
 *})" sh -c 'echo "$1" | grep -q NOT_FOUND' _ "$out"
+
+    # 7. RESOURCE CHECKS: limits, update, pause/resume in this layout.
+    . /usr/libexec/vm-tests/guest-resources.sh
   fi
   ;;
 esac

@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: Apache-2.0
+#
+# Resource checks inside the guest, sourced by guest-tests.sh in the v1 and
+# v2 boots (the host runs cgroup v1 only: this is where the v2 writers are
+# exercised). Uses guest-tests.sh's pass/fail/check, $ctl, $addr, $mode,
+# $cbundles and container_pid.
+#
+# The busy bundle (tests/vm/run) spins in sh with memory 64 MiB, pids 64,
+# cpu shares 512, quota 50000 per 100000 us, set at create.
+
+# cgfile CONTROLLER FILE: the path of FILE of container r1 in this layout
+cgfile() {
+  if [ "$mode" = v2 ]; then
+    echo "/sys/fs/cgroup/r1/$2"
+  else
+    echo "/sys/fs/cgroup/$1/r1/$2"
+  fi
+}
+cgread() { cat "$(cgfile "$1" "$2")" 2>&1; }
+# cpu time of r1 in microseconds
+cpu_us() {
+  if [ "$mode" = v2 ]; then
+    awk '$1 == "usage_usec" { print $2 }' "$(cgfile cpu cpu.stat)"
+  else
+    echo $(($(cat "$(cgfile cpuacct cpuacct.usage)") / 1000))
+  fi
+}
+# expect FILE-CONTROLLER FILE WANT DESCRIPTION
+expect_cg() {
+  got=$(cgread "$1" "$2")
+  if [ "$got" = "$3" ]; then
+    pass "$4: $2 = $3"
+  else
+    fail "$4: $2 = $3" "found: $got"
+  fi
+}
+call() { timeout 60 "$ctl" --addr "$addr" call "$@" 2>&1; }
+thawed() { ! frozen; }
+frozen() {
+  if [ "$mode" = v2 ]; then
+    grep -qx 'frozen 1' "$(cgfile x cgroup.events)"
+  else
+    [ "$(cgread freezer freezer.state)" = FROZEN ]
+  fi
+}
+
+timeout 180 "$ctl" --addr "$addr" run "$cbundles/busy" --id r1 </dev/null >/tmp/c-r1.out 2>&1 &
+rpid=$!
+i=0
+bpid=
+while [ $i -lt 100 ] && kill -0 "$rpid" 2>/dev/null && ! bpid=$(container_pid sh); do
+  i=$((i + 1))
+  sleep 0.1
+done
+if [ -z "$bpid" ]; then
+  fail "resources: the busy container r1 runs" "$(cat /tmp/c-r1.out)"
+  kill "$rpid" 2>/dev/null
+else
+  pass "resources: the busy container r1 runs (pid $bpid)"
+  if [ "$mode" = v2 ]; then
+    expect_cg memory memory.max 67108864 "create"
+    expect_cg pids pids.max 64 "create"
+    expect_cg cpu cpu.max "50000 100000" "create"
+    # runc's shares -> weight: 1 + (512 - 2) * 9999 / 262142
+    expect_cg cpu cpu.weight 20 "create (cpu shares 512)"
+  else
+    expect_cg memory memory.limit_in_bytes 67108864 "create"
+    expect_cg pids pids.max 64 "create"
+    expect_cg cpu cpu.cfs_quota_us 50000 "create"
+    expect_cg cpu cpu.shares 512 "create"
+  fi
+
+  out=$(call AgentService/UpdateContainer \
+    '{"containerId": "r1", "resources": {"Memory": {"Limit": 134217728}, "Pids": {"Limit": 100}, "CPU": {"Quota": 20000}}}')
+  rc=$?
+  check "UpdateContainer memory 128 MiB, pids 100, quota 20000 answers OK (${out%%
+*})" test "$rc" = 0
+  if [ "$mode" = v2 ]; then
+    expect_cg memory memory.max 134217728 "update"
+    expect_cg cpu cpu.max "20000 100000" "update (period kept)"
+  else
+    expect_cg memory memory.limit_in_bytes 134217728 "update"
+    expect_cg cpu cpu.cfs_quota_us 20000 "update"
+  fi
+  expect_cg pids pids.max 100 "update"
+
+  out=$(call AgentService/UpdateContainer \
+    '{"containerId": "r1", "resources": {"Memory": {"Limit": 33554432}, "CPU": {"Cpus": "4095"}}}')
+  check "UpdateContainer with cpus 4095: INVALID_ARGUMENT naming cpuset.cpus" \
+    sh -c 'echo "$1" | grep -q INVALID_ARGUMENT && echo "$1" | grep -q cpuset.cpus || { echo "$1"; exit 1; }' _ "$out"
+  if [ "$mode" = v2 ]; then
+    expect_cg memory memory.max 134217728 "refused update rolled back"
+  else
+    expect_cg memory memory.limit_in_bytes 134217728 "refused update rolled back"
+  fi
+
+  # pause stops the busy loop: its cpu time stays still; resume restarts it
+  out=$(call AgentService/PauseContainer '{"containerId": "r1"}')
+  check "PauseContainer r1 answers (${out%%
+*}) and the cgroup is frozen" frozen
+  a=$(cpu_us)
+  sleep 1
+  b=$(cpu_us)
+  check "paused: r1's cpu time does not grow ($a -> $b us)" test "$((b - a))" -lt 20000
+  out=$(call AgentService/ResumeContainer '{"containerId": "r1"}')
+  check "ResumeContainer r1 answers (${out%%
+*}) and the cgroup is thawed" thawed
+  a=$(cpu_us)
+  sleep 1
+  b=$(cpu_us)
+  check "resumed: r1's cpu time grows again ($a -> $b us)" test "$((b - a))" -gt 50000
+
+  out=$(call AgentService/RemoveContainer '{"containerId": "r1", "timeout": 30}')
+  rc=$?
+  check "RemoveContainer r1 answers OK (${out%%
+*})" test "$rc" = 0
+  i=0
+  while [ $i -lt 100 ] && kill -0 "$rpid" 2>/dev/null; do
+    i=$((i + 1))
+    sleep 0.1
+  done
+  kill "$rpid" 2>/dev/null
+  left=$(ls -d /sys/fs/cgroup/r1 /sys/fs/cgroup/*/r1 2>/dev/null)
+  check "resources: no r1 cgroup is left${left:+ ($left)}" test -z "$left"
+fi

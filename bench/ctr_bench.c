@@ -16,6 +16,9 @@
  *   ctr_bench --addr A stream SPEC_JSON DEPTH     start it, keep DEPTH
  *       ReadStdout calls in flight until EOF, wait, remove; bytes and MB/s
  *       from StartContainer to EOF.
+ *   ctr_bench --addr A rpc SERVICE METHOD JSON ROUNDS
+ *       ROUNDS unary calls of SERVICE/METHOD (e.g. grpc.Health Check) with
+ *       the request given as JSON; also the mean response size in bytes.
  *   ctr_bench cmd ROUNDS CMD...                   fork+exec+wait CMD, each
  *       "{}" in it replaced by a per-round id (runc/crun run and exec).
  *   ctr_bench pipe CMD...                         CMD's stdout through a
@@ -41,6 +44,7 @@
 #include "cleanup.h"
 #include "grpc_status.h"
 #include "pbjson.h"
+#include "rpc_catalog.h"
 #include "ttrpc.h"
 
 #define SERVICE "grpc.AgentService"
@@ -527,6 +531,53 @@ static int run_pipe(char **cmd)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
 
+/* The same request, ROUNDS times, one at a time: the latency of the call
+ * as the host sees it (ttRPC, front-end, executor and back). */
+static int run_rpc(const char *service, const char *method, const char *json, int rounds)
+{
+	const struct rpc_method *rm = rpc_catalog_find(service, method);
+	if (!rm) {
+		fprintf(stderr, "ctr_bench: unknown method %s/%s\n", service, method);
+		return 2;
+	}
+	struct kerr err = { 0 };
+	ProtobufCMessage *req = NULL;
+	if (pbjson_from_string(rm->input, json, &req, &err) < 0) {
+		fprintf(stderr, "ctr_bench: %s: %s\n", rm->input->short_name, err.msg);
+		return 2;
+	}
+	size_t len = protobuf_c_message_get_packed_size(req);
+	cleanup_free uint8_t *buf = malloc(len ? len : 1);
+	cleanup_free double *ms = calloc((size_t)(rounds > 0 ? rounds : 1), sizeof(*ms));
+	if (!buf || !ms) {
+		protobuf_c_message_free_unpacked(req, NULL);
+		fprintf(stderr, "ctr_bench: out of memory\n");
+		return 1;
+	}
+	protobuf_c_message_pack(req, buf);
+	protobuf_c_message_free_unpacked(req, NULL);
+	int n = 0, errors = 0;
+	uint64_t bytes = 0;
+	for (int i = 0; i < rounds; i++) {
+		uint8_t *out = NULL;
+		size_t out_len = 0;
+		uint64_t t0 = now_ns();
+		if (ttrpc_client_call_raw(client, service, method, buf, len, (int64_t)CALL_TIMEOUT_NS,
+					  &out, &out_len, &err) < 0) {
+			fprintf(stderr, "ctr_bench: %s/%s: %s: %s\n", service, method,
+				grpc_status_name(err.status), err.msg);
+			errors++;
+			continue;
+		}
+		ms[n++] = (double)(now_ns() - t0) / 1e6;
+		bytes += out_len;
+		free(out);
+	}
+	printf("resp_bytes=%llu ", n ? (unsigned long long)(bytes / (uint64_t)n) : 0ull);
+	print_stats(ms, n, errors);
+	return errors ? 1 : 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -534,6 +585,7 @@ static void usage(void)
 		"       ctr_bench --addr ADDR start SPEC_JSON ID | stop ID\n"
 		"       ctr_bench --addr ADDR exec ID ROUNDS CMD...\n"
 		"       ctr_bench --addr ADDR stream SPEC_JSON DEPTH\n"
+		"       ctr_bench --addr ADDR rpc SERVICE METHOD JSON ROUNDS\n"
 		"       ctr_bench cmd ROUNDS CMD...    ({} = a per-round id)\n"
 		"       ctr_bench pipe CMD...\n");
 }
@@ -578,6 +630,8 @@ int main(int argc, char **argv)
 		rc = run_stop(rest[0]);
 	else if (strcmp(mode, "exec") == 0 && left >= 3)
 		rc = run_exec(rest[0], atoi(rest[1]), rest + 2, left - 2);
+	else if (strcmp(mode, "rpc") == 0 && left == 4)
+		rc = run_rpc(rest[0], rest[1], rest[2], atoi(rest[3]));
 	else if (strcmp(mode, "stream") == 0 && left == 2) {
 		int depth = atoi(rest[1]);
 		rc = depth < 1 || depth > MAX_DEPTH ? 2 : sandbox() < 0 ? 1 : run_stream(rest[0], depth);

@@ -58,6 +58,13 @@ static const struct ipc_type_desc types[] = {
 	  false },
 	{ IPC_CONTAINER_RESUME_REQ, "CONTAINER_RESUME_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
 	  false },
+	{ IPC_CONTAINER_STATS_REQ, "CONTAINER_STATS_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
+	  false },
+	/* A packed grpc.StatsContainerResponse, decoded by the front-end. Big:
+	 * memory.stat keys, one percpu value per possible cpu and one entry per
+	 * interface can pass 64 KiB on large guests. */
+	{ IPC_CONTAINER_STATS_REPLY, "CONTAINER_STATS_REPLY", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE,
+	  true },
 
 	{ IPC_STDIO_READ_REQ, "STDIO_READ_REQ", FIXED(ipc_stdio_read), IPC_FD_NONE, false },
 	{ IPC_STDIO_DATA, "STDIO_DATA", sizeof(struct ipc_stdio_data),
@@ -243,6 +250,7 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 	case IPC_CONTAINER_START_REQ:
 	case IPC_CONTAINER_PAUSE_REQ:
 	case IPC_CONTAINER_RESUME_REQ:
+	case IPC_CONTAINER_STATS_REQ:
 	case IPC_MONITOR_ATTACH: {
 		struct ipc_container_ref c;
 		memcpy(&c, p, sizeof(c));

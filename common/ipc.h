@@ -102,6 +102,10 @@ enum ipc_type {
 	IPC_CONTAINER_UPDATE_REQ = 29, /* protobuf grpc.UpdateContainerRequest (big) */
 	IPC_CONTAINER_PAUSE_REQ = 30,  /* struct ipc_container_ref (replied once frozen) */
 	IPC_CONTAINER_RESUME_REQ = 31, /* struct ipc_container_ref (replied once thawed) */
+	IPC_CONTAINER_STATS_REQ = 32,  /* struct ipc_container_ref -> STATS_REPLY or ERROR */
+	IPC_CONTAINER_STATS_REPLY = 33,/* executor -> front-end: protobuf
+					* grpc.StatsContainerResponse (big), decoded by
+					* the front-end before it answers */
 
 	/* ---- stdio and exits: front-end <-> monitor (per-container channel) ---- */
 	IPC_STDIO_READ_REQ = 40,   /* struct ipc_stdio_read -> STDIO_DATA or ERROR */

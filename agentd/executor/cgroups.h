@@ -6,7 +6,8 @@
  * Offers: struct cg_config, enum cg_layout, cg_detect(), struct cgroup,
  *         cg_create(), cg_v2_fd(), cg_add_pid(), cg_destroy(), cg_path(),
  *         cg_layout_of(), cg_forget(), cg_parent_remove(),
- *         cg_apply_resources(), cg_freeze(), cg_freeze_reached().
+ *         cg_apply_resources(), cg_freeze(), cg_freeze_reached(),
+ *         cg_stats(), net_dev_stats().
  *
  * Layouts: v2 unified (/sys/fs/cgroup is cgroup2) -> CG_V2; v1 (controllers
  * mounted under /sys/fs/cgroup/<ctrl>) and hybrid (v1 controllers plus a
@@ -27,6 +28,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "agent.pb-c.h"
 #include "err.h"
 #include "oci.pb-c.h"
 
@@ -97,5 +99,16 @@ int cg_freeze(struct cgroup *cg, bool frozen, struct kerr *err);
 /* 1 when the cgroup is (frozen ? FROZEN : THAWED), 0 while in transition
  * (v1 FREEZING, v2 cgroup.events "frozen" not yet matching). */
 int cg_freeze_reached(struct cgroup *cg, bool frozen, struct kerr *err);
+
+/* StatsContainer (cgroups_stats.c): the cgroup's cpu, memory, pids, blkio
+ * and hugetlb statistics in upstream's CgroupStats shape, v1 or v2. A
+ * missing controller or file leaves its fields 0; unreadable or unexpected
+ * content -> GRPC_INTERNAL naming the file. *out is freed with
+ * protobuf_c_message_free_unpacked(&(*out)->base, NULL). */
+int cg_stats(const struct cgroup *cg, Grpc__CgroupStats **out, struct kerr *err);
+/* The interfaces of pid's network namespace (/proc/<pid>/net/dev), every
+ * one (lo included); none, without error, when pid is gone. *v is an array
+ * of malloc'd messages (free each with protobuf_c_message_free_unpacked). */
+int net_dev_stats(pid_t pid, Grpc__NetworkStats ***v, size_t *n, struct kerr *err);
 
 #endif

@@ -2,8 +2,8 @@
 /*
  * containers.c - the executor's container registry and its front-end
  * handlers: CreateContainer, StartContainer, ExecProcess, SignalProcess,
- * RemoveContainer, UpdateContainer, PauseContainer, ResumeContainer (as
- * IPC_*_REQ), the launcher's and monitor's replies, and
+ * RemoveContainer, UpdateContainer, PauseContainer, ResumeContainer,
+ * StatsContainer (as IPC_*_REQ), the launcher's and monitor's replies, and
  * the exits of the monitors.
  *
  * Every request is re-validated here (ids, the spec with spec_check, the
@@ -987,6 +987,61 @@ int on_container_freeze(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 		return fail(c, m->hdr.id, &e, err);
 	}
 	return 0;
+}
+
+/* StatsContainer: a few small cgroup and /proc reads, done here, like
+ * UpdateContainer's writes. The network counters come from the init's
+ * network namespace while it runs; a container whose init has exited gets
+ * its cgroup statistics only. */
+int on_container_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	struct ipc_container_ref q;
+	memcpy(&q, m->payload, sizeof(q));
+	struct kerr e = { 0 };
+	struct container *ct = lookup(x, q.container_id, &e);
+	if (!ct)
+		return fail(c, m->hdr.id, &e, err);
+	if (ct->state == CTR_CREATING || !ct->cg) {
+		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EAGAIN,
+				"container %s: no statistics: %s", ct->id,
+				ct->state == CTR_CREATING ? "it is being created"
+							  : "it has no cgroup");
+		return fail(c, m->hdr.id, &e, err);
+	}
+	Grpc__StatsContainerResponse resp = GRPC__STATS_CONTAINER_RESPONSE__INIT;
+	cleanup_free uint8_t *buf = NULL;
+	if (cg_stats(ct->cg, &resp.cgroup_stats, &e) < 0) {
+		kerr_prefix(&e, "container %s", ct->id);
+		return fail(c, m->hdr.id, &e, err);
+	}
+	if (!ct->init_exited && ct->init_pid > 0 &&
+	    net_dev_stats(ct->init_pid, &resp.network_stats, &resp.n_network_stats, &e) < 0) {
+		kerr_prefix(&e, "container %s network statistics", ct->id);
+		r = fail(c, m->hdr.id, &e, err);
+		goto out;
+	}
+	size_t len = grpc__stats_container_response__get_packed_size(&resp);
+	buf = malloc(len ? len : 1);
+	if (!buf || len > IPC_MAX_PAYLOAD) {
+		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, buf ? -E2BIG : -ENOMEM,
+				"container %s: statistics of %zu bytes do not fit a reply", ct->id,
+				len);
+		r = fail(c, m->hdr.id, &e, err);
+		goto out;
+	}
+	grpc__stats_container_response__pack(&resp, buf);
+	r = ipc_chan_send(c, IPC_CONTAINER_STATS_REPLY, m->hdr.id, buf, len, -1, err);
+out:
+	/* resp itself is on the stack: free what it points to. */
+	protobuf_c_message_free_unpacked(&resp.cgroup_stats->base, NULL);
+	for (size_t i = 0; i < resp.n_network_stats; i++)
+		protobuf_c_message_free_unpacked(&resp.network_stats[i]->base, NULL);
+	free(resp.network_stats);
+	return r;
 }
 
 int on_container_remove(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)

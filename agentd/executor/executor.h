@@ -154,6 +154,8 @@ int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 int on_container_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* IPC_CONTAINER_PAUSE_REQ and IPC_CONTAINER_RESUME_REQ. */
 int on_container_freeze(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+/* IPC_CONTAINER_STATS_REQ -> IPC_CONTAINER_STATS_REPLY (cg_stats, net_dev_stats). */
+int on_container_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* Start removing (SIGKILL, wait, shutdown, cleanup); used by DestroySandbox. */
 void container_begin_remove(struct container *ct);
 /* SIGCHLD: reap every exited child of the executor. */

@@ -181,6 +181,7 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_CONTAINER_UPDATE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_update },
 	{ IPC_CONTAINER_PAUSE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_freeze },
 	{ IPC_CONTAINER_RESUME_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_freeze },
+	{ IPC_CONTAINER_STATS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_stats },
 	{ 0, 0, NULL },
 };
 

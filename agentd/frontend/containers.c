@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * containers.c - the 16 container RPCs of grpc.AgentService, front-end side.
+ * containers.c - the 17 container RPCs of grpc.AgentService, front-end side.
  *
  * Each handler checks what it can without privileges (ids by the agent's
  * one rule, ipc_id_valid; required fields present; sizes bounded), then
- * forwards: the lifecycle (sandbox, create, start, exec, signal, remove) to
- * the executor, which re-validates everything (UpdateContainer: the
- * resources are checked there, by the kernel); stdio, wait, close and resize
+ * forwards: the lifecycle (sandbox, create, start, exec, signal, remove,
+ * update, pause/resume, stats) to the executor, which re-validates
+ * everything (UpdateContainer: the resources are checked there, by the
+ * kernel); stdio, wait, close and resize
  * to the container's monitor (monitors.c). Nothing is answered before the
  * reply arrives, so every handler is asynchronous.
  *
@@ -281,6 +282,46 @@ void rpc_signal_process(struct frontend *fe, struct ttrpc_call *call, ProtobufCM
 fail:
 	fail_and_free(call, req, &err);
 }
+
+/* The executor's packed StatsContainerResponse, decoded before it goes
+ * back: the host gets only a well-formed message of the declared type. */
+static void stats_reply(struct frontend *fe, struct ttrpc_call *call, const struct ipc_msg *reply,
+			const struct kerr *failure)
+{
+	if (!reply) {
+		ttrpc_call_fail_err(call, failure);
+		return;
+	}
+	Grpc__StatsContainerResponse *resp =
+		grpc__stats_container_response__unpack(NULL, reply->len, reply->payload);
+	if (!resp) {
+		log_error("StatsContainer: the executor's reply of %zu bytes does not decode",
+			  reply->len);
+		ttrpc_call_fail(call, GRPC_INTERNAL,
+				"StatsContainer: the executor's reply (%zu bytes) does not decode",
+				reply->len);
+		return;
+	}
+	ttrpc_call_reply(call, &resp->base);
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+}
+
+void rpc_stats_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__StatsContainerRequest *r = (Grpc__StatsContainerRequest *)req;
+	struct kerr err = { 0 };
+	if (check_ids(r->container_id, NULL, &err) < 0) {
+		fail_and_free(call, req, &err);
+		return;
+	}
+	struct ipc_container_ref q = { 0 };
+	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
+	protobuf_c_message_free_unpacked(req, NULL);
+	if (exec_request(fe, call, IPC_CONTAINER_STATS_REQ, &q, sizeof(q),
+			 IPC_CONTAINER_STATS_REPLY, stats_reply, &err) < 0)
+		ttrpc_call_fail_err(call, &err);
+}
+
 /* ---- to the monitor ---- */
 
 void rpc_wait_process(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)

@@ -34,6 +34,8 @@ expect_cg() {
     fail "$4: $2 = $3" "found: $got"
   fi
 }
+# jnum KEY JSON: the first number (plain or quoted) of "KEY" in compact JSON
+jnum() { echo "$2" | grep -o "\"$1\":\"*[0-9]*" | head -n 1 | grep -o '[0-9]*$'; }
 call() { timeout 60 "$ctl" --addr "$addr" call "$@" 2>&1; }
 thawed() { ! frozen; }
 frozen() {
@@ -109,6 +111,23 @@ else
   sleep 1
   b=$(cpu_us)
   check "resumed: r1's cpu time grows again ($a -> $b us)" test "$((b - a))" -gt 50000
+
+  # StatsContainer: the numbers come from this layout's files and move
+  s1=$(call AgentService/StatsContainer '{"containerId": "r1"}' | tr -d ' \n')
+  sleep 1
+  s2=$(call AgentService/StatsContainer '{"containerId": "r1"}' | tr -d ' \n')
+  u1=$(jnum totalUsage "$s1")
+  u2=$(jnum totalUsage "$s2")
+  check "StatsContainer: cpu totalUsage grows while r1 spins ($u1 -> $u2 ns)" test "${u2:-0}" -gt "${u1:-0}"
+  # the memory limit is the second "limit" (usage, swapUsage, ... each have one)
+  check "StatsContainer: memory usage > 0 and limit 128 MiB (after the update)" \
+    sh -c 'echo "$1" | grep -q "\"usage\":{\"usage\":\"[1-9][0-9]*\"" &&
+      echo "$1" | grep -q "\"limit\":\"134217728\"" || { echo "$1"; exit 1; }' _ "$s2"
+  check "StatsContainer: pids current >= 1, limit 100" \
+    sh -c 'echo "$1" | grep -q "\"pidsStats\":{\"current\":\"[1-9][0-9]*\",\"limit\":\"100\"" ||
+      { echo "$1"; exit 1; }' _ "$s2"
+  check "StatsContainer: the network statistics list lo" \
+    sh -c 'echo "$1" | grep -q "\"name\":\"lo\"" || { echo "$1"; exit 1; }' _ "$s2"
 
   out=$(call AgentService/RemoveContainer '{"containerId": "r1", "timeout": 30}')
   rc=$?

@@ -83,12 +83,20 @@ int cg_parent_remove(const struct cg_config *cfg, struct kerr *err);
 
 /* Write OCI linux.resources to the cgroup: memory (limit, reservation,
  * memory+swap; swappiness and disable_oom_killer on v1 only), cpu (shares,
- * as cpu.weight on v2 by runc's formula; quota and period; cpus, mems) and
- * pids.  A field that is 0 or "" (proto3: unset) leaves its file untouched;
- * -1 means unlimited.  Writes go in a fixed order; on failure the files
- * already written get back the values read just before writing them.  A
- * value the kernel refuses -> GRPC_INVALID_ARGUMENT naming file and value;
- * a missing controller or file -> GRPC_FAILED_PRECONDITION. NULL res: no-op. */
+ * as cpu.weight on v2 by runc's formula; quota and period; realtime period
+ * and runtime on v1 only, refused on v2; cpus, mems), pids, block IO
+ * (weights, per-device weights, throttles; v2 io.weight/io.bfq.weight and
+ * io.max), hugetlb limits, and network classid/priorities (v1 only, ignored
+ * with a warning on v2). Devices and v2 "unified" keys are not written
+ * here.  A field that is 0 or "" (proto3: unset) leaves its file untouched;
+ * -1 means unlimited.  Every value is checked before the first write (bad
+ * weight, device number, page size, interface name, too many list entries
+ * -> GRPC_INVALID_ARGUMENT naming the field).  Writes go in a fixed order;
+ * on failure the files already written get back the values read just
+ * before writing them (for list files, the one device's or interface's
+ * line).  A value the kernel refuses -> GRPC_INVALID_ARGUMENT naming file
+ * and value; a missing controller or file -> GRPC_FAILED_PRECONDITION.
+ * NULL res: no-op. */
 int cg_apply_resources(struct cgroup *cg, const Grpc__LinuxResources *res, struct kerr *err);
 
 /* Ask the kernel to freeze (true) or thaw (false) every task of the

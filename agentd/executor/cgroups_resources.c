@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cgroups_resources.c - OCI linux.resources (memory, cpu, cpuset, pids)
- * written to a container's cgroup, v1 or v2 (see cg_apply_resources in
- * cgroups.h).
+ * cgroups_resources.c - OCI linux.resources (memory, cpu, cpuset, pids,
+ * block IO, hugetlb, network, cpu realtime) written to a container's cgroup,
+ * v1 or v2 (see cg_apply_resources in cgroups.h; the OCI -> file table is in
+ * doc/storage-cgroups.md).
  *
  * The request becomes a plan: a fixed-order list of (controller, file,
- * value) writes. Each file's current value is read just before it is
- * written; when a write fails, the files already written get their previous
- * values back, in reverse order, so a failed call leaves the cgroup as it
- * was (best effort: a restore the kernel refuses is logged).
+ * value) writes, every value checked before the first write. Each file's
+ * current value is read just before it is written; when a write fails, the
+ * files already written get their previous values back, in reverse order,
+ * so a failed call leaves the cgroup as it was (best effort: a restore the
+ * kernel refuses is logged). Per-device and per-interface files
+ * (blkio.throttle.*_device, io.max, io.weight, net_prio.ifpriomap) hold a
+ * list: their "previous value" is the line of the one device or interface
+ * written (a key), or a value that removes the entry when there was none.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,13 +22,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "cgroups_internal.h"
+#include "cgroups_values.h"
 #include "cleanup.h"
 #include "grpc_status.h"
 #include "log.h"
 #include "oci.pb-c.h"
 
-#define PLAN_MAX 16
+/* Bounds on the lists of a request (more -> INVALID_ARGUMENT), so that the
+ * plan has a fixed worst case. */
+#define CG_BLKIO_DEV_MAX 16 /* entries in each blockIO device list */
+#define CG_HUGEPAGE_MAX 8   /* hugepageLimits entries (kernels have 1..3 sizes) */
+#define CG_IFPRIO_MAX 16    /* network.priorities entries */
+
+/* Worst case: memory 5 (v1: memsw, limit, soft, swappiness, oom), cpu 7
+ * (shares, period, quota, rt period, rt runtime, cpus, mems), pids 1, blkio
+ * 2 + 2 per weight device + 1 per throttle entry, hugetlb, net_cls 1,
+ * net_prio. */
+#define PLAN_MAX (5 + 7 + 1 + 2 + 2 * CG_BLKIO_DEV_MAX + 4 * CG_BLKIO_DEV_MAX + \
+		  CG_HUGEPAGE_MAX + 1 + CG_IFPRIO_MAX)
 
 struct cg_write {
 	const char *ctrl; /* v1 controller holding the file; ignored on v2 */
@@ -32,6 +51,12 @@ struct cg_write {
 	char *old;        /* read before writing; NULL until then */
 	const char *dir;  /* the cgroup directory in that hierarchy */
 	char *dir_owned;
+	char *file_owned; /* file, when built (hugetlb.<size>.*) */
+	/* List files: the first word of the line this write changes ("8:0",
+	 * "default", "eth0"), and what to write after it to remove the entry
+	 * when the file had no line for it. NULL key: a one-value file. */
+	char *key;
+	const char *absent;
 };
 
 struct plan {
@@ -45,6 +70,8 @@ static void plan_free(struct plan *p)
 		free(p->w[i].val);
 		free(p->w[i].old);
 		free(p->w[i].dir_owned);
+		free(p->w[i].file_owned);
+		free(p->w[i].key);
 	}
 	p->n = 0;
 }
@@ -67,6 +94,34 @@ static int plan_add(struct plan *p, const char *ctrl, const char *file, struct k
 	return 0;
 }
 
+/* A write to a list file: val is "<key> <rest>"; absent is what follows the
+ * key to remove the entry on rollback when the file had none. */
+static int plan_add_keyed(struct plan *p, const char *ctrl, const char *file, const char *key,
+			  const char *absent, struct kerr *err, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+static int plan_add_keyed(struct plan *p, const char *ctrl, const char *file, const char *key,
+			  const char *absent, struct kerr *err, const char *fmt, ...)
+{
+	if (p->n >= PLAN_MAX)
+		return kerr_set(err, -E2BIG, "too many cgroup writes");
+	va_list ap;
+	va_start(ap, fmt);
+	char *rest = NULL;
+	int r = vasprintf(&rest, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	char *v = NULL, *k = strdup(key);
+	if (!k || asprintf(&v, "%s %s", key, rest) < 0) {
+		free(rest);
+		free(k);
+		return kerr_set(err, -ENOMEM, "out of memory");
+	}
+	free(rest);
+	p->w[p->n++] = (struct cg_write){ .ctrl = ctrl, .file = file, .val = v, .key = k,
+					  .absent = absent };
+	return 0;
+}
 static bool has_ctrl(const char *ctrls, const char *want)
 {
 	size_t l = strlen(want);
@@ -94,6 +149,17 @@ static int dir_of(struct cgroup *cg, const char *ctrl, char **out, struct kerr *
 			       "cgroup %s: no %s controller is mounted", cg->path, ctrl);
 }
 
+/* Whether the cgroup's directory for ctrl has file (to pick between
+ * alternatives such as blkio.weight and blkio.bfq.weight). */
+static bool has_file(struct cgroup *cg, const char *ctrl, const char *file)
+{
+	cleanup_free char *dir = NULL, *path = NULL;
+	struct kerr e = { 0 };
+	if (dir_of(cg, ctrl, &dir, &e) < 0 || asprintf(&path, "%s/%s", dir, file) < 0)
+		return false;
+	return access(path, F_OK) == 0;
+}
+
 static void trim(char *s)
 {
 	size_t l = strlen(s);
@@ -111,6 +177,29 @@ static int read_old(struct cg_write *w, struct kerr *err)
 		if (r == -ENOENT)
 			err->status = GRPC_FAILED_PRECONDITION;
 		return r;
+	}
+	if (w->key) {
+		/* The line for this key, if the file lists one. */
+		size_t kl = strlen(w->key);
+		char *line = NULL;
+		for (char *l = v; l && *l;) {
+			char *nl = strchr(l, '\n');
+			if (nl)
+				*nl = '\0';
+			if (!strncmp(l, w->key, kl) && l[kl] == ' ') {
+				line = l;
+				break;
+			}
+			l = nl ? nl + 1 : NULL;
+		}
+		char *old = NULL;
+		int ar = line ? asprintf(&old, "%s", line) : asprintf(&old, "%s %s", w->key, w->absent);
+		free(v);
+		if (ar < 0)
+			return kerr_set(err, -ENOMEM, "out of memory");
+		trim(old);
+		w->old = old;
+		return 0;
 	}
 	if (!strcmp(w->file, "memory.oom_control")) {
 		const char *k = strstr(v, "oom_kill_disable ");
@@ -233,23 +322,13 @@ static int plan_memory_v2(struct cgroup *cg, const Grpc__LinuxMemory *m, struct 
 	return r;
 }
 
-/* runc's mapping of cpu.shares (2..262144) onto cpu.weight (1..10000). */
-static uint64_t shares_to_weight(uint64_t shares)
-{
-	if (shares < 2)
-		shares = 2;
-	if (shares > 262144)
-		shares = 262144;
-	return 1 + ((shares - 2) * 9999) / 262142;
-}
-
 static int plan_cpu(struct cgroup *cg, const Grpc__LinuxCPU *c, struct plan *p, struct kerr *err)
 {
 	int r = 0;
 	bool v1 = cg->layout == CG_V1;
 	if (c->shares)
 		r = v1 ? plan_add(p, "cpu", "cpu.shares", err, "%" PRIu64, c->shares)
-		       : plan_add(p, "cpu", "cpu.weight", err, "%" PRIu64, shares_to_weight(c->shares));
+		       : plan_add(p, "cpu", "cpu.weight", err, "%" PRIu64, cg_shares_to_weight(c->shares));
 	if (r >= 0 && (c->quota || c->period)) {
 		if (v1) {
 			if (c->period)
@@ -281,10 +360,257 @@ static int plan_cpu(struct cgroup *cg, const Grpc__LinuxCPU *c, struct plan *p, 
 			r = plan_add(p, "cpu", "cpu.max", err, "%s %" PRIu64, q, per);
 		}
 	}
+	if (r >= 0 && (c->realtimeperiod || c->realtimeruntime)) {
+		/* cgroup v2 has no realtime budget (runc refuses it too). */
+		if (!v1)
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+					       "cgroup %s: cpu realtimePeriod/realtimeRuntime: cgroup v2 "
+					       "has no realtime scheduling budget", cg->path);
+		/* The period first: a runtime is checked against the period in
+		 * place when it is written. */
+		if (c->realtimeperiod)
+			r = plan_add(p, "cpu", "cpu.rt_period_us", err, "%" PRIu64, c->realtimeperiod);
+		if (r >= 0 && c->realtimeruntime)
+			r = plan_add(p, "cpu", "cpu.rt_runtime_us", err, "%" PRId64,
+				     c->realtimeruntime < 0 ? -1 : c->realtimeruntime);
+	}
 	if (r >= 0 && c->cpus && c->cpus[0])
 		r = plan_add(p, "cpuset", "cpuset.cpus", err, "%s", c->cpus);
 	if (r >= 0 && c->mems && c->mems[0])
 		r = plan_add(p, "cpuset", "cpuset.mems", err, "%s", c->mems);
+	return r;
+}
+
+/* ---- block IO ----------------------------------------------------------- */
+
+static int check_weight(const char *field, uint32_t w, struct kerr *err)
+{
+	if (w && (w < CG_BLKIO_WEIGHT_MIN || w > CG_BLKIO_WEIGHT_MAX))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "blockIO %s %u is not in %d..%d", field, w, CG_BLKIO_WEIGHT_MIN,
+				       CG_BLKIO_WEIGHT_MAX);
+	return 0;
+}
+
+/* "maj:min" of a device entry; the kernel's limits are 12 and 20 bits. */
+static int dev_key(const char *field, size_t i, int64_t maj, int64_t min, char *key, size_t n,
+		   struct kerr *err)
+{
+	if (maj < 0 || maj >= (1 << 12) || min < 0 || min >= (1 << 20))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "blockIO %s[%zu]: device %" PRId64 ":%" PRId64 " is not a "
+				       "valid major:minor", field, i, maj, min);
+	snprintf(key, n, "%" PRId64 ":%" PRId64, maj, min);
+	return 0;
+}
+
+struct throttle_list {
+	const char *field; /* OCI name, for messages */
+	const char *v1_file;
+	const char *v2_name; /* io.max key */
+	size_t n;
+	Grpc__LinuxThrottleDevice **d;
+};
+
+static int plan_blkio(struct cgroup *cg, const Grpc__LinuxBlockIO *b, struct plan *p,
+		      struct kerr *err)
+{
+	bool v1 = cg->layout == CG_V1;
+	const struct throttle_list tl[] = {
+		{ "throttleReadBpsDevice", "blkio.throttle.read_bps_device", "rbps",
+		  b->n_throttlereadbpsdevice, b->throttlereadbpsdevice },
+		{ "throttleWriteBpsDevice", "blkio.throttle.write_bps_device", "wbps",
+		  b->n_throttlewritebpsdevice, b->throttlewritebpsdevice },
+		{ "throttleReadIOPSDevice", "blkio.throttle.read_iops_device", "riops",
+		  b->n_throttlereadiopsdevice, b->throttlereadiopsdevice },
+		{ "throttleWriteIOPSDevice", "blkio.throttle.write_iops_device", "wiops",
+		  b->n_throttlewriteiopsdevice, b->throttlewriteiopsdevice },
+	};
+	/* Every value is checked before anything is planned. */
+	int r = check_weight("weight", b->weight, err);
+	if (r >= 0)
+		r = check_weight("leafWeight", b->leafweight, err);
+	if (r < 0)
+		return r;
+	if (b->n_weightdevice > CG_BLKIO_DEV_MAX)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -E2BIG,
+				       "blockIO weightDevice: %zu entries, at most %d", b->n_weightdevice,
+				       CG_BLKIO_DEV_MAX);
+	for (size_t i = 0; i < b->n_weightdevice; i++) {
+		char key[32];
+		const Grpc__LinuxWeightDevice *d = b->weightdevice[i];
+		if ((r = dev_key("weightDevice", i, d->major, d->minor, key, sizeof(key), err)) < 0 ||
+		    (r = check_weight("weightDevice weight", d->weight, err)) < 0 ||
+		    (r = check_weight("weightDevice leafWeight", d->leafweight, err)) < 0)
+			return r;
+	}
+	for (size_t t = 0; t < 4; t++) {
+		if (tl[t].n > CG_BLKIO_DEV_MAX)
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -E2BIG,
+					       "blockIO %s: %zu entries, at most %d", tl[t].field,
+					       tl[t].n, CG_BLKIO_DEV_MAX);
+		for (size_t i = 0; i < tl[t].n; i++) {
+			char key[32];
+			r = dev_key(tl[t].field, i, tl[t].d[i]->major, tl[t].d[i]->minor, key,
+				    sizeof(key), err);
+			if (r < 0)
+				return r;
+		}
+	}
+
+	if (v1) {
+		/* runc: blkio.weight (CFQ) when the kernel has it, else BFQ's. */
+		bool cfq = has_file(cg, "blkio", "blkio.weight");
+		const char *wf = cfq ? "blkio.weight" : "blkio.bfq.weight";
+		const char *wdf = cfq ? "blkio.weight_device" : "blkio.bfq.weight_device";
+		/* CFQ drops a device's weight on 0; BFQ wants "default". */
+		const char *wd_absent = cfq ? "0" : "default";
+		if (b->weight)
+			r = plan_add(p, "blkio", wf, err, "%u", b->weight);
+		if (r >= 0 && b->leafweight)
+			r = plan_add(p, "blkio", "blkio.leaf_weight", err, "%u", b->leafweight);
+		for (size_t i = 0; r >= 0 && i < b->n_weightdevice; i++) {
+			const Grpc__LinuxWeightDevice *d = b->weightdevice[i];
+			char key[32];
+			snprintf(key, sizeof(key), "%" PRId64 ":%" PRId64, d->major, d->minor);
+			if (d->weight)
+				r = plan_add_keyed(p, "blkio", wdf, key, wd_absent, err, "%u", d->weight);
+			if (r >= 0 && d->leafweight)
+				r = plan_add_keyed(p, "blkio", "blkio.leaf_weight_device", key, "0", err,
+						   "%u", d->leafweight);
+		}
+		for (size_t t = 0; r >= 0 && t < 4; t++)
+			for (size_t i = 0; r >= 0 && i < tl[t].n; i++) {
+				const Grpc__LinuxThrottleDevice *d = tl[t].d[i];
+				char key[32];
+				snprintf(key, sizeof(key), "%" PRId64 ":%" PRId64, d->major, d->minor);
+				/* 0 removes the device's rule. */
+				r = plan_add_keyed(p, "blkio", tl[t].v1_file, key, "0", err,
+						   "%" PRIu64, d->rate);
+			}
+		return r;
+	}
+
+	/* v2 (runc's fs2): BFQ's io.bfq.weight takes the blkio weight as it
+	 * is; io.weight (1..10000) takes it converted. */
+	bool bfq = has_file(cg, "io", "io.bfq.weight");
+	const char *wf = bfq ? "io.bfq.weight" : "io.weight";
+	if (b->leafweight)
+		log_warn("cgroup %s: blockIO leafWeight has no cgroup v2 file: ignored", cg->path);
+	if (b->weight)
+		r = plan_add_keyed(p, "io", wf, "default", "100", err, "%" PRIu64,
+				   bfq ? b->weight : cg_blkio_to_io_weight(b->weight));
+	for (size_t i = 0; r >= 0 && i < b->n_weightdevice; i++) {
+		const Grpc__LinuxWeightDevice *d = b->weightdevice[i];
+		char key[32];
+		snprintf(key, sizeof(key), "%" PRId64 ":%" PRId64, d->major, d->minor);
+		if (d->leafweight)
+			log_warn("cgroup %s: blockIO weightDevice %s leafWeight has no cgroup v2 "
+				 "file: ignored", cg->path, key);
+		if (d->weight)
+			r = plan_add_keyed(p, "io", wf, key, "default", err, "%" PRIu64,
+					   bfq ? d->weight : cg_blkio_to_io_weight(d->weight));
+	}
+	for (size_t t = 0; r >= 0 && t < 4; t++)
+		for (size_t i = 0; r >= 0 && i < tl[t].n; i++) {
+			const Grpc__LinuxThrottleDevice *d = tl[t].d[i];
+			char key[32], rate[32] = "max";
+			snprintf(key, sizeof(key), "%" PRId64 ":%" PRId64, d->major, d->minor);
+			/* v1's 0 (no rule) is io.max's "max". */
+			if (d->rate)
+				snprintf(rate, sizeof(rate), "%" PRIu64, d->rate);
+			r = plan_add_keyed(p, "io", "io.max", key, "rbps=max wbps=max riops=max wiops=max",
+					   err, "%s=%s", tl[t].v2_name, rate);
+		}
+	return r;
+}
+
+/* ---- hugetlb ------------------------------------------------------------- */
+
+#define HUGEPAGES_SYSFS "/sys/kernel/mm/hugepages"
+
+static int plan_hugetlb(struct cgroup *cg, Grpc__LinuxHugepageLimit *const *h, size_t n,
+			struct plan *p, struct kerr *err)
+{
+	if (n > CG_HUGEPAGE_MAX)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -E2BIG,
+				       "hugepageLimits: %zu entries, at most %d", n, CG_HUGEPAGE_MAX);
+	/* Names first, all of them, so a bad one plans nothing. */
+	char names[CG_HUGEPAGE_MAX][32];
+	for (size_t i = 0; i < n; i++) {
+		const char *ps = h[i]->pagesize ? h[i]->pagesize : "";
+		uint64_t bytes;
+		if (cg_hugepage_size_parse(ps, &bytes) < 0)
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+					       "hugepageLimits[%zu]: page size \"%.32s\" is not a size "
+					       "like 2MB or 1GB", i, ps);
+		char sys[96];
+		snprintf(sys, sizeof(sys), HUGEPAGES_SYSFS "/hugepages-%llukB",
+			 (unsigned long long)(bytes >> 10));
+		if ((bytes & 1023) || access(sys, F_OK) < 0)
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+					       "hugepageLimits[%zu]: page size \"%.32s\": the kernel has "
+					       "no such huge page size (see " HUGEPAGES_SYSFS ")", i, ps);
+		cg_hugepage_size_name(bytes, names[i], sizeof(names[i]));
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *file = NULL;
+		if (asprintf(&file, "hugetlb.%s.%s", names[i],
+			     cg->layout == CG_V1 ? "limit_in_bytes" : "max") < 0)
+			return kerr_set(err, -ENOMEM, "out of memory");
+		int r = plan_add(p, "hugetlb", file, err, "%" PRIu64, h[i]->limit);
+		if (r < 0) {
+			free(file);
+			return r;
+		}
+		p->w[p->n - 1].file_owned = file;
+	}
+	return 0;
+}
+
+/* ---- network ------------------------------------------------------------- */
+
+static int plan_network(struct cgroup *cg, const Grpc__LinuxNetwork *net, struct plan *p,
+			struct kerr *err)
+{
+	if (net->n_priorities > CG_IFPRIO_MAX)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -E2BIG,
+				       "network priorities: %zu entries, at most %d",
+				       net->n_priorities, CG_IFPRIO_MAX);
+	for (size_t i = 0; i < net->n_priorities; i++) {
+		const char *name = net->priorities[i]->name ? net->priorities[i]->name : "";
+		if (!cg_ifname_valid(name))
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+					       "network priorities[%zu]: \"%.32s\" is not an interface "
+					       "name", i, name);
+	}
+	if (cg->layout != CG_V1) {
+		/* net_cls and net_prio have no v2 controller; runc ignores them. */
+		if (net->classid || net->n_priorities)
+			log_warn("cgroup %s: network classID and priorities have no cgroup v2 "
+				 "controller: ignored", cg->path);
+		return 0;
+	}
+	int r = 0;
+	if (net->classid)
+		r = plan_add(p, "net_cls", "net_cls.classid", err, "%u", net->classid);
+	for (size_t i = 0; r >= 0 && i < net->n_priorities; i++)
+		r = plan_add_keyed(p, "net_prio", "net_prio.ifpriomap", net->priorities[i]->name, "0",
+				   err, "%u", net->priorities[i]->priority);
+	return r;
+}
+
+/* Block IO, hugetlb and network, in that order (after memory, cpu, pids). */
+static int plan_io_hugetlb_net(struct cgroup *cg, const Grpc__LinuxResources *res, struct plan *p,
+			       struct kerr *err)
+{
+	int r = 0;
+	if (res->blockio)
+		r = plan_blkio(cg, res->blockio, p, err);
+	if (r >= 0 && res->n_hugepagelimits)
+		r = plan_hugetlb(cg, res->hugepagelimits, res->n_hugepagelimits, p, err);
+	if (r >= 0 && res->network)
+		r = plan_network(cg, res->network, p, err);
 	return r;
 }
 
@@ -303,6 +629,8 @@ int cg_apply_resources(struct cgroup *cg, const Grpc__LinuxResources *res, struc
 		r = res->pids->limit < 0
 			    ? plan_add(&p, "pids", "pids.max", err, "max")
 			    : plan_add(&p, "pids", "pids.max", err, "%" PRId64, res->pids->limit);
+	if (r >= 0)
+		r = plan_io_hugetlb_net(cg, res, &p, err);
 	if (r >= 0)
 		r = run_plan(cg, &p, err);
 	plan_free(&p);

@@ -577,6 +577,70 @@ TEST(v2_apply_resources_missing_controller)
 	cleanup_parents();
 }
 
+/* hugetlb is the one controller this host's cgroup2 has: the v2 hugetlb
+ * writer is tested for real; realtime and network on v2 are refused /
+ * ignored before any write. */
+TEST(v2_apply_hugetlb_rt_network)
+{
+	if (!v2_root) {
+		printf("# no cgroup2 mount to test\n");
+		return;
+	}
+	struct cg_config cfg = { .parent = parent, .root_override = v2_root };
+	struct kerr err = { 0 };
+	struct cgroup *cg = NULL;
+	REQUIRE(cg_create(&cfg, NULL, "v2h", &cg, &err) == 0);
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s/v2h/hugetlb.2MB.max", v2_root, parent);
+	Grpc__LinuxResources res = GRPC__LINUX_RESOURCES__INIT;
+	Grpc__LinuxHugepageLimit hl = GRPC__LINUX_HUGEPAGE_LIMIT__INIT;
+	Grpc__LinuxHugepageLimit *hls[] = { &hl };
+	hl.pagesize = "2MB";
+	hl.limit = 4194304;
+	res.n_hugepagelimits = 1;
+	res.hugepagelimits = hls;
+	int r = cg_apply_resources(cg, &res, &err);
+	if (access(path, F_OK) == 0) {
+		CHECK(r == 0);
+		char *s = slurp(path);
+		CHECK(s && !strncmp(s, "4194304\n", 8));
+		free(s);
+	} else {
+		printf("# no %s (no 2 MB pages or no hugetlb in the cgroup2): %s\n", path, err.msg);
+		CHECK(r < 0);
+	}
+	/* A size the kernel lacks: refused before any write. */
+	hl.pagesize = "3MB";
+	hl.limit = 0;
+	CHECK(cg_apply_resources(cg, &res, &err) < 0);
+	CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
+	CHECK(strstr(err.msg, "3MB") != NULL);
+
+	/* Realtime on v2: INVALID_ARGUMENT, and the hugetlb limit of the same
+	 * request is not written. */
+	hl.pagesize = "2MB";
+	hl.limit = 2097152;
+	Grpc__LinuxCPU cpu = GRPC__LINUX_CPU__INIT;
+	cpu.realtimeruntime = 1000;
+	res.cpu = &cpu;
+	CHECK(cg_apply_resources(cg, &res, &err) < 0);
+	CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
+	CHECK(strstr(err.msg, "realtime") != NULL);
+	if (access(path, F_OK) == 0) {
+		char *s = slurp(path);
+		CHECK(s && !strncmp(s, "4194304\n", 8));
+		free(s);
+	}
+	/* Network on v2: no controller, ignored with a warning. */
+	Grpc__LinuxResources net_only = GRPC__LINUX_RESOURCES__INIT;
+	Grpc__LinuxNetwork net = GRPC__LINUX_NETWORK__INIT;
+	net.classid = 42;
+	net_only.network = &net;
+	CHECK(cg_apply_resources(cg, &net_only, &err) == 0);
+	CHECK(cg_destroy(cg, &err) == 0);
+	cleanup_parents();
+}
+
 /* Freeze, wait for it (bounded), thaw; the sleeper is stopped meanwhile. */
 static void freeze_cycle(int *tap_failed, const struct cg_config *cfg, const char *id)
 {

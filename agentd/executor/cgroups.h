@@ -82,7 +82,9 @@ int cg_parent_remove(const struct cg_config *cfg, struct kerr *err);
 /* Write OCI linux.resources to the cgroup: memory (limit, reservation,
  * memory+swap; swappiness and disable_oom_killer on v1 only), cpu (shares,
  * as cpu.weight on v2 by runc's formula; quota and period; cpus, mems) and
- * pids.  A field that is 0 or "" (proto3: unset) leaves its file untouched;
+ * pids, and device rules (devices: defaults + the spec's on the first call,
+ * appended on later ones; cgroups_devices.c, doc/storage-cgroups.md).
+ * A field that is 0 or "" (proto3: unset) leaves its file untouched;
  * -1 means unlimited.  Writes go in a fixed order; on failure the files
  * already written get back the values read just before writing them.  A
  * value the kernel refuses -> GRPC_INVALID_ARGUMENT naming file and value;

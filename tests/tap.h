@@ -68,6 +68,14 @@ static struct tap_test *tap_head, **tap_tail = &tap_head;
 			return;                                                     \
 	} while (0)
 
+/* Skip the current test with a reason (reported as "ok N - name # SKIP"). */
+static const char *tap_skip_reason;
+#define SKIP(reason)                                                                \
+	do {                                                                        \
+		tap_skip_reason = (reason);                                         \
+		return;                                                             \
+	} while (0)
+
 static inline int tap_run(void)
 {
 	int n = 0, bad = 0;
@@ -78,8 +86,12 @@ static inline int tap_run(void)
 	int i = 0;
 	for (struct tap_test *t = tap_head; t; t = t->next) {
 		int failed = 0;
+		tap_skip_reason = NULL;
 		t->fn(&failed);
-		printf("%s %d - %s\n", failed ? "not ok" : "ok", ++i, t->name);
+		if (tap_skip_reason && !failed)
+			printf("ok %d - %s # SKIP %s\n", ++i, t->name, tap_skip_reason);
+		else
+			printf("%s %d - %s\n", failed ? "not ok" : "ok", ++i, t->name);
 		fflush(stdout);
 		bad += failed;
 	}

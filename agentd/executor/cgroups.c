@@ -496,6 +496,7 @@ static void cg_free(struct cgroup *cg)
 	hier_clear(cg);
 	if (cg->v2fd >= 0)
 		close(cg->v2fd);
+	cg_devices_release(cg);
 	free(cg->path);
 	free(cg);
 }
@@ -511,6 +512,7 @@ int cg_create(const struct cg_config *cfg, const char *cgroups_path, const char 
 	if (!cg)
 		return kerr_set(err, -ENOMEM, "out of memory");
 	cg->v2fd = -1;
+	cg->dev_prog_fd = -1;
 	cg->layout = layout;
 	r = build_path(cfg, cgroups_path, container_id, cg, err);
 	if (r >= 0)
@@ -612,7 +614,7 @@ int cg_parent_remove(const struct cg_config *cfg, struct kerr *err)
 	int r = cg_detect(cfg, &layout, err);
 	if (r < 0)
 		return r;
-	struct cgroup tmp = { .v2fd = -1 };
+	struct cgroup tmp = { .v2fd = -1, .dev_prog_fd = -1 };
 	char buf[CG_PATH_MAX + 1] = "";
 	size_t len = 0, depth = 0;
 	r = append_plain(buf, &len, "cgroup parent", cfg->parent, &depth, err);

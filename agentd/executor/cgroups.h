@@ -86,17 +86,19 @@ int cg_parent_remove(const struct cg_config *cfg, struct kerr *err);
  * as cpu.weight on v2 by runc's formula; quota and period; realtime period
  * and runtime on v1 only, refused on v2; cpus, mems), pids, block IO
  * (weights, per-device weights, throttles; v2 io.weight/io.bfq.weight and
- * io.max), hugetlb limits, and network classid/priorities (v1 only, ignored
- * with a warning on v2). Devices and v2 "unified" keys are not written
- * here.  A field that is 0 or "" (proto3: unset) leaves its file untouched;
- * -1 means unlimited.  Every value is checked before the first write (bad
- * weight, device number, page size, interface name, too many list entries
- * -> GRPC_INVALID_ARGUMENT naming the field).  Writes go in a fixed order;
- * on failure the files already written get back the values read just
- * before writing them (for list files, the one device's or interface's
- * line).  A value the kernel refuses -> GRPC_INVALID_ARGUMENT naming file
- * and value; a missing controller or file -> GRPC_FAILED_PRECONDITION.
- * NULL res: no-op. */
+ * io.max), hugetlb limits, network classid/priorities (v1 only, ignored
+ * with a warning on v2), and device rules (defaults + the spec's on the
+ * first call, appended on later ones; cgroups_devices.c,
+ * doc/storage-cgroups.md). v2 "unified" keys are not written.  A field
+ * that is 0 or "" (proto3: unset) leaves its file untouched; -1 means
+ * unlimited.  Every value is checked before the first write (bad weight,
+ * device number, page size, interface name, device rule, too many list
+ * entries -> GRPC_INVALID_ARGUMENT naming the field).  Writes go in a fixed
+ * order; on failure the files already written get back the values read
+ * just before writing them (for list files, the one device's or
+ * interface's line; device rules: the previous list).  A value the kernel
+ * refuses -> GRPC_INVALID_ARGUMENT naming file and value; a missing
+ * controller or file -> GRPC_FAILED_PRECONDITION.  NULL res: no-op. */
 int cg_apply_resources(struct cgroup *cg, const Grpc__LinuxResources *res, struct kerr *err);
 
 /* Ask the kernel to freeze (true) or thaw (false) every task of the

@@ -631,8 +631,11 @@ int cg_apply_resources(struct cgroup *cg, const Grpc__LinuxResources *res, struc
 			    : plan_add(&p, "pids", "pids.max", err, "%" PRId64, res->pids->limit);
 	if (r >= 0)
 		r = plan_io_hugetlb_net(cg, res, &p, err);
+	/* Every value is checked (planned) before the devices are written. */
 	if (r >= 0)
-		r = run_plan(cg, &p, err);
+		r = cg_apply_devices(cg, res, err);
+	if (r >= 0 && (r = run_plan(cg, &p, err)) < 0)
+		cg_devices_revert(cg);
 	plan_free(&p);
 	if (r < 0)
 		return kerr_prefix(err, "cgroup %s: apply resources", cg->path);

@@ -615,8 +615,12 @@ int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 		kerr_prefix(&e, "container %s", ct->id);
 		goto bad;
 	}
-	/* Before the init exists, so it never runs unlimited. */
-	if (req->oci->linux && cg_apply_resources(ct->cg, req->oci->linux->resources, &e) < 0) {
+	/* Before the init exists, so it never runs unlimited. Without
+	 * linux.resources the default device rules still apply. */
+	Grpc__LinuxResources no_res = GRPC__LINUX_RESOURCES__INIT;
+	const Grpc__LinuxResources *res =
+		req->oci->linux && req->oci->linux->resources ? req->oci->linux->resources : &no_res;
+	if (cg_apply_resources(ct->cg, res, &e) < 0) {
 		kerr_prefix(&e, "container %s", ct->id);
 		goto bad;
 	}

@@ -99,7 +99,18 @@ int cg_parent_remove(const struct cg_config *cfg, struct kerr *err);
  * interface's line; device rules: the previous list).  A value the kernel
  * refuses -> GRPC_INVALID_ARGUMENT naming file and value; a missing
  * controller or file -> GRPC_FAILED_PRECONDITION.  NULL res: no-op. */
-int cg_apply_resources(struct cgroup *cg, const Grpc__LinuxResources *res, struct kerr *err);
+enum cg_apply {
+	CG_APPLY_LIMITS = 1u << 0,  /* everything but the device rules */
+	CG_APPLY_DEVICES = 1u << 1, /* the device rules */
+	CG_APPLY_ALL = CG_APPLY_LIMITS | CG_APPLY_DEVICES,
+};
+/* what: CG_APPLY_* bits. CreateContainer writes the limits before the init
+ * exists and the device rules once the init has set up its rootfs (its
+ * mknods must not be refused by the spec's own rules; runc too applies them
+ * when the init reports ready); LIMITS alone still validates the device
+ * rules. UpdateContainer writes both. */
+int cg_apply_resources(struct cgroup *cg, const Grpc__LinuxResources *res, unsigned what,
+		       struct kerr *err);
 
 /* Ask the kernel to freeze (true) or thaw (false) every task of the
  * cgroup: v1 freezer.state FROZEN/THAWED, v2 cgroup.freeze 1/0. Returns at

@@ -420,6 +420,16 @@ static int write_rules(struct cgroup *cg, const struct cg_dev_rule *rules, size_
 	return r;
 }
 
+int cg_devices_check(const Grpc__LinuxResources *res, struct kerr *err)
+{
+	struct cg_dev_rule *next = NULL;
+	size_t n_next = 0;
+	int r = cg_dev_rules_merge(cg_dev_defaults, cg_dev_n_defaults, res ? res->devices : NULL,
+				   res ? res->n_devices : 0, &next, &n_next, err);
+	free(next);
+	return r < 0 ? kerr_prefix(err, "devices") : 0;
+}
+
 int cg_apply_devices(struct cgroup *cg, const Grpc__LinuxResources *res, struct kerr *err)
 {
 	size_t n_spec = res ? res->n_devices : 0;

@@ -135,6 +135,8 @@ int cg_dev_bpf_attach(int dirfd, const struct cg_dev_rule *rules, size_t n, int 
  * device program. An empty list after the first call changes nothing. On
  * failure the previous rules are put back. */
 int cg_apply_devices(struct cgroup *cg, const Grpc__LinuxResources *res, struct kerr *err);
+/* Validate the spec's rules (merged with the defaults) without writing. */
+int cg_devices_check(const Grpc__LinuxResources *res, struct kerr *err);
 /* Put back the rules in force before the last successful cg_apply_devices
  * (a later part of the same request failed). */
 void cg_devices_revert(struct cgroup *cg);

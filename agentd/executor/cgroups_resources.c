@@ -614,12 +614,15 @@ static int plan_io_hugetlb_net(struct cgroup *cg, const Grpc__LinuxResources *re
 	return r;
 }
 
-int cg_apply_resources(struct cgroup *cg, const Grpc__LinuxResources *res, struct kerr *err)
+int cg_apply_resources(struct cgroup *cg, const Grpc__LinuxResources *res, unsigned what,
+		       struct kerr *err)
 {
 	if (!cg || !res)
 		return 0;
 	struct plan p = { 0 };
 	int r = 0;
+	if (!(what & CG_APPLY_LIMITS))
+		goto devices;
 	if (res->memory)
 		r = cg->layout == CG_V1 ? plan_memory_v1(cg, res->memory, &p, err)
 					: plan_memory_v2(cg, res->memory, &p, err);
@@ -631,10 +634,13 @@ int cg_apply_resources(struct cgroup *cg, const Grpc__LinuxResources *res, struc
 			    : plan_add(&p, "pids", "pids.max", err, "%" PRId64, res->pids->limit);
 	if (r >= 0)
 		r = plan_io_hugetlb_net(cg, res, &p, err);
+	if (r >= 0 && !(what & CG_APPLY_DEVICES))
+		r = cg_devices_check(res, err);
+devices:
 	/* Every value is checked (planned) before the devices are written. */
-	if (r >= 0)
+	if (r >= 0 && (what & CG_APPLY_DEVICES))
 		r = cg_apply_devices(cg, res, err);
-	if (r >= 0 && (r = run_plan(cg, &p, err)) < 0)
+	if (r >= 0 && (r = run_plan(cg, &p, err)) < 0 && (what & CG_APPLY_DEVICES))
 		cg_devices_revert(cg);
 	plan_free(&p);
 	if (r < 0)

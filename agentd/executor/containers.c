@@ -370,6 +370,15 @@ static void attach_frontend(struct container *ct, uint32_t gen)
 	exec_to_fe(x, gen, IPC_MONITOR_ATTACH, 0, &r, sizeof(r), fd);
 }
 
+/* The spec's linux.resources; without one the default device rules still
+ * apply, as upstream. */
+static const Grpc__LinuxResources *spec_resources(const struct container *ct)
+{
+	static const Grpc__LinuxResources none = GRPC__LINUX_RESOURCES__INIT;
+	const Grpc__Linux *lx = ct->req && ct->req->oci ? ct->req->oci->linux : NULL;
+	return lx && lx->resources ? lx->resources : &none;
+}
+
 static int on_launcher_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct container *ct = data;
@@ -393,6 +402,11 @@ static int on_launcher_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 	struct ipc_launched la = { 0 };
 	if (ok && want_launched)
 		memcpy(&la, m->payload, sizeof(la));
+	if (ok && p->kind == PEND_CREATE && !ct->removing &&
+	    cg_apply_resources(ct->cg, spec_resources(ct), CG_APPLY_DEVICES, &e) < 0) {
+		kerr_prefix(&e, "container %s", ct->id);
+		ok = false;
+	}
 	switch (p->kind) {
 	case PEND_CREATE:
 		if (ok) {
@@ -615,12 +629,10 @@ int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 		kerr_prefix(&e, "container %s", ct->id);
 		goto bad;
 	}
-	/* Before the init exists, so it never runs unlimited. Without
-	 * linux.resources the default device rules still apply. */
-	Grpc__LinuxResources no_res = GRPC__LINUX_RESOURCES__INIT;
-	const Grpc__LinuxResources *res =
-		req->oci->linux && req->oci->linux->resources ? req->oci->linux->resources : &no_res;
-	if (cg_apply_resources(ct->cg, res, &e) < 0) {
+	/* Limits before the init exists, so it never runs unlimited; the
+	 * device rules (checked here) once it has made its device nodes
+	 * (apply_device_rules). */
+	if (cg_apply_resources(ct->cg, spec_resources(ct), CG_APPLY_LIMITS, &e) < 0) {
 		kerr_prefix(&e, "container %s", ct->id);
 		goto bad;
 	}
@@ -876,7 +888,7 @@ int on_container_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 							    : "stopped");
 		goto bad;
 	}
-	if (cg_apply_resources(ct->cg, req->resources, &e) < 0) {
+	if (cg_apply_resources(ct->cg, req->resources, CG_APPLY_ALL, &e) < 0) {
 		kerr_prefix(&e, "container %s", ct->id);
 		goto bad;
 	}

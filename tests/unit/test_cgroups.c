@@ -466,7 +466,7 @@ TEST(v1_apply_resources)
 	res.memory = &mem;
 	res.cpu = &cpu;
 	res.pids = &pids;
-	int r = cg_apply_resources(cg, &res, &err);
+	int r = cg_apply_resources(cg, &res, CG_APPLY_ALL, &err);
 	if (r < 0)
 		printf("# %s\n", err.msg);
 	CHECK(r == 0);
@@ -487,7 +487,7 @@ TEST(v1_apply_resources)
 	Grpc__LinuxPids p2 = GRPC__LINUX_PIDS__INIT;
 	p2.limit = -1;
 	only_pids.pids = &p2;
-	CHECK(cg_apply_resources(cg, &only_pids, &err) == 0);
+	CHECK(cg_apply_resources(cg, &only_pids, CG_APPLY_ALL, &err) == 0);
 	CHECK_FILE("pids", "res", "pids.max", "max");
 	CHECK_FILE("memory", "res", "memory.limit_in_bytes", "67108864");
 	CHECK_FILE("cpu", "res", "cpu.shares", "512");
@@ -499,7 +499,7 @@ TEST(v1_apply_resources)
 	if (memsw)
 		m2.swap = 512 << 20;
 	grow.memory = &m2;
-	r = cg_apply_resources(cg, &grow, &err);
+	r = cg_apply_resources(cg, &grow, CG_APPLY_ALL, &err);
 	if (r < 0)
 		printf("# %s\n", err.msg);
 	CHECK(r == 0);
@@ -519,7 +519,7 @@ TEST(v1_apply_resources)
 	bad.cpu = &c3;
 	bad.pids = &p3;
 	kerr_clear(&err);
-	r = cg_apply_resources(cg, &bad, &err);
+	r = cg_apply_resources(cg, &bad, CG_APPLY_ALL, &err);
 	printf("# %s\n", err.msg);
 	CHECK(r < 0);
 	CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
@@ -534,9 +534,9 @@ TEST(v1_apply_resources)
 	Grpc__LinuxMemory m4 = GRPC__LINUX_MEMORY__INIT;
 	m4.swappiness = 101;
 	bad2.memory = &m4;
-	CHECK(cg_apply_resources(cg, &bad2, &err) < 0);
+	CHECK(cg_apply_resources(cg, &bad2, CG_APPLY_ALL, &err) < 0);
 	CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
-	CHECK(cg_apply_resources(cg, NULL, &err) == 0);
+	CHECK(cg_apply_resources(cg, NULL, CG_APPLY_ALL, &err) == 0);
 	CHECK(cg_destroy(cg, &err) == 0);
 	cleanup_parents();
 }
@@ -561,7 +561,7 @@ TEST(v2_apply_resources_missing_controller)
 	pids.limit = 5;
 	res.pids = &pids;
 	snprintf(path, sizeof(path), "%s/%s/v2r/pids.max", v2_root, parent);
-	int r = cg_apply_resources(cg, &res, &err);
+	int r = cg_apply_resources(cg, &res, CG_APPLY_ALL, &err);
 	if (access(path, F_OK) == 0) {
 		printf("# pids controller present in %s: writes tested\n", v2_root);
 		CHECK(r == 0);
@@ -599,7 +599,7 @@ TEST(v2_apply_hugetlb_rt_network)
 	hl.limit = 4194304;
 	res.n_hugepagelimits = 1;
 	res.hugepagelimits = hls;
-	int r = cg_apply_resources(cg, &res, &err);
+	int r = cg_apply_resources(cg, &res, CG_APPLY_ALL, &err);
 	if (access(path, F_OK) == 0) {
 		CHECK(r == 0);
 		char *s = slurp(path);
@@ -612,7 +612,7 @@ TEST(v2_apply_hugetlb_rt_network)
 	/* A size the kernel lacks: refused before any write. */
 	hl.pagesize = "3MB";
 	hl.limit = 0;
-	CHECK(cg_apply_resources(cg, &res, &err) < 0);
+	CHECK(cg_apply_resources(cg, &res, CG_APPLY_ALL, &err) < 0);
 	CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
 	CHECK(strstr(err.msg, "3MB") != NULL);
 
@@ -623,7 +623,7 @@ TEST(v2_apply_hugetlb_rt_network)
 	Grpc__LinuxCPU cpu = GRPC__LINUX_CPU__INIT;
 	cpu.realtimeruntime = 1000;
 	res.cpu = &cpu;
-	CHECK(cg_apply_resources(cg, &res, &err) < 0);
+	CHECK(cg_apply_resources(cg, &res, CG_APPLY_ALL, &err) < 0);
 	CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
 	CHECK(strstr(err.msg, "realtime") != NULL);
 	if (access(path, F_OK) == 0) {
@@ -636,7 +636,7 @@ TEST(v2_apply_hugetlb_rt_network)
 	Grpc__LinuxNetwork net = GRPC__LINUX_NETWORK__INIT;
 	net.classid = 42;
 	net_only.network = &net;
-	CHECK(cg_apply_resources(cg, &net_only, &err) == 0);
+	CHECK(cg_apply_resources(cg, &net_only, CG_APPLY_ALL, &err) == 0);
 	CHECK(cg_destroy(cg, &err) == 0);
 	cleanup_parents();
 }

@@ -129,6 +129,43 @@ else
   check "StatsContainer: the network statistics list lo" \
     sh -c 'echo "$1" | grep -q "\"name\":\"lo\"" || { echo "$1"; exit 1; }' _ "$s2"
 
+  # block IO weight and a hugepage limit: read back where this guest has the
+  # file, FAILED_PRECONDITION naming it where the controller is missing
+  if [ "$mode" = v2 ]; then
+    wf=io.weight want="default 200"
+    [ -f "$(cgfile x io.bfq.weight)" ] && wf=io.bfq.weight want="default 200"
+    [ "$wf" = io.weight ] && want="default $((1 + (200 - 10) * 9999 / 990))"
+    hf=hugetlb.2MB.max hc=hugetlb
+  else
+    wf=blkio.weight want=200
+    [ -f "$(cgfile blkio blkio.weight)" ] || wf=blkio.bfq.weight
+    hf=hugetlb.2MB.limit_in_bytes hc=hugetlb
+  fi
+  out=$(call AgentService/UpdateContainer '{"containerId": "r1", "resources": {"BlockIO": {"Weight": 200}}}')
+  rc=$?
+  if [ -f "$(cgfile blkio "$wf")" ]; then
+    check "UpdateContainer blockIO weight 200 answers OK (${out%%
+*})" test "$rc" = 0
+    got=$(cgread blkio "$wf" | head -n 1)
+    check "update: $wf = $want ($got)" test "$got" = "$want"
+  else
+    check "UpdateContainer blockIO weight without $wf: FAILED_PRECONDITION (${out%%
+*})" sh -c 'echo "$1" | grep -q FAILED_PRECONDITION' _ "$out"
+  fi
+  if [ -d /sys/kernel/mm/hugepages/hugepages-2048kB ]; then
+    out=$(call AgentService/UpdateContainer \
+      '{"containerId": "r1", "resources": {"HugepageLimits": [{"Pagesize": "2MB", "Limit": 4194304}]}}')
+    rc=$?
+    if [ -f "$(cgfile "$hc" "$hf")" ]; then
+      check "UpdateContainer hugepage 2MB limit 4 MiB answers OK (${out%%
+*})" test "$rc" = 0
+      expect_cg "$hc" "$hf" 4194304 "update"
+    else
+      check "UpdateContainer hugepage 2MB without $hf: FAILED_PRECONDITION (${out%%
+*})" sh -c 'echo "$1" | grep -q FAILED_PRECONDITION' _ "$out"
+    fi
+  fi
+
   out=$(call AgentService/RemoveContainer '{"containerId": "r1", "timeout": 30}')
   rc=$?
   check "RemoveContainer r1 answers OK (${out%%
@@ -142,3 +179,9 @@ else
   left=$(ls -d /sys/fs/cgroup/r1 /sys/fs/cgroup/*/r1 2>/dev/null)
   check "resources: no r1 cgroup is left${left:+ ($left)}" test -z "$left"
 fi
+
+# device rules: the spec denies c 1:5 and allows c 1:3 (v1 devices.list,
+# v2 the BPF device program)
+out=$(timeout 60 "$ctl" --addr "$addr" run "$cbundles/devs" </dev/null 2>&1)
+check "devices: /dev/null writable, /dev/zero denied in the container ($(echo $out))" \
+  sh -c 'echo "$1" | grep -qx null:ok && echo "$1" | grep -qx zero:no' _ "$out"

@@ -26,6 +26,9 @@
 
 #define FIXED(T) sizeof(struct T), sizeof(struct T)
 
+/* No implicit padding: every byte of a fixed payload is checked. */
+_Static_assert(sizeof(struct ipc_ctl_new_frontend) == 8, "ipc_ctl_new_frontend has padding");
+
 static const struct ipc_type_desc types[] = {
 	{ IPC_PING, "PING", sizeof(struct ipc_ping), sizeof(struct ipc_ping), IPC_FD_NONE, false },
 	{ IPC_PONG, "PONG", sizeof(struct ipc_ping), sizeof(struct ipc_ping), IPC_FD_NONE, false },
@@ -65,6 +68,10 @@ static const struct ipc_type_desc types[] = {
 	 * interface can pass 64 KiB on large guests. */
 	{ IPC_CONTAINER_STATS_REPLY, "CONTAINER_STATS_REPLY", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE,
 	  true },
+	{ IPC_METRICS_REQ, "METRICS_REQ", 0, 0, IPC_FD_NONE, false },
+	/* Text, never empty (the scrape count is always there); above
+	 * IPC_MAX_INLINE it travels in a memfd. */
+	{ IPC_METRICS_REPLY, "METRICS_REPLY", 1, IPC_METRICS_TEXT_MAX, IPC_FD_NONE, true },
 
 	{ IPC_STDIO_READ_REQ, "STDIO_READ_REQ", FIXED(ipc_stdio_read), IPC_FD_NONE, false },
 	{ IPC_STDIO_DATA, "STDIO_DATA", sizeof(struct ipc_stdio_data),
@@ -243,8 +250,9 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 	case IPC_CTL_NEW_FRONTEND: {
 		struct ipc_ctl_new_frontend n;
 		memcpy(&n, p, sizeof(n));
-		if (n.pad)
-			return kerr_set(err, -EPROTO, "%s: nonzero padding", d->name);
+		if (n.frontend_pid <= 0)
+			return kerr_set(err, -EPROTO, "%s: front-end pid %d is not a pid", d->name,
+					n.frontend_pid);
 		break;
 	}
 	case IPC_CONTAINER_START_REQ:

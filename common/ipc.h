@@ -50,6 +50,9 @@
 /* Messages queued for sending on one channel before the peer is declared
  * stuck (it does not read) and the channel is closed. */
 #define IPC_MAX_QUEUED 1024u
+/* Longest METRICS_REPLY text: it must fit one ttRPC response (4 MiB)
+ * with the framing of grpc.Metrics and of the response around it. */
+#define IPC_METRICS_TEXT_MAX ((4u << 20) - 4096u)
 /* Longest text of an IPC_ERROR reply, NUL included. */
 #define IPC_ERROR_MSG_MAX 512u
 
@@ -106,6 +109,13 @@ enum ipc_type {
 	IPC_CONTAINER_STATS_REPLY = 33,/* executor -> front-end: protobuf
 					* grpc.StatsContainerResponse (big), decoded by
 					* the front-end before it answers */
+
+	/* ---- GetMetrics: the front-end has no /proc, the executor reads it ---- */
+	IPC_METRICS_REQ = 36,   /* front-end -> executor: no payload -> METRICS_REPLY or ERROR */
+	IPC_METRICS_REPLY = 37, /* executor -> front-end: Prometheus text,
+				 * 1..IPC_METRICS_TEXT_MAX bytes (big), no NUL; the
+				 * front-end checks it is printable UTF-8 before it
+				 * answers the host */
 
 	/* ---- stdio and exits: front-end <-> monitor (per-container channel) ---- */
 	IPC_STDIO_READ_REQ = 40,   /* struct ipc_stdio_read -> STDIO_DATA or ERROR */
@@ -183,8 +193,9 @@ struct ipc_error {
 };
 
 struct ipc_ctl_new_frontend {
-	uint32_t generation; /* the front-end's start count, for logs */
-	uint32_t pad;        /* must be zero */
+	uint32_t generation;  /* the front-end's start count, for logs */
+	int32_t frontend_pid; /* > 0: the front-end, for GetMetrics (the executor
+			       * is not its parent and could not tell otherwise) */
 };
 
 /* Container and exec ids: [A-Za-z0-9][A-Za-z0-9_.-]*, at most IPC_ID_MAX-1

@@ -116,6 +116,8 @@ struct executor {
 	struct ipc_chan *ctl;
 	struct ipc_chan *fe;
 	uint32_t fe_generation;
+	pid_t fe_pid;             /* the current front-end (CTL_NEW_FRONTEND) */
+	uint64_t metrics_scrapes; /* GetMetrics answered (kata_agent_scrape_count) */
 	bool init_daemon;
 	int exit_code;
 	int sigfd;

@@ -8,8 +8,9 @@
  * Channels:
  *   fd 3 (--ctl-fd): control channel from the parent; accepts only
  *        CTL_NEW_FRONTEND, whose fd becomes the front-end channel.
- *   front-end channel: accepts PING, GUEST_DETAILS_REQ and the container
- *        requests (SANDBOX_*, CONTAINER_*, PROCESS_*: containers.c, sandbox.c).
+ *   front-end channel: accepts PING, GUEST_DETAILS_REQ, METRICS_REQ
+ *        (metrics.c) and the container requests (SANDBOX_*, CONTAINER_*,
+ *        PROCESS_*: containers.c, sandbox.c).
  * Only the newest front-end channel is served: the parent starts a new
  * front-end only after the previous one died; a new one gets a fresh
  * channel to every container's monitor.
@@ -37,6 +38,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 
 #define SYSFS_MEMORY_BLOCK_SIZE_PATH "/sys/devices/system/memory/block_size_bytes"
 #define SYSFS_MEMORY_HOTPLUG_PROBE_PATH "/sys/devices/system/memory/probe"
@@ -168,6 +170,58 @@ static int on_guest_details(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 	return ipc_chan_send(c, IPC_GUEST_DETAILS_REPLY, m->hdr.id, &rep, sizeof(rep), -1, err);
 }
 
+/* GetMetrics: every process of the agent we can name, then the guest. */
+static int on_metrics(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	int r = check_request_id(m, err);
+	if (r < 0)
+		return r;
+	size_t max = 3 + 2 * (size_t)x->n_ctrs;
+	cleanup_free struct metrics_target *t = calloc(max, sizeof(*t));
+	cleanup_free pid_t *skip = calloc(1 + EXEC_MAX_EXECS, sizeof(*skip));
+	struct kerr e = { 0 };
+	if (!t || !skip) {
+		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "metrics: out of memory");
+		return exec_reply_error(c, m->hdr.id, &e, err);
+	}
+	size_t n = 0;
+	t[n++] = (struct metrics_target){ "parent", NULL, getppid() };
+	if (x->fe_pid > 0)
+		t[n++] = (struct metrics_target){ "frontend", NULL, x->fe_pid };
+	t[n++] = (struct metrics_target){ "executor", NULL, getpid() };
+	for (struct container *ct = x->ctrs; ct && n + 2 <= max; ct = ct->next) {
+		/* x_pid is X until it execs the monitor: then it is the monitor. */
+		if (ct->x_pid <= 0)
+			continue;
+		t[n++] = (struct metrics_target){ "monitor", ct->id, ct->x_pid };
+		size_t ns = 0;
+		if (ct->init_pid > 0)
+			skip[ns++] = ct->init_pid;
+		for (struct ctr_exec *ex = ct->execs; ex && ns < 1 + EXEC_MAX_EXECS; ex = ex->next)
+			if (ex->pid > 0)
+				skip[ns++] = ex->pid;
+		pid_t l = metrics_find_launcher("/proc", ct->x_pid, skip, ns);
+		if (l > 0)
+			t[n++] = (struct metrics_target){ "launcher", ct->id, l };
+	}
+	struct metrics_env env = {
+		.proc_root = "/proc",
+		.ticks_per_sec = sysconf(_SC_CLK_TCK),
+		.page_size = sysconf(_SC_PAGESIZE),
+		.limit = METRICS_MAX_TEXT,
+	};
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	if (metrics_render(&env, t, n, x->metrics_scrapes + 1, &text, &len, &e) < 0) {
+		log_warn("GetMetrics: %s", e.msg);
+		return exec_reply_error(c, m->hdr.id, &e, err);
+	}
+	x->metrics_scrapes++;
+	log_debug("GetMetrics: %zu processes, %zu bytes", n, len);
+	return ipc_chan_send(c, IPC_METRICS_REPLY, m->hdr.id, text, len, -1, err);
+}
+
 static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_PING, IPC_FROM(IPC_ROLE_FRONTEND), on_ping },
 	{ IPC_GUEST_DETAILS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_guest_details },
@@ -182,6 +236,7 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_CONTAINER_PAUSE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_freeze },
 	{ IPC_CONTAINER_RESUME_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_freeze },
 	{ IPC_CONTAINER_STATS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_stats },
+	{ IPC_METRICS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_metrics },
 	{ 0, 0, NULL },
 };
 
@@ -235,6 +290,7 @@ static int on_new_frontend(struct ipc_chan *c, struct ipc_msg *m, void *data, st
 	/* Our own count, not the parent's: replies are matched to the
 	 * front-end that asked by it. */
 	x->fe_generation++;
+	x->fe_pid = n.frontend_pid;
 	log_info("serving front-end channel %s", name);
 	containers_new_frontend(x);
 	return 0;

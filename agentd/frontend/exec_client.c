@@ -98,6 +98,7 @@ static int on_monitor_attach(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 static const struct ipc_dispatch executor_table[] = {
 	{ IPC_PONG, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
 	{ IPC_GUEST_DETAILS_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
+	{ IPC_METRICS_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
 	{ IPC_OK, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
 	{ IPC_CONTAINER_STATS_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
 	{ IPC_ERROR, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },

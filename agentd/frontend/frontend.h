@@ -6,6 +6,7 @@
  *   exec_client.c  requests to the executor and matching of their replies
  *   monitors.c     the per-container monitor channels: stdio, wait, resize
  *   containers.c   the container RPCs: checks, then to executor or monitor
+ *   metrics.c      GetMetrics: collected by the executor, checked here
  *   rpc.c          ttRPC dispatch: catalog, endpoint policy, decode, table
  */
 #ifndef KATA_FRONTEND_H
@@ -100,6 +101,14 @@ RPC_HANDLER(rpc_read_stdout);
 RPC_HANDLER(rpc_read_stderr);
 RPC_HANDLER(rpc_close_stdin);
 RPC_HANDLER(rpc_tty_win_resize);
+
+/* ---- metrics.c ---- */
+
+RPC_HANDLER(rpc_get_metrics);
+/* The executor's METRICS_REPLY text is fit for the host: 1..
+ * IPC_METRICS_TEXT_MAX bytes of valid UTF-8 without control characters
+ * other than '\n' and '\t', ending with '\n'. Status INTERNAL if not. */
+int metrics_text_check(const uint8_t *p, size_t len, struct kerr *err);
 
 /* ---- rpc.c ---- */
 

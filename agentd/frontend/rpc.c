@@ -118,6 +118,7 @@ static const struct rpc_handler handlers[] = {
 	{ "grpc.AgentService", "ReadStderr", rpc_read_stderr },
 	{ "grpc.AgentService", "CloseStdin", rpc_close_stdin },
 	{ "grpc.AgentService", "TtyWinResize", rpc_tty_win_resize },
+	{ "grpc.AgentService", "GetMetrics", rpc_get_metrics },
 	{ NULL, NULL, NULL },
 };
 

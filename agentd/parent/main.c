@@ -275,13 +275,6 @@ static void start_frontend(struct parent *p)
 	cleanup_close int fe_end = sp[0];
 	cleanup_close int ex_end = sp[1];
 	unsigned gen = p->generation + 1;
-	struct ipc_ctl_new_frontend n = { .generation = gen };
-	if (ipc_chan_send(p->ctl, IPC_CTL_NEW_FRONTEND, 0, &n, sizeof(n), ex_end, &err) < 0) {
-		log_error("handing the executor its front-end channel: %s", err.msg);
-		return;
-	}
-	if (!p->ctl)
-		return; /* the channel broke while sending; executor death follows */
 
 	char uid[16], gid[16], genbuf[16];
 	snprintf(uid, sizeof(uid), "%lu", p->fe_uid);
@@ -320,6 +313,18 @@ static void start_frontend(struct parent *p)
 	p->generation = gen;
 	p->frontend_pid = pid;
 	p->frontend_started = loop_now_ns();
+	/* Handed over after the fork, so that it can carry the front-end's pid
+	 * (GetMetrics); what the front-end sends meanwhile waits in the
+	 * socket. Its end closes when we return: a front-end whose channel
+	 * never reached the executor sees EOF and exits, and is restarted. */
+	struct ipc_ctl_new_frontend n = { .generation = gen, .frontend_pid = pid };
+	if (ipc_chan_send(p->ctl, IPC_CTL_NEW_FRONTEND, 0, &n, sizeof(n), ex_end, &err) < 0) {
+		log_error("handing the executor its front-end channel: %s", err.msg);
+		kill(pid, SIGKILL);
+		return;
+	}
+	if (!p->ctl)
+		return; /* the channel broke while sending; executor death follows */
 	json_t *f = json_pack("{s:s,s:i,s:i}", "child", "frontend", "child-pid", (int)pid,
 			      "generation", (int)gen);
 	log_fields(LOG_LVL_INFO, f, "front-end started (pid %d, generation %u)", (int)pid, gen);

@@ -391,7 +391,7 @@ static int new_frontend(void)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return -1;
 	static uint32_t gen = 1;
-	struct ipc_ctl_new_frontend n = { .generation = gen++ };
+	struct ipc_ctl_new_frontend n = { .generation = gen++, .frontend_pid = getpid() };
 	struct kerr e = { 0 };
 	if (ipc_send_fd(ctl, IPC_CTL_NEW_FRONTEND, 0, &n, sizeof(n), sp[1], &e) < 0) {
 		printf("# CTL_NEW_FRONTEND: %s\n", e.msg);
@@ -491,6 +491,32 @@ TEST(exec_and_signal)
 	CHECK_EQ_INT(exec_proc("c1", "e2", "exec sleep 1000"), 0);
 	CHECK_EQ_INT(signal_proc("c1", "e2", SIGTERM), 0);
 	CHECK_EQ_INT(wait_proc(mfd, "c1", "e2"), 128 + SIGTERM);
+}
+
+TEST(metrics)
+{
+	REQUIRE(ready);
+	struct kerr e = { 0 };
+	REQUIRE(ipc_send_fd(fe, IPC_METRICS_REQ, next_id, NULL, 0, -1, &e) == 0);
+	struct ipc_msg m;
+	REQUIRE(recv_to(fe, &m, 10000) == 1);
+	CHECK_EQ_INT(m.hdr.type, IPC_METRICS_REPLY);
+	CHECK_EQ_INT(m.hdr.id, next_id);
+	next_id++;
+	char *t = m.hdr.type == IPC_METRICS_REPLY ? strndup((const char *)m.payload, m.len) : NULL;
+	ipc_msg_release(&m);
+	REQUIRE(t != NULL);
+	/* This test is the executor's parent and (by CTL_NEW_FRONTEND) its
+	 * front-end; c1 runs, with its monitor and launcher. */
+	CHECK(strstr(t, "\nkata_agent_scrape_count 1\n") != NULL);
+	CHECK(strstr(t, "\nkata_agent_threads{process=\"parent\"} 1\n") != NULL);
+	CHECK(strstr(t, "\nkata_agent_threads{process=\"frontend\"} 1\n") != NULL);
+	CHECK(strstr(t, "\nkata_agent_threads{process=\"executor\"} 1\n") != NULL);
+	CHECK(strstr(t, "\nkata_agent_threads{process=\"monitor\",container_id=\"c1\"} 1\n") != NULL);
+	CHECK(strstr(t, "\nkata_agent_threads{process=\"launcher\",container_id=\"c1\"} 1\n") != NULL);
+	CHECK(strstr(t, "\nkata_guest_meminfo{item=\"mem_total\"} ") != NULL);
+	CHECK(t[strlen(t) - 1] == '\n');
+	free(t);
 }
 
 TEST(frontend_restart)

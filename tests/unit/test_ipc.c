@@ -101,7 +101,7 @@ TEST(fd_passing)
 	int sv[2], inner[2];
 	REQUIRE(pair(sv) == 0 && pair(inner) == 0);
 	struct kerr e = { 0 };
-	struct ipc_ctl_new_frontend n = { .generation = 3 };
+	struct ipc_ctl_new_frontend n = { .generation = 3, .frontend_pid = 42 };
 	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_CTL_NEW_FRONTEND, 0, &n, sizeof(n), inner[1], &e), 0);
 	struct ipc_msg m;
 	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
@@ -130,7 +130,7 @@ TEST(sender_checks)
 	CHECK(ipc_send_fd(sv[0], 999, 1, &p, sizeof(p), -1, &e) < 0);
 	CHECK(ipc_send_fd(sv[0], IPC_PING, 1, &p, 4, -1, &e) < 0);
 	CHECK(ipc_send_fd(sv[0], IPC_PING, 1, &p, sizeof(p), sv[0], &e) < 0);
-	struct ipc_ctl_new_frontend n = { .generation = 1 };
+	struct ipc_ctl_new_frontend n = { .generation = 1, .frontend_pid = 42 };
 	CHECK(ipc_send_fd(sv[0], IPC_CTL_NEW_FRONTEND, 0, &n, sizeof(n), -1, &e) < 0);
 	char *big = calloc(1, IPC_MAX_INLINE + 1);
 	CHECK(ipc_send_fd(sv[0], IPC_PING, 1, big, IPC_MAX_INLINE + 1, -1, &e) < 0);
@@ -175,7 +175,7 @@ TEST(receiver_rejects_malformed)
 	CHECK(rejects(sv[1], "unexpected fd"));
 
 	int two[2] = { other[0], other[1] };
-	struct ipc_ctl_new_frontend n = { .generation = 1 };
+	struct ipc_ctl_new_frontend n = { .generation = 1, .frontend_pid = 42 };
 	h = (struct ipc_hdr){ IPC_CTL_NEW_FRONTEND, sizeof(n), 0, 0 };
 	raw_send(sv[0], &h, &n, sizeof(n), two, 2);
 	CHECK(rejects(sv[1], "2 fds"));
@@ -183,9 +183,12 @@ TEST(receiver_rejects_malformed)
 	raw_send(sv[0], &h, &n, sizeof(n), NULL, 0);
 	CHECK(rejects(sv[1], "required fd missing"));
 
-	n.pad = 1;
+	n.frontend_pid = 0;
 	raw_send(sv[0], &h, &n, sizeof(n), &other[0], 1);
-	CHECK(rejects(sv[1], "padding"));
+	CHECK(rejects(sv[1], "front-end pid 0 is not a pid"));
+	n.frontend_pid = -5;
+	raw_send(sv[0], &h, &n, sizeof(n), &other[0], 1);
+	CHECK(rejects(sv[1], "front-end pid -5 is not a pid"));
 
 	/* More than fits in one receive: MSG_TRUNC. */
 	size_t huge = IPC_MAX_INLINE + 100;
@@ -754,6 +757,37 @@ TEST(stdio_messages_round_trip)
 	/* A 0-byte write is not a message. */
 	CHECK(ipc_send_fd(sv[0], IPC_STDIO_WRITE_REQ, 9, buf, IPC_ID_MAX, -1, &e) < 0);
 	free(buf);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+TEST(metrics_messages)
+{
+	int sv[2];
+	REQUIRE(pair(sv) == 0);
+	struct kerr e = { 0 };
+	struct ipc_msg m;
+	int sz = 4 << 20;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	/* METRICS_REQ: nothing but the header */
+	CHECK(ipc_send_fd(sv[0], IPC_METRICS_REQ, 1, "x", 1, -1, &e) < 0);
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_METRICS_REQ, 1, NULL, 0, -1, &e), 0);
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	CHECK_EQ_INT(m.hdr.type, IPC_METRICS_REQ);
+	ipc_msg_release(&m);
+	/* METRICS_REPLY: 1..IPC_METRICS_TEXT_MAX, a memfd above 64 KiB */
+	CHECK(ipc_send_fd(sv[0], IPC_METRICS_REPLY, 1, NULL, 0, -1, &e) < 0);
+	char *text = malloc(IPC_METRICS_TEXT_MAX + 1);
+	REQUIRE(text != NULL);
+	memset(text, 'a', IPC_METRICS_TEXT_MAX + 1);
+	CHECK(ipc_send_fd(sv[0], IPC_METRICS_REPLY, 1, text, IPC_METRICS_TEXT_MAX + 1, -1, &e) < 0);
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_METRICS_REPLY, 2, text, IPC_METRICS_TEXT_MAX, -1, &e), 0);
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	CHECK_EQ_INT(m.hdr.flags, IPC_F_MEMFD);
+	CHECK_EQ_INT(m.len, IPC_METRICS_TEXT_MAX);
+	CHECK(m.payload && memcmp(m.payload, text, m.len) == 0);
+	ipc_msg_release(&m);
+	free(text);
 	close(sv[0]);
 	close(sv[1]);
 }

@@ -76,7 +76,7 @@ static void print_stats(double *ms, int n, int errors)
 	double median = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
 	/* Nearest rank. */
 	int r90 = (int)((9 * n + 9) / 10) - 1;
-	printf("rounds=%d median_ms=%.2f p90_ms=%.2f min_ms=%.2f max_ms=%.2f errors=%d samples_ms=",
+	printf("rounds=%d median_ms=%.3f p90_ms=%.3f min_ms=%.3f max_ms=%.3f errors=%d samples_ms=",
 	       n, median, ms[r90], ms[0], ms[n - 1], errors);
 	/* Every sample, so that a caller interleaving short runs can merge them. */
 	for (int i = 0; i < n; i++)

@@ -185,3 +185,17 @@ fi
 out=$(timeout 60 "$ctl" --addr "$addr" run "$cbundles/devs" </dev/null 2>&1)
 check "devices: /dev/null writable, /dev/zero denied in the container ($(echo $out))" \
   sh -c 'echo "$1" | grep -qx null:ok && echo "$1" | grep -qx zero:no' _ "$out"
+
+# GetMetrics: the agent's processes and the guest, in Prometheus text (the
+# JSON string escapes the label quotes: process=\"parent\")
+metrics_have() { # metrics_have TEXT WORD...: every WORD is in TEXT
+  t=$1
+  shift
+  for w in "$@"; do
+    case $t in *"$w"*) ;; *) echo "missing $w"; return 1 ;; esac
+  done
+}
+out=$(call AgentService/GetMetrics '{}')
+check "GetMetrics: kata_agent_* for parent, frontend and executor" metrics_have "$out" \
+  'process=\"parent\"' 'process=\"frontend\"' 'process=\"executor\"' kata_agent_
+check "GetMetrics: kata_guest_meminfo and kata_guest_load" metrics_have "$out" kata_guest_meminfo kata_guest_load

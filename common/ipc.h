@@ -102,6 +102,11 @@ enum ipc_type {
 	IPC_CONTAINER_UPDATE_REQ = 29, /* protobuf grpc.UpdateContainerRequest (big) */
 	IPC_CONTAINER_PAUSE_REQ = 30,  /* struct ipc_container_ref (replied once frozen) */
 	IPC_CONTAINER_RESUME_REQ = 31, /* struct ipc_container_ref (replied once thawed) */
+	IPC_OOM_EVENT_REQ = 34,        /* no payload: a long poll for the oldest OOM event;
+					* also acknowledges the event of this channel's
+					* previous OOM_EVENT_REPLY (doc/ipc.md "OOM events") */
+	IPC_OOM_EVENT_REPLY = 35,      /* executor -> front-end: struct ipc_container_ref,
+					* the container whose cgroup recorded an OOM kill */
 
 	/* ---- stdio and exits: front-end <-> monitor (per-container channel) ---- */
 	IPC_STDIO_READ_REQ = 40,   /* struct ipc_stdio_read -> STDIO_DATA or ERROR */

@@ -6,7 +6,8 @@
  * Offers: struct cg_config, enum cg_layout, cg_detect(), struct cgroup,
  *         cg_create(), cg_v2_fd(), cg_add_pid(), cg_destroy(), cg_path(),
  *         cg_layout_of(), cg_forget(), cg_parent_remove(),
- *         cg_apply_resources(), cg_freeze(), cg_freeze_reached().
+ *         cg_apply_resources(), cg_freeze(), cg_freeze_reached(),
+ *         cg_controller_dir().
  *
  * Layouts: v2 unified (/sys/fs/cgroup is cgroup2) -> CG_V2; v1 (controllers
  * mounted under /sys/fs/cgroup/<ctrl>) and hybrid (v1 controllers plus a
@@ -97,5 +98,10 @@ int cg_freeze(struct cgroup *cg, bool frozen, struct kerr *err);
 /* 1 when the cgroup is (frozen ? FROZEN : THAWED), 0 while in transition
  * (v1 FREEZING, v2 cgroup.events "frozen" not yet matching). */
 int cg_freeze_reached(struct cgroup *cg, bool frozen, struct kerr *err);
+
+/* The cgroup's absolute directory in the hierarchy holding controller ctrl
+ * ("memory"): v1 the one mounted with it, v2 the unified one. malloc'd in
+ * *out. No such hierarchy -> GRPC_FAILED_PRECONDITION. */
+int cg_controller_dir(const struct cgroup *cg, const char *ctrl, char **out, struct kerr *err);
 
 #endif

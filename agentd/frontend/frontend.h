@@ -6,6 +6,7 @@
  *   exec_client.c  requests to the executor and matching of their replies
  *   monitors.c     the per-container monitor channels: stdio, wait, resize
  *   containers.c   the container RPCs: checks, then to executor or monitor
+ *   oom.c          GetOOMEvent: waiting calls and the long poll to the executor
  *   rpc.c          ttRPC dispatch: catalog, endpoint policy, decode, table
  */
 #ifndef KATA_FRONTEND_H
@@ -23,6 +24,7 @@
 
 struct exec_pending;
 struct fe_mon;
+struct oom_waiter;
 
 struct frontend {
 	struct loop *loop;
@@ -34,6 +36,15 @@ struct frontend {
 	struct fe_mon *mons;         /* monitor channels, one per container */
 	size_t n_mons;
 	unsigned generation;
+	bool stopping;               /* SIGTERM: the agent is shutting down */
+	/* GetOOMEvent (oom.c): calls waiting, oldest first; whether an
+	 * OOM_EVENT_REQ is outstanding; an event received while no call
+	 * waited (not yet acknowledged to the executor). */
+	struct oom_waiter *oom_waiters;
+	size_t n_oom_waiters;
+	bool oom_polling;
+	bool oom_have_spare;
+	char oom_spare[IPC_ID_MAX];
 	/* Only allowed_endpoints is set: the parent passes the list on argv. */
 	struct agent_options policy;
 };
@@ -99,6 +110,13 @@ RPC_HANDLER(rpc_read_stdout);
 RPC_HANDLER(rpc_read_stderr);
 RPC_HANDLER(rpc_close_stdin);
 RPC_HANDLER(rpc_tty_win_resize);
+
+/* ---- oom.c ---- */
+
+#define OOM_MAX_WAITERS 1024u
+RPC_HANDLER(rpc_get_oom_event);
+/* Fail every waiting GetOOMEvent with UNAVAILABLE why (shutdown). */
+void oom_client_stop(struct frontend *fe, const char *why);
 
 /* ---- rpc.c ---- */
 

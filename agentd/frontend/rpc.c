@@ -117,6 +117,7 @@ static const struct rpc_handler handlers[] = {
 	{ "grpc.AgentService", "ReadStderr", rpc_read_stderr },
 	{ "grpc.AgentService", "CloseStdin", rpc_close_stdin },
 	{ "grpc.AgentService", "TtyWinResize", rpc_tty_win_resize },
+	{ "grpc.AgentService", "GetOOMEvent", rpc_get_oom_event },
 	{ NULL, NULL, NULL },
 };
 

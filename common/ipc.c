@@ -72,6 +72,8 @@ static const struct ipc_type_desc types[] = {
 	/* Text, never empty (the scrape count is always there); above
 	 * IPC_MAX_INLINE it travels in a memfd. */
 	{ IPC_METRICS_REPLY, "METRICS_REPLY", 1, IPC_METRICS_TEXT_MAX, IPC_FD_NONE, true },
+	{ IPC_OOM_EVENT_REQ, "OOM_EVENT_REQ", 0, 0, IPC_FD_NONE, false },
+	{ IPC_OOM_EVENT_REPLY, "OOM_EVENT_REPLY", FIXED(ipc_container_ref), IPC_FD_NONE, false },
 
 	{ IPC_STDIO_READ_REQ, "STDIO_READ_REQ", FIXED(ipc_stdio_read), IPC_FD_NONE, false },
 	{ IPC_STDIO_DATA, "STDIO_DATA", sizeof(struct ipc_stdio_data),
@@ -259,6 +261,7 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 	case IPC_CONTAINER_PAUSE_REQ:
 	case IPC_CONTAINER_RESUME_REQ:
 	case IPC_CONTAINER_STATS_REQ:
+	case IPC_OOM_EVENT_REPLY:
 	case IPC_MONITOR_ATTACH: {
 		struct ipc_container_ref c;
 		memcpy(&c, p, sizeof(c));

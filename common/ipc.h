@@ -109,6 +109,11 @@ enum ipc_type {
 	IPC_CONTAINER_STATS_REPLY = 33,/* executor -> front-end: protobuf
 					* grpc.StatsContainerResponse (big), decoded by
 					* the front-end before it answers */
+	IPC_OOM_EVENT_REQ = 34,        /* no payload: a long poll for the oldest OOM event;
+					* also acknowledges the event of this channel's
+					* previous OOM_EVENT_REPLY (doc/ipc.md "OOM events") */
+	IPC_OOM_EVENT_REPLY = 35,      /* executor -> front-end: struct ipc_container_ref,
+					* the container whose cgroup recorded an OOM kill */
 
 	/* ---- GetMetrics: the front-end has no /proc, the executor reads it ---- */
 	IPC_METRICS_REQ = 36,   /* front-end -> executor: no payload -> METRICS_REPLY or ERROR */

@@ -684,3 +684,26 @@ int cg_freeze_reached(struct cgroup *cg, bool frozen, struct kerr *err)
 	const char *f = strstr(v, "frozen ");
 	return f && f[7] == (frozen ? '1' : '0');
 }
+
+/* ---- controller directories ----------------------------------------------- */
+
+int cg_controller_dir(const struct cgroup *cg, const char *ctrl, char **out, struct kerr *err)
+{
+	size_t l = strlen(ctrl);
+	for (size_t i = 0; i < cg->n_hier; i++) {
+		bool match = cg->layout == CG_V2;
+		/* v1: ctrls is a comma-separated set ("cpu,cpuacct"). */
+		for (const char *c = cg->hier[i].ctrls; !match && *c;) {
+			const char *e = strchrnul(c, ',');
+			match = (size_t)(e - c) == l && !strncmp(c, ctrl, l);
+			c = *e ? e + 1 : e;
+		}
+		if (!match)
+			continue;
+		if (asprintf(out, "%s/%s", cg->hier[i].mount, cg->path) < 0)
+			return kerr_set(err, -ENOMEM, "out of memory");
+		return 0;
+	}
+	return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ENOENT,
+			       "cgroup %s: no %s controller is mounted", cg->path, ctrl);
+}

@@ -7,7 +7,7 @@
  *         cg_create(), cg_v2_fd(), cg_add_pid(), cg_destroy(), cg_path(),
  *         cg_layout_of(), cg_forget(), cg_parent_remove(),
  *         cg_apply_resources(), cg_freeze(), cg_freeze_reached(),
- *         cg_stats(), net_dev_stats().
+ *         cg_stats(), net_dev_stats(), cg_controller_dir().
  *
  * Layouts: v2 unified (/sys/fs/cgroup is cgroup2) -> CG_V2; v1 (controllers
  * mounted under /sys/fs/cgroup/<ctrl>) and hybrid (v1 controllers plus a
@@ -131,5 +131,9 @@ int cg_stats(const struct cgroup *cg, Grpc__CgroupStats **out, struct kerr *err)
  * one (lo included); none, without error, when pid is gone. *v is an array
  * of malloc'd messages (free each with protobuf_c_message_free_unpacked). */
 int net_dev_stats(pid_t pid, Grpc__NetworkStats ***v, size_t *n, struct kerr *err);
+/* The cgroup's absolute directory in the hierarchy holding controller ctrl
+ * ("memory"): v1 the one mounted with it, v2 the unified one. malloc'd in
+ * *out. No such hierarchy -> GRPC_FAILED_PRECONDITION. */
+int cg_controller_dir(const struct cgroup *cg, const char *ctrl, char **out, struct kerr *err);
 
 #endif

@@ -227,6 +227,8 @@ static void ctr_free(struct container *ct)
 		ct->execs = n;
 	}
 	storage_set_free(ct->storages);
+	/* Before the rmdir: v1 signals the eventfd when the cgroup goes. */
+	oom_watch_remove(ct);
 	if (ct->cg) {
 		struct kerr ce = { 0 };
 		if (cg_destroy(ct->cg, &ce) < 0)
@@ -636,6 +638,11 @@ int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 		kerr_prefix(&e, "container %s", ct->id);
 		goto bad;
 	}
+	/* Before the init exists, so that an OOM of the init is seen too. A
+	 * container without OOM notifications still runs (upstream only logs). */
+	struct kerr oe = { 0 };
+	if (oom_watch_add(ct, &oe) < 0)
+		log_warn("container %s: no OOM events: %s", ct->id, oe.msg);
 	int el = -1, em = -1;
 	const uint32_t create_id = 1;
 	if (spawn_container(ct, create_id, &el, &em, &ct->fm_fe, &e) < 0)

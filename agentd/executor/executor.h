@@ -10,7 +10,8 @@
  *  - the front-end handlers of containers.c and sandbox.c (for main.c's
  *    dispatch table), the SIGCHLD reaper, the front-end restart hook;
  *  - spawn_container() (spawn.c): create X/L/M for a checked container;
- *  - launcher_main() (launcher.c): the launcher's blocking loop, never returns.
+ *  - launcher_main() (launcher.c): the launcher's blocking loop, never returns;
+ *  - OOM watches and the OOM event queue (oom.c).
  *
  * Bounds: at most EXEC_MAX_CONTAINERS containers, EXEC_MAX_EXECS execs per
  * container (exited execs are forgotten first when the bound is reached).
@@ -54,6 +55,8 @@ struct pending {
 	char exec_id[IPC_ID_MAX];
 	struct pending *next;
 };
+
+struct oom_watch;
 
 enum ctr_state { CTR_CREATING, CTR_CREATED, CTR_RUNNING, CTR_STOPPED };
 
@@ -99,6 +102,7 @@ struct container {
 	unsigned frz_polls;
 	uint32_t frz_fe_id, frz_fe_gen;
 	struct loop_timer *frz_timer;
+	struct oom_watch *oom; /* NULL: no OOM notification (no memory controller) */
 	struct container *next;
 };
 
@@ -109,6 +113,26 @@ struct sandbox {
 	struct storage_set *storages;
 	bool destroying;
 	uint32_t destroy_fe_id, destroy_fe_gen;
+};
+
+/* OOM events waiting for GetOOMEvent (oom.c). The queue lives here, in
+ * the executor, so that it survives a front-end restart. */
+#define OOM_QUEUE_MAX 1024
+struct oom_event {
+	uint64_t seq; /* 1, 2, ...: names an event in acknowledgements */
+	char container_id[IPC_ID_MAX];
+};
+struct oom_state {
+	struct oom_event *ring; /* OOM_QUEUE_MAX slots, allocated at the first event */
+	unsigned head, count;
+	uint64_t next_seq;
+	/* The current front-end's state: the event handed to it and not yet
+	 * acknowledged (0: none), its parked OOM_EVENT_REQ (0: none), and the
+	 * generation both belong to. */
+	uint64_t inflight_seq;
+	uint32_t poll_id;
+	uint32_t gen;
+	uint64_t dropped; /* events lost to a full queue */
 };
 
 struct executor {
@@ -126,6 +150,7 @@ struct executor {
 	struct sandbox sb;
 	struct container *ctrs;
 	unsigned n_ctrs;
+	struct oom_state oom;
 };
 
 /* ---- main.c ---- */
@@ -166,6 +191,24 @@ void containers_reap(struct executor *x);
 void containers_new_frontend(struct executor *x);
 /* Exit of the executor: kill and forget everything without waiting. */
 void containers_free_all(struct executor *x);
+
+/* ---- oom.c ---- */
+/* Watch ct's cgroup for OOM kills (v1: eventfd on memory.oom_control via
+ * cgroup.event_control; v2: inotify on memory.events' oom_kill counter). */
+int oom_watch_add(struct container *ct, struct kerr *err);
+/* Stop watching; must run before the cgroup is removed. Events already
+ * queued for ct stay queued. NULL watch is fine. */
+void oom_watch_remove(struct container *ct);
+/* IPC_OOM_EVENT_REQ from the front-end. */
+int on_oom_event_req(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+/* Queue an OOM event for container id (oldest dropped when full). */
+void oom_event_push(struct executor *x, const char *container_id);
+/* The front-end channel closed or was replaced: forget its parked poll and
+ * make its unacknowledged event deliverable again. */
+void oom_frontend_gone(struct executor *x);
+/* Shutdown: the parked poll fails UNAVAILABLE at once. */
+void oom_shutdown(struct executor *x);
+void oom_free(struct executor *x);
 
 /* ---- spawn.c ---- */
 /* Fork X (-> L + exec M) for ct; sets ct->x_pid and returns the executor's

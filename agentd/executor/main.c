@@ -9,8 +9,8 @@
  *   fd 3 (--ctl-fd): control channel from the parent; accepts only
  *        CTL_NEW_FRONTEND, whose fd becomes the front-end channel.
  *   front-end channel: accepts PING, GUEST_DETAILS_REQ, METRICS_REQ
- *        (metrics.c) and the container requests (SANDBOX_*, CONTAINER_*,
- *        PROCESS_*: containers.c, sandbox.c).
+ *        (metrics.c), the container requests (SANDBOX_*, CONTAINER_*,
+ *        PROCESS_*: containers.c, sandbox.c) and OOM_EVENT_REQ (oom.c).
  * Only the newest front-end channel is served: the parent starts a new
  * front-end only after the previous one died; a new one gets a fresh
  * channel to every container's monitor.
@@ -237,6 +237,7 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_CONTAINER_RESUME_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_freeze },
 	{ IPC_CONTAINER_STATS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_stats },
 	{ IPC_METRICS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_metrics },
+	{ IPC_OOM_EVENT_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_oom_event_req },
 	{ 0, 0, NULL },
 };
 
@@ -247,8 +248,10 @@ static void on_frontend_close(struct ipc_chan *c, const char *reason, void *data
 		log_warn("front-end channel %s closed: %s", ipc_chan_name(c), reason);
 	else
 		log_info("front-end channel %s closed", ipc_chan_name(c));
-	if (x->fe == c)
+	if (x->fe == c) {
 		x->fe = NULL;
+		oom_frontend_gone(x);
+	}
 }
 
 static int check_seqpacket(int fd, struct kerr *err)
@@ -394,6 +397,9 @@ static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
 		 * container is torn down (cgroup killed, mounts released)
 		 * instead of dying with their processes still running. */
 		log_info("asked to stop: removing every container");
+		/* A GetOOMEvent waiting here would otherwise last until the
+		 * host's deadline. */
+		oom_shutdown(x);
 		loop_quit(x->loop);
 	}
 }
@@ -582,6 +588,7 @@ int main(int argc, char **argv)
 		x.exit_code = 1;
 	}
 	containers_free_all(&x);
+	oom_free(&x);
 	sandbox_free(&x);
 	ipc_chan_free(x.fe);
 	ipc_chan_free(x.ctl);

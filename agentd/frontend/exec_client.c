@@ -101,6 +101,7 @@ static const struct ipc_dispatch executor_table[] = {
 	{ IPC_METRICS_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
 	{ IPC_OK, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
 	{ IPC_CONTAINER_STATS_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
+	{ IPC_OOM_EVENT_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
 	{ IPC_ERROR, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
 	{ IPC_MONITOR_ATTACH, IPC_FROM(IPC_ROLE_EXECUTOR), on_monitor_attach },
 	{ 0, 0, NULL },

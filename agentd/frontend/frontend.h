@@ -7,6 +7,7 @@
  *   monitors.c     the per-container monitor channels: stdio, wait, resize
  *   containers.c   the container RPCs: checks, then to executor or monitor
  *   metrics.c      GetMetrics: collected by the executor, checked here
+ *   oom.c          GetOOMEvent: waiting calls and the long poll to the executor
  *   rpc.c          ttRPC dispatch: catalog, endpoint policy, decode, table
  */
 #ifndef KATA_FRONTEND_H
@@ -24,6 +25,7 @@
 
 struct exec_pending;
 struct fe_mon;
+struct oom_waiter;
 
 struct frontend {
 	struct loop *loop;
@@ -35,6 +37,15 @@ struct frontend {
 	struct fe_mon *mons;         /* monitor channels, one per container */
 	size_t n_mons;
 	unsigned generation;
+	bool stopping;               /* SIGTERM: the agent is shutting down */
+	/* GetOOMEvent (oom.c): calls waiting, oldest first; whether an
+	 * OOM_EVENT_REQ is outstanding; an event received while no call
+	 * waited (not yet acknowledged to the executor). */
+	struct oom_waiter *oom_waiters;
+	size_t n_oom_waiters;
+	bool oom_polling;
+	bool oom_have_spare;
+	char oom_spare[IPC_ID_MAX];
 	/* Only allowed_endpoints is set: the parent passes the list on argv. */
 	struct agent_options policy;
 };
@@ -109,6 +120,12 @@ RPC_HANDLER(rpc_get_metrics);
  * IPC_METRICS_TEXT_MAX bytes of valid UTF-8 without control characters
  * other than '\n' and '\t', ending with '\n'. Status INTERNAL if not. */
 int metrics_text_check(const uint8_t *p, size_t len, struct kerr *err);
+/* ---- oom.c ---- */
+
+#define OOM_MAX_WAITERS 1024u
+RPC_HANDLER(rpc_get_oom_event);
+/* Fail every waiting GetOOMEvent with UNAVAILABLE why (shutdown). */
+void oom_client_stop(struct frontend *fe, const char *why);
 
 /* ---- rpc.c ---- */
 

@@ -11,6 +11,11 @@
  * Sequence: parse argv, check the fds, confine (common/confine.c), then one event
  * loop with the ttRPC server (rpc.c) and the executor channel
  * (exec_client.c).
+ *
+ * SIGTERM/SIGINT (the parent stopping the agent) arrive through a signalfd
+ * made before confinement: calls that would wait indefinitely (GetOOMEvent)
+ * fail UNAVAILABLE "the agent is shutting down" at once, and the process
+ * exits shortly after, once those answers are written.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -92,6 +98,30 @@ static int parse_endpoints(struct agent_options *p, const char *list)
 		p->n_allowed_endpoints++;
 	}
 	return 0;
+}
+
+/* Time the failed calls get to reach their clients before we exit. */
+#define STOP_FLUSH_NS (200 * 1000 * 1000ull)
+
+static void on_stop_timer(struct loop *l, void *data)
+{
+	loop_quit(l);
+}
+
+static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
+{
+	struct frontend *fe = data;
+	struct signalfd_siginfo si;
+	bool stop = false;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		stop |= si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT;
+	if (!stop || fe->stopping)
+		return;
+	fe->stopping = true;
+	log_info("asked to stop: failing waiting calls");
+	oom_client_stop(fe, "the agent is shutting down");
+	if (!loop_timer_add(l, loop_now_ns() + STOP_FLUSH_NS, on_stop_timer, fe))
+		loop_quit(l);
 }
 
 static int check_fds(int listen_fd, int exec_fd, struct kerr *err)
@@ -177,6 +207,17 @@ int main(int argc, char **argv)
 		log_error("%s", err.msg);
 		return 1;
 	}
+	/* Before confinement: signalfd4 is not in the seccomp allow-list. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	int sigfd = -1;
+	if (sigprocmask(SIG_BLOCK, &stop, NULL) < 0 ||
+	    (sigfd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		log_error("signalfd: %s", strerror(errno));
+		return 1;
+	}
 	/* Nothing untrusted has been read yet; from here on nothing privileged
 	 * can be done. */
 	if (confine_self(&confine_frontend, (uid_t)uid, (gid_t)gid, parent, &err) < 0) {
@@ -187,7 +228,9 @@ int main(int argc, char **argv)
 		 "seccomp allow-list",
 		 fe.generation, uid, gid);
 
-	if (loop_new(&fe.loop, &err) < 0 || exec_client_start(&fe, (int)exec_fd, &err) < 0 ||
+	if (loop_new(&fe.loop, &err) < 0 ||
+	    loop_add(fe.loop, sigfd, EPOLLIN, on_signal, &fe, &err) < 0 ||
+	    exec_client_start(&fe, (int)exec_fd, &err) < 0 ||
 	    ttrpc_server_new(&fe.server, fe.loop, (int)listen_fd, rpc_dispatch, &fe, &err) < 0) {
 		log_error("front-end start: %s", err.msg);
 		return 1;
@@ -199,6 +242,8 @@ int main(int argc, char **argv)
 		log_error("event loop: %s", err.msg);
 	ttrpc_server_free(fe.server);
 	exec_client_stop(&fe);
+	loop_del(fe.loop, sigfd);
+	close(sigfd);
 	loop_free(fe.loop);
 	options_free(&fe.policy);
 	return r < 0 ? 1 : 0;

@@ -119,6 +119,7 @@ static const struct rpc_handler handlers[] = {
 	{ "grpc.AgentService", "CloseStdin", rpc_close_stdin },
 	{ "grpc.AgentService", "TtyWinResize", rpc_tty_win_resize },
 	{ "grpc.AgentService", "GetMetrics", rpc_get_metrics },
+	{ "grpc.AgentService", "GetOOMEvent", rpc_get_oom_event },
 	{ NULL, NULL, NULL },
 };
 

@@ -45,6 +45,8 @@ static bool ready;
 static struct { char id[IPC_ID_MAX]; int fd; } att[8];
 static char *mounts_before;
 static int fds_before = -1;
+/* An OOM_EVENT_REQ left parked until teardown's SIGTERM. */
+static uint32_t oom_poll_id;
 
 /* ---- fixture ------------------------------------------------------------- */
 
@@ -560,6 +562,24 @@ TEST(terminal)
 	CHECK_EQ_INT(remove_ctr("t1", 0), 0);
 }
 
+/* Real OOM kills are in containers_test.sh (group oom); here the poll
+ * protocol: parked while there is no event, one poll at a time. Every
+ * container has a watch: remove_and_leftovers' fd count shows that removal
+ * closes them. */
+TEST(oom_poll)
+{
+	REQUIRE(ready);
+	struct kerr e = { 0 };
+	oom_poll_id = next_id++;
+	REQUIRE(ipc_send_fd(fe, IPC_OOM_EVENT_REQ, oom_poll_id, NULL, 0, -1, &e) == 0);
+	struct ipc_msg m;
+	int r = recv_to(fe, &m, 300);
+	CHECK_EQ_INT(r, -ETIMEDOUT);
+	if (r == 1)
+		ipc_msg_release(&m);
+	CHECK_EQ_INT(request(IPC_OOM_EVENT_REQ, NULL, 0, NULL, 0), GRPC_FAILED_PRECONDITION);
+}
+
 TEST(remove_and_leftovers)
 {
 	REQUIRE(ready);
@@ -590,6 +610,16 @@ TEST(remove_and_leftovers)
 
 TEST(teardown)
 {
+	if (epid > 0 && oom_poll_id) {
+		/* Shutdown answers the parked poll at once. */
+		kill(epid, SIGTERM);
+		struct ipc_msg m;
+		int r = recv_to(fe, &m, 5000);
+		CHECK(r == 1 && m.hdr.type == IPC_ERROR && m.hdr.id == oom_poll_id &&
+		      ((const struct ipc_error *)m.payload)->grpc_status == GRPC_UNAVAILABLE);
+		if (r == 1)
+			ipc_msg_release(&m);
+	}
 	if (epid > 0) {
 		close(ctl);
 		int st = 0;

@@ -540,6 +540,39 @@ TEST(container_path_bounds)
 	CHECK_EQ_STR(ipc_role_name(IPC_ROLE_LAUNCHER), "launcher");
 }
 
+TEST(oom_event_messages)
+{
+	const struct ipc_type_desc *req = ipc_type_info(IPC_OOM_EVENT_REQ);
+	const struct ipc_type_desc *rep = ipc_type_info(IPC_OOM_EVENT_REPLY);
+	CHECK(req && rep);
+	if (!req || !rep)
+		return;
+	CHECK_EQ_INT(IPC_OOM_EVENT_REQ, 34);
+	CHECK_EQ_INT(IPC_OOM_EVENT_REPLY, 35);
+	CHECK_EQ_INT(req->min_len, 0);
+	CHECK_EQ_INT(req->max_len, 0);
+	CHECK_EQ_INT(rep->min_len, sizeof(struct ipc_container_ref));
+	CHECK_EQ_INT(rep->max_len, sizeof(struct ipc_container_ref));
+	CHECK_EQ_INT(req->fd, IPC_FD_NONE);
+	CHECK_EQ_INT(rep->fd, IPC_FD_NONE);
+	CHECK(!req->big && !rep->big);
+	CHECK_EQ_STR(ipc_type_name(IPC_OOM_EVENT_REQ), "OOM_EVENT_REQ");
+	CHECK_EQ_STR(ipc_type_name(IPC_OOM_EVENT_REPLY), "OOM_EVENT_REPLY");
+
+	uint8_t one = 0;
+	CHECK(payload_ok(IPC_OOM_EVENT_REQ, NULL, 0));
+	CHECK(payload_bad(IPC_OOM_EVENT_REQ, &one, 1, "payload of 1 bytes"));
+	struct ipc_container_ref cr = { "oom-1" };
+	CHECK(payload_ok(IPC_OOM_EVENT_REPLY, &cr, sizeof(cr)));
+	memset(&cr, 0, sizeof(cr));
+	CHECK(payload_bad(IPC_OOM_EVENT_REPLY, &cr, sizeof(cr), "container id is empty"));
+	strcpy(cr.container_id, "../x");
+	CHECK(payload_bad(IPC_OOM_EVENT_REPLY, &cr, sizeof(cr), "is not [A-Za-z0-9]"));
+	strcpy(cr.container_id, "ok");
+	cr.container_id[100] = 'x'; /* a byte hidden after the NUL */
+	CHECK(payload_bad(IPC_OOM_EVENT_REPLY, &cr, sizeof(cr), "after its terminating NUL"));
+}
+
 TEST(container_path_field_checks)
 {
 	struct ipc_container_ref cr = { "ctr1" };

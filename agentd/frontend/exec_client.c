@@ -129,8 +129,13 @@ static void on_exec_close(struct ipc_chan *c, const char *reason, void *data)
 	struct frontend *fe = data;
 	snprintf(fe->exec_gone_reason, sizeof(fe->exec_gone_reason), "%s",
 		 reason ? reason : "executor closed it");
-	log_error("executor channel closed (%s); %zu pending request(s) fail with UNAVAILABLE",
-		  fe->exec_gone_reason, fe->n_pending);
+	/* On shutdown the executor may well go first: expected, not an error. */
+	if (fe->stopping)
+		log_info("executor channel closed while stopping (%s); %zu pending request(s) "
+			 "fail with UNAVAILABLE", fe->exec_gone_reason, fe->n_pending);
+	else
+		log_error("executor channel closed (%s); %zu pending request(s) fail with "
+			  "UNAVAILABLE", fe->exec_gone_reason, fe->n_pending);
 	fe->exec = NULL;
 	fail_all_pending(fe);
 }

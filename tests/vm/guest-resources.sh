@@ -195,7 +195,19 @@ metrics_have() { # metrics_have TEXT WORD...: every WORD is in TEXT
     case $t in *"$w"*) ;; *) echo "missing $w"; return 1 ;; esac
   done
 }
-out=$(call AgentService/GetMetrics '{}')
-check "GetMetrics: kata_agent_* for parent, frontend and executor" metrics_have "$out" \
+# (not $out: check() sets that)
+mtext=$(call AgentService/GetMetrics '{}')
+check "GetMetrics: kata_agent_* for parent, frontend and executor" metrics_have "$mtext" \
   'process=\"parent\"' 'process=\"frontend\"' 'process=\"executor\"' kata_agent_
-check "GetMetrics: kata_guest_meminfo and kata_guest_load" metrics_have "$out" kata_guest_meminfo kata_guest_load
+check "GetMetrics: kata_guest_meminfo and kata_guest_load" metrics_have "$mtext" kata_guest_meminfo kata_guest_load
+
+# GetOOMEvent: a container that exceeds its memory limit is OOM-killed; one
+# event with its id is queued (v1 memory.oom_control eventfd, v2
+# memory.events), and only one
+timeout 120 "$ctl" --addr "$addr" run "$cbundles/hog" --id hog </dev/null >/tmp/c-hog.out 2>&1
+rc=$?
+check "OOM: tail /dev/zero in 32 MiB is killed (run exits 137: $rc)" test "$rc" = 137
+out=$(timeout 60 "$ctl" --addr "$addr" --timeout 30 call AgentService/GetOOMEvent '{}' 2>&1)
+check "GetOOMEvent returns the container id hog ($(echo $out))" metrics_have "$out" '"hog"'
+out=$(timeout 60 "$ctl" --addr "$addr" --timeout 2 call AgentService/GetOOMEvent '{}' 2>&1)
+check "a second GetOOMEvent has nothing: DEADLINE_EXCEEDED ($(echo $out))" metrics_have "$out" DEADLINE_EXCEEDED

@@ -84,6 +84,15 @@ void ttrpc_call_set_cancel(struct ttrpc_call *c, ttrpc_cancel_fn fn, void *data)
 /* Answer and free the call. resp may be NULL for an empty payload. */
 void ttrpc_call_reply(struct ttrpc_call *c, const ProtobufCMessage *resp);
 void ttrpc_call_reply_raw(struct ttrpc_call *c, const uint8_t *payload, size_t len);
+/* Told exactly once per reply_notify: sent = true when the whole response
+ * frame is in the socket (the peer can read it even if we die now), false
+ * when it was dropped unsent (connection closed or failed first). May run
+ * inside ttrpc_call_reply_notify itself. */
+typedef void (*ttrpc_sent_fn)(void *data, bool sent);
+/* ttrpc_call_reply, and fn(data, sent) once the frame left (or never will):
+ * for output that must not be released before the host can have it. */
+void ttrpc_call_reply_notify(struct ttrpc_call *c, const ProtobufCMessage *resp,
+			     ttrpc_sent_fn fn, void *data);
 void ttrpc_call_fail(struct ttrpc_call *c, int grpc_status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Answer with the status and message carried by err. */

@@ -47,8 +47,20 @@
 struct outbuf {
 	struct outbuf *next;
 	size_t len, off;
+	/* ttrpc_call_reply_notify: told once, when the last byte went to the
+	 * socket or when the buffer is dropped unsent. */
+	ttrpc_sent_fn sent_fn;
+	void *sent_data;
 	uint8_t data[];
 };
+
+static void outbuf_free(struct outbuf *ob, bool sent)
+{
+	if (ob->sent_fn)
+		ob->sent_fn(ob->sent_data, sent);
+	free(ob);
+}
+
 
 struct conn {
 	struct ttrpc_server *srv; /* NULL once closed */
@@ -100,6 +112,8 @@ struct ttrpc_server {
 };
 
 static void conn_close(struct conn *c);
+/* Drop every queued buffer (their notifications say "not sent"). */
+static void wq_drop(struct conn *c);
 static void conn_update_events(struct conn *c);
 static void conn_process(struct conn *c);
 
@@ -190,6 +204,8 @@ static int build_response(uint32_t stream_id, int code, const char *msg,
 	ob->next = NULL;
 	ob->off = 0;
 	ob->len = TTRPC_HEADER_LEN + total;
+	ob->sent_fn = NULL;
+	ob->sent_data = NULL;
 	struct ttrpc_frame_header h = {
 		.length = (uint32_t)total, .stream_id = stream_id, .type = TTRPC_TYPE_RESPONSE,
 	};
@@ -225,13 +241,7 @@ static void conn_fail_later(struct conn *c)
 	if (c->closed || c->close_pending)
 		return;
 	c->close_pending = true;
-	while (c->wq_head) {
-		struct outbuf *ob = c->wq_head;
-		c->wq_head = ob->next;
-		free(ob);
-	}
-	c->wq_tail = NULL;
-	c->wq_bytes = 0;
+	wq_drop(c);
 	c->close_timer = loop_timer_add(c->loop, 0, close_timer_cb, c);
 	if (!c->close_timer) {
 		/* No memory for a timer: shut the socket so epoll reports HUP. */
@@ -261,10 +271,21 @@ static void conn_flush(struct conn *c)
 			c->wq_head = ob->next;
 			if (!c->wq_head)
 				c->wq_tail = NULL;
-			free(ob);
+			outbuf_free(ob, true);
 		}
 	}
 	conn_update_events(c);
+}
+
+static void wq_drop(struct conn *c)
+{
+	while (c->wq_head) {
+		struct outbuf *ob = c->wq_head;
+		c->wq_head = ob->next;
+		outbuf_free(ob, false);
+	}
+	c->wq_tail = NULL;
+	c->wq_bytes = 0;
 }
 
 static void conn_enqueue(struct conn *c, struct outbuf *ob)
@@ -316,19 +337,26 @@ static void call_trace(const struct ttrpc_call *call, int code, const char *why)
 /* Queue the answer for a call, unless it was answered already or its
  * connection is gone. */
 static void call_send(struct ttrpc_call *call, int code, const char *msg,
-		      const ProtobufCMessage *m, const uint8_t *raw, size_t rawlen)
+		      const ProtobufCMessage *m, const uint8_t *raw, size_t rawlen,
+		      ttrpc_sent_fn sent_fn, void *sent_data)
 {
 	struct conn *c = call->conn;
-	if (call->answered)
+	if (call->answered) {
+		if (sent_fn)
+			sent_fn(sent_data, false);
 		return;
+	}
 	call->answered = true;
 	call_trace(call, code, c->closed || c->close_pending ? "connection closed, answer dropped" : NULL);
 	if (call->timer) {
 		loop_timer_cancel(c->loop, call->timer);
 		call->timer = NULL;
 	}
-	if (c->closed || c->close_pending)
+	if (c->closed || c->close_pending) {
+		if (sent_fn)
+			sent_fn(sent_data, false);
 		return;
+	}
 	struct outbuf *ob = NULL;
 	int r = build_response(call->stream_id, code, msg, m, raw, rawlen, &ob);
 	if (r == -EMSGSIZE) {
@@ -342,9 +370,13 @@ static void call_send(struct ttrpc_call *call, int code, const char *msg,
 	if (r < 0) {
 		log_warn("ttrpc connection %lu: cannot build response for stream %u: %s", c->id,
 			 call->stream_id, strerror(-r));
+		if (sent_fn)
+			sent_fn(sent_data, false);
 		conn_fail_later(c);
 		return;
 	}
+	ob->sent_fn = sent_fn;
+	ob->sent_data = sent_data;
 	conn_enqueue(c, ob);
 }
 
@@ -409,7 +441,7 @@ static void call_deadline_cb(struct loop *l, void *data)
 	if (call->answered)
 		return;
 	call->cancelled = true;
-	call_send(call, GRPC_DEADLINE_EXCEEDED, "deadline exceeded", NULL, NULL, 0);
+	call_send(call, GRPC_DEADLINE_EXCEEDED, "deadline exceeded", NULL, NULL, 0, NULL, NULL);
 	call_notify_cancel(call);
 }
 
@@ -602,13 +634,7 @@ static void conn_close(struct conn *c)
 	if (c->resume_timer)
 		loop_timer_cancel(c->loop, c->resume_timer);
 	c->close_timer = c->resume_timer = NULL;
-	while (c->wq_head) {
-		struct outbuf *ob = c->wq_head;
-		c->wq_head = ob->next;
-		free(ob);
-	}
-	c->wq_tail = NULL;
-	c->wq_bytes = 0;
+	wq_drop(c);
 	free(c->rbuf);
 	c->rbuf = NULL;
 	c->rlen = c->rcap = 0;
@@ -825,13 +851,20 @@ void ttrpc_call_set_cancel(struct ttrpc_call *c, ttrpc_cancel_fn fn, void *data)
 
 void ttrpc_call_reply(struct ttrpc_call *c, const ProtobufCMessage *resp)
 {
-	call_send(c, GRPC_OK, NULL, resp, NULL, 0);
+	call_send(c, GRPC_OK, NULL, resp, NULL, 0, NULL, NULL);
+	call_unref(c);
+}
+
+void ttrpc_call_reply_notify(struct ttrpc_call *c, const ProtobufCMessage *resp,
+			     ttrpc_sent_fn fn, void *data)
+{
+	call_send(c, GRPC_OK, NULL, resp, NULL, 0, fn, data);
 	call_unref(c);
 }
 
 void ttrpc_call_reply_raw(struct ttrpc_call *c, const uint8_t *payload, size_t len)
 {
-	call_send(c, GRPC_OK, NULL, NULL, payload, len);
+	call_send(c, GRPC_OK, NULL, NULL, payload, len, NULL, NULL);
 	call_unref(c);
 }
 
@@ -839,7 +872,7 @@ static void call_vfail(struct ttrpc_call *c, int status, const char *fmt, va_lis
 {
 	char msg[ERRMSG_MAX];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	call_send(c, status, msg, NULL, NULL, 0);
+	call_send(c, status, msg, NULL, NULL, 0, NULL, NULL);
 	call_unref(c);
 }
 
@@ -865,7 +898,8 @@ void ttrpc_call_release(struct ttrpc_call *c)
 		/* A handler bug; the client must not wait forever for it. */
 		log_warn("ttrpc: %s/%s on stream %u released without an answer",
 			 ttrpc_call_service(c), ttrpc_call_method(c), c->stream_id);
-		call_send(c, GRPC_INTERNAL, "call dropped without an answer", NULL, NULL, 0);
+		call_send(c, GRPC_INTERNAL, "call dropped without an answer", NULL, NULL, 0, NULL,
+			  NULL);
 	}
 	call_unref(c);
 }

@@ -36,6 +36,7 @@ struct frontend {
 	size_t n_pending;
 	struct fe_mon *mons;         /* monitor channels, one per container */
 	size_t n_mons;
+	uint64_t mon_serial;         /* the last fe_mon serial handed out */
 	unsigned generation;
 	bool stopping;               /* SIGTERM: the agent is shutting down */
 	/* GetOOMEvent (oom.c): calls waiting, oldest first; whether an

@@ -17,7 +17,11 @@
  * recognised and dropped.
  *
  * Output is exactly-once towards the host: the monitor keeps bytes until we
- * ACK them, and we ACK only after handing them to ttrpc_call_reply. The
+ * ACK them, and we ACK only once the response frame carrying them is in the
+ * host's socket (ttrpc_call_reply_notify): if we die while it still waits
+ * in our output queue (host not reading), the monitor has the bytes and
+ * sends them to the next front-end. A frame dropped because the host's
+ * connection closed is ACKed too: that reader is gone. The
  * monitor allows one outstanding read per stream, so reads of one stream
  * queue here (as upstream serialises them on the stream's lock). Bytes that
  * arrive for a read whose call was cancelled meanwhile are kept (one chunk,
@@ -104,6 +108,17 @@ struct fe_mon {
 	 * the outermost user. */
 	unsigned busy;
 	bool dead;
+	/* Tells this channel from a later one of the same container id, for
+	 * ACKs that wait for the host's socket (struct pending_ack). */
+	uint64_t serial;
+};
+
+/* An ACK waiting until the reply carrying the bytes has left. */
+struct pending_ack {
+	struct frontend *fe;
+	uint64_t mon_serial;
+	char container_id[IPC_ID_MAX];
+	struct ipc_stdio_ack ack;
 };
 
 static const char *stream_name(unsigned s)
@@ -380,31 +395,61 @@ static void on_read_cancel(struct ttrpc_call *call, void *data)
 	reader_maybe_free(rd);
 }
 
-static void send_ack(struct fe_reader *rd, uint64_t offset)
+static void send_ack(struct fe_mon *m, const struct ipc_stdio_ack *a)
 {
-	struct fe_mon *m = rd->mon;
 	if (!m->chan)
 		return;
-	struct ipc_stdio_ack a = { .stream = rd->stream, .offset = offset };
-	memcpy(a.exec_id, rd->exec_id, sizeof(a.exec_id));
 	struct kerr err = { 0 };
-	if (ipc_chan_send(m->chan, IPC_STDIO_ACK, 0, &a, sizeof(a), -1, &err) < 0 && !m->dead)
+	if (ipc_chan_send(m->chan, IPC_STDIO_ACK, 0, a, sizeof(*a), -1, &err) < 0 && !m->dead)
 		log_warn("container %s: STDIO_ACK: %s", m->container_id, err.msg);
 }
 
-/* Hand up to the first waiter's len bytes to it, then acknowledge them. */
+/* The reply left (or was dropped with its connection): release the bytes,
+ * unless the monitor channel they came from is gone meanwhile. */
+static void on_reply_sent(void *data, bool sent)
+{
+	struct pending_ack *pa = data;
+	(void)sent;
+	struct fe_mon *m = mon_find(pa->fe, pa->container_id);
+	if (m && m->serial == pa->mon_serial) {
+		m->busy++;
+		send_ack(m, &pa->ack);
+		mon_release(m);
+	}
+	free(pa);
+}
+
+/* Hand up to the first waiter's len bytes to it; they are acknowledged
+ * once the reply is in the host's socket. */
 static void deliver(struct fe_reader *rd, const uint8_t *data, size_t n, uint64_t offset)
 {
 	struct fe_read_wait *w = rd->waiters;
+	struct fe_mon *m = rd->mon;
 	waiter_unlink(rd, w);
 	Grpc__ReadStreamResponse resp = GRPC__READ_STREAM_RESPONSE__INIT;
 	resp.data.data = (uint8_t *)data;
 	resp.data.len = n;
 	ttrpc_call_set_cancel(w->call, NULL, NULL);
-	ttrpc_call_reply(w->call, &resp.base);
+	struct pending_ack *pa = n ? calloc(1, sizeof(*pa)) : NULL;
+	if (pa) {
+		pa->fe = m->fe;
+		pa->mon_serial = m->serial;
+		memcpy(pa->container_id, m->container_id, sizeof(pa->container_id));
+		pa->ack = (struct ipc_stdio_ack){ .stream = rd->stream, .offset = offset + n };
+		memcpy(pa->ack.exec_id, rd->exec_id, sizeof(pa->ack.exec_id));
+		ttrpc_call_reply_notify(w->call, &resp.base, on_reply_sent, pa);
+	} else {
+		ttrpc_call_reply(w->call, &resp.base);
+		if (n) {
+			/* No memory to wait: acknowledge now, as before the
+			 * host has it (the one case a front-end crash could
+			 * still lose these bytes). */
+			struct ipc_stdio_ack a = { .stream = rd->stream, .offset = offset + n };
+			memcpy(a.exec_id, rd->exec_id, sizeof(a.exec_id));
+			send_ack(m, &a);
+		}
+	}
 	free(w);
-	if (n)
-		send_ack(rd, offset + n);
 }
 
 /* Serve waiters from the stash, then ask the monitor for the next chunk if
@@ -760,6 +805,7 @@ int monitors_attach(struct frontend *fe, const char *cid, int fd, struct kerr *e
 	if (!m)
 		return kerr_set(err, -ENOMEM, "container %s: out of memory", cid);
 	m->fe = fe;
+	m->serial = ++fe->mon_serial;
 	snprintf(m->container_id, sizeof(m->container_id), "%s", cid);
 	char name[64];
 	snprintf(name, sizeof(name), "monitor:%.40s", cid);

@@ -725,6 +725,65 @@ TEST(a_reply_matching_nothing_closes_that_monitor_channel_only)
 	CHECK(kill(f.pid, 0) == 0);
 }
 
+/* The host stops reading: replies pile up in the front-end's output queue.
+ * Their bytes must stay unacknowledged (the monitor keeps them, so a
+ * front-end killed now loses nothing) until the host's socket has them. */
+TEST(ack_waits_until_the_reply_is_in_the_hosts_socket)
+{
+	FX_SCOPED f;
+	REQUIRE(fx_start(&f) == 0);
+	cleanup_close int mon = create(&f, "c1");
+	REQUIRE(mon >= 0);
+	static uint8_t buf[sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK];
+	memset(buf + sizeof(struct ipc_stdio_data), 'x', IPC_STDIO_CHUNK);
+	uint64_t off = 0, acked = 0;
+	uint32_t sids[256];
+	int n = 0;
+	bool held = false;
+	/* Each read answered with a full chunk; stop once an ACK fails to
+	 * come: that reply is queued behind a full socket. */
+	while (n < 256) {
+		sids[n++] = read_call(&f, "c1", IPC_STDIO_CHUNK, 0);
+		struct ipc_msg m;
+		REQUIRE(expect(mon, IPC_STDIO_READ_REQ, &m) == 0);
+		struct ipc_stdio_data h = { .offset = off };
+		memcpy(buf, &h, sizeof(h));
+		reply(mon, IPC_STDIO_DATA, m.hdr.id, buf, sizeof(buf));
+		ipc_msg_release(&m);
+		off += IPC_STDIO_CHUNK;
+		if (quiet(mon, 200)) {
+			held = true;
+			break;
+		}
+		REQUIRE(expect(mon, IPC_STDIO_ACK, &m) == 0);
+		struct ipc_stdio_ack a;
+		memcpy(&a, m.payload, sizeof(a));
+		ipc_msg_release(&m);
+		acked = a.offset;
+	}
+	CHECK(held);
+	CHECK(acked < off);
+	printf("# %d replies, %llu of %llu bytes acknowledged while the host does not read\n", n,
+	       (unsigned long long)acked, (unsigned long long)off);
+	/* The host reads everything: the held bytes are acknowledged. */
+	for (int i = 0; i < n; i++) {
+		Grpc__ReadStreamResponse *r = read_answer(&f, sids[i]);
+		REQUIRE(r);
+		CHECK_EQ_INT(r->data.len, IPC_STDIO_CHUNK);
+		grpc__read_stream_response__free_unpacked(r, NULL);
+	}
+	while (acked < off) {
+		struct ipc_msg m;
+		REQUIRE(expect(mon, IPC_STDIO_ACK, &m) == 0);
+		struct ipc_stdio_ack a;
+		memcpy(&a, m.payload, sizeof(a));
+		ipc_msg_release(&m);
+		CHECK(a.offset > acked);
+		acked = a.offset;
+	}
+	CHECK_EQ_INT(acked, off);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);

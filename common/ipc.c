@@ -42,6 +42,12 @@ static const struct ipc_type_desc types[] = {
 	  sizeof(struct ipc_ctl_new_frontend), IPC_FD_REQUIRED, false },
 	{ IPC_TEST_BLOB, "TEST_BLOB", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
 
+	{ IPC_GUEST_SET_TIME_REQ, "GUEST_SET_TIME_REQ", FIXED(ipc_guest_time), IPC_FD_NONE, false },
+	{ IPC_GUEST_RESEED_REQ, "GUEST_RESEED_REQ", 1, IPC_RESEED_MAX, IPC_FD_NONE, true },
+	{ IPC_VOLUME_STATS_REQ, "VOLUME_STATS_REQ", 1, IPC_PATH_MAX - 1, IPC_FD_NONE, false },
+	{ IPC_VOLUME_STATS_REPLY, "VOLUME_STATS_REPLY", 0, 4096, IPC_FD_NONE, false },
+	{ IPC_COPY_FILE_REQ, "COPY_FILE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+
 	/* An all-default protobuf message encodes as 0 bytes, so big requests
 	 * start at 0; the executor's decoder and checks reject what is missing. */
 	{ IPC_SANDBOX_CREATE_REQ, "SANDBOX_CREATE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
@@ -215,6 +221,10 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 				len, d->min_len, d->max_len);
 
 	switch (type) {
+	case IPC_VOLUME_STATS_REQ:
+		if (memchr(p, '\0', len))
+			return kerr_set(err, -EPROTO, "%s: the path holds a NUL", d->name);
+		break;
 	case IPC_GUEST_DETAILS_REQ: {
 		struct ipc_guest_details_req r;
 		memcpy(&r, p, sizeof(r));

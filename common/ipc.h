@@ -122,6 +122,15 @@ enum ipc_type {
 				 * front-end checks it is printable UTF-8 before it
 				 * answers the host */
 
+	/* ---- guest-wide requests, front-end -> executor (guest_ops.c) ---- */
+	IPC_GUEST_SET_TIME_REQ = 100, /* struct ipc_guest_time -> OK or ERROR */
+	IPC_GUEST_RESEED_REQ = 101,   /* 1..IPC_RESEED_MAX bytes of entropy (big) -> OK */
+	IPC_VOLUME_STATS_REQ = 102,   /* a path, 1..IPC_PATH_MAX-1 bytes, no NUL
+				       * -> VOLUME_STATS_REPLY or ERROR */
+	IPC_VOLUME_STATS_REPLY = 103, /* executor -> front-end: protobuf
+				       * grpc.VolumeStatsResponse */
+	IPC_COPY_FILE_REQ = 104,      /* protobuf grpc.CopyFileRequest (big) -> OK */
+
 	/* ---- stdio and exits: front-end <-> monitor (per-container channel) ---- */
 	IPC_STDIO_READ_REQ = 40,   /* struct ipc_stdio_read -> STDIO_DATA or ERROR */
 	IPC_STDIO_DATA = 41,       /* struct ipc_stdio_data + bytes; 0 bytes = EOF */
@@ -175,6 +184,16 @@ const char *ipc_type_name(uint32_t type); /* "PING", or "type#N" */
 struct ipc_ping {
 	uint64_t cookie; /* echoed in PONG */
 };
+
+/* SetGuestDateTime: seconds and microseconds since the Epoch. */
+struct ipc_guest_time {
+	int64_t sec;
+	int64_t usec;
+};
+
+/* Bounds of the guest-wide requests. */
+#define IPC_PATH_MAX 4096u
+#define IPC_RESEED_MAX (1u << 20)
 
 struct ipc_guest_details_req {
 	uint8_t mem_block_size;    /* 0/1: report the memory block size */

@@ -210,6 +210,18 @@ void oom_frontend_gone(struct executor *x);
 void oom_shutdown(struct executor *x);
 void oom_free(struct executor *x);
 
+/* ---- guest_ops.c: guest-wide requests (doc/guest-ops.md) ---- */
+int on_guest_set_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_guest_reseed(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_copy_file(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+/* path must be "<shared>/<rel>", rel of plain components (no empty, "." or
+ * ".."); *rel points into path. INVALID_ARGUMENT / PERMISSION_DENIED. */
+int guest_shared_rel(const char *shared, const char *path, const char *what, const char **rel,
+		     struct kerr *err);
+/* CopyFile's fields, without the path: type, mode bits, owner, sizes. */
+int guest_copy_file_check(const Grpc__CopyFileRequest *q, struct kerr *err);
+
 /* ---- spawn.c ---- */
 /* Fork X (-> L + exec M) for ct; sets ct->x_pid and returns the executor's
  * ends of EL and EM and the front-end's end of FM. create_id is the id L

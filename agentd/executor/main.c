@@ -10,7 +10,9 @@
  *        CTL_NEW_FRONTEND, whose fd becomes the front-end channel.
  *   front-end channel: accepts PING, GUEST_DETAILS_REQ, METRICS_REQ
  *        (metrics.c), the container requests (SANDBOX_*, CONTAINER_*,
- *        PROCESS_*: containers.c, sandbox.c) and OOM_EVENT_REQ (oom.c).
+ *        PROCESS_*: containers.c, sandbox.c), OOM_EVENT_REQ (oom.c) and the
+ *        guest-wide GUEST_SET_TIME_REQ, GUEST_RESEED_REQ, VOLUME_STATS_REQ,
+ *        COPY_FILE_REQ (guest_ops.c).
  * Only the newest front-end channel is served: the parent starts a new
  * front-end only after the previous one died; a new one gets a fresh
  * channel to every container's monitor.
@@ -238,6 +240,10 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_CONTAINER_STATS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_stats },
 	{ IPC_METRICS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_metrics },
 	{ IPC_OOM_EVENT_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_oom_event_req },
+	{ IPC_GUEST_SET_TIME_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_guest_set_time },
+	{ IPC_GUEST_RESEED_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_guest_reseed },
+	{ IPC_VOLUME_STATS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_volume_stats },
+	{ IPC_COPY_FILE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_copy_file },
 	{ 0, 0, NULL },
 };
 

@@ -83,7 +83,7 @@ static void reply_empty(struct frontend *fe, struct ttrpc_call *call, const stru
 		ttrpc_call_reply(call, NULL);
 }
 
-static void forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+void fe_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
 		    const void *payload, size_t len)
 {
 	struct kerr err = { 0 };
@@ -93,7 +93,7 @@ static void forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
 
 /* Re-encode the decoded request: the executor gets exactly the fields we
  * understood and checked, never the host's raw bytes. */
-static void forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+void fe_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
 			    ProtobufCMessage *req)
 {
 	size_t len = protobuf_c_message_get_packed_size(req);
@@ -111,7 +111,7 @@ static void forward_message(struct frontend *fe, struct ttrpc_call *call, uint32
 	}
 	protobuf_c_message_pack(req, buf);
 	protobuf_c_message_free_unpacked(req, NULL);
-	forward(fe, call, type, buf, len);
+	fe_forward(fe, call, type, buf, len);
 }
 
 static void fail_and_free(struct ttrpc_call *call, ProtobufCMessage *req, const struct kerr *err)
@@ -132,7 +132,7 @@ void rpc_create_sandbox(struct frontend *fe, struct ttrpc_call *call, ProtobufCM
 				MAX_HOSTNAME);
 		goto fail;
 	}
-	forward_message(fe, call, IPC_SANDBOX_CREATE_REQ, req);
+	fe_forward_message(fe, call, IPC_SANDBOX_CREATE_REQ, req);
 	return;
 fail:
 	fail_and_free(call, req, &err);
@@ -141,7 +141,7 @@ fail:
 void rpc_destroy_sandbox(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
 {
 	protobuf_c_message_free_unpacked(req, NULL);
-	forward(fe, call, IPC_SANDBOX_DESTROY_REQ, NULL, 0);
+	fe_forward(fe, call, IPC_SANDBOX_DESTROY_REQ, NULL, 0);
 }
 
 void rpc_create_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
@@ -166,7 +166,7 @@ void rpc_create_container(struct frontend *fe, struct ttrpc_call *call, Protobuf
 		goto fail;
 	}
 	log_info("CreateContainer %s", r->container_id);
-	forward_message(fe, call, IPC_CONTAINER_CREATE_REQ, req);
+	fe_forward_message(fe, call, IPC_CONTAINER_CREATE_REQ, req);
 	return;
 fail:
 	fail_and_free(call, req, &err);
@@ -181,7 +181,7 @@ void rpc_start_container(struct frontend *fe, struct ttrpc_call *call, ProtobufC
 	struct ipc_container_ref q = { 0 };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
 	protobuf_c_message_free_unpacked(req, NULL);
-	forward(fe, call, IPC_CONTAINER_START_REQ, &q, sizeof(q));
+	fe_forward(fe, call, IPC_CONTAINER_START_REQ, &q, sizeof(q));
 	return;
 fail:
 	fail_and_free(call, req, &err);
@@ -195,7 +195,7 @@ void rpc_update_container(struct frontend *fe, struct ttrpc_call *call, Protobuf
 		goto fail;
 	log_info("UpdateContainer %s", r->container_id);
 	/* The values are checked where the cgroup is: the executor. */
-	forward_message(fe, call, IPC_CONTAINER_UPDATE_REQ, req);
+	fe_forward_message(fe, call, IPC_CONTAINER_UPDATE_REQ, req);
 	return;
 fail:
 	fail_and_free(call, req, &err);
@@ -213,7 +213,7 @@ static void freeze_request(struct frontend *fe, struct ttrpc_call *call, Protobu
 	struct ipc_container_ref q = { 0 };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", cid);
 	protobuf_c_message_free_unpacked(req, NULL);
-	forward(fe, call, type, &q, sizeof(q));
+	fe_forward(fe, call, type, &q, sizeof(q));
 }
 
 void rpc_pause_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
@@ -237,7 +237,7 @@ void rpc_remove_container(struct frontend *fe, struct ttrpc_call *call, Protobuf
 	struct ipc_container_remove q = { .timeout_s = r->timeout };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
 	protobuf_c_message_free_unpacked(req, NULL);
-	forward(fe, call, IPC_CONTAINER_REMOVE_REQ, &q, sizeof(q));
+	fe_forward(fe, call, IPC_CONTAINER_REMOVE_REQ, &q, sizeof(q));
 	return;
 fail:
 	fail_and_free(call, req, &err);
@@ -256,7 +256,7 @@ void rpc_exec_process(struct frontend *fe, struct ttrpc_call *call, ProtobufCMes
 				r->exec_id);
 		goto fail;
 	}
-	forward_message(fe, call, IPC_PROCESS_EXEC_REQ, req);
+	fe_forward_message(fe, call, IPC_PROCESS_EXEC_REQ, req);
 	return;
 fail:
 	fail_and_free(call, req, &err);
@@ -277,7 +277,7 @@ void rpc_signal_process(struct frontend *fe, struct ttrpc_call *call, ProtobufCM
 	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
 	snprintf(q.exec_id, sizeof(q.exec_id), "%s", r->exec_id);
 	protobuf_c_message_free_unpacked(req, NULL);
-	forward(fe, call, IPC_PROCESS_SIGNAL_REQ, &q, sizeof(q));
+	fe_forward(fe, call, IPC_PROCESS_SIGNAL_REQ, &q, sizeof(q));
 	return;
 fail:
 	fail_and_free(call, req, &err);

@@ -102,6 +102,7 @@ static const struct ipc_dispatch executor_table[] = {
 	{ IPC_OK, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
 	{ IPC_CONTAINER_STATS_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
 	{ IPC_OOM_EVENT_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
+	{ IPC_VOLUME_STATS_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
 	{ IPC_ERROR, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
 	{ IPC_MONITOR_ATTACH, IPC_FROM(IPC_ROLE_EXECUTOR), on_monitor_attach },
 	{ 0, 0, NULL },

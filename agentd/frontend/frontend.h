@@ -8,6 +8,7 @@
  *   containers.c   the container RPCs: checks, then to executor or monitor
  *   metrics.c      GetMetrics: collected by the executor, checked here
  *   oom.c          GetOOMEvent: waiting calls and the long poll to the executor
+ *   guest.c        guest-wide requests: checks, then to the executor
  *   rpc.c          ttRPC dispatch: catalog, endpoint policy, decode, table
  */
 #ifndef KATA_FRONTEND_H
@@ -92,7 +93,17 @@ void monitors_resize(struct frontend *fe, struct ttrpc_call *call, const char *c
 void monitors_wait(struct frontend *fe, struct ttrpc_call *call, const char *cid,
 		   const char *eid);
 
-/* ---- containers.c: handlers; each owns req and answers call ---- */
+/* ---- containers.c: forwarding to the executor, and the handlers; each
+ * handler owns req and answers call ---- */
+
+/* Send a fixed request to the executor; the call is answered empty on its
+ * OK, or with its ERROR. */
+void fe_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
+		size_t len);
+/* The same for a decoded protobuf request, re-encoded (so the executor gets
+ * only the fields we understood); takes req. */
+void fe_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+			ProtobufCMessage *req);
 
 #define RPC_HANDLER(name)                                                                  \
 	void name(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
@@ -127,6 +138,13 @@ int metrics_text_check(const uint8_t *p, size_t len, struct kerr *err);
 RPC_HANDLER(rpc_get_oom_event);
 /* Fail every waiting GetOOMEvent with UNAVAILABLE why (shutdown). */
 void oom_client_stop(struct frontend *fe, const char *why);
+
+/* ---- guest.c: guest-wide requests (SetGuestDateTime, ReseedRandomDev,
+ * GetVolumeStats, CopyFile) ---- */
+RPC_HANDLER(rpc_set_guest_date_time);
+RPC_HANDLER(rpc_reseed_random_dev);
+RPC_HANDLER(rpc_get_volume_stats);
+RPC_HANDLER(rpc_copy_file);
 
 /* ---- rpc.c ---- */
 

@@ -119,6 +119,10 @@ static const struct rpc_handler handlers[] = {
 	{ "grpc.AgentService", "CloseStdin", rpc_close_stdin },
 	{ "grpc.AgentService", "TtyWinResize", rpc_tty_win_resize },
 	{ "grpc.AgentService", "GetMetrics", rpc_get_metrics },
+	{ "grpc.AgentService", "SetGuestDateTime", rpc_set_guest_date_time },
+	{ "grpc.AgentService", "ReseedRandomDev", rpc_reseed_random_dev },
+	{ "grpc.AgentService", "GetVolumeStats", rpc_get_volume_stats },
+	{ "grpc.AgentService", "CopyFile", rpc_copy_file },
 	{ "grpc.AgentService", "GetOOMEvent", rpc_get_oom_event },
 	{ NULL, NULL, NULL },
 };

@@ -1289,6 +1289,113 @@ t_oom() {
   agent_stop
 }
 
+# Guest-wide requests (agentd/executor/guest_ops.c): CopyFile below the
+# shared dir (chunks, directories, symlinks, owner and mode, refusals that
+# write nothing), GetVolumeStats, ReseedRandomDev; SetGuestDateTime only
+# with refused values (a valid one would set this host's clock: the VM
+# suite sets it in a guest).
+t_guest() {
+  agent_start guest || return
+  local out="$work/guest.out" cf="$shared/cf"
+  b64() { printf '%s' "$1" | base64 -w0; }
+  copy() { # copy JSON-FIELDS: CopyFile with these fields
+    ctl call AgentService/CopyFile "{$1}" >"$out" 2>&1
+  }
+  copy "\"path\": \"$cf/a/b.txt\", \"fileSize\": 6, \"fileMode\": $((0100640)), \"dirMode\": $((0750)),
+    \"uid\": 1000, \"gid\": 1001, \"data\": \"$(b64 'hello
+')\""
+  rc=$?
+  check "CopyFile of a small file: content, mode 640, owner 1000:1001, new dirs 750" \
+    "$(cat "$out"; ls -la "$cf/a" 2>&1)" eval \
+    '[ $rc -eq 0 ] && [ "$(cat "$cf/a/b.txt")" = hello ] &&
+     [ "$(stat -c %a:%u:%g "$cf/a/b.txt")" = 640:1000:1001 ] && [ "$(stat -c %a "$cf/a")" = 750 ]'
+
+  # three chunks, in order: the file appears whole with the last one; a
+  # chunk out of order is refused
+  local f="\"path\": \"$cf/chunked\", \"fileSize\": 12, \"fileMode\": $((0100644)), \"uid\": -1, \"gid\": -1"
+  copy "$f, \"offset\": 0, \"data\": \"$(b64 aaaa)\""
+  rc=$?
+  check "CopyFile: the first of three chunks: nothing at the path yet" "$(cat "$out"; ls -la "$cf")" eval \
+    '[ $rc -eq 0 ] && [ ! -e "$cf/chunked" ]'
+  copy "$f, \"offset\": 8, \"data\": \"$(b64 cccc)\""
+  rc=$?
+  check "CopyFile: a chunk out of order: INVALID_ARGUMENT, still nothing at the path" "$(cat "$out")" eval \
+    '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out" && [ ! -e "$cf/chunked" ]'
+  copy "$f, \"offset\": 4, \"data\": \"$(b64 bbbb)\"" && copy "$f, \"offset\": 8, \"data\": \"$(b64 cccc)\""
+  rc=$?
+  check "CopyFile: the second and third chunks complete it (aaaabbbbcccc), no temporary file left" \
+    "$(cat "$out"; ls -la "$cf")" eval \
+    '[ $rc -eq 0 ] && [ "$(cat "$cf/chunked")" = aaaabbbbcccc ] && [ -z "$(ls "$cf" | grep kata-copy)" ]'
+
+  copy "\"path\": \"$cf/d\", \"fileMode\": $((040700)), \"uid\": 1000, \"gid\": 1000"
+  rc=$?
+  check "CopyFile of a directory: mode 700, owner 1000" "$(cat "$out")" eval \
+    '[ $rc -eq 0 ] && [ -d "$cf/d" ] && [ "$(stat -c %a:%u "$cf/d")" = 700:1000 ]'
+  copy "\"path\": \"$cf/a/link\", \"fileMode\": $((0120777)), \"data\": \"$(b64 b.txt)\"" &&
+    copy "\"path\": \"$cf/a/link\", \"fileMode\": $((0120777)), \"data\": \"$(b64 ..data/b.txt)\""
+  rc=$?
+  check "CopyFile of a symlink, then again with a new target: replaced" "$(cat "$out")" eval \
+    '[ $rc -eq 0 ] && [ "$(readlink "$cf/a/link")" = ..data/b.txt ]'
+  copy "\"path\": \"$cf/s\", \"fileSize\": 1, \"fileMode\": $((0106755)), \"data\": \"$(b64 x)\""
+  rc=$?
+  check "CopyFile with setuid and setgid bits: written without them (755)" "$(cat "$out")" eval \
+    '[ $rc -eq 0 ] && [ "$(stat -c %a "$cf/s")" = 755 ]'
+
+  # refusals, each leaving nothing behind
+  local outside="$work/outside"
+  mkdir -p "$outside"
+  ln -s "$outside" "$shared/evil"
+  copy "\"path\": \"$shared/evil/f\", \"fileSize\": 1, \"data\": \"$(b64 x)\""
+  rc=$?
+  check "CopyFile through a symlink that leaves the shared dir: refused, nothing written outside" \
+    "$(cat "$out"; ls -la "$outside")" eval '[ $rc -ne 0 ] && [ -z "$(ls -A "$outside")" ]'
+  copy "\"path\": \"$shared/../escape\", \"fileSize\": 1, \"data\": \"$(b64 x)\""
+  rc=$?
+  check "CopyFile with a .. component: INVALID_ARGUMENT" "$(cat "$out")" eval \
+    '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out" && [ ! -e "$work/escape" ]'
+  copy "\"path\": \"/etc/kata-copy-test\", \"fileSize\": 1, \"data\": \"$(b64 x)\""
+  rc=$?
+  check "CopyFile outside the shared dir: PERMISSION_DENIED" "$(cat "$out")" eval \
+    '[ $rc -ne 0 ] && grep -q PERMISSION_DENIED "$out" && [ ! -e /etc/kata-copy-test ]'
+  copy "\"path\": \"$cf/big\", \"fileSize\": 4, \"offset\": 2, \"data\": \"$(b64 xyz)\""
+  rc=$?
+  check "CopyFile with data past file_size: INVALID_ARGUMENT" "$(cat "$out")" eval \
+    '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out" && [ ! -e "$cf/big.kata-copy" ]'
+  copy "\"path\": \"$cf/abs\", \"fileMode\": $((0120777)), \"data\": \"$(b64 /etc/shadow)\""
+  rc=$?
+  check "CopyFile of a symlink to an absolute target: PERMISSION_DENIED" "$(cat "$out")" eval \
+    '[ $rc -ne 0 ] && grep -q PERMISSION_DENIED "$out" && [ ! -L "$cf/abs" ]'
+  copy "\"path\": \"$cf/up\", \"fileMode\": $((0120777)), \"data\": \"$(b64 ../../x)\""
+  rc=$?
+  check "CopyFile of a symlink with a .. target: PERMISSION_DENIED" "$(cat "$out")" eval \
+    '[ $rc -ne 0 ] && grep -q PERMISSION_DENIED "$out" && [ ! -L "$cf/up" ]'
+  copy "\"path\": \"$cf/fifo\", \"fileMode\": $((010644))"
+  rc=$?
+  check "CopyFile of a fifo: INVALID_ARGUMENT" "$(cat "$out")" eval \
+    '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out" && [ ! -e "$cf/fifo" ]'
+
+  ctl call AgentService/GetVolumeStats "{\"volumeGuestPath\": \"$cf\"}" >"$out" 2>&1
+  rc=$?
+  local want
+  want=$(stat -f -c '%b %S' "$cf" | awk '{ printf "%.0f\n", $1 * $2 }')
+  check "GetVolumeStats: bytes total as statfs says ($want), inodes, condition OK" "$(cat "$out")" eval \
+    '[ $rc -eq 0 ] && [ "$(jq -r ".usage[0].total" "$out")" = "$want" ] &&
+     [ "$(jq -r ".usage[1].unit" "$out")" = INODES ] && [ "$(jq -r ".volumeCondition.message" "$out")" = OK ]'
+  ctl call AgentService/GetVolumeStats '{"volumeGuestPath": "/etc"}' >"$out" 2>&1
+  rc=$?
+  check "GetVolumeStats outside the shared dir: PERMISSION_DENIED" "$(cat "$out")" eval \
+    '[ $rc -ne 0 ] && grep -q PERMISSION_DENIED "$out"'
+
+  ctl call AgentService/ReseedRandomDev "{\"data\": \"$(head -c 64 /dev/urandom | base64 -w0)\"}" >"$out" 2>&1
+  rc=$?
+  check "ReseedRandomDev with 64 bytes: OK" "$(cat "$out"; tail -3 "$work/agent.log")" eval '[ $rc -eq 0 ]'
+  ctl call AgentService/SetGuestDateTime '{"Sec": 1700000000, "Usec": 2000000}' >"$out" 2>&1
+  rc=$?
+  check "SetGuestDateTime with 2000000 us: INVALID_ARGUMENT (the clock is not touched)" "$(cat "$out")" \
+    eval '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out"'
+  agent_stop
+}
+
 # ---- main ----
 
 if [ "$(id -u)" != 0 ]; then
@@ -1306,7 +1413,7 @@ if ! has_option --shared-dir; then
   exit 0
 fi
 
-for g in basics hooks stdio exec many restart shutdown hostile resources stats limits devices metrics oom; do
+for g in basics hooks stdio exec many restart shutdown hostile resources stats limits devices metrics oom guest; do
   group "$g" && "t_$g"
 done
 echo "1..$n"

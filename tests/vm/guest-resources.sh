@@ -211,3 +211,13 @@ out=$(timeout 60 "$ctl" --addr "$addr" --timeout 30 call AgentService/GetOOMEven
 check "GetOOMEvent returns the container id hog ($(echo $out))" metrics_have "$out" '"hog"'
 out=$(timeout 60 "$ctl" --addr "$addr" --timeout 2 call AgentService/GetOOMEvent '{}' 2>&1)
 check "a second GetOOMEvent has nothing: DEADLINE_EXCEEDED ($(echo $out))" metrics_have "$out" DEADLINE_EXCEEDED
+
+# Guest-wide requests that only a guest may take: SetGuestDateTime moves
+# this guest's clock (2030-01-01T00:00:00Z); CopyFile writes below the
+# shared dir
+out=$(call AgentService/SetGuestDateTime '{"Sec": 1893456000, "Usec": 0}')
+check "SetGuestDateTime 1893456000: OK and the guest's year is 2030 ($(date -u +%FT%T))" \
+  test "$(date -u +%Y)" = 2030
+out=$(call AgentService/CopyFile "{\"path\": \"/run/kata-containers/vmcopy/f\", \"fileSize\": 3, \"fileMode\": 33188, \"data\": \"$(printf 'vm\n' | base64)\"}")
+check "CopyFile over vsock writes /run/kata-containers/vmcopy/f ($out)" \
+  test "$(cat /run/kata-containers/vmcopy/f 2>&1)" = vm

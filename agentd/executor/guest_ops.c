@@ -1,0 +1,506 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * guest_ops.c - guest-wide requests that concern no container:
+ * SetGuestDateTime, ReseedRandomDev, GetVolumeStats and CopyFile (see
+ * doc/guest-ops.md for the rules and how they differ from upstream).
+ *
+ * Paths from the host (CopyFile, GetVolumeStats) must lie below the shared
+ * directory (--shared-dir, /run/kata-containers as upstream's
+ * CONTAINER_BASE): they are written as "<shared>/<rel>" with no empty, "."
+ * or ".." component, and every lookup starts from an fd of the shared
+ * directory with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), so a
+ * symlink planted in the tree cannot lead a write outside it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/random.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "executor.h"
+#include "grpc_status.h"
+#include "linux_compat.h"
+
+#define RESOLVE_SHARED (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
+/* Largest file CopyFile writes (upstream has no bound; the runtime copies
+ * configuration files, secrets and config maps). */
+#define COPY_FILE_MAX (1ll << 30)
+/* Suffix of the file a CopyFile writes into until its last chunk. */
+#define COPY_TMP_SUFFIX ".kata-copy"
+
+static int reply_ok(struct ipc_chan *c, const struct ipc_msg *m, struct kerr *err)
+{
+	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
+}
+
+static int reply_fail(struct ipc_chan *c, const struct ipc_msg *m, struct kerr *e,
+		      struct kerr *err)
+{
+	log_warn("%s", e->msg);
+	return exec_reply_error(c, m->hdr.id, e, err);
+}
+
+static int need_id(const struct ipc_msg *m, struct kerr *err)
+{
+	if (m->hdr.id == 0)
+		return kerr_set(err, -EPROTO, "%s without a request id", ipc_type_name(m->hdr.type));
+	return 0;
+}
+
+/* ---- SetGuestDateTime ---- */
+
+int on_guest_set_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	struct ipc_guest_time t;
+	memcpy(&t, m->payload, sizeof(t));
+	struct kerr e = { 0 };
+	/* The kernel refuses these too, but with a bare EINVAL. */
+	if (t.sec < 0 || t.usec < 0 || t.usec > 999999) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"SetGuestDateTime: %" PRId64 " s %" PRId64 " us is not a time "
+				"(seconds >= 0, microseconds 0..999999)", t.sec, t.usec);
+		return reply_fail(c, m, &e, err);
+	}
+	struct timeval tv = { .tv_sec = (time_t)t.sec, .tv_usec = (suseconds_t)t.usec };
+	if (settimeofday(&tv, NULL) < 0) {
+		kerr_set_status(&e, errno == EINVAL ? GRPC_INVALID_ARGUMENT : GRPC_INTERNAL, -errno,
+				"SetGuestDateTime: settimeofday(%" PRId64 ".%06" PRId64 "): %s", t.sec,
+				t.usec, strerror(errno));
+		return reply_fail(c, m, &e, err);
+	}
+	log_info("guest clock set to %" PRId64 ".%06" PRId64, t.sec, t.usec);
+	return reply_ok(c, m, err);
+}
+
+/* ---- ReseedRandomDev ---- */
+
+/* Mix the host's bytes into the kernel's pool and credit them, then make
+ * the CRNG reseed from it now (upstream writes /dev/random, credits with
+ * RNDADDTOENTCNT, then RNDRESEEDCRNG; RNDADDENTROPY does the first two in
+ * one call). */
+int on_guest_reseed(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	struct kerr e = { 0 };
+	cleanup_close int fd = open("/dev/random", O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		kerr_set_status(&e, GRPC_INTERNAL, -errno, "ReseedRandomDev: open /dev/random: %s",
+				strerror(errno));
+		return reply_fail(c, m, &e, err);
+	}
+	struct rand_pool_info *rpi = malloc(sizeof(*rpi) + m->len);
+	if (!rpi) {
+		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+		return reply_fail(c, m, &e, err);
+	}
+	rpi->entropy_count = (int)(m->len * 8);
+	rpi->buf_size = (int)m->len;
+	memcpy(rpi->buf, m->payload, m->len);
+	r = ioctl(fd, RNDADDENTROPY, rpi);
+	int saved = errno;
+	explicit_bzero(rpi->buf, m->len);
+	free(rpi);
+	if (r < 0) {
+		kerr_set_status(&e, GRPC_INTERNAL, -saved, "ReseedRandomDev: RNDADDENTROPY: %s",
+				strerror(saved));
+		return reply_fail(c, m, &e, err);
+	}
+	if (ioctl(fd, RNDRESEEDCRNG, 0) < 0 && errno != ENOTTY && errno != EINVAL) {
+		kerr_set_status(&e, GRPC_INTERNAL, -errno, "ReseedRandomDev: RNDRESEEDCRNG: %s",
+				strerror(errno));
+		return reply_fail(c, m, &e, err);
+	}
+	log_info("random pool reseeded with %zu bytes from the host", m->len);
+	return reply_ok(c, m, err);
+}
+
+/* ---- paths below the shared directory ---- */
+
+/* path must be "<shared>/<rel>" with rel made of plain components; *rel
+ * points into path. what names the field in errors. */
+int guest_shared_rel(const char *shared, const char *path, const char *what, const char **rel,
+		     struct kerr *err)
+{
+	size_t n = strlen(shared);
+	if (path[0] != '/')
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "%s \"%.200s\" is not an absolute path", what, path);
+	if (strlen(path) >= IPC_PATH_MAX)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -ENAMETOOLONG,
+				       "%s is longer than %u bytes", what, IPC_PATH_MAX - 1);
+	if (strncmp(path, shared, n) != 0 || path[n] != '/' || path[n + 1] == '\0')
+		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EPERM,
+				       "%s \"%.200s\" is not below %s", what, path, shared);
+	const char *p = path + n + 1;
+	for (const char *c = p; *c;) {
+		const char *e = strchrnul(c, '/');
+		size_t l = (size_t)(e - c);
+		if (l == 0 || (l == 1 && c[0] == '.') || (l == 2 && c[0] == '.' && c[1] == '.'))
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+					       "%s \"%.200s\" has an empty, \".\" or \"..\" component",
+					       what, path);
+		if (l > NAME_MAX)
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -ENAMETOOLONG,
+					       "%s \"%.200s\" has a component over %d bytes", what,
+					       path, NAME_MAX);
+		c = *e ? e + 1 : e;
+	}
+	*rel = p;
+	return 0;
+}
+
+static int open_shared(const char *shared, struct kerr *err)
+{
+	int fd = open(shared, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "open %s: %s", shared,
+				       strerror(errno));
+	return fd;
+}
+
+/* ---- GetVolumeStats ---- */
+
+static void usage_of(Grpc__VolumeUsage *u, Grpc__VolumeUsage__Unit unit, uint64_t total,
+		     uint64_t free_all, uint64_t avail, uint64_t mult)
+{
+	grpc__volume_usage__init(u);
+	u->unit = unit;
+	u->total = total * mult;
+	u->available = avail * mult;
+	u->used = (total >= free_all ? total - free_all : 0) * mult;
+}
+
+int on_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	char path[IPC_PATH_MAX];
+	memcpy(path, m->payload, m->len);
+	path[m->len] = '\0';
+	struct kerr e = { 0 };
+	const char *rel = NULL;
+	if (guest_shared_rel(x->o.shared_dir, path, "volume_guest_path", &rel, &e) < 0)
+		return reply_fail(c, m, &e, err);
+	cleanup_close int root = open_shared(x->o.shared_dir, &e);
+	if (root < 0)
+		return reply_fail(c, m, &e, err);
+	cleanup_close int fd = sys_openat2(root, rel, O_PATH | O_CLOEXEC, RESOLVE_SHARED);
+	if (fd < 0) {
+		kerr_set_status(&e, errno == ENOENT ? GRPC_NOT_FOUND : GRPC_INVALID_ARGUMENT, -errno,
+				"GetVolumeStats: %s: %s", path, strerror(errno));
+		return reply_fail(c, m, &e, err);
+	}
+	struct statfs sf;
+	if (fstatfs(fd, &sf) < 0) {
+		kerr_set_status(&e, GRPC_INTERNAL, -errno, "GetVolumeStats: statfs %s: %s", path,
+				strerror(errno));
+		return reply_fail(c, m, &e, err);
+	}
+	/* As upstream: bytes from the block counts, then inodes. */
+	Grpc__VolumeUsage bytes, inodes;
+	usage_of(&bytes, GRPC__VOLUME_USAGE__UNIT__BYTES, sf.f_blocks, sf.f_bfree, sf.f_bavail,
+		 (uint64_t)sf.f_bsize);
+	usage_of(&inodes, GRPC__VOLUME_USAGE__UNIT__INODES, sf.f_files, sf.f_ffree, sf.f_ffree, 1);
+	Grpc__VolumeUsage *list[2] = { &bytes, &inodes };
+	Grpc__VolumeCondition cond = GRPC__VOLUME_CONDITION__INIT;
+	cond.abnormal = false;
+	cond.message = (char *)"OK";
+	Grpc__VolumeStatsResponse resp = GRPC__VOLUME_STATS_RESPONSE__INIT;
+	resp.n_usage = 2;
+	resp.usage = list;
+	resp.volume_condition = &cond;
+	uint8_t buf[512];
+	size_t len = grpc__volume_stats_response__get_packed_size(&resp);
+	if (len > sizeof(buf)) {
+		kerr_set_status(&e, GRPC_INTERNAL, -E2BIG, "GetVolumeStats: reply too large");
+		return reply_fail(c, m, &e, err);
+	}
+	grpc__volume_stats_response__pack(&resp, buf);
+	return ipc_chan_send(c, IPC_VOLUME_STATS_REPLY, m->hdr.id, buf, len, -1, err);
+}
+
+/* ---- CopyFile ---- */
+
+/* Open (O_PATH) the directory dir (relative, may be "") below root,
+ * creating missing components with mode dir_mode (only those, as
+ * upstream). */
+static int open_parent(int root, char *dir, mode_t dir_mode, struct kerr *err)
+{
+	cleanup_close int cur = fcntl(root, F_DUPFD_CLOEXEC, 3);
+	if (cur < 0)
+		return kerr_set(err, -errno, "dup: %s", strerror(errno));
+	for (char *p = dir; *p;) {
+		char *slash = strchr(p, '/');
+		if (slash)
+			*slash = '\0';
+		int nfd = sys_openat2(cur, p, O_PATH | O_DIRECTORY | O_CLOEXEC, RESOLVE_SHARED);
+		if (nfd < 0 && errno == ENOENT) {
+			if (mkdirat(cur, p, dir_mode) < 0 && errno != EEXIST)
+				return kerr_set_status(err, GRPC_INTERNAL, -errno, "mkdir %s: %s", p,
+						       strerror(errno));
+			/* mkdir applies the umask: the mode asked for, exactly. */
+			if (fchmodat(cur, p, dir_mode, 0) < 0)
+				return kerr_set_status(err, GRPC_INTERNAL, -errno, "chmod %s: %s", p,
+						       strerror(errno));
+			nfd = sys_openat2(cur, p, O_PATH | O_DIRECTORY | O_CLOEXEC, RESOLVE_SHARED);
+		}
+		if (nfd < 0)
+			return kerr_set_status(err,
+					       errno == EXDEV || errno == ELOOP ? GRPC_PERMISSION_DENIED
+										: GRPC_INVALID_ARGUMENT,
+					       -errno, "directory %s: %s", p, strerror(errno));
+		close(cur);
+		cur = nfd;
+		if (!slash)
+			break;
+		*slash = '/';
+		p = slash + 1;
+	}
+	return take_fd(&cur);
+}
+
+/* chown by path relative to an O_PATH directory fd; -1 keeps an id. */
+static int own(int dirfd, const char *name, int32_t uid, int32_t gid, struct kerr *err)
+{
+	if (uid == -1 && gid == -1)
+		return 0;
+	if (fchownat(dirfd, name, (uid_t)uid, (gid_t)gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "chown %s %d:%d: %s", name, uid,
+				       gid, strerror(errno));
+	return 0;
+}
+
+/* A symlink target may not leave the directory tree it is written in: no
+ * absolute target, no ".." component (the runtime copies Kubernetes volume
+ * trees, whose links are relative: "..data" -> "..2024_01_01...",
+ * "key" -> "..data/key"). */
+static int check_link_target(const ProtobufCBinaryData *d, struct kerr *err)
+{
+	if (d->len == 0 || d->len >= PATH_MAX || memchr(d->data, '\0', d->len))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "CopyFile: a symlink target must be 1..%d bytes without NUL",
+				       PATH_MAX - 1);
+	if (d->data[0] == '/')
+		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EPERM,
+				       "CopyFile: symlink target %.*s is absolute", (int)d->len,
+				       (const char *)d->data);
+	const char *s = (const char *)d->data, *end = s + d->len;
+	for (const char *c = s; c < end;) {
+		const char *e = memchr(c, '/', (size_t)(end - c));
+		if (!e)
+			e = end;
+		if (e - c == 2 && c[0] == '.' && c[1] == '.')
+			return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EPERM,
+					       "CopyFile: symlink target %.*s has a \"..\" component",
+					       (int)d->len, s);
+		c = e + 1;
+	}
+	return 0;
+}
+
+static int copy_dir(int pfd, const char *name, const Grpc__CopyFileRequest *q, struct kerr *err)
+{
+	mode_t mode = q->file_mode & 0777;
+	if (mkdirat(pfd, name, mode) < 0 && errno != EEXIST)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: mkdir %s: %s", q->path,
+				       strerror(errno));
+	cleanup_close int fd = sys_openat2(pfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+					   RESOLVE_SHARED | RESOLVE_NO_SYMLINKS);
+	if (fd < 0)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno, "CopyFile: %s: %s",
+				       q->path, strerror(errno));
+	if (fchmod(fd, mode) < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: chmod %s: %s", q->path,
+				       strerror(errno));
+	return own(pfd, name, q->uid, q->gid, err);
+}
+
+static int copy_link(int pfd, const char *name, const Grpc__CopyFileRequest *q, struct kerr *err)
+{
+	int r = check_link_target(&q->data, err);
+	if (r < 0)
+		return r;
+	cleanup_free char *target = strndup((const char *)q->data.data, q->data.len);
+	if (!target)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	/* Kubernetes updates a volume by re-pointing "..data": replace an
+	 * existing symlink (never a file or directory), as upstream. */
+	struct stat st;
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISLNK(st.st_mode))
+			return kerr_set_status(err, GRPC_ALREADY_EXISTS, -EEXIST,
+					       "CopyFile: %s exists and is not a symlink", q->path);
+		if (unlinkat(pfd, name, 0) < 0)
+			return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: unlink %s: %s",
+					       q->path, strerror(errno));
+	}
+	if (symlinkat(target, pfd, name) < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: symlink %s: %s",
+				       q->path, strerror(errno));
+	return own(pfd, name, q->uid, q->gid, err);
+}
+
+static int copy_regular(int pfd, const char *name, const Grpc__CopyFileRequest *q,
+			bool *complete, struct kerr *err)
+{
+	char tmp[NAME_MAX + 1];
+	if (snprintf(tmp, sizeof(tmp), "%s%s", name, COPY_TMP_SUFFIX) >= (int)sizeof(tmp))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -ENAMETOOLONG,
+				       "CopyFile: the name of %s is too long", q->path);
+	/* O_NOFOLLOW: a symlink planted under the temporary name is refused,
+	 * not written through. */
+	cleanup_close int fd = openat(pfd, tmp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kerr_set_status(err, errno == ELOOP ? GRPC_PERMISSION_DENIED : GRPC_INTERNAL,
+				       -errno, "CopyFile: open %s%s: %s", q->path, COPY_TMP_SUFFIX,
+				       strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "CopyFile: %s%s is not a regular file", q->path,
+				       COPY_TMP_SUFFIX);
+	/* Chunks come in order (the runtime sends them so): offset 0 starts
+	 * the file afresh, every other chunk continues where it ends. So the
+	 * file is complete exactly when the chunk ending at file_size came,
+	 * which a size check alone cannot tell with chunks out of order. */
+	if (q->offset == 0) {
+		if (ftruncate(fd, 0) < 0)
+			return kerr_set_status(err, GRPC_INTERNAL, -errno,
+					       "CopyFile: truncate %s: %s", q->path,
+					       strerror(errno));
+	} else if (st.st_size != q->offset) {
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "CopyFile: chunk at offset %" PRId64 " of %s, but %lld bytes "
+				       "were written: chunks must come in order", q->offset, q->path,
+				       (long long)st.st_size);
+	}
+	for (size_t done = 0; done < q->data.len;) {
+		ssize_t n = pwrite(fd, q->data.data + done, q->data.len - done,
+				   (off_t)q->offset + (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return kerr_set_status(err, errno == ENOSPC ? GRPC_RESOURCE_EXHAUSTED
+								    : GRPC_INTERNAL,
+					       -errno, "CopyFile: write %s: %s", q->path,
+					       strerror(errno));
+		done += (size_t)n;
+	}
+	if (fstat(fd, &st) < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: stat %s: %s", q->path,
+				       strerror(errno));
+	if (st.st_size != q->file_size) {
+		*complete = false;
+		return 0;
+	}
+	/* No setuid/setgid bits from the host. */
+	if (fchmod(fd, q->file_mode & 01777) < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: chmod %s: %s", q->path,
+				       strerror(errno));
+	if ((q->uid != -1 || q->gid != -1) && fchown(fd, (uid_t)q->uid, (gid_t)q->gid) < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: chown %s: %s", q->path,
+				       strerror(errno));
+	if (renameat(pfd, tmp, pfd, name) < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: rename to %s: %s",
+				       q->path, strerror(errno));
+	*complete = true;
+	return 0;
+}
+
+int guest_copy_file_check(const Grpc__CopyFileRequest *q, struct kerr *err)
+{
+	mode_t type = q->file_mode & S_IFMT;
+	if (type != 0 && type != S_IFREG && type != S_IFDIR && type != S_IFLNK)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "CopyFile: file_mode 0%o is not a regular file, directory "
+				       "or symlink", q->file_mode);
+	if ((q->file_mode & ~(S_IFMT | 07777)) || (q->dir_mode & ~07777u))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "CopyFile: file_mode 0%o / dir_mode 0%o has unknown bits",
+				       q->file_mode, q->dir_mode);
+	if (q->uid < -1 || q->gid < -1)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "CopyFile: uid %d / gid %d (-1 keeps the owner)", q->uid,
+				       q->gid);
+	if (type == 0 || type == S_IFREG) {
+		if (q->file_size < 0 || q->file_size > COPY_FILE_MAX || q->offset < 0 ||
+		    q->offset > q->file_size || (int64_t)q->data.len > q->file_size - q->offset)
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+					       "CopyFile: %zu bytes at offset %" PRId64
+					       " do not fit a file of %" PRId64 " bytes (at most %lld)",
+					       q->data.len, q->offset, q->file_size, COPY_FILE_MAX);
+	}
+	return 0;
+}
+
+int on_copy_file(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	struct kerr e = { 0 };
+	Grpc__CopyFileRequest *q = grpc__copy_file_request__unpack(NULL, m->len, m->payload);
+	if (!q) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"CopyFile: the request is not a valid CopyFileRequest");
+		return reply_fail(c, m, &e, err);
+	}
+	const char *rel = NULL;
+	cleanup_free char *dir = NULL;
+	cleanup_close int root = -1, pfd = -1;
+	bool complete = true;
+	if (guest_copy_file_check(q, &e) < 0 ||
+	    guest_shared_rel(x->o.shared_dir, q->path, "CopyFile path", &rel, &e) < 0)
+		goto bad;
+	if (!(dir = strdup(rel))) {
+		kerr_set(&e, -ENOMEM, "out of memory");
+		goto bad;
+	}
+	/* dir: the parent below the shared directory ("" for the top);
+	 * name: the last component (in rel, which dir does not alias). */
+	char *slash = strrchr(dir, '/');
+	const char *name = rel + (slash ? (size_t)(slash - dir) + 1 : 0);
+	if (slash)
+		*slash = '\0';
+	else
+		dir[0] = '\0';
+	if ((root = open_shared(x->o.shared_dir, &e)) < 0)
+		goto bad;
+	if ((pfd = open_parent(root, dir, q->dir_mode ? q->dir_mode : 0755, &e)) < 0) {
+		kerr_prefix(&e, "CopyFile %.200s", q->path);
+		goto bad;
+	}
+	mode_t type = q->file_mode & S_IFMT;
+	if (type == S_IFDIR)
+		r = copy_dir(pfd, name, q, &e);
+	else if (type == S_IFLNK)
+		r = copy_link(pfd, name, q, &e);
+	else
+		r = copy_regular(pfd, name, q, &complete, &e);
+	if (r < 0)
+		goto bad;
+	if (complete)
+		log_info("CopyFile: %s written", q->path);
+	protobuf_c_message_free_unpacked(&q->base, NULL);
+	return reply_ok(c, m, err);
+bad:
+	protobuf_c_message_free_unpacked(&q->base, NULL);
+	return reply_fail(c, m, &e, err);
+}

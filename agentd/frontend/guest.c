@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * guest.c - the guest-wide RPCs, front-end side: SetGuestDateTime,
+ * ReseedRandomDev, GetVolumeStats, CopyFile. What needs no privilege is
+ * checked here (ranges, sizes, an absolute path); the executor checks it all
+ * again and acts (agentd/executor/guest_ops.c, doc/guest-ops.md).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "agent.pb-c.h"
+#include "frontend.h"
+#include "grpc_status.h"
+#include "log.h"
+
+static void fail_free(struct ttrpc_call *call, ProtobufCMessage *req, int status, const char *msg)
+{
+	protobuf_c_message_free_unpacked(req, NULL);
+	ttrpc_call_fail(call, status, "%s", msg);
+}
+
+void rpc_set_guest_date_time(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__SetGuestDateTimeRequest *r = (Grpc__SetGuestDateTimeRequest *)req;
+	struct ipc_guest_time t = { .sec = r->sec, .usec = r->usec };
+	protobuf_c_message_free_unpacked(req, NULL);
+	if (t.sec < 0 || t.usec < 0 || t.usec > 999999) {
+		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT,
+				"SetGuestDateTime: %" PRId64 " s %" PRId64 " us is not a time "
+				"(seconds >= 0, microseconds 0..999999)", t.sec, t.usec);
+		return;
+	}
+	log_info("SetGuestDateTime %" PRId64 ".%06" PRId64, t.sec, t.usec);
+	fe_forward(fe, call, IPC_GUEST_SET_TIME_REQ, &t, sizeof(t));
+}
+
+void rpc_reseed_random_dev(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__ReseedRandomDevRequest *r = (Grpc__ReseedRandomDevRequest *)req;
+	if (r->data.len > IPC_RESEED_MAX) {
+		protobuf_c_message_free_unpacked(req, NULL);
+		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT,
+				"ReseedRandomDev: %zu bytes is more than %u", r->data.len,
+				IPC_RESEED_MAX);
+		return;
+	}
+	if (r->data.len == 0) {
+		/* Nothing to mix in (upstream writes nothing either). */
+		protobuf_c_message_free_unpacked(req, NULL);
+		ttrpc_call_reply(call, NULL);
+		return;
+	}
+	fe_forward(fe, call, IPC_GUEST_RESEED_REQ, r->data.data, r->data.len);
+	protobuf_c_message_free_unpacked(req, NULL);
+}
+
+static void volume_stats_reply(struct frontend *fe, struct ttrpc_call *call,
+			       const struct ipc_msg *reply, const struct kerr *failure)
+{
+	if (!reply) {
+		ttrpc_call_fail_err(call, failure);
+		return;
+	}
+	Grpc__VolumeStatsResponse *resp =
+		grpc__volume_stats_response__unpack(NULL, reply->len, reply->payload);
+	if (!resp) {
+		ttrpc_call_fail(call, GRPC_INTERNAL,
+				"GetVolumeStats: the executor's reply (%zu bytes) does not decode",
+				reply->len);
+		return;
+	}
+	ttrpc_call_reply(call, &resp->base);
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+}
+
+/* A host path the executor will resolve below the shared directory. */
+static const char *path_problem(const char *p)
+{
+	if (p[0] != '/')
+		return "is not an absolute path";
+	if (strlen(p) >= IPC_PATH_MAX)
+		return "is too long";
+	return NULL;
+}
+
+void rpc_get_volume_stats(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__VolumeStatsRequest *r = (Grpc__VolumeStatsRequest *)req;
+	const char *why = path_problem(r->volume_guest_path);
+	if (why) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "GetVolumeStats: volume_guest_path %s", why);
+		fail_free(call, req, GRPC_INVALID_ARGUMENT, msg);
+		return;
+	}
+	struct kerr err = { 0 };
+	if (exec_request(fe, call, IPC_VOLUME_STATS_REQ, r->volume_guest_path,
+			 strlen(r->volume_guest_path), IPC_VOLUME_STATS_REPLY, volume_stats_reply,
+			 &err) < 0)
+		ttrpc_call_fail_err(call, &err);
+	protobuf_c_message_free_unpacked(req, NULL);
+}
+
+void rpc_copy_file(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__CopyFileRequest *r = (Grpc__CopyFileRequest *)req;
+	const char *why = path_problem(r->path);
+	if (why) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "CopyFile: path %s", why);
+		fail_free(call, req, GRPC_INVALID_ARGUMENT, msg);
+		return;
+	}
+	if (r->offset < 0 || r->file_size < 0) {
+		fail_free(call, req, GRPC_INVALID_ARGUMENT,
+			  "CopyFile: negative offset or file_size");
+		return;
+	}
+	log_debug("CopyFile %zu bytes at %" PRId64, r->data.len, r->offset);
+	fe_forward_message(fe, call, IPC_COPY_FILE_REQ, req);
+}

@@ -47,6 +47,9 @@ static const struct ipc_type_desc types[] = {
 	{ IPC_VOLUME_STATS_REQ, "VOLUME_STATS_REQ", 1, IPC_PATH_MAX - 1, IPC_FD_NONE, false },
 	{ IPC_VOLUME_STATS_REPLY, "VOLUME_STATS_REPLY", 0, 4096, IPC_FD_NONE, false },
 	{ IPC_COPY_FILE_REQ, "COPY_FILE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_ONLINE_CPU_MEM_REQ, "ONLINE_CPU_MEM_REQ", FIXED(ipc_online_cpu_mem), IPC_FD_NONE,
+	  false },
+	{ IPC_MEM_PROBE_REQ, "MEM_PROBE_REQ", 8, 8 * IPC_MEM_PROBE_MAX, IPC_FD_NONE, false },
 
 	/* An all-default protobuf message encodes as 0 bytes, so big requests
 	 * start at 0; the executor's decoder and checks reject what is missing. */
@@ -221,6 +224,19 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 				len, d->min_len, d->max_len);
 
 	switch (type) {
+	case IPC_ONLINE_CPU_MEM_REQ: {
+		struct ipc_online_cpu_mem r;
+		memcpy(&r, p, sizeof(r));
+		if (r.wait > 1 || r.cpu_only > 1)
+			return kerr_set(err, -EPROTO, "%s: boolean field not 0/1", d->name);
+		PAD_CHECK(!all_zero(r.pad, sizeof(r.pad)));
+		break;
+	}
+	case IPC_MEM_PROBE_REQ:
+		if (len % 8)
+			return kerr_set(err, -EPROTO, "%s: %zu bytes is not a list of u64", d->name,
+					len);
+		break;
 	case IPC_VOLUME_STATS_REQ:
 		if (memchr(p, '\0', len))
 			return kerr_set(err, -EPROTO, "%s: the path holds a NUL", d->name);

@@ -130,6 +130,9 @@ enum ipc_type {
 	IPC_VOLUME_STATS_REPLY = 103, /* executor -> front-end: protobuf
 				       * grpc.VolumeStatsResponse */
 	IPC_COPY_FILE_REQ = 104,      /* protobuf grpc.CopyFileRequest (big) -> OK */
+	IPC_ONLINE_CPU_MEM_REQ = 105, /* struct ipc_online_cpu_mem -> OK or ERROR (with
+				       * wait: once online, up to ~10 s) */
+	IPC_MEM_PROBE_REQ = 106,      /* 1..IPC_MEM_PROBE_MAX u64 addresses -> OK or ERROR */
 
 	/* ---- stdio and exits: front-end <-> monitor (per-container channel) ---- */
 	IPC_STDIO_READ_REQ = 40,   /* struct ipc_stdio_read -> STDIO_DATA or ERROR */
@@ -191,9 +194,19 @@ struct ipc_guest_time {
 	int64_t usec;
 };
 
+/* OnlineCPUMem: bring nb_cpus hotplugged CPUs online (0: none), and every
+ * offline memory block unless cpu_only. */
+struct ipc_online_cpu_mem {
+	uint32_t nb_cpus;
+	uint8_t wait;     /* 0/1: answer once done, not at once */
+	uint8_t cpu_only; /* 0/1 */
+	uint8_t pad[2];   /* must be zero */
+};
+
 /* Bounds of the guest-wide requests. */
 #define IPC_PATH_MAX 4096u
 #define IPC_RESEED_MAX (1u << 20)
+#define IPC_MEM_PROBE_MAX 4096u
 
 struct ipc_guest_details_req {
 	uint8_t mem_block_size;    /* 0/1: report the memory block size */

@@ -707,3 +707,34 @@ int cg_controller_dir(const struct cgroup *cg, const char *ctrl, char **out, str
 	return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ENOENT,
 			       "cgroup %s: no %s controller is mounted", cg->path, ctrl);
 }
+
+int cg_cpuset_refresh(struct cgroup *cg, bool leaf, struct kerr *err)
+{
+	/* v2: an empty cpuset.cpus follows the parent's effective set, and
+	 * the agent never writes one it was not asked for. */
+	if (!cg || cg->layout != CG_V1)
+		return 0;
+	for (size_t i = 0; i < cg->n_hier; i++) {
+		struct cg_hier *h = &cg->hier[i];
+		if (!h->cpuset || !h->present)
+			continue;
+		cleanup_free char *cpus = NULL;
+		int r = cg_read_file(h->mount, "cpuset.cpus", &cpus, err);
+		if (r < 0)
+			return r;
+		cpus[strcspn(cpus, "\n")] = '\0';
+		/* Ancestors first: a child may only widen within its parent. */
+		for (size_t d = 1; d <= cg->depth; d++) {
+			if (d == cg->depth && !leaf)
+				break;
+			cleanup_free char *rel = cg_path_prefix(cg->path, d);
+			cleanup_free char *dir = NULL;
+			if (!rel || asprintf(&dir, "%s/%s", h->mount, rel) < 0)
+				return kerr_set(err, -ENOMEM, "out of memory");
+			r = cg_write_file(dir, "cpuset.cpus", cpus, err);
+			if (r < 0)
+				return kerr_prefix(err, "cgroup %s: widen cpuset to %s", cg->path, cpus);
+		}
+	}
+	return 0;
+}

@@ -7,7 +7,8 @@
  *         cg_create(), cg_v2_fd(), cg_add_pid(), cg_destroy(), cg_path(),
  *         cg_layout_of(), cg_forget(), cg_parent_remove(),
  *         cg_apply_resources(), cg_freeze(), cg_freeze_reached(),
- *         cg_stats(), net_dev_stats(), cg_controller_dir().
+ *         cg_stats(), net_dev_stats(), cg_controller_dir(),
+ *         cg_cpuset_refresh().
  *
  * Layouts: v2 unified (/sys/fs/cgroup is cgroup2) -> CG_V2; v1 (controllers
  * mounted under /sys/fs/cgroup/<ctrl>) and hybrid (v1 controllers plus a
@@ -135,5 +136,12 @@ int net_dev_stats(pid_t pid, Grpc__NetworkStats ***v, size_t *n, struct kerr *er
  * ("memory"): v1 the one mounted with it, v2 the unified one. malloc'd in
  * *out. No such hierarchy -> GRPC_FAILED_PRECONDITION. */
 int cg_controller_dir(const struct cgroup *cg, const char *ctrl, char **out, struct kerr *err);
+
+/* After CPUs came online (OnlineCPUMem): v1 copies the root's cpuset.cpus
+ * to every level of the cgroup below the root, the leaf too when leaf (the
+ * spec set no cpus of its own), as upstream's update_cpuset_path; a new
+ * cpuset cgroup got its parent's cpus when it was made, and would
+ * otherwise never see the new ones. v2: nothing to do. */
+int cg_cpuset_refresh(struct cgroup *cg, bool leaf, struct kerr *err);
 
 #endif

@@ -135,6 +135,17 @@ struct oom_state {
 	uint64_t dropped; /* events lost to a full queue */
 };
 
+/* OnlineCPUMem in progress (guest_ops.c): one at a time. */
+struct online_op {
+	bool active;
+	bool wait, cpu_only;
+	uint32_t nb_cpus;
+	int onlined;          /* CPUs brought online so far */
+	unsigned polls;
+	uint32_t fe_id, fe_gen;
+	struct loop_timer *timer;
+};
+
 struct executor {
 	struct loop *loop;
 	struct ipc_chan *ctl;
@@ -151,6 +162,7 @@ struct executor {
 	struct container *ctrs;
 	unsigned n_ctrs;
 	struct oom_state oom;
+	struct online_op online;
 };
 
 /* ---- main.c ---- */
@@ -215,6 +227,8 @@ int on_guest_set_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 int on_guest_reseed(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_copy_file(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_online_cpu_mem(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_mem_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* path must be "<shared>/<rel>", rel of plain components (no empty, "." or
  * ".."); *rel points into path. INVALID_ARGUMENT / PERMISSION_DENIED. */
 int guest_shared_rel(const char *shared, const char *path, const char *what, const char **rel,

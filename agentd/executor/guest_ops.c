@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * guest_ops.c - guest-wide requests that concern no container:
- * SetGuestDateTime, ReseedRandomDev, GetVolumeStats and CopyFile (see
+ * SetGuestDateTime, ReseedRandomDev, GetVolumeStats, CopyFile,
+ * OnlineCPUMem and MemHotplugByProbe (see
  * doc/guest-ops.md for the rules and how they differ from upstream).
  *
  * Paths from the host (CopyFile, GetVolumeStats) must lie below the shared
@@ -28,6 +29,7 @@
 #include "cleanup.h"
 #include "executor.h"
 #include "grpc_status.h"
+#include "guest_online.h"
 #include "linux_compat.h"
 
 #define RESOLVE_SHARED (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
@@ -503,4 +505,155 @@ int on_copy_file(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr 
 bad:
 	protobuf_c_message_free_unpacked(&q->base, NULL);
 	return reply_fail(c, m, &e, err);
+}
+
+/* ---- OnlineCPUMem ---- */
+
+/* Hotplugged CPUs show up in sysfs some time after the host added them:
+ * look again every ONLINE_POLL_MS, ONLINE_POLLS times at most (upstream:
+ * 50 ms, 200 retries). */
+#define ONLINE_POLL_MS 50
+#define ONLINE_POLLS 200
+
+static void online_done(struct executor *x, const struct kerr *e)
+{
+	struct online_op *op = &x->online;
+	op->active = false;
+	op->timer = NULL;
+	if (!op->wait) {
+		if (e)
+			log_error("OnlineCPUMem (in the background): %s", e->msg);
+		return;
+	}
+	if (e)
+		exec_err_to_fe(x, op->fe_gen, op->fe_id, e);
+	else
+		exec_ok_to_fe(x, op->fe_gen, op->fe_id);
+}
+
+/* New CPUs: the containers' v1 cpusets may use them too. */
+static int widen_cpusets(struct executor *x, struct kerr *err)
+{
+	for (struct container *ct = x->ctrs; ct; ct = ct->next) {
+		const Grpc__Spec *s = ct->req ? ct->req->oci : NULL;
+		const Grpc__LinuxResources *res = s && s->linux ? s->linux->resources : NULL;
+		bool own = res && res->cpu && res->cpu->cpus && res->cpu->cpus[0];
+		if (ct->cg && cg_cpuset_refresh(ct->cg, !own, err) < 0)
+			return kerr_prefix(err, "container %s", ct->id);
+	}
+	return 0;
+}
+
+static void online_step(struct loop *l, void *data)
+{
+	struct executor *x = data;
+	struct online_op *op = &x->online;
+	struct kerr e = { 0 };
+	op->timer = NULL;
+	if (op->onlined < (int)op->nb_cpus) {
+		int n = guest_online_dir(SYSFS_CPU_DIR, "cpu", (int)op->nb_cpus - op->onlined, &e);
+		if (n < 0) {
+			online_done(x, &e);
+			return;
+		}
+		op->onlined += n;
+	}
+	if (op->onlined < (int)op->nb_cpus) {
+		if (++op->polls >= ONLINE_POLLS) {
+			kerr_set_status(&e, GRPC_DEADLINE_EXCEEDED, -ETIME,
+					"OnlineCPUMem: %d of %u CPUs came online within %d ms",
+					op->onlined, op->nb_cpus, ONLINE_POLL_MS * ONLINE_POLLS);
+			online_done(x, &e);
+			return;
+		}
+		op->timer = loop_timer_add(l, loop_now_ns() + ONLINE_POLL_MS * 1000000ull,
+					   online_step, x);
+		if (!op->timer) {
+			kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+			online_done(x, &e);
+		}
+		return;
+	}
+	if (!op->cpu_only && guest_online_dir(SYSFS_MEMORY_DIR, "memory", -1, &e) < 0) {
+		online_done(x, &e);
+		return;
+	}
+	if (op->nb_cpus && widen_cpusets(x, &e) < 0) {
+		online_done(x, &e);
+		return;
+	}
+	log_info("OnlineCPUMem: %d CPUs%s online", op->onlined,
+		 op->cpu_only ? "" : " and every memory block");
+	online_done(x, NULL);
+}
+
+int on_online_cpu_mem(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	struct ipc_online_cpu_mem q;
+	memcpy(&q, m->payload, sizeof(q));
+	struct kerr e = { 0 };
+	if (x->online.active) {
+		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EBUSY,
+				"OnlineCPUMem: another one is in progress");
+		return reply_fail(c, m, &e, err);
+	}
+	if (q.nb_cpus > 4096) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"OnlineCPUMem: %u CPUs is more than 4096", q.nb_cpus);
+		return reply_fail(c, m, &e, err);
+	}
+	x->online = (struct online_op){
+		.active = true,
+		.wait = q.wait,
+		.cpu_only = q.cpu_only,
+		.nb_cpus = q.nb_cpus,
+		.fe_id = m->hdr.id,
+		.fe_gen = x->fe_generation,
+	};
+	/* Without wait the host gets its answer now, the work goes on. */
+	if (!q.wait && (r = reply_ok(c, m, err)) < 0)
+		return r;
+	online_step(x->loop, x);
+	return 0;
+}
+
+/* ---- MemHotplugByProbe ---- */
+
+#define SYSFS_MEMORY_PROBE SYSFS_MEMORY_DIR "/probe"
+
+/* Each address to the probe file, one write each, formatted as upstream
+ * ("0x" and upper-case hex). The file exists only on kernels built with
+ * CONFIG_ARCH_MEMORY_PROBE. */
+int on_mem_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	struct kerr e = { 0 };
+	cleanup_close int fd = open(SYSFS_MEMORY_PROBE, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		kerr_set_status(&e, errno == ENOENT ? GRPC_FAILED_PRECONDITION : GRPC_INTERNAL,
+				-errno, "MemHotplugByProbe: open %s: %s%s", SYSFS_MEMORY_PROBE,
+				strerror(errno),
+				errno == ENOENT ? " (kernel without CONFIG_ARCH_MEMORY_PROBE)" : "");
+		return reply_fail(c, m, &e, err);
+	}
+	for (size_t i = 0; i < m->len / 8; i++) {
+		uint64_t a;
+		memcpy(&a, m->payload + i * 8, 8);
+		char buf[32];
+		int n = snprintf(buf, sizeof(buf), "0x%" PRIX64, a);
+		if (pwrite(fd, buf, (size_t)n, 0) != n) {
+			kerr_set_status(&e, errno == EINVAL ? GRPC_INVALID_ARGUMENT : GRPC_INTERNAL,
+					-errno, "MemHotplugByProbe: probe %s: %s", buf,
+					strerror(errno));
+			return reply_fail(c, m, &e, err);
+		}
+		log_info("memory probed at %s", buf);
+	}
+	return reply_ok(c, m, err);
 }

@@ -12,7 +12,7 @@
  *        (metrics.c), the container requests (SANDBOX_*, CONTAINER_*,
  *        PROCESS_*: containers.c, sandbox.c), OOM_EVENT_REQ (oom.c) and the
  *        guest-wide GUEST_SET_TIME_REQ, GUEST_RESEED_REQ, VOLUME_STATS_REQ,
- *        COPY_FILE_REQ (guest_ops.c).
+ *        COPY_FILE_REQ, ONLINE_CPU_MEM_REQ, MEM_PROBE_REQ (guest_ops.c).
  * Only the newest front-end channel is served: the parent starts a new
  * front-end only after the previous one died; a new one gets a fresh
  * channel to every container's monitor.
@@ -244,6 +244,8 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_GUEST_RESEED_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_guest_reseed },
 	{ IPC_VOLUME_STATS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_volume_stats },
 	{ IPC_COPY_FILE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_copy_file },
+	{ IPC_ONLINE_CPU_MEM_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_online_cpu_mem },
+	{ IPC_MEM_PROBE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_mem_probe },
 	{ 0, 0, NULL },
 };
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * guest.c - the guest-wide RPCs, front-end side: SetGuestDateTime,
- * ReseedRandomDev, GetVolumeStats, CopyFile. What needs no privilege is
+ * ReseedRandomDev, GetVolumeStats, CopyFile, OnlineCPUMem,
+ * MemHotplugByProbe. What needs no privilege is
  * checked here (ranges, sizes, an absolute path); the executor checks it all
  * again and acts (agentd/executor/guest_ops.c, doc/guest-ops.md).
  */
@@ -119,4 +120,39 @@ void rpc_copy_file(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessag
 	}
 	log_debug("CopyFile %zu bytes at %" PRId64, r->data.len, r->offset);
 	fe_forward_message(fe, call, IPC_COPY_FILE_REQ, req);
+}
+
+void rpc_online_cpu_mem(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__OnlineCPUMemRequest *r = (Grpc__OnlineCPUMemRequest *)req;
+	struct ipc_online_cpu_mem q = {
+		.nb_cpus = r->nb_cpus,
+		.wait = r->wait ? 1 : 0,
+		.cpu_only = r->cpu_only ? 1 : 0,
+	};
+	protobuf_c_message_free_unpacked(req, NULL);
+	log_info("OnlineCPUMem %u CPUs%s%s", q.nb_cpus, q.cpu_only ? ", CPUs only" : "",
+		 q.wait ? ", waiting" : "");
+	fe_forward(fe, call, IPC_ONLINE_CPU_MEM_REQ, &q, sizeof(q));
+}
+
+void rpc_mem_hotplug_by_probe(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__MemHotplugByProbeRequest *r = (Grpc__MemHotplugByProbeRequest *)req;
+	size_t n = r->n_memhotplugprobeaddr;
+	if (n == 0) {
+		protobuf_c_message_free_unpacked(req, NULL);
+		ttrpc_call_reply(call, NULL);
+		return;
+	}
+	if (n > IPC_MEM_PROBE_MAX) {
+		protobuf_c_message_free_unpacked(req, NULL);
+		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT,
+				"MemHotplugByProbe: %zu addresses is more than %u", n,
+				IPC_MEM_PROBE_MAX);
+		return;
+	}
+	/* uint64_t[] already: the addresses as they are. */
+	fe_forward(fe, call, IPC_MEM_PROBE_REQ, r->memhotplugprobeaddr, n * sizeof(uint64_t));
+	protobuf_c_message_free_unpacked(req, NULL);
 }

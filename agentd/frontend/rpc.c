@@ -123,6 +123,8 @@ static const struct rpc_handler handlers[] = {
 	{ "grpc.AgentService", "ReseedRandomDev", rpc_reseed_random_dev },
 	{ "grpc.AgentService", "GetVolumeStats", rpc_get_volume_stats },
 	{ "grpc.AgentService", "CopyFile", rpc_copy_file },
+	{ "grpc.AgentService", "OnlineCPUMem", rpc_online_cpu_mem },
+	{ "grpc.AgentService", "MemHotplugByProbe", rpc_mem_hotplug_by_probe },
 	{ "grpc.AgentService", "GetOOMEvent", rpc_get_oom_event },
 	{ NULL, NULL, NULL },
 };

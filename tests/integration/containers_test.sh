@@ -1389,6 +1389,27 @@ t_guest() {
   ctl call AgentService/ReseedRandomDev "{\"data\": \"$(head -c 64 /dev/urandom | base64 -w0)\"}" >"$out" 2>&1
   rc=$?
   check "ReseedRandomDev with 64 bytes: OK" "$(cat "$out"; tail -3 "$work/agent.log")" eval '[ $rc -eq 0 ]'
+  # OnlineCPUMem: nothing to online here (no CPU asked for, memory left
+  # alone: this host's blocks must not change); the scan itself is
+  # unit-tested on a fake sysfs (tests/unit/test_guest_online.c)
+  ctl call AgentService/OnlineCPUMem '{"wait": true, "nbCpus": 0, "cpuOnly": true}' >"$out" 2>&1
+  rc=$?
+  check "OnlineCPUMem with nothing to online: OK" "$(cat "$out")" eval '[ $rc -eq 0 ]'
+  ctl call AgentService/OnlineCPUMem '{"wait": true, "nbCpus": 5000, "cpuOnly": true}' >"$out" 2>&1
+  rc=$?
+  check "OnlineCPUMem of 5000 CPUs: INVALID_ARGUMENT" "$(cat "$out")" eval \
+    '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out"'
+  # MemHotplugByProbe: this host's kernel has no probe file (x86 without
+  # CONFIG_ARCH_MEMORY_PROBE), so the executor says so and probes nothing
+  if [ ! -e /sys/devices/system/memory/probe ]; then
+    ctl call AgentService/MemHotplugByProbe '{"memHotplugProbeAddr": ["4294967296"]}' >"$out" 2>&1
+    rc=$?
+    check "MemHotplugByProbe without a probe file: FAILED_PRECONDITION naming it" "$(cat "$out")" eval \
+      '[ $rc -ne 0 ] && grep -q FAILED_PRECONDITION "$out" && grep -q memory/probe "$out"'
+  fi
+  ctl call AgentService/MemHotplugByProbe '{"memHotplugProbeAddr": []}' >"$out" 2>&1
+  rc=$?
+  check "MemHotplugByProbe with no address: OK, nothing done" "$(cat "$out")" eval '[ $rc -eq 0 ]'
   ctl call AgentService/SetGuestDateTime '{"Sec": 1700000000, "Usec": 2000000}' >"$out" 2>&1
   rc=$?
   check "SetGuestDateTime with 2000000 us: INVALID_ARGUMENT (the clock is not touched)" "$(cat "$out")" \

@@ -221,3 +221,6 @@ check "SetGuestDateTime 1893456000: OK and the guest's year is 2030 ($(date -u +
 out=$(call AgentService/CopyFile "{\"path\": \"/run/kata-containers/vmcopy/f\", \"fileSize\": 3, \"fileMode\": 33188, \"data\": \"$(printf 'vm\n' | base64)\"}")
 check "CopyFile over vsock writes /run/kata-containers/vmcopy/f ($out)" \
   test "$(cat /run/kata-containers/vmcopy/f 2>&1)" = vm
+out=$(call AgentService/OnlineCPUMem '{"wait": true, "nbCpus": 0}')
+rc=$?
+check "OnlineCPUMem (memory blocks, no CPU to add) answers OK ($out)" test "$rc" = 0

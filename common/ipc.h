@@ -122,6 +122,19 @@ enum ipc_type {
 				 * front-end checks it is printable UTF-8 before it
 				 * answers the host */
 
+	/* ---- guest network, front-end -> executor (network.c) ---- */
+	IPC_NET_UPDATE_INTERFACE_REQ = 90, /* protobuf grpc.UpdateInterfaceRequest (big)
+					    * -> NET_INTERFACE_REPLY */
+	IPC_NET_INTERFACE_REPLY = 91,      /* executor -> front-end: protobuf types.Interface */
+	IPC_NET_UPDATE_ROUTES_REQ = 92,    /* protobuf grpc.UpdateRoutesRequest (big)
+					    * -> NET_ROUTES_REPLY */
+	IPC_NET_ROUTES_REPLY = 93,         /* executor -> front-end: protobuf grpc.Routes (big) */
+	IPC_NET_LIST_INTERFACES_REQ = 94,  /* no payload -> NET_INTERFACES_REPLY */
+	IPC_NET_INTERFACES_REPLY = 95,     /* executor -> front-end: protobuf grpc.Interfaces
+					    * (big) */
+	IPC_NET_LIST_ROUTES_REQ = 96,      /* no payload -> NET_ROUTES_REPLY */
+	IPC_NET_ADD_ARP_REQ = 97,          /* protobuf grpc.AddARPNeighborsRequest (big) -> OK */
+
 	/* ---- guest-wide requests, front-end -> executor (guest_ops.c) ---- */
 	IPC_GUEST_SET_TIME_REQ = 100, /* struct ipc_guest_time -> OK or ERROR */
 	IPC_GUEST_RESEED_REQ = 101,   /* 1..IPC_RESEED_MAX bytes of entropy (big) -> OK */

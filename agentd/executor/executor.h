@@ -222,6 +222,18 @@ void oom_frontend_gone(struct executor *x);
 void oom_shutdown(struct executor *x);
 void oom_free(struct executor *x);
 
+/* ---- network.c: the guest network over rtnetlink (doc/network.md) ---- */
+int on_net_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_net_update_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_net_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_net_list_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_net_add_arp(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+/* The field checks, for the unit tests too. */
+int net_check_ifname(const char *n, const char *what, struct kerr *err);
+int net_parse_mac(const char *s, uint8_t mac[6], const char *what, struct kerr *err);
+int net_parse_ip(const char *s, int fam, uint8_t out[16], int *out_fam, const char *what,
+		 struct kerr *err);
+
 /* ---- guest_ops.c: guest-wide requests (doc/guest-ops.md) ---- */
 int on_guest_set_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_guest_reseed(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);

@@ -12,7 +12,8 @@
  *        (metrics.c), the container requests (SANDBOX_*, CONTAINER_*,
  *        PROCESS_*: containers.c, sandbox.c), OOM_EVENT_REQ (oom.c) and the
  *        guest-wide GUEST_SET_TIME_REQ, GUEST_RESEED_REQ, VOLUME_STATS_REQ,
- *        COPY_FILE_REQ, ONLINE_CPU_MEM_REQ, MEM_PROBE_REQ (guest_ops.c).
+ *        COPY_FILE_REQ, ONLINE_CPU_MEM_REQ, MEM_PROBE_REQ (guest_ops.c), and
+ *        NET_* (network.c).
  * Only the newest front-end channel is served: the parent starts a new
  * front-end only after the previous one died; a new one gets a fresh
  * channel to every container's monitor.
@@ -240,6 +241,11 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_CONTAINER_STATS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_stats },
 	{ IPC_METRICS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_metrics },
 	{ IPC_OOM_EVENT_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_oom_event_req },
+	{ IPC_NET_UPDATE_INTERFACE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_net_update_interface },
+	{ IPC_NET_UPDATE_ROUTES_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_net_update_routes },
+	{ IPC_NET_LIST_INTERFACES_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_net_list_interfaces },
+	{ IPC_NET_LIST_ROUTES_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_net_list_routes },
+	{ IPC_NET_ADD_ARP_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_net_add_arp },
 	{ IPC_GUEST_SET_TIME_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_guest_set_time },
 	{ IPC_GUEST_RESEED_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_guest_reseed },
 	{ IPC_VOLUME_STATS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_volume_stats },

@@ -9,6 +9,7 @@
  *   metrics.c      GetMetrics: collected by the executor, checked here
  *   oom.c          GetOOMEvent: waiting calls and the long poll to the executor
  *   guest.c        guest-wide requests: checks, then to the executor
+ *   network.c      the guest network RPCs: to the executor, answers decoded
  *   rpc.c          ttRPC dispatch: catalog, endpoint policy, decode, table
  */
 #ifndef KATA_FRONTEND_H
@@ -147,6 +148,14 @@ RPC_HANDLER(rpc_get_volume_stats);
 RPC_HANDLER(rpc_copy_file);
 RPC_HANDLER(rpc_online_cpu_mem);
 RPC_HANDLER(rpc_mem_hotplug_by_probe);
+
+/* ---- network.c: UpdateInterface, UpdateRoutes, ListInterfaces,
+ * ListRoutes, AddARPNeighbors ---- */
+RPC_HANDLER(rpc_update_interface);
+RPC_HANDLER(rpc_update_routes);
+RPC_HANDLER(rpc_list_interfaces);
+RPC_HANDLER(rpc_list_routes);
+RPC_HANDLER(rpc_add_arp_neighbors);
 
 /* ---- rpc.c ---- */
 

@@ -1,0 +1,936 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * network.c - the guest network RPCs in the executor's network namespace
+ * (inside a Kata guest: the pod's): UpdateInterface, UpdateRoutes,
+ * ListInterfaces, ListRoutes, AddARPNeighbors, over rtnetlink (netlink.c).
+ * Semantics follow upstream src/agent/src/netlink.rs; the rules and the
+ * differences are in doc/network.md.
+ *
+ * Every field from the host is checked before anything is changed: names
+ * by the kernel's rules, MAC and IP addresses parsed (inet_pton), prefix
+ * lengths, MTU, counts. A kernel refusal answers with its errno text and
+ * the object it was about.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/if.h>
+#include <linux/if_arp.h>
+#include <linux/neighbour.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "executor.h"
+#include "grpc_status.h"
+#include "netlink.h"
+
+#define NET_MAX_ADDRS 256u
+#define NET_MAX_ROUTES 1024u
+#define NET_MAX_NEIGH 1024u
+#define NET_MAX_LINKS 4096u
+
+/* ---- checks ---- */
+
+int net_check_ifname(const char *n, const char *what, struct kerr *err)
+{
+	size_t l = strlen(n);
+	bool ok = l > 0 && l < IFNAMSIZ && strcmp(n, ".") && strcmp(n, "..");
+	for (const char *p = n; ok && *p; p++)
+		ok = *p > 0x20 && *p < 0x7f && *p != '/' && *p != ':';
+	if (!ok)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "%s \"%.32s\" is not an interface name (1..%d printable "
+				       "bytes, no '/', ':' or blank)", what, n, IFNAMSIZ - 1);
+	return 0;
+}
+
+int net_parse_mac(const char *s, uint8_t mac[6], const char *what, struct kerr *err)
+{
+	unsigned v[6];
+	char end;
+	if (strlen(s) != 17 ||
+	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+		   &end) != 6)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "%s \"%.32s\" is not a MAC address (aa:bb:cc:dd:ee:ff)", what,
+				       s);
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	return 0;
+}
+
+/* An address of family fam (0: either); *out_fam tells which. */
+int net_parse_ip(const char *s, int fam, uint8_t out[16], int *out_fam, const char *what,
+		 struct kerr *err)
+{
+	if ((fam == 0 || fam == AF_INET) && inet_pton(AF_INET, s, out) == 1) {
+		*out_fam = AF_INET;
+		return 0;
+	}
+	if ((fam == 0 || fam == AF_INET6) && inet_pton(AF_INET6, s, out) == 1) {
+		*out_fam = AF_INET6;
+		return 0;
+	}
+	return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL, "%s \"%.64s\" is not an %s",
+			       what, s,
+			       fam == AF_INET ? "IPv4 address" : fam == AF_INET6 ? "IPv6 address"
+										: "IP address");
+}
+
+static int parse_prefix(const char *s, int fam, unsigned *out, const char *what,
+			struct kerr *err)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	unsigned max = fam == AF_INET ? 32 : 128;
+	if (!*s || *end || errno || v > max || s[0] == '-' || s[0] == '+')
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "%s \"%.16s\" is not a prefix length 0..%u", what, s, max);
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* "addr/len", or "addr" (a host route), or "" (default, when allow_empty). */
+static int parse_net(const char *s, int fam, uint8_t addr[16], unsigned *len, int *out_fam,
+		     const char *what, struct kerr *err)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	if (strlen(s) >= sizeof(buf))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL, "%s is too long", what);
+	snprintf(buf, sizeof(buf), "%s", s);
+	char *slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	int r = net_parse_ip(buf, fam, addr, out_fam, what, err);
+	if (r < 0)
+		return r;
+	if (!slash) {
+		*len = *out_fam == AF_INET ? 32 : 128;
+		return 0;
+	}
+	return parse_prefix(slash + 1, *out_fam, len, what, err);
+}
+
+/* ---- links ---- */
+
+struct link {
+	int index;
+	char name[IFNAMSIZ];
+	uint8_t mac[32];
+	size_t mac_len;
+	unsigned flags;
+	unsigned mtu;
+	char kind[32];
+};
+
+struct links {
+	struct link *v;
+	size_t n;
+};
+
+static int on_link(const struct nlmsghdr *h, void *ctx, struct kerr *err)
+{
+	struct links *l = ctx;
+	if (h->nlmsg_type != RTM_NEWLINK)
+		return 0;
+	if (l->n >= NET_MAX_LINKS)
+		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -E2BIG, "more than %u links",
+				       NET_MAX_LINKS);
+	const struct ifinfomsg *ifi = NLMSG_DATA(h);
+	const struct rtattr *tb[IFLA_MAX + 1];
+	nl_attrs(h, sizeof(*ifi), tb, IFLA_MAX);
+	struct link *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+	if (!nv)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	l->v = nv;
+	struct link *k = &nv[l->n++];
+	memset(k, 0, sizeof(*k));
+	k->index = ifi->ifi_index;
+	k->flags = ifi->ifi_flags;
+	if (tb[IFLA_IFNAME])
+		snprintf(k->name, sizeof(k->name), "%.*s", (int)RTA_PAYLOAD(tb[IFLA_IFNAME]),
+			 (const char *)RTA_DATA(tb[IFLA_IFNAME]));
+	if (tb[IFLA_ADDRESS] && RTA_PAYLOAD(tb[IFLA_ADDRESS]) <= sizeof(k->mac)) {
+		k->mac_len = RTA_PAYLOAD(tb[IFLA_ADDRESS]);
+		memcpy(k->mac, RTA_DATA(tb[IFLA_ADDRESS]), k->mac_len);
+	}
+	if (tb[IFLA_MTU] && RTA_PAYLOAD(tb[IFLA_MTU]) >= 4)
+		memcpy(&k->mtu, RTA_DATA(tb[IFLA_MTU]), 4);
+	if (tb[IFLA_LINKINFO]) {
+		const struct rtattr *a = RTA_DATA(tb[IFLA_LINKINFO]);
+		int len = (int)RTA_PAYLOAD(tb[IFLA_LINKINFO]);
+		for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
+			if (a->rta_type == IFLA_INFO_KIND)
+				snprintf(k->kind, sizeof(k->kind), "%.*s", (int)RTA_PAYLOAD(a),
+					 (const char *)RTA_DATA(a));
+	}
+	return 0;
+}
+
+static int list_links(struct nl *nl, struct links *out, struct kerr *err)
+{
+	struct nl_msg m;
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	nl_msg_init(&m, RTM_GETLINK, 0, &ifi, sizeof(ifi));
+	return nl_dump(nl, &m, on_link, out, err);
+}
+
+static const struct link *link_by_name(const struct links *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].name, name) == 0)
+			return &l->v[i];
+	return NULL;
+}
+
+static const struct link *link_by_index(const struct links *l, int index)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].index == index)
+			return &l->v[i];
+	return NULL;
+}
+
+static void mac_string(const uint8_t *mac, size_t len, char *out, size_t size)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < len && o + 3 < size; i++)
+		o += (size_t)snprintf(out + o, size - o, "%s%02x", i ? ":" : "", mac[i]);
+}
+
+/* ---- addresses ---- */
+
+struct addr {
+	int index;
+	int family;
+	unsigned prefix;
+	uint8_t ip[16];
+};
+
+struct addrs {
+	struct addr *v;
+	size_t n;
+};
+
+static int on_addr(const struct nlmsghdr *h, void *ctx, struct kerr *err)
+{
+	struct addrs *l = ctx;
+	if (h->nlmsg_type != RTM_NEWADDR)
+		return 0;
+	const struct ifaddrmsg *ifa = NLMSG_DATA(h);
+	const struct rtattr *tb[IFA_MAX + 1];
+	nl_attrs(h, sizeof(*ifa), tb, IFA_MAX);
+	const struct rtattr *a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	size_t want = ifa->ifa_family == AF_INET ? 4 : 16;
+	if (!a || RTA_PAYLOAD(a) != want)
+		return 0;
+	struct addr *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
+	if (!nv)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	l->v = nv;
+	struct addr *x = &nv[l->n++];
+	memset(x, 0, sizeof(*x));
+	x->index = (int)ifa->ifa_index;
+	x->family = ifa->ifa_family;
+	x->prefix = ifa->ifa_prefixlen;
+	memcpy(x->ip, RTA_DATA(a), want);
+	return 0;
+}
+
+static int list_addrs(struct nl *nl, struct addrs *out, struct kerr *err)
+{
+	struct nl_msg m;
+	struct ifaddrmsg ifa = { .ifa_family = AF_UNSPEC };
+	nl_msg_init(&m, RTM_GETADDR, 0, &ifa, sizeof(ifa));
+	return nl_dump(nl, &m, on_addr, out, err);
+}
+
+/* ---- building the answers ---- */
+
+static Types__IPAddress *ip_msg(int family, const uint8_t *ip, unsigned prefix)
+{
+	Types__IPAddress *a = malloc(sizeof(*a));
+	char buf[INET6_ADDRSTRLEN], mask[8];
+	if (!a || !inet_ntop(family, ip, buf, sizeof(buf))) {
+		free(a);
+		return NULL;
+	}
+	types__ipaddress__init(a);
+	a->family = family == AF_INET6 ? TYPES__IPFAMILY__v6 : TYPES__IPFAMILY__v4;
+	snprintf(mask, sizeof(mask), "%u", prefix);
+	a->address = strdup(buf);
+	a->mask = strdup(mask);
+	if (!a->address || !a->mask) {
+		protobuf_c_message_free_unpacked(&a->base, NULL);
+		return NULL;
+	}
+	return a;
+}
+
+static Types__Interface *iface_msg(const struct link *k, const struct addrs *as)
+{
+	Types__Interface *i = malloc(sizeof(*i));
+	if (!i)
+		return NULL;
+	types__interface__init(i);
+	char mac[3 * sizeof(k->mac)];
+	mac_string(k->mac, k->mac_len, mac, sizeof(mac));
+	i->device = strdup(k->name);
+	i->name = strdup(k->name);
+	i->hwaddr = strdup(mac);
+	i->type = strdup(k->kind);
+	i->mtu = k->mtu;
+	i->raw_flags = k->flags;
+	bool ok = i->device && i->name && i->hwaddr && i->type;
+	for (size_t j = 0; ok && j < as->n; j++) {
+		if (as->v[j].index != k->index)
+			continue;
+		Types__IPAddress **nv = realloc(i->ipaddresses,
+						(i->n_ipaddresses + 1) * sizeof(*nv));
+		if (!nv) {
+			ok = false;
+			break;
+		}
+		i->ipaddresses = nv;
+		if (!(nv[i->n_ipaddresses] = ip_msg(as->v[j].family, as->v[j].ip, as->v[j].prefix)))
+			ok = false;
+		else
+			i->n_ipaddresses++;
+	}
+	if (!ok) {
+		protobuf_c_message_free_unpacked(&i->base, NULL);
+		return NULL;
+	}
+	return i;
+}
+
+/* Pack msg and send it as the reply of type to m. */
+static int reply_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,
+		     const ProtobufCMessage *msg, struct kerr *err)
+{
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	if (len > IPC_MAX_PAYLOAD) {
+		struct kerr e = { 0 };
+		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -E2BIG, "%s of %zu bytes is too large",
+				msg->descriptor->short_name, len);
+		return exec_reply_error(c, m->hdr.id, &e, err);
+	}
+	cleanup_free uint8_t *buf = malloc(len ? len : 1);
+	if (!buf)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	protobuf_c_message_pack(msg, buf);
+	return ipc_chan_send(c, type, m->hdr.id, buf, len, -1, err);
+}
+
+static int fail(struct ipc_chan *c, const struct ipc_msg *m, struct kerr *e, struct kerr *err)
+{
+	log_warn("%s", e->msg);
+	return exec_reply_error(c, m->hdr.id, e, err);
+}
+
+static int need_id(const struct ipc_msg *m, struct kerr *err)
+{
+	if (m->hdr.id == 0)
+		return kerr_set(err, -EPROTO, "%s without a request id", ipc_type_name(m->hdr.type));
+	return 0;
+}
+
+/* The interface list as the host sees it: every link with its addresses. */
+static int interfaces(struct nl *nl, Grpc__Interfaces *out, struct kerr *err)
+{
+	struct links ls = { 0 };
+	struct addrs as = { 0 };
+	int r = list_links(nl, &ls, err);
+	if (r >= 0)
+		r = list_addrs(nl, &as, err);
+	if (r >= 0 && ls.n && !(out->interfaces = calloc(ls.n, sizeof(*out->interfaces))))
+		r = kerr_set(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; r >= 0 && i < ls.n; i++) {
+		if (!(out->interfaces[i] = iface_msg(&ls.v[i], &as)))
+			r = kerr_set(err, -ENOMEM, "out of memory");
+		else
+			out->n_interfaces++;
+	}
+	free(ls.v);
+	free(as.v);
+	return r;
+}
+
+static void free_interfaces(Grpc__Interfaces *l)
+{
+	for (size_t i = 0; i < l->n_interfaces; i++)
+		protobuf_c_message_free_unpacked(&l->interfaces[i]->base, NULL);
+	free(l->interfaces);
+}
+
+int on_net_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	struct kerr e = { 0 };
+	struct nl nl = { .fd = -1 };
+	Grpc__Interfaces out = GRPC__INTERFACES__INIT;
+	if (nl_open(&nl, &e) < 0 || interfaces(&nl, &out, &e) < 0) {
+		nl_close(&nl);
+		free_interfaces(&out);
+		kerr_prefix(&e, "ListInterfaces");
+		return fail(c, m, &e, err);
+	}
+	nl_close(&nl);
+	r = reply_msg(c, m, IPC_NET_INTERFACES_REPLY, &out.base, err);
+	free_interfaces(&out);
+	return r;
+}
+
+/* ---- UpdateInterface ---- */
+
+static int set_link(struct nl *nl, int index, const char *name, unsigned mtu, int up, int noarp,
+		    struct kerr *err)
+{
+	struct nl_msg m;
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = index };
+	if (up >= 0) {
+		ifi.ifi_change |= IFF_UP;
+		ifi.ifi_flags |= up ? IFF_UP : 0;
+	}
+	if (noarp >= 0) {
+		ifi.ifi_change |= IFF_NOARP;
+		ifi.ifi_flags |= noarp ? IFF_NOARP : 0;
+	}
+	nl_msg_init(&m, RTM_NEWLINK, 0, &ifi, sizeof(ifi));
+	if ((name && nl_attr_put_str(&m, IFLA_IFNAME, name) < 0) ||
+	    (mtu && nl_attr_put_u32(&m, IFLA_MTU, mtu) < 0))
+		return kerr_set(err, -EMSGSIZE, "netlink message too large");
+	return nl_ack(nl, &m, err);
+}
+
+static int add_addr(struct nl *nl, int index, int family, const uint8_t *ip, unsigned prefix,
+		    struct kerr *err)
+{
+	struct nl_msg m;
+	struct ifaddrmsg ifa = { .ifa_family = (uint8_t)family,
+				 .ifa_prefixlen = (uint8_t)prefix,
+				 .ifa_index = (unsigned)index };
+	nl_msg_init(&m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, &ifa, sizeof(ifa));
+	size_t l = family == AF_INET ? 4 : 16;
+	if (nl_attr_put(&m, IFA_LOCAL, ip, l) < 0 || nl_attr_put(&m, IFA_ADDRESS, ip, l) < 0)
+		return kerr_set(err, -EMSGSIZE, "netlink message too large");
+	return nl_ack(nl, &m, err);
+}
+
+struct want_addr {
+	int family;
+	uint8_t ip[16];
+	unsigned prefix;
+};
+
+static bool ipv6_enabled(void)
+{
+	/* As upstream: an IPv6 address is skipped when the stack has it off,
+	 * not an error (the pod would fail to start for an address it cannot
+	 * use anyway). */
+	for (int i = 0; i < 2; i++) {
+		cleanup_fclose FILE *f = fopen(i ? "/proc/sys/net/ipv6/conf/default/disable_ipv6"
+						 : "/proc/sys/net/ipv6/conf/all/disable_ipv6",
+					       "re");
+		int v = 1;
+		if (f && fscanf(f, "%d", &v) == 1 && v == 0)
+			return true;
+	}
+	return false;
+}
+
+int on_net_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	struct kerr e = { 0 };
+	struct nl nl = { .fd = -1 };
+	struct links ls = { 0 };
+	cleanup_free struct want_addr *want = NULL;
+	Grpc__UpdateInterfaceRequest *q =
+		grpc__update_interface_request__unpack(NULL, m->len, m->payload);
+	Types__Interface *in = q ? q->interface : NULL;
+	if (!in) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"UpdateInterface: no interface in the request");
+		goto bad;
+	}
+	/* Everything is checked before anything changes. */
+	uint8_t mac[6];
+	if (net_parse_mac(in->hwaddr, mac, "UpdateInterface: hwAddr", &e) < 0)
+		goto bad;
+	if (*in->name && net_check_ifname(in->name, "UpdateInterface: name", &e) < 0)
+		goto bad;
+	if (in->mtu && (in->mtu < 68 || in->mtu > 65535)) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"UpdateInterface: mtu %" PRIu64 " is not in 68..65535", in->mtu);
+		goto bad;
+	}
+	if (in->n_ipaddresses > NET_MAX_ADDRS) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -E2BIG,
+				"UpdateInterface: %zu addresses is more than %u", in->n_ipaddresses,
+				NET_MAX_ADDRS);
+		goto bad;
+	}
+	if (in->n_ipaddresses && !(want = calloc(in->n_ipaddresses, sizeof(*want)))) {
+		kerr_set(&e, -ENOMEM, "out of memory");
+		goto bad;
+	}
+	for (size_t i = 0; i < in->n_ipaddresses; i++) {
+		const Types__IPAddress *a = in->ipaddresses[i];
+		char what[64];
+		snprintf(what, sizeof(what), "UpdateInterface: IPAddresses[%zu]", i);
+		/* The address says its family (upstream parses it the same way). */
+		if (net_parse_ip(a->address, 0, want[i].ip, &want[i].family, what, &e) < 0 ||
+		    parse_prefix(a->mask, want[i].family, &want[i].prefix, what, &e) < 0)
+			goto bad;
+	}
+	if (nl_open(&nl, &e) < 0 || list_links(&nl, &ls, &e) < 0)
+		goto bad;
+	const struct link *k = NULL;
+	for (size_t i = 0; i < ls.n && !k; i++)
+		if (ls.v[i].mac_len == 6 && !memcmp(ls.v[i].mac, mac, 6))
+			k = &ls.v[i];
+	if (!k) {
+		kerr_set_status(&e, GRPC_NOT_FOUND, -ENODEV,
+				"UpdateInterface: no link has the hardware address %s", in->hwaddr);
+		goto bad;
+	}
+	int index = k->index;
+	char old_name[IFNAMSIZ];
+	snprintf(old_name, sizeof(old_name), "%s", k->name);
+	/* Down while it changes (as upstream). */
+	if ((k->flags & IFF_UP) && set_link(&nl, index, NULL, 0, 0, -1, &e) < 0) {
+		kerr_prefix(&e, "UpdateInterface %s: set down", old_name);
+		goto bad;
+	}
+	bool v6 = ipv6_enabled();
+	for (size_t i = 0; i < in->n_ipaddresses; i++) {
+		if (want[i].family == AF_INET6 && !v6) {
+			log_warn("UpdateInterface %s: IPv6 is disabled: %s skipped", old_name,
+				 in->ipaddresses[i]->address);
+			continue;
+		}
+		if (add_addr(&nl, index, want[i].family, want[i].ip, want[i].prefix, &e) < 0) {
+			kerr_prefix(&e, "UpdateInterface %s: add %s/%u", old_name,
+				    in->ipaddresses[i]->address, want[i].prefix);
+			goto bad;
+		}
+	}
+	/* A link already named as asked gets out of the way first (upstream
+	 * renames it "<name>_temp" and gives it our old name afterwards). */
+	const struct link *other = *in->name && strcmp(old_name, in->name) ? link_by_name(&ls, in->name)
+									    : NULL;
+	int other_index = other ? other->index : 0;
+	if (other_index) {
+		char tmp[IFNAMSIZ];
+		snprintf(tmp, sizeof(tmp), "%.9s_temp", in->name);
+		if (set_link(&nl, other_index, tmp, 0, 0, -1, &e) < 0) {
+			kerr_prefix(&e, "UpdateInterface: move %s aside", in->name);
+			goto bad;
+		}
+	}
+	if (set_link(&nl, index, *in->name ? in->name : NULL, (unsigned)in->mtu, 1,
+		     (in->raw_flags & IFF_NOARP) ? 1 : 0, &e) < 0) {
+		kerr_prefix(&e, "UpdateInterface %s", old_name);
+		goto bad;
+	}
+	if (other_index && set_link(&nl, other_index, old_name, 0, 1, -1, &e) < 0) {
+		kerr_prefix(&e, "UpdateInterface: rename the other %s to %s", in->name, old_name);
+		goto bad;
+	}
+	/* The answer: the interface as it is now. */
+	Grpc__Interfaces all = GRPC__INTERFACES__INIT;
+	if (interfaces(&nl, &all, &e) < 0) {
+		free_interfaces(&all);
+		goto bad;
+	}
+	Types__Interface *now = NULL;
+	for (size_t i = 0; i < all.n_interfaces && !now; i++)
+		if (!strcasecmp(all.interfaces[i]->hwaddr, in->hwaddr))
+			now = all.interfaces[i];
+	log_info("UpdateInterface %s -> %s: %zu addresses, mtu %" PRIu64, old_name,
+		 now ? now->name : "?", in->n_ipaddresses, in->mtu);
+	r = now ? reply_msg(c, m, IPC_NET_INTERFACE_REPLY, &now->base, err)
+		: reply_msg(c, m, IPC_NET_INTERFACE_REPLY, &in->base, err);
+	free_interfaces(&all);
+	free(ls.v);
+	nl_close(&nl);
+	protobuf_c_message_free_unpacked(&q->base, NULL);
+	return r;
+bad:
+	free(ls.v);
+	nl_close(&nl);
+	if (q)
+		protobuf_c_message_free_unpacked(&q->base, NULL);
+	return fail(c, m, &e, err);
+}
+
+/* ---- routes ---- */
+
+struct route_ctx {
+	struct links links;
+	Grpc__Routes *out;
+};
+
+static int on_route(const struct nlmsghdr *h, void *ctx, struct kerr *err)
+{
+	struct route_ctx *rc = ctx;
+	if (h->nlmsg_type != RTM_NEWROUTE)
+		return 0;
+	const struct rtmsg *rt = NLMSG_DATA(h);
+	if (rt->rtm_table != RT_TABLE_MAIN || rt->rtm_type != RTN_UNICAST)
+		return 0;
+	const struct rtattr *tb[RTA_MAX + 1];
+	nl_attrs(h, sizeof(*rt), tb, RTA_MAX);
+	size_t alen = rt->rtm_family == AF_INET ? 4 : 16;
+	char buf[INET6_ADDRSTRLEN], tmp[INET6_ADDRSTRLEN + 8];
+	Types__Route *r = malloc(sizeof(*r));
+	if (!r)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	types__route__init(r);
+	r->family = rt->rtm_family == AF_INET6 ? TYPES__IPFAMILY__v6 : TYPES__IPFAMILY__v4;
+	r->scope = rt->rtm_scope;
+	r->flags = rt->rtm_flags;
+	/* Strings as upstream lists them: "dest/len", "" for the default. */
+	char *dest = NULL, *gw = NULL, *src = NULL, *dev = NULL;
+	if (tb[RTA_DST] && RTA_PAYLOAD(tb[RTA_DST]) == alen &&
+	    inet_ntop(rt->rtm_family, RTA_DATA(tb[RTA_DST]), buf, sizeof(buf))) {
+		snprintf(tmp, sizeof(tmp), "%s/%u", buf, rt->rtm_dst_len);
+		dest = strdup(tmp);
+	}
+	if (tb[RTA_GATEWAY] && RTA_PAYLOAD(tb[RTA_GATEWAY]) == alen &&
+	    inet_ntop(rt->rtm_family, RTA_DATA(tb[RTA_GATEWAY]), buf, sizeof(buf)))
+		gw = strdup(buf);
+	if (tb[RTA_PREFSRC] && RTA_PAYLOAD(tb[RTA_PREFSRC]) == alen &&
+	    inet_ntop(rt->rtm_family, RTA_DATA(tb[RTA_PREFSRC]), buf, sizeof(buf)))
+		src = strdup(buf);
+	if (tb[RTA_OIF] && RTA_PAYLOAD(tb[RTA_OIF]) == 4) {
+		int oif;
+		memcpy(&oif, RTA_DATA(tb[RTA_OIF]), 4);
+		const struct link *k = link_by_index(&rc->links, oif);
+		if (k)
+			dev = strdup(k->name);
+	}
+	if (tb[RTA_METRICS]) {
+		const struct rtattr *a = RTA_DATA(tb[RTA_METRICS]);
+		int len = (int)RTA_PAYLOAD(tb[RTA_METRICS]);
+		for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
+			if (a->rta_type == RTAX_MTU && RTA_PAYLOAD(a) == 4)
+				memcpy(&r->mtu, RTA_DATA(a), 4);
+	}
+	if (dest)
+		r->dest = dest;
+	if (gw)
+		r->gateway = gw;
+	if (src)
+		r->source = src;
+	if (dev)
+		r->device = dev;
+	Types__Route **nv = realloc(rc->out->routes, (rc->out->n_routes + 1) * sizeof(*nv));
+	if (!nv) {
+		protobuf_c_message_free_unpacked(&r->base, NULL);
+		return kerr_set(err, -ENOMEM, "out of memory");
+	}
+	rc->out->routes = nv;
+	nv[rc->out->n_routes++] = r;
+	return 0;
+}
+
+static void free_routes(Grpc__Routes *l)
+{
+	for (size_t i = 0; i < l->n_routes; i++)
+		protobuf_c_message_free_unpacked(&l->routes[i]->base, NULL);
+	free(l->routes);
+	l->routes = NULL;
+	l->n_routes = 0;
+}
+
+static int routes(struct nl *nl, Grpc__Routes *out, struct kerr *err)
+{
+	struct route_ctx rc = { .out = out };
+	int r = list_links(nl, &rc.links, err);
+	/* One family at a time, as upstream (concurrent dumps are EBUSY). */
+	for (int f = 0; r >= 0 && f < 2; f++) {
+		struct nl_msg m;
+		struct rtmsg rt = { .rtm_family = f ? AF_INET6 : AF_INET };
+		nl_msg_init(&m, RTM_GETROUTE, 0, &rt, sizeof(rt));
+		r = nl_dump(nl, &m, on_route, &rc, err);
+	}
+	free(rc.links.v);
+	return r;
+}
+
+static int send_routes(struct ipc_chan *c, const struct ipc_msg *m, struct nl *nl, const char *what,
+		       struct kerr *err)
+{
+	struct kerr e = { 0 };
+	Grpc__Routes out = GRPC__ROUTES__INIT;
+	if (routes(nl, &out, &e) < 0) {
+		free_routes(&out);
+		kerr_prefix(&e, "%s", what);
+		return fail(c, m, &e, err);
+	}
+	int r = reply_msg(c, m, IPC_NET_ROUTES_REPLY, &out.base, err);
+	free_routes(&out);
+	return r;
+}
+
+int on_net_list_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	struct kerr e = { 0 };
+	struct nl nl = { .fd = -1 };
+	if (nl_open(&nl, &e) < 0)
+		return fail(c, m, &e, err);
+	r = send_routes(c, m, &nl, "ListRoutes", err);
+	nl_close(&nl);
+	return r;
+}
+
+struct want_route {
+	const Types__Route *in;
+	int family;
+	uint8_t dst[16], gw[16], src[16];
+	unsigned dst_len, src_len;
+	bool has_gw, has_src;
+	int oif;
+};
+
+static int check_route(const Types__Route *in, size_t i, const struct links *ls,
+		       struct want_route *w, struct kerr *err)
+{
+	char what[48];
+	snprintf(what, sizeof(what), "UpdateRoutes: Routes[%zu]", i);
+	w->in = in;
+	int fam = in->family == TYPES__IPFAMILY__v6 ? AF_INET6 : AF_INET;
+	w->family = fam;
+	if (*in->dest && parse_net(in->dest, fam, w->dst, &w->dst_len, &w->family, what, err) < 0)
+		return err->code;
+	if (!*in->dest)
+		w->dst_len = 0;
+	if (*in->gateway) {
+		int gf;
+		if (net_parse_ip(in->gateway, fam, w->gw, &gf, what, err) < 0)
+			return err->code;
+		w->has_gw = true;
+	}
+	if (*in->source) {
+		int sf;
+		if (parse_net(in->source, fam, w->src, &w->src_len, &sf, what, err) < 0)
+			return err->code;
+		/* "addr" alone is the preferred source (RTA_PREFSRC), as
+		 * upstream does for a prefix of 0. */
+		if (!strchr(in->source, '/'))
+			w->src_len = 0;
+		w->has_src = true;
+	}
+	if (in->scope > 255)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL, "%s: scope %u", what,
+				       in->scope);
+	if (net_check_ifname(in->device, what, err) < 0)
+		return err->code;
+	const struct link *k = link_by_name(ls, in->device);
+	if (!k)
+		return kerr_set_status(err, GRPC_NOT_FOUND, -ENODEV, "%s: no link named %s", what,
+				       in->device);
+	w->oif = k->index;
+	return 0;
+}
+
+static int add_route(struct nl *nl, const struct want_route *w, struct kerr *err)
+{
+	struct nl_msg m;
+	struct rtmsg rt = {
+		.rtm_family = (uint8_t)w->family,
+		.rtm_dst_len = (uint8_t)w->dst_len,
+		.rtm_table = RT_TABLE_MAIN,
+		.rtm_protocol = RTPROT_BOOT,
+		.rtm_scope = (uint8_t)w->in->scope,
+		.rtm_type = RTN_UNICAST,
+		.rtm_flags = w->in->flags,
+	};
+	size_t l = w->family == AF_INET ? 4 : 16;
+	nl_msg_init(&m, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, &rt, sizeof(rt));
+	int r = 0;
+	if (w->dst_len || *w->in->dest)
+		r |= nl_attr_put(&m, RTA_DST, w->dst, l);
+	if (w->has_gw)
+		r |= nl_attr_put(&m, RTA_GATEWAY, w->gw, l);
+	if (w->has_src) {
+		if (w->src_len) {
+			struct rtmsg *h = NLMSG_DATA(&m.u.h);
+			h->rtm_src_len = (uint8_t)w->src_len;
+			r |= nl_attr_put(&m, RTA_SRC, w->src, l);
+		} else {
+			r |= nl_attr_put(&m, RTA_PREFSRC, w->src, l);
+		}
+	}
+	r |= nl_attr_put_u32(&m, RTA_OIF, (uint32_t)w->oif);
+	if (w->in->mtu) {
+		int nest = nl_attr_nest_begin(&m, RTA_METRICS);
+		if (nest < 0 || nl_attr_put_u32(&m, RTAX_MTU, w->in->mtu) < 0)
+			r = -1;
+		else
+			nl_attr_nest_end(&m, nest);
+	}
+	if (r)
+		return kerr_set(err, -EMSGSIZE, "netlink message too large");
+	return nl_ack(nl, &m, err);
+}
+
+int on_net_update_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	struct kerr e = { 0 };
+	struct nl nl = { .fd = -1 };
+	struct links ls = { 0 };
+	cleanup_free struct want_route *w = NULL;
+	Grpc__UpdateRoutesRequest *q = grpc__update_routes_request__unpack(NULL, m->len, m->payload);
+	if (!q) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"UpdateRoutes: the request is not a valid UpdateRoutesRequest");
+		goto bad;
+	}
+	size_t n = q->routes ? q->routes->n_routes : 0;
+	if (n > NET_MAX_ROUTES) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -E2BIG,
+				"UpdateRoutes: %zu routes is more than %u", n, NET_MAX_ROUTES);
+		goto bad;
+	}
+	if (nl_open(&nl, &e) < 0 || list_links(&nl, &ls, &e) < 0)
+		goto bad;
+	if (n && !(w = calloc(n, sizeof(*w)))) {
+		kerr_set(&e, -ENOMEM, "out of memory");
+		goto bad;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (check_route(q->routes->routes[i], i, &ls, &w[i], &e) < 0)
+			goto bad;
+	/* Routes without a gateway first: they make the gateways reachable. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < n; i++) {
+			if (w[i].has_gw != (pass == 1))
+				continue;
+			if (add_route(&nl, &w[i], &e) < 0) {
+				kerr_prefix(&e, "UpdateRoutes: route %s via %s dev %s",
+					    *w[i].in->dest ? w[i].in->dest : "default",
+					    *w[i].in->gateway ? w[i].in->gateway : "-",
+					    w[i].in->device);
+				goto bad;
+			}
+		}
+	log_info("UpdateRoutes: %zu routes", n);
+	r = send_routes(c, m, &nl, "UpdateRoutes", err);
+	free(ls.v);
+	nl_close(&nl);
+	protobuf_c_message_free_unpacked(&q->base, NULL);
+	return r;
+bad:
+	free(ls.v);
+	nl_close(&nl);
+	if (q)
+		protobuf_c_message_free_unpacked(&q->base, NULL);
+	return fail(c, m, &e, err);
+}
+
+/* ---- AddARPNeighbors ---- */
+
+int on_net_add_arp(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	struct kerr e = { 0 };
+	struct nl nl = { .fd = -1 };
+	struct links ls = { 0 };
+	Grpc__AddARPNeighborsRequest *q =
+		grpc__add_arpneighbors_request__unpack(NULL, m->len, m->payload);
+	if (!q) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"AddARPNeighbors: the request is not a valid AddARPNeighborsRequest");
+		goto bad;
+	}
+	size_t n = q->neighbors ? q->neighbors->n_arpneighbors : 0;
+	if (n > NET_MAX_NEIGH) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -E2BIG,
+				"AddARPNeighbors: %zu neighbours is more than %u", n, NET_MAX_NEIGH);
+		goto bad;
+	}
+	if (nl_open(&nl, &e) < 0 || list_links(&nl, &ls, &e) < 0)
+		goto bad;
+	/* Two passes: every entry is checked before the first is added. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < n; i++) {
+			const Types__ARPNeighbor *a = q->neighbors->arpneighbors[i];
+			char what[48];
+			snprintf(what, sizeof(what), "AddARPNeighbors: ARPNeighbors[%zu]", i);
+			uint8_t ip[16], mac[6];
+			int fam;
+			if (!a->toipaddress) {
+				kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+						"%s: no toIPAddress", what);
+				goto bad;
+			}
+			if (net_parse_ip(a->toipaddress->address, 0, ip, &fam, what, &e) < 0 ||
+			    net_check_ifname(a->device, what, &e) < 0 ||
+			    (*a->lladdr && net_parse_mac(a->lladdr, mac, what, &e) < 0))
+				goto bad;
+			if (a->state < 0 || a->state > 0xffff || a->flags < 0 || a->flags > 0xff) {
+				kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+						"%s: state %d / flags %d out of range", what, a->state,
+						a->flags);
+				goto bad;
+			}
+			const struct link *k = link_by_name(&ls, a->device);
+			if (!k) {
+				kerr_set_status(&e, GRPC_NOT_FOUND, -ENODEV, "%s: no link named %s",
+						what, a->device);
+				goto bad;
+			}
+			if (pass == 0)
+				continue;
+			struct nl_msg msg;
+			struct ndmsg nd = {
+				.ndm_family = (uint8_t)fam,
+				.ndm_ifindex = k->index,
+				/* Upstream's default: a permanent entry. */
+				.ndm_state = (uint16_t)(a->state ? a->state : NUD_PERMANENT),
+				.ndm_flags = (uint8_t)a->flags,
+			};
+			nl_msg_init(&msg, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, &nd, sizeof(nd));
+			if (nl_attr_put(&msg, NDA_DST, ip, fam == AF_INET ? 4 : 16) < 0 ||
+			    (*a->lladdr && nl_attr_put(&msg, NDA_LLADDR, mac, 6) < 0)) {
+				kerr_set(&e, -EMSGSIZE, "netlink message too large");
+				goto bad;
+			}
+			if (nl_ack(&nl, &msg, &e) < 0) {
+				kerr_prefix(&e, "%s: %s lladdr %s dev %s", what,
+					    a->toipaddress->address, a->lladdr, a->device);
+				goto bad;
+			}
+		}
+	log_info("AddARPNeighbors: %zu neighbours", n);
+	free(ls.v);
+	nl_close(&nl);
+	protobuf_c_message_free_unpacked(&q->base, NULL);
+	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
+bad:
+	free(ls.v);
+	nl_close(&nl);
+	if (q)
+		protobuf_c_message_free_unpacked(&q->base, NULL);
+	return fail(c, m, &e, err);
+}

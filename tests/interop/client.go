@@ -170,10 +170,10 @@ func main() {
 		return nil
 	}())
 
-	report("unimplemented grpc.AgentService/SetGuestDateTime is UNIMPLEMENTED", func() error {
+	report("unimplemented grpc.AgentService/SetPolicy is UNIMPLEMENTED", func() error {
 		cx, cancel := ctx()
 		defer cancel()
-		err := c.Call(cx, "grpc.AgentService", "SetGuestDateTime", &Empty{}, &Empty{})
+		err := c.Call(cx, "grpc.AgentService", "SetPolicy", &Empty{}, &Empty{})
 		return wantCode(err, codes.Unimplemented)
 	}())
 

@@ -366,8 +366,10 @@ static int copy_regular(int pfd, const char *name, const Grpc__CopyFileRequest *
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -ENAMETOOLONG,
 				       "CopyFile: the name of %s is too long", q->path);
 	/* O_NOFOLLOW: a symlink planted under the temporary name is refused,
-	 * not written through. */
-	cleanup_close int fd = openat(pfd, tmp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	 * not written through; O_NONBLOCK: a fifo planted there would block
+	 * the open (and the executor) until someone reads it. */
+	cleanup_close int fd = openat(pfd, tmp,
+				      O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return kerr_set_status(err, errno == ELOOP ? GRPC_PERMISSION_DENIED : GRPC_INTERNAL,
 				       -errno, "CopyFile: open %s%s: %s", q->path, COPY_TMP_SUFFIX,

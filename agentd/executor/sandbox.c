@@ -6,14 +6,101 @@
  *
  * As upstream (rpc.rs create_sandbox), a second CreateSandbox is not an
  * error: it replaces the hostname and id and adds its storages.
+ *
+ * DNS (setup_guest_dns upstream): the lines go to
+ * <shared>/sandbox/resolv.conf, bind-mounted over /etc/resolv.conf when the
+ * agent is the guest's init (stand-alone on a host, the host's file is
+ * left alone: the file is written, the mount skipped with a log line).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "cleanup.h"
 #include "executor.h"
 #include "grpc_status.h"
+
+#define DNS_MAX_LINES 64u
+#define DNS_LINE_MAX 1024u
+#define GUEST_DNS_FILE "/etc/resolv.conf"
+
+/* Each line printable, no newline; bounded (upstream takes them as they
+ * come). */
+static int dns_check(char **dns, size_t n, struct kerr *err)
+{
+	if (n > DNS_MAX_LINES)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -E2BIG,
+				       "CreateSandbox: %zu dns lines is more than %u", n,
+				       DNS_MAX_LINES);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(dns[i]);
+		bool ok = l > 0 && l <= DNS_LINE_MAX;
+		for (const char *p = dns[i]; ok && *p; p++)
+			ok = (*p >= 0x20 && *p < 0x7f) || *p == '\t';
+		if (!ok)
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+					       "CreateSandbox: dns[%zu] must be 1..%u printable "
+					       "bytes on one line", i, DNS_LINE_MAX);
+	}
+	return 0;
+}
+
+static int dns_setup(struct executor *x, char **dns, size_t n, struct kerr *err)
+{
+	if (n == 0)
+		return 0;
+	char dir[4096], file[4200];
+	snprintf(dir, sizeof(dir), "%s/sandbox", x->o.shared_dir);
+	snprintf(file, sizeof(file), "%s/resolv.conf", dir);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "mkdir %s: %s", dir,
+				       strerror(errno));
+	/* O_NOFOLLOW: a symlink planted there is not written through;
+	 * O_NONBLOCK: nor does a planted fifo block the executor. */
+	cleanup_close int fd = open(file, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+				    0644);
+	struct stat fst;
+	if (fd < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "open %s: %s", file,
+				       strerror(errno));
+	if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode) || ftruncate(fd, 0) < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -EINVAL, "%s is not a regular file",
+				       file);
+	for (size_t i = 0; i < n; i++)
+		if (dprintf(fd, "%s\n", dns[i]) < 0)
+			return kerr_set_status(err, GRPC_INTERNAL, -errno, "write %s: %s", file,
+					       strerror(errno));
+	if (!x->init_daemon) {
+		log_info("DNS written to %s; not the guest's init: %s left alone", file,
+			 GUEST_DNS_FILE);
+		return 0;
+	}
+	struct stat st;
+	/* As upstream: no /etc/resolv.conf in the image, nothing to cover; a
+	 * symlink there is replaced by an empty file to mount over. */
+	if (lstat(GUEST_DNS_FILE, &st) < 0)
+		return 0;
+	if (S_ISLNK(st.st_mode)) {
+		if (unlink(GUEST_DNS_FILE) < 0)
+			return kerr_set_status(err, GRPC_INTERNAL, -errno, "unlink %s: %s",
+					       GUEST_DNS_FILE, strerror(errno));
+		int f = open(GUEST_DNS_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (f < 0)
+			return kerr_set_status(err, GRPC_INTERNAL, -errno, "create %s: %s",
+					       GUEST_DNS_FILE, strerror(errno));
+		close(f);
+	}
+	if (mount(file, GUEST_DNS_FILE, NULL, MS_BIND, NULL) < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "bind %s over %s: %s", file,
+				       GUEST_DNS_FILE, strerror(errno));
+	log_info("DNS: %zu lines, %s bound over %s", n, file, GUEST_DNS_FILE);
+	return 0;
+}
 
 void storage_policy_of(const struct executor *x, struct storage_policy *pol, const char *roots[1])
 {
@@ -50,6 +137,8 @@ int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 				"CreateSandbox: the sandbox is being destroyed");
 		goto out;
 	}
+	if (dns_check(req->dns, req->n_dns, &e) < 0)
+		goto out;
 	if (!x->sb.storages && storage_set_new(&x->sb.storages, &e) < 0)
 		goto out;
 	struct storage_policy pol;
@@ -60,6 +149,10 @@ int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 			kerr_prefix(&e, "CreateSandbox: storage %zu", i);
 			goto out;
 		}
+	if (dns_setup(x, req->dns, req->n_dns, &e) < 0) {
+		kerr_prefix(&e, "CreateSandbox: dns");
+		goto out;
+	}
 	snprintf(x->sb.hostname, sizeof(x->sb.hostname), "%s", req->hostname);
 	if (req->sandbox_id[0])
 		snprintf(x->sb.id, sizeof(x->sb.id), "%s", req->sandbox_id);

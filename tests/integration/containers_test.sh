@@ -1354,6 +1354,12 @@ t_guest() {
   rc=$?
   check "CopyFile through a symlink that leaves the shared dir: refused, nothing written outside" \
     "$(cat "$out"; ls -la "$outside")" eval '[ $rc -ne 0 ] && [ -z "$(ls -A "$outside")" ]'
+  mkfifo "$cf/fifo.kata-copy"
+  copy "\"path\": \"$cf/fifo\", \"fileSize\": 1, \"data\": \"$(b64 x)\""
+  rc=$?
+  check "CopyFile onto a planted fifo (its temporary name): refused at once, the executor not blocked" \
+    "$(cat "$out")" eval '[ $rc -ne 0 ] && [ -p "$cf/fifo.kata-copy" ] && ctl check >/dev/null'
+  rm -f "$cf/fifo.kata-copy"
   copy "\"path\": \"$shared/../escape\", \"fileSize\": 1, \"data\": \"$(b64 x)\""
   rc=$?
   check "CopyFile with a .. component: INVALID_ARGUMENT" "$(cat "$out")" eval \
@@ -1415,6 +1421,22 @@ t_guest() {
   ctl call AgentService/MemHotplugByProbe '{"memHotplugProbeAddr": []}' >"$out" 2>&1
   rc=$?
   check "MemHotplugByProbe with no address: OK, nothing done" "$(cat "$out")" eval '[ $rc -eq 0 ]'
+  # CreateSandbox's DNS: written below the shared dir; stand-alone (not the
+  # guest's init) this host's /etc/resolv.conf is left alone
+  local resolv_before
+  resolv_before=$(sha256sum /etc/resolv.conf 2>/dev/null)
+  ctl call AgentService/CreateSandbox '{"hostname": "h", "dns": ["nameserver 10.0.0.53", "search example.test"]}' \
+    >"$out" 2>&1
+  rc=$?
+  check "CreateSandbox with dns: $shared/sandbox/resolv.conf has the lines, the host's resolv.conf untouched" \
+    "$(cat "$out"; cat "$shared/sandbox/resolv.conf" 2>&1)" eval \
+    '[ $rc -eq 0 ] && [ "$(cat "$shared/sandbox/resolv.conf")" = "nameserver 10.0.0.53
+search example.test" ] && [ "$(sha256sum /etc/resolv.conf 2>/dev/null)" = "$resolv_before" ]'
+  ctl call AgentService/CreateSandbox '{"hostname": "h", "dns": ["nameserver 10.0.0.53\nnameserver 6.6.6.6"]}' \
+    >"$out" 2>&1
+  rc=$?
+  check "CreateSandbox with a dns line holding a newline: INVALID_ARGUMENT, file unchanged" "$(cat "$out")" eval \
+    '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out" && ! grep -q 6.6.6.6 "$shared/sandbox/resolv.conf"'
   ctl call AgentService/SetGuestDateTime '{"Sec": 1700000000, "Usec": 2000000}' >"$out" 2>&1
   rc=$?
   check "SetGuestDateTime with 2000000 us: INVALID_ARGUMENT (the clock is not touched)" "$(cat "$out")" \

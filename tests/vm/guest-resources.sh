@@ -224,3 +224,9 @@ check "CopyFile over vsock writes /run/kata-containers/vmcopy/f ($out)" \
 out=$(call AgentService/OnlineCPUMem '{"wait": true, "nbCpus": 0}')
 rc=$?
 check "OnlineCPUMem (memory blocks, no CPU to add) answers OK ($out)" test "$rc" = 0
+
+# CreateSandbox's DNS: as the guest's init the agent binds its file over
+# /etc/resolv.conf (the image has one, empty)
+out=$(call AgentService/CreateSandbox '{"hostname": "kata-vm-test", "dns": ["nameserver 10.0.2.3"]}')
+check "CreateSandbox with dns: /etc/resolv.conf now says nameserver 10.0.2.3 ($out)" \
+  grep -qx "nameserver 10.0.2.3" /etc/resolv.conf

@@ -88,10 +88,10 @@ int on_guest_set_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 
 /* ---- ReseedRandomDev ---- */
 
-/* Mix the host's bytes into the kernel's pool and credit them, then make
- * the CRNG reseed from it now (upstream writes /dev/random, credits with
- * RNDADDTOENTCNT, then RNDRESEEDCRNG; RNDADDENTROPY does the first two in
- * one call). */
+/* Mix the host's bytes into the kernel's pool, credit one bit per byte
+ * (as upstream, which passes the byte count to RNDADDTOENTCNT: the host is
+ * not trusted to supply full entropy), then make the CRNG reseed now
+ * (RNDRESEEDCRNG). RNDADDENTROPY mixes and credits in one call. */
 int on_guest_reseed(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	int r = need_id(m, err);
@@ -109,7 +109,7 @@ int on_guest_reseed(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
 		return reply_fail(c, m, &e, err);
 	}
-	rpi->entropy_count = (int)(m->len * 8);
+	rpi->entropy_count = (int)m->len;
 	rpi->buf_size = (int)m->len;
 	memcpy(rpi->buf, m->payload, m->len);
 	r = ioctl(fd, RNDADDENTROPY, rpi);

@@ -47,9 +47,9 @@ void rpc_reseed_random_dev(struct frontend *fe, struct ttrpc_call *call, Protobu
 		return;
 	}
 	if (r->data.len == 0) {
-		/* Nothing to mix in (upstream writes nothing either). */
+		/* As upstream ("missing entropy data"). */
 		protobuf_c_message_free_unpacked(req, NULL);
-		ttrpc_call_reply(call, NULL);
+		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "ReseedRandomDev: missing entropy data");
 		return;
 	}
 	fe_forward(fe, call, IPC_GUEST_RESEED_REQ, r->data.data, r->data.len);

@@ -1400,6 +1400,10 @@ t_guest() {
   ctl call AgentService/ReseedRandomDev "{\"data\": \"$(head -c 64 /dev/urandom | base64 -w0)\"}" >"$out" 2>&1
   rc=$?
   check "ReseedRandomDev with 64 bytes: OK" "$(cat "$out"; tail -3 "$work/agent.log")" eval '[ $rc -eq 0 ]'
+  ctl call AgentService/ReseedRandomDev '{}' >"$out" 2>&1
+  rc=$?
+  check "ReseedRandomDev without data: INVALID_ARGUMENT (missing entropy data)" "$(cat "$out")" eval \
+    '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out"'
   # OnlineCPUMem: nothing to online here (no CPU asked for, memory left
   # alone: this host's blocks must not change); the scan itself is
   # unit-tested on a fake sysfs (tests/unit/test_guest_online.c)

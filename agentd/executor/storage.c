@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * storage.c - Grpc__Storage handlers of the executor: "local", "ephemeral"
- * and guest bind mounts, with refcounting by mount point (see storage.h and
- * doc/storage-cgroups.md).
+ * storage.c - Grpc__Storage handlers of the executor: "local", "ephemeral",
+ * the shared filesystems "virtio-fs" and "9p", and guest bind mounts, with
+ * refcounting by mount point (see storage.h and doc/storage-cgroups.md).
  *
  * Every path is resolved from an fd of its allowed root with openat2
  * RESOLVE_BENEATH, so neither a symlink nor ".." can lead a mount or a mkdir
@@ -38,7 +38,7 @@
 
 #define STORAGE_MAX_CREATED 64
 
-enum storage_kind { SK_LOCAL, SK_EPHEMERAL, SK_BIND };
+enum storage_kind { SK_LOCAL, SK_EPHEMERAL, SK_BIND, SK_SHAREDFS };
 
 static const char *kind_name(enum storage_kind k)
 {
@@ -46,6 +46,7 @@ static const char *kind_name(enum storage_kind k)
 	case SK_LOCAL: return "local";
 	case SK_EPHEMERAL: return "ephemeral";
 	case SK_BIND: return "bind";
+	case SK_SHAREDFS: return "shared filesystem";
 	}
 	return "?";
 }
@@ -444,10 +445,11 @@ static int opt_cb(const char *o, void *vctx, struct kerr *err)
 					       "tmpfs option \"%s\": %s", o, strerror(errno));
 		return 0;
 	}
-	if (c->kind == SK_EPHEMERAL) {
+	if (c->kind == SK_EPHEMERAL || c->kind == SK_SHAREDFS) {
 		if (c->fsfd < 0)
 			return 0; /* first pass: attributes only */
-		/* Filesystem options go to tmpfs, which refuses what it does not know. */
+		/* Filesystem options go to the filesystem, which refuses what it
+		 * does not know. */
 		const char *eq = strchr(o, '=');
 		int fr;
 		if (eq) {
@@ -460,7 +462,9 @@ static int opt_cb(const char *o, void *vctx, struct kerr *err)
 		}
 		if (fr < 0)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno,
-					       "tmpfs option \"%s\": %s", o, strerror(errno));
+					       "%s option \"%s\": %s",
+					       c->kind == SK_EPHEMERAL ? "tmpfs" : "filesystem", o,
+					       strerror(errno));
 		return 0;
 	}
 	if (c->kind == SK_LOCAL)
@@ -664,6 +668,40 @@ static int attach(struct storage_entry *ent, int *mnt_owned, int mpfd, const str
 	return 0;
 }
 
+/* A detached mount of a new fstype filesystem (source: NULL or a device /
+ * tag), the storage's options split between mount attributes (mo) and the
+ * filesystem's own (fsconfig; the filesystem refuses what it does not
+ * know). Returns the mount fd. */
+static int make_fs(struct storage_entry *ent, const char *fstype, const char *source,
+		   const Grpc__Storage *s, enum storage_kind kind, struct mount_opts *mo,
+		   struct kerr *err)
+{
+	cleanup_close int fs = fsopen(fstype, FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return kerr_set_status(err, errno == ENODEV ? GRPC_FAILED_PRECONDITION
+							    : GRPC_INTERNAL,
+				       -errno, "fsopen %s: %s%s", fstype, strerror(errno),
+				       errno == ENODEV ? " (not in this kernel)" : "");
+	if (source && fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno, "%s source \"%s\": %s",
+				       fstype, source, strerror(errno));
+	struct opt_ctx c = { .mo = mo, .fsfd = fs, .kind = kind };
+	int r = for_each_opt(s->options, s->n_options, opt_cb, &c, err);
+	if (r < 0)
+		return kerr_prefix(err, "%s storage %s", kind_name(kind), ent->mount_point);
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return kerr_set_status(err, errno == ENOENT || errno == ENODEV ? GRPC_NOT_FOUND
+									      : GRPC_INTERNAL,
+				       -errno, "create %s%s%s for %s: %s", fstype,
+				       source ? " from " : "", source ? source : "",
+				       ent->mount_point, strerror(errno));
+	int mnt = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned)mo->attr.attr_set);
+	if (mnt < 0)
+		return kerr_set(err, -errno, "fsmount %s for %s: %s", fstype, ent->mount_point,
+				strerror(errno));
+	return mnt;
+}
+
 static int do_ephemeral(struct storage_entry *ent, int rootfd, const char *rel,
 			const Grpc__Storage *s, struct kerr *err)
 {
@@ -671,21 +709,11 @@ static int do_ephemeral(struct storage_entry *ent, int rootfd, const char *rel,
 		return kerr_set_status(err, GRPC_UNIMPLEMENTED, -EOPNOTSUPP,
 				       "ephemeral storage of fstype \"%s\" is not supported yet "
 				       "(only tmpfs)", s->fstype);
-	cleanup_close int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
-	if (fs < 0)
-		return kerr_set(err, -errno, "fsopen tmpfs: %s", strerror(errno));
 	struct mount_opts mo = { 0 };
-	struct opt_ctx c = { .mo = &mo, .fsfd = fs, .kind = SK_EPHEMERAL };
-	int r = for_each_opt(s->options, s->n_options, opt_cb, &c, err);
-	if (r < 0)
-		return kerr_prefix(err, "ephemeral storage %s", ent->mount_point);
-	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return kerr_set(err, -errno, "create tmpfs for %s: %s", ent->mount_point,
-				strerror(errno));
-	cleanup_close int mnt = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned)mo.attr.attr_set);
+	cleanup_close int mnt = make_fs(ent, "tmpfs", NULL, s, SK_EPHEMERAL, &mo, err);
 	if (mnt < 0)
-		return kerr_set(err, -errno, "fsmount tmpfs for %s: %s", ent->mount_point,
-				strerror(errno));
+		return mnt;
+	int r;
 	/* The fsgid ownership goes on the tmpfs root before anyone can see it.
 	 * mode= was given to tmpfs already. */
 	struct mount_opts own = { .has_fsgid = mo.has_fsgid, .fsgid = mo.fsgid };
@@ -702,6 +730,52 @@ static int do_ephemeral(struct storage_entry *ent, int rootfd, const char *rel,
 		if (r < 0)
 			return r;
 	}
+	cleanup_close int mpfd = open_create(rootfd, rel, false, ent, err);
+	if (mpfd < 0)
+		return mpfd;
+	return attach(ent, &mnt, mpfd, &mo, err);
+}
+
+/* The tag of a virtio-fs or virtio-9p device, as the VMM names it. */
+static int check_tag(const char *t, struct kerr *err)
+{
+	size_t l = strlen(t);
+	bool ok = l > 0 && l <= 36;
+	for (const char *p = t; ok && *p; p++)
+		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		     *p == '_' || *p == '-' || *p == '.';
+	if (!ok)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "shared filesystem source \"%.40s\" is not a device tag "
+				       "(1..36 of [A-Za-z0-9_.-])", t);
+	return 0;
+}
+
+/* "virtio-fs" and "9p" (upstream's virtiofs and 9p handlers): the host's
+ * shared directory, by the device's tag, mounted with the storage's
+ * options. */
+static int do_sharedfs(struct storage_entry *ent, int rootfd, const char *rel,
+		       const Grpc__Storage *s, struct kerr *err)
+{
+	const char *fstype = strcmp(s->driver, "9p") ? "virtiofs" : "9p";
+	if (s->fstype[0] && strcmp(s->fstype, fstype))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "storage driver %s takes fstype %s, not \"%s\"", s->driver,
+				       fstype, s->fstype);
+	int r = check_tag(s->source, err);
+	if (r < 0)
+		return r;
+	if (s->fs_group)
+		return kerr_set_status(err, GRPC_UNIMPLEMENTED, -EOPNOTSUPP,
+				       "fs_group on a %s storage is not supported yet", s->driver);
+	struct mount_opts mo = { 0 };
+	cleanup_close int mnt = make_fs(ent, fstype, s->source, s, SK_SHAREDFS, &mo, err);
+	if (mnt < 0)
+		return mnt;
+	if (mo.has_fsgid || mo.has_mode)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "%s storage %s: fsgid=/mode= do not apply", s->driver,
+				       ent->mount_point);
 	cleanup_close int mpfd = open_create(rootfd, rel, false, ent, err);
 	if (mpfd < 0)
 		return mpfd;
@@ -784,6 +858,10 @@ static int classify(const Grpc__Storage *s, enum storage_kind *k, struct kerr *e
 	}
 	if (!strcmp(d, "ephemeral")) {
 		*k = SK_EPHEMERAL;
+		return 0;
+	}
+	if (!strcmp(d, "virtio-fs") || !strcmp(d, "9p")) {
+		*k = SK_SHAREDFS;
 		return 0;
 	}
 	if (!d[0])
@@ -916,6 +994,8 @@ int storage_add(struct storage_set *set, const Grpc__Storage *s, const struct st
 		r = do_local(ent, rootfd, rel, s, err);
 	else if (kind == SK_EPHEMERAL)
 		r = do_ephemeral(ent, rootfd, rel, s, err);
+	else if (kind == SK_SHAREDFS)
+		r = do_sharedfs(ent, rootfd, rel, s, err);
 	else
 		r = do_bind(ent, src, pol, rootfd, rel, s, err);
 	if (r < 0) {

@@ -1441,6 +1441,18 @@ search example.test" ] && [ "$(sha256sum /etc/resolv.conf 2>/dev/null)" = "$reso
   rc=$?
   check "CreateSandbox with a dns line holding a newline: INVALID_ARGUMENT, file unchanged" "$(cat "$out")" eval \
     '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out" && ! grep -q 6.6.6.6 "$shared/sandbox/resolv.conf"'
+  # shared filesystem storages (virtio-fs, 9p): this host has no such
+  # device, so the mount fails cleanly and leaves no mount point behind
+  ctl call AgentService/CreateSandbox "{\"storages\": [{\"driver\": \"9p\", \"source\": \"nosuchtag\",
+    \"fstype\": \"9p\", \"options\": [\"trans=virtio\"], \"mountPoint\": \"$shared/s9p\"}]}" >"$out" 2>&1
+  rc=$?
+  check "CreateSandbox with a 9p storage of an unknown tag: refused, no mount point left" "$(cat "$out")" eval \
+    '[ $rc -ne 0 ] && [ ! -e "$shared/s9p" ] && ! grep -q " $shared/s9p " /proc/$agent_pid/mounts'
+  ctl call AgentService/CreateSandbox "{\"storages\": [{\"driver\": \"virtio-fs\", \"source\": \"a,b\",
+    \"fstype\": \"virtiofs\", \"mountPoint\": \"$shared/svfs\"}]}" >"$out" 2>&1
+  rc=$?
+  check "CreateSandbox with a virtio-fs tag a,b: INVALID_ARGUMENT" "$(cat "$out")" eval \
+    '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out" && [ ! -e "$shared/svfs" ]'
   ctl call AgentService/SetGuestDateTime '{"Sec": 1700000000, "Usec": 2000000}' >"$out" 2>&1
   rc=$?
   check "SetGuestDateTime with 2000000 us: INVALID_ARGUMENT (the clock is not touched)" "$(cat "$out")" \

@@ -230,3 +230,10 @@ check "OnlineCPUMem (memory blocks, no CPU to add) answers OK ($out)" test "$rc"
 out=$(call AgentService/CreateSandbox '{"hostname": "kata-vm-test", "dns": ["nameserver 10.0.2.3"]}')
 check "CreateSandbox with dns: /etc/resolv.conf now says nameserver 10.0.2.3 ($out)" \
   grep -qx "nameserver 10.0.2.3" /etc/resolv.conf
+
+# A shared filesystem storage (9p, tag kataShared, from tests/vm/run's
+# qemu): CreateSandbox mounts it below the shared dir
+out=$(call AgentService/CreateSandbox '{"storages": [{"driver": "9p", "source": "kataShared", "fstype": "9p",
+  "options": ["trans=virtio", "version=9p2000.L", "nodev"], "mountPoint": "/run/kata-containers/shared/containers"}]}')
+check "CreateSandbox with a 9p storage: the host's marker file is at the mount point ($(echo $out))" \
+  test "$(cat /run/kata-containers/shared/containers/marker 2>&1)" = shared-from-host

@@ -7,6 +7,9 @@
  * As upstream (rpc.rs create_sandbox), a second CreateSandbox is not an
  * error: it replaces the hostname and id and adds its storages.
  *
+ * Kernel modules (load_kernel_module upstream): modprobe -v NAME PARAMS...,
+ * one at a time, waited for (bounded), its output in the error.
+ *
  * DNS (setup_guest_dns upstream): the lines go to
  * <shared>/sandbox/resolv.conf, bind-mounted over /etc/resolv.conf when the
  * agent is the guest's init (stand-alone on a host, the host's file is
@@ -18,7 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -28,6 +35,151 @@
 #define DNS_MAX_LINES 64u
 #define DNS_LINE_MAX 1024u
 #define GUEST_DNS_FILE "/etc/resolv.conf"
+#define MODULES_MAX 64u
+#define MODULE_PARAMS_MAX 32u
+#define MODPROBE_TIMEOUT_MS 10000
+#define MODPROBE_OUTPUT_MAX 1024
+
+static bool module_name_ok(const char *s)
+{
+	size_t l = strlen(s);
+	if (l == 0 || l > 64)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '_' || *s == '-'))
+			return false;
+	return true;
+}
+
+/* key=value, printable, no blank (modprobe takes each as one argument; a
+ * leading '-' would be an option of modprobe's own). */
+static bool module_param_ok(const char *s)
+{
+	size_t l = strlen(s);
+	if (l == 0 || l > 512 || s[0] == '-' || !strchr(s, '='))
+		return false;
+	for (; *s; s++)
+		if (*s <= 0x20 || *s >= 0x7f)
+			return false;
+	return true;
+}
+
+static int modules_check(Grpc__KernelModule **mods, size_t n, struct kerr *err)
+{
+	if (n > MODULES_MAX)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -E2BIG,
+				       "CreateSandbox: %zu kernel modules is more than %u", n,
+				       MODULES_MAX);
+	for (size_t i = 0; i < n; i++) {
+		if (!module_name_ok(mods[i]->name))
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+					       "CreateSandbox: kernel_modules[%zu] name \"%.64s\" is not "
+					       "a module name ([A-Za-z0-9_-], 1..64)", i, mods[i]->name);
+		if (mods[i]->n_parameters > MODULE_PARAMS_MAX)
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -E2BIG,
+					       "CreateSandbox: kernel_modules[%zu]: more than %u "
+					       "parameters", i, MODULE_PARAMS_MAX);
+		for (size_t j = 0; j < mods[i]->n_parameters; j++)
+			if (!module_param_ok(mods[i]->parameters[j]))
+				return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+						       "CreateSandbox: kernel_modules[%zu] parameter "
+						       "%zu is not key=value (printable, no blank)", i, j);
+	}
+	return 0;
+}
+
+static const char *modprobe_path(void)
+{
+	static const char *const paths[] = { "/sbin/modprobe", "/usr/sbin/modprobe",
+					     "/bin/modprobe", "/usr/bin/modprobe" };
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (access(paths[i], X_OK) == 0)
+			return paths[i];
+	return NULL;
+}
+
+/* Run modprobe for one module and wait for it (the executor's loop waits:
+ * module loading is short; bounded by MODPROBE_TIMEOUT_MS, then killed). */
+static int modprobe(const Grpc__KernelModule *mod, struct kerr *err)
+{
+	const char *mp = modprobe_path();
+	if (!mp)
+		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ENOENT,
+				       "kernel module %s: no modprobe in this guest", mod->name);
+	const char *argv[3 + MODULE_PARAMS_MAX + 1];
+	size_t a = 0;
+	argv[a++] = "modprobe";
+	argv[a++] = "-v";
+	argv[a++] = mod->name;
+	for (size_t j = 0; j < mod->n_parameters; j++)
+		argv[a++] = mod->parameters[j];
+	argv[a] = NULL;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "pipe: %s", strerror(errno));
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return kerr_set_status(err, GRPC_INTERNAL, -e, "fork: %s", strerror(e));
+	}
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execv(mp, (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	cleanup_close int rfd = p[0];
+	char out[MODPROBE_OUTPUT_MAX + 1];
+	size_t got = 0;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long left = MODPROBE_TIMEOUT_MS - ((now.tv_sec - t0.tv_sec) * 1000 +
+						   (now.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd pf = { .fd = rfd, .events = POLLIN };
+		if (left <= 0 || poll(&pf, 1, (int)left) == 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return kerr_set_status(err, GRPC_DEADLINE_EXCEEDED, -ETIME,
+					       "kernel module %s: modprobe took more than %d ms",
+					       mod->name, MODPROBE_TIMEOUT_MS);
+		}
+		char buf[256];
+		ssize_t n = read(rfd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* EOF: modprobe is done (or closed its output) */
+		size_t keep = (size_t)n < MODPROBE_OUTPUT_MAX - got ? (size_t)n : MODPROBE_OUTPUT_MAX - got;
+		memcpy(out + got, buf, keep);
+		got += keep;
+	}
+	out[got] = '\0';
+	for (size_t i = 0; i < got; i++)
+		if (out[i] == '\n' || out[i] < 0x20 || out[i] >= 0x7f)
+			out[i] = ' ';
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -EIO,
+				       "kernel module %s: modprobe exited with %d: %s", mod->name,
+				       WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), out);
+	log_info("kernel module %s loaded%s%s", mod->name, got ? ": " : "", out);
+	return 0;
+}
 
 /* Each line printable, no newline; bounded (upstream takes them as they
  * come). */
@@ -137,7 +289,8 @@ int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 				"CreateSandbox: the sandbox is being destroyed");
 		goto out;
 	}
-	if (dns_check(req->dns, req->n_dns, &e) < 0)
+	if (dns_check(req->dns, req->n_dns, &e) < 0 ||
+	    modules_check(req->kernel_modules, req->n_kernel_modules, &e) < 0)
 		goto out;
 	if (!x->sb.storages && storage_set_new(&x->sb.storages, &e) < 0)
 		goto out;
@@ -147,6 +300,11 @@ int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 	for (size_t i = 0; i < req->n_storages; i++)
 		if (storage_add(x->sb.storages, req->storages[i], &pol, &e) < 0) {
 			kerr_prefix(&e, "CreateSandbox: storage %zu", i);
+			goto out;
+		}
+	for (size_t i = 0; i < req->n_kernel_modules; i++)
+		if (modprobe(req->kernel_modules[i], &e) < 0) {
+			kerr_prefix(&e, "CreateSandbox");
 			goto out;
 		}
 	if (dns_setup(x, req->dns, req->n_dns, &e) < 0) {

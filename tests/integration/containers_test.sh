@@ -1453,6 +1453,22 @@ search example.test" ] && [ "$(sha256sum /etc/resolv.conf 2>/dev/null)" = "$reso
   rc=$?
   check "CreateSandbox with a virtio-fs tag a,b: INVALID_ARGUMENT" "$(cat "$out")" eval \
     '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out" && [ ! -e "$shared/svfs" ]'
+  # kernel modules: only refusals here (a real module would change this
+  # host; the VM suite loads one)
+  ctl call AgentService/CreateSandbox '{"kernelModules": [{"name": "../evil"}]}' >"$out" 2>&1
+  rc=$?
+  check "CreateSandbox with a module named ../evil: INVALID_ARGUMENT" "$(cat "$out")" eval \
+    '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out"'
+  ctl call AgentService/CreateSandbox '{"kernelModules": [{"name": "dummy", "parameters": ["-r"]}]}' >"$out" 2>&1
+  rc=$?
+  check "CreateSandbox with a module parameter -r (a modprobe option): INVALID_ARGUMENT" "$(cat "$out")" eval \
+    '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out"'
+  if command -v modprobe >/dev/null; then
+    ctl call AgentService/CreateSandbox '{"kernelModules": [{"name": "kata_no_such_module"}]}' >"$out" 2>&1
+    rc=$?
+    check "CreateSandbox with a module that does not exist: an error carrying modprobe's words" "$(cat "$out")" eval \
+      '[ $rc -ne 0 ] && grep -q "modprobe exited" "$out" && grep -qi "not found" "$out"'
+  fi
   ctl call AgentService/SetGuestDateTime '{"Sec": 1700000000, "Usec": 2000000}' >"$out" 2>&1
   rc=$?
   check "SetGuestDateTime with 2000000 us: INVALID_ARGUMENT (the clock is not touched)" "$(cat "$out")" \

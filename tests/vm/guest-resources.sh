@@ -237,3 +237,12 @@ out=$(call AgentService/CreateSandbox '{"storages": [{"driver": "9p", "source": 
   "options": ["trans=virtio", "version=9p2000.L", "nodev"], "mountPoint": "/run/kata-containers/shared/containers"}]}')
 check "CreateSandbox with a 9p storage: the host's marker file is at the mount point ($(echo $out))" \
   test "$(cat /run/kata-containers/shared/containers/marker 2>&1)" = shared-from-host
+
+# CreateSandbox's kernel_modules: modprobe -v dummy numdummies=2
+if [ -f "/lib/modules/$(uname -r)/kernel/drivers/net/dummy.ko" ]; then
+  out=$(call AgentService/CreateSandbox '{"kernelModules": [{"name": "dummy", "parameters": ["numdummies=2"]}]}')
+  check "CreateSandbox loads the dummy module with numdummies=2 ($(echo $out))" \
+    sh -c 'test -d /sys/module/dummy && test -e /sys/class/net/dummy1'
+else
+  skip "CreateSandbox kernel_modules" "no dummy module in this kernel"
+fi

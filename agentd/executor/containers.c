@@ -614,7 +614,10 @@ int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 				"container %s: the OCI spec needs a process and a root path", ct->id);
 		goto bad;
 	}
-	if (spec_check(req->oci, ct->id, &e) < 0 || check_paths(x, ct, &e) < 0)
+	/* The sandbox's guest hooks run like the spec's own (upstream
+	 * append_guest_hooks); checked with them. */
+	if (guest_hooks_append(x, req->oci, &e) < 0 || spec_check(req->oci, ct->id, &e) < 0 ||
+	    check_paths(x, ct, &e) < 0)
 		goto bad;
 	if (storage_set_new(&ct->storages, &e) < 0)
 		goto bad;

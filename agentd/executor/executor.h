@@ -113,6 +113,7 @@ struct sandbox {
 	struct storage_set *storages;
 	bool destroying;
 	uint32_t destroy_fe_id, destroy_fe_gen;
+	Grpc__Hooks *guest_hooks;   /* from guest_hook_path (guest_hooks.c), or NULL */
 };
 
 /* OOM events waiting for GetOOMEvent (oom.c). The queue lives here, in
@@ -247,6 +248,13 @@ int guest_shared_rel(const char *shared, const char *path, const char *what, con
 		     struct kerr *err);
 /* CopyFile's fields, without the path: type, mode bits, owner, sizes. */
 int guest_copy_file_check(const Grpc__CopyFileRequest *q, struct kerr *err);
+
+/* ---- guest_hooks.c: CreateSandbox's guest_hook_path ---- */
+/* Load the hooks below path into x->sb.guest_hooks (replacing any);
+ * PERMISSION_DENIED for a path the host could have filled. */
+int guest_hooks_load(struct executor *x, const char *path, struct kerr *err);
+/* Append the sandbox's guest hooks to a container's spec (at create). */
+int guest_hooks_append(struct executor *x, Grpc__Spec *spec, struct kerr *err);
 
 /* ---- spawn.c ---- */
 /* Fork X (-> L + exec M) for ct; sets ct->x_pid and returns the executor's

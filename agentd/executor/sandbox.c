@@ -302,6 +302,10 @@ int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 			kerr_prefix(&e, "CreateSandbox: storage %zu", i);
 			goto out;
 		}
+	if (req->guest_hook_path[0] && guest_hooks_load(x, req->guest_hook_path, &e) < 0) {
+		kerr_prefix(&e, "CreateSandbox");
+		goto out;
+	}
 	for (size_t i = 0; i < req->n_kernel_modules; i++)
 		if (modprobe(req->kernel_modules[i], &e) < 0) {
 			kerr_prefix(&e, "CreateSandbox");
@@ -334,6 +338,9 @@ static void destroy_done(struct executor *x)
 	x->sb.created = false;
 	x->sb.destroying = false;
 	x->sb.id[0] = x->sb.hostname[0] = '\0';
+	if (x->sb.guest_hooks)
+		protobuf_c_message_free_unpacked(&x->sb.guest_hooks->base, NULL);
+	x->sb.guest_hooks = NULL;
 	log_info("sandbox destroyed");
 	exec_ok_to_fe(x, x->sb.destroy_fe_gen, x->sb.destroy_fe_id);
 }
@@ -371,6 +378,9 @@ void sandbox_container_gone(struct executor *x)
 
 void sandbox_free(struct executor *x)
 {
+	if (x->sb.guest_hooks)
+		protobuf_c_message_free_unpacked(&x->sb.guest_hooks->base, NULL);
+	x->sb.guest_hooks = NULL;
 	storage_set_free(x->sb.storages);
 	x->sb.storages = NULL;
 }

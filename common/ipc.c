@@ -60,6 +60,7 @@ static const struct ipc_type_desc types[] = {
 	{ IPC_ONLINE_CPU_MEM_REQ, "ONLINE_CPU_MEM_REQ", FIXED(ipc_online_cpu_mem), IPC_FD_NONE,
 	  false },
 	{ IPC_MEM_PROBE_REQ, "MEM_PROBE_REQ", 8, 8 * IPC_MEM_PROBE_MAX, IPC_FD_NONE, false },
+	{ IPC_ADD_SWAP_REQ, "ADD_SWAP_REQ", 1, IPC_PATH_MAX - 1, IPC_FD_NONE, false },
 
 	/* An all-default protobuf message encodes as 0 bytes, so big requests
 	 * start at 0; the executor's decoder and checks reject what is missing. */
@@ -248,6 +249,7 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 					len);
 		break;
 	case IPC_VOLUME_STATS_REQ:
+	case IPC_ADD_SWAP_REQ:
 		if (memchr(p, '\0', len))
 			return kerr_set(err, -EPROTO, "%s: the path holds a NUL", d->name);
 		break;

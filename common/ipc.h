@@ -146,6 +146,7 @@ enum ipc_type {
 	IPC_ONLINE_CPU_MEM_REQ = 105, /* struct ipc_online_cpu_mem -> OK or ERROR (with
 				       * wait: once online, up to ~10 s) */
 	IPC_MEM_PROBE_REQ = 106,      /* 1..IPC_MEM_PROBE_MAX u64 addresses -> OK or ERROR */
+	IPC_ADD_SWAP_REQ = 107,       /* a path, 1..IPC_PATH_MAX-1 bytes, no NUL -> OK */
 
 	/* ---- stdio and exits: front-end <-> monitor (per-container channel) ---- */
 	IPC_STDIO_READ_REQ = 40,   /* struct ipc_stdio_read -> STDIO_DATA or ERROR */

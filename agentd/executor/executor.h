@@ -242,6 +242,7 @@ int on_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 int on_copy_file(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_online_cpu_mem(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_mem_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* path must be "<shared>/<rel>", rel of plain components (no empty, "." or
  * ".."); *rel points into path. INVALID_ARGUMENT / PERMISSION_DENIED. */
 int guest_shared_rel(const char *shared, const char *path, const char *what, const char **rel,

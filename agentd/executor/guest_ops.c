@@ -2,7 +2,7 @@
 /*
  * guest_ops.c - guest-wide requests that concern no container:
  * SetGuestDateTime, ReseedRandomDev, GetVolumeStats, CopyFile,
- * OnlineCPUMem and MemHotplugByProbe (see
+ * OnlineCPUMem, MemHotplugByProbe and AddSwapPath (see
  * doc/guest-ops.md for the rules and how they differ from upstream).
  *
  * Paths from the host (CopyFile, GetVolumeStats) must lie below the shared
@@ -22,7 +22,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/statfs.h>
+#include <sys/swap.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -657,5 +659,104 @@ int on_mem_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr 
 		}
 		log_info("memory probed at %s", buf);
 	}
+	return reply_ok(c, m, err);
+}
+
+/* ---- AddSwapPath ---- */
+
+/* The kernel's union swap_header (include/linux/swap.h), info part; the
+ * page ends with the "SWAPSPACE2" magic. */
+struct swap_info_hdr {
+	char bootbits[1024];
+	uint32_t version;
+	uint32_t last_page;
+	uint32_t nr_badpages;
+	unsigned char uuid[16];
+	unsigned char volume[16];
+	uint32_t padding[117];
+	uint32_t badpages[1];
+};
+_Static_assert(sizeof(struct swap_info_hdr) == 1540, "swap header layout");
+#define SWAP_MAGIC "SWAPSPACE2"
+/* The fewest pages mkswap accepts. */
+#define SWAP_MIN_PAGES 10u
+
+/* mkswap's work on fd: a version 1 swap area over its whole pages, no bad
+ * pages, a random UUID. */
+static int swap_header_write(int fd, size_t page_size, struct kerr *err)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return kerr_set(err, -errno, "fstat: %s", strerror(errno));
+	uint64_t pages = (uint64_t)st.st_size / page_size;
+	if (pages < SWAP_MIN_PAGES)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "%lld bytes is too small for swap: at least %u pages of %zu "
+				       "bytes", (long long)st.st_size, SWAP_MIN_PAGES, page_size);
+	if (pages - 1 > UINT32_MAX)
+		pages = (uint64_t)UINT32_MAX + 1;
+	cleanup_free unsigned char *page = calloc(1, page_size);
+	if (!page)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	struct swap_info_hdr h = { .version = 1, .last_page = (uint32_t)(pages - 1) };
+	if (getrandom(h.uuid, sizeof(h.uuid), 0) != (ssize_t)sizeof(h.uuid))
+		return kerr_set(err, -errno, "getrandom: %s", strerror(errno));
+	h.uuid[6] = (h.uuid[6] & 0x0f) | 0x40; /* RFC 4122 version 4, as mkswap */
+	h.uuid[8] = (h.uuid[8] & 0x3f) | 0x80;
+	memcpy(page, &h, sizeof(h));
+	memcpy(page + page_size - strlen(SWAP_MAGIC), SWAP_MAGIC, strlen(SWAP_MAGIC));
+	ssize_t w = pwrite(fd, page, page_size, 0);
+	if (w != (ssize_t)page_size)
+		return kerr_set(err, w < 0 ? -errno : -EIO, "writing the swap header: %s",
+				w < 0 ? strerror(errno) : "short write");
+	if (fsync(fd) < 0)
+		return kerr_set(err, -errno, "fsync: %s", strerror(errno));
+	return 0;
+}
+
+/* As upstream (do_add_swap_path): make the file at path a swap area and
+ * swap on it; the path must be a regular file below the shared directory,
+ * opened once and used through that fd, so it cannot be exchanged in
+ * between. */
+int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	int r = need_id(m, err);
+	if (r < 0)
+		return r;
+	char path[IPC_PATH_MAX];
+	memcpy(path, m->payload, m->len);
+	path[m->len] = '\0';
+	struct kerr e = { 0 };
+	const char *rel = NULL;
+	if (guest_shared_rel(x->o.shared_dir, path, "AddSwapPath path", &rel, &e) < 0)
+		return reply_fail(c, m, &e, err);
+	cleanup_close int root = open_shared(x->o.shared_dir, &e);
+	if (root < 0)
+		return reply_fail(c, m, &e, err);
+	cleanup_close int fd = sys_openat2(root, rel, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC,
+					   RESOLVE_SHARED | RESOLVE_NO_SYMLINKS);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int en = fd < 0 ? errno : EINVAL;
+		kerr_set_status(&e, en == ENOENT ? GRPC_NOT_FOUND : GRPC_INVALID_ARGUMENT, -en,
+				"AddSwapPath: %s %s", path,
+				fd < 0 ? strerror(en) : "is not a regular file");
+		return reply_fail(c, m, &e, err);
+	}
+	long ps = sysconf(_SC_PAGESIZE);
+	if (swap_header_write(fd, ps > 0 ? (size_t)ps : 4096u, &e) < 0) {
+		kerr_prefix(&e, "AddSwapPath %s", path);
+		return reply_fail(c, m, &e, err);
+	}
+	char fdpath[64];
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	if (swapon(fdpath, 0) < 0) {
+		kerr_set_status(&e, errno == EINVAL ? GRPC_INVALID_ARGUMENT : GRPC_INTERNAL, -errno,
+				"AddSwapPath: swapon %s: %s%s", path, strerror(errno),
+				errno == EINVAL ? " (tmpfs and ramfs cannot hold swap)" : "");
+		return reply_fail(c, m, &e, err);
+	}
+	log_info("AddSwapPath: swapping on %s", path);
 	return reply_ok(c, m, err);
 }

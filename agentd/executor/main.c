@@ -12,7 +12,8 @@
  *        (metrics.c), the container requests (SANDBOX_*, CONTAINER_*,
  *        PROCESS_*: containers.c, sandbox.c), OOM_EVENT_REQ (oom.c) and the
  *        guest-wide GUEST_SET_TIME_REQ, GUEST_RESEED_REQ, VOLUME_STATS_REQ,
- *        COPY_FILE_REQ, ONLINE_CPU_MEM_REQ, MEM_PROBE_REQ (guest_ops.c), and
+ *        COPY_FILE_REQ, ONLINE_CPU_MEM_REQ, MEM_PROBE_REQ, ADD_SWAP_REQ
+ *        (guest_ops.c), and
  *        NET_* (network.c).
  * Only the newest front-end channel is served: the parent starts a new
  * front-end only after the previous one died; a new one gets a fresh
@@ -252,6 +253,7 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_COPY_FILE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_copy_file },
 	{ IPC_ONLINE_CPU_MEM_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_online_cpu_mem },
 	{ IPC_MEM_PROBE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_mem_probe },
+	{ IPC_ADD_SWAP_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_add_swap },
 	{ 0, 0, NULL },
 };
 

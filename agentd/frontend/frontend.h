@@ -141,13 +141,14 @@ RPC_HANDLER(rpc_get_oom_event);
 void oom_client_stop(struct frontend *fe, const char *why);
 
 /* ---- guest.c: guest-wide requests (SetGuestDateTime, ReseedRandomDev,
- * GetVolumeStats, CopyFile, OnlineCPUMem, MemHotplugByProbe) ---- */
+ * GetVolumeStats, CopyFile, OnlineCPUMem, MemHotplugByProbe, AddSwapPath) ---- */
 RPC_HANDLER(rpc_set_guest_date_time);
 RPC_HANDLER(rpc_reseed_random_dev);
 RPC_HANDLER(rpc_get_volume_stats);
 RPC_HANDLER(rpc_copy_file);
 RPC_HANDLER(rpc_online_cpu_mem);
 RPC_HANDLER(rpc_mem_hotplug_by_probe);
+RPC_HANDLER(rpc_add_swap_path);
 
 /* ---- network.c: UpdateInterface, UpdateRoutes, ListInterfaces,
  * ListRoutes, AddARPNeighbors ---- */

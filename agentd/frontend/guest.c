@@ -2,7 +2,7 @@
 /*
  * guest.c - the guest-wide RPCs, front-end side: SetGuestDateTime,
  * ReseedRandomDev, GetVolumeStats, CopyFile, OnlineCPUMem,
- * MemHotplugByProbe. What needs no privilege is
+ * MemHotplugByProbe, AddSwapPath. What needs no privilege is
  * checked here (ranges, sizes, an absolute path); the executor checks it all
  * again and acts (agentd/executor/guest_ops.c, doc/guest-ops.md).
  */
@@ -154,5 +154,20 @@ void rpc_mem_hotplug_by_probe(struct frontend *fe, struct ttrpc_call *call, Prot
 	}
 	/* uint64_t[] already: the addresses as they are. */
 	fe_forward(fe, call, IPC_MEM_PROBE_REQ, r->memhotplugprobeaddr, n * sizeof(uint64_t));
+	protobuf_c_message_free_unpacked(req, NULL);
+}
+
+void rpc_add_swap_path(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+{
+	Grpc__AddSwapPathRequest *r = (Grpc__AddSwapPathRequest *)req;
+	const char *why = path_problem(r->path);
+	if (why) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "AddSwapPath: path %s", why);
+		fail_free(call, req, GRPC_INVALID_ARGUMENT, msg);
+		return;
+	}
+	log_info("AddSwapPath %s", r->path);
+	fe_forward(fe, call, IPC_ADD_SWAP_REQ, r->path, strlen(r->path));
 	protobuf_c_message_free_unpacked(req, NULL);
 }

@@ -246,3 +246,21 @@ if [ -f "/lib/modules/$(uname -r)/kernel/drivers/net/dummy.ko" ]; then
 else
   skip "CreateSandbox kernel_modules" "no dummy module in this kernel"
 fi
+
+# AddSwapPath: a 16 MiB file on an ext2 filesystem in a loop device below
+# the shared dir (tmpfs and ramfs refuse swapon); the agent writes the swap
+# header and swaps on it
+swdir=/run/kata-containers/swapfs
+mkdir -p "$swdir"
+if dd if=/dev/zero of=/tmp/swapfs.img bs=1M count=24 2>/dev/null && lodev=$(losetup -f) &&
+  losetup "$lodev" /tmp/swapfs.img && mke2fs -q -b 4096 "$lodev" >/tmp/mke2fs.out 2>&1 &&
+  mount -t ext4 "$lodev" "$swdir" && dd if=/dev/zero of="$swdir/swapfile" bs=1M count=16 2>/dev/null; then
+  out=$(call AgentService/AddSwapPath "{\"path\": \"$swdir/swapfile\"}")
+  check "AddSwapPath $swdir/swapfile: /proc/swaps lists it ($(echo $out))" \
+    grep -q "^$swdir/swapfile " /proc/swaps
+  swapoff "$swdir/swapfile" 2>/dev/null
+  umount "$swdir" 2>/dev/null
+  losetup -d "$lodev" 2>/dev/null
+else
+  fail "AddSwapPath: an ext2 loop filesystem in $swdir" "$(cat /tmp/mke2fs.out 2>/dev/null)"
+fi

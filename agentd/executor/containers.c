@@ -616,7 +616,8 @@ int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	}
 	/* The sandbox's guest hooks run like the spec's own (upstream
 	 * append_guest_hooks); checked with them. */
-	if (guest_hooks_append(x, req->oci, &e) < 0 || spec_check(req->oci, ct->id, &e) < 0 ||
+	if (guest_hooks_append(x, req->oci, &e) < 0 || sandbox_set_pidns(x, req, &e) < 0 ||
+	    spec_check(req->oci, ct->id, &e) < 0 ||
 	    check_paths(x, ct, &e) < 0)
 		goto bad;
 	if (storage_set_new(&ct->storages, &e) < 0)
@@ -1120,7 +1121,8 @@ void containers_reap(struct executor *x)
 			if (c->x_pid == pid)
 				ct = c;
 		if (!ct) {
-			log_debug("reaped pid %d (status 0x%x)", (int)pid, st);
+			if (!sandbox_reaped(x, pid))
+				log_debug("reaped pid %d (status 0x%x)", (int)pid, st);
 			continue;
 		}
 		ct->x_pid = 0;

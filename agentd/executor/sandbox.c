@@ -7,6 +7,10 @@
  * As upstream (rpc.rs create_sandbox), a second CreateSandbox is not an
  * error: it replaces the hostname and id and adds its storages.
  *
+ * sandbox_pidns: a holder process is pid 1 of a new pid namespace that
+ * containers asking for it (CreateContainerRequest.sandbox_pidns) join; it
+ * reaps what is orphaned there, and goes with the sandbox.
+ *
  * Kernel modules (load_kernel_module upstream): modprobe -v NAME PARAMS...,
  * one at a time, waited for (bounded), its output in the error.
  *
@@ -22,7 +26,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -202,6 +208,132 @@ static int dns_check(char **dns, size_t n, struct kerr *err)
 	return 0;
 }
 
+/* Pid 1 of the shared namespace: reap whatever is orphaned there, forever
+ * (SIGKILL from the executor ends it, and with it the namespace). */
+__attribute__((noreturn)) static void pidns_holder(void)
+{
+	sigset_t all, chld;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	prctl(PR_SET_NAME, "kata-pidns", 0, 0, 0);
+	for (;;) {
+		siginfo_t si;
+		if (sigwaitinfo(&chld, &si) < 0 && errno != EINTR)
+			pause();
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+	}
+}
+
+/* Fork H1, which unshares a pid namespace and forks the holder H2 (pid 1
+ * there), tells us H2's pid and exits; H2 is then our child (the executor
+ * is a child subreaper). */
+static int pidns_start(struct executor *x, struct kerr *err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "pipe: %s", strerror(errno));
+	pid_t h1 = fork();
+	if (h1 < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return kerr_set_status(err, GRPC_INTERNAL, -e, "fork: %s", strerror(e));
+	}
+	if (h1 == 0) {
+		close(p[0]);
+		int32_t pid = -1;
+		if (unshare(CLONE_NEWPID) == 0) {
+			pid_t h2 = fork();
+			if (h2 == 0) {
+				close(p[1]);
+				close_range(0, ~0U, 0);
+				pidns_holder();
+			}
+			pid = h2;
+		}
+		if (write(p[1], &pid, sizeof(pid)) != sizeof(pid))
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	int32_t pid = -1;
+	ssize_t n = read(p[0], &pid, sizeof(pid));
+	close(p[0]);
+	while (waitpid(h1, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (n != sizeof(pid) || pid <= 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -ECHILD,
+				       "sandbox pid namespace: the holder did not start");
+	x->sb.pidns_pid = pid;
+	log_info("sandbox pid namespace held by pid %d", (int)pid);
+	return 0;
+}
+
+static void pidns_stop(struct executor *x)
+{
+	if (x->sb.pidns_pid <= 0)
+		return;
+	kill(x->sb.pidns_pid, SIGKILL);
+	while (waitpid(x->sb.pidns_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	x->sb.pidns_pid = 0;
+}
+
+bool sandbox_reaped(struct executor *x, pid_t pid)
+{
+	if (pid <= 0 || pid != x->sb.pidns_pid)
+		return false;
+	log_error("the sandbox pid namespace's holder (pid %d) exited", (int)pid);
+	x->sb.pidns_pid = 0;
+	return true;
+}
+
+int sandbox_set_pidns(struct executor *x, Grpc__CreateContainerRequest *req, struct kerr *err)
+{
+	Grpc__Linux *lx = req->oci ? req->oci->linux : NULL;
+	if (!lx)
+		return 0;
+	char path[64] = "";
+	if (req->sandbox_pidns) {
+		if (x->sb.pidns_pid <= 0)
+			return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ENOENT,
+					       "container %s: sandbox_pidns, but the sandbox has no "
+					       "shared pid namespace (CreateSandbox sandbox_pidns)",
+					       req->container_id);
+		snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)x->sb.pidns_pid);
+	}
+	/* Drop every pid entry, then append ours (the spec's own path, a
+	 * host pid namespace, is never used: upstream resets it too). */
+	size_t k = 0;
+	for (size_t i = 0; i < lx->n_namespaces; i++) {
+		if (!strcmp(lx->namespaces[i]->type, "pid"))
+			protobuf_c_message_free_unpacked(&lx->namespaces[i]->base, NULL);
+		else
+			lx->namespaces[k++] = lx->namespaces[i];
+	}
+	lx->n_namespaces = k;
+	Grpc__LinuxNamespace **nv = realloc(lx->namespaces, (k + 1) * sizeof(*nv));
+	Grpc__LinuxNamespace *ns = malloc(sizeof(*ns));
+	if (nv)
+		lx->namespaces = nv;
+	if (!nv || !ns) {
+		free(ns);
+		return kerr_set(err, -ENOMEM, "out of memory");
+	}
+	grpc__linux_namespace__init(ns);
+	ns->type = strdup("pid");
+	ns->path = strdup(path);
+	if (!ns->type || !ns->path) {
+		protobuf_c_message_free_unpacked(&ns->base, NULL);
+		return kerr_set(err, -ENOMEM, "out of memory");
+	}
+	nv[lx->n_namespaces++] = ns;
+	return 0;
+}
+
 static int dns_setup(struct executor *x, char **dns, size_t n, struct kerr *err)
 {
 	if (n == 0)
@@ -302,6 +434,10 @@ int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 			kerr_prefix(&e, "CreateSandbox: storage %zu", i);
 			goto out;
 		}
+	if (req->sandbox_pidns && x->sb.pidns_pid <= 0 && pidns_start(x, &e) < 0) {
+		kerr_prefix(&e, "CreateSandbox");
+		goto out;
+	}
 	if (req->guest_hook_path[0] && guest_hooks_load(x, req->guest_hook_path, &e) < 0) {
 		kerr_prefix(&e, "CreateSandbox");
 		goto out;
@@ -341,6 +477,7 @@ static void destroy_done(struct executor *x)
 	if (x->sb.guest_hooks)
 		protobuf_c_message_free_unpacked(&x->sb.guest_hooks->base, NULL);
 	x->sb.guest_hooks = NULL;
+	pidns_stop(x);
 	log_info("sandbox destroyed");
 	exec_ok_to_fe(x, x->sb.destroy_fe_gen, x->sb.destroy_fe_id);
 }
@@ -378,6 +515,7 @@ void sandbox_container_gone(struct executor *x)
 
 void sandbox_free(struct executor *x)
 {
+	pidns_stop(x);
 	if (x->sb.guest_hooks)
 		protobuf_c_message_free_unpacked(&x->sb.guest_hooks->base, NULL);
 	x->sb.guest_hooks = NULL;

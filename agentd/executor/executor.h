@@ -114,9 +114,11 @@ struct sandbox {
 	bool destroying;
 	uint32_t destroy_fe_id, destroy_fe_gen;
 	Grpc__Hooks *guest_hooks;   /* from guest_hook_path (guest_hooks.c), or NULL */
-	/* CreateSandbox's sandbox_pidns: pid 1 of the shared pid namespace
-	 * (sandbox.c), 0 when there is none. */
+	/* The holder of the pod's shared IPC, UTS and pid namespaces, made at
+	 * CreateSandbox (sandbox.c), 0 when there is none; share_pid: the
+	 * sandbox asked for its pid namespace to be shared (sandbox_pidns). */
 	pid_t pidns_pid;
+	bool share_pid;
 };
 
 /* OOM events waiting for GetOOMEvent (oom.c). The queue lives here, in
@@ -185,10 +187,11 @@ int on_sandbox_destroy(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
  * the last one. */
 void sandbox_container_gone(struct executor *x);
 void sandbox_free(struct executor *x);
-/* The container's pid namespace, as upstream update_container_namespaces:
- * any pid entry of the spec is replaced by one for a new namespace, or for
- * the sandbox's shared one when the request asks (FAILED_PRECONDITION if
- * the sandbox has none). The runtime strips the pid namespace from specs. */
+/* The container's namespaces, as upstream update_container_namespaces: its
+ * IPC and UTS entries name the sandbox's shared ones; any pid entry is
+ * replaced by one for a new namespace, or for the sandbox's shared one when
+ * the request asks (FAILED_PRECONDITION if the sandbox did not share it).
+ * The runtime strips the pid namespace from specs. */
 int sandbox_set_pidns(struct executor *x, Grpc__CreateContainerRequest *req, struct kerr *err);
 /* SIGCHLD: true when pid was the shared pid namespace's holder (now gone). */
 bool sandbox_reaped(struct executor *x, pid_t pid);

@@ -7,9 +7,13 @@
  * As upstream (rpc.rs create_sandbox), a second CreateSandbox is not an
  * error: it replaces the hostname and id and adds its storages.
  *
- * sandbox_pidns: a holder process is pid 1 of a new pid namespace that
- * containers asking for it (CreateContainerRequest.sandbox_pidns) join; it
- * reaps what is orphaned there, and goes with the sandbox.
+ * Shared namespaces (upstream setup_shared_namespaces, sandbox_pidns): at
+ * CreateSandbox a holder process is made in new IPC, UTS (named by the
+ * sandbox's hostname) and pid namespaces, whose pid 1 it is. Every
+ * container's IPC and UTS namespaces are the holder's, as upstream shares
+ * them across the pod; its pid namespace too when both CreateSandbox and
+ * CreateContainer ask (sandbox_pidns), else a new one. The holder reaps
+ * what is orphaned in its pid namespace and goes with the sandbox.
  *
  * Kernel modules (load_kernel_module upstream): modprobe -v NAME PARAMS...,
  * one at a time, waited for (bounded), its output in the error.
@@ -227,10 +231,10 @@ __attribute__((noreturn)) static void pidns_holder(void)
 	}
 }
 
-/* Fork H1, which unshares a pid namespace and forks the holder H2 (pid 1
- * there), tells us H2's pid and exits; H2 is then our child (the executor
- * is a child subreaper). */
-static int pidns_start(struct executor *x, struct kerr *err)
+/* Fork H1, which unshares IPC, UTS (and sets the hostname) and pid
+ * namespaces and forks the holder H2 (pid 1 there), tells us H2's pid and
+ * exits; H2 is then our child (the executor is a child subreaper). */
+static int pidns_start(struct executor *x, const char *hostname, struct kerr *err)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -245,7 +249,8 @@ static int pidns_start(struct executor *x, struct kerr *err)
 	if (h1 == 0) {
 		close(p[0]);
 		int32_t pid = -1;
-		if (unshare(CLONE_NEWPID) == 0) {
+		if (unshare(CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS) == 0 &&
+		    (!hostname[0] || sethostname(hostname, strlen(hostname)) == 0)) {
 			pid_t h2 = fork();
 			if (h2 == 0) {
 				close(p[1]);
@@ -266,9 +271,9 @@ static int pidns_start(struct executor *x, struct kerr *err)
 		;
 	if (n != sizeof(pid) || pid <= 0)
 		return kerr_set_status(err, GRPC_INTERNAL, -ECHILD,
-				       "sandbox pid namespace: the holder did not start");
+				       "sandbox namespaces: the holder did not start");
 	x->sb.pidns_pid = pid;
-	log_info("sandbox pid namespace held by pid %d", (int)pid);
+	log_info("sandbox namespaces (ipc, uts, pid) held by pid %d", (int)pid);
 	return 0;
 }
 
@@ -296,9 +301,25 @@ int sandbox_set_pidns(struct executor *x, Grpc__CreateContainerRequest *req, str
 	Grpc__Linux *lx = req->oci ? req->oci->linux : NULL;
 	if (!lx)
 		return 0;
+	/* IPC and UTS: the pod's, whatever the spec says (as upstream). */
+	for (size_t i = 0; x->sb.pidns_pid > 0 && i < lx->n_namespaces; i++) {
+		Grpc__LinuxNamespace *ns = lx->namespaces[i];
+		bool ipc = !strcmp(ns->type, "ipc"), uts = !strcmp(ns->type, "uts");
+		if (!ipc && !uts)
+			continue;
+		char p[64];
+		snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)x->sb.pidns_pid, ipc ? "ipc" : "uts");
+		char *np = strdup(p);
+		if (!np)
+			return kerr_set(err, -ENOMEM, "out of memory");
+		/* An unset proto3 string is protobuf-c's shared empty one. */
+		if (ns->path != protobuf_c_empty_string)
+			free(ns->path);
+		ns->path = np;
+	}
 	char path[64] = "";
 	if (req->sandbox_pidns) {
-		if (x->sb.pidns_pid <= 0)
+		if (x->sb.pidns_pid <= 0 || !x->sb.share_pid)
 			return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ENOENT,
 					       "container %s: sandbox_pidns, but the sandbox has no "
 					       "shared pid namespace (CreateSandbox sandbox_pidns)",
@@ -434,10 +455,12 @@ int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 			kerr_prefix(&e, "CreateSandbox: storage %zu", i);
 			goto out;
 		}
-	if (req->sandbox_pidns && x->sb.pidns_pid <= 0 && pidns_start(x, &e) < 0) {
+	if (x->sb.pidns_pid <= 0 && pidns_start(x, req->hostname, &e) < 0) {
 		kerr_prefix(&e, "CreateSandbox");
 		goto out;
 	}
+	if (req->sandbox_pidns)
+		x->sb.share_pid = true;
 	if (req->guest_hook_path[0] && guest_hooks_load(x, req->guest_hook_path, &e) < 0) {
 		kerr_prefix(&e, "CreateSandbox");
 		goto out;
@@ -478,6 +501,7 @@ static void destroy_done(struct executor *x)
 		protobuf_c_message_free_unpacked(&x->sb.guest_hooks->base, NULL);
 	x->sb.guest_hooks = NULL;
 	pidns_stop(x);
+	x->sb.share_pid = false;
 	log_info("sandbox destroyed");
 	exec_ok_to_fe(x, x->sb.destroy_fe_gen, x->sb.destroy_fe_id);
 }

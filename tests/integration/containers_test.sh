@@ -406,10 +406,13 @@ t_many() {
   # After removing everything nothing is left behind.
   sleep 0.5
   local left=() p
+  # (kata-pidns holds the sandbox's shared namespaces until DestroySandbox)
   for p in $(descendants "$agent_pid"); do
-    [ "$p" = "$executor_pid" ] || [ "$p" = "$frontend_pid" ] || left+=("$p:$(comm_of "$p")")
+    [ "$p" = "$executor_pid" ] || [ "$p" = "$frontend_pid" ] || [ "$(comm_of "$p")" = kata-pidns ] ||
+      left+=("$p:$(comm_of "$p")")
   done
-  check "no leftover processes (only parent, executor, front-end)" "${left[*]:-}" want "${#left[@]}" 0
+  check "no leftover processes (only parent, executor, front-end, the sandbox's namespace holder)" \
+    "${left[*]:-}" want "${#left[@]}" 0
   local m
   m=$(wc -l <"/proc/$executor_pid/mountinfo")
   check "no leftover mounts in the agent's namespace ($mounts_before before, $m after)" \
@@ -1650,6 +1653,13 @@ t_pidns() {
   check "two containers share the sandbox's pid namespace, the third has its own (spec without one)" \
     "$(cat "$out"; echo "sleeps: ${sleeps[*]}, holder ns $ns_h")" eval \
     '[ $rc -eq 0 ] && [ "$same" = 2 ] && [ "$own" = 1 ]'
+  local shared_ipc=0
+  for p in "${sleeps[@]}"; do
+    [ "$(readlink "/proc/$p/ns/ipc")" = "$(readlink "/proc/$holder/ns/ipc")" ] &&
+      [ "$(readlink "/proc/$p/ns/uts")" = "$(readlink "/proc/$holder/ns/uts")" ] && shared_ipc=$((shared_ipc + 1))
+  done
+  check "all three share the sandbox's IPC and UTS namespaces (as upstream, per pod)" \
+    "sleeps: ${sleeps[*]}" want "$shared_ipc" 3
   for id in pa pb pown; do
     ctl call AgentService/RemoveContainer "{\"containerId\": \"$id\", \"timeout\": 20}" >/dev/null 2>&1
   done

@@ -32,6 +32,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -222,6 +223,11 @@ __attribute__((noreturn)) static void pidns_holder(void)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	prctl(PR_SET_NAME, "kata-pidns", 0, 0, 0);
+	/* Reaping needs no privilege: drop to nobody (all capabilities go with
+	 * uid 0) before containers can see this process. */
+	if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+	    setresuid(65534, 65534, 65534) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		_exit(1);
 	for (;;) {
 		siginfo_t si;
 		if (sigwaitinfo(&chld, &si) < 0 && errno != EINTR)

@@ -147,6 +147,8 @@ enum ipc_type {
 				       * wait: once online, up to ~10 s) */
 	IPC_MEM_PROBE_REQ = 106,      /* 1..IPC_MEM_PROBE_MAX u64 addresses -> OK or ERROR */
 	IPC_ADD_SWAP_REQ = 107,       /* a path, 1..IPC_PATH_MAX-1 bytes, no NUL -> OK */
+	IPC_EPHEMERAL_UPDATE_REQ = 108, /* protobuf grpc.UpdateEphemeralMountsRequest (big)
+					 * -> OK (sandbox.c) */
 
 	/* ---- stdio and exits: front-end <-> monitor (per-container channel) ---- */
 	IPC_STDIO_READ_REQ = 40,   /* struct ipc_stdio_read -> STDIO_DATA or ERROR */

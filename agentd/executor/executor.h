@@ -183,6 +183,7 @@ void exec_ok_to_fe(struct executor *x, uint32_t gen, uint32_t id);
 /* ---- sandbox.c ---- */
 int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_sandbox_destroy(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_ephemeral_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* A container was forgotten: finishes a pending DestroySandbox when it was
  * the last one. */
 void sandbox_container_gone(struct executor *x);

@@ -254,6 +254,7 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_ONLINE_CPU_MEM_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_online_cpu_mem },
 	{ IPC_MEM_PROBE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_mem_probe },
 	{ IPC_ADD_SWAP_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_add_swap },
+	{ IPC_EPHEMERAL_UPDATE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_ephemeral_update },
 	{ 0, 0, NULL },
 };
 

@@ -552,3 +552,42 @@ void sandbox_free(struct executor *x)
 	storage_set_free(x->sb.storages);
 	x->sb.storages = NULL;
 }
+
+/* UpdateEphemeralMounts (upstream update_ephemeral_mounts): new options
+ * for ephemeral storages already mounted; one after the other, the first
+ * failure ends the call (those before it stay updated, as upstream). */
+int on_ephemeral_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	if (m->hdr.id == 0)
+		return kerr_set(err, -EPROTO, "EPHEMERAL_UPDATE_REQ without a request id");
+	struct kerr e = { 0 };
+	Grpc__UpdateEphemeralMountsRequest *req =
+		grpc__update_ephemeral_mounts_request__unpack(NULL, m->len, m->payload);
+	if (!req) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"UpdateEphemeralMounts: the request is not valid");
+		goto out;
+	}
+	if (req->n_storages > 64) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -E2BIG,
+				"UpdateEphemeralMounts: %zu storages is more than 64", req->n_storages);
+		goto out;
+	}
+	struct storage_policy pol;
+	const char *roots[1];
+	storage_policy_of(x, &pol, roots);
+	for (size_t i = 0; i < req->n_storages; i++)
+		if (storage_update_ephemeral(req->storages[i], &pol, &e) < 0) {
+			kerr_prefix(&e, "UpdateEphemeralMounts: storage %zu", i);
+			goto out;
+		}
+out:
+	if (req)
+		protobuf_c_message_free_unpacked(&req->base, NULL);
+	if (e.msg[0]) {
+		log_warn("%s", e.msg);
+		return exec_reply_error(c, m->hdr.id, &e, err);
+	}
+	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
+}

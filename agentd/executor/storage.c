@@ -1022,3 +1022,63 @@ void storage_set_free(struct storage_set *set)
 	free(set->items);
 	free(set);
 }
+
+int storage_update_ephemeral(const Grpc__Storage *s, const struct storage_policy *pol,
+			     struct kerr *err)
+{
+	if (!s || strcmp(s->driver ? s->driver : "", "ephemeral"))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "storage driver \"%s\": only ephemeral storages can be updated",
+				       s && s->driver ? s->driver : "");
+	cleanup_free char *mp = NULL;
+	int r = normalize_abs("storage mount point", s->mount_point, &mp, err);
+	if (r < 0)
+		return r;
+	const char *root, *rel;
+	r = find_root("storage mount point", mp, pol, &root, &rel, err);
+	if (r < 0)
+		return r;
+	cleanup_close int rootfd = open_root(root, err);
+	if (rootfd < 0)
+		return rootfd;
+	/* Only a tmpfs this executor mounted: looked up as storage_add does. */
+	struct storage_entry *ent = NULL;
+	cleanup_close int fd = sys_openat2(rootfd, rel[0] ? rel : ".", O_PATH | O_CLOEXEC,
+					   RESOLVE_MOUNT_POINT);
+	if (fd >= 0) {
+		uint64_t km;
+		dev_t kd;
+		ino_t ki;
+		if (key_of(fd, &km, &kd, &ki) == 0)
+			ent = registry_find(km, kd, ki);
+	}
+	if (!ent || ent->kind != SK_EPHEMERAL || ent->mntfd < 0)
+		return kerr_set_status(err, GRPC_NOT_FOUND, -ENOENT,
+				       "%s is not an ephemeral storage of this sandbox", mp);
+	/* Attributes first pass (mo), filesystem options to the superblock
+	 * (opt_cb with the fspick fd); fsgid= is what create did, dropped as
+	 * upstream does. */
+	cleanup_close int fs = fspick(ent->mntfd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC);
+	if (fs < 0)
+		return kerr_set(err, -errno, "fspick %s: %s", mp, strerror(errno));
+	struct mount_opts mo = { 0 };
+	struct opt_ctx c = { .mo = &mo, .fsfd = fs, .kind = SK_EPHEMERAL };
+	for (size_t i = 0; i < s->n_options; i++) {
+		if (!strncmp(s->options[i] ? s->options[i] : "", "fsgid=", 6))
+			continue;
+		r = for_each_opt(&s->options[i], 1, opt_cb, &c, err);
+		if (r < 0)
+			return kerr_prefix(err, "ephemeral storage %s", mp);
+	}
+	if (fsconfig(fs, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno,
+				       "reconfigure tmpfs %s: %s", mp, strerror(errno));
+	if (mo.attr.attr_set || mo.attr.attr_clr) {
+		struct mount_attr a = mo.attr;
+		a.propagation = 0;
+		if (mount_setattr(ent->mntfd, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
+			return kerr_set(err, -errno, "set attributes of %s: %s", mp, strerror(errno));
+	}
+	log_info("storage %s (ephemeral) updated", mp);
+	return 0;
+}

@@ -52,5 +52,11 @@ size_t storage_set_count(const struct storage_set *set);
 /* Unmount what this set holds (last reference unmounts), newest first; never
  * fails silently: logs what it could not undo. NULL is allowed. */
 void storage_set_free(struct storage_set *set);
+/* UpdateEphemeralMounts: reconfigure the tmpfs of an ephemeral storage
+ * mounted before (looked up by its mount point; NOT_FOUND otherwise) with
+ * s's options (fsgid= skipped, as upstream); other drivers
+ * INVALID_ARGUMENT. */
+int storage_update_ephemeral(const Grpc__Storage *s, const struct storage_policy *pol,
+			     struct kerr *err);
 
 #endif

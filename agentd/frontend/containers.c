@@ -427,3 +427,16 @@ fail:
 	fail_and_free(call, req, &err);
 }
 
+
+void rpc_update_ephemeral_mounts(struct frontend *fe, struct ttrpc_call *call,
+				 ProtobufCMessage *req)
+{
+	Grpc__UpdateEphemeralMountsRequest *r = (Grpc__UpdateEphemeralMountsRequest *)req;
+	if (r->n_storages > 64) {
+		protobuf_c_message_free_unpacked(req, NULL);
+		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT,
+				"UpdateEphemeralMounts: more than 64 storages");
+		return;
+	}
+	fe_forward_message(fe, call, IPC_EPHEMERAL_UPDATE_REQ, req);
+}

@@ -110,6 +110,7 @@ static const struct rpc_handler handlers[] = {
 	{ "grpc.AgentService", "PauseContainer", rpc_pause_container },
 	{ "grpc.AgentService", "ResumeContainer", rpc_resume_container },
 	{ "grpc.AgentService", "StatsContainer", rpc_stats_container },
+	{ "grpc.AgentService", "UpdateEphemeralMounts", rpc_update_ephemeral_mounts },
 	{ "grpc.AgentService", "ExecProcess", rpc_exec_process },
 	{ "grpc.AgentService", "SignalProcess", rpc_signal_process },
 	{ "grpc.AgentService", "WaitProcess", rpc_wait_process },

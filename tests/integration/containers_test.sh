@@ -1487,6 +1487,29 @@ search example.test" ] && [ "$(sha256sum /etc/resolv.conf 2>/dev/null)" = "$reso
   rc=$?
   check "AddSwapPath on a directory: INVALID_ARGUMENT" "$(cat "$out")" eval \
     '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out"'
+  # UpdateEphemeralMounts: a tmpfs storage of 1 MiB grows to 2 MiB (seen
+  # from the agent's mount namespace)
+  local eph="$shared/eph" tmpfs_bytes
+  tmpfs_bytes() { nsenter -t "$agent_pid" -m stat -f -c '%b %S' "$eph" 2>/dev/null | awk '{ printf "%.0f\n", $1 * $2 }'; }
+  ctl call AgentService/CreateSandbox "{\"storages\": [{\"driver\": \"ephemeral\", \"source\": \"tmpfs\",
+    \"fstype\": \"tmpfs\", \"options\": [\"size=1m\"], \"mountPoint\": \"$eph\"}]}" >"$out" 2>&1
+  rc=$?
+  check "an ephemeral storage of 1 MiB" "$(cat "$out"; tmpfs_bytes)" eval '[ $rc -eq 0 ] && [ "$(tmpfs_bytes)" = 1048576 ]'
+  ctl call AgentService/UpdateEphemeralMounts "{\"storages\": [{\"driver\": \"ephemeral\", \"source\": \"tmpfs\",
+    \"fstype\": \"tmpfs\", \"options\": [\"size=2m\", \"fsgid=5\"], \"mountPoint\": \"$eph\"}]}" >"$out" 2>&1
+  rc=$?
+  check "UpdateEphemeralMounts size=2m: the tmpfs is 2 MiB now" "$(cat "$out"; tmpfs_bytes)" eval \
+    '[ $rc -eq 0 ] && [ "$(tmpfs_bytes)" = 2097152 ]'
+  ctl call AgentService/UpdateEphemeralMounts "{\"storages\": [{\"driver\": \"ephemeral\",
+    \"options\": [\"size=3m\"], \"mountPoint\": \"$cf\"}]}" >"$out" 2>&1
+  rc=$?
+  check "UpdateEphemeralMounts of a directory that is no ephemeral storage: NOT_FOUND" "$(cat "$out")" eval \
+    '[ $rc -ne 0 ] && grep -q NOT_FOUND "$out"'
+  ctl call AgentService/UpdateEphemeralMounts "{\"storages\": [{\"driver\": \"local\", \"mountPoint\": \"$eph\"}]}" \
+    >"$out" 2>&1
+  rc=$?
+  check "UpdateEphemeralMounts of a local storage: INVALID_ARGUMENT" "$(cat "$out")" eval \
+    '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out"'
   ctl call AgentService/SetGuestDateTime '{"Sec": 1700000000, "Usec": 2000000}' >"$out" 2>&1
   rc=$?
   check "SetGuestDateTime with 2000000 us: INVALID_ARGUMENT (the clock is not touched)" "$(cat "$out")" \

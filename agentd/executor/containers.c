@@ -30,19 +30,6 @@
 
 static void remove_step(struct container *ct);
 
-/* Decode a protobuf request the front-end forwarded; a payload that does not
- * decode is the front-end's fault (it re-encoded it), reported as
- * INVALID_ARGUMENT naming the method. */
-static ProtobufCMessage *unpack_request(const ProtobufCMessageDescriptor *d, const char *method,
-					 const struct ipc_msg *m, struct kerr *e)
-{
-	ProtobufCMessage *req = protobuf_c_message_unpack(d, NULL, m->len, m->payload);
-	if (!req)
-		kerr_set_status(e, GRPC_INVALID_ARGUMENT, -EINVAL,
-				"%s: the request is not a valid %s", method, d->short_name);
-	return req;
-}
-
 static struct container *find(struct executor *x, const char *id)
 {
 	for (struct container *c = x->ctrs; c; c = c->next)
@@ -70,12 +57,6 @@ static void drop_exec(struct container *ct, struct ctr_exec *ex)
 		}
 }
 
-static int need_id(const struct ipc_msg *m, struct kerr *err)
-{
-	if (m->hdr.id == 0)
-		return kerr_set(err, -EPROTO, "%s without a request id", ipc_type_name(m->hdr.type));
-	return 0;
-}
 
 static struct pending *pend_push(struct pending **list, enum pend_kind k, uint32_t fe_id,
 				 uint32_t gen, uint32_t sub_id, const char *exec_id)
@@ -563,27 +544,22 @@ static void on_monitor_close(struct ipc_chan *c, const char *reason, void *data)
 
 /* ---- front-end handlers ---- */
 
-static int fail(struct ipc_chan *c, uint32_t id, struct kerr *e, struct kerr *err)
-{
-	log_warn("%s", e->msg);
-	return exec_reply_error(c, id, e, err);
-}
 
 int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	struct kerr e = { 0 };
-	Grpc__CreateContainerRequest *req = (Grpc__CreateContainerRequest *)unpack_request(&grpc__create_container_request__descriptor, "CreateContainer", m, &e);
+	Grpc__CreateContainerRequest *req = (Grpc__CreateContainerRequest *)exec_unpack(&grpc__create_container_request__descriptor, "CreateContainer", m, &e);
 	if (!req)
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	struct container *ct = calloc(1, sizeof(*ct));
 	if (!ct) {
 		protobuf_c_message_free_unpacked(&req->base, NULL);
 		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	ct->x = x;
 	ct->req = req;
@@ -669,14 +645,14 @@ int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	    !ct->el || !ct->em) {
 		kerr_set_status(&e, GRPC_INTERNAL, -ENOMEM, "container %s: set up its channels",
 				ct->id);
-		r = fail(c, m->hdr.id, &e, err);
+		r = exec_fail(c, m->hdr.id, &e, err);
 		container_begin_remove(ct);
 		return r;
 	}
 	log_info("container %s: creating (monitor pid %d)", ct->id, (int)ct->x_pid);
 	return 0;
 bad:
-	r = fail(c, m->hdr.id, &e, err);
+	r = exec_fail(c, m->hdr.id, &e, err);
 	ctr_free(ct);
 	return r;
 }
@@ -701,7 +677,7 @@ static struct container *lookup(struct executor *x, const char field[IPC_ID_MAX]
 int on_container_start(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	struct ipc_container_ref q;
@@ -709,29 +685,29 @@ int on_container_start(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 	struct kerr e = { 0 };
 	struct container *ct = lookup(x, q.container_id, &e);
 	if (!ct)
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	if (ct->state != CTR_CREATED || pend_has(ct->pl, PEND_START)) {
 		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EALREADY,
 				"container %s: cannot start: it is %s", ct->id,
 				ct->state == CTR_CREATING  ? "being created"
 				: ct->state == CTR_STOPPED ? "stopped"
 							   : "already started");
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	if (!ct->el) {
 		kerr_set_status(&e, GRPC_INTERNAL, -EPIPE, "container %s: its launcher is gone",
 				ct->id);
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	uint32_t id = ipc_chan_next_id(ct->el);
 	if (!pend_push(&ct->pl, PEND_START, m->hdr.id, x->fe_generation, id, NULL)) {
 		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	if (ipc_chan_send(ct->el, IPC_LAUNCH_START, id, NULL, 0, -1, &e) < 0) {
 		free(pend_pop(&ct->pl, id));
 		e.status = GRPC_INTERNAL;
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	return 0;
 }
@@ -739,13 +715,13 @@ int on_container_start(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 int on_process_exec(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	struct kerr e = { 0 };
-	Grpc__ExecProcessRequest *req = (Grpc__ExecProcessRequest *)unpack_request(&grpc__exec_process_request__descriptor, "ExecProcess", m, &e);
+	Grpc__ExecProcessRequest *req = (Grpc__ExecProcessRequest *)exec_unpack(&grpc__exec_process_request__descriptor, "ExecProcess", m, &e);
 	if (!req)
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	struct container *ct = NULL;
 	if (!ipc_id_valid(req->container_id, false) || !ipc_id_valid(req->exec_id, false)) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
@@ -815,13 +791,13 @@ int on_process_exec(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 	return 0;
 bad:
 	protobuf_c_message_free_unpacked(&req->base, NULL);
-	return fail(c, m->hdr.id, &e, err);
+	return exec_fail(c, m->hdr.id, &e, err);
 }
 
 int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	struct ipc_process_signal q;
@@ -829,15 +805,15 @@ int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 	struct kerr e = { 0 };
 	struct container *ct = lookup(x, q.container_id, &e);
 	if (!ct)
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	if (ipc_id_field_check(q.exec_id, true, "exec id", &e) < 0) {
 		e.status = GRPC_INVALID_ARGUMENT;
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	if (q.signal < 1 || q.signal > 64) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL, "signal %u is not a signal",
 				q.signal);
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	if (q.exec_id[0] == '\0' ? ct->init_pid <= 0 : !find_exec(ct, q.exec_id)) {
 		if (q.exec_id[0])
@@ -846,22 +822,22 @@ int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 		else
 			kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -ESRCH,
 					"container %s: no init process yet", ct->id);
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	if (!ct->em) {
 		kerr_set_status(&e, GRPC_INTERNAL, -EPIPE, "container %s: its monitor is gone",
 				ct->id);
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	uint32_t id = ipc_chan_next_id(ct->em);
 	if (!pend_push(&ct->pm, PEND_SIGNAL, m->hdr.id, x->fe_generation, id, q.exec_id)) {
 		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	if (ipc_chan_send(ct->em, IPC_MON_SIGNAL, id, &q, sizeof(q), -1, &e) < 0) {
 		free(pend_pop(&ct->pm, id));
 		e.status = GRPC_INTERNAL;
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	return 0;
 }
@@ -873,13 +849,13 @@ int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 int on_container_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	struct kerr e = { 0 };
-	Grpc__UpdateContainerRequest *req = (Grpc__UpdateContainerRequest *)unpack_request(&grpc__update_container_request__descriptor, "UpdateContainer", m, &e);
+	Grpc__UpdateContainerRequest *req = (Grpc__UpdateContainerRequest *)exec_unpack(&grpc__update_container_request__descriptor, "UpdateContainer", m, &e);
 	if (!req)
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	struct container *ct = NULL;
 	if (!ipc_id_valid(req->container_id, false)) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
@@ -908,7 +884,7 @@ int on_container_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
 bad:
 	protobuf_c_message_free_unpacked(&req->base, NULL);
-	return fail(c, m->hdr.id, &e, err);
+	return exec_fail(c, m->hdr.id, &e, err);
 }
 
 /* Pause/Resume: the freeze is requested, then its state polled every
@@ -975,7 +951,7 @@ static void on_frz_timer(struct loop *l, void *data)
 int on_container_freeze(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	bool freeze = m->hdr.type == IPC_CONTAINER_PAUSE_REQ;
@@ -984,7 +960,7 @@ int on_container_freeze(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	struct kerr e = { 0 };
 	struct container *ct = lookup(x, q.container_id, &e);
 	if (!ct)
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	const char *why = NULL;
 	if (ct->frz_timer)
 		why = "a pause or resume is in progress";
@@ -997,11 +973,11 @@ int on_container_freeze(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	if (why) {
 		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EALREADY, "container %s: cannot %s: %s",
 				ct->id, freeze ? "pause" : "resume", why);
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	if (cg_freeze(ct->cg, freeze, &e) < 0) {
 		kerr_prefix(&e, "container %s", ct->id);
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	ct->frz_target = freeze;
 	ct->frz_polls = 0;
@@ -1011,7 +987,7 @@ int on_container_freeze(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	ct->frz_timer = loop_timer_add(x->loop, 0, on_frz_timer, ct);
 	if (!ct->frz_timer) {
 		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	return 0;
 }
@@ -1023,7 +999,7 @@ int on_container_freeze(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 int on_container_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	struct ipc_container_ref q;
@@ -1031,37 +1007,26 @@ int on_container_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 	struct kerr e = { 0 };
 	struct container *ct = lookup(x, q.container_id, &e);
 	if (!ct)
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	if (ct->state == CTR_CREATING || !ct->cg) {
 		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EAGAIN,
 				"container %s: no statistics: %s", ct->id,
 				ct->state == CTR_CREATING ? "it is being created"
 							  : "it has no cgroup");
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	Grpc__StatsContainerResponse resp = GRPC__STATS_CONTAINER_RESPONSE__INIT;
-	cleanup_free uint8_t *buf = NULL;
 	if (cg_stats(ct->cg, &resp.cgroup_stats, &e) < 0) {
 		kerr_prefix(&e, "container %s", ct->id);
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	if (!ct->init_exited && ct->init_pid > 0 &&
 	    net_dev_stats(ct->init_pid, &resp.network_stats, &resp.n_network_stats, &e) < 0) {
 		kerr_prefix(&e, "container %s network statistics", ct->id);
-		r = fail(c, m->hdr.id, &e, err);
+		r = exec_fail(c, m->hdr.id, &e, err);
 		goto out;
 	}
-	size_t len = grpc__stats_container_response__get_packed_size(&resp);
-	buf = malloc(len ? len : 1);
-	if (!buf || len > IPC_MAX_PAYLOAD) {
-		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, buf ? -E2BIG : -ENOMEM,
-				"container %s: statistics of %zu bytes do not fit a reply", ct->id,
-				len);
-		r = fail(c, m->hdr.id, &e, err);
-		goto out;
-	}
-	grpc__stats_container_response__pack(&resp, buf);
-	r = ipc_chan_send(c, IPC_CONTAINER_STATS_REPLY, m->hdr.id, buf, len, -1, err);
+	r = exec_reply_msg(c, m, IPC_CONTAINER_STATS_REPLY, &resp.base, err);
 out:
 	/* resp itself is on the stack: free what it points to. */
 	protobuf_c_message_free_unpacked(&resp.cgroup_stats->base, NULL);
@@ -1074,7 +1039,7 @@ out:
 int on_container_remove(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	struct ipc_container_remove q;
@@ -1082,18 +1047,18 @@ int on_container_remove(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	struct kerr e = { 0 };
 	if (ipc_id_field_check(q.container_id, false, "container id", &e) < 0) {
 		e.status = GRPC_INVALID_ARGUMENT;
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	struct container *ct = find(x, q.container_id);
 	if (!ct) {
 		kerr_set_status(&e, GRPC_NOT_FOUND, -ENOENT, "container %s not found",
 				q.container_id);
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	if (ct->rm_has_fe && !ct->remove_replied) {
 		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EBUSY,
 				"container %s is already being removed", ct->id);
-		return fail(c, m->hdr.id, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	ct->rm_has_fe = true;
 	ct->remove_replied = false;

@@ -46,25 +46,13 @@ static int reply_ok(struct ipc_chan *c, const struct ipc_msg *m, struct kerr *er
 	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
 }
 
-static int reply_fail(struct ipc_chan *c, const struct ipc_msg *m, struct kerr *e,
-		      struct kerr *err)
-{
-	log_warn("%s", e->msg);
-	return exec_reply_error(c, m->hdr.id, e, err);
-}
 
-static int need_id(const struct ipc_msg *m, struct kerr *err)
-{
-	if (m->hdr.id == 0)
-		return kerr_set(err, -EPROTO, "%s without a request id", ipc_type_name(m->hdr.type));
-	return 0;
-}
 
 /* ---- SetGuestDateTime ---- */
 
 int on_guest_set_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	struct ipc_guest_time t;
@@ -75,14 +63,14 @@ int on_guest_set_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
 				"SetGuestDateTime: %" PRId64 " s %" PRId64 " us is not a time "
 				"(seconds >= 0, microseconds 0..999999)", t.sec, t.usec);
-		return reply_fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	struct timeval tv = { .tv_sec = (time_t)t.sec, .tv_usec = (suseconds_t)t.usec };
 	if (settimeofday(&tv, NULL) < 0) {
 		kerr_set_status(&e, errno == EINVAL ? GRPC_INVALID_ARGUMENT : GRPC_INTERNAL, -errno,
 				"SetGuestDateTime: settimeofday(%" PRId64 ".%06" PRId64 "): %s", t.sec,
 				t.usec, strerror(errno));
-		return reply_fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	log_info("guest clock set to %" PRId64 ".%06" PRId64, t.sec, t.usec);
 	return reply_ok(c, m, err);
@@ -96,7 +84,7 @@ int on_guest_set_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
  * (RNDRESEEDCRNG). RNDADDENTROPY mixes and credits in one call. */
 int on_guest_reseed(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	struct kerr e = { 0 };
@@ -104,12 +92,12 @@ int on_guest_reseed(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 	if (fd < 0) {
 		kerr_set_status(&e, GRPC_INTERNAL, -errno, "ReseedRandomDev: open /dev/random: %s",
 				strerror(errno));
-		return reply_fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	struct rand_pool_info *rpi = malloc(sizeof(*rpi) + m->len);
 	if (!rpi) {
 		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
-		return reply_fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	rpi->entropy_count = (int)m->len;
 	rpi->buf_size = (int)m->len;
@@ -121,12 +109,12 @@ int on_guest_reseed(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 	if (r < 0) {
 		kerr_set_status(&e, GRPC_INTERNAL, -saved, "ReseedRandomDev: RNDADDENTROPY: %s",
 				strerror(saved));
-		return reply_fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	if (ioctl(fd, RNDRESEEDCRNG, 0) < 0 && errno != ENOTTY && errno != EINVAL) {
 		kerr_set_status(&e, GRPC_INTERNAL, -errno, "ReseedRandomDev: RNDRESEEDCRNG: %s",
 				strerror(errno));
-		return reply_fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	log_info("random pool reseeded with %zu bytes from the host", m->len);
 	return reply_ok(c, m, err);
@@ -191,7 +179,7 @@ static void usage_of(Grpc__VolumeUsage *u, Grpc__VolumeUsage__Unit unit, uint64_
 int on_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	char path[IPC_PATH_MAX];
@@ -200,21 +188,21 @@ int on_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 	struct kerr e = { 0 };
 	const char *rel = NULL;
 	if (guest_shared_rel(x->o.shared_dir, path, "volume_guest_path", &rel, &e) < 0)
-		return reply_fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	cleanup_close int root = open_shared(x->o.shared_dir, &e);
 	if (root < 0)
-		return reply_fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	cleanup_close int fd = sys_openat2(root, rel, O_PATH | O_CLOEXEC, RESOLVE_SHARED);
 	if (fd < 0) {
 		kerr_set_status(&e, errno == ENOENT ? GRPC_NOT_FOUND : GRPC_INVALID_ARGUMENT, -errno,
 				"GetVolumeStats: %s: %s", path, strerror(errno));
-		return reply_fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	struct statfs sf;
 	if (fstatfs(fd, &sf) < 0) {
 		kerr_set_status(&e, GRPC_INTERNAL, -errno, "GetVolumeStats: statfs %s: %s", path,
 				strerror(errno));
-		return reply_fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	/* As upstream: bytes from the block counts, then inodes. */
 	Grpc__VolumeUsage bytes, inodes;
@@ -229,14 +217,7 @@ int on_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 	resp.n_usage = 2;
 	resp.usage = list;
 	resp.volume_condition = &cond;
-	uint8_t buf[512];
-	size_t len = grpc__volume_stats_response__get_packed_size(&resp);
-	if (len > sizeof(buf)) {
-		kerr_set_status(&e, GRPC_INTERNAL, -E2BIG, "GetVolumeStats: reply too large");
-		return reply_fail(c, m, &e, err);
-	}
-	grpc__volume_stats_response__pack(&resp, buf);
-	return ipc_chan_send(c, IPC_VOLUME_STATS_REPLY, m->hdr.id, buf, len, -1, err);
+	return exec_reply_msg(c, m, IPC_VOLUME_STATS_REPLY, &resp.base, err);
 }
 
 /* ---- CopyFile ---- */
@@ -458,16 +439,14 @@ int guest_copy_file_check(const Grpc__CopyFileRequest *q, struct kerr *err)
 int on_copy_file(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	struct kerr e = { 0 };
-	Grpc__CopyFileRequest *q = grpc__copy_file_request__unpack(NULL, m->len, m->payload);
-	if (!q) {
-		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
-				"CopyFile: the request is not a valid CopyFileRequest");
-		return reply_fail(c, m, &e, err);
-	}
+	Grpc__CopyFileRequest *q =
+		(Grpc__CopyFileRequest *)exec_unpack(&grpc__copy_file_request__descriptor, "CopyFile", m, &e);
+	if (!q)
+		return exec_fail(c, m->hdr.id, &e, err);
 	const char *rel = NULL;
 	cleanup_free char *dir = NULL;
 	cleanup_close int root = -1, pfd = -1;
@@ -508,7 +487,7 @@ int on_copy_file(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr 
 	return reply_ok(c, m, err);
 bad:
 	protobuf_c_message_free_unpacked(&q->base, NULL);
-	return reply_fail(c, m, &e, err);
+	return exec_fail(c, m->hdr.id, &e, err);
 }
 
 /* ---- OnlineCPUMem ---- */
@@ -594,7 +573,7 @@ static void online_step(struct loop *l, void *data)
 int on_online_cpu_mem(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	struct ipc_online_cpu_mem q;
@@ -603,12 +582,12 @@ int on_online_cpu_mem(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 	if (x->online.active) {
 		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EBUSY,
 				"OnlineCPUMem: another one is in progress");
-		return reply_fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	if (q.nb_cpus > 4096) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
 				"OnlineCPUMem: %u CPUs is more than 4096", q.nb_cpus);
-		return reply_fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	x->online = (struct online_op){
 		.active = true,
@@ -634,7 +613,7 @@ int on_online_cpu_mem(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
  * CONFIG_ARCH_MEMORY_PROBE. */
 int on_mem_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	struct kerr e = { 0 };
@@ -644,7 +623,7 @@ int on_mem_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr 
 				-errno, "MemHotplugByProbe: open %s: %s%s", SYSFS_MEMORY_PROBE,
 				strerror(errno),
 				errno == ENOENT ? " (kernel without CONFIG_ARCH_MEMORY_PROBE)" : "");
-		return reply_fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	for (size_t i = 0; i < m->len / 8; i++) {
 		uint64_t a;
@@ -655,7 +634,7 @@ int on_mem_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr 
 			kerr_set_status(&e, errno == EINVAL ? GRPC_INVALID_ARGUMENT : GRPC_INTERNAL,
 					-errno, "MemHotplugByProbe: probe %s: %s", buf,
 					strerror(errno));
-			return reply_fail(c, m, &e, err);
+			return exec_fail(c, m->hdr.id, &e, err);
 		}
 		log_info("memory probed at %s", buf);
 	}
@@ -721,7 +700,7 @@ static int swap_header_write(int fd, size_t page_size, struct kerr *err)
 int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	char path[IPC_PATH_MAX];
@@ -730,10 +709,10 @@ int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *
 	struct kerr e = { 0 };
 	const char *rel = NULL;
 	if (guest_shared_rel(x->o.shared_dir, path, "AddSwapPath path", &rel, &e) < 0)
-		return reply_fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	cleanup_close int root = open_shared(x->o.shared_dir, &e);
 	if (root < 0)
-		return reply_fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	cleanup_close int fd = sys_openat2(root, rel, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC,
 					   RESOLVE_SHARED | RESOLVE_NO_SYMLINKS);
 	struct stat st;
@@ -742,12 +721,12 @@ int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *
 		kerr_set_status(&e, en == ENOENT ? GRPC_NOT_FOUND : GRPC_INVALID_ARGUMENT, -en,
 				"AddSwapPath: %s %s", path,
 				fd < 0 ? strerror(en) : "is not a regular file");
-		return reply_fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	long ps = sysconf(_SC_PAGESIZE);
 	if (swap_header_write(fd, ps > 0 ? (size_t)ps : 4096u, &e) < 0) {
 		kerr_prefix(&e, "AddSwapPath %s", path);
-		return reply_fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	char fdpath[64];
 	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
@@ -755,7 +734,7 @@ int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *
 		kerr_set_status(&e, errno == EINVAL ? GRPC_INVALID_ARGUMENT : GRPC_INTERNAL, -errno,
 				"AddSwapPath: swapon %s: %s%s", path, strerror(errno),
 				errno == EINVAL ? " (tmpfs and ramfs cannot hold swap)" : "");
-		return reply_fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	log_info("AddSwapPath: swapping on %s", path);
 	return reply_ok(c, m, err);

@@ -84,17 +84,49 @@ void exec_ok_to_fe(struct executor *x, uint32_t gen, uint32_t id)
 	exec_to_fe(x, gen, IPC_OK, id, NULL, 0, -1);
 }
 
-/* A request must carry an id, or its reply could not be matched. */
-static int check_request_id(const struct ipc_msg *m, struct kerr *err)
+int exec_need_id(const struct ipc_msg *m, struct kerr *err)
 {
 	if (m->hdr.id == 0)
 		return kerr_set(err, -EPROTO, "%s without a request id", ipc_type_name(m->hdr.type));
 	return 0;
 }
 
+int exec_fail(struct ipc_chan *c, uint32_t id, struct kerr *e, struct kerr *err)
+{
+	log_warn("%s", e->msg);
+	return exec_reply_error(c, id, e, err);
+}
+
+ProtobufCMessage *exec_unpack(const ProtobufCMessageDescriptor *d, const char *method,
+			      const struct ipc_msg *m, struct kerr *e)
+{
+	ProtobufCMessage *req = protobuf_c_message_unpack(d, NULL, m->len, m->payload);
+	if (!req)
+		kerr_set_status(e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"%s: the request is not a valid %s", method, d->short_name);
+	return req;
+}
+
+int exec_reply_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,
+		   const ProtobufCMessage *msg, struct kerr *err)
+{
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	if (len > IPC_MAX_PAYLOAD) {
+		struct kerr e = { 0 };
+		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -E2BIG, "%s of %zu bytes is too large",
+				msg->descriptor->short_name, len);
+		return exec_fail(c, m->hdr.id, &e, err);
+	}
+	cleanup_free uint8_t *buf = malloc(len ? len : 1);
+	if (!buf)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	protobuf_c_message_pack(msg, buf);
+	return ipc_chan_send(c, type, m->hdr.id, buf, len, -1, err);
+}
+
 static int on_ping(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
-	int r = check_request_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	struct ipc_ping p;
@@ -148,7 +180,7 @@ static int probe_exists(bool *out, struct kerr *err)
 static int on_guest_details(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = check_request_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	/* ipc_recv checked the booleans and the padding; the request is a
@@ -178,7 +210,7 @@ static int on_guest_details(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 static int on_metrics(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = check_request_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	size_t max = 3 + 2 * (size_t)x->n_ctrs;

@@ -309,36 +309,6 @@ static Types__Interface *iface_msg(const struct link *k, const struct addrs *as)
 	return i;
 }
 
-/* Pack msg and send it as the reply of type to m. */
-static int reply_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,
-		     const ProtobufCMessage *msg, struct kerr *err)
-{
-	size_t len = protobuf_c_message_get_packed_size(msg);
-	if (len > IPC_MAX_PAYLOAD) {
-		struct kerr e = { 0 };
-		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -E2BIG, "%s of %zu bytes is too large",
-				msg->descriptor->short_name, len);
-		return exec_reply_error(c, m->hdr.id, &e, err);
-	}
-	cleanup_free uint8_t *buf = malloc(len ? len : 1);
-	if (!buf)
-		return kerr_set(err, -ENOMEM, "out of memory");
-	protobuf_c_message_pack(msg, buf);
-	return ipc_chan_send(c, type, m->hdr.id, buf, len, -1, err);
-}
-
-static int fail(struct ipc_chan *c, const struct ipc_msg *m, struct kerr *e, struct kerr *err)
-{
-	log_warn("%s", e->msg);
-	return exec_reply_error(c, m->hdr.id, e, err);
-}
-
-static int need_id(const struct ipc_msg *m, struct kerr *err)
-{
-	if (m->hdr.id == 0)
-		return kerr_set(err, -EPROTO, "%s without a request id", ipc_type_name(m->hdr.type));
-	return 0;
-}
 
 /* The interface list as the host sees it: every link with its addresses. */
 static int interfaces(struct nl *nl, Grpc__Interfaces *out, struct kerr *err)
@@ -370,7 +340,7 @@ static void free_interfaces(Grpc__Interfaces *l)
 
 int on_net_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	struct kerr e = { 0 };
@@ -380,10 +350,10 @@ int on_net_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, st
 		nl_close(&nl);
 		free_interfaces(&out);
 		kerr_prefix(&e, "ListInterfaces");
-		return fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	nl_close(&nl);
-	r = reply_msg(c, m, IPC_NET_INTERFACES_REPLY, &out.base, err);
+	r = exec_reply_msg(c, m, IPC_NET_INTERFACES_REPLY, &out.base, err);
 	free_interfaces(&out);
 	return r;
 }
@@ -448,16 +418,18 @@ static bool ipv6_enabled(void)
 
 int on_net_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	struct kerr e = { 0 };
 	struct nl nl = { .fd = -1 };
 	struct links ls = { 0 };
 	cleanup_free struct want_addr *want = NULL;
-	Grpc__UpdateInterfaceRequest *q =
-		grpc__update_interface_request__unpack(NULL, m->len, m->payload);
+	Grpc__UpdateInterfaceRequest *q = (Grpc__UpdateInterfaceRequest *)exec_unpack(
+		&grpc__update_interface_request__descriptor, "UpdateInterface", m, &e);
 	Types__Interface *in = q ? q->interface : NULL;
+	if (!q)
+		goto bad;
 	if (!in) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
 				"UpdateInterface: no interface in the request");
@@ -559,8 +531,8 @@ int on_net_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 			now = all.interfaces[i];
 	log_info("UpdateInterface %s -> %s: %zu addresses, mtu %" PRIu64, old_name,
 		 now ? now->name : "?", in->n_ipaddresses, in->mtu);
-	r = now ? reply_msg(c, m, IPC_NET_INTERFACE_REPLY, &now->base, err)
-		: reply_msg(c, m, IPC_NET_INTERFACE_REPLY, &in->base, err);
+	r = now ? exec_reply_msg(c, m, IPC_NET_INTERFACE_REPLY, &now->base, err)
+		: exec_reply_msg(c, m, IPC_NET_INTERFACE_REPLY, &in->base, err);
 	free_interfaces(&all);
 	free(ls.v);
 	nl_close(&nl);
@@ -571,7 +543,7 @@ bad:
 	nl_close(&nl);
 	if (q)
 		protobuf_c_message_free_unpacked(&q->base, NULL);
-	return fail(c, m, &e, err);
+	return exec_fail(c, m->hdr.id, &e, err);
 }
 
 /* ---- routes ---- */
@@ -677,22 +649,22 @@ static int send_routes(struct ipc_chan *c, const struct ipc_msg *m, struct nl *n
 	if (routes(nl, &out, &e) < 0) {
 		free_routes(&out);
 		kerr_prefix(&e, "%s", what);
-		return fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	int r = reply_msg(c, m, IPC_NET_ROUTES_REPLY, &out.base, err);
+	int r = exec_reply_msg(c, m, IPC_NET_ROUTES_REPLY, &out.base, err);
 	free_routes(&out);
 	return r;
 }
 
 int on_net_list_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	struct kerr e = { 0 };
 	struct nl nl = { .fd = -1 };
 	if (nl_open(&nl, &e) < 0)
-		return fail(c, m, &e, err);
+		return exec_fail(c, m->hdr.id, &e, err);
 	r = send_routes(c, m, &nl, "ListRoutes", err);
 	nl_close(&nl);
 	return r;
@@ -791,19 +763,17 @@ static int add_route(struct nl *nl, const struct want_route *w, struct kerr *err
 
 int on_net_update_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	struct kerr e = { 0 };
 	struct nl nl = { .fd = -1 };
 	struct links ls = { 0 };
 	cleanup_free struct want_route *w = NULL;
-	Grpc__UpdateRoutesRequest *q = grpc__update_routes_request__unpack(NULL, m->len, m->payload);
-	if (!q) {
-		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
-				"UpdateRoutes: the request is not a valid UpdateRoutesRequest");
+	Grpc__UpdateRoutesRequest *q = (Grpc__UpdateRoutesRequest *)exec_unpack(
+		&grpc__update_routes_request__descriptor, "UpdateRoutes", m, &e);
+	if (!q)
 		goto bad;
-	}
 	size_t n = q->routes ? q->routes->n_routes : 0;
 	if (n > NET_MAX_ROUTES) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -E2BIG,
@@ -843,26 +813,23 @@ bad:
 	nl_close(&nl);
 	if (q)
 		protobuf_c_message_free_unpacked(&q->base, NULL);
-	return fail(c, m, &e, err);
+	return exec_fail(c, m->hdr.id, &e, err);
 }
 
 /* ---- AddARPNeighbors ---- */
 
 int on_net_add_arp(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
-	int r = need_id(m, err);
+	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
 	struct kerr e = { 0 };
 	struct nl nl = { .fd = -1 };
 	struct links ls = { 0 };
-	Grpc__AddARPNeighborsRequest *q =
-		grpc__add_arpneighbors_request__unpack(NULL, m->len, m->payload);
-	if (!q) {
-		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
-				"AddARPNeighbors: the request is not a valid AddARPNeighborsRequest");
+	Grpc__AddARPNeighborsRequest *q = (Grpc__AddARPNeighborsRequest *)exec_unpack(
+		&grpc__add_arpneighbors_request__descriptor, "AddARPNeighbors", m, &e);
+	if (!q)
 		goto bad;
-	}
 	size_t n = q->neighbors ? q->neighbors->n_arpneighbors : 0;
 	if (n > NET_MAX_NEIGH) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -E2BIG,
@@ -932,5 +899,5 @@ bad:
 	nl_close(&nl);
 	if (q)
 		protobuf_c_message_free_unpacked(&q->base, NULL);
-	return fail(c, m, &e, err);
+	return exec_fail(c, m->hdr.id, &e, err);
 }

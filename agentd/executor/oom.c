@@ -121,8 +121,9 @@ int on_oom_event_req(struct ipc_chan *c, struct ipc_msg *m, void *data, struct k
 {
 	struct executor *x = data;
 	struct oom_state *o = &x->oom;
-	if (m->hdr.id == 0)
-		return kerr_set(err, -EPROTO, "OOM_EVENT_REQ without a request id");
+	int r = exec_need_id(m, err);
+	if (r < 0)
+		return r;
 	if (o->gen != x->fe_generation) {
 		o->gen = x->fe_generation;
 		o->poll_id = 0;

@@ -423,16 +423,14 @@ void storage_policy_of(const struct executor *x, struct storage_policy *pol, con
 int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	if (m->hdr.id == 0)
-		return kerr_set(err, -EPROTO, "SANDBOX_CREATE_REQ without a request id");
+	int r = exec_need_id(m, err);
+	if (r < 0)
+		return r;
 	struct kerr e = { 0 };
-	Grpc__CreateSandboxRequest *req =
-		grpc__create_sandbox_request__unpack(NULL, m->len, m->payload);
-	if (!req) {
-		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
-				"CreateSandbox: the request is not a valid CreateSandboxRequest");
+	Grpc__CreateSandboxRequest *req = (Grpc__CreateSandboxRequest *)exec_unpack(
+		&grpc__create_sandbox_request__descriptor, "CreateSandbox", m, &e);
+	if (!req)
 		goto out;
-	}
 	if (req->sandbox_id[0] && !ipc_id_valid(req->sandbox_id, false)) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL, "CreateSandbox: invalid sandbox id");
 		goto out;
@@ -489,10 +487,8 @@ int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 out:
 	if (req)
 		protobuf_c_message_free_unpacked(&req->base, NULL);
-	if (e.msg[0]) {
-		log_warn("%s", e.msg);
-		return exec_reply_error(c, m->hdr.id, &e, err);
-	}
+	if (e.msg[0])
+		return exec_fail(c, m->hdr.id, &e, err);
 	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
 }
 
@@ -515,8 +511,9 @@ static void destroy_done(struct executor *x)
 int on_sandbox_destroy(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	if (m->hdr.id == 0)
-		return kerr_set(err, -EPROTO, "SANDBOX_DESTROY_REQ without a request id");
+	int r = exec_need_id(m, err);
+	if (r < 0)
+		return r;
 	if (x->sb.destroying) {
 		struct kerr e = { 0 };
 		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EBUSY,
@@ -559,16 +556,14 @@ void sandbox_free(struct executor *x)
 int on_ephemeral_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	if (m->hdr.id == 0)
-		return kerr_set(err, -EPROTO, "EPHEMERAL_UPDATE_REQ without a request id");
+	int r = exec_need_id(m, err);
+	if (r < 0)
+		return r;
 	struct kerr e = { 0 };
-	Grpc__UpdateEphemeralMountsRequest *req =
-		grpc__update_ephemeral_mounts_request__unpack(NULL, m->len, m->payload);
-	if (!req) {
-		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
-				"UpdateEphemeralMounts: the request is not valid");
+	Grpc__UpdateEphemeralMountsRequest *req = (Grpc__UpdateEphemeralMountsRequest *)exec_unpack(
+		&grpc__update_ephemeral_mounts_request__descriptor, "UpdateEphemeralMounts", m, &e);
+	if (!req)
 		goto out;
-	}
 	if (req->n_storages > 64) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -E2BIG,
 				"UpdateEphemeralMounts: %zu storages is more than 64", req->n_storages);
@@ -585,9 +580,7 @@ int on_ephemeral_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 out:
 	if (req)
 		protobuf_c_message_free_unpacked(&req->base, NULL);
-	if (e.msg[0]) {
-		log_warn("%s", e.msg);
-		return exec_reply_error(c, m->hdr.id, &e, err);
-	}
+	if (e.msg[0])
+		return exec_fail(c, m->hdr.id, &e, err);
 	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
 }

@@ -76,6 +76,26 @@ static struct pending *pend_push(struct pending **list, enum pend_kind k, uint32
 	return p;
 }
 
+static struct pending *pend_pop(struct pending **list, uint32_t sub_id);
+
+/* Hand the front-end's request m on to the launcher or the monitor as
+ * (type, payload), remembered in *list so the answer finds its way back;
+ * nothing is left behind if the send fails (e says why). */
+static int pend_send(struct container *ct, struct ipc_chan *to, struct pending **list,
+		     enum pend_kind k, const struct ipc_msg *m, const char *exec_id, uint32_t type,
+		     const void *payload, size_t len, struct kerr *e)
+{
+	uint32_t id = ipc_chan_next_id(to);
+	if (!pend_push(list, k, m->hdr.id, ct->x->fe_generation, id, exec_id))
+		return kerr_set_status(e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+	if (ipc_chan_send(to, type, id, payload, len, -1, e) < 0) {
+		free(pend_pop(list, id));
+		e->status = GRPC_INTERNAL;
+		return e->code;
+	}
+	return 0;
+}
+
 static struct pending *pend_pop(struct pending **list, uint32_t sub_id)
 {
 	for (struct pending **pp = list; *pp; pp = &(*pp)->next)
@@ -699,16 +719,8 @@ int on_container_start(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 				ct->id);
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	uint32_t id = ipc_chan_next_id(ct->el);
-	if (!pend_push(&ct->pl, PEND_START, m->hdr.id, x->fe_generation, id, NULL)) {
-		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+	if (pend_send(ct, ct->el, &ct->pl, PEND_START, m, NULL, IPC_LAUNCH_START, NULL, 0, &e) < 0)
 		return exec_fail(c, m->hdr.id, &e, err);
-	}
-	if (ipc_chan_send(ct->el, IPC_LAUNCH_START, id, NULL, 0, -1, &e) < 0) {
-		free(pend_pop(&ct->pl, id));
-		e.status = GRPC_INTERNAL;
-		return exec_fail(c, m->hdr.id, &e, err);
-	}
 	return 0;
 }
 
@@ -769,9 +781,7 @@ int on_process_exec(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 		goto bad;
 	}
 	struct ctr_exec *ex = calloc(1, sizeof(*ex));
-	uint32_t id = ipc_chan_next_id(ct->el);
-	if (!ex || !pend_push(&ct->pl, PEND_EXEC, m->hdr.id, x->fe_generation, id, req->exec_id)) {
-		free(ex);
+	if (!ex) {
 		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
 		goto bad;
 	}
@@ -781,10 +791,9 @@ int on_process_exec(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 	ct->n_execs++;
 	/* The launcher decodes it again: what it runs is exactly what was
 	 * checked here. */
-	if (ipc_chan_send(ct->el, IPC_LAUNCH_EXEC, id, m->payload, m->len, -1, &e) < 0) {
-		free(pend_pop(&ct->pl, id));
+	if (pend_send(ct, ct->el, &ct->pl, PEND_EXEC, m, req->exec_id, IPC_LAUNCH_EXEC, m->payload,
+		      m->len, &e) < 0) {
 		drop_exec(ct, ex);
-		e.status = GRPC_INTERNAL;
 		goto bad;
 	}
 	protobuf_c_message_free_unpacked(&req->base, NULL);
@@ -829,16 +838,9 @@ int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 				ct->id);
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	uint32_t id = ipc_chan_next_id(ct->em);
-	if (!pend_push(&ct->pm, PEND_SIGNAL, m->hdr.id, x->fe_generation, id, q.exec_id)) {
-		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+	if (pend_send(ct, ct->em, &ct->pm, PEND_SIGNAL, m, q.exec_id, IPC_MON_SIGNAL, &q, sizeof(q),
+		      &e) < 0)
 		return exec_fail(c, m->hdr.id, &e, err);
-	}
-	if (ipc_chan_send(ct->em, IPC_MON_SIGNAL, id, &q, sizeof(q), -1, &e) < 0) {
-		free(pend_pop(&ct->pm, id));
-		e.status = GRPC_INTERNAL;
-		return exec_fail(c, m->hdr.id, &e, err);
-	}
 	return 0;
 }
 

@@ -93,14 +93,15 @@ void fe_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
 
 /* Re-encode the decoded request: the executor gets exactly the fields we
  * understood and checked, never the host's raw bytes. */
-void fe_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-			    ProtobufCMessage *req)
+void fe_forward_message_to(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+			   ProtobufCMessage *req, uint32_t reply_type, exec_reply_fn fn)
 {
 	size_t len = protobuf_c_message_get_packed_size(req);
+	const char *name = req->descriptor->short_name; /* static: outlives req */
 	if (len > IPC_MAX_PAYLOAD) {
 		protobuf_c_message_free_unpacked(req, NULL);
-		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "%s of %zu bytes is too large",
-				req->descriptor->short_name, len);
+		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "%s of %zu bytes is too large", name,
+				len);
 		return;
 	}
 	cleanup_free uint8_t *buf = malloc(len ? len : 1);
@@ -111,7 +112,15 @@ void fe_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t t
 	}
 	protobuf_c_message_pack(req, buf);
 	protobuf_c_message_free_unpacked(req, NULL);
-	fe_forward(fe, call, type, buf, len);
+	struct kerr err = { 0 };
+	if (exec_request(fe, call, type, buf, len, reply_type, fn, &err) < 0)
+		ttrpc_call_fail_err(call, &err);
+}
+
+void fe_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+			ProtobufCMessage *req)
+{
+	fe_forward_message_to(fe, call, type, req, IPC_OK, reply_empty);
 }
 
 static void fail_and_free(struct ttrpc_call *call, ProtobufCMessage *req, const struct kerr *err)
@@ -288,22 +297,7 @@ fail:
 static void stats_reply(struct frontend *fe, struct ttrpc_call *call, const struct ipc_msg *reply,
 			const struct kerr *failure)
 {
-	if (!reply) {
-		ttrpc_call_fail_err(call, failure);
-		return;
-	}
-	Grpc__StatsContainerResponse *resp =
-		grpc__stats_container_response__unpack(NULL, reply->len, reply->payload);
-	if (!resp) {
-		log_error("StatsContainer: the executor's reply of %zu bytes does not decode",
-			  reply->len);
-		ttrpc_call_fail(call, GRPC_INTERNAL,
-				"StatsContainer: the executor's reply (%zu bytes) does not decode",
-				reply->len);
-		return;
-	}
-	ttrpc_call_reply(call, &resp->base);
-	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	exec_reply_decoded(call, reply, failure, &grpc__stats_container_response__descriptor);
 }
 
 void rpc_stats_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)

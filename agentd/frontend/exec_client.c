@@ -218,3 +218,22 @@ void exec_client_stop(struct frontend *fe)
 	if (fe->exec)
 		ipc_chan_close(fe->exec, "front-end shutting down");
 }
+
+void exec_reply_decoded(struct ttrpc_call *call, const struct ipc_msg *reply,
+			const struct kerr *failure, const ProtobufCMessageDescriptor *d)
+{
+	if (!reply) {
+		ttrpc_call_fail_err(call, failure);
+		return;
+	}
+	ProtobufCMessage *msg = protobuf_c_message_unpack(d, NULL, reply->len, reply->payload);
+	if (!msg) {
+		log_error("the executor's %s of %zu bytes does not decode", d->short_name,
+			  reply->len);
+		ttrpc_call_fail(call, GRPC_INTERNAL, "the executor's %s (%zu bytes) does not decode",
+				d->short_name, reply->len);
+		return;
+	}
+	ttrpc_call_reply(call, msg);
+	protobuf_c_message_free_unpacked(msg, NULL);
+}

@@ -71,6 +71,11 @@ int exec_client_start(struct frontend *fe, int sock, struct kerr *err);
 int exec_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
 		 size_t len, uint32_t reply_type, exec_reply_fn fn, struct kerr *err);
 void exec_client_stop(struct frontend *fe);
+/* A reply callback's common end: fail the call with failure, or answer it
+ * with the executor's reply decoded as a d message (INTERNAL if it does
+ * not decode: the host only ever gets a well-formed message). */
+void exec_reply_decoded(struct ttrpc_call *call, const struct ipc_msg *reply,
+			const struct kerr *failure, const ProtobufCMessageDescriptor *d);
 
 /* ---- monitors.c ---- */
 
@@ -105,6 +110,10 @@ void fe_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type, con
  * only the fields we understood); takes req. */
 void fe_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
 			ProtobufCMessage *req);
+/* The same, answered by fn when the executor's reply_type (or ERROR)
+ * comes. */
+void fe_forward_message_to(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+			   ProtobufCMessage *req, uint32_t reply_type, exec_reply_fn fn);
 
 #define RPC_HANDLER(name)                                                                  \
 	void name(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)

@@ -59,20 +59,7 @@ void rpc_reseed_random_dev(struct frontend *fe, struct ttrpc_call *call, Protobu
 static void volume_stats_reply(struct frontend *fe, struct ttrpc_call *call,
 			       const struct ipc_msg *reply, const struct kerr *failure)
 {
-	if (!reply) {
-		ttrpc_call_fail_err(call, failure);
-		return;
-	}
-	Grpc__VolumeStatsResponse *resp =
-		grpc__volume_stats_response__unpack(NULL, reply->len, reply->payload);
-	if (!resp) {
-		ttrpc_call_fail(call, GRPC_INTERNAL,
-				"GetVolumeStats: the executor's reply (%zu bytes) does not decode",
-				reply->len);
-		return;
-	}
-	ttrpc_call_reply(call, &resp->base);
-	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	exec_reply_decoded(call, reply, failure, &grpc__volume_stats_response__descriptor);
 }
 
 /* A host path the executor will resolve below the shared directory. */

@@ -21,64 +21,32 @@
 #define NET_MAX_ROUTES 1024u
 #define NET_MAX_NEIGH 1024u
 
-static void reply_as(struct ttrpc_call *call, const struct ipc_msg *reply,
-		     const struct kerr *failure, const ProtobufCMessageDescriptor *d)
-{
-	if (!reply) {
-		ttrpc_call_fail_err(call, failure);
-		return;
-	}
-	ProtobufCMessage *msg = protobuf_c_message_unpack(d, NULL, reply->len, reply->payload);
-	if (!msg) {
-		log_error("the executor's %s of %zu bytes does not decode", d->short_name,
-			  reply->len);
-		ttrpc_call_fail(call, GRPC_INTERNAL, "the executor's %s (%zu bytes) does not decode",
-				d->short_name, reply->len);
-		return;
-	}
-	ttrpc_call_reply(call, msg);
-	protobuf_c_message_free_unpacked(msg, NULL);
-}
 
 static void interface_reply(struct frontend *fe, struct ttrpc_call *call,
 			    const struct ipc_msg *reply, const struct kerr *failure)
 {
-	reply_as(call, reply, failure, &types__interface__descriptor);
+	exec_reply_decoded(call, reply, failure, &types__interface__descriptor);
 }
 
 static void routes_reply(struct frontend *fe, struct ttrpc_call *call, const struct ipc_msg *reply,
 			 const struct kerr *failure)
 {
-	reply_as(call, reply, failure, &grpc__routes__descriptor);
+	exec_reply_decoded(call, reply, failure, &grpc__routes__descriptor);
 }
 
 static void interfaces_reply(struct frontend *fe, struct ttrpc_call *call,
 			     const struct ipc_msg *reply, const struct kerr *failure)
 {
-	reply_as(call, reply, failure, &grpc__interfaces__descriptor);
+	exec_reply_decoded(call, reply, failure, &grpc__interfaces__descriptor);
 }
 
-/* Re-encode req and send it; the answer goes through fn. Takes req. */
-static void ask(struct frontend *fe, struct ttrpc_call *call, uint32_t type, ProtobufCMessage *req,
-		uint32_t reply_type, exec_reply_fn fn)
+/* A request with no payload; the answer goes through fn. Takes req. */
+static void ask_list(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req,
+		     uint32_t type, uint32_t reply_type, exec_reply_fn fn)
 {
-	size_t len = req ? protobuf_c_message_get_packed_size(req) : 0;
-	uint8_t *buf = NULL;
+	protobuf_c_message_free_unpacked(req, NULL);
 	struct kerr err = { 0 };
-	if (len > IPC_MAX_PAYLOAD) {
-		kerr_set_status(&err, GRPC_INVALID_ARGUMENT, -E2BIG, "%s of %zu bytes is too large",
-				req->descriptor->short_name, len);
-	} else if (req && !(buf = malloc(len ? len : 1))) {
-		kerr_set_status(&err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
-	} else {
-		if (req)
-			protobuf_c_message_pack(req, buf);
-		exec_request(fe, call, type, buf, len, reply_type, fn, &err);
-	}
-	free(buf);
-	if (req)
-		protobuf_c_message_free_unpacked(req, NULL);
-	if (err.msg[0])
+	if (exec_request(fe, call, type, NULL, 0, reply_type, fn, &err) < 0)
 		ttrpc_call_fail_err(call, &err);
 }
 
@@ -92,7 +60,8 @@ void rpc_update_interface(struct frontend *fe, struct ttrpc_call *call, Protobuf
 				NET_MAX_ADDRS);
 		return;
 	}
-	ask(fe, call, IPC_NET_UPDATE_INTERFACE_REQ, req, IPC_NET_INTERFACE_REPLY, interface_reply);
+	fe_forward_message_to(fe, call, IPC_NET_UPDATE_INTERFACE_REQ, req, IPC_NET_INTERFACE_REPLY,
+			      interface_reply);
 }
 
 void rpc_update_routes(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
@@ -104,20 +73,19 @@ void rpc_update_routes(struct frontend *fe, struct ttrpc_call *call, ProtobufCMe
 				NET_MAX_ROUTES);
 		return;
 	}
-	ask(fe, call, IPC_NET_UPDATE_ROUTES_REQ, req, IPC_NET_ROUTES_REPLY, routes_reply);
+	fe_forward_message_to(fe, call, IPC_NET_UPDATE_ROUTES_REQ, req, IPC_NET_ROUTES_REPLY,
+			      routes_reply);
 }
 
 void rpc_list_interfaces(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
 {
-	protobuf_c_message_free_unpacked(req, NULL);
-	ask(fe, call, IPC_NET_LIST_INTERFACES_REQ, NULL, IPC_NET_INTERFACES_REPLY,
-	    interfaces_reply);
+	ask_list(fe, call, req, IPC_NET_LIST_INTERFACES_REQ, IPC_NET_INTERFACES_REPLY,
+		 interfaces_reply);
 }
 
 void rpc_list_routes(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
 {
-	protobuf_c_message_free_unpacked(req, NULL);
-	ask(fe, call, IPC_NET_LIST_ROUTES_REQ, NULL, IPC_NET_ROUTES_REPLY, routes_reply);
+	ask_list(fe, call, req, IPC_NET_LIST_ROUTES_REQ, IPC_NET_ROUTES_REPLY, routes_reply);
 }
 
 void rpc_add_arp_neighbors(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)

@@ -164,6 +164,30 @@ static int open_shared(const char *shared, struct kerr *err)
 	return fd;
 }
 
+/* The path a request carries (VOLUME_STATS_REQ, ADD_SWAP_REQ: checked for
+ * NUL by ipc.c), into path, checked by guest_shared_rel and opened below
+ * the shared directory with openat2(flags, RESOLVE_SHARED | resolve). A
+ * missing path is NOT_FOUND, one that cannot be opened so INVALID_ARGUMENT. */
+static int open_request_path(struct executor *x, const struct ipc_msg *m, const char *what,
+			     uint64_t flags, uint64_t resolve, char path[IPC_PATH_MAX],
+			     struct kerr *e)
+{
+	memcpy(path, m->payload, m->len);
+	path[m->len] = '\0';
+	const char *rel = NULL;
+	int r = guest_shared_rel(x->o.shared_dir, path, what, &rel, e);
+	if (r < 0)
+		return r;
+	cleanup_close int root = open_shared(x->o.shared_dir, e);
+	if (root < 0)
+		return root;
+	int fd = sys_openat2(root, rel, flags | O_CLOEXEC, RESOLVE_SHARED | resolve);
+	if (fd < 0)
+		return kerr_set_status(e, errno == ENOENT ? GRPC_NOT_FOUND : GRPC_INVALID_ARGUMENT,
+				       -errno, "%s %s: %s", what, path, strerror(errno));
+	return fd;
+}
+
 /* ---- GetVolumeStats ---- */
 
 static void usage_of(Grpc__VolumeUsage *u, Grpc__VolumeUsage__Unit unit, uint64_t total,
@@ -183,21 +207,11 @@ int on_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 	if (r < 0)
 		return r;
 	char path[IPC_PATH_MAX];
-	memcpy(path, m->payload, m->len);
-	path[m->len] = '\0';
 	struct kerr e = { 0 };
-	const char *rel = NULL;
-	if (guest_shared_rel(x->o.shared_dir, path, "volume_guest_path", &rel, &e) < 0)
+	cleanup_close int fd = open_request_path(x, m, "GetVolumeStats: volume_guest_path", O_PATH,
+						 0, path, &e);
+	if (fd < 0)
 		return exec_fail(c, m->hdr.id, &e, err);
-	cleanup_close int root = open_shared(x->o.shared_dir, &e);
-	if (root < 0)
-		return exec_fail(c, m->hdr.id, &e, err);
-	cleanup_close int fd = sys_openat2(root, rel, O_PATH | O_CLOEXEC, RESOLVE_SHARED);
-	if (fd < 0) {
-		kerr_set_status(&e, errno == ENOENT ? GRPC_NOT_FOUND : GRPC_INVALID_ARGUMENT, -errno,
-				"GetVolumeStats: %s: %s", path, strerror(errno));
-		return exec_fail(c, m->hdr.id, &e, err);
-	}
 	struct statfs sf;
 	if (fstatfs(fd, &sf) < 0) {
 		kerr_set_status(&e, GRPC_INTERNAL, -errno, "GetVolumeStats: statfs %s: %s", path,
@@ -704,23 +718,16 @@ int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *
 	if (r < 0)
 		return r;
 	char path[IPC_PATH_MAX];
-	memcpy(path, m->payload, m->len);
-	path[m->len] = '\0';
 	struct kerr e = { 0 };
-	const char *rel = NULL;
-	if (guest_shared_rel(x->o.shared_dir, path, "AddSwapPath path", &rel, &e) < 0)
+	cleanup_close int fd = open_request_path(x, m, "AddSwapPath path",
+						 O_RDWR | O_NOCTTY | O_NONBLOCK,
+						 RESOLVE_NO_SYMLINKS, path, &e);
+	if (fd < 0)
 		return exec_fail(c, m->hdr.id, &e, err);
-	cleanup_close int root = open_shared(x->o.shared_dir, &e);
-	if (root < 0)
-		return exec_fail(c, m->hdr.id, &e, err);
-	cleanup_close int fd = sys_openat2(root, rel, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC,
-					   RESOLVE_SHARED | RESOLVE_NO_SYMLINKS);
 	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		int en = fd < 0 ? errno : EINVAL;
-		kerr_set_status(&e, en == ENOENT ? GRPC_NOT_FOUND : GRPC_INVALID_ARGUMENT, -en,
-				"AddSwapPath: %s %s", path,
-				fd < 0 ? strerror(en) : "is not a regular file");
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL, "AddSwapPath: %s is not a "
+				"regular file", path);
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	long ps = sysconf(_SC_PAGESIZE);

@@ -51,6 +51,22 @@
 #define MODPROBE_TIMEOUT_MS 10000
 #define MODPROBE_OUTPUT_MAX 1024
 
+/* A pipe (both ends close-on-exec) and a fork: *pid is 0 in the child;
+ * on failure nothing is left open. */
+static int fork_piped(int p[2], pid_t *pid, struct kerr *err)
+{
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "pipe: %s", strerror(errno));
+	*pid = fork();
+	if (*pid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return kerr_set_status(err, GRPC_INTERNAL, -e, "fork: %s", strerror(e));
+	}
+	return 0;
+}
+
 static bool module_name_ok(const char *s)
 {
 	size_t l = strlen(s);
@@ -127,15 +143,10 @@ static int modprobe(const Grpc__KernelModule *mod, struct kerr *err)
 		argv[a++] = mod->parameters[j];
 	argv[a] = NULL;
 	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return kerr_set_status(err, GRPC_INTERNAL, -errno, "pipe: %s", strerror(errno));
-	pid_t pid = fork();
-	if (pid < 0) {
-		int e = errno;
-		close(p[0]);
-		close(p[1]);
-		return kerr_set_status(err, GRPC_INTERNAL, -e, "fork: %s", strerror(e));
-	}
+	pid_t pid;
+	int r = fork_piped(p, &pid, err);
+	if (r < 0)
+		return r;
 	if (pid == 0) {
 		sigset_t none;
 		sigemptyset(&none);
@@ -243,15 +254,10 @@ __attribute__((noreturn)) static void pidns_holder(void)
 static int pidns_start(struct executor *x, const char *hostname, struct kerr *err)
 {
 	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return kerr_set_status(err, GRPC_INTERNAL, -errno, "pipe: %s", strerror(errno));
-	pid_t h1 = fork();
-	if (h1 < 0) {
-		int e = errno;
-		close(p[0]);
-		close(p[1]);
-		return kerr_set_status(err, GRPC_INTERNAL, -e, "fork: %s", strerror(e));
-	}
+	pid_t h1;
+	int r = fork_piped(p, &h1, err);
+	if (r < 0)
+		return r;
 	if (h1 == 0) {
 		close(p[0]);
 		int32_t pid = -1;

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Containers end to end through the real agent (parent, executor, front-end,
+# monitors), driven by kata-agent-ctl run/exec/call: exec. Prints TAP.
+#
+#   exec.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
+. "$(dirname "$0")/../../lib/agent.sh" "$@"
+plan 4
+suite_requires
+
+t_exec() {
+  agent_start exec || return
+  local b
+  b=$(bundle sleeper sh -c 'echo ready; exec sleep 1000')
+  ctl run "$b" --id sleeper </dev/null >"$work/sleeper.out" 2>"$work/sleeper.err" &
+  local run_pid=$!
+  if ! wait_for_file_text "$work/sleeper.out" ready 200; then
+    rc=-
+    tap FAIL "exec: a long-running container starts" "$(diag sleeper)"
+    kill "$run_pid" 2>/dev/null
+    agent_stop
+    return
+  fi
+  ctl exec sleeper -- sh -c 'hostname; cat /proc/1/cmdline | tr "\0" " "; exit 5' \
+    </dev/null >"$work/exec.out" 2>"$work/exec.err"
+  rc=$?
+  check "exec into a running container: output and exit status 5" "$(diag exec)" eval \
+    '[ $rc -eq 5 ] && grep -qx busybox "$work/exec.out" && grep -q "sleep 1000" "$work/exec.out"'
+
+  # A tty exec: the size set with TtyWinResize while it runs is what it sees.
+  local proc='{"Terminal": true, "Args": ["sh", "-c", "sleep 1; stty size"],
+    "Env": ["PATH=/bin"], "Cwd": "/", "User": {}}'
+  ctl call AgentService/ExecProcess \
+    "{\"containerId\": \"sleeper\", \"execId\": \"tty1\", \"process\": $proc}" >"$work/tty.err" 2>&1
+  ctl call AgentService/TtyWinResize \
+    '{"containerId": "sleeper", "execId": "tty1", "row": 44, "column": 120}' >>"$work/tty.err" 2>&1
+  : >"$work/tty.out"
+  for _ in $(seq 1 50); do
+    local d
+    d=$(ctl call AgentService/ReadStdout '{"containerId": "sleeper", "execId": "tty1", "len": 4096}' \
+      2>>"$work/tty.err" | jq -r '.data // empty') || break
+    [ -n "$d" ] || break
+    printf '%s' "$d" | base64 -d >>"$work/tty.out"
+  done
+  ctl call AgentService/WaitProcess '{"containerId": "sleeper", "execId": "tty1"}' \
+    >"$work/ttywait.out" 2>>"$work/tty.err"
+  rc=$?
+  check "tty exec: TtyWinResize 44x120 is seen by stty size" "$(diag tty)" eval \
+    'tr -d "\r" <"$work/tty.out" | grep -qx "44 120"'
+
+  # ctl exec --tty from a terminal: the local size is the container's.
+  # script(1) turns EOF on its own stdin into a ^D typed at the terminal:
+  # keep its stdin open (and empty) so only the command runs.
+  timeout -k 5 60 script -qec "stty rows 33 cols 99; $(printf '%q ' "$ctl_bin") --addr $addr exec --tty sleeper -- stty size" \
+    /dev/null < <(sleep 30) >"$work/tty2.out" 2>"$work/tty2.err"
+  rc=$?
+  check "ctl exec --tty: the terminal's size reaches the process" "$(diag tty2)" eval \
+    'tr -d "\r" <"$work/tty2.out" | grep -qx "33 99"'
+
+  ctl call AgentService/SignalProcess '{"containerId": "sleeper", "signal": 9}' >"$work/kill.err" 2>&1
+  wait "$run_pid"
+  rc=$?
+  check "SignalProcess SIGKILL: run exits 128+9" "$(diag sleeper; cat "$work/kill.err")" want "$rc" 137
+  agent_stop
+}
+
+t_exec

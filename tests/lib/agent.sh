@@ -1,0 +1,187 @@
+# SPDX-License-Identifier: Apache-2.0
+# The harness of the container suites (tests/integration/containers/*.sh),
+# sourced by each:  . "$(dirname "$0")/../../lib/agent.sh" "$@"
+#
+#   arguments: KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
+#
+# Every suite starts its own agent (agent_start NAME) in a private mount
+# namespace (unshare -m --propagation private: container mounts never reach
+# the host's table), with a temp shared dir holding the bundles and a
+# private cgroup parent, and tears it down on every path (the EXIT trap of
+# tests/lib/tap.sh runs agent_cleanup). Needs root.
+#
+# KATA_TEST_LOG=debug raises the agents' log level (default info).
+# The suite calls `plan N` right after sourcing this file.
+set -uo pipefail
+
+agent=${1:?usage: $0 KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE}
+ctl_bin=${2:?}
+mkbundle=${3:?}
+
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
+
+top=$(mktemp -d /tmp/kata-containers-test.XXXXXX)
+chmod 755 "$top"
+agent_pid=
+agent_prep=
+cg_name=
+declare -a tree=()
+# ---- process tree of the agent ----
+
+ppid_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f2; }
+comm_of() { cat "/proc/$1/comm" 2>/dev/null; }
+descendants() { # every live descendant of $1
+  local -A kids=()
+  local p pp
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
+    pp=$(ppid_of "$p") || continue
+    [ -n "$pp" ] && kids[$pp]="${kids[$pp]:-} $p"
+  done
+  local queue=("$1") out=()
+  while [ ${#queue[@]} -gt 0 ]; do
+    p=${queue[0]}
+    queue=("${queue[@]:1}")
+    for c in ${kids[$p]:-}; do
+      out+=("$c")
+      queue+=("$c")
+    done
+  done
+  echo "${out[@]:-}"
+}
+child_named() { # child_named PARENT COMM-PREFIX
+  local p
+  for p in $(descendants "$1"); do
+    [ "$(ppid_of "$p")" = "$1" ] && [[ "$(comm_of "$p")" == "$2"* ]] && { echo "$p"; return 0; }
+  done
+  return 1
+}
+in_child_pidns() { # a container process: its NSpid has more than one entry
+  local ns
+  ns=$(awk '/^NSpid:/ {print NF - 1}' "/proc/$1/status" 2>/dev/null)
+  [ -n "$ns" ] && [ "$ns" -gt 1 ]
+}
+agent_procs() { # the agent's own processes (not container processes)
+  local p
+  echo "$agent_pid"
+  for p in $(descendants "$agent_pid"); do
+    in_child_pidns "$p" || echo "$p"
+  done
+}
+rss_anon_kib() { # total RssAnon of the agent's own processes
+  local sum=0 p v
+  for p in $(agent_procs); do
+    v=$(awk '/^RssAnon:/ {print $2}' "/proc/$p/status" 2>/dev/null)
+    sum=$((sum + ${v:-0}))
+  done
+  echo "$sum"
+}
+
+# ---- one agent ----
+
+agent_stop() {
+  [ -n "$agent_pid" ] || return 0
+  tree=($(descendants "$agent_pid"))
+  kill -TERM "$agent_pid" 2>/dev/null
+  for _ in $(seq 1 50); do
+    [ -e "/proc/$agent_pid" ] || break
+    [ "$(sed 's/.*) //' "/proc/$agent_pid/stat" 2>/dev/null | cut -c1)" = Z ] && break
+    sleep 0.1
+  done
+  kill -KILL "$agent_pid" "${tree[@]}" 2>/dev/null
+  wait "$agent_pid" 2>/dev/null
+  agent_pid=
+  local d
+  for d in /sys/fs/cgroup/*/"$cg_name" /sys/fs/cgroup/"$cg_name"; do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+  done
+  return 0
+}
+agent_cleanup() {
+  agent_stop
+  rm -rf "$top"
+}
+tap_cleanup=agent_cleanup
+trap 'exit 130' INT TERM
+
+has_option() { "$agent" --help 2>&1 | grep -q -- "$1"; }
+
+# agent_start NAME: a fresh agent; sets work, shared, addr, agent_pid, cg_name,
+# executor_pid, frontend_pid.
+agent_start() {
+  work="$top/$1"
+  shared="$work/shared"
+  mkdir -p "$shared"
+  local sock="$work/agent.sock"
+  addr="unix://$sock"
+  cg_name="kata-test-$$-$1"
+  # debug logs two lines per ReadStdout: gigabytes for the big streams.
+  echo "agent.server_addr=$addr agent.log=${KATA_TEST_LOG:-info}" >"$work/cmdline"
+  local extra=(--shared-dir "$shared" --cgroup-parent "/$cg_name")
+  # agent_prep: shell commands run inside the new mount namespace before the
+  # agent (which then takes the shell's pid), e.g. extra cgroup mounts;
+  # agent_netns=1: the agent gets a network namespace of its own too.
+  setsid unshare -m ${agent_netns:+-n} --propagation private -- sh -c "${agent_prep:-true}"' && exec "$@"' sh \
+    "$agent" --cmdline "$work/cmdline" "${extra[@]}" >"$work/agent.log" 2>&1 </dev/null &
+  agent_pid=$!
+  for _ in $(seq 1 150); do
+    if [ -S "$sock" ] && timeout 5 "$ctl_bin" --addr "$addr" check >/dev/null 2>&1; then
+      executor_pid=$(child_named "$agent_pid" kata-agent-exec)
+      frontend_pid=$(child_named "$agent_pid" kata-agent-fron)
+      return 0
+    fi
+    [ -e "/proc/$agent_pid" ] || break
+    sleep 0.1
+  done
+  tap FAIL "$1: the agent starts" "$work/agent.log"
+  return 1
+}
+
+# -k: run/exec forward SIGTERM to the container instead of dying.
+ctl() { timeout -k 10 "${CTL_TIMEOUT:-120}" "$ctl_bin" --addr "$addr" "$@"; }
+
+# bundle NAME [CMD...]: a busybox bundle in the shared dir; prints its path.
+bundle() {
+  local name=$1
+  shift
+  "$mkbundle" "$shared/$name" "$@" >/dev/null || return 1
+  echo "$shared/$name"
+}
+# jqset BUNDLE FILTER [jq args]: edit BUNDLE/config.json in place.
+jqset() {
+  local b=$1 f=$2
+  shift 2
+  jq "$@" "$f" "$b/config.json" >"$b/config.json.new" && mv "$b/config.json.new" "$b/config.json"
+}
+# runc_ NAME BUNDLE [ctl run options]: run it; output in $work/NAME.{out,err}, status in $rc.
+run_() {
+  local name=$1 b=$2
+  shift 2
+  ctl run "$b" "$@" </dev/null >"$work/$name.out" 2>"$work/$name.err"
+  rc=$?
+}
+diag() { # diag NAME: what a failed check shows
+  { echo "exit status: $rc"; echo "-- stdout"; head -c 2000 "$work/$1.out" | cat -v; echo "-- stderr";
+    tail -n 10 "$work/$1.err"; echo "-- agent log"; tail -n 15 "$work/agent.log"; } 2>/dev/null
+}
+wait_for_file_text() { # wait_for_file_text FILE TEXT [tenths]
+  for _ in $(seq 1 "${3:-100}"); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+want() { [ "$1" = "$2" ]; }
+
+# suite_requires: what every container suite needs; call right after `plan`.
+suite_requires() {
+  if [ "$(id -u)" != 0 ]; then
+    if [ "${CI:-}" = true ]; then fail_rest "needs root (namespaces, mounts, cgroups)"; else skip_rest "needs root"; fi
+    exit 0
+  fi
+  local b
+  for b in "$agent" "$ctl_bin" "$mkbundle"; do
+    [ -x "$b" ] || { fail_rest "missing $b (not built?)"; exit 1; }
+  done
+  need_tool jq unshare script
+}

@@ -1,0 +1,87 @@
+# SPDX-License-Identifier: Apache-2.0
+# TAP for the shell suites, sourced by them. The plan is declared before the
+# first check (`plan N`), so a suite that stops early, or a check that
+# disappears behind an `if`, shows as a failure instead of a shorter count:
+# on exit every planned check that never ran is reported `not ok`.
+#
+#   plan N                      declare N checks (once, first)
+#   check DESC DIAG CMD...      one check: ok if CMD succeeds, else DIAG shown
+#   tap OK|FAIL DESC [DIAG]     one check with a known result
+#   skip COUNT DESC REASON      COUNT checks that cannot run here (a kernel
+#                               feature this machine lacks): "ok # SKIP"
+#   skip_rest REASON            the rest of the plan cannot run here
+#   fail_rest REASON            the rest of the plan cannot run: a failure
+#   need_tool TOOL...           a missing tool skips the whole suite outside
+#                               CI, fails it in CI (scripts/test installs all)
+#   say TEXT                    a TAP comment
+tap_n=0
+tap_bad=0
+tap_plan=
+
+say() { printf '# %s\n' "$*"; }
+
+plan() {
+  [ -z "$tap_plan" ] || { echo "Bail out! plan declared twice"; exit 1; }
+  tap_plan=$1
+  echo "1..$1"
+  trap tap_finish EXIT
+}
+
+tap() { # tap OK|FAIL description [diagnostic file or text]
+  tap_n=$((tap_n + 1))
+  if [ "$1" = OK ]; then
+    echo "ok $tap_n - $2"
+  else
+    tap_bad=$((tap_bad + 1))
+    echo "not ok $tap_n - $2"
+    if [ -n "${3:-}" ]; then
+      if [ -f "$3" ]; then tail -n 20 "$3"; else printf '%s\n' "$3"; fi | sed 's/^/# /'
+    fi
+  fi
+}
+
+check() { # check DESCRIPTION DIAG COMMAND...: OK if the command succeeds
+  local desc=$1 diag=$2
+  shift 2
+  if "$@"; then tap OK "$desc"; else tap FAIL "$desc" "$diag"; fi
+}
+
+skip() { # skip COUNT DESCRIPTION REASON
+  local i
+  for ((i = 0; i < $1; i++)); do
+    tap_n=$((tap_n + 1))
+    echo "ok $tap_n - $2 # SKIP $3"
+  done
+}
+
+skip_rest() { skip $((tap_plan - tap_n)) "not run" "$1"; }
+
+fail_rest() {
+  while [ "$tap_n" -lt "$tap_plan" ]; do tap FAIL "not run: $1"; done
+}
+
+need_tool() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null 2>&1 && continue
+    if [ "${CI:-}" = true ]; then
+      fail_rest "$t is missing (scripts/deps installs it)"
+    else
+      skip_rest "$t is missing"
+    fi
+    exit 0
+  done
+}
+
+tap_finish() {
+  local rc=$?
+  [ -n "${tap_cleanup:-}" ] && $tap_cleanup
+  if [ "$tap_n" -lt "$tap_plan" ]; then
+    fail_rest "the suite stopped before this check (exit status $rc)"
+  elif [ "$tap_n" -gt "$tap_plan" ]; then
+    echo "not ok $((tap_n + 1)) - $tap_n checks ran, $tap_plan planned"
+    tap_bad=$((tap_bad + 1))
+  fi
+  [ "$tap_bad" -eq 0 ] && exit 0
+  exit 1
+}

@@ -5,6 +5,7 @@
  *   run.c       run BUNDLE and exec ID -- CMD: create/start or exec, then
  *               pump stdio over one connection, wait, exit with the status
  *   oci_json.c  an OCI runtime-spec config.json -> the agent's grpc.Spec
+ *   replay.c    replay SCENARIO: a runtime's request sequence, checked, as TAP
  */
 #ifndef KATA_CTL_H
 #define KATA_CTL_H
@@ -37,6 +38,7 @@ int connect_agent(const struct opts *o, struct ttrpc_client **out);
 
 int cmd_run(const struct opts *o, int argc, char **argv);
 int cmd_exec(const struct opts *o, int argc, char **argv);
+int cmd_replay(const struct opts *o, int argc, char **argv);
 
 /* Convert an OCI config.json document to grpc.Spec. Keys are matched to
  * the oci.proto fields case-insensitively ("process" -> Process), with the

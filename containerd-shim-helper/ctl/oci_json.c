@@ -10,7 +10,7 @@
  * are the table below; keys with no field in the agent's Spec (newer
  * runtime-spec additions such as process.scheduler, linux.personality) are
  * dropped with a warning, since the agent could not apply them anyway.
- * Map fields (annotations, sysctl) keep their keys untouched.
+ * Map fields (annotations, sysctls) keep their keys untouched.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +27,7 @@ static const struct {
 	const char *field;
 } renames[] = {
 	{ "grpc.Spec", "ociVersion", "Version" },
+	{ "grpc.Linux", "sysctls", "Sysctl" },
 };
 
 static bool is_map(const ProtobufCFieldDescriptor *f)

@@ -11,10 +11,12 @@
  * NAME=VALUE, SCENARIO_DIR, or the scenario's "vars" (which may use the
  * others).
  * A string that is exactly "@{NAME}" is NAME's value parsed as JSON (spliced
- * into an array when it is an array).
+ * into an array when it is an array), itself substituted; "files": {NAME:
+ * "path"} reads a file (relative to the scenario) into NAME, so scenarios
+ * share specs, each adjusting its copy with "spec_merge" (RFC 7386).
  * Steps (the fields in brackets are optional):
  *
- *   {"call": "Method", "req": {...}, ["spec": {OCI config.json}],
+ *   {"call": "Method", "req": {...}, ["spec": {OCI config.json}, ["spec_merge": {...}]],
  *    ["data_text": "..."], ["expect": "OK"|"NOT_FOUND"|...],
  *    ["message": "substring"], ["want": {subset of the answer}],
  *    ["async": true, "as": "name"], ["timeout": seconds]}
@@ -32,7 +34,9 @@
  *   {"stdio_end": "name", ["equals"|"contains": "text"], ["bytes": N],
  *    ["end": "EOF"|status]}                      wait for the loop's end
  *   {"shell": "command", ["output"|"contains": "text"], ["exit": N]}
- *        /bin/sh -c with every NAME=VALUE in its environment
+ *        /bin/sh -c with every NAME=VALUE in its environment (${NAME} in
+ *        the command is replaced before the shell sees it: write shell
+ *        variables as $name)
  *   {"note": "text"}                              a TAP comment
  *
  * Every step but "stdio", async calls and notes is one TAP point, named by
@@ -165,33 +169,47 @@ static char *subst(const struct replay *r, const char *s, struct kerr *err)
 	return out;
 }
 
-/* "@{NAME}": the value of NAME parsed as JSON, or NULL if s is not that form. */
-static json_t *json_var(const struct replay *r, const char *s, bool *is_ref, struct kerr *err)
+#define MAX_VAR_DEPTH 8
+
+static json_t *subst_json_at(const struct replay *r, json_t *j, int depth, struct kerr *err);
+
+/* "@{NAME}": the value of NAME parsed as JSON with its own ${...} and @{...}
+ * replaced, or NULL (with *is_ref false) if s is not of that form. */
+static json_t *json_var(const struct replay *r, const char *s, int depth, bool *is_ref,
+			struct kerr *err)
 {
 	size_t l = strlen(s);
 
 	*is_ref = l > 3 && s[0] == '@' && s[1] == '{' && s[l - 1] == '}';
 	if (!*is_ref)
 		return NULL;
+	if (depth >= MAX_VAR_DEPTH) {
+		kerr_set(err, -ELOOP, "@{%.*s}: variables nested too deep", (int)(l - 3), s + 2);
+		return NULL;
+	}
 	const char *v = var_get(r, s + 2, l - 3);
 	json_error_t je;
 	json_t *j = v ? json_loads(v, JSON_DECODE_ANY, &je) : NULL;
-	if (!j)
+	if (!j) {
 		kerr_set(err, -EINVAL, "@{%.*s}: %s", (int)(l - 3), s + 2,
 			 v ? je.text : "unknown variable");
-	return j;
+		return NULL;
+	}
+	json_t *out = subst_json_at(r, j, depth + 1, err);
+	json_decref(j);
+	return out;
 }
 
 /* A deep copy of j with ${NAME} replaced in every string (keys included);
  * a string "@{NAME}" becomes NAME's value parsed as JSON, and as an array
  * element, an array value is spliced in (so a variable can add zero or
  * more entries, e.g. the shared-filesystem storage only a VM has). */
-static json_t *subst_json(const struct replay *r, json_t *j, struct kerr *err)
+static json_t *subst_json_at(const struct replay *r, json_t *j, int depth, struct kerr *err)
 {
 	bool ref;
 
 	if (json_is_string(j)) {
-		json_t *v = json_var(r, json_string_value(j), &ref, err);
+		json_t *v = json_var(r, json_string_value(j), depth, &ref, err);
 		if (ref)
 			return v;
 		cleanup_free char *s = subst(r, json_string_value(j), err);
@@ -201,20 +219,18 @@ static json_t *subst_json(const struct replay *r, json_t *j, struct kerr *err)
 		json_t *a = json_array(), *v;
 		size_t i;
 		json_array_foreach(j, i, v) {
-			json_t *sp = json_is_string(v) ? json_var(r, json_string_value(v), &ref, err)
-							: (ref = false, NULL);
-			if (ref && json_is_array(sp)) {
-				int rc = json_array_extend(a, sp);
-				json_decref(sp);
-				if (rc < 0) {
-					json_decref(a);
-					return NULL;
-				}
-				continue;
+			json_t *c = json_is_string(v) ? json_var(r, json_string_value(v), depth, &ref, err)
+						      : (ref = false, NULL);
+			if (ref && !c) {
+				json_decref(a);
+				return NULL;
 			}
-			json_decref(sp);
-			json_t *c = subst_json(r, v, err);
-			if (!c || json_array_append_new(a, c) < 0) {
+			if (!ref)
+				c = subst_json_at(r, v, depth, err);
+			int rc = !c ? -1 : ref && json_is_array(c) ? json_array_extend(a, c)
+								   : json_array_append(a, c);
+			json_decref(c);
+			if (rc < 0) {
 				json_decref(a);
 				return NULL;
 			}
@@ -226,7 +242,7 @@ static json_t *subst_json(const struct replay *r, json_t *j, struct kerr *err)
 		const char *k;
 		json_object_foreach(j, k, v) {
 			cleanup_free char *key = subst(r, k, err);
-			json_t *c = key ? subst_json(r, v, err) : NULL;
+			json_t *c = key ? subst_json_at(r, v, depth, err) : NULL;
 			if (!c || json_object_set_new(o, key, c) < 0) {
 				json_decref(o);
 				return NULL;
@@ -235,6 +251,36 @@ static json_t *subst_json(const struct replay *r, json_t *j, struct kerr *err)
 		return o;
 	}
 	return json_deep_copy(j);
+}
+
+static json_t *subst_json(const struct replay *r, json_t *j, struct kerr *err)
+{
+	return subst_json_at(r, j, 0, err);
+}
+
+/* RFC 7386 JSON merge patch of target (in place): objects merge key by
+ * key, null deletes, anything else replaces. Returns the new target. */
+static json_t *merge_patch(json_t *target, json_t *patch)
+{
+	if (!json_is_object(patch)) {
+		json_decref(target);
+		return json_incref(patch);
+	}
+	if (!json_is_object(target)) {
+		json_decref(target);
+		target = json_object();
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach(patch, k, v) {
+		if (json_is_null(v)) {
+			json_object_del(target, k);
+			continue;
+		}
+		json_t *cur = json_incref(json_object_get(target, k));
+		json_object_set_new(target, k, merge_patch(cur, v));
+	}
+	return target;
 }
 
 /* ---- TAP ---- */
@@ -492,19 +538,22 @@ static bool check_answer(const struct call *c, json_t *step, char *why, size_t w
 /* ---- building requests ---- */
 
 /* The step's request as a message of m's input type. */
-static ProtobufCMessage *build_request(const struct replay *r, const struct rpc_method *m,
-				       json_t *step, struct kerr *err)
+static ProtobufCMessage *build_request(const struct rpc_method *m, json_t *step,
+				       struct kerr *err)
 {
 	json_t *req = json_object_get(step, "req");
 	json_t *spec = json_object_get(step, "spec");
 	const char *text = json_string_value(json_object_get(step, "data_text"));
 	ProtobufCMessage *msg = NULL;
 
-	json_t *q = req ? subst_json(r, req, err) : json_object();
+	json_t *q = req ? json_deep_copy(req) : json_object();
 	if (!q)
 		return NULL;
 	if (spec) {
-		json_t *s = subst_json(r, spec, err);
+		json_t *s = json_deep_copy(spec);
+		json_t *mp = json_object_get(step, "spec_merge");
+		if (s && mp)
+			s = merge_patch(s, mp);
 		Grpc__Spec *g = NULL;
 		if (!s || oci_json_to_spec(s, &g, err) < 0) {
 			json_decref(s);
@@ -526,7 +575,7 @@ static ProtobufCMessage *build_request(const struct replay *r, const struct rpc_
 	if (text) {
 		const ProtobufCFieldDescriptor *f =
 			protobuf_c_message_descriptor_get_field_by_name(m->input, "data");
-		cleanup_free char *t = subst(r, text, err);
+		cleanup_free char *t = strdup(text);
 		if (!f || f->type != PROTOBUF_C_TYPE_BYTES || !t) {
 			protobuf_c_message_free_unpacked(msg, NULL);
 			if (!err->msg[0])
@@ -642,7 +691,7 @@ static bool step_call(struct replay *r, json_t *step)
 			tap(r, false, desc, cite, "no such method in the agent API");
 		return false;
 	}
-	ProtobufCMessage *msg = build_request(r, m, step, &err);
+	ProtobufCMessage *msg = build_request(m, step, &err);
 	if (!msg) {
 		char why[600];
 		snprintf(why, sizeof(why), "the step's request is not a valid %s: %s",
@@ -708,8 +757,8 @@ static bool step_stdio(struct replay *r, json_t *step)
 	if (!io)
 		return false;
 	io->name = strdup(name);
-	io->cid = subst(r, json_string_value(json_object_get(step, "container")) ?: "", &err);
-	io->eid = subst(r, json_string_value(json_object_get(step, "exec")) ?: "", &err);
+	io->cid = strdup(json_string_value(json_object_get(step, "container")) ?: "");
+	io->eid = strdup(json_string_value(json_object_get(step, "exec")) ?: "");
 	io->err_stream = stream && !strcmp(stream, "stderr");
 	io->next = r->ios;
 	r->ios = io;
@@ -798,7 +847,6 @@ static bool step_stdio_wait(struct replay *r, json_t *step, bool until_end)
 
 static bool step_shell(struct replay *r, json_t *step)
 {
-	struct kerr err = { 0 };
 	const char *cmd = json_string_value(json_object_get(step, "shell"));
 	const char *out_eq = json_string_value(json_object_get(step, "output"));
 	const char *has = json_string_value(json_object_get(step, "contains"));
@@ -807,13 +855,8 @@ static bool step_shell(struct replay *r, json_t *step)
 	char desc[512], why[2048] = "";
 
 	describe(desc, sizeof(desc), step, "shell: %s", cmd, NULL);
-	cleanup_free char *c = subst(r, cmd, &err);
-	if (!c) {
-		tap(r, false, desc, NULL, err.msg);
-		return false;
-	}
 	fflush(stdout);
-	FILE *p = popen(c, "r");
+	FILE *p = popen(cmd, "r");
 	if (!p) {
 		tap(r, false, desc, NULL, strerror(errno));
 		return false;
@@ -843,7 +886,7 @@ static bool counts(json_t *step)
 	return !(json_object_get(step, "call") && json_is_true(json_object_get(step, "async")));
 }
 
-static bool run_step(struct replay *r, json_t *step)
+static bool run_step_substituted(struct replay *r, json_t *step)
 {
 	if (json_object_get(step, "note")) {
 		printf("# %s\n", json_string_value(json_object_get(step, "note")));
@@ -863,6 +906,28 @@ static bool run_step(struct replay *r, json_t *step)
 		return step_shell(r, step);
 	tap(r, false, "a step of an unknown kind", NULL, "the scenario is malformed");
 	return false;
+}
+
+/* Every string of the step gets its variables first; a step that names an
+ * unknown one fails (as a TAP point when it is one). */
+static bool run_step(struct replay *r, json_t *raw)
+{
+	struct kerr err = { 0 };
+	json_t *step = subst_json(r, raw, &err);
+
+	if (!step) {
+		char why[600];
+		snprintf(why, sizeof(why), "the step cannot be read: %s", err.msg);
+		if (counts(raw))
+			tap(r, false, json_string_value(json_object_get(raw, "name")) ?: "a step", NULL,
+			    why);
+		else
+			printf("# %s\n", why);
+		return false;
+	}
+	bool ok = run_step_substituted(r, step);
+	json_decref(step);
+	return ok;
 }
 
 static void replay_free(struct replay *r)
@@ -885,6 +950,26 @@ static void replay_free(struct replay *r)
 	}
 	if (r->c)
 		ttrpc_client_free(r->c);
+}
+
+/* A whole (small) text file, NUL-terminated, or NULL. */
+static char *read_text_file(const char *path)
+{
+	cleanup_fclose FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	FILE *m = open_memstream(&buf, &len);
+	if (!m)
+		return NULL;
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, n, m);
+	fclose(m);
+	return buf;
 }
 
 static int add_var(struct replay *r, const char *name, size_t nl, const char *value)
@@ -933,6 +1018,23 @@ int cmd_replay(const struct opts *o, int argc, char **argv)
 		}
 	}
 
+	/* Files read into variables (specs shared by scenarios), then the
+	 * scenario's own variables; the command line's win. */
+	const char *fk;
+	json_t *fv;
+	json_object_foreach(json_object_get(doc, "files"), fk, fv) {
+		cleanup_free char *path = NULL;
+		cleanup_free char *text = NULL;
+		if (!json_is_string(fv) ||
+		    asprintf(&path, "%s/%s", slash ? dir : ".", json_string_value(fv)) < 0 ||
+		    !(text = read_text_file(path))) {
+			fprintf(stderr, "ERROR: files.%s: cannot read %s\n", fk,
+				json_is_string(fv) ? json_string_value(fv) : "(not a string)");
+			goto out;
+		}
+		if (!var_get(&r, fk, strlen(fk)) && add_var(&r, fk, strlen(fk), text) < 0)
+			goto out;
+	}
 	/* The scenario's own variables; the command line's win. */
 	const char *vk;
 	json_t *vv;

@@ -25,11 +25,13 @@
  *        runtime's OCItoGRPC) and becomes the request's OCI field;
  *        "data_text" fills the request's bytes field `data`. An async call
  *        is checked later by {"await": "name", expect/message/want}.
- *   {"stdio": "name", "container": C, "exec": E, ["stream": "stderr"]}
+ *   {"stdio": "name", "container": C, "exec": E, ["stream": "stderr"],
+ *    ["len": N]}
  *        start a copy loop as the shim's (containerd-shim-v2 stream.go
- *        ioCopy, 32 KiB buffer): ReadStdout/ReadStderr with len 32768, one
- *        in flight, until an empty answer (EOF, kata_agent.go
- *        readProcessStream) or an error.
+ *        ioCopy, 32 KiB buffer): ReadStdout/ReadStderr with len 32768 (or
+ *        N: runtime-rs reads through tokio::io::copy, 8192), one in flight,
+ *        until an empty answer (EOF, kata_agent.go readProcessStream) or an
+ *        error.
  *   {"stdio_until": "name", "contains": "text"}   wait for output
  *   {"stdio_end": "name", ["equals"|"contains": "text"], ["bytes": N],
  *    ["end": "EOF"|status]}                      wait for the loop's end
@@ -92,7 +94,8 @@ struct loop_io {
 	char *name;
 	char *cid, *eid;
 	bool err_stream;
-	uint32_t sid; /* the read in flight */
+	uint32_t read_len; /* ReadStreamRequest.len */
+	uint32_t sid;      /* the read in flight */
 	uint8_t *buf;
 	size_t len, cap;
 	bool ended;
@@ -328,7 +331,7 @@ static int io_send_read(struct replay *r, struct loop_io *io, struct kerr *err)
 
 	q.container_id = io->cid;
 	q.exec_id = io->eid;
-	q.len = STDIO_READ_LEN;
+	q.len = io->read_len;
 	return send_req(r, m, &q.base, &io->sid, err);
 }
 
@@ -470,8 +473,11 @@ static bool json_subset(json_t *want, json_t *got, char *path, size_t pathsz)
 		}
 		return true;
 	}
-	if (!got)
-		return json_is_null(want);
+	if (!got) /* proto3 JSON leaves out fields that hold their default */
+		return json_is_null(want) || (json_is_integer(want) && !json_integer_value(want)) ||
+		       (json_is_real(want) && json_real_value(want) == 0) || json_is_false(want) ||
+		       (json_is_string(want) && (!*json_string_value(want) ||
+						 !strcmp(json_string_value(want), "0")));
 	/* proto3 JSON writes 64-bit integers as strings: compare as text. */
 	if (json_is_integer(want) && json_is_string(got)) {
 		char b[32];
@@ -760,6 +766,8 @@ static bool step_stdio(struct replay *r, json_t *step)
 	io->cid = strdup(json_string_value(json_object_get(step, "container")) ?: "");
 	io->eid = strdup(json_string_value(json_object_get(step, "exec")) ?: "");
 	io->err_stream = stream && !strcmp(stream, "stderr");
+	json_t *len = json_object_get(step, "len");
+	io->read_len = json_is_integer(len) ? (uint32_t)json_integer_value(len) : STDIO_READ_LEN;
 	io->next = r->ios;
 	r->ios = io;
 	if (!io->name || !io->cid || !io->eid || io_send_read(r, io, &err) < 0) {

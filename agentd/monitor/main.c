@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -456,6 +457,40 @@ static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
 
 /* ---- start ---- */
 
+/* Room for the fds of MON_MAX_PROCS processes (a running one holds 4:
+ * pidfd, stdin, stdout, stderr) and our own, raised while we are still
+ * root (a guest's init hands out 1024). Where the hard limit cannot be
+ * raised (no CAP_SYS_RESOURCE), the table bound shrinks to what fits: a
+ * host that starts many execs gets RESOURCE_EXHAUSTED from mon_proc_add,
+ * never an EMFILE that truncates a MON_PROCESS_ADD and costs the launcher
+ * channel. */
+#define MON_OWN_FDS 64
+static unsigned raise_nofile(void)
+{
+	const rlim_t need = 4 * MON_MAX_PROCS + MON_OWN_FDS + 4;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return MON_MAX_PROCS;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return MON_MAX_PROCS;
+	struct rlimit want = { .rlim_cur = need,
+			       .rlim_max = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need
+						   ? rl.rlim_max
+						   : need };
+	if (setrlimit(RLIMIT_NOFILE, &want) < 0) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return MON_MAX_PROCS; /* cannot happen: soft up to hard is allowed */
+		if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+			return MON_MAX_PROCS;
+		unsigned n = rl.rlim_cur > MON_OWN_FDS + 8 ? (unsigned)((rl.rlim_cur - MON_OWN_FDS - 4) / 4) : 1;
+		log_warn("RLIMIT_NOFILE stays at %llu (raising it: %s): at most %u processes",
+			 (unsigned long long)rl.rlim_cur, strerror(errno), n);
+		return n;
+	}
+	return MON_MAX_PROCS;
+}
+
 static int check_fds(struct kerr *err)
 {
 	static const struct { int fd; const char *what; } need[] = {
@@ -565,6 +600,7 @@ int main(int argc, char **argv)
 		log_error("signalfd: %s", strerror(errno));
 		return 1;
 	}
+	m->max_procs = raise_nofile();
 	/* Nothing has been read from any channel yet. */
 	if (confine_self(&confine_monitor, (uid_t)uid, (gid_t)gid, 0, &err) < 0) {
 		log_error("%s", err.msg);

@@ -102,6 +102,7 @@ struct monitor {
 	unsigned fe_generation;
 	struct mon_proc *procs;
 	unsigned nprocs;
+	unsigned max_procs; /* MON_MAX_PROCS, or fewer when fds are short */
 	unsigned live; /* added and not yet reaped */
 	bool shutting_down;
 	int sigfd;

@@ -630,9 +630,10 @@ int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_
 	if (old && !(old->exited && old->waited))
 		return kerr_set_status(err, GRPC_ALREADY_EXISTS, -EEXIST,
 				       "process %s already exists", a->exec_id[0] ? a->exec_id : "init");
-	if (!old && m->nprocs >= MON_MAX_PROCS)
+	unsigned max = m->max_procs ? m->max_procs : MON_MAX_PROCS;
+	if (!old && m->nprocs >= max)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOBUFS,
-				       "%u processes in this container", MON_MAX_PROCS);
+				       "%u processes in this container", max);
 	cleanup_free struct mon_proc *p = calloc(1, sizeof(*p));
 	if (!p)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");

@@ -222,7 +222,9 @@ const struct confine_profile confine_monitor = {
 	.keep_caps = monitor_caps,
 	.nkeep = sizeof(monitor_caps) / sizeof(monitor_caps[0]),
 	.syscalls = monitor_syscalls,
-	.ioctl_allow = TIOCSWINSZ, /* TtyWinResize on the pty master */
+	/* TtyWinResize on the pty master; FIONREAD: how much output an exited
+	 * process left in its pipe (proc.c drains that much, then EOF). */
+	.ioctl_allow = (const unsigned long[]){ TIOCSWINSZ, FIONREAD, 0 },
 };
 
 /* Syscalls that fail softly instead of killing: libc may look at files
@@ -249,6 +251,39 @@ static struct scmp_arg_cmp arg_cmp(unsigned arg, enum scmp_compare op, scmp_datu
 				   scmp_datum_t b)
 {
 	return (struct scmp_arg_cmp){ .arg = arg, .op = op, .datum_a = a, .datum_b = b };
+}
+
+/* ALLOW for each request of allow[] (ascending, 0-terminated); ENOTTY for
+ * every other value: below the first, above the last, and each value in
+ * between, one rule apiece (one comparison per argument and rule). */
+static int ioctl_rules(scmp_filter_ctx ctx, const unsigned long *allow, struct kerr *err)
+{
+	int r;
+	if (!allow || !allow[0])
+		return rule(ctx, SCMP_ACT_ERRNO(ENOTTY), "ioctl", 0, NULL, err);
+	size_t n = 0;
+	while (allow[n])
+		n++;
+	struct scmp_arg_cmp lo = arg_cmp(1, SCMP_CMP_LT, allow[0], 0);
+	struct scmp_arg_cmp hi = arg_cmp(1, SCMP_CMP_GT, allow[n - 1], 0);
+	if ((r = rule(ctx, SCMP_ACT_ERRNO(ENOTTY), "ioctl", 1, &lo, err)) < 0 ||
+	    (r = rule(ctx, SCMP_ACT_ERRNO(ENOTTY), "ioctl", 1, &hi, err)) < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		struct scmp_arg_cmp is = arg_cmp(1, SCMP_CMP_EQ, allow[i], 0);
+		if ((r = rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &is, err)) < 0)
+			return r;
+		if (i + 1 == n)
+			break;
+		if (allow[i + 1] <= allow[i] || allow[i + 1] - allow[i] > CONFINE_IOCTL_GAP)
+			return kerr_set(err, -EINVAL, "ioctl allow-list not ascending or too sparse");
+		for (unsigned long v = allow[i] + 1; v < allow[i + 1]; v++) {
+			struct scmp_arg_cmp gap = arg_cmp(1, SCMP_CMP_EQ, v, 0);
+			if ((r = rule(ctx, SCMP_ACT_ERRNO(ENOTTY), "ioctl", 1, &gap, err)) < 0)
+				return r;
+		}
+	}
+	return 0;
 }
 
 static int seccomp_allow(const struct confine_profile *p, struct kerr *err)
@@ -292,17 +327,10 @@ static int seccomp_allow(const struct confine_profile *p, struct kerr *err)
 	struct scmp_arg_cmp self = arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0);
 	if ((r = rule(ctx, SCMP_ACT_ALLOW, "tgkill", 1, &self, err)) < 0)
 		goto out;
-	/* isatty() probes: answer "not a terminal"; the profile's one request
-	 * (if any) is allowed, through two complementary rules. */
-	if (p->ioctl_allow) {
-		struct scmp_arg_cmp is = arg_cmp(1, SCMP_CMP_EQ, p->ioctl_allow, 0);
-		struct scmp_arg_cmp isnt = arg_cmp(1, SCMP_CMP_NE, p->ioctl_allow, 0);
-		if ((r = rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &is, err)) < 0 ||
-		    (r = rule(ctx, SCMP_ACT_ERRNO(ENOTTY), "ioctl", 1, &isnt, err)) < 0)
-			goto out;
-	} else if ((r = rule(ctx, SCMP_ACT_ERRNO(ENOTTY), "ioctl", 0, NULL, err)) < 0) {
+	/* isatty() probes: answer "not a terminal"; the profile's requests are
+	 * allowed (ioctl_rules). */
+	if ((r = ioctl_rules(ctx, p->ioctl_allow, err)) < 0)
 		goto out;
-	}
 
 	r = seccomp_load(ctx);
 	if (r < 0)

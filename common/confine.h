@@ -16,13 +16,18 @@
 
 #include "err.h"
 
+#define CONFINE_IOCTL_GAP 64
+
 struct confine_profile {
 	const char *who;            /* "front-end", "monitor": for messages */
 	const int *keep_caps;       /* kept in permitted + effective; nothing else */
 	unsigned nkeep;
 	const char *const *syscalls; /* allowed in addition to the base; NULL-terminated */
-	unsigned long ioctl_allow;  /* the one ioctl request allowed (0: none); any
-				     * other ioctl fails ENOTTY (isatty probes) */
+	/* ioctl requests allowed, ascending, 0-terminated (NULL: none); any
+	 * other ioctl fails ENOTTY (isatty probes). Neighbours at most
+	 * CONFINE_IOCTL_GAP apart (the refusal is spelled value by value
+	 * between them: libseccomp takes one comparison per argument). */
+	const unsigned long *ioctl_allow;
 };
 
 /* Front-end: no capabilities; sockets (accept, peer names), sealed memfds

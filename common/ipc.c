@@ -112,6 +112,7 @@ static const struct ipc_type_desc types[] = {
 	{ IPC_MON_SIGNAL, "MON_SIGNAL", FIXED(ipc_process_signal), IPC_FD_NONE, false },
 	{ IPC_MON_EXITED, "MON_EXITED", FIXED(ipc_exited), IPC_FD_NONE, false },
 	{ IPC_MON_SHUTDOWN, "MON_SHUTDOWN", 0, 0, IPC_FD_NONE, false },
+	{ IPC_MON_RELEASED, "MON_RELEASED", FIXED(ipc_exec_name), IPC_FD_NONE, false },
 
 	{ IPC_LAUNCH_START, "LAUNCH_START", 0, 0, IPC_FD_NONE, false },
 	{ IPC_LAUNCH_EXEC, "LAUNCH_EXEC", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
@@ -196,6 +197,11 @@ int ipc_id_field_check(const char field[IPC_ID_MAX], bool allow_empty, const cha
 					      : "%s is empty%.*s",
 				what, n ? (int)n : 0, field);
 	return 0;
+}
+
+const char *ipc_exec_name(const char *container_id, const char *exec_id)
+{
+	return strcmp(exec_id, container_id) == 0 ? "" : exec_id;
 }
 
 static int check_stream(const char *name, uint32_t stream, struct kerr *err)
@@ -398,6 +404,12 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 		if (check_status(d->name, x.status, err) < 0)
 			return -EPROTO;
 		PAD_CHECK(x.pad);
+		break;
+	}
+	case IPC_MON_RELEASED: {
+		struct ipc_exec_name x;
+		memcpy(&x, p, sizeof(x));
+		ID_CHECK(x.exec_id, false, "exec id");
 		break;
 	}
 	case IPC_LAUNCHED: {

@@ -166,6 +166,8 @@ enum ipc_type {
 	IPC_MON_SIGNAL = 61,       /* executor -> monitor: struct ipc_process_signal -> OK or ERROR */
 	IPC_MON_EXITED = 62,       /* monitor -> executor: struct ipc_exited (no reply) */
 	IPC_MON_SHUTDOWN = 63,     /* executor -> monitor: no payload; exit once nothing runs */
+	IPC_MON_RELEASED = 64,     /* monitor -> executor: struct ipc_exec_name (no reply): an
+				    * exec was waited for and drained; its id is free again */
 
 	/* ---- executor <-> launcher, launcher -> monitor ---- */
 	IPC_LAUNCH_START = 80,     /* executor -> launcher: no payload; release the init -> OK/ERROR */
@@ -264,6 +266,11 @@ bool ipc_id_valid(const char *s, bool allow_empty);
  * to its end, and ipc_id_valid. what names the field in the error. */
 int ipc_id_field_check(const char field[IPC_ID_MAX], bool allow_empty, const char *what,
 		       struct kerr *err);
+/* The name a process goes by inside the agent: "" for the container's init,
+ * which the host names "" or by the container id (the Kata runtime's
+ * CreateContainer sends exec_id = container id and uses it for every later
+ * call on the init); any other exec id is its own name. Returns eid or "". */
+const char *ipc_exec_name(const char *container_id, const char *exec_id);
 
 struct ipc_container_ref {
 	char container_id[IPC_ID_MAX];
@@ -336,6 +343,10 @@ struct ipc_exited {
 	char exec_id[IPC_ID_MAX];
 	int32_t status; /* as in ipc_wait_reply */
 	uint32_t pad;
+};
+
+struct ipc_exec_name {
+	char exec_id[IPC_ID_MAX]; /* never "" in MON_RELEASED: the init is not released */
 };
 
 struct ipc_launched {

@@ -601,6 +601,15 @@ int cg_destroy(struct cgroup *cg, struct kerr *err)
 	return ret;
 }
 
+int cg_kill_all(struct cgroup *cg, struct kerr *err)
+{
+	if (!cg)
+		return 0;
+	/* The kill rounds draw on this budget (one stall of the loop each). */
+	cg->retries_left = 5;
+	return cg->layout == CG_V1 ? cg_v1_kill(cg, err) : cg_v2_kill(cg, err);
+}
+
 void cg_forget(struct cgroup *cg)
 {
 	cg_free(cg);

@@ -71,6 +71,11 @@ int cg_add_pid(struct cgroup *cg, pid_t pid, struct kerr *err);
  * allowed. */
 int cg_destroy(struct cgroup *cg, struct kerr *err);
 
+/* SIGKILL every process of the cgroup, now (v2 cgroup.kill; v1 freeze,
+ * SIGKILL every pid, thaw, a few rounds): SignalProcess's "kill all". The
+ * cgroup stays. Returns the first error; a v1 cgroup is thawed after. */
+int cg_kill_all(struct cgroup *cg, struct kerr *err);
+
 /* The cgroup path relative to each hierarchy root (no leading '/'). */
 const char *cg_path(const struct cgroup *cg);
 enum cg_layout cg_layout_of(const struct cgroup *cg);

@@ -26,6 +26,7 @@
 #include "executor.h"
 #include "grpc_status.h"
 #include "hooks.h"
+#include "signals.h"
 #include "spec_check.h"
 
 static void remove_step(struct container *ct);
@@ -516,6 +517,20 @@ static int on_monitor_exited(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 	return 0;
 }
 
+/* The monitor let an exec go (waited for, output delivered): its id is
+ * free again and its record goes. */
+static int on_monitor_released(struct ipc_chan *c, struct ipc_msg *m, void *data,
+			       struct kerr *err)
+{
+	struct container *ct = data;
+	struct ipc_exec_name x;
+	memcpy(&x, m->payload, sizeof(x));
+	struct ctr_exec *ex = find_exec(ct, x.exec_id);
+	if (ex && ex->launched && ex->exited)
+		drop_exec(ct, ex);
+	return 0;
+}
+
 static int on_monitor_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct container *ct = data;
@@ -543,6 +558,7 @@ static int on_monitor_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 
 static const struct ipc_dispatch monitor_table[] = {
 	{ IPC_MON_EXITED, IPC_FROM(IPC_ROLE_MONITOR), on_monitor_exited },
+	{ IPC_MON_RELEASED, IPC_FROM(IPC_ROLE_MONITOR), on_monitor_released },
 	{ IPC_OK, IPC_FROM(IPC_ROLE_MONITOR), on_monitor_reply },
 	{ IPC_ERROR, IPC_FROM(IPC_ROLE_MONITOR), on_monitor_reply },
 	{ 0, 0, NULL },
@@ -741,7 +757,9 @@ int on_process_exec(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 		goto bad;
 	}
 	if (!(ct = find(x, req->container_id))) {
-		kerr_set_status(&e, GRPC_NOT_FOUND, -ENOENT, "container %s not found",
+		/* Upstream: "Invalid container id" (INVALID_ARGUMENT, as for the
+		 * other process calls; doc/protocol.md). */
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -ENOENT, "Invalid container id %s",
 				req->container_id);
 		goto bad;
 	}
@@ -755,9 +773,11 @@ int on_process_exec(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 				"container %s is paused: resume it before ExecProcess", ct->id);
 		goto bad;
 	}
-	if (find_exec(ct, req->exec_id)) {
+	/* The container id names the init (the runtime's CreateContainer
+	 * exec_id); an exec id stays taken until its exec is released. */
+	if (!ipc_exec_name(ct->id, req->exec_id)[0] || find_exec(ct, req->exec_id)) {
 		kerr_set_status(&e, GRPC_ALREADY_EXISTS, -EEXIST,
-				"container %s: exec %s already exists", ct->id, req->exec_id);
+				"container %s: exec_id '%s' already exists", ct->id, req->exec_id);
 		goto bad;
 	}
 	if (!req->process) {
@@ -803,6 +823,48 @@ bad:
 	return exec_fail(c, m->hdr.id, &e, err);
 }
 
+/* SignalProcess with an empty exec id and SIGKILL: every process of the
+ * container, through its cgroup (upstream: freeze, kill each pid, thaw;
+ * the Kata runtime's "all"). A paused container ends up thawed, as there. */
+static int kill_all(struct container *ct, struct kerr *e)
+{
+	log_info("container %s: SIGKILL to every process of its cgroup", ct->id);
+	int r = cg_kill_all(ct->cg, e);
+	if (ct->paused && ct->cg) {
+		struct kerr fe = { 0 };
+		if (cg_freeze(ct->cg, false, &fe) < 0)
+			log_warn("container %s: thaw after the kill: %s", ct->id, fe.msg);
+		ct->paused = false;
+	}
+	if (r < 0) {
+		e->status = GRPC_INTERNAL;
+		return kerr_prefix(e, "container %s: signal every process", ct->id);
+	}
+	return 0;
+}
+
+/* Upstream do_signal_process: SIGTERM to an init that neither catches,
+ * ignores nor blocks it becomes SIGKILL (from outside its pid namespace
+ * the init would never see it). Read from /proc here; see signals.h for
+ * why a reused pid cannot be fooled into anything. */
+static uint32_t init_signal(struct container *ct, uint32_t sig)
+{
+	if (sig != SIGTERM || ct->init_exited || ct->init_pid <= 0 || ct->x_pid <= 0)
+		return sig;
+	struct kerr e = { 0 };
+	int r = proc_signal_handled("/proc", ct->init_pid, ct->x_pid, sig, &e);
+	if (r < 0) {
+		log_debug("container %s: SIGTERM left as is: %s", ct->id, e.msg);
+		return sig;
+	}
+	if (r == 0) {
+		log_info("container %s: its init has no SIGTERM handler: SIGKILL instead",
+			 ct->id);
+		return SIGKILL;
+	}
+	return sig;
+}
+
 int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
@@ -813,8 +875,11 @@ int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 	memcpy(&q, m->payload, sizeof(q));
 	struct kerr e = { 0 };
 	struct container *ct = lookup(x, q.container_id, &e);
-	if (!ct)
+	if (!ct) {
+		if (kerr_status(&e) == GRPC_NOT_FOUND)
+			e.status = GRPC_INVALID_ARGUMENT; /* upstream: "Invalid container id" */
 		return exec_fail(c, m->hdr.id, &e, err);
+	}
 	if (ipc_id_field_check(q.exec_id, true, "exec id", &e) < 0) {
 		e.status = GRPC_INVALID_ARGUMENT;
 		return exec_fail(c, m->hdr.id, &e, err);
@@ -824,13 +889,17 @@ int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 				q.signal);
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	if (q.exec_id[0] == '\0' ? ct->init_pid <= 0 : !find_exec(ct, q.exec_id)) {
-		if (q.exec_id[0])
-			kerr_set_status(&e, GRPC_NOT_FOUND, -ENOENT, "container %s: exec %s not found",
-					ct->id, q.exec_id);
-		else
-			kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -ESRCH,
-					"container %s: no init process yet", ct->id);
+	if (!q.exec_id[0] && q.signal == SIGKILL) {
+		if (kill_all(ct, &e) < 0)
+			return exec_fail(c, m->hdr.id, &e, err);
+		return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
+	}
+	const char *name = ipc_exec_name(ct->id, q.exec_id);
+	if (name[0] ? !find_exec(ct, name) : ct->init_pid <= 0) {
+		kerr_set_status(&e, GRPC_NOT_FOUND, -ENOENT,
+				name[0] ? "Process not found: container %s has no exec %s"
+					: "Process not found: container %s has no init process%s",
+				ct->id, name);
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	if (!ct->em) {
@@ -838,7 +907,10 @@ int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 				ct->id);
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	if (pend_send(ct, ct->em, &ct->pm, PEND_SIGNAL, m, q.exec_id, IPC_MON_SIGNAL, &q, sizeof(q),
+	struct ipc_process_signal out = { .signal = name[0] ? q.signal : init_signal(ct, q.signal) };
+	memcpy(out.container_id, q.container_id, sizeof(out.container_id));
+	snprintf(out.exec_id, sizeof(out.exec_id), "%s", name);
+	if (pend_send(ct, ct->em, &ct->pm, PEND_SIGNAL, m, name, IPC_MON_SIGNAL, &out, sizeof(out),
 		      &e) < 0)
 		return exec_fail(c, m->hdr.id, &e, err);
 	return 0;

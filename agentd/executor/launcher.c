@@ -27,6 +27,7 @@
 #include "container_spawn.h"
 #include "executor.h"
 #include "grpc_status.h"
+#include "process.h"
 
 struct launcher {
 	struct container *ct;
@@ -237,11 +238,15 @@ static void do_exec(struct launcher *la, struct ipc_msg *m)
 				"container %s is not running", la->ct->id);
 		goto fail;
 	}
+	/* What the runtime leaves out of an exec comes from the container's
+	 * process (process_exec_inherit). */
+	Grpc__Process proc;
+	process_exec_inherit(&proc, req->process, la->ct->req->oci->process);
 	struct container_launch l = la->init_l;
-	l.process = req->process;
+	l.process = &proc;
 	l.join_pidfd = la->init.pidfd;
 	struct container_child c = { .pid = 0, .pidfd = -1, .sync_fd = -1 };
-	if (launch(la, &l, req->exec_id, req->process, &c, &e) < 0) {
+	if (launch(la, &l, req->exec_id, &proc, &c, &e) < 0) {
 		/* The init exited while the executor's record still said
 		 * running (its MON_EXITED is on the way): say so, not ESRCH. */
 		struct pollfd p = { .fd = la->init.pidfd, .events = POLLIN };

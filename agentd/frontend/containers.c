@@ -12,15 +12,20 @@
  * reply arrives, so every handler is asynchronous.
  *
  * Semantics follow upstream src/agent/src/rpc.rs:
- *  - exec_id "" names the container's init process;
+ *  - exec_id "" and exec_id = container id name the container's init
+ *    process (the Kata runtime's CreateContainer sends exec_id = container
+ *    id and addresses the init by it from then on): the calls to the
+ *    monitor carry "" for both (ipc_exec_name), so they share one reader;
+ *    SignalProcess keeps what the host sent, since "" with SIGKILL means
+ *    every process of the container;
  *  - WriteStdin with no data closes stdin and answers {len: 0};
  *  - ReadStdout/ReadStderr at EOF answer an empty {data} (the runtime maps
  *    it to io.EOF); a read of len 0 is answered empty at once;
  *  - WaitProcess answers {status}: the exit code, or 128+signal;
  *  - RemoveContainer with timeout 0 waits for as long as it takes.
- * Deviations (stricter checks, NOT_FOUND for unknown containers where
- * upstream says INVALID_ARGUMENT "Invalid container id") are in
- * doc/protocol.md.
+ *  - an unknown container is INVALID_ARGUMENT ("Invalid container id"), an
+ *    unknown or released process NOT_FOUND (upstream sandbox_err_to_ttrpc).
+ * Deviations (stricter checks) are in doc/protocol.md.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -324,7 +329,7 @@ void rpc_wait_process(struct frontend *fe, struct ttrpc_call *call, ProtobufCMes
 	struct kerr err = { 0 };
 	if (check_ids(r->container_id, r->exec_id, &err) < 0)
 		goto fail;
-	monitors_wait(fe, call, r->container_id, r->exec_id);
+	monitors_wait(fe, call, r->container_id, ipc_exec_name(r->container_id, r->exec_id));
 	protobuf_c_message_free_unpacked(req, NULL);
 	return;
 fail:
@@ -340,7 +345,8 @@ void rpc_write_stdin(struct frontend *fe, struct ttrpc_call *call, ProtobufCMess
 	if (r->data.len == 0) {
 		/* Upstream: an empty write is the end of stdin. The empty OK
 		 * reply decodes as WriteStreamResponse{len: 0}. */
-		monitors_close_stdin(fe, call, r->container_id, r->exec_id);
+		monitors_close_stdin(fe, call, r->container_id,
+				     ipc_exec_name(r->container_id, r->exec_id));
 		protobuf_c_message_free_unpacked(req, NULL);
 		return;
 	}
@@ -360,8 +366,8 @@ static void read_stream(struct frontend *fe, struct ttrpc_call *call, ProtobufCM
 	if (r->len == 0) {
 		/* Upstream reads into an empty buffer: an empty answer, now. */
 		if (!monitors_known(fe, r->container_id)) {
-			kerr_set_status(&err, GRPC_NOT_FOUND, -ENOENT, "container %s not found",
-					r->container_id);
+			kerr_set_status(&err, GRPC_INVALID_ARGUMENT, -ENOENT,
+					"Invalid container id %s", r->container_id);
 			goto fail;
 		}
 		protobuf_c_message_free_unpacked(req, NULL);
@@ -371,7 +377,8 @@ static void read_stream(struct frontend *fe, struct ttrpc_call *call, ProtobufCM
 	/* A ttRPC answer could carry up to 4 MiB, but one monitor message
 	 * carries a chunk; a shorter read is what read(2) semantics allow. */
 	uint32_t len = r->len < IPC_STDIO_CHUNK ? r->len : IPC_STDIO_CHUNK;
-	monitors_read(fe, call, r->container_id, r->exec_id, stream, len);
+	monitors_read(fe, call, r->container_id, ipc_exec_name(r->container_id, r->exec_id), stream,
+		      len);
 	protobuf_c_message_free_unpacked(req, NULL);
 	return;
 fail:
@@ -394,7 +401,7 @@ void rpc_close_stdin(struct frontend *fe, struct ttrpc_call *call, ProtobufCMess
 	struct kerr err = { 0 };
 	if (check_ids(r->container_id, r->exec_id, &err) < 0)
 		goto fail;
-	monitors_close_stdin(fe, call, r->container_id, r->exec_id);
+	monitors_close_stdin(fe, call, r->container_id, ipc_exec_name(r->container_id, r->exec_id));
 	protobuf_c_message_free_unpacked(req, NULL);
 	return;
 fail:
@@ -413,8 +420,8 @@ void rpc_tty_win_resize(struct frontend *fe, struct ttrpc_call *call, ProtobufCM
 				r->row, r->column);
 		goto fail;
 	}
-	monitors_resize(fe, call, r->container_id, r->exec_id, (uint16_t)r->row,
-			(uint16_t)r->column);
+	monitors_resize(fe, call, r->container_id, ipc_exec_name(r->container_id, r->exec_id),
+			(uint16_t)r->row, (uint16_t)r->column);
 	protobuf_c_message_free_unpacked(req, NULL);
 	return;
 fail:

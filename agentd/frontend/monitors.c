@@ -323,12 +323,13 @@ static void on_req_cancel(struct ttrpc_call *call, void *data)
 	ttrpc_call_release(call);
 }
 
-/* Lookup for a handler: NOT_FOUND when the container has no monitor. */
+/* Lookup for a handler: INVALID_ARGUMENT when the container has no
+ * monitor (upstream sandbox_err_to_ttrpc: "Invalid container id"). */
 static struct fe_mon *mon_get(struct frontend *fe, const char *cid, struct kerr *err)
 {
 	struct fe_mon *m = mon_find(fe, cid);
 	if (!m)
-		kerr_set_status(err, GRPC_NOT_FOUND, -ENOENT, "container %s not found", cid);
+		kerr_set_status(err, GRPC_INVALID_ARGUMENT, -ENOENT, "Invalid container id %s", cid);
 	return m;
 }
 
@@ -682,7 +683,7 @@ void monitors_write(struct frontend *fe, struct ttrpc_call *call, Grpc__WriteStr
 	w->mon = m;
 	w->call = call;
 	w->req = req;
-	snprintf(w->exec_id, sizeof(w->exec_id), "%s", req->exec_id);
+	snprintf(w->exec_id, sizeof(w->exec_id), "%s", ipc_exec_name(req->container_id, req->exec_id));
 	ttrpc_call_set_cancel(call, on_write_cancel, w);
 	m->busy++;
 	write_next(w);

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -154,21 +155,40 @@ static int need_id(const struct ipc_msg *msg, struct kerr *err)
 	return 0;
 }
 
-/* The process named by a request, or an ERROR reply (NOT_FOUND). */
+void mon_released(struct monitor *m, const char *exec_id)
+{
+	if (!m->exec)
+		return;
+	struct ipc_exec_name x = { 0 };
+	snprintf(x.exec_id, sizeof(x.exec_id), "%s", exec_id);
+	struct kerr e = { 0 };
+	if (ipc_chan_send(m->exec, IPC_MON_RELEASED, 0, &x, sizeof(x), -1, &e) < 0)
+		log_error("tell the executor exec %s was released: %s", exec_id, e.msg);
+}
+
+/* Which processes a request may name: a read or ACK also drains a waited
+ * exec (mon_proc_find); anything else sees only live ones (mon_proc_get). */
+enum lookup { LOOKUP_LIVE, LOOKUP_DRAIN };
+
+/* The process named by a request, or an ERROR reply: INVALID_ARGUMENT for
+ * another container (upstream's "Invalid container id"), NOT_FOUND for an
+ * unknown or released process (upstream sandbox_err_to_ttrpc). */
 static struct mon_proc *find_or_reply(struct monitor *m, struct ipc_chan *c, uint32_t id,
-				      const char *container_id, const char *exec_id)
+				      const char *container_id, const char *exec_id,
+				      enum lookup how)
 {
 	if (container_id && strcmp(container_id, m->container_id) != 0) {
 		char msg[IPC_ERROR_MSG_MAX];
-		snprintf(msg, sizeof(msg), "container %s not found (this monitor serves %s)",
+		snprintf(msg, sizeof(msg), "Invalid container id %s (this monitor serves %s)",
 			 container_id, m->container_id);
-		chan_error(c, id, GRPC_NOT_FOUND, -ENOENT, msg);
+		chan_error(c, id, GRPC_INVALID_ARGUMENT, -ENOENT, msg);
 		return NULL;
 	}
-	struct mon_proc *p = mon_proc_find(m, exec_id);
+	struct mon_proc *p = how == LOOKUP_DRAIN ? mon_proc_find(m, exec_id)
+						 : mon_proc_get(m, exec_id);
 	if (!p) {
 		char msg[IPC_ERROR_MSG_MAX];
-		snprintf(msg, sizeof(msg), "process %s of container %s not found",
+		snprintf(msg, sizeof(msg), "Process not found: process %s of container %s",
 			 exec_id[0] ? exec_id : "init", m->container_id);
 		chan_error(c, id, GRPC_NOT_FOUND, -ENOENT, msg);
 	}
@@ -184,7 +204,7 @@ static int fe_read(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct k
 	memcpy(&r, msg->payload, sizeof(r));
 	if (need_id(msg, err) < 0)
 		return -EPROTO;
-	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, r.exec_id);
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, r.exec_id, LOOKUP_DRAIN);
 	struct kerr e = { 0 };
 	if (p && mon_stream_read(p, r.stream, msg->hdr.id, r.max_len, &e) < 0)
 		chan_kerr(c, msg->hdr.id, &e);
@@ -209,7 +229,7 @@ static int fe_write(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct 
 	memcpy(&w, msg->payload, sizeof(w));
 	if (need_id(msg, err) < 0)
 		return -EPROTO;
-	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, w.exec_id);
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, w.exec_id, LOOKUP_LIVE);
 	struct kerr e = { 0 };
 	if (p && mon_stdin_write(p, msg->hdr.id, msg->payload + sizeof(w), msg->len - sizeof(w),
 				 &e) < 0)
@@ -224,7 +244,7 @@ static int fe_close_stdin(struct ipc_chan *c, struct ipc_msg *msg, void *data, s
 	memcpy(&x, msg->payload, sizeof(x));
 	if (need_id(msg, err) < 0)
 		return -EPROTO;
-	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, x.container_id, x.exec_id);
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, x.container_id, x.exec_id, LOOKUP_LIVE);
 	if (p) {
 		mon_stdin_close(p);
 		if (m->frontend == c)
@@ -240,15 +260,18 @@ static int fe_resize(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct
 	memcpy(&t, msg->payload, sizeof(t));
 	if (need_id(msg, err) < 0)
 		return -EPROTO;
-	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, t.exec_id);
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, t.exec_id, LOOKUP_LIVE);
 	if (!p)
 		return 0;
 	int fd = p->in_fd >= 0 ? p->in_fd : p->out[0].fd;
 	if (!p->terminal || fd < 0) {
+		/* Upstream: UNAVAILABLE "no tty" (its term_master is gone
+		 * after CloseStdin too). */
 		char e[IPC_ERROR_MSG_MAX];
-		snprintf(e, sizeof(e), "process %s has no %s", p->exec_id[0] ? p->exec_id : "init",
+		snprintf(e, sizeof(e), "no tty: process %s has no %s",
+			 p->exec_id[0] ? p->exec_id : "init",
 			 p->terminal ? "open terminal" : "terminal");
-		chan_error(c, msg->hdr.id, GRPC_FAILED_PRECONDITION, -ENOTTY, e);
+		chan_error(c, msg->hdr.id, GRPC_UNAVAILABLE, -ENOTTY, e);
 		return 0;
 	}
 	struct winsize ws = { .ws_row = t.rows, .ws_col = t.cols };
@@ -271,7 +294,7 @@ static int fe_wait(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct k
 	memcpy(&x, msg->payload, sizeof(x));
 	if (need_id(msg, err) < 0)
 		return -EPROTO;
-	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, x.container_id, x.exec_id);
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, x.container_id, x.exec_id, LOOKUP_LIVE);
 	struct kerr e = { 0 };
 	if (p && mon_wait(p, msg->hdr.id, &e) < 0)
 		chan_kerr(c, msg->hdr.id, &e);
@@ -346,7 +369,7 @@ static int ex_signal(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct
 	memcpy(&s, msg->payload, sizeof(s));
 	if (need_id(msg, err) < 0)
 		return -EPROTO;
-	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, s.container_id, s.exec_id);
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, s.container_id, s.exec_id, LOOKUP_LIVE);
 	if (!p)
 		return 0;
 	/* An exited process: nothing left to signal; the executor keeps the
@@ -433,6 +456,40 @@ static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
 }
 
 /* ---- start ---- */
+
+/* Room for the fds of MON_MAX_PROCS processes (a running one holds 4:
+ * pidfd, stdin, stdout, stderr) and our own, raised while we are still
+ * root (a guest's init hands out 1024). Where the hard limit cannot be
+ * raised (no CAP_SYS_RESOURCE), the table bound shrinks to what fits: a
+ * host that starts many execs gets RESOURCE_EXHAUSTED from mon_proc_add,
+ * never an EMFILE that truncates a MON_PROCESS_ADD and costs the launcher
+ * channel. */
+#define MON_OWN_FDS 64
+static unsigned raise_nofile(void)
+{
+	const rlim_t need = 4 * MON_MAX_PROCS + MON_OWN_FDS + 4;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return MON_MAX_PROCS;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return MON_MAX_PROCS;
+	struct rlimit want = { .rlim_cur = need,
+			       .rlim_max = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need
+						   ? rl.rlim_max
+						   : need };
+	if (setrlimit(RLIMIT_NOFILE, &want) < 0) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return MON_MAX_PROCS; /* cannot happen: soft up to hard is allowed */
+		if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+			return MON_MAX_PROCS;
+		unsigned n = rl.rlim_cur > MON_OWN_FDS + 8 ? (unsigned)((rl.rlim_cur - MON_OWN_FDS - 4) / 4) : 1;
+		log_warn("RLIMIT_NOFILE stays at %llu (raising it: %s): at most %u processes",
+			 (unsigned long long)rl.rlim_cur, strerror(errno), n);
+		return n;
+	}
+	return MON_MAX_PROCS;
+}
 
 static int check_fds(struct kerr *err)
 {
@@ -543,6 +600,7 @@ int main(int argc, char **argv)
 		log_error("signalfd: %s", strerror(errno));
 		return 1;
 	}
+	m->max_procs = raise_nofile();
 	/* Nothing has been read from any channel yet. */
 	if (confine_self(&confine_monitor, (uid_t)uid, (gid_t)gid, 0, &err) < 0) {
 		log_error("%s", err.msg);

@@ -28,6 +28,14 @@
 #define MON_MAX_WAITERS 64
 /* Processes per container (init + execs, live or not yet collected). */
 #define MON_MAX_PROCS 1024
+/* An exec waited for while its output is still unread is released once
+ * the output is delivered, or when nobody read or acknowledged any of it
+ * for this long (the host abandoned it). */
+#define MON_DRAIN_IDLE_MS 5000
+/* A terminal's output may still sit in the tty layer's buffers when its
+ * process is reaped (FIONREAD counts only the line discipline's): read up to
+ * this much more after the exit before the end of output. */
+#define MON_TTY_DRAIN_SLACK (64u * 1024u)
 /* Exits of processes not (yet) announced by MON_PROCESS_ADD, remembered in
  * case the announcement arrives after the reap (the launcher clones the
  * process as our child before it sends MON_PROCESS_ADD). */
@@ -48,6 +56,12 @@ struct mon_stream {
 	bool read_pending;
 	uint32_t read_id;
 	uint32_t read_max;
+	/* The process exited: what it left in the pipe (drain_left bytes,
+	 * FIONREAD at the exit) is still read, then the stream ends, even if a
+	 * background child keeps the pipe open (upstream: the exit notifier
+	 * ends a pending read after a bounded drain). */
+	bool draining;
+	uint64_t drain_left;
 };
 
 struct mon_write {
@@ -71,9 +85,13 @@ struct mon_proc {
 	struct mon_stream out[2]; /* [0] stdout, [1] stderr (always EOF with a tty) */
 	bool exited;
 	int status;
-	bool waited; /* a WAIT_REPLY was sent */
+	bool waited; /* a WAIT_REPLY was sent: an exec is then only readable */
 	uint32_t waiters[MON_MAX_WAITERS];
 	unsigned nwaiters;
+	/* A waited exec: the check that releases it (deferred, then at
+	 * rel_deadline when its output is still unread). */
+	struct loop_timer *rel_timer;
+	uint64_t rel_deadline;
 };
 
 struct monitor {
@@ -84,6 +102,7 @@ struct monitor {
 	unsigned fe_generation;
 	struct mon_proc *procs;
 	unsigned nprocs;
+	unsigned max_procs; /* MON_MAX_PROCS, or fewer when fds are short */
 	unsigned live; /* added and not yet reaped */
 	bool shutting_down;
 	int sigfd;
@@ -93,7 +112,12 @@ struct monitor {
 
 /* ---- proc.c ---- */
 
+/* The process a request names ("" or the container id: the init). find:
+ * every process still held (reads and ACKs drain a waited exec); get: the
+ * live view of the other requests, where a waited exec is gone (NOT_FOUND,
+ * as upstream removes a process once waited for). */
 struct mon_proc *mon_proc_find(struct monitor *m, const char *exec_id);
+struct mon_proc *mon_proc_get(struct monitor *m, const char *exec_id);
 /* Take the fds of a MON_PROCESS_ADD (already checked by ipc_recv). */
 int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_msg *msg,
 		 struct kerr *err);
@@ -120,6 +144,8 @@ void mon_error_to_frontend(struct monitor *m, uint32_t id, int grpc_status, int 
 			   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* A process exited: tell the executor; maybe finish a shutdown. */
 void mon_exited(struct monitor *m, struct mon_proc *p);
+/* An exec was released (waited for, output delivered): tell the executor. */
+void mon_released(struct monitor *m, const char *exec_id);
 void mon_check_done(struct monitor *m);
 
 #endif

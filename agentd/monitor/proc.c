@@ -13,6 +13,21 @@
  * so orphans reparented to us (we are a child subreaper) are reaped too. A
  * process can exit, and be reaped, before the launcher's MON_PROCESS_ADD
  * for it arrives; its status is then found in the recent-exits table.
+ *
+ * End of output: a stream ends when its fd does, or once the bytes its
+ * process left in the pipe when it was reaped (FIONREAD) are read: a
+ * background child that inherited the pipe cannot keep `kubectl exec` or an
+ * exec probe waiting (the Go shim calls WaitProcess only after both streams
+ * hit EOF). Nothing the process wrote is lost: it is all in the pipe by the
+ * time it is reaped.
+ *
+ * Release: an exec is dropped (fds, buffers, table entry; MON_RELEASED to
+ * the executor) once it was waited for and its output was delivered, or
+ * MON_DRAIN_IDLE_MS after its wait when nobody reads the rest. From its
+ * wait on, only reads and ACKs still find it: a second WaitProcess is
+ * NOT_FOUND, as upstream removes the process in its first. The init stays
+ * until the container goes (a second WaitProcess answers again: the Go
+ * runtime's stop waits once more after the shim did).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +51,8 @@
  * others. */
 #define FILL_BATCH (256u * 1024u)
 
+static void proc_release_soon(struct mon_proc *p);
+
 static const char *stream_name(unsigned i)
 {
 	return i == 0 ? "stdout" : "stderr";
@@ -48,10 +65,17 @@ static const char *proc_name(const struct mon_proc *p)
 
 struct mon_proc *mon_proc_find(struct monitor *m, const char *exec_id)
 {
+	const char *name = ipc_exec_name(m->container_id, exec_id);
 	for (struct mon_proc *p = m->procs; p; p = p->next)
-		if (strcmp(p->exec_id, exec_id) == 0)
+		if (strcmp(p->exec_id, name) == 0)
 			return p;
 	return NULL;
+}
+
+struct mon_proc *mon_proc_get(struct monitor *m, const char *exec_id)
+{
+	struct mon_proc *p = mon_proc_find(m, exec_id);
+	return p && p->exec_id[0] && p->waited ? NULL : p;
 }
 
 static int status_of(const siginfo_t *si)
@@ -136,16 +160,27 @@ static void stream_fill(struct mon_proc *p, unsigned i)
 		}
 		size_t tail = (s->start + used) % s->cap;
 		size_t n = tail + room <= s->cap ? room : s->cap - tail;
-		ssize_t r = read(s->fd, s->buf + tail, n);
+		if (s->draining && n > s->drain_left)
+			n = (size_t)s->drain_left;
+		ssize_t r = n ? read(s->fd, s->buf + tail, n) : 0;
 		if (r > 0) {
 			s->end += (uint64_t)r;
 			total += (size_t)r;
+			if (s->draining)
+				s->drain_left -= (uint64_t)r;
 			continue;
 		}
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !s->draining)
 			break;
+		if (s->draining) {
+			/* What the process left is read; whoever else holds the
+			 * pipe (a background child) does not hold the host. */
+			s->eof = true;
+			stream_close_fd(p, s);
+			break;
+		}
 		/* EOF; on a pty master EIO means the slave side is gone. */
 		if (r < 0 && !(p->terminal && errno == EIO))
 			log_warn("%s %s: read: %s; treating as end of output", proc_name(p),
@@ -207,6 +242,7 @@ int mon_stream_read(struct mon_proc *p, unsigned stream, uint32_t id, uint32_t m
 	s->read_id = id;
 	s->read_max = max_len;
 	stream_answer(p, i);
+	proc_release_soon(p); /* someone still reads: not abandoned */
 	return 0;
 }
 
@@ -230,6 +266,7 @@ void mon_stream_ack(struct mon_proc *p, unsigned stream, uint64_t offset)
 		stream_fill(p, stream - 1);
 		stream_answer(p, stream - 1);
 	}
+	proc_release_soon(p);
 }
 
 /* ---- stdin ---- */
@@ -370,6 +407,25 @@ static void reply_waiters(struct mon_proc *p)
 		p->waited = true;
 	}
 	p->nwaiters = 0;
+	proc_release_soon(p);
+}
+
+/* The process exited: read what it left in the fd, then end the stream. */
+static void stream_drain_arm(struct mon_proc *p, unsigned i)
+{
+	struct mon_stream *s = &p->out[i];
+	int n = 0;
+	if (s->fd < 0 || s->draining)
+		return;
+	if (ioctl(s->fd, FIONREAD, &n) < 0 || n < 0) {
+		log_warn("%s %s: FIONREAD: %s; output ends when the pipe is empty", proc_name(p),
+			 stream_name(i), strerror(errno));
+		n = 0;
+		s->drain_left = UINT64_MAX;
+	} else {
+		s->drain_left = (uint64_t)n + (p->terminal ? MON_TTY_DRAIN_SLACK : 0);
+	}
+	s->draining = true;
 }
 
 static void proc_exited(struct mon_proc *p, int status)
@@ -384,6 +440,7 @@ static void proc_exited(struct mon_proc *p, int status)
 	log_info("process %s (pid %d) exited, status %d", proc_name(p), (int)p->pid, status);
 	/* What the process wrote last may still sit in the pipe. */
 	for (unsigned i = 0; i < 2; i++) {
+		stream_drain_arm(p, i);
 		stream_fill(p, i);
 		stream_answer(p, i);
 	}
@@ -443,6 +500,7 @@ int mon_wait(struct mon_proc *p, uint32_t id, struct kerr *err)
 		struct ipc_wait_reply r = { .status = p->status };
 		p->waited = true;
 		mon_to_frontend(p->mon, IPC_WAIT_REPLY, id, &r, sizeof(r));
+		proc_release_soon(p);
 		return 0;
 	}
 	if (p->nwaiters >= MON_MAX_WAITERS)
@@ -470,6 +528,8 @@ static void proc_free(struct mon_proc *p)
 	}
 	if (p->pidfd >= 0)
 		close(p->pidfd);
+	if (p->rel_timer)
+		loop_timer_cancel(p->mon->loop, p->rel_timer);
 	free(p);
 }
 
@@ -483,6 +543,75 @@ static void proc_unlink(struct monitor *m, struct mon_proc *p)
 		}
 }
 
+/* Out of the table for good: what its requesters still wait for is
+ * answered (a read: EOF; a stdin write: NOT_FOUND), then it is freed. */
+static void proc_drop(struct mon_proc *p)
+{
+	struct monitor *m = p->mon;
+	stdin_fail_all(p, GRPC_NOT_FOUND, -ENOENT, "the process was released");
+	for (unsigned i = 0; i < 2; i++) {
+		struct mon_stream *s = &p->out[i];
+		stream_close_fd(p, s);
+		s->eof = true;
+		s->sent = s->end; /* nothing more to say: the answer is EOF */
+		stream_answer(p, i);
+	}
+	proc_unlink(m, p);
+	proc_free(p);
+}
+
+static bool proc_drained(const struct mon_proc *p)
+{
+	for (unsigned i = 0; i < 2; i++)
+		if (!p->out[i].eof || p->out[i].acked != p->out[i].end)
+			return false;
+	return true;
+}
+
+static void release_check(struct loop *l, void *data)
+{
+	struct mon_proc *p = data;
+	struct monitor *m = p->mon;
+	uint64_t now = loop_now_ns();
+	p->rel_timer = NULL;
+	bool drained = proc_drained(p);
+	if (!drained && (p->rel_deadline == 0 || now < p->rel_deadline)) {
+		if (p->rel_deadline == 0)
+			p->rel_deadline = now + MON_DRAIN_IDLE_MS * 1000000ull;
+		p->rel_timer = loop_timer_add(l, p->rel_deadline, release_check, p);
+		if (p->rel_timer)
+			return;
+	}
+	char id[IPC_ID_MAX];
+	memcpy(id, p->exec_id, sizeof(id));
+	if (drained)
+		log_info("process %s released", id);
+	else
+		log_info("process %s released: %llu bytes of its output were not read within %d ms "
+			 "of its wait",
+			 id,
+			 (unsigned long long)(p->out[0].end - p->out[0].acked +
+					      p->out[1].end - p->out[1].acked),
+			 MON_DRAIN_IDLE_MS);
+	proc_drop(p);
+	mon_released(m, id);
+}
+
+/* A waited exec: release it now if its output is delivered, else once it
+ * is or once nobody reads for MON_DRAIN_IDLE_MS (restarted by each read or
+ * ACK). Deferred: callers go on using p. */
+static void proc_release_soon(struct mon_proc *p)
+{
+	if (!p->exec_id[0] || !p->waited || !p->exited)
+		return;
+	if (p->rel_timer)
+		loop_timer_cancel(p->mon->loop, p->rel_timer);
+	p->rel_deadline = 0;
+	p->rel_timer = loop_timer_add(p->mon->loop, 0, release_check, p);
+	if (!p->rel_timer)
+		log_error("process %s: out of memory scheduling its release", proc_name(p));
+}
+
 static int set_nonblock(int fd, struct kerr *err)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -494,13 +623,17 @@ static int set_nonblock(int fd, struct kerr *err)
 int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_msg *msg,
 		 struct kerr *err)
 {
+	if (a->exec_id[0] && strcmp(a->exec_id, m->container_id) == 0)
+		return kerr_set_status(err, GRPC_ALREADY_EXISTS, -EEXIST,
+				       "exec id %s names the container's init", a->exec_id);
 	struct mon_proc *old = mon_proc_find(m, a->exec_id);
 	if (old && !(old->exited && old->waited))
 		return kerr_set_status(err, GRPC_ALREADY_EXISTS, -EEXIST,
 				       "process %s already exists", a->exec_id[0] ? a->exec_id : "init");
-	if (!old && m->nprocs >= MON_MAX_PROCS)
+	unsigned max = m->max_procs ? m->max_procs : MON_MAX_PROCS;
+	if (!old && m->nprocs >= max)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOBUFS,
-				       "%u processes in this container", MON_MAX_PROCS);
+				       "%u processes in this container", max);
 	cleanup_free struct mon_proc *p = calloc(1, sizeof(*p));
 	if (!p)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
@@ -558,10 +691,8 @@ int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_
 		return r;
 	}
 
-	if (old) {
-		proc_unlink(m, old);
-		proc_free(old);
-	}
+	if (old)
+		proc_drop(old);
 	struct mon_proc *np = take_ptr(&p);
 	np->next = m->procs;
 	m->procs = np;

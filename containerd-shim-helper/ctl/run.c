@@ -577,7 +577,8 @@ int cmd_run(const struct opts *o, int argc, char **argv)
 		return text ? 0 : EXIT_RUN_FAILED;
 	}
 
-	struct session s = { .o = o, .cid = id, .eid = "", .tty = spec->process->terminal };
+	/* The init goes by the container id, as the Kata runtime names it. */
+	struct session s = { .o = o, .cid = id, .eid = id, .tty = spec->process->terminal };
 	int ret = connect_agent(o, &s.c);
 	if (ret) {
 		if (spec->process->consolesize == &box)

@@ -546,7 +546,7 @@ TEST(wait_answers_status_and_monitor_errors_pass_through)
 	answer_free(&a);
 }
 
-TEST(monitor_gone_fails_pending_calls_unavailable_then_not_found)
+TEST(monitor_gone_fails_pending_calls_unavailable_then_invalid_container)
 {
 	FX_SCOPED f;
 	REQUIRE(fx_start(&f) == 0);
@@ -563,9 +563,112 @@ TEST(monitor_gone_fails_pending_calls_unavailable_then_not_found)
 	REQUIRE(answer(&f, &a) == 0 && a.sid == sid);
 	CHECK_EQ_INT(a.status, GRPC_UNAVAILABLE);
 	answer_free(&a);
+	/* then an unknown container: upstream's "Invalid container id" */
 	sid = call(&f, "WaitProcess", &w.base, 0);
 	REQUIRE(answer(&f, &a) == 0 && a.sid == sid);
-	CHECK_EQ_INT(a.status, GRPC_NOT_FOUND);
+	CHECK_EQ_INT(a.status, GRPC_INVALID_ARGUMENT);
+	CHECK(a.message && strstr(a.message, "Invalid container id"));
+	answer_free(&a);
+}
+
+/* kata_agent.go createContainer: exec_id = container id; every later call
+ * on the init (ReadStdout/ReadStderr/WriteStdin/CloseStdin/WaitProcess/
+ * TtyWinResize) carries that exec id. The monitor sees "" for both names,
+ * so reads of the init by either name share one reader. SignalProcess goes
+ * to the executor as sent: "" with SIGKILL means every process. */
+TEST(init_is_named_by_the_container_id)
+{
+	FX_SCOPED f;
+	REQUIRE(fx_start(&f) == 0);
+	cleanup_close int mon = create(&f, "c1");
+	REQUIRE(mon >= 0);
+	struct ipc_msg m;
+	struct answer a;
+	Grpc__ReadStreamRequest r = GRPC__READ_STREAM_REQUEST__INIT;
+	r.container_id = (char *)"c1";
+	r.exec_id = (char *)"c1";
+	r.len = 1024;
+	uint32_t sid = call(&f, "ReadStdout", &r.base, 0);
+	REQUIRE(expect(mon, IPC_STDIO_READ_REQ, &m) == 0);
+	struct ipc_stdio_read rd;
+	memcpy(&rd, m.payload, sizeof(rd));
+	CHECK_EQ_STR(rd.exec_id, "");
+	uint32_t rid = m.hdr.id;
+	ipc_msg_release(&m);
+	/* the same stream by "": queued behind the first, not a second read */
+	r.exec_id = (char *)"";
+	uint32_t sid2 = call(&f, "ReadStdout", &r.base, 0);
+	CHECK(quiet(mon, 200));
+	data(mon, rid, 0, "hi", 2);
+	Grpc__ReadStreamResponse *rr = read_answer(&f, sid);
+	CHECK(rr && rr->data.len == 2 && memcmp(rr->data.data, "hi", 2) == 0);
+	if (rr)
+		grpc__read_stream_response__free_unpacked(rr, NULL);
+	REQUIRE(expect(mon, IPC_STDIO_ACK, &m) == 0);
+	struct ipc_stdio_ack ack;
+	memcpy(&ack, m.payload, sizeof(ack));
+	CHECK_EQ_STR(ack.exec_id, "");
+	ipc_msg_release(&m);
+	REQUIRE(expect(mon, IPC_STDIO_READ_REQ, &m) == 0);
+	data(mon, m.hdr.id, 2, "", 0);
+	ipc_msg_release(&m);
+	rr = read_answer(&f, sid2);
+	CHECK(rr && rr->data.len == 0);
+	if (rr)
+		grpc__read_stream_response__free_unpacked(rr, NULL);
+
+	Grpc__WaitProcessRequest w = GRPC__WAIT_PROCESS_REQUEST__INIT;
+	w.container_id = (char *)"c1";
+	w.exec_id = (char *)"c1";
+	sid = call(&f, "WaitProcess", &w.base, 0);
+	REQUIRE(expect(mon, IPC_WAIT_REQ, &m) == 0);
+	struct ipc_exec_ref ref;
+	memcpy(&ref, m.payload, sizeof(ref));
+	CHECK_EQ_STR(ref.exec_id, "");
+	struct ipc_wait_reply st = { .status = 0 };
+	reply(mon, IPC_WAIT_REPLY, m.hdr.id, &st, sizeof(st));
+	ipc_msg_release(&m);
+	REQUIRE(answer(&f, &a) == 0 && a.sid == sid);
+	CHECK_EQ_INT(a.status, 0);
+	answer_free(&a);
+
+	Grpc__TtyWinResizeRequest t = GRPC__TTY_WIN_RESIZE_REQUEST__INIT;
+	t.container_id = (char *)"c1";
+	t.exec_id = (char *)"c1";
+	t.row = 10;
+	t.column = 20;
+	sid = call(&f, "TtyWinResize", &t.base, 0);
+	REQUIRE(expect(mon, IPC_TTY_RESIZE_REQ, &m) == 0);
+	struct ipc_tty_resize rz;
+	memcpy(&rz, m.payload, sizeof(rz));
+	CHECK_EQ_STR(rz.exec_id, "");
+	reply_error(mon, m.hdr.id, GRPC_UNAVAILABLE, "no tty");
+	ipc_msg_release(&m);
+	REQUIRE(answer(&f, &a) == 0 && a.sid == sid);
+	CHECK_EQ_INT(a.status, GRPC_UNAVAILABLE);
+	answer_free(&a);
+
+	Grpc__SignalProcessRequest sg = GRPC__SIGNAL_PROCESS_REQUEST__INIT;
+	sg.container_id = (char *)"c1";
+	sg.exec_id = (char *)"c1";
+	sg.signal = 9;
+	sid = call(&f, "SignalProcess", &sg.base, 0);
+	REQUIRE(expect(f.exec, IPC_PROCESS_SIGNAL_REQ, &m) == 0);
+	struct ipc_process_signal ps;
+	memcpy(&ps, m.payload, sizeof(ps));
+	CHECK_EQ_STR(ps.exec_id, "c1"); /* the executor tells "c1" from "" */
+	reply(f.exec, IPC_OK, m.hdr.id, NULL, 0);
+	ipc_msg_release(&m);
+	REQUIRE(answer(&f, &a) == 0 && a.sid == sid);
+	CHECK_EQ_INT(a.status, 0);
+	answer_free(&a);
+
+	/* an unknown container: INVALID_ARGUMENT, also for len 0 */
+	r.container_id = (char *)"c2";
+	r.len = 0;
+	sid = call(&f, "ReadStdout", &r.base, 0);
+	REQUIRE(answer(&f, &a) == 0 && a.sid == sid);
+	CHECK_EQ_INT(a.status, GRPC_INVALID_ARGUMENT);
 	answer_free(&a);
 }
 
@@ -720,7 +823,7 @@ TEST(a_reply_matching_nothing_closes_that_monitor_channel_only)
 	uint32_t sid = call(&f, "WaitProcess", &w.base, 0);
 	struct answer a;
 	REQUIRE(answer(&f, &a) == 0 && a.sid == sid);
-	CHECK_EQ_INT(a.status, GRPC_NOT_FOUND);
+	CHECK_EQ_INT(a.status, GRPC_INVALID_ARGUMENT);
 	answer_free(&a);
 	CHECK(kill(f.pid, 0) == 0);
 }

@@ -476,7 +476,12 @@ TEST(errors)
 	CHECK_EQ_INT(create(".bad", rootfs, "true"), GRPC_INVALID_ARGUMENT);
 	CHECK_EQ_INT(create("c9", "/bin", "true"), GRPC_INVALID_ARGUMENT);
 	CHECK_EQ_INT(signal_proc("c1", "nosuch", 15), GRPC_NOT_FOUND);
-	CHECK_EQ_INT(exec_proc("nosuch", "e1", "true"), GRPC_NOT_FOUND);
+	/* upstream sandbox_err_to_ttrpc: an unknown container is "Invalid
+	 * container id", INVALID_ARGUMENT */
+	CHECK_EQ_INT(signal_proc("nosuch", "", 15), GRPC_INVALID_ARGUMENT);
+	CHECK_EQ_INT(exec_proc("nosuch", "e1", "true"), GRPC_INVALID_ARGUMENT);
+	/* the container id names the init: no exec may take it */
+	CHECK_EQ_INT(exec_proc("c1", "c1", "true"), GRPC_ALREADY_EXISTS);
 }
 
 TEST(exec_and_signal)
@@ -488,8 +493,18 @@ TEST(exec_and_signal)
 	char out[4096];
 	read_stream(mfd, "e1", IPC_STREAM_STDOUT, out, sizeof(out), NULL);
 	CHECK_EQ_STR(out, "exec-out\n0\n");
+	CHECK_EQ_INT(exec_proc("c1", "e1", "true"), GRPC_ALREADY_EXISTS); /* not waited yet */
+	read_stream(mfd, "e1", IPC_STREAM_STDERR, out, sizeof(out), NULL);
 	CHECK_EQ_INT(wait_proc(mfd, "c1", "e1"), 0);
-	CHECK_EQ_INT(exec_proc("c1", "e1", "true"), GRPC_ALREADY_EXISTS);
+	/* waited and drained: released; its id is free again once the executor
+	 * hears of it (MON_RELEASED) */
+	int r = GRPC_ALREADY_EXISTS;
+	for (int i = 0; i < 100 && r == GRPC_ALREADY_EXISTS; i++) {
+		r = exec_proc("c1", "e1", "true");
+		if (r == GRPC_ALREADY_EXISTS)
+			usleep(50000);
+	}
+	CHECK_EQ_INT(r, 0);
 	CHECK_EQ_INT(exec_proc("c1", "e2", "exec sleep 1000"), 0);
 	CHECK_EQ_INT(signal_proc("c1", "e2", SIGTERM), 0);
 	CHECK_EQ_INT(wait_proc(mfd, "c1", "e2"), 128 + SIGTERM);
@@ -539,9 +554,15 @@ TEST(frontend_restart)
 	ipc_msg_release(&m);
 	int mfd = attached("c1");
 	REQUIRE(mfd >= 0);
-	CHECK_EQ_INT(wait_proc(mfd, "c1", "e1"), 0);
-	CHECK_EQ_INT(signal_proc("c1", "", SIGKILL), 0);
-	CHECK_EQ_INT(wait_proc(mfd, "c1", ""), 128 + SIGKILL);
+	CHECK_EQ_INT(wait_proc(mfd, "c1", "e1"), 0); /* the second e1, not waited yet */
+	CHECK_EQ_INT(wait_proc(mfd, "c1", "e1"), -1002); /* waited: NOT_FOUND */
+	/* SIGTERM to an init without a handler (sleep, pid 1 of its namespace,
+	 * would never see it): SIGKILL, as upstream is_signal_handled */
+	CHECK_EQ_INT(signal_proc("c1", "c1", SIGTERM), 0);
+	CHECK_EQ_INT(wait_proc(mfd, "c1", "c1"), 128 + SIGKILL);
+	CHECK_EQ_INT(wait_proc(mfd, "c1", ""), 128 + SIGKILL); /* the init stays waitable */
+	CHECK_EQ_INT(signal_proc("c1", "", SIGTERM), 0);       /* exited: OK */
+	CHECK_EQ_INT(signal_proc("c1", "", SIGKILL), 0);       /* kill all: OK */
 	CHECK_EQ_INT(exec_proc("c1", "e3", "true"), GRPC_FAILED_PRECONDITION);
 }
 

@@ -8,6 +8,7 @@
  * and sends MON_PROCESS_ADD. The test plays the executor and the front-end.
  * Needs root (the monitor confines itself). Path of the binary: $KATA_MONITOR.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -25,11 +26,14 @@
 #include <unistd.h>
 
 #include "../tap.h"
+#include "grpc_status.h"
 #include "ipc.h"
 #include "log.h"
 
 #define CID "ctr1"
 #define TIMEOUT_MS 15000
+/* agentd/monitor/monitor.h MON_DRAIN_IDLE_MS */
+#define MON_DRAIN_IDLE_MS_TEST 5000
 
 struct spawn_req {
 	char exec_id[IPC_ID_MAX];
@@ -52,6 +56,9 @@ struct mon {
 	/* MON_EXITED seen on the executor channel */
 	struct { char exec_id[IPC_ID_MAX]; int status; } exits[64];
 	unsigned nexits;
+	/* MON_RELEASED seen on the executor channel */
+	char released[64][IPC_ID_MAX];
+	unsigned nreleased;
 };
 
 static int pair(int sv[2])
@@ -289,47 +296,106 @@ static pid_t spawn(struct mon *t, const char *exec_id, bool terminal, const char
 
 /* ---- playing the executor ---- */
 
-/* The next message on the executor channel that is not MON_EXITED (those
- * are recorded). */
-static int ex_recv(struct mon *t, struct ipc_msg *m)
+/* Record m if it is one of the monitor's notes to the executor
+ * (MON_EXITED, MON_RELEASED): true then, and m is released. */
+static bool ex_note(struct mon *t, struct ipc_msg *m)
 {
-	for (;;) {
-		int r = recv_msg(t->ex, m);
-		if (r != 1 || m->hdr.type != IPC_MON_EXITED)
-			return r;
+	if (m->hdr.type == IPC_MON_EXITED) {
 		struct ipc_exited x;
 		memcpy(&x, m->payload, sizeof(x));
 		if (t->nexits < 64) {
 			memcpy(t->exits[t->nexits].exec_id, x.exec_id, IPC_ID_MAX);
 			t->exits[t->nexits++].status = x.status;
 		}
-		ipc_msg_release(m);
+	} else if (m->hdr.type == IPC_MON_RELEASED) {
+		if (t->nreleased < 64)
+			memcpy(t->released[t->nreleased++], m->payload, IPC_ID_MAX);
+	} else {
+		return false;
 	}
+	ipc_msg_release(m);
+	return true;
+}
+
+/* The next message on the executor channel that is not a note (those are
+ * recorded). */
+static int ex_recv(struct mon *t, struct ipc_msg *m)
+{
+	for (;;) {
+		int r = recv_msg(t->ex, m);
+		if (r != 1 || !ex_note(t, m))
+			return r;
+	}
+}
+
+/* Read notes until want(t, exec_id) holds or TIMEOUT_MS passes. */
+static bool ex_wait_note(struct mon *t, bool (*want)(struct mon *, const char *),
+			 const char *exec_id, int timeout_ms)
+{
+	int64_t end = now_ms() + timeout_ms;
+	for (;;) {
+		if (want(t, exec_id))
+			return true;
+		if (now_ms() > end || wait_readable(t->ex, 100) < 0)
+			return false;
+		if (wait_readable(t->ex, 0) > 0) {
+			struct ipc_msg m;
+			if (recv_msg(t->ex, &m) != 1)
+				return false;
+			if (!ex_note(t, &m))
+				ipc_msg_release(&m);
+		}
+	}
+}
+
+static bool has_exit(struct mon *t, const char *exec_id)
+{
+	for (unsigned i = 0; i < t->nexits; i++)
+		if (strcmp(t->exits[i].exec_id, exec_id) == 0)
+			return true;
+	return false;
+}
+
+static bool has_release(struct mon *t, const char *exec_id)
+{
+	for (unsigned i = 0; i < t->nreleased; i++)
+		if (strcmp(t->released[i], exec_id) == 0)
+			return true;
+	return false;
 }
 
 /* Wait for MON_EXITED of exec_id; its status, or -1. */
 static int ex_exited(struct mon *t, const char *exec_id)
 {
-	int64_t end = now_ms() + TIMEOUT_MS;
-	for (;;) {
-		for (unsigned i = 0; i < t->nexits; i++)
-			if (strcmp(t->exits[i].exec_id, exec_id) == 0)
-				return t->exits[i].status;
-		if (now_ms() > end || wait_readable(t->ex, 100) < 0)
-			return -1;
-		if (wait_readable(t->ex, 0) > 0) {
-			struct ipc_msg m;
-			if (recv_msg(t->ex, &m) != 1)
-				return -1;
-			if (m.hdr.type == IPC_MON_EXITED) {
-				struct ipc_exited x;
-				memcpy(&x, m.payload, sizeof(x));
-				memcpy(t->exits[t->nexits].exec_id, x.exec_id, IPC_ID_MAX);
-				t->exits[t->nexits++].status = x.status;
-			}
-			ipc_msg_release(&m);
-		}
-	}
+	if (!ex_wait_note(t, has_exit, exec_id, TIMEOUT_MS))
+		return -1;
+	for (unsigned i = 0; i < t->nexits; i++)
+		if (strcmp(t->exits[i].exec_id, exec_id) == 0)
+			return t->exits[i].status;
+	return -1;
+}
+
+/* Wait for MON_RELEASED of exec_id. */
+static bool ex_released(struct mon *t, const char *exec_id, int timeout_ms)
+{
+	return ex_wait_note(t, has_release, exec_id, timeout_ms);
+}
+
+/* Open fds of pid (the monitor), or -1. */
+static int fd_count(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
 }
 
 /* MON_SIGNAL; the reply type (IPC_OK...) or -1. */
@@ -458,6 +524,28 @@ static int fe_simple(struct mon *t, uint32_t type, const void *p, size_t len)
 	if (recv_msg(t->fe, &m) != 1)
 		return -1;
 	int r = m.hdr.id == id ? (int)m.hdr.type : -1;
+	ipc_msg_release(&m);
+	return r;
+}
+
+/* A request answered OK or ERROR: GRPC_OK, the ERROR's status, or -1. */
+static int fe_status(struct mon *t, uint32_t type, const void *p, size_t len)
+{
+	struct kerr e = { 0 };
+	uint32_t id = t->next_id++;
+	if (ipc_send_fd(t->fe, type, id, p, len, -1, &e) < 0)
+		return -1;
+	struct ipc_msg m;
+	if (recv_msg(t->fe, &m) != 1)
+		return -1;
+	int r = -1;
+	if (m.hdr.id == id && m.hdr.type == IPC_ERROR) {
+		struct ipc_error ie;
+		memcpy(&ie, m.payload, sizeof(ie));
+		r = (int)ie.grpc_status;
+	} else if (m.hdr.id == id && m.hdr.type != IPC_ERROR) {
+		r = GRPC_OK;
+	}
 	ipc_msg_release(&m);
 	return r;
 }
@@ -617,18 +705,24 @@ TEST(output_exit_code_and_eof)
 	REQUIRE(spawn(&M, "e1", false, "printf hello; printf oops >&2; exit 3", NULL) > 0);
 	/* Wait first: the output stays until it is read. */
 	CHECK_EQ_INT(fe_wait(&M, "e1"), 3);
-	CHECK_EQ_INT(fe_wait(&M, "e1"), 3); /* again, after the exit */
+	/* Waited: gone for a second wait (upstream removes the process in its
+	 * first WaitProcess), still readable until its output is drained. */
+	CHECK_EQ_INT(fe_wait(&M, "e1"), -1);
 	CHECK_EQ_INT(ex_exited(&M, "e1"), 3);
 	char buf[64];
 	CHECK_EQ_INT(fe_read_all(&M, "e1", IPC_STREAM_STDOUT, buf, sizeof(buf)), 5);
 	CHECK_EQ_STR(buf, "hello");
+	CHECK(!has_release(&M, "e1")); /* stderr is not read yet */
 	CHECK_EQ_INT(fe_read_all(&M, "e1", IPC_STREAM_STDERR, buf, sizeof(buf)), 4);
 	CHECK_EQ_STR(buf, "oops");
-	/* EOF stays EOF */
-	CHECK_EQ_INT(fe_read(&M, "e1", IPC_STREAM_STDOUT, buf, sizeof(buf), NULL, true), 0);
+	/* drained: released, and the executor is told */
+	CHECK(ex_released(&M, "e1", TIMEOUT_MS));
+	CHECK_EQ_INT(fe_read(&M, "e1", IPC_STREAM_STDOUT, buf, sizeof(buf), NULL, true), -1);
 	/* unknown exec: an ERROR, the channel stays */
 	CHECK_EQ_INT(fe_read(&M, "nope", IPC_STREAM_STDOUT, buf, sizeof(buf), NULL, true), -1);
-	CHECK_EQ_INT(fe_wait(&M, "e1"), 3);
+	/* the id is free again */
+	REQUIRE(spawn(&M, "e1", false, "exit 4", NULL) > 0);
+	CHECK_EQ_INT(fe_wait(&M, "e1"), 4);
 }
 
 TEST(signal_and_wait_killed)
@@ -737,14 +831,20 @@ TEST(stdin_write_and_close)
 	CHECK_EQ_INT(fe_read(&M, "cat", IPC_STREAM_STDOUT, buf, sizeof(buf), &off, true), 5);
 	CHECK(memcmp(buf, "ping\n", 5) == 0);
 	CHECK_EQ_INT(off, 0);
+	/* a resize on a process without a terminal: UNAVAILABLE "no tty", as
+	 * upstream tty_win_resize */
+	struct ipc_tty_resize rs = { .exec_id = "cat", .rows = 1, .cols = 1 };
+	CHECK_EQ_INT(fe_status(&M, IPC_TTY_RESIZE_REQ, &rs, sizeof(rs)), GRPC_UNAVAILABLE);
 	struct ipc_exec_ref x = { .container_id = CID, .exec_id = "cat" };
 	CHECK_EQ_INT(fe_simple(&M, IPC_STDIO_CLOSE_REQ, &x, sizeof(x)), IPC_OK);
-	CHECK_EQ_INT(fe_wait(&M, "cat"), 0); /* cat saw EOF and exited */
-	CHECK_EQ_INT(fe_read(&M, "cat", IPC_STREAM_STDOUT, buf, sizeof(buf), NULL, true), 0);
 	CHECK_EQ_INT(fe_write(&M, "cat", "late"), -1); /* stdin is closed: ERROR */
-	/* a resize on a process without a terminal: ERROR */
-	struct ipc_tty_resize rs = { .exec_id = "cat", .rows = 1, .cols = 1 };
-	CHECK_EQ_INT(fe_simple(&M, IPC_TTY_RESIZE_REQ, &rs, sizeof(rs)), IPC_ERROR);
+	CHECK_EQ_INT(ex_exited(&M, "cat"), 0); /* cat saw EOF and exited */
+	CHECK_EQ_INT(fe_read(&M, "cat", IPC_STREAM_STDOUT, buf, sizeof(buf), NULL, true), 0);
+	CHECK_EQ_INT(fe_wait(&M, "cat"), 0);
+	/* waited with its output drained: released, nothing finds it */
+	CHECK(ex_released(&M, "cat", TIMEOUT_MS));
+	CHECK_EQ_INT(fe_status(&M, IPC_TTY_RESIZE_REQ, &rs, sizeof(rs)), GRPC_NOT_FOUND);
+	CHECK_EQ_INT(fe_read(&M, "cat", IPC_STREAM_STDOUT, buf, sizeof(buf), NULL, true), -1);
 }
 
 TEST(resize_on_a_terminal)
@@ -804,6 +904,75 @@ TEST(frontend_replaced_mid_stream_loses_nothing)
 	CHECK_EQ_INT(fe_wait(&M, "re"), 0);
 }
 
+/* Read a pid the process printed first on stderr. */
+static pid_t read_pid(struct mon *t, const char *exec_id)
+{
+	char buf[32];
+	ssize_t n = fe_read(t, exec_id, IPC_STREAM_STDERR, buf, sizeof(buf) - 1, NULL, true);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return (pid_t)atoi(buf);
+}
+
+/* kubectl exec / exec probes: the shim calls WaitProcess only after both
+ * streams hit EOF; a background child holding the pipes must not stall
+ * them, and nothing the exec wrote before exiting may be lost, even when
+ * it wrote more than the monitor buffers (1 MiB) before anyone read. */
+TEST(background_child_does_not_hold_eof)
+{
+	if (!have_root || M.pid <= 0)
+		return;
+	REQUIRE(spawn(&M, "bg", false,
+		      "sleep 1000 & echo $! >&2; sleep 0.3; head -c 1078576 /dev/zero | tr '\\0' x; "
+		      "printf END",
+		      NULL) > 0);
+	pid_t child = read_pid(&M, "bg");
+	CHECK(child > 0);
+	/* Nobody reads stdout until the exec has exited with 1 MiB + 30000
+	 * bytes written: the buffer is full, the rest waits in the pipe. */
+	CHECK_EQ_INT(ex_exited(&M, "bg"), 0);
+	static uint8_t chunk[IPC_STDIO_CHUNK];
+	size_t got = 0;
+	bool xs = true, end = false;
+	for (;;) {
+		ssize_t r = fe_read(&M, "bg", IPC_STREAM_STDOUT, chunk, sizeof(chunk), NULL, true);
+		if (r <= 0) {
+			CHECK_EQ_INT(r, 0);
+			break;
+		}
+		for (ssize_t i = 0; i < r; i++)
+			if (got + (size_t)i < 1078576)
+				xs = xs && chunk[i] == 'x';
+		if (got + (size_t)r == 1078576 + 3)
+			end = memcmp(chunk + r - 3, "END", 3) == 0;
+		got += (size_t)r;
+	}
+	CHECK_EQ_INT(got, 1078576 + 3);
+	CHECK(xs && end);
+	char buf[16];
+	CHECK_EQ_INT(fe_read(&M, "bg", IPC_STREAM_STDERR, buf, sizeof(buf), NULL, true), 0);
+	CHECK_EQ_INT(fe_wait(&M, "bg"), 0);
+	CHECK(ex_released(&M, "bg", TIMEOUT_MS));
+	CHECK(child > 0 && kill(child, 0) == 0); /* still running, and it did not hold us */
+	if (child > 0)
+		kill(child, SIGKILL);
+}
+
+/* WaitProcess without reading: the output is dropped after
+ * MON_DRAIN_IDLE_MS, and the exec released. */
+TEST(abandoned_output_is_released)
+{
+	if (!have_root || M.pid <= 0)
+		return;
+	REQUIRE(spawn(&M, "ab", false, "head -c 200000 /dev/zero", NULL) > 0);
+	CHECK_EQ_INT(fe_wait(&M, "ab"), 0);
+	CHECK(!has_release(&M, "ab"));
+	CHECK(ex_released(&M, "ab", MON_DRAIN_IDLE_MS_TEST + TIMEOUT_MS));
+	char buf[16];
+	CHECK_EQ_INT(fe_read(&M, "ab", IPC_STREAM_STDOUT, buf, sizeof(buf), NULL, true), -1);
+}
+
 TEST(bad_messages_close_only_that_channel)
 {
 	if (!have_root || M.pid <= 0)
@@ -831,12 +1000,12 @@ TEST(bad_messages_close_only_that_channel)
 	CHECK(closed_by_peer(M.fe));
 	REQUIRE(ex_new_frontend(&M) == 0);
 	char buf[64];
+	/* a wrong container id: INVALID_ARGUMENT (upstream "Invalid container
+	 * id"), channel kept */
+	struct ipc_exec_ref y = { .container_id = "other", .exec_id = "b" };
+	CHECK_EQ_INT(fe_status(&M, IPC_WAIT_REQ, &y, sizeof(y)), GRPC_INVALID_ARGUMENT);
 	CHECK_EQ_INT(fe_read_all(&M, "b", IPC_STREAM_STDOUT, buf, sizeof(buf)), 10);
 	CHECK_EQ_STR(buf, "still-here");
-	CHECK_EQ_INT(fe_wait(&M, "b"), 0);
-	/* a wrong container id: NOT_FOUND, channel kept */
-	struct ipc_exec_ref y = { .container_id = "other", .exec_id = "b" };
-	CHECK_EQ_INT(fe_simple(&M, IPC_WAIT_REQ, &y, sizeof(y)), IPC_ERROR);
 	CHECK_EQ_INT(fe_wait(&M, "b"), 0);
 }
 
@@ -858,6 +1027,63 @@ TEST(shutdown_after_kill)
 		M.pid = 0;
 	CHECK_EQ_INT(ex_exited(&M, ""), 128 + SIGTERM);
 	mon_kill(&M);
+}
+
+/* The Kata runtime names the init by the container id (CreateContainer's
+ * exec_id = container id, kata_agent.go createContainer) in every later
+ * call; "" names it too. */
+TEST(init_named_by_container_id)
+{
+	if (!have_root)
+		return;
+	struct mon t;
+	REQUIRE(mon_start(&t) == 0);
+	REQUIRE(spawn(&t, "", false, "read x; printf got-$x; printf err-$x >&2; exit 7", NULL) > 0);
+	CHECK_EQ_INT(fe_write(&t, CID, "abc\n"), 4);
+	char buf[64];
+	CHECK_EQ_INT(fe_read_all(&t, CID, IPC_STREAM_STDOUT, buf, sizeof(buf)), 7);
+	CHECK_EQ_STR(buf, "got-abc");
+	CHECK_EQ_INT(fe_read_all(&t, "", IPC_STREAM_STDERR, buf, sizeof(buf)), 7);
+	CHECK_EQ_STR(buf, "err-abc");
+	CHECK_EQ_INT(fe_wait(&t, CID), 7);
+	/* the init is not released: the runtime's stop waits once more */
+	CHECK_EQ_INT(fe_wait(&t, ""), 7);
+	CHECK_EQ_INT(fe_wait(&t, CID), 7);
+	CHECK_EQ_INT(ex_signal(&t, CID, SIGTERM), IPC_OK); /* exited, unwaited-or-not: OK */
+	/* an exec may not take the init's name */
+	char msg[IPC_ERROR_MSG_MAX];
+	CHECK_EQ_INT(spawn(&t, CID, false, "true", msg), -1);
+	CHECK(strstr(msg, "names the container's init") != NULL);
+	mon_kill(&t);
+}
+
+/* Execs as the runtime runs them (ExecProcess, read both streams to EOF,
+ * WaitProcess): each is released after its wait, so the monitor's fds are
+ * back where they were. */
+TEST(execs_release_every_fd)
+{
+	if (!have_root)
+		return;
+	struct mon t;
+	REQUIRE(mon_start(&t) == 0);
+	REQUIRE(spawn(&t, "", false, "exec sleep 100", NULL) > 0);
+	int base = fd_count(t.pid);
+	CHECK(base > 0);
+	char buf[64], id[32];
+	bool all = true;
+	for (int i = 0; i < 40 && all; i++) {
+		snprintf(id, sizeof(id), "x%d", i);
+		all = spawn(&t, id, i % 4 == 3, "printf out; printf err >&2", NULL) > 0 &&
+		      fe_read_all(&t, id, IPC_STREAM_STDOUT, buf, sizeof(buf)) >= 3 &&
+		      fe_read_all(&t, id, IPC_STREAM_STDERR, buf, sizeof(buf)) >= 0 &&
+		      fe_wait(&t, id) == 0 && ex_released(&t, id, TIMEOUT_MS);
+		if (!all)
+			printf("# exec %s failed\n", id);
+	}
+	CHECK(all);
+	CHECK_EQ_INT(fd_count(t.pid), base);
+	CHECK_EQ_INT(fe_wait(&t, "x0"), -1); /* NOT_FOUND once released */
+	mon_kill(&t);
 }
 
 TEST(executor_violation_keeps_serving)

@@ -243,8 +243,16 @@ static int child_setup(const struct container_launch *l, const struct child_plan
 		return r;
 	if ((r = process_set_user(p->user, err)) < 0)
 		return r;
-	/* Looked up as the container user, before the capabilities go. */
-	if ((r = process_lookup(p, &exe, err)) < 0)
+	/* As the container user: the environment (HOME from its passwd) and
+	 * args[0] on its PATH, before the capabilities go. */
+	char **env = NULL;
+	if ((r = process_env(p, &env, err)) < 0)
+		return r;
+	Grpc__Process with_env = *p;
+	for (with_env.n_env = 0; env[with_env.n_env]; with_env.n_env++)
+		;
+	with_env.env = env;
+	if ((r = process_lookup(&with_env, &exe, err)) < 0)
 		return r;
 	if ((r = process_set_caps(p->capabilities, err)) < 0)
 		return r;
@@ -261,7 +269,7 @@ static int child_setup(const struct container_launch *l, const struct child_plan
 	reset_signals();
 	if (filter && p->nonewprivileges && (r = cseccomp_load(filter, err)) < 0)
 		return r;
-	return process_exec(exe, p, err);
+	return process_exec(exe, p, env, err);
 }
 
 static __attribute__((noreturn)) void child_main(const struct container_launch *l,

@@ -307,14 +307,147 @@ int process_lookup(const Grpc__Process *p, char **out, struct kerr *err)
 	return kerr_set(err, -ENOENT, "executable file %s not found in $PATH", arg0);
 }
 
-int process_exec(const char *path, const Grpc__Process *p, struct kerr *err)
+int process_exec(const char *path, const Grpc__Process *p, char **env, struct kerr *err)
 {
 	cleanup_free char **argv = calloc(p->n_args + 1, sizeof(char *));
-	cleanup_free char **envp = calloc(p->n_env + 1, sizeof(char *));
-	if (!argv || !envp)
+	if (!argv)
 		return kerr_set(err, -ENOMEM, "out of memory");
 	memcpy(argv, p->args, p->n_args * sizeof(char *));
-	memcpy(envp, p->env, p->n_env * sizeof(char *));
-	execve(path, argv, envp);
+	execve(path, argv, env);
 	return kerr_set(err, -errno, "exec %s: %s", path, strerror(errno));
+}
+
+void process_exec_inherit(Grpc__Process *out, const Grpc__Process *exec,
+			  const Grpc__Process *container)
+{
+	*out = *exec;
+	if (!container)
+		return;
+	if (!out->capabilities)
+		out->capabilities = container->capabilities;
+	if (out->n_rlimits == 0) {
+		out->n_rlimits = container->n_rlimits;
+		out->rlimits = container->rlimits;
+	}
+	if (out->oomscoreadj == 0)
+		out->oomscoreadj = container->oomscoreadj;
+	out->nonewprivileges = out->nonewprivileges || container->nonewprivileges;
+}
+
+/* ---- environment ---- */
+
+#define PASSWD_MAX (1u << 20)
+
+void process_env_free(char **env)
+{
+	for (size_t i = 0; env && env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+/* Rust's str::trim on the ASCII white space. */
+static void trim(const char **s, size_t *n)
+{
+	while (*n && isspace((unsigned char)(*s)[0])) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n && isspace((unsigned char)(*s)[*n - 1]))
+		(*n)--;
+}
+
+/* The home directory of uid in the container's /etc/passwd, or NULL. */
+static char *passwd_home(uid_t uid)
+{
+	cleanup_close int fd = open("/etc/passwd", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return NULL;
+	cleanup_free char *buf = malloc(PASSWD_MAX + 1);
+	size_t len = 0;
+	if (!buf)
+		return NULL;
+	while (len < PASSWD_MAX) {
+		ssize_t r = read(fd, buf + len, PASSWD_MAX - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	char *save = NULL;
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		/* name:password:uid:gid:gecos:home:shell */
+		char *f[7] = { 0 };
+		size_t k = 0;
+		for (char *c = line; k < 7; k++) {
+			f[k] = c;
+			c = strchr(c, ':');
+			if (!c)
+				break;
+			*c++ = '\0';
+		}
+		if (k < 6 || !f[2][0] || !f[5][0])
+			continue;
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(f[2], &end, 10);
+		if (!errno && !*end && v == uid)
+			return strdup(f[5]);
+	}
+	return NULL;
+}
+
+static int env_set(char **env, size_t *n, const char *key, size_t klen, const char *val,
+		   size_t vlen, struct kerr *err)
+{
+	char *e = NULL;
+	if (asprintf(&e, "%.*s=%.*s", (int)klen, key, (int)vlen, val) < 0)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < *n; i++)
+		if (strncmp(env[i], e, klen + 1) == 0) {
+			free(env[i]);
+			env[i] = e;
+			return 0;
+		}
+	env[(*n)++] = e;
+	return 0;
+}
+
+int process_env(const Grpc__Process *p, char ***out, struct kerr *err)
+{
+	char **env = calloc(p->n_env + 2, sizeof(char *));
+	size_t n = 0;
+	bool home = false;
+	int r = 0;
+	if (!env)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < p->n_env && r == 0; i++) {
+		const char *eq = strchr(p->env[i], '=');
+		if (!eq) {
+			log_info("Env[%zu] has no '=': left out (as upstream)", i);
+			continue;
+		}
+		const char *k = p->env[i], *v = eq + 1;
+		size_t kl = (size_t)(eq - k), vl = strlen(v);
+		trim(&k, &kl);
+		trim(&v, &vl);
+		if (kl == 0) {
+			log_info("Env[%zu] has an empty name: left out (as upstream)", i);
+			continue;
+		}
+		home = home || (kl == 4 && memcmp(k, "HOME", 4) == 0);
+		r = env_set(env, &n, k, kl, v, vl, err);
+	}
+	if (r == 0 && !home) {
+		cleanup_free char *h = passwd_home(p->user ? p->user->uid : 0);
+		r = env_set(env, &n, "HOME", 4, h ? h : "/", strlen(h ? h : "/"), err);
+	}
+	if (r < 0) {
+		process_env_free(env);
+		return r;
+	}
+	*out = env;
+	return 0;
 }

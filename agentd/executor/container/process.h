@@ -45,7 +45,28 @@ int process_set_caps(const Grpc__LinuxCapabilities *caps, struct kerr *err);
  * Caller frees *out. */
 int process_lookup(const Grpc__Process *p, char **out, struct kerr *err);
 
+/* The environment the process gets, as upstream builds it (rustjail
+ * do_init_child with kata-sys-util valid_env): entries without '=' or with
+ * an empty key are dropped, key and value trimmed of white space, a key
+ * given twice keeps its first place and its last value; HOME, when absent,
+ * is the user's home in the container's /etc/passwd (a regular file, read
+ * without NSS, at most 1 MiB), else "/". Runs in the container, as its
+ * user. *out is NULL-terminated; free with process_env_free. */
+int process_env(const Grpc__Process *p, char ***out, struct kerr *err);
+void process_env_free(char **env);
+
+/* An exec's process as upstream runs it: what the Kata runtime leaves out
+ * of ExecProcess (kata_agent.go cmdToKataProcess sends args, env, cwd,
+ * user and terminal only) comes from the container's process: the
+ * capabilities (rustjail LinuxContainer::start), the rlimits and
+ * oom_score_adj (do_init_child reads those from the container's spec), and
+ * NoNewPrivileges (ours: an exec must not escape the container's
+ * no_new_privs; upstream leaves it off). out is a shallow copy pointing
+ * into both; nothing to free. */
+void process_exec_inherit(Grpc__Process *out, const Grpc__Process *exec,
+			  const Grpc__Process *container);
+
 /* execve(path, args, env); returns only on failure. */
-int process_exec(const char *path, const Grpc__Process *p, struct kerr *err);
+int process_exec(const char *path, const Grpc__Process *p, char **env, struct kerr *err);
 
 #endif

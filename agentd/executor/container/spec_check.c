@@ -45,9 +45,11 @@ static int check_path(const char *p, bool absolute, const char *field, struct ke
 	return 0;
 }
 
-/* args/env lists of processes and hooks: counts, one total byte budget. */
+/* args/env lists of processes and hooks: counts, one total byte budget.
+ * A process's env entries need no '=' (upstream drops such entries when it
+ * execs, and so does process_env); a hook's must be KEY=value. */
 static int check_argv_env(char *const *args, size_t n_args, char *const *env, size_t n_env,
-			  const char *field, struct kerr *err)
+			  bool strict_env, const char *field, struct kerr *err)
 {
 	size_t total = 0;
 	if (n_args > SPEC_MAX_ARGS)
@@ -58,7 +60,7 @@ static int check_argv_env(char *const *args, size_t n_args, char *const *env, si
 		total += strlen(args[i]) + 1;
 	for (size_t i = 0; i < n_env; i++) {
 		const char *eq = strchr(env[i], '=');
-		if (!eq || eq == env[i])
+		if (strict_env && (!eq || eq == env[i]))
 			return INVALID(err, "%s.Env[%zu]: not KEY=value", field, i);
 		total += strlen(env[i]) + 1;
 	}
@@ -88,7 +90,7 @@ int spec_check_process(const Grpc__Process *p, const char *field, struct kerr *e
 		return INVALID(err, "%s: missing", field);
 	if (p->n_args == 0 || !p->args[0][0])
 		return INVALID(err, "%s.Args: empty, nothing to run", field);
-	if ((r = check_argv_env(p->args, p->n_args, p->env, p->n_env, field, err)) < 0)
+	if ((r = check_argv_env(p->args, p->n_args, p->env, p->n_env, false, field, err)) < 0)
 		return r;
 	if (p->cwd[0] && (r = check_path(p->cwd, true, "Process.Cwd", err)) < 0)
 		return r;
@@ -148,7 +150,7 @@ static int check_hooks(const Grpc__Hooks *h, struct kerr *err)
 			snprintf(field, sizeof(field), "Hooks.%s[%zu]", names[s], i);
 			if ((r = check_path(k->path, true, field, err)) < 0)
 				return r;
-			if ((r = check_argv_env(k->args, k->n_args, k->env, k->n_env, field, err)) < 0)
+			if ((r = check_argv_env(k->args, k->n_args, k->env, k->n_env, true, field, err)) < 0)
 				return r;
 			if (k->timeout < 0)
 				return INVALID(err, "%s.Timeout: negative", field);

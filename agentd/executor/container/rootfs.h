@@ -39,6 +39,12 @@ int rootfs_device_type(const char *type, mode_t *out);
 struct rootfs_ctx {
 	const Grpc__Spec *spec;
 	const char *root;  /* from rootfs_resolve */
+	/* Canonical --shared-dir: the root and bind sources are resolved
+	 * below it (mount_source.h); NULL allows no source there. */
+	const char *shared_dir;
+	/* cgroup v1: the container's cgroup path relative to each hierarchy
+	 * root, for a "cgroup" mount; NULL: none. */
+	const char *cgroup_path;
 	bool in_userns;    /* devices are bound from the host, not created */
 	int root_fd;       /* set by rootfs_prepare, closed by rootfs_finish */
 };

@@ -197,6 +197,7 @@ int exec_reply_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,
 int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_sandbox_destroy(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_ephemeral_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_stale_shares(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* A container was forgotten: finishes a pending DestroySandbox when it was
  * the last one. */
 void sandbox_container_gone(struct executor *x);

@@ -556,6 +556,21 @@ void sandbox_free(struct executor *x)
 	x->sb.storages = NULL;
 }
 
+/* RemoveStaleVirtiofsShareMounts (upstream remove_stale_virtiofs_share_mounts):
+ * look up every mount below <shared>/shared/containers, so virtiofsd drops
+ * what the host removed; nothing to fail on, as upstream. */
+int on_stale_shares(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	int r = exec_need_id(m, err);
+	if (r < 0)
+		return r;
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/shared/containers", x->o.shared_dir);
+	storage_revalidate_shares(dir);
+	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
+}
+
 /* UpdateEphemeralMounts (upstream update_ephemeral_mounts): new options
  * for ephemeral storages already mounted; one after the other, the first
  * failure ends the call (those before it stay updated, as upstream). */

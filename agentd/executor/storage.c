@@ -429,11 +429,18 @@ struct opt_ctx {
 	struct mount_opts *mo;
 	int fsfd;            /* ephemeral: fsconfig target; -1 otherwise */
 	enum storage_kind kind;
+	/* UpdateEphemeralMounts: "remount" is what the update is (the
+	 * superblock is reconfigured), fsgid= what create did; both are
+	 * dropped, as upstream's update_ephemeral_mounts drops fsgid= and
+	 * turns "remount" into MS_REMOUNT. */
+	bool update;
 };
 
 static int opt_cb(const char *o, void *vctx, struct kerr *err)
 {
 	struct opt_ctx *c = vctx;
+	if (c->update && (!strcmp(o, "remount") || !strncmp(o, "fsgid=", 6)))
+		return 0;
 	int r = parse_common_opt(o, c->mo, err);
 	if (r < 0)
 		return r;
@@ -702,18 +709,100 @@ static int make_fs(struct storage_entry *ent, const char *fstype, const char *so
 	return mnt;
 }
 
+/* One number option (pagesize=, size=) of an ephemeral hugetlbfs storage,
+ * in bytes, as upstream's get_pagesize_and_size_from_option reads it. */
+struct huge_opts {
+	uint64_t pagesize, size;
+	bool has_pagesize, has_size;
+};
+
+static int huge_opt_cb(const char *o, void *vctx, struct kerr *err)
+{
+	struct huge_opts *h = vctx;
+	uint64_t *dst = NULL;
+	if (!strncmp(o, "pagesize=", 9)) {
+		dst = &h->pagesize;
+		h->has_pagesize = true;
+	} else if (!strncmp(o, "size=", 5)) {
+		dst = &h->size;
+		h->has_size = true;
+	} else {
+		return 0;
+	}
+	const char *v = strchr(o, '=') + 1;
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-')
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "hugetlbfs option \"%.64s\": a number of bytes expected", o);
+	*dst = n;
+	return 0;
+}
+
+/* Reserve the huge pages an ephemeral hugetlbfs storage will use, as
+ * upstream's allocate_hugepages: size/pagesize pages of that size in the
+ * guest pool. Unlike upstream the pool never shrinks here: pages another
+ * pod's storage counts on stay. Fails with RESOURCE_EXHAUSTED if the kernel
+ * could not find the memory. */
+static int allocate_hugepages(const char *sysfs, const Grpc__Storage *s, struct kerr *err)
+{
+	struct huge_opts h = { 0 };
+	int r = for_each_opt(s->options, s->n_options, huge_opt_cb, &h, err);
+	if (r < 0)
+		return r;
+	if (!h.has_pagesize || !h.has_size || !h.pagesize || h.pagesize % 1024)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "hugetlbfs storage %s: pagesize= and size= (bytes) needed",
+				       s->mount_point);
+	uint64_t need = h.size / h.pagesize;
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/hugepages-%llukB/nr_hugepages", sysfs,
+		 (unsigned long long)(h.pagesize / 1024));
+	for (int attempt = 0;; attempt++) {
+		cleanup_close int fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return kerr_set_status(err, errno == ENOENT ? GRPC_FAILED_PRECONDITION
+								    : GRPC_INTERNAL,
+					       -errno, "huge pages of %llu bytes: %s: %s",
+					       (unsigned long long)h.pagesize, path, strerror(errno));
+		char buf[32];
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			return kerr_set(err, n < 0 ? -errno : -EIO, "read %s", path);
+		buf[n] = '\0';
+		unsigned long long have = strtoull(buf, NULL, 10);
+		if (have >= need)
+			return 0;
+		if (attempt)
+			return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM,
+					       "only %llu of %llu huge pages of %llu bytes could be "
+					       "allocated", have, (unsigned long long)need,
+					       (unsigned long long)h.pagesize);
+		int l = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)need);
+		if (pwrite(fd, buf, (size_t)l, 0) != l && errno != ENOMEM)
+			return kerr_set(err, -errno, "write %s: %s", path, strerror(errno));
+	}
+}
+
+const char *storage_hugepages_sysfs = "/sys/kernel/mm/hugepages";
+
 static int do_ephemeral(struct storage_entry *ent, int rootfd, const char *rel,
 			const Grpc__Storage *s, struct kerr *err)
 {
-	if (s->fstype[0] && strcmp(s->fstype, "tmpfs"))
-		return kerr_set_status(err, GRPC_UNIMPLEMENTED, -EOPNOTSUPP,
-				       "ephemeral storage of fstype \"%s\" is not supported yet "
-				       "(only tmpfs)", s->fstype);
+	const char *fstype = s->fstype[0] ? s->fstype : "tmpfs";
+	if (strcmp(fstype, "tmpfs") && strcmp(fstype, "hugetlbfs"))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EOPNOTSUPP,
+				       "ephemeral storage of fstype \"%.64s\": only tmpfs and "
+				       "hugetlbfs", s->fstype);
+	int r;
+	if (!strcmp(fstype, "hugetlbfs") && (r = allocate_hugepages(storage_hugepages_sysfs, s,
+								   err)) < 0)
+		return kerr_prefix(err, "ephemeral storage %s", ent->mount_point);
 	struct mount_opts mo = { 0 };
-	cleanup_close int mnt = make_fs(ent, "tmpfs", NULL, s, SK_EPHEMERAL, &mo, err);
+	cleanup_close int mnt = make_fs(ent, fstype, NULL, s, SK_EPHEMERAL, &mo, err);
 	if (mnt < 0)
 		return mnt;
-	int r;
 	/* The fsgid ownership goes on the tmpfs root before anyone can see it.
 	 * mode= was given to tmpfs already. */
 	struct mount_opts own = { .has_fsgid = mo.has_fsgid, .fsgid = mo.fsgid };
@@ -1062,17 +1151,14 @@ int storage_update_ephemeral(const Grpc__Storage *s, const struct storage_policy
 	if (fs < 0)
 		return kerr_set(err, -errno, "fspick %s: %s", mp, strerror(errno));
 	struct mount_opts mo = { 0 };
-	struct opt_ctx c = { .mo = &mo, .fsfd = fs, .kind = SK_EPHEMERAL };
-	for (size_t i = 0; i < s->n_options; i++) {
-		if (!strncmp(s->options[i] ? s->options[i] : "", "fsgid=", 6))
-			continue;
-		r = for_each_opt(&s->options[i], 1, opt_cb, &c, err);
-		if (r < 0)
-			return kerr_prefix(err, "ephemeral storage %s", mp);
-	}
+	struct opt_ctx c = { .mo = &mo, .fsfd = fs, .kind = SK_EPHEMERAL, .update = true };
+	r = for_each_opt(s->options, s->n_options, opt_cb, &c, err);
+	if (r < 0)
+		return kerr_prefix(err, "ephemeral storage %s", mp);
 	if (fsconfig(fs, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno,
-				       "reconfigure tmpfs %s: %s", mp, strerror(errno));
+				       "reconfigure %s %s: %s", ent->fstype[0] ? ent->fstype : "tmpfs",
+				       mp, strerror(errno));
 	if (mo.attr.attr_set || mo.attr.attr_clr) {
 		struct mount_attr a = mo.attr;
 		a.propagation = 0;
@@ -1081,4 +1167,49 @@ int storage_update_ephemeral(const Grpc__Storage *s, const struct storage_policy
 	}
 	log_info("storage %s (ephemeral) updated", mp);
 	return 0;
+}
+
+/* Undo mountinfo's octal escapes (\040 for a space, ...) in place. */
+static void unescape_mountinfo(char *s)
+{
+	char *o = s;
+	for (char *p = s; *p; p++) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+		    p[3] >= '0' && p[3] <= '7') {
+			*o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+			p += 3;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+}
+
+int storage_revalidate_shares(const char *dir)
+{
+	cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f) {
+		log_warn("RemoveStaleVirtiofsShareMounts: /proc/self/mountinfo: %s", strerror(errno));
+		return 0;
+	}
+	size_t dl = strlen(dir);
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+	int n = 0;
+	while (n < STORAGE_MAX_REVALIDATE && getline(&line, &cap, f) > 0) {
+		/* id parent major:minor root mount-point ... */
+		char *save = NULL, *mp = strtok_r(line, " ", &save);
+		for (int i = 0; mp && i < 4; i++)
+			mp = strtok_r(NULL, " ", &save);
+		if (!mp)
+			continue;
+		unescape_mountinfo(mp);
+		if (strncmp(mp, dir, dl) || mp[dl] != '/')
+			continue;
+		struct stat st;
+		if (fstatat(AT_FDCWD, mp, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			log_info("RemoveStaleVirtiofsShareMounts: stat %s: %s", mp, strerror(errno));
+		n++;
+	}
+	return n;
 }

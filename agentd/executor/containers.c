@@ -633,6 +633,7 @@ int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 			kerr_prefix(&e, "container %s: storage %zu", ct->id, i);
 			goto bad;
 		}
+	storage_watch_schedule(x);
 	if (check_paths(x, ct, &e) < 0)
 		goto bad;
 	const char *cgpath = req->oci->linux ? req->oci->linux->cgroupspath : "";

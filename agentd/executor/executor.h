@@ -210,6 +210,8 @@ void sandbox_free(struct executor *x);
 int sandbox_set_pidns(struct executor *x, Grpc__CreateContainerRequest *req, struct kerr *err);
 /* SIGCHLD: true when pid was the shared pid namespace's holder (now gone). */
 bool sandbox_reaped(struct executor *x, pid_t pid);
+/* Poll watchable-bind storages (watcher.h) while there are any. */
+void storage_watch_schedule(struct executor *x);
 void storage_policy_of(const struct executor *x, struct storage_policy *pol,
 		       const char *roots[1]);
 

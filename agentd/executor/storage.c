@@ -27,6 +27,7 @@
 #include "linux_compat.h"
 #include "log.h"
 #include "storage.h"
+#include "watcher.h"
 
 /* Bind sources: symlinks that stay inside the root are fine; ones leading
  * out (absolute, or ".." past the root) fail with EXDEV; /proc magic links
@@ -38,7 +39,7 @@
 
 #define STORAGE_MAX_CREATED 64
 
-enum storage_kind { SK_LOCAL, SK_EPHEMERAL, SK_BIND, SK_SHAREDFS };
+enum storage_kind { SK_LOCAL, SK_EPHEMERAL, SK_BIND, SK_SHAREDFS, SK_WATCH };
 
 static const char *kind_name(enum storage_kind k)
 {
@@ -47,6 +48,7 @@ static const char *kind_name(enum storage_kind k)
 	case SK_EPHEMERAL: return "ephemeral";
 	case SK_BIND: return "bind";
 	case SK_SHAREDFS: return "shared filesystem";
+	case SK_WATCH: return "watchable-bind";
 	}
 	return "?";
 }
@@ -77,6 +79,7 @@ struct storage_entry {
 	ino_t created_ino[STORAGE_MAX_CREATED];
 	size_t n_created;
 	bool created_file; /* the last created entry is a file (bind of a file) */
+	struct watch *watch; /* watchable-bind: the copy kept in sync */
 };
 
 struct storage_set {
@@ -574,6 +577,8 @@ static void entry_release(struct storage_entry *ent)
 	if (--ent->refs > 0)
 		return;
 	registry_remove(ent);
+	watch_stop(ent->watch);
+	ent->watch = NULL;
 	int r = unmount_entry(ent);
 	/* Never remove directories below a mount we could not undo. */
 	if (r == 0)
@@ -931,6 +936,74 @@ static int do_bind(struct storage_entry *ent, const char *src_norm, const struct
 	return attach(ent, &mnt, mpfd, &mo, err);
 }
 
+/* The tmpfs the watchable copies live in: an ephemeral storage of the set
+ * (refcounted like any), at the mount point's directory. */
+static int watch_tmpfs(struct storage_set *set, const char *dir, const struct storage_policy *pol,
+		       struct kerr *err)
+{
+	char *opts[] = { "nosuid", "nodev", "mode=0755" };
+	Grpc__Storage t = GRPC__STORAGE__INIT;
+	t.driver = "ephemeral";
+	t.source = "tmpfs";
+	t.fstype = "tmpfs";
+	t.mount_point = (char *)dir;
+	t.options = opts;
+	t.n_options = sizeof(opts) / sizeof(opts[0]);
+	return storage_add(set, &t, pol, err);
+}
+
+/* "watchable-bind" (upstream watcher.rs): the source copied into a tmpfs at
+ * <shared>/shared/containers/[passthrough/]watchable and kept in sync
+ * (watcher.c). The copy's mount point must be directly in that directory,
+ * as upstream's watchable_mount_path requires. */
+static int do_watch(struct storage_set *set, struct storage_entry *ent, const char *src_norm,
+		    const struct storage_policy *pol, int rootfd, const char *rel,
+		    const Grpc__Storage *s, struct kerr *err)
+{
+	const char *slash = strrchr(rel, '/');
+	size_t dl = slash ? (size_t)(slash - rel) : 0;
+	if (!slash || !slash[1] || ((dl != 26 || strncmp(rel, "shared/containers/watchable", dl)) &&
+				    (dl != 38 || strncmp(rel, "shared/containers/passthrough/watchable",
+							 dl))))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "watchable-bind mount point %s is not directly in "
+				       "<shared>/shared/containers/[passthrough/]watchable",
+				       ent->mount_point);
+	const char *sroot, *srel;
+	int r = find_root("watchable-bind source", src_norm, pol, &sroot, &srel, err);
+	if (r < 0)
+		return r;
+	if (!srel[0])
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "watchable-bind source %s is an allowed root", src_norm);
+	cleanup_close int srootfd = open_root(sroot, err);
+	if (srootfd < 0)
+		return srootfd;
+	cleanup_close int sfd = sys_openat2(srootfd, srel, O_PATH | O_CLOEXEC, RESOLVE_STORAGE);
+	if (sfd < 0)
+		return resolve_error("watchable-bind source", src_norm, errno, err);
+	struct stat st;
+	if (fstat(sfd, &st) < 0)
+		return kerr_set(err, -errno, "stat %s: %s", src_norm, strerror(errno));
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "watchable-bind source %s is neither a directory nor a file",
+				       src_norm);
+	cleanup_free char *dir = strndup(ent->mount_point,
+					 strlen(ent->mount_point) - strlen(slash));
+	if (!dir)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	if ((r = watch_tmpfs(set, dir, pol, err)) < 0)
+		return kerr_prefix(err, "watchable-bind %s", ent->mount_point);
+	cleanup_close int dst = open_create(rootfd, rel, !S_ISDIR(st.st_mode), ent, err);
+	if (dst < 0)
+		return dst;
+	r = key_of(dst, &ent->key_mnt, &ent->key_dev, &ent->key_ino);
+	if (r < 0)
+		return kerr_set(err, r, "statx %s: %s", ent->mount_point, strerror(-r));
+	return watch_start(&sfd, &dst, ent->mount_point, &ent->watch, err);
+}
+
 /* Which handler a storage goes to, by driver only (as upstream; fstype is
  * the handler's business); UNIMPLEMENTED for drivers not done yet. "bind"
  * is ours, not upstream's. */
@@ -951,6 +1024,10 @@ static int classify(const Grpc__Storage *s, enum storage_kind *k, struct kerr *e
 	}
 	if (!strcmp(d, "virtio-fs") || !strcmp(d, "9p")) {
 		*k = SK_SHAREDFS;
+		return 0;
+	}
+	if (!strcmp(d, "watchable-bind")) {
+		*k = SK_WATCH;
 		return 0;
 	}
 	if (!d[0])
@@ -1016,7 +1093,7 @@ int storage_add(struct storage_set *set, const Grpc__Storage *s, const struct st
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "storage mount point %s is an allowed root itself", mp);
 	cleanup_free char *src = NULL;
-	if (kind == SK_BIND) {
+	if (kind == SK_BIND || kind == SK_WATCH) {
 		r = normalize_abs("bind source", s->source, &src, err);
 		if (r < 0)
 			return r;
@@ -1044,7 +1121,7 @@ int storage_add(struct storage_set *set, const Grpc__Storage *s, const struct st
 	}
 	if (ent) {
 		if (!same_str(ent->driver, s->driver) || !same_str(ent->fstype, s->fstype) ||
-		    (kind == SK_BIND && !same_str(ent->source, src)))
+		    ((kind == SK_BIND || kind == SK_WATCH) && !same_str(ent->source, src)))
 			return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
 					       "mount point %s already holds a different storage "
 					       "(%s)", mp, kind_name(ent->kind));
@@ -1056,8 +1133,9 @@ int storage_add(struct storage_set *set, const Grpc__Storage *s, const struct st
 		return 0;
 	}
 
-	/* Room in the set first: nothing to undo if this fails. */
-	if (set->n == set->cap) {
+	/* Room in the set first: nothing to undo if this fails. Two places:
+	 * a watchable-bind adds its tmpfs to the set before itself. */
+	while (set->n + 2 > set->cap) {
 		r = set_push(set, NULL, err);
 		if (r < 0)
 			return r;
@@ -1085,6 +1163,8 @@ int storage_add(struct storage_set *set, const Grpc__Storage *s, const struct st
 		r = do_ephemeral(ent, rootfd, rel, s, err);
 	else if (kind == SK_SHAREDFS)
 		r = do_sharedfs(ent, rootfd, rel, s, err);
+	else if (kind == SK_WATCH)
+		r = do_watch(set, ent, src, pol, rootfd, rel, s, err);
 	else
 		r = do_bind(ent, src, pol, rootfd, rel, s, err);
 	if (r < 0) {

@@ -960,11 +960,14 @@ static int do_watch(struct storage_set *set, struct storage_entry *ent, const ch
 		    const struct storage_policy *pol, int rootfd, const char *rel,
 		    const Grpc__Storage *s, struct kerr *err)
 {
+	static const char *const dirs[] = { "shared/containers/watchable",
+					    "shared/containers/passthrough/watchable" };
 	const char *slash = strrchr(rel, '/');
 	size_t dl = slash ? (size_t)(slash - rel) : 0;
-	if (!slash || !slash[1] || ((dl != 26 || strncmp(rel, "shared/containers/watchable", dl)) &&
-				    (dl != 38 || strncmp(rel, "shared/containers/passthrough/watchable",
-							 dl))))
+	bool ok = false;
+	for (size_t i = 0; slash && slash[1] && i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		ok |= dl == strlen(dirs[i]) && !strncmp(rel, dirs[i], dl);
+	if (!ok)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "watchable-bind mount point %s is not directly in "
 				       "<shared>/shared/containers/[passthrough/]watchable",

@@ -13,15 +13,6 @@ plan 13
 suite_requires
 
 out=
-# req ID BUNDLE STORAGES MOUNTS: $work/ID.json, a CreateContainerRequest as
-# kata_agent.go createContainer builds it (exec_id = container id, the
-# request's own storages, the spec's mounts rewritten to guest paths).
-req() {
-  ctl run "$2" --dry-run >"$work/$1.dry" 2>"$out" || return 1
-  jq --arg id "$1" --argjson st "$3" --argjson m "$4" \
-    '.containerId = $id | .execId = $id | .storages = $st | .OCI.Mounts += $m' \
-    "$work/$1.dry" >"$work/$1.json"
-}
 create_start() {
   ctl call AgentService/CreateContainer - <"$work/$1.json" >"$out" 2>&1 &&
     ctl call AgentService/StartContainer "{\"containerId\": \"$1\"}" >>"$out" 2>&1
@@ -57,7 +48,7 @@ t_pod() {
     {destination: "/cache", type: "bind", source: $eph, options: ["rbind", "rprivate", "rw"]},
     {destination: "/data", type: "bind", source: $loc, options: ["rbind", "rprivate", "rw"]},
     {destination: "/etc/config", type: "bind", source: $w, options: ["rbind", "rprivate", "ro"]}]')
-  req app "$b" "$st" "$m" && create_start app
+  create_request app "$b" "$st" "$m" && create_start app
   rc=$?
   check "CreateContainer with an emptyDir (ephemeral), a local emptyDir and a ConfigMap (watchable-bind), bound from their mount points in the same request" \
     "$(cat "$out"; tail -n 5 "$work/agent.log")" want "$rc" 0
@@ -128,7 +119,7 @@ t_hugepages() {
   st=$(jq -n --arg hp "$hp" '[{driver: "ephemeral", source: "nodev", fstype: "hugetlbfs", mountPoint: $hp,
     options: ["pagesize=2097152,size=4194304"]}]')
   m=$(jq -n --arg hp "$hp" '[{destination: "/hugepages", type: "bind", source: $hp, options: ["rbind"]}]')
-  req hp "$b" "$st" "$m" && create_start hp
+  create_request hp "$b" "$st" "$m" && create_start hp
   rc=$?
   if [ $rc -ne 0 ] && grep -q RESOURCE_EXHAUSTED "$out"; then
     skip 2 "hugetlbfs ephemeral storage" "this machine could not allocate 2 huge pages of 2 MiB"
@@ -151,7 +142,7 @@ t_refused() {
   local b m
   b=$(bundle bad sh -c 'exit 0')
   m='[{"destination": "/guest", "type": "bind", "source": "/etc", "options": ["rbind"]}]'
-  req bad "$b" '[]' "$m" && create_start bad
+  create_request bad "$b" '[]' "$m" && create_start bad
   rc=$?
   check "a bind of a guest path outside the shared dir, /dev and /sys: PERMISSION_DENIED" "$(cat "$out")" eval \
     '[ $rc -ne 0 ] && grep -q PERMISSION_DENIED "$out"'

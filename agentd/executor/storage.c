@@ -26,6 +26,7 @@
 #include "grpc_status.h"
 #include "linux_compat.h"
 #include "log.h"
+#include "mount_source.h"
 #include "storage.h"
 #include "watcher.h"
 
@@ -90,50 +91,6 @@ struct storage_set {
 static struct storage_entry *registry;
 
 /* ---- paths --------------------------------------------------------------- */
-
-/* Normalise an absolute path lexically: collapse "//" and ".", refuse "..".
- * Returns a malloc'd string. */
-static int normalize_abs(const char *what, const char *in, char **out, struct kerr *err)
-{
-	if (!in || in[0] != '/')
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "%s \"%s\" is not an absolute path", what, in ? in : "");
-	size_t len = strlen(in);
-	if (len >= PATH_MAX)
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -ENAMETOOLONG,
-				       "%s is longer than %d bytes", what, PATH_MAX - 1);
-	char *o = malloc(len + 2);
-	if (!o)
-		return kerr_set(err, -ENOMEM, "%s: out of memory", what);
-	size_t n = 0;
-	const char *p = in;
-	while (*p) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		const char *e = strchrnul(p, '/');
-		size_t cl = (size_t)(e - p);
-		if (cl == 1 && p[0] == '.') {
-			p = e;
-			continue;
-		}
-		if (cl == 2 && p[0] == '.' && p[1] == '.') {
-			free(o);
-			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-					       "%s \"%s\" contains \"..\"", what, in);
-		}
-		o[n++] = '/';
-		memcpy(o + n, p, cl);
-		n += cl;
-		p = e;
-	}
-	if (n == 0)
-		o[n++] = '/';
-	o[n] = '\0';
-	*out = o;
-	return 0;
-}
 
 /* The allowed root that contains path (normalised), and the rest of the path
  * relative to it ("" for the root itself). */
@@ -1085,7 +1042,7 @@ int storage_add(struct storage_set *set, const Grpc__Storage *s, const struct st
 	if (r < 0)
 		return r;
 	cleanup_free char *mp = NULL;
-	r = normalize_abs("storage mount point", s->mount_point, &mp, err);
+	r = msrc_normalize("storage mount point", s->mount_point, &mp, err);
 	if (r < 0)
 		return r;
 	const char *root, *rel;
@@ -1097,7 +1054,7 @@ int storage_add(struct storage_set *set, const Grpc__Storage *s, const struct st
 				       "storage mount point %s is an allowed root itself", mp);
 	cleanup_free char *src = NULL;
 	if (kind == SK_BIND || kind == SK_WATCH) {
-		r = normalize_abs("bind source", s->source, &src, err);
+		r = msrc_normalize("bind source", s->source, &src, err);
 		if (r < 0)
 			return r;
 	}
@@ -1203,7 +1160,7 @@ int storage_update_ephemeral(const Grpc__Storage *s, const struct storage_policy
 				       "storage driver \"%s\": only ephemeral storages can be updated",
 				       s && s->driver ? s->driver : "");
 	cleanup_free char *mp = NULL;
-	int r = normalize_abs("storage mount point", s->mount_point, &mp, err);
+	int r = msrc_normalize("storage mount point", s->mount_point, &mp, err);
 	if (r < 0)
 		return r;
 	const char *root, *rel;

@@ -493,6 +493,30 @@ static int mount_cgroup_v1(int target, const struct mount_plan *p, const char *c
 					   MOUNT_ATTR_NOEXEC, 0, 0, what, err);
 }
 
+static bool has_cgroupns(const Grpc__Spec *s)
+{
+	for (size_t i = 0; s->linux && i < s->linux->n_namespaces; i++)
+		if (!strcmp(s->linux->namespaces[i]->type, "cgroup"))
+			return true;
+	return false;
+}
+
+/* cgroup v2 without a cgroup namespace: the container's own cgroup
+ * directory, read-only unless the options say "rw". */
+static int own_cgroup_v2(const char *cgroup_path, struct mount_plan *p, const char *what,
+			 struct kerr *err)
+{
+	char sub[PATH_MAX];
+	if (snprintf(sub, sizeof(sub), "/sys/fs/cgroup/%s", cgroup_path) >= (int)sizeof(sub))
+		return kerr_set(err, -ENAMETOOLONG, "%s: cgroup path too long", what);
+	int mnt = open_tree(AT_FDCWD, sub, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (mnt < 0)
+		return kerr_set(err, -errno, "%s: open_tree %s: %s", what, sub, strerror(errno));
+	if (!(p->attr_clr & MOUNT_ATTR_RDONLY))
+		p->attr_set |= MOUNT_ATTR_RDONLY;
+	return mnt;
+}
+
 static int do_mount(const struct rootfs_ctx *c, const Grpc__Mount *m, size_t idx,
 		    struct bind_src *src, struct kerr *err)
 {
@@ -507,12 +531,19 @@ static int do_mount(const struct rootfs_ctx *c, const Grpc__Mount *m, size_t idx
 		 m->destination);
 
 	if (!p.bind && strcmp(m->type, "cgroup") == 0) {
-		/* In a cgroup v2 guest this is a fresh cgroup2 mount (the cgroup
-		 * namespace, if any, picks the root); on v1, the container's
-		 * own cgroups only (mount_cgroup_v1). */
+		/* On cgroup v2 with a cgroup namespace, a fresh cgroup2 mount
+		 * (rooted at the container's cgroup); without one (the Kata
+		 * runtime strips it: constrainGRPCSpec), a bind of the
+		 * container's own cgroup directory, as runc does; on v1, the
+		 * container's own cgroups only (mount_cgroup_v1). */
 		struct statfs sfs;
 		if (statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC) {
-			mnt = new_fs("cgroup2", "cgroup2", NULL, 0, p.attr_set, what, err);
+			if (has_cgroupns(c->spec) || !c->cgroup_path) {
+				mnt = new_fs("cgroup2", "cgroup2", NULL, 0, p.attr_set, what, err);
+			} else {
+				mnt = own_cgroup_v2(c->cgroup_path, &p, what, err);
+				p.bind = true; /* attributes as for a bind */
+			}
 		} else {
 			cleanup_close int target = prepare_dest(c->root_fd, m->destination, true, err);
 			if (target < 0)

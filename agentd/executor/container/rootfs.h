@@ -42,8 +42,8 @@ struct rootfs_ctx {
 	/* Canonical --shared-dir: the root and bind sources are resolved
 	 * below it (mount_source.h); NULL allows no source there. */
 	const char *shared_dir;
-	/* cgroup v1: the container's cgroup path relative to each hierarchy
-	 * root, for a "cgroup" mount; NULL: none. */
+	/* The container's cgroup path relative to the hierarchy roots, for a
+	 * "cgroup" mount (v1, and v2 without a cgroup namespace); NULL: none. */
 	const char *cgroup_path;
 	bool in_userns;    /* devices are bound from the host, not created */
 	int root_fd;       /* set by rootfs_prepare, closed by rootfs_finish */

@@ -10,7 +10,9 @@
  * opened fd with the new mount API (open_tree/fsmount + move_mount), so a
  * symlink pointing out of the root lands inside it, never on the host.
  * Missing destinations are created one component at a time, each inside a
- * directory already resolved within the root.
+ * directory already resolved within the root. Bind sources and the rootfs
+ * are resolved once, before the first mount, below the trees
+ * mount_source.h allows, and what was resolved is what is mounted.
  */
 #ifndef KATA_CONTAINER_ROOTFS_H
 #define KATA_CONTAINER_ROOTFS_H

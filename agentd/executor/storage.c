@@ -939,16 +939,26 @@ static int do_watch(struct storage_set *set, struct storage_entry *ent, const ch
 	cleanup_close int srootfd = open_root(sroot, err);
 	if (srootfd < 0)
 		return srootfd;
-	cleanup_close int sfd = sys_openat2(srootfd, srel, O_PATH | O_CLOEXEC, RESOLVE_STORAGE);
-	if (sfd < 0)
+	/* The source's directory, resolved once; the source itself is looked
+	 * up in it by name each round, never through a symlink. */
+	const char *sbase = strrchr(srel, '/');
+	cleanup_free char *sdir = sbase ? strndup(srel, (size_t)(sbase - srel)) : strdup(".");
+	sbase = sbase ? sbase + 1 : srel;
+	if (!sdir)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	cleanup_close int spfd = sys_openat2(srootfd, sdir, O_PATH | O_DIRECTORY | O_CLOEXEC,
+					     RESOLVE_STORAGE);
+	if (spfd < 0)
 		return resolve_error("watchable-bind source", src_norm, errno, err);
 	struct stat st;
-	if (fstat(sfd, &st) < 0)
-		return kerr_set(err, -errno, "stat %s: %s", src_norm, strerror(errno));
+	if (fstatat(spfd, sbase, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return kerr_set_status(err, errno == ENOENT ? GRPC_NOT_FOUND : GRPC_INVALID_ARGUMENT,
+				       -errno, "watchable-bind source %s: %s", src_norm,
+				       strerror(errno));
 	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "watchable-bind source %s is neither a directory nor a file",
-				       src_norm);
+				       "watchable-bind source %s is neither a directory nor a file "
+				       "(a symlink is not followed)", src_norm);
 	cleanup_free char *dir = strndup(ent->mount_point,
 					 strlen(ent->mount_point) - strlen(slash));
 	if (!dir)
@@ -961,7 +971,7 @@ static int do_watch(struct storage_set *set, struct storage_entry *ent, const ch
 	r = key_of(dst, &ent->key_mnt, &ent->key_dev, &ent->key_ino);
 	if (r < 0)
 		return kerr_set(err, r, "statx %s: %s", ent->mount_point, strerror(-r));
-	return watch_start(&sfd, &dst, ent->mount_point, &ent->watch, err);
+	return watch_start(&spfd, sbase, &dst, ent->mount_point, &ent->watch, err);
 }
 
 /* Which handler a storage goes to, by driver only (as upstream; fstype is

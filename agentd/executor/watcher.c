@@ -294,7 +294,8 @@ static int copy_file_in_place(struct watch *w, const struct wentry *e)
 		return -errno;
 	char p[64];
 	snprintf(p, sizeof(p), "/proc/self/fd/%d", w->dst);
-	cleanup_close int out = open(p, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+	/* Our own fd's magic link: followed on purpose (O_NOFOLLOW would refuse it). */
+	cleanup_close int out = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (out < 0)
 		return -errno;
 	int r = copy_bytes(in, out, WATCH_MAX_BYTES);
@@ -443,13 +444,19 @@ static int poll_one(struct watch *w)
 
 /* ---- API ----------------------------------------------------------------- */
 
-int watch_start(int *src, int *dst, const char *name, struct watch **out, struct kerr *err)
+int watch_start(int *src_parent, const char *src_name, int *dst, const char *name,
+		struct watch **out, struct kerr *err)
 {
 	struct stat st;
-	if (fstat(*src, &st) < 0)
+	if (fstatat(*src_parent, src_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return kerr_set(err, -errno, "watchable %s: stat source: %s", name, strerror(errno));
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+		return kerr_set(err, -EINVAL, "watchable %s: the source is neither a directory nor "
+				"a file", name);
 	struct watch *w = calloc(1, sizeof(*w));
-	if (!w || !(w->name = strdup(name))) {
+	if (!w || !(w->name = strdup(name)) || !(w->src_name = strdup(src_name))) {
+		if (w)
+			free(w->name);
 		free(w);
 		return kerr_set(err, -ENOMEM, "out of memory");
 	}
@@ -457,22 +464,7 @@ int watch_start(int *src, int *dst, const char *name, struct watch **out, struct
 	w->is_dir = S_ISDIR(st.st_mode);
 	/* The parent and the name, so that each round reopens what the host
 	 * has there now. */
-	char p[64], target[PATH_MAX];
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", *src);
-	ssize_t n = readlink(p, target, sizeof(target) - 1);
-	const char *slash = n > 0 ? (target[n] = '\0', strrchr(target, '/')) : NULL;
-	w->src_parent = slash ? sys_openat2(*src, "..", O_PATH | O_DIRECTORY | O_CLOEXEC, 0) : -1;
-	w->src_name = slash ? strdup(slash + 1) : NULL;
-	if (w->src_parent < 0 || !w->src_name || !w->src_name[0]) {
-		int e = w->is_dir ? errno : ENOTDIR;
-		if (w->src_parent >= 0)
-			close(w->src_parent);
-		free(w->src_name);
-		free(w->name);
-		free(w);
-		return kerr_set(err, -(e ? e : EINVAL), "watchable %s: the source's directory", name);
-	}
-	close(take_fd(src));
+	w->src_parent = take_fd(src_parent);
 	w->dst = take_fd(dst);
 	w->next = watches;
 	watches = w;

@@ -34,11 +34,13 @@
 
 struct watch;
 
-/* Keep dst (O_PATH fd of the target: a directory, or a file when src is
- * one) in sync with src (O_PATH fd of the source); both fds are taken. The
- * first copy is made here; over the limits, src is bound over dst at once.
- * name is for logs. */
-int watch_start(int *src, int *dst, const char *name, struct watch **out, struct kerr *err);
+/* Keep dst (O_PATH fd of the target: a directory, or a file when the
+ * source is one) in sync with the source, src_name in the directory
+ * src_parent (an O_PATH fd); both fds are taken. The first copy is made
+ * here; over the limits, the source is bound over dst at once. name is for
+ * logs. */
+int watch_start(int *src_parent, const char *src_name, int *dst, const char *name,
+		struct watch **out, struct kerr *err);
 /* Stop polling, undo the bind if there is one, empty the target. NULL ok. */
 void watch_stop(struct watch *w);
 /* One round of polling (see above). Returns the number of storages still

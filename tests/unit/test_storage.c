@@ -654,6 +654,35 @@ TEST(watchable_bind)
 	free(after);
 }
 
+/* A single-file watchable-bind: the copy is rewritten in place, so a bind
+ * of that file (the container's) sees the change. */
+TEST(watchable_bind_file)
+{
+	char src[400], dst[400];
+	snprintf(src, sizeof(src), "%.300s/shared/containers/single.conf", allowed);
+	snprintf(dst, sizeof(dst), "%.300s/shared/containers/watchable/single.conf", allowed);
+	mkdir(P(allowed, "shared"), 0755);
+	mkdir(P(allowed, "shared/containers"), 0755);
+	write_file(src, "a\n");
+	struct storage_set *set = NULL;
+	struct kerr err = { 0 };
+	REQUIRE(storage_set_new(&set, &err) == 0);
+	Grpc__Storage s = mk("watchable-bind", src, "bind", dst, NULL, 0);
+	int r = storage_add(set, &s, &pol, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	REQUIRE(r == 0);
+	struct stat a, b;
+	CHECK(file_is(dst, "a\n") && stat(dst, &a) == 0);
+	write_file(src, "bbb\n");
+	CHECK(watch_tick() == 1);
+	CHECK(file_is(dst, "bbb\n") && stat(dst, &b) == 0 && a.st_ino == b.st_ino);
+	storage_set_free(set);
+	CHECK(!exists(dst));
+	CHECK(watch_count() == 0);
+	unlink(src);
+}
+
 /* A watchable-bind whose mount point is not where the runtime puts them,
  * or whose source leads out, is refused and leaves nothing. */
 TEST(watchable_bind_refusals)

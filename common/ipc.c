@@ -62,6 +62,7 @@ static const struct ipc_type_desc types[] = {
 	{ IPC_MEM_PROBE_REQ, "MEM_PROBE_REQ", 8, 8 * IPC_MEM_PROBE_MAX, IPC_FD_NONE, false },
 	{ IPC_ADD_SWAP_REQ, "ADD_SWAP_REQ", 1, IPC_PATH_MAX - 1, IPC_FD_NONE, false },
 	{ IPC_EPHEMERAL_UPDATE_REQ, "EPHEMERAL_UPDATE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_STALE_SHARES_REQ, "STALE_SHARES_REQ", 0, 0, IPC_FD_NONE, false },
 
 	/* An all-default protobuf message encodes as 0 bytes, so big requests
 	 * start at 0; the executor's decoder and checks reject what is missing. */

@@ -149,6 +149,8 @@ enum ipc_type {
 	IPC_ADD_SWAP_REQ = 107,       /* a path, 1..IPC_PATH_MAX-1 bytes, no NUL -> OK */
 	IPC_EPHEMERAL_UPDATE_REQ = 108, /* protobuf grpc.UpdateEphemeralMountsRequest (big)
 					 * -> OK (sandbox.c) */
+	IPC_STALE_SHARES_REQ = 115,   /* no payload: RemoveStaleVirtiofsShareMounts -> OK
+				       * (storage_revalidate_shares) */
 
 	/* ---- stdio and exits: front-end <-> monitor (per-container channel) ---- */
 	IPC_STDIO_READ_REQ = 40,   /* struct ipc_stdio_read -> STDIO_DATA or ERROR */

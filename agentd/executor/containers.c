@@ -26,6 +26,7 @@
 #include "executor.h"
 #include "grpc_status.h"
 #include "hooks.h"
+#include "mount_source.h"
 #include "signals.h"
 #include "spec_check.h"
 
@@ -165,8 +166,10 @@ static bool is_bind(const Grpc__Mount *mt)
 	return false;
 }
 
-/* The guest paths a container may see: its rootfs and bind sources must be
- * under --shared-dir (where the runtime shares them and storages mount). */
+/* The guest paths a container may see: its rootfs under --shared-dir, bind
+ * sources where the runtime puts them (mount_source.h). Checked here for a
+ * clear early error once the request's storages are mounted; the setup
+ * child resolves them again, once, and mounts what it resolved. */
 static int check_paths(struct executor *x, struct container *ct, struct kerr *err)
 {
 	const Grpc__Spec *s = ct->req->oci;
@@ -187,8 +190,10 @@ static int check_paths(struct executor *x, struct container *ct, struct kerr *er
 			continue;
 		char what[64];
 		snprintf(what, sizeof(what), "Mounts[%zu].Source", i);
-		if ((r = under_root(x->o.shared_dir, mt->source, what, NULL, err)) < 0)
-			return r;
+		int fd = msrc_open(x->o.shared_dir, what, mt->source, NULL, err);
+		if (fd < 0)
+			return fd;
+		close(fd);
 	}
 	return 0;
 }
@@ -629,9 +634,11 @@ int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	/* The sandbox's guest hooks run like the spec's own (upstream
 	 * append_guest_hooks); checked with them. */
 	if (guest_hooks_append(x, req->oci, &e) < 0 || sandbox_set_pidns(x, req, &e) < 0 ||
-	    spec_check(req->oci, ct->id, &e) < 0 ||
-	    check_paths(x, ct, &e) < 0)
+	    spec_check(req->oci, ct->id, &e) < 0)
 		goto bad;
+	/* The request's own storages first, as upstream (do_create_container
+	 * -> add_storages): the runtime binds their mount points (emptyDir,
+	 * block volumes) in the same request. */
 	if (storage_set_new(&ct->storages, &e) < 0)
 		goto bad;
 	struct storage_policy pol;
@@ -642,6 +649,9 @@ int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 			kerr_prefix(&e, "container %s: storage %zu", ct->id, i);
 			goto bad;
 		}
+	storage_watch_schedule(x);
+	if (check_paths(x, ct, &e) < 0)
+		goto bad;
 	const char *cgpath = req->oci->linux ? req->oci->linux->cgroupspath : "";
 	if (cg_create(&x->cgc, cgpath, ct->id, &ct->cg, &e) < 0) {
 		kerr_prefix(&e, "container %s", ct->id);

@@ -197,6 +197,7 @@ int exec_reply_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,
 int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_sandbox_destroy(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_ephemeral_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_stale_shares(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* A container was forgotten: finishes a pending DestroySandbox when it was
  * the last one. */
 void sandbox_container_gone(struct executor *x);
@@ -209,6 +210,8 @@ void sandbox_free(struct executor *x);
 int sandbox_set_pidns(struct executor *x, Grpc__CreateContainerRequest *req, struct kerr *err);
 /* SIGCHLD: true when pid was the shared pid namespace's holder (now gone). */
 bool sandbox_reaped(struct executor *x, pid_t pid);
+/* Poll watchable-bind storages (watcher.h) while there are any. */
+void storage_watch_schedule(struct executor *x);
 void storage_policy_of(const struct executor *x, struct storage_policy *pol,
 		       const char *roots[1]);
 

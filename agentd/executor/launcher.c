@@ -287,6 +287,8 @@ void launcher_main(struct container *ct, int el, int lm, uint32_t create_id)
 		.id = ct->id,
 		.bundle = ct->bundle,
 		.spec = spec,
+		.shared_dir = ct->x->o.shared_dir,
+		.cgroup_path = ct->cg ? cg_path(ct->cg) : NULL,
 		.process = NULL,
 		.join_pidfd = -1,
 		.cgroup_fd = -1,

@@ -287,6 +287,7 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_MEM_PROBE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_mem_probe },
 	{ IPC_ADD_SWAP_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_add_swap },
 	{ IPC_EPHEMERAL_UPDATE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_ephemeral_update },
+	{ IPC_STALE_SHARES_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_stale_shares },
 	{ 0, 0, NULL },
 };
 

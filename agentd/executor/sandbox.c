@@ -41,6 +41,7 @@
 
 #include "cleanup.h"
 #include "executor.h"
+#include "watcher.h"
 #include "grpc_status.h"
 
 #define DNS_MAX_LINES 64u
@@ -426,6 +427,25 @@ void storage_policy_of(const struct executor *x, struct storage_policy *pol, con
 	pol->n_allowed_roots = 1;
 }
 
+/* The watchable-bind poll (watcher.h): a one-shot timer re-armed while
+ * some storage is polled. */
+static struct loop_timer *watch_timer;
+
+static void on_watch_timer(struct loop *l, void *data)
+{
+	watch_timer = NULL;
+	if (watch_tick() > 0)
+		watch_timer = loop_timer_add(l, loop_now_ns() + WATCH_INTERVAL_MS * 1000000ull,
+					     on_watch_timer, data);
+}
+
+void storage_watch_schedule(struct executor *x)
+{
+	if (!watch_timer && watch_count() > 0)
+		watch_timer = loop_timer_add(x->loop, loop_now_ns() + WATCH_INTERVAL_MS * 1000000ull,
+					     on_watch_timer, x);
+}
+
 int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
@@ -465,6 +485,7 @@ int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 			kerr_prefix(&e, "CreateSandbox: storage %zu", i);
 			goto out;
 		}
+	storage_watch_schedule(x);
 	if (x->sb.pidns_pid <= 0 && pidns_start(x, req->hostname, &e) < 0) {
 		kerr_prefix(&e, "CreateSandbox");
 		goto out;
@@ -554,6 +575,21 @@ void sandbox_free(struct executor *x)
 	x->sb.guest_hooks = NULL;
 	storage_set_free(x->sb.storages);
 	x->sb.storages = NULL;
+}
+
+/* RemoveStaleVirtiofsShareMounts (upstream remove_stale_virtiofs_share_mounts):
+ * look up every mount below <shared>/shared/containers, so virtiofsd drops
+ * what the host removed; nothing to fail on, as upstream. */
+int on_stale_shares(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	int r = exec_need_id(m, err);
+	if (r < 0)
+		return r;
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/shared/containers", x->o.shared_dir);
+	storage_revalidate_shares(dir);
+	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
 }
 
 /* UpdateEphemeralMounts (upstream update_ephemeral_mounts): new options

@@ -26,7 +26,9 @@
 #include "grpc_status.h"
 #include "linux_compat.h"
 #include "log.h"
+#include "mount_source.h"
 #include "storage.h"
+#include "watcher.h"
 
 /* Bind sources: symlinks that stay inside the root are fine; ones leading
  * out (absolute, or ".." past the root) fail with EXDEV; /proc magic links
@@ -38,7 +40,7 @@
 
 #define STORAGE_MAX_CREATED 64
 
-enum storage_kind { SK_LOCAL, SK_EPHEMERAL, SK_BIND, SK_SHAREDFS };
+enum storage_kind { SK_LOCAL, SK_EPHEMERAL, SK_BIND, SK_SHAREDFS, SK_WATCH };
 
 static const char *kind_name(enum storage_kind k)
 {
@@ -47,6 +49,7 @@ static const char *kind_name(enum storage_kind k)
 	case SK_EPHEMERAL: return "ephemeral";
 	case SK_BIND: return "bind";
 	case SK_SHAREDFS: return "shared filesystem";
+	case SK_WATCH: return "watchable-bind";
 	}
 	return "?";
 }
@@ -77,6 +80,7 @@ struct storage_entry {
 	ino_t created_ino[STORAGE_MAX_CREATED];
 	size_t n_created;
 	bool created_file; /* the last created entry is a file (bind of a file) */
+	struct watch *watch; /* watchable-bind: the copy kept in sync */
 };
 
 struct storage_set {
@@ -87,50 +91,6 @@ struct storage_set {
 static struct storage_entry *registry;
 
 /* ---- paths --------------------------------------------------------------- */
-
-/* Normalise an absolute path lexically: collapse "//" and ".", refuse "..".
- * Returns a malloc'd string. */
-static int normalize_abs(const char *what, const char *in, char **out, struct kerr *err)
-{
-	if (!in || in[0] != '/')
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "%s \"%s\" is not an absolute path", what, in ? in : "");
-	size_t len = strlen(in);
-	if (len >= PATH_MAX)
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -ENAMETOOLONG,
-				       "%s is longer than %d bytes", what, PATH_MAX - 1);
-	char *o = malloc(len + 2);
-	if (!o)
-		return kerr_set(err, -ENOMEM, "%s: out of memory", what);
-	size_t n = 0;
-	const char *p = in;
-	while (*p) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		const char *e = strchrnul(p, '/');
-		size_t cl = (size_t)(e - p);
-		if (cl == 1 && p[0] == '.') {
-			p = e;
-			continue;
-		}
-		if (cl == 2 && p[0] == '.' && p[1] == '.') {
-			free(o);
-			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-					       "%s \"%s\" contains \"..\"", what, in);
-		}
-		o[n++] = '/';
-		memcpy(o + n, p, cl);
-		n += cl;
-		p = e;
-	}
-	if (n == 0)
-		o[n++] = '/';
-	o[n] = '\0';
-	*out = o;
-	return 0;
-}
 
 /* The allowed root that contains path (normalised), and the rest of the path
  * relative to it ("" for the root itself). */
@@ -429,11 +389,18 @@ struct opt_ctx {
 	struct mount_opts *mo;
 	int fsfd;            /* ephemeral: fsconfig target; -1 otherwise */
 	enum storage_kind kind;
+	/* UpdateEphemeralMounts: "remount" is what the update is (the
+	 * superblock is reconfigured), fsgid= what create did; both are
+	 * dropped, as upstream's update_ephemeral_mounts drops fsgid= and
+	 * turns "remount" into MS_REMOUNT. */
+	bool update;
 };
 
 static int opt_cb(const char *o, void *vctx, struct kerr *err)
 {
 	struct opt_ctx *c = vctx;
+	if (c->update && (!strcmp(o, "remount") || !strncmp(o, "fsgid=", 6)))
+		return 0;
 	int r = parse_common_opt(o, c->mo, err);
 	if (r < 0)
 		return r;
@@ -567,6 +534,8 @@ static void entry_release(struct storage_entry *ent)
 	if (--ent->refs > 0)
 		return;
 	registry_remove(ent);
+	watch_stop(ent->watch);
+	ent->watch = NULL;
 	int r = unmount_entry(ent);
 	/* Never remove directories below a mount we could not undo. */
 	if (r == 0)
@@ -702,18 +671,100 @@ static int make_fs(struct storage_entry *ent, const char *fstype, const char *so
 	return mnt;
 }
 
+/* One number option (pagesize=, size=) of an ephemeral hugetlbfs storage,
+ * in bytes, as upstream's get_pagesize_and_size_from_option reads it. */
+struct huge_opts {
+	uint64_t pagesize, size;
+	bool has_pagesize, has_size;
+};
+
+static int huge_opt_cb(const char *o, void *vctx, struct kerr *err)
+{
+	struct huge_opts *h = vctx;
+	uint64_t *dst = NULL;
+	if (!strncmp(o, "pagesize=", 9)) {
+		dst = &h->pagesize;
+		h->has_pagesize = true;
+	} else if (!strncmp(o, "size=", 5)) {
+		dst = &h->size;
+		h->has_size = true;
+	} else {
+		return 0;
+	}
+	const char *v = strchr(o, '=') + 1;
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-')
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "hugetlbfs option \"%.64s\": a number of bytes expected", o);
+	*dst = n;
+	return 0;
+}
+
+/* Reserve the huge pages an ephemeral hugetlbfs storage will use, as
+ * upstream's allocate_hugepages: size/pagesize pages of that size in the
+ * guest pool. Unlike upstream the pool never shrinks here: pages another
+ * pod's storage counts on stay. Fails with RESOURCE_EXHAUSTED if the kernel
+ * could not find the memory. */
+static int allocate_hugepages(const char *sysfs, const Grpc__Storage *s, struct kerr *err)
+{
+	struct huge_opts h = { 0 };
+	int r = for_each_opt(s->options, s->n_options, huge_opt_cb, &h, err);
+	if (r < 0)
+		return r;
+	if (!h.has_pagesize || !h.has_size || !h.pagesize || h.pagesize % 1024)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "hugetlbfs storage %s: pagesize= and size= (bytes) needed",
+				       s->mount_point);
+	uint64_t need = h.size / h.pagesize;
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/hugepages-%llukB/nr_hugepages", sysfs,
+		 (unsigned long long)(h.pagesize / 1024));
+	for (int attempt = 0;; attempt++) {
+		cleanup_close int fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return kerr_set_status(err, errno == ENOENT ? GRPC_FAILED_PRECONDITION
+								    : GRPC_INTERNAL,
+					       -errno, "huge pages of %llu bytes: %s: %s",
+					       (unsigned long long)h.pagesize, path, strerror(errno));
+		char buf[32];
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			return kerr_set(err, n < 0 ? -errno : -EIO, "read %s", path);
+		buf[n] = '\0';
+		unsigned long long have = strtoull(buf, NULL, 10);
+		if (have >= need)
+			return 0;
+		if (attempt)
+			return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM,
+					       "only %llu of %llu huge pages of %llu bytes could be "
+					       "allocated", have, (unsigned long long)need,
+					       (unsigned long long)h.pagesize);
+		int l = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)need);
+		if (pwrite(fd, buf, (size_t)l, 0) != l && errno != ENOMEM)
+			return kerr_set(err, -errno, "write %s: %s", path, strerror(errno));
+	}
+}
+
+const char *storage_hugepages_sysfs = "/sys/kernel/mm/hugepages";
+
 static int do_ephemeral(struct storage_entry *ent, int rootfd, const char *rel,
 			const Grpc__Storage *s, struct kerr *err)
 {
-	if (s->fstype[0] && strcmp(s->fstype, "tmpfs"))
-		return kerr_set_status(err, GRPC_UNIMPLEMENTED, -EOPNOTSUPP,
-				       "ephemeral storage of fstype \"%s\" is not supported yet "
-				       "(only tmpfs)", s->fstype);
+	const char *fstype = s->fstype[0] ? s->fstype : "tmpfs";
+	if (strcmp(fstype, "tmpfs") && strcmp(fstype, "hugetlbfs"))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EOPNOTSUPP,
+				       "ephemeral storage of fstype \"%.64s\": only tmpfs and "
+				       "hugetlbfs", s->fstype);
+	int r;
+	if (!strcmp(fstype, "hugetlbfs") && (r = allocate_hugepages(storage_hugepages_sysfs, s,
+								   err)) < 0)
+		return kerr_prefix(err, "ephemeral storage %s", ent->mount_point);
 	struct mount_opts mo = { 0 };
-	cleanup_close int mnt = make_fs(ent, "tmpfs", NULL, s, SK_EPHEMERAL, &mo, err);
+	cleanup_close int mnt = make_fs(ent, fstype, NULL, s, SK_EPHEMERAL, &mo, err);
 	if (mnt < 0)
 		return mnt;
-	int r;
 	/* The fsgid ownership goes on the tmpfs root before anyone can see it.
 	 * mode= was given to tmpfs already. */
 	struct mount_opts own = { .has_fsgid = mo.has_fsgid, .fsgid = mo.fsgid };
@@ -842,6 +893,87 @@ static int do_bind(struct storage_entry *ent, const char *src_norm, const struct
 	return attach(ent, &mnt, mpfd, &mo, err);
 }
 
+/* The tmpfs the watchable copies live in: an ephemeral storage of the set
+ * (refcounted like any), at the mount point's directory. */
+static int watch_tmpfs(struct storage_set *set, const char *dir, const struct storage_policy *pol,
+		       struct kerr *err)
+{
+	char *opts[] = { "nosuid", "nodev", "mode=0755" };
+	Grpc__Storage t = GRPC__STORAGE__INIT;
+	t.driver = "ephemeral";
+	t.source = "tmpfs";
+	t.fstype = "tmpfs";
+	t.mount_point = (char *)dir;
+	t.options = opts;
+	t.n_options = sizeof(opts) / sizeof(opts[0]);
+	return storage_add(set, &t, pol, err);
+}
+
+/* "watchable-bind" (upstream watcher.rs): the source copied into a tmpfs at
+ * <shared>/shared/containers/[passthrough/]watchable and kept in sync
+ * (watcher.c). The copy's mount point must be directly in that directory,
+ * as upstream's watchable_mount_path requires. */
+static int do_watch(struct storage_set *set, struct storage_entry *ent, const char *src_norm,
+		    const struct storage_policy *pol, int rootfd, const char *rel,
+		    const Grpc__Storage *s, struct kerr *err)
+{
+	static const char *const dirs[] = { "shared/containers/watchable",
+					    "shared/containers/passthrough/watchable" };
+	const char *slash = strrchr(rel, '/');
+	size_t dl = slash ? (size_t)(slash - rel) : 0;
+	bool ok = false;
+	for (size_t i = 0; slash && slash[1] && i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		ok |= dl == strlen(dirs[i]) && !strncmp(rel, dirs[i], dl);
+	if (!ok)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "watchable-bind mount point %s is not directly in "
+				       "<shared>/shared/containers/[passthrough/]watchable",
+				       ent->mount_point);
+	const char *sroot, *srel;
+	int r = find_root("watchable-bind source", src_norm, pol, &sroot, &srel, err);
+	if (r < 0)
+		return r;
+	if (!srel[0])
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "watchable-bind source %s is an allowed root", src_norm);
+	cleanup_close int srootfd = open_root(sroot, err);
+	if (srootfd < 0)
+		return srootfd;
+	/* The source's directory, resolved once; the source itself is looked
+	 * up in it by name each round, never through a symlink. */
+	const char *sbase = strrchr(srel, '/');
+	cleanup_free char *sdir = sbase ? strndup(srel, (size_t)(sbase - srel)) : strdup(".");
+	sbase = sbase ? sbase + 1 : srel;
+	if (!sdir)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	cleanup_close int spfd = sys_openat2(srootfd, sdir, O_PATH | O_DIRECTORY | O_CLOEXEC,
+					     RESOLVE_STORAGE);
+	if (spfd < 0)
+		return resolve_error("watchable-bind source", src_norm, errno, err);
+	struct stat st;
+	if (fstatat(spfd, sbase, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return kerr_set_status(err, errno == ENOENT ? GRPC_NOT_FOUND : GRPC_INVALID_ARGUMENT,
+				       -errno, "watchable-bind source %s: %s", src_norm,
+				       strerror(errno));
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "watchable-bind source %s is neither a directory nor a file "
+				       "(a symlink is not followed)", src_norm);
+	cleanup_free char *dir = strndup(ent->mount_point,
+					 strlen(ent->mount_point) - strlen(slash));
+	if (!dir)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	if ((r = watch_tmpfs(set, dir, pol, err)) < 0)
+		return kerr_prefix(err, "watchable-bind %s", ent->mount_point);
+	cleanup_close int dst = open_create(rootfd, rel, !S_ISDIR(st.st_mode), ent, err);
+	if (dst < 0)
+		return dst;
+	r = key_of(dst, &ent->key_mnt, &ent->key_dev, &ent->key_ino);
+	if (r < 0)
+		return kerr_set(err, r, "statx %s: %s", ent->mount_point, strerror(-r));
+	return watch_start(&spfd, sbase, &dst, ent->mount_point, &ent->watch, err);
+}
+
 /* Which handler a storage goes to, by driver only (as upstream; fstype is
  * the handler's business); UNIMPLEMENTED for drivers not done yet. "bind"
  * is ours, not upstream's. */
@@ -862,6 +994,10 @@ static int classify(const Grpc__Storage *s, enum storage_kind *k, struct kerr *e
 	}
 	if (!strcmp(d, "virtio-fs") || !strcmp(d, "9p")) {
 		*k = SK_SHAREDFS;
+		return 0;
+	}
+	if (!strcmp(d, "watchable-bind")) {
+		*k = SK_WATCH;
 		return 0;
 	}
 	if (!d[0])
@@ -916,7 +1052,7 @@ int storage_add(struct storage_set *set, const Grpc__Storage *s, const struct st
 	if (r < 0)
 		return r;
 	cleanup_free char *mp = NULL;
-	r = normalize_abs("storage mount point", s->mount_point, &mp, err);
+	r = msrc_normalize("storage mount point", s->mount_point, &mp, err);
 	if (r < 0)
 		return r;
 	const char *root, *rel;
@@ -927,8 +1063,8 @@ int storage_add(struct storage_set *set, const Grpc__Storage *s, const struct st
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "storage mount point %s is an allowed root itself", mp);
 	cleanup_free char *src = NULL;
-	if (kind == SK_BIND) {
-		r = normalize_abs("bind source", s->source, &src, err);
+	if (kind == SK_BIND || kind == SK_WATCH) {
+		r = msrc_normalize("bind source", s->source, &src, err);
 		if (r < 0)
 			return r;
 	}
@@ -955,7 +1091,7 @@ int storage_add(struct storage_set *set, const Grpc__Storage *s, const struct st
 	}
 	if (ent) {
 		if (!same_str(ent->driver, s->driver) || !same_str(ent->fstype, s->fstype) ||
-		    (kind == SK_BIND && !same_str(ent->source, src)))
+		    ((kind == SK_BIND || kind == SK_WATCH) && !same_str(ent->source, src)))
 			return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
 					       "mount point %s already holds a different storage "
 					       "(%s)", mp, kind_name(ent->kind));
@@ -967,8 +1103,9 @@ int storage_add(struct storage_set *set, const Grpc__Storage *s, const struct st
 		return 0;
 	}
 
-	/* Room in the set first: nothing to undo if this fails. */
-	if (set->n == set->cap) {
+	/* Room in the set first: nothing to undo if this fails. Two places:
+	 * a watchable-bind adds its tmpfs to the set before itself. */
+	while (set->n + 2 > set->cap) {
 		r = set_push(set, NULL, err);
 		if (r < 0)
 			return r;
@@ -996,6 +1133,8 @@ int storage_add(struct storage_set *set, const Grpc__Storage *s, const struct st
 		r = do_ephemeral(ent, rootfd, rel, s, err);
 	else if (kind == SK_SHAREDFS)
 		r = do_sharedfs(ent, rootfd, rel, s, err);
+	else if (kind == SK_WATCH)
+		r = do_watch(set, ent, src, pol, rootfd, rel, s, err);
 	else
 		r = do_bind(ent, src, pol, rootfd, rel, s, err);
 	if (r < 0) {
@@ -1031,7 +1170,7 @@ int storage_update_ephemeral(const Grpc__Storage *s, const struct storage_policy
 				       "storage driver \"%s\": only ephemeral storages can be updated",
 				       s && s->driver ? s->driver : "");
 	cleanup_free char *mp = NULL;
-	int r = normalize_abs("storage mount point", s->mount_point, &mp, err);
+	int r = msrc_normalize("storage mount point", s->mount_point, &mp, err);
 	if (r < 0)
 		return r;
 	const char *root, *rel;
@@ -1062,17 +1201,14 @@ int storage_update_ephemeral(const Grpc__Storage *s, const struct storage_policy
 	if (fs < 0)
 		return kerr_set(err, -errno, "fspick %s: %s", mp, strerror(errno));
 	struct mount_opts mo = { 0 };
-	struct opt_ctx c = { .mo = &mo, .fsfd = fs, .kind = SK_EPHEMERAL };
-	for (size_t i = 0; i < s->n_options; i++) {
-		if (!strncmp(s->options[i] ? s->options[i] : "", "fsgid=", 6))
-			continue;
-		r = for_each_opt(&s->options[i], 1, opt_cb, &c, err);
-		if (r < 0)
-			return kerr_prefix(err, "ephemeral storage %s", mp);
-	}
+	struct opt_ctx c = { .mo = &mo, .fsfd = fs, .kind = SK_EPHEMERAL, .update = true };
+	r = for_each_opt(s->options, s->n_options, opt_cb, &c, err);
+	if (r < 0)
+		return kerr_prefix(err, "ephemeral storage %s", mp);
 	if (fsconfig(fs, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno,
-				       "reconfigure tmpfs %s: %s", mp, strerror(errno));
+				       "reconfigure %s %s: %s", ent->fstype[0] ? ent->fstype : "tmpfs",
+				       mp, strerror(errno));
 	if (mo.attr.attr_set || mo.attr.attr_clr) {
 		struct mount_attr a = mo.attr;
 		a.propagation = 0;
@@ -1081,4 +1217,49 @@ int storage_update_ephemeral(const Grpc__Storage *s, const struct storage_policy
 	}
 	log_info("storage %s (ephemeral) updated", mp);
 	return 0;
+}
+
+/* Undo mountinfo's octal escapes (\040 for a space, ...) in place. */
+static void unescape_mountinfo(char *s)
+{
+	char *o = s;
+	for (char *p = s; *p; p++) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+		    p[3] >= '0' && p[3] <= '7') {
+			*o++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+			p += 3;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+}
+
+int storage_revalidate_shares(const char *dir)
+{
+	cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f) {
+		log_warn("RemoveStaleVirtiofsShareMounts: /proc/self/mountinfo: %s", strerror(errno));
+		return 0;
+	}
+	size_t dl = strlen(dir);
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+	int n = 0;
+	while (n < STORAGE_MAX_REVALIDATE && getline(&line, &cap, f) > 0) {
+		/* id parent major:minor root mount-point ... */
+		char *save = NULL, *mp = strtok_r(line, " ", &save);
+		for (int i = 0; mp && i < 4; i++)
+			mp = strtok_r(NULL, " ", &save);
+		if (!mp)
+			continue;
+		unescape_mountinfo(mp);
+		if (strncmp(mp, dir, dl) || mp[dl] != '/')
+			continue;
+		struct stat st;
+		if (fstatat(AT_FDCWD, mp, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			log_info("RemoveStaleVirtiofsShareMounts: stat %s: %s", mp, strerror(errno));
+		n++;
+	}
+	return n;
 }

@@ -8,7 +8,9 @@
  *
  * The handler is chosen by driver alone, as upstream (see
  * doc/storage-cgroups.md): "local" (a directory, mode= applied), "ephemeral"
- * (a tmpfs), and "bind", our extension: a bind mount of a guest path.  Every
+ * (a tmpfs, or a hugetlbfs with its huge pages reserved), "virtio-fs" and
+ * "9p", "watchable-bind" (a copy kept in sync, watcher.c), and "bind", our
+ * extension: a bind mount of a guest path.  Every
  * path (bind source, mount point) must be below one of the policy's allowed
  * roots and is resolved without leaving it (openat2 RESOLVE_BENEATH |
  * RESOLVE_NO_MAGICLINKS); a mount point may contain no symlink at all
@@ -41,6 +43,10 @@ struct storage_set;
 
 int storage_set_new(struct storage_set **out, struct kerr *err);
 
+/* Where the huge page pools are (/sys/kernel/mm/hugepages; tests point it
+ * at a fake tree). */
+extern const char *storage_hugepages_sysfs;
+
 /* Mount one Grpc__Storage; refcounted by mount point across all sets.
  * On failure nothing is left mounted or created by this call. */
 int storage_add(struct storage_set *set, const Grpc__Storage *s,
@@ -58,5 +64,11 @@ void storage_set_free(struct storage_set *set);
  * INVALID_ARGUMENT. */
 int storage_update_ephemeral(const Grpc__Storage *s, const struct storage_policy *pol,
 			     struct kerr *err);
+
+/* RemoveStaleVirtiofsShareMounts: stat (without following) every mount
+ * point of this mount namespace below dir, at most STORAGE_MAX_REVALIDATE
+ * of them; returns how many were looked up. Failures are only logged. */
+#define STORAGE_MAX_REVALIDATE 4096
+int storage_revalidate_shares(const char *dir);
 
 #endif

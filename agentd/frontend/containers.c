@@ -429,6 +429,14 @@ fail:
 }
 
 
+/* RemoveStaleVirtiofsShareMounts: no fields; the executor does the work. */
+void rpc_remove_stale_virtiofs_share_mounts(struct frontend *fe, struct ttrpc_call *call,
+					    ProtobufCMessage *req)
+{
+	protobuf_c_message_free_unpacked(req, NULL);
+	fe_forward(fe, call, IPC_STALE_SHARES_REQ, NULL, 0);
+}
+
 void rpc_update_ephemeral_mounts(struct frontend *fe, struct ttrpc_call *call,
 				 ProtobufCMessage *req)
 {

@@ -129,6 +129,7 @@ RPC_HANDLER(rpc_pause_container);
 RPC_HANDLER(rpc_resume_container);
 RPC_HANDLER(rpc_stats_container);
 RPC_HANDLER(rpc_update_ephemeral_mounts);
+RPC_HANDLER(rpc_remove_stale_virtiofs_share_mounts);
 RPC_HANDLER(rpc_wait_process);
 RPC_HANDLER(rpc_write_stdin);
 RPC_HANDLER(rpc_read_stdout);

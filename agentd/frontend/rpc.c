@@ -111,6 +111,8 @@ static const struct rpc_handler handlers[] = {
 	{ "grpc.AgentService", "ResumeContainer", rpc_resume_container },
 	{ "grpc.AgentService", "StatsContainer", rpc_stats_container },
 	{ "grpc.AgentService", "UpdateEphemeralMounts", rpc_update_ephemeral_mounts },
+	{ "grpc.AgentService", "RemoveStaleVirtiofsShareMounts",
+	  rpc_remove_stale_virtiofs_share_mounts },
 	{ "grpc.AgentService", "ExecProcess", rpc_exec_process },
 	{ "grpc.AgentService", "SignalProcess", rpc_signal_process },
 	{ "grpc.AgentService", "WaitProcess", rpc_wait_process },

@@ -160,6 +160,15 @@ run_() {
   ctl run "$b" "$@" </dev/null >"$work/$name.out" 2>"$work/$name.err"
   rc=$?
 }
+# create_request ID BUNDLE STORAGES MOUNTS: $work/ID.json, a CreateContainerRequest
+# as kata_agent.go createContainer builds it (exec_id = the container id, the
+# request's own storages, extra spec mounts appended); ctl's output in $work/ID.err.
+create_request() {
+  ctl run "$2" --dry-run >"$work/$1.dry" 2>"$work/$1.err" || return 1
+  jq --arg id "$1" --argjson st "$3" --argjson m "$4" \
+    '.containerId = $id | .execId = $id | .storages = $st | .OCI.Mounts += $m' \
+    "$work/$1.dry" >"$work/$1.json"
+}
 diag() { # diag NAME: what a failed check shows
   { echo "exit status: $rc"; echo "-- stdout"; head -c 2000 "$work/$1.out" | cat -v; echo "-- stderr";
     tail -n 10 "$work/$1.err"; echo "-- agent log"; tail -n 15 "$work/agent.log"; } 2>/dev/null

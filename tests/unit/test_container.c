@@ -199,7 +199,7 @@ static void run_spec_ex(json_t *spec_json, const char *id, struct run *res,
 		abort();
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	struct container_launch l = {
-		.id = id, .bundle = tmp, .spec = (Grpc__Spec *)msg, .join_pidfd = -1,
+		.id = id, .bundle = tmp, .shared_dir = tmp, .spec = (Grpc__Spec *)msg, .join_pidfd = -1,
 		.cgroup_fd = -1, .stdio = { devnull, pfd[1], pfd[1] },
 	};
 	struct container_child c;
@@ -704,7 +704,7 @@ TEST(exec_joins_running_container)
 	int in[2], out[2], eout[2];
 	REQUIRE(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0 &&
 		pipe2(eout, O_CLOEXEC) == 0);
-	struct container_launch l = { .id = "execctr", .bundle = tmp, .spec = (Grpc__Spec *)msg,
+	struct container_launch l = { .id = "execctr", .bundle = tmp, .shared_dir = tmp, .spec = (Grpc__Spec *)msg,
 				      .join_pidfd = -1, .cgroup_fd = -1,
 				      .stdio = { in[0], out[1], out[1] } };
 	struct container_child c, e;
@@ -774,7 +774,7 @@ TEST(clone_parent_makes_monitor_the_parent)
 		json_t *sj = base_spec("exit 5");
 		if (pbjson_from_json(&grpc__spec__descriptor, sj, &msg, &err) < 0)
 			_exit(1);
-		struct container_launch l = { .id = "cparent", .bundle = tmp,
+		struct container_launch l = { .id = "cparent", .bundle = tmp, .shared_dir = tmp,
 					      .spec = (Grpc__Spec *)msg, .join_pidfd = -1,
 					      .cgroup_fd = -1, .stdio = { -1, -1, -1 },
 					      .flags = CONTAINER_SPAWN_CLONE_PARENT };

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_storage.c - agentd/executor/storage.c against real mounts, in a
- * private mount namespace (needs root): local, ephemeral, bind, the
- * allowed-root and symlink checks, refcounting, nothing left behind.
+ * private mount namespace (needs root): local, ephemeral (tmpfs, hugetlbfs,
+ * UpdateEphemeralMounts), bind, watchable-bind, the allowed-root and
+ * symlink checks, refcounting, nothing left behind.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -20,6 +21,7 @@
 
 #include "grpc_status.h"
 #include "storage.h"
+#include "watcher.h"
 #include "../tap.h"
 
 /* Short on purpose: every path built from these fits PATH_MAX. */
@@ -302,7 +304,7 @@ TEST(shared_fs_refusals_leave_nothing)
 
 TEST(unknown_driver_unimplemented)
 {
-	const char *drivers[] = { "blk", "scsi", "nvdimm", "watchable-bind", "image_guest_pull" };
+	const char *drivers[] = { "blk", "scsi", "nvdimm", "image_guest_pull" };
 	struct storage_set *set = NULL;
 	struct kerr err = { 0 };
 	REQUIRE(storage_set_new(&set, &err) == 0);
@@ -510,6 +512,216 @@ TEST(local_fsgid_without_mode)
 	CHECK(stat(mp, &st) == 0 && st.st_gid == 4321 && (st.st_mode & 07777) == 0700);
 	storage_set_free(set);
 	rmdir(mp);
+}
+
+/* Storages as kata_agent.go handleHugepages sends a hugepages emptyDir:
+ * driver ephemeral, source "nodev", fstype hugetlbfs, one option string
+ * "pagesize=<bytes>,size=<bytes>". The pool file is a fake (the test must
+ * not change this machine's huge pages); the mount is real. */
+TEST(ephemeral_hugetlbfs)
+{
+	if (!exists("/sys/kernel/mm/hugepages/hugepages-2048kB"))
+		SKIP("no 2 MiB huge pages in this kernel");
+	char *before = slurp("/proc/self/mountinfo");
+	char *fake = P(base, "hp");
+	mkdir(fake, 0755);
+	mkdir(P(fake, "hugepages-2048kB"), 0755);
+	write_file(P(fake, "hugepages-2048kB/nr_hugepages"), "0\n");
+	storage_hugepages_sysfs = fake;
+	struct storage_set *set = NULL;
+	struct kerr err = { 0 };
+	REQUIRE(storage_set_new(&set, &err) == 0);
+	char *bad[] = { "pagesize=2097152" };
+	Grpc__Storage s = mk("ephemeral", "nodev", "hugetlbfs", P(allowed, "eph/hp"), bad, 1);
+	CHECK(storage_add(set, &s, &pol, &err) < 0);
+	CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
+	printf("# %s\n", err.msg);
+	CHECK(!exists(P(allowed, "eph")));
+	char *opts[] = { "pagesize=2097152,size=4194304" };
+	s = mk("ephemeral", "nodev", "hugetlbfs", P(allowed, "eph/hp"), opts, 1);
+	kerr_clear(&err);
+	int r = storage_add(set, &s, &pol, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	CHECK(r == 0);
+	CHECK(is_fs(P(allowed, "eph/hp"), HUGETLBFS_MAGIC));
+	char *n = slurp(P(fake, "hugepages-2048kB/nr_hugepages"));
+	CHECK(n && atoi(n) == 2);
+	free(n);
+	char *mi = slurp("/proc/self/mountinfo");
+	CHECK(mi && strstr(mi, "pagesize=2M"));
+	free(mi);
+	storage_set_free(set);
+	storage_hugepages_sysfs = "/sys/kernel/mm/hugepages";
+	CHECK(!exists(P(allowed, "eph")));
+	char *after = slurp("/proc/self/mountinfo");
+	CHECK_EQ_STR(after, before);
+	free(before);
+	free(after);
+}
+
+/* UpdateEphemeralMounts as Sandbox.prepareEphemeralMounts sends it:
+ * ["remount", "size=<n>M"] for the memory emptyDir. */
+TEST(update_ephemeral_with_remount)
+{
+	struct storage_set *set = NULL;
+	struct kerr err = { 0 };
+	REQUIRE(storage_set_new(&set, &err) == 0);
+	char *mp = P(allowed, "sandbox/ephemeral/cache");
+	Grpc__Storage s = mk("ephemeral", "tmpfs", "tmpfs", mp, NULL, 0);
+	REQUIRE(storage_add(set, &s, &pol, &err) == 0);
+	char *opts[] = { "remount", "size=2M", "fsgid=0" };
+	Grpc__Storage u = mk("ephemeral", "tmpfs", "tmpfs", mp, opts, 3);
+	int r = storage_update_ephemeral(&u, &pol, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	CHECK(r == 0);
+	struct statfs sf;
+	CHECK(statfs(mp, &sf) == 0 && (uint64_t)sf.f_blocks * (uint64_t)sf.f_bsize == 2u << 20);
+	storage_set_free(set);
+	CHECK(!exists(P(allowed, "sandbox")));
+}
+
+static bool file_is(const char *path, const char *want)
+{
+	char *got = slurp(path);
+	bool ok = got && !strcmp(got, want);
+	free(got);
+	return ok;
+}
+
+/* watchable-bind as container.go mountSharedDirMounts sends a ConfigMap:
+ * source the shared file's guest path, mount point
+ * <shared>/shared/containers/watchable/<base>, fstype "bind". The source has
+ * Kubernetes' layout (..data -> ..2024_1, key -> ..data/key), a symlink out
+ * of the shared dir and a FIFO. The poll is driven here (watch_tick). */
+TEST(watchable_bind)
+{
+	char *before = slurp("/proc/self/mountinfo");
+	char src[400], dst[400];
+	snprintf(src, sizeof(src), "%.300s/shared/containers/cm", allowed);
+	snprintf(dst, sizeof(dst), "%.300s/shared/containers/watchable/cm", allowed);
+	char cmd[8192];
+	snprintf(cmd, sizeof(cmd),
+		 "set -e; mkdir -p '%s/..2024_1'; echo v1 > '%s/..2024_1/key'; "
+		 "ln -s ..2024_1 '%s/..data'; ln -s ..data/key '%s/key'; "
+		 "echo SECRET > '%s/cmsecret'; ln -s '%s/cmsecret' '%s/out'; "
+		 "ln -s ../../../../outside/cmsecret '%s/rel'; mkfifo '%s/fifo'",
+		 src, src, src, src, outside, outside, src, src, src);
+	REQUIRE(system(cmd) == 0);
+	struct storage_set *set = NULL;
+	struct kerr err = { 0 };
+	REQUIRE(storage_set_new(&set, &err) == 0);
+	char *opts[] = { "rbind", "rprivate", "ro" };
+	Grpc__Storage s = mk("watchable-bind", src, "bind", dst, opts, 3);
+	int r = storage_add(set, &s, &pol, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	REQUIRE(r == 0);
+	CHECK(is_fs(P(allowed, "shared/containers/watchable"), TMPFS_MAGIC));
+	CHECK(file_is(P(dst, "key"), "v1\n"));
+	char link[PATH_MAX] = "";
+	CHECK(readlink(P(dst, "out"), link, sizeof(link) - 1) > 0 && strstr(link, "/outside/cmsecret"));
+	snprintf(cmd, sizeof(cmd), "! grep -rs SECRET '%s' && [ ! -e '%s/fifo' ]", dst, dst);
+	CHECK(system(cmd) == 0);
+	CHECK(watch_count() == 1);
+
+	/* The host swaps the data as the kubelet does: new dir, symlink
+	 * renamed over ..data, old dir removed. */
+	snprintf(cmd, sizeof(cmd),
+		 "set -e; mkdir '%s/..2024_2'; echo value2 > '%s/..2024_2/key'; "
+		 "ln -s ..2024_2 '%s/..tmp'; mv -T '%s/..tmp' '%s/..data'; rm -rf '%s/..2024_1'",
+		 src, src, src, src, src, src);
+	REQUIRE(system(cmd) == 0);
+	CHECK(watch_tick() == 1);
+	CHECK(file_is(P(dst, "key"), "value2\n"));
+	CHECK(!exists(P(dst, "..2024_1")));
+
+	/* Over 16 entries: bound instead, no longer polled, the source seen. */
+	snprintf(cmd, sizeof(cmd), "for i in $(seq 1 20); do echo $i > '%s/f'$i; done", src);
+	REQUIRE(system(cmd) == 0);
+	CHECK(watch_tick() == 0);
+	CHECK(file_is(P(dst, "f20"), "20\n"));
+	char *mi = slurp("/proc/self/mountinfo");
+	CHECK(mi && strstr(mi, dst));
+	free(mi);
+
+	storage_set_free(set);
+	CHECK(!exists(P(allowed, "shared/containers/watchable/cm")));
+	char *after = slurp("/proc/self/mountinfo");
+	CHECK_EQ_STR(after, before);
+	free(before);
+	free(after);
+}
+
+/* A single-file watchable-bind: the copy is rewritten in place, so a bind
+ * of that file (the container's) sees the change. */
+TEST(watchable_bind_file)
+{
+	char src[400], dst[400];
+	snprintf(src, sizeof(src), "%.300s/shared/containers/single.conf", allowed);
+	snprintf(dst, sizeof(dst), "%.300s/shared/containers/watchable/single.conf", allowed);
+	mkdir(P(allowed, "shared"), 0755);
+	mkdir(P(allowed, "shared/containers"), 0755);
+	write_file(src, "a\n");
+	struct storage_set *set = NULL;
+	struct kerr err = { 0 };
+	REQUIRE(storage_set_new(&set, &err) == 0);
+	Grpc__Storage s = mk("watchable-bind", src, "bind", dst, NULL, 0);
+	int r = storage_add(set, &s, &pol, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	REQUIRE(r == 0);
+	struct stat a, b;
+	CHECK(file_is(dst, "a\n") && stat(dst, &a) == 0);
+	write_file(src, "bbb\n");
+	CHECK(watch_tick() == 1);
+	CHECK(file_is(dst, "bbb\n") && stat(dst, &b) == 0 && a.st_ino == b.st_ino);
+	storage_set_free(set);
+	CHECK(!exists(dst));
+	CHECK(watch_count() == 0);
+	unlink(src);
+}
+
+/* A watchable-bind whose mount point is not where the runtime puts them,
+ * or whose source leads out, is refused and leaves nothing. */
+TEST(watchable_bind_refusals)
+{
+	struct storage_set *set = NULL;
+	struct kerr err = { 0 };
+	REQUIRE(storage_set_new(&set, &err) == 0);
+	mkdir(P(allowed, "w"), 0755);
+	Grpc__Storage s = mk("watchable-bind", P(allowed, "w"), "bind", P(allowed, "elsewhere/x"),
+			     NULL, 0);
+	CHECK(storage_add(set, &s, &pol, &err) < 0);
+	CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
+	printf("# %s\n", err.msg);
+	CHECK(symlink(outside, P(allowed, "wout")) == 0);
+	s = mk("watchable-bind", P(allowed, "wout"), "bind",
+	       P(allowed, "shared/containers/watchable/x"), NULL, 0);
+	kerr_clear(&err);
+	CHECK(storage_add(set, &s, &pol, &err) < 0);
+	printf("# %s\n", err.msg);
+	CHECK_EQ_INT(storage_set_count(set), 0);
+	CHECK(!exists(P(allowed, "shared/containers/watchable/x")));
+	CHECK(!is_fs(P(allowed, "shared/containers/watchable"), TMPFS_MAGIC));
+	storage_set_free(set);
+	unlink(P(allowed, "wout"));
+	rmdir(P(allowed, "w"));
+}
+
+/* RemoveStaleVirtiofsShareMounts: every mount below the dir is looked up. */
+TEST(revalidate_shares)
+{
+	struct storage_set *set = NULL;
+	struct kerr err = { 0 };
+	REQUIRE(storage_set_new(&set, &err) == 0);
+	Grpc__Storage a = mk("ephemeral", "tmpfs", "tmpfs", P(allowed, "sc/a b"), NULL, 0);
+	Grpc__Storage b = mk("ephemeral", "tmpfs", "tmpfs", P(allowed, "other/c"), NULL, 0);
+	REQUIRE(storage_add(set, &a, &pol, &err) == 0 && storage_add(set, &b, &pol, &err) == 0);
+	CHECK_EQ_INT(storage_revalidate_shares(P(allowed, "sc")), 1);
+	storage_set_free(set);
+	CHECK_EQ_INT(storage_revalidate_shares(P(allowed, "sc")), 0);
 }
 
 static void rm_rf(const char *path)

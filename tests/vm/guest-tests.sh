@@ -271,6 +271,17 @@ v1 | v2)
       fail "container: sh -c 'exit 3' -> run exits 3" "exit status $rc" "$(cat /tmp/c-exit3.out)"
     fi
 
+    # the spec's cgroup mount: the container's own cgroup, not the guest's
+    # tree (v1: binds per hierarchy; v2 without a cgroup namespace, as the
+    # runtime sends it: a bind of its cgroup directory), read-only
+    timeout 60 "$ctl" --addr "$addr" run "$cbundles/cgmount" </dev/null >/tmp/c-cgm.out 2>&1
+    rc=$?
+    procs=$(sed -n 's/^procs=//p' /tmp/c-cgm.out)
+    if [ $rc = 0 ] && [ -n "$procs" ] && [ "$procs" -ge 1 ] && [ "$procs" -le 4 ] && grep -qx ro /tmp/c-cgm.out; then
+      pass "container: the cgroup mount shows its own cgroup ($procs processes), read-only"
+    else
+      fail "container: the cgroup mount shows its own cgroup, read-only" "exit status $rc" "$(cat /tmp/c-cgm.out)"
+    fi
     # a long-running container, attached to in the background
     timeout 120 "$ctl" --addr "$addr" run "$cbundles/sleeper" --id c1 </dev/null >/tmp/c-c1.out 2>&1 &
     runpid=$!

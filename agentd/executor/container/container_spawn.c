@@ -203,7 +203,8 @@ static int child_setup(const struct container_launch *l, const struct child_plan
 		return r;
 
 	if (!is_exec) {
-		struct rootfs_ctx rc = { .spec = s, .root = cp->root, .in_userns = cp->new_user };
+		struct rootfs_ctx rc = { .spec = s, .root = cp->root, .in_userns = cp->new_user,
+					 .shared_dir = l->shared_dir, .cgroup_path = l->cgroup_path };
 		size_t n1, n2;
 		if ((r = rootfs_prepare(&rc, err)) < 0)
 			return r;

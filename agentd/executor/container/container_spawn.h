@@ -39,6 +39,8 @@ struct container_launch {
 	const char *bundle;          /* for a relative Root.Path and the hooks' state */
 	const Grpc__Spec *spec;      /* the container's spec (checked again here) */
 	const Grpc__Process *process; /* an exec's process; NULL for the init */
+	const char *shared_dir;      /* root and bind sources below it (rootfs_ctx) */
+	const char *cgroup_path;     /* cgroup path for a "cgroup" mount, or NULL */
 	int join_pidfd;              /* exec: pidfd of the container init, else -1 */
 	int cgroup_fd;               /* with CONTAINER_SPAWN_INTO_CGROUP */
 	int stdio[3];                /* the child's 0, 1, 2; -1 keeps the caller's */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -16,6 +17,7 @@
 #include "grpc_status.h"
 #include "linux_compat.h"
 #include "log.h"
+#include "mount_source.h"
 #include "rootfs.h"
 
 /* ---- mount options ------------------------------------------------------ */
@@ -118,9 +120,14 @@ static void plan_options(const Grpc__Mount *m, struct mount_plan *p)
 	}
 }
 
+/* The filesystems a container's spec may create (doc/security.md says why
+ * each): the kernel's views a container needs and memory-backed ones. None
+ * takes an option naming a guest path, and none reads a guest device:
+ * disks, shared filesystems and overlays come as storages, which the
+ * runtime sends (kata_agent.go createContainer), and reach the container as
+ * binds of their mount points. */
 static const char *const known_types[] = {
 	"bind", "proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2",
-	"hugetlbfs", "overlay", "ext4", "xfs", "btrfs", "virtiofs", "9p", "fuse",
 };
 
 bool rootfs_mount_type_known(const char *type)
@@ -155,9 +162,10 @@ int rootfs_mount_check(const Grpc__Mount *m, size_t idx, struct kerr *err)
 				       m->n_options, ROOTFS_MAX_MOUNT_OPTIONS);
 	plan_options(m, &p);
 	if (!p.bind && !rootfs_mount_type_known(m->type))
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "Mounts[%zu].type \"%.64s\": unknown or unsupported", idx,
-				       m->type);
+		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EPERM,
+				       "Mounts[%zu].type \"%.64s\": not a filesystem a container may "
+				       "mount (bind, proc, sysfs, tmpfs, devpts, mqueue, cgroup, "
+				       "cgroup2)", idx, m->type);
 	if (p.bind && m->source[0] != '/')
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "Mounts[%zu].source \"%.256s\": a bind source must be absolute",
@@ -375,7 +383,142 @@ static int set_attrs(int mnt, bool rec, uint64_t set, uint64_t clr, uint64_t pro
 	return 0;
 }
 
-static int do_mount(int root_fd, const Grpc__Mount *m, size_t idx, struct kerr *err)
+/* A bind source resolved before anything is mounted in the container. */
+struct bind_src {
+	int mnt;     /* detached copy of the source tree (open_tree), -1 if none */
+	bool is_dir;
+	bool ro;     /* below /sys: read-only whatever the options say */
+};
+
+/* Resolve and copy every bind source of the spec, once, before the first
+ * mount: what the container setup mounts later (its /proc above all) can
+ * never be on the way of a source, and what is mounted is what was
+ * checked (mount_source.h). Sources below /sys are made read-only. */
+static int open_bind_sources(const struct rootfs_ctx *c, struct bind_src *out, struct kerr *err)
+{
+	const Grpc__Spec *s = c->spec;
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		struct mount_plan p;
+		plan_options(s->mounts[i], &p);
+		if (!p.bind)
+			continue;
+		char what[48];
+		snprintf(what, sizeof(what), "Mounts[%zu].source", i);
+		enum msrc_tree tree;
+		cleanup_close int fd = msrc_open(c->shared_dir, what, s->mounts[i]->source, &tree, err);
+		if (fd < 0)
+			return fd;
+		struct stat st;
+		if (fstat(fd, &st) < 0)
+			return kerr_set(err, -errno, "%s: stat: %s", what, strerror(errno));
+		out[i].is_dir = S_ISDIR(st.st_mode);
+		out[i].mnt = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+						       (p.rec ? AT_RECURSIVE : 0));
+		if (out[i].mnt < 0)
+			return kerr_set(err, -errno, "%s %s: open_tree: %s", what, s->mounts[i]->source,
+					strerror(errno));
+		if (tree == MSRC_SYS) {
+			out[i].ro = true;
+			int r = set_attrs(out[i].mnt, true, MOUNT_ATTR_RDONLY, 0, 0, what, err);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static void close_bind_sources(struct bind_src *b, size_t n)
+{
+	for (size_t i = 0; b && i < n; i++)
+		if (b[i].mnt >= 0)
+			close(b[i].mnt);
+	free(b);
+}
+
+/* The guest's cgroup v1 hierarchies, as runc and crun give them to a
+ * container: a tmpfs at the destination holding, per hierarchy, a bind of
+ * the container's own cgroup directory (never a hierarchy's root), and the
+ * guest's symlinks between them (cpu -> cpu,cpuacct). Read-only unless the
+ * spec's options say "rw". cgroup_path NULL: the container has no cgroup of
+ * its own, and gets the empty tmpfs. */
+static int mount_cgroup_v1(int target, const struct mount_plan *p, const char *cgroup_path,
+			   const char *what, struct kerr *err)
+{
+	bool ro = !(p->attr_clr & MOUNT_ATTR_RDONLY);
+	cleanup_close int tmp = new_fs("tmpfs", "cgroup", NULL, 0, 0, what, err);
+	if (tmp < 0)
+		return tmp;
+	int r = attach(tmp, target, what, err);
+	if (r < 0)
+		return r;
+	cleanup_closedir DIR *d = opendir("/sys/fs/cgroup");
+	if (!d)
+		return kerr_set(err, -errno, "%s: open /sys/fs/cgroup: %s", what, strerror(errno));
+	struct dirent *de;
+	while (cgroup_path && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char link[NAME_MAX + 1];
+		ssize_t ln = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		if (ln > 0) {
+			link[ln] = '\0';
+			if (!strchr(link, '/') && symlinkat(link, tmp, de->d_name) < 0)
+				return kerr_set(err, -errno, "%s: symlink %s: %s", what, de->d_name,
+						strerror(errno));
+			continue;
+		}
+		struct statfs sfs;
+		char sub[PATH_MAX];
+		if (snprintf(sub, sizeof(sub), "/sys/fs/cgroup/%s/%s", de->d_name, cgroup_path) >=
+			    (int)sizeof(sub) ||
+		    statfs(sub, &sfs) < 0 || sfs.f_type != CGROUP_SUPER_MAGIC)
+			continue; /* not a v1 hierarchy, or no cgroup of the container in it */
+		cleanup_close int src = open_tree(AT_FDCWD, sub, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (src < 0)
+			return kerr_set(err, -errno, "%s: open_tree %s: %s", what, sub, strerror(errno));
+		if (mkdirat(tmp, de->d_name, 0755) < 0)
+			return kerr_set(err, -errno, "%s: mkdir %s: %s", what, de->d_name,
+					strerror(errno));
+		cleanup_close int dst = sys_openat2(tmp, de->d_name, O_PATH | O_CLOEXEC,
+						    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+		if (dst < 0)
+			return kerr_set(err, -errno, "%s: open %s: %s", what, de->d_name,
+					strerror(errno));
+		if ((r = set_attrs(src, false, (ro ? MOUNT_ATTR_RDONLY : 0) | p->attr_set,
+				   p->attr_clr & ~(uint64_t)MOUNT_ATTR_RDONLY, 0, what, err)) < 0 ||
+		    (r = attach(src, dst, what, err)) < 0)
+			return r;
+	}
+	return set_attrs(tmp, false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					   MOUNT_ATTR_NOEXEC, 0, 0, what, err);
+}
+
+static bool has_cgroupns(const Grpc__Spec *s)
+{
+	for (size_t i = 0; s->linux && i < s->linux->n_namespaces; i++)
+		if (!strcmp(s->linux->namespaces[i]->type, "cgroup"))
+			return true;
+	return false;
+}
+
+/* cgroup v2 without a cgroup namespace: the container's own cgroup
+ * directory, read-only unless the options say "rw". */
+static int own_cgroup_v2(const char *cgroup_path, struct mount_plan *p, const char *what,
+			 struct kerr *err)
+{
+	char sub[PATH_MAX];
+	if (snprintf(sub, sizeof(sub), "/sys/fs/cgroup/%s", cgroup_path) >= (int)sizeof(sub))
+		return kerr_set(err, -ENAMETOOLONG, "%s: cgroup path too long", what);
+	int mnt = open_tree(AT_FDCWD, sub, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (mnt < 0)
+		return kerr_set(err, -errno, "%s: open_tree %s: %s", what, sub, strerror(errno));
+	if (!(p->attr_clr & MOUNT_ATTR_RDONLY))
+		p->attr_set |= MOUNT_ATTR_RDONLY;
+	return mnt;
+}
+
+static int do_mount(const struct rootfs_ctx *c, const Grpc__Mount *m, size_t idx,
+		    struct bind_src *src, struct kerr *err)
 {
 	struct mount_plan p;
 	char what[512];
@@ -388,31 +531,32 @@ static int do_mount(int root_fd, const Grpc__Mount *m, size_t idx, struct kerr *
 		 m->destination);
 
 	if (!p.bind && strcmp(m->type, "cgroup") == 0) {
-		/* In a cgroup v2 guest this is a fresh cgroup2 mount (the cgroup
-		 * namespace, if any, picks the root); a v1 hierarchy is the
-		 * guest's tree bound in, as read-only as the options say. */
+		/* On cgroup v2 with a cgroup namespace, a fresh cgroup2 mount
+		 * (rooted at the container's cgroup); without one (the Kata
+		 * runtime strips it: constrainGRPCSpec), a bind of the
+		 * container's own cgroup directory, as runc does; on v1, the
+		 * container's own cgroups only (mount_cgroup_v1). */
 		struct statfs sfs;
 		if (statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC) {
-			mnt = new_fs("cgroup2", "cgroup2", NULL, 0, p.attr_set, what, err);
+			if (has_cgroupns(c->spec) || !c->cgroup_path) {
+				mnt = new_fs("cgroup2", "cgroup2", NULL, 0, p.attr_set, what, err);
+			} else {
+				mnt = own_cgroup_v2(c->cgroup_path, &p, what, err);
+				p.bind = true; /* attributes as for a bind */
+			}
 		} else {
-			p.bind = p.rec = true;
-			mnt = open_tree(AT_FDCWD, "/sys/fs/cgroup",
-					OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-			if (mnt < 0)
-				return kerr_set(err, -errno, "%s: open_tree /sys/fs/cgroup: %s", what,
-						strerror(errno));
+			cleanup_close int target = prepare_dest(c->root_fd, m->destination, true, err);
+			if (target < 0)
+				return kerr_prefix(err, "Mounts[%zu]", idx);
+			return mount_cgroup_v1(target, &p, c->cgroup_path, what, err);
 		}
 	} else if (p.bind) {
-		struct stat st;
-		if (stat(m->source, &st) < 0)
-			return kerr_set(err, -errno, "%s: source %s: %s", what, m->source,
-					strerror(errno));
-		is_dir = S_ISDIR(st.st_mode);
-		mnt = open_tree(AT_FDCWD, m->source,
-				OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (p.rec ? AT_RECURSIVE : 0));
-		if (mnt < 0)
-			return kerr_set(err, -errno, "%s: open_tree %s: %s", what, m->source,
-					strerror(errno));
+		is_dir = src->is_dir;
+		mnt = take_fd(&src->mnt);
+		if (src->ro) {
+			p.attr_set |= MOUNT_ATTR_RDONLY;
+			p.attr_clr &= ~(uint64_t)MOUNT_ATTR_RDONLY;
+		}
 		for (size_t i = 0; i < m->n_options; i++)
 			if (!mopt_find(m->options[i]))
 				log_debug("%s: option %s ignored on a bind mount", what,
@@ -425,7 +569,7 @@ static int do_mount(int root_fd, const Grpc__Mount *m, size_t idx, struct kerr *
 	if (p.bind && (r = set_attrs(mnt, p.rec, p.attr_set, p.attr_clr, 0, what, err)) < 0)
 		return r;
 
-	cleanup_close int target = prepare_dest(root_fd, m->destination, is_dir, err);
+	cleanup_close int target = prepare_dest(c->root_fd, m->destination, is_dir, err);
 	if (target < 0)
 		return kerr_prefix(err, "Mounts[%zu]", idx);
 	if ((r = attach(mnt, target, what, err)) < 0)
@@ -600,7 +744,28 @@ static unsigned long propagation_flag(const char *name, bool *rec)
 	return (unsigned long)o->val;
 }
 
+static int prepare_mounts(struct rootfs_ctx *c, struct bind_src *src, struct kerr *err);
+
 int rootfs_prepare(struct rootfs_ctx *c, struct kerr *err)
+{
+	const Grpc__Spec *s = c->spec;
+	int r;
+
+	c->root_fd = -1;
+	struct bind_src *src = calloc(s->n_mounts ? s->n_mounts : 1, sizeof(*src));
+	if (!src)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < s->n_mounts; i++)
+		src[i].mnt = -1;
+	r = open_bind_sources(c, src, err);
+	if (r == 0)
+		r = prepare_mounts(c, src, err);
+	close_bind_sources(src, s->n_mounts);
+	return r;
+}
+
+/* rootfs_prepare once the bind sources are open. */
+static int prepare_mounts(struct rootfs_ctx *c, struct bind_src *src, struct kerr *err)
 {
 	const Grpc__Spec *s = c->spec;
 	const char *prop = s->linux ? s->linux->rootfspropagation : NULL;
@@ -608,7 +773,6 @@ int rootfs_prepare(struct rootfs_ctx *c, struct kerr *err)
 	bool prec = true;
 	int r;
 
-	c->root_fd = -1;
 	/* Nothing done from here on may propagate back to the guest. */
 	if (prop && prop[0])
 		pflag = propagation_flag(prop, &prec);
@@ -638,25 +802,30 @@ int rootfs_prepare(struct rootfs_ctx *c, struct kerr *err)
 		return kerr_set(err, -errno, "make %s private: %s", parent, strerror(errno));
 
 	{
-		cleanup_close int mnt = open_tree(AT_FDCWD, c->root,
-						  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		/* The root is resolved below the shared dir like a bind source,
+		 * and the fd of the attached copy is the root from now on. */
+		enum msrc_tree tree;
+		cleanup_close int rfd = msrc_open(c->shared_dir, "Root.Path", c->root, &tree, err);
+		if (rfd < 0)
+			return rfd;
+		if (tree != MSRC_SHARED)
+			return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EPERM,
+					       "Root.Path %s is not below the shared directory",
+					       c->root);
+		cleanup_close int mnt = open_tree(rfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+								   AT_RECURSIVE | AT_EMPTY_PATH);
 		if (mnt < 0)
 			return kerr_set(err, -errno, "bind rootfs %s: open_tree: %s", c->root,
 					strerror(errno));
-		cleanup_close int target = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (target < 0)
-			return kerr_set(err, -errno, "open rootfs %s: %s", c->root, strerror(errno));
-		if ((r = attach(mnt, target, "bind rootfs onto itself", err)) < 0)
+		if ((r = attach(mnt, rfd, "bind rootfs onto itself", err)) < 0)
 			return r;
+		/* The mount fd is the root of the attached copy: what pivot_root
+		 * needs and what every destination is resolved against. */
+		c->root_fd = take_fd(&mnt);
 	}
-	/* Opened after the bind: the fd is on the new mount, which is what
-	 * pivot_root needs and what every destination is resolved against. */
-	c->root_fd = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (c->root_fd < 0)
-		return kerr_set(err, -errno, "open rootfs %s: %s", c->root, strerror(errno));
 
 	for (size_t i = 0; i < s->n_mounts; i++)
-		if ((r = do_mount(c->root_fd, s->mounts[i], i, err)) < 0)
+		if ((r = do_mount(c, s->mounts[i], i, &src[i], err)) < 0)
 			return r;
 	if ((r = setup_dev(c, err)) < 0)
 		return r;

@@ -10,7 +10,9 @@
  * opened fd with the new mount API (open_tree/fsmount + move_mount), so a
  * symlink pointing out of the root lands inside it, never on the host.
  * Missing destinations are created one component at a time, each inside a
- * directory already resolved within the root.
+ * directory already resolved within the root. Bind sources and the rootfs
+ * are resolved once, before the first mount, below the trees
+ * mount_source.h allows, and what was resolved is what is mounted.
  */
 #ifndef KATA_CONTAINER_ROOTFS_H
 #define KATA_CONTAINER_ROOTFS_H
@@ -39,6 +41,12 @@ int rootfs_device_type(const char *type, mode_t *out);
 struct rootfs_ctx {
 	const Grpc__Spec *spec;
 	const char *root;  /* from rootfs_resolve */
+	/* Canonical --shared-dir: the root and bind sources are resolved
+	 * below it (mount_source.h); NULL allows no source there. */
+	const char *shared_dir;
+	/* The container's cgroup path relative to the hierarchy roots, for a
+	 * "cgroup" mount (v1, and v2 without a cgroup namespace); NULL: none. */
+	const char *cgroup_path;
 	bool in_userns;    /* devices are bound from the host, not created */
 	int root_fd;       /* set by rootfs_prepare, closed by rootfs_finish */
 };

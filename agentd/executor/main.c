@@ -37,6 +37,7 @@
 
 #include "cleanup.h"
 #include "config.h"
+#include "endpoints.h"
 #include "executor.h"
 #include "grpc_status.h"
 #include "ipc.h"
@@ -339,6 +340,9 @@ static int on_new_frontend(struct ipc_chan *c, struct ipc_msg *m, void *data, st
 			 on_frontend_close, x, err);
 	if (r < 0)
 		return r;
+	/* The front-end already refuses blocked endpoints; a compromised one
+	 * would not, so every request passes the policy here too. */
+	ipc_chan_set_gate(x->fe, ipc_endpoint_gate, &x->o.policy);
 	/* Our own count, not the parent's: replies are matched to the
 	 * front-end that asked by it. */
 	x->fe_generation++;
@@ -384,6 +388,9 @@ static void usage(FILE *f)
 		"  --container-pipe-size N  size of the containers' stdio pipes (0 = default)\n"
 		"  --hotplug-timeout-ms N   agent.hotplug_timeout, for device waits\n"
 		"  --passfd-listener-port N agent.passfd_listener_port (0 = none)\n"
+		"  --endpoints LIST    [endpoints] allowed, comma-separated request types\n"
+		"                      (absent: all; empty: none), enforced on the front-end's\n"
+		"                      requests here and passed on to every monitor\n"
 		"  --version           print the version and exit\n"
 		"  --help              print this help and exit\n");
 }
@@ -478,6 +485,7 @@ int main(int argc, char **argv)
 		{ "container-pipe-size", required_argument, NULL, 'p' },
 		{ "hotplug-timeout-ms", required_argument, NULL, 'H' },
 		{ "passfd-listener-port", required_argument, NULL, 'P' },
+		{ "endpoints", required_argument, NULL, 'e' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -546,6 +554,14 @@ int main(int argc, char **argv)
 				x.o.hotplug_timeout_ms = ul;
 			else
 				x.o.passfd_listener_port = (uint32_t)ul;
+			break;
+		case 'e':
+			if (endpoints_parse_list(&x.o.policy, optarg) < 0) {
+				fprintf(stderr, "kata-agent-executor: invalid --endpoints %s\n",
+					optarg);
+				return 2;
+			}
+			x.o.endpoints = optarg;
 			break;
 		case 'V':
 			printf("kata-agent-executor %s\n", KATA_AGENT_VERSION);

@@ -280,7 +280,9 @@ static void start_frontend(struct parent *p)
 	snprintf(uid, sizeof(uid), "%lu", p->fe_uid);
 	snprintf(gid, sizeof(gid), "%lu", p->fe_gid);
 	snprintf(genbuf, sizeof(genbuf), "%u", gen);
-	char *argv[20];
+	char cids[AGENT_MAX_PEER_CIDS * 12];
+	options_format_peer_cids(&p->opts, cids, sizeof(cids));
+	char *argv[22];
 	int a = 0;
 	argv[a++] = (char *)"kata-agent-frontend";
 	argv[a++] = (char *)"--listen-fd";
@@ -295,6 +297,8 @@ static void start_frontend(struct parent *p)
 	argv[a++] = (char *)log_level_name(p->opts.log_level);
 	argv[a++] = (char *)"--generation";
 	argv[a++] = genbuf;
+	argv[a++] = (char *)"--vsock-peer-cids";
+	argv[a++] = cids;
 	if (p->endpoints) {
 		argv[a++] = (char *)"--endpoints";
 		argv[a++] = p->endpoints;
@@ -365,7 +369,7 @@ static int start_executor(struct parent *p, struct kerr *err)
 	snprintf(muid, sizeof(muid), "%lu", p->mon_uid);
 	snprintf(mgid, sizeof(mgid), "%lu", p->mon_gid);
 	snprintf(pipesz, sizeof(pipesz), "%u", p->opts.container_pipe_size);
-	char *argv[] = {
+	char *argv[26] = {
 		(char *)"kata-agent-executor",
 		(char *)"--ctl-fd", (char *)"3",
 		(char *)"--log-level", (char *)log_level_name(p->opts.log_level),
@@ -377,9 +381,16 @@ static int start_executor(struct parent *p, struct kerr *err)
 		(char *)"--container-pipe-size", pipesz,
 		(char *)"--hotplug-timeout-ms", hotplug,
 		(char *)"--passfd-listener-port", passfd,
-		p->pid1 ? (char *)"--init-daemon" : NULL,
-		NULL,
 	};
+	int a = 21;
+	if (p->endpoints) {
+		/* [endpoints] is enforced below the front-end too */
+		argv[a++] = (char *)"--endpoints";
+		argv[a++] = p->endpoints;
+	}
+	if (p->pid1)
+		argv[a++] = (char *)"--init-daemon";
+	argv[a] = NULL;
 	pid_t pid = spawn(p, p->executor_path, argv, &child_end, 1, err);
 	if (pid < 0) {
 		close(sp[0]);

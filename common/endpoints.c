@@ -84,15 +84,15 @@ int ipc_endpoint_gate(struct ipc_chan *c, const struct ipc_msg *m, void *data, s
 	return ipc_endpoint_check(data, m->hdr.type, err);
 }
 
-static int valid_name(const char *s)
+bool endpoints_name_valid(const char *s)
 {
 	if (!*s)
-		return 0;
+		return false;
 	for (; *s; s++)
 		if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
 		      (*s >= '0' && *s <= '9')))
-			return 0;
-	return 1;
+			return false;
+	return true;
 }
 
 int endpoints_parse_list(struct agent_options *o, const char *list)
@@ -113,7 +113,7 @@ int endpoints_parse_list(struct agent_options *o, const char *list)
 	int r = 0;
 	char *p = copy;
 	for (char *tok = strsep(&p, ","); tok && r == 0; tok = strsep(&p, ",")) {
-		if (!valid_name(tok))
+		if (!endpoints_name_valid(tok))
 			r = -EINVAL;
 		else if (!(names[k] = strdup(tok)))
 			r = -ENOMEM;

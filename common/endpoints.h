@@ -19,6 +19,7 @@
 #ifndef KATA_COMMON_ENDPOINTS_H
 #define KATA_COMMON_ENDPOINTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -41,6 +42,8 @@ int ipc_endpoint_check(const struct agent_options *policy, uint32_t type, struct
 /* An ipc_gate_fn: data is the const struct agent_options *. */
 int ipc_endpoint_gate(struct ipc_chan *c, const struct ipc_msg *m, void *data, struct kerr *err);
 
+/* A request type name fit for argv: [A-Za-z0-9_]+. */
+bool endpoints_name_valid(const char *s);
 /* The allowed list as the processes pass it on argv: comma-separated
  * request type names ([A-Za-z0-9_], no empty item), "" for an empty list.
  * Sets endpoints_restricted. -EINVAL on a bad name, -ENOMEM. */

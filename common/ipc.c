@@ -870,6 +870,18 @@ static void chan_release(struct ipc_chan *c)
 		chan_destroy(c);
 }
 
+int ipc_chan_send_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, int default_status,
+			struct kerr *err)
+{
+	uint8_t buf[sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX];
+	int status = kerr_status(e);
+	if (status <= GRPC_OK || status > GRPC_UNAUTHENTICATED)
+		status = default_status;
+	size_t n = ipc_error_build(buf, status, e->code < 0 && e->code >= -4095 ? e->code : 0,
+				   e->msg);
+	return ipc_chan_send(c, IPC_ERROR, id, buf, n, -1, err);
+}
+
 void ipc_chan_set_gate(struct ipc_chan *c, ipc_gate_fn fn, void *data)
 {
 	c->gate = fn;
@@ -951,13 +963,7 @@ static int chan_refuse(struct ipc_chan *c, const struct ipc_msg *m, const struct
 		 m->hdr.id, why->msg);
 	if (!m->hdr.id)
 		return 0;
-	uint8_t buf[sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX];
-	int status = kerr_status(why);
-	if (status <= GRPC_OK || status > GRPC_UNAUTHENTICATED)
-		status = GRPC_PERMISSION_DENIED;
-	size_t n = ipc_error_build(buf, status, why->code < 0 && why->code >= -4095 ? why->code : 0,
-				   why->msg);
-	return ipc_chan_send(c, IPC_ERROR, m->hdr.id, buf, n, -1, err);
+	return ipc_chan_send_error(c, m->hdr.id, why, GRPC_PERMISSION_DENIED, err);
 }
 
 /* Messages handled per wake-up before yielding to other fds. */

@@ -50,13 +50,7 @@
 
 int exec_reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err)
 {
-	uint8_t buf[sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX];
-	int status = kerr_status(e);
-	if (status <= GRPC_OK || status > GRPC_UNAUTHENTICATED)
-		status = GRPC_INTERNAL;
-	size_t n = ipc_error_build(buf, status, e->code < 0 && e->code >= -4095 ? e->code : 0,
-				   e->msg);
-	return ipc_chan_send(c, IPC_ERROR, id, buf, n, -1, err);
+	return ipc_chan_send_error(c, id, e, GRPC_INTERNAL, err);
 }
 
 void exec_to_fe(struct executor *x, uint32_t gen, uint32_t type, uint32_t id, const void *p,

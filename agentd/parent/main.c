@@ -32,6 +32,7 @@
 #include "cleanup.h"
 #include "config.h"
 #include "debug_console.h"
+#include "endpoints.h"
 #include "guest_opts.h"
 #include "ipc.h"
 #include "log.h"
@@ -506,17 +507,6 @@ static int find_helper(const char *libexec_dir, const char *name, const char *su
 			name, KATA_LIBEXECDIR);
 }
 
-static int valid_endpoint(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9')))
-			return 0;
-	return 1;
-}
-
 /* The allowed list travels on the front-end's argv, comma-joined. */
 static int join_endpoints(struct parent *p, struct kerr *err)
 {
@@ -524,7 +514,7 @@ static int join_endpoints(struct parent *p, struct kerr *err)
 		return 0;
 	size_t total = 1;
 	for (size_t i = 0; i < p->opts.n_allowed_endpoints; i++) {
-		if (!valid_endpoint(p->opts.allowed_endpoints[i]))
+		if (!endpoints_name_valid(p->opts.allowed_endpoints[i]))
 			return kerr_set(err, -EINVAL, "invalid endpoint name \"%s\" in [endpoints]",
 					p->opts.allowed_endpoints[i]);
 		total += strlen(p->opts.allowed_endpoints[i]) + 1;

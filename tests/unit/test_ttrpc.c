@@ -712,26 +712,12 @@ TEST(server_64_in_flight_answered_in_reverse)
 	fx_stop(&f);
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len)
+/* Move exactly len bytes (write, or read when reading): 0, or -1. */
+static int xfer_all(int fd, void *buf, size_t len, bool reading)
 {
 	uint8_t *p = buf;
 	while (len) {
-		ssize_t n = read(fd, p, len);
+		ssize_t n = reading ? read(fd, p, len) : write(fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -769,14 +755,14 @@ static int raw_call(int fd, uint32_t sid, const uint8_t *env, size_t len)
 	uint8_t h[TTRPC_HEADER_LEN];
 	struct ttrpc_frame_header fh = { .length = (uint32_t)len, .stream_id = sid, .type = 1 };
 	ttrpc_header_encode(h, &fh);
-	if (write_all(fd, h, sizeof(h)) < 0 || write_all(fd, env, len) < 0)
+	if (xfer_all(fd, h, sizeof(h), false) < 0 || xfer_all(fd, (void *)env, len, false) < 0)
 		return -1;
-	if (read_all(fd, h, sizeof(h)) < 0)
+	if (xfer_all(fd, h, sizeof(h), true) < 0)
 		return -1;
 	ttrpc_header_decode(h, &fh);
 	uint8_t *resp = malloc(fh.length ? fh.length : 1);
 	int status = -1;
-	if (resp && read_all(fd, resp, fh.length) == 0 && fh.stream_id == sid) {
+	if (resp && xfer_all(fd, resp, fh.length, true) == 0 && fh.stream_id == sid) {
 		Ttrpc__Response *r = ttrpc__response__unpack(NULL, fh.length, resp);
 		if (r) {
 			status = r->status ? r->status->code : 0;

@@ -27,11 +27,21 @@ int quota_take(struct quota *q, size_t n)
 	if (n > q->limit || q->used > q->limit - n)
 		return -ENOSPC;
 	size_t more = beyond_reserve(q, q->used + n) - beyond_reserve(q, q->used);
-	if (more > q->pool->limit || q->pool->used > q->pool->limit - more)
+	/* within its reserve a member never waits for the pool, even one
+	 * that quota_force took past its limit */
+	if (more && (q->pool->used > q->pool->limit || more > q->pool->limit - q->pool->used))
 		return -EAGAIN;
 	q->pool->used += more;
 	q->used += n;
 	return 0;
+}
+
+void quota_force(struct quota *q, size_t n)
+{
+	if (!q->pool)
+		return;
+	q->pool->used += beyond_reserve(q, q->used + n) - beyond_reserve(q, q->used);
+	q->used += n;
 }
 
 void quota_give(struct quota *q, size_t n)

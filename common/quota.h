@@ -31,6 +31,10 @@ void quota_init(struct quota *q, struct quota_pool *pool, size_t reserve, size_t
  * -EAGAIN when the shared pool has not enough left. Nothing is taken on
  * failure. */
 int quota_take(struct quota *q, size_t n);
+/* Take n units whatever the limits say (a detached member: nothing).
+ * Only for needs that are small and bounded by other means, which must not
+ * fail: the caller documents the bound. */
+void quota_force(struct quota *q, size_t n);
 /* Give back n units taken earlier (at most what is in use). */
 void quota_give(struct quota *q, size_t n);
 /* The member leaves (its connection closed while calls still hold units):

@@ -68,6 +68,11 @@
 #define MEM_POOL (64u << 20)
 #define REFUSAL_LOG_NS (1000ull * 1000000ull)
 #define SKIP_CHUNK (64u << 10)
+/* Error answers (refusals) are queued even past the bounds while less than
+ * this is queued on the connection: at most 64 x 64 KiB in all, and it
+ * keeps a connection that is over its share (the runtime's, while others
+ * flood) answered instead of closed. */
+#define REFUSAL_QUEUE_MAX (64u << 10)
 #define ACCEPT_BATCH 64
 #define ACCEPT_BACKOFF_NS (100ull * 1000000ull)
 #define ERRMSG_MAX 1024
@@ -396,6 +401,18 @@ static int ob_charge(struct conn *c, struct outbuf *ob)
 	return r;
 }
 
+/* The same for an error answer, forced while little is queued. */
+static int ob_charge_error(struct conn *c, struct outbuf *ob)
+{
+	if (ob_charge(c, ob) == 0)
+		return 0;
+	if (c->wq_bytes >= REFUSAL_QUEUE_MAX)
+		return -ENOBUFS;
+	ob->charged = block_cost(ob);
+	quota_force(&c->mem, ob->charged);
+	return 0;
+}
+
 static void conn_enqueue(struct conn *c, struct outbuf *ob)
 {
 	bool was_empty = !c->wq_head;
@@ -486,7 +503,7 @@ static void call_send(struct ttrpc_call *call, int code, const char *msg,
 		ob = NULL;
 		r = build_response(call->stream_id, GRPC_RESOURCE_EXHAUSTED, buf, NULL, NULL, 0,
 				   &ob);
-		if (r == 0 && ob_charge(c, ob) < 0) {
+		if (r == 0 && ob_charge_error(c, ob) < 0) {
 			free(ob);
 			r = -ENOBUFS;
 		}
@@ -583,7 +600,7 @@ static void conn_refuse(struct conn *c, uint32_t stream_id, const char *why)
 	}
 	struct outbuf *ob = NULL;
 	if (build_response(stream_id, GRPC_RESOURCE_EXHAUSTED, why, NULL, NULL, 0, &ob) < 0 ||
-	    ob_charge(c, ob) < 0) {
+	    ob_charge_error(c, ob) < 0) {
 		free(ob);
 		log_warn("ttrpc connection %lu: no room left even for a refusal, closing", c->id);
 		conn_fail_later(c);
@@ -729,7 +746,12 @@ static void conn_process(struct conn *c)
  * memory. -EAGAIN: no room in the bounds; -ENOMEM: no memory at all. */
 static int rbuf_resize(struct conn *c, size_t want)
 {
-	if (want > c->rcap && quota_take(&c->mem, want - c->rcap) < 0)
+	/* The first chunk is always granted (64 x 16 KiB in all): without it
+	 * a connection over its share could not even read its next request
+	 * to be told RESOURCE_EXHAUSTED. */
+	if (want > c->rcap && want <= RBUF_CHUNK)
+		quota_force(&c->mem, want - c->rcap);
+	else if (want > c->rcap && quota_take(&c->mem, want - c->rcap) < 0)
 		return -EAGAIN;
 	uint8_t *nb = NULL;
 	if (want) {

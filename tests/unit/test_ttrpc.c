@@ -375,6 +375,13 @@ TEST(quota_reserve_limit_pool)
 	CHECK_EQ_INT(quota_take(&b, 1), -EAGAIN);
 	quota_give(&a, 75); /* a keeps 5, inside its reserve */
 	CHECK_EQ_INT(pool.used, 30);
+	quota_force(&b, 80); /* past b's limit and the pool: granted, and counted */
+	CHECK_EQ_INT(pool.used, 110);
+	CHECK_EQ_INT(quota_take(&a, 5), 0);       /* a's reserve still holds */
+	CHECK_EQ_INT(quota_take(&a, 1), -EAGAIN); /* beyond it, the pool is spent */
+	quota_give(&b, 80);
+	CHECK_EQ_INT(pool.used, 30);
+	quota_give(&a, 5);
 	quota_detach(&b); /* b's pool share goes back; its later gives are its own */
 	CHECK_EQ_INT(pool.used, 0);
 	CHECK_EQ_INT(quota_take(&b, 1), -EAGAIN);

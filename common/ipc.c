@@ -841,6 +841,8 @@ struct ipc_chan {
 	char name[64];
 	enum ipc_role peer;
 	const struct ipc_dispatch *table;
+	ipc_gate_fn gate;
+	void *gate_data;
 	ipc_close_fn on_close;
 	void *data;
 	struct outmsg *qhead, **qtail;
@@ -879,6 +881,24 @@ static void chan_release(struct ipc_chan *c)
 		c->free_later = true;
 	else
 		chan_destroy(c);
+}
+
+int ipc_chan_send_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, int default_status,
+			struct kerr *err)
+{
+	uint8_t buf[sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX];
+	int status = kerr_status(e);
+	if (status <= GRPC_OK || status > GRPC_UNAUTHENTICATED)
+		status = default_status;
+	size_t n = ipc_error_build(buf, status, e->code < 0 && e->code >= -4095 ? e->code : 0,
+				   e->msg);
+	return ipc_chan_send(c, IPC_ERROR, id, buf, n, -1, err);
+}
+
+void ipc_chan_set_gate(struct ipc_chan *c, ipc_gate_fn fn, void *data)
+{
+	c->gate = fn;
+	c->gate_data = data;
 }
 
 void ipc_chan_close(struct ipc_chan *c, const char *reason)
@@ -948,6 +968,17 @@ static const struct ipc_dispatch *chan_lookup(const struct ipc_chan *c, uint32_t
 	return NULL;
 }
 
+/* A message the gate refused: ERROR to its id (none: dropped). */
+static int chan_refuse(struct ipc_chan *c, const struct ipc_msg *m, const struct kerr *why,
+		       struct kerr *err)
+{
+	log_warn("ipc channel %s: %s (id %u) refused: %s", c->name, ipc_type_name(m->hdr.type),
+		 m->hdr.id, why->msg);
+	if (!m->hdr.id)
+		return 0;
+	return ipc_chan_send_error(c, m->hdr.id, why, GRPC_PERMISSION_DENIED, err);
+}
+
 /* Messages handled per wake-up before yielding to other fds. */
 #define RECV_BATCH 32
 
@@ -988,6 +1019,13 @@ static void chan_on_events(struct loop *l, int fd, uint32_t events, void *data)
 			} else if (!(d->senders & IPC_FROM(c->peer))) {
 				kerr_set(&e, -EPERM, "message %s not accepted from a %s",
 					 ipc_type_name(m.hdr.type), ipc_role_name(c->peer));
+			} else if (c->gate && c->gate(c, &m, c->gate_data, &e) < 0) {
+				struct kerr why = e;
+				kerr_clear(&e);
+				if (chan_refuse(c, &m, &why, &e) >= 0) {
+					ipc_msg_release(&m);
+					continue;
+				}
 			} else if (d->fn(c, &m, c->data, &e) >= 0) {
 				ipc_msg_release(&m);
 				continue;

@@ -453,6 +453,19 @@ int ipc_chan_send(struct ipc_chan *c, uint32_t type, uint32_t id, const void *pa
 		  int fd, struct kerr *err);
 int ipc_chan_send_fds(struct ipc_chan *c, uint32_t type, uint32_t id, const void *payload,
 		      size_t len, const int *fds, unsigned nfds, struct kerr *err);
+/* Answer request id with ERROR carrying e's status (default_status when
+ * e's is not a valid error status), errno and text. */
+int ipc_chan_send_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, int default_status,
+			struct kerr *err);
+/* A gate runs before every handler of a channel (after the table's sender
+ * check): 0 lets the message through; negative refuses it with err: the
+ * channel answers ERROR (err's status and text) to the message's id, or
+ * drops it when it has none, without calling the handler, and stays open.
+ * The executor and the monitors gate the front-end's requests with the
+ * endpoint policy (common/endpoints.h). */
+typedef int (*ipc_gate_fn)(struct ipc_chan *c, const struct ipc_msg *m, void *data,
+			   struct kerr *err);
+void ipc_chan_set_gate(struct ipc_chan *c, ipc_gate_fn fn, void *data);
 /* Close now: on_close(reason) runs, then the channel is freed. */
 void ipc_chan_close(struct ipc_chan *c, const char *reason);
 /* Free without calling on_close (owner teardown). */

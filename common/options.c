@@ -35,6 +35,7 @@ enum opt_kind {
 	OPT_LOGLEVEL, /* enum log_level */
 	OPT_ENUM,     /* const char * into choices */
 	OPT_PATH,     /* char *, the config file; handled by options_load */
+	OPT_CIDS,     /* vsock_peer_cids: "any" or "N[,N...]", a string in the file too */
 	/* Upstream options for features we do not implement: recognised so
 	 * they are not reported as unknown; the type is checked in the file. */
 	OPT_IGNORED_BOOL,
@@ -75,6 +76,8 @@ static const struct opt_def opt_defs[] = {
 	{ "agent.trace", "tracing", OPT_BOOL, F(tracing), 0, 0, NULL },
 	{ "systemd.unified_cgroup_hierarchy", "unified_cgroup_hierarchy", OPT_BOOL,
 	  F(unified_cgroup_hierarchy), 0, 0, NULL },
+	/* Ours, not upstream's: which vsock peers may connect (doc/options.md). */
+	{ "agent.vsock_peer_cids", "vsock_peer_cids", OPT_CIDS, 0, 0, 0, NULL },
 
 	{ "agent.cdh_api_timeout", "cdh_api_timeout", OPT_TIMEOUT, F(cdh_api_timeout_ms), 0, 0,
 	  NULL },
@@ -150,6 +153,8 @@ void options_init_defaults(struct agent_options *o)
 	o->cdi_timeout_ms = (uint64_t)DEFAULT_CDI_TIMEOUT_S * 1000;
 	o->launch_process_timeout_ms = (uint64_t)DEFAULT_LAUNCH_PROCESS_TIMEOUT_S * 1000;
 	o->secure_storage_integrity = true;
+	o->vsock_peer_cids[0] = 2; /* VMADDR_CID_HOST */
+	o->n_vsock_peer_cids = 1;
 }
 
 static void free_endpoints(struct agent_options *o)
@@ -270,6 +275,64 @@ static const char *check_enum(const char *v, const char *const *choices, const c
 	return why;
 }
 
+const char *options_parse_peer_cids(struct agent_options *o, const char *v)
+{
+	if (strcmp(v, "any") == 0) {
+		o->vsock_any_peer = true;
+		o->n_vsock_peer_cids = 0;
+		return NULL;
+	}
+	uint32_t cids[AGENT_MAX_PEER_CIDS];
+	size_t n = 0;
+	const char *p = v;
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		char num[16];
+		uint64_t c;
+		if (len == 0 || len >= sizeof(num))
+			return "expected any, or comma-separated CIDs such as 2,1";
+		memcpy(num, p, len);
+		num[len] = '\0';
+		/* -1 (VMADDR_CID_ANY) names no peer */
+		const char *why = check_uint(num, UINT32_MAX - 1, &c);
+		if (why)
+			return why;
+		if (n == AGENT_MAX_PEER_CIDS)
+			return "too many CIDs (at most 16)";
+		cids[n++] = (uint32_t)c;
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	memcpy(o->vsock_peer_cids, cids, n * sizeof(cids[0]));
+	o->n_vsock_peer_cids = n;
+	o->vsock_any_peer = false;
+	return NULL;
+}
+
+void options_format_peer_cids(const struct agent_options *o, char *buf, size_t len)
+{
+	if (o->vsock_any_peer) {
+		snprintf(buf, len, "any");
+		return;
+	}
+	size_t off = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < o->n_vsock_peer_cids && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%" PRIu32, i ? "," : "",
+					o->vsock_peer_cids[i]);
+}
+
+bool options_peer_cid_allowed(const struct agent_options *o, uint32_t cid)
+{
+	if (o->vsock_any_peer)
+		return true;
+	for (size_t i = 0; i < o->n_vsock_peer_cids; i++)
+		if (o->vsock_peer_cids[i] == cid)
+			return true;
+	return false;
+}
+
 /* ---- kernel command line ---- */
 
 static const struct opt_def *find_cmdline_def(const char *name)
@@ -346,6 +409,10 @@ static int apply_cmdline(struct agent_options *o, const struct opt_def *def, con
 		set_string(FIELD(o, def, char *), s);
 		return 0;
 	}
+	case OPT_CIDS:
+		if ((why = options_parse_peer_cids(o, value)))
+			goto bad;
+		return 0;
 	case OPT_IGNORED_BOOL:
 	case OPT_IGNORED_INT:
 	case OPT_IGNORED_STRING:
@@ -622,6 +689,11 @@ static int apply_file(struct agent_options *o, const char *path, const char *key
 		set_string(FIELD(o, def, char *), copy);
 		return 0;
 	}
+	case OPT_CIDS:
+		if ((why = options_parse_peer_cids(o, s)))
+			return kerr_set(err, -EINVAL, "%s:%d: %s: invalid value \"%s\" (%s)", path,
+					v->line, key, s, why);
+		return 0;
 	case OPT_IGNORED_STRING:
 		return 0;
 	default:
@@ -841,11 +913,13 @@ json_t *options_to_json(const struct agent_options *o)
 	json_t *allowed = json_array();
 	for (size_t i = 0; allowed && i < o->n_allowed_endpoints; i++)
 		json_array_append_new(allowed, json_string(o->allowed_endpoints[i]));
+	char cids[AGENT_MAX_PEER_CIDS * 12];
+	options_format_peer_cids(o, cids, sizeof(cids));
 
 	/* upstream's AgentConfig field names, so announce lines compare */
 	return json_pack(
 		"{s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:I, s:I, s:I, s:o, s:I,"
-		" s:b, s:b, s:o, s:o, s:o, s:o, s:b, s:{s:b, s:o}}",
+		" s:b, s:b, s:o, s:o, s:o, s:o, s:b, s:s, s:{s:b, s:o}}",
 		"config_file", str_json(o->config_file),
 		"debug_console", (int)o->debug_console,
 		"dev_mode", (int)o->dev_mode,
@@ -868,6 +942,7 @@ json_t *options_to_json(const struct agent_options *o)
 		"guest_components_rest_api", str_json(o->guest_components_rest_api),
 		"guest_components_procs", str_json(o->guest_components_procs),
 		"secure_storage_integrity", (int)o->secure_storage_integrity,
+		"vsock_peer_cids", cids,
 		"endpoints", "all_allowed", (int)!o->endpoints_restricted,
 		"allowed", allowed ? allowed : json_array());
 }

@@ -30,6 +30,8 @@
 #define AGENT_DEFAULT_HOTPLUG_TIMEOUT_S 3
 #define AGENT_DEFAULT_DEBUG_CONSOLE_VPORT 0
 #define AGENT_DEFAULT_LOG_VPORT 0
+/* agent.vsock_peer_cids (our extension): at most this many CIDs listed. */
+#define AGENT_MAX_PEER_CIDS 16
 
 struct agent_options {
 	char *config_file;                /* agent.config_file */
@@ -61,6 +63,14 @@ struct agent_options {
 	/* agent.guest_components_procs: "api-server-rest" (default), "none",
 	 * "attestation-agent", "confidential-data-hub"; static storage. */
 	const char *guest_components_procs;
+
+	/* agent.vsock_peer_cids / vsock_peer_cids (our extension, not
+	 * upstream): the vsock peers the agent's server accepts. Default: the
+	 * host only (CID 2, which hybrid vsock connections come from too);
+	 * "any" (vsock_any_peer) lifts the check. */
+	uint32_t vsock_peer_cids[AGENT_MAX_PEER_CIDS];
+	size_t n_vsock_peer_cids;
+	bool vsock_any_peer;
 
 	/* [endpoints] allowed = [...] from the config file. Without that table
 	 * (or without a config file) endpoints_restricted is false and every
@@ -102,6 +112,15 @@ int options_load(struct agent_options *o, const char *cmdline_path, const char *
  * protobuf-c descriptor's name) is matched by its last component. Upstream answers a blocked call with UNIMPLEMENTED
  * "<type> is blocked". */
 bool options_endpoint_allowed(const struct agent_options *o, const char *request_type_name);
+
+/* Parse a vsock_peer_cids value: "any", or comma-separated decimal CIDs
+ * (1..AGENT_MAX_PEER_CIDS of them, each below 2^32 - 1). Returns NULL, or
+ * why it is refused (o is then unchanged). */
+const char *options_parse_peer_cids(struct agent_options *o, const char *v);
+/* The value back in that form ("any" or "2,1"), for argv and logs. */
+void options_format_peer_cids(const struct agent_options *o, char *buf, size_t len);
+/* Whether a vsock peer with this CID may connect. */
+bool options_peer_cid_allowed(const struct agent_options *o, uint32_t cid);
 
 /* The effective configuration as a JSON object, for the announce line. */
 json_t *options_to_json(const struct agent_options *o);

@@ -182,6 +182,24 @@ static int remove_stale_socket(const char *path, struct kerr *err)
 	return 0;
 }
 
+/* bind(2) creates a filesystem socket with mode 0777 & ~umask, and
+ * connecting needs write permission on it: with a permissive umask anyone
+ * could reach the agent. So the socket is born 0600 (owner only): umask
+ * 0177 around bind, no window where the file is wider. The umask is
+ * per-process; callers (the parent at start, tests) are single-threaded
+ * here. Abstract sockets have no mode at all (doc/options.md). */
+static int bind_private(int fd, const struct addr *a, const struct sockaddr *sa, socklen_t sl)
+{
+	if (a->kind != ADDR_UNIX || a->abstract)
+		return bind(fd, sa, sl);
+	mode_t old = umask(0177);
+	int r = bind(fd, sa, sl);
+	int saved = errno;
+	umask(old);
+	errno = saved;
+	return r;
+}
+
 int addr_listen(const struct addr *a, struct kerr *err)
 {
 	char name[ADDR_PATH_MAX + 32];
@@ -200,7 +218,7 @@ int addr_listen(const struct addr *a, struct kerr *err)
 	}
 	struct sockaddr_storage ss;
 	socklen_t sl = make_sockaddr(a, &ss);
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+	if (bind_private(fd, a, (struct sockaddr *)&ss, sl) < 0)
 		return kerr_set(err, -errno, "bind %s: %s", name, strerror(errno));
 	if (listen(fd, 128) < 0)
 		return kerr_set(err, -errno, "listen %s: %s", name, strerror(errno));

@@ -35,7 +35,8 @@ struct addr {
 int addr_parse(const char *s, struct addr *a, struct kerr *err);
 /* Canonical text form, for logs. */
 const char *addr_format(const struct addr *a, char *buf, size_t len);
-/* Listening socket (backlog 128). A stale filesystem unix socket is replaced. */
+/* Listening socket (backlog 128). A stale filesystem unix socket is
+ * replaced; a new one is created mode 0600 whatever the umask. */
 int addr_listen(const struct addr *a, struct kerr *err);
 /* Connected, blocking socket. timeout_ns bounds the connect and, for hvsock,
  * the handshake; 0 means no timeout. */

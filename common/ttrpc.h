@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <protobuf-c/protobuf-c.h>
 
@@ -49,13 +50,19 @@ struct ttrpc_md {
 	const char *value;
 };
 
-/* ---- server ---- */
+/* ---- server ----
+ * Bounded (doc/security.md, "front-end bounds"): connections, calls in
+ * flight and memory, per connection and in total; see ttrpc_server.c. */
 
 struct ttrpc_server;
 struct ttrpc_call;
 
 typedef void (*ttrpc_dispatch_fn)(struct ttrpc_call *call, void *data);
 typedef void (*ttrpc_cancel_fn)(struct ttrpc_call *call, void *data);
+
+/* Whether to serve a peer that just connected (its address from accept);
+ * false closes the connection at once. The filter logs its refusals. */
+typedef bool (*ttrpc_peer_fn)(const struct sockaddr *peer, socklen_t len, void *data);
 
 /* Takes ownership of listen_fd (non-blocking, listening). */
 int ttrpc_server_new(struct ttrpc_server **out, struct loop *l, int listen_fd,
@@ -69,12 +76,23 @@ unsigned ttrpc_server_connections(const struct ttrpc_server *s);
  * start and end (wall clock), duration, gRPC status. Calls already in flight
  * keep the setting they started with. Off by default. */
 void ttrpc_server_set_trace(struct ttrpc_server *s, bool on);
+/* Check every accepted peer with fn (NULL: serve every peer). */
+void ttrpc_server_set_peer_filter(struct ttrpc_server *s, ttrpc_peer_fn fn, void *data);
 
 const char *ttrpc_call_service(const struct ttrpc_call *c);
 const char *ttrpc_call_method(const struct ttrpc_call *c);
+/* The request's payload: valid only inside the dispatch callback (it is
+ * freed when dispatch returns, so a parked call holds no request bytes).
+ * The request's metadata is not kept at all: nothing reads it. */
 const uint8_t *ttrpc_call_payload(const struct ttrpc_call *c, size_t *len);
-size_t ttrpc_call_metadata_count(const struct ttrpc_call *c);
-struct ttrpc_md ttrpc_call_metadata(const struct ttrpc_call *c, size_t i);
+/* Decode the payload as a d message (inside dispatch only). The caller owns
+ * the result (protobuf_c_message_free_unpacked(m, NULL)); the memory the
+ * decode took stays counted against the connection's bound until the call
+ * ends, whenever the message is freed. NULL with err: RESOURCE_EXHAUSTED
+ * when decoding would pass the bound, INVALID_ARGUMENT when the bytes are
+ * not a d message. */
+ProtobufCMessage *ttrpc_call_unpack(struct ttrpc_call *c, const ProtobufCMessageDescriptor *d,
+				    struct kerr *err);
 /* Absolute CLOCK_MONOTONIC deadline in ns, 0 when the request had none. */
 uint64_t ttrpc_call_deadline(const struct ttrpc_call *c);
 /* Nonzero once the deadline passed or the connection closed. */
@@ -165,5 +183,11 @@ struct Ttrpc__Request; /* protos/ttrpc.pb-c.h */
 int ttrpc_parse_request(const uint8_t *buf, size_t len, size_t *consumed,
 			struct ttrpc_frame_header *h, struct Ttrpc__Request **req,
 			struct kerr *err);
+/* The same, decoding with allocator a (the server's counting allocator;
+ * free *req with the same one). When a refuses memory the decode fails
+ * like an undecodable request: a's owner tells the two apart. */
+int ttrpc_parse_request_alloc(const uint8_t *buf, size_t len, ProtobufCAllocator *a,
+			      size_t *consumed, struct ttrpc_frame_header *h,
+			      struct Ttrpc__Request **req, struct kerr *err);
 
 #endif

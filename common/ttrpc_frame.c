@@ -71,6 +71,13 @@ int ttrpc_parse_request(const uint8_t *buf, size_t len, size_t *consumed,
 			struct ttrpc_frame_header *h, struct Ttrpc__Request **req,
 			struct kerr *err)
 {
+	return ttrpc_parse_request_alloc(buf, len, NULL, consumed, h, req, err);
+}
+
+int ttrpc_parse_request_alloc(const uint8_t *buf, size_t len, ProtobufCAllocator *a,
+			      size_t *consumed, struct ttrpc_frame_header *h,
+			      struct Ttrpc__Request **req, struct kerr *err)
+{
 	*consumed = 0;
 	*req = NULL;
 	if (len < TTRPC_HEADER_LEN)
@@ -81,7 +88,7 @@ int ttrpc_parse_request(const uint8_t *buf, size_t len, size_t *consumed,
 		return r;
 	if (len - TTRPC_HEADER_LEN < h->length)
 		return 0;
-	Ttrpc__Request *m = ttrpc__request__unpack(NULL, h->length, buf + TTRPC_HEADER_LEN);
+	Ttrpc__Request *m = ttrpc__request__unpack(a, h->length, buf + TTRPC_HEADER_LEN);
 	if (!m)
 		return kerr_set(err, -EBADMSG, "stream %u: undecodable request (%u bytes)",
 				h->stream_id, h->length);

@@ -9,9 +9,24 @@
  * cancel callback runs, so a cancel callback may release the call.
  *
  * Flow control: a connection stops reading requests while its queued output,
- * its number of in-flight calls or the request bytes those calls hold exceed
- * a bound, and resumes when they drain. Frames already buffered wait too; a
+ * its number of in-flight calls or the memory its calls hold exceed a bound,
+ * and resumes when they drain. Frames already buffered wait too; a
  * zero-delay timer picks them up on resume (epoll would not report them).
+ *
+ * Bounds (doc/security.md, "front-end bounds"): at most MAX_CONNS
+ * connections (more are accepted and closed at once); calls in flight and
+ * memory are counted per connection (common/quota.h: a reserve of its own,
+ * a limit, and a pool shared by all connections). Memory counts everything a
+ * peer makes us hold: the read buffer, each decoded envelope (decoded with a
+ * counting protobuf-c allocator, so a frame that decodes into far more than
+ * its size is stopped while decoding), each call, its decoded request
+ * (ttrpc_call_unpack) and the queued responses. Metadata is dropped as soon
+ * as the envelope is decoded (nothing here reads it) and the payload once
+ * dispatch returned. Over a connection's own bound the connection pauses
+ * (backpressure); when the shared pool is spent the request is refused with
+ * RESOURCE_EXHAUSTED (or skipped unread if even its bytes do not fit), and a
+ * response that finds no room becomes a RESOURCE_EXHAUSTED error; a
+ * connection where not even that fits is closed.
  *
  * Reentrancy: handlers may reply from inside dispatch. A write failure there
  * never closes the connection under the caller's feet; it schedules the close
@@ -20,6 +35,7 @@
 #include "ttrpc.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -31,6 +47,7 @@
 
 #include "grpc_status.h"
 #include "log.h"
+#include "quota.h"
 #include "ttrpc.pb-c.h"
 
 #define RBUF_CHUNK (16u << 10)
@@ -38,8 +55,24 @@
 #define READ_BUDGET (256u << 10)
 #define WQ_HIGH (4u << 20)
 #define WQ_LOW (1u << 20)
-#define MAX_CALLS 1024
-#define MAX_HELD (16u << 20)
+/* The Kata Go runtime keeps one connection per sandbox (LongLiveConn) and
+ * parks three calls per process (ReadStdout, ReadStderr, WaitProcess) plus
+ * one GetOOMEvent; runtime-rs the same. The bounds leave a wide margin. */
+#define MAX_CONNS 64u
+#define CONN_CALLS_RESERVE 16u
+#define CONN_CALLS_MAX 1024u
+#define CALLS_POOL 4096u
+#define CONN_MEM_RESERVE (256u << 10)
+#define CONN_MEM_PAUSE (16u << 20)
+#define CONN_MEM_MAX (32u << 20)
+#define MEM_POOL (64u << 20)
+#define REFUSAL_LOG_NS (1000ull * 1000000ull)
+#define SKIP_CHUNK (64u << 10)
+/* Error answers (refusals) are queued even past the bounds while less than
+ * this is queued on the connection: at most 64 x 64 KiB in all, and it
+ * keeps a connection that is over its share (the runtime's, while others
+ * flood) answered instead of closed. */
+#define REFUSAL_QUEUE_MAX (64u << 10)
 #define ACCEPT_BATCH 64
 #define ACCEPT_BACKOFF_NS (100ull * 1000000ull)
 #define ERRMSG_MAX 1024
@@ -47,6 +80,7 @@
 struct outbuf {
 	struct outbuf *next;
 	size_t len, off;
+	size_t charged; /* memory counted against the connection */
 	/* ttrpc_call_reply_notify: told once, when the last byte went to the
 	 * socket or when the buffer is dropped unsent. */
 	ttrpc_sent_fn sent_fn;
@@ -59,6 +93,53 @@ static void outbuf_free(struct outbuf *ob, bool sent)
 	if (ob->sent_fn)
 		ob->sent_fn(ob->sent_data, sent);
 	free(ob);
+}
+
+/* What a heap block costs: its usable size and malloc's header. */
+static size_t block_cost(void *p)
+{
+	return malloc_usable_size(p) + sizeof(size_t);
+}
+
+/* A protobuf-c allocator that counts what it hands out against a quota, and
+ * fails (refused = true) when the quota has no room: a decode stops there. */
+struct charge {
+	struct quota *q;
+	size_t bytes;
+	bool refused;
+};
+
+static void *charge_alloc(void *data, size_t size)
+{
+	struct charge *ch = data;
+	void *p = malloc(size ? size : 1);
+	if (!p)
+		return NULL;
+	size_t cost = block_cost(p);
+	if (quota_take(ch->q, cost) < 0) {
+		free(p);
+		ch->refused = true;
+		return NULL;
+	}
+	ch->bytes += cost;
+	return p;
+}
+
+static void charge_free(void *data, void *p)
+{
+	struct charge *ch = data;
+	if (!p)
+		return;
+	size_t cost = block_cost(p);
+	quota_give(ch->q, cost);
+	ch->bytes -= cost < ch->bytes ? cost : ch->bytes;
+	free(p);
+}
+
+static ProtobufCAllocator charge_allocator(struct charge *ch)
+{
+	return (ProtobufCAllocator){ .alloc = charge_alloc, .free = charge_free,
+				     .allocator_data = ch };
 }
 
 
@@ -77,7 +158,10 @@ struct conn {
 	struct outbuf *wq_head, *wq_tail;
 	size_t wq_bytes;
 	struct ttrpc_call *calls;
-	size_t ncalls, held;
+	size_t ncalls;
+	struct quota mem, ncalls_q; /* detached (pool NULL) once closed */
+	size_t skip; /* bytes of a refused frame still to read and drop */
+	bool refusal_logged;
 	struct loop_timer *close_timer, *resume_timer;
 	struct conn *prev, *next;
 };
@@ -85,8 +169,10 @@ struct conn {
 struct ttrpc_call {
 	struct conn *conn;
 	Ttrpc__Request *req;
+	struct charge env;     /* the envelope's memory (freed through it) */
+	struct charge decoded; /* ttrpc_call_unpack's, held until the call ends */
+	size_t self_cost;      /* this struct */
 	uint32_t stream_id;
-	size_t frame_len;
 	uint64_t deadline;
 	struct loop_timer *timer;
 	unsigned refs;
@@ -109,6 +195,13 @@ struct ttrpc_server {
 	unsigned long next_id;
 	struct loop_timer *accept_timer;
 	bool trace;
+	struct quota_pool mem_pool, calls_pool;
+	ttrpc_peer_fn peer_ok;
+	void *peer_data;
+	/* Connections refused for the MAX_CONNS bound: logged at most once a
+	 * second, with the count since the last line. */
+	unsigned long refused;
+	uint64_t refused_logged;
 };
 
 static void conn_close(struct conn *c);
@@ -116,6 +209,7 @@ static void conn_close(struct conn *c);
 static void wq_drop(struct conn *c);
 static void conn_update_events(struct conn *c);
 static void conn_process(struct conn *c);
+static int rbuf_resize(struct conn *c, size_t want);
 
 /* ---- references ---- */
 
@@ -125,6 +219,12 @@ static void conn_unref(struct conn *c)
 		return;
 	free(c->rbuf);
 	free(c);
+}
+
+static void request_free(Ttrpc__Request *req, struct charge *env)
+{
+	ProtobufCAllocator a = charge_allocator(env);
+	ttrpc__request__free_unpacked(req, &a);
 }
 
 static void call_unref(struct ttrpc_call *call)
@@ -141,8 +241,9 @@ static void call_unref(struct ttrpc_call *call)
 	if (call->next)
 		call->next->prev = call->prev;
 	c->ncalls--;
-	c->held -= call->frame_len;
-	ttrpc__request__free_unpacked(call->req, NULL);
+	request_free(call->req, &call->env);
+	quota_give(&c->mem, call->decoded.bytes + call->self_cost);
+	quota_give(&c->ncalls_q, 1);
 	free(call);
 	conn_update_events(c);
 	conn_unref(c);
@@ -271,6 +372,7 @@ static void conn_flush(struct conn *c)
 			c->wq_head = ob->next;
 			if (!c->wq_head)
 				c->wq_tail = NULL;
+			quota_give(&c->mem, ob->charged);
 			outbuf_free(ob, true);
 		}
 	}
@@ -282,10 +384,33 @@ static void wq_drop(struct conn *c)
 	while (c->wq_head) {
 		struct outbuf *ob = c->wq_head;
 		c->wq_head = ob->next;
+		quota_give(&c->mem, ob->charged);
 		outbuf_free(ob, false);
 	}
 	c->wq_tail = NULL;
 	c->wq_bytes = 0;
+}
+
+/* Count a response against the connection's memory before it is queued. */
+static int ob_charge(struct conn *c, struct outbuf *ob)
+{
+	size_t cost = block_cost(ob);
+	int r = quota_take(&c->mem, cost);
+	if (r == 0)
+		ob->charged = cost;
+	return r;
+}
+
+/* The same for an error answer, forced while little is queued. */
+static int ob_charge_error(struct conn *c, struct outbuf *ob)
+{
+	if (ob_charge(c, ob) == 0)
+		return 0;
+	if (c->wq_bytes >= REFUSAL_QUEUE_MAX)
+		return -ENOBUFS;
+	ob->charged = block_cost(ob);
+	quota_force(&c->mem, ob->charged);
+	return 0;
 }
 
 static void conn_enqueue(struct conn *c, struct outbuf *ob)
@@ -367,6 +492,22 @@ static void call_send(struct ttrpc_call *call, int code, const char *msg,
 		r = build_response(call->stream_id, GRPC_RESOURCE_EXHAUSTED, buf, NULL, NULL, 0,
 				   &ob);
 	}
+	if (r == 0 && ob_charge(c, ob) < 0) {
+		char buf[200];
+		snprintf(buf, sizeof(buf),
+			 "response to %s/%s (%zu bytes) exceeds the agent's memory bound for "
+			 "unread responses",
+			 call->req->service, call->req->method, ob->len);
+		log_warn("ttrpc connection %lu: %s", c->id, buf);
+		free(ob);
+		ob = NULL;
+		r = build_response(call->stream_id, GRPC_RESOURCE_EXHAUSTED, buf, NULL, NULL, 0,
+				   &ob);
+		if (r == 0 && ob_charge_error(c, ob) < 0) {
+			free(ob);
+			r = -ENOBUFS;
+		}
+	}
 	if (r < 0) {
 		log_warn("ttrpc connection %lu: cannot build response for stream %u: %s", c->id,
 			 call->stream_id, strerror(-r));
@@ -396,7 +537,7 @@ static bool conn_can_read(struct conn *c)
 			  c->id, c->wq_bytes);
 		return false;
 	}
-	return c->ncalls < MAX_CALLS && c->held < MAX_HELD;
+	return !quota_above(&c->ncalls_q, CONN_CALLS_MAX) && !quota_above(&c->mem, CONN_MEM_PAUSE);
 }
 
 static void resume_timer_cb(struct loop *l, void *data)
@@ -445,30 +586,92 @@ static void call_deadline_cb(struct loop *l, void *data)
 	call_notify_cancel(call);
 }
 
+/* Answer a request that gets no call: over a bound. A connection where not
+ * even this answer fits is closed. */
+static void conn_refuse(struct conn *c, uint32_t stream_id, const char *why)
+{
+	if (!c->refusal_logged) {
+		c->refusal_logged = true;
+		log_warn("ttrpc connection %lu: stream %u refused: %s (further refusals on this "
+			 "connection are logged at debug level)",
+			 c->id, stream_id, why);
+	} else {
+		log_debug("ttrpc connection %lu: stream %u refused: %s", c->id, stream_id, why);
+	}
+	struct outbuf *ob = NULL;
+	if (build_response(stream_id, GRPC_RESOURCE_EXHAUSTED, why, NULL, NULL, 0, &ob) < 0 ||
+	    ob_charge_error(c, ob) < 0) {
+		free(ob);
+		log_warn("ttrpc connection %lu: no room left even for a refusal, closing", c->id);
+		conn_fail_later(c);
+		return;
+	}
+	conn_enqueue(c, ob);
+}
+
+/* Metadata is not used by any handler (upstream reads it only to propagate
+ * trace spans): free it now rather than hold it while the call is parked. */
+static void drop_metadata(Ttrpc__Request *req, struct charge *env)
+{
+	ProtobufCAllocator a = charge_allocator(env);
+	for (size_t i = 0; i < req->n_metadata; i++)
+		protobuf_c_message_free_unpacked(&req->metadata[i]->base, &a);
+	charge_free(env, req->metadata);
+	req->metadata = NULL;
+	req->n_metadata = 0;
+}
+
+/* The payload is read by dispatch only (the handler decodes it there). */
+static void drop_payload(Ttrpc__Request *req, struct charge *env)
+{
+	charge_free(env, req->payload.data);
+	req->payload.data = NULL;
+	req->payload.len = 0;
+}
+
+static struct ttrpc_call *call_new(struct conn *c, const struct ttrpc_frame_header *h,
+				   Ttrpc__Request *req, const struct charge *env)
+{
+	if (quota_take(&c->ncalls_q, 1) < 0) {
+		conn_refuse(c, h->stream_id, "too many calls in flight in the agent");
+		return NULL;
+	}
+	struct ttrpc_call *call = calloc(1, sizeof(*call));
+	size_t cost = call ? block_cost(call) : 0;
+	if (!call || quota_take(&c->mem, cost) < 0) {
+		quota_give(&c->ncalls_q, 1);
+		free(call);
+		conn_refuse(c, h->stream_id, "the agent's memory bound for requests is reached");
+		return NULL;
+	}
+	call->self_cost = cost;
+	call->env = *env;
+	call->decoded.q = &c->mem;
+	call->conn = c;
+	call->req = req;
+	call->stream_id = h->stream_id;
+	call->refs = 1;
+	return call;
+}
+
 static void conn_handle_request(struct conn *c, const struct ttrpc_frame_header *h,
-				Ttrpc__Request *req, size_t frame_len)
+				Ttrpc__Request *req, struct charge *env)
 {
 	for (struct ttrpc_call *o = c->calls; o; o = o->next) {
 		if (o->stream_id == h->stream_id) {
 			log_warn("ttrpc connection %lu: stream id %u is already in flight, closing",
 				 c->id, h->stream_id);
-			ttrpc__request__free_unpacked(req, NULL);
+			request_free(req, env);
 			conn_close(c);
 			return;
 		}
 	}
-	struct ttrpc_call *call = calloc(1, sizeof(*call));
+	drop_metadata(req, env);
+	struct ttrpc_call *call = call_new(c, h, req, env);
 	if (!call) {
-		log_warn("ttrpc connection %lu: out of memory for a call, closing", c->id);
-		ttrpc__request__free_unpacked(req, NULL);
-		conn_close(c);
+		request_free(req, env);
 		return;
 	}
-	call->conn = c;
-	call->req = req;
-	call->stream_id = h->stream_id;
-	call->frame_len = frame_len;
-	call->refs = 1;
 	call->trace = c->srv->trace;
 	if (call->trace) {
 		call->start_mono = loop_now_ns();
@@ -479,7 +682,6 @@ static void conn_handle_request(struct conn *c, const struct ttrpc_frame_header 
 		c->calls->prev = call;
 	c->calls = call;
 	c->ncalls++;
-	c->held += frame_len;
 	c->refs++;
 	if (req->timeout_nano > 0) {
 		uint64_t now = loop_now_ns();
@@ -492,7 +694,10 @@ static void conn_handle_request(struct conn *c, const struct ttrpc_frame_header 
 	}
 	log_debug("ttrpc connection %lu: stream %u: %s/%s (%zu bytes)", c->id, call->stream_id,
 		  req->service, req->method, req->payload.len);
+	call->refs++;
 	c->srv->dispatch(call, c->srv->data);
+	drop_payload(call->req, &call->env);
+	call_unref(call);
 }
 
 /* Parse and dispatch every complete frame in the read buffer, as long as the
@@ -505,7 +710,16 @@ static void conn_process(struct conn *c)
 		Ttrpc__Request *req;
 		size_t used;
 		struct kerr err;
-		int r = ttrpc_parse_request(c->rbuf + off, c->rlen - off, &used, &h, &req, &err);
+		struct charge env = { .q = &c->mem };
+		ProtobufCAllocator a = charge_allocator(&env);
+		int r = ttrpc_parse_request_alloc(c->rbuf + off, c->rlen - off, &a, &used, &h, &req,
+						  &err);
+		if (r < 0 && env.refused) {
+			off += TTRPC_HEADER_LEN + (size_t)h.length;
+			conn_refuse(c, h.stream_id,
+				    "the request decodes into more memory than the agent's bound allows");
+			continue;
+		}
 		if (r < 0) {
 			log_warn("ttrpc connection %lu: protocol error, closing: %s", c->id, err.msg);
 			conn_close(c);
@@ -514,7 +728,7 @@ static void conn_process(struct conn *c)
 		if (r == 0)
 			break;
 		off += used;
-		conn_handle_request(c, &h, req, used);
+		conn_handle_request(c, &h, req, &env);
 	}
 	if (c->closed)
 		return;
@@ -522,17 +736,50 @@ static void conn_process(struct conn *c)
 		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 		c->rlen -= off;
 	}
-	if (c->rlen == 0 && c->rcap > RBUF_KEEP) {
-		free(c->rbuf);
-		c->rbuf = NULL;
-		c->rcap = 0;
-	} else if (c->rcap > RBUF_KEEP && c->rlen <= RBUF_CHUNK) {
-		uint8_t *nb = realloc(c->rbuf, RBUF_CHUNK);
-		if (nb) {
-			c->rbuf = nb;
-			c->rcap = RBUF_CHUNK;
+	if (c->rlen == 0 && c->rcap > RBUF_KEEP)
+		rbuf_resize(c, 0);
+	else if (c->rcap > RBUF_KEEP && c->rlen <= RBUF_CHUNK)
+		rbuf_resize(c, RBUF_CHUNK);
+}
+
+/* Grow or shrink the read buffer, its capacity counted as the connection's
+ * memory. -EAGAIN: no room in the bounds; -ENOMEM: no memory at all. */
+static int rbuf_resize(struct conn *c, size_t want)
+{
+	/* The first chunk is always granted (64 x 16 KiB in all): without it
+	 * a connection over its share could not even read its next request
+	 * to be told RESOURCE_EXHAUSTED. */
+	if (want > c->rcap && want <= RBUF_CHUNK)
+		quota_force(&c->mem, want - c->rcap);
+	else if (want > c->rcap && quota_take(&c->mem, want - c->rcap) < 0)
+		return -EAGAIN;
+	uint8_t *nb = NULL;
+	if (want) {
+		nb = realloc(c->rbuf, want);
+		if (!nb) {
+			if (want > c->rcap)
+				quota_give(&c->mem, want - c->rcap);
+			return -ENOMEM;
 		}
+	} else {
+		free(c->rbuf);
 	}
+	if (want < c->rcap)
+		quota_give(&c->mem, c->rcap - want);
+	c->rbuf = nb;
+	c->rcap = want;
+	return 0;
+}
+
+/* A frame whose bytes do not fit in the bounds: refuse it, and read its
+ * remaining bytes into nothing (conn_read). Its header was checked by
+ * conn_process already. */
+static void conn_skip_frame(struct conn *c, const struct ttrpc_frame_header *h)
+{
+	c->skip = TTRPC_HEADER_LEN + (size_t)h->length - c->rlen;
+	c->rlen = 0;
+	conn_refuse(c, h->stream_id,
+		    "no room for the request's bytes within the agent's memory bound");
 }
 
 /* Make room to read into: a chunk at least, the whole pending frame when its
@@ -540,8 +787,8 @@ static void conn_process(struct conn *c)
 static int conn_reserve(struct conn *c)
 {
 	size_t frame = 0;
+	struct ttrpc_frame_header h;
 	if (c->rlen >= TTRPC_HEADER_LEN) {
-		struct ttrpc_frame_header h;
 		ttrpc_header_decode(c->rbuf, &h);
 		if (h.length <= TTRPC_MAX_PAYLOAD)
 			frame = TTRPC_HEADER_LEN + (size_t)h.length;
@@ -551,12 +798,43 @@ static int conn_reserve(struct conn *c)
 	size_t want = c->rlen + RBUF_CHUNK;
 	if (frame > want)
 		want = frame;
-	uint8_t *nb = realloc(c->rbuf, want);
-	if (!nb)
-		return -ENOMEM;
-	c->rbuf = nb;
-	c->rcap = want;
-	return 0;
+	int r = rbuf_resize(c, want);
+	if (r == -EAGAIN && frame) {
+		conn_skip_frame(c, &h);
+		return 0;
+	}
+	return r;
+}
+
+/* Read and drop the rest of a refused frame. Returns the read's result. */
+static ssize_t conn_read_skip(struct conn *c)
+{
+	static uint8_t junk[SKIP_CHUNK];
+	ssize_t n = read(c->fd, junk, c->skip < sizeof(junk) ? c->skip : sizeof(junk));
+	if (n > 0)
+		c->skip -= (size_t)n;
+	return n;
+}
+
+/* One read: into the buffer, or into nothing while a refused frame is
+ * skipped (*skipped). -2: the connection was closed or refused. */
+static ssize_t conn_read_once(struct conn *c, bool *skipped)
+{
+	*skipped = c->skip != 0;
+	if (*skipped)
+		return conn_read_skip(c);
+	int r = conn_reserve(c);
+	if (r < 0) {
+		log_warn("ttrpc connection %lu: out of memory for the read buffer, closing", c->id);
+		conn_close(c);
+		return -2;
+	}
+	if (c->close_pending)
+		return -2;
+	*skipped = c->skip != 0; /* conn_reserve refused the pending frame */
+	if (*skipped)
+		return conn_read_skip(c);
+	return read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
 }
 
 static void conn_read(struct conn *c)
@@ -565,14 +843,10 @@ static void conn_read(struct conn *c)
 	/* Frames left over from a pause go first, and get their header checked. */
 	conn_process(c);
 	while (budget && !c->closed && conn_can_read(c)) {
-		if (conn_reserve(c) < 0) {
-			log_warn("ttrpc connection %lu: out of memory for the read buffer, closing",
-				 c->id);
-			conn_close(c);
+		bool skipped;
+		ssize_t n = conn_read_once(c, &skipped);
+		if (n == -2)
 			return;
-		}
-		size_t room = c->rcap - c->rlen;
-		ssize_t n = read(c->fd, c->rbuf + c->rlen, room);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -583,16 +857,18 @@ static void conn_read(struct conn *c)
 			return;
 		}
 		if (n == 0) {
-			if (c->rlen)
+			if (c->rlen || c->skip)
 				log_warn("ttrpc connection %lu: peer closed in the middle of a frame (%zu bytes pending)",
-					 c->id, c->rlen);
+					 c->id, c->rlen + c->skip);
 			else
 				log_debug("ttrpc connection %lu: peer closed", c->id);
 			conn_close(c);
 			return;
 		}
-		c->rlen += (size_t)n;
 		budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
+		if (skipped)
+			continue;
+		c->rlen += (size_t)n;
 		conn_process(c);
 	}
 }
@@ -635,9 +911,10 @@ static void conn_close(struct conn *c)
 		loop_timer_cancel(c->loop, c->resume_timer);
 	c->close_timer = c->resume_timer = NULL;
 	wq_drop(c);
-	free(c->rbuf);
-	c->rbuf = NULL;
-	c->rlen = c->rcap = 0;
+	rbuf_resize(c, 0);
+	c->rlen = c->skip = 0;
+	quota_detach(&c->mem);
+	quota_detach(&c->ncalls_q);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -706,11 +983,28 @@ static void accept_resume_cb(struct loop *l, void *data)
 		log_warn("ttrpc: resume accepting: %s", err.msg);
 }
 
+/* Over MAX_CONNS: closed at once, logged at most once a second. */
+static void refuse_conn(struct ttrpc_server *s, int cfd)
+{
+	close(cfd);
+	s->refused++;
+	uint64_t now = loop_now_ns();
+	if (s->refused_logged && now - s->refused_logged < REFUSAL_LOG_NS)
+		return;
+	log_warn("ttrpc: %lu connection(s) refused: %u connections are open, the most allowed",
+		 s->refused, s->nconns);
+	s->refused = 0;
+	s->refused_logged = now;
+}
+
 static void accept_cb(struct loop *l, int fd, uint32_t events, void *data)
 {
 	struct ttrpc_server *s = data;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage peer;
+		socklen_t peer_len = sizeof(peer);
+		int cfd = accept4(fd, (struct sockaddr *)&peer, &peer_len,
+				  SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -725,12 +1019,23 @@ static void accept_cb(struct loop *l, int fd, uint32_t events, void *data)
 								 accept_resume_cb, s);
 			return;
 		}
+		if (s->peer_ok && !s->peer_ok((const struct sockaddr *)&peer, peer_len,
+					      s->peer_data)) {
+			close(cfd);
+			continue;
+		}
+		if (s->nconns >= MAX_CONNS) {
+			refuse_conn(s, cfd);
+			continue;
+		}
 		struct conn *c = calloc(1, sizeof(*c));
 		if (!c) {
 			log_warn("ttrpc: out of memory for a connection");
 			close(cfd);
 			continue;
 		}
+		quota_init(&c->mem, &s->mem_pool, CONN_MEM_RESERVE, CONN_MEM_MAX);
+		quota_init(&c->ncalls_q, &s->calls_pool, CONN_CALLS_RESERVE, CONN_CALLS_MAX);
 		c->srv = s;
 		c->loop = l;
 		c->fd = cfd;
@@ -765,6 +1070,8 @@ int ttrpc_server_new(struct ttrpc_server **out, struct loop *l, int listen_fd,
 	}
 	s->loop = l;
 	s->listen_fd = listen_fd;
+	s->mem_pool.limit = MEM_POOL;
+	s->calls_pool.limit = CALLS_POOL;
 	s->dispatch = dispatch;
 	s->data = data;
 	int r = loop_add(l, listen_fd, EPOLLIN, accept_cb, s, err);
@@ -800,6 +1107,12 @@ void ttrpc_server_set_trace(struct ttrpc_server *s, bool on)
 	s->trace = on;
 }
 
+void ttrpc_server_set_peer_filter(struct ttrpc_server *s, ttrpc_peer_fn fn, void *data)
+{
+	s->peer_ok = fn;
+	s->peer_data = data;
+}
+
 const char *ttrpc_call_service(const struct ttrpc_call *c)
 {
 	return c->req->service ? c->req->service : "";
@@ -816,21 +1129,23 @@ const uint8_t *ttrpc_call_payload(const struct ttrpc_call *c, size_t *len)
 	return c->req->payload.data;
 }
 
-size_t ttrpc_call_metadata_count(const struct ttrpc_call *c)
+ProtobufCMessage *ttrpc_call_unpack(struct ttrpc_call *c, const ProtobufCMessageDescriptor *d,
+				    struct kerr *err)
 {
-	return c->req->n_metadata;
-}
-
-struct ttrpc_md ttrpc_call_metadata(const struct ttrpc_call *c, size_t i)
-{
-	struct ttrpc_md md = { "", "" };
-	if (i < c->req->n_metadata && c->req->metadata[i]) {
-		if (c->req->metadata[i]->key)
-			md.key = c->req->metadata[i]->key;
-		if (c->req->metadata[i]->value)
-			md.value = c->req->metadata[i]->value;
-	}
-	return md;
+	size_t len = c->req->payload.len;
+	c->decoded.refused = false;
+	ProtobufCAllocator a = charge_allocator(&c->decoded);
+	ProtobufCMessage *m = protobuf_c_message_unpack(d, &a, len, c->req->payload.data);
+	if (m)
+		return m;
+	if (c->decoded.refused)
+		kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOBUFS,
+				"%s of %zu bytes decodes into more memory than the agent's bound allows",
+				d->short_name, len);
+	else
+		kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EBADMSG, "cannot decode %s (%zu bytes)",
+				d->short_name, len);
+	return NULL;
 }
 
 uint64_t ttrpc_call_deadline(const struct ttrpc_call *c)

@@ -29,6 +29,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "loop.h"
+#include "options.h"
 #include "storage.h"
 
 #define EXEC_MAX_CONTAINERS 1024
@@ -43,6 +44,11 @@ struct exec_opts {
 	uint64_t hotplug_timeout_ms;   /* agent.hotplug_timeout (device waits) */
 	uint32_t passfd_listener_port; /* agent.passfd_listener_port, 0 = none */
 	enum log_level level;
+	/* [endpoints] allowed, as the parent passed it (--endpoints; NULL:
+	 * every endpoint): enforced on the front-end's requests here and in
+	 * every monitor, which gets the same list (common/endpoints.h). */
+	const char *endpoints;
+	struct agent_options policy;
 };
 
 /* A front-end request waiting for the launcher or the monitor. */

@@ -37,6 +37,7 @@
 
 #include "cleanup.h"
 #include "config.h"
+#include "endpoints.h"
 #include "executor.h"
 #include "grpc_status.h"
 #include "ipc.h"
@@ -49,13 +50,7 @@
 
 int exec_reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err)
 {
-	uint8_t buf[sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX];
-	int status = kerr_status(e);
-	if (status <= GRPC_OK || status > GRPC_UNAUTHENTICATED)
-		status = GRPC_INTERNAL;
-	size_t n = ipc_error_build(buf, status, e->code < 0 && e->code >= -4095 ? e->code : 0,
-				   e->msg);
-	return ipc_chan_send(c, IPC_ERROR, id, buf, n, -1, err);
+	return ipc_chan_send_error(c, id, e, GRPC_INTERNAL, err);
 }
 
 void exec_to_fe(struct executor *x, uint32_t gen, uint32_t type, uint32_t id, const void *p,
@@ -340,6 +335,9 @@ static int on_new_frontend(struct ipc_chan *c, struct ipc_msg *m, void *data, st
 			 on_frontend_close, x, err);
 	if (r < 0)
 		return r;
+	/* The front-end already refuses blocked endpoints; a compromised one
+	 * would not, so every request passes the policy here too. */
+	ipc_chan_set_gate(x->fe, ipc_endpoint_gate, &x->o.policy);
 	/* Our own count, not the parent's: replies are matched to the
 	 * front-end that asked by it. */
 	x->fe_generation++;
@@ -385,6 +383,9 @@ static void usage(FILE *f)
 		"  --container-pipe-size N  size of the containers' stdio pipes (0 = default)\n"
 		"  --hotplug-timeout-ms N   agent.hotplug_timeout, for device waits\n"
 		"  --passfd-listener-port N agent.passfd_listener_port (0 = none)\n"
+		"  --endpoints LIST    [endpoints] allowed, comma-separated request types\n"
+		"                      (absent: all; empty: none), enforced on the front-end's\n"
+		"                      requests here and passed on to every monitor\n"
 		"  --version           print the version and exit\n"
 		"  --help              print this help and exit\n");
 }
@@ -479,6 +480,7 @@ int main(int argc, char **argv)
 		{ "container-pipe-size", required_argument, NULL, 'p' },
 		{ "hotplug-timeout-ms", required_argument, NULL, 'H' },
 		{ "passfd-listener-port", required_argument, NULL, 'P' },
+		{ "endpoints", required_argument, NULL, 'e' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -547,6 +549,14 @@ int main(int argc, char **argv)
 				x.o.hotplug_timeout_ms = ul;
 			else
 				x.o.passfd_listener_port = (uint32_t)ul;
+			break;
+		case 'e':
+			if (endpoints_parse_list(&x.o.policy, optarg) < 0) {
+				fprintf(stderr, "kata-agent-executor: invalid --endpoints %s\n",
+					optarg);
+				return 2;
+			}
+			x.o.endpoints = optarg;
 			break;
 		case 'V':
 			printf("kata-agent-executor %s\n", KATA_AGENT_VERSION);

@@ -102,6 +102,8 @@ __attribute__((noreturn)) static void x_main(struct container *ct, int el_l, int
 		(char *)"--uid", uid,
 		(char *)"--gid", gid,
 		(char *)"--log-level", (char *)log_level_name(x->o.level),
+		/* the monitor enforces [endpoints] on the front-end too */
+		x->o.endpoints ? (char *)"--endpoints" : NULL, (char *)x->o.endpoints,
 		NULL,
 	};
 	execv(x->o.monitor_path, argv);

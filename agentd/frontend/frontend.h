@@ -49,8 +49,11 @@ struct frontend {
 	bool oom_polling;
 	bool oom_have_spare;
 	char oom_spare[IPC_ID_MAX];
-	/* Only allowed_endpoints is set: the parent passes the list on argv. */
+	/* Only allowed_endpoints and the vsock peer CIDs are set: the parent
+	 * passes them on argv. */
 	struct agent_options policy;
+	unsigned long peers_refused; /* vsock peers refused since the last log */
+	uint64_t peer_refusal_logged;
 };
 
 /* ---- exec_client.c ---- */

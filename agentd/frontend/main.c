@@ -28,10 +28,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/vm_sockets.h>
 
 #include "cleanup.h"
 #include "config.h"
 #include "confine.h"
+#include "endpoints.h"
 #include "frontend.h"
 #include "log.h"
 
@@ -47,6 +49,8 @@ static void usage(FILE *f)
 		"  --endpoints LIST    comma-separated request types allowed on\n"
 		"                      grpc.AgentService (absent: all; empty: none)\n"
 		"  --generation N      start count given by the parent, for logs\n"
+		"  --vsock-peer-cids L vsock peers served: \"any\" or CIDs \"2,1\" (default 2,\n"
+		"                      the host; agent.vsock_peer_cids)\n"
 		"  --trace             log a \"span\" line per RPC (agent.trace)\n"
 		"  --version           print the version and exit\n"
 		"  --help              print this help and exit\n");
@@ -63,41 +67,36 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-static int valid_endpoint(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9')))
-			return 0;
-	return 1;
-}
+/* Log vsock refusals at most once a second, with the count since. */
+#define PEER_LOG_NS (1000ull * 1000 * 1000)
 
-static int parse_endpoints(struct agent_options *p, const char *list)
+/* The ttRPC server's peer filter: vsock peers must have an allowed CID (by
+ * default only the host: a container or any other guest process reaching
+ * vsock is refused). Unix peers pass: the socket's mode (0600) decides. */
+static bool peer_allowed(const struct sockaddr *sa, socklen_t len, void *data)
 {
-	p->endpoints_restricted = true;
-	if (!*list)
-		return 0;
-	size_t n = 1;
-	for (const char *c = list; *c; c++)
-		n += *c == ',';
-	p->allowed_endpoints = calloc(n, sizeof(char *));
-	if (!p->allowed_endpoints)
-		return -ENOMEM;
-	cleanup_free char *copy = strdup(list);
-	if (!copy)
-		return -ENOMEM;
-	char *save = NULL;
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!valid_endpoint(tok))
-			return -EINVAL;
-		p->allowed_endpoints[p->n_allowed_endpoints] = strdup(tok);
-		if (!p->allowed_endpoints[p->n_allowed_endpoints])
-			return -ENOMEM;
-		p->n_allowed_endpoints++;
+	struct frontend *fe = data;
+	if (sa->sa_family != AF_VSOCK || len < sizeof(struct sockaddr_vm))
+		return sa->sa_family != AF_VSOCK;
+	const struct sockaddr_vm *vm = (const struct sockaddr_vm *)sa;
+	if (options_peer_cid_allowed(&fe->policy, vm->svm_cid))
+		return true;
+	fe->peers_refused++;
+	uint64_t now = loop_now_ns();
+	if (!fe->peer_refusal_logged || now - fe->peer_refusal_logged >= PEER_LOG_NS) {
+		char cids[AGENT_MAX_PEER_CIDS * 12];
+		options_format_peer_cids(&fe->policy, cids, sizeof(cids));
+		json_t *f = json_pack("{s:I,s:I,s:I}", "peer-cid", (json_int_t)vm->svm_cid,
+				      "peer-port", (json_int_t)vm->svm_port, "refused",
+				      (json_int_t)fe->peers_refused);
+		log_fields(LOG_LVL_WARN, f,
+			   "vsock connection from CID %u refused: only CID %s may connect "
+			   "(agent.vsock_peer_cids); %lu refused since the last such line",
+			   vm->svm_cid, cids, fe->peers_refused);
+		fe->peers_refused = 0;
+		fe->peer_refusal_logged = now;
 	}
-	return 0;
+	return false;
 }
 
 /* Time the failed calls get to reach their clients before we exit. */
@@ -157,6 +156,7 @@ int main(int argc, char **argv)
 		{ "endpoints", required_argument, NULL, 'e' },
 		{ "trace", no_argument, NULL, 'T' },
 		{ "generation", required_argument, NULL, 'G' },
+		{ "vsock-peer-cids", required_argument, NULL, 'C' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -175,7 +175,8 @@ int main(int argc, char **argv)
 		case 'g': bad = parse_uint(optarg, 0xfffffffe, &gid); break;
 		case 'G': bad = parse_uint(optarg, 0xffffffff, &gen); break;
 		case 'l': bad = log_level_parse(optarg, &level); break;
-		case 'e': bad = parse_endpoints(&fe.policy, optarg); break;
+		case 'e': bad = endpoints_parse_list(&fe.policy, optarg); break;
+		case 'C': bad = options_parse_peer_cids(&fe.policy, optarg) ? -EINVAL : 0; break;
 		case 'T': trace = true; break;
 		case 'V':
 			printf("kata-agent-frontend %s\n", KATA_AGENT_VERSION);
@@ -236,6 +237,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ttrpc_server_set_trace(fe.server, trace);
+	ttrpc_server_set_peer_filter(fe.server, peer_allowed, &fe);
 	log_info("front-end #%u serving ttRPC", fe.generation);
 	int r = loop_run(fe.loop, &err);
 	if (r < 0)

@@ -9,7 +9,8 @@
  *      [endpoints] list (else PERMISSION_DENIED "<RequestType> is blocked
  *      ..."); grpc.Health is always allowed, as upstream never filtered it;
  *   3. the payload decodes as the method's request message
- *      (else INVALID_ARGUMENT);
+ *      (else INVALID_ARGUMENT; RESOURCE_EXHAUSTED when the decoded form
+ *      would pass the connection's memory bound, common/ttrpc_server.c);
  *   4. the handler table below: a method not listed is UNIMPLEMENTED
  *      "<service>/<method> is not implemented yet".
  *
@@ -185,14 +186,12 @@ void rpc_dispatch(struct ttrpc_call *call, void *data)
 				rm->input->short_name);
 		return;
 	}
-	size_t len = 0;
-	const uint8_t *payload = ttrpc_call_payload(call, &len);
-	ProtobufCMessage *req = protobuf_c_message_unpack(rm->input, NULL, len, payload);
+	struct kerr err = { 0 };
+	ProtobufCMessage *req = ttrpc_call_unpack(call, rm->input, &err);
 	if (!req) {
-		log_debug("%s/%s: undecodable %s of %zu bytes", rm->service, rm->method,
-			  rm->input->short_name, len);
-		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "%s/%s: cannot decode %s (%zu bytes)",
-				rm->service, rm->method, rm->input->short_name, len);
+		log_debug("%s/%s: %s", rm->service, rm->method, err.msg);
+		ttrpc_call_fail(call, kerr_status(&err), "%s/%s: %s", rm->service, rm->method,
+				err.msg);
 		return;
 	}
 	const struct rpc_handler *h = find_handler(rm->service, rm->method);

@@ -35,6 +35,7 @@
 #include "cleanup.h"
 #include "config.h"
 #include "confine.h"
+#include "endpoints.h"
 #include "grpc_status.h"
 #include "log.h"
 #include "monitor.h"
@@ -53,6 +54,8 @@ static void usage(FILE *f)
 		"  --log-level L       critical|error|warn|info|debug (default info)\n"
 		"  --stdio-buffer N    bytes of output kept per stream (default 1048576;\n"
 		"                      4096..67108864)\n"
+		"  --endpoints LIST    [endpoints] allowed, comma-separated request types\n"
+		"                      (absent: all; empty: none), enforced on the front-end\n"
 		"  --version           print the version and exit\n"
 		"  --help              print this help and exit\n");
 }
@@ -333,6 +336,8 @@ static int frontend_attach(struct monitor *m, int fd, struct kerr *err)
 			     frontend_closed, m, err);
 	if (r < 0)
 		return r;
+	/* a compromised front-end does not bypass [endpoints] here either */
+	ipc_chan_set_gate(c, ipc_endpoint_gate, &m->policy);
 	m->frontend = c;
 	return 0;
 }
@@ -524,6 +529,7 @@ int main(int argc, char **argv)
 		{ "gid", required_argument, NULL, 'g' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "stdio-buffer", required_argument, NULL, 'b' },
+		{ "endpoints", required_argument, NULL, 'e' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -547,6 +553,7 @@ int main(int argc, char **argv)
 			if (!bad && bufsz < 4096)
 				bad = -1;
 			break;
+		case 'e': bad = endpoints_parse_list(&mon.policy, optarg); break;
 		case 'V':
 			printf("kata-agent-monitor %s\n", KATA_AGENT_VERSION);
 			return 0;

@@ -18,6 +18,7 @@
 #include "err.h"
 #include "ipc.h"
 #include "loop.h"
+#include "options.h"
 
 /* Output kept per stream until the front-end acknowledges it; when full, the
  * monitor stops reading the pipe and the container blocks in write(). */
@@ -108,6 +109,9 @@ struct monitor {
 	int sigfd;
 	struct { pid_t pid; int status; } recent[MON_RECENT_EXITS];
 	unsigned recent_next;
+	/* [endpoints] allowed from the executor (--endpoints): every
+	 * front-end request passes it (common/endpoints.h) */
+	struct agent_options policy;
 };
 
 /* ---- proc.c ---- */

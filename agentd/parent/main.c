@@ -32,6 +32,7 @@
 #include "cleanup.h"
 #include "config.h"
 #include "debug_console.h"
+#include "endpoints.h"
 #include "guest_opts.h"
 #include "ipc.h"
 #include "log.h"
@@ -280,7 +281,9 @@ static void start_frontend(struct parent *p)
 	snprintf(uid, sizeof(uid), "%lu", p->fe_uid);
 	snprintf(gid, sizeof(gid), "%lu", p->fe_gid);
 	snprintf(genbuf, sizeof(genbuf), "%u", gen);
-	char *argv[20];
+	char cids[AGENT_MAX_PEER_CIDS * 12];
+	options_format_peer_cids(&p->opts, cids, sizeof(cids));
+	char *argv[22];
 	int a = 0;
 	argv[a++] = (char *)"kata-agent-frontend";
 	argv[a++] = (char *)"--listen-fd";
@@ -295,6 +298,8 @@ static void start_frontend(struct parent *p)
 	argv[a++] = (char *)log_level_name(p->opts.log_level);
 	argv[a++] = (char *)"--generation";
 	argv[a++] = genbuf;
+	argv[a++] = (char *)"--vsock-peer-cids";
+	argv[a++] = cids;
 	if (p->endpoints) {
 		argv[a++] = (char *)"--endpoints";
 		argv[a++] = p->endpoints;
@@ -365,7 +370,7 @@ static int start_executor(struct parent *p, struct kerr *err)
 	snprintf(muid, sizeof(muid), "%lu", p->mon_uid);
 	snprintf(mgid, sizeof(mgid), "%lu", p->mon_gid);
 	snprintf(pipesz, sizeof(pipesz), "%u", p->opts.container_pipe_size);
-	char *argv[] = {
+	char *argv[26] = {
 		(char *)"kata-agent-executor",
 		(char *)"--ctl-fd", (char *)"3",
 		(char *)"--log-level", (char *)log_level_name(p->opts.log_level),
@@ -377,9 +382,16 @@ static int start_executor(struct parent *p, struct kerr *err)
 		(char *)"--container-pipe-size", pipesz,
 		(char *)"--hotplug-timeout-ms", hotplug,
 		(char *)"--passfd-listener-port", passfd,
-		p->pid1 ? (char *)"--init-daemon" : NULL,
-		NULL,
 	};
+	int a = 21;
+	if (p->endpoints) {
+		/* [endpoints] is enforced below the front-end too */
+		argv[a++] = (char *)"--endpoints";
+		argv[a++] = p->endpoints;
+	}
+	if (p->pid1)
+		argv[a++] = (char *)"--init-daemon";
+	argv[a] = NULL;
 	pid_t pid = spawn(p, p->executor_path, argv, &child_end, 1, err);
 	if (pid < 0) {
 		close(sp[0]);
@@ -495,17 +507,6 @@ static int find_helper(const char *libexec_dir, const char *name, const char *su
 			name, KATA_LIBEXECDIR);
 }
 
-static int valid_endpoint(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9')))
-			return 0;
-	return 1;
-}
-
 /* The allowed list travels on the front-end's argv, comma-joined. */
 static int join_endpoints(struct parent *p, struct kerr *err)
 {
@@ -513,7 +514,7 @@ static int join_endpoints(struct parent *p, struct kerr *err)
 		return 0;
 	size_t total = 1;
 	for (size_t i = 0; i < p->opts.n_allowed_endpoints; i++) {
-		if (!valid_endpoint(p->opts.allowed_endpoints[i]))
+		if (!endpoints_name_valid(p->opts.allowed_endpoints[i]))
 			return kerr_set(err, -EINVAL, "invalid endpoint name \"%s\" in [endpoints]",
 					p->opts.allowed_endpoints[i]);
 		total += strlen(p->opts.allowed_endpoints[i]) + 1;

@@ -503,6 +503,50 @@ TEST(config_file_endpoints)
 	remove_file("ep.toml");
 }
 
+TEST(vsock_peer_cids)
+{
+	struct agent_options o;
+	struct warnings w = { 0 };
+	char buf[64];
+	options_init_defaults(&o);
+	/* the host only, unless configured */
+	CHECK(options_peer_cid_allowed(&o, 2));
+	CHECK(!options_peer_cid_allowed(&o, 1));
+	CHECK(!options_peer_cid_allowed(&o, 3));
+	REQUIRE(parse(&o, &w, "agent.vsock_peer_cids=2,1") == 0);
+	CHECK(options_peer_cid_allowed(&o, 1) && options_peer_cid_allowed(&o, 2));
+	CHECK(!options_peer_cid_allowed(&o, 3));
+	options_format_peer_cids(&o, buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "2,1");
+	REQUIRE(parse(&o, &w, "agent.vsock_peer_cids=any") == 0);
+	CHECK(options_peer_cid_allowed(&o, 12345));
+	options_format_peer_cids(&o, buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "any");
+	/* bad values warn and keep what was there */
+	REQUIRE(parse(&o, &w, "agent.vsock_peer_cids=3 agent.vsock_peer_cids=1,,2 "
+			      "agent.vsock_peer_cids=-1 agent.vsock_peer_cids=4294967295 "
+			      "agent.vsock_peer_cids=x agent.vsock_peer_cids") == 0);
+	CHECK(warned(&w, "agent.vsock_peer_cids", "1,,2"));
+	CHECK(warned(&w, "agent.vsock_peer_cids", "-1"));
+	CHECK(warned(&w, "agent.vsock_peer_cids", "4294967295"));
+	CHECK(warned(&w, "agent.vsock_peer_cids", "x"));
+	CHECK(warned(&w, "agent.vsock_peer_cids", ""));
+	CHECK(options_peer_cid_allowed(&o, 3) && !options_peer_cid_allowed(&o, 2));
+	options_free(&o);
+
+	const char *path = write_file("cid.toml", "vsock_peer_cids = \"1,2\"\n");
+	REQUIRE(path != NULL);
+	struct kerr err;
+	options_init_defaults(&o);
+	REQUIRE(options_parse_config_file(&o, path, &err) == 0);
+	CHECK(options_peer_cid_allowed(&o, 1) && options_peer_cid_allowed(&o, 2));
+	json_t *j = options_to_json(&o);
+	CHECK_EQ_STR(json_string_value(json_object_get(j, "vsock_peer_cids")), "1,2");
+	json_decref(j);
+	options_free(&o);
+	remove_file("cid.toml");
+}
+
 /* The config file must fail with exactly "config file: <path>:<msg>". */
 static void check_config_error(int *tap_failed, const char *content, const char *expected)
 {
@@ -525,6 +569,9 @@ static void check_config_error(int *tap_failed, const char *content, const char 
 
 TEST(config_file_errors)
 {
+	check_config_error(tap_failed, "vsock_peer_cids = \"2;1\"\n",
+			   "1: vsock_peer_cids: invalid value \"2;1\" (expected a non-negative "
+			   "decimal number)");
 	check_config_error(tap_failed, "dev_mode = true\n\n\nlog_level \"debug\"\n",
 			   "4: expected '=' after key \"log_level\"");
 	check_config_error(tap_failed, "dev_mode = \"yes\"\n",

@@ -6,13 +6,14 @@
 #
 #   guest-tests MODE        MODE: v1 | v2 (expected cgroup layout), extras
 #                           (debug console, proxies, trace), logport
-#                           (agent.log_vport)
+#                           (agent.log_vport), peers (agent.vsock_peer_cids
+#                           left at its default: a guest process is refused)
 #
 # Waits for the agent to have done its init duties and to serve, checks them,
 # then asks PID 1 to stop with SIGTERM. Every result goes to the console as a
 # line "VMTAP <TAP line>"; the host extracts and numbers them. "VMTAP-DONE"
 # at the end tells the host the list is complete.
-mode=${1:?usage: guest-tests v1|v2|extras|logport}
+mode=${1:?usage: guest-tests v1|v2|extras|logport|peers}
 addr=vsock://1:1024 # CID 1 = this guest, through vsock_loopback
 ctl=/usr/bin/kata-agent-ctl
 export PATH=/usr/bin:/usr/sbin:/bin:/sbin
@@ -62,6 +63,28 @@ while [ ! -e /proc/self/stat ]; do
   [ $i -gt 600 ] && { fail "agent mounted /proc within 60 s"; echo "VMTAP-DONE"; exit 1; }
   sleep 0.1
 done
+
+# peers: the agent runs with the default agent.vsock_peer_cids (the host,
+# CID 2, only). This runner is a guest process (CID 1, as a container
+# reaching vsock would be): the agent must accept the connection at the
+# socket level (it listens) and close it at once, unanswered.
+if [ "$mode" = peers ]; then
+  i=0
+  # connect succeeds once the agent listens; the agent then closes it
+  while ! vsock-cat -t 2 1 1024 </dev/null >/dev/null 2>&1; do
+    i=$((i + 1))
+    [ $i -gt 900 ] && break
+    sleep 0.1
+  done
+  check "the agent listens on vsock port 1024" test $i -le 900
+  if out=$("$ctl" --addr "$addr" check 2>&1); then
+    fail "a guest process (CID 1) gets no answer from the agent" "Health answered: $out"
+  else
+    pass "a guest process (CID 1) gets no answer from the agent"
+    say "#   ctl: $(echo "$out" | head -n 1)"
+  fi
+  stop_agent
+fi
 
 # 2. Health over vsock: also tells that every init duty before serving is done.
 # With VM_AGENT=stub (vmtest_agent=stub) PID 1 serves nothing: wait for its

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * endpoints_executor.c - attack: a compromised front-end calls endpoints
+ * that [endpoints] allowed blocks (issue 10).
+ *
+ * The front-end refuses blocked RPCs, but one an attacker controls sends
+ * whatever IPC it likes. This test is that front-end: it starts the real
+ * kata-agent-executor as the parent does (control channel on fd 3,
+ * --endpoints, then CTL_NEW_FRONTEND with its own end of the front-end
+ * channel) and the real kata-agent-monitor as the executor does (fds 3, 4,
+ * 5, --endpoints), and sends requests of blocked endpoints directly.
+ * Each must be refused ERROR PERMISSION_DENIED, before any handler runs
+ * (the clock is not set, no file is written), with the channel still
+ * serving; allowed requests pass. Then it checks that the executor hands
+ * the list to the monitors it starts: a stand-in monitor records its argv.
+ *
+ * Needs root (the monitor confines itself; the executor makes cgroups).
+ * Runs in a private mount namespace with a private --cgroup-parent.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <glob.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "agent.pb-c.h"
+#include "grpc_status.h"
+#include "ipc.h"
+#include "pbjson.h"
+#include "tap.h"
+
+/* What the config file allowed, as the parent passes it on. */
+#define ALLOWED "GuestDetailsRequest,CreateContainerRequest,ReadStreamRequest"
+
+static char tmp[64], cgparent[64], argv_file[128];
+static pid_t epid = -1, mpid = -1;
+static int ctl = -1, fe = -1;   /* parent and front-end ends, executor */
+static int mfe = -1, mex = -1, mla = -1; /* front-end, executor, launcher ends, monitor */
+static uint32_t next_id = 1;
+
+static int recv_to(int fd, struct ipc_msg *m, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	if (poll(&p, 1, ms) <= 0)
+		return -ETIMEDOUT;
+	struct kerr e = { 0 };
+	int r = ipc_recv(fd, m, &e);
+	if (r < 0)
+		printf("# recv: %s\n", e.msg);
+	return r;
+}
+
+/* Send a request, wait for its answer: the reply's type, with the ERROR's
+ * status and text in *status / msg; -1 on a transport failure. */
+static int ask(int fd, uint32_t type, const void *p, size_t len, int *status, char *msg,
+	       size_t msglen)
+{
+	uint32_t id = next_id++;
+	struct kerr e = { 0 };
+	*status = 0;
+	msg[0] = '\0';
+	if (ipc_send_fd(fd, type, id, p, len, -1, &e) < 0) {
+		printf("# send %s: %s\n", ipc_type_name(type), e.msg);
+		return -1;
+	}
+	for (;;) {
+		struct ipc_msg m;
+		if (recv_to(fd, &m, 30000) <= 0) {
+			printf("# no answer to %s\n", ipc_type_name(type));
+			return -1;
+		}
+		if (m.hdr.id != id) { /* e.g. MONITOR_ATTACH */
+			ipc_msg_release(&m);
+			continue;
+		}
+		int t = (int)m.hdr.type;
+		if (t == IPC_ERROR) {
+			const struct ipc_error *er = (const void *)m.payload;
+			*status = er->grpc_status;
+			snprintf(msg, msglen, "%s", er->msg);
+			printf("# %s -> %s: %s\n", ipc_type_name(type),
+			       grpc_status_name(er->grpc_status), er->msg);
+		}
+		ipc_msg_release(&m);
+		return t;
+	}
+}
+
+/* A blocked request: ERROR PERMISSION_DENIED naming want_rpc. */
+static bool refused(int fd, uint32_t type, const void *p, size_t len, const char *want_rpc)
+{
+	int st;
+	char msg[IPC_ERROR_MSG_MAX], want[160];
+	snprintf(want, sizeof(want), "%s is blocked by policy", want_rpc);
+	return ask(fd, type, p, len, &st, msg, sizeof(msg)) == IPC_ERROR &&
+	       st == GRPC_PERMISSION_DENIED && strstr(msg, want) != NULL;
+}
+
+static int pack(const ProtobufCMessage *m, uint8_t **out)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	*out = malloc(n + 1);
+	protobuf_c_message_pack(m, *out);
+	return (int)n;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st, (void)f;
+	return flag == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+static int write_text(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "we");
+	if (!f)
+		return -1;
+	fputs(text, f);
+	fclose(f);
+	return chmod(path, mode);
+}
+
+/* ---- the executor -------------------------------------------------------- */
+
+TEST(executor_started_with_an_allowed_list)
+{
+	const char *exe = getenv("KATA_EXECUTOR");
+	REQUIRE(exe != NULL);
+	if (geteuid() != 0)
+		SKIP("needs root");
+	REQUIRE(unshare(CLONE_NEWNS) == 0);
+	REQUIRE(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+	snprintf(tmp, sizeof(tmp), "/tmp/kata-sec-ep-XXXXXX");
+	REQUIRE(mkdtemp(tmp) != NULL);
+	snprintf(cgparent, sizeof(cgparent), "kata-sec-ep-%d", (int)getpid());
+	/* a stand-in monitor: records how the executor starts monitors */
+	char fake[128], script[512];
+	snprintf(fake, sizeof(fake), "%s/fake-monitor", tmp);
+	snprintf(argv_file, sizeof(argv_file), "%s/monitor-argv", tmp);
+	snprintf(script, sizeof(script), "#!/bin/sh\nprintf '%%s\\n' \"$@\" > %s\nexit 1\n",
+		 argv_file);
+	REQUIRE(write_text(fake, script, 0755) == 0);
+	int sp[2], fp[2];
+	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == 0);
+	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fp) == 0);
+	fflush(stdout);
+	epid = fork();
+	REQUIRE(epid >= 0);
+	if (epid == 0) {
+		dup2(sp[1], 3);
+		char *argv[] = { (char *)"kata-agent-executor", (char *)"--ctl-fd", (char *)"3",
+				 (char *)"--shared-dir", tmp, (char *)"--cgroup-parent", cgparent,
+				 (char *)"--monitor-path", fake, (char *)"--endpoints",
+				 (char *)ALLOWED, NULL };
+		execv(exe, argv);
+		_exit(127);
+	}
+	close(sp[1]);
+	ctl = sp[0];
+	struct ipc_ctl_new_frontend n = { .generation = 1, .frontend_pid = getpid() };
+	struct kerr e = { 0 };
+	REQUIRE(ipc_send_fd(ctl, IPC_CTL_NEW_FRONTEND, 0, &n, sizeof(n), fp[1], &e) == 0);
+	close(fp[1]);
+	fe = fp[0];
+	int st;
+	char msg[IPC_ERROR_MSG_MAX];
+	struct ipc_ping ping = { .cookie = 1 };
+	/* an internal message (no endpoint): always served */
+	CHECK_EQ_INT(ask(fe, IPC_PING, &ping, sizeof(ping), &st, msg, sizeof(msg)), IPC_PONG);
+}
+
+TEST(executor_serves_an_allowed_endpoint)
+{
+	REQUIRE(fe >= 0);
+	int st;
+	char msg[IPC_ERROR_MSG_MAX];
+	struct ipc_guest_details_req q = { 0 };
+	CHECK_EQ_INT(ask(fe, IPC_GUEST_DETAILS_REQ, &q, sizeof(q), &st, msg, sizeof(msg)),
+		     IPC_GUEST_DETAILS_REPLY);
+}
+
+TEST(executor_refuses_blocked_endpoints_before_their_handler)
+{
+	REQUIRE(fe >= 0);
+	/* SetGuestDateTime to the epoch: refused, so the clock stays */
+	struct ipc_guest_time t = { .sec = 0, .usec = 0 };
+	CHECK(refused(fe, IPC_GUEST_SET_TIME_REQ, &t, sizeof(t), "SetGuestDateTimeRequest"));
+	CHECK(time(NULL) > 1700000000);
+	/* CopyFile of a file below the shared dir: refused, nothing written */
+	Grpc__CopyFileRequest cf = GRPC__COPY_FILE_REQUEST__INIT;
+	char path[160];
+	snprintf(path, sizeof(path), "%s/planted", tmp);
+	cf.path = path;
+	cf.file_size = 2;
+	cf.file_mode = 0100644;
+	cf.data.data = (uint8_t *)"x\n";
+	cf.data.len = 2;
+	uint8_t *buf;
+	int n = pack(&cf.base, &buf);
+	CHECK(refused(fe, IPC_COPY_FILE_REQ, buf, (size_t)n, "CopyFileRequest"));
+	free(buf);
+	CHECK(access(path, F_OK) < 0);
+	/* lifecycle requests that are not on the list */
+	struct ipc_container_ref ref = { 0 };
+	snprintf(ref.container_id, sizeof(ref.container_id), "c1");
+	CHECK(refused(fe, IPC_CONTAINER_START_REQ, &ref, sizeof(ref), "StartContainerRequest"));
+	struct ipc_process_signal sig = { .signal = 9 };
+	snprintf(sig.container_id, sizeof(sig.container_id), "c1");
+	CHECK(refused(fe, IPC_PROCESS_SIGNAL_REQ, &sig, sizeof(sig), "SignalProcessRequest"));
+	CHECK(refused(fe, IPC_METRICS_REQ, NULL, 0, "GetMetricsRequest"));
+	CHECK(refused(fe, IPC_SANDBOX_DESTROY_REQ, NULL, 0, "DestroySandboxRequest"));
+	/* the channel is still served */
+	int st;
+	char msg[IPC_ERROR_MSG_MAX];
+	struct ipc_ping ping = { .cookie = 2 };
+	CHECK_EQ_INT(ask(fe, IPC_PING, &ping, sizeof(ping), &st, msg, sizeof(msg)), IPC_PONG);
+}
+
+TEST(executor_hands_the_list_to_its_monitors)
+{
+	REQUIRE(fe >= 0);
+	char root[128];
+	snprintf(root, sizeof(root), "%s/c1", tmp);
+	REQUIRE(mkdir(root, 0755) == 0);
+	json_t *req = json_pack("{s:s,s:{s:s,s:{s:s},s:{s:[s],s:s,s:{s:i,s:i}},s:{s:[{s:s}],s:s}}}",
+				"container_id", "c1", "OCI", "Version", "1.0.2", "Root", "Path",
+				root, "Process", "Args", "true", "Cwd", "/", "User", "UID", 0,
+				"GID", 0, "Linux", "Namespaces", "Type", "mount", "CgroupsPath",
+				"c1");
+	char *text = json_dumps(req, 0);
+	json_decref(req);
+	ProtobufCMessage *pm = NULL;
+	struct kerr e = { 0 };
+	int r = pbjson_from_string(&grpc__create_container_request__descriptor, text, &pm, &e);
+	free(text);
+	REQUIRE(r == 0);
+	uint8_t *buf;
+	int n = pack(pm, &buf);
+	protobuf_c_message_free_unpacked(pm, NULL);
+	int st;
+	char msg[IPC_ERROR_MSG_MAX];
+	/* the stand-in monitor exits at once: the create fails, its argv stays */
+	ask(fe, IPC_CONTAINER_CREATE_REQ, buf, (size_t)n, &st, msg, sizeof(msg));
+	free(buf);
+	FILE *f = fopen(argv_file, "re");
+	char line[512], prev[512] = "";
+	bool found = false;
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strcmp(prev, "--endpoints") == 0 && strcmp(line, ALLOWED) == 0)
+			found = true;
+		snprintf(prev, sizeof(prev), "%s", line);
+	}
+	if (f)
+		fclose(f);
+	else
+		printf("# the executor did not start the monitor (%s)\n", argv_file);
+	CHECK(found);
+}
+
+/* ---- a monitor ----------------------------------------------------------- */
+
+TEST(monitor_started_with_an_allowed_list)
+{
+	const char *bin = getenv("KATA_MONITOR");
+	REQUIRE(bin != NULL);
+	if (geteuid() != 0)
+		SKIP("needs root");
+	int em[2], lm[2], fm[2];
+	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, em) == 0);
+	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, lm) == 0);
+	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fm) == 0);
+	fflush(stdout);
+	mpid = fork();
+	REQUIRE(mpid >= 0);
+	if (mpid == 0) {
+		int a = fcntl(em[1], F_DUPFD, 100), b = fcntl(lm[1], F_DUPFD, 100),
+		    c = fcntl(fm[1], F_DUPFD, 100);
+		if (a < 0 || b < 0 || c < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0 || dup2(c, 5) < 0)
+			_exit(98);
+		close_range(6, ~0u, 0);
+		execl(bin, "kata-agent-monitor", "--container-id", "c1", "--uid", "65534", "--gid",
+		      "65534", "--endpoints", ALLOWED, (char *)NULL);
+		_exit(99);
+	}
+	close(em[1]);
+	close(lm[1]);
+	close(fm[1]);
+	mex = em[0];
+	mla = lm[0];
+	mfe = fm[0];
+}
+
+TEST(monitor_refuses_blocked_endpoints)
+{
+	REQUIRE(mfe >= 0);
+	struct ipc_exec_ref ref = { 0 };
+	snprintf(ref.container_id, sizeof(ref.container_id), "c1");
+	CHECK(refused(mfe, IPC_WAIT_REQ, &ref, sizeof(ref), "WaitProcessRequest"));
+	CHECK(refused(mfe, IPC_STDIO_CLOSE_REQ, &ref, sizeof(ref), "CloseStdinRequest"));
+	struct ipc_tty_resize rs = { .rows = 10, .cols = 10 };
+	CHECK(refused(mfe, IPC_TTY_RESIZE_REQ, &rs, sizeof(rs), "TtyWinResizeRequest"));
+	uint8_t w[sizeof(struct ipc_stdio_write) + 4] = { 0 };
+	memcpy(w + sizeof(struct ipc_stdio_write), "data", 4);
+	CHECK(refused(mfe, IPC_STDIO_WRITE_REQ, w, sizeof(w), "WriteStreamRequest"));
+}
+
+TEST(monitor_serves_an_allowed_endpoint)
+{
+	REQUIRE(mfe >= 0);
+	/* ReadStdout is allowed: it passes the policy and meets the real
+	 * check (no such process) */
+	struct ipc_stdio_read rd = { .stream = IPC_STREAM_STDOUT, .max_len = 16 };
+	snprintf(rd.exec_id, sizeof(rd.exec_id), "nosuch");
+	int st;
+	char msg[IPC_ERROR_MSG_MAX];
+	CHECK_EQ_INT(ask(mfe, IPC_STDIO_READ_REQ, &rd, sizeof(rd), &st, msg, sizeof(msg)),
+		     IPC_ERROR);
+	CHECK_EQ_INT(st, GRPC_NOT_FOUND);
+}
+
+static size_t rmdir_glob(const char *pat)
+{
+	glob_t g;
+	size_t left = 0;
+	if (glob(pat, GLOB_ONLYDIR, NULL, &g) != 0)
+		return 0;
+	for (size_t i = 0; i < g.gl_pathc; i++)
+		left += rmdir(g.gl_pathv[i]) < 0;
+	globfree(&g);
+	return left;
+}
+
+TEST(teardown)
+{
+	if (mpid > 0) {
+		kill(mpid, SIGKILL);
+		waitpid(mpid, NULL, 0);
+	}
+	bool exited = true;
+	if (epid > 0) {
+		close(fe);
+		close(ctl); /* the executor exits when its parent's channel closes */
+		int st = 0;
+		pid_t w = 0;
+		for (int i = 0; i < 100 && (w = waitpid(epid, &st, WNOHANG)) == 0; i++)
+			usleep(50000);
+		exited = w == epid;
+		if (!exited) {
+			kill(epid, SIGKILL);
+			waitpid(epid, &st, 0);
+		}
+	}
+	size_t left = 0;
+	if (cgparent[0]) {
+		char pat[256];
+		snprintf(pat, sizeof(pat), "/sys/fs/cgroup/*/%s/*", cgparent);
+		left += rmdir_glob(pat);
+		snprintf(pat, sizeof(pat), "/sys/fs/cgroup/*/%s", cgparent);
+		left += rmdir_glob(pat);
+		snprintf(pat, sizeof(pat), "/sys/fs/cgroup/%s", cgparent);
+		left += rmdir_glob(pat);
+	}
+	if (tmp[0])
+		nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	CHECK(exited);
+	CHECK_EQ_INT(left, 0);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	return tap_run();
+}

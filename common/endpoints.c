@@ -44,6 +44,7 @@ static const struct ipc_endpoint endpoints[] = {
 	{ IPC_MEM_PROBE_REQ, { "MemHotplugByProbeRequest" } },
 	{ IPC_ADD_SWAP_REQ, { "AddSwapPathRequest" } },
 	{ IPC_EPHEMERAL_UPDATE_REQ, { "UpdateEphemeralMountsRequest" } },
+	{ IPC_STALE_SHARES_REQ, { "RemoveStaleVirtiofsShareMountsRequest" } },
 	/* to a monitor (ReadStdout and ReadStderr share one request type) */
 	{ IPC_STDIO_READ_REQ, { "ReadStreamRequest" } },
 	{ IPC_STDIO_ACK, { "ReadStreamRequest" } },

@@ -641,7 +641,9 @@ static struct term *parse_primary(struct parser *p)
 			p->i += 3;
 			return const_term(p, &rv_empty_set, t);
 		}
-		if (is_keyword(t))
+		/* contains(s, x) is the builtin, not the keyword */
+		if (is_keyword(t) && !(tok_is(t, "contains") && tok_is(peek(p, 1), "(") &&
+				       !peek(p, 1)->ws_before))
 			perr(p, t, "unexpected keyword '%.*s'", (int)t->len, t->s);
 		p->i++;
 		struct term *v = new_term(p, TM_VAR, t);

@@ -325,6 +325,14 @@ static int eval_data(struct ectx *c, struct frame *fr, struct term *t, vkfn vk, 
 			i++;
 			continue;
 		}
+		if (!node->rg && e && e->k == TM_CONST) {
+			/* no rule below this key: base data only from here */
+			base = base ? rv_get(base, e->v) : NULL;
+			if (!base)
+				return 0;
+			return ref_walk(c, fr, t, i + 1, apply_data_overrides(c, t, i + 1, base), vk,
+					arg);
+		}
 		const struct rv *v;
 		if (!node->rg && !node->nkids) {
 			v = base; /* base data only from here */

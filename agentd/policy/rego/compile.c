@@ -532,10 +532,29 @@ static void resolve_term(struct cstate *s, struct term *t)
 	}
 }
 
+/* a.b.c as "a.b.c" when t is a plain (unresolved) dotted name, else NULL */
+static const char *dotted_name(struct cstate *s, const struct term *t)
+{
+	struct sbuf name = { .a = &s->p->ar };
+	if (t->k == TM_VAR && t->slot < 0)
+		return t->name;
+	if (t->k != TM_REF || t->items[0]->k != TM_VAR || t->items[0]->slot >= 0)
+		return NULL;
+	sb_puts(&name, t->items[0]->name);
+	for (size_t i = 1; i < t->n; i++) {
+		if (t->items[i]->k != TM_CONST || t->items[i]->v->t != RV_STR)
+			return NULL;
+		sb_putc(&name, '.');
+		sb_puts(&name, t->items[i]->v->str.s);
+	}
+	return sb_str(&name);
+}
+
 static void resolve_with(struct cstate *s, struct with *w)
 {
 	struct term *t = w->target;
-	resolve_term(s, w->value);
+	if (!dotted_name(s, w->value) || !builtin_find(dotted_name(s, w->value)))
+		resolve_term(s, w->value);
 	if (t->k == TM_VAR && (!strcmp(t->name, "input") || !strcmp(t->name, "data"))) {
 		resolve_term(s, t);
 		return;
@@ -576,6 +595,17 @@ static void resolve_with(struct cstate *s, struct with *w)
 	w->target = c;
 	/* the replacement: a value, or a function / builtin name */
 	struct term *v = w->value;
+	const char *bname = dotted_name(s, v);
+	const struct builtin *bi = bname && sc_find(s, v->k == TM_VAR ? v->name : v->items[0]->name, 0) < 0
+					   ? builtin_find(bname)
+					   : NULL;
+	if (bi) {
+		struct term *vc = mk_term(s, TM_CALL, v);
+		vc->bi = bi;
+		vc->name = bname;
+		w->value = vc;
+		return;
+	}
 	if (v->k == TM_REF && v->items[0]->k == TM_DATA) {
 		const char *path[64];
 		size_t n = 0;

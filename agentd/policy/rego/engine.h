@@ -80,6 +80,7 @@ struct ectx {
 	struct sbuf *prints;
 	struct kerr *err;
 	bool strict;
+	bool in_mock; /* evaluating a `with f as mock` replacement */
 };
 
 /* Builtins: fill *out (NULL: undefined) and return 0, or return <0 with

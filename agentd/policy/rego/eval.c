@@ -496,17 +496,24 @@ static int call_apply(struct ectx *c, struct callk *ck)
 	struct term *t = ck->t;
 	const struct rv *out = NULL;
 	int r;
-	const struct override *o = c->nov ? find_fn_override(c, t) : NULL;
+	const struct override *o = c->nov && !c->in_mock ? find_fn_override(c, t) : NULL;
 	if (o && o->value) {
 		out = o->value;
-	} else if (o && o->fn_to && o->fn_to->fn) {
-		r = eval_func(c, o->fn_to->fn, ck->args, &out);
-		if (r < 0)
-			return r;
-	} else if (o && o->fn_to && o->fn_to->bi) {
-		r = o->fn_to->bi->fn(c, ck->args, &out);
-		if (r < 0)
-			return c->strict ? r : 0;
+	} else if (o && o->fn_to) {
+		/* a mock calls the originals, never another mock (OPA) */
+		bool in_mock = c->in_mock;
+		c->in_mock = true;
+		if (o->fn_to->fn)
+			r = eval_func(c, o->fn_to->fn, ck->args, &out);
+		else
+			r = o->fn_to->bi->fn(c, ck->args, &out);
+		c->in_mock = in_mock;
+		if (r < 0) {
+			if (o->fn_to->fn || c->strict || c->bail_code)
+				return r;
+			kerr_clear(c->err);
+			return 0;
+		}
 	} else if (t->fn) {
 		r = eval_func(c, t->fn, ck->args, &out);
 		if (r < 0)

@@ -626,16 +626,11 @@ static void resolve_lit(struct cstate *s, struct lit *l)
 	size_t nsc = s->nsc, mark = s->mark;
 	for (size_t i = 0; i < l->nw; i++)
 		resolve_with(s, &l->w[i]);
+	if (l->neg)
+		s->mark = s->nsc; /* what `not` binds stays inside it */
 	switch (l->k) {
 	case LI_EXPR:
-		if (l->neg) {
-			s->mark = s->nsc;
-			resolve_term(s, l->a);
-			s->nsc = nsc;
-			s->mark = mark;
-		} else {
-			resolve_term(s, l->a);
-		}
+		resolve_term(s, l->a);
 		break;
 	case LI_UNIFY:
 		resolve_term(s, l->a);
@@ -665,6 +660,10 @@ static void resolve_lit(struct cstate *s, struct lit *l)
 		s->nsc = nsc;
 		s->mark = mark;
 		break;
+	}
+	if (l->neg) {
+		s->nsc = nsc;
+		s->mark = mark;
 	}
 }
 

@@ -793,11 +793,6 @@ static int expr_cb(struct ectx *c, const struct rv *v, void *arg)
 	return lk->k(c, lk->arg);
 }
 
-static int found_cb(struct ectx *c, const struct rv *v, void *arg)
-{
-	return v->t == RV_BOOL && !v->b ? 0 : STOP;
-}
-
 static int found_k(struct ectx *c, void *arg)
 {
 	return STOP;
@@ -859,17 +854,11 @@ static int every_coll(struct ectx *c, const struct rv *coll, void *arg)
 	return lk->k(c, lk->arg);
 }
 
-static int eval_lit_core(struct ectx *c, struct frame *fr, struct lit *l, kfn k, void *arg)
+static int eval_lit_pos(struct ectx *c, struct frame *fr, struct lit *l, kfn k, void *arg)
 {
 	struct litk lk = { fr, l, k, arg, NULL, false };
 	switch (l->k) {
 	case LI_EXPR:
-		if (l->neg) {
-			int r = eval_term(c, fr, l->a, found_cb, NULL);
-			if (r < 0)
-				return r;
-			return r == STOP ? 0 : k(c, arg);
-		}
 		return eval_term(c, fr, l->a, expr_cb, &lk);
 	case LI_UNIFY:
 	case LI_ASSIGN:
@@ -882,6 +871,17 @@ static int eval_lit_core(struct ectx *c, struct frame *fr, struct lit *l, kfn k,
 		return eval_term(c, fr, l->c, every_coll, &lk);
 	}
 	return -EINVAL;
+}
+
+/* not L: true when L has no solution (its bindings do not leave it) */
+static int eval_lit_core(struct ectx *c, struct frame *fr, struct lit *l, kfn k, void *arg)
+{
+	if (!l->neg)
+		return eval_lit_pos(c, fr, l, k, arg);
+	int r = eval_lit_pos(c, fr, l, found_k, NULL);
+	if (r < 0)
+		return r;
+	return r == STOP ? 0 : k(c, arg);
 }
 
 /* with: set the overrides for the literal, and lift them around its

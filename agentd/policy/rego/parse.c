@@ -404,6 +404,7 @@ static struct term *call_term(struct parser *p, const char *name, const struct t
 }
 
 static struct term *parse_in(struct parser *p);
+static struct term *parse_expr_kv(struct parser *p);
 static struct body *parse_body(struct parser *p, const char *end);
 static struct body *parse_braced_body(struct parser *p);
 
@@ -593,7 +594,7 @@ static struct term *parse_nested(struct parser *p, struct term *(*fn)(struct par
 
 static struct term *parse_paren(struct parser *p, const struct token *at)
 {
-	struct term *t = parse_in(p);
+	struct term *t = parse_expr_kv(p);
 	expect(p, ")");
 	return t;
 }
@@ -775,11 +776,43 @@ static struct term *parse_level(struct parser *p, int level)
 	return lhs;
 }
 
+static struct term *parse_in_from(struct parser *p, struct term *lhs);
+
 /* x in xs (lowest binary precedence) */
 static struct term *parse_in(struct parser *p)
 {
+	return parse_in_from(p, parse_level(p, 0));
+}
+
+/* An expression that may be `k, v in xs` (a literal, or in parentheses). */
+static struct term *parse_expr_kv(struct parser *p)
+{
+	struct term *first = parse_level(p, 0);
+	if (at_break(p) || !is(p, ","))
+		return parse_in_from(p, first);
+	struct token *at = cur(p);
+	size_t save = p->i;
+	p->i++;
+	struct term *v = parse_level(p, 0);
+	if (!is(p, "in")) {
+		p->i = save; /* not a membership: let the caller see the ',' */
+		return parse_in_from(p, first);
+	}
+	p->i++;
+	struct term *coll = parse_level(p, 0);
+	struct term *t = new_term(p, TM_CALL, at);
+	t->name = "internal.member_3";
+	t->n = 3;
+	t->items = ar_alloc(p->a, 3 * sizeof(*t->items));
+	t->items[0] = first;
+	t->items[1] = v;
+	t->items[2] = coll;
+	return parse_in_from(p, t);
+}
+
+static struct term *parse_in_from(struct parser *p, struct term *lhs)
+{
 	enter(p);
-	struct term *lhs = parse_level(p, 0);
 	while (!at_break(p) && is(p, "in")) {
 		struct token *at = cur(p);
 		p->i++;
@@ -823,12 +856,19 @@ static struct lit *parse_some(struct parser *p, const struct token *at)
 	struct lit *l = new_lit(p, LI_SOMEIN, at);
 	/* look for 'in' before the end of the literal */
 	bool has_in = false;
+	int depth = 0;
 	for (size_t i = p->i; i < p->nt; i++) {
 		struct token *t = &p->t[i];
-		if (t->k == TK_EOF || (i > p->i && p->nl_sig && t->nl_before) || tok_is(t, ";") ||
-		    tok_is(t, "}") || tok_is(t, "]"))
+		if (t->k == TK_EOF || (depth == 0 && i > p->i && p->nl_sig && t->nl_before) ||
+		    (depth == 0 && tok_is(t, ";")))
 			break;
-		if (tok_is(t, "in")) {
+		if (tok_is(t, "{") || tok_is(t, "[") || tok_is(t, "("))
+			depth++;
+		if (tok_is(t, "}") || tok_is(t, "]") || tok_is(t, ")")) {
+			if (depth-- == 0)
+				break;
+		}
+		if (depth == 0 && tok_is(t, "in")) {
 			has_in = true;
 			break;
 		}
@@ -864,7 +904,7 @@ static struct lit *parse_literal(struct parser *p)
 		l->body = parse_braced_body(p);
 	} else {
 		bool neg = take(p, "not");
-		struct term *a = parse_in(p);
+		struct term *a = parse_expr_kv(p);
 		if (!at_break(p) && (is(p, ":=") || is(p, "="))) {
 			l = new_lit(p, is(p, ":=") ? LI_ASSIGN : LI_UNIFY, at);
 			p->i++;

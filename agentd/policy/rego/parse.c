@@ -28,7 +28,8 @@ struct token {
 	size_t slen;
 };
 
-#define MAX_NESTING 200
+/* parse depth (each bracket level costs about 7): a bound for hostile text */
+#define MAX_NESTING 1500
 
 struct parser {
 	struct arena *a;

@@ -24,6 +24,7 @@
 #include "sbuf.h"
 
 #define RX_CACHE_MAX 512
+#define RX_CACHE_BYTES (1 << 20) /* pattern text kept compiled, all entries */
 #define RX_PATTERN_MAX 65536
 #define RX_MATCH_LIMIT 1000000
 #define RX_DEPTH_LIMIT 10000
@@ -39,6 +40,7 @@ struct rx_entry {
 struct regex_cache {
 	struct rx_entry e[RX_CACHE_MAX];
 	size_t n;
+	size_t bytes;
 	pcre2_match_context *mctx;
 	pcre2_match_data *md;
 	uint32_t md_pairs;
@@ -167,13 +169,14 @@ static int rx_get(struct ectx *c, const struct rv *pat, struct rx_entry **out)
 		return builtin_error(c, "regex", "error parsing regexp: %s at offset %zu: `%s`",
 				     (char *)msg, (size_t)eo, pat->str.s);
 	}
-	if (rc->n == RX_CACHE_MAX) {
+	if (rc->n == RX_CACHE_MAX || rc->bytes + pat->str.len > RX_CACHE_BYTES) {
 		/* a policy with this many patterns: start over */
 		for (size_t i = 0; i < rc->n; i++) {
 			free(rc->e[i].pat);
 			pcre2_code_free(rc->e[i].code);
 		}
 		rc->n = 0;
+		rc->bytes = 0;
 	}
 	struct rx_entry *e = &rc->e[rc->n];
 	e->pat = malloc(pat->str.len + 1);
@@ -193,6 +196,7 @@ static int rx_get(struct ectx *c, const struct rv *pat, struct rx_entry **out)
 			eval_bail(c, -ENOMEM, "out of memory (regex)");
 	}
 	rc->n++;
+	rc->bytes += pat->str.len;
 	*out = e;
 	return 0;
 }

@@ -431,6 +431,57 @@ TEST(regex)
 		  "error: regex: eval_builtin_error: matching failed");
 }
 
+TEST(membership_and_negation)
+{
+	const char *m = "package t\n"
+			"kv if { \"b\", 2 in {\"a\": 1, \"b\": 2} }\n"
+			"idx if { 1, \"y\" in [\"x\", \"y\"] }\n"
+			"not_unify if { not input.a = 1 }\n"
+			"pat := v if { some {\"k\": v} in input.objs }\n";
+	CHECK_EQ_STR(eval(m, NULL, "data.t.kv"), "true");
+	CHECK_EQ_STR(eval(m, NULL, "data.t.idx"), "true");
+	CHECK_EQ_STR(eval(m, "{\"a\":2}", "data.t.not_unify"), "true");
+	CHECK_EQ_STR(eval(m, "{\"a\":1}", "data.t.not_unify"), "undefined");
+	CHECK_EQ_STR(eval(m, "{\"objs\":[{\"j\":0},{\"k\":7}]}", "data.t.pat"), "7");
+}
+
+TEST(with_function_mocks)
+{
+	const char *m = "package t\n"
+			"mock_count(x) := 100 if { x == \"big\" }\n"
+			"mock_count(x) := count(x) if { x != \"big\" }\n"
+			"p := [count(\"big\"), count(\"abc\")] if { true } \n"
+			"q := r if { r := p with count as mock_count }\n"
+			"two(a, b) := 1\n";
+	/* the mock calls the original builtin, not itself */
+	CHECK_EQ_STR(eval(m, NULL, "data.t.q"), "[100,3]");
+	CHECK_EQ_STR(eval(m, NULL, "data.t.p"), "[3,3]");
+	/* a replacement with another arity is refused when compiling */
+	CHECK_ERR(eval("package t\ntwo(a, b) := 1\np if { count([]) with count as two }\n", NULL, "data.t.p"),
+		  "error: t.rego:3: with: count takes 1 arguments, its replacement 2");
+	/* a builtin's name as a value is not a function reference (found by fuzzing) */
+	CHECK_ERR(eval("package t\np if { not input.z with input.z as gt }\n", NULL, "data.t.p"),
+		  "error: 2:");
+}
+
+TEST(parse_nesting_bound)
+{
+	/* hostile text nests deeper than the parser allows: an error, no crash */
+	size_t n = 100000;
+	char *m = malloc(2 * n + 32);
+	REQUIRE(m != NULL);
+	char *w = m + sprintf(m, "package t\np := ");
+	memset(w, '[', n);
+	memset(w + n, ']', n);
+	w[2 * n] = 0;
+	CHECK_ERR(eval(m, NULL, "data.t.p"), "error: t.rego:2:");
+	CHECK(strstr(out, "nesting deeper than") != NULL);
+	free(m);
+	/* a nesting real policies use is fine */
+	CHECK_EQ_STR(eval("package t\np := [[[[[[[[[[1]]]]]]]]]]\n", NULL, "data.t.p"),
+		     "[[[[[[[[[[1]]]]]]]]]]");
+}
+
 TEST(print_output)
 {
 	const char *m = "package t\n"

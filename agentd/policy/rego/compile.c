@@ -143,6 +143,7 @@ static struct pnode *pnode_add(struct rego_policy *p, struct pnode *n, const cha
 
 struct cstate {
 	struct rego_policy *p;
+	struct arena *ar; /* where resolved terms go: the policy's, or a query's */
 	struct module *m;
 	struct kerr *err;
 	jmp_buf fail;
@@ -264,7 +265,7 @@ static int sc_declare(struct cstate *s, const char *name)
 
 static struct term *mk_term(struct cstate *s, enum term_kind k, const struct term *at)
 {
-	struct term *t = ar_alloc(&s->p->ar, sizeof(*t));
+	struct term *t = ar_alloc(s->ar, sizeof(*t));
 	memset(t, 0, sizeof(*t));
 	t->k = k;
 	t->slot = -1;
@@ -278,11 +279,11 @@ static struct term *data_ref(struct cstate *s, const struct term *at, const char
 {
 	struct term *r = mk_term(s, TM_REF, at);
 	r->n = n + 1;
-	r->items = ar_alloc(&s->p->ar, r->n * sizeof(*r->items));
+	r->items = ar_alloc(s->ar, r->n * sizeof(*r->items));
 	r->items[0] = mk_term(s, TM_DATA, at);
 	for (size_t i = 0; i < n; i++) {
 		struct term *c = mk_term(s, TM_CONST, at);
-		c->v = rv_cstr(&s->p->ar, path[i]);
+		c->v = rv_cstr(s->ar, path[i]);
 		r->items[i + 1] = c;
 	}
 	return r;
@@ -320,7 +321,7 @@ static struct term *import_ref(struct cstate *s, const struct imp *im, const str
 	const struct term *pt = im->path;
 	struct term *r = mk_term(s, TM_REF, at);
 	r->n = pt->n;
-	r->items = ar_alloc(&s->p->ar, r->n * sizeof(*r->items));
+	r->items = ar_alloc(s->ar, r->n * sizeof(*r->items));
 	r->items[0] = mk_term(s, strcmp(pt->items[0]->name, "data") ? TM_INPUT : TM_DATA, at);
 	for (size_t i = 1; i < pt->n; i++)
 		r->items[i] = pt->items[i];
@@ -361,7 +362,7 @@ static void resolve_var(struct cstate *s, struct term *t)
 		for (size_t i = 0; i < s->m->npkg && node; i++)
 			node = pnode_child(node, s->m->pkg[i]);
 		if (node && pnode_child(node, t->name)) {
-			const char **path = ar_alloc(&s->p->ar, (s->m->npkg + 1) * sizeof(*path));
+			const char **path = ar_alloc(s->ar, (s->m->npkg + 1) * sizeof(*path));
 			memcpy(path, s->m->pkg, s->m->npkg * sizeof(*path));
 			path[s->m->npkg] = t->name;
 			*t = *data_ref(s, t, path, s->m->npkg + 1);
@@ -471,7 +472,7 @@ static void resolve_ref(struct cstate *s, struct term *t)
 	if (h->k == TM_REF) {
 		/* a rule or import name expanded to a ref: flatten */
 		size_t n = h->n + t->n - 1;
-		struct term **items = ar_alloc(&s->p->ar, n * sizeof(*items));
+		struct term **items = ar_alloc(s->ar, n * sizeof(*items));
 		memcpy(items, h->items, h->n * sizeof(*items));
 		memcpy(items + h->n, t->items + 1, (t->n - 1) * sizeof(*items));
 		t->items = items;
@@ -535,7 +536,7 @@ static void resolve_term(struct cstate *s, struct term *t)
 /* a.b.c as "a.b.c" when t is a plain (unresolved) dotted name, else NULL */
 static const char *dotted_name(struct cstate *s, const struct term *t)
 {
-	struct sbuf name = { .a = &s->p->ar };
+	struct sbuf name = { .a = s->ar };
 	if (t->k == TM_VAR && t->slot < 0)
 		return t->name;
 	if (t->k != TM_REF || t->items[0]->k != TM_VAR || t->items[0]->slot >= 0)
@@ -553,59 +554,47 @@ static const char *dotted_name(struct cstate *s, const struct term *t)
 static void resolve_with(struct cstate *s, struct with *w)
 {
 	struct term *t = w->target;
-	if (!dotted_name(s, w->value) || !builtin_find(dotted_name(s, w->value)))
-		resolve_term(s, w->value);
-	if (t->k == TM_VAR && (!strcmp(t->name, "input") || !strcmp(t->name, "data"))) {
+	const struct term *root = t->k == TM_REF ? t->items[0] : t;
+	if (root->k == TM_VAR && (!strcmp(root->name, "input") || !strcmp(root->name, "data"))) {
 		resolve_term(s, t);
+		resolve_term(s, w->value);
 		return;
 	}
-	if (t->k == TM_REF && t->items[0]->k == TM_VAR) {
-		const char *h = t->items[0]->name;
-		if (!strcmp(h, "input") || !strcmp(h, "data")) {
-			resolve_term(s, t);
-			return;
-		}
-	}
 	/* a function or builtin name, or a rule of this package */
-	struct sbuf name = { .a = &s->p->ar };
-	if (t->k == TM_VAR) {
-		sb_puts(&name, t->name);
-	} else if (t->k == TM_REF && t->items[0]->k == TM_VAR) {
-		sb_puts(&name, t->items[0]->name);
-		for (size_t i = 1; i < t->n; i++) {
-			if (t->items[i]->k != TM_CONST || t->items[i]->v->t != RV_STR)
-				cerr(s, t->line, "with: invalid target");
-			sb_putc(&name, '.');
-			sb_puts(&name, t->items[i]->v->str.s);
-		}
-	} else {
+	const char *name = dotted_name(s, t);
+	if (!name)
 		cerr(s, t->line, "with: invalid target");
-	}
-	struct rgroup *g = find_function(s, sb_str(&name));
+	struct rgroup *g = find_function(s, name);
 	if (g && g->kind != RK_FUNC) {
 		resolve_term(s, t); /* a rule: a data ref */
+		resolve_term(s, w->value);
 		return;
 	}
 	struct term *c = mk_term(s, TM_CALL, t);
-	c->name = sb_str(&name);
+	c->name = name;
 	c->fn = g;
-	c->bi = g ? NULL : builtin_find(c->name);
+	c->bi = g ? NULL : builtin_find(name);
 	if (!g && !c->bi)
-		cerr(s, t->line, "with: undefined function %s", c->name);
+		cerr(s, t->line, "with: undefined function %s", name);
 	w->target = c;
-	/* the replacement: a value, or a function / builtin name */
+	/* the replacement: a builtin name, a function name, or a value */
 	struct term *v = w->value;
 	const char *bname = dotted_name(s, v);
 	const struct builtin *bi = bname && sc_find(s, v->k == TM_VAR ? v->name : v->items[0]->name, 0) < 0
 					   ? builtin_find(bname)
 					   : NULL;
+	int arity = g ? g->arity : c->bi->arity;
 	if (bi) {
+		if (bi->arity != arity || arity < 0)
+			cerr(s, t->line, "with: %s takes %d arguments, %s %d", name, arity, bname,
+			     bi->arity);
 		struct term *vc = mk_term(s, TM_CALL, v);
 		vc->bi = bi;
 		vc->name = bname;
 		w->value = vc;
 		return;
 	}
+	resolve_term(s, v);
 	if (v->k == TM_REF && v->items[0]->k == TM_DATA) {
 		const char *path[64];
 		size_t n = 0;
@@ -614,6 +603,9 @@ static void resolve_with(struct cstate *s, struct with *w)
 				path[n++] = v->items[i]->v->str.s;
 		struct rgroup *vg = n == v->n - 1 ? group_at(s->p, path, n) : NULL;
 		if (vg && vg->kind == RK_FUNC) {
+			if (vg->arity != arity)
+				cerr(s, t->line, "with: %s takes %d arguments, its replacement %d", name,
+				     arity, vg->arity);
 			struct term *vc = mk_term(s, TM_CALL, v);
 			vc->fn = vg;
 			w->value = vc;
@@ -696,7 +688,7 @@ static void resolve_rule(struct cstate *s, struct rule *r)
 
 static int compile_run(struct cstate *s, void (*fn)(struct cstate *, void *), void *arg)
 {
-	struct arena *a = &s->p->ar;
+	struct arena *a = s->ar;
 	jmp_buf *saved = a->oom;
 	int r = setjmp(s->fail);
 	if (r) {
@@ -740,7 +732,7 @@ int rego_policy_compile(struct rego_policy *p, struct kerr *err)
 {
 	if (p->compiled)
 		return kerr_set(err, -EINVAL, "rego: policy already compiled");
-	struct cstate s = { .p = p, .err = err };
+	struct cstate s = { .p = p, .ar = &p->ar, .err = err };
 	int r = compile_run(&s, compile_all, NULL);
 	if (r < 0)
 		return r;
@@ -774,15 +766,7 @@ static void compile_query(struct cstate *s, void *arg)
 int rego_compile_query(struct rego_policy *p, struct arena *a, struct body *b,
 		       struct qvar **vars, size_t *nvars, int *nslots, struct kerr *err)
 {
-	struct cstate s = { .p = p, .err = err, .query = true };
-	/* the query's terms live in the query arena: resolve into it */
-	struct arena saved = p->ar;
-	p->ar = *a;
+	struct cstate s = { .p = p, .ar = a, .err = err, .query = true };
 	struct qargs q = { b, vars, nvars, nslots, a };
-	jmp_buf *oom = a->oom;
-	int r = compile_run(&s, compile_query, &q);
-	*a = p->ar;
-	a->oom = oom;
-	p->ar = saved;
-	return r;
+	return compile_run(&s, compile_query, &q);
 }

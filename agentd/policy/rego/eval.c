@@ -967,10 +967,8 @@ static int eval_lit(struct ectx *c, struct frame *fr, struct lit *l, kfn k, void
 		struct with *wi = &l->w[i];
 		struct override o = { 0 };
 		const struct rv *v = NULL;
-		if (wi->value->k == TM_CALL && wi->value->fn && !wi->value->n) {
-			o.fn_to = wi->value;
-		} else if (wi->target->k == TM_CALL && wi->value->k == TM_CALL && !wi->value->n) {
-			o.fn_to = wi->value;
+		if (wi->target->k == TM_CALL && wi->value->k == TM_CALL && !wi->value->n) {
+			o.fn_to = wi->value; /* a function or builtin replaces a function */
 		} else {
 			int r = eval_term(c, fr, wi->value, with_first_cb, &v);
 			if (r < 0)

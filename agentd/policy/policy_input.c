@@ -10,6 +10,7 @@
 
 #include "agent.pb-c.h"
 #include "grpc_status.h"
+#include "pbjson.h"
 #include "policy_input.h"
 
 static const char *const rust_keywords[] = { "type", "in", "fn", "use", "mod", "ref", "self",
@@ -113,40 +114,6 @@ static json_t *value_json(const ProtobufCFieldDescriptor *f, const void *p, stru
 	return fail(c, -EINVAL, "an unknown field type", f->name);
 }
 
-static size_t elem_size(const ProtobufCFieldDescriptor *f)
-{
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return 8;
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	case PROTOBUF_C_TYPE_STRING:
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(void *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	default:
-		return 4;
-	}
-}
-
-/* protoc-c models map<K,V> as repeated <Name>Entry {key = 1; value = 2;} */
-static bool is_map(const ProtobufCFieldDescriptor *f)
-{
-	if (f->type != PROTOBUF_C_TYPE_MESSAGE || f->label != PROTOBUF_C_LABEL_REPEATED)
-		return false;
-	const ProtobufCMessageDescriptor *d = f->descriptor;
-	size_t n = strlen(d->name);
-	/* (descriptor is a void pointer in protobuf-c's field descriptors) */
-	return n > 5 && !strcmp(d->name + n - 5, "Entry") && d->n_fields == 2 &&
-	       !strcmp(d->fields[0].name, "key") && !strcmp(d->fields[1].name, "value");
-}
-
 static json_t *map_json(const ProtobufCFieldDescriptor *f, const void *base, struct pctx *c)
 {
 	size_t n = *(const size_t *)((const char *)base + f->quantifier_offset);
@@ -184,14 +151,14 @@ static json_t *field_json(const ProtobufCMessage *m, const ProtobufCFieldDescrip
 			  struct pctx *c)
 {
 	const char *base = (const char *)m;
-	if (is_map(f))
+	if (pbjson_is_map_field(m->descriptor, f))
 		return map_json(f, m, c);
 	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 		size_t n = *(const size_t *)(base + f->quantifier_offset);
 		const char *items = *(const char *const *)(base + f->offset);
 		json_t *a = json_array();
 		for (size_t i = 0; a && i < n; i++) {
-			json_t *v = value_json(f, items + i * elem_size(f), c);
+			json_t *v = value_json(f, items + i * pbjson_elem_size(f->type), c);
 			if (!v) {
 				json_decref(a);
 				return NULL;

@@ -119,6 +119,9 @@ struct module {
 	size_t nrules;
 };
 
+/* A new term (slot -1) at line:col. */
+struct term *term_new(struct arena *a, enum term_kind k, int line, int col);
+
 /* Parse a module; errors say "file:line:col: what". */
 int rego_parse_module(struct arena *a, const char *file, const char *text, size_t len,
 		      struct module **out, struct kerr *err);

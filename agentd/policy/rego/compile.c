@@ -265,13 +265,7 @@ static int sc_declare(struct cstate *s, const char *name)
 
 static struct term *mk_term(struct cstate *s, enum term_kind k, const struct term *at)
 {
-	struct term *t = ar_alloc(s->ar, sizeof(*t));
-	memset(t, 0, sizeof(*t));
-	t->k = k;
-	t->slot = -1;
-	t->line = at->line;
-	t->col = at->col;
-	return t;
+	return term_new(s->ar, k, at->line, at->col);
 }
 
 /* A data ref for path (strings) as a TM_REF term. */

@@ -374,15 +374,20 @@ static const char *expect_ident(struct parser *p)
 
 /* ---- terms ---- */
 
-static struct term *new_term(struct parser *p, enum term_kind k, const struct token *at)
+struct term *term_new(struct arena *a, enum term_kind k, int line, int col)
 {
-	struct term *t = ar_alloc(p->a, sizeof(*t));
+	struct term *t = ar_alloc(a, sizeof(*t));
 	memset(t, 0, sizeof(*t));
 	t->k = k;
 	t->slot = -1;
-	t->line = at->line;
-	t->col = at->col;
+	t->line = line;
+	t->col = col;
 	return t;
+}
+
+static struct term *new_term(struct parser *p, enum term_kind k, const struct token *at)
+{
+	return term_new(p->a, k, at->line, at->col);
 }
 
 static struct term *const_term(struct parser *p, const struct rv *v, const struct token *at)

@@ -4,11 +4,14 @@
 Upstream (src/agent/src/rpc.rs, is_allowed()) serializes the decoded request
 with serde_json: the Rust structs that rust-protobuf generates from the same
 .proto files, with every field present: "" / 0 / false for scalars, [] for
-repeated and bytes, {} for maps, null for an unset message, and Rust's
-keyword escape (`type` -> `type_`).  This module reads our protos/ and fills a
+repeated and bytes, {} for maps, null for an unset message or proto3
+optional, a real oneof as {"member": value} under its name, and Rust's
+keyword escape (`type` -> `type_`).  agentd/policy/policy_input.c does the
+same in C for decoded requests.  This module reads our protos/ and fills a
 partial request (what a test writes) up to that shape, so test inputs are
 written short and fed complete.
 """
+import base64
 import re
 import sys
 
@@ -17,7 +20,7 @@ SCALARS = {"string": "", "bool": False, "bytes": []}
 
 
 def parse_protos(paths):
-    """message name -> [(json_name, type, repeated, map)]"""
+    """message name -> [(json_name, type, repeated, map, in_oneof)]"""
     msgs = {}
     for path in paths:
         text = re.sub(r"//[^\n]*", "", open(path).read())
@@ -32,7 +35,7 @@ def parse_protos(paths):
                 stack.append(("enum", tok.group(2)))
                 msgs.setdefault("enum:" + tok.group(2), [])
             elif tok.group(0).startswith("oneof"):
-                stack.append(("oneof", None))
+                stack.append(("oneof", tok.group(0).split()[1]))
             elif tok.group(0) == "}":
                 if stack:
                     stack.pop()
@@ -43,8 +46,12 @@ def parse_protos(paths):
                 owner = kinds[-1][1]
                 ftype, name = tok.group(4), tok.group(5)
                 jname = name + "_" if name in RUST_KEYWORDS else name
+                oneof = stack[-1][1] if stack[-1][0] == "oneof" else None
+                if oneof and not oneof.startswith("_"):
+                    # a real oneof: serde's externally tagged enum under its name
+                    jname = "oneof:" + oneof + ":" + jname
                 msgs[owner].append((jname, ftype.split(".")[-1], bool(tok.group(3)),
-                                    ftype.startswith("map<")))
+                                    ftype.startswith("map<"), oneof is not None))
     return msgs
 
 
@@ -70,13 +77,20 @@ def fill(msgs, mtype, value):
     fields = msgs.get(mtype)
     if fields is None:
         raise KeyError("no message %s in the protos" % mtype)
-    known = {f[0] for f in fields}
+    known = {f[0].split(":")[-1] for f in fields}
     for k in value:
         if k not in known:
             raise KeyError("%s has no field %s" % (mtype, k))
-    for jname, ftype, repeated, is_map in fields:
+    for jname, ftype, repeated, is_map, in_oneof in fields:
+        if jname.startswith("oneof:"):
+            _, oneof, member = jname.split(":")
+            out.setdefault(oneof, None)
+            if member in value:
+                out[oneof] = {member: value[member]}
+            continue
         if jname not in value:
-            out[jname] = default(msgs, ftype, repeated, is_map)
+            # proto3 optional (a synthetic oneof) is Option<T>: null when unset
+            out[jname] = None if in_oneof else default(msgs, ftype, repeated, is_map)
             continue
         v = value[jname]
         if ftype in msgs and not is_map:
@@ -84,6 +98,8 @@ def fill(msgs, mtype, value):
                 out[jname] = [fill(msgs, ftype, x) for x in v]
             else:
                 out[jname] = fill(msgs, ftype, v)
+        elif ftype == "bytes" and isinstance(v, str):
+            out[jname] = list(base64.b64decode(v))  # proto3 JSON base64 -> Vec<u8>
         else:
             out[jname] = v
     return out

@@ -7,6 +7,7 @@ kataAgent.createContainer (OCI spec from containerd's CRI, storages for a
 guest-pulled image), ExecProcess in kataAgent.exec
 (src/runtime/virtcontainers/kata_agent.go); fields left out here get their
 serde defaults (serde_shape.py)."""
+import base64
 import copy
 
 SID = "5f0c1b6f0e3e4d4b9b7f6a1c2d3e4f5061728394a5b6c7d8e9f00112233445566"[:64]
@@ -119,6 +120,11 @@ def exec_req(args, cid=BID, change=None):
     return r
 
 
+def copy_file(path, mode, data):
+    return {"path": path, "file_mode": mode, "dir_mode": 0o755, "file_size": len(data),
+            "data": base64.b64encode(data).decode()}
+
+
 def other_id(n):
     return ("%02d" % n) * 32
 
@@ -192,18 +198,24 @@ def cases():
         exec_req(["/bin/ls", "/srv"], change=set_path(["process", "User"], {"UID": 0, "GID": 0})), False)
     add("exec into a container the policy never created", "ExecProcessRequest",
         exec_req(["/bin/ls", "/srv"], cid=other_id(42)), False)
+    # CopyFile as kataAgent.copyFile sends it: mode with the file type bits,
+    # the content in data (base64 in proto3 JSON)
     add("CopyFile of a shared file", "CopyFileRequest",
-        {"path": shared(BID, "site-config"), "file_type": "Regular"}, True)
+        copy_file(shared(BID, "site-config"), 0o100644, b"listen 8080\n"), True)
+    add("CopyFile of a shared directory", "CopyFileRequest",
+        copy_file(shared(BID, "site-config.d"), 0o040755, b""), True)
     add("CopyFile out of the shared directory", "CopyFileRequest",
-        {"path": "/etc/passwd", "file_type": "Regular"}, False)
+        copy_file("/etc/passwd", 0o100644, b"root::0:0::/:/bin/sh\n"), False)
     add("CopyFile escaping with ..", "CopyFileRequest",
-        {"path": shared(BID, "x/../../../../etc/shadow"), "file_type": "Regular"}, False)
+        copy_file(shared(BID, "x/../../../../etc/shadow"), 0o100600, b"x"), False)
     add("CopyFile of a symlink pointing out", "CopyFileRequest",
-        {"path": shared(BID, "d/link"), "file_type": "Symlink", "symlink_target": "/etc/shadow"}, False)
+        copy_file(shared(BID, "d/link"), 0o120777, b"/etc/shadow"), False)
+    add("CopyFile of a relative symlink inside", "CopyFileRequest",
+        copy_file(shared(BID, "d/link2"), 0o120777, b"site.conf"), True)
     add("ReadStream (allowed by the settings)", "ReadStreamRequest",
         {"container_id": BID, "exec_id": BID, "len": 1024}, True)
     add("WriteStream (denied by the settings)", "WriteStreamRequest",
-        {"container_id": BID, "exec_id": BID, "data": [104, 105]}, False)
+        {"container_id": BID, "exec_id": BID, "data": "aGk="}, False)
     add("UpdateInterface of eth0", "UpdateInterfaceRequest",
         {"interface": {"device": "eth0", "name": "eth0", "hwAddr": "02:42:ac:11:00:02", "mtu": 1500}}, True)
     add("UpdateInterface of lo", "UpdateInterfaceRequest",

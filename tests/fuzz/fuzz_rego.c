@@ -14,6 +14,7 @@
 
 #include "rego.h"
 
+#ifdef FUZZ_WRITE_SEEDS
 static const char *const seeds[] = {
 	"package t\nimport future.keywords\ndefault p := false\np if { some x in input.a; x == 1 }\n"
 	"---\ndata.t.p",
@@ -26,7 +27,6 @@ static const char *const seeds[] = {
 	"---\ndata.t.q",
 };
 
-#ifdef FUZZ_WRITE_SEEDS
 int main(int argc, char **argv)
 {
 	if (argc < 2)

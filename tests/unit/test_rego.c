@@ -500,6 +500,9 @@ TEST(parse_errors_have_positions)
 	CHECK_ERR(eval(NULL, NULL, "x := [1,"), "error: query:1:9: unexpected 'end'");
 	CHECK_EQ_INT(last_code, -EINVAL);
 	CHECK_ERR(eval("package t\np if { q }\nq if { p }\n", NULL, "data.t.p"), "error: rego_recursion_error");
+	/* else on a multi-value rule: refused (found by fuzzing: it crashed) */
+	CHECK_ERR(eval("package t\ns contains 1 if { false } else\n", NULL, "data.t.s"),
+		  "error: t.rego:2:27: 'else' on a partial set or object rule");
 }
 
 TEST(parse_once_evaluate_many_with_pstate)

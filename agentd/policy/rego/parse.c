@@ -1143,6 +1143,8 @@ static void parse_rule(struct parser *p, struct rlist *rl)
 			perr(p, cur(p), "default rules have no body");
 	} else {
 		r->body = parse_rule_body(p);
+		if (is(p, "else") && (kind == RK_SET || kind == RK_OBJ))
+			perr(p, cur(p), "'else' on a partial set or object rule");
 		parse_else(p, r);
 	}
 	const char **pp = ar_alloc(p->a, path.n * sizeof(*pp));

@@ -132,7 +132,7 @@ const char *pbjson_field_json_name(const ProtobufCFieldDescriptor *f, char *buf,
 
 /* protobuf-c has no map type: a map<K,V> field is a repeated message nested in
  * the parent whose name ends in "Entry" and that holds exactly key=1,value=2. */
-static bool is_map_field(const ProtobufCMessageDescriptor *parent, const ProtobufCFieldDescriptor *f)
+bool pbjson_is_map_field(const ProtobufCMessageDescriptor *parent, const ProtobufCFieldDescriptor *f)
 {
 	if (f->label != PROTOBUF_C_LABEL_REPEATED || f->type != PROTOBUF_C_TYPE_MESSAGE)
 		return false;
@@ -144,7 +144,7 @@ static bool is_map_field(const ProtobufCMessageDescriptor *parent, const Protobu
 	       e->name[pl] == '.' && strcmp(e->name + pl + 1, e->short_name) == 0;
 }
 
-static size_t elem_size(ProtobufCType t)
+size_t pbjson_elem_size(ProtobufCType t)
 {
 	switch (t) {
 	case PROTOBUF_C_TYPE_INT64:
@@ -527,7 +527,7 @@ static int parse_repeated(const ProtobufCMessageDescriptor *md, const ProtobufCF
 {
 	if (!json_is_array(v))
 		return bad(c, md->name, "expected an array, got %s", json_kind(v));
-	size_t n = json_array_size(v), es = elem_size(f->type);
+	size_t n = json_array_size(v), es = pbjson_elem_size(f->type);
 	if (n == 0)
 		return 0;
 	char *arr = calloc(n, es);
@@ -603,7 +603,7 @@ static int build_message(const ProtobufCMessageDescriptor *d, json_t *j, Protobu
 			*which = f->id;
 			r = parse_value(d, f, v, m + f->offset, c);
 		} else if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			r = is_map_field(d, f) ? parse_map(d, f, v, m, c)
+			r = pbjson_is_map_field(d, f) ? parse_map(d, f, v, m, c)
 					       : parse_repeated(d, f, v, m, c);
 		} else {
 			if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_STRING &&
@@ -816,7 +816,7 @@ static bool is_default(const ProtobufCFieldDescriptor *f, const void *p)
 	case PROTOBUF_C_TYPE_DOUBLE:
 		return *(const double *)p == 0 && !signbit(*(const double *)p);
 	default: {
-		size_t n = elem_size(f->type);
+		size_t n = pbjson_elem_size(f->type);
 		const uint8_t *b = p;
 		for (size_t i = 0; i < n; i++)
 			if (b[i])
@@ -862,10 +862,10 @@ static json_t *msg_to_json(const ProtobufCMessage *msg, struct ctx *c)
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)(m + f->quantifier_offset);
 			const char *arr = *(const char *const *)p;
-			if (is_map_field(d, f)) {
+			if (pbjson_is_map_field(d, f)) {
 				v = map_to_json(f, (ProtobufCMessage *const *)arr, n, c);
 			} else {
-				size_t es = elem_size(f->type);
+				size_t es = pbjson_elem_size(f->type);
 				v = json_array();
 				for (size_t k = 0; v && k < n; k++) {
 					size_t o2 = path_push(&c->path, "[%zu]", k);

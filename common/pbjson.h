@@ -31,6 +31,7 @@
 #define KATA_COMMON_PBJSON_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <protobuf-c/protobuf-c.h>
 
 #include "err.h"
@@ -49,6 +50,15 @@ int pbjson_from_string(const ProtobufCMessageDescriptor *d, const char *text,
  * -EILSEQ when a string field is not valid UTF-8 (JSON cannot carry it),
  * -ENOMEM. */
 json_t *pbjson_to_json(const ProtobufCMessage *m, struct kerr *err);
+
+/* Whether f (a field of parent) is a map<K,V>: protobuf-c has no map type,
+ * it is a repeated nested "<Name>Entry" message holding key=1, value=2. */
+bool pbjson_is_map_field(const ProtobufCMessageDescriptor *parent,
+			 const ProtobufCFieldDescriptor *f);
+
+/* The size of one element of a repeated field of type t in protobuf-c's
+ * layout. */
+size_t pbjson_elem_size(ProtobufCType t);
 
 /* The JSON name of a field (see above), written into buf. */
 const char *pbjson_field_json_name(const ProtobufCFieldDescriptor *f, char *buf, size_t size);

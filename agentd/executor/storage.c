@@ -1082,3 +1082,11 @@ int storage_update_ephemeral(const Grpc__Storage *s, const struct storage_policy
 	log_info("storage %s (ephemeral) updated", mp);
 	return 0;
 }
+
+bool storage_driver_known(const char *driver)
+{
+	Grpc__Storage s = GRPC__STORAGE__INIT;
+	enum storage_kind k;
+	s.driver = (char *)driver;
+	return classify(&s, &k, NULL) == 0;
+}

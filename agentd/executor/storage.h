@@ -24,6 +24,7 @@
 #ifndef KATA_EXECUTOR_STORAGE_H
 #define KATA_EXECUTOR_STORAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "agent.pb-c.h"
@@ -58,5 +59,9 @@ void storage_set_free(struct storage_set *set);
  * INVALID_ARGUMENT. */
 int storage_update_ephemeral(const Grpc__Storage *s, const struct storage_policy *pol,
 			     struct kerr *err);
+
+/* True when storage_add has a handler for this driver (GetGuestDetails
+ * reports the list, as upstream's agent_details.storage_handlers). */
+bool storage_driver_known(const char *driver);
 
 #endif

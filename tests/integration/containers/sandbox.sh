@@ -193,10 +193,9 @@ t_config() {
     "$dir" >"$cfg"
   # agent_prep runs before the agent, after the harness wrote its command
   # line: it points the agent at the file instead
-  agent_prep="printf 'agent.config_file=%s\n' '$cfg' >'$dir/cmdline'" agent_start cfg
-  rc=$?
-  check "a config file with unknown keys: the agent starts and serves" "$(tail -5 "$dir/agent.log")" eval \
-    '[ $rc -eq 0 ] && ctl call AgentService/GetGuestDetails "{}" >/dev/null'
+  agent_prep="printf 'agent.config_file=%s\n' '$cfg' >'$dir/cmdline'" agent_start cfg || return
+  check "a config file with unknown keys: the agent starts and serves" "$(tail -5 "$dir/agent.log")" \
+    eval 'ctl call AgentService/GetGuestDetails "{}" >/dev/null'
   ctl call AgentService/ListRoutes "{}" >"$dir/routes.out" 2>&1
   check "each unknown key is logged with the file and line; the known ones apply" \
     "$(grep -i option "$dir/agent.log"; cat "$dir/routes.out")" eval \

@@ -32,6 +32,17 @@ copy_file() {
     '{path: $p, fileSize: $s, fileMode: $m, dirMode: $d, uid: 0, gid: 0, offset: 0, data: $data}')"
 }
 
+# create_start BUNDLE ID SANDBOX_PIDNS: CreateContainer as kata_agent.go
+# createContainer sends it (ExecId = the container id), then StartContainer
+# (startContainer); output in $out.
+create_start() {
+  ctl run "$1" --dry-run >"$work/$2.json" 2>"$out" &&
+    jq --arg id "$2" --argjson s "$3" '.containerId = $id | .execId = $id | .sandboxPidns = $s' \
+      "$work/$2.json" >"$work/$2-req.json" &&
+    ctl call AgentService/CreateContainer - <"$work/$2-req.json" >>"$out" 2>&1 &&
+    ctl call AgentService/StartContainer "{\"containerId\": \"$2\"}" >>"$out" 2>&1
+}
+
 t_pod() {
   agent_netns=1 agent_start pod || return
   local out="$work/pod.out" sc="$shared/shared/containers" cid=pause0 app=app0
@@ -103,11 +114,7 @@ t_pod() {
         "io.kubernetes.cri.sandbox-uid": "0b2e4f1c-0000-4000-8000-000000000001",
         "io.kubernetes.cri.sandbox-log-directory": "/var/log/pods/default_pod-a_0b2e4f1c",
         "io.katacontainers.pkg.oci.container_type": "pod_sandbox"}' --arg id "$cid" --arg rc "$sc/$cid-resolv.conf"
-  ctl run "$b" --dry-run >"$work/pause.json" 2>"$out" &&
-    jq --arg id "$cid" '.containerId = $id | .execId = $id | .sandboxPidns = false' "$work/pause.json" \
-      >"$work/pause-req.json" &&
-    ctl call AgentService/CreateContainer - <"$work/pause-req.json" >>"$out" 2>&1 &&
-    ctl call AgentService/StartContainer "{\"containerId\": \"$cid\"}" >>"$out" 2>&1
+  create_start "$b" "$cid" false
   rc=$?
   local pod_start
   pod_start=$(nsenter -t "$agent_pid" -n cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>&1)
@@ -127,11 +134,7 @@ t_pod() {
     | .mounts += [{destination: "/etc/cfg", type: "bind", source: $v, options: ["rbind", "ro"]},
                   {destination: "/etc/resolv.conf", type: "bind", source: $rc, options: ["rbind", "ro"]}]' \
     --arg v "$vol" --arg rc "$sc/$cid-resolv.conf"
-  ctl run "$b" --dry-run >"$work/app.json" 2>"$out" &&
-    jq --arg id "$app" '.containerId = $id | .execId = $id | .sandboxPidns = true' "$work/app.json" \
-      >"$work/app-req.json" &&
-    ctl call AgentService/CreateContainer - <"$work/app-req.json" >>"$out" 2>&1 &&
-    ctl call AgentService/StartContainer "{\"containerId\": \"$app\"}" >>"$out" 2>&1
+  create_start "$b" "$app" true
   rc=$?
   for _ in $(seq 1 50); do grep -q "sleep 1000" "$b/rootfs/tmp/seen" 2>/dev/null && break; sleep 0.1; done
   check "an app container reads the copied ConfigMap through its symlinks and resolv.conf, and sees the pause process" \

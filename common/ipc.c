@@ -41,6 +41,7 @@ static const struct ipc_type_desc types[] = {
 	{ IPC_CTL_NEW_FRONTEND, "CTL_NEW_FRONTEND", sizeof(struct ipc_ctl_new_frontend),
 	  sizeof(struct ipc_ctl_new_frontend), IPC_FD_REQUIRED, false },
 	{ IPC_TEST_BLOB, "TEST_BLOB", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_CTL_SANDBOX_DESTROYED, "CTL_SANDBOX_DESTROYED", 0, 0, IPC_FD_NONE, false },
 
 	{ IPC_NET_UPDATE_INTERFACE_REQ, "NET_UPDATE_INTERFACE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE,
 	  true },
@@ -150,6 +151,24 @@ const char *ipc_role_name(enum ipc_role r)
 	case IPC_ROLE_TEST: return "test";
 	default: return "unknown";
 	}
+}
+
+/* Upstream's storage handler names (storage/mod.rs STORAGE_HANDLERS, the
+ * driver types of kata-types' device.rs) and ours ("bind"), in a fixed
+ * order: GUEST_DETAILS_REPLY names the ones the executor handles by bit. */
+static const char *const storage_drivers[] = {
+	"9p", "virtio-fs", "local", "ephemeral", "bind", "watchable-bind", "blk", "blk-ccw",
+	"mmioblk", "scsi", "nvdimm", "overlayfs", "image_guest_pull",
+};
+_Static_assert(sizeof(storage_drivers) / sizeof(storage_drivers[0]) <= IPC_STORAGE_DRIVERS_MAX,
+	       "storage driver bits");
+_Static_assert(sizeof(struct ipc_guest_details_reply) == 16,
+	       "ipc_guest_details_reply has padding");
+
+const char *ipc_storage_driver_name(unsigned bit)
+{
+	return bit < sizeof(storage_drivers) / sizeof(storage_drivers[0]) ? storage_drivers[bit]
+									   : NULL;
 }
 
 static int all_zero(const uint8_t *p, size_t n)
@@ -273,10 +292,14 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 	case IPC_GUEST_DETAILS_REPLY: {
 		struct ipc_guest_details_reply r;
 		memcpy(&r, p, sizeof(r));
-		if (r.support_mem_hotplug_probe > 1 || r.init_daemon > 1)
+		if (r.support_mem_hotplug_probe > 1 || r.init_daemon > 1 || r.supports_seccomp > 1)
 			return kerr_set(err, -EPROTO, "%s: boolean field not 0/1", d->name);
-		if (!all_zero(r.pad, sizeof(r.pad)))
+		if (r.pad)
 			return kerr_set(err, -EPROTO, "%s: nonzero padding", d->name);
+		for (unsigned b = 0; b < IPC_STORAGE_DRIVERS_MAX; b++)
+			if ((r.storage_handlers & (1u << b)) && !ipc_storage_driver_name(b))
+				return kerr_set(err, -EPROTO, "%s: unknown storage driver bit %u",
+						d->name, b);
 		break;
 	}
 	case IPC_ERROR: {

@@ -88,6 +88,8 @@ enum ipc_type {
 	IPC_ERROR = 5,              /* executor -> frontend: a request failed */
 	IPC_CTL_NEW_FRONTEND = 6,   /* parent -> executor: fd = new front-end channel */
 	IPC_TEST_BLOB = 7,          /* tests only: any bytes, up to IPC_MAX_PAYLOAD */
+	IPC_CTL_SANDBOX_DESTROYED = 11, /* executor -> parent: no payload; DestroySandbox
+					 * was answered: stop the agent (as upstream) */
 
 	/* ---- containers: front-end -> executor (replies: OK or ERROR) ---- */
 	IPC_SANDBOX_CREATE_REQ = 20,   /* protobuf grpc.CreateSandboxRequest (big) */
@@ -238,8 +240,15 @@ struct ipc_guest_details_reply {
 	uint64_t mem_block_size_bytes;
 	uint8_t support_mem_hotplug_probe; /* 0/1 */
 	uint8_t init_daemon;               /* 0/1: the agent runs as PID 1 */
-	uint8_t pad[6];                    /* must be zero */
+	uint8_t supports_seccomp;          /* 0/1: container seccomp filters work */
+	uint8_t pad;                       /* must be zero */
+	uint32_t storage_handlers;         /* bit i: ipc_storage_driver_name(i) is handled */
 };
+
+/* The storage drivers GetGuestDetails can report, by bit number
+ * (upstream's handler names and ours); NULL past the last. */
+#define IPC_STORAGE_DRIVERS_MAX 32u
+const char *ipc_storage_driver_name(unsigned bit);
 
 /* Variable length: the fixed part, then a NUL-terminated message of 1..
  * IPC_ERROR_MSG_MAX bytes ending exactly at the payload's end. */

@@ -584,17 +584,31 @@ static int file_duration(const char *path, const char *key, const struct toml_va
 	return 0;
 }
 
+/* A key the agent does not know: upstream's serde ignores unknown fields,
+ * so the file is still used; the key is reported (logged by the parent). */
+static void unknown_key(const char *path, const char *table, const char *key,
+			const struct toml_value *v, options_warn_fn warn, void *warn_data)
+{
+	if (!warn)
+		return;
+	char name[320], why[PATH_MAX + 96];
+	snprintf(name, sizeof(name), "%s%s%s", table, *table ? "." : "", key);
+	snprintf(why, sizeof(why), "unknown key in the config file %s:%d", path, v->line);
+	warn(name, "", why, warn_data);
+}
+
 static int file_endpoints(struct agent_options *o, const char *path, const struct toml_value *v,
-			  struct kerr *err)
+			  options_warn_fn warn, void *warn_data, struct kerr *err)
 {
 	if (v->type != TOML_TABLE)
 		return wrong_type(path, "endpoints", v, "a table", err);
 	const struct toml_value *allowed = NULL;
 	for (size_t i = 0; i < v->tab.n; i++) {
 		if (strcmp(v->tab.kv[i].key, "allowed") != 0)
-			return kerr_set(err, -EINVAL, "%s:%d: endpoints: unknown key \"%s\" (expected allowed)",
-					path, v->tab.kv[i].value->line, v->tab.kv[i].key);
-		allowed = v->tab.kv[i].value;
+			unknown_key(path, "endpoints", v->tab.kv[i].key, v->tab.kv[i].value, warn,
+				    warn_data);
+		else
+			allowed = v->tab.kv[i].value;
 	}
 	if (!allowed)
 		return kerr_set(err, -EINVAL, "%s:%d: endpoints: missing key \"allowed\"", path,
@@ -704,6 +718,12 @@ static int apply_file(struct agent_options *o, const char *path, const char *key
 
 int options_parse_config_file(struct agent_options *o, const char *path, struct kerr *err)
 {
+	return options_parse_config_file_warn(o, path, NULL, NULL, err);
+}
+
+int options_parse_config_file_warn(struct agent_options *o, const char *path,
+				   options_warn_fn warn, void *warn_data, struct kerr *err)
+{
 	struct toml_value *root = NULL;
 	int r = toml_parse_file(path, &root, err);
 	if (r < 0) {
@@ -717,11 +737,11 @@ int options_parse_config_file(struct agent_options *o, const char *path, struct 
 		const struct opt_def *def;
 
 		if (strcmp(key, "endpoints") == 0)
-			r = file_endpoints(o, path, v, err);
+			r = file_endpoints(o, path, v, warn, warn_data, err);
 		else if ((def = find_file_def(key)))
 			r = apply_file(o, path, key, def, v, err);
 		else
-			r = kerr_set(err, -EINVAL, "%s:%d: unknown key \"%s\"", path, v->line, key);
+			unknown_key(path, "", key, v, warn, warn_data);
 	}
 	toml_free(root);
 	if (r < 0) {
@@ -839,7 +859,7 @@ int options_load(struct agent_options *o, const char *cmdline_path, const char *
 		return kerr_set(err, -ENOMEM, "options: out of memory");
 
 	if (config_override) {
-		r = options_parse_config_file(o, config_override, err);
+		r = options_parse_config_file_warn(o, config_override, warn, warn_data, err);
 	} else {
 		cleanup_free char *cmdline = NULL;
 		r = read_cmdline(cmdline_path ? cmdline_path : "/proc/cmdline", &cmdline, err);
@@ -853,7 +873,7 @@ int options_load(struct agent_options *o, const char *cmdline_path, const char *
 		}
 		if (c.config_file) {
 			/* the file replaces every other command-line option */
-			r = options_parse_config_file(o, c.config_file, err);
+			r = options_parse_config_file_warn(o, c.config_file, warn, warn_data, err);
 			free(c.config_file);
 		} else {
 			r = options_parse_cmdline(o, cmdline, warn, warn_data, err);

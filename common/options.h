@@ -91,7 +91,13 @@ void options_free(struct agent_options *o);
  * into o. agent.config_file is only recorded here; options_load acts on it. */
 int options_parse_cmdline(struct agent_options *o, const char *cmdline, options_warn_fn warn,
 			  void *warn_data, struct kerr *err);
-/* Parse a TOML config file; fields it sets replace those in o. */
+/* Parse a TOML config file; fields it sets replace those in o. A key the
+ * agent does not know is ignored, as upstream's serde does, and reported
+ * through warn (may be NULL); a malformed file, or a known key with a bad
+ * value, is an error. */
+int options_parse_config_file_warn(struct agent_options *o, const char *path,
+				   options_warn_fn warn, void *warn_data, struct kerr *err);
+/* The same without a warn callback. */
 int options_parse_config_file(struct agent_options *o, const char *path, struct kerr *err);
 /* Apply KATA_AGENT_* environment overrides from envp (NULL-terminated). */
 int options_apply_env(struct agent_options *o, char *const *envp, options_warn_fn warn,

@@ -125,6 +125,16 @@ struct sandbox {
 	 * sandbox asked for its pid namespace to be shared (sandbox_pidns). */
 	pid_t pidns_pid;
 	bool share_pid;
+	/* Otherwise the pod's pid namespace is the one of its first container
+	 * (pidns_ctr, "" until a container asks), identified by the device
+	 * and inode of its /proc/PID/ns/pid. */
+	char pidns_ctr[IPC_ID_MAX];
+	dev_t pidns_dev;
+	ino_t pidns_ino;
+	/* The DNS file bound over /etc/resolv.conf (guest mode), if any. */
+	bool dns_bound;
+	dev_t dns_dev;
+	ino_t dns_ino;
 };
 
 /* OOM events waiting for GetOOMEvent (oom.c). The queue lives here, in
@@ -210,9 +220,10 @@ void sandbox_container_gone(struct executor *x);
 void sandbox_free(struct executor *x);
 /* The container's namespaces, as upstream update_container_namespaces: its
  * IPC and UTS entries name the sandbox's shared ones; any pid entry is
- * replaced by one for a new namespace, or for the sandbox's shared one when
- * the request asks (FAILED_PRECONDITION if the sandbox did not share it).
- * The runtime strips the pid namespace from specs. */
+ * replaced by one for a new namespace, or for the pod's shared one when the
+ * request asks (sandbox_pidns): the holder's if CreateSandbox asked for it,
+ * else the pod's first container's (FAILED_PRECONDITION once that one's
+ * init is gone). The runtime strips the pid namespace from specs. */
 int sandbox_set_pidns(struct executor *x, Grpc__CreateContainerRequest *req, struct kerr *err);
 /* SIGCHLD: true when pid was the shared pid namespace's holder (now gone). */
 bool sandbox_reaped(struct executor *x, pid_t pid);
@@ -287,8 +298,10 @@ int guest_shared_rel(const char *shared, const char *path, const char *what, con
 int guest_copy_file_check(const Grpc__CopyFileRequest *q, struct kerr *err);
 
 /* ---- guest_hooks.c: CreateSandbox's guest_hook_path ---- */
-/* Load the hooks below path into x->sb.guest_hooks (replacing any);
- * PERMISSION_DENIED for a path the host could have filled. */
+/* Load the hooks below path into x->sb.guest_hooks (replacing any). A path
+ * the host could have filled, or a kind directory or hook that is not
+ * root's alone, is logged and left out (as upstream, CreateSandbox goes on);
+ * fails only when out of memory. */
 int guest_hooks_load(struct executor *x, const char *path, struct kerr *err);
 /* Append the sandbox's guest hooks to a container's spec (at create). */
 int guest_hooks_append(struct executor *x, Grpc__Spec *spec, struct kerr *err);

@@ -6,11 +6,15 @@
  * find_hooks, and rpc.rs append_guest_hooks), run like the spec's own.
  *
  * The host names the path, and hooks run as root outside any container, so
- * a path the host could fill is refused: it must be an absolute path
+ * a path the host could fill is never used: it must be an absolute path
  * outside the shared directory whose every component, and every hook, is
  * owned by root and not writable by group or others (doc/guest-ops.md).
  * Hooks are regular executable files, not symlinks (as upstream), at most
  * GUEST_HOOKS_MAX per kind.
+ *
+ * As upstream (create_sandbox logs add_hooks' error and goes on), a problem
+ * with the path never fails CreateSandbox: it is logged and what it
+ * concerns is left out (the whole path, one kind's directory, or one hook).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -89,34 +93,45 @@ static Grpc__Hook *hook_new(const char *path, const char *name, const char *kind
 	return h;
 }
 
-/* The hooks of <dir>/<kind>, sorted by name; a missing directory has none. */
+/* The hooks of <dir>/<kind>, sorted by name; a missing directory has none.
+ * A directory or hook that is not root's alone is logged and left out;
+ * only running out of memory fails. */
 static int find(const char *dir, const char *kind, Grpc__Hook ***out, size_t *n,
 		struct kerr *err)
 {
 	char sub[PATH_MAX];
 	snprintf(sub, sizeof(sub), "%s/%s", dir, kind);
+	struct stat st;
+	if (lstat(sub, &st) < 0) {
+		if (errno != ENOENT)
+			log_warn("guest hooks: %s: %s: no %s hooks", sub, strerror(errno), kind);
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode) || !trusted(&st)) {
+		log_warn("guest hooks: %s is %s: no %s hooks", sub,
+			 S_ISLNK(st.st_mode)    ? "a symlink"
+			 : !S_ISDIR(st.st_mode) ? "not a directory"
+						: "not root's alone (owner or group/other write)",
+			 kind);
+		return 0;
+	}
 	struct dirent **names = NULL;
 	int cnt = scandir(sub, &names, NULL, alphasort);
-	if (cnt < 0)
-		return errno == ENOENT ? 0
-				       : kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno, "%s: %s",
-							 sub, strerror(errno));
+	if (cnt < 0) {
+		log_warn("guest hooks: %s: %s: no %s hooks", sub, strerror(errno), kind);
+		return 0;
+	}
 	int r = 0;
-	struct stat st;
-	if (lstat(sub, &st) < 0 || S_ISLNK(st.st_mode) || !trusted(&st))
-		r = kerr_set_status(err, GRPC_PERMISSION_DENIED, -EPERM,
-				    "%s is a symlink or not root's alone", sub);
 	for (int i = 0; i < cnt; i++) {
 		char path[PATH_MAX];
 		if (r >= 0 && names[i]->d_name[0] != '.' &&
 		    snprintf(path, sizeof(path), "%s/%s", sub, names[i]->d_name) < (int)sizeof(path) &&
 		    lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111)) {
 			if (!trusted(&st)) {
-				r = kerr_set_status(err, GRPC_PERMISSION_DENIED, -EPERM,
-						    "hook %s is not root's alone", path);
+				log_warn("guest hooks: %s is not root's alone: left out", path);
 			} else if (*n >= GUEST_HOOKS_MAX) {
-				r = kerr_set_status(err, GRPC_INVALID_ARGUMENT, -E2BIG,
-						    "%s: more than %u hooks", sub, GUEST_HOOKS_MAX);
+				log_warn("guest hooks: %s: more than %u hooks: %s left out", sub,
+					 GUEST_HOOKS_MAX, names[i]->d_name);
 			} else {
 				Grpc__Hook **nv = realloc(*out, (*n + 1) * sizeof(*nv));
 				Grpc__Hook *h = nv ? hook_new(path, names[i]->d_name, kind) : NULL;
@@ -134,7 +149,9 @@ static int find(const char *dir, const char *kind, Grpc__Hook ***out, size_t *n,
 	return r;
 }
 
-int guest_hooks_load(struct executor *x, const char *path, struct kerr *err)
+/* Why path cannot hold guest hooks (into err, PERMISSION_DENIED or
+ * INVALID_ARGUMENT), or 0. */
+static int check_hook_path(struct executor *x, const char *path, struct kerr *err)
 {
 	size_t sl = strlen(x->o.shared_dir);
 	if (path[0] != '/' || strlen(path) >= PATH_MAX - 64 || strstr(path, "/../") ||
@@ -145,21 +162,31 @@ int guest_hooks_load(struct executor *x, const char *path, struct kerr *err)
 		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EPERM,
 				       "guest_hook_path %s is below the shared directory %s, which "
 				       "the host writes", path, x->o.shared_dir);
-	int r = check_dir_chain(path, err);
-	if (r < 0)
-		return r;
+	return check_dir_chain(path, err);
+}
+
+int guest_hooks_load(struct executor *x, const char *path, struct kerr *err)
+{
+	/* As upstream's add_hooks, the hooks found replace the previous set. */
+	if (x->sb.guest_hooks)
+		protobuf_c_message_free_unpacked(&x->sb.guest_hooks->base, NULL);
+	x->sb.guest_hooks = NULL;
+	struct kerr why = { 0 };
+	if (check_hook_path(x, path, &why) < 0) {
+		log_warn("%s: no guest hooks", why.msg);
+		return 0;
+	}
 	Grpc__Hooks *h = malloc(sizeof(*h));
 	if (!h)
 		return kerr_set(err, -ENOMEM, "out of memory");
 	grpc__hooks__init(h);
+	int r;
 	if ((r = find(path, "prestart", &h->prestart, &h->n_prestart, err)) < 0 ||
 	    (r = find(path, "poststart", &h->poststart, &h->n_poststart, err)) < 0 ||
 	    (r = find(path, "poststop", &h->poststop, &h->n_poststop, err)) < 0) {
 		protobuf_c_message_free_unpacked(&h->base, NULL);
 		return r;
 	}
-	if (x->sb.guest_hooks)
-		protobuf_c_message_free_unpacked(&x->sb.guest_hooks->base, NULL);
 	x->sb.guest_hooks = h;
 	log_info("guest hooks from %s: %zu prestart, %zu poststart, %zu poststop", path,
 		 h->n_prestart, h->n_poststart, h->n_poststop);

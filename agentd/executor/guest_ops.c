@@ -5,12 +5,15 @@
  * OnlineCPUMem, MemHotplugByProbe and AddSwapPath (see
  * doc/guest-ops.md for the rules and how they differ from upstream).
  *
- * Paths from the host (CopyFile, GetVolumeStats) must lie below the shared
- * directory (--shared-dir, /run/kata-containers as upstream's
- * CONTAINER_BASE): they are written as "<shared>/<rel>" with no empty, "."
- * or ".." component, and every lookup starts from an fd of the shared
- * directory with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), so a
- * symlink planted in the tree cannot lead a write outside it.
+ * Paths from the host must lie below the shared directory (--shared-dir,
+ * /run/kata-containers as upstream's CONTAINER_BASE), CopyFile's below its
+ * shared/containers subtree (upstream's KATA_GUEST_SHARE_DIR): they are
+ * written as "<dir>/<rel>" with no empty, "." or ".." component. What is
+ * only looked at (GetVolumeStats) is opened from an fd of the shared
+ * directory with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS); what is
+ * written (CopyFile, AddSwapPath) goes through common/beneath.h: no
+ * symlink anywhere on the way, no special file or hard link written
+ * through.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +31,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "cleanup.h"
 #include "executor.h"
 #include "grpc_status.h"
@@ -40,6 +44,11 @@
 #define COPY_FILE_MAX (1ll << 30)
 /* Suffix of the file a CopyFile writes into until its last chunk. */
 #define COPY_TMP_SUFFIX ".kata-copy"
+/* The only subtree CopyFile writes to, below the shared directory: upstream's
+ * KATA_GUEST_SHARE_DIR (/run/kata-containers/shared/containers), where both
+ * runtimes copy to. The rest of the shared directory (the sandbox's DNS
+ * file, storages' mount points, bundles) is the agent's own. */
+#define COPY_FILE_SUBTREE "shared/containers"
 
 static int reply_ok(struct ipc_chan *c, const struct ipc_msg *m, struct kerr *err)
 {
@@ -165,23 +174,31 @@ static int open_shared(const char *shared, struct kerr *err)
 }
 
 /* The path a request carries (VOLUME_STATS_REQ, ADD_SWAP_REQ: checked for
- * NUL by ipc.c), into path, checked by guest_shared_rel and opened below
- * the shared directory with openat2(flags, RESOLVE_SHARED | resolve). A
- * missing path is NOT_FOUND, one that cannot be opened so INVALID_ARGUMENT. */
-static int open_request_path(struct executor *x, const struct ipc_msg *m, const char *what,
-			     uint64_t flags, uint64_t resolve, char path[IPC_PATH_MAX],
-			     struct kerr *e)
+ * NUL by ipc.c), into path, checked by guest_shared_rel; *rel points into
+ * path. */
+static int request_rel(struct executor *x, const struct ipc_msg *m, const char *what,
+		       char path[IPC_PATH_MAX], const char **rel, struct kerr *e)
 {
 	memcpy(path, m->payload, m->len);
 	path[m->len] = '\0';
+	return guest_shared_rel(x->o.shared_dir, path, what, rel, e);
+}
+
+/* The request's path opened O_PATH below the shared directory
+ * (RESOLVE_SHARED: symlinks staying below it are followed; this is only
+ * looked at). A missing path is NOT_FOUND, one that cannot be opened so
+ * INVALID_ARGUMENT. */
+static int open_request_path(struct executor *x, const struct ipc_msg *m, const char *what,
+			     char path[IPC_PATH_MAX], struct kerr *e)
+{
 	const char *rel = NULL;
-	int r = guest_shared_rel(x->o.shared_dir, path, what, &rel, e);
+	int r = request_rel(x, m, what, path, &rel, e);
 	if (r < 0)
 		return r;
 	cleanup_close int root = open_shared(x->o.shared_dir, e);
 	if (root < 0)
 		return root;
-	int fd = sys_openat2(root, rel, flags | O_CLOEXEC, RESOLVE_SHARED | resolve);
+	int fd = sys_openat2(root, rel, O_PATH | O_CLOEXEC, RESOLVE_SHARED);
 	if (fd < 0)
 		return kerr_set_status(e, errno == ENOENT ? GRPC_NOT_FOUND : GRPC_INVALID_ARGUMENT,
 				       -errno, "%s %s: %s", what, path, strerror(errno));
@@ -208,8 +225,8 @@ int on_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 		return r;
 	char path[IPC_PATH_MAX];
 	struct kerr e = { 0 };
-	cleanup_close int fd = open_request_path(x, m, "GetVolumeStats: volume_guest_path", O_PATH,
-						 0, path, &e);
+	cleanup_close int fd = open_request_path(x, m, "GetVolumeStats: volume_guest_path", path,
+						 &e);
 	if (fd < 0)
 		return exec_fail(c, m->hdr.id, &e, err);
 	struct statfs sf;
@@ -236,52 +253,12 @@ int on_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 
 /* ---- CopyFile ---- */
 
-/* Open (O_PATH) the directory dir (relative, may be "") below root,
- * creating missing components with mode dir_mode (only those, as
- * upstream). */
-static int open_parent(int root, char *dir, mode_t dir_mode, struct kerr *err)
+/* chown through an fd; -1 keeps an id. */
+static int own_fd(int fd, int32_t uid, int32_t gid, const char *path, struct kerr *err)
 {
-	cleanup_close int cur = fcntl(root, F_DUPFD_CLOEXEC, 3);
-	if (cur < 0)
-		return kerr_set(err, -errno, "dup: %s", strerror(errno));
-	for (char *p = dir; *p;) {
-		char *slash = strchr(p, '/');
-		if (slash)
-			*slash = '\0';
-		int nfd = sys_openat2(cur, p, O_PATH | O_DIRECTORY | O_CLOEXEC, RESOLVE_SHARED);
-		if (nfd < 0 && errno == ENOENT) {
-			if (mkdirat(cur, p, dir_mode) < 0 && errno != EEXIST)
-				return kerr_set_status(err, GRPC_INTERNAL, -errno, "mkdir %s: %s", p,
-						       strerror(errno));
-			/* mkdir applies the umask: the mode asked for, exactly. */
-			if (fchmodat(cur, p, dir_mode, 0) < 0)
-				return kerr_set_status(err, GRPC_INTERNAL, -errno, "chmod %s: %s", p,
-						       strerror(errno));
-			nfd = sys_openat2(cur, p, O_PATH | O_DIRECTORY | O_CLOEXEC, RESOLVE_SHARED);
-		}
-		if (nfd < 0)
-			return kerr_set_status(err,
-					       errno == EXDEV || errno == ELOOP ? GRPC_PERMISSION_DENIED
-										: GRPC_INVALID_ARGUMENT,
-					       -errno, "directory %s: %s", p, strerror(errno));
-		close(cur);
-		cur = nfd;
-		if (!slash)
-			break;
-		*slash = '/';
-		p = slash + 1;
-	}
-	return take_fd(&cur);
-}
-
-/* chown by path relative to an O_PATH directory fd; -1 keeps an id. */
-static int own(int dirfd, const char *name, int32_t uid, int32_t gid, struct kerr *err)
-{
-	if (uid == -1 && gid == -1)
-		return 0;
-	if (fchownat(dirfd, name, (uid_t)uid, (gid_t)gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return kerr_set_status(err, GRPC_INTERNAL, -errno, "chown %s %d:%d: %s", name, uid,
-				       gid, strerror(errno));
+	if ((uid != -1 || gid != -1) && fchown(fd, (uid_t)uid, (gid_t)gid) < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: chown %s %d:%d: %s",
+				       path, uid, gid, strerror(errno));
 	return 0;
 }
 
@@ -313,21 +290,43 @@ static int check_link_target(const ProtobufCBinaryData *d, struct kerr *err)
 	return 0;
 }
 
+/* What stands at name, if anything, may be replaced (as upstream, which
+ * removes it first): anything but a directory, unless dir_ok. */
+static int clear_name(int pfd, const char *name, bool dir_ok, const char *path, struct kerr *err)
+{
+	struct stat st;
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0
+				       : kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: stat %s: %s",
+							 path, strerror(errno));
+	if (S_ISDIR(st.st_mode)) {
+		if (dir_ok)
+			return 0;
+		return kerr_set_status(err, GRPC_ALREADY_EXISTS, -EEXIST,
+				       "CopyFile: %s exists and is a directory", path);
+	}
+	if (unlinkat(pfd, name, 0) < 0 && errno != ENOENT)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: unlink %s: %s", path,
+				       strerror(errno));
+	return 0;
+}
+
+/* A directory: kept if it exists (as upstream), given its mode and owner.
+ * Its set-group-id bit stays (kubelet's fsGroup directories have it), and
+ * the sticky bit; set-user-id means nothing on a Linux directory. */
 static int copy_dir(int pfd, const char *name, const Grpc__CopyFileRequest *q, struct kerr *err)
 {
-	mode_t mode = q->file_mode & 0777;
-	if (mkdirat(pfd, name, mode) < 0 && errno != EEXIST)
-		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: mkdir %s: %s", q->path,
-				       strerror(errno));
-	cleanup_close int fd = sys_openat2(pfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-					   RESOLVE_SHARED | RESOLVE_NO_SYMLINKS);
+	mode_t mode = q->file_mode & (S_ISGID | S_ISVTX | 0777);
+	int r = clear_name(pfd, name, true, q->path, err);
+	if (r < 0)
+		return r;
+	cleanup_close int fd = beneath_mkdir(pfd, name, mode, NULL, err);
 	if (fd < 0)
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno, "CopyFile: %s: %s",
-				       q->path, strerror(errno));
+		return kerr_prefix(err, "CopyFile %s", q->path);
 	if (fchmod(fd, mode) < 0)
 		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: chmod %s: %s", q->path,
 				       strerror(errno));
-	return own(pfd, name, q->uid, q->gid, err);
+	return own_fd(fd, q->uid, q->gid, q->path, err);
 }
 
 static int copy_link(int pfd, const char *name, const Grpc__CopyFileRequest *q, struct kerr *err)
@@ -338,21 +337,16 @@ static int copy_link(int pfd, const char *name, const Grpc__CopyFileRequest *q, 
 	cleanup_free char *target = strndup((const char *)q->data.data, q->data.len);
 	if (!target)
 		return kerr_set(err, -ENOMEM, "out of memory");
-	/* Kubernetes updates a volume by re-pointing "..data": replace an
-	 * existing symlink (never a file or directory), as upstream. */
-	struct stat st;
-	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (!S_ISLNK(st.st_mode))
-			return kerr_set_status(err, GRPC_ALREADY_EXISTS, -EEXIST,
-					       "CopyFile: %s exists and is not a symlink", q->path);
-		if (unlinkat(pfd, name, 0) < 0)
-			return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: unlink %s: %s",
-					       q->path, strerror(errno));
-	}
+	/* Kubernetes updates a volume by re-pointing "..data". */
+	if ((r = clear_name(pfd, name, false, q->path, err)) < 0)
+		return r;
 	if (symlinkat(target, pfd, name) < 0)
 		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: symlink %s: %s",
 				       q->path, strerror(errno));
-	return own(pfd, name, q->uid, q->gid, err);
+	if ((q->uid != -1 || q->gid != -1) &&
+	    beneath_chown_link(pfd, name, (uid_t)q->uid, (gid_t)q->gid, err) < 0)
+		return kerr_prefix(err, "CopyFile");
+	return 0;
 }
 
 static int copy_regular(int pfd, const char *name, const Grpc__CopyFileRequest *q,
@@ -362,35 +356,29 @@ static int copy_regular(int pfd, const char *name, const Grpc__CopyFileRequest *
 	if (snprintf(tmp, sizeof(tmp), "%s%s", name, COPY_TMP_SUFFIX) >= (int)sizeof(tmp))
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -ENAMETOOLONG,
 				       "CopyFile: the name of %s is too long", q->path);
-	/* O_NOFOLLOW: a symlink planted under the temporary name is refused,
-	 * not written through; O_NONBLOCK: a fifo planted there would block
-	 * the open (and the executor) until someone reads it. */
-	cleanup_close int fd = openat(pfd, tmp,
-				      O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return kerr_set_status(err, errno == ELOOP ? GRPC_PERMISSION_DENIED : GRPC_INTERNAL,
-				       -errno, "CopyFile: open %s%s: %s", q->path, COPY_TMP_SUFFIX,
-				       strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "CopyFile: %s%s is not a regular file", q->path,
-				       COPY_TMP_SUFFIX);
 	/* Chunks come in order (the runtime sends them so): offset 0 starts
 	 * the file afresh, every other chunk continues where it ends. So the
 	 * file is complete exactly when the chunk ending at file_size came,
-	 * which a size check alone cannot tell with chunks out of order. */
-	if (q->offset == 0) {
-		if (ftruncate(fd, 0) < 0)
-			return kerr_set_status(err, GRPC_INTERNAL, -errno,
-					       "CopyFile: truncate %s: %s", q->path,
-					       strerror(errno));
-	} else if (st.st_size != q->offset) {
+	 * which a size check alone cannot tell with chunks out of order. A
+	 * symlink, fifo, device or hard link planted under the temporary name
+	 * is refused by beneath_open_file without being written through. */
+	int flags = q->offset == 0 ? O_WRONLY | O_CREAT | O_TRUNC : O_WRONLY;
+	cleanup_close int fd = beneath_open_file(pfd, tmp, flags, 0600, err);
+	if (fd < 0) {
+		if (q->offset != 0 && err->status == GRPC_NOT_FOUND)
+			err->status = GRPC_INVALID_ARGUMENT;
+		return kerr_prefix(err, "CopyFile %s (chunk at offset %" PRId64 ")", q->path,
+				   q->offset);
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: stat %s: %s", q->path,
+				       strerror(errno));
+	if (st.st_size != q->offset)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "CopyFile: chunk at offset %" PRId64 " of %s, but %lld bytes "
 				       "were written: chunks must come in order", q->offset, q->path,
 				       (long long)st.st_size);
-	}
 	for (size_t done = 0; done < q->data.len;) {
 		ssize_t n = pwrite(fd, q->data.data + done, q->data.len - done,
 				   (off_t)q->offset + (off_t)done);
@@ -403,23 +391,21 @@ static int copy_regular(int pfd, const char *name, const Grpc__CopyFileRequest *
 					       strerror(errno));
 		done += (size_t)n;
 	}
-	if (fstat(fd, &st) < 0)
-		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: stat %s: %s", q->path,
-				       strerror(errno));
-	if (st.st_size != q->file_size) {
+	if (q->offset + (int64_t)q->data.len != q->file_size) {
 		*complete = false;
 		return 0;
 	}
-	/* No setuid/setgid bits from the host. */
-	if (fchmod(fd, q->file_mode & 01777) < 0)
+	/* No setuid/setgid bits from the host on files. */
+	if (fchmod(fd, q->file_mode & (S_ISVTX | 0777)) < 0)
 		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: chmod %s: %s", q->path,
 				       strerror(errno));
-	if ((q->uid != -1 || q->gid != -1) && fchown(fd, (uid_t)q->uid, (gid_t)q->gid) < 0)
-		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: chown %s: %s", q->path,
-				       strerror(errno));
+	int r = own_fd(fd, q->uid, q->gid, q->path, err);
+	if (r < 0)
+		return r;
 	if (renameat(pfd, tmp, pfd, name) < 0)
-		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: rename to %s: %s",
-				       q->path, strerror(errno));
+		return kerr_set_status(err, errno == EISDIR ? GRPC_ALREADY_EXISTS : GRPC_INTERNAL,
+				       -errno, "CopyFile: rename to %s: %s", q->path,
+				       strerror(errno));
 	*complete = true;
 	return 0;
 }
@@ -431,10 +417,13 @@ int guest_copy_file_check(const Grpc__CopyFileRequest *q, struct kerr *err)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "CopyFile: file_mode 0%o is not a regular file, directory "
 				       "or symlink", q->file_mode);
-	if ((q->file_mode & ~(S_IFMT | 07777)) || (q->dir_mode & ~07777u))
+	/* file_mode is a stat(2) st_mode (type and permission bits) from
+	 * both runtimes; dir_mode is taken & 0777, as upstream, which drops
+	 * the Go runtime's os.ModeDir (bit 31) and runtime-rs's S_IFDIR. */
+	if (q->file_mode & ~(S_IFMT | 07777))
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "CopyFile: file_mode 0%o / dir_mode 0%o has unknown bits",
-				       q->file_mode, q->dir_mode);
+				       "CopyFile: file_mode 0%o has bits that are not a file mode",
+				       q->file_mode);
 	if (q->uid < -1 || q->gid < -1)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "CopyFile: uid %d / gid %d (-1 keeps the owner)", q->uid,
@@ -450,6 +439,32 @@ int guest_copy_file_check(const Grpc__CopyFileRequest *q, struct kerr *err)
 	return 0;
 }
 
+/* The parent directory of rel below the CopyFile subtree (made if missing,
+ * as upstream, with dir_mode & 0777; 0755 when the runtime sends none),
+ * and in *name the last component. */
+static int copy_parent(struct executor *x, const Grpc__CopyFileRequest *q, const char *rel,
+		       const char **name, struct kerr *err)
+{
+	cleanup_free char *dir = strdup(rel);
+	if (!dir)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	char *slash = strrchr(dir, '/');
+	*name = slash ? rel + (slash - dir) + 1 : rel;
+	if (slash)
+		*slash = '\0';
+	else
+		dir[0] = '\0';
+	cleanup_close int shared = beneath_open_root(x->o.shared_dir, err);
+	if (shared < 0)
+		return shared;
+	/* Like upstream's create_dir_all of KATA_GUEST_SHARE_DIR. */
+	cleanup_close int root = beneath_open_dir(shared, COPY_FILE_SUBTREE, true, 0755, err);
+	if (root < 0)
+		return root;
+	mode_t dmode = q->dir_mode & 0777;
+	return beneath_open_dir(root, dir, true, dmode ? dmode : 0755, err);
+}
+
 int on_copy_file(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
@@ -461,28 +476,15 @@ int on_copy_file(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr 
 		(Grpc__CopyFileRequest *)exec_unpack(&grpc__copy_file_request__descriptor, "CopyFile", m, &e);
 	if (!q)
 		return exec_fail(c, m->hdr.id, &e, err);
-	const char *rel = NULL;
-	cleanup_free char *dir = NULL;
-	cleanup_close int root = -1, pfd = -1;
+	char base[PATH_MAX];
+	snprintf(base, sizeof(base), "%s/%s", x->o.shared_dir, COPY_FILE_SUBTREE);
+	const char *rel = NULL, *name = NULL;
+	cleanup_close int pfd = -1;
 	bool complete = true;
 	if (guest_copy_file_check(q, &e) < 0 ||
-	    guest_shared_rel(x->o.shared_dir, q->path, "CopyFile path", &rel, &e) < 0)
+	    guest_shared_rel(base, q->path, "CopyFile path", &rel, &e) < 0)
 		goto bad;
-	if (!(dir = strdup(rel))) {
-		kerr_set(&e, -ENOMEM, "out of memory");
-		goto bad;
-	}
-	/* dir: the parent below the shared directory ("" for the top);
-	 * name: the last component (in rel, which dir does not alias). */
-	char *slash = strrchr(dir, '/');
-	const char *name = rel + (slash ? (size_t)(slash - dir) + 1 : 0);
-	if (slash)
-		*slash = '\0';
-	else
-		dir[0] = '\0';
-	if ((root = open_shared(x->o.shared_dir, &e)) < 0)
-		goto bad;
-	if ((pfd = open_parent(root, dir, q->dir_mode ? q->dir_mode : 0755, &e)) < 0) {
+	if ((pfd = copy_parent(x, q, rel, &name, &e)) < 0) {
 		kerr_prefix(&e, "CopyFile %.200s", q->path);
 		goto bad;
 	}
@@ -719,15 +721,14 @@ int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *
 		return r;
 	char path[IPC_PATH_MAX];
 	struct kerr e = { 0 };
-	cleanup_close int fd = open_request_path(x, m, "AddSwapPath path",
-						 O_RDWR | O_NOCTTY | O_NONBLOCK,
-						 RESOLVE_NO_SYMLINKS, path, &e);
-	if (fd < 0)
-		return exec_fail(c, m->hdr.id, &e, err);
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL, "AddSwapPath: %s is not a "
-				"regular file", path);
+	const char *rel = NULL;
+	cleanup_close int root = -1, fd = -1;
+	/* An existing regular file with one link, nothing else: a device
+	 * node or a fifo planted there is never opened (beneath.h). */
+	if (request_rel(x, m, "AddSwapPath path", path, &rel, &e) < 0 ||
+	    (root = beneath_open_root(x->o.shared_dir, &e)) < 0 ||
+	    (fd = beneath_open_file(root, rel, O_RDWR, 0, &e)) < 0) {
+		kerr_prefix(&e, "AddSwapPath");
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	long ps = sysconf(_SC_PAGESIZE);

@@ -32,7 +32,9 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <linux/seccomp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -172,6 +174,27 @@ static int probe_exists(bool *out, struct kerr *err)
 			       SYSFS_MEMORY_HOTPLUG_PROBE_PATH, strerror(errno));
 }
 
+/* Container seccomp filters work when the kernel has seccomp filter mode
+ * (upstream reports its build feature; the filters are built with
+ * libseccomp, always linked here, so the kernel is the question). */
+static bool seccomp_filters_work(void)
+{
+	uint32_t action = SECCOMP_RET_ERRNO;
+	return syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
+}
+
+/* upstream get_agent_details' storage_handlers: the drivers storage.c
+ * handles, as bits of ipc_storage_driver_name(). */
+static uint32_t storage_handler_bits(void)
+{
+	uint32_t bits = 0;
+	const char *name;
+	for (unsigned b = 0; (name = ipc_storage_driver_name(b)); b++)
+		if (storage_driver_known(name))
+			bits |= 1u << b;
+	return bits;
+}
+
 static int on_guest_details(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
@@ -183,7 +206,11 @@ static int on_guest_details(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 	struct ipc_guest_details_req req;
 	memcpy(&req, m->payload, sizeof(req));
 
-	struct ipc_guest_details_reply rep = { .init_daemon = x->init_daemon };
+	struct ipc_guest_details_reply rep = {
+		.init_daemon = x->init_daemon,
+		.supports_seccomp = seccomp_filters_work(),
+		.storage_handlers = storage_handler_bits(),
+	};
 	struct kerr e = { 0 };
 	uint64_t bs = 0;
 	bool probe = false;

@@ -472,8 +472,12 @@ int on_net_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 		if (ls.v[i].mac_len == 6 && !memcmp(ls.v[i].mac, mac, 6))
 			k = &ls.v[i];
 	if (!k) {
+		/* The Go runtime retries a hot-plugged NIC while the error
+		 * holds "Link not found" (kata_agent.go updateInterface), upstream's
+		 * find_link text: "Link not found (Address: <mac>)". */
 		kerr_set_status(&e, GRPC_NOT_FOUND, -ENODEV,
-				"UpdateInterface: no link has the hardware address %s", in->hwaddr);
+				"UpdateInterface: Link not found (Address: %s): no link has this "
+				"hardware address", in->hwaddr);
 		goto bad;
 	}
 	int index = k->index;

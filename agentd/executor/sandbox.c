@@ -11,17 +11,28 @@
  * CreateSandbox a holder process is made in new IPC, UTS (named by the
  * sandbox's hostname) and pid namespaces, whose pid 1 it is. Every
  * container's IPC and UTS namespaces are the holder's, as upstream shares
- * them across the pod; its pid namespace too when both CreateSandbox and
- * CreateContainer ask (sandbox_pidns), else a new one. The holder reaps
- * what is orphaned in its pid namespace and goes with the sandbox.
+ * them across the pod. A container whose CreateContainer asks for
+ * sandbox_pidns (the Go runtime does for the app containers of a
+ * shareProcessNamespace pod) joins the pod's pid namespace: the holder's
+ * when CreateSandbox asked for it too (older runtimes), else, as upstream
+ * (update_shared_pidns), the one of the pod's first container, the pause
+ * container; every other container gets a new one. The holder reaps what is
+ * orphaned in its pid namespace and goes with the sandbox.
  *
  * Kernel modules (load_kernel_module upstream): modprobe -v NAME PARAMS...,
  * one at a time, waited for (bounded), its output in the error.
  *
- * DNS (setup_guest_dns upstream): the lines go to
- * <shared>/sandbox/resolv.conf, bind-mounted over /etc/resolv.conf when the
- * agent is the guest's init (stand-alone on a host, the host's file is
- * left alone: the file is written, the mount skipped with a log line).
+ * DNS (setup_guest_dns upstream): the lines (trimmed; the empty ones the Go
+ * runtime's split leaves skipped) go to <shared>/sandbox/resolv.conf,
+ * written through common/beneath.h (no symlink on the way, no special
+ * file or hard link written through) and bind-mounted, from the fd that
+ * was written, over /etc/resolv.conf when the agent is the guest's init
+ * (stand-alone on a host, the host's file is left alone: the file is
+ * written, the mount skipped with a log line).
+ *
+ * DestroySandbox (upstream destroy_sandbox): every container is removed,
+ * the answer goes out, then the parent is told (CTL_SANDBOX_DESTROYED) and
+ * stops the agent, which powers the guest off as PID 1.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,12 +50,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "cleanup.h"
 #include "executor.h"
 #include "watcher.h"
 #include "grpc_status.h"
 
-#define DNS_MAX_LINES 64u
+#define DNS_MAX_LINES 256u
 #define DNS_LINE_MAX 1024u
 #define GUEST_DNS_FILE "/etc/resolv.conf"
 #define MODULES_MAX 64u
@@ -204,8 +216,21 @@ static int modprobe(const Grpc__KernelModule *mod, struct kerr *err)
 	return 0;
 }
 
-/* Each line printable, no newline; bounded (upstream takes them as they
- * come). */
+/* dns[i] without its leading and trailing blanks (upstream trims each). */
+static const char *dns_trim(const char *s, size_t *len)
+{
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n' || *s == '\v' || *s == '\f')
+		s++;
+	size_t n = strlen(s);
+	while (n && strchr(" \t\r\n\v\f", s[n - 1]))
+		n--;
+	*len = n;
+	return s;
+}
+
+/* Each line, trimmed, printable on one line; bounded (upstream takes them
+ * as they come). Empty ones are fine: the Go runtime's getDNS splits the
+ * host's resolv.conf on "\n", so its list ends with one. */
 static int dns_check(char **dns, size_t n, struct kerr *err)
 {
 	if (n > DNS_MAX_LINES)
@@ -213,13 +238,14 @@ static int dns_check(char **dns, size_t n, struct kerr *err)
 				       "CreateSandbox: %zu dns lines is more than %u", n,
 				       DNS_MAX_LINES);
 	for (size_t i = 0; i < n; i++) {
-		size_t l = strlen(dns[i]);
-		bool ok = l > 0 && l <= DNS_LINE_MAX;
-		for (const char *p = dns[i]; ok && *p; p++)
-			ok = (*p >= 0x20 && *p < 0x7f) || *p == '\t';
+		size_t l;
+		const char *p = dns_trim(dns[i], &l);
+		bool ok = l <= DNS_LINE_MAX;
+		for (size_t k = 0; ok && k < l; k++)
+			ok = (p[k] >= 0x20 && p[k] < 0x7f) || p[k] == '\t';
 		if (!ok)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-					       "CreateSandbox: dns[%zu] must be 1..%u printable "
+					       "CreateSandbox: dns[%zu] must be at most %u printable "
 					       "bytes on one line", i, DNS_LINE_MAX);
 	}
 	return 0;
@@ -309,6 +335,98 @@ bool sandbox_reaped(struct executor *x, pid_t pid)
 	return true;
 }
 
+/* The parent pid of pid, from /proc/PID/stat (after the last ')': the
+ * command may hold anything); -1 if it cannot be read. */
+static pid_t ppid_of(pid_t pid)
+{
+	char p[64], buf[512];
+	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
+	cleanup_close int fd = open(p, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *rp = strrchr(buf, ')');
+	int ppid = -1;
+	if (!rp || sscanf(rp + 1, " %*c %d", &ppid) != 1)
+		return -1;
+	return (pid_t)ppid;
+}
+
+static struct container *sandbox_find(struct executor *x, const char *id)
+{
+	for (struct container *ct = x->ctrs; ct; ct = ct->next)
+		if (!strcmp(ct->id, id))
+			return ct;
+	return NULL;
+}
+
+/* Remember the pid namespace of ct's init as the pod's (upstream
+ * update_shared_pidns: the first container's). Its identity (device and
+ * inode of /proc/PID/ns/pid) is checked on every later use, and the
+ * process is checked to be a child of the container's monitor after the
+ * namespace was looked at, so a reused pid cannot stand in for it. */
+static int pidns_pin(struct executor *x, struct container *ct, struct kerr *err)
+{
+	if (ct->removing || ct->init_pid <= 0 || ct->init_exited)
+		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ESRCH,
+				       "Sandbox does not have sandbox_pidns: the pod's first "
+				       "container %s has no running init", ct->id);
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)ct->init_pid);
+	if (stat(path, &st) < 0 || ppid_of(ct->init_pid) != ct->x_pid)
+		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ESRCH,
+				       "Sandbox does not have sandbox_pidns: the init of the pod's "
+				       "first container %s is gone", ct->id);
+	snprintf(x->sb.pidns_ctr, sizeof(x->sb.pidns_ctr), "%s", ct->id);
+	x->sb.pidns_dev = st.st_dev;
+	x->sb.pidns_ino = st.st_ino;
+	log_info("the pod's pid namespace is container %s's (init pid %d)", ct->id,
+		 (int)ct->init_pid);
+	return 0;
+}
+
+/* Where a container asking for sandbox_pidns finds the pod's pid namespace
+ * (into path; "" = a new one). The holder's when CreateSandbox asked for
+ * sharing it (older runtimes). Otherwise the first container's, as upstream:
+ * the Go runtime never sets CreateSandbox.sandbox_pidns, and sets
+ * CreateContainer.sandbox_pidns on the app containers of a
+ * shareProcessNamespace pod, which must see its pause container. With no
+ * container yet, this one is the first: a new namespace, which later ones
+ * join. */
+static int shared_pidns_path(struct executor *x, char *path, size_t len, struct kerr *err)
+{
+	if (x->sb.share_pid && x->sb.pidns_pid > 0) {
+		snprintf(path, len, "/proc/%d/ns/pid", (int)x->sb.pidns_pid);
+		return 0;
+	}
+	if (!x->sb.pidns_ctr[0]) {
+		struct container *first = x->ctrs;
+		while (first && first->next)
+			first = first->next; /* the list is newest first */
+		if (!first) {
+			path[0] = '\0';
+			return 0;
+		}
+		int r = pidns_pin(x, first, err);
+		if (r < 0)
+			return r;
+	}
+	struct container *ct = sandbox_find(x, x->sb.pidns_ctr);
+	struct stat st;
+	char p[64] = "";
+	if (ct && !ct->removing && ct->init_pid > 0 && !ct->init_exited)
+		snprintf(p, sizeof(p), "/proc/%d/ns/pid", (int)ct->init_pid);
+	if (!p[0] || stat(p, &st) < 0 || st.st_dev != x->sb.pidns_dev ||
+	    st.st_ino != x->sb.pidns_ino)
+		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ESRCH,
+				       "the pod's pid namespace is gone with the init of its first "
+				       "container %s", x->sb.pidns_ctr);
+	snprintf(path, len, "%s", p);
+	return 0;
+}
+
 int sandbox_set_pidns(struct executor *x, Grpc__CreateContainerRequest *req, struct kerr *err)
 {
 	Grpc__Linux *lx = req->oci ? req->oci->linux : NULL;
@@ -331,14 +449,8 @@ int sandbox_set_pidns(struct executor *x, Grpc__CreateContainerRequest *req, str
 		ns->path = np;
 	}
 	char path[64] = "";
-	if (req->sandbox_pidns) {
-		if (x->sb.pidns_pid <= 0 || !x->sb.share_pid)
-			return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ENOENT,
-					       "container %s: sandbox_pidns, but the sandbox has no "
-					       "shared pid namespace (CreateSandbox sandbox_pidns)",
-					       req->container_id);
-		snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)x->sb.pidns_pid);
-	}
+	if (req->sandbox_pidns && shared_pidns_path(x, path, sizeof(path), err) < 0)
+		return kerr_prefix(err, "container %s: sandbox_pidns", req->container_id);
 	/* Drop every pid entry, then append ours (the spec's own path, a
 	 * host pid namespace, is never used: upstream resets it too). */
 	size_t k = 0;
@@ -368,40 +480,23 @@ int sandbox_set_pidns(struct executor *x, Grpc__CreateContainerRequest *req, str
 	return 0;
 }
 
-static int dns_setup(struct executor *x, char **dns, size_t n, struct kerr *err)
+/* Bind the file fd (what dns_setup wrote) over the guest's
+ * /etc/resolv.conf. The fd, not a path, is mounted (open_tree), so nothing
+ * swapped in after the write can be bound instead. */
+static int dns_bind(struct executor *x, int fd, struct kerr *err)
 {
-	if (n == 0)
-		return 0;
-	char dir[4096], file[4200];
-	snprintf(dir, sizeof(dir), "%s/sandbox", x->o.shared_dir);
-	snprintf(file, sizeof(file), "%s/resolv.conf", dir);
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return kerr_set_status(err, GRPC_INTERNAL, -errno, "mkdir %s: %s", dir,
-				       strerror(errno));
-	/* O_NOFOLLOW: a symlink planted there is not written through;
-	 * O_NONBLOCK: nor does a planted fifo block the executor. */
-	cleanup_close int fd = open(file, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
-				    0644);
-	struct stat fst;
-	if (fd < 0)
-		return kerr_set_status(err, GRPC_INTERNAL, -errno, "open %s: %s", file,
-				       strerror(errno));
-	if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode) || ftruncate(fd, 0) < 0)
-		return kerr_set_status(err, GRPC_INTERNAL, -EINVAL, "%s is not a regular file",
-				       file);
-	for (size_t i = 0; i < n; i++)
-		if (dprintf(fd, "%s\n", dns[i]) < 0)
-			return kerr_set_status(err, GRPC_INTERNAL, -errno, "write %s: %s", file,
-					       strerror(errno));
-	if (!x->init_daemon) {
-		log_info("DNS written to %s; not the guest's init: %s left alone", file,
-			 GUEST_DNS_FILE);
-		return 0;
-	}
-	struct stat st;
+	struct stat st, fst;
 	/* As upstream: no /etc/resolv.conf in the image, nothing to cover; a
 	 * symlink there is replaced by an empty file to mount over. */
 	if (lstat(GUEST_DNS_FILE, &st) < 0)
+		return 0;
+	if (S_ISDIR(st.st_mode))
+		return kerr_set_status(err, GRPC_INTERNAL, -EISDIR, "%s is a directory",
+				       GUEST_DNS_FILE);
+	if (fstat(fd, &fst) < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "fstat: %s", strerror(errno));
+	/* A second CreateSandbox rewrote the file already bound in place. */
+	if (x->sb.dns_bound && fst.st_dev == x->sb.dns_dev && fst.st_ino == x->sb.dns_ino)
 		return 0;
 	if (S_ISLNK(st.st_mode)) {
 		if (unlink(GUEST_DNS_FILE) < 0)
@@ -413,10 +508,60 @@ static int dns_setup(struct executor *x, char **dns, size_t n, struct kerr *err)
 					       GUEST_DNS_FILE, strerror(errno));
 		close(f);
 	}
-	if (mount(file, GUEST_DNS_FILE, NULL, MS_BIND, NULL) < 0)
-		return kerr_set_status(err, GRPC_INTERNAL, -errno, "bind %s over %s: %s", file,
+	cleanup_close int tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (tree < 0 || move_mount(tree, "", AT_FDCWD, GUEST_DNS_FILE, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "bind the DNS file over %s: %s",
 				       GUEST_DNS_FILE, strerror(errno));
-	log_info("DNS: %zu lines, %s bound over %s", n, file, GUEST_DNS_FILE);
+	x->sb.dns_bound = true;
+	x->sb.dns_dev = fst.st_dev;
+	x->sb.dns_ino = fst.st_ino;
+	return 0;
+}
+
+static int dns_setup(struct executor *x, char **dns, size_t n, struct kerr *err)
+{
+	if (n == 0)
+		return 0;
+	size_t total = 1;
+	for (size_t i = 0; i < n; i++)
+		total += strlen(dns[i]) + 1;
+	cleanup_free char *text = malloc(total);
+	if (!text)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	size_t len = 0, lines = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t l;
+		const char *p = dns_trim(dns[i], &l);
+		if (!l)
+			continue;
+		memcpy(text + len, p, l);
+		len += l;
+		text[len++] = '\n';
+		lines++;
+	}
+	/* <shared>/sandbox/resolv.conf, from an fd of the shared directory:
+	 * a symlink planted as "sandbox" or "resolv.conf" (by a container
+	 * that can write there) fails the request, and a fifo, device or hard
+	 * link there is not written through. */
+	cleanup_close int shared = beneath_open_root(x->o.shared_dir, err);
+	if (shared < 0)
+		return shared;
+	cleanup_close int dir = beneath_open_dir(shared, "sandbox", true, 0755, err);
+	if (dir < 0)
+		return dir;
+	cleanup_close int fd = beneath_write_file(dir, "resolv.conf", text, len, 0644, err);
+	if (fd < 0)
+		return kerr_prefix(err, "%s/sandbox", x->o.shared_dir);
+	if (!x->init_daemon) {
+		log_info("DNS: %zu lines written to %s/sandbox/resolv.conf; not the guest's init: "
+			 "%s left alone", lines, x->o.shared_dir, GUEST_DNS_FILE);
+		return 0;
+	}
+	int r = dns_bind(x, fd, err);
+	if (r < 0)
+		return r;
+	log_info("DNS: %zu lines, %s/sandbox/resolv.conf bound over %s", lines, x->o.shared_dir,
+		 GUEST_DNS_FILE);
 	return 0;
 }
 
@@ -492,8 +637,10 @@ int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 	}
 	if (req->sandbox_pidns)
 		x->sb.share_pid = true;
+	/* Problems with the path are logged, as upstream; only running out of
+	 * memory fails. */
 	if (req->guest_hook_path[0] && guest_hooks_load(x, req->guest_hook_path, &e) < 0) {
-		kerr_prefix(&e, "CreateSandbox");
+		kerr_prefix(&e, "CreateSandbox: guest hooks");
 		goto out;
 	}
 	for (size_t i = 0; i < req->n_kernel_modules; i++)
@@ -531,8 +678,16 @@ static void destroy_done(struct executor *x)
 	x->sb.guest_hooks = NULL;
 	pidns_stop(x);
 	x->sb.share_pid = false;
-	log_info("sandbox destroyed");
+	x->sb.pidns_ctr[0] = '\0';
+	log_info("sandbox destroyed: the agent stops (as upstream's)");
 	exec_ok_to_fe(x, x->sb.destroy_fe_gen, x->sb.destroy_fe_id);
+	/* The answer is on its way to the front-end; the parent then stops
+	 * the agent (as PID 1: the guest powers off), which the runtime waits
+	 * for when tracing. */
+	struct kerr e = { 0 };
+	if (!x->ctl || ipc_chan_send(x->ctl, IPC_CTL_SANDBOX_DESTROYED, 0, NULL, 0, -1, &e) < 0)
+		log_error("DestroySandbox: cannot tell the parent: %s",
+			  e.msg[0] ? e.msg : "no control channel");
 }
 
 int on_sandbox_destroy(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)

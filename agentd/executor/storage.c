@@ -1263,3 +1263,11 @@ int storage_revalidate_shares(const char *dir)
 	}
 	return n;
 }
+
+bool storage_driver_known(const char *driver)
+{
+	Grpc__Storage s = GRPC__STORAGE__INIT;
+	enum storage_kind k;
+	s.driver = (char *)driver;
+	return classify(&s, &k, NULL) == 0;
+}

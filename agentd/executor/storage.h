@@ -26,6 +26,7 @@
 #ifndef KATA_EXECUTOR_STORAGE_H
 #define KATA_EXECUTOR_STORAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "agent.pb-c.h"
@@ -70,5 +71,9 @@ int storage_update_ephemeral(const Grpc__Storage *s, const struct storage_policy
  * of them; returns how many were looked up. Failures are only logged. */
 #define STORAGE_MAX_REVALIDATE 4096
 int storage_revalidate_shares(const char *dir);
+
+/* True when storage_add has a handler for this driver (GetGuestDetails
+ * reports the list, as upstream's agent_details.storage_handlers). */
+bool storage_driver_known(const char *driver);
 
 #endif

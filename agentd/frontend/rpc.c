@@ -69,11 +69,26 @@ static void guest_details_reply(struct frontend *fe, struct ttrpc_call *call,
 	struct ipc_guest_details_reply r;
 	memcpy(&r, reply->payload, sizeof(r));
 
+	/* As upstream get_agent_details: the runtime refuses every
+	 * CreateContainer with guest seccomp on unless supports_seccomp. No
+	 * device handlers (upstream's list is empty too); the storage drivers
+	 * the executor handles; the build features (upstream's names): container
+	 * seccomp is always built in here, agent-policy is not. */
 	Grpc__AgentDetails details = GRPC__AGENT_DETAILS__INIT;
 	details.version = (char *)KATA_AGENT_VERSION;
 	details.init_daemon = r.init_daemon;
-	/* Container seccomp is not implemented yet: do not claim it. */
-	details.supports_seccomp = false;
+	details.supports_seccomp = r.supports_seccomp;
+	char *handlers[IPC_STORAGE_DRIVERS_MAX];
+	size_t n = 0;
+	const char *name;
+	for (unsigned b = 0; (name = ipc_storage_driver_name(b)); b++)
+		if (r.storage_handlers & (1u << b))
+			handlers[n++] = (char *)name;
+	details.storage_handlers = handlers;
+	details.n_storage_handlers = n;
+	char *features[] = { (char *)"seccomp" };
+	details.extra_features = features;
+	details.n_extra_features = 1;
 
 	Grpc__GuestDetailsResponse resp = GRPC__GUEST_DETAILS_RESPONSE__INIT;
 	resp.mem_block_size_bytes = r.mem_block_size_bytes;

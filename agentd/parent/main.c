@@ -9,7 +9,8 @@
  *    the running executor over the control channel (CTL_NEW_FRONTEND);
  *    restarts back off when the front-end keeps dying;
  *  - an executor that dies ends the agent (on_executor_death());
- *  - SIGTERM/SIGINT stop both children and exit 0;
+ *  - SIGTERM/SIGINT, and the executor's CTL_SANDBOX_DESTROYED (DestroySandbox
+ *    answered), stop both children and exit 0;
  *  - as child subreaper it reaps every orphan that lands on it.
  *
  * It never reads from the untrusted socket: it only creates it.
@@ -337,9 +338,21 @@ static void start_frontend(struct parent *p)
 
 /* ---- the executor ---- */
 
+/* DestroySandbox was answered: the agent stops, as upstream's does once its
+ * sandbox is destroyed (as PID 1 the guest then powers off, which the
+ * runtime waits for when tracing). The front-end's SIGTERM grace lets it
+ * write that answer first. */
+static int on_sandbox_destroyed(struct ipc_chan *c, struct ipc_msg *m, void *data,
+				struct kerr *err)
+{
+	begin_shutdown(data, 0, "the sandbox was destroyed (DestroySandbox)");
+	return 0;
+}
+
 static const struct ipc_dispatch ctl_table[] = {
-	/* The executor sends nothing on the control channel: any message is a
-	 * protocol violation and closes it. */
+	/* The one message the executor sends on the control channel; any
+	 * other is a protocol violation and closes it. */
+	{ IPC_CTL_SANDBOX_DESTROYED, IPC_FROM(IPC_ROLE_EXECUTOR), on_sandbox_destroyed },
 	{ 0, 0, NULL },
 };
 

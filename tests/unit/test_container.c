@@ -448,6 +448,45 @@ TEST(sysctl_host_key_refused)
 	CHECK(strstr(r.err.msg, "Linux.Sysctl") != NULL);
 }
 
+/* containerd's pause container as the Go runtime sends it: no network
+ * namespace (constrainGRPCSpec strips it: the guest's is the pod's) and the
+ * net.* sysctls CRI sets in every sandbox. Accepted, as upstream's
+ * validator, and written in the network namespace the container shares
+ * (the pod's): here a fresh one this test made for itself, not the
+ * host's. */
+TEST(sysctl_net_without_netns)
+{
+	const char *key = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+	char *host_before = read_file(key);
+	int orig = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	REQUIRE(host_before && orig >= 0);
+	REQUIRE(unshare(CLONE_NEWNET) == 0);
+	json_t *s = base_spec("cat /proc/sys/net/ipv4/ip_unprivileged_port_start "
+			      "/proc/sys/net/ipv4/ping_group_range");
+	json_t *ns = jget(jget(s, "Linux"), "Namespaces");
+	for (size_t i = json_array_size(ns); i-- > 0;)
+		if (!strcmp(json_string_value(jget(json_array_get(ns, i), "Type")), "network"))
+			json_array_remove(ns, i);
+	/* base_spec keeps /proc/sys read-only, as containerd's specs do: the
+	 * sysctls are written before that applies, as upstream */
+	json_object_set_new(jget(s, "Linux"), "Sysctl",
+			    json_pack("{s:s,s:s}", "net.ipv4.ip_unprivileged_port_start", "0",
+				      "net.ipv4.ping_group_range", "0 2147483647"));
+	struct run r;
+	run_spec(s, "sysctlnet", &r);
+	CHECK_RAN(r);
+	CHECK_EQ_STR(r.out, "0\n0\t2147483647\n");
+	char *pod = read_file(key);
+	CHECK_EQ_STR(pod, "0\n");
+	free(pod);
+	CHECK_EQ_INT(setns(orig, CLONE_NEWNET), 0);
+	close(orig);
+	char *host_after = read_file(key);
+	CHECK_EQ_STR(host_after, host_before);
+	free(host_after);
+	free(host_before);
+}
+
 TEST(rootfs_symlink_to_host_root_refused)
 {
 	char link[128];

@@ -615,6 +615,12 @@ TEST(remove_and_leftovers)
 	REQUIRE(create("c1", rootfs, "true") == 0);
 	CHECK_EQ_INT(remove_ctr("c1", 0), 0);
 	CHECK_EQ_INT(request(IPC_SANDBOX_DESTROY_REQ, NULL, 0, NULL, 0), 0);
+	/* Answered, then the parent (this test) is told to stop the agent. */
+	struct ipc_msg cm;
+	int cr = recv_to(ctl, &cm, 2000);
+	CHECK(cr == 1 && cm.hdr.type == IPC_CTL_SANDBOX_DESTROYED && cm.len == 0);
+	if (cr == 1)
+		ipc_msg_release(&cm);
 	for (size_t i = 0; i < 8; i++)
 		if (att[i].fd >= 0) {
 			close(att[i].fd);

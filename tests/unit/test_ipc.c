@@ -217,6 +217,24 @@ TEST(payload_field_checks)
 	r = (struct ipc_guest_details_req){ .mem_block_size = 1, .mem_hotplug_probe = 1 };
 	CHECK_EQ_INT(ipc_check_payload(IPC_GUEST_DETAILS_REQ, (uint8_t *)&r, sizeof(r), &e), 0);
 
+	/* the reply: booleans 0/1, storage driver bits only for known names */
+	struct ipc_guest_details_reply g = { .supports_seccomp = 1, .init_daemon = 1,
+					     .storage_handlers = 0x1f };
+	CHECK_EQ_INT(ipc_check_payload(IPC_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e), 0);
+	CHECK_EQ_STR(ipc_storage_driver_name(0), "9p");
+	CHECK_EQ_STR(ipc_storage_driver_name(1), "virtio-fs");
+	CHECK(ipc_storage_driver_name(IPC_STORAGE_DRIVERS_MAX - 1) == NULL);
+	g.supports_seccomp = 2;
+	CHECK(ipc_check_payload(IPC_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e) < 0);
+	g.supports_seccomp = 1;
+	g.pad = 1;
+	CHECK(ipc_check_payload(IPC_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e) < 0);
+	g.pad = 0;
+	g.storage_handlers = 1u << (IPC_STORAGE_DRIVERS_MAX - 1);
+	CHECK(ipc_check_payload(IPC_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e) < 0);
+	/* DestroySandbox's notice to the parent carries nothing */
+	CHECK_EQ_INT(ipc_check_payload(IPC_CTL_SANDBOX_DESTROYED, NULL, 0, &e), 0);
+
 	uint8_t buf[sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX + 8];
 	size_t n = ipc_error_build(buf, GRPC_NOT_FOUND, -ENOENT, "no such thing");
 	CHECK_EQ_INT(n, sizeof(struct ipc_error) + strlen("no such thing") + 1);

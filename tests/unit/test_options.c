@@ -579,7 +579,6 @@ TEST(config_file_errors)
 	check_config_error(tap_failed, "\nlog_level = \"loud\"\n",
 			   "2: log_level: invalid log level \"loud\" (expected critical, fatal, "
 			   "panic, error, warn, warning, info, debug or trace)");
-	check_config_error(tap_failed, "debug_consol = true\n", "1: unknown key \"debug_consol\"");
 	check_config_error(tap_failed, "log_vport = -1\n",
 			   "1: log_vport: -1 is out of range (0 to 2147483647)");
 	check_config_error(tap_failed, "container_pipe_size = \"4096\"\n",
@@ -601,11 +600,63 @@ TEST(config_file_errors)
 	check_config_error(tap_failed, "[endpoints]\nallowed = [\"A\", 3]\n",
 			   "2: endpoints.allowed: expected a string, found integer");
 	check_config_error(tap_failed, "[endpoints]\ndenied = []\n",
-			   "2: endpoints: unknown key \"denied\" (expected allowed)");
+			   "1: endpoints: missing key \"allowed\"");
 	check_config_error(tap_failed, "[endpoints]\n", "1: endpoints: missing key \"allowed\"");
 	check_config_error(tap_failed, "a = 1.0\n", "1: floats are not supported (\"1.0\")");
 	check_config_error(tap_failed, "mem_agent_enable = 1\n",
 			   "1: mem_agent_enable: expected a boolean, found integer");
+}
+
+/* Upstream's serde ignores keys it does not know: the file is used, each
+ * such key reported; a malformed file is still refused. */
+TEST(config_file_unknown_keys_ignored)
+{
+	const char *path = write_file("unknown.toml",
+				      "debug_console = true\n"
+				      "debug_consol = true\n"
+				      "future_option = \"x\"\n"
+				      "[endpoints]\n"
+				      "allowed = [\"CreateContainerRequest\"]\n"
+				      "denied = []\n");
+	REQUIRE(path != NULL);
+	struct agent_options o;
+	struct kerr err;
+	struct warnings w;
+	memset(&w, 0, sizeof(w));
+	kerr_clear(&err);
+	options_init_defaults(&o);
+	int r = options_parse_config_file_warn(&o, path, collect, &w, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	dump(&w);
+	CHECK_EQ_INT(r, 0);
+	CHECK(o.debug_console);
+	CHECK(o.endpoints_restricted);
+	CHECK(options_endpoint_allowed(&o, "CreateContainerRequest"));
+	CHECK(!options_endpoint_allowed(&o, "ExecProcessRequest"));
+	CHECK_EQ_INT(w.n, 3);
+	CHECK(warned(&w, "debug_consol", ""));
+	CHECK(warned(&w, "future_option", ""));
+	CHECK(warned(&w, "endpoints.denied", ""));
+	CHECK(w.n >= 1 && strstr(w.text[0], "unknown key in the config file") != NULL &&
+	      strstr(w.text[0], ":2") != NULL);
+	options_free(&o);
+
+	/* without a callback: ignored silently, still used */
+	options_init_defaults(&o);
+	CHECK_EQ_INT(options_parse_config_file(&o, path, &err), 0);
+	CHECK(o.debug_console);
+	options_free(&o);
+
+	/* through options_load, as the parent reads it */
+	memset(&w, 0, sizeof(w));
+	CHECK_EQ_INT(options_load(&o, NULL, path, NULL, collect, &w, &err), 0);
+	CHECK(o.debug_console && warned(&w, "debug_consol", ""));
+	options_free(&o);
+	remove_file("unknown.toml");
+
+	/* malformed TOML with an unknown key: refused */
+	check_config_error(tap_failed, "debug_consol = \n", "1: expected a value");
 }
 
 TEST(config_file_missing)
@@ -716,12 +767,13 @@ TEST(load_config_errors_refuse_to_start)
 	options_free(&o);
 
 	char bad[256];
-	snprintf(bad, sizeof(bad), "%s", write_file("bad.toml", "dev_mode = true\nx = 1\n"));
+	snprintf(bad, sizeof(bad), "%s", write_file("bad.toml", "dev_mode = true\nx = 1 1\n"));
 	snprintf(cmdline, sizeof(cmdline), "agent.config_file=%s", bad);
 	CHECK_EQ_INT(load(&o, &w, cmdline, NULL, NULL, &err), -EINVAL);
 	char want[512];
-	snprintf(want, sizeof(want), "config file: %s:2: unknown key \"x\"", bad);
-	CHECK_EQ_STR(err.msg, want);
+	snprintf(want, sizeof(want), "config file: %s:2: ", bad);
+	CHECK(strncmp(err.msg, want, strlen(want)) == 0);
+	printf("# %s\n", err.msg);
 	options_free(&o);
 	remove_file("bad.toml");
 

@@ -218,9 +218,19 @@ check "a second GetOOMEvent has nothing: DEADLINE_EXCEEDED ($(echo $out))" metri
 out=$(call AgentService/SetGuestDateTime '{"Sec": 1893456000, "Usec": 0}')
 check "SetGuestDateTime 1893456000: OK and the guest's year is 2030 ($(date -u +%FT%T))" \
   test "$(date -u +%Y)" = 2030
-out=$(call AgentService/CopyFile "{\"path\": \"/run/kata-containers/vmcopy/f\", \"fileSize\": 3, \"fileMode\": 33188, \"data\": \"$(printf 'vm\n' | base64)\"}")
-check "CopyFile over vsock writes /run/kata-containers/vmcopy/f ($out)" \
-  test "$(cat /run/kata-containers/vmcopy/f 2>&1)" = vm
+# (kata_agent.go copyFile: file_mode = st.Mode, dir_mode = 0750|os.ModeDir)
+out=$(call AgentService/CopyFile "{\"path\": \"/run/kata-containers/shared/containers/vmcopy/f\", \"fileSize\": 3, \"fileMode\": 33188, \"dirMode\": 2147484136, \"data\": \"$(printf 'vm\n' | base64)\"}")
+check "CopyFile over vsock writes /run/kata-containers/shared/containers/vmcopy/f, its new directory 750 ($out)" \
+  sh -c 'test "$(cat /run/kata-containers/shared/containers/vmcopy/f 2>&1)" = vm &&
+    test "$(stat -c %a /run/kata-containers/shared/containers/vmcopy)" = 750'
+out=$(call AgentService/CopyFile "{\"path\": \"/run/kata-containers/foo\", \"fileSize\": 1, \"fileMode\": 33188, \"data\": \"eA==\"}")
+check "CopyFile to /run/kata-containers/foo: PERMISSION_DENIED (upstream's subtree only) ($(echo $out))" \
+  sh -c 'echo "$1" | grep -q PERMISSION_DENIED && test ! -e /run/kata-containers/foo' _ "$out"
+# getGuestDetails: the runtime refuses CreateContainer with guest seccomp on
+# unless supports_seccomp (sandbox.go)
+out=$(call AgentService/GetGuestDetails '{}')
+check "GetGuestDetails: initDaemon and supportsSeccomp true in the guest ($(echo $out))" \
+  sh -c 'echo "$1" | grep -q "\"initDaemon\": true" && echo "$1" | grep -q "\"supportsSeccomp\": true"' _ "$out"
 out=$(call AgentService/OnlineCPUMem '{"wait": true, "nbCpus": 0}')
 rc=$?
 check "OnlineCPUMem (memory blocks, no CPU to add) answers OK ($out)" test "$rc" = 0

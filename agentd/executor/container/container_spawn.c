@@ -217,11 +217,12 @@ static int child_setup(const struct container_launch *l, const struct child_plan
 		}
 		if ((r = run_child_hooks(l, HOOK_CREATE_CONTAINER, "creating", host_pid, err)) < 0)
 			return r;
+		/* Before the readonly paths (/proc/sys among them), as upstream. */
+		if ((r = process_apply_sysctl(s->linux, rc.root_fd, err)) < 0)
+			return r;
 		if ((r = rootfs_finish(&rc, p->cwd, err)) < 0)
 			return r;
 		if (s->hostname[0] && (r = process_set_hostname(s->hostname, err)) < 0)
-			return r;
-		if ((r = process_apply_sysctl(s->linux, err)) < 0)
 			return r;
 		if (s->root->readonly && (r = rootfs_make_root_readonly(err)) < 0)
 			return r;

@@ -92,7 +92,7 @@ bool process_sysctl_allowed(const char *key, int ns_flags)
 		if (strncmp(k, "fs.mqueue.", 10) == 0)
 			return true;
 	}
-	if ((ns_flags & CLONE_NEWNET) && strncmp(k, "net.", 4) == 0)
+	if (strncmp(k, "net.", 4) == 0)
 		return true;
 	if ((ns_flags & CLONE_NEWUTS) &&
 	    (strcmp(k, "kernel.hostname") == 0 || strcmp(k, "kernel.domainname") == 0))
@@ -107,11 +107,12 @@ int process_set_hostname(const char *hostname, struct kerr *err)
 	return 0;
 }
 
-int process_apply_sysctl(const Grpc__Linux *lx, struct kerr *err)
+int process_apply_sysctl(const Grpc__Linux *lx, int root_fd, struct kerr *err)
 {
 	if (!lx || lx->n_sysctl == 0)
 		return 0;
-	cleanup_close int dir = open("/proc/sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int dir = sys_openat2(root_fd, "proc/sys", O_PATH | O_DIRECTORY | O_CLOEXEC,
+					    RESOLVE_CONTAINER | RESOLVE_NO_SYMLINKS);
 	if (dir < 0)
 		return kerr_set(err, -errno, "open /proc/sys (is /proc mounted in the container?): %s",
 				strerror(errno));

@@ -20,15 +20,22 @@ int process_rlimit_from_name(const char *name);
 /* Capability number for "CAP_CHOWN" etc. (case-insensitive), -1 unknown. */
 int process_cap_from_name(const char *name);
 
-/* Is the sysctl key namespaced, given the namespaces the container gets
- * (new or joined, CLONE_NEW* flags), so writing it cannot change the host?
- * Same rules as runc: IPC keys with an ipc namespace, net.* with a network
- * namespace, kernel.hostname/domainname with a uts namespace. */
+/* May the container set the sysctl key, given the namespaces it gets (new
+ * or joined, CLONE_NEW* flags)? IPC keys with an ipc namespace and
+ * kernel.hostname/domainname with a uts namespace, as runc; net.* always,
+ * as upstream's validator: the runtime strips the network namespace from
+ * every spec (the guest's is the pod's), so a container without one sets
+ * the pod's network sysctls (containerd puts
+ * net.ipv4.ip_unprivileged_port_start and net.ipv4.ping_group_range in
+ * every pause container). */
 bool process_sysctl_allowed(const char *key, int ns_flags);
 
 int process_set_hostname(const char *hostname, struct kerr *err);
-/* Writes /proc/sys/<key> for each entry; /proc must be the container's. */
-int process_apply_sysctl(const Grpc__Linux *lx, struct kerr *err);
+/* Writes proc/sys/<key> for each entry, below root_fd (the container's
+ * rootfs, its /proc mounted; resolved inside it). Called before the
+ * readonly paths are applied, as upstream sets sysctls before
+ * finish_rootfs: containerd makes /proc/sys read-only in every spec. */
+int process_apply_sysctl(const Grpc__Linux *lx, int root_fd, struct kerr *err);
 int process_set_oom_score_adj(int64_t adj, struct kerr *err);
 int process_set_rlimits(const Grpc__Process *p, struct kerr *err);
 

@@ -9,13 +9,13 @@ plan 38
 suite_requires
 
 # Guest-wide requests (agentd/executor/guest_ops.c): CopyFile below the
-# shared dir (chunks, directories, symlinks, owner and mode, refusals that
+# shared dir's shared/containers, upstream's subtree (chunks, directories, symlinks, owner and mode, refusals that
 # write nothing), GetVolumeStats, ReseedRandomDev; SetGuestDateTime only
 # with refused values (a valid one would set this host's clock: the VM
 # suite sets it in a guest).
 t_guest() {
   agent_start guest || return
-  local out="$work/guest.out" cf="$shared/cf"
+  local out="$work/guest.out" cf="$shared/shared/containers/cf"
   b64() { printf '%s' "$1" | base64 -w0; }
   copy() { # copy JSON-FIELDS: CopyFile with these fields
     ctl call AgentService/CopyFile "{$1}" >"$out" 2>&1
@@ -63,8 +63,8 @@ t_guest() {
   # refusals, each leaving nothing behind
   local outside="$work/outside"
   mkdir -p "$outside"
-  ln -s "$outside" "$shared/evil"
-  copy "\"path\": \"$shared/evil/f\", \"fileSize\": 1, \"data\": \"$(b64 x)\""
+  ln -s "$outside" "$shared/shared/containers/evil"
+  copy "\"path\": \"$shared/shared/containers/evil/f\", \"fileSize\": 1, \"data\": \"$(b64 x)\""
   rc=$?
   check "CopyFile through a symlink that leaves the shared dir: refused, nothing written outside" \
     "$(cat "$out"; ls -la "$outside")" eval '[ $rc -ne 0 ] && [ -z "$(ls -A "$outside")" ]'
@@ -74,10 +74,10 @@ t_guest() {
   check "CopyFile onto a planted fifo (its temporary name): refused at once, the executor not blocked" \
     "$(cat "$out")" eval '[ $rc -ne 0 ] && [ -p "$cf/fifo.kata-copy" ] && ctl check >/dev/null'
   rm -f "$cf/fifo.kata-copy"
-  copy "\"path\": \"$shared/../escape\", \"fileSize\": 1, \"data\": \"$(b64 x)\""
+  copy "\"path\": \"$shared/shared/containers/../escape\", \"fileSize\": 1, \"data\": \"$(b64 x)\""
   rc=$?
   check "CopyFile with a .. component: INVALID_ARGUMENT" "$(cat "$out")" eval \
-    '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out" && [ ! -e "$work/escape" ]'
+    '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out" && [ ! -e "$shared/shared/escape" ]'
   copy "\"path\": \"/etc/kata-copy-test\", \"fileSize\": 1, \"data\": \"$(b64 x)\""
   rc=$?
   check "CopyFile outside the shared dir: PERMISSION_DENIED" "$(cat "$out")" eval \

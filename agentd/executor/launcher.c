@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -276,6 +277,10 @@ fail:
 void launcher_main(struct container *ct, int el, int lm, uint32_t create_id)
 {
 	struct launcher la = { .ct = ct, .el = el, .lm = lm };
+	/* Not dumpable, and neither is what it clones (the flag is copied):
+	 * the setup stages hold privileges a container's root must not reach
+	 * through ptrace, /proc/PID/fd or pidfd_getfd. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	la.init = (struct container_child){ .pid = 0, .pidfd = -1, .sync_fd = -1 };
 	Grpc__Spec *spec = ct->req->oci;
 	la.init_l = (struct container_launch){

@@ -19,37 +19,13 @@
 
 #include "cleanup.h"
 #include "executor.h"
+#include "fds.h"
 
 static int pair(int sp[2], const char *what, struct kerr *err)
 {
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return kerr_set(err, -errno, "socketpair %s: %s", what, strerror(errno));
 	return 0;
-}
-
-static int cmp_int(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
-/* Close every fd except 0-2 and keep[]: the launcher must not hold the
- * executor's channels (an extra copy of another container's launcher end
- * would keep that launcher from ever seeing EOF). */
-static void close_except(int *keep, size_t n)
-{
-	qsort(keep, n, sizeof(*keep), cmp_int);
-	unsigned from = 3;
-	for (size_t i = 0; i < n; i++) {
-		if (keep[i] < 0 || (unsigned)keep[i] < from) {
-			if (keep[i] >= 0 && (unsigned)keep[i] + 1 > from)
-				from = (unsigned)keep[i] + 1;
-			continue;
-		}
-		if ((unsigned)keep[i] > from)
-			close_range(from, (unsigned)keep[i] - 1, 0);
-		from = (unsigned)keep[i] + 1;
-	}
-	close_range(from, ~0u, 0);
 }
 
 /* Put fd at number to, without close-on-exec (dup2 clears it). */
@@ -80,8 +56,11 @@ __attribute__((noreturn)) static void x_main(struct container *ct, int el_l, int
 	}
 	if (l == 0) {
 		log_init("launcher", STDERR_FILENO, x->o.level);
+		/* Not the executor's channels: an extra copy of another
+		 * container's launcher end would keep that launcher from ever
+		 * seeing EOF, and the front-end's is not the launcher's to use. */
 		int keep[3] = { el_l, lm_l, cg_v2_fd(ct->cg) };
-		close_except(keep, 3);
+		fd_close_except(keep, 3);
 		launcher_main(ct, el_l, lm_l, create_id);
 	}
 	/* Move the three channels to 3, 4, 5 via numbers above them, so no

@@ -759,9 +759,10 @@ TEST(exec_joins_running_container)
 	protobuf_c_message_free_unpacked(pmsg, NULL);
 }
 
-/* The production shape: a launcher L (forked here) clones with CLONE_PARENT,
- * so the container is a child of this process (the "monitor"), which reaps
- * it after L is gone. */
+/* The production shape: a launcher L (forked here) clones setup stage 1
+ * with CLONE_PARENT, which clones the container process with CLONE_PARENT,
+ * so both are children of this process (the "monitor"), which reaps them
+ * after L is gone. */
 TEST(clone_parent_makes_monitor_the_parent)
 {
 	int pp[2];
@@ -797,6 +798,15 @@ TEST(clone_parent_makes_monitor_the_parent)
 	REQUIRE(pid > 0);
 	CHECK_EQ_INT(waitpid(pid, &st, 0), pid);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 5);
+	/* Setup stage 1, cloned by L with CLONE_PARENT too, exited 0 once it
+	 * had cloned the container process: ours to reap as well. */
+	int others = 0;
+	pid_t p;
+	while ((p = waitpid(-1, &st, 0)) > 0) {
+		others++;
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	CHECK_EQ_INT(others, 1);
 	CHECK(no_children_left());
 }
 

@@ -243,15 +243,15 @@ static void ctr_free(struct container *ct)
 static void remove_finish(struct container *ct)
 {
 	struct executor *x = ct->x;
-	if (ct->req && ct->req->oci && ct->req->oci->hooks && ct->init_pid > 0) {
-		/* Poststop hooks run here, in the executor: they are rare and
-		 * bounded by their timeout; failures are logged (runtime spec). */
-		cleanup_free char *state = hooks_state_json(ct->req->oci, ct->id, "stopped", 0,
-							    ct->bundle);
-		struct kerr he = { 0 };
-		if (state && hooks_run(ct->req->oci->hooks, HOOK_POSTSTOP, state, &he) < 0)
-			log_warn("container %s: %s", ct->id, he.msg);
+	/* Poststop hooks run in a runner process (poststop.c); the rest of
+	 * the removal waits for it, the executor's loop does not. */
+	if (!ct->poststop_started) {
+		ct->poststop_started = true;
+		if (poststop_start(ct))
+			return;
 	}
+	if (ct->poststop_pid > 0)
+		return;
 	bool reply = ct->rm_has_fe && !ct->remove_replied;
 	uint32_t id = ct->rm_fe_id, gen = ct->rm_fe_gen;
 	ctr_unlink(x, ct);
@@ -265,6 +265,12 @@ static void remove_finish(struct container *ct)
 static void on_finish(struct loop *l, void *data)
 {
 	remove_finish(data);
+}
+
+void container_finish_removal(struct container *ct)
+{
+	if (!loop_timer_add(ct->x->loop, 0, on_finish, ct))
+		log_error("container %s: out of memory finishing its removal", ct->id);
 }
 
 static bool all_exited(struct container *ct)
@@ -612,7 +618,8 @@ int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	}
 	/* The sandbox's guest hooks run like the spec's own (upstream
 	 * append_guest_hooks); checked with them. */
-	if (guest_hooks_append(x, req->oci, &e) < 0 || sandbox_set_pidns(x, req, &e) < 0 ||
+	if (hooks_host_check(x, req->oci, &e) < 0 ||
+	    guest_hooks_append(x, req->oci, &e) < 0 || sandbox_set_pidns(x, req, &e) < 0 ||
 	    spec_check(req->oci, ct->id, &e) < 0 ||
 	    check_paths(x, ct, &e) < 0)
 		goto bad;
@@ -1088,7 +1095,7 @@ void containers_reap(struct executor *x)
 			if (c->x_pid == pid)
 				ct = c;
 		if (!ct) {
-			if (!sandbox_reaped(x, pid))
+			if (!poststop_reaped(x, pid, st) && !sandbox_reaped(x, pid))
 				log_debug("reaped pid %d (status 0x%x)", (int)pid, st);
 			continue;
 		}
@@ -1133,6 +1140,7 @@ void containers_free_all(struct executor *x)
 		x->n_ctrs--;
 		if (ct->x_pid > 0)
 			kill(ct->x_pid, SIGKILL);
+		poststop_kill(ct);
 		ctr_free(ct);
 	}
 }

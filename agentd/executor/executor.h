@@ -42,6 +42,7 @@ struct exec_opts {
 	uint32_t pipe_size;       /* 0 = kernel default */
 	uint64_t hotplug_timeout_ms;   /* agent.hotplug_timeout (device waits) */
 	uint32_t passfd_listener_port; /* agent.passfd_listener_port, 0 = none */
+	bool allow_host_hooks;    /* run the spec's hooks other than startContainer */
 	enum log_level level;
 };
 
@@ -103,6 +104,10 @@ struct container {
 	uint32_t frz_fe_id, frz_fe_gen;
 	struct loop_timer *frz_timer;
 	struct oom_watch *oom; /* NULL: no OOM notification (no memory controller) */
+	/* The poststop hooks' runner (poststop.c), 0 when none runs. */
+	bool poststop_started;
+	pid_t poststop_pid;
+	struct loop_timer *poststop_timer;
 	struct container *next;
 };
 
@@ -227,6 +232,18 @@ int on_container_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 void container_begin_remove(struct container *ct);
 /* SIGCHLD: reap every exited child of the executor. */
 void containers_reap(struct executor *x);
+/* Go on with a removal that waited (for the poststop hooks), from the
+ * loop. */
+void container_finish_removal(struct container *ct);
+
+/* ---- poststop.c ---- */
+/* Fork the runner of ct's poststop hooks; false when there is nothing to
+ * run (or it could not start: logged), and the removal goes on at once. */
+bool poststop_start(struct container *ct);
+/* SIGCHLD: true when pid was a runner; its container's removal goes on. */
+bool poststop_reaped(struct executor *x, pid_t pid, int status);
+/* Kill ct's runner (executor exit). */
+void poststop_kill(struct container *ct);
 /* A new front-end: hand it a fresh channel to every live monitor. */
 void containers_new_frontend(struct executor *x);
 /* Exit of the executor: kill and forget everything without waiting. */
@@ -283,6 +300,10 @@ int guest_copy_file_check(const Grpc__CopyFileRequest *q, struct kerr *err);
 int guest_hooks_load(struct executor *x, const char *path, struct kerr *err);
 /* Append the sandbox's guest hooks to a container's spec (at create). */
 int guest_hooks_append(struct executor *x, Grpc__Spec *spec, struct kerr *err);
+/* The spec's own hooks (the host's, before guest_hooks_append): any but
+ * startContainer is PERMISSION_DENIED naming its stage, unless
+ * allow_host_hooks. */
+int hooks_host_check(const struct executor *x, const Grpc__Spec *spec, struct kerr *err);
 
 /* ---- spawn.c ---- */
 /* Fork X (-> L + exec M) for ct; sets ct->x_pid and returns the executor's

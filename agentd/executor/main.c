@@ -38,6 +38,7 @@
 #include "cleanup.h"
 #include "config.h"
 #include "executor.h"
+#include "fds.h"
 #include "grpc_status.h"
 #include "ipc.h"
 #include "log.h"
@@ -384,6 +385,8 @@ static void usage(FILE *f)
 		"  --container-pipe-size N  size of the containers' stdio pipes (0 = default)\n"
 		"  --hotplug-timeout-ms N   agent.hotplug_timeout, for device waits\n"
 		"  --passfd-listener-port N agent.passfd_listener_port (0 = none)\n"
+		"  --allow-host-hooks  run the spec's prestart, createRuntime, createContainer,\n"
+		"                      poststart and poststop hooks (default: refused)\n"
 		"  --version           print the version and exit\n"
 		"  --help              print this help and exit\n");
 }
@@ -478,6 +481,7 @@ int main(int argc, char **argv)
 		{ "container-pipe-size", required_argument, NULL, 'p' },
 		{ "hotplug-timeout-ms", required_argument, NULL, 'H' },
 		{ "passfd-listener-port", required_argument, NULL, 'P' },
+		{ "allow-host-hooks", no_argument, NULL, 'A' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -507,6 +511,9 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			x.init_daemon = true;
+			break;
+		case 'A':
+			x.o.allow_host_hooks = true;
 			break;
 		case 's':
 			shared = optarg;
@@ -618,6 +625,14 @@ int main(int argc, char **argv)
 	}
 	if (check_seqpacket(ctl_fd, &err) < 0) {
 		log_error("control channel fd %d: %s", ctl_fd, err.msg);
+		return 1;
+	}
+	/* It arrives without close-on-exec (the parent's dup2): nothing the
+	 * executor execs (modprobe, hooks) may hold it. Every other fd of the
+	 * executor is opened close-on-exec. */
+	int cr = fd_set_cloexec(ctl_fd);
+	if (cr < 0) {
+		log_error("control channel fd %d: FD_CLOEXEC: %s", ctl_fd, strerror(-cr));
 		return 1;
 	}
 	if (loop_new(&x.loop, &err) < 0 ||

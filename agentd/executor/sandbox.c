@@ -151,11 +151,13 @@ static int modprobe(const Grpc__KernelModule *mod, struct kerr *err)
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		int devnull = open("/dev/null", O_RDONLY);
+		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (devnull >= 0)
 			dup2(devnull, 0);
 		dup2(p[1], 1);
 		dup2(p[1], 2);
+		/* modprobe gets stdio and nothing else of the executor's. */
+		close_range(3, ~0U, 0);
 		execv(mp, (char *const *)argv);
 		_exit(127);
 	}

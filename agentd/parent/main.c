@@ -377,9 +377,14 @@ static int start_executor(struct parent *p, struct kerr *err)
 		(char *)"--container-pipe-size", pipesz,
 		(char *)"--hotplug-timeout-ms", hotplug,
 		(char *)"--passfd-listener-port", passfd,
-		p->pid1 ? (char *)"--init-daemon" : NULL,
-		NULL,
+		NULL, NULL, NULL,
 	};
+	/* Optional flags fill the NULL slots. */
+	size_t a = sizeof(argv) / sizeof(argv[0]) - 3;
+	if (p->pid1)
+		argv[a++] = (char *)"--init-daemon";
+	if (p->opts.allow_host_hooks)
+		argv[a++] = (char *)"--allow-host-hooks";
 	pid_t pid = spawn(p, p->executor_path, argv, &child_end, 1, err);
 	if (pid < 0) {
 		close(sp[0]);
@@ -680,6 +685,9 @@ int main(int argc, char **argv)
 	}
 
 	log_init("parent", STDERR_FILENO, LOG_LVL_INFO);
+	/* Whatever started us may have left fds open: none of them is ours to
+	 * pass on (the children get only their listed fds anyway). */
+	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 	struct kerr err = { 0 };
 	p.self = getpid();
 	p.pid1 = p.self == 1;

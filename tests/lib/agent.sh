@@ -118,6 +118,13 @@ agent_start() {
   # debug logs two lines per ReadStdout: gigabytes for the big streams.
   echo "agent.server_addr=$addr agent.log=${KATA_TEST_LOG:-info}" >"$work/cmdline"
   local extra=(--shared-dir "$shared" --cgroup-parent "/$cg_name")
+  # agent_toml: lines for a config file (which replaces the command line:
+  # the address and log level are written into it too).
+  if [ -n "${agent_toml:-}" ]; then
+    printf 'server_addr = "%s"\nlog_level = "%s"\n%s\n' "$addr" "${KATA_TEST_LOG:-info}" \
+      "$agent_toml" >"$work/agent.toml"
+    extra+=(--config "$work/agent.toml")
+  fi
   # agent_prep: shell commands run inside the new mount namespace before the
   # agent (which then takes the shell's pid), e.g. extra cgroup mounts;
   # agent_netns=1: the agent gets a network namespace of its own too.

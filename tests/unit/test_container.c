@@ -654,6 +654,35 @@ TEST(failing_hook_fails_create)
 	CHECK(no_children_left());
 }
 
+/* Docker's default profile answers clone3 with ENOSYS (libc falls back to
+ * clone); pidfd_open refused too, to take the hook runner's last resort. */
+static json_t *no_clone3_seccomp(void)
+{
+	return json_pack("{s:s,s:[s],s:[{s:[ss],s:s,s:i}]}", "DefaultAction", "SCMP_ACT_ALLOW",
+			 "Architectures", "SCMP_ARCH_X86_64", "Syscalls", "Names", "clone3",
+			 "pidfd_open", "Action", "SCMP_ACT_ERRNO", "errnoret", ENOSYS);
+}
+
+/* startContainer runs after the drop to the process's user and under its
+ * seccomp filter (no_new_privs: loaded just before the hooks). */
+TEST(start_container_hook_as_the_process)
+{
+	json_t *s = base_spec("echo main");
+	json_object_set_new(jget(s, "Linux"), "Seccomp", no_clone3_seccomp());
+	json_object_set_new(jget(s, "Process"), "NoNewPrivileges", json_true());
+	json_object_set_new(jget(s, "Process"), "User", json_pack("{s:i,s:i}", "UID", 1000, "GID",
+								  1000));
+	json_object_set_new(s, "Hooks", json_pack("{s:[{s:s,s:[sss]}]}", "StartContainer", "Path",
+						  "/bin/busybox", "Args", "sh", "-c",
+						  "echo hook uid $(id -u) $(grep ^Seccomp: /proc/self/status)"));
+	struct run r;
+	run_spec(s, "schook", &r);
+	CHECK_RAN(r);
+	printf("# out: %s", r.out);
+	CHECK(strstr(r.out, "hook uid 1000 Seccomp: 2") != NULL);
+	CHECK(strstr(r.out, "main\n") != NULL);
+}
+
 struct between_arg {
 	char path[256];
 	bool existed;
@@ -754,6 +783,59 @@ TEST(exec_joins_running_container)
 	CHECK(before && after && strcmp(before, after) == 0);
 	free(before);
 	free(after);
+	CHECK(no_children_left());
+	protobuf_c_message_free_unpacked(msg, NULL);
+	protobuf_c_message_free_unpacked(pmsg, NULL);
+}
+
+/* An exec into a container whose filter refuses clone3, without
+ * no_new_privs: stage 1 loads the filter (it needs CAP_SYS_ADMIN for that,
+ * before the drop) and then clones stage 2 with clone(2). */
+TEST(exec_under_filter_refusing_clone3)
+{
+	ProtobufCMessage *msg = NULL, *pmsg = NULL;
+	struct kerr err = { 0 };
+	json_t *sj = base_spec("read x");
+	json_object_set_new(jget(sj, "Linux"), "Seccomp", no_clone3_seccomp());
+	REQUIRE(pbjson_from_json(&grpc__spec__descriptor, sj, &msg, &err) == 0);
+	json_decref(sj);
+	json_t *pj = json_pack("{s:[sss],s:[s],s:s,s:{s:i,s:i}}", "Args", "sh", "-c",
+			       "echo exec-ran", "Env", "PATH=/bin", "Cwd", "/", "User", "UID", 0,
+			       "GID", 0);
+	REQUIRE(pbjson_from_json(&grpc__process__descriptor, pj, &pmsg, &err) == 0);
+	json_decref(pj);
+	int in[2], out[2];
+	REQUIRE(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0);
+	struct container_launch l = { .id = "nclone3", .bundle = tmp, .spec = (Grpc__Spec *)msg,
+				      .join_pidfd = -1, .cgroup_fd = -1,
+				      .stdio = { in[0], out[1], out[1] } };
+	struct container_child c, e;
+	REQUIRE(container_spawn(&l, &c, &err) == 0);
+	REQUIRE(container_start(&l, &c, &err) == 0);
+	struct container_launch le = l;
+	le.process = (Grpc__Process *)pmsg;
+	le.join_pidfd = c.pidfd;
+	int r = container_spawn(&le, &e, &err);
+	if (r < 0)
+		printf("# exec: %s\n", err.msg);
+	CHECK_EQ_INT(r, 0);
+	if (r == 0) {
+		CHECK_EQ_INT(container_start(&le, &e, &err), 0);
+		siginfo_t si = { 0 };
+		CHECK_EQ_INT(waitid(P_PIDFD, (id_t)e.pidfd, &si, WEXITED), 0);
+		container_child_release(&e);
+	}
+	CHECK(write(in[1], "\n", 1) == 1);
+	close(in[1]);
+	close(out[1]);
+	char buf[256];
+	read_all(out[0], buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "exec-ran\n");
+	siginfo_t si = { 0 };
+	CHECK_EQ_INT(waitid(P_PIDFD, (id_t)c.pidfd, &si, WEXITED), 0);
+	container_child_release(&c);
+	close(in[0]);
+	close(out[0]);
 	CHECK(no_children_left());
 	protobuf_c_message_free_unpacked(msg, NULL);
 	protobuf_c_message_free_unpacked(pmsg, NULL);

@@ -39,6 +39,7 @@
 #include "log_sink.h"
 #include "init.h"
 #include "options.h"
+#include "teardown.h"
 #include "transport.h"
 
 #define NS_PER_MS 1000000ull
@@ -74,6 +75,7 @@ struct parent {
 	struct addr addr;
 
 	pid_t executor_pid;
+	bool executor_unclean; /* it died, or had to be killed: teardown.h */
 	struct ipc_chan *ctl; /* control channel to the executor */
 
 	pid_t frontend_pid;
@@ -413,6 +415,7 @@ static void reap(struct parent *p)
 				schedule_frontend(p);
 		} else if (pid == p->executor_pid) {
 			p->executor_pid = 0;
+			p->executor_unclean = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 			log_exit(p->stopping ? LOG_LVL_INFO : LOG_LVL_ERROR, "executor", pid, status,
 				 0, 0);
 			if (!p->stopping)
@@ -769,6 +772,10 @@ int main(int argc, char **argv)
 		log_error("event loop: %s", err.msg);
 		p.exit_code = 1;
 	}
+	/* The executor did not remove the containers itself. As PID 1 the
+	 * power-off does it; on a host nothing else would. */
+	if (p.executor_unclean && !p.pid1)
+		teardown_after_executor(p.shared_dir, p.cgroup_parent);
 	if (p.restart_timer)
 		loop_timer_cancel(p.loop, p.restart_timer);
 	if (p.kill_timer)

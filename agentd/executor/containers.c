@@ -571,6 +571,20 @@ static void on_monitor_close(struct ipc_chan *c, const char *reason, void *data)
 /* ---- front-end handlers ---- */
 
 
+/* LAUNCH_INIT: the launcher gets the request as checked and completed
+ * here (guest hooks, the pod's namespaces). */
+static int launch_init(struct container *ct, const struct ipc_msg *m, struct kerr *e)
+{
+	size_t len = protobuf_c_message_get_packed_size(&ct->req->base);
+	cleanup_free uint8_t *packed = len <= IPC_MAX_PAYLOAD ? malloc(len ? len : 1) : NULL;
+	if (!packed)
+		return kerr_set_status(e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM,
+				       "container %s: the request is too large", ct->id);
+	protobuf_c_message_pack(&ct->req->base, packed);
+	return pend_send(ct, ct->el, &ct->pl, PEND_CREATE, m, NULL, IPC_LAUNCH_INIT, packed, len,
+			 e);
+}
+
 int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
@@ -651,8 +665,7 @@ int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	if (oom_watch_add(ct, &oe) < 0)
 		log_warn("container %s: no OOM events: %s", ct->id, oe.msg);
 	int el = -1, em = -1;
-	const uint32_t create_id = 1;
-	if (spawn_container(ct, create_id, &el, &em, &ct->fm_fe, &e) < 0)
+	if (spawn_container(ct, &el, &em, &ct->fm_fe, &e) < 0)
 		goto bad;
 	char name[64];
 	snprintf(name, sizeof(name), "launcher:%.40s", ct->id);
@@ -668,10 +681,10 @@ int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	x->ctrs = ct;
 	x->n_ctrs++;
 	ct->state = CTR_CREATING;
-	if (!pend_push(&ct->pl, PEND_CREATE, m->hdr.id, x->fe_generation, create_id, NULL) ||
-	    !ct->el || !ct->em) {
-		kerr_set_status(&e, GRPC_INTERNAL, -ENOMEM, "container %s: set up its channels",
-				ct->id);
+	if (!ct->el || !ct->em || launch_init(ct, m, &e) < 0) {
+		if (!e.code)
+			kerr_set_status(&e, GRPC_INTERNAL, -ENOMEM,
+					"container %s: set up its channels", ct->id);
 		r = exec_fail(c, m->hdr.id, &e, err);
 		container_begin_remove(ct);
 		return r;
@@ -1095,7 +1108,8 @@ void containers_reap(struct executor *x)
 			if (c->x_pid == pid)
 				ct = c;
 		if (!ct) {
-			if (!poststop_reaped(x, pid, st) && !sandbox_reaped(x, pid))
+			if (!poststop_reaped(x, pid, st) && !sandbox_reaped(x, pid) &&
+			    !spawner_reaped(x, pid, st))
 				log_debug("reaped pid %d (status 0x%x)", (int)pid, st);
 			continue;
 		}

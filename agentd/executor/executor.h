@@ -9,7 +9,9 @@
  *  - struct exec_opts, struct executor, struct sandbox, struct container;
  *  - the front-end handlers of containers.c and sandbox.c (for main.c's
  *    dispatch table), the SIGCHLD reaper, the front-end restart hook;
- *  - spawn_container() (spawn.c): create X/L/M for a checked container;
+ *  - spawn_container() (spawn.c): create X/L/M for a checked container,
+ *    through the spawner (spawner.c), the executor's fork without its
+ *    seccomp filter;
  *  - launcher_main() (launcher.c): the launcher's blocking loop, never returns;
  *  - OOM watches and the OOM event queue (oom.c).
  *
@@ -159,6 +161,10 @@ struct online_op {
 
 struct executor {
 	struct loop *loop;
+	/* The spawner (spawner.c): its channel (blocking), pid, last id. */
+	int spawner_fd;
+	pid_t spawner_pid;
+	uint32_t spawner_next_id;
 	struct ipc_chan *ctl;
 	struct ipc_chan *fe;
 	uint32_t fe_generation;
@@ -306,17 +312,39 @@ int guest_hooks_append(struct executor *x, Grpc__Spec *spec, struct kerr *err);
 int hooks_host_check(const struct executor *x, const Grpc__Spec *spec, struct kerr *err);
 
 /* ---- spawn.c ---- */
-/* Fork X (-> L + exec M) for ct; sets ct->x_pid and returns the executor's
- * ends of EL and EM and the front-end's end of FM. create_id is the id L
- * answers the initial launch with. */
-int spawn_container(struct container *ct, uint32_t create_id, int *el, int *em, int *fm,
-		    struct kerr *err);
+/* What X and the launcher know of their container: made by the spawner
+ * from SPAWN_X (the spec comes later, in LAUNCH_INIT). */
+struct launch_ctx {
+	const struct exec_opts *o;
+	char id[IPC_ID_MAX];
+	char bundle[4096];
+	struct cgroup *cg; /* found, not made: for CLONE_INTO_CGROUP (v2), cg_add_pid (v1) */
+};
+/* Have the spawner clone X (-> L + exec M) for ct as our child; sets
+ * ct->x_pid and returns the executor's ends of EL and EM and the
+ * front-end's end of FM. */
+int spawn_container(struct container *ct, int *el, int *em, int *fm, struct kerr *err);
+/* X, in the spawner's clone: fork L, exec the monitor. Never returns. */
+__attribute__((noreturn)) void x_main(const struct launch_ctx *c, int el_l, int em_m, int fm_m);
+
+/* ---- spawner.c ---- */
+/* Fork the spawner; before the executor's seccomp filter is loaded. */
+int spawner_start(struct executor *x, struct kerr *err);
+/* SPAWN_X with [el_l, em_m, fm_m]; *pid: X, a child of ours. */
+int spawner_x(struct executor *x, const struct ipc_spawn_x *s, const int fds[3], pid_t *pid,
+	      struct kerr *err);
+/* SPAWN_MODPROBE: argv[0] is the path, argv[1..] modprobe's argv (NULL
+ * ended); out_fd becomes its stdout and stderr; *pid a child of ours. */
+int spawner_modprobe(struct executor *x, const char *const *argv, int out_fd, pid_t *pid,
+		     struct kerr *err);
+/* SIGCHLD: true when pid was the spawner (fatal: the loop quits). */
+bool spawner_reaped(struct executor *x, pid_t pid, int status);
+void spawner_stop(struct executor *x);
 
 /* ---- launcher.c ---- */
-/* The launcher L: el and lm are its channels (blocking); spawns the init at
- * once, answers create_id with LAUNCHED, then serves START/EXEC until el
- * closes. Never returns. */
-__attribute__((noreturn)) void launcher_main(struct container *ct, int el, int lm,
-					     uint32_t create_id);
+/* The launcher L: el and lm are its channels (blocking); waits for
+ * LAUNCH_INIT, spawns the init, answers it with LAUNCHED, then serves
+ * START/EXEC until el closes. Never returns. */
+__attribute__((noreturn)) void launcher_main(const struct launch_ctx *c, int el, int lm);
 
 #endif

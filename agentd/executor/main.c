@@ -37,6 +37,7 @@
 
 #include "cleanup.h"
 #include "config.h"
+#include "exec_seccomp.h"
 #include "executor.h"
 #include "fds.h"
 #include "grpc_status.h"
@@ -490,6 +491,7 @@ int main(int argc, char **argv)
 	enum log_level level = LOG_LVL_INFO;
 	static struct executor x;
 	const char *shared = "/run/kata-containers", *monitor = NULL;
+	x.spawner_fd = -1;
 	x.o.cgroup_parent = "";
 	x.o.monitor_uid = x.o.monitor_gid = 65534;
 	x.sigfd = -1;
@@ -635,6 +637,12 @@ int main(int argc, char **argv)
 		log_error("control channel fd %d: FD_CLOEXEC: %s", ctl_fd, strerror(-cr));
 		return 1;
 	}
+	/* What must not inherit the filter below (container processes,
+	 * modprobe) is started by the spawner, forked before it. */
+	if (spawner_start(&x, &err) < 0 || exec_seccomp_load(&err) < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
 	if (loop_new(&x.loop, &err) < 0 ||
 	    loop_add(x.loop, x.sigfd, EPOLLIN, on_signal, &x, &err) < 0) {
 		log_error("%s", err.msg);
@@ -654,6 +662,7 @@ int main(int argc, char **argv)
 	containers_free_all(&x);
 	oom_free(&x);
 	sandbox_free(&x);
+	spawner_stop(&x);
 	ipc_chan_free(x.fe);
 	ipc_chan_free(x.ctl);
 	loop_del(x.loop, x.sigfd);

@@ -107,7 +107,8 @@ trap 'exit 130' INT TERM
 has_option() { "$agent" --help 2>&1 | grep -q -- "$1"; }
 
 # agent_start NAME: a fresh agent; sets work, shared, addr, agent_pid, cg_name,
-# executor_pid, frontend_pid.
+# executor_pid, frontend_pid, spawner_pid (the executor's unfiltered fork,
+# its child for as long as it runs).
 agent_start() {
   work="$top/$1"
   shared="$work/shared"
@@ -135,6 +136,7 @@ agent_start() {
     if [ -S "$sock" ] && timeout 5 "$ctl_bin" --addr "$addr" check >/dev/null 2>&1; then
       executor_pid=$(child_named "$agent_pid" kata-agent-exec)
       frontend_pid=$(child_named "$agent_pid" kata-agent-fron)
+      spawner_pid=$(child_named "$executor_pid" kata-agent-exec)
       return 0
     fi
     [ -e "/proc/$agent_pid" ] || break

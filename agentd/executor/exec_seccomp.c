@@ -22,7 +22,7 @@ const char *const exec_seccomp_denied[] = {
 	"lookup_dcookie", "open_by_handle_at", "iopl", "ioperm", "syslog", "acct",
 	"quotactl", "quotactl_fd", "vm86", "vm86old",
 	/* the guest's root and power: the parent's business, or nobody's */
-	"reboot", "swapoff", "pivot_root", "chroot",
+	"reboot", "swapoff", "pivot_root",
 };
 const size_t exec_seccomp_n_denied = sizeof(exec_seccomp_denied) / sizeof(exec_seccomp_denied[0]);
 

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "confine.h"
 #include "executor.h"
 #include "grpc_status.h"
 
@@ -229,6 +230,12 @@ __attribute__((noreturn)) static void pidns_holder(void)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	prctl(PR_SET_NAME, "kata-pidns", 0, 0, 0);
+	/* Its /proc/1/root and cwd, which a container of the pod that may
+	 * ptrace (CAP_SYS_PTRACE) could follow, lead to an empty tmpfs, not
+	 * to the guest's root. */
+	struct kerr e = { 0 };
+	if (confine_empty_root(&e) < 0)
+		_exit(1);
 	/* Reaping needs no privilege: drop to nobody (all capabilities go with
 	 * uid 0) before containers can see this process. */
 	if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||

@@ -20,7 +20,7 @@
 #
 # SETUP_FDS_EXECS (default 300): ExecProcess calls in the burst.
 . "$(dirname "$0")/../lib/agent.sh" "$@"
-plan 9
+plan 10
 suite_requires
 need_tool gcc
 
@@ -104,6 +104,14 @@ t_setup_fds() {
   rc=$?
   check "the agent and the victim keep serving" "$(cat "$work/after.out"; tail -5 "$work/agent.log")" \
     eval '[ $rc -eq 0 ] && grep -q "still serving" "$work/after.out"'
+  # The pod's pid 1 (kata-pidns): what a container that may ptrace it would
+  # find behind /proc/1/root and /proc/1/cwd is an empty tmpfs.
+  local holder
+  holder=$(for q in $(descendants "$agent_pid"); do [ "$(comm_of "$q")" = kata-pidns ] && echo "$q"; done | head -n1)
+  check "the pod's namespace holder (pid ${holder:-none}) has an empty root and cwd, not the guest's" \
+    "$(ls -la "/proc/$holder/root/" "/proc/$holder/cwd/" 2>&1 | head)" eval \
+    '[ -n "$holder" ] && [ -z "$(ls -A "/proc/$holder/root/")" ] && [ -z "$(ls -A "/proc/$holder/cwd/")" ] &&
+     [ "$(stat -f -c %T "/proc/$holder/root/")" = tmpfs ]'
   ctl call AgentService/StartContainer '{"containerId": "pending"}' >"$work/pstart.err" 2>&1
   rc=$?
   check "the pending container, looked at all along, still starts" "$(cat "$work/pstart.err")" \

@@ -184,6 +184,10 @@ struct executor {
 
 /* ---- main.c ---- */
 int exec_reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err);
+/* The ERROR payload for e (its status, 1..16, INTERNAL when it has none),
+ * for the launcher and the spawner, which answer on plain sockets. */
+#define EXEC_ERROR_PAYLOAD_MAX (sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX)
+size_t exec_error_payload(uint8_t buf[EXEC_ERROR_PAYLOAD_MAX], const struct kerr *e);
 /* Reply to the front-end generation gen if it is still the current one;
  * a reply for a front-end that went away is dropped. */
 void exec_to_fe(struct executor *x, uint32_t gen, uint32_t type, uint32_t id, const void *p,

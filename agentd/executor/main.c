@@ -49,14 +49,18 @@
 #define SYSFS_MEMORY_BLOCK_SIZE_PATH "/sys/devices/system/memory/block_size_bytes"
 #define SYSFS_MEMORY_HOTPLUG_PROBE_PATH "/sys/devices/system/memory/probe"
 
-int exec_reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err)
+size_t exec_error_payload(uint8_t buf[EXEC_ERROR_PAYLOAD_MAX], const struct kerr *e)
 {
-	uint8_t buf[sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX];
 	int status = kerr_status(e);
 	if (status <= GRPC_OK || status > GRPC_UNAUTHENTICATED)
 		status = GRPC_INTERNAL;
-	size_t n = ipc_error_build(buf, status, e->code < 0 && e->code >= -4095 ? e->code : 0,
-				   e->msg);
+	return ipc_error_build(buf, status, e->code < 0 && e->code >= -4095 ? e->code : 0, e->msg);
+}
+
+int exec_reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err)
+{
+	uint8_t buf[EXEC_ERROR_PAYLOAD_MAX];
+	size_t n = exec_error_payload(buf, e);
 	return ipc_chan_send(c, IPC_ERROR, id, buf, n, -1, err);
 }
 

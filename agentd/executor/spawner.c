@@ -48,11 +48,8 @@ static pid_t clone_for_executor(void)
 
 static void reply_error(int sock, uint32_t id, const struct kerr *e)
 {
-	uint8_t buf[sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX];
-	int st = kerr_status(e);
-	if (st <= GRPC_OK || st > GRPC_UNAUTHENTICATED)
-		st = GRPC_INTERNAL;
-	size_t n = ipc_error_build(buf, st, e->code < 0 && e->code >= -4095 ? e->code : 0, e->msg);
+	uint8_t buf[EXEC_ERROR_PAYLOAD_MAX];
+	size_t n = exec_error_payload(buf, e);
 	struct kerr e2 = { 0 };
 	if (ipc_send_fd(sock, IPC_ERROR, id, buf, n, -1, &e2) < 0)
 		log_error("spawner: reply: %s", e2.msg);

@@ -49,7 +49,7 @@
 #include "confine.h"
 #include "log.h"
 
-static int empty_root(struct kerr *err)
+int confine_empty_root(struct kerr *err)
 {
 	cleanup_close int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
 	if (fs < 0)
@@ -344,7 +344,7 @@ int confine_self(const struct confine_profile *p, uid_t uid, gid_t gid, pid_t pa
 		 struct kerr *err)
 {
 	int r;
-	if ((r = empty_root(err)) < 0)
+	if ((r = confine_empty_root(err)) < 0)
 		return kerr_prefix(err, "confine %s: ", p->who);
 	if ((r = drop_bounding_and_ambient(p->nkeep > 0, err)) < 0)
 		return kerr_prefix(err, "confine %s: ", p->who);

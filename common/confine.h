@@ -46,4 +46,9 @@ extern const struct confine_profile confine_monitor;
 int confine_self(const struct confine_profile *p, uid_t uid, gid_t gid, pid_t parent_pid,
 		 struct kerr *err);
 
+/* Step 1 alone: an empty, read-only, unattached tmpfs as the root and the
+ * cwd (needs CAP_SYS_ADMIN). For a process others can look into (the pod's
+ * namespace holder): its /proc/PID/root and cwd lead nowhere. */
+int confine_empty_root(struct kerr *err);
+
 #endif

@@ -120,6 +120,10 @@ static const struct ipc_type_desc types[] = {
 	{ IPC_LAUNCH_EXEC, "LAUNCH_EXEC", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
 	{ IPC_LAUNCHED, "LAUNCHED", FIXED(ipc_launched), IPC_FD_NONE, false },
 	{ IPC_MON_PROCESS_ADD, "MON_PROCESS_ADD", FIXED(ipc_process_add), IPC_FD_PROCESS, false },
+	{ IPC_LAUNCH_INIT, "LAUNCH_INIT", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_SPAWN_X, "SPAWN_X", FIXED(ipc_spawn_x), IPC_FD_THREE, false },
+	{ IPC_SPAWN_MODPROBE, "SPAWN_MODPROBE", 2, IPC_MODPROBE_ARGS_MAX, IPC_FD_REQUIRED, false },
+	{ IPC_SPAWNED, "SPAWNED", FIXED(ipc_launched), IPC_FD_NONE, false },
 };
 
 const struct ipc_type_desc *ipc_type_info(uint32_t type)
@@ -436,6 +440,22 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 		ID_CHECK(x.exec_id, false, "exec id");
 		break;
 	}
+	case IPC_SPAWN_X: {
+		struct ipc_spawn_x s;
+		memcpy(&s, p, sizeof(s));
+		ID_CHECK(s.container_id, false, "container id");
+		if (!memchr(s.cgroups_path, '\0', sizeof(s.cgroups_path)) ||
+		    !memchr(s.bundle, '\0', sizeof(s.bundle)) || s.bundle[0] != '/')
+			return kerr_set(err, -EPROTO, "%s: cgroups path or bundle not a terminated "
+					"string, or the bundle not absolute", d->name);
+		break;
+	}
+	case IPC_SPAWN_MODPROBE:
+		if (p[len - 1] != '\0' || p[0] != '/')
+			return kerr_set(err, -EPROTO, "%s: not NUL-terminated strings starting with "
+					"an absolute path", d->name);
+		break;
+	case IPC_SPAWNED:
 	case IPC_LAUNCHED: {
 		struct ipc_launched l;
 		memcpy(&l, p, sizeof(l));
@@ -532,6 +552,8 @@ static unsigned fds_wanted(const struct ipc_type_desc *d, const void *payload)
 		memcpy(&a, payload, sizeof(a));
 		return ipc_process_nfds(a.terminal);
 	}
+	case IPC_FD_THREE:
+		return 3;
 	default:
 		return 0;
 	}
@@ -789,7 +811,7 @@ int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
 	size_t inline_len = (size_t)n - IPC_HDR_LEN;
 	/* Only MON_PROCESS_ADD carries several fds; its exact count depends on
 	 * the payload and is checked after ipc_check_payload. */
-	size_t max_fds = d && d->fd == IPC_FD_PROCESS ? IPC_MAX_FDS : 1;
+	size_t max_fds = d && (d->fd == IPC_FD_PROCESS || d->fd == IPC_FD_THREE) ? IPC_MAX_FDS : 1;
 	if (nfds > max_fds) {
 		r = kerr_set(err, -EPROTO, "recv %s: %zu fds in one message, at most %zu allowed",
 			     d ? d->name : "?", nfds, max_fds);
@@ -825,7 +847,7 @@ int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
 			r = kerr_set(err, -EPROTO, "recv %s: required fd missing", d->name);
 		else if (d->fd == IPC_FD_NONE && fd >= 0)
 			r = kerr_set(err, -EPROTO, "recv %s: unexpected fd", d->name);
-		else if (d->fd == IPC_FD_PROCESS && nfds == 0)
+		else if ((d->fd == IPC_FD_PROCESS || d->fd == IPC_FD_THREE) && nfds == 0)
 			r = kerr_set(err, -EPROTO, "recv %s: required fds missing", d->name);
 		if (r == 0) {
 			m->payload = buf + IPC_HDR_LEN;
@@ -845,10 +867,10 @@ int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
 		close(fd);
 	if (r == 0)
 		r = ipc_check_payload(m->hdr.type, m->payload, m->len, err);
-	if (r == 0 && d->fd == IPC_FD_PROCESS && m->nfds != fds_wanted(d, m->payload))
-		r = kerr_set(err, -EPROTO, "recv %s: %u fds, %u required (terminal=%u)", d->name,
-			     m->nfds, fds_wanted(d, m->payload),
-			     ((const struct ipc_process_add *)(const void *)m->payload)->terminal);
+	if (r == 0 && (d->fd == IPC_FD_PROCESS || d->fd == IPC_FD_THREE) &&
+	    m->nfds != fds_wanted(d, m->payload))
+		r = kerr_set(err, -EPROTO, "recv %s: %u fds, %u required", d->name, m->nfds,
+			     fds_wanted(d, m->payload));
 	if (r < 0) {
 		ipc_msg_release(m);
 		return r;

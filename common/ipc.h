@@ -181,6 +181,20 @@ enum ipc_type {
 	IPC_MON_PROCESS_ADD = 83,  /* launcher -> monitor: struct ipc_process_add + fds
 				    * [pidfd, stdin, stdout, stderr] or [pidfd, pty master]
 				    * -> OK (the launcher replies to the executor only after it) */
+	IPC_LAUNCH_INIT = 87,      /* executor -> launcher: protobuf grpc.CreateContainerRequest
+				    * (checked, with the guest's hooks and the pod's
+				    * namespaces in; big) -> LAUNCHED or ERROR */
+
+	/* ---- executor <-> spawner, its fork without the executor's seccomp
+	 * filter (agentd/executor/spawner.c); blocking, one at a time ---- */
+	IPC_SPAWN_X = 84,          /* executor -> spawner: struct ipc_spawn_x + fds [the
+				    * launcher's end of EL, the monitor's ends of EM and
+				    * FM] -> SPAWNED or ERROR */
+	IPC_SPAWN_MODPROBE = 85,   /* executor -> spawner: modprobe's path then its
+				    * arguments, each NUL-terminated + fd (its stdout and
+				    * stderr) -> SPAWNED or ERROR */
+	IPC_SPAWNED = 86,          /* spawner -> executor: struct ipc_launched, the pid of
+				    * a new child of the executor (CLONE_PARENT) */
 	IPC_TYPE_MAX,
 };
 
@@ -188,6 +202,7 @@ enum ipc_fd_rule {
 	IPC_FD_NONE = 0,  /* no fd may come with it */
 	IPC_FD_REQUIRED,  /* exactly one fd */
 	IPC_FD_PROCESS,   /* MON_PROCESS_ADD: 2 fds with a tty, 4 without */
+	IPC_FD_THREE,     /* SPAWN_X: exactly three */
 };
 /* Most fds any message carries (MON_PROCESS_ADD). */
 #define IPC_MAX_FDS 4
@@ -364,6 +379,18 @@ struct ipc_launched {
 	int32_t pid; /* in the agent's pid namespace */
 	uint32_t pad;
 };
+
+/* SPAWN_X: what the spawner needs to fork X for a container (the spec
+ * follows to the launcher in LAUNCH_INIT). Strings NUL-terminated and
+ * NUL-padded. */
+#define IPC_CGPATH_MAX 1024u
+struct ipc_spawn_x {
+	char container_id[IPC_ID_MAX];
+	char cgroups_path[IPC_CGPATH_MAX]; /* the spec's linux.cgroupsPath, may be "" */
+	char bundle[4096];                 /* absolute */
+};
+/* SPAWN_MODPROBE: at most this many bytes of NUL-terminated strings. */
+#define IPC_MODPROBE_ARGS_MAX 20000u
 
 struct ipc_process_add {
 	char exec_id[IPC_ID_MAX];

@@ -93,6 +93,9 @@ static const struct opt_def opt_defs[] = {
 	{ "agent.guest_components_procs", "guest_components_procs", OPT_ENUM,
 	  F(guest_components_procs), 0, 0, procs_values },
 
+	/* Ours, config file only: the host must not be able to turn it on. */
+	{ NULL, "allow_host_hooks", OPT_BOOL, F(allow_host_hooks), 0, 0, NULL },
+
 	/* In upstream's README table, parsed by guest components nowadays. */
 	{ "agent.image_registry_auth", NULL, OPT_IGNORED_STRING, 0, 0, 0, NULL },
 	{ "agent.enable_signature_verification", NULL, OPT_IGNORED_STRING, 0, 0, 0, NULL },
@@ -939,7 +942,7 @@ json_t *options_to_json(const struct agent_options *o)
 	/* upstream's AgentConfig field names, so announce lines compare */
 	return json_pack(
 		"{s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:I, s:I, s:I, s:o, s:I,"
-		" s:b, s:b, s:o, s:o, s:o, s:o, s:b, s:s, s:{s:b, s:o}}",
+		" s:b, s:b, s:o, s:o, s:o, s:o, s:b, s:s, s:{s:b, s:o}, s:b}",
 		"config_file", str_json(o->config_file),
 		"debug_console", (int)o->debug_console,
 		"dev_mode", (int)o->dev_mode,
@@ -964,5 +967,6 @@ json_t *options_to_json(const struct agent_options *o)
 		"secure_storage_integrity", (int)o->secure_storage_integrity,
 		"vsock_peer_cids", cids,
 		"endpoints", "all_allowed", (int)!o->endpoints_restricted,
-		"allowed", allowed ? allowed : json_array());
+		"allowed", allowed ? allowed : json_array(),
+		"allow_host_hooks", (int)o->allow_host_hooks);
 }

@@ -78,6 +78,13 @@ struct agent_options {
 	bool endpoints_restricted;
 	char **allowed_endpoints;
 	size_t n_allowed_endpoints;
+
+	/* allow_host_hooks = true, config file only (not on the kernel
+	 * command line, which the host writes): run the OCI spec's prestart,
+	 * createRuntime, createContainer, poststart and poststop hooks that
+	 * come with CreateContainer. Off, they are refused (doc/security.md
+	 * "OCI hooks"). */
+	bool allow_host_hooks;
 };
 
 /* Called for each malformed option and each unknown agent.* option (name,

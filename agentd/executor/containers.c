@@ -249,15 +249,15 @@ static void ctr_free(struct container *ct)
 static void remove_finish(struct container *ct)
 {
 	struct executor *x = ct->x;
-	if (ct->req && ct->req->oci && ct->req->oci->hooks && ct->init_pid > 0) {
-		/* Poststop hooks run here, in the executor: they are rare and
-		 * bounded by their timeout; failures are logged (runtime spec). */
-		cleanup_free char *state = hooks_state_json(ct->req->oci, ct->id, "stopped", 0,
-							    ct->bundle);
-		struct kerr he = { 0 };
-		if (state && hooks_run(ct->req->oci->hooks, HOOK_POSTSTOP, state, &he) < 0)
-			log_warn("container %s: %s", ct->id, he.msg);
+	/* Poststop hooks run in a runner process (poststop.c); the rest of
+	 * the removal waits for it, the executor's loop does not. */
+	if (!ct->poststop_started) {
+		ct->poststop_started = true;
+		if (poststop_start(ct))
+			return;
 	}
+	if (ct->poststop_pid > 0)
+		return;
 	bool reply = ct->rm_has_fe && !ct->remove_replied;
 	uint32_t id = ct->rm_fe_id, gen = ct->rm_fe_gen;
 	ctr_unlink(x, ct);
@@ -271,6 +271,12 @@ static void remove_finish(struct container *ct)
 static void on_finish(struct loop *l, void *data)
 {
 	remove_finish(data);
+}
+
+void container_finish_removal(struct container *ct)
+{
+	if (!loop_timer_add(ct->x->loop, 0, on_finish, ct))
+		log_error("container %s: out of memory finishing its removal", ct->id);
 }
 
 static bool all_exited(struct container *ct)
@@ -586,6 +592,20 @@ static void on_monitor_close(struct ipc_chan *c, const char *reason, void *data)
 /* ---- front-end handlers ---- */
 
 
+/* LAUNCH_INIT: the launcher gets the request as checked and completed
+ * here (guest hooks, the pod's namespaces). */
+static int launch_init(struct container *ct, const struct ipc_msg *m, struct kerr *e)
+{
+	size_t len = protobuf_c_message_get_packed_size(&ct->req->base);
+	cleanup_free uint8_t *packed = len <= IPC_MAX_PAYLOAD ? malloc(len ? len : 1) : NULL;
+	if (!packed)
+		return kerr_set_status(e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM,
+				       "container %s: the request is too large", ct->id);
+	protobuf_c_message_pack(&ct->req->base, packed);
+	return pend_send(ct, ct->el, &ct->pl, PEND_CREATE, m, NULL, IPC_LAUNCH_INIT, packed, len,
+			 e);
+}
+
 int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
@@ -633,7 +653,8 @@ int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	}
 	/* The sandbox's guest hooks run like the spec's own (upstream
 	 * append_guest_hooks); checked with them. */
-	if (guest_hooks_append(x, req->oci, &e) < 0 || sandbox_set_pidns(x, req, &e) < 0 ||
+	if (hooks_host_check(x, req->oci, &e) < 0 ||
+	    guest_hooks_append(x, req->oci, &e) < 0 || sandbox_set_pidns(x, req, &e) < 0 ||
 	    spec_check(req->oci, ct->id, &e) < 0)
 		goto bad;
 	/* The request's own storages first, as upstream (do_create_container
@@ -670,8 +691,7 @@ int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	if (oom_watch_add(ct, &oe) < 0)
 		log_warn("container %s: no OOM events: %s", ct->id, oe.msg);
 	int el = -1, em = -1;
-	const uint32_t create_id = 1;
-	if (spawn_container(ct, create_id, &el, &em, &ct->fm_fe, &e) < 0)
+	if (spawn_container(ct, &el, &em, &ct->fm_fe, &e) < 0)
 		goto bad;
 	char name[64];
 	snprintf(name, sizeof(name), "launcher:%.40s", ct->id);
@@ -687,10 +707,10 @@ int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	x->ctrs = ct;
 	x->n_ctrs++;
 	ct->state = CTR_CREATING;
-	if (!pend_push(&ct->pl, PEND_CREATE, m->hdr.id, x->fe_generation, create_id, NULL) ||
-	    !ct->el || !ct->em) {
-		kerr_set_status(&e, GRPC_INTERNAL, -ENOMEM, "container %s: set up its channels",
-				ct->id);
+	if (!ct->el || !ct->em || launch_init(ct, m, &e) < 0) {
+		if (!e.code)
+			kerr_set_status(&e, GRPC_INTERNAL, -ENOMEM,
+					"container %s: set up its channels", ct->id);
 		r = exec_fail(c, m->hdr.id, &e, err);
 		container_begin_remove(ct);
 		return r;
@@ -1170,7 +1190,8 @@ void containers_reap(struct executor *x)
 			if (c->x_pid == pid)
 				ct = c;
 		if (!ct) {
-			if (!sandbox_reaped(x, pid))
+			if (!poststop_reaped(x, pid, st) && !sandbox_reaped(x, pid) &&
+			    !spawner_reaped(x, pid, st))
 				log_debug("reaped pid %d (status 0x%x)", (int)pid, st);
 			continue;
 		}
@@ -1215,6 +1236,7 @@ void containers_free_all(struct executor *x)
 		x->n_ctrs--;
 		if (ct->x_pid > 0)
 			kill(ct->x_pid, SIGKILL);
+		poststop_kill(ct);
 		ctr_free(ct);
 	}
 }

@@ -9,7 +9,9 @@
  *  - struct exec_opts, struct executor, struct sandbox, struct container;
  *  - the front-end handlers of containers.c and sandbox.c (for main.c's
  *    dispatch table), the SIGCHLD reaper, the front-end restart hook;
- *  - spawn_container() (spawn.c): create X/L/M for a checked container;
+ *  - spawn_container() (spawn.c): create X/L/M for a checked container,
+ *    through the spawner (spawner.c), the executor's fork without its
+ *    seccomp filter;
  *  - launcher_main() (launcher.c): the launcher's blocking loop, never returns;
  *  - OOM watches and the OOM event queue (oom.c).
  *
@@ -43,6 +45,7 @@ struct exec_opts {
 	uint32_t pipe_size;       /* 0 = kernel default */
 	uint64_t hotplug_timeout_ms;   /* agent.hotplug_timeout (device waits) */
 	uint32_t passfd_listener_port; /* agent.passfd_listener_port, 0 = none */
+	bool allow_host_hooks;    /* run the spec's hooks other than startContainer */
 	enum log_level level;
 	/* [endpoints] allowed, as the parent passed it (--endpoints; NULL:
 	 * every endpoint): enforced on the front-end's requests here and in
@@ -109,6 +112,10 @@ struct container {
 	uint32_t frz_fe_id, frz_fe_gen;
 	struct loop_timer *frz_timer;
 	struct oom_watch *oom; /* NULL: no OOM notification (no memory controller) */
+	/* The poststop hooks' runner (poststop.c), 0 when none runs. */
+	bool poststop_started;
+	pid_t poststop_pid;
+	struct loop_timer *poststop_timer;
 	struct container *next;
 };
 
@@ -170,6 +177,10 @@ struct online_op {
 
 struct executor {
 	struct loop *loop;
+	/* The spawner (spawner.c): its channel (blocking), pid, last id. */
+	int spawner_fd;
+	pid_t spawner_pid;
+	uint32_t spawner_next_id;
 	struct ipc_chan *ctl;
 	struct ipc_chan *fe;
 	uint32_t fe_generation;
@@ -189,6 +200,10 @@ struct executor {
 
 /* ---- main.c ---- */
 int exec_reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err);
+/* The ERROR payload for e (its status, 1..16, INTERNAL when it has none),
+ * for the launcher and the spawner, which answer on plain sockets. */
+#define EXEC_ERROR_PAYLOAD_MAX (sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX)
+size_t exec_error_payload(uint8_t buf[EXEC_ERROR_PAYLOAD_MAX], const struct kerr *e);
 /* Reply to the front-end generation gen if it is still the current one;
  * a reply for a front-end that went away is dropped. */
 void exec_to_fe(struct executor *x, uint32_t gen, uint32_t type, uint32_t id, const void *p,
@@ -247,6 +262,18 @@ int on_container_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 void container_begin_remove(struct container *ct);
 /* SIGCHLD: reap every exited child of the executor. */
 void containers_reap(struct executor *x);
+/* Go on with a removal that waited (for the poststop hooks), from the
+ * loop. */
+void container_finish_removal(struct container *ct);
+
+/* ---- poststop.c ---- */
+/* Fork the runner of ct's poststop hooks; false when there is nothing to
+ * run (or it could not start: logged), and the removal goes on at once. */
+bool poststop_start(struct container *ct);
+/* SIGCHLD: true when pid was a runner; its container's removal goes on. */
+bool poststop_reaped(struct executor *x, pid_t pid, int status);
+/* Kill ct's runner (executor exit). */
+void poststop_kill(struct container *ct);
 /* A new front-end: hand it a fresh channel to every live monitor. */
 void containers_new_frontend(struct executor *x);
 /* Exit of the executor: kill and forget everything without waiting. */
@@ -305,19 +332,45 @@ int guest_copy_file_check(const Grpc__CopyFileRequest *q, struct kerr *err);
 int guest_hooks_load(struct executor *x, const char *path, struct kerr *err);
 /* Append the sandbox's guest hooks to a container's spec (at create). */
 int guest_hooks_append(struct executor *x, Grpc__Spec *spec, struct kerr *err);
+/* The spec's own hooks (the host's, before guest_hooks_append): any but
+ * startContainer is PERMISSION_DENIED naming its stage, unless
+ * allow_host_hooks. */
+int hooks_host_check(const struct executor *x, const Grpc__Spec *spec, struct kerr *err);
 
 /* ---- spawn.c ---- */
-/* Fork X (-> L + exec M) for ct; sets ct->x_pid and returns the executor's
- * ends of EL and EM and the front-end's end of FM. create_id is the id L
- * answers the initial launch with. */
-int spawn_container(struct container *ct, uint32_t create_id, int *el, int *em, int *fm,
-		    struct kerr *err);
+/* What X and the launcher know of their container: made by the spawner
+ * from SPAWN_X (the spec comes later, in LAUNCH_INIT). */
+struct launch_ctx {
+	const struct exec_opts *o;
+	char id[IPC_ID_MAX];
+	char bundle[4096];
+	struct cgroup *cg; /* found, not made: for CLONE_INTO_CGROUP (v2), cg_add_pid (v1) */
+};
+/* Have the spawner clone X (-> L + exec M) for ct as our child; sets
+ * ct->x_pid and returns the executor's ends of EL and EM and the
+ * front-end's end of FM. */
+int spawn_container(struct container *ct, int *el, int *em, int *fm, struct kerr *err);
+/* X, in the spawner's clone: fork L, exec the monitor. Never returns. */
+__attribute__((noreturn)) void x_main(const struct launch_ctx *c, int el_l, int em_m, int fm_m);
+
+/* ---- spawner.c ---- */
+/* Fork the spawner; before the executor's seccomp filter is loaded. */
+int spawner_start(struct executor *x, struct kerr *err);
+/* SPAWN_X with [el_l, em_m, fm_m]; *pid: X, a child of ours. */
+int spawner_x(struct executor *x, const struct ipc_spawn_x *s, const int fds[3], pid_t *pid,
+	      struct kerr *err);
+/* SPAWN_MODPROBE: argv[0] is the path, argv[1..] modprobe's argv (NULL
+ * ended); out_fd becomes its stdout and stderr; *pid a child of ours. */
+int spawner_modprobe(struct executor *x, const char *const *argv, int out_fd, pid_t *pid,
+		     struct kerr *err);
+/* SIGCHLD: true when pid was the spawner (fatal: the loop quits). */
+bool spawner_reaped(struct executor *x, pid_t pid, int status);
+void spawner_stop(struct executor *x);
 
 /* ---- launcher.c ---- */
-/* The launcher L: el and lm are its channels (blocking); spawns the init at
- * once, answers create_id with LAUNCHED, then serves START/EXEC until el
- * closes. Never returns. */
-__attribute__((noreturn)) void launcher_main(struct container *ct, int el, int lm,
-					     uint32_t create_id);
+/* The launcher L: el and lm are its channels (blocking); waits for
+ * LAUNCH_INIT, spawns the init, answers it with LAUNCHED, then serves
+ * START/EXEC until el closes. Never returns. */
+__attribute__((noreturn)) void launcher_main(const struct launch_ctx *c, int el, int lm);
 
 #endif

@@ -15,6 +15,12 @@
  * As upstream (create_sandbox logs add_hooks' error and goes on), a problem
  * with the path never fails CreateSandbox: it is logged and what it
  * concerns is left out (the whole path, one kind's directory, or one hook).
+ *
+ * The spec's own hooks come from the host: hooks_host_check refuses every
+ * one but startContainer (which runs inside the container, with its
+ * credentials) unless the config file says allow_host_hooks. The Go
+ * runtime sends none (constrainGRPCSpec clears them: they run on the
+ * host); runtime-rs keeps only startContainer (amend_spec).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,6 +35,7 @@
 #include "cleanup.h"
 #include "executor.h"
 #include "grpc_status.h"
+#include "hooks.h"
 
 #define GUEST_HOOKS_MAX 32u
 
@@ -147,6 +154,27 @@ static int find(const char *dir, const char *kind, Grpc__Hook ***out, size_t *n,
 	}
 	free(names);
 	return r;
+}
+
+int hooks_host_check(const struct executor *x, const Grpc__Spec *spec, struct kerr *err)
+{
+	static const enum hook_stage outside[] = { HOOK_PRESTART, HOOK_CREATE_RUNTIME,
+						   HOOK_CREATE_CONTAINER, HOOK_POSTSTART,
+						   HOOK_POSTSTOP };
+	if (x->o.allow_host_hooks || !spec->hooks)
+		return 0;
+	for (size_t i = 0; i < sizeof(outside) / sizeof(outside[0]); i++) {
+		size_t n;
+		Grpc__Hook **h = hooks_of_stage(spec->hooks, outside[i], &n);
+		if (n)
+			return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EPERM,
+					       "the spec's %s hook %.200s comes from the host and would "
+					       "run as root outside the container: refused (only "
+					       "startContainer hooks are accepted, unless the config "
+					       "file sets allow_host_hooks)",
+					       hook_stage_name(outside[i]), h[0]->path);
+	}
+	return 0;
 }
 
 /* Why path cannot hold guest hooks (into err, PERMISSION_DENIED or

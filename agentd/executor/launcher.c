@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * launcher.c - the launcher L of one container: a fork of the executor
- * (through X), root, holding the decoded and checked spec it inherited.
- * It creates every process of its container with container_spawn()
+ * launcher.c - the launcher L of one container: a fork of the executor's
+ * spawner (through X), root, without the executor's seccomp filter. It
+ * creates every process of its container with container_spawn()
  * (CLONE_PARENT: the monitor M, its parent, becomes theirs), hands their
  * stdio and pidfd to M (MON_PROCESS_ADD) and only then tells the executor
- * (LAUNCHED). It accepts, from the executor only: LAUNCH_START and
+ * (LAUNCHED). It accepts, from the executor only: LAUNCH_INIT (first, and
+ * once: the checked CreateContainerRequest), then LAUNCH_START and
  * LAUNCH_EXEC; it exits when the executor closes its channel.
  *
  * L runs no event loop: it serves one request at a time with blocking
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -30,7 +32,7 @@
 #include "process.h"
 
 struct launcher {
-	struct container *ct;
+	const struct launch_ctx *ct;
 	int el, lm;
 	struct container_launch init_l;
 	struct container_child init;
@@ -141,11 +143,11 @@ static int recv_reply(int sock, uint32_t want, struct ipc_msg *m, struct kerr *e
 static int launch(struct launcher *la, struct container_launch *l, const char *exec_id,
 		  const Grpc__Process *p, struct container_child *child, struct kerr *err)
 {
-	struct container *ct = la->ct;
+	const struct launch_ctx *ct = la->ct;
 	int cfd[3], mfd[3];
 	unsigned nm = 0;
 	bool terminal = p->terminal;
-	int r = make_stdio(terminal, p->consolesize, ct->x->o.pipe_size, cfd, mfd, &nm, err);
+	int r = make_stdio(terminal, p->consolesize, ct->o->pipe_size, cfd, mfd, &nm, err);
 	if (r < 0)
 		return r;
 	l->stdio[0] = cfd[0];
@@ -187,11 +189,8 @@ fail:
 
 static void reply_error(struct launcher *la, uint32_t id, const struct kerr *e)
 {
-	uint8_t buf[sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX];
-	int st = kerr_status(e);
-	if (st <= GRPC_OK || st > GRPC_UNAUTHENTICATED)
-		st = GRPC_INTERNAL;
-	size_t n = ipc_error_build(buf, st, e->code < 0 && e->code >= -4095 ? e->code : 0, e->msg);
+	uint8_t buf[EXEC_ERROR_PAYLOAD_MAX];
+	size_t n = exec_error_payload(buf, e);
 	struct kerr e2 = { 0 };
 	if (ipc_send_fd(la->el, IPC_ERROR, id, buf, n, -1, &e2) < 0)
 		log_error("launcher: reply to the executor: %s", e2.msg);
@@ -241,7 +240,7 @@ static void do_exec(struct launcher *la, struct ipc_msg *m)
 	/* What the runtime leaves out of an exec comes from the container's
 	 * process (process_exec_inherit). */
 	Grpc__Process proc;
-	process_exec_inherit(&proc, req->process, la->ct->req->oci->process);
+	process_exec_inherit(&proc, req->process, la->init_l.spec->process);
 	struct container_launch l = la->init_l;
 	l.process = &proc;
 	l.join_pidfd = la->init.pidfd;
@@ -278,16 +277,53 @@ fail:
 	reply_error(la, id, &e);
 }
 
-void launcher_main(struct container *ct, int el, int lm, uint32_t create_id)
+/* LAUNCH_INIT: the decoded request lives as long as the launcher. */
+static Grpc__CreateContainerRequest *wait_init(struct launcher *la, uint32_t *id)
+{
+	struct ipc_msg m;
+	struct kerr e = { 0 };
+	int r;
+	do
+		r = ipc_recv(la->el, &m, &e);
+	while (r == -EINTR);
+	if (r <= 0)
+		_exit(r == 0 ? 0 : 1);
+	if (m.hdr.type != IPC_LAUNCH_INIT) {
+		log_error("launcher of %s: %s before LAUNCH_INIT; exiting", la->ct->id,
+			  ipc_type_name(m.hdr.type));
+		_exit(1);
+	}
+	*id = m.hdr.id;
+	Grpc__CreateContainerRequest *req =
+		grpc__create_container_request__unpack(NULL, m.len, m.payload);
+	ipc_msg_release(&m);
+	if (!req || !req->oci || !req->oci->process || !req->oci->root ||
+	    strcmp(req->container_id, la->ct->id)) {
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"LAUNCH_INIT: not a CreateContainerRequest for %s with a process",
+				la->ct->id);
+		reply_error(la, *id, &e);
+		_exit(1);
+	}
+	return req;
+}
+
+void launcher_main(const struct launch_ctx *ct, int el, int lm)
 {
 	struct launcher la = { .ct = ct, .el = el, .lm = lm };
+	/* Not dumpable, and neither is what it clones (the flag is copied):
+	 * the setup stages hold privileges a container's root must not reach
+	 * through ptrace, /proc/PID/fd or pidfd_getfd. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	la.init = (struct container_child){ .pid = 0, .pidfd = -1, .sync_fd = -1 };
-	Grpc__Spec *spec = ct->req->oci;
+	uint32_t create_id = 0;
+	Grpc__CreateContainerRequest *req = wait_init(&la, &create_id);
+	Grpc__Spec *spec = req->oci;
 	la.init_l = (struct container_launch){
 		.id = ct->id,
 		.bundle = ct->bundle,
 		.spec = spec,
-		.shared_dir = ct->x->o.shared_dir,
+		.shared_dir = ct->o->shared_dir,
 		.cgroup_path = ct->cg ? cg_path(ct->cg) : NULL,
 		.process = NULL,
 		.join_pidfd = -1,
@@ -316,6 +352,9 @@ void launcher_main(struct container *ct, int el, int lm, uint32_t create_id)
 			break;
 		}
 		switch (m.hdr.type) {
+		case IPC_LAUNCH_INIT:
+			log_error("launcher of %s: a second LAUNCH_INIT; exiting", ct->id);
+			_exit(1);
 		case IPC_LAUNCH_START:
 			do_start(&la, m.hdr.id);
 			break;

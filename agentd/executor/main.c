@@ -40,7 +40,9 @@
 #include "cleanup.h"
 #include "config.h"
 #include "endpoints.h"
+#include "exec_seccomp.h"
 #include "executor.h"
+#include "fds.h"
 #include "grpc_status.h"
 #include "ipc.h"
 #include "log.h"
@@ -49,6 +51,14 @@
 
 #define SYSFS_MEMORY_BLOCK_SIZE_PATH "/sys/devices/system/memory/block_size_bytes"
 #define SYSFS_MEMORY_HOTPLUG_PROBE_PATH "/sys/devices/system/memory/probe"
+
+size_t exec_error_payload(uint8_t buf[EXEC_ERROR_PAYLOAD_MAX], const struct kerr *e)
+{
+	int status = kerr_status(e);
+	if (status <= GRPC_OK || status > GRPC_UNAUTHENTICATED)
+		status = GRPC_INTERNAL;
+	return ipc_error_build(buf, status, e->code < 0 && e->code >= -4095 ? e->code : 0, e->msg);
+}
 
 int exec_reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err)
 {
@@ -413,6 +423,8 @@ static void usage(FILE *f)
 		"  --endpoints LIST    [endpoints] allowed, comma-separated request types\n"
 		"                      (absent: all; empty: none), enforced on the front-end's\n"
 		"                      requests here and passed on to every monitor\n"
+		"  --allow-host-hooks  run the spec's prestart, createRuntime, createContainer,\n"
+		"                      poststart and poststop hooks (default: refused)\n"
 		"  --version           print the version and exit\n"
 		"  --help              print this help and exit\n");
 }
@@ -508,6 +520,7 @@ int main(int argc, char **argv)
 		{ "hotplug-timeout-ms", required_argument, NULL, 'H' },
 		{ "passfd-listener-port", required_argument, NULL, 'P' },
 		{ "endpoints", required_argument, NULL, 'e' },
+		{ "allow-host-hooks", no_argument, NULL, 'A' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -516,6 +529,7 @@ int main(int argc, char **argv)
 	enum log_level level = LOG_LVL_INFO;
 	static struct executor x;
 	const char *shared = "/run/kata-containers", *monitor = NULL;
+	x.spawner_fd = -1;
 	x.o.cgroup_parent = "";
 	x.o.monitor_uid = x.o.monitor_gid = 65534;
 	x.sigfd = -1;
@@ -537,6 +551,9 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			x.init_daemon = true;
+			break;
+		case 'A':
+			x.o.allow_host_hooks = true;
 			break;
 		case 's':
 			shared = optarg;
@@ -658,6 +675,20 @@ int main(int argc, char **argv)
 		log_error("control channel fd %d: %s", ctl_fd, err.msg);
 		return 1;
 	}
+	/* It arrives without close-on-exec (the parent's dup2): nothing the
+	 * executor execs (modprobe, hooks) may hold it. Every other fd of the
+	 * executor is opened close-on-exec. */
+	int cr = fd_set_cloexec(ctl_fd);
+	if (cr < 0) {
+		log_error("control channel fd %d: FD_CLOEXEC: %s", ctl_fd, strerror(-cr));
+		return 1;
+	}
+	/* What must not inherit the filter below (container processes,
+	 * modprobe) is started by the spawner, forked before it. */
+	if (spawner_start(&x, &err) < 0 || exec_seccomp_load(&err) < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
 	if (loop_new(&x.loop, &err) < 0 ||
 	    loop_add(x.loop, x.sigfd, EPOLLIN, on_signal, &x, &err) < 0) {
 		log_error("%s", err.msg);
@@ -677,6 +708,7 @@ int main(int argc, char **argv)
 	containers_free_all(&x);
 	oom_free(&x);
 	sandbox_free(&x);
+	spawner_stop(&x);
 	ipc_chan_free(x.fe);
 	ipc_chan_free(x.ctl);
 	loop_del(x.loop, x.sigfd);

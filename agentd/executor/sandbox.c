@@ -52,6 +52,7 @@
 
 #include "beneath.h"
 #include "cleanup.h"
+#include "confine.h"
 #include "executor.h"
 #include "watcher.h"
 #include "grpc_status.h"
@@ -140,15 +141,18 @@ static const char *modprobe_path(void)
 }
 
 /* Run modprobe for one module and wait for it (the executor's loop waits:
- * module loading is short; bounded by MODPROBE_TIMEOUT_MS, then killed). */
-static int modprobe(const Grpc__KernelModule *mod, struct kerr *err)
+ * module loading is short; bounded by MODPROBE_TIMEOUT_MS, then killed).
+ * The spawner starts it: the executor's seccomp filter denies
+ * finit_module, and modprobe would inherit it. */
+static int modprobe(struct executor *x, const Grpc__KernelModule *mod, struct kerr *err)
 {
 	const char *mp = modprobe_path();
 	if (!mp)
 		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ENOENT,
 				       "kernel module %s: no modprobe in this guest", mod->name);
-	const char *argv[3 + MODULE_PARAMS_MAX + 1];
+	const char *argv[4 + MODULE_PARAMS_MAX + 1];
 	size_t a = 0;
+	argv[a++] = mp;
 	argv[a++] = "modprobe";
 	argv[a++] = "-v";
 	argv[a++] = mod->name;
@@ -157,22 +161,14 @@ static int modprobe(const Grpc__KernelModule *mod, struct kerr *err)
 	argv[a] = NULL;
 	int p[2];
 	pid_t pid;
-	int r = fork_piped(p, &pid, err);
-	if (r < 0)
-		return r;
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		int devnull = open("/dev/null", O_RDONLY);
-		if (devnull >= 0)
-			dup2(devnull, 0);
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		execv(mp, (char *const *)argv);
-		_exit(127);
-	}
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "pipe: %s", strerror(errno));
+	int r = spawner_modprobe(x, argv, p[1], &pid, err);
 	close(p[1]);
+	if (r < 0) {
+		close(p[0]);
+		return kerr_prefix(err, "kernel module %s", mod->name);
+	}
 	cleanup_close int rfd = p[0];
 	char out[MODPROBE_OUTPUT_MAX + 1];
 	size_t got = 0;
@@ -261,6 +257,12 @@ __attribute__((noreturn)) static void pidns_holder(void)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	prctl(PR_SET_NAME, "kata-pidns", 0, 0, 0);
+	/* Its /proc/1/root and cwd, which a container of the pod that may
+	 * ptrace (CAP_SYS_PTRACE) could follow, lead to an empty tmpfs, not
+	 * to the guest's root. */
+	struct kerr e = { 0 };
+	if (confine_empty_root(&e) < 0)
+		_exit(1);
 	/* Reaping needs no privilege: drop to nobody (all capabilities go with
 	 * uid 0) before containers can see this process. */
 	if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
@@ -281,7 +283,7 @@ __attribute__((noreturn)) static void pidns_holder(void)
 static int pidns_start(struct executor *x, const char *hostname, struct kerr *err)
 {
 	int p[2];
-	pid_t h1;
+	pid_t h1 = -1;
 	int r = fork_piped(p, &h1, err);
 	if (r < 0)
 		return r;
@@ -644,7 +646,7 @@ int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 		goto out;
 	}
 	for (size_t i = 0; i < req->n_kernel_modules; i++)
-		if (modprobe(req->kernel_modules[i], &e) < 0) {
+		if (modprobe(x, req->kernel_modules[i], &e) < 0) {
 			kerr_prefix(&e, "CreateSandbox");
 			goto out;
 		}

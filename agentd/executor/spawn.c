@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * spawn.c - create the processes of one container: the executor forks X;
- * X forks the launcher L (executor code, root, keeps only its two channels
- * and the cgroup fd), becomes a child subreaper and execs kata-agent-monitor
- * with its channels at fds 3 (executor), 4 (launcher), 5 (front-end).
- * L is X's child, so once X is the monitor, the monitor reaps L; the
- * container processes L clones with CLONE_PARENT are the monitor's children.
+ * spawn.c - create the processes of one container. The executor asks the
+ * spawner (spawner.c: its fork without the executor's seccomp filter) for
+ * X, with the ends of the executor-launcher (EL), executor-monitor (EM)
+ * and front-end-monitor (FM) channels; the spawner clones X as the
+ * executor's child. X makes the launcher-monitor channel (LM), forks the
+ * launcher L (executor code, root, keeps only EL, LM and the cgroup fd),
+ * becomes a child subreaper and execs kata-agent-monitor with its channels
+ * at fds 3 (executor), 4 (launcher), 5 (front-end). L is X's child, so
+ * once X is the monitor, the monitor reaps L; the container processes L
+ * clones with CLONE_PARENT are the monitor's children.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,37 +23,14 @@
 
 #include "cleanup.h"
 #include "executor.h"
+#include "fds.h"
+#include "grpc_status.h"
 
 static int pair(int sp[2], const char *what, struct kerr *err)
 {
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return kerr_set(err, -errno, "socketpair %s: %s", what, strerror(errno));
 	return 0;
-}
-
-static int cmp_int(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
-/* Close every fd except 0-2 and keep[]: the launcher must not hold the
- * executor's channels (an extra copy of another container's launcher end
- * would keep that launcher from ever seeing EOF). */
-static void close_except(int *keep, size_t n)
-{
-	qsort(keep, n, sizeof(*keep), cmp_int);
-	unsigned from = 3;
-	for (size_t i = 0; i < n; i++) {
-		if (keep[i] < 0 || (unsigned)keep[i] < from) {
-			if (keep[i] >= 0 && (unsigned)keep[i] + 1 > from)
-				from = (unsigned)keep[i] + 1;
-			continue;
-		}
-		if ((unsigned)keep[i] > from)
-			close_range(from, (unsigned)keep[i] - 1, 0);
-		from = (unsigned)keep[i] + 1;
-	}
-	close_range(from, ~0u, 0);
 }
 
 /* Put fd at number to, without close-on-exec (dup2 clears it). */
@@ -60,74 +41,86 @@ static int place(int fd, int to)
 	return dup2(fd, to) < 0 ? -1 : 0;
 }
 
-__attribute__((noreturn)) static void x_main(struct container *ct, int el_l, int em_m, int lm_l,
-					     int lm_m, int fm_m, uint32_t create_id)
+void x_main(const struct launch_ctx *c, int el_l, int em_m, int fm_m)
 {
-	struct executor *x = ct->x;
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	int lm[2];
+	struct kerr e = { 0 };
+	if (pair(lm, "launcher-monitor", &e) < 0) {
+		log_error("container %s: %s", c->id, e.msg);
+		_exit(127);
+	}
 	/* Orphans of the container (e.g. a daemon's double fork) come to the
 	 * monitor, not to the executor. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
-		log_error("container %s: PR_SET_CHILD_SUBREAPER: %s", ct->id, strerror(errno));
+		log_error("container %s: PR_SET_CHILD_SUBREAPER: %s", c->id, strerror(errno));
 		_exit(127);
 	}
 	pid_t l = fork();
 	if (l < 0) {
-		log_error("container %s: fork the launcher: %s", ct->id, strerror(errno));
+		log_error("container %s: fork the launcher: %s", c->id, strerror(errno));
 		_exit(127);
 	}
 	if (l == 0) {
-		log_init("launcher", STDERR_FILENO, x->o.level);
-		int keep[3] = { el_l, lm_l, cg_v2_fd(ct->cg) };
-		close_except(keep, 3);
-		launcher_main(ct, el_l, lm_l, create_id);
+		log_init("launcher", STDERR_FILENO, c->o->level);
+		/* Not the executor's other channels: an extra copy of another
+		 * container's launcher end would keep that launcher from ever
+		 * seeing EOF, and the front-end's is not the launcher's to use. */
+		int keep[3] = { el_l, lm[0], cg_v2_fd(c->cg) };
+		fd_close_except(keep, 3);
+		launcher_main(c, el_l, lm[0]);
 	}
 	/* Move the three channels to 3, 4, 5 via numbers above them, so no
 	 * placement overwrites a source not yet moved. */
-	int a = fcntl(em_m, F_DUPFD_CLOEXEC, 10), b = fcntl(lm_m, F_DUPFD_CLOEXEC, 10),
-	    c = fcntl(fm_m, F_DUPFD_CLOEXEC, 10);
-	if (a < 0 || b < 0 || c < 0 || place(a, 3) < 0 || place(b, 4) < 0 || place(c, 5) < 0) {
-		log_error("container %s: place the monitor's fds: %s", ct->id, strerror(errno));
+	int a = fcntl(em_m, F_DUPFD_CLOEXEC, 10), b = fcntl(lm[1], F_DUPFD_CLOEXEC, 10),
+	    d = fcntl(fm_m, F_DUPFD_CLOEXEC, 10);
+	if (a < 0 || b < 0 || d < 0 || place(a, 3) < 0 || place(b, 4) < 0 || place(d, 5) < 0) {
+		log_error("container %s: place the monitor's fds: %s", c->id, strerror(errno));
 		_exit(127);
 	}
-	close_range(6, ~0u, CLOSE_RANGE_CLOEXEC);
+	close_range(6, ~0u, 0);
 	char uid[24], gid[24];
-	snprintf(uid, sizeof(uid), "%lu", x->o.monitor_uid);
-	snprintf(gid, sizeof(gid), "%lu", x->o.monitor_gid);
+	snprintf(uid, sizeof(uid), "%lu", c->o->monitor_uid);
+	snprintf(gid, sizeof(gid), "%lu", c->o->monitor_gid);
 	char *argv[] = {
 		(char *)"kata-agent-monitor",
-		(char *)"--container-id", ct->id,
+		(char *)"--container-id", (char *)c->id,
 		(char *)"--uid", uid,
 		(char *)"--gid", gid,
-		(char *)"--log-level", (char *)log_level_name(x->o.level),
+		(char *)"--log-level", (char *)log_level_name(c->o->level),
 		/* the monitor enforces [endpoints] on the front-end too */
-		x->o.endpoints ? (char *)"--endpoints" : NULL, (char *)x->o.endpoints,
+		c->o->endpoints ? (char *)"--endpoints" : NULL, (char *)c->o->endpoints,
 		NULL,
 	};
-	execv(x->o.monitor_path, argv);
-	log_error("container %s: exec %s: %s", ct->id, x->o.monitor_path, strerror(errno));
+	execv(c->o->monitor_path, argv);
+	log_error("container %s: exec %s: %s", c->id, c->o->monitor_path, strerror(errno));
 	_exit(127);
 }
 
-int spawn_container(struct container *ct, uint32_t create_id, int *el_out, int *em_out,
-		    int *fm_out, struct kerr *err)
+int spawn_container(struct container *ct, int *el_out, int *em_out, int *fm_out,
+		    struct kerr *err)
 {
-	int el[2] = { -1, -1 }, em[2] = { -1, -1 }, lm[2] = { -1, -1 }, fm[2] = { -1, -1 };
+	int el[2] = { -1, -1 }, em[2] = { -1, -1 }, fm[2] = { -1, -1 };
 	int r;
+	struct ipc_spawn_x s;
+	memset(&s, 0, sizeof(s));
+	snprintf(s.container_id, sizeof(s.container_id), "%s", ct->id);
+	snprintf(s.bundle, sizeof(s.bundle), "%s", ct->bundle);
+	const Grpc__Linux *lx = ct->req->oci->linux;
+	if (lx && strlen(lx->cgroupspath) >= sizeof(s.cgroups_path))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -ENAMETOOLONG,
+				       "container %s: cgroupsPath too long", ct->id);
+	snprintf(s.cgroups_path, sizeof(s.cgroups_path), "%s", lx ? lx->cgroupspath : "");
 	if ((r = pair(el, "executor-launcher", err)) < 0 ||
 	    (r = pair(em, "executor-monitor", err)) < 0 ||
-	    (r = pair(lm, "launcher-monitor", err)) < 0 ||
 	    (r = pair(fm, "front-end-monitor", err)) < 0)
 		goto out;
-	pid_t pid = fork();
-	if (pid < 0) {
-		r = kerr_set(err, -errno, "fork for container %s: %s", ct->id, strerror(errno));
+	int fds[3] = { el[1], em[1], fm[1] };
+	pid_t pid = 0;
+	if ((r = spawner_x(ct->x, &s, fds, &pid, err)) < 0)
 		goto out;
-	}
-	if (pid == 0)
-		x_main(ct, el[1], em[1], lm[0], lm[1], fm[1], create_id);
 	ct->x_pid = pid;
 	*el_out = el[0];
 	*em_out = em[0];
@@ -140,8 +133,6 @@ out:
 			close(el[i]);
 		if (em[i] >= 0)
 			close(em[i]);
-		if (lm[i] >= 0)
-			close(lm[i]);
 		if (fm[i] >= 0)
 			close(fm[i]);
 	}

@@ -41,6 +41,7 @@
 #include "log_sink.h"
 #include "init.h"
 #include "options.h"
+#include "teardown.h"
 #include "transport.h"
 
 #define NS_PER_MS 1000000ull
@@ -76,6 +77,7 @@ struct parent {
 	struct addr addr;
 
 	pid_t executor_pid;
+	bool executor_unclean; /* it died, or had to be killed: teardown.h */
 	struct ipc_chan *ctl; /* control channel to the executor */
 
 	pid_t frontend_pid;
@@ -395,8 +397,10 @@ static int start_executor(struct parent *p, struct kerr *err)
 		(char *)"--container-pipe-size", pipesz,
 		(char *)"--hotplug-timeout-ms", hotplug,
 		(char *)"--passfd-listener-port", passfd,
+		NULL, NULL, NULL, NULL, NULL,
 	};
-	int a = 21;
+	/* Optional flags fill the NULL slots. */
+	size_t a = sizeof(argv) / sizeof(argv[0]) - 5;
 	if (p->endpoints) {
 		/* [endpoints] is enforced below the front-end too */
 		argv[a++] = (char *)"--endpoints";
@@ -404,7 +408,8 @@ static int start_executor(struct parent *p, struct kerr *err)
 	}
 	if (p->pid1)
 		argv[a++] = (char *)"--init-daemon";
-	argv[a] = NULL;
+	if (p->opts.allow_host_hooks)
+		argv[a++] = (char *)"--allow-host-hooks";
 	pid_t pid = spawn(p, p->executor_path, argv, &child_end, 1, err);
 	if (pid < 0) {
 		close(sp[0]);
@@ -433,6 +438,7 @@ static void reap(struct parent *p)
 				schedule_frontend(p);
 		} else if (pid == p->executor_pid) {
 			p->executor_pid = 0;
+			p->executor_unclean = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 			log_exit(p->stopping ? LOG_LVL_INFO : LOG_LVL_ERROR, "executor", pid, status,
 				 0, 0);
 			if (!p->stopping)
@@ -694,6 +700,9 @@ int main(int argc, char **argv)
 	}
 
 	log_init("parent", STDERR_FILENO, LOG_LVL_INFO);
+	/* Whatever started us may have left fds open: none of them is ours to
+	 * pass on (the children get only their listed fds anyway). */
+	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 	struct kerr err = { 0 };
 	p.self = getpid();
 	p.pid1 = p.self == 1;
@@ -775,6 +784,10 @@ int main(int argc, char **argv)
 		log_error("event loop: %s", err.msg);
 		p.exit_code = 1;
 	}
+	/* The executor did not remove the containers itself. As PID 1 the
+	 * power-off does it; on a host nothing else would. */
+	if (p.executor_unclean && !p.pid1)
+		teardown_after_executor(p.shared_dir, p.cgroup_parent);
 	if (p.restart_timer)
 		loop_timer_cancel(p.loop, p.restart_timer);
 	if (p.kill_timer)

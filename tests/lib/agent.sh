@@ -107,7 +107,8 @@ trap 'exit 130' INT TERM
 has_option() { "$agent" --help 2>&1 | grep -q -- "$1"; }
 
 # agent_start NAME: a fresh agent; sets work, shared, addr, agent_pid, cg_name,
-# executor_pid, frontend_pid.
+# executor_pid, frontend_pid, spawner_pid (the executor's unfiltered fork,
+# its child for as long as it runs).
 agent_start() {
   work="$top/$1"
   shared="$work/shared"
@@ -118,6 +119,13 @@ agent_start() {
   # debug logs two lines per ReadStdout: gigabytes for the big streams.
   echo "agent.server_addr=$addr agent.log=${KATA_TEST_LOG:-info}" >"$work/cmdline"
   local extra=(--shared-dir "$shared" --cgroup-parent "/$cg_name")
+  # agent_toml: lines for a config file (which replaces the command line:
+  # the address and log level are written into it too).
+  if [ -n "${agent_toml:-}" ]; then
+    printf 'server_addr = "%s"\nlog_level = "%s"\n%s\n' "$addr" "${KATA_TEST_LOG:-info}" \
+      "$agent_toml" >"$work/agent.toml"
+    extra+=(--config "$work/agent.toml")
+  fi
   # agent_prep: shell commands run inside the new mount namespace before the
   # agent (which then takes the shell's pid), e.g. extra cgroup mounts;
   # agent_netns=1: the agent gets a network namespace of its own too.
@@ -128,6 +136,7 @@ agent_start() {
     if [ -S "$sock" ] && timeout 5 "$ctl_bin" --addr "$addr" check >/dev/null 2>&1; then
       executor_pid=$(child_named "$agent_pid" kata-agent-exec)
       frontend_pid=$(child_named "$agent_pid" kata-agent-fron)
+      spawner_pid=$(child_named "$executor_pid" kata-agent-exec)
       return 0
     fi
     [ -e "/proc/$agent_pid" ] || break

@@ -339,13 +339,20 @@ TEST(seccomp_errno_rule)
 	CHECK(strstr(r.out, "rc=1") != NULL);
 }
 
-TEST(seccomp_with_no_new_privs_loaded_last)
+/* cmd as uid/gid 1000 with no_new_privs, under filter. */
+static json_t *unprivileged_spec(const char *cmd, json_t *filter)
 {
-	json_t *s = base_spec("mkdir /tmp/x; echo rc=$?");
-	json_object_set_new(jget(s, "Linux"), "Seccomp", mkdir_seccomp());
+	json_t *s = base_spec(cmd);
+	json_object_set_new(jget(s, "Linux"), "Seccomp", filter);
 	json_object_set_new(jget(s, "Process"), "NoNewPrivileges", json_true());
 	json_object_set_new(jget(s, "Process"), "User", json_pack("{s:i,s:i}", "UID", 1000, "GID",
 								  1000));
+	return s;
+}
+
+TEST(seccomp_with_no_new_privs_loaded_last)
+{
+	json_t *s = unprivileged_spec("mkdir /tmp/x; echo rc=$?", mkdir_seccomp());
 	struct run r;
 	run_spec(s, "seccomp2", &r);
 	CHECK_RAN(r);
@@ -693,6 +700,31 @@ TEST(failing_hook_fails_create)
 	CHECK(no_children_left());
 }
 
+/* Docker's default profile answers clone3 with ENOSYS (libc falls back to
+ * clone); pidfd_open refused too, to take the hook runner's last resort. */
+static json_t *no_clone3_seccomp(void)
+{
+	return json_pack("{s:s,s:[s],s:[{s:[ss],s:s,s:i}]}", "DefaultAction", "SCMP_ACT_ALLOW",
+			 "Architectures", "SCMP_ARCH_X86_64", "Syscalls", "Names", "clone3",
+			 "pidfd_open", "Action", "SCMP_ACT_ERRNO", "errnoret", ENOSYS);
+}
+
+/* startContainer runs after the drop to the process's user and under its
+ * seccomp filter (no_new_privs: loaded just before the hooks). */
+TEST(start_container_hook_as_the_process)
+{
+	json_t *s = unprivileged_spec("echo main", no_clone3_seccomp());
+	json_object_set_new(s, "Hooks", json_pack("{s:[{s:s,s:[sss]}]}", "StartContainer", "Path",
+						  "/bin/busybox", "Args", "sh", "-c",
+						  "echo hook uid $(id -u) $(grep ^Seccomp: /proc/self/status)"));
+	struct run r;
+	run_spec(s, "schook", &r);
+	CHECK_RAN(r);
+	printf("# out: %s", r.out);
+	CHECK(strstr(r.out, "hook uid 1000 Seccomp: 2") != NULL);
+	CHECK(strstr(r.out, "main\n") != NULL);
+}
+
 struct between_arg {
 	char path[256];
 	bool existed;
@@ -726,16 +758,26 @@ TEST(create_waits_until_start)
 	CHECK(access(a.path, F_OK) == 0);
 }
 
-TEST(exec_joins_running_container)
+struct exec_run {
+	int spawn_rc;      /* the exec's container_spawn */
+	int status;        /* the exec's exit status */
+	char out[256];     /* the exec's stdout and stderr */
+	char init_out[256];
+	bool mounts_same;
+};
+
+/* The init of spec_json runs `read x; echo init-done`; an exec of `sh -c
+ * cmd` (cwd /tmp) joins it; then the init is released. */
+static void run_exec(json_t *sj, const char *cmd, struct exec_run *res, int *tap_failed)
 {
 	ProtobufCMessage *msg = NULL, *pmsg = NULL;
 	struct kerr err = { 0 };
-	json_t *sj = base_spec("read x; echo init-done");
+	memset(res, 0, sizeof(*res));
+	res->spawn_rc = res->status = -1;
 	REQUIRE(pbjson_from_json(&grpc__spec__descriptor, sj, &msg, &err) == 0);
 	json_decref(sj);
-	json_t *pj = json_pack("{s:[sss],s:[s],s:s,s:{s:i,s:i}}", "Args", "sh", "-c",
-			       "echo $$; hostname; cat /proc/1/cmdline | wc -c", "Env", "PATH=/bin",
-			       "Cwd", "/tmp", "User", "UID", 0, "GID", 0);
+	json_t *pj = json_pack("{s:[sss],s:[s],s:s,s:{s:i,s:i}}", "Args", "sh", "-c", cmd, "Env",
+			       "PATH=/bin", "Cwd", "/tmp", "User", "UID", 0, "GID", 0);
 	REQUIRE(pbjson_from_json(&grpc__process__descriptor, pj, &pmsg, &err) == 0);
 	json_decref(pj);
 
@@ -758,21 +800,17 @@ TEST(exec_joins_running_container)
 	le.join_pidfd = c.pidfd;
 	le.stdio[0] = -1;
 	le.stdio[1] = le.stdio[2] = eout[1];
-	r = container_spawn(&le, &e, &err);
-	if (r < 0)
+	res->spawn_rc = container_spawn(&le, &e, &err);
+	if (res->spawn_rc < 0)
 		printf("# exec: %s\n", err.msg);
-	CHECK_EQ_INT(r, 0);
-	if (r == 0) {
+	if (res->spawn_rc == 0) {
 		CHECK_EQ_INT(container_start(&le, &e, &err), 0);
 		close(eout[1]);
-		char buf[256];
-		read_all(eout[0], buf, sizeof(buf));
-		printf("# exec out: %s", buf);
-		CHECK(strncmp(buf, "1\n", 2) != 0); /* not the init */
-		CHECK(strstr(buf, "ctr\n") != NULL);
+		read_all(eout[0], res->out, sizeof(res->out));
+		printf("# exec out: %s", res->out);
 		siginfo_t si = { 0 };
 		CHECK_EQ_INT(waitid(P_PIDFD, (id_t)e.pidfd, &si, WEXITED), 0);
-		CHECK_EQ_INT(si.si_status, 0);
+		res->status = si.si_status;
 		container_child_release(&e);
 	} else {
 		close(eout[1]);
@@ -780,9 +818,7 @@ TEST(exec_joins_running_container)
 	CHECK(write(in[1], "\n", 1) == 1);
 	close(in[1]);
 	close(out[1]);
-	char buf[256];
-	read_all(out[0], buf, sizeof(buf));
-	CHECK_EQ_STR(buf, "init-done\n");
+	read_all(out[0], res->init_out, sizeof(res->init_out));
 	siginfo_t si = { 0 };
 	CHECK_EQ_INT(waitid(P_PIDFD, (id_t)c.pidfd, &si, WEXITED), 0);
 	container_child_release(&c);
@@ -790,17 +826,47 @@ TEST(exec_joins_running_container)
 	close(out[0]);
 	close(eout[0]);
 	char *after = read_file("/proc/self/mountinfo");
-	CHECK(before && after && strcmp(before, after) == 0);
+	res->mounts_same = before && after && strcmp(before, after) == 0;
 	free(before);
 	free(after);
-	CHECK(no_children_left());
 	protobuf_c_message_free_unpacked(msg, NULL);
 	protobuf_c_message_free_unpacked(pmsg, NULL);
 }
 
-/* The production shape: a launcher L (forked here) clones with CLONE_PARENT,
- * so the container is a child of this process (the "monitor"), which reaps
- * it after L is gone. */
+TEST(exec_joins_running_container)
+{
+	struct exec_run r;
+	run_exec(base_spec("read x; echo init-done"),
+		 "echo $$; hostname; cat /proc/1/cmdline | wc -c", &r, tap_failed);
+	CHECK_EQ_INT(r.spawn_rc, 0);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK(strncmp(r.out, "1\n", 2) != 0); /* not the init */
+	CHECK(strstr(r.out, "ctr\n") != NULL);
+	CHECK_EQ_STR(r.init_out, "init-done\n");
+	CHECK(r.mounts_same);
+	CHECK(no_children_left());
+}
+
+/* An exec into a container whose filter refuses clone3, without
+ * no_new_privs: stage 1 loads the filter (it needs CAP_SYS_ADMIN for that,
+ * before the drop) and then clones stage 2 with clone(2). */
+TEST(exec_under_filter_refusing_clone3)
+{
+	json_t *sj = base_spec("read x; echo init-done");
+	json_object_set_new(jget(sj, "Linux"), "Seccomp", no_clone3_seccomp());
+	struct exec_run r;
+	run_exec(sj, "echo exec-ran", &r, tap_failed);
+	CHECK_EQ_INT(r.spawn_rc, 0);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_EQ_STR(r.out, "exec-ran\n");
+	CHECK_EQ_STR(r.init_out, "init-done\n");
+	CHECK(no_children_left());
+}
+
+/* The production shape: a launcher L (forked here) clones setup stage 1
+ * with CLONE_PARENT, which clones the container process with CLONE_PARENT,
+ * so both are children of this process (the "monitor"), which reaps them
+ * after L is gone. */
 TEST(clone_parent_makes_monitor_the_parent)
 {
 	int pp[2];
@@ -836,6 +902,15 @@ TEST(clone_parent_makes_monitor_the_parent)
 	REQUIRE(pid > 0);
 	CHECK_EQ_INT(waitpid(pid, &st, 0), pid);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 5);
+	/* Setup stage 1, cloned by L with CLONE_PARENT too, exited 0 once it
+	 * had cloned the container process: ours to reap as well. */
+	int others = 0;
+	pid_t p;
+	while ((p = waitpid(-1, &st, 0)) > 0) {
+		others++;
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	CHECK_EQ_INT(others, 1);
 	CHECK(no_children_left());
 }
 

@@ -132,14 +132,24 @@ static int count_fds(pid_t pid)
 	return n;
 }
 
-static bool children_of_executor_empty(void)
+static char *executor_children(void)
 {
 	char p[64];
 	snprintf(p, sizeof(p), "/proc/%d/task/%d/children", (int)epid, (int)epid);
-	char *s = read_text(p);
-	bool empty = s && strspn(s, " \n") == strlen(s);
+	return read_text(p);
+}
+
+/* The executor's children once it serves: the spawner, forked at start and
+ * kept (spawner.c); none of a container's may be left beside it. */
+static char *children_at_start;
+
+static bool children_of_executor_empty(void)
+{
+	char *s = executor_children();
+	bool empty = s && children_at_start && strcmp(s, children_at_start) == 0;
 	if (!empty)
-		printf("# executor children: %s\n", s ? s : "?");
+		printf("# executor children: %s (at start: %s)\n", s ? s : "?",
+		       children_at_start ? children_at_start : "?");
 	free(s);
 	return empty;
 }
@@ -447,6 +457,10 @@ TEST(setup)
 	REQUIRE(recv_to(fe, &m, 10000) == 1);
 	CHECK_EQ_INT(m.hdr.type, IPC_PONG);
 	ipc_msg_release(&m);
+	children_at_start = executor_children();
+	/* the spawner, and nothing else */
+	CHECK(children_at_start && strchr(children_at_start, ' ') ==
+				       strrchr(children_at_start, ' '));
 	mounts_before = read_text("/proc/self/mountinfo");
 	fds_before = count_fds(epid);
 	ready = true;

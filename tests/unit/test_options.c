@@ -103,7 +103,33 @@ TEST(defaults)
 	CHECK(o.secure_storage_integrity);
 	CHECK(!o.endpoints_restricted);
 	CHECK(options_endpoint_allowed(&o, "CreateContainerRequest"));
+	CHECK(!o.allow_host_hooks);
 	options_free(&o);
+}
+
+/* allow_host_hooks turns on what runs as root outside every container: the
+ * config file (in the guest image) may say so, the kernel command line
+ * (which the host writes) may not. */
+TEST(allow_host_hooks_config_file_only)
+{
+	struct agent_options o;
+	struct warnings w;
+	parse(&o, &w, "agent.allow_host_hooks agent.allow_host_hooks=true");
+	CHECK_EQ_INT(w.n, 2);
+	CHECK(warned(&w, "agent.allow_host_hooks", "true"));
+	CHECK(!o.allow_host_hooks);
+	options_free(&o);
+	const char *path = write_file("hooks.toml", "allow_host_hooks = true\n");
+	REQUIRE(path != NULL);
+	struct kerr err;
+	options_init_defaults(&o);
+	CHECK_EQ_INT(options_parse_config_file(&o, path, &err), 0);
+	CHECK(o.allow_host_hooks);
+	json_t *j = options_to_json(&o);
+	CHECK(json_is_true(json_object_get(j, "allow_host_hooks")));
+	json_decref(j);
+	options_free(&o);
+	remove_file("hooks.toml");
 }
 
 /* ---- every option with a good value ---- */

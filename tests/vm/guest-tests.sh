@@ -380,6 +380,8 @@ v1 | v2)
 
     # 7. RESOURCE CHECKS: limits, update, pause/resume in this layout.
     . /usr/libexec/vm-tests/guest-resources.sh
+    # 8. The setup processes under attack from a container (setup_fds).
+    . /usr/libexec/vm-tests/guest-setup-fds.sh
   fi
   ;;
 esac

@@ -72,12 +72,21 @@ char *hooks_state_json(const Grpc__Spec *spec, const char *id, const char *statu
 	return s;
 }
 
-/* Wait for the hook with a deadline; kill it when the deadline passes. */
+int64_t hook_timeout_sec(const Grpc__Hook *h)
+{
+	if (h->timeout <= 0)
+		return HOOK_DEFAULT_TIMEOUT_SEC;
+	return h->timeout < HOOK_MAX_TIMEOUT_SEC ? h->timeout : HOOK_MAX_TIMEOUT_SEC;
+}
+
+/* Wait for the hook with a deadline; at the deadline its process group
+ * (the hook and whatever it started without leaving the group) is
+ * killed. Without a pidfd (a seccomp filter refused both clone3 and
+ * pidfd_open: startContainer hooks run under the container's) the wait
+ * polls every 10 ms. */
 static int wait_hook(pid_t pid, int pidfd, int64_t timeout_sec, int *status, bool *timed_out)
 {
 	*timed_out = false;
-	if (timeout_sec <= 0)
-		timeout_sec = HOOK_DEFAULT_TIMEOUT_SEC;
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
@@ -87,11 +96,22 @@ static int wait_hook(pid_t pid, int pidfd, int64_t timeout_sec, int *status, boo
 							(now.tv_nsec - start.tv_nsec) / 1000000);
 		if (left_ms <= 0) {
 			*timed_out = true;
-			pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
 			break;
 		}
-		struct pollfd p = { .fd = pidfd, .events = POLLIN };
-		int r = poll(&p, 1, left_ms > 60000 ? 60000 : (int)left_ms);
+		int r;
+		if (pidfd >= 0) {
+			struct pollfd p = { .fd = pidfd, .events = POLLIN };
+			r = poll(&p, 1, left_ms > 60000 ? 60000 : (int)left_ms);
+		} else {
+			r = waitpid(pid, status, WNOHANG);
+			if (r == pid)
+				return 0;
+			struct timespec tick = { 0, 10 * 1000 * 1000 };
+			nanosleep(&tick, NULL);
+			r = 0;
+		}
 		if (r < 0 && errno != EINTR)
 			return -errno;
 		if (r > 0)
@@ -101,6 +121,21 @@ static int wait_hook(pid_t pid, int pidfd, int64_t timeout_sec, int *status, boo
 		if (errno != EINTR)
 			return -errno;
 	return 0;
+}
+
+/* The hook's child side: its own process group (killed whole at the
+ * deadline), the state on stdin, the default signal mask. */
+static __attribute__((noreturn)) void hook_child(const Grpc__Hook *h, int in, char **argv,
+						 char **envp)
+{
+	setpgid(0, 0);
+	if (dup2(in, 0) < 0)
+		_exit(126);
+	sigset_t all;
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	execve(h->path, argv, envp);
+	_exit(127);
 }
 
 static int run_one(const Grpc__Hook *h, const char *state, int *status, bool *timed_out,
@@ -133,21 +168,21 @@ static int run_one(const Grpc__Hook *h, const char *state, int *status, bool *ti
 	struct kclone_args ca = { .flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&pidfd,
 				  .exit_signal = SIGCHLD };
 	pid_t pid = sys_clone3(&ca);
+	if (pid < 0 && (errno == ENOSYS || errno == EPERM)) {
+		/* startContainer hooks run under the container's seccomp
+		 * filter, which may refuse clone3: a plain fork. */
+		pid = fork();
+		if (pid > 0)
+			pidfd = pidfd_open(pid, 0);
+	}
 	if (pid < 0) {
 		int e = errno;
 		close(in[0]);
 		close(in[1]);
-		return kerr_set(err, -e, "clone3: %s", strerror(e));
+		return kerr_set(err, -e, "start the hook: %s", strerror(e));
 	}
-	if (pid == 0) {
-		if (dup2(in[0], 0) < 0)
-			_exit(126);
-		sigset_t all;
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		execve(h->path, argv, envp);
-		_exit(127);
-	}
+	if (pid == 0)
+		hook_child(h, in[0], argv, envp);
 	close(in[0]);
 	/* The hook may not read its stdin: ignore EPIPE, and never block on a
 	 * full pipe longer than the hook lives (the state is small). */
@@ -165,8 +200,9 @@ static int run_one(const Grpc__Hook *h, const char *state, int *status, bool *ti
 	close(in[1]);
 	sigaction(SIGPIPE, &old, NULL);
 
-	int r = wait_hook(pid, pidfd, h->timeout, status, timed_out);
-	close(pidfd);
+	int r = wait_hook(pid, pidfd, hook_timeout_sec(h), status, timed_out);
+	if (pidfd >= 0)
+		close(pidfd);
 	if (r < 0)
 		return kerr_set(err, r, "wait: %s", strerror(-r));
 	return 0;

@@ -3,10 +3,13 @@
  * hooks.h - OCI lifecycle hooks: run each hook of a stage in order, with the
  * container state JSON on its stdin, its own args and env, and its timeout.
  *
- * Hooks run in whatever namespaces the caller is in: the launcher for
- * prestart, createRuntime, poststart and poststop, the container's setup
- * child for createContainer (before pivot_root) and startContainer (just
- * before exec), as the runtime spec places them.
+ * Hooks run in whatever namespaces the caller is in, with its credentials:
+ * the launcher for prestart, createRuntime and poststart, the executor's
+ * poststop runner for poststop, the container's setup stage 2 for
+ * createContainer (before pivot_root) and startContainer (after pivot_root
+ * and the drop to the process's user, capabilities and seccomp filter,
+ * just before exec), as the runtime spec places them. Each hook is its own
+ * process group, killed whole at its deadline.
  */
 #ifndef KATA_CONTAINER_HOOKS_H
 #define KATA_CONTAINER_HOOKS_H
@@ -28,6 +31,12 @@ enum hook_stage {
 /* Longest a hook may run when it gives no timeout of its own (seconds):
  * a hook that never ends would otherwise hang the container's creation. */
 #define HOOK_DEFAULT_TIMEOUT_SEC 120
+/* Longest a hook may run whatever its timeout says (seconds). */
+#define HOOK_MAX_TIMEOUT_SEC 300
+
+/* The hook's deadline: its timeout, the default without one, at most the
+ * maximum. */
+int64_t hook_timeout_sec(const Grpc__Hook *h);
 
 const char *hook_stage_name(enum hook_stage stage); /* "prestart", ... */
 

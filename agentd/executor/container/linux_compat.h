@@ -12,6 +12,7 @@
 #ifndef KATA_CONTAINER_LINUX_COMPAT_H
 #define KATA_CONTAINER_LINUX_COMPAT_H
 
+#include <errno.h>
 #include <sched.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -50,6 +51,25 @@ _Static_assert(sizeof(struct kclone_args) == 88, "clone_args v2 is 88 bytes");
 static inline pid_t sys_clone3(struct kclone_args *args)
 {
 	return (pid_t)syscall(SYS_clone3, args, sizeof(*args));
+}
+
+/* A fork-like child with a pidfd, flags from CLONE_* (below 1 << 32, no
+ * exit signal: CLONE_PARENT children take their parent's). clone3 first;
+ * where a seccomp filter refuses it (Docker's profile answers ENOSYS so
+ * that libc falls back), clone(2), whose pidfd comes back through the
+ * parent_tid argument (the third, except on s390). */
+static inline pid_t sys_clone_pidfd(uint64_t flags, int *pidfd)
+{
+	struct kclone_args ca = { .flags = flags | CLONE_PIDFD,
+				  .pidfd = (uint64_t)(uintptr_t)pidfd };
+	pid_t pid = sys_clone3(&ca);
+	if (pid >= 0 || (errno != ENOSYS && errno != EPERM))
+		return pid;
+#if defined(__s390__) || defined(__s390x__)
+	return (pid_t)syscall(SYS_clone, 0L, (unsigned long)(flags | CLONE_PIDFD), pidfd, NULL, 0L);
+#else
+	return (pid_t)syscall(SYS_clone, (unsigned long)(flags | CLONE_PIDFD), 0L, pidfd, NULL, 0L);
+#endif
 }
 
 static inline int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve)

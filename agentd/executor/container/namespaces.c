@@ -103,33 +103,10 @@ int ns_join(const struct ns_plan *plan, struct kerr *err)
 		if (setns(plan->join_fd[i], plan->join_type[i]) < 0)
 			return kerr_set(err, -errno, "join %s namespace: %s",
 					ns_name_from_flag(plan->join_type[i]), strerror(errno));
-	return 0;
-}
-
-int ns_enter_pid_for_children(int ns_fd, int *saved, struct kerr *err)
-{
-	*saved = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-	if (*saved < 0)
-		return kerr_set(err, -errno, "open /proc/self/ns/pid: %s", strerror(errno));
-	if (setns(ns_fd, CLONE_NEWPID) < 0) {
-		int e = errno;
-		close(*saved);
-		*saved = -1;
-		return kerr_set(err, -e, "join pid namespace: %s", strerror(e));
-	}
-	return 0;
-}
-
-int ns_restore_pid_for_children(int *saved, struct kerr *err)
-{
-	if (*saved < 0)
-		return 0;
-	int r = setns(*saved, CLONE_NEWPID);
-	int e = errno;
-	close(*saved);
-	*saved = -1;
-	if (r < 0)
-		return kerr_set(err, -e, "return to own pid namespace: %s", strerror(e));
+	/* Last: it only decides where the children go. */
+	if (plan->pid_join_fd >= 0 && setns(plan->pid_join_fd, CLONE_NEWPID) < 0)
+		return kerr_set(err, -errno, "join pid namespace (for the container process): %s",
+				strerror(errno));
 	return 0;
 }
 

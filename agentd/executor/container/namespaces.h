@@ -40,13 +40,9 @@ struct ns_plan {
 int ns_plan_open(const Grpc__Linux *lx, struct ns_plan *plan, struct kerr *err);
 void ns_plan_close(struct ns_plan *plan);
 
-/* Child side: setns() into each namespace joined by path (user first). */
+/* Stage 1: setns() into each namespace joined by path (user first), then
+ * the pid namespace given by path, for the children. */
 int ns_join(const struct ns_plan *plan, struct kerr *err);
-
-/* Launcher side, around clone3. *saved receives the launcher's own pid
- * namespace; restore closes it. */
-int ns_enter_pid_for_children(int ns_fd, int *saved, struct kerr *err);
-int ns_restore_pid_for_children(int *saved, struct kerr *err);
 
 /* Launcher side: write /proc/PID/uid_map and gid_map from the spec. The
  * launcher is root in the parent namespace, so no newuidmap helper and no

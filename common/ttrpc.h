@@ -136,6 +136,16 @@ int ttrpc_client_call_raw(struct ttrpc_client *c, const char *service, const cha
 int ttrpc_client_call(struct ttrpc_client *c, const char *service, const char *method,
 		      const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
 		      ProtobufCMessage **resp, int64_t timeout_ns, struct kerr *err);
+/* ttrpc_client_call with the wait bounded here too, as the Go and Rust
+ * ttRPC clients bound it with their context deadline (a server that never
+ * answers cannot hold the caller past timeout_ns, which must be > 0 to
+ * bound anything). When it passes: -ETIMEDOUT, DEADLINE_EXCEEDED, and the
+ * stream is forgotten (a late answer is dropped when read). The client stays
+ * usable unless the deadline struck in the middle of a frame. */
+int ttrpc_client_call_bounded(struct ttrpc_client *c, const char *service, const char *method,
+			      const ProtobufCMessage *req,
+			      const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+			      int64_t timeout_ns, struct kerr *err);
 
 /* ---- framing (shared by server, client and the fuzz target) ---- */
 

@@ -111,6 +111,8 @@ int ttrpc_client_connect(struct ttrpc_client **out, const char *addr, uint64_t t
 int ttrpc_client_from_fd(struct ttrpc_client **out, int fd, struct kerr *err);
 void ttrpc_client_free(struct ttrpc_client *c);
 int ttrpc_client_fd(const struct ttrpc_client *c);
+/* True once a transport or framing failure made the client unusable. */
+bool ttrpc_client_broken(const struct ttrpc_client *c);
 
 /* Send one request; *stream_id receives the (odd, increasing) stream id.
  * timeout_ns 0 = no timeout_nano in the request. */

@@ -223,6 +223,11 @@ int ttrpc_client_fd(const struct ttrpc_client *c)
 	return c->fd;
 }
 
+bool ttrpc_client_broken(const struct ttrpc_client *c)
+{
+	return c->broken;
+}
+
 static int send_request(struct ttrpc_client *c, const char *service, const char *method,
 			const uint8_t *payload, size_t len, int64_t timeout_ns,
 			const struct ttrpc_md *md, size_t nmd, uint64_t deadline,

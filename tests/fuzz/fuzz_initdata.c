@@ -60,22 +60,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef FUZZ_WRITE_SEEDS
+#include "seeds.h"
+
 static const char doc[] =
 	"algorithm = \"sha384\"\nversion = \"0.1.0\"\n\n[data]\n"
 	"\"aa.toml\" = '''\n[token_configs.kbs]\nurl = 'http://kbs.example:8080'\n'''\n"
 	"\"cdh.toml\" = \"\"\"\nsocket = \\\"unix:///x\\\" \\\n  # folded\n\"\"\"\n"
 	"\"policy.rego\" = '''package agent_policy'''\n";
 
+/* The kind byte, then the bytes. */
 static int put(const char *dir, const char *name, uint8_t kind, const void *b, size_t n)
 {
-	char p[4096];
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	FILE *f = fopen(p, "wb");
-	if (!f || fwrite(&kind, 1, 1, f) != 1 || fwrite(b, 1, n, f) != n) {
-		perror(p);
+	uint8_t buf[8192];
+	if (n + 1 > sizeof(buf))
 		return 1;
-	}
-	return fclose(f) != 0;
+	buf[0] = kind;
+	memcpy(buf + 1, b, n);
+	return seed_put(dir, name, buf, n + 1);
 }
 
 int main(int argc, char **argv)

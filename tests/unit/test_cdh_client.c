@@ -50,6 +50,7 @@ struct fake {
 	int report; /* read end: one frame per request, u32 length first */
 	char dir[64];
 	char addr[128];
+	struct cdh_client *c; /* the client under test, on addr */
 };
 
 static int write_all(int fd, const void *p, size_t n)
@@ -131,7 +132,10 @@ static size_t serve_conn(int fd, int report, const struct step *steps, size_t ns
 	}
 }
 
-static int fake_start(struct fake *f, const struct step *steps, size_t nsteps)
+/* The fake CDH in a child, answering as steps says, and a client of it
+ * with the given timeouts (ms). */
+static int fake_start_t(struct fake *f, const struct step *steps, size_t nsteps,
+			uint64_t api_ms, uint64_t pull_ms)
 {
 	snprintf(f->dir, sizeof(f->dir), "/tmp/test-cdh-client.XXXXXX");
 	if (!mkdtemp(f->dir))
@@ -167,11 +171,21 @@ static int fake_start(struct fake *f, const struct step *steps, size_t nsteps)
 	close(p[1]);
 	close(lfd);
 	f->report = p[0];
-	return f->pid > 0 ? 0 : -1;
+	if (f->pid < 0)
+		return -1;
+	return cdh_client_new_at(&f->c, f->addr, api_ms, pull_ms, &err);
+}
+
+/* With the agent's default timeouts: cdh_api_timeout 50 s,
+ * image_pull_timeout 1200 s. */
+static int fake_start(struct fake *f, const struct step *steps, size_t nsteps)
+{
+	return fake_start_t(f, steps, nsteps, 50000, 1200000);
 }
 
 static void fake_stop(struct fake *f)
 {
+	cdh_client_free(f->c);
 	kill(f->pid, SIGKILL);
 	waitpid(f->pid, NULL, 0);
 	close(f->report);
@@ -264,10 +278,8 @@ TEST(unseal_secret_as_upstream_sends_it)
 	struct step steps[] = { { STEP_OK, 0, NULL, payload, len } };
 	struct fake f;
 	REQUIRE(fake_start(&f, steps, 1) == 0);
-	struct cdh_client *c;
+	struct cdh_client *c = f.c;
 	struct kerr err;
-	/* agent defaults: cdh_api_timeout 50 s, image_pull_timeout 1200 s */
-	REQUIRE(cdh_client_new_at(&c, f.addr, 50000, 1200000, &err) == 0);
 	/* unseal_env passes the whole value after "KEY=" */
 	const char *sealed = "sealed.fakeheader.eyJrZXkiOiJ2YWx1ZSJ9.fakesignature";
 	uint8_t *plain = NULL;
@@ -288,7 +300,6 @@ TEST(unseal_secret_as_upstream_sends_it)
 	      memcmp(in->secret.data, sealed, in->secret.len) == 0);
 	api__unseal_secret_input__free_unpacked(in, NULL);
 	ttrpc__request__free_unpacked(req, NULL);
-	cdh_client_free(c);
 	fake_stop(&f);
 }
 
@@ -296,9 +307,8 @@ TEST(secure_mount_as_upstream_sends_it)
 {
 	struct fake f;
 	REQUIRE(fake_start(&f, NULL, 0) == 0);
-	struct cdh_client *c;
+	struct cdh_client *c = f.c;
 	struct kerr err;
-	REQUIRE(cdh_client_new_at(&c, f.addr, 50000, 1200000, &err) == 0);
 	/* The driver options of an encrypted emptyDir as genpolicy's tests
 	 * carry them, as upstream's handler hands them on. */
 	struct cdh_option opts[] = {
@@ -331,7 +341,6 @@ TEST(secure_mount_as_upstream_sends_it)
 	CHECK_EQ_STR(in->mount_point, "/run/kata-containers/sandbox/storage/x");
 	api__secure_mount_request__free_unpacked(in, NULL);
 	ttrpc__request__free_unpacked(req, NULL);
-	cdh_client_free(c);
 	fake_stop(&f);
 }
 
@@ -344,10 +353,10 @@ TEST(get_resource_as_upstream_sends_it)
 	cleanup_free uint8_t *payload = pack(&out.base, &len);
 	struct step steps[] = { { STEP_OK, 0, NULL, payload, len } };
 	struct fake f;
-	REQUIRE(fake_start(&f, steps, 1) == 0);
-	struct cdh_client *c;
+	/* agent.cdh_api_timeout=7 */
+	REQUIRE(fake_start_t(&f, steps, 1, 7000, 1200000) == 0);
+	struct cdh_client *c = f.c;
 	struct kerr err;
-	REQUIRE(cdh_client_new_at(&c, f.addr, 7000, 1200000, &err) == 0);
 	uint8_t *data = NULL;
 	size_t n = 0;
 	CHECK_EQ_INT(cdh_get_resource(c, "kbs:///default/key/1", &data, &n, &err), 0);
@@ -357,14 +366,12 @@ TEST(get_resource_as_upstream_sends_it)
 	REQUIRE(req);
 	CHECK_EQ_STR(req->service, "api.GetResourceService");
 	CHECK_EQ_STR(req->method, "GetResource");
-	/* agent.cdh_api_timeout=7 */
 	CHECK_EQ_INT(req->timeout_nano, 7 * S_NS);
 	Api__GetResourceRequest *in =
 		api__get_resource_request__unpack(NULL, req->payload.len, req->payload.data);
 	CHECK(in && strcmp(in->resourcepath, "kbs:///default/key/1") == 0);
 	api__get_resource_request__free_unpacked(in, NULL);
 	ttrpc__request__free_unpacked(req, NULL);
-	cdh_client_free(c);
 	fake_stop(&f);
 }
 
@@ -380,9 +387,8 @@ TEST(pull_image_with_its_own_timeout_and_the_cdh_manifest_digest)
 	struct step steps[] = { { STEP_OK, 0, NULL, payload, 2 + strlen(digest) } };
 	struct fake f;
 	REQUIRE(fake_start(&f, steps, 1) == 0);
-	struct cdh_client *c;
+	struct cdh_client *c = f.c;
 	struct kerr err;
-	REQUIRE(cdh_client_new_at(&c, f.addr, 50000, 1200000, &err) == 0);
 	/* as upstream's image_pull_handler: the image from the storage's
 	 * source, the bundle under CONTAINER_BASE */
 	CHECK_EQ_INT(cdh_pull_image(c, "quay.io/prometheus/busybox:latest",
@@ -399,7 +405,6 @@ TEST(pull_image_with_its_own_timeout_and_the_cdh_manifest_digest)
 	CHECK_EQ_STR(in->bundle_path, "/run/kata-containers/cb0b47276ea6");
 	api__image_pull_request__free_unpacked(in, NULL);
 	ttrpc__request__free_unpacked(req, NULL);
-	cdh_client_free(c);
 	fake_stop(&f);
 }
 
@@ -412,9 +417,8 @@ TEST(cdh_error_keeps_its_status_and_message)
 	};
 	struct fake f;
 	REQUIRE(fake_start(&f, steps, 2) == 0);
-	struct cdh_client *c;
+	struct cdh_client *c = f.c;
 	struct kerr err;
-	REQUIRE(cdh_client_new_at(&c, f.addr, 50000, 1200000, &err) == 0);
 	uint8_t *plain = NULL;
 	size_t n;
 	int r = cdh_unseal_secret(c, (const uint8_t *)"sealed.x", 8, &plain, &n, &err);
@@ -426,7 +430,6 @@ TEST(cdh_error_keeps_its_status_and_message)
 	CHECK(r < 0);
 	CHECK_EQ_INT(err.status, GRPC_INTERNAL);
 	CHECK_EQ_STR(err.msg, "CDH PullImage: [CDH] [ERROR]: Image pull: manifest unknown");
-	cdh_client_free(c);
 	fake_stop(&f);
 }
 
@@ -443,11 +446,10 @@ TEST(cdh_that_never_answers_times_out_and_the_next_call_works)
 		{ STEP_OK, 0, NULL, payload, len },
 	};
 	struct fake f;
-	REQUIRE(fake_start(&f, steps, 3) == 0);
-	struct cdh_client *c;
-	struct kerr err;
 	/* short timeouts, so the test does not wait 50 s */
-	REQUIRE(cdh_client_new_at(&c, f.addr, 100, 150, &err) == 0);
+	REQUIRE(fake_start_t(&f, steps, 3, 100, 150) == 0);
+	struct cdh_client *c = f.c;
+	struct kerr err;
 	uint8_t *plain = NULL;
 	size_t n;
 	int r = cdh_unseal_secret(c, (const uint8_t *)"sealed.x", 8, &plain, &n, &err);
@@ -469,7 +471,6 @@ TEST(cdh_that_never_answers_times_out_and_the_next_call_works)
 	CHECK_EQ_INT(cdh_unseal_secret(c, (const uint8_t *)"sealed.y", 8, &plain, &n, &err), 0);
 	CHECK(n == 5 && plain && strcmp((char *)plain, "later") == 0);
 	free(plain);
-	cdh_client_free(c);
 	fake_stop(&f);
 }
 
@@ -478,16 +479,14 @@ TEST(cdh_that_goes_away_is_unavailable_and_found_again)
 	struct step steps[] = { { STEP_CLOSE, 0, NULL, NULL, 0 } };
 	struct fake f;
 	REQUIRE(fake_start(&f, steps, 1) == 0);
-	struct cdh_client *c;
+	struct cdh_client *c = f.c;
 	struct kerr err;
-	REQUIRE(cdh_client_new_at(&c, f.addr, 50000, 1200000, &err) == 0);
 	int r = cdh_secure_mount(c, "block-device", NULL, 0, NULL, 0, "/m", &err);
 	CHECK(r < 0);
 	CHECK_EQ_INT(err.status, GRPC_UNAVAILABLE);
 	CHECK(strstr(err.msg, "CDH SecureMount: ttrpc client: connection closed by the server"));
 	/* the fake accepts a new connection: the client makes one */
 	CHECK_EQ_INT(cdh_secure_mount(c, "block-device", NULL, 0, NULL, 0, "/m", &err), 0);
-	cdh_client_free(c);
 	fake_stop(&f);
 }
 
@@ -496,16 +495,14 @@ TEST(undecodable_answer_is_internal)
 	struct step steps[] = { { STEP_GARBAGE, 0, NULL, NULL, 0 } };
 	struct fake f;
 	REQUIRE(fake_start(&f, steps, 1) == 0);
-	struct cdh_client *c;
+	struct cdh_client *c = f.c;
 	struct kerr err;
-	REQUIRE(cdh_client_new_at(&c, f.addr, 50000, 1200000, &err) == 0);
 	uint8_t *data = NULL;
 	size_t n;
 	int r = cdh_get_resource(c, "kbs:///a/b/c", &data, &n, &err);
 	CHECK(r < 0);
 	CHECK_EQ_INT(err.status, GRPC_INTERNAL);
 	CHECK(strstr(err.msg, "undecodable api.GetResourceResponse response"));
-	cdh_client_free(c);
 	fake_stop(&f);
 }
 

@@ -221,6 +221,27 @@ static Ttrpc__Request *next_request(struct fake *f)
 	return req;
 }
 
+/* The next request the fake saw must be service/method with timeout_nano
+ * (ns); its payload decoded as d, or NULL (a failed check) when it is not. */
+static ProtobufCMessage *expect_request(struct fake *f, const char *service,
+					const char *method, int64_t timeout,
+					const ProtobufCMessageDescriptor *d, int *tap_failed)
+{
+	Ttrpc__Request *req = next_request(f);
+	if (!req) {
+		CHECK(!"a request reached the fake CDH");
+		return NULL;
+	}
+	CHECK_EQ_STR(req->service, service);
+	CHECK_EQ_STR(req->method, method);
+	CHECK_EQ_INT(req->timeout_nano, timeout);
+	ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, req->payload.len,
+							 req->payload.data);
+	CHECK(m != NULL);
+	ttrpc__request__free_unpacked(req, NULL);
+	return m;
+}
+
 static uint8_t *pack(const ProtobufCMessage *m, size_t *len)
 {
 	*len = protobuf_c_message_get_packed_size(m);
@@ -289,17 +310,11 @@ TEST(unseal_secret_as_upstream_sends_it)
 	CHECK_EQ_INT(plain_len, 6);
 	CHECK(plain && memcmp(plain, "s3cr\0t", 7) == 0);
 	free(plain);
-	Ttrpc__Request *req = next_request(&f);
-	REQUIRE(req);
-	CHECK_EQ_STR(req->service, "api.SealedSecretService");
-	CHECK_EQ_STR(req->method, "UnsealSecret");
-	CHECK_EQ_INT(req->timeout_nano, 50 * S_NS);
-	Api__UnsealSecretInput *in =
-		api__unseal_secret_input__unpack(NULL, req->payload.len, req->payload.data);
+	Api__UnsealSecretInput *in = (Api__UnsealSecretInput *)expect_request(&f, "api.SealedSecretService", "UnsealSecret", 50 * S_NS,
+						&api__unseal_secret_input__descriptor, tap_failed);
 	CHECK(in && in->secret.len == strlen(sealed) &&
 	      memcmp(in->secret.data, sealed, in->secret.len) == 0);
 	api__unseal_secret_input__free_unpacked(in, NULL);
-	ttrpc__request__free_unpacked(req, NULL);
 	fake_stop(&f);
 }
 
@@ -319,13 +334,8 @@ TEST(secure_mount_as_upstream_sends_it)
 	const char *flags[] = { "ro", "nodev" };
 	CHECK_EQ_INT(cdh_secure_mount(c, "block-device", opts, 3, flags, 2,
 				      "/run/kata-containers/sandbox/storage/x", &err), 0);
-	Ttrpc__Request *req = next_request(&f);
-	REQUIRE(req);
-	CHECK_EQ_STR(req->service, "api.SecureMountService");
-	CHECK_EQ_STR(req->method, "SecureMount");
-	CHECK_EQ_INT(req->timeout_nano, 50 * S_NS);
-	Api__SecureMountRequest *in =
-		api__secure_mount_request__unpack(NULL, req->payload.len, req->payload.data);
+	Api__SecureMountRequest *in = (Api__SecureMountRequest *)expect_request(&f, "api.SecureMountService", "SecureMount", 50 * S_NS,
+						&api__secure_mount_request__descriptor, tap_failed);
 	REQUIRE(in);
 	CHECK_EQ_STR(in->volume_type, "block-device");
 	CHECK_EQ_INT(in->n_options, 3);
@@ -340,7 +350,6 @@ TEST(secure_mount_as_upstream_sends_it)
 		CHECK_EQ_STR(in->flags[1], "nodev");
 	CHECK_EQ_STR(in->mount_point, "/run/kata-containers/sandbox/storage/x");
 	api__secure_mount_request__free_unpacked(in, NULL);
-	ttrpc__request__free_unpacked(req, NULL);
 	fake_stop(&f);
 }
 
@@ -362,16 +371,10 @@ TEST(get_resource_as_upstream_sends_it)
 	CHECK_EQ_INT(cdh_get_resource(c, "kbs:///default/key/1", &data, &n, &err), 0);
 	CHECK(n == 12 && data && strcmp((char *)data, "key material") == 0);
 	free(data);
-	Ttrpc__Request *req = next_request(&f);
-	REQUIRE(req);
-	CHECK_EQ_STR(req->service, "api.GetResourceService");
-	CHECK_EQ_STR(req->method, "GetResource");
-	CHECK_EQ_INT(req->timeout_nano, 7 * S_NS);
-	Api__GetResourceRequest *in =
-		api__get_resource_request__unpack(NULL, req->payload.len, req->payload.data);
+	Api__GetResourceRequest *in = (Api__GetResourceRequest *)expect_request(&f, "api.GetResourceService", "GetResource", 7 * S_NS,
+						&api__get_resource_request__descriptor, tap_failed);
 	CHECK(in && strcmp(in->resourcepath, "kbs:///default/key/1") == 0);
 	api__get_resource_request__free_unpacked(in, NULL);
-	ttrpc__request__free_unpacked(req, NULL);
 	fake_stop(&f);
 }
 
@@ -393,18 +396,12 @@ TEST(pull_image_with_its_own_timeout_and_the_cdh_manifest_digest)
 	 * source, the bundle under CONTAINER_BASE */
 	CHECK_EQ_INT(cdh_pull_image(c, "quay.io/prometheus/busybox:latest",
 				    "/run/kata-containers/cb0b47276ea6", &err), 0);
-	Ttrpc__Request *req = next_request(&f);
-	REQUIRE(req);
-	CHECK_EQ_STR(req->service, "api.ImagePullService");
-	CHECK_EQ_STR(req->method, "PullImage");
-	CHECK_EQ_INT(req->timeout_nano, 1200 * S_NS);
-	Api__ImagePullRequest *in =
-		api__image_pull_request__unpack(NULL, req->payload.len, req->payload.data);
+	Api__ImagePullRequest *in = (Api__ImagePullRequest *)expect_request(&f, "api.ImagePullService", "PullImage", 1200 * S_NS,
+						&api__image_pull_request__descriptor, tap_failed);
 	REQUIRE(in);
 	CHECK_EQ_STR(in->image_url, "quay.io/prometheus/busybox:latest");
 	CHECK_EQ_STR(in->bundle_path, "/run/kata-containers/cb0b47276ea6");
 	api__image_pull_request__free_unpacked(in, NULL);
-	ttrpc__request__free_unpacked(req, NULL);
 	fake_stop(&f);
 }
 

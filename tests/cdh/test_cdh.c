@@ -23,6 +23,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,13 +163,19 @@ static json_t *add_blob(const char *layout, const char *file, const char *media_
 }
 
 /* A tar layer of entries, written as given (no name is cleaned). */
+/* Layers make_layout writes: plain tar, or tar+zstd when set. */
+static bool zstd_layers;
+
 static int write_layer(const char *file, const struct entry *e, size_t n)
 {
 	struct archive *a = archive_write_new();
 	archive_write_set_format_pax_restricted(a);
-	archive_write_add_filter_none(a);
-	if (archive_write_open_filename(a, file) != ARCHIVE_OK)
+	if ((zstd_layers ? archive_write_add_filter_zstd(a) : archive_write_add_filter_none(a)) !=
+		    ARCHIVE_OK ||
+	    archive_write_open_filename(a, file) != ARCHIVE_OK) {
+		archive_write_free(a);
 		return -1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct archive_entry *ae = archive_entry_new();
 		archive_entry_set_pathname(ae, e[i].path);
@@ -220,7 +227,10 @@ static char *make_layout(const char *name, const struct entry *l1, size_t n1,
 		if (write_layer(f, ls[i], ns[i]) < 0)
 			return NULL;
 		json_array_append_new(layers,
-				      add_blob(layout, f, "application/vnd.oci.image.layer.v1.tar"));
+				      add_blob(layout, f,
+					       zstd_layers
+						       ? "application/vnd.oci.image.layer.v1.tar+zstd"
+						       : "application/vnd.oci.image.layer.v1.tar"));
 	}
 	json_t *cfg = json_pack("{s:s, s:s, s:{s:[s]}}", "architecture", "amd64", "os", "linux",
 				"config", "Cmd", "sh");
@@ -452,6 +462,23 @@ TEST(pull_refuses_a_blob_that_does_not_match_its_digest)
 	CHECK(pull("tamper", layout, path_in("tamper-bundle"), &err) < 0);
 	CHECK(strstr(err.msg, "content has digest") != NULL);
 	CHECK(!exists(path_in("tamper-bundle/rootfs/file")));
+}
+
+TEST(pull_reads_zstd_layers)
+{
+	struct entry l1[] = { { 'd', "z", NULL }, { 'f', "z/file", "zstd content" } };
+	zstd_layers = true;
+	cleanup_free char *layout = make_layout("zstd", l1, 2, NULL, 0);
+	zstd_layers = false;
+	if (!layout)
+		SKIP("this libarchive cannot write zstd");
+	struct kerr err = { 0 };
+	int r = pull("zstd", layout, path_in("zstd-bundle"), &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	CHECK_EQ_INT(r, 0);
+	cleanup_free char *text = read_text(path_in("zstd-bundle/rootfs/z/file"));
+	CHECK_EQ_STR(text, "zstd content");
 }
 
 /* ------------------------------------------------------ UnsealSecret */

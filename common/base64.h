@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * base64.h - base64 as protobuf's JSON mapping, the initdata digest log and
- * the test CDH's sealed-secret format use it (RFC 4648).
+ * base64.h - base64 (RFC 4648), for protobuf's JSON mapping (pbjson.c) and
+ * the test CDH's sealed-secret format (tests/cdh).
  *
  * Offers: base64_encode(), base64_decode().
  */

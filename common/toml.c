@@ -275,16 +275,135 @@ static int sb_put_utf8(struct strbuf *b, uint32_t cp)
 	return sb_put(b, u, n);
 }
 
-/* A single-line basic ("...") or literal ('...') string; p at the quote. */
-static int parse_string(struct parser *p, char **out, size_t *out_len)
+/* One escape sequence of a basic string, p at the backslash. */
+static int parse_escape(struct parser *p, struct strbuf *b)
+{
+	int e = peek_at(p, 1);
+	const char *rep = NULL;
+	int digits = 0;
+	switch (e) {
+	case 'b': rep = "\b"; break;
+	case 't': rep = "\t"; break;
+	case 'n': rep = "\n"; break;
+	case 'f': rep = "\f"; break;
+	case 'r': rep = "\r"; break;
+	case '"': rep = "\""; break;
+	case '\\': rep = "\\"; break;
+	case 'u': digits = 4; break;
+	case 'U': digits = 8; break;
+	default:
+		if (e == -1 || e == '\n' || e == '\r')
+			return perr(p, "unterminated string");
+		return perr(p, "invalid escape sequence '\\%c' in string", e);
+	}
+	if (rep) {
+		p->pos += 2;
+		return sb_put(b, rep, 1) < 0 ? oom(p) : 0;
+	}
+	uint32_t cp = 0;
+	for (int i = 0; i < digits; i++) {
+		int h = hexval(peek_at(p, 2 + (size_t)i));
+		if (h < 0)
+			return perr(p, "\\%c escape needs %d hex digits", e, digits);
+		cp = (cp << 4) | (uint32_t)h;
+	}
+	if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return perr(p, "escape \\%c%0*X is not a Unicode scalar value", e, digits, cp);
+	if (cp == 0)
+		return perr(p, "NUL character (\\%c escape) in string", e);
+	p->pos += 2 + (size_t)digits;
+	return sb_put_utf8(b, cp) < 0 ? oom(p) : 0;
+}
+
+/* In a multi-line basic string, p at a backslash: if only whitespace
+ * follows it on its line, skip it, the newline and all whitespace and
+ * newlines after it (a "line ending backslash") and return 1. */
+static int skip_line_ending_backslash(struct parser *p)
+{
+	size_t k = 1;
+	while (peek_at(p, k) == ' ' || peek_at(p, k) == '\t')
+		k++;
+	if (peek_at(p, k) != '\n' && !(peek_at(p, k) == '\r' && peek_at(p, k + 1) == '\n'))
+		return 0;
+	p->pos += k;
+	while (eat_newline(p) || peek(p) == ' ' || peek(p) == '\t') {
+		if (peek(p) == ' ' || peek(p) == '\t')
+			p->pos++;
+	}
+	return 1;
+}
+
+/* A multi-line basic (""" ... """) or literal (''' ... ''') string, p at
+ * the first quote. A newline right after the opening quotes is dropped;
+ * newlines inside are kept as LF (CRLF too); one or two quotes may end the
+ * content right before the closing three. */
+static int parse_ml_string(struct parser *p, char **out, size_t *out_len)
+{
+	int quote = peek(p), start = p->line;
+	struct strbuf b = { 0 };
+	int r = 0;
+
+	p->pos += 3;
+	eat_newline(p);
+	if (sb_put(&b, "", 0) < 0)
+		return oom(p);
+	for (;;) {
+		int c = peek(p);
+		if (c == -1) {
+			r = perr(p, "unterminated multi-line string (started on line %d)", start);
+			break;
+		}
+		if (c == quote && peek_at(p, 1) == quote && peek_at(p, 2) == quote) {
+			size_t run = 3;
+			while (peek_at(p, run) == quote)
+				run++;
+			if (run > 5) {
+				r = perr(p, "%zu quotes in a row in a multi-line string", run);
+				break;
+			}
+			if (run > 3 && sb_put(&b, p->s + p->pos, run - 3) < 0)
+				r = oom(p);
+			p->pos += run;
+			break;
+		}
+		if (eat_newline(p)) {
+			r = sb_put(&b, "\n", 1) < 0 ? oom(p) : 0;
+		} else if (c == '\r') {
+			r = perr(p, "carriage return not followed by a newline");
+		} else if (is_forbidden_control(c)) {
+			r = perr(p, "control character 0x%02x in string", c);
+		} else if (c == '\\' && quote == '"') {
+			if (!skip_line_ending_backslash(p))
+				r = parse_escape(p, &b);
+		} else {
+			r = sb_put(&b, p->s + p->pos, 1) < 0 ? oom(p) : 0;
+			p->pos++;
+		}
+		if (r < 0)
+			break;
+	}
+	if (r < 0) {
+		free(b.s);
+		return r;
+	}
+	*out = b.s;
+	if (out_len)
+		*out_len = b.len;
+	return 0;
+}
+
+/* A basic ("...") or literal ('...') string, p at the quote; multi-line
+ * ones only where a value may be (keys are single-line). */
+static int parse_string(struct parser *p, bool multi_line_ok, char **out, size_t *out_len)
 {
 	int quote = peek(p);
 	struct strbuf b = { 0 };
-	int r;
+	int r = 0;
 
 	if (peek_at(p, 1) == quote && peek_at(p, 2) == quote) {
-		return perr(p, "multi-line strings (%c%c%c) are not supported", quote, quote,
-			    quote);
+		if (multi_line_ok)
+			return parse_ml_string(p, out, out_len);
+		return perr(p, "a key cannot be a multi-line string");
 	}
 	p->pos++;
 	if (sb_put(&b, "", 0) < 0)
@@ -292,71 +411,31 @@ static int parse_string(struct parser *p, char **out, size_t *out_len)
 	for (;;) {
 		int c = peek(p);
 		if (c == -1 || c == '\n' || c == '\r') {
-			free(b.s);
-			return perr(p, "unterminated string");
+			r = perr(p, "unterminated string");
+			break;
 		}
 		if (c == quote) {
 			p->pos++;
 			break;
 		}
 		if (is_forbidden_control(c)) {
-			free(b.s);
-			return perr(p, "control character 0x%02x in string", c);
+			r = perr(p, "control character 0x%02x in string", c);
+			break;
 		}
 		if (c == '\\' && quote == '"') {
-			int e = peek_at(p, 1);
-			const char *rep = NULL;
-			int digits = 0;
-			switch (e) {
-			case 'b': rep = "\b"; break;
-			case 't': rep = "\t"; break;
-			case 'n': rep = "\n"; break;
-			case 'f': rep = "\f"; break;
-			case 'r': rep = "\r"; break;
-			case '"': rep = "\""; break;
-			case '\\': rep = "\\"; break;
-			case 'u': digits = 4; break;
-			case 'U': digits = 8; break;
-			default:
-				free(b.s);
-				if (e == -1 || e == '\n' || e == '\r')
-					return perr(p, "unterminated string");
-				return perr(p, "invalid escape sequence '\\%c' in string", e);
-			}
-			if (rep) {
-				r = sb_put(&b, rep, 1);
-				p->pos += 2;
-			} else {
-				uint32_t cp = 0;
-				for (int i = 0; i < digits; i++) {
-					int h = hexval(peek_at(p, 2 + (size_t)i));
-					if (h < 0) {
-						free(b.s);
-						return perr(p, "\\%c escape needs %d hex digits", e,
-							    digits);
-					}
-					cp = (cp << 4) | (uint32_t)h;
-				}
-				if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-					free(b.s);
-					return perr(p, "escape \\%c%0*X is not a Unicode scalar value",
-						    e, digits, cp);
-				}
-				if (cp == 0) {
-					free(b.s);
-					return perr(p, "NUL character (\\%c escape) in string", e);
-				}
-				r = sb_put_utf8(&b, cp);
-				p->pos += 2 + (size_t)digits;
-			}
-		} else {
-			r = sb_put(&b, p->s + p->pos, 1);
-			p->pos++;
+			if ((r = parse_escape(p, &b)) < 0)
+				break;
+			continue;
 		}
-		if (r < 0) {
-			free(b.s);
-			return oom(p);
+		if (sb_put(&b, p->s + p->pos, 1) < 0) {
+			r = oom(p);
+			break;
 		}
+		p->pos++;
+	}
+	if (r < 0) {
+		free(b.s);
+		return r;
 	}
 	*out = b.s;
 	if (out_len)
@@ -369,7 +448,7 @@ static int parse_key(struct parser *p, char **out)
 	int c = peek(p);
 
 	if (c == '"' || c == '\'')
-		return parse_string(p, out, NULL);
+		return parse_string(p, false, out, NULL);
 	size_t start = p->pos;
 	while (is_bare_key_char(peek(p)))
 		p->pos++;
@@ -579,7 +658,7 @@ static int parse_value(struct parser *p, struct toml_value **out, int depth)
 		v = value_new(TOML_STRING, p->line);
 		if (!v)
 			return oom(p);
-		if ((r = parse_string(p, &v->str.s, &v->str.len)) < 0) {
+		if ((r = parse_string(p, true, &v->str.s, &v->str.len)) < 0) {
 			free(v);
 			return r;
 		}

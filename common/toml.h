@@ -1,18 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * toml.h - a small, strict TOML reader for the agent's config file
- * (the upstream agent's AgentConfig format).
+ * (the upstream agent's AgentConfig format) and the initdata document
+ * (common/initdata.h), which the host supplies: bounded nesting, no
+ * recursion on string content.
  *
  * Supported: comments, bare and quoted keys, basic strings (with escapes)
- * and literal strings, integers (decimal, 0x, 0o, 0b, with '_'), booleans,
- * arrays (multi-line, trailing comma, comments inside), one-line inline
- * tables ({ secs = 3, nanos = 0 }, the serde form of a duration) and
+ * and literal strings, multi-line basic (""" with line-ending backslashes)
+ * and literal (''') strings, integers (decimal, 0x, 0o, 0b, with '_'),
+ * booleans, arrays (multi-line, trailing comma, comments inside), one-line
+ * inline tables ({ secs = 3, nanos = 0 }, the serde form of a duration) and
  * [table] headers.
  *
- * Refused with "<file>:<line>: <problem>": floats, dates and times,
- * multi-line strings, dotted keys, dotted table names, arrays of tables,
- * duplicate keys, redefined tables, invalid UTF-8, and anything else that is
- * not in the list above. Every value remembers its line so callers can
+ * Refused with "<file>:<line>: <problem>": floats, dates and times, dotted
+ * keys, dotted table names, arrays of tables, duplicate keys, redefined
+ * tables, invalid UTF-8, and anything else that is not in the list above. Every value remembers its line so callers can
  * report semantic errors (wrong type, bad value) at the right place.
  *
  * Offers: struct toml_value, toml_parse(), toml_parse_file(), toml_free(),

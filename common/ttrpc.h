@@ -129,6 +129,8 @@ int ttrpc_client_connect(struct ttrpc_client **out, const char *addr, uint64_t t
 int ttrpc_client_from_fd(struct ttrpc_client **out, int fd, struct kerr *err);
 void ttrpc_client_free(struct ttrpc_client *c);
 int ttrpc_client_fd(const struct ttrpc_client *c);
+/* True once a transport or framing failure made the client unusable. */
+bool ttrpc_client_broken(const struct ttrpc_client *c);
 
 /* Send one request; *stream_id receives the (odd, increasing) stream id.
  * timeout_ns 0 = no timeout_nano in the request. */
@@ -154,6 +156,16 @@ int ttrpc_client_call_raw(struct ttrpc_client *c, const char *service, const cha
 int ttrpc_client_call(struct ttrpc_client *c, const char *service, const char *method,
 		      const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
 		      ProtobufCMessage **resp, int64_t timeout_ns, struct kerr *err);
+/* ttrpc_client_call with the wait bounded here too, as the Go and Rust
+ * ttRPC clients bound it with their context deadline (a server that never
+ * answers cannot hold the caller past timeout_ns, which must be > 0 to
+ * bound anything). When it passes: -ETIMEDOUT, DEADLINE_EXCEEDED, and the
+ * stream is forgotten (a late answer is dropped when read). The client stays
+ * usable unless the deadline struck in the middle of a frame. */
+int ttrpc_client_call_bounded(struct ttrpc_client *c, const char *service, const char *method,
+			      const ProtobufCMessage *req,
+			      const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+			      int64_t timeout_ns, struct kerr *err);
 
 /* ---- framing (shared by server, client and the fuzz target) ---- */
 

@@ -6,14 +6,22 @@
  * so ttrpc_client_call() (which waits for its own stream) can be mixed with
  * ttrpc_client_send()/ttrpc_client_recv() on one connection. After a
  * transport or framing failure the client is unusable and says so.
+ *
+ * A bounded call (ttrpc_client_call_bounded) polls before every read and
+ * write. When its deadline passes between frames, its stream id is
+ * remembered as abandoned and the answer, if it ever comes, is dropped as
+ * it is read; when it passes inside a frame the byte stream is out of step
+ * and the client breaks.
  */
 #include "ttrpc.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -36,6 +44,8 @@ struct ttrpc_client {
 	bool broken;
 	char broken_msg[KERR_MSG_MAX];
 	struct pending *head, *tail;
+	uint32_t *abandoned; /* streams whose bounded call gave up */
+	size_t n_abandoned, cap_abandoned;
 };
 
 /* Mark the client dead and record why, for this and every later call. */
@@ -57,11 +67,63 @@ static int client_check(struct ttrpc_client *c, struct kerr *err)
 	return 0;
 }
 
-static int write_full(struct ttrpc_client *c, const uint8_t *p, size_t n, struct kerr *err)
+static uint64_t now_ns(void)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Wait for events on the socket until deadline (CLOCK_MONOTONIC ns; 0: no
+ * deadline, return at once). Returns 0 when ready, -ETIMEDOUT when the
+ * deadline passed first (err not set: the caller knows what timed out). */
+static int wait_ready(struct ttrpc_client *c, short events, uint64_t deadline, struct kerr *err)
+{
+	if (!deadline)
+		return 0;
+	for (;;) {
+		uint64_t now = now_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		uint64_t left = deadline - now;
+		struct timespec ts = { .tv_sec = (time_t)(left / 1000000000u),
+				       .tv_nsec = (long)(left % 1000000000u) };
+		struct pollfd pfd = { .fd = c->fd, .events = events };
+		int r = ppoll(&pfd, 1, &ts, NULL);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR) {
+			char msg[128];
+			int e = errno;
+			snprintf(msg, sizeof(msg), "poll: %s", strerror(e));
+			return client_break(c, GRPC_UNAVAILABLE, -e, msg, err);
+		}
+	}
+}
+
+/* A deadline struck: harmless between frames (the caller's stream is
+ * abandoned), fatal inside one (what follows on the socket is mid-frame). */
+static int timed_out(struct ttrpc_client *c, bool mid_frame, struct kerr *err)
+{
+	if (mid_frame)
+		return client_break(c, GRPC_DEADLINE_EXCEEDED, -ETIMEDOUT,
+				    "deadline exceeded in the middle of a frame", err);
+	return kerr_set_status(err, GRPC_DEADLINE_EXCEEDED, -ETIMEDOUT,
+			       "ttrpc client: deadline exceeded");
+}
+
+static int write_full(struct ttrpc_client *c, const uint8_t *p, size_t n, uint64_t deadline,
+		      struct kerr *err)
+{
+	bool started = false;
 	while (n) {
-		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
+		int r = wait_ready(c, POLLOUT, deadline, err);
+		if (r == -ETIMEDOUT)
+			return timed_out(c, started, err);
+		if (r < 0)
+			return r;
+		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL | (deadline ? MSG_DONTWAIT : 0));
+		if (w < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (w < 0) {
 			char msg[128];
@@ -69,29 +131,38 @@ static int write_full(struct ttrpc_client *c, const uint8_t *p, size_t n, struct
 			snprintf(msg, sizeof(msg), "send: %s", strerror(e));
 			return client_break(c, GRPC_UNAVAILABLE, -e, msg, err);
 		}
+		started = true;
 		p += w;
 		n -= (size_t)w;
 	}
 	return 0;
 }
 
-static int read_full(struct ttrpc_client *c, uint8_t *p, size_t n, struct kerr *err)
+/* mid_frame: the bytes asked for continue a frame already begun. */
+static int read_full(struct ttrpc_client *c, uint8_t *p, size_t n, uint64_t deadline,
+		     bool mid_frame, struct kerr *err)
 {
 	while (n) {
-		ssize_t r = read(c->fd, p, n);
-		if (r < 0 && errno == EINTR)
+		int r = wait_ready(c, POLLIN, deadline, err);
+		if (r == -ETIMEDOUT)
+			return timed_out(c, mid_frame, err);
+		if (r < 0)
+			return r;
+		ssize_t got = recv(c->fd, p, n, deadline ? MSG_DONTWAIT : 0);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (r < 0) {
+		if (got < 0) {
 			char msg[128];
 			int e = errno;
 			snprintf(msg, sizeof(msg), "read: %s", strerror(e));
 			return client_break(c, GRPC_UNAVAILABLE, -e, msg, err);
 		}
-		if (r == 0)
+		if (got == 0)
 			return client_break(c, GRPC_UNAVAILABLE, -ECONNRESET,
 					    "connection closed by the server", err);
-		p += r;
-		n -= (size_t)r;
+		mid_frame = true;
+		p += got;
+		n -= (size_t)got;
 	}
 	return 0;
 }
@@ -143,6 +214,7 @@ void ttrpc_client_free(struct ttrpc_client *c)
 	}
 	if (c->fd >= 0)
 		close(c->fd);
+	free(c->abandoned);
 	free(c);
 }
 
@@ -151,10 +223,15 @@ int ttrpc_client_fd(const struct ttrpc_client *c)
 	return c->fd;
 }
 
-int ttrpc_client_send(struct ttrpc_client *c, const char *service, const char *method,
-		      const uint8_t *payload, size_t len, int64_t timeout_ns,
-		      const struct ttrpc_md *md, size_t nmd, uint32_t *stream_id,
-		      struct kerr *err)
+bool ttrpc_client_broken(const struct ttrpc_client *c)
+{
+	return c->broken;
+}
+
+static int send_request(struct ttrpc_client *c, const char *service, const char *method,
+			const uint8_t *payload, size_t len, int64_t timeout_ns,
+			const struct ttrpc_md *md, size_t nmd, uint64_t deadline,
+			uint32_t *stream_id, struct kerr *err)
 {
 	int r = client_check(c, err);
 	if (r < 0)
@@ -198,7 +275,7 @@ int ttrpc_client_send(struct ttrpc_client *c, const char *service, const char *m
 	};
 	ttrpc_header_encode(buf, &h);
 	ttrpc__request__pack(&req, buf + TTRPC_HEADER_LEN);
-	r = write_full(c, buf, TTRPC_HEADER_LEN + n, err);
+	r = write_full(c, buf, TTRPC_HEADER_LEN + n, deadline, err);
 	if (r < 0)
 		return r;
 	c->next_id += 2;
@@ -207,11 +284,21 @@ int ttrpc_client_send(struct ttrpc_client *c, const char *service, const char *m
 	return 0;
 }
 
+int ttrpc_client_send(struct ttrpc_client *c, const char *service, const char *method,
+		      const uint8_t *payload, size_t len, int64_t timeout_ns,
+		      const struct ttrpc_md *md, size_t nmd, uint32_t *stream_id,
+		      struct kerr *err)
+{
+	return send_request(c, service, method, payload, len, timeout_ns, md, nmd, 0, stream_id,
+			    err);
+}
+
 /* Read one response frame off the socket into a pending record. */
-static int read_response(struct ttrpc_client *c, struct pending **out, struct kerr *err)
+static int read_frame(struct ttrpc_client *c, uint64_t deadline, struct pending **out,
+		      struct kerr *err)
 {
 	uint8_t hb[TTRPC_HEADER_LEN];
-	int r = read_full(c, hb, sizeof(hb), err);
+	int r = read_full(c, hb, sizeof(hb), deadline, false, err);
 	if (r < 0)
 		return r;
 	struct ttrpc_frame_header h;
@@ -222,7 +309,7 @@ static int read_response(struct ttrpc_client *c, struct pending **out, struct ke
 	cleanup_free uint8_t *body = malloc(h.length ? h.length : 1);
 	if (!body)
 		return kerr_set(err, -ENOMEM, "ttrpc client: out of memory");
-	r = read_full(c, body, h.length, err);
+	r = read_full(c, body, h.length, deadline, true, err);
 	if (r < 0)
 		return r;
 	Ttrpc__Response *resp = ttrpc__response__unpack(NULL, h.length, body);
@@ -261,6 +348,51 @@ nomem:
 	return kerr_set(err, -ENOMEM, "ttrpc client: out of memory");
 }
 
+/* Forget stream id if a bounded call gave up on it; true if it had. */
+static bool take_abandoned(struct ttrpc_client *c, uint32_t id)
+{
+	for (size_t i = 0; i < c->n_abandoned; i++) {
+		if (c->abandoned[i] == id) {
+			c->abandoned[i] = c->abandoned[--c->n_abandoned];
+			return true;
+		}
+	}
+	return false;
+}
+
+static int abandon(struct ttrpc_client *c, uint32_t id, struct kerr *err)
+{
+	if (c->n_abandoned == c->cap_abandoned) {
+		size_t cap = c->cap_abandoned ? c->cap_abandoned * 2 : 8;
+		uint32_t *a = realloc(c->abandoned, cap * sizeof(*a));
+		if (!a)
+			return client_break(c, GRPC_RESOURCE_EXHAUSTED, -ENOMEM,
+					    "out of memory for an abandoned stream", err);
+		c->abandoned = a;
+		c->cap_abandoned = cap;
+	}
+	c->abandoned[c->n_abandoned++] = id;
+	return 0;
+}
+
+/* The next response somebody may still want: late answers to abandoned
+ * streams are dropped here. */
+static int read_response(struct ttrpc_client *c, uint64_t deadline, struct pending **out,
+			 struct kerr *err)
+{
+	for (;;) {
+		struct pending *p;
+		int r = read_frame(c, deadline, &p, err);
+		if (r < 0)
+			return r;
+		if (!take_abandoned(c, p->stream_id)) {
+			*out = p;
+			return 0;
+		}
+		pending_free(p);
+	}
+}
+
 static void hand_out(struct pending *p, uint32_t *stream_id, int *status, char **message,
 		     uint8_t **payload, size_t *len)
 {
@@ -289,7 +421,7 @@ int ttrpc_client_recv(struct ttrpc_client *c, uint32_t *stream_id, int *status, 
 		int r = client_check(c, err);
 		if (r < 0)
 			return r;
-		r = read_response(c, &p, err);
+		r = read_response(c, 0, &p, err);
 		if (r < 0)
 			return r;
 	}
@@ -298,7 +430,8 @@ int ttrpc_client_recv(struct ttrpc_client *c, uint32_t *stream_id, int *status, 
 }
 
 /* Wait for the response to one stream, keeping others for later recv(). */
-static int wait_for(struct ttrpc_client *c, uint32_t id, struct pending **out, struct kerr *err)
+static int wait_for(struct ttrpc_client *c, uint32_t id, uint64_t deadline, struct pending **out,
+		    struct kerr *err)
 {
 	for (struct pending **pp = &c->head; *pp; pp = &(*pp)->next) {
 		if ((*pp)->stream_id == id) {
@@ -318,7 +451,7 @@ static int wait_for(struct ttrpc_client *c, uint32_t id, struct pending **out, s
 		if (r < 0)
 			return r;
 		struct pending *p;
-		r = read_response(c, &p, err);
+		r = read_response(c, deadline, &p, err);
 		if (r < 0)
 			return r;
 		if (p->stream_id == id) {
@@ -352,16 +485,28 @@ static int errno_from_status(int status)
 	}
 }
 
-int ttrpc_client_call_raw(struct ttrpc_client *c, const char *service, const char *method,
-			  const uint8_t *req, size_t req_len, int64_t timeout_ns,
-			  uint8_t **resp, size_t *resp_len, struct kerr *err)
+/* One request and its answer; with bounded, the whole of it within
+ * timeout_ns from now. */
+static int call_raw(struct ttrpc_client *c, const char *service, const char *method,
+		    const uint8_t *req, size_t req_len, int64_t timeout_ns, bool bounded,
+		    uint8_t **resp, size_t *resp_len, struct kerr *err)
 {
+	uint64_t deadline = bounded && timeout_ns > 0 ? now_ns() + (uint64_t)timeout_ns : 0;
 	uint32_t id;
-	int r = ttrpc_client_send(c, service, method, req, req_len, timeout_ns, NULL, 0, &id, err);
+	int r = send_request(c, service, method, req, req_len, timeout_ns, NULL, 0, deadline, &id,
+			     err);
 	if (r < 0)
 		return r;
 	struct pending *p;
-	r = wait_for(c, id, &p, err);
+	r = wait_for(c, id, deadline, &p, err);
+	if (r == -ETIMEDOUT && !c->broken) {
+		int a = abandon(c, id, err);
+		if (a < 0)
+			return a;
+		return kerr_set_status(err, GRPC_DEADLINE_EXCEEDED, -ETIMEDOUT,
+				       "%s/%s: no answer within %.3f s", service, method,
+				       (double)timeout_ns / 1e9);
+	}
 	if (r < 0)
 		return r;
 	if (p->status != GRPC_OK) {
@@ -374,9 +519,16 @@ int ttrpc_client_call_raw(struct ttrpc_client *c, const char *service, const cha
 	return 0;
 }
 
-int ttrpc_client_call(struct ttrpc_client *c, const char *service, const char *method,
+int ttrpc_client_call_raw(struct ttrpc_client *c, const char *service, const char *method,
+			  const uint8_t *req, size_t req_len, int64_t timeout_ns,
+			  uint8_t **resp, size_t *resp_len, struct kerr *err)
+{
+	return call_raw(c, service, method, req, req_len, timeout_ns, false, resp, resp_len, err);
+}
+
+static int call_typed(struct ttrpc_client *c, const char *service, const char *method,
 		      const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
-		      ProtobufCMessage **resp, int64_t timeout_ns, struct kerr *err)
+		      ProtobufCMessage **resp, int64_t timeout_ns, bool bounded, struct kerr *err)
 {
 	size_t n = req ? protobuf_c_message_get_packed_size(req) : 0;
 	cleanup_free uint8_t *buf = malloc(n ? n : 1);
@@ -386,7 +538,7 @@ int ttrpc_client_call(struct ttrpc_client *c, const char *service, const char *m
 		protobuf_c_message_pack(req, buf);
 	cleanup_free uint8_t *out = NULL;
 	size_t outlen = 0;
-	int r = ttrpc_client_call_raw(c, service, method, buf, n, timeout_ns, &out, &outlen, err);
+	int r = call_raw(c, service, method, buf, n, timeout_ns, bounded, &out, &outlen, err);
 	if (r < 0)
 		return r;
 	static const uint8_t empty[1];
@@ -398,4 +550,19 @@ int ttrpc_client_call(struct ttrpc_client *c, const char *service, const char *m
 				       method, resp_desc->name, outlen);
 	*resp = m;
 	return 0;
+}
+
+int ttrpc_client_call(struct ttrpc_client *c, const char *service, const char *method,
+		      const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+		      ProtobufCMessage **resp, int64_t timeout_ns, struct kerr *err)
+{
+	return call_typed(c, service, method, req, resp_desc, resp, timeout_ns, false, err);
+}
+
+int ttrpc_client_call_bounded(struct ttrpc_client *c, const char *service, const char *method,
+			      const ProtobufCMessage *req,
+			      const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+			      int64_t timeout_ns, struct kerr *err)
+{
+	return call_typed(c, service, method, req, resp_desc, resp, timeout_ns, true, err);
 }

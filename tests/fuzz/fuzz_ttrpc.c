@@ -61,6 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef FUZZ_WRITE_SEEDS
+#include "seeds.h"
+
 static size_t frame(uint8_t *out, uint32_t sid, uint8_t type, const char *svc, const char *m,
 		    const char *payload, int64_t timeout, int nmd)
 {
@@ -84,18 +86,6 @@ static size_t frame(uint8_t *out, uint32_t sid, uint8_t type, const char *svc, c
 	return n + TTRPC_HEADER_LEN;
 }
 
-static int put(const char *dir, const char *name, const uint8_t *b, size_t n)
-{
-	char p[4096];
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	FILE *f = fopen(p, "wb");
-	if (!f || fwrite(b, 1, n, f) != n) {
-		perror(p);
-		return 1;
-	}
-	return fclose(f) != 0;
-}
-
 int main(int argc, char **argv)
 {
 	if (argc != 2)
@@ -103,15 +93,15 @@ int main(int argc, char **argv)
 	uint8_t b[4096];
 	size_t n = frame(b, 1, 1, "grpc.AgentService", "CreateContainer", "\x0a\x03" "abc",
 			 1000000000, 2);
-	int bad = put(argv[1], "unary", b, n);
+	int bad = seed_put(argv[1], "unary", b, n);
 	size_t m = frame(b + n, 3, 1, "grpc.Health", "Check", "", 0, 0);
-	bad |= put(argv[1], "two-frames", b, n + m);
+	bad |= seed_put(argv[1], "two-frames", b, n + m);
 	n = frame(b, 5, 3, "x", "y", "", 0, 1);
-	bad |= put(argv[1], "data-frame", b, n);
+	bad |= seed_put(argv[1], "data-frame", b, n);
 	n = frame(b, 2, 1, "x", "y", "zz", -1, 1);
-	bad |= put(argv[1], "even-id", b, n);
+	bad |= seed_put(argv[1], "even-id", b, n);
 	static const uint8_t resp[] = { 0x0a, 0x05, 0x08, 0x05, 0x12, 0x01, 'x', 0x12, 0x01, 'p' };
-	bad |= put(argv[1], "response", resp, sizeof(resp));
+	bad |= seed_put(argv[1], "response", resp, sizeof(resp));
 	return bad;
 }
 #endif

@@ -176,10 +176,9 @@ TEST(errors_with_line_numbers)
 		    "t.toml:2: dates and times are not supported (\"1979-05-27\")");
 	CHECK_FAILS("x = 07:32:00\n",
 		    "t.toml:1: dates and times are not supported (\"07:32:00\")");
-	CHECK_FAILS("x = \"\"\"multi\"\"\"\n",
-		    "t.toml:1: multi-line strings (\"\"\") are not supported");
-	CHECK_FAILS("x = '''multi'''\n",
-		    "t.toml:1: multi-line strings (''') are not supported");
+	CHECK_FAILS("x = \"\"\"multi\n\nline\n",
+		    "t.toml:4: unterminated multi-line string (started on line 1)");
+	CHECK_FAILS("\"\"\"k\"\"\" = 1\n", "t.toml:1: a key cannot be a multi-line string");
 	CHECK_FAILS("a.b = 1\n", "t.toml:1: dotted keys are not supported (key \"a\")");
 	CHECK_FAILS("[a.b]\n", "t.toml:1: dotted table names are not supported ([a...])");
 	CHECK_FAILS("[[a]]\n", "t.toml:1: arrays of tables ([[...]]) are not supported");

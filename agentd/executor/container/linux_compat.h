@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * linux_compat.h - thin wrappers for the kernel interfaces glibc 2.36 has no
- * wrapper for (clone3, openat2, pivot_root), and the clone flags old headers
- * may lack. The new mount API (open_tree, move_mount, fsopen, fsconfig,
+ * wrapper for (clone3, pivot_root; openat2 is in common/openat2.h), and the
+ * clone flags old headers may lack. The new mount API (open_tree, move_mount, fsopen, fsconfig,
  * fsmount, mount_setattr) and close_range/pidfd_* come from glibc itself.
  *
  * struct kclone_args mirrors the kernel's struct clone_args (version 2, 88
@@ -18,6 +18,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/openat2.h>
+
+#include "openat2.h" /* sys_openat2 */
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
@@ -70,12 +72,6 @@ static inline pid_t sys_clone_pidfd(uint64_t flags, int *pidfd)
 #else
 	return (pid_t)syscall(SYS_clone, (unsigned long)(flags | CLONE_PIDFD), 0L, pidfd, NULL, 0L);
 #endif
-}
-
-static inline int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
-{
-	struct open_how how = { .flags = flags, .mode = 0, .resolve = resolve };
-	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
 
 static inline int sys_pivot_root(const char *new_root, const char *put_old)

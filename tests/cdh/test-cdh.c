@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test-cdh.c - a stand-in Confidential Data Hub for tests (never installed):
+ * the four CDH services over ttRPC (common/ttrpc_server.c) on a unix socket,
+ * answering as the real CDH does (guest-components
+ * confidential-data-hub/hub/src/bin/ttrpc_server/mod.rs: errors are INTERNAL
+ * with "[CDH] [ERROR]: ...", PullImage answers manifest_digest = 1).
+ *
+ *   test-cdh --socket PATH [--image REF=LAYOUT_DIR]... [--resources DIR]
+ *            [--mount-log FILE] [--fail-secure-mount] [--ready-fd N]
+ *            [--never-answer | --exit-on-request | --exit-at-start]
+ *
+ * PullImage      unpacks the OCI image layout mapped to image_url by --image
+ *                into bundle_path/rootfs and writes bundle_path/config.json
+ *                (tests/cdh/oci_image.h).
+ * UnsealSecret   "sealed." + base64("test:" + plaintext) -> plaintext;
+ *                anything else is an error naming the secret.
+ * SecureMount    appends {"volume_type", "options", "flags", "mount_point"}
+ *                as one JSON line to --mount-log, creates mount_point, and
+ *                succeeds (fails with --fail-secure-mount).
+ * GetResource    kbs://[HOST]/PATH -> the file --resources/PATH.
+ *
+ * --never-answer accepts connections and reads requests but never answers
+ * (for timeout tests); --exit-on-request exits (status 3) when the first
+ * request arrives, without answering; --exit-at-start exits (status 3)
+ * before listening. --ready-fd N: "ready\n" is written to fd N once the
+ * socket listens.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "base64.h"
+#include "cleanup.h"
+#include "confidential_data_hub.pb-c.h"
+#include "grpc_status.h"
+#include "log.h"
+#include "loop.h"
+#include "oci_image.h"
+#include "openat2.h"
+#include "transport.h"
+#include "ttrpc.h"
+
+#define MAX_IMAGES 32
+#define SECRET_PREFIX "sealed."
+#define SECRET_MAGIC "test:"
+/* below ttRPC's 4 MiB frame limit with room for the envelope */
+#define MAX_RESOURCE (3 << 20)
+
+struct image {
+	const char *ref;
+	const char *dir;
+};
+
+struct cdh {
+	struct loop *loop;
+	struct ttrpc_server *server;
+	struct image images[MAX_IMAGES];
+	size_t n_images;
+	const char *resources;
+	const char *mount_log;
+	bool fail_secure_mount;
+	bool exit_on_request;
+};
+
+__attribute__((format(printf, 2, 3))) static void cdh_fail(struct ttrpc_call *c, const char *fmt,
+							   ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "test-cdh: %s/%s: %s\n", ttrpc_call_service(c), ttrpc_call_method(c), msg);
+	ttrpc_call_fail(c, GRPC_INTERNAL, "[CDH] [ERROR]: test-cdh: %s", msg);
+}
+
+/* At most 64 bytes of an untrusted value, non-printable bytes as '?'. */
+static const char *shown(const uint8_t *p, size_t len, char out[72])
+{
+	size_t n = len < 64 ? len : 64;
+	for (size_t i = 0; i < n; i++)
+		out[i] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+	snprintf(out + n, 8, "%s", len > n ? "..." : "");
+	return out;
+}
+
+/* ---- UnsealSecret ---- */
+
+static void on_unseal_secret(struct cdh *d, struct ttrpc_call *c, ProtobufCMessage *m)
+{
+	Api__UnsealSecretInput *in = (Api__UnsealSecretInput *)m;
+	const uint8_t *s = in->secret.data;
+	size_t len = in->secret.len, plen = strlen(SECRET_PREFIX);
+	char show[72];
+	if (len < plen || memcmp(s, SECRET_PREFIX, plen) != 0)
+		return cdh_fail(c, "secret \"%s\" does not start with \"" SECRET_PREFIX "\"",
+				shown(s, len, show));
+	cleanup_free uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	size_t bad = base64_decode((const char *)s + plen, len - plen, &raw, &raw_len);
+	if (bad)
+		return cdh_fail(c, "secret \"%s\" is not \"" SECRET_PREFIX "\" + base64",
+				shown(s, len, show));
+	size_t mlen = strlen(SECRET_MAGIC);
+	if (raw_len < mlen || memcmp(raw, SECRET_MAGIC, mlen) != 0)
+		return cdh_fail(c, "secret \"%s\" is not a test-cdh secret (no \"" SECRET_MAGIC
+				   "\" inside)", shown(s, len, show));
+	Api__UnsealSecretOutput out = API__UNSEAL_SECRET_OUTPUT__INIT;
+	out.plaintext.data = raw + mlen;
+	out.plaintext.len = raw_len - mlen;
+	ttrpc_call_reply(c, &out.base);
+}
+
+/* ---- SecureMount ---- */
+
+static int log_mount(const char *path, const Api__SecureMountRequest *in)
+{
+	json_t *opts = json_object(), *flags = json_array();
+	for (size_t i = 0; i < in->n_options; i++)
+		json_object_set_new(opts, in->options[i]->key, json_string(in->options[i]->value));
+	for (size_t i = 0; i < in->n_flags; i++)
+		json_array_append_new(flags, json_string(in->flags[i]));
+	json_t *rec = json_pack("{s:s, s:o, s:o, s:s}", "volume_type", in->volume_type, "options",
+				opts, "flags", flags, "mount_point", in->mount_point);
+	cleanup_free char *line = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+	json_decref(rec);
+	cleanup_close int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (!line || fd < 0)
+		return -1;
+	size_t n = strlen(line);
+	line[n] = '\n';
+	return write(fd, line, n + 1) == (ssize_t)(n + 1) ? 0 : -1;
+}
+
+/* mkdir -p of an absolute path. */
+static int make_dirs(const char *path)
+{
+	char p[PATH_MAX];
+	if (path[0] != '/' || snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
+		return -EINVAL;
+	for (char *s = p + 1;; s++) {
+		if (*s == '/' || !*s) {
+			char saved = *s;
+			*s = '\0';
+			if (mkdir(p, 0755) < 0 && errno != EEXIST)
+				return -errno;
+			if (!saved)
+				return 0;
+			*s = saved;
+		}
+	}
+}
+
+static void on_secure_mount(struct cdh *d, struct ttrpc_call *c, ProtobufCMessage *m)
+{
+	Api__SecureMountRequest *in = (Api__SecureMountRequest *)m;
+	if (d->mount_log && log_mount(d->mount_log, in) < 0)
+		return cdh_fail(c, "cannot record the call in %s: %s", d->mount_log,
+				strerror(errno));
+	if (d->fail_secure_mount)
+		return cdh_fail(c, "secure mount of %s refused (--fail-secure-mount)",
+				in->mount_point);
+	int r = make_dirs(in->mount_point);
+	if (r < 0)
+		return cdh_fail(c, "mount point \"%s\": %s", in->mount_point, strerror(-r));
+	Api__SecureMountResponse out = API__SECURE_MOUNT_RESPONSE__INIT;
+	ttrpc_call_reply(c, &out.base);
+}
+
+/* ---- GetResource ---- */
+
+static void on_get_resource(struct cdh *d, struct ttrpc_call *c, ProtobufCMessage *m)
+{
+	const char *uri = ((Api__GetResourceRequest *)m)->resourcepath;
+	if (!d->resources)
+		return cdh_fail(c, "resource %s: no --resources directory", uri);
+	if (strncmp(uri, "kbs://", 6) != 0 || !strchr(uri + 6, '/'))
+		return cdh_fail(c, "resource \"%s\" is not kbs://[HOST]/PATH", uri);
+	const char *rel = strchr(uri + 6, '/') + 1;
+	cleanup_close int dir = open(d->resources, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int fd = dir < 0 ? -1 : sys_openat2(dir, rel, O_RDONLY | O_CLOEXEC,
+							  RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+	if (fd < 0)
+		return cdh_fail(c, "resource %s: %s", uri,
+				errno == ENOENT ? "not found" : strerror(errno));
+	cleanup_free uint8_t *buf = malloc(MAX_RESOURCE + 1);
+	size_t n = 0;
+	ssize_t r = 1;
+	while (buf && n <= MAX_RESOURCE && (r = read(fd, buf + n, MAX_RESOURCE + 1 - n)) > 0)
+		n += (size_t)r;
+	if (!buf || r < 0)
+		return cdh_fail(c, "resource %s: %s", uri, buf ? strerror(errno) : "out of memory");
+	if (n > MAX_RESOURCE)
+		return cdh_fail(c, "resource %s: larger than %d bytes", uri, MAX_RESOURCE);
+	Api__GetResourceResponse out = API__GET_RESOURCE_RESPONSE__INIT;
+	out.resource.data = buf;
+	out.resource.len = n;
+	ttrpc_call_reply(c, &out.base);
+}
+
+/* ---- PullImage ---- */
+
+static void on_pull_image(struct cdh *d, struct ttrpc_call *c, ProtobufCMessage *m)
+{
+	Api__ImagePullRequest *in = (Api__ImagePullRequest *)m;
+	const struct image *img = NULL;
+	for (size_t i = 0; i < d->n_images && !img; i++)
+		if (strcmp(d->images[i].ref, in->image_url) == 0)
+			img = &d->images[i];
+	if (!img)
+		return cdh_fail(c, "no image is mapped to reference \"%s\" (--image REF=DIR)",
+				in->image_url);
+	char digest[OCI_DIGEST_LEN];
+	struct kerr err = { 0 };
+	if (oci_image_unpack(img->dir, in->image_url, in->bundle_path, digest, &err) < 0)
+		return cdh_fail(c, "pull %s into %s: %s", in->image_url, in->bundle_path, err.msg);
+	/* ImagePullResponse{manifest_digest = 1}, as the CDH's own proto has it */
+	uint8_t out[2 + OCI_DIGEST_LEN];
+	size_t n = strlen(digest);
+	out[0] = (1 << 3) | 2;
+	out[1] = (uint8_t)n;
+	memcpy(out + 2, digest, n);
+	ttrpc_call_reply_raw(c, out, 2 + n);
+}
+
+/* ---- dispatch ---- */
+
+typedef void (*handler_fn)(struct cdh *d, struct ttrpc_call *c, ProtobufCMessage *m);
+
+static const struct {
+	const char *service, *method;
+	const ProtobufCMessageDescriptor *req;
+	handler_fn fn;
+} methods[] = {
+	{ "api.SealedSecretService", "UnsealSecret", &api__unseal_secret_input__descriptor,
+	  on_unseal_secret },
+	{ "api.SecureMountService", "SecureMount", &api__secure_mount_request__descriptor,
+	  on_secure_mount },
+	{ "api.GetResourceService", "GetResource", &api__get_resource_request__descriptor,
+	  on_get_resource },
+	{ "api.ImagePullService", "PullImage", &api__image_pull_request__descriptor,
+	  on_pull_image },
+};
+
+static void dispatch(struct ttrpc_call *c, void *data)
+{
+	struct cdh *d = data;
+	if (d->exit_on_request) {
+		fprintf(stderr, "test-cdh: exiting on request %s/%s (--exit-on-request)\n",
+			ttrpc_call_service(c), ttrpc_call_method(c));
+		_exit(3);
+	}
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		if (strcmp(methods[i].service, ttrpc_call_service(c)) != 0 ||
+		    strcmp(methods[i].method, ttrpc_call_method(c)) != 0)
+			continue;
+		size_t len;
+		const uint8_t *p = ttrpc_call_payload(c, &len);
+		static const uint8_t empty[1];
+		ProtobufCMessage *m = protobuf_c_message_unpack(methods[i].req, NULL, len,
+								 p ? p : empty);
+		if (!m)
+			return ttrpc_call_fail(c, GRPC_INVALID_ARGUMENT, "undecodable %s",
+					       methods[i].req->name);
+		methods[i].fn(d, c, m);
+		protobuf_c_message_free_unpacked(m, NULL);
+		return;
+	}
+	ttrpc_call_fail(c, GRPC_UNIMPLEMENTED, "%s/%s is not a CDH method", ttrpc_call_service(c),
+			ttrpc_call_method(c));
+}
+
+/* ---- --never-answer: read and discard, never write ---- */
+
+static void silent_conn(struct loop *l, int fd, uint32_t events, void *data)
+{
+	char buf[65536];
+	ssize_t n = read(fd, buf, sizeof(buf));
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		loop_del(l, fd);
+		close(fd);
+	}
+}
+
+static void silent_accept(struct loop *l, int lfd, uint32_t events, void *data)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd >= 0 && loop_add(l, fd, EPOLLIN, silent_conn, NULL, NULL) < 0)
+		close(fd);
+}
+
+/* ---- main ---- */
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: test-cdh --socket PATH [--image REF=DIR]... [--resources DIR]\n"
+			"                [--mount-log FILE] [--fail-secure-mount] [--ready-fd N]\n"
+			"                [--never-answer | --exit-on-request | --exit-at-start]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "image", required_argument, NULL, 'i' },
+		{ "resources", required_argument, NULL, 'r' },
+		{ "mount-log", required_argument, NULL, 'm' },
+		{ "fail-secure-mount", no_argument, NULL, 'f' },
+		{ "ready-fd", required_argument, NULL, 'R' },
+		{ "never-answer", no_argument, NULL, 'n' },
+		{ "exit-on-request", no_argument, NULL, 'x' },
+		{ "exit-at-start", no_argument, NULL, 'X' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cdh d = { 0 };
+	const char *socket_path = NULL;
+	int ready_fd = -1, opt;
+	bool never_answer = false, exit_at_start = false;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's': socket_path = optarg; break;
+		case 'i': {
+			char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg || d.n_images == MAX_IMAGES)
+				usage();
+			*eq = '\0';
+			d.images[d.n_images++] = (struct image){ optarg, eq + 1 };
+			break;
+		}
+		case 'r': d.resources = optarg; break;
+		case 'm': d.mount_log = optarg; break;
+		case 'f': d.fail_secure_mount = true; break;
+		case 'R': ready_fd = atoi(optarg); break;
+		case 'n': never_answer = true; break;
+		case 'x': d.exit_on_request = true; break;
+		case 'X': exit_at_start = true; break;
+		default: usage();
+		}
+	}
+	if (!socket_path || optind != argc)
+		usage();
+	if (exit_at_start) {
+		fprintf(stderr, "test-cdh: exiting at start (--exit-at-start)\n");
+		return 3;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	log_init("test-cdh", 2, LOG_LVL_WARN);
+	char addr_text[PATH_MAX + 8];
+	snprintf(addr_text, sizeof(addr_text), "unix://%s", socket_path);
+	struct addr a;
+	struct kerr err = { 0 };
+	int lfd;
+	if (addr_parse(addr_text, &a, &err) < 0 || (lfd = addr_listen(&a, &err)) < 0 ||
+	    loop_new(&d.loop, &err) < 0) {
+		fprintf(stderr, "test-cdh: %s\n", err.msg);
+		return 1;
+	}
+	int r = never_answer ? loop_add(d.loop, lfd, EPOLLIN, silent_accept, NULL, &err)
+			     : ttrpc_server_new(&d.server, d.loop, lfd, dispatch, &d, &err);
+	if (r < 0) {
+		fprintf(stderr, "test-cdh: %s\n", err.msg);
+		return 1;
+	}
+	if (ready_fd >= 0) {
+		if (write(ready_fd, "ready\n", 6) != 6)
+			return 1;
+		close(ready_fd);
+	}
+	r = loop_run(d.loop, &err);
+	ttrpc_server_free(d.server);
+	loop_free(d.loop);
+	return r < 0 ? 1 : 0;
+}

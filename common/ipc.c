@@ -248,7 +248,7 @@ static int check_status(const char *name, int32_t status, struct kerr *err)
 	do {                                                                                 \
 		int r_ = ipc_id_field_check(field, empty_ok, what, err);                     \
 		if (r_ < 0)                                                                  \
-			return kerr_prefix(err, "%s: ", d->name);                            \
+			return kerr_prefix(err, "%s", d->name);                            \
 	} while (0)
 #define PAD_CHECK(cond)                                                                      \
 	do {                                                                                 \
@@ -571,7 +571,7 @@ static int outmsg_new(struct outmsg **out, uint32_t type, uint32_t id, const voi
 	/* The receiver would reject it: say so here, where the bug is. Big
 	 * payloads have no field rules, so this costs nothing for them. */
 	if (!d->big && ipc_check_payload(type, payload, len, err) < 0)
-		return kerr_prefix(err, "send: ");
+		return kerr_prefix(err, "send");
 	if (nfds > IPC_MAX_FDS)
 		return kerr_set(err, -EINVAL, "send %s: %u fds, at most %u", d->name, nfds,
 				IPC_MAX_FDS);
@@ -600,7 +600,7 @@ static int outmsg_new(struct outmsg **out, uint32_t type, uint32_t id, const voi
 		o->hdr.flags |= IPC_F_MEMFD;
 		o->fds[0] = make_memfd(payload, len, err);
 		if (o->fds[0] < 0)
-			return kerr_prefix(err, "send %s: ", d->name);
+			return kerr_prefix(err, "send %s", d->name);
 		o->nfds = 1;
 	} else {
 		if (len) {
@@ -1109,7 +1109,7 @@ int ipc_chan_new(struct ipc_chan **out, struct loop *l, int sock, const char *na
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	int r = loop_add(l, fd, EPOLLIN, chan_on_events, c, err);
 	if (r < 0)
-		return kerr_prefix(err, "ipc channel %s: ", name);
+		return kerr_prefix(err, "ipc channel %s", name);
 	c->fd = take_fd(&fd);
 	*out = take_ptr(&c);
 	return 0;

@@ -370,6 +370,32 @@ TEST(monitor_work_passes_its_filter)
 	CHECK(killed_by_sigsys(run_confined(do_pidfd_open, NULL)));
 }
 
+/* A refusal reads "confine <who>: <cause>": kerr_prefix adds the one
+ * separator itself (it used to be doubled, "confine frontend: : ..."). */
+TEST(refusal_message_has_one_separator)
+{
+	int pfd[2];
+	REQUIRE(pipe(pfd) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		struct kerr e = { 0 };
+		int r = confine_self(&confine_frontend, 0, 0, 0, &e);
+		if (write(pfd[1], e.msg, strlen(e.msg)) < 0)
+			_exit(2);
+		_exit(r < 0 ? 0 : 1);
+	}
+	close(pfd[1]);
+	char msg[KERR_MSG_MAX] = "";
+	ssize_t n = read(pfd[0], msg, sizeof(msg) - 1);
+	close(pfd[0]);
+	msg[n > 0 ? n : 0] = '\0';
+	int st = -1;
+	waitpid(pid, &st, 0);
+	CHECK(exits_with(st, 0));
+	CHECK_EQ_STR(msg, "confine front-end: refusing to run the front-end as uid 0 gid 0");
+}
+
 int main(void)
 {
 	log_init("test", STDERR_FILENO, LOG_LVL_INFO);

@@ -32,9 +32,9 @@ _Static_assert(sizeof(struct ipc_ctl_new_frontend) == 8, "ipc_ctl_new_frontend h
 static const struct ipc_type_desc types[] = {
 	{ IPC_PING, "PING", sizeof(struct ipc_ping), sizeof(struct ipc_ping), IPC_FD_NONE, false },
 	{ IPC_PONG, "PONG", sizeof(struct ipc_ping), sizeof(struct ipc_ping), IPC_FD_NONE, false },
-	{ IPC_GUEST_DETAILS_REQ, "GUEST_DETAILS_REQ", sizeof(struct ipc_guest_details_req),
+	{ IPC_GET_GUEST_DETAILS_REQ, "GET_GUEST_DETAILS_REQ", sizeof(struct ipc_guest_details_req),
 	  sizeof(struct ipc_guest_details_req), IPC_FD_NONE, false },
-	{ IPC_GUEST_DETAILS_REPLY, "GUEST_DETAILS_REPLY", sizeof(struct ipc_guest_details_reply),
+	{ IPC_GET_GUEST_DETAILS_REPLY, "GET_GUEST_DETAILS_REPLY", sizeof(struct ipc_guest_details_reply),
 	  sizeof(struct ipc_guest_details_reply), IPC_FD_NONE, false },
 	{ IPC_ERROR, "ERROR", sizeof(struct ipc_error) + 1,
 	  sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX, IPC_FD_NONE, false },
@@ -43,72 +43,72 @@ static const struct ipc_type_desc types[] = {
 	{ IPC_TEST_BLOB, "TEST_BLOB", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
 	{ IPC_CTL_SANDBOX_DESTROYED, "CTL_SANDBOX_DESTROYED", 0, 0, IPC_FD_NONE, false },
 
-	{ IPC_NET_UPDATE_INTERFACE_REQ, "NET_UPDATE_INTERFACE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE,
+	{ IPC_UPDATE_INTERFACE_REQ, "UPDATE_INTERFACE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE,
 	  true },
-	{ IPC_NET_INTERFACE_REPLY, "NET_INTERFACE_REPLY", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_NET_UPDATE_ROUTES_REQ, "NET_UPDATE_ROUTES_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_NET_ROUTES_REPLY, "NET_ROUTES_REPLY", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_NET_LIST_INTERFACES_REQ, "NET_LIST_INTERFACES_REQ", 0, 0, IPC_FD_NONE, false },
-	{ IPC_NET_INTERFACES_REPLY, "NET_INTERFACES_REPLY", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_NET_LIST_ROUTES_REQ, "NET_LIST_ROUTES_REQ", 0, 0, IPC_FD_NONE, false },
-	{ IPC_NET_ADD_ARP_REQ, "NET_ADD_ARP_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_UPDATE_INTERFACE_REPLY, "UPDATE_INTERFACE_REPLY", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_UPDATE_ROUTES_REQ, "UPDATE_ROUTES_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_ROUTES_REPLY, "ROUTES_REPLY", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_LIST_INTERFACES_REQ, "LIST_INTERFACES_REQ", 0, 0, IPC_FD_NONE, false },
+	{ IPC_LIST_INTERFACES_REPLY, "LIST_INTERFACES_REPLY", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_LIST_ROUTES_REQ, "LIST_ROUTES_REQ", 0, 0, IPC_FD_NONE, false },
+	{ IPC_ADD_ARP_NEIGHBORS_REQ, "ADD_ARP_NEIGHBORS_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
 
-	{ IPC_GUEST_SET_TIME_REQ, "GUEST_SET_TIME_REQ", FIXED(ipc_guest_time), IPC_FD_NONE, false },
-	{ IPC_GUEST_RESEED_REQ, "GUEST_RESEED_REQ", 1, IPC_RESEED_MAX, IPC_FD_NONE, true },
-	{ IPC_VOLUME_STATS_REQ, "VOLUME_STATS_REQ", 1, IPC_PATH_MAX - 1, IPC_FD_NONE, false },
-	{ IPC_VOLUME_STATS_REPLY, "VOLUME_STATS_REPLY", 0, 4096, IPC_FD_NONE, false },
+	{ IPC_SET_GUEST_DATE_TIME_REQ, "SET_GUEST_DATE_TIME_REQ", FIXED(ipc_guest_time), IPC_FD_NONE, false },
+	{ IPC_RESEED_RANDOM_DEV_REQ, "RESEED_RANDOM_DEV_REQ", 1, IPC_RESEED_MAX, IPC_FD_NONE, true },
+	{ IPC_GET_VOLUME_STATS_REQ, "GET_VOLUME_STATS_REQ", 1, IPC_PATH_MAX - 1, IPC_FD_NONE, false },
+	{ IPC_GET_VOLUME_STATS_REPLY, "GET_VOLUME_STATS_REPLY", 0, 4096, IPC_FD_NONE, false },
 	{ IPC_COPY_FILE_REQ, "COPY_FILE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
 	{ IPC_ONLINE_CPU_MEM_REQ, "ONLINE_CPU_MEM_REQ", FIXED(ipc_online_cpu_mem), IPC_FD_NONE,
 	  false },
-	{ IPC_MEM_PROBE_REQ, "MEM_PROBE_REQ", 8, 8 * IPC_MEM_PROBE_MAX, IPC_FD_NONE, false },
-	{ IPC_ADD_SWAP_REQ, "ADD_SWAP_REQ", 1, IPC_PATH_MAX - 1, IPC_FD_NONE, false },
-	{ IPC_EPHEMERAL_UPDATE_REQ, "EPHEMERAL_UPDATE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_STALE_SHARES_REQ, "STALE_SHARES_REQ", 0, 0, IPC_FD_NONE, false },
+	{ IPC_MEM_HOTPLUG_BY_PROBE_REQ, "MEM_HOTPLUG_BY_PROBE_REQ", 8, 8 * IPC_MEM_PROBE_MAX, IPC_FD_NONE, false },
+	{ IPC_ADD_SWAP_PATH_REQ, "ADD_SWAP_PATH_REQ", 1, IPC_PATH_MAX - 1, IPC_FD_NONE, false },
+	{ IPC_UPDATE_EPHEMERAL_MOUNTS_REQ, "UPDATE_EPHEMERAL_MOUNTS_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ, "REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ", 0, 0, IPC_FD_NONE, false },
 
 	/* An all-default protobuf message encodes as 0 bytes, so big requests
 	 * start at 0; the executor's decoder and checks reject what is missing. */
-	{ IPC_SANDBOX_CREATE_REQ, "SANDBOX_CREATE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_SANDBOX_DESTROY_REQ, "SANDBOX_DESTROY_REQ", 0, 0, IPC_FD_NONE, false },
-	{ IPC_CONTAINER_CREATE_REQ, "CONTAINER_CREATE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_CONTAINER_START_REQ, "CONTAINER_START_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
+	{ IPC_CREATE_SANDBOX_REQ, "CREATE_SANDBOX_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_DESTROY_SANDBOX_REQ, "DESTROY_SANDBOX_REQ", 0, 0, IPC_FD_NONE, false },
+	{ IPC_CREATE_CONTAINER_REQ, "CREATE_CONTAINER_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_START_CONTAINER_REQ, "START_CONTAINER_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
 	  false },
-	{ IPC_CONTAINER_REMOVE_REQ, "CONTAINER_REMOVE_REQ", FIXED(ipc_container_remove),
+	{ IPC_REMOVE_CONTAINER_REQ, "REMOVE_CONTAINER_REQ", FIXED(ipc_container_remove),
 	  IPC_FD_NONE, false },
-	{ IPC_PROCESS_EXEC_REQ, "PROCESS_EXEC_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_PROCESS_SIGNAL_REQ, "PROCESS_SIGNAL_REQ", FIXED(ipc_process_signal), IPC_FD_NONE,
+	{ IPC_EXEC_PROCESS_REQ, "EXEC_PROCESS_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_SIGNAL_PROCESS_REQ, "SIGNAL_PROCESS_REQ", FIXED(ipc_process_signal), IPC_FD_NONE,
 	  false },
 	{ IPC_OK, "OK", 0, 0, IPC_FD_NONE, false },
 	{ IPC_MONITOR_ATTACH, "MONITOR_ATTACH", FIXED(ipc_container_ref), IPC_FD_REQUIRED, false },
-	{ IPC_CONTAINER_UPDATE_REQ, "CONTAINER_UPDATE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_CONTAINER_PAUSE_REQ, "CONTAINER_PAUSE_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
+	{ IPC_UPDATE_CONTAINER_REQ, "UPDATE_CONTAINER_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+	{ IPC_PAUSE_CONTAINER_REQ, "PAUSE_CONTAINER_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
 	  false },
-	{ IPC_CONTAINER_RESUME_REQ, "CONTAINER_RESUME_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
+	{ IPC_RESUME_CONTAINER_REQ, "RESUME_CONTAINER_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
 	  false },
-	{ IPC_CONTAINER_STATS_REQ, "CONTAINER_STATS_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
+	{ IPC_STATS_CONTAINER_REQ, "STATS_CONTAINER_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
 	  false },
 	/* A packed grpc.StatsContainerResponse, decoded by the front-end. Big:
 	 * memory.stat keys, one percpu value per possible cpu and one entry per
 	 * interface can pass 64 KiB on large guests. */
-	{ IPC_CONTAINER_STATS_REPLY, "CONTAINER_STATS_REPLY", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE,
+	{ IPC_STATS_CONTAINER_REPLY, "STATS_CONTAINER_REPLY", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE,
 	  true },
-	{ IPC_METRICS_REQ, "METRICS_REQ", 0, 0, IPC_FD_NONE, false },
+	{ IPC_GET_METRICS_REQ, "GET_METRICS_REQ", 0, 0, IPC_FD_NONE, false },
 	/* Text, never empty (the scrape count is always there); above
 	 * IPC_MAX_INLINE it travels in a memfd. */
-	{ IPC_METRICS_REPLY, "METRICS_REPLY", 1, IPC_METRICS_TEXT_MAX, IPC_FD_NONE, true },
-	{ IPC_OOM_EVENT_REQ, "OOM_EVENT_REQ", 0, 0, IPC_FD_NONE, false },
-	{ IPC_OOM_EVENT_REPLY, "OOM_EVENT_REPLY", FIXED(ipc_container_ref), IPC_FD_NONE, false },
+	{ IPC_GET_METRICS_REPLY, "GET_METRICS_REPLY", 1, IPC_METRICS_TEXT_MAX, IPC_FD_NONE, true },
+	{ IPC_GET_OOM_EVENT_REQ, "GET_OOM_EVENT_REQ", 0, 0, IPC_FD_NONE, false },
+	{ IPC_GET_OOM_EVENT_REPLY, "GET_OOM_EVENT_REPLY", FIXED(ipc_container_ref), IPC_FD_NONE, false },
 
-	{ IPC_STDIO_READ_REQ, "STDIO_READ_REQ", FIXED(ipc_stdio_read), IPC_FD_NONE, false },
-	{ IPC_STDIO_DATA, "STDIO_DATA", sizeof(struct ipc_stdio_data),
+	{ IPC_READ_STREAM_REQ, "READ_STREAM_REQ", FIXED(ipc_stdio_read), IPC_FD_NONE, false },
+	{ IPC_READ_STREAM_REPLY, "READ_STREAM_REPLY", sizeof(struct ipc_stdio_data),
 	  sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK, IPC_FD_NONE, false },
-	{ IPC_STDIO_ACK, "STDIO_ACK", FIXED(ipc_stdio_ack), IPC_FD_NONE, false },
-	{ IPC_STDIO_WRITE_REQ, "STDIO_WRITE_REQ", sizeof(struct ipc_stdio_write) + 1,
+	{ IPC_READ_STREAM_ACK, "READ_STREAM_ACK", FIXED(ipc_stdio_ack), IPC_FD_NONE, false },
+	{ IPC_WRITE_STDIN_REQ, "WRITE_STDIN_REQ", sizeof(struct ipc_stdio_write) + 1,
 	  sizeof(struct ipc_stdio_write) + IPC_STDIO_CHUNK, IPC_FD_NONE, false },
-	{ IPC_STDIO_WRITTEN, "STDIO_WRITTEN", FIXED(ipc_stdio_written), IPC_FD_NONE, false },
-	{ IPC_STDIO_CLOSE_REQ, "STDIO_CLOSE_REQ", FIXED(ipc_exec_ref), IPC_FD_NONE, false },
-	{ IPC_TTY_RESIZE_REQ, "TTY_RESIZE_REQ", FIXED(ipc_tty_resize), IPC_FD_NONE, false },
-	{ IPC_WAIT_REQ, "WAIT_REQ", FIXED(ipc_exec_ref), IPC_FD_NONE, false },
-	{ IPC_WAIT_REPLY, "WAIT_REPLY", FIXED(ipc_wait_reply), IPC_FD_NONE, false },
+	{ IPC_WRITE_STDIN_REPLY, "WRITE_STDIN_REPLY", FIXED(ipc_stdio_written), IPC_FD_NONE, false },
+	{ IPC_CLOSE_STDIN_REQ, "CLOSE_STDIN_REQ", FIXED(ipc_exec_ref), IPC_FD_NONE, false },
+	{ IPC_TTY_WIN_RESIZE_REQ, "TTY_WIN_RESIZE_REQ", FIXED(ipc_tty_resize), IPC_FD_NONE, false },
+	{ IPC_WAIT_PROCESS_REQ, "WAIT_PROCESS_REQ", FIXED(ipc_exec_ref), IPC_FD_NONE, false },
+	{ IPC_WAIT_PROCESS_REPLY, "WAIT_PROCESS_REPLY", FIXED(ipc_wait_reply), IPC_FD_NONE, false },
 
 	{ IPC_MON_NEW_FRONTEND, "MON_NEW_FRONTEND", 0, 0, IPC_FD_REQUIRED, false },
 	{ IPC_MON_SIGNAL, "MON_SIGNAL", FIXED(ipc_process_signal), IPC_FD_NONE, false },
@@ -159,7 +159,7 @@ const char *ipc_role_name(enum ipc_role r)
 
 /* Upstream's storage handler names (storage/mod.rs STORAGE_HANDLERS, the
  * driver types of kata-types' device.rs) and ours ("bind"), in a fixed
- * order: GUEST_DETAILS_REPLY names the ones the executor handles by bit. */
+ * order: GET_GUEST_DETAILS_REPLY names the ones the executor handles by bit. */
 static const char *const storage_drivers[] = {
 	"9p", "virtio-fs", "local", "ephemeral", "bind", "watchable-bind", "blk", "blk-ccw",
 	"mmioblk", "scsi", "nvdimm", "overlayfs", "image_guest_pull",
@@ -274,17 +274,17 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 		PAD_CHECK(!all_zero(r.pad, sizeof(r.pad)));
 		break;
 	}
-	case IPC_MEM_PROBE_REQ:
+	case IPC_MEM_HOTPLUG_BY_PROBE_REQ:
 		if (len % 8)
 			return kerr_set(err, -EPROTO, "%s: %zu bytes is not a list of u64", d->name,
 					len);
 		break;
-	case IPC_VOLUME_STATS_REQ:
-	case IPC_ADD_SWAP_REQ:
+	case IPC_GET_VOLUME_STATS_REQ:
+	case IPC_ADD_SWAP_PATH_REQ:
 		if (memchr(p, '\0', len))
 			return kerr_set(err, -EPROTO, "%s: the path holds a NUL", d->name);
 		break;
-	case IPC_GUEST_DETAILS_REQ: {
+	case IPC_GET_GUEST_DETAILS_REQ: {
 		struct ipc_guest_details_req r;
 		memcpy(&r, p, sizeof(r));
 		if (r.mem_block_size > 1 || r.mem_hotplug_probe > 1)
@@ -293,7 +293,7 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 			return kerr_set(err, -EPROTO, "%s: nonzero padding", d->name);
 		break;
 	}
-	case IPC_GUEST_DETAILS_REPLY: {
+	case IPC_GET_GUEST_DETAILS_REPLY: {
 		struct ipc_guest_details_reply r;
 		memcpy(&r, p, sizeof(r));
 		if (r.support_mem_hotplug_probe > 1 || r.init_daemon > 1 || r.supports_seccomp > 1)
@@ -330,25 +330,25 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 					n.frontend_pid);
 		break;
 	}
-	case IPC_CONTAINER_START_REQ:
-	case IPC_CONTAINER_PAUSE_REQ:
-	case IPC_CONTAINER_RESUME_REQ:
-	case IPC_CONTAINER_STATS_REQ:
-	case IPC_OOM_EVENT_REPLY:
+	case IPC_START_CONTAINER_REQ:
+	case IPC_PAUSE_CONTAINER_REQ:
+	case IPC_RESUME_CONTAINER_REQ:
+	case IPC_STATS_CONTAINER_REQ:
+	case IPC_GET_OOM_EVENT_REPLY:
 	case IPC_MONITOR_ATTACH: {
 		struct ipc_container_ref c;
 		memcpy(&c, p, sizeof(c));
 		ID_CHECK(c.container_id, false, "container id");
 		break;
 	}
-	case IPC_CONTAINER_REMOVE_REQ: {
+	case IPC_REMOVE_CONTAINER_REQ: {
 		struct ipc_container_remove c;
 		memcpy(&c, p, sizeof(c));
 		ID_CHECK(c.container_id, false, "container id");
 		PAD_CHECK(c.pad);
 		break;
 	}
-	case IPC_PROCESS_SIGNAL_REQ:
+	case IPC_SIGNAL_PROCESS_REQ:
 	case IPC_MON_SIGNAL: {
 		struct ipc_process_signal s;
 		memcpy(&s, p, sizeof(s));
@@ -360,7 +360,7 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 		PAD_CHECK(s.pad);
 		break;
 	}
-	case IPC_STDIO_READ_REQ: {
+	case IPC_READ_STREAM_REQ: {
 		struct ipc_stdio_read r;
 		memcpy(&r, p, sizeof(r));
 		ID_CHECK(r.exec_id, true, "exec id");
@@ -371,7 +371,7 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 					r.max_len, IPC_STDIO_CHUNK);
 		break;
 	}
-	case IPC_STDIO_DATA: {
+	case IPC_READ_STREAM_REPLY: {
 		struct ipc_stdio_data h;
 		memcpy(&h, p, sizeof(h));
 		if (h.offset > UINT64_MAX - (len - sizeof(h)))
@@ -379,7 +379,7 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 					(unsigned long long)h.offset);
 		break;
 	}
-	case IPC_STDIO_ACK: {
+	case IPC_READ_STREAM_ACK: {
 		struct ipc_stdio_ack a;
 		memcpy(&a, p, sizeof(a));
 		ID_CHECK(a.exec_id, true, "exec id");
@@ -388,13 +388,13 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 		PAD_CHECK(a.pad);
 		break;
 	}
-	case IPC_STDIO_WRITE_REQ: {
+	case IPC_WRITE_STDIN_REQ: {
 		struct ipc_stdio_write w;
 		memcpy(&w, p, sizeof(w));
 		ID_CHECK(w.exec_id, true, "exec id");
 		break;
 	}
-	case IPC_STDIO_WRITTEN: {
+	case IPC_WRITE_STDIN_REPLY: {
 		struct ipc_stdio_written w;
 		memcpy(&w, p, sizeof(w));
 		if (w.len < 1 || w.len > IPC_STDIO_CHUNK)
@@ -402,22 +402,22 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 					(unsigned long long)w.len, IPC_STDIO_CHUNK);
 		break;
 	}
-	case IPC_STDIO_CLOSE_REQ:
-	case IPC_WAIT_REQ: {
+	case IPC_CLOSE_STDIN_REQ:
+	case IPC_WAIT_PROCESS_REQ: {
 		struct ipc_exec_ref x;
 		memcpy(&x, p, sizeof(x));
 		ID_CHECK(x.container_id, false, "container id");
 		ID_CHECK(x.exec_id, true, "exec id");
 		break;
 	}
-	case IPC_TTY_RESIZE_REQ: {
+	case IPC_TTY_WIN_RESIZE_REQ: {
 		struct ipc_tty_resize t;
 		memcpy(&t, p, sizeof(t));
 		ID_CHECK(t.exec_id, true, "exec id");
 		PAD_CHECK(t.pad);
 		break;
 	}
-	case IPC_WAIT_REPLY: {
+	case IPC_WAIT_PROCESS_REPLY: {
 		struct ipc_wait_reply w;
 		memcpy(&w, p, sizeof(w));
 		if (check_status(d->name, w.status, err) < 0)

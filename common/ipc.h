@@ -50,7 +50,7 @@
 /* Messages queued for sending on one channel before the peer is declared
  * stuck (it does not read) and the channel is closed. */
 #define IPC_MAX_QUEUED 1024u
-/* Longest METRICS_REPLY text: it must fit one ttRPC response (4 MiB)
+/* Longest GET_METRICS_REPLY text: it must fit one ttRPC response (4 MiB)
  * with the framing of grpc.Metrics and of the response around it. */
 #define IPC_METRICS_TEXT_MAX ((4u << 20) - 4096u)
 /* Longest text of an IPC_ERROR reply, NUL included. */
@@ -83,8 +83,8 @@ const char *ipc_role_name(enum ipc_role r);
 enum ipc_type {
 	IPC_PING = 1,               /* frontend -> executor: round trip */
 	IPC_PONG = 2,               /* executor -> frontend */
-	IPC_GUEST_DETAILS_REQ = 3,  /* frontend -> executor */
-	IPC_GUEST_DETAILS_REPLY = 4,/* executor -> frontend */
+	IPC_GET_GUEST_DETAILS_REQ = 3,  /* frontend -> executor */
+	IPC_GET_GUEST_DETAILS_REPLY = 4,/* executor -> frontend */
 	IPC_ERROR = 5,              /* executor -> frontend: a request failed */
 	IPC_CTL_NEW_FRONTEND = 6,   /* parent -> executor: fd = new front-end channel */
 	IPC_TEST_BLOB = 7,          /* tests only: any bytes, up to IPC_MAX_PAYLOAD */
@@ -92,78 +92,78 @@ enum ipc_type {
 					 * was answered: stop the agent (as upstream) */
 
 	/* ---- containers: front-end -> executor (replies: OK or ERROR) ---- */
-	IPC_SANDBOX_CREATE_REQ = 20,   /* protobuf grpc.CreateSandboxRequest (big) */
-	IPC_SANDBOX_DESTROY_REQ = 21,  /* no payload */
-	IPC_CONTAINER_CREATE_REQ = 22, /* protobuf grpc.CreateContainerRequest (big) */
-	IPC_CONTAINER_START_REQ = 23,  /* struct ipc_container_ref */
-	IPC_CONTAINER_REMOVE_REQ = 24, /* struct ipc_container_remove */
-	IPC_PROCESS_EXEC_REQ = 25,     /* protobuf grpc.ExecProcessRequest (big) */
-	IPC_PROCESS_SIGNAL_REQ = 26,   /* struct ipc_process_signal */
+	IPC_CREATE_SANDBOX_REQ = 20,   /* protobuf grpc.CreateSandboxRequest (big) */
+	IPC_DESTROY_SANDBOX_REQ = 21,  /* no payload */
+	IPC_CREATE_CONTAINER_REQ = 22, /* protobuf grpc.CreateContainerRequest (big) */
+	IPC_START_CONTAINER_REQ = 23,  /* struct ipc_container_ref */
+	IPC_REMOVE_CONTAINER_REQ = 24, /* struct ipc_container_remove */
+	IPC_EXEC_PROCESS_REQ = 25,     /* protobuf grpc.ExecProcessRequest (big) */
+	IPC_SIGNAL_PROCESS_REQ = 26,   /* struct ipc_process_signal */
 	IPC_OK = 27,                   /* executor/monitor/launcher: request done; no payload */
 	IPC_MONITOR_ATTACH = 28,       /* executor -> front-end: struct ipc_container_ref
 					* + fd: the front-end's end of that container's
 					* stdio channel (sent before the CREATE reply, and
 					* to a restarted front-end for every container) */
-	IPC_CONTAINER_UPDATE_REQ = 29, /* protobuf grpc.UpdateContainerRequest (big) */
-	IPC_CONTAINER_PAUSE_REQ = 30,  /* struct ipc_container_ref (replied once frozen) */
-	IPC_CONTAINER_RESUME_REQ = 31, /* struct ipc_container_ref (replied once thawed) */
-	IPC_CONTAINER_STATS_REQ = 32,  /* struct ipc_container_ref -> STATS_REPLY or ERROR */
-	IPC_CONTAINER_STATS_REPLY = 33,/* executor -> front-end: protobuf
+	IPC_UPDATE_CONTAINER_REQ = 29, /* protobuf grpc.UpdateContainerRequest (big) */
+	IPC_PAUSE_CONTAINER_REQ = 30,  /* struct ipc_container_ref (replied once frozen) */
+	IPC_RESUME_CONTAINER_REQ = 31, /* struct ipc_container_ref (replied once thawed) */
+	IPC_STATS_CONTAINER_REQ = 32,  /* struct ipc_container_ref -> STATS_REPLY or ERROR */
+	IPC_STATS_CONTAINER_REPLY = 33,/* executor -> front-end: protobuf
 					* grpc.StatsContainerResponse (big), decoded by
 					* the front-end before it answers */
-	IPC_OOM_EVENT_REQ = 34,        /* no payload: a long poll for the oldest OOM event;
+	IPC_GET_OOM_EVENT_REQ = 34,        /* no payload: a long poll for the oldest OOM event;
 					* also acknowledges the event of this channel's
-					* previous OOM_EVENT_REPLY (doc/ipc.md "OOM events") */
-	IPC_OOM_EVENT_REPLY = 35,      /* executor -> front-end: struct ipc_container_ref,
+					* previous GET_OOM_EVENT_REPLY (doc/ipc.md "OOM events") */
+	IPC_GET_OOM_EVENT_REPLY = 35,      /* executor -> front-end: struct ipc_container_ref,
 					* the container whose cgroup recorded an OOM kill */
 
 	/* ---- GetMetrics: the front-end has no /proc, the executor reads it ---- */
-	IPC_METRICS_REQ = 36,   /* front-end -> executor: no payload -> METRICS_REPLY or ERROR */
-	IPC_METRICS_REPLY = 37, /* executor -> front-end: Prometheus text,
+	IPC_GET_METRICS_REQ = 36,   /* front-end -> executor: no payload -> GET_METRICS_REPLY or ERROR */
+	IPC_GET_METRICS_REPLY = 37, /* executor -> front-end: Prometheus text,
 				 * 1..IPC_METRICS_TEXT_MAX bytes (big), no NUL; the
 				 * front-end checks it is printable UTF-8 before it
 				 * answers the host */
 
 	/* ---- guest network, front-end -> executor (network.c) ---- */
-	IPC_NET_UPDATE_INTERFACE_REQ = 90, /* protobuf grpc.UpdateInterfaceRequest (big)
-					    * -> NET_INTERFACE_REPLY */
-	IPC_NET_INTERFACE_REPLY = 91,      /* executor -> front-end: protobuf types.Interface */
-	IPC_NET_UPDATE_ROUTES_REQ = 92,    /* protobuf grpc.UpdateRoutesRequest (big)
-					    * -> NET_ROUTES_REPLY */
-	IPC_NET_ROUTES_REPLY = 93,         /* executor -> front-end: protobuf grpc.Routes (big) */
-	IPC_NET_LIST_INTERFACES_REQ = 94,  /* no payload -> NET_INTERFACES_REPLY */
-	IPC_NET_INTERFACES_REPLY = 95,     /* executor -> front-end: protobuf grpc.Interfaces
+	IPC_UPDATE_INTERFACE_REQ = 90, /* protobuf grpc.UpdateInterfaceRequest (big)
+					    * -> UPDATE_INTERFACE_REPLY */
+	IPC_UPDATE_INTERFACE_REPLY = 91,      /* executor -> front-end: protobuf types.Interface */
+	IPC_UPDATE_ROUTES_REQ = 92,    /* protobuf grpc.UpdateRoutesRequest (big)
+					    * -> ROUTES_REPLY */
+	IPC_ROUTES_REPLY = 93,         /* executor -> front-end: protobuf grpc.Routes (big) */
+	IPC_LIST_INTERFACES_REQ = 94,  /* no payload -> LIST_INTERFACES_REPLY */
+	IPC_LIST_INTERFACES_REPLY = 95,     /* executor -> front-end: protobuf grpc.Interfaces
 					    * (big) */
-	IPC_NET_LIST_ROUTES_REQ = 96,      /* no payload -> NET_ROUTES_REPLY */
-	IPC_NET_ADD_ARP_REQ = 97,          /* protobuf grpc.AddARPNeighborsRequest (big) -> OK */
+	IPC_LIST_ROUTES_REQ = 96,      /* no payload -> ROUTES_REPLY */
+	IPC_ADD_ARP_NEIGHBORS_REQ = 97,          /* protobuf grpc.AddARPNeighborsRequest (big) -> OK */
 
 	/* ---- guest-wide requests, front-end -> executor (guest_ops.c) ---- */
-	IPC_GUEST_SET_TIME_REQ = 100, /* struct ipc_guest_time -> OK or ERROR */
-	IPC_GUEST_RESEED_REQ = 101,   /* 1..IPC_RESEED_MAX bytes of entropy (big) -> OK */
-	IPC_VOLUME_STATS_REQ = 102,   /* a path, 1..IPC_PATH_MAX-1 bytes, no NUL
-				       * -> VOLUME_STATS_REPLY or ERROR */
-	IPC_VOLUME_STATS_REPLY = 103, /* executor -> front-end: protobuf
+	IPC_SET_GUEST_DATE_TIME_REQ = 100, /* struct ipc_guest_time -> OK or ERROR */
+	IPC_RESEED_RANDOM_DEV_REQ = 101,   /* 1..IPC_RESEED_MAX bytes of entropy (big) -> OK */
+	IPC_GET_VOLUME_STATS_REQ = 102,   /* a path, 1..IPC_PATH_MAX-1 bytes, no NUL
+				       * -> GET_VOLUME_STATS_REPLY or ERROR */
+	IPC_GET_VOLUME_STATS_REPLY = 103, /* executor -> front-end: protobuf
 				       * grpc.VolumeStatsResponse */
 	IPC_COPY_FILE_REQ = 104,      /* protobuf grpc.CopyFileRequest (big) -> OK */
 	IPC_ONLINE_CPU_MEM_REQ = 105, /* struct ipc_online_cpu_mem -> OK or ERROR (with
 				       * wait: once online, up to ~10 s) */
-	IPC_MEM_PROBE_REQ = 106,      /* 1..IPC_MEM_PROBE_MAX u64 addresses -> OK or ERROR */
-	IPC_ADD_SWAP_REQ = 107,       /* a path, 1..IPC_PATH_MAX-1 bytes, no NUL -> OK */
-	IPC_EPHEMERAL_UPDATE_REQ = 108, /* protobuf grpc.UpdateEphemeralMountsRequest (big)
+	IPC_MEM_HOTPLUG_BY_PROBE_REQ = 106,      /* 1..IPC_MEM_PROBE_MAX u64 addresses -> OK or ERROR */
+	IPC_ADD_SWAP_PATH_REQ = 107,       /* a path, 1..IPC_PATH_MAX-1 bytes, no NUL -> OK */
+	IPC_UPDATE_EPHEMERAL_MOUNTS_REQ = 108, /* protobuf grpc.UpdateEphemeralMountsRequest (big)
 					 * -> OK (sandbox.c) */
-	IPC_STALE_SHARES_REQ = 115,   /* no payload: RemoveStaleVirtiofsShareMounts -> OK
+	IPC_REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ = 115,   /* no payload: RemoveStaleVirtiofsShareMounts -> OK
 				       * (storage_revalidate_shares) */
 
 	/* ---- stdio and exits: front-end <-> monitor (per-container channel) ---- */
-	IPC_STDIO_READ_REQ = 40,   /* struct ipc_stdio_read -> STDIO_DATA or ERROR */
-	IPC_STDIO_DATA = 41,       /* struct ipc_stdio_data + bytes; 0 bytes = EOF */
-	IPC_STDIO_ACK = 42,        /* struct ipc_stdio_ack (no reply): bytes handed to the host */
-	IPC_STDIO_WRITE_REQ = 43,  /* struct ipc_stdio_write + bytes -> STDIO_WRITTEN or ERROR */
-	IPC_STDIO_WRITTEN = 44,    /* struct ipc_stdio_written */
-	IPC_STDIO_CLOSE_REQ = 45,  /* struct ipc_exec_ref -> OK or ERROR */
-	IPC_TTY_RESIZE_REQ = 46,   /* struct ipc_tty_resize -> OK or ERROR */
-	IPC_WAIT_REQ = 47,         /* struct ipc_exec_ref -> WAIT_REPLY or ERROR (may take long) */
-	IPC_WAIT_REPLY = 48,       /* struct ipc_wait_reply */
+	IPC_READ_STREAM_REQ = 40,   /* struct ipc_stdio_read -> READ_STREAM_REPLY or ERROR */
+	IPC_READ_STREAM_REPLY = 41,       /* struct ipc_stdio_data + bytes; 0 bytes = EOF */
+	IPC_READ_STREAM_ACK = 42,        /* struct ipc_stdio_ack (no reply): bytes handed to the host */
+	IPC_WRITE_STDIN_REQ = 43,  /* struct ipc_stdio_write + bytes -> WRITE_STDIN_REPLY or ERROR */
+	IPC_WRITE_STDIN_REPLY = 44,    /* struct ipc_stdio_written */
+	IPC_CLOSE_STDIN_REQ = 45,  /* struct ipc_exec_ref -> OK or ERROR */
+	IPC_TTY_WIN_RESIZE_REQ = 46,   /* struct ipc_tty_resize -> OK or ERROR */
+	IPC_WAIT_PROCESS_REQ = 47,         /* struct ipc_exec_ref -> WAIT_PROCESS_REPLY or ERROR (may take long) */
+	IPC_WAIT_PROCESS_REPLY = 48,       /* struct ipc_wait_reply */
 
 	/* ---- executor <-> monitor ---- */
 	IPC_MON_NEW_FRONTEND = 60, /* executor -> monitor: fd = new front-end channel end */

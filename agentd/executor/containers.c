@@ -504,7 +504,7 @@ static void on_launcher_close(struct ipc_chan *c, const char *reason, void *data
 		container_begin_remove(ct);
 }
 
-static int on_monitor_exited(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+static int on_mon_exited(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct container *ct = data;
 	struct ipc_exited ex;
@@ -530,7 +530,7 @@ static int on_monitor_exited(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 
 /* The monitor let an exec go (waited for, output delivered): its id is
  * free again and its record goes. */
-static int on_monitor_released(struct ipc_chan *c, struct ipc_msg *m, void *data,
+static int on_mon_released(struct ipc_chan *c, struct ipc_msg *m, void *data,
 			       struct kerr *err)
 {
 	struct container *ct = data;
@@ -568,8 +568,8 @@ static int on_monitor_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 }
 
 static const struct ipc_dispatch monitor_table[] = {
-	{ IPC_MON_EXITED, IPC_FROM(IPC_ROLE_MONITOR), on_monitor_exited },
-	{ IPC_MON_RELEASED, IPC_FROM(IPC_ROLE_MONITOR), on_monitor_released },
+	{ IPC_MON_EXITED, IPC_FROM(IPC_ROLE_MONITOR), on_mon_exited },
+	{ IPC_MON_RELEASED, IPC_FROM(IPC_ROLE_MONITOR), on_mon_released },
 	{ IPC_OK, IPC_FROM(IPC_ROLE_MONITOR), on_monitor_reply },
 	{ IPC_ERROR, IPC_FROM(IPC_ROLE_MONITOR), on_monitor_reply },
 	{ 0, 0, NULL },
@@ -606,7 +606,7 @@ static int launch_init(struct container *ct, const struct ipc_msg *m, struct ker
 			 e);
 }
 
-int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_create_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
 	int r = exec_need_id(m, err);
@@ -740,7 +740,7 @@ static struct container *lookup(struct executor *x, const char field[IPC_ID_MAX]
 	return ct;
 }
 
-int on_container_start(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_start_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
 	int r = exec_need_id(m, err);
@@ -770,7 +770,7 @@ int on_container_start(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 	return 0;
 }
 
-int on_process_exec(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_exec_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
 	int r = exec_need_id(m, err);
@@ -895,7 +895,7 @@ static uint32_t init_signal(struct container *ct, uint32_t sig)
 	return sig;
 }
 
-int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_signal_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
 	int r = exec_need_id(m, err);
@@ -950,7 +950,7 @@ int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
  * (a few small cgroup file writes). On failure the fields written before
  * the refused one are restored (cg_apply_resources), so the container keeps
  * the limits it had. */
-int on_container_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_update_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
 	int r = exec_need_id(m, err);
@@ -1052,13 +1052,12 @@ static void on_frz_timer(struct loop *l, void *data)
 	}
 }
 
-int on_container_freeze(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+static int pause_or_resume(struct ipc_chan *c, struct ipc_msg *m, struct executor *x, bool freeze,
+			   struct kerr *err)
 {
-	struct executor *x = data;
 	int r = exec_need_id(m, err);
 	if (r < 0)
 		return r;
-	bool freeze = m->hdr.type == IPC_CONTAINER_PAUSE_REQ;
 	struct ipc_container_ref q;
 	memcpy(&q, m->payload, sizeof(q));
 	struct kerr e = { 0 };
@@ -1096,11 +1095,21 @@ int on_container_freeze(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	return 0;
 }
 
+int on_pause_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	return pause_or_resume(c, m, data, true, err);
+}
+
+int on_resume_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	return pause_or_resume(c, m, data, false, err);
+}
+
 /* StatsContainer: a few small cgroup and /proc reads, done here, like
  * UpdateContainer's writes. The network counters come from the init's
  * network namespace while it runs; a container whose init has exited gets
  * its cgroup statistics only. */
-int on_container_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_stats_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
 	int r = exec_need_id(m, err);
@@ -1130,7 +1139,7 @@ int on_container_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 		r = exec_fail(c, m->hdr.id, &e, err);
 		goto out;
 	}
-	r = exec_reply_msg(c, m, IPC_CONTAINER_STATS_REPLY, &resp.base, err);
+	r = exec_reply_msg(c, m, IPC_STATS_CONTAINER_REPLY, &resp.base, err);
 out:
 	/* resp itself is on the stack: free what it points to. */
 	protobuf_c_message_free_unpacked(&resp.cgroup_stats->base, NULL);
@@ -1140,7 +1149,7 @@ out:
 	return r;
 }
 
-int on_container_remove(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_remove_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
 	int r = exec_need_id(m, err);

@@ -156,7 +156,7 @@ struct oom_state {
 	unsigned head, count;
 	uint64_t next_seq;
 	/* The current front-end's state: the event handed to it and not yet
-	 * acknowledged (0: none), its parked OOM_EVENT_REQ (0: none), and the
+	 * acknowledged (0: none), its parked GET_OOM_EVENT_REQ (0: none), and the
 	 * generation both belong to. */
 	uint64_t inflight_seq;
 	uint32_t poll_id;
@@ -225,10 +225,10 @@ int exec_reply_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,
 		   const ProtobufCMessage *msg, struct kerr *err);
 
 /* ---- sandbox.c ---- */
-int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_sandbox_destroy(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_ephemeral_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_stale_shares(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_create_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_destroy_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_update_ephemeral_mounts(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_remove_stale_virtiofs_share_mounts(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* A container was forgotten: finishes a pending DestroySandbox when it was
  * the last one. */
 void sandbox_container_gone(struct executor *x);
@@ -248,16 +248,16 @@ void storage_policy_of(const struct executor *x, struct storage_policy *pol,
 		       const char *roots[1]);
 
 /* ---- containers.c ---- */
-int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_container_start(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_container_remove(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_process_exec(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_container_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-/* IPC_CONTAINER_PAUSE_REQ and IPC_CONTAINER_RESUME_REQ. */
-int on_container_freeze(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-/* IPC_CONTAINER_STATS_REQ -> IPC_CONTAINER_STATS_REPLY (cg_stats, net_dev_stats). */
-int on_container_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_create_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_start_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_remove_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_exec_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_signal_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_update_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_pause_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_resume_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+/* IPC_STATS_CONTAINER_REQ -> IPC_STATS_CONTAINER_REPLY (cg_stats, net_dev_stats). */
+int on_stats_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* Start removing (SIGKILL, wait, shutdown, cleanup); used by DestroySandbox. */
 void container_begin_remove(struct container *ct);
 /* SIGCHLD: reap every exited child of the executor. */
@@ -286,8 +286,8 @@ int oom_watch_add(struct container *ct, struct kerr *err);
 /* Stop watching; must run before the cgroup is removed. Events already
  * queued for ct stay queued. NULL watch is fine. */
 void oom_watch_remove(struct container *ct);
-/* IPC_OOM_EVENT_REQ from the front-end. */
-int on_oom_event_req(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+/* IPC_GET_OOM_EVENT_REQ from the front-end. */
+int on_get_oom_event(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* Queue an OOM event for container id (oldest dropped when full). */
 void oom_event_push(struct executor *x, const char *container_id);
 /* The front-end channel closed or was replaced: forget its parked poll and
@@ -298,11 +298,11 @@ void oom_shutdown(struct executor *x);
 void oom_free(struct executor *x);
 
 /* ---- network.c: the guest network over rtnetlink (doc/network.md) ---- */
-int on_net_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_net_update_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_net_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_net_list_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_net_add_arp(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_update_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_list_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_add_arp_neighbors(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* The field checks, for the unit tests too. */
 int net_check_ifname(const char *n, const char *what, struct kerr *err);
 int net_parse_mac(const char *s, uint8_t mac[6], const char *what, struct kerr *err);
@@ -310,13 +310,13 @@ int net_parse_ip(const char *s, int fam, uint8_t out[16], int *out_fam, const ch
 		 struct kerr *err);
 
 /* ---- guest_ops.c: guest-wide requests (doc/guest-ops.md) ---- */
-int on_guest_set_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_guest_reseed(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_set_guest_date_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_reseed_random_dev(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_get_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_copy_file(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_online_cpu_mem(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_mem_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_mem_hotplug_by_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_add_swap_path(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* path must be "<shared>/<rel>", rel of plain components (no empty, "." or
  * ".."); *rel points into path. INVALID_ARGUMENT / PERMISSION_DENIED. */
 int guest_shared_rel(const char *shared, const char *path, const char *what, const char **rel,

@@ -59,7 +59,7 @@ static int reply_ok(struct ipc_chan *c, const struct ipc_msg *m, struct kerr *er
 
 /* ---- SetGuestDateTime ---- */
 
-int on_guest_set_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_set_guest_date_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	int r = exec_need_id(m, err);
 	if (r < 0)
@@ -91,7 +91,7 @@ int on_guest_set_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
  * (as upstream, which passes the byte count to RNDADDTOENTCNT: the host is
  * not trusted to supply full entropy), then make the CRNG reseed now
  * (RNDRESEEDCRNG). RNDADDENTROPY mixes and credits in one call. */
-int on_guest_reseed(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_reseed_random_dev(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	int r = exec_need_id(m, err);
 	if (r < 0)
@@ -173,7 +173,7 @@ static int open_shared(const char *shared, struct kerr *err)
 	return fd;
 }
 
-/* The path a request carries (VOLUME_STATS_REQ, ADD_SWAP_REQ: checked for
+/* The path a request carries (GET_VOLUME_STATS_REQ, ADD_SWAP_PATH_REQ: checked for
  * NUL by ipc.c), into path, checked by guest_shared_rel; *rel points into
  * path. */
 static int request_rel(struct executor *x, const struct ipc_msg *m, const char *what,
@@ -217,7 +217,7 @@ static void usage_of(Grpc__VolumeUsage *u, Grpc__VolumeUsage__Unit unit, uint64_
 	u->used = (total >= free_all ? total - free_all : 0) * mult;
 }
 
-int on_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_get_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
 	int r = exec_need_id(m, err);
@@ -248,7 +248,7 @@ int on_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 	resp.n_usage = 2;
 	resp.usage = list;
 	resp.volume_condition = &cond;
-	return exec_reply_msg(c, m, IPC_VOLUME_STATS_REPLY, &resp.base, err);
+	return exec_reply_msg(c, m, IPC_GET_VOLUME_STATS_REPLY, &resp.base, err);
 }
 
 /* ---- CopyFile ---- */
@@ -627,7 +627,7 @@ int on_online_cpu_mem(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 /* Each address to the probe file, one write each, formatted as upstream
  * ("0x" and upper-case hex). The file exists only on kernels built with
  * CONFIG_ARCH_MEMORY_PROBE. */
-int on_mem_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_mem_hotplug_by_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	int r = exec_need_id(m, err);
 	if (r < 0)
@@ -713,7 +713,7 @@ static int swap_header_write(int fd, size_t page_size, struct kerr *err)
  * swap on it; the path must be a regular file below the shared directory,
  * opened once and used through that fd, so it cannot be exchanged in
  * between. */
-int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_add_swap_path(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
 	int r = exec_need_id(m, err);

@@ -203,7 +203,7 @@ static void reply(struct launcher *la, uint32_t type, uint32_t id, const void *p
 		log_error("launcher: reply to the executor: %s", e.msg);
 }
 
-static void do_start(struct launcher *la, uint32_t id)
+static void on_launch_start(struct launcher *la, uint32_t id)
 {
 	struct kerr e = { 0 };
 	if (!la->have_init || la->started) {
@@ -221,7 +221,7 @@ static void do_start(struct launcher *la, uint32_t id)
 	reply(la, IPC_OK, id, NULL, 0);
 }
 
-static void do_exec(struct launcher *la, struct ipc_msg *m)
+static void on_launch_exec(struct launcher *la, struct ipc_msg *m)
 {
 	struct kerr e = { 0 };
 	uint32_t id = m->hdr.id;
@@ -356,10 +356,10 @@ void launcher_main(const struct launch_ctx *ct, int el, int lm)
 			log_error("launcher of %s: a second LAUNCH_INIT; exiting", ct->id);
 			_exit(1);
 		case IPC_LAUNCH_START:
-			do_start(&la, m.hdr.id);
+			on_launch_start(&la, m.hdr.id);
 			break;
 		case IPC_LAUNCH_EXEC:
-			do_exec(&la, &m);
+			on_launch_exec(&la, &m);
 			break;
 		default:
 			log_error("launcher of %s: unexpected %s from the executor; exiting", ct->id,

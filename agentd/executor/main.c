@@ -8,13 +8,11 @@
  * Channels:
  *   fd 3 (--ctl-fd): control channel from the parent; accepts only
  *        CTL_NEW_FRONTEND, whose fd becomes the front-end channel.
- *   front-end channel: accepts PING, GUEST_DETAILS_REQ, METRICS_REQ
- *        (metrics.c), the container requests (SANDBOX_*, CONTAINER_*,
- *        PROCESS_*: containers.c, sandbox.c), OOM_EVENT_REQ (oom.c) and the
- *        guest-wide GUEST_SET_TIME_REQ, GUEST_RESEED_REQ, VOLUME_STATS_REQ,
- *        COPY_FILE_REQ, ONLINE_CPU_MEM_REQ, MEM_PROBE_REQ, ADD_SWAP_REQ
- *        (guest_ops.c), and
- *        NET_* (network.c).
+ *   front-end channel: accepts what frontend_table lists: PING,
+ *        GET_GUEST_DETAILS_REQ, GET_METRICS_REQ (here), the sandbox and
+ *        container requests (sandbox.c, containers.c), GET_OOM_EVENT_REQ
+ *        (oom.c), the guest-wide requests (guest_ops.c) and the network
+ *        requests (network.c).
  * Only the newest front-end channel is served: the parent starts a new
  * front-end only after the previous one died; a new one gets a fresh
  * channel to every container's monitor.
@@ -205,7 +203,7 @@ static uint32_t storage_handler_bits(void)
 	return bits;
 }
 
-static int on_guest_details(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+static int on_get_guest_details(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
 	int r = exec_need_id(m, err);
@@ -235,11 +233,11 @@ static int on_guest_details(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 	rep.mem_block_size_bytes = bs;
 	rep.support_mem_hotplug_probe = probe;
 	log_debug("guest details: block size %" PRIu64 ", hotplug probe %d", bs, probe);
-	return ipc_chan_send(c, IPC_GUEST_DETAILS_REPLY, m->hdr.id, &rep, sizeof(rep), -1, err);
+	return ipc_chan_send(c, IPC_GET_GUEST_DETAILS_REPLY, m->hdr.id, &rep, sizeof(rep), -1, err);
 }
 
 /* GetMetrics: every process of the agent we can name, then the guest. */
-static int on_metrics(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+static int on_get_metrics(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
 	int r = exec_need_id(m, err);
@@ -287,39 +285,39 @@ static int on_metrics(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 	}
 	x->metrics_scrapes++;
 	log_debug("GetMetrics: %zu processes, %zu bytes", n, len);
-	return ipc_chan_send(c, IPC_METRICS_REPLY, m->hdr.id, text, len, -1, err);
+	return ipc_chan_send(c, IPC_GET_METRICS_REPLY, m->hdr.id, text, len, -1, err);
 }
 
 static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_PING, IPC_FROM(IPC_ROLE_FRONTEND), on_ping },
-	{ IPC_GUEST_DETAILS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_guest_details },
-	{ IPC_SANDBOX_CREATE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_sandbox_create },
-	{ IPC_SANDBOX_DESTROY_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_sandbox_destroy },
-	{ IPC_CONTAINER_CREATE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_create },
-	{ IPC_CONTAINER_START_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_start },
-	{ IPC_CONTAINER_REMOVE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_remove },
-	{ IPC_PROCESS_EXEC_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_process_exec },
-	{ IPC_PROCESS_SIGNAL_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_process_signal },
-	{ IPC_CONTAINER_UPDATE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_update },
-	{ IPC_CONTAINER_PAUSE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_freeze },
-	{ IPC_CONTAINER_RESUME_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_freeze },
-	{ IPC_CONTAINER_STATS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_stats },
-	{ IPC_METRICS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_metrics },
-	{ IPC_OOM_EVENT_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_oom_event_req },
-	{ IPC_NET_UPDATE_INTERFACE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_net_update_interface },
-	{ IPC_NET_UPDATE_ROUTES_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_net_update_routes },
-	{ IPC_NET_LIST_INTERFACES_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_net_list_interfaces },
-	{ IPC_NET_LIST_ROUTES_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_net_list_routes },
-	{ IPC_NET_ADD_ARP_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_net_add_arp },
-	{ IPC_GUEST_SET_TIME_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_guest_set_time },
-	{ IPC_GUEST_RESEED_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_guest_reseed },
-	{ IPC_VOLUME_STATS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_volume_stats },
+	{ IPC_GET_GUEST_DETAILS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_get_guest_details },
+	{ IPC_CREATE_SANDBOX_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_create_sandbox },
+	{ IPC_DESTROY_SANDBOX_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_destroy_sandbox },
+	{ IPC_CREATE_CONTAINER_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_create_container },
+	{ IPC_START_CONTAINER_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_start_container },
+	{ IPC_REMOVE_CONTAINER_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_remove_container },
+	{ IPC_EXEC_PROCESS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_exec_process },
+	{ IPC_SIGNAL_PROCESS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_signal_process },
+	{ IPC_UPDATE_CONTAINER_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_update_container },
+	{ IPC_PAUSE_CONTAINER_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_pause_container },
+	{ IPC_RESUME_CONTAINER_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_resume_container },
+	{ IPC_STATS_CONTAINER_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_stats_container },
+	{ IPC_GET_METRICS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_get_metrics },
+	{ IPC_GET_OOM_EVENT_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_get_oom_event },
+	{ IPC_UPDATE_INTERFACE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_update_interface },
+	{ IPC_UPDATE_ROUTES_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_update_routes },
+	{ IPC_LIST_INTERFACES_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_list_interfaces },
+	{ IPC_LIST_ROUTES_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_list_routes },
+	{ IPC_ADD_ARP_NEIGHBORS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_add_arp_neighbors },
+	{ IPC_SET_GUEST_DATE_TIME_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_set_guest_date_time },
+	{ IPC_RESEED_RANDOM_DEV_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_reseed_random_dev },
+	{ IPC_GET_VOLUME_STATS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_get_volume_stats },
 	{ IPC_COPY_FILE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_copy_file },
 	{ IPC_ONLINE_CPU_MEM_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_online_cpu_mem },
-	{ IPC_MEM_PROBE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_mem_probe },
-	{ IPC_ADD_SWAP_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_add_swap },
-	{ IPC_EPHEMERAL_UPDATE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_ephemeral_update },
-	{ IPC_STALE_SHARES_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_stale_shares },
+	{ IPC_MEM_HOTPLUG_BY_PROBE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_mem_hotplug_by_probe },
+	{ IPC_ADD_SWAP_PATH_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_add_swap_path },
+	{ IPC_UPDATE_EPHEMERAL_MOUNTS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_update_ephemeral_mounts },
+	{ IPC_REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_remove_stale_virtiofs_share_mounts },
 	{ 0, 0, NULL },
 };
 
@@ -352,7 +350,7 @@ static int check_seqpacket(int fd, struct kerr *err)
 	return 0;
 }
 
-static int on_new_frontend(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+static int on_ctl_new_frontend(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
 	struct ipc_ctl_new_frontend n;
@@ -385,7 +383,7 @@ static int on_new_frontend(struct ipc_chan *c, struct ipc_msg *m, void *data, st
 }
 
 static const struct ipc_dispatch ctl_table[] = {
-	{ IPC_CTL_NEW_FRONTEND, IPC_FROM(IPC_ROLE_PARENT), on_new_frontend },
+	{ IPC_CTL_NEW_FRONTEND, IPC_FROM(IPC_ROLE_PARENT), on_ctl_new_frontend },
 	{ 0, 0, NULL },
 };
 

@@ -338,7 +338,7 @@ static void free_interfaces(Grpc__Interfaces *l)
 	free(l->interfaces);
 }
 
-int on_net_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	int r = exec_need_id(m, err);
 	if (r < 0)
@@ -353,7 +353,7 @@ int on_net_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, st
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	nl_close(&nl);
-	r = exec_reply_msg(c, m, IPC_NET_INTERFACES_REPLY, &out.base, err);
+	r = exec_reply_msg(c, m, IPC_LIST_INTERFACES_REPLY, &out.base, err);
 	free_interfaces(&out);
 	return r;
 }
@@ -416,7 +416,7 @@ static bool ipv6_enabled(void)
 	return false;
 }
 
-int on_net_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	int r = exec_need_id(m, err);
 	if (r < 0)
@@ -535,8 +535,8 @@ int on_net_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 			now = all.interfaces[i];
 	log_info("UpdateInterface %s -> %s: %zu addresses, mtu %" PRIu64, old_name,
 		 now ? now->name : "?", in->n_ipaddresses, in->mtu);
-	r = now ? exec_reply_msg(c, m, IPC_NET_INTERFACE_REPLY, &now->base, err)
-		: exec_reply_msg(c, m, IPC_NET_INTERFACE_REPLY, &in->base, err);
+	r = now ? exec_reply_msg(c, m, IPC_UPDATE_INTERFACE_REPLY, &now->base, err)
+		: exec_reply_msg(c, m, IPC_UPDATE_INTERFACE_REPLY, &in->base, err);
 	free_interfaces(&all);
 	free(ls.v);
 	nl_close(&nl);
@@ -655,12 +655,12 @@ static int send_routes(struct ipc_chan *c, const struct ipc_msg *m, struct nl *n
 		kerr_prefix(&e, "%s", what);
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	int r = exec_reply_msg(c, m, IPC_NET_ROUTES_REPLY, &out.base, err);
+	int r = exec_reply_msg(c, m, IPC_ROUTES_REPLY, &out.base, err);
 	free_routes(&out);
 	return r;
 }
 
-int on_net_list_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_list_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	int r = exec_need_id(m, err);
 	if (r < 0)
@@ -765,7 +765,7 @@ static int add_route(struct nl *nl, const struct want_route *w, struct kerr *err
 	return nl_ack(nl, &m, err);
 }
 
-int on_net_update_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_update_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	int r = exec_need_id(m, err);
 	if (r < 0)
@@ -822,7 +822,7 @@ bad:
 
 /* ---- AddARPNeighbors ---- */
 
-int on_net_add_arp(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_add_arp_neighbors(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	int r = exec_need_id(m, err);
 	if (r < 0)

@@ -593,7 +593,7 @@ void storage_watch_schedule(struct executor *x)
 					     on_watch_timer, x);
 }
 
-int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_create_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
 	int r = exec_need_id(m, err);
@@ -692,7 +692,7 @@ static void destroy_done(struct executor *x)
 			  e.msg[0] ? e.msg : "no control channel");
 }
 
-int on_sandbox_destroy(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_destroy_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
 	int r = exec_need_id(m, err);
@@ -737,7 +737,7 @@ void sandbox_free(struct executor *x)
 /* RemoveStaleVirtiofsShareMounts (upstream remove_stale_virtiofs_share_mounts):
  * look up every mount below <shared>/shared/containers, so virtiofsd drops
  * what the host removed; nothing to fail on, as upstream. */
-int on_stale_shares(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_remove_stale_virtiofs_share_mounts(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
 	int r = exec_need_id(m, err);
@@ -752,7 +752,7 @@ int on_stale_shares(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 /* UpdateEphemeralMounts (upstream update_ephemeral_mounts): new options
  * for ephemeral storages already mounted; one after the other, the first
  * failure ends the call (those before it stay updated, as upstream). */
-int on_ephemeral_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_update_ephemeral_mounts(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
 	int r = exec_need_id(m, err);

@@ -146,7 +146,7 @@ void rpc_create_sandbox(struct frontend *fe, struct ttrpc_call *call, ProtobufCM
 				MAX_HOSTNAME);
 		goto fail;
 	}
-	fe_forward_message(fe, call, IPC_SANDBOX_CREATE_REQ, req);
+	fe_forward_message(fe, call, IPC_CREATE_SANDBOX_REQ, req);
 	return;
 fail:
 	fail_and_free(call, req, &err);
@@ -155,7 +155,7 @@ fail:
 void rpc_destroy_sandbox(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
 {
 	protobuf_c_message_free_unpacked(req, NULL);
-	fe_forward(fe, call, IPC_SANDBOX_DESTROY_REQ, NULL, 0);
+	fe_forward(fe, call, IPC_DESTROY_SANDBOX_REQ, NULL, 0);
 }
 
 void rpc_create_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
@@ -180,7 +180,7 @@ void rpc_create_container(struct frontend *fe, struct ttrpc_call *call, Protobuf
 		goto fail;
 	}
 	log_info("CreateContainer %s", r->container_id);
-	fe_forward_message(fe, call, IPC_CONTAINER_CREATE_REQ, req);
+	fe_forward_message(fe, call, IPC_CREATE_CONTAINER_REQ, req);
 	return;
 fail:
 	fail_and_free(call, req, &err);
@@ -195,7 +195,7 @@ void rpc_start_container(struct frontend *fe, struct ttrpc_call *call, ProtobufC
 	struct ipc_container_ref q = { 0 };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
 	protobuf_c_message_free_unpacked(req, NULL);
-	fe_forward(fe, call, IPC_CONTAINER_START_REQ, &q, sizeof(q));
+	fe_forward(fe, call, IPC_START_CONTAINER_REQ, &q, sizeof(q));
 	return;
 fail:
 	fail_and_free(call, req, &err);
@@ -209,7 +209,7 @@ void rpc_update_container(struct frontend *fe, struct ttrpc_call *call, Protobuf
 		goto fail;
 	log_info("UpdateContainer %s", r->container_id);
 	/* The values are checked where the cgroup is: the executor. */
-	fe_forward_message(fe, call, IPC_CONTAINER_UPDATE_REQ, req);
+	fe_forward_message(fe, call, IPC_UPDATE_CONTAINER_REQ, req);
 	return;
 fail:
 	fail_and_free(call, req, &err);
@@ -233,13 +233,13 @@ static void freeze_request(struct frontend *fe, struct ttrpc_call *call, Protobu
 void rpc_pause_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
 {
 	freeze_request(fe, call, req, ((Grpc__PauseContainerRequest *)req)->container_id,
-		       IPC_CONTAINER_PAUSE_REQ);
+		       IPC_PAUSE_CONTAINER_REQ);
 }
 
 void rpc_resume_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
 {
 	freeze_request(fe, call, req, ((Grpc__ResumeContainerRequest *)req)->container_id,
-		       IPC_CONTAINER_RESUME_REQ);
+		       IPC_RESUME_CONTAINER_REQ);
 }
 
 void rpc_remove_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
@@ -251,7 +251,7 @@ void rpc_remove_container(struct frontend *fe, struct ttrpc_call *call, Protobuf
 	struct ipc_container_remove q = { .timeout_s = r->timeout };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
 	protobuf_c_message_free_unpacked(req, NULL);
-	fe_forward(fe, call, IPC_CONTAINER_REMOVE_REQ, &q, sizeof(q));
+	fe_forward(fe, call, IPC_REMOVE_CONTAINER_REQ, &q, sizeof(q));
 	return;
 fail:
 	fail_and_free(call, req, &err);
@@ -270,7 +270,7 @@ void rpc_exec_process(struct frontend *fe, struct ttrpc_call *call, ProtobufCMes
 				r->exec_id);
 		goto fail;
 	}
-	fe_forward_message(fe, call, IPC_PROCESS_EXEC_REQ, req);
+	fe_forward_message(fe, call, IPC_EXEC_PROCESS_REQ, req);
 	return;
 fail:
 	fail_and_free(call, req, &err);
@@ -291,7 +291,7 @@ void rpc_signal_process(struct frontend *fe, struct ttrpc_call *call, ProtobufCM
 	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
 	snprintf(q.exec_id, sizeof(q.exec_id), "%s", r->exec_id);
 	protobuf_c_message_free_unpacked(req, NULL);
-	fe_forward(fe, call, IPC_PROCESS_SIGNAL_REQ, &q, sizeof(q));
+	fe_forward(fe, call, IPC_SIGNAL_PROCESS_REQ, &q, sizeof(q));
 	return;
 fail:
 	fail_and_free(call, req, &err);
@@ -316,8 +316,8 @@ void rpc_stats_container(struct frontend *fe, struct ttrpc_call *call, ProtobufC
 	struct ipc_container_ref q = { 0 };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
 	protobuf_c_message_free_unpacked(req, NULL);
-	if (exec_request(fe, call, IPC_CONTAINER_STATS_REQ, &q, sizeof(q),
-			 IPC_CONTAINER_STATS_REPLY, stats_reply, &err) < 0)
+	if (exec_request(fe, call, IPC_STATS_CONTAINER_REQ, &q, sizeof(q),
+			 IPC_STATS_CONTAINER_REPLY, stats_reply, &err) < 0)
 		ttrpc_call_fail_err(call, &err);
 }
 
@@ -329,7 +329,7 @@ void rpc_wait_process(struct frontend *fe, struct ttrpc_call *call, ProtobufCMes
 	struct kerr err = { 0 };
 	if (check_ids(r->container_id, r->exec_id, &err) < 0)
 		goto fail;
-	monitors_wait(fe, call, r->container_id, ipc_exec_name(r->container_id, r->exec_id));
+	monitors_wait_process(fe, call, r->container_id, ipc_exec_name(r->container_id, r->exec_id));
 	protobuf_c_message_free_unpacked(req, NULL);
 	return;
 fail:
@@ -350,7 +350,7 @@ void rpc_write_stdin(struct frontend *fe, struct ttrpc_call *call, ProtobufCMess
 		protobuf_c_message_free_unpacked(req, NULL);
 		return;
 	}
-	monitors_write(fe, call, r); /* takes r */
+	monitors_write_stdin(fe, call, r); /* takes r */
 	return;
 fail:
 	fail_and_free(call, req, &err);
@@ -377,7 +377,7 @@ static void read_stream(struct frontend *fe, struct ttrpc_call *call, ProtobufCM
 	/* A ttRPC answer could carry up to 4 MiB, but one monitor message
 	 * carries a chunk; a shorter read is what read(2) semantics allow. */
 	uint32_t len = r->len < IPC_STDIO_CHUNK ? r->len : IPC_STDIO_CHUNK;
-	monitors_read(fe, call, r->container_id, ipc_exec_name(r->container_id, r->exec_id), stream,
+	monitors_read_stream(fe, call, r->container_id, ipc_exec_name(r->container_id, r->exec_id), stream,
 		      len);
 	protobuf_c_message_free_unpacked(req, NULL);
 	return;
@@ -420,7 +420,7 @@ void rpc_tty_win_resize(struct frontend *fe, struct ttrpc_call *call, ProtobufCM
 				r->row, r->column);
 		goto fail;
 	}
-	monitors_resize(fe, call, r->container_id, ipc_exec_name(r->container_id, r->exec_id),
+	monitors_tty_win_resize(fe, call, r->container_id, ipc_exec_name(r->container_id, r->exec_id),
 			(uint16_t)r->row, (uint16_t)r->column);
 	protobuf_c_message_free_unpacked(req, NULL);
 	return;
@@ -434,7 +434,7 @@ void rpc_remove_stale_virtiofs_share_mounts(struct frontend *fe, struct ttrpc_ca
 					    ProtobufCMessage *req)
 {
 	protobuf_c_message_free_unpacked(req, NULL);
-	fe_forward(fe, call, IPC_STALE_SHARES_REQ, NULL, 0);
+	fe_forward(fe, call, IPC_REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ, NULL, 0);
 }
 
 void rpc_update_ephemeral_mounts(struct frontend *fe, struct ttrpc_call *call,
@@ -447,5 +447,5 @@ void rpc_update_ephemeral_mounts(struct frontend *fe, struct ttrpc_call *call,
 				"UpdateEphemeralMounts: more than 64 storages");
 		return;
 	}
-	fe_forward_message(fe, call, IPC_EPHEMERAL_UPDATE_REQ, req);
+	fe_forward_message(fe, call, IPC_UPDATE_EPHEMERAL_MOUNTS_REQ, req);
 }

@@ -42,7 +42,7 @@ struct frontend {
 	unsigned generation;
 	bool stopping;               /* SIGTERM: the agent is shutting down */
 	/* GetOOMEvent (oom.c): calls waiting, oldest first; whether an
-	 * OOM_EVENT_REQ is outstanding; an event received while no call
+	 * GET_OOM_EVENT_REQ is outstanding; an event received while no call
 	 * waited (not yet acknowledged to the executor). */
 	struct oom_waiter *oom_waiters;
 	size_t n_oom_waiters;
@@ -89,17 +89,17 @@ bool monitors_known(struct frontend *fe, const char *cid);
 void monitors_stop(struct frontend *fe);
 /* Each answers the call itself (now, or when the monitor replies); ids are
  * already checked. len is 1..IPC_STDIO_CHUNK. */
-void monitors_read(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+void monitors_read_stream(struct frontend *fe, struct ttrpc_call *call, const char *cid,
 		   const char *eid, unsigned stream, uint32_t len);
 struct Grpc__WriteStreamRequest;
 /* Takes req (data non-empty). */
-void monitors_write(struct frontend *fe, struct ttrpc_call *call,
+void monitors_write_stdin(struct frontend *fe, struct ttrpc_call *call,
 		    struct Grpc__WriteStreamRequest *req);
 void monitors_close_stdin(struct frontend *fe, struct ttrpc_call *call, const char *cid,
 			  const char *eid);
-void monitors_resize(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+void monitors_tty_win_resize(struct frontend *fe, struct ttrpc_call *call, const char *cid,
 		     const char *eid, uint16_t rows, uint16_t cols);
-void monitors_wait(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+void monitors_wait_process(struct frontend *fe, struct ttrpc_call *call, const char *cid,
 		   const char *eid);
 
 /* ---- containers.c: forwarding to the executor, and the handlers; each
@@ -143,7 +143,7 @@ RPC_HANDLER(rpc_tty_win_resize);
 /* ---- metrics.c ---- */
 
 RPC_HANDLER(rpc_get_metrics);
-/* The executor's METRICS_REPLY text is fit for the host: 1..
+/* The executor's GET_METRICS_REPLY text is fit for the host: 1..
  * IPC_METRICS_TEXT_MAX bytes of valid UTF-8 without control characters
  * other than '\n' and '\t', ending with '\n'. Status INTERNAL if not. */
 int metrics_text_check(const uint8_t *p, size_t len, struct kerr *err);

@@ -33,7 +33,7 @@ void rpc_set_guest_date_time(struct frontend *fe, struct ttrpc_call *call, Proto
 		return;
 	}
 	log_info("SetGuestDateTime %" PRId64 ".%06" PRId64, t.sec, t.usec);
-	fe_forward(fe, call, IPC_GUEST_SET_TIME_REQ, &t, sizeof(t));
+	fe_forward(fe, call, IPC_SET_GUEST_DATE_TIME_REQ, &t, sizeof(t));
 }
 
 void rpc_reseed_random_dev(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
@@ -52,7 +52,7 @@ void rpc_reseed_random_dev(struct frontend *fe, struct ttrpc_call *call, Protobu
 		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "ReseedRandomDev: missing entropy data");
 		return;
 	}
-	fe_forward(fe, call, IPC_GUEST_RESEED_REQ, r->data.data, r->data.len);
+	fe_forward(fe, call, IPC_RESEED_RANDOM_DEV_REQ, r->data.data, r->data.len);
 	protobuf_c_message_free_unpacked(req, NULL);
 }
 
@@ -83,8 +83,8 @@ void rpc_get_volume_stats(struct frontend *fe, struct ttrpc_call *call, Protobuf
 		return;
 	}
 	struct kerr err = { 0 };
-	if (exec_request(fe, call, IPC_VOLUME_STATS_REQ, r->volume_guest_path,
-			 strlen(r->volume_guest_path), IPC_VOLUME_STATS_REPLY, volume_stats_reply,
+	if (exec_request(fe, call, IPC_GET_VOLUME_STATS_REQ, r->volume_guest_path,
+			 strlen(r->volume_guest_path), IPC_GET_VOLUME_STATS_REPLY, volume_stats_reply,
 			 &err) < 0)
 		ttrpc_call_fail_err(call, &err);
 	protobuf_c_message_free_unpacked(req, NULL);
@@ -140,7 +140,7 @@ void rpc_mem_hotplug_by_probe(struct frontend *fe, struct ttrpc_call *call, Prot
 		return;
 	}
 	/* uint64_t[] already: the addresses as they are. */
-	fe_forward(fe, call, IPC_MEM_PROBE_REQ, r->memhotplugprobeaddr, n * sizeof(uint64_t));
+	fe_forward(fe, call, IPC_MEM_HOTPLUG_BY_PROBE_REQ, r->memhotplugprobeaddr, n * sizeof(uint64_t));
 	protobuf_c_message_free_unpacked(req, NULL);
 }
 
@@ -155,6 +155,6 @@ void rpc_add_swap_path(struct frontend *fe, struct ttrpc_call *call, ProtobufCMe
 		return;
 	}
 	log_info("AddSwapPath %s", r->path);
-	fe_forward(fe, call, IPC_ADD_SWAP_REQ, r->path, strlen(r->path));
+	fe_forward(fe, call, IPC_ADD_SWAP_PATH_REQ, r->path, strlen(r->path));
 	protobuf_c_message_free_unpacked(req, NULL);
 }

@@ -106,7 +106,7 @@ void rpc_get_metrics(struct frontend *fe, struct ttrpc_call *call, ProtobufCMess
 	/* GetMetricsRequest has no fields. */
 	protobuf_c_message_free_unpacked(req, NULL);
 	struct kerr err = { 0 };
-	if (exec_request(fe, call, IPC_METRICS_REQ, NULL, 0, IPC_METRICS_REPLY, metrics_reply,
+	if (exec_request(fe, call, IPC_GET_METRICS_REQ, NULL, 0, IPC_GET_METRICS_REPLY, metrics_reply,
 			 &err) < 0)
 		ttrpc_call_fail_err(call, &err);
 }

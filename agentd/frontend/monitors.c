@@ -64,7 +64,7 @@ struct fe_reader {
 	struct fe_mon *mon;
 	char exec_id[IPC_ID_MAX];
 	unsigned stream;
-	bool busy; /* a STDIO_READ_REQ is in flight */
+	bool busy; /* a READ_STREAM_REQ is in flight */
 	struct fe_read_wait *waiters, **waiters_tail;
 	unsigned nwaiters;
 	/* Bytes received for a read whose call went away: not acknowledged,
@@ -401,8 +401,8 @@ static void send_ack(struct fe_mon *m, const struct ipc_stdio_ack *a)
 	if (!m->chan)
 		return;
 	struct kerr err = { 0 };
-	if (ipc_chan_send(m->chan, IPC_STDIO_ACK, 0, a, sizeof(*a), -1, &err) < 0 && !m->dead)
-		log_warn("container %s: STDIO_ACK: %s", m->container_id, err.msg);
+	if (ipc_chan_send(m->chan, IPC_READ_STREAM_ACK, 0, a, sizeof(*a), -1, &err) < 0 && !m->dead)
+		log_warn("container %s: READ_STREAM_ACK: %s", m->container_id, err.msg);
 }
 
 /* The reply left (or was dropped with its connection): release the bytes,
@@ -486,12 +486,12 @@ static void reader_pump(struct fe_reader *rd)
 		rc = kerr_set_status(&err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
 	} else {
 		r->kind = REQ_READ;
-		r->reply_type = IPC_STDIO_DATA;
+		r->reply_type = IPC_READ_STREAM_REPLY;
 		r->rd = rd;
 		struct ipc_stdio_read q = { .stream = rd->stream, .max_len = rd->waiters->len };
 		memcpy(q.exec_id, rd->exec_id, sizeof(q.exec_id));
 		rd->busy = true;
-		rc = mon_send(m, r, IPC_STDIO_READ_REQ, &q, sizeof(q), &err);
+		rc = mon_send(m, r, IPC_READ_STREAM_REQ, &q, sizeof(q), &err);
 		if (rc < 0)
 			rd->busy = false;
 	}
@@ -566,7 +566,7 @@ static void on_read_reply(struct fe_mon *m, struct mon_req *r, const struct ipc_
 		reader_maybe_free(rd);
 }
 
-void monitors_read(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+void monitors_read_stream(struct frontend *fe, struct ttrpc_call *call, const char *cid,
 		   const char *eid, unsigned stream, uint32_t len)
 {
 	struct kerr err = { 0 };
@@ -624,7 +624,7 @@ static void write_next(struct fe_write *w)
 	size_t n = left < IPC_STDIO_CHUNK ? left : IPC_STDIO_CHUNK;
 	static uint8_t buf[sizeof(struct ipc_stdio_write) + IPC_STDIO_CHUNK];
 	struct kerr err = { 0 };
-	struct mon_req *r = req_new(REQ_WRITE, IPC_STDIO_WRITTEN, &err);
+	struct mon_req *r = req_new(REQ_WRITE, IPC_WRITE_STDIN_REPLY, &err);
 	if (!r) {
 		write_finish(w, &err, 0);
 		return;
@@ -632,7 +632,7 @@ static void write_next(struct fe_write *w)
 	r->w = w;
 	memcpy(buf, w->exec_id, IPC_ID_MAX);
 	memcpy(buf + sizeof(struct ipc_stdio_write), w->req->data.data + w->off, n);
-	if (mon_send(m, r, IPC_STDIO_WRITE_REQ, buf, sizeof(struct ipc_stdio_write) + n, &err) < 0)
+	if (mon_send(m, r, IPC_WRITE_STDIN_REQ, buf, sizeof(struct ipc_stdio_write) + n, &err) < 0)
 		write_finish(w, &err, 0);
 }
 
@@ -653,7 +653,7 @@ static void on_write_reply(struct fe_mon *m, struct mon_req *r, const struct ipc
 				(unsigned long long)d.len, left);
 		write_finish(w, &e, 0);
 		if (m->chan)
-			ipc_chan_close(m->chan, "STDIO_WRITTEN beyond the request");
+			ipc_chan_close(m->chan, "WRITE_STDIN_REPLY beyond the request");
 		return;
 	}
 	w->off += d.len;
@@ -665,7 +665,7 @@ static void on_write_reply(struct fe_mon *m, struct mon_req *r, const struct ipc
 	write_next(w);
 }
 
-void monitors_write(struct frontend *fe, struct ttrpc_call *call, Grpc__WriteStreamRequest *req)
+void monitors_write_stdin(struct frontend *fe, struct ttrpc_call *call, Grpc__WriteStreamRequest *req)
 {
 	struct kerr err = { 0 };
 	struct fe_mon *m = mon_get(fe, req->container_id, &err);
@@ -698,24 +698,24 @@ void monitors_close_stdin(struct frontend *fe, struct ttrpc_call *call, const ch
 	struct ipc_exec_ref q = { 0 };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", cid);
 	snprintf(q.exec_id, sizeof(q.exec_id), "%s", eid);
-	call_request(fe, call, cid, REQ_SIMPLE, IPC_STDIO_CLOSE_REQ, &q, sizeof(q), IPC_OK);
+	call_request(fe, call, cid, REQ_SIMPLE, IPC_CLOSE_STDIN_REQ, &q, sizeof(q), IPC_OK);
 }
 
-void monitors_resize(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+void monitors_tty_win_resize(struct frontend *fe, struct ttrpc_call *call, const char *cid,
 		     const char *eid, uint16_t rows, uint16_t cols)
 {
 	struct ipc_tty_resize q = { .rows = rows, .cols = cols };
 	snprintf(q.exec_id, sizeof(q.exec_id), "%s", eid);
-	call_request(fe, call, cid, REQ_SIMPLE, IPC_TTY_RESIZE_REQ, &q, sizeof(q), IPC_OK);
+	call_request(fe, call, cid, REQ_SIMPLE, IPC_TTY_WIN_RESIZE_REQ, &q, sizeof(q), IPC_OK);
 }
 
-void monitors_wait(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+void monitors_wait_process(struct frontend *fe, struct ttrpc_call *call, const char *cid,
 		   const char *eid)
 {
 	struct ipc_exec_ref q = { 0 };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", cid);
 	snprintf(q.exec_id, sizeof(q.exec_id), "%s", eid);
-	call_request(fe, call, cid, REQ_WAIT, IPC_WAIT_REQ, &q, sizeof(q), IPC_WAIT_REPLY);
+	call_request(fe, call, cid, REQ_WAIT, IPC_WAIT_PROCESS_REQ, &q, sizeof(q), IPC_WAIT_PROCESS_REPLY);
 }
 
 /* ---- replies ---- */
@@ -782,9 +782,9 @@ static int on_reply(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct 
 }
 
 static const struct ipc_dispatch monitor_table[] = {
-	{ IPC_STDIO_DATA, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
-	{ IPC_STDIO_WRITTEN, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
-	{ IPC_WAIT_REPLY, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
+	{ IPC_READ_STREAM_REPLY, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
+	{ IPC_WRITE_STDIN_REPLY, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
+	{ IPC_WAIT_PROCESS_REPLY, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
 	{ IPC_OK, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
 	{ IPC_ERROR, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
 	{ 0, 0, NULL },

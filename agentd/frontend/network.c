@@ -60,7 +60,7 @@ void rpc_update_interface(struct frontend *fe, struct ttrpc_call *call, Protobuf
 				NET_MAX_ADDRS);
 		return;
 	}
-	fe_forward_message_to(fe, call, IPC_NET_UPDATE_INTERFACE_REQ, req, IPC_NET_INTERFACE_REPLY,
+	fe_forward_message_to(fe, call, IPC_UPDATE_INTERFACE_REQ, req, IPC_UPDATE_INTERFACE_REPLY,
 			      interface_reply);
 }
 
@@ -73,19 +73,19 @@ void rpc_update_routes(struct frontend *fe, struct ttrpc_call *call, ProtobufCMe
 				NET_MAX_ROUTES);
 		return;
 	}
-	fe_forward_message_to(fe, call, IPC_NET_UPDATE_ROUTES_REQ, req, IPC_NET_ROUTES_REPLY,
+	fe_forward_message_to(fe, call, IPC_UPDATE_ROUTES_REQ, req, IPC_ROUTES_REPLY,
 			      routes_reply);
 }
 
 void rpc_list_interfaces(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
 {
-	ask_list(fe, call, req, IPC_NET_LIST_INTERFACES_REQ, IPC_NET_INTERFACES_REPLY,
+	ask_list(fe, call, req, IPC_LIST_INTERFACES_REQ, IPC_LIST_INTERFACES_REPLY,
 		 interfaces_reply);
 }
 
 void rpc_list_routes(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
 {
-	ask_list(fe, call, req, IPC_NET_LIST_ROUTES_REQ, IPC_NET_ROUTES_REPLY, routes_reply);
+	ask_list(fe, call, req, IPC_LIST_ROUTES_REQ, IPC_ROUTES_REPLY, routes_reply);
 }
 
 void rpc_add_arp_neighbors(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
@@ -97,5 +97,5 @@ void rpc_add_arp_neighbors(struct frontend *fe, struct ttrpc_call *call, Protobu
 				"AddARPNeighbors: more than %u neighbours", NET_MAX_NEIGH);
 		return;
 	}
-	fe_forward_message(fe, call, IPC_NET_ADD_ARP_REQ, req);
+	fe_forward_message(fe, call, IPC_ADD_ARP_NEIGHBORS_REQ, req);
 }

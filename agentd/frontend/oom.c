@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * oom.c - GetOOMEvent in the front-end: the waiting calls and the one long
- * poll (OOM_EVENT_REQ) they share to the executor, which owns the event
+ * poll (GET_OOM_EVENT_REQ) they share to the executor, which owns the event
  * queue (agentd/executor/oom.c; the protocol is doc/ipc.md "OOM events").
  *
  * At most one poll is outstanding. Its reply goes to the oldest waiting
  * call; if none waits any more (its deadline passed, its connection
  * closed), the event is kept here as the "spare" and the next call gets it
- * at once. The executor drops an event only when our next OOM_EVENT_REQ
+ * at once. The executor drops an event only when our next GET_OOM_EVENT_REQ
  * acknowledges it, and we send that only once the event reached a ttRPC
  * reply: a cancelled call consumes nothing, and a spare still held when the
  * front-end dies is delivered again to its successor.
@@ -33,7 +33,7 @@ static void on_poll_reply(struct frontend *fe, struct ttrpc_call *call,
 /* Ask the executor for the next event; also acknowledges the previous one. */
 static int send_poll(struct frontend *fe, struct kerr *err)
 {
-	int r = exec_request(fe, NULL, IPC_OOM_EVENT_REQ, NULL, 0, IPC_OOM_EVENT_REPLY,
+	int r = exec_request(fe, NULL, IPC_GET_OOM_EVENT_REQ, NULL, 0, IPC_GET_OOM_EVENT_REPLY,
 			     on_poll_reply, err);
 	if (r == 0)
 		fe->oom_polling = true;

@@ -97,7 +97,7 @@ static void guest_details_reply(struct frontend *fe, struct ttrpc_call *call,
 	ttrpc_call_reply(call, &resp.base);
 }
 
-static void get_guest_details(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+static void rpc_get_guest_details(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
 {
 	Grpc__GuestDetailsRequest *r = (Grpc__GuestDetailsRequest *)req;
 	struct ipc_guest_details_req ir = {
@@ -106,7 +106,7 @@ static void get_guest_details(struct frontend *fe, struct ttrpc_call *call, Prot
 	};
 	protobuf_c_message_free_unpacked(req, NULL);
 	struct kerr err = { 0 };
-	if (exec_request(fe, call, IPC_GUEST_DETAILS_REQ, &ir, sizeof(ir), IPC_GUEST_DETAILS_REPLY,
+	if (exec_request(fe, call, IPC_GET_GUEST_DETAILS_REQ, &ir, sizeof(ir), IPC_GET_GUEST_DETAILS_REPLY,
 			 guest_details_reply, &err) < 0)
 		ttrpc_call_fail_err(call, &err);
 }
@@ -116,7 +116,7 @@ static void get_guest_details(struct frontend *fe, struct ttrpc_call *call, Prot
 static const struct rpc_handler handlers[] = {
 	{ "grpc.Health", "Check", health_check },
 	{ "grpc.Health", "Version", health_version },
-	{ "grpc.AgentService", "GetGuestDetails", get_guest_details },
+	{ "grpc.AgentService", "GetGuestDetails", rpc_get_guest_details },
 	{ "grpc.AgentService", "CreateSandbox", rpc_create_sandbox },
 	{ "grpc.AgentService", "DestroySandbox", rpc_destroy_sandbox },
 	{ "grpc.AgentService", "CreateContainer", rpc_create_container },

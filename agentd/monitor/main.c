@@ -200,7 +200,7 @@ static struct mon_proc *find_or_reply(struct monitor *m, struct ipc_chan *c, uin
 
 /* ---- front-end channel ---- */
 
-static int fe_read(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_read_stream(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
 	struct ipc_stdio_read r;
@@ -214,7 +214,7 @@ static int fe_read(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct k
 	return 0;
 }
 
-static int fe_ack(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_read_stream_ack(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
 	struct ipc_stdio_ack a;
@@ -225,7 +225,7 @@ static int fe_ack(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct ke
 	return 0;
 }
 
-static int fe_write(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_write_stdin(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
 	struct ipc_stdio_write w;
@@ -240,7 +240,7 @@ static int fe_write(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct 
 	return 0;
 }
 
-static int fe_close_stdin(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_close_stdin(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
 	struct ipc_exec_ref x;
@@ -256,7 +256,7 @@ static int fe_close_stdin(struct ipc_chan *c, struct ipc_msg *msg, void *data, s
 	return 0;
 }
 
-static int fe_resize(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_tty_win_resize(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
 	struct ipc_tty_resize t;
@@ -290,7 +290,7 @@ static int fe_resize(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct
 	return 0;
 }
 
-static int fe_wait(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_wait_process(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
 	struct ipc_exec_ref x;
@@ -306,12 +306,12 @@ static int fe_wait(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct k
 
 #define FROM_FE IPC_FROM(IPC_ROLE_FRONTEND)
 static const struct ipc_dispatch frontend_table[] = {
-	{ IPC_STDIO_READ_REQ, FROM_FE, fe_read },
-	{ IPC_STDIO_ACK, FROM_FE, fe_ack },
-	{ IPC_STDIO_WRITE_REQ, FROM_FE, fe_write },
-	{ IPC_STDIO_CLOSE_REQ, FROM_FE, fe_close_stdin },
-	{ IPC_TTY_RESIZE_REQ, FROM_FE, fe_resize },
-	{ IPC_WAIT_REQ, FROM_FE, fe_wait },
+	{ IPC_READ_STREAM_REQ, FROM_FE, on_read_stream },
+	{ IPC_READ_STREAM_ACK, FROM_FE, on_read_stream_ack },
+	{ IPC_WRITE_STDIN_REQ, FROM_FE, on_write_stdin },
+	{ IPC_CLOSE_STDIN_REQ, FROM_FE, on_close_stdin },
+	{ IPC_TTY_WIN_RESIZE_REQ, FROM_FE, on_tty_win_resize },
+	{ IPC_WAIT_PROCESS_REQ, FROM_FE, on_wait_process },
 	{ 0, 0, NULL },
 };
 
@@ -344,7 +344,7 @@ static int frontend_attach(struct monitor *m, int fd, struct kerr *err)
 
 /* ---- executor channel ---- */
 
-static int ex_new_frontend(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_mon_new_frontend(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
 	cleanup_close int fd = ipc_msg_take_fd(msg);
@@ -367,7 +367,7 @@ static int ex_new_frontend(struct ipc_chan *c, struct ipc_msg *msg, void *data, 
 	return 0;
 }
 
-static int ex_signal(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_mon_signal(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
 	struct ipc_process_signal s;
@@ -393,7 +393,7 @@ static int ex_signal(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct
 	return 0;
 }
 
-static int ex_shutdown(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_mon_shutdown(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
 	log_info("shutdown requested; %u process(es) still to reap", m->live);
@@ -404,9 +404,9 @@ static int ex_shutdown(struct ipc_chan *c, struct ipc_msg *msg, void *data, stru
 
 #define FROM_EX IPC_FROM(IPC_ROLE_EXECUTOR)
 static const struct ipc_dispatch executor_table[] = {
-	{ IPC_MON_NEW_FRONTEND, FROM_EX, ex_new_frontend },
-	{ IPC_MON_SIGNAL, FROM_EX, ex_signal },
-	{ IPC_MON_SHUTDOWN, FROM_EX, ex_shutdown },
+	{ IPC_MON_NEW_FRONTEND, FROM_EX, on_mon_new_frontend },
+	{ IPC_MON_SIGNAL, FROM_EX, on_mon_signal },
+	{ IPC_MON_SHUTDOWN, FROM_EX, on_mon_shutdown },
 	{ 0, 0, NULL },
 };
 
@@ -421,7 +421,7 @@ static void executor_closed(struct ipc_chan *c, const char *reason, void *data)
 
 /* ---- launcher channel ---- */
 
-static int la_process_add(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_mon_process_add(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
 	struct ipc_process_add a;
@@ -439,7 +439,7 @@ static int la_process_add(struct ipc_chan *c, struct ipc_msg *msg, void *data, s
 }
 
 static const struct ipc_dispatch launcher_table[] = {
-	{ IPC_MON_PROCESS_ADD, IPC_FROM(IPC_ROLE_LAUNCHER), la_process_add },
+	{ IPC_MON_PROCESS_ADD, IPC_FROM(IPC_ROLE_LAUNCHER), on_mon_process_add },
 	{ 0, 0, NULL },
 };
 

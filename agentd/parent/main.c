@@ -344,7 +344,7 @@ static void start_frontend(struct parent *p)
  * sandbox is destroyed (as PID 1 the guest then powers off, which the
  * runtime waits for when tracing). The front-end's SIGTERM grace lets it
  * write that answer first. */
-static int on_sandbox_destroyed(struct ipc_chan *c, struct ipc_msg *m, void *data,
+static int on_ctl_sandbox_destroyed(struct ipc_chan *c, struct ipc_msg *m, void *data,
 				struct kerr *err)
 {
 	begin_shutdown(data, 0, "the sandbox was destroyed (DestroySandbox)");
@@ -354,7 +354,7 @@ static int on_sandbox_destroyed(struct ipc_chan *c, struct ipc_msg *m, void *dat
 static const struct ipc_dispatch ctl_table[] = {
 	/* The one message the executor sends on the control channel; any
 	 * other is a protocol violation and closes it. */
-	{ IPC_CTL_SANDBOX_DESTROYED, IPC_FROM(IPC_ROLE_EXECUTOR), on_sandbox_destroyed },
+	{ IPC_CTL_SANDBOX_DESTROYED, IPC_FROM(IPC_ROLE_EXECUTOR), on_ctl_sandbox_destroyed },
 	{ 0, 0, NULL },
 };
 

@@ -20,7 +20,7 @@ TEST(every_request_type_serves_an_endpoint)
 		if (!d)
 			continue;
 		size_t n = strlen(d->name);
-		bool req = (n > 4 && !strcmp(d->name + n - 4, "_REQ")) || !strcmp(d->name, "STDIO_ACK");
+		bool req = (n > 4 && !strcmp(d->name + n - 4, "_REQ")) || !strcmp(d->name, "READ_STREAM_ACK");
 		if (!req)
 			continue;
 		seen++;

@@ -45,13 +45,13 @@ TEST(ipc_messages_have_one_separator)
 	struct kerr e = { 0 };
 	struct ipc_container_ref r = { 0 };
 	memcpy(r.container_id, "a/b", 3);
-	CHECK(ipc_check_payload(IPC_CONTAINER_START_REQ, (const void *)&r, sizeof(r), &e) < 0);
-	CHECK(strncmp(e.msg, "CONTAINER_START_REQ: container id", 33) == 0);
+	CHECK(ipc_check_payload(IPC_START_CONTAINER_REQ, (const void *)&r, sizeof(r), &e) < 0);
+	CHECK(strncmp(e.msg, "START_CONTAINER_REQ: container id", 33) == 0);
 	CHECK(strstr(e.msg, ": :") == NULL);
 	int sv[2] = { -1, -1 };
 	kerr_clear(&e);
-	CHECK(ipc_send_fd(sv[0], IPC_CONTAINER_START_REQ, 1, &r, sizeof(r), -1, &e) < 0);
-	CHECK(strncmp(e.msg, "send: CONTAINER_START_REQ: container id", 39) == 0);
+	CHECK(ipc_send_fd(sv[0], IPC_START_CONTAINER_REQ, 1, &r, sizeof(r), -1, &e) < 0);
+	CHECK(strncmp(e.msg, "send: START_CONTAINER_REQ: container id", 39) == 0);
 	CHECK(strstr(e.msg, ": :") == NULL);
 }
 

@@ -211,27 +211,27 @@ TEST(payload_field_checks)
 {
 	struct kerr e = { 0 };
 	struct ipc_guest_details_req r = { .mem_block_size = 2 };
-	CHECK(ipc_check_payload(IPC_GUEST_DETAILS_REQ, (uint8_t *)&r, sizeof(r), &e) < 0);
+	CHECK(ipc_check_payload(IPC_GET_GUEST_DETAILS_REQ, (uint8_t *)&r, sizeof(r), &e) < 0);
 	r = (struct ipc_guest_details_req){ .mem_block_size = 1, .pad = { 0, 1 } };
-	CHECK(ipc_check_payload(IPC_GUEST_DETAILS_REQ, (uint8_t *)&r, sizeof(r), &e) < 0);
+	CHECK(ipc_check_payload(IPC_GET_GUEST_DETAILS_REQ, (uint8_t *)&r, sizeof(r), &e) < 0);
 	r = (struct ipc_guest_details_req){ .mem_block_size = 1, .mem_hotplug_probe = 1 };
-	CHECK_EQ_INT(ipc_check_payload(IPC_GUEST_DETAILS_REQ, (uint8_t *)&r, sizeof(r), &e), 0);
+	CHECK_EQ_INT(ipc_check_payload(IPC_GET_GUEST_DETAILS_REQ, (uint8_t *)&r, sizeof(r), &e), 0);
 
 	/* the reply: booleans 0/1, storage driver bits only for known names */
 	struct ipc_guest_details_reply g = { .supports_seccomp = 1, .init_daemon = 1,
 					     .storage_handlers = 0x1f };
-	CHECK_EQ_INT(ipc_check_payload(IPC_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e), 0);
+	CHECK_EQ_INT(ipc_check_payload(IPC_GET_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e), 0);
 	CHECK_EQ_STR(ipc_storage_driver_name(0), "9p");
 	CHECK_EQ_STR(ipc_storage_driver_name(1), "virtio-fs");
 	CHECK(ipc_storage_driver_name(IPC_STORAGE_DRIVERS_MAX - 1) == NULL);
 	g.supports_seccomp = 2;
-	CHECK(ipc_check_payload(IPC_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e) < 0);
+	CHECK(ipc_check_payload(IPC_GET_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e) < 0);
 	g.supports_seccomp = 1;
 	g.pad = 1;
-	CHECK(ipc_check_payload(IPC_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e) < 0);
+	CHECK(ipc_check_payload(IPC_GET_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e) < 0);
 	g.pad = 0;
 	g.storage_handlers = 1u << (IPC_STORAGE_DRIVERS_MAX - 1);
-	CHECK(ipc_check_payload(IPC_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e) < 0);
+	CHECK(ipc_check_payload(IPC_GET_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e) < 0);
 	/* DestroySandbox's notice to the parent carries nothing */
 	CHECK_EQ_INT(ipc_check_payload(IPC_CTL_SANDBOX_DESTROYED, NULL, 0, &e), 0);
 
@@ -337,7 +337,7 @@ static int cli_pong(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 
 static const struct ipc_dispatch server_table[] = {
 	{ IPC_PING, IPC_FROM(IPC_ROLE_FRONTEND), srv_ping },
-	{ IPC_GUEST_DETAILS_REQ, IPC_FROM(IPC_ROLE_PARENT), srv_ping },
+	{ IPC_GET_GUEST_DETAILS_REQ, IPC_FROM(IPC_ROLE_PARENT), srv_ping },
 	{ 0, 0, NULL },
 };
 
@@ -400,7 +400,7 @@ static void violation(int *tap_failed, uint32_t type, const char *expect)
 				  on_close, &t, &e), 0);
 	struct ipc_guest_details_req r = { 0 };
 	struct ipc_ping p = { 0 };
-	if (type == IPC_GUEST_DETAILS_REQ)
+	if (type == IPC_GET_GUEST_DETAILS_REQ)
 		ipc_send_fd(sv[1], type, 1, &r, sizeof(r), -1, &e);
 	else
 		ipc_send_fd(sv[1], type, 1, &p, sizeof(p), -1, &e);
@@ -424,7 +424,7 @@ TEST(channel_rejects_unlisted_type)
 
 TEST(channel_rejects_wrong_sender)
 {
-	violation(tap_failed, IPC_GUEST_DETAILS_REQ, "not accepted from a frontend");
+	violation(tap_failed, IPC_GET_GUEST_DETAILS_REQ, "not accepted from a frontend");
 }
 
 TEST(channel_eof_and_send_after_close)
@@ -513,24 +513,24 @@ TEST(container_path_bounds)
 		size_t min, max;
 		bool big;
 	} want[] = {
-		{ IPC_SANDBOX_CREATE_REQ, 0, IPC_MAX_PAYLOAD, true },
-		{ IPC_SANDBOX_DESTROY_REQ, 0, 0, false },
-		{ IPC_CONTAINER_CREATE_REQ, 0, IPC_MAX_PAYLOAD, true },
-		{ IPC_CONTAINER_START_REQ, IPC_ID_MAX, IPC_ID_MAX, false },
-		{ IPC_CONTAINER_REMOVE_REQ, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
-		{ IPC_PROCESS_EXEC_REQ, 0, IPC_MAX_PAYLOAD, true },
-		{ IPC_PROCESS_SIGNAL_REQ, 2 * IPC_ID_MAX + 8, 2 * IPC_ID_MAX + 8, false },
+		{ IPC_CREATE_SANDBOX_REQ, 0, IPC_MAX_PAYLOAD, true },
+		{ IPC_DESTROY_SANDBOX_REQ, 0, 0, false },
+		{ IPC_CREATE_CONTAINER_REQ, 0, IPC_MAX_PAYLOAD, true },
+		{ IPC_START_CONTAINER_REQ, IPC_ID_MAX, IPC_ID_MAX, false },
+		{ IPC_REMOVE_CONTAINER_REQ, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
+		{ IPC_EXEC_PROCESS_REQ, 0, IPC_MAX_PAYLOAD, true },
+		{ IPC_SIGNAL_PROCESS_REQ, 2 * IPC_ID_MAX + 8, 2 * IPC_ID_MAX + 8, false },
 		{ IPC_OK, 0, 0, false },
 		{ IPC_MONITOR_ATTACH, IPC_ID_MAX, IPC_ID_MAX, false },
-		{ IPC_STDIO_READ_REQ, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
-		{ IPC_STDIO_DATA, 8, 8 + IPC_STDIO_CHUNK, false },
-		{ IPC_STDIO_ACK, IPC_ID_MAX + 16, IPC_ID_MAX + 16, false },
-		{ IPC_STDIO_WRITE_REQ, IPC_ID_MAX + 1, IPC_ID_MAX + IPC_STDIO_CHUNK, false },
-		{ IPC_STDIO_WRITTEN, 8, 8, false },
-		{ IPC_STDIO_CLOSE_REQ, 2 * IPC_ID_MAX, 2 * IPC_ID_MAX, false },
-		{ IPC_TTY_RESIZE_REQ, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
-		{ IPC_WAIT_REQ, 2 * IPC_ID_MAX, 2 * IPC_ID_MAX, false },
-		{ IPC_WAIT_REPLY, 8, 8, false },
+		{ IPC_READ_STREAM_REQ, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
+		{ IPC_READ_STREAM_REPLY, 8, 8 + IPC_STDIO_CHUNK, false },
+		{ IPC_READ_STREAM_ACK, IPC_ID_MAX + 16, IPC_ID_MAX + 16, false },
+		{ IPC_WRITE_STDIN_REQ, IPC_ID_MAX + 1, IPC_ID_MAX + IPC_STDIO_CHUNK, false },
+		{ IPC_WRITE_STDIN_REPLY, 8, 8, false },
+		{ IPC_CLOSE_STDIN_REQ, 2 * IPC_ID_MAX, 2 * IPC_ID_MAX, false },
+		{ IPC_TTY_WIN_RESIZE_REQ, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
+		{ IPC_WAIT_PROCESS_REQ, 2 * IPC_ID_MAX, 2 * IPC_ID_MAX, false },
+		{ IPC_WAIT_PROCESS_REPLY, 8, 8, false },
 		{ IPC_MON_NEW_FRONTEND, 0, 0, false },
 		{ IPC_MON_SIGNAL, 2 * IPC_ID_MAX + 8, 2 * IPC_ID_MAX + 8, false },
 		{ IPC_MON_EXITED, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
@@ -560,13 +560,13 @@ TEST(container_path_bounds)
 
 TEST(oom_event_messages)
 {
-	const struct ipc_type_desc *req = ipc_type_info(IPC_OOM_EVENT_REQ);
-	const struct ipc_type_desc *rep = ipc_type_info(IPC_OOM_EVENT_REPLY);
+	const struct ipc_type_desc *req = ipc_type_info(IPC_GET_OOM_EVENT_REQ);
+	const struct ipc_type_desc *rep = ipc_type_info(IPC_GET_OOM_EVENT_REPLY);
 	CHECK(req && rep);
 	if (!req || !rep)
 		return;
-	CHECK_EQ_INT(IPC_OOM_EVENT_REQ, 34);
-	CHECK_EQ_INT(IPC_OOM_EVENT_REPLY, 35);
+	CHECK_EQ_INT(IPC_GET_OOM_EVENT_REQ, 34);
+	CHECK_EQ_INT(IPC_GET_OOM_EVENT_REPLY, 35);
 	CHECK_EQ_INT(req->min_len, 0);
 	CHECK_EQ_INT(req->max_len, 0);
 	CHECK_EQ_INT(rep->min_len, sizeof(struct ipc_container_ref));
@@ -574,100 +574,100 @@ TEST(oom_event_messages)
 	CHECK_EQ_INT(req->fd, IPC_FD_NONE);
 	CHECK_EQ_INT(rep->fd, IPC_FD_NONE);
 	CHECK(!req->big && !rep->big);
-	CHECK_EQ_STR(ipc_type_name(IPC_OOM_EVENT_REQ), "OOM_EVENT_REQ");
-	CHECK_EQ_STR(ipc_type_name(IPC_OOM_EVENT_REPLY), "OOM_EVENT_REPLY");
+	CHECK_EQ_STR(ipc_type_name(IPC_GET_OOM_EVENT_REQ), "GET_OOM_EVENT_REQ");
+	CHECK_EQ_STR(ipc_type_name(IPC_GET_OOM_EVENT_REPLY), "GET_OOM_EVENT_REPLY");
 
 	uint8_t one = 0;
-	CHECK(payload_ok(IPC_OOM_EVENT_REQ, NULL, 0));
-	CHECK(payload_bad(IPC_OOM_EVENT_REQ, &one, 1, "payload of 1 bytes"));
+	CHECK(payload_ok(IPC_GET_OOM_EVENT_REQ, NULL, 0));
+	CHECK(payload_bad(IPC_GET_OOM_EVENT_REQ, &one, 1, "payload of 1 bytes"));
 	struct ipc_container_ref cr = { "oom-1" };
-	CHECK(payload_ok(IPC_OOM_EVENT_REPLY, &cr, sizeof(cr)));
+	CHECK(payload_ok(IPC_GET_OOM_EVENT_REPLY, &cr, sizeof(cr)));
 	memset(&cr, 0, sizeof(cr));
-	CHECK(payload_bad(IPC_OOM_EVENT_REPLY, &cr, sizeof(cr), "container id is empty"));
+	CHECK(payload_bad(IPC_GET_OOM_EVENT_REPLY, &cr, sizeof(cr), "container id is empty"));
 	strcpy(cr.container_id, "../x");
-	CHECK(payload_bad(IPC_OOM_EVENT_REPLY, &cr, sizeof(cr), "is not [A-Za-z0-9]"));
+	CHECK(payload_bad(IPC_GET_OOM_EVENT_REPLY, &cr, sizeof(cr), "is not [A-Za-z0-9]"));
 	strcpy(cr.container_id, "ok");
 	cr.container_id[100] = 'x'; /* a byte hidden after the NUL */
-	CHECK(payload_bad(IPC_OOM_EVENT_REPLY, &cr, sizeof(cr), "after its terminating NUL"));
+	CHECK(payload_bad(IPC_GET_OOM_EVENT_REPLY, &cr, sizeof(cr), "after its terminating NUL"));
 }
 
 TEST(container_path_field_checks)
 {
 	struct ipc_container_ref cr = { "ctr1" };
-	CHECK(payload_ok(IPC_CONTAINER_START_REQ, &cr, sizeof(cr)));
+	CHECK(payload_ok(IPC_START_CONTAINER_REQ, &cr, sizeof(cr)));
 	CHECK(payload_ok(IPC_MONITOR_ATTACH, &cr, sizeof(cr)));
 	memset(&cr, 0, sizeof(cr));
-	CHECK(payload_bad(IPC_CONTAINER_START_REQ, &cr, sizeof(cr), "container id is empty"));
+	CHECK(payload_bad(IPC_START_CONTAINER_REQ, &cr, sizeof(cr), "container id is empty"));
 	strcpy(cr.container_id, "../x");
 	CHECK(payload_bad(IPC_MONITOR_ATTACH, &cr, sizeof(cr), "is not [A-Za-z0-9]"));
 
 	struct ipc_container_remove rm = { "c", 10, 0 };
-	CHECK(payload_ok(IPC_CONTAINER_REMOVE_REQ, &rm, sizeof(rm)));
+	CHECK(payload_ok(IPC_REMOVE_CONTAINER_REQ, &rm, sizeof(rm)));
 	rm.pad = 1;
-	CHECK(payload_bad(IPC_CONTAINER_REMOVE_REQ, &rm, sizeof(rm), "padding"));
+	CHECK(payload_bad(IPC_REMOVE_CONTAINER_REQ, &rm, sizeof(rm), "padding"));
 
 	struct ipc_process_signal sg = { "c", "", 9, 0 };
-	CHECK(payload_ok(IPC_PROCESS_SIGNAL_REQ, &sg, sizeof(sg)));
+	CHECK(payload_ok(IPC_SIGNAL_PROCESS_REQ, &sg, sizeof(sg)));
 	CHECK(payload_ok(IPC_MON_SIGNAL, &sg, sizeof(sg)));
 	sg.signal = 0;
 	CHECK(payload_bad(IPC_MON_SIGNAL, &sg, sizeof(sg), "signal 0"));
 	sg.signal = 65;
-	CHECK(payload_bad(IPC_PROCESS_SIGNAL_REQ, &sg, sizeof(sg), "signal 65"));
+	CHECK(payload_bad(IPC_SIGNAL_PROCESS_REQ, &sg, sizeof(sg), "signal 65"));
 	sg.signal = 64;
 	strcpy(sg.exec_id, "e x");
-	CHECK(payload_bad(IPC_PROCESS_SIGNAL_REQ, &sg, sizeof(sg), "exec id"));
+	CHECK(payload_bad(IPC_SIGNAL_PROCESS_REQ, &sg, sizeof(sg), "exec id"));
 
 	struct ipc_stdio_read rd = { "", IPC_STREAM_STDERR, IPC_STDIO_CHUNK };
-	CHECK(payload_ok(IPC_STDIO_READ_REQ, &rd, sizeof(rd)));
+	CHECK(payload_ok(IPC_READ_STREAM_REQ, &rd, sizeof(rd)));
 	rd.stream = 3;
-	CHECK(payload_bad(IPC_STDIO_READ_REQ, &rd, sizeof(rd), "stream 3"));
+	CHECK(payload_bad(IPC_READ_STREAM_REQ, &rd, sizeof(rd), "stream 3"));
 	rd.stream = 1;
 	rd.max_len = 0;
-	CHECK(payload_bad(IPC_STDIO_READ_REQ, &rd, sizeof(rd), "max_len 0"));
+	CHECK(payload_bad(IPC_READ_STREAM_REQ, &rd, sizeof(rd), "max_len 0"));
 	rd.max_len = IPC_STDIO_CHUNK + 1;
-	CHECK(payload_bad(IPC_STDIO_READ_REQ, &rd, sizeof(rd), "max_len"));
+	CHECK(payload_bad(IPC_READ_STREAM_REQ, &rd, sizeof(rd), "max_len"));
 
 	uint8_t data[8 + 4] = { 0 };
-	CHECK(payload_ok(IPC_STDIO_DATA, data, sizeof(data)));
+	CHECK(payload_ok(IPC_READ_STREAM_REPLY, data, sizeof(data)));
 	memset(data, 0xff, 8);
-	CHECK(payload_bad(IPC_STDIO_DATA, data, sizeof(data), "overflows"));
+	CHECK(payload_bad(IPC_READ_STREAM_REPLY, data, sizeof(data), "overflows"));
 
 	struct ipc_stdio_ack ack = { "e1", 2, 0, 1234 };
-	CHECK(payload_ok(IPC_STDIO_ACK, &ack, sizeof(ack)));
+	CHECK(payload_ok(IPC_READ_STREAM_ACK, &ack, sizeof(ack)));
 	ack.pad = 7;
-	CHECK(payload_bad(IPC_STDIO_ACK, &ack, sizeof(ack), "padding"));
+	CHECK(payload_bad(IPC_READ_STREAM_ACK, &ack, sizeof(ack), "padding"));
 	ack.pad = 0;
 	ack.stream = 0;
-	CHECK(payload_bad(IPC_STDIO_ACK, &ack, sizeof(ack), "stream 0"));
+	CHECK(payload_bad(IPC_READ_STREAM_ACK, &ack, sizeof(ack), "stream 0"));
 
 	uint8_t wr[IPC_ID_MAX + 3] = { 'e', 0 };
 	memcpy(wr + IPC_ID_MAX, "abc", 3);
-	CHECK(payload_ok(IPC_STDIO_WRITE_REQ, wr, sizeof(wr)));
+	CHECK(payload_ok(IPC_WRITE_STDIN_REQ, wr, sizeof(wr)));
 	wr[0] = '.';
-	CHECK(payload_bad(IPC_STDIO_WRITE_REQ, wr, sizeof(wr), "exec id"));
+	CHECK(payload_bad(IPC_WRITE_STDIN_REQ, wr, sizeof(wr), "exec id"));
 
 	struct ipc_stdio_written wn = { 5 };
-	CHECK(payload_ok(IPC_STDIO_WRITTEN, &wn, sizeof(wn)));
+	CHECK(payload_ok(IPC_WRITE_STDIN_REPLY, &wn, sizeof(wn)));
 	wn.len = IPC_STDIO_CHUNK + 1;
-	CHECK(payload_bad(IPC_STDIO_WRITTEN, &wn, sizeof(wn), "len"));
+	CHECK(payload_bad(IPC_WRITE_STDIN_REPLY, &wn, sizeof(wn), "len"));
 
 	struct ipc_exec_ref xr = { "c", "" };
-	CHECK(payload_ok(IPC_WAIT_REQ, &xr, sizeof(xr)));
-	CHECK(payload_ok(IPC_STDIO_CLOSE_REQ, &xr, sizeof(xr)));
+	CHECK(payload_ok(IPC_WAIT_PROCESS_REQ, &xr, sizeof(xr)));
+	CHECK(payload_ok(IPC_CLOSE_STDIN_REQ, &xr, sizeof(xr)));
 	memset(xr.container_id, 0, sizeof(xr.container_id));
-	CHECK(payload_bad(IPC_WAIT_REQ, &xr, sizeof(xr), "container id is empty"));
+	CHECK(payload_bad(IPC_WAIT_PROCESS_REQ, &xr, sizeof(xr), "container id is empty"));
 
 	struct ipc_tty_resize tr = { "", 24, 80, 0 };
-	CHECK(payload_ok(IPC_TTY_RESIZE_REQ, &tr, sizeof(tr)));
+	CHECK(payload_ok(IPC_TTY_WIN_RESIZE_REQ, &tr, sizeof(tr)));
 	tr.pad = 1;
-	CHECK(payload_bad(IPC_TTY_RESIZE_REQ, &tr, sizeof(tr), "padding"));
+	CHECK(payload_bad(IPC_TTY_WIN_RESIZE_REQ, &tr, sizeof(tr), "padding"));
 
 	struct ipc_wait_reply wrp = { 137, 0 };
-	CHECK(payload_ok(IPC_WAIT_REPLY, &wrp, sizeof(wrp)));
+	CHECK(payload_ok(IPC_WAIT_PROCESS_REPLY, &wrp, sizeof(wrp)));
 	wrp.status = -1;
-	CHECK(payload_bad(IPC_WAIT_REPLY, &wrp, sizeof(wrp), "status -1"));
+	CHECK(payload_bad(IPC_WAIT_PROCESS_REPLY, &wrp, sizeof(wrp), "status -1"));
 	wrp.status = 256;
-	CHECK(payload_bad(IPC_WAIT_REPLY, &wrp, sizeof(wrp), "status 256"));
+	CHECK(payload_bad(IPC_WAIT_PROCESS_REPLY, &wrp, sizeof(wrp), "status 256"));
 
 	struct ipc_exited ex = { "x", 0, 0 };
 	CHECK(payload_ok(IPC_MON_EXITED, &ex, sizeof(ex)));
@@ -792,21 +792,21 @@ TEST(stdio_messages_round_trip)
 	uint8_t *buf = calloc(1, len);
 	for (size_t i = 8; i < len; i++)
 		buf[i] = (uint8_t)i;
-	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_STDIO_DATA, 9, buf, len, -1, &e), 0);
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_READ_STREAM_REPLY, 9, buf, len, -1, &e), 0);
 	struct ipc_msg m;
 	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
 	CHECK_EQ_INT(m.len, len);
 	CHECK_EQ_INT(m.hdr.flags, 0); /* inline, never a memfd */
 	CHECK(memcmp(m.payload, buf, len) == 0);
 	ipc_msg_release(&m);
-	CHECK(ipc_send_fd(sv[0], IPC_STDIO_DATA, 9, buf, len + 1, -1, &e) < 0);
+	CHECK(ipc_send_fd(sv[0], IPC_READ_STREAM_REPLY, 9, buf, len + 1, -1, &e) < 0);
 	/* EOF: the header alone */
-	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_STDIO_DATA, 9, buf, 8, -1, &e), 0);
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_READ_STREAM_REPLY, 9, buf, 8, -1, &e), 0);
 	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
 	CHECK_EQ_INT(m.len, 8);
 	ipc_msg_release(&m);
 	/* A 0-byte write is not a message. */
-	CHECK(ipc_send_fd(sv[0], IPC_STDIO_WRITE_REQ, 9, buf, IPC_ID_MAX, -1, &e) < 0);
+	CHECK(ipc_send_fd(sv[0], IPC_WRITE_STDIN_REQ, 9, buf, IPC_ID_MAX, -1, &e) < 0);
 	free(buf);
 	close(sv[0]);
 	close(sv[1]);
@@ -820,19 +820,19 @@ TEST(metrics_messages)
 	struct ipc_msg m;
 	int sz = 4 << 20;
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	/* METRICS_REQ: nothing but the header */
-	CHECK(ipc_send_fd(sv[0], IPC_METRICS_REQ, 1, "x", 1, -1, &e) < 0);
-	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_METRICS_REQ, 1, NULL, 0, -1, &e), 0);
+	/* GET_METRICS_REQ: nothing but the header */
+	CHECK(ipc_send_fd(sv[0], IPC_GET_METRICS_REQ, 1, "x", 1, -1, &e) < 0);
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_GET_METRICS_REQ, 1, NULL, 0, -1, &e), 0);
 	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
-	CHECK_EQ_INT(m.hdr.type, IPC_METRICS_REQ);
+	CHECK_EQ_INT(m.hdr.type, IPC_GET_METRICS_REQ);
 	ipc_msg_release(&m);
-	/* METRICS_REPLY: 1..IPC_METRICS_TEXT_MAX, a memfd above 64 KiB */
-	CHECK(ipc_send_fd(sv[0], IPC_METRICS_REPLY, 1, NULL, 0, -1, &e) < 0);
+	/* GET_METRICS_REPLY: 1..IPC_METRICS_TEXT_MAX, a memfd above 64 KiB */
+	CHECK(ipc_send_fd(sv[0], IPC_GET_METRICS_REPLY, 1, NULL, 0, -1, &e) < 0);
 	char *text = malloc(IPC_METRICS_TEXT_MAX + 1);
 	REQUIRE(text != NULL);
 	memset(text, 'a', IPC_METRICS_TEXT_MAX + 1);
-	CHECK(ipc_send_fd(sv[0], IPC_METRICS_REPLY, 1, text, IPC_METRICS_TEXT_MAX + 1, -1, &e) < 0);
-	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_METRICS_REPLY, 2, text, IPC_METRICS_TEXT_MAX, -1, &e), 0);
+	CHECK(ipc_send_fd(sv[0], IPC_GET_METRICS_REPLY, 1, text, IPC_METRICS_TEXT_MAX + 1, -1, &e) < 0);
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_GET_METRICS_REPLY, 2, text, IPC_METRICS_TEXT_MAX, -1, &e), 0);
 	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
 	CHECK_EQ_INT(m.hdr.flags, IPC_F_MEMFD);
 	CHECK_EQ_INT(m.len, IPC_METRICS_TEXT_MAX);

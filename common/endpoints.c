@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * endpoints.c - which RPC each front-end IPC request serves (endpoints.h).
+ * endpoints.c - the [endpoints] allowed list below the front-end (endpoints.h).
  */
 #include "endpoints.h"
 
@@ -10,74 +10,33 @@
 
 #include "cleanup.h"
 #include "grpc_status.h"
+#include "rpc_catalog.h"
 
-/* Every request the front-end may send the executor or a monitor. The
- * names are the RPCs' request message types (protos/agent.proto), as
- * [endpoints] allowed lists them. */
-static const struct ipc_endpoint endpoints[] = {
-	/* to the executor */
-	{ IPC_PING, { NULL } }, /* the front-end's start-up check */
-	{ IPC_GET_GUEST_DETAILS_REQ, { "GuestDetailsRequest" } },
-	{ IPC_CREATE_SANDBOX_REQ, { "CreateSandboxRequest" } },
-	{ IPC_DESTROY_SANDBOX_REQ, { "DestroySandboxRequest" } },
-	{ IPC_CREATE_CONTAINER_REQ, { "CreateContainerRequest" } },
-	{ IPC_START_CONTAINER_REQ, { "StartContainerRequest" } },
-	{ IPC_REMOVE_CONTAINER_REQ, { "RemoveContainerRequest" } },
-	{ IPC_EXEC_PROCESS_REQ, { "ExecProcessRequest" } },
-	{ IPC_SIGNAL_PROCESS_REQ, { "SignalProcessRequest" } },
-	{ IPC_UPDATE_CONTAINER_REQ, { "UpdateContainerRequest" } },
-	{ IPC_PAUSE_CONTAINER_REQ, { "PauseContainerRequest" } },
-	{ IPC_RESUME_CONTAINER_REQ, { "ResumeContainerRequest" } },
-	{ IPC_STATS_CONTAINER_REQ, { "StatsContainerRequest" } },
-	{ IPC_GET_OOM_EVENT_REQ, { "GetOOMEventRequest" } },
-	{ IPC_GET_METRICS_REQ, { "GetMetricsRequest" } },
-	{ IPC_UPDATE_INTERFACE_REQ, { "UpdateInterfaceRequest" } },
-	{ IPC_UPDATE_ROUTES_REQ, { "UpdateRoutesRequest" } },
-	{ IPC_LIST_INTERFACES_REQ, { "ListInterfacesRequest" } },
-	{ IPC_LIST_ROUTES_REQ, { "ListRoutesRequest" } },
-	{ IPC_ADD_ARP_NEIGHBORS_REQ, { "AddARPNeighborsRequest" } },
-	{ IPC_SET_GUEST_DATE_TIME_REQ, { "SetGuestDateTimeRequest" } },
-	{ IPC_RESEED_RANDOM_DEV_REQ, { "ReseedRandomDevRequest" } },
-	{ IPC_GET_VOLUME_STATS_REQ, { "VolumeStatsRequest" } },
-	{ IPC_COPY_FILE_REQ, { "CopyFileRequest" } },
-	{ IPC_ONLINE_CPU_MEM_REQ, { "OnlineCPUMemRequest" } },
-	{ IPC_MEM_HOTPLUG_BY_PROBE_REQ, { "MemHotplugByProbeRequest" } },
-	{ IPC_ADD_SWAP_PATH_REQ, { "AddSwapPathRequest" } },
-	{ IPC_UPDATE_EPHEMERAL_MOUNTS_REQ, { "UpdateEphemeralMountsRequest" } },
-	{ IPC_REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ, { "RemoveStaleVirtiofsShareMountsRequest" } },
-	/* to a monitor (ReadStdout and ReadStderr share one request type) */
-	{ IPC_READ_STREAM_REQ, { "ReadStreamRequest" } },
-	{ IPC_READ_STREAM_ACK, { "ReadStreamRequest" } },
-	{ IPC_WRITE_STDIN_REQ, { "WriteStreamRequest" } },
-	/* CloseStdin, and an empty WriteStdin (the end of stdin) */
-	{ IPC_CLOSE_STDIN_REQ, { "CloseStdinRequest", "WriteStreamRequest" } },
-	{ IPC_TTY_WIN_RESIZE_REQ, { "TtyWinResizeRequest" } },
-	{ IPC_WAIT_PROCESS_REQ, { "WaitProcessRequest" } },
-};
-
-const struct ipc_endpoint *ipc_endpoint_find(uint32_t type)
+/* The request type (as [endpoints] allowed lists it) of a method the
+ * declaration names. */
+static const char *request_type(const char *method)
 {
-	for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++)
-		if (endpoints[i].type == type)
-			return &endpoints[i];
-	return NULL;
+	const struct rpc_method *m = rpc_catalog_find("grpc.AgentService", method);
+	return m ? m->input->short_name : NULL;
 }
 
 int ipc_endpoint_check(const struct agent_options *policy, uint32_t type, struct kerr *err)
 {
-	const struct ipc_endpoint *e = ipc_endpoint_find(type);
-	if (!e)
+	const struct ipc_type_desc *d = ipc_type_info(type);
+	const char *first = d && d->rpcs[0] ? request_type(d->rpcs[0]) : NULL;
+	if (!d || (!first && !d->internal))
 		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EACCES,
 				       "%s is blocked by policy: it serves no known endpoint",
 				       ipc_type_name(type));
-	if (!e->rpcs[0] || !policy->endpoints_restricted)
+	if (d->internal || !policy->endpoints_restricted)
 		return 0;
-	for (size_t i = 0; e->rpcs[i]; i++)
-		if (options_endpoint_allowed(policy, e->rpcs[i]))
+	for (size_t i = 0; i < IPC_MAX_RPCS && d->rpcs[i]; i++) {
+		const char *req = request_type(d->rpcs[i]);
+		if (req && options_endpoint_allowed(policy, req))
 			return 0;
+	}
 	return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EACCES,
-			       "%s is blocked by policy: not in the [endpoints] allowed list",
-			       e->rpcs[0]);
+			       "%s is blocked by policy: not in the [endpoints] allowed list", first);
 }
 
 int ipc_endpoint_gate(struct ipc_chan *c, const struct ipc_msg *m, void *data, struct kerr *err)

@@ -13,10 +13,12 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "agent.pb-c.h"
 #include "cleanup.h"
 #include "grpc_status.h"
 #include "ipc.h"
 #include "log.h"
+#include "types.pb-c.h"
 
 #define ALL_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 /* Room for more fds than any message may carry, so that a peer sending too
@@ -24,113 +26,102 @@
  * kernel. */
 #define CMSG_FDS_MAX (IPC_MAX_FDS + 4)
 
-#define FIXED(T) sizeof(struct T), sizeof(struct T)
-
 /* No implicit padding: every byte of a fixed payload is checked. */
 _Static_assert(sizeof(struct ipc_ctl_new_frontend) == 8, "ipc_ctl_new_frontend has padding");
 
-static const struct ipc_type_desc types[] = {
-	{ IPC_PING, "PING", sizeof(struct ipc_ping), sizeof(struct ipc_ping), IPC_FD_NONE, false },
-	{ IPC_PONG, "PONG", sizeof(struct ipc_ping), sizeof(struct ipc_ping), IPC_FD_NONE, false },
-	{ IPC_GET_GUEST_DETAILS_REQ, "GET_GUEST_DETAILS_REQ", sizeof(struct ipc_guest_details_req),
-	  sizeof(struct ipc_guest_details_req), IPC_FD_NONE, false },
-	{ IPC_GET_GUEST_DETAILS_REPLY, "GET_GUEST_DETAILS_REPLY", sizeof(struct ipc_guest_details_reply),
-	  sizeof(struct ipc_guest_details_reply), IPC_FD_NONE, false },
-	{ IPC_ERROR, "ERROR", sizeof(struct ipc_error) + 1,
-	  sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX, IPC_FD_NONE, false },
-	{ IPC_CTL_NEW_FRONTEND, "CTL_NEW_FRONTEND", sizeof(struct ipc_ctl_new_frontend),
-	  sizeof(struct ipc_ctl_new_frontend), IPC_FD_REQUIRED, false },
-	{ IPC_TEST_BLOB, "TEST_BLOB", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_CTL_SANDBOX_DESTROYED, "CTL_SANDBOX_DESTROYED", 0, 0, IPC_FD_NONE, false },
+/* ---- the declaration (ipc_messages.def) as a table ---- */
 
-	{ IPC_UPDATE_INTERFACE_REQ, "UPDATE_INTERFACE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE,
-	  true },
-	{ IPC_UPDATE_INTERFACE_REPLY, "UPDATE_INTERFACE_REPLY", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_UPDATE_ROUTES_REQ, "UPDATE_ROUTES_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_ROUTES_REPLY, "ROUTES_REPLY", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_LIST_INTERFACES_REQ, "LIST_INTERFACES_REQ", 0, 0, IPC_FD_NONE, false },
-	{ IPC_LIST_INTERFACES_REPLY, "LIST_INTERFACES_REPLY", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_LIST_ROUTES_REQ, "LIST_ROUTES_REQ", 0, 0, IPC_FD_NONE, false },
-	{ IPC_ADD_ARP_NEIGHBORS_REQ, "ADD_ARP_NEIGHBORS_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+#define PARENT IPC_ROLE_BIT(IPC_ROLE_PARENT)
+#define FRONTEND IPC_ROLE_BIT(IPC_ROLE_FRONTEND)
+#define EXECUTOR IPC_ROLE_BIT(IPC_ROLE_EXECUTOR)
+#define MONITOR IPC_ROLE_BIT(IPC_ROLE_MONITOR)
+#define LAUNCHER IPC_ROLE_BIT(IPC_ROLE_LAUNCHER)
+#define SPAWNER IPC_ROLE_BIT(IPC_ROLE_SPAWNER)
+#define TEST IPC_ROLE_BIT(IPC_ROLE_TEST)
+#define NO_PAYLOAD .kind = IPC_PAYLOAD_NONE
+#define FIXED(T)                                                                            \
+	.kind = IPC_PAYLOAD_FIXED, .struct_name = #T, .min_len = sizeof(struct T),          \
+	.max_len = sizeof(struct T)
+#define FIXED_TAIL(T, lo, hi)                                                               \
+	.kind = IPC_PAYLOAD_FIXED_TAIL, .struct_name = #T, .min_len = sizeof(struct T) + (lo), \
+	.max_len = sizeof(struct T) + (hi)
+#define BYTES(lo, hi) .kind = IPC_PAYLOAD_BYTES, .min_len = (lo), .max_len = (hi)
+#define PROTOBUF_MAX(d, hi)                                                                 \
+	.kind = IPC_PAYLOAD_PROTOBUF, .pb = &d##__descriptor, .min_len = 0, .max_len = (hi)
+#define PROTOBUF(d) PROTOBUF_MAX(d, IPC_MAX_PAYLOAD)
+#define NO_FD IPC_FD_NONE
+#define ONE_FD IPC_FD_REQUIRED
+#define PROCESS_FDS IPC_FD_PROCESS
+#define THREE_FDS IPC_FD_THREE
+#define BIG true
+#define RPC(m) .rpcs = { #m }
+#define RPCS(a, b) .rpcs = { #a, #b }
+#define INTERNAL .internal = true
+#define NO_RPC .internal = false
+#define CHECK(x) ipc_check_##x
+#define NO_CHECK NULL
 
-	{ IPC_SET_GUEST_DATE_TIME_REQ, "SET_GUEST_DATE_TIME_REQ", FIXED(ipc_guest_time), IPC_FD_NONE, false },
-	{ IPC_RESEED_RANDOM_DEV_REQ, "RESEED_RANDOM_DEV_REQ", 1, IPC_RESEED_MAX, IPC_FD_NONE, true },
-	{ IPC_GET_VOLUME_STATS_REQ, "GET_VOLUME_STATS_REQ", 1, IPC_PATH_MAX - 1, IPC_FD_NONE, false },
-	{ IPC_GET_VOLUME_STATS_REPLY, "GET_VOLUME_STATS_REPLY", 0, 4096, IPC_FD_NONE, false },
-	{ IPC_COPY_FILE_REQ, "COPY_FILE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_ONLINE_CPU_MEM_REQ, "ONLINE_CPU_MEM_REQ", FIXED(ipc_online_cpu_mem), IPC_FD_NONE,
-	  false },
-	{ IPC_MEM_HOTPLUG_BY_PROBE_REQ, "MEM_HOTPLUG_BY_PROBE_REQ", 8, 8 * IPC_MEM_PROBE_MAX, IPC_FD_NONE, false },
-	{ IPC_ADD_SWAP_PATH_REQ, "ADD_SWAP_PATH_REQ", 1, IPC_PATH_MAX - 1, IPC_FD_NONE, false },
-	{ IPC_UPDATE_EPHEMERAL_MOUNTS_REQ, "UPDATE_EPHEMERAL_MOUNTS_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ, "REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ", 0, 0, IPC_FD_NONE, false },
-
-	/* An all-default protobuf message encodes as 0 bytes, so big requests
-	 * start at 0; the executor's decoder and checks reject what is missing. */
-	{ IPC_CREATE_SANDBOX_REQ, "CREATE_SANDBOX_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_DESTROY_SANDBOX_REQ, "DESTROY_SANDBOX_REQ", 0, 0, IPC_FD_NONE, false },
-	{ IPC_CREATE_CONTAINER_REQ, "CREATE_CONTAINER_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_START_CONTAINER_REQ, "START_CONTAINER_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
-	  false },
-	{ IPC_REMOVE_CONTAINER_REQ, "REMOVE_CONTAINER_REQ", FIXED(ipc_container_remove),
-	  IPC_FD_NONE, false },
-	{ IPC_EXEC_PROCESS_REQ, "EXEC_PROCESS_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_SIGNAL_PROCESS_REQ, "SIGNAL_PROCESS_REQ", FIXED(ipc_process_signal), IPC_FD_NONE,
-	  false },
-	{ IPC_OK, "OK", 0, 0, IPC_FD_NONE, false },
-	{ IPC_MONITOR_ATTACH, "MONITOR_ATTACH", FIXED(ipc_container_ref), IPC_FD_REQUIRED, false },
-	{ IPC_UPDATE_CONTAINER_REQ, "UPDATE_CONTAINER_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_PAUSE_CONTAINER_REQ, "PAUSE_CONTAINER_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
-	  false },
-	{ IPC_RESUME_CONTAINER_REQ, "RESUME_CONTAINER_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
-	  false },
-	{ IPC_STATS_CONTAINER_REQ, "STATS_CONTAINER_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
-	  false },
-	/* A packed grpc.StatsContainerResponse, decoded by the front-end. Big:
-	 * memory.stat keys, one percpu value per possible cpu and one entry per
-	 * interface can pass 64 KiB on large guests. */
-	{ IPC_STATS_CONTAINER_REPLY, "STATS_CONTAINER_REPLY", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE,
-	  true },
-	{ IPC_GET_METRICS_REQ, "GET_METRICS_REQ", 0, 0, IPC_FD_NONE, false },
-	/* Text, never empty (the scrape count is always there); above
-	 * IPC_MAX_INLINE it travels in a memfd. */
-	{ IPC_GET_METRICS_REPLY, "GET_METRICS_REPLY", 1, IPC_METRICS_TEXT_MAX, IPC_FD_NONE, true },
-	{ IPC_GET_OOM_EVENT_REQ, "GET_OOM_EVENT_REQ", 0, 0, IPC_FD_NONE, false },
-	{ IPC_GET_OOM_EVENT_REPLY, "GET_OOM_EVENT_REPLY", FIXED(ipc_container_ref), IPC_FD_NONE, false },
-
-	{ IPC_READ_STREAM_REQ, "READ_STREAM_REQ", FIXED(ipc_stdio_read), IPC_FD_NONE, false },
-	{ IPC_READ_STREAM_REPLY, "READ_STREAM_REPLY", sizeof(struct ipc_stdio_data),
-	  sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK, IPC_FD_NONE, false },
-	{ IPC_READ_STREAM_ACK, "READ_STREAM_ACK", FIXED(ipc_stdio_ack), IPC_FD_NONE, false },
-	{ IPC_WRITE_STDIN_REQ, "WRITE_STDIN_REQ", sizeof(struct ipc_stdio_write) + 1,
-	  sizeof(struct ipc_stdio_write) + IPC_STDIO_CHUNK, IPC_FD_NONE, false },
-	{ IPC_WRITE_STDIN_REPLY, "WRITE_STDIN_REPLY", FIXED(ipc_stdio_written), IPC_FD_NONE, false },
-	{ IPC_CLOSE_STDIN_REQ, "CLOSE_STDIN_REQ", FIXED(ipc_exec_ref), IPC_FD_NONE, false },
-	{ IPC_TTY_WIN_RESIZE_REQ, "TTY_WIN_RESIZE_REQ", FIXED(ipc_tty_resize), IPC_FD_NONE, false },
-	{ IPC_WAIT_PROCESS_REQ, "WAIT_PROCESS_REQ", FIXED(ipc_exec_ref), IPC_FD_NONE, false },
-	{ IPC_WAIT_PROCESS_REPLY, "WAIT_PROCESS_REPLY", FIXED(ipc_wait_reply), IPC_FD_NONE, false },
-
-	{ IPC_MON_NEW_FRONTEND, "MON_NEW_FRONTEND", 0, 0, IPC_FD_REQUIRED, false },
-	{ IPC_MON_SIGNAL, "MON_SIGNAL", FIXED(ipc_process_signal), IPC_FD_NONE, false },
-	{ IPC_MON_EXITED, "MON_EXITED", FIXED(ipc_exited), IPC_FD_NONE, false },
-	{ IPC_MON_SHUTDOWN, "MON_SHUTDOWN", 0, 0, IPC_FD_NONE, false },
-	{ IPC_MON_RELEASED, "MON_RELEASED", FIXED(ipc_exec_name), IPC_FD_NONE, false },
-
-	{ IPC_LAUNCH_START, "LAUNCH_START", 0, 0, IPC_FD_NONE, false },
-	{ IPC_LAUNCH_EXEC, "LAUNCH_EXEC", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_LAUNCHED, "LAUNCHED", FIXED(ipc_launched), IPC_FD_NONE, false },
-	{ IPC_MON_PROCESS_ADD, "MON_PROCESS_ADD", FIXED(ipc_process_add), IPC_FD_PROCESS, false },
-	{ IPC_LAUNCH_INIT, "LAUNCH_INIT", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_SPAWN_X, "SPAWN_X", FIXED(ipc_spawn_x), IPC_FD_THREE, false },
-	{ IPC_SPAWN_MODPROBE, "SPAWN_MODPROBE", 2, IPC_MODPROBE_ARGS_MAX, IPC_FD_REQUIRED, false },
-	{ IPC_SPAWNED, "SPAWNED", FIXED(ipc_launched), IPC_FD_NONE, false },
+#define IPC_MSG(n, num, f, t, payload, fds, flags, rep, rpcs_, chk)                        \
+	[num] = { .type = num, .name = #n, .from = (f), .to = (t), payload, .fd = fds,      \
+		  .big = (flags), .reply = IPC_##rep, rpcs_, .check = chk },
+static const struct ipc_type_desc types[IPC_TYPE_LIMIT] = {
+#include "ipc_messages.def"
 };
+#undef IPC_MSG
+
+/* What can be checked of a row at build time. */
+#undef RPC
+#undef RPCS
+#undef INTERNAL
+#undef NO_RPC
+#define RPC(m) 1
+#define RPCS(a, b) 1
+#define INTERNAL 1
+#define NO_RPC 0
+#define IPC_MSG(n, num, f, t, payload, fds, flags, rep, rpcs_, chk)                        \
+	_Static_assert((num) > 0 && (num) < IPC_TYPE_LIMIT, #n ": number out of range");    \
+	_Static_assert(!((f) & FRONTEND) == !(rpcs_),                                      \
+		       #n ": a front-end request names the RPCs it serves (or INTERNAL), "  \
+		       "nothing else does");                                                \
+	_Static_assert((f) && (t), #n ": no sender or no receiver");
+#include "ipc_messages.def"
+#undef IPC_MSG
+
+#undef PARENT
+#undef FRONTEND
+#undef EXECUTOR
+#undef MONITOR
+#undef LAUNCHER
+#undef SPAWNER
+#undef TEST
+#undef NO_PAYLOAD
+#undef FIXED
+#undef FIXED_TAIL
+#undef BYTES
+#undef PROTOBUF_MAX
+#undef PROTOBUF
+#undef NO_FD
+#undef ONE_FD
+#undef PROCESS_FDS
+#undef THREE_FDS
+#undef BIG
+#undef RPC
+#undef RPCS
+#undef INTERNAL
+#undef NO_RPC
+#undef CHECK
+#undef NO_CHECK
 
 const struct ipc_type_desc *ipc_type_info(uint32_t type)
 {
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (types[i].type == type)
-			return &types[i];
+	return type < IPC_TYPE_LIMIT && types[type].name ? &types[type] : NULL;
+}
+
+const struct ipc_type_desc *ipc_type_next(const struct ipc_type_desc *prev)
+{
+	for (uint32_t t = prev ? prev->type + 1 : 0; t < IPC_TYPE_LIMIT; t++)
+		if (types[t].name)
+			return &types[t];
 	return NULL;
 }
 
@@ -152,6 +143,7 @@ const char *ipc_role_name(enum ipc_role r)
 	case IPC_ROLE_EXECUTOR: return "executor";
 	case IPC_ROLE_MONITOR: return "monitor";
 	case IPC_ROLE_LAUNCHER: return "launcher";
+	case IPC_ROLE_SPAWNER: return "spawner";
 	case IPC_ROLE_TEST: return "test";
 	default: return "unknown";
 	}
@@ -228,33 +220,246 @@ const char *ipc_exec_name(const char *container_id, const char *exec_id)
 	return strcmp(exec_id, container_id) == 0 ? "" : exec_id;
 }
 
-static int check_stream(const char *name, uint32_t stream, struct kerr *err)
+/* ---- payload field checks, one per struct, in ipc.h's order ----
+ * Each runs after the bounds (len is within the type's), on a payload
+ * aligned for its struct; ipc_check_payload prefixes the type's name. */
+
+static int check_stream(uint32_t stream, struct kerr *err)
 {
 	if (stream != IPC_STREAM_STDOUT && stream != IPC_STREAM_STDERR)
-		return kerr_set(err, -EPROTO, "%s: stream %u is not 1 (stdout) or 2 (stderr)", name,
-				stream);
+		return kerr_set(err, -EPROTO, "stream %u is not 1 (stdout) or 2 (stderr)", stream);
 	return 0;
 }
 
-static int check_status(const char *name, int32_t status, struct kerr *err)
+static int check_status(int32_t status, struct kerr *err)
 {
 	/* An exit code 0..255, or 128+signal (signals 1..64 stay below 256). */
 	if (status < 0 || status > 255)
-		return kerr_set(err, -EPROTO, "%s: status %d out of 0..255", name, status);
+		return kerr_set(err, -EPROTO, "status %d out of 0..255", status);
 	return 0;
 }
 
-#define ID_CHECK(field, empty_ok, what)                                                      \
-	do {                                                                                 \
-		int r_ = ipc_id_field_check(field, empty_ok, what, err);                     \
-		if (r_ < 0)                                                                  \
-			return kerr_prefix(err, "%s", d->name);                            \
-	} while (0)
-#define PAD_CHECK(cond)                                                                      \
-	do {                                                                                 \
-		if (cond)                                                                    \
-			return kerr_set(err, -EPROTO, "%s: nonzero padding", d->name);       \
-	} while (0)
+static int check_pad(bool zero, struct kerr *err)
+{
+	return zero ? 0 : kerr_set(err, -EPROTO, "nonzero padding");
+}
+
+static int check_bool(bool ok, struct kerr *err)
+{
+	return ok ? 0 : kerr_set(err, -EPROTO, "boolean field not 0/1");
+}
+
+static int check_pid(int32_t pid, struct kerr *err)
+{
+	return pid > 0 ? 0 : kerr_set(err, -EPROTO, "pid %d is not positive", pid);
+}
+
+int ipc_check_online_cpu_mem(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_online_cpu_mem *r = p;
+	int rc = check_bool(r->wait <= 1 && r->cpu_only <= 1, err);
+	return rc < 0 ? rc : check_pad(all_zero(r->pad, sizeof(r->pad)), err);
+}
+
+int ipc_check_mem_probe(const void *p, size_t len, struct kerr *err)
+{
+	if (len % 8)
+		return kerr_set(err, -EPROTO, "%zu bytes is not a list of u64", len);
+	return 0;
+}
+
+int ipc_check_path(const void *p, size_t len, struct kerr *err)
+{
+	if (memchr(p, '\0', len))
+		return kerr_set(err, -EPROTO, "the path holds a NUL");
+	return 0;
+}
+
+int ipc_check_guest_details_req(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_guest_details_req *r = p;
+	int rc = check_bool(r->mem_block_size <= 1 && r->mem_hotplug_probe <= 1, err);
+	return rc < 0 ? rc : check_pad(all_zero(r->pad, sizeof(r->pad)), err);
+}
+
+int ipc_check_guest_details_reply(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_guest_details_reply *r = p;
+	int rc = check_bool(r->support_mem_hotplug_probe <= 1 && r->init_daemon <= 1 &&
+				    r->supports_seccomp <= 1,
+			    err);
+	if (rc < 0 || (rc = check_pad(!r->pad, err)) < 0)
+		return rc;
+	for (unsigned b = 0; b < IPC_STORAGE_DRIVERS_MAX; b++)
+		if ((r->storage_handlers & (1u << b)) && !ipc_storage_driver_name(b))
+			return kerr_set(err, -EPROTO, "unknown storage driver bit %u", b);
+	return 0;
+}
+
+int ipc_check_error(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_error *e = p;
+	if (e->grpc_status <= GRPC_OK || e->grpc_status > GRPC_UNAUTHENTICATED)
+		return kerr_set(err, -EPROTO, "status %d out of range", e->grpc_status);
+	if (e->errno_code > 0 || e->errno_code < -4095)
+		return kerr_set(err, -EPROTO, "errno %d out of range", e->errno_code);
+	/* Exactly one NUL, at the end: no hidden bytes after the text. */
+	if (memchr(e->msg, '\0', len - sizeof(*e)) != (const char *)p + len - 1)
+		return kerr_set(err, -EPROTO, "message not NUL-terminated at its end");
+	return 0;
+}
+
+int ipc_check_ctl_new_frontend(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_ctl_new_frontend *n = p;
+	if (n->frontend_pid <= 0)
+		return kerr_set(err, -EPROTO, "front-end pid %d is not a pid", n->frontend_pid);
+	return 0;
+}
+
+int ipc_check_container_ref(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_container_ref *c = p;
+	return ipc_id_field_check(c->container_id, false, "container id", err);
+}
+
+int ipc_check_exec_ref(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_exec_ref *x = p;
+	int rc = ipc_id_field_check(x->container_id, false, "container id", err);
+	return rc < 0 ? rc : ipc_id_field_check(x->exec_id, true, "exec id", err);
+}
+
+int ipc_check_container_remove(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_container_remove *c = p;
+	int rc = ipc_id_field_check(c->container_id, false, "container id", err);
+	return rc < 0 ? rc : check_pad(!c->pad, err);
+}
+
+int ipc_check_process_signal(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_process_signal *s = p;
+	int rc = ipc_id_field_check(s->container_id, false, "container id", err);
+	if (rc < 0 || (rc = ipc_id_field_check(s->exec_id, true, "exec id", err)) < 0)
+		return rc;
+	if (s->signal < 1 || s->signal > 64)
+		return kerr_set(err, -EPROTO, "signal %u out of 1..64", s->signal);
+	return check_pad(!s->pad, err);
+}
+
+int ipc_check_stdio_read(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_stdio_read *r = p;
+	int rc = ipc_id_field_check(r->exec_id, true, "exec id", err);
+	if (rc < 0 || (rc = check_stream(r->stream, err)) < 0)
+		return rc;
+	if (r->max_len < 1 || r->max_len > IPC_STDIO_CHUNK)
+		return kerr_set(err, -EPROTO, "max_len %u out of 1..%u", r->max_len,
+				IPC_STDIO_CHUNK);
+	return 0;
+}
+
+int ipc_check_stdio_data(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_stdio_data *h = p;
+	if (h->offset > UINT64_MAX - (len - sizeof(*h)))
+		return kerr_set(err, -EPROTO, "offset %llu overflows",
+				(unsigned long long)h->offset);
+	return 0;
+}
+
+int ipc_check_stdio_ack(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_stdio_ack *a = p;
+	int rc = ipc_id_field_check(a->exec_id, true, "exec id", err);
+	if (rc < 0 || (rc = check_stream(a->stream, err)) < 0)
+		return rc;
+	return check_pad(!a->pad, err);
+}
+
+int ipc_check_stdio_write(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_stdio_write *w = p;
+	return ipc_id_field_check(w->exec_id, true, "exec id", err);
+}
+
+int ipc_check_stdio_written(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_stdio_written *w = p;
+	if (w->len < 1 || w->len > IPC_STDIO_CHUNK)
+		return kerr_set(err, -EPROTO, "len %llu out of 1..%u", (unsigned long long)w->len,
+				IPC_STDIO_CHUNK);
+	return 0;
+}
+
+int ipc_check_tty_resize(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_tty_resize *t = p;
+	int rc = ipc_id_field_check(t->exec_id, true, "exec id", err);
+	return rc < 0 ? rc : check_pad(!t->pad, err);
+}
+
+int ipc_check_wait_reply(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_wait_reply *w = p;
+	int rc = check_status(w->status, err);
+	return rc < 0 ? rc : check_pad(!w->pad, err);
+}
+
+int ipc_check_exited(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_exited *x = p;
+	int rc = ipc_id_field_check(x->exec_id, true, "exec id", err);
+	if (rc < 0 || (rc = check_status(x->status, err)) < 0)
+		return rc;
+	return check_pad(!x->pad, err);
+}
+
+int ipc_check_exec_name(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_exec_name *x = p;
+	return ipc_id_field_check(x->exec_id, false, "exec id", err);
+}
+
+int ipc_check_launched(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_launched *l = p;
+	int rc = check_pid(l->pid, err);
+	return rc < 0 ? rc : check_pad(!l->pad, err);
+}
+
+int ipc_check_spawn_x(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_spawn_x *s = p;
+	int rc = ipc_id_field_check(s->container_id, false, "container id", err);
+	if (rc < 0)
+		return rc;
+	if (!memchr(s->cgroups_path, '\0', sizeof(s->cgroups_path)) ||
+	    !memchr(s->bundle, '\0', sizeof(s->bundle)) || s->bundle[0] != '/')
+		return kerr_set(err, -EPROTO, "cgroups path or bundle not a terminated string, or "
+				"the bundle not absolute");
+	return 0;
+}
+
+int ipc_check_spawn_modprobe(const void *p, size_t len, struct kerr *err)
+{
+	const char *a = p;
+	if (a[len - 1] != '\0' || a[0] != '/')
+		return kerr_set(err, -EPROTO, "not NUL-terminated strings starting with an "
+				"absolute path");
+	return 0;
+}
+
+int ipc_check_process_add(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_process_add *a = p;
+	int rc = ipc_id_field_check(a->exec_id, true, "exec id", err);
+	if (rc < 0 || (rc = check_pid(a->pid, err)) < 0 ||
+	    (rc = check_bool(a->terminal <= 1, err)) < 0)
+		return rc;
+	return check_pad(all_zero(a->pad, sizeof(a->pad)), err);
+}
 
 int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *err)
 {
@@ -264,221 +469,18 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 	if (len < d->min_len || len > d->max_len)
 		return kerr_set(err, -EPROTO, "%s: payload of %zu bytes, expected %u..%u", d->name,
 				len, d->min_len, d->max_len);
-
-	switch (type) {
-	case IPC_ONLINE_CPU_MEM_REQ: {
-		struct ipc_online_cpu_mem r;
-		memcpy(&r, p, sizeof(r));
-		if (r.wait > 1 || r.cpu_only > 1)
-			return kerr_set(err, -EPROTO, "%s: boolean field not 0/1", d->name);
-		PAD_CHECK(!all_zero(r.pad, sizeof(r.pad)));
-		break;
+	if (!d->check)
+		return 0;
+	/* The checks read the struct in place: give them an aligned copy
+	 * when a caller's buffer is not (received payloads always are). */
+	if ((uintptr_t)p % _Alignof(max_align_t)) {
+		cleanup_free uint8_t *copy = malloc(len ? len : 1);
+		if (!copy)
+			return kerr_set(err, -ENOMEM, "%s: out of memory", d->name);
+		memcpy(copy, p, len);
+		return d->check(copy, len, err) < 0 ? kerr_prefix(err, "%s", d->name) : 0;
 	}
-	case IPC_MEM_HOTPLUG_BY_PROBE_REQ:
-		if (len % 8)
-			return kerr_set(err, -EPROTO, "%s: %zu bytes is not a list of u64", d->name,
-					len);
-		break;
-	case IPC_GET_VOLUME_STATS_REQ:
-	case IPC_ADD_SWAP_PATH_REQ:
-		if (memchr(p, '\0', len))
-			return kerr_set(err, -EPROTO, "%s: the path holds a NUL", d->name);
-		break;
-	case IPC_GET_GUEST_DETAILS_REQ: {
-		struct ipc_guest_details_req r;
-		memcpy(&r, p, sizeof(r));
-		if (r.mem_block_size > 1 || r.mem_hotplug_probe > 1)
-			return kerr_set(err, -EPROTO, "%s: boolean field not 0/1", d->name);
-		if (!all_zero(r.pad, sizeof(r.pad)))
-			return kerr_set(err, -EPROTO, "%s: nonzero padding", d->name);
-		break;
-	}
-	case IPC_GET_GUEST_DETAILS_REPLY: {
-		struct ipc_guest_details_reply r;
-		memcpy(&r, p, sizeof(r));
-		if (r.support_mem_hotplug_probe > 1 || r.init_daemon > 1 || r.supports_seccomp > 1)
-			return kerr_set(err, -EPROTO, "%s: boolean field not 0/1", d->name);
-		if (r.pad)
-			return kerr_set(err, -EPROTO, "%s: nonzero padding", d->name);
-		for (unsigned b = 0; b < IPC_STORAGE_DRIVERS_MAX; b++)
-			if ((r.storage_handlers & (1u << b)) && !ipc_storage_driver_name(b))
-				return kerr_set(err, -EPROTO, "%s: unknown storage driver bit %u",
-						d->name, b);
-		break;
-	}
-	case IPC_ERROR: {
-		struct ipc_error e;
-		memcpy(&e, p, sizeof(e));
-		if (e.grpc_status <= GRPC_OK || e.grpc_status > GRPC_UNAUTHENTICATED)
-			return kerr_set(err, -EPROTO, "%s: status %d out of range", d->name,
-					e.grpc_status);
-		if (e.errno_code > 0 || e.errno_code < -4095)
-			return kerr_set(err, -EPROTO, "%s: errno %d out of range", d->name,
-					e.errno_code);
-		size_t tlen = len - sizeof(e);
-		/* Exactly one NUL, at the end: no hidden bytes after the text. */
-		if (memchr(p + sizeof(e), '\0', tlen) != p + len - 1)
-			return kerr_set(err, -EPROTO, "%s: message not NUL-terminated at its end",
-					d->name);
-		break;
-	}
-	case IPC_CTL_NEW_FRONTEND: {
-		struct ipc_ctl_new_frontend n;
-		memcpy(&n, p, sizeof(n));
-		if (n.frontend_pid <= 0)
-			return kerr_set(err, -EPROTO, "%s: front-end pid %d is not a pid", d->name,
-					n.frontend_pid);
-		break;
-	}
-	case IPC_START_CONTAINER_REQ:
-	case IPC_PAUSE_CONTAINER_REQ:
-	case IPC_RESUME_CONTAINER_REQ:
-	case IPC_STATS_CONTAINER_REQ:
-	case IPC_GET_OOM_EVENT_REPLY:
-	case IPC_MONITOR_ATTACH: {
-		struct ipc_container_ref c;
-		memcpy(&c, p, sizeof(c));
-		ID_CHECK(c.container_id, false, "container id");
-		break;
-	}
-	case IPC_REMOVE_CONTAINER_REQ: {
-		struct ipc_container_remove c;
-		memcpy(&c, p, sizeof(c));
-		ID_CHECK(c.container_id, false, "container id");
-		PAD_CHECK(c.pad);
-		break;
-	}
-	case IPC_SIGNAL_PROCESS_REQ:
-	case IPC_MON_SIGNAL: {
-		struct ipc_process_signal s;
-		memcpy(&s, p, sizeof(s));
-		ID_CHECK(s.container_id, false, "container id");
-		ID_CHECK(s.exec_id, true, "exec id");
-		if (s.signal < 1 || s.signal > 64)
-			return kerr_set(err, -EPROTO, "%s: signal %u out of 1..64", d->name,
-					s.signal);
-		PAD_CHECK(s.pad);
-		break;
-	}
-	case IPC_READ_STREAM_REQ: {
-		struct ipc_stdio_read r;
-		memcpy(&r, p, sizeof(r));
-		ID_CHECK(r.exec_id, true, "exec id");
-		if (check_stream(d->name, r.stream, err) < 0)
-			return -EPROTO;
-		if (r.max_len < 1 || r.max_len > IPC_STDIO_CHUNK)
-			return kerr_set(err, -EPROTO, "%s: max_len %u out of 1..%u", d->name,
-					r.max_len, IPC_STDIO_CHUNK);
-		break;
-	}
-	case IPC_READ_STREAM_REPLY: {
-		struct ipc_stdio_data h;
-		memcpy(&h, p, sizeof(h));
-		if (h.offset > UINT64_MAX - (len - sizeof(h)))
-			return kerr_set(err, -EPROTO, "%s: offset %llu overflows", d->name,
-					(unsigned long long)h.offset);
-		break;
-	}
-	case IPC_READ_STREAM_ACK: {
-		struct ipc_stdio_ack a;
-		memcpy(&a, p, sizeof(a));
-		ID_CHECK(a.exec_id, true, "exec id");
-		if (check_stream(d->name, a.stream, err) < 0)
-			return -EPROTO;
-		PAD_CHECK(a.pad);
-		break;
-	}
-	case IPC_WRITE_STDIN_REQ: {
-		struct ipc_stdio_write w;
-		memcpy(&w, p, sizeof(w));
-		ID_CHECK(w.exec_id, true, "exec id");
-		break;
-	}
-	case IPC_WRITE_STDIN_REPLY: {
-		struct ipc_stdio_written w;
-		memcpy(&w, p, sizeof(w));
-		if (w.len < 1 || w.len > IPC_STDIO_CHUNK)
-			return kerr_set(err, -EPROTO, "%s: len %llu out of 1..%u", d->name,
-					(unsigned long long)w.len, IPC_STDIO_CHUNK);
-		break;
-	}
-	case IPC_CLOSE_STDIN_REQ:
-	case IPC_WAIT_PROCESS_REQ: {
-		struct ipc_exec_ref x;
-		memcpy(&x, p, sizeof(x));
-		ID_CHECK(x.container_id, false, "container id");
-		ID_CHECK(x.exec_id, true, "exec id");
-		break;
-	}
-	case IPC_TTY_WIN_RESIZE_REQ: {
-		struct ipc_tty_resize t;
-		memcpy(&t, p, sizeof(t));
-		ID_CHECK(t.exec_id, true, "exec id");
-		PAD_CHECK(t.pad);
-		break;
-	}
-	case IPC_WAIT_PROCESS_REPLY: {
-		struct ipc_wait_reply w;
-		memcpy(&w, p, sizeof(w));
-		if (check_status(d->name, w.status, err) < 0)
-			return -EPROTO;
-		PAD_CHECK(w.pad);
-		break;
-	}
-	case IPC_MON_EXITED: {
-		struct ipc_exited x;
-		memcpy(&x, p, sizeof(x));
-		ID_CHECK(x.exec_id, true, "exec id");
-		if (check_status(d->name, x.status, err) < 0)
-			return -EPROTO;
-		PAD_CHECK(x.pad);
-		break;
-	}
-	case IPC_MON_RELEASED: {
-		struct ipc_exec_name x;
-		memcpy(&x, p, sizeof(x));
-		ID_CHECK(x.exec_id, false, "exec id");
-		break;
-	}
-	case IPC_SPAWN_X: {
-		struct ipc_spawn_x s;
-		memcpy(&s, p, sizeof(s));
-		ID_CHECK(s.container_id, false, "container id");
-		if (!memchr(s.cgroups_path, '\0', sizeof(s.cgroups_path)) ||
-		    !memchr(s.bundle, '\0', sizeof(s.bundle)) || s.bundle[0] != '/')
-			return kerr_set(err, -EPROTO, "%s: cgroups path or bundle not a terminated "
-					"string, or the bundle not absolute", d->name);
-		break;
-	}
-	case IPC_SPAWN_MODPROBE:
-		if (p[len - 1] != '\0' || p[0] != '/')
-			return kerr_set(err, -EPROTO, "%s: not NUL-terminated strings starting with "
-					"an absolute path", d->name);
-		break;
-	case IPC_SPAWNED:
-	case IPC_LAUNCHED: {
-		struct ipc_launched l;
-		memcpy(&l, p, sizeof(l));
-		if (l.pid <= 0)
-			return kerr_set(err, -EPROTO, "%s: pid %d is not positive", d->name, l.pid);
-		PAD_CHECK(l.pad);
-		break;
-	}
-	case IPC_MON_PROCESS_ADD: {
-		struct ipc_process_add a;
-		memcpy(&a, p, sizeof(a));
-		ID_CHECK(a.exec_id, true, "exec id");
-		if (a.pid <= 0)
-			return kerr_set(err, -EPROTO, "%s: pid %d is not positive", d->name, a.pid);
-		if (a.terminal > 1)
-			return kerr_set(err, -EPROTO, "%s: boolean field not 0/1", d->name);
-		PAD_CHECK(!all_zero(a.pad, sizeof(a.pad)));
-		break;
-	}
-	default:
-		break;
-	}
-	return 0;
+	return d->check(p, len, err) < 0 ? kerr_prefix(err, "%s", d->name) : 0;
 }
 
 unsigned ipc_process_nfds(bool terminal)
@@ -708,6 +710,35 @@ void ipc_msg_release(struct ipc_msg *m)
 	free(m->buf);
 	m->buf = NULL;
 	m->payload = NULL;
+	if (m->in_decoded && m->in)
+		protobuf_c_message_free_unpacked(m->in, NULL);
+	m->in = NULL;
+	m->in_decoded = false;
+}
+
+int ipc_msg_decode(struct ipc_msg *m, struct kerr *err)
+{
+	const struct ipc_type_desc *d = ipc_type_info(m->hdr.type);
+	if (m->in_decoded || !d || !d->pb)
+		return 0;
+	ProtobufCMessage *msg = protobuf_c_message_unpack(d->pb, NULL, m->len, m->payload);
+	if (!msg)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "%s: the request is not a valid %s",
+				       d->rpcs[0] ? d->rpcs[0] : d->name, d->pb->short_name);
+	m->in = msg;
+	m->in_decoded = true;
+	return 0;
+}
+
+void *ipc_msg_take_in(struct ipc_msg *m)
+{
+	if (!m->in_decoded)
+		return NULL;
+	void *in = m->in;
+	m->in = NULL;
+	m->in_decoded = false;
+	return in;
 }
 
 static void close_fds(int *fds, size_t n)
@@ -875,6 +906,7 @@ int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
 		ipc_msg_release(m);
 		return r;
 	}
+	m->in = (void *)m->payload;
 	return 1;
 }
 
@@ -1013,15 +1045,38 @@ static const struct ipc_dispatch *chan_lookup(const struct ipc_chan *c, uint32_t
 	return NULL;
 }
 
-/* A message the gate refused: ERROR to its id (none: dropped). */
+/* A message refused without its handler (the gate's policy, a request that
+ * does not decode): ERROR to its id (none: dropped); the channel stays. */
 static int chan_refuse(struct ipc_chan *c, const struct ipc_msg *m, const struct kerr *why,
-		       struct kerr *err)
+		       int default_status, struct kerr *err)
 {
 	log_warn("ipc channel %s: %s (id %u) refused: %s", c->name, ipc_type_name(m->hdr.type),
 		 m->hdr.id, why->msg);
 	if (!m->hdr.id)
 		return 0;
-	return ipc_chan_send_error(c, m->hdr.id, why, GRPC_PERMISSION_DENIED, err);
+	return ipc_chan_send_error(c, m->hdr.id, why, default_status, err);
+}
+
+/* One received message: the table, the gate, a request's id and decode,
+ * then its handler. Negative: fatal for the channel (err says why). */
+static int chan_dispatch(struct ipc_chan *c, struct ipc_msg *m, struct kerr *err)
+{
+	const struct ipc_dispatch *d = chan_lookup(c, m->hdr.type);
+	if (!d)
+		return kerr_set(err, -EPROTO, "message %s (id %u) not accepted here",
+				ipc_type_name(m->hdr.type), m->hdr.id);
+	const struct ipc_type_desc *t = ipc_type_info(m->hdr.type);
+	struct kerr why = { 0 };
+	if (c->gate && c->gate(c, m, c->gate_data, &why) < 0)
+		return chan_refuse(c, m, &why, GRPC_PERMISSION_DENIED, err);
+	if (t->reply != IPC_NONE) {
+		/* Without an id its answer could not be matched. */
+		if (!m->hdr.id)
+			return kerr_set(err, -EPROTO, "%s without a request id", t->name);
+		if (ipc_msg_decode(m, &why) < 0)
+			return chan_refuse(c, m, &why, GRPC_INVALID_ARGUMENT, err);
+	}
+	return d->fn(c, m, c->data, err);
 }
 
 /* Messages handled per wake-up before yielding to other fds. */
@@ -1057,28 +1112,13 @@ static void chan_on_events(struct loop *l, int fd, uint32_t events, void *data)
 				ipc_chan_close(c, NULL);
 				break;
 			}
-			const struct ipc_dispatch *d = chan_lookup(c, m.hdr.type);
-			if (!d) {
-				kerr_set(&e, -EPROTO, "message %s (id %u) not accepted here",
-					 ipc_type_name(m.hdr.type), m.hdr.id);
-			} else if (!(d->senders & IPC_FROM(c->peer))) {
-				kerr_set(&e, -EPERM, "message %s not accepted from a %s",
-					 ipc_type_name(m.hdr.type), ipc_role_name(c->peer));
-			} else if (c->gate && c->gate(c, &m, c->gate_data, &e) < 0) {
-				struct kerr why = e;
-				kerr_clear(&e);
-				if (chan_refuse(c, &m, &why, &e) >= 0) {
-					ipc_msg_release(&m);
-					continue;
-				}
-			} else if (d->fn(c, &m, c->data, &e) >= 0) {
-				ipc_msg_release(&m);
-				continue;
-			}
+			r = chan_dispatch(c, &m, &e);
 			ipc_msg_release(&m);
-			if (!c->closed)
-				chan_fail(c, &e);
-			break;
+			if (r < 0) {
+				if (!c->closed)
+					chan_fail(c, &e);
+				break;
+			}
 		}
 	}
 out:
@@ -1087,11 +1127,32 @@ out:
 		chan_destroy(c);
 }
 
+/* A table may list only what the declaration lets its peer send: the
+ * sender rule is the declaration's, the table says who handles it. */
+static int table_check(const struct ipc_dispatch *table, enum ipc_role peer, const char *name,
+		       struct kerr *err)
+{
+	for (const struct ipc_dispatch *d = table; d && d->fn; d++) {
+		const struct ipc_type_desc *t = ipc_type_info(d->type);
+		if (!t)
+			return kerr_set(err, -EINVAL, "ipc channel %s: its table lists unknown type %u",
+					name, d->type);
+		if (!(t->from & IPC_ROLE_BIT(peer)))
+			return kerr_set(err, -EINVAL,
+					"ipc channel %s: its table lists %s, which a %s never sends",
+					name, t->name, ipc_role_name(peer));
+	}
+	return 0;
+}
+
 int ipc_chan_new(struct ipc_chan **out, struct loop *l, int sock, const char *name,
 		 enum ipc_role peer, const struct ipc_dispatch *table, ipc_close_fn on_close,
 		 void *data, struct kerr *err)
 {
 	cleanup_close int fd = sock;
+	int r = table_check(table, peer, name, err);
+	if (r < 0)
+		return r;
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return kerr_set(err, -errno, "ipc channel %s: set non-blocking: %s", name,
@@ -1107,7 +1168,7 @@ int ipc_chan_new(struct ipc_chan **out, struct loop *l, int sock, const char *na
 	c->qtail = &c->qhead;
 	c->next_id = 1;
 	snprintf(c->name, sizeof(c->name), "%s", name);
-	int r = loop_add(l, fd, EPOLLIN, chan_on_events, c, err);
+	r = loop_add(l, fd, EPOLLIN, chan_on_events, c, err);
 	if (r < 0)
 		return kerr_prefix(err, "ipc channel %s", name);
 	c->fd = take_fd(&fd);

@@ -484,10 +484,10 @@ static int on_launcher_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 }
 
 static const struct ipc_dispatch launcher_table[] = {
-	{ IPC_LAUNCHED, IPC_FROM(IPC_ROLE_LAUNCHER), on_launcher_reply },
-	{ IPC_OK, IPC_FROM(IPC_ROLE_LAUNCHER), on_launcher_reply },
-	{ IPC_ERROR, IPC_FROM(IPC_ROLE_LAUNCHER), on_launcher_reply },
-	{ 0, 0, NULL },
+	{ IPC_LAUNCHED, on_launcher_reply },
+	{ IPC_OK, on_launcher_reply },
+	{ IPC_ERROR, on_launcher_reply },
+	{ 0, NULL },
 };
 
 static void on_launcher_close(struct ipc_chan *c, const char *reason, void *data)
@@ -507,21 +507,20 @@ static void on_launcher_close(struct ipc_chan *c, const char *reason, void *data
 static int on_mon_exited(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct container *ct = data;
-	struct ipc_exited ex;
-	memcpy(&ex, m->payload, sizeof(ex));
-	if (ex.exec_id[0] == '\0') {
+	const struct ipc_exited *ex = m->in;
+	if (ex->exec_id[0] == '\0') {
 		ct->init_exited = true;
-		ct->init_status = ex.status;
+		ct->init_status = ex->status;
 		ct->state = CTR_STOPPED;
-		log_info("container %s: init exited with status %d", ct->id, ex.status);
+		log_info("container %s: init exited with status %d", ct->id, ex->status);
 	} else {
-		struct ctr_exec *e = find_exec(ct, ex.exec_id);
+		struct ctr_exec *e = find_exec(ct, ex->exec_id);
 		if (e) {
 			e->exited = true;
-			e->status = ex.status;
+			e->status = ex->status;
 		}
-		log_info("container %s: exec %.*s exited with status %d", ct->id, IPC_ID_MAX,
-			 ex.exec_id, ex.status);
+		log_info("container %s: exec %s exited with status %d", ct->id, ex->exec_id,
+			 ex->status);
 	}
 	if (ct->removing)
 		remove_step(ct);
@@ -530,13 +529,11 @@ static int on_mon_exited(struct ipc_chan *c, struct ipc_msg *m, void *data, stru
 
 /* The monitor let an exec go (waited for, output delivered): its id is
  * free again and its record goes. */
-static int on_mon_released(struct ipc_chan *c, struct ipc_msg *m, void *data,
-			       struct kerr *err)
+static int on_mon_released(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct container *ct = data;
-	struct ipc_exec_name x;
-	memcpy(&x, m->payload, sizeof(x));
-	struct ctr_exec *ex = find_exec(ct, x.exec_id);
+	const struct ipc_exec_name *x = m->in;
+	struct ctr_exec *ex = find_exec(ct, x->exec_id);
 	if (ex && ex->launched && ex->exited)
 		drop_exec(ct, ex);
 	return 0;
@@ -568,11 +565,11 @@ static int on_monitor_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 }
 
 static const struct ipc_dispatch monitor_table[] = {
-	{ IPC_MON_EXITED, IPC_FROM(IPC_ROLE_MONITOR), on_mon_exited },
-	{ IPC_MON_RELEASED, IPC_FROM(IPC_ROLE_MONITOR), on_mon_released },
-	{ IPC_OK, IPC_FROM(IPC_ROLE_MONITOR), on_monitor_reply },
-	{ IPC_ERROR, IPC_FROM(IPC_ROLE_MONITOR), on_monitor_reply },
-	{ 0, 0, NULL },
+	{ IPC_MON_EXITED, on_mon_exited },
+	{ IPC_MON_RELEASED, on_mon_released },
+	{ IPC_OK, on_monitor_reply },
+	{ IPC_ERROR, on_monitor_reply },
+	{ 0, NULL },
 };
 
 static void on_monitor_close(struct ipc_chan *c, const char *reason, void *data)
@@ -609,13 +606,10 @@ static int launch_init(struct container *ct, const struct ipc_msg *m, struct ker
 int on_create_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
+	int r;
 	struct kerr e = { 0 };
-	Grpc__CreateContainerRequest *req = (Grpc__CreateContainerRequest *)exec_unpack(&grpc__create_container_request__descriptor, "CreateContainer", m, &e);
-	if (!req)
-		return exec_fail(c, m->hdr.id, &e, err);
+	/* The container keeps the checked request (its spec) for its life. */
+	Grpc__CreateContainerRequest *req = ipc_msg_take_in(m);
 	struct container *ct = calloc(1, sizeof(*ct));
 	if (!ct) {
 		protobuf_c_message_free_unpacked(&req->base, NULL);
@@ -743,13 +737,9 @@ static struct container *lookup(struct executor *x, const char field[IPC_ID_MAX]
 int on_start_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
-	struct ipc_container_ref q;
-	memcpy(&q, m->payload, sizeof(q));
+	const struct ipc_container_ref *q = m->in;
 	struct kerr e = { 0 };
-	struct container *ct = lookup(x, q.container_id, &e);
+	struct container *ct = lookup(x, q->container_id, &e);
 	if (!ct)
 		return exec_fail(c, m->hdr.id, &e, err);
 	if (ct->state != CTR_CREATED || pend_has(ct->pl, PEND_START)) {
@@ -773,13 +763,8 @@ int on_start_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 int on_exec_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
+	const Grpc__ExecProcessRequest *req = m->in;
 	struct kerr e = { 0 };
-	Grpc__ExecProcessRequest *req = (Grpc__ExecProcessRequest *)exec_unpack(&grpc__exec_process_request__descriptor, "ExecProcess", m, &e);
-	if (!req)
-		return exec_fail(c, m->hdr.id, &e, err);
 	struct container *ct = NULL;
 	if (!ipc_id_valid(req->container_id, false) || !ipc_id_valid(req->exec_id, false)) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
@@ -846,10 +831,8 @@ int on_exec_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 		drop_exec(ct, ex);
 		goto bad;
 	}
-	protobuf_c_message_free_unpacked(&req->base, NULL);
 	return 0;
 bad:
-	protobuf_c_message_free_unpacked(&req->base, NULL);
 	return exec_fail(c, m->hdr.id, &e, err);
 }
 
@@ -898,33 +881,29 @@ static uint32_t init_signal(struct container *ct, uint32_t sig)
 int on_signal_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
-	struct ipc_process_signal q;
-	memcpy(&q, m->payload, sizeof(q));
+	const struct ipc_process_signal *q = m->in;
 	struct kerr e = { 0 };
-	struct container *ct = lookup(x, q.container_id, &e);
+	struct container *ct = lookup(x, q->container_id, &e);
 	if (!ct) {
 		if (kerr_status(&e) == GRPC_NOT_FOUND)
 			e.status = GRPC_INVALID_ARGUMENT; /* upstream: "Invalid container id" */
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	if (ipc_id_field_check(q.exec_id, true, "exec id", &e) < 0) {
+	if (ipc_id_field_check(q->exec_id, true, "exec id", &e) < 0) {
 		e.status = GRPC_INVALID_ARGUMENT;
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	if (q.signal < 1 || q.signal > 64) {
+	if (q->signal < 1 || q->signal > 64) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL, "signal %u is not a signal",
-				q.signal);
+				q->signal);
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	if (!q.exec_id[0] && q.signal == SIGKILL) {
+	if (!q->exec_id[0] && q->signal == SIGKILL) {
 		if (kill_all(ct, &e) < 0)
 			return exec_fail(c, m->hdr.id, &e, err);
 		return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
 	}
-	const char *name = ipc_exec_name(ct->id, q.exec_id);
+	const char *name = ipc_exec_name(ct->id, q->exec_id);
 	if (name[0] ? !find_exec(ct, name) : ct->init_pid <= 0) {
 		kerr_set_status(&e, GRPC_NOT_FOUND, -ENOENT,
 				name[0] ? "Process not found: container %s has no exec %s"
@@ -937,8 +916,8 @@ int on_signal_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 				ct->id);
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	struct ipc_process_signal out = { .signal = name[0] ? q.signal : init_signal(ct, q.signal) };
-	memcpy(out.container_id, q.container_id, sizeof(out.container_id));
+	struct ipc_process_signal out = { .signal = name[0] ? q->signal : init_signal(ct, q->signal) };
+	memcpy(out.container_id, q->container_id, sizeof(out.container_id));
 	snprintf(out.exec_id, sizeof(out.exec_id), "%s", name);
 	if (pend_send(ct, ct->em, &ct->pm, PEND_SIGNAL, m, name, IPC_MON_SIGNAL, &out, sizeof(out),
 		      &e) < 0)
@@ -953,13 +932,8 @@ int on_signal_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 int on_update_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
+	const Grpc__UpdateContainerRequest *req = m->in;
 	struct kerr e = { 0 };
-	Grpc__UpdateContainerRequest *req = (Grpc__UpdateContainerRequest *)exec_unpack(&grpc__update_container_request__descriptor, "UpdateContainer", m, &e);
-	if (!req)
-		return exec_fail(c, m->hdr.id, &e, err);
 	struct container *ct = NULL;
 	if (!ipc_id_valid(req->container_id, false)) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
@@ -984,10 +958,8 @@ int on_update_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 		goto bad;
 	}
 	log_info("container %s: resources updated", ct->id);
-	protobuf_c_message_free_unpacked(&req->base, NULL);
 	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
 bad:
-	protobuf_c_message_free_unpacked(&req->base, NULL);
 	return exec_fail(c, m->hdr.id, &e, err);
 }
 
@@ -1055,13 +1027,9 @@ static void on_frz_timer(struct loop *l, void *data)
 static int pause_or_resume(struct ipc_chan *c, struct ipc_msg *m, struct executor *x, bool freeze,
 			   struct kerr *err)
 {
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
-	struct ipc_container_ref q;
-	memcpy(&q, m->payload, sizeof(q));
+	const struct ipc_container_ref *q = m->in;
 	struct kerr e = { 0 };
-	struct container *ct = lookup(x, q.container_id, &e);
+	struct container *ct = lookup(x, q->container_id, &e);
 	if (!ct)
 		return exec_fail(c, m->hdr.id, &e, err);
 	const char *why = NULL;
@@ -1112,13 +1080,10 @@ int on_resume_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 int on_stats_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
-	struct ipc_container_ref q;
-	memcpy(&q, m->payload, sizeof(q));
+	const struct ipc_container_ref *q = m->in;
+	int r;
 	struct kerr e = { 0 };
-	struct container *ct = lookup(x, q.container_id, &e);
+	struct container *ct = lookup(x, q->container_id, &e);
 	if (!ct)
 		return exec_fail(c, m->hdr.id, &e, err);
 	if (ct->state == CTR_CREATING || !ct->cg) {
@@ -1152,20 +1117,16 @@ out:
 int on_remove_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
-	struct ipc_container_remove q;
-	memcpy(&q, m->payload, sizeof(q));
+	const struct ipc_container_remove *q = m->in;
 	struct kerr e = { 0 };
-	if (ipc_id_field_check(q.container_id, false, "container id", &e) < 0) {
+	if (ipc_id_field_check(q->container_id, false, "container id", &e) < 0) {
 		e.status = GRPC_INVALID_ARGUMENT;
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	struct container *ct = find(x, q.container_id);
+	struct container *ct = find(x, q->container_id);
 	if (!ct) {
 		kerr_set_status(&e, GRPC_NOT_FOUND, -ENOENT, "container %s not found",
-				q.container_id);
+				q->container_id);
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	if (ct->rm_has_fe && !ct->remove_replied) {
@@ -1179,9 +1140,9 @@ int on_remove_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	ct->rm_fe_gen = x->fe_generation;
 	/* Upstream: timeout 0 waits as long as it takes; otherwise the call
 	 * fails after timeout seconds while the removal goes on. */
-	if (q.timeout_s && !ct->rm_timer)
+	if (q->timeout_s && !ct->rm_timer)
 		ct->rm_timer = loop_timer_add(x->loop,
-					      loop_now_ns() + (uint64_t)q.timeout_s * 1000000000ull,
+					      loop_now_ns() + (uint64_t)q->timeout_s * 1000000000ull,
 					      on_remove_timeout, ct);
 	container_begin_remove(ct);
 	return 0;

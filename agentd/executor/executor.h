@@ -210,15 +210,8 @@ void exec_to_fe(struct executor *x, uint32_t gen, uint32_t type, uint32_t id, co
 		size_t len, int fd);
 void exec_err_to_fe(struct executor *x, uint32_t gen, uint32_t id, const struct kerr *e);
 void exec_ok_to_fe(struct executor *x, uint32_t gen, uint32_t id);
-/* The handlers' common steps. A request must carry an id, or its reply
- * could not be matched (-EPROTO: the channel closes). */
-int exec_need_id(const struct ipc_msg *m, struct kerr *err);
 /* Answer request id with e (logged as a warning). */
 int exec_fail(struct ipc_chan *c, uint32_t id, struct kerr *e, struct kerr *err);
-/* Decode a protobuf request the front-end re-encoded; one that does not
- * decode is INVALID_ARGUMENT naming method and message (in e). */
-ProtobufCMessage *exec_unpack(const ProtobufCMessageDescriptor *d, const char *method,
-			      const struct ipc_msg *m, struct kerr *e);
 /* Answer m with msg packed as a message of type (RESOURCE_EXHAUSTED if it
  * does not fit an IPC payload). */
 int exec_reply_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,

@@ -225,9 +225,9 @@ static void on_launch_exec(struct launcher *la, struct ipc_msg *m)
 {
 	struct kerr e = { 0 };
 	uint32_t id = m->hdr.id;
-	Grpc__ExecProcessRequest *req = grpc__exec_process_request__unpack(NULL, m->len,
-									    m->payload);
+	const Grpc__ExecProcessRequest *req = ipc_msg_decode(m, &e) == 0 ? m->in : NULL;
 	if (!req || !req->process) {
+		kerr_clear(&e);
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
 				"LAUNCH_EXEC: not an ExecProcessRequest with a process");
 		goto fail;
@@ -267,13 +267,10 @@ static void on_launch_exec(struct launcher *la, struct ipc_msg *m)
 	}
 	struct ipc_launched out = { .pid = c.pid };
 	container_child_release(&c);
-	protobuf_c_message_free_unpacked(&req->base, NULL);
 	reply(la, IPC_LAUNCHED, id, &out, sizeof(out));
 	return;
 fail:
 	log_error("container %s: exec: %s", la->ct->id, e.msg);
-	if (req)
-		protobuf_c_message_free_unpacked(&req->base, NULL);
 	reply_error(la, id, &e);
 }
 
@@ -295,8 +292,9 @@ static Grpc__CreateContainerRequest *wait_init(struct launcher *la, uint32_t *id
 	}
 	*id = m.hdr.id;
 	Grpc__CreateContainerRequest *req =
-		grpc__create_container_request__unpack(NULL, m.len, m.payload);
+		ipc_msg_decode(&m, &e) == 0 ? ipc_msg_take_in(&m) : NULL;
 	ipc_msg_release(&m);
+	kerr_clear(&e);
 	if (!req || !req->oci || !req->oci->process || !req->oci->root ||
 	    strcmp(req->container_id, la->ct->id)) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,

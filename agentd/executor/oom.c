@@ -121,9 +121,6 @@ int on_get_oom_event(struct ipc_chan *c, struct ipc_msg *m, void *data, struct k
 {
 	struct executor *x = data;
 	struct oom_state *o = &x->oom;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
 	if (o->gen != x->fe_generation) {
 		o->gen = x->fe_generation;
 		o->poll_id = 0;

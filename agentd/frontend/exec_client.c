@@ -96,19 +96,19 @@ static int on_monitor_attach(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 }
 
 static const struct ipc_dispatch executor_table[] = {
-	{ IPC_PONG, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_GET_GUEST_DETAILS_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_GET_METRICS_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_OK, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_STATS_CONTAINER_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_GET_OOM_EVENT_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_GET_VOLUME_STATS_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_UPDATE_INTERFACE_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_ROUTES_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_LIST_INTERFACES_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_ERROR, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_MONITOR_ATTACH, IPC_FROM(IPC_ROLE_EXECUTOR), on_monitor_attach },
-	{ 0, 0, NULL },
+	{ IPC_PONG, on_reply },
+	{ IPC_GET_GUEST_DETAILS_REPLY, on_reply },
+	{ IPC_GET_METRICS_REPLY, on_reply },
+	{ IPC_OK, on_reply },
+	{ IPC_STATS_CONTAINER_REPLY, on_reply },
+	{ IPC_GET_OOM_EVENT_REPLY, on_reply },
+	{ IPC_GET_VOLUME_STATS_REPLY, on_reply },
+	{ IPC_UPDATE_INTERFACE_REPLY, on_reply },
+	{ IPC_ROUTES_REPLY, on_reply },
+	{ IPC_LIST_INTERFACES_REPLY, on_reply },
+	{ IPC_ERROR, on_reply },
+	{ IPC_MONITOR_ATTACH, on_monitor_attach },
+	{ 0, NULL },
 };
 
 static void fail_all_pending(struct frontend *fe)

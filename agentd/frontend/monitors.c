@@ -782,12 +782,12 @@ static int on_reply(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct 
 }
 
 static const struct ipc_dispatch monitor_table[] = {
-	{ IPC_READ_STREAM_REPLY, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
-	{ IPC_WRITE_STDIN_REPLY, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
-	{ IPC_WAIT_PROCESS_REPLY, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
-	{ IPC_OK, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
-	{ IPC_ERROR, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
-	{ 0, 0, NULL },
+	{ IPC_READ_STREAM_REPLY, on_reply },
+	{ IPC_WRITE_STDIN_REPLY, on_reply },
+	{ IPC_WAIT_PROCESS_REPLY, on_reply },
+	{ IPC_OK, on_reply },
+	{ IPC_ERROR, on_reply },
+	{ 0, NULL },
 };
 
 /* ---- attach ---- */

@@ -151,13 +151,6 @@ void mon_check_done(struct monitor *m)
 	}
 }
 
-static int need_id(const struct ipc_msg *msg, struct kerr *err)
-{
-	if (msg->hdr.id == 0)
-		return kerr_set(err, -EPROTO, "%s without a request id", ipc_type_name(msg->hdr.type));
-	return 0;
-}
-
 void mon_released(struct monitor *m, const char *exec_id)
 {
 	if (!m->exec)
@@ -203,13 +196,10 @@ static struct mon_proc *find_or_reply(struct monitor *m, struct ipc_chan *c, uin
 static int on_read_stream(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
-	struct ipc_stdio_read r;
-	memcpy(&r, msg->payload, sizeof(r));
-	if (need_id(msg, err) < 0)
-		return -EPROTO;
-	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, r.exec_id, LOOKUP_DRAIN);
+	const struct ipc_stdio_read *r = msg->in;
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, r->exec_id, LOOKUP_DRAIN);
 	struct kerr e = { 0 };
-	if (p && mon_stream_read(p, r.stream, msg->hdr.id, r.max_len, &e) < 0)
+	if (p && mon_stream_read(p, r->stream, msg->hdr.id, r->max_len, &e) < 0)
 		chan_kerr(c, msg->hdr.id, &e);
 	return 0;
 }
@@ -217,24 +207,20 @@ static int on_read_stream(struct ipc_chan *c, struct ipc_msg *msg, void *data, s
 static int on_read_stream_ack(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
-	struct ipc_stdio_ack a;
-	memcpy(&a, msg->payload, sizeof(a));
-	struct mon_proc *p = mon_proc_find(m, a.exec_id);
+	const struct ipc_stdio_ack *a = msg->in;
+	struct mon_proc *p = mon_proc_find(m, a->exec_id);
 	if (p)
-		mon_stream_ack(p, a.stream, a.offset);
+		mon_stream_ack(p, a->stream, a->offset);
 	return 0;
 }
 
 static int on_write_stdin(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
-	struct ipc_stdio_write w;
-	memcpy(&w, msg->payload, sizeof(w));
-	if (need_id(msg, err) < 0)
-		return -EPROTO;
-	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, w.exec_id, LOOKUP_LIVE);
+	const struct ipc_stdio_write *w = msg->in;
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, w->exec_id, LOOKUP_LIVE);
 	struct kerr e = { 0 };
-	if (p && mon_stdin_write(p, msg->hdr.id, msg->payload + sizeof(w), msg->len - sizeof(w),
+	if (p && mon_stdin_write(p, msg->hdr.id, msg->payload + sizeof(*w), msg->len - sizeof(*w),
 				 &e) < 0)
 		chan_kerr(c, msg->hdr.id, &e);
 	return 0;
@@ -243,11 +229,9 @@ static int on_write_stdin(struct ipc_chan *c, struct ipc_msg *msg, void *data, s
 static int on_close_stdin(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
-	struct ipc_exec_ref x;
-	memcpy(&x, msg->payload, sizeof(x));
-	if (need_id(msg, err) < 0)
-		return -EPROTO;
-	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, x.container_id, x.exec_id, LOOKUP_LIVE);
+	const struct ipc_exec_ref *x = msg->in;
+	struct mon_proc *p =
+		find_or_reply(m, c, msg->hdr.id, x->container_id, x->exec_id, LOOKUP_LIVE);
 	if (p) {
 		mon_stdin_close(p);
 		if (m->frontend == c)
@@ -259,11 +243,8 @@ static int on_close_stdin(struct ipc_chan *c, struct ipc_msg *msg, void *data, s
 static int on_tty_win_resize(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
-	struct ipc_tty_resize t;
-	memcpy(&t, msg->payload, sizeof(t));
-	if (need_id(msg, err) < 0)
-		return -EPROTO;
-	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, t.exec_id, LOOKUP_LIVE);
+	const struct ipc_tty_resize *t = msg->in;
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, t->exec_id, LOOKUP_LIVE);
 	if (!p)
 		return 0;
 	int fd = p->in_fd >= 0 ? p->in_fd : p->out[0].fd;
@@ -277,7 +258,7 @@ static int on_tty_win_resize(struct ipc_chan *c, struct ipc_msg *msg, void *data
 		chan_error(c, msg->hdr.id, GRPC_UNAVAILABLE, -ENOTTY, e);
 		return 0;
 	}
-	struct winsize ws = { .ws_row = t.rows, .ws_col = t.cols };
+	struct winsize ws = { .ws_row = t->rows, .ws_col = t->cols };
 	if (ioctl(fd, TIOCSWINSZ, &ws) < 0) {
 		char e[IPC_ERROR_MSG_MAX];
 		int en = errno;
@@ -293,26 +274,23 @@ static int on_tty_win_resize(struct ipc_chan *c, struct ipc_msg *msg, void *data
 static int on_wait_process(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
-	struct ipc_exec_ref x;
-	memcpy(&x, msg->payload, sizeof(x));
-	if (need_id(msg, err) < 0)
-		return -EPROTO;
-	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, x.container_id, x.exec_id, LOOKUP_LIVE);
+	const struct ipc_exec_ref *x = msg->in;
+	struct mon_proc *p =
+		find_or_reply(m, c, msg->hdr.id, x->container_id, x->exec_id, LOOKUP_LIVE);
 	struct kerr e = { 0 };
 	if (p && mon_wait(p, msg->hdr.id, &e) < 0)
 		chan_kerr(c, msg->hdr.id, &e);
 	return 0;
 }
 
-#define FROM_FE IPC_FROM(IPC_ROLE_FRONTEND)
 static const struct ipc_dispatch frontend_table[] = {
-	{ IPC_READ_STREAM_REQ, FROM_FE, on_read_stream },
-	{ IPC_READ_STREAM_ACK, FROM_FE, on_read_stream_ack },
-	{ IPC_WRITE_STDIN_REQ, FROM_FE, on_write_stdin },
-	{ IPC_CLOSE_STDIN_REQ, FROM_FE, on_close_stdin },
-	{ IPC_TTY_WIN_RESIZE_REQ, FROM_FE, on_tty_win_resize },
-	{ IPC_WAIT_PROCESS_REQ, FROM_FE, on_wait_process },
-	{ 0, 0, NULL },
+	{ IPC_READ_STREAM_REQ, on_read_stream },
+	{ IPC_READ_STREAM_ACK, on_read_stream_ack },
+	{ IPC_WRITE_STDIN_REQ, on_write_stdin },
+	{ IPC_CLOSE_STDIN_REQ, on_close_stdin },
+	{ IPC_TTY_WIN_RESIZE_REQ, on_tty_win_resize },
+	{ IPC_WAIT_PROCESS_REQ, on_wait_process },
+	{ 0, NULL },
 };
 
 static void frontend_closed(struct ipc_chan *c, const char *reason, void *data)
@@ -370,20 +348,18 @@ static int on_mon_new_frontend(struct ipc_chan *c, struct ipc_msg *msg, void *da
 static int on_mon_signal(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
-	struct ipc_process_signal s;
-	memcpy(&s, msg->payload, sizeof(s));
-	if (need_id(msg, err) < 0)
-		return -EPROTO;
-	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, s.container_id, s.exec_id, LOOKUP_LIVE);
+	const struct ipc_process_signal *s = msg->in;
+	struct mon_proc *p =
+		find_or_reply(m, c, msg->hdr.id, s->container_id, s->exec_id, LOOKUP_LIVE);
 	if (!p)
 		return 0;
 	/* An exited process: nothing left to signal; the executor keeps the
 	 * state machine and decides what that means. */
 	if (!p->exited && p->pidfd >= 0 &&
-	    syscall(SYS_pidfd_send_signal, p->pidfd, (int)s.signal, NULL, 0) < 0 && errno != ESRCH) {
+	    syscall(SYS_pidfd_send_signal, p->pidfd, (int)s->signal, NULL, 0) < 0 && errno != ESRCH) {
 		char e[IPC_ERROR_MSG_MAX];
 		int en = errno;
-		snprintf(e, sizeof(e), "signal %u to process %s: %s", s.signal,
+		snprintf(e, sizeof(e), "signal %u to process %s: %s", s->signal,
 			 p->exec_id[0] ? p->exec_id : "init", strerror(en));
 		chan_error(c, msg->hdr.id, en == EPERM ? GRPC_PERMISSION_DENIED : GRPC_INTERNAL,
 			   -en, e);
@@ -402,12 +378,11 @@ static int on_mon_shutdown(struct ipc_chan *c, struct ipc_msg *msg, void *data, 
 	return 0;
 }
 
-#define FROM_EX IPC_FROM(IPC_ROLE_EXECUTOR)
 static const struct ipc_dispatch executor_table[] = {
-	{ IPC_MON_NEW_FRONTEND, FROM_EX, on_mon_new_frontend },
-	{ IPC_MON_SIGNAL, FROM_EX, on_mon_signal },
-	{ IPC_MON_SHUTDOWN, FROM_EX, on_mon_shutdown },
-	{ 0, 0, NULL },
+	{ IPC_MON_NEW_FRONTEND, on_mon_new_frontend },
+	{ IPC_MON_SIGNAL, on_mon_signal },
+	{ IPC_MON_SHUTDOWN, on_mon_shutdown },
+	{ 0, NULL },
 };
 
 static void executor_closed(struct ipc_chan *c, const char *reason, void *data)
@@ -424,13 +399,10 @@ static void executor_closed(struct ipc_chan *c, const char *reason, void *data)
 static int on_mon_process_add(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
-	struct ipc_process_add a;
-	memcpy(&a, msg->payload, sizeof(a));
-	if (need_id(msg, err) < 0)
-		return -EPROTO;
+	const struct ipc_process_add *a = msg->in;
 	struct kerr e = { 0 };
-	if (mon_proc_add(m, &a, msg, &e) < 0) {
-		log_error("add process %s: %s", a.exec_id[0] ? a.exec_id : "init", e.msg);
+	if (mon_proc_add(m, a, msg, &e) < 0) {
+		log_error("add process %s: %s", a->exec_id[0] ? a->exec_id : "init", e.msg);
 		chan_kerr(c, msg->hdr.id, &e);
 	} else if (m->launcher == c) {
 		chan_ok(c, msg->hdr.id);
@@ -439,8 +411,8 @@ static int on_mon_process_add(struct ipc_chan *c, struct ipc_msg *msg, void *dat
 }
 
 static const struct ipc_dispatch launcher_table[] = {
-	{ IPC_MON_PROCESS_ADD, IPC_FROM(IPC_ROLE_LAUNCHER), on_mon_process_add },
-	{ 0, 0, NULL },
+	{ IPC_MON_PROCESS_ADD, on_mon_process_add },
+	{ 0, NULL },
 };
 
 static void launcher_closed(struct ipc_chan *c, const char *reason, void *data)

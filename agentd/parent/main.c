@@ -354,8 +354,8 @@ static int on_ctl_sandbox_destroyed(struct ipc_chan *c, struct ipc_msg *m, void 
 static const struct ipc_dispatch ctl_table[] = {
 	/* The one message the executor sends on the control channel; any
 	 * other is a protocol violation and closes it. */
-	{ IPC_CTL_SANDBOX_DESTROYED, IPC_FROM(IPC_ROLE_EXECUTOR), on_ctl_sandbox_destroyed },
-	{ 0, 0, NULL },
+	{ IPC_CTL_SANDBOX_DESTROYED, on_ctl_sandbox_destroyed },
+	{ 0, NULL },
 };
 
 static void on_ctl_close(struct ipc_chan *c, const char *reason, void *data)

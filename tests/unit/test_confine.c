@@ -178,8 +178,8 @@ static int on_blob(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ker
 }
 
 static const struct ipc_dispatch blob_table[] = {
-	{ IPC_TEST_BLOB, IPC_FROM(IPC_ROLE_TEST), on_blob },
-	{ 0, 0, NULL },
+	{ IPC_TEST_BLOB, on_blob },
+	{ 0, NULL },
 };
 
 static void quit_cb(struct ipc_chan *c, const char *reason, void *data)

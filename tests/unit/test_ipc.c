@@ -336,14 +336,13 @@ static int cli_pong(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 }
 
 static const struct ipc_dispatch server_table[] = {
-	{ IPC_PING, IPC_FROM(IPC_ROLE_FRONTEND), srv_ping },
-	{ IPC_GET_GUEST_DETAILS_REQ, IPC_FROM(IPC_ROLE_PARENT), srv_ping },
-	{ 0, 0, NULL },
+	{ IPC_PING, srv_ping },
+	{ 0, NULL },
 };
 
 static const struct ipc_dispatch client_table[] = {
-	{ IPC_PONG, IPC_FROM(IPC_ROLE_EXECUTOR), cli_pong },
-	{ 0, 0, NULL },
+	{ IPC_PONG, cli_pong },
+	{ 0, NULL },
 };
 
 static void on_close(struct ipc_chan *c, const char *reason, void *data)
@@ -388,8 +387,7 @@ TEST(channel_ping_pong)
 	loop_free(t.loop);
 }
 
-/* Not in the table, or from a role the entry does not allow: the channel
- * closes with a reason naming the message. */
+/* Not in the table: the channel closes with a reason naming the message. */
 static void violation(int *tap_failed, uint32_t type, const char *expect)
 {
 	struct chan_test t = { 0 };
@@ -398,12 +396,8 @@ static void violation(int *tap_failed, uint32_t type, const char *expect)
 	REQUIRE(pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
 	CHECK_EQ_INT(ipc_chan_new(&t.server, t.loop, sv[0], "exec", IPC_ROLE_FRONTEND, server_table,
 				  on_close, &t, &e), 0);
-	struct ipc_guest_details_req r = { 0 };
 	struct ipc_ping p = { 0 };
-	if (type == IPC_GET_GUEST_DETAILS_REQ)
-		ipc_send_fd(sv[1], type, 1, &r, sizeof(r), -1, &e);
-	else
-		ipc_send_fd(sv[1], type, 1, &p, sizeof(p), -1, &e);
+	ipc_send_fd(sv[1], type, 1, &p, sizeof(p), -1, &e);
 	struct loop_timer *tm = loop_timer_add(t.loop, loop_now_ns() + 5000000000ull, on_timeout,
 					       NULL);
 	loop_run(t.loop, &e);
@@ -422,9 +416,32 @@ TEST(channel_rejects_unlisted_type)
 	violation(tap_failed, IPC_PONG, "PONG (id 1) not accepted here");
 }
 
-TEST(channel_rejects_wrong_sender)
+/* Who may send a type is the declaration's: a table listing what its peer
+ * never sends is refused when the channel opens, and the socket closed. */
+TEST(table_lists_only_what_the_peer_sends)
 {
-	violation(tap_failed, IPC_GET_GUEST_DETAILS_REQ, "not accepted from a frontend");
+	static const struct ipc_dispatch wrong[] = {
+		{ IPC_PING, srv_ping },
+		{ IPC_PONG, srv_ping },
+		{ 0, NULL },
+	};
+	struct loop *l = NULL;
+	struct kerr e = { 0 };
+	int sv[2];
+	REQUIRE(pair(sv) == 0 && loop_new(&l, &e) == 0);
+	struct ipc_chan *c = NULL;
+	CHECK_EQ_INT(ipc_chan_new(&c, l, sv[0], "exec", IPC_ROLE_FRONTEND, wrong, on_close, NULL,
+				  &e),
+		     -EINVAL);
+	CHECK(c == NULL);
+	CHECK_EQ_STR(e.msg, "ipc channel exec: its table lists PONG, which a frontend never sends");
+	CHECK(fcntl(sv[0], F_GETFD) < 0 && errno == EBADF);
+	/* The same table serves the executor's side: it sends PONG. */
+	CHECK_EQ_INT(ipc_chan_new(&c, l, sv[1], "fe", IPC_ROLE_EXECUTOR, client_table, on_close,
+				  NULL, &e),
+		     0);
+	ipc_chan_free(c);
+	loop_free(l);
 }
 
 TEST(channel_eof_and_send_after_close)

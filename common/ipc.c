@@ -500,6 +500,33 @@ size_t ipc_error_build(void *buf, int grpc_status, int errno_code, const char *m
 	return sizeof(e) + n + 1;
 }
 
+size_t ipc_error_payload(void *buf, const struct kerr *e, int default_status)
+{
+	int status = kerr_status(e);
+	if (status <= GRPC_OK || status > GRPC_UNAUTHENTICATED)
+		status = default_status;
+	return ipc_error_build(buf, status, e->code < 0 && e->code >= -4095 ? e->code : 0, e->msg);
+}
+
+int ipc_send_error(int sock, uint32_t id, const struct kerr *e, int default_status,
+		   struct kerr *err)
+{
+	uint8_t buf[IPC_ERROR_PAYLOAD_MAX];
+	size_t n = ipc_error_payload(buf, e, default_status);
+	return ipc_send_fd(sock, IPC_ERROR, id, buf, n, -1, err);
+}
+
+bool ipc_error_decode(const struct ipc_msg *m, struct kerr *failure)
+{
+	if (m->hdr.type != IPC_ERROR)
+		return false;
+	/* ipc_recv checked it: status 1..16, errno in range, text terminated. */
+	const struct ipc_error *e = (const void *)m->payload;
+	kerr_set_status(failure, e->grpc_status, e->errno_code ? e->errno_code : -EIO, "%s",
+			e->msg);
+	return true;
+}
+
 /* ---- messages ready to go on the wire ---- */
 
 struct outmsg {
@@ -963,12 +990,8 @@ static void chan_release(struct ipc_chan *c)
 int ipc_chan_send_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, int default_status,
 			struct kerr *err)
 {
-	uint8_t buf[sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX];
-	int status = kerr_status(e);
-	if (status <= GRPC_OK || status > GRPC_UNAUTHENTICATED)
-		status = default_status;
-	size_t n = ipc_error_build(buf, status, e->code < 0 && e->code >= -4095 ? e->code : 0,
-				   e->msg);
+	uint8_t buf[IPC_ERROR_PAYLOAD_MAX];
+	size_t n = ipc_error_payload(buf, e, default_status);
 	return ipc_chan_send(c, IPC_ERROR, id, buf, n, -1, err);
 }
 

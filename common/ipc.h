@@ -437,9 +437,23 @@ int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err);
  * this; exposed for tests. */
 int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *err);
 
-/* Build an IPC_ERROR payload in buf (at least sizeof(struct ipc_error) +
- * IPC_ERROR_MSG_MAX bytes); returns its length. */
+/* ---- ERROR: built here, read here ---- */
+
+#define IPC_ERROR_PAYLOAD_MAX (sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX)
+/* Lay an ERROR payload out in buf (IPC_ERROR_PAYLOAD_MAX bytes): the text
+ * cut to IPC_ERROR_MSG_MAX - 1 bytes (and at an embedded NUL). Returns its
+ * length. */
 size_t ipc_error_build(void *buf, int grpc_status, int errno_code, const char *msg);
+/* The ERROR payload for e: its status (default_status when e has no error
+ * status, 1..16), its errno (0 unless -4095..-1) and its text. */
+size_t ipc_error_payload(void *buf, const struct kerr *e, int default_status);
+/* Answer request id with ERROR for e on a blocking socket (the launcher,
+ * the spawner; a channel has ipc_chan_send_error). */
+int ipc_send_error(int sock, uint32_t id, const struct kerr *e, int default_status,
+		   struct kerr *err);
+/* If m is an ERROR, fill failure with its status, errno (-EIO when it
+ * carries none) and text, and return true; false for any other type. */
+bool ipc_error_decode(const struct ipc_msg *m, struct kerr *failure);
 
 /* ---- loop-driven channel ---- */
 

@@ -60,70 +60,52 @@ static void drop_exec(struct container *ct, struct ctr_exec *ex)
 }
 
 
-static struct pending *pend_push(struct pending **list, enum pend_kind k, uint32_t fe_id,
-				 uint32_t gen, uint32_t sub_id, const char *exec_id)
+static struct pending *pend_of(struct ipc_pending *q)
+{
+	return q ? ipc_pending_entry(q, struct pending, req) : NULL;
+}
+
+static struct pending *pend_push(struct ipc_pending_list *list, uint32_t type, uint32_t fe_id,
+				 uint32_t gen, uint32_t id, const char *exec_id)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
-	p->kind = k;
 	p->fe_id = fe_id;
 	p->fe_gen = gen;
-	p->sub_id = sub_id;
 	if (exec_id)
 		snprintf(p->exec_id, sizeof(p->exec_id), "%s", exec_id);
-	while (*list)
-		list = &(*list)->next;
-	*list = p;
+	ipc_pending_add(list, &p->req, type, id);
 	return p;
 }
 
-static struct pending *pend_pop(struct pending **list, uint32_t sub_id);
-
 /* Hand the front-end's request m on to the launcher or the monitor as
- * (type, payload), remembered in *list so the answer finds its way back;
+ * (type, payload), remembered in list so the answer finds its way back;
  * nothing is left behind if the send fails (e says why). */
-static int pend_send(struct container *ct, struct ipc_chan *to, struct pending **list,
-		     enum pend_kind k, const struct ipc_msg *m, const char *exec_id, uint32_t type,
+static int pend_send(struct container *ct, struct ipc_chan *to, struct ipc_pending_list *list,
+		     const struct ipc_msg *m, const char *exec_id, uint32_t type,
 		     const void *payload, size_t len, struct kerr *e)
 {
 	uint32_t id = ipc_chan_next_id(to);
-	if (!pend_push(list, k, m->hdr.id, ct->x->fe_generation, id, exec_id))
+	struct pending *p = pend_push(list, type, m->hdr.id, ct->x->fe_generation, id, exec_id);
+	if (!p)
 		return kerr_set_status(e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
 	if (ipc_chan_send(to, type, id, payload, len, -1, e) < 0) {
-		free(pend_pop(list, id));
+		ipc_pending_remove(list, &p->req);
+		free(p);
 		e->status = GRPC_INTERNAL;
 		return e->code;
 	}
 	return 0;
 }
 
-static struct pending *pend_pop(struct pending **list, uint32_t sub_id)
-{
-	for (struct pending **pp = list; *pp; pp = &(*pp)->next)
-		if ((*pp)->sub_id == sub_id) {
-			struct pending *p = *pp;
-			*pp = p->next;
-			return p;
-		}
-	return NULL;
-}
-
-static bool pend_has(struct pending *l, enum pend_kind k)
-{
-	for (; l; l = l->next)
-		if (l->kind == k)
-			return true;
-	return false;
-}
-
 /* Answer every waiting request with e (their launcher or monitor is gone). */
-static void pend_fail_all(struct container *ct, struct pending **list, const struct kerr *e)
+static void pend_fail_all(struct container *ct, struct ipc_pending_list *list,
+			  const struct kerr *e)
 {
-	while (*list) {
-		struct pending *p = *list;
-		*list = p->next;
-		if (p->kind == PEND_EXEC) {
+	struct pending *p;
+	while ((p = pend_of(ipc_pending_pop(list)))) {
+		if (p->req.type == IPC_LAUNCH_EXEC) {
 			struct ctr_exec *ex = find_exec(ct, p->exec_id);
 			if (ex && !ex->launched)
 				drop_exec(ct, ex);
@@ -298,7 +280,7 @@ static void send_kill(struct container *ct, const char *exec_id)
 	snprintf(s.exec_id, sizeof(s.exec_id), "%s", exec_id);
 	uint32_t id = ipc_chan_next_id(ct->em);
 	struct kerr e = { 0 };
-	if (!pend_push(&ct->pm, PEND_SIGNAL, 0, 0, id, exec_id))
+	if (!pend_push(&ct->pm, IPC_MON_SIGNAL, 0, 0, id, exec_id))
 		return;
 	if (ipc_chan_send(ct->em, IPC_MON_SIGNAL, id, &s, sizeof(s), -1, &e) < 0)
 		log_error("container %s: SIGKILL %s: %s", ct->id, exec_id[0] ? exec_id : "init",
@@ -310,7 +292,7 @@ static void send_kill(struct container *ct, const char *exec_id)
  * then undo mounts and the cgroup. */
 static void remove_step(struct container *ct)
 {
-	if (ct->pl && pend_has(ct->pl, PEND_CREATE))
+	if (ipc_pending_has(&ct->pl, IPC_LAUNCH_INIT))
 		return; /* the launcher is still creating the init */
 	if (!all_exited(ct))
 		return;
@@ -397,33 +379,21 @@ static const Grpc__LinuxResources *spec_resources(const struct container *ct)
 static int on_launcher_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct container *ct = data;
-	struct pending *p = pend_pop(&ct->pl, m->hdr.id);
+	struct pending *p = pend_of(ipc_pending_match(&ct->pl, m, err));
 	if (!p)
-		return kerr_set(err, -EPROTO, "%s with id %u answers nothing",
-				ipc_type_name(m->hdr.type), m->hdr.id);
+		return err->code;
 	struct kerr e = { 0 };
-	bool ok = m->hdr.type != IPC_ERROR;
-	if (!ok) {
-		const struct ipc_error *ie = (const void *)m->payload;
-		kerr_set_status(&e, ie->grpc_status, ie->errno_code ? ie->errno_code : -EIO, "%s",
-				ie->msg);
-	}
-	bool want_launched = p->kind == PEND_CREATE || p->kind == PEND_EXEC;
-	if (ok && want_launched != (m->hdr.type == IPC_LAUNCHED)) {
-		free(p);
-		return kerr_set(err, -EPROTO, "unexpected %s from the launcher",
-				ipc_type_name(m->hdr.type));
-	}
+	bool ok = !ipc_error_decode(m, &e);
 	struct ipc_launched la = { 0 };
-	if (ok && want_launched)
-		memcpy(&la, m->payload, sizeof(la));
-	if (ok && p->kind == PEND_CREATE && !ct->removing &&
+	if (ok && m->hdr.type == IPC_LAUNCHED)
+		la = *(const struct ipc_launched *)m->in;
+	if (ok && p->req.type == IPC_LAUNCH_INIT && !ct->removing &&
 	    cg_apply_resources(ct->cg, spec_resources(ct), CG_APPLY_DEVICES, &e) < 0) {
 		kerr_prefix(&e, "container %s", ct->id);
 		ok = false;
 	}
-	switch (p->kind) {
-	case PEND_CREATE:
+	switch (p->req.type) {
+	case IPC_LAUNCH_INIT:
 		if (ok) {
 			ct->init_pid = la.pid;
 			ct->state = CTR_CREATED;
@@ -446,7 +416,7 @@ static int on_launcher_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 			return 0;
 		}
 		break;
-	case PEND_START:
+	case IPC_LAUNCH_START:
 		if (ok) {
 			if (ct->state == CTR_CREATED)
 				ct->state = CTR_RUNNING;
@@ -456,7 +426,7 @@ static int on_launcher_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 			exec_err_to_fe(ct->x, p->fe_gen, p->fe_id, &e);
 		}
 		break;
-	case PEND_EXEC: {
+	case IPC_LAUNCH_EXEC: {
 		struct ctr_exec *ex = find_exec(ct, p->exec_id);
 		if (ok && ex) {
 			ex->launched = true;
@@ -498,7 +468,7 @@ static void on_launcher_close(struct ipc_chan *c, const char *reason, void *data
 		log_warn("container %s: launcher channel closed: %s", ct->id, reason);
 	struct kerr e = { 0 };
 	kerr_set_status(&e, GRPC_INTERNAL, -EPIPE, "container %s: the launcher exited", ct->id);
-	bool creating = pend_has(ct->pl, PEND_CREATE);
+	bool creating = ipc_pending_has(&ct->pl, IPC_LAUNCH_INIT);
 	pend_fail_all(ct, &ct->pl, &e);
 	if (creating || (ct->removing && !ct->shutdown_sent))
 		container_begin_remove(ct);
@@ -542,24 +512,17 @@ static int on_mon_released(struct ipc_chan *c, struct ipc_msg *m, void *data, st
 static int on_monitor_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct container *ct = data;
-	struct pending *p = pend_pop(&ct->pm, m->hdr.id);
+	struct pending *p = pend_of(ipc_pending_match(&ct->pm, m, err));
 	if (!p)
-		return kerr_set(err, -EPROTO, "%s with id %u answers nothing",
-				ipc_type_name(m->hdr.type), m->hdr.id);
-	if (p->fe_id) {
-		if (m->hdr.type == IPC_OK) {
-			exec_ok_to_fe(ct->x, p->fe_gen, p->fe_id);
-		} else {
-			const struct ipc_error *ie = (const void *)m->payload;
-			struct kerr e = { 0 };
-			kerr_set_status(&e, ie->grpc_status, ie->errno_code ? ie->errno_code : -EIO,
-					"%s", ie->msg);
-			exec_err_to_fe(ct->x, p->fe_gen, p->fe_id, &e);
-		}
-	} else if (m->hdr.type == IPC_ERROR) {
-		const struct ipc_error *ie = (const void *)m->payload;
-		log_warn("container %s: monitor: %s", ct->id, ie->msg);
-	}
+		return err->code;
+	struct kerr e = { 0 };
+	bool failed = ipc_error_decode(m, &e);
+	if (p->fe_id && failed)
+		exec_err_to_fe(ct->x, p->fe_gen, p->fe_id, &e);
+	else if (p->fe_id)
+		exec_ok_to_fe(ct->x, p->fe_gen, p->fe_id);
+	else if (failed)
+		log_warn("container %s: monitor: %s", ct->id, e.msg);
 	free(p);
 	return 0;
 }
@@ -599,7 +562,7 @@ static int launch_init(struct container *ct, const struct ipc_msg *m, struct ker
 		return kerr_set_status(e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM,
 				       "container %s: the request is too large", ct->id);
 	protobuf_c_message_pack(&ct->req->base, packed);
-	return pend_send(ct, ct->el, &ct->pl, PEND_CREATE, m, NULL, IPC_LAUNCH_INIT, packed, len,
+	return pend_send(ct, ct->el, &ct->pl, m, NULL, IPC_LAUNCH_INIT, packed, len,
 			 e);
 }
 
@@ -742,7 +705,7 @@ int on_start_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 	struct container *ct = lookup(x, q->container_id, &e);
 	if (!ct)
 		return exec_fail(c, m->hdr.id, &e, err);
-	if (ct->state != CTR_CREATED || pend_has(ct->pl, PEND_START)) {
+	if (ct->state != CTR_CREATED || ipc_pending_has(&ct->pl, IPC_LAUNCH_START)) {
 		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EALREADY,
 				"container %s: cannot start: it is %s", ct->id,
 				ct->state == CTR_CREATING  ? "being created"
@@ -755,7 +718,7 @@ int on_start_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 				ct->id);
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	if (pend_send(ct, ct->el, &ct->pl, PEND_START, m, NULL, IPC_LAUNCH_START, NULL, 0, &e) < 0)
+	if (pend_send(ct, ct->el, &ct->pl, m, NULL, IPC_LAUNCH_START, NULL, 0, &e) < 0)
 		return exec_fail(c, m->hdr.id, &e, err);
 	return 0;
 }
@@ -826,7 +789,7 @@ int on_exec_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 	ct->n_execs++;
 	/* The launcher decodes it again: what it runs is exactly what was
 	 * checked here. */
-	if (pend_send(ct, ct->el, &ct->pl, PEND_EXEC, m, req->exec_id, IPC_LAUNCH_EXEC, m->payload,
+	if (pend_send(ct, ct->el, &ct->pl, m, req->exec_id, IPC_LAUNCH_EXEC, m->payload,
 		      m->len, &e) < 0) {
 		drop_exec(ct, ex);
 		goto bad;
@@ -919,7 +882,7 @@ int on_signal_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 	struct ipc_process_signal out = { .signal = name[0] ? q->signal : init_signal(ct, q->signal) };
 	memcpy(out.container_id, q->container_id, sizeof(out.container_id));
 	snprintf(out.exec_id, sizeof(out.exec_id), "%s", name);
-	if (pend_send(ct, ct->em, &ct->pm, PEND_SIGNAL, m, name, IPC_MON_SIGNAL, &out, sizeof(out),
+	if (pend_send(ct, ct->em, &ct->pm, m, name, IPC_MON_SIGNAL, &out, sizeof(out),
 		      &e) < 0)
 		return exec_fail(c, m->hdr.id, &e, err);
 	return 0;

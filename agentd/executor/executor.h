@@ -29,6 +29,7 @@
 #include "cgroups.h"
 #include "err.h"
 #include "ipc.h"
+#include "ipc_pending.h"
 #include "log.h"
 #include "loop.h"
 #include "options.h"
@@ -54,15 +55,13 @@ struct exec_opts {
 	struct agent_options policy;
 };
 
-/* A front-end request waiting for the launcher or the monitor. */
-enum pend_kind { PEND_CREATE = 1, PEND_START, PEND_EXEC, PEND_SIGNAL };
+/* Our request to the launcher (LAUNCH_INIT, LAUNCH_START, LAUNCH_EXEC) or
+ * the monitor (MON_SIGNAL), and the front-end request it serves. */
 struct pending {
-	enum pend_kind kind;
-	uint32_t fe_id;       /* the front-end's request id */
+	struct ipc_pending req;
+	uint32_t fe_id;       /* the front-end's request id; 0: our own (SIGKILL) */
 	uint32_t fe_gen;      /* the front-end generation that asked */
-	uint32_t sub_id;      /* id of our request to L or M */
 	char exec_id[IPC_ID_MAX];
-	struct pending *next;
 };
 
 struct oom_watch;
@@ -94,8 +93,8 @@ struct container {
 	bool init_exited;
 	struct ctr_exec *execs;
 	unsigned n_execs;
-	struct pending *pl;   /* waiting for the launcher, in order */
-	struct pending *pm;   /* waiting for the monitor */
+	struct ipc_pending_list pl; /* struct pending waiting for the launcher */
+	struct ipc_pending_list pm; /* struct pending waiting for the monitor */
 	/* removal */
 	bool removing;
 	bool remove_replied;
@@ -200,10 +199,6 @@ struct executor {
 
 /* ---- main.c ---- */
 int exec_reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err);
-/* The ERROR payload for e (its status, 1..16, INTERNAL when it has none),
- * for the launcher and the spawner, which answer on plain sockets. */
-#define EXEC_ERROR_PAYLOAD_MAX (sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX)
-size_t exec_error_payload(uint8_t buf[EXEC_ERROR_PAYLOAD_MAX], const struct kerr *e);
 /* Reply to the front-end generation gen if it is still the current one;
  * a reply for a front-end that went away is dropped. */
 void exec_to_fe(struct executor *x, uint32_t gen, uint32_t type, uint32_t id, const void *p,

@@ -123,10 +123,7 @@ static int recv_reply(int sock, uint32_t want, struct ipc_msg *m, struct kerr *e
 		return r;
 	if (r == 0)
 		return kerr_set_status(err, GRPC_INTERNAL, -EPIPE, "the monitor went away");
-	if (m->hdr.type == IPC_ERROR) {
-		const struct ipc_error *e = (const void *)m->payload;
-		kerr_set_status(err, e->grpc_status, e->errno_code ? e->errno_code : -EIO, "%s",
-				e->msg);
+	if (ipc_error_decode(m, err)) {
 		ipc_msg_release(m);
 		return err->code;
 	}
@@ -189,10 +186,8 @@ fail:
 
 static void reply_error(struct launcher *la, uint32_t id, const struct kerr *e)
 {
-	uint8_t buf[EXEC_ERROR_PAYLOAD_MAX];
-	size_t n = exec_error_payload(buf, e);
 	struct kerr e2 = { 0 };
-	if (ipc_send_fd(la->el, IPC_ERROR, id, buf, n, -1, &e2) < 0)
+	if (ipc_send_error(la->el, id, e, GRPC_INTERNAL, &e2) < 0)
 		log_error("launcher: reply to the executor: %s", e2.msg);
 }
 

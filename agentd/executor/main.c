@@ -50,14 +50,6 @@
 #define SYSFS_MEMORY_BLOCK_SIZE_PATH "/sys/devices/system/memory/block_size_bytes"
 #define SYSFS_MEMORY_HOTPLUG_PROBE_PATH "/sys/devices/system/memory/probe"
 
-size_t exec_error_payload(uint8_t buf[EXEC_ERROR_PAYLOAD_MAX], const struct kerr *e)
-{
-	int status = kerr_status(e);
-	if (status <= GRPC_OK || status > GRPC_UNAUTHENTICATED)
-		status = GRPC_INTERNAL;
-	return ipc_error_build(buf, status, e->code < 0 && e->code >= -4095 ? e->code : 0, e->msg);
-}
-
 int exec_reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err)
 {
 	return ipc_chan_send_error(c, id, e, GRPC_INTERNAL, err);

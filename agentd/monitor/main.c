@@ -75,20 +75,19 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 
 /* ---- replies ---- */
 
+static void chan_kerr(struct ipc_chan *c, uint32_t id, const struct kerr *e)
+{
+	struct kerr e2 = { 0 };
+	if (ipc_chan_send_error(c, id, e, GRPC_INTERNAL, &e2) < 0)
+		log_warn("reply to %s: %s", ipc_chan_name(c), e2.msg);
+}
+
 static void chan_error(struct ipc_chan *c, uint32_t id, int grpc_status, int errno_code,
 		       const char *msg)
 {
-	uint8_t buf[sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX];
-	size_t n = ipc_error_build(buf, grpc_status, errno_code, msg);
 	struct kerr e = { 0 };
-	if (ipc_chan_send(c, IPC_ERROR, id, buf, n, -1, &e) < 0)
-		log_warn("reply to %s: %s", ipc_chan_name(c), e.msg);
-}
-
-static void chan_kerr(struct ipc_chan *c, uint32_t id, const struct kerr *e)
-{
-	int code = e->code < 0 && e->code >= -4095 ? e->code : 0;
-	chan_error(c, id, kerr_status(e), code, e->msg);
+	kerr_set_status(&e, grpc_status, errno_code, "%s", msg);
+	chan_kerr(c, id, &e);
 }
 
 static void chan_ok(struct ipc_chan *c, uint32_t id)

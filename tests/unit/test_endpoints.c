@@ -119,6 +119,7 @@ TEST(gate_follows_the_allowed_list)
 	CHECK(strstr(e.msg, "MON_SIGNAL is blocked by policy: it serves no known endpoint") !=
 	      NULL);
 	CHECK(ipc_endpoint_check(&all, 250, &e) < 0);
+	options_free(&some);
 }
 
 int main(void)

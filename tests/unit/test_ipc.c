@@ -14,7 +14,9 @@
 
 #include "../tap.h"
 #include "grpc_status.h"
+#include "agent.pb-c.h"
 #include "ipc.h"
+#include "ipc_pending.h"
 #include "log.h"
 #include "loop.h"
 
@@ -856,6 +858,215 @@ TEST(metrics_messages)
 	CHECK(m.payload && memcmp(m.payload, text, m.len) == 0);
 	ipc_msg_release(&m);
 	free(text);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* ---- the dispatcher owns a request's input ---- */
+
+struct owner_test {
+	struct loop *loop;
+	int handled, closed;
+	char hostname[64];
+	char reason[256];
+	bool take;
+	void *taken;
+};
+
+static int own_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct owner_test *t = data;
+	const Grpc__CreateSandboxRequest *q = m->in;
+	snprintf(t->hostname, sizeof(t->hostname), "%s", q->hostname);
+	t->handled++;
+	if (t->take)
+		t->taken = ipc_msg_take_in(m);
+	loop_quit(t->loop);
+	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
+}
+
+static int own_start(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct owner_test *t = data;
+	t->handled++;
+	return 0;
+}
+
+static void own_close(struct ipc_chan *c, const char *reason, void *data)
+{
+	struct owner_test *t = data;
+	t->closed++;
+	snprintf(t->reason, sizeof(t->reason), "%s", reason ? reason : "(eof)");
+	loop_quit(t->loop);
+}
+
+static const struct ipc_dispatch owner_table[] = {
+	{ IPC_CREATE_SANDBOX_REQ, own_sandbox },
+	{ IPC_START_CONTAINER_REQ, own_start },
+	{ 0, NULL },
+};
+
+/* Run the loop until the handler or the close quits it (5 s at most). */
+static void spin(struct loop *l)
+{
+	struct kerr e = { 0 };
+	struct loop_timer *tm = loop_timer_add(l, loop_now_ns() + 5000000000ull, on_timeout, NULL);
+	loop_run(l, &e);
+	loop_timer_cancel(l, tm);
+}
+
+TEST(dispatcher_decodes_and_frees_a_request)
+{
+	struct owner_test t = { 0 };
+	struct kerr e = { 0 };
+	int sv[2];
+	REQUIRE(pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
+	struct ipc_chan *c = NULL;
+	REQUIRE(ipc_chan_new(&c, t.loop, sv[0], "exec", IPC_ROLE_FRONTEND, owner_table, own_close,
+			     &t, &e) == 0);
+	/* Bytes that are no CreateSandboxRequest are answered without the
+	 * handler; a real one after them is decoded for the handler, and
+	 * freed after it. */
+	static const uint8_t junk[] = { 0xff, 0xff, 0xff };
+	CHECK_EQ_INT(ipc_send_fd(sv[1], IPC_CREATE_SANDBOX_REQ, 7, junk, sizeof(junk), -1, &e), 0);
+	Grpc__CreateSandboxRequest req = GRPC__CREATE_SANDBOX_REQUEST__INIT;
+	req.hostname = (char *)"pod-7";
+	uint8_t buf[64];
+	size_t n = protobuf_c_message_pack(&req.base, buf);
+	CHECK_EQ_INT(ipc_send_fd(sv[1], IPC_CREATE_SANDBOX_REQ, 8, buf, n, -1, &e), 0);
+	spin(t.loop);
+	CHECK_EQ_INT(t.handled, 1);
+	CHECK_EQ_INT(t.closed, 0);
+	CHECK_EQ_STR(t.hostname, "pod-7");
+	struct ipc_msg m;
+	REQUIRE(ipc_recv(sv[1], &m, &e) == 1);
+	CHECK_EQ_INT(m.hdr.type, IPC_ERROR);
+	CHECK_EQ_INT(m.hdr.id, 7);
+	struct kerr failure = { 0 };
+	CHECK(ipc_error_decode(&m, &failure));
+	CHECK_EQ_INT(kerr_status(&failure), GRPC_INVALID_ARGUMENT);
+	CHECK_EQ_STR(failure.msg,
+		     "CreateSandbox: the request is not a valid CreateSandboxRequest");
+	ipc_msg_release(&m);
+	REQUIRE(ipc_recv(sv[1], &m, &e) == 1);
+	CHECK_EQ_INT(m.hdr.type, IPC_OK);
+	CHECK_EQ_INT(m.hdr.id, 8);
+	ipc_msg_release(&m);
+	/* A handler may keep it. */
+	t.take = true;
+	CHECK_EQ_INT(ipc_send_fd(sv[1], IPC_CREATE_SANDBOX_REQ, 9, buf, n, -1, &e), 0);
+	spin(t.loop);
+	REQUIRE(t.taken != NULL);
+	CHECK_EQ_STR(((Grpc__CreateSandboxRequest *)t.taken)->hostname, "pod-7");
+	protobuf_c_message_free_unpacked(t.taken, NULL);
+	ipc_chan_free(c);
+	close(sv[1]);
+	loop_free(t.loop);
+}
+
+TEST(dispatcher_refuses_a_request_without_an_id)
+{
+	struct owner_test t = { 0 };
+	struct kerr e = { 0 };
+	int sv[2];
+	REQUIRE(pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
+	struct ipc_chan *c = NULL;
+	REQUIRE(ipc_chan_new(&c, t.loop, sv[0], "exec", IPC_ROLE_FRONTEND, owner_table, own_close,
+			     &t, &e) == 0);
+	struct ipc_container_ref r = { .container_id = "c1" };
+	CHECK_EQ_INT(ipc_send_fd(sv[1], IPC_START_CONTAINER_REQ, 0, &r, sizeof(r), -1, &e), 0);
+	spin(t.loop);
+	CHECK_EQ_INT(t.handled, 0);
+	CHECK_EQ_INT(t.closed, 1);
+	CHECK_EQ_STR(t.reason, "START_CONTAINER_REQ without a request id");
+	close(sv[1]);
+	loop_free(t.loop);
+}
+
+/* ---- the registry of pending requests, and ERROR ---- */
+
+static struct ipc_msg reply_of(uint32_t type, uint32_t id)
+{
+	return (struct ipc_msg){ .hdr = { .type = type, .id = id }, .fd = -1 };
+}
+
+TEST(pending_matches_replies_to_their_requests)
+{
+	struct ipc_pending_list l = { 0 };
+	struct ipc_pending a, b, c;
+	ipc_pending_add(&l, &a, IPC_STATS_CONTAINER_REQ, 1);
+	ipc_pending_add(&l, &b, IPC_START_CONTAINER_REQ, 2);
+	ipc_pending_add(&l, &c, IPC_LAUNCH_INIT, 3);
+	CHECK_EQ_INT(l.n, 3);
+	CHECK(ipc_pending_has(&l, IPC_LAUNCH_INIT));
+	CHECK(!ipc_pending_has(&l, IPC_LAUNCH_EXEC));
+	struct kerr e = { 0 };
+	struct ipc_msg m = reply_of(IPC_OK, 9);
+	CHECK(ipc_pending_match(&l, &m, &e) == NULL);
+	CHECK_EQ_STR(e.msg, "OK with id 9 matches no request");
+	CHECK_EQ_INT(e.code, -EPROTO);
+	/* The declared reply of STATS_CONTAINER_REQ is not OK. */
+	m = reply_of(IPC_OK, 1);
+	CHECK(ipc_pending_match(&l, &m, &e) == NULL);
+	CHECK_EQ_STR(e.msg, "OK with id 1 answers STATS_CONTAINER_REQ, which expects "
+			    "STATS_CONTAINER_REPLY");
+	CHECK_EQ_INT(l.n, 3);
+	m = reply_of(IPC_OK, 2);
+	CHECK(ipc_pending_match(&l, &m, &e) == &b);
+	m = reply_of(IPC_ERROR, 3);
+	CHECK(ipc_pending_match(&l, &m, &e) == &c);
+	CHECK(!ipc_pending_has(&l, IPC_LAUNCH_INIT));
+	/* What is left goes oldest first; then the list is empty and usable. */
+	CHECK(ipc_pending_pop(&l) == &a);
+	CHECK(ipc_pending_pop(&l) == NULL);
+	CHECK_EQ_INT(l.n, 0);
+	ipc_pending_add(&l, &b, IPC_START_CONTAINER_REQ, 4);
+	ipc_pending_remove(&l, &b);
+	CHECK(ipc_pending_pop(&l) == NULL);
+}
+
+TEST(error_built_and_read_in_one_place)
+{
+	int sv[2];
+	REQUIRE(pair(sv) == 0);
+	struct kerr e = { 0 }, cause = { 0 };
+	/* No status of its own: the default; an errno out of range: none. */
+	kerr_set(&cause, -ENOENT, "gone");
+	CHECK_EQ_INT(ipc_send_error(sv[0], 4, &cause, GRPC_INTERNAL, &e), 0);
+	struct ipc_msg m;
+	REQUIRE(ipc_recv(sv[1], &m, &e) == 1);
+	struct kerr got = { 0 };
+	CHECK(ipc_error_decode(&m, &got));
+	CHECK_EQ_INT(kerr_status(&got), kerr_status(&cause));
+	CHECK_EQ_INT(got.code, -ENOENT);
+	CHECK_EQ_STR(got.msg, "gone");
+	ipc_msg_release(&m);
+	/* A cause without an error status: the default; no errno: -EIO. */
+	kerr_clear(&cause);
+	snprintf(cause.msg, sizeof(cause.msg), "odd");
+	uint8_t buf[IPC_ERROR_PAYLOAD_MAX];
+	size_t n = ipc_error_payload(buf, &cause, GRPC_UNAVAILABLE);
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_ERROR, 5, buf, n, -1, &e), 0);
+	REQUIRE(ipc_recv(sv[1], &m, &e) == 1);
+	CHECK(ipc_error_decode(&m, &got));
+	CHECK_EQ_INT(kerr_status(&got), GRPC_UNAVAILABLE);
+	CHECK_EQ_INT(got.code, -EIO);
+	CHECK_EQ_STR(got.msg, "odd");
+	ipc_msg_release(&m);
+	/* An errno out of range is not carried; the status is. */
+	kerr_set_status(&cause, GRPC_ABORTED, -100000, "far");
+	n = ipc_error_payload(buf, &cause, GRPC_UNAVAILABLE);
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_ERROR, 6, buf, n, -1, &e), 0);
+	REQUIRE(ipc_recv(sv[1], &m, &e) == 1);
+	CHECK(ipc_error_decode(&m, &got));
+	CHECK_EQ_INT(kerr_status(&got), GRPC_ABORTED);
+	CHECK_EQ_INT(got.code, -EIO);
+	ipc_msg_release(&m);
+	/* Anything else is no failure. */
+	m = reply_of(IPC_OK, 1);
+	kerr_clear(&got);
+	CHECK(!ipc_error_decode(&m, &got));
+	CHECK_EQ_INT(got.code, 0);
 	close(sv[0]);
 	close(sv[1]);
 }

@@ -915,15 +915,23 @@ static void spin(struct loop *l)
 	loop_timer_cancel(l, tm);
 }
 
+/* A channel serving owner_table to a front-end; sv[1] is the front-end. */
+static int owner_open(struct owner_test *t, int sv[2], struct ipc_chan **c)
+{
+	struct kerr e = { 0 };
+	if (pair(sv) < 0 || loop_new(&t->loop, &e) < 0)
+		return -1;
+	return ipc_chan_new(c, t->loop, sv[0], "exec", IPC_ROLE_FRONTEND, owner_table, own_close,
+			    t, &e);
+}
+
 TEST(dispatcher_decodes_and_frees_a_request)
 {
 	struct owner_test t = { 0 };
 	struct kerr e = { 0 };
 	int sv[2];
-	REQUIRE(pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
 	struct ipc_chan *c = NULL;
-	REQUIRE(ipc_chan_new(&c, t.loop, sv[0], "exec", IPC_ROLE_FRONTEND, owner_table, own_close,
-			     &t, &e) == 0);
+	REQUIRE(owner_open(&t, sv, &c) == 0);
 	/* Bytes that are no CreateSandboxRequest are answered without the
 	 * handler; a real one after them is decoded for the handler, and
 	 * freed after it. */
@@ -969,10 +977,8 @@ TEST(dispatcher_refuses_a_request_without_an_id)
 	struct owner_test t = { 0 };
 	struct kerr e = { 0 };
 	int sv[2];
-	REQUIRE(pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
 	struct ipc_chan *c = NULL;
-	REQUIRE(ipc_chan_new(&c, t.loop, sv[0], "exec", IPC_ROLE_FRONTEND, owner_table, own_close,
-			     &t, &e) == 0);
+	REQUIRE(owner_open(&t, sv, &c) == 0);
 	struct ipc_container_ref r = { .container_id = "c1" };
 	CHECK_EQ_INT(ipc_send_fd(sv[1], IPC_START_CONTAINER_REQ, 0, &r, sizeof(r), -1, &e), 0);
 	spin(t.loop);

@@ -125,6 +125,16 @@ const struct ipc_type_desc *ipc_type_next(const struct ipc_type_desc *prev)
 	return NULL;
 }
 
+bool ipc_type_is_reply(uint32_t type)
+{
+	if (type == IPC_ERROR)
+		return true;
+	for (const struct ipc_type_desc *d = NULL; (d = ipc_type_next(d));)
+		if (d->reply == type && type != IPC_NONE)
+			return true;
+	return false;
+}
+
 const char *ipc_type_name(uint32_t type)
 {
 	static char buf[24];
@@ -1060,11 +1070,20 @@ static int chan_flush(struct ipc_chan *c, struct kerr *err)
 	return 0;
 }
 
+/* The entry for type, else the table's reply handler for a reply the peer
+ * may send. */
 static const struct ipc_dispatch *chan_lookup(const struct ipc_chan *c, uint32_t type)
 {
-	for (const struct ipc_dispatch *d = c->table; d && d->fn; d++)
+	const struct ipc_dispatch *replies = NULL;
+	for (const struct ipc_dispatch *d = c->table; d && d->fn; d++) {
 		if (d->type == type)
 			return d;
+		if (d->type == IPC_REPLIES)
+			replies = d;
+	}
+	const struct ipc_type_desc *t = ipc_type_info(type);
+	if (replies && t && (t->from & IPC_ROLE_BIT(c->peer)) && ipc_type_is_reply(type))
+		return replies;
 	return NULL;
 }
 
@@ -1156,6 +1175,8 @@ static int table_check(const struct ipc_dispatch *table, enum ipc_role peer, con
 		       struct kerr *err)
 {
 	for (const struct ipc_dispatch *d = table; d && d->fn; d++) {
+		if (d->type == IPC_REPLIES)
+			continue; /* chan_lookup checks each reply's sender */
 		const struct ipc_type_desc *t = ipc_type_info(d->type);
 		if (!t)
 			return kerr_set(err, -EINVAL, "ipc channel %s: its table lists unknown type %u",

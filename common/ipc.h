@@ -480,6 +480,12 @@ struct ipc_dispatch {
 	uint32_t type;
 	ipc_handler_fn fn;
 };
+/* As an entry's type: every reply the peer may send (a type some request
+ * declares as its answer, and ERROR), for the requester's one reply
+ * handler (ipc_pending_match then checks it answers a pending request). */
+#define IPC_REPLIES 0xffffffffu
+/* Whether some request declares type as its answer (ERROR: every one). */
+bool ipc_type_is_reply(uint32_t type);
 
 /* The table is borrowed and must outlive the channel; it ends with an
  * entry whose fn is NULL. It may list only types the declaration lets peer

@@ -454,9 +454,7 @@ static int on_launcher_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 }
 
 static const struct ipc_dispatch launcher_table[] = {
-	{ IPC_LAUNCHED, on_launcher_reply },
-	{ IPC_OK, on_launcher_reply },
-	{ IPC_ERROR, on_launcher_reply },
+	{ IPC_REPLIES, on_launcher_reply },
 	{ 0, NULL },
 };
 
@@ -530,8 +528,7 @@ static int on_monitor_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 static const struct ipc_dispatch monitor_table[] = {
 	{ IPC_MON_EXITED, on_mon_exited },
 	{ IPC_MON_RELEASED, on_mon_released },
-	{ IPC_OK, on_monitor_reply },
-	{ IPC_ERROR, on_monitor_reply },
+	{ IPC_REPLIES, on_monitor_reply },
 	{ 0, NULL },
 };
 

@@ -107,17 +107,7 @@ static int on_monitor_attach(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 }
 
 static const struct ipc_dispatch executor_table[] = {
-	{ IPC_PONG, on_reply },
-	{ IPC_GET_GUEST_DETAILS_REPLY, on_reply },
-	{ IPC_GET_METRICS_REPLY, on_reply },
-	{ IPC_OK, on_reply },
-	{ IPC_STATS_CONTAINER_REPLY, on_reply },
-	{ IPC_GET_OOM_EVENT_REPLY, on_reply },
-	{ IPC_GET_VOLUME_STATS_REPLY, on_reply },
-	{ IPC_UPDATE_INTERFACE_REPLY, on_reply },
-	{ IPC_ROUTES_REPLY, on_reply },
-	{ IPC_LIST_INTERFACES_REPLY, on_reply },
-	{ IPC_ERROR, on_reply },
+	{ IPC_REPLIES, on_reply },
 	{ IPC_MONITOR_ATTACH, on_monitor_attach },
 	{ 0, NULL },
 };

@@ -742,11 +742,7 @@ static int on_reply(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct 
 }
 
 static const struct ipc_dispatch monitor_table[] = {
-	{ IPC_READ_STREAM_REPLY, on_reply },
-	{ IPC_WRITE_STDIN_REPLY, on_reply },
-	{ IPC_WAIT_PROCESS_REPLY, on_reply },
-	{ IPC_OK, on_reply },
-	{ IPC_ERROR, on_reply },
+	{ IPC_REPLIES, on_reply },
 	{ 0, NULL },
 };
 

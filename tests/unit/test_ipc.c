@@ -464,6 +464,66 @@ TEST(channel_eof_and_send_after_close)
 	loop_free(t.loop);
 }
 
+/* IPC_REPLIES in a table: every reply the peer may send, nothing else. */
+static const struct ipc_dispatch replies_table[] = {
+	{ IPC_REPLIES, cli_pong },
+	{ 0, NULL },
+};
+
+TEST(table_replies_entry_takes_the_peers_replies_only)
+{
+	CHECK(ipc_type_is_reply(IPC_PONG));
+	CHECK(ipc_type_is_reply(IPC_ERROR));
+	CHECK(ipc_type_is_reply(IPC_LAUNCHED));
+	CHECK(!ipc_type_is_reply(IPC_MONITOR_ATTACH));
+	CHECK(!ipc_type_is_reply(IPC_PING));
+	/* A reply the executor sends reaches the handler (it quits at 100). */
+	struct chan_test t = { .pongs = 99 };
+	struct kerr e = { 0 };
+	int sv[2];
+	REQUIRE(pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
+	struct ipc_chan *c = NULL;
+	REQUIRE(ipc_chan_new(&c, t.loop, sv[0], "fe", IPC_ROLE_EXECUTOR, replies_table, on_close,
+			     &t, &e) == 0);
+	struct ipc_ping p = { 1 };
+	CHECK_EQ_INT(ipc_send_fd(sv[1], IPC_PONG, 1, &p, sizeof(p), -1, &e), 0);
+	struct loop_timer *tm = loop_timer_add(t.loop, loop_now_ns() + 5000000000ull, on_timeout,
+					       NULL);
+	loop_run(t.loop, &e);
+	loop_timer_cancel(t.loop, tm);
+	CHECK_EQ_INT(t.pongs, 100);
+	CHECK_EQ_INT(t.closed, 0);
+	ipc_chan_free(c);
+	close(sv[1]);
+	loop_free(t.loop);
+	/* A reply of another role's, or no reply at all: not accepted. */
+	static const struct {
+		uint32_t type;
+		const char *reason;
+	} refused[] = {
+		{ IPC_LAUNCHED, "message LAUNCHED (id 1) not accepted here" },
+		{ IPC_MON_SHUTDOWN, "message MON_SHUTDOWN (id 1) not accepted here" },
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		struct chan_test u = { 0 };
+		REQUIRE(pair(sv) == 0 && loop_new(&u.loop, &e) == 0);
+		REQUIRE(ipc_chan_new(&u.server, u.loop, sv[0], "fe", IPC_ROLE_EXECUTOR,
+				     replies_table, on_close, &u, &e) == 0);
+		struct ipc_launched l = { .pid = 1 };
+		if (refused[i].type == IPC_LAUNCHED)
+			ipc_send_fd(sv[1], IPC_LAUNCHED, 1, &l, sizeof(l), -1, &e);
+		else
+			ipc_send_fd(sv[1], refused[i].type, 1, NULL, 0, -1, &e);
+		tm = loop_timer_add(u.loop, loop_now_ns() + 5000000000ull, on_timeout, NULL);
+		loop_run(u.loop, &e);
+		loop_timer_cancel(u.loop, tm);
+		CHECK_EQ_INT(u.closed, 1);
+		CHECK_EQ_STR(u.reason, refused[i].reason);
+		close(sv[1]);
+		loop_free(u.loop);
+	}
+}
+
 /* ---- container path messages ---- */
 
 TEST(id_rule)

@@ -214,6 +214,9 @@ static const char *const monitor_syscalls[] = {
 	/* signals to container processes, only through pidfds it was handed
 	 * (no kill(2), no pidfd_open: a pid is not enough) */
 	"pidfd_send_signal",
+	/* fd-passthrough stdio (agentd/monitor/passfd.c): the type of a host
+	 * stream it is handed, and output moved from pipe to socket */
+	"getsockopt", "splice",
 	NULL,
 };
 

@@ -375,8 +375,9 @@ v1 | v2)
       check "container: no c1 cgroup is left${left:+ ($left)}" test -z "$left"
     fi
     out=$(timeout 30 "$ctl" --addr "$addr" call AgentService/SignalProcess '{"containerId": "c1", "signal": 15}' 2>&1)
+    # An unknown container is INVALID_ARGUMENT, as upstream's sandbox_err_to_ttrpc.
     check "container: c1 is unknown after removal (SignalProcess: ${out%%
-*})" sh -c 'echo "$1" | grep -q NOT_FOUND' _ "$out"
+*})" sh -c 'echo "$1" | grep -q INVALID_ARGUMENT' _ "$out"
 
     # 7. RESOURCE CHECKS: limits, update, pause/resume in this layout.
     . /usr/libexec/vm-tests/guest-resources.sh

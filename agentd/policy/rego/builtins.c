@@ -12,27 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "builtins.h"
 #include "sbuf.h"
 
 #define A (c->a)
 
 static const char *const ordinal[] = { "operand 1", "operand 2", "operand 3", "operand 4" };
 
-static int type_err(struct ectx *c, const char *name, int i, const char *want,
-		    const struct rv *got)
+int type_err(struct ectx *c, const char *name, int i, const char *want, const struct rv *got)
 {
 	return builtin_error(c, name, "%s must be %s but got %s", ordinal[i < 4 ? i : 3], want,
 			     rv_type_name(got));
 }
 
-#define NEED(i, type, want)                                                                  \
-	do {                                                                                 \
-		if (args[i]->t != (type))                                                    \
-			return type_err(c, NAME, i, want, args[i]);                          \
-	} while (0)
-
-static int need_int(struct ectx *c, const char *name, const struct rv **args, int i, int64_t *out)
+int need_int(struct ectx *c, const char *name, const struct rv **args, int i, int64_t *out)
 {
 	if (args[i]->t != RV_NUM)
 		return type_err(c, name, i, "number", args[i]);
@@ -43,7 +36,7 @@ static int need_int(struct ectx *c, const char *name, const struct rv **args, in
 
 /* ---- UTF-8 ---- */
 
-static size_t utf8_len(const char *s, size_t n)
+size_t utf8_len(const char *s, size_t n)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
@@ -53,7 +46,7 @@ static size_t utf8_len(const char *s, size_t n)
 }
 
 /* Byte offset of code point idx (n if past the end). */
-static size_t utf8_off(const char *s, size_t n, size_t idx)
+size_t utf8_off(const char *s, size_t n, size_t idx)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -439,7 +432,7 @@ static int bi_concat(struct ectx *c, const struct rv **args, const struct rv **o
 	return 0;
 }
 
-static const char *memmem_s(const struct rv *hay, size_t from, const struct rv *needle)
+const char *memmem_s(const struct rv *hay, size_t from, const struct rv *needle)
 {
 	if (from > hay->str.len)
 		return NULL;
@@ -1499,5 +1492,5 @@ const struct builtin *builtin_find(const char *name)
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		if (!strcmp(table[i].name, name))
 			return &table[i];
-	return NULL;
+	return builtin_find_ext(name);
 }

@@ -280,15 +280,23 @@ static int materialize(struct ectx *c, const struct pnode *node, const struct rv
 	struct rvlist k = { 0 }, v = { 0 };
 	if (base && base->t == RV_OBJ)
 		for (size_t i = 0; i < base->obj.n; i++) {
-			rvl_push(c->a, &k, base->obj.k[i]);
+			const struct rv *key = base->obj.k[i];
+			if (key->t == RV_STR && pnode_child(node, key->str.s))
+				continue; /* merged with the rules below */
+			rvl_push(c->a, &k, key);
 			rvl_push(c->a, &v, base->obj.v[i]);
 		}
 	for (size_t i = 0; i < node->nkids; i++) {
 		const struct rv *key = rv_cstr(c->a, node->kids[i]->name);
-		const struct rv *val;
-		int r = materialize(c, node->kids[i], base ? rv_get(base, key) : NULL, &val);
-		if (r < 0)
-			return r;
+		const struct rv *bv = base ? rv_get(base, key) : NULL;
+		const struct rv *val = bv;
+		/* a rule and a base document at one path: OPA reads the base one
+		 * when it enumerates (test-baseandvirtualdocs "conflicts") */
+		if (!(bv && node->kids[i]->rg)) {
+			int r = materialize(c, node->kids[i], bv, &val);
+			if (r < 0)
+				return r;
+		}
 		if (!val)
 			continue;
 		rvl_push(c->a, &k, key);

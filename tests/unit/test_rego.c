@@ -602,6 +602,54 @@ TEST(kata_opa_style_policies)
 	CHECK_EQ_STR(eval(m, "{}", "data.agent_policy.ReadStreamRequest"), "undefined");
 }
 
+TEST(base_and_virtual_documents_merge)
+{
+	/* a base document and rules in a package below it: one merged tree */
+	const char *m = "package t\n"
+			"keys := sort([k | data.cfg[k].kind])\n"
+			"all := data.cfg\n";
+	const char *rules = "package cfg.pod\nextra := 1\n";
+	struct kerr err;
+	struct rego_policy *p;
+	REQUIRE(rego_policy_new(&p, NULL, &err) == 0);
+	REQUIRE(rego_policy_add_module(p, "a.rego", m, strlen(m), &err) == 0);
+	REQUIRE(rego_policy_add_module(p, "b.rego", rules, strlen(rules), &err) == 0);
+	REQUIRE(rego_policy_compile(p, &err) == 0);
+	json_t *d = json_loads("{\"cfg\":{\"pod\":{\"kind\":\"a\"},\"vol\":{\"kind\":\"b\"}}}", 0, NULL);
+	REQUIRE(rego_policy_set_data(p, d, &err) == 0);
+	json_decref(d);
+	struct rego_result res;
+	REQUIRE(rego_eval(p, "data.t.keys", NULL, &res, &err) == 0);
+	char *s = json_dumps(res.value, JSON_COMPACT | JSON_ENCODE_ANY);
+	CHECK_EQ_STR(s, "[\"pod\",\"vol\"]"); /* "pod" once, not a conflict */
+	free(s);
+	rego_result_clear(&res);
+	REQUIRE(rego_eval(p, "data.t.all.pod", NULL, &res, &err) == 0);
+	s = json_dumps(res.value, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	CHECK_EQ_STR(s, "{\"extra\":1,\"kind\":\"a\"}");
+	free(s);
+	rego_result_clear(&res);
+	rego_policy_free(p);
+}
+
+TEST(builtins_strings_more)
+{
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.any_prefix_match([\"/run/a\", \"/x\"], \"/run/\")"), "true");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.any_prefix_match(\"/etc/x\", {\"/run/\", \"/proc\"})"), "false");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.any_suffix_match({\"a.conf\"}, [\".yaml\", \".conf\"])"), "true");
+	struct rego_limits strict = { .strict_builtin_errors = true };
+	CHECK_ERR(evalx(&strict, NULL, NULL, NULL, "x := strings.any_prefix_match([1], \"a\")"), "error: strings.any_prefix_match: eval_builtin_error: operand 1 must be array of strings");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.count(\"a-b-c\", \"-\")"), "2");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.count(\"aaaa\", \"aa\")"), "2"); /* non-overlapping */
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.count(\"h\xc3\xa9\", \"\")"), "3"); /* code points + 1 */
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.split_n(\"k=v=w\", \"=\", 2)"), "[\"k\",\"v\"]");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.split_n(\"a/b/c\", \"/\", -1)"), "[\"c\"]");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.split_n(\"a/b/c\", \"/\", 0)"), "[]");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.split_n(\"a/b/c\", \"/\", -9)"), "[\"a\",\"b\",\"c\"]");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.split_n(\"a/b\", \"/\", 1.5)"), "undefined");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := array.flatten([[1, [2]], 3, []])"), "[1,[2],3]");
+}
+
 int main(void)
 {
 	return tap_run();

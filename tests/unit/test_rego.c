@@ -650,6 +650,44 @@ TEST(builtins_strings_more)
 	CHECK_EQ_STR(eval(NULL, NULL, "x := array.flatten([[1, [2]], 3, []])"), "[1,[2],3]");
 }
 
+TEST(with_more)
+{
+	/* modifiers on the following lines belong to the literal */
+	const char *m = "package t\n"
+			"p if {\n"
+			"  q\n"
+			"    with input.a as 1\n"
+			"    with data.cfg.b as 2\n"
+			"}\n"
+			"q if { input.a == 1; data.cfg.b == 2 }\n";
+	CHECK_EQ_STR(eval(m, "{}", "data.t.p"), "true");
+	/* a data path with neither base document nor rule: the override is it */
+	const char *s = "package t\n"
+			"allowed contains x if { data.extra[x] }\n"
+			"p if { allowed[\"a\"] with data.extra as {\"a\"} }\n"
+			"v := x if { x := data.extra with data.extra as [1] }\n";
+	CHECK_EQ_STR(eval(s, NULL, "data.t.p"), "true");
+	CHECK_EQ_STR(eval(s, NULL, "data.t.v"), "[1]");
+	/* inside a mock the mocks around it are off, the ones set up inside on */
+	const char *n = "package t\n"
+			"wrap(x) := 7 if { count(x) == 2; inner with upper as lower }\n"
+			"inner if upper(\"A\") == \"a\"\n"
+			"p if { count([1, 2]) == 7 with count as wrap }\n";
+	CHECK_EQ_STR(eval(n, NULL, "data.t.p"), "true");
+}
+
+TEST(if_brace_not_a_body)
+{
+	/* after `if`, braces that are no body are one literal (a comprehension) */
+	const char *m = "package t\n"
+			"p if {k: v | some k, v in input}\n"
+			"q if { input.a }\n";
+	CHECK_EQ_STR(eval(m, "{\"a\": 1}", "data.t.p"), "true");
+	CHECK_EQ_STR(eval(m, "{\"a\": 1}", "data.t.q"), "true");
+	/* a real syntax error in the braces is still an error */
+	CHECK_ERR(eval("package t\np if { 1 + }\n", NULL, "data.t.p"), "error: t.rego:");
+}
+
 int main(void)
 {
 	return tap_run();

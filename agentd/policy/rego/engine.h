@@ -80,7 +80,7 @@ struct ectx {
 	struct sbuf *prints;
 	struct kerr *err;
 	bool strict;
-	bool in_mock; /* evaluating a `with f as mock` replacement */
+	size_t mock_floor; /* in a `with f as mock` replacement: ov[0..floor) are off */
 };
 
 /* Builtins: fill *out (NULL: undefined) and return 0, or return <0 with

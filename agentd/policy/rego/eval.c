@@ -335,11 +335,10 @@ static int eval_data(struct ectx *c, struct frame *fr, struct term *t, vkfn vk, 
 		}
 		if (!node->rg && e && e->k == TM_CONST) {
 			/* no rule below this key: base data only from here */
-			base = base ? rv_get(base, e->v) : NULL;
+			base = apply_data_overrides(c, t, i + 1, base ? rv_get(base, e->v) : NULL);
 			if (!base)
 				return 0;
-			return ref_walk(c, fr, t, i + 1, apply_data_overrides(c, t, i + 1, base), vk,
-					arg);
+			return ref_walk(c, fr, t, i + 1, base, vk, arg);
 		}
 		const struct rv *v;
 		if (!node->rg && !node->nkids) {
@@ -352,9 +351,10 @@ static int eval_data(struct ectx *c, struct frame *fr, struct term *t, vkfn vk, 
 				return eval_error(c, t, "function %s referenced without a call",
 						  node->name);
 		}
+		v = apply_data_overrides(c, t, i, v);
 		if (!v)
 			return 0;
-		return ref_walk(c, fr, t, i, apply_data_overrides(c, t, i, v), vk, arg);
+		return ref_walk(c, fr, t, i, v, vk, arg);
 	}
 }
 
@@ -483,9 +483,11 @@ struct callk {
 	const struct rv *result;
 };
 
+/* The innermost mock of t's function; inside a mock only the mocks set up
+ * inside it count (OPA: a mock calls the originals, never another mock). */
 static const struct override *find_fn_override(struct ectx *c, const struct term *t)
 {
-	for (size_t k = c->nov; k > 0; k--) {
+	for (size_t k = c->nov; k > c->mock_floor; k--) {
 		const struct override *o = &c->ov[k - 1];
 		if ((o->fn_from && o->fn_from == t->fn) || (o->bi_from && o->bi_from == t->bi))
 			return o;
@@ -504,18 +506,17 @@ static int call_apply(struct ectx *c, struct callk *ck)
 	struct term *t = ck->t;
 	const struct rv *out = NULL;
 	int r;
-	const struct override *o = c->nov && !c->in_mock ? find_fn_override(c, t) : NULL;
+	const struct override *o = c->nov > c->mock_floor ? find_fn_override(c, t) : NULL;
 	if (o && o->value) {
 		out = o->value;
 	} else if (o && o->fn_to) {
-		/* a mock calls the originals, never another mock (OPA) */
-		bool in_mock = c->in_mock;
-		c->in_mock = true;
+		size_t floor = c->mock_floor;
+		c->mock_floor = c->nov;
 		if (o->fn_to->fn)
 			r = eval_func(c, o->fn_to->fn, ck->args, &out);
 		else
 			r = o->fn_to->bi->fn(c, ck->args, &out);
-		c->in_mock = in_mock;
+		c->mock_floor = floor;
 		if (r < 0) {
 			if (o->fn_to->fn || c->strict || c->bail_code)
 				return r;

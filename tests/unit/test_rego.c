@@ -688,6 +688,14 @@ TEST(if_brace_not_a_body)
 	CHECK_ERR(eval("package t\np if { 1 + }\n", NULL, "data.t.p"), "error: t.rego:");
 }
 
+TEST(unify_object_patterns_both_sides)
+{
+	/* variables on both sides of = in object patterns with constant keys */
+	CHECK_EQ_STR(eval(NULL, NULL, "{\"a\": a, \"b\": 2} = {\"b\": b, \"a\": 1}; x := [a, b]"), "[1,2]");
+	CHECK_EQ_STR(eval(NULL, NULL, "{\"a\": a} = {\"c\": c}; x := 1"), "undefined");
+	CHECK_EQ_STR(eval(NULL, NULL, "{\"a\": a, \"b\": 1} = {\"a\": 3, \"b\": b}; x := a + b"), "4");
+}
+
 int main(void)
 {
 	return tap_run();

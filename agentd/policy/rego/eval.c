@@ -759,6 +759,31 @@ static int unify_pairs(struct ectx *c, void *arg)
 	return unify_terms(c, pk->fr, pk->a->items[pk->i], pk->b->items[pk->i], unify_pairs, &next);
 }
 
+static bool const_keys(const struct term *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->items[i]->k != TM_CONST)
+			return false;
+	return true;
+}
+
+/* Two object patterns with constant keys: the values of equal keys pair up
+ * (b's reordered to a's keys); false when the key sets differ. */
+static bool pair_object_values(struct term *a, struct term *b, struct term **va,
+			       struct term **vb)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		va[i] = a->vals[i];
+		vb[i] = NULL;
+		for (size_t j = 0; j < b->n && !vb[i]; j++)
+			if (rv_eq(a->items[i]->v, b->items[j]->v))
+				vb[i] = b->vals[j];
+		if (!vb[i])
+			return false;
+	}
+	return true;
+}
+
 static int unify_terms(struct ectx *c, struct frame *fr, struct term *a, struct term *b, kfn k,
 		       void *arg)
 {
@@ -767,6 +792,21 @@ static int unify_terms(struct ectx *c, struct frame *fr, struct term *a, struct 
 		if (a->n != b->n)
 			return 0;
 		struct pairk pk = { fr, a, b, 0, k, arg };
+		return unify_pairs(c, &pk);
+	}
+	if (ua && ub && a->k == TM_OBJECT && b->k == TM_OBJECT && const_keys(a) && const_keys(b)) {
+		/* {"x": x, "y": 2} = {"x": 1, "y": y}: the values pair up as arrays */
+		if (a->n != b->n)
+			return 0;
+		struct term *va = ar_alloc(c->a, sizeof(*va)), *vb = ar_alloc(c->a, sizeof(*vb));
+		*va = *a;
+		*vb = *b;
+		va->k = vb->k = TM_ARRAY;
+		va->items = ar_alloc(c->a, a->n * sizeof(*va->items));
+		vb->items = ar_alloc(c->a, a->n * sizeof(*vb->items));
+		if (!pair_object_values(a, b, va->items, vb->items))
+			return 0;
+		struct pairk pk = { fr, va, vb, 0, k, arg };
 		return unify_pairs(c, &pk);
 	}
 	if (ub && !ua) {

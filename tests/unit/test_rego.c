@@ -696,6 +696,23 @@ TEST(unify_object_patterns_both_sides)
 	CHECK_EQ_STR(eval(NULL, NULL, "{\"a\": a, \"b\": 1} = {\"a\": 3, \"b\": b}; x := a + b"), "4");
 }
 
+TEST(builtins_json_filter_remove)
+{
+	const char *doc = "{\"spec\": {\"env\": [{\"n\": 1, \"v\": 2}, {\"n\": 3}], \"a/b\": 1}, \"k\": 0}";
+	char q[512];
+	snprintf(q, sizeof(q), "x := json.filter(%s, [\"spec/env/0/n\", \"spec/a~1b\"])", doc);
+	CHECK_EQ_STR(eval(NULL, NULL, q), "{\"spec\":{\"a/b\":1,\"env\":[{\"n\":1}]}}");
+	snprintf(q, sizeof(q), "x := json.remove(%s, {[\"spec\", \"env\", 1], \"k\"})", doc);
+	CHECK_EQ_STR(eval(NULL, NULL, q), "{\"spec\":{\"a/b\":1,\"env\":[{\"n\":1,\"v\":2}]}}");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := json.remove({\"a\": 1}, set())"), "{\"a\":1}");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := json.filter({\"a\": 1}, [])"), "{}");
+	struct rego_limits strict = { .strict_builtin_errors = true };
+	CHECK_ERR(evalx(&strict, NULL, NULL, NULL, "x := json.remove({\"a\": 1}, [{\"a\": 1}])"),
+		  "error: json.remove: eval_builtin_error: operand 2 must be one of {set, array} containing");
+	CHECK_ERR(evalx(&strict, NULL, NULL, NULL, "x := json.filter([1], [\"a\"])"),
+		  "error: json.filter: eval_builtin_error: operand 1 must be object but got array");
+}
+
 int main(void)
 {
 	return tap_run();

@@ -5,6 +5,8 @@
  * array, object and set builtins a policy author reaches for.  Same rules as
  * builtins.c: OPA's names, argument checks and results.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,12 +150,147 @@ static int bi_array_flatten(struct ectx *c, const struct rv **args, const struct
 	return 0;
 }
 
+
+/* ---- json.filter, json.remove ---- */
+
+/* The paths as a tree: each node a path segment; "end" where a path stops. */
+struct ptree {
+	const struct rv *seg;
+	bool end;
+	struct ptree *kids, *next;
+};
+
+static struct ptree *pt_child(struct ectx *c, struct ptree *n, const struct rv *seg)
+{
+	for (struct ptree *k = n->kids; k; k = k->next)
+		if (rv_eq(k->seg, seg))
+			return k;
+	struct ptree *k = ar_alloc(A, sizeof(*k));
+	*k = (struct ptree){ .seg = seg, .next = n->kids };
+	n->kids = k;
+	return k;
+}
+
+/* "a/b/~1c" (JSON pointer escapes) or ["a", 0, ...]. */
+static int pt_add(struct ectx *c, const char *name, struct ptree *root, const struct rv *p)
+{
+	struct ptree *n = root;
+	if (p->t == RV_ARR) {
+		for (size_t i = 0; i < p->arr.n; i++)
+			n = pt_child(c, n, p->arr.v[i]);
+	} else if (p->t == RV_STR) {
+		const char *s = p->str.s, *e = s + p->str.len;
+		while (s < e && *s == '/')
+			s++;
+		while (e > s && e[-1] == '/')
+			e--;
+		while (s < e) {
+			const char *slash = memchr(s, '/', (size_t)(e - s));
+			const char *end = slash ? slash : e;
+			struct sbuf b = { .a = A };
+			for (const char *q = s; q < end; q++) {
+				if (*q == '~' && q + 1 < end && (q[1] == '0' || q[1] == '1')) {
+					sb_putc(&b, q[1] == '0' ? '~' : '/');
+					q++;
+				} else {
+					sb_putc(&b, *q);
+				}
+			}
+			n = pt_child(c, n, rv_str(A, sb_str(&b), b.n));
+			s = slash ? slash + 1 : e;
+		}
+	} else {
+		return builtin_error(c, name, "operand 2 must be one of {set, array} containing "
+				     "string paths or array of path segments but got %s",
+				     rv_type_name(p));
+	}
+	n->end = true;
+	return 0;
+}
+
+/* The node for key k of a document: object keys as they are, array
+ * indices as numbers or their decimal text. */
+static struct ptree *pt_find(struct ptree *n, const struct rv *key, bool index)
+{
+	for (struct ptree *k = n->kids; k; k = k->next) {
+		if (rv_eq(k->seg, key))
+			return k;
+		if (index && k->seg->t == RV_STR) {
+			char buf[32];
+			snprintf(buf, sizeof(buf), "%" PRId64, key->num.i);
+			if (!strcmp(buf, k->seg->str.s))
+				return k;
+		}
+	}
+	return NULL;
+}
+
+/* keep: json.filter (only the paths) or json.remove (all but them). */
+static const struct rv *pt_apply(struct ectx *c, const struct rv *doc, struct ptree *n, bool keep)
+{
+	if (n->end)
+		return keep ? doc : NULL;
+	if (doc->t != RV_OBJ && doc->t != RV_ARR)
+		return keep ? NULL : doc;
+	struct rvlist k = { 0 }, v = { 0 };
+	size_t len = doc->t == RV_OBJ ? doc->obj.n : doc->arr.n;
+	for (size_t i = 0; i < len; i++) {
+		eval_step(c);
+		const struct rv *key = doc->t == RV_OBJ ? doc->obj.k[i] : rv_int(A, (int64_t)i);
+		const struct rv *val = doc->t == RV_OBJ ? doc->obj.v[i] : doc->arr.v[i];
+		struct ptree *sub = pt_find(n, key, doc->t == RV_ARR);
+		const struct rv *nv = sub ? pt_apply(c, val, sub, keep) : keep ? NULL : val;
+		if (!nv)
+			continue;
+		rvl_push(A, &k, key);
+		rvl_push(A, &v, nv);
+	}
+	if (doc->t == RV_ARR)
+		return rv_arr(A, v.v, v.n);
+	return rv_obj(A, k.v, v.v, k.n, NULL);
+}
+
+static int json_paths(struct ectx *c, const char *name, const struct rv **args, bool keep,
+		      const struct rv **out)
+{
+	const char *NAME = name;
+	NEED(0, RV_OBJ, "object");
+	if (args[1]->t != RV_SET && args[1]->t != RV_ARR)
+		return type_err(c, name, 1, "one of {set, array}", args[1]);
+	struct ptree root = { 0 };
+	for (size_t i = 0; i < args[1]->arr.n; i++) {
+		int r = pt_add(c, name, &root, args[1]->arr.v[i]);
+		if (r < 0)
+			return r;
+	}
+	if (!args[1]->arr.n) {
+		*out = keep ? &rv_empty_obj : args[0];
+		return 0;
+	}
+	*out = pt_apply(c, args[0], &root, keep);
+	if (!*out)
+		*out = &rv_empty_obj;
+	return 0;
+}
+
+static int bi_json_filter(struct ectx *c, const struct rv **args, const struct rv **out)
+{
+	return json_paths(c, "json.filter", args, true, out);
+}
+
+static int bi_json_remove(struct ectx *c, const struct rv **args, const struct rv **out)
+{
+	return json_paths(c, "json.remove", args, false, out);
+}
+
 static const struct builtin table[] = {
 	{ "strings.any_prefix_match", 2, bi_any_prefix_match },
 	{ "strings.any_suffix_match", 2, bi_any_suffix_match },
 	{ "strings.count", 2, bi_str_count },
 	{ "strings.split_n", 3, bi_split_n },
 	{ "array.flatten", 1, bi_array_flatten },
+	{ "json.filter", 2, bi_json_filter },
+	{ "json.remove", 2, bi_json_remove },
 };
 
 const struct builtin *builtin_find_ext(const char *name)

@@ -94,6 +94,8 @@ struct builtin {
 const struct builtin *builtin_find(const char *name);
 int builtin_error(struct ectx *c, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* One evaluation step: abandons the query past the step or stack bound. */
+void eval_step(struct ectx *c);
 /* A bound was reached: abandon the query. */
 __attribute__((noreturn)) void eval_bail(struct ectx *c, int code, const char *what);
 

@@ -42,7 +42,7 @@ __attribute__((noreturn)) void eval_bail(struct ectx *c, int code, const char *w
 	longjmp(*c->bail, 1);
 }
 
-static void step(struct ectx *c)
+void eval_step(struct ectx *c)
 {
 	char probe;
 	if (++c->steps > c->max_steps)
@@ -128,19 +128,19 @@ static int each_member(struct ectx *c, const struct rv *coll,
 	switch (coll->t) {
 	case RV_ARR:
 		for (size_t i = 0; i < coll->arr.n && !r; i++) {
-			step(c);
+			eval_step(c);
 			r = fn(c, rv_int(c->a, (int64_t)i), coll->arr.v[i], arg);
 		}
 		break;
 	case RV_SET:
 		for (size_t i = 0; i < coll->arr.n && !r; i++) {
-			step(c);
+			eval_step(c);
 			r = fn(c, coll->arr.v[i], coll->arr.v[i], arg);
 		}
 		break;
 	case RV_OBJ:
 		for (size_t i = 0; i < coll->obj.n && !r; i++) {
-			step(c);
+			eval_step(c);
 			r = fn(c, coll->obj.k[i], coll->obj.v[i], arg);
 		}
 		break;
@@ -221,7 +221,7 @@ static int ref_key_cb(struct ectx *c, const struct rv *key, void *arg)
 static int ref_walk(struct ectx *c, struct frame *fr, struct term *t, size_t i,
 		    const struct rv *v, vkfn vk, void *arg)
 {
-	step(c);
+	eval_step(c);
 	while (i < t->n && t->items[i]->k == TM_CONST) {
 		v = rv_get(v, t->items[i]->v);
 		if (!v)
@@ -614,7 +614,7 @@ static int eval_call(struct ectx *c, struct frame *fr, struct term *t, vkfn vk, 
 
 static int eval_term(struct ectx *c, struct frame *fr, struct term *t, vkfn vk, void *arg)
 {
-	step(c);
+	eval_step(c);
 	switch (t->k) {
 	case TM_CONST:
 		return vk(c, t->v, arg);
@@ -706,7 +706,7 @@ static int unify_eq_cb(struct ectx *c, const struct rv *v, void *arg)
 static int unify_val(struct ectx *c, struct frame *fr, struct term *t, const struct rv *v,
 		     kfn k, void *arg)
 {
-	step(c);
+	eval_step(c);
 	if (t->k == TM_VAR) {
 		const struct rv *cur = fr->slot[t->slot];
 		if (cur)
@@ -1002,7 +1002,7 @@ static int const_path(const struct term *t, const struct rv ***path, size_t *n,
 
 static int eval_lit(struct ectx *c, struct frame *fr, struct lit *l, kfn k, void *arg)
 {
-	step(c);
+	eval_step(c);
 	if (!l->nw)
 		return eval_lit_core(c, fr, l, k, arg);
 	struct withk w = { .saved_ov = c->ov, .saved_nov = c->nov, .saved_input = c->input,

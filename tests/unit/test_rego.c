@@ -328,8 +328,19 @@ TEST(operators)
 	CHECK_EQ_STR(eval(NULL, NULL, "x := [null < false, false < 0, 0 < \"\", \"\" < [], [] < {}, {} < set()]"),
 		     "[true,true,true,true,true,true]");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := 1 == 1.0"), "true");
-	/* past int64: a double (OPA: arbitrary precision) */
-	CHECK_EQ_STR(eval(NULL, NULL, "x := 9223372036854775807 * 2 > 9223372036854775807"), "true");
+	/* past int64 (OPA: arbitrary precision): refused, never a rounded answer;
+	 * in non-strict mode too, so `not` cannot turn it into a yes */
+	CHECK_ERR(eval(NULL, NULL, "x := 9223372036854775807 * 2 > 9223372036854775807"),
+		  "error: rego: mul: integer overflow (numbers past int64 are not supported)");
+	CHECK_EQ_INT(last_code, -ERANGE);
+	CHECK_ERR(eval("package t\np if { not sum([9223372036854775807, 1]) > 0 }\n", NULL, "data.t.p"),
+		  "error: rego: sum: integer overflow");
+	CHECK_ERR(eval(NULL, NULL, "x := abs(-9223372036854775807 - 1)"), "error: rego: abs: integer overflow");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := 9223372036854775806 + 1"), "9223372036854775807");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := 9223372036854775807 + 0.5 > 0"), "true"); /* a double */
+	CHECK_ERR(eval("package t\np := 18446744073709551615\n", NULL, "data.t.p"),
+		  "error: t.rego:2:6: integer 18446744073709551615 is out of range");
+	CHECK_ERR(eval("package t\np := 1e400\n", NULL, "data.t.p"), "error: t.rego:2:6: number 1e400 is out of range");
 	/* a builtin error is undefined (non-strict, as the agent runs) ... */
 	CHECK_EQ_STR(eval(NULL, NULL, "x := 1 / 0"), "undefined");
 	/* ... and an error in strict mode */

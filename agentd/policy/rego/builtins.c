@@ -34,6 +34,17 @@ int need_int(struct ectx *c, const char *name, const struct rv **args, int i, in
 	return 0;
 }
 
+/* OPA computes exactly on integers of any size; here they are int64, so a
+ * result past it fails the query rather than come out rounded (a policy
+ * deciding on a wrong number is worse than one that cannot decide). */
+__attribute__((noreturn)) void int_overflow(struct ectx *c, const char *name)
+{
+	char what[128];
+	snprintf(what, sizeof(what),
+		 "%s: integer overflow (numbers past int64 are not supported)", name);
+	eval_bail(c, -ERANGE, what);
+}
+
 /* ---- UTF-8 ---- */
 
 size_t utf8_len(const char *s, size_t n)
@@ -128,10 +139,10 @@ static int arith(struct ectx *c, const char *NAME, const struct rv **args, const
 			*out = rv_int(A, b == -1 ? 0 : a % b);
 			return 0;
 		}
-		if (!ovf) {
-			*out = rv_int(A, r);
-			return 0;
-		}
+		if (ovf)
+			int_overflow(c, NAME);
+		*out = rv_int(A, r);
+		return 0;
 	}
 	double a = rv_numd(x), b = rv_numd(y), r = 0;
 	switch (op) {
@@ -304,7 +315,9 @@ static int bi_abs(struct ectx *c, const struct rv **args, const struct rv **out)
 {
 	const char *NAME = "abs";
 	NEED(0, RV_NUM, "number");
-	if (args[0]->num.is_int && args[0]->num.i != INT64_MIN)
+	if (args[0]->num.is_int && args[0]->num.i == INT64_MIN)
+		int_overflow(c, NAME);
+	if (args[0]->num.is_int)
 		*out = rv_int(A, args[0]->num.i < 0 ? -args[0]->num.i : args[0]->num.i);
 	else
 		*out = rv_num(A, fabs(rv_numd(args[0])));

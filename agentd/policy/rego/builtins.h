@@ -14,6 +14,9 @@ int type_err(struct ectx *c, const char *name, int i, const char *want, const st
 /* args[i] as an exact integer, or a builtin error. */
 int need_int(struct ectx *c, const char *name, const struct rv **args, int i, int64_t *out);
 
+/* An int64 result out of range: abandons the query (-ERANGE). */
+__attribute__((noreturn)) void int_overflow(struct ectx *c, const char *name);
+
 #define NEED(i, type, want)                                                                  \
 	do {                                                                                 \
 		if (args[i]->t != (type))                                                    \

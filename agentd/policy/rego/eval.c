@@ -37,8 +37,10 @@ static const struct rv not_done, undef;
 __attribute__((noreturn)) void eval_bail(struct ectx *c, int code, const char *what)
 {
 	c->bail_code = code;
-	kerr_set_status(c->err, code == -ETIME ? GRPC_DEADLINE_EXCEEDED : GRPC_RESOURCE_EXHAUSTED,
-			code, "rego: %s", what);
+	int status = code == -ETIME    ? GRPC_DEADLINE_EXCEEDED
+		     : code == -ERANGE ? GRPC_INVALID_ARGUMENT
+				       : GRPC_RESOURCE_EXHAUSTED;
+	kerr_set_status(c->err, status, code, "rego: %s", what);
 	longjmp(*c->bail, 1);
 }
 

@@ -8,6 +8,7 @@
  * policy_data costs nothing per query.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -578,10 +579,18 @@ static const struct rv *number_value(struct parser *p, const struct token *t, bo
 		errno = 0;
 		char *end;
 		long long v = strtoll(txt, &end, 10);
+		if (errno == ERANGE)
+			perr(p, t, "integer %s is out of range (numbers past int64 are not "
+				   "supported)", txt);
 		if (!errno && !*end)
 			return rv_int(p->a, v);
 	}
-	return rv_num(p->a, strtod(txt, NULL));
+	errno = 0;
+	double d = strtod(txt, NULL);
+	if (errno == ERANGE || isinf(d))
+		perr(p, t, "number %s is out of range (numbers past a double are not supported)",
+		     txt);
+	return rv_num(p->a, d);
 }
 
 /* Parenthesised or bracketed terms ignore newlines. */

@@ -724,6 +724,21 @@ TEST(builtins_json_filter_remove)
 		  "error: json.filter: eval_builtin_error: operand 1 must be object but got array");
 }
 
+TEST(unsupported_builtins_refused_at_compile_time)
+{
+	/* an OPA builtin left out fails the policy load, never a wrong answer */
+	CHECK_ERR(eval("package t\np if { time.now_ns() > 0 }\n", NULL, "data.t.p"),
+		  "error: t.rego:2: unsupported builtin time.now_ns (not implemented by this evaluator)");
+	CHECK_ERR(eval("package t\np if { http.send({}) }\n", NULL, "data.t.p"),
+		  "error: t.rego:2: unsupported builtin http.send");
+	CHECK_ERR(eval("package t\np if { net.cidr_contains(\"10.0.0.0/8\", input.ip) }\n", NULL, "data.t.p"),
+		  "error: t.rego:2: unsupported builtin net.cidr_contains");
+	CHECK_ERR(eval("package t\nf(_) := 1\np if { f(1) with crypto.sha256 as f }\n", NULL, "data.t.p"),
+		  "error: t.rego:3: with: unsupported builtin crypto.sha256");
+	/* a name OPA does not have either stays an undefined function */
+	CHECK_ERR(eval("package t\np if { nosuch.fn(1) }\n", NULL, "data.t.p"), "error: t.rego:2: undefined function nosuch.fn");
+}
+
 int main(void)
 {
 	return tap_run();

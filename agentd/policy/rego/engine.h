@@ -92,6 +92,8 @@ struct builtin {
 };
 
 const struct builtin *builtin_find(const char *name);
+/* An OPA builtin deliberately left out (compile error "unsupported builtin"). */
+bool builtin_unsupported(const char *name);
 int builtin_error(struct ectx *c, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* One evaluation step: abandons the query past the step or stack bound. */

@@ -336,6 +336,10 @@ TEST(operators)
 	CHECK_ERR(eval("package t\np if { not sum([9223372036854775807, 1]) > 0 }\n", NULL, "data.t.p"),
 		  "error: rego: sum: integer overflow");
 	CHECK_ERR(eval(NULL, NULL, "x := abs(-9223372036854775807 - 1)"), "error: rego: abs: integer overflow");
+	CHECK_ERR(eval(NULL, NULL, "x := bits.lsh(9223372036854775807, 1)"), "error: rego: bits.lsh: integer overflow");
+	CHECK_ERR(eval(NULL, NULL, "x := bits.lsh(1, 64)"), "error: rego: bits.lsh: integer overflow");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := bits.lsh(-1, 62)"), "-4611686018427387904");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := bits.lsh(0, 100)"), "0");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := 9223372036854775806 + 1"), "9223372036854775807");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := 9223372036854775807 + 0.5 > 0"), "true"); /* a double */
 	CHECK_ERR(eval("package t\np := 18446744073709551615\n", NULL, "data.t.p"),

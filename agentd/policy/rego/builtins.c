@@ -1187,7 +1187,10 @@ static int bits(struct ectx *c, const char *name, const struct rv **args, const 
 	case '<':
 		if (b < 0)
 			return builtin_error(c, name, "operand 2 must be an unsigned integer number");
-		v = b >= 64 ? 0 : (int64_t)((uint64_t)a << b);
+		/* OPA shifts exactly into big integers: past int64, refuse */
+		if (a && (b >= 63 || ((int64_t)((uint64_t)a << b) >> b) != a))
+			int_overflow(c, name);
+		v = a ? (int64_t)((uint64_t)a << b) : 0;
 		break;
 	case '>':
 		if (b < 0)

@@ -743,6 +743,18 @@ TEST(unsupported_builtins_refused_at_compile_time)
 	CHECK_ERR(eval("package t\np if { nosuch.fn(1) }\n", NULL, "data.t.p"), "error: t.rego:2: undefined function nosuch.fn");
 }
 
+TEST(strings_replace_n_one_pass)
+{
+	/* Go's strings.NewReplacer over the keys in order: one pass, no rescans */
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.replace_n({\"a\": \"b\", \"b\": \"a\"}, \"abba\")"), "\"baab\"");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.replace_n({\"a\": \"1\", \"ab\": \"2\"}, \"abc\")"), "\"1bc\"");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.replace_n({\"\": \"-\"}, \"h\xc3\xa9\")"), "\"-h-\xc3\xa9-\"");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.replace_n({}, \"abc\")"), "\"abc\"");
+	struct rego_limits strict = { .strict_builtin_errors = true };
+	CHECK_ERR(evalx(&strict, NULL, NULL, NULL, "x := strings.replace_n({\"a\": 1}, \"abc\")"),
+		  "error: strings.replace_n: eval_builtin_error: operand 1 non-string value found in pattern object");
+}
+
 int main(void)
 {
 	return tap_run();

@@ -524,19 +524,65 @@ static int bi_replace(struct ectx *c, const struct rv **args, const struct rv **
 	return 0;
 }
 
+static size_t cp_len_at(const char *s, size_t n, size_t i)
+{
+	size_t j = i + 1;
+	while (j < n && ((unsigned char)s[j] & 0xC0) == 0x80)
+		j++;
+	return j - i;
+}
+
+/* Highest-priority pattern (first in key order) that s+i starts with; the
+ * empty one skipped right after an empty match (Go's genericReplacer). */
+static const struct rv *replace_n_lookup(const struct rv *pats, const struct rv *s, size_t i,
+					 bool skip_empty, size_t *key)
+{
+	for (size_t k = 0; k < pats->obj.n; k++) {
+		const struct rv *p = pats->obj.k[k];
+		if (skip_empty && !p->str.len)
+			continue;
+		if (p->str.len <= s->str.len - i && !memcmp(s->str.s + i, p->str.s, p->str.len)) {
+			*key = p->str.len;
+			return pats->obj.v[k];
+		}
+	}
+	return NULL;
+}
+
+/* strings.replace_n: OPA builds Go's strings.NewReplacer from the patterns
+ * in key order: one pass, the first pattern in that order matching at a
+ * position wins, replaced text is not scanned again. */
 static int bi_replace_n(struct ectx *c, const struct rv **args, const struct rv **out)
 {
 	const char *NAME = "strings.replace_n";
 	NEED(0, RV_OBJ, "object");
 	NEED(1, RV_STR, "string");
-	const struct rv *s = args[1];
-	for (size_t i = 0; i < args[0]->obj.n; i++) {
-		const struct rv *k = args[0]->obj.k[i], *v = args[0]->obj.v[i];
-		if (k->t != RV_STR || v->t != RV_STR)
-			return builtin_error(c, NAME, "operand 1 must be an object of strings");
-		s = replace_n(c, s, k, v, -1);
+	const struct rv *pats = args[0], *s = args[1];
+	for (size_t i = 0; i < pats->obj.n; i++) {
+		if (pats->obj.k[i]->t != RV_STR)
+			return builtin_error(c, NAME, "operand 1 non-string key found in pattern object");
+		if (pats->obj.v[i]->t != RV_STR)
+			return builtin_error(c, NAME, "operand 1 non-string value found in pattern object");
 	}
-	*out = s;
+	struct sbuf b = { .a = A };
+	bool prev_empty = false;
+	for (size_t i = 0; i <= s->str.len;) {
+		eval_step(c);
+		size_t keylen = 0;
+		const struct rv *v = replace_n_lookup(pats, s, i, prev_empty, &keylen);
+		prev_empty = v && !keylen;
+		if (v) {
+			sb_putn(&b, v->str.s, v->str.len);
+			i += keylen;
+			continue;
+		}
+		if (i == s->str.len)
+			break;
+		size_t n = cp_len_at(s->str.s, s->str.len, i); /* whole code points */
+		sb_putn(&b, s->str.s + i, n);
+		i += n;
+	}
+	*out = rv_str(A, sb_str(&b), b.n);
 	return 0;
 }
 
@@ -551,14 +597,6 @@ static bool in_cutset(const struct rv *cut, const char *p, size_t len)
 		i = j;
 	}
 	return false;
-}
-
-static size_t cp_len_at(const char *s, size_t n, size_t i)
-{
-	size_t j = i + 1;
-	while (j < n && ((unsigned char)s[j] & 0xC0) == 0x80)
-		j++;
-	return j - i;
 }
 
 static size_t cp_start_before(const char *s, size_t i)

@@ -44,13 +44,19 @@ __attribute__((noreturn)) void eval_bail(struct ectx *c, int code, const char *w
 	longjmp(*c->bail, 1);
 }
 
-void eval_step(struct ectx *c)
+/* eval.c's own calls inline it: one per expression, term and iteration */
+static inline __attribute__((always_inline)) void step(struct ectx *c)
 {
 	char probe;
 	if (++c->steps > c->max_steps)
 		eval_bail(c, -ETIME, "evaluation step bound reached");
 	if ((size_t)(c->stack_base - &probe) > c->max_stack)
 		eval_bail(c, -ELOOP, "evaluation nesting (stack) bound reached");
+}
+
+void eval_step(struct ectx *c)
+{
+	step(c);
 }
 
 static int eval_error(struct ectx *c, const struct term *t, const char *fmt, ...)
@@ -130,19 +136,19 @@ static int each_member(struct ectx *c, const struct rv *coll,
 	switch (coll->t) {
 	case RV_ARR:
 		for (size_t i = 0; i < coll->arr.n && !r; i++) {
-			eval_step(c);
+			step(c);
 			r = fn(c, rv_int(c->a, (int64_t)i), coll->arr.v[i], arg);
 		}
 		break;
 	case RV_SET:
 		for (size_t i = 0; i < coll->arr.n && !r; i++) {
-			eval_step(c);
+			step(c);
 			r = fn(c, coll->arr.v[i], coll->arr.v[i], arg);
 		}
 		break;
 	case RV_OBJ:
 		for (size_t i = 0; i < coll->obj.n && !r; i++) {
-			eval_step(c);
+			step(c);
 			r = fn(c, coll->obj.k[i], coll->obj.v[i], arg);
 		}
 		break;
@@ -223,7 +229,7 @@ static int ref_key_cb(struct ectx *c, const struct rv *key, void *arg)
 static int ref_walk(struct ectx *c, struct frame *fr, struct term *t, size_t i,
 		    const struct rv *v, vkfn vk, void *arg)
 {
-	eval_step(c);
+	step(c);
 	while (i < t->n && t->items[i]->k == TM_CONST) {
 		v = rv_get(v, t->items[i]->v);
 		if (!v)
@@ -616,7 +622,7 @@ static int eval_call(struct ectx *c, struct frame *fr, struct term *t, vkfn vk, 
 
 static int eval_term(struct ectx *c, struct frame *fr, struct term *t, vkfn vk, void *arg)
 {
-	eval_step(c);
+	step(c);
 	switch (t->k) {
 	case TM_CONST:
 		return vk(c, t->v, arg);
@@ -708,7 +714,7 @@ static int unify_eq_cb(struct ectx *c, const struct rv *v, void *arg)
 static int unify_val(struct ectx *c, struct frame *fr, struct term *t, const struct rv *v,
 		     kfn k, void *arg)
 {
-	eval_step(c);
+	step(c);
 	if (t->k == TM_VAR) {
 		const struct rv *cur = fr->slot[t->slot];
 		if (cur)
@@ -1004,7 +1010,7 @@ static int const_path(const struct term *t, const struct rv ***path, size_t *n,
 
 static int eval_lit(struct ectx *c, struct frame *fr, struct lit *l, kfn k, void *arg)
 {
-	eval_step(c);
+	step(c);
 	if (!l->nw)
 		return eval_lit_core(c, fr, l, k, arg);
 	struct withk w = { .saved_ov = c->ov, .saved_nov = c->nov, .saved_input = c->input,

@@ -5,10 +5,12 @@
  * array, object and set builtins a policy author reaches for.  Same rules as
  * builtins.c: OPA's names, argument checks and results.
  */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "builtins.h"
 #include "sbuf.h"
@@ -283,6 +285,69 @@ static int bi_json_remove(struct ectx *c, const struct rv **args, const struct r
 	return json_paths(c, "json.remove", args, false, out);
 }
 
+/* ---- net.cidr_contains ---- */
+
+struct cidr {
+	int family;
+	unsigned char addr[16];
+	int bits; /* prefix length; the address length for a plain address */
+};
+
+/* "a.b.c.d/n", "x::y/n", or (allow_ip) a plain address. */
+static bool cidr_parse(const struct rv *v, bool allow_ip, struct cidr *out)
+{
+	char buf[64];
+	if (v->t != RV_STR || v->str.len >= sizeof(buf))
+		return false;
+	memcpy(buf, v->str.s, v->str.len + 1);
+	char *slash = strchr(buf, '/');
+	if (!slash && !allow_ip)
+		return false;
+	if (slash)
+		*slash = 0;
+	out->family = strchr(buf, ':') ? AF_INET6 : AF_INET;
+	int max = out->family == AF_INET6 ? 128 : 32;
+	if (inet_pton(out->family, buf, out->addr) != 1)
+		return false;
+	out->bits = max;
+	if (slash) {
+		char *end;
+		long n = strtol(slash + 1, &end, 10);
+		if (!slash[1] || *end || n < 0 || n > max)
+			return false;
+		out->bits = (int)n;
+	}
+	return true;
+}
+
+static bool prefix_equal(const unsigned char *a, const unsigned char *b, int bits)
+{
+	int full = bits / 8, rest = bits % 8;
+	if (memcmp(a, b, (size_t)full))
+		return false;
+	if (!rest)
+		return true;
+	unsigned char mask = (unsigned char)(0xFF << (8 - rest));
+	return (a[full] & mask) == (b[full] & mask);
+}
+
+/* net.cidr_contains(cidr, cidr_or_ip): pure arithmetic on addresses, no
+ * lookups (the rest of net.* stays refused). */
+static int bi_cidr_contains(struct ectx *c, const struct rv **args, const struct rv **out)
+{
+	const char *NAME = "net.cidr_contains";
+	NEED(0, RV_STR, "string");
+	NEED(1, RV_STR, "string");
+	struct cidr a, b;
+	if (!cidr_parse(args[0], false, &a))
+		return builtin_error(c, NAME, "invalid CIDR %s", args[0]->str.s);
+	if (!cidr_parse(args[1], true, &b))
+		return builtin_error(c, NAME, "invalid CIDR or IP %s", args[1]->str.s);
+	*out = rv_bool(a.family == b.family && a.bits <= b.bits &&
+		       prefix_equal(a.addr, b.addr, a.bits));
+	return 0;
+}
+
 static const struct builtin table[] = {
 	{ "strings.any_prefix_match", 2, bi_any_prefix_match },
 	{ "strings.any_suffix_match", 2, bi_any_suffix_match },
@@ -291,6 +356,7 @@ static const struct builtin table[] = {
 	{ "array.flatten", 1, bi_array_flatten },
 	{ "json.filter", 2, bi_json_filter },
 	{ "json.remove", 2, bi_json_remove },
+	{ "net.cidr_contains", 2, bi_cidr_contains },
 };
 
 /* OPA builtins this evaluator does not implement, refused at compile time so

@@ -32,6 +32,7 @@
 #include "grpc_status.h"
 #include "log.h"
 #include "ttrpc.pb-c.h"
+#include "utf8.h"
 
 #define RBUF_CHUNK (16u << 10)
 #define RBUF_KEEP (64u << 10)
@@ -500,7 +501,8 @@ static void conn_handle_request(struct conn *c, const struct ttrpc_frame_header 
 static void conn_process(struct conn *c)
 {
 	size_t off = 0;
-	while (!c->closed && conn_can_read(c)) {
+	/* off < rlen also keeps a freed (NULL) buffer out of the arithmetic. */
+	while (!c->closed && off < c->rlen && conn_can_read(c)) {
 		struct ttrpc_frame_header h;
 		Ttrpc__Request *req;
 		size_t used;
@@ -872,6 +874,9 @@ static void call_vfail(struct ttrpc_call *c, int status, const char *fmt, va_lis
 {
 	char msg[ERRMSG_MAX];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* A proto3 string: the message may quote the host's or a container's
+	 * bytes, or be cut inside a character. */
+	utf8_scrub(msg);
 	call_send(c, status, msg, NULL, NULL, 0, NULL, NULL);
 	call_unref(c);
 }

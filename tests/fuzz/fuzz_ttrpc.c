@@ -6,14 +6,16 @@
  * sit in a connection's buffer; decoded requests are walked like the server
  * accessors do. The client's response decoding gets the same bytes too.
  *
- * Built with -DFUZZ_WRITE_SEEDS it is instead a program writing a small seed
- * corpus into the directory given as argv[1] (tests/fuzz/run.sh does both).
+ * Seeds (-write_seeds=DIR, fuzz.h): requests as the Kata runtime frames them
+ * (containerd/ttrpc client: odd increasing stream ids, metadata, timeout),
+ * two frames in one buffer, a data frame, an even stream id, a response.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "ttrpc.h"
 #include "ttrpc.pb-c.h"
 
@@ -31,8 +33,6 @@ static void walk_request(const Ttrpc__Request *r)
 	}
 	sink += n + (size_t)r->timeout_nano;
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -60,7 +60,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifdef FUZZ_WRITE_SEEDS
 static size_t frame(uint8_t *out, uint32_t sid, uint8_t type, const char *svc, const char *m,
 		    const char *payload, int64_t timeout, int nmd)
 {
@@ -84,34 +83,18 @@ static size_t frame(uint8_t *out, uint32_t sid, uint8_t type, const char *svc, c
 	return n + TTRPC_HEADER_LEN;
 }
 
-static int put(const char *dir, const char *name, const uint8_t *b, size_t n)
+void fuzz_write_seeds(void)
 {
-	char p[4096];
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	FILE *f = fopen(p, "wb");
-	if (!f || fwrite(b, 1, n, f) != n) {
-		perror(p);
-		return 1;
-	}
-	return fclose(f) != 0;
-}
-
-int main(int argc, char **argv)
-{
-	if (argc != 2)
-		return 2;
 	uint8_t b[4096];
 	size_t n = frame(b, 1, 1, "grpc.AgentService", "CreateContainer", "\x0a\x03" "abc",
 			 1000000000, 2);
-	int bad = put(argv[1], "unary", b, n);
+	fuzz_seed("unary", b, n);
 	size_t m = frame(b + n, 3, 1, "grpc.Health", "Check", "", 0, 0);
-	bad |= put(argv[1], "two-frames", b, n + m);
+	fuzz_seed("two-frames", b, n + m);
 	n = frame(b, 5, 3, "x", "y", "", 0, 1);
-	bad |= put(argv[1], "data-frame", b, n);
+	fuzz_seed("data-frame", b, n);
 	n = frame(b, 2, 1, "x", "y", "zz", -1, 1);
-	bad |= put(argv[1], "even-id", b, n);
+	fuzz_seed("even-id", b, n);
 	static const uint8_t resp[] = { 0x0a, 0x05, 0x08, 0x05, 0x12, 0x01, 'x', 0x12, 0x01, 'p' };
-	bad |= put(argv[1], "response", resp, sizeof(resp));
-	return bad;
+	fuzz_seed("response", resp, sizeof(resp));
 }
-#endif

@@ -1,56 +1,112 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Fuzz the ttRPC request framing/decoding path for DURATION seconds and report
-# one TAP test. Usage: tests/fuzz/run.sh DURATION_SECONDS [MESON_BUILD_DIR]
-# The generated ttrpc.pb-c.[ch] come from MESON_BUILD_DIR/protos when present,
-# otherwise protoc-c regenerates them into a temporary directory.
-# On failure the work directory (crash input included) is kept and named.
+# Run every libFuzzer target of tests/fuzz (one per fuzz_*.c) for its share of
+# SECONDS and print TAP, one check per target:
+#   ok N - fuzz TARGET (EXECS execs)
+# Usage: tests/fuzz/run.sh SECONDS [BUILD_DIR]
+#
+# The targets are built in a directory of their own, BUILD_DIR-fuzz
+# (default ./build-fuzz; FUZZ_BUILD_DIR overrides), configured once with
+# CC=clang -Dfuzzing=true (ASan + UBSan + coverage on every object), so the
+# normal build is never slowed or changed. Per target, in
+# FUZZ_BUILD_DIR/fuzz-work/TARGET:
+#   1. every input under tests/fuzz/regressions/TARGET/ (each a crash fixed
+#      once) is replayed first: any failure fails the check;
+#   2. the seed corpus is written by the target itself (-write_seeds=DIR);
+#   3. the fuzzer runs for SECONDS / number of targets (at least 1 s), its
+#      corpus kept in corpus/ across runs; a crash input is kept in
+#      crashes/ and named in the TAP output.
+# FUZZ_TARGETS="ipc spec" runs only those (the plan counts them).
 set -uo pipefail
-duration=${1:?usage: run.sh DURATION_SECONDS [BUILD_DIR]}
+duration=${1:?usage: run.sh SECONDS [BUILD_DIR]}
 builddir=${2:-}
-if [ -n "$builddir" ] && [ -d "$builddir" ]; then builddir=$(cd "$builddir" && pwd); fi
 cd "$(dirname "$0")/../.."
 top=$(pwd)
+if [ -n "$builddir" ]; then
+  fuzzdir=${FUZZ_BUILD_DIR:-${builddir%/}-fuzz}
+else
+  fuzzdir=${FUZZ_BUILD_DIR:-$top/build-fuzz}
+fi
 
-echo "1..1"
-work=$(mktemp -d /tmp/fuzz-ttrpc.XXXXXX)
-fail() {
-  echo "# $*"
-  echo "# work directory kept: $work"
-  echo "not ok 1 - fuzz ttrpc frames"
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+  read -r -a targets <<<"$FUZZ_TARGETS"
+else
+  targets=()
+  for f in tests/fuzz/fuzz_*.c; do
+    t=${f#tests/fuzz/fuzz_}
+    targets+=("${t%.c}")
+  done
+fi
+echo "1..${#targets[@]}"
+
+fail_all() {
+  local i=0
+  for t in "${targets[@]}"; do
+    i=$((i + 1))
+    echo "not ok $i - fuzz $t ($1)"
+  done
   exit 1
 }
 
-if [ -n "$builddir" ] && [ -f "$builddir/protos/ttrpc.pb-c.c" ]; then
-  protodir=$builddir/protos
-else
-  protodir=$work/protos
-  mkdir -p "$protodir"
-  protoc-c --proto_path="$top/protos" --c_out="$protodir" "$top/protos/ttrpc.proto" \
-    >"$work/protoc.log" 2>&1 || fail "protoc-c failed: $(tail -n 3 "$work/protoc.log")"
+mkdir -p "$fuzzdir" || fail_all "cannot create $fuzzdir"
+if [ ! -f "$fuzzdir/build.ninja" ]; then
+  CC=clang meson setup "$fuzzdir" -Dfuzzing=true --buildtype=debugoptimized \
+    >"$fuzzdir/setup.log" 2>&1 ||
+    { sed 's/^/# /' "$fuzzdir/setup.log" | tail -n 10; fail_all "meson setup failed"; }
 fi
+bins=()
+for t in "${targets[@]}"; do bins+=("tests/fuzz/fuzz_$t"); done
+nice -n 10 ninja -C "$fuzzdir" "${bins[@]}" >"$fuzzdir/build.log" 2>&1 ||
+  { grep -E "error|FAILED" "$fuzzdir/build.log" | head -n 10 | sed 's/^/# /'
+    fail_all "build failed, see $fuzzdir/build.log"; }
 
-srcs=(tests/fuzz/fuzz_ttrpc.c common/ttrpc_frame.c common/err.c common/grpc_status.c
-      "$protodir/ttrpc.pb-c.c")
-cflags=(-std=gnu11 -D_GNU_SOURCE -g -O1 -Icommon -I"$protodir" -Wall -Wextra -Wno-unused-parameter)
+share=$((duration / ${#targets[@]}))
+[ "$share" -ge 1 ] || share=1
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
-clang "${cflags[@]}" -DFUZZ_WRITE_SEEDS -o "$work/seedgen" "${srcs[@]}" -lprotobuf-c \
-  >"$work/build.log" 2>&1 || fail "building the seed writer failed: $(tail -n 5 "$work/build.log")"
-clang "${cflags[@]}" -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -o "$work/fuzz_ttrpc" "${srcs[@]}" -lprotobuf-c \
-  >>"$work/build.log" 2>&1 || fail "building the fuzzer failed: $(tail -n 5 "$work/build.log")"
+failed=0
+i=0
+for t in "${targets[@]}"; do
+  i=$((i + 1))
+  bin=$fuzzdir/tests/fuzz/fuzz_$t
+  work=$fuzzdir/fuzz-work/$t
+  rm -rf "$work/seeds"
+  mkdir -p "$work/seeds" "$work/corpus" "$work/crashes"
+  not_ok() {
+    echo "not ok $i - fuzz $t ($1)"
+    failed=$((failed + 1))
+  }
 
-mkdir -p "$work/corpus" "$work/seeds"
-"$work/seedgen" "$work/seeds" || fail "writing seeds failed"
+  regs=()
+  if [ -d "tests/fuzz/regressions/$t" ]; then
+    for f in "tests/fuzz/regressions/$t"/*; do [ -f "$f" ] && regs+=("$f"); done
+  fi
+  if [ ${#regs[@]} -gt 0 ] && ! "$bin" "${regs[@]}" >"$work/regressions.log" 2>&1; then
+    grep -E "Running:|INVARIANT|ERROR|SUMMARY" "$work/regressions.log" | tail -n 6 | sed 's/^/# /'
+    not_ok "a regression input fails again, see $work/regressions.log"
+    continue
+  fi
+  if ! "$bin" -write_seeds="$work/seeds" >"$work/seeds.log" 2>&1; then
+    sed 's/^/# /' "$work/seeds.log" | tail -n 5
+    not_ok "writing the seeds failed"
+    continue
+  fi
 
-"$work/fuzz_ttrpc" -max_total_time="$duration" -print_final_stats=1 -timeout=10 \
-  -rss_limit_mb=2048 -max_len=65536 -artifact_prefix="$work/" \
-  "$work/corpus" "$work/seeds" >"$work/fuzz.log" 2>&1
-rc=$?
-execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz.log" | tail -n 1)
-if [ $rc -ne 0 ]; then
-  grep -E "ERROR|SUMMARY|Test unit written" "$work/fuzz.log" | head -n 10 | sed 's/^/# /'
-  fail "fuzzer exited with $rc after ${execs:-?} execs"
-fi
-echo "ok 1 - fuzz ttrpc frames (${execs:-0} execs)"
-rm -rf "$work"
+  "$bin" -max_total_time="$share" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+    -max_len=65536 -artifact_prefix="$work/crashes/" "$work/corpus" "$work/seeds" \
+    >"$work/fuzz.log" 2>&1
+  rc=$?
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz.log" | tail -n 1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/fuzz.log" | tail -n 1)
+  cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$work/fuzz.log" | tail -n 1)
+  if [ $rc -ne 0 ]; then
+    grep -E "INVARIANT|ERROR|SUMMARY|Test unit written" "$work/fuzz.log" | head -n 8 |
+      sed 's/^/# /'
+    not_ok "crashed after ${execs:-?} execs, log $work/fuzz.log"
+    continue
+  fi
+  echo "ok $i - fuzz $t (${execs:-0} execs)"
+  echo "# $t: ${cov:-no coverage line}, ${rate:-?} execs/s, ${#regs[@]} regression input(s)"
+done
+[ $failed -eq 0 ]

@@ -18,8 +18,9 @@
  *
  * Checked: a refusal is INVALID_ARGUMENT or UNIMPLEMENTED with a message
  * (spec_check.h); merged rules fit the BPF program the code sizes for them;
- * and the program, run by a small interpreter below on every device the
- * rules name with every access combination, decides as the rules say (for
+ * and the program, run by an interpreter (tests/devcg_bpf_run.h: -1 for an
+ * instruction it does not know) on every device the rules name with every
+ * access combination, decides as the rules say (for
  * each requested access bit the last rule that matches the device and holds
  * the bit decides; default deny; doc/storage-cgroups.md "Devices").
  *
@@ -36,6 +37,7 @@
 
 #include <jansson.h>
 
+#include "../devcg_bpf_run.h"
 #include "agent.pb-c.h"
 #include "cgroups_internal.h"
 #include "container_seccomp.h"
@@ -57,45 +59,6 @@ static void check_refusal(int r, const struct kerr *e)
 }
 
 /* ---- the device program, run ---- */
-
-/* The instructions cg_dev_bpf_build emits, on struct bpf_cgroup_dev_ctx;
- * anything else is a finding. Returns the program's verdict (0 or 1). */
-static int bpf_run(const struct bpf_insn *p, int n, const struct bpf_cgroup_dev_ctx *ctx)
-{
-	uint64_t r[11] = { 0 };
-	const uint32_t *c = (const uint32_t *)ctx;
-	for (int pc = 0, steps = 0; pc >= 0 && pc < n; pc++, steps++) {
-		const struct bpf_insn *i = &p[pc];
-		FUZZ_ASSERT(steps <= n, "the device program loops");
-		FUZZ_ASSERT(i->dst_reg <= 10 && i->src_reg <= 10, "bad register");
-		switch (i->code) {
-		case BPF_LDX | BPF_MEM | BPF_W:
-			FUZZ_ASSERT(i->src_reg == 1 && i->off >= 0 && i->off <= 8 && i->off % 4 == 0,
-				    "load outside the context");
-			r[i->dst_reg] = c[i->off / 4];
-			break;
-		case BPF_ALU64 | BPF_MOV | BPF_X: r[i->dst_reg] = r[i->src_reg]; break;
-		case BPF_ALU64 | BPF_MOV | BPF_K: r[i->dst_reg] = (uint64_t)(int64_t)i->imm; break;
-		case BPF_ALU64 | BPF_AND | BPF_K: r[i->dst_reg] &= (uint64_t)(int64_t)i->imm; break;
-		case BPF_ALU64 | BPF_RSH | BPF_K: r[i->dst_reg] >>= i->imm; break;
-		case BPF_JMP | BPF_JA: pc += i->off; break;
-		case BPF_JMP | BPF_JSET | BPF_K:
-			if (r[i->dst_reg] & (uint64_t)(int64_t)i->imm)
-				pc += i->off;
-			break;
-		case BPF_JMP | BPF_JNE | BPF_K:
-			if (r[i->dst_reg] != (uint64_t)(int64_t)i->imm)
-				pc += i->off;
-			break;
-		case BPF_JMP | BPF_EXIT:
-			FUZZ_ASSERT(r[0] <= 1, "verdict %llu", (unsigned long long)r[0]);
-			return (int)r[0];
-		default:
-			FUZZ_ASSERT(0, "unexpected instruction 0x%02x at %d", i->code, pc);
-		}
-	}
-	FUZZ_ASSERT(0, "the device program runs off its end");
-}
 
 /* What the rules say (doc/storage-cgroups.md "Devices"). */
 static int model(const struct cg_dev_rule *v, size_t n, char type, int64_t maj, int64_t min,
@@ -124,17 +87,12 @@ static void check_device(const struct bpf_insn *p, int cnt, const struct cg_dev_
 			 char type, int64_t maj, int64_t min)
 {
 	for (unsigned access = 1; access <= 7; access++) {
-		struct bpf_cgroup_dev_ctx ctx = {
-			.access_type = (uint32_t)(type == 'b' ? BPF_DEVCG_DEV_BLOCK
-							      : BPF_DEVCG_DEV_CHAR) |
-				       access << 16,
-			.major = (uint32_t)maj,
-			.minor = (uint32_t)min,
-		};
 		int want = model(v, n, type, maj, min, access);
-		FUZZ_ASSERT(bpf_run(p, cnt, &ctx) == want,
+		int got = devcg_bpf_run(p, cnt, type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR,
+					access, (unsigned)maj, (unsigned)min);
+		FUZZ_ASSERT(got == want,
 			    "device program says %d for %c %lld:%lld access %u, the rules %d",
-			    !want, type, (long long)maj, (long long)min, access, want);
+			    got, type, (long long)maj, (long long)min, access, want);
 	}
 }
 

@@ -13,12 +13,13 @@
  * datagram, or the channel closing.
  *
  * Input: u8 method (index into common/rpc_catalog.c), u8 flags (bit 0: an
- * [endpoints] policy allowing only this method; bit 1: allowing nothing),
- * u16 payload length, the payload (the request message), then the replies
- * script (see answer()).
+ * [endpoints] policy allowing only this method; bit 1: allowing nothing;
+ * bit 2: the call has a 2 ms deadline, and answers may come after it; bit 3:
+ * the call is made twice at once, on streams 1 and 3), u16 payload length,
+ * the payload (the request message), then the replies script (answer()).
  *
  * Checked, every input:
- *  - the call is answered exactly once, within 5 s, on its stream; the
+ *  - each call is answered exactly once, within 5 s, on its stream; the
  *    status is a gRPC code with a UTF-8 message (the Go client refuses
  *    anything else), and an OK answer decodes as the method's response type,
  *    with UTF-8 strings unless a peer answered with fuzzed bytes;
@@ -57,7 +58,7 @@
 #include "ttrpc.pb-c.h"
 
 #define CID "c1"
-#define STREAM_ID 1u
+#define DEADLINE_NS (2ull * 1000 * 1000)
 #define WATCHDOG_NS (5ull * 1000 * 1000 * 1000)
 
 static struct {
@@ -71,8 +72,19 @@ static struct {
 	/* this input */
 	const struct rpc_method *rm;
 	struct fuzz_in script;
-	bool answered;
-	bool peer_bytes; /* a peer answered with fuzzed bytes */
+	unsigned calls, answered; /* calls sent (streams 1, 3), answers seen */
+	bool answered_stream[2];
+	bool deadline;            /* the calls carry a short timeout */
+	bool peer_bytes;          /* a peer answered with fuzzed bytes */
+	/* Requests whose answer the script holds back until the calls are
+	 * answered (with a deadline: the late reply of a cancelled call). */
+	struct held {
+		bool executor;
+		uint32_t type, id;
+		uint8_t payload[256]; /* the fixed part of any request */
+		size_t len;
+	} held[16];
+	unsigned nheld;
 	uint8_t *rbuf;
 	size_t rlen, rcap;
 } H;
@@ -215,13 +227,25 @@ static void close_end(int *fd)
 
 /* One action of the script per forwarded request: 0 an ERROR, 1 the good
  * reply, 2 the reply type with fuzzed payload, 3 any datagram, 4 the peer
- * closes the channel. An empty script answers ERROR: every call ends. */
+ * closes the channel, 5 the good reply later (when the calls carry a
+ * deadline: after it). An empty script answers ERROR: every call ends. */
 static void answer(int *fd, const struct ipc_msg *m)
 {
 	uint32_t rt = reply_type_of(m->hdr.type);
 	size_t n;
 	const uint8_t *b;
-	switch (fuzz_u8(&H.script) % 5) {
+	uint8_t action = fuzz_u8(&H.script) % 6;
+	if (action == 5 && H.deadline && H.nheld < 16) {
+		struct held *h = &H.held[H.nheld++];
+		h->executor = fd == &H.ex;
+		h->type = m->hdr.type;
+		h->id = m->hdr.id;
+		h->len = m->len; /* the fixed part is what a good reply needs */
+		memcpy(h->payload, m->payload,
+		       m->len < sizeof(h->payload) ? m->len : sizeof(h->payload));
+		return;
+	}
+	switch (action % 5) {
 	case 0: {
 		uint8_t buf[sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX];
 		int status = 1 + fuzz_u8(&H.script) % 16;
@@ -260,8 +284,10 @@ static void on_peer(int *fd, bool executor)
 		int r = ipc_recv(*fd, &m, &e);
 		if (r == -EAGAIN)
 			return;
-		if (r == 0) {
-			close_end(fd); /* the front-end closed it (our bad reply) */
+		if (r == 0 || r == -ECONNRESET) {
+			/* The front-end closed it (our bad reply), maybe with our
+			 * answers still unread on its side. */
+			close_end(fd);
 			return;
 		}
 		FUZZ_ASSERT(r > 0, "the front-end sent the %s a message it refuses: %s",
@@ -357,15 +383,17 @@ static void on_client(struct loop *l, int fd, uint32_t events, void *data)
 		ttrpc_header_decode(H.rbuf, &h);
 		if (H.rlen < TTRPC_HEADER_LEN + h.length)
 			return;
-		FUZZ_ASSERT(h.type == TTRPC_TYPE_RESPONSE && h.stream_id == STREAM_ID,
+		unsigned k = (h.stream_id - 1) / 2;
+		FUZZ_ASSERT(h.type == TTRPC_TYPE_RESPONSE && h.stream_id % 2 && k < H.calls,
 			    "frame type %u on stream %u", h.type, h.stream_id);
-		FUZZ_ASSERT(!H.answered, "the call was answered twice");
+		FUZZ_ASSERT(!H.answered_stream[k], "stream %u answered twice", h.stream_id);
 		check_response(H.rbuf + TTRPC_HEADER_LEN, h.length);
-		H.answered = true;
+		H.answered_stream[k] = true;
 		size_t used = TTRPC_HEADER_LEN + h.length;
 		memmove(H.rbuf, H.rbuf + used, H.rlen - used);
 		H.rlen -= used;
-		loop_quit(l);
+		if (++H.answered == H.calls)
+			loop_quit(l);
 	}
 }
 
@@ -459,17 +487,18 @@ static void set_policy(uint8_t flags)
 	}
 }
 
-static void send_request(const uint8_t *payload, size_t len)
+static void send_request(uint32_t stream_id, const uint8_t *payload, size_t len)
 {
 	Ttrpc__Request r = TTRPC__REQUEST__INIT;
 	r.service = (char *)H.rm->service;
 	r.method = (char *)H.rm->method;
 	r.payload.data = (uint8_t *)payload;
 	r.payload.len = len;
+	r.timeout_nano = H.deadline ? (int64_t)DEADLINE_NS : 0;
 	size_t n = ttrpc__request__get_packed_size(&r);
 	uint8_t *b = malloc(TTRPC_HEADER_LEN + n);
 	FUZZ_ASSERT(b, "out of memory");
-	struct ttrpc_frame_header h = { .length = (uint32_t)n, .stream_id = STREAM_ID,
+	struct ttrpc_frame_header h = { .length = (uint32_t)n, .stream_id = stream_id,
 					.type = TTRPC_TYPE_REQUEST };
 	ttrpc_header_encode(b, &h);
 	ttrpc__request__pack(&r, b + TTRPC_HEADER_LEN);
@@ -484,12 +513,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	struct fuzz_in in = { data, size };
 	H.rm = rpc_catalog_at(fuzz_u8(&in) % rpc_catalog_count());
-	set_policy(fuzz_u8(&in));
+	uint8_t flags = fuzz_u8(&in);
+	set_policy(flags);
+	H.deadline = flags & 4;
+	H.calls = flags & 8 ? 2 : 1;
 	size_t plen;
 	const uint8_t *payload = fuzz_bytes(&in, TTRPC_MAX_PAYLOAD, &plen);
 	H.script = in;
-	H.answered = false;
+	H.answered = 0;
+	H.answered_stream[0] = H.answered_stream[1] = false;
 	H.peer_bytes = false;
+	H.nheld = 0;
 	H.fe.oom_have_spare = false;
 
 	if (!H.fe.exec) {
@@ -499,16 +533,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	monitor_channel();
 
-	send_request(payload, plen);
+	for (unsigned k = 0; k < H.calls; k++)
+		send_request(1 + 2 * k, payload, plen);
 	struct loop_timer *t = loop_timer_add(H.loop, loop_now_ns() + WATCHDOG_NS, on_watchdog,
 					      NULL);
 	struct kerr e = { 0 };
 	FUZZ_ASSERT(t && loop_run(H.loop, &e) == 0, "loop: %s", e.msg);
 	loop_timer_cancel(H.loop, t);
-	FUZZ_ASSERT(H.answered, "the loop stopped without an answer");
+	FUZZ_ASSERT(H.answered == H.calls, "the loop stopped without the answers");
 
-	/* What is still on its way (STDIO_ACKs, a new OOM poll) is taken, and
-	 * any request answered with an ERROR. */
+	/* The replies held back come now, late (their calls timed out): the
+	 * front-end must recognise and drop them, or keep read bytes. */
+	for (unsigned i = 0; i < H.nheld; i++) {
+		struct held *h = &H.held[i];
+		int *fd = h->executor ? &H.ex : &H.mon;
+		struct ipc_msg m = { .hdr = { .type = h->type, .id = h->id, .len = (uint32_t)h->len },
+				     .payload = h->payload, .len = h->len };
+		if (*fd >= 0)
+			answer_good(*fd, &m, reply_type_of(h->type));
+	}
+	/* What is still on its way (STDIO_ACKs, a new OOM poll, reads asked
+	 * again for a stash) is taken, and any request answered with an ERROR. */
 	H.script = (struct fuzz_in){ NULL, 0 };
 	for (int i = 0; i < 4; i++) {
 		if (H.ex >= 0)
@@ -537,8 +582,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* ---- seeds ---- */
 
+static void seed_flags(const char *name, const char *service, const char *method,
+		       const char *json, uint8_t flags, const uint8_t *script, size_t slen);
+
 static void seed(const char *name, const char *service, const char *method, const char *json,
 		 const uint8_t *script, size_t slen)
+{
+	seed_flags(name, service, method, json, 0, script, slen);
+}
+
+static void seed_flags(const char *name, const char *service, const char *method,
+		       const char *json, uint8_t flags, const uint8_t *script, size_t slen)
 {
 	size_t i = 0;
 	while (i < rpc_catalog_count() && (strcmp(rpc_catalog_at(i)->service, service) ||
@@ -552,7 +606,7 @@ static void seed(const char *name, const char *service, const char *method, cons
 	if (!b || n > 0xffff)
 		abort();
 	b[0] = (uint8_t)i;
-	b[1] = 0;
+	b[1] = flags;
 	b[2] = (uint8_t)n;
 	b[3] = (uint8_t)(n >> 8);
 	memcpy(b + 4, p, n);
@@ -616,6 +670,19 @@ void fuzz_write_seeds(void)
 		snprintf(name, sizeof(name), "%s-error", reqs[i].name);
 		seed(name, "grpc.AgentService", reqs[i].method, reqs[i].json, fail, sizeof(fail));
 	}
+	/* The runtime's reads carry its context's deadline; one answered after
+	 * it (the bytes are kept for the next read), two reads at once. */
+	static const uint8_t late[] = { 5, 5 };
+	seed_flags("read-stdout-late", "grpc.AgentService", "ReadStdout", RT_READ_STDOUT, 4, late,
+		   sizeof(late));
+	seed_flags("write-stdin-late", "grpc.AgentService", "WriteStdin", RT_WRITE_STDIN, 4, late,
+		   sizeof(late));
+	seed_flags("wait-late", "grpc.AgentService", "WaitProcess", RT_WAIT, 4, late, sizeof(late));
+	seed_flags("stats-late", "grpc.AgentService", "StatsContainer", RT_CONTAINER, 4, late,
+		   sizeof(late));
+	seed_flags("read-stdout-twice", "grpc.AgentService", "ReadStdout", RT_READ_STDOUT, 8, good,
+		   sizeof(good));
+	seed_flags("oom-twice", "grpc.AgentService", "GetOOMEvent", "{}", 8, good, sizeof(good));
 	seed("health-check", "grpc.Health", "Check", "{\"service\": \"\"}", NULL, 0);
 	seed("health-version", "grpc.Health", "Version", "{}", NULL, 0);
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,12 @@ void fuzz_seed_message(const char *name, const void *prefix, size_t prefix_len,
 	protobuf_c_message_pack(m, b + prefix_len);
 	fuzz_seed(name, b, prefix_len + n);
 	free(b);
+}
+
+void fuzz_seed_texts(const struct fuzz_text_seed *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fuzz_seed(s[i].name, s[i].text, strlen(s[i].text));
 }
 
 uint8_t *fuzz_pack_json(const ProtobufCMessageDescriptor *d, const char *json, size_t *len)
@@ -182,6 +189,36 @@ const char *fuzz_fd_list(void)
 	}
 	closedir(d);
 	return buf;
+}
+
+bool fuzz_read_avail(int fd, struct fuzz_buf *b)
+{
+	for (;;) {
+		if (b->cap - b->len < 65536) {
+			b->cap = b->cap * 2 + 65536;
+			b->p = realloc(b->p, b->cap);
+			FUZZ_ASSERT(b->p, "out of memory");
+		}
+		ssize_t n = recv(fd, b->p + b->len, b->cap - b->len, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return true;
+		if (n <= 0)
+			return false;
+		b->len += (size_t)n;
+	}
+}
+
+int fuzz_listen(const char *name, struct sockaddr_un *sa, socklen_t *sl)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	int len = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1, "%s-%d", name,
+			   (int)getpid());
+	*sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len);
+	FUZZ_ASSERT(fd >= 0 && bind(fd, (struct sockaddr *)sa, *sl) == 0 && listen(fd, 4) == 0,
+		    "listen on @%s: %s", sa->sun_path + 1, strerror(errno));
+	return fd;
 }
 
 int fuzz_memfd(const void *data, size_t len, bool seal)

@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <protobuf-c/protobuf-c.h>
 
@@ -32,6 +34,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 void fuzz_write_seeds(void);
 /* One seed file named name in the seed directory. */
 void fuzz_seed(const char *name, const void *data, size_t len);
+/* Text seeds: one file per {name, text}. */
+struct fuzz_text_seed {
+	const char *name, *text;
+};
+void fuzz_seed_texts(const struct fuzz_text_seed *s, size_t n);
 /* A seed holding the packed message m, after prefix bytes (a selector the
  * target reads first; NULL/0 for none). */
 void fuzz_seed_message(const char *name, const void *prefix, size_t prefix_len,
@@ -65,6 +72,18 @@ const uint8_t *fuzz_bytes(struct fuzz_in *in, size_t max, size_t *len);
 /* Open sockets, memfds and anonymous inodes of this process (/proc/self/fd;
  * pipes and files are not counted: libFuzzer itself opens some). */
 unsigned fuzz_open_fds(void);
+/* A growing buffer of bytes read from a socket. */
+struct fuzz_buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+/* Read what a non-blocking socket has into b; false once the peer closed
+ * (or the socket failed), true when it is drained for now. */
+bool fuzz_read_avail(int fd, struct fuzz_buf *b);
+/* A listening unix stream socket (non-blocking) at an abstract address
+ * "<name>-<pid>", and that address for connect(). */
+int fuzz_listen(const char *name, struct sockaddr_un *sa, socklen_t *sl);
+
 /* "fd=target ..." of every open fd, for a failure message (static buffer). */
 const char *fuzz_fd_list(void);
 /* A memfd holding data; sealed (all four seals) when seal is set. */

@@ -100,9 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 void fuzz_write_seeds(void)
 {
-	static const struct {
-		const char *name, *text;
-	} seeds[] = {
+	static const struct fuzz_text_seed seeds[] = {
 		{ "upstream-sample",
 		  "dev_mode = false\n"
 		  "server_addr = 'vsock://-1:1024'\n"
@@ -141,6 +139,5 @@ void fuzz_write_seeds(void)
 		{ "unknown-key", "debug_consol = true\n" },
 		{ "bad-timeout", "hotplug_timeout = { secs = 3, nanos = 1000000000 }\n" },
 	};
-	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
-		fuzz_seed(seeds[i].name, seeds[i].text, strlen(seeds[i].text));
+	fuzz_seed_texts(seeds, sizeof(seeds) / sizeof(seeds[0]));
 }

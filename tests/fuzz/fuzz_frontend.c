@@ -85,8 +85,7 @@ static struct {
 		size_t len;
 	} held[16];
 	unsigned nheld;
-	uint8_t *rbuf;
-	size_t rlen, rcap;
+	struct fuzz_buf r; /* from the front-end, towards the host */
 } H;
 
 /* ---- what each receiver accepts from a front-end (doc/ipc.md) ---- */
@@ -366,32 +365,21 @@ static void check_response(const uint8_t *p, size_t n)
 
 static void on_client(struct loop *l, int fd, uint32_t events, void *data)
 {
-	for (;;) {
-		if (H.rcap - H.rlen < 65536) {
-			H.rcap = H.rcap * 2 + 65536;
-			H.rbuf = realloc(H.rbuf, H.rcap);
-			FUZZ_ASSERT(H.rbuf, "out of memory");
-		}
-		ssize_t n = recv(fd, H.rbuf + H.rlen, H.rcap - H.rlen, MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			break;
-		FUZZ_ASSERT(n > 0, "the front-end closed the host's connection");
-		H.rlen += (size_t)n;
-	}
-	while (H.rlen >= TTRPC_HEADER_LEN) {
+	FUZZ_ASSERT(fuzz_read_avail(fd, &H.r), "the front-end closed the host's connection");
+	while (H.r.len >= TTRPC_HEADER_LEN) {
 		struct ttrpc_frame_header h;
-		ttrpc_header_decode(H.rbuf, &h);
-		if (H.rlen < TTRPC_HEADER_LEN + h.length)
+		ttrpc_header_decode(H.r.p, &h);
+		if (H.r.len < TTRPC_HEADER_LEN + h.length)
 			return;
 		unsigned k = (h.stream_id - 1) / 2;
 		FUZZ_ASSERT(h.type == TTRPC_TYPE_RESPONSE && h.stream_id % 2 && k < H.calls,
 			    "frame type %u on stream %u", h.type, h.stream_id);
 		FUZZ_ASSERT(!H.answered_stream[k], "stream %u answered twice", h.stream_id);
-		check_response(H.rbuf + TTRPC_HEADER_LEN, h.length);
+		check_response(H.r.p + TTRPC_HEADER_LEN, h.length);
 		H.answered_stream[k] = true;
 		size_t used = TTRPC_HEADER_LEN + h.length;
-		memmove(H.rbuf, H.rbuf + used, H.rlen - used);
-		H.rlen -= used;
+		memmove(H.r.p, H.r.p + used, H.r.len - used);
+		H.r.len -= used;
 		if (++H.answered == H.calls)
 			loop_quit(l);
 	}
@@ -453,13 +441,9 @@ static void setup(void)
 	H.ex = H.mon = -1;
 	executor_channel();
 
-	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int len = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "kata-fuzz-frontend-%d",
-			   (int)getpid());
-	socklen_t sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len);
-	FUZZ_ASSERT(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, sl) == 0 && listen(lfd, 4) == 0,
-		    "listen: %s", strerror(errno));
+	struct sockaddr_un sa;
+	socklen_t sl;
+	int lfd = fuzz_listen("kata-fuzz-frontend", &sa, &sl);
 	FUZZ_ASSERT(ttrpc_server_new(&H.fe.server, H.loop, lfd, rpc_dispatch, &H.fe, &e) == 0,
 		    "%s", e.msg);
 	H.cl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -568,7 +552,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    H.fe.n_pending);
 	FUZZ_ASSERT(H.fe.n_oom_waiters == 0, "%zu GetOOMEvent calls still wait",
 		    H.fe.n_oom_waiters);
-	FUZZ_ASSERT(H.rlen == 0, "%zu stray bytes towards the host", H.rlen);
+	FUZZ_ASSERT(H.r.len == 0, "%zu stray bytes towards the host", H.r.len);
 	/* Both channels up: the fds of the first such input are the measure. */
 	if (H.fe.exec && H.ex >= 0 && H.mon >= 0 && monitors_known(&H.fe, CID)) {
 		unsigned now = fuzz_open_fds();

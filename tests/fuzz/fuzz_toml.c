@@ -81,9 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 void fuzz_write_seeds(void)
 {
-	static const struct {
-		const char *name, *text;
-	} seeds[] = {
+	static const struct fuzz_text_seed seeds[] = {
 		{ "upstream-sample",
 		  "# Upstream src/agent/samples/configuration-all-endpoints.toml, shortened\n"
 		  "dev_mode = false\n"
@@ -114,6 +112,5 @@ void fuzz_write_seeds(void)
 		{ "refused-date", "d = 1979-05-27T07:32:00Z\n" },
 		{ "crlf", "a = 1\r\nb = 'x'\r\n" },
 	};
-	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
-		fuzz_seed(seeds[i].name, seeds[i].text, strlen(seeds[i].text));
+	fuzz_seed_texts(seeds, sizeof(seeds) / sizeof(seeds[0]));
 }

@@ -82,8 +82,7 @@ static struct {
 	struct ttrpc_server *srv;
 	struct sockaddr_un sa;
 	socklen_t sl;
-	uint8_t *rbuf;
-	size_t rlen, rcap;
+	struct fuzz_buf r; /* what the server wrote */
 	bool eof;
 } S;
 
@@ -100,43 +99,31 @@ static void dispatch(struct ttrpc_call *call, void *data)
 static void check_frames(bool all)
 {
 	size_t off = 0;
-	while (S.rlen - off >= TTRPC_HEADER_LEN) {
+	while (S.r.len - off >= TTRPC_HEADER_LEN) {
 		struct ttrpc_frame_header h;
-		ttrpc_header_decode(S.rbuf + off, &h);
-		if (S.rlen - off - TTRPC_HEADER_LEN < h.length)
+		ttrpc_header_decode(S.r.p + off, &h);
+		if (S.r.len - off - TTRPC_HEADER_LEN < h.length)
 			break;
 		FUZZ_ASSERT(h.type == TTRPC_TYPE_RESPONSE && h.stream_id % 2 == 1,
 			    "frame type %u on stream %u", h.type, h.stream_id);
 		Ttrpc__Response *r = ttrpc__response__unpack(NULL, h.length,
-							     S.rbuf + off + TTRPC_HEADER_LEN);
+							     S.r.p + off + TTRPC_HEADER_LEN);
 		FUZZ_ASSERT(r, "a response envelope that does not decode");
 		FUZZ_ASSERT(!r->status || (r->status->code >= 0 && r->status->code <= 16),
 			    "status %d", r->status->code);
 		ttrpc__response__free_unpacked(r, NULL);
 		off += TTRPC_HEADER_LEN + h.length;
 	}
-	FUZZ_ASSERT(!all || off == S.rlen, "%zu bytes of a cut frame", S.rlen - off);
-	memmove(S.rbuf, S.rbuf + off, S.rlen - off);
-	S.rlen -= off;
+	FUZZ_ASSERT(!all || off == S.r.len, "%zu bytes of a cut frame", S.r.len - off);
+	memmove(S.r.p, S.r.p + off, S.r.len - off);
+	S.r.len -= off;
 }
 
 static void on_client(struct loop *l, int fd, uint32_t events, void *data)
 {
-	for (;;) {
-		if (S.rcap - S.rlen < 65536) {
-			S.rcap = S.rcap * 2 + 65536;
-			S.rbuf = realloc(S.rbuf, S.rcap);
-			FUZZ_ASSERT(S.rbuf, "out of memory");
-		}
-		ssize_t n = recv(fd, S.rbuf + S.rlen, S.rcap - S.rlen, MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			break;
-		if (n <= 0) {
-			S.eof = true;
-			loop_quit(l);
-			break;
-		}
-		S.rlen += (size_t)n;
+	if (!fuzz_read_avail(fd, &S.r)) {
+		S.eof = true;
+		loop_quit(l);
 	}
 	check_frames(false);
 }
@@ -151,14 +138,7 @@ static void server_setup(void)
 	struct kerr e = { 0 };
 	signal(SIGPIPE, SIG_IGN);
 	FUZZ_ASSERT(loop_new(&S.loop, &e) == 0, "%s", e.msg);
-	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	S.sa.sun_family = AF_UNIX;
-	int len = snprintf(S.sa.sun_path + 1, sizeof(S.sa.sun_path) - 1, "kata-fuzz-ttrpc-%d",
-			   (int)getpid());
-	S.sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len);
-	FUZZ_ASSERT(lfd >= 0 && bind(lfd, (struct sockaddr *)&S.sa, S.sl) == 0 &&
-			    listen(lfd, 4) == 0,
-		    "listen: %s", strerror(errno));
+	int lfd = fuzz_listen("kata-fuzz-ttrpc", &S.sa, &S.sl);
 	FUZZ_ASSERT(ttrpc_server_new(&S.srv, S.loop, lfd, dispatch, NULL, &e) == 0, "%s", e.msg);
 	S.ready = true;
 }
@@ -179,7 +159,7 @@ static void serve(const uint8_t *data, size_t size)
 	shutdown(fd, SHUT_WR);
 	struct kerr e = { 0 };
 	FUZZ_ASSERT(loop_add(S.loop, fd, EPOLLIN, on_client, NULL, &e) == 0, "%s", e.msg);
-	S.rlen = 0;
+	S.r.len = 0;
 	S.eof = false;
 	struct loop_timer *t = loop_timer_add(S.loop, loop_now_ns() + 5000000000ull, on_watchdog,
 					      NULL);

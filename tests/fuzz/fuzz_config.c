@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
+#include "runtime_requests.h"
 #include "options.h"
 #include "rpc_catalog.h"
 
@@ -101,22 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 void fuzz_write_seeds(void)
 {
 	static const struct fuzz_text_seed seeds[] = {
-		{ "upstream-sample",
-		  "dev_mode = false\n"
-		  "server_addr = 'vsock://-1:1024'\n"
-		  "log_level = \"info\"\n"
-		  "hotplug_timeout = { secs = 3, nanos = 0 }\n"
-		  "container_pipe_size = 0\n"
-		  "unified_cgroup_hierarchy = false\n"
-		  "\n"
-		  "[endpoints]\n"
-		  "allowed = [\n"
-		  "  \"AddARPNeighborsRequest\",\n"
-		  "  \"CreateContainerRequest\",\n"
-		  "  \"ExecProcessRequest\",\n"
-		  "  \"ReadStreamRequest\",\n"
-		  "  \"WaitProcessRequest\",\n"
-		  "]\n" },
+		{ "upstream-sample", UPSTREAM_CONFIG_SAMPLE },
 		{ "every-key",
 		  "container_pipe_size = 65536\ndebug_console = true\ndebug_console_vport = 1026\n"
 		  "dev_mode = true\nhotplug_timeout = { secs = 7, nanos = 500000000 }\n"

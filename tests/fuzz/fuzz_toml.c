@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "fuzz.h"
+#include "runtime_requests.h"
 #include "toml.h"
 
 static bool utf8_valid(const char *s, size_t n)
@@ -82,22 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 void fuzz_write_seeds(void)
 {
 	static const struct fuzz_text_seed seeds[] = {
-		{ "upstream-sample",
-		  "# Upstream src/agent/samples/configuration-all-endpoints.toml, shortened\n"
-		  "dev_mode = false\n"
-		  "server_addr = 'vsock://-1:1024'\n"
-		  "log_level = \"info\"\n"
-		  "hotplug_timeout = { secs = 3, nanos = 0 }\n"
-		  "container_pipe_size = 0\n"
-		  "unified_cgroup_hierarchy = false\n"
-		  "\n"
-		  "[endpoints]\n"
-		  "# All endpoints are allowed\n"
-		  "allowed = [\n"
-		  "  \"AddARPNeighborsRequest\",\n"
-		  "  \"CreateContainerRequest\",\n"
-		  "  \"ReadStreamRequest\", # stdout and stderr\n"
-		  "]\n" },
+		{ "upstream-sample", UPSTREAM_CONFIG_SAMPLE },
 		{ "integers", "a = 1_000\nb = 0x7fff_ffff\nc = 0o755\nd = 0b1010\ne = -9223372036854775808\n"
 			      "f = +12\n" },
 		{ "strings", "\"quoted key\" = \"tab\\t nl\\n u\\u00e9 U\\U0001F600 q\\\" bs\\\\\"\n"

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * runtime_requests.h - requests as the Kata runtime sends them, in the
- * proto3 JSON mapping (fuzz_pack_json packs them), shared by the seed
- * writers of the targets that take requests. Each names the runtime
+ * proto3 JSON mapping (fuzz_pack_json packs them), and upstream's sample
+ * config file, shared by the seed writers of the targets. Each names the runtime
  * function that fills it (kata-containers src/runtime/virtcontainers/
  * kata_agent.go unless said otherwise).
  */
@@ -156,5 +156,26 @@
 	"{\"storages\": [{\"driver\": \"ephemeral\", \"source\": \"tmpfs\", \"fstype\":" \
 	" \"tmpfs\", \"options\": [\"size=2097152k\"], \"mountPoint\":" \
 	" \"/run/kata-containers/sandbox/ephemeral/cache\"}]}"
+
+/* The agent's config file as upstream's sample has it
+ * (src/agent/samples/configuration-all-endpoints.toml, shortened as in
+ * doc/options.md). */
+#define UPSTREAM_CONFIG_SAMPLE \
+	"# All endpoints are allowed\n" \
+	"dev_mode = false\n" \
+	"server_addr = 'vsock://-1:1024'\n" \
+	"log_level = \"info\"\n" \
+	"hotplug_timeout = { secs = 3, nanos = 0 }\n" \
+	"container_pipe_size = 0\n" \
+	"unified_cgroup_hierarchy = false\n" \
+	"\n" \
+	"[endpoints]\n" \
+	"allowed = [\n" \
+	"  \"AddARPNeighborsRequest\",\n" \
+	"  \"CreateContainerRequest\",\n" \
+	"  \"ExecProcessRequest\",\n" \
+	"  \"ReadStreamRequest\", # stdout and stderr\n" \
+	"  \"WaitProcessRequest\",\n" \
+	"]\n"
 
 #endif

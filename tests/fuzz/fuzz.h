@@ -58,6 +58,12 @@ uint8_t *fuzz_pack_json(const ProtobufCMessageDescriptor *d, const char *json, s
 void fuzz_fail(const char *file, int line, const char *cond, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 4, 5)));
 
+/* How long a target's event loop may wait for what an input must bring
+ * about (an answer, a close) before that counts as a hang: far above a
+ * normal input's milliseconds even on a loaded machine, below libFuzzer's
+ * -timeout (run.sh: 25 s) so the hang is reported by what was awaited. */
+#define FUZZ_WATCHDOG_NS (8ull * 1000 * 1000 * 1000)
+
 /* Sequential reader over the fuzz input; reads past the end give zeros. */
 struct fuzz_in {
 	const uint8_t *p;

@@ -19,7 +19,7 @@
  * the payload (the request message), then the replies script (answer()).
  *
  * Checked, every input:
- *  - each call is answered exactly once, within 5 s, on its stream; the
+ *  - each call is answered exactly once, within 8 s, on its stream; the
  *    status is a gRPC code with a UTF-8 message (the Go client refuses
  *    anything else), and an OK answer decodes as the method's response type,
  *    with UTF-8 strings unless a peer answered with fuzzed bytes;
@@ -59,7 +59,6 @@
 
 #define CID "c1"
 #define DEADLINE_NS (2ull * 1000 * 1000)
-#define WATCHDOG_NS (5ull * 1000 * 1000 * 1000)
 
 static struct {
 	bool ready;
@@ -519,7 +518,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (unsigned k = 0; k < H.calls; k++)
 		send_request(1 + 2 * k, payload, plen);
-	struct loop_timer *t = loop_timer_add(H.loop, loop_now_ns() + WATCHDOG_NS, on_watchdog,
+	struct loop_timer *t = loop_timer_add(H.loop, loop_now_ns() + FUZZ_WATCHDOG_NS, on_watchdog,
 					      NULL);
 	struct kerr e = { 0 };
 	FUZZ_ASSERT(t && loop_run(H.loop, &e) == 0, "loop: %s", e.msg);

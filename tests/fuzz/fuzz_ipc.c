@@ -320,7 +320,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(ipc_chan_new(&c, S.loop, sv[0], S.end->name, S.end->peer, S.end->table,
 					 on_close, NULL, &e) == 0,
 			    "%s", e.msg);
-		struct loop_timer *t = loop_timer_add(S.loop, loop_now_ns() + 5000000000ull,
+		struct loop_timer *t = loop_timer_add(S.loop, loop_now_ns() + FUZZ_WATCHDOG_NS,
 						      on_watchdog, NULL);
 		FUZZ_ASSERT(t && loop_run(S.loop, &e) == 0, "loop: %s", e.msg);
 		loop_timer_cancel(S.loop, t);

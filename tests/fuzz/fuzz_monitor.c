@@ -241,7 +241,7 @@ static void pair(int sv[2])
 		    "socketpair: %s", strerror(errno));
 }
 
-/* Announce a process as the launcher does; returns the monitor's answer. */
+/* Announce a process as the launcher does; the monitor must take it. */
 static void add_process(unsigned i, const char *exec_id, bool terminal)
 {
 	struct model_proc *p = &F.p[i];
@@ -287,7 +287,7 @@ static void add_process(unsigned i, const char *exec_id, bool terminal)
 	for (int k = 0; k < nfds; k++)
 		close(fds[k]);
 	turn();
-	struct ipc_msg msg;
+	struct ipc_msg msg = { 0 };
 	FUZZ_ASSERT(ipc_recv(F.la, &msg, &e) == 1 && msg.hdr.type == IPC_OK,
 		    "the monitor refused the process: %s", msg.hdr.type == IPC_ERROR
 								? (const char *)msg.payload + 8
@@ -332,7 +332,7 @@ static void start(uint8_t flags)
 			    frontend_attach(m, fe[0], &e) == 0,
 		    "%s", e.msg);
 	F.ex = make_nonblock(ex[1]);
-	F.la = la[1];
+	F.la = make_nonblock(la[1]);
 	F.fe = make_nonblock(fe[1]);
 	F.nreqs = 0;
 	F.nprocs = 1;

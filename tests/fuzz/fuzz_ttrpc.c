@@ -161,7 +161,7 @@ static void serve(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(loop_add(S.loop, fd, EPOLLIN, on_client, NULL, &e) == 0, "%s", e.msg);
 	S.r.len = 0;
 	S.eof = false;
-	struct loop_timer *t = loop_timer_add(S.loop, loop_now_ns() + 5000000000ull, on_watchdog,
+	struct loop_timer *t = loop_timer_add(S.loop, loop_now_ns() + FUZZ_WATCHDOG_NS, on_watchdog,
 					      NULL);
 	FUZZ_ASSERT(t && loop_run(S.loop, &e) == 0, "loop: %s", e.msg);
 	loop_timer_cancel(S.loop, t);

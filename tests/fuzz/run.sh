@@ -93,7 +93,7 @@ for t in "${targets[@]}"; do
     continue
   fi
 
-  "$bin" -max_total_time="$share" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+  "$bin" -max_total_time="$share" -print_final_stats=1 -timeout=25 -rss_limit_mb=2048 \
     -max_len=65536 -artifact_prefix="$work/crashes/" "$work/corpus" "$work/seeds" \
     >"$work/fuzz.log" 2>&1
   rc=$?

@@ -16,7 +16,7 @@
  *
  * Input: u8 receiving end (a few values give it a peer of the wrong role),
  * then datagrams until the input ends: u8 kind (low 3 bits: the fds to
- * attach: none, /dev/null, a sealed memfd holding the bytes after the
+ * attach: none, an eventfd, a sealed memfd holding the bytes after the
  * header, the same unsealed, 2 fds, 4 fds, 5 fds, a socket; bit 3: the
  * handler declares this message a violation; bit 4: a memfd is zero-filled
  * up to the header's len), u16 length, the bytes.
@@ -36,6 +36,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -211,10 +212,12 @@ static void launcher(int fd)
 
 /* ---- sending ---- */
 
-static int devnull(void)
+/* An fd to pass: an eventfd, which fuzz_open_fds counts (a leak of it
+ * shows). */
+static int some_fd(void)
 {
-	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	FUZZ_ASSERT(fd >= 0, "/dev/null: %s", strerror(errno));
+	int fd = eventfd(0, EFD_CLOEXEC);
+	FUZZ_ASSERT(fd >= 0, "eventfd: %s", strerror(errno));
 	return fd;
 }
 
@@ -225,7 +228,7 @@ static void send_dgram(int tx, uint8_t kind, const uint8_t *b, size_t n)
 	unsigned nfds = 0;
 	size_t dlen = n;
 	switch (kind & 7) {
-	case 1: fds[nfds++] = devnull(); break;
+	case 1: fds[nfds++] = some_fd(); break;
 	case 2:
 	case 3: {
 		/* The header in the datagram, the rest in the memfd, zero-filled
@@ -249,7 +252,7 @@ static void send_dgram(int tx, uint8_t kind, const uint8_t *b, size_t n)
 	case 4: case 5: case 6: {
 		unsigned k = (kind & 7) == 4 ? 2 : (kind & 7) == 5 ? 4 : 5;
 		while (nfds < k)
-			fds[nfds++] = devnull();
+			fds[nfds++] = some_fd();
 		break;
 	}
 	case 7: {
@@ -486,6 +489,8 @@ void fuzz_write_seeds(void)
 	emit("unexpected-fd", "executor<-frontend", &s);
 	msg(&s, 6, IPC_MON_PROCESS_ADD, 1, &pa, sizeof(pa));
 	emit("too-many-fds", "monitor<-launcher", &s);
+	put(&s, 4, IPC_MON_PROCESS_ADD, 1, IPC_F_MEMFD, sizeof(pa), &pa, sizeof(pa));
+	emit("memfd-flag-with-fds", "monitor<-launcher", &s);
 	msg(&s, 0, IPC_CONTAINER_START_REQ, 1, &ref, sizeof(ref));
 	emit("wrong-role", "executor<-frontend (from a monitor)", &s);
 }

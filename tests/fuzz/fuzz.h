@@ -7,10 +7,11 @@
  *  - with "-write_seeds=DIR" as an argument, calls fuzz_write_seeds() with
  *    DIR as the seed directory and exits (tests/fuzz/run.sh makes each
  *    target's seed corpus that way: seeds are code, never fetched bytes);
- *  - otherwise routes the agent's log (common/log.c, at debug level, so its
- *    formatting of hostile strings is fuzzed too) into a writer that checks
- *    every line is one JSON object on one line, and drops it. FUZZ_LOG=1 in
- *    the environment writes the lines to stderr instead (debugging).
+ *  - otherwise adds -print_funcs=0 (see fuzz_open_fds) and routes the
+ *    agent's log (common/log.c, at debug level, so its formatting of
+ *    hostile strings is fuzzed too) into a writer that checks every line
+ *    is one JSON object on one line, and drops it. FUZZ_LOG=1 in the
+ *    environment writes the lines to stderr instead (debugging).
  *
  * Helpers for the targets: a byte reader over the input (struct fuzz_in),
  * a count of open fds (the targets that pass fds check none leaks), a
@@ -75,8 +76,8 @@ uint32_t fuzz_u32(struct fuzz_in *in);
 /* Up to max bytes (a length read from the input, clipped to what is left). */
 const uint8_t *fuzz_bytes(struct fuzz_in *in, size_t max, size_t *len);
 
-/* Open sockets, memfds and anonymous inodes of this process (/proc/self/fd;
- * pipes and files are not counted: libFuzzer itself opens some). */
+/* Open fds of this process (/proc/self/fd). LLVMFuzzerInitialize turns
+ * libFuzzer's -print_funcs off, whose symbolizer would open some. */
 unsigned fuzz_open_fds(void);
 /* A growing buffer of bytes read from a socket. */
 struct fuzz_buf {

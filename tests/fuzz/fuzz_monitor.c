@@ -90,6 +90,7 @@ static struct {
 	unsigned nprocs;
 	struct req reqs[MAX_REQS];
 	unsigned nreqs;
+	bool raw_seen; /* a datagram of any bytes reached the monitor */
 	uint32_t next_id;
 	struct fuzz_in in;
 } F;
@@ -163,7 +164,7 @@ static void check_data(struct req *r, const struct ipc_msg *msg)
 		bool closed = s->closed && h.offset == s->n;
 		bool exited = p->exited && h.offset >= s->at_exit;
 		bool tty_stderr = p->terminal && r->stream == 2;
-		bool tty_hup = p->terminal && p->in_closed;
+		bool tty_hup = p->terminal && (p->in_closed || F.raw_seen);
 		FUZZ_ASSERT(closed || exited || tty_stderr || tty_hup,
 			    "EOF at %llu, %zu written (%zu at exit), end %s, process %s",
 			    (unsigned long long)h.offset, s->n, s->at_exit,
@@ -505,8 +506,8 @@ static void act_read_stdin(void)
 	if (p->in < 0)
 		return;
 	ssize_t r = read(p->in, buf, 1 + fuzz_u16(&F.in) % sizeof(buf));
-	if (r <= 0)
-		return;
+	if (r <= 0 || F.raw_seen)
+		return; /* a raw datagram may have written too */
 	FUZZ_ASSERT(p->stdin_read + (size_t)r <= p->wq_n &&
 			    memcmp(buf, p->wq + p->stdin_read, (size_t)r) == 0,
 		    "stdin of %s: bytes at %zu are not what the front-end wrote",
@@ -562,13 +563,25 @@ static void act_new_frontend(void)
 			F.p[i].s[k].sent = F.p[i].s[k].acked;
 }
 
+/* A datagram of any bytes from the front-end. A malformed one closes the
+ * channel; a well-formed one may ACK, read, write or close what the model
+ * does not know of. Either way the executor then hands over a new channel
+ * (as after a front-end restart) and the model takes the ACKed offsets the
+ * monitor has: what it sends from there on is checked as before; stdin and
+ * a terminal's hang-up are no longer modelled. */
 static void act_raw(void)
 {
 	size_t n;
 	const uint8_t *b = fuzz_bytes(&F.in, IPC_HDR_LEN + IPC_STDIO_CHUNK + 256, &n);
 	(void)send(F.fe, b, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-	/* Whatever it was, no request of ours waits on it: a malformed one
-	 * closes the channel, and the model carries on without answers. */
+	F.raw_seen = true;
+	turn();
+	for (unsigned i = 0; i < F.nprocs; i++) {
+		struct mon_proc *mp = mon_proc_find(&F.m, F.p[i].exec_id);
+		for (unsigned k = 0; mp && k < 2; k++)
+			F.p[i].s[k].acked = mp->out[k].acked;
+	}
+	act_new_frontend();
 }
 
 static void act(uint8_t op)
@@ -596,6 +609,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup_once();
 	unsigned base = fuzz_open_fds();
 	F.in = (struct fuzz_in){ data, size };
+	F.raw_seen = false;
 	start(fuzz_u8(&F.in));
 	for (unsigned i = 0; i < MAX_ACTIONS && F.in.n; i++) {
 		frontend_read();

@@ -12,7 +12,8 @@
 # FUZZ_BUILD_DIR/fuzz-work/TARGET:
 #   1. every input under tests/fuzz/regressions/TARGET/ (each a crash fixed
 #      once) is replayed first: any failure fails the check;
-#   2. the seed corpus is written by the target itself (-write_seeds=DIR);
+#   2. the seed corpus is written by the target itself (-write_seeds=DIR;
+#      a target in the older form has a seed writer fuzz_X-seeds DIR);
 #   3. the fuzzer runs for SECONDS / number of targets (at least 1 s), its
 #      corpus kept in corpus/ across runs; a crash input is kept in
 #      crashes/ and named in the TAP output.
@@ -41,15 +42,19 @@ fi
 # fuzz_*.c with a runner of its own, like run-rego.sh's, is not one), as
 # the build files say now (build.ninja regenerates them when they changed).
 ninja -C "$fuzzdir" build.ninja >>"$fuzzdir/setup.log" 2>&1
-if [ -n "${FUZZ_TARGETS:-}" ]; then
-  read -r -a targets <<<"$FUZZ_TARGETS"
-else
-  mapfile -t targets < <(meson introspect --targets "$fuzzdir" | python3 -c '
+mapfile -t names < <(meson introspect --targets "$fuzzdir" | python3 -c '
 import json, sys
 for t in sorted(t["name"] for t in json.load(sys.stdin)
                 if t["type"] == "executable" and t["name"].startswith("fuzz_")
                 and t["defined_in"].endswith("tests/fuzz/meson.build")):
-    print(t[5:])')
+    print(t)')
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+  read -r -a targets <<<"$FUZZ_TARGETS"
+else
+  targets=()
+  for n in "${names[@]}"; do
+    [[ $n == *-seeds ]] || targets+=("${n#fuzz_}")
+  done
 fi
 if [ ${#targets[@]} -eq 0 ]; then
   echo "1..1"
@@ -67,8 +72,17 @@ fail_all() {
   exit 1
 }
 
+# A target in the older form has a separate seed writer, fuzz_X-seeds.
+has_seeder() {
+  local n
+  for n in "${names[@]}"; do [ "$n" = "fuzz_$1-seeds" ] && return 0; done
+  return 1
+}
 bins=()
-for t in "${targets[@]}"; do bins+=("tests/fuzz/fuzz_$t"); done
+for t in "${targets[@]}"; do
+  bins+=("tests/fuzz/fuzz_$t")
+  if has_seeder "$t"; then bins+=("tests/fuzz/fuzz_$t-seeds"); fi
+done
 nice -n 10 ninja -C "$fuzzdir" "${bins[@]}" >"$fuzzdir/build.log" 2>&1 ||
   { grep -E "error|FAILED" "$fuzzdir/build.log" | head -n 10 | sed 's/^/# /'
     fail_all "build failed, see $fuzzdir/build.log"; }
@@ -100,7 +114,12 @@ for t in "${targets[@]}"; do
     not_ok "a regression input fails again, see $work/regressions.log"
     continue
   fi
-  if ! "$bin" -write_seeds="$work/seeds" >"$work/seeds.log" 2>&1; then
+  if has_seeder "$t"; then
+    seeder=("$bin-seeds" "$work/seeds")
+  else
+    seeder=("$bin" -write_seeds="$work/seeds")
+  fi
+  if ! "${seeder[@]}" >"$work/seeds.log" 2>&1; then
     sed 's/^/# /' "$work/seeds.log" | tail -n 5
     not_ok "writing the seeds failed"
     continue

@@ -835,8 +835,10 @@ int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
 				     d->name, m->hdr.len, IPC_MAX_INLINE + 1, d->max_len);
 		else
 			r = map_memfd(m, fd, d, err);
-		if (fd >= 0)
-			close(fd); /* the mapping (if any) keeps the pages */
+		/* The mapping (if any) keeps the pages; any fd beyond the first
+		 * (a type that may carry several, with the flag) is an error
+		 * above, and closed here too. */
+		close_fds(fds, nfds);
 		fd = -1;
 		nfds = 0;
 	} else {

@@ -149,8 +149,8 @@ else
     got=$(cgread blkio "$wf" | head -n 1)
     check "update: $wf = $want ($got)" test "$got" = "$want"
   else
-    check "UpdateContainer blockIO weight without $wf: FAILED_PRECONDITION (${out%%
-*})" sh -c 'echo "$1" | grep -q FAILED_PRECONDITION' _ "$out"
+    check "UpdateContainer blockIO weight without $wf: FAILED_PRECONDITION, no weight support (${out%%
+*})" sh -c 'echo "$1" | grep -q FAILED_PRECONDITION && echo "$1" | grep -q "no block IO weight support"' _ "$out"
   fi
   if [ -d /sys/kernel/mm/hugepages/hugepages-2048kB ]; then
     out=$(call AgentService/UpdateContainer \

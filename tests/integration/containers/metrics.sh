@@ -99,11 +99,8 @@ t_metrics() {
   done
   check "kata_agent_* families for parent, frontend, executor and the container's monitor (their start times match their pids)" \
     "$why" want "$ok" 1
-  if [ -n "$launcher" ]; then
-    check "the container's launcher is there too" "launcher pid $launcher" \
-      want "$(metric_value "$txt" "kata_agent_start_time_seconds{process=\"launcher\",container_id=\"ms\"}")" \
-      "$(start_time "$launcher")"
-  fi
+  check "the container's launcher is there too (pid ${launcher:-none found})" "launcher pid ${launcher:-none}" \
+    eval '[ -n "$launcher" ] && [ "$(metric_value "$txt" "kata_agent_start_time_seconds{process=\"launcher\",container_id=\"ms\"}")" = "$(start_time "$launcher")" ]'
   check "the monitor's max_fds is its RLIMIT_NOFILE" "$(grep "^Max open files" "/proc/$mon/limits")" \
     want "$(metric_value "$txt" "kata_agent_max_fds{process=\"monitor\",container_id=\"ms\"}")" \
     "$(awk '/^Max open files/ {print $4}' "/proc/$mon/limits")"

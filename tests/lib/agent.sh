@@ -171,7 +171,6 @@ wait_for_file_text() { # wait_for_file_text FILE TEXT [tenths]
   done
   return 1
 }
-want() { [ "$1" = "$2" ]; }
 
 # suite_requires: what every container suite needs; call right after `plan`.
 suite_requires() {

@@ -19,11 +19,13 @@
 #   fail_rest REASON            the rest of the plan cannot run: a failure
 #   need_tool TOOL...           a missing tool: skip_env for the whole suite
 #   say TEXT                    a TAP comment
+#   want GOT EXPECTED           a command for check: GOT = EXPECTED
 tap_n=0
 tap_bad=0
 tap_plan=
 
 say() { printf '# %s\n' "$*"; }
+want() { [ "$1" = "$2" ]; }
 
 plan() {
   [ -z "$tap_plan" ] || { echo "Bail out! plan declared twice"; exit 1; }

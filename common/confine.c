@@ -40,6 +40,8 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <grp.h>
@@ -48,6 +50,11 @@
 #include "cleanup.h"
 #include "confine.h"
 #include "log.h"
+
+#ifdef KATA_SANITIZE
+#include <sanitizer/common_interface_defs.h>
+#include <sanitizer/lsan_interface.h>
+#endif
 
 static int empty_root(struct kerr *err)
 {
@@ -191,6 +198,31 @@ static const char *const base_allowed[] = {
 	"gettid", "futex", "getrandom",
 };
 
+#ifdef KATA_SANITIZE
+/* Sanitizer builds only (meson -Db_sanitize=...), never a normal build:
+ * the runtime removes its alternate signal stack when the process exits. */
+static const char *const sanitizer_syscalls[] = { "sigaltstack" };
+
+/* What the sanitizer runtime needs and cannot do from the empty root:
+ *  - the leak check: it stops the world with ptrace and lists
+ *    /proc/self/task, so it runs now, once, and the end-of-process check
+ *    is off (a confined process's later leaks go unseen; its memory errors
+ *    do not);
+ *  - its report file: KATA_SANITIZER_LOG (./scripts/test sets it) is opened
+ *    now, appended to by every confined process, and handed to the runtime
+ *    (log_path= would be opened at the first report, in the empty root). */
+static void sanitizer_before_confinement(void)
+{
+	__lsan_do_leak_check();
+	const char *path = getenv("KATA_SANITIZER_LOG");
+	if (!path || !*path)
+		return;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		__sanitizer_set_report_fd((void *)(intptr_t)fd);
+}
+#endif
+
 static const char *const frontend_syscalls[] = {
 	"pread64",
 	/* the listener and ttRPC connections */
@@ -263,6 +295,10 @@ static int seccomp_allow(const struct confine_profile *p, struct kerr *err)
 		r = rule(ctx, SCMP_ACT_ALLOW, p->syscalls[i], 0, NULL, err);
 	for (size_t i = 0; r == 0 && i < sizeof(denied_eacces) / sizeof(denied_eacces[0]); i++)
 		r = rule(ctx, SCMP_ACT_ERRNO(EACCES), denied_eacces[i], 0, NULL, err);
+#ifdef KATA_SANITIZE
+	for (size_t i = 0; r == 0 && i < sizeof(sanitizer_syscalls) / sizeof(sanitizer_syscalls[0]); i++)
+		r = rule(ctx, SCMP_ACT_ALLOW, sanitizer_syscalls[i], 0, NULL, err);
+#endif
 	if (r < 0)
 		goto out;
 
@@ -316,6 +352,9 @@ int confine_self(const struct confine_profile *p, uid_t uid, gid_t gid, pid_t pa
 		 struct kerr *err)
 {
 	int r;
+#ifdef KATA_SANITIZE
+	sanitizer_before_confinement();
+#endif
 	if ((r = empty_root(err)) < 0)
 		return kerr_prefix(err, "confine %s: ", p->who);
 	if ((r = drop_bounding_and_ambient(p->nkeep > 0, err)) < 0)

@@ -105,6 +105,9 @@ tap_cleanup=agent_cleanup
 trap 'exit 130' INT TERM
 
 has_option() { "$agent" --help 2>&1 | grep -q -- "$1"; }
+# a sanitizer build (build-asan): its shadow memory and quarantine make
+# absolute memory bounds meaningless, only growth can be bounded
+agent_sanitized() { ldd "$agent" 2>/dev/null | grep -q libasan; }
 
 # agent_start NAME: a fresh agent; sets work, shared, addr, agent_pid, cg_name,
 # executor_pid, frontend_pid.

@@ -700,7 +700,13 @@ TEST(backpressure_bounds_memory)
 	printf("# monitor RSS %ld kB before, %ld kB with a 64 MiB writer nobody reads\n", before,
 	       during);
 	CHECK(during > 0 && during - before < 3 * 1024);
+#ifdef __SANITIZE_ADDRESS__
+	/* ASan's shadow memory and quarantine (the monitor is built like this
+	 * test) make an absolute bound meaningless: only the growth counts. */
+	printf("# sanitizer build: the monitor's absolute RSS is not bounded here\n");
+#else
 	CHECK(during < 8 * 1024);
+#endif
 	CHECK_EQ_INT(proc_state(pid, NULL), 'S'); /* blocked in write(), not exited */
 	/* Blocked in write(2) on its stdout (the monitor stopped reading the
 	 * pipe), not sleeping anywhere else: /proc/PID/syscall names the

@@ -804,6 +804,13 @@ TEST(clone_parent_makes_monitor_the_parent)
 
 TEST(user_namespace)
 {
+	/* user.max_user_namespaces 0 (or no such file: CONFIG_USER_NS off)
+	 * means no user namespace can be made at all */
+	char *max = read_file("/proc/sys/user/max_user_namespaces");
+	bool userns = max && atoi(max) > 0;
+	free(max);
+	if (!userns)
+		SKIP_KERNEL("no user namespaces (user.max_user_namespaces)");
 	json_t *s = base_spec("cat /proc/self/uid_map; id -u; echo $$");
 	json_t *lx = jget(s, "Linux");
 	json_array_append_new(jget(lx, "Namespaces"), json_pack("{s:s}", "Type", "user"));

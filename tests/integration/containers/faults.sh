@@ -29,6 +29,18 @@ sleep_pid() {
   done
   return 1
 }
+# start_sleeper ID WHAT: a container ID whose init sleeps, started detached;
+# sets mon (its monitor) and init (its process), or reports WHAT failed
+start_sleeper() {
+  local b
+  b=$(bundle "$1" sh -c 'exec sleep 1000')
+  if start_detached "$1" "$b" && mon=$(child_named "$executor_pid" kata-agent-moni) &&
+    init=$(sleep_pid); then
+    return 0
+  fi
+  tap FAIL "$2: a container $1 runs" "$(cat "$work/$1.err"; tail -n 5 "$work/agent.log")"
+  return 1
+}
 cgroups_of() { find /sys/fs/cgroup -maxdepth 4 -path "*/$cg_name/$1" -type d 2>/dev/null; }
 gone() { [ ! -e "/proc/$1" ] || [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" = Z ]; }
 
@@ -38,13 +50,8 @@ gone() { [ ! -e "/proc/$1" ] || [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null 
 # SignalProcess calls fail "its monitor is gone", and RemoveContainer still
 # removes the container: cgroup and processes.
 t_monitor_death() {
-  local b out="$work/md.out" mon init
-  b=$(bundle md sh -c 'exec sleep 1000')
-  if ! start_detached md "$b" || ! mon=$(child_named "$executor_pid" kata-agent-moni) ||
-    ! init=$(sleep_pid); then
-    tap FAIL "monitor death: a container md runs" "$(cat "$work/md.err"; tail -n 5 "$work/agent.log")"
-    return 1
-  fi
+  local out="$work/md.out" mon init
+  start_sleeper md "monitor death" || return 1
   ctl call AgentService/WaitProcess '{"containerId": "md", "execId": ""}' >"$work/md-wait.out" 2>&1 &
   local wpid=$!
   kill -STOP "$mon"
@@ -89,13 +96,8 @@ t_monitor_death() {
 # stopped, so the SIGKILL is not delivered): DEADLINE_EXCEEDED, and the
 # removal goes on in the background once the monitor runs again.
 t_remove_timeout() {
-  local b out="$work/rt.out" mon init
-  b=$(bundle rt sh -c 'exec sleep 1000')
-  if ! start_detached rt "$b" || ! mon=$(child_named "$executor_pid" kata-agent-moni) ||
-    ! init=$(sleep_pid); then
-    tap FAIL "remove timeout: a container rt runs" "$(cat "$work/rt.err"; tail -n 5 "$work/agent.log")"
-    return 1
-  fi
+  local out="$work/rt.out" mon init
+  start_sleeper rt "remove timeout" || return 1
   kill -STOP "$mon"
   ctl call AgentService/RemoveContainer '{"containerId": "rt", "timeout": 1}' >"$out" 2>&1
   rc=$?

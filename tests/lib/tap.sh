@@ -67,7 +67,7 @@ skip_env() { # skip_env COUNT DESCRIPTION REASON: a tool or privilege is missing
   local i
   for ((i = 0; i < $1; i++)); do
     if [ "${CI:-}" = true ]; then
-      tap FAIL "$2" "in CI nothing may be missing: $3"
+      tap FAIL "$2: $3 (in CI nothing may be missing)"
     else
       tap_n=$((tap_n + 1))
       echo "ok $tap_n - $2 # SKIP $3"

@@ -65,8 +65,12 @@ int nl_attr_put(struct nl_msg *m, uint16_t type, const void *data, size_t len)
 	struct rtattr *a = (struct rtattr *)(m->u.buf + off);
 	a->rta_type = type;
 	a->rta_len = (unsigned short)alen;
+	/* The payload by its offset from the message, not RTA_DATA(a) or
+	 * u.buf: with the sanitizers GCC's bounds analysis takes either for a
+	 * pointer into the 4-byte header field it last saw written
+	 * (-Wstringop-overflow, "region of size 0"). */
 	if (len)
-		memcpy(RTA_DATA(a), data, len);
+		memcpy((uint8_t *)m + off + RTA_LENGTH(0), data, len);
 	m->u.h.nlmsg_len = (uint32_t)(off + RTA_ALIGN(alen));
 	return 0;
 }

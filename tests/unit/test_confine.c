@@ -108,10 +108,8 @@ static void status_field(pid_t pid, const char *name, char *out, size_t len)
 static void proc_status_check(int *tap_failed, const struct confine_profile *p,
 			      const char *capprm_eff)
 {
-	if (geteuid() != 0) {
-		printf("# skipped: needs root\n");
-		return;
-	}
+	if (geteuid() != 0)
+		SKIP("needs root");
 	int to_child[2], from_child[2];
 	REQUIRE(pipe(to_child) == 0 && pipe(from_child) == 0);
 	pid_t pid = fork();
@@ -195,9 +193,16 @@ static int frontend_work(void *arg)
 {
 	int *sv = arg;
 	struct kerr e = { 0 };
-	/* Files: refused softly, not fatal (libc looks up time zones etc.). */
+	/* Files: refused softly, not fatal (libc looks up time zones etc.). A
+	 * coverage build allows open for libgcov (common/confine.c): the empty
+	 * root still has no file to open. */
+#ifdef KATA_COVERAGE
+	if (open("/etc/passwd", O_RDONLY) >= 0 || errno != ENOENT)
+		return 10;
+#else
 	if (open("/etc/passwd", O_RDONLY) >= 0 || errno != EACCES)
 		return 10;
+#endif
 	log_info("a log line from the confined process");
 	struct loop *l;
 	if (loop_new(&l, &e) < 0)
@@ -229,10 +234,8 @@ static int frontend_work(void *arg)
 
 TEST(frontend_work_passes_the_filter)
 {
-	if (geteuid() != 0) {
-		printf("# skipped: needs root\n");
-		return;
-	}
+	if (geteuid() != 0)
+		SKIP("needs root");
 	int sv[2];
 	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
 	CHECK(exits_with(run_confined(frontend_work, sv), 0));
@@ -270,10 +273,8 @@ static int do_prctl(void *arg)
 
 TEST(forbidden_syscalls_kill)
 {
-	if (geteuid() != 0) {
-		printf("# skipped: needs root\n");
-		return;
-	}
+	if (geteuid() != 0)
+		SKIP("needs root");
 	CHECK(killed_by_sigsys(run_confined(do_fork, NULL)));
 	CHECK(killed_by_sigsys(run_confined(do_exec_mmap, NULL)));
 	CHECK(killed_by_sigsys(run_confined(do_socket, NULL)));
@@ -333,10 +334,8 @@ static int do_pidfd_open(void *arg)
 
 TEST(monitor_work_passes_its_filter)
 {
-	if (geteuid() != 0) {
-		printf("# skipped: needs root\n");
-		return;
-	}
+	if (geteuid() != 0)
+		SKIP("needs root");
 	/* The confined process must be the parent of what it reaps: it forks
 	 * the victim (still root) before confining itself. */
 	pid_t pid = fork();

@@ -424,10 +424,6 @@ TEST(setup)
 		att[i].fd = -1;
 	const char *exe = getenv("KATA_EXECUTOR"), *mon = getenv("KATA_MONITOR");
 	REQUIRE(exe && mon);
-	if (geteuid() != 0) {
-		printf("# needs root\n");
-		return;
-	}
 	REQUIRE(unshare(CLONE_NEWNS) == 0);
 	REQUIRE(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
 	snprintf(tmp, sizeof(tmp), "/tmp/kexec-XXXXXX");
@@ -686,5 +682,9 @@ int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP needs root\n");
+		return 0;
+	}
 	return tap_run();
 }

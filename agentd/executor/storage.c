@@ -687,12 +687,17 @@ static int make_fs(struct storage_entry *ent, const char *fstype, const char *so
 	int r = for_each_opt(s->options, s->n_options, opt_cb, &c, err);
 	if (r < 0)
 		return kerr_prefix(err, "%s storage %s", kind_name(kind), ent->mount_point);
-	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		/* A disk or overlay the filesystem refuses (not its format, an
+		 * option it cannot take, dax without DAX): the host's request. */
+		bool bad = errno == EINVAL && (kind == SK_BLOCK || kind == SK_OVERLAY);
 		return kerr_set_status(err, errno == ENOENT || errno == ENODEV ? GRPC_NOT_FOUND
-									      : GRPC_INTERNAL,
-				       -errno, "create %s%s%s for %s: %s", fstype,
+					    : bad ? GRPC_INVALID_ARGUMENT : GRPC_INTERNAL,
+				       -errno, "create %s%s%s for %s: %s%s", fstype,
 				       source ? " from " : "", source ? source : "",
-				       ent->mount_point, strerror(errno));
+				       ent->mount_point, strerror(errno),
+				       bad ? " (the kernel log says why)" : "");
+	}
 	int mnt = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned)mo->attr.attr_set);
 	if (mnt < 0)
 		return kerr_set(err, -errno, "fsmount %s for %s: %s", fstype, ent->mount_point,

@@ -6,8 +6,10 @@
  * node checks (a symlink, a char device, another major:minor: refused),
  * memory blocks onlined from uevents, a batch that waits for a uevent and
  * one that times out while the loop keeps running, and the spec rewritten
- * for the guest's devices. Device nodes need root (mknod): without it
- * those checks are skipped.
+ * for the guest's devices. Device nodes need root (mknod) and a private
+ * tmpfs for the fake /dev (/tmp may be nodev): without them those checks
+ * are skipped. A disk that "is there" must open: the fake nodes carry the
+ * numbers of loop devices (7:1..7:6).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -113,11 +117,14 @@ static bool node(const char *name, mode_t type, unsigned ma, unsigned mi)
 static void reset_trees(void)
 {
 	char cmd[512];
+	umount2(dev_root, MNT_DETACH);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s/sys %s/dev", base, base);
 	if (system(cmd) != 0)
 		printf("# %s failed\n", cmd);
 	mkdirs(sys_root);
 	mkdirs(dev_root);
+	if (geteuid() == 0 && mount("tmpfs", dev_root, "tmpfs", 0, "mode=0755") < 0)
+		printf("# tmpfs on %s: %s\n", dev_root, strerror(errno));
 }
 
 /* A virtio-blk disk behind the root port in slot 2 (bus 1, slot 0). */
@@ -310,10 +317,16 @@ TEST(probe_blk_pci)
 	CHECK_EQ_INT(dev_probe(&env, &q, &f, &e), 0); /* not there */
 	fake_blk_pci("vdb", "254:16\n");
 	CHECK_EQ_INT(dev_probe(&env, &q, &f, &e), 0); /* sysfs, but no node yet */
+	/* a disk the kernel has not made live yet (no such device behind
+	 * 254:16 here): it cannot be opened, so it is "not yet" */
 	REQUIRE(node("vdb", S_IFBLK, 254, 16));
+	CHECK_EQ_INT(dev_probe(&env, &q, &f, &e), 0);
+	/* the disk live: loop1 stands for it */
+	fake_blk_pci("vdb", "7:1\n");
+	REQUIRE(node("vdb", S_IFBLK, 7, 1));
 	REQUIRE(dev_probe(&env, &q, &f, &e) == 1);
 	CHECK_EQ_STR(f.devname, "vdb");
-	CHECK(f.block && major(f.rdev) == 254 && minor(f.rdev) == 16);
+	CHECK(f.block && major(f.rdev) == 7 && minor(f.rdev) == 1);
 	CHECK_EQ_STR(f.syspath, "devices/pci0000:00/0000:00:02.0/0000:01:00.0/virtio3/block/vdb");
 	int fd = dev_node_open(&env, &f, &e);
 	CHECK(fd >= 0);
@@ -323,13 +336,13 @@ TEST(probe_blk_pci)
 	REQUIRE(node("vdb", S_IFBLK, 8, 0));
 	kerr_clear(&e);
 	CHECK(dev_probe(&env, &q, &f, &e) < 0 && e.status == GRPC_FAILED_PRECONDITION);
-	CHECK(strstr(e.msg, "not the block device 254:16") != NULL);
+	CHECK(strstr(e.msg, "not the block device 7:1") != NULL);
 	/* a char device with the right numbers: refused */
-	REQUIRE(node("vdb", S_IFCHR, 254, 16));
+	REQUIRE(node("vdb", S_IFCHR, 7, 1));
 	kerr_clear(&e);
 	CHECK(dev_node_open(&env, &f, &e) < 0 && e.status == GRPC_FAILED_PRECONDITION);
 	/* a symlink to the right device: refused (never followed) */
-	REQUIRE(node("real", S_IFBLK, 254, 16));
+	REQUIRE(node("real", S_IFBLK, 7, 1));
 	unlink(at(dev_root, "vdb"));
 	CHECK(symlink("real", at(dev_root, "vdb")) == 0);
 	kerr_clear(&e);
@@ -345,7 +358,7 @@ TEST(probe_named_disks)
 	struct dev_found f = { 0 };
 	struct kerr e = { 0 };
 	/* mmioblk: a virtio disk by the name the host predicted */
-	put(at(sys_root, "devices/platform/virtio-mmio.0/virtio0/block/vda/dev"), "254:0\n");
+	put(at(sys_root, "devices/platform/virtio-mmio.0/virtio0/block/vda/dev"), "7:2\n");
 	link_to("../../devices/platform/virtio-mmio.0/virtio0/block/vda",
 		at(sys_root, "class/block/vda"));
 	put(at(sys_root, "devices/platform/virtio-mmio.0/virtio0/block/vda/vda1/dev"), "254:1\n");
@@ -353,12 +366,12 @@ TEST(probe_named_disks)
 		at(sys_root, "class/block/vda1"));
 	put(at(sys_root, "devices/virtual/block/loop0/dev"), "7:0\n");
 	link_to("../../devices/virtual/block/loop0", at(sys_root, "class/block/loop0"));
-	REQUIRE(node("vda", S_IFBLK, 254, 0));
+	REQUIRE(node("vda", S_IFBLK, 7, 2));
 	REQUIRE(node("vda1", S_IFBLK, 254, 1));
 	REQUIRE(node("loop0", S_IFBLK, 7, 0));
 	REQUIRE(dev_query_named(DEV_BLK_MMIO, "/dev/vda", &q, &e) == 0);
 	REQUIRE(dev_probe(&env, &q, &f, &e) == 1);
-	CHECK(major(f.rdev) == 254 && minor(f.rdev) == 0);
+	CHECK(major(f.rdev) == 7 && minor(f.rdev) == 2);
 	/* a partition, a loop device: not a virtio disk */
 	REQUIRE(dev_query_named(DEV_BLK_MMIO, "/dev/vda1", &q, &e) == 0);
 	memset(&f, 0, sizeof(f));
@@ -378,13 +391,13 @@ TEST(probe_named_disks)
 	/* nvdimm: a pmem disk of an ACPI NFIT region */
 	const char *pm = "devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0/region0/namespace0.0"
 			 "/block/pmem0";
-	put(at(sys_root, "%s/dev", pm), "259:0\n");
+	put(at(sys_root, "%s/dev", pm), "7:4\n");
 	link_to(at("../..", "%s", pm), at(sys_root, "class/block/pmem0"));
-	REQUIRE(node("pmem0", S_IFBLK, 259, 0));
+	REQUIRE(node("pmem0", S_IFBLK, 7, 4));
 	REQUIRE(dev_query_named(DEV_PMEM, "/dev/pmem0", &q, &e) == 0);
 	memset(&f, 0, sizeof(f));
 	REQUIRE(dev_probe(&env, &q, &f, &e) == 1);
-	CHECK(major(f.rdev) == 259 && minor(f.rdev) == 0);
+	CHECK(major(f.rdev) == 7 && minor(f.rdev) == 4);
 	/* the virtio disk is no pmem disk, "vda" no pmem name */
 	kerr_clear(&e);
 	CHECK(dev_query_named(DEV_PMEM, "/dev/vda", &q, &e) < 0);
@@ -418,17 +431,17 @@ TEST(probe_scsi)
 	CHECK_EQ_INT(dev_probe(&env, &q, &f, &e), 0);
 	/* the first probe asked the host to scan for channel 0, target 1, lun 2 */
 	CHECK_EQ_STR(get(at(sys_root, "%s/scsi_host/host0/scan", host)), "0 1 2");
-	put(at(sys_root, "%s/target0:0:1/0:0:1:2/block/sdb/dev", host), "8:16\n");
+	put(at(sys_root, "%s/target0:0:1/0:0:1:2/block/sdb/dev", host), "7:6\n");
 	link_to("../../../devices/pci0000:00/0000:00:03.0/virtio1/host0/target0:0:1/0:0:1:2",
 		at(sys_root, "bus/scsi/devices/0:0:1:2"));
 	/* another target and lun on the same host are not it */
 	put(at(sys_root, "%s/target0:0:2/0:0:2:1/block/sda/dev", host), "8:0\n");
 	link_to("../../../devices/pci0000:00/0000:00:03.0/virtio1/host0/target0:0:2/0:0:2:1",
 		at(sys_root, "bus/scsi/devices/0:0:2:1"));
-	REQUIRE(node("sdb", S_IFBLK, 8, 16));
+	REQUIRE(node("sdb", S_IFBLK, 7, 6));
 	REQUIRE(dev_probe(&env, &q, &f, &e) == 1);
 	CHECK_EQ_STR(f.devname, "sdb");
-	CHECK(major(f.rdev) == 8 && minor(f.rdev) == 16);
+	CHECK(major(f.rdev) == 7 && minor(f.rdev) == 6);
 	/* the same address on a second host: ambiguous */
 	put(at(sys_root, "devices/pci0000:00/0000:00:04.0/virtio2/host1/target1:0:1/1:0:1:2/block/"
 			 "sdc/dev"), "8:32\n");
@@ -578,9 +591,9 @@ static void plug_later(struct loop *l, void *data)
 {
 	(void)l;
 	(void)data;
-	fake_blk_pci("vdc", "254:32\n");
-	node("vdc", S_IFBLK, 254, 32);
-	struct uevent ev = { .major = 254, .minor = 32 };
+	fake_blk_pci("vdc", "7:3\n");
+	node("vdc", S_IFBLK, 7, 3);
+	struct uevent ev = { .major = 7, .minor = 3 };
 	strcpy(ev.action, "add");
 	strcpy(ev.subsystem, "block");
 	strcpy(ev.devname, "vdc");
@@ -614,7 +627,7 @@ TEST(batch_waits_for_a_uevent)
 	CHECK(w.ticks >= 2); /* the loop kept running other work */
 	CHECK(w.done_ns - t0 < 4000000000ull);
 	const struct dev_found *f = dev_batch_lookup(b, &q);
-	CHECK(f && !strcmp(f->devname, "vdc") && minor(f->rdev) == 32);
+	CHECK(f && !strcmp(f->devname, "vdc") && minor(f->rdev) == 3);
 	dev_batch_free(b);
 	hotplug_stop(hp_now);
 	loop_free(w.l);
@@ -866,7 +879,12 @@ int main(void)
 	snprintf(dev_root, sizeof(dev_root), "%s/dev", base);
 	env.sysfs = sys_root;
 	env.dev = dev_root;
+	/* the fake /dev's tmpfs stays in a mount namespace of our own */
+	if (geteuid() == 0 && (unshare(CLONE_NEWNS) < 0 ||
+			       mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0))
+		printf("# no private mount namespace: %s\n", strerror(errno));
 	int r = tap_run();
+	umount2(dev_root, MNT_DETACH);
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
 	if (system(cmd) != 0)

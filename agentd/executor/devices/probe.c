@@ -408,6 +408,25 @@ static int probe_block(int sysfd, const struct dev_query *q, struct dev_found *f
 	return 0;
 }
 
+/* A disk is in sysfs and /dev before the kernel lets it be opened (sd
+ * and virtio-blk announce it, with its add uevent, only once it is): until
+ * it opens, it is "not yet". Opening it read-only, as udev does for every
+ * disk, is all the probe does to it. */
+static int disk_live(int node, const struct dev_found *f, struct kerr *err)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", node);
+	int fd = open(p, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return 1;
+	}
+	if (errno == ENXIO || errno == ENODEV || errno == ENOMEDIUM)
+		return 0;
+	return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -errno, "open /dev/%s: %s",
+			       f->devname, strerror(errno));
+}
+
 int dev_probe(const struct dev_env *env, const struct dev_query *q, struct dev_found *f,
 	      struct kerr *err)
 {
@@ -432,7 +451,9 @@ int dev_probe(const struct dev_env *env, const struct dev_query *q, struct dev_f
 	cleanup_close int node = dev_node_open(env, f, err);
 	if (node == -ENOENT)
 		return 0;
-	return node < 0 ? node : 1;
+	if (node < 0)
+		return node;
+	return f->block ? disk_live(node, f, err) : 1;
 }
 
 bool dev_uevent_concerns(const struct dev_query *q, const struct uevent *ev)

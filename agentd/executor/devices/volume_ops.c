@@ -12,10 +12,8 @@
  *
  * ResizeVolume (upstream answers UNIMPLEMENTED; the runtime sends it for
  * direct-assigned volumes): the filesystem of a block storage this executor
- * mounted is grown online to the size asked (0: the whole device), with
- * the kernel's own online-resize ioctls, EXT4_IOC_RESIZE_FS for ext4 and
- * XFS_IOC_FSGROWFSDATA for xfs, what resize2fs and xfs_growfs do for a
- * mounted filesystem: no tool is run. Shrinking is refused.
+ * mounted is grown online to the size asked (0: the whole device) by
+ * fs_grow.h, with the kernel's own online-resize ioctls: no tool is run.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +28,7 @@
 
 #include "cleanup.h"
 #include "executor.h"
+#include "fs_grow.h"
 #include "grpc_status.h"
 #include "hotplug.h"
 #include "linux_compat.h"
@@ -143,79 +142,6 @@ int on_add_swap_device(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 
 /* ---- ResizeVolume ---- */
 
-/* The kernel's online-resize interfaces (linux/ext4.h is not a uapi header
- * everywhere, xfs_fs.h comes with xfsprogs). */
-#define EXT4_IOC_RESIZE_FS _IOW('f', 16, uint64_t)
-struct xfs_fsop_geom_v1 {
-	uint32_t blocksize, rtextsize, agblocks, agcount, logblocks, sectsize, inodesize,
-		imaxpct;
-	uint64_t datablocks, rtblocks, rtextents, logstart;
-	unsigned char uuid[16];
-	uint32_t sunit, swidth;
-	int32_t version;
-	uint32_t flags, logsectsize, rtsectsize, dirblocksize;
-};
-struct xfs_growfs_data {
-	uint64_t newblocks;
-	uint32_t imaxpct;
-};
-#define XFS_IOC_FSGEOMETRY_V1 _IOR('X', 100, struct xfs_fsop_geom_v1)
-#define XFS_IOC_FSGROWFSDATA _IOW('X', 110, struct xfs_growfs_data)
-#define XFS_SUPER_MAGIC 0x58465342
-
-/* The disk's size now, from sysfs (its "size" in 512-byte sectors). */
-static int device_bytes(dev_t dev, uint64_t *out, struct kerr *err)
-{
-	cleanup_close int sysfd = open(storage_dev_env->sysfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	char rel[64], buf[32];
-	snprintf(rel, sizeof(rel), "dev/block/%u:%u/size", major(dev), minor(dev));
-	cleanup_close int fd = sysfd < 0 ? -1
-					 : sys_openat2(sysfd, rel, O_RDONLY | O_CLOEXEC,
-						       RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return kerr_set(err, n < 0 ? -errno : -EIO, "/sys/%s: %s", rel,
-				n < 0 ? strerror(errno) : "empty");
-	buf[n] = '\0';
-	*out = strtoull(buf, NULL, 10) * 512;
-	return 0;
-}
-
-static int grow_ext4(int root, uint64_t target, const char *path, struct kerr *err)
-{
-	struct statfs sf;
-	if (fstatfs(root, &sf) < 0)
-		return kerr_set(err, -errno, "statfs %s: %s", path, strerror(errno));
-	uint64_t blocks = target / (uint64_t)sf.f_bsize;
-	if (ioctl(root, EXT4_IOC_RESIZE_FS, &blocks) < 0)
-		return kerr_set_status(err, errno == EINVAL ? GRPC_INVALID_ARGUMENT : GRPC_INTERNAL,
-				       -errno, "ext4 online resize of %s to %llu blocks: %s%s", path,
-				       (unsigned long long)blocks, strerror(errno),
-				       errno == EINVAL ? " (a filesystem cannot shrink)" : "");
-	log_info("ResizeVolume: %s (ext4) is %llu blocks of %ld bytes", path,
-		 (unsigned long long)blocks, (long)sf.f_bsize);
-	return 0;
-}
-
-static int grow_xfs(int root, uint64_t target, const char *path, struct kerr *err)
-{
-	struct xfs_fsop_geom_v1 g;
-	if (ioctl(root, XFS_IOC_FSGEOMETRY_V1, &g) < 0)
-		return kerr_set(err, -errno, "xfs geometry of %s: %s", path, strerror(errno));
-	struct xfs_growfs_data d = { .newblocks = target / g.blocksize, .imaxpct = g.imaxpct };
-	if (d.newblocks < g.datablocks)
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "%s (xfs) has %llu blocks: it cannot shrink to %llu", path,
-				       (unsigned long long)g.datablocks,
-				       (unsigned long long)d.newblocks);
-	if (d.newblocks > g.datablocks && ioctl(root, XFS_IOC_FSGROWFSDATA, &d) < 0)
-		return kerr_set(err, -errno, "xfs online grow of %s to %llu blocks: %s", path,
-				(unsigned long long)d.newblocks, strerror(errno));
-	log_info("ResizeVolume: %s (xfs) is %llu blocks of %u bytes", path,
-		 (unsigned long long)d.newblocks, g.blocksize);
-	return 0;
-}
-
 static int resize(struct executor *x, const char *path, uint64_t size, struct kerr *e)
 {
 	struct storage_policy pol;
@@ -227,7 +153,7 @@ static int resize(struct executor *x, const char *path, uint64_t size, struct ke
 		return r;
 	cleanup_close int root = blk.root;
 	uint64_t have = 0;
-	if ((r = device_bytes(blk.dev, &have, e)) < 0)
+	if ((r = fs_device_bytes(storage_dev_env, blk.dev, &have, e)) < 0)
 		return r;
 	uint64_t target = size ? size : have;
 	if (target > have)
@@ -235,13 +161,7 @@ static int resize(struct executor *x, const char *path, uint64_t size, struct ke
 				       "%s: the disk is %llu bytes, less than the %llu asked for "
 				       "(resize the disk first)", path, (unsigned long long)have,
 				       (unsigned long long)target);
-	if (!strcmp(blk.fstype, "ext4"))
-		return grow_ext4(root, target, path, e);
-	if (!strcmp(blk.fstype, "xfs"))
-		return grow_xfs(root, target, path, e);
-	return kerr_set_status(e, GRPC_UNIMPLEMENTED, -EOPNOTSUPP,
-			       "%s: growing a %s filesystem is not supported (ext4 and xfs are)",
-			       path, blk.fstype);
+	return fs_grow(root, blk.fstype, target, path, e);
 }
 
 int on_resize_volume(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)

@@ -32,6 +32,7 @@
 #include "probe.h"
 #include "storage.h"
 #include "../tap.h"
+#include "fake_tree.h"
 
 static char base[256], allowed[300], outside[300], sysr[300], devr[300], img[300], loopdev[64];
 static const char *roots[1];
@@ -47,19 +48,6 @@ static int sh(const char *fmt, const char *a, const char *b)
 	return system(cmd);
 }
 
-static void mkdirs(const char *path)
-{
-	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			mkdir(tmp, 0755);
-			*p = '/';
-		}
-	mkdir(tmp, 0755);
-}
-
 static const char *P(const char *a, const char *b)
 {
 	static char bufs[8][PATH_MAX];
@@ -69,32 +57,6 @@ static const char *P(const char *a, const char *b)
 	snprintf(tmp, sizeof(tmp), "%.600s/%.600s", a, b);
 	memcpy(o, tmp, sizeof(tmp));
 	return o;
-}
-
-static void put(const char *path, const char *content)
-{
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", path);
-	*strrchr(dir, '/') = '\0';
-	mkdirs(dir);
-	FILE *f = fopen(path, "we");
-	if (f) {
-		fputs(content, f);
-		fclose(f);
-	}
-}
-
-static char *slurp(const char *path)
-{
-	static char buf[4096];
-	buf[0] = '\0';
-	FILE *f = fopen(path, "re");
-	if (f) {
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		buf[n] = '\0';
-		fclose(f);
-	}
-	return buf;
 }
 
 static char *mountinfo(void)
@@ -119,14 +81,14 @@ static void announce(void)
 {
 	char dev[32];
 	snprintf(dev, sizeof(dev), "%u:%u\n", major(loop_rdev), minor(loop_rdev));
-	put(P(sysr, "devices/platform/virtio-mmio.9/virtio9/block/vdz/dev"), dev);
-	mkdirs(P(sysr, "class/block"));
+	tree_put(P(sysr, "devices/platform/virtio-mmio.9/virtio9/block/vdz/dev"), dev);
+	tree_mkdirs(P(sysr, "class/block"));
 	unlink(P(sysr, "class/block/vdz"));
 	if (symlink("../../devices/platform/virtio-mmio.9/virtio9/block/vdz",
 		    P(sysr, "class/block/vdz")) < 0)
 		printf("# symlink: %s\n", strerror(errno));
-	mkdirs(P(sysr, "devices/pci0000:00/0000:00:02.0/pci_bus/0000:01"));
-	put(P(sysr, "devices/pci0000:00/0000:00:02.0/0000:01:00.0/virtio4/block/vdz/dev"), dev);
+	tree_mkdirs(P(sysr, "devices/pci0000:00/0000:00:02.0/pci_bus/0000:01"));
+	tree_put(P(sysr, "devices/pci0000:00/0000:00:02.0/0000:01:00.0/virtio4/block/vdz/dev"), dev);
 	unlink(P(devr, "vdz"));
 	if (mknod(P(devr, "vdz"), S_IFBLK | 0600, loop_rdev) < 0)
 		printf("# mknod: %s\n", strerror(errno));
@@ -185,7 +147,7 @@ TEST(mmioblk_ext4_mounted_and_released)
 	if (r < 0)
 		printf("# %s\n", e.msg);
 	REQUIRE(r == 0);
-	CHECK_EQ_STR(slurp(P(mp, "known.txt")), "a file made on the host\n");
+	CHECK_EQ_STR(tree_read(P(mp, "known.txt")), "a file made on the host\n");
 	struct statvfs sv;
 	CHECK(statvfs(mp, &sv) == 0 && (sv.f_flag & ST_NOSUID) && (sv.f_flag & ST_NODEV));
 	/* a second container's reference: one mount */
@@ -193,7 +155,7 @@ TEST(mmioblk_ext4_mounted_and_released)
 	REQUIRE(storage_set_new(&set2, &e) == 0);
 	REQUIRE(storage_add(set2, &s, &pol, &e) == 0);
 	storage_set_free(set);
-	CHECK_EQ_STR(slurp(P(mp, "known.txt")), "a file made on the host\n");
+	CHECK_EQ_STR(tree_read(P(mp, "known.txt")), "a file made on the host\n");
 	storage_set_free(set2);
 	char *after = mountinfo();
 	CHECK_EQ_STR(after, before);
@@ -218,9 +180,9 @@ TEST(blk_by_pci_path_read_only)
 	if (r < 0)
 		printf("# %s\n", e.msg);
 	REQUIRE(r == 0);
-	CHECK_EQ_STR(slurp(P(mp, "known.txt")), "a file made on the host\n");
+	CHECK_EQ_STR(tree_read(P(mp, "known.txt")), "a file made on the host\n");
 	CHECK(open(P(mp, "new"), O_CREAT | O_WRONLY | O_CLOEXEC, 0600) < 0 && errno == EROFS);
-	CHECK(strstr(slurp("/proc/self/mountinfo"), " ext4 /proc/self/fd/") != NULL);
+	CHECK(strstr(tree_read("/proc/self/mountinfo"), " ext4 /proc/self/fd/") != NULL);
 	storage_set_free(set);
 }
 
@@ -318,8 +280,8 @@ TEST(overlayfs_layers_below_the_shared_dir)
 {
 	if (geteuid() != 0)
 		SKIP("needs root");
-	put(P(allowed, "virtual-volumes/l1/from-l1"), "1\n");
-	put(P(allowed, "virtual-volumes/l2/from-l2"), "2\n");
+	tree_put(P(allowed, "virtual-volumes/l1/from-l1"), "1\n");
+	tree_put(P(allowed, "virtual-volumes/l2/from-l2"), "2\n");
 	char *before = mountinfo();
 	struct storage_set *set = NULL;
 	struct kerr e = { 0 };
@@ -345,10 +307,10 @@ TEST(overlayfs_layers_below_the_shared_dir)
 	if (r < 0)
 		printf("# %s\n", e.msg);
 	REQUIRE(r == 0);
-	CHECK_EQ_STR(slurp(P(mp, "from-l1")), "1\n");
-	CHECK_EQ_STR(slurp(P(mp, "from-l2")), "2\n");
-	put(P(mp, "written"), "w\n");
-	CHECK_EQ_STR(slurp(P(allowed, "c1/fs/written")), "w\n");
+	CHECK_EQ_STR(tree_read(P(mp, "from-l1")), "1\n");
+	CHECK_EQ_STR(tree_read(P(mp, "from-l2")), "2\n");
+	tree_put(P(mp, "written"), "w\n");
+	CHECK_EQ_STR(tree_read(P(allowed, "c1/fs/written")), "w\n");
 	storage_set_free(set);
 	char *after = mountinfo();
 	CHECK_EQ_STR(after, before);
@@ -426,7 +388,7 @@ static void announce_disk(const char *name, dev_t rdev, uint64_t bytes)
 	char rel[128], dev[32], size[32];
 	snprintf(dev, sizeof(dev), "%u:%u\n", major(rdev), minor(rdev));
 	snprintf(rel, sizeof(rel), "devices/platform/virtio-mmio.8/virtio8/block/%s/dev", name);
-	put(P(sysr, rel), dev);
+	tree_put(P(sysr, rel), dev);
 	snprintf(rel, sizeof(rel), "../../devices/platform/virtio-mmio.8/virtio8/block/%s", name);
 	char link[128];
 	snprintf(link, sizeof(link), "class/block/%s", name);
@@ -435,7 +397,7 @@ static void announce_disk(const char *name, dev_t rdev, uint64_t bytes)
 		printf("# symlink: %s\n", strerror(errno));
 	snprintf(rel, sizeof(rel), "dev/block/%u:%u/size", major(rdev), minor(rdev));
 	snprintf(size, sizeof(size), "%llu\n", (unsigned long long)(bytes / 512));
-	put(P(sysr, rel), size);
+	tree_put(P(sysr, rel), size);
 	unlink(P(devr, name));
 	if (mknod(P(devr, name), S_IFBLK | 0600, rdev) < 0)
 		printf("# mknod: %s\n", strerror(errno));
@@ -550,9 +512,9 @@ static const char *setup_disk(void)
 		return "mkfs.ext4 or losetup is missing";
 	char content[400];
 	snprintf(content, sizeof(content), "%s/content", base);
-	put(P(content, "known.txt"), "a file made on the host\n");
-	mkdirs(P(content, "dir"));
-	put(P(outside, "target"), "outside\n");
+	tree_put(P(content, "known.txt"), "a file made on the host\n");
+	tree_mkdirs(P(content, "dir"));
+	tree_put(P(outside, "target"), "outside\n");
 	if (symlink(P(outside, "target"), P(content, "link")) < 0)
 		return "symlink";
 	snprintf(img, sizeof(img), "%s/disk.img", base);
@@ -599,10 +561,10 @@ int main(void)
 	snprintf(outside, sizeof(outside), "%s/outside", base);
 	snprintf(sysr, sizeof(sysr), "%s/sys", base);
 	snprintf(devr, sizeof(devr), "%s/dev", base);
-	mkdirs(allowed);
-	mkdirs(outside);
-	mkdirs(sysr);
-	mkdirs(devr);
+	tree_mkdirs(allowed);
+	tree_mkdirs(outside);
+	tree_mkdirs(sysr);
+	tree_mkdirs(devr);
 	/* /tmp may be nodev: the fake /dev gets its own tmpfs */
 	if (mount("tmpfs", devr, "tmpfs", 0, "mode=0755") < 0)
 		printf("# tmpfs on %s: %s\n", devr, strerror(errno));

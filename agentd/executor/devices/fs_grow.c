@@ -17,6 +17,7 @@
 #include "grpc_status.h"
 #include "linux_compat.h"
 #include "log.h"
+#include "sysfs.h"
 
 /* The kernel's online-resize interfaces (linux/ext4.h is not a uapi header
  * everywhere, xfs_fs.h comes with xfsprogs). */
@@ -45,7 +46,7 @@ int fs_device_bytes(const struct dev_env *env, dev_t dev, uint64_t *out, struct 
 	snprintf(rel, sizeof(rel), "dev/block/%u:%u/size", major(dev), minor(dev));
 	cleanup_close int fd = sysfd < 0 ? -1
 					 : sys_openat2(sysfd, rel, O_RDONLY | O_CLOEXEC,
-						       RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+						       RESOLVE_SYSFS);
 	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
 	if (n <= 0)
 		return kerr_set(err, n < 0 ? -errno : -EIO, "/sys/%s: %s", rel,

@@ -15,35 +15,20 @@
 #include "grpc_status.h"
 #include "linux_compat.h"
 #include "pci.h"
-
-/* sysfs device directories are real directories: nothing on the way may
- * be a symlink, and nothing may lead above <sysfs>/devices. */
-#define RESOLVE_SYSDEV (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "sysfs.h"
 
 /* Exactly 1..max hex digits from s up to end; -1 otherwise. */
 static long hexnum(const char *s, const char *end, int max)
 {
-	if (end <= s || end - s > max)
+	char buf[8];
+	size_t n = (size_t)(end - s);
+	if (end <= s || n > (size_t)max || n >= sizeof(buf))
 		return -1;
-	long v = 0;
-	for (; s < end; s++) {
-		int d = hexval(*s);
-		if (d < 0)
-			return -1;
-		v = v * 16 + d;
-	}
-	return v;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (strspn(buf, "0123456789abcdefABCDEF") != n)
+		return -1;
+	return strtol(buf, NULL, 16);
 }
 
 /* "SS" or "SS.F" between s and end. */

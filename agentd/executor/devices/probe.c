@@ -19,14 +19,11 @@
 #include "linux_compat.h"
 #include "log.h"
 #include "probe.h"
+#include "sysfs.h"
 #include "vfio.h"
 
 const struct dev_env dev_env_real = { "/sys", "/dev" };
 
-/* Device directories: real directories only, never above the root fd. */
-#define RESOLVE_SYSDEV (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
-/* sysfs's own symlinks (class/..., bus/...) stay inside sysfs. */
-#define RESOLVE_SYSFS (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
 
 /* ---- queries ---- */
 
@@ -204,14 +201,9 @@ static int block_child(int sysfd, const char *dir, char *name, size_t len)
 {
 	char p[PATH_MAX];
 	snprintf(p, sizeof(p), "%s/block", dir);
-	int fd = sys_openat2(sysfd, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC, RESOLVE_SYSDEV);
-	if (fd < 0)
+	cleanup_closedir DIR *d = sysfs_opendir(sysfd, p);
+	if (!d)
 		return -errno;
-	cleanup_closedir DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
 	struct dirent *de;
 	while ((de = readdir(d)))
 		if (sysfs_name_ok(de->d_name)) {
@@ -224,14 +216,9 @@ static int block_child(int sysfd, const char *dir, char *name, size_t len)
 /* virtio-blk behind the PCI function at dir: "<dir>/virtioN/block/<disk>". */
 static int blk_pci_disk(int sysfd, const char *dir, struct dev_found *f)
 {
-	int fd = sys_openat2(sysfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, RESOLVE_SYSDEV);
-	if (fd < 0)
+	cleanup_closedir DIR *d = sysfs_opendir(sysfd, dir);
+	if (!d)
 		return -errno;
-	cleanup_closedir DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		if (strncmp(de->d_name, "virtio", 6) || !de->d_name[6] ||
@@ -309,15 +296,9 @@ static int named_disk(int sysfd, const struct dev_query *q, struct dev_found *f,
  * scan_scsi_bus; a host that refuses is only logged. */
 static void scsi_scan(int sysfd, const struct dev_query *q)
 {
-	int fd = sys_openat2(sysfd, "class/scsi_host", O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-			     RESOLVE_SYSDEV);
-	if (fd < 0)
+	cleanup_closedir DIR *d = sysfs_opendir(sysfd, "class/scsi_host");
+	if (!d)
 		return;
-	cleanup_closedir DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
 	char line[32];
 	int len = snprintf(line, sizeof(line), "0 %u %u", q->scsi_id, q->scsi_lun);
 	struct dirent *de;
@@ -336,15 +317,9 @@ static void scsi_scan(int sysfd, const struct dev_query *q)
 static int scsi_disk(int sysfd, const struct dev_query *q, struct dev_found *f,
 		     struct kerr *err)
 {
-	int fd = sys_openat2(sysfd, "bus/scsi/devices", O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-			     RESOLVE_SYSDEV);
-	if (fd < 0)
+	cleanup_closedir DIR *d = sysfs_opendir(sysfd, "bus/scsi/devices");
+	if (!d)
 		return -ENOENT;
-	cleanup_closedir DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
 	int found = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {

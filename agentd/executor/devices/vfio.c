@@ -14,9 +14,8 @@
 #include "grpc_status.h"
 #include "linux_compat.h"
 #include "log.h"
+#include "sysfs.h"
 #include "vfio.h"
-
-#define RESOLVE_SYSDEV (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
 
 /* The last component of a sysfs link, when it is a plain name. */
 static const char *link_base(int dirfd, const char *name, char *buf, size_t len, int *e)
@@ -61,8 +60,7 @@ static int write_attr(int dirfd, const char *rel, const char *val, struct kerr *
 {
 	/* Links to the driver and the bus stay in sysfs: only magic links and
 	 * paths above sysfd are refused. */
-	cleanup_close int fd = sys_openat2(dirfd, rel, O_WRONLY | O_CLOEXEC,
-					   RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+	cleanup_close int fd = sys_openat2(dirfd, rel, O_WRONLY | O_CLOEXEC, RESOLVE_SYSFS);
 	size_t n = strlen(val);
 	if (fd < 0 || write(fd, val, n) != (ssize_t)n)
 		return kerr_set(err, -errno, "write \"%s\" to /sys/%s: %s", val, rel,

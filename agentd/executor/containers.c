@@ -26,6 +26,7 @@
 
 #include "cleanup.h"
 #include "container_devices.h"
+#include "hotplug.h"
 #include "executor.h"
 #include "grpc_status.h"
 #include "hooks.h"
@@ -697,7 +698,7 @@ static void on_devices_found(struct dev_batch *b, const struct kerr *failure, vo
 		create_failed(ct, &e);
 		return;
 	}
-	if (ctr_devices_apply(ct->req, b, &e) < 0) {
+	if (ctr_devices_apply(ct->req, b, hotplug_env(ct->x->hp), &e) < 0) {
 		kerr_prefix(&e, "container %s", ct->id);
 		create_failed(ct, &e);
 		return;

@@ -830,6 +830,92 @@ TEST(container_device_entries)
 	loop_free(l);
 }
 
+static void quit_on_done(struct dev_batch *b, const struct kerr *failure, void *data)
+{
+	(void)b;
+	struct waitctx *w = data;
+	w->calls++;
+	w->failed = failure != NULL;
+	loop_quit(w->l);
+}
+
+/* A vfio-pci-gk device (a VF left to its guest driver): PCIDEVICE_* gets
+ * its guest address and the guest's RDMA char devices are added, as
+ * upstream's expose_guest_infiniband_devices; symlinks and block devices
+ * in /dev/infiniband are not. A container without VFIO gets none. */
+TEST(vfio_gk_env_and_infiniband)
+{
+	reset_trees();
+	if (geteuid() != 0)
+		SKIP("device nodes need root (mknod)");
+	fake_vfio_fn(0, -1, "mlx5_core");
+	REQUIRE(node("infiniband/uverbs0", S_IFCHR, 231, 192));
+	REQUIRE(node("infiniband/rdma_cm", S_IFCHR, 10, 58));
+	REQUIRE(node("infiniband/blk", S_IFBLK, 7, 0));
+	CHECK(symlink("/dev/null", at(dev_root, "infiniband/link")) == 0);
+	Grpc__CreateContainerRequest *req = calloc(1, sizeof(*req));
+	grpc__create_container_request__init(req);
+	req->oci = spec_with_devices();
+	req->oci->process = calloc(1, sizeof(*req->oci->process));
+	grpc__process__init(req->oci->process);
+	req->oci->process->n_env = 1;
+	req->oci->process->env = calloc(1, sizeof(char *));
+	req->oci->process->env[0] = strdup("PCIDEVICE_MLX=0000:3b:00.2");
+	Grpc__Device *d = calloc(1, sizeof(*d));
+	grpc__device__init(d);
+	d->type = strdup("vfio-pci-gk");
+	d->id = strdup("45");
+	d->container_path = strdup("/dev/vfio/45");
+	d->n_options = 1;
+	d->options = calloc(1, sizeof(char *));
+	d->options[0] = strdup("0000:3b:00.2=02/00");
+	req->n_devices = 1;
+	req->devices = calloc(1, sizeof(*req->devices));
+	req->devices[0] = d;
+	struct waitctx w = { 0 };
+	struct kerr e = { 0 };
+	struct hotplug *h = NULL;
+	struct dev_batch *b = NULL;
+	REQUIRE(loop_new(&w.l, &e) == 0);
+	REQUIRE(hotplug_start(&h, w.l, &env, 1000, &e) == 0);
+	REQUIRE(ctr_devices_batch(h, req, &b, &e) == 0 && b);
+	REQUIRE(dev_batch_run(b, quit_on_done, &w, &e) == 0);
+	REQUIRE(loop_run(w.l, &e) == 0);
+	CHECK(w.calls == 1 && !w.failed);
+	int r = ctr_devices_apply(req, b, &env, &e);
+	if (r < 0)
+		printf("# %s\n", e.msg);
+	CHECK(r == 0);
+	CHECK_EQ_STR(req->oci->process->env[0], "PCIDEVICE_MLX=0000:01:00.0");
+	Grpc__Linux *l = req->oci->linux;
+	int found = 0, bad = 0;
+	for (size_t i = 0; i < l->n_devices; i++) {
+		if (!strcmp(l->devices[i]->path, "/dev/infiniband/uverbs0"))
+			found += l->devices[i]->major == 231 && l->devices[i]->minor == 192;
+		if (!strcmp(l->devices[i]->path, "/dev/infiniband/rdma_cm"))
+			found += l->devices[i]->major == 10;
+		if (strstr(l->devices[i]->path, "blk") || strstr(l->devices[i]->path, "link"))
+			bad++;
+	}
+	CHECK_EQ_INT(found, 2);
+	CHECK_EQ_INT(bad, 0);
+	int rules = 0;
+	for (size_t i = 0; i < l->resources->n_devices; i++)
+		rules += l->resources->devices[i]->major == 231 && l->resources->devices[i]->allow;
+	CHECK_EQ_INT(rules, 1);
+	dev_batch_free(b);
+	/* the same guest, a container without VFIO: nothing exposed */
+	Grpc__CreateContainerRequest plain = GRPC__CREATE_CONTAINER_REQUEST__INIT;
+	plain.oci = spec_with_devices();
+	size_t before = plain.oci->linux->n_devices;
+	CHECK(ctr_devices_apply(&plain, NULL, &env, &e) == 0);
+	CHECK_EQ_INT(plain.oci->linux->n_devices, before);
+	protobuf_c_message_free_unpacked(&plain.oci->base, NULL);
+	protobuf_c_message_free_unpacked(&req->base, NULL);
+	hotplug_stop(h);
+	loop_free(w.l);
+}
+
 int main(void)
 {
 	snprintf(base, sizeof(base), "/tmp/test_devices.XXXXXX");

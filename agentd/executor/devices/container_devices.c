@@ -3,15 +3,20 @@
  * container_devices.c - CreateContainer's devices found, and its spec
  * rewritten for them (container_devices.h).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "container_devices.h"
 #include "grpc_status.h"
+#include "linux_compat.h"
 #include "log.h"
 #include "spec_devices.h"
 
@@ -88,8 +93,46 @@ int ctr_devices_batch(struct hotplug *h, const Grpc__CreateContainerRequest *req
 	return 0;
 }
 
+/* Cold-plugged VFs bound to guest RDMA drivers make char devices in
+ * /dev/infiniband (uverbsN, rdma_cm) that the runtime cannot list: a
+ * container given a VFIO device gets them, as upstream (and no other
+ * container does). At most 64, char devices only, no symlink followed. */
+#define IB_MAX 64
+static int expose_infiniband(Grpc__Spec *spec, const struct dev_env *env, struct kerr *err)
+{
+	cleanup_close int devfd = open(env->dev, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = devfd < 0 ? -1
+			   : sys_openat2(devfd, "infiniband", O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+					 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+	if (fd < 0)
+		return 0; /* no RDMA driver in this guest */
+	cleanup_closedir DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	struct dirent *de;
+	int n = 0, r = 0;
+	while (r >= 0 && n < IB_MAX && (de = readdir(d))) {
+		struct stat st;
+		if (de->d_name[0] == '.' || strlen(de->d_name) > 64 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISCHR(st.st_mode))
+			continue;
+		char path[96];
+		snprintf(path, sizeof(path), "/dev/infiniband/%s", de->d_name);
+		struct dev_update u = { .container_path = path, .type = 'c',
+					.major = major(st.st_rdev), .minor = minor(st.st_rdev) };
+		r = spec_devices_add(spec, &u, st.st_mode & 07777, st.st_uid, st.st_gid, err);
+		n++;
+		log_info("device %s: guest c %u:%u (RDMA, for the VFIO device)", path,
+			 major(st.st_rdev), minor(st.st_rdev));
+	}
+	return r;
+}
+
 int ctr_devices_apply(Grpc__CreateContainerRequest *req, const struct dev_batch *b,
-		      struct kerr *err)
+		      const struct dev_env *env, struct kerr *err)
 {
 	size_t n = req->n_devices, nu = 0, nm = 0;
 	if (!n)
@@ -126,6 +169,8 @@ int ctr_devices_apply(Grpc__CreateContainerRequest *req, const struct dev_batch 
 	int r = spec_env_pci_update(req->oci, m, nm, err);
 	if (r >= 0)
 		r = spec_devices_update(req->oci, u, nu, err);
+	if (r >= 0 && nm)
+		r = expose_infiniband(req->oci, env, err);
 	if (r < 0)
 		return kerr_prefix(err, "CreateContainer");
 	for (size_t i = 0; i < nu; i++)

@@ -29,8 +29,10 @@ int ctr_devices_batch(struct hotplug *h, const Grpc__CreateContainerRequest *req
 		      struct dev_batch **out, struct kerr *err);
 
 /* After b succeeded: req's spec rewritten to the guest's devices
- * (spec_devices.h). */
+ * (spec_devices.h); with a VFIO device, the guest's RDMA char devices
+ * (the char devices in env's /dev/infiniband) added too, as upstream's
+ * expose_guest_infiniband_devices. */
 int ctr_devices_apply(Grpc__CreateContainerRequest *req, const struct dev_batch *b,
-		      struct kerr *err);
+		      const struct dev_env *env, struct kerr *err);
 
 #endif

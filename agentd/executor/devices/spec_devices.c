@@ -13,6 +13,11 @@
 #include "grpc_status.h"
 #include "spec_devices.h"
 
+static int oom(struct kerr *err)
+{
+	return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+}
+
 /* protobuf-c points empty strings at a shared constant: never free it. */
 static void pb_free_str(char *s)
 {
@@ -86,15 +91,14 @@ static int prepare_rules(Grpc__LinuxResources *res, const struct dev_update *u, 
 	Grpc__LinuxDeviceCgroup **nd = realloc(res->devices,
 					       (res->n_devices + n) * sizeof(*nd));
 	if (!nd)
-		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+		return oom(err);
 	res->devices = nd;
 	for (size_t i = 0; i < n; i++) {
 		nd[res->n_devices + i] = allow_rule(&u[i]);
 		if (!nd[res->n_devices + i]) {
 			while (i-- > 0)
 				protobuf_c_message_free_unpacked(&nd[res->n_devices + i]->base, NULL);
-			return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM,
-					       "out of memory");
+			return oom(err);
 		}
 	}
 	return 0;
@@ -109,7 +113,7 @@ int spec_devices_update(Grpc__Spec *spec, const struct dev_update *u, size_t n,
 	cleanup_free int *idx = calloc(n, sizeof(*idx));
 	cleanup_free char **paths = calloc(n, sizeof(*paths));
 	if (!idx || !paths)
-		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+		return oom(err);
 	int r = check_updates(l, u, n, idx, err);
 	if (r < 0)
 		return r;
@@ -117,8 +121,7 @@ int spec_devices_update(Grpc__Spec *spec, const struct dev_update *u, size_t n,
 		if (u[i].final_path && !(paths[i] = strdup(u[i].final_path))) {
 			while (i-- > 0)
 				free(paths[i]);
-			return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM,
-					       "out of memory");
+			return oom(err);
 		}
 	bool new_res = !l->resources;
 	if (new_res) {
@@ -135,7 +138,7 @@ int spec_devices_update(Grpc__Spec *spec, const struct dev_update *u, size_t n,
 			l->resources = NULL;
 		}
 		return res ? err->code
-			   : kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+			   : oom(err);
 	}
 	/* The rules that named a host device now name its guest device. */
 	for (size_t k = 0; k < res->n_devices; k++) {
@@ -160,6 +163,55 @@ int spec_devices_update(Grpc__Spec *spec, const struct dev_update *u, size_t n,
 		}
 	}
 	res->n_devices += n;
+	return 0;
+}
+
+int spec_devices_add(Grpc__Spec *spec, const struct dev_update *u, uint32_t mode, uint32_t uid,
+		     uint32_t gid, struct kerr *err)
+{
+	if (!spec->linux) {
+		if (!(spec->linux = malloc(sizeof(*spec->linux))))
+			return oom(err);
+		grpc__linux__init(spec->linux);
+	}
+	Grpc__Linux *l = spec->linux;
+	if (find_entry(l, u->container_path) >= 0)
+		return 0;
+	Grpc__LinuxDevice **nd = realloc(l->devices, (l->n_devices + 1) * sizeof(*nd));
+	if (!nd)
+		return oom(err);
+	l->devices = nd;
+	Grpc__LinuxDevice *d = malloc(sizeof(*d));
+	char t[2] = { u->type, '\0' };
+	if (!d)
+		return oom(err);
+	grpc__linux_device__init(d);
+	d->path = strdup(u->container_path);
+	d->type = strdup(t);
+	if (!d->path || !d->type) {
+		protobuf_c_message_free_unpacked(&d->base, NULL);
+		return oom(err);
+	}
+	d->major = u->major;
+	d->minor = u->minor;
+	d->filemode = mode;
+	d->uid = uid;
+	d->gid = gid;
+	/* The entry goes in only with its rule: both or neither. */
+	if (!l->resources) {
+		if (!(l->resources = malloc(sizeof(*l->resources)))) {
+			protobuf_c_message_free_unpacked(&d->base, NULL);
+			return oom(err);
+		}
+		grpc__linux_resources__init(l->resources);
+	}
+	int r = prepare_rules(l->resources, u, 1, err);
+	if (r < 0) {
+		protobuf_c_message_free_unpacked(&d->base, NULL);
+		return r;
+	}
+	l->resources->n_devices++;
+	l->devices[l->n_devices++] = d;
 	return 0;
 }
 
@@ -256,7 +308,7 @@ int spec_env_pci_update(Grpc__Spec *spec, const struct pci_map *m, size_t n, str
 	 * was translated. */
 	cleanup_free bool *done = calloc(p->n_env ? p->n_env : 1, sizeof(*done));
 	if (!done)
-		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+		return oom(err);
 	for (size_t i = 0; i < p->n_env; i++) {
 		size_t nl;
 		bool info;
@@ -282,7 +334,7 @@ int spec_env_pci_update(Grpc__Spec *spec, const struct pci_map *m, size_t n, str
 			continue;
 		char *t = replace_addrs(p->env[i], m, n);
 		if (!t)
-			return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+			return oom(err);
 		pb_free_str(p->env[i]);
 		p->env[i] = t;
 	}

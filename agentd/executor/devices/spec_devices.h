@@ -15,8 +15,8 @@
  * PCIDEVICE_* variables (SR-IOV device plugins) get the guest's PCI
  * addresses for the host's (upstream update_env_pci).
  *
- * Offers: struct dev_update, spec_devices_update(), struct pci_map,
- *         spec_env_pci_update().
+ * Offers: struct dev_update, spec_devices_update(), spec_devices_add(),
+ *         struct pci_map, spec_env_pci_update().
  */
 #ifndef KATA_DEVICES_SPEC_DEVICES_H
 #define KATA_DEVICES_SPEC_DEVICES_H
@@ -40,6 +40,12 @@ struct dev_update {
  * of one host device: INVALID_ARGUMENT, spec unchanged. */
 int spec_devices_update(Grpc__Spec *spec, const struct dev_update *u, size_t n,
 			struct kerr *err);
+
+/* A guest device the spec did not list (upstream
+ * expose_guest_infiniband_devices): a linux.devices entry at path (none
+ * added if one exists there) and its allow rule rwm. */
+int spec_devices_add(Grpc__Spec *spec, const struct dev_update *u, uint32_t mode, uint32_t uid,
+		     uint32_t gid, struct kerr *err);
 
 struct pci_map {
 	struct pci_addr host, guest;

@@ -100,10 +100,13 @@ static bool batch_probe(struct dev_batch *b, const struct uevent *ev)
 			continue;
 		}
 		it->done = true;
-		log_info("%s is %s%s (%u:%u) after %llu ms", it->q.label,
-			 it->f.devname[0] ? "/dev/" : "PCI ", it->f.devname[0] ? it->f.devname : "",
-			 major(it->f.rdev), minor(it->f.rdev),
-			 (unsigned long long)((loop_now_ns() - b->started_ns) / 1000000));
+		unsigned long long ms = (loop_now_ns() - b->started_ns) / 1000000;
+		if (it->f.devname[0])
+			log_info("%s is /dev/%s (%u:%u) after %llu ms", it->q.label, it->f.devname,
+				 major(it->f.rdev), minor(it->f.rdev), ms);
+		else
+			log_info("%s: its %u PCI functions are there after %llu ms", it->q.label,
+				 it->f.n_fn, ms);
 	}
 	return all;
 }

@@ -17,7 +17,7 @@ shared=/run/kata-containers
 sp=$shared/sandbox/storage
 export PATH=/usr/bin:/usr/sbin:/bin:/sbin
 
-PLAN=28
+PLAN=29
 n=0
 say() { echo "VMTAP $*"; }
 pass() { n=$((n + 1)); say "ok - devices: $1"; }
@@ -77,7 +77,7 @@ while [ ! -e /proc/self/stat ]; do sleep 0.1; done
 wait_for 1800 "$ctl" --addr "$addr" check || { fail "the agent serves"; finish "no agent"; }
 mkdir -p "$shared" && cp -a /opt/vm-bundles "$shared/vm-bundles" || finish "no bundles"
 
-# 1-4. The NVDIMM is there from boot: found without waiting, mounted with
+# 1-5. The NVDIMM is there from boot: found without waiting, mounted with
 # the runtime's options (ext4, "dax"), a container reads the file.
 check "nvdimm: /dev/pmem0 exists at boot" test -b /dev/pmem0
 if up pmem; then
@@ -106,7 +106,7 @@ remove pmem2
 check "after the first container is removed the second reads it ($out); after both, unmounted" \
   sh -c "test '$out' = pmem-known && ! grep -q ' $sp/L2Rldi9wbWVtMA== ' /proc/self/mountinfo"
 
-# 5-7. A virtio-blk disk hot-plugged while CreateContainer waits for it.
+# 6-8. A virtio-blk disk hot-plugged while CreateContainer waits for it.
 create blk >/tmp/blk.create 2>&1 &
 cpid=$!
 sleep 0.5
@@ -129,7 +129,7 @@ out=$(cexec blk stat -c %g /vol/known.txt 2>&1)
 check "blk storage: fsGroup 1234 given to its files (group $out)" test "$out" = 1234
 vda=$(blk_disk 0000:01:00.0)
 
-# 8-9. The same disk as a container device: the guest's numbers in the
+# 9-10. The same disk as a container device: the guest's numbers in the
 # container, the cgroup rule rewritten from the host's 8:16.
 up blkdev
 want=$(cat "/sys/class/block/$vda/dev" 2>/dev/null | tr : ' ')
@@ -140,7 +140,7 @@ magic=$(cexec blkdev sh -c 'dd if=/dev/xvdb bs=1024 skip=1 count=1 2>/dev/null |
 check "blk device: the container reads its sectors (ext4 magic $magic)" test "$magic" = ef53
 remove blkdev
 
-# 10-11. A virtio-scsi disk, hot-plugged, mounted read-only.
+# 11-12. A virtio-scsi disk, hot-plugged, mounted read-only.
 add_disk scsi1 scsi.img '{"driver": "scsi-hd", "id": "sd1", "drive": "scsi1", "bus": "scsi0.0", "scsi-id": 1, "lun": 2}'
 up scsi
 out=$(cexec scsi cat /vol/known.txt 2>&1)
@@ -151,7 +151,7 @@ check "scsi storage with ro: read-only (touch: $(head -c 80 /tmp/scsi-ro.out))" 
   sh -c "test $rc != 0 && grep -q 'Read-only file system' /tmp/scsi-ro.out && ! test -e $sp/MToy/new"
 remove scsi
 
-# 12-13. A device that never comes: DEADLINE_EXCEEDED after
+# 13-14. A device that never comes: DEADLINE_EXCEEDED after
 # agent.hotplug_timeout, naming it, while other requests are answered.
 : >/tmp/order
 (create never >/tmp/never.out 2>&1; echo "never $?" >>/tmp/order) &
@@ -166,13 +166,19 @@ check "a device that never appears: DEADLINE_EXCEEDED naming PCI path 1e/00" \
 check "while it waited, Health, ListInterfaces and GetGuestDetails were answered ($(tr '\n' ' ' </tmp/order))" \
   test "$(tr '\n' ' ' </tmp/order)" = "health interfaces details never 1 "
 
-# 14-15. AddSwap waits for its disk, then /proc/swaps lists it.
+# 15-17. AddSwap waits for its disk, then /proc/swaps lists it; the mounted
+# blk disk is refused.
 (call AddSwap '{"PCIPath": [3, 0]}' >/tmp/swap.out 2>&1; echo "rc $?" >>/tmp/swap.out) &
 spid=$!
 sleep 0.5
 add_disk swap1 swap.img '{"driver": "virtio-blk-pci", "id": "vswap1", "drive": "swap1", "bus": "rp2"}'
 wait "$spid"
 check "AddSwap [3, 0]: waits for the hot-plugged disk and answers OK" grep -q "^rc 0" /tmp/swap.out
+# the mounted blk disk as swap: refused before anything is written
+call AddSwap '{"PCIPath": [2, 0]}' >/tmp/swap2.out 2>&1
+out=$(cexec blk cat /vol/known.txt 2>&1)
+check "AddSwap [2, 0] of the mounted blk disk: FAILED_PRECONDITION, its volume intact ($out)" \
+  sh -c "grep -q FAILED_PRECONDITION /tmp/swap2.out && test '$out' = blk-known || { cat /tmp/swap2.out; exit 1; }"
 sw=$(blk_disk 0000:02:00.0)
 if [ -n "$sw" ] && grep -q "^/dev/$sw " /proc/swaps; then
   pass "/proc/swaps lists /dev/$sw"
@@ -180,7 +186,7 @@ else
   fail "/proc/swaps lists the swap disk (${sw:-not found})" "$(cat /proc/swaps)"
 fi
 
-# 16-18. ResizeVolume after the host grows the disk.
+# 18-20. ResizeVolume after the host grows the disk.
 total() { call GetVolumeStats "{\"volumeGuestPath\": \"$sp/MDIvMDA=\"}" 2>&1 |
   tr -d ' \n' | sed -n 's/.*"total":"*\([0-9]*\)"*,[^}]*"unit":"BYTES".*/\1/p'; }
 before=$(total)
@@ -196,7 +202,7 @@ check "GetVolumeStats shows the grown filesystem (total $before -> $after bytes)
 call ResizeVolume "{\"volumeGuestPath\": \"$sp/MDIvMDA=\", \"size\": 1073741824}" >/tmp/resize2.out 2>&1
 check "ResizeVolume beyond the disk's size: FAILED_PRECONDITION" grep -q FAILED_PRECONDITION /tmp/resize2.out
 
-# 19. Memory hot-plug: blocks come online from their uevents.
+# 21. Memory hot-plug: blocks come online from their uevents.
 nblk() { ls -d /sys/devices/system/memory/memory[0-9]* 2>/dev/null | wc -l; }
 offline() { cat /sys/devices/system/memory/memory[0-9]*/online | grep -c 0; }
 b0=$(nblk)
@@ -207,7 +213,7 @@ wait_for 300 sh -c "test \$(ls -d /sys/devices/system/memory/memory[0-9]* | wc -
 check "hot-plugged memory: $(($(nblk) - b0)) new blocks, all online ($(offline) offline)" \
   sh -c "test $(nblk) -gt $b0 && test $(offline) = 0"
 
-# 20-21. VFIO: no IOMMU in this guest, so the error path: the function has
+# 22-23. VFIO: no IOMMU in this guest, so the error path: the function has
 # no group; it is not unbound from its driver.
 create vfio >/tmp/vfio.out 2>&1
 check "vfio-pci on 02/00 (no IOMMU group): FAILED_PRECONDITION naming it" \
@@ -216,7 +222,7 @@ drv=$(basename "$(readlink /sys/bus/pci/devices/0000:01:00.0/driver)")
 out=$(cexec blk cat /vol/known.txt 2>&1)
 check "the function keeps its driver ($drv) and its volume ($out)" test "$drv:$out" = virtio-pci:blk-known
 
-# 22-25. Attacks: a node the kernel never announced (the blk disk's numbers
+# 24-27. Attacks: a node the kernel never announced (the blk disk's numbers
 # under an unannounced name), a blk source naming /dev/vda, a symlink and a
 # node of other numbers at the kernel's name.
 mknod /dev/vdq b $(cat "/sys/class/block/$vda/dev" | tr : ' ')
@@ -237,7 +243,7 @@ check "/dev/$vda replaced by another device's node (1:0): refused" \
   sh -c 'grep -q FAILED_PRECONDITION /tmp/other.out && grep -q "not the block device" /tmp/other.out'
 rm -f "/dev/$vda" && mv "/dev/$vda.real" "/dev/$vda"
 
-# 26-27. Everything removed: no storage left mounted; the agent still serves.
+# 28-29. Everything removed: no storage left mounted; the agent still serves.
 remove blk
 check "every container removed: no storage of sandbox/storage left mounted" \
   sh -c "! grep -q ' $sp/' /proc/self/mountinfo || grep ' $sp/' /proc/self/mountinfo"

@@ -164,6 +164,10 @@ RPC_HANDLER(rpc_online_cpu_mem);
 RPC_HANDLER(rpc_mem_hotplug_by_probe);
 RPC_HANDLER(rpc_add_swap_path);
 
+/* ---- devices.c: AddSwap, ResizeVolume ---- */
+RPC_HANDLER(rpc_add_swap);
+RPC_HANDLER(rpc_resize_volume);
+
 /* ---- network.c: UpdateInterface, UpdateRoutes, ListInterfaces,
  * ListRoutes, AddARPNeighbors ---- */
 RPC_HANDLER(rpc_update_interface);

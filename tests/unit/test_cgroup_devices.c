@@ -277,7 +277,7 @@ TEST(bpf_program_attached_to_a_cgroup2_directory)
 	char dir[256];
 	snprintf(dir, sizeof(dir), CG2 "/kata-devtest-%d-%ld", (int)getpid(), (long)time(NULL));
 	if (mkdir(dir, 0755) < 0)
-		SKIP("cannot mkdir a cgroup under " CG2);
+		SKIP_KERNEL("cannot mkdir a cgroup under " CG2);
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int prog = -1, prog2 = -1;
 	struct kerr err = { 0 };
@@ -290,7 +290,7 @@ TEST(bpf_program_attached_to_a_cgroup2_directory)
 		printf("# %s\n", err.msg);
 		if (err.code == -ENOSYS)
 			SKIP_KERNEL("no bpf(2) cgroup device programs in this kernel");
-		SKIP("bpf(2) may not load/attach a cgroup device program here");
+		SKIP_KERNEL("bpf(2) may not load/attach a cgroup device program here");
 	}
 	CHECK(r == 0);
 	if (r == 0) {

@@ -32,7 +32,10 @@ while read -r m; do
 done </etc/vm-modules
 
 if [ -n "${vmtest_mode:-}" ]; then
-  /usr/libexec/vm-tests/guest-tests "$vmtest_mode" &
+  # a boot with a runner of its own (guest-devices), else guest-tests
+  runner=/usr/libexec/vm-tests/guest-$vmtest_mode
+  [ -x "$runner" ] || runner=/usr/libexec/vm-tests/guest-tests
+  "$runner" "$vmtest_mode" &
 fi
 
 exec /usr/bin/kata-agent

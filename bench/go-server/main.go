@@ -3,7 +3,10 @@
 // The reference peer for bench/run: a containerd/ttrpc server (Debian's
 // golang-github-containerd-ttrpc-dev) that answers grpc.Health/Check with
 // SERVING and grpc.Health/Version, on the same wire as our agent, so the
-// same C client measures both.
+// same C client measures both. For bench/stdio it also answers
+// grpc.AgentService/ReadStdout with len zero bytes from memory (at most
+// 4 MiB), so that a client's ReadStdout round trip can be measured with no
+// stdio path behind it.
 //
 //	go-server /path/to/socket
 //
@@ -49,6 +52,26 @@ func (m *VersionCheckResponse) Reset()         { *m = VersionCheckResponse{} }
 func (m *VersionCheckResponse) String() string { return proto.CompactTextString(m) }
 func (*VersionCheckResponse) ProtoMessage()    {}
 
+type ReadStreamRequest struct {
+	ContainerId string `protobuf:"bytes,1,opt,name=container_id,proto3"`
+	ExecId      string `protobuf:"bytes,2,opt,name=exec_id,proto3"`
+	Len         uint32 `protobuf:"varint,3,opt,name=len,proto3"`
+}
+
+func (m *ReadStreamRequest) Reset()         { *m = ReadStreamRequest{} }
+func (m *ReadStreamRequest) String() string { return proto.CompactTextString(m) }
+func (*ReadStreamRequest) ProtoMessage()    {}
+
+type ReadStreamResponse struct {
+	Data []byte `protobuf:"bytes,1,opt,name=data,proto3"`
+}
+
+func (m *ReadStreamResponse) Reset()         { *m = ReadStreamResponse{} }
+func (m *ReadStreamResponse) String() string { return "ReadStreamResponse" }
+func (*ReadStreamResponse) ProtoMessage()    {}
+
+var zeros = make([]byte, 4<<20)
+
 func main() {
 	if len(os.Args) != 2 {
 		fmt.Fprintf(os.Stderr, "usage: %s SOCKET_PATH\n", os.Args[0])
@@ -80,6 +103,19 @@ func main() {
 				return nil, err
 			}
 			return &VersionCheckResponse{GrpcVersion: "0.0.1", AgentVersion: "go-peer"}, nil
+		},
+	})
+	s.Register("grpc.AgentService", map[string]ttrpc.Method{
+		"ReadStdout": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+			var req ReadStreamRequest
+			if err := unmarshal(&req); err != nil {
+				return nil, err
+			}
+			n := int(req.Len)
+			if n > len(zeros) {
+				n = len(zeros)
+			}
+			return &ReadStreamResponse{Data: zeros[:n]}, nil
 		},
 	})
 

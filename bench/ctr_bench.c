@@ -12,6 +12,12 @@
  *       ids are replaced per round.
  *   ctr_bench --addr A start SPEC_JSON ID         create and start ID, return
  *   ctr_bench --addr A stop ID                    SIGKILL, wait, remove ID
+ *   ctr_bench --addr A start-many SPEC_JSON PREFIX FROM TO
+ *       create and start PREFIX<FROM> .. PREFIX<TO> one after the other;
+ *       every CreateContainer + StartContainer time, in order (samples_ms
+ *       unsorted: the time of the i-th container is the i-th value).
+ *   ctr_bench --addr A stop-many PREFIX FROM TO   stop each (as stop), in
+ *       order; every time, in order.
  *   ctr_bench --addr A exec ID ROUNDS CMD...      ExecProcess + WaitProcess
  *   ctr_bench --addr A stream SPEC_JSON DEPTH [LEN]   start it, keep DEPTH
  *       ReadStdout calls of LEN bytes (default 1 MiB: as much as the agent
@@ -276,21 +282,79 @@ static int run_start(const char *spec_path, const char *id)
 	return 0;
 }
 
-static int run_stop(const char *id)
+/* SIGKILL, wait, remove: 0 or -1. */
+static int stop_one(const char *id, int *status)
 {
 	Grpc__SignalProcessRequest s = GRPC__SIGNAL_PROCESS_REQUEST__INIT;
 	s.container_id = (char *)id;
 	s.exec_id = (char *)"";
 	s.signal = SIGKILL;
-	int status = -1;
+	*status = -1;
 	/* An already-exited container answers the signal with an error; the
 	 * wait and the removal still apply. */
 	(void)call("SignalProcess", &s.base, NULL, NULL);
-	(void)wait_process(id, "", &status);
-	if (remove_container(id) < 0)
+	(void)wait_process(id, "", status);
+	return remove_container(id);
+}
+
+static int run_stop(const char *id)
+{
+	int status;
+	if (stop_one(id, &status) < 0)
 		return 1;
 	printf("removed=%s status=%d\n", id, status);
 	return 0;
+}
+
+/* The samples in the order taken (not sorted): a scale curve. */
+static void print_curve(const double *ms, int n, int errors)
+{
+	printf("containers=%d errors=%d samples_ms=", n, errors);
+	for (int i = 0; i < n; i++)
+		printf("%s%.3f", i ? "," : "", ms[i]);
+	putchar('\n');
+}
+
+static int run_start_many(const char *spec_path, const char *prefix, int from, int to)
+{
+	Grpc__CreateContainerRequest *cc = NULL;
+	if (to < from || load_spec(spec_path, &cc) < 0)
+		return 1;
+	char *cid = cc->container_id, *eid = cc->exec_id;
+	cleanup_free double *ms = calloc((size_t)(to - from + 1), sizeof(*ms));
+	int n = 0, errors = 0;
+	for (int i = from; i <= to && ms; i++) {
+		char id[64];
+		snprintf(id, sizeof(id), "%s%d", prefix, i);
+		uint64_t t0 = now_ns();
+		if (create_start(cc, id) < 0) {
+			/* One failure says the agent hit a limit: stop there. */
+			errors++;
+			break;
+		}
+		ms[n++] = (double)(now_ns() - t0) / 1e6;
+	}
+	free_spec(cc, cid, eid);
+	print_curve(ms, n, errors);
+	return errors || !ms ? 1 : 0;
+}
+
+static int run_stop_many(const char *prefix, int from, int to)
+{
+	cleanup_free double *ms = calloc((size_t)(to >= from ? to - from + 1 : 1), sizeof(*ms));
+	int n = 0, errors = 0;
+	for (int i = from; i <= to && ms; i++) {
+		char id[64];
+		snprintf(id, sizeof(id), "%s%d", prefix, i);
+		int status;
+		uint64_t t0 = now_ns();
+		if (stop_one(id, &status) < 0)
+			errors++;
+		else
+			ms[n++] = (double)(now_ns() - t0) / 1e6;
+	}
+	print_curve(ms, n, errors);
+	return errors || !ms ? 1 : 0;
 }
 
 static int run_exec(const char *cid, int rounds, char **cmd, int ncmd)
@@ -652,6 +716,8 @@ static void usage(void)
 	fprintf(stderr,
 		"Usage: ctr_bench --addr ADDR lifecycle SPEC_JSON ROUNDS\n"
 		"       ctr_bench --addr ADDR start SPEC_JSON ID | stop ID\n"
+		"       ctr_bench --addr ADDR start-many SPEC_JSON PREFIX FROM TO\n"
+		"       ctr_bench --addr ADDR stop-many PREFIX FROM TO\n"
 		"       ctr_bench --addr ADDR exec ID ROUNDS CMD...\n"
 		"       ctr_bench --addr ADDR stream SPEC_JSON DEPTH [LEN]\n"
 		"       ctr_bench --addr ADDR rpc SERVICE METHOD JSON ROUNDS\n"
@@ -708,6 +774,11 @@ int main(int argc, char **argv)
 		rc = sandbox() < 0 ? 1 : run_start(rest[0], rest[1]);
 	else if (strcmp(mode, "stop") == 0 && left == 1)
 		rc = run_stop(rest[0]);
+	else if (strcmp(mode, "start-many") == 0 && left == 4)
+		rc = sandbox() < 0 ? 1
+				   : run_start_many(rest[0], rest[1], atoi(rest[2]), atoi(rest[3]));
+	else if (strcmp(mode, "stop-many") == 0 && left == 3)
+		rc = run_stop_many(rest[0], atoi(rest[1]), atoi(rest[2]));
 	else if (strcmp(mode, "exec") == 0 && left >= 3)
 		rc = run_exec(rest[0], atoi(rest[1]), rest + 2, left - 2);
 	else if (strcmp(mode, "rpc") == 0 && left == 4)

@@ -322,6 +322,16 @@ static uint32_t expect_read(int mon, const char *eid, uint32_t max_len)
 	return id;
 }
 
+/* The call sid is answered with exactly these bytes. */
+static bool read_gets(struct fx *f, uint32_t sid, const char *want, size_t n)
+{
+	Grpc__ReadStreamResponse *r = read_answer(f, sid);
+	bool ok = r && r->data.len == n && memcmp(r->data.data, want, n) == 0;
+	if (r)
+		grpc__read_stream_response__free_unpacked(r, NULL);
+	return ok;
+}
+
 /* The next message on mon is a STDIO_ACK up to offset. */
 static bool expect_ack(int mon, uint64_t offset)
 {
@@ -427,10 +437,7 @@ TEST(init_output_is_read_ahead_while_the_host_keeps_up)
 	uint32_t id = expect_read(mon, "", 4);
 	REQUIRE(id);
 	data(mon, id, 0, "abcd", 4);
-	Grpc__ReadStreamResponse *r = read_answer(&f, sid);
-	CHECK(r && r->data.len == 4 && memcmp(r->data.data, "abcd", 4) == 0);
-	if (r)
-		grpc__read_stream_response__free_unpacked(r, NULL);
+	CHECK(read_gets(&f, sid, "abcd", 4));
 	CHECK(expect_ack(mon, 4));
 	/* The next chunk is asked for before the host asks... */
 	id = expect_read(mon, "", 4);
@@ -440,10 +447,7 @@ TEST(init_output_is_read_ahead_while_the_host_keeps_up)
 	/* ...so the host's next read is answered with no monitor round trip
 	 * (this monitor answers nothing meanwhile), then acknowledged. */
 	sid = read_call(&f, "c1", 4, 0);
-	r = read_answer(&f, sid);
-	CHECK(r && r->data.len == 4 && memcmp(r->data.data, "efgh", 4) == 0);
-	if (r)
-		grpc__read_stream_response__free_unpacked(r, NULL);
+	CHECK(read_gets(&f, sid, "efgh", 4));
 	CHECK(expect_ack(mon, 8));
 	CHECK(expect_read(mon, "", 4) != 0); /* and again */
 }
@@ -460,10 +464,7 @@ TEST(exec_output_is_not_read_ahead)
 	uint32_t id = expect_read(mon, "e1", 4);
 	REQUIRE(id);
 	data(mon, id, 0, "abcd", 4);
-	Grpc__ReadStreamResponse *r = read_answer(&f, sid);
-	CHECK(r && r->data.len == 4);
-	if (r)
-		grpc__read_stream_response__free_unpacked(r, NULL);
+	CHECK(read_gets(&f, sid, "abcd", 4));
 	CHECK(expect_ack(mon, 4));
 	CHECK(quiet(mon, 200));
 }

@@ -10,6 +10,8 @@
 //
 //	go-server /path/to/socket
 //
+// Messages: messages.go (built with it: go build server.go messages.go).
+//
 // It removes its socket and exits on SIGTERM or SIGINT.
 package main
 
@@ -22,53 +24,7 @@ import (
 	"syscall"
 
 	"github.com/containerd/ttrpc"
-	"github.com/gogo/protobuf/proto"
 )
-
-// Hand-declared messages (no protoc-gen-go offline); field numbers from
-// protos/health.proto.
-type CheckRequest struct {
-	Service string `protobuf:"bytes,1,opt,name=service,proto3"`
-}
-
-func (m *CheckRequest) Reset()         { *m = CheckRequest{} }
-func (m *CheckRequest) String() string { return proto.CompactTextString(m) }
-func (*CheckRequest) ProtoMessage()    {}
-
-type HealthCheckResponse struct {
-	Status int32 `protobuf:"varint,1,opt,name=status,proto3"`
-}
-
-func (m *HealthCheckResponse) Reset()         { *m = HealthCheckResponse{} }
-func (m *HealthCheckResponse) String() string { return proto.CompactTextString(m) }
-func (*HealthCheckResponse) ProtoMessage()    {}
-
-type VersionCheckResponse struct {
-	GrpcVersion  string `protobuf:"bytes,1,opt,name=grpc_version,proto3"`
-	AgentVersion string `protobuf:"bytes,2,opt,name=agent_version,proto3"`
-}
-
-func (m *VersionCheckResponse) Reset()         { *m = VersionCheckResponse{} }
-func (m *VersionCheckResponse) String() string { return proto.CompactTextString(m) }
-func (*VersionCheckResponse) ProtoMessage()    {}
-
-type ReadStreamRequest struct {
-	ContainerId string `protobuf:"bytes,1,opt,name=container_id,proto3"`
-	ExecId      string `protobuf:"bytes,2,opt,name=exec_id,proto3"`
-	Len         uint32 `protobuf:"varint,3,opt,name=len,proto3"`
-}
-
-func (m *ReadStreamRequest) Reset()         { *m = ReadStreamRequest{} }
-func (m *ReadStreamRequest) String() string { return proto.CompactTextString(m) }
-func (*ReadStreamRequest) ProtoMessage()    {}
-
-type ReadStreamResponse struct {
-	Data []byte `protobuf:"bytes,1,opt,name=data,proto3"`
-}
-
-func (m *ReadStreamResponse) Reset()         { *m = ReadStreamResponse{} }
-func (m *ReadStreamResponse) String() string { return "ReadStreamResponse" }
-func (*ReadStreamResponse) ProtoMessage()    {}
 
 var zeros = make([]byte, 4<<20)
 

@@ -30,19 +30,17 @@
 //  5. HEALTH_CALLS grpc.Health/Check calls again.
 //
 // Without -req there is no container: the ReadStdout calls go on until N
-// bytes came, against bench/go-server, which answers them from memory (the
-// cost of moving the bytes through ttRPC alone, no stdio path behind).
+// bytes came, against go-server (server.go), which answers them from
+// memory (the cost of moving the bytes through ttRPC alone, no stdio path
+// behind).
 //
 // Output, one line each: "health before: ...", "stream: ...", "health
 // after: ...", key=value pairs (times in microseconds). The stream's time
 // runs from StartContainer's answer to the first empty stdout answer. The
 // exit status is non-zero on any failed call.
 //
-// Messages are declared by hand with gogo/protobuf struct tags (no
-// protoc-gen-gogo offline), as tests/interop/client.go does; field numbers
-// from protos/agent.proto and protos/health.proto. The runtime's generated
-// code marshals through generated methods instead of reflection: a few
-// microseconds per call, paid alike by Health and ReadStdout here.
+// Messages: messages.go (built with it: go build stdio_client.go
+// messages.go).
 package main
 
 import (
@@ -56,94 +54,9 @@ import (
 	"time"
 
 	"github.com/containerd/ttrpc"
-	"github.com/gogo/protobuf/proto"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
-
-type CheckRequest struct {
-	Service string `protobuf:"bytes,1,opt,name=service,proto3"`
-}
-
-func (m *CheckRequest) Reset()         { *m = CheckRequest{} }
-func (m *CheckRequest) String() string { return proto.CompactTextString(m) }
-func (*CheckRequest) ProtoMessage()    {}
-
-type HealthCheckResponse struct {
-	Status int32 `protobuf:"varint,1,opt,name=status,proto3"`
-}
-
-func (m *HealthCheckResponse) Reset()         { *m = HealthCheckResponse{} }
-func (m *HealthCheckResponse) String() string { return proto.CompactTextString(m) }
-func (*HealthCheckResponse) ProtoMessage()    {}
-
-type ReadStreamRequest struct {
-	ContainerId string `protobuf:"bytes,1,opt,name=container_id,proto3"`
-	ExecId      string `protobuf:"bytes,2,opt,name=exec_id,proto3"`
-	Len         uint32 `protobuf:"varint,3,opt,name=len,proto3"`
-}
-
-func (m *ReadStreamRequest) Reset()         { *m = ReadStreamRequest{} }
-func (m *ReadStreamRequest) String() string { return proto.CompactTextString(m) }
-func (*ReadStreamRequest) ProtoMessage()    {}
-
-type ReadStreamResponse struct {
-	Data []byte `protobuf:"bytes,1,opt,name=data,proto3"`
-}
-
-func (m *ReadStreamResponse) Reset()         { *m = ReadStreamResponse{} }
-func (m *ReadStreamResponse) String() string { return "ReadStreamResponse" }
-func (*ReadStreamResponse) ProtoMessage()    {}
-
-type ContainerRequest struct { // StartContainerRequest
-	ContainerId string `protobuf:"bytes,1,opt,name=container_id,proto3"`
-}
-
-func (m *ContainerRequest) Reset()         { *m = ContainerRequest{} }
-func (m *ContainerRequest) String() string { return proto.CompactTextString(m) }
-func (*ContainerRequest) ProtoMessage()    {}
-
-type RemoveContainerRequest struct {
-	ContainerId string `protobuf:"bytes,1,opt,name=container_id,proto3"`
-	Timeout     uint32 `protobuf:"varint,2,opt,name=timeout,proto3"`
-}
-
-func (m *RemoveContainerRequest) Reset()         { *m = RemoveContainerRequest{} }
-func (m *RemoveContainerRequest) String() string { return proto.CompactTextString(m) }
-func (*RemoveContainerRequest) ProtoMessage()    {}
-
-type WaitProcessRequest struct {
-	ContainerId string `protobuf:"bytes,1,opt,name=container_id,proto3"`
-	ExecId      string `protobuf:"bytes,2,opt,name=exec_id,proto3"`
-}
-
-func (m *WaitProcessRequest) Reset()         { *m = WaitProcessRequest{} }
-func (m *WaitProcessRequest) String() string { return proto.CompactTextString(m) }
-func (*WaitProcessRequest) ProtoMessage()    {}
-
-type WaitProcessResponse struct {
-	Status int32 `protobuf:"varint,1,opt,name=status,proto3"`
-}
-
-func (m *WaitProcessResponse) Reset()         { *m = WaitProcessResponse{} }
-func (m *WaitProcessResponse) String() string { return proto.CompactTextString(m) }
-func (*WaitProcessResponse) ProtoMessage()    {}
-
-// Empty: CreateSandboxRequest with no field set, and any ignored answer.
-type Empty struct{}
-
-func (m *Empty) Reset()         { *m = Empty{} }
-func (m *Empty) String() string { return "Empty" }
-func (*Empty) ProtoMessage()    {}
-
-// rawMsg sends bytes packed elsewhere: gogo's proto.Marshal uses a
-// message's own Marshal method when it has one.
-type rawMsg struct{ b []byte }
-
-func (m *rawMsg) Reset()                   {}
-func (m *rawMsg) String() string           { return fmt.Sprintf("raw(%d bytes)", len(m.b)) }
-func (*rawMsg) ProtoMessage()              {}
-func (m *rawMsg) Marshal() ([]byte, error) { return m.b, nil }
 
 const agentService = "grpc.AgentService"
 

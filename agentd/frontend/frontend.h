@@ -39,6 +39,7 @@ struct frontend {
 	struct fe_mon *mons;         /* monitor channels, one per container */
 	size_t n_mons;
 	uint64_t mon_serial;         /* the last fe_mon serial handed out */
+	size_t stash_bytes;          /* output held in the readers' stashes (monitors.c) */
 	unsigned generation;
 	bool stopping;               /* SIGTERM: the agent is shutting down */
 	/* GetOOMEvent (oom.c): calls waiting, oldest first; whether an

@@ -95,6 +95,34 @@ check() {
   if out=$("$@" 2>&1); then pass "$d"; else fail "$d" "$out"; fi
 }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
+# bench/vm-footprint (vmtest_footprint=1 on the kernel command line): every
+# mapping of each agent process, summed by file, as "# footprint WHEN ..."
+# lines (bench/smaps-by-file.awk); WHEN is idle or c1 (a container runs).
+footprint() {
+  [ "${vmtest_footprint:-}" = 1 ] || return 0
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
+    who=
+    case $(readlink "/proc/$p/exe" 2>/dev/null) in
+    */kata-agent) who=parent ;;
+    */kata-agent-frontend) who=front-end ;;
+    */kata-agent-monitor) who=monitor ;;
+    */kata-agent-executor)
+      # the executor is PID 1's child, a launcher its monitor's; another
+      # fork of the executor holds the sandbox's pid namespace
+      pp=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status")
+      case $pp:$(readlink "/proc/$pp/exe" 2>/dev/null) in
+      1:*) who=executor ;;
+      *:*/kata-agent-monitor) who=launcher ;;
+      *) who=$(cat "/proc/$p/comm") ;;
+      esac
+      ;;
+    esac
+    [ -n "$who" ] || continue
+    awk -v who="$who" -f /usr/libexec/vm-tests/smaps-by-file.awk "/proc/$p/smaps" 2>/dev/null |
+      while IFS= read -r l; do say "# footprint $1 $l"; done
+  done
+}
 # finish: every planned check that did not report is a failure
 finish() {
   if [ "$tap_n" -gt "$tap_plan" ]; then
@@ -217,6 +245,7 @@ elif [ $i -le 1800 ]; then
     esac
   done
   say "# bench: health_uptime_s=$up pss_kib=$pss"
+  footprint idle
 fi
 
 if [ -n "$stub" ]; then
@@ -409,6 +438,7 @@ v1 | v2)
       kill "$runpid" 2>/dev/null
     else
       pass "container: sleep 1000 runs as c1 (pid $cpid, in its own pid namespace)"
+      footprint c1
       out=$(timeout 60 "$ctl" --addr "$addr" exec c1 -- echo hi </dev/null 2>&1)
       rc=$?
       check "container: exec c1 -- echo hi -> hi, status 0" test "$rc:$out" = "0:hi"

@@ -207,7 +207,10 @@ static int block_child(int sysfd, const char *dir, char *name, size_t len)
 	struct dirent *de;
 	while ((de = readdir(d)))
 		if (sysfs_name_ok(de->d_name)) {
-			snprintf(name, len, "%s", de->d_name);
+			size_t n = strlen(de->d_name);
+			if (n >= len)
+				return -ENAMETOOLONG;
+			memcpy(name, de->d_name, n + 1);
 			return 0;
 		}
 	return -ENOENT;
@@ -305,7 +308,7 @@ static void scsi_scan(int sysfd, const struct dev_query *q)
 	while ((de = readdir(d))) {
 		if (strncmp(de->d_name, "host", 4) || !sysfs_name_ok(de->d_name))
 			continue;
-		char p[96];
+		char p[PATH_MAX];
 		snprintf(p, sizeof(p), "class/scsi_host/%s/scan", de->d_name);
 		cleanup_close int s = sys_openat2(sysfd, p, O_WRONLY | O_CLOEXEC, RESOLVE_SYSFS);
 		if (s < 0 || write(s, line, (size_t)len) != len)

@@ -27,6 +27,7 @@
 #include "grpc_status.h"
 #include "health.pb-c.h"
 #include "tap.h"
+#include "testutil.h"
 #include "ttrpc.h"
 
 static void free_client(struct ttrpc_client **c)
@@ -510,26 +511,6 @@ TEST(one_nanosecond_timeout)
 
 /* ---- privilege separation ---- */
 
-static int status_field(pid_t pid, const char *key, char *val, size_t vlen)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	cleanup_fclose FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	size_t kl = strlen(key);
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
-			char *v = line + kl + 1;
-			v += strspn(v, " \t");
-			v[strcspn(v, "\n")] = '\0';
-			snprintf(val, vlen, "%s", v);
-			return 0;
-		}
-	}
-	return -1;
-}
-
 TEST(frontend_is_confined)
 {
 	AGENT_SCOPED a;
@@ -543,22 +524,22 @@ TEST(frontend_is_confined)
 	}
 	REQUIRE(fe > 0);
 	char v[128];
-	REQUIRE(status_field(fe, "Uid", v, sizeof(v)) == 0);
+	REQUIRE(tu_proc_status(fe, "Uid", v, sizeof(v)) == 0);
 	printf("# front-end pid %d Uid: %s\n", (int)fe, v);
 	unsigned ruid, euid, suid, fsuid;
 	REQUIRE(sscanf(v, "%u %u %u %u", &ruid, &euid, &suid, &fsuid) == 4);
 	CHECK(ruid != 0 && euid != 0 && suid != 0 && fsuid != 0);
-	REQUIRE(status_field(fe, "Gid", v, sizeof(v)) == 0);
+	REQUIRE(tu_proc_status(fe, "Gid", v, sizeof(v)) == 0);
 	unsigned rgid, egid, sgid, fsgid;
 	REQUIRE(sscanf(v, "%u %u %u %u", &rgid, &egid, &sgid, &fsgid) == 4);
 	CHECK(rgid != 0 && egid != 0 && sgid != 0 && fsgid != 0);
-	REQUIRE(status_field(fe, "CapEff", v, sizeof(v)) == 0);
+	REQUIRE(tu_proc_status(fe, "CapEff", v, sizeof(v)) == 0);
 	CHECK_EQ_STR(v, "0000000000000000");
-	REQUIRE(status_field(fe, "CapPrm", v, sizeof(v)) == 0);
+	REQUIRE(tu_proc_status(fe, "CapPrm", v, sizeof(v)) == 0);
 	CHECK_EQ_STR(v, "0000000000000000");
-	REQUIRE(status_field(fe, "Seccomp", v, sizeof(v)) == 0);
+	REQUIRE(tu_proc_status(fe, "Seccomp", v, sizeof(v)) == 0);
 	CHECK_EQ_STR(v, "2");
-	REQUIRE(status_field(fe, "NoNewPrivs", v, sizeof(v)) == 0);
+	REQUIRE(tu_proc_status(fe, "NoNewPrivs", v, sizeof(v)) == 0);
 	CHECK_EQ_STR(v, "1");
 }
 
@@ -569,10 +550,10 @@ TEST(killed_frontend_is_restarted)
 	pid_t fe = agent_frontend_pid(&a);
 	REQUIRE(fe > 0);
 	REQUIRE(kill(fe, SIGKILL) == 0);
-	uint64_t t0 = now_ms(), end = t0 + 5000;
+	uint64_t t0 = tu_now_ms(), end = t0 + 5000;
 	pid_t fe2 = -1;
 	int healthy = 0;
-	while (now_ms() < end) {
+	while (tu_now_ms() < end) {
 		fe2 = agent_frontend_pid(&a);
 		if (fe2 > 0 && fe2 != fe) {
 			/* agent_health prints on failure; probe quietly first. */
@@ -587,7 +568,7 @@ TEST(killed_frontend_is_restarted)
 		usleep(50 * 1000);
 	}
 	printf("# old front-end %d, new %d, answered after %llu ms\n", (int)fe, (int)fe2,
-	       (unsigned long long)(now_ms() - t0));
+	       (unsigned long long)(tu_now_ms() - t0));
 	CHECK(fe2 > 0 && fe2 != fe);
 	CHECK(healthy);
 	if (!healthy)

@@ -32,6 +32,7 @@
 #include "grpc_status.h"
 #include "ipc.h"
 #include "tap.h"
+#include "testutil.h"
 #include "ttrpc.h"
 
 struct fx {
@@ -112,7 +113,7 @@ static int fx_start(struct fx *f)
 	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 16) < 0)
 		return -1;
 	int sp[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+	if (tu_seqpacket_pair(sp) < 0)
 		return -1;
 	f->pid = fork();
 	if (f->pid == 0) {
@@ -194,7 +195,7 @@ static int answer(struct fx *f, struct answer *a)
 static int attach(struct fx *f, const char *cid)
 {
 	int sp[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+	if (tu_seqpacket_pair(sp) < 0)
 		return -1;
 	struct ipc_container_ref ref = { 0 };
 	snprintf(ref.container_id, sizeof(ref.container_id), "%s", cid);

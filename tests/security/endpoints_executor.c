@@ -19,7 +19,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <glob.h>
 #include <poll.h>
 #include <sched.h>
@@ -41,6 +40,7 @@
 #include "ipc.h"
 #include "pbjson.h"
 #include "tap.h"
+#include "testutil.h"
 
 /* What the config file allowed, as the parent passes it on. */
 #define ALLOWED "GuestDetailsRequest,CreateContainerRequest,ReadStreamRequest"
@@ -50,18 +50,6 @@ static pid_t epid = -1, mpid = -1;
 static int ctl = -1, fe = -1;   /* parent and front-end ends, executor */
 static int mfe = -1, mex = -1, mla = -1; /* front-end, executor, launcher ends, monitor */
 static uint32_t next_id = 1;
-
-static int recv_to(int fd, struct ipc_msg *m, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	if (poll(&p, 1, ms) <= 0)
-		return -ETIMEDOUT;
-	struct kerr e = { 0 };
-	int r = ipc_recv(fd, m, &e);
-	if (r < 0)
-		printf("# recv: %s\n", e.msg);
-	return r;
-}
 
 /* Send a request, wait for its answer: the reply's type, with the ERROR's
  * status and text in *status / msg; -1 on a transport failure. */
@@ -78,7 +66,7 @@ static int ask(int fd, uint32_t type, const void *p, size_t len, int *status, ch
 	}
 	for (;;) {
 		struct ipc_msg m;
-		if (recv_to(fd, &m, 30000) <= 0) {
+		if (tu_ipc_recv(fd, &m, 30000) <= 0) {
 			printf("# no answer to %s\n", ipc_type_name(type));
 			return -1;
 		}
@@ -117,22 +105,6 @@ static int pack(const ProtobufCMessage *m, uint8_t **out)
 	return (int)n;
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st, (void)f;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
-
-static int write_text(const char *path, const char *text, mode_t mode)
-{
-	FILE *f = fopen(path, "we");
-	if (!f)
-		return -1;
-	fputs(text, f);
-	fclose(f);
-	return chmod(path, mode);
-}
-
 /* ---- the executor -------------------------------------------------------- */
 
 TEST(executor_started_with_an_allowed_list)
@@ -152,10 +124,10 @@ TEST(executor_started_with_an_allowed_list)
 	snprintf(argv_file, sizeof(argv_file), "%s/monitor-argv", tmp);
 	snprintf(script, sizeof(script), "#!/bin/sh\nprintf '%%s\\n' \"$@\" > %s\nexit 1\n",
 		 argv_file);
-	REQUIRE(write_text(fake, script, 0755) == 0);
+	REQUIRE(tu_write_file(fake, script, 0755) == 0);
 	int sp[2], fp[2];
-	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == 0);
-	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fp) == 0);
+	REQUIRE(tu_seqpacket_pair(sp) == 0);
+	REQUIRE(tu_seqpacket_pair(fp) == 0);
 	fflush(stdout);
 	epid = fork();
 	REQUIRE(epid >= 0);
@@ -280,9 +252,9 @@ TEST(monitor_started_with_an_allowed_list)
 	if (geteuid() != 0)
 		SKIP("needs root");
 	int em[2], lm[2], fm[2];
-	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, em) == 0);
-	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, lm) == 0);
-	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fm) == 0);
+	REQUIRE(tu_seqpacket_pair(em) == 0);
+	REQUIRE(tu_seqpacket_pair(lm) == 0);
+	REQUIRE(tu_seqpacket_pair(fm) == 0);
 	fflush(stdout);
 	mpid = fork();
 	REQUIRE(mpid >= 0);
@@ -375,7 +347,7 @@ TEST(teardown)
 		left += rmdir_glob(pat);
 	}
 	if (tmp[0])
-		nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		tu_rm_rf(tmp);
 	CHECK(exited);
 	CHECK_EQ_INT(left, 0);
 }

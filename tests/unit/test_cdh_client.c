@@ -24,7 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../tap.h"
+#include "tap.h"
 #include "cdh_client.h"
 #include "cleanup.h"
 #include "confidential_data_hub.pb-c.h"

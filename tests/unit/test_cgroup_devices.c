@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../tap.h"
+#include "tap.h"
 #include "cgroups_internal.h"
 #include "grpc_status.h"
 

@@ -24,7 +24,7 @@
 #include <seccomp.h>
 
 #include "exec_seccomp.h"
-#include "../tap.h"
+#include "tap.h"
 
 /* Run fn in a child with the filter loaded; its exit status. */
 static int in_filtered_child(int (*fn)(void))

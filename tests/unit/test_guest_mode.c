@@ -15,7 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../tap.h"
+#include "tap.h"
+#include "testutil.h"
 #include "debug_console.h"
 #include "log.h"
 #include "log_sink.h"
@@ -225,7 +226,7 @@ TEST(debug_console_runs_a_shell_on_a_pty_per_connection)
 	CHECK(strstr(t.out, "\n42\r\n") != NULL || strstr(t.out, "\r\n42\r") != NULL);
 	CHECK(strstr(t.out, "tty-yes") != NULL);
 	if (!strstr(t.out, "42"))
-		printf("# output: %s\n", t.out);
+		tu_diag("output", t.out);
 	/* reaped and gone */
 	t.eof = false;
 	dc_reap(l, &t);

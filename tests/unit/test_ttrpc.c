@@ -17,7 +17,8 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
-#include "../tap.h"
+#include "tap.h"
+#include "testutil.h"
 #include "grpc_status.h"
 #include "log.h"
 #include "loop.h"
@@ -1371,11 +1372,7 @@ int main(void)
 	log_init("test", 2, getenv("TEST_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_WARN);
 	signal(SIGPIPE, SIG_IGN);
 	int r = tap_run();
-	if (tmpdir[0]) {
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-		if (system(cmd) != 0)
-			r = 1;
-	}
+	if (tmpdir[0] && tu_rm_rf(tmpdir) < 0)
+		r = 1;
 	return r;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_monitor.c - the real kata-agent-monitor binary, driven the way the
+ * monitor_test.c - the real kata-agent-monitor binary, driven the way the
  * executor starts it: this test forks X, X forks L and execs the monitor
  * with channels at fds 3 (executor), 4 (launcher), 5 (front-end). L plays
  * the launcher: on the test's order it clones a `/bin/sh -c CMD` with
@@ -25,7 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../tap.h"
+#include "tap.h"
+#include "testutil.h"
 #include "grpc_status.h"
 #include "ipc.h"
 #include "log.h"
@@ -61,40 +62,13 @@ struct mon {
 	unsigned nreleased;
 };
 
-static int pair(int sv[2])
-{
-	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
-}
-
-static int wait_readable(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int r;
-	do {
-		r = poll(&p, 1, ms);
-	} while (r < 0 && errno == EINTR);
-	return r;
-}
-
 /* 1 with *m, 0 on EOF, -1 on error or timeout. */
 static int recv_msg(int fd, struct ipc_msg *m)
 {
-	if (wait_readable(fd, TIMEOUT_MS) <= 0) {
+	int r = tu_ipc_recv(fd, m, TIMEOUT_MS);
+	if (r == -ETIMEDOUT)
 		printf("# timeout waiting for a message\n");
-		return -1;
-	}
-	struct kerr e = { 0 };
-	int r = ipc_recv(fd, m, &e);
-	if (r < 0)
-		printf("# recv: %s\n", e.msg);
 	return r < 0 ? -1 : r;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- L: the launcher ---- */
@@ -201,7 +175,8 @@ static int mon_start(struct mon *t)
 	memset(t, 0, sizeof(*t));
 	t->next_id = 1;
 	int em[2], lm[2], fm[2], ctl[2];
-	if (pair(em) < 0 || pair(lm) < 0 || pair(fm) < 0 || pair(ctl) < 0)
+	if (tu_seqpacket_pair(em) < 0 || tu_seqpacket_pair(lm) < 0 || tu_seqpacket_pair(fm) < 0 ||
+	    tu_seqpacket_pair(ctl) < 0)
 		return -1;
 	fflush(stdout);
 	pid_t x = fork();
@@ -242,8 +217,8 @@ static int mon_start(struct mon *t)
 
 static int exited_within(pid_t pid, int ms, int *status)
 {
-	int64_t end = now_ms() + ms;
-	while (now_ms() < end) {
+	uint64_t end = tu_now_ms() + ms;
+	while (tu_now_ms() < end) {
 		pid_t r = waitpid(pid, status, WNOHANG);
 		if (r == pid)
 			return 1;
@@ -282,7 +257,7 @@ static pid_t spawn(struct mon *t, const char *exec_id, bool terminal, const char
 	snprintf(rq.exec_id, sizeof(rq.exec_id), "%s", exec_id);
 	rq.terminal = terminal;
 	snprintf(rq.cmd, sizeof(rq.cmd), "%s", cmd);
-	if (send(t->ctl, &rq, sizeof(rq), 0) < 0 || wait_readable(t->ctl, TIMEOUT_MS) <= 0)
+	if (send(t->ctl, &rq, sizeof(rq), 0) < 0 || tu_wait_readable(t->ctl, TIMEOUT_MS) <= 0)
 		return -1;
 	struct spawn_rep rep;
 	if (recv(t->ctl, &rep, sizeof(rep), 0) != sizeof(rep))
@@ -332,13 +307,13 @@ static int ex_recv(struct mon *t, struct ipc_msg *m)
 static bool ex_wait_note(struct mon *t, bool (*want)(struct mon *, const char *),
 			 const char *exec_id, int timeout_ms)
 {
-	int64_t end = now_ms() + timeout_ms;
+	uint64_t end = tu_now_ms() + timeout_ms;
 	for (;;) {
 		if (want(t, exec_id))
 			return true;
-		if (now_ms() > end || wait_readable(t->ex, 100) < 0)
+		if (tu_now_ms() > end || tu_wait_readable(t->ex, 100) < 0)
 			return false;
-		if (wait_readable(t->ex, 0) > 0) {
+		if (tu_wait_readable(t->ex, 0) > 0) {
 			struct ipc_msg m;
 			if (recv_msg(t->ex, &m) != 1)
 				return false;
@@ -381,23 +356,6 @@ static bool ex_released(struct mon *t, const char *exec_id, int timeout_ms)
 	return ex_wait_note(t, has_release, exec_id, timeout_ms);
 }
 
-/* Open fds of pid (the monitor), or -1. */
-static int fd_count(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	if (!d)
-		return -1;
-	int n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* MON_SIGNAL; the reply type (IPC_OK...) or -1. */
 static int ex_signal(struct mon *t, const char *exec_id, int sig)
 {
@@ -419,7 +377,7 @@ static int ex_signal(struct mon *t, const char *exec_id, int sig)
 static int ex_new_frontend(struct mon *t)
 {
 	int sv[2];
-	if (pair(sv) < 0)
+	if (tu_seqpacket_pair(sv) < 0)
 		return -1;
 	struct kerr e = { 0 };
 	int r = ipc_send_fd(t->ex, IPC_MON_NEW_FRONTEND, 0, NULL, 0, sv[1], &e);
@@ -587,30 +545,10 @@ static int closed_by_peer(int fd)
 
 /* ---- /proc ---- */
 
-static void status_field(pid_t pid, const char *name, char *out, size_t len)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	out[0] = '\0';
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return;
-	size_t n = strlen(name);
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, name, n) == 0 && line[n] == ':') {
-			char *v = line + n + 1;
-			v += strspn(v, " \t");
-			v[strcspn(v, "\n")] = '\0';
-			snprintf(out, len, "%s", v);
-		}
-	}
-	fclose(f);
-}
-
 static long rss_kb(pid_t pid)
 {
 	char v[64];
-	status_field(pid, "VmRSS", v, sizeof(v));
+	tu_proc_status(pid, "VmRSS", v, sizeof(v));
 	return atol(v);
 }
 
@@ -681,17 +619,17 @@ TEST(start_and_confinement)
 	proc_state(pid, &ppid);
 	CHECK_EQ_INT(ppid, M.pid); /* the container process is the monitor's child */
 	char v[128];
-	status_field(M.pid, "Uid", v, sizeof(v));
+	tu_proc_status(M.pid, "Uid", v, sizeof(v));
 	CHECK_EQ_STR(v, "65534\t65534\t65534\t65534");
-	status_field(M.pid, "CapEff", v, sizeof(v));
+	tu_proc_status(M.pid, "CapEff", v, sizeof(v));
 	CHECK_EQ_STR(v, "0000000000000020"); /* CAP_KILL */
-	status_field(M.pid, "CapPrm", v, sizeof(v));
+	tu_proc_status(M.pid, "CapPrm", v, sizeof(v));
 	CHECK_EQ_STR(v, "0000000000000020");
-	status_field(M.pid, "CapBnd", v, sizeof(v));
+	tu_proc_status(M.pid, "CapBnd", v, sizeof(v));
 	CHECK_EQ_STR(v, "0000000000000000");
-	status_field(M.pid, "Seccomp", v, sizeof(v));
+	tu_proc_status(M.pid, "Seccomp", v, sizeof(v));
 	CHECK_EQ_STR(v, "2");
-	status_field(M.pid, "NoNewPrivs", v, sizeof(v));
+	tu_proc_status(M.pid, "NoNewPrivs", v, sizeof(v));
 	CHECK_EQ_STR(v, "1");
 	/* the same exec id twice */
 	CHECK_EQ_INT(spawn(&M, "", false, "true", msg), -1);
@@ -1067,7 +1005,7 @@ TEST(execs_release_every_fd)
 	struct mon t;
 	REQUIRE(mon_start(&t) == 0);
 	REQUIRE(spawn(&t, "", false, "exec sleep 100", NULL) > 0);
-	int base = fd_count(t.pid);
+	int base = tu_fd_count(t.pid);
 	CHECK(base > 0);
 	char buf[64], id[32];
 	bool all = true;
@@ -1081,7 +1019,7 @@ TEST(execs_release_every_fd)
 			printf("# exec %s failed\n", id);
 	}
 	CHECK(all);
-	CHECK_EQ_INT(fd_count(t.pid), base);
+	CHECK_EQ_INT(tu_fd_count(t.pid), base);
 	CHECK_EQ_INT(fe_wait(&t, "x0"), -1); /* NOT_FOUND once released */
 	mon_kill(&t);
 }

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * testutil.h - helpers every C test program may use (tests/lib/testutil.c),
+ * so that no test carries its own copy. Prefix tu_ (testutil). Linked as
+ * testutil_dep (tests/lib/meson.build).
+ *
+ * Offers:
+ *   files     tu_read_file, tu_read_file_len, tu_write_file, tu_put_file,
+ *             tu_copy_file, tu_exists, tu_is_dir, tu_rm_rf
+ *   rootfs    tu_build_rootfs: a busybox container root in one call
+ *   /proc     tu_proc_status (a /proc/PID/status field), tu_fd_count
+ *   fds       tu_seqpacket_pair, tu_wait_readable
+ *   IPC       tu_ipc_recv: common/ipc.h's ipc_recv with a deadline
+ *   time      tu_now_ms, tu_sleep_ms
+ *   TAP       tu_diag: a multi-line text as TAP comments
+ *
+ * Test-only code: failures return -1 (or a negative errno where said) or
+ * NULL; what went wrong is printed as a TAP comment ("# ...") where the
+ * caller could not tell it otherwise.
+ */
+#ifndef KATA_TESTS_TESTUTIL_H
+#define KATA_TESTS_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct ipc_msg;
+
+/* ---- files ---- */
+
+/* The whole file, NUL-terminated (malloc'd), or NULL. */
+char *tu_read_file(const char *path);
+/* The same, with its length (the file may hold NUL bytes). */
+char *tu_read_file_len(const char *path, size_t *len);
+/* Create or truncate path with text, then set mode (umask does not apply).
+ * 0 or -errno. */
+int tu_write_file(const char *path, const char *text, mode_t mode);
+/* Write text to root/rel (0644), making the directories between (0755):
+ * one file of a fixture tree (a fake /proc or /sys). 0 or -errno, printed. */
+int tu_put_file(const char *root, const char *rel, const char *text);
+/* Copy from's bytes to to (created or truncated) and set mode. 0 or -errno. */
+int tu_copy_file(const char *from, const char *to, mode_t mode);
+/* Whether path exists (lstat: a dangling symlink exists). */
+bool tu_exists(const char *path);
+/* Whether path is a directory (stat: follows a final symlink). */
+bool tu_is_dir(const char *path);
+/* Remove path and everything below it, without following symlinks and
+ * without crossing into other mounts (a mount a test leaked is left, not
+ * emptied: its content may be the host's). 0, or -1 if anything is left. */
+int tu_rm_rf(const char *path);
+
+/* ---- a busybox rootfs ---- */
+
+/* Make rootfs (a new directory) a container root: bin, dev, etc, mnt, proc,
+ * sys, tmp; /bin/busybox copied to bin/busybox and bin/<applet> symlinks for
+ * each name of the NULL-terminated applets. 0 or -errno. */
+int tu_build_rootfs(const char *rootfs, const char *const *applets);
+
+/* ---- /proc ---- */
+
+/* The value of field ("VmRSS", "CapEff", ...) in /proc/PID/status, with
+ * leading blanks and the newline stripped. 0, or -1 (out set to "") when the
+ * process or the field is missing. */
+int tu_proc_status(pid_t pid, const char *field, char *out, size_t len);
+/* How many fds pid has open (/proc/PID/fd), or -1. */
+int tu_fd_count(pid_t pid);
+
+/* ---- fds ---- */
+
+/* socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC): the IPC channel type. */
+int tu_seqpacket_pair(int sv[2]);
+/* poll(POLLIN) for up to ms, retried on EINTR: >0 readable, 0 timeout, <0. */
+int tu_wait_readable(int fd, int ms);
+
+/* ---- IPC ---- */
+
+/* ipc_recv (common/ipc.h) once fd is readable within ms: 1 with *m, 0 on
+ * EOF, -ETIMEDOUT, or ipc_recv's error (its message printed as "# recv: "). */
+int tu_ipc_recv(int fd, struct ipc_msg *m, int ms);
+
+/* ---- time ---- */
+
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t tu_now_ms(void);
+/* Sleep ms, resumed after signals. */
+void tu_sleep_ms(unsigned ms);
+
+/* ---- TAP ---- */
+
+/* Print text (a child's output, a log) as TAP comments, "# label: LINE" per
+ * line: a bare line would be read as bad TAP. NULL prints "(none)". */
+void tu_diag(const char *label, const char *text);
+
+#endif

@@ -772,8 +772,9 @@ static const char *env_get(char *const *envp, const char *name)
 	return NULL;
 }
 
-int options_apply_env(struct agent_options *o, char *const *envp, options_warn_fn warn,
-		      void *warn_data, struct kerr *err)
+/* Apply KATA_AGENT_* environment overrides from envp (NULL-terminated). */
+static int options_apply_env(struct agent_options *o, char *const *envp, options_warn_fn warn,
+			     void *warn_data, struct kerr *err)
 {
 	const char *v;
 

@@ -114,21 +114,6 @@ static int raw_outcome(int fd, int *status)
 	return 0;
 }
 
-static int send_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* ---- basic calls ---- */
 
 TEST(health_check_over_unix_socket)
@@ -328,7 +313,7 @@ TEST(garbage_frame_closes_only_that_connection)
 		struct ttrpc_frame_header h = { .length = 16, .stream_id = 1, .type = TTRPC_TYPE_REQUEST };
 		ttrpc_header_encode(frame, &h);
 		memset(frame + TTRPC_HEADER_LEN, 0xff, 16);
-		REQUIRE(send_all(fd, frame, sizeof(frame)) == 0);
+		REQUIRE(tu_write_all(fd, frame, sizeof(frame)) == 0);
 		int status = -1, o = raw_outcome(fd, &status);
 		if (o == 0)
 			printf("# undecodable request answered with %s\n", grpc_status_name(status));
@@ -340,7 +325,7 @@ TEST(garbage_frame_closes_only_that_connection)
 		cleanup_close int fd = agent_connect_raw(&a);
 		REQUIRE(fd >= 0);
 		static const char noise[] = "GET / HTTP/1.1\r\nHost: agent\r\n\r\n";
-		REQUIRE(send_all(fd, noise, sizeof(noise) - 1) == 0);
+		REQUIRE(tu_write_all(fd, noise, sizeof(noise) - 1) == 0);
 		int status = -1, o = raw_outcome(fd, &status);
 		CHECK(o == 1 || (o == 0 && status != GRPC_OK));
 	}
@@ -359,7 +344,7 @@ TEST(truncated_frame_then_close)
 		struct ttrpc_frame_header h = { .length = 100, .stream_id = 1, .type = TTRPC_TYPE_REQUEST };
 		ttrpc_header_encode(frame, &h);
 		memset(frame + TTRPC_HEADER_LEN, 0x0a, 10);
-		REQUIRE(send_all(fd, frame, sizeof(frame)) == 0);
+		REQUIRE(tu_write_all(fd, frame, sizeof(frame)) == 0);
 	}
 	/* And one that stalls mid-frame while another connection works. */
 	cleanup_close int stalled = agent_connect_raw(&a);
@@ -367,7 +352,7 @@ TEST(truncated_frame_then_close)
 	uint8_t hdr[TTRPC_HEADER_LEN];
 	struct ttrpc_frame_header h = { .length = 100, .stream_id = 1, .type = TTRPC_TYPE_REQUEST };
 	ttrpc_header_encode(hdr, &h);
-	REQUIRE(send_all(stalled, hdr, sizeof(hdr)) == 0);
+	REQUIRE(tu_write_all(stalled, hdr, sizeof(hdr)) == 0);
 	CHECK(agent_health(&a) == 0);
 	CHECK(agent_health(&a) == 0);
 }
@@ -388,7 +373,7 @@ TEST(five_mib_frame_is_refused)
 						.type = TTRPC_TYPE_REQUEST };
 		ttrpc_header_encode(frame, &h);
 		/* The server may hang up after the header: EPIPE/ECONNRESET is fine. */
-		int s = send_all(fd, frame, TTRPC_HEADER_LEN + big);
+		int s = tu_write_all(fd, frame, TTRPC_HEADER_LEN + big);
 		if (s < 0)
 			printf("# sending stopped: %s (expected when the server hangs up)\n",
 			       strerror(-s));

@@ -124,42 +124,38 @@ static int attached(const char *id)
 	return -1;
 }
 
+/* Messages beside the reply: the MONITOR_ATTACHes are kept, anything else
+ * is a protocol error the request reports. */
+static void not_the_reply(struct ipc_msg *m, void *data)
+{
+	if (m->hdr.type == IPC_MONITOR_ATTACH) {
+		keep_attach(m);
+		return;
+	}
+	printf("# unexpected %s, id %u\n", ipc_type_name(m->hdr.type), m->hdr.id);
+	*(bool *)data = true;
+}
+
 /* Send a request to the executor and wait for its reply: returns 0 for
  * OK, the gRPC status for ERROR, -1 on a transport failure. */
 static int request(uint32_t type, const void *p, size_t len, char *msg, size_t msglen)
 {
-	uint32_t id = next_id++;
-	struct kerr e = { 0 };
-	if (ipc_send_fd(fe, type, id, p, len, -1, &e) < 0) {
-		printf("# send %s: %s\n", ipc_type_name(type), e.msg);
+	struct ipc_msg m;
+	bool unexpected = false;
+	if (tu_ipc_ask(fe, type, next_id++, p, len, 60000, not_the_reply, &unexpected, &m) < 0)
 		return -1;
+	int r = -1;
+	if (!unexpected && m.hdr.type == IPC_OK)
+		r = 0;
+	else if (!unexpected && m.hdr.type == IPC_ERROR) {
+		const struct ipc_error *er = (const void *)m.payload;
+		r = er->grpc_status;
+		printf("# %s -> %d: %s\n", ipc_type_name(type), r, er->msg);
+		if (msg)
+			snprintf(msg, msglen, "%s", er->msg);
 	}
-	for (;;) {
-		struct ipc_msg m;
-		if (tu_ipc_recv(fe, &m, 60000) <= 0) {
-			printf("# no reply to %s\n", ipc_type_name(type));
-			return -1;
-		}
-		if (m.hdr.type == IPC_MONITOR_ATTACH) {
-			keep_attach(&m);
-			ipc_msg_release(&m);
-			continue;
-		}
-		int r = -1;
-		if (m.hdr.id != id)
-			printf("# reply id %u, expected %u\n", m.hdr.id, id);
-		else if (m.hdr.type == IPC_OK)
-			r = 0;
-		else if (m.hdr.type == IPC_ERROR) {
-			const struct ipc_error *er = (const void *)m.payload;
-			r = er->grpc_status;
-			printf("# %s -> %d: %s\n", ipc_type_name(type), r, er->msg);
-			if (msg)
-				snprintf(msg, msglen, "%s", er->msg);
-		}
-		ipc_msg_release(&m);
-		return r;
-	}
+	ipc_msg_release(&m);
+	return r;
 }
 
 static int send_pb(uint32_t type, const ProtobufCMessage *pm)
@@ -344,8 +340,7 @@ TEST(setup)
 	REQUIRE(exe && mon);
 	if (geteuid() != 0)
 		SKIP("needs root");
-	REQUIRE(unshare(CLONE_NEWNS) == 0);
-	REQUIRE(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+	REQUIRE(tu_private_mount_ns() == 0);
 	snprintf(tmp, sizeof(tmp), "/tmp/kexec-XXXXXX");
 	REQUIRE(mkdtemp(tmp) != NULL);
 	REQUIRE(build_rootfs() == 0);

@@ -606,10 +606,8 @@ TEST(refuses_to_start_without_channels)
 TEST(start_and_confinement)
 {
 	have_root = geteuid() == 0;
-	if (!have_root) {
-		printf("# skipped: needs root\n");
-		return;
-	}
+	if (!have_root)
+		SKIP("needs root");
 	REQUIRE(mon_start(&M) == 0);
 	/* The first spawn proves the monitor is up and serving. */
 	char msg[IPC_ERROR_MSG_MAX];
@@ -638,8 +636,10 @@ TEST(start_and_confinement)
 
 TEST(output_exit_code_and_eof)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	if (!have_root)
+		SKIP("needs root");
+	if (M.pid <= 0)
+		SKIP("no monitor: start_and_confinement failed");
 	REQUIRE(spawn(&M, "e1", false, "printf hello; printf oops >&2; exit 3", NULL) > 0);
 	/* Wait first: the output stays until it is read. */
 	CHECK_EQ_INT(fe_wait(&M, "e1"), 3);
@@ -665,8 +665,10 @@ TEST(output_exit_code_and_eof)
 
 TEST(signal_and_wait_killed)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	if (!have_root)
+		SKIP("needs root");
+	if (M.pid <= 0)
+		SKIP("no monitor: start_and_confinement failed");
 	REQUIRE(spawn(&M, "e2", false, "exec sleep 100", NULL) > 0);
 	CHECK_EQ_INT(ex_signal(&M, "e2", SIGKILL), IPC_OK);
 	CHECK_EQ_INT(fe_wait(&M, "e2"), 128 + SIGKILL);
@@ -688,8 +690,10 @@ static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
 
 TEST(sixteen_mib_checksum)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	if (!have_root)
+		SKIP("needs root");
+	if (M.pid <= 0)
+		SKIP("no monitor: start_and_confinement failed");
 	const size_t total = 16u << 20;
 	REQUIRE(spawn(&M, "big", false, "yes " WORD " | head -c 16777216", NULL) > 0);
 	const char *pat = WORD "\n";
@@ -721,8 +725,10 @@ TEST(sixteen_mib_checksum)
 
 TEST(backpressure_bounds_memory)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	if (!have_root)
+		SKIP("needs root");
+	if (M.pid <= 0)
+		SKIP("no monitor: start_and_confinement failed");
 	long before = rss_kb(M.pid);
 	pid_t pid = spawn(&M, "flood", false, "exec head -c 67108864 /dev/zero", NULL);
 	REQUIRE(pid > 0);
@@ -760,8 +766,10 @@ TEST(backpressure_bounds_memory)
 
 TEST(stdin_write_and_close)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	if (!have_root)
+		SKIP("needs root");
+	if (M.pid <= 0)
+		SKIP("no monitor: start_and_confinement failed");
 	REQUIRE(spawn(&M, "cat", false, "exec cat", NULL) > 0);
 	CHECK_EQ_INT(fe_write(&M, "cat", "ping\n"), 5);
 	char buf[64];
@@ -787,8 +795,10 @@ TEST(stdin_write_and_close)
 
 TEST(resize_on_a_terminal)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	if (!have_root)
+		SKIP("needs root");
+	if (M.pid <= 0)
+		SKIP("no monitor: start_and_confinement failed");
 	REQUIRE(spawn(&M, "tty", true, "sleep 0.5; stty size", NULL) > 0);
 	struct ipc_tty_resize rs = { .exec_id = "tty", .rows = 33, .cols = 99 };
 	CHECK_EQ_INT(fe_simple(&M, IPC_TTY_RESIZE_REQ, &rs, sizeof(rs)), IPC_OK);
@@ -801,8 +811,10 @@ TEST(resize_on_a_terminal)
 
 TEST(frontend_replaced_mid_stream_loses_nothing)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	if (!have_root)
+		SKIP("needs root");
+	if (M.pid <= 0)
+		SKIP("no monitor: start_and_confinement failed");
 	const size_t total = 1u << 20;
 	REQUIRE(spawn(&M, "re", false, "yes " WORD " | head -c 1048576", NULL) > 0);
 	static uint8_t chunk[IPC_STDIO_CHUNK], all[1u << 20];
@@ -859,8 +871,10 @@ static pid_t read_pid(struct mon *t, const char *exec_id)
  * it wrote more than the monitor buffers (1 MiB) before anyone read. */
 TEST(background_child_does_not_hold_eof)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	if (!have_root)
+		SKIP("needs root");
+	if (M.pid <= 0)
+		SKIP("no monitor: start_and_confinement failed");
 	REQUIRE(spawn(&M, "bg", false,
 		      "sleep 1000 & echo $! >&2; sleep 0.3; head -c 1078576 /dev/zero | tr '\\0' x; "
 		      "printf END",
@@ -901,8 +915,10 @@ TEST(background_child_does_not_hold_eof)
  * MON_DRAIN_IDLE_MS, and the exec released. */
 TEST(abandoned_output_is_released)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	if (!have_root)
+		SKIP("needs root");
+	if (M.pid <= 0)
+		SKIP("no monitor: start_and_confinement failed");
 	REQUIRE(spawn(&M, "ab", false, "head -c 200000 /dev/zero", NULL) > 0);
 	CHECK_EQ_INT(fe_wait(&M, "ab"), 0);
 	CHECK(!has_release(&M, "ab"));
@@ -913,8 +929,10 @@ TEST(abandoned_output_is_released)
 
 TEST(bad_messages_close_only_that_channel)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	if (!have_root)
+		SKIP("needs root");
+	if (M.pid <= 0)
+		SKIP("no monitor: start_and_confinement failed");
 	REQUIRE(spawn(&M, "b", false, "printf still-here", NULL) > 0);
 	/* not in the front-end's table */
 	struct ipc_ping p = { 1 };
@@ -949,8 +967,10 @@ TEST(bad_messages_close_only_that_channel)
 
 TEST(shutdown_after_kill)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	if (!have_root)
+		SKIP("needs root");
+	if (M.pid <= 0)
+		SKIP("no monitor: start_and_confinement failed");
 	/* init ("") still sleeps: the executor kills, then shuts down. */
 	struct kerr e = { 0 };
 	CHECK_EQ_INT(ipc_send_fd(M.ex, IPC_MON_SHUTDOWN, 0, NULL, 0, -1, &e), 0);
@@ -973,7 +993,7 @@ TEST(shutdown_after_kill)
 TEST(init_named_by_container_id)
 {
 	if (!have_root)
-		return;
+		SKIP("needs root");
 	struct mon t;
 	REQUIRE(mon_start(&t) == 0);
 	REQUIRE(spawn(&t, "", false, "read x; printf got-$x; printf err-$x >&2; exit 7", NULL) > 0);
@@ -1001,7 +1021,7 @@ TEST(init_named_by_container_id)
 TEST(execs_release_every_fd)
 {
 	if (!have_root)
-		return;
+		SKIP("needs root");
 	struct mon t;
 	REQUIRE(mon_start(&t) == 0);
 	REQUIRE(spawn(&t, "", false, "exec sleep 100", NULL) > 0);
@@ -1027,7 +1047,7 @@ TEST(execs_release_every_fd)
 TEST(executor_violation_keeps_serving)
 {
 	if (!have_root)
-		return;
+		SKIP("needs root");
 	struct mon t;
 	REQUIRE(mon_start(&t) == 0);
 	REQUIRE(spawn(&t, "", false, "read x; printf got-$x", NULL) > 0);

@@ -10,9 +10,11 @@
 #include <ftw.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -62,14 +64,35 @@ char *tu_read_file(const char *path)
 	return tu_read_file_len(path, NULL);
 }
 
-static int write_all(int fd, const char *p, size_t len)
+int tu_write_all(int fd, const void *buf, size_t len)
 {
+	const char *p = buf;
+	bool sock = true;
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = sock ? send(fd, p, len, MSG_NOSIGNAL) : write(fd, p, len);
+		if (n < 0 && errno == ENOTSOCK && sock) {
+			sock = false;
+			continue;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int tu_read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
 		p += n;
 		len -= (size_t)n;
 	}
@@ -81,7 +104,7 @@ int tu_write_file(const char *path, const char *text, mode_t mode)
 	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
-	int r = write_all(fd, text, strlen(text));
+	int r = tu_write_all(fd, text, strlen(text));
 	if (r < 0)
 		return r;
 	return fchmod(fd, mode) < 0 ? -errno : 0;
@@ -121,7 +144,7 @@ int tu_copy_file(const char *from, const char *to, mode_t mode)
 			continue;
 		if (n < 0)
 			return -errno;
-		int r = write_all(out, buf, (size_t)n);
+		int r = tu_write_all(out, buf, (size_t)n);
 		if (r < 0)
 			return r;
 	}
@@ -236,6 +259,15 @@ int tu_wait_readable(int fd, int ms)
 	return r;
 }
 
+/* ---- namespaces ---- */
+
+int tu_private_mount_ns(void)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
 /* ---- IPC ---- */
 
 int tu_ipc_recv(int fd, struct ipc_msg *m, int ms)
@@ -247,6 +279,27 @@ int tu_ipc_recv(int fd, struct ipc_msg *m, int ms)
 	if (r < 0)
 		printf("# recv: %s\n", e.msg);
 	return r;
+}
+
+int tu_ipc_ask(int fd, uint32_t type, uint32_t id, const void *payload, size_t len, int ms,
+	       void (*other)(struct ipc_msg *m, void *data), void *data, struct ipc_msg *reply)
+{
+	struct kerr e = { 0 };
+	if (ipc_send_fd(fd, type, id, payload, len, -1, &e) < 0) {
+		printf("# send %s: %s\n", ipc_type_name(type), e.msg);
+		return -1;
+	}
+	for (;;) {
+		if (tu_ipc_recv(fd, reply, ms) <= 0) {
+			printf("# no reply to %s\n", ipc_type_name(type));
+			return -1;
+		}
+		if (reply->hdr.id == id)
+			return 1;
+		if (other)
+			other(reply, data);
+		ipc_msg_release(reply);
+	}
 }
 
 /* ---- TAP ---- */

@@ -9,8 +9,10 @@
  *             tu_copy_file, tu_exists, tu_is_dir, tu_rm_rf
  *   rootfs    tu_build_rootfs: a busybox container root in one call
  *   /proc     tu_proc_status (a /proc/PID/status field), tu_fd_count
- *   fds       tu_seqpacket_pair, tu_wait_readable
- *   IPC       tu_ipc_recv: common/ipc.h's ipc_recv with a deadline
+ *   fds       tu_write_all, tu_read_all, tu_seqpacket_pair, tu_wait_readable
+ *   mounts    tu_private_mount_ns: what a test mounts stays its own
+ *   IPC       tu_ipc_recv: common/ipc.h's ipc_recv with a deadline;
+ *             tu_ipc_ask: a request and the reply with its id
  *   time      tu_now_ms, tu_sleep_ms
  *   TAP       tu_diag: a multi-line text as TAP comments
  *
@@ -69,16 +71,35 @@ int tu_fd_count(pid_t pid);
 
 /* ---- fds ---- */
 
+/* All len bytes, resumed after EINTR and short writes; on a socket without
+ * SIGPIPE (MSG_NOSIGNAL). 0 or -errno. */
+int tu_write_all(int fd, const void *buf, size_t len);
+/* Exactly len bytes: 0, or -1 on EOF or error. */
+int tu_read_all(int fd, void *buf, size_t len);
 /* socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC): the IPC channel type. */
 int tu_seqpacket_pair(int sv[2]);
 /* poll(POLLIN) for up to ms, retried on EINTR: >0 readable, 0 timeout, <0. */
 int tu_wait_readable(int fd, int ms);
+
+/* ---- namespaces ---- */
+
+/* unshare(CLONE_NEWNS) and make every mount private: the mounts this
+ * process (and what it starts) makes or removes never reach the host's
+ * table, even when a test fails. Needs root. 0 or -errno. */
+int tu_private_mount_ns(void);
 
 /* ---- IPC ---- */
 
 /* ipc_recv (common/ipc.h) once fd is readable within ms: 1 with *m, 0 on
  * EOF, -ETIMEDOUT, or ipc_recv's error (its message printed as "# recv: "). */
 int tu_ipc_recv(int fd, struct ipc_msg *m, int ms);
+/* Send a request of type with id on fd, then receive until the message
+ * with that id comes (up to ms for each message): 1 with *reply (release
+ * it), -1 on a send error, a timeout or EOF (said as a TAP comment). Other
+ * messages go to other(m, data) when given (which must not release m),
+ * and are released. */
+int tu_ipc_ask(int fd, uint32_t type, uint32_t id, const void *payload, size_t len, int ms,
+	       void (*other)(struct ipc_msg *m, void *data), void *data, struct ipc_msg *reply);
 
 /* ---- time ---- */
 

@@ -56,35 +56,22 @@ static uint32_t next_id = 1;
 static int ask(int fd, uint32_t type, const void *p, size_t len, int *status, char *msg,
 	       size_t msglen)
 {
-	uint32_t id = next_id++;
-	struct kerr e = { 0 };
+	struct ipc_msg m;
 	*status = 0;
 	msg[0] = '\0';
-	if (ipc_send_fd(fd, type, id, p, len, -1, &e) < 0) {
-		printf("# send %s: %s\n", ipc_type_name(type), e.msg);
+	/* other messages (MONITOR_ATTACH) are not the answer */
+	if (tu_ipc_ask(fd, type, next_id++, p, len, 30000, NULL, NULL, &m) < 0)
 		return -1;
+	int t = (int)m.hdr.type;
+	if (t == IPC_ERROR) {
+		const struct ipc_error *er = (const void *)m.payload;
+		*status = er->grpc_status;
+		snprintf(msg, msglen, "%s", er->msg);
+		printf("# %s -> %s: %s\n", ipc_type_name(type), grpc_status_name(er->grpc_status),
+		       er->msg);
 	}
-	for (;;) {
-		struct ipc_msg m;
-		if (tu_ipc_recv(fd, &m, 30000) <= 0) {
-			printf("# no answer to %s\n", ipc_type_name(type));
-			return -1;
-		}
-		if (m.hdr.id != id) { /* e.g. MONITOR_ATTACH */
-			ipc_msg_release(&m);
-			continue;
-		}
-		int t = (int)m.hdr.type;
-		if (t == IPC_ERROR) {
-			const struct ipc_error *er = (const void *)m.payload;
-			*status = er->grpc_status;
-			snprintf(msg, msglen, "%s", er->msg);
-			printf("# %s -> %s: %s\n", ipc_type_name(type),
-			       grpc_status_name(er->grpc_status), er->msg);
-		}
-		ipc_msg_release(&m);
-		return t;
-	}
+	ipc_msg_release(&m);
+	return t;
 }
 
 /* A blocked request: ERROR PERMISSION_DENIED naming want_rpc. */
@@ -113,8 +100,7 @@ TEST(executor_started_with_an_allowed_list)
 	REQUIRE(exe != NULL);
 	if (geteuid() != 0)
 		SKIP("needs root");
-	REQUIRE(unshare(CLONE_NEWNS) == 0);
-	REQUIRE(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+	REQUIRE(tu_private_mount_ns() == 0);
 	snprintf(tmp, sizeof(tmp), "/tmp/kata-sec-ep-XXXXXX");
 	REQUIRE(mkdtemp(tmp) != NULL);
 	snprintf(cgparent, sizeof(cgparent), "kata-sec-ep-%d", (int)getpid());

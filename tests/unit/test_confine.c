@@ -89,10 +89,8 @@ static int wait_on_pipe(void *arg)
 static void proc_status_check(int *tap_failed, const struct confine_profile *p,
 			      const char *capprm_eff)
 {
-	if (geteuid() != 0) {
-		printf("# skipped: needs root\n");
-		return;
-	}
+	if (geteuid() != 0)
+		SKIP("needs root");
 	int to_child[2], from_child[2];
 	REQUIRE(pipe(to_child) == 0 && pipe(from_child) == 0);
 	pid_t pid = fork();
@@ -210,10 +208,8 @@ static int frontend_work(void *arg)
 
 TEST(frontend_work_passes_the_filter)
 {
-	if (geteuid() != 0) {
-		printf("# skipped: needs root\n");
-		return;
-	}
+	if (geteuid() != 0)
+		SKIP("needs root");
 	int sv[2];
 	REQUIRE(tu_seqpacket_pair(sv) == 0);
 	CHECK(exits_with(run_confined(frontend_work, sv), 0));
@@ -251,10 +247,8 @@ static int do_prctl(void *arg)
 
 TEST(forbidden_syscalls_kill)
 {
-	if (geteuid() != 0) {
-		printf("# skipped: needs root\n");
-		return;
-	}
+	if (geteuid() != 0)
+		SKIP("needs root");
 	CHECK(killed_by_sigsys(run_confined(do_fork, NULL)));
 	CHECK(killed_by_sigsys(run_confined(do_exec_mmap, NULL)));
 	CHECK(killed_by_sigsys(run_confined(do_socket, NULL)));
@@ -314,10 +308,8 @@ static int do_pidfd_open(void *arg)
 
 TEST(monitor_work_passes_its_filter)
 {
-	if (geteuid() != 0) {
-		printf("# skipped: needs root\n");
-		return;
-	}
+	if (geteuid() != 0)
+		SKIP("needs root");
 	/* The confined process must be the parent of what it reaps: it forks
 	 * the victim (still root) before confining itself. */
 	pid_t pid = fork();

@@ -878,8 +878,9 @@ int main(void)
 	}
 	/* Everything the containers do stays in this namespace; the host's
 	 * mount table is never touched even if a test fails. */
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		printf("Bail out! private mount namespace: %s\n", strerror(errno));
+	int ns = tu_private_mount_ns();
+	if (ns < 0) {
+		printf("Bail out! private mount namespace: %s\n", strerror(-ns));
 		return 1;
 	}
 	strcpy(tmp, "/tmp/kctr-XXXXXX");

@@ -699,8 +699,9 @@ int main(void)
 		printf("1..0 # SKIP needs root\n");
 		return 0;
 	}
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		printf("1..0 # SKIP no private mount namespace: %s\n", strerror(errno));
+	int ns = tu_private_mount_ns();
+	if (ns < 0) {
+		printf("1..0 # SKIP no private mount namespace: %s\n", strerror(-ns));
 		return 0;
 	}
 	char tmpl[] = "/tmp/test-storage-XXXXXX";

@@ -347,17 +347,12 @@ TEST(setup)
 	snprintf(cgparent, sizeof(cgparent), "kata-test-exec-%d", (int)getpid());
 	int sp[2];
 	REQUIRE(tu_seqpacket_pair(sp) == 0);
-	epid = fork();
-	REQUIRE(epid >= 0);
-	if (epid == 0) {
-		dup2(sp[1], 3);
-		char *argv[] = { (char *)"kata-agent-executor", (char *)"--ctl-fd", (char *)"3",
-				 (char *)"--shared-dir", tmp, (char *)"--cgroup-parent", cgparent,
-				 (char *)"--monitor-path", (char *)mon, (char *)"--log-level",
-				 (char *)"debug", NULL };
-		execv(exe, argv);
-		_exit(127);
-	}
+	char *argv[] = { (char *)"kata-agent-executor", (char *)"--ctl-fd", (char *)"3",
+			 (char *)"--shared-dir", tmp, (char *)"--cgroup-parent", cgparent,
+			 (char *)"--monitor-path", (char *)mon, (char *)"--log-level", (char *)"debug",
+			 NULL };
+	epid = tu_spawn(exe, argv, &sp[1], 1);
+	REQUIRE(epid > 0);
 	close(sp[1]);
 	ctl = sp[0];
 	REQUIRE(new_frontend() == 0);

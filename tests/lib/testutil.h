@@ -11,6 +11,7 @@
  *   /proc     tu_proc_status (a /proc/PID/status field), tu_fd_count
  *   fds       tu_write_all, tu_read_all, tu_seqpacket_pair, tu_wait_readable
  *   mounts    tu_private_mount_ns: what a test mounts stays its own
+ *   processes tu_spawn: an agent binary with its channels at fds 3, 4, ...
  *   IPC       tu_ipc_recv: common/ipc.h's ipc_recv with a deadline;
  *             tu_ipc_ask: a request and the reply with its id
  *   time      tu_now_ms, tu_sleep_ms
@@ -87,6 +88,14 @@ int tu_wait_readable(int fd, int ms);
  * process (and what it starts) makes or removes never reach the host's
  * table, even when a test fails. Needs root. 0 or -errno. */
 int tu_private_mount_ns(void);
+
+/* ---- processes ---- */
+
+/* Fork and execv(path, argv) with fds[i] at fd 3 + i and no other fd above
+ * 2, as the agent's processes start each other; killed if this process
+ * dies (PR_SET_PDEATHSIG). The caller closes its copies of fds. The pid,
+ * or -1; an exec that fails exits 127. */
+pid_t tu_spawn(const char *path, char *const argv[], const int *fds, unsigned nfds);
 
 /* ---- IPC ---- */
 

@@ -114,18 +114,11 @@ TEST(executor_started_with_an_allowed_list)
 	int sp[2], fp[2];
 	REQUIRE(tu_seqpacket_pair(sp) == 0);
 	REQUIRE(tu_seqpacket_pair(fp) == 0);
-	fflush(stdout);
-	epid = fork();
-	REQUIRE(epid >= 0);
-	if (epid == 0) {
-		dup2(sp[1], 3);
-		char *argv[] = { (char *)"kata-agent-executor", (char *)"--ctl-fd", (char *)"3",
-				 (char *)"--shared-dir", tmp, (char *)"--cgroup-parent", cgparent,
-				 (char *)"--monitor-path", fake, (char *)"--endpoints",
-				 (char *)ALLOWED, NULL };
-		execv(exe, argv);
-		_exit(127);
-	}
+	char *argv[] = { (char *)"kata-agent-executor", (char *)"--ctl-fd", (char *)"3",
+			 (char *)"--shared-dir", tmp, (char *)"--cgroup-parent", cgparent,
+			 (char *)"--monitor-path", fake, (char *)"--endpoints", (char *)ALLOWED, NULL };
+	epid = tu_spawn(exe, argv, &sp[1], 1);
+	REQUIRE(epid > 0);
 	close(sp[1]);
 	ctl = sp[0];
 	struct ipc_ctl_new_frontend n = { .generation = 1, .frontend_pid = getpid() };
@@ -241,19 +234,12 @@ TEST(monitor_started_with_an_allowed_list)
 	REQUIRE(tu_seqpacket_pair(em) == 0);
 	REQUIRE(tu_seqpacket_pair(lm) == 0);
 	REQUIRE(tu_seqpacket_pair(fm) == 0);
-	fflush(stdout);
-	mpid = fork();
-	REQUIRE(mpid >= 0);
-	if (mpid == 0) {
-		int a = fcntl(em[1], F_DUPFD, 100), b = fcntl(lm[1], F_DUPFD, 100),
-		    c = fcntl(fm[1], F_DUPFD, 100);
-		if (a < 0 || b < 0 || c < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0 || dup2(c, 5) < 0)
-			_exit(98);
-		close_range(6, ~0u, 0);
-		execl(bin, "kata-agent-monitor", "--container-id", "c1", "--uid", "65534", "--gid",
-		      "65534", "--endpoints", ALLOWED, (char *)NULL);
-		_exit(99);
-	}
+	char *argv[] = { (char *)"kata-agent-monitor", (char *)"--container-id", (char *)"c1",
+			 (char *)"--uid", (char *)"65534", (char *)"--gid", (char *)"65534",
+			 (char *)"--endpoints", (char *)ALLOWED, NULL };
+	int fds[] = { em[1], lm[1], fm[1] }; /* executor, launcher, front-end */
+	mpid = tu_spawn(bin, argv, fds, 3);
+	REQUIRE(mpid > 0);
 	close(em[1]);
 	close(lm[1]);
 	close(fm[1]);

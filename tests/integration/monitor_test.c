@@ -394,6 +394,21 @@ static int ex_new_frontend(struct mon *t)
 
 /* ---- playing the front-end ---- */
 
+/* Send a request on the front-end channel: 1 with the next message when it
+ * is the answer (same id), else -1. */
+static int fe_ask(struct mon *t, uint32_t type, const void *p, size_t len, struct ipc_msg *m)
+{
+	struct kerr e = { 0 };
+	uint32_t id = t->next_id++;
+	if (ipc_send_fd(t->fe, type, id, p, len, -1, &e) < 0 || recv_msg(t->fe, m) != 1)
+		return -1;
+	if (m->hdr.id == id)
+		return 1;
+	printf("# %s answered by id %u, not %u\n", ipc_type_name(type), m->hdr.id, id);
+	ipc_msg_release(m);
+	return -1;
+}
+
 /* One STDIO_READ_REQ: bytes (0 = EOF), or -1 (ERROR or failure). ACKed
  * right away when ack. */
 static ssize_t fe_read(struct mon *t, const char *exec_id, unsigned stream, void *buf, size_t max,
@@ -401,15 +416,11 @@ static ssize_t fe_read(struct mon *t, const char *exec_id, unsigned stream, void
 {
 	struct ipc_stdio_read r = { .stream = stream, .max_len = (uint32_t)max };
 	snprintf(r.exec_id, sizeof(r.exec_id), "%s", exec_id);
-	struct kerr e = { 0 };
-	uint32_t id = t->next_id++;
-	if (ipc_send_fd(t->fe, IPC_STDIO_READ_REQ, id, &r, sizeof(r), -1, &e) < 0)
-		return -1;
 	struct ipc_msg m;
-	if (recv_msg(t->fe, &m) != 1)
+	if (fe_ask(t, IPC_STDIO_READ_REQ, &r, sizeof(r), &m) != 1)
 		return -1;
 	ssize_t n = -1;
-	if (m.hdr.type == IPC_STDIO_DATA && m.hdr.id == id) {
+	if (m.hdr.type == IPC_STDIO_DATA) {
 		struct ipc_stdio_data h;
 		memcpy(&h, m.payload, sizeof(h));
 		n = (ssize_t)(m.len - sizeof(h));
@@ -419,6 +430,7 @@ static ssize_t fe_read(struct mon *t, const char *exec_id, unsigned stream, void
 		if (ack && n > 0) {
 			struct ipc_stdio_ack a = { .stream = stream, .offset = h.offset + (uint64_t)n };
 			snprintf(a.exec_id, sizeof(a.exec_id), "%s", exec_id);
+			struct kerr e = { 0 };
 			ipc_send_fd(t->fe, IPC_STDIO_ACK, 0, &a, sizeof(a), -1, &e);
 		}
 	} else if (m.hdr.type == IPC_ERROR) {
@@ -454,15 +466,11 @@ static int fe_wait(struct mon *t, const char *exec_id)
 {
 	struct ipc_exec_ref x = { .container_id = CID };
 	snprintf(x.exec_id, sizeof(x.exec_id), "%s", exec_id);
-	struct kerr e = { 0 };
-	uint32_t id = t->next_id++;
-	if (ipc_send_fd(t->fe, IPC_WAIT_REQ, id, &x, sizeof(x), -1, &e) < 0)
-		return -1;
 	struct ipc_msg m;
-	if (recv_msg(t->fe, &m) != 1)
+	if (fe_ask(t, IPC_WAIT_REQ, &x, sizeof(x), &m) != 1)
 		return -1;
 	int st = -1;
-	if (m.hdr.type == IPC_WAIT_REPLY && m.hdr.id == id) {
+	if (m.hdr.type == IPC_WAIT_REPLY) {
 		struct ipc_wait_reply w;
 		memcpy(&w, m.payload, sizeof(w));
 		st = w.status;
@@ -474,14 +482,10 @@ static int fe_wait(struct mon *t, const char *exec_id)
 /* A request with a plain OK/ERROR answer: the reply type, or -1. */
 static int fe_simple(struct mon *t, uint32_t type, const void *p, size_t len)
 {
-	struct kerr e = { 0 };
-	uint32_t id = t->next_id++;
-	if (ipc_send_fd(t->fe, type, id, p, len, -1, &e) < 0)
-		return -1;
 	struct ipc_msg m;
-	if (recv_msg(t->fe, &m) != 1)
+	if (fe_ask(t, type, p, len, &m) != 1)
 		return -1;
-	int r = m.hdr.id == id ? (int)m.hdr.type : -1;
+	int r = (int)m.hdr.type;
 	ipc_msg_release(&m);
 	return r;
 }
@@ -489,20 +493,14 @@ static int fe_simple(struct mon *t, uint32_t type, const void *p, size_t len)
 /* A request answered OK or ERROR: GRPC_OK, the ERROR's status, or -1. */
 static int fe_status(struct mon *t, uint32_t type, const void *p, size_t len)
 {
-	struct kerr e = { 0 };
-	uint32_t id = t->next_id++;
-	if (ipc_send_fd(t->fe, type, id, p, len, -1, &e) < 0)
-		return -1;
 	struct ipc_msg m;
-	if (recv_msg(t->fe, &m) != 1)
+	if (fe_ask(t, type, p, len, &m) != 1)
 		return -1;
-	int r = -1;
-	if (m.hdr.id == id && m.hdr.type == IPC_ERROR) {
+	int r = GRPC_OK;
+	if (m.hdr.type == IPC_ERROR) {
 		struct ipc_error ie;
 		memcpy(&ie, m.payload, sizeof(ie));
 		r = (int)ie.grpc_status;
-	} else if (m.hdr.id == id && m.hdr.type != IPC_ERROR) {
-		r = GRPC_OK;
 	}
 	ipc_msg_release(&m);
 	return r;
@@ -514,15 +512,11 @@ static ssize_t fe_write(struct mon *t, const char *exec_id, const char *data)
 	snprintf((char *)buf, IPC_ID_MAX, "%s", exec_id);
 	size_t n = strlen(data);
 	memcpy(buf + IPC_ID_MAX, data, n);
-	struct kerr e = { 0 };
-	uint32_t id = t->next_id++;
-	if (ipc_send_fd(t->fe, IPC_STDIO_WRITE_REQ, id, buf, IPC_ID_MAX + n, -1, &e) < 0)
-		return -1;
 	struct ipc_msg m;
-	if (recv_msg(t->fe, &m) != 1)
+	if (fe_ask(t, IPC_STDIO_WRITE_REQ, buf, IPC_ID_MAX + n, &m) != 1)
 		return -1;
 	ssize_t r = -1;
-	if (m.hdr.type == IPC_STDIO_WRITTEN && m.hdr.id == id) {
+	if (m.hdr.type == IPC_STDIO_WRITTEN) {
 		struct ipc_stdio_written w;
 		memcpy(&w, m.payload, sizeof(w));
 		r = (ssize_t)w.len;

@@ -270,6 +270,20 @@ int tu_private_mount_ns(void)
 	return 0;
 }
 
+int tu_main_root_mount_ns(void)
+{
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP needs root\n");
+		return -1;
+	}
+	int r = tu_private_mount_ns();
+	if (r < 0) {
+		printf("1..0 # SKIP no private mount namespace: %s\n", strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- processes ---- */
 
 pid_t tu_spawn(const char *path, char *const argv[], const int *fds, unsigned nfds)

@@ -10,7 +10,8 @@
  *   rootfs    tu_build_rootfs: a busybox container root in one call
  *   /proc     tu_proc_status (a /proc/PID/status field), tu_fd_count
  *   fds       tu_write_all, tu_read_all, tu_seqpacket_pair, tu_wait_readable
- *   mounts    tu_private_mount_ns: what a test mounts stays its own
+ *   mounts    tu_private_mount_ns: what a test mounts stays its own;
+ *             tu_main_root_mount_ns: the same for a main() that needs root
  *   processes tu_spawn: an agent binary with its channels at fds 3, 4, ...
  *   IPC       tu_ipc_recv: common/ipc.h's ipc_recv with a deadline;
  *             tu_ipc_ask: a request and the reply with its id
@@ -88,6 +89,10 @@ int tu_wait_readable(int fd, int ms);
  * process (and what it starts) makes or removes never reach the host's
  * table, even when a test fails. Needs root. 0 or -errno. */
 int tu_private_mount_ns(void);
+/* For a main() whose tests all need root and their own mount namespace:
+ * 0 in one; else the plan "1..0 # SKIP why" is printed and -1 returned
+ * (main then returns 0). */
+int tu_main_root_mount_ns(void);
 
 /* ---- processes ---- */
 

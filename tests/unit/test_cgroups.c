@@ -678,15 +678,8 @@ TEST(freeze_thaw_v2)
 
 int main(void)
 {
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP needs root\n");
+	if (tu_main_root_mount_ns() < 0)
 		return 0;
-	}
-	int ns = tu_private_mount_ns();
-	if (ns < 0) {
-		printf("1..0 # SKIP no private mount namespace: %s\n", strerror(-ns));
-		return 0;
-	}
 	if (!tu_is_dir("/sys/fs/cgroup")) {
 		printf("1..0 # SKIP no /sys/fs/cgroup\n");
 		return 0;

@@ -695,15 +695,8 @@ TEST(revalidate_shares)
 
 int main(void)
 {
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP needs root\n");
+	if (tu_main_root_mount_ns() < 0)
 		return 0;
-	}
-	int ns = tu_private_mount_ns();
-	if (ns < 0) {
-		printf("1..0 # SKIP no private mount namespace: %s\n", strerror(-ns));
-		return 0;
-	}
 	char tmpl[] = "/tmp/test-storage-XXXXXX";
 	char real[PATH_MAX];
 	if (!mkdtemp(tmpl) || !realpath(tmpl, real) || strlen(real) >= sizeof(base)) {

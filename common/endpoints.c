@@ -45,6 +45,8 @@ static const struct ipc_endpoint endpoints[] = {
 	{ IPC_ADD_SWAP_REQ, { "AddSwapPathRequest" } },
 	{ IPC_EPHEMERAL_UPDATE_REQ, { "UpdateEphemeralMountsRequest" } },
 	{ IPC_STALE_SHARES_REQ, { "RemoveStaleVirtiofsShareMountsRequest" } },
+	{ IPC_ADD_SWAP_DEVICE_REQ, { "AddSwapRequest" } },
+	{ IPC_RESIZE_VOLUME_REQ, { "ResizeVolumeRequest" } },
 	/* to a monitor (ReadStdout and ReadStderr share one request type) */
 	{ IPC_STDIO_READ_REQ, { "ReadStreamRequest" } },
 	{ IPC_STDIO_ACK, { "ReadStreamRequest" } },

@@ -64,6 +64,10 @@ static const struct ipc_type_desc types[] = {
 	{ IPC_ADD_SWAP_REQ, "ADD_SWAP_REQ", 1, IPC_PATH_MAX - 1, IPC_FD_NONE, false },
 	{ IPC_EPHEMERAL_UPDATE_REQ, "EPHEMERAL_UPDATE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
 	{ IPC_STALE_SHARES_REQ, "STALE_SHARES_REQ", 0, 0, IPC_FD_NONE, false },
+	{ IPC_ADD_SWAP_DEVICE_REQ, "ADD_SWAP_DEVICE_REQ", FIXED(ipc_add_swap_device), IPC_FD_NONE,
+	  false },
+	{ IPC_RESIZE_VOLUME_REQ, "RESIZE_VOLUME_REQ", sizeof(struct ipc_resize_volume) + 1,
+	  sizeof(struct ipc_resize_volume) + IPC_PATH_MAX - 1, IPC_FD_NONE, false },
 
 	/* An all-default protobuf message encodes as 0 bytes, so big requests
 	 * start at 0; the executor's decoder and checks reject what is missing. */
@@ -284,6 +288,22 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 		if (memchr(p, '\0', len))
 			return kerr_set(err, -EPROTO, "%s: the path holds a NUL", d->name);
 		break;
+	case IPC_RESIZE_VOLUME_REQ:
+		if (memchr(p + sizeof(struct ipc_resize_volume), '\0',
+			   len - sizeof(struct ipc_resize_volume)))
+			return kerr_set(err, -EPROTO, "%s: the path holds a NUL", d->name);
+		break;
+	case IPC_ADD_SWAP_DEVICE_REQ: {
+		struct ipc_add_swap_device a;
+		memcpy(&a, p, sizeof(a));
+		if (a.n < 1 || a.n > IPC_PCI_PATH_MAX)
+			return kerr_set(err, -EPROTO, "%s: %u slots", d->name, a.n);
+		for (uint32_t i = 0; i < IPC_PCI_PATH_MAX; i++)
+			if (i < a.n ? a.slot[i] > 31 : a.slot[i] != 0)
+				return kerr_set(err, -EPROTO, "%s: slot %u is %u", d->name, i,
+						a.slot[i]);
+		break;
+	}
 	case IPC_GUEST_DETAILS_REQ: {
 		struct ipc_guest_details_req r;
 		memcpy(&r, p, sizeof(r));
@@ -835,8 +855,10 @@ int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
 				     d->name, m->hdr.len, IPC_MAX_INLINE + 1, d->max_len);
 		else
 			r = map_memfd(m, fd, d, err);
-		if (fd >= 0)
-			close(fd); /* the mapping (if any) keeps the pages */
+		/* The mapping (if any) keeps the pages; any fd beyond the first
+		 * (a type that may carry several, with the flag) is an error
+		 * above, and closed here too. */
+		close_fds(fds, nfds);
 		fd = -1;
 		nfds = 0;
 	} else {

@@ -154,6 +154,13 @@ enum ipc_type {
 	IPC_STALE_SHARES_REQ = 115,   /* no payload: RemoveStaleVirtiofsShareMounts -> OK
 				       * (storage_revalidate_shares) */
 
+	/* ---- devices, front-end -> executor (devices/volume_ops.c) ---- */
+	IPC_ADD_SWAP_DEVICE_REQ = 130, /* AddSwap: struct ipc_add_swap_device -> OK or ERROR,
+					* once the disk is found (up to
+					* agent.hotplug_timeout) and swapped on */
+	IPC_RESIZE_VOLUME_REQ = 131,   /* struct ipc_resize_volume + a path (1..IPC_PATH_MAX-1
+					* bytes, no NUL) -> OK or ERROR */
+
 	/* ---- stdio and exits: front-end <-> monitor (per-container channel) ---- */
 	IPC_STDIO_READ_REQ = 40,   /* struct ipc_stdio_read -> STDIO_DATA or ERROR */
 	IPC_STDIO_DATA = 41,       /* struct ipc_stdio_data + bytes; 0 bytes = EOF */
@@ -244,6 +251,19 @@ struct ipc_online_cpu_mem {
 #define IPC_PATH_MAX 4096u
 #define IPC_RESEED_MAX (1u << 20)
 #define IPC_MEM_PROBE_MAX 4096u
+
+/* AddSwap: the disk's PCI path, slots from the root bus (function 0). */
+#define IPC_PCI_PATH_MAX 16
+struct ipc_add_swap_device {
+	uint32_t n;                     /* 1..IPC_PCI_PATH_MAX */
+	uint32_t slot[IPC_PCI_PATH_MAX]; /* 0..31; zero beyond n */
+};
+
+/* ResizeVolume: grow the filesystem mounted at the path that follows. */
+struct ipc_resize_volume {
+	uint64_t size; /* bytes; 0: the whole device */
+	char path[];
+};
 
 struct ipc_guest_details_req {
 	uint8_t mem_block_size;    /* 0/1: report the memory block size */

@@ -66,6 +66,9 @@ struct pending {
 };
 
 struct oom_watch;
+struct dev_batch;
+struct hotplug;
+struct swap_op;
 
 enum ctr_state { CTR_CREATING, CTR_CREATED, CTR_RUNNING, CTR_STOPPED };
 
@@ -116,6 +119,10 @@ struct container {
 	bool poststop_started;
 	pid_t poststop_pid;
 	struct loop_timer *poststop_timer;
+	/* CreateContainer: the devices it waits for (NULL once found), and
+	 * the request to answer. */
+	struct dev_batch *devs;
+	uint32_t create_fe_id, create_fe_gen;
 	struct container *next;
 };
 
@@ -196,6 +203,10 @@ struct executor {
 	unsigned n_ctrs;
 	struct oom_state oom;
 	struct online_op online;
+	/* uevents, and the devices requests wait for (devices/hotplug.h) */
+	struct hotplug *hp;
+	/* AddSwap requests waiting for their disk (devices/swap.c) */
+	struct swap_op *swaps;
 };
 
 /* ---- main.c ---- */
@@ -310,6 +321,14 @@ int on_copy_file(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr 
 int on_online_cpu_mem(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_mem_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+/* mkswap's work on fd, a regular file or a disk (AddSwapPath, AddSwap). */
+int swap_header_write(int fd, size_t page_size, struct kerr *err);
+
+/* ---- devices/volume_ops.c: AddSwap, ResizeVolume ---- */
+int on_add_swap_device(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_resize_volume(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+/* Exit: AddSwap requests still waiting for their disk are dropped. */
+void swap_ops_free(struct executor *x);
 
 /* ---- guest_hooks.c: CreateSandbox's guest_hook_path ---- */
 /* Load the hooks below path into x->sb.guest_hooks (replacing any). A path

@@ -13,8 +13,9 @@
  *        PROCESS_*: containers.c, sandbox.c), OOM_EVENT_REQ (oom.c) and the
  *        guest-wide GUEST_SET_TIME_REQ, GUEST_RESEED_REQ, VOLUME_STATS_REQ,
  *        COPY_FILE_REQ, ONLINE_CPU_MEM_REQ, MEM_PROBE_REQ, ADD_SWAP_REQ
- *        (guest_ops.c), and
- *        NET_* (network.c).
+ *        (guest_ops.c), ADD_SWAP_DEVICE_REQ, RESIZE_VOLUME_REQ
+ *        (devices/volume_ops.c), and NET_* (network.c). uevents are read
+ *        on the same loop (devices/hotplug.c).
  * Only the newest front-end channel is served: the parent starts a new
  * front-end only after the previous one died; a new one gets a fresh
  * channel to every container's monitor.
@@ -47,6 +48,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "loop.h"
+#include "hotplug.h"
 #include "metrics.h"
 
 #define SYSFS_MEMORY_BLOCK_SIZE_PATH "/sys/devices/system/memory/block_size_bytes"
@@ -320,6 +322,8 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_ADD_SWAP_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_add_swap },
 	{ IPC_EPHEMERAL_UPDATE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_ephemeral_update },
 	{ IPC_STALE_SHARES_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_stale_shares },
+	{ IPC_ADD_SWAP_DEVICE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_add_swap_device },
+	{ IPC_RESIZE_VOLUME_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_resize_volume },
 	{ 0, 0, NULL },
 };
 
@@ -583,7 +587,8 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 		case 'P':
-			/* kept for the device and passfd code that will use them */
+			/* H: device waits (devices/hotplug.h); P: kept for the
+			 * passfd code that will use it */
 			if (parse_ulong(optarg, o == 'H' ? 86400000ul : 0x7fffffff, &ul) < 0) {
 				fprintf(stderr, "kata-agent-executor: invalid --%s %s\n",
 					o == 'H' ? "hotplug-timeout-ms" : "passfd-listener-port", optarg);
@@ -694,6 +699,12 @@ int main(int argc, char **argv)
 		log_error("%s", err.msg);
 		return 1;
 	}
+	/* Devices (uevents, hot-plug waits): devices/hotplug.h. */
+	if (hotplug_start(&x.hp, x.loop, &dev_env_real,
+			  x.o.hotplug_timeout_ms ? x.o.hotplug_timeout_ms : 3000, &err) < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
 	if (ipc_chan_new(&x.ctl, x.loop, ctl_fd, "control", IPC_ROLE_PARENT, ctl_table, on_ctl_close,
 			 &x, &err) < 0) {
 		log_error("%s", err.msg);
@@ -706,6 +717,8 @@ int main(int argc, char **argv)
 		x.exit_code = 1;
 	}
 	containers_free_all(&x);
+	swap_ops_free(&x);
+	hotplug_stop(x.hp);
 	oom_free(&x);
 	sandbox_free(&x);
 	spawner_stop(&x);

@@ -338,8 +338,6 @@ TEST(setup)
 		att[i].fd = -1;
 	const char *exe = getenv("KATA_EXECUTOR"), *mon = getenv("KATA_MONITOR");
 	REQUIRE(exe && mon);
-	if (geteuid() != 0)
-		SKIP("needs root");
 	REQUIRE(tu_private_mount_ns() == 0);
 	snprintf(tmp, sizeof(tmp), "/tmp/kexec-XXXXXX");
 	REQUIRE(mkdtemp(tmp) != NULL);
@@ -592,5 +590,9 @@ int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP needs root\n");
+		return 0;
+	}
 	return tap_run();
 }

@@ -568,6 +568,13 @@ static char proc_state(pid_t pid, pid_t *ppid)
 
 static struct mon M = { .pid = 0, .ex = -1, .fe = -1, .ctl = -1 };
 static bool have_root;
+/* The tests that use the shared monitor M (started by start_and_confinement). */
+#define NEED_MONITOR()                    \
+	do {                              \
+		if (!have_root)           \
+			SKIP("needs root"); \
+		REQUIRE(M.pid > 0);       \
+	} while (0)
 
 TEST(refuses_to_start_without_channels)
 {
@@ -630,10 +637,7 @@ TEST(start_and_confinement)
 
 TEST(output_exit_code_and_eof)
 {
-	if (!have_root)
-		SKIP("needs root");
-	if (M.pid <= 0)
-		SKIP("no monitor: start_and_confinement failed");
+	NEED_MONITOR();
 	REQUIRE(spawn(&M, "e1", false, "printf hello; printf oops >&2; exit 3", NULL) > 0);
 	/* Wait first: the output stays until it is read. */
 	CHECK_EQ_INT(fe_wait(&M, "e1"), 3);
@@ -659,10 +663,7 @@ TEST(output_exit_code_and_eof)
 
 TEST(signal_and_wait_killed)
 {
-	if (!have_root)
-		SKIP("needs root");
-	if (M.pid <= 0)
-		SKIP("no monitor: start_and_confinement failed");
+	NEED_MONITOR();
 	REQUIRE(spawn(&M, "e2", false, "exec sleep 100", NULL) > 0);
 	CHECK_EQ_INT(ex_signal(&M, "e2", SIGKILL), IPC_OK);
 	CHECK_EQ_INT(fe_wait(&M, "e2"), 128 + SIGKILL);
@@ -684,10 +685,7 @@ static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
 
 TEST(sixteen_mib_checksum)
 {
-	if (!have_root)
-		SKIP("needs root");
-	if (M.pid <= 0)
-		SKIP("no monitor: start_and_confinement failed");
+	NEED_MONITOR();
 	const size_t total = 16u << 20;
 	REQUIRE(spawn(&M, "big", false, "yes " WORD " | head -c 16777216", NULL) > 0);
 	const char *pat = WORD "\n";
@@ -719,10 +717,7 @@ TEST(sixteen_mib_checksum)
 
 TEST(backpressure_bounds_memory)
 {
-	if (!have_root)
-		SKIP("needs root");
-	if (M.pid <= 0)
-		SKIP("no monitor: start_and_confinement failed");
+	NEED_MONITOR();
 	long before = rss_kb(M.pid);
 	pid_t pid = spawn(&M, "flood", false, "exec head -c 67108864 /dev/zero", NULL);
 	REQUIRE(pid > 0);
@@ -731,19 +726,28 @@ TEST(backpressure_bounds_memory)
 	printf("# monitor RSS %ld kB before, %ld kB with a 64 MiB writer nobody reads\n", before,
 	       during);
 	CHECK(during > 0 && during - before < 3 * 1024);
+#ifdef __SANITIZE_ADDRESS__
+	/* ASan's shadow memory and quarantine (the monitor is built like this
+	 * test) make an absolute bound meaningless: only the growth counts. */
+	printf("# sanitizer build: the monitor's absolute RSS is not bounded here\n");
+#else
 	CHECK(during < 8 * 1024);
+#endif
 	CHECK_EQ_INT(proc_state(pid, NULL), 'S'); /* blocked in write(), not exited */
-	char wchan[64] = "";
+	/* Blocked in write(2) on its stdout (the monitor stopped reading the
+	 * pipe), not sleeping anywhere else: /proc/PID/syscall names the
+	 * syscall a blocked task is in, and its first argument. */
+	long nr = -1, fd = -1;
 	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
 	FILE *f = fopen(path, "re");
 	if (f) {
-		if (!fgets(wchan, sizeof(wchan), f))
-			wchan[0] = '\0';
+		if (fscanf(f, "%ld 0x%lx", &nr, &fd) != 2)
+			nr = fd = -1;
 		fclose(f);
 	}
-	printf("# writer wchan: %s\n", wchan);
-	CHECK(strcmp(wchan, "0") == 0 || wchan[0] == '\0' || strstr(wchan, "pipe") != NULL);
+	CHECK_EQ_INT(nr, SYS_write);
+	CHECK_EQ_INT(fd, 1);
 	/* Reading resumes the flow: 4 MiB come through. */
 	static uint8_t chunk[IPC_STDIO_CHUNK];
 	size_t got = 0;
@@ -760,10 +764,7 @@ TEST(backpressure_bounds_memory)
 
 TEST(stdin_write_and_close)
 {
-	if (!have_root)
-		SKIP("needs root");
-	if (M.pid <= 0)
-		SKIP("no monitor: start_and_confinement failed");
+	NEED_MONITOR();
 	REQUIRE(spawn(&M, "cat", false, "exec cat", NULL) > 0);
 	CHECK_EQ_INT(fe_write(&M, "cat", "ping\n"), 5);
 	char buf[64];
@@ -789,10 +790,7 @@ TEST(stdin_write_and_close)
 
 TEST(resize_on_a_terminal)
 {
-	if (!have_root)
-		SKIP("needs root");
-	if (M.pid <= 0)
-		SKIP("no monitor: start_and_confinement failed");
+	NEED_MONITOR();
 	REQUIRE(spawn(&M, "tty", true, "sleep 0.5; stty size", NULL) > 0);
 	struct ipc_tty_resize rs = { .exec_id = "tty", .rows = 33, .cols = 99 };
 	CHECK_EQ_INT(fe_simple(&M, IPC_TTY_RESIZE_REQ, &rs, sizeof(rs)), IPC_OK);
@@ -805,10 +803,7 @@ TEST(resize_on_a_terminal)
 
 TEST(frontend_replaced_mid_stream_loses_nothing)
 {
-	if (!have_root)
-		SKIP("needs root");
-	if (M.pid <= 0)
-		SKIP("no monitor: start_and_confinement failed");
+	NEED_MONITOR();
 	const size_t total = 1u << 20;
 	REQUIRE(spawn(&M, "re", false, "yes " WORD " | head -c 1048576", NULL) > 0);
 	static uint8_t chunk[IPC_STDIO_CHUNK], all[1u << 20];
@@ -923,10 +918,7 @@ TEST(abandoned_output_is_released)
 
 TEST(bad_messages_close_only_that_channel)
 {
-	if (!have_root)
-		SKIP("needs root");
-	if (M.pid <= 0)
-		SKIP("no monitor: start_and_confinement failed");
+	NEED_MONITOR();
 	REQUIRE(spawn(&M, "b", false, "printf still-here", NULL) > 0);
 	/* not in the front-end's table */
 	struct ipc_ping p = { 1 };
@@ -961,10 +953,7 @@ TEST(bad_messages_close_only_that_channel)
 
 TEST(shutdown_after_kill)
 {
-	if (!have_root)
-		SKIP("needs root");
-	if (M.pid <= 0)
-		SKIP("no monitor: start_and_confinement failed");
+	NEED_MONITOR();
 	/* init ("") still sleeps: the executor kills, then shuts down. */
 	struct kerr e = { 0 };
 	CHECK_EQ_INT(ipc_send_fd(M.ex, IPC_MON_SHUTDOWN, 0, NULL, 0, -1, &e), 0);

@@ -342,21 +342,6 @@ int tu_ipc_ask(int fd, uint32_t type, uint32_t id, const void *payload, size_t l
 	}
 }
 
-/* ---- TAP ---- */
-
-void tu_diag(const char *label, const char *text)
-{
-	if (!text) {
-		printf("# %s: (none)\n", label);
-		return;
-	}
-	while (*text) {
-		int n = (int)strcspn(text, "\n");
-		printf("# %s: %.*s\n", label, n, text);
-		text += n + (text[n] == '\n');
-	}
-}
-
 /* ---- time ---- */
 
 uint64_t tu_now_ms(void)

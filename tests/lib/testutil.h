@@ -16,7 +16,7 @@
  *   IPC       tu_ipc_recv: common/ipc.h's ipc_recv with a deadline;
  *             tu_ipc_ask: a request and the reply with its id
  *   time      tu_now_ms, tu_sleep_ms
- *   TAP       tu_diag: a multi-line text as TAP comments
+ *   (TAP comments of a multi-line text: tap_diag in tests/tap.h)
  *
  * Test-only code: failures return -1 (or a negative errno where said) or
  * NULL; what went wrong is printed as a TAP comment ("# ...") where the
@@ -121,11 +121,5 @@ int tu_ipc_ask(int fd, uint32_t type, uint32_t id, const void *payload, size_t l
 uint64_t tu_now_ms(void);
 /* Sleep ms, resumed after signals. */
 void tu_sleep_ms(unsigned ms);
-
-/* ---- TAP ---- */
-
-/* Print text (a child's output, a log) as TAP comments, "# label: LINE" per
- * line: a bare line would be read as bad TAP. NULL prints "(none)". */
-void tu_diag(const char *label, const char *text);
 
 #endif

@@ -341,10 +341,8 @@ TEST(bad_paths_refused)
 
 TEST(v2_on_cgroup2_mount)
 {
-	if (!v2_root) {
-		printf("# no cgroup2 mount to test\n");
-		return;
-	}
+	if (!v2_root)
+		SKIP_KERNEL("no cgroup2 mount to test");
 	struct cg_config cfg = { .parent = parent, .root_override = v2_root };
 	struct kerr err = { 0 };
 	struct cgroup *cg = NULL;
@@ -419,8 +417,7 @@ TEST(v1_apply_resources)
 	if (cg_detect(&cfg, &l, &err) < 0 || l != CG_V1 ||
 	    !tu_is_dir("/sys/fs/cgroup/memory") || !tu_is_dir("/sys/fs/cgroup/pids") ||
 	    !tu_is_dir("/sys/fs/cgroup/cpu") || !tu_is_dir("/sys/fs/cgroup/cpuset")) {
-		printf("# not a v1 host with memory, cpu, cpuset and pids\n");
-		return;
+		SKIP_KERNEL("not a v1 host with memory, cpu, cpuset and pids");
 	}
 	struct cgroup *cg = NULL;
 	REQUIRE(cg_create(&cfg, NULL, "res", &cg, &err) == 0);
@@ -524,10 +521,8 @@ TEST(v1_apply_resources)
  * FAILED_PRECONDITION and that nothing is written. */
 TEST(v2_apply_resources_missing_controller)
 {
-	if (!v2_root) {
-		printf("# no cgroup2 mount to test\n");
-		return;
-	}
+	if (!v2_root)
+		SKIP_KERNEL("no cgroup2 mount to test");
 	struct cg_config cfg = { .parent = parent, .root_override = v2_root };
 	struct kerr err = { 0 };
 	struct cgroup *cg = NULL;
@@ -560,10 +555,8 @@ TEST(v2_apply_resources_missing_controller)
  * ignored before any write. */
 TEST(v2_apply_hugetlb_rt_network)
 {
-	if (!v2_root) {
-		printf("# no cgroup2 mount to test\n");
-		return;
-	}
+	if (!v2_root)
+		SKIP_KERNEL("no cgroup2 mount to test");
 	struct cg_config cfg = { .parent = parent, .root_override = v2_root };
 	struct kerr err = { 0 };
 	struct cgroup *cg = NULL;
@@ -657,20 +650,16 @@ TEST(freeze_thaw_host)
 	enum cg_layout l = 0;
 	struct kerr err = { 0 };
 	REQUIRE(cg_detect(&cfg, &l, &err) == 0);
-	if (l == CG_V1 && !tu_is_dir("/sys/fs/cgroup/freezer")) {
-		printf("# no v1 freezer\n");
-		return;
-	}
+	if (l == CG_V1 && !tu_is_dir("/sys/fs/cgroup/freezer"))
+		SKIP_KERNEL("no v1 freezer");
 	freeze_cycle(tap_failed, &cfg, "frz");
 	cleanup_parents();
 }
 
 TEST(freeze_thaw_v2)
 {
-	if (!v2_root) {
-		printf("# no cgroup2 mount to test\n");
-		return;
-	}
+	if (!v2_root)
+		SKIP_KERNEL("no cgroup2 mount to test");
 	struct cg_config cfg = { .parent = parent, .root_override = v2_root };
 	freeze_cycle(tap_failed, &cfg, "frz2");
 	cleanup_parents();
@@ -681,7 +670,7 @@ int main(void)
 	if (tu_main_root_mount_ns() < 0)
 		return 0;
 	if (!tu_is_dir("/sys/fs/cgroup")) {
-		printf("1..0 # SKIP no /sys/fs/cgroup\n");
+		printf("1..0 # SKIP kernel: no /sys/fs/cgroup\n");
 		return 0;
 	}
 	snprintf(parent, sizeof(parent), "kata-test-cg-%d", (int)getpid());

@@ -174,9 +174,16 @@ static int frontend_work(void *arg)
 {
 	int *sv = arg;
 	struct kerr e = { 0 };
-	/* Files: refused softly, not fatal (libc looks up time zones etc.). */
+	/* Files: refused softly, not fatal (libc looks up time zones etc.). A
+	 * coverage build allows open for libgcov (common/confine.c): the empty
+	 * root still has no file to open. */
+#ifdef KATA_COVERAGE
+	if (open("/etc/passwd", O_RDONLY) >= 0 || errno != ENOENT)
+		return 10;
+#else
 	if (open("/etc/passwd", O_RDONLY) >= 0 || errno != EACCES)
 		return 10;
+#endif
 	log_info("a log line from the confined process");
 	struct loop *l;
 	if (loop_new(&l, &e) < 0)

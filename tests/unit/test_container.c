@@ -163,8 +163,10 @@ static void run_spec_ex(json_t *spec_json, const char *id, struct run *res,
 	close(devnull);
 	char *after = tu_read_file("/proc/self/mountinfo");
 	res->mounts_same = before && after && strcmp(before, after) == 0;
-	if (!res->mounts_same)
-		printf("# mountinfo changed:\n# before:\n%s\n# after:\n%s\n", before, after);
+	if (!res->mounts_same) {
+		tap_diag("mountinfo before: ", before);
+		tap_diag("mountinfo after: ", after);
+	}
 	free(before);
 	free(after);
 	protobuf_c_message_free_unpacked(msg, NULL);
@@ -234,7 +236,7 @@ TEST(user_groups_and_capabilities)
 	run_spec(s, "caps", &r);
 	CHECK_RAN(r);
 	CHECK_EQ_INT(r.status, 0);
-	tu_diag("out", r.out);
+	tap_diag(NULL, r.out);
 	CHECK(strstr(r.out, "uid=1000 gid=1001 groups=10,20") != NULL);
 	/* CAP_CHOWN 0, CAP_KILL 5, CAP_NET_BIND_SERVICE 10. Non-root after exec:
 	 * permitted = effective = ambient. */
@@ -252,7 +254,7 @@ TEST(root_capabilities_and_no_new_privs)
 	struct run r;
 	run_spec(s, "rootcaps", &r);
 	CHECK_RAN(r);
-	tu_diag("out", r.out);
+	tap_diag(NULL, r.out);
 	CHECK(strstr(r.out, "CapEff:\t0000000000000421") != NULL);
 	CHECK(strstr(r.out, "CapBnd:\t0000000000000421") != NULL);
 	CHECK(strstr(r.out, "NoNewPrivs:\t1") != NULL);
@@ -273,7 +275,7 @@ TEST(seccomp_errno_rule)
 	struct run r;
 	run_spec(s, "seccomp", &r);
 	CHECK_RAN(r);
-	tu_diag("out", r.out);
+	tap_diag(NULL, r.out);
 	CHECK(strstr(r.out, "Operation not permitted") != NULL);
 	CHECK(strstr(r.out, "rc=1") != NULL);
 }
@@ -317,7 +319,7 @@ TEST(readonly_root)
 	struct run r;
 	run_spec(s, "rofs", &r);
 	CHECK_RAN(r);
-	tu_diag("out", r.out);
+	tap_diag(NULL, r.out);
 	CHECK(strstr(r.out, "Read-only file system") != NULL);
 	CHECK(strstr(r.out, "rc=1") != NULL);
 	CHECK(strstr(r.out, "tmp-ok") != NULL);
@@ -336,7 +338,7 @@ TEST(masked_and_readonly_paths)
 		" echo 1 > /proc/sys/kernel/shm_rmid_forced 2>/dev/null || echo sys-ro",
 		&r);
 	CHECK_RAN(r);
-	tu_diag("out", r.out);
+	tap_diag(NULL, r.out);
 	CHECK(strstr(r.out, "timer_list=0\n") != NULL);
 	CHECK(strstr(r.out, "acpi=0\n") != NULL);
 	CHECK(strstr(r.out, "acpi-ro\n") != NULL);
@@ -350,7 +352,7 @@ TEST(default_devices)
 		" head -c 4 /dev/zero | wc -c; echo x > /dev/null && echo null-ok",
 		&r);
 	CHECK_RAN(r);
-	tu_diag("out", r.out);
+	tap_diag(NULL, r.out);
 	CHECK(strncmp(r.out, "6\n4\nnull-ok", 11) == 0);
 }
 
@@ -603,13 +605,13 @@ TEST(hooks_in_order_with_state)
 	struct run r;
 	run_spec(s, "hooks-test", &r);
 	CHECK_RAN(r);
-	tu_diag("out", r.out);
+	tap_diag("out: ", r.out);
 	CHECK(strncmp(r.out, "startContainer {", 16) == 0);
 	CHECK(strstr(r.out, "\"status\":\"created\"") != NULL);
 	CHECK(strstr(r.out, "main\n") != NULL);
 	char *l = tu_read_file(log);
 	REQUIRE(l != NULL);
-	tu_diag("log", l);
+	tap_diag("log: ", l);
 	char *a = strstr(l, "prestart {"), *b = strstr(l, "createRuntime {"),
 	     *c = strstr(l, "createContainer {"), *d = strstr(l, "poststart {");
 	CHECK(a && b && c && d && a < b && b < c && c < d);
@@ -659,7 +661,7 @@ TEST(start_container_hook_as_the_process)
 	struct run r;
 	run_spec(s, "schook", &r);
 	CHECK_RAN(r);
-	tu_diag("out", r.out);
+	tap_diag("out: ", r.out);
 	CHECK(strstr(r.out, "hook uid 1000 Seccomp: 2") != NULL);
 	CHECK(strstr(r.out, "main\n") != NULL);
 }
@@ -746,7 +748,7 @@ static void run_exec(json_t *sj, const char *cmd, struct exec_run *res, int *tap
 		CHECK_EQ_INT(container_start(&le, &e, &err), 0);
 		close(eout[1]);
 		read_all(eout[0], res->out, sizeof(res->out));
-		tu_diag("exec out", res->out);
+		tap_diag("exec out: ", res->out);
 		siginfo_t si = { 0 };
 		CHECK_EQ_INT(waitid(P_PIDFD, (id_t)e.pidfd, &si, WEXITED), 0);
 		res->status = si.si_status;
@@ -855,6 +857,13 @@ TEST(clone_parent_makes_monitor_the_parent)
 
 TEST(user_namespace)
 {
+	/* user.max_user_namespaces 0 (or no such file: CONFIG_USER_NS off)
+	 * means no user namespace can be made at all */
+	char *max = tu_read_file("/proc/sys/user/max_user_namespaces");
+	bool userns = max && atoi(max) > 0;
+	free(max);
+	if (!userns)
+		SKIP_KERNEL("no user namespaces (user.max_user_namespaces)");
 	json_t *s = base_spec("cat /proc/self/uid_map; id -u; echo $$");
 	json_t *lx = jget(s, "Linux");
 	json_array_append_new(jget(lx, "Namespaces"), json_pack("{s:s}", "Type", "user"));
@@ -865,7 +874,7 @@ TEST(user_namespace)
 	struct run r;
 	run_spec(s, "userns", &r);
 	CHECK_RAN(r);
-	tu_diag("out", r.out);
+	tap_diag(NULL, r.out);
 	CHECK(strstr(r.out, "100000") != NULL);
 	CHECK(strstr(r.out, "\n0\n1\n") != NULL);
 }

@@ -441,10 +441,10 @@ TEST(device_found_among_block_devices_as_upstream_looks)
 						   truncate(plain_img, 4096) == 0));
 	char good[64], plain[64];
 	if (loop_attach(good_img, good) < 0)
-		SKIP("losetup cannot attach a loop device here");
+		SKIP_KERNEL("losetup cannot attach a loop device here");
 	if (loop_attach(plain_img, plain) < 0) {
 		loop_detach(good);
-		SKIP("losetup cannot attach a second loop device here");
+		SKIP_KERNEL("losetup cannot attach a second loop device here");
 	}
 	struct stat g, p;
 	int ok = stat(good, &g) == 0 && stat(plain, &p) == 0;

@@ -839,6 +839,36 @@ TEST(metrics_messages)
 	close(sv[1]);
 }
 
+/* AddSwap and ResizeVolume (the front-end's shapes, re-checked by the
+ * receiver): a PCI path of 1..16 slots of 0..31, zero beyond; a path with
+ * no NUL after the size. */
+TEST(device_messages)
+{
+	struct kerr e = { 0 };
+	struct ipc_add_swap_device a = { .n = 2, .slot = { 3, 0 } };
+	CHECK_EQ_INT(ipc_check_payload(IPC_ADD_SWAP_DEVICE_REQ, (uint8_t *)&a, sizeof(a), &e), 0);
+	a.n = 0;
+	CHECK(ipc_check_payload(IPC_ADD_SWAP_DEVICE_REQ, (uint8_t *)&a, sizeof(a), &e) < 0);
+	a.n = IPC_PCI_PATH_MAX + 1;
+	CHECK(ipc_check_payload(IPC_ADD_SWAP_DEVICE_REQ, (uint8_t *)&a, sizeof(a), &e) < 0);
+	a.n = 2;
+	a.slot[1] = 32;
+	CHECK(ipc_check_payload(IPC_ADD_SWAP_DEVICE_REQ, (uint8_t *)&a, sizeof(a), &e) < 0);
+	a.slot[1] = 0;
+	a.slot[5] = 1; /* beyond n */
+	CHECK(ipc_check_payload(IPC_ADD_SWAP_DEVICE_REQ, (uint8_t *)&a, sizeof(a), &e) < 0);
+	CHECK(ipc_check_payload(IPC_ADD_SWAP_DEVICE_REQ, (uint8_t *)&a, sizeof(a) - 4, &e) < 0);
+	struct {
+		struct ipc_resize_volume h;
+		char path[16];
+	} r = { .h.size = 1 << 20, .path = "/run/x" };
+	size_t len = sizeof(r.h) + strlen(r.path);
+	CHECK_EQ_INT(ipc_check_payload(IPC_RESIZE_VOLUME_REQ, (uint8_t *)&r, len, &e), 0);
+	r.path[2] = '\0';
+	CHECK(ipc_check_payload(IPC_RESIZE_VOLUME_REQ, (uint8_t *)&r, len, &e) < 0);
+	CHECK(ipc_check_payload(IPC_RESIZE_VOLUME_REQ, (uint8_t *)&r, sizeof(r.h), &e) < 0);
+}
+
 int main(void)
 {
 	log_init("test", STDERR_FILENO, LOG_LVL_CRITICAL);

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * builtins.h - helpers shared by the builtin files (internal to
+ * agentd/policy/rego): OPA's argument errors, UTF-8 indexing, and the
+ * second table (builtins_ext.c) builtin_find falls back to.
+ */
+#ifndef KATA_REGO_BUILTINS_H
+#define KATA_REGO_BUILTINS_H
+
+#include "engine.h"
+
+/* "<name>: eval_builtin_error: operand <i+1> must be <want> but got <type>" */
+int type_err(struct ectx *c, const char *name, int i, const char *want, const struct rv *got);
+/* args[i] as an exact integer, or a builtin error. */
+int need_int(struct ectx *c, const char *name, const struct rv **args, int i, int64_t *out);
+
+/* An int64 result out of range: abandons the query (-ERANGE). */
+__attribute__((noreturn)) void int_overflow(struct ectx *c, const char *name);
+
+#define NEED(i, type, want)                                                                  \
+	do {                                                                                 \
+		if (args[i]->t != (type))                                                    \
+			return type_err(c, NAME, i, want, args[i]);                          \
+	} while (0)
+
+/* Code points of s[0..n), and the byte offset of code point idx (n past the end). */
+size_t utf8_len(const char *s, size_t n);
+size_t utf8_off(const char *s, size_t n, size_t idx);
+/* First occurrence of needle in hay at or after byte from; NULL if none. */
+const char *memmem_s(const struct rv *hay, size_t from, const struct rv *needle);
+
+const struct builtin *builtin_find_ext(const char *name);
+
+#endif

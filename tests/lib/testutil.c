@@ -112,23 +112,69 @@ int tu_write_file(const char *path, const char *text, mode_t mode)
 	return fchmod(fd, mode) < 0 ? -errno : 0;
 }
 
-int tu_put_file(const char *root, const char *rel, const char *text)
+int tu_mkdirs(const char *path)
 {
-	char path[PATH_MAX];
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", root, rel) >= sizeof(path))
+	char tmp[PATH_MAX];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s", path) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	for (char *s = path + strlen(root) + 1; (s = strchr(s, '/')); s++) {
-		*s = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-			printf("# mkdir %s: %s\n", path, strerror(errno));
+	for (char *s = tmp + 1;; s++) {
+		s = strchr(s, '/');
+		if (s)
+			*s = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
 			return -errno;
-		}
+		if (!s)
+			return 0;
 		*s = '/';
+	}
+}
+
+int tu_put_path(const char *path, const char *text)
+{
+	char dir[PATH_MAX];
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		int r = tu_mkdirs(dir);
+		if (r < 0) {
+			printf("# mkdir -p %s: %s\n", dir, strerror(-r));
+			return r;
+		}
 	}
 	int r = tu_write_file(path, text, 0644);
 	if (r < 0)
 		printf("# write %s: %s\n", path, strerror(-r));
 	return r;
+}
+
+int tu_put_file(const char *root, const char *rel, const char *text)
+{
+	char path[PATH_MAX];
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", root, rel) >= sizeof(path))
+		return -ENAMETOOLONG;
+	return tu_put_path(path, text);
+}
+
+const char *tu_peek_file(const char *path)
+{
+	static char buf[4096];
+	buf[0] = '\0';
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return buf;
+	size_t n = 0;
+	while (n < sizeof(buf) - 1) {
+		ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	return buf;
 }
 
 int tu_copy_file(const char *from, const char *to, mode_t mode)

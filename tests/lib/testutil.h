@@ -5,8 +5,9 @@
  * testutil_dep (tests/lib/meson.build).
  *
  * Offers:
- *   files     tu_read_file, tu_read_file_len, tu_write_file, tu_put_file,
- *             tu_copy_file, tu_exists, tu_is_dir, tu_rm_rf
+ *   files     tu_read_file, tu_read_file_len, tu_peek_file, tu_write_file,
+ *             tu_mkdirs, tu_put_path, tu_put_file, tu_copy_file, tu_exists,
+ *             tu_is_dir, tu_rm_rf (fake sysfs, /proc and /dev trees: these)
  *   rootfs    tu_build_rootfs: a busybox container root in one call
  *   /proc     tu_proc_status (a /proc/PID/status field), tu_fd_count
  *   fds       tu_write_all, tu_read_all, tu_seqpacket_pair, tu_wait_readable
@@ -41,8 +42,17 @@ char *tu_read_file_len(const char *path, size_t *len);
 /* Create or truncate path with text, then set mode (umask does not apply).
  * 0 or -errno. */
 int tu_write_file(const char *path, const char *text, mode_t mode);
-/* Write text to root/rel (0644), making the directories between (0755):
- * one file of a fixture tree (a fake /proc or /sys). 0 or -errno, printed. */
+/* The first 4 KiB of path as text, "" when it cannot be read: for a CHECK
+ * on a small file of a fake tree. A static buffer, overwritten by the next
+ * call (copy it to keep it). */
+const char *tu_peek_file(const char *path);
+/* mkdir -p: path and the directories above it that are missing (0755).
+ * 0 or -errno. */
+int tu_mkdirs(const char *path);
+/* Write text to path (0644), making the directories above it (0755): one
+ * file of a fixture tree (a fake /proc, /sys or /dev). 0 or -errno, printed. */
+int tu_put_path(const char *path, const char *text);
+/* The same for root/rel. */
 int tu_put_file(const char *root, const char *rel, const char *text);
 /* Copy from's bytes to to (created or truncated) and set mode. 0 or -errno. */
 int tu_copy_file(const char *from, const char *to, mode_t mode);

@@ -52,7 +52,7 @@ def strip_comments(path, text):
 
 def is_code(f):
     return f.endswith(CODE_EXT) or f.startswith('scripts/') or (
-        f.startswith('tests/') and '.' not in os.path.basename(f))
+        f.startswith(('tests/', 'bench/')) and '.' not in os.path.basename(f))
 
 
 def load_identifiers(top, files):
@@ -134,6 +134,9 @@ class Repo:
 
     def path_exists(self, p):
         p = p.rstrip('/').replace('\u2026', '*')   # "agentd/executor/…"
+        # placeholders: "regressions/<target>/", "tests/unit/test_X.c", "X.sh"
+        p = re.sub(r'<[^<>/]+>', '*', p)
+        p = re.sub(r'(?<=[/_])X(?=[._/]|$)', '*', p)
         for alt in expand_braces(p):
             if any(c in alt for c in '*?['):
                 if any(fnmatch.fnmatchcase(f, alt) or fnmatch.fnmatchcase(f, alt + '/*')
@@ -240,7 +243,8 @@ def check_doc(repo, path):
     for m in re.finditer(r'`([^`\n]+)`', text):
         for kind, name in check_token(repo, m.group(1).strip()):
             bad.append((m.start(), kind, name))
-    bad += check_links(repo, path, text)
+    # `foo["bar"](x)` is code, not a link: code spans blanked for the links.
+    bad += check_links(repo, path, re.sub(r'`[^`\n]+`', lambda m: ' ' * len(m.group(0)), text))
     return [(text.count('\n', 0, off) + 1, kind, name) for off, kind, name in sorted(bad)]
 
 
@@ -280,11 +284,13 @@ SELF_FILES = {
     'agentd/proto.proto': 'message M {}\n',
     'README.md': ('`agentd/main.c` `live_fn()` `LIVE_CONST` `on_X` `main.c` `agentd/kata-x`\n'
                   '`agentd/proto.pb-c.h` `agentd/*.c` `agentd/{main,proto}.*` `upstream_fn`\n'
+                  '`agentd/X.c` `agentd/<file>.c` `a["b"](nolink)`\n'
                   '`plain` `CamelCase` `camelCase_x` [doc](doc/good.md#a-heading)\n'
                   '```\n`gone_in_a_block()`\n```\n'),
     'doc/good.md': '# A heading\n',
     'doc/bad.md': ('`agentd/gone.c`\n`gone_fn()`\n`comment_only_fn`\n`GONE_CONST`\n'
-                   '`gone.c`\n[x](missing.md)\n[y](good.md#no-such-heading)\n'),
+                   '`gone.c`\n[x](missing.md)\n[y](good.md#no-such-heading)\n'
+                   '`agentd/X.h` `agentd/<dir>/main.c`\n'),
 }
 SELF_ALLOW = 'upstream_fn\nunused_entry\nlive_fn\n'
 SELF_WANT = [
@@ -298,6 +304,8 @@ SELF_WANT = [
     '# doc/bad.md:5: no file gone.c',
     '# doc/bad.md:6: no link missing.md',
     '# doc/bad.md:7: no anchor good.md#no-such-heading',
+    '# doc/bad.md:8: no file agentd/X.h',
+    '# doc/bad.md:8: no file agentd/<dir>/main.c',
     'ok 3 - doc/good.md names only what exists',
     'not ok 4 - doc_refs.allow: every entry used, none ours',
     '# doc_refs.allow:2: unused_entry is named by no doc (remove it)',

@@ -40,11 +40,6 @@ void log_set_level(enum log_level level)
 	log_state.level = level;
 }
 
-void log_set_fd(int fd)
-{
-	log_state.fd = fd;
-}
-
 void log_set_writer(log_writer_fn fn, void *data)
 {
 	log_state.writer = fn;

@@ -299,8 +299,6 @@ int oom_watch_add(struct container *ct, struct kerr *err);
 void oom_watch_remove(struct container *ct);
 /* IPC_OOM_EVENT_REQ from the front-end. */
 int on_oom_event_req(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-/* Queue an OOM event for container id (oldest dropped when full). */
-void oom_event_push(struct executor *x, const char *container_id);
 /* The front-end channel closed or was replaced: forget its parked poll and
  * make its unacknowledged event deliverable again. */
 void oom_frontend_gone(struct executor *x);
@@ -314,11 +312,6 @@ int on_net_update_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, stru
 int on_net_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_net_list_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_net_add_arp(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-/* The field checks, for the unit tests too. */
-int net_check_ifname(const char *n, const char *what, struct kerr *err);
-int net_parse_mac(const char *s, uint8_t mac[6], const char *what, struct kerr *err);
-int net_parse_ip(const char *s, int fam, uint8_t out[16], int *out_fam, const char *what,
-		 struct kerr *err);
 
 /* ---- guest_ops.c: guest-wide requests (doc/guest-ops.md) ---- */
 int on_guest_set_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
@@ -330,12 +323,6 @@ int on_mem_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr 
 int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* mkswap's work on fd, a regular file or a disk (AddSwapPath, AddSwap). */
 int swap_header_write(int fd, size_t page_size, struct kerr *err);
-/* path must be "<shared>/<rel>", rel of plain components (no empty, "." or
- * ".."); *rel points into path. INVALID_ARGUMENT / PERMISSION_DENIED. */
-int guest_shared_rel(const char *shared, const char *path, const char *what, const char **rel,
-		     struct kerr *err);
-/* CopyFile's fields, without the path: type, mode bits, owner, sizes. */
-int guest_copy_file_check(const Grpc__CopyFileRequest *q, struct kerr *err);
 
 /* ---- devices/volume_ops.c: AddSwap, ResizeVolume ---- */
 int on_add_swap_device(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);

@@ -134,8 +134,8 @@ int on_guest_reseed(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 
 /* path must be "<shared>/<rel>" with rel made of plain components; *rel
  * points into path. what names the field in errors. */
-int guest_shared_rel(const char *shared, const char *path, const char *what, const char **rel,
-		     struct kerr *err)
+static int guest_shared_rel(const char *shared, const char *path, const char *what,
+			    const char **rel, struct kerr *err)
 {
 	size_t n = strlen(shared);
 	if (path[0] != '/')
@@ -411,7 +411,8 @@ static int copy_regular(int pfd, const char *name, const Grpc__CopyFileRequest *
 	return 0;
 }
 
-int guest_copy_file_check(const Grpc__CopyFileRequest *q, struct kerr *err)
+/* CopyFile's fields, without the path: type, mode bits, owner, sizes. */
+static int guest_copy_file_check(const Grpc__CopyFileRequest *q, struct kerr *err)
 {
 	mode_t type = q->file_mode & S_IFMT;
 	if (type != 0 && type != S_IFREG && type != S_IFDIR && type != S_IFLNK)

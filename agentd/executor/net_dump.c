@@ -70,7 +70,7 @@ const struct link *net_link_by_name(const struct links *l, const char *name)
 	return NULL;
 }
 
-const struct link *net_link_by_index(const struct links *l, int index)
+static const struct link *net_link_by_index(const struct links *l, int index)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].index == index)

@@ -7,7 +7,7 @@
  *
  * Offers: struct link(s), struct addr(s), struct route_ctx, net_dump_link(),
  *         net_dump_addr(), net_dump_route(), net_text_dup(),
- *         net_link_by_name(), net_link_by_index().
+ *         net_link_by_name().
  */
 #ifndef KATA_EXECUTOR_NET_DUMP_H
 #define KATA_EXECUTOR_NET_DUMP_H
@@ -68,6 +68,5 @@ int net_dump_route(const struct nlmsghdr *h, void *ctx, struct kerr *err);
 char *net_text_dup(const char *s);
 
 const struct link *net_link_by_name(const struct links *l, const char *name);
-const struct link *net_link_by_index(const struct links *l, int index);
 
 #endif

@@ -34,7 +34,7 @@
 
 /* ---- checks ---- */
 
-int net_check_ifname(const char *n, const char *what, struct kerr *err)
+static int net_check_ifname(const char *n, const char *what, struct kerr *err)
 {
 	size_t l = strlen(n);
 	bool ok = l > 0 && l < IFNAMSIZ && strcmp(n, ".") && strcmp(n, "..");
@@ -47,7 +47,7 @@ int net_check_ifname(const char *n, const char *what, struct kerr *err)
 	return 0;
 }
 
-int net_parse_mac(const char *s, uint8_t mac[6], const char *what, struct kerr *err)
+static int net_parse_mac(const char *s, uint8_t mac[6], const char *what, struct kerr *err)
 {
 	unsigned v[6];
 	char end;
@@ -63,8 +63,8 @@ int net_parse_mac(const char *s, uint8_t mac[6], const char *what, struct kerr *
 }
 
 /* An address of family fam (0: either); *out_fam tells which. */
-int net_parse_ip(const char *s, int fam, uint8_t out[16], int *out_fam, const char *what,
-		 struct kerr *err)
+static int net_parse_ip(const char *s, int fam, uint8_t out[16], int *out_fam, const char *what,
+			struct kerr *err)
 {
 	if ((fam == 0 || fam == AF_INET) && inet_pton(AF_INET, s, out) == 1) {
 		*out_fam = AF_INET;

@@ -47,14 +47,15 @@ void rpc_resize_volume(struct frontend *fe, struct ttrpc_call *call, ProtobufCMe
 				"than %u bytes", IPC_PATH_MAX);
 		return;
 	}
-	struct {
-		struct ipc_resize_volume h;
-		char path[IPC_PATH_MAX];
-	} m;
-	m.h.size = r->size;
-	memcpy(m.path, r->volume_guest_path, len);
+	/* The header, then the path: a byte buffer, as a struct holding the
+	 * header's flexible path[] before another member is a GNU extension
+	 * clang refuses (the fuzz build). */
+	_Alignas(struct ipc_resize_volume) char m[sizeof(struct ipc_resize_volume) + IPC_PATH_MAX];
+	struct ipc_resize_volume *h = (struct ipc_resize_volume *)m;
+	h->size = r->size;
+	memcpy(h->path, r->volume_guest_path, len);
 	log_info("ResizeVolume %s to %llu bytes", r->volume_guest_path,
 		 (unsigned long long)r->size);
 	protobuf_c_message_free_unpacked(req, NULL);
-	fe_forward(fe, call, IPC_RESIZE_VOLUME_REQ, &m, sizeof(m.h) + len);
+	fe_forward(fe, call, IPC_RESIZE_VOLUME_REQ, m, sizeof(*h) + len);
 }

@@ -32,6 +32,7 @@
 #include "grpc_status.h"
 #include "ipc.h"
 #include "tap.h"
+#include "testutil.h"
 #include "ttrpc.h"
 
 struct fx {
@@ -112,18 +113,12 @@ static int fx_start(struct fx *f)
 	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 16) < 0)
 		return -1;
 	int sp[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+	if (tu_seqpacket_pair(sp) < 0)
 		return -1;
-	f->pid = fork();
-	if (f->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int a = fcntl(l, F_DUPFD, 10), b = fcntl(sp[1], F_DUPFD, 10);
-		if (a < 0 || b < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0)
-			_exit(127);
-		close_range(5, ~0U, 0);
-		execl(bin, "kata-agent-frontend", "--log-level", "debug", (char *)NULL);
-		_exit(127);
-	}
+	char *argv[] = { (char *)"kata-agent-frontend", (char *)"--log-level", (char *)"debug",
+			 NULL };
+	int fds[] = { l, sp[1] }; /* listening socket, executor channel */
+	f->pid = tu_spawn(bin, argv, fds, 2);
 	close(l);
 	close(sp[1]);
 	f->exec = sp[0];
@@ -194,7 +189,7 @@ static int answer(struct fx *f, struct answer *a)
 static int attach(struct fx *f, const char *cid)
 {
 	int sp[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+	if (tu_seqpacket_pair(sp) < 0)
 		return -1;
 	struct ipc_container_ref ref = { 0 };
 	snprintf(ref.container_id, sizeof(ref.container_id), "%s", cid);

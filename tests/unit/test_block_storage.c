@@ -31,8 +31,8 @@
 #include "hotplug.h"
 #include "probe.h"
 #include "storage.h"
-#include "../tap.h"
-#include "fake_tree.h"
+#include "tap.h"
+#include "testutil.h"
 
 static char base[256], allowed[300], outside[300], sysr[300], devr[300], img[300], loopdev[64];
 static const char *roots[1];
@@ -59,36 +59,20 @@ static const char *P(const char *a, const char *b)
 	return o;
 }
 
-static char *mountinfo(void)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	char chunk[4096];
-	size_t n;
-	while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, m);
-	if (f)
-		fclose(f);
-	fclose(m);
-	return buf;
-}
-
 /* The loop device, announced as the virtio disk "vdz" (mmioblk) and as
  * the virtio-blk disk at PCI path 02/00 (blk), its node in the fake /dev. */
 static void announce(void)
 {
 	char dev[32];
 	snprintf(dev, sizeof(dev), "%u:%u\n", major(loop_rdev), minor(loop_rdev));
-	tree_put(P(sysr, "devices/platform/virtio-mmio.9/virtio9/block/vdz/dev"), dev);
-	tree_mkdirs(P(sysr, "class/block"));
+	tu_put_path(P(sysr, "devices/platform/virtio-mmio.9/virtio9/block/vdz/dev"), dev);
+	tu_mkdirs(P(sysr, "class/block"));
 	unlink(P(sysr, "class/block/vdz"));
 	if (symlink("../../devices/platform/virtio-mmio.9/virtio9/block/vdz",
 		    P(sysr, "class/block/vdz")) < 0)
 		printf("# symlink: %s\n", strerror(errno));
-	tree_mkdirs(P(sysr, "devices/pci0000:00/0000:00:02.0/pci_bus/0000:01"));
-	tree_put(P(sysr, "devices/pci0000:00/0000:00:02.0/0000:01:00.0/virtio4/block/vdz/dev"), dev);
+	tu_mkdirs(P(sysr, "devices/pci0000:00/0000:00:02.0/pci_bus/0000:01"));
+	tu_put_path(P(sysr, "devices/pci0000:00/0000:00:02.0/0000:01:00.0/virtio4/block/vdz/dev"), dev);
 	unlink(P(devr, "vdz"));
 	if (mknod(P(devr, "vdz"), S_IFBLK | 0600, loop_rdev) < 0)
 		printf("# mknod: %s\n", strerror(errno));
@@ -110,7 +94,7 @@ static Grpc__Storage blk(const char *driver, const char *source, const char *fst
 /* storage_add must fail with status, leaving the mount table alone. */
 static bool refused(Grpc__Storage *s, int status, const char *says)
 {
-	char *before = mountinfo();
+	char *before = tu_read_file("/proc/self/mountinfo");
 	struct storage_set *set = NULL;
 	struct kerr e = { 0 };
 	storage_set_new(&set, &e);
@@ -119,7 +103,7 @@ static bool refused(Grpc__Storage *s, int status, const char *says)
 	if (!ok)
 		printf("# storage_add: %d, status %d: %s\n", r, e.status, e.msg);
 	storage_set_free(set);
-	char *after = mountinfo();
+	char *after = tu_read_file("/proc/self/mountinfo");
 	if (strcmp(before, after)) {
 		printf("# the mount table changed\n");
 		ok = false;
@@ -134,7 +118,7 @@ TEST(mmioblk_ext4_mounted_and_released)
 	if (skip_all)
 		SKIP(skip_all);
 	announce();
-	char *before = mountinfo();
+	char *before = tu_read_file("/proc/self/mountinfo");
 	struct storage_set *set = NULL;
 	struct kerr e = { 0 };
 	REQUIRE(storage_set_new(&set, &e) == 0);
@@ -147,7 +131,7 @@ TEST(mmioblk_ext4_mounted_and_released)
 	if (r < 0)
 		printf("# %s\n", e.msg);
 	REQUIRE(r == 0);
-	CHECK_EQ_STR(tree_read(P(mp, "known.txt")), "a file made on the host\n");
+	CHECK_EQ_STR(tu_peek_file(P(mp, "known.txt")), "a file made on the host\n");
 	struct statvfs sv;
 	CHECK(statvfs(mp, &sv) == 0 && (sv.f_flag & ST_NOSUID) && (sv.f_flag & ST_NODEV));
 	/* a second container's reference: one mount */
@@ -155,9 +139,9 @@ TEST(mmioblk_ext4_mounted_and_released)
 	REQUIRE(storage_set_new(&set2, &e) == 0);
 	REQUIRE(storage_add(set2, &s, &pol, &e) == 0);
 	storage_set_free(set);
-	CHECK_EQ_STR(tree_read(P(mp, "known.txt")), "a file made on the host\n");
+	CHECK_EQ_STR(tu_peek_file(P(mp, "known.txt")), "a file made on the host\n");
 	storage_set_free(set2);
-	char *after = mountinfo();
+	char *after = tu_read_file("/proc/self/mountinfo");
 	CHECK_EQ_STR(after, before);
 	free(before);
 	free(after);
@@ -180,9 +164,11 @@ TEST(blk_by_pci_path_read_only)
 	if (r < 0)
 		printf("# %s\n", e.msg);
 	REQUIRE(r == 0);
-	CHECK_EQ_STR(tree_read(P(mp, "known.txt")), "a file made on the host\n");
+	CHECK_EQ_STR(tu_peek_file(P(mp, "known.txt")), "a file made on the host\n");
 	CHECK(open(P(mp, "new"), O_CREAT | O_WRONLY | O_CLOEXEC, 0600) < 0 && errno == EROFS);
-	CHECK(strstr(tree_read("/proc/self/mountinfo"), " ext4 /proc/self/fd/") != NULL);
+	char *mi = tu_read_file("/proc/self/mountinfo");
+	CHECK(mi && strstr(mi, " ext4 /proc/self/fd/") != NULL);
+	free(mi);
 	storage_set_free(set);
 }
 
@@ -280,9 +266,9 @@ TEST(overlayfs_layers_below_the_shared_dir)
 {
 	if (geteuid() != 0)
 		SKIP("needs root");
-	tree_put(P(allowed, "virtual-volumes/l1/from-l1"), "1\n");
-	tree_put(P(allowed, "virtual-volumes/l2/from-l2"), "2\n");
-	char *before = mountinfo();
+	tu_put_path(P(allowed, "virtual-volumes/l1/from-l1"), "1\n");
+	tu_put_path(P(allowed, "virtual-volumes/l2/from-l2"), "2\n");
+	char *before = tu_read_file("/proc/self/mountinfo");
 	struct storage_set *set = NULL;
 	struct kerr e = { 0 };
 	REQUIRE(storage_set_new(&set, &e) == 0);
@@ -307,12 +293,12 @@ TEST(overlayfs_layers_below_the_shared_dir)
 	if (r < 0)
 		printf("# %s\n", e.msg);
 	REQUIRE(r == 0);
-	CHECK_EQ_STR(tree_read(P(mp, "from-l1")), "1\n");
-	CHECK_EQ_STR(tree_read(P(mp, "from-l2")), "2\n");
-	tree_put(P(mp, "written"), "w\n");
-	CHECK_EQ_STR(tree_read(P(allowed, "c1/fs/written")), "w\n");
+	CHECK_EQ_STR(tu_peek_file(P(mp, "from-l1")), "1\n");
+	CHECK_EQ_STR(tu_peek_file(P(mp, "from-l2")), "2\n");
+	tu_put_path(P(mp, "written"), "w\n");
+	CHECK_EQ_STR(tu_peek_file(P(allowed, "c1/fs/written")), "w\n");
 	storage_set_free(set);
-	char *after = mountinfo();
+	char *after = tu_read_file("/proc/self/mountinfo");
 	CHECK_EQ_STR(after, before);
 	free(before);
 	free(after);
@@ -388,7 +374,7 @@ static void announce_disk(const char *name, dev_t rdev, uint64_t bytes)
 	char rel[128], dev[32], size[32];
 	snprintf(dev, sizeof(dev), "%u:%u\n", major(rdev), minor(rdev));
 	snprintf(rel, sizeof(rel), "devices/platform/virtio-mmio.8/virtio8/block/%s/dev", name);
-	tree_put(P(sysr, rel), dev);
+	tu_put_path(P(sysr, rel), dev);
 	snprintf(rel, sizeof(rel), "../../devices/platform/virtio-mmio.8/virtio8/block/%s", name);
 	char link[128];
 	snprintf(link, sizeof(link), "class/block/%s", name);
@@ -397,7 +383,7 @@ static void announce_disk(const char *name, dev_t rdev, uint64_t bytes)
 		printf("# symlink: %s\n", strerror(errno));
 	snprintf(rel, sizeof(rel), "dev/block/%u:%u/size", major(rdev), minor(rdev));
 	snprintf(size, sizeof(size), "%llu\n", (unsigned long long)(bytes / 512));
-	tree_put(P(sysr, rel), size);
+	tu_put_path(P(sysr, rel), size);
 	unlink(P(devr, name));
 	if (mknod(P(devr, name), S_IFBLK | 0600, rdev) < 0)
 		printf("# mknod: %s\n", strerror(errno));
@@ -514,9 +500,9 @@ static const char *setup_disk(void)
 		return "mkfs.ext4 or losetup is missing";
 	char content[400];
 	snprintf(content, sizeof(content), "%s/content", base);
-	tree_put(P(content, "known.txt"), "a file made on the host\n");
-	tree_mkdirs(P(content, "dir"));
-	tree_put(P(outside, "target"), "outside\n");
+	tu_put_path(P(content, "known.txt"), "a file made on the host\n");
+	tu_mkdirs(P(content, "dir"));
+	tu_put_path(P(outside, "target"), "outside\n");
 	if (symlink(P(outside, "target"), P(content, "link")) < 0)
 		return "symlink";
 	snprintf(img, sizeof(img), "%s/disk.img", base);
@@ -544,14 +530,8 @@ static const char *setup_disk(void)
 
 int main(void)
 {
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP needs root\n");
+	if (tu_main_root_mount_ns() < 0)
 		return 0;
-	}
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		printf("1..0 # SKIP no private mount namespace: %s\n", strerror(errno));
-		return 0;
-	}
 	char tmpl[] = "/tmp/test-blkstorage-XXXXXX";
 	char real[PATH_MAX];
 	if (!mkdtemp(tmpl) || !realpath(tmpl, real) || strlen(real) >= 200) {
@@ -563,10 +543,10 @@ int main(void)
 	snprintf(outside, sizeof(outside), "%s/outside", base);
 	snprintf(sysr, sizeof(sysr), "%s/sys", base);
 	snprintf(devr, sizeof(devr), "%s/dev", base);
-	tree_mkdirs(allowed);
-	tree_mkdirs(outside);
-	tree_mkdirs(sysr);
-	tree_mkdirs(devr);
+	tu_mkdirs(allowed);
+	tu_mkdirs(outside);
+	tu_mkdirs(sysr);
+	tu_mkdirs(devr);
 	/* /tmp may be nodev: the fake /dev gets its own tmpfs */
 	if (mount("tmpfs", devr, "tmpfs", 0, "mode=0755") < 0)
 		printf("# tmpfs on %s: %s\n", devr, strerror(errno));
@@ -579,6 +559,6 @@ int main(void)
 	if (loopdev[0])
 		sh("losetup -d %s%s", loopdev, "");
 	umount2(devr, MNT_DETACH);
-	sh("rm -rf %s%s", base, "");
+	tu_rm_rf(base);
 	return r;
 }

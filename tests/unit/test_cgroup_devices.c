@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../devcg_bpf_run.h"
-#include "../tap.h"
+#include "devcg_bpf_run.h"
+#include "tap.h"
 #include "cgroups_internal.h"
 #include "grpc_status.h"
 

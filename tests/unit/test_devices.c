@@ -34,8 +34,8 @@
 #include "spec_devices.h"
 #include "uevent.h"
 #include "vfio.h"
-#include "../tap.h"
-#include "fake_tree.h"
+#include "tap.h"
+#include "testutil.h"
 
 static char base[128], sys_root[192], dev_root[192];
 static struct dev_env env;
@@ -59,7 +59,7 @@ static void link_to(const char *target, const char *path)
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s", path);
 	*strrchr(dir, '/') = '\0';
-	tree_mkdirs(dir);
+	tu_mkdirs(dir);
 	unlink(path);
 	if (symlink(target, path) < 0)
 		printf("# symlink %s: %s\n", path, strerror(errno));
@@ -71,20 +71,18 @@ static bool node(const char *name, mode_t type, unsigned ma, unsigned mi)
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s", p);
 	*strrchr(dir, '/') = '\0';
-	tree_mkdirs(dir);
+	tu_mkdirs(dir);
 	unlink(p);
 	return mknod(p, type | 0600, makedev(ma, mi)) == 0;
 }
 
 static void reset_trees(void)
 {
-	char cmd[512];
 	umount2(dev_root, MNT_DETACH);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s/sys %s/dev", base, base);
-	if (system(cmd) != 0)
-		printf("# %s failed\n", cmd);
-	tree_mkdirs(sys_root);
-	tree_mkdirs(dev_root);
+	if (tu_rm_rf(sys_root) < 0 || tu_rm_rf(dev_root) < 0)
+		printf("# rm -rf %s/sys %s/dev failed\n", base, base);
+	tu_mkdirs(sys_root);
+	tu_mkdirs(dev_root);
 	if (geteuid() == 0 && mount("tmpfs", dev_root, "tmpfs", 0, "mode=0755") < 0)
 		printf("# tmpfs on %s: %s\n", dev_root, strerror(errno));
 }
@@ -93,8 +91,8 @@ static void reset_trees(void)
 static void fake_blk_pci(const char *name, const char *devnum)
 {
 	const char *port = "devices/pci0000:00/0000:00:02.0";
-	tree_mkdirs(at(sys_root, "%s/pci_bus/0000:01", port));
-	tree_put(at(sys_root, "%s/0000:01:00.0/virtio3/block/%s/dev", port, name), devnum);
+	tu_mkdirs(at(sys_root, "%s/pci_bus/0000:01", port));
+	tu_put_path(at(sys_root, "%s/0000:01:00.0/virtio3/block/%s/dev", port, name), devnum);
 }
 
 /* ---- uevents ---- */
@@ -225,39 +223,39 @@ TEST(pci_path_to_sysfs)
 	char out[PCI_SYSFS_MAX];
 	struct pci_addr a;
 	int devs = open(at(sys_root, "devices"), O_PATH | O_DIRECTORY);
-	tree_mkdirs(at(sys_root, "devices"));
+	tu_mkdirs(at(sys_root, "devices"));
 	if (devs < 0)
 		devs = open(at(sys_root, "devices"), O_PATH | O_DIRECTORY);
 	REQUIRE(devs >= 0);
 	REQUIRE(pci_path_parse("02/00", &p, &e) == 0);
 	/* nothing there yet: ENOENT, not an error */
 	CHECK(pci_path_to_sysfs(devs, &p, out, sizeof(out), &a, &e) == -ENOENT);
-	tree_mkdirs(at(sys_root, "devices/pci0000:00/0000:00:02.0/pci_bus/0000:01"));
+	tu_mkdirs(at(sys_root, "devices/pci0000:00/0000:00:02.0/pci_bus/0000:01"));
 	CHECK(pci_path_to_sysfs(devs, &p, out, sizeof(out), &a, &e) == -ENOENT);
-	tree_mkdirs(at(sys_root, "devices/pci0000:00/0000:00:02.0/0000:01:00.0"));
+	tu_mkdirs(at(sys_root, "devices/pci0000:00/0000:00:02.0/0000:01:00.0"));
 	REQUIRE(pci_path_to_sysfs(devs, &p, out, sizeof(out), &a, &e) == 0);
 	CHECK_EQ_STR(out, "devices/pci0000:00/0000:00:02.0/0000:01:00.0");
 	CHECK(a.bus == 1 && a.slot == 0);
 	/* a bridge without pci_bus: the bus of its children (upstream's fallback) */
-	tree_mkdirs(at(sys_root, "devices/pci0000:00/0000:00:03.0/0000:05:01.0"));
+	tu_mkdirs(at(sys_root, "devices/pci0000:00/0000:00:03.0/0000:05:01.0"));
 	REQUIRE(pci_path_parse("03/01", &p, &e) == 0);
 	REQUIRE(pci_path_to_sysfs(devs, &p, out, sizeof(out), &a, &e) == 0);
 	CHECK_EQ_STR(out, "devices/pci0000:00/0000:00:03.0/0000:05:01.0");
 	/* children on two buses: which one is meant cannot be told */
-	tree_mkdirs(at(sys_root, "devices/pci0000:00/0000:00:03.0/0000:06:00.0"));
+	tu_mkdirs(at(sys_root, "devices/pci0000:00/0000:00:03.0/0000:06:00.0"));
 	kerr_clear(&e);
 	CHECK(pci_path_to_sysfs(devs, &p, out, sizeof(out), &a, &e) < 0 &&
 	      e.status == GRPC_FAILED_PRECONDITION);
 	/* a symlink where a device directory should be is not followed */
-	tree_mkdirs(at(sys_root, "elsewhere/0000:07:00.0"));
-	tree_mkdirs(at(sys_root, "devices/pci0000:00/0000:00:04.0/pci_bus/0000:07"));
+	tu_mkdirs(at(sys_root, "elsewhere/0000:07:00.0"));
+	tu_mkdirs(at(sys_root, "devices/pci0000:00/0000:00:04.0/pci_bus/0000:07"));
 	link_to("../../../elsewhere/0000:07:00.0",
 		at(sys_root, "devices/pci0000:00/0000:00:04.0/0000:07:00.0"));
 	REQUIRE(pci_path_parse("04/00", &p, &e) == 0);
 	kerr_clear(&e);
 	CHECK(pci_path_to_sysfs(devs, &p, out, sizeof(out), &a, &e) < 0 && e.status == GRPC_INTERNAL);
 	/* the pxb-pcie root complex's bus number starts the walk */
-	tree_mkdirs(at(sys_root, "devices/pci0000:20/0000:20:00.0/0000:21:02.0"));
+	tu_mkdirs(at(sys_root, "devices/pci0000:20/0000:20:00.0/0000:21:02.0"));
 	REQUIRE(pci_path_parse("20/00/02", &p, &e) == 0);
 	REQUIRE(pci_path_to_sysfs(devs, &p, out, sizeof(out), &a, &e) == 0);
 	CHECK_EQ_STR(out, "devices/pci0000:20/0000:20:00.0/0000:21:02.0");
@@ -320,13 +318,13 @@ TEST(probe_named_disks)
 	struct dev_found f = { 0 };
 	struct kerr e = { 0 };
 	/* mmioblk: a virtio disk by the name the host predicted */
-	tree_put(at(sys_root, "devices/platform/virtio-mmio.0/virtio0/block/vda/dev"), "7:2\n");
+	tu_put_path(at(sys_root, "devices/platform/virtio-mmio.0/virtio0/block/vda/dev"), "7:2\n");
 	link_to("../../devices/platform/virtio-mmio.0/virtio0/block/vda",
 		at(sys_root, "class/block/vda"));
-	tree_put(at(sys_root, "devices/platform/virtio-mmio.0/virtio0/block/vda/vda1/dev"), "254:1\n");
+	tu_put_path(at(sys_root, "devices/platform/virtio-mmio.0/virtio0/block/vda/vda1/dev"), "254:1\n");
 	link_to("../../devices/platform/virtio-mmio.0/virtio0/block/vda/vda1",
 		at(sys_root, "class/block/vda1"));
-	tree_put(at(sys_root, "devices/virtual/block/loop0/dev"), "7:0\n");
+	tu_put_path(at(sys_root, "devices/virtual/block/loop0/dev"), "7:0\n");
 	link_to("../../devices/virtual/block/loop0", at(sys_root, "class/block/loop0"));
 	REQUIRE(node("vda", S_IFBLK, 7, 2));
 	REQUIRE(node("vda1", S_IFBLK, 254, 1));
@@ -353,7 +351,7 @@ TEST(probe_named_disks)
 	/* nvdimm: a pmem disk of an ACPI NFIT region */
 	const char *pm = "devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0/region0/namespace0.0"
 			 "/block/pmem0";
-	tree_put(at(sys_root, "%s/dev", pm), "7:4\n");
+	tu_put_path(at(sys_root, "%s/dev", pm), "7:4\n");
 	link_to(at("../..", "%s", pm), at(sys_root, "class/block/pmem0"));
 	REQUIRE(node("pmem0", S_IFBLK, 7, 4));
 	REQUIRE(dev_query_named(DEV_PMEM, "/dev/pmem0", &q, &e) == 0);
@@ -363,7 +361,7 @@ TEST(probe_named_disks)
 	/* the virtio disk is no pmem disk, "vda" no pmem name */
 	kerr_clear(&e);
 	CHECK(dev_query_named(DEV_PMEM, "/dev/vda", &q, &e) < 0);
-	tree_put(at(sys_root, "devices/platform/e820_pmem/ndbus1/region1/namespace1.0/block/pmem1/dev"),
+	tu_put_path(at(sys_root, "devices/platform/e820_pmem/ndbus1/region1/namespace1.0/block/pmem1/dev"),
 	    "259:1\n");
 	link_to("../../devices/platform/e820_pmem/ndbus1/region1/namespace1.0/block/pmem1",
 		at(sys_root, "class/block/pmem1"));
@@ -385,19 +383,19 @@ TEST(probe_scsi)
 	struct dev_found f = { 0 };
 	struct kerr e = { 0 };
 	const char *host = "devices/pci0000:00/0000:00:03.0/virtio1/host0";
-	tree_put(at(sys_root, "%s/scsi_host/host0/scan", host), "");
+	tu_put_path(at(sys_root, "%s/scsi_host/host0/scan", host), "");
 	link_to("../../devices/pci0000:00/0000:00:03.0/virtio1/host0/scsi_host/host0",
 		at(sys_root, "class/scsi_host/host0"));
 	REQUIRE(dev_query_scsi("1:2", &q, &e) == 0);
 	CHECK_EQ_STR(q.label, "scsi device 1:2");
 	CHECK_EQ_INT(dev_probe(&env, &q, &f, &e), 0);
 	/* the first probe asked the host to scan for channel 0, target 1, lun 2 */
-	CHECK_EQ_STR(tree_read(at(sys_root, "%s/scsi_host/host0/scan", host)), "0 1 2");
-	tree_put(at(sys_root, "%s/target0:0:1/0:0:1:2/block/sdb/dev", host), "7:6\n");
+	CHECK_EQ_STR(tu_peek_file(at(sys_root, "%s/scsi_host/host0/scan", host)), "0 1 2");
+	tu_put_path(at(sys_root, "%s/target0:0:1/0:0:1:2/block/sdb/dev", host), "7:6\n");
 	link_to("../../../devices/pci0000:00/0000:00:03.0/virtio1/host0/target0:0:1/0:0:1:2",
 		at(sys_root, "bus/scsi/devices/0:0:1:2"));
 	/* another target and lun on the same host are not it */
-	tree_put(at(sys_root, "%s/target0:0:2/0:0:2:1/block/sda/dev", host), "8:0\n");
+	tu_put_path(at(sys_root, "%s/target0:0:2/0:0:2:1/block/sda/dev", host), "8:0\n");
 	link_to("../../../devices/pci0000:00/0000:00:03.0/virtio1/host0/target0:0:2/0:0:2:1",
 		at(sys_root, "bus/scsi/devices/0:0:2:1"));
 	REQUIRE(node("sdb", S_IFBLK, 7, 6));
@@ -405,7 +403,7 @@ TEST(probe_scsi)
 	CHECK_EQ_STR(f.devname, "sdb");
 	CHECK(major(f.rdev) == 7 && minor(f.rdev) == 6);
 	/* the same address on a second host: ambiguous */
-	tree_put(at(sys_root, "devices/pci0000:00/0000:00:04.0/virtio2/host1/target1:0:1/1:0:1:2/block/"
+	tu_put_path(at(sys_root, "devices/pci0000:00/0000:00:04.0/virtio2/host1/target1:0:1/1:0:1:2/block/"
 			 "sdc/dev"), "8:32\n");
 	link_to("../../../devices/pci0000:00/0000:00:04.0/virtio2/host1/target1:0:1/1:0:1:2",
 		at(sys_root, "bus/scsi/devices/1:0:1:2"));
@@ -425,8 +423,8 @@ static void fake_vfio_fn(unsigned slot, int group, const char *driver)
 	const char *dir = at(sys_root, "devices/pci0000:00/0000:00:02.0/0000:01:%02x.0", slot);
 	char d[PATH_MAX];
 	snprintf(d, sizeof(d), "%s", dir);
-	tree_mkdirs(at(sys_root, "devices/pci0000:00/0000:00:02.0/pci_bus/0000:01"));
-	tree_put(at(d, "driver_override"), "(null)\n");
+	tu_mkdirs(at(sys_root, "devices/pci0000:00/0000:00:02.0/pci_bus/0000:01"));
+	tu_put_path(at(d, "driver_override"), "(null)\n");
 	if (group >= 0) {
 		char t[64];
 		snprintf(t, sizeof(t), "../../../../kernel/iommu_groups/%d", group);
@@ -436,9 +434,9 @@ static void fake_vfio_fn(unsigned slot, int group, const char *driver)
 		char t[96];
 		snprintf(t, sizeof(t), "../../../../bus/pci/drivers/%s", driver);
 		link_to(t, at(d, "driver"));
-		tree_put(at(sys_root, "bus/pci/drivers/%s/unbind", driver), "");
+		tu_put_path(at(sys_root, "bus/pci/drivers/%s/unbind", driver), "");
 	}
-	tree_put(at(sys_root, "bus/pci/drivers_probe"), "");
+	tu_put_path(at(sys_root, "bus/pci/drivers_probe"), "");
 }
 
 TEST(probe_vfio)
@@ -464,9 +462,9 @@ TEST(probe_vfio)
 	snprintf(ovr, sizeof(ovr), "%s/%s", sys_root,
 		 "devices/pci0000:00/0000:00:02.0/0000:01:00.0/driver_override");
 	char o0[64];
-	snprintf(o0, sizeof(o0), "%s", tree_read(ovr));
+	snprintf(o0, sizeof(o0), "%s", tu_peek_file(ovr));
 	CHECK_EQ_STR(o0, "(null)\n");
-	CHECK_EQ_STR(tree_read(at(sys_root, "bus/pci/drivers/virtio-pci/unbind")), "");
+	CHECK_EQ_STR(tu_peek_file(at(sys_root, "bus/pci/drivers/virtio-pci/unbind")), "");
 	/* in another group: refused too */
 	fake_vfio_fn(1, 8, NULL);
 	kerr_clear(&e);
@@ -474,11 +472,11 @@ TEST(probe_vfio)
 	/* both in group 7: handed to vfio-pci, then the group's node */
 	fake_vfio_fn(1, 7, NULL);
 	CHECK_EQ_INT(dev_probe(&env, &q, &f, &e), 0); /* no /dev/vfio/7 yet */
-	CHECK_EQ_STR(tree_read(ovr), "vfio-pci");
-	CHECK_EQ_STR(tree_read(at(sys_root, "bus/pci/drivers/virtio-pci/unbind")), "0000:01:00.0");
-	CHECK(strstr(tree_read(at(sys_root, "bus/pci/drivers_probe")), "0000:01:0") != NULL);
+	CHECK_EQ_STR(tu_peek_file(ovr), "vfio-pci");
+	CHECK_EQ_STR(tu_peek_file(at(sys_root, "bus/pci/drivers/virtio-pci/unbind")), "0000:01:00.0");
+	CHECK(strstr(tu_peek_file(at(sys_root, "bus/pci/drivers_probe")), "0000:01:0") != NULL);
 	CHECK(f.vfio_bound);
-	tree_put(at(sys_root, "devices/virtual/vfio/7/dev"), "241:0\n");
+	tu_put_path(at(sys_root, "devices/virtual/vfio/7/dev"), "241:0\n");
 	REQUIRE(node("vfio/7", S_IFCHR, 241, 0));
 	REQUIRE(dev_probe(&env, &q, &f, &e) == 1);
 	CHECK_EQ_STR(f.devname, "vfio/7");
@@ -501,14 +499,14 @@ TEST(probe_vfio)
 TEST(memory_online)
 {
 	reset_trees();
-	tree_put(at(sys_root, "devices/system/memory/memory40/online"), "0\n");
+	tu_put_path(at(sys_root, "devices/system/memory/memory40/online"), "0\n");
 	struct uevent ev = { .major = -1, .minor = -1 };
 	strcpy(ev.action, "add");
 	strcpy(ev.subsystem, "memory");
 	strcpy(ev.devpath, "/devices/system/memory/memory40");
 	struct kerr e = { 0 };
 	CHECK_EQ_INT(dev_memory_online(&env, &ev, &e), 1);
-	CHECK(tree_read(at(sys_root, "devices/system/memory/memory40/online"))[0] == '1');
+	CHECK(tu_peek_file(at(sys_root, "devices/system/memory/memory40/online"))[0] == '1');
 	CHECK_EQ_INT(dev_memory_online(&env, &ev, &e), 0); /* online already */
 	strcpy(ev.devpath, "/devices/system/memory/memory40/../../cpu/cpu1");
 	CHECK_EQ_INT(dev_memory_online(&env, &ev, &e), 0);
@@ -928,14 +926,12 @@ int main(void)
 	env.sysfs = sys_root;
 	env.dev = dev_root;
 	/* the fake /dev's tmpfs stays in a mount namespace of our own */
-	if (geteuid() == 0 && (unshare(CLONE_NEWNS) < 0 ||
-			       mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0))
-		printf("# no private mount namespace: %s\n", strerror(errno));
+	int ns = geteuid() == 0 ? tu_private_mount_ns() : 0;
+	if (ns < 0)
+		printf("# no private mount namespace: %s\n", strerror(-ns));
 	int r = tap_run();
 	umount2(dev_root, MNT_DETACH);
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
-	if (system(cmd) != 0)
-		printf("# %s failed\n", cmd);
+	if (tu_rm_rf(base) < 0)
+		printf("# rm -rf %s failed\n", base);
 	return r;
 }

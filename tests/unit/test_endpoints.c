@@ -10,7 +10,7 @@
 
 #include "endpoints.h"
 #include "ipc.h"
-#include "../tap.h"
+#include "tap.h"
 
 TEST(every_request_type_serves_an_endpoint)
 {

@@ -12,16 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../tap.h"
+#include "tap.h"
+#include "testutil.h"
 #include "grpc_status.h"
 #include "ipc.h"
 #include "log.h"
 #include "loop.h"
-
-static int pair(int sv[2])
-{
-	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
-}
 
 /* A raw datagram, to craft what a well-behaved sender never produces. */
 static int raw_send(int sock, const struct ipc_hdr *h, const void *p, size_t len, const int *fds,
@@ -77,7 +73,7 @@ static int rejects(int sock, const char *what)
 TEST(ping_round_trip)
 {
 	int sv[2];
-	REQUIRE(pair(sv) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0);
 	struct kerr e = { 0 };
 	struct ipc_ping p = { .cookie = 42 };
 	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_PING, 7, &p, sizeof(p), -1, &e), 0);
@@ -99,7 +95,7 @@ TEST(ping_round_trip)
 TEST(fd_passing)
 {
 	int sv[2], inner[2];
-	REQUIRE(pair(sv) == 0 && pair(inner) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0 && tu_seqpacket_pair(inner) == 0);
 	struct kerr e = { 0 };
 	struct ipc_ctl_new_frontend n = { .generation = 3, .frontend_pid = 42 };
 	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_CTL_NEW_FRONTEND, 0, &n, sizeof(n), inner[1], &e), 0);
@@ -124,7 +120,7 @@ TEST(fd_passing)
 TEST(sender_checks)
 {
 	int sv[2];
-	REQUIRE(pair(sv) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0);
 	struct kerr e = { 0 };
 	struct ipc_ping p = { 1 };
 	CHECK(ipc_send_fd(sv[0], 999, 1, &p, sizeof(p), -1, &e) < 0);
@@ -142,7 +138,7 @@ TEST(sender_checks)
 TEST(receiver_rejects_malformed)
 {
 	int sv[2], other[2];
-	REQUIRE(pair(sv) == 0 && pair(other) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0 && tu_seqpacket_pair(other) == 0);
 	int before = open_fds();
 	struct ipc_ping p = { 1 };
 	struct ipc_hdr h = { IPC_PING, sizeof(p), 1, 0 };
@@ -257,7 +253,7 @@ TEST(payload_field_checks)
 TEST(memfd_payload)
 {
 	int sv[2];
-	REQUIRE(pair(sv) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0);
 	struct kerr e = { 0 };
 	size_t len = 3u << 20;
 	uint8_t *blob = malloc(len);
@@ -366,7 +362,7 @@ TEST(channel_ping_pong)
 	struct chan_test t = { 0 };
 	struct kerr e = { 0 };
 	int sv[2];
-	REQUIRE(pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
 	struct ipc_chan *cli = NULL;
 	CHECK_EQ_INT(ipc_chan_new(&t.server, t.loop, sv[0], "exec", IPC_ROLE_FRONTEND, server_table,
 				  on_close, &t, &e), 0);
@@ -395,7 +391,7 @@ static void violation(int *tap_failed, uint32_t type, const char *expect)
 	struct chan_test t = { 0 };
 	struct kerr e = { 0 };
 	int sv[2];
-	REQUIRE(pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
 	CHECK_EQ_INT(ipc_chan_new(&t.server, t.loop, sv[0], "exec", IPC_ROLE_FRONTEND, server_table,
 				  on_close, &t, &e), 0);
 	struct ipc_guest_details_req r = { 0 };
@@ -432,7 +428,7 @@ TEST(channel_eof_and_send_after_close)
 	struct chan_test t = { 0 };
 	struct kerr e = { 0 };
 	int sv[2];
-	REQUIRE(pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
 	CHECK_EQ_INT(ipc_chan_new(&t.server, t.loop, sv[0], "exec", IPC_ROLE_FRONTEND, server_table,
 				  on_close, &t, &e), 0);
 	close(sv[1]);
@@ -694,7 +690,7 @@ TEST(container_path_field_checks)
 TEST(process_add_fds)
 {
 	int sv[2], p1[2], p2[2];
-	REQUIRE(pair(sv) == 0 && pipe(p1) == 0 && pipe(p2) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0 && pipe(p1) == 0 && pipe(p2) == 0);
 	int before = open_fds();
 	struct kerr e = { 0 };
 	struct ipc_process_add pa = { "e1", 123, 0, { 0 } };
@@ -786,7 +782,7 @@ TEST(process_add_fds)
 TEST(stdio_messages_round_trip)
 {
 	int sv[2];
-	REQUIRE(pair(sv) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0);
 	struct kerr e = { 0 };
 	size_t len = sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK;
 	uint8_t *buf = calloc(1, len);
@@ -815,7 +811,7 @@ TEST(stdio_messages_round_trip)
 TEST(metrics_messages)
 {
 	int sv[2];
-	REQUIRE(pair(sv) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0);
 	struct kerr e = { 0 };
 	struct ipc_msg m;
 	int sz = 4 << 20;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../tap.h"
+#include "tap.h"
 
 #include "agent.pb-c.h"
 #include "health.pb-c.h"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../tap.h"
+#include "tap.h"
 #include "rego.h"
 
 /* Evaluate query over one module; returns "undefined", the value's JSON (of

@@ -68,7 +68,9 @@ static int write_attr(int dirfd, const char *rel, const char *val, struct kerr *
 	return 0;
 }
 
-int vfio_bind(int sysfd, const char *dir, const char *bdf, struct kerr *err)
+/* Hand the function at dir (address bdf) to vfio-pci, as `driverctl
+ * set-override`: nothing when vfio-pci drives it already. */
+static int vfio_bind(int sysfd, const char *dir, const char *bdf, struct kerr *err)
 {
 	char rel[PATH_MAX], buf[PATH_MAX];
 	snprintf(rel, sizeof(rel), "%s/driver_override", dir);

@@ -12,7 +12,7 @@
  * "vfio-pci-gk": the functions stay with the guest's own drivers; only their
  * guest addresses are wanted (PCIDEVICE_* variables).
  *
- * Offers: vfio_probe(), vfio_iommu_group(), vfio_bind().
+ * Offers: vfio_probe(), vfio_iommu_group().
  */
 #ifndef KATA_DEVICES_VFIO_H
 #define KATA_DEVICES_VFIO_H
@@ -28,9 +28,5 @@ int vfio_probe(const struct dev_env *env, int sysfd, const struct dev_query *q,
 /* The IOMMU group of the PCI function at dir (below sysfd): 0 with *group,
  * -ENOENT when it has none. */
 int vfio_iommu_group(int sysfd, const char *dir, unsigned *group, struct kerr *err);
-
-/* Hand the function at dir (address bdf) to vfio-pci, as `driverctl
- * set-override`: nothing when vfio-pci drives it already. */
-int vfio_bind(int sysfd, const char *dir, const char *bdf, struct kerr *err);
 
 #endif

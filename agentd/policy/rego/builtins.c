@@ -25,7 +25,9 @@ int type_err(struct ectx *c, const char *name, int i, const char *want, const st
 			     rv_type_name(got));
 }
 
-int need_int(struct ectx *c, const char *name, const struct rv **args, int i, int64_t *out)
+/* args[i] as an exact integer, or a builtin error. */
+static int need_int(struct ectx *c, const char *name, const struct rv **args, int i,
+		    int64_t *out)
 {
 	if (args[i]->t != RV_NUM)
 		return type_err(c, name, i, "number", args[i]);
@@ -37,7 +39,7 @@ int need_int(struct ectx *c, const char *name, const struct rv **args, int i, in
 /* OPA computes exactly on integers of any size; here they are int64, so a
  * result past it fails the query rather than come out rounded (a policy
  * deciding on a wrong number is worse than one that cannot decide). */
-__attribute__((noreturn)) void int_overflow(struct ectx *c, const char *name)
+__attribute__((noreturn)) static void int_overflow(struct ectx *c, const char *name)
 {
 	char what[128];
 	snprintf(what, sizeof(what),
@@ -57,7 +59,7 @@ size_t utf8_len(const char *s, size_t n)
 }
 
 /* Byte offset of code point idx (n if past the end). */
-size_t utf8_off(const char *s, size_t n, size_t idx)
+static size_t utf8_off(const char *s, size_t n, size_t idx)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {

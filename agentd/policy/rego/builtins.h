@@ -11,11 +11,6 @@
 
 /* "<name>: eval_builtin_error: operand <i+1> must be <want> but got <type>" */
 int type_err(struct ectx *c, const char *name, int i, const char *want, const struct rv *got);
-/* args[i] as an exact integer, or a builtin error. */
-int need_int(struct ectx *c, const char *name, const struct rv **args, int i, int64_t *out);
-
-/* An int64 result out of range: abandons the query (-ERANGE). */
-__attribute__((noreturn)) void int_overflow(struct ectx *c, const char *name);
 
 #define NEED(i, type, want)                                                                  \
 	do {                                                                                 \
@@ -23,9 +18,8 @@ __attribute__((noreturn)) void int_overflow(struct ectx *c, const char *name);
 			return type_err(c, NAME, i, want, args[i]);                          \
 	} while (0)
 
-/* Code points of s[0..n), and the byte offset of code point idx (n past the end). */
+/* Code points of s[0..n). */
 size_t utf8_len(const char *s, size_t n);
-size_t utf8_off(const char *s, size_t n, size_t idx);
 /* First occurrence of needle in hay at or after byte from; NULL if none. */
 const char *memmem_s(const struct rv *hay, size_t from, const struct rv *needle);
 

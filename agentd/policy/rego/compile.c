@@ -106,11 +106,6 @@ int rego_policy_set_data(struct rego_policy *p, const json_t *data, struct kerr 
 	return 0;
 }
 
-json_t *rego_policy_get_data(const struct rego_policy *p)
-{
-	return rv_to_json(p->data);
-}
-
 /* ---- the tree of rule paths ---- */
 
 struct pnode *pnode_child(const struct pnode *n, const char *name)

@@ -85,7 +85,7 @@ check "2. a suite meson lists but that did not run: tap-summary fails it" "$(cat
 mkdir -p "$scratch/src/tests" "$scratch/res"
 cp -a "$top/tests/fuzz" "$top/tests/interop" "$top/tests/sanitizer" "$top/tests/vm" "$scratch/src/tests/"
 chmod -x "$scratch/src/tests/interop/run.sh"
-for s in fuzz sanitizer vm; do printf '1..1\nok 1 - %s\n' $s >"$scratch/res/$s.tap"; done
+for s in fuzz fuzz-rego sanitizer vm; do printf '1..1\nok 1 - %s\n' $s >"$scratch/res/$s.tap"; done
 "$top/scripts/tap-summary" --source "$scratch/src" --results "$scratch/res" >"$scratch/x.sum" 2>&1
 check "3. tests/interop/run.sh not executable: tap-summary fails naming it" "$(cat "$scratch/x.sum")" eval \
   '[ "$(last "$scratch/x.sum")" = "3 passed, 1 failed, 0 skipped" ] &&

@@ -77,6 +77,7 @@ static bool starts(const char *s, const char *prefix)
 
 #define CHECK_ERR(expr, prefix)                                                              \
 	do {                                                                                 \
+		tap_checks++;                                                                \
 		const char *_r = (expr);                                                     \
 		if (!starts(_r, prefix)) {                                                   \
 			printf("# %s:%d: %s\n#   gave %s\n#   expected %s...\n", __FILE__,   \

@@ -75,7 +75,9 @@ t_monitor_death() {
     '[ $rc -ne 0 ] && grep -q "UNAVAILABLE: container md: monitor channel closed" "$work/md-wait.out"'
   check "the executor logs the monitor's unexpected exit" "$(tail -n 5 "$work/agent.log")" \
     wait_for_file_text "$work/agent.log" "container md: monitor exited unexpectedly" 50
-  ctl call AgentService/SignalProcess '{"containerId": "md", "execId": "", "signal": 9}' >"$out" 2>&1
+  # SIGTERM: a SIGKILL to the init is the kill-all path, which the executor
+  # does through the container's cgroup without its monitor
+  ctl call AgentService/SignalProcess '{"containerId": "md", "execId": "", "signal": 15}' >"$out" 2>&1
   rc=$?
   check "the container stays listed: a later SignalProcess fails INTERNAL (its monitor is gone)" \
     "exit $rc: $(cat "$out")" eval '[ $rc -ne 0 ] && grep -q "INTERNAL: container md: its monitor is gone" "$out"'

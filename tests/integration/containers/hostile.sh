@@ -64,7 +64,7 @@ t_hostile() {
   jqset "$b" '.mounts += [{destination: "/hostetc", type: "bind", source: "/etc", options: ["rbind", "ro"]}]'
   run_ bindetc "$b"
   check "a bind mount of a host path outside the allowed guest paths is refused naming /etc" "$(diag bindetc)" \
-    eval '[ $rc -ne 0 ] && ! [ -s "$work/bindetc.out" ] && grep -q "Source /etc .*not below" "$work/bindetc.err" &&
+    eval '[ $rc -ne 0 ] && ! [ -s "$work/bindetc.out" ] && grep -q "Source /etc: bind sources must be below" "$work/bindetc.err" &&
       grep -q -e INVALID_ARGUMENT -e PERMISSION_DENIED "$work/bindetc.err"'
   agent_stop
 }

@@ -45,6 +45,22 @@
  * its "name" or after what it does; "cite" names the runtime function the
  * request comes from (printed with a failure). "fatal": true stops the
  * scenario at that step's failure (the rest of the plan fails).
+ *
+ * Where the scenario is played (the VM suite plays it inside the guest,
+ * tests/vm/replay-boot.sh; doc/runtime-replay.md):
+ *   "host_side": true      the host runtime's work (laying out the shared
+ *                          directory before the boot). Played in order
+ *                          stand-alone; `replay --host-side` plays only
+ *                          these (on the host, into the directory the VM
+ *                          will share); with IN_GUEST set they are not
+ *                          played (the host did them before the boot).
+ *   "not_in_guest": "why"  with IN_GUEST set, not played: nothing of the
+ *                          guest can do it (a step after DestroySandbox,
+ *                          which powers the guest off); "why" is printed as
+ *                          a TAP comment.
+ * A step that is not played is not in the plan either:
+ * `replay --plan SCENARIO [NAME=VALUE...]` prints the plan for those
+ * variables (the VM suite declares it before it boots).
  */
 #include <errno.h>
 #include <poll.h>
@@ -104,7 +120,15 @@ struct loop_io {
 	struct loop_io *next;
 };
 
+/* Which steps this run plays. */
+enum replay_mode {
+	MODE_ALL,       /* stand-alone: every step */
+	MODE_IN_GUEST,  /* IN_GUEST set: no host_side or not_in_guest step */
+	MODE_HOST_SIDE, /* --host-side: only the host_side steps */
+};
+
 struct replay {
+	enum replay_mode mode;
 	struct ttrpc_client *c;
 	struct var vars[MAX_VARS];
 	size_t nvars;
@@ -887,11 +911,42 @@ static bool step_shell(struct replay *r, json_t *step)
 	return ok;
 }
 
-static bool counts(json_t *step)
+/* Is the step played in this run's mode? */
+static bool played(const struct replay *r, json_t *step)
+{
+	bool host = json_is_true(json_object_get(step, "host_side"));
+
+	switch (r->mode) {
+	case MODE_HOST_SIDE:
+		return host;
+	case MODE_IN_GUEST:
+		return !host && !json_object_get(step, "not_in_guest");
+	default:
+		return true;
+	}
+}
+
+/* Why a step is not played (a TAP comment), or NULL. */
+static const char *not_played_why(const struct replay *r, json_t *step)
+{
+	if (played(r, step) || r->mode != MODE_IN_GUEST)
+		return NULL;
+	if (json_is_true(json_object_get(step, "host_side")))
+		return "done by the host before the boot";
+	return json_string_value(json_object_get(step, "not_in_guest")) ?: "not in the guest";
+}
+
+/* Is the step a TAP point when it is played? */
+static bool is_point(json_t *step)
 {
 	if (json_object_get(step, "note") || json_object_get(step, "stdio"))
 		return false;
 	return !(json_object_get(step, "call") && json_is_true(json_object_get(step, "async")));
+}
+
+static bool counts(const struct replay *r, json_t *step)
+{
+	return played(r, step) && is_point(step);
 }
 
 static bool run_step_substituted(struct replay *r, json_t *step)
@@ -926,7 +981,7 @@ static bool run_step(struct replay *r, json_t *raw)
 	if (!step) {
 		char why[600];
 		snprintf(why, sizeof(why), "the step cannot be read: %s", err.msg);
-		if (counts(raw))
+		if (counts(r, raw))
 			tap(r, false, json_string_value(json_object_get(raw, "name")) ?: "a step", NULL,
 			    why);
 		else
@@ -994,14 +1049,93 @@ static int add_var(struct replay *r, const char *name, size_t nl, const char *va
 	return 0;
 }
 
+/* The scenario's "files" and "vars" into variables; the command line's
+ * (already there) win. */
+static int load_vars(struct replay *r, json_t *doc, const char *dir)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(json_object_get(doc, "files"), k, v) {
+		cleanup_free char *path = NULL;
+		cleanup_free char *text = NULL;
+		if (!json_is_string(v) || asprintf(&path, "%s/%s", dir, json_string_value(v)) < 0 ||
+		    !(text = read_text_file(path))) {
+			fprintf(stderr, "ERROR: files.%s: cannot read %s\n", k,
+				json_is_string(v) ? json_string_value(v) : "(not a string)");
+			return -1;
+		}
+		if (!var_get(r, k, strlen(k)) && add_var(r, k, strlen(k), text) < 0)
+			return -1;
+	}
+	json_object_foreach(json_object_get(doc, "vars"), k, v) {
+		struct kerr err = { 0 };
+		if (var_get(r, k, strlen(k)))
+			continue;
+		cleanup_free char *val = json_is_string(v) ? subst(r, json_string_value(v), &err)
+							   : NULL;
+		if (!val || add_var(r, k, strlen(k), val) < 0) {
+			fprintf(stderr, "ERROR: variable %s: %s\n", k,
+				val ? "too many variables" : err.msg[0] ? err.msg : "not a string");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Play the steps of this run's mode; TAP on stdout, plan first. */
+static int play(struct replay *r, const struct opts *o, json_t *doc, const char *file)
+{
+	json_t *steps = json_object_get(doc, "steps"), *step;
+	size_t i;
+	int ret;
+
+	printf("1..%d\n# scenario %s: %s\n", r->plan,
+	       json_string_value(json_object_get(doc, "name")) ?: file,
+	       json_string_value(json_object_get(doc, "about")) ?: "");
+	json_array_foreach(steps, i, step) {
+		const char *why = not_played_why(r, step);
+		if (why && is_point(step))
+			printf("# not played in the guest (%s): %s\n", why,
+			       json_string_value(json_object_get(step, "name")) ?: "a step");
+	}
+	fflush(stdout);
+	/* The host side lays out files: it needs no agent. */
+	if (r->mode != MODE_HOST_SIDE && (ret = connect_agent(o, &r->c)) != 0) {
+		while (r->n < r->plan)
+			tap(r, false, "not run: cannot connect to the agent", NULL, NULL);
+		return ret;
+	}
+	json_array_foreach(steps, i, step) {
+		if (!played(r, step))
+			continue;
+		bool ok = run_step(r, step);
+		if (!ok && json_is_true(json_object_get(step, "fatal"))) {
+			while (r->n < r->plan)
+				tap(r, false, "not run: a fatal step failed", NULL, NULL);
+			break;
+		}
+	}
+	return r->bad ? EXIT_RPC : 0;
+}
+
 int cmd_replay(const struct opts *o, int argc, char **argv)
 {
 	struct replay r = { 0 };
 	json_error_t je;
 	int ret = EXIT_USAGE;
+	bool plan_only = false;
 
+	if (argc >= 2 && !strcmp(argv[1], "--plan")) {
+		plan_only = true;
+		argc--, argv++;
+	} else if (argc >= 2 && !strcmp(argv[1], "--host-side")) {
+		r.mode = MODE_HOST_SIDE;
+		argc--, argv++;
+	}
 	if (argc < 2) {
-		fprintf(stderr, "Usage: kata-agent-ctl replay SCENARIO.json [NAME=VALUE...]\n");
+		fprintf(stderr, "Usage: kata-agent-ctl replay [--plan|--host-side] SCENARIO.json "
+				"[NAME=VALUE...]\n");
 		return EXIT_USAGE;
 	}
 	json_t *doc = json_load_file(argv[1], 0, &je);
@@ -1025,62 +1159,22 @@ int cmd_replay(const struct opts *o, int argc, char **argv)
 			goto out;
 		}
 	}
-
-	/* Files read into variables (specs shared by scenarios), then the
-	 * scenario's own variables; the command line's win. */
-	const char *fk;
-	json_t *fv;
-	json_object_foreach(json_object_get(doc, "files"), fk, fv) {
-		cleanup_free char *path = NULL;
-		cleanup_free char *text = NULL;
-		if (!json_is_string(fv) ||
-		    asprintf(&path, "%s/%s", slash ? dir : ".", json_string_value(fv)) < 0 ||
-		    !(text = read_text_file(path))) {
-			fprintf(stderr, "ERROR: files.%s: cannot read %s\n", fk,
-				json_is_string(fv) ? json_string_value(fv) : "(not a string)");
-			goto out;
-		}
-		if (!var_get(&r, fk, strlen(fk)) && add_var(&r, fk, strlen(fk), text) < 0)
-			goto out;
-	}
-	/* The scenario's own variables; the command line's win. */
-	const char *vk;
-	json_t *vv;
-	json_object_foreach(json_object_get(doc, "vars"), vk, vv) {
-		struct kerr err = { 0 };
-		cleanup_free char *v = json_is_string(vv) ? subst(&r, json_string_value(vv), &err)
-							   : NULL;
-		if (var_get(&r, vk, strlen(vk)))
-			continue;
-		if (!v || add_var(&r, vk, strlen(vk), v) < 0) {
-			fprintf(stderr, "ERROR: variable %s: %s\n", vk,
-				v ? "too many variables" : err.msg[0] ? err.msg : "not a string");
-			goto out;
-		}
-	}
+	/* Only the command line says where the scenario is played. */
+	const char *g = var_get(&r, "IN_GUEST", 8);
+	if (g && *g && r.mode == MODE_ALL)
+		r.mode = MODE_IN_GUEST;
 
 	size_t i;
 	json_t *step;
-	json_array_foreach(steps, i, step) if (counts(step)) r.plan++;
-	printf("1..%d\n# scenario %s: %s\n", r.plan,
-	       json_string_value(json_object_get(doc, "name")) ?: argv[1],
-	       json_string_value(json_object_get(doc, "about")) ?: "");
-	fflush(stdout);
-
-	if ((ret = connect_agent(o, &r.c)) != 0) {
-		while (r.n < r.plan)
-			tap(&r, false, "not run: cannot connect to the agent", NULL, NULL);
+	json_array_foreach(steps, i, step) if (counts(&r, step)) r.plan++;
+	if (plan_only) { /* the plan depends on the steps and IN_GUEST only */
+		printf("%d\n", r.plan);
+		ret = 0;
 		goto out;
 	}
-	json_array_foreach(steps, i, step) {
-		bool ok = run_step(&r, step);
-		if (!ok && json_is_true(json_object_get(step, "fatal"))) {
-			while (r.n < r.plan)
-				tap(&r, false, "not run: a fatal step failed", NULL, NULL);
-			break;
-		}
-	}
-	ret = r.bad ? EXIT_RPC : 0;
+	if (load_vars(&r, doc, slash ? dir : ".") < 0)
+		goto out;
+	ret = play(&r, o, doc, argv[1]);
 out:
 	replay_free(&r);
 	json_decref(doc);

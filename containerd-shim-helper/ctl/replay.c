@@ -48,12 +48,18 @@
  *
  * Where the scenario is played (the VM suite plays it inside the guest,
  * tests/vm/replay-boot.sh; doc/runtime-replay.md):
- *   "host_side": true      the host runtime's work (laying out the shared
- *                          directory before the boot). Played in order
- *                          stand-alone; `replay --host-side` plays only
- *                          these (on the host, into the directory the VM
- *                          will share); with IN_GUEST set they are not
- *                          played (the host did them before the boot).
+ *   "host_side": true      the host runtime's work on the shared directory.
+ *                          Stand-alone, played in order. For a guest: those
+ *                          before the first call lay the directory out
+ *                          before the boot (`replay --host-side`, on the
+ *                          host), and with IN_GUEST set they are not
+ *                          played; a later one (a change while containers
+ *                          run) is asked for with a TAP comment
+ *                          "# host step N: NAME" (N counts the steps from 1)
+ *                          and the host plays it (`replay --host-side
+ *                          --step N`), then writes its TAP to
+ *                          ${HOST_DONE_DIR}/step-N.tap, which the guest waits
+ *                          for ("timeout") and reports as the step's point.
  *   "not_in_guest": "why"  with IN_GUEST set, not played: nothing of the
  *                          guest can do it (a step after DestroySandbox,
  *                          which powers the guest off); "why" is printed as
@@ -124,11 +130,22 @@ struct loop_io {
 enum replay_mode {
 	MODE_ALL,       /* stand-alone: every step */
 	MODE_IN_GUEST,  /* IN_GUEST set: no host_side or not_in_guest step */
-	MODE_HOST_SIDE, /* --host-side: only the host_side steps */
+	MODE_HOST_SIDE, /* --host-side: host_side steps before the first call,
+			 * or (--step N) step N */
+};
+
+/* Where a step is played, by its kind and position. */
+enum step_place {
+	PLACE_ANY,
+	PLACE_HOST_BEFORE,  /* host_side, before the first call */
+	PLACE_HOST_DURING,  /* host_side, later */
+	PLACE_NOT_IN_GUEST, /* not_in_guest */
 };
 
 struct replay {
 	enum replay_mode mode;
+	size_t first_call; /* index of the first call step */
+	size_t only_step;  /* --step N: N (from 1); 0: none */
 	struct ttrpc_client *c;
 	struct var vars[MAX_VARS];
 	size_t nvars;
@@ -308,6 +325,26 @@ static json_t *merge_patch(json_t *target, json_t *patch)
 		json_object_set_new(target, k, merge_patch(cur, v));
 	}
 	return target;
+}
+
+/* A whole (small) text file, NUL-terminated, or NULL. */
+static char *read_text_file(const char *path)
+{
+	cleanup_fclose FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	FILE *m = open_memstream(&buf, &len);
+	if (!m)
+		return NULL;
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, n, m);
+	fclose(m);
+	return buf;
 }
 
 /* ---- TAP ---- */
@@ -911,27 +948,69 @@ static bool step_shell(struct replay *r, json_t *step)
 	return ok;
 }
 
-/* Is the step played in this run's mode? */
-static bool played(const struct replay *r, json_t *step)
+static enum step_place place_of(const struct replay *r, json_t *step, size_t i)
 {
-	bool host = json_is_true(json_object_get(step, "host_side"));
+	if (json_is_true(json_object_get(step, "host_side")))
+		return i < r->first_call ? PLACE_HOST_BEFORE : PLACE_HOST_DURING;
+	return json_object_get(step, "not_in_guest") ? PLACE_NOT_IN_GUEST : PLACE_ANY;
+}
+
+/* In the guest, a host step during the scenario: ask for it (a TAP comment
+ * the VM suite's runner passes to the host), then wait for the host's TAP of
+ * it in HOST_DONE_DIR, answering the stdio loops meanwhile. */
+static bool step_ask_host(struct replay *r, json_t *step, size_t i)
+{
+	const char *dir = var_get(r, "HOST_DONE_DIR", 13);
+	const char *name = json_string_value(json_object_get(step, "name")) ?: "a host step";
+	cleanup_free char *path = NULL;
+	cleanup_free char *text = NULL;
+	char desc[512], why[2048] = "";
+	int64_t end = now_ms() + (int64_t)wait_secs(step) * 1000;
+
+	snprintf(desc, sizeof(desc), "%s (by the host, asked from the guest)", name);
+	printf("# host step %zu: %s\n", i + 1, name);
+	fflush(stdout);
+	if (!dir || !*dir || asprintf(&path, "%s/step-%zu.tap", dir, i + 1) < 0) {
+		tap(r, false, desc, NULL, "HOST_DONE_DIR is not set: no host to ask");
+		return false;
+	}
+	while (!(text = read_text_file(path)) && now_ms() < end)
+		if (pump(r, 100) < 0)
+			usleep(100000);
+	bool ok = text && !strncmp(text, "1..1\n", 5) && strstr(text, "\nok 1 ") &&
+		  !strstr(text, "\nnot ok ");
+	if (!ok)
+		snprintf(why, sizeof(why), "%s%.1800s",
+			 text ? "the host's TAP of it:\n" : "no answer from the host in time",
+			 text ? text : "");
+	tap(r, ok, desc, json_string_value(json_object_get(step, "cite")), why);
+	return ok;
+}
+
+/* Is step i played in this run's mode (in the guest, a host step during
+ * the scenario is played by asking the host)? */
+static bool played(const struct replay *r, json_t *step, size_t i)
+{
+	enum step_place p = place_of(r, step, i);
 
 	switch (r->mode) {
 	case MODE_HOST_SIDE:
-		return host;
+		if (r->only_step)
+			return i + 1 == r->only_step && p != PLACE_ANY && p != PLACE_NOT_IN_GUEST;
+		return p == PLACE_HOST_BEFORE;
 	case MODE_IN_GUEST:
-		return !host && !json_object_get(step, "not_in_guest");
+		return p == PLACE_ANY || p == PLACE_HOST_DURING;
 	default:
 		return true;
 	}
 }
 
-/* Why a step is not played (a TAP comment), or NULL. */
-static const char *not_played_why(const struct replay *r, json_t *step)
+/* Why step i is not played (a TAP comment), or NULL. */
+static const char *not_played_why(const struct replay *r, json_t *step, size_t i)
 {
-	if (played(r, step) || r->mode != MODE_IN_GUEST)
+	if (played(r, step, i) || r->mode != MODE_IN_GUEST)
 		return NULL;
-	if (json_is_true(json_object_get(step, "host_side")))
+	if (place_of(r, step, i) == PLACE_HOST_BEFORE)
 		return "done by the host before the boot";
 	return json_string_value(json_object_get(step, "not_in_guest")) ?: "not in the guest";
 }
@@ -944,9 +1023,9 @@ static bool is_point(json_t *step)
 	return !(json_object_get(step, "call") && json_is_true(json_object_get(step, "async")));
 }
 
-static bool counts(const struct replay *r, json_t *step)
+static bool counts(const struct replay *r, json_t *step, size_t i)
 {
-	return played(r, step) && is_point(step);
+	return played(r, step, i) && is_point(step);
 }
 
 static bool run_step_substituted(struct replay *r, json_t *step)
@@ -981,7 +1060,7 @@ static bool run_step(struct replay *r, json_t *raw)
 	if (!step) {
 		char why[600];
 		snprintf(why, sizeof(why), "the step cannot be read: %s", err.msg);
-		if (counts(r, raw))
+		if (is_point(raw))
 			tap(r, false, json_string_value(json_object_get(raw, "name")) ?: "a step", NULL,
 			    why);
 		else
@@ -1013,26 +1092,6 @@ static void replay_free(struct replay *r)
 	}
 	if (r->c)
 		ttrpc_client_free(r->c);
-}
-
-/* A whole (small) text file, NUL-terminated, or NULL. */
-static char *read_text_file(const char *path)
-{
-	cleanup_fclose FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (!f)
-		return NULL;
-	FILE *m = open_memstream(&buf, &len);
-	if (!m)
-		return NULL;
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, m);
-	fclose(m);
-	return buf;
 }
 
 static int add_var(struct replay *r, const char *name, size_t nl, const char *value)
@@ -1094,7 +1153,7 @@ static int play(struct replay *r, const struct opts *o, json_t *doc, const char 
 	       json_string_value(json_object_get(doc, "name")) ?: file,
 	       json_string_value(json_object_get(doc, "about")) ?: "");
 	json_array_foreach(steps, i, step) {
-		const char *why = not_played_why(r, step);
+		const char *why = not_played_why(r, step, i);
 		if (why && is_point(step))
 			printf("# not played in the guest (%s): %s\n", why,
 			       json_string_value(json_object_get(step, "name")) ?: "a step");
@@ -1107,9 +1166,11 @@ static int play(struct replay *r, const struct opts *o, json_t *doc, const char 
 		return ret;
 	}
 	json_array_foreach(steps, i, step) {
-		if (!played(r, step))
+		if (!played(r, step, i))
 			continue;
-		bool ok = run_step(r, step);
+		bool ok = r->mode == MODE_IN_GUEST && place_of(r, step, i) == PLACE_HOST_DURING
+				  ? step_ask_host(r, step, i)
+				  : run_step(r, step);
 		if (!ok && json_is_true(json_object_get(step, "fatal"))) {
 			while (r->n < r->plan)
 				tap(r, false, "not run: a fatal step failed", NULL, NULL);
@@ -1132,10 +1193,17 @@ int cmd_replay(const struct opts *o, int argc, char **argv)
 	} else if (argc >= 2 && !strcmp(argv[1], "--host-side")) {
 		r.mode = MODE_HOST_SIDE;
 		argc--, argv++;
+		if (argc >= 3 && !strcmp(argv[1], "--step")) {
+			char *end;
+			r.only_step = strtoul(argv[2], &end, 10);
+			if (*end || !r.only_step)
+				argc = 0; /* a usage error */
+			argc -= 2, argv += 2;
+		}
 	}
 	if (argc < 2) {
-		fprintf(stderr, "Usage: kata-agent-ctl replay [--plan|--host-side] SCENARIO.json "
-				"[NAME=VALUE...]\n");
+		fprintf(stderr, "Usage: kata-agent-ctl replay [--plan | --host-side [--step N]] "
+				"SCENARIO.json [NAME=VALUE...]\n");
 		return EXIT_USAGE;
 	}
 	json_t *doc = json_load_file(argv[1], 0, &je);
@@ -1166,7 +1234,17 @@ int cmd_replay(const struct opts *o, int argc, char **argv)
 
 	size_t i;
 	json_t *step;
-	json_array_foreach(steps, i, step) if (counts(&r, step)) r.plan++;
+	r.first_call = json_array_size(steps);
+	json_array_foreach(steps, i, step) {
+		if (json_object_get(step, "call") && i < r.first_call)
+			r.first_call = i;
+	}
+	json_array_foreach(steps, i, step) if (counts(&r, step, i)) r.plan++;
+	if (r.only_step && r.plan != 1) {
+		fprintf(stderr, "ERROR: step %zu is no host_side step of %s\n", r.only_step, argv[1]);
+		ret = EXIT_USAGE;
+		goto out;
+	}
 	if (plan_only) { /* the plan depends on the steps and IN_GUEST only */
 		printf("%d\n", r.plan);
 		ret = 0;

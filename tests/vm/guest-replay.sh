@@ -18,6 +18,10 @@
 # Results go to the console as "VMTAP <TAP line>" (the replay's TAP,
 # renumbered by the host), then "VMTAP-DONE". The plan comes first; if the
 # replay stops early, every planned check that did not report is not ok.
+# A host step during the scenario (the host changes the shared directory
+# while containers run) is asked for on the console as "VMHOST N"; the host
+# plays it and puts its TAP in the share's .replay-host/step-N.tap, which
+# the replay waits for (HOST_DONE_DIR).
 addr=vsock://1:1024 # CID 1 = this guest, through vsock_loopback
 ctl=/usr/bin/kata-agent-ctl
 scenarios=/usr/share/vm-replay
@@ -86,6 +90,11 @@ relay() {
       [ "${line#1..}" = "$plan" ] ||
         say "# the replay planned ${line#1..} checks, the host expects $plan"
       ;;
+    "# host step "*)
+      say "$line"
+      n_=${line#\# host step }
+      echo "VMHOST ${n_%%:*}"
+      ;;
     "ok "* | "not ok "*)
       n=$((n + 1))
       st=${line%% *}
@@ -108,7 +117,8 @@ relay() {
 }
 "$ctl" --addr "$addr" replay "$file" IN_GUEST=1 KATA=/run/kata-containers \
   MKBUNDLE="/usr/libexec/vm-tests/guest-replay --mkbundle" AGENT_PID=1 CG= \
-  SANDBOX_STORAGES="$storages" 2>/tmp/replay.err | relay
+  SANDBOX_STORAGES="$storages" HOST_DONE_DIR=/run/kata-containers/shared/containers/.replay-host \
+  2>/tmp/replay.err | relay
 
 # After a DestroySandbox the agent is already powering the guest off (this
 # runner is killed meanwhile; if not, the host's check of the agent's

@@ -29,7 +29,10 @@
 #   replay_stage              the scenarios and the runner into the image
 #   replay_cmdline NAME       the boot's kernel command line (less common)
 #   replay_prepare NAME       the host side of the share; sets replay_share
-#                             to qemu's arguments for it (none: no share)
+#                             to qemu's arguments for it (none: no share);
+#                             starts the player of the host steps the guest
+#                             asks for during the scenario
+#   replay_finish             stops that player once qemu is gone
 #   replay_timeout TMO        the boot's timeout
 #   replay_report NAME CON    the host's checks of a boot beyond run's own
 
@@ -87,6 +90,32 @@ replay_prepare() {
   echo "# exit status $rc" >>"$work/$name.host"
   replay_share=(-fsdev "local,id=share,path=$d/shared/containers,security_model=none,multidevs=remap"
     -device virtio-9p-device,fsdev=share,mount_tag=kataShared)
+  replay_host_steps "$name" &
+  replay_player=$!
+}
+
+replay_finish() {
+  [ -n "${replay_player:-}" ] || return 0
+  kill "$replay_player" 2>/dev/null
+  wait "$replay_player" 2>/dev/null
+  replay_player=
+}
+
+# While the guest runs: the host steps it asks for ("VMHOST N" on the
+# console), each played once (kata-agent-ctl replay --host-side --step N),
+# its TAP put where the guest waits for it, in the share (written beside,
+# then renamed: the guest never reads half of it).
+replay_host_steps() {
+  local name=$1 con=$work/$1.console done=$work/$1/shared/containers/.replay-host n
+  while sleep 0.2; do
+    for n in $(tr -d '\r' <"$con" 2>/dev/null | sed -n 's/^VMHOST \([0-9][0-9]*\)$/\1/p'); do
+      [ -e "$done/step-$n.tap" ] && continue
+      mkdir -p "$done" || continue
+      "$replay_ctl" replay --host-side --step "$n" "$(replay_scenario "$name")" KATA="$work/$name" \
+        MKBUNDLE="$top/scripts/make-busybox-bundle" >"$done/.step-$n" 2>&1
+      mv "$done/.step-$n" "$done/step-$n.tap"
+    done
+  done
 }
 
 # A scenario starts several containers: under TCG that takes more than the

@@ -1180,28 +1180,34 @@ static int play(struct replay *r, const struct opts *o, json_t *doc, const char 
 	return r->bad ? EXIT_RPC : 0;
 }
 
+/* The options before SCENARIO.json: how many arguments they took, or -1. */
+static int parse_mode(struct replay *r, bool *plan_only, int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "--plan")) {
+		*plan_only = true;
+		return 1;
+	}
+	if (argc < 2 || strcmp(argv[1], "--host-side"))
+		return 0;
+	r->mode = MODE_HOST_SIDE;
+	if (argc < 3 || strcmp(argv[2], "--step"))
+		return 1;
+	char *end = NULL;
+	if (argc >= 4)
+		r->only_step = strtoul(argv[3], &end, 10);
+	return r->only_step && !*end ? 3 : -1;
+}
+
 int cmd_replay(const struct opts *o, int argc, char **argv)
 {
 	struct replay r = { 0 };
 	json_error_t je;
 	int ret = EXIT_USAGE;
 	bool plan_only = false;
+	int used = parse_mode(&r, &plan_only, argc, argv);
 
-	if (argc >= 2 && !strcmp(argv[1], "--plan")) {
-		plan_only = true;
-		argc--, argv++;
-	} else if (argc >= 2 && !strcmp(argv[1], "--host-side")) {
-		r.mode = MODE_HOST_SIDE;
-		argc--, argv++;
-		if (argc >= 3 && !strcmp(argv[1], "--step")) {
-			char *end;
-			r.only_step = strtoul(argv[2], &end, 10);
-			if (*end || !r.only_step)
-				argc = 0; /* a usage error */
-			argc -= 2, argv += 2;
-		}
-	}
-	if (argc < 2) {
+	argc -= used, argv += used;
+	if (used < 0 || argc < 2) {
 		fprintf(stderr, "Usage: kata-agent-ctl replay [--plan | --host-side [--step N]] "
 				"SCENARIO.json [NAME=VALUE...]\n");
 		return EXIT_USAGE;

@@ -720,6 +720,7 @@ int main(int argc, char **argv)
 	/* options_load starts from the defaults itself. */
 	if (options_load(&p.opts, cmdline, config, environ, on_option_warning, NULL, &err) < 0) {
 		log_error("%s", err.msg);
+		options_free(&p.opts); /* it holds the defaults */
 		return 1;
 	}
 	log_set_level(p.opts.log_level);

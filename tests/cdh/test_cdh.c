@@ -32,11 +32,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../tap.h"
 #include "base64.h"
 #include "cdh_client.h"
 #include "cleanup.h"
 #include "grpc_status.h"
+#include "tap.h"
+#include "testutil.h"
 
 extern char **environ;
 
@@ -254,25 +255,6 @@ static char *make_layout(const char *name, const struct entry *l1, size_t n1,
 	return r == 0 ? take_ptr(&layout) : NULL;
 }
 
-static int exists(const char *path)
-{
-	struct stat st;
-	return lstat(path, &st) == 0;
-}
-
-static char *read_text(const char *path)
-{
-	cleanup_fclose FILE *f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	char *s = calloc(1, 65536);
-	if (s && fread(s, 1, 65535, f) == 0 && ferror(f)) {
-		free(s);
-		return NULL;
-	}
-	return s;
-}
-
 /* Pull ref from a test CDH serving layout; returns the call's result and
  * leaves the error in err. */
 static int pull(const char *name, const char *layout, const char *bundle, struct kerr *err)
@@ -309,16 +291,16 @@ TEST(pull_busybox_image_into_the_bundle)
 	char link[64] = "";
 	CHECK(readlink(path_in("pull/bundle/rootfs/bin/sh"), link, sizeof(link) - 1) > 0);
 	CHECK_EQ_STR(link, "busybox");
-	CHECK(exists(path_in("pull/bundle/rootfs/etc/passwd")));
+	CHECK(tu_exists(path_in("pull/bundle/rootfs/etc/passwd")));
 	/* layer 2's whiteouts: the file is gone, the opaque directory holds
 	 * only what layer 2 put there */
-	CHECK(!exists(path_in("pull/bundle/rootfs/etc/test-cdh-lower")));
-	CHECK(exists(path_in("pull/bundle/rootfs/etc/test-cdh-upper")));
-	CHECK(!exists(path_in("pull/bundle/rootfs/var/lower/a")));
-	CHECK(!exists(path_in("pull/bundle/rootfs/var/lower/b")));
-	CHECK(exists(path_in("pull/bundle/rootfs/var/lower/c")));
-	CHECK(!exists(path_in("pull/bundle/rootfs/var/lower/.wh..wh..opq")));
-	CHECK(!exists(path_in("pull/bundle/rootfs/etc/.wh.test-cdh-lower")));
+	CHECK(!tu_exists(path_in("pull/bundle/rootfs/etc/test-cdh-lower")));
+	CHECK(tu_exists(path_in("pull/bundle/rootfs/etc/test-cdh-upper")));
+	CHECK(!tu_exists(path_in("pull/bundle/rootfs/var/lower/a")));
+	CHECK(!tu_exists(path_in("pull/bundle/rootfs/var/lower/b")));
+	CHECK(tu_exists(path_in("pull/bundle/rootfs/var/lower/c")));
+	CHECK(!tu_exists(path_in("pull/bundle/rootfs/var/lower/.wh..wh..opq")));
+	CHECK(!tu_exists(path_in("pull/bundle/rootfs/etc/.wh.test-cdh-lower")));
 	/* the unpacked busybox runs */
 	char cmd[PATH_MAX + 32];
 	snprintf(cmd, sizeof(cmd), "%s true", path_in("pull/bundle/rootfs/bin/busybox"));
@@ -363,10 +345,10 @@ TEST(pull_refuses_a_dotdot_entry)
 	struct entry l1[] = { { 'f', "ok", "fine" }, { 'f', "../../dotdot-escaped", "x" } };
 	check_refused("dotdot", l1, 2, NULL, 0, "entry \"../../dotdot-escaped\": \"..\" component",
 		      tap_failed);
-	CHECK(!exists(path_in("dotdot-escaped")));
+	CHECK(!tu_exists(path_in("dotdot-escaped")));
 	struct entry l2[] = { { 'f', "a/b/../../../dotdot2-escaped", "x" } };
 	check_refused("dotdot2", l2, 1, NULL, 0, "\"..\" component", tap_failed);
-	CHECK(!exists(path_in("dotdot2-escaped")));
+	CHECK(!tu_exists(path_in("dotdot2-escaped")));
 }
 
 TEST(pull_refuses_an_absolute_entry)
@@ -374,7 +356,7 @@ TEST(pull_refuses_an_absolute_entry)
 	cleanup_free char *victim = strdup(path_in("absolute-escaped"));
 	struct entry l1[] = { { 'f', victim, "x" } };
 	check_refused("absolute", l1, 1, NULL, 0, "absolute name", tap_failed);
-	CHECK(!exists(victim));
+	CHECK(!tu_exists(victim));
 }
 
 TEST(pull_refuses_a_directory_reached_through_an_escaping_symlink)
@@ -383,11 +365,11 @@ TEST(pull_refuses_a_directory_reached_through_an_escaping_symlink)
 	struct entry l1[] = { { 'l', "evil", tmp } };
 	struct entry l2[] = { { 'f', "evil/symlink-escaped", "x" } };
 	check_refused("symabs", l1, 1, l2, 1, "\"evil\" leads out of the rootfs", tap_failed);
-	CHECK(!exists(path_in("symlink-escaped")));
+	CHECK(!tu_exists(path_in("symlink-escaped")));
 	/* relative, in one layer: "up" -> "../..", then "up/symlink-escaped2" */
 	struct entry l3[] = { { 'l', "up", "../.." }, { 'f', "up/symlink-escaped2", "x" } };
 	check_refused("symrel", l3, 2, NULL, 0, "\"up\" leads out of the rootfs", tap_failed);
-	CHECK(!exists(path_in("symlink-escaped2")));
+	CHECK(!tu_exists(path_in("symlink-escaped2")));
 	/* a whiteout reached through the link must not delete outside either */
 	cleanup_free char *keep = strdup(path_in("keep-me"));
 	cleanup_fclose FILE *f = fopen(keep, "we");
@@ -395,7 +377,7 @@ TEST(pull_refuses_a_directory_reached_through_an_escaping_symlink)
 	struct entry l4[] = { { 'l', "out", tmp } };
 	struct entry l5[] = { { 'f', "out/.wh.keep-me", "" } };
 	check_refused("symwh", l4, 1, l5, 1, "\"out\" leads out of the rootfs", tap_failed);
-	CHECK(exists(keep));
+	CHECK(tu_exists(keep));
 }
 
 TEST(pull_refuses_a_hard_link_out_of_the_rootfs)
@@ -423,9 +405,9 @@ TEST(pull_replaces_a_symlink_instead_of_writing_through_it)
 	cleanup_free char *bundle = strdup(path_in("through-bundle"));
 	struct kerr err = { 0 };
 	CHECK_EQ_INT(pull("through", layout, bundle, &err), 0);
-	cleanup_free char *outside = read_text(victim);
+	cleanup_free char *outside = tu_read_file(victim);
 	CHECK_EQ_STR(outside, "original");
-	cleanup_free char *inside = read_text(path_in("through-bundle/rootfs/victim"));
+	cleanup_free char *inside = tu_read_file(path_in("through-bundle/rootfs/victim"));
 	CHECK_EQ_STR(inside, "new content");
 	struct stat st;
 	CHECK(lstat(path_in("through-bundle/rootfs/dir"), &st) == 0 && S_ISLNK(st.st_mode));
@@ -461,7 +443,7 @@ TEST(pull_refuses_a_blob_that_does_not_match_its_digest)
 	struct kerr err = { 0 };
 	CHECK(pull("tamper", layout, path_in("tamper-bundle"), &err) < 0);
 	CHECK(strstr(err.msg, "content has digest") != NULL);
-	CHECK(!exists(path_in("tamper-bundle/rootfs/file")));
+	CHECK(!tu_exists(path_in("tamper-bundle/rootfs/file")));
 }
 
 TEST(pull_reads_zstd_layers)
@@ -477,7 +459,7 @@ TEST(pull_reads_zstd_layers)
 	if (r < 0)
 		printf("# %s\n", err.msg);
 	CHECK_EQ_INT(r, 0);
-	cleanup_free char *text = read_text(path_in("zstd-bundle/rootfs/z/file"));
+	cleanup_free char *text = tu_read_file(path_in("zstd-bundle/rootfs/z/file"));
 	CHECK_EQ_STR(text, "zstd content");
 }
 
@@ -544,9 +526,9 @@ TEST(secure_mount_is_recorded_and_its_mount_point_made)
 				 &err);
 	CHECK(r < 0 && err.status == GRPC_INTERNAL);
 	CHECK(strstr(err.msg, "secure mount of /nonexistent/x refused") != NULL);
-	CHECK(!exists("/nonexistent"));
+	CHECK(!tu_exists("/nonexistent"));
 	cdh_stop(&c);
-	cleanup_free char *text = read_text(log);
+	cleanup_free char *text = tu_read_file(log);
 	REQUIRE(text);
 	char want[PATH_MAX * 2];
 	snprintf(want, sizeof(want),
@@ -637,7 +619,7 @@ TEST(a_cdh_that_exits_at_start_never_listens)
 		 getenv("TEST_CDH"), sock);
 	int st = system(cmd);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 3);
-	CHECK(!exists(sock));
+	CHECK(!tu_exists(sock));
 }
 
 int main(void)
@@ -658,8 +640,7 @@ int main(void)
 		return 1;
 	}
 	int r = tap_run();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-	if (!getenv("TEST_KEEP") && system(cmd) != 0)
+	if (!getenv("TEST_KEEP") && tu_rm_rf(tmp) < 0)
 		r = 1;
 	return r;
 }

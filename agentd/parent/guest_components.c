@@ -229,7 +229,7 @@ struct guest_components {
 	struct loop *loop;
 	struct gc_proc procs[GC_MAX];
 	size_t n, next;
-	uint64_t timeout_ms;
+	uint64_t timeout_s; /* whole seconds, as upstream's as_secs() */
 	uint64_t deadline;
 	struct loop_timer *timer;
 	int stdio_fd;
@@ -331,7 +331,7 @@ static void on_poll(struct loop *l, void *data)
 		log_fields(LOG_LVL_ERROR, f, "guest component %s (%s, pid %d) did not create %s "
 			   "within %llu s (agent.launch_process_timeout + 1 s, as upstream)",
 			   p->spec.id, p->spec.path, (int)p->pid, p->spec.socket,
-			   (unsigned long long)(gc->timeout_ms / 1000 + 1));
+			   (unsigned long long)gc->timeout_s + 1);
 		finish(gc, false);
 		return;
 	}
@@ -369,13 +369,14 @@ static void step(struct guest_components *gc)
 	p->pid = pid;
 	p->started = loop_now_ns();
 	log_started(p);
-	if (!p->spec.socket || !gc->timeout_ms) {
+	/* upstream waits only for a socket, and only with a timeout > 0 s */
+	if (!p->spec.socket || !gc->timeout_s) {
 		gc->next++;
 		step(gc);
 		return;
 	}
 	gc->waiting = true;
-	gc->deadline = p->started + (gc->timeout_ms + 1000) * NS_PER_MS;
+	gc->deadline = p->started + (gc->timeout_s + 1) * 1000 * NS_PER_MS;
 	on_poll(gc->loop, gc);
 }
 
@@ -409,7 +410,7 @@ int guest_components_start(struct guest_components **out, struct loop *loop,
 	if (!gc)
 		return kerr_set(err, -ENOMEM, "guest components: out of memory");
 	*gc = (struct guest_components){ .loop = loop, .n = n, .stdio_fd = stdio_fd,
-					 .timeout_ms = o->launch_process_timeout_ms,
+					 .timeout_s = o->launch_process_timeout_ms / 1000,
 					 .done = done, .data = data, .self = getpid() };
 	for (size_t i = 0; i < n; i++)
 		gc->procs[i].spec = plan[i];

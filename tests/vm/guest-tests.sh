@@ -7,13 +7,14 @@
 #   guest-tests MODE        MODE: v1 | v2 (expected cgroup layout), extras
 #                           (debug console, proxies, trace), logport
 #                           (agent.log_vport), peers (agent.vsock_peer_cids
-#                           left at its default: a guest process is refused)
+#                           left at its default: a guest process is refused),
+#                           coco (initdata and guest components: guest-coco.sh)
 #
 # Waits for the agent to have done its init duties and to serve, checks them,
 # then asks PID 1 to stop with SIGTERM. Every result goes to the console as a
 # line "VMTAP <TAP line>"; the host extracts and numbers them. "VMTAP-DONE"
 # at the end tells the host the list is complete.
-mode=${1:?usage: guest-tests v1|v2|extras|logport|peers}
+mode=${1:?usage: guest-tests v1|v2|extras|logport|peers|coco}
 addr=vsock://1:1024 # CID 1 = this guest, through vsock_loopback
 ctl=/usr/bin/kata-agent-ctl
 export PATH=/usr/bin:/usr/sbin:/bin:/sbin
@@ -262,6 +263,10 @@ logport)
     sh -c "grep '\"msg\":\"span\"' /tmp/agent.log | grep '\"method\":\"Check\"' | grep -q '\"status-code\":0'"
   # for the host's checks on the console (announce, no error)
   while IFS= read -r l; do echo "VMLOG $l"; done </tmp/agent.log
+  ;;
+coco)
+  # initdata and the guest components (tests/vm/guest-coco.sh)
+  . /usr/libexec/vm-tests/guest-coco.sh
   ;;
 esac
 

@@ -90,7 +90,7 @@
 #define GC_OCICRYPT_CONFIG "/etc/ocicrypt_config.json"
 #define GC_MAX 3
 #define GC_MAX_ARGV 8
-#define GC_POLL_MS 100
+#define GC_POLL_MS 20
 
 struct gc_spec {
 	const char *id;                 /* "attestation-agent", ... */

@@ -20,7 +20,8 @@
 static int open_device(const char *given, const char *dev_dir, char *path, size_t len,
 		       struct kerr *err)
 {
-	int flags = O_RDONLY | O_CLOEXEC;
+	/* O_NONBLOCK: a fifo given by mistake is refused below, not waited on */
+	int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
 	if (given) {
 		snprintf(path, len, "%s", given);
 	} else {

@@ -28,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -68,6 +70,8 @@ struct cdh {
 	struct cdh_client *client;
 };
 
+static int spawn_ready(pid_t *pid, const char **argv);
+
 /* Start test-cdh with its socket in a fresh directory and extra args
  * (NULL-terminated), and wait for its ready line. */
 static int cdh_start(struct cdh *c, const char *name, ...)
@@ -86,13 +90,23 @@ static int cdh_start(struct cdh *c, const char *name, ...)
 		argv[argc++] = a;
 	va_end(ap);
 	argv[argc] = NULL;
+	int r = spawn_ready(&c->pid, argv);
+	struct kerr err;
+	if (r == 0)
+		r = cdh_client_new_at(&c->client, c->addr, 50000, 1200000, &err);
+	return r;
+}
+
+/* Spawn argv (which asks for "--ready-fd 3") and wait for its ready line. */
+static int spawn_ready(pid_t *pid, const char **argv)
+{
 	int p[2];
 	if (pipe(p) < 0)
 		return -1;
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 3);
-	int r = posix_spawn(&c->pid, argv[0], &fa, NULL, (char **)argv, environ);
+	int r = posix_spawn(pid, argv[0], &fa, NULL, (char **)argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(p[1]);
 	char buf[8] = "";
@@ -102,9 +116,6 @@ static int cdh_start(struct cdh *c, const char *name, ...)
 	else
 		r = -1;
 	close(p[0]);
-	struct kerr err;
-	if (r == 0)
-		r = cdh_client_new_at(&c->client, c->addr, 50000, 1200000, &err);
 	return r;
 }
 
@@ -573,6 +584,53 @@ TEST(get_resource_serves_files_below_its_directory_only)
 		CHECK(strstr(err.msg, bad[i][1]) != NULL);
 	}
 	cdh_stop(&c);
+}
+
+/* ------------------------------------------- -c, as the agent runs it */
+
+/* The agent launches the CDH with -c and the initdata's cdh.toml only
+ * (agentd/parent/guest_components.h): the socket comes from the file, its
+ * directory is made and an old socket replaced, as the real CDH does. */
+TEST(config_file_gives_the_socket_and_the_resources)
+{
+	REQUIRE(mkdir(path_in("cfgres"), 0755) == 0);
+	FILE *f = fopen(path_in("cfgres/marker"), "we");
+	REQUIRE(f && fputs("from cdh.toml", f) >= 0 && fclose(f) == 0);
+	cleanup_free char *sock = strdup(path_in("cfg/sub/cdh.sock"));
+	cleanup_free char *conf = strdup(path_in("cdh.toml"));
+	f = fopen(conf, "we");
+	REQUIRE(f && fprintf(f, "socket = 'unix://%s'\n[kbc]\nname = 'cc_kbc'\n"
+			     "url = 'http://kbs.example:8080'\n[test_cdh]\nresources = '%s'\n",
+			     sock, path_in("cfgres")) > 0 && fclose(f) == 0);
+	/* an old socket at that path (a dead CDH's) */
+	REQUIRE(mkdir(path_in("cfg"), 0755) == 0 && mkdir(path_in("cfg/sub"), 0755) == 0);
+	int old = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock);
+	REQUIRE(old >= 0 && bind(old, (struct sockaddr *)&a, sizeof(a)) == 0);
+	close(old);
+	const char *argv[] = { getenv("TEST_CDH"), "-c", conf, "--ready-fd", "3", NULL };
+	pid_t pid;
+	CHECK_EQ_INT(spawn_ready(&pid, argv), 0);
+	struct cdh c = { .pid = pid };
+	snprintf(c.addr, sizeof(c.addr), "unix://%s", sock);
+	struct kerr err = { 0 };
+	REQUIRE(cdh_client_new_at(&c.client, c.addr, 5000, 5000, &err) == 0);
+	uint8_t *data = NULL;
+	size_t n = 0;
+	int r = cdh_get_resource(c.client, "kbs:///marker", &data, &n, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	CHECK(r == 0 && data && strcmp((char *)data, "from cdh.toml") == 0);
+	free(data);
+	cdh_stop(&c);
+	/* a config that is not TOML: refused at start */
+	f = fopen(conf, "we");
+	REQUIRE(f && fputs("socket = \n", f) >= 0 && fclose(f) == 0);
+	char cmd[PATH_MAX * 2];
+	snprintf(cmd, sizeof(cmd), "%s -c %s 2>/dev/null", getenv("TEST_CDH"), conf);
+	int st = system(cmd);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
 }
 
 /* ------------------------------------------------- failure modes */

@@ -401,6 +401,38 @@ TEST(planted_symlinks_are_replaced_or_refused_never_followed)
 	initdata_free(d);
 }
 
+TEST(policy_in_a_sealed_memfd)
+{
+	cleanup_free char *doc = doc_with("sha256");
+	struct initdata *d = NULL;
+	struct kerr err = { 0 };
+	REQUIRE(initdata_parse(doc, strlen(doc), &d, &err) == 0);
+	cleanup_close int fd = initdata_policy_memfd(d, &err);
+	CHECK(fd >= 0);
+	char buf[256] = { 0 };
+	CHECK(pread(fd, buf, sizeof(buf) - 1, 0) > 0);
+	CHECK_EQ_STR(buf, initdata_get(d, "policy.rego"));
+	CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	/* nobody changes it: not this process, not one it is handed to */
+	CHECK(pwrite(fd, "x", 1, 0) < 0 && errno == EPERM);
+	CHECK(ftruncate(fd, 0) < 0 && errno == EPERM);
+	CHECK(fcntl(fd, F_ADD_SEALS, 0) < 0 && errno == EPERM);
+	int seals = fcntl(fd, F_GET_SEALS);
+	CHECK_EQ_INT(seals, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+	/* a read-write reopen through /proc cannot write either */
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	cleanup_close int rw = open(proc, O_RDWR | O_CLOEXEC);
+	CHECK(rw < 0 || (write(rw, "x", 1) < 0 && errno == EPERM));
+	/* no policy in the data: -ENOENT, no fd */
+	struct initdata *bare = NULL;
+	const char *b = "algorithm = \"sha256\"\nversion = \"0.1.0\"\n[data]\n";
+	REQUIRE(initdata_parse(b, strlen(b), &bare, &err) == 0);
+	CHECK_EQ_INT(initdata_policy_memfd(bare, &err), -ENOENT);
+	initdata_free(bare);
+	initdata_free(d);
+}
+
 /* ---------------------------------------------------- device scan */
 
 /* losetup a file; the loop device's path into dev, or -1. */

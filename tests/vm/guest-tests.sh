@@ -7,7 +7,8 @@
 #   guest-tests MODE        MODE: v1 | v2 (expected cgroup layout), extras
 #                           (debug console, proxies, trace), logport
 #                           (agent.log_vport), peers (agent.vsock_peer_cids
-#                           left at its default: a guest process is refused)
+#                           left at its default: a guest process is refused),
+#                           coco (initdata and guest components: guest-coco.sh)
 #   guest-tests --plan MODE how many checks MODE runs (tests/vm/run asks on
 #                           the host, to declare its own plan before booting)
 #
@@ -26,6 +27,8 @@ resources_checks=38
 guest_ops_checks=3
 # tests/vm/guest-setup-fds.sh (the setup-child fd grab during ExecProcess).
 setup_fds_checks=5
+# tests/vm/guest-coco.sh (initdata, the guest components' launch, the CDH).
+coco_checks=13
 plan_of() {
   # peers: the listener check and the refusal, nothing else
   [ "$1" = peers ] && { echo 2; return 0; }
@@ -36,15 +39,16 @@ plan_of() {
   v2) n=$((n + 3 + 10 + resources_checks + guest_ops_checks + setup_fds_checks + 1)) ;; # cgroup2, containers, DestroySandbox
   extras) n=$((n + 6)) ;;                          # debug console 4, proxies 2
   logport) n=$((n + 5)) ;;
+  coco) n=$((n + coco_checks)) ;;
   *) return 1 ;;
   esac
   echo "$n"
 }
 if [ "${1:-}" = --plan ]; then
-  plan_of "${2:-}" || { echo "usage: guest-tests --plan v1|v2|extras|logport|peers" >&2; exit 2; }
+  plan_of "${2:-}" || { echo "usage: guest-tests --plan v1|v2|extras|logport|peers|coco" >&2; exit 2; }
   exit 0
 fi
-mode=${1:?usage: guest-tests v1|v2|extras|logport|peers}
+mode=${1:?usage: guest-tests v1|v2|extras|logport|peers|coco}
 addr=vsock://1:1024 # CID 1 = this guest, through vsock_loopback
 ctl=/usr/bin/kata-agent-ctl
 export PATH=/usr/bin:/usr/sbin:/bin:/sbin
@@ -362,6 +366,10 @@ logport)
     sh -c "grep '\"msg\":\"span\"' /tmp/agent.log | grep '\"method\":\"Check\"' | grep -q '\"status-code\":0'"
   # for the host's checks on the console (announce, no error)
   while IFS= read -r l; do echo "VMLOG $l"; done </tmp/agent.log
+  ;;
+coco)
+  # initdata and the guest components (tests/vm/guest-coco.sh)
+  . /usr/libexec/vm-tests/guest-coco.sh
   ;;
 esac
 

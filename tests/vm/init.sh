@@ -42,6 +42,12 @@ while read -r m; do
   insmod "/lib/modules/vm/$m.ko" || echo "VMINIT insmod $m failed"
 done </etc/vm-modules
 
+# vmtest_gc=1 (the coco boot): the stand-in guest components where the
+# agent launches them from, for this boot only.
+if [ "${vmtest_gc:-}" = 1 ]; then
+  mkdir -p /usr/local/bin && cp -a /opt/guestcomp/. /usr/local/bin/ || echo "VMINIT cannot install the guest components"
+fi
+
 if [ -n "${vmtest_mode:-}" ]; then
   # a boot with a runner of its own (guest-devices), else guest-tests
   runner=/usr/libexec/vm-tests/guest-$vmtest_mode

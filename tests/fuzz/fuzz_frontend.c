@@ -125,23 +125,11 @@ static bool monitor_accepts(uint32_t type)
 	}
 }
 
+/* The declared answer of a request (ipc_messages.def). */
 static uint32_t reply_type_of(uint32_t type)
 {
-	switch (type) {
-	case IPC_PING: return IPC_PONG;
-	case IPC_GUEST_DETAILS_REQ: return IPC_GET_GUEST_DETAILS_REPLY;
-	case IPC_STATS_CONTAINER_REQ: return IPC_STATS_CONTAINER_REPLY;
-	case IPC_GET_OOM_EVENT_REQ: return IPC_GET_OOM_EVENT_REPLY;
-	case IPC_GET_METRICS_REQ: return IPC_GET_METRICS_REPLY;
-	case IPC_GET_VOLUME_STATS_REQ: return IPC_GET_VOLUME_STATS_REPLY;
-	case IPC_UPDATE_INTERFACE_REQ: return IPC_UPDATE_INTERFACE_REPLY;
-	case IPC_UPDATE_ROUTES_REQ: case IPC_LIST_ROUTES_REQ: return IPC_ROUTES_REPLY;
-	case IPC_LIST_INTERFACES_REQ: return IPC_LIST_INTERFACES_REPLY;
-	case IPC_READ_STREAM_REQ: return IPC_READ_STREAM_REPLY;
-	case IPC_WRITE_STDIN_REQ: return IPC_WRITE_STDIN_REPLY;
-	case IPC_WAIT_PROCESS_REQ: return IPC_WAIT_PROCESS_REPLY;
-	default: return IPC_OK;
-	}
+	const struct ipc_type_desc *d = ipc_type_info(type);
+	return d && d->reply != IPC_NONE ? d->reply : IPC_OK;
 }
 
 /* ---- our ends of the channels ---- */
@@ -547,8 +535,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct loop_timer *q = loop_timer_add(H.loop, 0, quit_loop, NULL);
 		FUZZ_ASSERT(q && loop_run(H.loop, &e) == 0, "loop: %s", e.msg);
 	}
-	FUZZ_ASSERT(H.fe.n_pending == 0, "%zu executor requests still wait",
-		    H.fe.n_pending);
+	FUZZ_ASSERT(H.fe.pending.n == 0, "%zu executor requests still wait",
+		    H.fe.pending.n);
 	FUZZ_ASSERT(H.fe.n_oom_waiters == 0, "%zu GetOOMEvent calls still wait",
 		    H.fe.n_oom_waiters);
 	FUZZ_ASSERT(H.r.len == 0, "%zu stray bytes towards the host", H.r.len);

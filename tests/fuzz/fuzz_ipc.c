@@ -394,7 +394,7 @@ void fuzz_write_seeds(void)
 	struct ipc_online_cpu_mem oc = { .nb_cpus = 2, .wait = 1 };
 	uint64_t probe[2] = { 0x100000000ull, 0x108000000ull };
 	msg(&s, 0, IPC_PING, 1, &ping, sizeof(ping));
-	msg(&s, 0, IPC_GUEST_DETAILS_REQ, 2, &gd, sizeof(gd));
+	msg(&s, 0, IPC_GET_GUEST_DETAILS_REQ, 2, &gd, sizeof(gd));
 	msg(&s, 0, IPC_START_CONTAINER_REQ, 3, &ref, sizeof(ref));
 	msg(&s, 0, IPC_REMOVE_CONTAINER_REQ, 4, &rm, sizeof(rm));
 	msg(&s, 0, IPC_SIGNAL_PROCESS_REQ, 5, &sig, sizeof(sig));

@@ -50,6 +50,11 @@
 #define PUMP_BATCH (1u << 20)
 /* Largest splice; the pipe holds at most its size anyway. */
 #define SPLICE_CHUNK (1u << 20)
+/* An output pipe spliced into a host stream is widened to this (the
+ * unprivileged maximum, /proc/sys/fs/pipe-max-size by default): the
+ * container, the monitor and the host's reader then take turns per MiB
+ * rather than per 64 KiB; measured twice the throughput (bench/passfd). */
+#define PASSFD_PIPE_SIZE (1 << 20)
 /* Stdin read per wake-up (one write-queue entry at a time). */
 #define STDIN_CHUNK (64u * 1024u)
 
@@ -371,6 +376,9 @@ int mon_passfd_attach(struct mon_proc *p, unsigned stream, int fd, struct kerr *
 	}
 	s->passfd = true;
 	s->sock = take_fd(&sock);
+	if (!p->terminal && s->fd >= 0 && fcntl(s->fd, F_SETPIPE_SZ, PASSFD_PIPE_SIZE) < 0)
+		log_debug("%s %s: F_SETPIPE_SZ %d: %s; the pipe keeps its size", mon_proc_name(p),
+			  mon_stream_name(stream - 1), PASSFD_PIPE_SIZE, strerror(errno));
 	s->sent = s->acked; /* what a front-end read and did not ACK goes here too */
 	mon_passfd_pump(p, stream - 1);
 	return 0;

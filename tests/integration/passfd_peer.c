@@ -38,6 +38,8 @@
 
 #include <linux/vm_sockets.h>
 
+#include "testutil.h"
+
 struct stream {
 	unsigned port;
 	const char *file;
@@ -51,20 +53,6 @@ static double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static int touch(const char *path)
@@ -260,7 +248,7 @@ int main(int argc, char **argv)
 				s->done = true;
 				continue;
 			}
-			if (write_all(s->fd, buf, (size_t)r) < 0) {
+			if (tu_write_all(s->fd, buf, (size_t)r) < 0) {
 				perror(s->file);
 				return 1;
 			}

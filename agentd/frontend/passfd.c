@@ -108,8 +108,10 @@ static void refused(struct frontend *fe, const char *msg)
 	if (fe->streams_refusal_logged && now - fe->streams_refusal_logged < REFUSAL_LOG_NS)
 		return;
 	json_t *f = json_pack("{s:I}", "refused", (json_int_t)fe->streams_refused);
-	log_fields(LOG_LVL_WARN, f, "passfd connection refused: %s; %lu refused since the last "
-				    "such line", msg, fe->streams_refused);
+	log_fields(LOG_LVL_WARN, f,
+		   "passfd connection refused: %s; %lu refused since the last "
+		   "such line",
+		   msg, fe->streams_refused);
 	fe->streams_refused = 0;
 	fe->streams_refusal_logged = now;
 }
@@ -161,8 +163,10 @@ static bool stream_key(struct frontend *fe, int fd, uint32_t *port)
 	}
 	if (ss.ss_family == AF_UNIX && unix_port((const struct sockaddr_un *)&ss, len, port))
 		return true;
-	snprintf(msg, sizeof(msg), "peer of family %u without a port (a unix peer binds a name "
-				   "ending in its port)", ss.ss_family);
+	snprintf(msg, sizeof(msg),
+		 "peer of family %u without a port (a unix peer binds a name "
+		 "ending in its port)",
+		 ss.ss_family);
 	refused(fe, msg);
 	return false;
 }
@@ -199,7 +203,9 @@ static void stream_add(struct frontend *fe, int fd, uint32_t port)
 		close(fd);
 		return;
 	}
-	*s = (struct fe_stream){ .next = fe->streams, .port = port, .fd = fd,
+	*s = (struct fe_stream){ .next = fe->streams,
+				 .port = port,
+				 .fd = fd,
 				 .deadline = loop_now_ns() + PASSFD_PENDING_MS * 1000000ull };
 	fe->streams = s;
 	fe->n_streams++;
@@ -241,8 +247,7 @@ int passfd_start(struct frontend *fe, int fd, struct kerr *err)
 	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0 || !v)
 		return kerr_set(err, -EBADF, "fd %d is not the passfd listening socket", fd);
 	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 		return kerr_set(err, -errno, "passfd listener: %s", strerror(errno));
 	fe->passfd_listen = fd;
 	return loop_add(fe->loop, fd, EPOLLIN, on_listen, fe, err);

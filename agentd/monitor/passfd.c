@@ -357,7 +357,8 @@ int mon_passfd_attach(struct mon_proc *p, unsigned stream, int fd, struct kerr *
 	bool taken = stream == IPC_PASSFD_STDIN ? p->in_sock >= 0 : p->out[stream - 1].passfd;
 	if (taken)
 		return kerr_set_status(err, GRPC_ALREADY_EXISTS, -EEXIST,
-				       "process %s already has a %s stream", mon_proc_name(p), what);
+				       "process %s already has a %s stream", mon_proc_name(p),
+				       what);
 	if (sock_check(sock, err) < 0)
 		return err->code;
 	log_info("%s: %s goes to a host stream", mon_proc_name(p), what);

@@ -64,7 +64,8 @@ static int touch(const char *path)
 static int connect_vsock(unsigned cid, unsigned lport, unsigned port)
 {
 	int s = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_vm me = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+	struct sockaddr_vm me = { .svm_family = AF_VSOCK,
+				  .svm_cid = VMADDR_CID_ANY,
 				  .svm_port = lport };
 	struct sockaddr_vm to = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
 	if (s < 0 || bind(s, (struct sockaddr *)&me, sizeof(me)) < 0 ||
@@ -113,14 +114,17 @@ static int do_connect(const char *addr, unsigned lport, unsigned i)
 
 int main(int argc, char **argv)
 {
-	struct stream st[3] = { { .sock = -1, .fd = -1 }, { .sock = -1, .fd = -1 },
+	struct stream st[3] = { { .sock = -1, .fd = -1 },
+				{ .sock = -1, .fd = -1 },
 				{ .sock = -1, .fd = -1 } };
 	const char *ready = NULL, *hold = NULL, *addr = argc > 1 ? argv[1] : NULL;
 	unsigned long long pause_after = 0;
 	double timeout = 300;
 	for (int i = 2; i < argc; i++) {
-		int k = !strcmp(argv[i], "--in") ? 0 : !strcmp(argv[i], "--out") ? 1
-						 : !strcmp(argv[i], "--err") ? 2 : -1;
+		int k = !strcmp(argv[i], "--in")    ? 0
+			: !strcmp(argv[i], "--out") ? 1
+			: !strcmp(argv[i], "--err") ? 2
+						    : -1;
 		if (k >= 0 && i + 2 < argc) {
 			st[k].port = (unsigned)strtoul(argv[i + 1], NULL, 10);
 			st[k].file = argv[i + 2];
@@ -149,7 +153,8 @@ int main(int argc, char **argv)
 			continue;
 		st[i].sock = do_connect(addr, st[i].port, i);
 		st[i].fd = i == 0 ? open(st[i].file, O_RDONLY | O_CLOEXEC)
-				  : open(st[i].file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+				  : open(st[i].file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+					 0644);
 		if (st[i].sock < 0 || st[i].fd < 0) {
 			if (st[i].fd < 0)
 				perror(st[i].file);

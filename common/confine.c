@@ -39,6 +39,7 @@
 #include <sys/prctl.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -310,6 +311,10 @@ const struct confine_profile confine_monitor = {
 	/* TtyWinResize on the pty master; FIONREAD: how much output an exited
 	 * process left in its pipe (proc.c drains that much, then EOF). */
 	.ioctl_allow = (const unsigned long[]){ TIOCSWINSZ, FIONREAD, 0 },
+	/* A host stream's send buffer (agentd/monitor/passfd.c): more output
+	 * moved per wake-up. Bounded by net.core.wmem_max, as for any
+	 * process; SO_SNDBUFFORCE (CAP_NET_ADMIN) is not listed. */
+	.sockopt_allow = (const int[]){ SO_SNDBUF, 0 },
 };
 
 /* Syscalls that fail softly instead of killing: libc may look at files
@@ -426,6 +431,14 @@ static int seccomp_allow(const struct confine_profile *p, struct kerr *err)
 	 * allowed (ioctl_rules). */
 	if ((r = ioctl_rules(ctx, p->ioctl_allow, err)) < 0)
 		goto out;
+	for (size_t i = 0; p->sockopt_allow && p->sockopt_allow[i]; i++) {
+		struct scmp_arg_cmp c[2] = {
+			arg_cmp(1, SCMP_CMP_EQ, SOL_SOCKET, 0),
+			arg_cmp(2, SCMP_CMP_EQ, (scmp_datum_t)p->sockopt_allow[i], 0),
+		};
+		if ((r = rule(ctx, SCMP_ACT_ALLOW, "setsockopt", 2, c, err)) < 0)
+			goto out;
+	}
 
 	r = seccomp_load(ctx);
 	if (r < 0)

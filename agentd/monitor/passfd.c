@@ -55,6 +55,12 @@
  * container, the monitor and the host's reader then take turns per MiB
  * rather than per 64 KiB; measured twice the throughput (bench/passfd). */
 #define PASSFD_PIPE_SIZE (1 << 20)
+/* A host stream's send buffer, asked for at attach: each splice moves up
+ * to what the socket takes, and the monitor wakes when half of it is free.
+ * The kernel caps it at net.core.wmem_max (208 KiB unless the guest raises
+ * it) and doubles it. AF_UNIX charges in-flight bytes to it; vsock sends on
+ * the peer's credit and keeps its own buffer (bench/passfd). */
+#define PASSFD_SNDBUF (1 << 20)
 /* Stdin read per wake-up (one write-queue entry at a time). */
 #define STDIN_CHUNK (64u * 1024u)
 
@@ -380,6 +386,10 @@ int mon_passfd_attach(struct mon_proc *p, unsigned stream, int fd, struct kerr *
 	if (!p->terminal && s->fd >= 0 && fcntl(s->fd, F_SETPIPE_SZ, PASSFD_PIPE_SIZE) < 0)
 		log_debug("%s %s: F_SETPIPE_SZ %d: %s; the pipe keeps its size", mon_proc_name(p),
 			  mon_stream_name(stream - 1), PASSFD_PIPE_SIZE, strerror(errno));
+	int sndbuf = PASSFD_SNDBUF;
+	if (setsockopt(s->sock, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) < 0)
+		log_debug("%s %s: SO_SNDBUF %d: %s", mon_proc_name(p), mon_stream_name(stream - 1),
+			  sndbuf, strerror(errno));
 	s->sent = s->acked; /* what a front-end read and did not ACK goes here too */
 	mon_passfd_pump(p, stream - 1);
 	return 0;

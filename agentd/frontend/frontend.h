@@ -64,6 +64,9 @@ struct frontend {
 	struct loop_timer *streams_timer;
 	unsigned long streams_refused;
 	uint64_t streams_refusal_logged;
+	/* requests waiting (at most PASSFD_WAIT_MS) for a stream they name */
+	struct passfd_op *passfd_waiting;
+	unsigned n_passfd_waiting;
 };
 
 /* ---- exec_client.c ---- */
@@ -165,6 +168,11 @@ void monitors_passfd_attach(struct frontend *fe, struct ttrpc_call *call, const 
 /* Streams waiting for a request, and how long each may wait. */
 #define PASSFD_MAX_PENDING 128u
 #define PASSFD_PENDING_MS 30000u
+/* A request naming a stream not accepted yet waits this long for it
+ * (upstream's take_stream: 3 tries 100 ms apart), at most this many such
+ * requests at once (beyond, the request goes on without its streams). */
+#define PASSFD_WAIT_MS 300u
+#define PASSFD_MAX_WAITING 16u
 /* fd: the passfd listening socket from the parent (fd 5). */
 int passfd_start(struct frontend *fe, int fd, struct kerr *err);
 void passfd_stop(struct frontend *fe);

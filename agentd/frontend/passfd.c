@@ -20,11 +20,20 @@
  * created the process, and answer the call after the monitor took it. From
  * then on the monitor holds it; a front-end restart does not touch it.
  *
+ * A request may come before a stream it names was accepted (upstream:
+ * "the stream is accepted but not yet inserted into the mapping", which
+ * take_stream covers by trying 3 times 100 ms apart). Here such a request
+ * waits, packed, up to PASSFD_WAIT_MS: each stream accepted meanwhile is
+ * matched at once, and when the time is up it goes on with what it has
+ * (those stdio stay on their pipes, as upstream). The loop never sleeps:
+ * other calls are served while it waits.
+ *
  * Bounds: at most PASSFD_MAX_PENDING streams wait (a new connection beyond
  * closes the oldest), each at most PASSFD_PENDING_MS (then closed); a second
  * connection from the same port replaces the first (upstream's map
  * insert). A hostile host that connects and never names the stream, or
- * sends bytes on it, costs one fd for 30 s, never a read.
+ * sends bytes on it, costs one fd for 30 s, never a read. At most
+ * PASSFD_MAX_WAITING requests wait for streams, each 300 ms at most.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -51,14 +60,30 @@ struct fe_stream {
 	uint64_t deadline;
 };
 
-/* A CreateContainer/ExecProcess whose streams wait for the executor. */
+/* A CreateContainer/ExecProcess whose streams wait for the executor (or,
+ * first, for a stream it names to be accepted). */
 struct passfd_op {
 	char container_id[IPC_ID_MAX];
 	char exec_id[IPC_ID_MAX]; /* "" for the init */
 	int fds[3];               /* stdin, stdout, stderr; -1 none */
+	/* while it waits for a stream (on fe->passfd_waiting) */
+	struct passfd_op *next;
+	struct frontend *fe;
+	struct ttrpc_call *call;
+	uint32_t type;
+	const ProtobufCMessageDescriptor *desc;
+	uint8_t *packed; /* the request, re-decoded when it goes on */
+	size_t packed_len;
+	uint32_t ports[3]; /* still missing: nonzero */
+	struct loop_timer *timer;
 };
 
+static bool waiting_take(struct frontend *fe, int fd, uint32_t port);
+static void op_free(struct passfd_op *op);
+
 #define REFUSAL_LOG_NS (1000ull * 1000 * 1000)
+
+static const char *const stdio_names[3] = { "stdin", "stdout", "stderr" };
 
 static void stream_free(struct fe_stream *s)
 {
@@ -173,6 +198,8 @@ static bool stream_key(struct frontend *fe, int fd, uint32_t *port)
 
 static void stream_add(struct frontend *fe, int fd, uint32_t port)
 {
+	if (waiting_take(fe, fd, port))
+		return;
 	for (struct fe_stream **pp = &fe->streams; *pp; pp = &(*pp)->next)
 		if ((*pp)->port == port) {
 			struct fe_stream *old = *pp;
@@ -264,13 +291,22 @@ void passfd_stop(struct frontend *fe)
 		stream_free(s);
 	}
 	fe->n_streams = 0;
+	/* The server was freed first: it cancelled every call, and each
+	 * waiting request left the list through on_wait_cancel. */
+	while (fe->passfd_waiting) {
+		struct passfd_op *op = fe->passfd_waiting;
+		fe->passfd_waiting = op->next;
+		if (op->timer)
+			loop_timer_cancel(fe->loop, op->timer);
+		op_free(op);
+	}
+	fe->n_passfd_waiting = 0;
 	if (fe->passfd_listen >= 0)
 		loop_del(fe->loop, fe->passfd_listen);
 }
 
-/* The stream of port, taken out of the table; -1 when none waits
- * (upstream then leaves that stdio on its pipe, with a warning). */
-static int take(struct frontend *fe, uint32_t port, const char *what)
+/* The stream of port, taken out of the table; -1 when none waits. */
+static int take(struct frontend *fe, uint32_t port)
 {
 	if (!port)
 		return -1;
@@ -286,7 +322,6 @@ static int take(struct frontend *fe, uint32_t port, const char *what)
 			free(s);
 			return fd;
 		}
-	log_warn("no passfd stream from port %u for %s: it stays on its pipe", port, what);
 	return -1;
 }
 
@@ -295,6 +330,7 @@ static void op_free(struct passfd_op *op)
 	for (unsigned i = 0; i < 3; i++)
 		if (op->fds[i] >= 0)
 			close(op->fds[i]);
+	free(op->packed);
 	free(op);
 }
 
@@ -308,6 +344,129 @@ static void on_created(struct frontend *fe, struct ttrpc_call *call, const struc
 		monitors_passfd_attach(fe, call, op->container_id, op->exec_id, op->fds);
 	/* cancelled: the host gave up on the call; its streams close */
 	op_free(op);
+}
+
+static void on_created(struct frontend *fe, struct ttrpc_call *call, const struct ipc_msg *reply,
+		       const struct kerr *failure, void *ctx);
+
+static void op_send(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+		    const ProtobufCMessage *req, struct passfd_op *op)
+{
+	struct kerr err = { 0 };
+	if (exec_request_message(fe, call, type, req, on_created, op, &err) < 0) {
+		op_free(op);
+		ttrpc_call_fail_err(call, &err);
+	}
+}
+
+/* Off the waiting list (its timer and cancel hook with it). */
+static void waiting_unlink(struct passfd_op *op)
+{
+	struct frontend *fe = op->fe;
+	for (struct passfd_op **pp = &fe->passfd_waiting; *pp; pp = &(*pp)->next)
+		if (*pp == op) {
+			*pp = op->next;
+			fe->n_passfd_waiting--;
+			break;
+		}
+	if (op->timer)
+		loop_timer_cancel(fe->loop, op->timer);
+	op->timer = NULL;
+	ttrpc_call_set_cancel(op->call, NULL, NULL);
+}
+
+/* The wait is over (every stream came, or the time is up): on to the
+ * executor with what it has. */
+static void waiting_done(struct passfd_op *op)
+{
+	struct frontend *fe = op->fe;
+	waiting_unlink(op);
+	for (unsigned i = 0; i < 3; i++)
+		if (op->ports[i])
+			log_warn("no passfd stream from port %u for %s of %s%s%s within %u ms: it "
+				 "stays on its pipe",
+				 op->ports[i], stdio_names[i], op->container_id,
+				 op->exec_id[0] ? "/" : "", op->exec_id, PASSFD_WAIT_MS);
+	ProtobufCMessage *req = protobuf_c_message_unpack(op->desc, NULL, op->packed_len,
+							  op->packed);
+	free(op->packed);
+	op->packed = NULL;
+	struct ttrpc_call *call = op->call;
+	if (!req) {
+		op_free(op);
+		ttrpc_call_fail(call, GRPC_INTERNAL, "the waiting request does not decode again");
+		return;
+	}
+	op_send(fe, call, op->type, req, op);
+	protobuf_c_message_free_unpacked(req, NULL);
+}
+
+static void on_wait_timeout(struct loop *l, void *data)
+{
+	struct passfd_op *op = data;
+	op->timer = NULL;
+	waiting_done(op);
+}
+
+/* The host gave up on the call while it waited: its streams close. */
+static void on_wait_cancel(struct ttrpc_call *call, void *data)
+{
+	struct passfd_op *op = data;
+	waiting_unlink(op);
+	op_free(op);
+	ttrpc_call_release(call);
+}
+
+/* A stream just accepted: the first waiting request that names its port
+ * takes it. */
+static bool waiting_take(struct frontend *fe, int fd, uint32_t port)
+{
+	for (struct passfd_op *op = fe->passfd_waiting; op; op = op->next)
+		for (unsigned i = 0; i < 3; i++) {
+			if (op->ports[i] != port)
+				continue;
+			log_debug("passfd stream from port %u arrived for a waiting request", port);
+			op->fds[i] = fd;
+			op->ports[i] = 0;
+			if (!(op->ports[0] | op->ports[1] | op->ports[2]))
+				waiting_done(op);
+			return true;
+		}
+	return false;
+}
+
+/* Park the request until its missing streams come or PASSFD_WAIT_MS pass;
+ * false when it cannot wait (too many wait, no memory): it goes on now. */
+static bool waiting_add(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+			const ProtobufCMessage *req, struct passfd_op *op,
+			const uint32_t missing[3])
+{
+	if (fe->n_passfd_waiting >= PASSFD_MAX_WAITING)
+		return false;
+	size_t len = protobuf_c_message_get_packed_size(req);
+	op->packed = malloc(len ? len : 1);
+	if (!op->packed)
+		return false;
+	op->packed_len = protobuf_c_message_pack(req, op->packed);
+	op->desc = req->descriptor;
+	op->fe = fe;
+	op->call = call;
+	op->type = type;
+	memcpy(op->ports, missing, sizeof(op->ports));
+	op->timer = loop_timer_add(fe->loop, loop_now_ns() + PASSFD_WAIT_MS * 1000000ull,
+				   on_wait_timeout, op);
+	if (!op->timer) {
+		free(op->packed);
+		op->packed = NULL;
+		return false;
+	}
+	op->next = fe->passfd_waiting;
+	fe->passfd_waiting = op;
+	fe->n_passfd_waiting++;
+	ttrpc_call_set_cancel(call, on_wait_cancel, op);
+	log_info("%s%s%s waits up to %u ms for its passfd streams", op->container_id,
+		 op->exec_id[0] ? "/" : "", op->exec_id, PASSFD_WAIT_MS);
+	return true;
 }
 
 void passfd_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
@@ -325,15 +484,19 @@ void passfd_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
 	}
 	snprintf(op->container_id, sizeof(op->container_id), "%s", cid);
 	snprintf(op->exec_id, sizeof(op->exec_id), "%s", ipc_exec_name(cid, eid));
-	static const char *const names[3] = { "stdin", "stdout", "stderr" };
-	char what[IPC_ID_MAX * 2 + 32];
+	uint32_t missing[3] = { 0, 0, 0 };
 	for (unsigned i = 0; i < 3; i++) {
-		snprintf(what, sizeof(what), "%s of %s/%s", names[i], cid, eid);
-		op->fds[i] = take(fe, ports[i], what);
+		op->fds[i] = take(fe, ports[i]);
+		if (ports[i] && op->fds[i] < 0)
+			missing[i] = ports[i];
 	}
-	struct kerr err = { 0 };
-	if (exec_request_message(fe, call, type, req, on_created, op, &err) < 0) {
-		op_free(op);
-		ttrpc_call_fail_err(call, &err);
-	}
+	if ((missing[0] | missing[1] | missing[2]) && waiting_add(fe, call, type, req, op, missing))
+		return;
+	for (unsigned i = 0; i < 3; i++)
+		if (missing[i])
+			log_warn("no passfd stream from port %u for %s of %s%s%s: it stays on its "
+				 "pipe (%u requests already wait for streams)",
+				 missing[i], stdio_names[i], cid, op->exec_id[0] ? "/" : "",
+				 op->exec_id, fe->n_passfd_waiting);
+	op_send(fe, call, type, req, op);
 }

@@ -9,7 +9,8 @@
  * on the host, not in the guest).
  *
  *   passfd-peer ADDR [--in PORT FILE] [--out PORT FILE] [--err PORT FILE]
- *               [--ready FILE] [--pause-after N --hold FILE] [-t SECONDS]
+ *               [--ready FILE] [--pause-after N --hold FILE] [--connect-after FILE]
+ *               [-t SECONDS]
  *
  * ADDR is the listener: vsock://CID:PORT (the client binds the given local
  * ports), or unix:///path / unix://@name (the client binds the abstract name
@@ -19,6 +20,8 @@
  * --err are written until the agent closes them. --pause-after N: after N
  * bytes of --out, create FILE.paused and read nothing more until --hold FILE
  * exists (a stream held mid-flight while the test kills the front-end).
+ * --connect-after FILE: connect only once FILE exists (a stream the host
+ * names in a request before it is connected).
  *
  * Exit: 0 every output stream ended, 3 timeout, 1 error.
  */
@@ -117,7 +120,7 @@ int main(int argc, char **argv)
 	struct stream st[3] = { { .sock = -1, .fd = -1 },
 				{ .sock = -1, .fd = -1 },
 				{ .sock = -1, .fd = -1 } };
-	const char *ready = NULL, *hold = NULL, *addr = argc > 1 ? argv[1] : NULL;
+	const char *ready = NULL, *hold = NULL, *after = NULL, *addr = argc > 1 ? argv[1] : NULL;
 	unsigned long long pause_after = 0;
 	double timeout = 300;
 	for (int i = 2; i < argc; i++) {
@@ -131,6 +134,8 @@ int main(int argc, char **argv)
 			i += 2;
 		} else if (!strcmp(argv[i], "--ready") && i + 1 < argc) {
 			ready = argv[++i];
+		} else if (!strcmp(argv[i], "--connect-after") && i + 1 < argc) {
+			after = argv[++i];
 		} else if (!strcmp(argv[i], "--hold") && i + 1 < argc) {
 			hold = argv[++i];
 		} else if (!strcmp(argv[i], "--pause-after") && i + 1 < argc) {
@@ -145,8 +150,16 @@ int main(int argc, char **argv)
 	if (!addr || (pause_after && !hold)) {
 		fprintf(stderr, "usage: passfd-peer ADDR [--in PORT FILE] [--out PORT FILE] "
 				"[--err PORT FILE] [--ready FILE] [--pause-after N --hold FILE] "
-				"[-t SECONDS]\n");
+				"[--connect-after FILE] [-t SECONDS]\n");
 		return 2;
+	}
+	double end = now_s() + timeout;
+	while (after && access(after, F_OK) != 0) {
+		if (now_s() > end) {
+			fprintf(stderr, "passfd-peer: timed out waiting for %s\n", after);
+			return 3;
+		}
+		usleep(2000);
 	}
 	for (unsigned i = 0; i < 3; i++) {
 		if (!st[i].file)
@@ -169,7 +182,6 @@ int main(int argc, char **argv)
 	if (hold)
 		snprintf(paused, sizeof(paused), "%s.paused", hold);
 	static char buf[1 << 16];
-	double end = now_s() + timeout;
 	bool held = false;
 	static char inbuf[1 << 16];
 	size_t in_len = 0, in_off = 0;

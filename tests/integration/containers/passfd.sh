@@ -11,7 +11,7 @@
 #
 #   passfd.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE   (KATA_PASSFD_PEER in the environment)
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 12
+plan 13
 suite_requires
 peer=${KATA_PASSFD_PEER:-}
 [ -x "$peer" ] || { fail_rest "KATA_PASSFD_PEER is not the passfd-peer binary"; exit 0; }
@@ -107,6 +107,26 @@ t_streams() {
     "$(diag nostream; cat "$work/nostream.read")" eval '[ $rc -eq 0 ] &&
       [ "$(jq -r .data "$work/nostream.read" | base64 -d)" = on-the-pipe ]'
   pf_remove nostream
+
+  # a stream the host connects after it sent the request naming it
+  # (upstream's take_stream retries for 300 ms): the peer connects only once
+  # the front-end logged that the request waits for it
+  b=$(bundle late echo late-out)
+  "$peer" "$pfaddr" --connect-after "$work/late.go" --out 5061 "$work/late.out" -t 30 2>"$work/late.peer" &
+  local late_peer=$! cc
+  pf_create late "$b" 0 5061 0 &
+  cc=$!
+  for _ in $(seq 1 500); do
+    grep -q 'late waits up to 300 ms for its passfd streams' "$work/agent.log" && break
+    sleep 0.01
+  done
+  touch "$work/late.go"
+  wait "$cc" && pf_start late && pf_wait late && wait "$late_peer"
+  rc=$?
+  check "a stream connected after the request that names it (within upstream's 300 ms) still gets the output" \
+    "$(pdiag late; grep -a late "$work/agent.log" | tail -n 5)" eval '[ $rc -eq 0 ] && [ "$(cat "$work/late.out")" = late-out ] &&
+      grep -q "late waits up to 300 ms" "$work/agent.log"'
+  pf_remove late
   agent_stop
 }
 

@@ -60,7 +60,6 @@ frontend_pid() {
 }
 
 passfd_body() {
-
   # 1. A known large output (seq: 6.9 MB, its checksum computed here) on
   # stdout, a line on stderr, each on its own stream.
   want=$(seq 1 1000000 | sha)

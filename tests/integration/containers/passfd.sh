@@ -11,7 +11,7 @@
 #
 #   passfd.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE   (KATA_PASSFD_PEER in the environment)
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 13
+plan 14
 suite_requires
 peer=${KATA_PASSFD_PEER:-}
 [ -x "$peer" ] || { fail_rest "KATA_PASSFD_PEER is not the passfd-peer binary"; exit 0; }
@@ -206,6 +206,33 @@ t_attacks() {
   check "the refusals are logged, rate-limited" "$(tail -n 5 "$work/agent.log")" \
     eval '[ "$(grep -c "passfd connection refused" "$work/agent.log")" -ge 1 ] &&
       [ "$(grep -c "passfd connection refused" "$work/agent.log")" -lt 50 ]'
+
+  # 24 ExecProcess calls at once (each started, then released together),
+  # each naming a stream never connected: at most 16 park (300 ms each),
+  # the others go on at once; every call is answered (the container does
+  # not exist) and nothing is left behind
+  before=$(fe_fds)
+  local pids=() i
+  rm -f "$work/park.go"
+  for i in $(seq 1 24); do
+    until [ -e "$work/park.go" ]; do sleep 0.01; done &&
+      ctl call AgentService/ExecProcess "{\"containerId\":\"nosuch\",\"execId\":\"e$i\",
+      \"process\":{\"Args\":[\"true\"],\"Cwd\":\"/\"},\"stdoutPort\":$((8000 + i))}" \
+      >"$work/park.$i" 2>&1 &
+    pids+=($!)
+  done
+  sleep 0.5
+  touch "$work/park.go"
+  local answered=0
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}"
+    [ $? -ne 0 ] && grep -q 'NOT_FOUND\|INVALID_ARGUMENT' "$work/park.$((i + 1))" && answered=$((answered + 1))
+  done
+  after=$(fe_fds)
+  check "24 requests naming streams that never come: at most 16 wait (the others go on at once), all 24 answered, no fd left (fds $before -> $after)" \
+    "$(cat "$work/park.1"; grep -a 'wait for streams\|waits up to' "$work/agent.log" | tail -n 3)" \
+    eval '[ $answered -eq 24 ] && [ "$after" -le "$before" ] &&
+      grep -q "(16 requests already wait for streams)" "$work/agent.log" && ctl check >/dev/null'
   agent_stop
 }
 

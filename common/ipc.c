@@ -1183,6 +1183,11 @@ void ipc_deferred_resume(struct ipc_deferred *d)
 	deferred_free(d);
 }
 
+void ipc_deferred_drop(struct ipc_deferred *d)
+{
+	deferred_free(d);
+}
+
 void ipc_deferred_refuse(struct ipc_deferred *d, const struct kerr *why)
 {
 	struct ipc_chan *c = d->chan;

@@ -591,7 +591,7 @@ void ipc_chan_set_gate(struct ipc_chan *c, ipc_gate_fn fn, void *data);
  * and text, the channel stays open), or IPC_DEFERRED after
  * ipc_chan_defer(c, m) took the message: then exactly one of
  * ipc_deferred_resume (the handler runs, as if the message had just
- * arrived) or ipc_deferred_refuse ends it later. If the channel closes
+ * arrived), ipc_deferred_refuse or ipc_deferred_drop ends it later. If the channel closes
  * meanwhile, both only free it.
  */
 #define IPC_DEFERRED 1
@@ -606,6 +606,8 @@ const struct ipc_msg *ipc_deferred_msg(const struct ipc_deferred *d);
 void ipc_deferred_resume(struct ipc_deferred *d);
 /* ERROR with why's status (PERMISSION_DENIED when it has none). */
 void ipc_deferred_refuse(struct ipc_deferred *d, const struct kerr *why);
+/* Free it unanswered (the owner's teardown). */
+void ipc_deferred_drop(struct ipc_deferred *d);
 /* Close now: on_close(reason) runs, then the channel is freed. */
 void ipc_chan_close(struct ipc_chan *c, const char *reason);
 /* Free without calling on_close (owner teardown). */

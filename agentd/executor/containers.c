@@ -24,6 +24,7 @@
 
 #include "cleanup.h"
 #include "executor.h"
+#include "policy.h"
 #include "grpc_status.h"
 #include "hooks.h"
 #include "mount_source.h"
@@ -657,6 +658,8 @@ int on_create_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	if (ipc_chan_new(&ct->em, x->loop, em, name, IPC_ROLE_MONITOR, monitor_table,
 			 on_monitor_close, ct, &ce) < 0)
 		log_error("container %s: %s", ct->id, ce.msg);
+	else
+		policy_monitor_started(ct); /* before the front-end knows the monitor */
 	ct->next = x->ctrs;
 	x->ctrs = ct;
 	x->n_ctrs++;

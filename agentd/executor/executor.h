@@ -65,6 +65,7 @@ struct pending {
 };
 
 struct oom_watch;
+struct policy_client; /* policy.c */
 
 enum ctr_state { CTR_CREATING, CTR_CREATED, CTR_RUNNING, CTR_STOPPED };
 
@@ -195,6 +196,7 @@ struct executor {
 	unsigned n_ctrs;
 	struct oom_state oom;
 	struct online_op online;
+	struct policy_client *pol; /* the agent policy (policy.h) */
 };
 
 /* ---- main.c ---- */

@@ -282,6 +282,49 @@ static int on_wait_process(struct ipc_chan *c, struct ipc_msg *msg, void *data, 
 	return 0;
 }
 
+/* The agent policy's verdict on a request: the bits that deny it (all of
+ * them must be set for CLOSE_STDIN_REQ, which serves CloseStdin and an
+ * empty WriteStdin), and the request type the denial names. Reads are
+ * never refused: their output is redacted (proc.c). */
+static uint32_t policy_bits(uint32_t type, const char **req)
+{
+	switch (type) {
+	case IPC_WRITE_STDIN_REQ:
+		*req = "WriteStreamRequest";
+		return IPC_MON_DENY_WRITE_STREAM;
+	case IPC_CLOSE_STDIN_REQ:
+		*req = "CloseStdinRequest";
+		return IPC_MON_DENY_CLOSE_STDIN | IPC_MON_DENY_WRITE_STREAM;
+	case IPC_TTY_WIN_RESIZE_REQ:
+		*req = "TtyWinResizeRequest";
+		return IPC_MON_DENY_TTY_WIN_RESIZE;
+	case IPC_WAIT_PROCESS_REQ:
+		*req = "WaitProcessRequest";
+		return IPC_MON_DENY_WAIT_PROCESS;
+	default:
+		return 0;
+	}
+}
+
+static int frontend_gate(struct ipc_chan *c, const struct ipc_msg *msg, void *data,
+			 struct kerr *err)
+{
+	struct monitor *m = data;
+	int r = ipc_endpoint_check(&m->policy, msg->hdr.type, err);
+	if (r < 0)
+		return r;
+	const char *req = NULL;
+	uint32_t bits = policy_bits(msg->hdr.type, &req);
+	if (bits && !m->policy_known)
+		return kerr_set_status(err, GRPC_UNAVAILABLE, -EAGAIN,
+				       "%s: the policy's verdicts have not arrived yet", req);
+	if (bits && (m->policy_deny & bits) == bits)
+		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EACCES,
+				       "%s is blocked by policy: the policy in force denies it",
+				       req);
+	return 0;
+}
+
 static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_READ_STREAM_REQ, on_read_stream },
 	{ IPC_READ_STREAM_ACK, on_read_stream_ack },
@@ -313,8 +356,9 @@ static int frontend_attach(struct monitor *m, int fd, struct kerr *err)
 			     frontend_closed, m, err);
 	if (r < 0)
 		return r;
-	/* a compromised front-end does not bypass [endpoints] here either */
-	ipc_chan_set_gate(c, ipc_endpoint_gate, &m->policy);
+	/* a compromised front-end bypasses neither [endpoints] nor the
+	 * policy's verdicts here */
+	ipc_chan_set_gate(c, frontend_gate, m);
 	m->frontend = c;
 	return 0;
 }
@@ -377,8 +421,21 @@ static int on_mon_shutdown(struct ipc_chan *c, struct ipc_msg *msg, void *data, 
 	return 0;
 }
 
+static int on_mon_policy(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+{
+	struct monitor *m = data;
+	const struct ipc_mon_policy *p = msg->in;
+	if (p->deny != m->policy_deny)
+		log_info("policy verdicts: deny 0x%x", p->deny);
+	m->policy_deny = p->deny;
+	m->policy_known = true;
+	mon_policy_changed(m);
+	return 0;
+}
+
 static const struct ipc_dispatch executor_table[] = {
 	{ IPC_MON_NEW_FRONTEND, on_mon_new_frontend },
+	{ IPC_MON_POLICY, on_mon_policy },
 	{ IPC_MON_SIGNAL, on_mon_signal },
 	{ IPC_MON_SHUTDOWN, on_mon_shutdown },
 	{ 0, NULL },

@@ -112,6 +112,13 @@ struct monitor {
 	/* [endpoints] allowed from the executor (--endpoints): every
 	 * front-end request passes it (common/endpoints.h) */
 	struct agent_options policy;
+	/* The agent policy's verdicts on the requests answered here
+	 * (IPC_MON_DENY_*), from the executor (MON_POLICY, sent before the
+	 * front-end learns of this monitor). Until the first: reads wait,
+	 * the other requests fail UNAVAILABLE. ReadStream denied: output is
+	 * dropped as it comes (redacted, as upstream clears what it read). */
+	uint32_t policy_deny;
+	bool policy_known;
 };
 
 /* ---- proc.c ---- */
@@ -138,6 +145,8 @@ int mon_wait(struct mon_proc *p, uint32_t id, struct kerr *err);
 /* A new front-end: forget requests of the old one, re-send what it did not
  * acknowledge. */
 void mon_frontend_changed(struct monitor *m);
+/* The verdicts changed: a redacted stream drops what it holds now. */
+void mon_policy_changed(struct monitor *m);
 void mon_free_all(struct monitor *m);
 
 /* ---- main.c ---- */

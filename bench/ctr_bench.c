@@ -12,17 +12,29 @@
  *       ids are replaced per round.
  *   ctr_bench --addr A start SPEC_JSON ID         create and start ID, return
  *   ctr_bench --addr A stop ID                    SIGKILL, wait, remove ID
+ *   ctr_bench --addr A start-many SPEC_JSON PREFIX FROM TO
+ *       create and start PREFIX<FROM> .. PREFIX<TO> one after the other;
+ *       every CreateContainer + StartContainer time, in order (samples_ms
+ *       unsorted: the time of the i-th container is the i-th value).
+ *   ctr_bench --addr A stop-many PREFIX FROM TO   stop each (as stop), in
+ *       order; every time, in order.
  *   ctr_bench --addr A exec ID ROUNDS CMD...      ExecProcess + WaitProcess
- *   ctr_bench --addr A stream SPEC_JSON DEPTH     start it, keep DEPTH
- *       ReadStdout calls in flight until EOF, wait, remove; bytes and MB/s
- *       from StartContainer to EOF.
+ *   ctr_bench --addr A stream SPEC_JSON DEPTH [LEN]   start it, keep DEPTH
+ *       ReadStdout calls of LEN bytes (default 1 MiB: as much as the agent
+ *       gives) in flight until EOF, wait, remove; bytes and MB/s from
+ *       StartContainer to EOF, and the round trip of the calls (send to
+ *       answer) in microseconds.
  *   ctr_bench --addr A rpc SERVICE METHOD JSON ROUNDS
  *       ROUNDS unary calls of SERVICE/METHOD (e.g. grpc.Health Check) with
  *       the request given as JSON; also the mean response size in bytes.
  *   ctr_bench cmd ROUNDS CMD...                   fork+exec+wait CMD, each
  *       "{}" in it replaced by a per-round id (runc/crun run and exec).
- *   ctr_bench pipe CMD...                         CMD's stdout through a
- *       pipe into read(2) of 64 KiB here until EOF; bytes and MB/s.
+ *   ctr_bench pipe [--chunk N] CMD...             CMD's stdout through a
+ *       pipe into read(2) of N bytes (default 64 KiB) here until EOF;
+ *       bytes and MB/s.
+ *   ctr_bench pack SPEC_JSON ID OUT               the CreateContainerRequest
+ *       of SPEC_JSON for container ID, packed (protobuf) into OUT, for a
+ *       client that cannot build it (bench/go-stdio).
  *
  * Latencies: median, p90, min, max and every sample (sorted) in
  * milliseconds. Any failed round makes
@@ -52,6 +64,7 @@
 #define CALL_TIMEOUT_NS (60ull * 1000000000ull)
 #define MAX_DEPTH 16
 #define PIPE_CHUNK (64u * 1024u)
+#define PIPE_CHUNK_MAX (1u << 20)
 
 static uint64_t now_ns(void)
 {
@@ -269,21 +282,79 @@ static int run_start(const char *spec_path, const char *id)
 	return 0;
 }
 
-static int run_stop(const char *id)
+/* SIGKILL, wait, remove: 0 or -1. */
+static int stop_one(const char *id, int *status)
 {
 	Grpc__SignalProcessRequest s = GRPC__SIGNAL_PROCESS_REQUEST__INIT;
 	s.container_id = (char *)id;
 	s.exec_id = (char *)"";
 	s.signal = SIGKILL;
-	int status = -1;
+	*status = -1;
 	/* An already-exited container answers the signal with an error; the
 	 * wait and the removal still apply. */
 	(void)call("SignalProcess", &s.base, NULL, NULL);
-	(void)wait_process(id, "", &status);
-	if (remove_container(id) < 0)
+	(void)wait_process(id, "", status);
+	return remove_container(id);
+}
+
+static int run_stop(const char *id)
+{
+	int status;
+	if (stop_one(id, &status) < 0)
 		return 1;
 	printf("removed=%s status=%d\n", id, status);
 	return 0;
+}
+
+/* The samples in the order taken (not sorted): a scale curve. */
+static void print_curve(const double *ms, int n, int errors)
+{
+	printf("containers=%d errors=%d samples_ms=", n, errors);
+	for (int i = 0; i < n; i++)
+		printf("%s%.3f", i ? "," : "", ms[i]);
+	putchar('\n');
+}
+
+static int run_start_many(const char *spec_path, const char *prefix, int from, int to)
+{
+	Grpc__CreateContainerRequest *cc = NULL;
+	if (to < from || load_spec(spec_path, &cc) < 0)
+		return 1;
+	char *cid = cc->container_id, *eid = cc->exec_id;
+	cleanup_free double *ms = calloc((size_t)(to - from + 1), sizeof(*ms));
+	int n = 0, errors = 0;
+	for (int i = from; i <= to && ms; i++) {
+		char id[64];
+		snprintf(id, sizeof(id), "%s%d", prefix, i);
+		uint64_t t0 = now_ns();
+		if (create_start(cc, id) < 0) {
+			/* One failure says the agent hit a limit: stop there. */
+			errors++;
+			break;
+		}
+		ms[n++] = (double)(now_ns() - t0) / 1e6;
+	}
+	free_spec(cc, cid, eid);
+	print_curve(ms, n, errors);
+	return errors || !ms ? 1 : 0;
+}
+
+static int run_stop_many(const char *prefix, int from, int to)
+{
+	cleanup_free double *ms = calloc((size_t)(to >= from ? to - from + 1 : 1), sizeof(*ms));
+	int n = 0, errors = 0;
+	for (int i = from; i <= to && ms; i++) {
+		char id[64];
+		snprintf(id, sizeof(id), "%s%d", prefix, i);
+		int status;
+		uint64_t t0 = now_ns();
+		if (stop_one(id, &status) < 0)
+			errors++;
+		else
+			ms[n++] = (double)(now_ns() - t0) / 1e6;
+	}
+	print_curve(ms, n, errors);
+	return errors || !ms ? 1 : 0;
 }
 
 static int run_exec(const char *cid, int rounds, char **cmd, int ncmd)
@@ -324,18 +395,49 @@ static int run_exec(const char *cid, int rounds, char **cmd, int ncmd)
 	return errors ? 1 : 0;
 }
 
-static int send_read(const char *id, uint32_t *sid)
+static int send_read(const char *id, uint32_t len, uint32_t *sid)
 {
 	Grpc__ReadStreamRequest r = GRPC__READ_STREAM_REQUEST__INIT;
 	r.container_id = (char *)id;
 	r.exec_id = (char *)"";
-	/* More than the agent hands out per call: each answer is as full as
-	 * the agent makes it. */
-	r.len = 1u << 20;
+	r.len = len;
 	return send_only("ReadStdout", &r.base, sid);
 }
 
-static int run_stream(const char *spec_path, int depth)
+/* Round trips of the stream's calls, in microseconds. */
+struct rt_log {
+	double *us;
+	size_t n, cap;
+};
+
+static void rt_add(struct rt_log *l, uint64_t ns)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 4096;
+		double *us = realloc(l->us, cap * sizeof(*us));
+		if (!us)
+			return; /* the stats then cover fewer calls */
+		l->us = us;
+		l->cap = cap;
+	}
+	l->us[l->n++] = (double)ns / 1e3;
+}
+
+static void rt_print(struct rt_log *l)
+{
+	if (l->n == 0) {
+		putchar('\n');
+		return;
+	}
+	qsort(l->us, l->n, sizeof(*l->us), cmp_double);
+	double sum = 0;
+	for (size_t i = 0; i < l->n; i++)
+		sum += l->us[i];
+	printf(" rt_mean_us=%.1f rt_p50_us=%.1f rt_p90_us=%.1f\n", sum / (double)l->n,
+	       l->us[l->n / 2], l->us[(9 * l->n + 9) / 10 - 1]);
+}
+
+static int run_stream(const char *spec_path, int depth, uint32_t want)
 {
 	Grpc__CreateContainerRequest *cc = NULL;
 	if (load_spec(spec_path, &cc) < 0)
@@ -357,12 +459,17 @@ static int run_stream(const char *spec_path, int depth)
 	uint64_t t0 = now_ns(), t1 = 0;
 	uint64_t bytes = 0, answers = 0;
 	uint32_t sids[MAX_DEPTH] = { 0 };
+	uint64_t sent_at[MAX_DEPTH] = { 0 };
+	cleanup_free struct rt_log *rt = calloc(1, sizeof(*rt));
 	int inflight = 0;
 	bool eof = false, failed = false;
 	if (call("StartContainer", &sc.base, NULL, NULL) < 0)
 		goto out;
+	if (!rt)
+		goto out;
 	for (int i = 0; i < depth; i++) {
-		if (send_read(id, &sids[i]) < 0)
+		sent_at[i] = now_ns();
+		if (send_read(id, want, &sids[i]) < 0)
 			goto out;
 		inflight++;
 	}
@@ -383,6 +490,7 @@ static int run_stream(const char *spec_path, int depth)
 				slot = i;
 		if (slot < 0)
 			continue;
+		rt_add(rt, now_ns() - sent_at[slot]);
 		sids[slot] = 0;
 		inflight--;
 		size_t got = 0;
@@ -410,7 +518,8 @@ static int run_stream(const char *spec_path, int depth)
 		bytes += got;
 		answers++;
 		if (!eof) {
-			if (send_read(id, &sids[slot]) < 0)
+			sent_at[slot] = now_ns();
+			if (send_read(id, want, &sids[slot]) < 0)
 				goto out;
 			inflight++;
 		}
@@ -421,12 +530,15 @@ static int run_stream(const char *spec_path, int depth)
 		failed = true;
 	}
 	double secs = (double)(t1 - t0) / 1e9;
-	printf("bytes=%llu seconds=%.3f mb_per_s=%.1f depth=%d answers=%llu avg_answer=%llu\n",
-	       (unsigned long long)bytes, secs, (double)bytes / 1e6 / secs, depth,
+	printf("bytes=%llu seconds=%.3f mb_per_s=%.1f depth=%d len=%u answers=%llu avg_answer=%llu",
+	       (unsigned long long)bytes, secs, (double)bytes / 1e6 / secs, depth, want,
 	       (unsigned long long)answers,
 	       (unsigned long long)(answers ? bytes / answers : 0));
+	rt_print(rt);
 	rc = failed ? 1 : 0;
 out:
+	if (rt)
+		free(rt->us);
 	if (remove_container(id) < 0)
 		rc = 1;
 	return rc;
@@ -499,21 +611,21 @@ static int run_cmd(int rounds, char **cmd, int ncmd)
 	return errors ? 1 : 0;
 }
 
-static int run_pipe(char **cmd)
+static int run_pipe(char **cmd, size_t chunk)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		fprintf(stderr, "ctr_bench: pipe: %s\n", strerror(errno));
 		return 1;
 	}
-	static uint8_t buf[PIPE_CHUNK];
+	static uint8_t buf[PIPE_CHUNK_MAX];
 	uint64_t bytes = 0, t0 = now_ns();
 	pid_t pid = spawn(cmd, p[1]);
 	close(p[1]);
 	if (pid < 0)
 		return 1;
 	for (;;) {
-		ssize_t n = read(p[0], buf, sizeof(buf));
+		ssize_t n = read(p[0], buf, chunk);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -529,6 +641,27 @@ static int run_pipe(char **cmd)
 	printf("bytes=%llu seconds=%.3f mb_per_s=%.1f\n", (unsigned long long)bytes, secs,
 	       (double)bytes / 1e6 / secs);
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
+static int run_pack(const char *spec_path, const char *id, const char *out_path)
+{
+	Grpc__CreateContainerRequest *cc = NULL;
+	if (load_spec(spec_path, &cc) < 0)
+		return 1;
+	char *cid = cc->container_id, *eid = cc->exec_id;
+	cc->container_id = (char *)id;
+	cc->exec_id = (char *)id; /* the Kata runtime's convention for the init */
+	size_t len = protobuf_c_message_get_packed_size(&cc->base);
+	cleanup_free uint8_t *buf = malloc(len ? len : 1);
+	if (buf)
+		protobuf_c_message_pack(&cc->base, buf);
+	free_spec(cc, cid, eid);
+	FILE *f = buf ? fopen(out_path, "we") : NULL;
+	if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
+		fprintf(stderr, "ctr_bench: writing %s failed\n", out_path);
+		return 1;
+	}
+	return 0;
 }
 
 /* The same request, ROUNDS times, one at a time: the latency of the call
@@ -583,11 +716,14 @@ static void usage(void)
 	fprintf(stderr,
 		"Usage: ctr_bench --addr ADDR lifecycle SPEC_JSON ROUNDS\n"
 		"       ctr_bench --addr ADDR start SPEC_JSON ID | stop ID\n"
+		"       ctr_bench --addr ADDR start-many SPEC_JSON PREFIX FROM TO\n"
+		"       ctr_bench --addr ADDR stop-many PREFIX FROM TO\n"
 		"       ctr_bench --addr ADDR exec ID ROUNDS CMD...\n"
-		"       ctr_bench --addr ADDR stream SPEC_JSON DEPTH\n"
+		"       ctr_bench --addr ADDR stream SPEC_JSON DEPTH [LEN]\n"
 		"       ctr_bench --addr ADDR rpc SERVICE METHOD JSON ROUNDS\n"
 		"       ctr_bench cmd ROUNDS CMD...    ({} = a per-round id)\n"
-		"       ctr_bench pipe CMD...\n");
+		"       ctr_bench pipe [--chunk BYTES] CMD...\n"
+		"       ctr_bench pack SPEC_JSON ID OUT\n");
 }
 
 int main(int argc, char **argv)
@@ -609,8 +745,18 @@ int main(int argc, char **argv)
 
 	if (strcmp(mode, "cmd") == 0 && left >= 2)
 		return run_cmd(atoi(rest[0]), rest + 1, left - 1);
+	if (strcmp(mode, "pipe") == 0 && left >= 3 && strcmp(rest[0], "--chunk") == 0) {
+		long chunk = atol(rest[1]);
+		if (chunk < 1 || chunk > (long)PIPE_CHUNK_MAX) {
+			usage();
+			return 2;
+		}
+		return run_pipe(rest + 2, (size_t)chunk);
+	}
 	if (strcmp(mode, "pipe") == 0 && left >= 1)
-		return run_pipe(rest);
+		return run_pipe(rest, PIPE_CHUNK);
+	if (strcmp(mode, "pack") == 0 && left == 3)
+		return run_pack(rest[0], rest[1], rest[2]);
 
 	if (!addr) {
 		usage();
@@ -628,13 +774,24 @@ int main(int argc, char **argv)
 		rc = sandbox() < 0 ? 1 : run_start(rest[0], rest[1]);
 	else if (strcmp(mode, "stop") == 0 && left == 1)
 		rc = run_stop(rest[0]);
+	else if (strcmp(mode, "start-many") == 0 && left == 4)
+		rc = sandbox() < 0 ? 1
+				   : run_start_many(rest[0], rest[1], atoi(rest[2]), atoi(rest[3]));
+	else if (strcmp(mode, "stop-many") == 0 && left == 3)
+		rc = run_stop_many(rest[0], atoi(rest[1]), atoi(rest[2]));
 	else if (strcmp(mode, "exec") == 0 && left >= 3)
 		rc = run_exec(rest[0], atoi(rest[1]), rest + 2, left - 2);
 	else if (strcmp(mode, "rpc") == 0 && left == 4)
 		rc = run_rpc(rest[0], rest[1], rest[2], atoi(rest[3]));
-	else if (strcmp(mode, "stream") == 0 && left == 2) {
+	else if (strcmp(mode, "stream") == 0 && (left == 2 || left == 3)) {
 		int depth = atoi(rest[1]);
-		rc = depth < 1 || depth > MAX_DEPTH ? 2 : sandbox() < 0 ? 1 : run_stream(rest[0], depth);
+		/* By default more than the agent hands out per call: each answer
+		 * is as full as the agent makes it. */
+		long len = left == 3 ? atol(rest[2]) : 1l << 20;
+		if (depth < 1 || depth > MAX_DEPTH || len < 1 || len > 4l << 20)
+			rc = 2;
+		else
+			rc = sandbox() < 0 ? 1 : run_stream(rest[0], depth, (uint32_t)len);
 	}
 	if (rc == 2)
 		usage();

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * health_bench.c - grpc.Health/Check round trips against any ttRPC server
- * (our agent, or the Go containerd/ttrpc peer in bench/go-server), so both
- * are measured by the same client.
+ * (our agent, or the Go containerd/ttrpc peer in bench/go-ttrpc/server.go),
+ * so both are measured by the same client.
  *
  *   health_bench --addr unix:///path --clients N --seconds T
  *       N client processes (no threads in this project), each with its own

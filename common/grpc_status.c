@@ -31,14 +31,6 @@ const char *grpc_status_name(int code)
 	return names[code];
 }
 
-int grpc_status_from_name(const char *name)
-{
-	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
-		if (strcmp(names[i], name) == 0)
-			return i;
-	return -1;
-}
-
 int grpc_status_from_errno(int neg_errno)
 {
 	switch (-neg_errno) {

@@ -28,8 +28,6 @@ enum grpc_status {
 
 /* "NOT_FOUND" etc.; "UNKNOWN_STATUS" for values out of range. */
 const char *grpc_status_name(int code);
-/* Inverse of grpc_status_name; -1 if the name is not a status. */
-int grpc_status_from_name(const char *name);
 /* Status a negative errno maps to (used by kerr_status). */
 int grpc_status_from_errno(int neg_errno);
 

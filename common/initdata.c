@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -402,4 +403,23 @@ int initdata_write(const struct initdata *d, const char *dir, struct kerr *err)
 			r = write_file(fd, dir, names[i], v, strlen(v), err);
 	}
 	return r;
+}
+
+int initdata_policy_memfd(const struct initdata *d, struct kerr *err)
+{
+	const char *policy = initdata_get(d, INITDATA_POLICY_KEY);
+	if (!policy)
+		return -ENOENT;
+	cleanup_close int fd = memfd_create(INITDATA_POLICY_MEMFD_NAME,
+					    MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return kerr_set(err, -errno, "initdata: memfd for the policy: %s", strerror(errno));
+	int r = write_all(fd, policy, strlen(policy));
+	if (r < 0)
+		return kerr_set(err, r, "initdata: writing the policy memfd: %s", strerror(-r));
+	int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL;
+	if (fcntl(fd, F_ADD_SEALS, seals) < 0)
+		return kerr_set(err, -errno, "initdata: sealing the policy memfd: %s",
+				strerror(errno));
+	return take_fd(&fd);
 }

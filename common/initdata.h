@@ -36,7 +36,8 @@
  *
  * Offers: INITDATA_DIR, struct initdata, initdata_find_device(),
  *         initdata_read_fd(), initdata_parse(), initdata_get(),
- *         initdata_digest_for(), initdata_write(), initdata_free().
+ *         initdata_digest_for(), initdata_write(), initdata_policy_memfd(),
+ *         initdata_free().
  */
 #ifndef KATA_COMMON_INITDATA_H
 #define KATA_COMMON_INITDATA_H
@@ -52,6 +53,7 @@
 #define INITDATA_AA_NAME "aa.toml"
 #define INITDATA_CDH_NAME "cdh.toml"
 #define INITDATA_POLICY_KEY "policy.rego"
+#define INITDATA_POLICY_MEMFD_NAME "initdata-policy.rego"
 
 #define INITDATA_MAGIC "initdata"
 #define INITDATA_HEADER_LEN 16
@@ -111,6 +113,14 @@ size_t initdata_digest_for(const struct initdata *d, enum initdata_platform plat
  * temporary name and renamed over whatever was there (mode 0644), so a
  * planted symlink is replaced, never followed. */
 int initdata_write(const struct initdata *d, const char *dir, struct kerr *err);
+
+/* data."policy.rego" in a sealed memfd (INITDATA_POLICY_MEMFD_NAME; no
+ * write, grow, shrink or further seal), close-on-exec: the policy as
+ * upstream keeps it, in memory and never on a filesystem, in a form that
+ * can be handed to another process as an fd and read by it but changed by
+ * nobody. Returns the fd, -ENOENT when the data has no policy, or another
+ * negative errno. */
+int initdata_policy_memfd(const struct initdata *d, struct kerr *err);
 
 void initdata_free(struct initdata *d);
 

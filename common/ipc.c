@@ -291,6 +291,23 @@ int ipc_check_path(const void *p, size_t len, struct kerr *err)
 	return 0;
 }
 
+int ipc_check_add_swap_device(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_add_swap_device *a = p;
+	if (a->n < 1 || a->n > IPC_PCI_PATH_MAX)
+		return kerr_set(err, -EPROTO, "%u slots", a->n);
+	for (uint32_t i = 0; i < IPC_PCI_PATH_MAX; i++)
+		if (i < a->n ? a->slot[i] > 31 : a->slot[i] != 0)
+			return kerr_set(err, -EPROTO, "slot %u is %u", i, a->slot[i]);
+	return 0;
+}
+
+int ipc_check_resize_volume(const void *p, size_t len, struct kerr *err)
+{
+	return ipc_check_path((const uint8_t *)p + sizeof(struct ipc_resize_volume),
+			      len - sizeof(struct ipc_resize_volume), err);
+}
+
 int ipc_check_guest_details_req(const void *p, size_t len, struct kerr *err)
 {
 	const struct ipc_guest_details_req *r = p;
@@ -982,8 +999,10 @@ int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
 				     d->name, m->hdr.len, IPC_MAX_INLINE + 1, d->max_len);
 		else
 			r = map_memfd(m, fd, d, err);
-		if (fd >= 0)
-			close(fd); /* the mapping (if any) keeps the pages */
+		/* The mapping (if any) keeps the pages; any fd beyond the first
+		 * (a type that may carry several, with the flag) is an error
+		 * above, and closed here too. */
+		close_fds(fds, nfds);
 		fd = -1;
 		nfds = 0;
 	} else {

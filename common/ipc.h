@@ -178,6 +178,23 @@ int ipc_check_mem_probe(const void *p, size_t len, struct kerr *err);
  * receiver adds one). */
 int ipc_check_path(const void *p, size_t len, struct kerr *err);
 
+/* AddSwap: the disk's PCI path, slots from the root bus (function 0). */
+#define IPC_PCI_PATH_MAX 16
+struct ipc_add_swap_device {
+	uint32_t n;                     /* 1..IPC_PCI_PATH_MAX */
+	uint32_t slot[IPC_PCI_PATH_MAX]; /* 0..31; zero beyond n */
+};
+/* n 1..IPC_PCI_PATH_MAX, slots 0..31, zero beyond n. */
+int ipc_check_add_swap_device(const void *p, size_t len, struct kerr *err);
+
+/* ResizeVolume: grow the filesystem mounted at the path that follows. */
+struct ipc_resize_volume {
+	uint64_t size; /* bytes; 0: the whole device */
+	char path[];
+};
+/* A path without NUL (the receiver adds one). */
+int ipc_check_resize_volume(const void *p, size_t len, struct kerr *err);
+
 struct ipc_guest_details_req {
 	uint8_t mem_block_size;    /* 0/1: report the memory block size */
 	uint8_t mem_hotplug_probe; /* 0/1: report whether the probe file exists */

@@ -12,6 +12,7 @@
 
 #include "cleanup.h"
 #include "config.h"
+#include "utf8.h"
 
 static struct {
 	char subsystem[64];
@@ -37,11 +38,6 @@ void log_init(const char *subsystem, int fd, enum log_level level)
 void log_set_level(enum log_level level)
 {
 	log_state.level = level;
-}
-
-void log_set_fd(int fd)
-{
-	log_state.fd = fd;
 }
 
 void log_set_writer(log_writer_fn fn, void *data)
@@ -122,57 +118,20 @@ const char *log_level_tag(enum log_level level)
 	return "INFO";
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len;
-	unsigned int min, cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2, cp = c & 0x1f, min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3, cp = c & 0x0f, min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4, cp = c & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* Messages may quote untrusted bytes (paths, ids from the host); jansson
  * refuses invalid UTF-8, so replace bad bytes instead of losing the line. */
 static json_t *json_string_lossy(const char *s)
 {
 	size_t n = strlen(s);
-	size_t i = 0;
 
-	while (i < n) {
-		size_t l = utf8_seq_len((const unsigned char *)s + i, n - i);
-		if (l == 0)
-			break;
-		i += l;
-	}
-	if (i == n)
+	if (utf8_valid(s, n))
 		return json_stringn(s, n);
 
 	cleanup_free char *out = malloc(n * 3 + 1);
 	if (!out)
 		return NULL;
 	size_t o = 0;
-	for (i = 0; i < n;) {
+	for (size_t i = 0; i < n;) {
 		size_t l = utf8_seq_len((const unsigned char *)s + i, n - i);
 		if (l == 0) {
 			memcpy(out + o, "\xef\xbf\xbd", 3); /* U+FFFD */

@@ -24,7 +24,6 @@ enum log_level {
 /* fd: where lines go (stderr by default). subsystem: e.g. "frontend". */
 void log_init(const char *subsystem, int fd, enum log_level level);
 void log_set_level(enum log_level level);
-void log_set_fd(int fd);
 /* Hand every formatted line (JSON + '\n') to fn instead of writing it to the
  * fd; NULL restores the fd. The parent uses this to feed its own lines into
  * its log sink (agent.log_vport) without writing to a pipe it reads itself.

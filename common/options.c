@@ -14,6 +14,7 @@
 
 #include "cleanup.h"
 #include "toml.h"
+#include "utf8.h"
 
 #define DEFAULT_CDH_API_TIMEOUT_S 50
 #define DEFAULT_IMAGE_PULL_TIMEOUT_S 1200
@@ -263,6 +264,13 @@ static const char *check_url(const char *v)
 	return NULL;
 }
 
+/* String values end up in the announce line, which is JSON: UTF-8 only
+ * (the command line is the VMM's bytes, not necessarily text). */
+static const char *check_text(const char *v)
+{
+	return utf8_valid(v, strlen(v)) ? NULL : "not UTF-8 text";
+}
+
 static const char *check_enum(const char *v, const char *const *choices, const char **out)
 {
 	static char why[160];
@@ -407,6 +415,8 @@ static int apply_cmdline(struct agent_options *o, const struct opt_def *def, con
 			why = "empty value";
 			goto bad;
 		}
+		if ((why = check_text(value)))
+			goto bad;
 		char *s = strdup(value);
 		if (!s)
 			return -ENOMEM;
@@ -779,9 +789,10 @@ int options_apply_env(struct agent_options *o, char *const *envp, options_warn_f
 	const char *v;
 
 	if ((v = env_get(envp, "KATA_AGENT_SERVER_ADDR"))) {
-		if (*v == '\0') {
+		const char *why = *v ? check_text(v) : "empty value";
+		if (why) {
 			if (warn)
-				warn("KATA_AGENT_SERVER_ADDR", v, "empty value", warn_data);
+				warn("KATA_AGENT_SERVER_ADDR", v, why, warn_data);
 		} else {
 			char *s = strdup(v);
 			if (!s)

@@ -109,7 +109,8 @@ int options_parse_config_file_warn(struct agent_options *o, const char *path,
 				   options_warn_fn warn, void *warn_data, struct kerr *err);
 /* The same without a warn callback. */
 int options_parse_config_file(struct agent_options *o, const char *path, struct kerr *err);
-/* Apply KATA_AGENT_* environment overrides from envp (NULL-terminated). */
+/* Apply KATA_AGENT_* environment overrides from envp (NULL-terminated);
+ * options_load's step, exported for tests/fuzz/fuzz_cmdline.c. */
 int options_apply_env(struct agent_options *o, char *const *envp, options_warn_fn warn,
 		      void *warn_data, struct kerr *err);
 

@@ -49,6 +49,7 @@
 #include "log.h"
 #include "quota.h"
 #include "ttrpc.pb-c.h"
+#include "utf8.h"
 
 #define RBUF_CHUNK (16u << 10)
 #define RBUF_KEEP (64u << 10)
@@ -705,7 +706,8 @@ static void conn_handle_request(struct conn *c, const struct ttrpc_frame_header 
 static void conn_process(struct conn *c)
 {
 	size_t off = 0;
-	while (!c->closed && conn_can_read(c)) {
+	/* off < rlen also keeps a freed (NULL) buffer out of the arithmetic. */
+	while (!c->closed && off < c->rlen && conn_can_read(c)) {
 		struct ttrpc_frame_header h;
 		Ttrpc__Request *req;
 		size_t used;
@@ -1187,6 +1189,9 @@ static void call_vfail(struct ttrpc_call *c, int status, const char *fmt, va_lis
 {
 	char msg[ERRMSG_MAX];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* A proto3 string: the message may quote the host's or a container's
+	 * bytes, or be cut inside a character. */
+	utf8_scrub(msg);
 	call_send(c, status, msg, NULL, NULL, 0, NULL, NULL);
 	call_unref(c);
 }

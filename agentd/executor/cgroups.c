@@ -191,8 +191,9 @@ int cg_detect(const struct cg_config *cfg, enum cg_layout *out, struct kerr *err
 	return 0;
 }
 
-int cg_list_hierarchies(const struct cg_config *cfg, enum cg_layout layout, struct cgroup *cg,
-			struct kerr *err)
+/* Hierarchies of a layout, filled into cg->hier. */
+static int cg_list_hierarchies(const struct cg_config *cfg, enum cg_layout layout,
+			       struct cgroup *cg, struct kerr *err)
 {
 	const char *root = cfg_root(cfg);
 	if (layout == CG_V2) {
@@ -444,8 +445,10 @@ static void sleep_ms(long ms)
 		;
 }
 
-int cg_rmdir_path(struct cgroup *cg, struct cg_hier *h, int (*kill_all)(struct cgroup *, struct kerr *),
-		  struct kerr *err)
+/* rmdir deepest first down to h->first_created, retrying EBUSY on the leaf
+ * while cg->retries_left lasts; kill(pids) is called between retries. */
+static int cg_rmdir_path(struct cgroup *cg, struct cg_hier *h,
+			 int (*kill_all)(struct cgroup *, struct kerr *), struct kerr *err)
 {
 	if (!h->present && h->first_created >= cg->depth)
 		return 0;

@@ -50,10 +50,6 @@ struct cgroup {
 	unsigned retries_left;
 };
 
-/* Hierarchies of a layout, filled into cg->hier (cgroups.c). */
-int cg_list_hierarchies(const struct cg_config *cfg, enum cg_layout layout, struct cgroup *cg,
-			struct kerr *err);
-
 /* The first n components of path, as a malloc'd string. */
 char *cg_path_prefix(const char *path, size_t n);
 
@@ -66,10 +62,6 @@ int cg_read_file(const char *dir, const char *file, char **out, struct kerr *err
 int cg_mkdir_path(struct cgroup *cg, struct cg_hier *h,
 		  int (*on_created)(struct cgroup *, struct cg_hier *, const char *dir,
 				    const char *parent, struct kerr *),
-		  struct kerr *err);
-/* rmdir deepest first down to h->first_created, retrying EBUSY on the leaf
- * while cg->retries_left lasts; kill(pids) is called between retries. */
-int cg_rmdir_path(struct cgroup *cg, struct cg_hier *h, int (*kill_all)(struct cgroup *, struct kerr *),
 		  struct kerr *err);
 /* SIGKILL every pid listed in dir/cgroup.procs; returns how many were signalled. */
 int cg_kill_procs(const char *dir, struct kerr *err);

@@ -404,6 +404,45 @@ static int dev_key(const char *field, size_t i, int64_t maj, int64_t min, char *
 	return 0;
 }
 
+/* Which file takes a block IO weight, as runc picks it: v1 blkio.weight
+ * (CFQ) else blkio.bfq.weight (BFQ); v2 io.bfq.weight (BFQ) else io.weight
+ * (blk-iocost). A kernel with neither scheduler has no weight file at all:
+ * a weight request then fails FAILED_PRECONDITION (the request is valid,
+ * this kernel cannot honour it; upstream's cgroups-rs drops the write
+ * silently, doc/protocol.md says why we do not). Only called when the
+ * request carries a weight. */
+static int weight_file(struct cgroup *cg, const char **file, struct kerr *err)
+{
+	bool v1 = cg->layout == CG_V1;
+	const char *ctrl = v1 ? "blkio" : "io";
+	const char *cand[2] = { v1 ? "blkio.weight" : "io.bfq.weight",
+				v1 ? "blkio.bfq.weight" : "io.weight" };
+	cleanup_free char *dir = NULL;
+	int r = dir_of(cg, ctrl, &dir, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < 2; i++) {
+		if (has_file(cg, ctrl, cand[i])) {
+			*file = cand[i];
+			return 0;
+		}
+	}
+	return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EOPNOTSUPP,
+			       "blockIO weight: the kernel has no block IO weight support (no %s or "
+			       "%s in %s: neither %s nor BFQ)",
+			       cand[0], cand[1], dir, v1 ? "CFQ" : "blk-iocost");
+}
+
+static bool wants_weight(const Grpc__LinuxBlockIO *b)
+{
+	if (b->weight || b->leafweight)
+		return true;
+	for (size_t i = 0; i < b->n_weightdevice; i++)
+		if (b->weightdevice[i]->weight || b->weightdevice[i]->leafweight)
+			return true;
+	return false;
+}
+
 struct throttle_list {
 	const char *field; /* OCI name, for messages */
 	const char *v1_file;
@@ -458,10 +497,11 @@ static int plan_blkio(struct cgroup *cg, const Grpc__LinuxBlockIO *b, struct pla
 		}
 	}
 
+	const char *wf = NULL;
+	if (wants_weight(b) && (r = weight_file(cg, &wf, err)) < 0)
+		return r;
 	if (v1) {
-		/* runc: blkio.weight (CFQ) when the kernel has it, else BFQ's. */
-		bool cfq = has_file(cg, "blkio", "blkio.weight");
-		const char *wf = cfq ? "blkio.weight" : "blkio.bfq.weight";
+		bool cfq = wf && !strcmp(wf, "blkio.weight");
 		const char *wdf = cfq ? "blkio.weight_device" : "blkio.bfq.weight_device";
 		/* CFQ drops a device's weight on 0; BFQ wants "default". */
 		const char *wd_absent = cfq ? "0" : "default";
@@ -493,8 +533,7 @@ static int plan_blkio(struct cgroup *cg, const Grpc__LinuxBlockIO *b, struct pla
 
 	/* v2 (runc's fs2): BFQ's io.bfq.weight takes the blkio weight as it
 	 * is; io.weight (1..10000) takes it converted. */
-	bool bfq = has_file(cg, "io", "io.bfq.weight");
-	const char *wf = bfq ? "io.bfq.weight" : "io.weight";
+	bool bfq = wf && !strcmp(wf, "io.bfq.weight");
 	if (b->leafweight)
 		log_warn("cgroup %s: blockIO leafWeight has no cgroup v2 file: ignored", cg->path);
 	if (b->weight)

@@ -25,6 +25,7 @@
 #include "cleanup.h"
 #include "grpc_status.h"
 #include "log.h"
+#include "utf8.h"
 
 #define NS_PER_US 1000ull
 #define NS_PER_S 1000000000ull
@@ -360,6 +361,9 @@ int cgs_parse_net_dev(const char *text, const char *file, Grpc__NetworkStats ***
 				return kerr_set(err, -ENOMEM, "out of memory");
 			}
 			grpc__network_stats__init(s);
+			/* The container names its interfaces: any bytes but
+			 * '/', ':' and blanks; the host needs UTF-8. */
+			utf8_scrub(name);
 			s->name = name;
 			s->rx_bytes = c[0];
 			s->rx_packets = c[1];

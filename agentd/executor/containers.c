@@ -10,7 +10,9 @@
  * rootfs and bind sources under --shared-dir, state); the slow work runs in
  * the container's launcher, so the executor only forwards and waits for
  * messages: a reply to the front-end is sent when the launcher or monitor
- * answers (struct pending), never by blocking the loop.
+ * answers (struct pending), never by blocking the loop. A CreateContainer
+ * whose devices are not there yet waits for them in the loop too
+ * (devices/container_devices.h, create_rest).
  */
 #include <errno.h>
 #include <limits.h>
@@ -23,6 +25,8 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "container_devices.h"
+#include "hotplug.h"
 #include "executor.h"
 #include "policy.h"
 #include "grpc_status.h"
@@ -80,15 +84,16 @@ static struct pending *pend_push(struct ipc_pending_list *list, uint32_t type, u
 	return p;
 }
 
-/* Hand the front-end's request m on to the launcher or the monitor as
- * (type, payload), remembered in list so the answer finds its way back;
- * nothing is left behind if the send fails (e says why). */
-static int pend_send(struct container *ct, struct ipc_chan *to, struct ipc_pending_list *list,
-		     const struct ipc_msg *m, const char *exec_id, uint32_t type,
-		     const void *payload, size_t len, struct kerr *e)
+/* Send our request (type, payload) to the launcher or the monitor,
+ * remembered in list with the front-end request it answers (fe_id of
+ * front-end generation fe_gen) so the answer finds its way back; nothing
+ * is left behind if the send fails (e says why). */
+static int pend_send_for(struct container *ct, struct ipc_chan *to, struct ipc_pending_list *list,
+			 uint32_t fe_id, uint32_t fe_gen, const char *exec_id, uint32_t type,
+			 const void *payload, size_t len, struct kerr *e)
 {
 	uint32_t id = ipc_chan_next_id(to);
-	struct pending *p = pend_push(list, type, m->hdr.id, ct->x->fe_generation, id, exec_id);
+	struct pending *p = pend_push(list, type, fe_id, fe_gen, id, exec_id);
 	if (!p)
 		return kerr_set_status(e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
 	if (ipc_chan_send(to, type, id, payload, len, -1, e) < 0) {
@@ -98,6 +103,15 @@ static int pend_send(struct container *ct, struct ipc_chan *to, struct ipc_pendi
 		return e->code;
 	}
 	return 0;
+}
+
+/* The same for the front-end's request m, of the current front-end. */
+static int pend_send(struct container *ct, struct ipc_chan *to, struct ipc_pending_list *list,
+		     const struct ipc_msg *m, const char *exec_id, uint32_t type,
+		     const void *payload, size_t len, struct kerr *e)
+{
+	return pend_send_for(ct, to, list, m->hdr.id, ct->x->fe_generation, exec_id, type, payload,
+			     len, e);
 }
 
 /* Answer every waiting request with e (their launcher or monitor is gone). */
@@ -216,6 +230,7 @@ static void ctr_free(struct container *ct)
 		free(ct->execs);
 		ct->execs = n;
 	}
+	dev_batch_free(ct->devs);
 	storage_set_free(ct->storages);
 	/* Before the rmdir: v1 signals the eventfd when the cgroup goes. */
 	oom_watch_remove(ct);
@@ -336,6 +351,15 @@ void container_begin_remove(struct container *ct)
 	}
 	ct->removing = true;
 	log_info("removing container %s", ct->id);
+	if (ct->devs) {
+		/* Still waiting for its devices: nothing runs or is mounted yet. */
+		struct kerr e = { 0 };
+		kerr_set_status(&e, GRPC_ABORTED, -ECANCELED,
+				"container %s was removed while its devices were looked for", ct->id);
+		exec_err_to_fe(ct->x, ct->create_fe_gen, ct->create_fe_id, &e);
+		dev_batch_free(ct->devs);
+		ct->devs = NULL;
+	}
 	if ((ct->paused || ct->frz_timer) && ct->cg) {
 		/* A frozen task does not act on SIGKILL (v1 freezer): thaw
 		 * first. A pending Pause/Resume is answered by its timer. */
@@ -549,10 +573,11 @@ static void on_monitor_close(struct ipc_chan *c, const char *reason, void *data)
 
 /* ---- front-end handlers ---- */
 
-
 /* LAUNCH_INIT: the launcher gets the request as checked and completed
- * here (guest hooks, the pod's namespaces). */
-static int launch_init(struct container *ct, const struct ipc_msg *m, struct kerr *e)
+ * here (guest hooks, the pod's namespaces, the guest's devices). The
+ * create may have waited for devices: the front-end request it answers
+ * is the one recorded at CreateContainer. */
+static int launch_init(struct container *ct, struct kerr *e)
 {
 	size_t len = protobuf_c_message_get_packed_size(&ct->req->base);
 	cleanup_free uint8_t *packed = len <= IPC_MAX_PAYLOAD ? malloc(len ? len : 1) : NULL;
@@ -560,8 +585,114 @@ static int launch_init(struct container *ct, const struct ipc_msg *m, struct ker
 		return kerr_set_status(e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM,
 				       "container %s: the request is too large", ct->id);
 	protobuf_c_message_pack(&ct->req->base, packed);
-	return pend_send(ct, ct->el, &ct->pl, m, NULL, IPC_LAUNCH_INIT, packed, len,
-			 e);
+	return pend_send_for(ct, ct->el, &ct->pl, ct->create_fe_id, ct->create_fe_gen, NULL,
+			     IPC_LAUNCH_INIT, packed, len, e);
+}
+
+/* CreateContainer failed after the container was listed: answer, forget. */
+static void create_failed(struct container *ct, struct kerr *e)
+{
+	struct executor *x = ct->x;
+	log_warn("%s", e->msg);
+	exec_err_to_fe(x, ct->create_fe_gen, ct->create_fe_id, e);
+	ctr_unlink(x, ct);
+	ctr_free(ct);
+	sandbox_container_gone(x);
+}
+
+/* CreateContainer once its devices are found: storages, cgroup, X/L/M. */
+static void create_rest(struct container *ct)
+{
+	struct executor *x = ct->x;
+	Grpc__CreateContainerRequest *req = ct->req;
+	struct kerr e = { 0 };
+	/* The request's own storages first, as upstream (do_create_container
+	 * -> add_storages): the runtime binds their mount points (emptyDir,
+	 * block volumes) in the same request. A shared one (a block emptyDir
+	 * used by several containers) is the sandbox's: it stays mounted
+	 * until DestroySandbox, as upstream's shared StorageState. */
+	if (storage_set_new(&ct->storages, &e) < 0)
+		goto bad;
+	struct storage_policy pol;
+	const char *roots[1];
+	storage_policy_of(x, &pol, roots);
+	for (size_t i = 0; i < req->n_storages; i++) {
+		const Grpc__Storage *st = req->storages[i];
+		struct storage_set *owner = st->shared && x->sb.storages ? x->sb.storages
+									 : ct->storages;
+		if (storage_add_dev(owner, st, &pol, ct->devs, &e) < 0) {
+			kerr_prefix(&e, "container %s: storage %zu", ct->id, i);
+			goto bad;
+		}
+	}
+	dev_batch_free(ct->devs);
+	ct->devs = NULL;
+	storage_watch_schedule(x);
+	if (check_paths(x, ct, &e) < 0)
+		goto bad;
+	const char *cgpath = req->oci->linux ? req->oci->linux->cgroupspath : "";
+	if (cg_create(&x->cgc, cgpath, ct->id, &ct->cg, &e) < 0) {
+		kerr_prefix(&e, "container %s", ct->id);
+		goto bad;
+	}
+	/* Limits before the init exists, so it never runs unlimited; the
+	 * device rules (checked here) once it has made its device nodes
+	 * (apply_device_rules). */
+	if (cg_apply_resources(ct->cg, spec_resources(ct), CG_APPLY_LIMITS, &e) < 0) {
+		kerr_prefix(&e, "container %s", ct->id);
+		goto bad;
+	}
+	/* Before the init exists, so that an OOM of the init is seen too. A
+	 * container without OOM notifications still runs (upstream only logs). */
+	struct kerr oe = { 0 };
+	if (oom_watch_add(ct, &oe) < 0)
+		log_warn("container %s: no OOM events: %s", ct->id, oe.msg);
+	int el = -1, em = -1;
+	if (spawn_container(ct, &el, &em, &ct->fm_fe, &e) < 0)
+		goto bad;
+	char name[64];
+	snprintf(name, sizeof(name), "launcher:%.40s", ct->id);
+	struct kerr ce = { 0 };
+	if (ipc_chan_new(&ct->el, x->loop, el, name, IPC_ROLE_LAUNCHER, launcher_table,
+			 on_launcher_close, ct, &ce) < 0)
+		log_error("container %s: %s", ct->id, ce.msg);
+	snprintf(name, sizeof(name), "monitor:%.40s", ct->id);
+	if (ipc_chan_new(&ct->em, x->loop, em, name, IPC_ROLE_MONITOR, monitor_table,
+			 on_monitor_close, ct, &ce) < 0)
+		log_error("container %s: %s", ct->id, ce.msg);
+	else
+		policy_monitor_started(ct); /* before the front-end knows the monitor */
+	if (!ct->el || !ct->em || launch_init(ct, &e) < 0) {
+		if (!e.code)
+			kerr_set_status(&e, GRPC_INTERNAL, -ENOMEM,
+					"container %s: set up its channels", ct->id);
+		log_warn("%s", e.msg);
+		exec_err_to_fe(x, ct->create_fe_gen, ct->create_fe_id, &e);
+		container_begin_remove(ct);
+		return;
+	}
+	log_info("container %s: creating (monitor pid %d)", ct->id, (int)ct->x_pid);
+	return;
+bad:
+	create_failed(ct, &e);
+}
+
+static void on_devices_found(struct dev_batch *b, const struct kerr *failure, void *data)
+{
+	struct container *ct = data;
+	struct kerr e = { 0 };
+	if (failure) {
+		e = *failure;
+		kerr_prefix(&e, "container %s", ct->id);
+		create_failed(ct, &e);
+		return;
+	}
+	if (ctr_devices_apply(ct->req, b, hotplug_env(ct->x->hp), &e) < 0) {
+		kerr_prefix(&e, "container %s", ct->id);
+		create_failed(ct, &e);
+		return;
+	}
+	create_rest(ct);
 }
 
 int on_create_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
@@ -612,67 +743,30 @@ int on_create_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	    guest_hooks_append(x, req->oci, &e) < 0 || sandbox_set_pidns(x, req, &e) < 0 ||
 	    spec_check(req->oci, ct->id, &e) < 0)
 		goto bad;
-	/* The request's own storages first, as upstream (do_create_container
-	 * -> add_storages): the runtime binds their mount points (emptyDir,
-	 * block volumes) in the same request. */
-	if (storage_set_new(&ct->storages, &e) < 0)
+	/* Devices first (upstream add_devices, and add_storages' waits):
+	 * the spec names guest devices only once they are found. The
+	 * container is listed meanwhile (its id taken, CREATING), and the
+	 * request is answered when they are found and the launcher replies,
+	 * or when one is not found in time (containers are created while
+	 * others wait: hotplug.h). */
+	struct dev_batch *devs = NULL;
+	if (ctr_devices_batch(x->hp, req, &devs, &e) < 0)
 		goto bad;
-	struct storage_policy pol;
-	const char *roots[1];
-	storage_policy_of(x, &pol, roots);
-	for (size_t i = 0; i < req->n_storages; i++)
-		if (storage_add(ct->storages, req->storages[i], &pol, &e) < 0) {
-			kerr_prefix(&e, "container %s: storage %zu", ct->id, i);
-			goto bad;
-		}
-	storage_watch_schedule(x);
-	if (check_paths(x, ct, &e) < 0)
-		goto bad;
-	const char *cgpath = req->oci->linux ? req->oci->linux->cgroupspath : "";
-	if (cg_create(&x->cgc, cgpath, ct->id, &ct->cg, &e) < 0) {
-		kerr_prefix(&e, "container %s", ct->id);
-		goto bad;
-	}
-	/* Limits before the init exists, so it never runs unlimited; the
-	 * device rules (checked here) once it has made its device nodes
-	 * (apply_device_rules). */
-	if (cg_apply_resources(ct->cg, spec_resources(ct), CG_APPLY_LIMITS, &e) < 0) {
-		kerr_prefix(&e, "container %s", ct->id);
-		goto bad;
-	}
-	/* Before the init exists, so that an OOM of the init is seen too. A
-	 * container without OOM notifications still runs (upstream only logs). */
-	struct kerr oe = { 0 };
-	if (oom_watch_add(ct, &oe) < 0)
-		log_warn("container %s: no OOM events: %s", ct->id, oe.msg);
-	int el = -1, em = -1;
-	if (spawn_container(ct, &el, &em, &ct->fm_fe, &e) < 0)
-		goto bad;
-	char name[64];
-	snprintf(name, sizeof(name), "launcher:%.40s", ct->id);
-	struct kerr ce = { 0 };
-	if (ipc_chan_new(&ct->el, x->loop, el, name, IPC_ROLE_LAUNCHER, launcher_table,
-			 on_launcher_close, ct, &ce) < 0)
-		log_error("container %s: %s", ct->id, ce.msg);
-	snprintf(name, sizeof(name), "monitor:%.40s", ct->id);
-	if (ipc_chan_new(&ct->em, x->loop, em, name, IPC_ROLE_MONITOR, monitor_table,
-			 on_monitor_close, ct, &ce) < 0)
-		log_error("container %s: %s", ct->id, ce.msg);
-	else
-		policy_monitor_started(ct); /* before the front-end knows the monitor */
+	ct->create_fe_id = m->hdr.id;
+	ct->create_fe_gen = x->fe_generation;
+	ct->state = CTR_CREATING;
 	ct->next = x->ctrs;
 	x->ctrs = ct;
 	x->n_ctrs++;
-	ct->state = CTR_CREATING;
-	if (!ct->el || !ct->em || launch_init(ct, m, &e) < 0) {
-		if (!e.code)
-			kerr_set_status(&e, GRPC_INTERNAL, -ENOMEM,
-					"container %s: set up its channels", ct->id);
-		r = exec_fail(c, m->hdr.id, &e, err);
-		container_begin_remove(ct);
-		return r;
+	if (!devs) {
+		create_rest(ct);
+		return 0;
 	}
-	log_info("container %s: creating (monitor pid %d)", ct->id, (int)ct->x_pid);
+	ct->devs = devs;
+	if (dev_batch_run(devs, on_devices_found, ct, &e) < 0)
+		create_failed(ct, &e);
+	else
+		log_info("container %s: looking for %zu devices", ct->id, dev_batch_count(devs));
 	return 0;
 bad:
 	r = exec_fail(c, m->hdr.id, &e, err);

@@ -66,6 +66,9 @@ struct pending {
 
 struct oom_watch;
 struct policy_client; /* policy.c */
+struct dev_batch;
+struct hotplug;
+struct swap_op;
 
 enum ctr_state { CTR_CREATING, CTR_CREATED, CTR_RUNNING, CTR_STOPPED };
 
@@ -116,6 +119,10 @@ struct container {
 	bool poststop_started;
 	pid_t poststop_pid;
 	struct loop_timer *poststop_timer;
+	/* CreateContainer: the devices it waits for (NULL once found), and
+	 * the request to answer. */
+	struct dev_batch *devs;
+	uint32_t create_fe_id, create_fe_gen;
 	struct container *next;
 };
 
@@ -197,6 +204,10 @@ struct executor {
 	struct oom_state oom;
 	struct online_op online;
 	struct policy_client *pol; /* the agent policy (policy.h) */
+	/* uevents, and the devices requests wait for (devices/hotplug.h) */
+	struct hotplug *hp;
+	/* AddSwap requests waiting for their disk (devices/swap.c) */
+	struct swap_op *swaps;
 };
 
 /* ---- main.c ---- */
@@ -278,8 +289,6 @@ int oom_watch_add(struct container *ct, struct kerr *err);
 void oom_watch_remove(struct container *ct);
 /* IPC_GET_OOM_EVENT_REQ from the front-end. */
 int on_get_oom_event(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-/* Queue an OOM event for container id (oldest dropped when full). */
-void oom_event_push(struct executor *x, const char *container_id);
 /* The front-end channel closed or was replaced: forget its parked poll and
  * make its unacknowledged event deliverable again. */
 void oom_frontend_gone(struct executor *x);
@@ -293,11 +302,6 @@ int on_update_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct k
 int on_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_list_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_add_arp_neighbors(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-/* The field checks, for the unit tests too. */
-int net_check_ifname(const char *n, const char *what, struct kerr *err);
-int net_parse_mac(const char *s, uint8_t mac[6], const char *what, struct kerr *err);
-int net_parse_ip(const char *s, int fam, uint8_t out[16], int *out_fam, const char *what,
-		 struct kerr *err);
 
 /* ---- guest_ops.c: guest-wide requests (doc/guest-ops.md) ---- */
 int on_set_guest_date_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
@@ -307,12 +311,14 @@ int on_copy_file(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr 
 int on_online_cpu_mem(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_mem_hotplug_by_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_add_swap_path(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-/* path must be "<shared>/<rel>", rel of plain components (no empty, "." or
- * ".."); *rel points into path. INVALID_ARGUMENT / PERMISSION_DENIED. */
-int guest_shared_rel(const char *shared, const char *path, const char *what, const char **rel,
-		     struct kerr *err);
-/* CopyFile's fields, without the path: type, mode bits, owner, sizes. */
-int guest_copy_file_check(const Grpc__CopyFileRequest *q, struct kerr *err);
+/* mkswap's work on fd, a regular file or a disk (AddSwapPath, AddSwap). */
+int swap_header_write(int fd, size_t page_size, struct kerr *err);
+
+/* ---- devices/volume_ops.c: AddSwap, ResizeVolume ---- */
+int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_resize_volume(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+/* Exit: AddSwap requests still waiting for their disk are dropped. */
+void swap_ops_free(struct executor *x);
 
 /* ---- guest_hooks.c: CreateSandbox's guest_hook_path ---- */
 /* Load the hooks below path into x->sb.guest_hooks (replacing any). A path

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <linux/random.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,8 +129,8 @@ int on_reseed_random_dev(struct ipc_chan *c, struct ipc_msg *m, void *data, stru
 
 /* path must be "<shared>/<rel>" with rel made of plain components; *rel
  * points into path. what names the field in errors. */
-int guest_shared_rel(const char *shared, const char *path, const char *what, const char **rel,
-		     struct kerr *err)
+static int guest_shared_rel(const char *shared, const char *path, const char *what,
+			    const char **rel, struct kerr *err)
 {
 	size_t n = strlen(shared);
 	if (path[0] != '/')
@@ -402,7 +403,8 @@ static int copy_regular(int pfd, const char *name, const Grpc__CopyFileRequest *
 	return 0;
 }
 
-int guest_copy_file_check(const Grpc__CopyFileRequest *q, struct kerr *err)
+/* CopyFile's fields, without the path: type, mode bits, owner, sizes. */
+static int guest_copy_file_check(const Grpc__CopyFileRequest *q, struct kerr *err)
 {
 	mode_t type = q->file_mode & S_IFMT;
 	if (type != 0 && type != S_IFREG && type != S_IFDIR && type != S_IFLNK)
@@ -655,18 +657,21 @@ _Static_assert(sizeof(struct swap_info_hdr) == 1540, "swap header layout");
 /* The fewest pages mkswap accepts. */
 #define SWAP_MIN_PAGES 10u
 
-/* mkswap's work on fd: a version 1 swap area over its whole pages, no bad
- * pages, a random UUID. */
-static int swap_header_write(int fd, size_t page_size, struct kerr *err)
+/* mkswap's work on fd (a file, or a disk for AddSwap): a version 1 swap
+ * area over its whole pages, no bad pages, a random UUID. */
+int swap_header_write(int fd, size_t page_size, struct kerr *err)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return kerr_set(err, -errno, "fstat: %s", strerror(errno));
-	uint64_t pages = (uint64_t)st.st_size / page_size;
+	uint64_t size = (uint64_t)st.st_size;
+	if (S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, &size) < 0)
+		return kerr_set(err, -errno, "BLKGETSIZE64: %s", strerror(errno));
+	uint64_t pages = size / page_size;
 	if (pages < SWAP_MIN_PAGES)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "%lld bytes is too small for swap: at least %u pages of %zu "
-				       "bytes", (long long)st.st_size, SWAP_MIN_PAGES, page_size);
+				       "bytes", (long long)size, SWAP_MIN_PAGES, page_size);
 	if (pages - 1 > UINT32_MAX)
 		pages = (uint64_t)UINT32_MAX + 1;
 	cleanup_free unsigned char *page = calloc(1, page_size);

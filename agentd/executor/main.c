@@ -11,8 +11,10 @@
  *   front-end channel: accepts what frontend_table lists: PING,
  *        GET_GUEST_DETAILS_REQ, GET_METRICS_REQ (here), the sandbox and
  *        container requests (sandbox.c, containers.c), GET_OOM_EVENT_REQ
- *        (oom.c), the guest-wide requests (guest_ops.c) and the network
- *        requests (network.c).
+ *        (oom.c), the guest-wide requests (guest_ops.c), the device
+ *        requests ADD_SWAP_REQ and RESIZE_VOLUME_REQ
+ *        (devices/volume_ops.c) and the network requests (network.c).
+ *        uevents are read on the same loop (devices/hotplug.c).
  * Only the newest front-end channel is served: the parent starts a new
  * front-end only after the previous one died; a new one gets a fresh
  * channel to every container's monitor.
@@ -46,6 +48,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "loop.h"
+#include "hotplug.h"
 #include "metrics.h"
 
 #define SYSFS_MEMORY_BLOCK_SIZE_PATH "/sys/devices/system/memory/block_size_bytes"
@@ -284,6 +287,8 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_UPDATE_EPHEMERAL_MOUNTS_REQ, on_update_ephemeral_mounts },
 	{ IPC_REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ, on_remove_stale_virtiofs_share_mounts },
 	{ IPC_SET_POLICY_REQ, on_set_policy },
+	{ IPC_ADD_SWAP_REQ, on_add_swap },
+	{ IPC_RESIZE_VOLUME_REQ, on_resize_volume },
 	{ 0, NULL },
 };
 
@@ -550,7 +555,8 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 		case 'P':
-			/* kept for the device and passfd code that will use them */
+			/* H: device waits (devices/hotplug.h); P: kept for the
+			 * passfd code that will use it */
 			if (parse_ulong(optarg, o == 'H' ? 86400000ul : 0x7fffffff, &ul) < 0) {
 				fprintf(stderr, "kata-agent-executor: invalid --%s %s\n",
 					o == 'H' ? "hotplug-timeout-ms" : "passfd-listener-port", optarg);
@@ -661,6 +667,12 @@ int main(int argc, char **argv)
 		log_error("%s", err.msg);
 		return 1;
 	}
+	/* Devices (uevents, hot-plug waits): devices/hotplug.h. */
+	if (hotplug_start(&x.hp, x.loop, &dev_env_real,
+			  x.o.hotplug_timeout_ms ? x.o.hotplug_timeout_ms : 3000, &err) < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
 	if (ipc_chan_new(&x.ctl, x.loop, ctl_fd, "control", IPC_ROLE_PARENT, ctl_table, on_ctl_close,
 			 &x, &err) < 0) {
 		log_error("%s", err.msg);
@@ -674,6 +686,8 @@ int main(int argc, char **argv)
 	}
 	policy_free(&x);
 	containers_free_all(&x);
+	swap_ops_free(&x);
+	hotplug_stop(x.hp);
 	oom_free(&x);
 	sandbox_free(&x);
 	spawner_stop(&x);

@@ -65,8 +65,12 @@ int nl_attr_put(struct nl_msg *m, uint16_t type, const void *data, size_t len)
 	struct rtattr *a = (struct rtattr *)(m->u.buf + off);
 	a->rta_type = type;
 	a->rta_len = (unsigned short)alen;
+	/* The payload by its offset from the message, not RTA_DATA(a) or
+	 * u.buf: with the sanitizers GCC's bounds analysis takes either for a
+	 * pointer into the 4-byte header field it last saw written
+	 * (-Wstringop-overflow, "region of size 0"). */
 	if (len)
-		memcpy(RTA_DATA(a), data, len);
+		memcpy((uint8_t *)m + off + RTA_LENGTH(0), data, len);
 	m->u.h.nlmsg_len = (uint32_t)(off + RTA_ALIGN(alen));
 	return 0;
 }
@@ -118,7 +122,9 @@ static int ack_error(const struct nlmsghdr *h, struct kerr *err)
 	if (h->nlmsg_flags & NLM_F_ACK_TLVS) {
 		size_t off = NLMSG_LENGTH(sizeof(*e));
 		if (!(h->nlmsg_flags & NLM_F_CAPPED))
-			off += NLMSG_ALIGN(e->msg.nlmsg_len) - NLMSG_HDRLEN;
+			off += e->msg.nlmsg_len >= NLMSG_HDRLEN
+				       ? NLMSG_ALIGN((size_t)e->msg.nlmsg_len) - NLMSG_HDRLEN
+				       : h->nlmsg_len; /* no room for TLVs: none read */
 		for (size_t p = off; p + sizeof(struct rtattr) <= h->nlmsg_len;) {
 			const struct rtattr *a = (const void *)((const uint8_t *)h + p);
 			if (a->rta_len < sizeof(*a) || p + a->rta_len > h->nlmsg_len)
@@ -129,7 +135,9 @@ static int ack_error(const struct nlmsghdr *h, struct kerr *err)
 			p += RTA_ALIGN(a->rta_len);
 		}
 	}
-	int code = e->error;
+	/* A negative errno; anything else (INT_MIN cannot even be negated)
+	 * is a malformed answer. */
+	int code = e->error < 0 && e->error >= -4095 ? e->error : -EPROTO;
 	int st = code == -EEXIST			   ? GRPC_ALREADY_EXISTS
 		 : code == -ENODEV || code == -ENOENT || code == -ESRCH ? GRPC_NOT_FOUND
 		 : code == -EINVAL || code == -ERANGE || code == -ENETUNREACH || code == -EAFNOSUPPORT
@@ -140,13 +148,49 @@ static int ack_error(const struct nlmsghdr *h, struct kerr *err)
 			       text ? text : "");
 }
 
+int nl_walk(const void *buf, size_t n, uint32_t seq, nl_dump_fn fn, void *ctx,
+	    struct nl_walk *w, struct kerr *err)
+{
+	/* By hand, not NLMSG_OK/NLMSG_NEXT on an unsigned length: past a last
+	 * message whose length is not aligned the remaining length wraps and
+	 * the walk read beyond the buffer. */
+	size_t off = 0;
+	while (n - off >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *h = (const void *)((const uint8_t *)buf + off);
+		if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > n - off)
+			break;
+		size_t step = NLMSG_ALIGN(h->nlmsg_len);
+		off = step < n - off ? off + step : n;
+		if (h->nlmsg_seq != seq)
+			continue;
+		if (h->nlmsg_type == NLMSG_DONE) {
+			if (!w->failed)
+				w->result = 0;
+			return 1;
+		}
+		if (h->nlmsg_type == NLMSG_ERROR) {
+			int r = ack_error(h, err);
+			if (!w->failed)
+				w->result = r;
+			return 1;
+		}
+		if (fn && !w->failed) {
+			int r = fn(h, ctx, err);
+			if (r < 0) {
+				w->failed = true;
+				w->result = r;
+			}
+		}
+	}
+	return 0;
+}
+
 /* Receive answers to seq; fn sees data messages (dumps); returns at DONE
  * or at the ACK/error. */
 static int nl_recv(struct nl *nl, uint32_t seq, nl_dump_fn fn, void *ctx, struct kerr *err)
 {
 	static uint8_t buf[NL_RECV_BUF];
-	int result = 0;
-	bool failed = false;
+	struct nl_walk w = { 0 };
 	for (;;) {
 		ssize_t n = recv(nl->fd, buf, sizeof(buf), 0);
 		if (n < 0 && errno == EINTR)
@@ -154,24 +198,8 @@ static int nl_recv(struct nl *nl, uint32_t seq, nl_dump_fn fn, void *ctx, struct
 		if (n < 0)
 			return kerr_set_status(err, GRPC_INTERNAL, -errno, "netlink receive: %s",
 					       strerror(errno));
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n);
-		     h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_seq != seq)
-				continue;
-			if (h->nlmsg_type == NLMSG_DONE)
-				return failed ? result : 0;
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				int r = ack_error(h, err);
-				return failed ? result : r;
-			}
-			if (fn && !failed) {
-				int r = fn(h, ctx, err);
-				if (r < 0) {
-					failed = true;
-					result = r;
-				}
-			}
-		}
+		if (nl_walk(buf, (size_t)n, seq, fn, ctx, &w, err))
+			return w.result;
 	}
 }
 

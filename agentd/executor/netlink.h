@@ -6,13 +6,15 @@
  *
  * Offers: struct nl, nl_open(), nl_close(), struct nl_msg, nl_msg_init(),
  *         nl_attr_put(), nl_attr_nest_begin()/_end(), nl_ack(), nl_dump(),
- *         nl_attrs() (parse a message's attributes into a table).
+ *         nl_walk() (one received buffer), nl_attrs() (parse a message's
+ *         attributes into a table).
  */
 #ifndef KATA_EXECUTOR_NETLINK_H
 #define KATA_EXECUTOR_NETLINK_H
 
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +57,18 @@ int nl_ack(struct nl *nl, struct nl_msg *m, struct kerr *err);
  * fn returning < 0 stops the walk (the rest is drained) with that error. */
 typedef int (*nl_dump_fn)(const struct nlmsghdr *h, void *ctx, struct kerr *err);
 int nl_dump(struct nl *nl, struct nl_msg *m, nl_dump_fn fn, void *ctx, struct kerr *err);
+
+/* One buffer of answers to request seq, as recv() gave it (pure: tests and
+ * tests/fuzz run it on any bytes): fn sees each data message until one
+ * fails. Returns 1 once DONE or the ACK/error came (w->result: 0, the
+ * first failure of fn, or the kernel's error), 0 when the answer goes on
+ * in the next buffer. w starts zeroed and carries over between buffers. */
+struct nl_walk {
+	int result;
+	bool failed;
+};
+int nl_walk(const void *buf, size_t n, uint32_t seq, nl_dump_fn fn, void *ctx,
+	    struct nl_walk *w, struct kerr *err);
 
 /* The attributes after a family header of hdr_len bytes, by type (up to
  * max; later duplicates win); tb[t] NULL when absent. */

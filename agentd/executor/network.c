@@ -25,16 +25,16 @@
 #include "cleanup.h"
 #include "executor.h"
 #include "grpc_status.h"
+#include "net_dump.h"
 #include "netlink.h"
 
 #define NET_MAX_ADDRS 256u
 #define NET_MAX_ROUTES 1024u
 #define NET_MAX_NEIGH 1024u
-#define NET_MAX_LINKS 4096u
 
 /* ---- checks ---- */
 
-int net_check_ifname(const char *n, const char *what, struct kerr *err)
+static int net_check_ifname(const char *n, const char *what, struct kerr *err)
 {
 	size_t l = strlen(n);
 	bool ok = l > 0 && l < IFNAMSIZ && strcmp(n, ".") && strcmp(n, "..");
@@ -47,7 +47,7 @@ int net_check_ifname(const char *n, const char *what, struct kerr *err)
 	return 0;
 }
 
-int net_parse_mac(const char *s, uint8_t mac[6], const char *what, struct kerr *err)
+static int net_parse_mac(const char *s, uint8_t mac[6], const char *what, struct kerr *err)
 {
 	unsigned v[6];
 	char end;
@@ -63,8 +63,8 @@ int net_parse_mac(const char *s, uint8_t mac[6], const char *what, struct kerr *
 }
 
 /* An address of family fam (0: either); *out_fam tells which. */
-int net_parse_ip(const char *s, int fam, uint8_t out[16], int *out_fam, const char *what,
-		 struct kerr *err)
+static int net_parse_ip(const char *s, int fam, uint8_t out[16], int *out_fam, const char *what,
+			struct kerr *err)
 {
 	if ((fam == 0 || fam == AF_INET) && inet_pton(AF_INET, s, out) == 1) {
 		*out_fam = AF_INET;
@@ -117,82 +117,12 @@ static int parse_net(const char *s, int fam, uint8_t addr[16], unsigned *len, in
 
 /* ---- links ---- */
 
-struct link {
-	int index;
-	char name[IFNAMSIZ];
-	uint8_t mac[32];
-	size_t mac_len;
-	unsigned flags;
-	unsigned mtu;
-	char kind[32];
-};
-
-struct links {
-	struct link *v;
-	size_t n;
-};
-
-static int on_link(const struct nlmsghdr *h, void *ctx, struct kerr *err)
-{
-	struct links *l = ctx;
-	if (h->nlmsg_type != RTM_NEWLINK)
-		return 0;
-	if (l->n >= NET_MAX_LINKS)
-		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -E2BIG, "more than %u links",
-				       NET_MAX_LINKS);
-	const struct ifinfomsg *ifi = NLMSG_DATA(h);
-	const struct rtattr *tb[IFLA_MAX + 1];
-	nl_attrs(h, sizeof(*ifi), tb, IFLA_MAX);
-	struct link *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
-	if (!nv)
-		return kerr_set(err, -ENOMEM, "out of memory");
-	l->v = nv;
-	struct link *k = &nv[l->n++];
-	memset(k, 0, sizeof(*k));
-	k->index = ifi->ifi_index;
-	k->flags = ifi->ifi_flags;
-	if (tb[IFLA_IFNAME])
-		snprintf(k->name, sizeof(k->name), "%.*s", (int)RTA_PAYLOAD(tb[IFLA_IFNAME]),
-			 (const char *)RTA_DATA(tb[IFLA_IFNAME]));
-	if (tb[IFLA_ADDRESS] && RTA_PAYLOAD(tb[IFLA_ADDRESS]) <= sizeof(k->mac)) {
-		k->mac_len = RTA_PAYLOAD(tb[IFLA_ADDRESS]);
-		memcpy(k->mac, RTA_DATA(tb[IFLA_ADDRESS]), k->mac_len);
-	}
-	if (tb[IFLA_MTU] && RTA_PAYLOAD(tb[IFLA_MTU]) >= 4)
-		memcpy(&k->mtu, RTA_DATA(tb[IFLA_MTU]), 4);
-	if (tb[IFLA_LINKINFO]) {
-		const struct rtattr *a = RTA_DATA(tb[IFLA_LINKINFO]);
-		int len = (int)RTA_PAYLOAD(tb[IFLA_LINKINFO]);
-		for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
-			if (a->rta_type == IFLA_INFO_KIND)
-				snprintf(k->kind, sizeof(k->kind), "%.*s", (int)RTA_PAYLOAD(a),
-					 (const char *)RTA_DATA(a));
-	}
-	return 0;
-}
-
 static int list_links(struct nl *nl, struct links *out, struct kerr *err)
 {
 	struct nl_msg m;
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
 	nl_msg_init(&m, RTM_GETLINK, 0, &ifi, sizeof(ifi));
-	return nl_dump(nl, &m, on_link, out, err);
-}
-
-static const struct link *link_by_name(const struct links *l, const char *name)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i].name, name) == 0)
-			return &l->v[i];
-	return NULL;
-}
-
-static const struct link *link_by_index(const struct links *l, int index)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (l->v[i].index == index)
-			return &l->v[i];
-	return NULL;
+	return nl_dump(nl, &m, net_dump_link, out, err);
 }
 
 static void mac_string(const uint8_t *mac, size_t len, char *out, size_t size)
@@ -205,49 +135,12 @@ static void mac_string(const uint8_t *mac, size_t len, char *out, size_t size)
 
 /* ---- addresses ---- */
 
-struct addr {
-	int index;
-	int family;
-	unsigned prefix;
-	uint8_t ip[16];
-};
-
-struct addrs {
-	struct addr *v;
-	size_t n;
-};
-
-static int on_addr(const struct nlmsghdr *h, void *ctx, struct kerr *err)
-{
-	struct addrs *l = ctx;
-	if (h->nlmsg_type != RTM_NEWADDR)
-		return 0;
-	const struct ifaddrmsg *ifa = NLMSG_DATA(h);
-	const struct rtattr *tb[IFA_MAX + 1];
-	nl_attrs(h, sizeof(*ifa), tb, IFA_MAX);
-	const struct rtattr *a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
-	size_t want = ifa->ifa_family == AF_INET ? 4 : 16;
-	if (!a || RTA_PAYLOAD(a) != want)
-		return 0;
-	struct addr *nv = realloc(l->v, (l->n + 1) * sizeof(*nv));
-	if (!nv)
-		return kerr_set(err, -ENOMEM, "out of memory");
-	l->v = nv;
-	struct addr *x = &nv[l->n++];
-	memset(x, 0, sizeof(*x));
-	x->index = (int)ifa->ifa_index;
-	x->family = ifa->ifa_family;
-	x->prefix = ifa->ifa_prefixlen;
-	memcpy(x->ip, RTA_DATA(a), want);
-	return 0;
-}
-
 static int list_addrs(struct nl *nl, struct addrs *out, struct kerr *err)
 {
 	struct nl_msg m;
 	struct ifaddrmsg ifa = { .ifa_family = AF_UNSPEC };
 	nl_msg_init(&m, RTM_GETADDR, 0, &ifa, sizeof(ifa));
-	return nl_dump(nl, &m, on_addr, out, err);
+	return nl_dump(nl, &m, net_dump_addr, out, err);
 }
 
 /* ---- building the answers ---- */
@@ -280,10 +173,10 @@ static Types__Interface *iface_msg(const struct link *k, const struct addrs *as)
 	types__interface__init(i);
 	char mac[3 * sizeof(k->mac)];
 	mac_string(k->mac, k->mac_len, mac, sizeof(mac));
-	i->device = strdup(k->name);
-	i->name = strdup(k->name);
+	i->device = net_text_dup(k->name);
+	i->name = net_text_dup(k->name);
 	i->hwaddr = strdup(mac);
-	i->type = strdup(k->kind);
+	i->type = net_text_dup(k->kind);
 	i->mtu = k->mtu;
 	i->raw_flags = k->flags;
 	bool ok = i->device && i->name && i->hwaddr && i->type;
@@ -496,7 +389,7 @@ int on_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	}
 	/* A link already named as asked gets out of the way first (upstream
 	 * renames it "<name>_temp" and gives it our old name afterwards). */
-	const struct link *other = *in->name && strcmp(old_name, in->name) ? link_by_name(&ls, in->name)
+	const struct link *other = *in->name && strcmp(old_name, in->name) ? net_link_by_name(&ls, in->name)
 									    : NULL;
 	int other_index = other ? other->index : 0;
 	if (other_index) {
@@ -542,75 +435,6 @@ bad:
 
 /* ---- routes ---- */
 
-struct route_ctx {
-	struct links links;
-	Grpc__Routes *out;
-};
-
-static int on_route(const struct nlmsghdr *h, void *ctx, struct kerr *err)
-{
-	struct route_ctx *rc = ctx;
-	if (h->nlmsg_type != RTM_NEWROUTE)
-		return 0;
-	const struct rtmsg *rt = NLMSG_DATA(h);
-	if (rt->rtm_table != RT_TABLE_MAIN || rt->rtm_type != RTN_UNICAST)
-		return 0;
-	const struct rtattr *tb[RTA_MAX + 1];
-	nl_attrs(h, sizeof(*rt), tb, RTA_MAX);
-	size_t alen = rt->rtm_family == AF_INET ? 4 : 16;
-	char buf[INET6_ADDRSTRLEN], tmp[INET6_ADDRSTRLEN + 8];
-	Types__Route *r = malloc(sizeof(*r));
-	if (!r)
-		return kerr_set(err, -ENOMEM, "out of memory");
-	types__route__init(r);
-	r->family = rt->rtm_family == AF_INET6 ? TYPES__IPFAMILY__v6 : TYPES__IPFAMILY__v4;
-	r->scope = rt->rtm_scope;
-	r->flags = rt->rtm_flags;
-	/* Strings as upstream lists them: "dest/len", "" for the default. */
-	char *dest = NULL, *gw = NULL, *src = NULL, *dev = NULL;
-	if (tb[RTA_DST] && RTA_PAYLOAD(tb[RTA_DST]) == alen &&
-	    inet_ntop(rt->rtm_family, RTA_DATA(tb[RTA_DST]), buf, sizeof(buf))) {
-		snprintf(tmp, sizeof(tmp), "%s/%u", buf, rt->rtm_dst_len);
-		dest = strdup(tmp);
-	}
-	if (tb[RTA_GATEWAY] && RTA_PAYLOAD(tb[RTA_GATEWAY]) == alen &&
-	    inet_ntop(rt->rtm_family, RTA_DATA(tb[RTA_GATEWAY]), buf, sizeof(buf)))
-		gw = strdup(buf);
-	if (tb[RTA_PREFSRC] && RTA_PAYLOAD(tb[RTA_PREFSRC]) == alen &&
-	    inet_ntop(rt->rtm_family, RTA_DATA(tb[RTA_PREFSRC]), buf, sizeof(buf)))
-		src = strdup(buf);
-	if (tb[RTA_OIF] && RTA_PAYLOAD(tb[RTA_OIF]) == 4) {
-		int oif;
-		memcpy(&oif, RTA_DATA(tb[RTA_OIF]), 4);
-		const struct link *k = link_by_index(&rc->links, oif);
-		if (k)
-			dev = strdup(k->name);
-	}
-	if (tb[RTA_METRICS]) {
-		const struct rtattr *a = RTA_DATA(tb[RTA_METRICS]);
-		int len = (int)RTA_PAYLOAD(tb[RTA_METRICS]);
-		for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
-			if (a->rta_type == RTAX_MTU && RTA_PAYLOAD(a) == 4)
-				memcpy(&r->mtu, RTA_DATA(a), 4);
-	}
-	if (dest)
-		r->dest = dest;
-	if (gw)
-		r->gateway = gw;
-	if (src)
-		r->source = src;
-	if (dev)
-		r->device = dev;
-	Types__Route **nv = realloc(rc->out->routes, (rc->out->n_routes + 1) * sizeof(*nv));
-	if (!nv) {
-		protobuf_c_message_free_unpacked(&r->base, NULL);
-		return kerr_set(err, -ENOMEM, "out of memory");
-	}
-	rc->out->routes = nv;
-	nv[rc->out->n_routes++] = r;
-	return 0;
-}
-
 static void free_routes(Grpc__Routes *l)
 {
 	for (size_t i = 0; i < l->n_routes; i++)
@@ -629,7 +453,7 @@ static int routes(struct nl *nl, Grpc__Routes *out, struct kerr *err)
 		struct nl_msg m;
 		struct rtmsg rt = { .rtm_family = f ? AF_INET6 : AF_INET };
 		nl_msg_init(&m, RTM_GETROUTE, 0, &rt, sizeof(rt));
-		r = nl_dump(nl, &m, on_route, &rc, err);
+		r = nl_dump(nl, &m, net_dump_route, &rc, err);
 	}
 	free(rc.links.v);
 	return r;
@@ -704,7 +528,7 @@ static int check_route(const Types__Route *in, size_t i, const struct links *ls,
 				       in->scope);
 	if (net_check_ifname(in->device, what, err) < 0)
 		return err->code;
-	const struct link *k = link_by_name(ls, in->device);
+	const struct link *k = net_link_by_name(ls, in->device);
 	if (!k)
 		return kerr_set_status(err, GRPC_NOT_FOUND, -ENODEV, "%s: no link named %s", what,
 				       in->device);
@@ -839,7 +663,7 @@ int on_add_arp_neighbors(struct ipc_chan *c, struct ipc_msg *m, void *data, stru
 						a->flags);
 				goto bad;
 			}
-			const struct link *k = link_by_name(&ls, a->device);
+			const struct link *k = net_link_by_name(&ls, a->device);
 			if (!k) {
 				kerr_set_status(&e, GRPC_NOT_FOUND, -ENODEV, "%s: no link named %s",
 						what, a->device);

@@ -86,7 +86,8 @@ static void deliver(struct executor *x)
 	exec_to_fe(x, o->gen, IPC_GET_OOM_EVENT_REPLY, id, &r, sizeof(r), -1);
 }
 
-void oom_event_push(struct executor *x, const char *container_id)
+/* Queue an OOM event for container id (oldest dropped when full). */
+static void oom_event_push(struct executor *x, const char *container_id)
 {
 	struct oom_state *o = &x->oom;
 	if (!o->ring) {

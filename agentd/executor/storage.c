@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * storage.c - Grpc__Storage handlers of the executor: "local", "ephemeral",
- * the shared filesystems "virtio-fs" and "9p", and guest bind mounts, with
- * refcounting by mount point (see storage.h and doc/storage-cgroups.md).
+ * the shared filesystems "virtio-fs" and "9p", guest bind mounts, block
+ * devices ("blk", "mmioblk", "scsi", "nvdimm": found by devices/, opened
+ * as the node the kernel named) and "overlayfs", with refcounting by mount
+ * point (see storage.h and doc/storage-cgroups.md).
  *
  * Every path is resolved from an fd of its allowed root with openat2
  * RESOLVE_BENEATH, so neither a symlink nor ".." can lead a mount or a mkdir
@@ -20,13 +22,17 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fs_group.h"
 #include "grpc_status.h"
+#include "hotplug.h"
 #include "linux_compat.h"
 #include "log.h"
 #include "mount_source.h"
+#include "probe.h"
 #include "storage.h"
 #include "watcher.h"
 
@@ -40,7 +46,7 @@
 
 #define STORAGE_MAX_CREATED 64
 
-enum storage_kind { SK_LOCAL, SK_EPHEMERAL, SK_BIND, SK_SHAREDFS, SK_WATCH };
+enum storage_kind { SK_LOCAL, SK_EPHEMERAL, SK_BIND, SK_SHAREDFS, SK_WATCH, SK_BLOCK, SK_OVERLAY };
 
 static const char *kind_name(enum storage_kind k)
 {
@@ -50,6 +56,8 @@ static const char *kind_name(enum storage_kind k)
 	case SK_BIND: return "bind";
 	case SK_SHAREDFS: return "shared filesystem";
 	case SK_WATCH: return "watchable-bind";
+	case SK_BLOCK: return "block device";
+	case SK_OVERLAY: return "overlayfs";
 	}
 	return "?";
 }
@@ -81,6 +89,7 @@ struct storage_entry {
 	size_t n_created;
 	bool created_file; /* the last created entry is a file (bind of a file) */
 	struct watch *watch; /* watchable-bind: the copy kept in sync */
+	dev_t blkdev;        /* block storages: the device (ResizeVolume) */
 };
 
 struct storage_set {
@@ -401,6 +410,13 @@ static int opt_cb(const char *o, void *vctx, struct kerr *err)
 	struct opt_ctx *c = vctx;
 	if (c->update && (!strcmp(o, "remount") || !strncmp(o, "fsgid=", 6)))
 		return 0;
+	/* The runtime's own marks (io.katacontainers.fs-opt.*, ...) are no
+	 * filesystem options; overlay layers come as fds (do_overlay). */
+	if ((c->kind == SK_BLOCK || c->kind == SK_OVERLAY) && !strncmp(o, "io.katacontainers.", 18))
+		return 0;
+	if (c->kind == SK_OVERLAY && (!strncmp(o, "lowerdir=", 9) || !strncmp(o, "upperdir=", 9) ||
+				      !strncmp(o, "workdir=", 8)))
+		return 0;
 	int r = parse_common_opt(o, c->mo, err);
 	if (r < 0)
 		return r;
@@ -410,9 +426,16 @@ static int opt_cb(const char *o, void *vctx, struct kerr *err)
 		    fsconfig(c->fsfd, FSCONFIG_SET_STRING, "mode", o + 5, 0) < 0)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno,
 					       "tmpfs option \"%s\": %s", o, strerror(errno));
+		/* A disk mounted "ro" is read-only in its superblock too: no
+		 * journal replay, and a read-only device mounts at all. */
+		if (c->kind == SK_BLOCK && !strcmp(o, "ro") && c->fsfd >= 0 &&
+		    fsconfig(c->fsfd, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0)
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno,
+					       "filesystem option \"ro\": %s", strerror(errno));
 		return 0;
 	}
-	if (c->kind == SK_EPHEMERAL || c->kind == SK_SHAREDFS) {
+	if (c->kind == SK_EPHEMERAL || c->kind == SK_SHAREDFS || c->kind == SK_BLOCK ||
+	    c->kind == SK_OVERLAY) {
 		if (c->fsfd < 0)
 			return 0; /* first pass: attributes only */
 		/* Filesystem options go to the filesystem, which refuses what it
@@ -640,10 +663,11 @@ static int attach(struct storage_entry *ent, int *mnt_owned, int mpfd, const str
 /* A detached mount of a new fstype filesystem (source: NULL or a device /
  * tag), the storage's options split between mount attributes (mo) and the
  * filesystem's own (fsconfig; the filesystem refuses what it does not
- * know). Returns the mount fd. */
+ * know); kv (NULL, or key, value, ..., NULL) are set first, as strings.
+ * Returns the mount fd. */
 static int make_fs(struct storage_entry *ent, const char *fstype, const char *source,
-		   const Grpc__Storage *s, enum storage_kind kind, struct mount_opts *mo,
-		   struct kerr *err)
+		   const char *const *kv, const Grpc__Storage *s, enum storage_kind kind,
+		   struct mount_opts *mo, struct kerr *err)
 {
 	cleanup_close int fs = fsopen(fstype, FSOPEN_CLOEXEC);
 	if (fs < 0)
@@ -654,16 +678,26 @@ static int make_fs(struct storage_entry *ent, const char *fstype, const char *so
 	if (source && fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0) < 0)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno, "%s source \"%s\": %s",
 				       fstype, source, strerror(errno));
+	for (size_t i = 0; kv && kv[i]; i += 2)
+		if (fsconfig(fs, FSCONFIG_SET_STRING, kv[i], kv[i + 1], 0) < 0)
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno,
+					       "%s %s=%s: %s", fstype, kv[i], kv[i + 1],
+					       strerror(errno));
 	struct opt_ctx c = { .mo = mo, .fsfd = fs, .kind = kind };
 	int r = for_each_opt(s->options, s->n_options, opt_cb, &c, err);
 	if (r < 0)
 		return kerr_prefix(err, "%s storage %s", kind_name(kind), ent->mount_point);
-	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		/* A disk or overlay the filesystem refuses (not its format, an
+		 * option it cannot take, dax without DAX): the host's request. */
+		bool bad = errno == EINVAL && (kind == SK_BLOCK || kind == SK_OVERLAY);
 		return kerr_set_status(err, errno == ENOENT || errno == ENODEV ? GRPC_NOT_FOUND
-									      : GRPC_INTERNAL,
-				       -errno, "create %s%s%s for %s: %s", fstype,
+					    : bad ? GRPC_INVALID_ARGUMENT : GRPC_INTERNAL,
+				       -errno, "create %s%s%s for %s: %s%s", fstype,
 				       source ? " from " : "", source ? source : "",
-				       ent->mount_point, strerror(errno));
+				       ent->mount_point, strerror(errno),
+				       bad ? " (the kernel log says why)" : "");
+	}
 	int mnt = fsmount(fs, FSMOUNT_CLOEXEC, (unsigned)mo->attr.attr_set);
 	if (mnt < 0)
 		return kerr_set(err, -errno, "fsmount %s for %s: %s", fstype, ent->mount_point,
@@ -762,7 +796,7 @@ static int do_ephemeral(struct storage_entry *ent, int rootfd, const char *rel,
 								   err)) < 0)
 		return kerr_prefix(err, "ephemeral storage %s", ent->mount_point);
 	struct mount_opts mo = { 0 };
-	cleanup_close int mnt = make_fs(ent, fstype, NULL, s, SK_EPHEMERAL, &mo, err);
+	cleanup_close int mnt = make_fs(ent, fstype, NULL, NULL, s, SK_EPHEMERAL, &mo, err);
 	if (mnt < 0)
 		return mnt;
 	/* The fsgid ownership goes on the tmpfs root before anyone can see it.
@@ -820,7 +854,7 @@ static int do_sharedfs(struct storage_entry *ent, int rootfd, const char *rel,
 		return kerr_set_status(err, GRPC_UNIMPLEMENTED, -EOPNOTSUPP,
 				       "fs_group on a %s storage is not supported yet", s->driver);
 	struct mount_opts mo = { 0 };
-	cleanup_close int mnt = make_fs(ent, fstype, s->source, s, SK_SHAREDFS, &mo, err);
+	cleanup_close int mnt = make_fs(ent, fstype, s->source, NULL, s, SK_SHAREDFS, &mo, err);
 	if (mnt < 0)
 		return mnt;
 	if (mo.has_fsgid || mo.has_mode)
@@ -890,6 +924,273 @@ static int do_bind(struct storage_entry *ent, const char *src_norm, const struct
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "bind %s onto %s: one is a directory, the other is not",
 				       src_norm, ent->mount_point);
+	return attach(ent, &mnt, mpfd, &mo, err);
+}
+
+/* ---- block devices and overlayfs ---------------------------------------- */
+
+const struct dev_env *storage_dev_env = &dev_env_real;
+
+/* Whether fstype reads a block device: listed in /proc/filesystems without
+ * "nodev" (fsopen loads its module first). A block storage may not ask for
+ * proc, tmpfs, overlay, ...: those ignore the device and could show the
+ * guest's own trees through the volume. */
+static int check_block_fstype(const char *fstype, struct kerr *err)
+{
+	int fs = fsopen(fstype, FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return kerr_set_status(err, errno == ENODEV ? GRPC_FAILED_PRECONDITION
+							    : GRPC_INVALID_ARGUMENT,
+				       -errno, "fstype \"%.32s\": %s", fstype, strerror(errno));
+	close(fs);
+	cleanup_fclose FILE *f = fopen("/proc/filesystems", "re");
+	char line[128];
+	while (f && fgets(line, sizeof(line), f)) {
+		char *name = strchr(line, '\t');
+		if (!name)
+			continue;
+		name[strcspn(name, "\n")] = '\0';
+		if (!strcmp(name + 1, fstype) && strncmp(line, "nodev", 5) == 0)
+			break;
+		if (!strcmp(name + 1, fstype))
+			return 0;
+	}
+	return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+			       "fstype \"%.32s\" is not a filesystem on a block device", fstype);
+}
+
+/* "fsGroup" of a block volume, as upstream's set_ownership (fs_group.h). */
+static int block_fs_group(struct storage_entry *ent, int mnt, const Grpc__Storage *s,
+			  const struct mount_opts *mo, struct kerr *err)
+{
+	if (!s->fs_group)
+		return 0;
+	if (mo->attr.attr_set & MOUNT_ATTR_RDONLY) {
+		log_info("storage %s: read-only, fsGroup %u left to the volume", ent->mount_point,
+			 s->fs_group->group_id);
+		return 0;
+	}
+	bool on_mismatch = s->fs_group->group_change_policy ==
+			   TYPES__FSGROUP_CHANGE_POLICY__OnRootMismatch;
+	return fs_group_apply(mnt, s->fs_group->group_id, on_mismatch, false, ent->mount_point, err);
+}
+
+/* "blk", "mmioblk", "scsi", "nvdimm" (upstream block_handler.rs): the
+ * device found for the storage's source (devs: the request's batch; else
+ * looked for now, without waiting), its node opened as the kernel named it
+ * and checked to be that device; mounted through that fd with fstype and
+ * the options, or bound as a node for fstype "bind". */
+static int do_block(struct storage_entry *ent, int rootfd, const char *rel,
+		    const Grpc__Storage *s, const struct dev_batch *devs, struct kerr *err)
+{
+	struct dev_query q;
+	int r = dev_query_from_storage(s->driver, s->source, &q, err);
+	if (r < 0)
+		return r;
+	const struct dev_found *f = dev_batch_lookup(devs, &q);
+	struct dev_found now = { 0 };
+	if (!f) {
+		r = dev_probe(storage_dev_env, &q, &now, err);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			return kerr_set_status(err, GRPC_NOT_FOUND, -ENODEV,
+					       "%s is not there (this request does not wait for "
+					       "hot-plugged devices)", q.label);
+		f = &now;
+	}
+	cleanup_close int node = dev_node_open(storage_dev_env, f, err);
+	if (node < 0)
+		return node == -ENOENT ? kerr_set_status(err, GRPC_NOT_FOUND, -ENOENT,
+							 "%s: /dev/%s is gone", q.label, f->devname)
+				       : node;
+	ent->blkdev = f->rdev;
+	struct mount_opts mo = { 0 };
+	cleanup_close int mnt = -1;
+	bool bind = !strcmp(s->fstype, "bind");
+	if (bind) {
+		/* The runtime's raw block volume: the node itself, bound. */
+		struct opt_ctx c = { .mo = &mo, .fsfd = -1, .kind = SK_BLOCK };
+		if ((r = for_each_opt(s->options, s->n_options, opt_cb, &c, err)) < 0)
+			return r;
+		mnt = open_tree(node, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+		if (mnt < 0)
+			return kerr_set(err, -errno, "open_tree /dev/%s: %s", f->devname,
+					strerror(errno));
+		struct mount_attr a = mo.attr;
+		a.propagation = 0;
+		if ((a.attr_set || a.attr_clr) &&
+		    mount_setattr(mnt, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
+			return kerr_set(err, -errno, "set attributes of %s: %s", ent->mount_point,
+					strerror(errno));
+	} else {
+		if (!s->fstype[0])
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+					       "block storage %s has no fstype", ent->mount_point);
+		if ((r = check_block_fstype(s->fstype, err)) < 0)
+			return kerr_prefix(err, "block storage %s", ent->mount_point);
+		char src[32];
+		snprintf(src, sizeof(src), "/proc/self/fd/%d", node);
+		mnt = make_fs(ent, s->fstype, src, NULL, s, SK_BLOCK, &mo, err);
+		if (mnt < 0)
+			return mnt;
+		if (mo.has_fsgid || mo.has_mode)
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+					       "block storage %s: fsgid=/mode= do not apply",
+					       ent->mount_point);
+		if ((r = block_fs_group(ent, mnt, s, &mo, err)) < 0)
+			return r;
+	}
+	log_info("storage %s: %s is /dev/%s (%u:%u)", ent->mount_point, q.label, f->devname,
+		 major(f->rdev), minor(f->rdev));
+	cleanup_close int mpfd = open_create(rootfd, rel, bind, ent, err);
+	if (mpfd < 0)
+		return mpfd;
+	return attach(ent, &mnt, mpfd, &mo, err);
+}
+
+/* One overlay layer: path below an allowed root, opened (O_PATH) without
+ * leaving it; "/proc/self/fd/N" of it into out. fds collects the fds. */
+static int overlay_layer(const char *what, const char *path, const struct storage_policy *pol,
+			 int *fds, size_t *nfds, char *out, size_t len, struct kerr *err)
+{
+	cleanup_free char *norm = NULL;
+	int r = msrc_normalize(what, path, &norm, err);
+	if (r < 0)
+		return r;
+	const char *root, *rel;
+	if ((r = find_root(what, norm, pol, &root, &rel, err)) < 0)
+		return r;
+	cleanup_close int rootfd = open_root(root, err);
+	if (rootfd < 0)
+		return rootfd;
+	int fd = sys_openat2(rootfd, rel[0] ? rel : ".", O_PATH | O_DIRECTORY | O_CLOEXEC,
+			     RESOLVE_STORAGE);
+	if (fd < 0)
+		return resolve_error(what, norm, errno, err);
+	fds[(*nfds)++] = fd;
+	int k = snprintf(out, len, "/proc/self/fd/%d", fd);
+	return k > 0 && (size_t)k < len ? 0 : kerr_set(err, -ENAMETOOLONG, "too many layers");
+}
+
+#define OVERLAY_MAX_LAYERS 128
+
+struct overlay_ctx {
+	const struct storage_policy *pol;
+	int fds[OVERLAY_MAX_LAYERS + 2];
+	size_t nfds;
+	char lower[OVERLAY_MAX_LAYERS * 20], upper[32], work[32];
+};
+
+static int overlay_opt(const char *o, void *vctx, struct kerr *err)
+{
+	struct overlay_ctx *c = vctx;
+	if (!strcmp(o, "io.katacontainers.fs-opt.overlay-rw"))
+		return kerr_set_status(err, GRPC_UNIMPLEMENTED, -EOPNOTSUPP,
+				       "overlayfs storage: %s (a per-container upper layer made by "
+				       "the agent) is not supported yet", o);
+	if (!strncmp(o, "upperdir=", 9) || !strncmp(o, "workdir=", 8)) {
+		bool up = o[0] == 'u';
+		if ((up ? c->upper : c->work)[0])
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+					       "overlayfs storage: %s given twice", up ? "upperdir" : "workdir");
+		return overlay_layer(up ? "overlay upperdir" : "overlay workdir", strchr(o, '=') + 1,
+				     c->pol, c->fds, &c->nfds, up ? c->upper : c->work, 32, err);
+	}
+	if (strncmp(o, "lowerdir=", 9))
+		return 0;
+	if (c->lower[0])
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "overlayfs storage: lowerdir given twice");
+	cleanup_free char *list = strdup(o + 9);
+	if (!list)
+		return kerr_set(err, -ENOMEM, "out of memory");
+	size_t o2 = 0;
+	char *save = NULL;
+	for (char *p = strtok_r(list, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
+		if (c->nfds >= OVERLAY_MAX_LAYERS)
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -E2BIG,
+					       "overlayfs storage: more than %d layers",
+					       OVERLAY_MAX_LAYERS);
+		char one[32];
+		int r = overlay_layer("overlay lowerdir", p, c->pol, c->fds, &c->nfds, one,
+				      sizeof(one), err);
+		if (r < 0)
+			return r;
+		o2 += (size_t)snprintf(c->lower + o2, sizeof(c->lower) - o2, "%s%s", o2 ? ":" : "",
+				       one);
+	}
+	return 0;
+}
+
+/* "io.katacontainers.volume.overlayfs.create_directory=<dir>": made below
+ * the mount point's root first (upstream fs_handler.rs), and removed with
+ * the storage when still empty. */
+static int overlay_mkdirs(struct storage_entry *ent, int rootfd, const Grpc__Storage *s,
+			  struct kerr *err)
+{
+	static const char key[] = "io.katacontainers.volume.overlayfs.create_directory=";
+	for (size_t i = 0; i < s->n_driver_options; i++) {
+		if (strncmp(s->driver_options[i], key, sizeof(key) - 1))
+			continue;
+		cleanup_free char *norm = NULL;
+		int r = msrc_normalize("overlay directory", s->driver_options[i] + sizeof(key) - 1,
+				       &norm, err);
+		if (r < 0)
+			return r;
+		size_t rl = strlen(ent->root);
+		if (strncmp(norm, ent->root, rl) || norm[rl] != '/')
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EPERM,
+					       "overlay directory \"%.200s\" is not below %s", norm,
+					       ent->root);
+		cleanup_close int fd = open_create(rootfd, norm + rl + 1, false, ent, err);
+		if (fd < 0)
+			return fd;
+	}
+	return 0;
+}
+
+/* "overlayfs" (upstream OverlayfsHandler): an overlay whose layers are all
+ * below the allowed roots, each resolved once and handed to the kernel as
+ * the fd it resolved to, never as the host's path string. */
+static int do_overlay(struct storage_entry *ent, const struct storage_policy *pol, int rootfd,
+		      const char *rel, const Grpc__Storage *s, struct kerr *err)
+{
+	if (s->fstype[0] && strcmp(s->fstype, "overlay"))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "overlayfs storage of fstype \"%.32s\": only overlay",
+				       s->fstype);
+	if (s->fs_group)
+		return kerr_set_status(err, GRPC_UNIMPLEMENTED, -EOPNOTSUPP,
+				       "fs_group on an overlayfs storage is not supported yet");
+	int r = overlay_mkdirs(ent, rootfd, s, err);
+	if (r < 0)
+		return r;
+	struct overlay_ctx c = { .pol = pol };
+	r = for_each_opt(s->options, s->n_options, overlay_opt, &c, err);
+	if (r >= 0 && !c.lower[0])
+		r = kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				    "overlayfs storage %s has no lowerdir", ent->mount_point);
+	if (r >= 0 && !c.upper[0] != !c.work[0])
+		r = kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				    "overlayfs storage %s: upperdir and workdir go together",
+				    ent->mount_point);
+	const char *kv[] = { "lowerdir", c.lower, "upperdir", c.upper, "workdir", c.work, NULL };
+	if (!c.upper[0])
+		kv[2] = NULL;
+	struct mount_opts mo = { 0 };
+	cleanup_close int mnt = r < 0 ? r : make_fs(ent, "overlay", NULL, kv, s, SK_OVERLAY, &mo, err);
+	for (size_t i = 0; i < c.nfds; i++)
+		close(c.fds[i]);
+	if (mnt < 0)
+		return mnt;
+	if (mo.has_fsgid || mo.has_mode)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "overlayfs storage %s: fsgid=/mode= do not apply",
+				       ent->mount_point);
+	cleanup_close int mpfd = open_create(rootfd, rel, false, ent, err);
+	if (mpfd < 0)
+		return mpfd;
 	return attach(ent, &mnt, mpfd, &mo, err);
 }
 
@@ -1000,6 +1301,15 @@ static int classify(const Grpc__Storage *s, enum storage_kind *k, struct kerr *e
 		*k = SK_WATCH;
 		return 0;
 	}
+	if (!strcmp(d, "blk") || !strcmp(d, "mmioblk") || !strcmp(d, "scsi") ||
+	    !strcmp(d, "nvdimm")) {
+		*k = SK_BLOCK;
+		return 0;
+	}
+	if (!strcmp(d, "overlayfs")) {
+		*k = SK_OVERLAY;
+		return 0;
+	}
 	if (!d[0])
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "storage for %s has no driver", s->mount_point);
@@ -1044,6 +1354,13 @@ static bool same_str(const char *a, const char *b)
 
 int storage_add(struct storage_set *set, const Grpc__Storage *s, const struct storage_policy *pol,
 		struct kerr *err)
+{
+	return storage_add_dev(set, s, pol, NULL, err);
+}
+
+int storage_add_dev(struct storage_set *set, const Grpc__Storage *s,
+		    const struct storage_policy *pol, const struct dev_batch *devs,
+		    struct kerr *err)
 {
 	if (!set || !s)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL, "no storage");
@@ -1135,6 +1452,10 @@ int storage_add(struct storage_set *set, const Grpc__Storage *s, const struct st
 		r = do_sharedfs(ent, rootfd, rel, s, err);
 	else if (kind == SK_WATCH)
 		r = do_watch(set, ent, src, pol, rootfd, rel, s, err);
+	else if (kind == SK_BLOCK)
+		r = do_block(ent, rootfd, rel, s, devs, err);
+	else if (kind == SK_OVERLAY)
+		r = do_overlay(ent, pol, rootfd, rel, s, err);
 	else
 		r = do_bind(ent, src, pol, rootfd, rel, s, err);
 	if (r < 0) {
@@ -1162,25 +1483,20 @@ void storage_set_free(struct storage_set *set)
 	free(set);
 }
 
-int storage_update_ephemeral(const Grpc__Storage *s, const struct storage_policy *pol,
-			     struct kerr *err)
+/* The storage of kind this executor mounted at mount_point (looked up as
+ * storage_add does: by what the path is now), or NOT_FOUND naming what. */
+static struct storage_entry *entry_at(const char *mount_point, enum storage_kind kind,
+				      const char *what, const struct storage_policy *pol,
+				      struct kerr *err)
 {
-	if (!s || strcmp(s->driver ? s->driver : "", "ephemeral"))
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "storage driver \"%s\": only ephemeral storages can be updated",
-				       s && s->driver ? s->driver : "");
 	cleanup_free char *mp = NULL;
-	int r = msrc_normalize("storage mount point", s->mount_point, &mp, err);
-	if (r < 0)
-		return r;
 	const char *root, *rel;
-	r = find_root("storage mount point", mp, pol, &root, &rel, err);
-	if (r < 0)
-		return r;
+	if (msrc_normalize("storage mount point", mount_point, &mp, err) < 0 ||
+	    find_root("storage mount point", mp, pol, &root, &rel, err) < 0)
+		return NULL;
 	cleanup_close int rootfd = open_root(root, err);
 	if (rootfd < 0)
-		return rootfd;
-	/* Only a tmpfs this executor mounted: looked up as storage_add does. */
+		return NULL;
 	struct storage_entry *ent = NULL;
 	cleanup_close int fd = sys_openat2(rootfd, rel[0] ? rel : ".", O_PATH | O_CLOEXEC,
 					   RESOLVE_MOUNT_POINT);
@@ -1191,9 +1507,27 @@ int storage_update_ephemeral(const Grpc__Storage *s, const struct storage_policy
 		if (key_of(fd, &km, &kd, &ki) == 0)
 			ent = registry_find(km, kd, ki);
 	}
-	if (!ent || ent->kind != SK_EPHEMERAL || ent->mntfd < 0)
-		return kerr_set_status(err, GRPC_NOT_FOUND, -ENOENT,
-				       "%s is not an ephemeral storage of this sandbox", mp);
+	if (!ent || ent->kind != kind || ent->mntfd < 0) {
+		kerr_set_status(err, GRPC_NOT_FOUND, -ENOENT, "%s is not %s", mp, what);
+		return NULL;
+	}
+	return ent;
+}
+
+int storage_update_ephemeral(const Grpc__Storage *s, const struct storage_policy *pol,
+			     struct kerr *err)
+{
+	if (!s || strcmp(s->driver ? s->driver : "", "ephemeral"))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "storage driver \"%s\": only ephemeral storages can be updated",
+				       s && s->driver ? s->driver : "");
+	/* Only a tmpfs this executor mounted. */
+	struct storage_entry *ent = entry_at(s->mount_point, SK_EPHEMERAL,
+					     "an ephemeral storage of this sandbox", pol, err);
+	if (!ent)
+		return err->code;
+	const char *mp = ent->mount_point;
+	int r;
 	/* Attributes first pass (mo), filesystem options to the superblock
 	 * (opt_cb with the fspick fd); fsgid= is what create did, dropped as
 	 * upstream does. */
@@ -1233,6 +1567,25 @@ static void unescape_mountinfo(char *s)
 		}
 	}
 	*o = '\0';
+}
+
+int storage_block_at(const char *mount_point, const struct storage_policy *pol,
+		     struct storage_block *out, struct kerr *err)
+{
+	struct storage_entry *ent = entry_at(mount_point, SK_BLOCK,
+					     "a block storage this agent mounted", pol, err);
+	if (!ent)
+		return err->code;
+	if (!strcmp(ent->fstype, "bind"))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "%s is a raw block volume, not a filesystem", ent->mount_point);
+	int fd = openat(ent->mntfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return kerr_set(err, -errno, "open %s: %s", ent->mount_point, strerror(errno));
+	out->root = fd;
+	out->dev = ent->blkdev;
+	snprintf(out->fstype, sizeof(out->fstype), "%s", ent->fstype);
+	return 0;
 }
 
 int storage_revalidate_shares(const char *dir)

@@ -38,6 +38,7 @@ struct frontend {
 	struct fe_mon *mons;         /* monitor channels, one per container */
 	size_t n_mons;
 	uint64_t mon_serial;         /* the last fe_mon serial handed out */
+	size_t stash_bytes;          /* output held in the readers' stashes (monitors.c) */
 	unsigned generation;
 	bool stopping;               /* SIGTERM: the agent is shutting down */
 	/* GetOOMEvent (oom.c): calls waiting, oldest first; whether an
@@ -160,6 +161,10 @@ RPC_HANDLER(rpc_online_cpu_mem);
 RPC_HANDLER(rpc_mem_hotplug_by_probe);
 RPC_HANDLER(rpc_add_swap_path);
 RPC_HANDLER(rpc_set_policy);
+
+/* ---- devices.c: AddSwap, ResizeVolume ---- */
+RPC_HANDLER(rpc_add_swap);
+RPC_HANDLER(rpc_resize_volume);
 
 /* ---- network.c: UpdateInterface, UpdateRoutes, ListInterfaces,
  * ListRoutes, AddARPNeighbors ---- */

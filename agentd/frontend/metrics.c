@@ -14,39 +14,7 @@
 #include "frontend.h"
 #include "grpc_status.h"
 #include "log.h"
-
-/* Length of the UTF-8 sequence at p (at most n bytes), 0 if invalid:
- * overlong forms, surrogates and code points above U+10FFFF included. */
-static size_t utf8_seq(const uint8_t *p, size_t n)
-{
-	uint32_t cp;
-	size_t len;
-	if (p[0] < 0x80)
-		return 1;
-	if ((p[0] & 0xe0) == 0xc0) {
-		cp = p[0] & 0x1fu;
-		len = 2;
-	} else if ((p[0] & 0xf0) == 0xe0) {
-		cp = p[0] & 0x0fu;
-		len = 3;
-	} else if ((p[0] & 0xf8) == 0xf0) {
-		cp = p[0] & 0x07u;
-		len = 4;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3fu);
-	}
-	static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
+#include "utf8.h"
 
 int metrics_text_check(const uint8_t *p, size_t len, struct kerr *err)
 {
@@ -62,7 +30,7 @@ int metrics_text_check(const uint8_t *p, size_t len, struct kerr *err)
 		if (p[i] == 0x7f)
 			return kerr_set_status(err, GRPC_INTERNAL, -EPROTO,
 					       "metrics text: DEL at offset %zu", i);
-		size_t k = utf8_seq(p + i, len - i);
+		size_t k = utf8_seq_len(p + i, len - i);
 		if (!k)
 			return kerr_set_status(err, GRPC_INTERNAL, -EPROTO,
 					       "metrics text: invalid UTF-8 at offset %zu", i);

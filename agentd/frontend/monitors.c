@@ -28,6 +28,19 @@
  * the "stash") and given to the next read of that stream before anything
  * new is asked for.
  *
+ * Read-ahead: once a read of a container's init was answered with data
+ * that went into the host's socket at once (a host that keeps up), the
+ * next chunk (as long as that read asked for) is asked for at once and
+ * kept in the stash, so that the host's next read (the Kata shim has
+ * one in flight per stream) is answered without a round trip to the
+ * monitor, which works meanwhile. Stashed bytes are not acknowledged, so a
+ * front-end restart loses none. Only the init: the monitor never releases
+ * it, so an EOF that arrives for a read-ahead nobody waits for is simply
+ * dropped and answered again to the next read (an exec is released once
+ * drained, and a later read would be NOT_FOUND). At most
+ * READ_AHEAD_BUDGET bytes are held across all streams; beyond, reads go
+ * to the monitor one by one as before.
+ *
  * Writes larger than IPC_STDIO_CHUNK go out as consecutive chunks, one in
  * flight at a time; the call is answered when the last one is written.
  */
@@ -48,6 +61,8 @@
 #define MON_MAX_REQS 512u
 /* Read calls queued on one stream behind the one in flight. */
 #define MON_MAX_READ_WAITERS 64u
+/* Stashed output across all streams past which nothing is read ahead. */
+#define READ_AHEAD_BUDGET (4u << 20)
 
 enum req_kind { REQ_SIMPLE, REQ_WAIT, REQ_READ, REQ_WRITE };
 
@@ -73,6 +88,9 @@ struct fe_reader {
 	uint8_t *stash;
 	size_t stash_len;
 	uint64_t stash_off;
+	/* Read-ahead length: the len of the last read, if its data went into
+	 * the host's socket at once; else (and after EOF) 0: no read-ahead. */
+	uint32_t ahead_len;
 };
 
 struct fe_write {
@@ -151,6 +169,7 @@ static void reader_free(struct fe_reader *rd)
 			*pp = rd->next;
 			break;
 		}
+	m->fe->stash_bytes -= rd->stash_len;
 	free(rd->stash);
 	free(rd);
 }
@@ -386,12 +405,16 @@ static void send_ack(struct fe_mon *m, const struct ipc_stdio_ack *a)
 		log_warn("container %s: READ_STREAM_ACK: %s", m->container_id, err.msg);
 }
 
+/* Set by on_reply_sent: deliver() tells whether its reply went out at
+ * once (the front-end is single-threaded). */
+static bool reply_went_out;
+
 /* The reply left (or was dropped with its connection): release the bytes,
  * unless the monitor channel they came from is gone meanwhile. */
 static void on_reply_sent(void *data, bool sent)
 {
 	struct pending_ack *pa = data;
-	(void)sent;
+	reply_went_out = sent;
 	struct fe_mon *m = mon_find(pa->fe, pa->container_id);
 	if (m && m->serial == pa->mon_serial) {
 		m->busy++;
@@ -402,12 +425,16 @@ static void on_reply_sent(void *data, bool sent)
 }
 
 /* Hand up to the first waiter's len bytes to it; they are acknowledged
- * once the reply is in the host's socket. */
+ * once the reply is in the host's socket. Sets rd->ahead_len: the
+ * waiter's len if data went into the host's socket at once (the host keeps
+ * up: worth reading ahead), else 0. */
 static void deliver(struct fe_reader *rd, const uint8_t *data, size_t n, uint64_t offset)
 {
 	struct fe_read_wait *w = rd->waiters;
 	struct fe_mon *m = rd->mon;
+	uint32_t len = w->len;
 	waiter_unlink(rd, w);
+	reply_went_out = false;
 	Grpc__ReadStreamResponse resp = GRPC__READ_STREAM_RESPONSE__INIT;
 	resp.data.data = (uint8_t *)data;
 	resp.data.len = n;
@@ -431,6 +458,7 @@ static void deliver(struct fe_reader *rd, const uint8_t *data, size_t n, uint64_
 			send_ack(m, &a);
 		}
 	}
+	rd->ahead_len = n && reply_went_out ? len : 0;
 	free(w);
 }
 
@@ -441,24 +469,23 @@ static void reader_pump(struct fe_reader *rd)
 	struct fe_mon *m = rd->mon;
 	while (rd->waiters && rd->stash_len && m->chan) {
 		size_t n = rd->stash_len < rd->waiters->len ? rd->stash_len : rd->waiters->len;
-		uint64_t off = rd->stash_off;
-		cleanup_free uint8_t *copy = malloc(n);
-		if (!copy) {
-			struct kerr e = { 0 };
-			kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
-			struct fe_read_wait *w = rd->waiters;
-			waiter_unlink(rd, w);
-			fail_call(w->call, &e);
-			free(w);
-			continue;
-		}
-		memcpy(copy, rd->stash, n);
+		/* The response is packed before deliver returns, and nothing it
+		 * calls frees the reader (the caller holds m->busy). */
+		deliver(rd, rd->stash, n, rd->stash_off);
 		memmove(rd->stash, rd->stash + n, rd->stash_len - n);
 		rd->stash_len -= n;
 		rd->stash_off += n;
-		deliver(rd, copy, n, off);
+		m->fe->stash_bytes -= n;
 	}
-	if (!rd->waiters || rd->busy || !m->chan || m->dead)
+	if (rd->busy || !m->chan || m->dead || rd->stash_len)
+		return;
+	uint32_t max_len;
+	if (rd->waiters)
+		max_len = rd->waiters->len;
+	else if (rd->exec_id[0] == '\0' && rd->ahead_len &&
+		 m->fe->stash_bytes + rd->ahead_len <= READ_AHEAD_BUDGET)
+		max_len = rd->ahead_len;
+	else
 		return;
 	struct kerr err = { 0 };
 	struct mon_req *r = req_new(REQ_READ, &err);
@@ -467,7 +494,7 @@ static void reader_pump(struct fe_reader *rd)
 		rc = err.code;
 	} else {
 		r->rd = rd;
-		struct ipc_stdio_read q = { .stream = rd->stream, .max_len = rd->waiters->len };
+		struct ipc_stdio_read q = { .stream = rd->stream, .max_len = max_len };
 		memcpy(q.exec_id, rd->exec_id, sizeof(q.exec_id));
 		rd->busy = true;
 		rc = mon_send(m, r, IPC_READ_STREAM_REQ, &q, sizeof(q), &err);
@@ -511,6 +538,7 @@ static void on_read_reply(struct fe_mon *m, struct mon_req *r, const struct ipc_
 		 * data to io.EOF: do the same, for every read waiting now. */
 		while (rd->waiters && !rd->stash_len)
 			deliver(rd, NULL, 0, 0);
+		rd->ahead_len = 0;
 		reader_maybe_free(rd);
 		return;
 	}
@@ -528,17 +556,21 @@ static void on_read_reply(struct fe_mon *m, struct mon_req *r, const struct ipc_
 		offset += give;
 	}
 	if (n) {
-		rd->stash = malloc(n);
-		if (!rd->stash) {
+		/* The emptied stash's buffer is reused (realloc): the stash is
+		 * refilled once per read-ahead. */
+		uint8_t *stash = realloc(rd->stash, n);
+		if (!stash) {
 			/* Not acknowledged: the monitor re-sends it to the next
 			 * front-end; this one closes the channel to get there. */
 			if (m->chan)
 				ipc_chan_close(m->chan, "out of memory for stdio data");
 			return;
 		}
+		rd->stash = stash;
 		memcpy(rd->stash, data, n);
 		rd->stash_len = n;
 		rd->stash_off = offset;
+		m->fe->stash_bytes += n;
 	}
 	reader_pump(rd);
 	if (!m->dead)

@@ -347,7 +347,7 @@ static int cgroups_v2(struct kerr *err)
 	return 0;
 }
 
-int init_cgroups(bool unified, struct kerr *err)
+static int init_cgroups(bool unified, struct kerr *err)
 {
 	int r = unified ? cgroups_v2(err) : cgroups_v1(err);
 	if (r < 0)
@@ -356,7 +356,7 @@ int init_cgroups(bool unified, struct kerr *err)
 	return 0;
 }
 
-int init_loopback(struct kerr *err)
+static int init_loopback(struct kerr *err)
 {
 	cleanup_close int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -375,7 +375,7 @@ int init_loopback(struct kerr *err)
 	return 0;
 }
 
-int init_set_hostname(struct kerr *err)
+static int init_set_hostname(struct kerr *err)
 {
 	char name[HOST_NAME_MAX + 1] = "";
 	cleanup_close int fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);

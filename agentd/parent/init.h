@@ -9,13 +9,12 @@
  *                       From its first line on, exit() or a return from main
  *                       powers the guest off (see init_poweroff), whatever
  *                       the exit path: an init that exits panics the kernel.
- *   init_cgroups()      after the options are known: cgroup v2 at
- *                       /sys/fs/cgroup (systemd.unified_cgroup_hierarchy) or
- *                       one v1 hierarchy per enabled controller.
- *   init_loopback()     bring "lo" up (127.0.0.1 and ::1 come with it).
- *   init_set_hostname() /etc/hostname, else "localhost".
- *   init_late()         after the options: init_cgroups (fatal), then
- *                       init_loopback and init_set_hostname (logged only).
+ *   init_late()         after the options are known: the cgroups (fatal:
+ *                       v2 at /sys/fs/cgroup with
+ *                       systemd.unified_cgroup_hierarchy, else one v1
+ *                       hierarchy per enabled controller), then "lo" up
+ *                       (127.0.0.1 and ::1 come with it) and the hostname
+ *                       (/etc/hostname, else "localhost"; both logged only).
  *   init_poweroff()     the only way PID 1 may end: if init exits, the kernel
  *                       panics. Every fatal path of PID 1 must go through it.
  *
@@ -30,9 +29,6 @@
 #include "err.h"
 
 int init_early(struct kerr *err);
-int init_cgroups(bool unified, struct kerr *err);
-int init_loopback(struct kerr *err);
-int init_set_hostname(struct kerr *err);
 int init_late(bool unified_cgroup_hierarchy, struct kerr *err);
 
 /* Log why, stop every other process (TERM, then KILL), sync and power the

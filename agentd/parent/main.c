@@ -11,7 +11,10 @@
  *  - an executor that dies ends the agent (on_executor_death());
  *  - SIGTERM/SIGINT, and the executor's CTL_SANDBOX_DESTROYED (DestroySandbox
  *    answered), stop both children and exit 0;
- *  - as child subreaper it reaps every orphan that lands on it.
+ *  - as child subreaper it reaps every orphan that lands on it;
+ *  - before any of them serves, it reads initdata (initdata_boot.h) and
+ *    launches the confidential guest components (guest_components.h): the
+ *    front-end starts once they are up, as upstream's ttRPC server does.
  *
  * It never reads from the untrusted socket: it only creates it.
  */
@@ -34,7 +37,9 @@
 #include "config.h"
 #include "debug_console.h"
 #include "endpoints.h"
+#include "guest_components.h"
 #include "guest_opts.h"
+#include "initdata_boot.h"
 #include "ipc.h"
 #include "log.h"
 #include "loop.h"
@@ -104,6 +109,9 @@ struct parent {
 
 	struct log_sink *sink;     /* agent.log_vport, else NULL */
 	struct debug_console *dc;  /* agent.debug_console, else NULL */
+
+	struct initdata_boot initdata;  /* what initdata gave at start */
+	struct guest_components *gc;    /* launched components, else NULL */
 };
 
 /* ---- helpers ---- */
@@ -185,7 +193,8 @@ static pid_t spawn(struct parent *p, const char *path, char *const argv[], const
 
 static void maybe_done(struct parent *p)
 {
-	if (p->stopping && !p->executor_pid && !p->frontend_pid && !p->policy_pid)
+	if (p->stopping && !p->executor_pid && !p->frontend_pid && !p->policy_pid &&
+	    !guest_components_alive(p->gc))
 		loop_quit(p->loop);
 }
 
@@ -203,6 +212,10 @@ static void on_kill_timer(struct loop *l, void *data)
 	}
 	if (p->policy_pid)
 		kill(p->policy_pid, SIGKILL);
+	if (guest_components_alive(p->gc)) {
+		log_warn("guest components still alive after SIGTERM: SIGKILL");
+		guest_components_kill(p->gc);
+	}
 }
 
 static void begin_shutdown(struct parent *p, int code, const char *why)
@@ -226,7 +239,8 @@ static void begin_shutdown(struct parent *p, int code, const char *why)
 		kill(p->executor_pid, SIGTERM);
 	if (p->policy_pid)
 		kill(p->policy_pid, SIGTERM);
-	if (p->frontend_pid || p->executor_pid || p->policy_pid)
+	guest_components_stop(p->gc);
+	if (p->frontend_pid || p->executor_pid || p->policy_pid || guest_components_alive(p->gc))
 		p->kill_timer = loop_timer_add(p->loop, loop_now_ns() + STOP_GRACE_NS, on_kill_timer, p);
 	maybe_done(p);
 }
@@ -540,7 +554,7 @@ static void reap(struct parent *p)
 			if (!p->stopping)
 				on_executor_death(p);
 		} else if (!debug_console_reaped(p->dc, pid, status) &&
-			   !guest_components_reaped(pid, status)) {
+			   !guest_components_reaped(p->gc, pid, status)) {
 			log_debug("reaped orphan pid %d (wait status 0x%x)", (int)pid, status);
 		}
 	}
@@ -695,7 +709,33 @@ static void start_guest_extras(struct parent *p)
 			log_warn("failed to set up the debug console: %s", err.msg);
 		}
 	}
-	guest_components_start(&p->opts);
+}
+
+/* The launch is over: serve now, or stop as upstream's agent does when a
+ * component it launched does not come up. */
+static void on_components_done(bool ok, void *data)
+{
+	struct parent *p = data;
+	if (ok)
+		start_frontend(p);
+	else
+		begin_shutdown(p, 1, "a guest component did not start (upstream's agent does not "
+			       "start then either)");
+}
+
+/* The guest components (agent.guest_components_procs) come up before the
+ * front-end serves: upstream starts its ttRPC server after them, so the
+ * first request that needs the CDH finds it. The loop runs meanwhile. */
+static void start_components_then_frontend(struct parent *p)
+{
+	struct kerr err = { 0 };
+	int stdio_fd = p->sink ? log_sink_child_fd(p->sink) : -1;
+	int r = guest_components_start(&p->gc, p->loop, &p->opts, p->initdata.present, stdio_fd,
+				       on_components_done, p, &err);
+	if (r < 0)
+		begin_shutdown(p, 1, err.msg);
+	else if (r == 0)
+		start_frontend(p);
 }
 
 static void usage(FILE *f)
@@ -716,6 +756,8 @@ static void usage(FILE *f)
 		"  --cgroup-parent P    container cgroups go below P (default: the root)\n"
 		"  --monitor-uid N      uid of the per-container monitors (default 65534)\n"
 		"  --monitor-gid N      gid of the per-container monitors (default 65534)\n"
+		"  --initdata PATH      read initdata from this file or block device instead\n"
+		"                       of looking for its device in /dev\n"
 		"  --version            print the version and exit\n"
 		"  --help               print this help and exit\n",
 		KATA_LIBEXECDIR, DEFAULT_FRONTEND_ID, DEFAULT_FRONTEND_ID);
@@ -746,15 +788,17 @@ int main(int argc, char **argv)
 		{ "cgroup-parent", required_argument, NULL, 'C' },
 		{ "monitor-uid", required_argument, NULL, 'U' },
 		{ "monitor-gid", required_argument, NULL, 'G' },
+		{ "initdata", required_argument, NULL, 'I' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmdline = "/proc/cmdline", *config = NULL, *libexec = NULL;
+	const char *cmdline = "/proc/cmdline", *config = NULL, *libexec = NULL, *initdata = NULL;
 	struct parent p = { .listen_fd = -1, .sigfd = -1, .fe_uid = DEFAULT_FRONTEND_ID,
 			    .fe_gid = DEFAULT_FRONTEND_ID, .backoff = BACKOFF_MIN_NS,
 			    .shared_dir = "/run/kata-containers", .cgroup_parent = "",
-			    .mon_uid = 65534, .mon_gid = 65534 };
+			    .mon_uid = 65534, .mon_gid = 65534,
+			    .initdata = { .policy_fd = -1 } };
 	int o;
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (o) {
@@ -763,6 +807,7 @@ int main(int argc, char **argv)
 		case 'x': libexec = optarg; break;
 		case 'S': p.shared_dir = optarg; break;
 		case 'C': p.cgroup_parent = optarg; break;
+		case 'I': initdata = optarg; break;
 		case 'U':
 		case 'G':
 			if (parse_id(optarg, o == 'U' ? &p.mon_uid : &p.mon_gid) < 0) {
@@ -816,6 +861,7 @@ int main(int argc, char **argv)
 	/* options_load starts from the defaults itself. */
 	if (options_load(&p.opts, cmdline, config, environ, on_option_warning, NULL, &err) < 0) {
 		log_error("%s", err.msg);
+		options_free(&p.opts); /* it holds the defaults */
 		return 1;
 	}
 	log_set_level(p.opts.log_level);
@@ -833,6 +879,20 @@ int main(int argc, char **argv)
 	}
 	/* Before any child: they inherit the rlimit and the environment. */
 	guest_opts_apply(&p.opts);
+	/* Before any child too: the components read what it writes, and the
+	 * policy will be in force before anything is served. A device that is
+	 * there but unusable stops the agent, as upstream's. */
+	if (initdata_boot(initdata, "/dev", &p.initdata, &err) < 0) {
+		log_error("%s: the agent does not start", err.msg);
+		return 1;
+	}
+	/* initdata's policy replaces the default one (upstream main.rs:
+	 * set_policy after initialize_policy); the executor logs which. */
+	if (p.initdata.policy_fd >= 0 &&
+	    policy_source_initdata(&p.policy, p.initdata.policy_fd, &err) < 0) {
+		log_error("%s: the agent does not start", err.msg);
+		return 1;
+	}
 
 	if (join_endpoints(&p, &err) < 0 ||
 	    find_helper(libexec, "kata-agent-executor", "executor", p.executor_path,
@@ -883,8 +943,8 @@ int main(int argc, char **argv)
 	}
 	/* Before the front-end: its first requests find the policy loaded. */
 	start_policy(&p);
-	start_frontend(&p);
 	start_guest_extras(&p);
+	start_components_then_frontend(&p);
 
 	if (loop_run(p.loop, &err) < 0) {
 		log_error("event loop: %s", err.msg);
@@ -902,6 +962,8 @@ int main(int argc, char **argv)
 		loop_timer_cancel(p.loop, p.policy_timer);
 	policy_source_free(&p.policy);
 	ipc_chan_free(p.ctl);
+	guest_components_free(p.gc);
+	initdata_boot_release(&p.initdata);
 	/* both keep loop watches: gone before the loop */
 	debug_console_free(p.dc);
 	log_set_writer(NULL, NULL);

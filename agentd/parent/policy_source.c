@@ -43,12 +43,10 @@ int policy_source_set(struct policy_source *s, const char *source, const char *t
 	return 0;
 }
 
-static int read_file(struct policy_source *s, const char *path, struct kerr *err)
+/* The whole of fd (a file, or initdata's sealed memfd, from offset 0). */
+static int read_fd(struct policy_source *s, int fd, const char *path, struct kerr *err)
 {
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	if (fd < 0)
-		return kerr_set(err, -errno, "policy file %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return kerr_set(err, -EINVAL, "policy file %s: not a regular file", path);
 	if (st.st_size <= 0 || st.st_size > IPC_POLICY_TEXT_MAX)
@@ -59,7 +57,7 @@ static int read_file(struct policy_source *s, const char *path, struct kerr *err
 	if (!text)
 		return kerr_set(err, -ENOMEM, "policy file %s: out of memory", path);
 	while (got < len) {
-		ssize_t r = read(fd, text + got, len - got);
+		ssize_t r = pread(fd, text + got, len - got, (off_t)got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -68,6 +66,19 @@ static int read_file(struct policy_source *s, const char *path, struct kerr *err
 		got += (size_t)r;
 	}
 	return policy_source_set(s, path, text, len, err);
+}
+
+static int read_file(struct policy_source *s, const char *path, struct kerr *err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kerr_set(err, -errno, "policy file %s: %s", path, strerror(errno));
+	return read_fd(s, fd, path, err);
+}
+
+int policy_source_initdata(struct policy_source *s, int fd, struct kerr *err)
+{
+	return read_fd(s, fd, "initdata", err);
 }
 
 int policy_source_read(struct policy_source *s, const struct agent_options *o, struct kerr *err)

@@ -8,7 +8,8 @@
  * replaces it (upstream main.rs: set_policy after initialize_policy). The
  * executor gets it in CTL_POLICY and keeps it (doc/policy.md).
  *
- * Offers: struct policy_source, policy_source_read(), policy_source_json().
+ * Offers: struct policy_source, policy_source_read(), policy_source_initdata(),
+ *         policy_source_json().
  */
 #ifndef KATA_PARENT_POLICY_SOURCE_H
 #define KATA_PARENT_POLICY_SOURCE_H
@@ -32,7 +33,9 @@ struct policy_source {
  * empty or too big fails the start, as upstream's initialize_policy
  * aborts the agent); *s is zeroed when there is none. */
 int policy_source_read(struct policy_source *s, const struct agent_options *o, struct kerr *err);
-/* Replace it with text from source ("initdata"). */
+/* Replace it with initdata's policy.rego (its sealed memfd). */
+int policy_source_initdata(struct policy_source *s, int fd, struct kerr *err);
+/* Replace it with text from source. */
 int policy_source_set(struct policy_source *s, const char *source, const char *text, size_t len,
 		      struct kerr *err);
 /* {"source": ..., "sha256": ...}, or "none (every request allowed)", for the

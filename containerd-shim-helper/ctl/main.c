@@ -380,7 +380,7 @@ static const struct subcmd table[] = {
 	  "create and start an OCI bundle's container, attach, exit with its status", cmd_run },
 	{ "exec", "ID [--tty] -- CMD...", "run CMD in a running container, attach, exit with its status",
 	  cmd_exec },
-	{ "replay", "SCENARIO.json [NAME=VALUE...]",
+	{ "replay", "[--plan|--host-side] SCENARIO.json [NAME=VALUE...]",
 	  "play a scenario of runtime requests on one connection, check the answers (TAP)",
 	  cmd_replay },
 };

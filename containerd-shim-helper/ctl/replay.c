@@ -45,6 +45,28 @@
  * its "name" or after what it does; "cite" names the runtime function the
  * request comes from (printed with a failure). "fatal": true stops the
  * scenario at that step's failure (the rest of the plan fails).
+ *
+ * Where the scenario is played (the VM suite plays it inside the guest,
+ * tests/vm/replay-boot.sh; doc/runtime-replay.md):
+ *   "host_side": true      the host runtime's work on the shared directory.
+ *                          Stand-alone, played in order. For a guest: those
+ *                          before the first call lay the directory out
+ *                          before the boot (`replay --host-side`, on the
+ *                          host), and with IN_GUEST set they are not
+ *                          played; a later one (a change while containers
+ *                          run) is asked for with a TAP comment
+ *                          "# host step N: NAME" (N counts the steps from 1)
+ *                          and the host plays it (`replay --host-side
+ *                          --step N`), then writes its TAP to
+ *                          ${HOST_DONE_DIR}/step-N.tap, which the guest waits
+ *                          for ("timeout") and reports as the step's point.
+ *   "not_in_guest": "why"  with IN_GUEST set, not played: nothing of the
+ *                          guest can do it (a step after DestroySandbox,
+ *                          which powers the guest off); "why" is printed as
+ *                          a TAP comment.
+ * A step that is not played is not in the plan either:
+ * `replay --plan SCENARIO [NAME=VALUE...]` prints the plan for those
+ * variables (the VM suite declares it before it boots).
  */
 #include <errno.h>
 #include <poll.h>
@@ -104,7 +126,26 @@ struct loop_io {
 	struct loop_io *next;
 };
 
+/* Which steps this run plays. */
+enum replay_mode {
+	MODE_ALL,       /* stand-alone: every step */
+	MODE_IN_GUEST,  /* IN_GUEST set: no host_side or not_in_guest step */
+	MODE_HOST_SIDE, /* --host-side: host_side steps before the first call,
+			 * or (--step N) step N */
+};
+
+/* Where a step is played, by its kind and position. */
+enum step_place {
+	PLACE_ANY,
+	PLACE_HOST_BEFORE,  /* host_side, before the first call */
+	PLACE_HOST_DURING,  /* host_side, later */
+	PLACE_NOT_IN_GUEST, /* not_in_guest */
+};
+
 struct replay {
+	enum replay_mode mode;
+	size_t first_call; /* index of the first call step */
+	size_t only_step;  /* --step N: N (from 1); 0: none */
 	struct ttrpc_client *c;
 	struct var vars[MAX_VARS];
 	size_t nvars;
@@ -284,6 +325,26 @@ static json_t *merge_patch(json_t *target, json_t *patch)
 		json_object_set_new(target, k, merge_patch(cur, v));
 	}
 	return target;
+}
+
+/* A whole (small) text file, NUL-terminated, or NULL. */
+static char *read_text_file(const char *path)
+{
+	cleanup_fclose FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	FILE *m = open_memstream(&buf, &len);
+	if (!m)
+		return NULL;
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, n, m);
+	fclose(m);
+	return buf;
 }
 
 /* ---- TAP ---- */
@@ -887,11 +948,84 @@ static bool step_shell(struct replay *r, json_t *step)
 	return ok;
 }
 
-static bool counts(json_t *step)
+static enum step_place place_of(const struct replay *r, json_t *step, size_t i)
+{
+	if (json_is_true(json_object_get(step, "host_side")))
+		return i < r->first_call ? PLACE_HOST_BEFORE : PLACE_HOST_DURING;
+	return json_object_get(step, "not_in_guest") ? PLACE_NOT_IN_GUEST : PLACE_ANY;
+}
+
+/* In the guest, a host step during the scenario: ask for it (a TAP comment
+ * the VM suite's runner passes to the host), then wait for the host's TAP of
+ * it in HOST_DONE_DIR, answering the stdio loops meanwhile. */
+static bool step_ask_host(struct replay *r, json_t *step, size_t i)
+{
+	const char *dir = var_get(r, "HOST_DONE_DIR", 13);
+	const char *name = json_string_value(json_object_get(step, "name")) ?: "a host step";
+	cleanup_free char *path = NULL;
+	cleanup_free char *text = NULL;
+	char desc[512], why[2048] = "";
+	int64_t end = now_ms() + (int64_t)wait_secs(step) * 1000;
+
+	snprintf(desc, sizeof(desc), "%s (by the host, asked from the guest)", name);
+	printf("# host step %zu: %s\n", i + 1, name);
+	fflush(stdout);
+	if (!dir || !*dir || asprintf(&path, "%s/step-%zu.tap", dir, i + 1) < 0) {
+		tap(r, false, desc, NULL, "HOST_DONE_DIR is not set: no host to ask");
+		return false;
+	}
+	while (!(text = read_text_file(path)) && now_ms() < end)
+		if (pump(r, 100) < 0)
+			usleep(100000);
+	bool ok = text && !strncmp(text, "1..1\n", 5) && strstr(text, "\nok 1 ") &&
+		  !strstr(text, "\nnot ok ");
+	if (!ok)
+		snprintf(why, sizeof(why), "%s%.1800s",
+			 text ? "the host's TAP of it:\n" : "no answer from the host in time",
+			 text ? text : "");
+	tap(r, ok, desc, json_string_value(json_object_get(step, "cite")), why);
+	return ok;
+}
+
+/* Is step i played in this run's mode (in the guest, a host step during
+ * the scenario is played by asking the host)? */
+static bool played(const struct replay *r, json_t *step, size_t i)
+{
+	enum step_place p = place_of(r, step, i);
+
+	switch (r->mode) {
+	case MODE_HOST_SIDE:
+		if (r->only_step)
+			return i + 1 == r->only_step && p != PLACE_ANY && p != PLACE_NOT_IN_GUEST;
+		return p == PLACE_HOST_BEFORE;
+	case MODE_IN_GUEST:
+		return p == PLACE_ANY || p == PLACE_HOST_DURING;
+	default:
+		return true;
+	}
+}
+
+/* Why step i is not played (a TAP comment), or NULL. */
+static const char *not_played_why(const struct replay *r, json_t *step, size_t i)
+{
+	if (played(r, step, i) || r->mode != MODE_IN_GUEST)
+		return NULL;
+	if (place_of(r, step, i) == PLACE_HOST_BEFORE)
+		return "done by the host before the boot";
+	return json_string_value(json_object_get(step, "not_in_guest")) ?: "not in the guest";
+}
+
+/* Is the step a TAP point when it is played? */
+static bool is_point(json_t *step)
 {
 	if (json_object_get(step, "note") || json_object_get(step, "stdio"))
 		return false;
 	return !(json_object_get(step, "call") && json_is_true(json_object_get(step, "async")));
+}
+
+static bool counts(const struct replay *r, json_t *step, size_t i)
+{
+	return played(r, step, i) && is_point(step);
 }
 
 static bool run_step_substituted(struct replay *r, json_t *step)
@@ -926,7 +1060,7 @@ static bool run_step(struct replay *r, json_t *raw)
 	if (!step) {
 		char why[600];
 		snprintf(why, sizeof(why), "the step cannot be read: %s", err.msg);
-		if (counts(raw))
+		if (is_point(raw))
 			tap(r, false, json_string_value(json_object_get(raw, "name")) ?: "a step", NULL,
 			    why);
 		else
@@ -960,26 +1094,6 @@ static void replay_free(struct replay *r)
 		ttrpc_client_free(r->c);
 }
 
-/* A whole (small) text file, NUL-terminated, or NULL. */
-static char *read_text_file(const char *path)
-{
-	cleanup_fclose FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t len = 0;
-
-	if (!f)
-		return NULL;
-	FILE *m = open_memstream(&buf, &len);
-	if (!m)
-		return NULL;
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, m);
-	fclose(m);
-	return buf;
-}
-
 static int add_var(struct replay *r, const char *name, size_t nl, const char *value)
 {
 	if (r->nvars == MAX_VARS)
@@ -994,14 +1108,108 @@ static int add_var(struct replay *r, const char *name, size_t nl, const char *va
 	return 0;
 }
 
+/* The scenario's "files" and "vars" into variables; the command line's
+ * (already there) win. */
+static int load_vars(struct replay *r, json_t *doc, const char *dir)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(json_object_get(doc, "files"), k, v) {
+		cleanup_free char *path = NULL;
+		cleanup_free char *text = NULL;
+		if (!json_is_string(v) || asprintf(&path, "%s/%s", dir, json_string_value(v)) < 0 ||
+		    !(text = read_text_file(path))) {
+			fprintf(stderr, "ERROR: files.%s: cannot read %s\n", k,
+				json_is_string(v) ? json_string_value(v) : "(not a string)");
+			return -1;
+		}
+		if (!var_get(r, k, strlen(k)) && add_var(r, k, strlen(k), text) < 0)
+			return -1;
+	}
+	json_object_foreach(json_object_get(doc, "vars"), k, v) {
+		struct kerr err = { 0 };
+		if (var_get(r, k, strlen(k)))
+			continue;
+		cleanup_free char *val = json_is_string(v) ? subst(r, json_string_value(v), &err)
+							   : NULL;
+		if (!val || add_var(r, k, strlen(k), val) < 0) {
+			fprintf(stderr, "ERROR: variable %s: %s\n", k,
+				val ? "too many variables" : err.msg[0] ? err.msg : "not a string");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Play the steps of this run's mode; TAP on stdout, plan first. */
+static int play(struct replay *r, const struct opts *o, json_t *doc, const char *file)
+{
+	json_t *steps = json_object_get(doc, "steps"), *step;
+	size_t i;
+	int ret;
+
+	printf("1..%d\n# scenario %s: %s\n", r->plan,
+	       json_string_value(json_object_get(doc, "name")) ?: file,
+	       json_string_value(json_object_get(doc, "about")) ?: "");
+	json_array_foreach(steps, i, step) {
+		const char *why = not_played_why(r, step, i);
+		if (why && is_point(step))
+			printf("# not played in the guest (%s): %s\n", why,
+			       json_string_value(json_object_get(step, "name")) ?: "a step");
+	}
+	fflush(stdout);
+	/* The host side lays out files: it needs no agent. */
+	if (r->mode != MODE_HOST_SIDE && (ret = connect_agent(o, &r->c)) != 0) {
+		while (r->n < r->plan)
+			tap(r, false, "not run: cannot connect to the agent", NULL, NULL);
+		return ret;
+	}
+	json_array_foreach(steps, i, step) {
+		if (!played(r, step, i))
+			continue;
+		bool ok = r->mode == MODE_IN_GUEST && place_of(r, step, i) == PLACE_HOST_DURING
+				  ? step_ask_host(r, step, i)
+				  : run_step(r, step);
+		if (!ok && json_is_true(json_object_get(step, "fatal"))) {
+			while (r->n < r->plan)
+				tap(r, false, "not run: a fatal step failed", NULL, NULL);
+			break;
+		}
+	}
+	return r->bad ? EXIT_RPC : 0;
+}
+
+/* The options before SCENARIO.json: how many arguments they took, or -1. */
+static int parse_mode(struct replay *r, bool *plan_only, int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "--plan")) {
+		*plan_only = true;
+		return 1;
+	}
+	if (argc < 2 || strcmp(argv[1], "--host-side"))
+		return 0;
+	r->mode = MODE_HOST_SIDE;
+	if (argc < 3 || strcmp(argv[2], "--step"))
+		return 1;
+	char *end = NULL;
+	if (argc >= 4)
+		r->only_step = strtoul(argv[3], &end, 10);
+	return r->only_step && !*end ? 3 : -1;
+}
+
 int cmd_replay(const struct opts *o, int argc, char **argv)
 {
 	struct replay r = { 0 };
 	json_error_t je;
 	int ret = EXIT_USAGE;
+	bool plan_only = false;
+	int used = parse_mode(&r, &plan_only, argc, argv);
 
-	if (argc < 2) {
-		fprintf(stderr, "Usage: kata-agent-ctl replay SCENARIO.json [NAME=VALUE...]\n");
+	argc -= used, argv += used;
+	if (used < 0 || argc < 2) {
+		fprintf(stderr, "Usage: kata-agent-ctl replay [--plan | --host-side [--step N]] "
+				"SCENARIO.json [NAME=VALUE...]\n");
 		return EXIT_USAGE;
 	}
 	json_t *doc = json_load_file(argv[1], 0, &je);
@@ -1025,62 +1233,32 @@ int cmd_replay(const struct opts *o, int argc, char **argv)
 			goto out;
 		}
 	}
-
-	/* Files read into variables (specs shared by scenarios), then the
-	 * scenario's own variables; the command line's win. */
-	const char *fk;
-	json_t *fv;
-	json_object_foreach(json_object_get(doc, "files"), fk, fv) {
-		cleanup_free char *path = NULL;
-		cleanup_free char *text = NULL;
-		if (!json_is_string(fv) ||
-		    asprintf(&path, "%s/%s", slash ? dir : ".", json_string_value(fv)) < 0 ||
-		    !(text = read_text_file(path))) {
-			fprintf(stderr, "ERROR: files.%s: cannot read %s\n", fk,
-				json_is_string(fv) ? json_string_value(fv) : "(not a string)");
-			goto out;
-		}
-		if (!var_get(&r, fk, strlen(fk)) && add_var(&r, fk, strlen(fk), text) < 0)
-			goto out;
-	}
-	/* The scenario's own variables; the command line's win. */
-	const char *vk;
-	json_t *vv;
-	json_object_foreach(json_object_get(doc, "vars"), vk, vv) {
-		struct kerr err = { 0 };
-		cleanup_free char *v = json_is_string(vv) ? subst(&r, json_string_value(vv), &err)
-							   : NULL;
-		if (var_get(&r, vk, strlen(vk)))
-			continue;
-		if (!v || add_var(&r, vk, strlen(vk), v) < 0) {
-			fprintf(stderr, "ERROR: variable %s: %s\n", vk,
-				v ? "too many variables" : err.msg[0] ? err.msg : "not a string");
-			goto out;
-		}
-	}
+	/* Only the command line says where the scenario is played. */
+	const char *g = var_get(&r, "IN_GUEST", 8);
+	if (g && *g && r.mode == MODE_ALL)
+		r.mode = MODE_IN_GUEST;
 
 	size_t i;
 	json_t *step;
-	json_array_foreach(steps, i, step) if (counts(step)) r.plan++;
-	printf("1..%d\n# scenario %s: %s\n", r.plan,
-	       json_string_value(json_object_get(doc, "name")) ?: argv[1],
-	       json_string_value(json_object_get(doc, "about")) ?: "");
-	fflush(stdout);
-
-	if ((ret = connect_agent(o, &r.c)) != 0) {
-		while (r.n < r.plan)
-			tap(&r, false, "not run: cannot connect to the agent", NULL, NULL);
+	r.first_call = json_array_size(steps);
+	json_array_foreach(steps, i, step) {
+		if (json_object_get(step, "call") && i < r.first_call)
+			r.first_call = i;
+	}
+	json_array_foreach(steps, i, step) if (counts(&r, step, i)) r.plan++;
+	if (r.only_step && r.plan != 1) {
+		fprintf(stderr, "ERROR: step %zu is no host_side step of %s\n", r.only_step, argv[1]);
+		ret = EXIT_USAGE;
 		goto out;
 	}
-	json_array_foreach(steps, i, step) {
-		bool ok = run_step(&r, step);
-		if (!ok && json_is_true(json_object_get(step, "fatal"))) {
-			while (r.n < r.plan)
-				tap(&r, false, "not run: a fatal step failed", NULL, NULL);
-			break;
-		}
+	if (plan_only) { /* the plan depends on the steps and IN_GUEST only */
+		printf("%d\n", r.plan);
+		ret = 0;
+		goto out;
 	}
-	ret = r.bad ? EXIT_RPC : 0;
+	if (load_vars(&r, doc, slash ? dir : ".") < 0)
+		goto out;
+	ret = play(&r, o, doc, argv[1]);
 out:
 	replay_free(&r);
 	json_decref(doc);

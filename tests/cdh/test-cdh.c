@@ -6,9 +6,17 @@
  * confidential-data-hub/hub/src/bin/ttrpc_server/mod.rs: errors are INTERNAL
  * with "[CDH] [ERROR]: ...", PullImage answers manifest_digest = 1).
  *
- *   test-cdh --socket PATH [--image REF=LAYOUT_DIR]... [--resources DIR]
- *            [--mount-log FILE] [--fail-secure-mount] [--ready-fd N]
- *            [--never-answer | --exit-on-request | --exit-at-start]
+ *   test-cdh [--socket PATH] [-c CONFIG] [--image REF=LAYOUT_DIR]...
+ *            [--resources DIR] [--mount-log FILE] [--fail-secure-mount]
+ *            [--ready-fd N] [--never-answer | --exit-on-request | --exit-at-start]
+ *
+ * As the agent launches the real CDH (guest_components.h) it gets no
+ * argument at all, or -c with the initdata's cdh.toml: then, as the real
+ * one, it listens on the config's `socket` (default
+ * unix:///run/confidential-containers/cdh.sock), making the directory and
+ * removing an old socket first. What it read from -c (the socket, [kbc]
+ * name and url, [test_cdh] resources and mount_log, which stand for the
+ * options of the same name) is written on stderr in one line.
  *
  * PullImage      unpacks the OCI image layout mapped to image_url by --image
  *                into bundle_path/rootfs and writes bundle_path/config.json
@@ -19,6 +27,10 @@
  *                as one JSON line to --mount-log, creates mount_point, and
  *                succeeds (fails with --fail-secure-mount).
  * GetResource    kbs://[HOST]/PATH -> the file --resources/PATH.
+ *
+ * test-cdh-lite is this without PullImage (answered with an error), so
+ * without libarchive and what it loads (ICU: 30 MiB): the VM suite's
+ * image carries it.
  *
  * --never-answer accepts connections and reads requests but never answers
  * (for timeout tests); --exit-on-request exits (status 3) when the first
@@ -43,6 +55,7 @@
 #include <jansson.h>
 
 #include "base64.h"
+#include "cdh_client.h"
 #include "cleanup.h"
 #include "confidential_data_hub.pb-c.h"
 #include "grpc_status.h"
@@ -50,6 +63,7 @@
 #include "loop.h"
 #include "oci_image.h"
 #include "openat2.h"
+#include "toml.h"
 #include "transport.h"
 #include "ttrpc.h"
 
@@ -223,6 +237,9 @@ static void on_pull_image(struct cdh *d, struct ttrpc_call *c, ProtobufCMessage 
 	if (!img)
 		return cdh_fail(c, "no image is mapped to reference \"%s\" (--image REF=DIR)",
 				in->image_url);
+#ifdef TEST_CDH_LITE
+	return cdh_fail(c, "pull %s: test-cdh-lite has no image support", in->image_url);
+#else
 	char digest[OCI_DIGEST_LEN];
 	struct kerr err = { 0 };
 	if (oci_image_unpack(img->dir, in->image_url, in->bundle_path, digest, &err) < 0)
@@ -234,6 +251,7 @@ static void on_pull_image(struct cdh *d, struct ttrpc_call *c, ProtobufCMessage 
 	out[1] = (uint8_t)n;
 	memcpy(out + 2, digest, n);
 	ttrpc_call_reply_raw(c, out, 2 + n);
+#endif
 }
 
 /* ---- dispatch ---- */
@@ -302,12 +320,63 @@ static void silent_accept(struct loop *l, int lfd, uint32_t events, void *data)
 		close(fd);
 }
 
+/* ---- -c CONFIG, as the real CDH's config file ---- */
+
+static const char *toml_str(const struct toml_value *t, const char *key)
+{
+	const struct toml_value *v = t ? toml_table_get(t, key) : NULL;
+	return v && v->type == TOML_STRING ? v->str.s : NULL;
+}
+
+/* Fills what the file sets; the strings live as long as *root. */
+static int read_config(const char *path, struct toml_value **root, const char **socket_uri,
+		       struct cdh *d)
+{
+	struct kerr err = { 0 };
+	if (toml_parse_file(path, root, &err) < 0) {
+		fprintf(stderr, "test-cdh: failed to read config: %s\n", err.msg);
+		return -1;
+	}
+	const char *sock = toml_str(*root, "socket");
+	const struct toml_value *kbc = toml_table_get(*root, "kbc");
+	const struct toml_value *mine = toml_table_get(*root, "test_cdh");
+	if (sock)
+		*socket_uri = sock;
+	if (!d->resources)
+		d->resources = toml_str(mine, "resources");
+	if (!d->mount_log)
+		d->mount_log = toml_str(mine, "mount_log");
+	const char *ocicrypt = getenv("OCICRYPT_KEYPROVIDER_CONFIG");
+	fprintf(stderr, "test-cdh: config %s: socket %s, kbc %s %s, resources %s, "
+		"OCICRYPT_KEYPROVIDER_CONFIG=%s\n", path, *socket_uri,
+		toml_str(kbc, "name") ? toml_str(kbc, "name") : "-",
+		toml_str(kbc, "url") ? toml_str(kbc, "url") : "-",
+		d->resources ? d->resources : "-", ocicrypt ? ocicrypt : "-");
+	return 0;
+}
+
+/* The real CDH's create_socket_parent_directory and clean_previous_sock_file. */
+static void prepare_socket_path(const char *path)
+{
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", path);
+	for (char *s = strchr(parent + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		mkdir(parent, 0755);
+		*s = '/';
+	}
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+}
+
 /* ---- main ---- */
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: test-cdh --socket PATH [--image REF=DIR]... [--resources DIR]\n"
-			"                [--mount-log FILE] [--fail-secure-mount] [--ready-fd N]\n"
+	fprintf(stderr, "usage: test-cdh [--socket PATH] [-c CONFIG] [--image REF=DIR]...\n"
+			"                [--resources DIR] [--mount-log FILE] [--fail-secure-mount]\n"
+			"                [--ready-fd N]\n"
 			"                [--never-answer | --exit-on-request | --exit-at-start]\n");
 	exit(2);
 }
@@ -316,6 +385,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "image", required_argument, NULL, 'i' },
 		{ "resources", required_argument, NULL, 'r' },
 		{ "mount-log", required_argument, NULL, 'm' },
@@ -327,12 +397,13 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cdh d = { 0 };
-	const char *socket_path = NULL;
+	const char *socket_path = NULL, *config = NULL;
 	int ready_fd = -1, opt;
 	bool never_answer = false, exit_at_start = false;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's': socket_path = optarg; break;
+		case 'c': config = optarg; break;
 		case 'i': {
 			char *eq = strchr(optarg, '=');
 			if (!eq || eq == optarg || d.n_images == MAX_IMAGES)
@@ -351,11 +422,24 @@ int main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (!socket_path || optind != argc)
+	if (optind != argc)
 		usage();
 	if (exit_at_start) {
 		fprintf(stderr, "test-cdh: exiting at start (--exit-at-start)\n");
 		return 3;
+	}
+	struct toml_value *conf = NULL;
+	const char *socket_uri = CDH_SOCKET_ADDR;
+	if (config && read_config(config, &conf, &socket_uri, &d) < 0)
+		return 1;
+	if (!socket_path) {
+		if (strncmp(socket_uri, "unix://", 7) != 0) {
+			fprintf(stderr, "test-cdh: socket address scheme is not expected: %s\n",
+				socket_uri);
+			return 1;
+		}
+		socket_path = socket_uri + 7;
+		prepare_socket_path(socket_path);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	log_init("test-cdh", 2, LOG_LVL_WARN);
@@ -383,5 +467,6 @@ int main(int argc, char **argv)
 	r = loop_run(d.loop, &err);
 	ttrpc_server_free(d.server);
 	loop_free(d.loop);
+	toml_free(conf);
 	return r < 0 ? 1 : 0;
 }

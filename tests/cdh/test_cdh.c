@@ -28,15 +28,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../tap.h"
 #include "base64.h"
 #include "cdh_client.h"
 #include "cleanup.h"
 #include "grpc_status.h"
+#include "tap.h"
+#include "testutil.h"
 
 extern char **environ;
 
@@ -67,6 +70,8 @@ struct cdh {
 	struct cdh_client *client;
 };
 
+static int spawn_ready(pid_t *pid, const char **argv);
+
 /* Start test-cdh with its socket in a fresh directory and extra args
  * (NULL-terminated), and wait for its ready line. */
 static int cdh_start(struct cdh *c, const char *name, ...)
@@ -85,13 +90,23 @@ static int cdh_start(struct cdh *c, const char *name, ...)
 		argv[argc++] = a;
 	va_end(ap);
 	argv[argc] = NULL;
+	int r = spawn_ready(&c->pid, argv);
+	struct kerr err;
+	if (r == 0)
+		r = cdh_client_new_at(&c->client, c->addr, 50000, 1200000, &err);
+	return r;
+}
+
+/* Spawn argv (which asks for "--ready-fd 3") and wait for its ready line. */
+static int spawn_ready(pid_t *pid, const char **argv)
+{
 	int p[2];
 	if (pipe(p) < 0)
 		return -1;
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 3);
-	int r = posix_spawn(&c->pid, argv[0], &fa, NULL, (char **)argv, environ);
+	int r = posix_spawn(pid, argv[0], &fa, NULL, (char **)argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(p[1]);
 	char buf[8] = "";
@@ -101,9 +116,6 @@ static int cdh_start(struct cdh *c, const char *name, ...)
 	else
 		r = -1;
 	close(p[0]);
-	struct kerr err;
-	if (r == 0)
-		r = cdh_client_new_at(&c->client, c->addr, 50000, 1200000, &err);
 	return r;
 }
 
@@ -254,25 +266,6 @@ static char *make_layout(const char *name, const struct entry *l1, size_t n1,
 	return r == 0 ? take_ptr(&layout) : NULL;
 }
 
-static int exists(const char *path)
-{
-	struct stat st;
-	return lstat(path, &st) == 0;
-}
-
-static char *read_text(const char *path)
-{
-	cleanup_fclose FILE *f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	char *s = calloc(1, 65536);
-	if (s && fread(s, 1, 65535, f) == 0 && ferror(f)) {
-		free(s);
-		return NULL;
-	}
-	return s;
-}
-
 /* Pull ref from a test CDH serving layout; returns the call's result and
  * leaves the error in err. */
 static int pull(const char *name, const char *layout, const char *bundle, struct kerr *err)
@@ -309,16 +302,16 @@ TEST(pull_busybox_image_into_the_bundle)
 	char link[64] = "";
 	CHECK(readlink(path_in("pull/bundle/rootfs/bin/sh"), link, sizeof(link) - 1) > 0);
 	CHECK_EQ_STR(link, "busybox");
-	CHECK(exists(path_in("pull/bundle/rootfs/etc/passwd")));
+	CHECK(tu_exists(path_in("pull/bundle/rootfs/etc/passwd")));
 	/* layer 2's whiteouts: the file is gone, the opaque directory holds
 	 * only what layer 2 put there */
-	CHECK(!exists(path_in("pull/bundle/rootfs/etc/test-cdh-lower")));
-	CHECK(exists(path_in("pull/bundle/rootfs/etc/test-cdh-upper")));
-	CHECK(!exists(path_in("pull/bundle/rootfs/var/lower/a")));
-	CHECK(!exists(path_in("pull/bundle/rootfs/var/lower/b")));
-	CHECK(exists(path_in("pull/bundle/rootfs/var/lower/c")));
-	CHECK(!exists(path_in("pull/bundle/rootfs/var/lower/.wh..wh..opq")));
-	CHECK(!exists(path_in("pull/bundle/rootfs/etc/.wh.test-cdh-lower")));
+	CHECK(!tu_exists(path_in("pull/bundle/rootfs/etc/test-cdh-lower")));
+	CHECK(tu_exists(path_in("pull/bundle/rootfs/etc/test-cdh-upper")));
+	CHECK(!tu_exists(path_in("pull/bundle/rootfs/var/lower/a")));
+	CHECK(!tu_exists(path_in("pull/bundle/rootfs/var/lower/b")));
+	CHECK(tu_exists(path_in("pull/bundle/rootfs/var/lower/c")));
+	CHECK(!tu_exists(path_in("pull/bundle/rootfs/var/lower/.wh..wh..opq")));
+	CHECK(!tu_exists(path_in("pull/bundle/rootfs/etc/.wh.test-cdh-lower")));
 	/* the unpacked busybox runs */
 	char cmd[PATH_MAX + 32];
 	snprintf(cmd, sizeof(cmd), "%s true", path_in("pull/bundle/rootfs/bin/busybox"));
@@ -363,10 +356,10 @@ TEST(pull_refuses_a_dotdot_entry)
 	struct entry l1[] = { { 'f', "ok", "fine" }, { 'f', "../../dotdot-escaped", "x" } };
 	check_refused("dotdot", l1, 2, NULL, 0, "entry \"../../dotdot-escaped\": \"..\" component",
 		      tap_failed);
-	CHECK(!exists(path_in("dotdot-escaped")));
+	CHECK(!tu_exists(path_in("dotdot-escaped")));
 	struct entry l2[] = { { 'f', "a/b/../../../dotdot2-escaped", "x" } };
 	check_refused("dotdot2", l2, 1, NULL, 0, "\"..\" component", tap_failed);
-	CHECK(!exists(path_in("dotdot2-escaped")));
+	CHECK(!tu_exists(path_in("dotdot2-escaped")));
 }
 
 TEST(pull_refuses_an_absolute_entry)
@@ -374,7 +367,7 @@ TEST(pull_refuses_an_absolute_entry)
 	cleanup_free char *victim = strdup(path_in("absolute-escaped"));
 	struct entry l1[] = { { 'f', victim, "x" } };
 	check_refused("absolute", l1, 1, NULL, 0, "absolute name", tap_failed);
-	CHECK(!exists(victim));
+	CHECK(!tu_exists(victim));
 }
 
 TEST(pull_refuses_a_directory_reached_through_an_escaping_symlink)
@@ -383,11 +376,11 @@ TEST(pull_refuses_a_directory_reached_through_an_escaping_symlink)
 	struct entry l1[] = { { 'l', "evil", tmp } };
 	struct entry l2[] = { { 'f', "evil/symlink-escaped", "x" } };
 	check_refused("symabs", l1, 1, l2, 1, "\"evil\" leads out of the rootfs", tap_failed);
-	CHECK(!exists(path_in("symlink-escaped")));
+	CHECK(!tu_exists(path_in("symlink-escaped")));
 	/* relative, in one layer: "up" -> "../..", then "up/symlink-escaped2" */
 	struct entry l3[] = { { 'l', "up", "../.." }, { 'f', "up/symlink-escaped2", "x" } };
 	check_refused("symrel", l3, 2, NULL, 0, "\"up\" leads out of the rootfs", tap_failed);
-	CHECK(!exists(path_in("symlink-escaped2")));
+	CHECK(!tu_exists(path_in("symlink-escaped2")));
 	/* a whiteout reached through the link must not delete outside either */
 	cleanup_free char *keep = strdup(path_in("keep-me"));
 	cleanup_fclose FILE *f = fopen(keep, "we");
@@ -395,7 +388,7 @@ TEST(pull_refuses_a_directory_reached_through_an_escaping_symlink)
 	struct entry l4[] = { { 'l', "out", tmp } };
 	struct entry l5[] = { { 'f', "out/.wh.keep-me", "" } };
 	check_refused("symwh", l4, 1, l5, 1, "\"out\" leads out of the rootfs", tap_failed);
-	CHECK(exists(keep));
+	CHECK(tu_exists(keep));
 }
 
 TEST(pull_refuses_a_hard_link_out_of_the_rootfs)
@@ -423,9 +416,9 @@ TEST(pull_replaces_a_symlink_instead_of_writing_through_it)
 	cleanup_free char *bundle = strdup(path_in("through-bundle"));
 	struct kerr err = { 0 };
 	CHECK_EQ_INT(pull("through", layout, bundle, &err), 0);
-	cleanup_free char *outside = read_text(victim);
+	cleanup_free char *outside = tu_read_file(victim);
 	CHECK_EQ_STR(outside, "original");
-	cleanup_free char *inside = read_text(path_in("through-bundle/rootfs/victim"));
+	cleanup_free char *inside = tu_read_file(path_in("through-bundle/rootfs/victim"));
 	CHECK_EQ_STR(inside, "new content");
 	struct stat st;
 	CHECK(lstat(path_in("through-bundle/rootfs/dir"), &st) == 0 && S_ISLNK(st.st_mode));
@@ -461,7 +454,7 @@ TEST(pull_refuses_a_blob_that_does_not_match_its_digest)
 	struct kerr err = { 0 };
 	CHECK(pull("tamper", layout, path_in("tamper-bundle"), &err) < 0);
 	CHECK(strstr(err.msg, "content has digest") != NULL);
-	CHECK(!exists(path_in("tamper-bundle/rootfs/file")));
+	CHECK(!tu_exists(path_in("tamper-bundle/rootfs/file")));
 }
 
 TEST(pull_reads_zstd_layers)
@@ -477,7 +470,7 @@ TEST(pull_reads_zstd_layers)
 	if (r < 0)
 		printf("# %s\n", err.msg);
 	CHECK_EQ_INT(r, 0);
-	cleanup_free char *text = read_text(path_in("zstd-bundle/rootfs/z/file"));
+	cleanup_free char *text = tu_read_file(path_in("zstd-bundle/rootfs/z/file"));
 	CHECK_EQ_STR(text, "zstd content");
 }
 
@@ -544,9 +537,9 @@ TEST(secure_mount_is_recorded_and_its_mount_point_made)
 				 &err);
 	CHECK(r < 0 && err.status == GRPC_INTERNAL);
 	CHECK(strstr(err.msg, "secure mount of /nonexistent/x refused") != NULL);
-	CHECK(!exists("/nonexistent"));
+	CHECK(!tu_exists("/nonexistent"));
 	cdh_stop(&c);
-	cleanup_free char *text = read_text(log);
+	cleanup_free char *text = tu_read_file(log);
 	REQUIRE(text);
 	char want[PATH_MAX * 2];
 	snprintf(want, sizeof(want),
@@ -593,6 +586,53 @@ TEST(get_resource_serves_files_below_its_directory_only)
 	cdh_stop(&c);
 }
 
+/* ------------------------------------------- -c, as the agent runs it */
+
+/* The agent launches the CDH with -c and the initdata's cdh.toml only
+ * (agentd/parent/guest_components.h): the socket comes from the file, its
+ * directory is made and an old socket replaced, as the real CDH does. */
+TEST(config_file_gives_the_socket_and_the_resources)
+{
+	REQUIRE(mkdir(path_in("cfgres"), 0755) == 0);
+	FILE *f = fopen(path_in("cfgres/marker"), "we");
+	REQUIRE(f && fputs("from cdh.toml", f) >= 0 && fclose(f) == 0);
+	cleanup_free char *sock = strdup(path_in("cfg/sub/cdh.sock"));
+	cleanup_free char *conf = strdup(path_in("cdh.toml"));
+	f = fopen(conf, "we");
+	REQUIRE(f && fprintf(f, "socket = 'unix://%s'\n[kbc]\nname = 'cc_kbc'\n"
+			     "url = 'http://kbs.example:8080'\n[test_cdh]\nresources = '%s'\n",
+			     sock, path_in("cfgres")) > 0 && fclose(f) == 0);
+	/* an old socket at that path (a dead CDH's) */
+	REQUIRE(mkdir(path_in("cfg"), 0755) == 0 && mkdir(path_in("cfg/sub"), 0755) == 0);
+	int old = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock);
+	REQUIRE(old >= 0 && bind(old, (struct sockaddr *)&a, sizeof(a)) == 0);
+	close(old);
+	const char *argv[] = { getenv("TEST_CDH"), "-c", conf, "--ready-fd", "3", NULL };
+	pid_t pid;
+	CHECK_EQ_INT(spawn_ready(&pid, argv), 0);
+	struct cdh c = { .pid = pid };
+	snprintf(c.addr, sizeof(c.addr), "unix://%s", sock);
+	struct kerr err = { 0 };
+	REQUIRE(cdh_client_new_at(&c.client, c.addr, 5000, 5000, &err) == 0);
+	uint8_t *data = NULL;
+	size_t n = 0;
+	int r = cdh_get_resource(c.client, "kbs:///marker", &data, &n, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	CHECK(r == 0 && data && strcmp((char *)data, "from cdh.toml") == 0);
+	free(data);
+	cdh_stop(&c);
+	/* a config that is not TOML: refused at start */
+	f = fopen(conf, "we");
+	REQUIRE(f && fputs("socket = \n", f) >= 0 && fclose(f) == 0);
+	char cmd[PATH_MAX * 2];
+	snprintf(cmd, sizeof(cmd), "%s -c %s 2>/dev/null", getenv("TEST_CDH"), conf);
+	int st = system(cmd);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+}
+
 /* ------------------------------------------------- failure modes */
 
 TEST(a_cdh_that_never_answers_times_out)
@@ -637,7 +677,7 @@ TEST(a_cdh_that_exits_at_start_never_listens)
 		 getenv("TEST_CDH"), sock);
 	int st = system(cmd);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 3);
-	CHECK(!exists(sock));
+	CHECK(!tu_exists(sock));
 }
 
 int main(void)
@@ -658,8 +698,7 @@ int main(void)
 		return 1;
 	}
 	int r = tap_run();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-	if (!getenv("TEST_KEEP") && system(cmd) != 0)
+	if (!getenv("TEST_KEEP") && tu_rm_rf(tmp) < 0)
 		r = 1;
 	return r;
 }

@@ -25,6 +25,12 @@ static const char *const seeds[] = {
 	"---\ndata.t",
 	"package t\np if { not input.z with input.z as 1 }\nq := {x: 1 | x := input.a[_]; is_number(x)}\n"
 	"---\ndata.t.q",
+	"package t\nw(x) := 7 if { count(x) == 2; q with upper as lower }\nq if upper(\"A\") == \"a\"\n"
+	"p if {k: v | some k, v in input}\nr if { count([1, 2]) == 7\n  with count as w\n  with data.x as {1} }\n"
+	"---\ndata.t",
+	"package t\np := json.filter({\"a\": [{\"b\": 1}, 2]}, [\"a/0/b\", [\"a\", 1]])\n"
+	"q := json.remove({\"a\": {\"b\": 1}}, {\"a/b\"})\nr := strings.split_n(\"a.b.c\", \".\", -2)\n"
+	"s := {\"x\": x, \"y\": 2} = {\"x\": 1, \"y\": y}\n---\ndata.t",
 };
 
 int main(int argc, char **argv)

@@ -18,7 +18,7 @@ fail() {
 }
 
 r=agentd/policy/rego
-srcs=(tests/fuzz/fuzz_rego.c $r/value.c $r/sbuf.c $r/parse.c $r/compile.c $r/eval.c $r/builtins.c
+srcs=(tests/fuzz/fuzz_rego.c $r/value.c $r/sbuf.c $r/parse.c $r/compile.c $r/eval.c $r/builtins.c $r/builtins_ext.c
       $r/regex.c common/err.c common/grpc_status.c)
 cflags=(-std=gnu11 -D_GNU_SOURCE -g -O1 -Icommon -I$r -Wall -Wextra -Wno-unused-parameter)
 libs=(-ljansson -lpcre2-8 -lm)

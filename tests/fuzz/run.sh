@@ -1,78 +1,144 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Fuzz what the agent reads from the host and report one TAP test per
-# target: the ttRPC request framing/decoding path for DURATION seconds, and
-# the initdata device and document (common/initdata.c, common/toml.c) for
-# half of it (at least 10 s).
-# Usage: tests/fuzz/run.sh DURATION_SECONDS [MESON_BUILD_DIR]
-# The generated ttrpc.pb-c.[ch] come from MESON_BUILD_DIR/protos when present,
-# otherwise protoc-c regenerates them into a temporary directory.
-# On failure the work directory (crash input included) is kept and named.
+# Run every libFuzzer target of tests/fuzz/meson.build for its share of
+# SECONDS and print TAP, one check per target:
+#   ok N - fuzz TARGET (EXECS execs)
+# Usage: tests/fuzz/run.sh SECONDS [BUILD_DIR]
+#
+# The targets are built in a directory of their own, BUILD_DIR-fuzz
+# (default ./build-fuzz; FUZZ_BUILD_DIR overrides), configured once with
+# CC=clang -Dfuzzing=true (ASan + UBSan + coverage on every object), so the
+# normal build is never slowed or changed. Per target, in
+# FUZZ_BUILD_DIR/fuzz-work/TARGET:
+#   1. every input under tests/fuzz/regressions/TARGET/ (each a crash fixed
+#      once) is replayed first: any failure fails the check;
+#   2. the seed corpus is written by the target itself (-write_seeds=DIR;
+#      a target in the older form has a seed writer fuzz_X-seeds DIR);
+#   3. the fuzzer runs for SECONDS / number of targets (at least 1 s), its
+#      corpus kept in corpus/ across runs; a crash input is kept in
+#      crashes/ and named in the TAP output.
+# FUZZ_TARGETS="ipc spec" runs only those (the plan counts them).
 set -uo pipefail
-duration=${1:?usage: run.sh DURATION_SECONDS [BUILD_DIR]}
+duration=${1:?usage: run.sh SECONDS [BUILD_DIR]}
 builddir=${2:-}
-if [ -n "$builddir" ] && [ -d "$builddir" ]; then builddir=$(cd "$builddir" && pwd); fi
 cd "$(dirname "$0")/../.."
 top=$(pwd)
-
-echo "1..2"
-work=$(mktemp -d /tmp/fuzz.XXXXXX)
-failed=0
-cflags=(-std=gnu11 -D_GNU_SOURCE -g -O1 -Icommon -Wall -Wextra -Wno-unused-parameter)
-
-# fuzz N NAME SECONDS LIBS -- SOURCES...: build the seed writer and the
-# fuzzer, run it, print "ok N - fuzz NAME (execs)" or "not ok".
-fuzz() {
-  local n=$1 name=$2 seconds=$3 libs=$4
-  shift 5
-  local w=$work/$name
-  mkdir -p "$w/corpus" "$w/seeds"
-  # shellcheck disable=SC2086
-  if ! clang "${cflags[@]}" -DFUZZ_WRITE_SEEDS -o "$w/seedgen" "$@" $libs >"$w/build.log" 2>&1 ||
-     ! clang "${cflags[@]}" -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-       -o "$w/fuzz" "$@" $libs >>"$w/build.log" 2>&1; then
-    echo "# building the $name fuzzer failed: $(tail -n 5 "$w/build.log")"
-    echo "not ok $n - fuzz $name"
-    failed=1
-    return
-  fi
-  if ! "$w/seedgen" "$w/seeds"; then
-    echo "not ok $n - fuzz $name (writing seeds failed)"
-    failed=1
-    return
-  fi
-  "$w/fuzz" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 \
-    -rss_limit_mb=2048 -max_len=65536 -artifact_prefix="$w/" \
-    "$w/corpus" "$w/seeds" >"$w/fuzz.log" 2>&1
-  local rc=$?
-  local execs
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$w/fuzz.log" | tail -n 1)
-  if [ $rc -ne 0 ]; then
-    grep -E "ERROR|SUMMARY|Test unit written" "$w/fuzz.log" | head -n 10 | sed 's/^/# /'
-    echo "# fuzzer exited with $rc after ${execs:-?} execs; work directory kept: $work"
-    echo "not ok $n - fuzz $name"
-    failed=1
-    return
-  fi
-  echo "ok $n - fuzz $name (${execs:-0} execs)"
-}
-
-if [ -n "$builddir" ] && [ -f "$builddir/protos/ttrpc.pb-c.c" ]; then
-  protodir=$builddir/protos
+if [ -n "$builddir" ]; then
+  fuzzdir=${FUZZ_BUILD_DIR:-${builddir%/}-fuzz}
 else
-  protodir=$work/protos
-  mkdir -p "$protodir"
-  protoc-c --proto_path="$top/protos" --c_out="$protodir" "$top/protos/ttrpc.proto" \
-    >"$work/protoc.log" 2>&1 || { echo "# protoc-c failed: $(tail -n 3 "$work/protoc.log")"; }
+  fuzzdir=${FUZZ_BUILD_DIR:-$top/build-fuzz}
 fi
 
-cflags+=(-I"$protodir")
-fuzz 1 ttrpc "$duration" "-lprotobuf-c" -- tests/fuzz/fuzz_ttrpc.c common/ttrpc_frame.c \
-  common/err.c common/grpc_status.c "$protodir/ttrpc.pb-c.c"
-half=$((duration / 2))
-[ "$half" -ge 10 ] || half=10
-fuzz 2 initdata "$half" "-lcrypto -lz -ljansson" -- tests/fuzz/fuzz_initdata.c \
-  common/initdata.c common/toml.c common/err.c common/grpc_status.c
+mkdir -p "$fuzzdir" 2>/dev/null
+if [ ! -f "$fuzzdir/build.ninja" ] &&
+   ! CC=clang meson setup "$fuzzdir" -Dfuzzing=true --buildtype=debugoptimized \
+     >"$fuzzdir/setup.log" 2>&1; then
+  echo "1..1"
+  tail -n 10 "$fuzzdir/setup.log" 2>/dev/null | sed 's/^/# /'
+  echo "not ok 1 - fuzz (meson setup of $fuzzdir failed)"
+  exit 1
+fi
+# The targets are the executables tests/fuzz/meson.build defines (a
+# fuzz_*.c with a runner of its own, like run-rego.sh's, is not one), as
+# the build files say now (build.ninja regenerates them when they changed).
+ninja -C "$fuzzdir" build.ninja >>"$fuzzdir/setup.log" 2>&1
+mapfile -t names < <(meson introspect --targets "$fuzzdir" | python3 -c '
+import json, sys
+for t in sorted(t["name"] for t in json.load(sys.stdin)
+                if t["type"] == "executable" and t["name"].startswith("fuzz_")
+                and t["defined_in"].endswith("tests/fuzz/meson.build")):
+    print(t)')
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+  read -r -a targets <<<"$FUZZ_TARGETS"
+else
+  targets=()
+  for n in "${names[@]}"; do
+    [[ $n == *-seeds ]] || targets+=("${n#fuzz_}")
+  done
+fi
+if [ ${#targets[@]} -eq 0 ]; then
+  echo "1..1"
+  echo "not ok 1 - fuzz (no target found in $fuzzdir)"
+  exit 1
+fi
+echo "1..${#targets[@]}"
 
-[ $failed -eq 0 ] && rm -rf "$work"
-exit $failed
+fail_all() {
+  local i=0
+  for t in "${targets[@]}"; do
+    i=$((i + 1))
+    echo "not ok $i - fuzz $t ($1)"
+  done
+  exit 1
+}
+
+# A target in the older form has a separate seed writer, fuzz_X-seeds.
+has_seeder() {
+  local n
+  for n in "${names[@]}"; do [ "$n" = "fuzz_$1-seeds" ] && return 0; done
+  return 1
+}
+bins=()
+for t in "${targets[@]}"; do
+  bins+=("tests/fuzz/fuzz_$t")
+  if has_seeder "$t"; then bins+=("tests/fuzz/fuzz_$t-seeds"); fi
+done
+nice -n 10 ninja -C "$fuzzdir" "${bins[@]}" >"$fuzzdir/build.log" 2>&1 ||
+  { grep -E "error|FAILED" "$fuzzdir/build.log" | head -n 10 | sed 's/^/# /'
+    fail_all "build failed, see $fuzzdir/build.log"; }
+
+share=$((duration / ${#targets[@]}))
+[ "$share" -ge 1 ] || share=1
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+
+failed=0
+i=0
+for t in "${targets[@]}"; do
+  i=$((i + 1))
+  bin=$fuzzdir/tests/fuzz/fuzz_$t
+  work=$fuzzdir/fuzz-work/$t
+  rm -rf "$work/seeds"
+  mkdir -p "$work/seeds" "$work/corpus" "$work/crashes"
+  not_ok() {
+    echo "not ok $i - fuzz $t ($1)"
+    failed=$((failed + 1))
+  }
+
+  regs=()
+  if [ -d "tests/fuzz/regressions/$t" ]; then
+    for f in "tests/fuzz/regressions/$t"/*; do [ -f "$f" ] && regs+=("$f"); done
+  fi
+  if [ ${#regs[@]} -gt 0 ] && ! "$bin" "${regs[@]}" >"$work/regressions.log" 2>&1; then
+    grep -E "Running:|INVARIANT|ERROR|SUMMARY" "$work/regressions.log" | tail -n 6 | sed 's/^/# /'
+    not_ok "a regression input fails again, see $work/regressions.log"
+    continue
+  fi
+  if has_seeder "$t"; then
+    seeder=("$bin-seeds" "$work/seeds")
+  else
+    seeder=("$bin" -write_seeds="$work/seeds")
+  fi
+  if ! "${seeder[@]}" >"$work/seeds.log" 2>&1; then
+    sed 's/^/# /' "$work/seeds.log" | tail -n 5
+    not_ok "writing the seeds failed"
+    continue
+  fi
+
+  "$bin" -max_total_time="$share" -print_final_stats=1 -timeout=25 -rss_limit_mb=2048 \
+    -max_len=65536 -artifact_prefix="$work/crashes/" "$work/corpus" "$work/seeds" \
+    >"$work/fuzz.log" 2>&1
+  rc=$?
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz.log" | tail -n 1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/fuzz.log" | tail -n 1)
+  cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$work/fuzz.log" | tail -n 1)
+  if [ $rc -ne 0 ]; then
+    grep -E "INVARIANT|ERROR|SUMMARY|Test unit written" "$work/fuzz.log" | head -n 8 |
+      sed 's/^/# /'
+    not_ok "crashed after ${execs:-?} execs, log $work/fuzz.log"
+    continue
+  fi
+  echo "ok $i - fuzz $t (${execs:-0} execs)"
+  echo "# $t: ${cov:-no coverage line}, ${rate:-?} execs/s, ${#regs[@]} regression input(s)"
+done
+[ $failed -eq 0 ]

@@ -22,37 +22,7 @@
 
 #include "cleanup.h"
 #include "health.pb-c.h"
-
-uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static int write_file(const char *path, const char *text)
-{
-	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	size_t len = strlen(text), off = 0;
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		off += (size_t)n;
-	}
-	return 0;
-}
+#include "testutil.h"
 
 /* text with every "@SOCK@" replaced by sock (malloc'd). */
 static char *subst_sock(const char *text, const char *sock)
@@ -251,7 +221,7 @@ int agent_wait_exit(struct agent *a, int timeout_ms)
 		return a->exit_status;
 	if (a->pid <= 0)
 		return -1;
-	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+	uint64_t end = tu_now_ms() + (uint64_t)timeout_ms;
 	for (;;) {
 		int st;
 		pid_t r = waitpid(a->pid, &st, WNOHANG);
@@ -261,9 +231,9 @@ int agent_wait_exit(struct agent *a, int timeout_ms)
 		}
 		if (r < 0 && errno != EINTR)
 			return -1;
-		if (now_ms() >= end)
+		if (tu_now_ms() >= end)
 			return -1;
-		sleep_ms(20);
+		tu_sleep_ms(20);
 	}
 }
 
@@ -484,14 +454,14 @@ int agent_start(struct agent *a, const struct agent_opts *opts)
 	snprintf(cmdline_path, sizeof(cmdline_path), "%s/cmdline", a->dir);
 	snprintf(cmdline, sizeof(cmdline), "agent.server_addr=%s agent.log=debug %s\n", a->addr,
 		 opts->cmdline_extra ? opts->cmdline_extra : "");
-	if (write_file(cmdline_path, cmdline) < 0) {
+	if (tu_write_file(cmdline_path, cmdline, 0600) < 0) {
 		printf("# write %s: %s\n", cmdline_path, strerror(errno));
 		return -1;
 	}
 	if (opts->config) {
 		snprintf(a->config, sizeof(a->config), "%s/agent.toml", a->dir);
 		cleanup_free char *text = subst_sock(opts->config, a->addr);
-		if (!text || write_file(a->config, text) < 0) {
+		if (!text || tu_write_file(a->config, text, 0600) < 0) {
 			printf("# write %s failed\n", a->config);
 			return -1;
 		}
@@ -531,8 +501,8 @@ int agent_start(struct agent *a, const struct agent_opts *opts)
 	if (opts->no_wait)
 		return 0;
 
-	uint64_t end = now_ms() + 15000;
-	while (now_ms() < end) {
+	uint64_t end = tu_now_ms() + 15000;
+	while (tu_now_ms() < end) {
 		scan_descendants(a);
 		if (agent_wait_exit(a, 0) >= 0) {
 			printf("# kata-agent exited early (wait status 0x%x)\n", a->exit_status);
@@ -543,7 +513,7 @@ int agent_start(struct agent *a, const struct agent_opts *opts)
 			scan_descendants(a);
 			return 0;
 		}
-		sleep_ms(20);
+		tu_sleep_ms(20);
 	}
 	printf("# kata-agent did not answer grpc.Health/Check on %s within 15 s\n", a->addr);
 	agent_dump_log(a, 15);
@@ -564,10 +534,10 @@ int agent_stop(struct agent *a)
 	}
 	/* Give processes that left the group a moment, then force them. */
 	char desc[512];
-	uint64_t end = now_ms() + 2000;
+	uint64_t end = tu_now_ms() + 2000;
 	int n;
-	while ((n = agent_leftovers(a, desc, sizeof(desc))) > 0 && now_ms() < end)
-		sleep_ms(20);
+	while ((n = agent_leftovers(a, desc, sizeof(desc))) > 0 && tu_now_ms() < end)
+		tu_sleep_ms(20);
 	if (n > 0) {
 		for (size_t i = 0; i < a->nseen; i++) {
 			unsigned long long start;

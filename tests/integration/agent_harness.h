@@ -83,7 +83,4 @@ int agent_health(const struct agent *a);
 /* grpc.Health/Check on an existing client. */
 int client_health(struct ttrpc_client *c);
 
-/* Milliseconds of CLOCK_MONOTONIC. */
-uint64_t now_ms(void);
-
 #endif

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # kata-agent-ctl against the real agent, as a developer would drive it.
-# Prints TAP.
+# Prints TAP (tests/lib/tap.sh: the plan first).
 #
 #   ctl_test.sh KATA_AGENT KATA_AGENT_CTL
 #
@@ -13,10 +13,11 @@ set -uo pipefail
 
 agent=${1:?usage: $0 KATA_AGENT KATA_AGENT_CTL}
 ctl=${2:?usage: $0 KATA_AGENT KATA_AGENT_CTL}
+. "$(dirname "$0")/../lib/tap.sh"
+plan 10
+
 work=$(mktemp -d /tmp/kata-ctl-test.XXXXXX)
 agent_pid=
-n=0
-bad=0
 
 stop_agent() {
   [ -n "$agent_pid" ] || return 0
@@ -32,35 +33,15 @@ cleanup() {
   stop_agent
   rm -rf "$work"
 }
-trap cleanup EXIT
+tap_cleanup=cleanup
 # kill -0 succeeds on a zombie: look at the state letter instead.
 alive() { [ -e "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" != Z ]; }
 trap 'exit 130' INT TERM
 
-tap() { # tap OK|FAIL description [diagnostic file or text]
-  n=$((n + 1))
-  if [ "$1" = OK ]; then
-    echo "ok $n - $2"
-  else
-    bad=$((bad + 1))
-    echo "not ok $n - $2"
-    if [ -n "${3:-}" ]; then
-      if [ -f "$3" ]; then tail -n 15 "$3"; else printf '%s\n' "$3"; fi | sed 's/^/# /'
-    fi
-  fi
-}
-finish() {
-  echo "1..$n"
-  [ "$bad" -eq 0 ]
-  exit
-}
-
 for b in "$agent" "$ctl"; do
-  if [ ! -x "$b" ]; then
-    tap FAIL "$(basename "$b") is built" "missing $b"
-    finish
-  fi
+  [ -x "$b" ] || { fail_rest "$(basename "$b") is not built ($b)"; exit 1; }
 done
+need_tool python3 setsid
 
 sock="$work/agent.sock"
 addr="unix://$sock"
@@ -87,7 +68,8 @@ for _ in $(seq 1 150); do
 done
 if [ -z "$ready" ]; then
   tap FAIL "kata-agent answers kata-agent-ctl check" "$work/agent.log"
-  finish
+  fail_rest "the agent did not start"
+  exit 1
 fi
 tap OK "kata-agent answers kata-agent-ctl check"
 
@@ -97,64 +79,52 @@ run() { # run NAME ARGS...: output in $work/NAME.out, exit status in $rc
   timeout 20 "$ctl" --addr "$addr" "$@" >"$work/$name.out" 2>&1
   rc=$?
 }
-is_json() { python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$1" 2>/dev/null; }
+# json_get FILE EXPR: a value of the JSON in FILE (python expression on j)
+json_get() { python3 -c 'import json,sys; j = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null; }
 
 run check check
-if [ "$rc" -eq 0 ] && grep -q SERVING "$work/check.out"; then
-  tap OK "check prints SERVING"
-else
-  tap FAIL "check prints SERVING (exit $rc)" "$work/check.out"
-fi
+check "check prints SERVING and nothing else" "exit $rc: $(cat "$work/check.out")" \
+  eval '[ $rc -eq 0 ] && [ "$(cat "$work/check.out")" = SERVING ]'
 
+# grpc.Health/Version: the project's version and the agent API version
+# upstream reports (0.0.1)
 run version version
-if [ "$rc" -eq 0 ] && grep -q '[0-9]\+\.[0-9]\+\.[0-9]\+' "$work/version.out"; then
-  tap OK "version prints the versions"
-else
-  tap FAIL "version prints the versions (exit $rc)" "$work/version.out"
-fi
+check "version prints agent_version X.Y.Z and grpc_version 0.0.1" "exit $rc: $(cat "$work/version.out")" \
+  eval '[ $rc -eq 0 ] && grep -qx "agent_version: [0-9]\+\.[0-9]\+\.[0-9]\+" "$work/version.out" &&
+    grep -qx "grpc_version: 0.0.1" "$work/version.out"'
 
 run health call grpc.Health/Check '{}'
-if [ "$rc" -eq 0 ] && is_json "$work/health.out" && grep -q SERVING "$work/health.out"; then
-  tap OK "call grpc.Health/Check prints a JSON answer with SERVING"
-else
-  tap FAIL "call grpc.Health/Check prints a JSON answer with SERVING (exit $rc)" "$work/health.out"
-fi
+check "call grpc.Health/Check prints JSON whose status is SERVING" "exit $rc: $(cat "$work/health.out")" \
+  eval '[ $rc -eq 0 ] && [ "$(json_get "$work/health.out" "j[\"status\"]")" = SERVING ]'
 
+# memBlockSizeBytes is the guest's (here this host's) memory block size,
+# 0 (absent in JSON) on a kernel without memory hotplug
+blk=$(cat /sys/devices/system/memory/block_size_bytes 2>/dev/null)
 run details call grpc.AgentService/GetGuestDetails '{"memBlockSize": true, "memHotplugProbe": true}'
-if [ "$rc" -eq 0 ] && is_json "$work/details.out"; then
-  tap OK "call GetGuestDetails with JSON answers JSON"
-else
-  tap FAIL "call GetGuestDetails with JSON answers JSON (exit $rc)" "$work/details.out"
-fi
+check "call GetGuestDetails: JSON with memBlockSizeBytes = block_size_bytes (0x${blk:-absent}) and the agent's version" \
+  "exit $rc: $(cat "$work/details.out")" \
+  eval '[ $rc -eq 0 ] && [ "$(json_get "$work/details.out" "j.get(\"memBlockSizeBytes\", \"0\")")" = "$((16#${blk:-0}))" ] &&
+    [ "$(json_get "$work/details.out" "j[\"agentDetails\"][\"version\"]")" = "$(sed -n "s/^agent_version: //p" "$work/version.out")" ]'
 
 run denied call grpc.AgentService/CreateContainer '{"containerId": "c1"}'
-if [ "$rc" -ne 0 ] && grep -q PERMISSION_DENIED "$work/denied.out"; then
-  tap OK "a refused call prints PERMISSION_DENIED and exits non-zero"
-else
-  tap FAIL "a refused call prints PERMISSION_DENIED and exits non-zero (exit $rc)" "$work/denied.out"
-fi
+check "a call outside [endpoints] allowed: PERMISSION_DENIED naming CreateContainerRequest, exit 1" \
+  "exit $rc: $(cat "$work/denied.out")" \
+  eval '[ $rc -eq 1 ] && grep -q "PERMISSION_DENIED: CreateContainerRequest is blocked" "$work/denied.out"'
 
+# the two below never reach the agent: the tool refuses them itself
 run badjson call grpc.AgentService/GetGuestDetails '{"memBlockSize": '
-if [ "$rc" -ne 0 ] && [ -s "$work/badjson.out" ]; then
-  tap OK "malformed JSON is an error with a message"
-else
-  tap FAIL "malformed JSON is an error with a message (exit $rc)" "$work/badjson.out"
-fi
+check "malformed JSON: usage error (exit 2) naming the message type and the position" \
+  "exit $rc: $(cat "$work/badjson.out")" \
+  eval '[ $rc -eq 2 ] && grep -q "JSON for grpc.GuestDetailsRequest: line 1 column" "$work/badjson.out"'
 
 run nomethod call grpc.AgentService/NoSuchMethod '{}'
-if [ "$rc" -ne 0 ] && [ -s "$work/nomethod.out" ]; then
-  tap OK "an unknown method is an error with a message"
-else
-  tap FAIL "an unknown method is an error with a message (exit $rc)" "$work/nomethod.out"
-fi
+check "an unknown method: usage error (exit 2) naming it" "exit $rc: $(cat "$work/nomethod.out")" \
+  eval '[ $rc -eq 2 ] && grep -q "unknown method \"grpc.AgentService/NoSuchMethod\"" "$work/nomethod.out"'
 
 # The agent is still there after all of that.
 run after check
-if [ "$rc" -eq 0 ]; then
-  tap OK "agent still serves after the errors"
-else
-  tap FAIL "agent still serves after the errors" "$work/after.out"
-fi
+check "the agent still serves after the errors" "exit $rc: $(cat "$work/after.out")" \
+  eval '[ $rc -eq 0 ] && [ "$(cat "$work/after.out")" = SERVING ]'
 
 stop_agent
 left=
@@ -163,9 +133,4 @@ for p in /proc/[0-9]*; do
   [ "$pg" = "$agent_pid" ] && left="$left ${p#/proc/}"
 done
 agent_pid=
-if [ -z "$left" ]; then
-  tap OK "no agent process left after stop"
-else
-  tap FAIL "no agent process left after stop" "still running:$left"
-fi
-finish
+check "no agent process left after stop" "still running:$left" want "$left" ""

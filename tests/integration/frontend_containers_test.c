@@ -32,6 +32,7 @@
 #include "grpc_status.h"
 #include "ipc.h"
 #include "tap.h"
+#include "testutil.h"
 #include "ttrpc.h"
 
 struct fx {
@@ -112,18 +113,12 @@ static int fx_start(struct fx *f)
 	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 16) < 0)
 		return -1;
 	int sp[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+	if (tu_seqpacket_pair(sp) < 0)
 		return -1;
-	f->pid = fork();
-	if (f->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int a = fcntl(l, F_DUPFD, 10), b = fcntl(sp[1], F_DUPFD, 10);
-		if (a < 0 || b < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0)
-			_exit(127);
-		close_range(5, ~0U, 0);
-		execl(bin, "kata-agent-frontend", "--log-level", "debug", (char *)NULL);
-		_exit(127);
-	}
+	char *argv[] = { (char *)"kata-agent-frontend", (char *)"--log-level", (char *)"debug",
+			 NULL };
+	int fds[] = { l, sp[1] }; /* listening socket, executor channel */
+	f->pid = tu_spawn(bin, argv, fds, 2);
 	close(l);
 	close(sp[1]);
 	f->exec = sp[0];
@@ -194,7 +189,7 @@ static int answer(struct fx *f, struct answer *a)
 static int attach(struct fx *f, const char *cid)
 {
 	int sp[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+	if (tu_seqpacket_pair(sp) < 0)
 		return -1;
 	struct ipc_container_ref ref = { 0 };
 	snprintf(ref.container_id, sizeof(ref.container_id), "%s", cid);
@@ -288,12 +283,63 @@ static Grpc__ReadStreamResponse *read_answer(struct fx *f, uint32_t sid)
 	return r;
 }
 
-static uint32_t read_call(struct fx *f, const char *cid, uint32_t len, int64_t timeout_ns)
+static uint32_t read_exec_call(struct fx *f, const char *cid, const char *eid, uint32_t len,
+			       int64_t timeout_ns)
 {
 	Grpc__ReadStreamRequest r = GRPC__READ_STREAM_REQUEST__INIT;
 	r.container_id = (char *)cid;
+	r.exec_id = (char *)eid;
 	r.len = len;
 	return call(f, "ReadStdout", &r.base, timeout_ns);
+}
+
+static uint32_t read_call(struct fx *f, const char *cid, uint32_t len, int64_t timeout_ns)
+{
+	return read_exec_call(f, cid, "", len, timeout_ns);
+}
+
+/* The next message on mon is a READ_STREAM_REQ for exec eid asking for
+ * max_len bytes; its id, or 0. */
+static uint32_t expect_read(int mon, const char *eid, uint32_t max_len)
+{
+	struct ipc_msg m;
+	if (expect(mon, IPC_READ_STREAM_REQ, &m) < 0)
+		return 0;
+	struct ipc_stdio_read rq;
+	memcpy(&rq, m.payload, sizeof(rq));
+	uint32_t id = m.hdr.id;
+	ipc_msg_release(&m);
+	if (rq.max_len != max_len || strcmp(rq.exec_id, eid) != 0) {
+		printf("# READ_STREAM_REQ for \"%s\" max_len %u, expected \"%s\" %u\n", rq.exec_id,
+		       rq.max_len, eid, max_len);
+		return 0;
+	}
+	return id;
+}
+
+/* The call sid is answered with exactly these bytes. */
+static bool read_gets(struct fx *f, uint32_t sid, const char *want, size_t n)
+{
+	Grpc__ReadStreamResponse *r = read_answer(f, sid);
+	bool ok = r && r->data.len == n && memcmp(r->data.data, want, n) == 0;
+	if (r)
+		grpc__read_stream_response__free_unpacked(r, NULL);
+	return ok;
+}
+
+/* The next message on mon is a READ_STREAM_ACK up to offset. */
+static bool expect_ack(int mon, uint64_t offset)
+{
+	struct ipc_msg m;
+	if (expect(mon, IPC_READ_STREAM_ACK, &m) < 0)
+		return false;
+	struct ipc_stdio_ack a;
+	memcpy(&a, m.payload, sizeof(a));
+	ipc_msg_release(&m);
+	if (a.offset != offset)
+		printf("# READ_STREAM_ACK %llu, expected %llu\n", (unsigned long long)a.offset,
+		       (unsigned long long)offset);
+	return a.offset == offset;
 }
 
 /* ---- tests ---- */
@@ -358,15 +404,64 @@ TEST(read_data_ack_then_eof_is_empty)
 	CHECK_EQ_INT(ack.offset, 5);
 	ipc_msg_release(&m);
 
+	/* The init's next chunk is read ahead (the reply went out at once);
+	 * the EOF it gets is dropped, nobody waits for it... */
+	uint32_t ahead = expect_read(mon, "", IPC_STDIO_CHUNK);
+	REQUIRE(ahead);
+	data(mon, ahead, 5, "", 0);
+	CHECK(quiet(mon, 100));
+	/* ...and the next read asks again. */
 	sid = read_call(&f, "c1", 10, 0);
-	REQUIRE(expect(mon, IPC_READ_STREAM_REQ, &m) == 0);
-	data(mon, m.hdr.id, 5, "", 0);
-	ipc_msg_release(&m);
+	uint32_t id = expect_read(mon, "", 10);
+	REQUIRE(id);
+	data(mon, id, 5, "", 0);
 	r = read_answer(&f, sid);
 	REQUIRE(r);
 	CHECK_EQ_INT(r->data.len, 0);
 	grpc__read_stream_response__free_unpacked(r, NULL);
 	CHECK(quiet(mon, 100)); /* no ACK for EOF */
+}
+
+TEST(init_output_is_read_ahead_while_the_host_keeps_up)
+{
+	FX_SCOPED f;
+	REQUIRE(fx_start(&f) == 0);
+	cleanup_close int mon = create(&f, "c1");
+	REQUIRE(mon >= 0);
+	uint32_t sid = read_call(&f, "c1", 4, 0);
+	uint32_t id = expect_read(mon, "", 4);
+	REQUIRE(id);
+	data(mon, id, 0, "abcd", 4);
+	CHECK(read_gets(&f, sid, "abcd", 4));
+	CHECK(expect_ack(mon, 4));
+	/* The next chunk is asked for before the host asks... */
+	id = expect_read(mon, "", 4);
+	REQUIRE(id);
+	data(mon, id, 4, "efgh", 4);
+	CHECK(quiet(mon, 100)); /* held, not acknowledged: nobody has it yet */
+	/* ...so the host's next read is answered with no monitor round trip
+	 * (this monitor answers nothing meanwhile), then acknowledged. */
+	sid = read_call(&f, "c1", 4, 0);
+	CHECK(read_gets(&f, sid, "efgh", 4));
+	CHECK(expect_ack(mon, 8));
+	CHECK(expect_read(mon, "", 4) != 0); /* and again */
+}
+
+TEST(exec_output_is_not_read_ahead)
+{
+	/* A drained exec is released by its monitor; a read-ahead's dropped
+	 * EOF could leave the host's next read NOT_FOUND. */
+	FX_SCOPED f;
+	REQUIRE(fx_start(&f) == 0);
+	cleanup_close int mon = create(&f, "c1");
+	REQUIRE(mon >= 0);
+	uint32_t sid = read_exec_call(&f, "c1", "e1", 4, 0);
+	uint32_t id = expect_read(mon, "e1", 4);
+	REQUIRE(id);
+	data(mon, id, 0, "abcd", 4);
+	CHECK(read_gets(&f, sid, "abcd", 4));
+	CHECK(expect_ack(mon, 4));
+	CHECK(quiet(mon, 200));
 }
 
 TEST(reads_of_one_stream_are_serialised)

@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -141,6 +143,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "usage: %s SOCKET_PATH\n", os.Args[0])
 		os.Exit(2)
 	}
+	// tests/interop/run.sh declares this count in its own plan.
 	const plan = 8
 	fmt.Printf("1..%d\n", plan)
 
@@ -200,7 +203,10 @@ func main() {
 		return nil
 	}())
 
-	report("grpc.AgentService/GetGuestDetails answers", func() error {
+	// The agent runs on this host: its memory block size is this host's
+	// (0 on a kernel without memory hotplug), the hotplug probe is there
+	// or not as /sys says, and the agent reports its version.
+	report("grpc.AgentService/GetGuestDetails answers this host's memory block size and probe", func() error {
 		cx, cancel := ctx()
 		defer cancel()
 		var resp GuestDetailsResponse
@@ -210,6 +216,24 @@ func main() {
 			return err
 		}
 		fmt.Printf("# guest details: %s\n", resp.String())
+		var want uint64
+		if b, err := os.ReadFile("/sys/devices/system/memory/block_size_bytes"); err == nil {
+			if want, err = strconv.ParseUint(strings.TrimSpace(string(b)), 16, 64); err != nil {
+				return err
+			}
+		}
+		if resp.MemBlockSizeBytes != want {
+			return fmt.Errorf("mem_block_size_bytes %d, this host's block_size_bytes is %d",
+				resp.MemBlockSizeBytes, want)
+		}
+		_, err = os.Stat("/sys/devices/system/memory/probe")
+		if resp.SupportMemHotplugProbe != (err == nil) {
+			return fmt.Errorf("support_mem_hotplug_probe %v, /sys/devices/system/memory/probe: %v",
+				resp.SupportMemHotplugProbe, err)
+		}
+		if resp.AgentDetails == nil || resp.AgentDetails.Version == "" {
+			return fmt.Errorf("no agent_details.version")
+		}
 		return nil
 	}())
 

@@ -3,7 +3,8 @@
 #
 # Interoperability test: the reference Go ttRPC client (Debian's
 # golang-github-containerd-ttrpc-dev, built offline) against the real agent
-# on a unix socket. Prints TAP on stdout, diagnostics on stderr.
+# on a unix socket. Prints TAP on stdout (tests/lib/tap.sh: the plan first),
+# diagnostics on stderr.
 #
 #   tests/interop/run.sh BUILD_DIR
 #
@@ -13,13 +14,17 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-build=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)
+. "$here/../lib/tap.sh"
+# The Go client's own checks (client.go's plan), renumbered into this run's
+# sequence, between 2 checks before and 2 after.
+client_checks=8
+plan $((2 + client_checks + 2))
+
+build=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd) || { fail_rest "no build dir ${1:-}"; exit 1; }
 agent="$build/agentd/parent/kata-agent"
 
 work=$(mktemp -d /tmp/kata-interop.XXXXXX)
 agent_pid=
-n=0
-bad=0
 
 stop_agent() {
   [ -n "$agent_pid" ] || return 0
@@ -38,25 +43,16 @@ cleanup() {
   agent_pid=
   rm -rf "$work"
 }
-trap cleanup EXIT
+tap_cleanup=cleanup
 # kill -0 succeeds on a zombie: look at the state letter instead.
 alive() { [ -e "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" != Z ]; }
 trap 'exit 130' INT TERM
 
-tap() { # tap OK|FAIL description [diagnostic]
-  n=$((n + 1))
-  if [ "$1" = OK ]; then
-    echo "ok $n - $2"
-  else
-    bad=$((bad + 1))
-    echo "not ok $n - $2"
-    [ -z "${3:-}" ] || printf '%s\n' "$3" | sed 's/^/# /'
-  fi
-}
-finish() {
-  echo "1..$n"
-  [ "$bad" -eq 0 ]
-  exit
+need_tool go setsid
+[ -d /usr/share/gocode/src/github.com/containerd/ttrpc ] || {
+  skip_env $((tap_plan - tap_n)) "not run" \
+    "no containerd/ttrpc sources in /usr/share/gocode (golang-github-containerd-ttrpc-dev)"
+  exit 0
 }
 
 # Offline GOPATH build: Debian installs the Go sources under /usr/share/gocode.
@@ -64,13 +60,14 @@ export GO111MODULE=off GOFLAGS= GOPATH=/usr/share/gocode
 export GOCACHE="$work/gocache" HOME="$work"
 if ! out=$(cd "$here" && go build -o "$work/interop-client" client.go 2>&1); then
   tap FAIL "build the Go ttrpc client" "$out"
-  finish
+  fail_rest "the Go client did not build"
+  exit 1
 fi
 tap OK "build the Go ttrpc client"
 
 if [ ! -x "$agent" ]; then
-  tap FAIL "kata-agent is built" "missing $agent"
-  finish
+  fail_rest "kata-agent is not built ($agent)"
+  exit 1
 fi
 
 sock="$work/agent.sock"
@@ -83,24 +80,35 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 if [ ! -S "$sock" ]; then
-  tap FAIL "kata-agent listens on $sock" "$(tail -n 20 "$work/agent.log")"
-  finish
+  tap FAIL "kata-agent listens on $sock" "$work/agent.log"
+  fail_rest "the agent did not start"
+  exit 1
 fi
 tap OK "kata-agent listens on the unix socket"
 
-# The client prints TAP of its own; renumber it into this run's sequence.
+# The client prints TAP of its own (its plan first); renumber it into this
+# run's sequence. A client that stops early leaves checks unreported: the
+# plan of this script reports them not ok at the end.
 timeout 60 "$work/interop-client" "$sock" >"$work/client.tap" 2>"$work/client.err"
 rc=$?
+seen=0
 while IFS= read -r line; do
   case "$line" in
-    "ok "*) tap OK "${line#ok * - }" ;;
-    "not ok "*) tap FAIL "${line#not ok * - }" ;;
+    "1.."*) [ "$line" = "1..$client_checks" ] ||
+      say "the Go client plans ${line#1..} checks, this script $client_checks" ;;
+    "ok "*) tap OK "${line#ok * - }"; seen=$((seen + 1)) ;;
+    "not ok "*) tap FAIL "${line#not ok * - }"; seen=$((seen + 1)) ;;
     "#"*) echo "$line" ;;
   esac
+  [ "$seen" -ge "$client_checks" ] && break
 done <"$work/client.tap"
-if [ "$rc" -ne 0 ] && ! grep -q '^not ok' "$work/client.tap"; then
-  tap FAIL "Go client exits cleanly" "exit $rc; $(tail -n 20 "$work/client.err")"
-fi
+while [ "$seen" -lt "$client_checks" ]; do
+  tap FAIL "Go client check $((seen + 1)) of $client_checks was not reported" \
+    "exit $rc; $(tail -n 20 "$work/client.err")"
+  seen=$((seen + 1))
+done
+check "the Go client exits 0 after $client_checks checks" "exit $rc; $(tail -n 20 "$work/client.err")" \
+  eval '[ $rc -eq 0 ] && grep -qx "1..$client_checks" "$work/client.tap"'
 
 stop_agent
 leftover=
@@ -110,12 +118,7 @@ for p in /proc/[0-9]*; do
   [ "$pg" = "$agent_pid" ] && leftover="$leftover ${p#/proc/}"
 done
 agent_pid=
-if [ -z "$leftover" ]; then
-  tap OK "no agent process left after stop"
-else
-  tap FAIL "no agent process left after stop" "still running:$leftover"
-fi
-if grep -q . "$work/agent.log" && [ "$bad" -ne 0 ]; then
+check "no agent process left after stop" "still running:$leftover" want "$leftover" ""
+if [ "$tap_bad" -ne 0 ]; then
   echo "# agent log tail:" && tail -n 20 "$work/agent.log" | sed 's/^/#   /'
 fi
-finish

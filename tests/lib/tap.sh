@@ -3,22 +3,29 @@
 # first check (`plan N`), so a suite that stops early, or a check that
 # disappears behind an `if`, shows as a failure instead of a shorter count:
 # on exit every planned check that never ran is reported `not ok`.
+# doc/testing.md has the rules; scripts/tap-summary enforces them.
 #
 #   plan N                      declare N checks (once, first)
 #   check DESC DIAG CMD...      one check: ok if CMD succeeds, else DIAG shown
 #   tap OK|FAIL DESC [DIAG]     one check with a known result
-#   skip COUNT DESC REASON      COUNT checks that cannot run here (a kernel
-#                               feature this machine lacks): "ok # SKIP"
-#   skip_rest REASON            the rest of the plan cannot run here
+#   skip COUNT DESC REASON      COUNT checks that cannot run here because the
+#                               kernel or machine lacks an optional feature:
+#                               "ok # SKIP kernel: REASON", a skip everywhere
+#   skip_rest REASON            the rest of the plan, likewise
+#   skip_env COUNT DESC REASON  COUNT checks that cannot run because the
+#                               environment lacks a tool or a privilege:
+#                               "ok # SKIP REASON" outside CI, "not ok" in CI
+#                               (CI=true: ./scripts/test installs everything)
 #   fail_rest REASON            the rest of the plan cannot run: a failure
-#   need_tool TOOL...           a missing tool skips the whole suite outside
-#                               CI, fails it in CI (scripts/test installs all)
+#   need_tool TOOL...           a missing tool: skip_env for the whole suite
 #   say TEXT                    a TAP comment
+#   want GOT EXPECTED           a command for check: GOT = EXPECTED
 tap_n=0
 tap_bad=0
 tap_plan=
 
 say() { printf '# %s\n' "$*"; }
+want() { [ "$1" = "$2" ]; }
 
 plan() {
   [ -z "$tap_plan" ] || { echo "Bail out! plan declared twice"; exit 1; }
@@ -46,15 +53,27 @@ check() { # check DESCRIPTION DIAG COMMAND...: OK if the command succeeds
   if "$@"; then tap OK "$desc"; else tap FAIL "$desc" "$diag"; fi
 }
 
-skip() { # skip COUNT DESCRIPTION REASON
+skip() { # skip COUNT DESCRIPTION REASON: an optional kernel feature is missing
   local i
   for ((i = 0; i < $1; i++)); do
     tap_n=$((tap_n + 1))
-    echo "ok $tap_n - $2 # SKIP $3"
+    echo "ok $tap_n - $2 # SKIP kernel: ${3#kernel: }"
   done
 }
 
 skip_rest() { skip $((tap_plan - tap_n)) "not run" "$1"; }
+
+skip_env() { # skip_env COUNT DESCRIPTION REASON: a tool or privilege is missing
+  local i
+  for ((i = 0; i < $1; i++)); do
+    if [ "${CI:-}" = true ]; then
+      tap FAIL "$2: $3 (in CI nothing may be missing)"
+    else
+      tap_n=$((tap_n + 1))
+      echo "ok $tap_n - $2 # SKIP $3"
+    fi
+  done
+}
 
 fail_rest() {
   while [ "$tap_n" -lt "$tap_plan" ]; do tap FAIL "not run: $1"; done
@@ -64,11 +83,7 @@ need_tool() {
   local t
   for t in "$@"; do
     command -v "$t" >/dev/null 2>&1 && continue
-    if [ "${CI:-}" = true ]; then
-      fail_rest "$t is missing (scripts/deps installs it)"
-    else
-      skip_rest "$t is missing"
-    fi
+    skip_env $((tap_plan - tap_n)) "not run" "$t is missing (scripts/deps installs it)"
     exit 0
   done
 }

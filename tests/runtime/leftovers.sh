@@ -8,42 +8,58 @@
 # below that cgroup parent. After DestroySandbox the agent exits (as
 # upstream's): its mount namespace goes with it, and what it left would
 # be orphans in its cgroups.
-# Waits up to 5 s for the counts to reach 0 (a process killed at removal
-# may still be on its way out).
-#   leftovers.sh [--vm-ends-it]   the VM's end would remove the sandbox's
-#                                 shm mount and namespace holder: not counted
-keep_vm=
-[ "${1:-}" = --vm-ends-it ] && keep_vm=1
-descendants() { # every live descendant of $AGENT_PID
-  for s in /proc/[0-9]*/stat; do
-    sed 's/.*) [A-Za-z] \([0-9]*\) .*/\1/; t; d' "$s" 2>/dev/null | sed "s|^|${s#/proc/} |"
-  done | awk -v root="$AGENT_PID" '{ split($1, a, "/"); kids[$2] = kids[$2] " " a[1] }
-    END { q[1] = root; n = 1; for (i = 1; i <= n; i++) { m = split(kids[q[i]], c, " ");
-          for (j = 1; j <= m; j++) { q[++n] = c[j]; print c[j] } } }'
+# $CG empty: the cgroup parent is the root (the VM guest, where the agent is
+# init and the containers' cgroups are their cgroupsPath below each
+# hierarchy's root): every process outside the root cgroup and every
+# cgroup directory counts.
+# POSIX sh (busybox sh in the VM guest runs it). Waits up to 5 s for the
+# counts to reach 0 (a process killed at removal may still be on its way
+# out).
+#   leftovers.sh [--sandbox-kept]   the sandbox is not destroyed yet (the
+#       step before DestroySandbox, or runtime-rs, which never sends it and
+#       ends the VM instead): its own storages (the shm mount, the shared
+#       filesystem's mount at $KATA/shared/containers) and its namespace
+#       holder are not counted
+keep_sandbox=
+[ "${1:-}" = --sandbox-kept ] && keep_sandbox=1
+. "$(dirname "$0")/agent-tree.sh"
+# the sandbox's own processes (kept with --sandbox-kept)
+sandbox_proc() { [ -n "$keep_sandbox" ] && [ "$(cat "$1/comm" 2>/dev/null)" = kata-pidns ]; }
+in_ctr_cgroup() {
+  if [ -n "$CG" ]; then
+    grep -q "/$CG/" "$1/cgroup" 2>/dev/null
+  else
+    grep -qv ':/$' "$1/cgroup" 2>/dev/null
+  fi
+}
+cgroup_dirs() {
+  if [ -n "$CG" ]; then
+    find /sys/fs/cgroup/*/"$CG" /sys/fs/cgroup/"$CG" -mindepth 1 -type d 2>/dev/null
+  elif [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+    find /sys/fs/cgroup/ -mindepth 1 -type d 2>/dev/null
+  else # v1: below each hierarchy (cpu and cpuacct link to one: counted twice)
+    find /sys/fs/cgroup/*/ -mindepth 1 -type d 2>/dev/null
+  fi
 }
 count() {
   n=0
   if [ -r "/proc/$AGENT_PID/mountinfo" ]; then
-    if [ -n "$keep_vm" ]; then
-      n=$(grep " $KATA" "/proc/$AGENT_PID/mountinfo" | grep -vc " $KATA/sandbox/shm ")
+    if [ -n "$keep_sandbox" ]; then
+      n=$(grep " $KATA" "/proc/$AGENT_PID/mountinfo" |
+        grep -v -e " $KATA/sandbox/shm " -e " $KATA/shared/containers " -c)
     else
       n=$(grep -c " $KATA" "/proc/$AGENT_PID/mountinfo")
     fi
   fi
   p=0
-  for d in $(descendants); do
-    d=/proc/$d
-    f=$(awk '/^NSpid:/ {print NF}' "$d/status" 2>/dev/null)
-    [ -n "$f" ] && [ "$f" -gt 2 ] || continue
-    [ -n "$keep_vm" ] && [ "$(cat "$d/comm" 2>/dev/null)" = kata-pidns ] && continue
-    p=$((p + 1))
+  for d in $(container_procs); do
+    sandbox_proc "/proc/$d" || p=$((p + 1))
   done
   for d in /proc/[0-9]*; do
-    grep -q "/$CG/" "$d/cgroup" 2>/dev/null || continue
-    [ -n "$keep_vm" ] && [ "$(cat "$d/comm" 2>/dev/null)" = kata-pidns ] && continue
-    p=$((p + 1))
+    in_ctr_cgroup "$d" || continue
+    sandbox_proc "$d" || p=$((p + 1))
   done
-  c=$(find /sys/fs/cgroup/*/"$CG" /sys/fs/cgroup/"$CG" -mindepth 1 -type d 2>/dev/null | wc -l)
+  c=$(cgroup_dirs | wc -l)
 }
 for _ in $(seq 1 50); do
   count

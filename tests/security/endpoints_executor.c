@@ -19,7 +19,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <glob.h>
 #include <poll.h>
 #include <sched.h>
@@ -41,6 +40,7 @@
 #include "ipc.h"
 #include "pbjson.h"
 #include "tap.h"
+#include "testutil.h"
 
 /* What the config file allowed, as the parent passes it on. */
 #define ALLOWED "GuestDetailsRequest,CreateContainerRequest,ReadStreamRequest"
@@ -51,52 +51,27 @@ static int ctl = -1, fe = -1;   /* parent and front-end ends, executor */
 static int mfe = -1, mex = -1, mla = -1; /* front-end, executor, launcher ends, monitor */
 static uint32_t next_id = 1;
 
-static int recv_to(int fd, struct ipc_msg *m, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	if (poll(&p, 1, ms) <= 0)
-		return -ETIMEDOUT;
-	struct kerr e = { 0 };
-	int r = ipc_recv(fd, m, &e);
-	if (r < 0)
-		printf("# recv: %s\n", e.msg);
-	return r;
-}
-
 /* Send a request, wait for its answer: the reply's type, with the ERROR's
  * status and text in *status / msg; -1 on a transport failure. */
 static int ask(int fd, uint32_t type, const void *p, size_t len, int *status, char *msg,
 	       size_t msglen)
 {
-	uint32_t id = next_id++;
-	struct kerr e = { 0 };
+	struct ipc_msg m;
 	*status = 0;
 	msg[0] = '\0';
-	if (ipc_send_fd(fd, type, id, p, len, -1, &e) < 0) {
-		printf("# send %s: %s\n", ipc_type_name(type), e.msg);
+	/* other messages (MONITOR_ATTACH) are not the answer */
+	if (tu_ipc_ask(fd, type, next_id++, p, len, 30000, NULL, NULL, &m) < 0)
 		return -1;
+	int t = (int)m.hdr.type;
+	if (t == IPC_ERROR) {
+		const struct ipc_error *er = (const void *)m.payload;
+		*status = er->grpc_status;
+		snprintf(msg, msglen, "%s", er->msg);
+		printf("# %s -> %s: %s\n", ipc_type_name(type), grpc_status_name(er->grpc_status),
+		       er->msg);
 	}
-	for (;;) {
-		struct ipc_msg m;
-		if (recv_to(fd, &m, 30000) <= 0) {
-			printf("# no answer to %s\n", ipc_type_name(type));
-			return -1;
-		}
-		if (m.hdr.id != id) { /* e.g. MONITOR_ATTACH */
-			ipc_msg_release(&m);
-			continue;
-		}
-		int t = (int)m.hdr.type;
-		if (t == IPC_ERROR) {
-			const struct ipc_error *er = (const void *)m.payload;
-			*status = er->grpc_status;
-			snprintf(msg, msglen, "%s", er->msg);
-			printf("# %s -> %s: %s\n", ipc_type_name(type),
-			       grpc_status_name(er->grpc_status), er->msg);
-		}
-		ipc_msg_release(&m);
-		return t;
-	}
+	ipc_msg_release(&m);
+	return t;
 }
 
 /* A blocked request: ERROR PERMISSION_DENIED naming want_rpc. */
@@ -117,22 +92,6 @@ static int pack(const ProtobufCMessage *m, uint8_t **out)
 	return (int)n;
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st, (void)f;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
-
-static int write_text(const char *path, const char *text, mode_t mode)
-{
-	FILE *f = fopen(path, "we");
-	if (!f)
-		return -1;
-	fputs(text, f);
-	fclose(f);
-	return chmod(path, mode);
-}
-
 /* ---- the executor -------------------------------------------------------- */
 
 TEST(executor_started_with_an_allowed_list)
@@ -141,8 +100,7 @@ TEST(executor_started_with_an_allowed_list)
 	REQUIRE(exe != NULL);
 	if (geteuid() != 0)
 		SKIP("needs root");
-	REQUIRE(unshare(CLONE_NEWNS) == 0);
-	REQUIRE(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+	REQUIRE(tu_private_mount_ns() == 0);
 	snprintf(tmp, sizeof(tmp), "/tmp/kata-sec-ep-XXXXXX");
 	REQUIRE(mkdtemp(tmp) != NULL);
 	snprintf(cgparent, sizeof(cgparent), "kata-sec-ep-%d", (int)getpid());
@@ -152,22 +110,15 @@ TEST(executor_started_with_an_allowed_list)
 	snprintf(argv_file, sizeof(argv_file), "%s/monitor-argv", tmp);
 	snprintf(script, sizeof(script), "#!/bin/sh\nprintf '%%s\\n' \"$@\" > %s\nexit 1\n",
 		 argv_file);
-	REQUIRE(write_text(fake, script, 0755) == 0);
+	REQUIRE(tu_write_file(fake, script, 0755) == 0);
 	int sp[2], fp[2];
-	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == 0);
-	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fp) == 0);
-	fflush(stdout);
-	epid = fork();
-	REQUIRE(epid >= 0);
-	if (epid == 0) {
-		dup2(sp[1], 3);
-		char *argv[] = { (char *)"kata-agent-executor", (char *)"--ctl-fd", (char *)"3",
-				 (char *)"--shared-dir", tmp, (char *)"--cgroup-parent", cgparent,
-				 (char *)"--monitor-path", fake, (char *)"--endpoints",
-				 (char *)ALLOWED, NULL };
-		execv(exe, argv);
-		_exit(127);
-	}
+	REQUIRE(tu_seqpacket_pair(sp) == 0);
+	REQUIRE(tu_seqpacket_pair(fp) == 0);
+	char *argv[] = { (char *)"kata-agent-executor", (char *)"--ctl-fd", (char *)"3",
+			 (char *)"--shared-dir", tmp, (char *)"--cgroup-parent", cgparent,
+			 (char *)"--monitor-path", fake, (char *)"--endpoints", (char *)ALLOWED, NULL };
+	epid = tu_spawn(exe, argv, &sp[1], 1);
+	REQUIRE(epid > 0);
 	close(sp[1]);
 	ctl = sp[0];
 	struct ipc_ctl_new_frontend n = { .generation = 1, .frontend_pid = getpid() };
@@ -280,22 +231,15 @@ TEST(monitor_started_with_an_allowed_list)
 	if (geteuid() != 0)
 		SKIP("needs root");
 	int em[2], lm[2], fm[2];
-	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, em) == 0);
-	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, lm) == 0);
-	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fm) == 0);
-	fflush(stdout);
-	mpid = fork();
-	REQUIRE(mpid >= 0);
-	if (mpid == 0) {
-		int a = fcntl(em[1], F_DUPFD, 100), b = fcntl(lm[1], F_DUPFD, 100),
-		    c = fcntl(fm[1], F_DUPFD, 100);
-		if (a < 0 || b < 0 || c < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0 || dup2(c, 5) < 0)
-			_exit(98);
-		close_range(6, ~0u, 0);
-		execl(bin, "kata-agent-monitor", "--container-id", "c1", "--uid", "65534", "--gid",
-		      "65534", "--endpoints", ALLOWED, (char *)NULL);
-		_exit(99);
-	}
+	REQUIRE(tu_seqpacket_pair(em) == 0);
+	REQUIRE(tu_seqpacket_pair(lm) == 0);
+	REQUIRE(tu_seqpacket_pair(fm) == 0);
+	char *argv[] = { (char *)"kata-agent-monitor", (char *)"--container-id", (char *)"c1",
+			 (char *)"--uid", (char *)"65534", (char *)"--gid", (char *)"65534",
+			 (char *)"--endpoints", (char *)ALLOWED, NULL };
+	int fds[] = { em[1], lm[1], fm[1] }; /* executor, launcher, front-end */
+	mpid = tu_spawn(bin, argv, fds, 3);
+	REQUIRE(mpid > 0);
 	close(em[1]);
 	close(lm[1]);
 	close(fm[1]);
@@ -375,7 +319,7 @@ TEST(teardown)
 		left += rmdir_glob(pat);
 	}
 	if (tmp[0])
-		nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		tu_rm_rf(tmp);
 	CHECK(exited);
 	CHECK_EQ_INT(left, 0);
 }

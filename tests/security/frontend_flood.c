@@ -41,6 +41,7 @@
 #include "agent_harness.h"
 #include "grpc_status.h"
 #include "tap.h"
+#include "testutil.h"
 #include "ttrpc.h"
 #include "ttrpc.pb-c.h"
 
@@ -316,8 +317,8 @@ TEST(health_answers_throughout_the_flood)
 	for (int i = 0; i < FLOOD_CONNS; i++)
 		REQUIRE(start_flooder(&fl[i], 0) == 0);
 	REQUIRE(start_flooder(&fl[FLOOD_CONNS], 1) == 0);
-	uint64_t give_up = now_ms() + 240000;
-	while (!all_reported() && now_ms() < give_up) {
+	uint64_t give_up = tu_now_ms() + 240000;
+	while (!all_reported() && tu_now_ms() < give_up) {
 		if (client_health(runtime_conn) == 0)
 			health_ok++;
 		else

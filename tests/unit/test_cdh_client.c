@@ -24,7 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../tap.h"
+#include "tap.h"
+#include "testutil.h"
 #include "cdh_client.h"
 #include "cleanup.h"
 #include "confidential_data_hub.pb-c.h"
@@ -53,21 +54,6 @@ struct fake {
 	struct cdh_client *c; /* the client under test, on addr */
 };
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	while (n) {
-		ssize_t w = write(fd, b, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static void answer(int fd, uint32_t sid, const struct step *st)
 {
 	Ttrpc__Status status = TTRPC__STATUS__INIT;
@@ -85,7 +71,7 @@ static void answer(int fd, uint32_t sid, const struct step *st)
 					.type = TTRPC_TYPE_RESPONSE };
 	ttrpc_header_encode(buf, &h);
 	ttrpc__response__pack(&resp, buf + TTRPC_HEADER_LEN);
-	write_all(fd, buf, TTRPC_HEADER_LEN + n);
+	tu_write_all(fd, buf, TTRPC_HEADER_LEN + n);
 }
 
 /* Serve one connection until it closes or a step closes it; returns the
@@ -108,8 +94,8 @@ static size_t serve_conn(int fd, int report, const struct step *steps, size_t ns
 				break;
 			ttrpc__request__free_unpacked(req, NULL);
 			uint32_t len = (uint32_t)used;
-			write_all(report, &len, sizeof(len));
-			write_all(report, buf, used);
+			tu_write_all(report, &len, sizeof(len));
+			tu_write_all(report, buf, used);
 			static const struct step ok = { STEP_OK, 0, NULL, NULL, 0 };
 			const struct step *st = i < nsteps ? &steps[i] : &ok;
 			i++;

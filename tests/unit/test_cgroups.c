@@ -26,7 +26,8 @@
 #include "cgroups.h"
 #include "grpc_status.h"
 #include "linux_compat.h"
-#include "../tap.h"
+#include "tap.h"
+#include "testutil.h"
 
 static char parent[64];
 static const char *v2_root; /* a cgroup2 mount to test the v2 half, or NULL */
@@ -62,26 +63,9 @@ static int v1_mounts(char out[][256], int max)
 	return n;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	char chunk[4096];
-	size_t k;
-	while ((k = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, k, m);
-	fclose(f);
-	fclose(m);
-	return buf;
-}
-
 static bool has_pid(const char *procs_file, pid_t pid)
 {
-	char *s = slurp(procs_file);
+	char *s = tu_read_file(procs_file);
 	bool found = false;
 	for (char *p = s; p && *p;) {
 		char *end;
@@ -94,12 +78,6 @@ static bool has_pid(const char *procs_file, pid_t pid)
 	}
 	free(s);
 	return found;
-}
-
-static bool dir_exists(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* Depth-first: kill what is inside and rmdir (test cleanup, whatever state). */
@@ -120,7 +98,7 @@ static void rm_cgroup_tree(const char *dir)
 	char procs[PATH_MAX + 16];
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
 	for (int i = 0; i < 100 && rmdir(dir) < 0 && errno == EBUSY; i++) {
-		char *s = slurp(procs);
+		char *s = tu_read_file(procs);
 		for (char *p = s; p && *p;) {
 			char *end;
 			long v = strtol(p, &end, 10);
@@ -210,14 +188,14 @@ TEST(create_add_destroy_host)
 	char p[PATH_MAX];
 	for (int i = 0; i < n; i++) {
 		snprintf(p, sizeof(p), "%.255s/%.300s", m[i], want);
-		if (!dir_exists(p)) {
+		if (!tu_is_dir(p)) {
 			printf("# missing %s\n", p);
 			CHECK(0);
 		}
 	}
-	if (l == CG_V1 && dir_exists("/sys/fs/cgroup/cpuset")) {
+	if (l == CG_V1 && tu_is_dir("/sys/fs/cgroup/cpuset")) {
 		snprintf(p, sizeof(p), "/sys/fs/cgroup/cpuset/%s/cpuset.cpus", want);
-		char *c = slurp(p);
+		char *c = tu_read_file(p);
 		CHECK(c && c[0] && c[0] != '\n');
 		free(c);
 	}
@@ -246,15 +224,15 @@ TEST(create_add_destroy_host)
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	for (int i = 0; i < n; i++) {
 		snprintf(p, sizeof(p), "%.255s/%.300s", m[i], want);
-		CHECK(!dir_exists(p));
+		CHECK(!tu_is_dir(p));
 		/* The parent (made by cg_create) stays for the next container. */
 		snprintf(p, sizeof(p), "%.255s/%.300s", m[i], parent);
-		CHECK(dir_exists(p));
+		CHECK(tu_is_dir(p));
 	}
 	CHECK(cg_parent_remove(&cfg, &err) == 0);
 	for (int i = 0; i < n; i++) {
 		snprintf(p, sizeof(p), "%.255s/%.300s", m[i], parent);
-		CHECK(!dir_exists(p));
+		CHECK(!tu_is_dir(p));
 	}
 }
 
@@ -276,19 +254,19 @@ TEST(nested_path_removed_deepest_first)
 	CHECK(cg_destroy(cg, &err) == 0);
 	char p[PATH_MAX];
 	const char *m0 = cg_layout_of(cg2) == CG_V1 ? "/sys/fs/cgroup/pids" : "/sys/fs/cgroup";
-	if (dir_exists(m0)) {
+	if (tu_is_dir(m0)) {
 		snprintf(p, sizeof(p), "%s/%s/kubepods/pod1", m0, parent);
-		CHECK(!dir_exists(p));
+		CHECK(!tu_is_dir(p));
 		snprintf(p, sizeof(p), "%s/%s/kubepods/pod2", m0, parent);
-		CHECK(dir_exists(p));
+		CHECK(tu_is_dir(p));
 	}
 	CHECK(cg_destroy(cg2, &err) == 0);
-	if (dir_exists(m0)) {
+	if (tu_is_dir(m0)) {
 		snprintf(p, sizeof(p), "%s/%s/kubepods", m0, parent);
 		/* Empty now: removed with the last cgroup below it. */
-		CHECK(!dir_exists(p));
+		CHECK(!tu_is_dir(p));
 		snprintf(p, sizeof(p), "%s/%s", m0, parent);
-		CHECK(dir_exists(p));
+		CHECK(tu_is_dir(p));
 	}
 	cleanup_parents();
 }
@@ -363,10 +341,8 @@ TEST(bad_paths_refused)
 
 TEST(v2_on_cgroup2_mount)
 {
-	if (!v2_root) {
-		printf("# no cgroup2 mount to test\n");
-		return;
-	}
+	if (!v2_root)
+		SKIP_KERNEL("no cgroup2 mount to test");
 	struct cg_config cfg = { .parent = parent, .root_override = v2_root };
 	struct kerr err = { 0 };
 	struct cgroup *cg = NULL;
@@ -380,7 +356,7 @@ TEST(v2_on_cgroup2_mount)
 	char dir[PATH_MAX], procs[PATH_MAX + 16];
 	snprintf(dir, sizeof(dir), "%s/%s/v2c", v2_root, parent);
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
-	CHECK(dir_exists(dir));
+	CHECK(tu_is_dir(dir));
 	pid_t pid = spawn_sleeper();
 	REQUIRE(pid > 0);
 	CHECK(cg_add_pid(cg, pid, &err) == 0);
@@ -406,10 +382,10 @@ TEST(v2_on_cgroup2_mount)
 	CHECK(waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	if (c2 > 0)
 		CHECK(waitpid(c2, &st, 0) == c2 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-	CHECK(!dir_exists(dir));
+	CHECK(!tu_is_dir(dir));
 	CHECK(cg_parent_remove(&cfg, &err) == 0);
 	snprintf(dir, sizeof(dir), "%s/%s", v2_root, parent);
-	CHECK(!dir_exists(dir));
+	CHECK(!tu_is_dir(dir));
 }
 
 /* The file below the container's cgroup in the v1 hierarchy of ctrl. */
@@ -417,7 +393,7 @@ static char *v1_file(const char *ctrl, const char *id, const char *file)
 {
 	static char buf[PATH_MAX];
 	snprintf(buf, sizeof(buf), "/sys/fs/cgroup/%s/%s/%s/%s", ctrl, parent, id, file);
-	char *s = slurp(buf);
+	char *s = tu_read_file(buf);
 	if (!s)
 		return strdup("(missing)");
 	s[strcspn(s, "\n")] = '\0';
@@ -439,10 +415,9 @@ TEST(v1_apply_resources)
 	enum cg_layout l = 0;
 	struct kerr err = { 0 };
 	if (cg_detect(&cfg, &l, &err) < 0 || l != CG_V1 ||
-	    !dir_exists("/sys/fs/cgroup/memory") || !dir_exists("/sys/fs/cgroup/pids") ||
-	    !dir_exists("/sys/fs/cgroup/cpu") || !dir_exists("/sys/fs/cgroup/cpuset")) {
-		printf("# not a v1 host with memory, cpu, cpuset and pids\n");
-		return;
+	    !tu_is_dir("/sys/fs/cgroup/memory") || !tu_is_dir("/sys/fs/cgroup/pids") ||
+	    !tu_is_dir("/sys/fs/cgroup/cpu") || !tu_is_dir("/sys/fs/cgroup/cpuset")) {
+		SKIP_KERNEL("not a v1 host with memory, cpu, cpuset and pids");
 	}
 	struct cgroup *cg = NULL;
 	REQUIRE(cg_create(&cfg, NULL, "res", &cg, &err) == 0);
@@ -546,10 +521,8 @@ TEST(v1_apply_resources)
  * FAILED_PRECONDITION and that nothing is written. */
 TEST(v2_apply_resources_missing_controller)
 {
-	if (!v2_root) {
-		printf("# no cgroup2 mount to test\n");
-		return;
-	}
+	if (!v2_root)
+		SKIP_KERNEL("no cgroup2 mount to test");
 	struct cg_config cfg = { .parent = parent, .root_override = v2_root };
 	struct kerr err = { 0 };
 	struct cgroup *cg = NULL;
@@ -565,7 +538,7 @@ TEST(v2_apply_resources_missing_controller)
 	if (access(path, F_OK) == 0) {
 		printf("# pids controller present in %s: writes tested\n", v2_root);
 		CHECK(r == 0);
-		char *s = slurp(path);
+		char *s = tu_read_file(path);
 		CHECK(s && !strncmp(s, "5", 1));
 		free(s);
 	} else {
@@ -582,10 +555,8 @@ TEST(v2_apply_resources_missing_controller)
  * ignored before any write. */
 TEST(v2_apply_hugetlb_rt_network)
 {
-	if (!v2_root) {
-		printf("# no cgroup2 mount to test\n");
-		return;
-	}
+	if (!v2_root)
+		SKIP_KERNEL("no cgroup2 mount to test");
 	struct cg_config cfg = { .parent = parent, .root_override = v2_root };
 	struct kerr err = { 0 };
 	struct cgroup *cg = NULL;
@@ -602,7 +573,7 @@ TEST(v2_apply_hugetlb_rt_network)
 	int r = cg_apply_resources(cg, &res, CG_APPLY_ALL, &err);
 	if (access(path, F_OK) == 0) {
 		CHECK(r == 0);
-		char *s = slurp(path);
+		char *s = tu_read_file(path);
 		CHECK(s && !strncmp(s, "4194304\n", 8));
 		free(s);
 	} else {
@@ -627,7 +598,7 @@ TEST(v2_apply_hugetlb_rt_network)
 	CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
 	CHECK(strstr(err.msg, "realtime") != NULL);
 	if (access(path, F_OK) == 0) {
-		char *s = slurp(path);
+		char *s = tu_read_file(path);
 		CHECK(s && !strncmp(s, "4194304\n", 8));
 		free(s);
 	}
@@ -679,20 +650,16 @@ TEST(freeze_thaw_host)
 	enum cg_layout l = 0;
 	struct kerr err = { 0 };
 	REQUIRE(cg_detect(&cfg, &l, &err) == 0);
-	if (l == CG_V1 && !dir_exists("/sys/fs/cgroup/freezer")) {
-		printf("# no v1 freezer\n");
-		return;
-	}
+	if (l == CG_V1 && !tu_is_dir("/sys/fs/cgroup/freezer"))
+		SKIP_KERNEL("no v1 freezer");
 	freeze_cycle(tap_failed, &cfg, "frz");
 	cleanup_parents();
 }
 
 TEST(freeze_thaw_v2)
 {
-	if (!v2_root) {
-		printf("# no cgroup2 mount to test\n");
-		return;
-	}
+	if (!v2_root)
+		SKIP_KERNEL("no cgroup2 mount to test");
 	struct cg_config cfg = { .parent = parent, .root_override = v2_root };
 	freeze_cycle(tap_failed, &cfg, "frz2");
 	cleanup_parents();
@@ -700,16 +667,10 @@ TEST(freeze_thaw_v2)
 
 int main(void)
 {
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP needs root\n");
+	if (tu_main_root_mount_ns() < 0)
 		return 0;
-	}
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		printf("1..0 # SKIP no private mount namespace: %s\n", strerror(errno));
-		return 0;
-	}
-	if (!dir_exists("/sys/fs/cgroup")) {
-		printf("1..0 # SKIP no /sys/fs/cgroup\n");
+	if (!tu_is_dir("/sys/fs/cgroup")) {
+		printf("1..0 # SKIP kernel: no /sys/fs/cgroup\n");
 		return 0;
 	}
 	snprintf(parent, sizeof(parent), "kata-test-cg-%d", (int)getpid());

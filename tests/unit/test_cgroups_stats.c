@@ -9,7 +9,7 @@
 
 #include "cgroups_stats.h"
 #include "grpc_status.h"
-#include "../tap.h"
+#include "tap.h"
 
 static void free_entries(Grpc__BlkioStatsEntry **v, size_t n)
 {

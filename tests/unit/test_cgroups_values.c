@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "cgroups_values.h"
-#include "../tap.h"
+#include "tap.h"
 
 TEST(shares_to_weight)
 {

@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -28,38 +27,13 @@
 #include "grpc_status.h"
 #include "pbjson.h"
 #include "spec_check.h"
-#include "../tap.h"
+#include "tap.h"
+#include "testutil.h"
 
 static char tmp[64];
 static char rootfs[128];
 
 /* ---- fixture ------------------------------------------------------------- */
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st, (void)f;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
-
-static void rm_rf(const char *p)
-{
-	nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int copy_file(const char *from, const char *to, mode_t mode)
-{
-	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, mode);
-	char buf[65536];
-	ssize_t n;
-	if (in < 0 || out < 0)
-		return -1;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			return -1;
-	close(in);
-	close(out);
-	return chmod(to, mode);
-}
 
 static void path_in(char *buf, size_t n, const char *rel)
 {
@@ -70,44 +44,9 @@ static int build_rootfs(void)
 {
 	static const char *const applets[] = { "sh", "cat", "id", "hostname", "mkdir", "ls",
 					       "grep", "echo", "touch", "wc", "sleep", "head",
-					       "true", "false" };
-	static const char *const dirs[] = { "bin", "proc", "dev", "tmp", "sys", "mnt", "etc" };
-	char p[256];
+					       "true", "false", NULL };
 	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", tmp);
-	if (mkdir(rootfs, 0755) < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		path_in(p, sizeof(p), dirs[i]);
-		if (mkdir(p, 0755) < 0)
-			return -1;
-	}
-	path_in(p, sizeof(p), "bin/busybox");
-	if (copy_file("/bin/busybox", p, 0755) < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof(applets) / sizeof(applets[0]); i++) {
-		char l[256];
-		snprintf(l, sizeof(l), "%s/bin/%s", rootfs, applets[i]);
-		if (symlink("busybox", l) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, m);
-	fclose(f);
-	fclose(m);
-	return buf;
+	return tu_build_rootfs(rootfs, applets);
 }
 
 /* ---- specs --------------------------------------------------------------- */
@@ -187,7 +126,7 @@ static void run_spec_ex(json_t *spec_json, const char *id, struct run *res,
 	struct kerr perr = { 0 };
 	memset(res, 0, sizeof(*res));
 	res->status = -1;
-	char *before = read_file("/proc/self/mountinfo");
+	char *before = tu_read_file("/proc/self/mountinfo");
 	if (pbjson_from_json(&grpc__spec__descriptor, spec_json, &msg, &perr) < 0) {
 		printf("# spec JSON: %s\n", perr.msg);
 		res->spawn_rc = -999;
@@ -222,10 +161,12 @@ static void run_spec_ex(json_t *spec_json, const char *id, struct run *res,
 		close(pfd[1]);
 	close(pfd[0]);
 	close(devnull);
-	char *after = read_file("/proc/self/mountinfo");
+	char *after = tu_read_file("/proc/self/mountinfo");
 	res->mounts_same = before && after && strcmp(before, after) == 0;
-	if (!res->mounts_same)
-		printf("# mountinfo changed:\n# before:\n%s\n# after:\n%s\n", before, after);
+	if (!res->mounts_same) {
+		tap_diag("mountinfo before: ", before);
+		tap_diag("mountinfo after: ", after);
+	}
 	free(before);
 	free(after);
 	protobuf_c_message_free_unpacked(msg, NULL);
@@ -295,7 +236,7 @@ TEST(user_groups_and_capabilities)
 	run_spec(s, "caps", &r);
 	CHECK_RAN(r);
 	CHECK_EQ_INT(r.status, 0);
-	printf("# %s", r.out);
+	tap_diag(NULL, r.out);
 	CHECK(strstr(r.out, "uid=1000 gid=1001 groups=10,20") != NULL);
 	/* CAP_CHOWN 0, CAP_KILL 5, CAP_NET_BIND_SERVICE 10. Non-root after exec:
 	 * permitted = effective = ambient. */
@@ -313,7 +254,7 @@ TEST(root_capabilities_and_no_new_privs)
 	struct run r;
 	run_spec(s, "rootcaps", &r);
 	CHECK_RAN(r);
-	printf("# %s", r.out);
+	tap_diag(NULL, r.out);
 	CHECK(strstr(r.out, "CapEff:\t0000000000000421") != NULL);
 	CHECK(strstr(r.out, "CapBnd:\t0000000000000421") != NULL);
 	CHECK(strstr(r.out, "NoNewPrivs:\t1") != NULL);
@@ -334,7 +275,7 @@ TEST(seccomp_errno_rule)
 	struct run r;
 	run_spec(s, "seccomp", &r);
 	CHECK_RAN(r);
-	printf("# %s", r.out);
+	tap_diag(NULL, r.out);
 	CHECK(strstr(r.out, "Operation not permitted") != NULL);
 	CHECK(strstr(r.out, "rc=1") != NULL);
 }
@@ -378,7 +319,7 @@ TEST(readonly_root)
 	struct run r;
 	run_spec(s, "rofs", &r);
 	CHECK_RAN(r);
-	printf("# %s", r.out);
+	tap_diag(NULL, r.out);
 	CHECK(strstr(r.out, "Read-only file system") != NULL);
 	CHECK(strstr(r.out, "rc=1") != NULL);
 	CHECK(strstr(r.out, "tmp-ok") != NULL);
@@ -397,7 +338,7 @@ TEST(masked_and_readonly_paths)
 		" echo 1 > /proc/sys/kernel/shm_rmid_forced 2>/dev/null || echo sys-ro",
 		&r);
 	CHECK_RAN(r);
-	printf("# %s", r.out);
+	tap_diag(NULL, r.out);
 	CHECK(strstr(r.out, "timer_list=0\n") != NULL);
 	CHECK(strstr(r.out, "acpi=0\n") != NULL);
 	CHECK(strstr(r.out, "acpi-ro\n") != NULL);
@@ -411,7 +352,7 @@ TEST(default_devices)
 		" head -c 4 /dev/zero | wc -c; echo x > /dev/null && echo null-ok",
 		&r);
 	CHECK_RAN(r);
-	printf("# %s", r.out);
+	tap_diag(NULL, r.out);
 	CHECK(strncmp(r.out, "6\n4\nnull-ok", 11) == 0);
 }
 
@@ -439,7 +380,7 @@ TEST(sysctl_namespaced)
 	run_spec(s, "sysctl", &r);
 	CHECK_RAN(r);
 	CHECK_EQ_STR(r.out, "1234\n");
-	char *host = read_file("/proc/sys/kernel/shmmni");
+	char *host = tu_read_file("/proc/sys/kernel/shmmni");
 	CHECK(host && strcmp(host, "1234\n") != 0);
 	free(host);
 }
@@ -464,7 +405,7 @@ TEST(sysctl_host_key_refused)
 TEST(sysctl_net_without_netns)
 {
 	const char *key = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
-	char *host_before = read_file(key);
+	char *host_before = tu_read_file(key);
 	int orig = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	REQUIRE(host_before && orig >= 0);
 	REQUIRE(unshare(CLONE_NEWNET) == 0);
@@ -483,12 +424,12 @@ TEST(sysctl_net_without_netns)
 	run_spec(s, "sysctlnet", &r);
 	CHECK_RAN(r);
 	CHECK_EQ_STR(r.out, "0\n0\t2147483647\n");
-	char *pod = read_file(key);
+	char *pod = tu_read_file(key);
 	CHECK_EQ_STR(pod, "0\n");
 	free(pod);
 	CHECK_EQ_INT(setns(orig, CLONE_NEWNET), 0);
 	close(orig);
-	char *host_after = read_file(key);
+	char *host_after = tu_read_file(key);
 	CHECK_EQ_STR(host_after, host_before);
 	free(host_after);
 	free(host_before);
@@ -664,13 +605,13 @@ TEST(hooks_in_order_with_state)
 	struct run r;
 	run_spec(s, "hooks-test", &r);
 	CHECK_RAN(r);
-	printf("# out: %s", r.out);
+	tap_diag("out: ", r.out);
 	CHECK(strncmp(r.out, "startContainer {", 16) == 0);
 	CHECK(strstr(r.out, "\"status\":\"created\"") != NULL);
 	CHECK(strstr(r.out, "main\n") != NULL);
-	char *l = read_file(log);
+	char *l = tu_read_file(log);
 	REQUIRE(l != NULL);
-	printf("# log: %s", l);
+	tap_diag("log: ", l);
 	char *a = strstr(l, "prestart {"), *b = strstr(l, "createRuntime {"),
 	     *c = strstr(l, "createContainer {"), *d = strstr(l, "poststart {");
 	CHECK(a && b && c && d && a < b && b < c && c < d);
@@ -720,7 +661,7 @@ TEST(start_container_hook_as_the_process)
 	struct run r;
 	run_spec(s, "schook", &r);
 	CHECK_RAN(r);
-	printf("# out: %s", r.out);
+	tap_diag("out: ", r.out);
 	CHECK(strstr(r.out, "hook uid 1000 Seccomp: 2") != NULL);
 	CHECK(strstr(r.out, "main\n") != NULL);
 }
@@ -781,7 +722,7 @@ static void run_exec(json_t *sj, const char *cmd, struct exec_run *res, int *tap
 	REQUIRE(pbjson_from_json(&grpc__process__descriptor, pj, &pmsg, &err) == 0);
 	json_decref(pj);
 
-	char *before = read_file("/proc/self/mountinfo");
+	char *before = tu_read_file("/proc/self/mountinfo");
 	int in[2], out[2], eout[2];
 	REQUIRE(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0 &&
 		pipe2(eout, O_CLOEXEC) == 0);
@@ -807,7 +748,7 @@ static void run_exec(json_t *sj, const char *cmd, struct exec_run *res, int *tap
 		CHECK_EQ_INT(container_start(&le, &e, &err), 0);
 		close(eout[1]);
 		read_all(eout[0], res->out, sizeof(res->out));
-		printf("# exec out: %s", res->out);
+		tap_diag("exec out: ", res->out);
 		siginfo_t si = { 0 };
 		CHECK_EQ_INT(waitid(P_PIDFD, (id_t)e.pidfd, &si, WEXITED), 0);
 		res->status = si.si_status;
@@ -825,7 +766,7 @@ static void run_exec(json_t *sj, const char *cmd, struct exec_run *res, int *tap
 	close(in[0]);
 	close(out[0]);
 	close(eout[0]);
-	char *after = read_file("/proc/self/mountinfo");
+	char *after = tu_read_file("/proc/self/mountinfo");
 	res->mounts_same = before && after && strcmp(before, after) == 0;
 	free(before);
 	free(after);
@@ -916,6 +857,13 @@ TEST(clone_parent_makes_monitor_the_parent)
 
 TEST(user_namespace)
 {
+	/* user.max_user_namespaces 0 (or no such file: CONFIG_USER_NS off)
+	 * means no user namespace can be made at all */
+	char *max = tu_read_file("/proc/sys/user/max_user_namespaces");
+	bool userns = max && atoi(max) > 0;
+	free(max);
+	if (!userns)
+		SKIP_KERNEL("no user namespaces (user.max_user_namespaces)");
 	json_t *s = base_spec("cat /proc/self/uid_map; id -u; echo $$");
 	json_t *lx = jget(s, "Linux");
 	json_array_append_new(jget(lx, "Namespaces"), json_pack("{s:s}", "Type", "user"));
@@ -926,30 +874,24 @@ TEST(user_namespace)
 	struct run r;
 	run_spec(s, "userns", &r);
 	CHECK_RAN(r);
-	printf("# %s", r.out);
+	tap_diag(NULL, r.out);
 	CHECK(strstr(r.out, "100000") != NULL);
 	CHECK(strstr(r.out, "\n0\n1\n") != NULL);
 }
 
 int main(void)
 {
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP needs root\n");
-		return 0;
-	}
 	/* Everything the containers do stays in this namespace; the host's
 	 * mount table is never touched even if a test fails. */
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		printf("Bail out! private mount namespace: %s\n", strerror(errno));
-		return 1;
-	}
+	if (tu_main_root_mount_ns() < 0)
+		return 0;
 	strcpy(tmp, "/tmp/kctr-XXXXXX");
 	if (!mkdtemp(tmp) || chmod(tmp, 0755) < 0 || build_rootfs() < 0) {
 		printf("Bail out! busybox rootfs in %s: %s\n", tmp, strerror(errno));
-		rm_rf(tmp);
+		tu_rm_rf(tmp);
 		return 1;
 	}
 	int rc = tap_run();
-	rm_rf(tmp);
+	tu_rm_rf(tmp);
 	return rc;
 }

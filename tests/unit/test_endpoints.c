@@ -16,7 +16,7 @@
 #include "grpc_status.h"
 #include "ipc.h"
 #include "rpc_catalog.h"
-#include "../tap.h"
+#include "tap.h"
 
 static const struct rpc_method *method(const char *name)
 {

@@ -10,7 +10,7 @@
 #include "err.h"
 #include "grpc_status.h"
 #include "ipc.h"
-#include "../tap.h"
+#include "tap.h"
 
 TEST(prefix_adds_one_separator)
 {

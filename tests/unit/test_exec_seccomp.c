@@ -24,7 +24,8 @@
 #include <seccomp.h>
 
 #include "exec_seccomp.h"
-#include "../tap.h"
+#include "tap.h"
+#include "testutil.h"
 
 /* Run fn in a child with the filter loaded; its exit status. */
 static int in_filtered_child(int (*fn)(void))
@@ -94,7 +95,7 @@ TEST(bpf_only_for_the_device_program)
 
 static int executor_work(void)
 {
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+	if (tu_private_mount_ns() < 0)
 		return 1;
 	char dir[] = "/tmp/kexecsc-XXXXXX";
 	if (!mkdtemp(dir) || mount("tmpfs", dir, "tmpfs", 0, "size=64k") < 0)
@@ -112,10 +113,8 @@ static int executor_work(void)
 
 TEST(what_the_executor_does_still_works)
 {
-	if (geteuid() != 0) {
-		printf("# needs root: skipped\n");
-		return;
-	}
+	if (geteuid() != 0)
+		SKIP("needs root");
 	CHECK_EQ_INT(in_filtered_child(executor_work), 0);
 }
 

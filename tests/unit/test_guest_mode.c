@@ -15,7 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../tap.h"
+#include "tap.h"
+#include "testutil.h"
 #include "debug_console.h"
 #include "log.h"
 #include "log_sink.h"
@@ -204,8 +205,8 @@ TEST(debug_console_runs_a_shell_on_a_pty_per_connection)
 	char shell[256];
 	struct kerr err;
 	if (debug_console_find_shell(shell, sizeof(shell), &err) < 0) {
-		printf("# SKIP no shell: %s\n", err.msg);
-		return;
+		printf("# %s\n", err.msg);
+		SKIP("no shell for the debug console");
 	}
 	struct loop *l;
 	char name[108];
@@ -225,7 +226,7 @@ TEST(debug_console_runs_a_shell_on_a_pty_per_connection)
 	CHECK(strstr(t.out, "\n42\r\n") != NULL || strstr(t.out, "\r\n42\r") != NULL);
 	CHECK(strstr(t.out, "tty-yes") != NULL);
 	if (!strstr(t.out, "42"))
-		printf("# output: %s\n", t.out);
+		tap_diag("output: ", t.out);
 	/* reaped and gone */
 	t.eof = false;
 	dc_reap(l, &t);

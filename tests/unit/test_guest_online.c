@@ -7,7 +7,8 @@
 #include <unistd.h>
 
 #include "guest_online.h"
-#include "../tap.h"
+#include "tap.h"
+#include "testutil.h"
 
 static char root[64];
 
@@ -17,12 +18,8 @@ static void put(const char *entry, const char *val)
 	snprintf(p, sizeof(p), "%s/%s", root, entry);
 	mkdir(p, 0755);
 	if (val) {
-		strcat(p, "/online");
-		FILE *f = fopen(p, "w");
-		if (f) {
-			fputs(val, f);
-			fclose(f);
-		}
+		snprintf(p, sizeof(p), "%s/online", entry);
+		tu_put_file(root, p, val);
 	}
 }
 
@@ -40,9 +37,7 @@ static char get(const char *entry)
 
 static void cleanup(void)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	if (system(cmd) != 0)
+	if (tu_rm_rf(root) < 0)
 		fprintf(stderr, "cleanup of %s failed\n", root);
 }
 

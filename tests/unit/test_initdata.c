@@ -20,9 +20,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "../tap.h"
 #include "cleanup.h"
 #include "initdata.h"
+#include "tap.h"
+#include "testutil.h"
 
 /* The document, after its first line "algorithm = \"shaN\"\n". */
 #define DOC_REST                                                                           \
@@ -299,17 +300,6 @@ TEST(malformed_documents_are_refused)
 
 /* ----------------------------------------------------------- write */
 
-static char *slurp(const char *path)
-{
-	cleanup_fclose FILE *f = fopen(path, "re");
-	char *s = f ? calloc(1, 8192) : NULL;
-	if (s && fread(s, 1, 8191, f) == 0 && ferror(f)) {
-		free(s);
-		return NULL;
-	}
-	return s;
-}
-
 static mode_t mode_of(const char *path)
 {
 	struct stat st;
@@ -339,12 +329,12 @@ TEST(files_written_as_upstream_names_them)
 	if (r < 0)
 		printf("# %s\n", err.msg);
 	CHECK_EQ_INT(r, 0);
-	cleanup_free char *t = slurp(at("%s/run/confidential-containers/initdata/%s",
+	cleanup_free char *t = tu_read_file(at("%s/run/confidential-containers/initdata/%s",
 					"initdata.toml"));
 	CHECK_EQ_STR(t, doc);
-	cleanup_free char *aa = slurp(at("%s/run/confidential-containers/initdata/%s", "aa.toml"));
+	cleanup_free char *aa = tu_read_file(at("%s/run/confidential-containers/initdata/%s", "aa.toml"));
 	CHECK_EQ_STR(aa, initdata_get(d, "aa.toml"));
-	cleanup_free char *cdh = slurp(at("%s/run/confidential-containers/initdata/%s",
+	cleanup_free char *cdh = tu_read_file(at("%s/run/confidential-containers/initdata/%s",
 					  "cdh.toml"));
 	CHECK_EQ_STR(cdh, initdata_get(d, "cdh.toml"));
 	/* the policy is handed over in memory, as upstream's, not written */
@@ -386,9 +376,9 @@ TEST(planted_symlinks_are_replaced_or_refused_never_followed)
 	REQUIRE(symlink(victim, at("%s/planted/%s", "aa.toml")) == 0);
 	REQUIRE(symlink(victim2, at("%s/planted/%s", ".cdh.toml.tmp")) == 0);
 	CHECK_EQ_INT(initdata_write(d, dir, &err), 0);
-	cleanup_free char *v = slurp(victim);
+	cleanup_free char *v = tu_read_file(victim);
 	CHECK_EQ_STR(v, "untouched");
-	cleanup_free char *v2 = slurp(victim2);
+	cleanup_free char *v2 = tu_read_file(victim2);
 	CHECK_EQ_STR(v2, "untouched");
 	CHECK_EQ_INT(mode_of(at("%s/planted/%s", "aa.toml")), S_IFREG | 0644);
 	CHECK_EQ_INT(mode_of(at("%s/planted/%s", "cdh.toml")), S_IFREG | 0644);
@@ -408,6 +398,38 @@ TEST(planted_symlinks_are_replaced_or_refused_never_followed)
 	CHECK(initdata_write(d, dir3, &err) < 0);
 	CHECK(strstr(err.msg, "write") && strstr(err.msg, "initdata.toml"));
 	CHECK(initdata_write(d, "relative/dir", &err) == -EINVAL);
+	initdata_free(d);
+}
+
+TEST(policy_in_a_sealed_memfd)
+{
+	cleanup_free char *doc = doc_with("sha256");
+	struct initdata *d = NULL;
+	struct kerr err = { 0 };
+	REQUIRE(initdata_parse(doc, strlen(doc), &d, &err) == 0);
+	cleanup_close int fd = initdata_policy_memfd(d, &err);
+	CHECK(fd >= 0);
+	char buf[256] = { 0 };
+	CHECK(pread(fd, buf, sizeof(buf) - 1, 0) > 0);
+	CHECK_EQ_STR(buf, initdata_get(d, "policy.rego"));
+	CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	/* nobody changes it: not this process, not one it is handed to */
+	CHECK(pwrite(fd, "x", 1, 0) < 0 && errno == EPERM);
+	CHECK(ftruncate(fd, 0) < 0 && errno == EPERM);
+	CHECK(fcntl(fd, F_ADD_SEALS, 0) < 0 && errno == EPERM);
+	int seals = fcntl(fd, F_GET_SEALS);
+	CHECK_EQ_INT(seals, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+	/* a read-write reopen through /proc cannot write either */
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	cleanup_close int rw = open(proc, O_RDWR | O_CLOEXEC);
+	CHECK(rw < 0 || (write(rw, "x", 1) < 0 && errno == EPERM));
+	/* no policy in the data: -ENOENT, no fd */
+	struct initdata *bare = NULL;
+	const char *b = "algorithm = \"sha256\"\nversion = \"0.1.0\"\n[data]\n";
+	REQUIRE(initdata_parse(b, strlen(b), &bare, &err) == 0);
+	CHECK_EQ_INT(initdata_policy_memfd(bare, &err), -ENOENT);
+	initdata_free(bare);
 	initdata_free(d);
 }
 
@@ -451,10 +473,10 @@ TEST(device_found_among_block_devices_as_upstream_looks)
 						   truncate(plain_img, 4096) == 0));
 	char good[64], plain[64];
 	if (loop_attach(good_img, good) < 0)
-		SKIP("losetup cannot attach a loop device here");
+		SKIP_KERNEL("losetup cannot attach a loop device here");
 	if (loop_attach(plain_img, plain) < 0) {
 		loop_detach(good);
-		SKIP("losetup cannot attach a second loop device here");
+		SKIP_KERNEL("losetup cannot attach a second loop device here");
 	}
 	struct stat g, p;
 	int ok = stat(good, &g) == 0 && stat(plain, &p) == 0;
@@ -503,9 +525,7 @@ int main(void)
 	if (!mkdtemp(tmp))
 		return 1;
 	int r = tap_run();
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-	if (system(cmd) != 0)
+	if (tu_rm_rf(tmp) < 0)
 		r = 1;
 	return r;
 }

@@ -12,18 +12,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../tap.h"
+#include "tap.h"
+#include "testutil.h"
 #include "grpc_status.h"
 #include "agent.pb-c.h"
 #include "ipc.h"
 #include "ipc_pending.h"
 #include "log.h"
 #include "loop.h"
-
-static int pair(int sv[2])
-{
-	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
-}
 
 /* A raw datagram, to craft what a well-behaved sender never produces. */
 static int raw_send(int sock, const struct ipc_hdr *h, const void *p, size_t len, const int *fds,
@@ -79,7 +75,7 @@ static int rejects(int sock, const char *what)
 TEST(ping_round_trip)
 {
 	int sv[2];
-	REQUIRE(pair(sv) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0);
 	struct kerr e = { 0 };
 	struct ipc_ping p = { .cookie = 42 };
 	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_PING, 7, &p, sizeof(p), -1, &e), 0);
@@ -101,7 +97,7 @@ TEST(ping_round_trip)
 TEST(fd_passing)
 {
 	int sv[2], inner[2];
-	REQUIRE(pair(sv) == 0 && pair(inner) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0 && tu_seqpacket_pair(inner) == 0);
 	struct kerr e = { 0 };
 	struct ipc_ctl_new_frontend n = { .generation = 3, .frontend_pid = 42 };
 	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_CTL_NEW_FRONTEND, 0, &n, sizeof(n), inner[1], &e), 0);
@@ -126,7 +122,7 @@ TEST(fd_passing)
 TEST(sender_checks)
 {
 	int sv[2];
-	REQUIRE(pair(sv) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0);
 	struct kerr e = { 0 };
 	struct ipc_ping p = { 1 };
 	CHECK(ipc_send_fd(sv[0], 999, 1, &p, sizeof(p), -1, &e) < 0);
@@ -144,7 +140,7 @@ TEST(sender_checks)
 TEST(receiver_rejects_malformed)
 {
 	int sv[2], other[2];
-	REQUIRE(pair(sv) == 0 && pair(other) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0 && tu_seqpacket_pair(other) == 0);
 	int before = open_fds();
 	struct ipc_ping p = { 1 };
 	struct ipc_hdr h = { IPC_PING, sizeof(p), 1, 0 };
@@ -259,7 +255,7 @@ TEST(payload_field_checks)
 TEST(memfd_payload)
 {
 	int sv[2];
-	REQUIRE(pair(sv) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0);
 	struct kerr e = { 0 };
 	size_t len = 3u << 20;
 	uint8_t *blob = malloc(len);
@@ -367,7 +363,7 @@ TEST(channel_ping_pong)
 	struct chan_test t = { 0 };
 	struct kerr e = { 0 };
 	int sv[2];
-	REQUIRE(pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
 	struct ipc_chan *cli = NULL;
 	CHECK_EQ_INT(ipc_chan_new(&t.server, t.loop, sv[0], "exec", IPC_ROLE_FRONTEND, server_table,
 				  on_close, &t, &e), 0);
@@ -395,7 +391,7 @@ static void violation(int *tap_failed, uint32_t type, const char *expect)
 	struct chan_test t = { 0 };
 	struct kerr e = { 0 };
 	int sv[2];
-	REQUIRE(pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
 	CHECK_EQ_INT(ipc_chan_new(&t.server, t.loop, sv[0], "exec", IPC_ROLE_FRONTEND, server_table,
 				  on_close, &t, &e), 0);
 	struct ipc_ping p = { 0 };
@@ -430,7 +426,7 @@ TEST(table_lists_only_what_the_peer_sends)
 	struct loop *l = NULL;
 	struct kerr e = { 0 };
 	int sv[2];
-	REQUIRE(pair(sv) == 0 && loop_new(&l, &e) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0 && loop_new(&l, &e) == 0);
 	struct ipc_chan *c = NULL;
 	CHECK_EQ_INT(ipc_chan_new(&c, l, sv[0], "exec", IPC_ROLE_FRONTEND, wrong, on_close, NULL,
 				  &e),
@@ -451,7 +447,7 @@ TEST(channel_eof_and_send_after_close)
 	struct chan_test t = { 0 };
 	struct kerr e = { 0 };
 	int sv[2];
-	REQUIRE(pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
 	CHECK_EQ_INT(ipc_chan_new(&t.server, t.loop, sv[0], "exec", IPC_ROLE_FRONTEND, server_table,
 				  on_close, &t, &e), 0);
 	close(sv[1]);
@@ -481,7 +477,7 @@ TEST(table_replies_entry_takes_the_peers_replies_only)
 	struct chan_test t = { .pongs = 99 };
 	struct kerr e = { 0 };
 	int sv[2];
-	REQUIRE(pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
 	struct ipc_chan *c = NULL;
 	REQUIRE(ipc_chan_new(&c, t.loop, sv[0], "fe", IPC_ROLE_EXECUTOR, replies_table, on_close,
 			     &t, &e) == 0);
@@ -506,7 +502,7 @@ TEST(table_replies_entry_takes_the_peers_replies_only)
 	};
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		struct chan_test u = { 0 };
-		REQUIRE(pair(sv) == 0 && loop_new(&u.loop, &e) == 0);
+		REQUIRE(tu_seqpacket_pair(sv) == 0 && loop_new(&u.loop, &e) == 0);
 		REQUIRE(ipc_chan_new(&u.server, u.loop, sv[0], "fe", IPC_ROLE_EXECUTOR,
 				     replies_table, on_close, &u, &e) == 0);
 		struct ipc_launched l = { .pid = 1 };
@@ -773,7 +769,7 @@ TEST(container_path_field_checks)
 TEST(process_add_fds)
 {
 	int sv[2], p1[2], p2[2];
-	REQUIRE(pair(sv) == 0 && pipe(p1) == 0 && pipe(p2) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0 && pipe(p1) == 0 && pipe(p2) == 0);
 	int before = open_fds();
 	struct kerr e = { 0 };
 	struct ipc_process_add pa = { "e1", 123, 0, { 0 } };
@@ -865,7 +861,7 @@ TEST(process_add_fds)
 TEST(stdio_messages_round_trip)
 {
 	int sv[2];
-	REQUIRE(pair(sv) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0);
 	struct kerr e = { 0 };
 	size_t len = sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK;
 	uint8_t *buf = calloc(1, len);
@@ -894,7 +890,7 @@ TEST(stdio_messages_round_trip)
 TEST(metrics_messages)
 {
 	int sv[2];
-	REQUIRE(pair(sv) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0);
 	struct kerr e = { 0 };
 	struct ipc_msg m;
 	int sz = 4 << 20;
@@ -979,7 +975,7 @@ static void spin(struct loop *l)
 static int owner_open(struct owner_test *t, int sv[2], struct ipc_chan **c)
 {
 	struct kerr e = { 0 };
-	if (pair(sv) < 0 || loop_new(&t->loop, &e) < 0)
+	if (tu_seqpacket_pair(sv) < 0 || loop_new(&t->loop, &e) < 0)
 		return -1;
 	return ipc_chan_new(c, t->loop, sv[0], "exec", IPC_ROLE_FRONTEND, owner_table, own_close,
 			    t, &e);
@@ -1094,7 +1090,7 @@ TEST(pending_matches_replies_to_their_requests)
 TEST(error_built_and_read_in_one_place)
 {
 	int sv[2];
-	REQUIRE(pair(sv) == 0);
+	REQUIRE(tu_seqpacket_pair(sv) == 0);
 	struct kerr e = { 0 }, cause = { 0 };
 	/* No status of its own: the default; an errno out of range: none. */
 	kerr_set(&cause, -ENOENT, "gone");
@@ -1135,6 +1131,36 @@ TEST(error_built_and_read_in_one_place)
 	CHECK_EQ_INT(got.code, 0);
 	close(sv[0]);
 	close(sv[1]);
+}
+
+/* AddSwap and ResizeVolume (the front-end's shapes, re-checked by the
+ * receiver): a PCI path of 1..16 slots of 0..31, zero beyond; a path with
+ * no NUL after the size. */
+TEST(device_messages)
+{
+	struct kerr e = { 0 };
+	struct ipc_add_swap_device a = { .n = 2, .slot = { 3, 0 } };
+	CHECK_EQ_INT(ipc_check_payload(IPC_ADD_SWAP_REQ, (uint8_t *)&a, sizeof(a), &e), 0);
+	a.n = 0;
+	CHECK(ipc_check_payload(IPC_ADD_SWAP_REQ, (uint8_t *)&a, sizeof(a), &e) < 0);
+	a.n = IPC_PCI_PATH_MAX + 1;
+	CHECK(ipc_check_payload(IPC_ADD_SWAP_REQ, (uint8_t *)&a, sizeof(a), &e) < 0);
+	a.n = 2;
+	a.slot[1] = 32;
+	CHECK(ipc_check_payload(IPC_ADD_SWAP_REQ, (uint8_t *)&a, sizeof(a), &e) < 0);
+	a.slot[1] = 0;
+	a.slot[5] = 1; /* beyond n */
+	CHECK(ipc_check_payload(IPC_ADD_SWAP_REQ, (uint8_t *)&a, sizeof(a), &e) < 0);
+	CHECK(ipc_check_payload(IPC_ADD_SWAP_REQ, (uint8_t *)&a, sizeof(a) - 4, &e) < 0);
+	struct {
+		struct ipc_resize_volume h;
+		char path[16];
+	} r = { .h.size = 1 << 20, .path = "/run/x" };
+	size_t len = sizeof(r.h) + strlen(r.path);
+	CHECK_EQ_INT(ipc_check_payload(IPC_RESIZE_VOLUME_REQ, (uint8_t *)&r, len, &e), 0);
+	r.path[2] = '\0';
+	CHECK(ipc_check_payload(IPC_RESIZE_VOLUME_REQ, (uint8_t *)&r, len, &e) < 0);
+	CHECK(ipc_check_payload(IPC_RESIZE_VOLUME_REQ, (uint8_t *)&r, sizeof(r.h), &e) < 0);
 }
 
 int main(void)

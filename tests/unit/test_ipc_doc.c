@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "ipc.h"
-#include "../tap.h"
+#include "tap.h"
 
 static const char *ipc_md, *security_md;
 

@@ -11,7 +11,7 @@
 
 #include "config.h"
 #include "log.h"
-#include "../tap.h"
+#include "tap.h"
 
 /* Everything written to the pipe so far (the write end stays open). */
 static char *drain(int rfd)

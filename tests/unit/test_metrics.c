@@ -6,7 +6,6 @@
  * (agentd/frontend/metrics.c).
  */
 #include <errno.h>
-#include <ftw.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +16,8 @@
 #include "frontend.h"
 #include "grpc_status.h"
 #include "metrics.h"
-#include "../tap.h"
+#include "tap.h"
+#include "testutil.h"
 
 /* agentd/frontend/metrics.c is linked for metrics_text_check; its RPC
  * handler needs the executor client, which these tests never call. */
@@ -31,21 +31,7 @@ static char root[] = "/tmp/test_metrics.XXXXXX";
 
 static void put(const char *rel, const char *text)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	/* mkdir -p of the parent directories */
-	for (char *s = path + strlen(root) + 1; (s = strchr(s, '/')); s++) {
-		*s = '\0';
-		mkdir(path, 0755);
-		*s = '/';
-	}
-	FILE *f = fopen(path, "w");
-	if (!f) {
-		printf("# cannot write %s: %s\n", path, strerror(errno));
-		return;
-	}
-	fputs(text, f);
-	fclose(f);
+	tu_put_file(root, rel, text);
 }
 
 static void link_to(const char *rel, const char *target)
@@ -65,11 +51,6 @@ static void link_to(const char *rel, const char *target)
 	mkdir(dir, 0755);
 	if (symlink(target, path) < 0)
 		printf("# symlink %s: %s\n", path, strerror(errno));
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(p);
 }
 
 static void fixtures(void)
@@ -435,7 +416,7 @@ TEST(frontend_text_check)
 
 TEST(cleanup)
 {
-	CHECK_EQ_INT(nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	CHECK_EQ_INT(tu_rm_rf(root), 0);
 }
 
 int main(void)

@@ -5,7 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../tap.h"
+#include "tap.h"
+#include "testutil.h"
 #include "options.h"
 
 /* ---- helpers ---- */
@@ -55,12 +56,7 @@ static const char *write_file(const char *name, const char *content)
 {
 	static char path[256];
 	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return NULL;
-	fputs(content, f);
-	fclose(f);
-	return path;
+	return tu_write_file(path, content, 0644) == 0 ? path : NULL;
 }
 
 static void remove_file(const char *name)

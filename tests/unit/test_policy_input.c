@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../tap.h"
+#include "tap.h"
 #include "agent.pb-c.h"
 #include "pbjson.h"
 #include "policy_input.h"

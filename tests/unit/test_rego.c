@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../tap.h"
+#include "tap.h"
 #include "rego.h"
 
 /* Evaluate query over one module; returns "undefined", the value's JSON (of
@@ -77,6 +77,7 @@ static bool starts(const char *s, const char *prefix)
 
 #define CHECK_ERR(expr, prefix)                                                              \
 	do {                                                                                 \
+		tap_checks++;                                                                \
 		const char *_r = (expr);                                                     \
 		if (!starts(_r, prefix)) {                                                   \
 			printf("# %s:%d: %s\n#   gave %s\n#   expected %s...\n", __FILE__,   \
@@ -328,8 +329,23 @@ TEST(operators)
 	CHECK_EQ_STR(eval(NULL, NULL, "x := [null < false, false < 0, 0 < \"\", \"\" < [], [] < {}, {} < set()]"),
 		     "[true,true,true,true,true,true]");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := 1 == 1.0"), "true");
-	/* past int64: a double (OPA: arbitrary precision) */
-	CHECK_EQ_STR(eval(NULL, NULL, "x := 9223372036854775807 * 2 > 9223372036854775807"), "true");
+	/* past int64 (OPA: arbitrary precision): refused, never a rounded answer;
+	 * in non-strict mode too, so `not` cannot turn it into a yes */
+	CHECK_ERR(eval(NULL, NULL, "x := 9223372036854775807 * 2 > 9223372036854775807"),
+		  "error: rego: mul: integer overflow (numbers past int64 are not supported)");
+	CHECK_EQ_INT(last_code, -ERANGE);
+	CHECK_ERR(eval("package t\np if { not sum([9223372036854775807, 1]) > 0 }\n", NULL, "data.t.p"),
+		  "error: rego: sum: integer overflow");
+	CHECK_ERR(eval(NULL, NULL, "x := abs(-9223372036854775807 - 1)"), "error: rego: abs: integer overflow");
+	CHECK_ERR(eval(NULL, NULL, "x := bits.lsh(9223372036854775807, 1)"), "error: rego: bits.lsh: integer overflow");
+	CHECK_ERR(eval(NULL, NULL, "x := bits.lsh(1, 64)"), "error: rego: bits.lsh: integer overflow");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := bits.lsh(-1, 62)"), "-4611686018427387904");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := bits.lsh(0, 100)"), "0");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := 9223372036854775806 + 1"), "9223372036854775807");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := 9223372036854775807 + 0.5 > 0"), "true"); /* a double */
+	CHECK_ERR(eval("package t\np := 18446744073709551615\n", NULL, "data.t.p"),
+		  "error: t.rego:2:6: integer 18446744073709551615 is out of range");
+	CHECK_ERR(eval("package t\np := 1e400\n", NULL, "data.t.p"), "error: t.rego:2:6: number 1e400 is out of range");
 	/* a builtin error is undefined (non-strict, as the agent runs) ... */
 	CHECK_EQ_STR(eval(NULL, NULL, "x := 1 / 0"), "undefined");
 	/* ... and an error in strict mode */
@@ -600,6 +616,160 @@ TEST(kata_opa_style_policies)
 	CHECK_EQ_STR(eval(m, "{}", "data.agent_policy.ExecProcessRequest"), "false");
 	/* a request the policy does not name is undefined (the agent denies it) */
 	CHECK_EQ_STR(eval(m, "{}", "data.agent_policy.ReadStreamRequest"), "undefined");
+}
+
+TEST(base_and_virtual_documents_merge)
+{
+	/* a base document and rules in a package below it: one merged tree */
+	const char *m = "package t\n"
+			"keys := sort([k | data.cfg[k].kind])\n"
+			"all := data.cfg\n";
+	const char *rules = "package cfg.pod\nextra := 1\n";
+	struct kerr err;
+	struct rego_policy *p;
+	REQUIRE(rego_policy_new(&p, NULL, &err) == 0);
+	REQUIRE(rego_policy_add_module(p, "a.rego", m, strlen(m), &err) == 0);
+	REQUIRE(rego_policy_add_module(p, "b.rego", rules, strlen(rules), &err) == 0);
+	REQUIRE(rego_policy_compile(p, &err) == 0);
+	json_t *d = json_loads("{\"cfg\":{\"pod\":{\"kind\":\"a\"},\"vol\":{\"kind\":\"b\"}}}", 0, NULL);
+	REQUIRE(rego_policy_set_data(p, d, &err) == 0);
+	json_decref(d);
+	struct rego_result res;
+	REQUIRE(rego_eval(p, "data.t.keys", NULL, &res, &err) == 0);
+	char *s = json_dumps(res.value, JSON_COMPACT | JSON_ENCODE_ANY);
+	CHECK_EQ_STR(s, "[\"pod\",\"vol\"]"); /* "pod" once, not a conflict */
+	free(s);
+	rego_result_clear(&res);
+	REQUIRE(rego_eval(p, "data.t.all.pod", NULL, &res, &err) == 0);
+	s = json_dumps(res.value, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	CHECK_EQ_STR(s, "{\"extra\":1,\"kind\":\"a\"}");
+	free(s);
+	rego_result_clear(&res);
+	rego_policy_free(p);
+}
+
+TEST(builtins_strings_more)
+{
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.any_prefix_match([\"/run/a\", \"/x\"], \"/run/\")"), "true");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.any_prefix_match(\"/etc/x\", {\"/run/\", \"/proc\"})"), "false");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.any_suffix_match({\"a.conf\"}, [\".yaml\", \".conf\"])"), "true");
+	struct rego_limits strict = { .strict_builtin_errors = true };
+	CHECK_ERR(evalx(&strict, NULL, NULL, NULL, "x := strings.any_prefix_match([1], \"a\")"), "error: strings.any_prefix_match: eval_builtin_error: operand 1 must be array of strings");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.count(\"a-b-c\", \"-\")"), "2");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.count(\"aaaa\", \"aa\")"), "2"); /* non-overlapping */
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.count(\"h\xc3\xa9\", \"\")"), "3"); /* code points + 1 */
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.split_n(\"k=v=w\", \"=\", 2)"), "[\"k\",\"v\"]");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.split_n(\"a/b/c\", \"/\", -1)"), "[\"c\"]");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.split_n(\"a/b/c\", \"/\", 0)"), "[]");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.split_n(\"a/b/c\", \"/\", -9)"), "[\"a\",\"b\",\"c\"]");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.split_n(\"a/b\", \"/\", 1.5)"), "undefined");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := array.flatten([[1, [2]], 3, []])"), "[1,[2],3]");
+}
+
+TEST(with_more)
+{
+	/* modifiers on the following lines belong to the literal */
+	const char *m = "package t\n"
+			"p if {\n"
+			"  q\n"
+			"    with input.a as 1\n"
+			"    with data.cfg.b as 2\n"
+			"}\n"
+			"q if { input.a == 1; data.cfg.b == 2 }\n";
+	CHECK_EQ_STR(eval(m, "{}", "data.t.p"), "true");
+	/* a data path with neither base document nor rule: the override is it */
+	const char *s = "package t\n"
+			"allowed contains x if { data.extra[x] }\n"
+			"p if { allowed[\"a\"] with data.extra as {\"a\"} }\n"
+			"v := x if { x := data.extra with data.extra as [1] }\n";
+	CHECK_EQ_STR(eval(s, NULL, "data.t.p"), "true");
+	CHECK_EQ_STR(eval(s, NULL, "data.t.v"), "[1]");
+	/* inside a mock the mocks around it are off, the ones set up inside on */
+	const char *n = "package t\n"
+			"wrap(x) := 7 if { count(x) == 2; inner with upper as lower }\n"
+			"inner if upper(\"A\") == \"a\"\n"
+			"p if { count([1, 2]) == 7 with count as wrap }\n";
+	CHECK_EQ_STR(eval(n, NULL, "data.t.p"), "true");
+}
+
+TEST(if_brace_not_a_body)
+{
+	/* after `if`, braces that are no body are one literal (a comprehension) */
+	const char *m = "package t\n"
+			"p if {k: v | some k, v in input}\n"
+			"q if { input.a }\n";
+	CHECK_EQ_STR(eval(m, "{\"a\": 1}", "data.t.p"), "true");
+	CHECK_EQ_STR(eval(m, "{\"a\": 1}", "data.t.q"), "true");
+	/* a real syntax error in the braces is still an error */
+	CHECK_ERR(eval("package t\np if { 1 + }\n", NULL, "data.t.p"), "error: t.rego:");
+}
+
+TEST(unify_object_patterns_both_sides)
+{
+	/* variables on both sides of = in object patterns with constant keys */
+	CHECK_EQ_STR(eval(NULL, NULL, "{\"a\": a, \"b\": 2} = {\"b\": b, \"a\": 1}; x := [a, b]"), "[1,2]");
+	CHECK_EQ_STR(eval(NULL, NULL, "{\"a\": a} = {\"c\": c}; x := 1"), "undefined");
+	CHECK_EQ_STR(eval(NULL, NULL, "{\"a\": a, \"b\": 1} = {\"a\": 3, \"b\": b}; x := a + b"), "4");
+}
+
+TEST(builtins_json_filter_remove)
+{
+	const char *doc = "{\"spec\": {\"env\": [{\"n\": 1, \"v\": 2}, {\"n\": 3}], \"a/b\": 1}, \"k\": 0}";
+	char q[512];
+	snprintf(q, sizeof(q), "x := json.filter(%s, [\"spec/env/0/n\", \"spec/a~1b\"])", doc);
+	CHECK_EQ_STR(eval(NULL, NULL, q), "{\"spec\":{\"a/b\":1,\"env\":[{\"n\":1}]}}");
+	snprintf(q, sizeof(q), "x := json.remove(%s, {[\"spec\", \"env\", 1], \"k\"})", doc);
+	CHECK_EQ_STR(eval(NULL, NULL, q), "{\"spec\":{\"a/b\":1,\"env\":[{\"n\":1,\"v\":2}]}}");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := json.remove({\"a\": 1}, set())"), "{\"a\":1}");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := json.filter({\"a\": 1}, [])"), "{}");
+	struct rego_limits strict = { .strict_builtin_errors = true };
+	CHECK_ERR(evalx(&strict, NULL, NULL, NULL, "x := json.remove({\"a\": 1}, [{\"a\": 1}])"),
+		  "error: json.remove: eval_builtin_error: operand 2 must be one of {set, array} containing");
+	CHECK_ERR(evalx(&strict, NULL, NULL, NULL, "x := json.filter([1], [\"a\"])"),
+		  "error: json.filter: eval_builtin_error: operand 1 must be object but got array");
+}
+
+TEST(unsupported_builtins_refused_at_compile_time)
+{
+	/* an OPA builtin left out fails the policy load, never a wrong answer */
+	CHECK_ERR(eval("package t\np if { time.now_ns() > 0 }\n", NULL, "data.t.p"),
+		  "error: t.rego:2: unsupported builtin time.now_ns (not implemented by this evaluator)");
+	CHECK_ERR(eval("package t\np if { http.send({}) }\n", NULL, "data.t.p"),
+		  "error: t.rego:2: unsupported builtin http.send");
+	CHECK_ERR(eval("package t\np if { net.lookup_ip_addr(input.host) }\n", NULL, "data.t.p"),
+		  "error: t.rego:2: unsupported builtin net.lookup_ip_addr");
+	CHECK_ERR(eval("package t\nf(_) := 1\np if { f(1) with crypto.sha256 as f }\n", NULL, "data.t.p"),
+		  "error: t.rego:3: with: unsupported builtin crypto.sha256");
+	/* a name OPA does not have either stays an undefined function */
+	CHECK_ERR(eval("package t\np if { nosuch.fn(1) }\n", NULL, "data.t.p"), "error: t.rego:2: undefined function nosuch.fn");
+}
+
+TEST(strings_replace_n_one_pass)
+{
+	/* Go's strings.NewReplacer over the keys in order: one pass, no rescans */
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.replace_n({\"a\": \"b\", \"b\": \"a\"}, \"abba\")"), "\"baab\"");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.replace_n({\"a\": \"1\", \"ab\": \"2\"}, \"abc\")"), "\"1bc\"");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.replace_n({\"\": \"-\"}, \"h\xc3\xa9\")"), "\"-h-\xc3\xa9-\"");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.replace_n({}, \"abc\")"), "\"abc\"");
+	struct rego_limits strict = { .strict_builtin_errors = true };
+	CHECK_ERR(evalx(&strict, NULL, NULL, NULL, "x := strings.replace_n({\"a\": 1}, \"abc\")"),
+		  "error: strings.replace_n: eval_builtin_error: operand 1 non-string value found in pattern object");
+}
+
+TEST(net_cidr_contains)
+{
+	/* address arithmetic only (UpdateRoutes/UpdateInterface checks) */
+	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"10.0.0.0/8\", \"10.1.2.3\")"), "true");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"10.0.0.0/8\", \"11.0.0.1\")"), "false");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"192.168.0.0/23\", \"192.168.1.0/24\")"), "true");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"192.168.1.0/24\", \"192.168.0.0/23\")"), "false");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"192.168.1.0/25\", \"192.168.1.200\")"), "false");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"fd00::/8\", \"fd12::1\")"), "true");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"0.0.0.0/0\", \"::1\")"), "false"); /* families differ */
+	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"10.0.0.0/33\", \"10.0.0.1\")"), "undefined");
+	struct rego_limits strict = { .strict_builtin_errors = true };
+	CHECK_ERR(evalx(&strict, NULL, NULL, NULL, "x := net.cidr_contains(\"10.0.0.1\", \"10.0.0.1\")"),
+		  "error: net.cidr_contains: eval_builtin_error: invalid CIDR 10.0.0.1");
 }
 
 int main(void)

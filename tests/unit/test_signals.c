@@ -13,7 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../tap.h"
+#include "tap.h"
+#include "testutil.h"
 #include "log.h"
 #include "process.h"
 #include "signals.h"
@@ -23,13 +24,9 @@ static char root[64];
 /* A fixture /proc/PID/status made of lines. */
 static void put_status(int pid, const char *text)
 {
-	char path[128];
-	snprintf(path, sizeof(path), "%s/%d", root, pid);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/%d/status", root, pid);
-	FILE *f = fopen(path, "w");
-	fputs(text, f);
-	fclose(f);
+	char rel[32];
+	snprintf(rel, sizeof(rel), "%d/status", pid);
+	tu_put_file(root, rel, text);
 }
 
 #define STATUS(name, ppid, blk, ign, cgt)                                                    \
@@ -158,9 +155,7 @@ int main(void)
 	if (!mkdtemp(root))
 		return 1;
 	int r = tap_run();
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	if (system(cmd) != 0)
+	if (tu_rm_rf(root) < 0)
 		r = 1;
 	return r;
 }

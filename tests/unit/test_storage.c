@@ -22,7 +22,8 @@
 #include "grpc_status.h"
 #include "storage.h"
 #include "watcher.h"
-#include "../tap.h"
+#include "tap.h"
+#include "testutil.h"
 
 /* Short on purpose: every path built from these fits PATH_MAX. */
 static char base[256];   /* temp dir */
@@ -30,23 +31,6 @@ static char allowed[300];
 static char outside[300];
 static const char *roots[1];
 static struct storage_policy pol = { roots, 1 };
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, m);
-	fclose(f);
-	fclose(m);
-	return buf;
-}
 
 static char *P(const char *a, const char *b)
 {
@@ -66,21 +50,6 @@ static bool is_fs(const char *path, unsigned long magic)
 	return statfs(path, &sf) == 0 && (unsigned long)sf.f_type == magic;
 }
 
-static bool exists(const char *path)
-{
-	struct stat st;
-	return lstat(path, &st) == 0;
-}
-
-static void write_file(const char *path, const char *s)
-{
-	FILE *f = fopen(path, "we");
-	if (f) {
-		fputs(s, f);
-		fclose(f);
-	}
-}
-
 static Grpc__Storage mk(const char *driver, const char *source, const char *fstype,
 			const char *mount_point, char **opts, size_t n_opts)
 {
@@ -96,7 +65,7 @@ static Grpc__Storage mk(const char *driver, const char *source, const char *fsty
 
 TEST(local_dir_with_mode)
 {
-	char *before = slurp("/proc/self/mountinfo");
+	char *before = tu_read_file("/proc/self/mountinfo");
 	struct storage_set *set = NULL;
 	struct kerr err = { 0 };
 	REQUIRE(storage_set_new(&set, &err) == 0);
@@ -111,8 +80,8 @@ TEST(local_dir_with_mode)
 	CHECK(stat(mp, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0750);
 	CHECK_EQ_INT(storage_set_count(set), 1);
 	storage_set_free(set);
-	CHECK(!exists(P(allowed, "local")));
-	char *after = slurp("/proc/self/mountinfo");
+	CHECK(!tu_exists(P(allowed, "local")));
+	char *after = tu_read_file("/proc/self/mountinfo");
 	CHECK_EQ_STR(after, before);
 	free(before);
 	free(after);
@@ -120,7 +89,7 @@ TEST(local_dir_with_mode)
 
 TEST(ephemeral_tmpfs)
 {
-	char *before = slurp("/proc/self/mountinfo");
+	char *before = tu_read_file("/proc/self/mountinfo");
 	struct storage_set *set = NULL;
 	struct kerr err = { 0 };
 	REQUIRE(storage_set_new(&set, &err) == 0);
@@ -134,15 +103,15 @@ TEST(ephemeral_tmpfs)
 	CHECK(is_fs(mp, TMPFS_MAGIC));
 	struct stat st;
 	CHECK(stat(mp, &st) == 0 && st.st_gid == 1234 && (st.st_mode & S_ISGID));
-	write_file(P(mp, "f"), "x");
-	CHECK(exists(P(mp, "f")));
-	char *mi = slurp("/proc/self/mountinfo");
+	tu_write_file(P(mp, "f"), "x", 0644);
+	CHECK(tu_exists(P(mp, "f")));
+	char *mi = tu_read_file("/proc/self/mountinfo");
 	CHECK(mi && strstr(mi, mp) && strstr(mi, "nosuid"));
 	free(mi);
 	storage_set_free(set);
-	CHECK(!exists(mp));
-	CHECK(!exists(P(allowed, "eph")));
-	char *after = slurp("/proc/self/mountinfo");
+	CHECK(!tu_exists(mp));
+	CHECK(!tu_exists(P(allowed, "eph")));
+	char *after = tu_read_file("/proc/self/mountinfo");
 	CHECK_EQ_STR(after, before);
 	free(before);
 	free(after);
@@ -150,7 +119,7 @@ TEST(ephemeral_tmpfs)
 
 TEST(ephemeral_bad_option_undone)
 {
-	char *before = slurp("/proc/self/mountinfo");
+	char *before = tu_read_file("/proc/self/mountinfo");
 	struct storage_set *set = NULL;
 	struct kerr err = { 0 };
 	REQUIRE(storage_set_new(&set, &err) == 0);
@@ -160,10 +129,10 @@ TEST(ephemeral_bad_option_undone)
 	CHECK(storage_add(set, &s, &pol, &err) < 0);
 	CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
 	printf("# %s\n", err.msg);
-	CHECK(!exists(P(allowed, "bad")));
+	CHECK(!tu_exists(P(allowed, "bad")));
 	CHECK_EQ_INT(storage_set_count(set), 0);
 	storage_set_free(set);
-	char *after = slurp("/proc/self/mountinfo");
+	char *after = tu_read_file("/proc/self/mountinfo");
 	CHECK_EQ_STR(after, before);
 	free(before);
 	free(after);
@@ -171,10 +140,10 @@ TEST(ephemeral_bad_option_undone)
 
 TEST(bind_allowed)
 {
-	char *before = slurp("/proc/self/mountinfo");
+	char *before = tu_read_file("/proc/self/mountinfo");
 	mkdir(P(allowed, "src"), 0755);
-	write_file(P(allowed, "src/hello"), "hi");
-	write_file(P(allowed, "srcfile"), "file");
+	tu_write_file(P(allowed, "src/hello"), "hi", 0644);
+	tu_write_file(P(allowed, "srcfile"), "file", 0644);
 	struct storage_set *set = NULL;
 	struct kerr err = { 0 };
 	REQUIRE(storage_set_new(&set, &err) == 0);
@@ -185,7 +154,7 @@ TEST(bind_allowed)
 	if (r < 0)
 		printf("# %s\n", err.msg);
 	CHECK(r == 0);
-	CHECK(exists(P(mp, "hello")));
+	CHECK(tu_exists(P(mp, "hello")));
 	CHECK(open(P(mp, "new"), O_CREAT | O_WRONLY | O_CLOEXEC, 0644) < 0 && errno == EROFS);
 	/* A file source gets a file mount point. */
 	char *mpf = P(allowed, "dst/f");
@@ -194,13 +163,13 @@ TEST(bind_allowed)
 	if (r < 0)
 		printf("# %s\n", err.msg);
 	CHECK(r == 0);
-	char *c = slurp(mpf);
+	char *c = tu_read_file(mpf);
 	CHECK_EQ_STR(c, "file");
 	free(c);
 	storage_set_free(set);
-	CHECK(!exists(P(allowed, "dst")));
-	CHECK(exists(P(allowed, "src/hello")));
-	char *after = slurp("/proc/self/mountinfo");
+	CHECK(!tu_exists(P(allowed, "dst")));
+	CHECK(tu_exists(P(allowed, "src/hello")));
+	char *after = tu_read_file("/proc/self/mountinfo");
 	CHECK_EQ_STR(after, before);
 	free(before);
 	free(after);
@@ -208,7 +177,7 @@ TEST(bind_allowed)
 
 static void expect_refused(int *tap_failed, const char *source, const char *mp, int status)
 {
-	char *before = slurp("/proc/self/mountinfo");
+	char *before = tu_read_file("/proc/self/mountinfo");
 	struct storage_set *set = NULL;
 	struct kerr err = { 0 };
 	REQUIRE(storage_set_new(&set, &err) == 0);
@@ -217,7 +186,7 @@ static void expect_refused(int *tap_failed, const char *source, const char *mp, 
 	CHECK_EQ_INT(kerr_status(&err), status);
 	printf("# refused: %s\n", err.msg);
 	storage_set_free(set);
-	char *after = slurp("/proc/self/mountinfo");
+	char *after = tu_read_file("/proc/self/mountinfo");
 	CHECK_EQ_STR(after, before);
 	free(before);
 	free(after);
@@ -227,7 +196,7 @@ TEST(bind_source_outside_refused)
 {
 	mkdir(P(outside, "secret"), 0755);
 	expect_refused(tap_failed, P(outside, "secret"), P(allowed, "m1"), GRPC_INVALID_ARGUMENT);
-	CHECK(!exists(P(allowed, "m1")));
+	CHECK(!tu_exists(P(allowed, "m1")));
 	/* ".." cannot climb out either. */
 	char up[PATH_MAX];
 	snprintf(up, sizeof(up), "%s/../outside/secret", allowed);
@@ -238,7 +207,7 @@ TEST(bind_source_outside_refused)
 	mkdir(sib, 0755);
 	expect_refused(tap_failed, sib, P(allowed, "m1"), GRPC_INVALID_ARGUMENT);
 	rmdir(sib);
-	CHECK(!exists(P(allowed, "m1")));
+	CHECK(!tu_exists(P(allowed, "m1")));
 }
 
 TEST(bind_source_symlink_out_refused)
@@ -248,7 +217,7 @@ TEST(bind_source_symlink_out_refused)
 	CHECK(symlink("../outside/secret", P(allowed, "evil2")) == 0);
 	expect_refused(tap_failed, P(allowed, "evil"), P(allowed, "m2"), GRPC_INVALID_ARGUMENT);
 	expect_refused(tap_failed, P(allowed, "evil2"), P(allowed, "m2"), GRPC_INVALID_ARGUMENT);
-	CHECK(!exists(P(allowed, "m2")));
+	CHECK(!tu_exists(P(allowed, "m2")));
 	unlink(P(allowed, "evil"));
 	unlink(P(allowed, "evil2"));
 }
@@ -261,19 +230,19 @@ TEST(mount_point_symlinked_out_refused)
 	expect_refused(tap_failed, P(allowed, "src"), P(allowed, "mplink/sub"),
 		       GRPC_INVALID_ARGUMENT);
 	expect_refused(tap_failed, P(allowed, "src"), P(allowed, "mplink"), GRPC_INVALID_ARGUMENT);
-	CHECK(!exists(P(outside, "target/sub")));
+	CHECK(!tu_exists(P(outside, "target/sub")));
 	/* Same for an ephemeral mount point. */
 	struct storage_set *set = NULL;
 	struct kerr err = { 0 };
 	REQUIRE(storage_set_new(&set, &err) == 0);
 	Grpc__Storage s = mk("ephemeral", "tmpfs", "tmpfs", P(allowed, "mplink/eph"), NULL, 0);
 	CHECK(storage_add(set, &s, &pol, &err) < 0);
-	CHECK(!exists(P(outside, "target/eph")));
+	CHECK(!tu_exists(P(outside, "target/eph")));
 	/* And a mount point outside the roots altogether. */
 	Grpc__Storage s2 = mk("ephemeral", "tmpfs", "tmpfs", P(outside, "eph"), NULL, 0);
 	CHECK(storage_add(set, &s2, &pol, &err) < 0);
 	CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
-	CHECK(!exists(P(outside, "eph")));
+	CHECK(!tu_exists(P(outside, "eph")));
 	storage_set_free(set);
 	unlink(P(allowed, "mplink"));
 }
@@ -298,13 +267,14 @@ TEST(shared_fs_refusals_leave_nothing)
 	Grpc__Storage nodev = mk("9p", "nosuchtag", "9p", P(allowed, "sfs"), o, 1);
 	CHECK(storage_add(set, &nodev, &pol, &err) < 0);
 	printf("# 9p without a device: %s\n", err.msg);
-	CHECK(!exists(P(allowed, "sfs")));
+	CHECK(!tu_exists(P(allowed, "sfs")));
 	storage_set_free(set);
 }
 
 TEST(unknown_driver_unimplemented)
 {
-	const char *drivers[] = { "blk", "scsi", "nvdimm", "image_guest_pull" };
+	/* (blk, scsi, nvdimm, mmioblk, overlayfs: tests/unit/test_block_storage.c) */
+	const char *drivers[] = { "ccw", "image_guest_pull", "uds" };
 	struct storage_set *set = NULL;
 	struct kerr err = { 0 };
 	REQUIRE(storage_set_new(&set, &err) == 0);
@@ -316,13 +286,13 @@ TEST(unknown_driver_unimplemented)
 		CHECK(strstr(err.msg, drivers[i]) != NULL);
 	}
 	printf("# %s\n", err.msg);
-	CHECK(!exists(P(allowed, "vfs")));
+	CHECK(!tu_exists(P(allowed, "vfs")));
 	storage_set_free(set);
 }
 
 TEST(shared_refcount)
 {
-	char *before = slurp("/proc/self/mountinfo");
+	char *before = tu_read_file("/proc/self/mountinfo");
 	struct storage_set *a = NULL, *b = NULL;
 	struct kerr err = { 0 };
 	REQUIRE(storage_set_new(&a, &err) == 0 && storage_set_new(&b, &err) == 0);
@@ -336,7 +306,7 @@ TEST(shared_refcount)
 	Grpc__Storage other = mk("bind", P(allowed, "src"), "bind", mp, NULL, 0);
 	CHECK(storage_add(b, &other, &pol, &err) < 0);
 	CHECK_EQ_INT(kerr_status(&err), GRPC_FAILED_PRECONDITION);
-	char *mi = slurp("/proc/self/mountinfo");
+	char *mi = tu_read_file("/proc/self/mountinfo");
 	/* Mounted once. */
 	char *first = mi ? strstr(mi, mp) : NULL;
 	CHECK(first && !strstr(first + 1, mp));
@@ -344,8 +314,8 @@ TEST(shared_refcount)
 	storage_set_free(a);
 	CHECK(is_fs(mp, TMPFS_MAGIC));
 	storage_set_free(b);
-	CHECK(!exists(mp));
-	char *after = slurp("/proc/self/mountinfo");
+	CHECK(!tu_exists(mp));
+	char *after = tu_read_file("/proc/self/mountinfo");
 	CHECK_EQ_STR(after, before);
 	free(before);
 	free(after);
@@ -368,7 +338,7 @@ TEST(bad_mount_points)
 	Grpc__Storage s = mk("local", "local", "local", dots, NULL, 0);
 	CHECK(storage_add(set, &s, &pol, &err) < 0);
 	CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
-	CHECK(!exists(P(allowed, "a")) && !exists(P(allowed, "b")));
+	CHECK(!tu_exists(P(allowed, "a")) && !tu_exists(P(allowed, "b")));
 	storage_set_free(set);
 }
 
@@ -377,7 +347,7 @@ TEST(bad_mount_points)
  * leads into B), then B. */
 TEST(covered_mount_released)
 {
-	char *before = slurp("/proc/self/mountinfo");
+	char *before = tu_read_file("/proc/self/mountinfo");
 	struct storage_set *a = NULL, *b = NULL;
 	struct kerr err = { 0 };
 	REQUIRE(storage_set_new(&a, &err) == 0 && storage_set_new(&b, &err) == 0);
@@ -392,25 +362,25 @@ TEST(covered_mount_released)
 	CHECK(mkdir(inner, 0755) == 0);
 	storage_set_free(a);
 	CHECK(is_fs(outer, TMPFS_MAGIC));
-	CHECK(exists(inner));
-	char *mid = slurp("/proc/self/mountinfo");
+	CHECK(tu_exists(inner));
+	char *mid = tu_read_file("/proc/self/mountinfo");
 	/* Only B's mount is left. */
 	char *first = mid ? strstr(mid, outer) : NULL;
 	CHECK(first && !strstr(first + 1, outer));
 	free(mid);
 	storage_set_free(b);
-	char *after = slurp("/proc/self/mountinfo");
+	char *after = tu_read_file("/proc/self/mountinfo");
 	CHECK_EQ_STR(after, before);
 	free(before);
 	free(after);
 	/* Released in the other order too. */
-	before = slurp("/proc/self/mountinfo");
+	before = tu_read_file("/proc/self/mountinfo");
 	REQUIRE(storage_set_new(&a, &err) == 0 && storage_set_new(&b, &err) == 0);
 	CHECK(storage_add(a, &in, &pol, &err) == 0);
 	CHECK(storage_add(b, &out, &pol, &err) == 0);
 	storage_set_free(b);
 	storage_set_free(a);
-	after = slurp("/proc/self/mountinfo");
+	after = tu_read_file("/proc/self/mountinfo");
 	CHECK_EQ_STR(after, before);
 	free(before);
 	free(after);
@@ -421,7 +391,7 @@ TEST(covered_mount_released)
  * path is refused, and a held mount point is found by what it is. */
 TEST(symlinked_mount_point_refused)
 {
-	char *before = slurp("/proc/self/mountinfo");
+	char *before = tu_read_file("/proc/self/mountinfo");
 	mkdir(P(allowed, "real"), 0755);
 	mkdir(P(allowed, "real/sub"), 0755);
 	CHECK(symlink("real", P(allowed, "alias")) == 0);
@@ -451,8 +421,8 @@ TEST(symlinked_mount_point_refused)
 	CHECK(is_fs(P(allowed, "real"), TMPFS_MAGIC));
 	storage_set_free(b);
 	CHECK(!is_fs(P(allowed, "real"), TMPFS_MAGIC));
-	CHECK(!exists(P(allowed, "real/new")));
-	char *after = slurp("/proc/self/mountinfo");
+	CHECK(!tu_exists(P(allowed, "real/new")));
+	char *after = tu_read_file("/proc/self/mountinfo");
 	CHECK_EQ_STR(after, before);
 	free(before);
 	free(after);
@@ -462,7 +432,7 @@ TEST(symlinked_mount_point_refused)
 /* Review finding 4: the handler is chosen by driver alone, as upstream. */
 TEST(driver_picks_handler)
 {
-	char *before = slurp("/proc/self/mountinfo");
+	char *before = tu_read_file("/proc/self/mountinfo");
 	struct storage_set *set = NULL;
 	struct kerr err = { 0 };
 	REQUIRE(storage_set_new(&set, &err) == 0);
@@ -487,10 +457,10 @@ TEST(driver_picks_handler)
 	kerr_clear(&err);
 	CHECK(storage_add(set, &n, &pol, &err) < 0);
 	CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
-	CHECK(!exists(P(allowed, "drv/none")));
+	CHECK(!tu_exists(P(allowed, "drv/none")));
 	storage_set_free(set);
-	CHECK(!exists(P(allowed, "drv")));
-	char *after = slurp("/proc/self/mountinfo");
+	CHECK(!tu_exists(P(allowed, "drv")));
+	char *after = tu_read_file("/proc/self/mountinfo");
 	CHECK_EQ_STR(after, before);
 	free(before);
 	free(after);
@@ -520,13 +490,13 @@ TEST(local_fsgid_without_mode)
  * not change this machine's huge pages); the mount is real. */
 TEST(ephemeral_hugetlbfs)
 {
-	if (!exists("/sys/kernel/mm/hugepages/hugepages-2048kB"))
-		SKIP("no 2 MiB huge pages in this kernel");
-	char *before = slurp("/proc/self/mountinfo");
+	if (!tu_exists("/sys/kernel/mm/hugepages/hugepages-2048kB"))
+		SKIP_KERNEL("no 2 MiB huge pages in this kernel");
+	char *before = tu_read_file("/proc/self/mountinfo");
 	char *fake = P(base, "hp");
 	mkdir(fake, 0755);
 	mkdir(P(fake, "hugepages-2048kB"), 0755);
-	write_file(P(fake, "hugepages-2048kB/nr_hugepages"), "0\n");
+	tu_write_file(P(fake, "hugepages-2048kB/nr_hugepages"), "0\n", 0644);
 	storage_hugepages_sysfs = fake;
 	struct storage_set *set = NULL;
 	struct kerr err = { 0 };
@@ -536,7 +506,7 @@ TEST(ephemeral_hugetlbfs)
 	CHECK(storage_add(set, &s, &pol, &err) < 0);
 	CHECK_EQ_INT(kerr_status(&err), GRPC_INVALID_ARGUMENT);
 	printf("# %s\n", err.msg);
-	CHECK(!exists(P(allowed, "eph")));
+	CHECK(!tu_exists(P(allowed, "eph")));
 	char *opts[] = { "pagesize=2097152,size=4194304" };
 	s = mk("ephemeral", "nodev", "hugetlbfs", P(allowed, "eph/hp"), opts, 1);
 	kerr_clear(&err);
@@ -545,16 +515,16 @@ TEST(ephemeral_hugetlbfs)
 		printf("# %s\n", err.msg);
 	CHECK(r == 0);
 	CHECK(is_fs(P(allowed, "eph/hp"), HUGETLBFS_MAGIC));
-	char *n = slurp(P(fake, "hugepages-2048kB/nr_hugepages"));
+	char *n = tu_read_file(P(fake, "hugepages-2048kB/nr_hugepages"));
 	CHECK(n && atoi(n) == 2);
 	free(n);
-	char *mi = slurp("/proc/self/mountinfo");
+	char *mi = tu_read_file("/proc/self/mountinfo");
 	CHECK(mi && strstr(mi, "pagesize=2M"));
 	free(mi);
 	storage_set_free(set);
 	storage_hugepages_sysfs = "/sys/kernel/mm/hugepages";
-	CHECK(!exists(P(allowed, "eph")));
-	char *after = slurp("/proc/self/mountinfo");
+	CHECK(!tu_exists(P(allowed, "eph")));
+	char *after = tu_read_file("/proc/self/mountinfo");
 	CHECK_EQ_STR(after, before);
 	free(before);
 	free(after);
@@ -579,12 +549,12 @@ TEST(update_ephemeral_with_remount)
 	struct statfs sf;
 	CHECK(statfs(mp, &sf) == 0 && (uint64_t)sf.f_blocks * (uint64_t)sf.f_bsize == 2u << 20);
 	storage_set_free(set);
-	CHECK(!exists(P(allowed, "sandbox")));
+	CHECK(!tu_exists(P(allowed, "sandbox")));
 }
 
 static bool file_is(const char *path, const char *want)
 {
-	char *got = slurp(path);
+	char *got = tu_read_file(path);
 	bool ok = got && !strcmp(got, want);
 	free(got);
 	return ok;
@@ -597,7 +567,7 @@ static bool file_is(const char *path, const char *want)
  * of the shared dir and a FIFO. The poll is driven here (watch_tick). */
 TEST(watchable_bind)
 {
-	char *before = slurp("/proc/self/mountinfo");
+	char *before = tu_read_file("/proc/self/mountinfo");
 	char src[400], dst[400];
 	snprintf(src, sizeof(src), "%.300s/shared/containers/cm", allowed);
 	snprintf(dst, sizeof(dst), "%.300s/shared/containers/watchable/cm", allowed);
@@ -635,20 +605,20 @@ TEST(watchable_bind)
 	REQUIRE(system(cmd) == 0);
 	CHECK(watch_tick() == 1);
 	CHECK(file_is(P(dst, "key"), "value2\n"));
-	CHECK(!exists(P(dst, "..2024_1")));
+	CHECK(!tu_exists(P(dst, "..2024_1")));
 
 	/* Over 16 entries: bound instead, no longer polled, the source seen. */
 	snprintf(cmd, sizeof(cmd), "for i in $(seq 1 20); do echo $i > '%s/f'$i; done", src);
 	REQUIRE(system(cmd) == 0);
 	CHECK(watch_tick() == 0);
 	CHECK(file_is(P(dst, "f20"), "20\n"));
-	char *mi = slurp("/proc/self/mountinfo");
+	char *mi = tu_read_file("/proc/self/mountinfo");
 	CHECK(mi && strstr(mi, dst));
 	free(mi);
 
 	storage_set_free(set);
-	CHECK(!exists(P(allowed, "shared/containers/watchable/cm")));
-	char *after = slurp("/proc/self/mountinfo");
+	CHECK(!tu_exists(P(allowed, "shared/containers/watchable/cm")));
+	char *after = tu_read_file("/proc/self/mountinfo");
 	CHECK_EQ_STR(after, before);
 	free(before);
 	free(after);
@@ -663,7 +633,7 @@ TEST(watchable_bind_file)
 	snprintf(dst, sizeof(dst), "%.300s/shared/containers/watchable/single.conf", allowed);
 	mkdir(P(allowed, "shared"), 0755);
 	mkdir(P(allowed, "shared/containers"), 0755);
-	write_file(src, "a\n");
+	tu_write_file(src, "a\n", 0644);
 	struct storage_set *set = NULL;
 	struct kerr err = { 0 };
 	REQUIRE(storage_set_new(&set, &err) == 0);
@@ -674,11 +644,11 @@ TEST(watchable_bind_file)
 	REQUIRE(r == 0);
 	struct stat a, b;
 	CHECK(file_is(dst, "a\n") && stat(dst, &a) == 0);
-	write_file(src, "bbb\n");
+	tu_write_file(src, "bbb\n", 0644);
 	CHECK(watch_tick() == 1);
 	CHECK(file_is(dst, "bbb\n") && stat(dst, &b) == 0 && a.st_ino == b.st_ino);
 	storage_set_free(set);
-	CHECK(!exists(dst));
+	CHECK(!tu_exists(dst));
 	CHECK(watch_count() == 0);
 	unlink(src);
 }
@@ -703,7 +673,7 @@ TEST(watchable_bind_refusals)
 	CHECK(storage_add(set, &s, &pol, &err) < 0);
 	printf("# %s\n", err.msg);
 	CHECK_EQ_INT(storage_set_count(set), 0);
-	CHECK(!exists(P(allowed, "shared/containers/watchable/x")));
+	CHECK(!tu_exists(P(allowed, "shared/containers/watchable/x")));
 	CHECK(!is_fs(P(allowed, "shared/containers/watchable"), TMPFS_MAGIC));
 	storage_set_free(set);
 	unlink(P(allowed, "wout"));
@@ -724,37 +694,23 @@ TEST(revalidate_shares)
 	CHECK_EQ_INT(storage_revalidate_shares(P(allowed, "sc")), 0);
 }
 
-static void rm_rf(const char *path)
-{
-	char cmd[PATH_MAX + 32];
-	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", path);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cleanup of %s failed\n", path);
-}
-
 int main(void)
 {
-	if (geteuid() != 0) {
-		printf("1..0 # SKIP needs root\n");
+	if (tu_main_root_mount_ns() < 0)
 		return 0;
-	}
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		printf("1..0 # SKIP no private mount namespace: %s\n", strerror(errno));
-		return 0;
-	}
 	char tmpl[] = "/tmp/test-storage-XXXXXX";
 	char real[PATH_MAX];
 	if (!mkdtemp(tmpl) || !realpath(tmpl, real) || strlen(real) >= sizeof(base)) {
 		printf("Bail out! mkdtemp: %s\n", strerror(errno));
 		return 1;
 	}
-	snprintf(base, sizeof(base), "%s", real);
+	memcpy(base, real, strlen(real) + 1); /* fits: checked above */
 	snprintf(allowed, sizeof(allowed), "%s/allowed", base);
 	snprintf(outside, sizeof(outside), "%s/outside", base);
 	mkdir(allowed, 0755);
 	mkdir(outside, 0755);
 	roots[0] = allowed;
 	int r = tap_run();
-	rm_rf(base);
+	tu_rm_rf(base);
 	return r;
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../tap.h"
+#include "tap.h"
 #include "toml.h"
 
 static struct toml_value *parse(const char *text, struct kerr *err)

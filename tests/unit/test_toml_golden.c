@@ -18,32 +18,8 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "testutil.h"
 #include "toml.h"
-
-static char *slurp(const char *path, size_t *len)
-{
-	cleanup_fclose FILE *f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	size_t cap = 1 << 16, n = 0;
-	char *s = malloc(cap + 1);
-	size_t r;
-	while (s && (r = fread(s + n, 1, cap - n, f)) > 0) {
-		n += r;
-		if (n == cap) {
-			char *t = realloc(s, (cap *= 2) + 1);
-			if (!t) {
-				free(s);
-				return NULL;
-			}
-			s = t;
-		}
-	}
-	if (s)
-		s[n] = '\0';
-	*len = n;
-	return s;
-}
 
 static int cmp_names(const void *a, const void *b)
 {
@@ -56,7 +32,7 @@ static char *outcome(const char *dir, const char *name, int *failed)
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	size_t len;
-	cleanup_free char *text = slurp(path, &len);
+	cleanup_free char *text = tu_read_file_len(path, &len);
 	if (!text)
 		return strdup("cannot read the file\n");
 	struct toml_value *v = NULL;
@@ -109,15 +85,9 @@ int main(int argc, char **argv)
 			 (int)(strlen(names[i]) - 5), names[i], want_error ? "err" : "json");
 		int failed = 0;
 		cleanup_free char *got = outcome(dir, names[i], &failed);
-		if (write && got) {
-			FILE *f = fopen(expected, "we");
-			if (f) {
-				fputs(got, f);
-				fclose(f);
-			}
-		}
-		size_t len;
-		cleanup_free char *want = slurp(expected, &len);
+		if (write && got)
+			tu_write_file(expected, got, 0644);
+		cleanup_free char *want = tu_read_file(expected);
 		bool ok = got && want && failed == want_error && strcmp(got, want) == 0;
 		if (!ok) {
 			printf("# %s: expected %s (%s)\n# got: %s", names[i],

@@ -17,7 +17,8 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
-#include "../tap.h"
+#include "tap.h"
+#include "testutil.h"
 #include "grpc_status.h"
 #include "log.h"
 #include "loop.h"
@@ -720,21 +721,6 @@ TEST(server_64_in_flight_answered_in_reverse)
 }
 
 /* Move exactly len bytes (write, or read when reading): 0, or -1. */
-static int xfer_all(int fd, void *buf, size_t len, bool reading)
-{
-	uint8_t *p = buf;
-	while (len) {
-		ssize_t n = reading ? read(fd, p, len) : write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* A request envelope (service, method) followed by n empty metadata
  * entries, two bytes each on the wire: what made a 64 MiB flood cost the
  * front-end 1.9 GB when envelopes were kept decoded. Returns its length. */
@@ -762,14 +748,14 @@ static int raw_call(int fd, uint32_t sid, const uint8_t *env, size_t len)
 	uint8_t h[TTRPC_HEADER_LEN];
 	struct ttrpc_frame_header fh = { .length = (uint32_t)len, .stream_id = sid, .type = 1 };
 	ttrpc_header_encode(h, &fh);
-	if (xfer_all(fd, h, sizeof(h), false) < 0 || xfer_all(fd, (void *)env, len, false) < 0)
+	if (tu_write_all(fd, h, sizeof(h)) < 0 || tu_write_all(fd, (void *)env, len) < 0)
 		return -1;
-	if (xfer_all(fd, h, sizeof(h), true) < 0)
+	if (tu_read_all(fd, h, sizeof(h)) < 0)
 		return -1;
 	ttrpc_header_decode(h, &fh);
 	uint8_t *resp = malloc(fh.length ? fh.length : 1);
 	int status = -1;
-	if (resp && xfer_all(fd, resp, fh.length, true) == 0 && fh.stream_id == sid) {
+	if (resp && tu_read_all(fd, resp, fh.length) == 0 && fh.stream_id == sid) {
 		Ttrpc__Response *r = ttrpc__response__unpack(NULL, fh.length, resp);
 		if (r) {
 			status = r->status ? r->status->code : 0;
@@ -1371,11 +1357,7 @@ int main(void)
 	log_init("test", 2, getenv("TEST_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_WARN);
 	signal(SIGPIPE, SIG_IGN);
 	int r = tap_run();
-	if (tmpdir[0]) {
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-		if (system(cmd) != 0)
-			r = 1;
-	}
+	if (tmpdir[0] && tu_rm_rf(tmpdir) < 0)
+		r = 1;
 	return r;
 }

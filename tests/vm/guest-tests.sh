@@ -7,27 +7,91 @@
 #   guest-tests MODE        MODE: v1 | v2 (expected cgroup layout), extras
 #                           (debug console, proxies, trace), logport
 #                           (agent.log_vport), peers (agent.vsock_peer_cids
-#                           left at its default: a guest process is refused)
+#                           left at its default: a guest process is refused),
+#                           coco (initdata and guest components: guest-coco.sh)
+#   guest-tests --plan MODE how many checks MODE runs (tests/vm/run asks on
+#                           the host, to declare its own plan before booting)
 #
 # Waits for the agent to have done its init duties and to serve, checks them,
 # then asks PID 1 to stop with SIGTERM. Every result goes to the console as a
-# line "VMTAP <TAP line>"; the host extracts and numbers them. "VMTAP-DONE"
-# at the end tells the host the list is complete.
-mode=${1:?usage: guest-tests v1|v2|extras|logport|peers}
+# line "VMTAP <TAP line>"; the host extracts and numbers them. The plan comes
+# first ("VMTAP 1..N"); every branch reports a fixed number of results (a
+# check that cannot run is a failure or a skip, never absent); at the end
+# any planned check that did not report is "not ok", and "VMTAP-DONE" tells
+# the host the list is complete.
+
+# The number of checks per mode, by section (keep them with the code).
+# tests/vm/guest-resources.sh: 25 for container r1, 13 after it.
+resources_checks=38
+# CopyFile into its subtree and refused outside it, GetGuestDetails' agent_details.
+guest_ops_checks=3
+# tests/vm/guest-setup-fds.sh (the setup-child fd grab during ExecProcess).
+setup_fds_checks=5
+# tests/vm/guest-coco.sh (initdata, the guest components' launch, the CDH).
+coco_checks=13
+plan_of() {
+  # peers: the listener check and the refusal, nothing else
+  [ "$1" = peers ] && { echo 2; return 0; }
+  # health + version 2, PID 1 and mounts 9, lo + hostname 2, front-end 2
+  n=15
+  case $1 in
+  v1) n=$((n + 11 + 2 + 11 + resources_checks + guest_ops_checks + setup_fds_checks)) ;; # cgroup mounts, devmode, containers
+  v2) n=$((n + 3 + 10 + resources_checks + guest_ops_checks + setup_fds_checks + 1)) ;; # cgroup2, containers, DestroySandbox
+  extras) n=$((n + 6)) ;;                          # debug console 4, proxies 2
+  logport) n=$((n + 5)) ;;
+  coco) n=$((n + coco_checks)) ;;
+  *) return 1 ;;
+  esac
+  echo "$n"
+}
+if [ "${1:-}" = --plan ]; then
+  plan_of "${2:-}" || { echo "usage: guest-tests --plan v1|v2|extras|logport|peers|coco" >&2; exit 2; }
+  exit 0
+fi
+mode=${1:?usage: guest-tests v1|v2|extras|logport|peers|coco}
 addr=vsock://1:1024 # CID 1 = this guest, through vsock_loopback
 ctl=/usr/bin/kata-agent-ctl
 export PATH=/usr/bin:/usr/sbin:/bin:/sbin
 
+tap_plan=$(plan_of "$mode") || { echo "VMTAP not ok - guest-tests: unknown mode $mode"; exit 2; }
+tap_n=0
 say() { echo "VMTAP $*"; }
-pass() { say "ok - $mode: $1"; }
+say "1..$tap_plan"
+pass() {
+  tap_n=$((tap_n + 1))
+  say "ok - $mode: $1"
+}
 fail() {
+  tap_n=$((tap_n + 1))
   say "not ok - $mode: $1"
   shift
   for l in "$@"; do
     printf '%s\n' "$l" | while IFS= read -r x; do say "#   $x"; done
   done
 }
-skip() { say "ok - $mode: $1 # SKIP $2"; }
+# fail_n N DESCRIPTION: N checks of a group that cannot run (what they need
+# failed just before)
+fail_n() {
+  k=0
+  while [ $k -lt "$1" ]; do
+    fail "$2"
+    k=$((k + 1))
+  done
+}
+# skip DESCRIPTION REASON: the guest kernel lacks an optional feature
+skip() {
+  tap_n=$((tap_n + 1))
+  say "ok - $mode: $1 # SKIP kernel: $2"
+}
+# skip_stub N DESCRIPTION: N checks that need the agent, under VM_AGENT=stub
+skip_stub() {
+  k=0
+  while [ $k -lt "$1" ]; do
+    tap_n=$((tap_n + 1))
+    say "ok - $mode: $2 # SKIP stub PID 1 (VM_AGENT=stub)"
+    k=$((k + 1))
+  done
+}
 # check DESCRIPTION COMMAND...: ok when COMMAND succeeds; its output otherwise
 check() {
   d=$1
@@ -35,6 +99,44 @@ check() {
   if out=$("$@" 2>&1); then pass "$d"; else fail "$d" "$out"; fi
 }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
+# bench/vm-footprint (vmtest_footprint=1 on the kernel command line): every
+# mapping of each agent process, summed by file, as "# footprint WHEN ..."
+# lines (bench/smaps-by-file.awk); WHEN is idle or c1 (a container runs).
+footprint() {
+  [ "${vmtest_footprint:-}" = 1 ] || return 0
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
+    who=
+    case $(readlink "/proc/$p/exe" 2>/dev/null) in
+    */kata-agent) who=parent ;;
+    */kata-agent-frontend) who=front-end ;;
+    */kata-agent-monitor) who=monitor ;;
+    */kata-agent-executor)
+      # the executor is PID 1's child, a launcher its monitor's; another
+      # fork of the executor holds the sandbox's pid namespace
+      pp=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status")
+      case $pp:$(readlink "/proc/$pp/exe" 2>/dev/null) in
+      1:*) who=executor ;;
+      *:*/kata-agent-monitor) who=launcher ;;
+      *) who=$(cat "/proc/$p/comm") ;;
+      esac
+      ;;
+    esac
+    [ -n "$who" ] || continue
+    awk -v who="$who" -f /usr/libexec/vm-tests/smaps-by-file.awk "/proc/$p/smaps" 2>/dev/null |
+      while IFS= read -r l; do say "# footprint $1 $l"; done
+  done
+}
+# finish: every planned check that did not report is a failure
+finish() {
+  if [ "$tap_n" -gt "$tap_plan" ]; then
+    say "# $tap_n checks reported, $tap_plan planned"
+  fi
+  while [ "$tap_n" -lt "$tap_plan" ]; do
+    fail "not run (the guest runner reached its end after $tap_n of $tap_plan checks)"
+  done
+  echo "VMTAP-DONE"
+}
 stop_agent() {
   # v2 ends as the runtime ends a sandbox (kata_agent.go stopSandbox):
   # DestroySandbox, after which the agent stops and the guest powers off by
@@ -45,15 +147,15 @@ stop_agent() {
       pass "DestroySandbox answers OK (the guest powers off next)"
     else
       fail "DestroySandbox answers OK (the guest powers off next)" "$out"
-      echo "VMTAP-DONE"
+      finish
       kill -TERM 1
       exit 0
     fi
-    echo "VMTAP-DONE"
+    finish
     exit 0
   fi
   say "# asking PID 1 to stop (SIGTERM) at uptime $(uptime_s) s"
-  echo "VMTAP-DONE"
+  finish
   kill -TERM 1
   exit 0
 }
@@ -76,7 +178,7 @@ expect_mount() { # PATH TYPE [OPTION]
 i=0
 while [ ! -e /proc/self/stat ]; do
   i=$((i + 1))
-  [ $i -gt 600 ] && { fail "agent mounted /proc within 60 s"; echo "VMTAP-DONE"; exit 1; }
+  [ $i -gt 600 ] && { fail "agent mounted /proc within 60 s"; finish; exit 1; }
   sleep 0.1
 done
 
@@ -126,7 +228,7 @@ while [ -z "$stub" ] && ! out=$("$ctl" --addr "$addr" check 2>&1); do
   sleep 0.05
 done
 if [ -n "$stub" ]; then
-  skip "grpc.Health/Check over $addr answers SERVING" "stub PID 1"
+  skip_stub 1 "grpc.Health/Check over $addr answers SERVING"
 elif [ $i -le 1800 ]; then
   if [ "$out" = SERVING ]; then
     pass "grpc.Health/Check over $addr answers SERVING"
@@ -147,10 +249,11 @@ elif [ $i -le 1800 ]; then
     esac
   done
   say "# bench: health_uptime_s=$up pss_kib=$pss"
+  footprint idle
 fi
 
 if [ -n "$stub" ]; then
-  skip "grpc.Health/Version answers an agent version" "stub PID 1"
+  skip_stub 1 "grpc.Health/Version answers an agent version"
 elif out=$("$ctl" --addr "$addr" version 2>&1) && echo "$out" | grep -q '^agent_version: [0-9]'; then
   pass "grpc.Health/Version answers an agent version"
 else
@@ -201,9 +304,10 @@ for p in /proc/[0-9]*; do
   esac
 done
 if [ -n "$stub" ]; then
-  skip "a kata-agent-frontend process runs" "stub PID 1"
+  skip_stub 2 "a kata-agent-frontend process runs"
 elif [ -z "$fe" ]; then
   fail "a kata-agent-frontend process runs"
+  fail "the front-end runs with a non-zero effective uid (no front-end)"
 else
   pass "a kata-agent-frontend process runs (pid $fe)"
   uid=$(awk '/^Uid:/ { print $3 }' "/proc/$fe/status")
@@ -212,7 +316,7 @@ fi
 
 # 5. Guest-mode options.
 limit_core() { awk '/^Max core file size/ { print $5 " " $6 }' /proc/"$1"/limits; }
-if [ "${vmtest_devmode:-}" = 1 ]; then
+if [ "$mode" = v1 ]; then # booted with agent.devmode
   lc=$(limit_core 1)
   check "agent.devmode: PID 1 may dump core (RLIMIT_CORE: $lc)" test "$lc" = "unlimited unlimited"
   ex=
@@ -263,6 +367,10 @@ logport)
   # for the host's checks on the console (announce, no error)
   while IFS= read -r l; do echo "VMLOG $l"; done </tmp/agent.log
   ;;
+coco)
+  # initdata and the guest components (tests/vm/guest-coco.sh)
+  . /usr/libexec/vm-tests/guest-coco.sh
+  ;;
 esac
 
 # 6. CONTAINER CHECKS: busybox containers through kata-agent-ctl over vsock,
@@ -289,7 +397,7 @@ no_c1_process() { ! test -e "/proc/$1" && ! container_pid sleep >/dev/null; }
 case $mode in
 v1 | v2)
   if [ -n "$stub" ]; then
-    skip "containers" "stub PID 1"
+    skip_stub $((tap_plan - tap_n)) "containers"
   elif ! { mkdir -p "$shared" && cp -a /opt/vm-bundles "$cbundles"; } >/tmp/cp.out 2>&1; then
     fail "the bundles are copied into $shared" "$(cat /tmp/cp.out)"
   else
@@ -332,9 +440,13 @@ v1 | v2)
     done
     if [ -z "$cpid" ]; then
       fail "container: sleep 1000 runs as c1 (in its own pid namespace)" "$(cat /tmp/c-c1.out)"
+      # exec, cgroup.procs, (v1: every hierarchy), remove, run returns,
+      # no process, no cgroup
+      fail_n $([ "$mode" = v1 ] && echo 7 || echo 6) "container: not run: c1 did not start"
       kill "$runpid" 2>/dev/null
     else
       pass "container: sleep 1000 runs as c1 (pid $cpid, in its own pid namespace)"
+      footprint c1
       out=$(timeout 60 "$ctl" --addr "$addr" exec c1 -- echo hi </dev/null 2>&1)
       rc=$?
       check "container: exec c1 -- echo hi -> hi, status 0" test "$rc:$out" = "0:hi"
@@ -367,16 +479,19 @@ v1 | v2)
         fail "container: the attached run returns after RemoveContainer" "$(cat /tmp/c-c1.out)"
         kill "$runpid"
       else
+        # RemoveContainer SIGKILLs the init: WaitProcess answers 137
         wait "$runpid"
-        pass "container: the attached run returns after RemoveContainer (status $?)"
+        rc=$?
+        check "container: the attached run returns 137 after RemoveContainer (status $rc)" test "$rc" = 137
       fi
       check "container: no process of c1 is left" no_c1_process "$cpid"
       left=$(ls -d /sys/fs/cgroup/c1 /sys/fs/cgroup/*/c1 2>/dev/null)
       check "container: no c1 cgroup is left${left:+ ($left)}" test -z "$left"
     fi
     out=$(timeout 30 "$ctl" --addr "$addr" call AgentService/SignalProcess '{"containerId": "c1", "signal": 15}' 2>&1)
+    # An unknown container is INVALID_ARGUMENT, as upstream's sandbox_err_to_ttrpc.
     check "container: c1 is unknown after removal (SignalProcess: ${out%%
-*})" sh -c 'echo "$1" | grep -q NOT_FOUND' _ "$out"
+*})" sh -c 'echo "$1" | grep -q INVALID_ARGUMENT' _ "$out"
 
     # 7. RESOURCE CHECKS: limits, update, pause/resume in this layout.
     . /usr/libexec/vm-tests/guest-resources.sh

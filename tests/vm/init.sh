@@ -26,13 +26,33 @@ if [ "${vmtest_root:-}" = tmpfs ]; then
   echo "VMINIT cannot move / to a tmpfs"
 fi
 
+# vmtest_fault_around=BYTES (bench/vm-footprint): the kernel's fault-around
+# (a page fault on a file maps up to that many bytes of neighbouring pages
+# already in the page cache: 64 KiB by default, and in an initramfs every
+# page is) set before anything runs, to see what it adds to each process.
+if [ -n "${vmtest_fault_around:-}" ]; then
+  mkdir -p /tmp/debugfs && mount -t debugfs debugfs /tmp/debugfs &&
+    echo "$vmtest_fault_around" >/tmp/debugfs/fault_around_bytes &&
+    echo "VMINIT fault_around_bytes $(cat /tmp/debugfs/fault_around_bytes)"
+  umount /tmp/debugfs 2>/dev/null
+fi
+
 while read -r m; do
   [ -n "$m" ] || continue
   insmod "/lib/modules/vm/$m.ko" || echo "VMINIT insmod $m failed"
 done </etc/vm-modules
 
+# vmtest_gc=1 (the coco boot): the stand-in guest components where the
+# agent launches them from, for this boot only.
+if [ "${vmtest_gc:-}" = 1 ]; then
+  mkdir -p /usr/local/bin && cp -a /opt/guestcomp/. /usr/local/bin/ || echo "VMINIT cannot install the guest components"
+fi
+
 if [ -n "${vmtest_mode:-}" ]; then
-  /usr/libexec/vm-tests/guest-tests "$vmtest_mode" &
+  # a boot with a runner of its own (guest-devices), else guest-tests
+  runner=/usr/libexec/vm-tests/guest-$vmtest_mode
+  [ -x "$runner" ] || runner=/usr/libexec/vm-tests/guest-tests
+  "$runner" "$vmtest_mode" &
 fi
 
 exec /usr/bin/kata-agent

@@ -412,6 +412,12 @@ static int stage1(const struct container_launch *l, struct child_plan *cp, int s
 	sync_fd = sync;
 	log_set_writer(log_to_launcher, NULL);
 
+	/* Before any namespace is joined, while /proc is the guest's: once an
+	 * exec has joined the container's mount namespace, /proc is the
+	 * container's, where this process (in the guest's pid namespace) has
+	 * no /proc/self. Stage 2 and the process inherit the value. */
+	if (p->oomscoreadj && (r = process_set_oom_score_adj(p->oomscoreadj, err)) < 0)
+		return r;
 	if (is_exec) {
 		/* Every namespace of the init in one step; pid and time take
 		 * effect for stage 2. */
@@ -425,9 +431,6 @@ static int stage1(const struct container_launch *l, struct child_plan *cp, int s
 			return r;
 		ns_plan_close(&cp->ns);
 	}
-	/* While the guest's /proc is still the one we see. */
-	if (p->oomscoreadj && (r = process_set_oom_score_adj(p->oomscoreadj, err)) < 0)
-		return r;
 
 	uint64_t flags = CLONE_PARENT;
 	if (is_exec) {

@@ -28,7 +28,7 @@ int ns_flag_from_name(const char *name)
 	return 0;
 }
 
-const char *ns_name_from_flag(int flag)
+static const char *ns_name_from_flag(int flag)
 {
 	for (size_t i = 0; i < sizeof(ns_names) / sizeof(ns_names[0]); i++)
 		if (ns_names[i].flag == flag)

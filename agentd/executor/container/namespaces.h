@@ -23,7 +23,6 @@
 /* CLONE_NEW* for an OCI namespace type ("pid", "network", "mount", "ipc",
  * "uts", "user", "cgroup", "time"), or 0 when the name is unknown. */
 int ns_flag_from_name(const char *name);
-const char *ns_name_from_flag(int flag);
 
 struct ns_plan {
 	int clone_flags;  /* namespaces to create (CLONE_NEW*) */

@@ -130,7 +130,7 @@ static const char *const known_types[] = {
 	"bind", "proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2",
 };
 
-bool rootfs_mount_type_known(const char *type)
+static bool rootfs_mount_type_known(const char *type)
 {
 	for (size_t i = 0; i < sizeof(known_types) / sizeof(known_types[0]); i++)
 		if (strcmp(type, known_types[i]) == 0)

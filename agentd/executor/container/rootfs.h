@@ -30,7 +30,6 @@
  * symlinks. A root that is "/" (e.g. a symlink to it) is refused. */
 int rootfs_resolve(const char *path, const char *bundle, char **out, struct kerr *err);
 
-bool rootfs_mount_type_known(const char *type);
 bool rootfs_propagation_known(const char *name);
 /* Check one mount's type, options and paths (no side effects). idx names it
  * in the message. */

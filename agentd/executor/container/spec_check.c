@@ -17,7 +17,9 @@
 
 #define INVALID(err, ...) kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL, __VA_ARGS__)
 
-int spec_check_id(const char *id, const char *what, struct kerr *err)
+/* Container and exec ids as upstream (kata-sys-util verify_id):
+ * ^[a-zA-Z0-9][a-zA-Z0-9_.-]+$, and at most SPEC_MAX_ID_LEN bytes. */
+static int spec_check_id(const char *id, const char *what, struct kerr *err)
 {
 	size_t n = id ? strlen(id) : 0;
 	if (n < 2 || n > SPEC_MAX_ID_LEN)

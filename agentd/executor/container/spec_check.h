@@ -34,10 +34,6 @@
 #define SPEC_MAX_ANNOTATION_BYTES (1024 * 1024)
 #define SPEC_MAX_HOSTNAME 64
 
-/* Container and exec ids as upstream (kata-sys-util verify_id):
- * ^[a-zA-Z0-9][a-zA-Z0-9_.-]+$, and at most SPEC_MAX_ID_LEN bytes. */
-int spec_check_id(const char *id, const char *what, struct kerr *err);
-
 /* A process (the container's, or an exec's). field is the prefix in
  * messages, e.g. "Process". */
 int spec_check_process(const Grpc__Process *p, const char *field, struct kerr *err);

@@ -12,27 +12,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "builtins.h"
 #include "sbuf.h"
 
 #define A (c->a)
 
 static const char *const ordinal[] = { "operand 1", "operand 2", "operand 3", "operand 4" };
 
-static int type_err(struct ectx *c, const char *name, int i, const char *want,
-		    const struct rv *got)
+int type_err(struct ectx *c, const char *name, int i, const char *want, const struct rv *got)
 {
 	return builtin_error(c, name, "%s must be %s but got %s", ordinal[i < 4 ? i : 3], want,
 			     rv_type_name(got));
 }
 
-#define NEED(i, type, want)                                                                  \
-	do {                                                                                 \
-		if (args[i]->t != (type))                                                    \
-			return type_err(c, NAME, i, want, args[i]);                          \
-	} while (0)
-
-static int need_int(struct ectx *c, const char *name, const struct rv **args, int i, int64_t *out)
+/* args[i] as an exact integer, or a builtin error. */
+static int need_int(struct ectx *c, const char *name, const struct rv **args, int i,
+		    int64_t *out)
 {
 	if (args[i]->t != RV_NUM)
 		return type_err(c, name, i, "number", args[i]);
@@ -41,9 +36,20 @@ static int need_int(struct ectx *c, const char *name, const struct rv **args, in
 	return 0;
 }
 
+/* OPA computes exactly on integers of any size; here they are int64, so a
+ * result past it fails the query rather than come out rounded (a policy
+ * deciding on a wrong number is worse than one that cannot decide). */
+__attribute__((noreturn)) static void int_overflow(struct ectx *c, const char *name)
+{
+	char what[128];
+	snprintf(what, sizeof(what),
+		 "%s: integer overflow (numbers past int64 are not supported)", name);
+	eval_bail(c, -ERANGE, what);
+}
+
 /* ---- UTF-8 ---- */
 
-static size_t utf8_len(const char *s, size_t n)
+size_t utf8_len(const char *s, size_t n)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
@@ -135,10 +141,10 @@ static int arith(struct ectx *c, const char *NAME, const struct rv **args, const
 			*out = rv_int(A, b == -1 ? 0 : a % b);
 			return 0;
 		}
-		if (!ovf) {
-			*out = rv_int(A, r);
-			return 0;
-		}
+		if (ovf)
+			int_overflow(c, NAME);
+		*out = rv_int(A, r);
+		return 0;
 	}
 	double a = rv_numd(x), b = rv_numd(y), r = 0;
 	switch (op) {
@@ -311,7 +317,9 @@ static int bi_abs(struct ectx *c, const struct rv **args, const struct rv **out)
 {
 	const char *NAME = "abs";
 	NEED(0, RV_NUM, "number");
-	if (args[0]->num.is_int && args[0]->num.i != INT64_MIN)
+	if (args[0]->num.is_int && args[0]->num.i == INT64_MIN)
+		int_overflow(c, NAME);
+	if (args[0]->num.is_int)
 		*out = rv_int(A, args[0]->num.i < 0 ? -args[0]->num.i : args[0]->num.i);
 	else
 		*out = rv_num(A, fabs(rv_numd(args[0])));
@@ -439,7 +447,7 @@ static int bi_concat(struct ectx *c, const struct rv **args, const struct rv **o
 	return 0;
 }
 
-static const char *memmem_s(const struct rv *hay, size_t from, const struct rv *needle)
+const char *memmem_s(const struct rv *hay, size_t from, const struct rv *needle)
 {
 	if (from > hay->str.len)
 		return NULL;
@@ -518,19 +526,65 @@ static int bi_replace(struct ectx *c, const struct rv **args, const struct rv **
 	return 0;
 }
 
+static size_t cp_len_at(const char *s, size_t n, size_t i)
+{
+	size_t j = i + 1;
+	while (j < n && ((unsigned char)s[j] & 0xC0) == 0x80)
+		j++;
+	return j - i;
+}
+
+/* Highest-priority pattern (first in key order) that s+i starts with; the
+ * empty one skipped right after an empty match (Go's genericReplacer). */
+static const struct rv *replace_n_lookup(const struct rv *pats, const struct rv *s, size_t i,
+					 bool skip_empty, size_t *key)
+{
+	for (size_t k = 0; k < pats->obj.n; k++) {
+		const struct rv *p = pats->obj.k[k];
+		if (skip_empty && !p->str.len)
+			continue;
+		if (p->str.len <= s->str.len - i && !memcmp(s->str.s + i, p->str.s, p->str.len)) {
+			*key = p->str.len;
+			return pats->obj.v[k];
+		}
+	}
+	return NULL;
+}
+
+/* strings.replace_n: OPA builds Go's strings.NewReplacer from the patterns
+ * in key order: one pass, the first pattern in that order matching at a
+ * position wins, replaced text is not scanned again. */
 static int bi_replace_n(struct ectx *c, const struct rv **args, const struct rv **out)
 {
 	const char *NAME = "strings.replace_n";
 	NEED(0, RV_OBJ, "object");
 	NEED(1, RV_STR, "string");
-	const struct rv *s = args[1];
-	for (size_t i = 0; i < args[0]->obj.n; i++) {
-		const struct rv *k = args[0]->obj.k[i], *v = args[0]->obj.v[i];
-		if (k->t != RV_STR || v->t != RV_STR)
-			return builtin_error(c, NAME, "operand 1 must be an object of strings");
-		s = replace_n(c, s, k, v, -1);
+	const struct rv *pats = args[0], *s = args[1];
+	for (size_t i = 0; i < pats->obj.n; i++) {
+		if (pats->obj.k[i]->t != RV_STR)
+			return builtin_error(c, NAME, "operand 1 non-string key found in pattern object");
+		if (pats->obj.v[i]->t != RV_STR)
+			return builtin_error(c, NAME, "operand 1 non-string value found in pattern object");
 	}
-	*out = s;
+	struct sbuf b = { .a = A };
+	bool prev_empty = false;
+	for (size_t i = 0; i <= s->str.len;) {
+		eval_step(c);
+		size_t keylen = 0;
+		const struct rv *v = replace_n_lookup(pats, s, i, prev_empty, &keylen);
+		prev_empty = v && !keylen;
+		if (v) {
+			sb_putn(&b, v->str.s, v->str.len);
+			i += keylen;
+			continue;
+		}
+		if (i == s->str.len)
+			break;
+		size_t n = cp_len_at(s->str.s, s->str.len, i); /* whole code points */
+		sb_putn(&b, s->str.s + i, n);
+		i += n;
+	}
+	*out = rv_str(A, sb_str(&b), b.n);
 	return 0;
 }
 
@@ -545,14 +599,6 @@ static bool in_cutset(const struct rv *cut, const char *p, size_t len)
 		i = j;
 	}
 	return false;
-}
-
-static size_t cp_len_at(const char *s, size_t n, size_t i)
-{
-	size_t j = i + 1;
-	while (j < n && ((unsigned char)s[j] & 0xC0) == 0x80)
-		j++;
-	return j - i;
 }
 
 static size_t cp_start_before(const char *s, size_t i)
@@ -1181,7 +1227,10 @@ static int bits(struct ectx *c, const char *name, const struct rv **args, const 
 	case '<':
 		if (b < 0)
 			return builtin_error(c, name, "operand 2 must be an unsigned integer number");
-		v = b >= 64 ? 0 : (int64_t)((uint64_t)a << b);
+		/* OPA shifts exactly into big integers: past int64, refuse */
+		if (a && (b >= 63 || ((int64_t)((uint64_t)a << b) >> b) != a))
+			int_overflow(c, name);
+		v = a ? (int64_t)((uint64_t)a << b) : 0;
 		break;
 	case '>':
 		if (b < 0)
@@ -1499,5 +1548,5 @@ const struct builtin *builtin_find(const char *name)
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		if (!strcmp(table[i].name, name))
 			return &table[i];
-	return NULL;
+	return builtin_find_ext(name);
 }

@@ -106,11 +106,6 @@ int rego_policy_set_data(struct rego_policy *p, const json_t *data, struct kerr 
 	return 0;
 }
 
-json_t *rego_policy_get_data(const struct rego_policy *p)
-{
-	return rv_to_json(p->data);
-}
-
 /* ---- the tree of rule paths ---- */
 
 struct pnode *pnode_child(const struct pnode *n, const char *name)
@@ -448,6 +443,9 @@ static void resolve_call(struct cstate *s, struct term *t)
 		t->fn = g;
 	} else {
 		t->bi = builtin_find(t->name);
+		if (!t->bi && builtin_unsupported(t->name))
+			cerr(s, t->line, "unsupported builtin %s (not implemented by this evaluator)",
+			     t->name);
 		if (!t->bi)
 			cerr(s, t->line, "undefined function %s", t->name);
 		/* a builtin with one more argument: the last is the output */
@@ -568,6 +566,9 @@ static void resolve_with(struct cstate *s, struct with *w)
 	c->name = name;
 	c->fn = g;
 	c->bi = g ? NULL : builtin_find(name);
+	if (!g && !c->bi && builtin_unsupported(name))
+		cerr(s, t->line, "with: unsupported builtin %s (not implemented by this evaluator)",
+		     name);
 	if (!g && !c->bi)
 		cerr(s, t->line, "with: undefined function %s", name);
 	w->target = c;

@@ -80,7 +80,7 @@ struct ectx {
 	struct sbuf *prints;
 	struct kerr *err;
 	bool strict;
-	bool in_mock; /* evaluating a `with f as mock` replacement */
+	size_t mock_floor; /* in a `with f as mock` replacement: ov[0..floor) are off */
 };
 
 /* Builtins: fill *out (NULL: undefined) and return 0, or return <0 with
@@ -92,8 +92,12 @@ struct builtin {
 };
 
 const struct builtin *builtin_find(const char *name);
+/* An OPA builtin deliberately left out (compile error "unsupported builtin"). */
+bool builtin_unsupported(const char *name);
 int builtin_error(struct ectx *c, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* One evaluation step: abandons the query past the step or stack bound. */
+void eval_step(struct ectx *c);
 /* A bound was reached: abandon the query. */
 __attribute__((noreturn)) void eval_bail(struct ectx *c, int code, const char *what);
 

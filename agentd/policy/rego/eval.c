@@ -37,18 +37,26 @@ static const struct rv not_done, undef;
 __attribute__((noreturn)) void eval_bail(struct ectx *c, int code, const char *what)
 {
 	c->bail_code = code;
-	kerr_set_status(c->err, code == -ETIME ? GRPC_DEADLINE_EXCEEDED : GRPC_RESOURCE_EXHAUSTED,
-			code, "rego: %s", what);
+	int status = code == -ETIME    ? GRPC_DEADLINE_EXCEEDED
+		     : code == -ERANGE ? GRPC_INVALID_ARGUMENT
+				       : GRPC_RESOURCE_EXHAUSTED;
+	kerr_set_status(c->err, status, code, "rego: %s", what);
 	longjmp(*c->bail, 1);
 }
 
-static void step(struct ectx *c)
+/* eval.c's own calls inline it: one per expression, term and iteration */
+static inline __attribute__((always_inline)) void step(struct ectx *c)
 {
 	char probe;
 	if (++c->steps > c->max_steps)
 		eval_bail(c, -ETIME, "evaluation step bound reached");
 	if ((size_t)(c->stack_base - &probe) > c->max_stack)
 		eval_bail(c, -ELOOP, "evaluation nesting (stack) bound reached");
+}
+
+void eval_step(struct ectx *c)
+{
+	step(c);
 }
 
 static int eval_error(struct ectx *c, const struct term *t, const char *fmt, ...)
@@ -280,15 +288,23 @@ static int materialize(struct ectx *c, const struct pnode *node, const struct rv
 	struct rvlist k = { 0 }, v = { 0 };
 	if (base && base->t == RV_OBJ)
 		for (size_t i = 0; i < base->obj.n; i++) {
-			rvl_push(c->a, &k, base->obj.k[i]);
+			const struct rv *key = base->obj.k[i];
+			if (key->t == RV_STR && pnode_child(node, key->str.s))
+				continue; /* merged with the rules below */
+			rvl_push(c->a, &k, key);
 			rvl_push(c->a, &v, base->obj.v[i]);
 		}
 	for (size_t i = 0; i < node->nkids; i++) {
 		const struct rv *key = rv_cstr(c->a, node->kids[i]->name);
-		const struct rv *val;
-		int r = materialize(c, node->kids[i], base ? rv_get(base, key) : NULL, &val);
-		if (r < 0)
-			return r;
+		const struct rv *bv = base ? rv_get(base, key) : NULL;
+		const struct rv *val = bv;
+		/* a rule and a base document at one path: OPA reads the base one
+		 * when it enumerates (test-baseandvirtualdocs "conflicts") */
+		if (!(bv && node->kids[i]->rg)) {
+			int r = materialize(c, node->kids[i], bv, &val);
+			if (r < 0)
+				return r;
+		}
 		if (!val)
 			continue;
 		rvl_push(c->a, &k, key);
@@ -327,11 +343,10 @@ static int eval_data(struct ectx *c, struct frame *fr, struct term *t, vkfn vk, 
 		}
 		if (!node->rg && e && e->k == TM_CONST) {
 			/* no rule below this key: base data only from here */
-			base = base ? rv_get(base, e->v) : NULL;
+			base = apply_data_overrides(c, t, i + 1, base ? rv_get(base, e->v) : NULL);
 			if (!base)
 				return 0;
-			return ref_walk(c, fr, t, i + 1, apply_data_overrides(c, t, i + 1, base), vk,
-					arg);
+			return ref_walk(c, fr, t, i + 1, base, vk, arg);
 		}
 		const struct rv *v;
 		if (!node->rg && !node->nkids) {
@@ -344,9 +359,10 @@ static int eval_data(struct ectx *c, struct frame *fr, struct term *t, vkfn vk, 
 				return eval_error(c, t, "function %s referenced without a call",
 						  node->name);
 		}
+		v = apply_data_overrides(c, t, i, v);
 		if (!v)
 			return 0;
-		return ref_walk(c, fr, t, i, apply_data_overrides(c, t, i, v), vk, arg);
+		return ref_walk(c, fr, t, i, v, vk, arg);
 	}
 }
 
@@ -475,9 +491,11 @@ struct callk {
 	const struct rv *result;
 };
 
+/* The innermost mock of t's function; inside a mock only the mocks set up
+ * inside it count (OPA: a mock calls the originals, never another mock). */
 static const struct override *find_fn_override(struct ectx *c, const struct term *t)
 {
-	for (size_t k = c->nov; k > 0; k--) {
+	for (size_t k = c->nov; k > c->mock_floor; k--) {
 		const struct override *o = &c->ov[k - 1];
 		if ((o->fn_from && o->fn_from == t->fn) || (o->bi_from && o->bi_from == t->bi))
 			return o;
@@ -496,18 +514,17 @@ static int call_apply(struct ectx *c, struct callk *ck)
 	struct term *t = ck->t;
 	const struct rv *out = NULL;
 	int r;
-	const struct override *o = c->nov && !c->in_mock ? find_fn_override(c, t) : NULL;
+	const struct override *o = c->nov > c->mock_floor ? find_fn_override(c, t) : NULL;
 	if (o && o->value) {
 		out = o->value;
 	} else if (o && o->fn_to) {
-		/* a mock calls the originals, never another mock (OPA) */
-		bool in_mock = c->in_mock;
-		c->in_mock = true;
+		size_t floor = c->mock_floor;
+		c->mock_floor = c->nov;
 		if (o->fn_to->fn)
 			r = eval_func(c, o->fn_to->fn, ck->args, &out);
 		else
 			r = o->fn_to->bi->fn(c, ck->args, &out);
-		c->in_mock = in_mock;
+		c->mock_floor = floor;
 		if (r < 0) {
 			if (o->fn_to->fn || c->strict || c->bail_code)
 				return r;
@@ -750,6 +767,31 @@ static int unify_pairs(struct ectx *c, void *arg)
 	return unify_terms(c, pk->fr, pk->a->items[pk->i], pk->b->items[pk->i], unify_pairs, &next);
 }
 
+static bool const_keys(const struct term *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->items[i]->k != TM_CONST)
+			return false;
+	return true;
+}
+
+/* Two object patterns with constant keys: the values of equal keys pair up
+ * (b's reordered to a's keys); false when the key sets differ. */
+static bool pair_object_values(struct term *a, struct term *b, struct term **va,
+			       struct term **vb)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		va[i] = a->vals[i];
+		vb[i] = NULL;
+		for (size_t j = 0; j < b->n && !vb[i]; j++)
+			if (rv_eq(a->items[i]->v, b->items[j]->v))
+				vb[i] = b->vals[j];
+		if (!vb[i])
+			return false;
+	}
+	return true;
+}
+
 static int unify_terms(struct ectx *c, struct frame *fr, struct term *a, struct term *b, kfn k,
 		       void *arg)
 {
@@ -758,6 +800,21 @@ static int unify_terms(struct ectx *c, struct frame *fr, struct term *a, struct 
 		if (a->n != b->n)
 			return 0;
 		struct pairk pk = { fr, a, b, 0, k, arg };
+		return unify_pairs(c, &pk);
+	}
+	if (ua && ub && a->k == TM_OBJECT && b->k == TM_OBJECT && const_keys(a) && const_keys(b)) {
+		/* {"x": x, "y": 2} = {"x": 1, "y": y}: the values pair up as arrays */
+		if (a->n != b->n)
+			return 0;
+		struct term *va = ar_alloc(c->a, sizeof(*va)), *vb = ar_alloc(c->a, sizeof(*vb));
+		*va = *a;
+		*vb = *b;
+		va->k = vb->k = TM_ARRAY;
+		va->items = ar_alloc(c->a, a->n * sizeof(*va->items));
+		vb->items = ar_alloc(c->a, a->n * sizeof(*vb->items));
+		if (!pair_object_values(a, b, va->items, vb->items))
+			return 0;
+		struct pairk pk = { fr, va, vb, 0, k, arg };
 		return unify_pairs(c, &pk);
 	}
 	if (ub && !ua) {

@@ -8,6 +8,7 @@
  * policy_data costs nothing per query.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -578,10 +579,18 @@ static const struct rv *number_value(struct parser *p, const struct token *t, bo
 		errno = 0;
 		char *end;
 		long long v = strtoll(txt, &end, 10);
+		if (errno == ERANGE)
+			perr(p, t, "integer %s is out of range (numbers past int64 are not "
+				   "supported)", txt);
 		if (!errno && !*end)
 			return rv_int(p->a, v);
 	}
-	return rv_num(p->a, strtod(txt, NULL));
+	errno = 0;
+	double d = strtod(txt, NULL);
+	if (errno == ERANGE || isinf(d))
+		perr(p, t, "number %s is out of range (numbers past a double are not supported)",
+		     txt);
+	return rv_num(p->a, d);
 }
 
 /* Parenthesised or bracketed terms ignore newlines. */
@@ -924,7 +933,9 @@ static struct lit *parse_literal(struct parser *p)
 	}
 	struct with *w = NULL;
 	size_t nw = 0;
-	while (!at_break(p) && is(p, "with")) {
+	/* `with` is a keyword, so one on the next line still modifies this
+	 * literal (OPA accepts a list of modifiers over several lines) */
+	while (is(p, "with")) {
 		p->i++;
 		w = w ? w : ar_alloc(p->a, 16 * sizeof(*w));
 		if (nw == 16)
@@ -1031,12 +1042,69 @@ static struct rule *new_rule(struct parser *p, const struct token *at)
 	return r;
 }
 
+/* Runs fn; on a syntax error returns NULL with the position restored and the
+ * error left in p->err (out of memory still abandons the parse). */
+static void *try_parse(struct parser *p, void *(*fn)(struct parser *))
+{
+	size_t save = p->i;
+	int depth = p->depth;
+	jmp_buf outer;
+	memcpy(&outer, &p->fail, sizeof(outer));
+	void *volatile res = NULL;
+	int r = setjmp(p->fail);
+	if (!r)
+		res = fn(p);
+	memcpy(&p->fail, &outer, sizeof(outer));
+	if (r && r != 3)
+		longjmp(p->fail, r);
+	if (r) {
+		p->i = save;
+		p->depth = depth;
+	}
+	return res;
+}
+
+static void *braced_body_fn(struct parser *p)
+{
+	return parse_braced_body(p);
+}
+
+static void *literal_fn(struct parser *p)
+{
+	return parse_literal(p);
+}
+
+/* After `if`, a `{` starts a body or, as OPA reads it when the text is no
+ * body, one literal that is an object or set (`if {k: v | ...}`). */
+static struct body *parse_if_braces(struct parser *p)
+{
+	struct body *b = try_parse(p, braced_body_fn);
+	if (b)
+		return b;
+	struct kerr body_err;
+	if (p->err)
+		body_err = *p->err;
+	struct lit *l = try_parse(p, literal_fn);
+	if (!l) {
+		if (p->err)
+			*p->err = body_err; /* report what is wrong with it as a body */
+		longjmp(p->fail, 3);
+	}
+	if (p->err)
+		kerr_clear(p->err);
+	b = ar_alloc(p->a, sizeof(*b));
+	b->l = ar_alloc(p->a, sizeof(*b->l));
+	b->l[0] = l;
+	b->n = 1;
+	return b;
+}
+
 /* `if body`, `if { body }`, `{ body }`, or nothing. */
 static struct body *parse_rule_body(struct parser *p)
 {
 	if (accept(p, "if")) {
 		if (is(p, "{"))
-			return parse_braced_body(p);
+			return parse_if_braces(p);
 		struct body *b = ar_alloc(p->a, sizeof(*b));
 		b->l = ar_alloc(p->a, sizeof(*b->l));
 		b->l[0] = parse_literal(p);

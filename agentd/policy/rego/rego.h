@@ -56,8 +56,6 @@ int rego_policy_compile(struct rego_policy *p, struct kerr *err);
 
 /* Replace the base document data (an object; copied). */
 int rego_policy_set_data(struct rego_policy *p, const json_t *data, struct kerr *err);
-/* The current data (a new reference; sets become arrays). */
-json_t *rego_policy_get_data(const struct rego_policy *p);
 
 struct rego_result {
 	/* One object per solution, mapping the query's named variables to

@@ -100,7 +100,6 @@ bool rv_as_int(const struct rv *v, int64_t *out);
 
 /* Object field / set member / array element; NULL when absent. */
 const struct rv *rv_get(const struct rv *coll, const struct rv *key);
-const struct rv *rv_obj_get(const struct rv *obj, const char *key);
 bool rv_set_has(const struct rv *set, const struct rv *v);
 
 /* Growable list of values in an arena (builders for arrays, sets, objects). */
@@ -116,8 +115,6 @@ int rv_from_json(struct arena *a, const json_t *j, size_t max_nodes, const struc
 json_t *rv_to_json(const struct rv *v);
 /* Compact JSON text of v (arena string); sets print as arrays. */
 char *rv_json_text(struct arena *a, const struct rv *v);
-/* Shortest text of a number that reads back the same. */
-void rv_num_text(const struct rv *v, char *buf, size_t len);
 const char *rv_type_name(const struct rv *v);
 
 #endif

@@ -292,14 +292,6 @@ const struct rv *rv_get(const struct rv *coll, const struct rv *key)
 	}
 }
 
-const struct rv *rv_obj_get(const struct rv *obj, const char *key)
-{
-	if (obj->t != RV_OBJ)
-		return NULL;
-	struct rv k = { .t = RV_STR, .str = { strlen(key), key } };
-	return rv_get(obj, &k);
-}
-
 void rvl_push(struct arena *a, struct rvlist *l, const struct rv *v)
 {
 	if (l->n == l->cap) {
@@ -381,7 +373,8 @@ int rv_from_json(struct arena *a, const json_t *j, size_t max_nodes, const struc
 	return from_json(&in, j, 0, out);
 }
 
-void rv_num_text(const struct rv *v, char *buf, size_t len)
+/* Shortest text of a number that reads back the same. */
+static void rv_num_text(const struct rv *v, char *buf, size_t len)
 {
 	if (v->num.is_int) {
 		snprintf(buf, len, "%lld", (long long)v->num.i);

@@ -49,10 +49,13 @@ t_exec() {
     'tr -d "\r" <"$work/tty.out" | grep -qx "44 120"'
 
   # ctl exec --tty from a terminal: the local size is the container's.
-  # script(1) turns EOF on its own stdin into a ^D typed at the terminal:
-  # keep its stdin open (and empty) so only the command runs.
-  timeout -k 5 60 script -qec "stty rows 33 cols 99; $(printf '%q ' "$ctl_bin") --addr $addr exec --tty sleeper -- stty size" \
-    /dev/null < <(sleep 30) >"$work/tty2.out" 2>"$work/tty2.err"
+  # script(1) turns EOF on its own stdin into a ^D typed at the terminal,
+  # and waits for that EOF after the command: keep its stdin open (and
+  # empty) until the command has ended (the done file), up to 30 s.
+  local done_f="$work/tty2.done"
+  timeout -k 5 60 script -qec "stty rows 33 cols 99; $(printf '%q ' "$ctl_bin") --addr $addr exec --tty sleeper -- stty size; touch $(printf '%q' "$done_f")" \
+    /dev/null < <(for _ in $(seq 1 300); do [ -e "$done_f" ] && break; sleep 0.1; done) \
+    >"$work/tty2.out" 2>"$work/tty2.err"
   rc=$?
   check "ctl exec --tty: the terminal's size reaches the process" "$(diag tty2)" eval \
     'tr -d "\r" <"$work/tty2.out" | grep -qx "33 99"'

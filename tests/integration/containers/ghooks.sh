@@ -21,7 +21,8 @@ t_ghooks() {
   printf 'not a hook\n' >"$hd/prestart/20-not-executable"
   ctl call AgentService/CreateSandbox "{\"guestHookPath\": \"$hd\"}" >"$out" 2>&1
   rc=$?
-  check "CreateSandbox with guest_hook_path: OK" "$(cat "$out")" eval '[ $rc -eq 0 ]'
+  check "CreateSandbox with guest_hook_path: OK, and no hook runs before a container does" "$(cat "$out")" \
+    eval '[ $rc -eq 0 ] && [ ! -e "$mark" ]'
   local b
   b=$(bundle ghrun true)
   run_ ghrun "$b"

@@ -11,13 +11,16 @@ suite_requires
 t_hostile() {
   agent_start hostile || return
   local b out="$work/hostile.out"
-  local spec='{"Process": {"Args": ["true"], "Cwd": "/"}, "Root": {"Path": "'"$shared"'/x/rootfs"}}'
+  # a spec complete enough that only the id is wrong
+  b=$(bundle x true)
+  local spec='{"Process": {"Args": ["true"], "Cwd": "/"}, "Root": {"Path": "'"$b"'/rootfs"},
+    "Linux": {"Namespaces": [{"Type": "mount"}, {"Type": "pid"}]}}'
   local id
   for id in '../x' 'a/b' '..' ''; do
     ctl call AgentService/CreateContainer "{\"containerId\": \"$id\", \"OCI\": $spec}" >"$out" 2>&1
     rc=$?
-    check "CreateContainer with id \"$id\" is INVALID_ARGUMENT" "$(cat "$out")" \
-      eval '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out"'
+    check "CreateContainer with id \"$id\" is INVALID_ARGUMENT naming the container id" "$(cat "$out")" \
+      eval '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out" && grep -qi "container.\?id" "$out"'
   done
   ctl call AgentService/ReadStdout '{"containerId": "../../etc", "len": 10}' >"$out" 2>&1
   rc=$?
@@ -26,11 +29,15 @@ t_hostile() {
 
   ln -s / "$shared/evilroot"
   ctl call AgentService/CreateContainer \
-    "{\"containerId\": \"evil1\", \"OCI\": {\"Process\": {\"Args\": [\"true\"], \"Cwd\": \"/\"}, \"Root\": {\"Path\": \"$shared/evilroot\"}}}" \
-    >"$out" 2>&1
+    "{\"containerId\": \"evil1\", \"OCI\": ${spec/$b\/rootfs/$shared/evilroot}}" >"$out" 2>&1
   rc=$?
-  check "a rootfs that is a symlink to / is refused" "$(cat "$out")" eval '[ $rc -ne 0 ]'
-  ctl call AgentService/RemoveContainer '{"containerId": "evil1"}' >/dev/null 2>&1
+  local refused
+  refused=$(cat "$out")
+  ctl call AgentService/RemoveContainer '{"containerId": "evil1"}' >"$out" 2>&1
+  check "a rootfs that is a symlink to / is refused naming the root, and no container evil1 exists" \
+    "$refused; $(cat "$out")" eval \
+    '[ $rc -ne 0 ] && [[ $refused == *INVALID_ARGUMENT*evilroot* || $refused == *PERMISSION_DENIED*evilroot* ]] &&
+     grep -q NOT_FOUND "$out"'
 
   # A mount destination behind a symlink that points out of the root.
   b=$(bundle escape sh -c 'ls /escape/sub >/dev/null 2>&1; echo done')
@@ -56,8 +63,9 @@ t_hostile() {
   b=$(bundle bindetc cat /hostetc/hostname)
   jqset "$b" '.mounts += [{destination: "/hostetc", type: "bind", source: "/etc", options: ["rbind", "ro"]}]'
   run_ bindetc "$b"
-  check "a bind mount of a host path outside the allowed guest paths is refused" "$(diag bindetc)" \
-    eval '[ $rc -ne 0 ] && ! [ -s "$work/bindetc.out" ]'
+  check "a bind mount of a host path outside the allowed guest paths is refused naming /etc" "$(diag bindetc)" \
+    eval '[ $rc -ne 0 ] && ! [ -s "$work/bindetc.out" ] && grep -q "Source /etc: bind sources must be below" "$work/bindetc.err" &&
+      grep -q -e INVALID_ARGUMENT -e PERMISSION_DENIED "$work/bindetc.err"'
   agent_stop
 }
 

@@ -36,6 +36,13 @@ t_limits() {
     return
   fi
   local maj=${dev%%:*} min=${dev##*:}
+  # The file a block IO weight goes to (the agent probes the same way): CFQ's
+  # blkio.weight, BFQ's blkio.bfq.weight, or none on a kernel with neither
+  # scheduler, where every weight request must fail FAILED_PRECONDITION.
+  local wf= f
+  for f in blkio.weight blkio.bfq.weight; do
+    [ -f "$blk/$f" ] && { wf=$f; break; }
+  done
   local net=no rt=no netwhy= rtwhy=
   grep -qw net_cls /proc/cgroups && grep -qw net_prio /proc/cgroups && [ -d /sys/fs/cgroup/systemd ] &&
     ! [ -d /sys/fs/cgroup/net_cls ] && net=yes
@@ -59,11 +66,11 @@ t_limits() {
   local b out="$work/limits.out"
   b=$(bundle lm sh -c 'echo ready; exec sleep 1000')
   local res
-  res=$(jq -n --argjson maj "$maj" --argjson min "$min" --arg net $net --arg rt $rt '
+  res=$(jq -n --argjson maj "$maj" --argjson min "$min" --arg net $net --arg rt $rt --arg wf "$wf" '
     {memory: {limit: 67108864},
-     blockIO: {weight: 200,
-               throttleReadBpsDevice: [{major: $maj, minor: $min, rate: 1048576}],
-               throttleWriteIOPSDevice: [{major: $maj, minor: $min, rate: 100}]}}
+     blockIO: ({throttleReadBpsDevice: [{major: $maj, minor: $min, rate: 1048576}],
+               throttleWriteIOPSDevice: [{major: $maj, minor: $min, rate: 100}]}
+               + (if $wf != "" then {weight: 200} else {} end))}
     + (if $net == "yes" then {network: {classID: 1048577, priorities: [{name: "lo", priority: 5}]}} else {} end)
     + (if $rt == "yes" then {cpu: {realtimePeriod: 100000, realtimeRuntime: 4000}} else {} end)')
   jqset "$b" 'del(.linux.cgroupsPath) | .linux.resources = $r' --argjson r "$res"
@@ -80,11 +87,23 @@ t_limits() {
   fi
   local bd="$blk/$cg_name/lm" md="/sys/fs/cgroup/memory/$cg_name/lm"
   local nd="/proc/$agent_pid/root/sys/fs/cgroup/systemd/$cg_name/lm" cd="/sys/fs/cgroup/cpu/$cg_name/lm"
-  local wf=blkio.weight
-  [ -f "$bd/$wf" ] || wf=blkio.bfq.weight
   # line FILE KEY: the value on KEY's line of a list file ("" if none)
   line() { awk -v k="$2" '$1 == k {print $2}' "$1" 2>/dev/null; }
-  check "create: blockIO weight 200 is in $wf" "$(diag lm)" want "$(cat "$bd/$wf" 2>&1)" 200
+  # weight_kept: the weight is still what the last accepted request set
+  weight_kept() { [ -z "$wf" ] || [ "$(cat "$bd/$wf")" = "$1" ]; }
+  local nows="the kernel has no block IO weight support"
+  if [ -n "$wf" ]; then
+    check "create: blockIO weight 200 is in $wf" "$(diag lm)" want "$(cat "$bd/$wf" 2>&1)" 200
+  else
+    say "limits: this kernel has neither blkio.weight (CFQ) nor blkio.bfq.weight (BFQ)"
+    b=$(bundle lnow true)
+    jqset "$b" 'del(.linux.cgroupsPath) | .linux.resources = {blockIO: {weight: 200}}'
+    run_ lnow "$b"
+    check "create with blockIO weight 200 and no weight file: FAILED_PRECONDITION ($nows), no cgroup left" \
+      "$(diag lnow)" eval \
+      '[ $rc -ne 0 ] && grep -q FAILED_PRECONDITION "$work/lnow.err" && grep -q "$nows" "$work/lnow.err" &&
+       [ ! -d "$blk/$cg_name/lnow" ]'
+  fi
   check "create: throttleReadBpsDevice $dev 1048576 is in blkio.throttle.read_bps_device" "$(diag lm)" \
     want "$(line "$bd/blkio.throttle.read_bps_device" "$dev")" 1048576
   check "create: throttleWriteIOPSDevice $dev 100 is in blkio.throttle.write_iops_device" "$(diag lm)" \
@@ -111,11 +130,26 @@ t_limits() {
     + (if $rt == "yes" then {CPU: {RealtimeRuntime: 5000}} else {} end)')
   ctl call AgentService/UpdateContainer "{\"containerId\": \"lm\", \"resources\": $upd}" >"$out" 2>&1
   rc=$?
-  check "UpdateContainer: weight 300 and read bps 2097152 written, write iops untouched" \
-    "$(cat "$out"; diag lm)" eval \
-    '[ $rc -eq 0 ] && [ "$(cat "$bd/$wf")" = 300 ] &&
-     [ "$(line "$bd/blkio.throttle.read_bps_device" "$dev")" = 2097152 ] &&
-     [ "$(line "$bd/blkio.throttle.write_iops_device" "$dev")" = 100 ]'
+  if [ -n "$wf" ]; then
+    check "UpdateContainer: weight 300 and read bps 2097152 written, write iops untouched" \
+      "$(cat "$out"; diag lm)" eval \
+      '[ $rc -eq 0 ] && [ "$(cat "$bd/$wf")" = 300 ] &&
+       [ "$(line "$bd/blkio.throttle.read_bps_device" "$dev")" = 2097152 ] &&
+       [ "$(line "$bd/blkio.throttle.write_iops_device" "$dev")" = 100 ]'
+  else
+    # the same request refused whole; without its weight it is written
+    local rbps_before refused
+    rbps_before=$(line "$bd/blkio.throttle.read_bps_device" "$dev")
+    refused=$(cat "$out"; echo "rc=$rc")
+    upd=$(echo "$upd" | jq -c 'del(.BlockIO.Weight)')
+    ctl call AgentService/UpdateContainer "{\"containerId\": \"lm\", \"resources\": $upd}" >"$out" 2>&1
+    rc=$?
+    check "UpdateContainer with weight 300: FAILED_PRECONDITION ($nows), nothing written; without it read bps 2097152 written, write iops untouched" \
+      "$refused; $(cat "$out"; diag lm)" eval \
+      '[[ $refused == *FAILED_PRECONDITION*"$nows"* ]] && [[ $refused != *rc=0 ]] && [ "$rbps_before" = 1048576 ] &&
+       [ $rc -eq 0 ] && [ "$(line "$bd/blkio.throttle.read_bps_device" "$dev")" = 2097152 ] &&
+       [ "$(line "$bd/blkio.throttle.write_iops_device" "$dev")" = 100 ]'
+  fi
   if [ $net = yes ]; then
     check "UpdateContainer: classID 1048578 and lo priority 7 written" "$(cat "$out"; diag lm)" eval \
       '[ "$(cat "$nd/net_cls.classid")" = 1048578 ] && [ "$(line "$nd/net_prio.ifpriomap" lo)" = 7 ]'
@@ -137,21 +171,24 @@ t_limits() {
   check "UpdateContainer blockIO weight 5: INVALID_ARGUMENT naming weight; memory limit kept" \
     "$(cat "$out"; diag lm)" eval \
     '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out" && grep -q "weight 5" "$out" &&
-     [ "$(cat "$md/memory.limit_in_bytes")" = 67108864 ] && [ "$(cat "$bd/$wf")" = 300 ]'
+     [ "$(cat "$md/memory.limit_in_bytes")" = 67108864 ] && weight_kept 300'
+  # a valid change beside each refused one, that must not be written either
+  local valid='"BlockIO": {"Weight": 400}' kept='weight_kept 300' keptwhat=weight
+  [ -n "$wf" ] || { valid='"Memory": {"Limit": 50331648}' kept='[ "$(cat "$md/memory.limit_in_bytes")" = 67108864 ]' keptwhat="memory limit"; }
   ctl call AgentService/UpdateContainer \
-    '{"containerId": "lm", "resources": {"BlockIO": {"Weight": 400}, "HugepageLimits": [{"Pagesize": "3MB", "Limit": 0}]}}' \
+    "{\"containerId\": \"lm\", \"resources\": {$valid, \"HugepageLimits\": [{\"Pagesize\": \"3MB\", \"Limit\": 0}]}}" \
     >"$out" 2>&1
   rc=$?
-  check "UpdateContainer hugepage size 3MB: INVALID_ARGUMENT naming it; weight kept" \
+  check "UpdateContainer hugepage size 3MB: INVALID_ARGUMENT naming it; $keptwhat kept" \
     "$(cat "$out"; diag lm)" eval \
-    '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out" && grep -q "3MB" "$out" && [ "$(cat "$bd/$wf")" = 300 ]'
+    '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out" && grep -q "3MB" "$out" && eval "$kept"'
   ctl call AgentService/UpdateContainer \
-    '{"containerId": "lm", "resources": {"BlockIO": {"Weight": 400}, "Network": {"ClassID": 7, "Priorities": [{"Name": "a/b", "Priority": 1}]}}}' \
+    "{\"containerId\": \"lm\", \"resources\": {$valid, \"Network\": {\"ClassID\": 7, \"Priorities\": [{\"Name\": \"a/b\", \"Priority\": 1}]}}}" \
     >"$out" 2>&1
   rc=$?
-  check "UpdateContainer interface name a/b: INVALID_ARGUMENT naming it; weight kept" \
+  check "UpdateContainer interface name a/b: INVALID_ARGUMENT naming it; $keptwhat kept" \
     "$(cat "$out"; diag lm)" eval \
-    '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out" && grep -q "a/b" "$out" && [ "$(cat "$bd/$wf")" = 300 ]'
+    '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out" && grep -q "a/b" "$out" && eval "$kept"'
   if [ $net = yes ]; then
     check "... and classID kept" "$(diag lm)" want "$(cat "$nd/net_cls.classid" 2>&1)" 1048578
   else
@@ -160,18 +197,18 @@ t_limits() {
 
   # Refused by the kernel half way (no device 4095:1048575): the weight, the
   # read bps line and the new write bps line written before it are undone.
-  upd=$(jq -n -c --argjson maj "$maj" --argjson min "$min" '
-    {BlockIO: {Weight: 400,
-      ThrottleReadBpsDevice: [{Major: $maj, Minor: $min, Rate: 4194304}],
+  upd=$(jq -n -c --argjson maj "$maj" --argjson min "$min" --arg wf "$wf" '
+    {BlockIO: ({ThrottleReadBpsDevice: [{Major: $maj, Minor: $min, Rate: 4194304}],
       ThrottleWriteBpsDevice: [{Major: $maj, Minor: $min, Rate: 1000000}],
-      ThrottleWriteIOPSDevice: [{Major: 4095, Minor: 1048575, Rate: 1}]}}')
+      ThrottleWriteIOPSDevice: [{Major: 4095, Minor: 1048575, Rate: 1}]}
+      + (if $wf != "" then {Weight: 400} else {} end))}')
   ctl call AgentService/UpdateContainer "{\"containerId\": \"lm\", \"resources\": $upd}" >"$out" 2>&1
   rc=$?
   check "UpdateContainer with a throttle on a missing device: INVALID_ARGUMENT naming the file" \
     "$(cat "$out"; diag lm)" eval \
     '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$out" && grep -q blkio.throttle.write_iops_device "$out"'
-  check "... weight, read bps restored, the new write bps rule removed" "$(cat "$out"; diag lm)" eval \
-    '[ "$(cat "$bd/$wf")" = 300 ] && [ "$(line "$bd/blkio.throttle.read_bps_device" "$dev")" = 2097152 ] &&
+  check "... ${wf:+weight, }read bps restored, the new write bps rule removed" "$(cat "$out"; diag lm)" eval \
+    'weight_kept 300 && [ "$(line "$bd/blkio.throttle.read_bps_device" "$dev")" = 2097152 ] &&
      [ -z "$(line "$bd/blkio.throttle.write_bps_device" "$dev")" ]'
 
   # hugetlb: on this hybrid host it is bound to the cgroup2, which the agent

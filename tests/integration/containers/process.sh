@@ -233,7 +233,6 @@ t_kill_all() {
   wait_ $a e1
   remove_ $a
   remove_ $b
-  call DestroySandbox '{}'
 }
 
 # Attack: SignalProcess racing pid reuse. The executor reads the init's
@@ -294,4 +293,6 @@ t_init_handler
 t_env_user
 t_kill_all
 t_pid_reuse
+# After DestroySandbox the agent stops, as upstream's: last.
+call DestroySandbox '{}'
 agent_stop

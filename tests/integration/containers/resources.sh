@@ -9,8 +9,9 @@ plan 12
 suite_requires
 
 t_resources() {
-  if [ ! -f /sys/fs/cgroup/memory/memory.limit_in_bytes ] || [ ! -f /sys/fs/cgroup/pids/cgroup.procs ]; then
-    skip_rest "needs cgroup v1 memory and pids (this group reads the v1 files)"
+  if [ ! -f /sys/fs/cgroup/memory/memory.limit_in_bytes ] || [ ! -f /sys/fs/cgroup/pids/cgroup.procs ] ||
+    [ ! -f /sys/fs/cgroup/freezer/cgroup.procs ]; then
+    skip_rest "needs cgroup v1 memory, pids and freezer (this group reads the v1 files)"
     return
   fi
   agent_start resources || return

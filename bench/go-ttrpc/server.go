@@ -3,9 +3,14 @@
 // The reference peer for bench/run: a containerd/ttrpc server (Debian's
 // golang-github-containerd-ttrpc-dev) that answers grpc.Health/Check with
 // SERVING and grpc.Health/Version, on the same wire as our agent, so the
-// same C client measures both.
+// same C client measures both. For bench/stdio it also answers
+// grpc.AgentService/ReadStdout with len zero bytes from memory (at most
+// 4 MiB), so that a client's ReadStdout round trip can be measured with no
+// stdio path behind it.
 //
 //	go-server /path/to/socket
+//
+// Messages: messages.go (built with it: go build server.go messages.go).
 //
 // It removes its socket and exits on SIGTERM or SIGINT.
 package main
@@ -19,35 +24,9 @@ import (
 	"syscall"
 
 	"github.com/containerd/ttrpc"
-	"github.com/gogo/protobuf/proto"
 )
 
-// Hand-declared messages (no protoc-gen-go offline); field numbers from
-// protos/health.proto.
-type CheckRequest struct {
-	Service string `protobuf:"bytes,1,opt,name=service,proto3"`
-}
-
-func (m *CheckRequest) Reset()         { *m = CheckRequest{} }
-func (m *CheckRequest) String() string { return proto.CompactTextString(m) }
-func (*CheckRequest) ProtoMessage()    {}
-
-type HealthCheckResponse struct {
-	Status int32 `protobuf:"varint,1,opt,name=status,proto3"`
-}
-
-func (m *HealthCheckResponse) Reset()         { *m = HealthCheckResponse{} }
-func (m *HealthCheckResponse) String() string { return proto.CompactTextString(m) }
-func (*HealthCheckResponse) ProtoMessage()    {}
-
-type VersionCheckResponse struct {
-	GrpcVersion  string `protobuf:"bytes,1,opt,name=grpc_version,proto3"`
-	AgentVersion string `protobuf:"bytes,2,opt,name=agent_version,proto3"`
-}
-
-func (m *VersionCheckResponse) Reset()         { *m = VersionCheckResponse{} }
-func (m *VersionCheckResponse) String() string { return proto.CompactTextString(m) }
-func (*VersionCheckResponse) ProtoMessage()    {}
+var zeros = make([]byte, 4<<20)
 
 func main() {
 	if len(os.Args) != 2 {
@@ -80,6 +59,19 @@ func main() {
 				return nil, err
 			}
 			return &VersionCheckResponse{GrpcVersion: "0.0.1", AgentVersion: "go-peer"}, nil
+		},
+	})
+	s.Register("grpc.AgentService", map[string]ttrpc.Method{
+		"ReadStdout": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+			var req ReadStreamRequest
+			if err := unmarshal(&req); err != nil {
+				return nil, err
+			}
+			n := int(req.Len)
+			if n > len(zeros) {
+				n = len(zeros)
+			}
+			return &ReadStreamResponse{Data: zeros[:n]}, nil
 		},
 	})
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_executor.c - the executor's container path end to end with the real
+ * executor_test.c - the executor's container path end to end with the real
  * binaries (kata-agent-executor, kata-agent-monitor): this test plays the
  * parent (control channel) and the front-end (IPC channel, then the
  * per-container monitor channels received in MONITOR_ATTACH).
@@ -12,7 +12,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <glob.h>
 #include <poll.h>
 #include <sched.h>
@@ -34,7 +33,8 @@
 #include "grpc_status.h"
 #include "ipc.h"
 #include "pbjson.h"
-#include "../tap.h"
+#include "tap.h"
+#include "testutil.h"
 
 static char tmp[64], rootfs[128], cgparent[64];
 static pid_t epid = -1;
@@ -50,93 +50,23 @@ static uint32_t oom_poll_id;
 
 /* ---- fixture ------------------------------------------------------------- */
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st, (void)f;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
-
-static int copy_file(const char *from, const char *to, mode_t mode)
-{
-	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, mode);
-	char buf[65536];
-	ssize_t n;
-	if (in < 0 || out < 0)
-		return -1;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			return -1;
-	close(in);
-	close(out);
-	return chmod(to, mode);
-}
-
 static int build_rootfs(void)
 {
 	static const char *const applets[] = { "sh", "cat", "id", "echo", "sleep", "true", "ls",
-					       "test" };
-	static const char *const dirs[] = { "bin", "proc", "dev", "tmp", "sys", "etc" };
-	char p[256];
-	snprintf(p, sizeof(p), "%s/c1", tmp);
-	if (mkdir(p, 0755) < 0)
-		return -1;
+					       "test", NULL };
+	char c1[128];
+	snprintf(c1, sizeof(c1), "%s/c1", tmp);
+	if (mkdir(c1, 0755) < 0)
+		return -errno;
 	snprintf(rootfs, sizeof(rootfs), "%s/c1/rootfs", tmp);
-	if (mkdir(rootfs, 0755) < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s", rootfs, dirs[i]);
-		if (mkdir(p, 0755) < 0)
-			return -1;
-	}
-	snprintf(p, sizeof(p), "%s/bin/busybox", rootfs);
-	if (copy_file("/bin/busybox", p, 0755) < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof(applets) / sizeof(applets[0]); i++) {
-		snprintf(p, sizeof(p), "%s/bin/%s", rootfs, applets[i]);
-		if (symlink("busybox", p) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static char *read_text(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, m);
-	fclose(f);
-	fclose(m);
-	return buf;
-}
-
-static int count_fds(pid_t pid)
-{
-	char p[64];
-	snprintf(p, sizeof(p), "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(p);
-	if (!d)
-		return -1;
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
+	return tu_build_rootfs(rootfs, applets);
 }
 
 static char *executor_children(void)
 {
 	char p[64];
 	snprintf(p, sizeof(p), "/proc/%d/task/%d/children", (int)epid, (int)epid);
-	return read_text(p);
+	return tu_read_file(p);
 }
 
 /* The executor's children once it serves: the spawner, forked at start and
@@ -173,18 +103,6 @@ static size_t cgroup_dirs(const char *rel)
 
 /* ---- messages ------------------------------------------------------------ */
 
-static int recv_to(int fd, struct ipc_msg *m, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	if (poll(&p, 1, ms) <= 0)
-		return -ETIMEDOUT;
-	struct kerr e = { 0 };
-	int r = ipc_recv(fd, m, &e);
-	if (r < 0)
-		printf("# recv: %s\n", e.msg);
-	return r;
-}
-
 static void keep_attach(struct ipc_msg *m)
 {
 	const struct ipc_container_ref *r = (const void *)m->payload;
@@ -206,42 +124,38 @@ static int attached(const char *id)
 	return -1;
 }
 
+/* Messages beside the reply: the MONITOR_ATTACHes are kept, anything else
+ * is a protocol error the request reports. */
+static void not_the_reply(struct ipc_msg *m, void *data)
+{
+	if (m->hdr.type == IPC_MONITOR_ATTACH) {
+		keep_attach(m);
+		return;
+	}
+	printf("# unexpected %s, id %u\n", ipc_type_name(m->hdr.type), m->hdr.id);
+	*(bool *)data = true;
+}
+
 /* Send a request to the executor and wait for its reply: returns 0 for
  * OK, the gRPC status for ERROR, -1 on a transport failure. */
 static int request(uint32_t type, const void *p, size_t len, char *msg, size_t msglen)
 {
-	uint32_t id = next_id++;
-	struct kerr e = { 0 };
-	if (ipc_send_fd(fe, type, id, p, len, -1, &e) < 0) {
-		printf("# send %s: %s\n", ipc_type_name(type), e.msg);
+	struct ipc_msg m;
+	bool unexpected = false;
+	if (tu_ipc_ask(fe, type, next_id++, p, len, 60000, not_the_reply, &unexpected, &m) < 0)
 		return -1;
+	int r = -1;
+	if (!unexpected && m.hdr.type == IPC_OK)
+		r = 0;
+	else if (!unexpected && m.hdr.type == IPC_ERROR) {
+		const struct ipc_error *er = (const void *)m.payload;
+		r = er->grpc_status;
+		printf("# %s -> %d: %s\n", ipc_type_name(type), r, er->msg);
+		if (msg)
+			snprintf(msg, msglen, "%s", er->msg);
 	}
-	for (;;) {
-		struct ipc_msg m;
-		if (recv_to(fe, &m, 60000) <= 0) {
-			printf("# no reply to %s\n", ipc_type_name(type));
-			return -1;
-		}
-		if (m.hdr.type == IPC_MONITOR_ATTACH) {
-			keep_attach(&m);
-			ipc_msg_release(&m);
-			continue;
-		}
-		int r = -1;
-		if (m.hdr.id != id)
-			printf("# reply id %u, expected %u\n", m.hdr.id, id);
-		else if (m.hdr.type == IPC_OK)
-			r = 0;
-		else if (m.hdr.type == IPC_ERROR) {
-			const struct ipc_error *er = (const void *)m.payload;
-			r = er->grpc_status;
-			printf("# %s -> %d: %s\n", ipc_type_name(type), r, er->msg);
-			if (msg)
-				snprintf(msg, msglen, "%s", er->msg);
-		}
-		ipc_msg_release(&m);
-		return r;
-	}
+	ipc_msg_release(&m);
+	return r;
 }
 
 static int send_pb(uint32_t type, const ProtobufCMessage *pm)
@@ -352,7 +266,7 @@ static void read_stream(int mfd, const char *eid, uint32_t stream, char *out, si
 		if (ipc_send_fd(mfd, IPC_READ_STREAM_REQ, id, &q, sizeof(q), -1, &e) < 0)
 			return;
 		struct ipc_msg m;
-		if (recv_to(mfd, &m, 30000) <= 0)
+		if (tu_ipc_recv(mfd, &m, 30000) <= 0)
 			return;
 		if (m.hdr.type != IPC_READ_STREAM_REPLY) {
 			printf("# read: %s\n", ipc_type_name(m.hdr.type));
@@ -388,7 +302,7 @@ static int wait_proc(int mfd, const char *cid, const char *eid)
 	if (ipc_send_fd(mfd, IPC_WAIT_PROCESS_REQ, next_id++, &q, sizeof(q), -1, &e) < 0)
 		return -1000;
 	struct ipc_msg m;
-	if (recv_to(mfd, &m, 30000) <= 0)
+	if (tu_ipc_recv(mfd, &m, 30000) <= 0)
 		return -1001;
 	int st = -1002;
 	if (m.hdr.type == IPC_WAIT_PROCESS_REPLY)
@@ -400,7 +314,7 @@ static int wait_proc(int mfd, const char *cid, const char *eid)
 static int new_frontend(void)
 {
 	int sp[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+	if (tu_seqpacket_pair(sp) < 0)
 		return -1;
 	static uint32_t gen = 1;
 	struct ipc_ctl_new_frontend n = { .generation = gen++, .frontend_pid = getpid() };
@@ -424,29 +338,19 @@ TEST(setup)
 		att[i].fd = -1;
 	const char *exe = getenv("KATA_EXECUTOR"), *mon = getenv("KATA_MONITOR");
 	REQUIRE(exe && mon);
-	if (geteuid() != 0) {
-		printf("# needs root\n");
-		return;
-	}
-	REQUIRE(unshare(CLONE_NEWNS) == 0);
-	REQUIRE(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+	REQUIRE(tu_private_mount_ns() == 0);
 	snprintf(tmp, sizeof(tmp), "/tmp/kexec-XXXXXX");
 	REQUIRE(mkdtemp(tmp) != NULL);
 	REQUIRE(build_rootfs() == 0);
 	snprintf(cgparent, sizeof(cgparent), "kata-test-exec-%d", (int)getpid());
 	int sp[2];
-	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == 0);
-	epid = fork();
-	REQUIRE(epid >= 0);
-	if (epid == 0) {
-		dup2(sp[1], 3);
-		char *argv[] = { (char *)"kata-agent-executor", (char *)"--ctl-fd", (char *)"3",
-				 (char *)"--shared-dir", tmp, (char *)"--cgroup-parent", cgparent,
-				 (char *)"--monitor-path", (char *)mon, (char *)"--log-level",
-				 (char *)"debug", NULL };
-		execv(exe, argv);
-		_exit(127);
-	}
+	REQUIRE(tu_seqpacket_pair(sp) == 0);
+	char *argv[] = { (char *)"kata-agent-executor", (char *)"--ctl-fd", (char *)"3",
+			 (char *)"--shared-dir", tmp, (char *)"--cgroup-parent", cgparent,
+			 (char *)"--monitor-path", (char *)mon, (char *)"--log-level", (char *)"debug",
+			 NULL };
+	epid = tu_spawn(exe, argv, &sp[1], 1);
+	REQUIRE(epid > 0);
 	close(sp[1]);
 	ctl = sp[0];
 	REQUIRE(new_frontend() == 0);
@@ -454,15 +358,15 @@ TEST(setup)
 	struct kerr e = { 0 };
 	REQUIRE(ipc_send_fd(fe, IPC_PING, next_id++, &p, sizeof(p), -1, &e) == 0);
 	struct ipc_msg m;
-	REQUIRE(recv_to(fe, &m, 10000) == 1);
+	REQUIRE(tu_ipc_recv(fe, &m, 10000) == 1);
 	CHECK_EQ_INT(m.hdr.type, IPC_PONG);
 	ipc_msg_release(&m);
 	children_at_start = executor_children();
 	/* the spawner, and nothing else */
 	CHECK(children_at_start && strchr(children_at_start, ' ') ==
 				       strrchr(children_at_start, ' '));
-	mounts_before = read_text("/proc/self/mountinfo");
-	fds_before = count_fds(epid);
+	mounts_before = tu_read_file("/proc/self/mountinfo");
+	fds_before = tu_fd_count(epid);
 	ready = true;
 }
 
@@ -530,7 +434,7 @@ TEST(metrics)
 	struct kerr e = { 0 };
 	REQUIRE(ipc_send_fd(fe, IPC_GET_METRICS_REQ, next_id, NULL, 0, -1, &e) == 0);
 	struct ipc_msg m;
-	REQUIRE(recv_to(fe, &m, 10000) == 1);
+	REQUIRE(tu_ipc_recv(fe, &m, 10000) == 1);
 	CHECK_EQ_INT(m.hdr.type, IPC_GET_METRICS_REPLY);
 	CHECK_EQ_INT(m.hdr.id, next_id);
 	next_id++;
@@ -561,7 +465,7 @@ TEST(frontend_restart)
 	REQUIRE(new_frontend() == 0);
 	/* The new front-end gets a channel to c1's monitor first thing. */
 	struct ipc_msg m;
-	REQUIRE(recv_to(fe, &m, 10000) == 1);
+	REQUIRE(tu_ipc_recv(fe, &m, 10000) == 1);
 	CHECK_EQ_INT(m.hdr.type, IPC_MONITOR_ATTACH);
 	if (m.hdr.type == IPC_MONITOR_ATTACH)
 		keep_attach(&m);
@@ -608,7 +512,7 @@ TEST(oom_poll)
 	oom_poll_id = next_id++;
 	REQUIRE(ipc_send_fd(fe, IPC_GET_OOM_EVENT_REQ, oom_poll_id, NULL, 0, -1, &e) == 0);
 	struct ipc_msg m;
-	int r = recv_to(fe, &m, 300);
+	int r = tu_ipc_recv(fe, &m, 300);
 	CHECK_EQ_INT(r, -ETIMEDOUT);
 	if (r == 1)
 		ipc_msg_release(&m);
@@ -631,7 +535,7 @@ TEST(remove_and_leftovers)
 	CHECK_EQ_INT(request(IPC_DESTROY_SANDBOX_REQ, NULL, 0, NULL, 0), 0);
 	/* Answered, then the parent (this test) is told to stop the agent. */
 	struct ipc_msg cm;
-	int cr = recv_to(ctl, &cm, 2000);
+	int cr = tu_ipc_recv(ctl, &cm, 2000);
 	CHECK(cr == 1 && cm.hdr.type == IPC_CTL_SANDBOX_DESTROYED && cm.len == 0);
 	if (cr == 1)
 		ipc_msg_release(&cm);
@@ -643,10 +547,10 @@ TEST(remove_and_leftovers)
 	usleep(200000);
 	CHECK(children_of_executor_empty());
 	CHECK_EQ_INT(cgroup_dirs("kata-test-exec-*/c1"), 0);
-	char *after = read_text("/proc/self/mountinfo");
+	char *after = tu_read_file("/proc/self/mountinfo");
 	CHECK(after && mounts_before && strcmp(after, mounts_before) == 0);
 	free(after);
-	CHECK_EQ_INT(count_fds(epid), fds_before);
+	CHECK_EQ_INT(tu_fd_count(epid), fds_before);
 }
 
 TEST(teardown)
@@ -655,7 +559,7 @@ TEST(teardown)
 		/* Shutdown answers the parked poll at once. */
 		kill(epid, SIGTERM);
 		struct ipc_msg m;
-		int r = recv_to(fe, &m, 5000);
+		int r = tu_ipc_recv(fe, &m, 5000);
 		CHECK(r == 1 && m.hdr.type == IPC_ERROR && m.hdr.id == oom_poll_id &&
 		      ((const struct ipc_error *)m.payload)->grpc_status == GRPC_UNAVAILABLE);
 		if (r == 1)
@@ -678,7 +582,7 @@ TEST(teardown)
 		CHECK_EQ_INT(cgroup_dirs(cgparent), 0);
 	}
 	if (tmp[0])
-		nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		tu_rm_rf(tmp);
 	free(mounts_before);
 }
 
@@ -686,5 +590,9 @@ int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP needs root\n");
+		return 0;
+	}
 	return tap_run();
 }

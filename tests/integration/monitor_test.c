@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_monitor.c - the real kata-agent-monitor binary, driven the way the
+ * monitor_test.c - the real kata-agent-monitor binary, driven the way the
  * executor starts it: this test forks X, X forks L and execs the monitor
  * with channels at fds 3 (executor), 4 (launcher), 5 (front-end). L plays
  * the launcher: on the test's order it clones a `/bin/sh -c CMD` with
@@ -25,7 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../tap.h"
+#include "tap.h"
+#include "testutil.h"
 #include "grpc_status.h"
 #include "ipc.h"
 #include "log.h"
@@ -61,40 +62,13 @@ struct mon {
 	unsigned nreleased;
 };
 
-static int pair(int sv[2])
-{
-	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
-}
-
-static int wait_readable(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int r;
-	do {
-		r = poll(&p, 1, ms);
-	} while (r < 0 && errno == EINTR);
-	return r;
-}
-
 /* 1 with *m, 0 on EOF, -1 on error or timeout. */
 static int recv_msg(int fd, struct ipc_msg *m)
 {
-	if (wait_readable(fd, TIMEOUT_MS) <= 0) {
+	int r = tu_ipc_recv(fd, m, TIMEOUT_MS);
+	if (r == -ETIMEDOUT)
 		printf("# timeout waiting for a message\n");
-		return -1;
-	}
-	struct kerr e = { 0 };
-	int r = ipc_recv(fd, m, &e);
-	if (r < 0)
-		printf("# recv: %s\n", e.msg);
 	return r < 0 ? -1 : r;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- L: the launcher ---- */
@@ -201,7 +175,8 @@ static int mon_start(struct mon *t)
 	memset(t, 0, sizeof(*t));
 	t->next_id = 1;
 	int em[2], lm[2], fm[2], ctl[2];
-	if (pair(em) < 0 || pair(lm) < 0 || pair(fm) < 0 || pair(ctl) < 0)
+	if (tu_seqpacket_pair(em) < 0 || tu_seqpacket_pair(lm) < 0 || tu_seqpacket_pair(fm) < 0 ||
+	    tu_seqpacket_pair(ctl) < 0)
 		return -1;
 	fflush(stdout);
 	pid_t x = fork();
@@ -246,8 +221,8 @@ static int mon_start(struct mon *t)
 
 static int exited_within(pid_t pid, int ms, int *status)
 {
-	int64_t end = now_ms() + ms;
-	while (now_ms() < end) {
+	uint64_t end = tu_now_ms() + ms;
+	while (tu_now_ms() < end) {
 		pid_t r = waitpid(pid, status, WNOHANG);
 		if (r == pid)
 			return 1;
@@ -286,7 +261,7 @@ static pid_t spawn(struct mon *t, const char *exec_id, bool terminal, const char
 	snprintf(rq.exec_id, sizeof(rq.exec_id), "%s", exec_id);
 	rq.terminal = terminal;
 	snprintf(rq.cmd, sizeof(rq.cmd), "%s", cmd);
-	if (send(t->ctl, &rq, sizeof(rq), 0) < 0 || wait_readable(t->ctl, TIMEOUT_MS) <= 0)
+	if (send(t->ctl, &rq, sizeof(rq), 0) < 0 || tu_wait_readable(t->ctl, TIMEOUT_MS) <= 0)
 		return -1;
 	struct spawn_rep rep;
 	if (recv(t->ctl, &rep, sizeof(rep), 0) != sizeof(rep))
@@ -336,13 +311,13 @@ static int ex_recv(struct mon *t, struct ipc_msg *m)
 static bool ex_wait_note(struct mon *t, bool (*want)(struct mon *, const char *),
 			 const char *exec_id, int timeout_ms)
 {
-	int64_t end = now_ms() + timeout_ms;
+	uint64_t end = tu_now_ms() + timeout_ms;
 	for (;;) {
 		if (want(t, exec_id))
 			return true;
-		if (now_ms() > end || wait_readable(t->ex, 100) < 0)
+		if (tu_now_ms() > end || tu_wait_readable(t->ex, 100) < 0)
 			return false;
-		if (wait_readable(t->ex, 0) > 0) {
+		if (tu_wait_readable(t->ex, 0) > 0) {
 			struct ipc_msg m;
 			if (recv_msg(t->ex, &m) != 1)
 				return false;
@@ -385,23 +360,6 @@ static bool ex_released(struct mon *t, const char *exec_id, int timeout_ms)
 	return ex_wait_note(t, has_release, exec_id, timeout_ms);
 }
 
-/* Open fds of pid (the monitor), or -1. */
-static int fd_count(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	if (!d)
-		return -1;
-	int n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* MON_SIGNAL; the reply type (IPC_OK...) or -1. */
 static int ex_signal(struct mon *t, const char *exec_id, int sig)
 {
@@ -423,7 +381,7 @@ static int ex_signal(struct mon *t, const char *exec_id, int sig)
 static int ex_new_frontend(struct mon *t)
 {
 	int sv[2];
-	if (pair(sv) < 0)
+	if (tu_seqpacket_pair(sv) < 0)
 		return -1;
 	struct kerr e = { 0 };
 	int r = ipc_send_fd(t->ex, IPC_MON_NEW_FRONTEND, 0, NULL, 0, sv[1], &e);
@@ -440,6 +398,21 @@ static int ex_new_frontend(struct mon *t)
 
 /* ---- playing the front-end ---- */
 
+/* Send a request on the front-end channel: 1 with the next message when it
+ * is the answer (same id), else -1. */
+static int fe_ask(struct mon *t, uint32_t type, const void *p, size_t len, struct ipc_msg *m)
+{
+	struct kerr e = { 0 };
+	uint32_t id = t->next_id++;
+	if (ipc_send_fd(t->fe, type, id, p, len, -1, &e) < 0 || recv_msg(t->fe, m) != 1)
+		return -1;
+	if (m->hdr.id == id)
+		return 1;
+	printf("# %s answered by id %u, not %u\n", ipc_type_name(type), m->hdr.id, id);
+	ipc_msg_release(m);
+	return -1;
+}
+
 /* One READ_STREAM_REQ: bytes (0 = EOF), or -1 (ERROR or failure). ACKed
  * right away when ack. */
 static ssize_t fe_read(struct mon *t, const char *exec_id, unsigned stream, void *buf, size_t max,
@@ -447,15 +420,11 @@ static ssize_t fe_read(struct mon *t, const char *exec_id, unsigned stream, void
 {
 	struct ipc_stdio_read r = { .stream = stream, .max_len = (uint32_t)max };
 	snprintf(r.exec_id, sizeof(r.exec_id), "%s", exec_id);
-	struct kerr e = { 0 };
-	uint32_t id = t->next_id++;
-	if (ipc_send_fd(t->fe, IPC_READ_STREAM_REQ, id, &r, sizeof(r), -1, &e) < 0)
-		return -1;
 	struct ipc_msg m;
-	if (recv_msg(t->fe, &m) != 1)
+	if (fe_ask(t, IPC_READ_STREAM_REQ, &r, sizeof(r), &m) != 1)
 		return -1;
 	ssize_t n = -1;
-	if (m.hdr.type == IPC_READ_STREAM_REPLY && m.hdr.id == id) {
+	if (m.hdr.type == IPC_READ_STREAM_REPLY) {
 		struct ipc_stdio_data h;
 		memcpy(&h, m.payload, sizeof(h));
 		n = (ssize_t)(m.len - sizeof(h));
@@ -465,6 +434,7 @@ static ssize_t fe_read(struct mon *t, const char *exec_id, unsigned stream, void
 		if (ack && n > 0) {
 			struct ipc_stdio_ack a = { .stream = stream, .offset = h.offset + (uint64_t)n };
 			snprintf(a.exec_id, sizeof(a.exec_id), "%s", exec_id);
+			struct kerr e = { 0 };
 			ipc_send_fd(t->fe, IPC_READ_STREAM_ACK, 0, &a, sizeof(a), -1, &e);
 		}
 	} else if (m.hdr.type == IPC_ERROR) {
@@ -500,15 +470,11 @@ static int fe_wait(struct mon *t, const char *exec_id)
 {
 	struct ipc_exec_ref x = { .container_id = CID };
 	snprintf(x.exec_id, sizeof(x.exec_id), "%s", exec_id);
-	struct kerr e = { 0 };
-	uint32_t id = t->next_id++;
-	if (ipc_send_fd(t->fe, IPC_WAIT_PROCESS_REQ, id, &x, sizeof(x), -1, &e) < 0)
-		return -1;
 	struct ipc_msg m;
-	if (recv_msg(t->fe, &m) != 1)
+	if (fe_ask(t, IPC_WAIT_PROCESS_REQ, &x, sizeof(x), &m) != 1)
 		return -1;
 	int st = -1;
-	if (m.hdr.type == IPC_WAIT_PROCESS_REPLY && m.hdr.id == id) {
+	if (m.hdr.type == IPC_WAIT_PROCESS_REPLY) {
 		struct ipc_wait_reply w;
 		memcpy(&w, m.payload, sizeof(w));
 		st = w.status;
@@ -520,14 +486,10 @@ static int fe_wait(struct mon *t, const char *exec_id)
 /* A request with a plain OK/ERROR answer: the reply type, or -1. */
 static int fe_simple(struct mon *t, uint32_t type, const void *p, size_t len)
 {
-	struct kerr e = { 0 };
-	uint32_t id = t->next_id++;
-	if (ipc_send_fd(t->fe, type, id, p, len, -1, &e) < 0)
-		return -1;
 	struct ipc_msg m;
-	if (recv_msg(t->fe, &m) != 1)
+	if (fe_ask(t, type, p, len, &m) != 1)
 		return -1;
-	int r = m.hdr.id == id ? (int)m.hdr.type : -1;
+	int r = (int)m.hdr.type;
 	ipc_msg_release(&m);
 	return r;
 }
@@ -535,20 +497,14 @@ static int fe_simple(struct mon *t, uint32_t type, const void *p, size_t len)
 /* A request answered OK or ERROR: GRPC_OK, the ERROR's status, or -1. */
 static int fe_status(struct mon *t, uint32_t type, const void *p, size_t len)
 {
-	struct kerr e = { 0 };
-	uint32_t id = t->next_id++;
-	if (ipc_send_fd(t->fe, type, id, p, len, -1, &e) < 0)
-		return -1;
 	struct ipc_msg m;
-	if (recv_msg(t->fe, &m) != 1)
+	if (fe_ask(t, type, p, len, &m) != 1)
 		return -1;
-	int r = -1;
-	if (m.hdr.id == id && m.hdr.type == IPC_ERROR) {
+	int r = GRPC_OK;
+	if (m.hdr.type == IPC_ERROR) {
 		struct ipc_error ie;
 		memcpy(&ie, m.payload, sizeof(ie));
 		r = (int)ie.grpc_status;
-	} else if (m.hdr.id == id && m.hdr.type != IPC_ERROR) {
-		r = GRPC_OK;
 	}
 	ipc_msg_release(&m);
 	return r;
@@ -560,15 +516,11 @@ static ssize_t fe_write(struct mon *t, const char *exec_id, const char *data)
 	snprintf((char *)buf, IPC_ID_MAX, "%s", exec_id);
 	size_t n = strlen(data);
 	memcpy(buf + IPC_ID_MAX, data, n);
-	struct kerr e = { 0 };
-	uint32_t id = t->next_id++;
-	if (ipc_send_fd(t->fe, IPC_WRITE_STDIN_REQ, id, buf, IPC_ID_MAX + n, -1, &e) < 0)
-		return -1;
 	struct ipc_msg m;
-	if (recv_msg(t->fe, &m) != 1)
+	if (fe_ask(t, IPC_WRITE_STDIN_REQ, buf, IPC_ID_MAX + n, &m) != 1)
 		return -1;
 	ssize_t r = -1;
-	if (m.hdr.type == IPC_WRITE_STDIN_REPLY && m.hdr.id == id) {
+	if (m.hdr.type == IPC_WRITE_STDIN_REPLY) {
 		struct ipc_stdio_written w;
 		memcpy(&w, m.payload, sizeof(w));
 		r = (ssize_t)w.len;
@@ -591,30 +543,10 @@ static int closed_by_peer(int fd)
 
 /* ---- /proc ---- */
 
-static void status_field(pid_t pid, const char *name, char *out, size_t len)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	out[0] = '\0';
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return;
-	size_t n = strlen(name);
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, name, n) == 0 && line[n] == ':') {
-			char *v = line + n + 1;
-			v += strspn(v, " \t");
-			v[strcspn(v, "\n")] = '\0';
-			snprintf(out, len, "%s", v);
-		}
-	}
-	fclose(f);
-}
-
 static long rss_kb(pid_t pid)
 {
 	char v[64];
-	status_field(pid, "VmRSS", v, sizeof(v));
+	tu_proc_status(pid, "VmRSS", v, sizeof(v));
 	return atol(v);
 }
 
@@ -640,6 +572,13 @@ static char proc_state(pid_t pid, pid_t *ppid)
 
 static struct mon M = { .pid = 0, .ex = -1, .fe = -1, .ctl = -1 };
 static bool have_root;
+/* The tests that use the shared monitor M (started by start_and_confinement). */
+#define NEED_MONITOR()                    \
+	do {                              \
+		if (!have_root)           \
+			SKIP("needs root"); \
+		REQUIRE(M.pid > 0);       \
+	} while (0)
 
 TEST(refuses_to_start_without_channels)
 {
@@ -672,10 +611,8 @@ TEST(refuses_to_start_without_channels)
 TEST(start_and_confinement)
 {
 	have_root = geteuid() == 0;
-	if (!have_root) {
-		printf("# skipped: needs root\n");
-		return;
-	}
+	if (!have_root)
+		SKIP("needs root");
 	REQUIRE(mon_start(&M) == 0);
 	/* The first spawn proves the monitor is up and serving. */
 	char msg[IPC_ERROR_MSG_MAX];
@@ -685,17 +622,17 @@ TEST(start_and_confinement)
 	proc_state(pid, &ppid);
 	CHECK_EQ_INT(ppid, M.pid); /* the container process is the monitor's child */
 	char v[128];
-	status_field(M.pid, "Uid", v, sizeof(v));
+	tu_proc_status(M.pid, "Uid", v, sizeof(v));
 	CHECK_EQ_STR(v, "65534\t65534\t65534\t65534");
-	status_field(M.pid, "CapEff", v, sizeof(v));
+	tu_proc_status(M.pid, "CapEff", v, sizeof(v));
 	CHECK_EQ_STR(v, "0000000000000020"); /* CAP_KILL */
-	status_field(M.pid, "CapPrm", v, sizeof(v));
+	tu_proc_status(M.pid, "CapPrm", v, sizeof(v));
 	CHECK_EQ_STR(v, "0000000000000020");
-	status_field(M.pid, "CapBnd", v, sizeof(v));
+	tu_proc_status(M.pid, "CapBnd", v, sizeof(v));
 	CHECK_EQ_STR(v, "0000000000000000");
-	status_field(M.pid, "Seccomp", v, sizeof(v));
+	tu_proc_status(M.pid, "Seccomp", v, sizeof(v));
 	CHECK_EQ_STR(v, "2");
-	status_field(M.pid, "NoNewPrivs", v, sizeof(v));
+	tu_proc_status(M.pid, "NoNewPrivs", v, sizeof(v));
 	CHECK_EQ_STR(v, "1");
 	/* the same exec id twice */
 	CHECK_EQ_INT(spawn(&M, "", false, "true", msg), -1);
@@ -704,8 +641,7 @@ TEST(start_and_confinement)
 
 TEST(output_exit_code_and_eof)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	NEED_MONITOR();
 	REQUIRE(spawn(&M, "e1", false, "printf hello; printf oops >&2; exit 3", NULL) > 0);
 	/* Wait first: the output stays until it is read. */
 	CHECK_EQ_INT(fe_wait(&M, "e1"), 3);
@@ -731,8 +667,7 @@ TEST(output_exit_code_and_eof)
 
 TEST(signal_and_wait_killed)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	NEED_MONITOR();
 	REQUIRE(spawn(&M, "e2", false, "exec sleep 100", NULL) > 0);
 	CHECK_EQ_INT(ex_signal(&M, "e2", SIGKILL), IPC_OK);
 	CHECK_EQ_INT(fe_wait(&M, "e2"), 128 + SIGKILL);
@@ -754,8 +689,7 @@ static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
 
 TEST(sixteen_mib_checksum)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	NEED_MONITOR();
 	const size_t total = 16u << 20;
 	REQUIRE(spawn(&M, "big", false, "yes " WORD " | head -c 16777216", NULL) > 0);
 	const char *pat = WORD "\n";
@@ -787,8 +721,7 @@ TEST(sixteen_mib_checksum)
 
 TEST(backpressure_bounds_memory)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	NEED_MONITOR();
 	long before = rss_kb(M.pid);
 	pid_t pid = spawn(&M, "flood", false, "exec head -c 67108864 /dev/zero", NULL);
 	REQUIRE(pid > 0);
@@ -797,19 +730,28 @@ TEST(backpressure_bounds_memory)
 	printf("# monitor RSS %ld kB before, %ld kB with a 64 MiB writer nobody reads\n", before,
 	       during);
 	CHECK(during > 0 && during - before < 3 * 1024);
+#ifdef __SANITIZE_ADDRESS__
+	/* ASan's shadow memory and quarantine (the monitor is built like this
+	 * test) make an absolute bound meaningless: only the growth counts. */
+	printf("# sanitizer build: the monitor's absolute RSS is not bounded here\n");
+#else
 	CHECK(during < 8 * 1024);
+#endif
 	CHECK_EQ_INT(proc_state(pid, NULL), 'S'); /* blocked in write(), not exited */
-	char wchan[64] = "";
+	/* Blocked in write(2) on its stdout (the monitor stopped reading the
+	 * pipe), not sleeping anywhere else: /proc/PID/syscall names the
+	 * syscall a blocked task is in, and its first argument. */
+	long nr = -1, fd = -1;
 	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
 	FILE *f = fopen(path, "re");
 	if (f) {
-		if (!fgets(wchan, sizeof(wchan), f))
-			wchan[0] = '\0';
+		if (fscanf(f, "%ld 0x%lx", &nr, &fd) != 2)
+			nr = fd = -1;
 		fclose(f);
 	}
-	printf("# writer wchan: %s\n", wchan);
-	CHECK(strcmp(wchan, "0") == 0 || wchan[0] == '\0' || strstr(wchan, "pipe") != NULL);
+	CHECK_EQ_INT(nr, SYS_write);
+	CHECK_EQ_INT(fd, 1);
 	/* Reading resumes the flow: 4 MiB come through. */
 	static uint8_t chunk[IPC_STDIO_CHUNK];
 	size_t got = 0;
@@ -826,8 +768,7 @@ TEST(backpressure_bounds_memory)
 
 TEST(stdin_write_and_close)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	NEED_MONITOR();
 	REQUIRE(spawn(&M, "cat", false, "exec cat", NULL) > 0);
 	CHECK_EQ_INT(fe_write(&M, "cat", "ping\n"), 5);
 	char buf[64];
@@ -853,8 +794,7 @@ TEST(stdin_write_and_close)
 
 TEST(resize_on_a_terminal)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	NEED_MONITOR();
 	REQUIRE(spawn(&M, "tty", true, "sleep 0.5; stty size", NULL) > 0);
 	struct ipc_tty_resize rs = { .exec_id = "tty", .rows = 33, .cols = 99 };
 	CHECK_EQ_INT(fe_simple(&M, IPC_TTY_WIN_RESIZE_REQ, &rs, sizeof(rs)), IPC_OK);
@@ -867,8 +807,7 @@ TEST(resize_on_a_terminal)
 
 TEST(frontend_replaced_mid_stream_loses_nothing)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	NEED_MONITOR();
 	const size_t total = 1u << 20;
 	REQUIRE(spawn(&M, "re", false, "yes " WORD " | head -c 1048576", NULL) > 0);
 	static uint8_t chunk[IPC_STDIO_CHUNK], all[1u << 20];
@@ -925,8 +864,10 @@ static pid_t read_pid(struct mon *t, const char *exec_id)
  * it wrote more than the monitor buffers (1 MiB) before anyone read. */
 TEST(background_child_does_not_hold_eof)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	if (!have_root)
+		SKIP("needs root");
+	if (M.pid <= 0)
+		SKIP("no monitor: start_and_confinement failed");
 	REQUIRE(spawn(&M, "bg", false,
 		      "sleep 1000 & echo $! >&2; sleep 0.3; head -c 1078576 /dev/zero | tr '\\0' x; "
 		      "printf END",
@@ -967,8 +908,10 @@ TEST(background_child_does_not_hold_eof)
  * MON_DRAIN_IDLE_MS, and the exec released. */
 TEST(abandoned_output_is_released)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	if (!have_root)
+		SKIP("needs root");
+	if (M.pid <= 0)
+		SKIP("no monitor: start_and_confinement failed");
 	REQUIRE(spawn(&M, "ab", false, "head -c 200000 /dev/zero", NULL) > 0);
 	CHECK_EQ_INT(fe_wait(&M, "ab"), 0);
 	CHECK(!has_release(&M, "ab"));
@@ -979,8 +922,7 @@ TEST(abandoned_output_is_released)
 
 TEST(bad_messages_close_only_that_channel)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	NEED_MONITOR();
 	REQUIRE(spawn(&M, "b", false, "printf still-here", NULL) > 0);
 	/* not in the front-end's table */
 	struct ipc_ping p = { 1 };
@@ -1015,8 +957,7 @@ TEST(bad_messages_close_only_that_channel)
 
 TEST(shutdown_after_kill)
 {
-	if (!have_root || M.pid <= 0)
-		return;
+	NEED_MONITOR();
 	/* init ("") still sleeps: the executor kills, then shuts down. */
 	struct kerr e = { 0 };
 	CHECK_EQ_INT(ipc_send_fd(M.ex, IPC_MON_SHUTDOWN, 0, NULL, 0, -1, &e), 0);
@@ -1039,7 +980,7 @@ TEST(shutdown_after_kill)
 TEST(init_named_by_container_id)
 {
 	if (!have_root)
-		return;
+		SKIP("needs root");
 	struct mon t;
 	REQUIRE(mon_start(&t) == 0);
 	REQUIRE(spawn(&t, "", false, "read x; printf got-$x; printf err-$x >&2; exit 7", NULL) > 0);
@@ -1067,11 +1008,11 @@ TEST(init_named_by_container_id)
 TEST(execs_release_every_fd)
 {
 	if (!have_root)
-		return;
+		SKIP("needs root");
 	struct mon t;
 	REQUIRE(mon_start(&t) == 0);
 	REQUIRE(spawn(&t, "", false, "exec sleep 100", NULL) > 0);
-	int base = fd_count(t.pid);
+	int base = tu_fd_count(t.pid);
 	CHECK(base > 0);
 	char buf[64], id[32];
 	bool all = true;
@@ -1085,7 +1026,7 @@ TEST(execs_release_every_fd)
 			printf("# exec %s failed\n", id);
 	}
 	CHECK(all);
-	CHECK_EQ_INT(fd_count(t.pid), base);
+	CHECK_EQ_INT(tu_fd_count(t.pid), base);
 	CHECK_EQ_INT(fe_wait(&t, "x0"), -1); /* NOT_FOUND once released */
 	mon_kill(&t);
 }
@@ -1093,7 +1034,7 @@ TEST(execs_release_every_fd)
 TEST(executor_violation_keeps_serving)
 {
 	if (!have_root)
-		return;
+		SKIP("needs root");
 	struct mon t;
 	REQUIRE(mon_start(&t) == 0);
 	REQUIRE(spawn(&t, "", false, "read x; printf got-$x", NULL) > 0);

@@ -95,6 +95,9 @@ struct mon_proc {
 	uint64_t rel_deadline;
 };
 
+/* Requests held until the policy's first verdicts. */
+#define MON_MAX_HELD 64
+
 struct monitor {
 	struct loop *loop;
 	char container_id[IPC_ID_MAX];
@@ -114,11 +117,14 @@ struct monitor {
 	struct agent_options policy;
 	/* The agent policy's verdicts on the requests answered here
 	 * (IPC_MON_DENY_*), from the executor (MON_POLICY, sent before the
-	 * front-end learns of this monitor). Until the first: reads wait,
-	 * the other requests fail UNAVAILABLE. ReadStream denied: output is
-	 * dropped as it comes (redacted, as upstream clears what it read). */
+	 * front-end learns of this monitor). Until the first, the requests
+	 * wait (held, at most MON_MAX_HELD; then UNAVAILABLE), reads too.
+	 * ReadStream denied: output is dropped as it comes (redacted, as
+	 * upstream clears what it read). */
 	uint32_t policy_deny;
 	bool policy_known;
+	struct ipc_deferred *held[MON_MAX_HELD];
+	unsigned n_held;
 };
 
 /* ---- proc.c ---- */

@@ -42,6 +42,7 @@
 #include "grpc_status.h"
 #include "ipc.h"
 #include "tap.h"
+#include "testutil.h"
 
 static const char policy_text[] =
 	"package agent_policy\n"
@@ -58,52 +59,25 @@ static int ctl = -1, fe = -1, mfe = -1, mex = -1, mla = -1;
 static uint32_t next_id = 1;
 static unsigned policy_gen;
 
-static int recv_to(int fd, struct ipc_msg *m, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	if (poll(&p, 1, ms) <= 0)
-		return -ETIMEDOUT;
-	struct kerr e = { 0 };
-	int r = ipc_recv(fd, m, &e);
-	if (r < 0)
-		printf("# recv: %s\n", e.msg);
-	return r;
-}
-
 /* Send a request, wait for its answer: the reply's type, with the ERROR's
  * status and text. */
 static int ask(int fd, uint32_t type, const void *p, size_t len, int *status, char *msg,
 	       size_t msglen)
 {
-	uint32_t id = next_id++;
-	struct kerr e = { 0 };
+	struct ipc_msg m;
 	*status = 0;
 	msg[0] = '\0';
-	if (ipc_send_fd(fd, type, id, p, len, -1, &e) < 0) {
-		printf("# send %s: %s\n", ipc_type_name(type), e.msg);
+	if (tu_ipc_ask(fd, type, next_id++, p, len, 30000, NULL, NULL, &m) != 1)
 		return -1;
+	int t = (int)m.hdr.type;
+	struct kerr f = { 0 };
+	if (ipc_error_decode(&m, &f)) {
+		*status = f.status;
+		snprintf(msg, msglen, "%s", f.msg);
+		printf("# %s -> %s: %s\n", ipc_type_name(type), grpc_status_name(f.status), f.msg);
 	}
-	for (;;) {
-		struct ipc_msg m;
-		if (recv_to(fd, &m, 30000) <= 0) {
-			printf("# no answer to %s\n", ipc_type_name(type));
-			return -1;
-		}
-		if (m.hdr.id != id) {
-			ipc_msg_release(&m);
-			continue;
-		}
-		int t = (int)m.hdr.type;
-		struct kerr f = { 0 };
-		if (ipc_error_decode(&m, &f)) {
-			*status = f.status;
-			snprintf(msg, msglen, "%s", f.msg);
-			printf("# %s -> %s: %s\n", ipc_type_name(type), grpc_status_name(f.status),
-			       f.msg);
-		}
-		ipc_msg_release(&m);
-		return t;
-	}
+	ipc_msg_release(&m);
+	return t;
 }
 
 static bool refused_with(int fd, uint32_t type, const void *p, size_t len, int want_status,
@@ -130,13 +104,8 @@ static int start_policy(void)
 	int sp[2];
 	if (!bin || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return -1;
-	fflush(stdout);
-	ppid_ = fork();
-	if (ppid_ == 0) {
-		dup2(sp[0], 3);
-		execl(bin, "kata-agent-policy", (char *)NULL);
-		_exit(127);
-	}
+	char *argv[] = { (char *)"kata-agent-policy", NULL };
+	ppid_ = tu_spawn(bin, argv, &sp[0], 1);
 	close(sp[0]);
 	struct ipc_ctl_new_frontend n = { .generation = ++policy_gen, .frontend_pid = ppid_ };
 	struct kerr e = { 0 };
@@ -165,17 +134,11 @@ TEST(executor_and_policy_process_started_with_a_policy)
 	int sp[2], fp[2];
 	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == 0);
 	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fp) == 0);
-	fflush(stdout);
-	epid = fork();
-	REQUIRE(epid >= 0);
-	if (epid == 0) {
-		dup2(sp[1], 3);
-		char *argv[] = { (char *)"kata-agent-executor", (char *)"--ctl-fd", (char *)"3",
-				 (char *)"--shared-dir", tmp, (char *)"--cgroup-parent", cgparent,
-				 (char *)"--monitor-path", (char *)"/bin/false", NULL };
-		execv(exe, argv);
-		_exit(127);
-	}
+	char *argv[] = { (char *)"kata-agent-executor", (char *)"--ctl-fd", (char *)"3",
+			 (char *)"--shared-dir", tmp, (char *)"--cgroup-parent", cgparent,
+			 (char *)"--monitor-path", (char *)"/bin/false", NULL };
+	epid = tu_spawn(exe, argv, &sp[1], 1);
+	REQUIRE(epid > 0);
 	close(sp[1]);
 	ctl = sp[0];
 	/* as the parent: the policy, its process, the front-end */
@@ -292,19 +255,11 @@ TEST(monitor_refuses_before_its_verdicts_and_what_they_deny)
 	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, em) == 0);
 	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, lm) == 0);
 	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fm) == 0);
-	fflush(stdout);
-	mpid = fork();
-	REQUIRE(mpid >= 0);
-	if (mpid == 0) {
-		int a = fcntl(em[1], F_DUPFD, 100), b = fcntl(lm[1], F_DUPFD, 100),
-		    c = fcntl(fm[1], F_DUPFD, 100);
-		if (a < 0 || b < 0 || c < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0 || dup2(c, 5) < 0)
-			_exit(98);
-		close_range(6, ~0u, 0);
-		execl(bin, "kata-agent-monitor", "--container-id", "c1", "--uid", "65534", "--gid",
-		      "65534", (char *)NULL);
-		_exit(99);
-	}
+	char *argv[] = { (char *)"kata-agent-monitor", (char *)"--container-id", (char *)"c1",
+			 NULL };
+	int fds[3] = { em[1], lm[1], fm[1] };
+	mpid = tu_spawn(bin, argv, fds, 3);
+	REQUIRE(mpid > 0);
 	close(em[1]);
 	close(lm[1]);
 	close(fm[1]);
@@ -318,11 +273,11 @@ TEST(monitor_refuses_before_its_verdicts_and_what_they_deny)
 	uint32_t early = next_id++;
 	REQUIRE(ipc_send_fd(mfe, IPC_WAIT_PROCESS_REQ, early, &ref, sizeof(ref), -1, &e) == 0);
 	struct ipc_msg m;
-	CHECK_EQ_INT(recv_to(mfe, &m, 300), -ETIMEDOUT);
+	CHECK_EQ_INT(tu_ipc_recv(mfe, &m, 300), -ETIMEDOUT);
 	struct ipc_mon_policy mp = { .deny = IPC_MON_DENY_WAIT_PROCESS |
 					     IPC_MON_DENY_WRITE_STREAM };
 	REQUIRE(ipc_send_fd(mex, IPC_MON_POLICY, 0, &mp, sizeof(mp), -1, &e) == 0);
-	REQUIRE(recv_to(mfe, &m, 30000) > 0);
+	REQUIRE(tu_ipc_recv(mfe, &m, 30000) > 0);
 	struct kerr f = { 0 };
 	CHECK(m.hdr.id == early && ipc_error_decode(&m, &f) && f.status == GRPC_PERMISSION_DENIED);
 	ipc_msg_release(&m);

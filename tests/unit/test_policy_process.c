@@ -24,6 +24,7 @@
 #include "../tap.h"
 #include "grpc_status.h"
 #include "ipc.h"
+#include "testutil.h"
 
 struct proc {
 	pid_t pid;
@@ -37,15 +38,10 @@ static int start(struct proc *p, const char *extra)
 	int sp[2];
 	if (!bin || geteuid() != 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return -1;
-	p->pid = fork();
-	if (p->pid == 0) {
-		dup2(sp[1], 3);
-		int devnull = open("/dev/null", O_WRONLY);
-		if (!getenv("POLICY_TEST_LOG"))
-			dup2(devnull, 2);
-		execl(bin, "kata-agent-policy", "--log-level", "debug", extra, (char *)NULL);
-		_exit(127);
-	}
+	char *argv[] = { (char *)"kata-agent-policy", (char *)"--log-level",
+			 (char *)(getenv("POLICY_TEST_LOG") ? "debug" : "critical"), (char *)extra,
+			 NULL };
+	p->pid = tu_spawn(bin, argv, &sp[1], 1);
 	close(sp[1]);
 	p->sock = sp[0];
 	p->id = 0;
@@ -342,22 +338,9 @@ TEST(a_runaway_policy_stops_at_its_bound_and_the_next_check_runs)
 	stop(&p);
 }
 
-/* A field of /proc/PID/status. */
 static char *status_field(pid_t pid, const char *key, char *out, size_t len)
 {
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	*out = '\0';
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ':') {
-			char *v = line + strlen(key) + 1;
-			v += strspn(v, " \t");
-			v[strcspn(v, "\n")] = '\0';
-			snprintf(out, len, "%s", v);
-		}
-	if (f)
-		fclose(f);
+	tu_proc_status(pid, key, out, len);
 	return out;
 }
 

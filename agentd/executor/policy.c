@@ -31,6 +31,10 @@
  * closed, the checks waiting fail UNAVAILABLE, the parent restarts it. */
 #define CHECK_TIMEOUT_NS (30 * NS_PER_S)
 #define EMPTY_BASE "{\"pstate\":{}}"
+/* Requests waiting for their verdict at once: each holds its payload (up
+ * to 4 MiB), so a front-end that floods the executor is refused
+ * RESOURCE_EXHAUSTED past this, instead of growing the executor. */
+#define MAX_WAITING 64
 
 enum check_kind {
 	CHECK_REQUEST, /* a front-end request waits for it */
@@ -511,6 +515,10 @@ int policy_defer(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr 
 	if (!p->chan)
 		return kerr_set_status(err, GRPC_UNAVAILABLE, -ENOTCONN,
 				       "%s: the policy process is not running (restarting)", ep);
+	if (p->pending.n >= MAX_WAITING)
+		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -EBUSY,
+				       "%s: %u requests already wait for the policy", ep,
+				       MAX_WAITING);
 	json_t *input = policy_request_input(m, err);
 	if (!input)
 		return -EINVAL;

@@ -27,8 +27,9 @@ resources_checks=38
 guest_ops_checks=3
 # tests/vm/guest-setup-fds.sh (the setup-child fd grab during ExecProcess).
 setup_fds_checks=5
-# tests/vm/guest-coco.sh (initdata, the guest components' launch, the CDH).
-coco_checks=13
+# tests/vm/guest-coco.sh (initdata, the guest components' launch, the CDH,
+# the initdata policy enforced).
+coco_checks=16
 plan_of() {
   # peers: the listener check and the refusal, nothing else
   [ "$1" = peers ] && { echo 2; return 0; }

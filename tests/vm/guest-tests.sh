@@ -112,6 +112,7 @@ footprint() {
     */kata-agent) who=parent ;;
     */kata-agent-frontend) who=front-end ;;
     */kata-agent-monitor) who=monitor ;;
+    */kata-agent-policy) who=policy ;;
     */kata-agent-executor)
       # the executor is PID 1's child, a launcher its monitor's; another
       # fork of the executor holds the sandbox's pid namespace

@@ -28,6 +28,7 @@
 #include "container_devices.h"
 #include "hotplug.h"
 #include "executor.h"
+#include "policy.h"
 #include "grpc_status.h"
 #include "hooks.h"
 #include "mount_source.h"
@@ -659,6 +660,8 @@ static void create_rest(struct container *ct)
 	if (ipc_chan_new(&ct->em, x->loop, em, name, IPC_ROLE_MONITOR, monitor_table,
 			 on_monitor_close, ct, &ce) < 0)
 		log_error("container %s: %s", ct->id, ce.msg);
+	else
+		policy_monitor_started(ct); /* before the front-end knows the monitor */
 	if (!ct->el || !ct->em || launch_init(ct, &e) < 0) {
 		if (!e.code)
 			kerr_set_status(&e, GRPC_INTERNAL, -ENOMEM,

@@ -65,6 +65,7 @@ struct pending {
 };
 
 struct oom_watch;
+struct policy_client; /* policy.c */
 struct dev_batch;
 struct hotplug;
 struct swap_op;
@@ -202,6 +203,7 @@ struct executor {
 	unsigned n_ctrs;
 	struct oom_state oom;
 	struct online_op online;
+	struct policy_client *pol; /* the agent policy (policy.h) */
 	/* uevents, and the devices requests wait for (devices/hotplug.h) */
 	struct hotplug *hp;
 	/* AddSwap requests waiting for their disk (devices/swap.c) */

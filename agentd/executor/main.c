@@ -40,6 +40,7 @@
 #include "cleanup.h"
 #include "config.h"
 #include "endpoints.h"
+#include "policy.h"
 #include "exec_seccomp.h"
 #include "executor.h"
 #include "fds.h"
@@ -285,6 +286,7 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_ADD_SWAP_PATH_REQ, on_add_swap_path },
 	{ IPC_UPDATE_EPHEMERAL_MOUNTS_REQ, on_update_ephemeral_mounts },
 	{ IPC_REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ, on_remove_stale_virtiofs_share_mounts },
+	{ IPC_SET_POLICY_REQ, on_set_policy },
 	{ IPC_ADD_SWAP_REQ, on_add_swap },
 	{ IPC_RESIZE_VOLUME_REQ, on_resize_volume },
 	{ 0, NULL },
@@ -341,6 +343,8 @@ static int on_ctl_new_frontend(struct ipc_chan *c, struct ipc_msg *m, void *data
 	/* The front-end already refuses blocked endpoints; a compromised one
 	 * would not, so every request passes the policy here too. */
 	ipc_chan_set_gate(x->fe, ipc_endpoint_gate, &x->o.policy);
+	/* And the agent policy: every request waits for its verdict (policy.h). */
+	ipc_chan_set_defer(x->fe, policy_defer, x);
 	/* Our own count, not the parent's: replies are matched to the
 	 * front-end that asked by it. */
 	x->fe_generation++;
@@ -352,6 +356,8 @@ static int on_ctl_new_frontend(struct ipc_chan *c, struct ipc_msg *m, void *data
 
 static const struct ipc_dispatch ctl_table[] = {
 	{ IPC_CTL_NEW_FRONTEND, on_ctl_new_frontend },
+	{ IPC_CTL_POLICY, on_ctl_policy },
+	{ IPC_CTL_NEW_POLICY, on_ctl_new_policy },
 	{ 0, NULL },
 };
 
@@ -678,6 +684,7 @@ int main(int argc, char **argv)
 		log_error("event loop: %s", err.msg);
 		x.exit_code = 1;
 	}
+	policy_free(&x);
 	containers_free_all(&x);
 	swap_ops_free(&x);
 	hotplug_stop(x.hp);

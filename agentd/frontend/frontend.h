@@ -151,7 +151,8 @@ RPC_HANDLER(rpc_get_oom_event);
 void oom_client_stop(struct frontend *fe, const char *why);
 
 /* ---- guest.c: guest-wide requests (SetGuestDateTime, ReseedRandomDev,
- * GetVolumeStats, CopyFile, OnlineCPUMem, MemHotplugByProbe, AddSwapPath) ---- */
+ * GetVolumeStats, CopyFile, OnlineCPUMem, MemHotplugByProbe, AddSwapPath,
+ * SetPolicy) ---- */
 RPC_HANDLER(rpc_set_guest_date_time);
 RPC_HANDLER(rpc_reseed_random_dev);
 RPC_HANDLER(rpc_get_volume_stats);
@@ -159,6 +160,7 @@ RPC_HANDLER(rpc_copy_file);
 RPC_HANDLER(rpc_online_cpu_mem);
 RPC_HANDLER(rpc_mem_hotplug_by_probe);
 RPC_HANDLER(rpc_add_swap_path);
+RPC_HANDLER(rpc_set_policy);
 
 /* ---- devices.c: AddSwap, ResizeVolume ---- */
 RPC_HANDLER(rpc_add_swap);

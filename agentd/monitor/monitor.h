@@ -95,6 +95,9 @@ struct mon_proc {
 	uint64_t rel_deadline;
 };
 
+/* Requests held until the policy's first verdicts. */
+#define MON_MAX_HELD 64
+
 struct monitor {
 	struct loop *loop;
 	char container_id[IPC_ID_MAX];
@@ -112,6 +115,16 @@ struct monitor {
 	/* [endpoints] allowed from the executor (--endpoints): every
 	 * front-end request passes it (common/endpoints.h) */
 	struct agent_options policy;
+	/* The agent policy's verdicts on the requests answered here
+	 * (IPC_MON_DENY_*), from the executor (MON_POLICY, sent before the
+	 * front-end learns of this monitor). Until the first, the requests
+	 * wait (held, at most MON_MAX_HELD; then UNAVAILABLE), reads too.
+	 * ReadStream denied: output is dropped as it comes (redacted, as
+	 * upstream clears what it read). */
+	uint32_t policy_deny;
+	bool policy_known;
+	struct ipc_deferred *held[MON_MAX_HELD];
+	unsigned n_held;
 };
 
 /* ---- proc.c ---- */
@@ -138,6 +151,8 @@ int mon_wait(struct mon_proc *p, uint32_t id, struct kerr *err);
 /* A new front-end: forget requests of the old one, re-send what it did not
  * acknowledge. */
 void mon_frontend_changed(struct monitor *m);
+/* The verdicts changed: a redacted stream drops what it holds now. */
+void mon_policy_changed(struct monitor *m);
 void mon_free_all(struct monitor *m);
 
 /* ---- main.c ---- */

@@ -192,12 +192,29 @@ static void stream_fill(struct mon_proc *p, unsigned i)
 		stream_watch(p, s, true);
 }
 
+/* The policy denies ReadStream: upstream still reads, and clears the data
+ * (rpc.rs read_stdout). Here what the process wrote is dropped as it comes,
+ * so the process never waits on a full buffer, and a read gets only the
+ * end of the stream. */
+static void stream_redact(struct mon_proc *p, struct mon_stream *s)
+{
+	if (s->end == s->acked)
+		return;
+	s->acked = s->sent = s->end;
+	s->start = 0;
+	stream_release_if_done(s);
+	if (s->fd >= 0 && !s->watched)
+		stream_watch(p, s, true);
+}
+
 /* Answer the pending read of stream i if there is something to say. */
 static void stream_answer(struct mon_proc *p, unsigned i)
 {
 	struct mon_stream *s = &p->out[i];
 	struct monitor *m = p->mon;
-	if (!s->read_pending || !m->frontend)
+	if (m->policy_deny & IPC_MON_DENY_READ_STREAM)
+		stream_redact(p, s);
+	if (!s->read_pending || !m->frontend || !m->policy_known)
 		return;
 	static uint8_t msg[sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK];
 	struct ipc_stdio_data h = { .offset = s->sent };
@@ -705,6 +722,13 @@ int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_
 	if (status >= 0)
 		proc_exited(np, status);
 	return 0;
+}
+
+void mon_policy_changed(struct monitor *m)
+{
+	for (struct mon_proc *p = m->procs; p; p = p->next)
+		for (unsigned i = 0; i < 2; i++)
+			stream_answer(p, i);
 }
 
 void mon_frontend_changed(struct monitor *m)

@@ -212,7 +212,11 @@ static int mon_start(struct mon *t)
 	t->ex = em[0];
 	t->fe = fm[0];
 	t->ctl = ctl[0];
-	return 0;
+	/* As the executor: the policy's verdicts (none denied) before the
+	 * front-end learns of the monitor. */
+	struct ipc_mon_policy mp = { .deny = 0 };
+	struct kerr e = { 0 };
+	return ipc_send_fd(t->ex, IPC_MON_POLICY, 0, &mp, sizeof(mp), -1, &e);
 }
 
 static int exited_within(pid_t pid, int ms, int *status)

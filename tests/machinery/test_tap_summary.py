@@ -60,17 +60,19 @@ class Tree:
         with open(os.path.join(self.results, name + '.rc'), 'w') as fh:
             fh.write(f'{rc}\n')
 
-    def meson(self, tests, known=None):
+    def meson(self, tests, known=None, cmds=None):
         """tests: [(name, result, stdout)]; known: the names meson lists
-        (default: the same)."""
+        (default: the same); cmds: name -> the command meson runs (default:
+        a program of the build tree named after the test)."""
         names = known if known is not None else [t[0] for t in tests]
+        cmds = cmds or {}
         for n in names:
             prog = os.path.join(self.build, n)
             with open(prog, 'w') as fh:
                 fh.write('#!/bin/sh\n')
             os.chmod(prog, 0o755)
         with open(os.path.join(self.build, 'meson-info', 'intro-tests.json'), 'w') as fh:
-            json.dump([{'name': n, 'cmd': [os.path.join(self.build, n)], 'suite': ['p']}
+            json.dump([{'name': n, 'cmd': cmds.get(n, [os.path.join(self.build, n)]), 'suite': ['p']}
                        for n in names], fh)
         with open(os.path.join(self.build, 'meson-logs', 'testlog.json'), 'w') as fh:
             for n, result, out in tests:
@@ -198,6 +200,20 @@ def _(t):
     os.unlink(os.path.join(t.results, 'interop.tap'))
     return expect(*t.run(), 1, '10 passed, 1 failed, 0 skipped',
                   'FAILED interop: ' + os.path.join(t.src, 'tests/interop/run.sh') + ' is not executable')
+
+
+@case('a meson test running a script of the source tree: the script must be executable, its data arguments need not')
+def _(t):
+    replay = t.script('tests/runtime/replay.sh')
+    scenario = t.script('tests/runtime/pod.json', 0o644)
+    old = t.script('tests/old.sh', 0o644)
+    golden = os.path.join(t.src, 'tests/unit/golden')
+    os.makedirs(golden)
+    t.meson([('runtime-pod', 'OK', GOOD_TAP), ('old', 'OK', GOOD_TAP), ('golden', 'OK', GOOD_TAP)],
+            cmds={'runtime-pod': [replay, os.path.join(t.build, 'agent'), scenario],
+                  'old': ['/usr/bin/env', 'sh', old, scenario],
+                  'golden': [os.path.join(t.build, 'golden'), golden, scenario]})
+    return expect(*t.run(), 1, '16 passed, 1 failed, 0 skipped', 'FAILED old: ' + old + ' is not executable')
 
 
 @case('an external suite with no TAP file (it did not run): a failure')

@@ -57,6 +57,11 @@ struct mon_stream {
 	bool read_pending;
 	uint32_t read_id;
 	uint32_t read_max;
+	/* A read came for this stream, and whether its EOF was answered: a
+	 * stream someone reads is delivered once its reader got EOF, so the
+	 * read after the last ACK answers EOF, never NOT_FOUND. */
+	bool read_seen;
+	bool eof_answered;
 	/* The process exited: what it left in the pipe (drain_left bytes,
 	 * FIONREAD at the exit) is still read, then the stream ends, even if a
 	 * background child keeps the pipe open (upstream: the exit notifier

@@ -22,7 +22,8 @@
  * time it is reaped.
  *
  * Release: an exec is dropped (fds, buffers, table entry; MON_RELEASED to
- * the executor) once it was waited for and its output was delivered, or
+ * the executor) once it was waited for and its output was delivered (a
+ * stream someone reads: up to its EOF answer), or
  * MON_DRAIN_IDLE_MS after its wait when nobody reads the rest. From its
  * wait on, only reads and ACKs still find it: a second WaitProcess is
  * NOT_FOUND, as upstream removes the process in its first. The init stays
@@ -233,6 +234,8 @@ static void stream_answer(struct mon_proc *p, unsigned i)
 	memcpy(msg, &h, sizeof(h));
 	s->read_pending = false;
 	s->sent += n;
+	if (n == 0)
+		s->eof_answered = true;
 	mon_to_frontend(m, IPC_READ_STREAM_REPLY, s->read_id, msg, sizeof(h) + n);
 }
 
@@ -256,6 +259,7 @@ int mon_stream_read(struct mon_proc *p, unsigned stream, uint32_t id, uint32_t m
 				       "%s of process %s: a read is already pending", stream_name(i),
 				       proc_name(p));
 	s->read_pending = true;
+	s->read_seen = true;
 	s->read_id = id;
 	s->read_max = max_len;
 	stream_answer(p, i);
@@ -577,11 +581,17 @@ static void proc_drop(struct mon_proc *p)
 	proc_free(p);
 }
 
+/* Every stream ended and reached the host, and a stream that is read got
+ * its EOF answer: releasing on the last ACK instead would make the read
+ * that follows it NOT_FOUND or EOF depending on whether the release timer
+ * ran first. A stream nobody reads (a terminal's stderr) needs no answer. */
 static bool proc_drained(const struct mon_proc *p)
 {
-	for (unsigned i = 0; i < 2; i++)
-		if (!p->out[i].eof || p->out[i].acked != p->out[i].end)
+	for (unsigned i = 0; i < 2; i++) {
+		const struct mon_stream *s = &p->out[i];
+		if (!s->eof || s->acked != s->end || (s->read_seen && !s->eof_answered))
 			return false;
+	}
 	return true;
 }
 

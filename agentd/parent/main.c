@@ -112,6 +112,7 @@ struct parent {
 
 	struct initdata_boot initdata;  /* what initdata gave at start */
 	struct guest_components *gc;    /* launched components, else NULL */
+	bool served;                    /* it got as far as its event loop */
 };
 
 /* ---- helpers ---- */
@@ -776,6 +777,138 @@ static int parse_id(const char *s, unsigned long *out)
 
 extern char **environ;
 
+/* Everything after the options: the log, init's late duties, the guest
+ * extras, the socket, the executor and the front-end, then the loop until
+ * the agent stops. Returns the exit status; whatever it set up is released
+ * by parent_release, on every path. */
+static int parent_serve(struct parent *p, const char *libexec, const char *initdata,
+			struct kerr *err)
+{
+	log_set_level(p->opts.log_level);
+	open_log_sink(p);
+	if (policy_source_read(&p->policy, &p->opts, err) < 0) {
+		log_error("%s", err->msg);
+		return 1;
+	}
+	json_t *announce = options_to_json(&p->opts);
+	json_object_set_new(announce, "policy", policy_source_json(&p->policy));
+	log_announce(announce);
+	if (p->pid1 && init_late(p->opts.unified_cgroup_hierarchy, err) < 0) {
+		log_error("%s", err->msg);
+		return 1;
+	}
+	/* Before any child: they inherit the rlimit and the environment. */
+	guest_opts_apply(&p->opts);
+	/* Before any child too: the components read what it writes, and the
+	 * policy will be in force before anything is served. A device that is
+	 * there but unusable stops the agent, as upstream's. */
+	if (initdata_boot(initdata, "/dev", &p->initdata, err) < 0) {
+		log_error("%s: the agent does not start", err->msg);
+		return 1;
+	}
+	/* initdata's policy replaces the default one (upstream main.rs:
+	 * set_policy after initialize_policy); the executor logs which. */
+	if (p->initdata.policy_fd >= 0 &&
+	    policy_source_initdata(&p->policy, p->initdata.policy_fd, err) < 0) {
+		log_error("%s: the agent does not start", err->msg);
+		return 1;
+	}
+
+	if (join_endpoints(p, err) < 0 ||
+	    find_helper(libexec, "kata-agent-executor", "executor", p->executor_path,
+			sizeof(p->executor_path), err) < 0 ||
+	    find_helper(libexec, "kata-agent-frontend", "frontend", p->frontend_path,
+			sizeof(p->frontend_path), err) < 0 ||
+	    find_helper(libexec, "kata-agent-monitor", "monitor", p->monitor_path,
+			sizeof(p->monitor_path), err) < 0 ||
+	    find_helper(libexec, "kata-agent-policy", "policy", p->policy_path,
+			sizeof(p->policy_path), err) < 0) {
+		log_error("%s", err->msg);
+		return 1;
+	}
+	log_debug("executor %s, front-end %s", p->executor_path, p->frontend_path);
+
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		log_error("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+		return 1;
+	}
+	/* Blocked before any child exists, so no SIGCHLD is lost. */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
+	    (p->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		log_error("signalfd: %s", strerror(errno));
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	char abuf[160];
+	if (addr_parse(p->opts.server_addr, &p->addr, err) < 0 ||
+	    (p->listen_fd = addr_listen(&p->addr, err)) < 0) {
+		log_error("agent.server_addr %s: %s", p->opts.server_addr, err->msg);
+		return 1;
+	}
+	log_info("listening on %s", addr_format(&p->addr, abuf, sizeof(abuf)));
+
+	if (loop_new(&p->loop, err) < 0 ||
+	    loop_add(p->loop, p->sigfd, EPOLLIN, on_signal, p, err) < 0 ||
+	    start_executor(p, err) < 0 || send_policy(p, err) < 0) {
+		log_error("%s", err->msg);
+		if (p->executor_pid)
+			kill(p->executor_pid, SIGKILL);
+		return 1;
+	}
+	/* Before the front-end: its first requests find the policy loaded. */
+	start_policy(p);
+	start_guest_extras(p);
+	start_components_then_frontend(p);
+
+	p->served = true;
+	if (loop_run(p->loop, err) < 0) {
+		log_error("event loop: %s", err->msg);
+		p->exit_code = 1;
+	}
+	/* The executor did not remove the containers itself. As PID 1 the
+	 * power-off does it; on a host nothing else would. */
+	if (p->executor_unclean && !p->pid1)
+		teardown_after_executor(p->shared_dir, p->cgroup_parent);
+	return p->exit_code;
+}
+
+/* Undo parent_serve, from wherever it stopped (everything here copes with
+ * what was never set up). */
+static void parent_release(struct parent *p)
+{
+	if (p->restart_timer)
+		loop_timer_cancel(p->loop, p->restart_timer);
+	if (p->kill_timer)
+		loop_timer_cancel(p->loop, p->kill_timer);
+	if (p->policy_timer)
+		loop_timer_cancel(p->loop, p->policy_timer);
+	policy_source_free(&p->policy);
+	ipc_chan_free(p->ctl);
+	guest_components_free(p->gc);
+	initdata_boot_release(&p->initdata);
+	/* both keep loop watches: gone before the loop */
+	debug_console_free(p->dc);
+	log_set_writer(NULL, NULL);
+	log_sink_free(p->sink);
+	loop_free(p->loop);
+	if (p->sigfd >= 0)
+		close(p->sigfd);
+	if (p->listen_fd >= 0) {
+		close(p->listen_fd);
+		/* ours only once we listen on it (not when it was in use) */
+		if (p->addr.kind == ADDR_UNIX && !p->addr.abstract)
+			unlink(p->addr.path);
+	}
+	free(p->endpoints);
+	options_free(&p->opts);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -864,117 +997,9 @@ int main(int argc, char **argv)
 		options_free(&p.opts); /* it holds the defaults */
 		return 1;
 	}
-	log_set_level(p.opts.log_level);
-	open_log_sink(&p);
-	if (policy_source_read(&p.policy, &p.opts, &err) < 0) {
-		log_error("%s", err.msg);
-		return 1;
-	}
-	json_t *announce = options_to_json(&p.opts);
-	json_object_set_new(announce, "policy", policy_source_json(&p.policy));
-	log_announce(announce);
-	if (p.pid1 && init_late(p.opts.unified_cgroup_hierarchy, &err) < 0) {
-		log_error("%s", err.msg);
-		return 1;
-	}
-	/* Before any child: they inherit the rlimit and the environment. */
-	guest_opts_apply(&p.opts);
-	/* Before any child too: the components read what it writes, and the
-	 * policy will be in force before anything is served. A device that is
-	 * there but unusable stops the agent, as upstream's. */
-	if (initdata_boot(initdata, "/dev", &p.initdata, &err) < 0) {
-		log_error("%s: the agent does not start", err.msg);
-		return 1;
-	}
-	/* initdata's policy replaces the default one (upstream main.rs:
-	 * set_policy after initialize_policy); the executor logs which. */
-	if (p.initdata.policy_fd >= 0 &&
-	    policy_source_initdata(&p.policy, p.initdata.policy_fd, &err) < 0) {
-		log_error("%s: the agent does not start", err.msg);
-		return 1;
-	}
-
-	if (join_endpoints(&p, &err) < 0 ||
-	    find_helper(libexec, "kata-agent-executor", "executor", p.executor_path,
-			sizeof(p.executor_path), &err) < 0 ||
-	    find_helper(libexec, "kata-agent-frontend", "frontend", p.frontend_path,
-			sizeof(p.frontend_path), &err) < 0 ||
-	    find_helper(libexec, "kata-agent-monitor", "monitor", p.monitor_path,
-			sizeof(p.monitor_path), &err) < 0 ||
-	    find_helper(libexec, "kata-agent-policy", "policy", p.policy_path,
-			sizeof(p.policy_path), &err) < 0) {
-		log_error("%s", err.msg);
-		return 1;
-	}
-	log_debug("executor %s, front-end %s", p.executor_path, p.frontend_path);
-
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
-		log_error("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
-		return 1;
-	}
-	/* Blocked before any child exists, so no SIGCHLD is lost. */
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
-	    (p.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-		log_error("signalfd: %s", strerror(errno));
-		return 1;
-	}
-	signal(SIGPIPE, SIG_IGN);
-
-	char abuf[160];
-	if (addr_parse(p.opts.server_addr, &p.addr, &err) < 0 ||
-	    (p.listen_fd = addr_listen(&p.addr, &err)) < 0) {
-		log_error("agent.server_addr %s: %s", p.opts.server_addr, err.msg);
-		return 1;
-	}
-	log_info("listening on %s", addr_format(&p.addr, abuf, sizeof(abuf)));
-
-	if (loop_new(&p.loop, &err) < 0 ||
-	    loop_add(p.loop, p.sigfd, EPOLLIN, on_signal, &p, &err) < 0 ||
-	    start_executor(&p, &err) < 0 || send_policy(&p, &err) < 0) {
-		log_error("%s", err.msg);
-		if (p.executor_pid)
-			kill(p.executor_pid, SIGKILL);
-		return 1;
-	}
-	/* Before the front-end: its first requests find the policy loaded. */
-	start_policy(&p);
-	start_guest_extras(&p);
-	start_components_then_frontend(&p);
-
-	if (loop_run(p.loop, &err) < 0) {
-		log_error("event loop: %s", err.msg);
-		p.exit_code = 1;
-	}
-	/* The executor did not remove the containers itself. As PID 1 the
-	 * power-off does it; on a host nothing else would. */
-	if (p.executor_unclean && !p.pid1)
-		teardown_after_executor(p.shared_dir, p.cgroup_parent);
-	if (p.restart_timer)
-		loop_timer_cancel(p.loop, p.restart_timer);
-	if (p.kill_timer)
-		loop_timer_cancel(p.loop, p.kill_timer);
-	if (p.policy_timer)
-		loop_timer_cancel(p.loop, p.policy_timer);
-	policy_source_free(&p.policy);
-	ipc_chan_free(p.ctl);
-	guest_components_free(p.gc);
-	initdata_boot_release(&p.initdata);
-	/* both keep loop watches: gone before the loop */
-	debug_console_free(p.dc);
-	log_set_writer(NULL, NULL);
-	log_sink_free(p.sink);
-	loop_free(p.loop);
-	close(p.listen_fd);
-	close(p.sigfd);
-	if (p.addr.kind == ADDR_UNIX && !p.addr.abstract)
-		unlink(p.addr.path);
-	free(p.endpoints);
-	options_free(&p.opts);
-	log_info("kata-agent exiting with status %d", p.exit_code);
-	return p.exit_code;
+	int rc = parent_serve(&p, libexec, initdata, &err);
+	parent_release(&p);
+	if (p.served)
+		log_info("kata-agent exiting with status %d", rc);
+	return rc;
 }

@@ -28,15 +28,25 @@ cg_name=
 declare -a tree=()
 # ---- process tree of the agent ----
 
-ppid_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f2; }
+# stat_ppid PID: sets ppid from /proc/PID/stat, in this shell (no fork:
+# descendants reads every process's, and the suites call it in loops);
+# false if the process is gone. The comm may hold ") ": cut at the last.
+stat_ppid() {
+  local st
+  read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+  st=${st##*) }
+  st=${st#* }
+  ppid=${st%% *}
+}
+ppid_of() { local ppid; stat_ppid "$1" && echo "$ppid"; }
 comm_of() { cat "/proc/$1/comm" 2>/dev/null; }
 descendants() { # every live descendant of $1
   local -A kids=()
-  local p pp
+  local p ppid
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
-    pp=$(ppid_of "$p") || continue
-    [ -n "$pp" ] && kids[$pp]="${kids[$pp]:-} $p"
+    stat_ppid "$p" || continue
+    [ -n "$ppid" ] && kids[$ppid]="${kids[$ppid]:-} $p"
   done
   local queue=("$1") out=()
   while [ ${#queue[@]} -gt 0 ]; do
@@ -57,9 +67,13 @@ child_named() { # child_named PARENT COMM-PREFIX
   return 1
 }
 in_child_pidns() { # a container process: its NSpid has more than one entry
-  local ns
-  ns=$(awk '/^NSpid:/ {print NF - 1}' "/proc/$1/status" 2>/dev/null)
-  [ -n "$ns" ] && [ "$ns" -gt 1 ]
+  local k v
+  while read -r k v; do
+    [ "$k" = NSpid: ] || continue
+    [[ $v == *[[:space:]]* ]]
+    return
+  done 2>/dev/null <"/proc/$1/status"
+  return 1
 }
 agent_procs() { # the agent's own processes (not container processes)
   local p

@@ -10,8 +10,11 @@ import importlib.util
 import json
 import os
 import subprocess
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import serde_shape  # noqa: E402
 
 
 def copy_file_input(req):
@@ -32,6 +35,30 @@ def proto_names(v):
     if isinstance(v, list):
         return [proto_names(x) for x in v]
     return v
+
+
+def shaper(build):
+    """(how, shape(kind, request)): the policy input for a request, made by
+    our C serializer (decoding the request first, as the front-end does:
+    BUILD/tests/policy/policy-input) when built and PY_SHAPE is not set,
+    else by serde_shape.py."""
+    tool = os.path.join(build, "tests/policy/policy-input")
+    if os.access(tool, os.X_OK) and not os.environ.get("PY_SHAPE"):
+        def shape(kind, req):
+            p = subprocess.run([tool, kind], input=json.dumps(proto_names(req)),
+                               capture_output=True, text=True)
+            if p.returncode:
+                raise RuntimeError("policy-input %s: %s" % (kind, p.stderr.strip()))
+            return json.loads(p.stdout)
+        return "agentd/policy/policy_input.c (policy-input)", shape
+    msgs = serde_shape.parse_protos([os.path.join(HERE, "../../protos", p) for p in
+                                     ("agent.proto", "oci.proto", "types.proto", "csi.proto")])
+
+    def py_shape(kind, req):
+        if kind == "CopyFileRequest":
+            return copy_file_input(req)
+        return serde_shape.fill(msgs, kind, req)
+    return "tests/policy/serde_shape.py", py_shape
 
 
 def apply_patch(doc, ops):

@@ -143,6 +143,10 @@ agent_start() {
       "$agent_toml" >"$work/agent.toml"
     extra+=(--config "$work/agent.toml")
   fi
+  # agent_args: more options for the parent, after ours (the last of a
+  # repeated option wins: --shared-dir /run/kata-containers with an
+  # agent_prep that mounts the shared dir there).
+  extra+=(${agent_args:-})
   # agent_prep: shell commands run inside the new mount namespace before the
   # agent (which then takes the shell's pid), e.g. extra cgroup mounts;
   # agent_netns=1: the agent gets a network namespace of its own too.

@@ -25,7 +25,7 @@
 #define MON_STREAM_BUF_DEFAULT (1u << 20)
 /* Stdin writes accepted but not yet in the pipe, per process. */
 #define MON_MAX_PENDING_WRITES 16
-/* Waiters per process (WAIT_REQ not yet answered). */
+/* Waiters per process (WAIT_PROCESS_REQ not yet answered). */
 #define MON_MAX_WAITERS 64
 /* Processes per container (init + execs, live or not yet collected). */
 #define MON_MAX_PROCS 1024
@@ -91,7 +91,7 @@ struct mon_proc {
 	struct mon_stream out[2]; /* [0] stdout, [1] stderr (always EOF with a tty) */
 	bool exited;
 	int status;
-	bool waited; /* a WAIT_REPLY was sent: an exec is then only readable */
+	bool waited; /* a WAIT_PROCESS_REPLY was sent: an exec is then only readable */
 	uint32_t waiters[MON_MAX_WAITERS];
 	unsigned nwaiters;
 	/* A waited exec: the check that releases it (deferred, then at
@@ -99,6 +99,9 @@ struct mon_proc {
 	struct loop_timer *rel_timer;
 	uint64_t rel_deadline;
 };
+
+/* Requests held until the policy's first verdicts. */
+#define MON_MAX_HELD 64
 
 struct monitor {
 	struct loop *loop;
@@ -117,6 +120,16 @@ struct monitor {
 	/* [endpoints] allowed from the executor (--endpoints): every
 	 * front-end request passes it (common/endpoints.h) */
 	struct agent_options policy;
+	/* The agent policy's verdicts on the requests answered here
+	 * (IPC_MON_DENY_*), from the executor (MON_POLICY, sent before the
+	 * front-end learns of this monitor). Until the first, the requests
+	 * wait (held, at most MON_MAX_HELD; then UNAVAILABLE), reads too.
+	 * ReadStream denied: output is dropped as it comes (redacted, as
+	 * upstream clears what it read). */
+	uint32_t policy_deny;
+	bool policy_known;
+	struct ipc_deferred *held[MON_MAX_HELD];
+	unsigned n_held;
 };
 
 /* ---- proc.c ---- */
@@ -132,7 +145,7 @@ int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_
 		 struct kerr *err);
 /* Reap every exited child (SIGCHLD). */
 void mon_reap(struct monitor *m);
-/* STDIO_READ_REQ: answer now if there is data or EOF, else keep it. */
+/* READ_STREAM_REQ: answer now if there is data or EOF, else keep it. */
 int mon_stream_read(struct mon_proc *p, unsigned stream, uint32_t id, uint32_t max_len,
 		    struct kerr *err);
 void mon_stream_ack(struct mon_proc *p, unsigned stream, uint64_t offset);
@@ -143,6 +156,8 @@ int mon_wait(struct mon_proc *p, uint32_t id, struct kerr *err);
 /* A new front-end: forget requests of the old one, re-send what it did not
  * acknowledge. */
 void mon_frontend_changed(struct monitor *m);
+/* The verdicts changed: a redacted stream drops what it holds now. */
+void mon_policy_changed(struct monitor *m);
 void mon_free_all(struct monitor *m);
 
 /* ---- main.c ---- */

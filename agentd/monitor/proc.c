@@ -193,12 +193,29 @@ static void stream_fill(struct mon_proc *p, unsigned i)
 		stream_watch(p, s, true);
 }
 
+/* The policy denies ReadStream: upstream still reads, and clears the data
+ * (rpc.rs read_stdout). Here what the process wrote is dropped as it comes,
+ * so the process never waits on a full buffer, and a read gets only the
+ * end of the stream. */
+static void stream_redact(struct mon_proc *p, struct mon_stream *s)
+{
+	if (s->end == s->acked)
+		return;
+	s->acked = s->sent = s->end;
+	s->start = 0;
+	stream_release_if_done(s);
+	if (s->fd >= 0 && !s->watched)
+		stream_watch(p, s, true);
+}
+
 /* Answer the pending read of stream i if there is something to say. */
 static void stream_answer(struct mon_proc *p, unsigned i)
 {
 	struct mon_stream *s = &p->out[i];
 	struct monitor *m = p->mon;
-	if (!s->read_pending || !m->frontend)
+	if (m->policy_deny & IPC_MON_DENY_READ_STREAM)
+		stream_redact(p, s);
+	if (!s->read_pending || !m->frontend || !m->policy_known)
 		return;
 	static uint8_t msg[sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK];
 	struct ipc_stdio_data h = { .offset = s->sent };
@@ -219,7 +236,7 @@ static void stream_answer(struct mon_proc *p, unsigned i)
 	s->sent += n;
 	if (n == 0)
 		s->eof_answered = true;
-	mon_to_frontend(m, IPC_STDIO_DATA, s->read_id, msg, sizeof(h) + n);
+	mon_to_frontend(m, IPC_READ_STREAM_REPLY, s->read_id, msg, sizeof(h) + n);
 }
 
 static void stream_on_events(struct loop *l, int fd, uint32_t events, void *data)
@@ -346,7 +363,7 @@ static void stdin_flush(struct mon_proc *p)
 		p->nwrites--;
 		if (w->id) {
 			struct ipc_stdio_written done = { .len = w->len };
-			mon_to_frontend(p->mon, IPC_STDIO_WRITTEN, w->id, &done, sizeof(done));
+			mon_to_frontend(p->mon, IPC_WRITE_STDIN_REPLY, w->id, &done, sizeof(done));
 		}
 		free(w);
 	}
@@ -407,7 +424,7 @@ static void reply_waiters(struct mon_proc *p)
 {
 	struct ipc_wait_reply r = { .status = p->status };
 	for (unsigned i = 0; i < p->nwaiters; i++) {
-		mon_to_frontend(p->mon, IPC_WAIT_REPLY, p->waiters[i], &r, sizeof(r));
+		mon_to_frontend(p->mon, IPC_WAIT_PROCESS_REPLY, p->waiters[i], &r, sizeof(r));
 		p->waited = true;
 	}
 	p->nwaiters = 0;
@@ -503,7 +520,7 @@ int mon_wait(struct mon_proc *p, uint32_t id, struct kerr *err)
 	if (p->exited) {
 		struct ipc_wait_reply r = { .status = p->status };
 		p->waited = true;
-		mon_to_frontend(p->mon, IPC_WAIT_REPLY, id, &r, sizeof(r));
+		mon_to_frontend(p->mon, IPC_WAIT_PROCESS_REPLY, id, &r, sizeof(r));
 		proc_release_soon(p);
 		return 0;
 	}
@@ -715,6 +732,13 @@ int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_
 	if (status >= 0)
 		proc_exited(np, status);
 	return 0;
+}
+
+void mon_policy_changed(struct monitor *m)
+{
+	for (struct mon_proc *p = m->procs; p; p = p->next)
+		for (unsigned i = 0; i < 2; i++)
+			stream_answer(p, i);
 }
 
 void mon_frontend_changed(struct monitor *m)

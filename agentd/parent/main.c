@@ -46,6 +46,7 @@
 #include "log_sink.h"
 #include "init.h"
 #include "options.h"
+#include "policy_source.h"
 #include "teardown.h"
 #include "transport.h"
 
@@ -70,6 +71,7 @@ struct parent {
 	char executor_path[PATH_MAX];
 	char frontend_path[PATH_MAX];
 	char monitor_path[PATH_MAX];
+	char policy_path[PATH_MAX];
 	/* Passed to the executor for the container path. */
 	const char *shared_dir, *cgroup_parent;
 	unsigned long mon_uid, mon_gid;
@@ -96,6 +98,14 @@ struct parent {
 	bool stopping;
 	int exit_code;
 	struct loop_timer *kill_timer;
+
+	/* The policy process: restarted whenever it dies (its state is the
+	 * executor's); the policy in force at start. */
+	pid_t policy_pid;
+	unsigned policy_gen;
+	uint64_t policy_started;
+	struct loop_timer *policy_timer;
+	struct policy_source policy;
 
 	struct log_sink *sink;     /* agent.log_vport, else NULL */
 	struct debug_console *dc;  /* agent.debug_console, else NULL */
@@ -184,7 +194,7 @@ static pid_t spawn(struct parent *p, const char *path, char *const argv[], const
 
 static void maybe_done(struct parent *p)
 {
-	if (p->stopping && !p->executor_pid && !p->frontend_pid &&
+	if (p->stopping && !p->executor_pid && !p->frontend_pid && !p->policy_pid &&
 	    !guest_components_alive(p->gc))
 		loop_quit(p->loop);
 }
@@ -201,6 +211,8 @@ static void on_kill_timer(struct loop *l, void *data)
 		log_warn("executor (pid %d) still alive after SIGTERM: SIGKILL", (int)p->executor_pid);
 		kill(p->executor_pid, SIGKILL);
 	}
+	if (p->policy_pid)
+		kill(p->policy_pid, SIGKILL);
 	if (guest_components_alive(p->gc)) {
 		log_warn("guest components still alive after SIGTERM: SIGKILL");
 		guest_components_kill(p->gc);
@@ -218,12 +230,18 @@ static void begin_shutdown(struct parent *p, int code, const char *why)
 		loop_timer_cancel(p->loop, p->restart_timer);
 		p->restart_timer = NULL;
 	}
+	if (p->policy_timer) {
+		loop_timer_cancel(p->loop, p->policy_timer);
+		p->policy_timer = NULL;
+	}
 	if (p->frontend_pid)
 		kill(p->frontend_pid, SIGTERM);
 	if (p->executor_pid)
 		kill(p->executor_pid, SIGTERM);
+	if (p->policy_pid)
+		kill(p->policy_pid, SIGTERM);
 	guest_components_stop(p->gc);
-	if (p->frontend_pid || p->executor_pid || guest_components_alive(p->gc))
+	if (p->frontend_pid || p->executor_pid || p->policy_pid || guest_components_alive(p->gc))
 		p->kill_timer = loop_timer_add(p->loop, loop_now_ns() + STOP_GRACE_NS, on_kill_timer, p);
 	maybe_done(p);
 }
@@ -353,13 +371,85 @@ static void start_frontend(struct parent *p)
 	log_fields(LOG_LVL_INFO, f, "front-end started (pid %d, generation %u)", (int)pid, gen);
 }
 
+/* ---- the policy process ---- */
+
+static void start_policy(struct parent *p);
+
+static void on_policy_timer(struct loop *l, void *data)
+{
+	struct parent *p = data;
+	p->policy_timer = NULL;
+	start_policy(p);
+}
+
+/* Checks fail (closed) while it is away: back at once, unless it dies as
+ * soon as it starts (then once a second). */
+static void schedule_policy(struct parent *p, uint64_t lived_ns)
+{
+	if (lived_ns >= NS_PER_S) {
+		start_policy(p);
+		return;
+	}
+	if (!p->policy_timer)
+		p->policy_timer = loop_timer_add(p->loop, loop_now_ns() + NS_PER_S, on_policy_timer,
+						 p);
+}
+
+static void start_policy(struct parent *p)
+{
+	struct kerr err = { 0 };
+	if (p->stopping || !p->ctl)
+		return;
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		log_error("policy process socketpair: %s", strerror(errno));
+		schedule_policy(p, 0);
+		return;
+	}
+	cleanup_close int child_end = sp[0];
+	cleanup_close int ex_end = sp[1];
+	char uid[16], gid[16];
+	snprintf(uid, sizeof(uid), "%lu", p->fe_uid);
+	snprintf(gid, sizeof(gid), "%lu", p->fe_gid);
+	char *argv[] = {
+		(char *)"kata-agent-policy", (char *)"--uid", uid, (char *)"--gid", gid,
+		(char *)"--log-level", (char *)log_level_name(p->opts.log_level), NULL,
+	};
+	pid_t pid = spawn(p, p->policy_path, argv, &child_end, 1, &err);
+	if (pid < 0) {
+		log_error("starting the policy process: %s", err.msg);
+		schedule_policy(p, 0);
+		return;
+	}
+	p->policy_pid = pid;
+	p->policy_started = loop_now_ns();
+	struct ipc_ctl_new_frontend n = { .generation = ++p->policy_gen, .frontend_pid = pid };
+	if (ipc_chan_send(p->ctl, IPC_CTL_NEW_POLICY, 0, &n, sizeof(n), ex_end, &err) < 0) {
+		log_error("handing the executor its policy channel: %s", err.msg);
+		kill(pid, SIGKILL);
+		return;
+	}
+	json_t *f = json_pack("{s:s,s:i,s:i}", "child", "policy", "child-pid", (int)pid,
+			      "generation", (int)p->policy_gen);
+	log_fields(LOG_LVL_INFO, f, "policy process started (pid %d, generation %u)", (int)pid,
+		   p->policy_gen);
+}
+
+/* The policy in force at start, to the executor, which keeps it. */
+static int send_policy(struct parent *p, struct kerr *err)
+{
+	if (!p->policy.msg_len)
+		return 0;
+	return ipc_chan_send(p->ctl, IPC_CTL_POLICY, 0, p->policy.msg, p->policy.msg_len, -1, err);
+}
+
 /* ---- the executor ---- */
 
 /* DestroySandbox was answered: the agent stops, as upstream's does once its
  * sandbox is destroyed (as PID 1 the guest then powers off, which the
  * runtime waits for when tracing). The front-end's SIGTERM grace lets it
  * write that answer first. */
-static int on_sandbox_destroyed(struct ipc_chan *c, struct ipc_msg *m, void *data,
+static int on_ctl_sandbox_destroyed(struct ipc_chan *c, struct ipc_msg *m, void *data,
 				struct kerr *err)
 {
 	begin_shutdown(data, 0, "the sandbox was destroyed (DestroySandbox)");
@@ -369,8 +459,8 @@ static int on_sandbox_destroyed(struct ipc_chan *c, struct ipc_msg *m, void *dat
 static const struct ipc_dispatch ctl_table[] = {
 	/* The one message the executor sends on the control channel; any
 	 * other is a protocol violation and closes it. */
-	{ IPC_CTL_SANDBOX_DESTROYED, IPC_FROM(IPC_ROLE_EXECUTOR), on_sandbox_destroyed },
-	{ 0, 0, NULL },
+	{ IPC_CTL_SANDBOX_DESTROYED, on_ctl_sandbox_destroyed },
+	{ 0, NULL },
 };
 
 static void on_ctl_close(struct ipc_chan *c, const char *reason, void *data)
@@ -451,6 +541,12 @@ static void reap(struct parent *p)
 				 now - p->frontend_started, p->generation);
 			if (!p->stopping)
 				schedule_frontend(p);
+		} else if (pid == p->policy_pid) {
+			p->policy_pid = 0;
+			log_exit(p->stopping ? LOG_LVL_INFO : LOG_LVL_WARN, "policy process", pid,
+				 status, now - p->policy_started, p->policy_gen);
+			if (!p->stopping)
+				schedule_policy(p, now - p->policy_started);
 		} else if (pid == p->executor_pid) {
 			p->executor_pid = 0;
 			p->executor_unclean = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
@@ -690,7 +786,13 @@ static int parent_serve(struct parent *p, const char *libexec, const char *initd
 {
 	log_set_level(p->opts.log_level);
 	open_log_sink(p);
-	log_announce(options_to_json(&p->opts));
+	if (policy_source_read(&p->policy, &p->opts, err) < 0) {
+		log_error("%s", err->msg);
+		return 1;
+	}
+	json_t *announce = options_to_json(&p->opts);
+	json_object_set_new(announce, "policy", policy_source_json(&p->policy));
+	log_announce(announce);
 	if (p->pid1 && init_late(p->opts.unified_cgroup_hierarchy, err) < 0) {
 		log_error("%s", err->msg);
 		return 1;
@@ -704,6 +806,13 @@ static int parent_serve(struct parent *p, const char *libexec, const char *initd
 		log_error("%s: the agent does not start", err->msg);
 		return 1;
 	}
+	/* initdata's policy replaces the default one (upstream main.rs:
+	 * set_policy after initialize_policy); the executor logs which. */
+	if (p->initdata.policy_fd >= 0 &&
+	    policy_source_initdata(&p->policy, p->initdata.policy_fd, err) < 0) {
+		log_error("%s: the agent does not start", err->msg);
+		return 1;
+	}
 
 	if (join_endpoints(p, err) < 0 ||
 	    find_helper(libexec, "kata-agent-executor", "executor", p->executor_path,
@@ -711,7 +820,9 @@ static int parent_serve(struct parent *p, const char *libexec, const char *initd
 	    find_helper(libexec, "kata-agent-frontend", "frontend", p->frontend_path,
 			sizeof(p->frontend_path), err) < 0 ||
 	    find_helper(libexec, "kata-agent-monitor", "monitor", p->monitor_path,
-			sizeof(p->monitor_path), err) < 0) {
+			sizeof(p->monitor_path), err) < 0 ||
+	    find_helper(libexec, "kata-agent-policy", "policy", p->policy_path,
+			sizeof(p->policy_path), err) < 0) {
 		log_error("%s", err->msg);
 		return 1;
 	}
@@ -744,12 +855,14 @@ static int parent_serve(struct parent *p, const char *libexec, const char *initd
 
 	if (loop_new(&p->loop, err) < 0 ||
 	    loop_add(p->loop, p->sigfd, EPOLLIN, on_signal, p, err) < 0 ||
-	    start_executor(p, err) < 0) {
+	    start_executor(p, err) < 0 || send_policy(p, err) < 0) {
 		log_error("%s", err->msg);
 		if (p->executor_pid)
 			kill(p->executor_pid, SIGKILL);
 		return 1;
 	}
+	/* Before the front-end: its first requests find the policy loaded. */
+	start_policy(p);
 	start_guest_extras(p);
 	start_components_then_frontend(p);
 
@@ -773,6 +886,9 @@ static void parent_release(struct parent *p)
 		loop_timer_cancel(p->loop, p->restart_timer);
 	if (p->kill_timer)
 		loop_timer_cancel(p->loop, p->kill_timer);
+	if (p->policy_timer)
+		loop_timer_cancel(p->loop, p->policy_timer);
+	policy_source_free(&p->policy);
 	ipc_chan_free(p->ctl);
 	guest_components_free(p->gc);
 	initdata_boot_release(&p->initdata);

@@ -125,7 +125,7 @@ agent_sanitized() { ldd "$agent" 2>/dev/null | grep -q libasan; }
 
 # agent_start NAME: a fresh agent; sets work, shared, addr, agent_pid, cg_name,
 # executor_pid, frontend_pid, spawner_pid (the executor's unfiltered fork,
-# its child for as long as it runs).
+# its child for as long as it runs), policy_pid (kata-agent-policy).
 agent_start() {
   work="$top/$1"
   shared="$work/shared"
@@ -154,6 +154,7 @@ agent_start() {
       executor_pid=$(child_named "$agent_pid" kata-agent-exec)
       frontend_pid=$(child_named "$agent_pid" kata-agent-fron)
       spawner_pid=$(child_named "$executor_pid" kata-agent-exec)
+      policy_pid=$(child_named "$agent_pid" kata-agent-pol)
       return 0
     fi
     [ -e "/proc/$agent_pid" ] || break

@@ -27,8 +27,9 @@ resources_checks=38
 guest_ops_checks=3
 # tests/vm/guest-setup-fds.sh (the setup-child fd grab during ExecProcess).
 setup_fds_checks=5
-# tests/vm/guest-coco.sh (initdata, the guest components' launch, the CDH).
-coco_checks=13
+# tests/vm/guest-coco.sh (initdata, the guest components' launch, the CDH,
+# the initdata policy enforced).
+coco_checks=16
 plan_of() {
   # peers: the listener check and the refusal, nothing else
   [ "$1" = peers ] && { echo 2; return 0; }
@@ -111,6 +112,7 @@ footprint() {
     */kata-agent) who=parent ;;
     */kata-agent-frontend) who=front-end ;;
     */kata-agent-monitor) who=monitor ;;
+    */kata-agent-policy) who=policy ;;
     */kata-agent-executor)
       # the executor is PID 1's child, a launcher its monitor's; another
       # fork of the executor holds the sandbox's pid namespace

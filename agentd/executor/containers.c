@@ -25,7 +25,9 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "cdh_job.h"
 #include "container_devices.h"
+#include "guest_pull.h"
 #include "hotplug.h"
 #include "executor.h"
 #include "grpc_status.h"
@@ -249,6 +251,7 @@ static void ctr_free(struct container *ct)
 	}
 	dev_batch_free(ct->devs);
 	storage_set_free(ct->storages);
+	guest_pull_cleanup(ct);
 	/* Before the rmdir: v1 signals the eventfd when the cgroup goes. */
 	oom_watch_remove(ct);
 	if (ct->cg) {
@@ -376,6 +379,13 @@ void container_begin_remove(struct container *ct)
 		exec_err_to_fe(ct->x, ct->create_fe_gen, ct->create_fe_id, &e);
 		dev_batch_free(ct->devs);
 		ct->devs = NULL;
+	}
+	if (guest_pull_abort(ct)) {
+		/* Its image was being pulled: nothing runs or is mounted yet. */
+		struct kerr e = { 0 };
+		kerr_set_status(&e, GRPC_ABORTED, -ECANCELED,
+				"container %s was removed while its image was pulled", ct->id);
+		exec_err_to_fe(ct->x, ct->create_fe_gen, ct->create_fe_id, &e);
 	}
 	if ((ct->paused || ct->frz_timer) && ct->cg) {
 		/* A frozen task does not act on SIGKILL (v1 freezer): thaw
@@ -642,12 +652,35 @@ static void create_failed(struct container *ct, struct kerr *e)
 	sandbox_container_gone(x);
 }
 
-/* CreateContainer once its devices are found: storages, cgroup, X/L/M. */
+static void create_rest(struct container *ct);
+
+/* The CDH answered the image pull create_rest started. */
+static void on_pulled(struct container *ct, const struct kerr *failure)
+{
+	if (!failure) {
+		create_rest(ct);
+		return;
+	}
+	struct kerr e = *failure;
+	kerr_prefix(&e, "container %s", ct->id);
+	create_failed(ct, &e);
+}
+
+/* CreateContainer once its devices are found: its image pulled in the
+ * guest if it asks for that (a CDH worker; create_rest runs again when the
+ * pull is done), then storages, cgroup, X/L/M. */
 static void create_rest(struct container *ct)
 {
 	struct executor *x = ct->x;
 	Grpc__CreateContainerRequest *req = ct->req;
 	struct kerr e = { 0 };
+	int pulling = guest_pull_begin(ct, on_pulled, &e);
+	if (pulling < 0) {
+		kerr_prefix(&e, "container %s", ct->id);
+		goto bad;
+	}
+	if (pulling)
+		return;
 	/* The request's own storages first, as upstream (do_create_container
 	 * -> add_storages): the runtime binds their mount points (emptyDir,
 	 * block volumes) in the same request. A shared one (a block emptyDir
@@ -660,6 +693,8 @@ static void create_rest(struct container *ct)
 	storage_policy_of(x, &pol, roots);
 	for (size_t i = 0; i < req->n_storages; i++) {
 		const Grpc__Storage *st = req->storages[i];
+		if (guest_pull_is_storage(st))
+			continue; /* pulled above */
 		struct storage_set *owner = st->shared && x->sb.storages ? x->sb.storages
 									 : ct->storages;
 		if (storage_add_dev(owner, st, &pol, ct->devs, &e) < 0) {
@@ -1285,7 +1320,7 @@ void containers_reap(struct executor *x)
 				ct = c;
 		if (!ct) {
 			if (!poststop_reaped(x, pid, st) && !sandbox_reaped(x, pid) &&
-			    !spawner_reaped(x, pid, st))
+			    !spawner_reaped(x, pid, st) && !cdh_job_reaped(x, pid, st))
 				log_debug("reaped pid %d (status 0x%x)", (int)pid, st);
 			continue;
 		}

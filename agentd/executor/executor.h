@@ -46,6 +46,12 @@ struct exec_opts {
 	uint64_t hotplug_timeout_ms;   /* agent.hotplug_timeout (device waits) */
 	uint32_t passfd_listener_port; /* agent.passfd_listener_port, 0 = none */
 	bool allow_host_hooks;    /* run the spec's hooks other than startContainer */
+	/* The confidential guest (guest_pull.c, sealed_env.c): agent.cdh_api_timeout,
+	 * agent.image_pull_timeout, agent.secure_storage_integrity, and the
+	 * guest image's pause bundle (upstream /pause_bundle). */
+	uint64_t cdh_api_timeout_ms, image_pull_timeout_ms;
+	bool secure_storage_integrity;
+	const char *pause_bundle;
 	enum log_level level;
 	/* [endpoints] allowed, as the parent passed it (--endpoints; NULL:
 	 * every endpoint): enforced on the front-end's requests here and in
@@ -69,6 +75,7 @@ struct oom_watch;
 struct dev_batch;
 struct hotplug;
 struct swap_op;
+struct guest_pull;
 
 enum ctr_state { CTR_CREATING, CTR_CREATED, CTR_RUNNING, CTR_STOPPED };
 
@@ -123,6 +130,8 @@ struct container {
 	 * the request to answer. */
 	struct dev_batch *devs;
 	uint32_t create_fe_id, create_fe_gen;
+	/* Its image pulled in the guest (guest_pull.h), else NULL. */
+	struct guest_pull *gp;
 	struct container *next;
 };
 

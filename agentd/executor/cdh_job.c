@@ -111,7 +111,8 @@ static void on_deadline(struct loop *l, void *data)
 	struct kerr e = { 0 };
 	kerr_set_status(&e, GRPC_DEADLINE_EXCEEDED, -ETIME,
 			"%s: the CDH worker (pid %d) was still running %llu ms after its call's "
-			"timeout: killed", j->what, (int)j->pid, (unsigned long long)CDH_JOB_GRACE_MS);
+			"timeout: killed",
+			j->what, (int)j->pid, (unsigned long long)CDH_JOB_GRACE_MS);
 	job_finish(j, true, &e);
 }
 
@@ -137,8 +138,7 @@ int cdh_job_confine(struct kerr *err)
 	return 0;
 }
 
-static __attribute__((noreturn)) void worker_main(pid_t parent, int wfd, cdh_job_fn fn,
-						  void *arg)
+static __attribute__((noreturn)) void worker_main(pid_t parent, int wfd, cdh_job_fn fn, void *arg)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
@@ -165,8 +165,7 @@ static __attribute__((noreturn)) void worker_main(pid_t parent, int wfd, cdh_job
 }
 
 int cdh_job_start(struct executor *x, const char *what, uint64_t timeout_ms, cdh_job_fn fn,
-		  void *arg, cdh_job_done done, void *data, struct cdh_job **out,
-		  struct kerr *err)
+		  void *arg, cdh_job_done done, void *data, struct cdh_job **out, struct kerr *err)
 {
 	struct cdh_job *j = calloc(1, sizeof(*j));
 	if (!j)

@@ -41,8 +41,7 @@ typedef void (*cdh_job_done)(void *data, const struct kerr *failure);
  * fork); what names the job in messages. *out (may be NULL) is the job,
  * valid until done is called or it is cancelled. */
 int cdh_job_start(struct executor *x, const char *what, uint64_t timeout_ms, cdh_job_fn fn,
-		  void *arg, cdh_job_done done, void *data, struct cdh_job **out,
-		  struct kerr *err);
+		  void *arg, cdh_job_done done, void *data, struct cdh_job **out, struct kerr *err);
 
 /* SIGKILL the worker; done is never called. NULL is allowed. */
 void cdh_job_cancel(struct cdh_job *j);

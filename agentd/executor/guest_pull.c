@@ -36,8 +36,8 @@ struct guest_pull {
 	char bundle[PATH_MAX];
 	char rootfs[PATH_MAX + 8]; /* <bundle>/rootfs */
 	uint64_t api_ms, pull_ms;
-	bool made;      /* we made the bundle: we remove it */
-	bool done;      /* pulled (or unpacked) and the spec updated */
+	bool made; /* we made the bundle: we remove it */
+	bool done; /* pulled (or unpacked) and the spec updated */
 	struct cdh_job *job;
 	guest_pull_resume resume;
 	struct container *ct;
@@ -116,7 +116,8 @@ int guest_pull_metadata(const Grpc__Storage *s, bool *sandbox, struct kerr *err)
 		json_t *root = json_loads(o + sizeof(key) - 1, JSON_REJECT_DUPLICATES, &je);
 		if (!root)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-					       "the image_guest_pull option is not JSON: %s", je.text);
+					       "the image_guest_pull option is not JSON: %s",
+					       je.text);
 		int r = metadata_of(root, sandbox, err);
 		json_decref(root);
 		return r;
@@ -244,9 +245,9 @@ int guest_pull_pause_process(const char *json, size_t len, Grpc__Process *p, cha
 static int read_small(int dirfd, const char *rel, size_t max, char **out, size_t *len,
 		      struct kerr *err)
 {
-	cleanup_close int fd =
-		sys_openat2(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
-			    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	cleanup_close int fd = sys_openat2(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
+					   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+						   RESOLVE_NO_MAGICLINKS);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -errno,
@@ -255,7 +256,8 @@ static int read_small(int dirfd, const char *rel, size_t max, char **out, size_t
 	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max)
 		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EINVAL,
 				       "the pause bundle's %s is not a regular file of at most %zu "
-				       "bytes", rel, max);
+				       "bytes",
+				       rel, max);
 	char *buf = malloc((size_t)st.st_size + 1);
 	if (!buf)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
@@ -356,7 +358,8 @@ static int adopt_rootfs(struct container *ct, struct kerr *err)
 	Grpc__Root *root = ct->req->oci->root;
 	if (strcmp(root->path, path) != 0)
 		log_info("container %s: Root.Path %s replaced by the pulled rootfs %s (as upstream's "
-			 "setup_bundle)", ct->id, root->path, path);
+			 "setup_bundle)",
+			 ct->id, root->path, path);
 	char *dup = strdup(path);
 	if (!dup)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
@@ -390,8 +393,7 @@ static void on_pulled(void *data, const struct kerr *failure)
 }
 
 /* The request's one image_guest_pull storage, checked; NULL if none. */
-static const Grpc__Storage *find_storage(const Grpc__CreateContainerRequest *req,
-					 struct kerr *err)
+static const Grpc__Storage *find_storage(const Grpc__CreateContainerRequest *req, struct kerr *err)
 {
 	const Grpc__Storage *found = NULL;
 	for (size_t i = 0; i < req->n_storages; i++) {
@@ -421,7 +423,8 @@ static int check_storage(struct container *ct, const Grpc__Storage *s, bool *san
 	if (strcmp(s->mount_point, want) != 0)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "image_guest_pull: the mount point must be %s (the "
-				       "container's own bundle), not %s", want, s->mount_point);
+				       "container's own bundle), not %s",
+				       want, s->mount_point);
 	snprintf(gp->ref, sizeof(gp->ref), "%s", s->source);
 	return 0;
 }
@@ -478,8 +481,7 @@ int guest_pull_begin(struct container *ct, guest_pull_resume resume, struct kerr
 	log_info("container %s: pull image %s, bundle path %s", ct->id, gp->ref, gp->bundle);
 	char what[IPC_ID_MAX + 32];
 	snprintf(what, sizeof(what), "container %s: PullImage", ct->id);
-	r = cdh_job_start(x, what, gp->pull_ms, pull_in_worker, gp, on_pulled, gp, &gp->job,
-			  err);
+	r = cdh_job_start(x, what, gp->pull_ms, pull_in_worker, gp, on_pulled, gp, &gp->job, err);
 	return r < 0 ? r : 1;
 }
 

@@ -86,7 +86,8 @@ int sealed_env_unseal(Grpc__Process *p, uint64_t api_timeout_ms, size_t *n_unsea
 		return 0;
 	if (!sealed_env_cdh_present()) {
 		log_warn("%zu sealed environment value(s) left as they are: no CDH at %s (as "
-			 "upstream without a CDH)", want, CDH_SOCKET_PATH);
+			 "upstream without a CDH)",
+			 want, CDH_SOCKET_PATH);
 		return 0;
 	}
 	struct cdh_client *c = NULL;

@@ -106,6 +106,11 @@ workers() { # CDH workers (forks of the executor) still alive
   done
   echo "$n"
 }
+create_failing() { # create_failing ID: a create that should fail; rc set once its bundle is gone
+  create "$1"
+  rc=$?
+  gone "$work/run/kata-containers/$1"
+}
 gone() { # gone PATH: wait (5 s at most) for an asynchronous removal
   for _ in $(seq 1 50); do
     [ -e "$1" ] || return 0
@@ -172,9 +177,7 @@ t_pod() {
      grep -q "No such file" "$work/e2.ls"'
 
   request bad '["sh", "-c", "echo started >/dev/stderr; exec sleep 1000"]' "$(pull_storage bad "$REF" container)" '["X=sealed.!!"]'
-  create bad
-  rc=$?
-  gone "$work/run/kata-containers/bad"
+  create_failing bad
   check "CreateContainer with a value the CDH cannot unseal fails with its reason; nothing left (no monitor, no container, no bundle)" \
     "$(cat "$work/bad.out")" eval \
     '[ $rc -ne 0 ] && grep -q "failed to handle sealed secrets" "$work/bad.out" && grep -q "env X" "$work/bad.out" &&
@@ -182,9 +185,7 @@ t_pod() {
      [ "$(pgrep -c -P "$executor_pid" kata-agent-moni)" = 2 ] && [ ! -e "$work/run/kata-containers/bad" ]'
 
   request utf '["true"]' "$(pull_storage utf "$REF" container)" "[\"U=sealed.$(printf 'test:\377\376' | base64 -w0)\"]"
-  create utf
-  rc=$?
-  gone "$work/run/kata-containers/utf"
+  create_failing utf
   check "a hostile CDH answer (plaintext not UTF-8): refused, nothing started, its bundle removed" \
     "$(cat "$work/utf.out")" eval \
     '[ $rc -ne 0 ] && grep -q "INVALID_ARGUMENT" "$work/utf.out" && grep -q "not UTF-8" "$work/utf.out" &&

@@ -34,8 +34,10 @@ TEST(references)
 		"[::1]:5000/img:v1",
 	};
 	static const char *const bad[] = {
-		"", "..", "../../etc", "a/../b", "/etc/passwd", "a//b", "./a", "UPPER", "host/Upper",
-		"a:tag:tag", "a\nb", "a b", "a/b/", "a@sha256:short", "-a", "a..b",
+		"",     "..",  "../../etc", "a/../b",         "/etc/passwd",
+		"a//b", "./a", "UPPER",     "host/Upper",     "a:tag:tag",
+		"a\nb", "a b", "a/b/",      "a@sha256:short", "-a",
+		"a..b",
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		CHECK(guest_pull_ref_valid(good[i]));
@@ -67,14 +69,18 @@ TEST(metadata_option)
 	/* json.Marshal(ImagePullVolume) with the container's annotations merged */
 	CHECK_EQ_INT(metadata("image_guest_pull={\"metadata\":{\"io.kubernetes.cri.container-type\":"
 			      "\"sandbox\",\"io.kubernetes.cri.sandbox-id\":\"x\"}}",
-			      &sb, &e), 0);
+			      &sb, &e),
+		     0);
 	CHECK(sb);
 	CHECK_EQ_INT(metadata("image_guest_pull={\"metadata\":{\"io.kubernetes.cri-o.ContainerType\":"
-			      "\"sandbox\"}}", &sb, &e), 0);
+			      "\"sandbox\"}}",
+			      &sb, &e),
+		     0);
 	CHECK(sb);
 	CHECK_EQ_INT(metadata("image_guest_pull={\"metadata\":{\"io.kubernetes.cri.container-type\":"
 			      "\"container\",\"io.kubernetes.cri.image-name\":\"busybox\"}}",
-			      &sb, &e), 0);
+			      &sb, &e),
+		     0);
 	CHECK(!sb);
 	CHECK_EQ_INT(metadata("image_guest_pull={\"metadata\":{}}", &sb, &e), 0);
 	CHECK_EQ_INT(metadata(NULL, &sb, &e), -EINVAL);

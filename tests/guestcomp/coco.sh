@@ -84,13 +84,14 @@ read_out() {
   ctl call AgentService/ReadStdout "{\"containerId\": \"$1\", \"execId\": \"$2\", \"len\": 65536}" 2>&1 |
     jq -r '.data // empty' | base64 -d 2>/dev/null
 }
-read_all() { # read_all ID EXEC: stdout until EOF
+read_all() { # read_all ID EXEC [LINES]: stdout until EOF, or until LINES lines came
   local o=
   for _ in $(seq 1 50); do
     local c
     c=$(read_out "$1" "$2") || break
     [ -z "$c" ] && break
     o="$o$c"$'\n'
+    [ -n "${3:-}" ] && [ "$(printf '%s' "$o" | wc -l)" -ge "$3" ] && break
   done
   printf '%s' "$o"
 }
@@ -149,7 +150,7 @@ t_pod() {
   rc=$?
   check "app container pulled by the CDH (PullImage into $KR/app): created and started" \
     "$(cat "$work/app.out"; tail -n 5 "$work/agent.log")" want "$rc" 0
-  read_all app app >"$work/app.stdout"
+  read_all app app 3 >"$work/app.stdout"
   check "its init sees the pulled image (both layers, whiteouts applied) and the unsealed SECRET" \
     "$(cat "$work/app.stdout")" test "$(cat "$work/app.stdout" | tr '\n' ' ')" = "$secret upper c "
   check "the CDH unpacked into the container's bundle (config.json by the CDH, rootfs)" \

@@ -28,6 +28,7 @@
 #include "cdh_job.h"
 #include "container_devices.h"
 #include "guest_pull.h"
+#include "secure_storage.h"
 #include "hotplug.h"
 #include "executor.h"
 #include "grpc_status.h"
@@ -380,6 +381,16 @@ void container_begin_remove(struct container *ct)
 		dev_batch_free(ct->devs);
 		ct->devs = NULL;
 	}
+	if (secure_storage_abort(ct)) {
+		/* Its encrypted storage was being mounted: nothing runs yet. */
+		struct kerr e = { 0 };
+		kerr_set_status(&e, GRPC_ABORTED, -ECANCELED,
+				"container %s was removed while the CDH mounted its encrypted "
+				"storage", ct->id);
+		exec_err_to_fe(ct->x, ct->create_fe_gen, ct->create_fe_id, &e);
+		dev_batch_free(ct->devs);
+		ct->devs = NULL;
+	}
 	if (guest_pull_abort(ct)) {
 		/* Its image was being pulled: nothing runs or is mounted yet. */
 		struct kerr e = { 0 };
@@ -654,8 +665,9 @@ static void create_failed(struct container *ct, struct kerr *e)
 
 static void create_rest(struct container *ct);
 
-/* The CDH answered the image pull create_rest started. */
-static void on_pulled(struct container *ct, const struct kerr *failure)
+/* The CDH answered the image pull or the SecureMount create_rest started:
+ * on with the create. */
+static void on_cdh_done(struct container *ct, const struct kerr *failure)
 {
 	if (!failure) {
 		create_rest(ct);
@@ -666,6 +678,42 @@ static void on_pulled(struct container *ct, const struct kerr *failure)
 	create_failed(ct, &e);
 }
 
+/* The request's own storages, in order, as upstream (do_create_container
+ * -> add_storages): the runtime binds their mount points (emptyDir, block
+ * volumes) in the same request. A shared one (a block emptyDir used by
+ * several containers) is the sandbox's: it stays mounted until
+ * DestroySandbox, as upstream's shared StorageState. An encrypted one is
+ * mounted by the CDH (secure_storage.h): 1 then, and create_rest runs
+ * again for the storages after it. */
+static int add_storages(struct container *ct, struct kerr *e)
+{
+	struct executor *x = ct->x;
+	Grpc__CreateContainerRequest *req = ct->req;
+	if (!ct->storages && storage_set_new(&ct->storages, e) < 0)
+		return e->code;
+	struct storage_policy pol;
+	const char *roots[1];
+	storage_policy_of(x, &pol, roots);
+	for (; ct->st_next < req->n_storages; ct->st_next++) {
+		size_t i = ct->st_next;
+		const Grpc__Storage *st = req->storages[i];
+		if (guest_pull_is_storage(st))
+			continue; /* pulled before */
+		struct storage_set *owner = st->shared && x->sb.storages ? x->sb.storages
+									 : ct->storages;
+		int r = secure_storage_begin(ct, owner, st, &pol, on_cdh_done, e);
+		if (r == 0)
+			r = storage_add_dev(owner, st, &pol, ct->devs, e);
+		if (r < 0)
+			return kerr_prefix(e, "container %s: storage %zu", ct->id, i);
+		if (r > 0) {
+			ct->st_next++;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* CreateContainer once its devices are found: its image pulled in the
  * guest if it asks for that (a CDH worker; create_rest runs again when the
  * pull is done), then storages, cgroup, X/L/M. */
@@ -674,34 +722,17 @@ static void create_rest(struct container *ct)
 	struct executor *x = ct->x;
 	Grpc__CreateContainerRequest *req = ct->req;
 	struct kerr e = { 0 };
-	int pulling = guest_pull_begin(ct, on_pulled, &e);
-	if (pulling < 0) {
+	int waiting = guest_pull_begin(ct, on_cdh_done, &e);
+	if (waiting < 0) {
 		kerr_prefix(&e, "container %s", ct->id);
 		goto bad;
 	}
-	if (pulling)
-		return;
-	/* The request's own storages first, as upstream (do_create_container
-	 * -> add_storages): the runtime binds their mount points (emptyDir,
-	 * block volumes) in the same request. A shared one (a block emptyDir
-	 * used by several containers) is the sandbox's: it stays mounted
-	 * until DestroySandbox, as upstream's shared StorageState. */
-	if (storage_set_new(&ct->storages, &e) < 0)
+	if (waiting == 0)
+		waiting = add_storages(ct, &e);
+	if (waiting < 0)
 		goto bad;
-	struct storage_policy pol;
-	const char *roots[1];
-	storage_policy_of(x, &pol, roots);
-	for (size_t i = 0; i < req->n_storages; i++) {
-		const Grpc__Storage *st = req->storages[i];
-		if (guest_pull_is_storage(st))
-			continue; /* pulled above */
-		struct storage_set *owner = st->shared && x->sb.storages ? x->sb.storages
-									 : ct->storages;
-		if (storage_add_dev(owner, st, &pol, ct->devs, &e) < 0) {
-			kerr_prefix(&e, "container %s: storage %zu", ct->id, i);
-			goto bad;
-		}
-	}
+	if (waiting)
+		return;
 	dev_batch_free(ct->devs);
 	ct->devs = NULL;
 	storage_watch_schedule(x);

@@ -76,6 +76,7 @@ struct dev_batch;
 struct hotplug;
 struct swap_op;
 struct guest_pull;
+struct secure_job;
 
 enum ctr_state { CTR_CREATING, CTR_CREATED, CTR_RUNNING, CTR_STOPPED };
 
@@ -132,6 +133,10 @@ struct container {
 	uint32_t create_fe_id, create_fe_gen;
 	/* Its image pulled in the guest (guest_pull.h), else NULL. */
 	struct guest_pull *gp;
+	/* Its SecureMount in flight (secure_storage.h), else NULL; the next
+	 * of the request's storages to add. */
+	struct secure_job *sj;
+	size_t st_next;
 	struct container *next;
 };
 

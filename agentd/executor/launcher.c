@@ -13,7 +13,8 @@
  * calls, so a slow hook or mount stalls this container only, never the
  * executor. That is also where the sealed environment values of the init
  * and of each exec are unsealed through the CDH (sealed_env.h), before the
- * process is spawned: a failure answers the request and spawns nothing.
+ * process is spawned, and the sealed files of the init's volumes
+ * (sealed_file.h): a failure answers the request and spawns nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +34,7 @@
 #include "grpc_status.h"
 #include "process.h"
 #include "sealed_env.h"
+#include "sealed_file.h"
 
 struct launcher {
 	const struct launch_ctx *ct;
@@ -237,6 +239,19 @@ static int unseal(struct launcher *la, const char *what, Grpc__Process *p, struc
 	return 0;
 }
 
+/* Sealed files in the init's volumes, after its env as upstream. */
+static int unseal_files(struct launcher *la, const Grpc__Spec *spec, struct kerr *e)
+{
+	size_t n = 0;
+	int r = sealed_file_unseal(spec, la->ct->o->shared_dir, la->ct->o->cdh_api_timeout_ms, &n,
+				   e);
+	if (r < 0)
+		return kerr_prefix(e, "container %s", la->ct->id);
+	if (n)
+		log_info("container %s: %zu sealed file(s) unsealed by the CDH", la->ct->id, n);
+	return 0;
+}
+
 static void do_exec(struct launcher *la, struct ipc_msg *m)
 {
 	struct kerr e = { 0 };
@@ -349,7 +364,7 @@ void launcher_main(const struct launch_ctx *ct, int el, int lm)
 		.stdio = { -1, -1, -1 },
 	};
 	struct kerr e = { 0 };
-	if (unseal(&la, "init", spec->process, &e) < 0 ||
+	if (unseal(&la, "init", spec->process, &e) < 0 || unseal_files(&la, spec, &e) < 0 ||
 	    launch(&la, &la.init_l, "", spec->process, &la.init, &e) < 0) {
 		log_error("container %s: create: %s", ct->id, e.msg);
 		reply_error(&la, create_id, &e);

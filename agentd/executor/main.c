@@ -45,6 +45,7 @@
 #include "executor.h"
 #include "fds.h"
 #include "grpc_status.h"
+#include "guest_pull.h"
 #include "ipc.h"
 #include "log.h"
 #include "loop.h"
@@ -196,13 +197,14 @@ static bool seccomp_filters_work(void)
 }
 
 /* upstream get_agent_details' storage_handlers: the drivers storage.c
- * handles, as bits of ipc_storage_driver_name(). */
+ * handles, and image_guest_pull (guest_pull.c, upstream's ImagePullHandler),
+ * as bits of ipc_storage_driver_name(). */
 static uint32_t storage_handler_bits(void)
 {
 	uint32_t bits = 0;
 	const char *name;
 	for (unsigned b = 0; (name = ipc_storage_driver_name(b)); b++)
-		if (storage_driver_known(name))
+		if (storage_driver_known(name) || !strcmp(name, GUEST_PULL_DRIVER))
 			bits |= 1u << b;
 	return bits;
 }

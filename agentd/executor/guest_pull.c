@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -525,6 +527,49 @@ static void rm_tree(int pfd, const char *name, dev_t dev, int depth, unsigned *l
 		(*left)++;
 }
 
+/* The bundle <shared>/<id> goes: renamed at once (one rename, in the loop:
+ * the id may be used again right away) to a name no container id can
+ * have, then removed by a child, so that a big image's tree never stalls
+ * the executor's loop. The child is root like the executor, keeps only the
+ * shared directory's fd and stdio, dies with the executor, and is reaped
+ * as any child. Without a rename or a fork the tree is removed here. */
+static void remove_bundle(struct container *ct, int shared, dev_t dev)
+{
+	static unsigned seq;
+	char trash[NAME_MAX + 1];
+	unsigned left = 0;
+	snprintf(trash, sizeof(trash), ".removing-%.64s-%u", ct->id, ++seq);
+	if (renameat(shared, ct->id, shared, trash) < 0) {
+		log_warn("container %s: rename its bundle: %s; removed in the loop", ct->id,
+			 strerror(errno));
+		rm_tree(shared, ct->id, dev, 0, &left);
+	} else {
+		pid_t parent = getpid(), pid = fork();
+		if (pid == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != parent || dup2(shared, 3) < 0)
+				_exit(1);
+			close_range(4, ~0u, 0);
+			rm_tree(3, trash, dev, 0, &left);
+			if (left)
+				log_warn("container %s: bundle %s not wholly removed (%u entries left "
+					 "in %s)",
+					 ct->id, ct->gp->bundle, left, trash);
+			_exit(left ? 1 : 0);
+		}
+		if (pid > 0) {
+			log_debug("container %s: bundle removed by pid %d", ct->id, (int)pid);
+			return;
+		}
+		log_warn("container %s: fork to remove its bundle: %s; removed in the loop",
+			 ct->id, strerror(errno));
+		rm_tree(shared, trash, dev, 0, &left);
+	}
+	if (left)
+		log_warn("container %s: bundle %s not wholly removed (%u entries left)", ct->id,
+			 ct->gp->bundle, left);
+}
+
 void guest_pull_cleanup(struct container *ct)
 {
 	struct guest_pull *gp = ct->gp;
@@ -538,13 +583,11 @@ void guest_pull_cleanup(struct container *ct)
 		struct kerr e = { 0 };
 		cleanup_close int shared = beneath_open_root(ct->x->o.shared_dir, &e);
 		struct stat st;
-		unsigned left = 0;
 		if (shared >= 0 && fstat(shared, &st) == 0)
-			rm_tree(shared, ct->id, st.st_dev, 0, &left);
-		if (shared < 0 || left)
-			log_warn("container %s: bundle %s not wholly removed (%u entries left%s%s)",
-				 ct->id, gp->bundle, left, shared < 0 ? ": " : "",
-				 shared < 0 ? e.msg : "");
+			remove_bundle(ct, shared, st.st_dev);
+		else
+			log_warn("container %s: bundle %s not removed: %s", ct->id, gp->bundle,
+				 shared < 0 ? e.msg : strerror(errno));
 	}
 	free(gp);
 	ct->gp = NULL;

@@ -17,9 +17,6 @@
 #include "grpc_status.h"
 #include "storage.h"
 
-/* upstream block_handler.rs BLOCK_EMPTYDIR_EXT4_MKFS_OPTS, joined */
-#define EMPTYDIR_MKFS_OPTS "-O ^has_journal -m 0 -i 163840 -I 128"
-
 struct secure_job {
 	struct container *ct;
 	struct storage_set *owner;
@@ -32,19 +29,6 @@ struct secure_job {
 	char device_id[24];
 	char mount_point[PATH_MAX];
 };
-
-void secure_storage_options(const char *device_id, bool integrity,
-			    struct cdh_option o[SECURE_STORAGE_N_OPTIONS])
-{
-	/* upstream rpc.rs cdh_secure_mount, in its order */
-	o[0] = (struct cdh_option){ "deviceId", device_id };
-	o[1] = (struct cdh_option){ "sourceType", "empty" };
-	o[2] = (struct cdh_option){ "targetType", "fileSystem" };
-	o[3] = (struct cdh_option){ "filesystemType", "ext4" };
-	o[4] = (struct cdh_option){ "mkfsOpts", EMPTYDIR_MKFS_OPTS };
-	o[5] = (struct cdh_option){ "encryptionType", "luks2" };
-	o[6] = (struct cdh_option){ "dataIntegrity", integrity ? "true" : "false" };
-}
 
 static int mount_in_worker(void *arg, struct kerr *err)
 {
@@ -110,7 +94,7 @@ int secure_storage_begin(struct container *ct, struct storage_set *owner, const 
 	/* upstream logs the same line at INFO */
 	log_info("cdh_secure_mount: device_type block-device, device_id %s, encrypt_type luks2, "
 		 "integrity %s, mkfs_opts %s",
-		 j->device_id, j->integrity ? "true" : "false", EMPTYDIR_MKFS_OPTS);
+		 j->device_id, j->integrity ? "true" : "false", SECURE_STORAGE_MKFS_OPTS);
 	char what[IPC_ID_MAX + 32];
 	snprintf(what, sizeof(what), "container %s: SecureMount", ct->id);
 	r = cdh_job_start(ct->x, what, j->api_ms, mount_in_worker, j, on_mounted, j, &j->job, err);

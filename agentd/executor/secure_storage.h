@@ -33,10 +33,22 @@ struct container;
 struct storage_set;
 struct storage_policy;
 
-/* The SecureMount options for this device, as upstream (the strings are
- * static or device_id). */
-void secure_storage_options(const char *device_id, bool integrity,
-			    struct cdh_option opts[SECURE_STORAGE_N_OPTIONS]);
+/* upstream block_handler.rs BLOCK_EMPTYDIR_EXT4_MKFS_OPTS, joined */
+#define SECURE_STORAGE_MKFS_OPTS "-O ^has_journal -m 0 -i 163840 -I 128"
+
+/* The SecureMount options for this device, as upstream's cdh_secure_mount
+ * builds them, in its order (the strings are static or device_id). */
+static inline void secure_storage_options(const char *device_id, bool integrity,
+					  struct cdh_option o[SECURE_STORAGE_N_OPTIONS])
+{
+	o[0] = (struct cdh_option){ "deviceId", device_id };
+	o[1] = (struct cdh_option){ "sourceType", "empty" };
+	o[2] = (struct cdh_option){ "targetType", "fileSystem" };
+	o[3] = (struct cdh_option){ "filesystemType", "ext4" };
+	o[4] = (struct cdh_option){ "mkfsOpts", SECURE_STORAGE_MKFS_OPTS };
+	o[5] = (struct cdh_option){ "encryptionType", "luks2" };
+	o[6] = (struct cdh_option){ "dataIntegrity", integrity ? "true" : "false" };
+}
 
 /* Storage s of ct's CreateContainer, to be held by owner: 0 when it is not
  * one the CDH mounts (the caller adds it as any storage); 1 when a

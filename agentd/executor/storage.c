@@ -13,6 +13,7 @@
  * Each mount is detached through the fd it was made with, so a storage
  * mounted over it later (or a changed path) cannot keep it from going.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1520,6 +1521,22 @@ static bool is_mount_root(int fd)
 	       (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
+static bool is_empty_dir(int fd)
+{
+	int d = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_closedir DIR *dir = d < 0 ? NULL : fdopendir(d);
+	if (!dir) {
+		if (d >= 0)
+			close(d);
+		return false;
+	}
+	struct dirent *de;
+	while ((de = readdir(dir)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			return false;
+	return true;
+}
+
 /* A mount at fd that no storage holds. */
 static bool is_unheld_mount(int fd)
 {
@@ -1561,10 +1578,13 @@ static struct storage_entry *secure_entry(const Grpc__Storage *s,
 		*held = true;
 		return NULL;
 	}
-	if (fd >= 0 && is_mount_root(fd)) {
-		/* Someone else's mount (the CDH's is looked for afterwards). */
+	if (fd >= 0 && (is_mount_root(fd) || !is_empty_dir(fd))) {
+		/* Someone else's mount (the CDH's is looked for afterwards), or
+		 * a directory with content the CDH's mount would hide (the
+		 * shared directory, another container's bundle). */
 		kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
-				"storage mount point %s is a mount point already", mp);
+				"storage mount point %s exists and is %s", mp,
+				is_mount_root(fd) ? "a mount point already" : "not an empty directory");
 		return NULL;
 	}
 	struct storage_entry *ent = calloc(1, sizeof(*ent));

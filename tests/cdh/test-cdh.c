@@ -8,7 +8,7 @@
  *
  *   test-cdh [--socket PATH] [-c CONFIG] [--image REF=LAYOUT_DIR]...
  *            [--resources DIR] [--mount-log FILE] [--fail-secure-mount]
- *            [--secure-mount-tmpfs] [--rootfs-symlink] [--ready-fd N]
+ *            [--secure-mount-tmpfs] [--rootfs-symlink DIR] [--ready-fd N]
  *            [--never-answer | --exit-on-request | --exit-at-start |
  *             --hostile-answer huge|malformed]
  *
@@ -22,9 +22,9 @@
  *
  * PullImage      unpacks the OCI image layout mapped to image_url by --image
  *                into bundle_path/rootfs and writes bundle_path/config.json
- *                (tests/cdh/oci_image.h). --rootfs-symlink: a hostile
- *                answer instead: bundle_path/rootfs is made a symlink to
- *                "/" and the call succeeds.
+ *                (tests/cdh/oci_image.h). --rootfs-symlink DIR: a
+ *                hostile answer instead: bundle_path/rootfs is made a
+ *                symlink to DIR and the call succeeds.
  * UnsealSecret   "sealed." + base64("test:" + plaintext) -> plaintext;
  *                anything else is an error naming the secret.
  * SecureMount    appends {"volume_type", "options", "flags", "mount_point"}
@@ -98,7 +98,7 @@ struct cdh {
 	const char *mount_log;
 	bool fail_secure_mount;
 	bool secure_mount_tmpfs;
-	bool rootfs_symlink;
+	const char *rootfs_symlink;
 	bool exit_on_request;
 };
 
@@ -256,7 +256,7 @@ static void on_pull_image(struct cdh *d, struct ttrpc_call *c, ProtobufCMessage 
 	if (d->rootfs_symlink) {
 		char p[PATH_MAX];
 		snprintf(p, sizeof(p), "%s/rootfs", in->bundle_path);
-		if (make_dirs(in->bundle_path) < 0 || symlink("/", p) < 0)
+		if (make_dirs(in->bundle_path) < 0 || symlink(d->rootfs_symlink, p) < 0)
 			return cdh_fail(c, "--rootfs-symlink: %s: %s", p, strerror(errno));
 		Api__ImagePullResponse out = API__IMAGE_PULL_RESPONSE__INIT;
 		return ttrpc_call_reply(c, &out.base);
@@ -443,7 +443,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: test-cdh [--socket PATH] [-c CONFIG] [--image REF=DIR]...\n"
 			"                [--resources DIR] [--mount-log FILE] [--fail-secure-mount]\n"
-			"                [--secure-mount-tmpfs] [--rootfs-symlink] [--ready-fd N]\n"
+			"                [--secure-mount-tmpfs] [--rootfs-symlink DIR] [--ready-fd N]\n"
 			"                [--never-answer | --exit-on-request | --exit-at-start |\n"
 			"                 --hostile-answer huge|malformed]\n");
 	exit(2);
@@ -463,7 +463,7 @@ int main(int argc, char **argv)
 		{ "exit-on-request", no_argument, NULL, 'x' },
 		{ "exit-at-start", no_argument, NULL, 'X' },
 		{ "secure-mount-tmpfs", no_argument, NULL, 'T' },
-		{ "rootfs-symlink", no_argument, NULL, 'L' },
+		{ "rootfs-symlink", required_argument, NULL, 'L' },
 		{ "hostile-answer", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -491,7 +491,7 @@ int main(int argc, char **argv)
 		case 'x': d.exit_on_request = true; break;
 		case 'X': exit_at_start = true; break;
 		case 'T': d.secure_mount_tmpfs = true; break;
-		case 'L': d.rootfs_symlink = true; break;
+		case 'L': d.rootfs_symlink = optarg; break;
 		case 'H':
 			if (strcmp(optarg, "huge") && strcmp(optarg, "malformed"))
 				usage();

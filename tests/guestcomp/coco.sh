@@ -16,10 +16,10 @@
 #   coco.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 #   (environment: tests/guestcomp/lib.sh, and MAKE_OCI_IMAGE)
 . "$(dirname "$0")/lib.sh" "$@"
-plan 22
+plan 37
 gc_requires
 if [ -z "${TEST_CDH:-}" ] || [ -z "${MAKE_OCI_IMAGE:-}" ]; then
-  skip 22 "the confidential guest" "TEST_CDH or MAKE_OCI_IMAGE not set"
+  skip 37 "the confidential guest" "TEST_CDH or MAKE_OCI_IMAGE not set"
   exit 0
 fi
 
@@ -195,8 +195,14 @@ t_pod() {
   t_attacks
   check "no CDH worker left behind" "$(workers) workers" test "$(workers)" = 0
   remove app
-  check "RemoveContainer: the pulled bundle is removed" "$(ls "$work/run/kata-containers" 2>&1)" \
-    test ! -e "$work/run/kata-containers/app"
+  local renamed=no
+  [ -e "$work/run/kata-containers/app" ] || renamed=yes
+  gone "$work/run/kata-containers/.removing-app-"*
+  check "RemoveContainer: the pulled bundle is renamed at once, then removed by a child of the executor (not in its loop)" \
+    "renamed $renamed: $(ls -a "$work/run/kata-containers" 2>&1; grep "bundle removed by" "$work/agent.log")" eval \
+    '[ $renamed = yes ] && [ -z "$(ls -d "$work/run/kata-containers/.removing-"* 2>/dev/null)" ] &&
+     grep -q "container app: bundle removed by pid" "$work/agent.log"'
+
   agent_stop
 }
 
@@ -294,5 +300,242 @@ t_never() {
   agent_stop
 }
 
+# plain_request ID ARGS-JSON [ENV-JSON]: $work/ID.json for a busybox bundle
+# below the share (not pulled), Root.Path the runtime's for a shared rootfs.
+plain_request() {
+  request "$1" "$2" '[]' "${3:-[]}" || return 1
+  "$mkbundle" "$work/run/kata-containers/shared/$1" true >/dev/null
+  jq --arg r "$KR/shared/$1/rootfs" '.OCI.Root.Path = $r' "$work/$1.json" >"$work/$1.j" && mv "$work/$1.j" "$work/$1.json"
+}
+# add_json ID FILTER [jq args]: edit $work/ID.json
+add_json() {
+  local id=$1 f=$2
+  shift 2
+  jq "$@" "$f" "$work/$id.json" >"$work/$id.j" && mv "$work/$id.j" "$work/$id.json"
+}
+# secure_storage SOURCE MOUNT-POINT [DRIVER] [OPTIONS-JSON]: a block emptyDir as
+# kata_agent.go handleDeviceBlockVolume sends it with EncryptionKey
+# "ephemeral" and BlockDeviceCreateFs (genpolicy's emptydir test requests:
+# driver_options ["encryption_key=ephemeral", "create_filesystem"], fstype
+# ext4, shared); the disk on virtio-mmio, as handleBlockVolume names it.
+secure_storage() {
+  jq -nc --arg src "$1" --arg mp "$2" --arg d "${3:-mmioblk}" --argjson o "${4:-[\"encryption_key=ephemeral\", \"create_filesystem\"]}" \
+    '{driver: $d, driverOptions: $o, source: $src, fstype: "ext4", mountPoint: $mp, options: [], shared: true}'
+}
+mounts_of() { grep -c " $1 " "/proc/$executor_pid/mountinfo"; }
+
+# A disk for the executor to find: a loop device announced in a fake
+# sysfs as the virtio-mmio disk "vdcoco", its node in a /dev of the agent's
+# own mount namespace (tmpfs, the host's entries bound in).
+fake_disk() {
+  truncate -s 4M "$top/disk.img"
+  loopdev=$(losetup -f --show "$top/disk.img" 2>/dev/null) || return 1
+  local rd
+  rd=$(stat -c '%t:%T' "$loopdev") || return 1
+  disk_rdev="$((16#${rd%:*})):$((16#${rd#*:}))"
+  cat >"$top/ns-setup.sh" <<EOS
+f=$top/fake
+mkdir -p \$f/cb \$f/plat/virtio-mmio.9/virtio9/block/vdcoco \$f/hostdev
+echo $disk_rdev >\$f/plat/virtio-mmio.9/virtio9/block/vdcoco/dev
+ln -sfn ../../devices/platform/virtio-mmio.9/virtio9/block/vdcoco \$f/cb/vdcoco
+mount --bind \$f/cb /sys/class/block && mount --bind \$f/plat /sys/devices/platform &&
+mount --rbind /dev \$f/hostdev && mount -t tmpfs -o mode=0755 coco-dev /dev || exit 1
+for e in \$f/hostdev/* \$f/hostdev/.[!.]*; do
+  [ -e "\$e" ] || [ -L "\$e" ] || continue
+  n=\${e##*/}
+  if [ -L "\$e" ]; then cp -P "\$e" "/dev/\$n"
+  elif [ -d "\$e" ]; then mkdir "/dev/\$n" && mount --rbind "\$e" "/dev/\$n"
+  else touch "/dev/\$n" && mount --bind "\$e" "/dev/\$n"; fi
+done
+mknod /dev/vdcoco b ${disk_rdev%:*} ${disk_rdev#*:}
+EOS
+}
+
+# 3. Encrypted block storages (SecureMount) and sealed files in volumes.
+t_secure() {
+  if ! fake_disk; then
+    skip 9 "encrypted storage and sealed files" "no loop device (losetup)"
+    return 0
+  fi
+  export GC_NS_SETUP=". $top/ns-setup.sh"
+  if ! coco_start secure "--secure-mount-tmpfs" "agent.secure_storage_integrity=false"; then
+    unset GC_NS_SETUP
+    fail_rest "the agent did not serve: $(tail -n 5 "$work/agent.log")"
+    return 1
+  fi
+  unset GC_NS_SETUP
+  pids
+  local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA=
+  plain_request enc '["sh", "-c", "grep \" /data \" /proc/self/mountinfo; echo kept >/data/f && cat /data/f; exec sleep 1000"]'
+  add_json enc '.storages = [$s] | .OCI.Mounts += [{destination: "/data", source: $mp, type: "bind", options: ["rbind", "rw"]}]' \
+    --argjson s "$(secure_storage /dev/vdcoco "$mp")" --arg mp "$mp"
+  create enc && start enc
+  rc=$?
+  read_all enc enc 2 >"$work/enc.stdout"
+  check "an encrypted block emptyDir: mounted by the CDH's SecureMount, the container writes to that mount" \
+    "rc $rc: $(cat "$work/enc.out" "$work/enc.stdout"; tail -n 5 "$work/agent.log")" eval \
+    '[ $rc -eq 0 ] && grep -q "test-cdh-secure" "$work/enc.stdout" && grep -qx kept "$work/enc.stdout"'
+  jq -nc --arg dev "$disk_rdev" --arg mp "$mp" '{volume_type: "block-device", options: {deviceId: $dev,
+    sourceType: "empty", targetType: "fileSystem", filesystemType: "ext4",
+    mkfsOpts: "-O ^has_journal -m 0 -i 163840 -I 128", encryptionType: "luks2", dataIntegrity: "false"},
+    flags: [], mount_point: $mp}' | jq -S . >"$work/want.json"
+  head -n 1 "$work/mounts.log" 2>/dev/null | jq -S . >"$work/got.json" 2>&1
+  check "SecureMount's arguments as upstream's cdh_secure_mount (deviceId the announced disk's numbers, dataIntegrity from agent.secure_storage_integrity=false)" \
+    "$(diff "$work/want.json" "$work/got.json")" eval \
+    'cmp -s "$work/want.json" "$work/got.json" && [ "$(wc -l <"$work/mounts.log")" = 1 ]'
+
+  # Attacks: a mount point outside the allowed root, through a symlink, or
+  # a mount point already; a device path of the host's choosing; the
+  # option without create_filesystem (upstream's message). None reaches the CDH.
+  mkdir -p "$work/run/kata-containers/sandbox/storage" "$work/outside"
+  ln -sfn "$work/outside" "$work/run/kata-containers/sandbox/storage/link"
+  local n=0 bad=
+  for a in "/dev/vdcoco|/etc/coco-secure|mmioblk|" "/dev/vdcoco|$sp/../../../etc/coco-secure|mmioblk|" \
+    "/dev/vdcoco|$sp/link/x|mmioblk|" "/dev/vdcoco|$KR/shared|mmioblk|" "/dev/vda|$sp/MDEvMDE=|blk|" \
+    "/dev/vdnone|$sp/MDIvMDI=|mmioblk|" "/dev/vdcoco|$sp/MDMvMDM=|mmioblk|[\"encryption_key=ephemeral\"]"; do
+    IFS='|' read -r src m drv opts <<<"$a"
+    n=$((n + 1))
+    plain_request "att$n" '["true"]'
+    add_json "att$n" '.storages = [$s]' --argjson s "$(secure_storage "$src" "$m" "$drv" "${opts:-}")"
+    create "att$n" && bad="$bad att$n($a)"
+  done
+  check "attacks refused: mount point outside, via .., via a symlink, over the shared dir (not empty); a host-chosen /dev path; an absent disk (hotplug timeout); the option without create_filesystem" \
+    "accepted:$bad $(cat "$work"/att*.out)" eval \
+    '[ -z "$bad" ] && grep -q "outside" "$work/att1.out" && grep -q "symlink" "$work/att3.out" &&
+     grep -q "not an empty directory" "$work/att4.out" &&
+     grep -q "PERMISSION_DENIED" "$work/att5.out" && grep -q "waiting for mmioblk device /dev/vdnone" "$work/att6.out" &&
+     grep -q "encryption_key=ephemeral requires create_filesystem for block storage" "$work/att7.out" &&
+     [ ! -e /etc/coco-secure ] && [ -z "$(ls -A "$work/outside")" ]'
+  check "none of them reached the CDH" "$(cat "$work/mounts.log")" test "$(wc -l <"$work/mounts.log")" = 1
+
+  remove enc
+  check "RemoveContainer: the CDH's mount detached, the mount point made for it removed" \
+    "$(grep MDAvMDA "/proc/$executor_pid/mountinfo")" eval \
+    '[ "$(mounts_of "$mp")" = 0 ] && [ ! -e "$work/run/kata-containers/sandbox/storage/MDAvMDA=" ]'
+
+  # Sealed files: a secret volume as the runtime's CopyFile lays the
+  # kubelet's atomic writer out below shared/containers.
+  local vol=$work/run/kata-containers/shared/containers/sf-5063be11b6800f96-sealed-target
+  local ts=..2024_09_30_02_55_58.2237819815 secret=file-secret-$$
+  mkdir -p "$vol/$ts"
+  seal "$secret" >"$vol/$ts/secret"
+  echo plain >"$vol/$ts/plain"
+  ln -s "$ts" "$vol/..data" && ln -s ..data/secret "$vol/secret" && ln -s ..data/plain "$vol/plain"
+  seal "outside-$$" >"$work/run/kata-containers/shared/outside-secret"
+  ln -s ../../outside-secret "$vol/escape"
+  ln -s /run/kata-containers/shared/outside-secret "$vol/abs"
+  plain_request sf '["sh", "-c", "cat /sealed/secret /sealed/plain; exec sleep 1000"]'
+  add_json sf '.OCI.Mounts += [{destination: "/sealed", source: $v, type: "bind", options: ["rbind", "ro"]}]' \
+    --arg v "$KR/shared/containers/${vol##*/}"
+  create sf && start sf
+  rc=$?
+  read_all sf sf 2 >"$work/sf.stdout"
+  check "sealed files in a volume (kubelet's layout): the container reads the plaintext through the same names" \
+    "rc $rc: $(cat "$work/sf.out" "$work/sf.stdout"; ls -la "$vol")" eval \
+    '[ $rc -eq 0 ] && [ "$(cat "$work/sf.stdout")" = "${secret}plain" ] &&
+     [ "$(readlink "$vol/secret")" = "$ts/secret.unsealed" ] && [ -f "$vol/$ts/secret.unsealed" ]'
+  check "a sealed file reached through a symlink leading out of the volume is neither read nor written beside" \
+    "$(ls -la "$work/run/kata-containers/shared"; grep -c "leads out of the volume" "$work/agent.log")" eval \
+    '[ ! -e "$work/run/kata-containers/shared/outside-secret.unsealed" ] &&
+     grep -q "^sealed\." "$work/run/kata-containers/shared/outside-secret" &&
+     [ "$(grep -c "leads out of the volume" "$work/agent.log")" -ge 2 ]'
+  check "no plaintext of a sealed file in the agent's log" "" eval '! grep -q "$secret" "$work/agent.log"'
+  local bvol=$work/run/kata-containers/shared/containers/sfbad-1-target
+  mkdir -p "$bvol" && echo "sealed.!!" >"$bvol/secret"
+  plain_request sfbad '["sh", "-c", "echo started; exec sleep 1000"]'
+  add_json sfbad '.OCI.Mounts += [{destination: "/sealed", source: $v, type: "bind", options: ["rbind"]}]' \
+    --arg v "$KR/shared/containers/sfbad-1-target"
+  create sfbad
+  rc=$?
+  check "a sealed file the CDH cannot unseal fails CreateContainer with its reason; nothing started" \
+    "$(cat "$work/sfbad.out")" eval \
+    '[ $rc -ne 0 ] && grep -q "failed to handle sealed secrets" "$work/sfbad.out" && grep -q "file .*secret" "$work/sfbad.out" &&
+     ! ctl call AgentService/StartContainer "{\"containerId\": \"sfbad\"}" >/dev/null 2>&1'
+  remove sf
+  agent_stop
+  losetup -d "$loopdev" 2>/dev/null
+}
+
+# 4. A SecureMount that fails, hostile CDH answers, no CDH at all.
+t_cdh_failures() {
+  if fake_disk; then
+    export GC_NS_SETUP=". $top/ns-setup.sh"
+    if coco_start sfail "--fail-secure-mount"; then
+      pids
+      local mp=$KR/sandbox/storage/MDAvMDA=
+      plain_request fs '["true"]'
+      add_json fs '.storages = [$s]' --argjson s "$(secure_storage /dev/vdcoco "$mp")"
+      create fs
+      rc=$?
+      check "a failing SecureMount fails CreateContainer with the CDH's reason; no mount, no mount point, no container left" \
+        "$(cat "$work/fs.out"; echo "workers $(workers)")" eval \
+        '[ $rc -ne 0 ] && grep -q "refused (--fail-secure-mount)" "$work/fs.out" && [ "$(mounts_of "$mp")" = 0 ] &&
+         [ ! -e "$work/run/kata-containers/sandbox/storage/MDAvMDA=" ] && [ "$(workers)" = 0 ] &&
+         ! ctl call AgentService/StartContainer "{\"containerId\": \"fs\"}" >/dev/null 2>&1'
+    else
+      tap FAIL "a failing SecureMount fails CreateContainer" "$(tail -n 5 "$work/agent.log")"
+    fi
+    unset GC_NS_SETUP
+    agent_stop
+    losetup -d "$loopdev" 2>/dev/null
+  else
+    skip 1 "a failing SecureMount" "no loop device (losetup)"
+  fi
+
+  local mode
+  for mode in huge malformed; do
+    if ! coco_start "h$mode" "--hostile-answer $mode"; then
+      tap FAIL "a hostile CDH answer ($mode)" "$(tail -n 5 "$work/agent.log")"
+      continue
+    fi
+    pids
+    request hp '["true"]' "$(pull_storage hp "$REF" container)"
+    local fds
+    fds=$(ls "/proc/$executor_pid/fd" | wc -l)
+    create hp
+    rc=$?
+    check "a hostile CDH answer ($mode frame) to PullImage: refused, the create fails, no worker, bundle or fd left, the agent serves" \
+      "$(cat "$work/hp.out"; echo "workers $(workers) fds $fds -> $(ls "/proc/$executor_pid/fd" | wc -l)")" eval \
+      '[ $rc -ne 0 ] && grep -q "PullImage" "$work/hp.out" && [ "$(workers)" = 0 ] &&
+       [ ! -e "$work/run/kata-containers/hp" ] && ctl check >/dev/null 2>&1 &&
+       [ "$(ls "/proc/$executor_pid/fd" | wc -l)" = "$fds" ]'
+    agent_stop
+  done
+
+  mkdir -p "$top/victim" && echo keep >"$top/victim/marker"
+  if coco_start rsym "--rootfs-symlink $top/victim"; then
+    pids
+    request rs '["true"]' "$(pull_storage rs "$REF" container)"
+    create rs
+    rc=$?
+    check "a CDH answer whose rootfs is a symlink out of the bundle: refused, its target untouched, the bundle removed" \
+      "$(cat "$work/rs.out"; ls -la "$top/victim")" eval \
+      '[ $rc -ne 0 ] && grep -q "rootfs" "$work/rs.out" && grep -qx keep "$top/victim/marker" &&
+       [ ! -e "$work/run/kata-containers/rs" ] && [ "$(workers)" = 0 ]'
+  else
+    tap FAIL "a CDH answer whose rootfs is a symlink" "$(tail -n 5 "$work/agent.log")"
+  fi
+  agent_stop
+
+  if ! gc_prepare nocdh || ! { mkdir -p "$work/run/kata-containers" && gc_start "agent.guest_components_procs=none" --shared-dir "$KR"; }; then
+    fail_rest "the agent without CDH did not serve: $(tail -n 5 "$work/agent.log")"
+    return 1
+  fi
+  pids
+  request np '["true"]' "$(pull_storage np "$REF" container)"
+  create np
+  rc=$?
+  check "an image pull with no CDH running fails UNAVAILABLE naming the CDH's socket; nothing left" \
+    "$(cat "$work/np.out")" eval \
+    '[ $rc -ne 0 ] && grep -q "UNAVAILABLE" "$work/np.out" && grep -q "cdh.sock" "$work/np.out" &&
+     [ ! -e "$work/run/kata-containers/np" ] && [ "$(workers)" = 0 ]'
+  ctl call AgentService/GetGuestDetails '{"memBlockSize": true, "memHotplugProbe": true}' >"$work/gd.out" 2>&1
+  check "GetGuestDetails lists image_guest_pull among the storage handlers (as upstream's agent_details)" \
+    "$(cat "$work/gd.out")" eval 'jq -e ".agentDetails.storageHandlers | index(\"image_guest_pull\")" "$work/gd.out" >/dev/null'
+  agent_stop
+}
+
 t_pod
 t_never
+t_secure
+t_cdh_failures

@@ -17,6 +17,8 @@
 #include "cdh_job.h"
 #include "grpc_status.h"
 #include "guest_pull.h"
+#include "sealed_file.h"
+#include "secure_storage.h"
 #include "tap.h"
 #include "testutil.h"
 
@@ -174,6 +176,54 @@ TEST(worker_confinement)
 	int st = 0;
 	waitpid(pid, &st, 0);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* upstream rpc.rs cdh_secure_mount: the options map for a block emptyDir
+ * (block_handler.rs mkfs options), dataIntegrity from
+ * agent.secure_storage_integrity. */
+TEST(secure_mount_options)
+{
+	struct cdh_option o[SECURE_STORAGE_N_OPTIONS];
+	static const char *const keys[] = { "deviceId",	      "sourceType",	"targetType",
+					    "filesystemType", "mkfsOpts",	"encryptionType",
+					    "dataIntegrity" };
+	secure_storage_options("254:16", true, o);
+	for (size_t i = 0; i < SECURE_STORAGE_N_OPTIONS; i++)
+		CHECK_EQ_STR(o[i].key, keys[i]);
+	CHECK_EQ_STR(o[0].value, "254:16");
+	CHECK_EQ_STR(o[1].value, "empty");
+	CHECK_EQ_STR(o[2].value, "fileSystem");
+	CHECK_EQ_STR(o[3].value, "ext4");
+	CHECK_EQ_STR(o[4].value, "-O ^has_journal -m 0 -i 163840 -I 128");
+	CHECK_EQ_STR(o[5].value, "luks2");
+	CHECK_EQ_STR(o[6].value, "true");
+	secure_storage_options("254:16", false, o);
+	CHECK_EQ_STR(o[6].value, "false");
+}
+
+/* upstream is_sealed_secret_path, by components (not a string prefix). */
+TEST(sealed_file_paths)
+{
+	const char *dir = "/run/kata-containers/shared/containers", *rel = NULL;
+	CHECK(sealed_file_wanted(dir, "/run/kata-containers/shared/containers/"
+				      "21bb-5063be11b6800f96-sealed-secret-target", &rel));
+	CHECK_EQ_STR(rel, "21bb-5063be11b6800f96-sealed-secret-target");
+	static const char *const no[] = {
+		"/run/kata-containers/shared/containers",
+		"/run/kata-containers/shared/containersX/a",
+		"/run/kata-containers/shared/containers/../../../etc",
+		"/run/kata-containers/shared/containers/a/../../x",
+		"/run/kata-containers/shared/containers//a",
+		"/run/kata-containers/shared/containers/c1-resolv.conf",
+		"/run/kata-containers/shared/containers/c1-hostname",
+		"/run/kata-containers/shared/containers/c1-hosts",
+		"/run/kata-containers/shared/containers/c1-termination-log",
+		"/run/kata-containers/shared/containers/c1-serviceaccount",
+		"/etc",
+		NULL,
+	};
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		CHECK(!sealed_file_wanted(dir, no[i], &rel));
 }
 
 int main(void)

@@ -561,8 +561,8 @@ static void remove_bundle(struct container *ct, int shared, dev_t dev)
 			log_debug("container %s: bundle removed by pid %d", ct->id, (int)pid);
 			return;
 		}
-		log_warn("container %s: fork to remove its bundle: %s; removed in the loop",
-			 ct->id, strerror(errno));
+		log_warn("container %s: fork to remove its bundle: %s; removed in the loop", ct->id,
+			 strerror(errno));
 		rm_tree(shared, trash, dev, 0, &left);
 	}
 	if (left)

@@ -68,8 +68,7 @@ static void free_secret(uint8_t *p, size_t n)
 
 /* The whole of fd (a regular file) when it starts with "sealed.", else
  * *out NULL. */
-static int read_sealed(int fd, const struct stat *st, uint8_t **out, size_t *len,
-		       struct kerr *err)
+static int read_sealed(int fd, const struct stat *st, uint8_t **out, size_t *len, struct kerr *err)
 {
 	*out = NULL;
 	char head[sizeof(SEALED_PREFIX) - 1];
@@ -77,8 +76,8 @@ static int read_sealed(int fd, const struct stat *st, uint8_t **out, size_t *len
 	if (n != (ssize_t)sizeof(head) || memcmp(head, SEALED_PREFIX, sizeof(head)))
 		return 0;
 	if ((uint64_t)st->st_size > SEALED_FILE_MAX)
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EFBIG,
-				       "larger than %u bytes", SEALED_FILE_MAX);
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EFBIG, "larger than %u bytes",
+				       SEALED_FILE_MAX);
 	uint8_t *buf = malloc((size_t)st->st_size + 1);
 	if (!buf)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
@@ -154,8 +153,8 @@ static int unseal_entry(struct unsealer *u, int vol, const char *vol_path, const
 					     RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
 	if (path < 0) {
 		if (errno == EXDEV || errno == ELOOP)
-			log_warn("sealed secrets: %s/%s leads out of the volume: skipped", u->source,
-				 entry);
+			log_warn("sealed secrets: %s/%s leads out of the volume: skipped",
+				 u->source, entry);
 		return 0;
 	}
 	/* Only a regular file is opened for reading (never a device or fifo). */

@@ -85,7 +85,11 @@ int secure_storage_begin(struct container *ct, struct storage_set *owner, const 
 		storage_secure_abandon(ss);
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
 	}
-	*j = (struct secure_job){ .ct = ct, .owner = owner, .s = s, .ss = ss, .done = done,
+	*j = (struct secure_job){ .ct = ct,
+				  .owner = owner,
+				  .s = s,
+				  .ss = ss,
+				  .done = done,
 				  .api_ms = ct->x->o.cdh_api_timeout_ms,
 				  .integrity = ct->x->o.secure_storage_integrity };
 	snprintf(j->device_id, sizeof(j->device_id), "%s", storage_secure_device_id(ss));

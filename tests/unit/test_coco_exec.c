@@ -184,8 +184,8 @@ TEST(worker_confinement)
 TEST(secure_mount_options)
 {
 	struct cdh_option o[SECURE_STORAGE_N_OPTIONS];
-	static const char *const keys[] = { "deviceId",	      "sourceType",	"targetType",
-					    "filesystemType", "mkfsOpts",	"encryptionType",
+	static const char *const keys[] = { "deviceId",       "sourceType", "targetType",
+					    "filesystemType", "mkfsOpts",   "encryptionType",
 					    "dataIntegrity" };
 	secure_storage_options("254:16", true, o);
 	for (size_t i = 0; i < SECURE_STORAGE_N_OPTIONS; i++)
@@ -205,8 +205,10 @@ TEST(secure_mount_options)
 TEST(sealed_file_paths)
 {
 	const char *dir = "/run/kata-containers/shared/containers", *rel = NULL;
-	CHECK(sealed_file_wanted(dir, "/run/kata-containers/shared/containers/"
-				      "21bb-5063be11b6800f96-sealed-secret-target", &rel));
+	CHECK(sealed_file_wanted(dir,
+				 "/run/kata-containers/shared/containers/"
+				 "21bb-5063be11b6800f96-sealed-secret-target",
+				 &rel));
 	CHECK_EQ_STR(rel, "21bb-5063be11b6800f96-sealed-secret-target");
 	static const char *const no[] = {
 		"/run/kata-containers/shared/containers",

@@ -364,6 +364,15 @@ static void on_remove_timeout(struct loop *l, void *data)
 	exec_err_to_fe(ct->x, ct->rm_fe_gen, ct->rm_fe_id, &e);
 }
 
+/* RemoveContainer before its CreateContainer was answered. */
+static void abort_create(struct container *ct, const char *while_what)
+{
+	struct kerr e = { 0 };
+	kerr_set_status(&e, GRPC_ABORTED, -ECANCELED, "container %s was removed while %s", ct->id,
+			while_what);
+	exec_err_to_fe(ct->x, ct->create_fe_gen, ct->create_fe_id, &e);
+}
+
 void container_begin_remove(struct container *ct)
 {
 	if (ct->removing) {
@@ -372,32 +381,18 @@ void container_begin_remove(struct container *ct)
 	}
 	ct->removing = true;
 	log_info("removing container %s", ct->id);
-	if (ct->devs) {
-		/* Still waiting for its devices: nothing runs or is mounted yet. */
-		struct kerr e = { 0 };
-		kerr_set_status(&e, GRPC_ABORTED, -ECANCELED,
-				"container %s was removed while its devices were looked for", ct->id);
-		exec_err_to_fe(ct->x, ct->create_fe_gen, ct->create_fe_id, &e);
-		dev_batch_free(ct->devs);
-		ct->devs = NULL;
-	}
-	if (secure_storage_abort(ct)) {
-		/* Its encrypted storage was being mounted: nothing runs yet. */
-		struct kerr e = { 0 };
-		kerr_set_status(&e, GRPC_ABORTED, -ECANCELED,
-				"container %s was removed while the CDH mounted its encrypted "
-				"storage", ct->id);
-		exec_err_to_fe(ct->x, ct->create_fe_gen, ct->create_fe_id, &e);
-		dev_batch_free(ct->devs);
-		ct->devs = NULL;
-	}
-	if (guest_pull_abort(ct)) {
-		/* Its image was being pulled: nothing runs or is mounted yet. */
-		struct kerr e = { 0 };
-		kerr_set_status(&e, GRPC_ABORTED, -ECANCELED,
-				"container %s was removed while its image was pulled", ct->id);
-		exec_err_to_fe(ct->x, ct->create_fe_gen, ct->create_fe_id, &e);
-	}
+	/* Still creating (its devices looked for, its image pulled or its
+	 * encrypted storage mounted by the CDH): nothing runs yet; the create
+	 * is answered once, ABORTED. The devices are kept until the storages
+	 * are added, so they are asked about last. */
+	if (secure_storage_abort(ct))
+		abort_create(ct, "the CDH mounted its encrypted storage");
+	else if (guest_pull_abort(ct))
+		abort_create(ct, "its image was pulled");
+	else if (ct->devs)
+		abort_create(ct, "its devices were looked for");
+	dev_batch_free(ct->devs);
+	ct->devs = NULL;
 	if ((ct->paused || ct->frz_timer) && ct->cg) {
 		/* A frozen task does not act on SIGKILL (v1 freezer): thaw
 		 * first. A pending Pause/Resume is answered by its timer. */

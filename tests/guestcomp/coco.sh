@@ -429,7 +429,7 @@ t_secure() {
     --arg v "$KR/shared/containers/${vol##*/}"
   create sf && start sf
   rc=$?
-  read_all sf sf 2 >"$work/sf.stdout"
+  read_all sf sf 1 >"$work/sf.stdout"
   check "sealed files in a volume (kubelet's layout): the container reads the plaintext through the same names" \
     "rc $rc: $(cat "$work/sf.out" "$work/sf.stdout"; ls -la "$vol")" eval \
     '[ $rc -eq 0 ] && [ "$(cat "$work/sf.stdout")" = "${secret}plain" ] &&

@@ -13,11 +13,11 @@
  *   pipe_us         write + read of LEN bytes through a pipe, one process
  *                   (the container's stdout into the monitor)
  *   seqpacket_us    send + recv of LEN bytes over a SOCK_SEQPACKET
- *                   socketpair (monitor -> front-end STDIO_DATA)
+ *                   socketpair (monitor -> front-end READ_STREAM_REPLY)
  *   stream_us       write + read of LEN bytes over a SOCK_STREAM
  *                   socketpair (front-end -> host, unix socket)
  *   small_us        send + recv of 144 bytes over SOCK_SEQPACKET (a
- *                   STDIO_READ_REQ or STDIO_ACK)
+ *                   READ_STREAM_REQ or READ_STREAM_ACK)
  *   pingpong_us     a 144-byte message to another process and back, each
  *                   side blocked in epoll_wait: two wake-ups, two
  *                   messages (what a front-end -> monitor -> front-end hop

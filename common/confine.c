@@ -436,14 +436,14 @@ int confine_self(const struct confine_profile *p, uid_t uid, gid_t gid, pid_t pa
 	int r;
 	build_before_confinement();
 	if ((r = confine_empty_root(err)) < 0)
-		return kerr_prefix(err, "confine %s: ", p->who);
+		return kerr_prefix(err, "confine %s", p->who);
 	build_after_root();
 	if ((r = drop_bounding_and_ambient(p->nkeep > 0, err)) < 0)
-		return kerr_prefix(err, "confine %s: ", p->who);
+		return kerr_prefix(err, "confine %s", p->who);
 	if ((r = change_ids(p, uid, gid, err)) < 0)
-		return kerr_prefix(err, "confine %s: ", p->who);
+		return kerr_prefix(err, "confine %s", p->who);
 	if ((r = verify(p, uid, gid, err)) < 0)
-		return kerr_prefix(err, "confine %s: ", p->who);
+		return kerr_prefix(err, "confine %s", p->who);
 	if (parent_pid > 0) {
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 			return kerr_set(err, -errno, "confine %s: PR_SET_PDEATHSIG: %s", p->who,
@@ -462,6 +462,6 @@ int confine_self(const struct confine_profile *p, uid_t uid, gid_t gid, pid_t pa
 		return kerr_set(err, -errno, "confine %s: PR_SET_NO_NEW_PRIVS: %s", p->who,
 				strerror(errno));
 	if ((r = seccomp_allow(p, err)) < 0)
-		return kerr_prefix(err, "confine %s: ", p->who);
+		return kerr_prefix(err, "confine %s", p->who);
 	return 0;
 }

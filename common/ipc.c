@@ -13,10 +13,12 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "agent.pb-c.h"
 #include "cleanup.h"
 #include "grpc_status.h"
 #include "ipc.h"
 #include "log.h"
+#include "types.pb-c.h"
 
 #define ALL_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 /* Room for more fds than any message may carry, so that a peer sending too
@@ -24,118 +26,113 @@
  * kernel. */
 #define CMSG_FDS_MAX (IPC_MAX_FDS + 4)
 
-#define FIXED(T) sizeof(struct T), sizeof(struct T)
-
 /* No implicit padding: every byte of a fixed payload is checked. */
 _Static_assert(sizeof(struct ipc_ctl_new_frontend) == 8, "ipc_ctl_new_frontend has padding");
 
-static const struct ipc_type_desc types[] = {
-	{ IPC_PING, "PING", sizeof(struct ipc_ping), sizeof(struct ipc_ping), IPC_FD_NONE, false },
-	{ IPC_PONG, "PONG", sizeof(struct ipc_ping), sizeof(struct ipc_ping), IPC_FD_NONE, false },
-	{ IPC_GUEST_DETAILS_REQ, "GUEST_DETAILS_REQ", sizeof(struct ipc_guest_details_req),
-	  sizeof(struct ipc_guest_details_req), IPC_FD_NONE, false },
-	{ IPC_GUEST_DETAILS_REPLY, "GUEST_DETAILS_REPLY", sizeof(struct ipc_guest_details_reply),
-	  sizeof(struct ipc_guest_details_reply), IPC_FD_NONE, false },
-	{ IPC_ERROR, "ERROR", sizeof(struct ipc_error) + 1,
-	  sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX, IPC_FD_NONE, false },
-	{ IPC_CTL_NEW_FRONTEND, "CTL_NEW_FRONTEND", sizeof(struct ipc_ctl_new_frontend),
-	  sizeof(struct ipc_ctl_new_frontend), IPC_FD_REQUIRED, false },
-	{ IPC_TEST_BLOB, "TEST_BLOB", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_CTL_SANDBOX_DESTROYED, "CTL_SANDBOX_DESTROYED", 0, 0, IPC_FD_NONE, false },
+/* ---- the declaration (ipc_messages.def) as a table ---- */
 
-	{ IPC_NET_UPDATE_INTERFACE_REQ, "NET_UPDATE_INTERFACE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE,
-	  true },
-	{ IPC_NET_INTERFACE_REPLY, "NET_INTERFACE_REPLY", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_NET_UPDATE_ROUTES_REQ, "NET_UPDATE_ROUTES_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_NET_ROUTES_REPLY, "NET_ROUTES_REPLY", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_NET_LIST_INTERFACES_REQ, "NET_LIST_INTERFACES_REQ", 0, 0, IPC_FD_NONE, false },
-	{ IPC_NET_INTERFACES_REPLY, "NET_INTERFACES_REPLY", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_NET_LIST_ROUTES_REQ, "NET_LIST_ROUTES_REQ", 0, 0, IPC_FD_NONE, false },
-	{ IPC_NET_ADD_ARP_REQ, "NET_ADD_ARP_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
+#define PARENT IPC_ROLE_BIT(IPC_ROLE_PARENT)
+#define FRONTEND IPC_ROLE_BIT(IPC_ROLE_FRONTEND)
+#define EXECUTOR IPC_ROLE_BIT(IPC_ROLE_EXECUTOR)
+#define MONITOR IPC_ROLE_BIT(IPC_ROLE_MONITOR)
+#define LAUNCHER IPC_ROLE_BIT(IPC_ROLE_LAUNCHER)
+#define SPAWNER IPC_ROLE_BIT(IPC_ROLE_SPAWNER)
+#define TEST IPC_ROLE_BIT(IPC_ROLE_TEST)
+#define NO_PAYLOAD .kind = IPC_PAYLOAD_NONE
+#define FIXED(T)                                                                            \
+	.kind = IPC_PAYLOAD_FIXED, .struct_name = #T, .min_len = sizeof(struct T),          \
+	.max_len = sizeof(struct T)
+#define FIXED_TAIL(T, lo, hi)                                                               \
+	.kind = IPC_PAYLOAD_FIXED_TAIL, .struct_name = #T, .min_len = sizeof(struct T) + (lo), \
+	.max_len = sizeof(struct T) + (hi)
+#define BYTES(lo, hi) .kind = IPC_PAYLOAD_BYTES, .min_len = (lo), .max_len = (hi)
+#define PROTOBUF_MAX(d, hi)                                                                 \
+	.kind = IPC_PAYLOAD_PROTOBUF, .pb = &d##__descriptor, .min_len = 0, .max_len = (hi)
+#define PROTOBUF(d) PROTOBUF_MAX(d, IPC_MAX_PAYLOAD)
+#define NO_FD IPC_FD_NONE
+#define ONE_FD IPC_FD_REQUIRED
+#define PROCESS_FDS IPC_FD_PROCESS
+#define THREE_FDS IPC_FD_THREE
+#define BIG true
+#define RPC(m) .rpcs = { #m }
+#define RPCS(a, b) .rpcs = { #a, #b }
+#define INTERNAL .internal = true
+#define NO_RPC .internal = false
+#define CHECK(x) ipc_check_##x
+#define NO_CHECK NULL
 
-	{ IPC_GUEST_SET_TIME_REQ, "GUEST_SET_TIME_REQ", FIXED(ipc_guest_time), IPC_FD_NONE, false },
-	{ IPC_GUEST_RESEED_REQ, "GUEST_RESEED_REQ", 1, IPC_RESEED_MAX, IPC_FD_NONE, true },
-	{ IPC_VOLUME_STATS_REQ, "VOLUME_STATS_REQ", 1, IPC_PATH_MAX - 1, IPC_FD_NONE, false },
-	{ IPC_VOLUME_STATS_REPLY, "VOLUME_STATS_REPLY", 0, 4096, IPC_FD_NONE, false },
-	{ IPC_COPY_FILE_REQ, "COPY_FILE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_ONLINE_CPU_MEM_REQ, "ONLINE_CPU_MEM_REQ", FIXED(ipc_online_cpu_mem), IPC_FD_NONE,
-	  false },
-	{ IPC_MEM_PROBE_REQ, "MEM_PROBE_REQ", 8, 8 * IPC_MEM_PROBE_MAX, IPC_FD_NONE, false },
-	{ IPC_ADD_SWAP_REQ, "ADD_SWAP_REQ", 1, IPC_PATH_MAX - 1, IPC_FD_NONE, false },
-	{ IPC_EPHEMERAL_UPDATE_REQ, "EPHEMERAL_UPDATE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_STALE_SHARES_REQ, "STALE_SHARES_REQ", 0, 0, IPC_FD_NONE, false },
-	{ IPC_ADD_SWAP_DEVICE_REQ, "ADD_SWAP_DEVICE_REQ", FIXED(ipc_add_swap_device), IPC_FD_NONE,
-	  false },
-	{ IPC_RESIZE_VOLUME_REQ, "RESIZE_VOLUME_REQ", sizeof(struct ipc_resize_volume) + 1,
-	  sizeof(struct ipc_resize_volume) + IPC_PATH_MAX - 1, IPC_FD_NONE, false },
-
-	/* An all-default protobuf message encodes as 0 bytes, so big requests
-	 * start at 0; the executor's decoder and checks reject what is missing. */
-	{ IPC_SANDBOX_CREATE_REQ, "SANDBOX_CREATE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_SANDBOX_DESTROY_REQ, "SANDBOX_DESTROY_REQ", 0, 0, IPC_FD_NONE, false },
-	{ IPC_CONTAINER_CREATE_REQ, "CONTAINER_CREATE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_CONTAINER_START_REQ, "CONTAINER_START_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
-	  false },
-	{ IPC_CONTAINER_REMOVE_REQ, "CONTAINER_REMOVE_REQ", FIXED(ipc_container_remove),
-	  IPC_FD_NONE, false },
-	{ IPC_PROCESS_EXEC_REQ, "PROCESS_EXEC_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_PROCESS_SIGNAL_REQ, "PROCESS_SIGNAL_REQ", FIXED(ipc_process_signal), IPC_FD_NONE,
-	  false },
-	{ IPC_OK, "OK", 0, 0, IPC_FD_NONE, false },
-	{ IPC_MONITOR_ATTACH, "MONITOR_ATTACH", FIXED(ipc_container_ref), IPC_FD_REQUIRED, false },
-	{ IPC_CONTAINER_UPDATE_REQ, "CONTAINER_UPDATE_REQ", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_CONTAINER_PAUSE_REQ, "CONTAINER_PAUSE_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
-	  false },
-	{ IPC_CONTAINER_RESUME_REQ, "CONTAINER_RESUME_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
-	  false },
-	{ IPC_CONTAINER_STATS_REQ, "CONTAINER_STATS_REQ", FIXED(ipc_container_ref), IPC_FD_NONE,
-	  false },
-	/* A packed grpc.StatsContainerResponse, decoded by the front-end. Big:
-	 * memory.stat keys, one percpu value per possible cpu and one entry per
-	 * interface can pass 64 KiB on large guests. */
-	{ IPC_CONTAINER_STATS_REPLY, "CONTAINER_STATS_REPLY", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE,
-	  true },
-	{ IPC_METRICS_REQ, "METRICS_REQ", 0, 0, IPC_FD_NONE, false },
-	/* Text, never empty (the scrape count is always there); above
-	 * IPC_MAX_INLINE it travels in a memfd. */
-	{ IPC_METRICS_REPLY, "METRICS_REPLY", 1, IPC_METRICS_TEXT_MAX, IPC_FD_NONE, true },
-	{ IPC_OOM_EVENT_REQ, "OOM_EVENT_REQ", 0, 0, IPC_FD_NONE, false },
-	{ IPC_OOM_EVENT_REPLY, "OOM_EVENT_REPLY", FIXED(ipc_container_ref), IPC_FD_NONE, false },
-
-	{ IPC_STDIO_READ_REQ, "STDIO_READ_REQ", FIXED(ipc_stdio_read), IPC_FD_NONE, false },
-	{ IPC_STDIO_DATA, "STDIO_DATA", sizeof(struct ipc_stdio_data),
-	  sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK, IPC_FD_NONE, false },
-	{ IPC_STDIO_ACK, "STDIO_ACK", FIXED(ipc_stdio_ack), IPC_FD_NONE, false },
-	{ IPC_STDIO_WRITE_REQ, "STDIO_WRITE_REQ", sizeof(struct ipc_stdio_write) + 1,
-	  sizeof(struct ipc_stdio_write) + IPC_STDIO_CHUNK, IPC_FD_NONE, false },
-	{ IPC_STDIO_WRITTEN, "STDIO_WRITTEN", FIXED(ipc_stdio_written), IPC_FD_NONE, false },
-	{ IPC_STDIO_CLOSE_REQ, "STDIO_CLOSE_REQ", FIXED(ipc_exec_ref), IPC_FD_NONE, false },
-	{ IPC_TTY_RESIZE_REQ, "TTY_RESIZE_REQ", FIXED(ipc_tty_resize), IPC_FD_NONE, false },
-	{ IPC_WAIT_REQ, "WAIT_REQ", FIXED(ipc_exec_ref), IPC_FD_NONE, false },
-	{ IPC_WAIT_REPLY, "WAIT_REPLY", FIXED(ipc_wait_reply), IPC_FD_NONE, false },
-
-	{ IPC_MON_NEW_FRONTEND, "MON_NEW_FRONTEND", 0, 0, IPC_FD_REQUIRED, false },
-	{ IPC_MON_SIGNAL, "MON_SIGNAL", FIXED(ipc_process_signal), IPC_FD_NONE, false },
-	{ IPC_MON_EXITED, "MON_EXITED", FIXED(ipc_exited), IPC_FD_NONE, false },
-	{ IPC_MON_SHUTDOWN, "MON_SHUTDOWN", 0, 0, IPC_FD_NONE, false },
-	{ IPC_MON_RELEASED, "MON_RELEASED", FIXED(ipc_exec_name), IPC_FD_NONE, false },
-
-	{ IPC_LAUNCH_START, "LAUNCH_START", 0, 0, IPC_FD_NONE, false },
-	{ IPC_LAUNCH_EXEC, "LAUNCH_EXEC", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_LAUNCHED, "LAUNCHED", FIXED(ipc_launched), IPC_FD_NONE, false },
-	{ IPC_MON_PROCESS_ADD, "MON_PROCESS_ADD", FIXED(ipc_process_add), IPC_FD_PROCESS, false },
-	{ IPC_LAUNCH_INIT, "LAUNCH_INIT", 0, IPC_MAX_PAYLOAD, IPC_FD_NONE, true },
-	{ IPC_SPAWN_X, "SPAWN_X", FIXED(ipc_spawn_x), IPC_FD_THREE, false },
-	{ IPC_SPAWN_MODPROBE, "SPAWN_MODPROBE", 2, IPC_MODPROBE_ARGS_MAX, IPC_FD_REQUIRED, false },
-	{ IPC_SPAWNED, "SPAWNED", FIXED(ipc_launched), IPC_FD_NONE, false },
+#define IPC_MSG(n, num, f, t, payload, fds, flags, rep, rpcs_, chk)                        \
+	[num] = { .type = num, .name = #n, .from = (f), .to = (t), payload, .fd = fds,      \
+		  .big = (flags), .reply = IPC_##rep, rpcs_, .check = chk },
+static const struct ipc_type_desc types[IPC_TYPE_LIMIT] = {
+#include "ipc_messages.def"
 };
+#undef IPC_MSG
+
+/* What can be checked of a row at build time. */
+#undef RPC
+#undef RPCS
+#undef INTERNAL
+#undef NO_RPC
+#define RPC(m) 1
+#define RPCS(a, b) 1
+#define INTERNAL 1
+#define NO_RPC 0
+#define IPC_MSG(n, num, f, t, payload, fds, flags, rep, rpcs_, chk)                        \
+	_Static_assert((num) > 0 && (num) < IPC_TYPE_LIMIT, #n ": number out of range");    \
+	_Static_assert(!((f) & FRONTEND) == !(rpcs_),                                      \
+		       #n ": a front-end request names the RPCs it serves (or INTERNAL), "  \
+		       "nothing else does");                                                \
+	_Static_assert((f) && (t), #n ": no sender or no receiver");
+#include "ipc_messages.def"
+#undef IPC_MSG
+
+#undef PARENT
+#undef FRONTEND
+#undef EXECUTOR
+#undef MONITOR
+#undef LAUNCHER
+#undef SPAWNER
+#undef TEST
+#undef NO_PAYLOAD
+#undef FIXED
+#undef FIXED_TAIL
+#undef BYTES
+#undef PROTOBUF_MAX
+#undef PROTOBUF
+#undef NO_FD
+#undef ONE_FD
+#undef PROCESS_FDS
+#undef THREE_FDS
+#undef BIG
+#undef RPC
+#undef RPCS
+#undef INTERNAL
+#undef NO_RPC
+#undef CHECK
+#undef NO_CHECK
 
 const struct ipc_type_desc *ipc_type_info(uint32_t type)
 {
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (types[i].type == type)
-			return &types[i];
+	return type < IPC_TYPE_LIMIT && types[type].name ? &types[type] : NULL;
+}
+
+const struct ipc_type_desc *ipc_type_next(const struct ipc_type_desc *prev)
+{
+	for (uint32_t t = prev ? prev->type + 1 : 0; t < IPC_TYPE_LIMIT; t++)
+		if (types[t].name)
+			return &types[t];
 	return NULL;
+}
+
+bool ipc_type_is_reply(uint32_t type)
+{
+	if (type == IPC_ERROR)
+		return true;
+	for (const struct ipc_type_desc *d = NULL; (d = ipc_type_next(d));)
+		if (d->reply == type && type != IPC_NONE)
+			return true;
+	return false;
 }
 
 const char *ipc_type_name(uint32_t type)
@@ -156,6 +153,7 @@ const char *ipc_role_name(enum ipc_role r)
 	case IPC_ROLE_EXECUTOR: return "executor";
 	case IPC_ROLE_MONITOR: return "monitor";
 	case IPC_ROLE_LAUNCHER: return "launcher";
+	case IPC_ROLE_SPAWNER: return "spawner";
 	case IPC_ROLE_TEST: return "test";
 	default: return "unknown";
 	}
@@ -163,7 +161,7 @@ const char *ipc_role_name(enum ipc_role r)
 
 /* Upstream's storage handler names (storage/mod.rs STORAGE_HANDLERS, the
  * driver types of kata-types' device.rs) and ours ("bind"), in a fixed
- * order: GUEST_DETAILS_REPLY names the ones the executor handles by bit. */
+ * order: GET_GUEST_DETAILS_REPLY names the ones the executor handles by bit. */
 static const char *const storage_drivers[] = {
 	"9p", "virtio-fs", "local", "ephemeral", "bind", "watchable-bind", "blk", "blk-ccw",
 	"mmioblk", "scsi", "nvdimm", "overlayfs", "image_guest_pull",
@@ -232,33 +230,263 @@ const char *ipc_exec_name(const char *container_id, const char *exec_id)
 	return strcmp(exec_id, container_id) == 0 ? "" : exec_id;
 }
 
-static int check_stream(const char *name, uint32_t stream, struct kerr *err)
+/* ---- payload field checks, one per struct, in ipc.h's order ----
+ * Each runs after the bounds (len is within the type's), on a payload
+ * aligned for its struct; ipc_check_payload prefixes the type's name. */
+
+static int check_stream(uint32_t stream, struct kerr *err)
 {
 	if (stream != IPC_STREAM_STDOUT && stream != IPC_STREAM_STDERR)
-		return kerr_set(err, -EPROTO, "%s: stream %u is not 1 (stdout) or 2 (stderr)", name,
-				stream);
+		return kerr_set(err, -EPROTO, "stream %u is not 1 (stdout) or 2 (stderr)", stream);
 	return 0;
 }
 
-static int check_status(const char *name, int32_t status, struct kerr *err)
+static int check_status(int32_t status, struct kerr *err)
 {
 	/* An exit code 0..255, or 128+signal (signals 1..64 stay below 256). */
 	if (status < 0 || status > 255)
-		return kerr_set(err, -EPROTO, "%s: status %d out of 0..255", name, status);
+		return kerr_set(err, -EPROTO, "status %d out of 0..255", status);
 	return 0;
 }
 
-#define ID_CHECK(field, empty_ok, what)                                                      \
-	do {                                                                                 \
-		int r_ = ipc_id_field_check(field, empty_ok, what, err);                     \
-		if (r_ < 0)                                                                  \
-			return kerr_prefix(err, "%s: ", d->name);                            \
-	} while (0)
-#define PAD_CHECK(cond)                                                                      \
-	do {                                                                                 \
-		if (cond)                                                                    \
-			return kerr_set(err, -EPROTO, "%s: nonzero padding", d->name);       \
-	} while (0)
+static int check_pad(bool zero, struct kerr *err)
+{
+	return zero ? 0 : kerr_set(err, -EPROTO, "nonzero padding");
+}
+
+static int check_bool(bool ok, struct kerr *err)
+{
+	return ok ? 0 : kerr_set(err, -EPROTO, "boolean field not 0/1");
+}
+
+static int check_pid(int32_t pid, struct kerr *err)
+{
+	return pid > 0 ? 0 : kerr_set(err, -EPROTO, "pid %d is not positive", pid);
+}
+
+int ipc_check_online_cpu_mem(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_online_cpu_mem *r = p;
+	int rc = check_bool(r->wait <= 1 && r->cpu_only <= 1, err);
+	return rc < 0 ? rc : check_pad(all_zero(r->pad, sizeof(r->pad)), err);
+}
+
+int ipc_check_mem_probe(const void *p, size_t len, struct kerr *err)
+{
+	if (len % 8)
+		return kerr_set(err, -EPROTO, "%zu bytes is not a list of u64", len);
+	return 0;
+}
+
+int ipc_check_path(const void *p, size_t len, struct kerr *err)
+{
+	if (memchr(p, '\0', len))
+		return kerr_set(err, -EPROTO, "the path holds a NUL");
+	return 0;
+}
+
+int ipc_check_add_swap_device(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_add_swap_device *a = p;
+	if (a->n < 1 || a->n > IPC_PCI_PATH_MAX)
+		return kerr_set(err, -EPROTO, "%u slots", a->n);
+	for (uint32_t i = 0; i < IPC_PCI_PATH_MAX; i++)
+		if (i < a->n ? a->slot[i] > 31 : a->slot[i] != 0)
+			return kerr_set(err, -EPROTO, "slot %u is %u", i, a->slot[i]);
+	return 0;
+}
+
+int ipc_check_resize_volume(const void *p, size_t len, struct kerr *err)
+{
+	return ipc_check_path((const uint8_t *)p + sizeof(struct ipc_resize_volume),
+			      len - sizeof(struct ipc_resize_volume), err);
+}
+
+int ipc_check_guest_details_req(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_guest_details_req *r = p;
+	int rc = check_bool(r->mem_block_size <= 1 && r->mem_hotplug_probe <= 1, err);
+	return rc < 0 ? rc : check_pad(all_zero(r->pad, sizeof(r->pad)), err);
+}
+
+int ipc_check_guest_details_reply(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_guest_details_reply *r = p;
+	int rc = check_bool(r->support_mem_hotplug_probe <= 1 && r->init_daemon <= 1 &&
+				    r->supports_seccomp <= 1,
+			    err);
+	if (rc < 0 || (rc = check_pad(!r->pad, err)) < 0)
+		return rc;
+	for (unsigned b = 0; b < IPC_STORAGE_DRIVERS_MAX; b++)
+		if ((r->storage_handlers & (1u << b)) && !ipc_storage_driver_name(b))
+			return kerr_set(err, -EPROTO, "unknown storage driver bit %u", b);
+	return 0;
+}
+
+int ipc_check_error(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_error *e = p;
+	if (e->grpc_status <= GRPC_OK || e->grpc_status > GRPC_UNAUTHENTICATED)
+		return kerr_set(err, -EPROTO, "status %d out of range", e->grpc_status);
+	if (e->errno_code > 0 || e->errno_code < -4095)
+		return kerr_set(err, -EPROTO, "errno %d out of range", e->errno_code);
+	/* Exactly one NUL, at the end: no hidden bytes after the text. */
+	if (memchr(e->msg, '\0', len - sizeof(*e)) != (const char *)p + len - 1)
+		return kerr_set(err, -EPROTO, "message not NUL-terminated at its end");
+	return 0;
+}
+
+int ipc_check_ctl_new_frontend(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_ctl_new_frontend *n = p;
+	if (n->frontend_pid <= 0)
+		return kerr_set(err, -EPROTO, "front-end pid %d is not a pid", n->frontend_pid);
+	return 0;
+}
+
+int ipc_check_container_ref(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_container_ref *c = p;
+	return ipc_id_field_check(c->container_id, false, "container id", err);
+}
+
+int ipc_check_exec_ref(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_exec_ref *x = p;
+	int rc = ipc_id_field_check(x->container_id, false, "container id", err);
+	return rc < 0 ? rc : ipc_id_field_check(x->exec_id, true, "exec id", err);
+}
+
+int ipc_check_container_remove(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_container_remove *c = p;
+	int rc = ipc_id_field_check(c->container_id, false, "container id", err);
+	return rc < 0 ? rc : check_pad(!c->pad, err);
+}
+
+int ipc_check_process_signal(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_process_signal *s = p;
+	int rc = ipc_id_field_check(s->container_id, false, "container id", err);
+	if (rc < 0 || (rc = ipc_id_field_check(s->exec_id, true, "exec id", err)) < 0)
+		return rc;
+	if (s->signal < 1 || s->signal > 64)
+		return kerr_set(err, -EPROTO, "signal %u out of 1..64", s->signal);
+	return check_pad(!s->pad, err);
+}
+
+int ipc_check_stdio_read(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_stdio_read *r = p;
+	int rc = ipc_id_field_check(r->exec_id, true, "exec id", err);
+	if (rc < 0 || (rc = check_stream(r->stream, err)) < 0)
+		return rc;
+	if (r->max_len < 1 || r->max_len > IPC_STDIO_CHUNK)
+		return kerr_set(err, -EPROTO, "max_len %u out of 1..%u", r->max_len,
+				IPC_STDIO_CHUNK);
+	return 0;
+}
+
+int ipc_check_stdio_data(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_stdio_data *h = p;
+	if (h->offset > UINT64_MAX - (len - sizeof(*h)))
+		return kerr_set(err, -EPROTO, "offset %llu overflows",
+				(unsigned long long)h->offset);
+	return 0;
+}
+
+int ipc_check_stdio_ack(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_stdio_ack *a = p;
+	int rc = ipc_id_field_check(a->exec_id, true, "exec id", err);
+	if (rc < 0 || (rc = check_stream(a->stream, err)) < 0)
+		return rc;
+	return check_pad(!a->pad, err);
+}
+
+int ipc_check_stdio_write(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_stdio_write *w = p;
+	return ipc_id_field_check(w->exec_id, true, "exec id", err);
+}
+
+int ipc_check_stdio_written(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_stdio_written *w = p;
+	if (w->len < 1 || w->len > IPC_STDIO_CHUNK)
+		return kerr_set(err, -EPROTO, "len %llu out of 1..%u", (unsigned long long)w->len,
+				IPC_STDIO_CHUNK);
+	return 0;
+}
+
+int ipc_check_tty_resize(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_tty_resize *t = p;
+	int rc = ipc_id_field_check(t->exec_id, true, "exec id", err);
+	return rc < 0 ? rc : check_pad(!t->pad, err);
+}
+
+int ipc_check_wait_reply(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_wait_reply *w = p;
+	int rc = check_status(w->status, err);
+	return rc < 0 ? rc : check_pad(!w->pad, err);
+}
+
+int ipc_check_exited(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_exited *x = p;
+	int rc = ipc_id_field_check(x->exec_id, true, "exec id", err);
+	if (rc < 0 || (rc = check_status(x->status, err)) < 0)
+		return rc;
+	return check_pad(!x->pad, err);
+}
+
+int ipc_check_exec_name(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_exec_name *x = p;
+	return ipc_id_field_check(x->exec_id, false, "exec id", err);
+}
+
+int ipc_check_launched(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_launched *l = p;
+	int rc = check_pid(l->pid, err);
+	return rc < 0 ? rc : check_pad(!l->pad, err);
+}
+
+int ipc_check_spawn_x(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_spawn_x *s = p;
+	int rc = ipc_id_field_check(s->container_id, false, "container id", err);
+	if (rc < 0)
+		return rc;
+	if (!memchr(s->cgroups_path, '\0', sizeof(s->cgroups_path)) ||
+	    !memchr(s->bundle, '\0', sizeof(s->bundle)) || s->bundle[0] != '/')
+		return kerr_set(err, -EPROTO, "cgroups path or bundle not a terminated string, or "
+				"the bundle not absolute");
+	return 0;
+}
+
+int ipc_check_spawn_modprobe(const void *p, size_t len, struct kerr *err)
+{
+	const char *a = p;
+	if (a[len - 1] != '\0' || a[0] != '/')
+		return kerr_set(err, -EPROTO, "not NUL-terminated strings starting with an "
+				"absolute path");
+	return 0;
+}
+
+int ipc_check_process_add(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_process_add *a = p;
+	int rc = ipc_id_field_check(a->exec_id, true, "exec id", err);
+	if (rc < 0 || (rc = check_pid(a->pid, err)) < 0 ||
+	    (rc = check_bool(a->terminal <= 1, err)) < 0)
+		return rc;
+	return check_pad(all_zero(a->pad, sizeof(a->pad)), err);
+}
 
 int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *err)
 {
@@ -268,237 +496,18 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 	if (len < d->min_len || len > d->max_len)
 		return kerr_set(err, -EPROTO, "%s: payload of %zu bytes, expected %u..%u", d->name,
 				len, d->min_len, d->max_len);
-
-	switch (type) {
-	case IPC_ONLINE_CPU_MEM_REQ: {
-		struct ipc_online_cpu_mem r;
-		memcpy(&r, p, sizeof(r));
-		if (r.wait > 1 || r.cpu_only > 1)
-			return kerr_set(err, -EPROTO, "%s: boolean field not 0/1", d->name);
-		PAD_CHECK(!all_zero(r.pad, sizeof(r.pad)));
-		break;
+	if (!d->check)
+		return 0;
+	/* The checks read the struct in place: give them an aligned copy
+	 * when a caller's buffer is not (received payloads always are). */
+	if ((uintptr_t)p % _Alignof(max_align_t)) {
+		cleanup_free uint8_t *copy = malloc(len ? len : 1);
+		if (!copy)
+			return kerr_set(err, -ENOMEM, "%s: out of memory", d->name);
+		memcpy(copy, p, len);
+		return d->check(copy, len, err) < 0 ? kerr_prefix(err, "%s", d->name) : 0;
 	}
-	case IPC_MEM_PROBE_REQ:
-		if (len % 8)
-			return kerr_set(err, -EPROTO, "%s: %zu bytes is not a list of u64", d->name,
-					len);
-		break;
-	case IPC_VOLUME_STATS_REQ:
-	case IPC_ADD_SWAP_REQ:
-		if (memchr(p, '\0', len))
-			return kerr_set(err, -EPROTO, "%s: the path holds a NUL", d->name);
-		break;
-	case IPC_RESIZE_VOLUME_REQ:
-		if (memchr(p + sizeof(struct ipc_resize_volume), '\0',
-			   len - sizeof(struct ipc_resize_volume)))
-			return kerr_set(err, -EPROTO, "%s: the path holds a NUL", d->name);
-		break;
-	case IPC_ADD_SWAP_DEVICE_REQ: {
-		struct ipc_add_swap_device a;
-		memcpy(&a, p, sizeof(a));
-		if (a.n < 1 || a.n > IPC_PCI_PATH_MAX)
-			return kerr_set(err, -EPROTO, "%s: %u slots", d->name, a.n);
-		for (uint32_t i = 0; i < IPC_PCI_PATH_MAX; i++)
-			if (i < a.n ? a.slot[i] > 31 : a.slot[i] != 0)
-				return kerr_set(err, -EPROTO, "%s: slot %u is %u", d->name, i,
-						a.slot[i]);
-		break;
-	}
-	case IPC_GUEST_DETAILS_REQ: {
-		struct ipc_guest_details_req r;
-		memcpy(&r, p, sizeof(r));
-		if (r.mem_block_size > 1 || r.mem_hotplug_probe > 1)
-			return kerr_set(err, -EPROTO, "%s: boolean field not 0/1", d->name);
-		if (!all_zero(r.pad, sizeof(r.pad)))
-			return kerr_set(err, -EPROTO, "%s: nonzero padding", d->name);
-		break;
-	}
-	case IPC_GUEST_DETAILS_REPLY: {
-		struct ipc_guest_details_reply r;
-		memcpy(&r, p, sizeof(r));
-		if (r.support_mem_hotplug_probe > 1 || r.init_daemon > 1 || r.supports_seccomp > 1)
-			return kerr_set(err, -EPROTO, "%s: boolean field not 0/1", d->name);
-		if (r.pad)
-			return kerr_set(err, -EPROTO, "%s: nonzero padding", d->name);
-		for (unsigned b = 0; b < IPC_STORAGE_DRIVERS_MAX; b++)
-			if ((r.storage_handlers & (1u << b)) && !ipc_storage_driver_name(b))
-				return kerr_set(err, -EPROTO, "%s: unknown storage driver bit %u",
-						d->name, b);
-		break;
-	}
-	case IPC_ERROR: {
-		struct ipc_error e;
-		memcpy(&e, p, sizeof(e));
-		if (e.grpc_status <= GRPC_OK || e.grpc_status > GRPC_UNAUTHENTICATED)
-			return kerr_set(err, -EPROTO, "%s: status %d out of range", d->name,
-					e.grpc_status);
-		if (e.errno_code > 0 || e.errno_code < -4095)
-			return kerr_set(err, -EPROTO, "%s: errno %d out of range", d->name,
-					e.errno_code);
-		size_t tlen = len - sizeof(e);
-		/* Exactly one NUL, at the end: no hidden bytes after the text. */
-		if (memchr(p + sizeof(e), '\0', tlen) != p + len - 1)
-			return kerr_set(err, -EPROTO, "%s: message not NUL-terminated at its end",
-					d->name);
-		break;
-	}
-	case IPC_CTL_NEW_FRONTEND: {
-		struct ipc_ctl_new_frontend n;
-		memcpy(&n, p, sizeof(n));
-		if (n.frontend_pid <= 0)
-			return kerr_set(err, -EPROTO, "%s: front-end pid %d is not a pid", d->name,
-					n.frontend_pid);
-		break;
-	}
-	case IPC_CONTAINER_START_REQ:
-	case IPC_CONTAINER_PAUSE_REQ:
-	case IPC_CONTAINER_RESUME_REQ:
-	case IPC_CONTAINER_STATS_REQ:
-	case IPC_OOM_EVENT_REPLY:
-	case IPC_MONITOR_ATTACH: {
-		struct ipc_container_ref c;
-		memcpy(&c, p, sizeof(c));
-		ID_CHECK(c.container_id, false, "container id");
-		break;
-	}
-	case IPC_CONTAINER_REMOVE_REQ: {
-		struct ipc_container_remove c;
-		memcpy(&c, p, sizeof(c));
-		ID_CHECK(c.container_id, false, "container id");
-		PAD_CHECK(c.pad);
-		break;
-	}
-	case IPC_PROCESS_SIGNAL_REQ:
-	case IPC_MON_SIGNAL: {
-		struct ipc_process_signal s;
-		memcpy(&s, p, sizeof(s));
-		ID_CHECK(s.container_id, false, "container id");
-		ID_CHECK(s.exec_id, true, "exec id");
-		if (s.signal < 1 || s.signal > 64)
-			return kerr_set(err, -EPROTO, "%s: signal %u out of 1..64", d->name,
-					s.signal);
-		PAD_CHECK(s.pad);
-		break;
-	}
-	case IPC_STDIO_READ_REQ: {
-		struct ipc_stdio_read r;
-		memcpy(&r, p, sizeof(r));
-		ID_CHECK(r.exec_id, true, "exec id");
-		if (check_stream(d->name, r.stream, err) < 0)
-			return -EPROTO;
-		if (r.max_len < 1 || r.max_len > IPC_STDIO_CHUNK)
-			return kerr_set(err, -EPROTO, "%s: max_len %u out of 1..%u", d->name,
-					r.max_len, IPC_STDIO_CHUNK);
-		break;
-	}
-	case IPC_STDIO_DATA: {
-		struct ipc_stdio_data h;
-		memcpy(&h, p, sizeof(h));
-		if (h.offset > UINT64_MAX - (len - sizeof(h)))
-			return kerr_set(err, -EPROTO, "%s: offset %llu overflows", d->name,
-					(unsigned long long)h.offset);
-		break;
-	}
-	case IPC_STDIO_ACK: {
-		struct ipc_stdio_ack a;
-		memcpy(&a, p, sizeof(a));
-		ID_CHECK(a.exec_id, true, "exec id");
-		if (check_stream(d->name, a.stream, err) < 0)
-			return -EPROTO;
-		PAD_CHECK(a.pad);
-		break;
-	}
-	case IPC_STDIO_WRITE_REQ: {
-		struct ipc_stdio_write w;
-		memcpy(&w, p, sizeof(w));
-		ID_CHECK(w.exec_id, true, "exec id");
-		break;
-	}
-	case IPC_STDIO_WRITTEN: {
-		struct ipc_stdio_written w;
-		memcpy(&w, p, sizeof(w));
-		if (w.len < 1 || w.len > IPC_STDIO_CHUNK)
-			return kerr_set(err, -EPROTO, "%s: len %llu out of 1..%u", d->name,
-					(unsigned long long)w.len, IPC_STDIO_CHUNK);
-		break;
-	}
-	case IPC_STDIO_CLOSE_REQ:
-	case IPC_WAIT_REQ: {
-		struct ipc_exec_ref x;
-		memcpy(&x, p, sizeof(x));
-		ID_CHECK(x.container_id, false, "container id");
-		ID_CHECK(x.exec_id, true, "exec id");
-		break;
-	}
-	case IPC_TTY_RESIZE_REQ: {
-		struct ipc_tty_resize t;
-		memcpy(&t, p, sizeof(t));
-		ID_CHECK(t.exec_id, true, "exec id");
-		PAD_CHECK(t.pad);
-		break;
-	}
-	case IPC_WAIT_REPLY: {
-		struct ipc_wait_reply w;
-		memcpy(&w, p, sizeof(w));
-		if (check_status(d->name, w.status, err) < 0)
-			return -EPROTO;
-		PAD_CHECK(w.pad);
-		break;
-	}
-	case IPC_MON_EXITED: {
-		struct ipc_exited x;
-		memcpy(&x, p, sizeof(x));
-		ID_CHECK(x.exec_id, true, "exec id");
-		if (check_status(d->name, x.status, err) < 0)
-			return -EPROTO;
-		PAD_CHECK(x.pad);
-		break;
-	}
-	case IPC_MON_RELEASED: {
-		struct ipc_exec_name x;
-		memcpy(&x, p, sizeof(x));
-		ID_CHECK(x.exec_id, false, "exec id");
-		break;
-	}
-	case IPC_SPAWN_X: {
-		struct ipc_spawn_x s;
-		memcpy(&s, p, sizeof(s));
-		ID_CHECK(s.container_id, false, "container id");
-		if (!memchr(s.cgroups_path, '\0', sizeof(s.cgroups_path)) ||
-		    !memchr(s.bundle, '\0', sizeof(s.bundle)) || s.bundle[0] != '/')
-			return kerr_set(err, -EPROTO, "%s: cgroups path or bundle not a terminated "
-					"string, or the bundle not absolute", d->name);
-		break;
-	}
-	case IPC_SPAWN_MODPROBE:
-		if (p[len - 1] != '\0' || p[0] != '/')
-			return kerr_set(err, -EPROTO, "%s: not NUL-terminated strings starting with "
-					"an absolute path", d->name);
-		break;
-	case IPC_SPAWNED:
-	case IPC_LAUNCHED: {
-		struct ipc_launched l;
-		memcpy(&l, p, sizeof(l));
-		if (l.pid <= 0)
-			return kerr_set(err, -EPROTO, "%s: pid %d is not positive", d->name, l.pid);
-		PAD_CHECK(l.pad);
-		break;
-	}
-	case IPC_MON_PROCESS_ADD: {
-		struct ipc_process_add a;
-		memcpy(&a, p, sizeof(a));
-		ID_CHECK(a.exec_id, true, "exec id");
-		if (a.pid <= 0)
-			return kerr_set(err, -EPROTO, "%s: pid %d is not positive", d->name, a.pid);
-		if (a.terminal > 1)
-			return kerr_set(err, -EPROTO, "%s: boolean field not 0/1", d->name);
-		PAD_CHECK(!all_zero(a.pad, sizeof(a.pad)));
-		break;
-	}
-	default:
-		break;
-	}
-	return 0;
+	return d->check(p, len, err) < 0 ? kerr_prefix(err, "%s", d->name) : 0;
 }
 
 unsigned ipc_process_nfds(bool terminal)
@@ -516,6 +525,33 @@ size_t ipc_error_build(void *buf, int grpc_status, int errno_code, const char *m
 	/* Text with an embedded NUL would fail the receiver's check: cut there. */
 	n = strlen((char *)buf + sizeof(e));
 	return sizeof(e) + n + 1;
+}
+
+size_t ipc_error_payload(void *buf, const struct kerr *e, int default_status)
+{
+	int status = kerr_status(e);
+	if (status <= GRPC_OK || status > GRPC_UNAUTHENTICATED)
+		status = default_status;
+	return ipc_error_build(buf, status, e->code < 0 && e->code >= -4095 ? e->code : 0, e->msg);
+}
+
+int ipc_send_error(int sock, uint32_t id, const struct kerr *e, int default_status,
+		   struct kerr *err)
+{
+	uint8_t buf[IPC_ERROR_PAYLOAD_MAX];
+	size_t n = ipc_error_payload(buf, e, default_status);
+	return ipc_send_fd(sock, IPC_ERROR, id, buf, n, -1, err);
+}
+
+bool ipc_error_decode(const struct ipc_msg *m, struct kerr *failure)
+{
+	if (m->hdr.type != IPC_ERROR)
+		return false;
+	/* ipc_recv checked it: status 1..16, errno in range, text terminated. */
+	const struct ipc_error *e = (const void *)m->payload;
+	kerr_set_status(failure, e->grpc_status, e->errno_code ? e->errno_code : -EIO, "%s",
+			e->msg);
+	return true;
 }
 
 /* ---- messages ready to go on the wire ---- */
@@ -591,7 +627,7 @@ static int outmsg_new(struct outmsg **out, uint32_t type, uint32_t id, const voi
 	/* The receiver would reject it: say so here, where the bug is. Big
 	 * payloads have no field rules, so this costs nothing for them. */
 	if (!d->big && ipc_check_payload(type, payload, len, err) < 0)
-		return kerr_prefix(err, "send: ");
+		return kerr_prefix(err, "send");
 	if (nfds > IPC_MAX_FDS)
 		return kerr_set(err, -EINVAL, "send %s: %u fds, at most %u", d->name, nfds,
 				IPC_MAX_FDS);
@@ -620,7 +656,7 @@ static int outmsg_new(struct outmsg **out, uint32_t type, uint32_t id, const voi
 		o->hdr.flags |= IPC_F_MEMFD;
 		o->fds[0] = make_memfd(payload, len, err);
 		if (o->fds[0] < 0)
-			return kerr_prefix(err, "send %s: ", d->name);
+			return kerr_prefix(err, "send %s", d->name);
 		o->nfds = 1;
 	} else {
 		if (len) {
@@ -728,6 +764,35 @@ void ipc_msg_release(struct ipc_msg *m)
 	free(m->buf);
 	m->buf = NULL;
 	m->payload = NULL;
+	if (m->in_decoded && m->in)
+		protobuf_c_message_free_unpacked(m->in, NULL);
+	m->in = NULL;
+	m->in_decoded = false;
+}
+
+int ipc_msg_decode(struct ipc_msg *m, struct kerr *err)
+{
+	const struct ipc_type_desc *d = ipc_type_info(m->hdr.type);
+	if (m->in_decoded || !d || !d->pb)
+		return 0;
+	ProtobufCMessage *msg = protobuf_c_message_unpack(d->pb, NULL, m->len, m->payload);
+	if (!msg)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "%s: the request is not a valid %s",
+				       d->rpcs[0] ? d->rpcs[0] : d->name, d->pb->short_name);
+	m->in = msg;
+	m->in_decoded = true;
+	return 0;
+}
+
+void *ipc_msg_take_in(struct ipc_msg *m)
+{
+	if (!m->in_decoded)
+		return NULL;
+	void *in = m->in;
+	m->in = NULL;
+	m->in_decoded = false;
+	return in;
 }
 
 static void close_fds(int *fds, size_t n)
@@ -897,6 +962,7 @@ int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
 		ipc_msg_release(m);
 		return r;
 	}
+	m->in = (void *)m->payload;
 	return 1;
 }
 
@@ -953,12 +1019,8 @@ static void chan_release(struct ipc_chan *c)
 int ipc_chan_send_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, int default_status,
 			struct kerr *err)
 {
-	uint8_t buf[sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX];
-	int status = kerr_status(e);
-	if (status <= GRPC_OK || status > GRPC_UNAUTHENTICATED)
-		status = default_status;
-	size_t n = ipc_error_build(buf, status, e->code < 0 && e->code >= -4095 ? e->code : 0,
-				   e->msg);
+	uint8_t buf[IPC_ERROR_PAYLOAD_MAX];
+	size_t n = ipc_error_payload(buf, e, default_status);
 	return ipc_chan_send(c, IPC_ERROR, id, buf, n, -1, err);
 }
 
@@ -1027,23 +1089,55 @@ static int chan_flush(struct ipc_chan *c, struct kerr *err)
 	return 0;
 }
 
+/* The entry for type, else the table's reply handler for a reply the peer
+ * may send. */
 static const struct ipc_dispatch *chan_lookup(const struct ipc_chan *c, uint32_t type)
 {
-	for (const struct ipc_dispatch *d = c->table; d && d->fn; d++)
+	const struct ipc_dispatch *replies = NULL;
+	for (const struct ipc_dispatch *d = c->table; d && d->fn; d++) {
 		if (d->type == type)
 			return d;
+		if (d->type == IPC_REPLIES)
+			replies = d;
+	}
+	const struct ipc_type_desc *t = ipc_type_info(type);
+	if (replies && t && (t->from & IPC_ROLE_BIT(c->peer)) && ipc_type_is_reply(type))
+		return replies;
 	return NULL;
 }
 
-/* A message the gate refused: ERROR to its id (none: dropped). */
+/* A message refused without its handler (the gate's policy, a request that
+ * does not decode): ERROR to its id (none: dropped); the channel stays. */
 static int chan_refuse(struct ipc_chan *c, const struct ipc_msg *m, const struct kerr *why,
-		       struct kerr *err)
+		       int default_status, struct kerr *err)
 {
 	log_warn("ipc channel %s: %s (id %u) refused: %s", c->name, ipc_type_name(m->hdr.type),
 		 m->hdr.id, why->msg);
 	if (!m->hdr.id)
 		return 0;
-	return ipc_chan_send_error(c, m->hdr.id, why, GRPC_PERMISSION_DENIED, err);
+	return ipc_chan_send_error(c, m->hdr.id, why, default_status, err);
+}
+
+/* One received message: the table, the gate, a request's id and decode,
+ * then its handler. Negative: fatal for the channel (err says why). */
+static int chan_dispatch(struct ipc_chan *c, struct ipc_msg *m, struct kerr *err)
+{
+	const struct ipc_dispatch *d = chan_lookup(c, m->hdr.type);
+	if (!d)
+		return kerr_set(err, -EPROTO, "message %s (id %u) not accepted here",
+				ipc_type_name(m->hdr.type), m->hdr.id);
+	const struct ipc_type_desc *t = ipc_type_info(m->hdr.type);
+	struct kerr why = { 0 };
+	if (c->gate && c->gate(c, m, c->gate_data, &why) < 0)
+		return chan_refuse(c, m, &why, GRPC_PERMISSION_DENIED, err);
+	if (t->reply != IPC_NONE) {
+		/* Without an id its answer could not be matched. */
+		if (!m->hdr.id)
+			return kerr_set(err, -EPROTO, "%s without a request id", t->name);
+		if (ipc_msg_decode(m, &why) < 0)
+			return chan_refuse(c, m, &why, GRPC_INVALID_ARGUMENT, err);
+	}
+	return d->fn(c, m, c->data, err);
 }
 
 /* Messages handled per wake-up before yielding to other fds. */
@@ -1079,28 +1173,13 @@ static void chan_on_events(struct loop *l, int fd, uint32_t events, void *data)
 				ipc_chan_close(c, NULL);
 				break;
 			}
-			const struct ipc_dispatch *d = chan_lookup(c, m.hdr.type);
-			if (!d) {
-				kerr_set(&e, -EPROTO, "message %s (id %u) not accepted here",
-					 ipc_type_name(m.hdr.type), m.hdr.id);
-			} else if (!(d->senders & IPC_FROM(c->peer))) {
-				kerr_set(&e, -EPERM, "message %s not accepted from a %s",
-					 ipc_type_name(m.hdr.type), ipc_role_name(c->peer));
-			} else if (c->gate && c->gate(c, &m, c->gate_data, &e) < 0) {
-				struct kerr why = e;
-				kerr_clear(&e);
-				if (chan_refuse(c, &m, &why, &e) >= 0) {
-					ipc_msg_release(&m);
-					continue;
-				}
-			} else if (d->fn(c, &m, c->data, &e) >= 0) {
-				ipc_msg_release(&m);
-				continue;
-			}
+			r = chan_dispatch(c, &m, &e);
 			ipc_msg_release(&m);
-			if (!c->closed)
-				chan_fail(c, &e);
-			break;
+			if (r < 0) {
+				if (!c->closed)
+					chan_fail(c, &e);
+				break;
+			}
 		}
 	}
 out:
@@ -1109,11 +1188,34 @@ out:
 		chan_destroy(c);
 }
 
+/* A table may list only what the declaration lets its peer send: the
+ * sender rule is the declaration's, the table says who handles it. */
+static int table_check(const struct ipc_dispatch *table, enum ipc_role peer, const char *name,
+		       struct kerr *err)
+{
+	for (const struct ipc_dispatch *d = table; d && d->fn; d++) {
+		if (d->type == IPC_REPLIES)
+			continue; /* chan_lookup checks each reply's sender */
+		const struct ipc_type_desc *t = ipc_type_info(d->type);
+		if (!t)
+			return kerr_set(err, -EINVAL, "ipc channel %s: its table lists unknown type %u",
+					name, d->type);
+		if (!(t->from & IPC_ROLE_BIT(peer)))
+			return kerr_set(err, -EINVAL,
+					"ipc channel %s: its table lists %s, which a %s never sends",
+					name, t->name, ipc_role_name(peer));
+	}
+	return 0;
+}
+
 int ipc_chan_new(struct ipc_chan **out, struct loop *l, int sock, const char *name,
 		 enum ipc_role peer, const struct ipc_dispatch *table, ipc_close_fn on_close,
 		 void *data, struct kerr *err)
 {
 	cleanup_close int fd = sock;
+	int r = table_check(table, peer, name, err);
+	if (r < 0)
+		return r;
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return kerr_set(err, -errno, "ipc channel %s: set non-blocking: %s", name,
@@ -1129,9 +1231,9 @@ int ipc_chan_new(struct ipc_chan **out, struct loop *l, int sock, const char *na
 	c->qtail = &c->qhead;
 	c->next_id = 1;
 	snprintf(c->name, sizeof(c->name), "%s", name);
-	int r = loop_add(l, fd, EPOLLIN, chan_on_events, c, err);
+	r = loop_add(l, fd, EPOLLIN, chan_on_events, c, err);
 	if (r < 0)
-		return kerr_prefix(err, "ipc channel %s: ", name);
+		return kerr_prefix(err, "ipc channel %s", name);
 	c->fd = take_fd(&fd);
 	*out = take_ptr(&c);
 	return 0;

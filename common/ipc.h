@@ -23,14 +23,15 @@
  * are closed), and a memfd payload has all four seals and the announced size.
  *
  * Offers:
- *  - the message set (enum ipc_type, payload structs, ipc_type_info());
+ *  - the message set, declared once in ipc_messages.def (enum ipc_type,
+ *    ipc_type_info()), and the payload structs, each with its field check;
  *  - blocking-or-not primitives on a socket: ipc_send_fd(s), ipc_recv();
  *  - the agent's one id rule: ipc_id_valid(), ipc_id_field_check();
  *  - struct ipc_chan: a loop-driven channel with a bounded send queue and a
- *    per-receiver dispatch table {type, allowed senders, handler}: anything
- *    not in the table, or from a sender role not allowed, is fatal for the
- *    channel (logged, channel closed, on_close called), like OpenSSH's
- *    monitor.
+ *    per-receiver dispatch table {type, handler} for one peer role: anything
+ *    not in the table is fatal for the channel (logged, channel closed,
+ *    on_close called), like OpenSSH's monitor; who may send a type is the
+ *    declaration's, checked against the table when the channel opens.
  */
 #ifndef KATA_COMMON_IPC_H
 #define KATA_COMMON_IPC_H
@@ -38,6 +39,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
 
 #include "err.h"
 #include "loop.h"
@@ -50,7 +53,7 @@
 /* Messages queued for sending on one channel before the peer is declared
  * stuck (it does not read) and the channel is closed. */
 #define IPC_MAX_QUEUED 1024u
-/* Longest METRICS_REPLY text: it must fit one ttRPC response (4 MiB)
+/* Longest GET_METRICS_REPLY text: it must fit one ttRPC response (4 MiB)
  * with the framing of grpc.Metrics and of the response around it. */
 #define IPC_METRICS_TEXT_MAX ((4u << 20) - 4096u)
 /* Longest text of an IPC_ERROR reply, NUL included. */
@@ -73,137 +76,24 @@ enum ipc_role {
 	IPC_ROLE_EXECUTOR,
 	IPC_ROLE_MONITOR,  /* kata-agent-monitor, one per container */
 	IPC_ROLE_LAUNCHER, /* the per-container launcher (executor code, root) */
-	IPC_ROLE_TEST, /* unit tests only; no process has this role */
+	IPC_ROLE_SPAWNER,  /* the executor's fork without its seccomp filter */
+	IPC_ROLE_TEST,     /* unit tests only; no process has this role */
 	IPC_ROLE_COUNT,
 };
-#define IPC_FROM(role) (1u << (role))
+#define IPC_ROLE_BIT(role) (1u << (role))
 
 const char *ipc_role_name(enum ipc_role r);
 
+/* Every message, declared once in ipc_messages.def: its number here, the
+ * rest in ipc_type_info(). */
 enum ipc_type {
-	IPC_PING = 1,               /* frontend -> executor: round trip */
-	IPC_PONG = 2,               /* executor -> frontend */
-	IPC_GUEST_DETAILS_REQ = 3,  /* frontend -> executor */
-	IPC_GUEST_DETAILS_REPLY = 4,/* executor -> frontend */
-	IPC_ERROR = 5,              /* executor -> frontend: a request failed */
-	IPC_CTL_NEW_FRONTEND = 6,   /* parent -> executor: fd = new front-end channel */
-	IPC_TEST_BLOB = 7,          /* tests only: any bytes, up to IPC_MAX_PAYLOAD */
-	IPC_CTL_SANDBOX_DESTROYED = 11, /* executor -> parent: no payload; DestroySandbox
-					 * was answered: stop the agent (as upstream) */
-
-	/* ---- containers: front-end -> executor (replies: OK or ERROR) ---- */
-	IPC_SANDBOX_CREATE_REQ = 20,   /* protobuf grpc.CreateSandboxRequest (big) */
-	IPC_SANDBOX_DESTROY_REQ = 21,  /* no payload */
-	IPC_CONTAINER_CREATE_REQ = 22, /* protobuf grpc.CreateContainerRequest (big) */
-	IPC_CONTAINER_START_REQ = 23,  /* struct ipc_container_ref */
-	IPC_CONTAINER_REMOVE_REQ = 24, /* struct ipc_container_remove */
-	IPC_PROCESS_EXEC_REQ = 25,     /* protobuf grpc.ExecProcessRequest (big) */
-	IPC_PROCESS_SIGNAL_REQ = 26,   /* struct ipc_process_signal */
-	IPC_OK = 27,                   /* executor/monitor/launcher: request done; no payload */
-	IPC_MONITOR_ATTACH = 28,       /* executor -> front-end: struct ipc_container_ref
-					* + fd: the front-end's end of that container's
-					* stdio channel (sent before the CREATE reply, and
-					* to a restarted front-end for every container) */
-	IPC_CONTAINER_UPDATE_REQ = 29, /* protobuf grpc.UpdateContainerRequest (big) */
-	IPC_CONTAINER_PAUSE_REQ = 30,  /* struct ipc_container_ref (replied once frozen) */
-	IPC_CONTAINER_RESUME_REQ = 31, /* struct ipc_container_ref (replied once thawed) */
-	IPC_CONTAINER_STATS_REQ = 32,  /* struct ipc_container_ref -> STATS_REPLY or ERROR */
-	IPC_CONTAINER_STATS_REPLY = 33,/* executor -> front-end: protobuf
-					* grpc.StatsContainerResponse (big), decoded by
-					* the front-end before it answers */
-	IPC_OOM_EVENT_REQ = 34,        /* no payload: a long poll for the oldest OOM event;
-					* also acknowledges the event of this channel's
-					* previous OOM_EVENT_REPLY (doc/ipc.md "OOM events") */
-	IPC_OOM_EVENT_REPLY = 35,      /* executor -> front-end: struct ipc_container_ref,
-					* the container whose cgroup recorded an OOM kill */
-
-	/* ---- GetMetrics: the front-end has no /proc, the executor reads it ---- */
-	IPC_METRICS_REQ = 36,   /* front-end -> executor: no payload -> METRICS_REPLY or ERROR */
-	IPC_METRICS_REPLY = 37, /* executor -> front-end: Prometheus text,
-				 * 1..IPC_METRICS_TEXT_MAX bytes (big), no NUL; the
-				 * front-end checks it is printable UTF-8 before it
-				 * answers the host */
-
-	/* ---- guest network, front-end -> executor (network.c) ---- */
-	IPC_NET_UPDATE_INTERFACE_REQ = 90, /* protobuf grpc.UpdateInterfaceRequest (big)
-					    * -> NET_INTERFACE_REPLY */
-	IPC_NET_INTERFACE_REPLY = 91,      /* executor -> front-end: protobuf types.Interface */
-	IPC_NET_UPDATE_ROUTES_REQ = 92,    /* protobuf grpc.UpdateRoutesRequest (big)
-					    * -> NET_ROUTES_REPLY */
-	IPC_NET_ROUTES_REPLY = 93,         /* executor -> front-end: protobuf grpc.Routes (big) */
-	IPC_NET_LIST_INTERFACES_REQ = 94,  /* no payload -> NET_INTERFACES_REPLY */
-	IPC_NET_INTERFACES_REPLY = 95,     /* executor -> front-end: protobuf grpc.Interfaces
-					    * (big) */
-	IPC_NET_LIST_ROUTES_REQ = 96,      /* no payload -> NET_ROUTES_REPLY */
-	IPC_NET_ADD_ARP_REQ = 97,          /* protobuf grpc.AddARPNeighborsRequest (big) -> OK */
-
-	/* ---- guest-wide requests, front-end -> executor (guest_ops.c) ---- */
-	IPC_GUEST_SET_TIME_REQ = 100, /* struct ipc_guest_time -> OK or ERROR */
-	IPC_GUEST_RESEED_REQ = 101,   /* 1..IPC_RESEED_MAX bytes of entropy (big) -> OK */
-	IPC_VOLUME_STATS_REQ = 102,   /* a path, 1..IPC_PATH_MAX-1 bytes, no NUL
-				       * -> VOLUME_STATS_REPLY or ERROR */
-	IPC_VOLUME_STATS_REPLY = 103, /* executor -> front-end: protobuf
-				       * grpc.VolumeStatsResponse */
-	IPC_COPY_FILE_REQ = 104,      /* protobuf grpc.CopyFileRequest (big) -> OK */
-	IPC_ONLINE_CPU_MEM_REQ = 105, /* struct ipc_online_cpu_mem -> OK or ERROR (with
-				       * wait: once online, up to ~10 s) */
-	IPC_MEM_PROBE_REQ = 106,      /* 1..IPC_MEM_PROBE_MAX u64 addresses -> OK or ERROR */
-	IPC_ADD_SWAP_REQ = 107,       /* a path, 1..IPC_PATH_MAX-1 bytes, no NUL -> OK */
-	IPC_EPHEMERAL_UPDATE_REQ = 108, /* protobuf grpc.UpdateEphemeralMountsRequest (big)
-					 * -> OK (sandbox.c) */
-	IPC_STALE_SHARES_REQ = 115,   /* no payload: RemoveStaleVirtiofsShareMounts -> OK
-				       * (storage_revalidate_shares) */
-
-	/* ---- devices, front-end -> executor (devices/volume_ops.c) ---- */
-	IPC_ADD_SWAP_DEVICE_REQ = 130, /* AddSwap: struct ipc_add_swap_device -> OK or ERROR,
-					* once the disk is found (up to
-					* agent.hotplug_timeout) and swapped on */
-	IPC_RESIZE_VOLUME_REQ = 131,   /* struct ipc_resize_volume + a path (1..IPC_PATH_MAX-1
-					* bytes, no NUL) -> OK or ERROR */
-
-	/* ---- stdio and exits: front-end <-> monitor (per-container channel) ---- */
-	IPC_STDIO_READ_REQ = 40,   /* struct ipc_stdio_read -> STDIO_DATA or ERROR */
-	IPC_STDIO_DATA = 41,       /* struct ipc_stdio_data + bytes; 0 bytes = EOF */
-	IPC_STDIO_ACK = 42,        /* struct ipc_stdio_ack (no reply): bytes handed to the host */
-	IPC_STDIO_WRITE_REQ = 43,  /* struct ipc_stdio_write + bytes -> STDIO_WRITTEN or ERROR */
-	IPC_STDIO_WRITTEN = 44,    /* struct ipc_stdio_written */
-	IPC_STDIO_CLOSE_REQ = 45,  /* struct ipc_exec_ref -> OK or ERROR */
-	IPC_TTY_RESIZE_REQ = 46,   /* struct ipc_tty_resize -> OK or ERROR */
-	IPC_WAIT_REQ = 47,         /* struct ipc_exec_ref -> WAIT_REPLY or ERROR (may take long) */
-	IPC_WAIT_REPLY = 48,       /* struct ipc_wait_reply */
-
-	/* ---- executor <-> monitor ---- */
-	IPC_MON_NEW_FRONTEND = 60, /* executor -> monitor: fd = new front-end channel end */
-	IPC_MON_SIGNAL = 61,       /* executor -> monitor: struct ipc_process_signal -> OK or ERROR */
-	IPC_MON_EXITED = 62,       /* monitor -> executor: struct ipc_exited (no reply) */
-	IPC_MON_SHUTDOWN = 63,     /* executor -> monitor: no payload; exit once nothing runs */
-	IPC_MON_RELEASED = 64,     /* monitor -> executor: struct ipc_exec_name (no reply): an
-				    * exec was waited for and drained; its id is free again */
-
-	/* ---- executor <-> launcher, launcher -> monitor ---- */
-	IPC_LAUNCH_START = 80,     /* executor -> launcher: no payload; release the init -> OK/ERROR */
-	IPC_LAUNCH_EXEC = 81,      /* executor -> launcher: protobuf grpc.ExecProcessRequest
-				    * (already checked by the executor; big) -> LAUNCHED or ERROR */
-	IPC_LAUNCHED = 82,         /* launcher -> executor: struct ipc_launched */
-	IPC_MON_PROCESS_ADD = 83,  /* launcher -> monitor: struct ipc_process_add + fds
-				    * [pidfd, stdin, stdout, stderr] or [pidfd, pty master]
-				    * -> OK (the launcher replies to the executor only after it) */
-	IPC_LAUNCH_INIT = 87,      /* executor -> launcher: protobuf grpc.CreateContainerRequest
-				    * (checked, with the guest's hooks and the pod's
-				    * namespaces in; big) -> LAUNCHED or ERROR */
-
-	/* ---- executor <-> spawner, its fork without the executor's seccomp
-	 * filter (agentd/executor/spawner.c); blocking, one at a time ---- */
-	IPC_SPAWN_X = 84,          /* executor -> spawner: struct ipc_spawn_x + fds [the
-				    * launcher's end of EL, the monitor's ends of EM and
-				    * FM] -> SPAWNED or ERROR */
-	IPC_SPAWN_MODPROBE = 85,   /* executor -> spawner: modprobe's path then its
-				    * arguments, each NUL-terminated + fd (its stdout and
-				    * stderr) -> SPAWNED or ERROR */
-	IPC_SPAWNED = 86,          /* spawner -> executor: struct ipc_launched, the pid of
-				    * a new child of the executor (CLONE_PARENT) */
-	IPC_TYPE_MAX,
+	IPC_NONE = 0, /* no message: the reply of what is not a request */
+#define IPC_MSG(name, num, ...) IPC_##name = num,
+#include "ipc_messages.def"
+#undef IPC_MSG
 };
+/* Every type number is below this. */
+#define IPC_TYPE_LIMIT 256u
 
 enum ipc_fd_rule {
 	IPC_FD_NONE = 0,  /* no fd may come with it */
@@ -214,17 +104,45 @@ enum ipc_fd_rule {
 /* Most fds any message carries (MON_PROCESS_ADD). */
 #define IPC_MAX_FDS 4
 
+enum ipc_payload_kind {
+	IPC_PAYLOAD_NONE = 0,
+	IPC_PAYLOAD_FIXED,      /* exactly one struct ipc_<struct_name> */
+	IPC_PAYLOAD_FIXED_TAIL, /* the struct, then bytes */
+	IPC_PAYLOAD_BYTES,
+	IPC_PAYLOAD_PROTOBUF,   /* a packed message of descriptor pb */
+};
+
+/* RPCs one message serves at most (CLOSE_STDIN_REQ: CloseStdin, WriteStdin). */
+#define IPC_MAX_RPCS 2
+
+/* A field check: p holds len bytes, within the type's bounds (and aligned
+ * for its struct). */
+typedef int (*ipc_check_fn)(const void *p, size_t len, struct kerr *err);
+
+/* One row of ipc_messages.def. */
 struct ipc_type_desc {
 	uint32_t type;
-	const char *name;
+	const char *name;          /* "PING" */
+	unsigned from, to;         /* IPC_ROLE_BIT masks: who sends it, who receives it */
+	enum ipc_payload_kind kind;
+	const char *struct_name;   /* FIXED, FIXED_TAIL: "ipc_ping"; else NULL */
+	const ProtobufCMessageDescriptor *pb; /* PROTOBUF; else NULL */
 	uint32_t min_len, max_len; /* payload bounds, inclusive */
 	enum ipc_fd_rule fd;
 	bool big;                  /* may use a memfd payload above IPC_MAX_INLINE */
+	uint32_t reply;            /* IPC_NONE unless a request (then: id required) */
+	/* grpc.AgentService methods a front-end request serves, NULL-ended;
+	 * none with internal (PING) or for what the front-end does not send */
+	const char *rpcs[IPC_MAX_RPCS + 1];
+	bool internal;
+	ipc_check_fn check;        /* NULL: nothing beyond the bounds */
 };
 
 /* NULL for an unknown type. */
 const struct ipc_type_desc *ipc_type_info(uint32_t type);
 const char *ipc_type_name(uint32_t type); /* "PING", or "type#N" */
+/* The declaration's rows in number order: for (t = NULL; (t = ipc_type_next(t));). */
+const struct ipc_type_desc *ipc_type_next(const struct ipc_type_desc *prev);
 
 /* ---- payloads ---- */
 
@@ -246,11 +164,18 @@ struct ipc_online_cpu_mem {
 	uint8_t cpu_only; /* 0/1 */
 	uint8_t pad[2];   /* must be zero */
 };
+/* Booleans 0/1, pad zero. */
+int ipc_check_online_cpu_mem(const void *p, size_t len, struct kerr *err);
 
 /* Bounds of the guest-wide requests. */
 #define IPC_PATH_MAX 4096u
 #define IPC_RESEED_MAX (1u << 20)
 #define IPC_MEM_PROBE_MAX 4096u
+/* MEM_HOTPLUG_BY_PROBE_REQ: a whole number of u64 addresses. */
+int ipc_check_mem_probe(const void *p, size_t len, struct kerr *err);
+/* GET_VOLUME_STATS_REQ, ADD_SWAP_PATH_REQ: a path without NUL (the
+ * receiver adds one). */
+int ipc_check_path(const void *p, size_t len, struct kerr *err);
 
 /* AddSwap: the disk's PCI path, slots from the root bus (function 0). */
 #define IPC_PCI_PATH_MAX 16
@@ -258,18 +183,24 @@ struct ipc_add_swap_device {
 	uint32_t n;                     /* 1..IPC_PCI_PATH_MAX */
 	uint32_t slot[IPC_PCI_PATH_MAX]; /* 0..31; zero beyond n */
 };
+/* n 1..IPC_PCI_PATH_MAX, slots 0..31, zero beyond n. */
+int ipc_check_add_swap_device(const void *p, size_t len, struct kerr *err);
 
 /* ResizeVolume: grow the filesystem mounted at the path that follows. */
 struct ipc_resize_volume {
 	uint64_t size; /* bytes; 0: the whole device */
 	char path[];
 };
+/* A path without NUL (the receiver adds one). */
+int ipc_check_resize_volume(const void *p, size_t len, struct kerr *err);
 
 struct ipc_guest_details_req {
 	uint8_t mem_block_size;    /* 0/1: report the memory block size */
 	uint8_t mem_hotplug_probe; /* 0/1: report whether the probe file exists */
 	uint8_t pad[6];            /* must be zero */
 };
+/* Booleans 0/1, pad zero. */
+int ipc_check_guest_details_req(const void *p, size_t len, struct kerr *err);
 
 struct ipc_guest_details_reply {
 	uint64_t mem_block_size_bytes;
@@ -279,6 +210,8 @@ struct ipc_guest_details_reply {
 	uint8_t pad;                       /* must be zero */
 	uint32_t storage_handlers;         /* bit i: ipc_storage_driver_name(i) is handled */
 };
+/* Booleans 0/1, pad zero, no storage driver bit past the list. */
+int ipc_check_guest_details_reply(const void *p, size_t len, struct kerr *err);
 
 /* The storage drivers GetGuestDetails can report, by bit number
  * (upstream's handler names and ours); NULL past the last. */
@@ -292,12 +225,16 @@ struct ipc_error {
 	int32_t errno_code;  /* negative errno or 0 */
 	char msg[];
 };
+/* Status 1..16, errno -4095..0, exactly one NUL, at the end. */
+int ipc_check_error(const void *p, size_t len, struct kerr *err);
 
 struct ipc_ctl_new_frontend {
 	uint32_t generation;  /* the front-end's start count, for logs */
 	int32_t frontend_pid; /* > 0: the front-end, for GetMetrics (the executor
 			       * is not its parent and could not tell otherwise) */
 };
+/* frontend_pid > 0. */
+int ipc_check_ctl_new_frontend(const void *p, size_t len, struct kerr *err);
 
 /* Container and exec ids: [A-Za-z0-9][A-Za-z0-9_.-]*, at most IPC_ID_MAX-1
  * bytes, NUL-padded; an empty exec id names the container's init process. */
@@ -321,17 +258,23 @@ const char *ipc_exec_name(const char *container_id, const char *exec_id);
 struct ipc_container_ref {
 	char container_id[IPC_ID_MAX];
 };
+/* The container id (not empty). */
+int ipc_check_container_ref(const void *p, size_t len, struct kerr *err);
 
 struct ipc_exec_ref {
 	char container_id[IPC_ID_MAX];
 	char exec_id[IPC_ID_MAX]; /* "" = the init process */
 };
+/* Container id, exec id (may be empty). */
+int ipc_check_exec_ref(const void *p, size_t len, struct kerr *err);
 
 struct ipc_container_remove {
 	char container_id[IPC_ID_MAX];
 	uint32_t timeout_s; /* 0 = no timeout (upstream semantics) */
 	uint32_t pad;       /* must be zero */
 };
+/* Container id, pad. */
+int ipc_check_container_remove(const void *p, size_t len, struct kerr *err);
 
 struct ipc_process_signal {
 	char container_id[IPC_ID_MAX];
@@ -339,6 +282,8 @@ struct ipc_process_signal {
 	uint32_t signal; /* 1..64 */
 	uint32_t pad;    /* must be zero */
 };
+/* Container id, exec id (may be empty), signal 1..64, pad. */
+int ipc_check_process_signal(const void *p, size_t len, struct kerr *err);
 
 enum ipc_stream { IPC_STREAM_STDOUT = 1, IPC_STREAM_STDERR = 2 };
 
@@ -350,12 +295,16 @@ struct ipc_stdio_read {
 	uint32_t stream;  /* enum ipc_stream */
 	uint32_t max_len; /* 1..IPC_STDIO_CHUNK */
 };
+/* Exec id, stream 1 or 2, max_len 1..IPC_STDIO_CHUNK. */
+int ipc_check_stdio_read(const void *p, size_t len, struct kerr *err);
 
 /* Followed by 0..IPC_STDIO_CHUNK bytes of data; 0 bytes means EOF. */
 struct ipc_stdio_data {
 	uint64_t offset; /* stream offset of the first byte (for ACK) */
 	uint8_t data[];
 };
+/* offset + data length does not overflow. */
+int ipc_check_stdio_data(const void *p, size_t len, struct kerr *err);
 
 struct ipc_stdio_ack {
 	char exec_id[IPC_ID_MAX];
@@ -363,42 +312,58 @@ struct ipc_stdio_ack {
 	uint32_t pad;    /* must be zero */
 	uint64_t offset; /* everything before this offset reached the host */
 };
+/* Exec id, stream 1 or 2, pad. */
+int ipc_check_stdio_ack(const void *p, size_t len, struct kerr *err);
 
 /* Followed by 1..IPC_STDIO_CHUNK bytes to write. */
 struct ipc_stdio_write {
 	char exec_id[IPC_ID_MAX];
 	uint8_t data[];
 };
+/* Exec id. */
+int ipc_check_stdio_write(const void *p, size_t len, struct kerr *err);
 
 struct ipc_stdio_written {
 	uint64_t len;
 };
+/* len 1..IPC_STDIO_CHUNK. */
+int ipc_check_stdio_written(const void *p, size_t len, struct kerr *err);
 
 struct ipc_tty_resize {
 	char exec_id[IPC_ID_MAX];
 	uint16_t rows, cols;
 	uint32_t pad; /* must be zero */
 };
+/* Exec id, pad. */
+int ipc_check_tty_resize(const void *p, size_t len, struct kerr *err);
 
 struct ipc_wait_reply {
 	int32_t status; /* exit code, or 128+signal */
 	uint32_t pad;   /* must be zero */
 };
+/* Status 0..255, pad. */
+int ipc_check_wait_reply(const void *p, size_t len, struct kerr *err);
 
 struct ipc_exited {
 	char exec_id[IPC_ID_MAX];
 	int32_t status; /* as in ipc_wait_reply */
 	uint32_t pad;
 };
+/* Exec id, status 0..255, pad. */
+int ipc_check_exited(const void *p, size_t len, struct kerr *err);
 
 struct ipc_exec_name {
 	char exec_id[IPC_ID_MAX]; /* never "" in MON_RELEASED: the init is not released */
 };
+/* Exec id, not empty. */
+int ipc_check_exec_name(const void *p, size_t len, struct kerr *err);
 
 struct ipc_launched {
 	int32_t pid; /* in the agent's pid namespace */
 	uint32_t pad;
 };
+/* pid > 0, pad. */
+int ipc_check_launched(const void *p, size_t len, struct kerr *err);
 
 /* SPAWN_X: what the spawner needs to fork X for a container (the spec
  * follows to the launcher in LAUNCH_INIT). Strings NUL-terminated and
@@ -409,8 +374,12 @@ struct ipc_spawn_x {
 	char cgroups_path[IPC_CGPATH_MAX]; /* the spec's linux.cgroupsPath, may be "" */
 	char bundle[4096];                 /* absolute */
 };
+/* Container id, both strings terminated, the bundle absolute. */
+int ipc_check_spawn_x(const void *p, size_t len, struct kerr *err);
 /* SPAWN_MODPROBE: at most this many bytes of NUL-terminated strings. */
 #define IPC_MODPROBE_ARGS_MAX 20000u
+/* Ends with NUL, starts with an absolute path. */
+int ipc_check_spawn_modprobe(const void *p, size_t len, struct kerr *err);
 
 struct ipc_process_add {
 	char exec_id[IPC_ID_MAX];
@@ -418,6 +387,8 @@ struct ipc_process_add {
 	uint8_t terminal; /* 0/1: fds are [pidfd, pty master] */
 	uint8_t pad[3];
 };
+/* Exec id, pid > 0, terminal 0/1, pad. */
+int ipc_check_process_add(const void *p, size_t len, struct kerr *err);
 
 /* Fds of MON_PROCESS_ADD: [pidfd, pty master] with a terminal,
  * [pidfd, stdin write end, stdout read end, stderr read end] without. */
@@ -434,7 +405,13 @@ struct ipc_msg {
 	int fd;                 /* the passed fd (not for memfd payloads), or -1 */
 	int fds[IPC_MAX_FDS];   /* all passed fds (fds[0] == fd), -1 padded */
 	unsigned nfds;
+	/* The checked input, typed by the declaration: the payload (a struct
+	 * ipc_x for FIXED types, the bytes otherwise), or, once decoded
+	 * (ipc_msg_decode; the dispatcher does it for requests), the protobuf
+	 * message, freed with the message unless taken. */
+	void *in;
 	/* private */
+	bool in_decoded;
 	void *map;
 	size_t map_len;
 	uint8_t *buf;
@@ -444,7 +421,15 @@ struct ipc_msg {
 int ipc_msg_take_fd(struct ipc_msg *m);
 /* Take ownership of fds[i] (-1 if absent). */
 int ipc_msg_take_fd_at(struct ipc_msg *m, unsigned i);
-/* Free what the message holds; closes its fd unless taken. */
+/* Decode a PROTOBUF type's payload into m->in (with the declaration's
+ * descriptor); a payload that does not decode is INVALID_ARGUMENT "<RPC or
+ * type>: the request is not a valid <Message>". No-op when decoded. */
+int ipc_msg_decode(struct ipc_msg *m, struct kerr *err);
+/* Take ownership of the decoded message (free it with
+ * protobuf_c_message_free_unpacked); NULL when there is none. */
+void *ipc_msg_take_in(struct ipc_msg *m);
+/* Free what the message holds; closes its fd unless taken, frees its
+ * decoded message unless taken. */
 void ipc_msg_release(struct ipc_msg *m);
 
 /* Send one message on a SOCK_SEQPACKET socket. fd (-1 for none) is
@@ -469,16 +454,36 @@ int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err);
  * this; exposed for tests. */
 int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *err);
 
-/* Build an IPC_ERROR payload in buf (at least sizeof(struct ipc_error) +
- * IPC_ERROR_MSG_MAX bytes); returns its length. */
+/* ---- ERROR: built here, read here ---- */
+
+#define IPC_ERROR_PAYLOAD_MAX (sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX)
+/* Lay an ERROR payload out in buf (IPC_ERROR_PAYLOAD_MAX bytes): the text
+ * cut to IPC_ERROR_MSG_MAX - 1 bytes (and at an embedded NUL). Returns its
+ * length. */
 size_t ipc_error_build(void *buf, int grpc_status, int errno_code, const char *msg);
+/* The ERROR payload for e: its status (default_status when e has no error
+ * status, 1..16), its errno (0 unless -4095..-1) and its text. */
+size_t ipc_error_payload(void *buf, const struct kerr *e, int default_status);
+/* Answer request id with ERROR for e on a blocking socket (the launcher,
+ * the spawner; a channel has ipc_chan_send_error). */
+int ipc_send_error(int sock, uint32_t id, const struct kerr *e, int default_status,
+		   struct kerr *err);
+/* If m is an ERROR, fill failure with its status, errno (-EIO when it
+ * carries none) and text, and return true; false for any other type. */
+bool ipc_error_decode(const struct ipc_msg *m, struct kerr *failure);
 
 /* ---- loop-driven channel ---- */
 
 struct ipc_chan;
 
-/* A handler returns 0, or negative to declare the channel broken (the
- * message was a protocol violation): the channel is then closed. */
+/* A handler gets a message the dispatcher checked (framing, bounds, fields,
+ * the request id of a request) with its input in m->in (a request's
+ * protobuf payload decoded: one that does not decode was answered ERROR
+ * INVALID_ARGUMENT without calling the handler). The dispatcher releases m
+ * after the handler, decoded message included, unless the handler took it
+ * (ipc_msg_take_in, ipc_msg_take_fd). A handler returns 0, or negative to
+ * declare the channel broken (the message was a protocol violation): the
+ * channel is then closed. */
 typedef int (*ipc_handler_fn)(struct ipc_chan *c, struct ipc_msg *m, void *data,
 			      struct kerr *err);
 /* Called once when the channel closes (EOF, error, violation, or
@@ -486,15 +491,24 @@ typedef int (*ipc_handler_fn)(struct ipc_chan *c, struct ipc_msg *m, void *data,
  * a clean EOF. */
 typedef void (*ipc_close_fn)(struct ipc_chan *c, const char *reason, void *data);
 
+/* One entry of a receiver's dispatch table: the handler of one type. Who
+ * may send it is the declaration's business (ipc_messages.def). */
 struct ipc_dispatch {
 	uint32_t type;
-	unsigned senders; /* IPC_FROM(role) mask */
 	ipc_handler_fn fn;
 };
+/* As an entry's type: every reply the peer may send (a type some request
+ * declares as its answer, and ERROR), for the requester's one reply
+ * handler (ipc_pending_match then checks it answers a pending request). */
+#define IPC_REPLIES 0xffffffffu
+/* Whether some request declares type as its answer (ERROR: every one). */
+bool ipc_type_is_reply(uint32_t type);
 
 /* The table is borrowed and must outlive the channel; it ends with an
- * entry whose fn is NULL. Takes ownership of sock (made non-blocking).
- * name is for logs ("executor", "frontend#3"). */
+ * entry whose fn is NULL. It may list only types the declaration lets peer
+ * send (else -EINVAL: a table that could never be used as written). Takes
+ * ownership of sock (made non-blocking), also on failure. name is for logs
+ * ("executor", "frontend#3"). */
 int ipc_chan_new(struct ipc_chan **out, struct loop *l, int sock, const char *name,
 		 enum ipc_role peer, const struct ipc_dispatch *table, ipc_close_fn on_close,
 		 void *data, struct kerr *err);

@@ -67,80 +67,62 @@ static void drop_exec(struct container *ct, struct ctr_exec *ex)
 }
 
 
-static struct pending *pend_push(struct pending **list, enum pend_kind k, uint32_t fe_id,
-				 uint32_t gen, uint32_t sub_id, const char *exec_id)
+static struct pending *pend_of(struct ipc_pending *q)
+{
+	return q ? ipc_pending_entry(q, struct pending, req) : NULL;
+}
+
+static struct pending *pend_push(struct ipc_pending_list *list, uint32_t type, uint32_t fe_id,
+				 uint32_t gen, uint32_t id, const char *exec_id)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
-	p->kind = k;
 	p->fe_id = fe_id;
 	p->fe_gen = gen;
-	p->sub_id = sub_id;
 	if (exec_id)
 		snprintf(p->exec_id, sizeof(p->exec_id), "%s", exec_id);
-	while (*list)
-		list = &(*list)->next;
-	*list = p;
+	ipc_pending_add(list, &p->req, type, id);
 	return p;
 }
 
-static struct pending *pend_pop(struct pending **list, uint32_t sub_id);
-
-/* Hand the front-end's request m on to the launcher or the monitor as
- * (type, payload), remembered in *list so the answer finds its way back;
- * nothing is left behind if the send fails (e says why). */
-/* Send our request to the launcher or the monitor, remembering the
- * front-end request (fe_id of front-end generation fe_gen) it answers. */
-static int pend_send_for(struct container *ct, struct ipc_chan *to, struct pending **list,
-			 enum pend_kind k, uint32_t fe_id, uint32_t fe_gen, const char *exec_id,
-			 uint32_t type, const void *payload, size_t len, struct kerr *e)
+/* Send our request (type, payload) to the launcher or the monitor,
+ * remembered in list with the front-end request it answers (fe_id of
+ * front-end generation fe_gen) so the answer finds its way back; nothing
+ * is left behind if the send fails (e says why). */
+static int pend_send_for(struct container *ct, struct ipc_chan *to, struct ipc_pending_list *list,
+			 uint32_t fe_id, uint32_t fe_gen, const char *exec_id, uint32_t type,
+			 const void *payload, size_t len, struct kerr *e)
 {
 	uint32_t id = ipc_chan_next_id(to);
-	if (!pend_push(list, k, fe_id, fe_gen, id, exec_id))
+	struct pending *p = pend_push(list, type, fe_id, fe_gen, id, exec_id);
+	if (!p)
 		return kerr_set_status(e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
 	if (ipc_chan_send(to, type, id, payload, len, -1, e) < 0) {
-		free(pend_pop(list, id));
+		ipc_pending_remove(list, &p->req);
+		free(p);
 		e->status = GRPC_INTERNAL;
 		return e->code;
 	}
 	return 0;
 }
 
-static int pend_send(struct container *ct, struct ipc_chan *to, struct pending **list,
-		     enum pend_kind k, const struct ipc_msg *m, const char *exec_id, uint32_t type,
+/* The same for the front-end's request m, of the current front-end. */
+static int pend_send(struct container *ct, struct ipc_chan *to, struct ipc_pending_list *list,
+		     const struct ipc_msg *m, const char *exec_id, uint32_t type,
 		     const void *payload, size_t len, struct kerr *e)
 {
-	return pend_send_for(ct, to, list, k, m->hdr.id, ct->x->fe_generation, exec_id, type,
-			     payload, len, e);
-}
-
-static struct pending *pend_pop(struct pending **list, uint32_t sub_id)
-{
-	for (struct pending **pp = list; *pp; pp = &(*pp)->next)
-		if ((*pp)->sub_id == sub_id) {
-			struct pending *p = *pp;
-			*pp = p->next;
-			return p;
-		}
-	return NULL;
-}
-
-static bool pend_has(struct pending *l, enum pend_kind k)
-{
-	for (; l; l = l->next)
-		if (l->kind == k)
-			return true;
-	return false;
+	return pend_send_for(ct, to, list, m->hdr.id, ct->x->fe_generation, exec_id, type, payload,
+			     len, e);
 }
 
 /* Answer every waiting request with e (their launcher or monitor is gone). */
-static void pend_fail_all(struct container *ct, struct pending **list, const struct kerr *e)
+static void pend_fail_all(struct container *ct, struct ipc_pending_list *list,
+			  const struct kerr *e)
 {
-	while (*list) {
-		struct pending *p = *list;
-		*list = p->next;
-		if (p->kind == PEND_EXEC) {
+	struct pending *p;
+	while ((p = pend_of(ipc_pending_pop(list)))) {
+		if (p->req.type == IPC_LAUNCH_EXEC) {
 			struct ctr_exec *ex = find_exec(ct, p->exec_id);
 			if (ex && !ex->launched)
 				drop_exec(ct, ex);
@@ -317,7 +299,7 @@ static void send_kill(struct container *ct, const char *exec_id)
 	snprintf(s.exec_id, sizeof(s.exec_id), "%s", exec_id);
 	uint32_t id = ipc_chan_next_id(ct->em);
 	struct kerr e = { 0 };
-	if (!pend_push(&ct->pm, PEND_SIGNAL, 0, 0, id, exec_id))
+	if (!pend_push(&ct->pm, IPC_MON_SIGNAL, 0, 0, id, exec_id))
 		return;
 	if (ipc_chan_send(ct->em, IPC_MON_SIGNAL, id, &s, sizeof(s), -1, &e) < 0)
 		log_error("container %s: SIGKILL %s: %s", ct->id, exec_id[0] ? exec_id : "init",
@@ -329,7 +311,7 @@ static void send_kill(struct container *ct, const char *exec_id)
  * then undo mounts and the cgroup. */
 static void remove_step(struct container *ct)
 {
-	if (ct->pl && pend_has(ct->pl, PEND_CREATE))
+	if (ipc_pending_has(&ct->pl, IPC_LAUNCH_INIT))
 		return; /* the launcher is still creating the init */
 	if (!all_exited(ct))
 		return;
@@ -437,33 +419,21 @@ static const Grpc__LinuxResources *spec_resources(const struct container *ct)
 static int on_launcher_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct container *ct = data;
-	struct pending *p = pend_pop(&ct->pl, m->hdr.id);
+	struct pending *p = pend_of(ipc_pending_match(&ct->pl, m, err));
 	if (!p)
-		return kerr_set(err, -EPROTO, "%s with id %u answers nothing",
-				ipc_type_name(m->hdr.type), m->hdr.id);
+		return err->code;
 	struct kerr e = { 0 };
-	bool ok = m->hdr.type != IPC_ERROR;
-	if (!ok) {
-		const struct ipc_error *ie = (const void *)m->payload;
-		kerr_set_status(&e, ie->grpc_status, ie->errno_code ? ie->errno_code : -EIO, "%s",
-				ie->msg);
-	}
-	bool want_launched = p->kind == PEND_CREATE || p->kind == PEND_EXEC;
-	if (ok && want_launched != (m->hdr.type == IPC_LAUNCHED)) {
-		free(p);
-		return kerr_set(err, -EPROTO, "unexpected %s from the launcher",
-				ipc_type_name(m->hdr.type));
-	}
+	bool ok = !ipc_error_decode(m, &e);
 	struct ipc_launched la = { 0 };
-	if (ok && want_launched)
-		memcpy(&la, m->payload, sizeof(la));
-	if (ok && p->kind == PEND_CREATE && !ct->removing &&
+	if (ok && m->hdr.type == IPC_LAUNCHED)
+		la = *(const struct ipc_launched *)m->in;
+	if (ok && p->req.type == IPC_LAUNCH_INIT && !ct->removing &&
 	    cg_apply_resources(ct->cg, spec_resources(ct), CG_APPLY_DEVICES, &e) < 0) {
 		kerr_prefix(&e, "container %s", ct->id);
 		ok = false;
 	}
-	switch (p->kind) {
-	case PEND_CREATE:
+	switch (p->req.type) {
+	case IPC_LAUNCH_INIT:
 		if (ok) {
 			ct->init_pid = la.pid;
 			ct->state = CTR_CREATED;
@@ -486,7 +456,7 @@ static int on_launcher_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 			return 0;
 		}
 		break;
-	case PEND_START:
+	case IPC_LAUNCH_START:
 		if (ok) {
 			if (ct->state == CTR_CREATED)
 				ct->state = CTR_RUNNING;
@@ -496,7 +466,7 @@ static int on_launcher_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 			exec_err_to_fe(ct->x, p->fe_gen, p->fe_id, &e);
 		}
 		break;
-	case PEND_EXEC: {
+	case IPC_LAUNCH_EXEC: {
 		struct ctr_exec *ex = find_exec(ct, p->exec_id);
 		if (ok && ex) {
 			ex->launched = true;
@@ -524,10 +494,8 @@ static int on_launcher_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 }
 
 static const struct ipc_dispatch launcher_table[] = {
-	{ IPC_LAUNCHED, IPC_FROM(IPC_ROLE_LAUNCHER), on_launcher_reply },
-	{ IPC_OK, IPC_FROM(IPC_ROLE_LAUNCHER), on_launcher_reply },
-	{ IPC_ERROR, IPC_FROM(IPC_ROLE_LAUNCHER), on_launcher_reply },
-	{ 0, 0, NULL },
+	{ IPC_REPLIES, on_launcher_reply },
+	{ 0, NULL },
 };
 
 static void on_launcher_close(struct ipc_chan *c, const char *reason, void *data)
@@ -538,30 +506,29 @@ static void on_launcher_close(struct ipc_chan *c, const char *reason, void *data
 		log_warn("container %s: launcher channel closed: %s", ct->id, reason);
 	struct kerr e = { 0 };
 	kerr_set_status(&e, GRPC_INTERNAL, -EPIPE, "container %s: the launcher exited", ct->id);
-	bool creating = pend_has(ct->pl, PEND_CREATE);
+	bool creating = ipc_pending_has(&ct->pl, IPC_LAUNCH_INIT);
 	pend_fail_all(ct, &ct->pl, &e);
 	if (creating || (ct->removing && !ct->shutdown_sent))
 		container_begin_remove(ct);
 }
 
-static int on_monitor_exited(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+static int on_mon_exited(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct container *ct = data;
-	struct ipc_exited ex;
-	memcpy(&ex, m->payload, sizeof(ex));
-	if (ex.exec_id[0] == '\0') {
+	const struct ipc_exited *ex = m->in;
+	if (ex->exec_id[0] == '\0') {
 		ct->init_exited = true;
-		ct->init_status = ex.status;
+		ct->init_status = ex->status;
 		ct->state = CTR_STOPPED;
-		log_info("container %s: init exited with status %d", ct->id, ex.status);
+		log_info("container %s: init exited with status %d", ct->id, ex->status);
 	} else {
-		struct ctr_exec *e = find_exec(ct, ex.exec_id);
+		struct ctr_exec *e = find_exec(ct, ex->exec_id);
 		if (e) {
 			e->exited = true;
-			e->status = ex.status;
+			e->status = ex->status;
 		}
-		log_info("container %s: exec %.*s exited with status %d", ct->id, IPC_ID_MAX,
-			 ex.exec_id, ex.status);
+		log_info("container %s: exec %s exited with status %d", ct->id, ex->exec_id,
+			 ex->status);
 	}
 	if (ct->removing)
 		remove_step(ct);
@@ -570,13 +537,11 @@ static int on_monitor_exited(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 
 /* The monitor let an exec go (waited for, output delivered): its id is
  * free again and its record goes. */
-static int on_monitor_released(struct ipc_chan *c, struct ipc_msg *m, void *data,
-			       struct kerr *err)
+static int on_mon_released(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct container *ct = data;
-	struct ipc_exec_name x;
-	memcpy(&x, m->payload, sizeof(x));
-	struct ctr_exec *ex = find_exec(ct, x.exec_id);
+	const struct ipc_exec_name *x = m->in;
+	struct ctr_exec *ex = find_exec(ct, x->exec_id);
 	if (ex && ex->launched && ex->exited)
 		drop_exec(ct, ex);
 	return 0;
@@ -585,34 +550,26 @@ static int on_monitor_released(struct ipc_chan *c, struct ipc_msg *m, void *data
 static int on_monitor_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct container *ct = data;
-	struct pending *p = pend_pop(&ct->pm, m->hdr.id);
+	struct pending *p = pend_of(ipc_pending_match(&ct->pm, m, err));
 	if (!p)
-		return kerr_set(err, -EPROTO, "%s with id %u answers nothing",
-				ipc_type_name(m->hdr.type), m->hdr.id);
-	if (p->fe_id) {
-		if (m->hdr.type == IPC_OK) {
-			exec_ok_to_fe(ct->x, p->fe_gen, p->fe_id);
-		} else {
-			const struct ipc_error *ie = (const void *)m->payload;
-			struct kerr e = { 0 };
-			kerr_set_status(&e, ie->grpc_status, ie->errno_code ? ie->errno_code : -EIO,
-					"%s", ie->msg);
-			exec_err_to_fe(ct->x, p->fe_gen, p->fe_id, &e);
-		}
-	} else if (m->hdr.type == IPC_ERROR) {
-		const struct ipc_error *ie = (const void *)m->payload;
-		log_warn("container %s: monitor: %s", ct->id, ie->msg);
-	}
+		return err->code;
+	struct kerr e = { 0 };
+	bool failed = ipc_error_decode(m, &e);
+	if (p->fe_id && failed)
+		exec_err_to_fe(ct->x, p->fe_gen, p->fe_id, &e);
+	else if (p->fe_id)
+		exec_ok_to_fe(ct->x, p->fe_gen, p->fe_id);
+	else if (failed)
+		log_warn("container %s: monitor: %s", ct->id, e.msg);
 	free(p);
 	return 0;
 }
 
 static const struct ipc_dispatch monitor_table[] = {
-	{ IPC_MON_EXITED, IPC_FROM(IPC_ROLE_MONITOR), on_monitor_exited },
-	{ IPC_MON_RELEASED, IPC_FROM(IPC_ROLE_MONITOR), on_monitor_released },
-	{ IPC_OK, IPC_FROM(IPC_ROLE_MONITOR), on_monitor_reply },
-	{ IPC_ERROR, IPC_FROM(IPC_ROLE_MONITOR), on_monitor_reply },
-	{ 0, 0, NULL },
+	{ IPC_MON_EXITED, on_mon_exited },
+	{ IPC_MON_RELEASED, on_mon_released },
+	{ IPC_REPLIES, on_monitor_reply },
+	{ 0, NULL },
 };
 
 static void on_monitor_close(struct ipc_chan *c, const char *reason, void *data)
@@ -643,8 +600,8 @@ static int launch_init(struct container *ct, struct kerr *e)
 		return kerr_set_status(e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM,
 				       "container %s: the request is too large", ct->id);
 	protobuf_c_message_pack(&ct->req->base, packed);
-	return pend_send_for(ct, ct->el, &ct->pl, PEND_CREATE, ct->create_fe_id, ct->create_fe_gen,
-			     NULL, IPC_LAUNCH_INIT, packed, len, e);
+	return pend_send_for(ct, ct->el, &ct->pl, ct->create_fe_id, ct->create_fe_gen, NULL,
+			     IPC_LAUNCH_INIT, packed, len, e);
 }
 
 /* CreateContainer failed after the container was listed: answer, forget. */
@@ -796,16 +753,13 @@ static void on_devices_found(struct dev_batch *b, const struct kerr *failure, vo
 	create_rest(ct);
 }
 
-int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_create_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
+	int r;
 	struct kerr e = { 0 };
-	Grpc__CreateContainerRequest *req = (Grpc__CreateContainerRequest *)exec_unpack(&grpc__create_container_request__descriptor, "CreateContainer", m, &e);
-	if (!req)
-		return exec_fail(c, m->hdr.id, &e, err);
+	/* The container keeps the checked request (its spec) for its life. */
+	Grpc__CreateContainerRequest *req = ipc_msg_take_in(m);
 	struct container *ct = calloc(1, sizeof(*ct));
 	if (!ct) {
 		protobuf_c_message_free_unpacked(&req->base, NULL);
@@ -895,19 +849,15 @@ static struct container *lookup(struct executor *x, const char field[IPC_ID_MAX]
 	return ct;
 }
 
-int on_container_start(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_start_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
-	struct ipc_container_ref q;
-	memcpy(&q, m->payload, sizeof(q));
+	const struct ipc_container_ref *q = m->in;
 	struct kerr e = { 0 };
-	struct container *ct = lookup(x, q.container_id, &e);
+	struct container *ct = lookup(x, q->container_id, &e);
 	if (!ct)
 		return exec_fail(c, m->hdr.id, &e, err);
-	if (ct->state != CTR_CREATED || pend_has(ct->pl, PEND_START)) {
+	if (ct->state != CTR_CREATED || ipc_pending_has(&ct->pl, IPC_LAUNCH_START)) {
 		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EALREADY,
 				"container %s: cannot start: it is %s", ct->id,
 				ct->state == CTR_CREATING  ? "being created"
@@ -920,21 +870,16 @@ int on_container_start(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 				ct->id);
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	if (pend_send(ct, ct->el, &ct->pl, PEND_START, m, NULL, IPC_LAUNCH_START, NULL, 0, &e) < 0)
+	if (pend_send(ct, ct->el, &ct->pl, m, NULL, IPC_LAUNCH_START, NULL, 0, &e) < 0)
 		return exec_fail(c, m->hdr.id, &e, err);
 	return 0;
 }
 
-int on_process_exec(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_exec_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
+	const Grpc__ExecProcessRequest *req = m->in;
 	struct kerr e = { 0 };
-	Grpc__ExecProcessRequest *req = (Grpc__ExecProcessRequest *)exec_unpack(&grpc__exec_process_request__descriptor, "ExecProcess", m, &e);
-	if (!req)
-		return exec_fail(c, m->hdr.id, &e, err);
 	struct container *ct = NULL;
 	if (!ipc_id_valid(req->container_id, false) || !ipc_id_valid(req->exec_id, false)) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
@@ -996,15 +941,13 @@ int on_process_exec(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 	ct->n_execs++;
 	/* The launcher decodes it again: what it runs is exactly what was
 	 * checked here. */
-	if (pend_send(ct, ct->el, &ct->pl, PEND_EXEC, m, req->exec_id, IPC_LAUNCH_EXEC, m->payload,
+	if (pend_send(ct, ct->el, &ct->pl, m, req->exec_id, IPC_LAUNCH_EXEC, m->payload,
 		      m->len, &e) < 0) {
 		drop_exec(ct, ex);
 		goto bad;
 	}
-	protobuf_c_message_free_unpacked(&req->base, NULL);
 	return 0;
 bad:
-	protobuf_c_message_free_unpacked(&req->base, NULL);
 	return exec_fail(c, m->hdr.id, &e, err);
 }
 
@@ -1050,36 +993,32 @@ static uint32_t init_signal(struct container *ct, uint32_t sig)
 	return sig;
 }
 
-int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_signal_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
-	struct ipc_process_signal q;
-	memcpy(&q, m->payload, sizeof(q));
+	const struct ipc_process_signal *q = m->in;
 	struct kerr e = { 0 };
-	struct container *ct = lookup(x, q.container_id, &e);
+	struct container *ct = lookup(x, q->container_id, &e);
 	if (!ct) {
 		if (kerr_status(&e) == GRPC_NOT_FOUND)
 			e.status = GRPC_INVALID_ARGUMENT; /* upstream: "Invalid container id" */
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	if (ipc_id_field_check(q.exec_id, true, "exec id", &e) < 0) {
+	if (ipc_id_field_check(q->exec_id, true, "exec id", &e) < 0) {
 		e.status = GRPC_INVALID_ARGUMENT;
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	if (q.signal < 1 || q.signal > 64) {
+	if (q->signal < 1 || q->signal > 64) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL, "signal %u is not a signal",
-				q.signal);
+				q->signal);
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	if (!q.exec_id[0] && q.signal == SIGKILL) {
+	if (!q->exec_id[0] && q->signal == SIGKILL) {
 		if (kill_all(ct, &e) < 0)
 			return exec_fail(c, m->hdr.id, &e, err);
 		return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
 	}
-	const char *name = ipc_exec_name(ct->id, q.exec_id);
+	const char *name = ipc_exec_name(ct->id, q->exec_id);
 	if (name[0] ? !find_exec(ct, name) : ct->init_pid <= 0) {
 		kerr_set_status(&e, GRPC_NOT_FOUND, -ENOENT,
 				name[0] ? "Process not found: container %s has no exec %s"
@@ -1092,10 +1031,10 @@ int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 				ct->id);
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	struct ipc_process_signal out = { .signal = name[0] ? q.signal : init_signal(ct, q.signal) };
-	memcpy(out.container_id, q.container_id, sizeof(out.container_id));
+	struct ipc_process_signal out = { .signal = name[0] ? q->signal : init_signal(ct, q->signal) };
+	memcpy(out.container_id, q->container_id, sizeof(out.container_id));
 	snprintf(out.exec_id, sizeof(out.exec_id), "%s", name);
-	if (pend_send(ct, ct->em, &ct->pm, PEND_SIGNAL, m, name, IPC_MON_SIGNAL, &out, sizeof(out),
+	if (pend_send(ct, ct->em, &ct->pm, m, name, IPC_MON_SIGNAL, &out, sizeof(out),
 		      &e) < 0)
 		return exec_fail(c, m->hdr.id, &e, err);
 	return 0;
@@ -1105,16 +1044,11 @@ int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
  * (a few small cgroup file writes). On failure the fields written before
  * the refused one are restored (cg_apply_resources), so the container keeps
  * the limits it had. */
-int on_container_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_update_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
+	const Grpc__UpdateContainerRequest *req = m->in;
 	struct kerr e = { 0 };
-	Grpc__UpdateContainerRequest *req = (Grpc__UpdateContainerRequest *)exec_unpack(&grpc__update_container_request__descriptor, "UpdateContainer", m, &e);
-	if (!req)
-		return exec_fail(c, m->hdr.id, &e, err);
 	struct container *ct = NULL;
 	if (!ipc_id_valid(req->container_id, false)) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
@@ -1139,10 +1073,8 @@ int on_container_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 		goto bad;
 	}
 	log_info("container %s: resources updated", ct->id);
-	protobuf_c_message_free_unpacked(&req->base, NULL);
 	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
 bad:
-	protobuf_c_message_free_unpacked(&req->base, NULL);
 	return exec_fail(c, m->hdr.id, &e, err);
 }
 
@@ -1207,17 +1139,12 @@ static void on_frz_timer(struct loop *l, void *data)
 	}
 }
 
-int on_container_freeze(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+static int pause_or_resume(struct ipc_chan *c, struct ipc_msg *m, struct executor *x, bool freeze,
+			   struct kerr *err)
 {
-	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
-	bool freeze = m->hdr.type == IPC_CONTAINER_PAUSE_REQ;
-	struct ipc_container_ref q;
-	memcpy(&q, m->payload, sizeof(q));
+	const struct ipc_container_ref *q = m->in;
 	struct kerr e = { 0 };
-	struct container *ct = lookup(x, q.container_id, &e);
+	struct container *ct = lookup(x, q->container_id, &e);
 	if (!ct)
 		return exec_fail(c, m->hdr.id, &e, err);
 	const char *why = NULL;
@@ -1251,20 +1178,27 @@ int on_container_freeze(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	return 0;
 }
 
+int on_pause_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	return pause_or_resume(c, m, data, true, err);
+}
+
+int on_resume_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	return pause_or_resume(c, m, data, false, err);
+}
+
 /* StatsContainer: a few small cgroup and /proc reads, done here, like
  * UpdateContainer's writes. The network counters come from the init's
  * network namespace while it runs; a container whose init has exited gets
  * its cgroup statistics only. */
-int on_container_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_stats_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
-	struct ipc_container_ref q;
-	memcpy(&q, m->payload, sizeof(q));
+	const struct ipc_container_ref *q = m->in;
+	int r;
 	struct kerr e = { 0 };
-	struct container *ct = lookup(x, q.container_id, &e);
+	struct container *ct = lookup(x, q->container_id, &e);
 	if (!ct)
 		return exec_fail(c, m->hdr.id, &e, err);
 	if (ct->state == CTR_CREATING || !ct->cg) {
@@ -1285,7 +1219,7 @@ int on_container_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 		r = exec_fail(c, m->hdr.id, &e, err);
 		goto out;
 	}
-	r = exec_reply_msg(c, m, IPC_CONTAINER_STATS_REPLY, &resp.base, err);
+	r = exec_reply_msg(c, m, IPC_STATS_CONTAINER_REPLY, &resp.base, err);
 out:
 	/* resp itself is on the stack: free what it points to. */
 	protobuf_c_message_free_unpacked(&resp.cgroup_stats->base, NULL);
@@ -1295,23 +1229,19 @@ out:
 	return r;
 }
 
-int on_container_remove(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_remove_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
-	struct ipc_container_remove q;
-	memcpy(&q, m->payload, sizeof(q));
+	const struct ipc_container_remove *q = m->in;
 	struct kerr e = { 0 };
-	if (ipc_id_field_check(q.container_id, false, "container id", &e) < 0) {
+	if (ipc_id_field_check(q->container_id, false, "container id", &e) < 0) {
 		e.status = GRPC_INVALID_ARGUMENT;
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	struct container *ct = find(x, q.container_id);
+	struct container *ct = find(x, q->container_id);
 	if (!ct) {
 		kerr_set_status(&e, GRPC_NOT_FOUND, -ENOENT, "container %s not found",
-				q.container_id);
+				q->container_id);
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	if (ct->rm_has_fe && !ct->remove_replied) {
@@ -1325,9 +1255,9 @@ int on_container_remove(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	ct->rm_fe_gen = x->fe_generation;
 	/* Upstream: timeout 0 waits as long as it takes; otherwise the call
 	 * fails after timeout seconds while the removal goes on. */
-	if (q.timeout_s && !ct->rm_timer)
+	if (q->timeout_s && !ct->rm_timer)
 		ct->rm_timer = loop_timer_add(x->loop,
-					      loop_now_ns() + (uint64_t)q.timeout_s * 1000000000ull,
+					      loop_now_ns() + (uint64_t)q->timeout_s * 1000000000ull,
 					      on_remove_timeout, ct);
 	container_begin_remove(ct);
 	return 0;

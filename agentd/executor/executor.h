@@ -29,6 +29,7 @@
 #include "cgroups.h"
 #include "err.h"
 #include "ipc.h"
+#include "ipc_pending.h"
 #include "log.h"
 #include "loop.h"
 #include "options.h"
@@ -60,15 +61,13 @@ struct exec_opts {
 	struct agent_options policy;
 };
 
-/* A front-end request waiting for the launcher or the monitor. */
-enum pend_kind { PEND_CREATE = 1, PEND_START, PEND_EXEC, PEND_SIGNAL };
+/* Our request to the launcher (LAUNCH_INIT, LAUNCH_START, LAUNCH_EXEC) or
+ * the monitor (MON_SIGNAL), and the front-end request it serves. */
 struct pending {
-	enum pend_kind kind;
-	uint32_t fe_id;       /* the front-end's request id */
+	struct ipc_pending req;
+	uint32_t fe_id;       /* the front-end's request id; 0: our own (SIGKILL) */
 	uint32_t fe_gen;      /* the front-end generation that asked */
-	uint32_t sub_id;      /* id of our request to L or M */
 	char exec_id[IPC_ID_MAX];
-	struct pending *next;
 };
 
 struct oom_watch;
@@ -105,8 +104,8 @@ struct container {
 	bool init_exited;
 	struct ctr_exec *execs;
 	unsigned n_execs;
-	struct pending *pl;   /* waiting for the launcher, in order */
-	struct pending *pm;   /* waiting for the monitor */
+	struct ipc_pending_list pl; /* struct pending waiting for the launcher */
+	struct ipc_pending_list pm; /* struct pending waiting for the monitor */
 	/* removal */
 	bool removing;
 	bool remove_replied;
@@ -177,7 +176,7 @@ struct oom_state {
 	unsigned head, count;
 	uint64_t next_seq;
 	/* The current front-end's state: the event handed to it and not yet
-	 * acknowledged (0: none), its parked OOM_EVENT_REQ (0: none), and the
+	 * acknowledged (0: none), its parked GET_OOM_EVENT_REQ (0: none), and the
 	 * generation both belong to. */
 	uint64_t inflight_seq;
 	uint32_t poll_id;
@@ -225,35 +224,24 @@ struct executor {
 
 /* ---- main.c ---- */
 int exec_reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err);
-/* The ERROR payload for e (its status, 1..16, INTERNAL when it has none),
- * for the launcher and the spawner, which answer on plain sockets. */
-#define EXEC_ERROR_PAYLOAD_MAX (sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX)
-size_t exec_error_payload(uint8_t buf[EXEC_ERROR_PAYLOAD_MAX], const struct kerr *e);
 /* Reply to the front-end generation gen if it is still the current one;
  * a reply for a front-end that went away is dropped. */
 void exec_to_fe(struct executor *x, uint32_t gen, uint32_t type, uint32_t id, const void *p,
 		size_t len, int fd);
 void exec_err_to_fe(struct executor *x, uint32_t gen, uint32_t id, const struct kerr *e);
 void exec_ok_to_fe(struct executor *x, uint32_t gen, uint32_t id);
-/* The handlers' common steps. A request must carry an id, or its reply
- * could not be matched (-EPROTO: the channel closes). */
-int exec_need_id(const struct ipc_msg *m, struct kerr *err);
 /* Answer request id with e (logged as a warning). */
 int exec_fail(struct ipc_chan *c, uint32_t id, struct kerr *e, struct kerr *err);
-/* Decode a protobuf request the front-end re-encoded; one that does not
- * decode is INVALID_ARGUMENT naming method and message (in e). */
-ProtobufCMessage *exec_unpack(const ProtobufCMessageDescriptor *d, const char *method,
-			      const struct ipc_msg *m, struct kerr *e);
 /* Answer m with msg packed as a message of type (RESOURCE_EXHAUSTED if it
  * does not fit an IPC payload). */
 int exec_reply_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,
 		   const ProtobufCMessage *msg, struct kerr *err);
 
 /* ---- sandbox.c ---- */
-int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_sandbox_destroy(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_ephemeral_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_stale_shares(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_create_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_destroy_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_update_ephemeral_mounts(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_remove_stale_virtiofs_share_mounts(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* A container was forgotten: finishes a pending DestroySandbox when it was
  * the last one. */
 void sandbox_container_gone(struct executor *x);
@@ -273,16 +261,16 @@ void storage_policy_of(const struct executor *x, struct storage_policy *pol,
 		       const char *roots[1]);
 
 /* ---- containers.c ---- */
-int on_container_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_container_start(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_container_remove(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_process_exec(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_process_signal(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_container_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-/* IPC_CONTAINER_PAUSE_REQ and IPC_CONTAINER_RESUME_REQ. */
-int on_container_freeze(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-/* IPC_CONTAINER_STATS_REQ -> IPC_CONTAINER_STATS_REPLY (cg_stats, net_dev_stats). */
-int on_container_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_create_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_start_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_remove_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_exec_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_signal_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_update_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_pause_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_resume_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+/* IPC_STATS_CONTAINER_REQ -> IPC_STATS_CONTAINER_REPLY (cg_stats, net_dev_stats). */
+int on_stats_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* Start removing (SIGKILL, wait, shutdown, cleanup); used by DestroySandbox. */
 void container_begin_remove(struct container *ct);
 /* SIGCHLD: reap every exited child of the executor. */
@@ -311,8 +299,8 @@ int oom_watch_add(struct container *ct, struct kerr *err);
 /* Stop watching; must run before the cgroup is removed. Events already
  * queued for ct stay queued. NULL watch is fine. */
 void oom_watch_remove(struct container *ct);
-/* IPC_OOM_EVENT_REQ from the front-end. */
-int on_oom_event_req(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+/* IPC_GET_OOM_EVENT_REQ from the front-end. */
+int on_get_oom_event(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* The front-end channel closed or was replaced: forget its parked poll and
  * make its unacknowledged event deliverable again. */
 void oom_frontend_gone(struct executor *x);
@@ -321,25 +309,25 @@ void oom_shutdown(struct executor *x);
 void oom_free(struct executor *x);
 
 /* ---- network.c: the guest network over rtnetlink (doc/network.md) ---- */
-int on_net_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_net_update_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_net_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_net_list_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_net_add_arp(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_update_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_list_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_add_arp_neighbors(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 
 /* ---- guest_ops.c: guest-wide requests (doc/guest-ops.md) ---- */
-int on_guest_set_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_guest_reseed(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_set_guest_date_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_reseed_random_dev(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_get_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_copy_file(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_online_cpu_mem(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_mem_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_mem_hotplug_by_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_add_swap_path(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* mkswap's work on fd, a regular file or a disk (AddSwapPath, AddSwap). */
 int swap_header_write(int fd, size_t page_size, struct kerr *err);
 
 /* ---- devices/volume_ops.c: AddSwap, ResizeVolume ---- */
-int on_add_swap_device(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_resize_volume(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* Exit: AddSwap requests still waiting for their disk are dropped. */
 void swap_ops_free(struct executor *x);

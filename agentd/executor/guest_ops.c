@@ -60,13 +60,10 @@ static int reply_ok(struct ipc_chan *c, const struct ipc_msg *m, struct kerr *er
 
 /* ---- SetGuestDateTime ---- */
 
-int on_guest_set_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_set_guest_date_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
-	struct ipc_guest_time t;
-	memcpy(&t, m->payload, sizeof(t));
+	const struct ipc_guest_time *in = m->in;
+	struct ipc_guest_time t = *in;
 	struct kerr e = { 0 };
 	/* The kernel refuses these too, but with a bare EINVAL. */
 	if (t.sec < 0 || t.usec < 0 || t.usec > 999999) {
@@ -92,11 +89,9 @@ int on_guest_set_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
  * (as upstream, which passes the byte count to RNDADDTOENTCNT: the host is
  * not trusted to supply full entropy), then make the CRNG reseed now
  * (RNDRESEEDCRNG). RNDADDENTROPY mixes and credits in one call. */
-int on_guest_reseed(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_reseed_random_dev(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
+	int r;
 	struct kerr e = { 0 };
 	cleanup_close int fd = open("/dev/random", O_WRONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -174,7 +169,7 @@ static int open_shared(const char *shared, struct kerr *err)
 	return fd;
 }
 
-/* The path a request carries (VOLUME_STATS_REQ, ADD_SWAP_REQ: checked for
+/* The path a request carries (GET_VOLUME_STATS_REQ, ADD_SWAP_PATH_REQ: checked for
  * NUL by ipc.c), into path, checked by guest_shared_rel; *rel points into
  * path. */
 static int request_rel(struct executor *x, const struct ipc_msg *m, const char *what,
@@ -218,12 +213,9 @@ static void usage_of(Grpc__VolumeUsage *u, Grpc__VolumeUsage__Unit unit, uint64_
 	u->used = (total >= free_all ? total - free_all : 0) * mult;
 }
 
-int on_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_get_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
 	char path[IPC_PATH_MAX];
 	struct kerr e = { 0 };
 	cleanup_close int fd = open_request_path(x, m, "GetVolumeStats: volume_guest_path", path,
@@ -249,7 +241,7 @@ int on_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 	resp.n_usage = 2;
 	resp.usage = list;
 	resp.volume_condition = &cond;
-	return exec_reply_msg(c, m, IPC_VOLUME_STATS_REPLY, &resp.base, err);
+	return exec_reply_msg(c, m, IPC_GET_VOLUME_STATS_REPLY, &resp.base, err);
 }
 
 /* ---- CopyFile ---- */
@@ -470,14 +462,9 @@ static int copy_parent(struct executor *x, const Grpc__CopyFileRequest *q, const
 int on_copy_file(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
+	int r;
+	const Grpc__CopyFileRequest *q = m->in;
 	struct kerr e = { 0 };
-	Grpc__CopyFileRequest *q =
-		(Grpc__CopyFileRequest *)exec_unpack(&grpc__copy_file_request__descriptor, "CopyFile", m, &e);
-	if (!q)
-		return exec_fail(c, m->hdr.id, &e, err);
 	char base[PATH_MAX];
 	snprintf(base, sizeof(base), "%s/%s", x->o.shared_dir, COPY_FILE_SUBTREE);
 	const char *rel = NULL, *name = NULL;
@@ -501,10 +488,8 @@ int on_copy_file(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr 
 		goto bad;
 	if (complete)
 		log_info("CopyFile: %s written", q->path);
-	protobuf_c_message_free_unpacked(&q->base, NULL);
 	return reply_ok(c, m, err);
 bad:
-	protobuf_c_message_free_unpacked(&q->base, NULL);
 	return exec_fail(c, m->hdr.id, &e, err);
 }
 
@@ -591,32 +576,29 @@ static void online_step(struct loop *l, void *data)
 int on_online_cpu_mem(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
-	struct ipc_online_cpu_mem q;
-	memcpy(&q, m->payload, sizeof(q));
+	int r;
+	const struct ipc_online_cpu_mem *q = m->in;
 	struct kerr e = { 0 };
 	if (x->online.active) {
 		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EBUSY,
 				"OnlineCPUMem: another one is in progress");
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	if (q.nb_cpus > 4096) {
+	if (q->nb_cpus > 4096) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
-				"OnlineCPUMem: %u CPUs is more than 4096", q.nb_cpus);
+				"OnlineCPUMem: %u CPUs is more than 4096", q->nb_cpus);
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	x->online = (struct online_op){
 		.active = true,
-		.wait = q.wait,
-		.cpu_only = q.cpu_only,
-		.nb_cpus = q.nb_cpus,
+		.wait = q->wait,
+		.cpu_only = q->cpu_only,
+		.nb_cpus = q->nb_cpus,
 		.fe_id = m->hdr.id,
 		.fe_gen = x->fe_generation,
 	};
 	/* Without wait the host gets its answer now, the work goes on. */
-	if (!q.wait && (r = reply_ok(c, m, err)) < 0)
+	if (!q->wait && (r = reply_ok(c, m, err)) < 0)
 		return r;
 	online_step(x->loop, x);
 	return 0;
@@ -629,11 +611,8 @@ int on_online_cpu_mem(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 /* Each address to the probe file, one write each, formatted as upstream
  * ("0x" and upper-case hex). The file exists only on kernels built with
  * CONFIG_ARCH_MEMORY_PROBE. */
-int on_mem_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_mem_hotplug_by_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
 	struct kerr e = { 0 };
 	cleanup_close int fd = open(SYSFS_MEMORY_PROBE, O_WRONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -718,12 +697,9 @@ int swap_header_write(int fd, size_t page_size, struct kerr *err)
  * swap on it; the path must be a regular file below the shared directory,
  * opened once and used through that fd, so it cannot be exchanged in
  * between. */
-int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_add_swap_path(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
 	char path[IPC_PATH_MAX];
 	struct kerr e = { 0 };
 	const char *rel = NULL;

@@ -128,10 +128,7 @@ static int recv_reply(int sock, uint32_t want, struct ipc_msg *m, struct kerr *e
 		return r;
 	if (r == 0)
 		return kerr_set_status(err, GRPC_INTERNAL, -EPIPE, "the monitor went away");
-	if (m->hdr.type == IPC_ERROR) {
-		const struct ipc_error *e = (const void *)m->payload;
-		kerr_set_status(err, e->grpc_status, e->errno_code ? e->errno_code : -EIO, "%s",
-				e->msg);
+	if (ipc_error_decode(m, err)) {
 		ipc_msg_release(m);
 		return err->code;
 	}
@@ -194,10 +191,8 @@ fail:
 
 static void reply_error(struct launcher *la, uint32_t id, const struct kerr *e)
 {
-	uint8_t buf[EXEC_ERROR_PAYLOAD_MAX];
-	size_t n = exec_error_payload(buf, e);
 	struct kerr e2 = { 0 };
-	if (ipc_send_fd(la->el, IPC_ERROR, id, buf, n, -1, &e2) < 0)
+	if (ipc_send_error(la->el, id, e, GRPC_INTERNAL, &e2) < 0)
 		log_error("launcher: reply to the executor: %s", e2.msg);
 }
 
@@ -208,7 +203,7 @@ static void reply(struct launcher *la, uint32_t type, uint32_t id, const void *p
 		log_error("launcher: reply to the executor: %s", e.msg);
 }
 
-static void do_start(struct launcher *la, uint32_t id)
+static void on_launch_start(struct launcher *la, uint32_t id)
 {
 	struct kerr e = { 0 };
 	if (!la->have_init || la->started) {
@@ -252,13 +247,13 @@ static int unseal_files(struct launcher *la, const Grpc__Spec *spec, struct kerr
 	return 0;
 }
 
-static void do_exec(struct launcher *la, struct ipc_msg *m)
+static void on_launch_exec(struct launcher *la, struct ipc_msg *m)
 {
 	struct kerr e = { 0 };
 	uint32_t id = m->hdr.id;
-	Grpc__ExecProcessRequest *req = grpc__exec_process_request__unpack(NULL, m->len,
-									    m->payload);
+	const Grpc__ExecProcessRequest *req = ipc_msg_decode(m, &e) == 0 ? m->in : NULL;
 	if (!req || !req->process) {
+		kerr_clear(&e);
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
 				"LAUNCH_EXEC: not an ExecProcessRequest with a process");
 		goto fail;
@@ -300,13 +295,10 @@ static void do_exec(struct launcher *la, struct ipc_msg *m)
 	}
 	struct ipc_launched out = { .pid = c.pid };
 	container_child_release(&c);
-	protobuf_c_message_free_unpacked(&req->base, NULL);
 	reply(la, IPC_LAUNCHED, id, &out, sizeof(out));
 	return;
 fail:
 	log_error("container %s: exec: %s", la->ct->id, e.msg);
-	if (req)
-		protobuf_c_message_free_unpacked(&req->base, NULL);
 	reply_error(la, id, &e);
 }
 
@@ -328,8 +320,9 @@ static Grpc__CreateContainerRequest *wait_init(struct launcher *la, uint32_t *id
 	}
 	*id = m.hdr.id;
 	Grpc__CreateContainerRequest *req =
-		grpc__create_container_request__unpack(NULL, m.len, m.payload);
+		ipc_msg_decode(&m, &e) == 0 ? ipc_msg_take_in(&m) : NULL;
 	ipc_msg_release(&m);
+	kerr_clear(&e);
 	if (!req || !req->oci || !req->oci->process || !req->oci->root ||
 	    strcmp(req->container_id, la->ct->id)) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
@@ -390,10 +383,10 @@ void launcher_main(const struct launch_ctx *ct, int el, int lm)
 			log_error("launcher of %s: a second LAUNCH_INIT; exiting", ct->id);
 			_exit(1);
 		case IPC_LAUNCH_START:
-			do_start(&la, m.hdr.id);
+			on_launch_start(&la, m.hdr.id);
 			break;
 		case IPC_LAUNCH_EXEC:
-			do_exec(&la, &m);
+			on_launch_exec(&la, &m);
 			break;
 		default:
 			log_error("launcher of %s: unexpected %s from the executor; exiting", ct->id,

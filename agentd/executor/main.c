@@ -8,14 +8,13 @@
  * Channels:
  *   fd 3 (--ctl-fd): control channel from the parent; accepts only
  *        CTL_NEW_FRONTEND, whose fd becomes the front-end channel.
- *   front-end channel: accepts PING, GUEST_DETAILS_REQ, METRICS_REQ
- *        (metrics.c), the container requests (SANDBOX_*, CONTAINER_*,
- *        PROCESS_*: containers.c, sandbox.c), OOM_EVENT_REQ (oom.c) and the
- *        guest-wide GUEST_SET_TIME_REQ, GUEST_RESEED_REQ, VOLUME_STATS_REQ,
- *        COPY_FILE_REQ, ONLINE_CPU_MEM_REQ, MEM_PROBE_REQ, ADD_SWAP_REQ
- *        (guest_ops.c), ADD_SWAP_DEVICE_REQ, RESIZE_VOLUME_REQ
- *        (devices/volume_ops.c), and NET_* (network.c). uevents are read
- *        on the same loop (devices/hotplug.c).
+ *   front-end channel: accepts what frontend_table lists: PING,
+ *        GET_GUEST_DETAILS_REQ, GET_METRICS_REQ (here), the sandbox and
+ *        container requests (sandbox.c, containers.c), GET_OOM_EVENT_REQ
+ *        (oom.c), the guest-wide requests (guest_ops.c), the device
+ *        requests ADD_SWAP_REQ and RESIZE_VOLUME_REQ
+ *        (devices/volume_ops.c) and the network requests (network.c).
+ *        uevents are read on the same loop (devices/hotplug.c).
  * Only the newest front-end channel is served: the parent starts a new
  * front-end only after the previous one died; a new one gets a fresh
  * channel to every container's monitor.
@@ -55,14 +54,6 @@
 #define SYSFS_MEMORY_BLOCK_SIZE_PATH "/sys/devices/system/memory/block_size_bytes"
 #define SYSFS_MEMORY_HOTPLUG_PROBE_PATH "/sys/devices/system/memory/probe"
 
-size_t exec_error_payload(uint8_t buf[EXEC_ERROR_PAYLOAD_MAX], const struct kerr *e)
-{
-	int status = kerr_status(e);
-	if (status <= GRPC_OK || status > GRPC_UNAUTHENTICATED)
-		status = GRPC_INTERNAL;
-	return ipc_error_build(buf, status, e->code < 0 && e->code >= -4095 ? e->code : 0, e->msg);
-}
-
 int exec_reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err)
 {
 	return ipc_chan_send_error(c, id, e, GRPC_INTERNAL, err);
@@ -94,27 +85,10 @@ void exec_ok_to_fe(struct executor *x, uint32_t gen, uint32_t id)
 	exec_to_fe(x, gen, IPC_OK, id, NULL, 0, -1);
 }
 
-int exec_need_id(const struct ipc_msg *m, struct kerr *err)
-{
-	if (m->hdr.id == 0)
-		return kerr_set(err, -EPROTO, "%s without a request id", ipc_type_name(m->hdr.type));
-	return 0;
-}
-
 int exec_fail(struct ipc_chan *c, uint32_t id, struct kerr *e, struct kerr *err)
 {
 	log_warn("%s", e->msg);
 	return exec_reply_error(c, id, e, err);
-}
-
-ProtobufCMessage *exec_unpack(const ProtobufCMessageDescriptor *d, const char *method,
-			      const struct ipc_msg *m, struct kerr *e)
-{
-	ProtobufCMessage *req = protobuf_c_message_unpack(d, NULL, m->len, m->payload);
-	if (!req)
-		kerr_set_status(e, GRPC_INVALID_ARGUMENT, -EINVAL,
-				"%s: the request is not a valid %s", method, d->short_name);
-	return req;
 }
 
 int exec_reply_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,
@@ -136,13 +110,9 @@ int exec_reply_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,
 
 static int on_ping(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
-	struct ipc_ping p;
-	memcpy(&p, m->payload, sizeof(p));
-	log_debug("ping %" PRIu64 " from %s", p.cookie, ipc_chan_name(c));
-	return ipc_chan_send(c, IPC_PONG, m->hdr.id, &p, sizeof(p), -1, err);
+	const struct ipc_ping *p = m->in;
+	log_debug("ping %" PRIu64 " from %s", p->cookie, ipc_chan_name(c));
+	return ipc_chan_send(c, IPC_PONG, m->hdr.id, p, sizeof(*p), -1, err);
 }
 
 /* Memory block size as upstream reports it: the sysfs file holds hex
@@ -209,16 +179,12 @@ static uint32_t storage_handler_bits(void)
 	return bits;
 }
 
-static int on_guest_details(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+static int on_get_guest_details(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
 	/* ipc_recv checked the booleans and the padding; the request is a
 	 * fixed struct, nothing else to re-validate. */
-	struct ipc_guest_details_req req;
-	memcpy(&req, m->payload, sizeof(req));
+	const struct ipc_guest_details_req *req = m->in;
 
 	struct ipc_guest_details_reply rep = {
 		.init_daemon = x->init_daemon,
@@ -228,27 +194,24 @@ static int on_guest_details(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 	struct kerr e = { 0 };
 	uint64_t bs = 0;
 	bool probe = false;
-	if (req.mem_block_size && read_block_size(&bs, &e) < 0) {
+	if (req->mem_block_size && read_block_size(&bs, &e) < 0) {
 		log_warn("guest details: %s", e.msg);
 		return exec_reply_error(c, m->hdr.id, &e, err);
 	}
-	if (req.mem_hotplug_probe && probe_exists(&probe, &e) < 0) {
+	if (req->mem_hotplug_probe && probe_exists(&probe, &e) < 0) {
 		log_warn("guest details: %s", e.msg);
 		return exec_reply_error(c, m->hdr.id, &e, err);
 	}
 	rep.mem_block_size_bytes = bs;
 	rep.support_mem_hotplug_probe = probe;
 	log_debug("guest details: block size %" PRIu64 ", hotplug probe %d", bs, probe);
-	return ipc_chan_send(c, IPC_GUEST_DETAILS_REPLY, m->hdr.id, &rep, sizeof(rep), -1, err);
+	return ipc_chan_send(c, IPC_GET_GUEST_DETAILS_REPLY, m->hdr.id, &rep, sizeof(rep), -1, err);
 }
 
 /* GetMetrics: every process of the agent we can name, then the guest. */
-static int on_metrics(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+static int on_get_metrics(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
 	size_t max = 3 + 2 * (size_t)x->n_ctrs;
 	cleanup_free struct metrics_target *t = calloc(max, sizeof(*t));
 	cleanup_free pid_t *skip = calloc(1 + EXEC_MAX_EXECS, sizeof(*skip));
@@ -291,42 +254,42 @@ static int on_metrics(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 	}
 	x->metrics_scrapes++;
 	log_debug("GetMetrics: %zu processes, %zu bytes", n, len);
-	return ipc_chan_send(c, IPC_METRICS_REPLY, m->hdr.id, text, len, -1, err);
+	return ipc_chan_send(c, IPC_GET_METRICS_REPLY, m->hdr.id, text, len, -1, err);
 }
 
 static const struct ipc_dispatch frontend_table[] = {
-	{ IPC_PING, IPC_FROM(IPC_ROLE_FRONTEND), on_ping },
-	{ IPC_GUEST_DETAILS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_guest_details },
-	{ IPC_SANDBOX_CREATE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_sandbox_create },
-	{ IPC_SANDBOX_DESTROY_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_sandbox_destroy },
-	{ IPC_CONTAINER_CREATE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_create },
-	{ IPC_CONTAINER_START_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_start },
-	{ IPC_CONTAINER_REMOVE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_remove },
-	{ IPC_PROCESS_EXEC_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_process_exec },
-	{ IPC_PROCESS_SIGNAL_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_process_signal },
-	{ IPC_CONTAINER_UPDATE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_update },
-	{ IPC_CONTAINER_PAUSE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_freeze },
-	{ IPC_CONTAINER_RESUME_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_freeze },
-	{ IPC_CONTAINER_STATS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_container_stats },
-	{ IPC_METRICS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_metrics },
-	{ IPC_OOM_EVENT_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_oom_event_req },
-	{ IPC_NET_UPDATE_INTERFACE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_net_update_interface },
-	{ IPC_NET_UPDATE_ROUTES_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_net_update_routes },
-	{ IPC_NET_LIST_INTERFACES_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_net_list_interfaces },
-	{ IPC_NET_LIST_ROUTES_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_net_list_routes },
-	{ IPC_NET_ADD_ARP_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_net_add_arp },
-	{ IPC_GUEST_SET_TIME_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_guest_set_time },
-	{ IPC_GUEST_RESEED_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_guest_reseed },
-	{ IPC_VOLUME_STATS_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_volume_stats },
-	{ IPC_COPY_FILE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_copy_file },
-	{ IPC_ONLINE_CPU_MEM_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_online_cpu_mem },
-	{ IPC_MEM_PROBE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_mem_probe },
-	{ IPC_ADD_SWAP_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_add_swap },
-	{ IPC_EPHEMERAL_UPDATE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_ephemeral_update },
-	{ IPC_STALE_SHARES_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_stale_shares },
-	{ IPC_ADD_SWAP_DEVICE_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_add_swap_device },
-	{ IPC_RESIZE_VOLUME_REQ, IPC_FROM(IPC_ROLE_FRONTEND), on_resize_volume },
-	{ 0, 0, NULL },
+	{ IPC_PING, on_ping },
+	{ IPC_GET_GUEST_DETAILS_REQ, on_get_guest_details },
+	{ IPC_CREATE_SANDBOX_REQ, on_create_sandbox },
+	{ IPC_DESTROY_SANDBOX_REQ, on_destroy_sandbox },
+	{ IPC_CREATE_CONTAINER_REQ, on_create_container },
+	{ IPC_START_CONTAINER_REQ, on_start_container },
+	{ IPC_REMOVE_CONTAINER_REQ, on_remove_container },
+	{ IPC_EXEC_PROCESS_REQ, on_exec_process },
+	{ IPC_SIGNAL_PROCESS_REQ, on_signal_process },
+	{ IPC_UPDATE_CONTAINER_REQ, on_update_container },
+	{ IPC_PAUSE_CONTAINER_REQ, on_pause_container },
+	{ IPC_RESUME_CONTAINER_REQ, on_resume_container },
+	{ IPC_STATS_CONTAINER_REQ, on_stats_container },
+	{ IPC_GET_METRICS_REQ, on_get_metrics },
+	{ IPC_GET_OOM_EVENT_REQ, on_get_oom_event },
+	{ IPC_UPDATE_INTERFACE_REQ, on_update_interface },
+	{ IPC_UPDATE_ROUTES_REQ, on_update_routes },
+	{ IPC_LIST_INTERFACES_REQ, on_list_interfaces },
+	{ IPC_LIST_ROUTES_REQ, on_list_routes },
+	{ IPC_ADD_ARP_NEIGHBORS_REQ, on_add_arp_neighbors },
+	{ IPC_SET_GUEST_DATE_TIME_REQ, on_set_guest_date_time },
+	{ IPC_RESEED_RANDOM_DEV_REQ, on_reseed_random_dev },
+	{ IPC_GET_VOLUME_STATS_REQ, on_get_volume_stats },
+	{ IPC_COPY_FILE_REQ, on_copy_file },
+	{ IPC_ONLINE_CPU_MEM_REQ, on_online_cpu_mem },
+	{ IPC_MEM_HOTPLUG_BY_PROBE_REQ, on_mem_hotplug_by_probe },
+	{ IPC_ADD_SWAP_PATH_REQ, on_add_swap_path },
+	{ IPC_UPDATE_EPHEMERAL_MOUNTS_REQ, on_update_ephemeral_mounts },
+	{ IPC_REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ, on_remove_stale_virtiofs_share_mounts },
+	{ IPC_ADD_SWAP_REQ, on_add_swap },
+	{ IPC_RESIZE_VOLUME_REQ, on_resize_volume },
+	{ 0, NULL },
 };
 
 static void on_frontend_close(struct ipc_chan *c, const char *reason, void *data)
@@ -358,22 +321,21 @@ static int check_seqpacket(int fd, struct kerr *err)
 	return 0;
 }
 
-static int on_new_frontend(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+static int on_ctl_new_frontend(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	struct ipc_ctl_new_frontend n;
-	memcpy(&n, m->payload, sizeof(n));
+	const struct ipc_ctl_new_frontend *n = m->in;
 	cleanup_close int fd = ipc_msg_take_fd(m);
 	int r = check_seqpacket(fd, err);
 	if (r < 0)
 		return r;
 	if (x->fe) {
 		log_info("front-end channel %s replaced by generation %u", ipc_chan_name(x->fe),
-			 n.generation);
+			 n->generation);
 		ipc_chan_close(x->fe, "replaced by a newer front-end");
 	}
 	char name[32];
-	snprintf(name, sizeof(name), "frontend#%u", n.generation);
+	snprintf(name, sizeof(name), "frontend#%u", n->generation);
 	r = ipc_chan_new(&x->fe, x->loop, take_fd(&fd), name, IPC_ROLE_FRONTEND, frontend_table,
 			 on_frontend_close, x, err);
 	if (r < 0)
@@ -384,15 +346,15 @@ static int on_new_frontend(struct ipc_chan *c, struct ipc_msg *m, void *data, st
 	/* Our own count, not the parent's: replies are matched to the
 	 * front-end that asked by it. */
 	x->fe_generation++;
-	x->fe_pid = n.frontend_pid;
+	x->fe_pid = n->frontend_pid;
 	log_info("serving front-end channel %s", name);
 	containers_new_frontend(x);
 	return 0;
 }
 
 static const struct ipc_dispatch ctl_table[] = {
-	{ IPC_CTL_NEW_FRONTEND, IPC_FROM(IPC_ROLE_PARENT), on_new_frontend },
-	{ 0, 0, NULL },
+	{ IPC_CTL_NEW_FRONTEND, on_ctl_new_frontend },
+	{ 0, NULL },
 };
 
 static void on_ctl_close(struct ipc_chan *c, const char *reason, void *data)

@@ -24,7 +24,7 @@
 #include "err.h"
 #include "ipc.h"
 
-/* The largest text: what one METRICS_REPLY carries (ipc.h). */
+/* The largest text: what one GET_METRICS_REPLY carries (ipc.h). */
 #define METRICS_MAX_TEXT IPC_METRICS_TEXT_MAX
 
 struct metrics_env {

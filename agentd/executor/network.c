@@ -231,11 +231,9 @@ static void free_interfaces(Grpc__Interfaces *l)
 	free(l->interfaces);
 }
 
-int on_net_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
+	int r;
 	struct kerr e = { 0 };
 	struct nl nl = { .fd = -1 };
 	Grpc__Interfaces out = GRPC__INTERFACES__INIT;
@@ -246,7 +244,7 @@ int on_net_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, st
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
 	nl_close(&nl);
-	r = exec_reply_msg(c, m, IPC_NET_INTERFACES_REPLY, &out.base, err);
+	r = exec_reply_msg(c, m, IPC_LIST_INTERFACES_REPLY, &out.base, err);
 	free_interfaces(&out);
 	return r;
 }
@@ -309,20 +307,15 @@ static bool ipv6_enabled(void)
 	return false;
 }
 
-int on_net_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
+	int r;
 	struct kerr e = { 0 };
 	struct nl nl = { .fd = -1 };
 	struct links ls = { 0 };
 	cleanup_free struct want_addr *want = NULL;
-	Grpc__UpdateInterfaceRequest *q = (Grpc__UpdateInterfaceRequest *)exec_unpack(
-		&grpc__update_interface_request__descriptor, "UpdateInterface", m, &e);
-	Types__Interface *in = q ? q->interface : NULL;
-	if (!q)
-		goto bad;
+	const Grpc__UpdateInterfaceRequest *q = m->in;
+	Types__Interface *in = q->interface;
 	if (!in) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
 				"UpdateInterface: no interface in the request");
@@ -428,18 +421,15 @@ int on_net_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 			now = all.interfaces[i];
 	log_info("UpdateInterface %s -> %s: %zu addresses, mtu %" PRIu64, old_name,
 		 now ? now->name : "?", in->n_ipaddresses, in->mtu);
-	r = now ? exec_reply_msg(c, m, IPC_NET_INTERFACE_REPLY, &now->base, err)
-		: exec_reply_msg(c, m, IPC_NET_INTERFACE_REPLY, &in->base, err);
+	r = now ? exec_reply_msg(c, m, IPC_UPDATE_INTERFACE_REPLY, &now->base, err)
+		: exec_reply_msg(c, m, IPC_UPDATE_INTERFACE_REPLY, &in->base, err);
 	free_interfaces(&all);
 	free(ls.v);
 	nl_close(&nl);
-	protobuf_c_message_free_unpacked(&q->base, NULL);
 	return r;
 bad:
 	free(ls.v);
 	nl_close(&nl);
-	if (q)
-		protobuf_c_message_free_unpacked(&q->base, NULL);
 	return exec_fail(c, m->hdr.id, &e, err);
 }
 
@@ -479,16 +469,14 @@ static int send_routes(struct ipc_chan *c, const struct ipc_msg *m, struct nl *n
 		kerr_prefix(&e, "%s", what);
 		return exec_fail(c, m->hdr.id, &e, err);
 	}
-	int r = exec_reply_msg(c, m, IPC_NET_ROUTES_REPLY, &out.base, err);
+	int r = exec_reply_msg(c, m, IPC_ROUTES_REPLY, &out.base, err);
 	free_routes(&out);
 	return r;
 }
 
-int on_net_list_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_list_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
+	int r;
 	struct kerr e = { 0 };
 	struct nl nl = { .fd = -1 };
 	if (nl_open(&nl, &e) < 0)
@@ -589,19 +577,14 @@ static int add_route(struct nl *nl, const struct want_route *w, struct kerr *err
 	return nl_ack(nl, &m, err);
 }
 
-int on_net_update_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_update_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
+	int r;
 	struct kerr e = { 0 };
 	struct nl nl = { .fd = -1 };
 	struct links ls = { 0 };
 	cleanup_free struct want_route *w = NULL;
-	Grpc__UpdateRoutesRequest *q = (Grpc__UpdateRoutesRequest *)exec_unpack(
-		&grpc__update_routes_request__descriptor, "UpdateRoutes", m, &e);
-	if (!q)
-		goto bad;
+	const Grpc__UpdateRoutesRequest *q = m->in;
 	size_t n = q->routes ? q->routes->n_routes : 0;
 	if (n > NET_MAX_ROUTES) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -E2BIG,
@@ -634,30 +617,21 @@ int on_net_update_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, stru
 	r = send_routes(c, m, &nl, "UpdateRoutes", err);
 	free(ls.v);
 	nl_close(&nl);
-	protobuf_c_message_free_unpacked(&q->base, NULL);
 	return r;
 bad:
 	free(ls.v);
 	nl_close(&nl);
-	if (q)
-		protobuf_c_message_free_unpacked(&q->base, NULL);
 	return exec_fail(c, m->hdr.id, &e, err);
 }
 
 /* ---- AddARPNeighbors ---- */
 
-int on_net_add_arp(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_add_arp_neighbors(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
 	struct kerr e = { 0 };
 	struct nl nl = { .fd = -1 };
 	struct links ls = { 0 };
-	Grpc__AddARPNeighborsRequest *q = (Grpc__AddARPNeighborsRequest *)exec_unpack(
-		&grpc__add_arpneighbors_request__descriptor, "AddARPNeighbors", m, &e);
-	if (!q)
-		goto bad;
+	const Grpc__AddARPNeighborsRequest *q = m->in;
 	size_t n = q->neighbors ? q->neighbors->n_arpneighbors : 0;
 	if (n > NET_MAX_NEIGH) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -E2BIG,
@@ -720,12 +694,9 @@ int on_net_add_arp(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ker
 	log_info("AddARPNeighbors: %zu neighbours", n);
 	free(ls.v);
 	nl_close(&nl);
-	protobuf_c_message_free_unpacked(&q->base, NULL);
 	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
 bad:
 	free(ls.v);
 	nl_close(&nl);
-	if (q)
-		protobuf_c_message_free_unpacked(&q->base, NULL);
 	return exec_fail(c, m->hdr.id, &e, err);
 }

@@ -18,9 +18,9 @@
  * again every 20 ms for up to 1 s.
  *
  * The queue is bounded (OOM_QUEUE_MAX); when full the oldest event is
- * dropped with a warning. The front-end long-polls with OOM_EVENT_REQ; the
+ * dropped with a warning. The front-end long-polls with GET_OOM_EVENT_REQ; the
  * executor answers the parked poll with the oldest event and removes that
- * event only when the same front-end sends its next OOM_EVENT_REQ (the
+ * event only when the same front-end sends its next GET_OOM_EVENT_REQ (the
  * acknowledgement): an event handed to a front-end that dies first is
  * delivered again to the next one, never lost.
  */
@@ -83,7 +83,7 @@ static void deliver(struct executor *x)
 	o->poll_id = 0;
 	log_info("OOM event %" PRIu64 " (container %s) handed to the front-end", ev->seq,
 		 ev->container_id);
-	exec_to_fe(x, o->gen, IPC_OOM_EVENT_REPLY, id, &r, sizeof(r), -1);
+	exec_to_fe(x, o->gen, IPC_GET_OOM_EVENT_REPLY, id, &r, sizeof(r), -1);
 }
 
 /* Queue an OOM event for container id (oldest dropped when full). */
@@ -118,13 +118,10 @@ static void oom_event_push(struct executor *x, const char *container_id)
 	deliver(x);
 }
 
-int on_oom_event_req(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_get_oom_event(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
 	struct oom_state *o = &x->oom;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
 	if (o->gen != x->fe_generation) {
 		o->gen = x->fe_generation;
 		o->poll_id = 0;

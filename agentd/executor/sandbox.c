@@ -593,17 +593,11 @@ void storage_watch_schedule(struct executor *x)
 					     on_watch_timer, x);
 }
 
-int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_create_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
+	const Grpc__CreateSandboxRequest *req = m->in;
 	struct kerr e = { 0 };
-	Grpc__CreateSandboxRequest *req = (Grpc__CreateSandboxRequest *)exec_unpack(
-		&grpc__create_sandbox_request__descriptor, "CreateSandbox", m, &e);
-	if (!req)
-		goto out;
 	if (req->sandbox_id[0] && !ipc_id_valid(req->sandbox_id, false)) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL, "CreateSandbox: invalid sandbox id");
 		goto out;
@@ -661,8 +655,6 @@ int on_sandbox_create(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 	log_info("sandbox %s created (hostname %s, %zu storages)", x->sb.id, x->sb.hostname,
 		 req->n_storages);
 out:
-	if (req)
-		protobuf_c_message_free_unpacked(&req->base, NULL);
 	if (e.msg[0])
 		return exec_fail(c, m->hdr.id, &e, err);
 	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
@@ -692,12 +684,9 @@ static void destroy_done(struct executor *x)
 			  e.msg[0] ? e.msg : "no control channel");
 }
 
-int on_sandbox_destroy(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_destroy_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
 	if (x->sb.destroying) {
 		struct kerr e = { 0 };
 		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EBUSY,
@@ -737,12 +726,9 @@ void sandbox_free(struct executor *x)
 /* RemoveStaleVirtiofsShareMounts (upstream remove_stale_virtiofs_share_mounts):
  * look up every mount below <shared>/shared/containers, so virtiofsd drops
  * what the host removed; nothing to fail on, as upstream. */
-int on_stale_shares(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_remove_stale_virtiofs_share_mounts(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s/shared/containers", x->o.shared_dir);
 	storage_revalidate_shares(dir);
@@ -752,17 +738,11 @@ int on_stale_shares(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 /* UpdateEphemeralMounts (upstream update_ephemeral_mounts): new options
  * for ephemeral storages already mounted; one after the other, the first
  * failure ends the call (those before it stay updated, as upstream). */
-int on_ephemeral_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_update_ephemeral_mounts(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
+	const Grpc__UpdateEphemeralMountsRequest *req = m->in;
 	struct kerr e = { 0 };
-	Grpc__UpdateEphemeralMountsRequest *req = (Grpc__UpdateEphemeralMountsRequest *)exec_unpack(
-		&grpc__update_ephemeral_mounts_request__descriptor, "UpdateEphemeralMounts", m, &e);
-	if (!req)
-		goto out;
 	if (req->n_storages > 64) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -E2BIG,
 				"UpdateEphemeralMounts: %zu storages is more than 64", req->n_storages);
@@ -777,8 +757,6 @@ int on_ephemeral_update(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 			goto out;
 		}
 out:
-	if (req)
-		protobuf_c_message_free_unpacked(&req->base, NULL);
 	if (e.msg[0])
 		return exec_fail(c, m->hdr.id, &e, err);
 	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);

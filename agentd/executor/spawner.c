@@ -48,10 +48,8 @@ static pid_t clone_for_executor(void)
 
 static void reply_error(int sock, uint32_t id, const struct kerr *e)
 {
-	uint8_t buf[EXEC_ERROR_PAYLOAD_MAX];
-	size_t n = exec_error_payload(buf, e);
 	struct kerr e2 = { 0 };
-	if (ipc_send_fd(sock, IPC_ERROR, id, buf, n, -1, &e2) < 0)
+	if (ipc_send_error(sock, id, e, GRPC_INTERNAL, &e2) < 0)
 		log_error("spawner: reply: %s", e2.msg);
 }
 
@@ -202,16 +200,11 @@ static int ask(struct executor *x, uint32_t type, const void *p, size_t len, con
 		return kerr_set_status(err, GRPC_INTERNAL, -EPROTO, "the spawner answered %s #%u",
 				       ipc_type_name(m.hdr.type), m.hdr.id);
 	}
-	if (m.hdr.type == IPC_ERROR) {
-		const struct ipc_error *ie = (const void *)m.payload;
-		kerr_set_status(err, ie->grpc_status, ie->errno_code ? ie->errno_code : -EIO, "%s",
-				ie->msg);
+	if (ipc_error_decode(&m, err)) {
 		ipc_msg_release(&m);
 		return err->code;
 	}
-	struct ipc_launched out;
-	memcpy(&out, m.payload, sizeof(out));
-	*pid = out.pid;
+	*pid = ((const struct ipc_launched *)m.in)->pid;
 	ipc_msg_release(&m);
 	return 0;
 }

@@ -79,64 +79,9 @@ static int check_ids(const char *cid, const char *eid, struct kerr *err)
 
 /* ---- to the executor ---- */
 
-static void reply_empty(struct frontend *fe, struct ttrpc_call *call, const struct ipc_msg *reply,
-			const struct kerr *failure)
+RPC_HANDLER(rpc_create_sandbox)
 {
-	if (!reply)
-		ttrpc_call_fail_err(call, failure);
-	else
-		ttrpc_call_reply(call, NULL);
-}
-
-void fe_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-		    const void *payload, size_t len)
-{
-	struct kerr err = { 0 };
-	if (exec_request(fe, call, type, payload, len, IPC_OK, reply_empty, &err) < 0)
-		ttrpc_call_fail_err(call, &err);
-}
-
-/* Re-encode the decoded request: the executor gets exactly the fields we
- * understood and checked, never the host's raw bytes. */
-void fe_forward_message_to(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-			   ProtobufCMessage *req, uint32_t reply_type, exec_reply_fn fn)
-{
-	size_t len = protobuf_c_message_get_packed_size(req);
-	const char *name = req->descriptor->short_name; /* static: outlives req */
-	if (len > IPC_MAX_PAYLOAD) {
-		protobuf_c_message_free_unpacked(req, NULL);
-		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "%s of %zu bytes is too large", name,
-				len);
-		return;
-	}
-	cleanup_free uint8_t *buf = malloc(len ? len : 1);
-	if (!buf) {
-		protobuf_c_message_free_unpacked(req, NULL);
-		ttrpc_call_fail(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	protobuf_c_message_pack(req, buf);
-	protobuf_c_message_free_unpacked(req, NULL);
-	struct kerr err = { 0 };
-	if (exec_request(fe, call, type, buf, len, reply_type, fn, &err) < 0)
-		ttrpc_call_fail_err(call, &err);
-}
-
-void fe_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-			ProtobufCMessage *req)
-{
-	fe_forward_message_to(fe, call, type, req, IPC_OK, reply_empty);
-}
-
-static void fail_and_free(struct ttrpc_call *call, ProtobufCMessage *req, const struct kerr *err)
-{
-	protobuf_c_message_free_unpacked(req, NULL);
-	ttrpc_call_fail_err(call, err);
-}
-
-void rpc_create_sandbox(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
-{
-	Grpc__CreateSandboxRequest *r = (Grpc__CreateSandboxRequest *)req;
+	const Grpc__CreateSandboxRequest *r = (const Grpc__CreateSandboxRequest *)req;
 	struct kerr err = { 0 };
 	if (*r->sandbox_id && check_id(r->sandbox_id, false, "sandbox id", &err) < 0)
 		goto fail;
@@ -146,21 +91,20 @@ void rpc_create_sandbox(struct frontend *fe, struct ttrpc_call *call, ProtobufCM
 				MAX_HOSTNAME);
 		goto fail;
 	}
-	fe_forward_message(fe, call, IPC_SANDBOX_CREATE_REQ, req);
+	exec_forward_message(fe, call, IPC_CREATE_SANDBOX_REQ, req);
 	return;
 fail:
-	fail_and_free(call, req, &err);
+	ttrpc_call_fail_err(call, &err);
 }
 
-void rpc_destroy_sandbox(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_destroy_sandbox)
 {
-	protobuf_c_message_free_unpacked(req, NULL);
-	fe_forward(fe, call, IPC_SANDBOX_DESTROY_REQ, NULL, 0);
+	exec_forward(fe, call, IPC_DESTROY_SANDBOX_REQ, NULL, 0);
 }
 
-void rpc_create_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_create_container)
 {
-	Grpc__CreateContainerRequest *r = (Grpc__CreateContainerRequest *)req;
+	const Grpc__CreateContainerRequest *r = (const Grpc__CreateContainerRequest *)req;
 	struct kerr err = { 0 };
 	if (check_ids(r->container_id, NULL, &err) < 0)
 		goto fail;
@@ -180,86 +124,83 @@ void rpc_create_container(struct frontend *fe, struct ttrpc_call *call, Protobuf
 		goto fail;
 	}
 	log_info("CreateContainer %s", r->container_id);
-	fe_forward_message(fe, call, IPC_CONTAINER_CREATE_REQ, req);
+	exec_forward_message(fe, call, IPC_CREATE_CONTAINER_REQ, req);
 	return;
 fail:
-	fail_and_free(call, req, &err);
+	ttrpc_call_fail_err(call, &err);
 }
 
-void rpc_start_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_start_container)
 {
-	Grpc__StartContainerRequest *r = (Grpc__StartContainerRequest *)req;
+	const Grpc__StartContainerRequest *r = (const Grpc__StartContainerRequest *)req;
 	struct kerr err = { 0 };
 	if (check_ids(r->container_id, NULL, &err) < 0)
 		goto fail;
 	struct ipc_container_ref q = { 0 };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
-	protobuf_c_message_free_unpacked(req, NULL);
-	fe_forward(fe, call, IPC_CONTAINER_START_REQ, &q, sizeof(q));
+	exec_forward(fe, call, IPC_START_CONTAINER_REQ, &q, sizeof(q));
 	return;
 fail:
-	fail_and_free(call, req, &err);
+	ttrpc_call_fail_err(call, &err);
 }
 
-void rpc_update_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_update_container)
 {
-	Grpc__UpdateContainerRequest *r = (Grpc__UpdateContainerRequest *)req;
+	const Grpc__UpdateContainerRequest *r = (const Grpc__UpdateContainerRequest *)req;
 	struct kerr err = { 0 };
 	if (check_ids(r->container_id, NULL, &err) < 0)
 		goto fail;
 	log_info("UpdateContainer %s", r->container_id);
 	/* The values are checked where the cgroup is: the executor. */
-	fe_forward_message(fe, call, IPC_CONTAINER_UPDATE_REQ, req);
+	exec_forward_message(fe, call, IPC_UPDATE_CONTAINER_REQ, req);
 	return;
 fail:
-	fail_and_free(call, req, &err);
+	ttrpc_call_fail_err(call, &err);
 }
 
-/* Pause and Resume requests both carry only container_id. */
-static void freeze_request(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req,
-			   const char *cid, uint32_t type)
+/* Pause, Resume and Stats requests carry only container_id. */
+static void container_request(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+			      uint32_t type)
 {
 	struct kerr err = { 0 };
 	if (check_ids(cid, NULL, &err) < 0) {
-		fail_and_free(call, req, &err);
+		ttrpc_call_fail_err(call, &err);
 		return;
 	}
 	struct ipc_container_ref q = { 0 };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", cid);
-	protobuf_c_message_free_unpacked(req, NULL);
-	fe_forward(fe, call, type, &q, sizeof(q));
+	exec_forward(fe, call, type, &q, sizeof(q));
 }
 
-void rpc_pause_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_pause_container)
 {
-	freeze_request(fe, call, req, ((Grpc__PauseContainerRequest *)req)->container_id,
-		       IPC_CONTAINER_PAUSE_REQ);
+	container_request(fe, call, ((const Grpc__PauseContainerRequest *)req)->container_id,
+			  IPC_PAUSE_CONTAINER_REQ);
 }
 
-void rpc_resume_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_resume_container)
 {
-	freeze_request(fe, call, req, ((Grpc__ResumeContainerRequest *)req)->container_id,
-		       IPC_CONTAINER_RESUME_REQ);
+	container_request(fe, call, ((const Grpc__ResumeContainerRequest *)req)->container_id,
+			  IPC_RESUME_CONTAINER_REQ);
 }
 
-void rpc_remove_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_remove_container)
 {
-	Grpc__RemoveContainerRequest *r = (Grpc__RemoveContainerRequest *)req;
+	const Grpc__RemoveContainerRequest *r = (const Grpc__RemoveContainerRequest *)req;
 	struct kerr err = { 0 };
 	if (check_ids(r->container_id, NULL, &err) < 0)
 		goto fail;
 	struct ipc_container_remove q = { .timeout_s = r->timeout };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
-	protobuf_c_message_free_unpacked(req, NULL);
-	fe_forward(fe, call, IPC_CONTAINER_REMOVE_REQ, &q, sizeof(q));
+	exec_forward(fe, call, IPC_REMOVE_CONTAINER_REQ, &q, sizeof(q));
 	return;
 fail:
-	fail_and_free(call, req, &err);
+	ttrpc_call_fail_err(call, &err);
 }
 
-void rpc_exec_process(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_exec_process)
 {
-	Grpc__ExecProcessRequest *r = (Grpc__ExecProcessRequest *)req;
+	const Grpc__ExecProcessRequest *r = (const Grpc__ExecProcessRequest *)req;
 	struct kerr err = { 0 };
 	if (check_ids(r->container_id, NULL, &err) < 0 ||
 	    check_id(r->exec_id, false, "exec id", &err) < 0)
@@ -270,15 +211,15 @@ void rpc_exec_process(struct frontend *fe, struct ttrpc_call *call, ProtobufCMes
 				r->exec_id);
 		goto fail;
 	}
-	fe_forward_message(fe, call, IPC_PROCESS_EXEC_REQ, req);
+	exec_forward_message(fe, call, IPC_EXEC_PROCESS_REQ, req);
 	return;
 fail:
-	fail_and_free(call, req, &err);
+	ttrpc_call_fail_err(call, &err);
 }
 
-void rpc_signal_process(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_signal_process)
 {
-	Grpc__SignalProcessRequest *r = (Grpc__SignalProcessRequest *)req;
+	const Grpc__SignalProcessRequest *r = (const Grpc__SignalProcessRequest *)req;
 	struct kerr err = { 0 };
 	if (check_ids(r->container_id, r->exec_id, &err) < 0)
 		goto fail;
@@ -290,55 +231,37 @@ void rpc_signal_process(struct frontend *fe, struct ttrpc_call *call, ProtobufCM
 	struct ipc_process_signal q = { .signal = r->signal };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
 	snprintf(q.exec_id, sizeof(q.exec_id), "%s", r->exec_id);
-	protobuf_c_message_free_unpacked(req, NULL);
-	fe_forward(fe, call, IPC_PROCESS_SIGNAL_REQ, &q, sizeof(q));
+	exec_forward(fe, call, IPC_SIGNAL_PROCESS_REQ, &q, sizeof(q));
 	return;
 fail:
-	fail_and_free(call, req, &err);
+	ttrpc_call_fail_err(call, &err);
 }
 
-/* The executor's packed StatsContainerResponse, decoded before it goes
- * back: the host gets only a well-formed message of the declared type. */
-static void stats_reply(struct frontend *fe, struct ttrpc_call *call, const struct ipc_msg *reply,
-			const struct kerr *failure)
+/* The answer, a StatsContainerResponse, is decoded (exec_forward) before it
+ * goes back: the host gets only a well-formed message of the declared type. */
+RPC_HANDLER(rpc_stats_container)
 {
-	exec_reply_decoded(call, reply, failure, &grpc__stats_container_response__descriptor);
-}
-
-void rpc_stats_container(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
-{
-	Grpc__StatsContainerRequest *r = (Grpc__StatsContainerRequest *)req;
-	struct kerr err = { 0 };
-	if (check_ids(r->container_id, NULL, &err) < 0) {
-		fail_and_free(call, req, &err);
-		return;
-	}
-	struct ipc_container_ref q = { 0 };
-	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
-	protobuf_c_message_free_unpacked(req, NULL);
-	if (exec_request(fe, call, IPC_CONTAINER_STATS_REQ, &q, sizeof(q),
-			 IPC_CONTAINER_STATS_REPLY, stats_reply, &err) < 0)
-		ttrpc_call_fail_err(call, &err);
+	container_request(fe, call, ((const Grpc__StatsContainerRequest *)req)->container_id,
+			  IPC_STATS_CONTAINER_REQ);
 }
 
 /* ---- to the monitor ---- */
 
-void rpc_wait_process(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_wait_process)
 {
-	Grpc__WaitProcessRequest *r = (Grpc__WaitProcessRequest *)req;
+	const Grpc__WaitProcessRequest *r = (const Grpc__WaitProcessRequest *)req;
 	struct kerr err = { 0 };
 	if (check_ids(r->container_id, r->exec_id, &err) < 0)
 		goto fail;
-	monitors_wait(fe, call, r->container_id, ipc_exec_name(r->container_id, r->exec_id));
-	protobuf_c_message_free_unpacked(req, NULL);
+	monitors_wait_process(fe, call, r->container_id, ipc_exec_name(r->container_id, r->exec_id));
 	return;
 fail:
-	fail_and_free(call, req, &err);
+	ttrpc_call_fail_err(call, &err);
 }
 
-void rpc_write_stdin(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_write_stdin)
 {
-	Grpc__WriteStreamRequest *r = (Grpc__WriteStreamRequest *)req;
+	const Grpc__WriteStreamRequest *r = (const Grpc__WriteStreamRequest *)req;
 	struct kerr err = { 0 };
 	if (check_ids(r->container_id, r->exec_id, &err) < 0)
 		goto fail;
@@ -347,19 +270,18 @@ void rpc_write_stdin(struct frontend *fe, struct ttrpc_call *call, ProtobufCMess
 		 * reply decodes as WriteStreamResponse{len: 0}. */
 		monitors_close_stdin(fe, call, r->container_id,
 				     ipc_exec_name(r->container_id, r->exec_id));
-		protobuf_c_message_free_unpacked(req, NULL);
 		return;
 	}
-	monitors_write(fe, call, r); /* takes r */
+	monitors_write_stdin(fe, call, r);
 	return;
 fail:
-	fail_and_free(call, req, &err);
+	ttrpc_call_fail_err(call, &err);
 }
 
-static void read_stream(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req,
+static void read_stream(struct frontend *fe, struct ttrpc_call *call, const ProtobufCMessage *req,
 			unsigned stream)
 {
-	Grpc__ReadStreamRequest *r = (Grpc__ReadStreamRequest *)req;
+	const Grpc__ReadStreamRequest *r = (const Grpc__ReadStreamRequest *)req;
 	struct kerr err = { 0 };
 	if (check_ids(r->container_id, r->exec_id, &err) < 0)
 		goto fail;
@@ -370,47 +292,44 @@ static void read_stream(struct frontend *fe, struct ttrpc_call *call, ProtobufCM
 					"Invalid container id %s", r->container_id);
 			goto fail;
 		}
-		protobuf_c_message_free_unpacked(req, NULL);
 		ttrpc_call_reply(call, NULL);
 		return;
 	}
 	/* A ttRPC answer could carry up to 4 MiB, but one monitor message
 	 * carries a chunk; a shorter read is what read(2) semantics allow. */
 	uint32_t len = r->len < IPC_STDIO_CHUNK ? r->len : IPC_STDIO_CHUNK;
-	monitors_read(fe, call, r->container_id, ipc_exec_name(r->container_id, r->exec_id), stream,
-		      len);
-	protobuf_c_message_free_unpacked(req, NULL);
+	monitors_read_stream(fe, call, r->container_id, ipc_exec_name(r->container_id, r->exec_id),
+			     stream, len);
 	return;
 fail:
-	fail_and_free(call, req, &err);
+	ttrpc_call_fail_err(call, &err);
 }
 
-void rpc_read_stdout(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_read_stdout)
 {
 	read_stream(fe, call, req, IPC_STREAM_STDOUT);
 }
 
-void rpc_read_stderr(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_read_stderr)
 {
 	read_stream(fe, call, req, IPC_STREAM_STDERR);
 }
 
-void rpc_close_stdin(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_close_stdin)
 {
-	Grpc__CloseStdinRequest *r = (Grpc__CloseStdinRequest *)req;
+	const Grpc__CloseStdinRequest *r = (const Grpc__CloseStdinRequest *)req;
 	struct kerr err = { 0 };
 	if (check_ids(r->container_id, r->exec_id, &err) < 0)
 		goto fail;
 	monitors_close_stdin(fe, call, r->container_id, ipc_exec_name(r->container_id, r->exec_id));
-	protobuf_c_message_free_unpacked(req, NULL);
 	return;
 fail:
-	fail_and_free(call, req, &err);
+	ttrpc_call_fail_err(call, &err);
 }
 
-void rpc_tty_win_resize(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_tty_win_resize)
 {
-	Grpc__TtyWinResizeRequest *r = (Grpc__TtyWinResizeRequest *)req;
+	const Grpc__TtyWinResizeRequest *r = (const Grpc__TtyWinResizeRequest *)req;
 	struct kerr err = { 0 };
 	if (check_ids(r->container_id, r->exec_id, &err) < 0)
 		goto fail;
@@ -420,32 +339,27 @@ void rpc_tty_win_resize(struct frontend *fe, struct ttrpc_call *call, ProtobufCM
 				r->row, r->column);
 		goto fail;
 	}
-	monitors_resize(fe, call, r->container_id, ipc_exec_name(r->container_id, r->exec_id),
-			(uint16_t)r->row, (uint16_t)r->column);
-	protobuf_c_message_free_unpacked(req, NULL);
+	monitors_tty_win_resize(fe, call, r->container_id,
+				ipc_exec_name(r->container_id, r->exec_id), (uint16_t)r->row,
+				(uint16_t)r->column);
 	return;
 fail:
-	fail_and_free(call, req, &err);
+	ttrpc_call_fail_err(call, &err);
 }
-
 
 /* RemoveStaleVirtiofsShareMounts: no fields; the executor does the work. */
-void rpc_remove_stale_virtiofs_share_mounts(struct frontend *fe, struct ttrpc_call *call,
-					    ProtobufCMessage *req)
+RPC_HANDLER(rpc_remove_stale_virtiofs_share_mounts)
 {
-	protobuf_c_message_free_unpacked(req, NULL);
-	fe_forward(fe, call, IPC_STALE_SHARES_REQ, NULL, 0);
+	exec_forward(fe, call, IPC_REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ, NULL, 0);
 }
 
-void rpc_update_ephemeral_mounts(struct frontend *fe, struct ttrpc_call *call,
-				 ProtobufCMessage *req)
+RPC_HANDLER(rpc_update_ephemeral_mounts)
 {
-	Grpc__UpdateEphemeralMountsRequest *r = (Grpc__UpdateEphemeralMountsRequest *)req;
+	const Grpc__UpdateEphemeralMountsRequest *r = (const void *)req;
 	if (r->n_storages > 64) {
-		protobuf_c_message_free_unpacked(req, NULL);
 		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT,
 				"UpdateEphemeralMounts: more than 64 storages");
 		return;
 	}
-	fe_forward_message(fe, call, IPC_EPHEMERAL_UPDATE_REQ, req);
+	exec_forward_message(fe, call, IPC_UPDATE_EPHEMERAL_MOUNTS_REQ, req);
 }

@@ -14,34 +14,31 @@
 #include "log.h"
 
 /* kata_agent.go addSwap: AddSwapRequest{PCIPath: PCIPath.ToArray()}. */
-void rpc_add_swap(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_add_swap)
 {
-	Grpc__AddSwapRequest *r = (Grpc__AddSwapRequest *)req;
+	const Grpc__AddSwapRequest *r = (const Grpc__AddSwapRequest *)req;
 	struct ipc_add_swap_device a = { .n = (uint32_t)r->n_pcipath };
 	bool ok = r->n_pcipath >= 1 && r->n_pcipath <= IPC_PCI_PATH_MAX;
 	for (size_t i = 0; ok && i < r->n_pcipath; i++) {
 		ok = r->pcipath[i] <= 31;
 		a.slot[i] = r->pcipath[i];
 	}
-	size_t n = r->n_pcipath;
-	protobuf_c_message_free_unpacked(req, NULL);
 	if (!ok) {
 		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT,
-				"AddSwap: PCIPath of %zu slots: 1..%u slots of 0..31 expected", n,
-				IPC_PCI_PATH_MAX);
+				"AddSwap: PCIPath of %zu slots: 1..%u slots of 0..31 expected",
+				r->n_pcipath, IPC_PCI_PATH_MAX);
 		return;
 	}
-	fe_forward(fe, call, IPC_ADD_SWAP_DEVICE_REQ, &a, sizeof(a));
+	exec_forward(fe, call, IPC_ADD_SWAP_REQ, &a, sizeof(a));
 }
 
 /* kata_agent.go resizeGuestVolume: the volume's guest mount path and the
  * new size in bytes. */
-void rpc_resize_volume(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_resize_volume)
 {
-	Grpc__ResizeVolumeRequest *r = (Grpc__ResizeVolumeRequest *)req;
+	const Grpc__ResizeVolumeRequest *r = (const Grpc__ResizeVolumeRequest *)req;
 	size_t len = strlen(r->volume_guest_path);
 	if (r->volume_guest_path[0] != '/' || len >= IPC_PATH_MAX) {
-		protobuf_c_message_free_unpacked(req, NULL);
 		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT,
 				"ResizeVolume: volume_guest_path is not an absolute path of fewer "
 				"than %u bytes", IPC_PATH_MAX);
@@ -56,6 +53,5 @@ void rpc_resize_volume(struct frontend *fe, struct ttrpc_call *call, ProtobufCMe
 	memcpy(h->path, r->volume_guest_path, len);
 	log_info("ResizeVolume %s to %llu bytes", r->volume_guest_path,
 		 (unsigned long long)r->size);
-	protobuf_c_message_free_unpacked(req, NULL);
-	fe_forward(fe, call, IPC_RESIZE_VOLUME_REQ, m, sizeof(*h) + len);
+	exec_forward(fe, call, IPC_RESIZE_VOLUME_REQ, m, sizeof(*h) + len);
 }

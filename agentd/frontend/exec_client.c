@@ -5,10 +5,15 @@
  * until the reply with that id arrives, fail everything still pending with
  * UNAVAILABLE when the channel dies.
  *
- * A reply whose id matches nothing, or whose type is neither the expected
- * one nor ERROR, is a protocol violation: the channel is closed. A request
- * whose ttRPC call was cancelled (deadline, connection closed) stays in the
- * table without a call, so its late reply is still recognised and dropped.
+ * Replies are matched by the common registry (ipc_pending.h): one whose id
+ * matches nothing, or whose type is neither the request's declared reply
+ * nor ERROR, is a protocol violation: the channel is closed. They are read
+ * in one place (on_reply): ERROR becomes the failure, a protobuf reply is
+ * decoded with the declaration's descriptor (INTERNAL when it does not
+ * decode), then the request's callback runs, or, for a forwarded request
+ * (exec_forward), the call is answered with what came. A request whose
+ * ttRPC call was cancelled (deadline, connection closed) stays pending
+ * without a call, so its late reply is still recognised and dropped.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -16,68 +21,75 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "frontend.h"
 #include "grpc_status.h"
+#include "ipc_pending.h"
 #include "log.h"
 
 struct exec_pending {
-	struct exec_pending *next;
-	uint32_t id;
-	uint32_t reply_type;
+	struct ipc_pending req;
 	struct ttrpc_call *call;
-	exec_reply_fn fn;
-	struct frontend *fe;
-	bool internal; /* no ttRPC call behind it (e.g. the startup ping) */
+	exec_reply_fn fn;        /* NULL: the reply answers the call as it is */
+	bool internal;           /* no ttRPC call behind it (e.g. the startup ping) */
 };
-
-static void pending_unlink(struct frontend *fe, struct exec_pending *p)
-{
-	for (struct exec_pending **pp = &fe->pending; *pp; pp = &(*pp)->next) {
-		if (*pp == p) {
-			*pp = p->next;
-			fe->n_pending--;
-			return;
-		}
-	}
-}
 
 static void on_call_cancel(struct ttrpc_call *call, void *data)
 {
 	struct exec_pending *p = data;
-	log_debug("executor request %u: ttRPC call cancelled, its reply will be dropped", p->id);
+	log_debug("executor request %u: ttRPC call cancelled, its reply will be dropped",
+		  p->req.id);
 	p->call = NULL;
 	ttrpc_call_release(call);
 }
 
+/* What a reply means: the failure it carries (ERROR, or a protobuf reply
+ * that does not decode), else NULL with the reply decoded in m->in. */
+static const struct kerr *reply_failure(struct ipc_msg *m, struct kerr *failure)
+{
+	if (ipc_error_decode(m, failure))
+		return failure;
+	struct kerr why = { 0 };
+	if (ipc_msg_decode(m, &why) < 0) {
+		const struct ipc_type_desc *d = ipc_type_info(m->hdr.type);
+		log_error("the executor's %s of %zu bytes does not decode", d->pb->short_name,
+			  m->len);
+		kerr_set_status(failure, GRPC_INTERNAL, -EPROTO,
+				"the executor's %s (%zu bytes) does not decode", d->pb->short_name,
+				m->len);
+		return failure;
+	}
+	return NULL;
+}
+
+/* A request ends: its callback, or for a forward the call answered with
+ * the reply as it is. reply is NULL when failure is set. */
+static void finish(struct frontend *fe, struct exec_pending *p, const struct ipc_msg *reply,
+		   const struct kerr *failure)
+{
+	if (p->call)
+		ttrpc_call_set_cancel(p->call, NULL, NULL);
+	if (!p->call && !p->internal)
+		return;
+	if (p->fn)
+		p->fn(fe, p->call, reply, failure);
+	else if (failure)
+		ttrpc_call_fail_err(p->call, failure);
+	else
+		ttrpc_call_reply(p->call, reply->in_decoded ? reply->in : NULL);
+}
+
+/* The one place a reply from the executor is matched and read. */
 static int on_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct frontend *fe = data;
-	struct exec_pending *p = fe->pending;
-	while (p && p->id != m->hdr.id)
-		p = p->next;
-	if (!p)
-		return kerr_set(err, -EPROTO, "%s with id %u matches no request",
-				ipc_type_name(m->hdr.type), m->hdr.id);
-	if (m->hdr.type != p->reply_type && m->hdr.type != IPC_ERROR)
-		return kerr_set(err, -EPROTO, "%s with id %u answers a request expecting %s",
-				ipc_type_name(m->hdr.type), m->hdr.id, ipc_type_name(p->reply_type));
-	pending_unlink(fe, p);
-
-	struct ttrpc_call *call = p->call;
-	if (call)
-		ttrpc_call_set_cancel(call, NULL, NULL);
-	if (call || p->internal) {
-		if (m->hdr.type == IPC_ERROR) {
-			struct ipc_error e;
-			memcpy(&e, m->payload, sizeof(e));
-			struct kerr failure = { 0 };
-			kerr_set_status(&failure, e.grpc_status, e.errno_code ? e.errno_code : -EIO,
-					"%s", (const char *)m->payload + sizeof(e));
-			p->fn(fe, call, NULL, &failure);
-		} else {
-			p->fn(fe, call, m, NULL);
-		}
-	}
+	struct ipc_pending *q = ipc_pending_match(&fe->pending, m, err);
+	if (!q)
+		return err->code;
+	struct exec_pending *p = ipc_pending_entry(q, struct exec_pending, req);
+	struct kerr failure = { 0 };
+	const struct kerr *fp = p->call || p->internal ? reply_failure(m, &failure) : NULL;
+	finish(fe, p, fp ? NULL : m, fp);
 	free(p);
 	return 0;
 }
@@ -87,28 +99,17 @@ static int on_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 static int on_monitor_attach(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct frontend *fe = data;
-	struct ipc_container_ref r;
-	memcpy(&r, m->payload, sizeof(r));
+	const struct ipc_container_ref *r = m->in;
 	struct kerr e = { 0 };
-	if (monitors_attach(fe, r.container_id, ipc_msg_take_fd(m), &e) < 0)
+	if (monitors_attach(fe, r->container_id, ipc_msg_take_fd(m), &e) < 0)
 		log_error("MONITOR_ATTACH: %s", e.msg);
 	return 0;
 }
 
 static const struct ipc_dispatch executor_table[] = {
-	{ IPC_PONG, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_GUEST_DETAILS_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_METRICS_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_OK, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_CONTAINER_STATS_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_OOM_EVENT_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_VOLUME_STATS_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_NET_INTERFACE_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_NET_ROUTES_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_NET_INTERFACES_REPLY, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_ERROR, IPC_FROM(IPC_ROLE_EXECUTOR), on_reply },
-	{ IPC_MONITOR_ATTACH, IPC_FROM(IPC_ROLE_EXECUTOR), on_monitor_attach },
-	{ 0, 0, NULL },
+	{ IPC_REPLIES, on_reply },
+	{ IPC_MONITOR_ATTACH, on_monitor_attach },
+	{ 0, NULL },
 };
 
 static void fail_all_pending(struct frontend *fe)
@@ -116,14 +117,10 @@ static void fail_all_pending(struct frontend *fe)
 	struct kerr failure = { 0 };
 	kerr_set_status(&failure, GRPC_UNAVAILABLE, -EPIPE, "executor channel closed: %s",
 			fe->exec_gone_reason);
-	while (fe->pending) {
-		struct exec_pending *p = fe->pending;
-		fe->pending = p->next;
-		fe->n_pending--;
-		if (p->call)
-			ttrpc_call_set_cancel(p->call, NULL, NULL);
-		if (p->call || p->internal)
-			p->fn(fe, p->call, NULL, &failure);
+	struct ipc_pending *q;
+	while ((q = ipc_pending_pop(&fe->pending))) {
+		struct exec_pending *p = ipc_pending_entry(q, struct exec_pending, req);
+		finish(fe, p, NULL, &failure);
 		free(p);
 	}
 }
@@ -136,34 +133,38 @@ static void on_exec_close(struct ipc_chan *c, const char *reason, void *data)
 	/* On shutdown the executor may well go first: expected, not an error. */
 	if (fe->stopping)
 		log_info("executor channel closed while stopping (%s); %zu pending request(s) "
-			 "fail with UNAVAILABLE", fe->exec_gone_reason, fe->n_pending);
+			 "fail with UNAVAILABLE", fe->exec_gone_reason, fe->pending.n);
 	else
 		log_error("executor channel closed (%s); %zu pending request(s) fail with "
-			  "UNAVAILABLE", fe->exec_gone_reason, fe->n_pending);
+			  "UNAVAILABLE", fe->exec_gone_reason, fe->pending.n);
 	fe->exec = NULL;
 	fail_all_pending(fe);
 }
 
 int exec_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
-		 size_t len, uint32_t reply_type, exec_reply_fn fn, struct kerr *err)
+		 size_t len, exec_reply_fn fn, struct kerr *err)
 {
+	const struct ipc_type_desc *d = ipc_type_info(type);
+	/* A forward answers with the reply as it is: OK or a message. */
+	const struct ipc_type_desc *rep = d ? ipc_type_info(d->reply) : NULL;
+	if (!rep || (!fn && rep->type != IPC_OK && !rep->pb))
+		return kerr_set_status(err, GRPC_INTERNAL, -EINVAL, "%s cannot be forwarded",
+				       ipc_type_name(type));
 	if (!fe->exec)
 		return kerr_set_status(err, GRPC_UNAVAILABLE, -EPIPE, "executor channel closed: %s",
 				       fe->exec_gone_reason);
-	if (fe->n_pending >= EXEC_MAX_PENDING)
+	if (fe->pending.n >= EXEC_MAX_PENDING)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -EBUSY,
 				       "%u requests already wait for the executor",
 				       EXEC_MAX_PENDING);
 	struct exec_pending *p = calloc(1, sizeof(*p));
 	if (!p)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
-	p->id = ipc_chan_next_id(fe->exec);
-	p->reply_type = reply_type;
+	uint32_t id = ipc_chan_next_id(fe->exec);
 	p->call = call;
 	p->fn = fn;
-	p->fe = fe;
 	p->internal = call == NULL;
-	int r = ipc_chan_send(fe->exec, type, p->id, payload, len, -1, err);
+	int r = ipc_chan_send(fe->exec, type, id, payload, len, -1, err);
 	if (r < 0) {
 		free(p);
 		if (kerr_status(err) != GRPC_INVALID_ARGUMENT)
@@ -177,9 +178,7 @@ int exec_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, co
 		return kerr_set_status(err, GRPC_UNAVAILABLE, -EPIPE, "executor channel closed: %s",
 				       fe->exec_gone_reason);
 	}
-	p->next = fe->pending;
-	fe->pending = p;
-	fe->n_pending++;
+	ipc_pending_add(&fe->pending, &p->req, type, id);
 	if (call)
 		ttrpc_call_set_cancel(call, on_call_cancel, p);
 	return 0;
@@ -192,9 +191,8 @@ static void on_startup_pong(struct frontend *fe, struct ttrpc_call *call,
 		log_error("executor did not answer the startup ping: %s", failure->msg);
 		return;
 	}
-	struct ipc_ping p;
-	memcpy(&p, reply->payload, sizeof(p));
-	log_info("executor answered ping (cookie %" PRIu64 ")", p.cookie);
+	const struct ipc_ping *p = reply->in;
+	log_info("executor answered ping (cookie %" PRIu64 ")", p->cookie);
 }
 
 int exec_client_start(struct frontend *fe, int sock, struct kerr *err)
@@ -208,8 +206,7 @@ int exec_client_start(struct frontend *fe, int sock, struct kerr *err)
 	/* A round trip at start makes a broken channel visible in the logs
 	 * before the first real request depends on it. */
 	struct ipc_ping ping = { .cookie = fe->generation };
-	return exec_request(fe, NULL, IPC_PING, &ping, sizeof(ping), IPC_PONG, on_startup_pong,
-			    err);
+	return exec_request(fe, NULL, IPC_PING, &ping, sizeof(ping), on_startup_pong, err);
 }
 
 void exec_client_stop(struct frontend *fe)
@@ -219,21 +216,30 @@ void exec_client_stop(struct frontend *fe)
 		ipc_chan_close(fe->exec, "front-end shutting down");
 }
 
-void exec_reply_decoded(struct ttrpc_call *call, const struct ipc_msg *reply,
-			const struct kerr *failure, const ProtobufCMessageDescriptor *d)
+void exec_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+		  const void *payload, size_t len)
 {
-	if (!reply) {
-		ttrpc_call_fail_err(call, failure);
+	struct kerr err = { 0 };
+	if (exec_request(fe, call, type, payload, len, NULL, &err) < 0)
+		ttrpc_call_fail_err(call, &err);
+}
+
+/* Re-encode the decoded request: the executor gets exactly the fields we
+ * understood and checked, never the host's raw bytes. */
+void exec_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+			  const ProtobufCMessage *req)
+{
+	size_t len = protobuf_c_message_get_packed_size(req);
+	if (len > IPC_MAX_PAYLOAD) {
+		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "%s of %zu bytes is too large",
+				req->descriptor->short_name, len);
 		return;
 	}
-	ProtobufCMessage *msg = protobuf_c_message_unpack(d, NULL, reply->len, reply->payload);
-	if (!msg) {
-		log_error("the executor's %s of %zu bytes does not decode", d->short_name,
-			  reply->len);
-		ttrpc_call_fail(call, GRPC_INTERNAL, "the executor's %s (%zu bytes) does not decode",
-				d->short_name, reply->len);
+	cleanup_free uint8_t *buf = malloc(len ? len : 1);
+	if (!buf) {
+		ttrpc_call_fail(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
-	ttrpc_call_reply(call, msg);
-	protobuf_c_message_free_unpacked(msg, NULL);
+	protobuf_c_message_pack(req, buf);
+	exec_forward(fe, call, type, buf, len);
 }

@@ -21,11 +21,11 @@
 
 #include "err.h"
 #include "ipc.h"
+#include "ipc_pending.h"
 #include "loop.h"
 #include "options.h"
 #include "ttrpc.h"
 
-struct exec_pending;
 struct fe_mon;
 struct oom_waiter;
 
@@ -34,8 +34,7 @@ struct frontend {
 	struct ttrpc_server *server;
 	struct ipc_chan *exec;       /* NULL once the executor channel closed */
 	char exec_gone_reason[128];
-	struct exec_pending *pending; /* requests awaiting the executor's reply */
-	size_t n_pending;
+	struct ipc_pending_list pending; /* requests awaiting the executor's reply */
 	struct fe_mon *mons;         /* monitor channels, one per container */
 	size_t n_mons;
 	uint64_t mon_serial;         /* the last fe_mon serial handed out */
@@ -43,7 +42,7 @@ struct frontend {
 	unsigned generation;
 	bool stopping;               /* SIGTERM: the agent is shutting down */
 	/* GetOOMEvent (oom.c): calls waiting, oldest first; whether an
-	 * OOM_EVENT_REQ is outstanding; an event received while no call
+	 * GET_OOM_EVENT_REQ is outstanding; an event received while no call
 	 * waited (not yet acknowledged to the executor). */
 	struct oom_waiter *oom_waiters;
 	size_t n_oom_waiters;
@@ -59,27 +58,34 @@ struct frontend {
 
 /* ---- exec_client.c ---- */
 
-/* Called once per request: reply is the executor's answer of the expected
- * type, or NULL with failure set (IPC_ERROR from the executor, channel
- * closed). call may be NULL (internal request, or the ttRPC call was
- * cancelled meanwhile: then the callback is not called at all). */
+/* Called once per request: reply is the executor's answer, of the type the
+ * declaration gives the request (its protobuf payload decoded in
+ * reply->in), or NULL with failure set (ERROR from the executor, a reply
+ * that does not decode, channel closed). call may be NULL (internal
+ * request, or the ttRPC call was cancelled meanwhile: then the callback is
+ * not called at all). */
 typedef void (*exec_reply_fn)(struct frontend *fe, struct ttrpc_call *call,
 			      const struct ipc_msg *reply, const struct kerr *failure);
 
 #define EXEC_MAX_PENDING 1024
 
 int exec_client_start(struct frontend *fe, int sock, struct kerr *err);
-/* Send a request; the callback runs when its reply arrives. On failure
+/* Send a request of type; fn runs when its reply arrives. On failure
  * (channel gone, too many pending) nothing is queued and err says why
  * (status UNAVAILABLE or RESOURCE_EXHAUSTED). */
 int exec_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
-		 size_t len, uint32_t reply_type, exec_reply_fn fn, struct kerr *err);
+		 size_t len, exec_reply_fn fn, struct kerr *err);
 void exec_client_stop(struct frontend *fe);
-/* A reply callback's common end: fail the call with failure, or answer it
- * with the executor's reply decoded as a d message (INTERNAL if it does
- * not decode: the host only ever gets a well-formed message). */
-void exec_reply_decoded(struct ttrpc_call *call, const struct ipc_msg *reply,
-			const struct kerr *failure, const ProtobufCMessageDescriptor *d);
+/* Forward a request whose reply is the call's answer as it is: OK answers
+ * empty, a protobuf reply with the message decoded (INTERNAL when it does
+ * not decode: the host only ever gets a well-formed message of the
+ * declared type), ERROR with its status and text. */
+void exec_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+		  const void *payload, size_t len);
+/* The same for a decoded protobuf request, re-encoded (so the executor gets
+ * only the fields we understood). */
+void exec_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+			  const ProtobufCMessage *req);
 
 /* ---- monitors.c ---- */
 
@@ -90,37 +96,26 @@ bool monitors_known(struct frontend *fe, const char *cid);
 void monitors_stop(struct frontend *fe);
 /* Each answers the call itself (now, or when the monitor replies); ids are
  * already checked. len is 1..IPC_STDIO_CHUNK. */
-void monitors_read(struct frontend *fe, struct ttrpc_call *call, const char *cid,
-		   const char *eid, unsigned stream, uint32_t len);
+void monitors_read_stream(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+			  const char *eid, unsigned stream, uint32_t len);
 struct Grpc__WriteStreamRequest;
-/* Takes req (data non-empty). */
-void monitors_write(struct frontend *fe, struct ttrpc_call *call,
-		    struct Grpc__WriteStreamRequest *req);
+/* req's data (not empty) is copied: the call outlives the request. */
+void monitors_write_stdin(struct frontend *fe, struct ttrpc_call *call,
+			  const struct Grpc__WriteStreamRequest *req);
 void monitors_close_stdin(struct frontend *fe, struct ttrpc_call *call, const char *cid,
 			  const char *eid);
-void monitors_resize(struct frontend *fe, struct ttrpc_call *call, const char *cid,
-		     const char *eid, uint16_t rows, uint16_t cols);
-void monitors_wait(struct frontend *fe, struct ttrpc_call *call, const char *cid,
-		   const char *eid);
+void monitors_tty_win_resize(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+			     const char *eid, uint16_t rows, uint16_t cols);
+void monitors_wait_process(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+			   const char *eid);
 
-/* ---- containers.c: forwarding to the executor, and the handlers; each
- * handler owns req and answers call ---- */
-
-/* Send a fixed request to the executor; the call is answered empty on its
- * OK, or with its ERROR. */
-void fe_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
-		size_t len);
-/* The same for a decoded protobuf request, re-encoded (so the executor gets
- * only the fields we understood); takes req. */
-void fe_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-			ProtobufCMessage *req);
-/* The same, answered by fn when the executor's reply_type (or ERROR)
- * comes. */
-void fe_forward_message_to(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-			   ProtobufCMessage *req, uint32_t reply_type, exec_reply_fn fn);
+/* ---- the RPC handlers (rpc.c's table): each answers call exactly once,
+ * now or later; req, decoded and checked against the connection's bounds,
+ * is rpc_dispatch's, freed when the handler returns ---- */
 
 #define RPC_HANDLER(name)                                                                  \
-	void name(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+	void name(struct frontend *fe, struct ttrpc_call *call, const ProtobufCMessage *req)
+RPC_HANDLER(rpc_get_guest_details);
 RPC_HANDLER(rpc_create_sandbox);
 RPC_HANDLER(rpc_destroy_sandbox);
 RPC_HANDLER(rpc_create_container);
@@ -144,7 +139,7 @@ RPC_HANDLER(rpc_tty_win_resize);
 /* ---- metrics.c ---- */
 
 RPC_HANDLER(rpc_get_metrics);
-/* The executor's METRICS_REPLY text is fit for the host: 1..
+/* The executor's GET_METRICS_REPLY text is fit for the host: 1..
  * IPC_METRICS_TEXT_MAX bytes of valid UTF-8 without control characters
  * other than '\n' and '\t', ending with '\n'. Status INTERNAL if not. */
 int metrics_text_check(const uint8_t *p, size_t len, struct kerr *err);

@@ -15,17 +15,10 @@
 #include "grpc_status.h"
 #include "log.h"
 
-static void fail_free(struct ttrpc_call *call, ProtobufCMessage *req, int status, const char *msg)
+RPC_HANDLER(rpc_set_guest_date_time)
 {
-	protobuf_c_message_free_unpacked(req, NULL);
-	ttrpc_call_fail(call, status, "%s", msg);
-}
-
-void rpc_set_guest_date_time(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
-{
-	Grpc__SetGuestDateTimeRequest *r = (Grpc__SetGuestDateTimeRequest *)req;
+	const Grpc__SetGuestDateTimeRequest *r = (const Grpc__SetGuestDateTimeRequest *)req;
 	struct ipc_guest_time t = { .sec = r->sec, .usec = r->usec };
-	protobuf_c_message_free_unpacked(req, NULL);
 	if (t.sec < 0 || t.usec < 0 || t.usec > 999999) {
 		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT,
 				"SetGuestDateTime: %" PRId64 " s %" PRId64 " us is not a time "
@@ -33,14 +26,13 @@ void rpc_set_guest_date_time(struct frontend *fe, struct ttrpc_call *call, Proto
 		return;
 	}
 	log_info("SetGuestDateTime %" PRId64 ".%06" PRId64, t.sec, t.usec);
-	fe_forward(fe, call, IPC_GUEST_SET_TIME_REQ, &t, sizeof(t));
+	exec_forward(fe, call, IPC_SET_GUEST_DATE_TIME_REQ, &t, sizeof(t));
 }
 
-void rpc_reseed_random_dev(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_reseed_random_dev)
 {
-	Grpc__ReseedRandomDevRequest *r = (Grpc__ReseedRandomDevRequest *)req;
+	const Grpc__ReseedRandomDevRequest *r = (const Grpc__ReseedRandomDevRequest *)req;
 	if (r->data.len > IPC_RESEED_MAX) {
-		protobuf_c_message_free_unpacked(req, NULL);
 		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT,
 				"ReseedRandomDev: %zu bytes is more than %u", r->data.len,
 				IPC_RESEED_MAX);
@@ -48,18 +40,10 @@ void rpc_reseed_random_dev(struct frontend *fe, struct ttrpc_call *call, Protobu
 	}
 	if (r->data.len == 0) {
 		/* As upstream ("missing entropy data"). */
-		protobuf_c_message_free_unpacked(req, NULL);
 		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "ReseedRandomDev: missing entropy data");
 		return;
 	}
-	fe_forward(fe, call, IPC_GUEST_RESEED_REQ, r->data.data, r->data.len);
-	protobuf_c_message_free_unpacked(req, NULL);
-}
-
-static void volume_stats_reply(struct frontend *fe, struct ttrpc_call *call,
-			       const struct ipc_msg *reply, const struct kerr *failure)
-{
-	exec_reply_decoded(call, reply, failure, &grpc__volume_stats_response__descriptor);
+	exec_forward(fe, call, IPC_RESEED_RANDOM_DEV_REQ, r->data.data, r->data.len);
 }
 
 /* A host path the executor will resolve below the shared directory. */
@@ -72,89 +56,80 @@ static const char *path_problem(const char *p)
 	return NULL;
 }
 
-void rpc_get_volume_stats(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_get_volume_stats)
 {
-	Grpc__VolumeStatsRequest *r = (Grpc__VolumeStatsRequest *)req;
+	const Grpc__VolumeStatsRequest *r = (const Grpc__VolumeStatsRequest *)req;
 	const char *why = path_problem(r->volume_guest_path);
 	if (why) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "GetVolumeStats: volume_guest_path %s", why);
-		fail_free(call, req, GRPC_INVALID_ARGUMENT, msg);
+		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "%s", msg);
 		return;
 	}
-	struct kerr err = { 0 };
-	if (exec_request(fe, call, IPC_VOLUME_STATS_REQ, r->volume_guest_path,
-			 strlen(r->volume_guest_path), IPC_VOLUME_STATS_REPLY, volume_stats_reply,
-			 &err) < 0)
-		ttrpc_call_fail_err(call, &err);
-	protobuf_c_message_free_unpacked(req, NULL);
+	/* The answer, a VolumeStatsResponse, is decoded before it goes back. */
+	exec_forward(fe, call, IPC_GET_VOLUME_STATS_REQ, r->volume_guest_path,
+		     strlen(r->volume_guest_path));
 }
 
-void rpc_copy_file(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_copy_file)
 {
-	Grpc__CopyFileRequest *r = (Grpc__CopyFileRequest *)req;
+	const Grpc__CopyFileRequest *r = (const Grpc__CopyFileRequest *)req;
 	const char *why = path_problem(r->path);
 	if (why) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "CopyFile: path %s", why);
-		fail_free(call, req, GRPC_INVALID_ARGUMENT, msg);
+		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "%s", msg);
 		return;
 	}
 	if (r->offset < 0 || r->file_size < 0) {
-		fail_free(call, req, GRPC_INVALID_ARGUMENT,
-			  "CopyFile: negative offset or file_size");
+		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "CopyFile: negative offset or file_size");
 		return;
 	}
 	log_debug("CopyFile %zu bytes at %" PRId64, r->data.len, r->offset);
-	fe_forward_message(fe, call, IPC_COPY_FILE_REQ, req);
+	exec_forward_message(fe, call, IPC_COPY_FILE_REQ, req);
 }
 
-void rpc_online_cpu_mem(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_online_cpu_mem)
 {
-	Grpc__OnlineCPUMemRequest *r = (Grpc__OnlineCPUMemRequest *)req;
+	const Grpc__OnlineCPUMemRequest *r = (const Grpc__OnlineCPUMemRequest *)req;
 	struct ipc_online_cpu_mem q = {
 		.nb_cpus = r->nb_cpus,
 		.wait = r->wait ? 1 : 0,
 		.cpu_only = r->cpu_only ? 1 : 0,
 	};
-	protobuf_c_message_free_unpacked(req, NULL);
 	log_info("OnlineCPUMem %u CPUs%s%s", q.nb_cpus, q.cpu_only ? ", CPUs only" : "",
 		 q.wait ? ", waiting" : "");
-	fe_forward(fe, call, IPC_ONLINE_CPU_MEM_REQ, &q, sizeof(q));
+	exec_forward(fe, call, IPC_ONLINE_CPU_MEM_REQ, &q, sizeof(q));
 }
 
-void rpc_mem_hotplug_by_probe(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_mem_hotplug_by_probe)
 {
-	Grpc__MemHotplugByProbeRequest *r = (Grpc__MemHotplugByProbeRequest *)req;
+	const Grpc__MemHotplugByProbeRequest *r = (const Grpc__MemHotplugByProbeRequest *)req;
 	size_t n = r->n_memhotplugprobeaddr;
 	if (n == 0) {
-		protobuf_c_message_free_unpacked(req, NULL);
 		ttrpc_call_reply(call, NULL);
 		return;
 	}
 	if (n > IPC_MEM_PROBE_MAX) {
-		protobuf_c_message_free_unpacked(req, NULL);
 		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT,
 				"MemHotplugByProbe: %zu addresses is more than %u", n,
 				IPC_MEM_PROBE_MAX);
 		return;
 	}
 	/* uint64_t[] already: the addresses as they are. */
-	fe_forward(fe, call, IPC_MEM_PROBE_REQ, r->memhotplugprobeaddr, n * sizeof(uint64_t));
-	protobuf_c_message_free_unpacked(req, NULL);
+	exec_forward(fe, call, IPC_MEM_HOTPLUG_BY_PROBE_REQ, r->memhotplugprobeaddr, n * sizeof(uint64_t));
 }
 
-void rpc_add_swap_path(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_add_swap_path)
 {
-	Grpc__AddSwapPathRequest *r = (Grpc__AddSwapPathRequest *)req;
+	const Grpc__AddSwapPathRequest *r = (const Grpc__AddSwapPathRequest *)req;
 	const char *why = path_problem(r->path);
 	if (why) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "AddSwapPath: path %s", why);
-		fail_free(call, req, GRPC_INVALID_ARGUMENT, msg);
+		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "%s", msg);
 		return;
 	}
 	log_info("AddSwapPath %s", r->path);
-	fe_forward(fe, call, IPC_ADD_SWAP_REQ, r->path, strlen(r->path));
-	protobuf_c_message_free_unpacked(req, NULL);
+	exec_forward(fe, call, IPC_ADD_SWAP_PATH_REQ, r->path, strlen(r->path));
 }

@@ -42,7 +42,7 @@ int metrics_text_check(const uint8_t *p, size_t len, struct kerr *err)
 	return 0;
 }
 
-static void metrics_reply(struct frontend *fe, struct ttrpc_call *call, const struct ipc_msg *reply,
+static void get_metrics_reply(struct frontend *fe, struct ttrpc_call *call, const struct ipc_msg *reply,
 			  const struct kerr *failure)
 {
 	if (!reply) {
@@ -69,12 +69,10 @@ static void metrics_reply(struct frontend *fe, struct ttrpc_call *call, const st
 	free(text);
 }
 
-void rpc_get_metrics(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+/* GetMetricsRequest has no fields. */
+RPC_HANDLER(rpc_get_metrics)
 {
-	/* GetMetricsRequest has no fields. */
-	protobuf_c_message_free_unpacked(req, NULL);
 	struct kerr err = { 0 };
-	if (exec_request(fe, call, IPC_METRICS_REQ, NULL, 0, IPC_METRICS_REPLY, metrics_reply,
-			 &err) < 0)
+	if (exec_request(fe, call, IPC_GET_METRICS_REQ, NULL, 0, get_metrics_reply, &err) < 0)
 		ttrpc_call_fail_err(call, &err);
 }

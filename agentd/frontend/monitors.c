@@ -79,7 +79,7 @@ struct fe_reader {
 	struct fe_mon *mon;
 	char exec_id[IPC_ID_MAX];
 	unsigned stream;
-	bool busy; /* a STDIO_READ_REQ is in flight */
+	bool busy; /* a READ_STREAM_REQ is in flight */
 	struct fe_read_wait *waiters, **waiters_tail;
 	unsigned nwaiters;
 	/* Bytes received for a read whose call went away: not acknowledged,
@@ -96,15 +96,13 @@ struct fe_reader {
 struct fe_write {
 	struct fe_mon *mon;
 	struct ttrpc_call *call; /* NULL once cancelled */
-	Grpc__WriteStreamRequest *req;
 	char exec_id[IPC_ID_MAX];
-	size_t off;
+	size_t off, len;
+	uint8_t data[];          /* the request's, copied: the call outlives it */
 };
 
 struct mon_req {
-	struct mon_req *next;
-	uint32_t id;
-	uint32_t reply_type;
+	struct ipc_pending req;
 	enum req_kind kind;
 	struct fe_mon *mon;
 	struct ttrpc_call *call; /* SIMPLE, WAIT: NULL once cancelled */
@@ -118,8 +116,7 @@ struct fe_mon {
 	char container_id[IPC_ID_MAX];
 	struct ipc_chan *chan; /* NULL once closed */
 	char gone_reason[128];
-	struct mon_req *reqs;
-	unsigned nreqs;
+	struct ipc_pending_list reqs;
 	struct fe_reader *readers;
 	/* >0 while a function of this file uses the struct: a channel that
 	 * closes meanwhile (a send found the peer gone) leaves the freeing to
@@ -223,7 +220,6 @@ static void write_finish(struct fe_write *w, const struct kerr *failure, uint64_
 			ttrpc_call_reply(w->call, &resp.base);
 		}
 	}
-	protobuf_c_message_free_unpacked(&w->req->base, NULL);
 	free(w);
 }
 
@@ -234,8 +230,8 @@ static void on_mon_close(struct ipc_chan *c, const char *reason, void *data)
 	snprintf(m->gone_reason, sizeof(m->gone_reason), "%s",
 		 reason ? reason : "the monitor closed it");
 	if (reason)
-		log_warn("container %s: monitor channel closed (%s); %u pending request(s) fail",
-			 m->container_id, m->gone_reason, m->nreqs);
+		log_warn("container %s: monitor channel closed (%s); %zu pending request(s) fail",
+			 m->container_id, m->gone_reason, m->reqs.n);
 	else
 		log_debug("container %s: monitor channel closed", m->container_id);
 	m->chan = NULL;
@@ -247,10 +243,9 @@ static void on_mon_close(struct ipc_chan *c, const char *reason, void *data)
 			"container %s: monitor channel closed: %s", m->container_id,
 			m->gone_reason);
 	m->busy++;
-	while (m->reqs) {
-		struct mon_req *r = m->reqs;
-		m->reqs = r->next;
-		m->nreqs--;
+	struct ipc_pending *q;
+	while ((q = ipc_pending_pop(&m->reqs))) {
+		struct mon_req *r = ipc_pending_entry(q, struct mon_req, req);
 		if ((r->kind == REQ_SIMPLE || r->kind == REQ_WAIT) && r->call)
 			fail_call(r->call, &failure);
 		else if (r->kind == REQ_WRITE)
@@ -272,16 +267,6 @@ static void on_mon_close(struct ipc_chan *c, const char *reason, void *data)
 
 /* ---- sending ---- */
 
-static void req_unlink(struct fe_mon *m, struct mon_req *r)
-{
-	for (struct mon_req **pp = &m->reqs; *pp; pp = &(*pp)->next)
-		if (*pp == r) {
-			*pp = r->next;
-			m->nreqs--;
-			return;
-		}
-}
-
 /*
  * Register r and send its message. Returns 0 when the request is in flight
  * or the channel closed during the send (then on_mon_close already failed
@@ -297,22 +282,21 @@ static int mon_send(struct fe_mon *m, struct mon_req *r, uint32_t type, const vo
 				       "container %s: monitor channel closed: %s",
 				       m->container_id, m->gone_reason);
 	}
-	if (m->nreqs >= MON_MAX_REQS) {
+	if (m->reqs.n >= MON_MAX_REQS) {
 		free(r);
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -EBUSY,
 				       "container %s: %u requests already wait for its monitor",
 				       m->container_id, MON_MAX_REQS);
 	}
 	r->mon = m;
-	r->id = ipc_chan_next_id(m->chan);
-	r->next = m->reqs;
-	m->reqs = r;
-	m->nreqs++;
-	int rc = ipc_chan_send(m->chan, type, r->id, payload, len, -1, err);
+	/* Pending before the send: a send that finds the channel broken
+	 * closes it, and on_mon_close fails what is pending. */
+	ipc_pending_add(&m->reqs, &r->req, type, ipc_chan_next_id(m->chan));
+	int rc = ipc_chan_send(m->chan, type, r->req.id, payload, len, -1, err);
 	if (rc < 0) {
 		if (m->dead)
 			return 0; /* on_mon_close failed r's call and freed r */
-		req_unlink(m, r);
+		ipc_pending_remove(&m->reqs, &r->req);
 		free(r);
 		if (kerr_status(err) != GRPC_INVALID_ARGUMENT)
 			err->status = GRPC_UNAVAILABLE;
@@ -321,15 +305,13 @@ static int mon_send(struct fe_mon *m, struct mon_req *r, uint32_t type, const vo
 	return 0;
 }
 
-static struct mon_req *req_new(enum req_kind kind, uint32_t reply_type, struct kerr *err)
+static struct mon_req *req_new(enum req_kind kind, struct kerr *err)
 {
 	struct mon_req *r = calloc(1, sizeof(*r));
 	if (!r)
 		kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
-	else {
+	else
 		r->kind = kind;
-		r->reply_type = reply_type;
-	}
 	return r;
 }
 
@@ -337,7 +319,7 @@ static void on_req_cancel(struct ttrpc_call *call, void *data)
 {
 	struct mon_req *r = data;
 	log_debug("container %s: ttRPC call cancelled; the monitor's reply %u will be dropped",
-		  r->mon->container_id, r->id);
+		  r->mon->container_id, r->req.id);
 	r->call = NULL;
 	ttrpc_call_release(call);
 }
@@ -354,12 +336,11 @@ static struct fe_mon *mon_get(struct frontend *fe, const char *cid, struct kerr 
 
 /* SIMPLE and WAIT requests: the call waits for one reply. */
 static void call_request(struct frontend *fe, struct ttrpc_call *call, const char *cid,
-			 enum req_kind kind, uint32_t type, const void *payload, size_t len,
-			 uint32_t reply_type)
+			 enum req_kind kind, uint32_t type, const void *payload, size_t len)
 {
 	struct kerr err = { 0 };
 	struct fe_mon *m = mon_get(fe, cid, &err);
-	struct mon_req *r = m ? req_new(kind, reply_type, &err) : NULL;
+	struct mon_req *r = m ? req_new(kind, &err) : NULL;
 	if (!r) {
 		ttrpc_call_fail_err(call, &err);
 		return;
@@ -420,8 +401,8 @@ static void send_ack(struct fe_mon *m, const struct ipc_stdio_ack *a)
 	if (!m->chan)
 		return;
 	struct kerr err = { 0 };
-	if (ipc_chan_send(m->chan, IPC_STDIO_ACK, 0, a, sizeof(*a), -1, &err) < 0 && !m->dead)
-		log_warn("container %s: STDIO_ACK: %s", m->container_id, err.msg);
+	if (ipc_chan_send(m->chan, IPC_READ_STREAM_ACK, 0, a, sizeof(*a), -1, &err) < 0 && !m->dead)
+		log_warn("container %s: READ_STREAM_ACK: %s", m->container_id, err.msg);
 }
 
 /* Set by on_reply_sent: deliver() tells whether its reply went out at
@@ -506,19 +487,17 @@ static void reader_pump(struct fe_reader *rd)
 		max_len = rd->ahead_len;
 	else
 		return;
-	struct mon_req *r = calloc(1, sizeof(*r));
 	struct kerr err = { 0 };
+	struct mon_req *r = req_new(REQ_READ, &err);
 	int rc;
 	if (!r) {
-		rc = kerr_set_status(&err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+		rc = err.code;
 	} else {
-		r->kind = REQ_READ;
-		r->reply_type = IPC_STDIO_DATA;
 		r->rd = rd;
 		struct ipc_stdio_read q = { .stream = rd->stream, .max_len = max_len };
 		memcpy(q.exec_id, rd->exec_id, sizeof(q.exec_id));
 		rd->busy = true;
-		rc = mon_send(m, r, IPC_STDIO_READ_REQ, &q, sizeof(q), &err);
+		rc = mon_send(m, r, IPC_READ_STREAM_REQ, &q, sizeof(q), &err);
 		if (rc < 0)
 			rd->busy = false;
 	}
@@ -549,10 +528,10 @@ static void on_read_reply(struct fe_mon *m, struct mon_req *r, const struct ipc_
 		reader_maybe_free(rd);
 		return;
 	}
-	struct ipc_stdio_data h;
-	memcpy(&h, msg->payload, sizeof(h));
-	const uint8_t *data = msg->payload + sizeof(h);
-	size_t n = msg->len - sizeof(h);
+	const struct ipc_stdio_data *h = msg->in;
+	uint64_t offset = h->offset;
+	const uint8_t *data = h->data;
+	size_t n = msg->len - sizeof(*h);
 	if (n == 0) {
 		/* EOF. Upstream answers a read at EOF with an empty ReadStreamResponse
 		 * (the pipe read returns 0 bytes) and the Kata runtime maps empty
@@ -571,10 +550,10 @@ static void on_read_reply(struct fe_mon *m, struct mon_req *r, const struct ipc_
 	}
 	if (rd->waiters) {
 		size_t give = n < rd->waiters->len ? n : rd->waiters->len;
-		deliver(rd, data, give, h.offset);
+		deliver(rd, data, give, offset);
 		data += give;
 		n -= give;
-		h.offset += give;
+		offset += give;
 	}
 	if (n) {
 		/* The emptied stash's buffer is reused (realloc): the stash is
@@ -590,7 +569,7 @@ static void on_read_reply(struct fe_mon *m, struct mon_req *r, const struct ipc_
 		rd->stash = stash;
 		memcpy(rd->stash, data, n);
 		rd->stash_len = n;
-		rd->stash_off = h.offset;
+		rd->stash_off = offset;
 		m->fe->stash_bytes += n;
 	}
 	reader_pump(rd);
@@ -598,7 +577,7 @@ static void on_read_reply(struct fe_mon *m, struct mon_req *r, const struct ipc_
 		reader_maybe_free(rd);
 }
 
-void monitors_read(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+void monitors_read_stream(struct frontend *fe, struct ttrpc_call *call, const char *cid,
 		   const char *eid, unsigned stream, uint32_t len)
 {
 	struct kerr err = { 0 };
@@ -652,19 +631,19 @@ static void on_write_cancel(struct ttrpc_call *call, void *data)
 static void write_next(struct fe_write *w)
 {
 	struct fe_mon *m = w->mon;
-	size_t left = w->req->data.len - w->off;
+	size_t left = w->len - w->off;
 	size_t n = left < IPC_STDIO_CHUNK ? left : IPC_STDIO_CHUNK;
 	static uint8_t buf[sizeof(struct ipc_stdio_write) + IPC_STDIO_CHUNK];
 	struct kerr err = { 0 };
-	struct mon_req *r = req_new(REQ_WRITE, IPC_STDIO_WRITTEN, &err);
+	struct mon_req *r = req_new(REQ_WRITE, &err);
 	if (!r) {
 		write_finish(w, &err, 0);
 		return;
 	}
 	r->w = w;
 	memcpy(buf, w->exec_id, IPC_ID_MAX);
-	memcpy(buf + sizeof(struct ipc_stdio_write), w->req->data.data + w->off, n);
-	if (mon_send(m, r, IPC_STDIO_WRITE_REQ, buf, sizeof(struct ipc_stdio_write) + n, &err) < 0)
+	memcpy(buf + sizeof(struct ipc_stdio_write), w->data + w->off, n);
+	if (mon_send(m, r, IPC_WRITE_STDIN_REQ, buf, sizeof(struct ipc_stdio_write) + n, &err) < 0)
 		write_finish(w, &err, 0);
 }
 
@@ -676,20 +655,19 @@ static void on_write_reply(struct fe_mon *m, struct mon_req *r, const struct ipc
 		write_finish(w, failure, 0);
 		return;
 	}
-	struct ipc_stdio_written d;
-	memcpy(&d, msg->payload, sizeof(d));
-	size_t left = w->req->data.len - w->off;
-	if (d.len > left || d.len > IPC_STDIO_CHUNK) {
+	const struct ipc_stdio_written *d = msg->in;
+	size_t left = w->len - w->off;
+	if (d->len > left || d->len > IPC_STDIO_CHUNK) {
 		struct kerr e = { 0 };
 		kerr_set_status(&e, GRPC_INTERNAL, -EPROTO, "monitor reports %llu bytes written of %zu",
-				(unsigned long long)d.len, left);
+				(unsigned long long)d->len, left);
 		write_finish(w, &e, 0);
 		if (m->chan)
-			ipc_chan_close(m->chan, "STDIO_WRITTEN beyond the request");
+			ipc_chan_close(m->chan, "WRITE_STDIN_REPLY beyond the request");
 		return;
 	}
-	w->off += d.len;
-	if (w->off == w->req->data.len || !w->call) {
+	w->off += d->len;
+	if (w->off == w->len || !w->call) {
 		/* Done, or nobody is waiting for the rest any more. */
 		write_finish(w, NULL, w->off);
 		return;
@@ -697,24 +675,22 @@ static void on_write_reply(struct fe_mon *m, struct mon_req *r, const struct ipc
 	write_next(w);
 }
 
-void monitors_write(struct frontend *fe, struct ttrpc_call *call, Grpc__WriteStreamRequest *req)
+void monitors_write_stdin(struct frontend *fe, struct ttrpc_call *call,
+			  const Grpc__WriteStreamRequest *req)
 {
 	struct kerr err = { 0 };
 	struct fe_mon *m = mon_get(fe, req->container_id, &err);
 	if (!m) {
-		protobuf_c_message_free_unpacked(&req->base, NULL);
 		ttrpc_call_fail_err(call, &err);
 		return;
 	}
-	struct fe_write *w = calloc(1, sizeof(*w));
+	struct fe_write *w = malloc(sizeof(*w) + req->data.len);
 	if (!w) {
-		protobuf_c_message_free_unpacked(&req->base, NULL);
 		ttrpc_call_fail(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
-	w->mon = m;
-	w->call = call;
-	w->req = req;
+	*w = (struct fe_write){ .mon = m, .call = call, .len = req->data.len };
+	memcpy(w->data, req->data.data, req->data.len);
 	snprintf(w->exec_id, sizeof(w->exec_id), "%s", ipc_exec_name(req->container_id, req->exec_id));
 	ttrpc_call_set_cancel(call, on_write_cancel, w);
 	m->busy++;
@@ -730,24 +706,24 @@ void monitors_close_stdin(struct frontend *fe, struct ttrpc_call *call, const ch
 	struct ipc_exec_ref q = { 0 };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", cid);
 	snprintf(q.exec_id, sizeof(q.exec_id), "%s", eid);
-	call_request(fe, call, cid, REQ_SIMPLE, IPC_STDIO_CLOSE_REQ, &q, sizeof(q), IPC_OK);
+	call_request(fe, call, cid, REQ_SIMPLE, IPC_CLOSE_STDIN_REQ, &q, sizeof(q));
 }
 
-void monitors_resize(struct frontend *fe, struct ttrpc_call *call, const char *cid,
-		     const char *eid, uint16_t rows, uint16_t cols)
+void monitors_tty_win_resize(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+			     const char *eid, uint16_t rows, uint16_t cols)
 {
 	struct ipc_tty_resize q = { .rows = rows, .cols = cols };
 	snprintf(q.exec_id, sizeof(q.exec_id), "%s", eid);
-	call_request(fe, call, cid, REQ_SIMPLE, IPC_TTY_RESIZE_REQ, &q, sizeof(q), IPC_OK);
+	call_request(fe, call, cid, REQ_SIMPLE, IPC_TTY_WIN_RESIZE_REQ, &q, sizeof(q));
 }
 
-void monitors_wait(struct frontend *fe, struct ttrpc_call *call, const char *cid,
-		   const char *eid)
+void monitors_wait_process(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+			   const char *eid)
 {
 	struct ipc_exec_ref q = { 0 };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", cid);
 	snprintf(q.exec_id, sizeof(q.exec_id), "%s", eid);
-	call_request(fe, call, cid, REQ_WAIT, IPC_WAIT_REQ, &q, sizeof(q), IPC_WAIT_REPLY);
+	call_request(fe, call, cid, REQ_WAIT, IPC_WAIT_PROCESS_REQ, &q, sizeof(q));
 }
 
 /* ---- replies ---- */
@@ -755,27 +731,12 @@ void monitors_wait(struct frontend *fe, struct ttrpc_call *call, const char *cid
 static int on_reply(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct fe_mon *m = data;
-	struct mon_req *r = m->reqs;
-	while (r && r->id != msg->hdr.id)
-		r = r->next;
-	if (!r)
-		return kerr_set(err, -EPROTO, "%s with id %u matches no request",
-				ipc_type_name(msg->hdr.type), msg->hdr.id);
-	if (msg->hdr.type != r->reply_type && msg->hdr.type != IPC_ERROR)
-		return kerr_set(err, -EPROTO, "%s with id %u answers a request expecting %s",
-				ipc_type_name(msg->hdr.type), msg->hdr.id,
-				ipc_type_name(r->reply_type));
-	req_unlink(m, r);
-
+	struct ipc_pending *q = ipc_pending_match(&m->reqs, msg, err);
+	if (!q)
+		return err->code;
+	struct mon_req *r = ipc_pending_entry(q, struct mon_req, req);
 	struct kerr failure = { 0 };
-	const struct kerr *fp = NULL;
-	if (msg->hdr.type == IPC_ERROR) {
-		struct ipc_error e;
-		memcpy(&e, msg->payload, sizeof(e));
-		kerr_set_status(&failure, e.grpc_status, e.errno_code ? e.errno_code : -EIO, "%s",
-				(const char *)msg->payload + sizeof(e));
-		fp = &failure;
-	}
+	const struct kerr *fp = ipc_error_decode(msg, &failure) ? &failure : NULL;
 	m->busy++;
 	switch (r->kind) {
 	case REQ_SIMPLE:
@@ -793,10 +754,9 @@ static int on_reply(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct 
 			if (fp) {
 				ttrpc_call_fail_err(r->call, fp);
 			} else {
-				struct ipc_wait_reply w;
-				memcpy(&w, msg->payload, sizeof(w));
+				const struct ipc_wait_reply *w = msg->in;
 				Grpc__WaitProcessResponse resp = GRPC__WAIT_PROCESS_RESPONSE__INIT;
-				resp.status = w.status;
+				resp.status = w->status;
 				ttrpc_call_reply(r->call, &resp.base);
 			}
 		}
@@ -814,12 +774,8 @@ static int on_reply(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct 
 }
 
 static const struct ipc_dispatch monitor_table[] = {
-	{ IPC_STDIO_DATA, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
-	{ IPC_STDIO_WRITTEN, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
-	{ IPC_WAIT_REPLY, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
-	{ IPC_OK, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
-	{ IPC_ERROR, IPC_FROM(IPC_ROLE_MONITOR), on_reply },
-	{ 0, 0, NULL },
+	{ IPC_REPLIES, on_reply },
+	{ 0, NULL },
 };
 
 /* ---- attach ---- */

@@ -4,8 +4,9 @@
  * UpdateRoutes, ListInterfaces, ListRoutes, AddARPNeighbors. The requests
  * are re-encoded and forwarded; the executor checks every field and acts
  * (agentd/executor/network.c, doc/network.md). Its answers are decoded
- * here before they go back, so the host only ever gets a well-formed
- * message of the declared type.
+ * (exec_forward, with the descriptor the declaration gives the reply)
+ * before they go back, so the host only ever gets a well-formed message of
+ * the declared type.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,81 +22,46 @@
 #define NET_MAX_ROUTES 1024u
 #define NET_MAX_NEIGH 1024u
 
-
-static void interface_reply(struct frontend *fe, struct ttrpc_call *call,
-			    const struct ipc_msg *reply, const struct kerr *failure)
+RPC_HANDLER(rpc_update_interface)
 {
-	exec_reply_decoded(call, reply, failure, &types__interface__descriptor);
-}
-
-static void routes_reply(struct frontend *fe, struct ttrpc_call *call, const struct ipc_msg *reply,
-			 const struct kerr *failure)
-{
-	exec_reply_decoded(call, reply, failure, &grpc__routes__descriptor);
-}
-
-static void interfaces_reply(struct frontend *fe, struct ttrpc_call *call,
-			     const struct ipc_msg *reply, const struct kerr *failure)
-{
-	exec_reply_decoded(call, reply, failure, &grpc__interfaces__descriptor);
-}
-
-/* A request with no payload; the answer goes through fn. Takes req. */
-static void ask_list(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req,
-		     uint32_t type, uint32_t reply_type, exec_reply_fn fn)
-{
-	protobuf_c_message_free_unpacked(req, NULL);
-	struct kerr err = { 0 };
-	if (exec_request(fe, call, type, NULL, 0, reply_type, fn, &err) < 0)
-		ttrpc_call_fail_err(call, &err);
-}
-
-void rpc_update_interface(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
-{
-	Grpc__UpdateInterfaceRequest *r = (Grpc__UpdateInterfaceRequest *)req;
+	const Grpc__UpdateInterfaceRequest *r = (const Grpc__UpdateInterfaceRequest *)req;
 	if (!r->interface || r->interface->n_ipaddresses > NET_MAX_ADDRS) {
-		protobuf_c_message_free_unpacked(req, NULL);
 		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT,
 				"UpdateInterface: no interface, or more than %u addresses",
 				NET_MAX_ADDRS);
 		return;
 	}
-	fe_forward_message_to(fe, call, IPC_NET_UPDATE_INTERFACE_REQ, req, IPC_NET_INTERFACE_REPLY,
-			      interface_reply);
+	exec_forward_message(fe, call, IPC_UPDATE_INTERFACE_REQ, req);
 }
 
-void rpc_update_routes(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_update_routes)
 {
-	Grpc__UpdateRoutesRequest *r = (Grpc__UpdateRoutesRequest *)req;
+	const Grpc__UpdateRoutesRequest *r = (const Grpc__UpdateRoutesRequest *)req;
 	if (r->routes && r->routes->n_routes > NET_MAX_ROUTES) {
-		protobuf_c_message_free_unpacked(req, NULL);
 		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "UpdateRoutes: more than %u routes",
 				NET_MAX_ROUTES);
 		return;
 	}
-	fe_forward_message_to(fe, call, IPC_NET_UPDATE_ROUTES_REQ, req, IPC_NET_ROUTES_REPLY,
-			      routes_reply);
+	exec_forward_message(fe, call, IPC_UPDATE_ROUTES_REQ, req);
 }
 
-void rpc_list_interfaces(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_list_interfaces)
 {
-	ask_list(fe, call, req, IPC_NET_LIST_INTERFACES_REQ, IPC_NET_INTERFACES_REPLY,
-		 interfaces_reply);
+	exec_forward(fe, call, IPC_LIST_INTERFACES_REQ, NULL, 0);
 }
 
-void rpc_list_routes(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_list_routes)
 {
-	ask_list(fe, call, req, IPC_NET_LIST_ROUTES_REQ, IPC_NET_ROUTES_REPLY, routes_reply);
+	exec_forward(fe, call, IPC_LIST_ROUTES_REQ, NULL, 0);
 }
 
-void rpc_add_arp_neighbors(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_add_arp_neighbors)
 {
-	Grpc__AddARPNeighborsRequest *r = (Grpc__AddARPNeighborsRequest *)req;
+	const Grpc__AddARPNeighborsRequest *r = (const Grpc__AddARPNeighborsRequest *)req;
 	if (r->neighbors && r->neighbors->n_arpneighbors > NET_MAX_NEIGH) {
-		protobuf_c_message_free_unpacked(req, NULL);
 		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT,
 				"AddARPNeighbors: more than %u neighbours", NET_MAX_NEIGH);
 		return;
 	}
-	fe_forward_message(fe, call, IPC_NET_ADD_ARP_REQ, req);
+	exec_forward_message(fe, call, IPC_ADD_ARP_NEIGHBORS_REQ, req);
 }

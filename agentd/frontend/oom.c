@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * oom.c - GetOOMEvent in the front-end: the waiting calls and the one long
- * poll (OOM_EVENT_REQ) they share to the executor, which owns the event
+ * poll (GET_OOM_EVENT_REQ) they share to the executor, which owns the event
  * queue (agentd/executor/oom.c; the protocol is doc/ipc.md "OOM events").
  *
  * At most one poll is outstanding. Its reply goes to the oldest waiting
  * call; if none waits any more (its deadline passed, its connection
  * closed), the event is kept here as the "spare" and the next call gets it
- * at once. The executor drops an event only when our next OOM_EVENT_REQ
+ * at once. The executor drops an event only when our next GET_OOM_EVENT_REQ
  * acknowledges it, and we send that only once the event reached a ttRPC
  * reply: a cancelled call consumes nothing, and a spare still held when the
  * front-end dies is delivered again to its successor.
@@ -33,8 +33,7 @@ static void on_poll_reply(struct frontend *fe, struct ttrpc_call *call,
 /* Ask the executor for the next event; also acknowledges the previous one. */
 static int send_poll(struct frontend *fe, struct kerr *err)
 {
-	int r = exec_request(fe, NULL, IPC_OOM_EVENT_REQ, NULL, 0, IPC_OOM_EVENT_REPLY,
-			     on_poll_reply, err);
+	int r = exec_request(fe, NULL, IPC_GET_OOM_EVENT_REQ, NULL, 0, on_poll_reply, err);
 	if (r == 0)
 		fe->oom_polling = true;
 	return r;
@@ -98,26 +97,24 @@ static void on_poll_reply(struct frontend *fe, struct ttrpc_call *call,
 		fail_waiters(fe, failure);
 		return;
 	}
-	struct ipc_container_ref r;
-	memcpy(&r, reply->payload, sizeof(r));
+	const struct ipc_container_ref *r = reply->in;
 	struct oom_waiter *w = waiter_pop(fe);
 	if (!w) {
-		log_debug("OOM event for %s kept: no GetOOMEvent waits any more", r.container_id);
-		memcpy(fe->oom_spare, r.container_id, sizeof(fe->oom_spare));
+		log_debug("OOM event for %s kept: no GetOOMEvent waits any more", r->container_id);
+		memcpy(fe->oom_spare, r->container_id, sizeof(fe->oom_spare));
 		fe->oom_have_spare = true;
 		return;
 	}
-	answer(w->call, r.container_id);
+	answer(w->call, r->container_id);
 	free(w);
 	struct kerr err = { 0 };
 	if (send_poll(fe, &err) < 0)
 		log_warn("OOM event for %s not acknowledged (it may be delivered twice): %s",
-			 r.container_id, err.msg);
+			 r->container_id, err.msg);
 }
 
 RPC_HANDLER(rpc_get_oom_event)
 {
-	protobuf_c_message_free_unpacked(req, NULL);
 	if (fe->stopping) {
 		ttrpc_call_fail(call, GRPC_UNAVAILABLE, "the agent is shutting down");
 		return;

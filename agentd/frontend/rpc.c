@@ -14,8 +14,9 @@
  *   4. the handler table below: a method not listed is UNIMPLEMENTED
  *      "<service>/<method> is not implemented yet".
  *
- * A handler owns the decoded request and answers the call exactly once, now
- * or later (requests forwarded to the executor answer when its reply comes).
+ * A handler reads the decoded request, which rpc_dispatch frees when the
+ * handler returns, and answers the call exactly once, now or later
+ * (requests forwarded to the executor answer when its reply comes).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@
 #include "rpc_catalog.h"
 
 typedef void (*rpc_handler_fn)(struct frontend *fe, struct ttrpc_call *call,
-			       ProtobufCMessage *req);
+			       const ProtobufCMessage *req);
 
 struct rpc_handler {
 	const char *service;
@@ -40,34 +41,31 @@ struct rpc_handler {
 
 /* ---- grpc.Health ---- */
 
-static void health_check(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+static RPC_HANDLER(health_check)
 {
 	Grpc__HealthCheckResponse resp = GRPC__HEALTH_CHECK_RESPONSE__INIT;
 	resp.status = GRPC__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
-	protobuf_c_message_free_unpacked(req, NULL);
 	ttrpc_call_reply(call, &resp.base);
 }
 
-static void health_version(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+static RPC_HANDLER(health_version)
 {
 	Grpc__VersionCheckResponse resp = GRPC__VERSION_CHECK_RESPONSE__INIT;
 	resp.grpc_version = (char *)KATA_AGENT_API_VERSION;
 	resp.agent_version = (char *)KATA_AGENT_VERSION;
-	protobuf_c_message_free_unpacked(req, NULL);
 	ttrpc_call_reply(call, &resp.base);
 }
 
 /* ---- grpc.AgentService/GetGuestDetails: a round trip to the executor ---- */
 
-static void guest_details_reply(struct frontend *fe, struct ttrpc_call *call,
-				const struct ipc_msg *reply, const struct kerr *failure)
+static void get_guest_details_reply(struct frontend *fe, struct ttrpc_call *call,
+				    const struct ipc_msg *reply, const struct kerr *failure)
 {
 	if (!reply) {
 		ttrpc_call_fail_err(call, failure);
 		return;
 	}
-	struct ipc_guest_details_reply r;
-	memcpy(&r, reply->payload, sizeof(r));
+	const struct ipc_guest_details_reply *r = reply->in;
 
 	/* As upstream get_agent_details: the runtime refuses every
 	 * CreateContainer with guest seccomp on unless supports_seccomp. No
@@ -76,13 +74,13 @@ static void guest_details_reply(struct frontend *fe, struct ttrpc_call *call,
 	 * seccomp is always built in here, agent-policy is not. */
 	Grpc__AgentDetails details = GRPC__AGENT_DETAILS__INIT;
 	details.version = (char *)KATA_AGENT_VERSION;
-	details.init_daemon = r.init_daemon;
-	details.supports_seccomp = r.supports_seccomp;
+	details.init_daemon = r->init_daemon;
+	details.supports_seccomp = r->supports_seccomp;
 	char *handlers[IPC_STORAGE_DRIVERS_MAX];
 	size_t n = 0;
 	const char *name;
 	for (unsigned b = 0; (name = ipc_storage_driver_name(b)); b++)
-		if (r.storage_handlers & (1u << b))
+		if (r->storage_handlers & (1u << b))
 			handlers[n++] = (char *)name;
 	details.storage_handlers = handlers;
 	details.n_storage_handlers = n;
@@ -91,23 +89,22 @@ static void guest_details_reply(struct frontend *fe, struct ttrpc_call *call,
 	details.n_extra_features = 1;
 
 	Grpc__GuestDetailsResponse resp = GRPC__GUEST_DETAILS_RESPONSE__INIT;
-	resp.mem_block_size_bytes = r.mem_block_size_bytes;
-	resp.support_mem_hotplug_probe = r.support_mem_hotplug_probe;
+	resp.mem_block_size_bytes = r->mem_block_size_bytes;
+	resp.support_mem_hotplug_probe = r->support_mem_hotplug_probe;
 	resp.agent_details = &details;
 	ttrpc_call_reply(call, &resp.base);
 }
 
-static void get_guest_details(struct frontend *fe, struct ttrpc_call *call, ProtobufCMessage *req)
+RPC_HANDLER(rpc_get_guest_details)
 {
-	Grpc__GuestDetailsRequest *r = (Grpc__GuestDetailsRequest *)req;
+	const Grpc__GuestDetailsRequest *r = (const Grpc__GuestDetailsRequest *)req;
 	struct ipc_guest_details_req ir = {
 		.mem_block_size = r->mem_block_size ? 1 : 0,
 		.mem_hotplug_probe = r->mem_hotplug_probe ? 1 : 0,
 	};
-	protobuf_c_message_free_unpacked(req, NULL);
 	struct kerr err = { 0 };
-	if (exec_request(fe, call, IPC_GUEST_DETAILS_REQ, &ir, sizeof(ir), IPC_GUEST_DETAILS_REPLY,
-			 guest_details_reply, &err) < 0)
+	if (exec_request(fe, call, IPC_GET_GUEST_DETAILS_REQ, &ir, sizeof(ir),
+			 get_guest_details_reply, &err) < 0)
 		ttrpc_call_fail_err(call, &err);
 }
 
@@ -116,7 +113,7 @@ static void get_guest_details(struct frontend *fe, struct ttrpc_call *call, Prot
 static const struct rpc_handler handlers[] = {
 	{ "grpc.Health", "Check", health_check },
 	{ "grpc.Health", "Version", health_version },
-	{ "grpc.AgentService", "GetGuestDetails", get_guest_details },
+	{ "grpc.AgentService", "GetGuestDetails", rpc_get_guest_details },
 	{ "grpc.AgentService", "CreateSandbox", rpc_create_sandbox },
 	{ "grpc.AgentService", "DestroySandbox", rpc_destroy_sandbox },
 	{ "grpc.AgentService", "CreateContainer", rpc_create_container },
@@ -219,5 +216,9 @@ void rpc_dispatch(struct ttrpc_call *call, void *data)
 		return;
 	}
 	log_debug("%s/%s", rm->service, rm->method);
+	/* The handler reads req; what it keeps past its return it copies
+	 * (its memory stays counted against the connection until the call
+	 * ends, whenever it is freed). */
 	h->fn(fe, call, req);
+	protobuf_c_message_free_unpacked(req, NULL);
 }

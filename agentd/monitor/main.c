@@ -75,20 +75,19 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 
 /* ---- replies ---- */
 
+static void chan_kerr(struct ipc_chan *c, uint32_t id, const struct kerr *e)
+{
+	struct kerr e2 = { 0 };
+	if (ipc_chan_send_error(c, id, e, GRPC_INTERNAL, &e2) < 0)
+		log_warn("reply to %s: %s", ipc_chan_name(c), e2.msg);
+}
+
 static void chan_error(struct ipc_chan *c, uint32_t id, int grpc_status, int errno_code,
 		       const char *msg)
 {
-	uint8_t buf[sizeof(struct ipc_error) + IPC_ERROR_MSG_MAX];
-	size_t n = ipc_error_build(buf, grpc_status, errno_code, msg);
 	struct kerr e = { 0 };
-	if (ipc_chan_send(c, IPC_ERROR, id, buf, n, -1, &e) < 0)
-		log_warn("reply to %s: %s", ipc_chan_name(c), e.msg);
-}
-
-static void chan_kerr(struct ipc_chan *c, uint32_t id, const struct kerr *e)
-{
-	int code = e->code < 0 && e->code >= -4095 ? e->code : 0;
-	chan_error(c, id, kerr_status(e), code, e->msg);
+	kerr_set_status(&e, grpc_status, errno_code, "%s", msg);
+	chan_kerr(c, id, &e);
 }
 
 static void chan_ok(struct ipc_chan *c, uint32_t id)
@@ -151,13 +150,6 @@ void mon_check_done(struct monitor *m)
 	}
 }
 
-static int need_id(const struct ipc_msg *msg, struct kerr *err)
-{
-	if (msg->hdr.id == 0)
-		return kerr_set(err, -EPROTO, "%s without a request id", ipc_type_name(msg->hdr.type));
-	return 0;
-}
-
 void mon_released(struct monitor *m, const char *exec_id)
 {
 	if (!m->exec)
@@ -200,54 +192,45 @@ static struct mon_proc *find_or_reply(struct monitor *m, struct ipc_chan *c, uin
 
 /* ---- front-end channel ---- */
 
-static int fe_read(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_read_stream(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
-	struct ipc_stdio_read r;
-	memcpy(&r, msg->payload, sizeof(r));
-	if (need_id(msg, err) < 0)
-		return -EPROTO;
-	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, r.exec_id, LOOKUP_DRAIN);
+	const struct ipc_stdio_read *r = msg->in;
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, r->exec_id, LOOKUP_DRAIN);
 	struct kerr e = { 0 };
-	if (p && mon_stream_read(p, r.stream, msg->hdr.id, r.max_len, &e) < 0)
+	if (p && mon_stream_read(p, r->stream, msg->hdr.id, r->max_len, &e) < 0)
 		chan_kerr(c, msg->hdr.id, &e);
 	return 0;
 }
 
-static int fe_ack(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_read_stream_ack(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
-	struct ipc_stdio_ack a;
-	memcpy(&a, msg->payload, sizeof(a));
-	struct mon_proc *p = mon_proc_find(m, a.exec_id);
+	const struct ipc_stdio_ack *a = msg->in;
+	struct mon_proc *p = mon_proc_find(m, a->exec_id);
 	if (p)
-		mon_stream_ack(p, a.stream, a.offset);
+		mon_stream_ack(p, a->stream, a->offset);
 	return 0;
 }
 
-static int fe_write(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_write_stdin(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
-	struct ipc_stdio_write w;
-	memcpy(&w, msg->payload, sizeof(w));
-	if (need_id(msg, err) < 0)
-		return -EPROTO;
-	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, w.exec_id, LOOKUP_LIVE);
+	const struct ipc_stdio_write *w = msg->in;
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, w->exec_id, LOOKUP_LIVE);
 	struct kerr e = { 0 };
-	if (p && mon_stdin_write(p, msg->hdr.id, msg->payload + sizeof(w), msg->len - sizeof(w),
+	if (p && mon_stdin_write(p, msg->hdr.id, msg->payload + sizeof(*w), msg->len - sizeof(*w),
 				 &e) < 0)
 		chan_kerr(c, msg->hdr.id, &e);
 	return 0;
 }
 
-static int fe_close_stdin(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_close_stdin(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
-	struct ipc_exec_ref x;
-	memcpy(&x, msg->payload, sizeof(x));
-	if (need_id(msg, err) < 0)
-		return -EPROTO;
-	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, x.container_id, x.exec_id, LOOKUP_LIVE);
+	const struct ipc_exec_ref *x = msg->in;
+	struct mon_proc *p =
+		find_or_reply(m, c, msg->hdr.id, x->container_id, x->exec_id, LOOKUP_LIVE);
 	if (p) {
 		mon_stdin_close(p);
 		if (m->frontend == c)
@@ -256,14 +239,11 @@ static int fe_close_stdin(struct ipc_chan *c, struct ipc_msg *msg, void *data, s
 	return 0;
 }
 
-static int fe_resize(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_tty_win_resize(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
-	struct ipc_tty_resize t;
-	memcpy(&t, msg->payload, sizeof(t));
-	if (need_id(msg, err) < 0)
-		return -EPROTO;
-	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, t.exec_id, LOOKUP_LIVE);
+	const struct ipc_tty_resize *t = msg->in;
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, t->exec_id, LOOKUP_LIVE);
 	if (!p)
 		return 0;
 	int fd = p->in_fd >= 0 ? p->in_fd : p->out[0].fd;
@@ -277,7 +257,7 @@ static int fe_resize(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct
 		chan_error(c, msg->hdr.id, GRPC_UNAVAILABLE, -ENOTTY, e);
 		return 0;
 	}
-	struct winsize ws = { .ws_row = t.rows, .ws_col = t.cols };
+	struct winsize ws = { .ws_row = t->rows, .ws_col = t->cols };
 	if (ioctl(fd, TIOCSWINSZ, &ws) < 0) {
 		char e[IPC_ERROR_MSG_MAX];
 		int en = errno;
@@ -290,29 +270,26 @@ static int fe_resize(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct
 	return 0;
 }
 
-static int fe_wait(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_wait_process(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
-	struct ipc_exec_ref x;
-	memcpy(&x, msg->payload, sizeof(x));
-	if (need_id(msg, err) < 0)
-		return -EPROTO;
-	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, x.container_id, x.exec_id, LOOKUP_LIVE);
+	const struct ipc_exec_ref *x = msg->in;
+	struct mon_proc *p =
+		find_or_reply(m, c, msg->hdr.id, x->container_id, x->exec_id, LOOKUP_LIVE);
 	struct kerr e = { 0 };
 	if (p && mon_wait(p, msg->hdr.id, &e) < 0)
 		chan_kerr(c, msg->hdr.id, &e);
 	return 0;
 }
 
-#define FROM_FE IPC_FROM(IPC_ROLE_FRONTEND)
 static const struct ipc_dispatch frontend_table[] = {
-	{ IPC_STDIO_READ_REQ, FROM_FE, fe_read },
-	{ IPC_STDIO_ACK, FROM_FE, fe_ack },
-	{ IPC_STDIO_WRITE_REQ, FROM_FE, fe_write },
-	{ IPC_STDIO_CLOSE_REQ, FROM_FE, fe_close_stdin },
-	{ IPC_TTY_RESIZE_REQ, FROM_FE, fe_resize },
-	{ IPC_WAIT_REQ, FROM_FE, fe_wait },
-	{ 0, 0, NULL },
+	{ IPC_READ_STREAM_REQ, on_read_stream },
+	{ IPC_READ_STREAM_ACK, on_read_stream_ack },
+	{ IPC_WRITE_STDIN_REQ, on_write_stdin },
+	{ IPC_CLOSE_STDIN_REQ, on_close_stdin },
+	{ IPC_TTY_WIN_RESIZE_REQ, on_tty_win_resize },
+	{ IPC_WAIT_PROCESS_REQ, on_wait_process },
+	{ 0, NULL },
 };
 
 static void frontend_closed(struct ipc_chan *c, const char *reason, void *data)
@@ -344,7 +321,7 @@ static int frontend_attach(struct monitor *m, int fd, struct kerr *err)
 
 /* ---- executor channel ---- */
 
-static int ex_new_frontend(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_mon_new_frontend(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
 	cleanup_close int fd = ipc_msg_take_fd(msg);
@@ -367,23 +344,21 @@ static int ex_new_frontend(struct ipc_chan *c, struct ipc_msg *msg, void *data, 
 	return 0;
 }
 
-static int ex_signal(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_mon_signal(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
-	struct ipc_process_signal s;
-	memcpy(&s, msg->payload, sizeof(s));
-	if (need_id(msg, err) < 0)
-		return -EPROTO;
-	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, s.container_id, s.exec_id, LOOKUP_LIVE);
+	const struct ipc_process_signal *s = msg->in;
+	struct mon_proc *p =
+		find_or_reply(m, c, msg->hdr.id, s->container_id, s->exec_id, LOOKUP_LIVE);
 	if (!p)
 		return 0;
 	/* An exited process: nothing left to signal; the executor keeps the
 	 * state machine and decides what that means. */
 	if (!p->exited && p->pidfd >= 0 &&
-	    syscall(SYS_pidfd_send_signal, p->pidfd, (int)s.signal, NULL, 0) < 0 && errno != ESRCH) {
+	    syscall(SYS_pidfd_send_signal, p->pidfd, (int)s->signal, NULL, 0) < 0 && errno != ESRCH) {
 		char e[IPC_ERROR_MSG_MAX];
 		int en = errno;
-		snprintf(e, sizeof(e), "signal %u to process %s: %s", s.signal,
+		snprintf(e, sizeof(e), "signal %u to process %s: %s", s->signal,
 			 p->exec_id[0] ? p->exec_id : "init", strerror(en));
 		chan_error(c, msg->hdr.id, en == EPERM ? GRPC_PERMISSION_DENIED : GRPC_INTERNAL,
 			   -en, e);
@@ -393,7 +368,7 @@ static int ex_signal(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct
 	return 0;
 }
 
-static int ex_shutdown(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_mon_shutdown(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
 	log_info("shutdown requested; %u process(es) still to reap", m->live);
@@ -402,12 +377,11 @@ static int ex_shutdown(struct ipc_chan *c, struct ipc_msg *msg, void *data, stru
 	return 0;
 }
 
-#define FROM_EX IPC_FROM(IPC_ROLE_EXECUTOR)
 static const struct ipc_dispatch executor_table[] = {
-	{ IPC_MON_NEW_FRONTEND, FROM_EX, ex_new_frontend },
-	{ IPC_MON_SIGNAL, FROM_EX, ex_signal },
-	{ IPC_MON_SHUTDOWN, FROM_EX, ex_shutdown },
-	{ 0, 0, NULL },
+	{ IPC_MON_NEW_FRONTEND, on_mon_new_frontend },
+	{ IPC_MON_SIGNAL, on_mon_signal },
+	{ IPC_MON_SHUTDOWN, on_mon_shutdown },
+	{ 0, NULL },
 };
 
 static void executor_closed(struct ipc_chan *c, const char *reason, void *data)
@@ -421,16 +395,13 @@ static void executor_closed(struct ipc_chan *c, const char *reason, void *data)
 
 /* ---- launcher channel ---- */
 
-static int la_process_add(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_mon_process_add(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
 {
 	struct monitor *m = data;
-	struct ipc_process_add a;
-	memcpy(&a, msg->payload, sizeof(a));
-	if (need_id(msg, err) < 0)
-		return -EPROTO;
+	const struct ipc_process_add *a = msg->in;
 	struct kerr e = { 0 };
-	if (mon_proc_add(m, &a, msg, &e) < 0) {
-		log_error("add process %s: %s", a.exec_id[0] ? a.exec_id : "init", e.msg);
+	if (mon_proc_add(m, a, msg, &e) < 0) {
+		log_error("add process %s: %s", a->exec_id[0] ? a->exec_id : "init", e.msg);
 		chan_kerr(c, msg->hdr.id, &e);
 	} else if (m->launcher == c) {
 		chan_ok(c, msg->hdr.id);
@@ -439,8 +410,8 @@ static int la_process_add(struct ipc_chan *c, struct ipc_msg *msg, void *data, s
 }
 
 static const struct ipc_dispatch launcher_table[] = {
-	{ IPC_MON_PROCESS_ADD, IPC_FROM(IPC_ROLE_LAUNCHER), la_process_add },
-	{ 0, 0, NULL },
+	{ IPC_MON_PROCESS_ADD, on_mon_process_add },
+	{ 0, NULL },
 };
 
 static void launcher_closed(struct ipc_chan *c, const char *reason, void *data)

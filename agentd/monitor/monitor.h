@@ -25,7 +25,7 @@
 #define MON_STREAM_BUF_DEFAULT (1u << 20)
 /* Stdin writes accepted but not yet in the pipe, per process. */
 #define MON_MAX_PENDING_WRITES 16
-/* Waiters per process (WAIT_REQ not yet answered). */
+/* Waiters per process (WAIT_PROCESS_REQ not yet answered). */
 #define MON_MAX_WAITERS 64
 /* Processes per container (init + execs, live or not yet collected). */
 #define MON_MAX_PROCS 1024
@@ -86,7 +86,7 @@ struct mon_proc {
 	struct mon_stream out[2]; /* [0] stdout, [1] stderr (always EOF with a tty) */
 	bool exited;
 	int status;
-	bool waited; /* a WAIT_REPLY was sent: an exec is then only readable */
+	bool waited; /* a WAIT_PROCESS_REPLY was sent: an exec is then only readable */
 	uint32_t waiters[MON_MAX_WAITERS];
 	unsigned nwaiters;
 	/* A waited exec: the check that releases it (deferred, then at
@@ -127,7 +127,7 @@ int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_
 		 struct kerr *err);
 /* Reap every exited child (SIGCHLD). */
 void mon_reap(struct monitor *m);
-/* STDIO_READ_REQ: answer now if there is data or EOF, else keep it. */
+/* READ_STREAM_REQ: answer now if there is data or EOF, else keep it. */
 int mon_stream_read(struct mon_proc *p, unsigned stream, uint32_t id, uint32_t max_len,
 		    struct kerr *err);
 void mon_stream_ack(struct mon_proc *p, unsigned stream, uint64_t offset);

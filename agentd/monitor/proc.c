@@ -216,7 +216,7 @@ static void stream_answer(struct mon_proc *p, unsigned i)
 	memcpy(msg, &h, sizeof(h));
 	s->read_pending = false;
 	s->sent += n;
-	mon_to_frontend(m, IPC_STDIO_DATA, s->read_id, msg, sizeof(h) + n);
+	mon_to_frontend(m, IPC_READ_STREAM_REPLY, s->read_id, msg, sizeof(h) + n);
 }
 
 static void stream_on_events(struct loop *l, int fd, uint32_t events, void *data)
@@ -342,7 +342,7 @@ static void stdin_flush(struct mon_proc *p)
 		p->nwrites--;
 		if (w->id) {
 			struct ipc_stdio_written done = { .len = w->len };
-			mon_to_frontend(p->mon, IPC_STDIO_WRITTEN, w->id, &done, sizeof(done));
+			mon_to_frontend(p->mon, IPC_WRITE_STDIN_REPLY, w->id, &done, sizeof(done));
 		}
 		free(w);
 	}
@@ -403,7 +403,7 @@ static void reply_waiters(struct mon_proc *p)
 {
 	struct ipc_wait_reply r = { .status = p->status };
 	for (unsigned i = 0; i < p->nwaiters; i++) {
-		mon_to_frontend(p->mon, IPC_WAIT_REPLY, p->waiters[i], &r, sizeof(r));
+		mon_to_frontend(p->mon, IPC_WAIT_PROCESS_REPLY, p->waiters[i], &r, sizeof(r));
 		p->waited = true;
 	}
 	p->nwaiters = 0;
@@ -499,7 +499,7 @@ int mon_wait(struct mon_proc *p, uint32_t id, struct kerr *err)
 	if (p->exited) {
 		struct ipc_wait_reply r = { .status = p->status };
 		p->waited = true;
-		mon_to_frontend(p->mon, IPC_WAIT_REPLY, id, &r, sizeof(r));
+		mon_to_frontend(p->mon, IPC_WAIT_PROCESS_REPLY, id, &r, sizeof(r));
 		proc_release_soon(p);
 		return 0;
 	}

@@ -351,7 +351,7 @@ static int init_cgroups(bool unified, struct kerr *err)
 {
 	int r = unified ? cgroups_v2(err) : cgroups_v1(err);
 	if (r < 0)
-		return kerr_prefix(err, "cgroups (%s): ", unified ? "v2" : "v1");
+		return kerr_prefix(err, "cgroups (%s)", unified ? "v2" : "v1");
 	log_debug("init: cgroups %s ready", unified ? "v2" : "v1");
 	return 0;
 }

@@ -359,7 +359,7 @@ static void start_frontend(struct parent *p)
  * sandbox is destroyed (as PID 1 the guest then powers off, which the
  * runtime waits for when tracing). The front-end's SIGTERM grace lets it
  * write that answer first. */
-static int on_sandbox_destroyed(struct ipc_chan *c, struct ipc_msg *m, void *data,
+static int on_ctl_sandbox_destroyed(struct ipc_chan *c, struct ipc_msg *m, void *data,
 				struct kerr *err)
 {
 	begin_shutdown(data, 0, "the sandbox was destroyed (DestroySandbox)");
@@ -369,8 +369,8 @@ static int on_sandbox_destroyed(struct ipc_chan *c, struct ipc_msg *m, void *dat
 static const struct ipc_dispatch ctl_table[] = {
 	/* The one message the executor sends on the control channel; any
 	 * other is a protocol violation and closes it. */
-	{ IPC_CTL_SANDBOX_DESTROYED, IPC_FROM(IPC_ROLE_EXECUTOR), on_sandbox_destroyed },
-	{ 0, 0, NULL },
+	{ IPC_CTL_SANDBOX_DESTROYED, on_ctl_sandbox_destroyed },
+	{ 0, NULL },
 };
 
 static void on_ctl_close(struct ipc_chan *c, const char *reason, void *data)

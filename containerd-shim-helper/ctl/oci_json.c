@@ -103,7 +103,7 @@ int oci_json_to_spec(json_t *config, Grpc__Spec **out, struct kerr *err)
 	int r = pbjson_from_json(&grpc__spec__descriptor, j, &m, err);
 	json_decref(j);
 	if (r < 0)
-		return kerr_prefix(err, "config.json: ");
+		return kerr_prefix(err, "config.json");
 	*out = (Grpc__Spec *)m;
 	return 0;
 }

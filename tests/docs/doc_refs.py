@@ -13,9 +13,9 @@ Reads README.md and doc/*.md (fenced code blocks left out) and checks:
   - backticked file names (`oom.c`, `agent.sh`): some tracked file has it;
   - backticked identifiers that look like ours (snake_case or UPPER_CASE
     with an underscore, or any `name()`; `struct x`, `X` in `on_X` as a
-    placeholder): they occur in the code (C, headers, protos, meson, shell,
-    Python, Go; comments left out, so a comment naming a removed function
-    does not keep a doc's mention of it alive);
+    placeholder): they occur in the code (C, headers, X-macro .def lists,
+    protos, meson, shell, Python, Go; comments left out, so a comment naming
+    a removed function does not keep a doc's mention of it alive);
   - relative Markdown links: the file exists (and the #anchor is a heading).
 Names that are not ours (syscalls, upstream Rust/Go functions, Rego rules,
 YAML keys, kernel files) are listed in doc_refs.allow, one group a comment.
@@ -30,7 +30,7 @@ import sys
 
 TOP_FOLDERS = ('agentd', 'common', 'tests', 'doc', 'protos', 'scripts', 'bench',
                'containerd-shim-helper', '.ci')
-CODE_EXT = ('.c', '.h', '.proto', '.build', '.sh', '.py', '.go')
+CODE_EXT = ('.c', '.h', '.def', '.proto', '.build', '.sh', '.py', '.go')
 HERE = os.path.dirname(os.path.abspath(__file__))
 ALLOW_FILE = os.environ.get('DOC_REFS_ALLOW', os.path.join(HERE, 'doc_refs.allow'))
 SELF = ('tests/docs/doc_refs.py', 'tests/docs/doc_refs.allow')
@@ -43,7 +43,7 @@ def tracked(top):
 
 
 def strip_comments(path, text):
-    if path.endswith(('.c', '.h', '.go', '.proto')):
+    if path.endswith(('.c', '.h', '.def', '.go', '.proto')):
         # Comments out, strings kept (a string may name a function).
         pat = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
         return pat.sub(lambda m: m.group(0) if m.group(0)[0] in '"\'' else ' ', text)

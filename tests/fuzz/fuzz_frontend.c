@@ -101,15 +101,15 @@ static const ProtobufCMessageDescriptor *executor_accepts(uint32_t type, bool *o
 	*ok = type == IPC_PING ||
 	      (n > 4 && strcmp(name + n - 4, "_REQ") == 0 && !monitor_accepts(type));
 	switch (type) {
-	case IPC_SANDBOX_CREATE_REQ: return &grpc__create_sandbox_request__descriptor;
-	case IPC_CONTAINER_CREATE_REQ: return &grpc__create_container_request__descriptor;
-	case IPC_PROCESS_EXEC_REQ: return &grpc__exec_process_request__descriptor;
-	case IPC_CONTAINER_UPDATE_REQ: return &grpc__update_container_request__descriptor;
-	case IPC_EPHEMERAL_UPDATE_REQ: return &grpc__update_ephemeral_mounts_request__descriptor;
+	case IPC_CREATE_SANDBOX_REQ: return &grpc__create_sandbox_request__descriptor;
+	case IPC_CREATE_CONTAINER_REQ: return &grpc__create_container_request__descriptor;
+	case IPC_EXEC_PROCESS_REQ: return &grpc__exec_process_request__descriptor;
+	case IPC_UPDATE_CONTAINER_REQ: return &grpc__update_container_request__descriptor;
+	case IPC_UPDATE_EPHEMERAL_MOUNTS_REQ: return &grpc__update_ephemeral_mounts_request__descriptor;
 	case IPC_COPY_FILE_REQ: return &grpc__copy_file_request__descriptor;
-	case IPC_NET_UPDATE_INTERFACE_REQ: return &grpc__update_interface_request__descriptor;
-	case IPC_NET_UPDATE_ROUTES_REQ: return &grpc__update_routes_request__descriptor;
-	case IPC_NET_ADD_ARP_REQ: return &grpc__add_arpneighbors_request__descriptor;
+	case IPC_UPDATE_INTERFACE_REQ: return &grpc__update_interface_request__descriptor;
+	case IPC_UPDATE_ROUTES_REQ: return &grpc__update_routes_request__descriptor;
+	case IPC_ADD_ARP_NEIGHBORS_REQ: return &grpc__add_arpneighbors_request__descriptor;
 	default: return NULL;
 	}
 }
@@ -117,31 +117,19 @@ static const ProtobufCMessageDescriptor *executor_accepts(uint32_t type, bool *o
 static bool monitor_accepts(uint32_t type)
 {
 	switch (type) {
-	case IPC_STDIO_READ_REQ: case IPC_STDIO_ACK: case IPC_STDIO_WRITE_REQ:
-	case IPC_STDIO_CLOSE_REQ: case IPC_TTY_RESIZE_REQ: case IPC_WAIT_REQ:
+	case IPC_READ_STREAM_REQ: case IPC_READ_STREAM_ACK: case IPC_WRITE_STDIN_REQ:
+	case IPC_CLOSE_STDIN_REQ: case IPC_TTY_WIN_RESIZE_REQ: case IPC_WAIT_PROCESS_REQ:
 		return true;
 	default:
 		return false;
 	}
 }
 
+/* The declared answer of a request (ipc_messages.def). */
 static uint32_t reply_type_of(uint32_t type)
 {
-	switch (type) {
-	case IPC_PING: return IPC_PONG;
-	case IPC_GUEST_DETAILS_REQ: return IPC_GUEST_DETAILS_REPLY;
-	case IPC_CONTAINER_STATS_REQ: return IPC_CONTAINER_STATS_REPLY;
-	case IPC_OOM_EVENT_REQ: return IPC_OOM_EVENT_REPLY;
-	case IPC_METRICS_REQ: return IPC_METRICS_REPLY;
-	case IPC_VOLUME_STATS_REQ: return IPC_VOLUME_STATS_REPLY;
-	case IPC_NET_UPDATE_INTERFACE_REQ: return IPC_NET_INTERFACE_REPLY;
-	case IPC_NET_UPDATE_ROUTES_REQ: case IPC_NET_LIST_ROUTES_REQ: return IPC_NET_ROUTES_REPLY;
-	case IPC_NET_LIST_INTERFACES_REQ: return IPC_NET_INTERFACES_REPLY;
-	case IPC_STDIO_READ_REQ: return IPC_STDIO_DATA;
-	case IPC_STDIO_WRITE_REQ: return IPC_STDIO_WRITTEN;
-	case IPC_WAIT_REQ: return IPC_WAIT_REPLY;
-	default: return IPC_OK;
-	}
+	const struct ipc_type_desc *d = ipc_type_info(type);
+	return d && d->reply != IPC_NONE ? d->reply : IPC_OK;
 }
 
 /* ---- our ends of the channels ---- */
@@ -173,24 +161,24 @@ static void answer_good(int fd, const struct ipc_msg *m, uint32_t rt)
 	case IPC_PONG:
 		send_msg(fd, rt, id, m->payload, m->len);
 		return;
-	case IPC_GUEST_DETAILS_REPLY: {
+	case IPC_GET_GUEST_DETAILS_REPLY: {
 		struct ipc_guest_details_reply r = { .mem_block_size_bytes = 128u << 20,
 						     .support_mem_hotplug_probe = 1 };
 		send_msg(fd, rt, id, &r, sizeof(r));
 		return;
 	}
-	case IPC_OOM_EVENT_REPLY: {
+	case IPC_GET_OOM_EVENT_REPLY: {
 		struct ipc_container_ref r = { .container_id = CID };
 		send_msg(fd, rt, id, &r, sizeof(r));
 		return;
 	}
-	case IPC_METRICS_REPLY: {
+	case IPC_GET_METRICS_REPLY: {
 		static const char text[] = "# TYPE kata_agent_scrape_count counter\n"
 					   "kata_agent_scrape_count 1\n";
 		send_msg(fd, rt, id, text, sizeof(text) - 1);
 		return;
 	}
-	case IPC_STDIO_DATA: {
+	case IPC_READ_STREAM_REPLY: {
 		struct ipc_stdio_read q;
 		memcpy(&q, m->payload, sizeof(q));
 		uint8_t buf[sizeof(struct ipc_stdio_data) + 8];
@@ -201,12 +189,12 @@ static void answer_good(int fd, const struct ipc_msg *m, uint32_t rt)
 		send_msg(fd, rt, id, buf, sizeof(h) + n);
 		return;
 	}
-	case IPC_STDIO_WRITTEN: {
+	case IPC_WRITE_STDIN_REPLY: {
 		struct ipc_stdio_written w = { .len = m->len - sizeof(struct ipc_stdio_write) };
 		send_msg(fd, rt, id, &w, sizeof(w));
 		return;
 	}
-	case IPC_WAIT_REPLY: {
+	case IPC_WAIT_PROCESS_REPLY: {
 		struct ipc_wait_reply w = { .status = 137 };
 		send_msg(fd, rt, id, &w, sizeof(w));
 		return;
@@ -296,7 +284,7 @@ static void on_peer(int *fd, bool executor)
 			d = executor_accepts(m.hdr.type, &ok);
 		FUZZ_ASSERT(ok, "the front-end sent the %s a %s, not in its table",
 			    executor ? "executor" : "monitor", ipc_type_name(m.hdr.type));
-		FUZZ_ASSERT(m.hdr.id != 0 || m.hdr.type == IPC_STDIO_ACK, "%s without a request id",
+		FUZZ_ASSERT(m.hdr.id != 0 || m.hdr.type == IPC_READ_STREAM_ACK, "%s without a request id",
 			    ipc_type_name(m.hdr.type));
 		if (d) {
 			ProtobufCMessage *q = protobuf_c_message_unpack(d, NULL, m.len, m.payload);
@@ -306,7 +294,7 @@ static void on_peer(int *fd, bool executor)
 		}
 		if (m.hdr.type == IPC_PING)
 			answer_good(*fd, &m, IPC_PONG); /* the channel's own start */
-		else if (m.hdr.type != IPC_STDIO_ACK)
+		else if (m.hdr.type != IPC_READ_STREAM_ACK)
 			answer(fd, &m);
 		ipc_msg_release(&m);
 	}
@@ -535,7 +523,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (*fd >= 0)
 			answer_good(*fd, &m, reply_type_of(h->type));
 	}
-	/* What is still on its way (STDIO_ACKs, a new OOM poll, reads asked
+	/* What is still on its way (READ_STREAM_ACKs, a new OOM poll, reads asked
 	 * again for a stash) is taken, and any request answered with an ERROR. */
 	H.script = (struct fuzz_in){ NULL, 0 };
 	for (int i = 0; i < 4; i++) {
@@ -547,8 +535,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct loop_timer *q = loop_timer_add(H.loop, 0, quit_loop, NULL);
 		FUZZ_ASSERT(q && loop_run(H.loop, &e) == 0, "loop: %s", e.msg);
 	}
-	FUZZ_ASSERT(H.fe.n_pending == 0, "%zu executor requests still wait",
-		    H.fe.n_pending);
+	FUZZ_ASSERT(H.fe.pending.n == 0, "%zu executor requests still wait",
+		    H.fe.pending.n);
 	FUZZ_ASSERT(H.fe.n_oom_waiters == 0, "%zu GetOOMEvent calls still wait",
 		    H.fe.n_oom_waiters);
 	FUZZ_ASSERT(H.r.len == 0, "%zu stray bytes towards the host", H.r.len);

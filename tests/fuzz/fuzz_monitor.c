@@ -22,12 +22,12 @@
  * asked:
  *  - every message to the front-end passes ipc_recv and answers a request
  *    still waiting (ids), with the type that request expects or ERROR;
- *  - output is exact: each STDIO_DATA's bytes are the bytes the process
+ *  - output is exact: each READ_STREAM_REPLY's bytes are the bytes the process
  *    wrote at that offset, at most the read's max_len, never before the last
  *    ACK; EOF only once the process's end is closed and everything came,
  *    or once it exited and what it wrote until then came;
  *  - stdin is exact: what the process reads is, in order, the data of the
- *    writes not refused, and a STDIO_WRITTEN's len is its write's;
+ *    writes not refused, and a WRITE_STDIN_REPLY's len is its write's;
  *  - no fd is left open once the monitor is torn down.
  *
  * Seeds: a session as the runtime drives one through the front-end
@@ -187,21 +187,21 @@ static void frontend_read(void)
 		struct req *q = req_find(msg.hdr.id);
 		FUZZ_ASSERT(q, "%s with id %u answers nothing waiting", ipc_type_name(msg.hdr.type),
 			    msg.hdr.id);
-		uint32_t want = q->type == IPC_STDIO_READ_REQ	 ? IPC_STDIO_DATA
-				: q->type == IPC_STDIO_WRITE_REQ ? IPC_STDIO_WRITTEN
-				: q->type == IPC_WAIT_REQ	 ? IPC_WAIT_REPLY
+		uint32_t want = q->type == IPC_READ_STREAM_REQ	 ? IPC_READ_STREAM_REPLY
+				: q->type == IPC_WRITE_STDIN_REQ ? IPC_WRITE_STDIN_REPLY
+				: q->type == IPC_WAIT_PROCESS_REQ	 ? IPC_WAIT_PROCESS_REPLY
 								 : IPC_OK;
 		FUZZ_ASSERT(msg.hdr.type == want || msg.hdr.type == IPC_ERROR,
 			    "%s answers a %s", ipc_type_name(msg.hdr.type), ipc_type_name(q->type));
-		if (msg.hdr.type == IPC_STDIO_DATA)
+		if (msg.hdr.type == IPC_READ_STREAM_REPLY)
 			check_data(q, &msg);
-		if (msg.hdr.type == IPC_STDIO_WRITTEN) {
+		if (msg.hdr.type == IPC_WRITE_STDIN_REPLY) {
 			struct ipc_stdio_written w;
 			memcpy(&w, msg.payload, sizeof(w));
 			FUZZ_ASSERT(w.len == q->wlen, "WRITTEN %llu for a write of %zu",
 				    (unsigned long long)w.len, q->wlen);
 		}
-		if (msg.hdr.type == IPC_ERROR && q->type == IPC_STDIO_WRITE_REQ &&
+		if (msg.hdr.type == IPC_ERROR && q->type == IPC_WRITE_STDIN_REQ &&
 		    q->proc >= 0 && q->wq_off != SIZE_MAX) {
 			/* Refused or failed: its data is not (all) in the pipe; the
 			 * model stops comparing stdin there. */
@@ -217,7 +217,7 @@ static void frontend_read(void)
 static void fe_send(uint32_t type, const void *p, size_t len, int proc, unsigned stream,
 		    uint32_t max_len, size_t wq_off, size_t wlen)
 {
-	uint32_t id = type == IPC_STDIO_ACK ? 0 : ++F.next_id;
+	uint32_t id = type == IPC_READ_STREAM_ACK ? 0 : ++F.next_id;
 	struct kerr e = { 0 };
 	if (ipc_send_fd(F.fe, type, id, p, len, -1, &e) < 0)
 		return; /* a malformed request the fuzzer made: ipc_send refuses it */
@@ -393,7 +393,7 @@ static void act_read(void)
 	snprintf(r.exec_id, sizeof(r.exec_id), "%s", eid);
 	r.stream = 1 + fuzz_u8(&F.in) % 2;
 	r.max_len = 1 + fuzz_u16(&F.in) % IPC_STDIO_CHUNK;
-	fe_send(IPC_STDIO_READ_REQ, &r, sizeof(r), proc, r.stream, r.max_len, 0, 0);
+	fe_send(IPC_READ_STREAM_REQ, &r, sizeof(r), proc, r.stream, r.max_len, 0, 0);
 }
 
 static void act_ack(void)
@@ -416,7 +416,7 @@ static void act_ack(void)
 		else
 			a.offset = span ? s->acked + 1 + (k ? k % span : span - 1) : s->acked;
 	}
-	fe_send(IPC_STDIO_ACK, &a, sizeof(a), proc, a.stream, 0, 0, 0);
+	fe_send(IPC_READ_STREAM_ACK, &a, sizeof(a), proc, a.stream, 0, 0, 0);
 	if (proc >= 0) {
 		/* Taken when within what the monitor sent (proc.c
 		 * mon_stream_ack): the model's floor moves the same way. */
@@ -443,7 +443,7 @@ static void act_write(void)
 		off = p->wq_n;
 		append(&p->wq, &p->wq_n, &p->wq_cap, d, n);
 	}
-	fe_send(IPC_STDIO_WRITE_REQ, buf, sizeof(struct ipc_stdio_write) + n, proc, 0, 0, off, n);
+	fe_send(IPC_WRITE_STDIN_REQ, buf, sizeof(struct ipc_stdio_write) + n, proc, 0, 0, off, n);
 }
 
 static void act_exec_ref(uint32_t type)
@@ -455,7 +455,7 @@ static void act_exec_ref(uint32_t type)
 		snprintf(x.container_id, sizeof(x.container_id), "other");
 	snprintf(x.exec_id, sizeof(x.exec_id), "%s", eid);
 	fe_send(type, &x, sizeof(x), proc, 0, 0, 0, 0);
-	if (type == IPC_STDIO_CLOSE_REQ && proc >= 0 && !strcmp(x.container_id, CID)) {
+	if (type == IPC_CLOSE_STDIN_REQ && proc >= 0 && !strcmp(x.container_id, CID)) {
 		/* Writes still queued fail, and a terminal hangs up. */
 		F.p[proc].in_closed = true;
 	}
@@ -469,7 +469,7 @@ static void act_resize(void)
 	snprintf(t.exec_id, sizeof(t.exec_id), "%s", eid);
 	t.rows = fuzz_u16(&F.in);
 	t.cols = fuzz_u16(&F.in);
-	fe_send(IPC_TTY_RESIZE_REQ, &t, sizeof(t), proc, 0, 0, 0, 0);
+	fe_send(IPC_TTY_WIN_RESIZE_REQ, &t, sizeof(t), proc, 0, 0, 0, 0);
 }
 
 /* What the process writes: into the pipe (or the pty slave) as far as it
@@ -590,9 +590,9 @@ static void act(uint8_t op)
 	case 0: act_read(); break;
 	case 1: act_ack(); break;
 	case 2: act_write(); break;
-	case 3: act_exec_ref(IPC_STDIO_CLOSE_REQ); break;
+	case 3: act_exec_ref(IPC_CLOSE_STDIN_REQ); break;
 	case 4: act_resize(); break;
-	case 5: act_exec_ref(IPC_WAIT_REQ); break;
+	case 5: act_exec_ref(IPC_WAIT_PROCESS_REQ); break;
 	case 6: case 7: act_output(); break;
 	case 8: act_close_output(); break;
 	case 9: act_read_stdin(); break;

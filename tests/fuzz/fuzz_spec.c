@@ -2,10 +2,10 @@
 /*
  * fuzz_spec.c - libFuzzer target for the executor's checks of the OCI spec
  * (agentd/executor/container/spec_check.c) on the protobuf bytes a
- * compromised front-end could send (CONTAINER_CREATE_REQ, PROCESS_EXEC_REQ
+ * compromised front-end could send (CREATE_CONTAINER_REQ, EXEC_PROCESS_REQ
  * carry a packed CreateContainerRequest / ExecProcessRequest), in the
  * order the executor runs them (agentd/executor/containers.c
- * on_container_create, on_process_exec), then what the container's setup
+ * on_create_container, on_exec_process), then what the container's setup
  * and cgroup derive, purely, from a spec that passed:
  *  - the seccomp filter (cseccomp_build, not loaded);
  *  - the state JSON given to hooks (hooks_state_json);
@@ -152,7 +152,7 @@ static void create(const uint8_t *p, size_t n)
 	if (!req)
 		return;
 	struct kerr e = { 0 };
-	/* on_container_create: the id by the IPC rule, a process and a root
+	/* on_create_container: the id by the IPC rule, a process and a root
 	 * path, then spec_check. */
 	if (!ipc_id_valid(req->container_id, false) || !req->oci || !req->oci->process ||
 	    !req->oci->root || !req->oci->root->path[0])
@@ -186,7 +186,7 @@ static void exec(const uint8_t *p, size_t n)
 	if (!req)
 		return;
 	struct kerr e = { 0 };
-	/* on_process_exec: ids, a process, spec_check_process. */
+	/* on_exec_process: ids, a process, spec_check_process. */
 	if (ipc_id_valid(req->container_id, false) && ipc_id_valid(req->exec_id, true) &&
 	    req->process) {
 		int r = spec_check_process(req->process, "Process", &e);

@@ -45,7 +45,7 @@ static bool ready;
 static struct { char id[IPC_ID_MAX]; int fd; } att[8];
 static char *mounts_before;
 static int fds_before = -1;
-/* An OOM_EVENT_REQ left parked until teardown's SIGTERM. */
+/* An GET_OOM_EVENT_REQ left parked until teardown's SIGTERM. */
 static uint32_t oom_poll_id;
 
 /* ---- fixture ------------------------------------------------------------- */
@@ -206,7 +206,7 @@ static int create(const char *id, const char *root, const char *cmd)
 		return -1;
 	}
 	free(text);
-	int r = send_pb(IPC_CONTAINER_CREATE_REQ, pm);
+	int r = send_pb(IPC_CREATE_CONTAINER_REQ, pm);
 	protobuf_c_message_free_unpacked(pm, NULL);
 	return r;
 }
@@ -225,7 +225,7 @@ static int exec_proc(const char *cid, const char *eid, const char *cmd)
 		printf("# exec JSON: %s\n", e.msg);
 		return -1;
 	}
-	r = send_pb(IPC_PROCESS_EXEC_REQ, pm);
+	r = send_pb(IPC_EXEC_PROCESS_REQ, pm);
 	protobuf_c_message_free_unpacked(pm, NULL);
 	return r;
 }
@@ -241,7 +241,7 @@ static int remove_ctr(const char *cid, uint32_t timeout)
 {
 	struct ipc_container_remove q = { .timeout_s = timeout };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", cid);
-	return request(IPC_CONTAINER_REMOVE_REQ, &q, sizeof(q), NULL, 0);
+	return request(IPC_REMOVE_CONTAINER_REQ, &q, sizeof(q), NULL, 0);
 }
 
 static int signal_proc(const char *cid, const char *eid, int sig)
@@ -249,7 +249,7 @@ static int signal_proc(const char *cid, const char *eid, int sig)
 	struct ipc_process_signal q = { .signal = (uint32_t)sig };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", cid);
 	snprintf(q.exec_id, sizeof(q.exec_id), "%s", eid);
-	return request(IPC_PROCESS_SIGNAL_REQ, &q, sizeof(q), NULL, 0);
+	return request(IPC_SIGNAL_PROCESS_REQ, &q, sizeof(q), NULL, 0);
 }
 
 /* Read a stream from the monitor until EOF, or until want appears. */
@@ -263,12 +263,12 @@ static void read_stream(int mfd, const char *eid, uint32_t stream, char *out, si
 		snprintf(q.exec_id, sizeof(q.exec_id), "%s", eid);
 		struct kerr e = { 0 };
 		uint32_t id = next_id++;
-		if (ipc_send_fd(mfd, IPC_STDIO_READ_REQ, id, &q, sizeof(q), -1, &e) < 0)
+		if (ipc_send_fd(mfd, IPC_READ_STREAM_REQ, id, &q, sizeof(q), -1, &e) < 0)
 			return;
 		struct ipc_msg m;
 		if (tu_ipc_recv(mfd, &m, 30000) <= 0)
 			return;
-		if (m.hdr.type != IPC_STDIO_DATA) {
+		if (m.hdr.type != IPC_READ_STREAM_REPLY) {
 			printf("# read: %s\n", ipc_type_name(m.hdr.type));
 			ipc_msg_release(&m);
 			return;
@@ -286,7 +286,7 @@ static void read_stream(int mfd, const char *eid, uint32_t stream, char *out, si
 		}
 		struct ipc_stdio_ack a = { .stream = stream, .offset = d->offset + n };
 		snprintf(a.exec_id, sizeof(a.exec_id), "%s", eid);
-		ipc_send_fd(mfd, IPC_STDIO_ACK, 0, &a, sizeof(a), -1, &e);
+		ipc_send_fd(mfd, IPC_READ_STREAM_ACK, 0, &a, sizeof(a), -1, &e);
 		ipc_msg_release(&m);
 		if (want && strstr(out, want))
 			return;
@@ -299,13 +299,13 @@ static int wait_proc(int mfd, const char *cid, const char *eid)
 	snprintf(q.container_id, sizeof(q.container_id), "%s", cid);
 	snprintf(q.exec_id, sizeof(q.exec_id), "%s", eid);
 	struct kerr e = { 0 };
-	if (ipc_send_fd(mfd, IPC_WAIT_REQ, next_id++, &q, sizeof(q), -1, &e) < 0)
+	if (ipc_send_fd(mfd, IPC_WAIT_PROCESS_REQ, next_id++, &q, sizeof(q), -1, &e) < 0)
 		return -1000;
 	struct ipc_msg m;
 	if (tu_ipc_recv(mfd, &m, 30000) <= 0)
 		return -1001;
 	int st = -1002;
-	if (m.hdr.type == IPC_WAIT_REPLY)
+	if (m.hdr.type == IPC_WAIT_PROCESS_REPLY)
 		st = ((const struct ipc_wait_reply *)m.payload)->status;
 	ipc_msg_release(&m);
 	return st;
@@ -373,12 +373,12 @@ TEST(setup)
 TEST(create_start_read_wait)
 {
 	REQUIRE(ready);
-	CHECK_EQ_INT(request(IPC_SANDBOX_CREATE_REQ, NULL, 0, NULL, 0), 0);
+	CHECK_EQ_INT(request(IPC_CREATE_SANDBOX_REQ, NULL, 0, NULL, 0), 0);
 	REQUIRE(create("c1", rootfs, "echo hello-from-init; exec sleep 1000") == 0);
 	int mfd = attached("c1");
 	REQUIRE(mfd >= 0);
 	CHECK(cgroup_dirs("kata-test-exec-*/c1") > 0);
-	CHECK_EQ_INT(ref_req(IPC_CONTAINER_START_REQ, "c1"), 0);
+	CHECK_EQ_INT(ref_req(IPC_START_CONTAINER_REQ, "c1"), 0);
 	char out[4096];
 	read_stream(mfd, "", IPC_STREAM_STDOUT, out, sizeof(out), "hello-from-init\n");
 	CHECK_EQ_STR(out, "hello-from-init\n");
@@ -387,10 +387,10 @@ TEST(create_start_read_wait)
 TEST(errors)
 {
 	REQUIRE(ready);
-	CHECK_EQ_INT(ref_req(IPC_CONTAINER_START_REQ, "nosuch"), GRPC_NOT_FOUND);
+	CHECK_EQ_INT(ref_req(IPC_START_CONTAINER_REQ, "nosuch"), GRPC_NOT_FOUND);
 	CHECK_EQ_INT(remove_ctr("nosuch", 0), GRPC_NOT_FOUND);
 	CHECK_EQ_INT(create("c1", rootfs, "true"), GRPC_ALREADY_EXISTS);
-	CHECK_EQ_INT(ref_req(IPC_CONTAINER_START_REQ, "c1"), GRPC_FAILED_PRECONDITION);
+	CHECK_EQ_INT(ref_req(IPC_START_CONTAINER_REQ, "c1"), GRPC_FAILED_PRECONDITION);
 	CHECK_EQ_INT(create(".bad", rootfs, "true"), GRPC_INVALID_ARGUMENT);
 	CHECK_EQ_INT(create("c9", "/bin", "true"), GRPC_INVALID_ARGUMENT);
 	CHECK_EQ_INT(signal_proc("c1", "nosuch", 15), GRPC_NOT_FOUND);
@@ -432,13 +432,13 @@ TEST(metrics)
 {
 	REQUIRE(ready);
 	struct kerr e = { 0 };
-	REQUIRE(ipc_send_fd(fe, IPC_METRICS_REQ, next_id, NULL, 0, -1, &e) == 0);
+	REQUIRE(ipc_send_fd(fe, IPC_GET_METRICS_REQ, next_id, NULL, 0, -1, &e) == 0);
 	struct ipc_msg m;
 	REQUIRE(tu_ipc_recv(fe, &m, 10000) == 1);
-	CHECK_EQ_INT(m.hdr.type, IPC_METRICS_REPLY);
+	CHECK_EQ_INT(m.hdr.type, IPC_GET_METRICS_REPLY);
 	CHECK_EQ_INT(m.hdr.id, next_id);
 	next_id++;
-	char *t = m.hdr.type == IPC_METRICS_REPLY ? strndup((const char *)m.payload, m.len) : NULL;
+	char *t = m.hdr.type == IPC_GET_METRICS_REPLY ? strndup((const char *)m.payload, m.len) : NULL;
 	ipc_msg_release(&m);
 	REQUIRE(t != NULL);
 	/* This test is the executor's parent and (by CTL_NEW_FRONTEND) its
@@ -493,7 +493,7 @@ TEST(terminal)
 	REQUIRE(r == 0);
 	int mfd = attached("t1");
 	REQUIRE(mfd >= 0);
-	CHECK_EQ_INT(ref_req(IPC_CONTAINER_START_REQ, "t1"), 0);
+	CHECK_EQ_INT(ref_req(IPC_START_CONTAINER_REQ, "t1"), 0);
 	char out[4096];
 	read_stream(mfd, "", IPC_STREAM_STDOUT, out, sizeof(out), "tty-ok");
 	CHECK(strstr(out, "tty-ok") != NULL);
@@ -510,29 +510,29 @@ TEST(oom_poll)
 	REQUIRE(ready);
 	struct kerr e = { 0 };
 	oom_poll_id = next_id++;
-	REQUIRE(ipc_send_fd(fe, IPC_OOM_EVENT_REQ, oom_poll_id, NULL, 0, -1, &e) == 0);
+	REQUIRE(ipc_send_fd(fe, IPC_GET_OOM_EVENT_REQ, oom_poll_id, NULL, 0, -1, &e) == 0);
 	struct ipc_msg m;
 	int r = tu_ipc_recv(fe, &m, 300);
 	CHECK_EQ_INT(r, -ETIMEDOUT);
 	if (r == 1)
 		ipc_msg_release(&m);
-	CHECK_EQ_INT(request(IPC_OOM_EVENT_REQ, NULL, 0, NULL, 0), GRPC_FAILED_PRECONDITION);
+	CHECK_EQ_INT(request(IPC_GET_OOM_EVENT_REQ, NULL, 0, NULL, 0), GRPC_FAILED_PRECONDITION);
 }
 
 TEST(remove_and_leftovers)
 {
 	REQUIRE(ready);
 	CHECK_EQ_INT(remove_ctr("c1", 0), 0);
-	CHECK_EQ_INT(ref_req(IPC_CONTAINER_START_REQ, "c1"), GRPC_NOT_FOUND);
+	CHECK_EQ_INT(ref_req(IPC_START_CONTAINER_REQ, "c1"), GRPC_NOT_FOUND);
 	/* A running container: removal kills it (upstream destroy). */
 	REQUIRE(create("c1", rootfs, "exec sleep 1000") == 0);
-	CHECK_EQ_INT(ref_req(IPC_CONTAINER_START_REQ, "c1"), 0);
+	CHECK_EQ_INT(ref_req(IPC_START_CONTAINER_REQ, "c1"), 0);
 	CHECK_EQ_INT(exec_proc("c1", "e1", "exec sleep 1000"), 0);
 	CHECK_EQ_INT(remove_ctr("c1", 10), 0);
 	/* Created, never started. */
 	REQUIRE(create("c1", rootfs, "true") == 0);
 	CHECK_EQ_INT(remove_ctr("c1", 0), 0);
-	CHECK_EQ_INT(request(IPC_SANDBOX_DESTROY_REQ, NULL, 0, NULL, 0), 0);
+	CHECK_EQ_INT(request(IPC_DESTROY_SANDBOX_REQ, NULL, 0, NULL, 0), 0);
 	/* Answered, then the parent (this test) is told to stop the agent. */
 	struct ipc_msg cm;
 	int cr = tu_ipc_recv(ctl, &cm, 2000);

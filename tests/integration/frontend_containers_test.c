@@ -224,7 +224,7 @@ static void data(int fd, uint32_t id, uint64_t off, const char *bytes, size_t n)
 	struct ipc_stdio_data h = { .offset = off };
 	memcpy(buf, &h, sizeof(h));
 	memcpy(buf + sizeof(h), bytes, n);
-	reply(fd, IPC_STDIO_DATA, id, buf, sizeof(h) + n);
+	reply(fd, IPC_READ_STREAM_REPLY, id, buf, sizeof(h) + n);
 }
 
 /* A container "c" with its monitor channel: CreateContainer through. */
@@ -244,7 +244,7 @@ static int create(struct fx *f, const char *cid)
 	req.oci = &spec;
 	uint32_t sid = call(f, "CreateContainer", &req.base, 0);
 	struct ipc_msg m;
-	if (expect(f->exec, IPC_CONTAINER_CREATE_REQ, &m) < 0)
+	if (expect(f->exec, IPC_CREATE_CONTAINER_REQ, &m) < 0)
 		return -1;
 	Grpc__CreateContainerRequest *got =
 		grpc__create_container_request__unpack(NULL, m.len, m.payload);
@@ -298,19 +298,19 @@ static uint32_t read_call(struct fx *f, const char *cid, uint32_t len, int64_t t
 	return read_exec_call(f, cid, "", len, timeout_ns);
 }
 
-/* The next message on mon is a STDIO_READ_REQ for exec eid asking for
+/* The next message on mon is a READ_STREAM_REQ for exec eid asking for
  * max_len bytes; its id, or 0. */
 static uint32_t expect_read(int mon, const char *eid, uint32_t max_len)
 {
 	struct ipc_msg m;
-	if (expect(mon, IPC_STDIO_READ_REQ, &m) < 0)
+	if (expect(mon, IPC_READ_STREAM_REQ, &m) < 0)
 		return 0;
 	struct ipc_stdio_read rq;
 	memcpy(&rq, m.payload, sizeof(rq));
 	uint32_t id = m.hdr.id;
 	ipc_msg_release(&m);
 	if (rq.max_len != max_len || strcmp(rq.exec_id, eid) != 0) {
-		printf("# STDIO_READ_REQ for \"%s\" max_len %u, expected \"%s\" %u\n", rq.exec_id,
+		printf("# READ_STREAM_REQ for \"%s\" max_len %u, expected \"%s\" %u\n", rq.exec_id,
 		       rq.max_len, eid, max_len);
 		return 0;
 	}
@@ -327,17 +327,17 @@ static bool read_gets(struct fx *f, uint32_t sid, const char *want, size_t n)
 	return ok;
 }
 
-/* The next message on mon is a STDIO_ACK up to offset. */
+/* The next message on mon is a READ_STREAM_ACK up to offset. */
 static bool expect_ack(int mon, uint64_t offset)
 {
 	struct ipc_msg m;
-	if (expect(mon, IPC_STDIO_ACK, &m) < 0)
+	if (expect(mon, IPC_READ_STREAM_ACK, &m) < 0)
 		return false;
 	struct ipc_stdio_ack a;
 	memcpy(&a, m.payload, sizeof(a));
 	ipc_msg_release(&m);
 	if (a.offset != offset)
-		printf("# STDIO_ACK %llu, expected %llu\n", (unsigned long long)a.offset,
+		printf("# READ_STREAM_ACK %llu, expected %llu\n", (unsigned long long)a.offset,
 		       (unsigned long long)offset);
 	return a.offset == offset;
 }
@@ -386,7 +386,7 @@ TEST(read_data_ack_then_eof_is_empty)
 	REQUIRE(mon >= 0);
 	uint32_t sid = read_call(&f, "c1", 1000000, 0);
 	struct ipc_msg m;
-	REQUIRE(expect(mon, IPC_STDIO_READ_REQ, &m) == 0);
+	REQUIRE(expect(mon, IPC_READ_STREAM_REQ, &m) == 0);
 	struct ipc_stdio_read rq;
 	memcpy(&rq, m.payload, sizeof(rq));
 	CHECK_EQ_INT(rq.max_len, IPC_STDIO_CHUNK);
@@ -398,7 +398,7 @@ TEST(read_data_ack_then_eof_is_empty)
 	REQUIRE(r);
 	CHECK(r->data.len == 5 && memcmp(r->data.data, "hello", 5) == 0);
 	grpc__read_stream_response__free_unpacked(r, NULL);
-	REQUIRE(expect(mon, IPC_STDIO_ACK, &m) == 0);
+	REQUIRE(expect(mon, IPC_READ_STREAM_ACK, &m) == 0);
 	struct ipc_stdio_ack ack;
 	memcpy(&ack, m.payload, sizeof(ack));
 	CHECK_EQ_INT(ack.offset, 5);
@@ -473,7 +473,7 @@ TEST(reads_of_one_stream_are_serialised)
 	uint32_t s1 = read_call(&f, "c1", 100, 0);
 	uint32_t s2 = read_call(&f, "c1", 100, 0);
 	struct ipc_msg m;
-	REQUIRE(expect(mon, IPC_STDIO_READ_REQ, &m) == 0);
+	REQUIRE(expect(mon, IPC_READ_STREAM_REQ, &m) == 0);
 	CHECK(quiet(mon, 100)); /* one read per stream at the monitor */
 	data(mon, m.hdr.id, 0, "one", 3);
 	ipc_msg_release(&m);
@@ -481,9 +481,9 @@ TEST(reads_of_one_stream_are_serialised)
 	CHECK(r && r->data.len == 3);
 	if (r)
 		grpc__read_stream_response__free_unpacked(r, NULL);
-	REQUIRE(expect(mon, IPC_STDIO_ACK, &m) == 0);
+	REQUIRE(expect(mon, IPC_READ_STREAM_ACK, &m) == 0);
 	ipc_msg_release(&m);
-	REQUIRE(expect(mon, IPC_STDIO_READ_REQ, &m) == 0);
+	REQUIRE(expect(mon, IPC_READ_STREAM_REQ, &m) == 0);
 	data(mon, m.hdr.id, 3, "two", 3);
 	ipc_msg_release(&m);
 	r = read_answer(&f, s2);
@@ -500,7 +500,7 @@ TEST(data_for_a_cancelled_read_goes_to_the_next_read)
 	REQUIRE(mon >= 0);
 	uint32_t sid = read_call(&f, "c1", 100, 200000000); /* 200 ms */
 	struct ipc_msg m;
-	REQUIRE(expect(mon, IPC_STDIO_READ_REQ, &m) == 0);
+	REQUIRE(expect(mon, IPC_READ_STREAM_REQ, &m) == 0);
 	uint32_t late_id = m.hdr.id;
 	ipc_msg_release(&m);
 	struct answer a;
@@ -515,7 +515,7 @@ TEST(data_for_a_cancelled_read_goes_to_the_next_read)
 	CHECK(r && r->data.len == 2 && memcmp(r->data.data, "la", 2) == 0);
 	if (r)
 		grpc__read_stream_response__free_unpacked(r, NULL);
-	REQUIRE(expect(mon, IPC_STDIO_ACK, &m) == 0);
+	REQUIRE(expect(mon, IPC_READ_STREAM_ACK, &m) == 0);
 	struct ipc_stdio_ack ack;
 	memcpy(&ack, m.payload, sizeof(ack));
 	CHECK_EQ_INT(ack.offset, 2);
@@ -525,7 +525,7 @@ TEST(data_for_a_cancelled_read_goes_to_the_next_read)
 	CHECK(r && r->data.len == 2 && memcmp(r->data.data, "te", 2) == 0);
 	if (r)
 		grpc__read_stream_response__free_unpacked(r, NULL);
-	REQUIRE(expect(mon, IPC_STDIO_ACK, &m) == 0);
+	REQUIRE(expect(mon, IPC_READ_STREAM_ACK, &m) == 0);
 	memcpy(&ack, m.payload, sizeof(ack));
 	CHECK_EQ_INT(ack.offset, 4);
 	ipc_msg_release(&m);
@@ -552,7 +552,7 @@ TEST(write_stdin_is_split_into_chunks)
 	unsigned chunks = 0;
 	while (off < total) {
 		struct ipc_msg m;
-		REQUIRE(expect(mon, IPC_STDIO_WRITE_REQ, &m) == 0);
+		REQUIRE(expect(mon, IPC_WRITE_STDIN_REQ, &m) == 0);
 		CHECK_EQ_STR((const char *)m.payload, "e1");
 		size_t n = m.len - sizeof(struct ipc_stdio_write);
 		CHECK(n <= IPC_STDIO_CHUNK && off + n <= total);
@@ -560,7 +560,7 @@ TEST(write_stdin_is_split_into_chunks)
 		off += n;
 		chunks++;
 		struct ipc_stdio_written done = { .len = n };
-		reply(mon, IPC_STDIO_WRITTEN, m.hdr.id, &done, sizeof(done));
+		reply(mon, IPC_WRITE_STDIN_REPLY, m.hdr.id, &done, sizeof(done));
 		ipc_msg_release(&m);
 	}
 	CHECK_EQ_INT(chunks, 3);
@@ -584,7 +584,7 @@ TEST(empty_write_closes_stdin_and_answers_len_0)
 	w.container_id = (char *)"c1";
 	uint32_t sid = call(&f, "WriteStdin", &w.base, 0);
 	struct ipc_msg m;
-	REQUIRE(expect(mon, IPC_STDIO_CLOSE_REQ, &m) == 0);
+	REQUIRE(expect(mon, IPC_CLOSE_STDIN_REQ, &m) == 0);
 	struct ipc_exec_ref ref;
 	memcpy(&ref, m.payload, sizeof(ref));
 	CHECK_EQ_STR(ref.container_id, "c1");
@@ -611,9 +611,9 @@ TEST(wait_answers_status_and_monitor_errors_pass_through)
 	w.container_id = (char *)"c1";
 	uint32_t sid = call(&f, "WaitProcess", &w.base, 0);
 	struct ipc_msg m;
-	REQUIRE(expect(mon, IPC_WAIT_REQ, &m) == 0);
+	REQUIRE(expect(mon, IPC_WAIT_PROCESS_REQ, &m) == 0);
 	struct ipc_wait_reply st = { .status = 137 };
-	reply(mon, IPC_WAIT_REPLY, m.hdr.id, &st, sizeof(st));
+	reply(mon, IPC_WAIT_PROCESS_REPLY, m.hdr.id, &st, sizeof(st));
 	ipc_msg_release(&m);
 	struct answer a;
 	REQUIRE(answer(&f, &a) == 0 && a.sid == sid && a.status == 0);
@@ -629,7 +629,7 @@ TEST(wait_answers_status_and_monitor_errors_pass_through)
 	t.row = 24;
 	t.column = 80;
 	sid = call(&f, "TtyWinResize", &t.base, 0);
-	REQUIRE(expect(mon, IPC_TTY_RESIZE_REQ, &m) == 0);
+	REQUIRE(expect(mon, IPC_TTY_WIN_RESIZE_REQ, &m) == 0);
 	struct ipc_tty_resize rz;
 	memcpy(&rz, m.payload, sizeof(rz));
 	CHECK(rz.rows == 24 && rz.cols == 80);
@@ -651,7 +651,7 @@ TEST(monitor_gone_fails_pending_calls_unavailable_then_invalid_container)
 	w.container_id = (char *)"c1";
 	uint32_t sid = call(&f, "WaitProcess", &w.base, 0);
 	struct ipc_msg m;
-	REQUIRE(expect(mon, IPC_WAIT_REQ, &m) == 0);
+	REQUIRE(expect(mon, IPC_WAIT_PROCESS_REQ, &m) == 0);
 	ipc_msg_release(&m);
 	close(mon);
 	struct answer a;
@@ -684,7 +684,7 @@ TEST(init_is_named_by_the_container_id)
 	r.exec_id = (char *)"c1";
 	r.len = 1024;
 	uint32_t sid = call(&f, "ReadStdout", &r.base, 0);
-	REQUIRE(expect(mon, IPC_STDIO_READ_REQ, &m) == 0);
+	REQUIRE(expect(mon, IPC_READ_STREAM_REQ, &m) == 0);
 	struct ipc_stdio_read rd;
 	memcpy(&rd, m.payload, sizeof(rd));
 	CHECK_EQ_STR(rd.exec_id, "");
@@ -699,12 +699,12 @@ TEST(init_is_named_by_the_container_id)
 	CHECK(rr && rr->data.len == 2 && memcmp(rr->data.data, "hi", 2) == 0);
 	if (rr)
 		grpc__read_stream_response__free_unpacked(rr, NULL);
-	REQUIRE(expect(mon, IPC_STDIO_ACK, &m) == 0);
+	REQUIRE(expect(mon, IPC_READ_STREAM_ACK, &m) == 0);
 	struct ipc_stdio_ack ack;
 	memcpy(&ack, m.payload, sizeof(ack));
 	CHECK_EQ_STR(ack.exec_id, "");
 	ipc_msg_release(&m);
-	REQUIRE(expect(mon, IPC_STDIO_READ_REQ, &m) == 0);
+	REQUIRE(expect(mon, IPC_READ_STREAM_REQ, &m) == 0);
 	data(mon, m.hdr.id, 2, "", 0);
 	ipc_msg_release(&m);
 	rr = read_answer(&f, sid2);
@@ -716,12 +716,12 @@ TEST(init_is_named_by_the_container_id)
 	w.container_id = (char *)"c1";
 	w.exec_id = (char *)"c1";
 	sid = call(&f, "WaitProcess", &w.base, 0);
-	REQUIRE(expect(mon, IPC_WAIT_REQ, &m) == 0);
+	REQUIRE(expect(mon, IPC_WAIT_PROCESS_REQ, &m) == 0);
 	struct ipc_exec_ref ref;
 	memcpy(&ref, m.payload, sizeof(ref));
 	CHECK_EQ_STR(ref.exec_id, "");
 	struct ipc_wait_reply st = { .status = 0 };
-	reply(mon, IPC_WAIT_REPLY, m.hdr.id, &st, sizeof(st));
+	reply(mon, IPC_WAIT_PROCESS_REPLY, m.hdr.id, &st, sizeof(st));
 	ipc_msg_release(&m);
 	REQUIRE(answer(&f, &a) == 0 && a.sid == sid);
 	CHECK_EQ_INT(a.status, 0);
@@ -733,7 +733,7 @@ TEST(init_is_named_by_the_container_id)
 	t.row = 10;
 	t.column = 20;
 	sid = call(&f, "TtyWinResize", &t.base, 0);
-	REQUIRE(expect(mon, IPC_TTY_RESIZE_REQ, &m) == 0);
+	REQUIRE(expect(mon, IPC_TTY_WIN_RESIZE_REQ, &m) == 0);
 	struct ipc_tty_resize rz;
 	memcpy(&rz, m.payload, sizeof(rz));
 	CHECK_EQ_STR(rz.exec_id, "");
@@ -748,7 +748,7 @@ TEST(init_is_named_by_the_container_id)
 	sg.exec_id = (char *)"c1";
 	sg.signal = 9;
 	sid = call(&f, "SignalProcess", &sg.base, 0);
-	REQUIRE(expect(f.exec, IPC_PROCESS_SIGNAL_REQ, &m) == 0);
+	REQUIRE(expect(f.exec, IPC_SIGNAL_PROCESS_REQ, &m) == 0);
 	struct ipc_process_signal ps;
 	memcpy(&ps, m.payload, sizeof(ps));
 	CHECK_EQ_STR(ps.exec_id, "c1"); /* the executor tells "c1" from "" */
@@ -775,7 +775,7 @@ TEST(second_attach_replaces_the_channel)
 	REQUIRE(old >= 0);
 	uint32_t sid = read_call(&f, "c1", 10, 0);
 	struct ipc_msg m;
-	REQUIRE(expect(old, IPC_STDIO_READ_REQ, &m) == 0);
+	REQUIRE(expect(old, IPC_READ_STREAM_REQ, &m) == 0);
 	ipc_msg_release(&m);
 	cleanup_close int mon = attach(&f, "c1");
 	REQUIRE(mon >= 0);
@@ -786,7 +786,7 @@ TEST(second_attach_replaces_the_channel)
 	struct kerr err = { 0 };
 	CHECK(ipc_recv(old, &m, &err) == 0); /* the old channel is closed */
 	sid = read_call(&f, "c1", 10, 0);
-	REQUIRE(expect(mon, IPC_STDIO_READ_REQ, &m) == 0);
+	REQUIRE(expect(mon, IPC_READ_STREAM_REQ, &m) == 0);
 	data(mon, m.hdr.id, 0, "new", 3);
 	ipc_msg_release(&m);
 	Grpc__ReadStreamResponse *r = read_answer(&f, sid);
@@ -805,14 +805,14 @@ TEST(host_disconnect_cancels_wait_and_the_late_reply_is_dropped)
 	w.container_id = (char *)"c1";
 	call(&f, "WaitProcess", &w.base, 0);
 	struct ipc_msg m;
-	REQUIRE(expect(mon, IPC_WAIT_REQ, &m) == 0);
+	REQUIRE(expect(mon, IPC_WAIT_PROCESS_REQ, &m) == 0);
 	uint32_t id = m.hdr.id;
 	ipc_msg_release(&m);
 	ttrpc_client_free(f.c);
 	f.c = NULL;
 	usleep(100000);
 	struct ipc_wait_reply st = { .status = 0 };
-	reply(mon, IPC_WAIT_REPLY, id, &st, sizeof(st));
+	reply(mon, IPC_WAIT_PROCESS_REPLY, id, &st, sizeof(st));
 	char addr[128];
 	snprintf(addr, sizeof(addr), "unix://%s", f.sock);
 	struct kerr err = { 0 };
@@ -820,9 +820,9 @@ TEST(host_disconnect_cancels_wait_and_the_late_reply_is_dropped)
 	set_timeout(ttrpc_client_fd(f.c), 5000);
 	/* The channel survived the late reply: a new wait goes through. */
 	uint32_t sid = call(&f, "WaitProcess", &w.base, 0);
-	REQUIRE(expect(mon, IPC_WAIT_REQ, &m) == 0);
+	REQUIRE(expect(mon, IPC_WAIT_PROCESS_REQ, &m) == 0);
 	st.status = 3;
-	reply(mon, IPC_WAIT_REPLY, m.hdr.id, &st, sizeof(st));
+	reply(mon, IPC_WAIT_PROCESS_REPLY, m.hdr.id, &st, sizeof(st));
 	ipc_msg_release(&m);
 	struct answer a;
 	REQUIRE(answer(&f, &a) == 0 && a.sid == sid && a.status == 0);
@@ -850,7 +850,7 @@ TEST(lifecycle_requests_reach_the_executor)
 	s.signal = 9;
 	s.exec_id = (char *)"e1";
 	sid = call(&f, "SignalProcess", &s.base, 0);
-	REQUIRE(expect(f.exec, IPC_PROCESS_SIGNAL_REQ, &m) == 0);
+	REQUIRE(expect(f.exec, IPC_SIGNAL_PROCESS_REQ, &m) == 0);
 	struct ipc_process_signal ps;
 	memcpy(&ps, m.payload, sizeof(ps));
 	CHECK(strcmp(ps.container_id, "c1") == 0 && strcmp(ps.exec_id, "e1") == 0 && ps.signal == 9);
@@ -864,7 +864,7 @@ TEST(lifecycle_requests_reach_the_executor)
 	r.container_id = (char *)"c1";
 	r.timeout = 7;
 	sid = call(&f, "RemoveContainer", &r.base, 0);
-	REQUIRE(expect(f.exec, IPC_CONTAINER_REMOVE_REQ, &m) == 0);
+	REQUIRE(expect(f.exec, IPC_REMOVE_CONTAINER_REQ, &m) == 0);
 	struct ipc_container_remove rm;
 	memcpy(&rm, m.payload, sizeof(rm));
 	CHECK(strcmp(rm.container_id, "c1") == 0 && rm.timeout_s == 7);
@@ -890,7 +890,7 @@ TEST(lifecycle_requests_reach_the_executor)
 	sb.n_dns = 2000;
 	sb.dns = dns;
 	sid = call(&f, "CreateSandbox", &sb.base, 0);
-	REQUIRE(expect(f.exec, IPC_SANDBOX_CREATE_REQ, &m) == 0);
+	REQUIRE(expect(f.exec, IPC_CREATE_SANDBOX_REQ, &m) == 0);
 	CHECK(m.len > IPC_MAX_INLINE);
 	Grpc__CreateSandboxRequest *got = grpc__create_sandbox_request__unpack(NULL, m.len, m.payload);
 	CHECK(got && got->n_dns == 2000);
@@ -943,17 +943,17 @@ TEST(ack_waits_until_the_reply_is_in_the_hosts_socket)
 	while (n < 256) {
 		sids[n++] = read_call(&f, "c1", IPC_STDIO_CHUNK, 0);
 		struct ipc_msg m;
-		REQUIRE(expect(mon, IPC_STDIO_READ_REQ, &m) == 0);
+		REQUIRE(expect(mon, IPC_READ_STREAM_REQ, &m) == 0);
 		struct ipc_stdio_data h = { .offset = off };
 		memcpy(buf, &h, sizeof(h));
-		reply(mon, IPC_STDIO_DATA, m.hdr.id, buf, sizeof(buf));
+		reply(mon, IPC_READ_STREAM_REPLY, m.hdr.id, buf, sizeof(buf));
 		ipc_msg_release(&m);
 		off += IPC_STDIO_CHUNK;
 		if (quiet(mon, 200)) {
 			held = true;
 			break;
 		}
-		REQUIRE(expect(mon, IPC_STDIO_ACK, &m) == 0);
+		REQUIRE(expect(mon, IPC_READ_STREAM_ACK, &m) == 0);
 		struct ipc_stdio_ack a;
 		memcpy(&a, m.payload, sizeof(a));
 		ipc_msg_release(&m);
@@ -972,7 +972,7 @@ TEST(ack_waits_until_the_reply_is_in_the_hosts_socket)
 	}
 	while (acked < off) {
 		struct ipc_msg m;
-		REQUIRE(expect(mon, IPC_STDIO_ACK, &m) == 0);
+		REQUIRE(expect(mon, IPC_READ_STREAM_ACK, &m) == 0);
 		struct ipc_stdio_ack a;
 		memcpy(&a, m.payload, sizeof(a));
 		ipc_msg_release(&m);

@@ -409,7 +409,7 @@ static int fe_ask(struct mon *t, uint32_t type, const void *p, size_t len, struc
 	return -1;
 }
 
-/* One STDIO_READ_REQ: bytes (0 = EOF), or -1 (ERROR or failure). ACKed
+/* One READ_STREAM_REQ: bytes (0 = EOF), or -1 (ERROR or failure). ACKed
  * right away when ack. */
 static ssize_t fe_read(struct mon *t, const char *exec_id, unsigned stream, void *buf, size_t max,
 		       uint64_t *offset, bool ack)
@@ -417,10 +417,10 @@ static ssize_t fe_read(struct mon *t, const char *exec_id, unsigned stream, void
 	struct ipc_stdio_read r = { .stream = stream, .max_len = (uint32_t)max };
 	snprintf(r.exec_id, sizeof(r.exec_id), "%s", exec_id);
 	struct ipc_msg m;
-	if (fe_ask(t, IPC_STDIO_READ_REQ, &r, sizeof(r), &m) != 1)
+	if (fe_ask(t, IPC_READ_STREAM_REQ, &r, sizeof(r), &m) != 1)
 		return -1;
 	ssize_t n = -1;
-	if (m.hdr.type == IPC_STDIO_DATA) {
+	if (m.hdr.type == IPC_READ_STREAM_REPLY) {
 		struct ipc_stdio_data h;
 		memcpy(&h, m.payload, sizeof(h));
 		n = (ssize_t)(m.len - sizeof(h));
@@ -431,7 +431,7 @@ static ssize_t fe_read(struct mon *t, const char *exec_id, unsigned stream, void
 			struct ipc_stdio_ack a = { .stream = stream, .offset = h.offset + (uint64_t)n };
 			snprintf(a.exec_id, sizeof(a.exec_id), "%s", exec_id);
 			struct kerr e = { 0 };
-			ipc_send_fd(t->fe, IPC_STDIO_ACK, 0, &a, sizeof(a), -1, &e);
+			ipc_send_fd(t->fe, IPC_READ_STREAM_ACK, 0, &a, sizeof(a), -1, &e);
 		}
 	} else if (m.hdr.type == IPC_ERROR) {
 		printf("# read error: %s\n", (const char *)m.payload + sizeof(struct ipc_error));
@@ -461,16 +461,16 @@ static ssize_t fe_read_all(struct mon *t, const char *exec_id, unsigned stream, 
 	return (ssize_t)got;
 }
 
-/* WAIT_REQ: the status, or -1. */
+/* WAIT_PROCESS_REQ: the status, or -1. */
 static int fe_wait(struct mon *t, const char *exec_id)
 {
 	struct ipc_exec_ref x = { .container_id = CID };
 	snprintf(x.exec_id, sizeof(x.exec_id), "%s", exec_id);
 	struct ipc_msg m;
-	if (fe_ask(t, IPC_WAIT_REQ, &x, sizeof(x), &m) != 1)
+	if (fe_ask(t, IPC_WAIT_PROCESS_REQ, &x, sizeof(x), &m) != 1)
 		return -1;
 	int st = -1;
-	if (m.hdr.type == IPC_WAIT_REPLY) {
+	if (m.hdr.type == IPC_WAIT_PROCESS_REPLY) {
 		struct ipc_wait_reply w;
 		memcpy(&w, m.payload, sizeof(w));
 		st = w.status;
@@ -513,10 +513,10 @@ static ssize_t fe_write(struct mon *t, const char *exec_id, const char *data)
 	size_t n = strlen(data);
 	memcpy(buf + IPC_ID_MAX, data, n);
 	struct ipc_msg m;
-	if (fe_ask(t, IPC_STDIO_WRITE_REQ, buf, IPC_ID_MAX + n, &m) != 1)
+	if (fe_ask(t, IPC_WRITE_STDIN_REQ, buf, IPC_ID_MAX + n, &m) != 1)
 		return -1;
 	ssize_t r = -1;
-	if (m.hdr.type == IPC_STDIO_WRITTEN) {
+	if (m.hdr.type == IPC_WRITE_STDIN_REPLY) {
 		struct ipc_stdio_written w;
 		memcpy(&w, m.payload, sizeof(w));
 		r = (ssize_t)w.len;
@@ -775,16 +775,16 @@ TEST(stdin_write_and_close)
 	/* a resize on a process without a terminal: UNAVAILABLE "no tty", as
 	 * upstream tty_win_resize */
 	struct ipc_tty_resize rs = { .exec_id = "cat", .rows = 1, .cols = 1 };
-	CHECK_EQ_INT(fe_status(&M, IPC_TTY_RESIZE_REQ, &rs, sizeof(rs)), GRPC_UNAVAILABLE);
+	CHECK_EQ_INT(fe_status(&M, IPC_TTY_WIN_RESIZE_REQ, &rs, sizeof(rs)), GRPC_UNAVAILABLE);
 	struct ipc_exec_ref x = { .container_id = CID, .exec_id = "cat" };
-	CHECK_EQ_INT(fe_simple(&M, IPC_STDIO_CLOSE_REQ, &x, sizeof(x)), IPC_OK);
+	CHECK_EQ_INT(fe_simple(&M, IPC_CLOSE_STDIN_REQ, &x, sizeof(x)), IPC_OK);
 	CHECK_EQ_INT(fe_write(&M, "cat", "late"), -1); /* stdin is closed: ERROR */
 	CHECK_EQ_INT(ex_exited(&M, "cat"), 0); /* cat saw EOF and exited */
 	CHECK_EQ_INT(fe_read(&M, "cat", IPC_STREAM_STDOUT, buf, sizeof(buf), NULL, true), 0);
 	CHECK_EQ_INT(fe_wait(&M, "cat"), 0);
 	/* waited with its output drained: released, nothing finds it */
 	CHECK(ex_released(&M, "cat", TIMEOUT_MS));
-	CHECK_EQ_INT(fe_status(&M, IPC_TTY_RESIZE_REQ, &rs, sizeof(rs)), GRPC_NOT_FOUND);
+	CHECK_EQ_INT(fe_status(&M, IPC_TTY_WIN_RESIZE_REQ, &rs, sizeof(rs)), GRPC_NOT_FOUND);
 	CHECK_EQ_INT(fe_read(&M, "cat", IPC_STREAM_STDOUT, buf, sizeof(buf), NULL, true), -1);
 }
 
@@ -793,7 +793,7 @@ TEST(resize_on_a_terminal)
 	NEED_MONITOR();
 	REQUIRE(spawn(&M, "tty", true, "sleep 0.5; stty size", NULL) > 0);
 	struct ipc_tty_resize rs = { .exec_id = "tty", .rows = 33, .cols = 99 };
-	CHECK_EQ_INT(fe_simple(&M, IPC_TTY_RESIZE_REQ, &rs, sizeof(rs)), IPC_OK);
+	CHECK_EQ_INT(fe_simple(&M, IPC_TTY_WIN_RESIZE_REQ, &rs, sizeof(rs)), IPC_OK);
 	char buf[256];
 	CHECK(fe_read_all(&M, "tty", IPC_STREAM_STDOUT, buf, sizeof(buf)) > 0);
 	CHECK(strstr(buf, "33 99") != NULL);
@@ -820,7 +820,7 @@ TEST(frontend_replaced_mid_stream_loses_nothing)
 	/* A pending read on the old front-end is dropped with it. */
 	struct ipc_stdio_read rq = { .exec_id = "re", .stream = IPC_STREAM_STDERR, .max_len = 10 };
 	struct kerr e = { 0 };
-	CHECK_EQ_INT(ipc_send_fd(M.fe, IPC_STDIO_READ_REQ, 999, &rq, sizeof(rq), -1, &e), 0);
+	CHECK_EQ_INT(ipc_send_fd(M.fe, IPC_READ_STREAM_REQ, 999, &rq, sizeof(rq), -1, &e), 0);
 	int old = dup(M.fe);
 	REQUIRE(ex_new_frontend(&M) == 0);
 	CHECK(closed_by_peer(old)); /* the old channel is gone */
@@ -931,21 +931,21 @@ TEST(bad_messages_close_only_that_channel)
 	struct {
 		struct ipc_hdr h;
 		struct ipc_stdio_read r;
-	} bad = { { IPC_STDIO_READ_REQ, sizeof(struct ipc_stdio_read), 5, 0 },
+	} bad = { { IPC_READ_STREAM_REQ, sizeof(struct ipc_stdio_read), 5, 0 },
 		  { .exec_id = "b", .stream = 7, .max_len = 10 } };
 	CHECK(send(M.fe, &bad, sizeof(bad), 0) == sizeof(bad));
 	CHECK(closed_by_peer(M.fe));
 	REQUIRE(ex_new_frontend(&M) == 0);
 	/* a request without an id */
 	struct ipc_exec_ref x = { .container_id = CID, .exec_id = "b" };
-	CHECK_EQ_INT(ipc_send_fd(M.fe, IPC_WAIT_REQ, 0, &x, sizeof(x), -1, &e), 0);
+	CHECK_EQ_INT(ipc_send_fd(M.fe, IPC_WAIT_PROCESS_REQ, 0, &x, sizeof(x), -1, &e), 0);
 	CHECK(closed_by_peer(M.fe));
 	REQUIRE(ex_new_frontend(&M) == 0);
 	char buf[64];
 	/* a wrong container id: INVALID_ARGUMENT (upstream "Invalid container
 	 * id"), channel kept */
 	struct ipc_exec_ref y = { .container_id = "other", .exec_id = "b" };
-	CHECK_EQ_INT(fe_status(&M, IPC_WAIT_REQ, &y, sizeof(y)), GRPC_INVALID_ARGUMENT);
+	CHECK_EQ_INT(fe_status(&M, IPC_WAIT_PROCESS_REQ, &y, sizeof(y)), GRPC_INVALID_ARGUMENT);
 	CHECK_EQ_INT(fe_read_all(&M, "b", IPC_STREAM_STDOUT, buf, sizeof(buf)), 10);
 	CHECK_EQ_STR(buf, "still-here");
 	CHECK_EQ_INT(fe_wait(&M, "b"), 0);
@@ -1037,7 +1037,7 @@ TEST(executor_violation_keeps_serving)
 	/* the executor may not send front-end requests */
 	struct ipc_exec_ref x = { .container_id = CID, .exec_id = "" };
 	struct kerr e = { 0 };
-	CHECK_EQ_INT(ipc_send_fd(t.ex, IPC_WAIT_REQ, 1, &x, sizeof(x), -1, &e), 0);
+	CHECK_EQ_INT(ipc_send_fd(t.ex, IPC_WAIT_PROCESS_REQ, 1, &x, sizeof(x), -1, &e), 0);
 	CHECK(closed_by_peer(t.ex));
 	close(t.ex);
 	t.ex = -1;

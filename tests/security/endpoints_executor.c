@@ -139,8 +139,8 @@ TEST(executor_serves_an_allowed_endpoint)
 	int st;
 	char msg[IPC_ERROR_MSG_MAX];
 	struct ipc_guest_details_req q = { 0 };
-	CHECK_EQ_INT(ask(fe, IPC_GUEST_DETAILS_REQ, &q, sizeof(q), &st, msg, sizeof(msg)),
-		     IPC_GUEST_DETAILS_REPLY);
+	CHECK_EQ_INT(ask(fe, IPC_GET_GUEST_DETAILS_REQ, &q, sizeof(q), &st, msg, sizeof(msg)),
+		     IPC_GET_GUEST_DETAILS_REPLY);
 }
 
 TEST(executor_refuses_blocked_endpoints_before_their_handler)
@@ -148,7 +148,7 @@ TEST(executor_refuses_blocked_endpoints_before_their_handler)
 	REQUIRE(fe >= 0);
 	/* SetGuestDateTime to the epoch: refused, so the clock stays */
 	struct ipc_guest_time t = { .sec = 0, .usec = 0 };
-	CHECK(refused(fe, IPC_GUEST_SET_TIME_REQ, &t, sizeof(t), "SetGuestDateTimeRequest"));
+	CHECK(refused(fe, IPC_SET_GUEST_DATE_TIME_REQ, &t, sizeof(t), "SetGuestDateTimeRequest"));
 	CHECK(time(NULL) > 1700000000);
 	/* CopyFile of a file below the shared dir: refused, nothing written */
 	Grpc__CopyFileRequest cf = GRPC__COPY_FILE_REQUEST__INIT;
@@ -167,12 +167,12 @@ TEST(executor_refuses_blocked_endpoints_before_their_handler)
 	/* lifecycle requests that are not on the list */
 	struct ipc_container_ref ref = { 0 };
 	snprintf(ref.container_id, sizeof(ref.container_id), "c1");
-	CHECK(refused(fe, IPC_CONTAINER_START_REQ, &ref, sizeof(ref), "StartContainerRequest"));
+	CHECK(refused(fe, IPC_START_CONTAINER_REQ, &ref, sizeof(ref), "StartContainerRequest"));
 	struct ipc_process_signal sig = { .signal = 9 };
 	snprintf(sig.container_id, sizeof(sig.container_id), "c1");
-	CHECK(refused(fe, IPC_PROCESS_SIGNAL_REQ, &sig, sizeof(sig), "SignalProcessRequest"));
-	CHECK(refused(fe, IPC_METRICS_REQ, NULL, 0, "GetMetricsRequest"));
-	CHECK(refused(fe, IPC_SANDBOX_DESTROY_REQ, NULL, 0, "DestroySandboxRequest"));
+	CHECK(refused(fe, IPC_SIGNAL_PROCESS_REQ, &sig, sizeof(sig), "SignalProcessRequest"));
+	CHECK(refused(fe, IPC_GET_METRICS_REQ, NULL, 0, "GetMetricsRequest"));
+	CHECK(refused(fe, IPC_DESTROY_SANDBOX_REQ, NULL, 0, "DestroySandboxRequest"));
 	/* the channel is still served */
 	int st;
 	char msg[IPC_ERROR_MSG_MAX];
@@ -204,7 +204,7 @@ TEST(executor_hands_the_list_to_its_monitors)
 	int st;
 	char msg[IPC_ERROR_MSG_MAX];
 	/* the stand-in monitor exits at once: the create fails, its argv stays */
-	ask(fe, IPC_CONTAINER_CREATE_REQ, buf, (size_t)n, &st, msg, sizeof(msg));
+	ask(fe, IPC_CREATE_CONTAINER_REQ, buf, (size_t)n, &st, msg, sizeof(msg));
 	free(buf);
 	FILE *f = fopen(argv_file, "re");
 	char line[512], prev[512] = "";
@@ -253,13 +253,13 @@ TEST(monitor_refuses_blocked_endpoints)
 	REQUIRE(mfe >= 0);
 	struct ipc_exec_ref ref = { 0 };
 	snprintf(ref.container_id, sizeof(ref.container_id), "c1");
-	CHECK(refused(mfe, IPC_WAIT_REQ, &ref, sizeof(ref), "WaitProcessRequest"));
-	CHECK(refused(mfe, IPC_STDIO_CLOSE_REQ, &ref, sizeof(ref), "CloseStdinRequest"));
+	CHECK(refused(mfe, IPC_WAIT_PROCESS_REQ, &ref, sizeof(ref), "WaitProcessRequest"));
+	CHECK(refused(mfe, IPC_CLOSE_STDIN_REQ, &ref, sizeof(ref), "CloseStdinRequest"));
 	struct ipc_tty_resize rs = { .rows = 10, .cols = 10 };
-	CHECK(refused(mfe, IPC_TTY_RESIZE_REQ, &rs, sizeof(rs), "TtyWinResizeRequest"));
+	CHECK(refused(mfe, IPC_TTY_WIN_RESIZE_REQ, &rs, sizeof(rs), "TtyWinResizeRequest"));
 	uint8_t w[sizeof(struct ipc_stdio_write) + 4] = { 0 };
 	memcpy(w + sizeof(struct ipc_stdio_write), "data", 4);
-	CHECK(refused(mfe, IPC_STDIO_WRITE_REQ, w, sizeof(w), "WriteStreamRequest"));
+	CHECK(refused(mfe, IPC_WRITE_STDIN_REQ, w, sizeof(w), "WriteStreamRequest"));
 }
 
 TEST(monitor_serves_an_allowed_endpoint)
@@ -271,7 +271,7 @@ TEST(monitor_serves_an_allowed_endpoint)
 	snprintf(rd.exec_id, sizeof(rd.exec_id), "nosuch");
 	int st;
 	char msg[IPC_ERROR_MSG_MAX];
-	CHECK_EQ_INT(ask(mfe, IPC_STDIO_READ_REQ, &rd, sizeof(rd), &st, msg, sizeof(msg)),
+	CHECK_EQ_INT(ask(mfe, IPC_READ_STREAM_REQ, &rd, sizeof(rd), &st, msg, sizeof(msg)),
 		     IPC_ERROR);
 	CHECK_EQ_INT(st, GRPC_NOT_FOUND);
 }

@@ -157,8 +157,8 @@ static int on_blob(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ker
 }
 
 static const struct ipc_dispatch blob_table[] = {
-	{ IPC_TEST_BLOB, IPC_FROM(IPC_ROLE_TEST), on_blob },
-	{ 0, 0, NULL },
+	{ IPC_TEST_BLOB, on_blob },
+	{ 0, NULL },
 };
 
 static void quit_cb(struct ipc_chan *c, const char *reason, void *data)
@@ -348,6 +348,32 @@ TEST(monitor_work_passes_its_filter)
 	CHECK(killed_by_sigsys(run_confined_as(&confine_monitor, do_socket, NULL)));
 	/* and the front-end cannot do what the monitor may */
 	CHECK(killed_by_sigsys(run_confined(do_pidfd_open, NULL)));
+}
+
+/* A refusal reads "confine <who>: <cause>": kerr_prefix adds the one
+ * separator itself (it used to be doubled, "confine frontend: : ..."). */
+TEST(refusal_message_has_one_separator)
+{
+	int pfd[2];
+	REQUIRE(pipe(pfd) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		struct kerr e = { 0 };
+		int r = confine_self(&confine_frontend, 0, 0, 0, &e);
+		if (write(pfd[1], e.msg, strlen(e.msg)) < 0)
+			_exit(2);
+		_exit(r < 0 ? 0 : 1);
+	}
+	close(pfd[1]);
+	char msg[KERR_MSG_MAX] = "";
+	ssize_t n = read(pfd[0], msg, sizeof(msg) - 1);
+	close(pfd[0]);
+	msg[n > 0 ? n : 0] = '\0';
+	int st = -1;
+	waitpid(pid, &st, 0);
+	CHECK(exits_with(st, 0));
+	CHECK_EQ_STR(msg, "confine front-end: refusing to run the front-end as uid 0 gid 0");
 }
 
 int main(void)

@@ -1,35 +1,125 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_endpoints - the [endpoints] gate below the front-end
- * (common/endpoints.c) knows every request type the executor and the
- * monitors take: a request type missing from its table is refused as
- * "serves no known endpoint", so a new RPC forgotten there would be
- * blocked for every host.
+ * test_endpoints - the declaration (common/ipc_messages.def) against the
+ * API it serves, and the [endpoints] gate below the front-end that reads it
+ * (common/endpoints.c).
+ *
+ * That every front-end request names its RPCs is a build-time check (a row
+ * without one does not compile); here: the names are real methods, the
+ * protobuf payloads are the messages those methods take and give, replies
+ * go back the way their requests came, and the gate lets through exactly
+ * what the allowed list names.
  */
 #include <string.h>
 
 #include "endpoints.h"
+#include "grpc_status.h"
 #include "ipc.h"
+#include "rpc_catalog.h"
 #include "tap.h"
 
-TEST(every_request_type_serves_an_endpoint)
+static const struct rpc_method *method(const char *name)
+{
+	return rpc_catalog_find("grpc.AgentService", name);
+}
+
+TEST(every_declared_rpc_is_a_method)
 {
 	unsigned seen = 0;
-	for (uint32_t t = 1; t < 4096; t++) {
-		const struct ipc_type_desc *d = ipc_type_info(t);
-		if (!d)
-			continue;
-		size_t n = strlen(d->name);
-		bool req = (n > 4 && !strcmp(d->name + n - 4, "_REQ")) || !strcmp(d->name, "STDIO_ACK");
-		if (!req)
-			continue;
-		seen++;
-		if (!ipc_endpoint_find(t)) {
-			printf("# %s (type %u) is in no endpoint's row\n", d->name, t);
-			*tap_failed = 1;
+	for (const struct ipc_type_desc *d = NULL; (d = ipc_type_next(d));) {
+		for (size_t i = 0; i < IPC_MAX_RPCS && d->rpcs[i]; i++) {
+			seen++;
+			if (!method(d->rpcs[i])) {
+				printf("# %s serves %s, which grpc.AgentService lacks\n", d->name,
+				       d->rpcs[i]);
+				*tap_failed = 1;
+			}
 		}
 	}
 	CHECK(seen > 30);
+}
+
+/* A protobuf request carries its RPC's request message, and the protobuf
+ * answer of a request its RPC's response message. */
+TEST(protobuf_payloads_are_the_rpcs_messages)
+{
+	unsigned seen = 0;
+	for (const struct ipc_type_desc *d = NULL; (d = ipc_type_next(d));) {
+		const struct ipc_type_desc *rep = ipc_type_info(d->reply);
+		for (size_t i = 0; i < IPC_MAX_RPCS && d->rpcs[i]; i++) {
+			const struct rpc_method *m = method(d->rpcs[i]);
+			if (!m)
+				continue;
+			if (d->pb && d->pb != m->input) {
+				printf("# %s carries %s, %s takes %s\n", d->name, d->pb->name,
+				       d->rpcs[i], m->input->name);
+				*tap_failed = 1;
+			}
+			if (rep && rep->pb && rep->pb != m->output) {
+				printf("# %s answers %s with %s, the RPC answers %s\n", rep->name,
+				       d->name, rep->pb->name, m->output->name);
+				*tap_failed = 1;
+			}
+			seen += d->pb != NULL || (rep && rep->pb);
+		}
+	}
+	CHECK(seen >= 12);
+}
+
+/* Whoever receives a request may send its reply, and whoever sends it may
+ * receive it (ERROR too). */
+TEST(replies_go_back_the_way_requests_came)
+{
+	const struct ipc_type_desc *error = ipc_type_info(IPC_ERROR);
+	REQUIRE(error != NULL);
+	unsigned seen = 0;
+	for (const struct ipc_type_desc *d = NULL; (d = ipc_type_next(d));) {
+		if (d->reply == IPC_NONE)
+			continue;
+		seen++;
+		const struct ipc_type_desc *rep = ipc_type_info(d->reply);
+		REQUIRE(rep != NULL);
+		if ((d->to & ~rep->from) || (d->from & ~rep->to)) {
+			printf("# %s (%#x -> %#x) answered by %s (%#x -> %#x)\n", d->name, d->from,
+			       d->to, rep->name, rep->from, rep->to);
+			*tap_failed = 1;
+		}
+		if (rep->reply != IPC_NONE) {
+			printf("# the reply %s is a request itself\n", rep->name);
+			*tap_failed = 1;
+		}
+		/* The spawner is the executor's fork; it answers on a socket of its
+		 * own, ERROR included. */
+		if ((d->to & ~error->from) || (d->from & ~error->to)) {
+			printf("# %s cannot be answered ERROR both ways\n", d->name);
+			*tap_failed = 1;
+		}
+	}
+	CHECK(seen > 40);
+}
+
+TEST(gate_follows_the_allowed_list)
+{
+	struct agent_options all = { 0 }, some = { 0 };
+	REQUIRE(endpoints_parse_list(&some, "StartContainerRequest,WriteStreamRequest") == 0);
+	struct kerr e = { 0 };
+	/* No list: everything the front-end may send. */
+	CHECK_EQ_INT(ipc_endpoint_check(&all, IPC_CREATE_CONTAINER_REQ, &e), 0);
+	/* Allowed by name; an internal message always. */
+	CHECK_EQ_INT(ipc_endpoint_check(&some, IPC_START_CONTAINER_REQ, &e), 0);
+	CHECK_EQ_INT(ipc_endpoint_check(&some, IPC_PING, &e), 0);
+	/* CLOSE_STDIN_REQ also serves WriteStdin (an empty write). */
+	CHECK_EQ_INT(ipc_endpoint_check(&some, IPC_CLOSE_STDIN_REQ, &e), 0);
+	CHECK(ipc_endpoint_check(&some, IPC_CREATE_CONTAINER_REQ, &e) < 0);
+	CHECK_EQ_INT(kerr_status(&e), GRPC_PERMISSION_DENIED);
+	CHECK_EQ_STR(e.msg, "CreateContainerRequest is blocked by policy: not in the [endpoints] "
+			    "allowed list");
+	/* Not a front-end request at all: refused even without a list. */
+	CHECK(ipc_endpoint_check(&all, IPC_MON_SIGNAL, &e) < 0);
+	CHECK(strstr(e.msg, "MON_SIGNAL is blocked by policy: it serves no known endpoint") !=
+	      NULL);
+	CHECK(ipc_endpoint_check(&all, 250, &e) < 0);
+	options_free(&some);
 }
 
 int main(void)

@@ -15,7 +15,9 @@
 #include "tap.h"
 #include "testutil.h"
 #include "grpc_status.h"
+#include "agent.pb-c.h"
 #include "ipc.h"
+#include "ipc_pending.h"
 #include "log.h"
 #include "loop.h"
 
@@ -207,27 +209,27 @@ TEST(payload_field_checks)
 {
 	struct kerr e = { 0 };
 	struct ipc_guest_details_req r = { .mem_block_size = 2 };
-	CHECK(ipc_check_payload(IPC_GUEST_DETAILS_REQ, (uint8_t *)&r, sizeof(r), &e) < 0);
+	CHECK(ipc_check_payload(IPC_GET_GUEST_DETAILS_REQ, (uint8_t *)&r, sizeof(r), &e) < 0);
 	r = (struct ipc_guest_details_req){ .mem_block_size = 1, .pad = { 0, 1 } };
-	CHECK(ipc_check_payload(IPC_GUEST_DETAILS_REQ, (uint8_t *)&r, sizeof(r), &e) < 0);
+	CHECK(ipc_check_payload(IPC_GET_GUEST_DETAILS_REQ, (uint8_t *)&r, sizeof(r), &e) < 0);
 	r = (struct ipc_guest_details_req){ .mem_block_size = 1, .mem_hotplug_probe = 1 };
-	CHECK_EQ_INT(ipc_check_payload(IPC_GUEST_DETAILS_REQ, (uint8_t *)&r, sizeof(r), &e), 0);
+	CHECK_EQ_INT(ipc_check_payload(IPC_GET_GUEST_DETAILS_REQ, (uint8_t *)&r, sizeof(r), &e), 0);
 
 	/* the reply: booleans 0/1, storage driver bits only for known names */
 	struct ipc_guest_details_reply g = { .supports_seccomp = 1, .init_daemon = 1,
 					     .storage_handlers = 0x1f };
-	CHECK_EQ_INT(ipc_check_payload(IPC_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e), 0);
+	CHECK_EQ_INT(ipc_check_payload(IPC_GET_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e), 0);
 	CHECK_EQ_STR(ipc_storage_driver_name(0), "9p");
 	CHECK_EQ_STR(ipc_storage_driver_name(1), "virtio-fs");
 	CHECK(ipc_storage_driver_name(IPC_STORAGE_DRIVERS_MAX - 1) == NULL);
 	g.supports_seccomp = 2;
-	CHECK(ipc_check_payload(IPC_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e) < 0);
+	CHECK(ipc_check_payload(IPC_GET_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e) < 0);
 	g.supports_seccomp = 1;
 	g.pad = 1;
-	CHECK(ipc_check_payload(IPC_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e) < 0);
+	CHECK(ipc_check_payload(IPC_GET_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e) < 0);
 	g.pad = 0;
 	g.storage_handlers = 1u << (IPC_STORAGE_DRIVERS_MAX - 1);
-	CHECK(ipc_check_payload(IPC_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e) < 0);
+	CHECK(ipc_check_payload(IPC_GET_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e) < 0);
 	/* DestroySandbox's notice to the parent carries nothing */
 	CHECK_EQ_INT(ipc_check_payload(IPC_CTL_SANDBOX_DESTROYED, NULL, 0, &e), 0);
 
@@ -332,14 +334,13 @@ static int cli_pong(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 }
 
 static const struct ipc_dispatch server_table[] = {
-	{ IPC_PING, IPC_FROM(IPC_ROLE_FRONTEND), srv_ping },
-	{ IPC_GUEST_DETAILS_REQ, IPC_FROM(IPC_ROLE_PARENT), srv_ping },
-	{ 0, 0, NULL },
+	{ IPC_PING, srv_ping },
+	{ 0, NULL },
 };
 
 static const struct ipc_dispatch client_table[] = {
-	{ IPC_PONG, IPC_FROM(IPC_ROLE_EXECUTOR), cli_pong },
-	{ 0, 0, NULL },
+	{ IPC_PONG, cli_pong },
+	{ 0, NULL },
 };
 
 static void on_close(struct ipc_chan *c, const char *reason, void *data)
@@ -384,8 +385,7 @@ TEST(channel_ping_pong)
 	loop_free(t.loop);
 }
 
-/* Not in the table, or from a role the entry does not allow: the channel
- * closes with a reason naming the message. */
+/* Not in the table: the channel closes with a reason naming the message. */
 static void violation(int *tap_failed, uint32_t type, const char *expect)
 {
 	struct chan_test t = { 0 };
@@ -394,12 +394,8 @@ static void violation(int *tap_failed, uint32_t type, const char *expect)
 	REQUIRE(tu_seqpacket_pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
 	CHECK_EQ_INT(ipc_chan_new(&t.server, t.loop, sv[0], "exec", IPC_ROLE_FRONTEND, server_table,
 				  on_close, &t, &e), 0);
-	struct ipc_guest_details_req r = { 0 };
 	struct ipc_ping p = { 0 };
-	if (type == IPC_GUEST_DETAILS_REQ)
-		ipc_send_fd(sv[1], type, 1, &r, sizeof(r), -1, &e);
-	else
-		ipc_send_fd(sv[1], type, 1, &p, sizeof(p), -1, &e);
+	ipc_send_fd(sv[1], type, 1, &p, sizeof(p), -1, &e);
 	struct loop_timer *tm = loop_timer_add(t.loop, loop_now_ns() + 5000000000ull, on_timeout,
 					       NULL);
 	loop_run(t.loop, &e);
@@ -418,9 +414,32 @@ TEST(channel_rejects_unlisted_type)
 	violation(tap_failed, IPC_PONG, "PONG (id 1) not accepted here");
 }
 
-TEST(channel_rejects_wrong_sender)
+/* Who may send a type is the declaration's: a table listing what its peer
+ * never sends is refused when the channel opens, and the socket closed. */
+TEST(table_lists_only_what_the_peer_sends)
 {
-	violation(tap_failed, IPC_GUEST_DETAILS_REQ, "not accepted from a frontend");
+	static const struct ipc_dispatch wrong[] = {
+		{ IPC_PING, srv_ping },
+		{ IPC_PONG, srv_ping },
+		{ 0, NULL },
+	};
+	struct loop *l = NULL;
+	struct kerr e = { 0 };
+	int sv[2];
+	REQUIRE(tu_seqpacket_pair(sv) == 0 && loop_new(&l, &e) == 0);
+	struct ipc_chan *c = NULL;
+	CHECK_EQ_INT(ipc_chan_new(&c, l, sv[0], "exec", IPC_ROLE_FRONTEND, wrong, on_close, NULL,
+				  &e),
+		     -EINVAL);
+	CHECK(c == NULL);
+	CHECK_EQ_STR(e.msg, "ipc channel exec: its table lists PONG, which a frontend never sends");
+	CHECK(fcntl(sv[0], F_GETFD) < 0 && errno == EBADF);
+	/* The same table serves the executor's side: it sends PONG. */
+	CHECK_EQ_INT(ipc_chan_new(&c, l, sv[1], "fe", IPC_ROLE_EXECUTOR, client_table, on_close,
+				  NULL, &e),
+		     0);
+	ipc_chan_free(c);
+	loop_free(l);
 }
 
 TEST(channel_eof_and_send_after_close)
@@ -439,6 +458,66 @@ TEST(channel_eof_and_send_after_close)
 	CHECK_EQ_STR(t.reason, "(eof)");
 	loop_timer_cancel(t.loop, tm);
 	loop_free(t.loop);
+}
+
+/* IPC_REPLIES in a table: every reply the peer may send, nothing else. */
+static const struct ipc_dispatch replies_table[] = {
+	{ IPC_REPLIES, cli_pong },
+	{ 0, NULL },
+};
+
+TEST(table_replies_entry_takes_the_peers_replies_only)
+{
+	CHECK(ipc_type_is_reply(IPC_PONG));
+	CHECK(ipc_type_is_reply(IPC_ERROR));
+	CHECK(ipc_type_is_reply(IPC_LAUNCHED));
+	CHECK(!ipc_type_is_reply(IPC_MONITOR_ATTACH));
+	CHECK(!ipc_type_is_reply(IPC_PING));
+	/* A reply the executor sends reaches the handler (it quits at 100). */
+	struct chan_test t = { .pongs = 99 };
+	struct kerr e = { 0 };
+	int sv[2];
+	REQUIRE(tu_seqpacket_pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
+	struct ipc_chan *c = NULL;
+	REQUIRE(ipc_chan_new(&c, t.loop, sv[0], "fe", IPC_ROLE_EXECUTOR, replies_table, on_close,
+			     &t, &e) == 0);
+	struct ipc_ping p = { 1 };
+	CHECK_EQ_INT(ipc_send_fd(sv[1], IPC_PONG, 1, &p, sizeof(p), -1, &e), 0);
+	struct loop_timer *tm = loop_timer_add(t.loop, loop_now_ns() + 5000000000ull, on_timeout,
+					       NULL);
+	loop_run(t.loop, &e);
+	loop_timer_cancel(t.loop, tm);
+	CHECK_EQ_INT(t.pongs, 100);
+	CHECK_EQ_INT(t.closed, 0);
+	ipc_chan_free(c);
+	close(sv[1]);
+	loop_free(t.loop);
+	/* A reply of another role's, or no reply at all: not accepted. */
+	static const struct {
+		uint32_t type;
+		const char *reason;
+	} refused[] = {
+		{ IPC_LAUNCHED, "message LAUNCHED (id 1) not accepted here" },
+		{ IPC_MON_SHUTDOWN, "message MON_SHUTDOWN (id 1) not accepted here" },
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		struct chan_test u = { 0 };
+		REQUIRE(tu_seqpacket_pair(sv) == 0 && loop_new(&u.loop, &e) == 0);
+		REQUIRE(ipc_chan_new(&u.server, u.loop, sv[0], "fe", IPC_ROLE_EXECUTOR,
+				     replies_table, on_close, &u, &e) == 0);
+		struct ipc_launched l = { .pid = 1 };
+		if (refused[i].type == IPC_LAUNCHED)
+			ipc_send_fd(sv[1], IPC_LAUNCHED, 1, &l, sizeof(l), -1, &e);
+		else
+			ipc_send_fd(sv[1], refused[i].type, 1, NULL, 0, -1, &e);
+		tm = loop_timer_add(u.loop, loop_now_ns() + 5000000000ull, on_timeout, NULL);
+		loop_run(u.loop, &e);
+		loop_timer_cancel(u.loop, tm);
+		CHECK_EQ_INT(u.closed, 1);
+		CHECK_EQ_STR(u.reason, refused[i].reason);
+		close(sv[1]);
+		loop_free(u.loop);
+	}
 }
 
 /* ---- container path messages ---- */
@@ -509,24 +588,24 @@ TEST(container_path_bounds)
 		size_t min, max;
 		bool big;
 	} want[] = {
-		{ IPC_SANDBOX_CREATE_REQ, 0, IPC_MAX_PAYLOAD, true },
-		{ IPC_SANDBOX_DESTROY_REQ, 0, 0, false },
-		{ IPC_CONTAINER_CREATE_REQ, 0, IPC_MAX_PAYLOAD, true },
-		{ IPC_CONTAINER_START_REQ, IPC_ID_MAX, IPC_ID_MAX, false },
-		{ IPC_CONTAINER_REMOVE_REQ, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
-		{ IPC_PROCESS_EXEC_REQ, 0, IPC_MAX_PAYLOAD, true },
-		{ IPC_PROCESS_SIGNAL_REQ, 2 * IPC_ID_MAX + 8, 2 * IPC_ID_MAX + 8, false },
+		{ IPC_CREATE_SANDBOX_REQ, 0, IPC_MAX_PAYLOAD, true },
+		{ IPC_DESTROY_SANDBOX_REQ, 0, 0, false },
+		{ IPC_CREATE_CONTAINER_REQ, 0, IPC_MAX_PAYLOAD, true },
+		{ IPC_START_CONTAINER_REQ, IPC_ID_MAX, IPC_ID_MAX, false },
+		{ IPC_REMOVE_CONTAINER_REQ, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
+		{ IPC_EXEC_PROCESS_REQ, 0, IPC_MAX_PAYLOAD, true },
+		{ IPC_SIGNAL_PROCESS_REQ, 2 * IPC_ID_MAX + 8, 2 * IPC_ID_MAX + 8, false },
 		{ IPC_OK, 0, 0, false },
 		{ IPC_MONITOR_ATTACH, IPC_ID_MAX, IPC_ID_MAX, false },
-		{ IPC_STDIO_READ_REQ, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
-		{ IPC_STDIO_DATA, 8, 8 + IPC_STDIO_CHUNK, false },
-		{ IPC_STDIO_ACK, IPC_ID_MAX + 16, IPC_ID_MAX + 16, false },
-		{ IPC_STDIO_WRITE_REQ, IPC_ID_MAX + 1, IPC_ID_MAX + IPC_STDIO_CHUNK, false },
-		{ IPC_STDIO_WRITTEN, 8, 8, false },
-		{ IPC_STDIO_CLOSE_REQ, 2 * IPC_ID_MAX, 2 * IPC_ID_MAX, false },
-		{ IPC_TTY_RESIZE_REQ, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
-		{ IPC_WAIT_REQ, 2 * IPC_ID_MAX, 2 * IPC_ID_MAX, false },
-		{ IPC_WAIT_REPLY, 8, 8, false },
+		{ IPC_READ_STREAM_REQ, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
+		{ IPC_READ_STREAM_REPLY, 8, 8 + IPC_STDIO_CHUNK, false },
+		{ IPC_READ_STREAM_ACK, IPC_ID_MAX + 16, IPC_ID_MAX + 16, false },
+		{ IPC_WRITE_STDIN_REQ, IPC_ID_MAX + 1, IPC_ID_MAX + IPC_STDIO_CHUNK, false },
+		{ IPC_WRITE_STDIN_REPLY, 8, 8, false },
+		{ IPC_CLOSE_STDIN_REQ, 2 * IPC_ID_MAX, 2 * IPC_ID_MAX, false },
+		{ IPC_TTY_WIN_RESIZE_REQ, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
+		{ IPC_WAIT_PROCESS_REQ, 2 * IPC_ID_MAX, 2 * IPC_ID_MAX, false },
+		{ IPC_WAIT_PROCESS_REPLY, 8, 8, false },
 		{ IPC_MON_NEW_FRONTEND, 0, 0, false },
 		{ IPC_MON_SIGNAL, 2 * IPC_ID_MAX + 8, 2 * IPC_ID_MAX + 8, false },
 		{ IPC_MON_EXITED, IPC_ID_MAX + 8, IPC_ID_MAX + 8, false },
@@ -556,13 +635,13 @@ TEST(container_path_bounds)
 
 TEST(oom_event_messages)
 {
-	const struct ipc_type_desc *req = ipc_type_info(IPC_OOM_EVENT_REQ);
-	const struct ipc_type_desc *rep = ipc_type_info(IPC_OOM_EVENT_REPLY);
+	const struct ipc_type_desc *req = ipc_type_info(IPC_GET_OOM_EVENT_REQ);
+	const struct ipc_type_desc *rep = ipc_type_info(IPC_GET_OOM_EVENT_REPLY);
 	CHECK(req && rep);
 	if (!req || !rep)
 		return;
-	CHECK_EQ_INT(IPC_OOM_EVENT_REQ, 34);
-	CHECK_EQ_INT(IPC_OOM_EVENT_REPLY, 35);
+	CHECK_EQ_INT(IPC_GET_OOM_EVENT_REQ, 34);
+	CHECK_EQ_INT(IPC_GET_OOM_EVENT_REPLY, 35);
 	CHECK_EQ_INT(req->min_len, 0);
 	CHECK_EQ_INT(req->max_len, 0);
 	CHECK_EQ_INT(rep->min_len, sizeof(struct ipc_container_ref));
@@ -570,100 +649,100 @@ TEST(oom_event_messages)
 	CHECK_EQ_INT(req->fd, IPC_FD_NONE);
 	CHECK_EQ_INT(rep->fd, IPC_FD_NONE);
 	CHECK(!req->big && !rep->big);
-	CHECK_EQ_STR(ipc_type_name(IPC_OOM_EVENT_REQ), "OOM_EVENT_REQ");
-	CHECK_EQ_STR(ipc_type_name(IPC_OOM_EVENT_REPLY), "OOM_EVENT_REPLY");
+	CHECK_EQ_STR(ipc_type_name(IPC_GET_OOM_EVENT_REQ), "GET_OOM_EVENT_REQ");
+	CHECK_EQ_STR(ipc_type_name(IPC_GET_OOM_EVENT_REPLY), "GET_OOM_EVENT_REPLY");
 
 	uint8_t one = 0;
-	CHECK(payload_ok(IPC_OOM_EVENT_REQ, NULL, 0));
-	CHECK(payload_bad(IPC_OOM_EVENT_REQ, &one, 1, "payload of 1 bytes"));
+	CHECK(payload_ok(IPC_GET_OOM_EVENT_REQ, NULL, 0));
+	CHECK(payload_bad(IPC_GET_OOM_EVENT_REQ, &one, 1, "payload of 1 bytes"));
 	struct ipc_container_ref cr = { "oom-1" };
-	CHECK(payload_ok(IPC_OOM_EVENT_REPLY, &cr, sizeof(cr)));
+	CHECK(payload_ok(IPC_GET_OOM_EVENT_REPLY, &cr, sizeof(cr)));
 	memset(&cr, 0, sizeof(cr));
-	CHECK(payload_bad(IPC_OOM_EVENT_REPLY, &cr, sizeof(cr), "container id is empty"));
+	CHECK(payload_bad(IPC_GET_OOM_EVENT_REPLY, &cr, sizeof(cr), "container id is empty"));
 	strcpy(cr.container_id, "../x");
-	CHECK(payload_bad(IPC_OOM_EVENT_REPLY, &cr, sizeof(cr), "is not [A-Za-z0-9]"));
+	CHECK(payload_bad(IPC_GET_OOM_EVENT_REPLY, &cr, sizeof(cr), "is not [A-Za-z0-9]"));
 	strcpy(cr.container_id, "ok");
 	cr.container_id[100] = 'x'; /* a byte hidden after the NUL */
-	CHECK(payload_bad(IPC_OOM_EVENT_REPLY, &cr, sizeof(cr), "after its terminating NUL"));
+	CHECK(payload_bad(IPC_GET_OOM_EVENT_REPLY, &cr, sizeof(cr), "after its terminating NUL"));
 }
 
 TEST(container_path_field_checks)
 {
 	struct ipc_container_ref cr = { "ctr1" };
-	CHECK(payload_ok(IPC_CONTAINER_START_REQ, &cr, sizeof(cr)));
+	CHECK(payload_ok(IPC_START_CONTAINER_REQ, &cr, sizeof(cr)));
 	CHECK(payload_ok(IPC_MONITOR_ATTACH, &cr, sizeof(cr)));
 	memset(&cr, 0, sizeof(cr));
-	CHECK(payload_bad(IPC_CONTAINER_START_REQ, &cr, sizeof(cr), "container id is empty"));
+	CHECK(payload_bad(IPC_START_CONTAINER_REQ, &cr, sizeof(cr), "container id is empty"));
 	strcpy(cr.container_id, "../x");
 	CHECK(payload_bad(IPC_MONITOR_ATTACH, &cr, sizeof(cr), "is not [A-Za-z0-9]"));
 
 	struct ipc_container_remove rm = { "c", 10, 0 };
-	CHECK(payload_ok(IPC_CONTAINER_REMOVE_REQ, &rm, sizeof(rm)));
+	CHECK(payload_ok(IPC_REMOVE_CONTAINER_REQ, &rm, sizeof(rm)));
 	rm.pad = 1;
-	CHECK(payload_bad(IPC_CONTAINER_REMOVE_REQ, &rm, sizeof(rm), "padding"));
+	CHECK(payload_bad(IPC_REMOVE_CONTAINER_REQ, &rm, sizeof(rm), "padding"));
 
 	struct ipc_process_signal sg = { "c", "", 9, 0 };
-	CHECK(payload_ok(IPC_PROCESS_SIGNAL_REQ, &sg, sizeof(sg)));
+	CHECK(payload_ok(IPC_SIGNAL_PROCESS_REQ, &sg, sizeof(sg)));
 	CHECK(payload_ok(IPC_MON_SIGNAL, &sg, sizeof(sg)));
 	sg.signal = 0;
 	CHECK(payload_bad(IPC_MON_SIGNAL, &sg, sizeof(sg), "signal 0"));
 	sg.signal = 65;
-	CHECK(payload_bad(IPC_PROCESS_SIGNAL_REQ, &sg, sizeof(sg), "signal 65"));
+	CHECK(payload_bad(IPC_SIGNAL_PROCESS_REQ, &sg, sizeof(sg), "signal 65"));
 	sg.signal = 64;
 	strcpy(sg.exec_id, "e x");
-	CHECK(payload_bad(IPC_PROCESS_SIGNAL_REQ, &sg, sizeof(sg), "exec id"));
+	CHECK(payload_bad(IPC_SIGNAL_PROCESS_REQ, &sg, sizeof(sg), "exec id"));
 
 	struct ipc_stdio_read rd = { "", IPC_STREAM_STDERR, IPC_STDIO_CHUNK };
-	CHECK(payload_ok(IPC_STDIO_READ_REQ, &rd, sizeof(rd)));
+	CHECK(payload_ok(IPC_READ_STREAM_REQ, &rd, sizeof(rd)));
 	rd.stream = 3;
-	CHECK(payload_bad(IPC_STDIO_READ_REQ, &rd, sizeof(rd), "stream 3"));
+	CHECK(payload_bad(IPC_READ_STREAM_REQ, &rd, sizeof(rd), "stream 3"));
 	rd.stream = 1;
 	rd.max_len = 0;
-	CHECK(payload_bad(IPC_STDIO_READ_REQ, &rd, sizeof(rd), "max_len 0"));
+	CHECK(payload_bad(IPC_READ_STREAM_REQ, &rd, sizeof(rd), "max_len 0"));
 	rd.max_len = IPC_STDIO_CHUNK + 1;
-	CHECK(payload_bad(IPC_STDIO_READ_REQ, &rd, sizeof(rd), "max_len"));
+	CHECK(payload_bad(IPC_READ_STREAM_REQ, &rd, sizeof(rd), "max_len"));
 
 	uint8_t data[8 + 4] = { 0 };
-	CHECK(payload_ok(IPC_STDIO_DATA, data, sizeof(data)));
+	CHECK(payload_ok(IPC_READ_STREAM_REPLY, data, sizeof(data)));
 	memset(data, 0xff, 8);
-	CHECK(payload_bad(IPC_STDIO_DATA, data, sizeof(data), "overflows"));
+	CHECK(payload_bad(IPC_READ_STREAM_REPLY, data, sizeof(data), "overflows"));
 
 	struct ipc_stdio_ack ack = { "e1", 2, 0, 1234 };
-	CHECK(payload_ok(IPC_STDIO_ACK, &ack, sizeof(ack)));
+	CHECK(payload_ok(IPC_READ_STREAM_ACK, &ack, sizeof(ack)));
 	ack.pad = 7;
-	CHECK(payload_bad(IPC_STDIO_ACK, &ack, sizeof(ack), "padding"));
+	CHECK(payload_bad(IPC_READ_STREAM_ACK, &ack, sizeof(ack), "padding"));
 	ack.pad = 0;
 	ack.stream = 0;
-	CHECK(payload_bad(IPC_STDIO_ACK, &ack, sizeof(ack), "stream 0"));
+	CHECK(payload_bad(IPC_READ_STREAM_ACK, &ack, sizeof(ack), "stream 0"));
 
 	uint8_t wr[IPC_ID_MAX + 3] = { 'e', 0 };
 	memcpy(wr + IPC_ID_MAX, "abc", 3);
-	CHECK(payload_ok(IPC_STDIO_WRITE_REQ, wr, sizeof(wr)));
+	CHECK(payload_ok(IPC_WRITE_STDIN_REQ, wr, sizeof(wr)));
 	wr[0] = '.';
-	CHECK(payload_bad(IPC_STDIO_WRITE_REQ, wr, sizeof(wr), "exec id"));
+	CHECK(payload_bad(IPC_WRITE_STDIN_REQ, wr, sizeof(wr), "exec id"));
 
 	struct ipc_stdio_written wn = { 5 };
-	CHECK(payload_ok(IPC_STDIO_WRITTEN, &wn, sizeof(wn)));
+	CHECK(payload_ok(IPC_WRITE_STDIN_REPLY, &wn, sizeof(wn)));
 	wn.len = IPC_STDIO_CHUNK + 1;
-	CHECK(payload_bad(IPC_STDIO_WRITTEN, &wn, sizeof(wn), "len"));
+	CHECK(payload_bad(IPC_WRITE_STDIN_REPLY, &wn, sizeof(wn), "len"));
 
 	struct ipc_exec_ref xr = { "c", "" };
-	CHECK(payload_ok(IPC_WAIT_REQ, &xr, sizeof(xr)));
-	CHECK(payload_ok(IPC_STDIO_CLOSE_REQ, &xr, sizeof(xr)));
+	CHECK(payload_ok(IPC_WAIT_PROCESS_REQ, &xr, sizeof(xr)));
+	CHECK(payload_ok(IPC_CLOSE_STDIN_REQ, &xr, sizeof(xr)));
 	memset(xr.container_id, 0, sizeof(xr.container_id));
-	CHECK(payload_bad(IPC_WAIT_REQ, &xr, sizeof(xr), "container id is empty"));
+	CHECK(payload_bad(IPC_WAIT_PROCESS_REQ, &xr, sizeof(xr), "container id is empty"));
 
 	struct ipc_tty_resize tr = { "", 24, 80, 0 };
-	CHECK(payload_ok(IPC_TTY_RESIZE_REQ, &tr, sizeof(tr)));
+	CHECK(payload_ok(IPC_TTY_WIN_RESIZE_REQ, &tr, sizeof(tr)));
 	tr.pad = 1;
-	CHECK(payload_bad(IPC_TTY_RESIZE_REQ, &tr, sizeof(tr), "padding"));
+	CHECK(payload_bad(IPC_TTY_WIN_RESIZE_REQ, &tr, sizeof(tr), "padding"));
 
 	struct ipc_wait_reply wrp = { 137, 0 };
-	CHECK(payload_ok(IPC_WAIT_REPLY, &wrp, sizeof(wrp)));
+	CHECK(payload_ok(IPC_WAIT_PROCESS_REPLY, &wrp, sizeof(wrp)));
 	wrp.status = -1;
-	CHECK(payload_bad(IPC_WAIT_REPLY, &wrp, sizeof(wrp), "status -1"));
+	CHECK(payload_bad(IPC_WAIT_PROCESS_REPLY, &wrp, sizeof(wrp), "status -1"));
 	wrp.status = 256;
-	CHECK(payload_bad(IPC_WAIT_REPLY, &wrp, sizeof(wrp), "status 256"));
+	CHECK(payload_bad(IPC_WAIT_PROCESS_REPLY, &wrp, sizeof(wrp), "status 256"));
 
 	struct ipc_exited ex = { "x", 0, 0 };
 	CHECK(payload_ok(IPC_MON_EXITED, &ex, sizeof(ex)));
@@ -788,21 +867,21 @@ TEST(stdio_messages_round_trip)
 	uint8_t *buf = calloc(1, len);
 	for (size_t i = 8; i < len; i++)
 		buf[i] = (uint8_t)i;
-	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_STDIO_DATA, 9, buf, len, -1, &e), 0);
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_READ_STREAM_REPLY, 9, buf, len, -1, &e), 0);
 	struct ipc_msg m;
 	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
 	CHECK_EQ_INT(m.len, len);
 	CHECK_EQ_INT(m.hdr.flags, 0); /* inline, never a memfd */
 	CHECK(memcmp(m.payload, buf, len) == 0);
 	ipc_msg_release(&m);
-	CHECK(ipc_send_fd(sv[0], IPC_STDIO_DATA, 9, buf, len + 1, -1, &e) < 0);
+	CHECK(ipc_send_fd(sv[0], IPC_READ_STREAM_REPLY, 9, buf, len + 1, -1, &e) < 0);
 	/* EOF: the header alone */
-	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_STDIO_DATA, 9, buf, 8, -1, &e), 0);
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_READ_STREAM_REPLY, 9, buf, 8, -1, &e), 0);
 	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
 	CHECK_EQ_INT(m.len, 8);
 	ipc_msg_release(&m);
 	/* A 0-byte write is not a message. */
-	CHECK(ipc_send_fd(sv[0], IPC_STDIO_WRITE_REQ, 9, buf, IPC_ID_MAX, -1, &e) < 0);
+	CHECK(ipc_send_fd(sv[0], IPC_WRITE_STDIN_REQ, 9, buf, IPC_ID_MAX, -1, &e) < 0);
 	free(buf);
 	close(sv[0]);
 	close(sv[1]);
@@ -816,25 +895,240 @@ TEST(metrics_messages)
 	struct ipc_msg m;
 	int sz = 4 << 20;
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	/* METRICS_REQ: nothing but the header */
-	CHECK(ipc_send_fd(sv[0], IPC_METRICS_REQ, 1, "x", 1, -1, &e) < 0);
-	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_METRICS_REQ, 1, NULL, 0, -1, &e), 0);
+	/* GET_METRICS_REQ: nothing but the header */
+	CHECK(ipc_send_fd(sv[0], IPC_GET_METRICS_REQ, 1, "x", 1, -1, &e) < 0);
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_GET_METRICS_REQ, 1, NULL, 0, -1, &e), 0);
 	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
-	CHECK_EQ_INT(m.hdr.type, IPC_METRICS_REQ);
+	CHECK_EQ_INT(m.hdr.type, IPC_GET_METRICS_REQ);
 	ipc_msg_release(&m);
-	/* METRICS_REPLY: 1..IPC_METRICS_TEXT_MAX, a memfd above 64 KiB */
-	CHECK(ipc_send_fd(sv[0], IPC_METRICS_REPLY, 1, NULL, 0, -1, &e) < 0);
+	/* GET_METRICS_REPLY: 1..IPC_METRICS_TEXT_MAX, a memfd above 64 KiB */
+	CHECK(ipc_send_fd(sv[0], IPC_GET_METRICS_REPLY, 1, NULL, 0, -1, &e) < 0);
 	char *text = malloc(IPC_METRICS_TEXT_MAX + 1);
 	REQUIRE(text != NULL);
 	memset(text, 'a', IPC_METRICS_TEXT_MAX + 1);
-	CHECK(ipc_send_fd(sv[0], IPC_METRICS_REPLY, 1, text, IPC_METRICS_TEXT_MAX + 1, -1, &e) < 0);
-	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_METRICS_REPLY, 2, text, IPC_METRICS_TEXT_MAX, -1, &e), 0);
+	CHECK(ipc_send_fd(sv[0], IPC_GET_METRICS_REPLY, 1, text, IPC_METRICS_TEXT_MAX + 1, -1, &e) < 0);
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_GET_METRICS_REPLY, 2, text, IPC_METRICS_TEXT_MAX, -1, &e), 0);
 	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
 	CHECK_EQ_INT(m.hdr.flags, IPC_F_MEMFD);
 	CHECK_EQ_INT(m.len, IPC_METRICS_TEXT_MAX);
 	CHECK(m.payload && memcmp(m.payload, text, m.len) == 0);
 	ipc_msg_release(&m);
 	free(text);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* ---- the dispatcher owns a request's input ---- */
+
+struct owner_test {
+	struct loop *loop;
+	int handled, closed;
+	char hostname[64];
+	char reason[256];
+	bool take;
+	void *taken;
+};
+
+static int own_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct owner_test *t = data;
+	const Grpc__CreateSandboxRequest *q = m->in;
+	snprintf(t->hostname, sizeof(t->hostname), "%s", q->hostname);
+	t->handled++;
+	if (t->take)
+		t->taken = ipc_msg_take_in(m);
+	loop_quit(t->loop);
+	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
+}
+
+static int own_start(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct owner_test *t = data;
+	t->handled++;
+	return 0;
+}
+
+static void own_close(struct ipc_chan *c, const char *reason, void *data)
+{
+	struct owner_test *t = data;
+	t->closed++;
+	snprintf(t->reason, sizeof(t->reason), "%s", reason ? reason : "(eof)");
+	loop_quit(t->loop);
+}
+
+static const struct ipc_dispatch owner_table[] = {
+	{ IPC_CREATE_SANDBOX_REQ, own_sandbox },
+	{ IPC_START_CONTAINER_REQ, own_start },
+	{ 0, NULL },
+};
+
+/* Run the loop until the handler or the close quits it (5 s at most). */
+static void spin(struct loop *l)
+{
+	struct kerr e = { 0 };
+	struct loop_timer *tm = loop_timer_add(l, loop_now_ns() + 5000000000ull, on_timeout, NULL);
+	loop_run(l, &e);
+	loop_timer_cancel(l, tm);
+}
+
+/* A channel serving owner_table to a front-end; sv[1] is the front-end. */
+static int owner_open(struct owner_test *t, int sv[2], struct ipc_chan **c)
+{
+	struct kerr e = { 0 };
+	if (tu_seqpacket_pair(sv) < 0 || loop_new(&t->loop, &e) < 0)
+		return -1;
+	return ipc_chan_new(c, t->loop, sv[0], "exec", IPC_ROLE_FRONTEND, owner_table, own_close,
+			    t, &e);
+}
+
+TEST(dispatcher_decodes_and_frees_a_request)
+{
+	struct owner_test t = { 0 };
+	struct kerr e = { 0 };
+	int sv[2];
+	struct ipc_chan *c = NULL;
+	REQUIRE(owner_open(&t, sv, &c) == 0);
+	/* Bytes that are no CreateSandboxRequest are answered without the
+	 * handler; a real one after them is decoded for the handler, and
+	 * freed after it. */
+	static const uint8_t junk[] = { 0xff, 0xff, 0xff };
+	CHECK_EQ_INT(ipc_send_fd(sv[1], IPC_CREATE_SANDBOX_REQ, 7, junk, sizeof(junk), -1, &e), 0);
+	Grpc__CreateSandboxRequest req = GRPC__CREATE_SANDBOX_REQUEST__INIT;
+	req.hostname = (char *)"pod-7";
+	uint8_t buf[64];
+	size_t n = protobuf_c_message_pack(&req.base, buf);
+	CHECK_EQ_INT(ipc_send_fd(sv[1], IPC_CREATE_SANDBOX_REQ, 8, buf, n, -1, &e), 0);
+	spin(t.loop);
+	CHECK_EQ_INT(t.handled, 1);
+	CHECK_EQ_INT(t.closed, 0);
+	CHECK_EQ_STR(t.hostname, "pod-7");
+	struct ipc_msg m;
+	REQUIRE(ipc_recv(sv[1], &m, &e) == 1);
+	CHECK_EQ_INT(m.hdr.type, IPC_ERROR);
+	CHECK_EQ_INT(m.hdr.id, 7);
+	struct kerr failure = { 0 };
+	CHECK(ipc_error_decode(&m, &failure));
+	CHECK_EQ_INT(kerr_status(&failure), GRPC_INVALID_ARGUMENT);
+	CHECK_EQ_STR(failure.msg,
+		     "CreateSandbox: the request is not a valid CreateSandboxRequest");
+	ipc_msg_release(&m);
+	REQUIRE(ipc_recv(sv[1], &m, &e) == 1);
+	CHECK_EQ_INT(m.hdr.type, IPC_OK);
+	CHECK_EQ_INT(m.hdr.id, 8);
+	ipc_msg_release(&m);
+	/* A handler may keep it. */
+	t.take = true;
+	CHECK_EQ_INT(ipc_send_fd(sv[1], IPC_CREATE_SANDBOX_REQ, 9, buf, n, -1, &e), 0);
+	spin(t.loop);
+	REQUIRE(t.taken != NULL);
+	CHECK_EQ_STR(((Grpc__CreateSandboxRequest *)t.taken)->hostname, "pod-7");
+	protobuf_c_message_free_unpacked(t.taken, NULL);
+	ipc_chan_free(c);
+	close(sv[1]);
+	loop_free(t.loop);
+}
+
+TEST(dispatcher_refuses_a_request_without_an_id)
+{
+	struct owner_test t = { 0 };
+	struct kerr e = { 0 };
+	int sv[2];
+	struct ipc_chan *c = NULL;
+	REQUIRE(owner_open(&t, sv, &c) == 0);
+	struct ipc_container_ref r = { .container_id = "c1" };
+	CHECK_EQ_INT(ipc_send_fd(sv[1], IPC_START_CONTAINER_REQ, 0, &r, sizeof(r), -1, &e), 0);
+	spin(t.loop);
+	CHECK_EQ_INT(t.handled, 0);
+	CHECK_EQ_INT(t.closed, 1);
+	CHECK_EQ_STR(t.reason, "START_CONTAINER_REQ without a request id");
+	close(sv[1]);
+	loop_free(t.loop);
+}
+
+/* ---- the registry of pending requests, and ERROR ---- */
+
+static struct ipc_msg reply_of(uint32_t type, uint32_t id)
+{
+	return (struct ipc_msg){ .hdr = { .type = type, .id = id }, .fd = -1 };
+}
+
+TEST(pending_matches_replies_to_their_requests)
+{
+	struct ipc_pending_list l = { 0 };
+	struct ipc_pending a, b, c;
+	ipc_pending_add(&l, &a, IPC_STATS_CONTAINER_REQ, 1);
+	ipc_pending_add(&l, &b, IPC_START_CONTAINER_REQ, 2);
+	ipc_pending_add(&l, &c, IPC_LAUNCH_INIT, 3);
+	CHECK_EQ_INT(l.n, 3);
+	CHECK(ipc_pending_has(&l, IPC_LAUNCH_INIT));
+	CHECK(!ipc_pending_has(&l, IPC_LAUNCH_EXEC));
+	struct kerr e = { 0 };
+	struct ipc_msg m = reply_of(IPC_OK, 9);
+	CHECK(ipc_pending_match(&l, &m, &e) == NULL);
+	CHECK_EQ_STR(e.msg, "OK with id 9 matches no request");
+	CHECK_EQ_INT(e.code, -EPROTO);
+	/* The declared reply of STATS_CONTAINER_REQ is not OK. */
+	m = reply_of(IPC_OK, 1);
+	CHECK(ipc_pending_match(&l, &m, &e) == NULL);
+	CHECK_EQ_STR(e.msg, "OK with id 1 answers STATS_CONTAINER_REQ, which expects "
+			    "STATS_CONTAINER_REPLY");
+	CHECK_EQ_INT(l.n, 3);
+	m = reply_of(IPC_OK, 2);
+	CHECK(ipc_pending_match(&l, &m, &e) == &b);
+	m = reply_of(IPC_ERROR, 3);
+	CHECK(ipc_pending_match(&l, &m, &e) == &c);
+	CHECK(!ipc_pending_has(&l, IPC_LAUNCH_INIT));
+	/* What is left goes oldest first; then the list is empty and usable. */
+	CHECK(ipc_pending_pop(&l) == &a);
+	CHECK(ipc_pending_pop(&l) == NULL);
+	CHECK_EQ_INT(l.n, 0);
+	ipc_pending_add(&l, &b, IPC_START_CONTAINER_REQ, 4);
+	ipc_pending_remove(&l, &b);
+	CHECK(ipc_pending_pop(&l) == NULL);
+}
+
+TEST(error_built_and_read_in_one_place)
+{
+	int sv[2];
+	REQUIRE(tu_seqpacket_pair(sv) == 0);
+	struct kerr e = { 0 }, cause = { 0 };
+	/* No status of its own: the default; an errno out of range: none. */
+	kerr_set(&cause, -ENOENT, "gone");
+	CHECK_EQ_INT(ipc_send_error(sv[0], 4, &cause, GRPC_INTERNAL, &e), 0);
+	struct ipc_msg m;
+	REQUIRE(ipc_recv(sv[1], &m, &e) == 1);
+	struct kerr got = { 0 };
+	CHECK(ipc_error_decode(&m, &got));
+	CHECK_EQ_INT(kerr_status(&got), kerr_status(&cause));
+	CHECK_EQ_INT(got.code, -ENOENT);
+	CHECK_EQ_STR(got.msg, "gone");
+	ipc_msg_release(&m);
+	/* A cause without an error status: the default; no errno: -EIO. */
+	kerr_clear(&cause);
+	snprintf(cause.msg, sizeof(cause.msg), "odd");
+	uint8_t buf[IPC_ERROR_PAYLOAD_MAX];
+	size_t n = ipc_error_payload(buf, &cause, GRPC_UNAVAILABLE);
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_ERROR, 5, buf, n, -1, &e), 0);
+	REQUIRE(ipc_recv(sv[1], &m, &e) == 1);
+	CHECK(ipc_error_decode(&m, &got));
+	CHECK_EQ_INT(kerr_status(&got), GRPC_UNAVAILABLE);
+	CHECK_EQ_INT(got.code, -EIO);
+	CHECK_EQ_STR(got.msg, "odd");
+	ipc_msg_release(&m);
+	/* An errno out of range is not carried; the status is. */
+	kerr_set_status(&cause, GRPC_ABORTED, -100000, "far");
+	n = ipc_error_payload(buf, &cause, GRPC_UNAVAILABLE);
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_ERROR, 6, buf, n, -1, &e), 0);
+	REQUIRE(ipc_recv(sv[1], &m, &e) == 1);
+	CHECK(ipc_error_decode(&m, &got));
+	CHECK_EQ_INT(kerr_status(&got), GRPC_ABORTED);
+	CHECK_EQ_INT(got.code, -EIO);
+	ipc_msg_release(&m);
+	/* Anything else is no failure. */
+	m = reply_of(IPC_OK, 1);
+	kerr_clear(&got);
+	CHECK(!ipc_error_decode(&m, &got));
+	CHECK_EQ_INT(got.code, 0);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -846,18 +1140,18 @@ TEST(device_messages)
 {
 	struct kerr e = { 0 };
 	struct ipc_add_swap_device a = { .n = 2, .slot = { 3, 0 } };
-	CHECK_EQ_INT(ipc_check_payload(IPC_ADD_SWAP_DEVICE_REQ, (uint8_t *)&a, sizeof(a), &e), 0);
+	CHECK_EQ_INT(ipc_check_payload(IPC_ADD_SWAP_REQ, (uint8_t *)&a, sizeof(a), &e), 0);
 	a.n = 0;
-	CHECK(ipc_check_payload(IPC_ADD_SWAP_DEVICE_REQ, (uint8_t *)&a, sizeof(a), &e) < 0);
+	CHECK(ipc_check_payload(IPC_ADD_SWAP_REQ, (uint8_t *)&a, sizeof(a), &e) < 0);
 	a.n = IPC_PCI_PATH_MAX + 1;
-	CHECK(ipc_check_payload(IPC_ADD_SWAP_DEVICE_REQ, (uint8_t *)&a, sizeof(a), &e) < 0);
+	CHECK(ipc_check_payload(IPC_ADD_SWAP_REQ, (uint8_t *)&a, sizeof(a), &e) < 0);
 	a.n = 2;
 	a.slot[1] = 32;
-	CHECK(ipc_check_payload(IPC_ADD_SWAP_DEVICE_REQ, (uint8_t *)&a, sizeof(a), &e) < 0);
+	CHECK(ipc_check_payload(IPC_ADD_SWAP_REQ, (uint8_t *)&a, sizeof(a), &e) < 0);
 	a.slot[1] = 0;
 	a.slot[5] = 1; /* beyond n */
-	CHECK(ipc_check_payload(IPC_ADD_SWAP_DEVICE_REQ, (uint8_t *)&a, sizeof(a), &e) < 0);
-	CHECK(ipc_check_payload(IPC_ADD_SWAP_DEVICE_REQ, (uint8_t *)&a, sizeof(a) - 4, &e) < 0);
+	CHECK(ipc_check_payload(IPC_ADD_SWAP_REQ, (uint8_t *)&a, sizeof(a), &e) < 0);
+	CHECK(ipc_check_payload(IPC_ADD_SWAP_REQ, (uint8_t *)&a, sizeof(a) - 4, &e) < 0);
 	struct {
 		struct ipc_resize_volume h;
 		char path[16];

@@ -109,17 +109,13 @@ static void on_swap_disk(struct dev_batch *b, const struct kerr *failure, void *
 	swap_op_free(op);
 }
 
-int on_add_swap_device(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
-	struct ipc_add_swap_device a;
-	memcpy(&a, m->payload, sizeof(a));
+	const struct ipc_add_swap_device *a = m->in;
 	struct kerr e = { 0 };
 	struct dev_query q = { .kind = DEV_BLK_PCI };
-	if (pci_path_from_slots(a.slot, a.n, &q.pci, &e) < 0)
+	if (pci_path_from_slots(a->slot, a->n, &q.pci, &e) < 0)
 		return exec_fail(c, m->hdr.id, &e, err);
 	char p[64];
 	pci_path_format(&q.pci, p, sizeof(p));
@@ -167,17 +163,13 @@ static int resize(struct executor *x, const char *path, uint64_t size, struct ke
 int on_resize_volume(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	struct executor *x = data;
-	int r = exec_need_id(m, err);
-	if (r < 0)
-		return r;
-	struct ipc_resize_volume h;
-	memcpy(&h, m->payload, sizeof(h));
+	const struct ipc_resize_volume *h = m->in;
 	char path[IPC_PATH_MAX];
-	size_t len = m->len - sizeof(h);
-	memcpy(path, m->payload + sizeof(h), len);
+	size_t len = m->len - sizeof(*h);
+	memcpy(path, h->path, len);
 	path[len] = '\0';
 	struct kerr e = { 0 };
-	if (resize(x, path, h.size, &e) < 0) {
+	if (resize(x, path, h->size, &e) < 0) {
 		kerr_prefix(&e, "ResizeVolume");
 		return exec_fail(c, m->hdr.id, &e, err);
 	}

@@ -25,7 +25,10 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "cdh_job.h"
 #include "container_devices.h"
+#include "guest_pull.h"
+#include "secure_storage.h"
 #include "hotplug.h"
 #include "executor.h"
 #include "policy.h"
@@ -232,6 +235,7 @@ static void ctr_free(struct container *ct)
 	}
 	dev_batch_free(ct->devs);
 	storage_set_free(ct->storages);
+	guest_pull_cleanup(ct);
 	/* Before the rmdir: v1 signals the eventfd when the cgroup goes. */
 	oom_watch_remove(ct);
 	if (ct->cg) {
@@ -343,6 +347,15 @@ static void on_remove_timeout(struct loop *l, void *data)
 	exec_err_to_fe(ct->x, ct->rm_fe_gen, ct->rm_fe_id, &e);
 }
 
+/* RemoveContainer before its CreateContainer was answered. */
+static void abort_create(struct container *ct, const char *while_what)
+{
+	struct kerr e = { 0 };
+	kerr_set_status(&e, GRPC_ABORTED, -ECANCELED, "container %s was removed while %s", ct->id,
+			while_what);
+	exec_err_to_fe(ct->x, ct->create_fe_gen, ct->create_fe_id, &e);
+}
+
 void container_begin_remove(struct container *ct)
 {
 	if (ct->removing) {
@@ -351,15 +364,18 @@ void container_begin_remove(struct container *ct)
 	}
 	ct->removing = true;
 	log_info("removing container %s", ct->id);
-	if (ct->devs) {
-		/* Still waiting for its devices: nothing runs or is mounted yet. */
-		struct kerr e = { 0 };
-		kerr_set_status(&e, GRPC_ABORTED, -ECANCELED,
-				"container %s was removed while its devices were looked for", ct->id);
-		exec_err_to_fe(ct->x, ct->create_fe_gen, ct->create_fe_id, &e);
-		dev_batch_free(ct->devs);
-		ct->devs = NULL;
-	}
+	/* Still creating (its devices looked for, its image pulled or its
+	 * encrypted storage mounted by the CDH): nothing runs yet; the create
+	 * is answered once, ABORTED. The devices are kept until the storages
+	 * are added, so they are asked about last. */
+	if (secure_storage_abort(ct))
+		abort_create(ct, "the CDH mounted its encrypted storage");
+	else if (guest_pull_abort(ct))
+		abort_create(ct, "its image was pulled");
+	else if (ct->devs)
+		abort_create(ct, "its devices were looked for");
+	dev_batch_free(ct->devs);
+	ct->devs = NULL;
 	if ((ct->paused || ct->frz_timer) && ct->cg) {
 		/* A frozen task does not act on SIGKILL (v1 freezer): thaw
 		 * first. A pending Pause/Resume is answered by its timer. */
@@ -600,31 +616,76 @@ static void create_failed(struct container *ct, struct kerr *e)
 	sandbox_container_gone(x);
 }
 
-/* CreateContainer once its devices are found: storages, cgroup, X/L/M. */
+static void create_rest(struct container *ct);
+
+/* The CDH answered the image pull or the SecureMount create_rest started:
+ * on with the create. */
+static void on_cdh_done(struct container *ct, const struct kerr *failure)
+{
+	if (!failure) {
+		create_rest(ct);
+		return;
+	}
+	struct kerr e = *failure;
+	kerr_prefix(&e, "container %s", ct->id);
+	create_failed(ct, &e);
+}
+
+/* The request's own storages, in order, as upstream (do_create_container
+ * -> add_storages): the runtime binds their mount points (emptyDir, block
+ * volumes) in the same request. A shared one (a block emptyDir used by
+ * several containers) is the sandbox's: it stays mounted until
+ * DestroySandbox, as upstream's shared StorageState. An encrypted one is
+ * mounted by the CDH (secure_storage.h): 1 then, and create_rest runs
+ * again for the storages after it. */
+static int add_storages(struct container *ct, struct kerr *e)
+{
+	struct executor *x = ct->x;
+	Grpc__CreateContainerRequest *req = ct->req;
+	if (!ct->storages && storage_set_new(&ct->storages, e) < 0)
+		return e->code;
+	struct storage_policy pol;
+	const char *roots[1];
+	storage_policy_of(x, &pol, roots);
+	for (; ct->st_next < req->n_storages; ct->st_next++) {
+		size_t i = ct->st_next;
+		const Grpc__Storage *st = req->storages[i];
+		if (guest_pull_is_storage(st))
+			continue; /* pulled before */
+		struct storage_set *owner = st->shared && x->sb.storages ? x->sb.storages
+									 : ct->storages;
+		int r = secure_storage_begin(ct, owner, st, &pol, on_cdh_done, e);
+		if (r == 0)
+			r = storage_add_dev(owner, st, &pol, ct->devs, e);
+		if (r < 0)
+			return kerr_prefix(e, "container %s: storage %zu", ct->id, i);
+		if (r > 0) {
+			ct->st_next++;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* CreateContainer once its devices are found: its image pulled in the
+ * guest if it asks for that (a CDH worker; create_rest runs again when the
+ * pull is done), then storages, cgroup, X/L/M. */
 static void create_rest(struct container *ct)
 {
 	struct executor *x = ct->x;
 	Grpc__CreateContainerRequest *req = ct->req;
 	struct kerr e = { 0 };
-	/* The request's own storages first, as upstream (do_create_container
-	 * -> add_storages): the runtime binds their mount points (emptyDir,
-	 * block volumes) in the same request. A shared one (a block emptyDir
-	 * used by several containers) is the sandbox's: it stays mounted
-	 * until DestroySandbox, as upstream's shared StorageState. */
-	if (storage_set_new(&ct->storages, &e) < 0)
+	int waiting = guest_pull_begin(ct, on_cdh_done, &e);
+	if (waiting < 0) {
+		kerr_prefix(&e, "container %s", ct->id);
 		goto bad;
-	struct storage_policy pol;
-	const char *roots[1];
-	storage_policy_of(x, &pol, roots);
-	for (size_t i = 0; i < req->n_storages; i++) {
-		const Grpc__Storage *st = req->storages[i];
-		struct storage_set *owner = st->shared && x->sb.storages ? x->sb.storages
-									 : ct->storages;
-		if (storage_add_dev(owner, st, &pol, ct->devs, &e) < 0) {
-			kerr_prefix(&e, "container %s: storage %zu", ct->id, i);
-			goto bad;
-		}
 	}
+	if (waiting == 0)
+		waiting = add_storages(ct, &e);
+	if (waiting < 0)
+		goto bad;
+	if (waiting)
+		return;
 	dev_batch_free(ct->devs);
 	ct->devs = NULL;
 	storage_watch_schedule(x);
@@ -1218,7 +1279,7 @@ void containers_reap(struct executor *x)
 				ct = c;
 		if (!ct) {
 			if (!poststop_reaped(x, pid, st) && !sandbox_reaped(x, pid) &&
-			    !spawner_reaped(x, pid, st))
+			    !spawner_reaped(x, pid, st) && !cdh_job_reaped(x, pid, st))
 				log_debug("reaped pid %d (status 0x%x)", (int)pid, st);
 			continue;
 		}

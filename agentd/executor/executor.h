@@ -47,6 +47,12 @@ struct exec_opts {
 	uint64_t hotplug_timeout_ms;   /* agent.hotplug_timeout (device waits) */
 	uint32_t passfd_listener_port; /* agent.passfd_listener_port, 0 = none */
 	bool allow_host_hooks;    /* run the spec's hooks other than startContainer */
+	/* The confidential guest (guest_pull.c, sealed_env.c): agent.cdh_api_timeout,
+	 * agent.image_pull_timeout, agent.secure_storage_integrity, and the
+	 * guest image's pause bundle (upstream /pause_bundle). */
+	uint64_t cdh_api_timeout_ms, image_pull_timeout_ms;
+	bool secure_storage_integrity;
+	const char *pause_bundle;
 	enum log_level level;
 	/* [endpoints] allowed, as the parent passed it (--endpoints; NULL:
 	 * every endpoint): enforced on the front-end's requests here and in
@@ -69,6 +75,8 @@ struct policy_client; /* policy.c */
 struct dev_batch;
 struct hotplug;
 struct swap_op;
+struct guest_pull;
+struct secure_job;
 
 enum ctr_state { CTR_CREATING, CTR_CREATED, CTR_RUNNING, CTR_STOPPED };
 
@@ -123,6 +131,12 @@ struct container {
 	 * the request to answer. */
 	struct dev_batch *devs;
 	uint32_t create_fe_id, create_fe_gen;
+	/* Its image pulled in the guest (guest_pull.h), else NULL. */
+	struct guest_pull *gp;
+	/* Its SecureMount in flight (secure_storage.h), else NULL; the next
+	 * of the request's storages to add. */
+	struct secure_job *sj;
+	size_t st_next;
 	struct container *next;
 };
 

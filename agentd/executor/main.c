@@ -45,6 +45,7 @@
 #include "executor.h"
 #include "fds.h"
 #include "grpc_status.h"
+#include "guest_pull.h"
 #include "ipc.h"
 #include "log.h"
 #include "loop.h"
@@ -167,13 +168,14 @@ static bool seccomp_filters_work(void)
 }
 
 /* upstream get_agent_details' storage_handlers: the drivers storage.c
- * handles, as bits of ipc_storage_driver_name(). */
+ * handles, and image_guest_pull (guest_pull.c, upstream's ImagePullHandler),
+ * as bits of ipc_storage_driver_name(). */
 static uint32_t storage_handler_bits(void)
 {
 	uint32_t bits = 0;
 	const char *name;
 	for (unsigned b = 0; (name = ipc_storage_driver_name(b)); b++)
-		if (storage_driver_known(name))
+		if (storage_driver_known(name) || !strcmp(name, GUEST_PULL_DRIVER))
 			bits |= 1u << b;
 	return bits;
 }
@@ -397,6 +399,10 @@ static void usage(FILE *f)
 		"                      requests here and passed on to every monitor\n"
 		"  --allow-host-hooks  run the spec's prestart, createRuntime, createContainer,\n"
 		"                      poststart and poststop hooks (default: refused)\n"
+		"  --cdh-api-timeout-ms N    agent.cdh_api_timeout (default 50000)\n"
+		"  --image-pull-timeout-ms N agent.image_pull_timeout (default 1200000)\n"
+		"  --no-secure-storage-integrity  agent.secure_storage_integrity=false\n"
+		"  --pause-bundle DIR  the guest image's pause bundle (default /pause_bundle)\n"
 		"  --version           print the version and exit\n"
 		"  --help              print this help and exit\n");
 }
@@ -493,6 +499,10 @@ int main(int argc, char **argv)
 		{ "passfd-listener-port", required_argument, NULL, 'P' },
 		{ "endpoints", required_argument, NULL, 'e' },
 		{ "allow-host-hooks", no_argument, NULL, 'A' },
+		{ "cdh-api-timeout-ms", required_argument, NULL, 'T' },
+		{ "image-pull-timeout-ms", required_argument, NULL, 'I' },
+		{ "no-secure-storage-integrity", no_argument, NULL, 'N' },
+		{ "pause-bundle", required_argument, NULL, 'B' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -504,6 +514,10 @@ int main(int argc, char **argv)
 	x.spawner_fd = -1;
 	x.o.cgroup_parent = "";
 	x.o.monitor_uid = x.o.monitor_gid = 65534;
+	x.o.cdh_api_timeout_ms = 50000;
+	x.o.image_pull_timeout_ms = 1200000;
+	x.o.secure_storage_integrity = true;
+	x.o.pause_bundle = "/pause_bundle";
 	x.sigfd = -1;
 	unsigned long ul;
 	int o;
@@ -526,6 +540,27 @@ int main(int argc, char **argv)
 			break;
 		case 'A':
 			x.o.allow_host_hooks = true;
+			break;
+		case 'T':
+		case 'I':
+			/* upstream's config refuses 0 for both */
+			if (parse_ulong(optarg, 86400000ul * 7, &ul) < 0 || ul == 0) {
+				fprintf(stderr, "kata-agent-executor: invalid --%s %s\n",
+					o == 'T' ? "cdh-api-timeout-ms" : "image-pull-timeout-ms", optarg);
+				return 2;
+			}
+			*(o == 'T' ? &x.o.cdh_api_timeout_ms : &x.o.image_pull_timeout_ms) = ul;
+			break;
+		case 'N':
+			x.o.secure_storage_integrity = false;
+			break;
+		case 'B':
+			if (optarg[0] != '/') {
+				fprintf(stderr, "kata-agent-executor: --pause-bundle %s: not absolute\n",
+					optarg);
+				return 2;
+			}
+			x.o.pause_bundle = optarg;
 			break;
 		case 's':
 			shared = optarg;

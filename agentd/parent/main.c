@@ -74,6 +74,7 @@ struct parent {
 	char policy_path[PATH_MAX];
 	/* Passed to the executor for the container path. */
 	const char *shared_dir, *cgroup_parent;
+	const char *pause_bundle; /* the guest image's pause bundle (guest pull) */
 	unsigned long mon_uid, mon_gid;
 	char *endpoints;      /* comma-joined allowed list, NULL = unrestricted */
 	unsigned long fe_uid, fe_gid;
@@ -484,13 +485,15 @@ static int start_executor(struct parent *p, struct kerr *err)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return kerr_set(err, -errno, "control socketpair: %s", strerror(errno));
 	cleanup_close int child_end = sp[1];
-	char muid[24], mgid[24], pipesz[24], hotplug[24], passfd[24];
+	char muid[24], mgid[24], pipesz[24], hotplug[24], passfd[24], cdh_api[24], pull[24];
+	snprintf(cdh_api, sizeof(cdh_api), "%llu", (unsigned long long)p->opts.cdh_api_timeout_ms);
+	snprintf(pull, sizeof(pull), "%llu", (unsigned long long)p->opts.image_pull_timeout_ms);
 	snprintf(hotplug, sizeof(hotplug), "%llu", (unsigned long long)p->opts.hotplug_timeout_ms);
 	snprintf(passfd, sizeof(passfd), "%u", p->opts.passfd_listener_port);
 	snprintf(muid, sizeof(muid), "%lu", p->mon_uid);
 	snprintf(mgid, sizeof(mgid), "%lu", p->mon_gid);
 	snprintf(pipesz, sizeof(pipesz), "%u", p->opts.container_pipe_size);
-	char *argv[26] = {
+	char *argv[33] = {
 		(char *)"kata-agent-executor",
 		(char *)"--ctl-fd", (char *)"3",
 		(char *)"--log-level", (char *)log_level_name(p->opts.log_level),
@@ -502,10 +505,13 @@ static int start_executor(struct parent *p, struct kerr *err)
 		(char *)"--container-pipe-size", pipesz,
 		(char *)"--hotplug-timeout-ms", hotplug,
 		(char *)"--passfd-listener-port", passfd,
-		NULL, NULL, NULL, NULL, NULL,
+		(char *)"--cdh-api-timeout-ms", cdh_api,
+		(char *)"--image-pull-timeout-ms", pull,
+		(char *)"--pause-bundle", (char *)p->pause_bundle,
+		NULL, NULL, NULL, NULL, NULL, NULL,
 	};
 	/* Optional flags fill the NULL slots. */
-	size_t a = sizeof(argv) / sizeof(argv[0]) - 5;
+	size_t a = sizeof(argv) / sizeof(argv[0]) - 6;
 	if (p->endpoints) {
 		/* [endpoints] is enforced below the front-end too */
 		argv[a++] = (char *)"--endpoints";
@@ -515,6 +521,8 @@ static int start_executor(struct parent *p, struct kerr *err)
 		argv[a++] = (char *)"--init-daemon";
 	if (p->opts.allow_host_hooks)
 		argv[a++] = (char *)"--allow-host-hooks";
+	if (!p->opts.secure_storage_integrity)
+		argv[a++] = (char *)"--no-secure-storage-integrity";
 	pid_t pid = spawn(p, p->executor_path, argv, &child_end, 1, err);
 	if (pid < 0) {
 		close(sp[0]);
@@ -759,6 +767,8 @@ static void usage(FILE *f)
 		"  --monitor-gid N      gid of the per-container monitors (default 65534)\n"
 		"  --initdata PATH      read initdata from this file or block device instead\n"
 		"                       of looking for its device in /dev\n"
+		"  --pause-bundle DIR   the guest image's pause bundle, for guest-pulled pods\n"
+		"                       (default /pause_bundle, as upstream)\n"
 		"  --version            print the version and exit\n"
 		"  --help               print this help and exit\n",
 		KATA_LIBEXECDIR, DEFAULT_FRONTEND_ID, DEFAULT_FRONTEND_ID);
@@ -922,6 +932,7 @@ int main(int argc, char **argv)
 		{ "monitor-uid", required_argument, NULL, 'U' },
 		{ "monitor-gid", required_argument, NULL, 'G' },
 		{ "initdata", required_argument, NULL, 'I' },
+		{ "pause-bundle", required_argument, NULL, 'B' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -930,6 +941,7 @@ int main(int argc, char **argv)
 	struct parent p = { .listen_fd = -1, .sigfd = -1, .fe_uid = DEFAULT_FRONTEND_ID,
 			    .fe_gid = DEFAULT_FRONTEND_ID, .backoff = BACKOFF_MIN_NS,
 			    .shared_dir = "/run/kata-containers", .cgroup_parent = "",
+			    .pause_bundle = "/pause_bundle",
 			    .mon_uid = 65534, .mon_gid = 65534,
 			    .initdata = { .policy_fd = -1 } };
 	int o;
@@ -941,6 +953,7 @@ int main(int argc, char **argv)
 		case 'S': p.shared_dir = optarg; break;
 		case 'C': p.cgroup_parent = optarg; break;
 		case 'I': initdata = optarg; break;
+		case 'B': p.pause_bundle = optarg; break;
 		case 'U':
 		case 'G':
 			if (parse_id(optarg, o == 'U' ? &p.mon_uid : &p.mon_gid) < 0) {

@@ -28,6 +28,7 @@
 #include "agent.pb-c.h"
 #include "cgroups.h"
 #include "err.h"
+#include "htab.h"
 #include "ipc.h"
 #include "ipc_pending.h"
 #include "log.h"
@@ -123,6 +124,8 @@ struct container {
 	struct dev_batch *devs;
 	uint32_t create_fe_id, create_fe_gen;
 	struct container *next;
+	/* In x->ctr_ids while listed; in x->ctr_xpids while x_pid > 0. */
+	struct hnode by_id, by_xpid;
 };
 
 struct sandbox {
@@ -200,6 +203,9 @@ struct executor {
 	struct sandbox sb;
 	struct container *ctrs;
 	unsigned n_ctrs;
+	/* The listed containers by id and by X's pid (the monitor's): the
+	 * lookups every request and every reaped child make, O(1) at 1000. */
+	struct htab ctr_ids, ctr_xpids;
 	struct oom_state oom;
 	struct online_op online;
 	/* uevents, and the devices requests wait for (devices/hotplug.h) */
@@ -261,6 +267,8 @@ int on_stats_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 void container_begin_remove(struct container *ct);
 /* SIGCHLD: reap every exited child of the executor. */
 void containers_reap(struct executor *x);
+/* Record X's (the monitor's) pid, 0 once reaped, and index it for the reaper. */
+void container_set_xpid(struct container *ct, pid_t pid);
 /* Go on with a removal that waited (for the poststop hooks), from the
  * loop. */
 void container_finish_removal(struct container *ct);

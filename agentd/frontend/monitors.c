@@ -126,6 +126,7 @@ struct fe_mon {
 	/* Tells this channel from a later one of the same container id, for
 	 * ACKs that wait for the host's socket (struct pending_ack). */
 	uint64_t serial;
+	struct hnode by_id; /* in fe->mon_ids while listed */
 };
 
 /* An ACK waiting until the reply carrying the bytes has left. */
@@ -149,16 +150,18 @@ static void mon_unlink(struct frontend *fe, struct fe_mon *m)
 		if (*pp == m) {
 			*pp = m->next;
 			fe->n_mons--;
+			htab_del(&fe->mon_ids, &m->by_id);
 			return;
 		}
 }
 
+/* The listed channel of container cid: a channel leaves the list (and the
+ * table) when it closes, so at most one is listed per id. */
 static struct fe_mon *mon_find(struct frontend *fe, const char *cid)
 {
-	for (struct fe_mon *m = fe->mons; m; m = m->next)
-		if (!m->dead && strcmp(m->container_id, cid) == 0)
-			return m;
-	return NULL;
+	struct hnode *n = htab_find_str(&fe->mon_ids, cid);
+	struct fe_mon *m = n ? htab_entry(n, struct fe_mon, by_id) : NULL;
+	return m && !m->dead ? m : NULL;
 }
 
 static void reader_free(struct fe_reader *rd)
@@ -785,10 +788,13 @@ int monitors_attach(struct frontend *fe, const char *cid, int fd, struct kerr *e
 	cleanup_close int sock = fd;
 	if (!ipc_id_valid(cid, false))
 		return kerr_set(err, -EINVAL, "MONITOR_ATTACH for an invalid container id");
-	struct fe_mon *old = mon_find(fe, cid);
+	struct hnode *n = htab_find_str(&fe->mon_ids, cid);
+	struct fe_mon *old = n ? htab_entry(n, struct fe_mon, by_id) : NULL;
 	if (old && old->chan) {
 		log_info("container %s: new monitor channel replaces the old one", cid);
 		ipc_chan_close(old->chan, "replaced by a new MONITOR_ATTACH");
+	} else if (old) {
+		mon_unlink(fe, old); /* keeps the ids in the table unique */
 	}
 	struct fe_mon *m = calloc(1, sizeof(*m));
 	if (!m)
@@ -798,8 +804,13 @@ int monitors_attach(struct frontend *fe, const char *cid, int fd, struct kerr *e
 	snprintf(m->container_id, sizeof(m->container_id), "%s", cid);
 	char name[64];
 	snprintf(name, sizeof(name), "monitor:%.40s", cid);
+	if (htab_add_str(&fe->mon_ids, &m->by_id, m->container_id) < 0) {
+		free(m);
+		return kerr_set(err, -ENOMEM, "container %s: out of memory", cid);
+	}
 	if (ipc_chan_new(&m->chan, fe->loop, take_fd(&sock), name, IPC_ROLE_MONITOR, monitor_table,
 			 on_mon_close, m, err) < 0) {
+		htab_del(&fe->mon_ids, &m->by_id);
 		free(m);
 		return err->code;
 	}
@@ -824,4 +835,5 @@ void monitors_stop(struct frontend *fe)
 		else
 			mon_unlink(fe, m);
 	}
+	htab_free(&fe->mon_ids);
 }

@@ -190,7 +190,11 @@ static int check_paths(struct executor *x, struct container *ct, struct kerr *er
 	char *slash = strrchr(root, '/');
 	if (slash && slash != root)
 		*slash = '\0';
-	snprintf(ct->bundle, sizeof(ct->bundle), "%s", root);
+	char *bundle = strdup(root);
+	if (!bundle)
+		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+	free(ct->bundle);
+	ct->bundle = bundle;
 	for (size_t i = 0; i < s->n_mounts; i++) {
 		const Grpc__Mount *mt = s->mounts[i];
 		if (!is_bind(mt))
@@ -254,6 +258,7 @@ static void ctr_free(struct container *ct)
 	}
 	if (ct->req)
 		protobuf_c_message_free_unpacked(&ct->req->base, NULL);
+	free(ct->bundle);
 	free(ct);
 }
 

@@ -85,7 +85,9 @@ struct container {
 	char id[IPC_ID_MAX];
 	enum ctr_state state;
 	Grpc__CreateContainerRequest *req; /* decoded, checked; owns the spec */
-	char bundle[4096];
+	/* The rootfs's parent (absolute), malloc'd: a 4 KiB array here was a
+	 * quarter of a container's heap in the executor. "" until checked. */
+	char *bundle;
 	struct storage_set *storages;
 	struct cgroup *cg;
 	pid_t x_pid;          /* X, later the monitor; 0 once reaped */

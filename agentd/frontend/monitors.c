@@ -527,7 +527,8 @@ static bool reader_pump_read(struct fe_reader *rd)
 		rc = err.code;
 	} else {
 		r->rd = rd;
-		struct ipc_stdio_read q = { .stream = rd->stream, .max_len = max_len,
+		struct ipc_stdio_read q = { .stream = rd->stream,
+					    .max_len = max_len,
 					    .ack = rd->ack_due };
 		memcpy(q.exec_id, rd->exec_id, sizeof(q.exec_id));
 		rd->busy = true;

@@ -45,6 +45,7 @@
  * flight at a time; the call is answered when the last one is written.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,7 +198,12 @@ static void mon_free(struct fe_mon *m)
 		}
 		reader_free(rd);
 	}
+	struct frontend *fe = m->fe;
 	free(m);
+	/* The last container gone: give back what the channels and their
+	 * stashes took (the front-end kept ~650 KiB after 1000, bench/scale). */
+	if (!fe->n_mons)
+		malloc_trim(0);
 }
 
 static void mon_release(struct fe_mon *m)

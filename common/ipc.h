@@ -295,8 +295,13 @@ struct ipc_stdio_read {
 	char exec_id[IPC_ID_MAX];
 	uint32_t stream;  /* enum ipc_stream */
 	uint32_t max_len; /* 1..IPC_STDIO_CHUNK */
+	/* READ_STREAM_ACK carried by the read: everything of this stream
+	 * before ack reached the host; 0: nothing new. Saves a message per
+	 * read when a read follows the reply at once (read-ahead). */
+	uint64_t ack;
 };
-/* Exec id, stream 1 or 2, max_len 1..IPC_STDIO_CHUNK. */
+/* Exec id, stream 1 or 2, max_len 1..IPC_STDIO_CHUNK (ack: any; the
+ * monitor ignores one outside what it sent, as READ_STREAM_ACK's). */
 int ipc_check_stdio_read(const void *p, size_t len, struct kerr *err);
 
 /* Followed by 0..IPC_STDIO_CHUNK bytes of data; 0 bytes means EOF. */

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,10 +43,20 @@ static void remove_step(struct container *ct);
 
 static struct container *find(struct executor *x, const char *id)
 {
-	for (struct container *c = x->ctrs; c; c = c->next)
-		if (strcmp(c->id, id) == 0)
-			return c;
-	return NULL;
+	struct hnode *n = htab_find_str(&x->ctr_ids, id);
+	return n ? htab_entry(n, struct container, by_id) : NULL;
+}
+
+void container_set_xpid(struct container *ct, pid_t pid)
+{
+	struct executor *x = ct->x;
+	if (ct->x_pid > 0)
+		htab_del(&x->ctr_xpids, &ct->by_xpid);
+	ct->x_pid = pid;
+	/* Cannot fail once the table has slots (made with the id's, below);
+	 * a failure leaves the monitor's exit to the "reaped pid" log. */
+	if (pid > 0 && htab_add_int(&x->ctr_xpids, &ct->by_xpid, (uint64_t)pid) < 0)
+		log_error("container %s: out of memory indexing its monitor", ct->id);
 }
 
 static struct ctr_exec *find_exec(struct container *ct, const char *id)
@@ -183,7 +194,11 @@ static int check_paths(struct executor *x, struct container *ct, struct kerr *er
 	char *slash = strrchr(root, '/');
 	if (slash && slash != root)
 		*slash = '\0';
-	snprintf(ct->bundle, sizeof(ct->bundle), "%s", root);
+	char *bundle = strdup(root);
+	if (!bundle)
+		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+	free(ct->bundle);
+	ct->bundle = bundle;
 	for (size_t i = 0; i < s->n_mounts; i++) {
 		const Grpc__Mount *mt = s->mounts[i];
 		if (!is_bind(mt))
@@ -206,6 +221,9 @@ static void ctr_unlink(struct executor *x, struct container *ct)
 		if (*pp == ct) {
 			*pp = ct->next;
 			x->n_ctrs--;
+			htab_del(&x->ctr_ids, &ct->by_id);
+			if (ct->x_pid > 0)
+				htab_del(&x->ctr_xpids, &ct->by_xpid);
 			return;
 		}
 }
@@ -245,6 +263,7 @@ static void ctr_free(struct container *ct)
 	}
 	if (ct->req)
 		protobuf_c_message_free_unpacked(&ct->req->base, NULL);
+	free(ct->bundle);
 	free(ct);
 }
 
@@ -265,6 +284,11 @@ static void remove_finish(struct container *ct)
 	ctr_unlink(x, ct);
 	log_info("container %s removed", ct->id);
 	ctr_free(ct);
+	/* Give the freed heap back (a container's spec and state, ~18 KiB,
+	 * scattered among the live ones'): without it the executor keeps its
+	 * peak after any churn (24.7 MiB PSS after 1000 removed). 20 to 200 µs
+	 * of a ~10 ms removal (doc/benchmarks.md, issue 14). */
+	malloc_trim(0);
 	if (reply)
 		exec_ok_to_fe(x, gen, id);
 	sandbox_container_gone(x);
@@ -813,6 +837,11 @@ int on_create_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	struct dev_batch *devs = NULL;
 	if (ctr_devices_batch(x->hp, req, &devs, &e) < 0)
 		goto bad;
+	if (htab_add_str(&x->ctr_ids, &ct->by_id, ct->id) < 0) {
+		dev_batch_free(devs);
+		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+		goto bad;
+	}
 	ct->create_fe_id = m->hdr.id;
 	ct->create_fe_gen = x->fe_generation;
 	ct->state = CTR_CREATING;
@@ -1273,17 +1302,15 @@ void containers_reap(struct executor *x)
 	int st;
 	pid_t pid;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		struct container *ct = NULL;
-		for (struct container *c = x->ctrs; c; c = c->next)
-			if (c->x_pid == pid)
-				ct = c;
+		struct hnode *n = htab_find_int(&x->ctr_xpids, (uint64_t)pid);
+		struct container *ct = n ? htab_entry(n, struct container, by_xpid) : NULL;
 		if (!ct) {
 			if (!poststop_reaped(x, pid, st) && !sandbox_reaped(x, pid) &&
 			    !spawner_reaped(x, pid, st) && !cdh_job_reaped(x, pid, st))
 				log_debug("reaped pid %d (status 0x%x)", (int)pid, st);
 			continue;
 		}
-		ct->x_pid = 0;
+		container_set_xpid(ct, 0);
 		if (ct->removing && ct->shutdown_sent)
 			log_info("container %s: monitor exited", ct->id);
 		else
@@ -1327,4 +1354,6 @@ void containers_free_all(struct executor *x)
 		poststop_kill(ct);
 		ctr_free(ct);
 	}
+	htab_free(&x->ctr_ids);
+	htab_free(&x->ctr_xpids);
 }

@@ -28,6 +28,7 @@
 #include "agent.pb-c.h"
 #include "cgroups.h"
 #include "err.h"
+#include "htab.h"
 #include "ipc.h"
 #include "ipc_pending.h"
 #include "log.h"
@@ -93,7 +94,9 @@ struct container {
 	char id[IPC_ID_MAX];
 	enum ctr_state state;
 	Grpc__CreateContainerRequest *req; /* decoded, checked; owns the spec */
-	char bundle[4096];
+	/* The rootfs's parent (absolute), malloc'd: a 4 KiB array here was a
+	 * quarter of a container's heap in the executor. "" until checked. */
+	char *bundle;
 	struct storage_set *storages;
 	struct cgroup *cg;
 	pid_t x_pid;          /* X, later the monitor; 0 once reaped */
@@ -138,6 +141,8 @@ struct container {
 	struct secure_job *sj;
 	size_t st_next;
 	struct container *next;
+	/* In x->ctr_ids while listed; in x->ctr_xpids while x_pid > 0. */
+	struct hnode by_id, by_xpid;
 };
 
 struct sandbox {
@@ -215,6 +220,9 @@ struct executor {
 	struct sandbox sb;
 	struct container *ctrs;
 	unsigned n_ctrs;
+	/* The listed containers by id and by X's pid (the monitor's): the
+	 * lookups every request and every reaped child make, O(1) at 1000. */
+	struct htab ctr_ids, ctr_xpids;
 	struct oom_state oom;
 	struct online_op online;
 	struct policy_client *pol; /* the agent policy (policy.h) */
@@ -277,6 +285,8 @@ int on_stats_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 void container_begin_remove(struct container *ct);
 /* SIGCHLD: reap every exited child of the executor. */
 void containers_reap(struct executor *x);
+/* Record X's (the monitor's) pid, 0 once reaped, and index it for the reaper. */
+void container_set_xpid(struct container *ct, pid_t pid);
 /* Go on with a removal that waited (for the poststop hooks), from the
  * loop. */
 void container_finish_removal(struct container *ct);

@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "err.h"
+#include "htab.h"
 #include "ipc.h"
 #include "ipc_pending.h"
 #include "loop.h"
@@ -37,6 +38,7 @@ struct frontend {
 	struct ipc_pending_list pending; /* requests awaiting the executor's reply */
 	struct fe_mon *mons;         /* monitor channels, one per container */
 	size_t n_mons;
+	struct htab mon_ids;         /* the listed ones by container id */
 	uint64_t mon_serial;         /* the last fe_mon serial handed out */
 	size_t stash_bytes;          /* output held in the readers' stashes (monitors.c) */
 	unsigned generation;

@@ -198,6 +198,10 @@ static int on_read_stream(struct ipc_chan *c, struct ipc_msg *msg, void *data, s
 	const struct ipc_stdio_read *r = msg->in;
 	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, r->exec_id, LOOKUP_DRAIN);
 	struct kerr e = { 0 };
+	/* The ACK first: it frees room, so the read may be answered with
+	 * what the pipe still held. */
+	if (p && r->ack)
+		mon_stream_ack(p, r->stream, r->ack);
 	if (p && mon_stream_read(p, r->stream, msg->hdr.id, r->max_len, &e) < 0)
 		chan_kerr(c, msg->hdr.id, &e);
 	return 0;

@@ -39,6 +39,7 @@
 #include <sys/prctl.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -296,6 +297,9 @@ static const char *const monitor_syscalls[] = {
 	/* signals to container processes, only through pidfds it was handed
 	 * (no kill(2), no pidfd_open: a pid is not enough) */
 	"pidfd_send_signal",
+	/* fd-passthrough stdio (agentd/monitor/passfd.c): the type of a host
+	 * stream it is handed, and output moved from pipe to socket */
+	"getsockopt", "splice",
 	NULL,
 };
 
@@ -307,6 +311,10 @@ const struct confine_profile confine_monitor = {
 	/* TtyWinResize on the pty master; FIONREAD: how much output an exited
 	 * process left in its pipe (proc.c drains that much, then EOF). */
 	.ioctl_allow = (const unsigned long[]){ TIOCSWINSZ, FIONREAD, 0 },
+	/* A host stream's send buffer (agentd/monitor/passfd.c): more output
+	 * moved per wake-up. Bounded by net.core.wmem_max, as for any
+	 * process; SO_SNDBUFFORCE (CAP_NET_ADMIN) is not listed. */
+	.sockopt_allow = (const int[]){ SO_SNDBUF, 0 },
 };
 
 static const char *const policy_syscalls[] = {
@@ -416,8 +424,10 @@ static int seccomp_allow(const struct confine_profile *p, struct kerr *err)
 		goto out;
 	/* fcntl: flags, close-on-exec, seals, dup for fd passing. Nothing else
 	 * (no F_SETOWN/F_SETSIG games, no locks). */
+	/* F_SETPIPE_SZ: the monitor widens a container's output pipe whose
+	 * bytes it splices into a host stream (agentd/monitor/passfd.c). */
 	static const int fcntl_cmds[] = { F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC,
-					  F_ADD_SEALS, F_GET_SEALS };
+					  F_ADD_SEALS, F_GET_SEALS, F_SETPIPE_SZ };
 	for (size_t i = 0; i < sizeof(fcntl_cmds) / sizeof(fcntl_cmds[0]); i++) {
 		struct scmp_arg_cmp c = arg_cmp(1, SCMP_CMP_EQ, (scmp_datum_t)fcntl_cmds[i], 0);
 		if ((r = rule(ctx, SCMP_ACT_ALLOW, "fcntl", 1, &c, err)) < 0)
@@ -432,6 +442,14 @@ static int seccomp_allow(const struct confine_profile *p, struct kerr *err)
 	 * allowed (ioctl_rules). */
 	if ((r = ioctl_rules(ctx, p->ioctl_allow, err)) < 0)
 		goto out;
+	for (size_t i = 0; p->sockopt_allow && p->sockopt_allow[i]; i++) {
+		struct scmp_arg_cmp c[2] = {
+			arg_cmp(1, SCMP_CMP_EQ, SOL_SOCKET, 0),
+			arg_cmp(2, SCMP_CMP_EQ, (scmp_datum_t)p->sockopt_allow[i], 0),
+		};
+		if ((r = rule(ctx, SCMP_ACT_ALLOW, "setsockopt", 2, c, err)) < 0)
+			goto out;
+	}
 
 	r = seccomp_load(ctx);
 	if (r < 0)

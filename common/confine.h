@@ -28,13 +28,17 @@ struct confine_profile {
 	 * CONFINE_IOCTL_GAP apart (the refusal is spelled value by value
 	 * between them: libseccomp takes one comparison per argument). */
 	const unsigned long *ioctl_allow;
+	/* SOL_SOCKET options setsockopt may set, 0-terminated (NULL: none);
+	 * any other setsockopt kills, as an unlisted syscall. */
+	const int *sockopt_allow;
 };
 
 /* Front-end: no capabilities; sockets (accept, peer names), sealed memfds
  * for big IPC payloads. */
 extern const struct confine_profile confine_frontend;
 /* Monitor: CAP_KILL (signal container processes of any uid, only through
- * pidfds it was handed); signalfd, waitid, pidfd_send_signal, TIOCSWINSZ. */
+ * pidfds it was handed); signalfd, waitid, pidfd_send_signal, TIOCSWINSZ;
+ * SO_SNDBUF on the host streams of fd-passthrough stdio. */
 extern const struct confine_profile confine_monitor;
 
 /* Irreversibly: empty read-only root (an unattached tmpfs), securebits

@@ -411,6 +411,17 @@ int ipc_check_stdio_ack(const void *p, size_t len, struct kerr *err)
 	return check_pad(!a->pad, err);
 }
 
+int ipc_check_passfd_attach(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_passfd_attach *a = p;
+	int rc = ipc_id_field_check(a->exec_id, true, "exec id", err);
+	if (rc < 0)
+		return rc;
+	if (a->stream != IPC_PASSFD_STDIN && (rc = check_stream(a->stream, err)) < 0)
+		return rc;
+	return check_pad(!a->pad, err);
+}
+
 int ipc_check_stdio_write(const void *p, size_t len, struct kerr *err)
 {
 	const struct ipc_stdio_write *w = p;

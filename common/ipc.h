@@ -288,6 +288,18 @@ int ipc_check_process_signal(const void *p, size_t len, struct kerr *err);
 
 enum ipc_stream { IPC_STREAM_STDOUT = 1, IPC_STREAM_STDERR = 2 };
 
+/* MON_PASSFD_ATTACH: a host stream (agent.passfd_listener_port) that
+ * becomes one stdio stream of a process. stream: 0 stdin, or enum
+ * ipc_stream. */
+#define IPC_PASSFD_STDIN 0u
+struct ipc_passfd_attach {
+	char exec_id[IPC_ID_MAX];
+	uint32_t stream; /* 0 stdin, 1 stdout, 2 stderr */
+	uint32_t pad;    /* must be zero */
+};
+/* Exec id (may be empty: the init), stream 0..2, pad. */
+int ipc_check_passfd_attach(const void *p, size_t len, struct kerr *err);
+
 /* Largest chunk of stdio data in one message (inline, never a memfd). */
 #define IPC_STDIO_CHUNK (60u * 1024u)
 

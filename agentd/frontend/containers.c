@@ -23,6 +23,8 @@
  *    it to io.EOF); a read of len 0 is answered empty at once;
  *  - WaitProcess answers {status}: the exit code, or 128+signal;
  *  - RemoveContainer with timeout 0 waits for as long as it takes.
+ *  - with agent.passfd_listener_port, CreateContainer and ExecProcess take
+ *    the host streams their stdin/stdout/stderr_port name (passfd.c).
  *  - an unknown container is INVALID_ARGUMENT ("Invalid container id"), an
  *    unknown or released process NOT_FOUND (upstream sandbox_err_to_ttrpc).
  * Deviations (stricter checks) are in doc/protocol.md.
@@ -124,7 +126,8 @@ RPC_HANDLER(rpc_create_container)
 		goto fail;
 	}
 	log_info("CreateContainer %s", r->container_id);
-	exec_forward_message(fe, call, IPC_CREATE_CONTAINER_REQ, req);
+	const uint32_t ports[3] = { r->stdin_port, r->stdout_port, r->stderr_port };
+	passfd_forward(fe, call, IPC_CREATE_CONTAINER_REQ, req, r->container_id, "", ports);
 	return;
 fail:
 	ttrpc_call_fail_err(call, &err);
@@ -211,7 +214,8 @@ RPC_HANDLER(rpc_exec_process)
 				r->exec_id);
 		goto fail;
 	}
-	exec_forward_message(fe, call, IPC_EXEC_PROCESS_REQ, req);
+	const uint32_t ports[3] = { r->stdin_port, r->stdout_port, r->stderr_port };
+	passfd_forward(fe, call, IPC_EXEC_PROCESS_REQ, req, r->container_id, r->exec_id, ports);
 	return;
 fail:
 	ttrpc_call_fail_err(call, &err);

@@ -31,6 +31,8 @@ struct exec_pending {
 	struct ipc_pending req;
 	struct ttrpc_call *call;
 	exec_reply_fn fn;        /* NULL: the reply answers the call as it is */
+	exec_ctx_fn cfn;         /* or this, with ctx, even for a cancelled call */
+	void *ctx;
 	bool internal;           /* no ttRPC call behind it (e.g. the startup ping) */
 };
 
@@ -69,6 +71,10 @@ static void finish(struct frontend *fe, struct exec_pending *p, const struct ipc
 {
 	if (p->call)
 		ttrpc_call_set_cancel(p->call, NULL, NULL);
+	if (p->cfn) {
+		p->cfn(fe, p->call, p->call ? reply : NULL, p->call ? failure : NULL, p->ctx);
+		return;
+	}
 	if (!p->call && !p->internal)
 		return;
 	if (p->fn)
@@ -141,13 +147,14 @@ static void on_exec_close(struct ipc_chan *c, const char *reason, void *data)
 	fail_all_pending(fe);
 }
 
-int exec_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
-		 size_t len, exec_reply_fn fn, struct kerr *err)
+static int exec_send(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+		     const void *payload, size_t len, exec_reply_fn fn, exec_ctx_fn cfn,
+		     void *ctx, struct kerr *err)
 {
 	const struct ipc_type_desc *d = ipc_type_info(type);
 	/* A forward answers with the reply as it is: OK or a message. */
 	const struct ipc_type_desc *rep = d ? ipc_type_info(d->reply) : NULL;
-	if (!rep || (!fn && rep->type != IPC_OK && !rep->pb))
+	if (!rep || (!fn && !cfn && rep->type != IPC_OK && !rep->pb))
 		return kerr_set_status(err, GRPC_INTERNAL, -EINVAL, "%s cannot be forwarded",
 				       ipc_type_name(type));
 	if (!fe->exec)
@@ -163,6 +170,8 @@ int exec_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, co
 	uint32_t id = ipc_chan_next_id(fe->exec);
 	p->call = call;
 	p->fn = fn;
+	p->cfn = cfn;
+	p->ctx = ctx;
 	p->internal = call == NULL;
 	int r = ipc_chan_send(fe->exec, type, id, payload, len, -1, err);
 	if (r < 0) {
@@ -182,6 +191,12 @@ int exec_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, co
 	if (call)
 		ttrpc_call_set_cancel(call, on_call_cancel, p);
 	return 0;
+}
+
+int exec_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
+		 size_t len, exec_reply_fn fn, struct kerr *err)
+{
+	return exec_send(fe, call, type, payload, len, fn, NULL, NULL, err);
 }
 
 static void on_startup_pong(struct frontend *fe, struct ttrpc_call *call,
@@ -226,20 +241,31 @@ void exec_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
 
 /* Re-encode the decoded request: the executor gets exactly the fields we
  * understood and checked, never the host's raw bytes. */
+static int send_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+			const ProtobufCMessage *req, exec_ctx_fn cfn, void *ctx, struct kerr *err)
+{
+	size_t len = protobuf_c_message_get_packed_size(req);
+	if (len > IPC_MAX_PAYLOAD)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -E2BIG,
+				       "%s of %zu bytes is too large", req->descriptor->short_name,
+				       len);
+	cleanup_free uint8_t *buf = malloc(len ? len : 1);
+	if (!buf)
+		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+	protobuf_c_message_pack(req, buf);
+	return exec_send(fe, call, type, buf, len, NULL, cfn, ctx, err);
+}
+
 void exec_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
 			  const ProtobufCMessage *req)
 {
-	size_t len = protobuf_c_message_get_packed_size(req);
-	if (len > IPC_MAX_PAYLOAD) {
-		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "%s of %zu bytes is too large",
-				req->descriptor->short_name, len);
-		return;
-	}
-	cleanup_free uint8_t *buf = malloc(len ? len : 1);
-	if (!buf) {
-		ttrpc_call_fail(call, GRPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	protobuf_c_message_pack(req, buf);
-	exec_forward(fe, call, type, buf, len);
+	struct kerr err = { 0 };
+	if (send_message(fe, call, type, req, NULL, NULL, &err) < 0)
+		ttrpc_call_fail_err(call, &err);
+}
+
+int exec_request_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+			 const ProtobufCMessage *req, exec_ctx_fn fn, void *ctx, struct kerr *err)
+{
+	return send_message(fe, call, type, req, fn, ctx, err);
 }

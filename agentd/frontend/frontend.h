@@ -8,6 +8,8 @@
  *   containers.c   the container RPCs: checks, then to executor or monitor
  *   metrics.c      GetMetrics: collected by the executor, checked here
  *   oom.c          GetOOMEvent: waiting calls and the long poll to the executor
+ *   passfd.c       fd-passthrough stdio: the listener, streams waiting for
+ *                  the request that names them
  *   guest.c        guest-wide requests: checks, then to the executor
  *   network.c      the guest network RPCs: to the executor, answers decoded
  *   rpc.c          ttRPC dispatch: catalog, endpoint policy, decode, table
@@ -56,6 +58,17 @@ struct frontend {
 	struct agent_options policy;
 	unsigned long peers_refused; /* vsock peers refused since the last log */
 	uint64_t peer_refusal_logged;
+	/* fd-passthrough stdio (passfd.c): the listener (-1: none), the
+	 * accepted streams no request has named yet */
+	int passfd_listen;
+	struct fe_stream *streams;
+	unsigned n_streams;
+	struct loop_timer *streams_timer;
+	unsigned long streams_refused;
+	uint64_t streams_refusal_logged;
+	/* requests waiting (at most PASSFD_WAIT_MS) for a stream they name */
+	struct passfd_op *passfd_waiting;
+	unsigned n_passfd_waiting;
 };
 
 /* ---- exec_client.c ---- */
@@ -88,6 +101,14 @@ void exec_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
  * only the fields we understood). */
 void exec_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
 			  const ProtobufCMessage *req);
+/* A request with a context: fn runs exactly once, with the reply or the
+ * failure, or with call, reply and failure NULL when the ttRPC call was
+ * cancelled meanwhile: ctx is always given back. On failure (returns < 0)
+ * fn does not run and ctx is the caller's. */
+typedef void (*exec_ctx_fn)(struct frontend *fe, struct ttrpc_call *call,
+			    const struct ipc_msg *reply, const struct kerr *failure, void *ctx);
+int exec_request_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+			 const ProtobufCMessage *req, exec_ctx_fn fn, void *ctx, struct kerr *err);
 
 /* ---- monitors.c ---- */
 
@@ -137,6 +158,33 @@ RPC_HANDLER(rpc_read_stdout);
 RPC_HANDLER(rpc_read_stderr);
 RPC_HANDLER(rpc_close_stdin);
 RPC_HANDLER(rpc_tty_win_resize);
+
+/* The host streams of a CreateContainer/ExecProcess (fds: stdin, stdout,
+ * stderr, -1 for none; taken) go to the process's monitor; the call is
+ * answered (OK, or the monitor's refusal) once it took them all. */
+void monitors_passfd_attach(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+			    const char *eid, int fds[3]);
+
+/* ---- passfd.c ---- */
+
+/* Streams waiting for a request, and how long each may wait. */
+#define PASSFD_MAX_PENDING 128u
+#define PASSFD_PENDING_MS 30000u
+/* A request naming a stream not accepted yet waits this long for it
+ * (upstream's take_stream: 3 tries 100 ms apart), at most this many such
+ * requests at once (beyond, the request goes on without its streams). */
+#define PASSFD_WAIT_MS 300u
+#define PASSFD_MAX_WAITING 16u
+/* fd: the passfd listening socket from the parent (fd 5). */
+int passfd_start(struct frontend *fe, int fd, struct kerr *err);
+void passfd_stop(struct frontend *fe);
+/* Forward CreateContainer/ExecProcess (req, re-encoded) to the executor;
+ * with a listener and a port set, the streams named by ports (stdin,
+ * stdout, stderr) are taken first and handed to the monitor once the
+ * process exists, before the call is answered. */
+void passfd_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+		    const ProtobufCMessage *req, const char *cid, const char *eid,
+		    const uint32_t ports[3]);
 
 /* ---- metrics.c ---- */
 

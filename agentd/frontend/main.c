@@ -5,6 +5,8 @@
  * Started by kata-agent (as root, so that it can confine itself) with:
  *   fd 3  the listening socket (the parent keeps it across restarts)
  *   fd 4  its SOCK_SEQPACKET channel to the executor
+ *   fd 5  with --passfd-fd 5: the fd-passthrough stdio listener
+ *         (agent.passfd_listener_port; passfd.c)
  * and everything else it needs on argv (ids, log level, allowed endpoints):
  * after confinement it cannot open a file.
  *
@@ -44,6 +46,7 @@ static void usage(FILE *f)
 		"The unprivileged ttRPC front-end of kata-agent; started by kata-agent, not by hand.\n\n"
 		"  --listen-fd N       listening socket (default 3)\n"
 		"  --executor-fd N     SOCK_SEQPACKET channel to the executor (default 4)\n"
+		"  --passfd-fd N       fd-passthrough stdio listener (default: none)\n"
 		"  --uid N, --gid N    ids to run as after confinement (default 65534, not 0)\n"
 		"  --log-level LEVEL   critical|error|warn|info|debug (default info)\n"
 		"  --endpoints LIST    comma-separated request types allowed on\n"
@@ -150,6 +153,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "listen-fd", required_argument, NULL, 'L' },
 		{ "executor-fd", required_argument, NULL, 'E' },
+		{ "passfd-fd", required_argument, NULL, 'P' },
 		{ "uid", required_argument, NULL, 'u' },
 		{ "gid", required_argument, NULL, 'g' },
 		{ "log-level", required_argument, NULL, 'l' },
@@ -161,7 +165,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long listen_fd = 3, exec_fd = 4, uid = 65534, gid = 65534, gen = 0;
+	unsigned long listen_fd = 3, exec_fd = 4, passfd_fd = 0, uid = 65534, gid = 65534, gen = 0;
 	enum log_level level = LOG_LVL_INFO;
 	bool trace = false; /* agent.trace: a span line per RPC */
 	struct frontend fe = { 0 };
@@ -171,6 +175,7 @@ int main(int argc, char **argv)
 		switch (o) {
 		case 'L': bad = parse_uint(optarg, 1024, &listen_fd); break;
 		case 'E': bad = parse_uint(optarg, 1024, &exec_fd); break;
+		case 'P': bad = parse_uint(optarg, 1024, &passfd_fd); break;
 		case 'u': bad = parse_uint(optarg, 0xfffffffe, &uid); break;
 		case 'g': bad = parse_uint(optarg, 0xfffffffe, &gid); break;
 		case 'G': bad = parse_uint(optarg, 0xffffffff, &gen); break;
@@ -193,11 +198,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || listen_fd == exec_fd) {
+	if (optind != argc || listen_fd == exec_fd ||
+	    (passfd_fd && (passfd_fd < 3 || passfd_fd == listen_fd || passfd_fd == exec_fd))) {
 		usage(stderr);
 		return 2;
 	}
 	fe.generation = (unsigned)gen;
+	fe.passfd_listen = -1;
 
 	log_init("frontend", STDERR_FILENO, level);
 	signal(SIGPIPE, SIG_IGN);
@@ -232,6 +239,7 @@ int main(int argc, char **argv)
 	if (loop_new(&fe.loop, &err) < 0 ||
 	    loop_add(fe.loop, sigfd, EPOLLIN, on_signal, &fe, &err) < 0 ||
 	    exec_client_start(&fe, (int)exec_fd, &err) < 0 ||
+	    (passfd_fd && passfd_start(&fe, (int)passfd_fd, &err) < 0) ||
 	    ttrpc_server_new(&fe.server, fe.loop, (int)listen_fd, rpc_dispatch, &fe, &err) < 0) {
 		log_error("front-end start: %s", err.msg);
 		return 1;
@@ -243,6 +251,7 @@ int main(int argc, char **argv)
 	if (r < 0)
 		log_error("event loop: %s", err.msg);
 	ttrpc_server_free(fe.server);
+	passfd_stop(&fe);
 	exec_client_stop(&fe);
 	loop_del(fe.loop, sigfd);
 	close(sigfd);

@@ -65,7 +65,7 @@
 /* Stashed output across all streams past which nothing is read ahead. */
 #define READ_AHEAD_BUDGET (4u << 20)
 
-enum req_kind { REQ_SIMPLE, REQ_WAIT, REQ_READ, REQ_WRITE };
+enum req_kind { REQ_SIMPLE, REQ_WAIT, REQ_READ, REQ_WRITE, REQ_PASSFD };
 
 struct fe_read_wait {
 	struct fe_read_wait *next;
@@ -105,6 +105,15 @@ struct fe_write {
 	uint8_t data[];          /* the request's, copied: the call outlives it */
 };
 
+/* The host streams of one CreateContainer/ExecProcess on their way to the
+ * monitor: the call is answered when the last MON_PASSFD_ATTACH is. */
+struct fe_attach {
+	struct ttrpc_call *call; /* NULL once cancelled */
+	unsigned left;
+	bool failed;
+	struct kerr failure;     /* the first refusal */
+};
+
 struct mon_req {
 	struct ipc_pending req;
 	enum req_kind kind;
@@ -112,6 +121,7 @@ struct mon_req {
 	struct ttrpc_call *call; /* SIMPLE, WAIT: NULL once cancelled */
 	struct fe_reader *rd;    /* READ */
 	struct fe_write *w;      /* WRITE */
+	struct fe_attach *at;    /* PASSFD */
 };
 
 struct fe_mon {
@@ -235,6 +245,24 @@ static void write_finish(struct fe_write *w, const struct kerr *failure, uint64_
 	free(w);
 }
 
+static void attach_settle(struct fe_attach *at, const struct kerr *failure)
+{
+	if (failure && !at->failed) {
+		at->failure = *failure;
+		at->failed = true;
+	}
+	if (--at->left)
+		return;
+	if (at->call) {
+		ttrpc_call_set_cancel(at->call, NULL, NULL);
+		if (at->failed)
+			ttrpc_call_fail_err(at->call, &at->failure);
+		else
+			ttrpc_call_reply(at->call, NULL);
+	}
+	free(at);
+}
+
 static void on_mon_close(struct ipc_chan *c, const char *reason, void *data)
 {
 	struct fe_mon *m = data;
@@ -262,6 +290,8 @@ static void on_mon_close(struct ipc_chan *c, const char *reason, void *data)
 			fail_call(r->call, &failure);
 		else if (r->kind == REQ_WRITE)
 			write_finish(r->w, &failure, 0);
+		else if (r->kind == REQ_PASSFD)
+			attach_settle(r->at, &failure);
 		free(r);
 	}
 	for (struct fe_reader *rd = m->readers; rd; rd = rd->next) {
@@ -286,7 +316,7 @@ static void on_mon_close(struct ipc_chan *c, const char *reason, void *data)
  * caller answers with err. The caller holds m->busy.
  */
 static int mon_send(struct fe_mon *m, struct mon_req *r, uint32_t type, const void *payload,
-		    size_t len, struct kerr *err)
+		    size_t len, int fd, struct kerr *err)
 {
 	if (!m->chan) {
 		free(r);
@@ -304,7 +334,7 @@ static int mon_send(struct fe_mon *m, struct mon_req *r, uint32_t type, const vo
 	/* Pending before the send: a send that finds the channel broken
 	 * closes it, and on_mon_close fails what is pending. */
 	ipc_pending_add(&m->reqs, &r->req, type, ipc_chan_next_id(m->chan));
-	int rc = ipc_chan_send(m->chan, type, r->req.id, payload, len, -1, err);
+	int rc = ipc_chan_send(m->chan, type, r->req.id, payload, len, fd, err);
 	if (rc < 0) {
 		if (m->dead)
 			return 0; /* on_mon_close failed r's call and freed r */
@@ -360,7 +390,7 @@ static void call_request(struct frontend *fe, struct ttrpc_call *call, const cha
 	r->call = call;
 	ttrpc_call_set_cancel(call, on_req_cancel, r);
 	m->busy++;
-	if (mon_send(m, r, type, payload, len, &err) < 0) {
+	if (mon_send(m, r, type, payload, len, -1, &err) < 0) {
 		ttrpc_call_set_cancel(call, NULL, NULL);
 		ttrpc_call_fail_err(call, &err);
 	}
@@ -538,7 +568,7 @@ static bool reader_pump_read(struct fe_reader *rd)
 					    .ack = rd->ack_due };
 		memcpy(q.exec_id, rd->exec_id, sizeof(q.exec_id));
 		rd->busy = true;
-		rc = mon_send(m, r, IPC_READ_STREAM_REQ, &q, sizeof(q), &err);
+		rc = mon_send(m, r, IPC_READ_STREAM_REQ, &q, sizeof(q), -1, &err);
 		if (rc < 0)
 			rd->busy = false;
 	}
@@ -695,7 +725,8 @@ static void write_next(struct fe_write *w)
 	r->w = w;
 	memcpy(buf, w->exec_id, IPC_ID_MAX);
 	memcpy(buf + sizeof(struct ipc_stdio_write), w->data + w->off, n);
-	if (mon_send(m, r, IPC_WRITE_STDIN_REQ, buf, sizeof(struct ipc_stdio_write) + n, &err) < 0)
+	if (mon_send(m, r, IPC_WRITE_STDIN_REQ, buf, sizeof(struct ipc_stdio_write) + n, -1,
+		     &err) < 0)
 		write_finish(w, &err, 0);
 }
 
@@ -778,6 +809,66 @@ void monitors_wait_process(struct frontend *fe, struct ttrpc_call *call, const c
 	call_request(fe, call, cid, REQ_WAIT, IPC_WAIT_PROCESS_REQ, &q, sizeof(q));
 }
 
+/* ---- host streams (passfd.c) ---- */
+
+static void on_attach_cancel(struct ttrpc_call *call, void *data)
+{
+	struct fe_attach *at = data;
+	at->call = NULL;
+	ttrpc_call_release(call);
+}
+
+/* One MON_PASSFD_ATTACH; fd is closed here (the channel sent a copy).
+ * The caller holds m->busy and a count in at->left. */
+static int attach_one(struct fe_mon *m, struct fe_attach *at, const char *eid, unsigned stream,
+		      int fd, struct kerr *err)
+{
+	cleanup_close int sock = fd;
+	struct mon_req *r = req_new(REQ_PASSFD, err);
+	if (!r)
+		return err->code;
+	r->at = at;
+	struct ipc_passfd_attach q = { .stream = stream };
+	snprintf(q.exec_id, sizeof(q.exec_id), "%s", eid);
+	at->left++;
+	int rc = mon_send(m, r, IPC_MON_PASSFD_ATTACH, &q, sizeof(q), sock, err);
+	if (rc < 0)
+		at->left--; /* r is freed, nothing was sent */
+	return rc;
+}
+
+void monitors_passfd_attach(struct frontend *fe, struct ttrpc_call *call, const char *cid,
+			    const char *eid, int fds[3])
+{
+	struct kerr err = { 0 };
+	struct fe_mon *m = mon_get(fe, cid, &err);
+	struct fe_attach *at = m ? calloc(1, sizeof(*at)) : NULL;
+	if (!at) {
+		if (m)
+			kerr_set_status(&err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+		ttrpc_call_fail_err(call, &err);
+		return;
+	}
+	at->call = call;
+	at->left = 1; /* ours, until every attach is sent */
+	ttrpc_call_set_cancel(call, on_attach_cancel, at);
+	m->busy++;
+	for (unsigned i = 0; i < 3; i++) {
+		if (fds[i] < 0)
+			continue;
+		int fd = fds[i];
+		fds[i] = -1;
+		if (attach_one(m, at, eid, i, fd, &err) < 0) {
+			/* the rest close with the caller's op */
+			at->failure = at->failed ? at->failure : err;
+			at->failed = true;
+			break;
+		}
+	}
+	attach_settle(at, NULL);
+	mon_release(m);
+}
+
 /* ---- replies ---- */
 
 static int on_reply(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
@@ -818,6 +909,9 @@ static int on_reply(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct 
 		break;
 	case REQ_WRITE:
 		on_write_reply(m, r, fp ? NULL : msg, fp);
+		break;
+	case REQ_PASSFD:
+		attach_settle(r->at, fp);
 		break;
 	}
 	free(r);

@@ -10,7 +10,8 @@
  * and exec'd us) with three SOCK_SEQPACKET channels:
  *   fd 3  executor  (peer EXECUTOR): MON_NEW_FRONTEND, MON_SIGNAL, MON_SHUTDOWN
  *   fd 4  launcher  (peer LAUNCHER): MON_PROCESS_ADD
- *   fd 5  front-end (peer FRONTEND): stdio, resize, wait requests
+ *   fd 5  front-end (peer FRONTEND): stdio, resize, wait requests, host
+ *         streams (MON_PASSFD_ATTACH)
  * Sequence: argv, check the fds, confine (common/confine.c: empty root,
  * unprivileged ids, CAP_KILL only, seccomp) before reading any message, then
  * one event loop. Bad input from a peer closes that peer's channel only.
@@ -357,6 +358,25 @@ static void release_held(struct monitor *m)
 	m->n_held = 0;
 }
 
+static int on_mon_passfd_attach(struct ipc_chan *c, struct ipc_msg *msg, void *data,
+				struct kerr *err)
+{
+	struct monitor *m = data;
+	const struct ipc_passfd_attach *a = msg->in;
+	cleanup_close int fd = ipc_msg_take_fd(msg);
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, a->exec_id, LOOKUP_LIVE);
+	if (!p)
+		return 0;
+	struct kerr e = { 0 };
+	if (mon_passfd_attach(p, a->stream, take_fd(&fd), &e) < 0) {
+		log_warn("host stream for %s: %s", a->exec_id[0] ? a->exec_id : "init", e.msg);
+		chan_kerr(c, msg->hdr.id, &e);
+	} else if (m->frontend == c) {
+		chan_ok(c, msg->hdr.id);
+	}
+	return 0;
+}
+
 static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_READ_STREAM_REQ, on_read_stream },
 	{ IPC_READ_STREAM_ACK, on_read_stream_ack },
@@ -364,6 +384,7 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_CLOSE_STDIN_REQ, on_close_stdin },
 	{ IPC_TTY_WIN_RESIZE_REQ, on_tty_win_resize },
 	{ IPC_WAIT_PROCESS_REQ, on_wait_process },
+	{ IPC_MON_PASSFD_ATTACH, on_mon_passfd_attach },
 	{ 0, NULL },
 };
 
@@ -524,8 +545,9 @@ static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
 
 /* ---- start ---- */
 
-/* Room for the fds of MON_MAX_PROCS processes (a running one holds 4:
- * pidfd, stdin, stdout, stderr) and our own, raised while we are still
+/* Room for the fds of MON_MAX_PROCS processes (a running one holds up to
+ * MON_FDS_PER_PROC: pidfd, stdin, stdout, stderr, three host streams) and
+ * our own, raised while we are still
  * root (a guest's init hands out 1024). Where the hard limit cannot be
  * raised (no CAP_SYS_RESOURCE), the table bound shrinks to what fits: a
  * host that starts many execs gets RESOURCE_EXHAUSTED from mon_proc_add,
@@ -534,7 +556,7 @@ static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
 #define MON_OWN_FDS 64
 static unsigned raise_nofile(void)
 {
-	const rlim_t need = 4 * MON_MAX_PROCS + MON_OWN_FDS + 4;
+	const rlim_t need = MON_FDS_PER_PROC * MON_MAX_PROCS + MON_OWN_FDS + 4;
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return MON_MAX_PROCS;
@@ -550,7 +572,7 @@ static unsigned raise_nofile(void)
 			return MON_MAX_PROCS; /* cannot happen: soft up to hard is allowed */
 		if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
 			return MON_MAX_PROCS;
-		unsigned n = rl.rlim_cur > MON_OWN_FDS + 8 ? (unsigned)((rl.rlim_cur - MON_OWN_FDS - 4) / 4) : 1;
+		unsigned n = rl.rlim_cur > MON_OWN_FDS + 8 ? (unsigned)((rl.rlim_cur - MON_OWN_FDS - 4) / MON_FDS_PER_PROC) : 1;
 		log_warn("RLIMIT_NOFILE stays at %llu (raising it: %s): at most %u processes",
 			 (unsigned long long)rl.rlim_cur, strerror(errno), n);
 		return n;

@@ -6,6 +6,9 @@
  *            dispatch tables (what each peer may send), request handlers
  *   proc.c   the process table: stdio buffers with ACK retention and
  *            backpressure, stdin writes, reaping, exit statuses
+ *   passfd.c host streams (agent.passfd_listener_port) as a process's
+ *            stdio: output spliced from the pipe into the socket, stdin
+ *            copied from the socket into the pipe
  */
 #ifndef KATA_MONITOR_H
 #define KATA_MONITOR_H
@@ -29,6 +32,9 @@
 #define MON_MAX_WAITERS 64
 /* Processes per container (init + execs, live or not yet collected). */
 #define MON_MAX_PROCS 1024
+/* Fds one process may hold here: pidfd, stdin, stdout, stderr, and up to
+ * three host streams (fd-passthrough). */
+#define MON_FDS_PER_PROC 7
 /* An exec waited for while its output is still unread is released once
  * the output is delivered, or when nobody read or acknowledged any of it
  * for this long (the host abandoned it). */
@@ -68,6 +74,14 @@ struct mon_stream {
 	 * ends a pending read after a bounded drain). */
 	bool draining;
 	uint64_t drain_left;
+	/* Fd-passthrough (passfd.c): the host's stream this output goes to
+	 * instead of READ_STREAM_REPLY; -1 when none or once done. passfd
+	 * stays set: reads of the stream answer EOF, as the bytes went to
+	 * the host's stream. */
+	int sock;
+	bool sock_watched; /* EPOLLOUT registered: the socket was full */
+	bool passfd;
+	bool no_splice;    /* splice(2) refused this pair (a pty): read + write */
 };
 
 struct mon_write {
@@ -88,6 +102,10 @@ struct mon_proc {
 	bool in_watched;
 	struct mon_write *wq, **wq_tail;
 	unsigned nwrites;
+	/* Fd-passthrough stdin (passfd.c): read while the write queue is
+	 * empty; its EOF closes stdin (in_fd), as upstream's copy task does. */
+	int in_sock;
+	bool in_sock_watched;
 	struct mon_stream out[2]; /* [0] stdout, [1] stderr (always EOF with a tty) */
 	bool exited;
 	int status;
@@ -159,6 +177,37 @@ void mon_frontend_changed(struct monitor *m);
 /* The verdicts changed: a redacted stream drops what it holds now. */
 void mon_policy_changed(struct monitor *m);
 void mon_free_all(struct monitor *m);
+
+/* For passfd.c: the stream helpers of the ring (see proc.c). */
+const char *mon_proc_name(const struct mon_proc *p);
+const char *mon_stream_name(unsigned i);
+void mon_stream_watch(struct mon_proc *p, struct mon_stream *s, bool on);
+void mon_stream_fill(struct mon_proc *p, unsigned i);
+void mon_stream_close_fd(struct mon_proc *p, struct mon_stream *s);
+size_t mon_stream_used(const struct mon_stream *s);
+void mon_stdin_close_fd(struct mon_proc *p);
+/* A host stream of p finished (all output in it, or the host left): a
+ * WaitProcess held for it may be answered. */
+void mon_proc_output_done(struct mon_proc *p);
+
+/* ---- passfd.c ---- */
+
+/* MON_PASSFD_ATTACH: fd (taken, also on failure) becomes stream 0 (stdin),
+ * 1 (stdout) or 2 (stderr) of p. Refused: not a connected AF_VSOCK/AF_UNIX
+ * stream socket (INVALID_ARGUMENT), the stream already has one
+ * (ALREADY_EXISTS). */
+int mon_passfd_attach(struct mon_proc *p, unsigned stream, int fd, struct kerr *err);
+/* Output stream i with a host stream: move what there is (ring first, then
+ * splice from the pipe) until the pipe is empty or the socket full. */
+void mon_passfd_pump(struct mon_proc *p, unsigned i);
+/* The stdin write queue drained: read the host's stdin stream again (or,
+ * at its end, close stdin). */
+void mon_passfd_stdin_resume(struct mon_proc *p);
+/* Output of p still on its way into a host stream: WaitProcess waits. */
+bool mon_passfd_busy(const struct mon_proc *p);
+/* Close p's host streams (process freed, stdin closed). */
+void mon_passfd_close(struct mon_proc *p);
+void mon_passfd_close_stdin(struct mon_proc *p);
 
 /* ---- main.c ---- */
 

@@ -54,12 +54,12 @@
 
 static void proc_release_soon(struct mon_proc *p);
 
-static const char *stream_name(unsigned i)
+const char *mon_stream_name(unsigned i)
 {
 	return i == 0 ? "stdout" : "stderr";
 }
 
-static const char *proc_name(const struct mon_proc *p)
+const char *mon_proc_name(const struct mon_proc *p)
 {
 	return p->exec_id[0] ? p->exec_id : "init";
 }
@@ -100,14 +100,14 @@ static struct mon_stream *stream_of(struct mon_proc *p, int fd, unsigned *idx)
 	return NULL;
 }
 
-static void stream_watch(struct mon_proc *p, struct mon_stream *s, bool on)
+void mon_stream_watch(struct mon_proc *p, struct mon_stream *s, bool on)
 {
 	if (s->fd < 0 || s->watched == on)
 		return;
 	if (on) {
 		struct kerr e = { 0 };
 		if (loop_add(p->mon->loop, s->fd, EPOLLIN, stream_on_events, p, &e) < 0) {
-			log_error("%s: watch output: %s", proc_name(p), e.msg);
+			log_error("%s: watch output: %s", mon_proc_name(p), e.msg);
 			return;
 		}
 	} else {
@@ -116,30 +116,30 @@ static void stream_watch(struct mon_proc *p, struct mon_stream *s, bool on)
 	s->watched = on;
 }
 
-static size_t stream_used(const struct mon_stream *s)
+size_t mon_stream_used(const struct mon_stream *s)
 {
 	return (size_t)(s->end - s->acked);
 }
 
-static void stream_close_fd(struct mon_proc *p, struct mon_stream *s)
+void mon_stream_close_fd(struct mon_proc *p, struct mon_stream *s)
 {
 	if (s->fd < 0)
 		return;
-	stream_watch(p, s, false);
+	mon_stream_watch(p, s, false);
 	close(s->fd);
 	s->fd = -1;
 }
 
 static void stream_release_if_done(struct mon_stream *s)
 {
-	if (s->eof && stream_used(s) == 0) {
+	if (s->eof && mon_stream_used(s) == 0) {
 		free(s->buf);
 		s->buf = NULL;
 	}
 }
 
 /* Read what the fd has, up to the free room of the ring. */
-static void stream_fill(struct mon_proc *p, unsigned i)
+void mon_stream_fill(struct mon_proc *p, unsigned i)
 {
 	struct mon_stream *s = &p->out[i];
 	size_t total = 0;
@@ -147,16 +147,16 @@ static void stream_fill(struct mon_proc *p, unsigned i)
 		if (!s->buf) {
 			s->buf = malloc(s->cap);
 			if (!s->buf) {
-				log_error("%s %s: out of memory; output paused", proc_name(p),
-					  stream_name(i));
-				stream_watch(p, s, false);
+				log_error("%s %s: out of memory; output paused", mon_proc_name(p),
+					  mon_stream_name(i));
+				mon_stream_watch(p, s, false);
 				return;
 			}
 			s->start = 0;
 		}
-		size_t used = stream_used(s), room = s->cap - used;
+		size_t used = mon_stream_used(s), room = s->cap - used;
 		if (room == 0) {
-			stream_watch(p, s, false); /* backpressure until an ACK */
+			mon_stream_watch(p, s, false); /* backpressure until an ACK */
 			return;
 		}
 		size_t tail = (s->start + used) % s->cap;
@@ -179,18 +179,18 @@ static void stream_fill(struct mon_proc *p, unsigned i)
 			/* What the process left is read; whoever else holds the
 			 * pipe (a background child) does not hold the host. */
 			s->eof = true;
-			stream_close_fd(p, s);
+			mon_stream_close_fd(p, s);
 			break;
 		}
 		/* EOF; on a pty master EIO means the slave side is gone. */
 		if (r < 0 && !(p->terminal && errno == EIO))
-			log_warn("%s %s: read: %s; treating as end of output", proc_name(p),
-				 stream_name(i), strerror(errno));
+			log_warn("%s %s: read: %s; treating as end of output", mon_proc_name(p),
+				 mon_stream_name(i), strerror(errno));
 		s->eof = true;
-		stream_close_fd(p, s);
+		mon_stream_close_fd(p, s);
 	}
-	if (s->fd >= 0 && stream_used(s) < s->cap)
-		stream_watch(p, s, true);
+	if (s->fd >= 0 && mon_stream_used(s) < s->cap)
+		mon_stream_watch(p, s, true);
 }
 
 /* The policy denies ReadStream: upstream still reads, and clears the data
@@ -205,7 +205,7 @@ static void stream_redact(struct mon_proc *p, struct mon_stream *s)
 	s->start = 0;
 	stream_release_if_done(s);
 	if (s->fd >= 0 && !s->watched)
-		stream_watch(p, s, true);
+		mon_stream_watch(p, s, true);
 }
 
 /* Answer the pending read of stream i if there is something to say. */
@@ -245,7 +245,11 @@ static void stream_on_events(struct loop *l, int fd, uint32_t events, void *data
 	unsigned i;
 	if (!stream_of(p, fd, &i))
 		return;
-	stream_fill(p, i);
+	if (p->out[i].sock >= 0) {
+		mon_passfd_pump(p, i);
+		return;
+	}
+	mon_stream_fill(p, i);
 	stream_answer(p, i);
 }
 
@@ -254,10 +258,17 @@ int mon_stream_read(struct mon_proc *p, unsigned stream, uint32_t id, uint32_t m
 {
 	unsigned i = stream - 1;
 	struct mon_stream *s = &p->out[i];
+	if (s->passfd) {
+		/* Its bytes go to the host's stream (upstream gives a read of
+		 * such a process nothing to read either). */
+		struct ipc_stdio_data eof = { .offset = s->acked };
+		mon_to_frontend(p->mon, IPC_READ_STREAM_REPLY, id, &eof, sizeof(eof));
+		return 0;
+	}
 	if (s->read_pending)
 		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
-				       "%s of process %s: a read is already pending", stream_name(i),
-				       proc_name(p));
+				       "%s of process %s: a read is already pending", mon_stream_name(i),
+				       mon_proc_name(p));
 	s->read_pending = true;
 	s->read_seen = true;
 	s->read_id = id;
@@ -271,20 +282,20 @@ void mon_stream_ack(struct mon_proc *p, unsigned stream, uint64_t offset)
 {
 	struct mon_stream *s = &p->out[stream - 1];
 	if (offset <= s->acked || offset > s->sent) {
-		log_debug("%s %s: ACK %llu outside (%llu, %llu]; ignored", proc_name(p),
-			  stream_name(stream - 1), (unsigned long long)offset,
+		log_debug("%s %s: ACK %llu outside (%llu, %llu]; ignored", mon_proc_name(p),
+			  mon_stream_name(stream - 1), (unsigned long long)offset,
 			  (unsigned long long)s->acked, (unsigned long long)s->sent);
 		return;
 	}
 	size_t n = (size_t)(offset - s->acked);
 	s->start = (s->start + n) % s->cap;
 	s->acked = offset;
-	if (stream_used(s) == 0)
+	if (mon_stream_used(s) == 0)
 		s->start = 0;
 	stream_release_if_done(s);
 	/* Room again: resume reading (and catch what piled up in the pipe). */
 	if (s->fd >= 0 && !s->watched) {
-		stream_fill(p, stream - 1);
+		mon_stream_fill(p, stream - 1);
 		stream_answer(p, stream - 1);
 	}
 	proc_release_soon(p);
@@ -301,7 +312,7 @@ static void stdin_watch(struct mon_proc *p, bool on)
 	if (on) {
 		struct kerr e = { 0 };
 		if (loop_add(p->mon->loop, p->in_fd, EPOLLOUT, stdin_on_events, p, &e) < 0) {
-			log_error("%s: watch stdin: %s", proc_name(p), e.msg);
+			log_error("%s: watch stdin: %s", mon_proc_name(p), e.msg);
 			return;
 		}
 	} else {
@@ -318,7 +329,7 @@ static void stdin_fail_all(struct mon_proc *p, int grpc, int errno_code, const c
 		struct mon_write *next = w->next;
 		if (w->id)
 			mon_error_to_frontend(p->mon, w->id, grpc, errno_code,
-					      "write to stdin of process %s: %s", proc_name(p), why);
+					      "write to stdin of process %s: %s", mon_proc_name(p), why);
 		free(w);
 		w = next;
 	}
@@ -327,7 +338,7 @@ static void stdin_fail_all(struct mon_proc *p, int grpc, int errno_code, const c
 	p->nwrites = 0;
 }
 
-static void stdin_close_fd(struct mon_proc *p)
+void mon_stdin_close_fd(struct mon_proc *p)
 {
 	if (p->in_fd < 0)
 		return;
@@ -349,9 +360,10 @@ static void stdin_flush(struct mon_proc *p)
 		}
 		if (r < 0) {
 			int e = errno;
-			log_info("%s: stdin: %s; closing it", proc_name(p), strerror(e));
+			log_info("%s: stdin: %s; closing it", mon_proc_name(p), strerror(e));
 			stdin_fail_all(p, GRPC_UNAVAILABLE, -e, strerror(e));
-			stdin_close_fd(p);
+			mon_stdin_close_fd(p);
+			mon_passfd_close_stdin(p);
 			return;
 		}
 		w->off += (size_t)r;
@@ -368,6 +380,7 @@ static void stdin_flush(struct mon_proc *p)
 		free(w);
 	}
 	stdin_watch(p, false);
+	mon_passfd_stdin_resume(p);
 }
 
 static void stdin_on_events(struct loop *l, int fd, uint32_t events, void *data)
@@ -380,15 +393,15 @@ int mon_stdin_write(struct mon_proc *p, uint32_t id, const uint8_t *data, size_t
 {
 	if (p->in_fd < 0)
 		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EPIPE,
-				       "stdin of process %s is closed", proc_name(p));
+				       "stdin of process %s is closed", mon_proc_name(p));
 	if (p->nwrites >= MON_MAX_PENDING_WRITES)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOBUFS,
-				       "stdin of process %s: %u writes already pending", proc_name(p),
+				       "stdin of process %s: %u writes already pending", mon_proc_name(p),
 				       MON_MAX_PENDING_WRITES);
 	struct mon_write *w = malloc(sizeof(*w) + len);
 	if (!w)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM,
-				       "stdin of process %s: out of memory", proc_name(p));
+				       "stdin of process %s: out of memory", mon_proc_name(p));
 	w->next = NULL;
 	w->id = id;
 	w->len = len;
@@ -407,12 +420,13 @@ int mon_stdin_write(struct mon_proc *p, uint32_t id, const uint8_t *data, size_t
 void mon_stdin_close(struct mon_proc *p)
 {
 	stdin_fail_all(p, GRPC_FAILED_PRECONDITION, -EPIPE, "stdin was closed");
-	stdin_close_fd(p);
+	mon_stdin_close_fd(p);
+	mon_passfd_close_stdin(p);
 	if (p->terminal && p->out[0].fd >= 0) {
-		stream_fill(p, 0);
+		mon_stream_fill(p, 0);
 		if (p->out[0].fd >= 0) {
 			p->out[0].eof = true;
-			stream_close_fd(p, &p->out[0]);
+			mon_stream_close_fd(p, &p->out[0]);
 		}
 		stream_answer(p, 0);
 	}
@@ -422,6 +436,10 @@ void mon_stdin_close(struct mon_proc *p)
 
 static void reply_waiters(struct mon_proc *p)
 {
+	/* Upstream answers only once the output is copied into the host's
+	 * streams (the runtime closes them on the answer). */
+	if (mon_passfd_busy(p))
+		return;
 	struct ipc_wait_reply r = { .status = p->status };
 	for (unsigned i = 0; i < p->nwaiters; i++) {
 		mon_to_frontend(p->mon, IPC_WAIT_PROCESS_REPLY, p->waiters[i], &r, sizeof(r));
@@ -439,8 +457,8 @@ static void stream_drain_arm(struct mon_proc *p, unsigned i)
 	if (s->fd < 0 || s->draining)
 		return;
 	if (ioctl(s->fd, FIONREAD, &n) < 0 || n < 0) {
-		log_warn("%s %s: FIONREAD: %s; output ends when the pipe is empty", proc_name(p),
-			 stream_name(i), strerror(errno));
+		log_warn("%s %s: FIONREAD: %s; output ends when the pipe is empty", mon_proc_name(p),
+			 mon_stream_name(i), strerror(errno));
 		n = 0;
 		s->drain_left = UINT64_MAX;
 	} else {
@@ -458,11 +476,15 @@ static void proc_exited(struct mon_proc *p, int status)
 		close(p->pidfd);
 	p->pidfd = -1;
 	m->live--;
-	log_info("process %s (pid %d) exited, status %d", proc_name(p), (int)p->pid, status);
+	log_info("process %s (pid %d) exited, status %d", mon_proc_name(p), (int)p->pid, status);
 	/* What the process wrote last may still sit in the pipe. */
 	for (unsigned i = 0; i < 2; i++) {
 		stream_drain_arm(p, i);
-		stream_fill(p, i);
+		if (p->out[i].sock >= 0) {
+			mon_passfd_pump(p, i);
+			continue;
+		}
+		mon_stream_fill(p, i);
 		stream_answer(p, i);
 	}
 	reply_waiters(p);
@@ -515,9 +537,15 @@ static bool recent_exit(struct monitor *m, pid_t pid, int *status)
 	return false;
 }
 
+void mon_proc_output_done(struct mon_proc *p)
+{
+	if (p->exited && p->nwaiters)
+		reply_waiters(p);
+}
+
 int mon_wait(struct mon_proc *p, uint32_t id, struct kerr *err)
 {
-	if (p->exited) {
+	if (p->exited && !mon_passfd_busy(p)) {
 		struct ipc_wait_reply r = { .status = p->status };
 		p->waited = true;
 		mon_to_frontend(p->mon, IPC_WAIT_PROCESS_REPLY, id, &r, sizeof(r));
@@ -526,7 +554,7 @@ int mon_wait(struct mon_proc *p, uint32_t id, struct kerr *err)
 	}
 	if (p->nwaiters >= MON_MAX_WAITERS)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOBUFS,
-				       "process %s: %u waits already pending", proc_name(p),
+				       "process %s: %u waits already pending", mon_proc_name(p),
 				       MON_MAX_WAITERS);
 	p->waiters[p->nwaiters++] = id;
 	return 0;
@@ -536,11 +564,12 @@ int mon_wait(struct mon_proc *p, uint32_t id, struct kerr *err)
 
 static void proc_free(struct mon_proc *p)
 {
+	mon_passfd_close(p);
 	for (unsigned i = 0; i < 2; i++) {
-		stream_close_fd(p, &p->out[i]);
+		mon_stream_close_fd(p, &p->out[i]);
 		free(p->out[i].buf);
 	}
-	stdin_close_fd(p);
+	mon_stdin_close_fd(p);
 	struct mon_write *w = p->wq;
 	while (w) {
 		struct mon_write *next = w->next;
@@ -572,7 +601,7 @@ static void proc_drop(struct mon_proc *p)
 	stdin_fail_all(p, GRPC_NOT_FOUND, -ENOENT, "the process was released");
 	for (unsigned i = 0; i < 2; i++) {
 		struct mon_stream *s = &p->out[i];
-		stream_close_fd(p, s);
+		mon_stream_close_fd(p, s);
 		s->eof = true;
 		s->sent = s->end; /* nothing more to say: the answer is EOF */
 		stream_answer(p, i);
@@ -636,7 +665,7 @@ static void proc_release_soon(struct mon_proc *p)
 	p->rel_deadline = 0;
 	p->rel_timer = loop_timer_add(p->mon->loop, 0, release_check, p);
 	if (!p->rel_timer)
-		log_error("process %s: out of memory scheduling its release", proc_name(p));
+		log_error("process %s: out of memory scheduling its release", mon_proc_name(p));
 }
 
 static int set_nonblock(int fd, struct kerr *err)
@@ -670,8 +699,10 @@ int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_
 	p->terminal = a->terminal;
 	p->wq_tail = &p->wq;
 	p->in_fd = -1;
+	p->in_sock = -1;
 	for (unsigned i = 0; i < 2; i++) {
 		p->out[i].fd = -1;
+		p->out[i].sock = -1;
 		p->out[i].cap = m->stream_buf;
 	}
 	p->pidfd = -1;
@@ -725,10 +756,10 @@ int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_
 	m->procs = np;
 	m->nprocs++;
 	m->live++;
-	log_info("process %s added: pid %d, %s", proc_name(np), (int)np->pid,
+	log_info("process %s added: pid %d, %s", mon_proc_name(np), (int)np->pid,
 		 np->terminal ? "terminal" : "pipes");
 	for (unsigned i = 0; i < 2; i++)
-		stream_watch(np, &np->out[i], true);
+		mon_stream_watch(np, &np->out[i], true);
 	if (status >= 0)
 		proc_exited(np, status);
 	return 0;

@@ -83,6 +83,11 @@ struct parent {
 	int listen_fd;
 	int sigfd;
 	struct addr addr;
+	/* fd-passthrough stdio listener (agent.passfd_listener_port, or
+	 * --passfd-addr stand-alone), -1 when none: each front-end's fd 5 */
+	int passfd_fd;
+	const char *passfd_addr_arg;
+	struct addr passfd_addr;
 
 	pid_t executor_pid;
 	bool executor_unclean; /* it died, or had to be killed: teardown.h */
@@ -320,7 +325,7 @@ static void start_frontend(struct parent *p)
 	snprintf(genbuf, sizeof(genbuf), "%u", gen);
 	char cids[AGENT_MAX_PEER_CIDS * 12];
 	options_format_peer_cids(&p->opts, cids, sizeof(cids));
-	char *argv[22];
+	char *argv[24];
 	int a = 0;
 	argv[a++] = (char *)"kata-agent-frontend";
 	argv[a++] = (char *)"--listen-fd";
@@ -343,10 +348,14 @@ static void start_frontend(struct parent *p)
 	}
 	if (p->opts.tracing)
 		argv[a++] = (char *)"--trace";
+	if (p->passfd_fd >= 0) {
+		argv[a++] = (char *)"--passfd-fd";
+		argv[a++] = (char *)"5";
+	}
 	argv[a] = NULL;
 
-	int fds[2] = { p->listen_fd, fe_end };
-	pid_t pid = spawn(p, p->frontend_path, argv, fds, 2, &err);
+	int fds[3] = { p->listen_fd, fe_end, p->passfd_fd };
+	pid_t pid = spawn(p, p->frontend_path, argv, fds, p->passfd_fd >= 0 ? 3 : 2, &err);
 	if (pid < 0) {
 		log_error("starting the front-end: %s", err.msg);
 		schedule_frontend(p);
@@ -747,6 +756,31 @@ static void start_components_then_frontend(struct parent *p)
 		start_frontend(p);
 }
 
+/* The fd-passthrough listener, made here for the same reasons as the
+ * ttRPC one: the front-end cannot bind, and a restarted front-end serves
+ * the same backlog. Upstream fails to start when it cannot listen. */
+static int passfd_listen(struct parent *p, struct kerr *err)
+{
+	char spec[64], abuf[160];
+	const char *a = p->passfd_addr_arg;
+	if (!a && !p->opts.passfd_listener_port)
+		return 0;
+	if (!a) {
+		snprintf(spec, sizeof(spec), "vsock://-1:%u", p->opts.passfd_listener_port);
+		a = spec;
+	}
+	if (addr_parse(a, &p->passfd_addr, err) < 0)
+		return kerr_prefix(err, "fd-passthrough listener %s", a);
+	if (p->passfd_addr.kind == ADDR_HVSOCK)
+		return kerr_set(err, -EINVAL, "fd-passthrough listener %s: not a listening address",
+				a);
+	if ((p->passfd_fd = addr_listen(&p->passfd_addr, err)) < 0)
+		return kerr_prefix(err, "fd-passthrough listener %s", a);
+	log_info("fd-passthrough stdio: listening on %s",
+		 addr_format(&p->passfd_addr, abuf, sizeof(abuf)));
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -765,6 +799,9 @@ static void usage(FILE *f)
 		"  --cgroup-parent P    container cgroups go below P (default: the root)\n"
 		"  --monitor-uid N      uid of the per-container monitors (default 65534)\n"
 		"  --monitor-gid N      gid of the per-container monitors (default 65534)\n"
+		"  --passfd-addr ADDR   fd-passthrough stdio listener instead of\n"
+		"                       vsock://-1:<agent.passfd_listener_port> (stand-alone:\n"
+		"                       unix:///path; doc/options.md)\n"
 		"  --initdata PATH      read initdata from this file or block device instead\n"
 		"                       of looking for its device in /dev\n"
 		"  --pause-bundle DIR   the guest image's pause bundle, for guest-pulled pods\n"
@@ -862,6 +899,10 @@ static int parent_serve(struct parent *p, const char *libexec, const char *initd
 		return 1;
 	}
 	log_info("listening on %s", addr_format(&p->addr, abuf, sizeof(abuf)));
+	if (passfd_listen(p, err) < 0) {
+		log_error("%s", err->msg);
+		return 1;
+	}
 
 	if (loop_new(&p->loop, err) < 0 ||
 	    loop_add(p->loop, p->sigfd, EPOLLIN, on_signal, p, err) < 0 ||
@@ -915,6 +956,11 @@ static void parent_release(struct parent *p)
 		if (p->addr.kind == ADDR_UNIX && !p->addr.abstract)
 			unlink(p->addr.path);
 	}
+	if (p->passfd_fd >= 0) {
+		close(p->passfd_fd);
+		if (p->passfd_addr.kind == ADDR_UNIX && !p->passfd_addr.abstract)
+			unlink(p->passfd_addr.path);
+	}
 	free(p->endpoints);
 	options_free(&p->opts);
 }
@@ -931,6 +977,7 @@ int main(int argc, char **argv)
 		{ "cgroup-parent", required_argument, NULL, 'C' },
 		{ "monitor-uid", required_argument, NULL, 'U' },
 		{ "monitor-gid", required_argument, NULL, 'G' },
+		{ "passfd-addr", required_argument, NULL, 'P' },
 		{ "initdata", required_argument, NULL, 'I' },
 		{ "pause-bundle", required_argument, NULL, 'B' },
 		{ "version", no_argument, NULL, 'V' },
@@ -938,8 +985,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmdline = "/proc/cmdline", *config = NULL, *libexec = NULL, *initdata = NULL;
-	struct parent p = { .listen_fd = -1, .sigfd = -1, .fe_uid = DEFAULT_FRONTEND_ID,
-			    .fe_gid = DEFAULT_FRONTEND_ID, .backoff = BACKOFF_MIN_NS,
+	struct parent p = { .listen_fd = -1, .sigfd = -1, .passfd_fd = -1,
+			    .fe_uid = DEFAULT_FRONTEND_ID, .fe_gid = DEFAULT_FRONTEND_ID, .backoff = BACKOFF_MIN_NS,
 			    .shared_dir = "/run/kata-containers", .cgroup_parent = "",
 			    .pause_bundle = "/pause_bundle",
 			    .mon_uid = 65534, .mon_gid = 65534,
@@ -952,6 +999,7 @@ int main(int argc, char **argv)
 		case 'x': libexec = optarg; break;
 		case 'S': p.shared_dir = optarg; break;
 		case 'C': p.cgroup_parent = optarg; break;
+		case 'P': p.passfd_addr_arg = optarg; break;
 		case 'I': initdata = optarg; break;
 		case 'B': p.pause_bundle = optarg; break;
 		case 'U':

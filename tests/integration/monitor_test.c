@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1114,6 +1115,85 @@ TEST(executor_violation_keeps_serving)
 	CHECK(exited_within(t.pid, TIMEOUT_MS, &st));
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	t.pid = 0;
+	mon_kill(&t);
+}
+
+/* MON_PASSFD_ATTACH of fd as stream of exec_id: GRPC_OK, the ERROR's
+ * status, or -1. */
+static int fe_attach(struct mon *t, const char *exec_id, unsigned stream, int fd)
+{
+	struct ipc_passfd_attach q = { .stream = stream };
+	snprintf(q.exec_id, sizeof(q.exec_id), "%s", exec_id);
+	struct kerr e = { 0 };
+	uint32_t id = t->next_id++;
+	struct ipc_msg m;
+	if (ipc_send_fd(t->fe, IPC_MON_PASSFD_ATTACH, id, &q, sizeof(q), fd, &e) < 0 ||
+	    recv_msg(t->fe, &m) != 1)
+		return -1;
+	int r = m.hdr.id != id ? -1 : m.hdr.type == IPC_OK ? GRPC_OK : -1;
+	if (m.hdr.id == id && m.hdr.type == IPC_ERROR) {
+		struct ipc_error ie;
+		memcpy(&ie, m.payload, sizeof(ie));
+		r = (int)ie.grpc_status;
+	}
+	ipc_msg_release(&m);
+	return r;
+}
+
+/* A compromised front-end hands over what is not a host stream; then a
+ * real one (a unix stream pair standing for the vsock connection) carries
+ * stdin and stdout, WaitProcess waits for the output, ReadStdout is EOF. */
+TEST(passfd_streams_and_what_is_refused)
+{
+	if (!have_root)
+		SKIP("needs root");
+	int pp[2], sq[2], out[2], in[2];
+	REQUIRE(pipe(pp) == 0);
+	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sq) == 0);
+	REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, out) == 0);
+	REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) == 0);
+	int lst = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un auto_name = { .sun_family = AF_UNIX };
+	REQUIRE(lst >= 0 && bind(lst, (struct sockaddr *)&auto_name, sizeof(sa_family_t)) == 0 &&
+		listen(lst, 1) == 0);
+	struct mon t;
+	REQUIRE(mon_start(&t) == 0);
+	if (spawn(&t, "pf", false, "read x; printf out-$x; exit 5", NULL) <= 0) {
+		mon_kill(&t);
+		REQUIRE(false);
+	}
+	/* not a host stream: a pipe, an IPC-like channel, a listener */
+	CHECK_EQ_INT(fe_attach(&t, "pf", IPC_STREAM_STDOUT, pp[1]), GRPC_INVALID_ARGUMENT);
+	CHECK_EQ_INT(fe_attach(&t, "pf", IPC_STREAM_STDOUT, sq[0]), GRPC_INVALID_ARGUMENT);
+	CHECK_EQ_INT(fe_attach(&t, "pf", IPC_PASSFD_STDIN, lst), GRPC_INVALID_ARGUMENT);
+	/* a process this monitor does not have */
+	CHECK_EQ_INT(fe_attach(&t, "nope", IPC_STREAM_STDOUT, out[0]), GRPC_NOT_FOUND);
+	CHECK_EQ_INT(fe_attach(&t, "pf", IPC_STREAM_STDOUT, out[0]), GRPC_OK);
+	/* one stream per stdio */
+	CHECK_EQ_INT(fe_attach(&t, "pf", IPC_STREAM_STDOUT, sq[1]), GRPC_ALREADY_EXISTS);
+	CHECK_EQ_INT(fe_attach(&t, "pf", IPC_PASSFD_STDIN, in[0]), GRPC_OK);
+	/* the channel survived every refusal (the OKs above came on it);
+	 * the bytes go to the host's stream: nothing to read here */
+	char buf[64];
+	CHECK_EQ_INT(fe_read(&t, "pf", IPC_STREAM_STDOUT, buf, sizeof(buf), NULL, true), 0);
+	close(pp[0]);
+	close(pp[1]);
+	close(sq[0]);
+	close(sq[1]);
+	close(lst);
+	close(out[0]);
+	close(in[0]);
+	CHECK(write(in[1], "abc\n", 4) == 4);
+	shutdown(in[1], SHUT_WR);
+	CHECK_EQ_INT(fe_wait(&t, "pf"), 5);
+	/* answered after the output reached the stream: it is all there, and
+	 * the stream ends */
+	ssize_t n = read(out[1], buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	CHECK_EQ_STR(buf, "out-abc");
+	CHECK_EQ_INT(read(out[1], buf, sizeof(buf)), 0);
+	close(out[1]);
+	close(in[1]);
 	mon_kill(&t);
 }
 

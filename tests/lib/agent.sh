@@ -134,8 +134,10 @@ agent_start() {
   addr="unix://$sock"
   cg_name="kata-test-$$-$1"
   # debug logs two lines per ReadStdout: gigabytes for the big streams.
-  echo "agent.server_addr=$addr agent.log=${KATA_TEST_LOG:-info}" >"$work/cmdline"
+  echo "agent.server_addr=$addr agent.log=${KATA_TEST_LOG:-info}${agent_cmdline:+ $agent_cmdline}" >"$work/cmdline"
   local extra=(--shared-dir "$shared" --cgroup-parent "/$cg_name")
+  # agent_passfd: the fd-passthrough listener's address (--passfd-addr)
+  [ -n "${agent_passfd:-}" ] && extra+=(--passfd-addr "$agent_passfd")
   # agent_toml: lines for a config file (which replaces the command line:
   # the address and log level are written into it too).
   if [ -n "${agent_toml:-}" ]; then

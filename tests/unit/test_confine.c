@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -267,8 +268,9 @@ TEST(forbidden_syscalls_kill)
 
 /* The monitor's work: SIGCHLD by signalfd, a pidfd signal to a process of
  * another uid (root: needs CAP_KILL), reap it by waitid(P_PIDFD), resize a
- * pty master, and probe ioctls fail softly. arg: [pidfd of a root child,
- * pty master]. */
+ * pty master, and probe ioctls fail softly; widen a host stream's send
+ * buffer (fd-passthrough stdio). arg: [pidfd of a root child, pty master,
+ * a stream socket]. */
 static int monitor_work(void *arg)
 {
 	int *fds = arg;
@@ -296,6 +298,9 @@ static int monitor_work(void *arg)
 		return 16;
 	if (isatty(fds[1]))
 		return 17;
+	int sndbuf = 1 << 20;
+	if (setsockopt(fds[2], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) < 0)
+		return 19;
 	/* Reaping "anything": nothing left, ECHILD, not SIGSYS. */
 	if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) == 0 && si.si_pid != 0)
 		return 18;
@@ -313,6 +318,26 @@ static int do_pidfd_open(void *arg)
 	return syscall(SYS_pidfd_open, 1, 0) < 0 ? 1 : 0;
 }
 
+/* Only SO_SNDBUF is listed: another SOL_SOCKET option, the forcing
+ * variant (CAP_NET_ADMIN, not held anyway) or another level kill. */
+static int do_sockopt_rcvbuf(void *arg)
+{
+	int v = 1 << 20;
+	return setsockopt(*(int *)arg, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)) < 0 ? 1 : 0;
+}
+
+static int do_sockopt_sndbufforce(void *arg)
+{
+	int v = 1 << 20;
+	return setsockopt(*(int *)arg, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0 ? 1 : 0;
+}
+
+static int do_sockopt_other_level(void *arg)
+{
+	int v = 1;
+	return setsockopt(*(int *)arg, IPPROTO_TCP, SO_SNDBUF, &v, sizeof(v)) < 0 ? 1 : 0;
+}
+
 TEST(monitor_work_passes_its_filter)
 {
 	if (geteuid() != 0)
@@ -321,7 +346,7 @@ TEST(monitor_work_passes_its_filter)
 	 * the victim (still root) before confining itself. */
 	pid_t pid = fork();
 	if (pid == 0) {
-		int fds[2];
+		int fds[3];
 		pid_t victim = fork();
 		if (victim == 0) {
 			pause();
@@ -329,7 +354,8 @@ TEST(monitor_work_passes_its_filter)
 		}
 		fds[0] = (int)syscall(SYS_pidfd_open, victim, 0);
 		fds[1] = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (fds[0] < 0 || fds[1] < 0)
+		fds[2] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0)
 			_exit(90);
 		struct kerr e = { 0 };
 		if (confine_self(&confine_monitor, UID, UID, getppid(), &e) < 0) {
@@ -346,8 +372,16 @@ TEST(monitor_work_passes_its_filter)
 	CHECK(killed_by_sigsys(run_confined_as(&confine_monitor, do_pidfd_open, NULL)));
 	CHECK(killed_by_sigsys(run_confined_as(&confine_monitor, do_fork, NULL)));
 	CHECK(killed_by_sigsys(run_confined_as(&confine_monitor, do_socket, NULL)));
+	int sv[2];
+	REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	CHECK(killed_by_sigsys(run_confined_as(&confine_monitor, do_sockopt_rcvbuf, &sv[0])));
+	CHECK(killed_by_sigsys(run_confined_as(&confine_monitor, do_sockopt_sndbufforce, &sv[0])));
+	CHECK(killed_by_sigsys(run_confined_as(&confine_monitor, do_sockopt_other_level, &sv[0])));
 	/* and the front-end cannot do what the monitor may */
 	CHECK(killed_by_sigsys(run_confined(do_pidfd_open, NULL)));
+	CHECK(killed_by_sigsys(run_confined(do_sockopt_rcvbuf, &sv[0])));
+	close(sv[0]);
+	close(sv[1]);
 }
 
 /* A refusal reads "confine <who>: <cause>": kerr_prefix adds the one

@@ -8,7 +8,8 @@
 #                           (debug console, proxies, trace), logport
 #                           (agent.log_vport), peers (agent.vsock_peer_cids
 #                           left at its default: a guest process is refused),
-#                           coco (initdata and guest components: guest-coco.sh)
+#                           coco (initdata and guest components: guest-coco.sh),
+#                           passfd (fd-passthrough stdio over vsock: guest-passfd.sh)
 #   guest-tests --plan MODE how many checks MODE runs (tests/vm/run asks on
 #                           the host, to declare its own plan before booting)
 #
@@ -30,9 +31,11 @@ setup_fds_checks=5
 # tests/vm/guest-coco.sh (initdata, the guest components' launch, the CDH,
 # the initdata policy enforced).
 coco_checks=16
+# tests/vm/guest-passfd.sh (fd-passthrough stdio over vsock).
+passfd_checks=7
 plan_of() {
-  # peers: the listener check and the refusal, nothing else
-  [ "$1" = peers ] && { echo 2; return 0; }
+  # peers: the listener check and the refusals (ttRPC, passfd), nothing else
+  [ "$1" = peers ] && { echo 3; return 0; }
   # health + version 2, PID 1 and mounts 9, lo + hostname 2, front-end 2
   n=15
   case $1 in
@@ -41,15 +44,16 @@ plan_of() {
   extras) n=$((n + 6)) ;;                          # debug console 4, proxies 2
   logport) n=$((n + 5)) ;;
   coco) n=$((n + coco_checks)) ;;
+  passfd) n=$((n + passfd_checks)) ;;
   *) return 1 ;;
   esac
   echo "$n"
 }
 if [ "${1:-}" = --plan ]; then
-  plan_of "${2:-}" || { echo "usage: guest-tests --plan v1|v2|extras|logport|peers|coco" >&2; exit 2; }
+  plan_of "${2:-}" || { echo "usage: guest-tests --plan v1|v2|extras|logport|peers|coco|passfd" >&2; exit 2; }
   exit 0
 fi
-mode=${1:?usage: guest-tests v1|v2|extras|logport|peers|coco}
+mode=${1:?usage: guest-tests v1|v2|extras|logport|peers|coco|passfd}
 addr=vsock://1:1024 # CID 1 = this guest, through vsock_loopback
 ctl=/usr/bin/kata-agent-ctl
 export PATH=/usr/bin:/usr/sbin:/bin:/sbin
@@ -203,6 +207,13 @@ if [ "$mode" = peers ]; then
     pass "a guest process (CID 1) gets no answer from the agent"
     say "#   ctl: $(echo "$out" | head -n 1)"
   fi
+  # agent.passfd_listener_port=1027 in this boot: the same filter applies
+  # to the streams. A refused connection is closed at once (vsock-cat sees
+  # the end: 0); an allowed one would wait, unread, for a request to name it
+  # (vsock-cat times out: 3).
+  vsock-cat -t 10 1 1027 </dev/null >/tmp/pf-peer.out 2>&1
+  rc=$?
+  check "a passfd stream from a guest process (CID 1) is closed at once (vsock-cat: $rc)" test "$rc" = 0
   stop_agent
 fi
 
@@ -499,6 +510,14 @@ v1 | v2)
     . /usr/libexec/vm-tests/guest-resources.sh
     # 8. The setup processes under attack from a container (setup_fds).
     . /usr/libexec/vm-tests/guest-setup-fds.sh
+  fi
+  ;;
+passfd)
+  # fd-passthrough stdio over vsock (tests/vm/guest-passfd.sh)
+  if [ -n "$stub" ]; then
+    skip_stub "$passfd_checks" "passfd"
+  else
+    . /usr/libexec/vm-tests/guest-passfd.sh
   fi
   ;;
 esac

@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Fd-passthrough stdio (agent.passfd_listener_port) end to end through the
+# real agent. The host's side is tests/integration/passfd_peer.c, shaped as
+# runtime-rs opens its streams (PassfdIo::open_and_passfd: one connection
+# per stdio before the request, named in it by its port); the requests are
+# shaped as runtime-rs sends them (Container::create: exec_id "", the three
+# ports; start: StartContainer then WaitProcess at once, passfd_io_wait).
+# Stand-alone the listener is a unix socket (kata-agent --passfd-addr);
+# over vsock only where the host has vsock loopback. Prints TAP.
+#
+#   passfd.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE   (KATA_PASSFD_PEER in the environment)
+. "$(dirname "$0")/../../lib/agent.sh" "$@"
+plan 14
+suite_requires
+peer=${KATA_PASSFD_PEER:-}
+[ -x "$peer" ] || { fail_rest "KATA_PASSFD_PEER is not the passfd-peer binary"; exit 0; }
+
+pfaddr="unix://$top/passfd.sock"
+agent_passfd=$pfaddr
+
+# pf_json ID BUNDLE IN OUT ERR: the CreateContainerRequest runtime-rs sends.
+pf_json() {
+  ctl run "$2" --dry-run >"$work/$1.dry" 2>"$work/$1.err" || return 1
+  jq --arg id "$1" --argjson i "$3" --argjson o "$4" --argjson e "$5" \
+    '.containerId = $id | .execId = "" | .stdinPort = $i | .stdoutPort = $o | .stderrPort = $e' \
+    "$work/$1.dry" >"$work/$1.json"
+}
+pf_create() { pf_json "$@" && ctl call AgentService/CreateContainer - <"$work/$1.json" >>"$work/$1.err" 2>&1; }
+pf_start() {
+  ctl call AgentService/StartContainer "{\"containerId\":\"$1\"}" >>"$work/$1.err" 2>&1
+}
+pf_wait() { # status in $work/ID.status
+  ctl call AgentService/WaitProcess "{\"containerId\":\"$1\",\"execId\":\"${2:-}\"}" \
+    >"$work/$1${2:+.$2}.wait" 2>>"$work/$1.err" &&
+    jq -r '.status // 0' "$work/$1${2:+.$2}.wait" >"$work/$1${2:+.$2}.status"
+}
+pf_remove() { ctl call AgentService/RemoveContainer "{\"containerId\":\"$1\"}" >/dev/null 2>&1; }
+# peer_start NAME ARGS...: the host's streams in the background ($peer_pid);
+# returns once every stream is connected.
+peer_start() {
+  local n=$1
+  shift
+  rm -f "$work/$n.ready"
+  "$peer" "$pfaddr" --ready "$work/$n.ready" "$@" 2>"$work/$n.peer" &
+  peer_pid=$!
+  for _ in $(seq 1 100); do
+    [ -e "$work/$n.ready" ] && return 0
+    kill -0 "$peer_pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+pdiag() { { diag "$1"; echo "-- peer"; cat "$work/$1.peer"; echo "-- wait status"; cat "$work/$1"*.status; } 2>/dev/null; }
+sha() { sha256sum <"$1" | cut -d' ' -f1; }
+fe_fds() { ls "/proc/$(child_named "$agent_pid" kata-agent-fron)/fd" 2>/dev/null | wc -l; }
+
+t_streams() {
+  agent_start passfd || return
+  local b
+  # stdout and stderr: 64 MiB of random bytes, their checksum from inside
+  b=$(bundle big sh -c 'mkfifo /tmp/f && { sha256sum < /tmp/f >&2 & } &&
+    head -c 67108864 /dev/urandom | tee /tmp/f; wait')
+  peer_start big --out 5001 "$work/big.out" --err 5002 "$work/big.serr" &&
+    pf_create big "$b" 0 5001 5002 && pf_start big && pf_wait big && wait "$peer_pid"
+  rc=$?
+  check "CreateContainer with stdout/stderr ports: 64 MiB arrive intact on the host's stream (checksum), WaitProcess 0" \
+    "$(pdiag big)" eval '[ $rc -eq 0 ] && [ "$(cat "$work/big.status")" = 0 ] &&
+      [ "$(sha "$work/big.out")" = "$(cut -d" " -f1 "$work/big.serr")" ] &&
+      [ "$(stat -c %s "$work/big.out")" = 67108864 ]'
+  ctl call AgentService/ReadStdout '{"containerId":"big","execId":"","len":1024}' >"$work/big.read" 2>&1
+  rc=$?
+  check "ReadStdout of a stream that went to the host answers at once with no data (EOF)" \
+    "$(cat "$work/big.read")" eval '[ $rc -eq 0 ] && [ -z "$(jq -r ".data // empty" "$work/big.read")" ]'
+  pf_remove big
+
+  # stdin: 4 MiB through cat, both ways on host streams
+  head -c 4194304 /dev/urandom >"$work/in.bin"
+  b=$(bundle cat cat)
+  peer_start cat --in 5003 "$work/in.bin" --out 5004 "$work/cat.out" --err 5005 "$work/cat.serr" &&
+    pf_create cat "$b" 5003 5004 5005 && pf_start cat && pf_wait cat && wait "$peer_pid"
+  rc=$?
+  check "stdin port: 4 MiB sent on the host's stream reach cat and come back intact, its end is stdin's EOF" \
+    "$(pdiag cat)" eval '[ $rc -eq 0 ] && [ "$(cat "$work/cat.status")" = 0 ] && cmp -s "$work/in.bin" "$work/cat.out"'
+  pf_remove cat
+
+  # ExecProcess with ports (runtime-rs Container::start, ProcessType::Exec)
+  b=$(bundle sleeper sleep 1000)
+  pf_create sleeper "$b" 0 0 0 && pf_start sleeper
+  local x
+  x=$(jq -c '{containerId: "sleeper", execId: "x1", process: (.OCI.Process | .Args = ["sh", "-c", "read l; echo out-$l; echo err-$l >&2; exit 7"]),
+      stdinPort: 5006, stdoutPort: 5007, stderrPort: 5008}' "$work/sleeper.json")
+  printf 'hello\n' >"$work/x1.in"
+  peer_start x1 --in 5006 "$work/x1.in" --out 5007 "$work/x1.out" --err 5008 "$work/x1.serr" &&
+    ctl call AgentService/ExecProcess "$x" >"$work/x1.err" 2>&1 && pf_wait sleeper x1 && wait "$peer_pid"
+  rc=$?
+  check "ExecProcess with ports: stdin, stdout and stderr on the host's streams, WaitProcess 7" \
+    "$(pdiag x1)" eval '[ $rc -eq 0 ] && [ "$(cat "$work/sleeper.x1.status")" = 7 ] &&
+      [ "$(cat "$work/x1.out")" = out-hello ] && [ "$(cat "$work/x1.serr")" = err-hello ]'
+
+  # a port nobody connected from: that stdio stays on its pipe (upstream)
+  b=$(bundle nostream echo on-the-pipe)
+  pf_create nostream "$b" 0 5999 0 && pf_start nostream &&
+    ctl call AgentService/ReadStdout '{"containerId":"nostream","execId":"","len":1024}' >"$work/nostream.read" 2>&1
+  rc=$?
+  check "a port with no stream behind it: the output stays on the pipe, ReadStdout reads it" \
+    "$(diag nostream; cat "$work/nostream.read")" eval '[ $rc -eq 0 ] &&
+      [ "$(jq -r .data "$work/nostream.read" | base64 -d)" = on-the-pipe ]'
+  pf_remove nostream
+
+  # a stream the host connects after it sent the request naming it
+  # (upstream's take_stream retries for 300 ms): the peer connects only once
+  # the front-end logged that the request waits for it
+  b=$(bundle late echo late-out)
+  "$peer" "$pfaddr" --connect-after "$work/late.go" --out 5061 "$work/late.out" -t 30 2>"$work/late.peer" &
+  local late_peer=$! cc
+  pf_create late "$b" 0 5061 0 &
+  cc=$!
+  for _ in $(seq 1 500); do
+    grep -q 'late waits up to 300 ms for its passfd streams' "$work/agent.log" && break
+    sleep 0.01
+  done
+  touch "$work/late.go"
+  wait "$cc" && pf_start late && pf_wait late && wait "$late_peer"
+  rc=$?
+  check "a stream connected after the request that names it (within upstream's 300 ms) still gets the output" \
+    "$(pdiag late; grep -a late "$work/agent.log" | tail -n 5)" eval '[ $rc -eq 0 ] && [ "$(cat "$work/late.out")" = late-out ] &&
+      grep -q "late waits up to 300 ms" "$work/agent.log"'
+  pf_remove late
+  agent_stop
+}
+
+t_restart() {
+  agent_start restart || return
+  local b fe_old fe_new
+  # the host reads 1 MiB, then stops: 31 MiB wait in the pipe and the
+  # socket while the front-end is killed; the monitor holds the stream
+  b=$(bundle stream sh -c 'mkfifo /tmp/f && { sha256sum < /tmp/f >&2 & } &&
+    head -c 33554432 /dev/urandom | tee /tmp/f; wait')
+  peer_start stream --out 5011 "$work/stream.out" --err 5012 "$work/stream.serr" \
+    --pause-after 1048576 --hold "$work/stream.go" && pf_create stream "$b" 0 5011 5012 && pf_start stream
+  rc=$?
+  for _ in $(seq 1 300); do [ -e "$work/stream.go.paused" ] && break; sleep 0.1; done
+  [ -e "$work/stream.go.paused" ] || rc=1
+  fe_old=$(child_named "$agent_pid" kata-agent-fron)
+  kill -KILL "$fe_old" 2>/dev/null
+  for _ in $(seq 1 100); do
+    fe_new=$(child_named "$agent_pid" kata-agent-fron)
+    [ -n "$fe_new" ] && [ "$fe_new" != "$fe_old" ] && ctl check >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  touch "$work/stream.go"
+  [ $rc -eq 0 ] && pf_wait stream && wait "$peer_pid"
+  rc=$?
+  check "front-end SIGKILLed mid-stream (1 of 32 MiB read): every byte arrives (checksum), WaitProcess through the new front-end" \
+    "$(pdiag stream)" eval '[ $rc -eq 0 ] && [ "$fe_new" != "$fe_old" ] && [ "$(cat "$work/stream.status")" = 0 ] &&
+      [ "$(sha "$work/stream.out")" = "$(cut -d" " -f1 "$work/stream.serr")" ]'
+  agent_stop
+}
+
+t_attacks() {
+  agent_start attacks || return
+  local b
+  # a request naming a port another container's process already took
+  b=$(bundle owner sh -c 'echo owner-out; sleep 1000')
+  peer_start owner --out 5021 "$work/owner.out" && pf_create owner "$b" 0 5021 0 && pf_start owner &&
+    wait_for_file_text "$work/owner.out" owner-out 100
+  local owner_peer=$peer_pid
+  b=$(bundle thief echo thief-out)
+  pf_create thief "$b" 0 5021 0 && pf_start thief && pf_wait thief &&
+    ctl call AgentService/ReadStdout '{"containerId":"thief","execId":"","len":1024}' >"$work/thief.read" 2>&1
+  rc=$?
+  check "a request naming a port another container's process holds gets no stream (its output stays on its pipe); the owner's stream has only the owner's bytes" \
+    "$(pdiag owner; cat "$work/thief.read")" eval '[ $rc -eq 0 ] &&
+      [ "$(jq -r .data "$work/thief.read" | base64 -d)" = thief-out ] && [ "$(cat "$work/owner.out")" = owner-out ]'
+  pf_remove owner
+  wait "$owner_peer" 2>/dev/null
+
+  # the host closes its stdout stream while the container writes: the
+  # writer gets SIGPIPE, as when upstream's copy task ends; nothing hangs
+  b=$(bundle yes sh -c 'yes; exit $?')
+  peer_start yes --out 5031 /dev/null -t 1 && pf_create yes "$b" 0 5031 0 && pf_start yes
+  wait "$peer_pid"
+  pf_wait yes
+  rc=$?
+  check "the host closes its stream: the writer dies of SIGPIPE (WaitProcess 141), the agent serves on" \
+    "$(pdiag yes)" eval '[ $rc -eq 0 ] && [ "$(cat "$work/yes.status")" = 141 ] && ctl check >/dev/null'
+  pf_remove yes
+
+  # 300 connections that are never named, each sending 64 KiB of garbage
+  local before after
+  before=$(fe_fds)
+  head -c 65536 /dev/urandom >"$work/garbage"
+  for i in $(seq 1 300); do
+    timeout 5 "$peer" "$pfaddr" --in $((6000 + i)) "$work/garbage" -t 5 >/dev/null 2>&1
+  done
+  after=$(fe_fds)
+  check "300 never-named connections sending garbage: the front-end holds at most 128 of them (fds $before -> $after), unread" \
+    "$(tail -n 5 "$work/agent.log")" eval '[ -n "$after" ] && [ "$after" -le $((before + 128)) ] && ctl check >/dev/null'
+  b=$(bundle after echo after-flood)
+  peer_start after --out 5041 "$work/after.out" && pf_create after "$b" 0 5041 0 && pf_start after &&
+    pf_wait after && wait "$peer_pid"
+  rc=$?
+  check "after the flood a runtime-shaped create gets its stream" "$(pdiag after)" \
+    eval '[ $rc -eq 0 ] && [ "$(cat "$work/after.out")" = after-flood ]'
+  check "the refusals are logged, rate-limited" "$(tail -n 5 "$work/agent.log")" \
+    eval '[ "$(grep -c "passfd connection refused" "$work/agent.log")" -ge 1 ] &&
+      [ "$(grep -c "passfd connection refused" "$work/agent.log")" -lt 50 ]'
+
+  # 24 ExecProcess calls at once (each started, then released together),
+  # each naming a stream never connected: at most 16 park (300 ms each),
+  # the others go on at once; every call is answered (the container does
+  # not exist) and nothing is left behind
+  before=$(fe_fds)
+  local pids=() i
+  rm -f "$work/park.go"
+  for i in $(seq 1 24); do
+    until [ -e "$work/park.go" ]; do sleep 0.01; done &&
+      ctl call AgentService/ExecProcess "{\"containerId\":\"nosuch\",\"execId\":\"e$i\",
+      \"process\":{\"Args\":[\"true\"],\"Cwd\":\"/\"},\"stdoutPort\":$((8000 + i))}" \
+      >"$work/park.$i" 2>&1 &
+    pids+=($!)
+  done
+  sleep 0.5
+  touch "$work/park.go"
+  local answered=0
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}"
+    [ $? -ne 0 ] && grep -q 'NOT_FOUND\|INVALID_ARGUMENT' "$work/park.$((i + 1))" && answered=$((answered + 1))
+  done
+  after=$(fe_fds)
+  check "24 requests naming streams that never come: at most 16 wait (the others go on at once), all 24 answered, no fd left (fds $before -> $after)" \
+    "$(cat "$work/park.1"; grep -a 'wait for streams\|waits up to' "$work/agent.log" | tail -n 3)" \
+    eval '[ $answered -eq 24 ] && [ "$after" -le "$before" ] &&
+      grep -q "(16 requests already wait for streams)" "$work/agent.log" && ctl check >/dev/null'
+  agent_stop
+}
+
+t_vsock() {
+  # vsock loopback (CID 1) lets the same checks run over AF_VSOCK
+  if ! python3 -c 'import socket; s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.bind((1, 0xfffffffe))' 2>/dev/null; then
+    skip 1 "over vsock loopback" "no vsock loopback on this host (AF_VSOCK bind to VMADDR_CID_LOCAL fails: vsock_loopback not loaded or built); no VM boot runs this suite yet"
+    return
+  fi
+  agent_passfd="vsock://-1:10271"
+  agent_cmdline="agent.vsock_peer_cids=2,1"
+  pfaddr="vsock://1:10271"
+  agent_start vsock || return
+  local b
+  b=$(bundle v sh -c 'head -c 8388608 /dev/urandom | tee /tmp/d | sha256sum >&2; cat /tmp/d')
+  # stream ports: the peer's own vsock ports
+  peer_start v --out 5051 "$work/v.out" --err 5052 "$work/v.serr" && pf_create v "$b" 0 5051 5052 &&
+    pf_start v && pf_wait v && wait "$peer_pid"
+  rc=$?
+  check "over vsock loopback: 8 MiB intact (checksum)" "$(pdiag v)" \
+    eval '[ $rc -eq 0 ] && [ "$(sha "$work/v.out")" = "$(cut -d" " -f1 "$work/v.serr")" ]'
+  agent_stop
+}
+
+t_streams
+t_restart
+t_attacks
+t_vsock

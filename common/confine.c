@@ -317,6 +317,17 @@ const struct confine_profile confine_monitor = {
 	.sockopt_allow = (const int[]){ SO_SNDBUF, 0 },
 };
 
+static const char *const policy_syscalls[] = {
+	/* big verdicts (the policy state) travel in sealed memfds */
+	"memfd_create", "ftruncate",
+	NULL,
+};
+
+const struct confine_profile confine_policy = {
+	.who = "policy process",
+	.syscalls = policy_syscalls,
+};
+
 /* Syscalls that fail softly instead of killing: libc may look at files
  * (time zone, locale) on paths the empty root does not have anyway. */
 static const char *const denied_eacces[] = { "open", "openat", "stat", "lstat", "access",

@@ -7,7 +7,7 @@
  * added to the common seccomp allow-list. Both profiles live in confine.c so
  * a reviewer reads every filter of the agent in one file.
  *
- * Offers: struct confine_profile, the two profiles, confine_self().
+ * Offers: struct confine_profile, the three profiles, confine_self().
  */
 #ifndef KATA_COMMON_CONFINE_H
 #define KATA_COMMON_CONFINE_H
@@ -47,6 +47,9 @@ extern const struct confine_profile confine_monitor;
  * inheritable empty, everything verified; parent-death signal re-armed when
  * parent_pid > 0 (and the parent checked), not dumpable, no core,
  * no_new_privs, then the seccomp allow-list (default: kill the process). */
+/* Policy process: no capabilities; sealed memfds for big verdicts. */
+extern const struct confine_profile confine_policy;
+
 int confine_self(const struct confine_profile *p, uid_t uid, gid_t gid, pid_t parent_pid,
 		 struct kerr *err);
 

@@ -28,6 +28,9 @@
 
 /* No implicit padding: every byte of a fixed payload is checked. */
 _Static_assert(sizeof(struct ipc_ctl_new_frontend) == 8, "ipc_ctl_new_frontend has padding");
+_Static_assert(sizeof(struct ipc_policy_check) == IPC_POLICY_ENDPOINT_MAX + 8,
+	       "ipc_policy_check has padding");
+_Static_assert(sizeof(struct ipc_policy_verdict) == 8, "ipc_policy_verdict has padding");
 
 /* ---- the declaration (ipc_messages.def) as a table ---- */
 
@@ -37,6 +40,7 @@ _Static_assert(sizeof(struct ipc_ctl_new_frontend) == 8, "ipc_ctl_new_frontend h
 #define MONITOR IPC_ROLE_BIT(IPC_ROLE_MONITOR)
 #define LAUNCHER IPC_ROLE_BIT(IPC_ROLE_LAUNCHER)
 #define SPAWNER IPC_ROLE_BIT(IPC_ROLE_SPAWNER)
+#define POLICY IPC_ROLE_BIT(IPC_ROLE_POLICY)
 #define TEST IPC_ROLE_BIT(IPC_ROLE_TEST)
 #define NO_PAYLOAD .kind = IPC_PAYLOAD_NONE
 #define FIXED(T)                                                                            \
@@ -93,6 +97,7 @@ static const struct ipc_type_desc types[IPC_TYPE_LIMIT] = {
 #undef MONITOR
 #undef LAUNCHER
 #undef SPAWNER
+#undef POLICY
 #undef TEST
 #undef NO_PAYLOAD
 #undef FIXED
@@ -154,6 +159,7 @@ const char *ipc_role_name(enum ipc_role r)
 	case IPC_ROLE_MONITOR: return "monitor";
 	case IPC_ROLE_LAUNCHER: return "launcher";
 	case IPC_ROLE_SPAWNER: return "spawner";
+	case IPC_ROLE_POLICY: return "policy";
 	case IPC_ROLE_TEST: return "test";
 	default: return "unknown";
 	}
@@ -497,6 +503,79 @@ int ipc_check_process_add(const void *p, size_t len, struct kerr *err)
 	    (rc = check_bool(a->terminal <= 1, err)) < 0)
 		return rc;
 	return check_pad(all_zero(a->pad, sizeof(a->pad)), err);
+}
+
+int ipc_check_policy_text(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_policy_text *t = p;
+	size_t n = strnlen(t->source, sizeof(t->source));
+	if (n == 0 || n == sizeof(t->source) ||
+	    !all_zero((const uint8_t *)t->source + n, sizeof(t->source) - n))
+		return kerr_set(err, -EPROTO, "policy source not a NUL-padded string");
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)t->source[i] < 0x20 || t->source[i] == 0x7f)
+			return kerr_set(err, -EPROTO, "policy source not printable");
+	return 0;
+}
+
+int ipc_check_policy_load(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_policy_load *l = p;
+	if (l->text_len < 1 || l->text_len > IPC_POLICY_TEXT_MAX || l->data_len < 2 ||
+	    l->data_len > IPC_POLICY_DATA_MAX ||
+	    (size_t)l->text_len + l->data_len != len - sizeof(*l))
+		return kerr_set(err, -EPROTO, "POLICY_LOAD: lengths %u + %u do not make %zu bytes",
+				l->text_len, l->data_len, len - sizeof(*l));
+	return 0;
+}
+
+int ipc_check_policy_check(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_policy_check *c = p;
+	size_t n = strnlen(c->endpoint, sizeof(c->endpoint));
+	if (n == 0 || n == sizeof(c->endpoint) ||
+	    !all_zero((const uint8_t *)c->endpoint + n, sizeof(c->endpoint) - n))
+		return kerr_set(err, -EPROTO, "POLICY_CHECK: endpoint not a NUL-padded name");
+	for (size_t i = 0; i < n; i++) {
+		char ch = c->endpoint[i];
+		if (!(ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9')))
+			return kerr_set(err, -EPROTO, "POLICY_CHECK: endpoint not a name");
+	}
+	int r;
+	if ((r = check_bool(c->dry_run <= 1, err)) < 0 ||
+	    (r = check_pad(all_zero(c->pad, sizeof(c->pad)), err)) < 0)
+		return r;
+	return 0;
+}
+
+int ipc_check_policy_verdict(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_policy_verdict *v = p;
+	size_t tail = len - sizeof(*v);
+	int r;
+	if ((r = check_bool(v->allowed <= 1 && v->data_changed <= 1, err)) < 0 ||
+	    (r = check_pad(all_zero(v->pad, sizeof(v->pad)), err)) < 0)
+		return r;
+	if (v->prints_len > IPC_POLICY_PRINTS_MAX || v->prints_len > tail)
+		return kerr_set(err, -EPROTO, "POLICY_VERDICT: prints_len %u out of bounds",
+				v->prints_len);
+	size_t state = tail - v->prints_len;
+	if (v->data_changed ? state < 2 || state > IPC_POLICY_DATA_MAX : state != 0)
+		return kerr_set(err, -EPROTO, "POLICY_VERDICT: %zu bytes of pstate (changed: %u)",
+				state, v->data_changed);
+	return 0;
+}
+
+int ipc_check_mon_policy(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_mon_policy *m = p;
+	int r;
+	if ((r = check_pad(m->pad == 0, err)) < 0)
+		return r;
+	if (m->deny & ~(uint32_t)IPC_MON_DENY_ALL)
+		return kerr_set(err, -EPROTO, "MON_POLICY: unknown bits 0x%x", m->deny);
+	return 0;
 }
 
 int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *err)
@@ -987,6 +1066,9 @@ struct ipc_chan {
 	const struct ipc_dispatch *table;
 	ipc_gate_fn gate;
 	void *gate_data;
+	ipc_defer_fn defer;
+	void *defer_data;
+	struct ipc_deferred *deferred; /* held by the defer hook, oldest first */
 	ipc_close_fn on_close;
 	void *data;
 	struct outmsg *qhead, **qtail;
@@ -1009,11 +1091,39 @@ static void chan_destroy(struct ipc_chan *c)
 	free(c);
 }
 
+static const struct ipc_dispatch *chan_lookup(const struct ipc_chan *c, uint32_t type);
+static int chan_refuse(struct ipc_chan *c, const struct ipc_msg *m, const struct kerr *why,
+		       int default_status, struct kerr *err);
+static void chan_fail(struct ipc_chan *c, const struct kerr *e);
+
+struct ipc_deferred {
+	struct ipc_chan *chan; /* NULL once the channel closed */
+	struct ipc_deferred *next, **pprev;
+	struct ipc_msg msg;
+};
+
+static void deferred_unlink(struct ipc_deferred *d)
+{
+	if (!d->pprev)
+		return;
+	*d->pprev = d->next;
+	if (d->next)
+		d->next->pprev = d->pprev;
+	d->next = NULL;
+	d->pprev = NULL;
+}
+
 static void chan_shut(struct ipc_chan *c)
 {
 	if (c->closed)
 		return;
 	c->closed = true;
+	/* Their owner learns it at resume time: the request is dropped. */
+	while (c->deferred) {
+		struct ipc_deferred *d = c->deferred;
+		deferred_unlink(d);
+		d->chan = NULL;
+	}
 	loop_del(c->loop, c->fd);
 	close(c->fd);
 	c->fd = -1;
@@ -1039,6 +1149,87 @@ void ipc_chan_set_gate(struct ipc_chan *c, ipc_gate_fn fn, void *data)
 {
 	c->gate = fn;
 	c->gate_data = data;
+}
+
+void ipc_chan_set_defer(struct ipc_chan *c, ipc_defer_fn fn, void *data)
+{
+	c->defer = fn;
+	c->defer_data = data;
+}
+
+struct ipc_deferred *ipc_chan_defer(struct ipc_chan *c, struct ipc_msg *m)
+{
+	struct ipc_deferred *d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->chan = c;
+	d->msg = *m;
+	/* The message's buffers, fds and decoded input are d's now. */
+	m->buf = NULL;
+	m->map = NULL;
+	m->nfds = 0;
+	m->fd = -1;
+	m->in = NULL;
+	m->in_decoded = false;
+	struct ipc_deferred **tail = &c->deferred;
+	while (*tail)
+		tail = &(*tail)->next;
+	d->pprev = tail;
+	*tail = d;
+	return d;
+}
+
+const struct ipc_msg *ipc_deferred_msg(const struct ipc_deferred *d)
+{
+	return &d->msg;
+}
+
+static void deferred_free(struct ipc_deferred *d)
+{
+	deferred_unlink(d);
+	ipc_msg_release(&d->msg);
+	free(d);
+}
+
+static void chan_done(struct ipc_chan *c)
+{
+	c->busy--;
+	if (c->free_later && !c->busy)
+		chan_destroy(c);
+}
+
+void ipc_deferred_resume(struct ipc_deferred *d)
+{
+	struct ipc_chan *c = d->chan;
+	deferred_unlink(d);
+	if (c && !c->closed) {
+		const struct ipc_dispatch *e = chan_lookup(c, d->msg.hdr.type);
+		struct kerr err = { 0 };
+		c->busy++;
+		if (e && e->fn(c, &d->msg, c->data, &err) < 0 && !c->closed)
+			chan_fail(c, &err);
+		chan_done(c);
+	}
+	deferred_free(d);
+}
+
+void ipc_deferred_drop(struct ipc_deferred *d)
+{
+	deferred_free(d);
+}
+
+void ipc_deferred_refuse(struct ipc_deferred *d, const struct kerr *why)
+{
+	struct ipc_chan *c = d->chan;
+	deferred_unlink(d);
+	if (c && !c->closed) {
+		struct kerr err = { 0 };
+		c->busy++;
+		if (chan_refuse(c, &d->msg, why, GRPC_PERMISSION_DENIED, &err) < 0 && !c->closed)
+			chan_fail(c, &err);
+		chan_done(c);
+	}
+	deferred_free(d);
 }
 
 void ipc_chan_close(struct ipc_chan *c, const char *reason)
@@ -1147,6 +1338,13 @@ static int chan_dispatch(struct ipc_chan *c, struct ipc_msg *m, struct kerr *err
 			return kerr_set(err, -EPROTO, "%s without a request id", t->name);
 		if (ipc_msg_decode(m, &why) < 0)
 			return chan_refuse(c, m, &why, GRPC_INVALID_ARGUMENT, err);
+	}
+	if (c->defer) {
+		int r = c->defer(c, m, c->defer_data, &why);
+		if (r == IPC_DEFERRED)
+			return 0;
+		if (r < 0)
+			return chan_refuse(c, m, &why, GRPC_PERMISSION_DENIED, err);
 	}
 	return d->fn(c, m, c->data, err);
 }

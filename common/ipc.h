@@ -77,6 +77,7 @@ enum ipc_role {
 	IPC_ROLE_MONITOR,  /* kata-agent-monitor, one per container */
 	IPC_ROLE_LAUNCHER, /* the per-container launcher (executor code, root) */
 	IPC_ROLE_SPAWNER,  /* the executor's fork without its seccomp filter */
+	IPC_ROLE_POLICY,   /* kata-agent-policy: evaluates the agent policy */
 	IPC_ROLE_TEST,     /* unit tests only; no process has this role */
 	IPC_ROLE_COUNT,
 };
@@ -306,8 +307,13 @@ struct ipc_stdio_read {
 	char exec_id[IPC_ID_MAX];
 	uint32_t stream;  /* enum ipc_stream */
 	uint32_t max_len; /* 1..IPC_STDIO_CHUNK */
+	/* READ_STREAM_ACK carried by the read: everything of this stream
+	 * before ack reached the host; 0: nothing new. Saves a message per
+	 * read when a read follows the reply at once (read-ahead). */
+	uint64_t ack;
 };
-/* Exec id, stream 1 or 2, max_len 1..IPC_STDIO_CHUNK. */
+/* Exec id, stream 1 or 2, max_len 1..IPC_STDIO_CHUNK (ack: any; the
+ * monitor ignores one outside what it sent, as READ_STREAM_ACK's). */
 int ipc_check_stdio_read(const void *p, size_t len, struct kerr *err);
 
 /* Followed by 0..IPC_STDIO_CHUNK bytes of data; 0 bytes means EOF. */
@@ -407,6 +413,69 @@ int ipc_check_process_add(const void *p, size_t len, struct kerr *err);
 unsigned ipc_process_nfds(bool terminal);
 enum { IPC_PFD_PIDFD = 0, IPC_PFD_PTY = 1, IPC_PFD_STDIN = 1, IPC_PFD_STDOUT = 2,
        IPC_PFD_STDERR = 3 };
+
+/* ---- the agent policy ---- */
+
+/* Longest policy text (a SetPolicy request fits one 4 MiB ttRPC message). */
+#define IPC_POLICY_TEXT_MAX (4u << 20)
+/* Longest print() output of one check, and the policy's base document
+ * ({"pstate": {...}}, which its ops patch), carried back. */
+#define IPC_POLICY_PRINTS_MAX (64u * 1024u)
+#define IPC_POLICY_DATA_MAX (1u << 20)
+/* Longest request type name ("RemoveStaleVirtiofsShareMountsRequest"). */
+#define IPC_POLICY_ENDPOINT_MAX 64
+
+/* CTL_POLICY: followed by the Rego text (1..IPC_POLICY_TEXT_MAX bytes). */
+struct ipc_policy_text {
+	char source[256]; /* where it came from, for logs: a path, "initdata" */
+};
+/* source NUL-terminated, NUL-padded, printable. */
+int ipc_check_policy_text(const void *p, size_t len, struct kerr *err);
+
+/* POLICY_LOAD: followed by text_len bytes of Rego, then data_len bytes of
+ * JSON: the base document (an object; {"pstate": {}} for a new policy). */
+struct ipc_policy_load {
+	uint32_t text_len;
+	uint32_t data_len;
+};
+/* text_len >= 1, data_len >= 2, and they add up to the tail. */
+int ipc_check_policy_load(const void *p, size_t len, struct kerr *err);
+
+/* POLICY_CHECK: followed by the input, JSON. */
+struct ipc_policy_check {
+	char endpoint[IPC_POLICY_ENDPOINT_MAX]; /* "CreateContainerRequest" */
+	uint8_t dry_run; /* 0/1: the verdict only, ops are not applied */
+	uint8_t pad[7];
+};
+/* endpoint [A-Za-z0-9_]+ NUL-padded, dry_run 0/1, pad zero. */
+int ipc_check_policy_check(const void *p, size_t len, struct kerr *err);
+
+/* POLICY_VERDICT: followed by prints_len bytes of print() output, then,
+ * when data_changed, the new base document (JSON). */
+struct ipc_policy_verdict {
+	uint8_t allowed;        /* 0/1 */
+	uint8_t data_changed;   /* 0/1 */
+	uint8_t pad[2];
+	uint32_t prints_len;
+};
+/* Booleans, pad, prints_len within the tail; a pstate only when changed. */
+int ipc_check_policy_verdict(const void *p, size_t len, struct kerr *err);
+
+/* MON_POLICY: the requests a monitor answers that the policy denies. */
+enum {
+	IPC_MON_DENY_READ_STREAM = 1u << 0,    /* ReadStreamRequest: output redacted */
+	IPC_MON_DENY_WRITE_STREAM = 1u << 1,   /* WriteStreamRequest */
+	IPC_MON_DENY_CLOSE_STDIN = 1u << 2,    /* CloseStdinRequest */
+	IPC_MON_DENY_TTY_WIN_RESIZE = 1u << 3, /* TtyWinResizeRequest */
+	IPC_MON_DENY_WAIT_PROCESS = 1u << 4,   /* WaitProcessRequest */
+	IPC_MON_DENY_ALL = (1u << 5) - 1,
+};
+struct ipc_mon_policy {
+	uint32_t deny; /* IPC_MON_DENY_* */
+	uint32_t pad;
+};
+/* No unknown bit, pad zero. */
+int ipc_check_mon_policy(const void *p, size_t len, struct kerr *err);
 
 /* ---- one received message ---- */
 
@@ -548,6 +617,31 @@ int ipc_chan_send_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, i
 typedef int (*ipc_gate_fn)(struct ipc_chan *c, const struct ipc_msg *m, void *data,
 			   struct kerr *err);
 void ipc_chan_set_gate(struct ipc_chan *c, ipc_gate_fn fn, void *data);
+/*
+ * A defer hook runs after the gate, a request's id rule and its decode, just
+ * before the handler, for a check that needs a round trip (the agent policy:
+ * the executor asks the policy process). It returns 0 to call the handler
+ * now, negative to refuse the message like the gate (ERROR with err's status
+ * and text, the channel stays open), or IPC_DEFERRED after
+ * ipc_chan_defer(c, m) took the message: then exactly one of
+ * ipc_deferred_resume (the handler runs, as if the message had just
+ * arrived), ipc_deferred_refuse or ipc_deferred_drop ends it later. If the channel closes
+ * meanwhile, both only free it.
+ */
+#define IPC_DEFERRED 1
+struct ipc_deferred;
+typedef int (*ipc_defer_fn)(struct ipc_chan *c, struct ipc_msg *m, void *data,
+			    struct kerr *err);
+void ipc_chan_set_defer(struct ipc_chan *c, ipc_defer_fn fn, void *data);
+/* Take m (its payload, fds, decoded input) into a deferred request; NULL
+ * when out of memory (m untouched). */
+struct ipc_deferred *ipc_chan_defer(struct ipc_chan *c, struct ipc_msg *m);
+const struct ipc_msg *ipc_deferred_msg(const struct ipc_deferred *d);
+void ipc_deferred_resume(struct ipc_deferred *d);
+/* ERROR with why's status (PERMISSION_DENIED when it has none). */
+void ipc_deferred_refuse(struct ipc_deferred *d, const struct kerr *why);
+/* Free it unanswered (the owner's teardown). */
+void ipc_deferred_drop(struct ipc_deferred *d);
 /* Close now: on_close(reason) runs, then the channel is freed. */
 void ipc_chan_close(struct ipc_chan *c, const char *reason);
 /* Free without calling on_close (owner teardown). */

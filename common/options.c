@@ -102,9 +102,9 @@ static const struct opt_def opt_defs[] = {
 	{ "agent.enable_signature_verification", NULL, OPT_IGNORED_STRING, 0, 0, 0, NULL },
 	{ "agent.image_policy_file", NULL, OPT_IGNORED_STRING, 0, 0, 0, NULL },
 	{ "agent.secure_image_storage_integrity", NULL, OPT_IGNORED_BOOL, 0, 0, 0, NULL },
-	/* Upstream's agent-policy build reads this key (and the env variable
-	 * KATA_AGENT_POLICY_FILE); policy is not ours to enforce here. */
-	{ NULL, "policy_file", OPT_IGNORED_STRING, 0, 0, 0, NULL },
+	/* Upstream's agent-policy build: the default policy file (config file
+	 * and KATA_AGENT_POLICY_FILE only, as upstream; doc/policy.md). */
+	{ NULL, "policy_file", OPT_STRING, F(policy_file), 0, 0, NULL },
 	/* Upstream's memory agent (mem-agent crate). */
 	{ "agent.mem_agent_enable", "mem_agent_enable", OPT_IGNORED_BOOL, 0, 0, 0, NULL },
 	{ "agent.mem_agent_memcg_disable", "mem_agent_memcg_disable", OPT_IGNORED_BOOL, 0, 0, 0,
@@ -177,6 +177,7 @@ void options_free(struct agent_options *o)
 	free(o->https_proxy);
 	free(o->no_proxy);
 	free(o->server_addr);
+	free(o->policy_file);
 	free_endpoints(o);
 	memset(o, 0, sizeof(*o));
 }
@@ -799,6 +800,12 @@ int options_apply_env(struct agent_options *o, char *const *envp, options_warn_f
 			set_string(&o->server_addr, s);
 		}
 	}
+	if ((v = env_get(envp, "KATA_AGENT_POLICY_FILE")) && *v) {
+		char *s = strdup(v);
+		if (!s)
+			return kerr_set(err, -ENOMEM, "KATA_AGENT_POLICY_FILE: out of memory");
+		set_string(&o->policy_file, s);
+	}
 	if ((v = env_get(envp, "KATA_AGENT_LOG_LEVEL"))) {
 		if (log_level_parse(v, &o->log_level) < 0 && warn)
 			warn("KATA_AGENT_LOG_LEVEL", v,
@@ -953,7 +960,7 @@ json_t *options_to_json(const struct agent_options *o)
 	/* upstream's AgentConfig field names, so announce lines compare */
 	return json_pack(
 		"{s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:I, s:I, s:I, s:o, s:I,"
-		" s:b, s:b, s:o, s:o, s:o, s:o, s:b, s:s, s:{s:b, s:o}, s:b}",
+		" s:b, s:b, s:o, s:o, s:o, s:o, s:b, s:s, s:{s:b, s:o}, s:b, s:o}",
 		"config_file", str_json(o->config_file),
 		"debug_console", (int)o->debug_console,
 		"dev_mode", (int)o->dev_mode,
@@ -979,5 +986,6 @@ json_t *options_to_json(const struct agent_options *o)
 		"vsock_peer_cids", cids,
 		"endpoints", "all_allowed", (int)!o->endpoints_restricted,
 		"allowed", allowed ? allowed : json_array(),
-		"allow_host_hooks", (int)o->allow_host_hooks);
+		"allow_host_hooks", (int)o->allow_host_hooks,
+		"policy_file", str_json(o->policy_file));
 }

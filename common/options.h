@@ -49,6 +49,9 @@ struct agent_options {
 	char *no_proxy;                   /* agent.no_proxy */
 	uint32_t passfd_listener_port;    /* agent.passfd_listener_port */
 	char *server_addr;                /* agent.server_addr */
+	/* policy_file (config file) or KATA_AGENT_POLICY_FILE: the default
+	 * policy; NULL: /etc/kata-opa/default-policy.rego if it exists */
+	char *policy_file;
 	bool tracing;                     /* agent.trace */
 	bool unified_cgroup_hierarchy;    /* systemd.unified_cgroup_hierarchy */
 

@@ -808,23 +808,26 @@ static int conn_reserve(struct conn *c)
 	return r;
 }
 
-/* Read and drop the rest of a refused frame. Returns the read's result. */
-static ssize_t conn_read_skip(struct conn *c)
+/* Read and drop the rest of a refused frame (at most *asked bytes).
+ * Returns the read's result. */
+static ssize_t conn_read_skip(struct conn *c, size_t *asked)
 {
 	static uint8_t junk[SKIP_CHUNK];
-	ssize_t n = read(c->fd, junk, c->skip < sizeof(junk) ? c->skip : sizeof(junk));
+	*asked = c->skip < sizeof(junk) ? c->skip : sizeof(junk);
+	ssize_t n = read(c->fd, junk, *asked);
 	if (n > 0)
 		c->skip -= (size_t)n;
 	return n;
 }
 
-/* One read: into the buffer, or into nothing while a refused frame is
- * skipped (*skipped). -2: the connection was closed or refused. */
-static ssize_t conn_read_once(struct conn *c, bool *skipped)
+/* One read of at most *asked bytes: into the buffer, or into nothing while
+ * a refused frame is skipped (*skipped). -2: the connection was closed or
+ * refused. */
+static ssize_t conn_read_once(struct conn *c, bool *skipped, size_t *asked)
 {
 	*skipped = c->skip != 0;
 	if (*skipped)
-		return conn_read_skip(c);
+		return conn_read_skip(c, asked);
 	int r = conn_reserve(c);
 	if (r < 0) {
 		log_warn("ttrpc connection %lu: out of memory for the read buffer, closing", c->id);
@@ -835,8 +838,9 @@ static ssize_t conn_read_once(struct conn *c, bool *skipped)
 		return -2;
 	*skipped = c->skip != 0; /* conn_reserve refused the pending frame */
 	if (*skipped)
-		return conn_read_skip(c);
-	return read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+		return conn_read_skip(c, asked);
+	*asked = c->rcap - c->rlen;
+	return read(c->fd, c->rbuf + c->rlen, *asked);
 }
 
 static void conn_read(struct conn *c)
@@ -846,7 +850,8 @@ static void conn_read(struct conn *c)
 	conn_process(c);
 	while (budget && !c->closed && conn_can_read(c)) {
 		bool skipped;
-		ssize_t n = conn_read_once(c, &skipped);
+		size_t asked = 0;
+		ssize_t n = conn_read_once(c, &skipped, &asked);
 		if (n == -2)
 			return;
 		if (n < 0 && errno == EINTR)
@@ -868,10 +873,16 @@ static void conn_read(struct conn *c)
 			return;
 		}
 		budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
-		if (skipped)
-			continue;
-		c->rlen += (size_t)n;
-		conn_process(c);
+		if (!skipped) {
+			c->rlen += (size_t)n;
+			conn_process(c);
+		}
+		/* A short read emptied the stream socket: the next read would
+		 * be EAGAIN. The loop's epoll is level-triggered, so what comes
+		 * later wakes us again (one read per readiness: a system call
+		 * less per request). */
+		if ((size_t)n < asked)
+			return;
 	}
 }
 

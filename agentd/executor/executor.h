@@ -28,6 +28,7 @@
 #include "agent.pb-c.h"
 #include "cgroups.h"
 #include "err.h"
+#include "htab.h"
 #include "ipc.h"
 #include "ipc_pending.h"
 #include "log.h"
@@ -47,6 +48,12 @@ struct exec_opts {
 	uint64_t hotplug_timeout_ms;   /* agent.hotplug_timeout (device waits) */
 	uint32_t passfd_listener_port; /* agent.passfd_listener_port, 0 = none */
 	bool allow_host_hooks;    /* run the spec's hooks other than startContainer */
+	/* The confidential guest (guest_pull.c, sealed_env.c): agent.cdh_api_timeout,
+	 * agent.image_pull_timeout, agent.secure_storage_integrity, and the
+	 * guest image's pause bundle (upstream /pause_bundle). */
+	uint64_t cdh_api_timeout_ms, image_pull_timeout_ms;
+	bool secure_storage_integrity;
+	const char *pause_bundle;
 	enum log_level level;
 	/* [endpoints] allowed, as the parent passed it (--endpoints; NULL:
 	 * every endpoint): enforced on the front-end's requests here and in
@@ -65,9 +72,12 @@ struct pending {
 };
 
 struct oom_watch;
+struct policy_client; /* policy.c */
 struct dev_batch;
 struct hotplug;
 struct swap_op;
+struct guest_pull;
+struct secure_job;
 
 enum ctr_state { CTR_CREATING, CTR_CREATED, CTR_RUNNING, CTR_STOPPED };
 
@@ -84,7 +94,9 @@ struct container {
 	char id[IPC_ID_MAX];
 	enum ctr_state state;
 	Grpc__CreateContainerRequest *req; /* decoded, checked; owns the spec */
-	char bundle[4096];
+	/* The rootfs's parent (absolute), malloc'd: a 4 KiB array here was a
+	 * quarter of a container's heap in the executor. "" until checked. */
+	char *bundle;
 	struct storage_set *storages;
 	struct cgroup *cg;
 	pid_t x_pid;          /* X, later the monitor; 0 once reaped */
@@ -122,7 +134,15 @@ struct container {
 	 * the request to answer. */
 	struct dev_batch *devs;
 	uint32_t create_fe_id, create_fe_gen;
+	/* Its image pulled in the guest (guest_pull.h), else NULL. */
+	struct guest_pull *gp;
+	/* Its SecureMount in flight (secure_storage.h), else NULL; the next
+	 * of the request's storages to add. */
+	struct secure_job *sj;
+	size_t st_next;
 	struct container *next;
+	/* In x->ctr_ids while listed; in x->ctr_xpids while x_pid > 0. */
+	struct hnode by_id, by_xpid;
 };
 
 struct sandbox {
@@ -200,8 +220,12 @@ struct executor {
 	struct sandbox sb;
 	struct container *ctrs;
 	unsigned n_ctrs;
+	/* The listed containers by id and by X's pid (the monitor's): the
+	 * lookups every request and every reaped child make, O(1) at 1000. */
+	struct htab ctr_ids, ctr_xpids;
 	struct oom_state oom;
 	struct online_op online;
+	struct policy_client *pol; /* the agent policy (policy.h) */
 	/* uevents, and the devices requests wait for (devices/hotplug.h) */
 	struct hotplug *hp;
 	/* AddSwap requests waiting for their disk (devices/swap.c) */
@@ -261,6 +285,8 @@ int on_stats_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 void container_begin_remove(struct container *ct);
 /* SIGCHLD: reap every exited child of the executor. */
 void containers_reap(struct executor *x);
+/* Record X's (the monitor's) pid, 0 once reaped, and index it for the reaper. */
+void container_set_xpid(struct container *ct, pid_t pid);
 /* Go on with a removal that waited (for the poststop hooks), from the
  * loop. */
 void container_finish_removal(struct container *ct);

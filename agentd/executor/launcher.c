@@ -11,7 +11,10 @@
  *
  * L runs no event loop: it serves one request at a time with blocking
  * calls, so a slow hook or mount stalls this container only, never the
- * executor.
+ * executor. That is also where the sealed environment values of the init
+ * and of each exec are unsealed through the CDH (sealed_env.h), before the
+ * process is spawned, and the sealed files of the init's volumes
+ * (sealed_file.h): a failure answers the request and spawns nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +33,8 @@
 #include "executor.h"
 #include "grpc_status.h"
 #include "process.h"
+#include "sealed_env.h"
+#include "sealed_file.h"
 
 struct launcher {
 	const struct launch_ctx *ct;
@@ -216,6 +221,32 @@ static void on_launch_start(struct launcher *la, uint32_t id)
 	reply(la, IPC_OK, id, NULL, 0);
 }
 
+/* Sealed env values, before anything is spawned for p. */
+static int unseal(struct launcher *la, const char *what, Grpc__Process *p, struct kerr *e)
+{
+	size_t n = 0;
+	int r = sealed_env_unseal(p, la->ct->o->cdh_api_timeout_ms, &n, e);
+	if (r < 0)
+		return kerr_prefix(e, "container %s", la->ct->id);
+	if (n)
+		log_info("container %s: %s: %zu sealed environment value(s) unsealed by the CDH",
+			 la->ct->id, what, n);
+	return 0;
+}
+
+/* Sealed files in the init's volumes, after its env as upstream. */
+static int unseal_files(struct launcher *la, const Grpc__Spec *spec, struct kerr *e)
+{
+	size_t n = 0;
+	int r = sealed_file_unseal(spec, la->ct->o->shared_dir, la->ct->o->cdh_api_timeout_ms, &n,
+				   e);
+	if (r < 0)
+		return kerr_prefix(e, "container %s", la->ct->id);
+	if (n)
+		log_info("container %s: %zu sealed file(s) unsealed by the CDH", la->ct->id, n);
+	return 0;
+}
+
 static void on_launch_exec(struct launcher *la, struct ipc_msg *m)
 {
 	struct kerr e = { 0 };
@@ -232,6 +263,8 @@ static void on_launch_exec(struct launcher *la, struct ipc_msg *m)
 				"container %s is not running", la->ct->id);
 		goto fail;
 	}
+	if (unseal(la, "exec", req->process, &e) < 0)
+		goto fail;
 	/* What the runtime leaves out of an exec comes from the container's
 	 * process (process_exec_inherit). */
 	Grpc__Process proc;
@@ -324,7 +357,8 @@ void launcher_main(const struct launch_ctx *ct, int el, int lm)
 		.stdio = { -1, -1, -1 },
 	};
 	struct kerr e = { 0 };
-	if (launch(&la, &la.init_l, "", spec->process, &la.init, &e) < 0) {
+	if (unseal(&la, "init", spec->process, &e) < 0 || unseal_files(&la, spec, &e) < 0 ||
+	    launch(&la, &la.init_l, "", spec->process, &la.init, &e) < 0) {
 		log_error("container %s: create: %s", ct->id, e.msg);
 		reply_error(&la, create_id, &e);
 	} else {

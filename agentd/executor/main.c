@@ -40,10 +40,12 @@
 #include "cleanup.h"
 #include "config.h"
 #include "endpoints.h"
+#include "policy.h"
 #include "exec_seccomp.h"
 #include "executor.h"
 #include "fds.h"
 #include "grpc_status.h"
+#include "guest_pull.h"
 #include "ipc.h"
 #include "log.h"
 #include "loop.h"
@@ -166,13 +168,14 @@ static bool seccomp_filters_work(void)
 }
 
 /* upstream get_agent_details' storage_handlers: the drivers storage.c
- * handles, as bits of ipc_storage_driver_name(). */
+ * handles, and image_guest_pull (guest_pull.c, upstream's ImagePullHandler),
+ * as bits of ipc_storage_driver_name(). */
 static uint32_t storage_handler_bits(void)
 {
 	uint32_t bits = 0;
 	const char *name;
 	for (unsigned b = 0; (name = ipc_storage_driver_name(b)); b++)
-		if (storage_driver_known(name))
+		if (storage_driver_known(name) || !strcmp(name, GUEST_PULL_DRIVER))
 			bits |= 1u << b;
 	return bits;
 }
@@ -285,6 +288,7 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_ADD_SWAP_PATH_REQ, on_add_swap_path },
 	{ IPC_UPDATE_EPHEMERAL_MOUNTS_REQ, on_update_ephemeral_mounts },
 	{ IPC_REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ, on_remove_stale_virtiofs_share_mounts },
+	{ IPC_SET_POLICY_REQ, on_set_policy },
 	{ IPC_ADD_SWAP_REQ, on_add_swap },
 	{ IPC_RESIZE_VOLUME_REQ, on_resize_volume },
 	{ 0, NULL },
@@ -341,6 +345,8 @@ static int on_ctl_new_frontend(struct ipc_chan *c, struct ipc_msg *m, void *data
 	/* The front-end already refuses blocked endpoints; a compromised one
 	 * would not, so every request passes the policy here too. */
 	ipc_chan_set_gate(x->fe, ipc_endpoint_gate, &x->o.policy);
+	/* And the agent policy: every request waits for its verdict (policy.h). */
+	ipc_chan_set_defer(x->fe, policy_defer, x);
 	/* Our own count, not the parent's: replies are matched to the
 	 * front-end that asked by it. */
 	x->fe_generation++;
@@ -352,6 +358,8 @@ static int on_ctl_new_frontend(struct ipc_chan *c, struct ipc_msg *m, void *data
 
 static const struct ipc_dispatch ctl_table[] = {
 	{ IPC_CTL_NEW_FRONTEND, on_ctl_new_frontend },
+	{ IPC_CTL_POLICY, on_ctl_policy },
+	{ IPC_CTL_NEW_POLICY, on_ctl_new_policy },
 	{ 0, NULL },
 };
 
@@ -391,6 +399,10 @@ static void usage(FILE *f)
 		"                      requests here and passed on to every monitor\n"
 		"  --allow-host-hooks  run the spec's prestart, createRuntime, createContainer,\n"
 		"                      poststart and poststop hooks (default: refused)\n"
+		"  --cdh-api-timeout-ms N    agent.cdh_api_timeout (default 50000)\n"
+		"  --image-pull-timeout-ms N agent.image_pull_timeout (default 1200000)\n"
+		"  --no-secure-storage-integrity  agent.secure_storage_integrity=false\n"
+		"  --pause-bundle DIR  the guest image's pause bundle (default /pause_bundle)\n"
 		"  --version           print the version and exit\n"
 		"  --help              print this help and exit\n");
 }
@@ -487,6 +499,10 @@ int main(int argc, char **argv)
 		{ "passfd-listener-port", required_argument, NULL, 'P' },
 		{ "endpoints", required_argument, NULL, 'e' },
 		{ "allow-host-hooks", no_argument, NULL, 'A' },
+		{ "cdh-api-timeout-ms", required_argument, NULL, 'T' },
+		{ "image-pull-timeout-ms", required_argument, NULL, 'I' },
+		{ "no-secure-storage-integrity", no_argument, NULL, 'N' },
+		{ "pause-bundle", required_argument, NULL, 'B' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -498,6 +514,10 @@ int main(int argc, char **argv)
 	x.spawner_fd = -1;
 	x.o.cgroup_parent = "";
 	x.o.monitor_uid = x.o.monitor_gid = 65534;
+	x.o.cdh_api_timeout_ms = 50000;
+	x.o.image_pull_timeout_ms = 1200000;
+	x.o.secure_storage_integrity = true;
+	x.o.pause_bundle = "/pause_bundle";
 	x.sigfd = -1;
 	unsigned long ul;
 	int o;
@@ -520,6 +540,27 @@ int main(int argc, char **argv)
 			break;
 		case 'A':
 			x.o.allow_host_hooks = true;
+			break;
+		case 'T':
+		case 'I':
+			/* upstream's config refuses 0 for both */
+			if (parse_ulong(optarg, 86400000ul * 7, &ul) < 0 || ul == 0) {
+				fprintf(stderr, "kata-agent-executor: invalid --%s %s\n",
+					o == 'T' ? "cdh-api-timeout-ms" : "image-pull-timeout-ms", optarg);
+				return 2;
+			}
+			*(o == 'T' ? &x.o.cdh_api_timeout_ms : &x.o.image_pull_timeout_ms) = ul;
+			break;
+		case 'N':
+			x.o.secure_storage_integrity = false;
+			break;
+		case 'B':
+			if (optarg[0] != '/') {
+				fprintf(stderr, "kata-agent-executor: --pause-bundle %s: not absolute\n",
+					optarg);
+				return 2;
+			}
+			x.o.pause_bundle = optarg;
 			break;
 		case 's':
 			shared = optarg;
@@ -678,6 +719,7 @@ int main(int argc, char **argv)
 		log_error("event loop: %s", err.msg);
 		x.exit_code = 1;
 	}
+	policy_free(&x);
 	containers_free_all(&x);
 	swap_ops_free(&x);
 	hotplug_stop(x.hp);

@@ -62,7 +62,8 @@ bool poststop_start(struct container *ct)
 	int64_t total = POSTSTOP_GRACE_S;
 	for (size_t i = 0; i < n; i++)
 		total += hook_timeout_sec(h[i]);
-	cleanup_free char *state = hooks_state_json(ct->req->oci, ct->id, "stopped", 0, ct->bundle);
+	cleanup_free char *state = hooks_state_json(ct->req->oci, ct->id, "stopped", 0,
+						    ct->bundle ? ct->bundle : "");
 	if (!state) {
 		log_error("container %s: poststop hooks not run: out of memory", ct->id);
 		return false;

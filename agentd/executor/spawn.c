@@ -121,7 +121,7 @@ int spawn_container(struct container *ct, int *el_out, int *em_out, int *fm_out,
 	pid_t pid = 0;
 	if ((r = spawner_x(ct->x, &s, fds, &pid, err)) < 0)
 		goto out;
-	ct->x_pid = pid;
+	container_set_xpid(ct, pid);
 	*el_out = el[0];
 	*em_out = em[0];
 	*fm_out = fm[0];

@@ -13,6 +13,7 @@
  * Each mount is detached through the fd it was made with, so a storage
  * mounted over it later (or a changed path) cannot keep it from going.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -980,30 +981,44 @@ static int block_fs_group(struct storage_entry *ent, int mnt, const Grpc__Storag
  * looked for now, without waiting), its node opened as the kernel named it
  * and checked to be that device; mounted through that fd with fstype and
  * the options, or bound as a node for fstype "bind". */
-static int do_block(struct storage_entry *ent, int rootfd, const char *rel,
-		    const Grpc__Storage *s, const struct dev_batch *devs, struct kerr *err)
+/* The node of a block storage's device (devs: the request's batch; else
+ * looked for now, without waiting), opened as the kernel named it and
+ * checked to be that device; *found describes it. */
+static int block_node(const Grpc__Storage *s, const struct dev_batch *devs,
+		      struct dev_found *found, struct dev_query *q, struct kerr *err)
 {
-	struct dev_query q;
-	int r = dev_query_from_storage(s->driver, s->source, &q, err);
+	int r = dev_query_from_storage(s->driver, s->source, q, err);
 	if (r < 0)
 		return r;
-	const struct dev_found *f = dev_batch_lookup(devs, &q);
-	struct dev_found now = { 0 };
-	if (!f) {
-		r = dev_probe(storage_dev_env, &q, &now, err);
+	const struct dev_found *f = dev_batch_lookup(devs, q);
+	if (f) {
+		*found = *f;
+	} else {
+		r = dev_probe(storage_dev_env, q, found, err);
 		if (r < 0)
 			return r;
 		if (r == 0)
 			return kerr_set_status(err, GRPC_NOT_FOUND, -ENODEV,
 					       "%s is not there (this request does not wait for "
-					       "hot-plugged devices)", q.label);
-		f = &now;
+					       "hot-plugged devices)", q->label);
 	}
-	cleanup_close int node = dev_node_open(storage_dev_env, f, err);
+	int node = dev_node_open(storage_dev_env, found, err);
+	if (node == -ENOENT)
+		return kerr_set_status(err, GRPC_NOT_FOUND, -ENOENT, "%s: /dev/%s is gone",
+				       q->label, found->devname);
+	return node;
+}
+
+static int do_block(struct storage_entry *ent, int rootfd, const char *rel,
+		    const Grpc__Storage *s, const struct dev_batch *devs, struct kerr *err)
+{
+	struct dev_query q;
+	struct dev_found fd_ = { 0 };
+	const struct dev_found *f = &fd_;
+	int r;
+	cleanup_close int node = block_node(s, devs, &fd_, &q, err);
 	if (node < 0)
-		return node == -ENOENT ? kerr_set_status(err, GRPC_NOT_FOUND, -ENOENT,
-							 "%s: /dev/%s is gone", q.label, f->devname)
-				       : node;
+		return node;
 	ent->blkdev = f->rdev;
 	struct mount_opts mo = { 0 };
 	cleanup_close int mnt = -1;
@@ -1471,6 +1486,253 @@ int storage_add_dev(struct storage_set *set, const Grpc__Storage *s,
 	set->items[set->n++] = ent;
 	log_info("storage %s (%s) ready", ent->mount_point, kind_name(kind));
 	return 0;
+}
+
+/* ---- secure storages: mounted by the CDH (storage.h) ---------------------- */
+
+struct storage_secure {
+	struct storage_entry *ent; /* not in the registry until adopted */
+	size_t rel_off;            /* the mount point below ent->root */
+	char device_id[24];
+};
+
+static bool has_driver_option(const Grpc__Storage *s, const char *o)
+{
+	for (size_t i = 0; i < s->n_driver_options; i++)
+		if (!strcmp(s->driver_options[i], o))
+			return true;
+	return false;
+}
+
+/* Only the block handlers that go through upstream's handle_block_storage
+ * (virtio-blk, virtio-mmio, SCSI; not pmem) honour the option. */
+static bool is_secure(const Grpc__Storage *s)
+{
+	const char *d = s->driver ? s->driver : "";
+	return has_driver_option(s, STORAGE_OPT_EPHEMERAL_KEY) &&
+	       (!strcmp(d, "blk") || !strcmp(d, "mmioblk") || !strcmp(d, "scsi"));
+}
+
+static bool is_mount_root(int fd)
+{
+	struct statx stx;
+	return statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_TYPE, &stx) == 0 &&
+	       (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+	       (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+static bool is_empty_dir(int fd)
+{
+	int d = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_closedir DIR *dir = d < 0 ? NULL : fdopendir(d);
+	if (!dir) {
+		if (d >= 0)
+			close(d);
+		return false;
+	}
+	struct dirent *de;
+	while ((de = readdir(dir)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			return false;
+	return true;
+}
+
+/* A mount at fd that no storage holds. */
+static bool is_unheld_mount(int fd)
+{
+	uint64_t km;
+	dev_t kd;
+	ino_t ki;
+	return is_mount_root(fd) && key_of(fd, &km, &kd, &ki) == 0 && !registry_find(km, kd, ki);
+}
+
+/* The mount point's entry (new, not registered): its directories made
+ * below the root without following anything; NULL with *held when a
+ * storage holds that mount point already. */
+static struct storage_entry *secure_entry(const Grpc__Storage *s,
+					  const struct storage_policy *pol, size_t *rel_off,
+					  bool *held, struct kerr *err)
+{
+	cleanup_free char *mp = NULL;
+	const char *root, *rel;
+	if (msrc_normalize("storage mount point", s->mount_point, &mp, err) < 0 ||
+	    find_root("storage mount point", mp, pol, &root, &rel, err) < 0)
+		return NULL;
+	if (!rel[0]) {
+		kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"storage mount point %s is an allowed root itself", mp);
+		return NULL;
+	}
+	cleanup_close int rootfd = open_root(root, err);
+	if (rootfd < 0)
+		return NULL;
+	cleanup_close int fd = sys_openat2(rootfd, rel, O_PATH | O_CLOEXEC, RESOLVE_MOUNT_POINT);
+	if (fd < 0 && errno != ENOENT) {
+		resolve_error("mount point", mp, errno, err);
+		return NULL;
+	}
+	uint64_t km;
+	dev_t kd;
+	ino_t ki;
+	if (fd >= 0 && key_of(fd, &km, &kd, &ki) == 0 && registry_find(km, kd, ki)) {
+		*held = true;
+		return NULL;
+	}
+	if (fd >= 0 && (is_mount_root(fd) || !is_empty_dir(fd))) {
+		/* Someone else's mount (the CDH's is looked for afterwards), or
+		 * a directory with content the CDH's mount would hide (the
+		 * shared directory, another container's bundle). */
+		kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
+				"storage mount point %s exists and is %s", mp,
+				is_mount_root(fd) ? "a mount point already" : "not an empty directory");
+		return NULL;
+	}
+	struct storage_entry *ent = calloc(1, sizeof(*ent));
+	if (!ent) {
+		kerr_set(err, -ENOMEM, "storage: out of memory");
+		return NULL;
+	}
+	ent->kind = SK_BLOCK;
+	ent->mntfd = -1;
+	*rel_off = (size_t)(rel - mp);
+	ent->driver = strdup(s->driver);
+	ent->fstype = strdup(s->fstype ? s->fstype : "");
+	ent->source = strdup(s->source ? s->source : "");
+	ent->root = strdup(root);
+	ent->mount_point = take_ptr(&mp);
+	cleanup_close int mpfd = -1;
+	if (!ent->driver || !ent->fstype || !ent->source || !ent->root)
+		kerr_set(err, -ENOMEM, "storage: out of memory");
+	else
+		mpfd = open_create(rootfd, ent->mount_point + *rel_off, false, ent, err);
+	if (mpfd < 0) {
+		remove_created(ent);
+		entry_free(ent);
+		return NULL;
+	}
+	return ent;
+}
+
+int storage_secure_begin(const Grpc__Storage *s, const struct storage_policy *pol,
+			 const struct dev_batch *devs, struct storage_secure **out,
+			 struct kerr *err)
+{
+	*out = NULL;
+	if (!is_secure(s))
+		return 0;
+	/* upstream block_storage_driver_options */
+	if (!has_driver_option(s, STORAGE_OPT_CREATE_FS))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "%s requires %s for block storage",
+				       STORAGE_OPT_EPHEMERAL_KEY, STORAGE_OPT_CREATE_FS);
+	/* The device first: the CDH is told the numbers of the device the
+	 * kernel announced for the storage's source, never a host path. */
+	struct dev_query q;
+	struct dev_found f = { 0 };
+	int node = block_node(s, devs, &f, &q, err);
+	if (node < 0)
+		return node;
+	close(node);
+	bool held = false;
+	struct storage_secure *ss = calloc(1, sizeof(*ss));
+	if (!ss)
+		return kerr_set(err, -ENOMEM, "storage: out of memory");
+	ss->ent = secure_entry(s, pol, &ss->rel_off, &held, err);
+	if (!ss->ent) {
+		free(ss);
+		return held ? 0 : err->code;
+	}
+	ss->ent->blkdev = f.rdev;
+	snprintf(ss->device_id, sizeof(ss->device_id), "%u:%u", major(f.rdev), minor(f.rdev));
+	log_info("storage %s: %s is /dev/%s (%s), encrypted by the CDH", ss->ent->mount_point,
+		 q.label, f.devname, ss->device_id);
+	*out = ss;
+	return 1;
+}
+
+const char *storage_secure_mount_point(const struct storage_secure *ss)
+{
+	return ss->ent->mount_point;
+}
+
+const char *storage_secure_device_id(const struct storage_secure *ss)
+{
+	return ss->device_id;
+}
+
+/* What the CDH left at the mount point: a mount's root, reached without a
+ * symlink; an O_PATH fd of it. */
+static int secure_mounted(struct storage_secure *ss, struct kerr *err)
+{
+	struct storage_entry *ent = ss->ent;
+	cleanup_close int rootfd = open_root(ent->root, err);
+	if (rootfd < 0)
+		return rootfd;
+	int fd = sys_openat2(rootfd, ent->mount_point + ss->rel_off, O_PATH | O_CLOEXEC,
+			     RESOLVE_MOUNT_POINT);
+	if (fd < 0)
+		return resolve_error("mount point", ent->mount_point, errno, err);
+	struct stat st;
+	if (!is_unheld_mount(fd) || fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		close(fd);
+		return kerr_set_status(err, GRPC_INTERNAL, -ENOENT,
+				       "the CDH's SecureMount succeeded but no filesystem is mounted "
+				       "on %s", ent->mount_point);
+	}
+	return fd;
+}
+
+int storage_secure_adopt(struct storage_set *set, struct storage_secure *ss,
+			 const Grpc__Storage *s, struct kerr *err)
+{
+	struct storage_entry *ent = ss->ent;
+	int r = 0;
+	while (r == 0 && set->n + 1 > set->cap)
+		if ((r = set_push(set, NULL, err)) == 0)
+			set->n--;
+	int fd = r < 0 ? r : secure_mounted(ss, err);
+	if (fd < 0)
+		return fd;
+	ent->mntfd = fd;
+	struct mount_opts mo = { 0 };
+	r = key_of(fd, &ent->key_mnt, &ent->key_dev, &ent->key_ino);
+	if (r < 0)
+		r = kerr_set(err, r, "statx %s: %s", ent->mount_point, strerror(-r));
+	else
+		r = block_fs_group(ent, fd, s, &mo, err); /* upstream set_ownership */
+	if (r < 0)
+		return r; /* storage_secure_abandon unmounts it */
+	ent->refs = 1;
+	ent->next = registry;
+	registry = ent;
+	set->items[set->n++] = ent;
+	ss->ent = NULL;
+	free(ss);
+	log_info("storage %s (encrypted block, mounted by the CDH) ready", ent->mount_point);
+	return 0;
+}
+
+void storage_secure_abandon(struct storage_secure *ss)
+{
+	if (!ss)
+		return;
+	struct storage_entry *ent = ss->ent;
+	if (ent->mntfd < 0) {
+		/* A mount made by the CDH after all (a cancelled call it went
+		 * on with) is detached by path, never followed. */
+		cleanup_close int rootfd = open(ent->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		int fd = rootfd < 0 ? -1
+				    : sys_openat2(rootfd, ent->mount_point + ss->rel_off,
+						  O_PATH | O_CLOEXEC, RESOLVE_MOUNT_POINT);
+		if (fd >= 0 && is_unheld_mount(fd))
+			ent->mntfd = fd;
+		else if (fd >= 0)
+			close(fd);
+	}
+	if (unmount_entry(ent) == 0)
+		remove_created(ent);
+	entry_free(ent);
+	free(ss);
 }
 
 void storage_set_free(struct storage_set *set)

@@ -5,7 +5,9 @@
  *
  * Offers: struct storage_policy, struct storage_set, storage_set_new(),
  *         storage_add(), storage_add_dev(), storage_set_free(),
- *         storage_set_count(), storage_block_at(), storage_dev_env.
+ *         storage_set_count(), storage_block_at(), storage_dev_env,
+ *         storage_secure_begin(), storage_secure_adopt(),
+ *         storage_secure_abandon().
  *
  * The handler is chosen by driver alone, as upstream (see
  * doc/storage-cgroups.md): "local" (a directory, mode= applied), "ephemeral"
@@ -103,6 +105,36 @@ int storage_update_ephemeral(const Grpc__Storage *s, const struct storage_policy
  * of them; returns how many were looked up. Failures are only logged. */
 #define STORAGE_MAX_REVALIDATE 4096
 int storage_revalidate_shares(const char *dir);
+
+/* Secure storages (upstream block_handler.rs handle_block_storage): a
+ * "blk", "mmioblk" or "scsi" storage with the driver option
+ * "encryption_key=ephemeral" (which requires "create_filesystem") is not
+ * mounted by the executor but by the CDH's SecureMount (secure_storage.h),
+ * in three steps:
+ *  - storage_secure_begin: 0 when s is no such storage, or its mount point
+ *    is held already (storage_add_dev then takes another reference, as for
+ *    any storage); 1 with *out: the device found as for any block storage
+ *    (its numbers are what the CDH is told, never a host path), the mount
+ *    point checked as for any storage (below an allowed root, no symlink,
+ *    not a mount point already) and its missing directories made;
+ *  - storage_secure_adopt, once the CDH answered: a filesystem no storage
+ *    holds must be mounted there now (INTERNAL otherwise); it is held by
+ *    set from then on, like any storage (refcounted, detached through its
+ *    fd with the last reference, fsGroup applied as upstream's
+ *    set_ownership); ss is freed;
+ *  - storage_secure_abandon on any failure: a mount the CDH left there
+ *    detached, the directories made removed, ss freed (NULL allowed). */
+#define STORAGE_OPT_EPHEMERAL_KEY "encryption_key=ephemeral"
+#define STORAGE_OPT_CREATE_FS "create_filesystem"
+struct storage_secure;
+int storage_secure_begin(const Grpc__Storage *s, const struct storage_policy *pol,
+			 const struct dev_batch *devs, struct storage_secure **out,
+			 struct kerr *err);
+const char *storage_secure_mount_point(const struct storage_secure *ss);
+const char *storage_secure_device_id(const struct storage_secure *ss); /* "major:minor" */
+int storage_secure_adopt(struct storage_set *set, struct storage_secure *ss,
+			 const Grpc__Storage *s, struct kerr *err);
+void storage_secure_abandon(struct storage_secure *ss);
 
 /* True when storage_add has a handler for this driver (GetGuestDetails
  * reports the list, as upstream's agent_details.storage_handlers). */

@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include "err.h"
+#include "htab.h"
 #include "ipc.h"
 #include "ipc_pending.h"
 #include "loop.h"
@@ -39,6 +40,7 @@ struct frontend {
 	struct ipc_pending_list pending; /* requests awaiting the executor's reply */
 	struct fe_mon *mons;         /* monitor channels, one per container */
 	size_t n_mons;
+	struct htab mon_ids;         /* the listed ones by container id */
 	uint64_t mon_serial;         /* the last fe_mon serial handed out */
 	size_t stash_bytes;          /* output held in the readers' stashes (monitors.c) */
 	unsigned generation;
@@ -199,7 +201,8 @@ RPC_HANDLER(rpc_get_oom_event);
 void oom_client_stop(struct frontend *fe, const char *why);
 
 /* ---- guest.c: guest-wide requests (SetGuestDateTime, ReseedRandomDev,
- * GetVolumeStats, CopyFile, OnlineCPUMem, MemHotplugByProbe, AddSwapPath) ---- */
+ * GetVolumeStats, CopyFile, OnlineCPUMem, MemHotplugByProbe, AddSwapPath,
+ * SetPolicy) ---- */
 RPC_HANDLER(rpc_set_guest_date_time);
 RPC_HANDLER(rpc_reseed_random_dev);
 RPC_HANDLER(rpc_get_volume_stats);
@@ -207,6 +210,7 @@ RPC_HANDLER(rpc_copy_file);
 RPC_HANDLER(rpc_online_cpu_mem);
 RPC_HANDLER(rpc_mem_hotplug_by_probe);
 RPC_HANDLER(rpc_add_swap_path);
+RPC_HANDLER(rpc_set_policy);
 
 /* ---- devices.c: AddSwap, ResizeVolume ---- */
 RPC_HANDLER(rpc_add_swap);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * guest.c - the guest-wide RPCs, front-end side: SetGuestDateTime,
- * ReseedRandomDev, GetVolumeStats, CopyFile, OnlineCPUMem,
+ * ReseedRandomDev, GetVolumeStats, CopyFile, OnlineCPUMem, SetPolicy,
  * MemHotplugByProbe, AddSwapPath. What needs no privilege is
  * checked here (ranges, sizes, an absolute path); the executor checks it all
  * again and acts (agentd/executor/guest_ops.c, doc/guest-ops.md).
@@ -132,4 +132,14 @@ RPC_HANDLER(rpc_add_swap_path)
 	}
 	log_info("AddSwapPath %s", r->path);
 	exec_forward(fe, call, IPC_ADD_SWAP_PATH_REQ, r->path, strlen(r->path));
+}
+
+/* The executor checks it against the policy in force (its SetPolicyRequest
+ * rule, as upstream's do_set_policy) and has the policy process load it:
+ * nothing here decides, a compromised front-end included. */
+RPC_HANDLER(rpc_set_policy)
+{
+	log_info("SetPolicy: %zu bytes of policy",
+		 strlen(((const Grpc__SetPolicyRequest *)req)->policy));
+	exec_forward_message(fe, call, IPC_SET_POLICY_REQ, req);
 }

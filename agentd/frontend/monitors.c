@@ -45,6 +45,7 @@
  * flight at a time; the call is answered when the last one is written.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,9 @@ struct fe_reader {
 	/* Read-ahead length: the len of the last read, if its data went into
 	 * the host's socket at once; else (and after EOF) 0: no read-ahead. */
 	uint32_t ahead_len;
+	/* An ACK due now, kept for the READ_STREAM_REQ that may follow in the
+	 * same turn (reader_pump sends it alone otherwise); 0: none. */
+	uint64_t ack_due;
 };
 
 struct fe_write {
@@ -136,6 +140,7 @@ struct fe_mon {
 	/* Tells this channel from a later one of the same container id, for
 	 * ACKs that wait for the host's socket (struct pending_ack). */
 	uint64_t serial;
+	struct hnode by_id; /* in fe->mon_ids while listed */
 };
 
 /* An ACK waiting until the reply carrying the bytes has left. */
@@ -159,16 +164,18 @@ static void mon_unlink(struct frontend *fe, struct fe_mon *m)
 		if (*pp == m) {
 			*pp = m->next;
 			fe->n_mons--;
+			htab_del(&fe->mon_ids, &m->by_id);
 			return;
 		}
 }
 
+/* The listed channel of container cid: a channel leaves the list (and the
+ * table) when it closes, so at most one is listed per id. */
 static struct fe_mon *mon_find(struct frontend *fe, const char *cid)
 {
-	for (struct fe_mon *m = fe->mons; m; m = m->next)
-		if (!m->dead && strcmp(m->container_id, cid) == 0)
-			return m;
-	return NULL;
+	struct hnode *n = htab_find_str(&fe->mon_ids, cid);
+	struct fe_mon *m = n ? htab_entry(n, struct fe_mon, by_id) : NULL;
+	return m && !m->dead ? m : NULL;
 }
 
 static void reader_free(struct fe_reader *rd)
@@ -201,7 +208,12 @@ static void mon_free(struct fe_mon *m)
 		}
 		reader_free(rd);
 	}
+	struct frontend *fe = m->fe;
 	free(m);
+	/* The last container gone: give back what the channels and their
+	 * stashes took (the front-end kept ~650 KiB after 1000, bench/scale). */
+	if (!fe->n_mons)
+		malloc_trim(0);
 }
 
 static void mon_release(struct fe_mon *m)
@@ -438,13 +450,23 @@ static void send_ack(struct fe_mon *m, const struct ipc_stdio_ack *a)
 /* Set by on_reply_sent: deliver() tells whether its reply went out at
  * once (the front-end is single-threaded). */
 static bool reply_went_out;
+/* deliver()'s reader and ACK while it hands a reply over: a reply that
+ * leaves at once leaves its ACK in the reader for the next read to carry.
+ * (Replies queued earlier may leave in the same write: theirs go alone.) */
+static struct fe_reader *delivering;
+static struct pending_ack *delivering_pa;
 
 /* The reply left (or was dropped with its connection): release the bytes,
  * unless the monitor channel they came from is gone meanwhile. */
 static void on_reply_sent(void *data, bool sent)
 {
 	struct pending_ack *pa = data;
-	reply_went_out = sent;
+	if (pa == delivering_pa) {
+		reply_went_out = sent;
+		delivering->ack_due = pa->ack.offset;
+		free(pa);
+		return;
+	}
 	struct fe_mon *m = mon_find(pa->fe, pa->container_id);
 	if (m && m->serial == pa->mon_serial) {
 		m->busy++;
@@ -452,6 +474,17 @@ static void on_reply_sent(void *data, bool sent)
 		mon_release(m);
 	}
 	free(pa);
+}
+
+/* The ACK kept for a read that did not follow: alone. */
+static void reader_flush_ack(struct fe_reader *rd)
+{
+	if (!rd->ack_due)
+		return;
+	struct ipc_stdio_ack a = { .stream = rd->stream, .offset = rd->ack_due };
+	memcpy(a.exec_id, rd->exec_id, sizeof(a.exec_id));
+	rd->ack_due = 0;
+	send_ack(rd->mon, &a);
 }
 
 /* Hand up to the first waiter's len bytes to it; they are acknowledged
@@ -476,7 +509,11 @@ static void deliver(struct fe_reader *rd, const uint8_t *data, size_t n, uint64_
 		memcpy(pa->container_id, m->container_id, sizeof(pa->container_id));
 		pa->ack = (struct ipc_stdio_ack){ .stream = rd->stream, .offset = offset + n };
 		memcpy(pa->ack.exec_id, rd->exec_id, sizeof(pa->ack.exec_id));
+		delivering = rd;
+		delivering_pa = pa;
 		ttrpc_call_reply_notify(w->call, &resp.base, on_reply_sent, pa);
+		delivering = NULL;
+		delivering_pa = NULL;
 	} else {
 		ttrpc_call_reply(w->call, &resp.base);
 		if (n) {
@@ -493,8 +530,10 @@ static void deliver(struct fe_reader *rd, const uint8_t *data, size_t n, uint64_
 }
 
 /* Serve waiters from the stash, then ask the monitor for the next chunk if
- * someone still waits. The caller holds m->busy. */
-static void reader_pump(struct fe_reader *rd)
+ * someone still waits or the stream reads ahead; the request carries the
+ * ACK of what was just delivered. Returns whether it sent one. The caller
+ * holds m->busy. */
+static bool reader_pump_read(struct fe_reader *rd)
 {
 	struct fe_mon *m = rd->mon;
 	while (rd->waiters && rd->stash_len && m->chan) {
@@ -508,7 +547,7 @@ static void reader_pump(struct fe_reader *rd)
 		m->fe->stash_bytes -= n;
 	}
 	if (rd->busy || !m->chan || m->dead || rd->stash_len)
-		return;
+		return false;
 	uint32_t max_len;
 	if (rd->waiters)
 		max_len = rd->waiters->len;
@@ -516,7 +555,7 @@ static void reader_pump(struct fe_reader *rd)
 		 m->fe->stash_bytes + rd->ahead_len <= READ_AHEAD_BUDGET)
 		max_len = rd->ahead_len;
 	else
-		return;
+		return false;
 	struct kerr err = { 0 };
 	struct mon_req *r = req_new(REQ_READ, &err);
 	int rc;
@@ -524,7 +563,9 @@ static void reader_pump(struct fe_reader *rd)
 		rc = err.code;
 	} else {
 		r->rd = rd;
-		struct ipc_stdio_read q = { .stream = rd->stream, .max_len = max_len };
+		struct ipc_stdio_read q = { .stream = rd->stream,
+					    .max_len = max_len,
+					    .ack = rd->ack_due };
 		memcpy(q.exec_id, rd->exec_id, sizeof(q.exec_id));
 		rd->busy = true;
 		rc = mon_send(m, r, IPC_READ_STREAM_REQ, &q, sizeof(q), -1, &err);
@@ -538,7 +579,16 @@ static void reader_pump(struct fe_reader *rd)
 			fail_call(w->call, &err);
 			free(w);
 		}
+		return false;
 	}
+	rd->ack_due = 0;
+	return true;
+}
+
+static void reader_pump(struct fe_reader *rd)
+{
+	if (!reader_pump_read(rd))
+		reader_flush_ack(rd);
 }
 
 static void on_read_reply(struct fe_mon *m, struct mon_req *r, const struct ipc_msg *msg,
@@ -591,7 +641,9 @@ static void on_read_reply(struct fe_mon *m, struct mon_req *r, const struct ipc_
 		uint8_t *stash = realloc(rd->stash, n);
 		if (!stash) {
 			/* Not acknowledged: the monitor re-sends it to the next
-			 * front-end; this one closes the channel to get there. */
+			 * front-end; this one closes the channel to get there
+			 * (after acknowledging what the host got). */
+			reader_flush_ack(rd);
 			if (m->chan)
 				ipc_chan_close(m->chan, "out of memory for stdio data");
 			return;
@@ -879,10 +931,13 @@ int monitors_attach(struct frontend *fe, const char *cid, int fd, struct kerr *e
 	cleanup_close int sock = fd;
 	if (!ipc_id_valid(cid, false))
 		return kerr_set(err, -EINVAL, "MONITOR_ATTACH for an invalid container id");
-	struct fe_mon *old = mon_find(fe, cid);
+	struct hnode *n = htab_find_str(&fe->mon_ids, cid);
+	struct fe_mon *old = n ? htab_entry(n, struct fe_mon, by_id) : NULL;
 	if (old && old->chan) {
 		log_info("container %s: new monitor channel replaces the old one", cid);
 		ipc_chan_close(old->chan, "replaced by a new MONITOR_ATTACH");
+	} else if (old) {
+		mon_unlink(fe, old); /* keeps the ids in the table unique */
 	}
 	struct fe_mon *m = calloc(1, sizeof(*m));
 	if (!m)
@@ -892,8 +947,13 @@ int monitors_attach(struct frontend *fe, const char *cid, int fd, struct kerr *e
 	snprintf(m->container_id, sizeof(m->container_id), "%s", cid);
 	char name[64];
 	snprintf(name, sizeof(name), "monitor:%.40s", cid);
+	if (htab_add_str(&fe->mon_ids, &m->by_id, m->container_id) < 0) {
+		free(m);
+		return kerr_set(err, -ENOMEM, "container %s: out of memory", cid);
+	}
 	if (ipc_chan_new(&m->chan, fe->loop, take_fd(&sock), name, IPC_ROLE_MONITOR, monitor_table,
 			 on_mon_close, m, err) < 0) {
+		htab_del(&fe->mon_ids, &m->by_id);
 		free(m);
 		return err->code;
 	}
@@ -918,4 +978,5 @@ void monitors_stop(struct frontend *fe)
 		else
 			mon_unlink(fe, m);
 	}
+	htab_free(&fe->mon_ids);
 }

@@ -147,6 +147,7 @@ static const struct rpc_handler handlers[] = {
 	{ "grpc.AgentService", "OnlineCPUMem", rpc_online_cpu_mem },
 	{ "grpc.AgentService", "MemHotplugByProbe", rpc_mem_hotplug_by_probe },
 	{ "grpc.AgentService", "AddSwapPath", rpc_add_swap_path },
+	{ "grpc.AgentService", "SetPolicy", rpc_set_policy },
 	{ "grpc.AgentService", "AddSwap", rpc_add_swap },
 	{ "grpc.AgentService", "ResizeVolume", rpc_resize_volume },
 	{ "grpc.AgentService", "GetOOMEvent", rpc_get_oom_event },

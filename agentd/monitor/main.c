@@ -199,6 +199,10 @@ static int on_read_stream(struct ipc_chan *c, struct ipc_msg *msg, void *data, s
 	const struct ipc_stdio_read *r = msg->in;
 	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, NULL, r->exec_id, LOOKUP_DRAIN);
 	struct kerr e = { 0 };
+	/* The ACK first: it frees room, so the read may be answered with
+	 * what the pipe still held. */
+	if (p && r->ack)
+		mon_stream_ack(p, r->stream, r->ack);
 	if (p && mon_stream_read(p, r->stream, msg->hdr.id, r->max_len, &e) < 0)
 		chan_kerr(c, msg->hdr.id, &e);
 	return 0;
@@ -283,6 +287,77 @@ static int on_wait_process(struct ipc_chan *c, struct ipc_msg *msg, void *data, 
 	return 0;
 }
 
+/* The agent policy's verdict on a request: the bits that deny it (all of
+ * them must be set for CLOSE_STDIN_REQ, which serves CloseStdin and an
+ * empty WriteStdin), and the request type the denial names. Reads are
+ * never refused: their output is redacted (proc.c). */
+static uint32_t policy_bits(uint32_t type, const char **req)
+{
+	switch (type) {
+	case IPC_WRITE_STDIN_REQ:
+		*req = "WriteStreamRequest";
+		return IPC_MON_DENY_WRITE_STREAM;
+	case IPC_CLOSE_STDIN_REQ:
+		*req = "CloseStdinRequest";
+		return IPC_MON_DENY_CLOSE_STDIN | IPC_MON_DENY_WRITE_STREAM;
+	case IPC_TTY_WIN_RESIZE_REQ:
+		*req = "TtyWinResizeRequest";
+		return IPC_MON_DENY_TTY_WIN_RESIZE;
+	case IPC_WAIT_PROCESS_REQ:
+		*req = "WaitProcessRequest";
+		return IPC_MON_DENY_WAIT_PROCESS;
+	default:
+		return 0;
+	}
+}
+
+/* The refusal of a request the verdicts deny; 0 when they allow it. */
+static int policy_refusal(const struct monitor *m, uint32_t type, struct kerr *err)
+{
+	const char *req = NULL;
+	uint32_t bits = policy_bits(type, &req);
+	if (bits && (m->policy_deny & bits) == bits)
+		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EACCES,
+				       "%s is blocked by policy: the policy in force denies it",
+				       req);
+	return 0;
+}
+
+/* The agent policy's verdicts (the [endpoints] gate ran before): a request
+ * that comes before the first MON_POLICY waits for it (a compromised
+ * front-end can be that early; the executor sends it before the front-end
+ * learns of the monitor). */
+static int frontend_defer(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+{
+	struct monitor *m = data;
+	const char *req = NULL;
+	if (!policy_bits(msg->hdr.type, &req))
+		return 0;
+	if (m->policy_known)
+		return policy_refusal(m, msg->hdr.type, err);
+	if (m->n_held >= MON_MAX_HELD)
+		return kerr_set_status(err, GRPC_UNAVAILABLE, -EAGAIN,
+				       "%s: the policy's verdicts have not arrived yet", req);
+	struct ipc_deferred *d = ipc_chan_defer(c, msg);
+	if (!d)
+		return kerr_set(err, -ENOMEM, "%s: out of memory", req);
+	m->held[m->n_held++] = d;
+	return IPC_DEFERRED;
+}
+
+/* The first verdicts: what waited for them goes on, or is refused. */
+static void release_held(struct monitor *m)
+{
+	for (unsigned i = 0; i < m->n_held; i++) {
+		struct kerr e = { 0 };
+		if (policy_refusal(m, ipc_deferred_msg(m->held[i])->hdr.type, &e) < 0)
+			ipc_deferred_refuse(m->held[i], &e);
+		else
+			ipc_deferred_resume(m->held[i]);
+	}
+	m->n_held = 0;
+}
+
 static int on_mon_passfd_attach(struct ipc_chan *c, struct ipc_msg *msg, void *data,
 				struct kerr *err)
 {
@@ -334,8 +409,10 @@ static int frontend_attach(struct monitor *m, int fd, struct kerr *err)
 			     frontend_closed, m, err);
 	if (r < 0)
 		return r;
-	/* a compromised front-end does not bypass [endpoints] here either */
+	/* a compromised front-end bypasses neither [endpoints] nor the
+	 * policy's verdicts here */
 	ipc_chan_set_gate(c, ipc_endpoint_gate, &m->policy);
+	ipc_chan_set_defer(c, frontend_defer, m);
 	m->frontend = c;
 	return 0;
 }
@@ -398,8 +475,22 @@ static int on_mon_shutdown(struct ipc_chan *c, struct ipc_msg *msg, void *data, 
 	return 0;
 }
 
+static int on_mon_policy(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+{
+	struct monitor *m = data;
+	const struct ipc_mon_policy *p = msg->in;
+	if (p->deny != m->policy_deny)
+		log_info("policy verdicts: deny 0x%x", p->deny);
+	m->policy_deny = p->deny;
+	m->policy_known = true;
+	release_held(m);
+	mon_policy_changed(m);
+	return 0;
+}
+
 static const struct ipc_dispatch executor_table[] = {
 	{ IPC_MON_NEW_FRONTEND, on_mon_new_frontend },
+	{ IPC_MON_POLICY, on_mon_policy },
 	{ IPC_MON_SIGNAL, on_mon_signal },
 	{ IPC_MON_SHUTDOWN, on_mon_shutdown },
 	{ 0, NULL },

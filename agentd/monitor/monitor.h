@@ -63,6 +63,11 @@ struct mon_stream {
 	bool read_pending;
 	uint32_t read_id;
 	uint32_t read_max;
+	/* A read came for this stream, and whether its EOF was answered: a
+	 * stream someone reads is delivered once its reader got EOF, so the
+	 * read after the last ACK answers EOF, never NOT_FOUND. */
+	bool read_seen;
+	bool eof_answered;
 	/* The process exited: what it left in the pipe (drain_left bytes,
 	 * FIONREAD at the exit) is still read, then the stream ends, even if a
 	 * background child keeps the pipe open (upstream: the exit notifier
@@ -113,6 +118,9 @@ struct mon_proc {
 	uint64_t rel_deadline;
 };
 
+/* Requests held until the policy's first verdicts. */
+#define MON_MAX_HELD 64
+
 struct monitor {
 	struct loop *loop;
 	char container_id[IPC_ID_MAX];
@@ -130,6 +138,16 @@ struct monitor {
 	/* [endpoints] allowed from the executor (--endpoints): every
 	 * front-end request passes it (common/endpoints.h) */
 	struct agent_options policy;
+	/* The agent policy's verdicts on the requests answered here
+	 * (IPC_MON_DENY_*), from the executor (MON_POLICY, sent before the
+	 * front-end learns of this monitor). Until the first, the requests
+	 * wait (held, at most MON_MAX_HELD; then UNAVAILABLE), reads too.
+	 * ReadStream denied: output is dropped as it comes (redacted, as
+	 * upstream clears what it read). */
+	uint32_t policy_deny;
+	bool policy_known;
+	struct ipc_deferred *held[MON_MAX_HELD];
+	unsigned n_held;
 };
 
 /* ---- proc.c ---- */
@@ -156,6 +174,8 @@ int mon_wait(struct mon_proc *p, uint32_t id, struct kerr *err);
 /* A new front-end: forget requests of the old one, re-send what it did not
  * acknowledge. */
 void mon_frontend_changed(struct monitor *m);
+/* The verdicts changed: a redacted stream drops what it holds now. */
+void mon_policy_changed(struct monitor *m);
 void mon_free_all(struct monitor *m);
 
 /* For passfd.c: the stream helpers of the ring (see proc.c). */

@@ -22,7 +22,8 @@
  * time it is reaped.
  *
  * Release: an exec is dropped (fds, buffers, table entry; MON_RELEASED to
- * the executor) once it was waited for and its output was delivered, or
+ * the executor) once it was waited for and its output was delivered (a
+ * stream someone reads: up to its EOF answer), or
  * MON_DRAIN_IDLE_MS after its wait when nobody reads the rest. From its
  * wait on, only reads and ACKs still find it: a second WaitProcess is
  * NOT_FOUND, as upstream removes the process in its first. The init stays
@@ -192,12 +193,29 @@ void mon_stream_fill(struct mon_proc *p, unsigned i)
 		mon_stream_watch(p, s, true);
 }
 
+/* The policy denies ReadStream: upstream still reads, and clears the data
+ * (rpc.rs read_stdout). Here what the process wrote is dropped as it comes,
+ * so the process never waits on a full buffer, and a read gets only the
+ * end of the stream. */
+static void stream_redact(struct mon_proc *p, struct mon_stream *s)
+{
+	if (s->end == s->acked)
+		return;
+	s->acked = s->sent = s->end;
+	s->start = 0;
+	stream_release_if_done(s);
+	if (s->fd >= 0 && !s->watched)
+		mon_stream_watch(p, s, true);
+}
+
 /* Answer the pending read of stream i if there is something to say. */
 static void stream_answer(struct mon_proc *p, unsigned i)
 {
 	struct mon_stream *s = &p->out[i];
 	struct monitor *m = p->mon;
-	if (!s->read_pending || !m->frontend)
+	if (m->policy_deny & IPC_MON_DENY_READ_STREAM)
+		stream_redact(p, s);
+	if (!s->read_pending || !m->frontend || !m->policy_known)
 		return;
 	static uint8_t msg[sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK];
 	struct ipc_stdio_data h = { .offset = s->sent };
@@ -216,6 +234,8 @@ static void stream_answer(struct mon_proc *p, unsigned i)
 	memcpy(msg, &h, sizeof(h));
 	s->read_pending = false;
 	s->sent += n;
+	if (n == 0)
+		s->eof_answered = true;
 	mon_to_frontend(m, IPC_READ_STREAM_REPLY, s->read_id, msg, sizeof(h) + n);
 }
 
@@ -250,6 +270,7 @@ int mon_stream_read(struct mon_proc *p, unsigned stream, uint32_t id, uint32_t m
 				       "%s of process %s: a read is already pending", mon_stream_name(i),
 				       mon_proc_name(p));
 	s->read_pending = true;
+	s->read_seen = true;
 	s->read_id = id;
 	s->read_max = max_len;
 	stream_answer(p, i);
@@ -589,11 +610,17 @@ static void proc_drop(struct mon_proc *p)
 	proc_free(p);
 }
 
+/* Every stream ended and reached the host, and a stream that is read got
+ * its EOF answer: releasing on the last ACK instead would make the read
+ * that follows it NOT_FOUND or EOF depending on whether the release timer
+ * ran first. A stream nobody reads (a terminal's stderr) needs no answer. */
 static bool proc_drained(const struct mon_proc *p)
 {
-	for (unsigned i = 0; i < 2; i++)
-		if (!p->out[i].eof || p->out[i].acked != p->out[i].end)
+	for (unsigned i = 0; i < 2; i++) {
+		const struct mon_stream *s = &p->out[i];
+		if (!s->eof || s->acked != s->end || (s->read_seen && !s->eof_answered))
 			return false;
+	}
 	return true;
 }
 
@@ -736,6 +763,13 @@ int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_
 	if (status >= 0)
 		proc_exited(np, status);
 	return 0;
+}
+
+void mon_policy_changed(struct monitor *m)
+{
+	for (struct mon_proc *p = m->procs; p; p = p->next)
+		for (unsigned i = 0; i < 2; i++)
+			stream_answer(p, i);
 }
 
 void mon_frontend_changed(struct monitor *m)

@@ -46,6 +46,7 @@
 #include "log_sink.h"
 #include "init.h"
 #include "options.h"
+#include "policy_source.h"
 #include "teardown.h"
 #include "transport.h"
 
@@ -70,8 +71,10 @@ struct parent {
 	char executor_path[PATH_MAX];
 	char frontend_path[PATH_MAX];
 	char monitor_path[PATH_MAX];
+	char policy_path[PATH_MAX];
 	/* Passed to the executor for the container path. */
 	const char *shared_dir, *cgroup_parent;
+	const char *pause_bundle; /* the guest image's pause bundle (guest pull) */
 	unsigned long mon_uid, mon_gid;
 	char *endpoints;      /* comma-joined allowed list, NULL = unrestricted */
 	unsigned long fe_uid, fe_gid;
@@ -102,11 +105,20 @@ struct parent {
 	int exit_code;
 	struct loop_timer *kill_timer;
 
+	/* The policy process: restarted whenever it dies (its state is the
+	 * executor's); the policy in force at start. */
+	pid_t policy_pid;
+	unsigned policy_gen;
+	uint64_t policy_started;
+	struct loop_timer *policy_timer;
+	struct policy_source policy;
+
 	struct log_sink *sink;     /* agent.log_vport, else NULL */
 	struct debug_console *dc;  /* agent.debug_console, else NULL */
 
 	struct initdata_boot initdata;  /* what initdata gave at start */
 	struct guest_components *gc;    /* launched components, else NULL */
+	bool served;                    /* it got as far as its event loop */
 };
 
 /* ---- helpers ---- */
@@ -188,7 +200,7 @@ static pid_t spawn(struct parent *p, const char *path, char *const argv[], const
 
 static void maybe_done(struct parent *p)
 {
-	if (p->stopping && !p->executor_pid && !p->frontend_pid &&
+	if (p->stopping && !p->executor_pid && !p->frontend_pid && !p->policy_pid &&
 	    !guest_components_alive(p->gc))
 		loop_quit(p->loop);
 }
@@ -205,6 +217,8 @@ static void on_kill_timer(struct loop *l, void *data)
 		log_warn("executor (pid %d) still alive after SIGTERM: SIGKILL", (int)p->executor_pid);
 		kill(p->executor_pid, SIGKILL);
 	}
+	if (p->policy_pid)
+		kill(p->policy_pid, SIGKILL);
 	if (guest_components_alive(p->gc)) {
 		log_warn("guest components still alive after SIGTERM: SIGKILL");
 		guest_components_kill(p->gc);
@@ -222,12 +236,18 @@ static void begin_shutdown(struct parent *p, int code, const char *why)
 		loop_timer_cancel(p->loop, p->restart_timer);
 		p->restart_timer = NULL;
 	}
+	if (p->policy_timer) {
+		loop_timer_cancel(p->loop, p->policy_timer);
+		p->policy_timer = NULL;
+	}
 	if (p->frontend_pid)
 		kill(p->frontend_pid, SIGTERM);
 	if (p->executor_pid)
 		kill(p->executor_pid, SIGTERM);
+	if (p->policy_pid)
+		kill(p->policy_pid, SIGTERM);
 	guest_components_stop(p->gc);
-	if (p->frontend_pid || p->executor_pid || guest_components_alive(p->gc))
+	if (p->frontend_pid || p->executor_pid || p->policy_pid || guest_components_alive(p->gc))
 		p->kill_timer = loop_timer_add(p->loop, loop_now_ns() + STOP_GRACE_NS, on_kill_timer, p);
 	maybe_done(p);
 }
@@ -361,6 +381,78 @@ static void start_frontend(struct parent *p)
 	log_fields(LOG_LVL_INFO, f, "front-end started (pid %d, generation %u)", (int)pid, gen);
 }
 
+/* ---- the policy process ---- */
+
+static void start_policy(struct parent *p);
+
+static void on_policy_timer(struct loop *l, void *data)
+{
+	struct parent *p = data;
+	p->policy_timer = NULL;
+	start_policy(p);
+}
+
+/* Checks fail (closed) while it is away: back at once, unless it dies as
+ * soon as it starts (then once a second). */
+static void schedule_policy(struct parent *p, uint64_t lived_ns)
+{
+	if (lived_ns >= NS_PER_S) {
+		start_policy(p);
+		return;
+	}
+	if (!p->policy_timer)
+		p->policy_timer = loop_timer_add(p->loop, loop_now_ns() + NS_PER_S, on_policy_timer,
+						 p);
+}
+
+static void start_policy(struct parent *p)
+{
+	struct kerr err = { 0 };
+	if (p->stopping || !p->ctl)
+		return;
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		log_error("policy process socketpair: %s", strerror(errno));
+		schedule_policy(p, 0);
+		return;
+	}
+	cleanup_close int child_end = sp[0];
+	cleanup_close int ex_end = sp[1];
+	char uid[16], gid[16];
+	snprintf(uid, sizeof(uid), "%lu", p->fe_uid);
+	snprintf(gid, sizeof(gid), "%lu", p->fe_gid);
+	char *argv[] = {
+		(char *)"kata-agent-policy", (char *)"--uid", uid, (char *)"--gid", gid,
+		(char *)"--log-level", (char *)log_level_name(p->opts.log_level), NULL,
+	};
+	pid_t pid = spawn(p, p->policy_path, argv, &child_end, 1, &err);
+	if (pid < 0) {
+		log_error("starting the policy process: %s", err.msg);
+		schedule_policy(p, 0);
+		return;
+	}
+	p->policy_pid = pid;
+	p->policy_started = loop_now_ns();
+	struct ipc_ctl_new_frontend n = { .generation = ++p->policy_gen, .frontend_pid = pid };
+	if (ipc_chan_send(p->ctl, IPC_CTL_NEW_POLICY, 0, &n, sizeof(n), ex_end, &err) < 0) {
+		log_error("handing the executor its policy channel: %s", err.msg);
+		kill(pid, SIGKILL);
+		return;
+	}
+	json_t *f = json_pack("{s:s,s:i,s:i}", "child", "policy", "child-pid", (int)pid,
+			      "generation", (int)p->policy_gen);
+	log_fields(LOG_LVL_INFO, f, "policy process started (pid %d, generation %u)", (int)pid,
+		   p->policy_gen);
+}
+
+/* The policy in force at start, to the executor, which keeps it. */
+static int send_policy(struct parent *p, struct kerr *err)
+{
+	if (!p->policy.msg_len)
+		return 0;
+	return ipc_chan_send(p->ctl, IPC_CTL_POLICY, 0, p->policy.msg, p->policy.msg_len, -1, err);
+}
+
 /* ---- the executor ---- */
 
 /* DestroySandbox was answered: the agent stops, as upstream's does once its
@@ -402,13 +494,15 @@ static int start_executor(struct parent *p, struct kerr *err)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return kerr_set(err, -errno, "control socketpair: %s", strerror(errno));
 	cleanup_close int child_end = sp[1];
-	char muid[24], mgid[24], pipesz[24], hotplug[24], passfd[24];
+	char muid[24], mgid[24], pipesz[24], hotplug[24], passfd[24], cdh_api[24], pull[24];
+	snprintf(cdh_api, sizeof(cdh_api), "%llu", (unsigned long long)p->opts.cdh_api_timeout_ms);
+	snprintf(pull, sizeof(pull), "%llu", (unsigned long long)p->opts.image_pull_timeout_ms);
 	snprintf(hotplug, sizeof(hotplug), "%llu", (unsigned long long)p->opts.hotplug_timeout_ms);
 	snprintf(passfd, sizeof(passfd), "%u", p->opts.passfd_listener_port);
 	snprintf(muid, sizeof(muid), "%lu", p->mon_uid);
 	snprintf(mgid, sizeof(mgid), "%lu", p->mon_gid);
 	snprintf(pipesz, sizeof(pipesz), "%u", p->opts.container_pipe_size);
-	char *argv[26] = {
+	char *argv[33] = {
 		(char *)"kata-agent-executor",
 		(char *)"--ctl-fd", (char *)"3",
 		(char *)"--log-level", (char *)log_level_name(p->opts.log_level),
@@ -420,10 +514,13 @@ static int start_executor(struct parent *p, struct kerr *err)
 		(char *)"--container-pipe-size", pipesz,
 		(char *)"--hotplug-timeout-ms", hotplug,
 		(char *)"--passfd-listener-port", passfd,
-		NULL, NULL, NULL, NULL, NULL,
+		(char *)"--cdh-api-timeout-ms", cdh_api,
+		(char *)"--image-pull-timeout-ms", pull,
+		(char *)"--pause-bundle", (char *)p->pause_bundle,
+		NULL, NULL, NULL, NULL, NULL, NULL,
 	};
 	/* Optional flags fill the NULL slots. */
-	size_t a = sizeof(argv) / sizeof(argv[0]) - 5;
+	size_t a = sizeof(argv) / sizeof(argv[0]) - 6;
 	if (p->endpoints) {
 		/* [endpoints] is enforced below the front-end too */
 		argv[a++] = (char *)"--endpoints";
@@ -433,6 +530,8 @@ static int start_executor(struct parent *p, struct kerr *err)
 		argv[a++] = (char *)"--init-daemon";
 	if (p->opts.allow_host_hooks)
 		argv[a++] = (char *)"--allow-host-hooks";
+	if (!p->opts.secure_storage_integrity)
+		argv[a++] = (char *)"--no-secure-storage-integrity";
 	pid_t pid = spawn(p, p->executor_path, argv, &child_end, 1, err);
 	if (pid < 0) {
 		close(sp[0]);
@@ -459,6 +558,12 @@ static void reap(struct parent *p)
 				 now - p->frontend_started, p->generation);
 			if (!p->stopping)
 				schedule_frontend(p);
+		} else if (pid == p->policy_pid) {
+			p->policy_pid = 0;
+			log_exit(p->stopping ? LOG_LVL_INFO : LOG_LVL_WARN, "policy process", pid,
+				 status, now - p->policy_started, p->policy_gen);
+			if (!p->stopping)
+				schedule_policy(p, now - p->policy_started);
 		} else if (pid == p->executor_pid) {
 			p->executor_pid = 0;
 			p->executor_unclean = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
@@ -699,6 +804,8 @@ static void usage(FILE *f)
 		"                       unix:///path; doc/options.md)\n"
 		"  --initdata PATH      read initdata from this file or block device instead\n"
 		"                       of looking for its device in /dev\n"
+		"  --pause-bundle DIR   the guest image's pause bundle, for guest-pulled pods\n"
+		"                       (default /pause_bundle, as upstream)\n"
 		"  --version            print the version and exit\n"
 		"  --help               print this help and exit\n",
 		KATA_LIBEXECDIR, DEFAULT_FRONTEND_ID, DEFAULT_FRONTEND_ID);
@@ -717,6 +824,147 @@ static int parse_id(const char *s, unsigned long *out)
 
 extern char **environ;
 
+/* Everything after the options: the log, init's late duties, the guest
+ * extras, the socket, the executor and the front-end, then the loop until
+ * the agent stops. Returns the exit status; whatever it set up is released
+ * by parent_release, on every path. */
+static int parent_serve(struct parent *p, const char *libexec, const char *initdata,
+			struct kerr *err)
+{
+	log_set_level(p->opts.log_level);
+	open_log_sink(p);
+	if (policy_source_read(&p->policy, &p->opts, err) < 0) {
+		log_error("%s", err->msg);
+		return 1;
+	}
+	json_t *announce = options_to_json(&p->opts);
+	json_object_set_new(announce, "policy", policy_source_json(&p->policy));
+	log_announce(announce);
+	if (p->pid1 && init_late(p->opts.unified_cgroup_hierarchy, err) < 0) {
+		log_error("%s", err->msg);
+		return 1;
+	}
+	/* Before any child: they inherit the rlimit and the environment. */
+	guest_opts_apply(&p->opts);
+	/* Before any child too: the components read what it writes, and the
+	 * policy will be in force before anything is served. A device that is
+	 * there but unusable stops the agent, as upstream's. */
+	if (initdata_boot(initdata, "/dev", &p->initdata, err) < 0) {
+		log_error("%s: the agent does not start", err->msg);
+		return 1;
+	}
+	/* initdata's policy replaces the default one (upstream main.rs:
+	 * set_policy after initialize_policy); the executor logs which. */
+	if (p->initdata.policy_fd >= 0 &&
+	    policy_source_initdata(&p->policy, p->initdata.policy_fd, err) < 0) {
+		log_error("%s: the agent does not start", err->msg);
+		return 1;
+	}
+
+	if (join_endpoints(p, err) < 0 ||
+	    find_helper(libexec, "kata-agent-executor", "executor", p->executor_path,
+			sizeof(p->executor_path), err) < 0 ||
+	    find_helper(libexec, "kata-agent-frontend", "frontend", p->frontend_path,
+			sizeof(p->frontend_path), err) < 0 ||
+	    find_helper(libexec, "kata-agent-monitor", "monitor", p->monitor_path,
+			sizeof(p->monitor_path), err) < 0 ||
+	    find_helper(libexec, "kata-agent-policy", "policy", p->policy_path,
+			sizeof(p->policy_path), err) < 0) {
+		log_error("%s", err->msg);
+		return 1;
+	}
+	log_debug("executor %s, front-end %s", p->executor_path, p->frontend_path);
+
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		log_error("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+		return 1;
+	}
+	/* Blocked before any child exists, so no SIGCHLD is lost. */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
+	    (p->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		log_error("signalfd: %s", strerror(errno));
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	char abuf[160];
+	if (addr_parse(p->opts.server_addr, &p->addr, err) < 0 ||
+	    (p->listen_fd = addr_listen(&p->addr, err)) < 0) {
+		log_error("agent.server_addr %s: %s", p->opts.server_addr, err->msg);
+		return 1;
+	}
+	log_info("listening on %s", addr_format(&p->addr, abuf, sizeof(abuf)));
+	if (passfd_listen(p, err) < 0) {
+		log_error("%s", err->msg);
+		return 1;
+	}
+
+	if (loop_new(&p->loop, err) < 0 ||
+	    loop_add(p->loop, p->sigfd, EPOLLIN, on_signal, p, err) < 0 ||
+	    start_executor(p, err) < 0 || send_policy(p, err) < 0) {
+		log_error("%s", err->msg);
+		if (p->executor_pid)
+			kill(p->executor_pid, SIGKILL);
+		return 1;
+	}
+	/* Before the front-end: its first requests find the policy loaded. */
+	start_policy(p);
+	start_guest_extras(p);
+	start_components_then_frontend(p);
+
+	p->served = true;
+	if (loop_run(p->loop, err) < 0) {
+		log_error("event loop: %s", err->msg);
+		p->exit_code = 1;
+	}
+	/* The executor did not remove the containers itself. As PID 1 the
+	 * power-off does it; on a host nothing else would. */
+	if (p->executor_unclean && !p->pid1)
+		teardown_after_executor(p->shared_dir, p->cgroup_parent);
+	return p->exit_code;
+}
+
+/* Undo parent_serve, from wherever it stopped (everything here copes with
+ * what was never set up). */
+static void parent_release(struct parent *p)
+{
+	if (p->restart_timer)
+		loop_timer_cancel(p->loop, p->restart_timer);
+	if (p->kill_timer)
+		loop_timer_cancel(p->loop, p->kill_timer);
+	if (p->policy_timer)
+		loop_timer_cancel(p->loop, p->policy_timer);
+	policy_source_free(&p->policy);
+	ipc_chan_free(p->ctl);
+	guest_components_free(p->gc);
+	initdata_boot_release(&p->initdata);
+	/* both keep loop watches: gone before the loop */
+	debug_console_free(p->dc);
+	log_set_writer(NULL, NULL);
+	log_sink_free(p->sink);
+	loop_free(p->loop);
+	if (p->sigfd >= 0)
+		close(p->sigfd);
+	if (p->listen_fd >= 0) {
+		close(p->listen_fd);
+		/* ours only once we listen on it (not when it was in use) */
+		if (p->addr.kind == ADDR_UNIX && !p->addr.abstract)
+			unlink(p->addr.path);
+	}
+	if (p->passfd_fd >= 0) {
+		close(p->passfd_fd);
+		if (p->passfd_addr.kind == ADDR_UNIX && !p->passfd_addr.abstract)
+			unlink(p->passfd_addr.path);
+	}
+	free(p->endpoints);
+	options_free(&p->opts);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -731,6 +979,7 @@ int main(int argc, char **argv)
 		{ "monitor-gid", required_argument, NULL, 'G' },
 		{ "passfd-addr", required_argument, NULL, 'P' },
 		{ "initdata", required_argument, NULL, 'I' },
+		{ "pause-bundle", required_argument, NULL, 'B' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -739,6 +988,7 @@ int main(int argc, char **argv)
 	struct parent p = { .listen_fd = -1, .sigfd = -1, .passfd_fd = -1,
 			    .fe_uid = DEFAULT_FRONTEND_ID, .fe_gid = DEFAULT_FRONTEND_ID, .backoff = BACKOFF_MIN_NS,
 			    .shared_dir = "/run/kata-containers", .cgroup_parent = "",
+			    .pause_bundle = "/pause_bundle",
 			    .mon_uid = 65534, .mon_gid = 65534,
 			    .initdata = { .policy_fd = -1 } };
 	int o;
@@ -751,6 +1001,7 @@ int main(int argc, char **argv)
 		case 'C': p.cgroup_parent = optarg; break;
 		case 'P': p.passfd_addr_arg = optarg; break;
 		case 'I': initdata = optarg; break;
+		case 'B': p.pause_bundle = optarg; break;
 		case 'U':
 		case 'G':
 			if (parse_id(optarg, o == 'U' ? &p.mon_uid : &p.mon_gid) < 0) {
@@ -807,106 +1058,9 @@ int main(int argc, char **argv)
 		options_free(&p.opts); /* it holds the defaults */
 		return 1;
 	}
-	log_set_level(p.opts.log_level);
-	open_log_sink(&p);
-	log_announce(options_to_json(&p.opts));
-	if (p.pid1 && init_late(p.opts.unified_cgroup_hierarchy, &err) < 0) {
-		log_error("%s", err.msg);
-		return 1;
-	}
-	/* Before any child: they inherit the rlimit and the environment. */
-	guest_opts_apply(&p.opts);
-	/* Before any child too: the components read what it writes, and the
-	 * policy will be in force before anything is served. A device that is
-	 * there but unusable stops the agent, as upstream's. */
-	if (initdata_boot(initdata, "/dev", &p.initdata, &err) < 0) {
-		log_error("%s: the agent does not start", err.msg);
-		return 1;
-	}
-
-	if (join_endpoints(&p, &err) < 0 ||
-	    find_helper(libexec, "kata-agent-executor", "executor", p.executor_path,
-			sizeof(p.executor_path), &err) < 0 ||
-	    find_helper(libexec, "kata-agent-frontend", "frontend", p.frontend_path,
-			sizeof(p.frontend_path), &err) < 0 ||
-	    find_helper(libexec, "kata-agent-monitor", "monitor", p.monitor_path,
-			sizeof(p.monitor_path), &err) < 0) {
-		log_error("%s", err.msg);
-		return 1;
-	}
-	log_debug("executor %s, front-end %s", p.executor_path, p.frontend_path);
-
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
-		log_error("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
-		return 1;
-	}
-	/* Blocked before any child exists, so no SIGCHLD is lost. */
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
-	    (p.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-		log_error("signalfd: %s", strerror(errno));
-		return 1;
-	}
-	signal(SIGPIPE, SIG_IGN);
-
-	char abuf[160];
-	if (addr_parse(p.opts.server_addr, &p.addr, &err) < 0 ||
-	    (p.listen_fd = addr_listen(&p.addr, &err)) < 0) {
-		log_error("agent.server_addr %s: %s", p.opts.server_addr, err.msg);
-		return 1;
-	}
-	log_info("listening on %s", addr_format(&p.addr, abuf, sizeof(abuf)));
-	if (passfd_listen(&p, &err) < 0) {
-		log_error("%s", err.msg);
-		return 1;
-	}
-
-	if (loop_new(&p.loop, &err) < 0 ||
-	    loop_add(p.loop, p.sigfd, EPOLLIN, on_signal, &p, &err) < 0 ||
-	    start_executor(&p, &err) < 0) {
-		log_error("%s", err.msg);
-		if (p.executor_pid)
-			kill(p.executor_pid, SIGKILL);
-		return 1;
-	}
-	start_guest_extras(&p);
-	start_components_then_frontend(&p);
-
-	if (loop_run(p.loop, &err) < 0) {
-		log_error("event loop: %s", err.msg);
-		p.exit_code = 1;
-	}
-	/* The executor did not remove the containers itself. As PID 1 the
-	 * power-off does it; on a host nothing else would. */
-	if (p.executor_unclean && !p.pid1)
-		teardown_after_executor(p.shared_dir, p.cgroup_parent);
-	if (p.restart_timer)
-		loop_timer_cancel(p.loop, p.restart_timer);
-	if (p.kill_timer)
-		loop_timer_cancel(p.loop, p.kill_timer);
-	ipc_chan_free(p.ctl);
-	guest_components_free(p.gc);
-	initdata_boot_release(&p.initdata);
-	/* both keep loop watches: gone before the loop */
-	debug_console_free(p.dc);
-	log_set_writer(NULL, NULL);
-	log_sink_free(p.sink);
-	loop_free(p.loop);
-	close(p.listen_fd);
-	close(p.sigfd);
-	if (p.addr.kind == ADDR_UNIX && !p.addr.abstract)
-		unlink(p.addr.path);
-	if (p.passfd_fd >= 0) {
-		close(p.passfd_fd);
-		if (p.passfd_addr.kind == ADDR_UNIX && !p.passfd_addr.abstract)
-			unlink(p.passfd_addr.path);
-	}
-	free(p.endpoints);
-	options_free(&p.opts);
-	log_info("kata-agent exiting with status %d", p.exit_code);
-	return p.exit_code;
+	int rc = parent_serve(&p, libexec, initdata, &err);
+	parent_release(&p);
+	if (p.served)
+		log_info("kata-agent exiting with status %d", rc);
+	return rc;
 }

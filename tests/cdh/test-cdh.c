@@ -8,7 +8,9 @@
  *
  *   test-cdh [--socket PATH] [-c CONFIG] [--image REF=LAYOUT_DIR]...
  *            [--resources DIR] [--mount-log FILE] [--fail-secure-mount]
- *            [--ready-fd N] [--never-answer | --exit-on-request | --exit-at-start]
+ *            [--secure-mount-tmpfs] [--rootfs-symlink DIR] [--ready-fd N]
+ *            [--never-answer | --exit-on-request | --exit-at-start |
+ *             --hostile-answer huge|malformed]
  *
  * As the agent launches the real CDH (guest_components.h) it gets no
  * argument at all, or -c with the initdata's cdh.toml: then, as the real
@@ -20,12 +22,17 @@
  *
  * PullImage      unpacks the OCI image layout mapped to image_url by --image
  *                into bundle_path/rootfs and writes bundle_path/config.json
- *                (tests/cdh/oci_image.h).
+ *                (tests/cdh/oci_image.h). --rootfs-symlink DIR: a
+ *                hostile answer instead: bundle_path/rootfs is made a
+ *                symlink to DIR and the call succeeds.
  * UnsealSecret   "sealed." + base64("test:" + plaintext) -> plaintext;
  *                anything else is an error naming the secret.
  * SecureMount    appends {"volume_type", "options", "flags", "mount_point"}
  *                as one JSON line to --mount-log, creates mount_point, and
- *                succeeds (fails with --fail-secure-mount).
+ *                succeeds (fails with --fail-secure-mount); with
+ *                --secure-mount-tmpfs it mounts a tmpfs there, as the real
+ *                CDH mounts the encrypted device (run it in a private mount
+ *                namespace).
  * GetResource    kbs://[HOST]/PATH -> the file --resources/PATH.
  *
  * test-cdh-lite is this without PullImage (answered with an error), so
@@ -35,7 +42,10 @@
  * --never-answer accepts connections and reads requests but never answers
  * (for timeout tests); --exit-on-request exits (status 3) when the first
  * request arrives, without answering; --exit-at-start exits (status 3)
- * before listening. --ready-fd N: "ready\n" is written to fd N once the
+ * before listening. --hostile-answer answers every request with a frame
+ * no ttRPC peer may send: "huge" announces a 4 GiB payload (then sends
+ * 64 KiB and keeps the connection open), "malformed" a response whose
+ * payload is not protobuf. --ready-fd N: "ready\n" is written to fd N once the
  * socket listens.
  */
 #include <errno.h>
@@ -48,6 +58,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -86,6 +97,8 @@ struct cdh {
 	const char *resources;
 	const char *mount_log;
 	bool fail_secure_mount;
+	bool secure_mount_tmpfs;
+	const char *rootfs_symlink;
 	bool exit_on_request;
 };
 
@@ -190,6 +203,9 @@ static void on_secure_mount(struct cdh *d, struct ttrpc_call *c, ProtobufCMessag
 	int r = make_dirs(in->mount_point);
 	if (r < 0)
 		return cdh_fail(c, "mount point \"%s\": %s", in->mount_point, strerror(-r));
+	if (d->secure_mount_tmpfs &&
+	    mount("test-cdh-secure", in->mount_point, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m") < 0)
+		return cdh_fail(c, "mount a tmpfs on %s: %s", in->mount_point, strerror(errno));
 	Api__SecureMountResponse out = API__SECURE_MOUNT_RESPONSE__INIT;
 	ttrpc_call_reply(c, &out.base);
 }
@@ -237,6 +253,14 @@ static void on_pull_image(struct cdh *d, struct ttrpc_call *c, ProtobufCMessage 
 	if (!img)
 		return cdh_fail(c, "no image is mapped to reference \"%s\" (--image REF=DIR)",
 				in->image_url);
+	if (d->rootfs_symlink) {
+		char p[PATH_MAX];
+		snprintf(p, sizeof(p), "%s/rootfs", in->bundle_path);
+		if (make_dirs(in->bundle_path) < 0 || symlink(d->rootfs_symlink, p) < 0)
+			return cdh_fail(c, "--rootfs-symlink: %s: %s", p, strerror(errno));
+		Api__ImagePullResponse out = API__IMAGE_PULL_RESPONSE__INIT;
+		return ttrpc_call_reply(c, &out.base);
+	}
 #ifdef TEST_CDH_LITE
 	return cdh_fail(c, "pull %s: test-cdh-lite has no image support", in->image_url);
 #else
@@ -320,6 +344,49 @@ static void silent_accept(struct loop *l, int lfd, uint32_t events, void *data)
 		close(fd);
 }
 
+/* ---- --hostile-answer: frames no ttRPC peer may send ---- */
+
+static const char *hostile_mode;
+
+static void hostile_conn(struct loop *l, int fd, uint32_t events, void *data)
+{
+	uint8_t hdr[10];
+	ssize_t n = recv(fd, hdr, sizeof(hdr), MSG_PEEK);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		loop_del(l, fd);
+		close(fd);
+		return;
+	}
+	if (n < (ssize_t)sizeof(hdr))
+		return;
+	uint32_t len = (uint32_t)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3];
+	char sink[65536];
+	size_t want = sizeof(hdr) + len;
+	while (want > 0 && (n = read(fd, sink, want < sizeof(sink) ? want : sizeof(sink))) > 0)
+		want -= (size_t)n;
+	/* the request's stream id, answered with a response frame */
+	uint8_t out[10 + 8] = { 0, 0, 0, 8, hdr[4], hdr[5], hdr[6], hdr[7], 2, 0 };
+	if (!strcmp(hostile_mode, "huge")) {
+		out[0] = out[1] = out[2] = out[3] = 0xff;
+		if (write(fd, out, 10) != 10)
+			return;
+		memset(sink, 'A', sizeof(sink));
+		if (write(fd, sink, sizeof(sink)) < 0)
+			return;
+		return;
+	}
+	memset(out + 10, 0xff, 8); /* a field number 0 wire type 7: not protobuf */
+	if (write(fd, out, sizeof(out)) < 0)
+		return;
+}
+
+static void hostile_accept(struct loop *l, int lfd, uint32_t events, void *data)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0 && loop_add(l, fd, EPOLLIN, hostile_conn, NULL, NULL) < 0)
+		close(fd);
+}
+
 /* ---- -c CONFIG, as the real CDH's config file ---- */
 
 static const char *toml_str(const struct toml_value *t, const char *key)
@@ -376,8 +443,9 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: test-cdh [--socket PATH] [-c CONFIG] [--image REF=DIR]...\n"
 			"                [--resources DIR] [--mount-log FILE] [--fail-secure-mount]\n"
-			"                [--ready-fd N]\n"
-			"                [--never-answer | --exit-on-request | --exit-at-start]\n");
+			"                [--secure-mount-tmpfs] [--rootfs-symlink DIR] [--ready-fd N]\n"
+			"                [--never-answer | --exit-on-request | --exit-at-start |\n"
+			"                 --hostile-answer huge|malformed]\n");
 	exit(2);
 }
 
@@ -394,6 +462,9 @@ int main(int argc, char **argv)
 		{ "never-answer", no_argument, NULL, 'n' },
 		{ "exit-on-request", no_argument, NULL, 'x' },
 		{ "exit-at-start", no_argument, NULL, 'X' },
+		{ "secure-mount-tmpfs", no_argument, NULL, 'T' },
+		{ "rootfs-symlink", required_argument, NULL, 'L' },
+		{ "hostile-answer", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cdh d = { 0 };
@@ -419,6 +490,13 @@ int main(int argc, char **argv)
 		case 'n': never_answer = true; break;
 		case 'x': d.exit_on_request = true; break;
 		case 'X': exit_at_start = true; break;
+		case 'T': d.secure_mount_tmpfs = true; break;
+		case 'L': d.rootfs_symlink = optarg; break;
+		case 'H':
+			if (strcmp(optarg, "huge") && strcmp(optarg, "malformed"))
+				usage();
+			hostile_mode = optarg;
+			break;
 		default: usage();
 		}
 	}
@@ -453,8 +531,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "test-cdh: %s\n", err.msg);
 		return 1;
 	}
-	int r = never_answer ? loop_add(d.loop, lfd, EPOLLIN, silent_accept, NULL, &err)
-			     : ttrpc_server_new(&d.server, d.loop, lfd, dispatch, &d, &err);
+	int r = never_answer   ? loop_add(d.loop, lfd, EPOLLIN, silent_accept, NULL, &err)
+		: hostile_mode ? loop_add(d.loop, lfd, EPOLLIN, hostile_accept, NULL, &err)
+			       : ttrpc_server_new(&d.server, d.loop, lfd, dispatch, &d, &err);
 	if (r < 0) {
 		fprintf(stderr, "test-cdh: %s\n", err.msg);
 		return 1;

@@ -627,7 +627,7 @@ void fuzz_write_seeds(void)
 		{ "ephemeral", "UpdateEphemeralMounts", RT_EPHEMERAL },
 		{ "oom-event", "GetOOMEvent", "{}" },
 		{ "metrics", "GetMetrics", "{}" },
-		{ "unimplemented", "SetPolicy", "{\"policy\": \"package agent_policy\"}" },
+		{ "set-policy", "SetPolicy", "{\"policy\": \"package agent_policy\"}" },
 	};
 	/* Every forwarded request answered as a working peer would; or the
 	 * first one failing NOT_FOUND "no such container". */

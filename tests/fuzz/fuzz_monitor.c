@@ -386,6 +386,34 @@ static int pick_proc(uint8_t b, const char **exec_id)
 	return F.nprocs > 1 && i == 2 ? 1 : -1;
 }
 
+/* An ACK offset for a stream of proc: mostly what a front-end sends, up
+ * to what it received (0: all of it); else anything from the last ACK on. */
+static uint64_t ack_offset(int proc, unsigned stream)
+{
+	uint8_t how = fuzz_u8(&F.in);
+	uint16_t k = fuzz_u16(&F.in);
+	if (proc < 0)
+		return k;
+	struct model_stream *s = &F.p[proc].s[stream - 1];
+	uint64_t span = s->sent - s->acked;
+	if (how & 0x80)
+		return s->acked + k;
+	return span ? s->acked + 1 + (k ? k % span : span - 1) : s->acked;
+}
+
+/* Taken when within what the monitor sent (proc.c mon_stream_ack): the
+ * model's floor moves the same way. */
+static void model_ack(int proc, unsigned stream, uint64_t offset)
+{
+	if (proc < 0)
+		return;
+	struct model_stream *s = &F.p[proc].s[stream - 1];
+	if (offset > s->acked && offset <= s->sent)
+		s->acked = offset;
+}
+
+/* A read, carrying an ACK half of the time (as the front-end's read-ahead
+ * does; the monitor applies it first). */
 static void act_read(void)
 {
 	struct ipc_stdio_read r = { 0 };
@@ -394,7 +422,10 @@ static void act_read(void)
 	snprintf(r.exec_id, sizeof(r.exec_id), "%s", eid);
 	r.stream = 1 + fuzz_u8(&F.in) % 2;
 	r.max_len = 1 + fuzz_u16(&F.in) % IPC_STDIO_CHUNK;
+	if (fuzz_u8(&F.in) & 1)
+		r.ack = ack_offset(proc, r.stream);
 	fe_send(IPC_READ_STREAM_REQ, &r, sizeof(r), proc, r.stream, r.max_len, 0, 0);
+	model_ack(proc, r.stream, r.ack);
 }
 
 static void act_ack(void)
@@ -404,27 +435,9 @@ static void act_ack(void)
 	int proc = pick_proc(fuzz_u8(&F.in), &eid);
 	snprintf(a.exec_id, sizeof(a.exec_id), "%s", eid);
 	a.stream = 1 + fuzz_u8(&F.in) % 2;
-	uint8_t how = fuzz_u8(&F.in);
-	uint16_t k = fuzz_u16(&F.in);
-	a.offset = k;
-	if (proc >= 0) {
-		/* Mostly what a front-end sends: up to what it received (0: all
-		 * of it); else anything from the last ACK on. */
-		struct model_stream *s = &F.p[proc].s[a.stream - 1];
-		uint64_t span = s->sent - s->acked;
-		if (how & 0x80)
-			a.offset = s->acked + k;
-		else
-			a.offset = span ? s->acked + 1 + (k ? k % span : span - 1) : s->acked;
-	}
+	a.offset = ack_offset(proc, a.stream);
 	fe_send(IPC_READ_STREAM_ACK, &a, sizeof(a), proc, a.stream, 0, 0, 0);
-	if (proc >= 0) {
-		/* Taken when within what the monitor sent (proc.c
-		 * mon_stream_ack): the model's floor moves the same way. */
-		struct model_stream *s = &F.p[proc].s[a.stream - 1];
-		if (a.offset > s->acked && a.offset <= s->sent)
-			s->acked = a.offset;
-	}
+	model_ack(proc, a.stream, a.offset);
 }
 
 static void act_write(void)

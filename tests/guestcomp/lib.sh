@@ -13,7 +13,8 @@
 #                    the agent with these kernel command line options, in
 #                    a private mount namespace where /run is $work/run and
 #                    /usr/local/bin is $work/bin (the paths upstream fixes,
-#                    so the agent runs unchanged). Returns 0 once it serves
+#                    so the agent runs unchanged; $GC_NS_SETUP, when set
+#                    and exported, is eval'd there first). Returns 0 once it serves
 #                    grpc.Health/Check; 1 if it exited first (its status in
 #                    $rc) or did not serve within 30 s.
 # gc_log_has TEXT    the agent's log has a line with TEXT
@@ -58,7 +59,8 @@ gc_start() {
   cg_name="kata-test-$$-$(basename "$work")"
   echo "agent.server_addr=$addr agent.log=debug $opts" >"$work/cmdline"
   setsid unshare -m --propagation private -- sh -c \
-    'mount --bind "$0/run" /run && mount --bind "$0/bin" /usr/local/bin && exec "$@"' \
+    'mount --bind "$0/run" /run && mount --bind "$0/bin" /usr/local/bin &&
+     { [ -z "${GC_NS_SETUP:-}" ] || eval "$GC_NS_SETUP"; } && exec "$@"' \
     "$work" "$agent" --cmdline "$work/cmdline" --shared-dir "$shared" \
     --cgroup-parent "/$cg_name" "$@" >"$work/agent.log" 2>&1 </dev/null &
   agent_pid=$!

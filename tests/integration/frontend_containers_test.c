@@ -299,8 +299,8 @@ static uint32_t read_call(struct fx *f, const char *cid, uint32_t len, int64_t t
 }
 
 /* The next message on mon is a READ_STREAM_REQ for exec eid asking for
- * max_len bytes; its id, or 0. */
-static uint32_t expect_read(int mon, const char *eid, uint32_t max_len)
+ * max_len bytes and carrying the ACK ack (0: none); its id, or 0. */
+static uint32_t expect_read_acking(int mon, const char *eid, uint32_t max_len, uint64_t ack)
 {
 	struct ipc_msg m;
 	if (expect(mon, IPC_READ_STREAM_REQ, &m) < 0)
@@ -309,12 +309,18 @@ static uint32_t expect_read(int mon, const char *eid, uint32_t max_len)
 	memcpy(&rq, m.payload, sizeof(rq));
 	uint32_t id = m.hdr.id;
 	ipc_msg_release(&m);
-	if (rq.max_len != max_len || strcmp(rq.exec_id, eid) != 0) {
-		printf("# READ_STREAM_REQ for \"%s\" max_len %u, expected \"%s\" %u\n", rq.exec_id,
-		       rq.max_len, eid, max_len);
+	if (rq.max_len != max_len || strcmp(rq.exec_id, eid) != 0 || rq.ack != ack) {
+		printf("# READ_STREAM_REQ for \"%s\" max_len %u ack %llu, expected \"%s\" %u %llu\n",
+		       rq.exec_id, rq.max_len, (unsigned long long)rq.ack, eid, max_len,
+		       (unsigned long long)ack);
 		return 0;
 	}
 	return id;
+}
+
+static uint32_t expect_read(int mon, const char *eid, uint32_t max_len)
+{
+	return expect_read_acking(mon, eid, max_len, 0);
 }
 
 /* The call sid is answered with exactly these bytes. */
@@ -398,15 +404,10 @@ TEST(read_data_ack_then_eof_is_empty)
 	REQUIRE(r);
 	CHECK(r->data.len == 5 && memcmp(r->data.data, "hello", 5) == 0);
 	grpc__read_stream_response__free_unpacked(r, NULL);
-	REQUIRE(expect(mon, IPC_READ_STREAM_ACK, &m) == 0);
-	struct ipc_stdio_ack ack;
-	memcpy(&ack, m.payload, sizeof(ack));
-	CHECK_EQ_INT(ack.offset, 5);
-	ipc_msg_release(&m);
-
-	/* The init's next chunk is read ahead (the reply went out at once);
-	 * the EOF it gets is dropped, nobody waits for it... */
-	uint32_t ahead = expect_read(mon, "", IPC_STDIO_CHUNK);
+	/* The init's next chunk is read ahead (the reply went out at once),
+	 * and that read carries the ACK (no READ_STREAM_ACK of its own); the
+	 * EOF it gets is dropped, nobody waits for it... */
+	uint32_t ahead = expect_read_acking(mon, "", IPC_STDIO_CHUNK, 5);
 	REQUIRE(ahead);
 	data(mon, ahead, 5, "", 0);
 	CHECK(quiet(mon, 100));
@@ -433,18 +434,18 @@ TEST(init_output_is_read_ahead_while_the_host_keeps_up)
 	REQUIRE(id);
 	data(mon, id, 0, "abcd", 4);
 	CHECK(read_gets(&f, sid, "abcd", 4));
-	CHECK(expect_ack(mon, 4));
-	/* The next chunk is asked for before the host asks... */
-	id = expect_read(mon, "", 4);
+	/* The next chunk is asked for before the host asks, by a read that
+	 * acknowledges the first (one message, not an ACK and a read)... */
+	id = expect_read_acking(mon, "", 4, 4);
 	REQUIRE(id);
 	data(mon, id, 4, "efgh", 4);
 	CHECK(quiet(mon, 100)); /* held, not acknowledged: nobody has it yet */
 	/* ...so the host's next read is answered with no monitor round trip
-	 * (this monitor answers nothing meanwhile), then acknowledged. */
+	 * (this monitor answers nothing meanwhile), then acknowledged by the
+	 * next read-ahead. */
 	sid = read_call(&f, "c1", 4, 0);
 	CHECK(read_gets(&f, sid, "efgh", 4));
-	CHECK(expect_ack(mon, 8));
-	CHECK(expect_read(mon, "", 4) != 0); /* and again */
+	CHECK(expect_read_acking(mon, "", 4, 8) != 0); /* and again */
 }
 
 TEST(exec_output_is_not_read_ahead)
@@ -481,11 +482,10 @@ TEST(reads_of_one_stream_are_serialised)
 	CHECK(r && r->data.len == 3);
 	if (r)
 		grpc__read_stream_response__free_unpacked(r, NULL);
-	REQUIRE(expect(mon, IPC_READ_STREAM_ACK, &m) == 0);
-	ipc_msg_release(&m);
-	REQUIRE(expect(mon, IPC_READ_STREAM_REQ, &m) == 0);
-	data(mon, m.hdr.id, 3, "two", 3);
-	ipc_msg_release(&m);
+	/* The queued read carries the ACK. */
+	uint32_t id = expect_read_acking(mon, "", 100, 3);
+	REQUIRE(id);
+	data(mon, id, 3, "two", 3);
 	r = read_answer(&f, s2);
 	CHECK(r && r->data.len == 3 && memcmp(r->data.data, "two", 3) == 0);
 	if (r)
@@ -525,10 +525,8 @@ TEST(data_for_a_cancelled_read_goes_to_the_next_read)
 	CHECK(r && r->data.len == 2 && memcmp(r->data.data, "te", 2) == 0);
 	if (r)
 		grpc__read_stream_response__free_unpacked(r, NULL);
-	REQUIRE(expect(mon, IPC_READ_STREAM_ACK, &m) == 0);
-	memcpy(&ack, m.payload, sizeof(ack));
-	CHECK_EQ_INT(ack.offset, 4);
-	ipc_msg_release(&m);
+	/* The stash is empty: the read-ahead asks for more, carrying the ACK. */
+	CHECK(expect_read_acking(mon, "", 100, 4));
 }
 
 TEST(write_stdin_is_split_into_chunks)
@@ -699,14 +697,10 @@ TEST(init_is_named_by_the_container_id)
 	CHECK(rr && rr->data.len == 2 && memcmp(rr->data.data, "hi", 2) == 0);
 	if (rr)
 		grpc__read_stream_response__free_unpacked(rr, NULL);
-	REQUIRE(expect(mon, IPC_READ_STREAM_ACK, &m) == 0);
-	struct ipc_stdio_ack ack;
-	memcpy(&ack, m.payload, sizeof(ack));
-	CHECK_EQ_STR(ack.exec_id, "");
-	ipc_msg_release(&m);
-	REQUIRE(expect(mon, IPC_READ_STREAM_REQ, &m) == 0);
-	data(mon, m.hdr.id, 2, "", 0);
-	ipc_msg_release(&m);
+	/* The queued read, for the init (""), carries the ACK. */
+	uint32_t id2 = expect_read_acking(mon, "", 1024, 2);
+	REQUIRE(id2);
+	data(mon, id2, 2, "", 0);
 	rr = read_answer(&f, sid2);
 	CHECK(rr && rr->data.len == 0);
 	if (rr)
@@ -940,24 +934,32 @@ TEST(ack_waits_until_the_reply_is_in_the_hosts_socket)
 	bool held = false;
 	/* Each read answered with a full chunk; stop once an ACK fails to
 	 * come: that reply is queued behind a full socket. */
+	/* A reply that went out at once is acknowledged by the read-ahead
+	 * that follows it (the ACK carried in the READ_STREAM_REQ). */
+	uint32_t rid = 0;
 	while (n < 256) {
 		sids[n++] = read_call(&f, "c1", IPC_STDIO_CHUNK, 0);
 		struct ipc_msg m;
-		REQUIRE(expect(mon, IPC_READ_STREAM_REQ, &m) == 0);
+		if (!rid) {
+			REQUIRE(expect(mon, IPC_READ_STREAM_REQ, &m) == 0);
+			rid = m.hdr.id;
+			ipc_msg_release(&m);
+		}
 		struct ipc_stdio_data h = { .offset = off };
 		memcpy(buf, &h, sizeof(h));
-		reply(mon, IPC_READ_STREAM_REPLY, m.hdr.id, buf, sizeof(buf));
-		ipc_msg_release(&m);
+		reply(mon, IPC_READ_STREAM_REPLY, rid, buf, sizeof(buf));
 		off += IPC_STDIO_CHUNK;
 		if (quiet(mon, 200)) {
 			held = true;
 			break;
 		}
-		REQUIRE(expect(mon, IPC_READ_STREAM_ACK, &m) == 0);
-		struct ipc_stdio_ack a;
-		memcpy(&a, m.payload, sizeof(a));
+		REQUIRE(expect(mon, IPC_READ_STREAM_REQ, &m) == 0);
+		struct ipc_stdio_read q;
+		memcpy(&q, m.payload, sizeof(q));
+		rid = m.hdr.id;
 		ipc_msg_release(&m);
-		acked = a.offset;
+		CHECK_EQ_INT(q.ack, off);
+		acked = q.ack;
 	}
 	CHECK(held);
 	CHECK(acked < off);

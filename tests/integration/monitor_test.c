@@ -213,7 +213,11 @@ static int mon_start(struct mon *t)
 	t->ex = em[0];
 	t->fe = fm[0];
 	t->ctl = ctl[0];
-	return 0;
+	/* As the executor: the policy's verdicts (none denied) before the
+	 * front-end learns of the monitor. */
+	struct ipc_mon_policy mp = { .deny = 0 };
+	struct kerr e = { 0 };
+	return ipc_send_fd(t->ex, IPC_MON_POLICY, 0, &mp, sizeof(mp), -1, &e);
 }
 
 static int exited_within(pid_t pid, int ms, int *status)
@@ -410,12 +414,13 @@ static int fe_ask(struct mon *t, uint32_t type, const void *p, size_t len, struc
 	return -1;
 }
 
-/* One READ_STREAM_REQ: bytes (0 = EOF), or -1 (ERROR or failure). ACKed
- * right away when ack. */
-static ssize_t fe_read(struct mon *t, const char *exec_id, unsigned stream, void *buf, size_t max,
-		       uint64_t *offset, bool ack)
+/* One READ_STREAM_REQ carrying the ACK carried (0: none): bytes (0 =
+ * EOF), or -1 (ERROR or failure). ACKed by a READ_STREAM_ACK right away
+ * when ack. */
+static ssize_t fe_read_carrying(struct mon *t, const char *exec_id, unsigned stream, void *buf,
+				size_t max, uint64_t *offset, bool ack, uint64_t carried)
 {
-	struct ipc_stdio_read r = { .stream = stream, .max_len = (uint32_t)max };
+	struct ipc_stdio_read r = { .stream = stream, .max_len = (uint32_t)max, .ack = carried };
 	snprintf(r.exec_id, sizeof(r.exec_id), "%s", exec_id);
 	struct ipc_msg m;
 	if (fe_ask(t, IPC_READ_STREAM_REQ, &r, sizeof(r), &m) != 1)
@@ -439,6 +444,12 @@ static ssize_t fe_read(struct mon *t, const char *exec_id, unsigned stream, void
 	}
 	ipc_msg_release(&m);
 	return n;
+}
+
+static ssize_t fe_read(struct mon *t, const char *exec_id, unsigned stream, void *buf, size_t max,
+		       uint64_t *offset, bool ack)
+{
+	return fe_read_carrying(t, exec_id, stream, buf, max, offset, ack, 0);
 }
 
 /* Everything up to EOF, acknowledged; the length, or -1. */
@@ -650,8 +661,15 @@ TEST(output_exit_code_and_eof)
 	CHECK_EQ_INT(fe_read_all(&M, "e1", IPC_STREAM_STDOUT, buf, sizeof(buf)), 5);
 	CHECK_EQ_STR(buf, "hello");
 	CHECK(!has_release(&M, "e1")); /* stderr is not read yet */
-	CHECK_EQ_INT(fe_read_all(&M, "e1", IPC_STREAM_STDERR, buf, sizeof(buf)), 4);
+	/* The ACK of stderr's last byte (sent with this read) leaves the
+	 * process drained but for stderr's EOF answer: no release while that
+	 * is owed (however long the next read takes: a host's round trip),
+	 * and the next read is EOF, not NOT_FOUND. */
+	memset(buf, 0, sizeof(buf));
+	CHECK_EQ_INT(fe_read(&M, "e1", IPC_STREAM_STDERR, buf, sizeof(buf), NULL, true), 4);
 	CHECK_EQ_STR(buf, "oops");
+	CHECK(!ex_released(&M, "e1", 300));
+	CHECK_EQ_INT(fe_read(&M, "e1", IPC_STREAM_STDERR, buf, sizeof(buf), NULL, true), 0);
 	/* drained: released, and the executor is told */
 	CHECK(ex_released(&M, "e1", TIMEOUT_MS));
 	CHECK_EQ_INT(fe_read(&M, "e1", IPC_STREAM_STDOUT, buf, sizeof(buf), NULL, true), -1);
@@ -842,6 +860,46 @@ TEST(frontend_replaced_mid_stream_loses_nothing)
 		same = all[i] == (uint8_t)pat[i % ll];
 	CHECK(same);
 	CHECK_EQ_INT(fe_wait(&M, "re"), 0);
+}
+
+/* The front-end's ACK carried by its next read (doc/ipc.md): applied
+ * before the read, as a READ_STREAM_ACK. Attack: a compromised front-end
+ * acknowledging past what it was sent, or behind what it acknowledged,
+ * is ignored (the next front-end still gets those bytes); acknowledging
+ * bytes it was sent and never passed on drops only output that went
+ * through it anyway. */
+TEST(read_carries_the_ack)
+{
+	NEED_MONITOR();
+	REQUIRE(spawn(&M, "ca", false, "printf 0123456789abcdefghij", NULL) > 0);
+	char buf[64];
+	uint64_t off = 99;
+	REQUIRE(fe_read_carrying(&M, "ca", IPC_STREAM_STDOUT, buf, 5, &off, false, 0) == 5);
+	CHECK(off == 0 && memcmp(buf, "01234", 5) == 0);
+	/* Past what was sent (5): ignored; the read is answered. */
+	CHECK_EQ_INT(fe_read_carrying(&M, "ca", IPC_STREAM_STDOUT, buf, 5, &off, false, 1000), 5);
+	CHECK(off == 5 && memcmp(buf, "56789", 5) == 0);
+	/* Within (0, 10]: applied. */
+	CHECK_EQ_INT(fe_read_carrying(&M, "ca", IPC_STREAM_STDOUT, buf, 5, &off, false, 5), 5);
+	CHECK_EQ_INT(off, 10);
+	/* Behind what was acknowledged: ignored. */
+	CHECK_EQ_INT(fe_read_carrying(&M, "ca", IPC_STREAM_STDOUT, buf, 1, &off, false, 3), 1);
+	CHECK_EQ_INT(off, 15);
+	/* A new front-end starts at 5: neither 1000 nor 3 counted. */
+	REQUIRE(ex_new_frontend(&M) == 0);
+	CHECK_EQ_INT(fe_read_carrying(&M, "ca", IPC_STREAM_STDOUT, buf, 3, &off, false, 0), 3);
+	CHECK(off == 5 && memcmp(buf, "567", 3) == 0);
+	/* Acknowledging the 3 bytes it just got and 2 it was never sent:
+	 * ignored as a whole (10 > 8 sent); applied once 10 was sent. */
+	CHECK_EQ_INT(fe_read_carrying(&M, "ca", IPC_STREAM_STDOUT, buf, 2, &off, false, 10), 2);
+	CHECK_EQ_INT(off, 8);
+	CHECK_EQ_INT(fe_read_carrying(&M, "ca", IPC_STREAM_STDOUT, buf, 2, &off, false, 10), 2);
+	CHECK_EQ_INT(off, 10);
+	REQUIRE(ex_new_frontend(&M) == 0);
+	CHECK_EQ_INT(fe_read_carrying(&M, "ca", IPC_STREAM_STDOUT, buf, 64, &off, true, 0), 10);
+	CHECK(off == 10 && memcmp(buf, "abcdefghij", 10) == 0);
+	CHECK_EQ_INT(fe_read(&M, "ca", IPC_STREAM_STDOUT, buf, 64, NULL, true), 0);
+	CHECK_EQ_INT(fe_wait(&M, "ca"), 0);
 }
 
 /* Read a pid the process printed first on stderr. */

@@ -28,15 +28,25 @@ cg_name=
 declare -a tree=()
 # ---- process tree of the agent ----
 
-ppid_of() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f2; }
+# stat_ppid PID: sets ppid from /proc/PID/stat, in this shell (no fork:
+# descendants reads every process's, and the suites call it in loops);
+# false if the process is gone. The comm may hold ") ": cut at the last.
+stat_ppid() {
+  local st
+  read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+  st=${st##*) }
+  st=${st#* }
+  ppid=${st%% *}
+}
+ppid_of() { local ppid; stat_ppid "$1" && echo "$ppid"; }
 comm_of() { cat "/proc/$1/comm" 2>/dev/null; }
 descendants() { # every live descendant of $1
   local -A kids=()
-  local p pp
+  local p ppid
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
-    pp=$(ppid_of "$p") || continue
-    [ -n "$pp" ] && kids[$pp]="${kids[$pp]:-} $p"
+    stat_ppid "$p" || continue
+    [ -n "$ppid" ] && kids[$ppid]="${kids[$ppid]:-} $p"
   done
   local queue=("$1") out=()
   while [ ${#queue[@]} -gt 0 ]; do
@@ -57,9 +67,13 @@ child_named() { # child_named PARENT COMM-PREFIX
   return 1
 }
 in_child_pidns() { # a container process: its NSpid has more than one entry
-  local ns
-  ns=$(awk '/^NSpid:/ {print NF - 1}' "/proc/$1/status" 2>/dev/null)
-  [ -n "$ns" ] && [ "$ns" -gt 1 ]
+  local k v
+  while read -r k v; do
+    [ "$k" = NSpid: ] || continue
+    [[ $v == *[[:space:]]* ]]
+    return
+  done 2>/dev/null <"/proc/$1/status"
+  return 1
 }
 agent_procs() { # the agent's own processes (not container processes)
   local p
@@ -111,7 +125,7 @@ agent_sanitized() { ldd "$agent" 2>/dev/null | grep -q libasan; }
 
 # agent_start NAME: a fresh agent; sets work, shared, addr, agent_pid, cg_name,
 # executor_pid, frontend_pid, spawner_pid (the executor's unfiltered fork,
-# its child for as long as it runs).
+# its child for as long as it runs), policy_pid (kata-agent-policy).
 agent_start() {
   work="$top/$1"
   shared="$work/shared"
@@ -131,6 +145,10 @@ agent_start() {
       "$agent_toml" >"$work/agent.toml"
     extra+=(--config "$work/agent.toml")
   fi
+  # agent_args: more options for the parent, after ours (the last of a
+  # repeated option wins: --shared-dir /run/kata-containers with an
+  # agent_prep that mounts the shared dir there).
+  extra+=(${agent_args:-})
   # agent_prep: shell commands run inside the new mount namespace before the
   # agent (which then takes the shell's pid), e.g. extra cgroup mounts;
   # agent_netns=1: the agent gets a network namespace of its own too.
@@ -142,6 +160,7 @@ agent_start() {
       executor_pid=$(child_named "$agent_pid" kata-agent-exec)
       frontend_pid=$(child_named "$agent_pid" kata-agent-fron)
       spawner_pid=$(child_named "$executor_pid" kata-agent-exec)
+      policy_pid=$(child_named "$agent_pid" kata-agent-pol)
       return 0
     fi
     [ -e "/proc/$agent_pid" ] || break

@@ -60,21 +60,37 @@ class Tree:
         with open(os.path.join(self.results, name + '.rc'), 'w') as fh:
             fh.write(f'{rc}\n')
 
-    def meson(self, tests, known=None):
+    def meson(self, tests, known=None, cmds=None, suites=None, build=None):
         """tests: [(name, result, stdout)]; known: the names meson lists
-        (default: the same)."""
+        (default: the same); cmds: name -> the command meson runs (default:
+        a program of the build tree named after the test); suites: name ->
+        its meson suites besides the project's; build: another build
+        directory than the tree's."""
         names = known if known is not None else [t[0] for t in tests]
+        cmds, suites, build = cmds or {}, suites or {}, build or self.build
+        os.makedirs(os.path.join(build, 'meson-info'), exist_ok=True)
+        os.makedirs(os.path.join(build, 'meson-logs'), exist_ok=True)
         for n in names:
-            prog = os.path.join(self.build, n)
+            prog = os.path.join(build, n)
             with open(prog, 'w') as fh:
                 fh.write('#!/bin/sh\n')
             os.chmod(prog, 0o755)
-        with open(os.path.join(self.build, 'meson-info', 'intro-tests.json'), 'w') as fh:
-            json.dump([{'name': n, 'cmd': [os.path.join(self.build, n)], 'suite': ['p']}
-                       for n in names], fh)
-        with open(os.path.join(self.build, 'meson-logs', 'testlog.json'), 'w') as fh:
+        # a test given suites leaves the project's ('p'); meson logs
+        # "p:SUITE / NAME" and "p / NAME" once there is more than one suite
+        suite_of = {n: ['p:' + x for x in suites[n]] if n in suites else ['p'] for n in names}
+        several = len({x for v in suite_of.values() for x in v}) > 1
+
+        def logged(n):
+            if not several:
+                return n
+            tail = '+'.join(x.split(':', 1)[1] if ':' in x else '' for x in suite_of[n])
+            return 'p' + (':' + tail if tail else '') + ' / ' + n
+        with open(os.path.join(build, 'meson-info', 'intro-tests.json'), 'w') as fh:
+            json.dump([{'name': n, 'cmd': cmds.get(n, [os.path.join(build, n)]),
+                        'suite': suite_of[n]} for n in names], fh)
+        with open(os.path.join(build, 'meson-logs', 'testlog.json'), 'w') as fh:
             for n, result, out in tests:
-                fh.write(json.dumps({'name': n, 'result': result, 'stdout': out,
+                fh.write(json.dumps({'name': logged(n), 'result': result, 'stdout': out,
                                      'returncode': 0 if result in ('OK', 'SKIP') else 1}) + '\n')
 
     def run(self, ci=False, extra=()):
@@ -198,6 +214,32 @@ def _(t):
     os.unlink(os.path.join(t.results, 'interop.tap'))
     return expect(*t.run(), 1, '10 passed, 1 failed, 0 skipped',
                   'FAILED interop: ' + os.path.join(t.src, 'tests/interop/run.sh') + ' is not executable')
+
+
+@case('a meson test running a script of the source tree: the script must be executable, its data arguments need not')
+def _(t):
+    replay = t.script('tests/runtime/replay.sh')
+    scenario = t.script('tests/runtime/pod.json', 0o644)
+    old = t.script('tests/old.sh', 0o644)
+    golden = os.path.join(t.src, 'tests/unit/golden')
+    os.makedirs(golden)
+    t.meson([('runtime-pod', 'OK', GOOD_TAP), ('old', 'OK', GOOD_TAP), ('golden', 'OK', GOOD_TAP)],
+            cmds={'runtime-pod': [replay, os.path.join(t.build, 'agent'), scenario],
+                  'old': ['/usr/bin/env', 'sh', old, scenario],
+                  'golden': [os.path.join(t.build, 'golden'), golden, scenario]})
+    return expect(*t.run(), 1, '16 passed, 1 failed, 0 skipped', 'FAILED old: ' + old + ' is not executable')
+
+
+@case('a second build run with --except-suite: that suite is not expected there, the others are (names logged as p:SUITE / NAME)')
+def _(t):
+    known = ['unit', 'churn', 'gone']
+    suites = {'churn': ['plain-only']}
+    t.meson([('unit', 'OK', GOOD_TAP), ('churn', 'OK', GOOD_TAP), ('gone', 'OK', GOOD_TAP)],
+            known=known, suites=suites)
+    asan = os.path.join(t.src, 'build-asan')
+    t.meson([('unit', 'OK', GOOD_TAP)], known=known, suites=suites, build=asan)
+    return expect(*t.run(extra=('--meson', asan, '--except-suite', 'plain-only')), 1,
+                  '18 passed, 1 failed, 0 skipped', 'FAILED build-asan:gone: meson knows this suite')
 
 
 @case('an external suite with no TAP file (it did not run): a failure')

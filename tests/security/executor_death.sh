@@ -32,13 +32,15 @@ t_executor_death() {
     \"source\": \"tmpfs\", \"fstype\": \"tmpfs\", \"options\": [\"size=1m\"], \"mountPoint\": \"$eph\"}]}" \
     >"$out" 2>&1 || { fail_rest "CreateSandbox: $(cat "$out")"; return; }
   # A container whose init left a daemon behind (double fork), and an exec.
-  b=$(bundle c1 sh -c '(sleep 1003 &); echo ready; exec sleep 1000')
+  # Their sleeps last 100N$$ seconds (N 0 to 4): names no other process on
+  # the machine has (other suites sleep 1000 too), to look for survivors by.
+  b=$(bundle c1 sh -c "(sleep 1003$$ &); echo ready; exec sleep 1000$$")
   ctl run "$b" --id c1 </dev/null >"$work/c1.out" 2>&1 &
   wait_for_file_text "$work/c1.out" ready 200 || { fail_rest "c1 did not start: $(cat "$work/c1.out")"; return; }
-  ctl exec c1 -- sleep 1004 </dev/null >/dev/null 2>&1 &
-  b=$(bundle c2 sleep 1001)
+  ctl exec c1 -- sleep "1004$$" </dev/null >/dev/null 2>&1 &
+  b=$(bundle c2 sleep "1001$$")
   ctl run "$b" --id c2 </dev/null >/dev/null 2>&1 &
-  for _ in $(seq 1 100); do [ "$(pgrep -ax sleep | grep -cE 'sleep 100[14]')" -ge 2 ] && break; sleep 0.1; done
+  for _ in $(seq 1 100); do [ "$(pgrep -ax sleep | grep -cE "sleep 100[14]$$\$")" -ge 2 ] && break; sleep 0.1; done
   # Something outside the agent keeps its mount namespace open to look at.
   nsenter -t "$agent_pid" -m sleep 300 &
   local nsh=$!
@@ -72,8 +74,8 @@ t_executor_death() {
   left=$(agent_left)
   check "no process of the agent or its containers survives (monitors, launchers, kata-pidns, containers, a double-forked daemon, an exec)" \
     "left: $left" test -z "$left"
-  left=$(pgrep -ax sleep | grep -E 'sleep 100[0-4]')
-  check "no container process at all ('sleep 1000'..'1004')" "$left" test -z "$left"
+  left=$(pgrep -ax sleep | grep -E "sleep 100[0-4]$$\$")
+  check "no container process at all ('sleep 1000'..'1004', this run's)" "$left" test -z "$left"
   left=$(cg_left)
   check "no container cgroup is left below the agent's cgroup parent" "$left" test -z "$left"
   left=$(grep " $shared/" "/proc/$nsh/mountinfo")

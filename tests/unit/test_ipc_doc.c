@@ -33,6 +33,7 @@ static const char *const role_doc[IPC_ROLE_COUNT] = {
 	[IPC_ROLE_MONITOR] = "monitor",
 	[IPC_ROLE_LAUNCHER] = "launcher",
 	[IPC_ROLE_SPAWNER] = "spawner",
+	[IPC_ROLE_POLICY] = "policy",
 	[IPC_ROLE_TEST] = "tests",
 };
 

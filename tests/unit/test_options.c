@@ -535,16 +535,19 @@ TEST(vsock_peer_cids)
 	CHECK(options_peer_cid_allowed(&o, 2));
 	CHECK(!options_peer_cid_allowed(&o, 1));
 	CHECK(!options_peer_cid_allowed(&o, 3));
+	options_free(&o);
 	REQUIRE(parse(&o, &w, "agent.vsock_peer_cids=2,1") == 0);
 	CHECK(options_peer_cid_allowed(&o, 1) && options_peer_cid_allowed(&o, 2));
 	CHECK(!options_peer_cid_allowed(&o, 3));
 	options_format_peer_cids(&o, buf, sizeof(buf));
 	CHECK_EQ_STR(buf, "2,1");
+	options_free(&o);
 	REQUIRE(parse(&o, &w, "agent.vsock_peer_cids=any") == 0);
 	CHECK(options_peer_cid_allowed(&o, 12345));
 	options_format_peer_cids(&o, buf, sizeof(buf));
 	CHECK_EQ_STR(buf, "any");
 	/* bad values warn and keep what was there */
+	options_free(&o);
 	REQUIRE(parse(&o, &w, "agent.vsock_peer_cids=3 agent.vsock_peer_cids=1,,2 "
 			      "agent.vsock_peer_cids=-1 agent.vsock_peer_cids=4294967295 "
 			      "agent.vsock_peer_cids=x agent.vsock_peer_cids") == 0);

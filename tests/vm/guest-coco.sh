@@ -49,3 +49,23 @@ check "confidential-data-hub has OCICRYPT_KEYPROVIDER_CONFIG" \
 out=$(cdh-call get-resource kbs:///marker 2>&1)
 check "the CDH serves GetResource on /run/confidential-containers/cdh.sock from the resources its cdh.toml names" \
   test "$out" = "$(cat /opt/cdh-resources/marker)"
+
+# The initdata policy is the one in force (issue 11): everything allowed but
+# ExecProcess, as upstream's allow-all-except-exec-process.rego. Requests as
+# the runtime sends them; a CreateContainer whose spec lacks `linux` gets
+# past the front-end and the policy and meets the executor's own check.
+has() { printf '%s\n' "$1" | grep -q -- "$2"; }
+lacks() { ! printf '%s\n' "$1" | grep -q -- "$2"; }
+pr=$("$ctl" --addr "$addr" call AgentService/GetGuestDetails '{"memBlockSize": true}' 2>&1)
+check "GetGuestDetails allowed by the initdata policy" has "$pr" memBlockSizeBytes
+pr=$("$ctl" --addr "$addr" call AgentService/ExecProcess \
+  '{"containerId": "c1", "execId": "e1", "process": {"Args": ["/bin/sh"], "Env": ["PATH=/bin"], "Cwd": "/", "User": {}}}' 2>&1)
+check "ExecProcess denied by the initdata policy: PERMISSION_DENIED" \
+  has "$pr" "PERMISSION_DENIED: ExecProcessRequest is blocked by policy"
+pr=$("$ctl" --addr "$addr" call AgentService/CreateContainer \
+  '{"containerId": "c1", "execId": "c1", "OCI": {"Process": {"Args": ["true"], "Cwd": "/"}, "Root": {"Path": "/nonexistent"}}}' 2>&1)
+if has "$pr" "INVALID_ARGUMENT: Linux: missing" && lacks "$pr" "blocked by policy"; then
+  pass "CreateContainer allowed by it: the executor's own check answers"
+else
+  fail "CreateContainer allowed by it: the executor's own check answers" "$pr"
+fi

@@ -163,6 +163,11 @@ remove scsi
 
 # 13-14. A device that never comes: DEADLINE_EXCEEDED after
 # agent.hotplug_timeout, naming it, while other requests are answered.
+# Check 24's CreateContainer (a node no uevent announced) waits for the same
+# deadline: it starts now, beside this one, rather than after it.
+mknod /dev/vdq b $(cat "/sys/class/block/$vda/dev" | tr : ' ')
+(create ghost >/tmp/ghost.out 2>&1) &
+gpid=$!
 : >/tmp/order
 (create never >/tmp/never.out 2>&1; echo "never $?" >>/tmp/order) &
 npid=$!
@@ -235,8 +240,7 @@ check "the function keeps its driver ($drv) and its volume ($out)" test "$drv:$o
 # 24-27. Attacks: a node the kernel never announced (the blk disk's numbers
 # under an unannounced name), a blk source naming /dev/vda, a symlink and a
 # node of other numbers at the kernel's name.
-mknod /dev/vdq b $(cat "/sys/class/block/$vda/dev" | tr : ' ')
-create ghost >/tmp/ghost.out 2>&1
+wait "$gpid" # started with checks 13-14
 check "mmioblk naming /dev/vdq (a node no uevent announced): not used (DEADLINE_EXCEEDED)" \
   sh -c 'grep -q DEADLINE_EXCEEDED /tmp/ghost.out || { cat /tmp/ghost.out; exit 1; }'
 rm -f /dev/vdq

@@ -28,8 +28,9 @@ resources_checks=38
 guest_ops_checks=3
 # tests/vm/guest-setup-fds.sh (the setup-child fd grab during ExecProcess).
 setup_fds_checks=5
-# tests/vm/guest-coco.sh (initdata, the guest components' launch, the CDH).
-coco_checks=13
+# tests/vm/guest-coco.sh (initdata, the guest components' launch, the CDH,
+# the initdata policy enforced).
+coco_checks=16
 # tests/vm/guest-passfd.sh (fd-passthrough stdio over vsock).
 passfd_checks=7
 plan_of() {
@@ -115,6 +116,7 @@ footprint() {
     */kata-agent) who=parent ;;
     */kata-agent-frontend) who=front-end ;;
     */kata-agent-monitor) who=monitor ;;
+    */kata-agent-policy) who=policy ;;
     */kata-agent-executor)
       # the executor is PID 1's child, a launcher its monitor's; another
       # fork of the executor holds the sandbox's pid namespace

@@ -10,6 +10,13 @@
 # environment variables: vmtest_mode selects what this boot is for.
 export PATH=/usr/bin:/usr/sbin:/bin:/sbin
 
+# The firmware's last console line (SeaBIOS: "Booting from ROM..") has no
+# newline, and a quiet kernel may print nothing after it: end that line, so
+# the runner's first line (its plan) starts one, where tests/vm/run looks
+# for "VMTAP". Without this the devices boot's plan was lost on a machine
+# whose kernel printed nothing ("Booting from ROM..VMTAP 1..29").
+echo
+
 if [ "${vmtest_mode:-}" = probe ]; then
   # the accelerator probe of tests/vm/run: booting this far is the answer
   echo "VMPROBE-OK"

@@ -36,10 +36,10 @@ t_many() {
   # (kata-pidns holds the sandbox's shared namespaces until DestroySandbox)
   for p in $(descendants "$agent_pid"); do
     [ "$p" = "$executor_pid" ] || [ "$p" = "$frontend_pid" ] || [ "$p" = "$spawner_pid" ] ||
-      [ "$(comm_of "$p")" = kata-pidns ] ||
+      [ "$p" = "$policy_pid" ] || [ "$(comm_of "$p")" = kata-pidns ] ||
       left+=("$p:$(comm_of "$p")")
   done
-  check "no leftover processes (only parent, executor, its spawner, front-end, the sandbox's namespace holder)" \
+  check "no leftover processes (only parent, executor, its spawner, front-end, policy process, the sandbox's namespace holder)" \
     "${left[*]:-}" want "${#left[@]}" 0
   local m
   m=$(wc -l <"/proc/$executor_pid/mountinfo")

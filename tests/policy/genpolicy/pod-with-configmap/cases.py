@@ -3,10 +3,18 @@
 container with a ConfigMap volume), in the order the runtime sends them, with
 the verdict rules.rego must give.  Shapes as the Go runtime fills them:
 CreateSandbox in kataAgent.startSandbox, CreateContainer in
-kataAgent.createContainer (OCI spec from containerd's CRI, storages for a
-guest-pulled image), ExecProcess in kataAgent.exec
-(src/runtime/virtcontainers/kata_agent.go); fields left out here get their
-serde defaults (serde_shape.py)."""
+kataAgent.createContainer (OCI spec from containerd's CRI; the rootfs already
+at Root.Path, see HOST_SIDE), ExecProcess in kataAgent.exec
+(src/runtime/virtcontainers/kata_agent.go; constrainGRPCSpec drops the
+network namespace and empties the other namespaces' paths); fields left out
+here get their serde defaults (serde_shape.py).
+
+For the real agent (tests/policy/genpolicy-agent): HOST_SIDE lays out what
+the runtime and the image would have put below /run/kata-containers before
+the requests (KATA is the agent's /run/kata-containers, MKBUNDLE
+scripts/make-busybox-bundle), and a case's "agent" is the status the agent
+answers a request the policy allows (default OK), "timeout" the deadline
+the request is sent with (for requests that block)."""
 import base64
 import copy
 
@@ -18,10 +26,32 @@ DEFAULT_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CA
                 "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
                 "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-NAMESPACES = [{"Type": "ipc"}, {"Type": "uts"}, {"Type": "mount"},
-              {"Type": "network", "Path": NETNS}]
+NAMESPACES = [{"Type": "ipc"}, {"Type": "uts"}, {"Type": "mount"}]
 LINUX = {"Namespaces": NAMESPACES, "MaskedPaths": ["/proc/kcore", "/proc/keys", "/sys/firmware"],
          "ReadonlyPaths": ["/proc/bus", "/proc/sys"], "Resources": {}}
+
+
+# The rootfs at Root.Path as a guest pull leaves it (our agent has no
+# image_guest_pull storage driver, so the request carries none and the test
+# lays the image out), busybox for both images: the pause image's /pause
+# and httpd's /srv; the files kubelet shares (kata_agent.go's ShareFile
+# names: <container id>-<16 hex>-<name>), the ConfigMap a directory.
+HOST_SIDE = """
+set -e
+C=$KATA/shared/containers
+"$MKBUNDLE" "$KATA/%(sid)s" >/dev/null
+"$MKBUNDLE" "$KATA/%(bid)s" >/dev/null
+printf '#!/bin/sh\\nexec sleep 100000\\n' >"$KATA/%(sid)s/rootfs/pause"
+chmod 755 "$KATA/%(sid)s/rootfs/pause"
+mkdir -p "$KATA/%(bid)s/rootfs/srv/config" "$C"
+echo '<h1>web</h1>' >"$KATA/%(bid)s/rootfs/srv/index.html"
+echo 'nameserver 10.96.0.10' >"$C/%(sid)s-0123456789abcdef-resolv.conf"
+for f in hosts termination-log hostname resolv.conf; do
+  echo "$f" >"$C/%(bid)s-0123456789abcdef-$f"
+done
+mkdir "$C/%(bid)s-0123456789abcdef-site-config"
+echo 'listen 80' >"$C/%(bid)s-0123456789abcdef-site-config/site.conf"
+""" % {"sid": SID, "bid": BID}
 
 
 def caps(extra=()):
@@ -63,8 +93,7 @@ PAUSE = {
 
 HTTPD = {
     "container_id": BID, "exec_id": BID,
-    "storages": [{"driver": "image_guest_pull", "source": "example.org/httpd:1.0",
-                  "fstype": "overlay", "mount_point": "/run/kata-containers/%s/rootfs" % BID}],
+    "storages": [],
     "OCI": {
         "Version": "1.1.0",
         "Process": {"User": {"UID": 1000, "GID": 1000, "AdditionalGids": [1000]},
@@ -110,11 +139,11 @@ def httpd(cid, change):
     return r
 
 
-def exec_req(args, cid=BID, change=None):
+def exec_req(eid, args, cid=BID, change=None):
     p = {"User": {"UID": 1000, "GID": 1000, "AdditionalGids": [1000]}, "Args": args,
          "Env": [PATH_ENV, "HOSTNAME=web", "POD_NAME=web", "POD_NAMESPACE=shop", "MODE=production"],
          "Cwd": "/srv"}
-    r = {"container_id": cid, "exec_id": "e1", "process": p}
+    r = {"container_id": cid, "exec_id": eid, "process": p}
     if change:
         change(r)
     return r
@@ -141,8 +170,9 @@ def set_path(path, value):
 def cases():
     c = []
 
-    def add(desc, kind, req, allowed):
-        c.append({"description": desc, "kind": kind, "request": req, "allowed": allowed})
+    def add(desc, kind, req, allowed, **agent):
+        c.append(dict({"description": desc, "kind": kind, "request": req, "allowed": allowed},
+                      **agent))
 
     add("CreateSandbox with the shm storage", "CreateSandboxRequest",
         {"hostname": "web", "sandbox_id": SID, "storages": [{
@@ -152,7 +182,9 @@ def cases():
     add("CreateSandbox asking for a kernel module", "CreateSandboxRequest",
         {"sandbox_id": SID, "kernel_modules": [{"name": "evil"}]}, False)
     add("the pause container", "CreateContainerRequest", PAUSE, True)
+    add("the pause container started", "StartContainerRequest", {"container_id": SID}, True)
     add("the httpd container with its ConfigMap volume", "CreateContainerRequest", HTTPD, True)
+    add("the httpd container started", "StartContainerRequest", {"container_id": BID}, True)
     add("httpd again with one more capability (CAP_SYS_ADMIN)", "CreateContainerRequest",
         httpd(other_id(1), lambda r: r["OCI"]["Process"].update(Capabilities=caps(["CAP_SYS_ADMIN"]))),
         False)
@@ -184,24 +216,25 @@ def cases():
     add("httpd with a service-link variable the settings allow", "CreateContainerRequest",
         httpd(other_id(10), lambda r: r["OCI"]["Process"]["Env"].append("DB_SERVICE_HOST=10.0.0.12")),
         True)
-    add("exec of a command the pod spec lists", "ExecProcessRequest", exec_req(["/bin/ls", "/srv"]), True)
-    add("exec of a shell", "ExecProcessRequest", exec_req(["/bin/sh"]), False)
+    add("that container started", "StartContainerRequest", {"container_id": other_id(10)}, True)
+    add("exec of a command the pod spec lists", "ExecProcessRequest", exec_req("ls", ["/bin/ls", "/srv"]), True)
+    add("exec of a shell", "ExecProcessRequest", exec_req("sh", ["/bin/sh"]), False)
     add("exec of a listed command with other arguments", "ExecProcessRequest",
-        exec_req(["/bin/ls", "/"]), False)
+        exec_req("ls-root", ["/bin/ls", "/"]), False)
     add("exec of a command the settings allow everywhere", "ExecProcessRequest",
-        exec_req(["/bin/date"]), True)
+        exec_req("date", ["/bin/date"]), True)
     add("exec matching the settings' regex", "ExecProcessRequest",
-        exec_req(["/bin/echo", "hello", "world"]), True)
+        exec_req("echo", ["/bin/echo", "hello", "world"]), True)
     add("exec not matching the settings' regex", "ExecProcessRequest",
-        exec_req(["/bin/echo", "$(reboot)"]), False)
+        exec_req("echo-reboot", ["/bin/echo", "$(reboot)"]), False)
     add("exec of a listed command as root", "ExecProcessRequest",
-        exec_req(["/bin/ls", "/srv"], change=set_path(["process", "User"], {"UID": 0, "GID": 0})), False)
+        exec_req("ls-as-root", ["/bin/ls", "/srv"], change=set_path(["process", "User"], {"UID": 0, "GID": 0})), False)
     add("exec into a container the policy never created", "ExecProcessRequest",
-        exec_req(["/bin/ls", "/srv"], cid=other_id(42)), False)
+        exec_req("ls-42", ["/bin/ls", "/srv"], cid=other_id(42)), False)
     # CopyFile as kataAgent.copyFile sends it: mode with the file type bits,
     # the content in data (base64 in proto3 JSON)
     add("CopyFile of a shared file", "CopyFileRequest",
-        copy_file(shared(BID, "site-config"), 0o100644, b"listen 8080\n"), True)
+        copy_file(shared(BID, "site-config/site.conf"), 0o100644, b"listen 8080\n"), True)
     add("CopyFile of a shared directory", "CopyFileRequest",
         copy_file(shared(BID, "site-config.d"), 0o040755, b""), True)
     add("CopyFile out of the shared directory", "CopyFileRequest",
@@ -212,18 +245,22 @@ def cases():
         copy_file(shared(BID, "d/link"), 0o120777, b"/etc/shadow"), False)
     add("CopyFile of a relative symlink inside", "CopyFileRequest",
         copy_file(shared(BID, "d/link2"), 0o120777, b"site.conf"), True)
-    add("ReadStream (allowed by the settings)", "ReadStreamRequest",
-        {"container_id": BID, "exec_id": BID, "len": 1024}, True)
+    add("ReadStream of the date exec's output (allowed by the settings)", "ReadStreamRequest",
+        {"container_id": BID, "exec_id": "date", "len": 1024}, True)
+    add("WaitProcess of the date exec (allowed by default)", "WaitProcessRequest",
+        {"container_id": BID, "exec_id": "date"}, True)
     add("WriteStream (denied by the settings)", "WriteStreamRequest",
         {"container_id": BID, "exec_id": BID, "data": "aGk="}, False)
     add("UpdateInterface of eth0", "UpdateInterfaceRequest",
-        {"interface": {"device": "eth0", "name": "eth0", "hwAddr": "02:42:ac:11:00:02", "mtu": 1500}}, True)
+        {"interface": {"device": "eth0", "name": "eth0", "hwAddr": "02:42:ac:11:00:02", "mtu": 1500}}, True,
+        agent="NOT_FOUND")  # the agent's network namespace has no such link
     add("UpdateInterface of lo", "UpdateInterfaceRequest",
         {"interface": {"device": "lo", "name": "lo", "hwAddr": "02:42:ac:11:00:03"}}, False)
     add("UpdateRoutes with a loopback source", "UpdateRoutesRequest",
         {"routes": {"Routes": [{"dest": "10.0.0.0/8", "device": "eth0", "source": "127.0.0.1"}]}}, False)
     add("SetPolicy (not allowed by this policy)", "SetPolicyRequest", {"policy": "package x"}, False)
-    add("GetOOMEvent (allowed by default)", "GetOOMEventRequest", {}, True)
+    add("GetOOMEvent (allowed by default)", "GetOOMEventRequest", {}, True,
+        agent="DEADLINE_EXCEEDED", timeout=2)  # it waits for an OOM event
     add("RemoveContainer of httpd", "RemoveContainerRequest", {"container_id": BID}, True)
-    add("exec into httpd after its removal", "ExecProcessRequest", exec_req(["/bin/ls", "/srv"]), False)
+    add("exec into httpd after its removal", "ExecProcessRequest", exec_req("ls-after", ["/bin/ls", "/srv"]), False)
     return c

@@ -6,9 +6,9 @@
  * front-end faces the host), the container's output and its stdin reading,
  * process exits, and a front-end restart in the middle of it all.
  *
- * The monitor's handlers are static in main.c and proc.c: both are compiled
- * into this file (main() renamed), so the fuzzer drives exactly the
- * functions its event loop calls, with the real dispatch tables. Nothing is
+ * The monitor's handlers are static in main.c, proc.c and passfd.c: all
+ * are compiled into this file (main() renamed), so the fuzzer drives exactly
+ * the functions its event loop calls, with the real dispatch tables. Nothing is
  * confined and no signal is sent: this program plays the executor, the
  * launcher (it announces processes with MON_PROCESS_ADD: pipes or a pty and
  * a pidfd of a sleeping child of its own), the front-end and the
@@ -39,6 +39,7 @@
 #include "main.c"
 #undef main
 #include "proc.c"
+#include "passfd.c"
 
 #include <sys/prctl.h>
 #include <termios.h>

@@ -1750,9 +1750,6 @@ int storage_secure_begin_dev(const Grpc__Storage *s, const struct storage_policy
 			     struct storage_secure **out, struct kerr *err)
 {
 	*out = NULL;
-	int r = storage_device_unused(node, f, label, err);
-	if (r < 0)
-		return r;
 	bool held = false;
 	struct storage_secure *ss = calloc(1, sizeof(*ss));
 	if (!ss)
@@ -1761,6 +1758,13 @@ int storage_secure_begin_dev(const Grpc__Storage *s, const struct storage_policy
 	if (!ss->ent) {
 		free(ss);
 		return held ? 0 : err->code;
+	}
+	int r = storage_device_unused(node, f, label, err);
+	if (r < 0) {
+		remove_created(ss->ent);
+		entry_free(ss->ent);
+		free(ss);
+		return r;
 	}
 	ss->ent->blkdev = ss->rdev = f->rdev;
 	snprintf(ss->device_id, sizeof(ss->device_id), "%u:%u", major(f->rdev), minor(f->rdev));
@@ -1779,7 +1783,7 @@ int storage_secure_begin(const Grpc__Storage *s, const struct storage_policy *po
 	*out = NULL;
 	int r = check_fs_options(s, err);
 	if (r < 2)
-		return r;
+		return r < 0 ? r : 0;
 	/* The device first: the CDH is told the numbers of the device the
 	 * kernel announced for the storage's source, never a host path. */
 	struct dev_query q;

@@ -44,8 +44,7 @@ static __attribute__((noreturn)) void run_child(const char *prog, int node, int 
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null < 0 || dup2(null, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 ||
-	    dup2(node, 3) < 0)
+	if (null < 0 || dup2(null, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0 || dup2(node, 3) < 0)
 		_exit(127);
 	close_range(4, ~0u, 0);
 	char *const argv[] = { "mkfs.ext4", BLOCK_MKFS_ARGS, "/proc/self/fd/3", NULL };
@@ -84,7 +83,8 @@ static bool collect(struct out o[2], uint64_t deadline)
 				o[i].fd = -1;
 				continue;
 			}
-			size_t k = OUT_KEEP - o[i].len < (size_t)r ? OUT_KEEP - o[i].len : (size_t)r;
+			size_t k = OUT_KEEP - o[i].len < (size_t)r ? OUT_KEEP - o[i].len
+								   : (size_t)r;
 			memcpy(o[i].buf + o[i].len, tmp, k);
 			o[i].len += k;
 		}

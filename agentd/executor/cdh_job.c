@@ -150,12 +150,13 @@ static int unshare_private(int ns, struct kerr *err)
 	if (unshare(ns) < 0)
 		return kerr_set(err, -errno, "unshare 0x%x: %s", (unsigned)ns, strerror(errno));
 	if ((ns & CLONE_NEWNS) && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return kerr_set(err, -errno, "make the mount namespace private: %s", strerror(errno));
+		return kerr_set(err, -errno, "make the mount namespace private: %s",
+				strerror(errno));
 	return 0;
 }
 
 static __attribute__((noreturn)) void worker_main(pid_t parent, int wfd, int ns, cdh_job_fn fn,
-						   void *arg)
+						  void *arg)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)

@@ -187,9 +187,8 @@ static int job_start(struct secure_job *j, struct kerr *err)
 	return 1;
 }
 
-static int start_encrypted(struct container *ct, struct storage_set *owner,
-			   const Grpc__Storage *s, struct storage_secure *ss,
-			   secure_storage_done done, struct kerr *err)
+static int start_encrypted(struct container *ct, struct storage_set *owner, const Grpc__Storage *s,
+			   struct storage_secure *ss, secure_storage_done done, struct kerr *err)
 {
 	struct secure_job *j = job_new(ct, SJ_ENCRYPTED, owner, s, done, err);
 	if (!j) {
@@ -234,7 +233,8 @@ static const Grpc__LinuxDevice *spec_trusted_device(const Grpc__CreateContainerR
 {
 	const Grpc__Linux *lx = req->oci ? req->oci->linux : NULL;
 	for (size_t i = 0; lx && i < lx->n_devices; i++)
-		if (lx->devices[i]->path && !strcmp(lx->devices[i]->path, SECURE_STORAGE_TRUSTED_DEVICE))
+		if (lx->devices[i]->path &&
+		    !strcmp(lx->devices[i]->path, SECURE_STORAGE_TRUSTED_DEVICE))
 			return lx->devices[i];
 	return NULL;
 }
@@ -319,8 +319,7 @@ static int trusted_begin(struct container *ct, const Grpc__LinuxDevice *sd,
 	return job_start(j, err);
 }
 
-int secure_storage_trusted_begin(struct container *ct, secure_storage_done done,
-				 struct kerr *err)
+int secure_storage_trusted_begin(struct container *ct, secure_storage_done done, struct kerr *err)
 {
 	const Grpc__LinuxDevice *sd = spec_trusted_device(ct->req);
 	if (!sd)
@@ -374,8 +373,8 @@ void secure_storage_shutdown(void)
 		if (j->ct)
 			j->ct->sj = NULL;
 		if (j->ss && storage_secure_abandon(j->ss))
-			log_info("container %s: the CDH's mount of %s detached at shutdown", j->ct_id,
-				 j->mount_point);
+			log_info("container %s: the CDH's mount of %s detached at shutdown",
+				 j->ct_id, j->mount_point);
 		job_free(j);
 	}
 }

@@ -94,8 +94,7 @@ int secure_storage_begin(struct container *ct, struct storage_set *owner, const 
  * (PERMISSION_DENIED when the request has none), it is in use or the root
  * disk (storage_device_unused), or the sandbox's trusted storage is
  * another device (FAILED_PRECONDITION). ct->devs must still be there. */
-int secure_storage_trusted_begin(struct container *ct, secure_storage_done done,
-				 struct kerr *err);
+int secure_storage_trusted_begin(struct container *ct, secure_storage_done done, struct kerr *err);
 
 /* ct goes while its worker runs: done is never called. A mkfs worker is
  * killed; a SecureMount goes on as described above. False when none

@@ -1538,7 +1538,8 @@ static int pending_device(dev_t rdev, const char *label, struct kerr *err)
 			return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
 					       "%s (%u:%u): a SecureMount of it on %s (by the CDH) "
 					       "has not ended yet",
-					       label, major(rdev), minor(rdev), p->ent->mount_point);
+					       label, major(rdev), minor(rdev),
+					       p->ent->mount_point);
 	return 0;
 }
 
@@ -1551,8 +1552,7 @@ static void pending_remove(struct storage_secure *ss)
 		}
 }
 
-int storage_device_unused(int node, const struct dev_found *f, const char *label,
-			  struct kerr *err)
+int storage_device_unused(int node, const struct dev_found *f, const char *label, struct kerr *err)
 {
 	unsigned ma = major(f->rdev), mi = minor(f->rdev);
 	struct stat st;
@@ -1567,8 +1567,10 @@ int storage_device_unused(int node, const struct dev_found *f, const char *label
 	snprintf(p, sizeof(p), "/proc/self/fd/%d", node);
 	int fd = open(p, O_RDONLY | O_EXCL | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return kerr_set_status(err, errno == EBUSY ? GRPC_FAILED_PRECONDITION : GRPC_INTERNAL,
-				       -errno, "%s (/dev/%s, %u:%u) %s%s", label, f->devname, ma, mi,
+		return kerr_set_status(err,
+				       errno == EBUSY ? GRPC_FAILED_PRECONDITION : GRPC_INTERNAL,
+				       -errno, "%s (/dev/%s, %u:%u) %s%s", label, f->devname, ma,
+				       mi,
 				       errno == EBUSY ? "is in use (mounted, or held by "
 							"device-mapper, md or swap)"
 						      : "cannot be opened: ",
@@ -1577,8 +1579,8 @@ int storage_device_unused(int node, const struct dev_found *f, const char *label
 	for (struct storage_entry *e = registry; e; e = e->next)
 		if (e->kind == SK_BLOCK && e->blkdev == f->rdev)
 			return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
-					       "%s (/dev/%s, %u:%u) is the storage %s already", label,
-					       f->devname, ma, mi, e->mount_point);
+					       "%s (/dev/%s, %u:%u) is the storage %s already",
+					       label, f->devname, ma, mi, e->mount_point);
 	return pending_device(f->rdev, label, err);
 }
 
@@ -1609,7 +1611,8 @@ static int check_fs_options(const Grpc__Storage *s, struct kerr *err)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "storage %s: %s applies to blk, mmioblk and scsi storages "
 				       "only, not \"%.32s\"",
-				       s->mount_point, key ? STORAGE_OPT_EPHEMERAL_KEY : STORAGE_OPT_CREATE_FS,
+				       s->mount_point,
+				       key ? STORAGE_OPT_EPHEMERAL_KEY : STORAGE_OPT_CREATE_FS,
 				       s->driver ? s->driver : "");
 	/* upstream block_storage_driver_options */
 	if (key && !mkfs)
@@ -1679,9 +1682,8 @@ static int mount_point_held(const Grpc__Storage *s, const struct storage_policy 
 /* The mount point's entry (new, not registered): its directories made
  * below the root without following anything; NULL with *held when a
  * storage holds that mount point already. */
-static struct storage_entry *secure_entry(const Grpc__Storage *s,
-					  const struct storage_policy *pol, size_t *rel_off,
-					  bool *held, struct kerr *err)
+static struct storage_entry *secure_entry(const Grpc__Storage *s, const struct storage_policy *pol,
+					  size_t *rel_off, bool *held, struct kerr *err)
 {
 	cleanup_free char *mp = NULL;
 	const char *root, *rel;
@@ -1716,7 +1718,8 @@ static struct storage_entry *secure_entry(const Grpc__Storage *s,
 		 * shared directory, another container's bundle). */
 		kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
 				"storage mount point %s exists and is %s", mp,
-				is_mount_root(fd) ? "a mount point already" : "not an empty directory");
+				is_mount_root(fd) ? "a mount point already"
+						  : "not an empty directory");
 		return NULL;
 	}
 	struct storage_entry *ent = calloc(1, sizeof(*ent));
@@ -1745,8 +1748,8 @@ static struct storage_entry *secure_entry(const Grpc__Storage *s,
 	return ent;
 }
 
-int storage_secure_begin_dev(const Grpc__Storage *s, const struct storage_policy *pol,
-			     int node, const struct dev_found *f, const char *label,
+int storage_secure_begin_dev(const Grpc__Storage *s, const struct storage_policy *pol, int node,
+			     const struct dev_found *f, const char *label,
 			     struct storage_secure **out, struct kerr *err)
 {
 	*out = NULL;
@@ -1851,13 +1854,14 @@ static int secure_mounted(struct storage_secure *ss, struct kerr *err)
 		close(fd);
 		return kerr_set_status(err, GRPC_INTERNAL, -ENOENT,
 				       "the CDH's SecureMount succeeded but no filesystem is mounted "
-				       "on %s", ent->mount_point);
+				       "on %s",
+				       ent->mount_point);
 	}
 	return fd;
 }
 
-int storage_secure_adopt(struct storage_set *set, struct storage_secure *ss,
-			 const Grpc__Storage *s, struct kerr *err)
+int storage_secure_adopt(struct storage_set *set, struct storage_secure *ss, const Grpc__Storage *s,
+			 struct kerr *err)
 {
 	struct storage_entry *ent = ss->ent;
 	int r = 0;

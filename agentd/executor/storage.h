@@ -153,13 +153,13 @@ struct dev_found;
 int storage_secure_begin(const Grpc__Storage *s, const struct storage_policy *pol,
 			 const struct dev_batch *devs, struct storage_secure **out,
 			 struct kerr *err);
-int storage_secure_begin_dev(const Grpc__Storage *s, const struct storage_policy *pol,
-			     int node, const struct dev_found *f, const char *label,
+int storage_secure_begin_dev(const Grpc__Storage *s, const struct storage_policy *pol, int node,
+			     const struct dev_found *f, const char *label,
 			     struct storage_secure **out, struct kerr *err);
 const char *storage_secure_mount_point(const struct storage_secure *ss);
 const char *storage_secure_device_id(const struct storage_secure *ss); /* "major:minor" */
-int storage_secure_adopt(struct storage_set *set, struct storage_secure *ss,
-			 const Grpc__Storage *s, struct kerr *err);
+int storage_secure_adopt(struct storage_set *set, struct storage_secure *ss, const Grpc__Storage *s,
+			 struct kerr *err);
 bool storage_secure_abandon(struct storage_secure *ss);
 int storage_mkfs_check(const Grpc__Storage *s, const struct storage_policy *pol,
 		       const struct dev_batch *devs, struct dev_found *f, char *label,
@@ -170,8 +170,7 @@ int storage_mkfs_check(const Grpc__Storage *s, const struct storage_policy *pol,
  * (an exclusive open succeeds: no filesystem in any mount namespace, no
  * device-mapper, md or swap on it or a partition of it), not a block
  * storage of this executor, not pending. FAILED_PRECONDITION naming it. */
-int storage_device_unused(int node, const struct dev_found *f, const char *label,
-			  struct kerr *err);
+int storage_device_unused(int node, const struct dev_found *f, const char *label, struct kerr *err);
 
 /* True when storage_add has a handler for this driver (GetGuestDetails
  * reports the list, as upstream's agent_details.storage_handlers). */

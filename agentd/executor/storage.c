@@ -1503,6 +1503,33 @@ int storage_add_dev(struct storage_set *set, const Grpc__Storage *s,
 	return 0;
 }
 
+/* The entry holding mount_point now, looked up by what the path is (not
+ * how it is spelled): *out NULL when none does. A mount point that cannot
+ * be opened holds none, or is an error when strict (but a missing one).
+ * *mp: the normalised path (the caller frees it). */
+static int held_at(const char *mount_point, const struct storage_policy *pol, bool strict,
+		   char **mp, struct storage_entry **out, struct kerr *err)
+{
+	const char *root, *rel;
+	*out = NULL;
+	if (msrc_normalize("storage mount point", mount_point, mp, err) < 0 ||
+	    find_root("storage mount point", *mp, pol, &root, &rel, err) < 0)
+		return err->code;
+	cleanup_close int rootfd = open_root(root, err);
+	if (rootfd < 0)
+		return rootfd;
+	cleanup_close int fd = sys_openat2(rootfd, rel[0] ? rel : ".", O_PATH | O_CLOEXEC,
+					   RESOLVE_MOUNT_POINT);
+	if (fd < 0)
+		return strict && errno != ENOENT ? resolve_error("mount point", *mp, errno, err) : 0;
+	uint64_t km;
+	dev_t kd;
+	ino_t ki;
+	if (key_of(fd, &km, &kd, &ki) == 0)
+		*out = registry_find(km, kd, ki);
+	return 0;
+}
+
 /* ---- secure storages: mounted by the CDH (storage.h) ---------------------- */
 
 struct storage_secure {
@@ -1662,21 +1689,9 @@ static int mount_point_held(const Grpc__Storage *s, const struct storage_policy 
 			    struct kerr *err)
 {
 	cleanup_free char *mp = NULL;
-	const char *root, *rel;
-	if (msrc_normalize("storage mount point", s->mount_point, &mp, err) < 0 ||
-	    find_root("storage mount point", mp, pol, &root, &rel, err) < 0)
-		return err->code;
-	cleanup_close int rootfd = open_root(root, err);
-	if (rootfd < 0)
-		return rootfd;
-	cleanup_close int fd = sys_openat2(rootfd, rel[0] ? rel : ".", O_PATH | O_CLOEXEC,
-					   RESOLVE_MOUNT_POINT);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : resolve_error("mount point", mp, errno, err);
-	uint64_t km;
-	dev_t kd;
-	ino_t ki;
-	return key_of(fd, &km, &kd, &ki) == 0 && registry_find(km, kd, ki) ? 1 : 0;
+	struct storage_entry *ent = NULL;
+	int r = held_at(s->mount_point, pol, true, &mp, &ent, err);
+	return r < 0 ? r : ent != NULL;
 }
 
 /* The mount point's entry (new, not registered): its directories made
@@ -1936,23 +1951,9 @@ static struct storage_entry *entry_at(const char *mount_point, enum storage_kind
 				      struct kerr *err)
 {
 	cleanup_free char *mp = NULL;
-	const char *root, *rel;
-	if (msrc_normalize("storage mount point", mount_point, &mp, err) < 0 ||
-	    find_root("storage mount point", mp, pol, &root, &rel, err) < 0)
-		return NULL;
-	cleanup_close int rootfd = open_root(root, err);
-	if (rootfd < 0)
-		return NULL;
 	struct storage_entry *ent = NULL;
-	cleanup_close int fd = sys_openat2(rootfd, rel[0] ? rel : ".", O_PATH | O_CLOEXEC,
-					   RESOLVE_MOUNT_POINT);
-	if (fd >= 0) {
-		uint64_t km;
-		dev_t kd;
-		ino_t ki;
-		if (key_of(fd, &km, &kd, &ki) == 0)
-			ent = registry_find(km, kd, ki);
-	}
+	if (held_at(mount_point, pol, false, &mp, &ent, err) < 0)
+		return NULL;
 	if (!ent || ent->kind != kind || ent->mntfd < 0) {
 		kerr_set_status(err, GRPC_NOT_FOUND, -ENOENT, "%s is not %s", mp, what);
 		return NULL;

@@ -393,19 +393,27 @@ fake_disks_free() {
   loopbusy= loopsmall= loopdev=
 }
 
+# coco_start_disks NAME CDH-OPTIONS [KERNEL OPTIONS]: coco_start in a
+# namespace where the fake disks are announced; fails the rest (and frees
+# the disks) when the agent does not serve.
+coco_start_disks() {
+  export GC_NS_SETUP=". $top/ns-setup.sh"
+  if ! coco_start "$@"; then
+    unset GC_NS_SETUP
+    fake_disks_free
+    fail_rest "the agent did not serve: $(tail -n 5 "$work/agent.log")"
+    return 1
+  fi
+  unset GC_NS_SETUP
+}
+
 # 3. Encrypted block storages (SecureMount) and sealed files in volumes.
 t_secure() {
   if ! fake_disk; then
     skip 9 "encrypted storage and sealed files" "no loop device (losetup)"
     return 0
   fi
-  export GC_NS_SETUP=". $top/ns-setup.sh"
-  if ! coco_start secure "--secure-mount-tmpfs" "agent.secure_storage_integrity=false"; then
-    unset GC_NS_SETUP
-    fail_rest "the agent did not serve: $(tail -n 5 "$work/agent.log")"
-    return 1
-  fi
-  unset GC_NS_SETUP
+  coco_start_disks secure "--secure-mount-tmpfs" "agent.secure_storage_integrity=false" || return 1
   pids
   local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA=
   plain_request enc '["sh", "-c", "grep \" /data \" /proc/self/mountinfo; echo kept >/data/f && cat /data/f; exec sleep 1000"]'
@@ -609,13 +617,7 @@ t_cancel() {
     skip 6 "a SecureMount cancelled by RemoveContainer or DestroySandbox" "no loop device (losetup)"
     return 0
   fi
-  export GC_NS_SETUP=". $top/ns-setup.sh"
-  if ! coco_start cancel "--secure-mount-tmpfs --slow-secure-mount 4"; then
-    unset GC_NS_SETUP
-    fail_rest "the agent did not serve: $(tail -n 5 "$work/agent.log")"
-    return 1
-  fi
-  unset GC_NS_SETUP
+  coco_start_disks cancel "--secure-mount-tmpfs --slow-secure-mount 4" || return 1
   pids
   local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA= dir=$work/run/kata-containers/sandbox/storage/MDAvMDA=
   local fds
@@ -718,14 +720,7 @@ t_mkfs() {
   chmod 0755 "$top/mkfs-wrap"
   rm -f "$top/mkfs.rec"
   echo "mount --bind $top/mkfs-wrap /usr/sbin/mke2fs" >>"$top/ns-setup.sh"
-  export GC_NS_SETUP=". $top/ns-setup.sh"
-  if ! coco_start mkfs ""; then
-    unset GC_NS_SETUP
-    fake_disks_free
-    fail_rest "the agent did not serve: $(tail -n 5 "$work/agent.log")"
-    return 1
-  fi
-  unset GC_NS_SETUP
+  coco_start_disks mkfs "" || return 1
   pids
   local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA=
   secure_req m1 "$mp" '["sh", "-c", "grep \" /data \" /proc/self/mountinfo; echo kept >/data/f && cat /data/f; exec sleep 1000"]' \
@@ -817,14 +812,7 @@ t_trusted() {
     skip 8 "the trusted image storage" "no loop device (losetup) or no mount of one"
     return 0
   fi
-  export GC_NS_SETUP=". $top/ns-setup.sh"
-  if ! coco_start trusted "--secure-mount-tmpfs"; then
-    unset GC_NS_SETUP
-    fake_disks_free
-    fail_rest "the agent did not serve: $(tail -n 5 "$work/agent.log")"
-    return 1
-  fi
-  unset GC_NS_SETUP
+  coco_start_disks trusted "--secure-mount-tmpfs" || return 1
   pids
   local rootrd img=$work/run/kata-containers/image
   rootrd=$(stat -c '%d' /)

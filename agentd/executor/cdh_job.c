@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sched.h>
 #include <sys/epoll.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -138,7 +140,23 @@ int cdh_job_confine(struct kerr *err)
 	return 0;
 }
 
-static __attribute__((noreturn)) void worker_main(pid_t parent, int wfd, cdh_job_fn fn, void *arg)
+/* Namespaces of its own (ns: CLONE_NEWNS, CLONE_NEWNET), taken while the
+ * worker still has CAP_SYS_ADMIN; a new mount namespace is made private
+ * so that nothing mounted in it reaches the guest's. */
+static int unshare_private(int ns, struct kerr *err)
+{
+	if (!ns)
+		return 0;
+	if (unshare(ns) < 0)
+		return kerr_set(err, -errno, "unshare 0x%x: %s", (unsigned)ns, strerror(errno));
+	if ((ns & CLONE_NEWNS) && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return kerr_set(err, -errno, "make the mount namespace private: %s",
+				strerror(errno));
+	return 0;
+}
+
+static __attribute__((noreturn)) void worker_main(pid_t parent, int wfd, int ns, cdh_job_fn fn,
+						  void *arg)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
@@ -151,7 +169,9 @@ static __attribute__((noreturn)) void worker_main(pid_t parent, int wfd, cdh_job
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	struct kerr e = { 0 };
 	struct cdh_job_result res = { 0 };
-	int r = cdh_job_confine(&e);
+	int r = unshare_private(ns, &e);
+	if (r == 0)
+		r = cdh_job_confine(&e);
 	if (r == 0)
 		r = fn(arg, &e);
 	res.code = r;
@@ -166,6 +186,13 @@ static __attribute__((noreturn)) void worker_main(pid_t parent, int wfd, cdh_job
 
 int cdh_job_start(struct executor *x, const char *what, uint64_t timeout_ms, cdh_job_fn fn,
 		  void *arg, cdh_job_done done, void *data, struct cdh_job **out, struct kerr *err)
+{
+	return cdh_job_start_ns(x, what, timeout_ms, 0, fn, arg, done, data, out, err);
+}
+
+int cdh_job_start_ns(struct executor *x, const char *what, uint64_t timeout_ms, int ns,
+		     cdh_job_fn fn, void *arg, cdh_job_done done, void *data, struct cdh_job **out,
+		     struct kerr *err)
 {
 	struct cdh_job *j = calloc(1, sizeof(*j));
 	if (!j)
@@ -191,7 +218,7 @@ int cdh_job_start(struct executor *x, const char *what, uint64_t timeout_ms, cdh
 		return kerr_set(err, -e, "%s: fork the CDH worker: %s", what, strerror(e));
 	}
 	if (pid == 0)
-		worker_main(self, p[1], fn, arg);
+		worker_main(self, p[1], ns, fn, arg);
 	close(p[1]);
 	j->pid = pid;
 	j->next = jobs;
@@ -207,7 +234,7 @@ int cdh_job_start(struct executor *x, const char *what, uint64_t timeout_ms, cdh
 		cdh_job_cancel(j);
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
 	}
-	log_info("%s: CDH worker pid %d (at most %llu ms)", what, (int)pid,
+	log_info("%s: %s worker pid %d (at most %llu ms)", what, ns ? "confined" : "CDH", (int)pid,
 		 (unsigned long long)timeout_ms);
 	if (out)
 		*out = j;

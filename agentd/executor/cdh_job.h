@@ -15,7 +15,12 @@
  * own timeout + CDH_JOB_GRACE_MS: the client enforces the timeout itself,
  * this only bounds a stuck worker), fails the job.
  *
- * Offers: cdh_job_start(), cdh_job_cancel(), cdh_job_reaped().
+ * The same worker runs other work that must stay out of the loop and be
+ * confined (storage.h's mkfs): cdh_job_start_ns() first gives it
+ * namespaces of its own (a private mount namespace, no network).
+ *
+ * Offers: cdh_job_start(), cdh_job_start_ns(), cdh_job_cancel(),
+ *         cdh_job_reaped().
  */
 #ifndef KATA_EXECUTOR_CDH_JOB_H
 #define KATA_EXECUTOR_CDH_JOB_H
@@ -42,6 +47,13 @@ typedef void (*cdh_job_done)(void *data, const struct kerr *failure);
  * valid until done is called or it is cancelled. */
 int cdh_job_start(struct executor *x, const char *what, uint64_t timeout_ms, cdh_job_fn fn,
 		  void *arg, cdh_job_done done, void *data, struct cdh_job **out, struct kerr *err);
+
+/* cdh_job_start with the worker in new namespaces (ns: CLONE_NEWNS,
+ * CLONE_NEWNET; unshared before its capabilities are dropped; the mount
+ * namespace made private). */
+int cdh_job_start_ns(struct executor *x, const char *what, uint64_t timeout_ms, int ns,
+		     cdh_job_fn fn, void *arg, cdh_job_done done, void *data, struct cdh_job **out,
+		     struct kerr *err);
 
 /* SIGKILL the worker; done is never called. NULL is allowed. */
 void cdh_job_cancel(struct cdh_job *j);

@@ -393,7 +393,7 @@ void container_begin_remove(struct container *ct)
 	 * is answered once, ABORTED. The devices are kept until the storages
 	 * are added, so they are asked about last. */
 	if (secure_storage_abort(ct))
-		abort_create(ct, "the CDH mounted its encrypted storage");
+		abort_create(ct, "its storage was prepared (SecureMount or mkfs)");
 	else if (guest_pull_abort(ct))
 		abort_create(ct, "its image was pulled");
 	else if (ct->devs)
@@ -684,7 +684,8 @@ static int add_storages(struct container *ct, struct kerr *e)
 		if (r < 0)
 			return kerr_prefix(e, "container %s: storage %zu", ct->id, i);
 		if (r > 0) {
-			ct->st_next++;
+			if (r != SECURE_STORAGE_AGAIN)
+				ct->st_next++;
 			return 1;
 		}
 	}
@@ -699,7 +700,14 @@ static void create_rest(struct container *ct)
 	struct executor *x = ct->x;
 	Grpc__CreateContainerRequest *req = ct->req;
 	struct kerr e = { 0 };
-	int waiting = guest_pull_begin(ct, on_cdh_done, &e);
+	/* As upstream: the trusted image storage before any storage (the
+	 * image pulled in the guest is stored on it). */
+	int waiting = secure_storage_trusted_begin(ct, on_cdh_done, &e);
+	if (waiting < 0)
+		goto bad;
+	if (waiting)
+		return;
+	waiting = guest_pull_begin(ct, on_cdh_done, &e);
 	if (waiting < 0) {
 		kerr_prefix(&e, "container %s", ct->id);
 		goto bad;

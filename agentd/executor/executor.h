@@ -136,10 +136,12 @@ struct container {
 	uint32_t create_fe_id, create_fe_gen;
 	/* Its image pulled in the guest (guest_pull.h), else NULL. */
 	struct guest_pull *gp;
-	/* Its SecureMount in flight (secure_storage.h), else NULL; the next
-	 * of the request's storages to add. */
+	/* Its SecureMount or mkfs in flight (secure_storage.h), else NULL;
+	 * the next of the request's storages to add; the storage whose
+	 * device mkfs formatted (added next). */
 	struct secure_job *sj;
 	size_t st_next;
+	const Grpc__Storage *fs_made;
 	struct container *next;
 	/* In x->ctr_ids while listed; in x->ctr_xpids while x_pid > 0. */
 	struct hnode by_id, by_xpid;
@@ -164,6 +166,10 @@ struct sandbox {
 	char pidns_ctr[IPC_ID_MAX];
 	dev_t pidns_dev;
 	ino_t pidns_ino;
+	/* The trusted image storage (secure_storage.h): the CDH's mount at
+	 * <shared dir>/image, once per sandbox, and its device. */
+	struct storage_set *trusted;
+	dev_t trusted_dev;
 	/* The DNS file bound over /etc/resolv.conf (guest mode), if any. */
 	bool dns_bound;
 	dev_t dns_dev;

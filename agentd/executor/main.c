@@ -43,6 +43,7 @@
 #include "policy.h"
 #include "exec_seccomp.h"
 #include "executor.h"
+#include "secure_storage.h"
 #include "fds.h"
 #include "grpc_status.h"
 #include "guest_pull.h"
@@ -720,6 +721,7 @@ int main(int argc, char **argv)
 		x.exit_code = 1;
 	}
 	policy_free(&x);
+	secure_storage_shutdown();
 	containers_free_all(&x);
 	swap_ops_free(&x);
 	hotplug_stop(x.hp);

@@ -54,6 +54,7 @@
 #include "cleanup.h"
 #include "confine.h"
 #include "executor.h"
+#include "secure_storage.h"
 #include "watcher.h"
 #include "grpc_status.h"
 
@@ -662,6 +663,8 @@ out:
 
 static void destroy_done(struct executor *x)
 {
+	storage_set_free(x->sb.trusted);
+	x->sb.trusted = NULL;
 	storage_set_free(x->sb.storages);
 	x->sb.storages = NULL;
 	x->sb.created = false;
@@ -697,7 +700,7 @@ int on_destroy_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 	x->sb.destroy_fe_id = m->hdr.id;
 	x->sb.destroy_fe_gen = x->fe_generation;
 	if (!x->ctrs) {
-		destroy_done(x);
+		sandbox_container_gone(x);
 		return 0;
 	}
 	/* Removal finishes from deferred callbacks: the list stays intact
@@ -707,14 +710,19 @@ int on_destroy_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 	return 0;
 }
 
+/* The sandbox is destroyed once its containers are gone and so is every
+ * SecureMount they left to the CDH (secure_storage.h): its mount undone
+ * before the agent stops. */
 void sandbox_container_gone(struct executor *x)
 {
-	if (x->sb.destroying && !x->ctrs)
+	if (x->sb.destroying && !x->ctrs && !secure_storage_orphans())
 		destroy_done(x);
 }
 
 void sandbox_free(struct executor *x)
 {
+	storage_set_free(x->sb.trusted);
+	x->sb.trusted = NULL;
 	pidns_stop(x);
 	if (x->sb.guest_hooks)
 		protobuf_c_message_free_unpacked(&x->sb.guest_hooks->base, NULL);

@@ -100,6 +100,16 @@ struct storage_set {
 
 static struct storage_entry *registry;
 
+/* Storages a worker prepares (the CDH's SecureMount): begun, neither
+ * adopted nor abandoned yet. Their mount point and device are taken: a
+ * mount the CDH makes late must not land under another storage, nor two
+ * workers format one device. */
+struct storage_secure;
+static struct storage_secure *pending;
+static int pending_overlap(const char *mp, struct kerr *err);
+static int pending_device(dev_t rdev, const char *label, struct kerr *err);
+static int check_fs_options(const Grpc__Storage *s, struct kerr *err);
+
 /* ---- paths --------------------------------------------------------------- */
 
 /* The allowed root that contains path (normalised), and the rest of the path
@@ -1019,6 +1029,8 @@ static int do_block(struct storage_entry *ent, int rootfd, const char *rel,
 	cleanup_close int node = block_node(s, devs, &fd_, &q, err);
 	if (node < 0)
 		return node;
+	if ((r = pending_device(f->rdev, q.label, err)) < 0)
+		return r;
 	ent->blkdev = f->rdev;
 	struct mount_opts mo = { 0 };
 	cleanup_close int mnt = -1;
@@ -1381,7 +1393,7 @@ int storage_add_dev(struct storage_set *set, const Grpc__Storage *s,
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL, "no storage");
 	enum storage_kind kind = SK_LOCAL;
 	int r = classify(s, &kind, err);
-	if (r < 0)
+	if (r < 0 || (r = check_fs_options(s, err)) < 0)
 		return r;
 	cleanup_free char *mp = NULL;
 	r = msrc_normalize("storage mount point", s->mount_point, &mp, err);
@@ -1394,6 +1406,9 @@ int storage_add_dev(struct storage_set *set, const Grpc__Storage *s,
 	if (!rel[0])
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "storage mount point %s is an allowed root itself", mp);
+	r = pending_overlap(mp, err);
+	if (r < 0)
+		return r;
 	cleanup_free char *src = NULL;
 	if (kind == SK_BIND || kind == SK_WATCH) {
 		r = msrc_normalize("bind source", s->source, &src, err);
@@ -1488,13 +1503,113 @@ int storage_add_dev(struct storage_set *set, const Grpc__Storage *s,
 	return 0;
 }
 
+/* The entry holding mount_point now, looked up by what the path is (not
+ * how it is spelled): *out NULL when none does. A mount point that cannot
+ * be opened holds none, or is an error when strict (but a missing one).
+ * *mp: the normalised path (the caller frees it). */
+static int held_at(const char *mount_point, const struct storage_policy *pol, bool strict,
+		   char **mp, struct storage_entry **out, struct kerr *err)
+{
+	const char *root, *rel;
+	*out = NULL;
+	if (msrc_normalize("storage mount point", mount_point, mp, err) < 0 ||
+	    find_root("storage mount point", *mp, pol, &root, &rel, err) < 0)
+		return err->code;
+	cleanup_close int rootfd = open_root(root, err);
+	if (rootfd < 0)
+		return rootfd;
+	cleanup_close int fd = sys_openat2(rootfd, rel[0] ? rel : ".", O_PATH | O_CLOEXEC,
+					   RESOLVE_MOUNT_POINT);
+	if (fd < 0)
+		return strict && errno != ENOENT ? resolve_error("mount point", *mp, errno, err) : 0;
+	uint64_t km;
+	dev_t kd;
+	ino_t ki;
+	if (key_of(fd, &km, &kd, &ki) == 0)
+		*out = registry_find(km, kd, ki);
+	return 0;
+}
+
 /* ---- secure storages: mounted by the CDH (storage.h) ---------------------- */
 
 struct storage_secure {
 	struct storage_entry *ent; /* not in the registry until adopted */
 	size_t rel_off;            /* the mount point below ent->root */
+	dev_t rdev;
 	char device_id[24];
+	struct storage_secure *next; /* pending */
 };
+
+/* a and b (normalised) are one path, or one is below the other. */
+static bool paths_nest(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), l = la < lb ? la : lb;
+	return !strncmp(a, b, l) && (la == lb || (la < lb ? b[l] : a[l]) == '/');
+}
+
+static int pending_overlap(const char *mp, struct kerr *err)
+{
+	for (struct storage_secure *p = pending; p; p = p->next)
+		if (paths_nest(p->ent->mount_point, mp))
+			return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
+					       "storage mount point %s: a SecureMount of %s (by the "
+					       "CDH) has not ended yet",
+					       mp, p->ent->mount_point);
+	return 0;
+}
+
+static int pending_device(dev_t rdev, const char *label, struct kerr *err)
+{
+	for (struct storage_secure *p = pending; p; p = p->next)
+		if (p->rdev == rdev)
+			return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
+					       "%s (%u:%u): a SecureMount of it on %s (by the CDH) "
+					       "has not ended yet",
+					       label, major(rdev), minor(rdev),
+					       p->ent->mount_point);
+	return 0;
+}
+
+static void pending_remove(struct storage_secure *ss)
+{
+	for (struct storage_secure **pp = &pending; *pp; pp = &(*pp)->next)
+		if (*pp == ss) {
+			*pp = ss->next;
+			return;
+		}
+}
+
+int storage_device_unused(int node, const struct dev_found *f, const char *label, struct kerr *err)
+{
+	unsigned ma = major(f->rdev), mi = minor(f->rdev);
+	struct stat st;
+	if (stat("/", &st) == 0 && st.st_dev == f->rdev)
+		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
+				       "%s (/dev/%s, %u:%u) holds the guest's root filesystem",
+				       label, f->devname, ma, mi);
+	/* The kernel's own answer: an exclusive open fails while a
+	 * filesystem (in any mount namespace), device-mapper, md or swap
+	 * holds the device, or a partition of it. */
+	char p[32];
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", node);
+	int fd = open(p, O_RDONLY | O_EXCL | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return kerr_set_status(err,
+				       errno == EBUSY ? GRPC_FAILED_PRECONDITION : GRPC_INTERNAL,
+				       -errno, "%s (/dev/%s, %u:%u) %s%s", label, f->devname, ma,
+				       mi,
+				       errno == EBUSY ? "is in use (mounted, or held by "
+							"device-mapper, md or swap)"
+						      : "cannot be opened: ",
+				       errno == EBUSY ? "" : strerror(errno));
+	close(fd);
+	for (struct storage_entry *e = registry; e; e = e->next)
+		if (e->kind == SK_BLOCK && e->blkdev == f->rdev)
+			return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
+					       "%s (/dev/%s, %u:%u) is the storage %s already",
+					       label, f->devname, ma, mi, e->mount_point);
+	return pending_device(f->rdev, label, err);
+}
 
 static bool has_driver_option(const Grpc__Storage *s, const char *o)
 {
@@ -1504,13 +1619,34 @@ static bool has_driver_option(const Grpc__Storage *s, const char *o)
 	return false;
 }
 
-/* Only the block handlers that go through upstream's handle_block_storage
- * (virtio-blk, virtio-mmio, SCSI; not pmem) honour the option. */
-static bool is_secure(const Grpc__Storage *s)
+/* The block handlers that go through upstream's handle_block_storage
+ * (virtio-blk, virtio-mmio, SCSI; not pmem). */
+static bool is_block_handler(const Grpc__Storage *s)
 {
 	const char *d = s->driver ? s->driver : "";
-	return has_driver_option(s, STORAGE_OPT_EPHEMERAL_KEY) &&
-	       (!strcmp(d, "blk") || !strcmp(d, "mmioblk") || !strcmp(d, "scsi"));
+	return !strcmp(d, "blk") || !strcmp(d, "mmioblk") || !strcmp(d, "scsi");
+}
+
+/* Upstream's other handlers ignore the two options; here they are refused
+ * on any other driver, so a request cannot mean one thing and get
+ * another. */
+static int check_fs_options(const Grpc__Storage *s, struct kerr *err)
+{
+	bool key = has_driver_option(s, STORAGE_OPT_EPHEMERAL_KEY);
+	bool mkfs = has_driver_option(s, STORAGE_OPT_CREATE_FS);
+	if ((key || mkfs) && !is_block_handler(s))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "storage %s: %s applies to blk, mmioblk and scsi storages "
+				       "only, not \"%.32s\"",
+				       s->mount_point,
+				       key ? STORAGE_OPT_EPHEMERAL_KEY : STORAGE_OPT_CREATE_FS,
+				       s->driver ? s->driver : "");
+	/* upstream block_storage_driver_options */
+	if (key && !mkfs)
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "%s requires %s for block storage",
+				       STORAGE_OPT_EPHEMERAL_KEY, STORAGE_OPT_CREATE_FS);
+	return key ? 2 : mkfs ? 1 : 0;
 }
 
 static bool is_mount_root(int fd)
@@ -1546,12 +1682,23 @@ static bool is_unheld_mount(int fd)
 	return is_mount_root(fd) && key_of(fd, &km, &kd, &ki) == 0 && !registry_find(km, kd, ki);
 }
 
+/* Whether s's mount point is held by a storage already (a second
+ * container of the pod using the same emptyDir); errors for a mount
+ * point that cannot be looked at (outside the roots, a symlink). */
+static int mount_point_held(const Grpc__Storage *s, const struct storage_policy *pol,
+			    struct kerr *err)
+{
+	cleanup_free char *mp = NULL;
+	struct storage_entry *ent = NULL;
+	int r = held_at(s->mount_point, pol, true, &mp, &ent, err);
+	return r < 0 ? r : ent != NULL;
+}
+
 /* The mount point's entry (new, not registered): its directories made
  * below the root without following anything; NULL with *held when a
  * storage holds that mount point already. */
-static struct storage_entry *secure_entry(const Grpc__Storage *s,
-					  const struct storage_policy *pol, size_t *rel_off,
-					  bool *held, struct kerr *err)
+static struct storage_entry *secure_entry(const Grpc__Storage *s, const struct storage_policy *pol,
+					  size_t *rel_off, bool *held, struct kerr *err)
 {
 	cleanup_free char *mp = NULL;
 	const char *root, *rel;
@@ -1563,6 +1710,8 @@ static struct storage_entry *secure_entry(const Grpc__Storage *s,
 				"storage mount point %s is an allowed root itself", mp);
 		return NULL;
 	}
+	if (pending_overlap(mp, err) < 0)
+		return NULL;
 	cleanup_close int rootfd = open_root(root, err);
 	if (rootfd < 0)
 		return NULL;
@@ -1584,7 +1733,8 @@ static struct storage_entry *secure_entry(const Grpc__Storage *s,
 		 * shared directory, another container's bundle). */
 		kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
 				"storage mount point %s exists and is %s", mp,
-				is_mount_root(fd) ? "a mount point already" : "not an empty directory");
+				is_mount_root(fd) ? "a mount point already"
+						  : "not an empty directory");
 		return NULL;
 	}
 	struct storage_entry *ent = calloc(1, sizeof(*ent));
@@ -1613,26 +1763,11 @@ static struct storage_entry *secure_entry(const Grpc__Storage *s,
 	return ent;
 }
 
-int storage_secure_begin(const Grpc__Storage *s, const struct storage_policy *pol,
-			 const struct dev_batch *devs, struct storage_secure **out,
-			 struct kerr *err)
+int storage_secure_begin_dev(const Grpc__Storage *s, const struct storage_policy *pol, int node,
+			     const struct dev_found *f, const char *label,
+			     struct storage_secure **out, struct kerr *err)
 {
 	*out = NULL;
-	if (!is_secure(s))
-		return 0;
-	/* upstream block_storage_driver_options */
-	if (!has_driver_option(s, STORAGE_OPT_CREATE_FS))
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "%s requires %s for block storage",
-				       STORAGE_OPT_EPHEMERAL_KEY, STORAGE_OPT_CREATE_FS);
-	/* The device first: the CDH is told the numbers of the device the
-	 * kernel announced for the storage's source, never a host path. */
-	struct dev_query q;
-	struct dev_found f = { 0 };
-	int node = block_node(s, devs, &f, &q, err);
-	if (node < 0)
-		return node;
-	close(node);
 	bool held = false;
 	struct storage_secure *ss = calloc(1, sizeof(*ss));
 	if (!ss)
@@ -1642,11 +1777,68 @@ int storage_secure_begin(const Grpc__Storage *s, const struct storage_policy *po
 		free(ss);
 		return held ? 0 : err->code;
 	}
-	ss->ent->blkdev = f.rdev;
-	snprintf(ss->device_id, sizeof(ss->device_id), "%u:%u", major(f.rdev), minor(f.rdev));
+	int r = storage_device_unused(node, f, label, err);
+	if (r < 0) {
+		remove_created(ss->ent);
+		entry_free(ss->ent);
+		free(ss);
+		return r;
+	}
+	ss->ent->blkdev = ss->rdev = f->rdev;
+	snprintf(ss->device_id, sizeof(ss->device_id), "%u:%u", major(f->rdev), minor(f->rdev));
 	log_info("storage %s: %s is /dev/%s (%s), encrypted by the CDH", ss->ent->mount_point,
-		 q.label, f.devname, ss->device_id);
+		 label, f->devname, ss->device_id);
+	ss->next = pending;
+	pending = ss;
 	*out = ss;
+	return 1;
+}
+
+int storage_secure_begin(const Grpc__Storage *s, const struct storage_policy *pol,
+			 const struct dev_batch *devs, struct storage_secure **out,
+			 struct kerr *err)
+{
+	*out = NULL;
+	int r = check_fs_options(s, err);
+	if (r < 2)
+		return r < 0 ? r : 0;
+	/* The device first: the CDH is told the numbers of the device the
+	 * kernel announced for the storage's source, never a host path. */
+	struct dev_query q;
+	struct dev_found f = { 0 };
+	cleanup_close int node = block_node(s, devs, &f, &q, err);
+	if (node < 0)
+		return node;
+	return storage_secure_begin_dev(s, pol, node, &f, q.label, out, err);
+}
+
+int storage_mkfs_check(const Grpc__Storage *s, const struct storage_policy *pol,
+		       const struct dev_batch *devs, struct dev_found *f, char *label,
+		       size_t label_len, struct kerr *err)
+{
+	int r = check_fs_options(s, err);
+	if (r != 1)
+		return r < 0 ? r : 0;
+	/* upstream ensure_block_filesystem */
+	if (strcmp(s->fstype ? s->fstype : "", "ext4"))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "creating filesystem %.32s for block storage is unsupported",
+				       s->fstype ? s->fstype : "");
+	/* A second container of the pod: the storage is mounted, made once. */
+	r = mount_point_held(s, pol, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	cleanup_free char *mp = NULL;
+	if ((r = msrc_normalize("storage mount point", s->mount_point, &mp, err)) < 0 ||
+	    (r = pending_overlap(mp, err)) < 0)
+		return r;
+	struct dev_query q;
+	cleanup_close int node = block_node(s, devs, f, &q, err);
+	if (node < 0)
+		return node;
+	if ((r = storage_device_unused(node, f, q.label, err)) < 0)
+		return r;
+	snprintf(label, label_len, "%s", q.label);
 	return 1;
 }
 
@@ -1677,13 +1869,14 @@ static int secure_mounted(struct storage_secure *ss, struct kerr *err)
 		close(fd);
 		return kerr_set_status(err, GRPC_INTERNAL, -ENOENT,
 				       "the CDH's SecureMount succeeded but no filesystem is mounted "
-				       "on %s", ent->mount_point);
+				       "on %s",
+				       ent->mount_point);
 	}
 	return fd;
 }
 
-int storage_secure_adopt(struct storage_set *set, struct storage_secure *ss,
-			 const Grpc__Storage *s, struct kerr *err)
+int storage_secure_adopt(struct storage_set *set, struct storage_secure *ss, const Grpc__Storage *s,
+			 struct kerr *err)
 {
 	struct storage_entry *ent = ss->ent;
 	int r = 0;
@@ -1706,20 +1899,24 @@ int storage_secure_adopt(struct storage_set *set, struct storage_secure *ss,
 	ent->next = registry;
 	registry = ent;
 	set->items[set->n++] = ent;
+	pending_remove(ss);
 	ss->ent = NULL;
 	free(ss);
 	log_info("storage %s (encrypted block, mounted by the CDH) ready", ent->mount_point);
 	return 0;
 }
 
-void storage_secure_abandon(struct storage_secure *ss)
+bool storage_secure_abandon(struct storage_secure *ss)
 {
 	if (!ss)
-		return;
+		return false;
+	pending_remove(ss);
 	struct storage_entry *ent = ss->ent;
+	bool found = false;
 	if (ent->mntfd < 0) {
-		/* A mount made by the CDH after all (a cancelled call it went
-		 * on with) is detached by path, never followed. */
+		/* A mount the CDH made (a call that failed late, or one whose
+		 * container went meanwhile) is detached through an fd of the
+		 * mount point reached without a symlink, never by its path. */
 		cleanup_close int rootfd = open(ent->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		int fd = rootfd < 0 ? -1
 				    : sys_openat2(rootfd, ent->mount_point + ss->rel_off,
@@ -1729,10 +1926,12 @@ void storage_secure_abandon(struct storage_secure *ss)
 		else if (fd >= 0)
 			close(fd);
 	}
+	found = ent->mntfd >= 0;
 	if (unmount_entry(ent) == 0)
 		remove_created(ent);
 	entry_free(ent);
 	free(ss);
+	return found;
 }
 
 void storage_set_free(struct storage_set *set)
@@ -1752,23 +1951,9 @@ static struct storage_entry *entry_at(const char *mount_point, enum storage_kind
 				      struct kerr *err)
 {
 	cleanup_free char *mp = NULL;
-	const char *root, *rel;
-	if (msrc_normalize("storage mount point", mount_point, &mp, err) < 0 ||
-	    find_root("storage mount point", mp, pol, &root, &rel, err) < 0)
-		return NULL;
-	cleanup_close int rootfd = open_root(root, err);
-	if (rootfd < 0)
-		return NULL;
 	struct storage_entry *ent = NULL;
-	cleanup_close int fd = sys_openat2(rootfd, rel[0] ? rel : ".", O_PATH | O_CLOEXEC,
-					   RESOLVE_MOUNT_POINT);
-	if (fd >= 0) {
-		uint64_t km;
-		dev_t kd;
-		ino_t ki;
-		if (key_of(fd, &km, &kd, &ki) == 0)
-			ent = registry_find(km, kd, ki);
-	}
+	if (held_at(mount_point, pol, false, &mp, &ent, err) < 0)
+		return NULL;
 	if (!ent || ent->kind != kind || ent->mntfd < 0) {
 		kerr_set_status(err, GRPC_NOT_FOUND, -ENOENT, "%s is not %s", mp, what);
 		return NULL;

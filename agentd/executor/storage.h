@@ -6,8 +6,9 @@
  * Offers: struct storage_policy, struct storage_set, storage_set_new(),
  *         storage_add(), storage_add_dev(), storage_set_free(),
  *         storage_set_count(), storage_block_at(), storage_dev_env,
- *         storage_secure_begin(), storage_secure_adopt(),
- *         storage_secure_abandon().
+ *         storage_secure_begin(), storage_secure_begin_dev(),
+ *         storage_secure_adopt(), storage_secure_abandon(),
+ *         storage_mkfs_check(), storage_device_unused().
  *
  * The handler is chosen by driver alone, as upstream (see
  * doc/storage-cgroups.md): "local" (a directory, mode= applied), "ephemeral"
@@ -114,27 +115,62 @@ int storage_revalidate_shares(const char *dir);
  *  - storage_secure_begin: 0 when s is no such storage, or its mount point
  *    is held already (storage_add_dev then takes another reference, as for
  *    any storage); 1 with *out: the device found as for any block storage
- *    (its numbers are what the CDH is told, never a host path), the mount
- *    point checked as for any storage (below an allowed root, no symlink,
- *    not a mount point already) and its missing directories made;
+ *    (its numbers are what the CDH is told, never a host path) and unused
+ *    (storage_device_unused), the mount point checked as for any storage
+ *    (below an allowed root, no symlink, not a mount point already) and its
+ *    missing directories made. storage_secure_begin_dev does the same for a
+ *    device found otherwise (the trusted image storage: s is made by the
+ *    executor, node is f's node opened by dev_node_open).
  *  - storage_secure_adopt, once the CDH answered: a filesystem no storage
  *    holds must be mounted there now (INTERNAL otherwise); it is held by
  *    set from then on, like any storage (refcounted, detached through its
  *    fd with the last reference, fsGroup applied as upstream's
  *    set_ownership); ss is freed;
- *  - storage_secure_abandon on any failure: a mount the CDH left there
- *    detached, the directories made removed, ss freed (NULL allowed). */
+ *  - storage_secure_abandon on any failure, or once the call of a
+ *    container that went meanwhile has ended: a mount the CDH left there
+ *    detached (true then), the directories made removed, ss freed (NULL
+ *    allowed).
+ * Between begin and adopt/abandon the mount point and the device are
+ * pending: a storage at, below or above that mount point, or on that
+ * device, is refused (FAILED_PRECONDITION), so a mount the CDH makes late
+ * never lands under another storage, and two calls never format one
+ * device.
+ *
+ * "create_filesystem" alone (upstream ensure_ext4_filesystem): before the
+ * storage is added, the executor formats its device with mkfs.ext4 in a
+ * worker (secure_storage.h); storage_mkfs_check says whether s needs that:
+ * 1 with *f (the device found as above, unused) and label; 0 when s has no
+ * such option, or its mount point is held already (formatted and mounted
+ * for another container of the pod); INVALID_ARGUMENT for an fstype other
+ * than ext4 (upstream's message).
+ *
+ * Either option on a storage of another driver ("local", "bind", ...) is
+ * INVALID_ARGUMENT, here and in storage_add_dev (upstream ignores them). */
 #define STORAGE_OPT_EPHEMERAL_KEY "encryption_key=ephemeral"
 #define STORAGE_OPT_CREATE_FS "create_filesystem"
 struct storage_secure;
+struct dev_found;
 int storage_secure_begin(const Grpc__Storage *s, const struct storage_policy *pol,
 			 const struct dev_batch *devs, struct storage_secure **out,
 			 struct kerr *err);
+int storage_secure_begin_dev(const Grpc__Storage *s, const struct storage_policy *pol, int node,
+			     const struct dev_found *f, const char *label,
+			     struct storage_secure **out, struct kerr *err);
 const char *storage_secure_mount_point(const struct storage_secure *ss);
 const char *storage_secure_device_id(const struct storage_secure *ss); /* "major:minor" */
-int storage_secure_adopt(struct storage_set *set, struct storage_secure *ss,
-			 const Grpc__Storage *s, struct kerr *err);
-void storage_secure_abandon(struct storage_secure *ss);
+int storage_secure_adopt(struct storage_set *set, struct storage_secure *ss, const Grpc__Storage *s,
+			 struct kerr *err);
+bool storage_secure_abandon(struct storage_secure *ss);
+int storage_mkfs_check(const Grpc__Storage *s, const struct storage_policy *pol,
+		       const struct dev_batch *devs, struct dev_found *f, char *label,
+		       size_t label_len, struct kerr *err);
+
+/* Whether the device f (node: its O_PATH fd) may be formatted or handed
+ * to the CDH: not the device of the guest's root filesystem, not in use
+ * (an exclusive open succeeds: no filesystem in any mount namespace, no
+ * device-mapper, md or swap on it or a partition of it), not a block
+ * storage of this executor, not pending. FAILED_PRECONDITION naming it. */
+int storage_device_unused(int node, const struct dev_found *f, const char *label, struct kerr *err);
 
 /* True when storage_add has a handler for this driver (GetGuestDetails
  * reports the list, as upstream's agent_details.storage_handlers). */

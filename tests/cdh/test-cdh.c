@@ -8,8 +8,8 @@
  *
  *   test-cdh [--socket PATH] [-c CONFIG] [--image REF=LAYOUT_DIR]...
  *            [--resources DIR] [--mount-log FILE] [--fail-secure-mount]
- *            [--secure-mount-tmpfs] [--rootfs-symlink DIR] [--ready-fd N]
- *            [--never-answer | --exit-on-request | --exit-at-start |
+ *            [--secure-mount-tmpfs] [--slow-secure-mount SECONDS]
+ *            [--rootfs-symlink DIR] [--ready-fd N] [--never-answer | --exit-on-request | --exit-at-start |
  *             --hostile-answer huge|malformed]
  *
  * As the agent launches the real CDH (guest_components.h) it gets no
@@ -32,7 +32,10 @@
  *                succeeds (fails with --fail-secure-mount); with
  *                --secure-mount-tmpfs it mounts a tmpfs there, as the real
  *                CDH mounts the encrypted device (run it in a private mount
- *                namespace).
+ *                namespace). --slow-secure-mount N: the call is recorded at
+ *                once, the directory made and the tmpfs mounted N seconds
+ *                later, whether the client is still there or not (the real
+ *                CDH finishes a call whose client went), then answered.
  * GetResource    kbs://[HOST]/PATH -> the file --resources/PATH.
  *
  * test-cdh-lite is this without PullImage (answered with an error), so
@@ -98,6 +101,7 @@ struct cdh {
 	const char *mount_log;
 	bool fail_secure_mount;
 	bool secure_mount_tmpfs;
+	unsigned slow_secure_mount; /* seconds */
 	const char *rootfs_symlink;
 	bool exit_on_request;
 };
@@ -191,6 +195,39 @@ static int make_dirs(const char *path)
 	}
 }
 
+static void secure_mount_now(struct cdh *d, struct ttrpc_call *c, const char *mount_point)
+{
+	int r = make_dirs(mount_point);
+	if (r < 0)
+		return cdh_fail(c, "mount point \"%s\": %s", mount_point, strerror(-r));
+	if (d->secure_mount_tmpfs &&
+	    mount("test-cdh-secure", mount_point, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m") < 0)
+		return cdh_fail(c, "mount a tmpfs on %s: %s", mount_point, strerror(errno));
+	Api__SecureMountResponse out = API__SECURE_MOUNT_RESPONSE__INIT;
+	ttrpc_call_reply(c, &out.base);
+}
+
+struct slow_mount {
+	struct cdh *d;
+	struct ttrpc_call *c;
+	bool gone;
+	char mount_point[PATH_MAX];
+};
+
+static void on_slow_cancel(struct ttrpc_call *c, void *data)
+{
+	((struct slow_mount *)data)->gone = true;
+}
+
+static void on_slow_mount(struct loop *l, void *data)
+{
+	struct slow_mount *sm = data;
+	fprintf(stderr, "test-cdh: SecureMount of %s now (%s)\n", sm->mount_point,
+		sm->gone ? "its client went" : "its client waits");
+	secure_mount_now(sm->d, sm->c, sm->mount_point); /* dropped if the client went */
+	free(sm);
+}
+
 static void on_secure_mount(struct cdh *d, struct ttrpc_call *c, ProtobufCMessage *m)
 {
 	Api__SecureMountRequest *in = (Api__SecureMountRequest *)m;
@@ -200,14 +237,22 @@ static void on_secure_mount(struct cdh *d, struct ttrpc_call *c, ProtobufCMessag
 	if (d->fail_secure_mount)
 		return cdh_fail(c, "secure mount of %s refused (--fail-secure-mount)",
 				in->mount_point);
-	int r = make_dirs(in->mount_point);
-	if (r < 0)
-		return cdh_fail(c, "mount point \"%s\": %s", in->mount_point, strerror(-r));
-	if (d->secure_mount_tmpfs &&
-	    mount("test-cdh-secure", in->mount_point, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m") < 0)
-		return cdh_fail(c, "mount a tmpfs on %s: %s", in->mount_point, strerror(errno));
-	Api__SecureMountResponse out = API__SECURE_MOUNT_RESPONSE__INIT;
-	ttrpc_call_reply(c, &out.base);
+	if (!d->slow_secure_mount)
+		return secure_mount_now(d, c, in->mount_point);
+	struct slow_mount *sm = calloc(1, sizeof(*sm));
+	if (!sm || snprintf(sm->mount_point, sizeof(sm->mount_point), "%s", in->mount_point) >=
+			   (int)sizeof(sm->mount_point)) {
+		free(sm);
+		return cdh_fail(c, "slow mount of %s: out of memory or too long", in->mount_point);
+	}
+	sm->d = d;
+	sm->c = c;
+	ttrpc_call_set_cancel(c, on_slow_cancel, sm);
+	if (!loop_timer_add(d->loop, loop_now_ns() + d->slow_secure_mount * 1000000000ull,
+			    on_slow_mount, sm)) {
+		free(sm);
+		return cdh_fail(c, "slow mount of %s: out of memory", in->mount_point);
+	}
 }
 
 /* ---- GetResource ---- */
@@ -443,7 +488,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: test-cdh [--socket PATH] [-c CONFIG] [--image REF=DIR]...\n"
 			"                [--resources DIR] [--mount-log FILE] [--fail-secure-mount]\n"
-			"                [--secure-mount-tmpfs] [--rootfs-symlink DIR] [--ready-fd N]\n"
+			"                [--secure-mount-tmpfs] [--slow-secure-mount SECONDS]\n"
+			"                [--rootfs-symlink DIR] [--ready-fd N]\n"
 			"                [--never-answer | --exit-on-request | --exit-at-start |\n"
 			"                 --hostile-answer huge|malformed]\n");
 	exit(2);
@@ -463,6 +509,7 @@ int main(int argc, char **argv)
 		{ "exit-on-request", no_argument, NULL, 'x' },
 		{ "exit-at-start", no_argument, NULL, 'X' },
 		{ "secure-mount-tmpfs", no_argument, NULL, 'T' },
+		{ "slow-secure-mount", required_argument, NULL, 'S' },
 		{ "rootfs-symlink", required_argument, NULL, 'L' },
 		{ "hostile-answer", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
@@ -491,6 +538,7 @@ int main(int argc, char **argv)
 		case 'x': d.exit_on_request = true; break;
 		case 'X': exit_at_start = true; break;
 		case 'T': d.secure_mount_tmpfs = true; break;
+		case 'S': d.slow_secure_mount = (unsigned)atoi(optarg); break;
 		case 'L': d.rootfs_symlink = optarg; break;
 		case 'H':
 			if (strcmp(optarg, "huge") && strcmp(optarg, "malformed"))

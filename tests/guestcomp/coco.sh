@@ -16,10 +16,10 @@
 #   coco.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 #   (environment: tests/guestcomp/lib.sh, and MAKE_OCI_IMAGE)
 . "$(dirname "$0")/lib.sh" "$@"
-plan 37
+plan 59
 gc_requires
 if [ -z "${TEST_CDH:-}" ] || [ -z "${MAKE_OCI_IMAGE:-}" ]; then
-  skip 37 "the confidential guest" "TEST_CDH or MAKE_OCI_IMAGE not set"
+  skip 59 "the confidential guest" "TEST_CDH or MAKE_OCI_IMAGE not set"
   exit 0
 fi
 
@@ -326,18 +326,18 @@ mounts_of() { grep -c " $1 " "/proc/$executor_pid/mountinfo"; }
 
 # A disk for the executor to find: a loop device announced in a fake
 # sysfs as the virtio-mmio disk "vdcoco", its node in a /dev of the agent's
-# own mount namespace (tmpfs, the host's entries bound in).
+# own mount namespace (tmpfs, the host's entries bound in). More disks
+# announced the same way (fake_disk_add NAME MAJOR:MINOR, before
+# coco_start): the attacks' "vdroot" (the number of the agent's own root
+# filesystem), "vdbusy" (a loop device mounted on the host), "vdsmall" (a
+# disk too small for mkfs.ext4).
 fake_disk() {
   truncate -s 4M "$top/disk.img"
   loopdev=$(losetup -f --show "$top/disk.img" 2>/dev/null) || return 1
-  local rd
-  rd=$(stat -c '%t:%T' "$loopdev") || return 1
-  disk_rdev="$((16#${rd%:*})):$((16#${rd#*:}))"
+  disk_rdev=$(rdev_of "$loopdev") || return 1
   cat >"$top/ns-setup.sh" <<EOS
 f=$top/fake
-mkdir -p \$f/cb \$f/plat/virtio-mmio.9/virtio9/block/vdcoco \$f/hostdev
-echo $disk_rdev >\$f/plat/virtio-mmio.9/virtio9/block/vdcoco/dev
-ln -sfn ../../devices/platform/virtio-mmio.9/virtio9/block/vdcoco \$f/cb/vdcoco
+rm -rf \$f && mkdir -p \$f/cb \$f/plat \$f/hostdev
 mount --bind \$f/cb /sys/class/block && mount --bind \$f/plat /sys/devices/platform &&
 mount --rbind /dev \$f/hostdev && mount -t tmpfs -o mode=0755 coco-dev /dev || exit 1
 for e in \$f/hostdev/* \$f/hostdev/.[!.]*; do
@@ -347,8 +347,64 @@ for e in \$f/hostdev/* \$f/hostdev/.[!.]*; do
   elif [ -d "\$e" ]; then mkdir "/dev/\$n" && mount --rbind "\$e" "/dev/\$n"
   else touch "/dev/\$n" && mount --bind "\$e" "/dev/\$n"; fi
 done
-mknod /dev/vdcoco b ${disk_rdev%:*} ${disk_rdev#*:}
 EOS
+  fake_n=9
+  fake_disk_add vdcoco "$disk_rdev"
+}
+rdev_of() { # rdev_of NODE: major:minor in decimal
+  local rd
+  rd=$(stat -c '%t:%T' "$1") || return 1
+  echo "$((16#${rd%:*})):$((16#${rd#*:}))"
+}
+fake_disk_add() { # fake_disk_add NAME MAJOR:MINOR
+  local d="\$f/plat/virtio-mmio.$fake_n/virtio$fake_n/block/$1"
+  cat >>"$top/ns-setup.sh" <<EOS
+mkdir -p $d && echo $2 >$d/dev && ln -sfn ../../devices/platform/virtio-mmio.$fake_n/virtio$fake_n/block/$1 \$f/cb/$1
+mknod /dev/$1 b ${2%:*} ${2#*:}
+EOS
+  fake_n=$((fake_n + 1))
+}
+# fake_attack_disks: vdroot, vdbusy (its mount on the host at
+# $top/busy-mnt, a file "marker" in it), vdsmall (16 KiB); loopbusy,
+# loopsmall. Unset when losetup or mkfs is missing (return 1).
+fake_attack_disks() {
+  local rd
+  rd=$(stat -c '%d' /) || return 1
+  local maj=$((rd >> 8 & 0xfff)) min=$((rd & 0xff | (rd >> 12 & 0xfff00)))
+  fake_disk_add vdroot "$maj:$min"
+  # Some machines forbid opening their root disk even to root (a device
+  # cgroup): the probe then refuses it before the executor's own check.
+  root_opens=no
+  rm -f "$top/rootnode"
+  mknod "$top/rootnode" b "$maj" "$min" 2>/dev/null && head -c 512 "$top/rootnode" >/dev/null 2>&1 && root_opens=yes
+  rm -f "$top/rootnode"
+  truncate -s 4M "$top/busy.img" && truncate -s 16K "$top/small.img" || return 1
+  mkfs.ext4 -q -F "$top/busy.img" >/dev/null 2>&1 || return 1
+  loopbusy=$(losetup -f --show "$top/busy.img" 2>/dev/null) || return 1
+  loopsmall=$(losetup -f --show "$top/small.img" 2>/dev/null) || return 1
+  mkdir -p "$top/busy-mnt" && mount "$loopbusy" "$top/busy-mnt" && echo keep >"$top/busy-mnt/marker" || return 1
+  fake_disk_add vdbusy "$(rdev_of "$loopbusy")"
+  fake_disk_add vdsmall "$(rdev_of "$loopsmall")"
+}
+fake_disks_free() {
+  [ -n "${loopbusy:-}" ] && { umount "$top/busy-mnt" 2>/dev/null; losetup -d "$loopbusy" 2>/dev/null; }
+  [ -n "${loopsmall:-}" ] && losetup -d "$loopsmall" 2>/dev/null
+  [ -n "${loopdev:-}" ] && losetup -d "$loopdev" 2>/dev/null
+  loopbusy= loopsmall= loopdev=
+}
+
+# coco_start_disks NAME CDH-OPTIONS [KERNEL OPTIONS]: coco_start in a
+# namespace where the fake disks are announced; fails the rest (and frees
+# the disks) when the agent does not serve.
+coco_start_disks() {
+  export GC_NS_SETUP=". $top/ns-setup.sh"
+  if ! coco_start "$@"; then
+    unset GC_NS_SETUP
+    fake_disks_free
+    fail_rest "the agent did not serve: $(tail -n 5 "$work/agent.log")"
+    return 1
+  fi
+  unset GC_NS_SETUP
 }
 
 # 3. Encrypted block storages (SecureMount) and sealed files in volumes.
@@ -357,13 +413,7 @@ t_secure() {
     skip 9 "encrypted storage and sealed files" "no loop device (losetup)"
     return 0
   fi
-  export GC_NS_SETUP=". $top/ns-setup.sh"
-  if ! coco_start secure "--secure-mount-tmpfs" "agent.secure_storage_integrity=false"; then
-    unset GC_NS_SETUP
-    fail_rest "the agent did not serve: $(tail -n 5 "$work/agent.log")"
-    return 1
-  fi
-  unset GC_NS_SETUP
+  coco_start_disks secure "--secure-mount-tmpfs" "agent.secure_storage_integrity=false" || return 1
   pids
   local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA=
   plain_request enc '["sh", "-c", "grep \" /data \" /proc/self/mountinfo; echo kept >/data/f && cat /data/f; exec sleep 1000"]'
@@ -535,7 +585,300 @@ t_cdh_failures() {
   agent_stop
 }
 
-t_pod
-t_never
-t_secure
-t_cdh_failures
+# secure_req ID MOUNT-POINT ARGS-JSON [STORAGE-JSON]: a container with a
+# storage (default: the encrypted block emptyDir on vdcoco) at
+# MOUNT-POINT, bound at /data as the runtime binds an emptyDir.
+secure_req() {
+  plain_request "$1" "$3"
+  add_json "$1" '.storages = [$s] | .OCI.Mounts += [{destination: "/data", source: $mp, type: "bind", options: ["rbind", "rw"]}]' \
+    --argjson s "${4:-$(secure_storage /dev/vdcoco "$2")}" --arg mp "$2"
+}
+wait_lines() { # wait_lines FILE N: until FILE has N lines (10 s at most)
+  for _ in $(seq 1 100); do
+    [ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+wait_log() { # wait_log TEXT [SECONDS]: until the agent's log has TEXT
+  for _ in $(seq 1 $((${2:-15} * 10))); do
+    grep -qF -- "$1" "$work/agent.log" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# 5. A SecureMount whose container goes while the CDH works (upstream's
+#    CDH finishes a call whose client went): the test CDH mounts 4 s after
+#    the call. The mount and its directory are undone once the CDH has
+#    answered; meanwhile the mount point and the device are nobody's.
+t_cancel() {
+  if ! fake_disk; then
+    skip 6 "a SecureMount cancelled by RemoveContainer or DestroySandbox" "no loop device (losetup)"
+    return 0
+  fi
+  coco_start_disks cancel "--secure-mount-tmpfs --slow-secure-mount 4" || return 1
+  pids
+  local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA= dir=$work/run/kata-containers/sandbox/storage/MDAvMDA=
+  local fds
+  fds=$(ls "/proc/$executor_pid/fd" | wc -l)
+  secure_req c1 "$mp" '["sh", "-c", "grep \" /data \" /proc/self/mountinfo; echo mine >/data/f && cat /data/f; exec sleep 1000"]'
+  cp "$work/c1.json" "$work/c1-again.json"
+  create c1 &
+  local cpid=$!
+  wait_lines "$work/mounts.log" 1
+  remove c1
+  local rrc=$? early=no
+  grep -q "SecureMount of .*MDAvMDA= now" "$work/agent.log" || early=yes
+  wait "$cpid"
+  rc=$?
+  check "RemoveContainer while the CDH's SecureMount runs: the create answers ABORTED; the removal is answered before the CDH mounts" \
+    "create rc $rc, remove rc $rrc, answered before the mount: $early; $(cat "$work/c1.out")" eval \
+    '[ $rc -ne 0 ] && grep -q ABORTED "$work/c1.out" && [ $rrc -eq 0 ] && [ $early = yes ]'
+
+  # The host asks again while the CDH still works on the old call.
+  cp "$work/c1-again.json" "$work/c1.json"
+  create c1
+  local r1=$?
+  secure_req c2 "$sp/MDEvMDE=" '["true"]'
+  create c2
+  local r2=$?
+  plain_request c3 '["true"]'
+  add_json c3 '.storages = [{driver: "local", source: "local", fstype: "local", mountPoint: $m, options: ["mode=0777"]}]' --arg m "$mp/sub"
+  create c3
+  local r3=$?
+  local late=no
+  grep -q "SecureMount of .*MDAvMDA= now" "$work/agent.log" || late=yes
+  check "meanwhile the same container id and mount point again: FAILED_PRECONDITION naming the SecureMount not ended; the CDH is not asked again" \
+    "rc $r1 (CDH not done yet: $late): $(cat "$work/c1.out"; cat "$work/mounts.log")" eval \
+    '[ $r1 -ne 0 ] && [ $late = yes ] && grep -q FAILED_PRECONDITION "$work/c1.out" && grep -q "has not ended yet" "$work/c1.out" &&
+     [ "$(wc -l <"$work/mounts.log")" = 1 ]'
+  check "meanwhile the same device at another mount point, and a local storage below the pending mount point: refused" \
+    "$(cat "$work/c2.out" "$work/c3.out")" eval \
+    '[ $r2 -ne 0 ] && [ $r3 -ne 0 ] && grep -q "(7:[0-9]*): a SecureMount of it on $mp" "$work/c2.out" &&
+     grep -q "mount point $mp/sub: a SecureMount of $mp" "$work/c3.out" && [ ! -e "$dir/sub" ]'
+
+  wait_log "container c1 (removed): its SecureMount of $mp ended"
+  check "once the CDH's late mount is made and answered (to the worker, still waiting): detached, its directory removed, no worker, no fd left" \
+    "$(grep -a "c1 (removed)" "$work/agent.log"; grep MDAvMDA "/proc/$executor_pid/mountinfo"; ls -la "$dir" 2>&1; echo "workers $(workers) fds $fds -> $(ls "/proc/$executor_pid/fd" | wc -l)")" eval \
+    'grep -q "ended (mounted): the CDH.s mount detached" "$work/agent.log" && [ "$(mounts_of "$mp")" = 0 ] &&
+     grep -q "SecureMount of .*MDAvMDA= now (its client waits)" "$work/agent.log" &&
+     [ ! -e "$dir" ] && [ "$(workers)" = 0 ] && [ "$(ls "/proc/$executor_pid/fd" | wc -l)" = "$fds" ]'
+
+  cp "$work/c1-again.json" "$work/c1.json"
+  create c1 && start c1
+  rc=$?
+  read_all c1 c1 2 >"$work/c1.stdout"
+  check "the same container created afterwards gets its own mount from the CDH and keeps it" \
+    "rc $rc: $(cat "$work/c1.out" "$work/c1.stdout")" eval \
+    '[ $rc -eq 0 ] && grep -q test-cdh-secure "$work/c1.stdout" && grep -qx mine "$work/c1.stdout" &&
+     [ "$(mounts_of "$mp")" = 1 ] && [ "$(wc -l <"$work/mounts.log")" = 2 ]'
+  remove c1
+
+  # DestroySandbox with a SecureMount in flight: answered once it is undone.
+  secure_req c4 "$mp" '["true"]'
+  create c4 &
+  cpid=$!
+  wait_lines "$work/mounts.log" 3
+  ctl call AgentService/DestroySandbox '{}' >"$work/destroy.out" 2>&1
+  local drc=$?
+  wait "$cpid"
+  local undone destroyed
+  undone=$(grep -an "container c4 (removed): its SecureMount of $mp ended (mounted): the CDH's mount detached" "$work/agent.log" | cut -d: -f1 | head -n 1)
+  destroyed=$(grep -an "sandbox destroyed" "$work/agent.log" | cut -d: -f1 | head -n 1)
+  check "DestroySandbox with a SecureMount in flight: answered after the CDH's late mount was detached and its directory removed" \
+    "rc $drc undone line ${undone:-none} destroyed line ${destroyed:-none}: $(cat "$work/destroy.out"; ls -la "$dir" 2>&1)" eval \
+    '[ $drc -eq 0 ] && [ -n "$undone" ] && [ -n "$destroyed" ] && [ "$undone" -lt "$destroyed" ] && [ ! -e "$dir" ]'
+  agent_stop
+  fake_disks_free
+}
+
+# 6. create_filesystem alone (upstream ensure_ext4_filesystem): the Go
+#    runtime's block emptyDir in "block-plain" mode (container.go
+#    createBlockDevices: metadata createFilesystem, options ["discard"];
+#    kata_agent.go handleDeviceBlockVolume: driver option
+#    "create_filesystem", fstype ext4, shared).
+plain_fs_storage() { # plain_fs_storage SOURCE MOUNT-POINT [DRIVER] [FSTYPE]
+  jq -nc --arg src "$1" --arg mp "$2" --arg d "${3:-mmioblk}" --arg t "${4:-ext4}" \
+    '{driver: $d, driverOptions: ["create_filesystem"], source: $src, fstype: $t, mountPoint: $mp, options: ["discard"], shared: true}'
+}
+t_mkfs() {
+  if ! command -v mkfs.ext4 >/dev/null || ! command -v dumpe2fs >/dev/null; then
+    skip 8 "create_filesystem" "no mkfs.ext4 or dumpe2fs (e2fsprogs)"
+    return 0
+  fi
+  if ! fake_disk || ! fake_attack_disks; then
+    fake_disks_free
+    skip 8 "create_filesystem" "no loop device (losetup) or no mount of one"
+    return 0
+  fi
+  # mkfs.ext4 as the worker runs it: a wrapper recording its arguments,
+  # namespaces and privileges, then the real mke2fs.
+  cp /usr/sbin/mke2fs "$top/mke2fs.real"
+  printf '#!/bin/sh\n{ echo "args $*"; echo "net $(readlink /proc/self/ns/net)"; echo "mnt $(readlink /proc/self/ns/mnt)"; grep -E "^(CapPrm|CapEff|NoNewPrivs):" /proc/self/status; } >>%s\nexec %s -t ext4 "$@"\n' \
+    "$top/mkfs.rec" "$top/mke2fs.real" >"$top/mkfs-wrap"
+  chmod 0755 "$top/mkfs-wrap"
+  rm -f "$top/mkfs.rec"
+  echo "mount --bind $top/mkfs-wrap /usr/sbin/mke2fs" >>"$top/ns-setup.sh"
+  coco_start_disks mkfs "" || return 1
+  pids
+  local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA=
+  secure_req m1 "$mp" '["sh", "-c", "grep \" /data \" /proc/self/mountinfo; echo kept >/data/f && cat /data/f; exec sleep 1000"]' \
+    "$(plain_fs_storage /dev/vdcoco "$mp")"
+  create m1 && start m1
+  rc=$?
+  read_all m1 m1 2 >"$work/m1.stdout"
+  check "create_filesystem alone: mkfs.ext4 on the announced disk, then mounted; the container writes to the new ext4" \
+    "rc $rc: $(cat "$work/m1.out" "$work/m1.stdout"; grep -a -e ERRO -e WARN "$work/agent.log" | tail -n 5)" eval \
+    '[ $rc -eq 0 ] && grep -q " /data .* ext4 " "$work/m1.stdout" && grep -qx kept "$work/m1.stdout"'
+  check "mkfs.ext4 ran with upstream's options on the disk's fd, in its own mount and network namespaces, with no capability and no_new_privs" \
+    "$(cat "$top/mkfs.rec"; echo "executor: $(readlink "/proc/$executor_pid/ns/net") $(readlink "/proc/$executor_pid/ns/mnt")")" eval \
+    'grep -qx "args -F -O ^has_journal -m 0 -i 163840 -I 128 /proc/self/fd/3" "$top/mkfs.rec" &&
+     ! grep -qx "net $(readlink "/proc/$executor_pid/ns/net")" "$top/mkfs.rec" &&
+     ! grep -qx "mnt $(readlink "/proc/$executor_pid/ns/mnt")" "$top/mkfs.rec" &&
+     grep -q "^CapPrm:.*0000000000000000" "$top/mkfs.rec" && grep -q "^CapEff:.*0000000000000000" "$top/mkfs.rec" &&
+     grep -q "^NoNewPrivs:.*1" "$top/mkfs.rec"'
+  dumpe2fs -h "$loopdev" >"$work/dumpe2fs.out" 2>&1
+  check "the disk holds an ext4 as upstream's options make it (no journal, 128-byte inodes, no reserved blocks)" \
+    "$(grep -E "features|Inode size|Reserved block count" "$work/dumpe2fs.out")" eval \
+    '! grep "^Filesystem features" "$work/dumpe2fs.out" | grep -q has_journal && grep -Eq "^Inode size:[[:space:]]*128$" "$work/dumpe2fs.out" &&
+     grep -Eq "^Reserved block count:[[:space:]]*0$" "$work/dumpe2fs.out"'
+  secure_req m2 "$mp" '["sh", "-c", "cat /data/f; exec sleep 1000"]' "$(plain_fs_storage /dev/vdcoco "$mp")"
+  create m2 && start m2
+  rc=$?
+  read_all m2 m2 1 >"$work/m2.stdout"
+  check "a second container with the same emptyDir: not formatted again, it sees the first one's file" \
+    "rc $rc: $(cat "$work/m2.out" "$work/m2.stdout"; grep -c "^args" "$top/mkfs.rec")" eval \
+    '[ $rc -eq 0 ] && grep -qx kept "$work/m2.stdout" && [ "$(grep -c "^args" "$top/mkfs.rec")" = 1 ]'
+
+  secure_req m3 "$sp/MDEvMDE=" '["true"]' "$(plain_fs_storage /dev/vdsmall "$sp/MDEvMDE=")"
+  local fds
+  fds=$(ls "/proc/$executor_pid/fd" | wc -l)
+  create m3
+  rc=$?
+  check "a failing mkfs (a 16 KiB disk): CreateContainer fails with upstream's message (status, stdout, stderr); no mount point, worker or container left" \
+    "rc $rc: $(cat "$work/m3.out"; echo "workers $(workers) fds $fds -> $(ls "/proc/$executor_pid/fd" | wc -l)")" eval \
+    '[ $rc -ne 0 ] && grep -q "mkfs.ext4 failed for /dev/vdsmall: status=exit status: 1, stdout=" "$work/m3.out" &&
+     grep -q ", stderr=mke2fs" "$work/m3.out" && grep -q "/proc/self/fd/3: Not enough space" "$work/m3.out" &&
+     [ ! -e "$work/run/kata-containers/sandbox/storage/MDEvMDE=" ] && [ "$(workers)" = 0 ] &&
+     [ "$(ls "/proc/$executor_pid/fd" | wc -l)" = "$fds" ] &&
+     ! ctl call AgentService/StartContainer "{\"containerId\": \"m3\"}" >/dev/null 2>&1'
+  secure_req m4 "$sp/MDIvMDI=" '["true"]' "$(plain_fs_storage /dev/vdsmall "$sp/MDIvMDI=" mmioblk xfs)"
+  create m4
+  rc=$?
+  check "fstype xfs with create_filesystem: INVALID_ARGUMENT with upstream's message" "$(cat "$work/m4.out")" eval \
+    '[ $rc -ne 0 ] && grep -q "INVALID_ARGUMENT" "$work/m4.out" && grep -q "creating filesystem xfs for block storage is unsupported" "$work/m4.out"'
+
+  # Attacks: the option where no device of the kernel's is formatted.
+  head -c 4096 "$loopsmall" | sha256sum >"$work/small.sum"
+  local n=0 bad=
+  for a in "local|$sp/l1|local|local" "$KR/shared|$sp/b1|bind|bind" "/dev/vdsmall|$sp/b2|blk|ext4" \
+    "/dev/vdbusy|$sp/b4|mmioblk|ext4" "/dev/vdroot|$sp/b3|mmioblk|ext4"; do
+    IFS='|' read -r src m drv t <<<"$a"
+    n=$((n + 1))
+    secure_req "ma$n" "$m" '["true"]' "$(plain_fs_storage "$src" "$m" "$drv" "$t")"
+    create "ma$n" && bad="$bad ma$n($a)"
+  done
+  check "attacks refused, nothing formatted: create_filesystem on local and bind storages, a blk source naming a /dev path, a mounted disk announced as a virtio-mmio disk" \
+    "accepted:$bad $(cat "$work"/ma*.out; grep -c "^args" "$top/mkfs.rec")" eval \
+    '[ -z "$bad" ] && grep -q "create_filesystem applies to blk, mmioblk and scsi storages only, not \\\"local\\\"" "$work/ma1.out" &&
+     grep -q "not \\\"bind\\\"" "$work/ma2.out" && grep -q PERMISSION_DENIED "$work/ma3.out" &&
+     grep -q "is in use (mounted" "$work/ma4.out" && [ "$(grep -c "^args" "$top/mkfs.rec")" = 2 ] &&
+     grep -qx keep "$top/busy-mnt/marker" && head -c 4096 "$loopsmall" | sha256sum | cmp -s - "$work/small.sum"'
+  if [ "$root_opens" = yes ]; then
+    check "the guest's root filesystem's disk announced as a virtio-mmio disk with create_filesystem: refused, not formatted" \
+      "$(cat "$work/ma5.out")" eval 'grep -q "holds the guest.s root filesystem" "$work/ma5.out" && [ "$(grep -c "^args" "$top/mkfs.rec")" = 2 ]'
+  else
+    skip 1 "the root filesystem's disk with create_filesystem" "this machine forbids opening its root disk (the probe refuses it first: $(grep -o "open /dev/vdroot: .*" "$work/ma5.out"))"
+  fi
+  agent_stop
+  fake_disks_free
+}
+
+# 7. The trusted image storage (upstream cdh_handler_trusted_storage): a
+#    raw block volume at /dev/trusted_store (the how-to's volumeDevices;
+#    kata_agent.go appendBlockDevice: an "mmioblk" device with id and
+#    vm_path the guest's node; the spec's linux.devices with the host's
+#    numbers, rewritten by the agent).
+trusted_req() { # trusted_req ID VM-PATH [SPEC-MAJOR SPEC-MINOR] [no-device]
+  plain_request "$1" '["sh", "-c", "ls -l /dev/trusted_store; exec sleep 1000"]'
+  add_json "$1" '.OCI.Linux.Devices = [{Path: "/dev/trusted_store", Type: "b", Major: $ma, Minor: $mi, FileMode: 432, UID: 0, GID: 0}] |
+    .devices = (if $nodev == "no-device" then [] else [{id: $vm, type: "mmioblk", vmPath: $vm, containerPath: "/dev/trusted_store"}] end)' \
+    --arg vm "$2" --argjson ma "${3:-8}" --argjson mi "${4:-16}" --arg nodev "${5:-}"
+}
+t_trusted() {
+  if ! fake_disk || ! fake_attack_disks; then
+    fake_disks_free
+    skip 8 "the trusted image storage" "no loop device (losetup) or no mount of one"
+    return 0
+  fi
+  coco_start_disks trusted "--secure-mount-tmpfs" || return 1
+  pids
+  local rootrd img=$work/run/kata-containers/image
+  rootrd=$(stat -c '%d' /)
+  trusted_req t0 /dev/vdcoco "$((rootrd >> 8 & 0xfff))" "$((rootrd & 0xff))" no-device
+  create t0
+  rc=$?
+  check "the spec's /dev/trusted_store with the host's numbers (the root disk's) and no device entry: PERMISSION_DENIED, no SecureMount" \
+    "$(cat "$work/t0.out"; cat "$work/mounts.log" 2>/dev/null)" eval \
+    '[ $rc -ne 0 ] && grep -q PERMISSION_DENIED "$work/t0.out" && grep -q "failed to handle trusted storage" "$work/t0.out" &&
+     [ ! -s "$work/mounts.log" ]'
+  trusted_req t2 /dev/vdbusy
+  create t2
+  rc=$?
+  check "/dev/trusted_store naming a mounted disk: refused, no SecureMount, nothing made" \
+    "$(cat "$work/t2.out"; ls -la "$img" 2>&1)" eval \
+    '[ $rc -ne 0 ] && grep -q "is in use (mounted" "$work/t2.out" && [ ! -s "$work/mounts.log" ] && [ ! -e "$img" ] &&
+     grep -qx keep "$top/busy-mnt/marker"'
+  trusted_req t1 /dev/vdroot
+  create t1
+  rc=$?
+  if [ "$root_opens" = yes ]; then
+    check "/dev/trusted_store naming the guest's root filesystem's disk: refused, no SecureMount" \
+      "$(cat "$work/t1.out")" eval '[ $rc -ne 0 ] && grep -q "holds the guest.s root filesystem" "$work/t1.out" && [ ! -s "$work/mounts.log" ]'
+  else
+    skip 1 "/dev/trusted_store naming the root filesystem's disk" "this machine forbids opening its root disk (the probe refuses it first: $(grep -o "open /dev/vdroot: .*" "$work/t1.out"))"
+  fi
+
+  trusted_req t3 /dev/vdcoco
+  create t3 && start t3
+  rc=$?
+  jq -nc --arg dev "$disk_rdev" --arg mp "$KR/image/" '{volume_type: "block-device", options: {deviceId: $dev,
+    sourceType: "empty", targetType: "fileSystem", filesystemType: "ext4",
+    mkfsOpts: "-E lazy_journal_init", encryptionType: "luks2", dataIntegrity: "true"},
+    flags: [], mount_point: $mp}' | jq -S . >"$work/want.json"
+  head -n 1 "$work/mounts.log" 2>/dev/null | jq -S . >"$work/got.json" 2>&1
+  check "/dev/trusted_store: SecureMount before the storages with upstream's arguments (the announced disk's numbers, luks2, -E lazy_journal_init, the image work dir)" \
+    "rc $rc: $(cat "$work/t3.out"; diff "$work/want.json" "$work/got.json")" eval \
+    '[ $rc -eq 0 ] && cmp -s "$work/want.json" "$work/got.json"'
+  read_all t3 t3 1 >"$work/t3.stdout"
+  check "the container runs with the device; the image work dir holds the CDH's mount" \
+    "$(cat "$work/t3.stdout"; grep " $KR/image " "/proc/$executor_pid/mountinfo")" eval \
+    'grep -q "^b.* /dev/trusted_store" "$work/t3.stdout" && [ "$(mounts_of "$KR/image")" = 1 ]'
+  trusted_req t4 /dev/vdcoco
+  create t4 && start t4
+  rc=$?
+  check "a second container with /dev/trusted_store: not mounted again (one SecureMount in all)" \
+    "rc $rc: $(cat "$work/t4.out" "$work/mounts.log")" eval \
+    '[ $rc -eq 0 ] && [ "$(wc -l <"$work/mounts.log")" = 1 ] && [ "$(mounts_of "$KR/image")" = 1 ]'
+  trusted_req t5 /dev/vdsmall
+  create t5
+  rc=$?
+  check "a container naming another disk as /dev/trusted_store: FAILED_PRECONDITION, the sandbox's stays" \
+    "$(cat "$work/t5.out")" eval \
+    '[ $rc -ne 0 ] && grep -q "the trusted image storage is 7:[0-9]* already" "$work/t5.out" &&
+     [ "$(wc -l <"$work/mounts.log")" = 1 ] && [ "$(mounts_of "$KR/image")" = 1 ]'
+  ctl call AgentService/DestroySandbox '{}' >"$work/destroy.out" 2>&1
+  rc=$?
+  check "DestroySandbox: the trusted storage's mount is detached with the sandbox, its directory removed" \
+    "rc $rc: $(cat "$work/destroy.out"; ls -la "$img" 2>&1)" eval '[ $rc -eq 0 ] && [ ! -e "$img" ]'
+  agent_stop
+  fake_disks_free
+}
+
+# COCO_SECTIONS="t_mkfs ..." runs only those (the others' checks SKIP).
+for t in t_pod t_never t_secure t_cdh_failures t_cancel t_mkfs t_trusted; do
+  if [ -z "${COCO_SECTIONS:-}" ] || [[ " $COCO_SECTIONS " == *" $t "* ]]; then
+    $t
+  fi
+done

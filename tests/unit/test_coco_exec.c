@@ -187,7 +187,7 @@ TEST(secure_mount_options)
 	static const char *const keys[] = { "deviceId",       "sourceType", "targetType",
 					    "filesystemType", "mkfsOpts",   "encryptionType",
 					    "dataIntegrity" };
-	secure_storage_options("254:16", true, o);
+	secure_storage_options("254:16", true, SECURE_STORAGE_MKFS_OPTS, o);
 	for (size_t i = 0; i < SECURE_STORAGE_N_OPTIONS; i++)
 		CHECK_EQ_STR(o[i].key, keys[i]);
 	CHECK_EQ_STR(o[0].value, "254:16");
@@ -197,8 +197,13 @@ TEST(secure_mount_options)
 	CHECK_EQ_STR(o[4].value, "-O ^has_journal -m 0 -i 163840 -I 128");
 	CHECK_EQ_STR(o[5].value, "luks2");
 	CHECK_EQ_STR(o[6].value, "true");
-	secure_storage_options("254:16", false, o);
+	secure_storage_options("254:16", false, SECURE_STORAGE_MKFS_OPTS, o);
 	CHECK_EQ_STR(o[6].value, "false");
+	/* the trusted image storage (rpc.rs cdh_handler_trusted_storage) */
+	secure_storage_options("8:0", true, SECURE_STORAGE_TRUSTED_MKFS_OPTS, o);
+	CHECK_EQ_STR(o[0].value, "8:0");
+	CHECK_EQ_STR(o[4].value, "-E lazy_journal_init");
+	CHECK_EQ_STR(o[5].value, "luks2");
 }
 
 /* upstream is_sealed_secret_path, by components (not a string prefix). */

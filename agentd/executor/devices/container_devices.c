@@ -179,3 +179,26 @@ int ctr_devices_apply(Grpc__CreateContainerRequest *req, const struct dev_batch 
 			 u[i].final_path ? ", at " : "", u[i].final_path ? u[i].final_path : "");
 	return 0;
 }
+
+int ctr_devices_find(const Grpc__CreateContainerRequest *req, const struct dev_batch *b,
+		     const char *container_path, struct dev_found *f, char *label, size_t len,
+		     struct kerr *err)
+{
+	for (size_t i = 0; i < req->n_devices; i++) {
+		const Grpc__Device *d = req->devices[i];
+		if (strcmp(d->container_path, container_path))
+			continue;
+		struct dev_query q;
+		int r = device_query(d, i, &q, err);
+		if (r < 0)
+			return r;
+		const struct dev_found *found = dev_batch_lookup(b, &q);
+		if (!found)
+			return kerr_set(err, -ENODEV, "CreateContainer: %s was not looked for",
+					q.label);
+		*f = *found;
+		snprintf(label, len, "%s", q.label);
+		return 1;
+	}
+	return 0;
+}

@@ -13,7 +13,7 @@
  * scsi, nvdimm: handleDeviceBlockVolume, ShareRootFilesystem for a block
  * rootfs) wait in the same batch.
  *
- * Offers: ctr_devices_batch(), ctr_devices_apply().
+ * Offers: ctr_devices_batch(), ctr_devices_apply(), ctr_devices_find().
  */
 #ifndef KATA_DEVICES_CONTAINER_DEVICES_H
 #define KATA_DEVICES_CONTAINER_DEVICES_H
@@ -34,5 +34,13 @@ int ctr_devices_batch(struct hotplug *h, const Grpc__CreateContainerRequest *req
  * expose_guest_infiniband_devices. */
 int ctr_devices_apply(Grpc__CreateContainerRequest *req, const struct dev_batch *b,
 		      const struct dev_env *env, struct kerr *err);
+
+/* The device the kernel announced for req's device entry whose container
+ * path is container_path (b: the batch that found req's devices): 1 with
+ * *f and its label ("mmioblk device /dev/vdb"), 0 when no entry has that
+ * path; the first such entry counts. */
+int ctr_devices_find(const Grpc__CreateContainerRequest *req, const struct dev_batch *b,
+		     const char *container_path, struct dev_found *f, char *label, size_t len,
+		     struct kerr *err);
 
 #endif

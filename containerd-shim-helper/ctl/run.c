@@ -67,6 +67,13 @@ static int send_req(struct session *s, const char *method, const ProtobufCMessag
 		    uint32_t *sid)
 {
 	struct kerr err = { 0 };
+	/* After a failed reconnect there is no client: the agent is gone, so
+	 * the clean-up requests (RemoveContainer) fail here, not in a NULL. */
+	if (!s->c) {
+		fprintf(stderr, "kata-agent-ctl: sending %s: not connected to %s\n", method,
+			s->o->addr);
+		return -ENOTCONN;
+	}
 	size_t len = protobuf_c_message_get_packed_size(req);
 	cleanup_free uint8_t *buf = malloc(len ? len : 1);
 	if (!buf) {

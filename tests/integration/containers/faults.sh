@@ -9,7 +9,7 @@
 # RemoveContainer timeout does, shown by making it happen: a monitor is
 # stopped (SIGSTOP: it reads nothing, as a hung one) and then killed.
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 10
+plan 12
 suite_requires
 
 # start_detached ID BUNDLE: CreateContainer + StartContainer as the runtime
@@ -123,7 +123,31 @@ t_remove_timeout() {
     eval '[ $rc -ne 0 ] && grep -q NOT_FOUND "$out"'
 }
 
+# The whole agent dies under an attached `kata-agent-ctl run` (the host's
+# side of a VM that went away): ctl tries to reconnect for ~10 s, then gives
+# up with its run-failure code; its clean-up RemoveContainer must fail as
+# "not connected", not crash on the client it no longer has (it did: a
+# SIGSEGV in client_check on a NULL client).
+t_agent_gone() {
+  local out="$work/gone.out" b rc
+  b=$(bundle gone sh -c 'exec sleep 1000')
+  ctl run "$b" --id gone >"$out" 2>&1 &
+  local cpid=$! i
+  for i in $(seq 1 100); do
+    sleep_pid >/dev/null && break
+    sleep 0.1
+  done
+  check "ctl run attached to a container" "$(cat "$out")" eval 'sleep_pid >/dev/null'
+  kill -KILL "$agent_pid" $(descendants "$agent_pid") 2>/dev/null
+  wait "$cpid"
+  rc=$?
+  check "the agent killed under ctl run: ctl exits 125 (run failed) after its reconnect attempts, no crash, the clean-up says not connected" \
+    "exit $rc: $(cat "$out")" eval \
+    '[ $rc -eq 125 ] && grep -q "could not reconnect" "$out" && grep -q "RemoveContainer: not connected" "$out"'
+}
+
 agent_start faults || exit 1
 t_monitor_death || fail_rest "the monitor death checks could not start"
 t_remove_timeout
+t_agent_gone
 agent_stop

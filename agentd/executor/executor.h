@@ -338,7 +338,7 @@ int on_add_swap_path(struct ipc_chan *c, struct ipc_msg *m, void *data, struct k
 /* mkswap's work on fd, a regular file or a disk (AddSwapPath, AddSwap). */
 int swap_header_write(int fd, size_t page_size, struct kerr *err);
 
-/* ---- devices/volume_ops.c: AddSwap, ResizeVolume ---- */
+/* ---- handlers/volume_ops.c: AddSwap, ResizeVolume ---- */
 int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_resize_volume(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* Exit: AddSwap requests still waiting for their disk are dropped. */

@@ -13,7 +13,7 @@
  *        container requests (sandbox.c, containers.c), GET_OOM_EVENT_REQ
  *        (oom.c), the guest-wide requests (guest_ops.c), the device
  *        requests ADD_SWAP_REQ and RESIZE_VOLUME_REQ
- *        (devices/volume_ops.c) and the network requests (network.c).
+ *        (handlers/volume_ops.c) and the network requests (network.c).
  *        uevents are read on the same loop (devices/hotplug.c).
  * Only the newest front-end channel is served: the parent starts a new
  * front-end only after the previous one died; a new one gets a fresh

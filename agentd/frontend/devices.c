@@ -3,7 +3,7 @@
  * devices.c - the device RPCs, front-end side: AddSwap and ResizeVolume.
  * Their shapes are checked here (a PCI path of slots 0..31, an absolute
  * path); the executor checks them again, finds the disk and acts
- * (agentd/executor/devices/volume_ops.c, doc/storage-cgroups.md
+ * (agentd/executor/handlers/volume_ops.c, doc/storage-cgroups.md
  * "Devices").
  */
 #include <string.h>

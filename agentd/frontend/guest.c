@@ -4,7 +4,7 @@
  * ReseedRandomDev, GetVolumeStats, CopyFile, OnlineCPUMem, SetPolicy,
  * MemHotplugByProbe, AddSwapPath. What needs no privilege is
  * checked here (ranges, sizes, an absolute path); the executor checks it all
- * again and acts (agentd/executor/guest_ops.c, doc/guest-ops.md).
+ * again and acts (agentd/executor/handlers/guest_ops.c, doc/guest-ops.md).
  */
 #include <errno.h>
 #include <inttypes.h>

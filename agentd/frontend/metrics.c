@@ -2,7 +2,7 @@
 /*
  * metrics.c - grpc.AgentService/GetMetrics, front-end side. The front-end
  * has no /proc (empty root), so the executor collects and formats
- * (agentd/executor/metrics.c); here the text is checked before it goes to
+ * (agentd/executor/readers/metrics.c); here the text is checked before it goes to
  * the host: a proto3 string must be UTF-8, and Prometheus text is lines of
  * printable characters, each ending in '\n'.
  */

@@ -3,7 +3,7 @@
  * network.c - the guest network RPCs, front-end side: UpdateInterface,
  * UpdateRoutes, ListInterfaces, ListRoutes, AddARPNeighbors. The requests
  * are re-encoded and forwarded; the executor checks every field and acts
- * (agentd/executor/network.c, doc/network.md). Its answers are decoded
+ * (agentd/executor/handlers/network.c, doc/network.md). Its answers are decoded
  * (exec_forward, with the descriptor the declaration gives the reply)
  * before they go back, so the host only ever gets a well-formed message of
  * the declared type.

@@ -2,7 +2,7 @@
 /*
  * oom.c - GetOOMEvent in the front-end: the waiting calls and the one long
  * poll (GET_OOM_EVENT_REQ) they share to the executor, which owns the event
- * queue (agentd/executor/oom.c; the protocol is doc/ipc.md "OOM events").
+ * queue (agentd/executor/handlers/oom.c; the protocol is doc/ipc.md "OOM events").
  *
  * At most one poll is outstanding. Its reply goes to the oldest waiting
  * call; if none waits any more (its deadline passed, its connection

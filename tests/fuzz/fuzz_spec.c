@@ -4,7 +4,7 @@
  * (agentd/executor/container/spec_check.c) on the protobuf bytes a
  * compromised front-end could send (CREATE_CONTAINER_REQ, EXEC_PROCESS_REQ
  * carry a packed CreateContainerRequest / ExecProcessRequest), in the
- * order the executor runs them (agentd/executor/containers.c
+ * order the executor runs them (agentd/executor/handlers/containers.c
  * on_create_container, on_exec_process), then what the container's setup
  * and cgroup derive, purely, from a spec that passed:
  *  - the seccomp filter (cseccomp_build, not loaded);

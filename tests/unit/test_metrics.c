@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_metrics.c - GetMetrics without an agent: the executor's readers and
- * Prometheus formatting (agentd/executor/metrics.c) on a fixture proc tree
+ * Prometheus formatting (agentd/executor/readers/metrics.c) on a fixture proc tree
  * written to a temporary directory, and the front-end's check of the text
  * (agentd/frontend/metrics.c).
  */

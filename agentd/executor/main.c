@@ -41,7 +41,7 @@
 #include "config.h"
 #include "endpoints.h"
 #include "policy.h"
-#include "exec_seccomp.h"
+#include "executor_seccomp.h"
 #include "executor.h"
 #include "fds.h"
 #include "grpc_status.h"

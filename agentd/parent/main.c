@@ -38,7 +38,7 @@
 #include "debug_console.h"
 #include "endpoints.h"
 #include "guest_components.h"
-#include "guest_opts.h"
+#include "process_opts.h"
 #include "initdata_boot.h"
 #include "ipc.h"
 #include "log.h"

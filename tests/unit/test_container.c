@@ -23,7 +23,7 @@
 
 #include <jansson.h>
 
-#include "container_spawn.h"
+#include "stages.h"
 #include "grpc_status.h"
 #include "pbjson.h"
 #include "spec_check.h"

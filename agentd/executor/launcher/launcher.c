@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "container_spawn.h"
+#include "stages.h"
 #include "executor.h"
 #include "grpc_status.h"
 #include "process.h"

@@ -23,7 +23,7 @@
 
 #include <seccomp.h>
 
-#include "exec_seccomp.h"
+#include "executor_seccomp.h"
 #include "tap.h"
 #include "testutil.h"
 

@@ -33,7 +33,7 @@
 
 #include "cleanup.h"
 #include "container_seccomp.h"
-#include "container_spawn.h"
+#include "stages.h"
 #include "fds.h"
 #include "grpc_status.h"
 #include "hooks.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "exec_seccomp.h"
+#include "executor_seccomp.h"
 
 #include <errno.h>
 #include <string.h>

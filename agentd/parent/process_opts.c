@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "guest_opts.h"
+#include "process_opts.h"
 
 #include <errno.h>
 #include <stdlib.h>

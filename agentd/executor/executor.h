@@ -6,10 +6,10 @@
  * monitor M; see /doc/architecture.md "Container path").
  *
  * Offers:
- *  - struct exec_opts, struct executor, struct sandbox, struct container;
+ *  - struct executor_opts, struct executor, struct sandbox, struct container;
  *  - the front-end handlers of containers.c and sandbox.c (for main.c's
  *    dispatch table), the SIGCHLD reaper, the front-end restart hook;
- *  - spawn_container() (spawn.c): create X/L/M for a checked container,
+ *  - x_spawn() (x.c): create X/L/M for a checked container,
  *    through the spawner (spawner.c), the executor's fork without its
  *    seccomp filter;
  *  - launcher_main() (launcher.c): the launcher's blocking loop, never returns;
@@ -39,7 +39,7 @@
 #define EXEC_MAX_CONTAINERS 1024
 #define EXEC_MAX_EXECS 1024
 
-struct exec_opts {
+struct executor_opts {
 	const char *shared_dir;   /* realpath'd: rootfs and storages live below */
 	const char *cgroup_parent;
 	const char *monitor_path; /* kata-agent-monitor */
@@ -190,7 +190,7 @@ struct oom_state {
 	uint64_t dropped; /* events lost to a full queue */
 };
 
-/* OnlineCPUMem in progress (guest_ops.c): one at a time. */
+/* OnlineCPUMem in progress (guest.c): one at a time. */
 struct online_op {
 	bool active;
 	bool wait, cpu_only;
@@ -215,7 +215,7 @@ struct executor {
 	bool init_daemon;
 	int exit_code;
 	int sigfd;
-	struct exec_opts o;
+	struct executor_opts o;
 	struct cg_config cgc;
 	struct sandbox sb;
 	struct container *ctrs;
@@ -233,18 +233,18 @@ struct executor {
 };
 
 /* ---- main.c ---- */
-int exec_reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err);
+int answer_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err);
 /* Reply to the front-end generation gen if it is still the current one;
  * a reply for a front-end that went away is dropped. */
-void exec_to_fe(struct executor *x, uint32_t gen, uint32_t type, uint32_t id, const void *p,
+void answer_fe(struct executor *x, uint32_t gen, uint32_t type, uint32_t id, const void *p,
 		size_t len, int fd);
-void exec_err_to_fe(struct executor *x, uint32_t gen, uint32_t id, const struct kerr *e);
-void exec_ok_to_fe(struct executor *x, uint32_t gen, uint32_t id);
+void answer_fe_error(struct executor *x, uint32_t gen, uint32_t id, const struct kerr *e);
+void answer_fe_ok(struct executor *x, uint32_t gen, uint32_t id);
 /* Answer request id with e (logged as a warning). */
-int exec_fail(struct ipc_chan *c, uint32_t id, struct kerr *e, struct kerr *err);
+int answer_fail(struct ipc_chan *c, uint32_t id, struct kerr *e, struct kerr *err);
 /* Answer m with msg packed as a message of type (RESOURCE_EXHAUSTED if it
  * does not fit an IPC payload). */
-int exec_reply_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,
+int answer_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,
 		   const ProtobufCMessage *msg, struct kerr *err);
 
 /* ---- sandbox.c ---- */
@@ -327,7 +327,7 @@ int on_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 int on_list_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_add_arp_neighbors(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 
-/* ---- guest_ops.c: guest-wide requests (doc/guest-ops.md) ---- */
+/* ---- guest.c: guest-wide requests (doc/guest-ops.md) ---- */
 int on_set_guest_date_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_reseed_random_dev(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_get_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
@@ -357,11 +357,11 @@ int guest_hooks_append(struct executor *x, Grpc__Spec *spec, struct kerr *err);
  * allow_host_hooks. */
 int hooks_host_check(const struct executor *x, const Grpc__Spec *spec, struct kerr *err);
 
-/* ---- spawn.c ---- */
+/* ---- x.c ---- */
 /* What X and the launcher know of their container: made by the spawner
  * from SPAWN_X (the spec comes later, in LAUNCH_INIT). */
 struct launch_ctx {
-	const struct exec_opts *o;
+	const struct executor_opts *o;
 	char id[IPC_ID_MAX];
 	char bundle[4096];
 	struct cgroup *cg; /* found, not made: for CLONE_INTO_CGROUP (v2), cg_add_pid (v1) */
@@ -369,7 +369,7 @@ struct launch_ctx {
 /* Have the spawner clone X (-> L + exec M) for ct as our child; sets
  * ct->x_pid and returns the executor's ends of EL and EM and the
  * front-end's end of FM. */
-int spawn_container(struct container *ct, int *el, int *em, int *fm, struct kerr *err);
+int x_spawn(struct container *ct, int *el, int *em, int *fm, struct kerr *err);
 /* X, in the spawner's clone: fork L, exec the monitor. Never returns. */
 __attribute__((noreturn)) void x_main(const struct launch_ctx *c, int el_l, int em_m, int fm_m);
 

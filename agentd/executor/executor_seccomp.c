@@ -9,7 +9,7 @@
 
 #include "log.h"
 
-const char *const exec_seccomp_denied[] = {
+const char *const executor_seccomp_denied[] = {
 	/* replacing or extending the kernel (modprobe runs from the spawner) */
 	"kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
 	"create_module", "query_module", "get_kernel_syms", "uselib", "nfsservctl",
@@ -25,7 +25,7 @@ const char *const exec_seccomp_denied[] = {
 	/* the guest's root and power: the parent's business, or nobody's */
 	"reboot", "swapoff", "pivot_root",
 };
-const size_t exec_seccomp_n_denied = sizeof(exec_seccomp_denied) / sizeof(exec_seccomp_denied[0]);
+const size_t executor_seccomp_n_denied = sizeof(executor_seccomp_denied) / sizeof(executor_seccomp_denied[0]);
 
 /* bpf(2) commands the v2 device program uses (cgroups_devices.c). */
 #define BPF_CMD_PROG_LOAD 5
@@ -78,18 +78,18 @@ static int deny_one(scmp_filter_ctx ctx, const char *name, int nr)
 	return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
 }
 
-int exec_seccomp_load(struct kerr *err)
+int executor_seccomp_load(struct kerr *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	if (!ctx)
 		return kerr_set(err, -ENOMEM, "seccomp_init: out of memory");
 	int r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
 	add_compat_arches(ctx);
-	for (size_t i = 0; r == 0 && i < exec_seccomp_n_denied; i++) {
-		int nr = seccomp_syscall_resolve_name(exec_seccomp_denied[i]);
+	for (size_t i = 0; r == 0 && i < executor_seccomp_n_denied; i++) {
+		int nr = seccomp_syscall_resolve_name(executor_seccomp_denied[i]);
 		if (nr == __NR_SCMP_ERROR)
 			continue;
-		r = deny_one(ctx, exec_seccomp_denied[i], nr);
+		r = deny_one(ctx, executor_seccomp_denied[i], nr);
 		if (r == -EDOM || r == -EFAULT)
 			r = 0; /* not on one of the compat arches: nothing to deny there */
 	}
@@ -101,6 +101,6 @@ int exec_seccomp_load(struct kerr *err)
 	if (r < 0)
 		return kerr_set(err, r, "the executor's seccomp filter: %s", strerror(-r));
 	log_debug("seccomp: %zu syscalls denied to the executor, bpf limited to the device "
-		  "program's commands", exec_seccomp_n_denied);
+		  "program's commands", executor_seccomp_n_denied);
 	return 0;
 }

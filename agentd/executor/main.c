@@ -11,7 +11,7 @@
  *   front-end channel: accepts what frontend_table lists: PING,
  *        GET_GUEST_DETAILS_REQ, GET_METRICS_REQ (here), the sandbox and
  *        container requests (sandbox.c, containers.c), GET_OOM_EVENT_REQ
- *        (oom.c), the guest-wide requests (guest_ops.c), the device
+ *        (oom.c), the guest-wide requests (guest.c), the device
  *        requests ADD_SWAP_REQ and RESIZE_VOLUME_REQ
  *        (handlers/volume_ops.c) and the network requests (network.c).
  *        uevents are read on the same loop (devices/hotplug.c).
@@ -55,12 +55,12 @@
 #define SYSFS_MEMORY_BLOCK_SIZE_PATH "/sys/devices/system/memory/block_size_bytes"
 #define SYSFS_MEMORY_HOTPLUG_PROBE_PATH "/sys/devices/system/memory/probe"
 
-int exec_reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err)
+int answer_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err)
 {
 	return ipc_chan_send_error(c, id, e, GRPC_INTERNAL, err);
 }
 
-void exec_to_fe(struct executor *x, uint32_t gen, uint32_t type, uint32_t id, const void *p,
+void answer_fe(struct executor *x, uint32_t gen, uint32_t type, uint32_t id, const void *p,
 		size_t len, int fd)
 {
 	if (!x->fe || x->fe_generation != gen) {
@@ -72,27 +72,27 @@ void exec_to_fe(struct executor *x, uint32_t gen, uint32_t type, uint32_t id, co
 		log_error("front-end channel: send %s: %s", ipc_type_name(type), e.msg);
 }
 
-void exec_err_to_fe(struct executor *x, uint32_t gen, uint32_t id, const struct kerr *e)
+void answer_fe_error(struct executor *x, uint32_t gen, uint32_t id, const struct kerr *e)
 {
 	if (!x->fe || x->fe_generation != gen)
 		return;
 	struct kerr e2 = { 0 };
-	if (exec_reply_error(x->fe, id, e, &e2) < 0)
+	if (answer_error(x->fe, id, e, &e2) < 0)
 		log_error("front-end channel: send ERROR: %s", e2.msg);
 }
 
-void exec_ok_to_fe(struct executor *x, uint32_t gen, uint32_t id)
+void answer_fe_ok(struct executor *x, uint32_t gen, uint32_t id)
 {
-	exec_to_fe(x, gen, IPC_OK, id, NULL, 0, -1);
+	answer_fe(x, gen, IPC_OK, id, NULL, 0, -1);
 }
 
-int exec_fail(struct ipc_chan *c, uint32_t id, struct kerr *e, struct kerr *err)
+int answer_fail(struct ipc_chan *c, uint32_t id, struct kerr *e, struct kerr *err)
 {
 	log_warn("%s", e->msg);
-	return exec_reply_error(c, id, e, err);
+	return answer_error(c, id, e, err);
 }
 
-int exec_reply_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,
+int answer_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,
 		   const ProtobufCMessage *msg, struct kerr *err)
 {
 	size_t len = protobuf_c_message_get_packed_size(msg);
@@ -100,7 +100,7 @@ int exec_reply_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,
 		struct kerr e = { 0 };
 		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -E2BIG, "%s of %zu bytes is too large",
 				msg->descriptor->short_name, len);
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	cleanup_free uint8_t *buf = malloc(len ? len : 1);
 	if (!buf)
@@ -197,11 +197,11 @@ static int on_get_guest_details(struct ipc_chan *c, struct ipc_msg *m, void *dat
 	bool probe = false;
 	if (req->mem_block_size && read_block_size(&bs, &e) < 0) {
 		log_warn("guest details: %s", e.msg);
-		return exec_reply_error(c, m->hdr.id, &e, err);
+		return answer_error(c, m->hdr.id, &e, err);
 	}
 	if (req->mem_hotplug_probe && probe_exists(&probe, &e) < 0) {
 		log_warn("guest details: %s", e.msg);
-		return exec_reply_error(c, m->hdr.id, &e, err);
+		return answer_error(c, m->hdr.id, &e, err);
 	}
 	rep.mem_block_size_bytes = bs;
 	rep.support_mem_hotplug_probe = probe;
@@ -219,7 +219,7 @@ static int on_get_metrics(struct ipc_chan *c, struct ipc_msg *m, void *data, str
 	struct kerr e = { 0 };
 	if (!t || !skip) {
 		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "metrics: out of memory");
-		return exec_reply_error(c, m->hdr.id, &e, err);
+		return answer_error(c, m->hdr.id, &e, err);
 	}
 	size_t n = 0;
 	t[n++] = (struct metrics_target){ "parent", NULL, getppid() };
@@ -251,7 +251,7 @@ static int on_get_metrics(struct ipc_chan *c, struct ipc_msg *m, void *data, str
 	size_t len = 0;
 	if (metrics_render(&env, t, n, x->metrics_scrapes + 1, &text, &len, &e) < 0) {
 		log_warn("GetMetrics: %s", e.msg);
-		return exec_reply_error(c, m->hdr.id, &e, err);
+		return answer_error(c, m->hdr.id, &e, err);
 	}
 	x->metrics_scrapes++;
 	log_debug("GetMetrics: %zu processes, %zu bytes", n, len);
@@ -693,7 +693,7 @@ int main(int argc, char **argv)
 	}
 	/* What must not inherit the filter below (container processes,
 	 * modprobe) is started by the spawner, forked before it. */
-	if (spawner_start(&x, &err) < 0 || exec_seccomp_load(&err) < 0) {
+	if (spawner_start(&x, &err) < 0 || executor_seccomp_load(&err) < 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}

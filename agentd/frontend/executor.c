@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * exec_client.c - the front-end's side of its channel to the executor: send
+ * executor.c - the front-end's side of its channel to the executor: send
  * a request with a fresh id, keep it (and the ttRPC call waiting for it)
  * until the reply with that id arrives, fail everything still pending with
  * UNAVAILABLE when the channel dies.
@@ -11,7 +11,7 @@
  * in one place (on_reply): ERROR becomes the failure, a protobuf reply is
  * decoded with the declaration's descriptor (INTERNAL when it does not
  * decode), then the request's callback runs, or, for a forwarded request
- * (exec_forward), the call is answered with what came. A request whose
+ * (executor_forward), the call is answered with what came. A request whose
  * ttRPC call was cancelled (deadline, connection closed) stays pending
  * without a call, so its late reply is still recognised and dropped.
  */
@@ -27,18 +27,18 @@
 #include "ipc_pending.h"
 #include "log.h"
 
-struct exec_pending {
+struct executor_pending {
 	struct ipc_pending req;
 	struct ttrpc_call *call;
-	exec_reply_fn fn;        /* NULL: the reply answers the call as it is */
-	exec_ctx_fn cfn;         /* or this, with ctx, even for a cancelled call */
+	executor_reply_fn fn;        /* NULL: the reply answers the call as it is */
+	executor_ctx_fn cfn;         /* or this, with ctx, even for a cancelled call */
 	void *ctx;
 	bool internal;           /* no ttRPC call behind it (e.g. the startup ping) */
 };
 
 static void on_call_cancel(struct ttrpc_call *call, void *data)
 {
-	struct exec_pending *p = data;
+	struct executor_pending *p = data;
 	log_debug("executor request %u: ttRPC call cancelled, its reply will be dropped",
 		  p->req.id);
 	p->call = NULL;
@@ -66,7 +66,7 @@ static const struct kerr *reply_failure(struct ipc_msg *m, struct kerr *failure)
 
 /* A request ends: its callback, or for a forward the call answered with
  * the reply as it is. reply is NULL when failure is set. */
-static void finish(struct frontend *fe, struct exec_pending *p, const struct ipc_msg *reply,
+static void finish(struct frontend *fe, struct executor_pending *p, const struct ipc_msg *reply,
 		   const struct kerr *failure)
 {
 	if (p->call)
@@ -92,7 +92,7 @@ static int on_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 	struct ipc_pending *q = ipc_pending_match(&fe->pending, m, err);
 	if (!q)
 		return err->code;
-	struct exec_pending *p = ipc_pending_entry(q, struct exec_pending, req);
+	struct executor_pending *p = ipc_pending_entry(q, struct executor_pending, req);
 	struct kerr failure = { 0 };
 	const struct kerr *fp = p->call || p->internal ? reply_failure(m, &failure) : NULL;
 	finish(fe, p, fp ? NULL : m, fp);
@@ -122,10 +122,10 @@ static void fail_all_pending(struct frontend *fe)
 {
 	struct kerr failure = { 0 };
 	kerr_set_status(&failure, GRPC_UNAVAILABLE, -EPIPE, "executor channel closed: %s",
-			fe->exec_gone_reason);
+			fe->executor_gone_reason);
 	struct ipc_pending *q;
 	while ((q = ipc_pending_pop(&fe->pending))) {
-		struct exec_pending *p = ipc_pending_entry(q, struct exec_pending, req);
+		struct executor_pending *p = ipc_pending_entry(q, struct executor_pending, req);
 		finish(fe, p, NULL, &failure);
 		free(p);
 	}
@@ -134,21 +134,21 @@ static void fail_all_pending(struct frontend *fe)
 static void on_exec_close(struct ipc_chan *c, const char *reason, void *data)
 {
 	struct frontend *fe = data;
-	snprintf(fe->exec_gone_reason, sizeof(fe->exec_gone_reason), "%s",
+	snprintf(fe->executor_gone_reason, sizeof(fe->executor_gone_reason), "%s",
 		 reason ? reason : "executor closed it");
 	/* On shutdown the executor may well go first: expected, not an error. */
 	if (fe->stopping)
 		log_info("executor channel closed while stopping (%s); %zu pending request(s) "
-			 "fail with UNAVAILABLE", fe->exec_gone_reason, fe->pending.n);
+			 "fail with UNAVAILABLE", fe->executor_gone_reason, fe->pending.n);
 	else
 		log_error("executor channel closed (%s); %zu pending request(s) fail with "
-			  "UNAVAILABLE", fe->exec_gone_reason, fe->pending.n);
+			  "UNAVAILABLE", fe->executor_gone_reason, fe->pending.n);
 	fe->exec = NULL;
 	fail_all_pending(fe);
 }
 
-static int exec_send(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-		     const void *payload, size_t len, exec_reply_fn fn, exec_ctx_fn cfn,
+static int executor_send(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+		     const void *payload, size_t len, executor_reply_fn fn, executor_ctx_fn cfn,
 		     void *ctx, struct kerr *err)
 {
 	const struct ipc_type_desc *d = ipc_type_info(type);
@@ -159,12 +159,12 @@ static int exec_send(struct frontend *fe, struct ttrpc_call *call, uint32_t type
 				       ipc_type_name(type));
 	if (!fe->exec)
 		return kerr_set_status(err, GRPC_UNAVAILABLE, -EPIPE, "executor channel closed: %s",
-				       fe->exec_gone_reason);
+				       fe->executor_gone_reason);
 	if (fe->pending.n >= EXEC_MAX_PENDING)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -EBUSY,
 				       "%u requests already wait for the executor",
 				       EXEC_MAX_PENDING);
-	struct exec_pending *p = calloc(1, sizeof(*p));
+	struct executor_pending *p = calloc(1, sizeof(*p));
 	if (!p)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
 	uint32_t id = ipc_chan_next_id(fe->exec);
@@ -185,7 +185,7 @@ static int exec_send(struct frontend *fe, struct ttrpc_call *call, uint32_t type
 	if (!fe->exec) {
 		free(p);
 		return kerr_set_status(err, GRPC_UNAVAILABLE, -EPIPE, "executor channel closed: %s",
-				       fe->exec_gone_reason);
+				       fe->executor_gone_reason);
 	}
 	ipc_pending_add(&fe->pending, &p->req, type, id);
 	if (call)
@@ -193,10 +193,10 @@ static int exec_send(struct frontend *fe, struct ttrpc_call *call, uint32_t type
 	return 0;
 }
 
-int exec_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
-		 size_t len, exec_reply_fn fn, struct kerr *err)
+int executor_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
+		 size_t len, executor_reply_fn fn, struct kerr *err)
 {
-	return exec_send(fe, call, type, payload, len, fn, NULL, NULL, err);
+	return executor_send(fe, call, type, payload, len, fn, NULL, NULL, err);
 }
 
 static void on_startup_pong(struct frontend *fe, struct ttrpc_call *call,
@@ -210,7 +210,7 @@ static void on_startup_pong(struct frontend *fe, struct ttrpc_call *call,
 	log_info("executor answered ping (cookie %" PRIu64 ")", p->cookie);
 }
 
-int exec_client_start(struct frontend *fe, int sock, struct kerr *err)
+int executor_start(struct frontend *fe, int sock, struct kerr *err)
 {
 	char name[32];
 	snprintf(name, sizeof(name), "executor");
@@ -221,28 +221,28 @@ int exec_client_start(struct frontend *fe, int sock, struct kerr *err)
 	/* A round trip at start makes a broken channel visible in the logs
 	 * before the first real request depends on it. */
 	struct ipc_ping ping = { .cookie = fe->generation };
-	return exec_request(fe, NULL, IPC_PING, &ping, sizeof(ping), on_startup_pong, err);
+	return executor_request(fe, NULL, IPC_PING, &ping, sizeof(ping), on_startup_pong, err);
 }
 
-void exec_client_stop(struct frontend *fe)
+void executor_stop(struct frontend *fe)
 {
 	monitors_stop(fe);
 	if (fe->exec)
 		ipc_chan_close(fe->exec, "front-end shutting down");
 }
 
-void exec_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+void executor_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
 		  const void *payload, size_t len)
 {
 	struct kerr err = { 0 };
-	if (exec_request(fe, call, type, payload, len, NULL, &err) < 0)
+	if (executor_request(fe, call, type, payload, len, NULL, &err) < 0)
 		ttrpc_call_fail_err(call, &err);
 }
 
 /* Re-encode the decoded request: the executor gets exactly the fields we
  * understood and checked, never the host's raw bytes. */
 static int send_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-			const ProtobufCMessage *req, exec_ctx_fn cfn, void *ctx, struct kerr *err)
+			const ProtobufCMessage *req, executor_ctx_fn cfn, void *ctx, struct kerr *err)
 {
 	size_t len = protobuf_c_message_get_packed_size(req);
 	if (len > IPC_MAX_PAYLOAD)
@@ -253,10 +253,10 @@ static int send_message(struct frontend *fe, struct ttrpc_call *call, uint32_t t
 	if (!buf)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
 	protobuf_c_message_pack(req, buf);
-	return exec_send(fe, call, type, buf, len, NULL, cfn, ctx, err);
+	return executor_send(fe, call, type, buf, len, NULL, cfn, ctx, err);
 }
 
-void exec_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+void executor_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
 			  const ProtobufCMessage *req)
 {
 	struct kerr err = { 0 };
@@ -264,8 +264,8 @@ void exec_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t
 		ttrpc_call_fail_err(call, &err);
 }
 
-int exec_request_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-			 const ProtobufCMessage *req, exec_ctx_fn fn, void *ctx, struct kerr *err)
+int executor_request_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+			 const ProtobufCMessage *req, executor_ctx_fn fn, void *ctx, struct kerr *err)
 {
 	return send_message(fe, call, type, req, fn, ctx, err);
 }

@@ -12,7 +12,7 @@
  *
  * Sequence: parse argv, check the fds, confine (common/confine.c), then one event
  * loop with the ttRPC server (rpc.c) and the executor channel
- * (exec_client.c).
+ * (executor.c).
  *
  * SIGTERM/SIGINT (the parent stopping the agent) arrive through a signalfd
  * made before confinement: calls that would wait indefinitely (GetOOMEvent)
@@ -126,7 +126,7 @@ static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
 		loop_quit(l);
 }
 
-static int check_fds(int listen_fd, int exec_fd, struct kerr *err)
+static int check_fds(int listen_fd, int executor_fd, struct kerr *err)
 {
 	struct stat st;
 	int v = 0;
@@ -140,10 +140,10 @@ static int check_fds(int listen_fd, int exec_fd, struct kerr *err)
 	if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return kerr_set(err, -errno, "listening socket: O_NONBLOCK: %s", strerror(errno));
 	len = sizeof(v);
-	if (fstat(exec_fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
-	    getsockopt(exec_fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != SOCK_SEQPACKET)
-		return kerr_set(err, -EBADF, "no SOCK_SEQPACKET executor channel on fd %d", exec_fd);
-	if (fcntl(listen_fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(exec_fd, F_SETFD, FD_CLOEXEC) < 0)
+	if (fstat(executor_fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    getsockopt(executor_fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != SOCK_SEQPACKET)
+		return kerr_set(err, -EBADF, "no SOCK_SEQPACKET executor channel on fd %d", executor_fd);
+	if (fcntl(listen_fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(executor_fd, F_SETFD, FD_CLOEXEC) < 0)
 		return kerr_set(err, -errno, "FD_CLOEXEC: %s", strerror(errno));
 	return 0;
 }
@@ -165,7 +165,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long listen_fd = 3, exec_fd = 4, passfd_fd = 0, uid = 65534, gid = 65534, gen = 0;
+	unsigned long listen_fd = 3, executor_fd = 4, passfd_fd = 0, uid = 65534, gid = 65534, gen = 0;
 	enum log_level level = LOG_LVL_INFO;
 	bool trace = false; /* agent.trace: a span line per RPC */
 	struct frontend fe = { 0 };
@@ -174,7 +174,7 @@ int main(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (o) {
 		case 'L': bad = parse_uint(optarg, 1024, &listen_fd); break;
-		case 'E': bad = parse_uint(optarg, 1024, &exec_fd); break;
+		case 'E': bad = parse_uint(optarg, 1024, &executor_fd); break;
 		case 'P': bad = parse_uint(optarg, 1024, &passfd_fd); break;
 		case 'u': bad = parse_uint(optarg, 0xfffffffe, &uid); break;
 		case 'g': bad = parse_uint(optarg, 0xfffffffe, &gid); break;
@@ -198,8 +198,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || listen_fd == exec_fd ||
-	    (passfd_fd && (passfd_fd < 3 || passfd_fd == listen_fd || passfd_fd == exec_fd))) {
+	if (optind != argc || listen_fd == executor_fd ||
+	    (passfd_fd && (passfd_fd < 3 || passfd_fd == listen_fd || passfd_fd == executor_fd))) {
 		usage(stderr);
 		return 2;
 	}
@@ -211,7 +211,7 @@ int main(int argc, char **argv)
 	pid_t parent = getppid();
 
 	struct kerr err = { 0 };
-	if (check_fds((int)listen_fd, (int)exec_fd, &err) < 0) {
+	if (check_fds((int)listen_fd, (int)executor_fd, &err) < 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}
@@ -238,7 +238,7 @@ int main(int argc, char **argv)
 
 	if (loop_new(&fe.loop, &err) < 0 ||
 	    loop_add(fe.loop, sigfd, EPOLLIN, on_signal, &fe, &err) < 0 ||
-	    exec_client_start(&fe, (int)exec_fd, &err) < 0 ||
+	    executor_start(&fe, (int)executor_fd, &err) < 0 ||
 	    (passfd_fd && passfd_start(&fe, (int)passfd_fd, &err) < 0) ||
 	    ttrpc_server_new(&fe.server, fe.loop, (int)listen_fd, rpc_dispatch, &fe, &err) < 0) {
 		log_error("front-end start: %s", err.msg);
@@ -252,7 +252,7 @@ int main(int argc, char **argv)
 		log_error("event loop: %s", err.msg);
 	ttrpc_server_free(fe.server);
 	passfd_stop(&fe);
-	exec_client_stop(&fe);
+	executor_stop(&fe);
 	loop_del(fe.loop, sigfd);
 	close(sigfd);
 	loop_free(fe.loop);

@@ -73,6 +73,6 @@ static void get_metrics_reply(struct frontend *fe, struct ttrpc_call *call, cons
 RPC_HANDLER(rpc_get_metrics)
 {
 	struct kerr err = { 0 };
-	if (exec_request(fe, call, IPC_GET_METRICS_REQ, NULL, 0, get_metrics_reply, &err) < 0)
+	if (executor_request(fe, call, IPC_GET_METRICS_REQ, NULL, 0, get_metrics_reply, &err) < 0)
 		ttrpc_call_fail_err(call, &err);
 }

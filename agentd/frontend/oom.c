@@ -33,7 +33,7 @@ static void on_poll_reply(struct frontend *fe, struct ttrpc_call *call,
 /* Ask the executor for the next event; also acknowledges the previous one. */
 static int send_poll(struct frontend *fe, struct kerr *err)
 {
-	int r = exec_request(fe, NULL, IPC_GET_OOM_EVENT_REQ, NULL, 0, on_poll_reply, err);
+	int r = executor_request(fe, NULL, IPC_GET_OOM_EVENT_REQ, NULL, 0, on_poll_reply, err);
 	if (r == 0)
 		fe->oom_polling = true;
 	return r;

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * devices.c - the device RPCs, front-end side: AddSwap and ResizeVolume.
+ * volumes.c - the device RPCs, front-end side: AddSwap and ResizeVolume.
  * Their shapes are checked here (a PCI path of slots 0..31, an absolute
  * path); the executor checks them again, finds the disk and acts
- * (agentd/executor/handlers/volume_ops.c, doc/storage-cgroups.md
+ * (agentd/executor/handlers/volumes.c, doc/storage-cgroups.md
  * "Devices").
  */
 #include <string.h>
@@ -29,7 +29,7 @@ RPC_HANDLER(rpc_add_swap)
 				r->n_pcipath, IPC_PCI_PATH_MAX);
 		return;
 	}
-	exec_forward(fe, call, IPC_ADD_SWAP_REQ, &a, sizeof(a));
+	executor_forward(fe, call, IPC_ADD_SWAP_REQ, &a, sizeof(a));
 }
 
 /* kata_agent.go resizeGuestVolume: the volume's guest mount path and the
@@ -53,5 +53,5 @@ RPC_HANDLER(rpc_resize_volume)
 	memcpy(h->path, r->volume_guest_path, len);
 	log_info("ResizeVolume %s to %llu bytes", r->volume_guest_path,
 		 (unsigned long long)r->size);
-	exec_forward(fe, call, IPC_RESIZE_VOLUME_REQ, m, sizeof(*h) + len);
+	executor_forward(fe, call, IPC_RESIZE_VOLUME_REQ, m, sizeof(*h) + len);
 }

@@ -67,7 +67,7 @@ int debug_console_find_shell(char *out, size_t len, struct kerr *err)
 
 /* In the child: a new session on tty (made the controlling terminal when it
  * can be), tty as stdio, everything else closed, then the shell. */
-static void __attribute__((noreturn)) exec_shell(int tty, const char *shell, bool interactive)
+static void __attribute__((noreturn)) execve_shell(int tty, const char *shell, bool interactive)
 {
 	sigset_t none;
 	sigemptyset(&none);
@@ -287,7 +287,7 @@ static void start_session(struct debug_console *dc, int conn)
 	s->master = master;
 	pid_t pid = fork();
 	if (pid == 0)
-		exec_shell(slave, dc->shell, false);
+		execve_shell(slave, dc->shell, false);
 	int fork_errno = errno;
 	close(slave);
 	if (pid < 0) {
@@ -377,7 +377,7 @@ int debug_console_serial(struct debug_console **out, struct loop *l, const char 
 	snprintf(dc->shell, sizeof(dc->shell), "%s", shell);
 	pid_t pid = fork();
 	if (pid == 0)
-		exec_shell(tty, dc->shell, true);
+		execve_shell(tty, dc->shell, true);
 	int e = errno;
 	close(tty);
 	if (pid < 0) {

@@ -262,7 +262,7 @@ static char **environment_with(const char *add)
 }
 
 static void __attribute__((noreturn))
-exec_component(const struct gc_spec *s, char **env, int stdio_fd, pid_t parent)
+execve_component(const struct gc_spec *s, char **env, int stdio_fd, pid_t parent)
 {
 	sigset_t none;
 	sigemptyset(&none);
@@ -359,7 +359,7 @@ static void step(struct guest_components *gc)
 	cleanup_free char **env = environment_with(p->spec.env);
 	pid_t pid = env ? fork() : -1;
 	if (pid == 0)
-		exec_component(&p->spec, env, gc->stdio_fd, gc->self);
+		execve_component(&p->spec, env, gc->stdio_fd, gc->self);
 	if (pid < 0) {
 		log_error("guest component %s: cannot start %s: %s", p->spec.id, p->spec.path,
 			  env ? strerror(errno) : "out of memory");

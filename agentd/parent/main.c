@@ -845,7 +845,7 @@ static int parent_serve(struct parent *p, const char *libexec, const char *initd
 		return 1;
 	}
 	/* Before any child: they inherit the rlimit and the environment. */
-	guest_opts_apply(&p->opts);
+	process_opts_apply(&p->opts);
 	/* Before any child too: the components read what it writes, and the
 	 * policy will be in force before anything is served. A device that is
 	 * there but unusable stops the agent, as upstream's. */

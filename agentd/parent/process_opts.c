@@ -25,7 +25,7 @@ static void set_proxy(const char *var, const char *value)
 		log_info("%s set to %s for the agent's helpers and containers", var, value);
 }
 
-void guest_opts_apply(const struct agent_options *o)
+void process_opts_apply(const struct agent_options *o)
 {
 	if (o->dev_mode) {
 		struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };

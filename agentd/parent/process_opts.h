@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * guest_opts.h - the guest-mode options that only change the parent's own
+ * process_opts.h - the guest-mode options that only change the parent's own
  * process state, done once at start-up:
  *
- *   guest_opts_apply()       agent.devmode: RLIMIT_CORE unlimited (soft and
+ *   process_opts_apply()       agent.devmode: RLIMIT_CORE unlimited (soft and
  *                            hard) for the parent, so for every process it
  *                            starts; agent.https_proxy / agent.no_proxy:
  *                            HTTPS_PROXY / NO_PROXY in the parent's
@@ -14,11 +14,11 @@
  * The guest components (agent.guest_components_procs) are started by
  * guest_components.h.
  */
-#ifndef KATA_PARENT_GUEST_OPTS_H
-#define KATA_PARENT_GUEST_OPTS_H
+#ifndef KATA_PARENT_PROCESS_OPTS_H
+#define KATA_PARENT_PROCESS_OPTS_H
 
 #include "options.h"
 
-void guest_opts_apply(const struct agent_options *o);
+void process_opts_apply(const struct agent_options *o);
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_exec_seccomp.c - the executor's seccomp deny-list (agentd/executor/
- * exec_seccomp.c), loaded for real in forked children: every listed call
+ * test_executor_seccomp.c - the executor's seccomp deny-list (agentd/executor/
+ * executor_seccomp.c), loaded for real in forked children: every listed call
  * fails with EPERM, bpf only for the device program's commands, what the
  * executor does (mount, unshare, settimeofday's neighbours, fork, execve)
  * still works, and the filter reaches whatever such a child starts: the
@@ -33,7 +33,7 @@ static int in_filtered_child(int (*fn)(void))
 	pid_t pid = fork();
 	if (pid == 0) {
 		struct kerr e = { 0 };
-		if (exec_seccomp_load(&e) < 0) {
+		if (executor_seccomp_load(&e) < 0) {
 			printf("# %s\n", e.msg);
 			_exit(100);
 		}
@@ -50,8 +50,8 @@ static int in_filtered_child(int (*fn)(void))
 static int denied_all(void)
 {
 	int bad = 0;
-	for (size_t i = 0; i < exec_seccomp_n_denied; i++) {
-		int nr = seccomp_syscall_resolve_name(exec_seccomp_denied[i]);
+	for (size_t i = 0; i < executor_seccomp_n_denied; i++) {
+		int nr = seccomp_syscall_resolve_name(executor_seccomp_denied[i]);
 		/* Negative: not a native syscall here (libseccomp's pseudo
 		 * numbers, e.g. vm86 on x86_64, denied on the compat arch). */
 		if (nr < 0)
@@ -61,7 +61,7 @@ static int denied_all(void)
 		errno = 0;
 		long r = syscall(nr, 0, 0, 0, 0, 0, 0);
 		if (r != -1 || errno != EPERM) {
-			printf("# %s: %ld, %s\n", exec_seccomp_denied[i], r, strerror(errno));
+			printf("# %s: %ld, %s\n", executor_seccomp_denied[i], r, strerror(errno));
 			bad = 1;
 		}
 	}
@@ -70,7 +70,7 @@ static int denied_all(void)
 
 TEST(every_listed_call_fails_with_eperm)
 {
-	CHECK(exec_seccomp_n_denied >= 30);
+	CHECK(executor_seccomp_n_denied >= 30);
 	CHECK_EQ_INT(in_filtered_child(denied_all), 0);
 }
 
@@ -97,7 +97,7 @@ static int trace_target_unfiltered(void)
 }
 
 /* Sanitizer builds let ptrace name the executor's own pid (LeakSanitizer's
- * tracer at exit, exec_seccomp.c): any other pid is still refused. */
+ * tracer at exit, executor_seccomp.c): any other pid is still refused. */
 TEST(ptrace_of_another_process_refused)
 {
 	ptrace_target = fork();

@@ -21,8 +21,8 @@
 
 /* agentd/frontend/metrics.c is linked for metrics_text_check; its RPC
  * handler needs the executor client, which these tests never call. */
-int exec_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
-		 size_t len, exec_reply_fn fn, struct kerr *err)
+int executor_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
+		 size_t len, executor_reply_fn fn, struct kerr *err)
 {
 	return kerr_set(err, -ENOSYS, "not in this test");
 }

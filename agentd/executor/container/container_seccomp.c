@@ -83,7 +83,7 @@ static int flag_check(const char *f)
 	return -EINVAL;
 }
 
-int cseccomp_check(const Grpc__LinuxSeccomp *sc, struct kerr *err)
+int container_seccomp_check(const Grpc__LinuxSeccomp *sc, struct kerr *err)
 {
 	uint32_t act, arch;
 	enum scmp_compare op;
@@ -179,10 +179,10 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t act, int nr, const char *name,
 	return 0;
 }
 
-int cseccomp_build(const Grpc__LinuxSeccomp *sc, scmp_filter_ctx *out, struct kerr *err)
+int container_seccomp_build(const Grpc__LinuxSeccomp *sc, scmp_filter_ctx *out, struct kerr *err)
 {
 	uint32_t def, act, arch;
-	int r = cseccomp_check(sc, err);
+	int r = container_seccomp_check(sc, err);
 	if (r < 0)
 		return r;
 
@@ -243,7 +243,7 @@ fail:
 	return r;
 }
 
-int cseccomp_load(scmp_filter_ctx ctx, struct kerr *err)
+int container_seccomp_load(scmp_filter_ctx ctx, struct kerr *err)
 {
 	int r = seccomp_load(ctx);
 	if (r < 0)

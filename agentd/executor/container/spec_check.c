@@ -253,7 +253,7 @@ static int check_linux(const Grpc__Linux *lx, int *ns_flags, struct kerr *err)
 	if (lx->rootfspropagation[0] && !rootfs_propagation_known(lx->rootfspropagation))
 		return INVALID(err, "Linux.RootfsPropagation \"%.32s\": unknown",
 			       lx->rootfspropagation);
-	if (lx->seccomp && (r = cseccomp_check(lx->seccomp, err)) < 0)
+	if (lx->seccomp && (r = container_seccomp_check(lx->seccomp, err)) < 0)
 		return r;
 	if (lx->mountlabel[0])
 		log_warn("Linux.MountLabel %s: SELinux is not supported, not applied",

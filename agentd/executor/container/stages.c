@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * container_spawn.c - the launcher's side and the two setup stages of a
+ * stages.c - the launcher's side and the two setup stages of a
  * container process (doc/containers.md "Who clones what", "Setup order").
  *
  * Stage 1 is cloned by the launcher in the guest's pid namespace, where no
@@ -258,7 +258,7 @@ static int process_setup(const Grpc__Process *p, scmp_filter_ctx filter, char **
 		return r;
 	if (p->nonewprivileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return kerr_set(err, -errno, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-	if (filter && !p->nonewprivileges && (r = cseccomp_load(filter, err)) < 0)
+	if (filter && !p->nonewprivileges && (r = container_seccomp_load(filter, err)) < 0)
 		return r;
 	if ((r = process_drop_bounding(p->capabilities, err)) < 0)
 		return r;
@@ -291,7 +291,7 @@ static int new_session(const Grpc__Process *p, struct kerr *err)
  * (init), execve. The seccomp filter with no_new_privs goes on before the
  * hooks: they run with nothing more than the process itself has (runc's
  * order too). */
-static int exec_point(const struct container_launch *l, const Grpc__Process *p,
+static int execve_point(const struct container_launch *l, const Grpc__Process *p,
 		      scmp_filter_ctx filter, const char *exe, char **env, pid_t host_pid,
 		      int sync, struct kerr *err)
 {
@@ -302,7 +302,7 @@ static int exec_point(const struct container_launch *l, const Grpc__Process *p,
 		_exit(127);
 	child_expect(sync, SYNC_START, NULL);
 	reset_signals();
-	if (filter && p->nonewprivileges && (r = cseccomp_load(filter, err)) < 0)
+	if (filter && p->nonewprivileges && (r = container_seccomp_load(filter, err)) < 0)
 		return r;
 	if (l->join_pidfd < 0 &&
 	    (r = run_child_hooks(l, HOOK_START_CONTAINER, "created", host_pid, err)) < 0)
@@ -326,7 +326,7 @@ static int stage2_init(const struct container_launch *l, const struct child_plan
 		return kerr_set(err, -errno, "become root in the user namespace (is 0 mapped?): %s",
 				strerror(errno));
 	/* Built early so a bad filter fails before anything is mounted. */
-	if (s->linux->seccomp && (r = cseccomp_build(s->linux->seccomp, &filter, err)) < 0)
+	if (s->linux->seccomp && (r = container_seccomp_build(s->linux->seccomp, &filter, err)) < 0)
 		return r;
 	struct rootfs_ctx rc = { .spec = s, .root = cp->root, .in_userns = cp->new_user,
 				 .shared_dir = l->shared_dir, .cgroup_path = l->cgroup_path };
@@ -355,7 +355,7 @@ static int stage2_init(const struct container_launch *l, const struct child_plan
 	if ((r = new_session(p, err)) < 0 ||
 	    (r = process_setup(p, filter, &exe, &env, err)) < 0)
 		return r;
-	return exec_point(l, p, filter, exe, env, host_pid, sync, err);
+	return execve_point(l, p, filter, exe, env, host_pid, sync, err);
 }
 
 /* Stage 2 of an exec: born with the process's credentials (stage 1 set
@@ -369,7 +369,7 @@ static int stage2_exec(const struct container_launch *l, const Grpc__Process *p,
 	int r = new_session(p, err);
 	if (r < 0)
 		return r;
-	return exec_point(l, p, filter, exe, env, host_pid, sync, err);
+	return execve_point(l, p, filter, exe, env, host_pid, sync, err);
 }
 
 static __attribute__((noreturn)) void stage_fail(int sync, struct kerr *err)
@@ -434,7 +434,7 @@ static int stage1(const struct container_launch *l, struct child_plan *cp, int s
 
 	uint64_t flags = CLONE_PARENT;
 	if (is_exec) {
-		if (s->linux->seccomp && (r = cseccomp_build(s->linux->seccomp, &filter, err)) < 0)
+		if (s->linux->seccomp && (r = container_seccomp_build(s->linux->seccomp, &filter, err)) < 0)
 			return r;
 		if (chdir(p->cwd[0] ? p->cwd : "/") < 0)
 			return kerr_set(err, -errno, "chdir to Process.Cwd %s: %s", p->cwd,
@@ -480,10 +480,10 @@ static void child_kill_reap(struct container_child *c, const struct container_la
 				;
 		}
 	}
-	container_child_release(c);
+	stages_child_release(c);
 }
 
-void container_child_release(struct container_child *c)
+void stages_child_release(struct container_child *c)
 {
 	if (c->sync_fd >= 0)
 		close(c->sync_fd);
@@ -611,7 +611,7 @@ static int wait_ready(const struct container_launch *l, struct container_child *
 	}
 }
 
-int container_spawn(const struct container_launch *l, struct container_child *out,
+int stages_spawn(const struct container_launch *l, struct container_child *out,
 		    struct kerr *err)
 {
 	struct child_plan cp = { .ns = { .pid_join_fd = -1 } };
@@ -685,7 +685,7 @@ fail:
 	return r;
 }
 
-int container_start(const struct container_launch *l, struct container_child *c,
+int stages_start(const struct container_launch *l, struct container_child *c,
 		    struct kerr *err)
 {
 	struct sync_msg m;

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * container_spawn.h - create a container process (the init, or an exec into
+ * stages.h - create a container process (the init, or an exec into
  * a running container) the way the launcher does it: one clone3() with
  * CLONE_PIDFD and the new namespaces (CLONE_PARENT, so the monitor becomes
  * the parent, and CLONE_INTO_CGROUP when asked), then the privileged setup in
- * the child, which stops at the exec point until container_start().
+ * the child, which stops at the exec point until stages_start().
  *
  * Setup errors in the child come back over the sync socket as a struct kerr
  * ("mount proc at /proc: fsopen proc: ..."), not as a bare exit status.
@@ -19,8 +19,8 @@
  *   bounding set, user and groups, capabilities; READY; wait for START;
  *   startContainer hooks, seccomp (with no_new_privs), execve.
  */
-#ifndef KATA_CONTAINER_SPAWN_H
-#define KATA_CONTAINER_SPAWN_H
+#ifndef KATA_CONTAINER_STAGES_H
+#define KATA_CONTAINER_STAGES_H
 
 #include <stdbool.h>
 #include <sys/types.h>
@@ -57,16 +57,16 @@ struct container_child {
  * waits in READY; on failure the child is gone (reaped here unless
  * CONTAINER_SPAWN_CLONE_PARENT, where its parent reaps it) and err says what
  * failed in the child. */
-int container_spawn(const struct container_launch *launch, struct container_child *out,
+int stages_spawn(const struct container_launch *launch, struct container_child *out,
 		     struct kerr *err);
 
 /* Release the child to exec. Returns 0 once it has exec'ed (or an error from
  * startContainer hooks or execve), then runs the poststart hooks (their
  * failures are logged, as the runtime spec says). */
-int container_start(const struct container_launch *launch, struct container_child *c,
+int stages_start(const struct container_launch *launch, struct container_child *c,
 		    struct kerr *err);
 
 /* Kill (if still waiting) and close the fds; does not reap. */
-void container_child_release(struct container_child *c);
+void stages_child_release(struct container_child *c);
 
 #endif

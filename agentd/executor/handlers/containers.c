@@ -140,7 +140,7 @@ static void pend_fail_all(struct container *ct, struct ipc_pending_list *list,
 				drop_exec(ct, ex);
 		}
 		if (p->fe_id)
-			exec_err_to_fe(ct->x, p->fe_gen, p->fe_id, e);
+			answer_fe_error(ct->x, p->fe_gen, p->fe_id, e);
 		free(p);
 	}
 }
@@ -244,7 +244,7 @@ static void ctr_free(struct container *ct)
 		loop_timer_cancel(ct->x->loop, ct->rm_timer);
 	if (ct->frz_timer) {
 		loop_timer_cancel(ct->x->loop, ct->frz_timer);
-		exec_err_to_fe(ct->x, ct->frz_fe_gen, ct->frz_fe_id, &e);
+		answer_fe_error(ct->x, ct->frz_fe_gen, ct->frz_fe_id, &e);
 	}
 	while (ct->execs) {
 		struct ctr_exec *n = ct->execs->next;
@@ -290,7 +290,7 @@ static void remove_finish(struct container *ct)
 	 * of a ~10 ms removal (doc/benchmarks.md, issue 14). */
 	malloc_trim(0);
 	if (reply)
-		exec_ok_to_fe(x, gen, id);
+		answer_fe_ok(x, gen, id);
 	sandbox_container_gone(x);
 }
 
@@ -368,7 +368,7 @@ static void on_remove_timeout(struct loop *l, void *data)
 	kerr_set_status(&e, GRPC_DEADLINE_EXCEEDED, -ETIME,
 			"container %s: removal did not finish within the timeout (it goes on in "
 			"the background)", ct->id);
-	exec_err_to_fe(ct->x, ct->rm_fe_gen, ct->rm_fe_id, &e);
+	answer_fe_error(ct->x, ct->rm_fe_gen, ct->rm_fe_id, &e);
 }
 
 /* RemoveContainer before its CreateContainer was answered. */
@@ -377,7 +377,7 @@ static void abort_create(struct container *ct, const char *while_what)
 	struct kerr e = { 0 };
 	kerr_set_status(&e, GRPC_ABORTED, -ECANCELED, "container %s was removed while %s", ct->id,
 			while_what);
-	exec_err_to_fe(ct->x, ct->create_fe_gen, ct->create_fe_id, &e);
+	answer_fe_error(ct->x, ct->create_fe_gen, ct->create_fe_id, &e);
 }
 
 void container_begin_remove(struct container *ct)
@@ -429,7 +429,7 @@ static void attach_frontend(struct container *ct, uint32_t gen)
 		return; /* a newer front-end got its own channel in containers_new_frontend */
 	struct ipc_container_ref r = { 0 };
 	snprintf(r.container_id, sizeof(r.container_id), "%s", ct->id);
-	exec_to_fe(x, gen, IPC_MONITOR_ATTACH, 0, &r, sizeof(r), fd);
+	answer_fe(x, gen, IPC_MONITOR_ATTACH, 0, &r, sizeof(r), fd);
 }
 
 /* The spec's linux.resources; without one the default device rules still
@@ -465,15 +465,15 @@ static int on_launcher_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 			log_info("container %s created, init pid %d", ct->id, la.pid);
 			if (!ct->removing) {
 				attach_frontend(ct, p->fe_gen);
-				exec_ok_to_fe(ct->x, p->fe_gen, p->fe_id);
+				answer_fe_ok(ct->x, p->fe_gen, p->fe_id);
 			} else {
 				e = (struct kerr){ 0 };
 				kerr_set_status(&e, GRPC_ABORTED, -ECANCELED,
 						"container %s: removed while being created", ct->id);
-				exec_err_to_fe(ct->x, p->fe_gen, p->fe_id, &e);
+				answer_fe_error(ct->x, p->fe_gen, p->fe_id, &e);
 			}
 		} else {
-			exec_err_to_fe(ct->x, p->fe_gen, p->fe_id, &e);
+			answer_fe_error(ct->x, p->fe_gen, p->fe_id, &e);
 			/* Nothing to keep: undo what the create did. */
 			ct->rm_has_fe = false;
 			free(p);
@@ -486,9 +486,9 @@ static int on_launcher_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 			if (ct->state == CTR_CREATED)
 				ct->state = CTR_RUNNING;
 			log_info("container %s started", ct->id);
-			exec_ok_to_fe(ct->x, p->fe_gen, p->fe_id);
+			answer_fe_ok(ct->x, p->fe_gen, p->fe_id);
 		} else {
-			exec_err_to_fe(ct->x, p->fe_gen, p->fe_id, &e);
+			answer_fe_error(ct->x, p->fe_gen, p->fe_id, &e);
 		}
 		break;
 	case IPC_LAUNCH_EXEC: {
@@ -497,7 +497,7 @@ static int on_launcher_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 			ex->launched = true;
 			ex->pid = la.pid;
 			log_info("container %s: exec %s started, pid %d", ct->id, ex->id, la.pid);
-			exec_ok_to_fe(ct->x, p->fe_gen, p->fe_id);
+			answer_fe_ok(ct->x, p->fe_gen, p->fe_id);
 			if (ct->removing && ct->em)
 				send_kill(ct, ex->id);
 		} else {
@@ -505,7 +505,7 @@ static int on_launcher_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 				drop_exec(ct, ex);
 			if (ok)
 				kerr_set_status(&e, GRPC_INTERNAL, -EIO, "exec %s vanished", p->exec_id);
-			exec_err_to_fe(ct->x, p->fe_gen, p->fe_id, &e);
+			answer_fe_error(ct->x, p->fe_gen, p->fe_id, &e);
 		}
 		break;
 	}
@@ -581,9 +581,9 @@ static int on_monitor_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 	struct kerr e = { 0 };
 	bool failed = ipc_error_decode(m, &e);
 	if (p->fe_id && failed)
-		exec_err_to_fe(ct->x, p->fe_gen, p->fe_id, &e);
+		answer_fe_error(ct->x, p->fe_gen, p->fe_id, &e);
 	else if (p->fe_id)
-		exec_ok_to_fe(ct->x, p->fe_gen, p->fe_id);
+		answer_fe_ok(ct->x, p->fe_gen, p->fe_id);
 	else if (failed)
 		log_warn("container %s: monitor: %s", ct->id, e.msg);
 	free(p);
@@ -634,7 +634,7 @@ static void create_failed(struct container *ct, struct kerr *e)
 {
 	struct executor *x = ct->x;
 	log_warn("%s", e->msg);
-	exec_err_to_fe(x, ct->create_fe_gen, ct->create_fe_id, e);
+	answer_fe_error(x, ct->create_fe_gen, ct->create_fe_id, e);
 	ctr_unlink(x, ct);
 	ctr_free(ct);
 	sandbox_container_gone(x);
@@ -733,7 +733,7 @@ static void create_rest(struct container *ct)
 	if (oom_watch_add(ct, &oe) < 0)
 		log_warn("container %s: no OOM events: %s", ct->id, oe.msg);
 	int el = -1, em = -1;
-	if (spawn_container(ct, &el, &em, &ct->fm_fe, &e) < 0)
+	if (x_spawn(ct, &el, &em, &ct->fm_fe, &e) < 0)
 		goto bad;
 	char name[64];
 	snprintf(name, sizeof(name), "launcher:%.40s", ct->id);
@@ -752,7 +752,7 @@ static void create_rest(struct container *ct)
 			kerr_set_status(&e, GRPC_INTERNAL, -ENOMEM,
 					"container %s: set up its channels", ct->id);
 		log_warn("%s", e.msg);
-		exec_err_to_fe(x, ct->create_fe_gen, ct->create_fe_id, &e);
+		answer_fe_error(x, ct->create_fe_gen, ct->create_fe_id, &e);
 		container_begin_remove(ct);
 		return;
 	}
@@ -791,7 +791,7 @@ int on_create_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	if (!ct) {
 		protobuf_c_message_free_unpacked(&req->base, NULL);
 		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	ct->x = x;
 	ct->req = req;
@@ -859,7 +859,7 @@ int on_create_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 		log_info("container %s: looking for %zu devices", ct->id, dev_batch_count(devs));
 	return 0;
 bad:
-	r = exec_fail(c, m->hdr.id, &e, err);
+	r = answer_fail(c, m->hdr.id, &e, err);
 	ctr_free(ct);
 	return r;
 }
@@ -888,22 +888,22 @@ int on_start_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 	struct kerr e = { 0 };
 	struct container *ct = lookup(x, q->container_id, &e);
 	if (!ct)
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	if (ct->state != CTR_CREATED || ipc_pending_has(&ct->pl, IPC_LAUNCH_START)) {
 		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EALREADY,
 				"container %s: cannot start: it is %s", ct->id,
 				ct->state == CTR_CREATING  ? "being created"
 				: ct->state == CTR_STOPPED ? "stopped"
 							   : "already started");
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	if (!ct->el) {
 		kerr_set_status(&e, GRPC_INTERNAL, -EPIPE, "container %s: its launcher is gone",
 				ct->id);
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	if (pend_send(ct, ct->el, &ct->pl, m, NULL, IPC_LAUNCH_START, NULL, 0, &e) < 0)
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	return 0;
 }
 
@@ -980,7 +980,7 @@ int on_exec_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 	}
 	return 0;
 bad:
-	return exec_fail(c, m->hdr.id, &e, err);
+	return answer_fail(c, m->hdr.id, &e, err);
 }
 
 /* SignalProcess with an empty exec id and SIGKILL: every process of the
@@ -1034,20 +1034,20 @@ int on_signal_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 	if (!ct) {
 		if (kerr_status(&e) == GRPC_NOT_FOUND)
 			e.status = GRPC_INVALID_ARGUMENT; /* upstream: "Invalid container id" */
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	if (ipc_id_field_check(q->exec_id, true, "exec id", &e) < 0) {
 		e.status = GRPC_INVALID_ARGUMENT;
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	if (q->signal < 1 || q->signal > 64) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL, "signal %u is not a signal",
 				q->signal);
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	if (!q->exec_id[0] && q->signal == SIGKILL) {
 		if (kill_all(ct, &e) < 0)
-			return exec_fail(c, m->hdr.id, &e, err);
+			return answer_fail(c, m->hdr.id, &e, err);
 		return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
 	}
 	const char *name = ipc_exec_name(ct->id, q->exec_id);
@@ -1056,19 +1056,19 @@ int on_signal_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 				name[0] ? "Process not found: container %s has no exec %s"
 					: "Process not found: container %s has no init process%s",
 				ct->id, name);
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	if (!ct->em) {
 		kerr_set_status(&e, GRPC_INTERNAL, -EPIPE, "container %s: its monitor is gone",
 				ct->id);
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	struct ipc_process_signal out = { .signal = name[0] ? q->signal : init_signal(ct, q->signal) };
 	memcpy(out.container_id, q->container_id, sizeof(out.container_id));
 	snprintf(out.exec_id, sizeof(out.exec_id), "%s", name);
 	if (pend_send(ct, ct->em, &ct->pm, m, name, IPC_MON_SIGNAL, &out, sizeof(out),
 		      &e) < 0)
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	return 0;
 }
 
@@ -1107,7 +1107,7 @@ int on_update_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	log_info("container %s: resources updated", ct->id);
 	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
 bad:
-	return exec_fail(c, m->hdr.id, &e, err);
+	return answer_fail(c, m->hdr.id, &e, err);
 }
 
 /* Pause/Resume: the freeze is requested, then its state polled every
@@ -1121,12 +1121,12 @@ static void frz_done(struct container *ct, const struct kerr *e)
 {
 	ct->frz_timer = NULL;
 	if (e) {
-		exec_err_to_fe(ct->x, ct->frz_fe_gen, ct->frz_fe_id, e);
+		answer_fe_error(ct->x, ct->frz_fe_gen, ct->frz_fe_id, e);
 		return;
 	}
 	ct->paused = ct->frz_target;
 	log_info("container %s %s", ct->id, ct->paused ? "paused" : "resumed");
-	exec_ok_to_fe(ct->x, ct->frz_fe_gen, ct->frz_fe_id);
+	answer_fe_ok(ct->x, ct->frz_fe_gen, ct->frz_fe_id);
 }
 
 static void on_frz_timer(struct loop *l, void *data)
@@ -1178,7 +1178,7 @@ static int pause_or_resume(struct ipc_chan *c, struct ipc_msg *m, struct executo
 	struct kerr e = { 0 };
 	struct container *ct = lookup(x, q->container_id, &e);
 	if (!ct)
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	const char *why = NULL;
 	if (ct->frz_timer)
 		why = "a pause or resume is in progress";
@@ -1191,11 +1191,11 @@ static int pause_or_resume(struct ipc_chan *c, struct ipc_msg *m, struct executo
 	if (why) {
 		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EALREADY, "container %s: cannot %s: %s",
 				ct->id, freeze ? "pause" : "resume", why);
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	if (cg_freeze(ct->cg, freeze, &e) < 0) {
 		kerr_prefix(&e, "container %s", ct->id);
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	ct->frz_target = freeze;
 	ct->frz_polls = 0;
@@ -1205,7 +1205,7 @@ static int pause_or_resume(struct ipc_chan *c, struct ipc_msg *m, struct executo
 	ct->frz_timer = loop_timer_add(x->loop, 0, on_frz_timer, ct);
 	if (!ct->frz_timer) {
 		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	return 0;
 }
@@ -1232,26 +1232,26 @@ int on_stats_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 	struct kerr e = { 0 };
 	struct container *ct = lookup(x, q->container_id, &e);
 	if (!ct)
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	if (ct->state == CTR_CREATING || !ct->cg) {
 		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EAGAIN,
 				"container %s: no statistics: %s", ct->id,
 				ct->state == CTR_CREATING ? "it is being created"
 							  : "it has no cgroup");
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	Grpc__StatsContainerResponse resp = GRPC__STATS_CONTAINER_RESPONSE__INIT;
 	if (cg_stats(ct->cg, &resp.cgroup_stats, &e) < 0) {
 		kerr_prefix(&e, "container %s", ct->id);
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	if (!ct->init_exited && ct->init_pid > 0 &&
 	    net_dev_stats(ct->init_pid, &resp.network_stats, &resp.n_network_stats, &e) < 0) {
 		kerr_prefix(&e, "container %s network statistics", ct->id);
-		r = exec_fail(c, m->hdr.id, &e, err);
+		r = answer_fail(c, m->hdr.id, &e, err);
 		goto out;
 	}
-	r = exec_reply_msg(c, m, IPC_STATS_CONTAINER_REPLY, &resp.base, err);
+	r = answer_msg(c, m, IPC_STATS_CONTAINER_REPLY, &resp.base, err);
 out:
 	/* resp itself is on the stack: free what it points to. */
 	protobuf_c_message_free_unpacked(&resp.cgroup_stats->base, NULL);
@@ -1268,18 +1268,18 @@ int on_remove_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	struct kerr e = { 0 };
 	if (ipc_id_field_check(q->container_id, false, "container id", &e) < 0) {
 		e.status = GRPC_INVALID_ARGUMENT;
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	struct container *ct = find(x, q->container_id);
 	if (!ct) {
 		kerr_set_status(&e, GRPC_NOT_FOUND, -ENOENT, "container %s not found",
 				q->container_id);
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	if (ct->rm_has_fe && !ct->remove_replied) {
 		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EBUSY,
 				"container %s is already being removed", ct->id);
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	ct->rm_has_fe = true;
 	ct->remove_replied = false;
@@ -1338,7 +1338,7 @@ void containers_new_frontend(struct executor *x)
 		close(sp[1]);
 		struct ipc_container_ref r = { 0 };
 		snprintf(r.container_id, sizeof(r.container_id), "%s", ct->id);
-		exec_to_fe(x, x->fe_generation, IPC_MONITOR_ATTACH, 0, &r, sizeof(r), sp[0]);
+		answer_fe(x, x->fe_generation, IPC_MONITOR_ATTACH, 0, &r, sizeof(r), sp[0]);
 		close(sp[0]);
 	}
 }

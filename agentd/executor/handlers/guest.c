@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * guest_ops.c - guest-wide requests that concern no container:
+ * guest.c - guest-wide requests that concern no container:
  * SetGuestDateTime, ReseedRandomDev, GetVolumeStats, CopyFile,
  * OnlineCPUMem, MemHotplugByProbe and AddSwapPath (see
  * doc/guest-ops.md for the rules and how they differ from upstream).
@@ -70,14 +70,14 @@ int on_set_guest_date_time(struct ipc_chan *c, struct ipc_msg *m, void *data, st
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
 				"SetGuestDateTime: %" PRId64 " s %" PRId64 " us is not a time "
 				"(seconds >= 0, microseconds 0..999999)", t.sec, t.usec);
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	struct timeval tv = { .tv_sec = (time_t)t.sec, .tv_usec = (suseconds_t)t.usec };
 	if (settimeofday(&tv, NULL) < 0) {
 		kerr_set_status(&e, errno == EINVAL ? GRPC_INVALID_ARGUMENT : GRPC_INTERNAL, -errno,
 				"SetGuestDateTime: settimeofday(%" PRId64 ".%06" PRId64 "): %s", t.sec,
 				t.usec, strerror(errno));
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	log_info("guest clock set to %" PRId64 ".%06" PRId64, t.sec, t.usec);
 	return reply_ok(c, m, err);
@@ -97,12 +97,12 @@ int on_reseed_random_dev(struct ipc_chan *c, struct ipc_msg *m, void *data, stru
 	if (fd < 0) {
 		kerr_set_status(&e, GRPC_INTERNAL, -errno, "ReseedRandomDev: open /dev/random: %s",
 				strerror(errno));
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	struct rand_pool_info *rpi = malloc(sizeof(*rpi) + m->len);
 	if (!rpi) {
 		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	rpi->entropy_count = (int)m->len;
 	rpi->buf_size = (int)m->len;
@@ -114,12 +114,12 @@ int on_reseed_random_dev(struct ipc_chan *c, struct ipc_msg *m, void *data, stru
 	if (r < 0) {
 		kerr_set_status(&e, GRPC_INTERNAL, -saved, "ReseedRandomDev: RNDADDENTROPY: %s",
 				strerror(saved));
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	if (ioctl(fd, RNDRESEEDCRNG, 0) < 0 && errno != ENOTTY && errno != EINVAL) {
 		kerr_set_status(&e, GRPC_INTERNAL, -errno, "ReseedRandomDev: RNDRESEEDCRNG: %s",
 				strerror(errno));
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	log_info("random pool reseeded with %zu bytes from the host", m->len);
 	return reply_ok(c, m, err);
@@ -221,12 +221,12 @@ int on_get_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	cleanup_close int fd = open_request_path(x, m, "GetVolumeStats: volume_guest_path", path,
 						 &e);
 	if (fd < 0)
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	struct statfs sf;
 	if (fstatfs(fd, &sf) < 0) {
 		kerr_set_status(&e, GRPC_INTERNAL, -errno, "GetVolumeStats: statfs %s: %s", path,
 				strerror(errno));
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	/* As upstream: bytes from the block counts, then inodes. */
 	Grpc__VolumeUsage bytes, inodes;
@@ -241,7 +241,7 @@ int on_get_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	resp.n_usage = 2;
 	resp.usage = list;
 	resp.volume_condition = &cond;
-	return exec_reply_msg(c, m, IPC_GET_VOLUME_STATS_REPLY, &resp.base, err);
+	return answer_msg(c, m, IPC_GET_VOLUME_STATS_REPLY, &resp.base, err);
 }
 
 /* ---- CopyFile ---- */
@@ -490,7 +490,7 @@ int on_copy_file(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr 
 		log_info("CopyFile: %s written", q->path);
 	return reply_ok(c, m, err);
 bad:
-	return exec_fail(c, m->hdr.id, &e, err);
+	return answer_fail(c, m->hdr.id, &e, err);
 }
 
 /* ---- OnlineCPUMem ---- */
@@ -512,9 +512,9 @@ static void online_done(struct executor *x, const struct kerr *e)
 		return;
 	}
 	if (e)
-		exec_err_to_fe(x, op->fe_gen, op->fe_id, e);
+		answer_fe_error(x, op->fe_gen, op->fe_id, e);
 	else
-		exec_ok_to_fe(x, op->fe_gen, op->fe_id);
+		answer_fe_ok(x, op->fe_gen, op->fe_id);
 }
 
 /* New CPUs: the containers' v1 cpusets may use them too. */
@@ -582,12 +582,12 @@ int on_online_cpu_mem(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 	if (x->online.active) {
 		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EBUSY,
 				"OnlineCPUMem: another one is in progress");
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	if (q->nb_cpus > 4096) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
 				"OnlineCPUMem: %u CPUs is more than 4096", q->nb_cpus);
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	x->online = (struct online_op){
 		.active = true,
@@ -620,7 +620,7 @@ int on_mem_hotplug_by_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 				-errno, "MemHotplugByProbe: open %s: %s%s", SYSFS_MEMORY_PROBE,
 				strerror(errno),
 				errno == ENOENT ? " (kernel without CONFIG_ARCH_MEMORY_PROBE)" : "");
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	for (size_t i = 0; i < m->len / 8; i++) {
 		uint64_t a;
@@ -631,7 +631,7 @@ int on_mem_hotplug_by_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 			kerr_set_status(&e, errno == EINVAL ? GRPC_INVALID_ARGUMENT : GRPC_INTERNAL,
 					-errno, "MemHotplugByProbe: probe %s: %s", buf,
 					strerror(errno));
-			return exec_fail(c, m->hdr.id, &e, err);
+			return answer_fail(c, m->hdr.id, &e, err);
 		}
 		log_info("memory probed at %s", buf);
 	}
@@ -710,12 +710,12 @@ int on_add_swap_path(struct ipc_chan *c, struct ipc_msg *m, void *data, struct k
 	    (root = beneath_open_root(x->o.shared_dir, &e)) < 0 ||
 	    (fd = beneath_open_file(root, rel, O_RDWR, 0, &e)) < 0) {
 		kerr_prefix(&e, "AddSwapPath");
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	long ps = sysconf(_SC_PAGESIZE);
 	if (swap_header_write(fd, ps > 0 ? (size_t)ps : 4096u, &e) < 0) {
 		kerr_prefix(&e, "AddSwapPath %s", path);
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	char fdpath[64];
 	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
@@ -723,7 +723,7 @@ int on_add_swap_path(struct ipc_chan *c, struct ipc_msg *m, void *data, struct k
 		kerr_set_status(&e, errno == EINVAL ? GRPC_INVALID_ARGUMENT : GRPC_INTERNAL, -errno,
 				"AddSwapPath: swapon %s: %s%s", path, strerror(errno),
 				errno == EINVAL ? " (tmpfs and ramfs cannot hold swap)" : "");
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	log_info("AddSwapPath: swapping on %s", path);
 	return reply_ok(c, m, err);

@@ -241,10 +241,10 @@ int on_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 		nl_close(&nl);
 		free_interfaces(&out);
 		kerr_prefix(&e, "ListInterfaces");
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	nl_close(&nl);
-	r = exec_reply_msg(c, m, IPC_LIST_INTERFACES_REPLY, &out.base, err);
+	r = answer_msg(c, m, IPC_LIST_INTERFACES_REPLY, &out.base, err);
 	free_interfaces(&out);
 	return r;
 }
@@ -421,8 +421,8 @@ int on_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 			now = all.interfaces[i];
 	log_info("UpdateInterface %s -> %s: %zu addresses, mtu %" PRIu64, old_name,
 		 now ? now->name : "?", in->n_ipaddresses, in->mtu);
-	r = now ? exec_reply_msg(c, m, IPC_UPDATE_INTERFACE_REPLY, &now->base, err)
-		: exec_reply_msg(c, m, IPC_UPDATE_INTERFACE_REPLY, &in->base, err);
+	r = now ? answer_msg(c, m, IPC_UPDATE_INTERFACE_REPLY, &now->base, err)
+		: answer_msg(c, m, IPC_UPDATE_INTERFACE_REPLY, &in->base, err);
 	free_interfaces(&all);
 	free(ls.v);
 	nl_close(&nl);
@@ -430,7 +430,7 @@ int on_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 bad:
 	free(ls.v);
 	nl_close(&nl);
-	return exec_fail(c, m->hdr.id, &e, err);
+	return answer_fail(c, m->hdr.id, &e, err);
 }
 
 /* ---- routes ---- */
@@ -467,9 +467,9 @@ static int send_routes(struct ipc_chan *c, const struct ipc_msg *m, struct nl *n
 	if (routes(nl, &out, &e) < 0) {
 		free_routes(&out);
 		kerr_prefix(&e, "%s", what);
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
-	int r = exec_reply_msg(c, m, IPC_ROUTES_REPLY, &out.base, err);
+	int r = answer_msg(c, m, IPC_ROUTES_REPLY, &out.base, err);
 	free_routes(&out);
 	return r;
 }
@@ -480,7 +480,7 @@ int on_list_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ker
 	struct kerr e = { 0 };
 	struct nl nl = { .fd = -1 };
 	if (nl_open(&nl, &e) < 0)
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	r = send_routes(c, m, &nl, "ListRoutes", err);
 	nl_close(&nl);
 	return r;
@@ -621,7 +621,7 @@ int on_update_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct k
 bad:
 	free(ls.v);
 	nl_close(&nl);
-	return exec_fail(c, m->hdr.id, &e, err);
+	return answer_fail(c, m->hdr.id, &e, err);
 }
 
 /* ---- AddARPNeighbors ---- */
@@ -698,5 +698,5 @@ int on_add_arp_neighbors(struct ipc_chan *c, struct ipc_msg *m, void *data, stru
 bad:
 	free(ls.v);
 	nl_close(&nl);
-	return exec_fail(c, m->hdr.id, &e, err);
+	return answer_fail(c, m->hdr.id, &e, err);
 }

@@ -83,7 +83,7 @@ static void deliver(struct executor *x)
 	o->poll_id = 0;
 	log_info("OOM event %" PRIu64 " (container %s) handed to the front-end", ev->seq,
 		 ev->container_id);
-	exec_to_fe(x, o->gen, IPC_GET_OOM_EVENT_REPLY, id, &r, sizeof(r), -1);
+	answer_fe(x, o->gen, IPC_GET_OOM_EVENT_REPLY, id, &r, sizeof(r), -1);
 }
 
 /* Queue an OOM event for container id (oldest dropped when full). */
@@ -132,7 +132,7 @@ int on_get_oom_event(struct ipc_chan *c, struct ipc_msg *m, void *data, struct k
 		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EBUSY,
 				"an OOM event poll (request %u) is already pending", o->poll_id);
 		log_warn("%s", e.msg);
-		return exec_reply_error(c, m->hdr.id, &e, err);
+		return answer_error(c, m->hdr.id, &e, err);
 	}
 	/* The acknowledgement of the event handed out last. */
 	struct oom_event *ev = head_event(o);
@@ -165,7 +165,7 @@ void oom_shutdown(struct executor *x)
 	kerr_set_status(&e, GRPC_UNAVAILABLE, -ESHUTDOWN, "the agent is shutting down");
 	uint32_t id = o->poll_id;
 	o->poll_id = 0;
-	exec_err_to_fe(x, o->gen, id, &e);
+	answer_fe_error(x, o->gen, id, &e);
 }
 
 void oom_free(struct executor *x)

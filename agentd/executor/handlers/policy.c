@@ -333,11 +333,11 @@ static void set_answered(struct executor *x, struct policy_check *k, const struc
 		 * old policy in force */
 		struct kerr e = { 0 };
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, why.code, "SetPolicy: %s", why.msg);
-		exec_err_to_fe(x, k->fe_gen, k->fe_id, &e);
+		answer_fe_error(x, k->fe_gen, k->fe_id, &e);
 		return;
 	}
 	install(x, k);
-	exec_ok_to_fe(x, k->fe_gen, k->fe_id);
+	answer_fe_ok(x, k->fe_gen, k->fe_id);
 	monitors_ask(x);
 }
 
@@ -416,7 +416,7 @@ static void fail_pending(struct executor *x, const char *why)
 		if (k->kind == CHECK_REQUEST)
 			ipc_deferred_refuse(k->d, &e);
 		else if (k->kind == CHECK_SET)
-			exec_err_to_fe(x, k->fe_gen, k->fe_id, &e);
+			answer_fe_error(x, k->fe_gen, k->fe_id, &e);
 		check_free(k);
 	}
 	p->mon_waiting = 0; /* the verdicts in force stay until it is back */
@@ -550,7 +550,7 @@ int on_set_policy(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr
 		if (k)
 			check_free(k);
 		kerr_set(&e, -ENOMEM, "SetPolicy: out of memory");
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	memcpy(k->text, r->policy, len);
 	k->len = len;
@@ -560,12 +560,12 @@ int on_set_policy(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr
 		check_free(k);
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
 				"SetPolicy: a policy of %zu bytes (1..%u)", len, IPC_POLICY_TEXT_MAX);
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	/* upstream set_policy: a new engine, its state empty */
 	if (send_load(x, k, k->text, k->len, EMPTY_BASE, &e) < 0) {
 		check_free(k);
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	return 0;
 }

@@ -656,7 +656,7 @@ int on_create_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 		 req->n_storages);
 out:
 	if (e.msg[0])
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
 }
 
@@ -674,7 +674,7 @@ static void destroy_done(struct executor *x)
 	x->sb.share_pid = false;
 	x->sb.pidns_ctr[0] = '\0';
 	log_info("sandbox destroyed: the agent stops (as upstream's)");
-	exec_ok_to_fe(x, x->sb.destroy_fe_gen, x->sb.destroy_fe_id);
+	answer_fe_ok(x, x->sb.destroy_fe_gen, x->sb.destroy_fe_id);
 	/* The answer is on its way to the front-end; the parent then stops
 	 * the agent (as PID 1: the guest powers off), which the runtime waits
 	 * for when tracing. */
@@ -691,7 +691,7 @@ int on_destroy_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 		struct kerr e = { 0 };
 		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EBUSY,
 				"DestroySandbox: already being destroyed");
-		return exec_reply_error(c, m->hdr.id, &e, err);
+		return answer_error(c, m->hdr.id, &e, err);
 	}
 	x->sb.destroying = true;
 	x->sb.destroy_fe_id = m->hdr.id;
@@ -758,6 +758,6 @@ int on_update_ephemeral_mounts(struct ipc_chan *c, struct ipc_msg *m, void *data
 		}
 out:
 	if (e.msg[0])
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
 }

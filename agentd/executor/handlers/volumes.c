@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * volume_ops.c - the executor's AddSwap and ResizeVolume (front-end side:
- * agentd/frontend/devices.c; doc/storage-cgroups.md "Devices").
+ * volumes.c - the executor's AddSwap and ResizeVolume (front-end side:
+ * agentd/frontend/volumes.c; doc/storage-cgroups.md "Devices").
  *
  * AddSwap (upstream do_add_swap): the disk at the PCI path is found (or
  * waited for, as CreateContainer's devices), its node opened as the kernel
@@ -102,9 +102,9 @@ static void on_swap_disk(struct dev_batch *b, const struct kerr *failure, void *
 	if (r < 0) {
 		kerr_prefix(&e, "AddSwap");
 		log_warn("%s", e.msg);
-		exec_err_to_fe(x, op->fe_gen, op->fe_id, &e);
+		answer_fe_error(x, op->fe_gen, op->fe_id, &e);
 	} else {
-		exec_ok_to_fe(x, op->fe_gen, op->fe_id);
+		answer_fe_ok(x, op->fe_gen, op->fe_id);
 	}
 	swap_op_free(op);
 }
@@ -116,14 +116,14 @@ int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *
 	struct kerr e = { 0 };
 	struct dev_query q = { .kind = DEV_BLK_PCI };
 	if (pci_path_from_slots(a->slot, a->n, &q.pci, &e) < 0)
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	char p[64];
 	pci_path_format(&q.pci, p, sizeof(p));
 	snprintf(q.label, sizeof(q.label), "swap disk at PCI path %s", p);
 	struct swap_op *op = calloc(1, sizeof(*op));
 	if (!op) {
 		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	*op = (struct swap_op){ .x = x, .fe_id = m->hdr.id, .fe_gen = x->fe_generation,
 				.next = x->swaps };
@@ -131,7 +131,7 @@ int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *
 	if (dev_batch_new(x->hp, &op->b, &e) < 0 || dev_batch_add(op->b, &q, &e) < 0 ||
 	    dev_batch_run(op->b, on_swap_disk, op, &e) < 0) {
 		swap_op_free(op);
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	return 0;
 }
@@ -171,7 +171,7 @@ int on_resize_volume(struct ipc_chan *c, struct ipc_msg *m, void *data, struct k
 	struct kerr e = { 0 };
 	if (resize(x, path, h->size, &e) < 0) {
 		kerr_prefix(&e, "ResizeVolume");
-		return exec_fail(c, m->hdr.id, &e, err);
+		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
 }

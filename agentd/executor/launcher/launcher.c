@@ -2,7 +2,7 @@
 /*
  * launcher.c - the launcher L of one container: a fork of the executor's
  * spawner (through X), root, without the executor's seccomp filter. It
- * creates every process of its container with container_spawn()
+ * creates every process of its container with stages_spawn()
  * (CLONE_PARENT: the monitor M, its parent, becomes theirs), hands their
  * stdio and pidfd to M (MON_PROCESS_ADD) and only then tells the executor
  * (LAUNCHED). It accepts, from the executor only: LAUNCH_INIT (first, and
@@ -159,7 +159,7 @@ static int launch(struct launcher *la, struct container_launch *l, const char *e
 	l->cgroup_fd = cg_v2_fd(ct->cg);
 	if (l->cgroup_fd >= 0)
 		l->flags |= CONTAINER_SPAWN_INTO_CGROUP;
-	r = container_spawn(l, child, err);
+	r = stages_spawn(l, child, err);
 	close_all(cfd, 3);
 	l->stdio[0] = l->stdio[1] = l->stdio[2] = -1;
 	if (r < 0) {
@@ -185,7 +185,7 @@ fail:
 	close_all(mfd, 3);
 	/* Closing the sync socket ends the waiting child; its parent, the
 	 * monitor, reaps it. */
-	container_child_release(child);
+	stages_child_release(child);
 	return r;
 }
 
@@ -212,7 +212,7 @@ static void on_launch_start(struct launcher *la, uint32_t id)
 		reply_error(la, id, &e);
 		return;
 	}
-	if (container_start(&la->init_l, &la->init, &e) < 0) {
+	if (stages_start(&la->init_l, &la->init, &e) < 0) {
 		log_error("container %s: start: %s", la->ct->id, e.msg);
 		reply_error(la, id, &e);
 		return;
@@ -285,16 +285,16 @@ static void on_launch_exec(struct launcher *la, struct ipc_msg *m)
 		}
 		goto fail;
 	}
-	if (container_start(&l, &c, &e) < 0) {
+	if (stages_start(&l, &c, &e) < 0) {
 		/* Registered with the monitor already: kill it there, the
 		 * monitor reports its exit. */
 		if (c.pidfd >= 0)
 			syscall(SYS_pidfd_send_signal, c.pidfd, SIGKILL, NULL, 0);
-		container_child_release(&c);
+		stages_child_release(&c);
 		goto fail;
 	}
 	struct ipc_launched out = { .pid = c.pid };
-	container_child_release(&c);
+	stages_child_release(&c);
 	reply(la, IPC_LAUNCHED, id, &out, sizeof(out));
 	return;
 fail:
@@ -398,6 +398,6 @@ void launcher_main(const struct launch_ctx *ct, int el, int lm)
 	}
 	/* The executor let go of the container: a never started init dies
 	 * with the sync socket. */
-	container_child_release(&la.init);
+	stages_child_release(&la.init);
 	_exit(0);
 }

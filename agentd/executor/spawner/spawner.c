@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * spawner.c - the executor's fork made before the executor loads its
- * seccomp filter (exec_seccomp.c), so that what it starts does not inherit
+ * seccomp filter (executor_seccomp.c), so that what it starts does not inherit
  * that filter: a filter cannot be removed, and every child (fork, clone,
  * execve) keeps its parent's. Two kinds of process must not carry it:
  *  - a container's processes: X (the future monitor), the launcher, the

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * spawn.c - create the processes of one container. The executor asks the
+ * x.c - create the processes of one container. The executor asks the
  * spawner (spawner.c: its fork without the executor's seccomp filter) for
  * X, with the ends of the executor-launcher (EL), executor-monitor (EM)
  * and front-end-monitor (FM) channels; the spawner clones X as the
@@ -99,7 +99,7 @@ void x_main(const struct launch_ctx *c, int el_l, int em_m, int fm_m)
 	_exit(127);
 }
 
-int spawn_container(struct container *ct, int *el_out, int *em_out, int *fm_out,
+int x_spawn(struct container *ct, int *el_out, int *em_out, int *fm_out,
 		    struct kerr *err)
 {
 	int el[2] = { -1, -1 }, em[2] = { -1, -1 }, fm[2] = { -1, -1 };

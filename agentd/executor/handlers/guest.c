@@ -35,6 +35,8 @@
 #include "beneath.h"
 #include "cleanup.h"
 #include "executor.h"
+#include "answer.h"
+#include "guest.h"
 #include "grpc_status.h"
 #include "guest_online.h"
 #include "linux_compat.h"

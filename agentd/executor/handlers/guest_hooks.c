@@ -34,6 +34,7 @@
 
 #include "cleanup.h"
 #include "executor.h"
+#include "guest_hooks.h"
 #include "grpc_status.h"
 #include "hooks.h"
 

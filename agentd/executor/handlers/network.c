@@ -24,6 +24,8 @@
 
 #include "cleanup.h"
 #include "executor.h"
+#include "answer.h"
+#include "network.h"
 #include "grpc_status.h"
 #include "net_dump.h"
 #include "netlink.h"

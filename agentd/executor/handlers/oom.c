@@ -36,6 +36,8 @@
 
 #include "cleanup.h"
 #include "executor.h"
+#include "answer.h"
+#include "oom.h"
 #include "grpc_status.h"
 
 struct oom_watch {

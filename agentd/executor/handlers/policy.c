@@ -21,6 +21,7 @@
 
 #include "cleanup.h"
 #include "executor.h"
+#include "answer.h"
 #include "grpc_status.h"
 #include "policy.h"
 #include "policy_input.h"

@@ -23,6 +23,8 @@
 
 #include "cleanup.h"
 #include "executor.h"
+#include "containers.h"
+#include "poststop.h"
 #include "hooks.h"
 
 #define POSTSTOP_GRACE_S 2

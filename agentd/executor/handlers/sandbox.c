@@ -54,6 +54,11 @@
 #include "cleanup.h"
 #include "confine.h"
 #include "executor.h"
+#include "answer.h"
+#include "sandbox.h"
+#include "containers.h"
+#include "guest_hooks.h"
+#include "spawner.h"
 #include "watcher.h"
 #include "grpc_status.h"
 

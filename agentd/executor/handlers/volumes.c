@@ -28,6 +28,10 @@
 
 #include "cleanup.h"
 #include "executor.h"
+#include "answer.h"
+#include "sandbox.h"
+#include "guest.h"
+#include "volumes.h"
 #include "fs_grow.h"
 #include "grpc_status.h"
 #include "hotplug.h"

@@ -31,6 +31,7 @@
 #include "cleanup.h"
 #include "stages.h"
 #include "executor.h"
+#include "launcher.h"
 #include "grpc_status.h"
 #include "process.h"
 #include "sealed_env.h"

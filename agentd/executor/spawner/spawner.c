@@ -32,6 +32,8 @@
 
 #include "cleanup.h"
 #include "executor.h"
+#include "x.h"
+#include "spawner.h"
 #include "fds.h"
 #include "grpc_status.h"
 #include "linux_compat.h"

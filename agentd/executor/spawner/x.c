@@ -23,6 +23,10 @@
 
 #include "cleanup.h"
 #include "executor.h"
+#include "containers.h"
+#include "x.h"
+#include "spawner.h"
+#include "launcher.h"
 #include "fds.h"
 #include "grpc_status.h"
 

@@ -813,6 +813,13 @@ int ipc_send_fd(int sock, uint32_t type, uint32_t id, const void *payload, size_
 	return ipc_send_fds(sock, type, id, payload, len, &fd, fd >= 0 ? 1 : 0, err);
 }
 
+int ipc_pair(int sp[2], const char *what, struct kerr *err)
+{
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return kerr_set(err, -errno, "socketpair %s: %s", what, strerror(errno));
+	return 0;
+}
+
 int ipc_send_fds(int sock, uint32_t type, uint32_t id, const void *payload, size_t len,
 		 const int *fds, unsigned nfds, struct kerr *err)
 {

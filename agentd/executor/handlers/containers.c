@@ -38,7 +38,6 @@
 #include "poststop.h"
 #include "oom.h"
 #include "guest_hooks.h"
-#include "x.h"
 #include "spawner.h"
 #include "policy.h"
 #include "grpc_status.h"
@@ -741,8 +740,10 @@ static void create_rest(struct container *ct)
 	if (oom_watch_add(ct, &oe) < 0)
 		log_warn("container %s: no OOM events: %s", ct->id, oe.msg);
 	int el = -1, em = -1;
-	if (x_spawn(ct, &el, &em, &ct->fm_fe, &e) < 0)
+	pid_t xpid = 0;
+	if (spawner_x(ct, &xpid, &el, &em, &ct->fm_fe, &e) < 0)
 		goto bad;
+	container_set_xpid(ct, xpid);
 	char name[64];
 	snprintf(name, sizeof(name), "launcher:%.40s", ct->id);
 	struct kerr ce = { 0 };
@@ -1303,6 +1304,31 @@ int on_remove_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	return 0;
 }
 
+/* DestroySandbox: every container removed (here, with the registry), then
+ * sandbox_container_gone finishes it once the last one is forgotten. */
+int on_destroy_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct executor *x = data;
+	if (x->sb.destroying) {
+		struct kerr e = { 0 };
+		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EBUSY,
+				"DestroySandbox: already being destroyed");
+		return answer_error(c, m->hdr.id, &e, err);
+	}
+	x->sb.destroying = true;
+	x->sb.destroy_fe_id = m->hdr.id;
+	x->sb.destroy_fe_gen = x->fe_generation;
+	if (!x->ctrs) {
+		sandbox_container_gone(x); /* the last one is gone already */
+		return 0;
+	}
+	/* Removal finishes from deferred callbacks: the list stays intact
+	 * while this walks it. */
+	for (struct container *ct = x->ctrs; ct; ct = ct->next)
+		container_begin_remove(ct);
+	return 0;
+}
+
 /* ---- children, front-end restarts, exit ---- */
 
 void containers_reap(struct executor *x)
@@ -1313,8 +1339,11 @@ void containers_reap(struct executor *x)
 		struct hnode *n = htab_find_int(&x->ctr_xpids, (uint64_t)pid);
 		struct container *ct = n ? htab_entry(n, struct container, by_xpid) : NULL;
 		if (!ct) {
-			if (!poststop_reaped(x, pid, st) && !sandbox_reaped(x, pid) &&
-			    !spawner_reaped(x, pid, st) && !cdh_job_reaped(x, pid, st))
+			struct container *done = poststop_reaped(x, pid, st);
+			if (done)
+				container_finish_removal(done);
+			else if (!sandbox_reaped(x, pid) && !spawner_reaped(x, pid, st) &&
+				 !cdh_job_reaped(x, pid, st))
 				log_debug("reaped pid %d (status 0x%x)", (int)pid, st);
 			continue;
 		}

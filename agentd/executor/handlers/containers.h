@@ -18,6 +18,7 @@ int on_pause_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct
 int on_resume_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* IPC_STATS_CONTAINER_REQ -> IPC_STATS_CONTAINER_REPLY (cg_stats, net_dev_stats). */
 int on_stats_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_destroy_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* Start removing (SIGKILL, wait, shutdown, cleanup); used by DestroySandbox. */
 void container_begin_remove(struct container *ct);
 /* SIGCHLD: reap every exited child of the executor. */

@@ -23,7 +23,6 @@
 
 #include "cleanup.h"
 #include "executor.h"
-#include "containers.h"
 #include "poststop.h"
 #include "hooks.h"
 
@@ -89,7 +88,7 @@ bool poststop_start(struct container *ct)
 	return true;
 }
 
-bool poststop_reaped(struct executor *x, pid_t pid, int status)
+struct container *poststop_reaped(struct executor *x, pid_t pid, int status)
 {
 	for (struct container *ct = x->ctrs; ct; ct = ct->next) {
 		if (ct->poststop_pid != pid)
@@ -102,10 +101,9 @@ bool poststop_reaped(struct executor *x, pid_t pid, int status)
 		/* What is left of the group (a hook's child) goes too. */
 		kill(-pid, SIGKILL);
 		log_info("container %s: poststop hooks done (wait status 0x%x)", ct->id, status);
-		container_finish_removal(ct);
-		return true;
+		return ct;
 	}
-	return false;
+	return NULL;
 }
 
 void poststop_kill(struct container *ct)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * sandbox.c - CreateSandbox and DestroySandbox in the executor: the
- * sandbox's id, hostname and storages (mounted with storage.c into the
- * sandbox's own set), and the removal of every container on destroy.
+ * sandbox.c - CreateSandbox in the executor: the sandbox's id, hostname
+ * and storages (mounted with storage.c into the sandbox's own set); the
+ * end of DestroySandbox once its containers are gone (containers.c
+ * on_destroy_sandbox removes them).
  *
  * As upstream (rpc.rs create_sandbox), a second CreateSandbox is not an
  * error: it replaces the hostname and id and adds its storages.
@@ -56,7 +57,6 @@
 #include "executor.h"
 #include "answer.h"
 #include "sandbox.h"
-#include "containers.h"
 #include "guest_hooks.h"
 #include "spawner.h"
 #include "watcher.h"
@@ -687,29 +687,6 @@ static void destroy_done(struct executor *x)
 	if (!x->ctl || ipc_chan_send(x->ctl, IPC_CTL_SANDBOX_DESTROYED, 0, NULL, 0, -1, &e) < 0)
 		log_error("DestroySandbox: cannot tell the parent: %s",
 			  e.msg[0] ? e.msg : "no control channel");
-}
-
-int on_destroy_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
-{
-	struct executor *x = data;
-	if (x->sb.destroying) {
-		struct kerr e = { 0 };
-		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EBUSY,
-				"DestroySandbox: already being destroyed");
-		return answer_error(c, m->hdr.id, &e, err);
-	}
-	x->sb.destroying = true;
-	x->sb.destroy_fe_id = m->hdr.id;
-	x->sb.destroy_fe_gen = x->fe_generation;
-	if (!x->ctrs) {
-		destroy_done(x);
-		return 0;
-	}
-	/* Removal finishes from deferred callbacks: the list stays intact
-	 * while this walks it. */
-	for (struct container *ct = x->ctrs; ct; ct = ct->next)
-		container_begin_remove(ct);
-	return 0;
 }
 
 void sandbox_container_gone(struct executor *x)

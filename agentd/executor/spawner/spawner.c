@@ -158,8 +158,9 @@ static __attribute__((noreturn)) void spawner_main(struct executor *x, int sock)
 int spawner_start(struct executor *x, struct kerr *err)
 {
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return kerr_set(err, -errno, "spawner socketpair: %s", strerror(errno));
+	int r = ipc_pair(sv, "spawner", err);
+	if (r < 0)
+		return r;
 	pid_t pid = fork();
 	if (pid < 0) {
 		int e = errno;
@@ -211,10 +212,44 @@ static int ask(struct executor *x, uint32_t type, const void *p, size_t len, con
 	return 0;
 }
 
-int spawner_x(struct executor *x, const struct ipc_spawn_x *s, const int fds[3], pid_t *pid,
+int spawner_x(struct container *ct, pid_t *pid_out, int *el_out, int *em_out, int *fm_out,
 	      struct kerr *err)
 {
-	return ask(x, IPC_SPAWN_X, s, sizeof(*s), fds, 3, pid, err);
+	int el[2] = { -1, -1 }, em[2] = { -1, -1 }, fm[2] = { -1, -1 };
+	int r;
+	struct ipc_spawn_x s;
+	memset(&s, 0, sizeof(s));
+	snprintf(s.container_id, sizeof(s.container_id), "%s", ct->id);
+	snprintf(s.bundle, sizeof(s.bundle), "%s", ct->bundle);
+	const Grpc__Linux *lx = ct->req->oci->linux;
+	if (lx && strlen(lx->cgroupspath) >= sizeof(s.cgroups_path))
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -ENAMETOOLONG,
+				       "container %s: cgroupsPath too long", ct->id);
+	snprintf(s.cgroups_path, sizeof(s.cgroups_path), "%s", lx ? lx->cgroupspath : "");
+	if ((r = ipc_pair(el, "executor-launcher", err)) < 0 ||
+	    (r = ipc_pair(em, "executor-monitor", err)) < 0 ||
+	    (r = ipc_pair(fm, "front-end-monitor", err)) < 0)
+		goto out;
+	int fds[3] = { el[1], em[1], fm[1] };
+	pid_t pid = 0;
+	if ((r = ask(ct->x, IPC_SPAWN_X, &s, sizeof(s), fds, 3, &pid, err)) < 0)
+		goto out;
+	*pid_out = pid;
+	*el_out = el[0];
+	*em_out = em[0];
+	*fm_out = fm[0];
+	el[0] = em[0] = fm[0] = -1;
+	r = 0;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (el[i] >= 0)
+			close(el[i]);
+		if (em[i] >= 0)
+			close(em[i]);
+		if (fm[i] >= 0)
+			close(fm[i]);
+	}
+	return r;
 }
 
 int spawner_modprobe(struct executor *x, const char *const *argv, int out_fd, pid_t *pid,

@@ -10,9 +10,10 @@
 
 /* Fork the spawner; before the executor's seccomp filter is loaded. */
 int spawner_start(struct executor *x, struct kerr *err);
-/* SPAWN_X with [el_l, em_m, fm_m]; *pid: X, a child of ours. */
-int spawner_x(struct executor *x, const struct ipc_spawn_x *s, const int fds[3], pid_t *pid,
-	      struct kerr *err);
+/* SPAWN_X for ct: the spawner clones X (-> L + exec M) as our child;
+ * *pid is X, and the executor's ends of EL and EM and the front-end's end
+ * of FM are returned. */
+int spawner_x(struct container *ct, pid_t *pid, int *el, int *em, int *fm, struct kerr *err);
 /* SPAWN_MODPROBE: argv[0] is the path, argv[1..] modprobe's argv (NULL
  * ended); out_fd becomes its stdout and stderr; *pid a child of ours. */
 int spawner_modprobe(struct executor *x, const char *const *argv, int out_fd, pid_t *pid,

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * x.c - create the processes of one container. The executor asks the
+ * x.c - X, the first process of a container. The executor asks the
  * spawner (spawner.c: its fork without the executor's seccomp filter) for
  * X, with the ends of the executor-launcher (EL), executor-monitor (EM)
- * and front-end-monitor (FM) channels; the spawner clones X as the
- * executor's child. X makes the launcher-monitor channel (LM), forks the
+ * and front-end-monitor (FM) channels (spawner_x); the spawner clones X as
+ * the executor's child and runs x_main there. X makes the launcher-monitor channel (LM), forks the
  * launcher L (executor code, root, keeps only EL, LM and the cgroup fd),
  * becomes a child subreaper and execs kata-agent-monitor with its channels
  * at fds 3 (executor), 4 (launcher), 5 (front-end). L is X's child, so
@@ -23,19 +23,10 @@
 
 #include "cleanup.h"
 #include "executor.h"
-#include "containers.h"
 #include "x.h"
-#include "spawner.h"
 #include "launcher.h"
 #include "fds.h"
 #include "grpc_status.h"
-
-static int pair(int sp[2], const char *what, struct kerr *err)
-{
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
-		return kerr_set(err, -errno, "socketpair %s: %s", what, strerror(errno));
-	return 0;
-}
 
 /* Put fd at number to, without close-on-exec (dup2 clears it). */
 static int place(int fd, int to)
@@ -52,7 +43,7 @@ void x_main(const struct launch_ctx *c, int el_l, int em_m, int fm_m)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	int lm[2];
 	struct kerr e = { 0 };
-	if (pair(lm, "launcher-monitor", &e) < 0) {
+	if (ipc_pair(lm, "launcher-monitor", &e) < 0) {
 		log_error("container %s: %s", c->id, e.msg);
 		_exit(127);
 	}
@@ -101,44 +92,4 @@ void x_main(const struct launch_ctx *c, int el_l, int em_m, int fm_m)
 	execv(c->o->monitor_path, argv);
 	log_error("container %s: exec %s: %s", c->id, c->o->monitor_path, strerror(errno));
 	_exit(127);
-}
-
-int x_spawn(struct container *ct, int *el_out, int *em_out, int *fm_out,
-		    struct kerr *err)
-{
-	int el[2] = { -1, -1 }, em[2] = { -1, -1 }, fm[2] = { -1, -1 };
-	int r;
-	struct ipc_spawn_x s;
-	memset(&s, 0, sizeof(s));
-	snprintf(s.container_id, sizeof(s.container_id), "%s", ct->id);
-	snprintf(s.bundle, sizeof(s.bundle), "%s", ct->bundle);
-	const Grpc__Linux *lx = ct->req->oci->linux;
-	if (lx && strlen(lx->cgroupspath) >= sizeof(s.cgroups_path))
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -ENAMETOOLONG,
-				       "container %s: cgroupsPath too long", ct->id);
-	snprintf(s.cgroups_path, sizeof(s.cgroups_path), "%s", lx ? lx->cgroupspath : "");
-	if ((r = pair(el, "executor-launcher", err)) < 0 ||
-	    (r = pair(em, "executor-monitor", err)) < 0 ||
-	    (r = pair(fm, "front-end-monitor", err)) < 0)
-		goto out;
-	int fds[3] = { el[1], em[1], fm[1] };
-	pid_t pid = 0;
-	if ((r = spawner_x(ct->x, &s, fds, &pid, err)) < 0)
-		goto out;
-	container_set_xpid(ct, pid);
-	*el_out = el[0];
-	*em_out = em[0];
-	*fm_out = fm[0];
-	el[0] = em[0] = fm[0] = -1;
-	r = 0;
-out:
-	for (int i = 0; i < 2; i++) {
-		if (el[i] >= 0)
-			close(el[i]);
-		if (em[i] >= 0)
-			close(em[i]);
-		if (fm[i] >= 0)
-			close(fm[i]);
-	}
-	return r;
 }

@@ -13,7 +13,7 @@
  *        container requests (sandbox.c, containers.c), GET_OOM_EVENT_REQ
  *        (oom.c), the guest-wide requests (guest.c), the device
  *        requests ADD_SWAP_REQ and RESIZE_VOLUME_REQ
- *        (handlers/volume_ops.c) and the network requests (network.c).
+ *        (volumes.c) and the network requests (network.c).
  *        uevents are read on the same loop (devices/hotplug.c).
  * Only the newest front-end channel is served: the parent starts a new
  * front-end only after the previous one died; a new one gets a fresh
@@ -57,6 +57,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "loop.h"
+#include "number.h"
 #include "hotplug.h"
 #include "metrics.h"
 
@@ -361,19 +362,6 @@ static void usage(FILE *f)
 		"  --help              print this help and exit\n");
 }
 
-static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	errno = 0;
-	if (!*s || *s == '-')
-		return -EINVAL;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static bool is_exec(const char *p)
 {
 	struct stat st;
@@ -426,265 +414,297 @@ static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
 	}
 }
 
-static int parse_fd(const char *s, int *out)
+static const struct option longopts[] = {
+	{ "ctl-fd", required_argument, NULL, 'c' },
+	{ "log-level", required_argument, NULL, 'l' },
+	{ "init-daemon", no_argument, NULL, 'i' },
+	{ "shared-dir", required_argument, NULL, 's' },
+	{ "cgroup-parent", required_argument, NULL, 'C' },
+	{ "monitor-path", required_argument, NULL, 'm' },
+	{ "monitor-uid", required_argument, NULL, 'u' },
+	{ "monitor-gid", required_argument, NULL, 'g' },
+	{ "container-pipe-size", required_argument, NULL, 'p' },
+	{ "hotplug-timeout-ms", required_argument, NULL, 'H' },
+	{ "passfd-listener-port", required_argument, NULL, 'P' },
+	{ "endpoints", required_argument, NULL, 'e' },
+	{ "allow-host-hooks", no_argument, NULL, 'A' },
+	{ "cdh-api-timeout-ms", required_argument, NULL, 'T' },
+	{ "image-pull-timeout-ms", required_argument, NULL, 'I' },
+	{ "no-secure-storage-integrity", no_argument, NULL, 'N' },
+	{ "pause-bundle", required_argument, NULL, 'B' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The command line's settings that are not the executor's options. */
+struct start {
+	int ctl_fd;
+	enum log_level level;
+	const char *shared, *monitor;
+};
+
+static void executor_defaults(struct executor *x)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v < 0 || v > 1024)
-		return -EINVAL;
-	*out = (int)v;
+	x->spawner_fd = -1;
+	x->sigfd = -1;
+	x->o.cgroup_parent = "";
+	x->o.monitor_uid = x->o.monitor_gid = 65534;
+	x->o.cdh_api_timeout_ms = 50000;
+	x->o.image_pull_timeout_ms = 1200000;
+	x->o.secure_storage_integrity = true;
+	x->o.pause_bundle = "/pause_bundle";
+}
+
+/* --name's value as a number in [min, max], or -1 (said on stderr). */
+static int opt_number(const char *name, const char *arg, unsigned long min, unsigned long max,
+		      unsigned long *out)
+{
+	if (number_parse_ulong(arg, max, out) < 0 || *out < min) {
+		fprintf(stderr, "kata-agent-executor: invalid --%s %s\n", name, arg);
+		return -1;
+	}
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Option o with value arg into x or s: 0, or -1 when arg is invalid (said
+ * on stderr). */
+static int set_option(int o, const char *arg, struct executor *x, struct start *s)
 {
-	static const struct option longopts[] = {
-		{ "ctl-fd", required_argument, NULL, 'c' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "init-daemon", no_argument, NULL, 'i' },
-		{ "shared-dir", required_argument, NULL, 's' },
-		{ "cgroup-parent", required_argument, NULL, 'C' },
-		{ "monitor-path", required_argument, NULL, 'm' },
-		{ "monitor-uid", required_argument, NULL, 'u' },
-		{ "monitor-gid", required_argument, NULL, 'g' },
-		{ "container-pipe-size", required_argument, NULL, 'p' },
-		{ "hotplug-timeout-ms", required_argument, NULL, 'H' },
-		{ "passfd-listener-port", required_argument, NULL, 'P' },
-		{ "endpoints", required_argument, NULL, 'e' },
-		{ "allow-host-hooks", no_argument, NULL, 'A' },
-		{ "cdh-api-timeout-ms", required_argument, NULL, 'T' },
-		{ "image-pull-timeout-ms", required_argument, NULL, 'I' },
-		{ "no-secure-storage-integrity", no_argument, NULL, 'N' },
-		{ "pause-bundle", required_argument, NULL, 'B' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ctl_fd = 3;
-	enum log_level level = LOG_LVL_INFO;
-	static struct executor x;
-	const char *shared = "/run/kata-containers", *monitor = NULL;
-	x.spawner_fd = -1;
-	x.o.cgroup_parent = "";
-	x.o.monitor_uid = x.o.monitor_gid = 65534;
-	x.o.cdh_api_timeout_ms = 50000;
-	x.o.image_pull_timeout_ms = 1200000;
-	x.o.secure_storage_integrity = true;
-	x.o.pause_bundle = "/pause_bundle";
-	x.sigfd = -1;
-	unsigned long ul;
+	unsigned long ul = 0;
+	int r = 0;
+	switch (o) {
+	case 'c':
+		r = opt_number("ctl-fd", arg, 0, 1024, &ul);
+		s->ctl_fd = (int)ul;
+		return r;
+	case 'l':
+		if (log_level_parse(arg, &s->level) < 0) {
+			fprintf(stderr, "kata-agent-executor: invalid --log-level %s\n", arg);
+			return -1;
+		}
+		return 0;
+	case 'i':
+		x->init_daemon = true;
+		return 0;
+	case 'A':
+		x->o.allow_host_hooks = true;
+		return 0;
+	case 'T': /* upstream's config refuses 0 for both */
+		r = opt_number("cdh-api-timeout-ms", arg, 1, 86400000ul * 7, &ul);
+		x->o.cdh_api_timeout_ms = ul;
+		return r;
+	case 'I':
+		r = opt_number("image-pull-timeout-ms", arg, 1, 86400000ul * 7, &ul);
+		x->o.image_pull_timeout_ms = ul;
+		return r;
+	case 'N':
+		x->o.secure_storage_integrity = false;
+		return 0;
+	case 'B':
+		if (arg[0] != '/') {
+			fprintf(stderr, "kata-agent-executor: --pause-bundle %s: not absolute\n", arg);
+			return -1;
+		}
+		x->o.pause_bundle = arg;
+		return 0;
+	case 's':
+		s->shared = arg;
+		return 0;
+	case 'C':
+		x->o.cgroup_parent = arg;
+		return 0;
+	case 'm':
+		s->monitor = arg;
+		return 0;
+	case 'u':
+		return opt_number("monitor-uid", arg, 1, 0xfffffffe, &x->o.monitor_uid);
+	case 'g':
+		return opt_number("monitor-gid", arg, 1, 0xfffffffe, &x->o.monitor_gid);
+	case 'p':
+		r = opt_number("container-pipe-size", arg, 0, 1u << 30, &ul);
+		x->o.pipe_size = (uint32_t)ul;
+		return r;
+	case 'H': /* device waits (devices/hotplug.h) */
+		r = opt_number("hotplug-timeout-ms", arg, 0, 86400000ul, &ul);
+		x->o.hotplug_timeout_ms = ul;
+		return r;
+	case 'P':
+		r = opt_number("passfd-listener-port", arg, 0, 0x7fffffff, &ul);
+		x->o.passfd_listener_port = (uint32_t)ul;
+		return r;
+	case 'e':
+		if (endpoints_parse_list(&x->o.policy, arg) < 0) {
+			fprintf(stderr, "kata-agent-executor: invalid --endpoints %s\n", arg);
+			return -1;
+		}
+		x->o.endpoints = arg;
+		return 0;
+	}
+	return -1;
+}
+
+/* The command line into x and s: -1 to go on, else the status to exit
+ * with (0 after --version or --help, 2 on a bad option). */
+static int parse_options(int argc, char **argv, struct executor *x, struct start *s)
+{
 	int o;
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (o) {
-		case 'c':
-			if (parse_fd(optarg, &ctl_fd) < 0) {
-				fprintf(stderr, "kata-agent-executor: invalid --ctl-fd %s\n", optarg);
-				return 2;
-			}
-			break;
-		case 'l':
-			if (log_level_parse(optarg, &level) < 0) {
-				fprintf(stderr, "kata-agent-executor: invalid --log-level %s\n", optarg);
-				return 2;
-			}
-			break;
-		case 'i':
-			x.init_daemon = true;
-			break;
-		case 'A':
-			x.o.allow_host_hooks = true;
-			break;
-		case 'T':
-		case 'I':
-			/* upstream's config refuses 0 for both */
-			if (parse_ulong(optarg, 86400000ul * 7, &ul) < 0 || ul == 0) {
-				fprintf(stderr, "kata-agent-executor: invalid --%s %s\n",
-					o == 'T' ? "cdh-api-timeout-ms" : "image-pull-timeout-ms", optarg);
-				return 2;
-			}
-			*(o == 'T' ? &x.o.cdh_api_timeout_ms : &x.o.image_pull_timeout_ms) = ul;
-			break;
-		case 'N':
-			x.o.secure_storage_integrity = false;
-			break;
-		case 'B':
-			if (optarg[0] != '/') {
-				fprintf(stderr, "kata-agent-executor: --pause-bundle %s: not absolute\n",
-					optarg);
-				return 2;
-			}
-			x.o.pause_bundle = optarg;
-			break;
-		case 's':
-			shared = optarg;
-			break;
-		case 'C':
-			x.o.cgroup_parent = optarg;
-			break;
-		case 'm':
-			monitor = optarg;
-			break;
-		case 'u':
-		case 'g':
-			if (parse_ulong(optarg, 0xfffffffe, &ul) < 0 || ul == 0) {
-				fprintf(stderr, "kata-agent-executor: invalid --monitor-%s %s\n",
-					o == 'u' ? "uid" : "gid", optarg);
-				return 2;
-			}
-			*(o == 'u' ? &x.o.monitor_uid : &x.o.monitor_gid) = ul;
-			break;
-		case 'p':
-			if (parse_ulong(optarg, 1u << 30, &ul) < 0) {
-				fprintf(stderr, "kata-agent-executor: invalid --container-pipe-size %s\n",
-					optarg);
-				return 2;
-			}
-			x.o.pipe_size = (uint32_t)ul;
-			break;
-		case 'H':
-		case 'P':
-			/* H: device waits (devices/hotplug.h); P: kept for the
-			 * passfd code that will use it */
-			if (parse_ulong(optarg, o == 'H' ? 86400000ul : 0x7fffffff, &ul) < 0) {
-				fprintf(stderr, "kata-agent-executor: invalid --%s %s\n",
-					o == 'H' ? "hotplug-timeout-ms" : "passfd-listener-port", optarg);
-				return 2;
-			}
-			if (o == 'H')
-				x.o.hotplug_timeout_ms = ul;
-			else
-				x.o.passfd_listener_port = (uint32_t)ul;
-			break;
-		case 'e':
-			if (endpoints_parse_list(&x.o.policy, optarg) < 0) {
-				fprintf(stderr, "kata-agent-executor: invalid --endpoints %s\n",
-					optarg);
-				return 2;
-			}
-			x.o.endpoints = optarg;
-			break;
-		case 'V':
+		if (o == 'V') {
 			printf("kata-agent-executor %s\n", KATA_AGENT_VERSION);
 			return 0;
-		case 'h':
+		}
+		if (o == 'h') {
 			usage(stdout);
 			return 0;
-		default:
+		}
+		if (o == '?') {
 			usage(stderr);
 			return 2;
 		}
+		if (set_option(o, optarg, x, s) < 0)
+			return 2;
 	}
 	if (optind != argc) {
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
 
-	log_init("executor", STDERR_FILENO, level);
-	signal(SIGPIPE, SIG_IGN);
-	x.o.level = level;
-
-	struct kerr err = { 0 };
+/* --shared-dir (made when missing: the runtime shares into it later) and
+ * the monitor's binary, as absolute paths in x->o. */
+static int resolve_paths(struct executor *x, const struct start *s)
+{
 	static char shared_real[PATH_MAX], monitor_path[PATH_MAX];
-	if (!realpath(shared, shared_real)) {
-		/* Created on demand: the runtime shares into it later. */
-		if (mkdir(shared, 0755) < 0 && errno != EEXIST) {
-			log_error("--shared-dir %s: %s", shared, strerror(errno));
-			return 1;
-		}
-		if (!realpath(shared, shared_real)) {
-			log_error("--shared-dir %s: %s", shared, strerror(errno));
-			return 1;
-		}
+	if (!realpath(s->shared, shared_real) &&
+	    ((mkdir(s->shared, 0755) < 0 && errno != EEXIST) || !realpath(s->shared, shared_real))) {
+		log_error("--shared-dir %s: %s", s->shared, strerror(errno));
+		return -1;
 	}
-	x.o.shared_dir = shared_real;
-	if (monitor) {
-		if (!is_exec(monitor) || !realpath(monitor, monitor_path)) {
-			log_error("--monitor-path %s is not an executable file", monitor);
-			return 1;
+	x->o.shared_dir = shared_real;
+	if (s->monitor) {
+		if (!is_exec(s->monitor) || !realpath(s->monitor, monitor_path)) {
+			log_error("--monitor-path %s is not an executable file", s->monitor);
+			return -1;
 		}
 	} else if (find_monitor(monitor_path, sizeof(monitor_path)) < 0) {
 		log_error("kata-agent-monitor not found next to the executor, in the build tree, "
 			  "or in %s (use --monitor-path)", KATA_LIBEXECDIR);
-		return 1;
+		return -1;
 	}
-	x.o.monitor_path = monitor_path;
-	x.cgc.parent = x.o.cgroup_parent;
-	x.cgc.root_override = NULL;
-	/* Launchers whose monitor died first are reparented to us, not to
-	 * the parent, so we reap them. */
+	x->o.monitor_path = monitor_path;
+	return 0;
+}
+
+/* Child subreaper (launchers whose monitor died first are reparented to
+ * us, not to the parent, so we reap them), and SIGCHLD, SIGTERM and SIGINT
+ * through a signalfd. */
+static int take_signals(struct executor *x)
+{
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
 		log_error("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
-		return 1;
+		return -1;
 	}
-	sigset_t chld;
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigaddset(&chld, SIGTERM);
-	sigaddset(&chld, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0 ||
-	    (x.sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
+	    (x->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		log_error("signalfd: %s", strerror(errno));
-		return 1;
+		return -1;
 	}
+	return 0;
+}
+
+/* The control channel's fd: an AF_UNIX SOCK_SEQPACKET socket, made
+ * close-on-exec. */
+static int check_ctl_fd(int fd)
+{
+	struct kerr err = { 0 };
 	struct stat st;
-	if (fstat(ctl_fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-		log_error("started without a control channel on fd %d (run kata-agent instead)",
-			  ctl_fd);
-		return 1;
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		log_error("started without a control channel on fd %d (run kata-agent instead)", fd);
+		return -1;
 	}
-	if (check_seqpacket(ctl_fd, &err) < 0) {
-		log_error("control channel fd %d: %s", ctl_fd, err.msg);
-		return 1;
+	if (check_seqpacket(fd, &err) < 0) {
+		log_error("control channel fd %d: %s", fd, err.msg);
+		return -1;
 	}
 	/* It arrives without close-on-exec (the parent's dup2): nothing the
 	 * executor execs (modprobe, hooks) may hold it. Every other fd of the
 	 * executor is opened close-on-exec. */
-	int cr = fd_set_cloexec(ctl_fd);
-	if (cr < 0) {
-		log_error("control channel fd %d: FD_CLOEXEC: %s", ctl_fd, strerror(-cr));
-		return 1;
+	int r = fd_set_cloexec(fd);
+	if (r < 0) {
+		log_error("control channel fd %d: FD_CLOEXEC: %s", fd, strerror(-r));
+		return -1;
 	}
-	/* What must not inherit the filter below (container processes,
-	 * modprobe) is started by the spawner, forked before it. */
-	if (spawner_start(&x, &err) < 0 || executor_seccomp_load(&err) < 0) {
+	return 0;
+}
+
+/* The spawner, then the seccomp filter, then the loop: signals, uevents and
+ * the control channel. */
+static int start_loop(struct executor *x, int ctl_fd)
+{
+	struct kerr err = { 0 };
+	/* What must not inherit the filter (container processes, modprobe)
+	 * is started by the spawner, forked before it. */
+	if (spawner_start(x, &err) < 0 || executor_seccomp_load(&err) < 0 ||
+	    loop_new(&x->loop, &err) < 0 ||
+	    loop_add(x->loop, x->sigfd, EPOLLIN, on_signal, x, &err) < 0 ||
+	    /* Devices (uevents, hot-plug waits): devices/hotplug.h. */
+	    hotplug_start(&x->hp, x->loop, &dev_env_real,
+			  x->o.hotplug_timeout_ms ? x->o.hotplug_timeout_ms : 3000, &err) < 0 ||
+	    ipc_chan_new(&x->ctl, x->loop, ctl_fd, "control", IPC_ROLE_PARENT, ctl_table,
+			 on_ctl_close, x, &err) < 0) {
 		log_error("%s", err.msg);
-		return 1;
+		return -1;
 	}
-	if (loop_new(&x.loop, &err) < 0 ||
-	    loop_add(x.loop, x.sigfd, EPOLLIN, on_signal, &x, &err) < 0) {
-		log_error("%s", err.msg);
+	return 0;
+}
+
+static void executor_free(struct executor *x)
+{
+	policy_free(x);
+	containers_free_all(x);
+	swap_ops_free(x);
+	hotplug_stop(x->hp);
+	oom_free(x);
+	sandbox_free(x);
+	spawner_stop(x);
+	ipc_chan_free(x->fe);
+	ipc_chan_free(x->ctl);
+	loop_del(x->loop, x->sigfd);
+	close(x->sigfd);
+	loop_free(x->loop);
+}
+
+int main(int argc, char **argv)
+{
+	static struct executor x;
+	struct start s = { .ctl_fd = 3, .level = LOG_LVL_INFO, .shared = "/run/kata-containers" };
+	executor_defaults(&x);
+	int r = parse_options(argc, argv, &x, &s);
+	if (r >= 0)
+		return r;
+	log_init("executor", STDERR_FILENO, s.level);
+	signal(SIGPIPE, SIG_IGN);
+	x.o.level = s.level;
+	x.cgc.parent = x.o.cgroup_parent;
+	x.cgc.root_override = NULL;
+	if (resolve_paths(&x, &s) < 0 || take_signals(&x) < 0 || check_ctl_fd(s.ctl_fd) < 0 ||
+	    start_loop(&x, s.ctl_fd) < 0)
 		return 1;
-	}
-	/* Devices (uevents, hot-plug waits): devices/hotplug.h. */
-	if (hotplug_start(&x.hp, x.loop, &dev_env_real,
-			  x.o.hotplug_timeout_ms ? x.o.hotplug_timeout_ms : 3000, &err) < 0) {
-		log_error("%s", err.msg);
-		return 1;
-	}
-	if (ipc_chan_new(&x.ctl, x.loop, ctl_fd, "control", IPC_ROLE_PARENT, ctl_table, on_ctl_close,
-			 &x, &err) < 0) {
-		log_error("%s", err.msg);
-		return 1;
-	}
 	log_info("executor started (uid %u, init daemon %s)", (unsigned)getuid(),
 		 x.init_daemon ? "yes" : "no");
+	struct kerr err = { 0 };
 	if (loop_run(x.loop, &err) < 0) {
 		log_error("event loop: %s", err.msg);
 		x.exit_code = 1;
 	}
-	policy_free(&x);
-	containers_free_all(&x);
-	swap_ops_free(&x);
-	hotplug_stop(x.hp);
-	oom_free(&x);
-	sandbox_free(&x);
-	spawner_stop(&x);
-	ipc_chan_free(x.fe);
-	ipc_chan_free(x.ctl);
-	loop_del(x.loop, x.sigfd);
-	close(x.sigfd);
-	loop_free(x.loop);
+	executor_free(&x);
 	log_info("executor exiting with status %d", x.exit_code);
 	return x.exit_code;
 }

@@ -38,6 +38,7 @@
 #include "endpoints.h"
 #include "frontend.h"
 #include "log.h"
+#include "number.h"
 
 static void usage(FILE *f)
 {
@@ -57,17 +58,6 @@ static void usage(FILE *f)
 		"  --trace             log a \"span\" line per RPC (agent.trace)\n"
 		"  --version           print the version and exit\n"
 		"  --help              print this help and exit\n");
-}
-
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || end == s || s[0] == '-' || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
 }
 
 /* Log vsock refusals at most once a second, with the count since. */
@@ -173,12 +163,12 @@ int main(int argc, char **argv)
 	int o, bad = 0;
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (o) {
-		case 'L': bad = parse_uint(optarg, 1024, &listen_fd); break;
-		case 'E': bad = parse_uint(optarg, 1024, &executor_fd); break;
-		case 'P': bad = parse_uint(optarg, 1024, &passfd_fd); break;
-		case 'u': bad = parse_uint(optarg, 0xfffffffe, &uid); break;
-		case 'g': bad = parse_uint(optarg, 0xfffffffe, &gid); break;
-		case 'G': bad = parse_uint(optarg, 0xffffffff, &gen); break;
+		case 'L': bad = number_parse_ulong(optarg, 1024, &listen_fd); break;
+		case 'E': bad = number_parse_ulong(optarg, 1024, &executor_fd); break;
+		case 'P': bad = number_parse_ulong(optarg, 1024, &passfd_fd); break;
+		case 'u': bad = number_parse_ulong(optarg, 0xfffffffe, &uid); break;
+		case 'g': bad = number_parse_ulong(optarg, 0xfffffffe, &gid); break;
+		case 'G': bad = number_parse_ulong(optarg, 0xffffffff, &gen); break;
 		case 'l': bad = log_level_parse(optarg, &level); break;
 		case 'e': bad = endpoints_parse_list(&fe.policy, optarg); break;
 		case 'C': bad = options_parse_peer_cids(&fe.policy, optarg) ? -EINVAL : 0; break;

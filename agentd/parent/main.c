@@ -38,6 +38,7 @@
 #include "debug_console.h"
 #include "endpoints.h"
 #include "guest_components.h"
+#include "number.h"
 #include "process_opts.h"
 #include "initdata_boot.h"
 #include "ipc.h"
@@ -811,12 +812,11 @@ static void usage(FILE *f)
 		KATA_LIBEXECDIR, DEFAULT_FRONTEND_ID, DEFAULT_FRONTEND_ID);
 }
 
+/* A uid or gid for an unprivileged process: never 0 (root). */
 static int parse_id(const char *s, unsigned long *out)
 {
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || end == s || s[0] == '-' || v == 0 || v > 0xfffffffe)
+	unsigned long v;
+	if (number_parse_ulong(s, 0xfffffffe, &v) < 0 || v == 0)
 		return -EINVAL;
 	*out = v;
 	return 0;

@@ -39,6 +39,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "loop.h"
+#include "number.h"
 
 #define FD_EXECUTOR 3
 /* Bounds of one query. genpolicy's CreateContainer check takes about
@@ -183,19 +184,6 @@ static void usage(FILE *f)
 		POLICY_MAX_STEPS, POLICY_QUERY_MEMORY >> 20, POLICY_AS_LIMIT >> 20);
 }
 
-static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	errno = 0;
-	if (!*s || *s == '-')
-		return -EINVAL;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 /* Whether this build can run under RLIMIT_AS. */
 static bool address_space_limited(void)
 {
@@ -245,12 +233,12 @@ int main(int argc, char **argv)
 	int o, bad = 0;
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (o) {
-		case 'u': bad = parse_ulong(optarg, 0xfffffffe, &uid); break;
-		case 'g': bad = parse_ulong(optarg, 0xfffffffe, &gid); break;
+		case 'u': bad = number_parse_ulong(optarg, 0xfffffffe, &uid); break;
+		case 'g': bad = number_parse_ulong(optarg, 0xfffffffe, &gid); break;
 		case 'l': bad = log_level_parse(optarg, &level); break;
-		case 's': bad = parse_ulong(optarg, 1ul << 40, &steps); break;
-		case 'q': bad = parse_ulong(optarg, 1ul << 40, &qmem); break;
-		case 'm': bad = parse_ulong(optarg, 1ul << 44, &as); break;
+		case 's': bad = number_parse_ulong(optarg, 1ul << 40, &steps); break;
+		case 'q': bad = number_parse_ulong(optarg, 1ul << 40, &qmem); break;
+		case 'm': bad = number_parse_ulong(optarg, 1ul << 44, &as); break;
 		case 'V':
 			printf("kata-agent-policy %s\n", KATA_AGENT_VERSION);
 			return 0;

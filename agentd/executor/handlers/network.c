@@ -309,6 +309,126 @@ static bool ipv6_enabled(void)
 	return false;
 }
 
+/* UpdateInterface's request, checked before anything changes: the
+ * interface's hardware address in mac, its addresses in *want (malloc'd,
+ * one per IPAddresses entry). */
+static int check_interface(const Types__Interface *in, uint8_t mac[6], struct want_addr **want,
+			   struct kerr *e)
+{
+	if (!in)
+		return kerr_set_status(e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "UpdateInterface: no interface in the request");
+	if (net_parse_mac(in->hwaddr, mac, "UpdateInterface: hwAddr", e) < 0)
+		return e->code;
+	if (*in->name && net_check_ifname(in->name, "UpdateInterface: name", e) < 0)
+		return e->code;
+	if (in->mtu && (in->mtu < 68 || in->mtu > 65535))
+		return kerr_set_status(e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "UpdateInterface: mtu %" PRIu64 " is not in 68..65535",
+				       in->mtu);
+	if (in->n_ipaddresses > NET_MAX_ADDRS)
+		return kerr_set_status(e, GRPC_INVALID_ARGUMENT, -E2BIG,
+				       "UpdateInterface: %zu addresses is more than %u",
+				       in->n_ipaddresses, NET_MAX_ADDRS);
+	if (in->n_ipaddresses && !(*want = calloc(in->n_ipaddresses, sizeof(**want))))
+		return kerr_set(e, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < in->n_ipaddresses; i++) {
+		const Types__IPAddress *a = in->ipaddresses[i];
+		struct want_addr *w = &(*want)[i];
+		char what[64];
+		snprintf(what, sizeof(what), "UpdateInterface: IPAddresses[%zu]", i);
+		/* The address says its family (upstream parses it the same way). */
+		if (net_parse_ip(a->address, 0, w->ip, &w->family, what, e) < 0 ||
+		    parse_prefix(a->mask, w->family, &w->prefix, what, e) < 0)
+			return e->code;
+	}
+	return 0;
+}
+
+/* The link with hardware address mac, or NULL (e says why). */
+static const struct link *find_link(const struct links *ls, const uint8_t mac[6],
+				    const char *hwaddr, struct kerr *e)
+{
+	for (size_t i = 0; i < ls->n; i++)
+		if (ls->v[i].mac_len == 6 && !memcmp(ls->v[i].mac, mac, 6))
+			return &ls->v[i];
+	/* The Go runtime retries a hot-plugged NIC while the error holds
+	 * "Link not found" (kata_agent.go updateInterface), upstream's
+	 * find_link text: "Link not found (Address: <mac>)". */
+	kerr_set_status(e, GRPC_NOT_FOUND, -ENODEV,
+			"UpdateInterface: Link not found (Address: %s): no link has this "
+			"hardware address", hwaddr);
+	return NULL;
+}
+
+/* Link k (named old_name) down, its addresses added (IPv6 ones skipped
+ * while the stack has IPv6 off). */
+static int add_addresses(struct nl *nl, const struct link *k, const char *old_name,
+			 const Types__Interface *in, const struct want_addr *want, struct kerr *e)
+{
+	/* Down while it changes (as upstream). */
+	if ((k->flags & IFF_UP) && set_link(nl, k->index, NULL, 0, 0, -1, e) < 0)
+		return kerr_prefix(e, "UpdateInterface %s: set down", old_name);
+	bool v6 = ipv6_enabled();
+	for (size_t i = 0; i < in->n_ipaddresses; i++) {
+		if (want[i].family == AF_INET6 && !v6) {
+			log_warn("UpdateInterface %s: IPv6 is disabled: %s skipped", old_name,
+				 in->ipaddresses[i]->address);
+			continue;
+		}
+		if (add_addr(nl, k->index, want[i].family, want[i].ip, want[i].prefix, e) < 0)
+			return kerr_prefix(e, "UpdateInterface %s: add %s/%u", old_name,
+					   in->ipaddresses[i]->address, want[i].prefix);
+	}
+	return 0;
+}
+
+/* Link index (named old_name) renamed as asked, its MTU and NOARP set, up.
+ * A link already named as asked gets out of the way first (upstream
+ * renames it "<name>_temp" and gives it our old name afterwards). */
+static int rename_link(struct nl *nl, const struct links *ls, int index, const char *old_name,
+		       const Types__Interface *in, struct kerr *e)
+{
+	const struct link *other =
+		*in->name && strcmp(old_name, in->name) ? net_link_by_name(ls, in->name) : NULL;
+	int other_index = other ? other->index : 0;
+	if (other_index) {
+		char tmp[IFNAMSIZ];
+		snprintf(tmp, sizeof(tmp), "%.9s_temp", in->name);
+		if (set_link(nl, other_index, tmp, 0, 0, -1, e) < 0)
+			return kerr_prefix(e, "UpdateInterface: move %s aside", in->name);
+	}
+	if (set_link(nl, index, *in->name ? in->name : NULL, (unsigned)in->mtu, 1,
+		     (in->raw_flags & IFF_NOARP) ? 1 : 0, e) < 0)
+		return kerr_prefix(e, "UpdateInterface %s", old_name);
+	if (other_index && set_link(nl, other_index, old_name, 0, 1, -1, e) < 0)
+		return kerr_prefix(e, "UpdateInterface: rename the other %s to %s", in->name,
+				   old_name);
+	return 0;
+}
+
+/* The answer: the interface as it is now (the request's when it cannot be
+ * found again). */
+static int answer_interface(struct ipc_chan *c, const struct ipc_msg *m, struct nl *nl,
+			    const char *old_name, Types__Interface *in, struct kerr *e,
+			    struct kerr *err)
+{
+	Grpc__Interfaces all = GRPC__INTERFACES__INIT;
+	if (interfaces(nl, &all, e) < 0) {
+		free_interfaces(&all);
+		return answer_fail(c, m->hdr.id, e, err);
+	}
+	Types__Interface *now = NULL;
+	for (size_t i = 0; i < all.n_interfaces && !now; i++)
+		if (!strcasecmp(all.interfaces[i]->hwaddr, in->hwaddr))
+			now = all.interfaces[i];
+	log_info("UpdateInterface %s -> %s: %zu addresses, mtu %" PRIu64, old_name,
+		 now ? now->name : "?", in->n_ipaddresses, in->mtu);
+	int r = answer_msg(c, m, IPC_UPDATE_INTERFACE_REPLY, now ? &now->base : &in->base, err);
+	free_interfaces(&all);
+	return r;
+}
+
 int on_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
 	int r;
@@ -318,121 +438,24 @@ int on_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	cleanup_free struct want_addr *want = NULL;
 	const Grpc__UpdateInterfaceRequest *q = m->in;
 	Types__Interface *in = q->interface;
-	if (!in) {
-		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
-				"UpdateInterface: no interface in the request");
-		goto bad;
-	}
-	/* Everything is checked before anything changes. */
 	uint8_t mac[6];
-	if (net_parse_mac(in->hwaddr, mac, "UpdateInterface: hwAddr", &e) < 0)
-		goto bad;
-	if (*in->name && net_check_ifname(in->name, "UpdateInterface: name", &e) < 0)
-		goto bad;
-	if (in->mtu && (in->mtu < 68 || in->mtu > 65535)) {
-		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
-				"UpdateInterface: mtu %" PRIu64 " is not in 68..65535", in->mtu);
-		goto bad;
-	}
-	if (in->n_ipaddresses > NET_MAX_ADDRS) {
-		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -E2BIG,
-				"UpdateInterface: %zu addresses is more than %u", in->n_ipaddresses,
-				NET_MAX_ADDRS);
-		goto bad;
-	}
-	if (in->n_ipaddresses && !(want = calloc(in->n_ipaddresses, sizeof(*want)))) {
-		kerr_set(&e, -ENOMEM, "out of memory");
-		goto bad;
-	}
-	for (size_t i = 0; i < in->n_ipaddresses; i++) {
-		const Types__IPAddress *a = in->ipaddresses[i];
-		char what[64];
-		snprintf(what, sizeof(what), "UpdateInterface: IPAddresses[%zu]", i);
-		/* The address says its family (upstream parses it the same way). */
-		if (net_parse_ip(a->address, 0, want[i].ip, &want[i].family, what, &e) < 0 ||
-		    parse_prefix(a->mask, want[i].family, &want[i].prefix, what, &e) < 0)
-			goto bad;
-	}
-	if (nl_open(&nl, &e) < 0 || list_links(&nl, &ls, &e) < 0)
-		goto bad;
-	const struct link *k = NULL;
-	for (size_t i = 0; i < ls.n && !k; i++)
-		if (ls.v[i].mac_len == 6 && !memcmp(ls.v[i].mac, mac, 6))
-			k = &ls.v[i];
-	if (!k) {
-		/* The Go runtime retries a hot-plugged NIC while the error
-		 * holds "Link not found" (kata_agent.go updateInterface), upstream's
-		 * find_link text: "Link not found (Address: <mac>)". */
-		kerr_set_status(&e, GRPC_NOT_FOUND, -ENODEV,
-				"UpdateInterface: Link not found (Address: %s): no link has this "
-				"hardware address", in->hwaddr);
-		goto bad;
-	}
-	int index = k->index;
+	const struct link *k;
 	char old_name[IFNAMSIZ];
+	if (check_interface(in, mac, &want, &e) < 0 || nl_open(&nl, &e) < 0 ||
+	    list_links(&nl, &ls, &e) < 0 || !(k = find_link(&ls, mac, in->hwaddr, &e))) {
+		r = answer_fail(c, m->hdr.id, &e, err);
+		goto out;
+	}
 	snprintf(old_name, sizeof(old_name), "%s", k->name);
-	/* Down while it changes (as upstream). */
-	if ((k->flags & IFF_UP) && set_link(&nl, index, NULL, 0, 0, -1, &e) < 0) {
-		kerr_prefix(&e, "UpdateInterface %s: set down", old_name);
-		goto bad;
-	}
-	bool v6 = ipv6_enabled();
-	for (size_t i = 0; i < in->n_ipaddresses; i++) {
-		if (want[i].family == AF_INET6 && !v6) {
-			log_warn("UpdateInterface %s: IPv6 is disabled: %s skipped", old_name,
-				 in->ipaddresses[i]->address);
-			continue;
-		}
-		if (add_addr(&nl, index, want[i].family, want[i].ip, want[i].prefix, &e) < 0) {
-			kerr_prefix(&e, "UpdateInterface %s: add %s/%u", old_name,
-				    in->ipaddresses[i]->address, want[i].prefix);
-			goto bad;
-		}
-	}
-	/* A link already named as asked gets out of the way first (upstream
-	 * renames it "<name>_temp" and gives it our old name afterwards). */
-	const struct link *other = *in->name && strcmp(old_name, in->name) ? net_link_by_name(&ls, in->name)
-									    : NULL;
-	int other_index = other ? other->index : 0;
-	if (other_index) {
-		char tmp[IFNAMSIZ];
-		snprintf(tmp, sizeof(tmp), "%.9s_temp", in->name);
-		if (set_link(&nl, other_index, tmp, 0, 0, -1, &e) < 0) {
-			kerr_prefix(&e, "UpdateInterface: move %s aside", in->name);
-			goto bad;
-		}
-	}
-	if (set_link(&nl, index, *in->name ? in->name : NULL, (unsigned)in->mtu, 1,
-		     (in->raw_flags & IFF_NOARP) ? 1 : 0, &e) < 0) {
-		kerr_prefix(&e, "UpdateInterface %s", old_name);
-		goto bad;
-	}
-	if (other_index && set_link(&nl, other_index, old_name, 0, 1, -1, &e) < 0) {
-		kerr_prefix(&e, "UpdateInterface: rename the other %s to %s", in->name, old_name);
-		goto bad;
-	}
-	/* The answer: the interface as it is now. */
-	Grpc__Interfaces all = GRPC__INTERFACES__INIT;
-	if (interfaces(&nl, &all, &e) < 0) {
-		free_interfaces(&all);
-		goto bad;
-	}
-	Types__Interface *now = NULL;
-	for (size_t i = 0; i < all.n_interfaces && !now; i++)
-		if (!strcasecmp(all.interfaces[i]->hwaddr, in->hwaddr))
-			now = all.interfaces[i];
-	log_info("UpdateInterface %s -> %s: %zu addresses, mtu %" PRIu64, old_name,
-		 now ? now->name : "?", in->n_ipaddresses, in->mtu);
-	r = now ? answer_msg(c, m, IPC_UPDATE_INTERFACE_REPLY, &now->base, err)
-		: answer_msg(c, m, IPC_UPDATE_INTERFACE_REPLY, &in->base, err);
-	free_interfaces(&all);
+	if (add_addresses(&nl, k, old_name, in, want, &e) < 0 ||
+	    rename_link(&nl, &ls, k->index, old_name, in, &e) < 0)
+		r = answer_fail(c, m->hdr.id, &e, err);
+	else
+		r = answer_interface(c, m, &nl, old_name, in, &e, err);
+out:
 	free(ls.v);
 	nl_close(&nl);
 	return r;
-bad:
-	free(ls.v);
-	nl_close(&nl);
-	return answer_fail(c, m->hdr.id, &e, err);
 }
 
 /* ---- routes ---- */

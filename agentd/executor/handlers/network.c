@@ -346,7 +346,7 @@ static int check_interface(const Types__Interface *in, uint8_t mac[6], struct wa
 }
 
 /* The link with hardware address mac, or NULL (e says why). */
-static const struct link *find_link(const struct links *ls, const uint8_t mac[6],
+static const struct link *link_by_mac(const struct links *ls, const uint8_t mac[6],
 				    const char *hwaddr, struct kerr *e)
 {
 	for (size_t i = 0; i < ls->n; i++)
@@ -442,7 +442,7 @@ int on_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	const struct link *k;
 	char old_name[IFNAMSIZ];
 	if (check_interface(in, mac, &want, &e) < 0 || nl_open(&nl, &e) < 0 ||
-	    list_links(&nl, &ls, &e) < 0 || !(k = find_link(&ls, mac, in->hwaddr, &e))) {
+	    list_links(&nl, &ls, &e) < 0 || !(k = link_by_mac(&ls, mac, in->hwaddr, &e))) {
 		r = answer_fail(c, m->hdr.id, &e, err);
 		goto out;
 	}

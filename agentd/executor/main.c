@@ -606,14 +606,10 @@ static int take_signals(struct executor *x)
 		log_error("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
 		return -1;
 	}
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
-	    (x->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-		log_error("signalfd: %s", strerror(errno));
+	static const int signals[] = { SIGCHLD, SIGTERM, SIGINT };
+	struct kerr err = { 0 };
+	if ((x->sigfd = loop_signalfd(signals, 3, &err)) < 0) {
+		log_error("%s", err.msg);
 		return -1;
 	}
 	return 0;

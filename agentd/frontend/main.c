@@ -208,13 +208,10 @@ static int parse_options(int argc, char **argv, struct frontend *fe, struct star
  * not in the seccomp allow-list. */
 static int take_signals(int *sigfd)
 {
-	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &stop, NULL) < 0 ||
-	    (*sigfd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-		log_error("signalfd: %s", strerror(errno));
+	static const int signals[] = { SIGTERM, SIGINT };
+	struct kerr err = { 0 };
+	if ((*sigfd = loop_signalfd(signals, 2, &err)) < 0) {
+		log_error("%s", err.msg);
 		return -1;
 	}
 	return 0;

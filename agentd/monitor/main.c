@@ -671,12 +671,9 @@ int main(int argc, char **argv)
 		log_error("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
 		return 1;
 	}
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
-	    (m->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-		log_error("signalfd: %s", strerror(errno));
+	static const int signals[] = { SIGCHLD };
+	if ((m->sigfd = loop_signalfd(signals, 1, &err)) < 0) {
+		log_error("%s", err.msg);
 		return 1;
 	}
 	m->max_procs = raise_nofile();

@@ -887,14 +887,10 @@ static int take_signals(struct parent *p)
 		log_error("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
 		return -1;
 	}
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
-	    (p->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-		log_error("signalfd: %s", strerror(errno));
+	static const int signals[] = { SIGCHLD, SIGTERM, SIGINT };
+	struct kerr err = { 0 };
+	if ((p->sigfd = loop_signalfd(signals, 3, &err)) < 0) {
+		log_error("%s", err.msg);
 		return -1;
 	}
 	signal(SIGPIPE, SIG_IGN);

@@ -52,6 +52,7 @@
 #include "volumes.h"
 #include "spawner.h"
 #include "fds.h"
+#include "helper_path.h"
 #include "grpc_status.h"
 #include "guest_pull.h"
 #include "ipc.h"
@@ -362,35 +363,6 @@ static void usage(FILE *f)
 		"  --help              print this help and exit\n");
 }
 
-static bool is_exec(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
-}
-
-/* kata-agent-monitor next to this binary (installed libexec), in the build
- * tree (agentd/executor/ next to agentd/monitor/), or in KATA_LIBEXECDIR. */
-static int find_monitor(char *out, size_t len)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			int k = snprintf(out, len, "%s/kata-agent-monitor", self);
-			if (k > 0 && (size_t)k < len && is_exec(out))
-				return 0;
-			k = snprintf(out, len, "%s/../monitor/kata-agent-monitor", self);
-			if (k > 0 && (size_t)k < len && is_exec(out))
-				return 0;
-		}
-	}
-	int k = snprintf(out, len, "%s/kata-agent-monitor", KATA_LIBEXECDIR);
-	return k > 0 && (size_t)k < len && is_exec(out) ? 0 : -ENOENT;
-}
-
 static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
 {
 	struct executor *x = data;
@@ -584,11 +556,12 @@ static int resolve_paths(struct executor *x, const struct start *s)
 	}
 	x->o.shared_dir = shared_real;
 	if (s->monitor) {
-		if (!is_exec(s->monitor) || !realpath(s->monitor, monitor_path)) {
+		if (!helper_path_is_exec(s->monitor) || !realpath(s->monitor, monitor_path)) {
 			log_error("--monitor-path %s is not an executable file", s->monitor);
 			return -1;
 		}
-	} else if (find_monitor(monitor_path, sizeof(monitor_path)) < 0) {
+	} else if (helper_path_find("kata-agent-monitor", "monitor", monitor_path,
+				    sizeof(monitor_path)) < 0) {
 		log_error("kata-agent-monitor not found next to the executor, in the build tree, "
 			  "or in %s (use --monitor-path)", KATA_LIBEXECDIR);
 		return -1;

@@ -38,6 +38,7 @@
 #include "debug_console.h"
 #include "endpoints.h"
 #include "guest_components.h"
+#include "helper_path.h"
 #include "number.h"
 #include "process_opts.h"
 #include "initdata_boot.h"
@@ -606,48 +607,19 @@ static void on_option_warning(const char *option, const char *value, const char 
 	log_fields(LOG_LVL_WARN, f, "option %s ignored: %s", option, why);
 }
 
-static bool is_exec(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-}
-
-/*
- * Where a helper binary is: --libexec-dir when given (only there);
- * otherwise next to this binary (an installed libexec layout, or a copy),
- * then the build tree's layout (agentd/parent/kata-agent next to
- * agentd/<subdir>/<name>), then the configured KATA_LIBEXECDIR.
- */
-/* out = fmt..., only if it fits: a truncated path must not be tried. */
-static bool try_path(char *out, size_t len, const char *fmt, const char *a, const char *b,
-		     const char *c)
-{
-	int n = c ? snprintf(out, len, fmt, a, b, c) : snprintf(out, len, fmt, a, b);
-	return n > 0 && (size_t)n < len && is_exec(out);
-}
-
+/* Where a helper binary is: --libexec-dir when given (only there), else
+ * helper_path_find's places. */
 static int find_helper(const char *libexec_dir, const char *name, const char *subdir, char *out,
 		       size_t len, struct kerr *err)
 {
 	if (libexec_dir) {
-		if (try_path(out, len, "%s/%s", libexec_dir, name, NULL))
+		int n = snprintf(out, len, "%s/%s", libexec_dir, name);
+		if (n > 0 && (size_t)n < len && helper_path_is_exec(out))
 			return 0;
 		return kerr_set(err, -ENOENT, "%s not found or not executable in --libexec-dir %s",
 				name, libexec_dir);
 	}
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			if (try_path(out, len, "%s/%s", self, name, NULL) ||
-			    try_path(out, len, "%s/../%s/%s", self, subdir, name))
-				return 0;
-		}
-	}
-	if (try_path(out, len, "%s/%s", KATA_LIBEXECDIR, name, NULL))
+	if (helper_path_find(name, subdir, out, len) == 0)
 		return 0;
 	return kerr_set(err, -ENOENT,
 			"%s not found next to kata-agent, in the build tree, or in %s "

@@ -76,31 +76,58 @@ static int take_line(const char *line, struct proc_sigmask *m, unsigned *have)
 	return 0;
 }
 
-int proc_sigmask_parse(const char *text, size_t len, struct proc_sigmask *out)
-{
-	struct proc_sigmask m = { 0 };
-	unsigned have = 0;
+/* A status text read line by line, in chunks of any size: the lines too
+ * long to matter (Groups) are skipped. */
+struct status_reader {
+	struct proc_sigmask m;
+	unsigned have;
 	char line[LINE_MAX_LEN];
-	size_t i = 0;
-	while (i < len) {
-		const char *nl = memchr(text + i, '\n', len - i);
-		size_t n = nl ? (size_t)(nl - (text + i)) : len - i;
-		if (n < sizeof(line)) {
-			memcpy(line, text + i, n);
-			line[n] = '\0';
-			if (take_line(line, &m, &have) < 0)
-				return -EINVAL;
+	size_t cur;
+	bool skipping;
+};
+
+/* The line gathered so far is complete: -1 when it is one we want and it
+ * is malformed (it stays in r->line). */
+static int line_done(struct status_reader *r)
+{
+	r->line[r->cur] = '\0';
+	bool bad = !r->skipping && take_line(r->line, &r->m, &r->have) < 0;
+	r->cur = 0;
+	r->skipping = false;
+	return bad ? -1 : 0;
+}
+
+static int status_feed(struct status_reader *r, const char *p, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		if (p[k] == '\n') {
+			if (line_done(r) < 0)
+				return -1;
+		} else if (r->cur + 1 < sizeof(r->line)) {
+			r->line[r->cur++] = p[k];
+		} else {
+			r->skipping = true;
 		}
-		i += n + 1;
 	}
-	if (have != HAVE_ALL)
-		return -EINVAL;
-	*out = m;
 	return 0;
 }
 
-/* Read pid's status line by line; lines too long to matter (Groups) are
- * skipped. */
+/* The end of the text: its last line counts without a newline too. */
+static int status_end(struct status_reader *r)
+{
+	return r->cur || r->skipping ? line_done(r) : 0;
+}
+
+int proc_sigmask_parse(const char *text, size_t len, struct proc_sigmask *out)
+{
+	struct status_reader r = { 0 };
+	if (status_feed(&r, text, len) < 0 || status_end(&r) < 0 || r.have != HAVE_ALL)
+		return -EINVAL;
+	*out = r.m;
+	return 0;
+}
+
+/* Read pid's status (at most STATUS_READ_MAX bytes). */
 static int read_status(const char *proc_root, pid_t pid, struct proc_sigmask *m,
 		       struct kerr *err)
 {
@@ -109,11 +136,9 @@ static int read_status(const char *proc_root, pid_t pid, struct proc_sigmask *m,
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return kerr_set(err, -errno, "open %s: %s", path, strerror(errno));
-	char buf[4096], line[LINE_MAX_LEN];
-	size_t total = 0, cur = 0;
-	bool skipping = false;
-	unsigned have = 0;
-	*m = (struct proc_sigmask){ 0 };
+	char buf[4096];
+	size_t total = 0;
+	struct status_reader sr = { 0 };
 	for (;;) {
 		ssize_t r = read(fd, buf, sizeof(buf));
 		if (r < 0 && errno == EINTR)
@@ -125,24 +150,14 @@ static int read_status(const char *proc_root, pid_t pid, struct proc_sigmask *m,
 		total += (size_t)r;
 		if (total > STATUS_READ_MAX)
 			return kerr_set(err, -EFBIG, "%s: longer than %u bytes", path, STATUS_READ_MAX);
-		for (ssize_t k = 0; k < r; k++) {
-			if (buf[k] != '\n') {
-				if (cur + 1 < sizeof(line))
-					line[cur++] = buf[k];
-				else
-					skipping = true;
-				continue;
-			}
-			line[cur] = '\0';
-			if (!skipping && take_line(line, m, &have) < 0)
-				return kerr_set(err, -EINVAL, "%s: malformed line \"%.40s\"", path,
-						line);
-			cur = 0;
-			skipping = false;
-		}
+		if (status_feed(&sr, buf, (size_t)r) < 0)
+			return kerr_set(err, -EINVAL, "%s: malformed line \"%.40s\"", path, sr.line);
 	}
-	if (have != HAVE_ALL)
+	if (status_end(&sr) < 0)
+		return kerr_set(err, -EINVAL, "%s: malformed line \"%.40s\"", path, sr.line);
+	if (sr.have != HAVE_ALL)
 		return kerr_set(err, -EINVAL, "%s: no PPid/SigBlk/SigIgn/SigCgt lines", path);
+	*m = sr.m;
 	return 0;
 }
 

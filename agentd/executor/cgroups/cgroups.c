@@ -404,6 +404,24 @@ int cg_kill_procs(const char *dir, struct kerr *err)
 
 /* ---- mkdir / rmdir --------------------------------------------------------- */
 
+int cg_level_dirs(const struct cgroup *cg, const struct cg_hier *h, size_t d, char **dir,
+		  char **pdir, struct kerr *err)
+{
+	cleanup_free char *rel = cg_path_prefix(cg->path, d);
+	cleanup_free char *prel = cg_path_prefix(cg->path, d - 1);
+	*dir = *pdir = NULL;
+	if (!rel || !prel || asprintf(dir, "%s/%s", h->mount, rel) < 0) {
+		*dir = NULL; /* asprintf leaves it undefined on failure */
+		return kerr_set(err, -ENOMEM, "out of memory");
+	}
+	if (asprintf(pdir, "%s%s%s", h->mount, prel[0] ? "/" : "", prel) < 0) {
+		free(*dir);
+		*dir = *pdir = NULL;
+		return kerr_set(err, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
 int cg_mkdir_path(struct cgroup *cg, struct cg_hier *h,
 		  int (*on_created)(struct cgroup *, struct cg_hier *, const char *dir,
 				    const char *parent, struct kerr *),
@@ -411,12 +429,9 @@ int cg_mkdir_path(struct cgroup *cg, struct cg_hier *h,
 {
 	h->first_created = cg->depth; /* nothing created yet */
 	for (size_t i = 1; i <= cg->depth; i++) {
-		cleanup_free char *rel = cg_path_prefix(cg->path, i);
-		cleanup_free char *prel = cg_path_prefix(cg->path, i - 1);
 		cleanup_free char *dir = NULL, *pdir = NULL;
-		if (!rel || !prel || asprintf(&dir, "%s/%s", h->mount, rel) < 0 ||
-		    asprintf(&pdir, "%s%s%s", h->mount, prel[0] ? "/" : "", prel) < 0)
-			return kerr_set(err, -ENOMEM, "out of memory");
+		if (cg_level_dirs(cg, h, i, &dir, &pdir, err) < 0)
+			return err->code;
 		struct stat st;
 		if (lstat(dir, &st) == 0) {
 			if (!S_ISDIR(st.st_mode))

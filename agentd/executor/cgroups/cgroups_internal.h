@@ -58,6 +58,10 @@ int cg_write_file(const char *dir, const char *file, const char *val, struct ker
 /* Read a small file into a malloc'd, NUL-terminated buffer. */
 int cg_read_file(const char *dir, const char *file, char **out, struct kerr *err);
 
+/* Level d (1..depth) of cg->path in h: its directory and its parent's
+ * (malloc'd; both NULL on error). */
+int cg_level_dirs(const struct cgroup *cg, const struct cg_hier *h, size_t d, char **dir,
+		  char **pdir, struct kerr *err);
 /* mkdir -p of cg->path in h, recording what was made; the common part. */
 int cg_mkdir_path(struct cgroup *cg, struct cg_hier *h,
 		  int (*on_created)(struct cgroup *, struct cg_hier *, const char *dir,

@@ -122,40 +122,13 @@ static int plan_add_keyed(struct plan *p, const char *ctrl, const char *file, co
 					  .absent = absent };
 	return 0;
 }
-static bool has_ctrl(const char *ctrls, const char *want)
-{
-	size_t l = strlen(want);
-	for (const char *c = ctrls; *c;) {
-		const char *e = strchrnul(c, ',');
-		if ((size_t)(e - c) == l && !strncmp(c, want, l))
-			return true;
-		c = *e ? e + 1 : e;
-	}
-	return false;
-}
-
-/* The cgroup's directory in the hierarchy that has ctrl (v1), or the one
- * directory (v2). */
-static int dir_of(struct cgroup *cg, const char *ctrl, char **out, struct kerr *err)
-{
-	for (size_t i = 0; i < cg->n_hier; i++) {
-		if (cg->layout == CG_V1 && !has_ctrl(cg->hier[i].ctrls, ctrl))
-			continue;
-		if (asprintf(out, "%s/%s", cg->hier[i].mount, cg->path) < 0)
-			return kerr_set(err, -ENOMEM, "out of memory");
-		return 0;
-	}
-	return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ENOENT,
-			       "cgroup %s: no %s controller is mounted", cg->path, ctrl);
-}
-
 /* Whether the cgroup's directory for ctrl has file (to pick between
  * alternatives such as blkio.weight and blkio.bfq.weight). */
 static bool has_file(struct cgroup *cg, const char *ctrl, const char *file)
 {
 	cleanup_free char *dir = NULL, *path = NULL;
 	struct kerr e = { 0 };
-	if (dir_of(cg, ctrl, &dir, &e) < 0 || asprintf(&path, "%s/%s", dir, file) < 0)
+	if (cg_controller_dir(cg, ctrl, &dir, &e) < 0 || asprintf(&path, "%s/%s", dir, file) < 0)
 		return false;
 	return access(path, F_OK) == 0;
 }
@@ -216,7 +189,7 @@ static int run_plan(struct cgroup *cg, struct plan *p, struct kerr *err)
 {
 	for (size_t i = 0; i < p->n; i++) {
 		struct cg_write *w = &p->w[i];
-		int r = dir_of(cg, w->ctrl, &w->dir_owned, err);
+		int r = cg_controller_dir(cg, w->ctrl, &w->dir_owned, err);
 		if (r >= 0) {
 			w->dir = w->dir_owned;
 			r = read_old(w, err);
@@ -248,7 +221,7 @@ static int64_t v1_cur_limit(struct cgroup *cg)
 {
 	cleanup_free char *dir = NULL, *v = NULL;
 	struct kerr e = { 0 };
-	if (dir_of(cg, "memory", &dir, &e) < 0 || cg_read_file(dir, "memory.limit_in_bytes", &v, &e) < 0)
+	if (cg_controller_dir(cg, "memory", &dir, &e) < 0 || cg_read_file(dir, "memory.limit_in_bytes", &v, &e) < 0)
 		return -1;
 	return strtoll(v, NULL, 10);
 }
@@ -342,7 +315,7 @@ static int plan_cpu(struct cgroup *cg, const Grpc__LinuxCPU *c, struct plan *p, 
 			char q[32] = "max";
 			uint64_t per = c->period;
 			if (!c->quota || !c->period) {
-				r = dir_of(cg, "cpu", &dir, err);
+				r = cg_controller_dir(cg, "cpu", &dir, err);
 				if (r >= 0)
 					r = cg_read_file(dir, "cpu.max", &cur, err);
 				if (r < 0)
@@ -418,7 +391,7 @@ static int weight_file(struct cgroup *cg, const char **file, struct kerr *err)
 	const char *cand[2] = { v1 ? "blkio.weight" : "io.bfq.weight",
 				v1 ? "blkio.bfq.weight" : "io.weight" };
 	cleanup_free char *dir = NULL;
-	int r = dir_of(cg, ctrl, &dir, err);
+	int r = cg_controller_dir(cg, ctrl, &dir, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < 2; i++) {

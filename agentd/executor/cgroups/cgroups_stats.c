@@ -393,33 +393,20 @@ char *cgs_hugetlb_size(const char *name, const char *suffix)
 
 /* ---- reading ------------------------------------------------------------- */
 
-static bool has_ctrl(const char *ctrls, const char *want)
-{
-	size_t l = strlen(want);
-	for (const char *c = ctrls; *c;) {
-		const char *e = strchrnul(c, ',');
-		if ((size_t)(e - c) == l && !strncmp(c, want, l))
-			return true;
-		c = *e ? e + 1 : e;
-	}
-	return false;
-}
-
 /* The cgroup's directory holding ctrl's files (v1), or the one directory
  * (v2); *dir NULL when that controller is not mounted. */
 static int ctrl_dir(const struct cgroup *cg, const char *ctrl, char **dir, struct kerr *err)
 {
+	struct kerr e = { 0 };
 	*dir = NULL;
-	for (size_t i = 0; i < cg->n_hier; i++) {
-		if (cg->layout == CG_V1 && !has_ctrl(cg->hier[i].ctrls, ctrl))
-			continue;
-		if (asprintf(dir, "%s/%s", cg->hier[i].mount, cg->path) < 0) {
-			*dir = NULL;
-			return kerr_set(err, -ENOMEM, "out of memory");
-		}
+	int r = cg_controller_dir(cg, ctrl, dir, &e);
+	if (r < 0)
+		*dir = NULL;
+	if (r == -ENOENT) /* that controller is not mounted */
 		return 0;
-	}
-	return 0;
+	if (r < 0)
+		*err = e;
+	return r;
 }
 
 /* dir/file's text into *text, or NULL when it (or dir) does not exist;

@@ -62,12 +62,9 @@ int cg_v1_create(struct cgroup *cg, struct kerr *err)
 			/* Levels that existed already may be empty too (created by
 			 * someone else without seeding). */
 			for (size_t d = 1; d <= cg->depth; d++) {
-				cleanup_free char *rel = cg_path_prefix(cg->path, d);
-				cleanup_free char *prel = cg_path_prefix(cg->path, d - 1);
 				cleanup_free char *dir = NULL, *pdir = NULL;
-				if (!rel || !prel || asprintf(&dir, "%s/%s", h->mount, rel) < 0 ||
-				    asprintf(&pdir, "%s%s%s", h->mount, prel[0] ? "/" : "", prel) < 0)
-					return kerr_set(err, -ENOMEM, "out of memory");
+				if (cg_level_dirs(cg, h, d, &dir, &pdir, err) < 0)
+					return err->code;
 				r = cpuset_seed(cg, h, dir, pdir, err);
 				if (r < 0)
 					return kerr_prefix(err, "cgroup v1 cpuset");

@@ -323,3 +323,10 @@ int loop_signalfd(const int *signals, size_t n, struct kerr *err)
 		return kerr_set(err, -errno, "signalfd: %s", strerror(errno));
 	return fd;
 }
+
+void loop_signals_unblock(void)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}

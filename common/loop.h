@@ -53,4 +53,8 @@ uint64_t loop_now_ns(void);
  * errno with err set. */
 int loop_signalfd(const int *signals, size_t n, struct kerr *err);
 
+/* In a new child, before it runs anything else: every signal unblocked
+ * again (the mask loop_signalfd set is inherited across fork and exec). */
+void loop_signals_unblock(void);
+
 #endif

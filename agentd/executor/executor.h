@@ -5,7 +5,8 @@
  * (X forked by the executor, which forks the launcher L and execs into the
  * monitor M; see /doc/architecture.md "Container path").
  *
- * Types only, no functions: each module's functions are in its own header
+ * Types (and the registry's lookup by id), no other function: each
+ * module's functions are in its own header
  * (answer.h, the handlers' and the spawner's headers, launcher.h), so that the
  * include graph shows who calls whom (scripts/include-cycles). Offers
  * struct executor_opts, struct executor, struct sandbox, struct container
@@ -227,6 +228,14 @@ struct executor {
 	/* AddSwap requests waiting for their disk (handlers/volumes.c) */
 	struct swap_op *swaps;
 };
+
+/* The listed container id, or NULL: the registry's index, for every
+ * module that holds an id. */
+static inline struct container *executor_container(struct executor *x, const char *id)
+{
+	struct hnode *n = htab_find_str(&x->ctr_ids, id);
+	return n ? htab_entry(n, struct container, by_id) : NULL;
+}
 
 /* What X and the launcher know of their container: made by the spawner
  * from SPAWN_X (the spec comes later, in LAUNCH_INIT). */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "loop.h"
 
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER _IO('T', 0x41)
@@ -69,9 +70,7 @@ int debug_console_find_shell(char *out, size_t len, struct kerr *err)
  * can be), tty as stdio, everything else closed, then the shell. */
 static void __attribute__((noreturn)) execve_shell(int tty, const char *shell, bool interactive)
 {
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	loop_signals_unblock();
 	/* The parent ignores SIGPIPE, and ignored signals survive exec. */
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);

@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "initdata.h"
 #include "log.h"
+#include "loop.h"
 #include "openat2.h"
 
 #define NS_PER_MS 1000000ull
@@ -264,9 +265,7 @@ static char **environment_with(const char *add)
 static void __attribute__((noreturn))
 execve_component(const struct gc_spec *s, char **env, int stdio_fd, pid_t parent)
 {
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	loop_signals_unblock();
 	/* the parent ignores SIGPIPE, and ignored signals survive exec */
 	signal(SIGPIPE, SIG_DFL);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)

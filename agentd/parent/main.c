@@ -171,9 +171,7 @@ static pid_t spawn(struct parent *p, const char *path, char *const argv[], const
 	if (pid > 0)
 		return pid;
 
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	loop_signals_unblock();
 	signal(SIGPIPE, SIG_DFL);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != p->self)
 		_exit(127);

@@ -20,6 +20,7 @@
 #include "cleanup.h"
 #include "executor.h"
 #include "grpc_status.h"
+#include "loop.h"
 
 /* What the worker writes: one message, below PIPE_BUF, so it is atomic. */
 struct cdh_job_result {
@@ -146,9 +147,7 @@ static __attribute__((noreturn)) void worker_main(pid_t parent, int wfd, cdh_job
 	if (wfd != 3 && dup2(wfd, 3) < 0)
 		_exit(1);
 	close_range(4, ~0u, 0);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	loop_signals_unblock();
 	struct kerr e = { 0 };
 	struct cdh_job_result res = { 0 };
 	int r = cdh_job_confine(&e);

@@ -33,6 +33,7 @@
 
 #include "cleanup.h"
 #include "container_seccomp.h"
+#include "loop.h"
 #include "stages.h"
 #include "fds.h"
 #include "grpc_status.h"
@@ -225,12 +226,10 @@ static int spec_ns_flags(const Grpc__Spec *s)
 
 static void reset_signals(void)
 {
-	sigset_t none;
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	loop_signals_unblock();
 }
 
 static int run_child_hooks(const struct container_launch *l, enum hook_stage stage,

@@ -48,12 +48,6 @@
 
 static void remove_step(struct container *ct);
 
-static struct container *find(struct executor *x, const char *id)
-{
-	struct hnode *n = htab_find_str(&x->ctr_ids, id);
-	return n ? htab_entry(n, struct container, by_id) : NULL;
-}
-
 void container_set_xpid(struct container *ct, pid_t pid)
 {
 	struct executor *x = ct->x;
@@ -811,7 +805,7 @@ int on_create_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 		goto bad;
 	}
 	snprintf(ct->id, sizeof(ct->id), "%s", req->container_id);
-	if (find(x, ct->id)) {
+	if (executor_container(x, ct->id)) {
 		kerr_set_status(&e, GRPC_ALREADY_EXISTS, -EEXIST, "container %s already exists",
 				ct->id);
 		goto bad;
@@ -879,7 +873,7 @@ static struct container *lookup(struct executor *x, const char field[IPC_ID_MAX]
 		e->status = GRPC_INVALID_ARGUMENT;
 		return NULL;
 	}
-	struct container *ct = find(x, field);
+	struct container *ct = executor_container(x, field);
 	if (!ct)
 		kerr_set_status(e, GRPC_NOT_FOUND, -ENOENT, "container %s not found", field);
 	else if (ct->removing) {
@@ -927,7 +921,7 @@ int on_exec_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 				"ExecProcess: invalid container or exec id");
 		goto bad;
 	}
-	if (!(ct = find(x, req->container_id))) {
+	if (!(ct = executor_container(x, req->container_id))) {
 		/* Upstream: "Invalid container id" (INVALID_ARGUMENT, as for the
 		 * other process calls; doc/protocol.md). */
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -ENOENT, "Invalid container id %s",
@@ -1096,7 +1090,7 @@ int on_update_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 				"UpdateContainer: invalid container id");
 		goto bad;
 	}
-	if (!(ct = find(x, req->container_id))) {
+	if (!(ct = executor_container(x, req->container_id))) {
 		kerr_set_status(&e, GRPC_NOT_FOUND, -ENOENT, "container %s not found",
 				req->container_id);
 		goto bad;
@@ -1279,7 +1273,7 @@ int on_remove_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 		e.status = GRPC_INVALID_ARGUMENT;
 		return answer_fail(c, m->hdr.id, &e, err);
 	}
-	struct container *ct = find(x, q->container_id);
+	struct container *ct = executor_container(x, q->container_id);
 	if (!ct) {
 		kerr_set_status(&e, GRPC_NOT_FOUND, -ENOENT, "container %s not found",
 				q->container_id);

@@ -23,6 +23,7 @@
 
 #include "cleanup.h"
 #include "executor.h"
+#include "loop.h"
 #include "poststop.h"
 #include "hooks.h"
 
@@ -33,9 +34,7 @@ static __attribute__((noreturn)) void runner_main(struct container *ct, const ch
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	setpgid(0, 0);
 	close_range(3, ~0u, 0);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	loop_signals_unblock();
 	struct kerr e = { 0 };
 	if (hooks_run(ct->req->oci->hooks, HOOK_POSTSTOP, state, &e) < 0) {
 		log_warn("container %s: %s", ct->id, e.msg);

@@ -56,6 +56,7 @@
 #include "confine.h"
 #include "executor.h"
 #include "answer.h"
+#include "procfs.h"
 #include "sandbox.h"
 #include "guest_hooks.h"
 #include "spawner.h"
@@ -342,32 +343,6 @@ bool sandbox_reaped(struct executor *x, pid_t pid)
 	return true;
 }
 
-/* The parent pid of pid, from /proc/PID/stat (after the last ')': the
- * command may hold anything); -1 if it cannot be read. */
-static pid_t ppid_of(pid_t pid)
-{
-	char p[64], buf[512];
-	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-	cleanup_close int fd = open(p, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	char *rp = strrchr(buf, ')');
-	int ppid = -1;
-	if (!rp || sscanf(rp + 1, " %*c %d", &ppid) != 1)
-		return -1;
-	return (pid_t)ppid;
-}
-
-static struct container *sandbox_find(struct executor *x, const char *id)
-{
-	for (struct container *ct = x->ctrs; ct; ct = ct->next)
-		if (!strcmp(ct->id, id))
-			return ct;
-	return NULL;
-}
-
 /* Remember the pid namespace of ct's init as the pod's (upstream
  * update_shared_pidns: the first container's). Its identity (device and
  * inode of /proc/PID/ns/pid) is checked on every later use, and the
@@ -382,7 +357,7 @@ static int pidns_pin(struct executor *x, struct container *ct, struct kerr *err)
 	char path[64];
 	struct stat st;
 	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)ct->init_pid);
-	if (stat(path, &st) < 0 || ppid_of(ct->init_pid) != ct->x_pid)
+	if (stat(path, &st) < 0 || procfs_ppid(ct->init_pid) != ct->x_pid)
 		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ESRCH,
 				       "Sandbox does not have sandbox_pidns: the init of the pod's "
 				       "first container %s is gone", ct->id);
@@ -420,7 +395,7 @@ static int shared_pidns_path(struct executor *x, char *path, size_t len, struct 
 		if (r < 0)
 			return r;
 	}
-	struct container *ct = sandbox_find(x, x->sb.pidns_ctr);
+	struct container *ct = executor_container(x, x->sb.pidns_ctr);
 	struct stat st;
 	char p[64] = "";
 	if (ct && !ct->removing && ct->init_pid > 0 && !ct->init_exited)

@@ -35,7 +35,7 @@ static const char *sealed_value(const char *env)
 	return eq + 1;
 }
 
-static void free_secret(uint8_t *p, size_t n)
+void sealed_env_free_secret(uint8_t *p, size_t n)
 {
 	if (p)
 		explicit_bzero(p, n);
@@ -53,7 +53,7 @@ static int unseal_one(struct cdh_client *c, char **env, struct kerr *err)
 	if (r < 0)
 		return kerr_prefix(err, "env %.*s", (int)(klen - 1), *env);
 	if (memchr(plain, '\0', n) || !utf8_valid((const char *)plain, n)) {
-		free_secret(plain, n);
+		sealed_env_free_secret(plain, n);
 		/* upstream: std::str::from_utf8 fails the same way */
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EILSEQ,
 				       "env %.*s: the unsealed value is not UTF-8 text",
@@ -61,13 +61,13 @@ static int unseal_one(struct cdh_client *c, char **env, struct kerr *err)
 	}
 	char *out = malloc(klen + n + 1);
 	if (!out) {
-		free_secret(plain, n);
+		sealed_env_free_secret(plain, n);
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
 	}
 	memcpy(out, *env, klen);
 	memcpy(out + klen, plain, n);
 	out[klen + n] = '\0';
-	free_secret(plain, n);
+	sealed_env_free_secret(plain, n);
 	free(*env);
 	*env = out;
 	return 0;

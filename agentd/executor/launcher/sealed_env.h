@@ -9,7 +9,8 @@
  * container's CreateContainer or ExecProcess waits with it, never the
  * executor's loop.
  *
- * Offers: sealed_env_unseal(), sealed_env_cdh_present().
+ * Offers: sealed_env_unseal(), sealed_env_cdh_present(),
+ * sealed_env_free_secret().
  */
 #ifndef KATA_EXECUTOR_SEALED_ENV_H
 #define KATA_EXECUTOR_SEALED_ENV_H
@@ -34,5 +35,8 @@ bool sealed_env_cdh_present(void);
  * (may be NULL): how many were replaced. */
 int sealed_env_unseal(Grpc__Process *p, uint64_t api_timeout_ms, size_t *n_unsealed,
 		      struct kerr *err);
+
+/* An unsealed secret's n bytes wiped, then freed (NULL is fine). */
+void sealed_env_free_secret(uint8_t *p, size_t n);
 
 #endif

@@ -59,13 +59,6 @@ struct unsealer {
 	size_t n;
 };
 
-static void free_secret(uint8_t *p, size_t n)
-{
-	if (p)
-		explicit_bzero(p, n);
-	free(p);
-}
-
 /* The whole of fd (a regular file) when it starts with "sealed.", else
  * *out NULL. */
 static int read_sealed(int fd, const struct stat *st, uint8_t **out, size_t *len, struct kerr *err)
@@ -83,7 +76,7 @@ static int read_sealed(int fd, const struct stat *st, uint8_t **out, size_t *len
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
 	n = pread(fd, buf, (size_t)st->st_size + 1, 0);
 	if (n != st->st_size) {
-		free_secret(buf, (size_t)st->st_size + 1);
+		sealed_env_free_secret(buf, (size_t)st->st_size + 1);
 		return kerr_set_status(err, GRPC_INTERNAL, -EIO, "changed while read");
 	}
 	*out = buf;
@@ -174,7 +167,7 @@ static int unseal_entry(struct unsealer *u, int vol, const char *vol_path, const
 	char rel[PATH_MAX];
 	r = rel_of(fd, vol_path, rel, sizeof(rel));
 	if (r < 0) {
-		free_secret(sealed, len);
+		sealed_env_free_secret(sealed, len);
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, r, "not below the volume: %s",
 				       strerror(-r));
 	}
@@ -182,10 +175,10 @@ static int unseal_entry(struct unsealer *u, int vol, const char *vol_path, const
 		r = cdh_client_new(&u->c, u->api_ms, u->api_ms, err);
 	if (r == 0)
 		r = cdh_unseal_secret(u->c, sealed, len, &plain, &n, err);
-	free_secret(sealed, len);
+	sealed_env_free_secret(sealed, len);
 	if (r == 0)
 		r = write_plain(vol, entry, rel, &st, plain, n, err);
-	free_secret(plain, n);
+	sealed_env_free_secret(plain, n);
 	if (r == 0)
 		u->n++;
 	return r;

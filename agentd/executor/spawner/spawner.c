@@ -32,6 +32,7 @@
 
 #include "cleanup.h"
 #include "executor.h"
+#include "loop.h"
 #include "x.h"
 #include "spawner.h"
 #include "fds.h"
@@ -108,9 +109,7 @@ static void on_spawn_modprobe(int sock, struct ipc_msg *m)
 		    dup2(m->fds[0], 2) < 0)
 			_exit(127);
 		close_range(3, ~0U, 0);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		loop_signals_unblock();
 		execv(argv[0], argv + 1);
 		_exit(127);
 	}

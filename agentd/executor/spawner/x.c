@@ -23,6 +23,7 @@
 
 #include "cleanup.h"
 #include "executor.h"
+#include "loop.h"
 #include "x.h"
 #include "launcher.h"
 #include "fds.h"
@@ -38,9 +39,7 @@ static int place(int fd, int to)
 
 void x_main(const struct launch_ctx *c, int el_l, int em_m, int fm_m)
 {
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	loop_signals_unblock();
 	int lm[2];
 	struct kerr e = { 0 };
 	if (ipc_pair(lm, "launcher-monitor", &e) < 0) {

@@ -424,21 +424,28 @@ struct throttle_list {
 	Grpc__LinuxThrottleDevice **d;
 };
 
-static int plan_blkio(struct cgroup *cg, const Grpc__LinuxBlockIO *b, struct plan *p,
-		      struct kerr *err)
+/* The four throttle lists of b, in a fixed order. */
+static void throttle_lists(const Grpc__LinuxBlockIO *b, struct throttle_list tl[4])
 {
-	bool v1 = cg->layout == CG_V1;
-	const struct throttle_list tl[] = {
-		{ "throttleReadBpsDevice", "blkio.throttle.read_bps_device", "rbps",
-		  b->n_throttlereadbpsdevice, b->throttlereadbpsdevice },
-		{ "throttleWriteBpsDevice", "blkio.throttle.write_bps_device", "wbps",
-		  b->n_throttlewritebpsdevice, b->throttlewritebpsdevice },
-		{ "throttleReadIOPSDevice", "blkio.throttle.read_iops_device", "riops",
-		  b->n_throttlereadiopsdevice, b->throttlereadiopsdevice },
-		{ "throttleWriteIOPSDevice", "blkio.throttle.write_iops_device", "wiops",
-		  b->n_throttlewriteiopsdevice, b->throttlewriteiopsdevice },
-	};
-	/* Every value is checked before anything is planned. */
+	tl[0] = (struct throttle_list){ "throttleReadBpsDevice", "blkio.throttle.read_bps_device",
+					"rbps", b->n_throttlereadbpsdevice,
+					b->throttlereadbpsdevice };
+	tl[1] = (struct throttle_list){ "throttleWriteBpsDevice",
+					"blkio.throttle.write_bps_device", "wbps",
+					b->n_throttlewritebpsdevice, b->throttlewritebpsdevice };
+	tl[2] = (struct throttle_list){ "throttleReadIOPSDevice",
+					"blkio.throttle.read_iops_device", "riops",
+					b->n_throttlereadiopsdevice, b->throttlereadiopsdevice };
+	tl[3] = (struct throttle_list){ "throttleWriteIOPSDevice",
+					"blkio.throttle.write_iops_device", "wiops",
+					b->n_throttlewriteiopsdevice, b->throttlewriteiopsdevice };
+}
+
+/* Every value of b checked before anything is planned. */
+static int check_blkio(const Grpc__LinuxBlockIO *b, const struct throttle_list tl[4],
+		       struct kerr *err)
+{
+	char key[32];
 	int r = check_weight("weight", b->weight, err);
 	if (r >= 0)
 		r = check_weight("leafWeight", b->leafweight, err);
@@ -449,7 +456,6 @@ static int plan_blkio(struct cgroup *cg, const Grpc__LinuxBlockIO *b, struct pla
 				       "blockIO weightDevice: %zu entries, at most %d", b->n_weightdevice,
 				       CG_BLKIO_DEV_MAX);
 	for (size_t i = 0; i < b->n_weightdevice; i++) {
-		char key[32];
 		const Grpc__LinuxWeightDevice *d = b->weightdevice[i];
 		if ((r = dev_key("weightDevice", i, d->major, d->minor, key, sizeof(key), err)) < 0 ||
 		    (r = check_weight("weightDevice weight", d->weight, err)) < 0 ||
@@ -462,50 +468,58 @@ static int plan_blkio(struct cgroup *cg, const Grpc__LinuxBlockIO *b, struct pla
 					       "blockIO %s: %zu entries, at most %d", tl[t].field,
 					       tl[t].n, CG_BLKIO_DEV_MAX);
 		for (size_t i = 0; i < tl[t].n; i++) {
-			char key[32];
 			r = dev_key(tl[t].field, i, tl[t].d[i]->major, tl[t].d[i]->minor, key,
 				    sizeof(key), err);
 			if (r < 0)
 				return r;
 		}
 	}
+	return 0;
+}
 
-	const char *wf = NULL;
-	if (wants_weight(b) && (r = weight_file(cg, &wf, err)) < 0)
-		return r;
-	if (v1) {
-		bool cfq = wf && !strcmp(wf, "blkio.weight");
-		const char *wdf = cfq ? "blkio.weight_device" : "blkio.bfq.weight_device";
-		/* CFQ drops a device's weight on 0; BFQ wants "default". */
-		const char *wd_absent = cfq ? "0" : "default";
-		if (b->weight)
-			r = plan_add(p, "blkio", wf, err, "%u", b->weight);
-		if (r >= 0 && b->leafweight)
-			r = plan_add(p, "blkio", "blkio.leaf_weight", err, "%u", b->leafweight);
-		for (size_t i = 0; r >= 0 && i < b->n_weightdevice; i++) {
-			const Grpc__LinuxWeightDevice *d = b->weightdevice[i];
+/* v1: the weight file wf (CFQ's or BFQ's), the per-device weights and the
+ * throttle files. */
+static int plan_blkio_v1(const Grpc__LinuxBlockIO *b, const struct throttle_list tl[4],
+			 const char *wf, struct plan *p, struct kerr *err)
+{
+	int r = 0;
+	bool cfq = wf && !strcmp(wf, "blkio.weight");
+	const char *wdf = cfq ? "blkio.weight_device" : "blkio.bfq.weight_device";
+	/* CFQ drops a device's weight on 0; BFQ wants "default". */
+	const char *wd_absent = cfq ? "0" : "default";
+	if (b->weight)
+		r = plan_add(p, "blkio", wf, err, "%u", b->weight);
+	if (r >= 0 && b->leafweight)
+		r = plan_add(p, "blkio", "blkio.leaf_weight", err, "%u", b->leafweight);
+	for (size_t i = 0; r >= 0 && i < b->n_weightdevice; i++) {
+		const Grpc__LinuxWeightDevice *d = b->weightdevice[i];
+		char key[32];
+		snprintf(key, sizeof(key), "%" PRId64 ":%" PRId64, d->major, d->minor);
+		if (d->weight)
+			r = plan_add_keyed(p, "blkio", wdf, key, wd_absent, err, "%u", d->weight);
+		if (r >= 0 && d->leafweight)
+			r = plan_add_keyed(p, "blkio", "blkio.leaf_weight_device", key, "0", err,
+					   "%u", d->leafweight);
+	}
+	for (size_t t = 0; r >= 0 && t < 4; t++)
+		for (size_t i = 0; r >= 0 && i < tl[t].n; i++) {
+			const Grpc__LinuxThrottleDevice *d = tl[t].d[i];
 			char key[32];
 			snprintf(key, sizeof(key), "%" PRId64 ":%" PRId64, d->major, d->minor);
-			if (d->weight)
-				r = plan_add_keyed(p, "blkio", wdf, key, wd_absent, err, "%u", d->weight);
-			if (r >= 0 && d->leafweight)
-				r = plan_add_keyed(p, "blkio", "blkio.leaf_weight_device", key, "0", err,
-						   "%u", d->leafweight);
+			/* 0 removes the device's rule. */
+			r = plan_add_keyed(p, "blkio", tl[t].v1_file, key, "0", err, "%" PRIu64,
+					   d->rate);
 		}
-		for (size_t t = 0; r >= 0 && t < 4; t++)
-			for (size_t i = 0; r >= 0 && i < tl[t].n; i++) {
-				const Grpc__LinuxThrottleDevice *d = tl[t].d[i];
-				char key[32];
-				snprintf(key, sizeof(key), "%" PRId64 ":%" PRId64, d->major, d->minor);
-				/* 0 removes the device's rule. */
-				r = plan_add_keyed(p, "blkio", tl[t].v1_file, key, "0", err,
-						   "%" PRIu64, d->rate);
-			}
-		return r;
-	}
+	return r;
+}
 
-	/* v2 (runc's fs2): BFQ's io.bfq.weight takes the blkio weight as it
-	 * is; io.weight (1..10000) takes it converted. */
+/* v2 (runc's fs2): BFQ's io.bfq.weight takes the blkio weight as it is;
+ * io.weight (1..10000) takes it converted; the throttles go to io.max. */
+static int plan_blkio_v2(struct cgroup *cg, const Grpc__LinuxBlockIO *b,
+			 const struct throttle_list tl[4], const char *wf, struct plan *p,
+			 struct kerr *err)
+{
+	int r = 0;
 	bool bfq = wf && !strcmp(wf, "io.bfq.weight");
 	if (b->leafweight)
 		log_warn("cgroup %s: blockIO leafWeight has no cgroup v2 file: ignored", cg->path);
@@ -535,6 +549,21 @@ static int plan_blkio(struct cgroup *cg, const Grpc__LinuxBlockIO *b, struct pla
 					   err, "%s=%s", tl[t].v2_name, rate);
 		}
 	return r;
+}
+
+static int plan_blkio(struct cgroup *cg, const Grpc__LinuxBlockIO *b, struct plan *p,
+		      struct kerr *err)
+{
+	struct throttle_list tl[4];
+	throttle_lists(b, tl);
+	int r = check_blkio(b, tl, err);
+	if (r < 0)
+		return r;
+	const char *wf = NULL;
+	if (wants_weight(b) && (r = weight_file(cg, &wf, err)) < 0)
+		return r;
+	return cg->layout == CG_V1 ? plan_blkio_v1(b, tl, wf, p, err)
+				   : plan_blkio_v2(cg, b, tl, wf, p, err);
 }
 
 /* ---- hugetlb ------------------------------------------------------------- */

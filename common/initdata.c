@@ -17,8 +17,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "beneath.h"
 #include "cleanup.h"
+#include "openat2.h"
 #include "toml.h"
 
 #define INITDATA_VERSION "0.1.0"
@@ -306,16 +306,49 @@ size_t initdata_digest_for(const struct initdata *d, enum initdata_platform plat
 /* ---- writing the files ---- */
 
 /* Open the absolute directory dir, making what is missing (0755 exactly);
- * no component may be a symlink (common/beneath.h). */
+ * no component may be a symlink. */
 static int open_dirs(const char *dir, struct kerr *err)
 {
 	if (dir[0] != '/' || strlen(dir) >= PATH_MAX)
 		return kerr_set(err, -EINVAL, "initdata: \"%s\" is not an absolute path", dir);
-	cleanup_close int root = beneath_open_root("/", err);
-	if (root < 0)
-		return kerr_prefix(err, "initdata");
-	int fd = beneath_open_dir(root, dir + 1, true, 0755, err);
-	return fd < 0 ? kerr_prefix(err, "initdata") : fd;
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", dir);
+	cleanup_close int cur = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (char *p = buf + 1; cur >= 0 && *p;) {
+		char *e = strchrnul(p, '/');
+		bool last = !*e;
+		*e = '\0';
+		if (*p) {
+			uint64_t how = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+			int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+			int next = sys_openat2(cur, p, flags, how);
+			bool made = false;
+			if (next < 0 && errno == ENOENT) {
+				made = mkdirat(cur, p, 0755) == 0;
+				if (!made && errno != EEXIST)
+					return kerr_set(err, -errno, "initdata: mkdir %s: %s", buf,
+							strerror(errno));
+				next = sys_openat2(cur, p, flags, how);
+			}
+			if (next < 0)
+				return kerr_set(err, -errno, "initdata: %s: %s", buf,
+						errno == ELOOP ? "a symlink" : strerror(errno));
+			close(cur);
+			cur = next;
+			/* mkdir applied the umask; what we made gets 0755 exactly,
+			 * through the fd we resolved, never a path */
+			if (made && fchmod(cur, 0755) < 0)
+				return kerr_set(err, -errno, "initdata: chmod %s: %s", buf,
+						strerror(errno));
+		}
+		if (last)
+			break;
+		*e = '/';
+		p = e + 1;
+	}
+	if (cur < 0)
+		return kerr_set(err, -errno, "initdata: open /: %s", strerror(errno));
+	return take_fd(&cur);
 }
 
 static int write_all(int fd, const char *p, size_t n)

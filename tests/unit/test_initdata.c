@@ -389,7 +389,7 @@ TEST(planted_symlinks_are_replaced_or_refused_never_followed)
 	snprintf(through, sizeof(through), "%s/linked/initdata", tmp);
 	REQUIRE(mkdir(real, 0755) == 0 && symlink(real, link) == 0);
 	CHECK(initdata_write(d, through, &err) < 0);
-	CHECK(strstr(err.msg, "a symlink") != NULL);
+	CHECK(strstr(err.msg, "linked: a symlink") != NULL);
 	CHECK(mode_of(at("%s/%s", "elsewhere/initdata")) == 0);
 	/* a directory where a file goes: an error, not a crash */
 	char dir3[PATH_MAX];

@@ -813,6 +813,13 @@ int ipc_send_fd(int sock, uint32_t type, uint32_t id, const void *payload, size_
 	return ipc_send_fds(sock, type, id, payload, len, &fd, fd >= 0 ? 1 : 0, err);
 }
 
+int ipc_pair(int sp[2], const char *what, struct kerr *err)
+{
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return kerr_set(err, -errno, "socketpair %s: %s", what, strerror(errno));
+	return 0;
+}
+
 int ipc_send_fds(int sock, uint32_t type, uint32_t id, const void *payload, size_t len,
 		 const int *fds, unsigned nfds, struct kerr *err)
 {
@@ -921,15 +928,12 @@ static int map_memfd(struct ipc_msg *m, int fd, const struct ipc_type_desc *d, s
 	return 0;
 }
 
-int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
+/* One datagram into buf (IPC_HDR_LEN + IPC_MAX_INLINE bytes), *len its
+ * size, and the fds it carried: 1, 0 on EOF, -EAGAIN, or an error (with
+ * every fd received closed). */
+static int recv_datagram(int sock, uint8_t *buf, size_t *len, int fds[CMSG_FDS_MAX * 2],
+			 size_t *nfds, struct kerr *err)
 {
-	memset(m, 0, sizeof(*m));
-	m->fd = -1;
-	for (unsigned i = 0; i < IPC_MAX_FDS; i++)
-		m->fds[i] = -1;
-	cleanup_free uint8_t *buf = malloc(IPC_HDR_LEN + IPC_MAX_INLINE);
-	if (!buf)
-		return kerr_set(err, -ENOMEM, "recv: out of memory");
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * CMSG_FDS_MAX)];
 		struct cmsghdr align;
@@ -948,20 +952,19 @@ int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
 	}
 
 	/* Collect every fd first so that each error path below closes them. */
-	int fds[CMSG_FDS_MAX * 2];
-	size_t nfds = 0;
+	*nfds = 0;
 	bool other_cmsg = false;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
 			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (size_t i = 0; i < k && nfds < sizeof(fds) / sizeof(fds[0]); i++)
-				memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			for (size_t i = 0; i < k && *nfds < CMSG_FDS_MAX * 2; i++)
+				memcpy(&fds[(*nfds)++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
 		} else {
 			other_cmsg = true;
 		}
 	}
 	int r = 0;
-	if (n == 0 && nfds == 0)
+	if (n == 0 && *nfds == 0)
 		return 0; /* EOF */
 	if (mh.msg_flags & MSG_CTRUNC)
 		r = kerr_set(err, -EPROTO, "recv: control data truncated (too many fds)");
@@ -970,78 +973,114 @@ int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
 			     IPC_HDR_LEN + IPC_MAX_INLINE);
 	else if (other_cmsg)
 		r = kerr_set(err, -EPROTO, "recv: unexpected control message");
-	else if (nfds > IPC_MAX_FDS)
-		r = kerr_set(err, -EPROTO, "recv: %zu fds in one message, at most %u allowed", nfds,
-			     IPC_MAX_FDS);
+	else if (*nfds > IPC_MAX_FDS)
+		r = kerr_set(err, -EPROTO, "recv: %zu fds in one message, at most %u allowed",
+			     *nfds, IPC_MAX_FDS);
 	else if ((size_t)n < IPC_HDR_LEN)
 		r = kerr_set(err, -EPROTO, "recv: short message of %zd bytes", n);
+	if (r < 0) {
+		close_fds(fds, *nfds);
+		return r;
+	}
+	*len = (size_t)n;
+	return 1;
+}
+
+/* The header against its type d (NULL: unknown): fd count, flags. */
+static int check_header(const struct ipc_msg *m, const struct ipc_type_desc *d, size_t nfds,
+			struct kerr *err)
+{
+	/* Only MON_PROCESS_ADD carries several fds; its exact count depends on
+	 * the payload and is checked after ipc_check_payload. */
+	size_t max_fds = d && (d->fd == IPC_FD_PROCESS || d->fd == IPC_FD_THREE) ? IPC_MAX_FDS : 1;
+	if (nfds > max_fds)
+		return kerr_set(err, -EPROTO, "recv %s: %zu fds in one message, at most %zu allowed",
+				d ? d->name : "?", nfds, max_fds);
+	if (!d)
+		return kerr_set(err, -EPROTO, "recv: unknown message type %u", m->hdr.type);
+	if (m->hdr.flags & ~IPC_F_KNOWN)
+		return kerr_set(err, -EPROTO, "recv %s: unknown flags 0x%x", d->name, m->hdr.flags);
+	return 0;
+}
+
+/* A payload in a memfd (IPC_F_MEMFD): allowed for d, no inline bytes, its
+ * size within d's bounds, then mapped. The fds are closed either way: the
+ * mapping keeps the pages, and any fd beyond the first (a type that may
+ * carry several, with the flag) is an error. */
+static int take_memfd(struct ipc_msg *m, const struct ipc_type_desc *d, size_t inline_len,
+		      int *fds, size_t nfds, struct kerr *err)
+{
+	int fd = nfds ? fds[0] : -1;
+	int r;
+	if (!d->big)
+		r = kerr_set(err, -EPROTO, "recv %s: memfd payload not allowed", d->name);
+	else if (inline_len)
+		r = kerr_set(err, -EPROTO, "recv %s: memfd message with inline bytes", d->name);
+	else if (fd < 0)
+		r = kerr_set(err, -EPROTO, "recv %s: memfd flag without an fd", d->name);
+	else if (m->hdr.len <= IPC_MAX_INLINE || m->hdr.len > d->max_len)
+		r = kerr_set(err, -EPROTO, "recv %s: memfd payload of %u bytes, bounds %u..%u",
+			     d->name, m->hdr.len, IPC_MAX_INLINE + 1, d->max_len);
+	else
+		r = map_memfd(m, fd, d, err);
+	close_fds(fds, nfds);
+	return r;
+}
+
+/* An inline payload (in *buf, taken on success) and its fds, as d's fd
+ * rule wants them; on error the fds are closed. */
+static int take_inline(struct ipc_msg *m, const struct ipc_type_desc *d, uint8_t **buf,
+		       size_t inline_len, int *fds, size_t nfds, struct kerr *err)
+{
+	int fd = nfds ? fds[0] : -1;
+	int r = 0;
+	if (m->hdr.len != inline_len)
+		r = kerr_set(err, -EPROTO, "recv %s: header length %u, %zu bytes received",
+			     d->name, m->hdr.len, inline_len);
+	else if (d->fd == IPC_FD_REQUIRED && fd < 0)
+		r = kerr_set(err, -EPROTO, "recv %s: required fd missing", d->name);
+	else if (d->fd == IPC_FD_NONE && fd >= 0)
+		r = kerr_set(err, -EPROTO, "recv %s: unexpected fd", d->name);
+	else if ((d->fd == IPC_FD_PROCESS || d->fd == IPC_FD_THREE) && nfds == 0)
+		r = kerr_set(err, -EPROTO, "recv %s: required fds missing", d->name);
 	if (r < 0) {
 		close_fds(fds, nfds);
 		return r;
 	}
+	m->payload = *buf + IPC_HDR_LEN;
+	m->len = inline_len;
+	m->buf = take_ptr(buf);
+	m->fd = fd;
+	for (size_t i = 0; i < nfds; i++)
+		m->fds[i] = fds[i];
+	m->nfds = (unsigned)nfds;
+	return 0;
+}
 
+int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
+{
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	for (unsigned i = 0; i < IPC_MAX_FDS; i++)
+		m->fds[i] = -1;
+	cleanup_free uint8_t *buf = malloc(IPC_HDR_LEN + IPC_MAX_INLINE);
+	if (!buf)
+		return kerr_set(err, -ENOMEM, "recv: out of memory");
+	int fds[CMSG_FDS_MAX * 2];
+	size_t n = 0, nfds = 0;
+	int r = recv_datagram(sock, buf, &n, fds, &nfds, err);
+	if (r <= 0)
+		return r;
 	memcpy(&m->hdr, buf, sizeof(m->hdr));
-	int fd = nfds ? fds[0] : -1;
 	const struct ipc_type_desc *d = ipc_type_info(m->hdr.type);
-	size_t inline_len = (size_t)n - IPC_HDR_LEN;
-	/* Only MON_PROCESS_ADD carries several fds; its exact count depends on
-	 * the payload and is checked after ipc_check_payload. */
-	size_t max_fds = d && (d->fd == IPC_FD_PROCESS || d->fd == IPC_FD_THREE) ? IPC_MAX_FDS : 1;
-	if (nfds > max_fds) {
-		r = kerr_set(err, -EPROTO, "recv %s: %zu fds in one message, at most %zu allowed",
-			     d ? d->name : "?", nfds, max_fds);
+	if ((r = check_header(m, d, nfds, err)) < 0) {
 		close_fds(fds, nfds);
 		return r;
 	}
-	if (!d)
-		r = kerr_set(err, -EPROTO, "recv: unknown message type %u", m->hdr.type);
-	else if (m->hdr.flags & ~IPC_F_KNOWN)
-		r = kerr_set(err, -EPROTO, "recv %s: unknown flags 0x%x", d->name, m->hdr.flags);
-	else if (m->hdr.flags & IPC_F_MEMFD) {
-		if (!d->big)
-			r = kerr_set(err, -EPROTO, "recv %s: memfd payload not allowed", d->name);
-		else if (inline_len)
-			r = kerr_set(err, -EPROTO, "recv %s: memfd message with inline bytes",
-				     d->name);
-		else if (fd < 0)
-			r = kerr_set(err, -EPROTO, "recv %s: memfd flag without an fd", d->name);
-		else if (m->hdr.len <= IPC_MAX_INLINE || m->hdr.len > d->max_len)
-			r = kerr_set(err, -EPROTO, "recv %s: memfd payload of %u bytes, bounds %u..%u",
-				     d->name, m->hdr.len, IPC_MAX_INLINE + 1, d->max_len);
-		else
-			r = map_memfd(m, fd, d, err);
-		/* The mapping (if any) keeps the pages; any fd beyond the first
-		 * (a type that may carry several, with the flag) is an error
-		 * above, and closed here too. */
-		close_fds(fds, nfds);
-		fd = -1;
-		nfds = 0;
-	} else {
-		if (m->hdr.len != inline_len)
-			r = kerr_set(err, -EPROTO, "recv %s: header length %u, %zu bytes received",
-				     d->name, m->hdr.len, inline_len);
-		else if (d->fd == IPC_FD_REQUIRED && fd < 0)
-			r = kerr_set(err, -EPROTO, "recv %s: required fd missing", d->name);
-		else if (d->fd == IPC_FD_NONE && fd >= 0)
-			r = kerr_set(err, -EPROTO, "recv %s: unexpected fd", d->name);
-		else if ((d->fd == IPC_FD_PROCESS || d->fd == IPC_FD_THREE) && nfds == 0)
-			r = kerr_set(err, -EPROTO, "recv %s: required fds missing", d->name);
-		if (r == 0) {
-			m->payload = buf + IPC_HDR_LEN;
-			m->len = inline_len;
-			m->buf = take_ptr(&buf);
-			m->fd = fd;
-			for (size_t i = 0; i < nfds; i++)
-				m->fds[i] = fds[i];
-			m->nfds = (unsigned)nfds;
-			fd = -1;
-			nfds = 0;
-		}
-	}
-	if (nfds)
-		close_fds(fds, nfds);
-	else if (fd >= 0)
-		close(fd);
+	if (m->hdr.flags & IPC_F_MEMFD)
+		r = take_memfd(m, d, n - IPC_HDR_LEN, fds, nfds, err);
+	else
+		r = take_inline(m, d, &buf, n - IPC_HDR_LEN, fds, nfds, err);
 	if (r == 0)
 		r = ipc_check_payload(m->hdr.type, m->payload, m->len, err);
 	if (r == 0 && (d->fd == IPC_FD_PROCESS || d->fd == IPC_FD_THREE) &&

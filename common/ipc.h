@@ -520,6 +520,10 @@ void ipc_msg_release(struct ipc_msg *m);
 int ipc_send_fd(int sock, uint32_t type, uint32_t id, const void *payload, size_t len, int fd,
 		struct kerr *err);
 
+/* The two ends of a new channel: an AF_UNIX SOCK_SEQPACKET socketpair,
+ * close-on-exec; what names the channel in the error. */
+int ipc_pair(int sp[2], const char *what, struct kerr *err);
+
 /* Like ipc_send_fd with up to IPC_MAX_FDS fds (only types whose fd rule
  * allows several: IPC_FD_PROCESS). */
 int ipc_send_fds(int sock, uint32_t type, uint32_t id, const void *payload, size_t len,

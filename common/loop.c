@@ -16,8 +16,10 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -307,4 +309,24 @@ int loop_run(struct loop *l, struct kerr *err)
 void loop_quit(struct loop *l)
 {
 	l->quit = true;
+}
+
+int loop_signalfd(const int *signals, size_t n, struct kerr *err)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	for (size_t i = 0; i < n; i++)
+		sigaddset(&set, signals[i]);
+	int fd = -1;
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
+	    (fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+		return kerr_set(err, -errno, "signalfd: %s", strerror(errno));
+	return fd;
+}
+
+void loop_signals_unblock(void)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 }

@@ -12,6 +12,7 @@
 #define KATA_COMMON_LOOP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 
@@ -46,5 +47,14 @@ int loop_run(struct loop *l, struct kerr *err);
 void loop_quit(struct loop *l);
 
 uint64_t loop_now_ns(void);
+
+/* The n signals, blocked and read through a new signalfd (close-on-exec,
+ * non-blocking) that the caller watches in its loop: the fd, or a negative
+ * errno with err set. */
+int loop_signalfd(const int *signals, size_t n, struct kerr *err);
+
+/* In a new child, before it runs anything else: every signal unblocked
+ * again (the mask loop_signalfd set is inherited across fork and exec). */
+void loop_signals_unblock(void);
 
 #endif

@@ -286,20 +286,14 @@ static int get_double(const json_t *v, double *out, struct ctx *c, const char *m
 	return bad(c, mt, "expected a number, got %s", json_kind(v));
 }
 
-/* Parse one value of field f's type from v into dst (one element's storage). */
-static int parse_value(const ProtobufCMessageDescriptor *md, const ProtobufCFieldDescriptor *f,
-		       json_t *v, void *dst, struct ctx *c)
+/* An integer or floating-point field (protobuf-c's numeric types). */
+static int parse_number(const char *mt, ProtobufCType type, json_t *v, void *dst, struct ctx *c)
 {
-	const char *mt = md->name;
 	int64_t i;
 	uint64_t u;
 	double x;
 	int r;
-
-	if (json_is_null(v))
-		return bad(c, mt, "null is not allowed here");
-
-	switch (f->type) {
+	switch (type) {
 	case PROTOBUF_C_TYPE_INT32:
 	case PROTOBUF_C_TYPE_SINT32:
 	case PROTOBUF_C_TYPE_SFIXED32:
@@ -331,63 +325,102 @@ static int parse_value(const ProtobufCMessageDescriptor *md, const ProtobufCFiel
 			return r;
 		*(float *)dst = (float)x;
 		return 0;
-	case PROTOBUF_C_TYPE_DOUBLE:
+	default: /* PROTOBUF_C_TYPE_DOUBLE */
 		if ((r = get_double(v, &x, c, mt)) < 0)
 			return r;
 		*(double *)dst = x;
 		return 0;
+	}
+}
+
+/* An enum field: its value's name, or (proto3 enums are open) any int32. */
+static int parse_enum(const char *mt, const ProtobufCEnumDescriptor *ed, json_t *v, void *dst,
+		      struct ctx *c)
+{
+	int64_t i;
+	int r;
+	if (json_is_string(v)) {
+		const ProtobufCEnumValue *ev =
+			protobuf_c_enum_descriptor_get_value_by_name(ed, json_string_value(v));
+		if (!ev)
+			return bad(c, mt, "\"%s\" is not a value of enum %s", json_string_value(v),
+				   ed->name);
+		*(int32_t *)dst = ev->value;
+		return 0;
+	}
+	if (!json_is_number(v))
+		return bad(c, mt, "expected a name or number of enum %s, got %s", ed->name,
+			   json_kind(v));
+	if ((r = get_signed(v, INT32_MIN, INT32_MAX, &i, c, mt)) < 0)
+		return r;
+	*(int32_t *)dst = (int32_t)i;
+	return 0;
+}
+
+/* A string field: no NUL inside. */
+static int parse_string(const char *mt, json_t *v, void *dst, struct ctx *c)
+{
+	if (!json_is_string(v))
+		return bad(c, mt, "expected a string, got %s", json_kind(v));
+	const char *s = json_string_value(v);
+	if (strlen(s) != json_string_length(v))
+		return bad(c, mt, "string contains a NUL character");
+	char *dup = strdup(s);
+	if (!dup)
+		return oom(c);
+	*(char **)dst = dup;
+	return 0;
+}
+
+/* A bytes field: base64 in the JSON. */
+static int parse_bytes(const char *mt, json_t *v, void *dst, struct ctx *c)
+{
+	if (!json_is_string(v))
+		return bad(c, mt, "expected a base64 string, got %s", json_kind(v));
+	ProtobufCBinaryData *bd = dst;
+	size_t where = base64_decode(json_string_value(v), json_string_length(v), &bd->data,
+				     &bd->len);
+	if (where == (size_t)-1)
+		return oom(c);
+	if (where > json_string_length(v))
+		return bad(c, mt, "bad base64: length %zu is impossible", json_string_length(v));
+	if (where)
+		return bad(c, mt, "bad base64: unexpected character at offset %zu", where - 1);
+	return 0;
+}
+
+/* Parse one value of field f's type from v into dst (one element's storage). */
+static int parse_value(const ProtobufCMessageDescriptor *md, const ProtobufCFieldDescriptor *f,
+		       json_t *v, void *dst, struct ctx *c)
+{
+	const char *mt = md->name;
+	if (json_is_null(v))
+		return bad(c, mt, "null is not allowed here");
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32:
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32:
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_FLOAT:
+	case PROTOBUF_C_TYPE_DOUBLE:
+		return parse_number(mt, f->type, v, dst, c);
 	case PROTOBUF_C_TYPE_BOOL:
 		if (!json_is_boolean(v))
 			return bad(c, mt, "expected true or false, got %s", json_kind(v));
 		*(protobuf_c_boolean *)dst = json_is_true(v);
 		return 0;
-	case PROTOBUF_C_TYPE_ENUM: {
-		const ProtobufCEnumDescriptor *ed = f->descriptor;
-		if (json_is_string(v)) {
-			const ProtobufCEnumValue *ev =
-				protobuf_c_enum_descriptor_get_value_by_name(ed, json_string_value(v));
-			if (!ev)
-				return bad(c, mt, "\"%s\" is not a value of enum %s",
-					   json_string_value(v), ed->name);
-			*(int32_t *)dst = ev->value;
-			return 0;
-		}
-		if (!json_is_number(v))
-			return bad(c, mt, "expected a name or number of enum %s, got %s", ed->name,
-				   json_kind(v));
-		/* proto3 enums are open: any int32 is kept. */
-		if ((r = get_signed(v, INT32_MIN, INT32_MAX, &i, c, mt)) < 0)
-			return r;
-		*(int32_t *)dst = (int32_t)i;
-		return 0;
-	}
-	case PROTOBUF_C_TYPE_STRING: {
-		if (!json_is_string(v))
-			return bad(c, mt, "expected a string, got %s", json_kind(v));
-		const char *s = json_string_value(v);
-		if (strlen(s) != json_string_length(v))
-			return bad(c, mt, "string contains a NUL character");
-		char *dup = strdup(s);
-		if (!dup)
-			return oom(c);
-		*(char **)dst = dup;
-		return 0;
-	}
-	case PROTOBUF_C_TYPE_BYTES: {
-		if (!json_is_string(v))
-			return bad(c, mt, "expected a base64 string, got %s", json_kind(v));
-		ProtobufCBinaryData *bd = dst;
-		size_t where = base64_decode(json_string_value(v), json_string_length(v), &bd->data,
-					  &bd->len);
-		if (where == (size_t)-1)
-			return oom(c);
-		if (where > json_string_length(v))
-			return bad(c, mt, "bad base64: length %zu is impossible",
-				   json_string_length(v));
-		if (where)
-			return bad(c, mt, "bad base64: unexpected character at offset %zu", where - 1);
-		return 0;
-	}
+	case PROTOBUF_C_TYPE_ENUM:
+		return parse_enum(mt, f->descriptor, v, dst, c);
+	case PROTOBUF_C_TYPE_STRING:
+		return parse_string(mt, v, dst, c);
+	case PROTOBUF_C_TYPE_BYTES:
+		return parse_bytes(mt, v, dst, c);
 	case PROTOBUF_C_TYPE_MESSAGE:
 		return build_message(f->descriptor, v, (ProtobufCMessage **)dst, c);
 	}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * devcg_bpf_run.h - for tests: an interpreter of the subset of eBPF that
- * cg_dev_bpf_build (agentd/executor/cgroups_devices.c) emits, run on one
+ * cg_dev_bpf_build (agentd/executor/cgroups/cgroups_devices.c) emits, run on one
  * device access (struct bpf_cgroup_dev_ctx), so that what the kernel would
  * decide can be checked without loading the program (tests/unit
  * test_cgroup_devices, tests/fuzz fuzz_spec).

@@ -5,15 +5,12 @@
  * (X forked by the executor, which forks the launcher L and execs into the
  * monitor M; see /doc/architecture.md "Container path").
  *
- * Offers:
- *  - struct exec_opts, struct executor, struct sandbox, struct container;
- *  - the front-end handlers of containers.c and sandbox.c (for main.c's
- *    dispatch table), the SIGCHLD reaper, the front-end restart hook;
- *  - spawn_container() (spawn.c): create X/L/M for a checked container,
- *    through the spawner (spawner.c), the executor's fork without its
- *    seccomp filter;
- *  - launcher_main() (launcher.c): the launcher's blocking loop, never returns;
- *  - OOM watches and the OOM event queue (oom.c).
+ * Types (and the registry's lookup by id), no other function: each
+ * module's functions are in its own header
+ * (answer.h, the handlers' and the spawner's headers, launcher.h), so that the
+ * include graph shows who calls whom (scripts/include-cycles). Offers
+ * struct executor_opts, struct executor, struct sandbox, struct container
+ * and what they hold, and struct launch_ctx (what X and the launcher know).
  *
  * Bounds: at most EXEC_MAX_CONTAINERS containers, EXEC_MAX_EXECS execs per
  * container (exited execs are forgotten first when the bound is reached).
@@ -39,7 +36,7 @@
 #define EXEC_MAX_CONTAINERS 1024
 #define EXEC_MAX_EXECS 1024
 
-struct exec_opts {
+struct executor_opts {
 	const char *shared_dir;   /* realpath'd: rootfs and storages live below */
 	const char *cgroup_parent;
 	const char *monitor_path; /* kata-agent-monitor */
@@ -196,7 +193,7 @@ struct oom_state {
 	uint64_t dropped; /* events lost to a full queue */
 };
 
-/* OnlineCPUMem in progress (guest_ops.c): one at a time. */
+/* OnlineCPUMem in progress (guest.c): one at a time. */
 struct online_op {
 	bool active;
 	bool wait, cpu_only;
@@ -221,7 +218,7 @@ struct executor {
 	bool init_daemon;
 	int exit_code;
 	int sigfd;
-	struct exec_opts o;
+	struct executor_opts o;
 	struct cg_config cgc;
 	struct sandbox sb;
 	struct container *ctrs;
@@ -234,169 +231,35 @@ struct executor {
 	struct policy_client *pol; /* the agent policy (policy.h) */
 	/* uevents, and the devices requests wait for (devices/hotplug.h) */
 	struct hotplug *hp;
-	/* AddSwap requests waiting for their disk (devices/swap.c) */
+	/* AddSwap requests waiting for their disk (handlers/volumes.c) */
 	struct swap_op *swaps;
 };
 
-/* ---- main.c ---- */
-int exec_reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err);
-/* Reply to the front-end generation gen if it is still the current one;
- * a reply for a front-end that went away is dropped. */
-void exec_to_fe(struct executor *x, uint32_t gen, uint32_t type, uint32_t id, const void *p,
-		size_t len, int fd);
-void exec_err_to_fe(struct executor *x, uint32_t gen, uint32_t id, const struct kerr *e);
-void exec_ok_to_fe(struct executor *x, uint32_t gen, uint32_t id);
-/* Answer request id with e (logged as a warning). */
-int exec_fail(struct ipc_chan *c, uint32_t id, struct kerr *e, struct kerr *err);
-/* Answer m with msg packed as a message of type (RESOURCE_EXHAUSTED if it
- * does not fit an IPC payload). */
-int exec_reply_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,
-		   const ProtobufCMessage *msg, struct kerr *err);
+/* The listed container id, or NULL: the registry's index, for every
+ * module that holds an id. */
+static inline struct container *executor_container(struct executor *x, const char *id)
+{
+	struct hnode *n = htab_find_str(&x->ctr_ids, id);
+	return n ? htab_entry(n, struct container, by_id) : NULL;
+}
 
-/* ---- sandbox.c ---- */
-int on_create_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_destroy_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_update_ephemeral_mounts(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_remove_stale_virtiofs_share_mounts(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-/* A container was forgotten: finishes a pending DestroySandbox when it was
- * the last one. */
-void sandbox_container_gone(struct executor *x);
-void sandbox_free(struct executor *x);
-/* The container's namespaces, as upstream update_container_namespaces: its
- * IPC and UTS entries name the sandbox's shared ones; any pid entry is
- * replaced by one for a new namespace, or for the pod's shared one when the
- * request asks (sandbox_pidns): the holder's if CreateSandbox asked for it,
- * else the pod's first container's (FAILED_PRECONDITION once that one's
- * init is gone). The runtime strips the pid namespace from specs. */
-int sandbox_set_pidns(struct executor *x, Grpc__CreateContainerRequest *req, struct kerr *err);
-/* SIGCHLD: true when pid was the shared pid namespace's holder (now gone). */
-bool sandbox_reaped(struct executor *x, pid_t pid);
-/* Poll watchable-bind storages (watcher.h) while there are any. */
-void storage_watch_schedule(struct executor *x);
-void storage_policy_of(const struct executor *x, struct storage_policy *pol,
-		       const char *roots[1]);
+/* Where the host's storages may be mounted (storage.h): below the shared
+ * dir only; roots is the policy's storage. */
+static inline void executor_storage_policy(const struct executor *x, struct storage_policy *pol,
+					   const char *roots[1])
+{
+	roots[0] = x->o.shared_dir;
+	pol->allowed_roots = roots;
+	pol->n_allowed_roots = 1;
+}
 
-/* ---- containers.c ---- */
-int on_create_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_start_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_remove_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_exec_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_signal_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_update_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_pause_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_resume_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-/* IPC_STATS_CONTAINER_REQ -> IPC_STATS_CONTAINER_REPLY (cg_stats, net_dev_stats). */
-int on_stats_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-/* Start removing (SIGKILL, wait, shutdown, cleanup); used by DestroySandbox. */
-void container_begin_remove(struct container *ct);
-/* SIGCHLD: reap every exited child of the executor. */
-void containers_reap(struct executor *x);
-/* Record X's (the monitor's) pid, 0 once reaped, and index it for the reaper. */
-void container_set_xpid(struct container *ct, pid_t pid);
-/* Go on with a removal that waited (for the poststop hooks), from the
- * loop. */
-void container_finish_removal(struct container *ct);
-
-/* ---- poststop.c ---- */
-/* Fork the runner of ct's poststop hooks; false when there is nothing to
- * run (or it could not start: logged), and the removal goes on at once. */
-bool poststop_start(struct container *ct);
-/* SIGCHLD: true when pid was a runner; its container's removal goes on. */
-bool poststop_reaped(struct executor *x, pid_t pid, int status);
-/* Kill ct's runner (executor exit). */
-void poststop_kill(struct container *ct);
-/* A new front-end: hand it a fresh channel to every live monitor. */
-void containers_new_frontend(struct executor *x);
-/* Exit of the executor: kill and forget everything without waiting. */
-void containers_free_all(struct executor *x);
-
-/* ---- oom.c ---- */
-/* Watch ct's cgroup for OOM kills (v1: eventfd on memory.oom_control via
- * cgroup.event_control; v2: inotify on memory.events' oom_kill counter). */
-int oom_watch_add(struct container *ct, struct kerr *err);
-/* Stop watching; must run before the cgroup is removed. Events already
- * queued for ct stay queued. NULL watch is fine. */
-void oom_watch_remove(struct container *ct);
-/* IPC_GET_OOM_EVENT_REQ from the front-end. */
-int on_get_oom_event(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-/* The front-end channel closed or was replaced: forget its parked poll and
- * make its unacknowledged event deliverable again. */
-void oom_frontend_gone(struct executor *x);
-/* Shutdown: the parked poll fails UNAVAILABLE at once. */
-void oom_shutdown(struct executor *x);
-void oom_free(struct executor *x);
-
-/* ---- network.c: the guest network over rtnetlink (doc/network.md) ---- */
-int on_update_interface(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_update_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_list_interfaces(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_list_routes(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_add_arp_neighbors(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-
-/* ---- guest_ops.c: guest-wide requests (doc/guest-ops.md) ---- */
-int on_set_guest_date_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_reseed_random_dev(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_get_volume_stats(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_copy_file(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_online_cpu_mem(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_mem_hotplug_by_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_add_swap_path(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-/* mkswap's work on fd, a regular file or a disk (AddSwapPath, AddSwap). */
-int swap_header_write(int fd, size_t page_size, struct kerr *err);
-
-/* ---- devices/volume_ops.c: AddSwap, ResizeVolume ---- */
-int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_resize_volume(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-/* Exit: AddSwap requests still waiting for their disk are dropped. */
-void swap_ops_free(struct executor *x);
-
-/* ---- guest_hooks.c: CreateSandbox's guest_hook_path ---- */
-/* Load the hooks below path into x->sb.guest_hooks (replacing any). A path
- * the host could have filled, or a kind directory or hook that is not
- * root's alone, is logged and left out (as upstream, CreateSandbox goes on);
- * fails only when out of memory. */
-int guest_hooks_load(struct executor *x, const char *path, struct kerr *err);
-/* Append the sandbox's guest hooks to a container's spec (at create). */
-int guest_hooks_append(struct executor *x, Grpc__Spec *spec, struct kerr *err);
-/* The spec's own hooks (the host's, before guest_hooks_append): any but
- * startContainer is PERMISSION_DENIED naming its stage, unless
- * allow_host_hooks. */
-int hooks_host_check(const struct executor *x, const Grpc__Spec *spec, struct kerr *err);
-
-/* ---- spawn.c ---- */
 /* What X and the launcher know of their container: made by the spawner
  * from SPAWN_X (the spec comes later, in LAUNCH_INIT). */
 struct launch_ctx {
-	const struct exec_opts *o;
+	const struct executor_opts *o;
 	char id[IPC_ID_MAX];
 	char bundle[4096];
 	struct cgroup *cg; /* found, not made: for CLONE_INTO_CGROUP (v2), cg_add_pid (v1) */
 };
-/* Have the spawner clone X (-> L + exec M) for ct as our child; sets
- * ct->x_pid and returns the executor's ends of EL and EM and the
- * front-end's end of FM. */
-int spawn_container(struct container *ct, int *el, int *em, int *fm, struct kerr *err);
-/* X, in the spawner's clone: fork L, exec the monitor. Never returns. */
-__attribute__((noreturn)) void x_main(const struct launch_ctx *c, int el_l, int em_m, int fm_m);
-
-/* ---- spawner.c ---- */
-/* Fork the spawner; before the executor's seccomp filter is loaded. */
-int spawner_start(struct executor *x, struct kerr *err);
-/* SPAWN_X with [el_l, em_m, fm_m]; *pid: X, a child of ours. */
-int spawner_x(struct executor *x, const struct ipc_spawn_x *s, const int fds[3], pid_t *pid,
-	      struct kerr *err);
-/* SPAWN_MODPROBE: argv[0] is the path, argv[1..] modprobe's argv (NULL
- * ended); out_fd becomes its stdout and stderr; *pid a child of ours. */
-int spawner_modprobe(struct executor *x, const char *const *argv, int out_fd, pid_t *pid,
-		     struct kerr *err);
-/* SIGCHLD: true when pid was the spawner (fatal: the loop quits). */
-bool spawner_reaped(struct executor *x, pid_t pid, int status);
-void spawner_stop(struct executor *x);
-
-/* ---- launcher.c ---- */
-/* The launcher L: el and lm are its channels (blocking); waits for
- * LAUNCH_INIT, spawns the init, answers it with LAUNCHED, then serves
- * START/EXEC until el closes. Never returns. */
-__attribute__((noreturn)) void launcher_main(const struct launch_ctx *c, int el, int lm);
 
 #endif

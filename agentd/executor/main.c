@@ -11,9 +11,9 @@
  *   front-end channel: accepts what frontend_table lists: PING,
  *        GET_GUEST_DETAILS_REQ, GET_METRICS_REQ (here), the sandbox and
  *        container requests (sandbox.c, containers.c), GET_OOM_EVENT_REQ
- *        (oom.c), the guest-wide requests (guest_ops.c), the device
+ *        (oom.c), the guest-wide requests (guest.c), the device
  *        requests ADD_SWAP_REQ and RESIZE_VOLUME_REQ
- *        (devices/volume_ops.c) and the network requests (network.c).
+ *        (volumes.c) and the network requests (network.c).
  *        uevents are read on the same loop (devices/hotplug.c).
  * Only the newest front-end channel is served: the parent starts a new
  * front-end only after the previous one died; a new one gets a fresh
@@ -41,74 +41,30 @@
 #include "config.h"
 #include "endpoints.h"
 #include "policy.h"
-#include "exec_seccomp.h"
+#include "executor_seccomp.h"
 #include "executor.h"
+#include "answer.h"
+#include "sandbox.h"
+#include "containers.h"
+#include "oom.h"
+#include "network.h"
+#include "guest.h"
+#include "volumes.h"
 #include "secure_storage.h"
+#include "spawner.h"
 #include "fds.h"
+#include "helper_path.h"
 #include "grpc_status.h"
 #include "guest_pull.h"
 #include "ipc.h"
 #include "log.h"
 #include "loop.h"
+#include "number.h"
 #include "hotplug.h"
 #include "metrics.h"
 
 #define SYSFS_MEMORY_BLOCK_SIZE_PATH "/sys/devices/system/memory/block_size_bytes"
 #define SYSFS_MEMORY_HOTPLUG_PROBE_PATH "/sys/devices/system/memory/probe"
-
-int exec_reply_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct kerr *err)
-{
-	return ipc_chan_send_error(c, id, e, GRPC_INTERNAL, err);
-}
-
-void exec_to_fe(struct executor *x, uint32_t gen, uint32_t type, uint32_t id, const void *p,
-		size_t len, int fd)
-{
-	if (!x->fe || x->fe_generation != gen) {
-		log_debug("dropping %s for front-end generation %u", ipc_type_name(type), gen);
-		return;
-	}
-	struct kerr e = { 0 };
-	if (ipc_chan_send(x->fe, type, id, p, len, fd, &e) < 0)
-		log_error("front-end channel: send %s: %s", ipc_type_name(type), e.msg);
-}
-
-void exec_err_to_fe(struct executor *x, uint32_t gen, uint32_t id, const struct kerr *e)
-{
-	if (!x->fe || x->fe_generation != gen)
-		return;
-	struct kerr e2 = { 0 };
-	if (exec_reply_error(x->fe, id, e, &e2) < 0)
-		log_error("front-end channel: send ERROR: %s", e2.msg);
-}
-
-void exec_ok_to_fe(struct executor *x, uint32_t gen, uint32_t id)
-{
-	exec_to_fe(x, gen, IPC_OK, id, NULL, 0, -1);
-}
-
-int exec_fail(struct ipc_chan *c, uint32_t id, struct kerr *e, struct kerr *err)
-{
-	log_warn("%s", e->msg);
-	return exec_reply_error(c, id, e, err);
-}
-
-int exec_reply_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,
-		   const ProtobufCMessage *msg, struct kerr *err)
-{
-	size_t len = protobuf_c_message_get_packed_size(msg);
-	if (len > IPC_MAX_PAYLOAD) {
-		struct kerr e = { 0 };
-		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -E2BIG, "%s of %zu bytes is too large",
-				msg->descriptor->short_name, len);
-		return exec_fail(c, m->hdr.id, &e, err);
-	}
-	cleanup_free uint8_t *buf = malloc(len ? len : 1);
-	if (!buf)
-		return kerr_set(err, -ENOMEM, "out of memory");
-	protobuf_c_message_pack(msg, buf);
-	return ipc_chan_send(c, type, m->hdr.id, buf, len, -1, err);
-}
 
 static int on_ping(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
 {
@@ -198,11 +154,11 @@ static int on_get_guest_details(struct ipc_chan *c, struct ipc_msg *m, void *dat
 	bool probe = false;
 	if (req->mem_block_size && read_block_size(&bs, &e) < 0) {
 		log_warn("guest details: %s", e.msg);
-		return exec_reply_error(c, m->hdr.id, &e, err);
+		return answer_error(c, m->hdr.id, &e, err);
 	}
 	if (req->mem_hotplug_probe && probe_exists(&probe, &e) < 0) {
 		log_warn("guest details: %s", e.msg);
-		return exec_reply_error(c, m->hdr.id, &e, err);
+		return answer_error(c, m->hdr.id, &e, err);
 	}
 	rep.mem_block_size_bytes = bs;
 	rep.support_mem_hotplug_probe = probe;
@@ -220,7 +176,7 @@ static int on_get_metrics(struct ipc_chan *c, struct ipc_msg *m, void *data, str
 	struct kerr e = { 0 };
 	if (!t || !skip) {
 		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "metrics: out of memory");
-		return exec_reply_error(c, m->hdr.id, &e, err);
+		return answer_error(c, m->hdr.id, &e, err);
 	}
 	size_t n = 0;
 	t[n++] = (struct metrics_target){ "parent", NULL, getppid() };
@@ -252,7 +208,7 @@ static int on_get_metrics(struct ipc_chan *c, struct ipc_msg *m, void *data, str
 	size_t len = 0;
 	if (metrics_render(&env, t, n, x->metrics_scrapes + 1, &text, &len, &e) < 0) {
 		log_warn("GetMetrics: %s", e.msg);
-		return exec_reply_error(c, m->hdr.id, &e, err);
+		return answer_error(c, m->hdr.id, &e, err);
 	}
 	x->metrics_scrapes++;
 	log_debug("GetMetrics: %zu processes, %zu bytes", n, len);
@@ -408,48 +364,6 @@ static void usage(FILE *f)
 		"  --help              print this help and exit\n");
 }
 
-static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	errno = 0;
-	if (!*s || *s == '-')
-		return -EINVAL;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static bool is_exec(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
-}
-
-/* kata-agent-monitor next to this binary (installed libexec), in the build
- * tree (agentd/executor/ next to agentd/monitor/), or in KATA_LIBEXECDIR. */
-static int find_monitor(char *out, size_t len)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			int k = snprintf(out, len, "%s/kata-agent-monitor", self);
-			if (k > 0 && (size_t)k < len && is_exec(out))
-				return 0;
-			k = snprintf(out, len, "%s/../monitor/kata-agent-monitor", self);
-			if (k > 0 && (size_t)k < len && is_exec(out))
-				return 0;
-		}
-	}
-	int k = snprintf(out, len, "%s/kata-agent-monitor", KATA_LIBEXECDIR);
-	return k > 0 && (size_t)k < len && is_exec(out) ? 0 : -ENOENT;
-}
-
 static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
 {
 	struct executor *x = data;
@@ -473,266 +387,296 @@ static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
 	}
 }
 
-static int parse_fd(const char *s, int *out)
+static const struct option longopts[] = {
+	{ "ctl-fd", required_argument, NULL, 'c' },
+	{ "log-level", required_argument, NULL, 'l' },
+	{ "init-daemon", no_argument, NULL, 'i' },
+	{ "shared-dir", required_argument, NULL, 's' },
+	{ "cgroup-parent", required_argument, NULL, 'C' },
+	{ "monitor-path", required_argument, NULL, 'm' },
+	{ "monitor-uid", required_argument, NULL, 'u' },
+	{ "monitor-gid", required_argument, NULL, 'g' },
+	{ "container-pipe-size", required_argument, NULL, 'p' },
+	{ "hotplug-timeout-ms", required_argument, NULL, 'H' },
+	{ "passfd-listener-port", required_argument, NULL, 'P' },
+	{ "endpoints", required_argument, NULL, 'e' },
+	{ "allow-host-hooks", no_argument, NULL, 'A' },
+	{ "cdh-api-timeout-ms", required_argument, NULL, 'T' },
+	{ "image-pull-timeout-ms", required_argument, NULL, 'I' },
+	{ "no-secure-storage-integrity", no_argument, NULL, 'N' },
+	{ "pause-bundle", required_argument, NULL, 'B' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The command line's settings that are not the executor's options. */
+struct start {
+	int ctl_fd;
+	enum log_level level;
+	const char *shared, *monitor;
+};
+
+static void executor_defaults(struct executor *x)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v < 0 || v > 1024)
-		return -EINVAL;
-	*out = (int)v;
+	x->spawner_fd = -1;
+	x->sigfd = -1;
+	x->o.cgroup_parent = "";
+	x->o.monitor_uid = x->o.monitor_gid = 65534;
+	x->o.cdh_api_timeout_ms = 50000;
+	x->o.image_pull_timeout_ms = 1200000;
+	x->o.secure_storage_integrity = true;
+	x->o.pause_bundle = "/pause_bundle";
+}
+
+/* --name's value as a number in [min, max], or -1 (said on stderr). */
+static int opt_number(const char *name, const char *arg, unsigned long min, unsigned long max,
+		      unsigned long *out)
+{
+	if (number_parse_ulong(arg, max, out) < 0 || *out < min) {
+		fprintf(stderr, "kata-agent-executor: invalid --%s %s\n", name, arg);
+		return -1;
+	}
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Option o with value arg into x or s: 0, or -1 when arg is invalid (said
+ * on stderr). */
+static int set_option(int o, const char *arg, struct executor *x, struct start *s)
 {
-	static const struct option longopts[] = {
-		{ "ctl-fd", required_argument, NULL, 'c' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "init-daemon", no_argument, NULL, 'i' },
-		{ "shared-dir", required_argument, NULL, 's' },
-		{ "cgroup-parent", required_argument, NULL, 'C' },
-		{ "monitor-path", required_argument, NULL, 'm' },
-		{ "monitor-uid", required_argument, NULL, 'u' },
-		{ "monitor-gid", required_argument, NULL, 'g' },
-		{ "container-pipe-size", required_argument, NULL, 'p' },
-		{ "hotplug-timeout-ms", required_argument, NULL, 'H' },
-		{ "passfd-listener-port", required_argument, NULL, 'P' },
-		{ "endpoints", required_argument, NULL, 'e' },
-		{ "allow-host-hooks", no_argument, NULL, 'A' },
-		{ "cdh-api-timeout-ms", required_argument, NULL, 'T' },
-		{ "image-pull-timeout-ms", required_argument, NULL, 'I' },
-		{ "no-secure-storage-integrity", no_argument, NULL, 'N' },
-		{ "pause-bundle", required_argument, NULL, 'B' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ctl_fd = 3;
-	enum log_level level = LOG_LVL_INFO;
-	static struct executor x;
-	const char *shared = "/run/kata-containers", *monitor = NULL;
-	x.spawner_fd = -1;
-	x.o.cgroup_parent = "";
-	x.o.monitor_uid = x.o.monitor_gid = 65534;
-	x.o.cdh_api_timeout_ms = 50000;
-	x.o.image_pull_timeout_ms = 1200000;
-	x.o.secure_storage_integrity = true;
-	x.o.pause_bundle = "/pause_bundle";
-	x.sigfd = -1;
-	unsigned long ul;
+	unsigned long ul = 0;
+	int r = 0;
+	switch (o) {
+	case 'c':
+		r = opt_number("ctl-fd", arg, 0, 1024, &ul);
+		s->ctl_fd = (int)ul;
+		return r;
+	case 'l':
+		if (log_level_parse(arg, &s->level) < 0) {
+			fprintf(stderr, "kata-agent-executor: invalid --log-level %s\n", arg);
+			return -1;
+		}
+		return 0;
+	case 'i':
+		x->init_daemon = true;
+		return 0;
+	case 'A':
+		x->o.allow_host_hooks = true;
+		return 0;
+	case 'T': /* upstream's config refuses 0 for both */
+		r = opt_number("cdh-api-timeout-ms", arg, 1, 86400000ul * 7, &ul);
+		x->o.cdh_api_timeout_ms = ul;
+		return r;
+	case 'I':
+		r = opt_number("image-pull-timeout-ms", arg, 1, 86400000ul * 7, &ul);
+		x->o.image_pull_timeout_ms = ul;
+		return r;
+	case 'N':
+		x->o.secure_storage_integrity = false;
+		return 0;
+	case 'B':
+		if (arg[0] != '/') {
+			fprintf(stderr, "kata-agent-executor: --pause-bundle %s: not absolute\n", arg);
+			return -1;
+		}
+		x->o.pause_bundle = arg;
+		return 0;
+	case 's':
+		s->shared = arg;
+		return 0;
+	case 'C':
+		x->o.cgroup_parent = arg;
+		return 0;
+	case 'm':
+		s->monitor = arg;
+		return 0;
+	case 'u':
+		return opt_number("monitor-uid", arg, 1, 0xfffffffe, &x->o.monitor_uid);
+	case 'g':
+		return opt_number("monitor-gid", arg, 1, 0xfffffffe, &x->o.monitor_gid);
+	case 'p':
+		r = opt_number("container-pipe-size", arg, 0, 1u << 30, &ul);
+		x->o.pipe_size = (uint32_t)ul;
+		return r;
+	case 'H': /* device waits (devices/hotplug.h) */
+		r = opt_number("hotplug-timeout-ms", arg, 0, 86400000ul, &ul);
+		x->o.hotplug_timeout_ms = ul;
+		return r;
+	case 'P':
+		r = opt_number("passfd-listener-port", arg, 0, 0x7fffffff, &ul);
+		x->o.passfd_listener_port = (uint32_t)ul;
+		return r;
+	case 'e':
+		if (endpoints_parse_list(&x->o.policy, arg) < 0) {
+			fprintf(stderr, "kata-agent-executor: invalid --endpoints %s\n", arg);
+			return -1;
+		}
+		x->o.endpoints = arg;
+		return 0;
+	}
+	return -1;
+}
+
+/* The command line into x and s: -1 to go on, else the status to exit
+ * with (0 after --version or --help, 2 on a bad option). */
+static int parse_options(int argc, char **argv, struct executor *x, struct start *s)
+{
 	int o;
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (o) {
-		case 'c':
-			if (parse_fd(optarg, &ctl_fd) < 0) {
-				fprintf(stderr, "kata-agent-executor: invalid --ctl-fd %s\n", optarg);
-				return 2;
-			}
-			break;
-		case 'l':
-			if (log_level_parse(optarg, &level) < 0) {
-				fprintf(stderr, "kata-agent-executor: invalid --log-level %s\n", optarg);
-				return 2;
-			}
-			break;
-		case 'i':
-			x.init_daemon = true;
-			break;
-		case 'A':
-			x.o.allow_host_hooks = true;
-			break;
-		case 'T':
-		case 'I':
-			/* upstream's config refuses 0 for both */
-			if (parse_ulong(optarg, 86400000ul * 7, &ul) < 0 || ul == 0) {
-				fprintf(stderr, "kata-agent-executor: invalid --%s %s\n",
-					o == 'T' ? "cdh-api-timeout-ms" : "image-pull-timeout-ms", optarg);
-				return 2;
-			}
-			*(o == 'T' ? &x.o.cdh_api_timeout_ms : &x.o.image_pull_timeout_ms) = ul;
-			break;
-		case 'N':
-			x.o.secure_storage_integrity = false;
-			break;
-		case 'B':
-			if (optarg[0] != '/') {
-				fprintf(stderr, "kata-agent-executor: --pause-bundle %s: not absolute\n",
-					optarg);
-				return 2;
-			}
-			x.o.pause_bundle = optarg;
-			break;
-		case 's':
-			shared = optarg;
-			break;
-		case 'C':
-			x.o.cgroup_parent = optarg;
-			break;
-		case 'm':
-			monitor = optarg;
-			break;
-		case 'u':
-		case 'g':
-			if (parse_ulong(optarg, 0xfffffffe, &ul) < 0 || ul == 0) {
-				fprintf(stderr, "kata-agent-executor: invalid --monitor-%s %s\n",
-					o == 'u' ? "uid" : "gid", optarg);
-				return 2;
-			}
-			*(o == 'u' ? &x.o.monitor_uid : &x.o.monitor_gid) = ul;
-			break;
-		case 'p':
-			if (parse_ulong(optarg, 1u << 30, &ul) < 0) {
-				fprintf(stderr, "kata-agent-executor: invalid --container-pipe-size %s\n",
-					optarg);
-				return 2;
-			}
-			x.o.pipe_size = (uint32_t)ul;
-			break;
-		case 'H':
-		case 'P':
-			/* H: device waits (devices/hotplug.h); P: kept for the
-			 * passfd code that will use it */
-			if (parse_ulong(optarg, o == 'H' ? 86400000ul : 0x7fffffff, &ul) < 0) {
-				fprintf(stderr, "kata-agent-executor: invalid --%s %s\n",
-					o == 'H' ? "hotplug-timeout-ms" : "passfd-listener-port", optarg);
-				return 2;
-			}
-			if (o == 'H')
-				x.o.hotplug_timeout_ms = ul;
-			else
-				x.o.passfd_listener_port = (uint32_t)ul;
-			break;
-		case 'e':
-			if (endpoints_parse_list(&x.o.policy, optarg) < 0) {
-				fprintf(stderr, "kata-agent-executor: invalid --endpoints %s\n",
-					optarg);
-				return 2;
-			}
-			x.o.endpoints = optarg;
-			break;
-		case 'V':
+		if (o == 'V') {
 			printf("kata-agent-executor %s\n", KATA_AGENT_VERSION);
 			return 0;
-		case 'h':
+		}
+		if (o == 'h') {
 			usage(stdout);
 			return 0;
-		default:
+		}
+		if (o == '?') {
 			usage(stderr);
 			return 2;
 		}
+		if (set_option(o, optarg, x, s) < 0)
+			return 2;
 	}
 	if (optind != argc) {
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
 
-	log_init("executor", STDERR_FILENO, level);
-	signal(SIGPIPE, SIG_IGN);
-	x.o.level = level;
-
-	struct kerr err = { 0 };
+/* --shared-dir (made when missing: the runtime shares into it later) and
+ * the monitor's binary, as absolute paths in x->o. */
+static int resolve_paths(struct executor *x, const struct start *s)
+{
 	static char shared_real[PATH_MAX], monitor_path[PATH_MAX];
-	if (!realpath(shared, shared_real)) {
-		/* Created on demand: the runtime shares into it later. */
-		if (mkdir(shared, 0755) < 0 && errno != EEXIST) {
-			log_error("--shared-dir %s: %s", shared, strerror(errno));
-			return 1;
-		}
-		if (!realpath(shared, shared_real)) {
-			log_error("--shared-dir %s: %s", shared, strerror(errno));
-			return 1;
-		}
+	if (!realpath(s->shared, shared_real) &&
+	    ((mkdir(s->shared, 0755) < 0 && errno != EEXIST) || !realpath(s->shared, shared_real))) {
+		log_error("--shared-dir %s: %s", s->shared, strerror(errno));
+		return -1;
 	}
-	x.o.shared_dir = shared_real;
-	if (monitor) {
-		if (!is_exec(monitor) || !realpath(monitor, monitor_path)) {
-			log_error("--monitor-path %s is not an executable file", monitor);
-			return 1;
+	x->o.shared_dir = shared_real;
+	if (s->monitor) {
+		if (!helper_path_is_exec(s->monitor) || !realpath(s->monitor, monitor_path)) {
+			log_error("--monitor-path %s is not an executable file", s->monitor);
+			return -1;
 		}
-	} else if (find_monitor(monitor_path, sizeof(monitor_path)) < 0) {
+	} else if (helper_path_find("kata-agent-monitor", "monitor", monitor_path,
+				    sizeof(monitor_path)) < 0) {
 		log_error("kata-agent-monitor not found next to the executor, in the build tree, "
 			  "or in %s (use --monitor-path)", KATA_LIBEXECDIR);
-		return 1;
+		return -1;
 	}
-	x.o.monitor_path = monitor_path;
-	x.cgc.parent = x.o.cgroup_parent;
-	x.cgc.root_override = NULL;
-	/* Launchers whose monitor died first are reparented to us, not to
-	 * the parent, so we reap them. */
+	x->o.monitor_path = monitor_path;
+	return 0;
+}
+
+/* Child subreaper (launchers whose monitor died first are reparented to
+ * us, not to the parent, so we reap them), and SIGCHLD, SIGTERM and SIGINT
+ * through a signalfd. */
+static int take_signals(struct executor *x)
+{
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
 		log_error("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
-		return 1;
+		return -1;
 	}
-	sigset_t chld;
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigaddset(&chld, SIGTERM);
-	sigaddset(&chld, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0 ||
-	    (x.sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-		log_error("signalfd: %s", strerror(errno));
-		return 1;
+	static const int signals[] = { SIGCHLD, SIGTERM, SIGINT };
+	struct kerr err = { 0 };
+	if ((x->sigfd = loop_signalfd(signals, 3, &err)) < 0) {
+		log_error("%s", err.msg);
+		return -1;
 	}
+	return 0;
+}
+
+/* The control channel's fd: an AF_UNIX SOCK_SEQPACKET socket, made
+ * close-on-exec. */
+static int check_ctl_fd(int fd)
+{
+	struct kerr err = { 0 };
 	struct stat st;
-	if (fstat(ctl_fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-		log_error("started without a control channel on fd %d (run kata-agent instead)",
-			  ctl_fd);
-		return 1;
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		log_error("started without a control channel on fd %d (run kata-agent instead)", fd);
+		return -1;
 	}
-	if (check_seqpacket(ctl_fd, &err) < 0) {
-		log_error("control channel fd %d: %s", ctl_fd, err.msg);
-		return 1;
+	if (check_seqpacket(fd, &err) < 0) {
+		log_error("control channel fd %d: %s", fd, err.msg);
+		return -1;
 	}
 	/* It arrives without close-on-exec (the parent's dup2): nothing the
 	 * executor execs (modprobe, hooks) may hold it. Every other fd of the
 	 * executor is opened close-on-exec. */
-	int cr = fd_set_cloexec(ctl_fd);
-	if (cr < 0) {
-		log_error("control channel fd %d: FD_CLOEXEC: %s", ctl_fd, strerror(-cr));
-		return 1;
+	int r = fd_set_cloexec(fd);
+	if (r < 0) {
+		log_error("control channel fd %d: FD_CLOEXEC: %s", fd, strerror(-r));
+		return -1;
 	}
-	/* What must not inherit the filter below (container processes,
-	 * modprobe) is started by the spawner, forked before it. */
-	if (spawner_start(&x, &err) < 0 || exec_seccomp_load(&err) < 0) {
+	return 0;
+}
+
+/* The spawner, then the seccomp filter, then the loop: signals, uevents and
+ * the control channel. */
+static int start_loop(struct executor *x, int ctl_fd)
+{
+	struct kerr err = { 0 };
+	/* What must not inherit the filter (container processes, modprobe)
+	 * is started by the spawner, forked before it. */
+	if (spawner_start(x, &err) < 0 || executor_seccomp_load(&err) < 0 ||
+	    loop_new(&x->loop, &err) < 0 ||
+	    loop_add(x->loop, x->sigfd, EPOLLIN, on_signal, x, &err) < 0 ||
+	    /* Devices (uevents, hot-plug waits): devices/hotplug.h. */
+	    hotplug_start(&x->hp, x->loop, &dev_env_real,
+			  x->o.hotplug_timeout_ms ? x->o.hotplug_timeout_ms : 3000, &err) < 0 ||
+	    ipc_chan_new(&x->ctl, x->loop, ctl_fd, "control", IPC_ROLE_PARENT, ctl_table,
+			 on_ctl_close, x, &err) < 0) {
 		log_error("%s", err.msg);
-		return 1;
+		return -1;
 	}
-	if (loop_new(&x.loop, &err) < 0 ||
-	    loop_add(x.loop, x.sigfd, EPOLLIN, on_signal, &x, &err) < 0) {
-		log_error("%s", err.msg);
+	return 0;
+}
+
+static void executor_free(struct executor *x)
+{
+	policy_free(x);
+	secure_storage_shutdown();
+	containers_free_all(x);
+	swap_ops_free(x);
+	hotplug_stop(x->hp);
+	oom_free(x);
+	sandbox_free(x);
+	spawner_stop(x);
+	ipc_chan_free(x->fe);
+	ipc_chan_free(x->ctl);
+	loop_del(x->loop, x->sigfd);
+	close(x->sigfd);
+	loop_free(x->loop);
+}
+
+int main(int argc, char **argv)
+{
+	static struct executor x;
+	struct start s = { .ctl_fd = 3, .level = LOG_LVL_INFO, .shared = "/run/kata-containers" };
+	executor_defaults(&x);
+	secure_storage_set_orphan_hook(sandbox_container_gone);
+	int r = parse_options(argc, argv, &x, &s);
+	if (r >= 0)
+		return r;
+	log_init("executor", STDERR_FILENO, s.level);
+	signal(SIGPIPE, SIG_IGN);
+	x.o.level = s.level;
+	x.cgc.parent = x.o.cgroup_parent;
+	x.cgc.root_override = NULL;
+	if (resolve_paths(&x, &s) < 0 || take_signals(&x) < 0 || check_ctl_fd(s.ctl_fd) < 0 ||
+	    start_loop(&x, s.ctl_fd) < 0)
 		return 1;
-	}
-	/* Devices (uevents, hot-plug waits): devices/hotplug.h. */
-	if (hotplug_start(&x.hp, x.loop, &dev_env_real,
-			  x.o.hotplug_timeout_ms ? x.o.hotplug_timeout_ms : 3000, &err) < 0) {
-		log_error("%s", err.msg);
-		return 1;
-	}
-	if (ipc_chan_new(&x.ctl, x.loop, ctl_fd, "control", IPC_ROLE_PARENT, ctl_table, on_ctl_close,
-			 &x, &err) < 0) {
-		log_error("%s", err.msg);
-		return 1;
-	}
 	log_info("executor started (uid %u, init daemon %s)", (unsigned)getuid(),
 		 x.init_daemon ? "yes" : "no");
+	struct kerr err = { 0 };
 	if (loop_run(x.loop, &err) < 0) {
 		log_error("event loop: %s", err.msg);
 		x.exit_code = 1;
 	}
-	policy_free(&x);
-	secure_storage_shutdown();
-	containers_free_all(&x);
-	swap_ops_free(&x);
-	hotplug_stop(x.hp);
-	oom_free(&x);
-	sandbox_free(&x);
-	spawner_stop(&x);
-	ipc_chan_free(x.fe);
-	ipc_chan_free(x.ctl);
-	loop_del(x.loop, x.sigfd);
-	close(x.sigfd);
-	loop_free(x.loop);
+	executor_free(&x);
 	log_info("executor exiting with status %d", x.exit_code);
 	return x.exit_code;
 }

@@ -93,7 +93,7 @@ RPC_HANDLER(rpc_create_sandbox)
 				MAX_HOSTNAME);
 		goto fail;
 	}
-	exec_forward_message(fe, call, IPC_CREATE_SANDBOX_REQ, req);
+	executor_forward_message(fe, call, IPC_CREATE_SANDBOX_REQ, req);
 	return;
 fail:
 	ttrpc_call_fail_err(call, &err);
@@ -101,7 +101,7 @@ fail:
 
 RPC_HANDLER(rpc_destroy_sandbox)
 {
-	exec_forward(fe, call, IPC_DESTROY_SANDBOX_REQ, NULL, 0);
+	executor_forward(fe, call, IPC_DESTROY_SANDBOX_REQ, NULL, 0);
 }
 
 RPC_HANDLER(rpc_create_container)
@@ -141,7 +141,7 @@ RPC_HANDLER(rpc_start_container)
 		goto fail;
 	struct ipc_container_ref q = { 0 };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
-	exec_forward(fe, call, IPC_START_CONTAINER_REQ, &q, sizeof(q));
+	executor_forward(fe, call, IPC_START_CONTAINER_REQ, &q, sizeof(q));
 	return;
 fail:
 	ttrpc_call_fail_err(call, &err);
@@ -155,7 +155,7 @@ RPC_HANDLER(rpc_update_container)
 		goto fail;
 	log_info("UpdateContainer %s", r->container_id);
 	/* The values are checked where the cgroup is: the executor. */
-	exec_forward_message(fe, call, IPC_UPDATE_CONTAINER_REQ, req);
+	executor_forward_message(fe, call, IPC_UPDATE_CONTAINER_REQ, req);
 	return;
 fail:
 	ttrpc_call_fail_err(call, &err);
@@ -172,7 +172,7 @@ static void container_request(struct frontend *fe, struct ttrpc_call *call, cons
 	}
 	struct ipc_container_ref q = { 0 };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", cid);
-	exec_forward(fe, call, type, &q, sizeof(q));
+	executor_forward(fe, call, type, &q, sizeof(q));
 }
 
 RPC_HANDLER(rpc_pause_container)
@@ -195,7 +195,7 @@ RPC_HANDLER(rpc_remove_container)
 		goto fail;
 	struct ipc_container_remove q = { .timeout_s = r->timeout };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
-	exec_forward(fe, call, IPC_REMOVE_CONTAINER_REQ, &q, sizeof(q));
+	executor_forward(fe, call, IPC_REMOVE_CONTAINER_REQ, &q, sizeof(q));
 	return;
 fail:
 	ttrpc_call_fail_err(call, &err);
@@ -235,13 +235,13 @@ RPC_HANDLER(rpc_signal_process)
 	struct ipc_process_signal q = { .signal = r->signal };
 	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
 	snprintf(q.exec_id, sizeof(q.exec_id), "%s", r->exec_id);
-	exec_forward(fe, call, IPC_SIGNAL_PROCESS_REQ, &q, sizeof(q));
+	executor_forward(fe, call, IPC_SIGNAL_PROCESS_REQ, &q, sizeof(q));
 	return;
 fail:
 	ttrpc_call_fail_err(call, &err);
 }
 
-/* The answer, a StatsContainerResponse, is decoded (exec_forward) before it
+/* The answer, a StatsContainerResponse, is decoded (executor_forward) before it
  * goes back: the host gets only a well-formed message of the declared type. */
 RPC_HANDLER(rpc_stats_container)
 {
@@ -354,7 +354,7 @@ fail:
 /* RemoveStaleVirtiofsShareMounts: no fields; the executor does the work. */
 RPC_HANDLER(rpc_remove_stale_virtiofs_share_mounts)
 {
-	exec_forward(fe, call, IPC_REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ, NULL, 0);
+	executor_forward(fe, call, IPC_REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ, NULL, 0);
 }
 
 RPC_HANDLER(rpc_update_ephemeral_mounts)
@@ -365,5 +365,5 @@ RPC_HANDLER(rpc_update_ephemeral_mounts)
 				"UpdateEphemeralMounts: more than 64 storages");
 		return;
 	}
-	exec_forward_message(fe, call, IPC_UPDATE_EPHEMERAL_MOUNTS_REQ, req);
+	executor_forward_message(fe, call, IPC_UPDATE_EPHEMERAL_MOUNTS_REQ, req);
 }

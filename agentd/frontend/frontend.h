@@ -3,7 +3,7 @@
  * frontend.h - the front-end's state and its internal interfaces:
  *   (common/confine.c: confine_self(&confine_frontend, ...): empty root, no
  *   privileges, seccomp)
- *   exec_client.c  requests to the executor and matching of their replies
+ *   executor.c  requests to the executor and matching of their replies
  *   monitors.c     the per-container monitor channels: stdio, wait, resize
  *   containers.c   the container RPCs: checks, then to executor or monitor
  *   metrics.c      GetMetrics: collected by the executor, checked here
@@ -36,7 +36,7 @@ struct frontend {
 	struct loop *loop;
 	struct ttrpc_server *server;
 	struct ipc_chan *exec;       /* NULL once the executor channel closed */
-	char exec_gone_reason[128];
+	char executor_gone_reason[128];
 	struct ipc_pending_list pending; /* requests awaiting the executor's reply */
 	struct fe_mon *mons;         /* monitor channels, one per container */
 	size_t n_mons;
@@ -71,7 +71,7 @@ struct frontend {
 	unsigned n_passfd_waiting;
 };
 
-/* ---- exec_client.c ---- */
+/* ---- executor.c ---- */
 
 /* Called once per request: reply is the executor's answer, of the type the
  * declaration gives the request (its protobuf payload decoded in
@@ -79,36 +79,36 @@ struct frontend {
  * that does not decode, channel closed). call may be NULL (internal
  * request, or the ttRPC call was cancelled meanwhile: then the callback is
  * not called at all). */
-typedef void (*exec_reply_fn)(struct frontend *fe, struct ttrpc_call *call,
+typedef void (*executor_reply_fn)(struct frontend *fe, struct ttrpc_call *call,
 			      const struct ipc_msg *reply, const struct kerr *failure);
 
 #define EXEC_MAX_PENDING 1024
 
-int exec_client_start(struct frontend *fe, int sock, struct kerr *err);
+int executor_start(struct frontend *fe, int sock, struct kerr *err);
 /* Send a request of type; fn runs when its reply arrives. On failure
  * (channel gone, too many pending) nothing is queued and err says why
  * (status UNAVAILABLE or RESOURCE_EXHAUSTED). */
-int exec_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
-		 size_t len, exec_reply_fn fn, struct kerr *err);
-void exec_client_stop(struct frontend *fe);
+int executor_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
+		 size_t len, executor_reply_fn fn, struct kerr *err);
+void executor_stop(struct frontend *fe);
 /* Forward a request whose reply is the call's answer as it is: OK answers
  * empty, a protobuf reply with the message decoded (INTERNAL when it does
  * not decode: the host only ever gets a well-formed message of the
  * declared type), ERROR with its status and text. */
-void exec_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+void executor_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
 		  const void *payload, size_t len);
 /* The same for a decoded protobuf request, re-encoded (so the executor gets
  * only the fields we understood). */
-void exec_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+void executor_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
 			  const ProtobufCMessage *req);
 /* A request with a context: fn runs exactly once, with the reply or the
  * failure, or with call, reply and failure NULL when the ttRPC call was
  * cancelled meanwhile: ctx is always given back. On failure (returns < 0)
  * fn does not run and ctx is the caller's. */
-typedef void (*exec_ctx_fn)(struct frontend *fe, struct ttrpc_call *call,
+typedef void (*executor_ctx_fn)(struct frontend *fe, struct ttrpc_call *call,
 			    const struct ipc_msg *reply, const struct kerr *failure, void *ctx);
-int exec_request_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-			 const ProtobufCMessage *req, exec_ctx_fn fn, void *ctx, struct kerr *err);
+int executor_request_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+			 const ProtobufCMessage *req, executor_ctx_fn fn, void *ctx, struct kerr *err);
 
 /* ---- monitors.c ---- */
 
@@ -212,7 +212,7 @@ RPC_HANDLER(rpc_mem_hotplug_by_probe);
 RPC_HANDLER(rpc_add_swap_path);
 RPC_HANDLER(rpc_set_policy);
 
-/* ---- devices.c: AddSwap, ResizeVolume ---- */
+/* ---- volumes.c: AddSwap, ResizeVolume ---- */
 RPC_HANDLER(rpc_add_swap);
 RPC_HANDLER(rpc_resize_volume);
 

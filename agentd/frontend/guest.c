@@ -4,7 +4,7 @@
  * ReseedRandomDev, GetVolumeStats, CopyFile, OnlineCPUMem, SetPolicy,
  * MemHotplugByProbe, AddSwapPath. What needs no privilege is
  * checked here (ranges, sizes, an absolute path); the executor checks it all
- * again and acts (agentd/executor/guest_ops.c, doc/guest-ops.md).
+ * again and acts (agentd/executor/handlers/guest.c, doc/guest-ops.md).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,7 +26,7 @@ RPC_HANDLER(rpc_set_guest_date_time)
 		return;
 	}
 	log_info("SetGuestDateTime %" PRId64 ".%06" PRId64, t.sec, t.usec);
-	exec_forward(fe, call, IPC_SET_GUEST_DATE_TIME_REQ, &t, sizeof(t));
+	executor_forward(fe, call, IPC_SET_GUEST_DATE_TIME_REQ, &t, sizeof(t));
 }
 
 RPC_HANDLER(rpc_reseed_random_dev)
@@ -43,7 +43,7 @@ RPC_HANDLER(rpc_reseed_random_dev)
 		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "ReseedRandomDev: missing entropy data");
 		return;
 	}
-	exec_forward(fe, call, IPC_RESEED_RANDOM_DEV_REQ, r->data.data, r->data.len);
+	executor_forward(fe, call, IPC_RESEED_RANDOM_DEV_REQ, r->data.data, r->data.len);
 }
 
 /* A host path the executor will resolve below the shared directory. */
@@ -67,7 +67,7 @@ RPC_HANDLER(rpc_get_volume_stats)
 		return;
 	}
 	/* The answer, a VolumeStatsResponse, is decoded before it goes back. */
-	exec_forward(fe, call, IPC_GET_VOLUME_STATS_REQ, r->volume_guest_path,
+	executor_forward(fe, call, IPC_GET_VOLUME_STATS_REQ, r->volume_guest_path,
 		     strlen(r->volume_guest_path));
 }
 
@@ -86,7 +86,7 @@ RPC_HANDLER(rpc_copy_file)
 		return;
 	}
 	log_debug("CopyFile %zu bytes at %" PRId64, r->data.len, r->offset);
-	exec_forward_message(fe, call, IPC_COPY_FILE_REQ, req);
+	executor_forward_message(fe, call, IPC_COPY_FILE_REQ, req);
 }
 
 RPC_HANDLER(rpc_online_cpu_mem)
@@ -99,7 +99,7 @@ RPC_HANDLER(rpc_online_cpu_mem)
 	};
 	log_info("OnlineCPUMem %u CPUs%s%s", q.nb_cpus, q.cpu_only ? ", CPUs only" : "",
 		 q.wait ? ", waiting" : "");
-	exec_forward(fe, call, IPC_ONLINE_CPU_MEM_REQ, &q, sizeof(q));
+	executor_forward(fe, call, IPC_ONLINE_CPU_MEM_REQ, &q, sizeof(q));
 }
 
 RPC_HANDLER(rpc_mem_hotplug_by_probe)
@@ -117,7 +117,7 @@ RPC_HANDLER(rpc_mem_hotplug_by_probe)
 		return;
 	}
 	/* uint64_t[] already: the addresses as they are. */
-	exec_forward(fe, call, IPC_MEM_HOTPLUG_BY_PROBE_REQ, r->memhotplugprobeaddr, n * sizeof(uint64_t));
+	executor_forward(fe, call, IPC_MEM_HOTPLUG_BY_PROBE_REQ, r->memhotplugprobeaddr, n * sizeof(uint64_t));
 }
 
 RPC_HANDLER(rpc_add_swap_path)
@@ -131,7 +131,7 @@ RPC_HANDLER(rpc_add_swap_path)
 		return;
 	}
 	log_info("AddSwapPath %s", r->path);
-	exec_forward(fe, call, IPC_ADD_SWAP_PATH_REQ, r->path, strlen(r->path));
+	executor_forward(fe, call, IPC_ADD_SWAP_PATH_REQ, r->path, strlen(r->path));
 }
 
 /* The executor checks it against the policy in force (its SetPolicyRequest
@@ -141,5 +141,5 @@ RPC_HANDLER(rpc_set_policy)
 {
 	log_info("SetPolicy: %zu bytes of policy",
 		 strlen(((const Grpc__SetPolicyRequest *)req)->policy));
-	exec_forward_message(fe, call, IPC_SET_POLICY_REQ, req);
+	executor_forward_message(fe, call, IPC_SET_POLICY_REQ, req);
 }

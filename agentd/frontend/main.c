@@ -12,7 +12,7 @@
  *
  * Sequence: parse argv, check the fds, confine (common/confine.c), then one event
  * loop with the ttRPC server (rpc.c) and the executor channel
- * (exec_client.c).
+ * (executor.c).
  *
  * SIGTERM/SIGINT (the parent stopping the agent) arrive through a signalfd
  * made before confinement: calls that would wait indefinitely (GetOOMEvent)
@@ -38,6 +38,7 @@
 #include "endpoints.h"
 #include "frontend.h"
 #include "log.h"
+#include "number.h"
 
 static void usage(FILE *f)
 {
@@ -57,17 +58,6 @@ static void usage(FILE *f)
 		"  --trace             log a \"span\" line per RPC (agent.trace)\n"
 		"  --version           print the version and exit\n"
 		"  --help              print this help and exit\n");
-}
-
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || end == s || s[0] == '-' || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
 }
 
 /* Log vsock refusals at most once a second, with the count since. */
@@ -126,7 +116,7 @@ static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
 		loop_quit(l);
 }
 
-static int check_fds(int listen_fd, int exec_fd, struct kerr *err)
+static int check_fds(int listen_fd, int executor_fd, struct kerr *err)
 {
 	struct stat st;
 	int v = 0;
@@ -140,49 +130,55 @@ static int check_fds(int listen_fd, int exec_fd, struct kerr *err)
 	if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return kerr_set(err, -errno, "listening socket: O_NONBLOCK: %s", strerror(errno));
 	len = sizeof(v);
-	if (fstat(exec_fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
-	    getsockopt(exec_fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != SOCK_SEQPACKET)
-		return kerr_set(err, -EBADF, "no SOCK_SEQPACKET executor channel on fd %d", exec_fd);
-	if (fcntl(listen_fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(exec_fd, F_SETFD, FD_CLOEXEC) < 0)
+	if (fstat(executor_fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    getsockopt(executor_fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != SOCK_SEQPACKET)
+		return kerr_set(err, -EBADF, "no SOCK_SEQPACKET executor channel on fd %d", executor_fd);
+	if (fcntl(listen_fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(executor_fd, F_SETFD, FD_CLOEXEC) < 0)
 		return kerr_set(err, -errno, "FD_CLOEXEC: %s", strerror(errno));
 	return 0;
 }
 
-int main(int argc, char **argv)
+static const struct option longopts[] = {
+	{ "listen-fd", required_argument, NULL, 'L' },
+	{ "executor-fd", required_argument, NULL, 'E' },
+	{ "passfd-fd", required_argument, NULL, 'P' },
+	{ "uid", required_argument, NULL, 'u' },
+	{ "gid", required_argument, NULL, 'g' },
+	{ "log-level", required_argument, NULL, 'l' },
+	{ "endpoints", required_argument, NULL, 'e' },
+	{ "trace", no_argument, NULL, 'T' },
+	{ "generation", required_argument, NULL, 'G' },
+	{ "vsock-peer-cids", required_argument, NULL, 'C' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The command line's settings that are not in struct frontend. */
+struct start {
+	unsigned long listen_fd, executor_fd, passfd_fd, uid, gid;
+	enum log_level level;
+	bool trace; /* agent.trace: a span line per RPC */
+};
+
+/* The command line into fe and s: -1 to go on, else the status to exit
+ * with (0 after --version or --help, 2 on a bad option). */
+static int parse_options(int argc, char **argv, struct frontend *fe, struct start *s)
 {
-	static const struct option longopts[] = {
-		{ "listen-fd", required_argument, NULL, 'L' },
-		{ "executor-fd", required_argument, NULL, 'E' },
-		{ "passfd-fd", required_argument, NULL, 'P' },
-		{ "uid", required_argument, NULL, 'u' },
-		{ "gid", required_argument, NULL, 'g' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "endpoints", required_argument, NULL, 'e' },
-		{ "trace", no_argument, NULL, 'T' },
-		{ "generation", required_argument, NULL, 'G' },
-		{ "vsock-peer-cids", required_argument, NULL, 'C' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	unsigned long listen_fd = 3, exec_fd = 4, passfd_fd = 0, uid = 65534, gid = 65534, gen = 0;
-	enum log_level level = LOG_LVL_INFO;
-	bool trace = false; /* agent.trace: a span line per RPC */
-	struct frontend fe = { 0 };
-	options_init_defaults(&fe.policy);
+	unsigned long gen = 0;
 	int o, bad = 0;
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (o) {
-		case 'L': bad = parse_uint(optarg, 1024, &listen_fd); break;
-		case 'E': bad = parse_uint(optarg, 1024, &exec_fd); break;
-		case 'P': bad = parse_uint(optarg, 1024, &passfd_fd); break;
-		case 'u': bad = parse_uint(optarg, 0xfffffffe, &uid); break;
-		case 'g': bad = parse_uint(optarg, 0xfffffffe, &gid); break;
-		case 'G': bad = parse_uint(optarg, 0xffffffff, &gen); break;
-		case 'l': bad = log_level_parse(optarg, &level); break;
-		case 'e': bad = endpoints_parse_list(&fe.policy, optarg); break;
-		case 'C': bad = options_parse_peer_cids(&fe.policy, optarg) ? -EINVAL : 0; break;
-		case 'T': trace = true; break;
+		case 'L': bad = number_parse_ulong(optarg, 1024, &s->listen_fd); break;
+		case 'E': bad = number_parse_ulong(optarg, 1024, &s->executor_fd); break;
+		case 'P': bad = number_parse_ulong(optarg, 1024, &s->passfd_fd); break;
+		case 'u': bad = number_parse_ulong(optarg, 0xfffffffe, &s->uid); break;
+		case 'g': bad = number_parse_ulong(optarg, 0xfffffffe, &s->gid); break;
+		case 'G': bad = number_parse_ulong(optarg, 0xffffffff, &gen); break;
+		case 'l': bad = log_level_parse(optarg, &s->level); break;
+		case 'e': bad = endpoints_parse_list(&fe->policy, optarg); break;
+		case 'C': bad = options_parse_peer_cids(&fe->policy, optarg) ? -EINVAL : 0; break;
+		case 'T': s->trace = true; break;
 		case 'V':
 			printf("kata-agent-frontend %s\n", KATA_AGENT_VERSION);
 			return 0;
@@ -198,64 +194,95 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || listen_fd == exec_fd ||
-	    (passfd_fd && (passfd_fd < 3 || passfd_fd == listen_fd || passfd_fd == exec_fd))) {
+	if (optind != argc || s->listen_fd == s->executor_fd ||
+	    (s->passfd_fd && (s->passfd_fd < 3 || s->passfd_fd == s->listen_fd ||
+			      s->passfd_fd == s->executor_fd))) {
 		usage(stderr);
 		return 2;
 	}
-	fe.generation = (unsigned)gen;
-	fe.passfd_listen = -1;
+	fe->generation = (unsigned)gen;
+	return -1;
+}
 
-	log_init("frontend", STDERR_FILENO, level);
+/* SIGTERM and SIGINT through a signalfd, before confinement: signalfd4 is
+ * not in the seccomp allow-list. */
+static int take_signals(int *sigfd)
+{
+	static const int signals[] = { SIGTERM, SIGINT };
+	struct kerr err = { 0 };
+	if ((*sigfd = loop_signalfd(signals, 2, &err)) < 0) {
+		log_error("%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The loop with the signals, the executor's channel, the passfd listener
+ * and the ttRPC server. */
+static int start_serving(struct frontend *fe, const struct start *s, int sigfd)
+{
+	struct kerr err = { 0 };
+	if (loop_new(&fe->loop, &err) < 0 ||
+	    loop_add(fe->loop, sigfd, EPOLLIN, on_signal, fe, &err) < 0 ||
+	    executor_start(fe, (int)s->executor_fd, &err) < 0 ||
+	    (s->passfd_fd && passfd_start(fe, (int)s->passfd_fd, &err) < 0) ||
+	    ttrpc_server_new(&fe->server, fe->loop, (int)s->listen_fd, rpc_dispatch, fe, &err) < 0) {
+		log_error("front-end start: %s", err.msg);
+		return -1;
+	}
+	ttrpc_server_set_trace(fe->server, s->trace);
+	ttrpc_server_set_peer_filter(fe->server, peer_allowed, fe);
+	return 0;
+}
+
+static void frontend_free(struct frontend *fe, int sigfd)
+{
+	ttrpc_server_free(fe->server);
+	passfd_stop(fe);
+	executor_stop(fe);
+	loop_del(fe->loop, sigfd);
+	close(sigfd);
+	loop_free(fe->loop);
+	options_free(&fe->policy);
+}
+
+int main(int argc, char **argv)
+{
+	struct start s = { .listen_fd = 3, .executor_fd = 4, .uid = 65534, .gid = 65534,
+			   .level = LOG_LVL_INFO };
+	struct frontend fe = { 0 };
+	options_init_defaults(&fe.policy);
+	int r = parse_options(argc, argv, &fe, &s);
+	if (r >= 0)
+		return r;
+	fe.passfd_listen = -1;
+	log_init("frontend", STDERR_FILENO, s.level);
 	signal(SIGPIPE, SIG_IGN);
 	pid_t parent = getppid();
 
 	struct kerr err = { 0 };
-	if (check_fds((int)listen_fd, (int)exec_fd, &err) < 0) {
+	int sigfd = -1;
+	if (check_fds((int)s.listen_fd, (int)s.executor_fd, &err) < 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}
-	/* Before confinement: signalfd4 is not in the seccomp allow-list. */
-	sigset_t stop;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	int sigfd = -1;
-	if (sigprocmask(SIG_BLOCK, &stop, NULL) < 0 ||
-	    (sigfd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-		log_error("signalfd: %s", strerror(errno));
+	if (take_signals(&sigfd) < 0)
 		return 1;
-	}
 	/* Nothing untrusted has been read yet; from here on nothing privileged
 	 * can be done. */
-	if (confine_self(&confine_frontend, (uid_t)uid, (gid_t)gid, parent, &err) < 0) {
+	if (confine_self(&confine_frontend, (uid_t)s.uid, (gid_t)s.gid, parent, &err) < 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}
 	log_info("front-end #%u confined: uid %lu gid %lu, no capabilities, empty root, "
 		 "seccomp allow-list",
-		 fe.generation, uid, gid);
-
-	if (loop_new(&fe.loop, &err) < 0 ||
-	    loop_add(fe.loop, sigfd, EPOLLIN, on_signal, &fe, &err) < 0 ||
-	    exec_client_start(&fe, (int)exec_fd, &err) < 0 ||
-	    (passfd_fd && passfd_start(&fe, (int)passfd_fd, &err) < 0) ||
-	    ttrpc_server_new(&fe.server, fe.loop, (int)listen_fd, rpc_dispatch, &fe, &err) < 0) {
-		log_error("front-end start: %s", err.msg);
+		 fe.generation, s.uid, s.gid);
+	if (start_serving(&fe, &s, sigfd) < 0)
 		return 1;
-	}
-	ttrpc_server_set_trace(fe.server, trace);
-	ttrpc_server_set_peer_filter(fe.server, peer_allowed, &fe);
 	log_info("front-end #%u serving ttRPC", fe.generation);
-	int r = loop_run(fe.loop, &err);
+	r = loop_run(fe.loop, &err);
 	if (r < 0)
 		log_error("event loop: %s", err.msg);
-	ttrpc_server_free(fe.server);
-	passfd_stop(&fe);
-	exec_client_stop(&fe);
-	loop_del(fe.loop, sigfd);
-	close(sigfd);
-	loop_free(fe.loop);
-	options_free(&fe.policy);
+	frontend_free(&fe, sigfd);
 	return r < 0 ? 1 : 0;
 }

@@ -2,7 +2,7 @@
 /*
  * metrics.c - grpc.AgentService/GetMetrics, front-end side. The front-end
  * has no /proc (empty root), so the executor collects and formats
- * (agentd/executor/metrics.c); here the text is checked before it goes to
+ * (agentd/executor/readers/metrics.c); here the text is checked before it goes to
  * the host: a proto3 string must be UTF-8, and Prometheus text is lines of
  * printable characters, each ending in '\n'.
  */
@@ -73,6 +73,6 @@ static void get_metrics_reply(struct frontend *fe, struct ttrpc_call *call, cons
 RPC_HANDLER(rpc_get_metrics)
 {
 	struct kerr err = { 0 };
-	if (exec_request(fe, call, IPC_GET_METRICS_REQ, NULL, 0, get_metrics_reply, &err) < 0)
+	if (executor_request(fe, call, IPC_GET_METRICS_REQ, NULL, 0, get_metrics_reply, &err) < 0)
 		ttrpc_call_fail_err(call, &err);
 }

@@ -3,8 +3,8 @@
  * network.c - the guest network RPCs, front-end side: UpdateInterface,
  * UpdateRoutes, ListInterfaces, ListRoutes, AddARPNeighbors. The requests
  * are re-encoded and forwarded; the executor checks every field and acts
- * (agentd/executor/network.c, doc/network.md). Its answers are decoded
- * (exec_forward, with the descriptor the declaration gives the reply)
+ * (agentd/executor/handlers/network.c, doc/network.md). Its answers are decoded
+ * (executor_forward, with the descriptor the declaration gives the reply)
  * before they go back, so the host only ever gets a well-formed message of
  * the declared type.
  */
@@ -31,7 +31,7 @@ RPC_HANDLER(rpc_update_interface)
 				NET_MAX_ADDRS);
 		return;
 	}
-	exec_forward_message(fe, call, IPC_UPDATE_INTERFACE_REQ, req);
+	executor_forward_message(fe, call, IPC_UPDATE_INTERFACE_REQ, req);
 }
 
 RPC_HANDLER(rpc_update_routes)
@@ -42,17 +42,17 @@ RPC_HANDLER(rpc_update_routes)
 				NET_MAX_ROUTES);
 		return;
 	}
-	exec_forward_message(fe, call, IPC_UPDATE_ROUTES_REQ, req);
+	executor_forward_message(fe, call, IPC_UPDATE_ROUTES_REQ, req);
 }
 
 RPC_HANDLER(rpc_list_interfaces)
 {
-	exec_forward(fe, call, IPC_LIST_INTERFACES_REQ, NULL, 0);
+	executor_forward(fe, call, IPC_LIST_INTERFACES_REQ, NULL, 0);
 }
 
 RPC_HANDLER(rpc_list_routes)
 {
-	exec_forward(fe, call, IPC_LIST_ROUTES_REQ, NULL, 0);
+	executor_forward(fe, call, IPC_LIST_ROUTES_REQ, NULL, 0);
 }
 
 RPC_HANDLER(rpc_add_arp_neighbors)
@@ -63,5 +63,5 @@ RPC_HANDLER(rpc_add_arp_neighbors)
 				"AddARPNeighbors: more than %u neighbours", NET_MAX_NEIGH);
 		return;
 	}
-	exec_forward_message(fe, call, IPC_ADD_ARP_NEIGHBORS_REQ, req);
+	executor_forward_message(fe, call, IPC_ADD_ARP_NEIGHBORS_REQ, req);
 }

@@ -2,7 +2,7 @@
 /*
  * oom.c - GetOOMEvent in the front-end: the waiting calls and the one long
  * poll (GET_OOM_EVENT_REQ) they share to the executor, which owns the event
- * queue (agentd/executor/oom.c; the protocol is doc/ipc.md "OOM events").
+ * queue (agentd/executor/handlers/oom.c; the protocol is doc/ipc.md "OOM events").
  *
  * At most one poll is outstanding. Its reply goes to the oldest waiting
  * call; if none waits any more (its deadline passed, its connection
@@ -33,7 +33,7 @@ static void on_poll_reply(struct frontend *fe, struct ttrpc_call *call,
 /* Ask the executor for the next event; also acknowledges the previous one. */
 static int send_poll(struct frontend *fe, struct kerr *err)
 {
-	int r = exec_request(fe, NULL, IPC_GET_OOM_EVENT_REQ, NULL, 0, on_poll_reply, err);
+	int r = executor_request(fe, NULL, IPC_GET_OOM_EVENT_REQ, NULL, 0, on_poll_reply, err);
 	if (r == 0)
 		fe->oom_polling = true;
 	return r;

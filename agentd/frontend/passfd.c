@@ -353,7 +353,7 @@ static void op_send(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
 		    const ProtobufCMessage *req, struct passfd_op *op)
 {
 	struct kerr err = { 0 };
-	if (exec_request_message(fe, call, type, req, on_created, op, &err) < 0) {
+	if (executor_request_message(fe, call, type, req, on_created, op, &err) < 0) {
 		op_free(op);
 		ttrpc_call_fail_err(call, &err);
 	}
@@ -474,7 +474,7 @@ void passfd_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
 		    const uint32_t ports[3])
 {
 	if (fe->passfd_listen < 0 || !(ports[0] | ports[1] | ports[2])) {
-		exec_forward_message(fe, call, type, req);
+		executor_forward_message(fe, call, type, req);
 		return;
 	}
 	struct passfd_op *op = calloc(1, sizeof(*op));

@@ -103,7 +103,7 @@ RPC_HANDLER(rpc_get_guest_details)
 		.mem_hotplug_probe = r->mem_hotplug_probe ? 1 : 0,
 	};
 	struct kerr err = { 0 };
-	if (exec_request(fe, call, IPC_GET_GUEST_DETAILS_REQ, &ir, sizeof(ir),
+	if (executor_request(fe, call, IPC_GET_GUEST_DETAILS_REQ, &ir, sizeof(ir),
 			 get_guest_details_reply, &err) < 0)
 		ttrpc_call_fail_err(call, &err);
 }

@@ -40,6 +40,7 @@
 #include "grpc_status.h"
 #include "log.h"
 #include "monitor.h"
+#include "number.h"
 
 enum { FD_EXECUTOR = 3, FD_LAUNCHER = 4, FD_FRONTEND = 5 };
 
@@ -59,19 +60,6 @@ static void usage(FILE *f)
 		"                      (absent: all; empty: none), enforced on the front-end\n"
 		"  --version           print the version and exit\n"
 		"  --help              print this help and exit\n");
-}
-
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	errno = 0;
-	if (!*s || *s == '-')
-		return -1;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return -1;
-	*out = v;
-	return 0;
 }
 
 /* ---- replies ---- */
@@ -629,11 +617,11 @@ int main(int argc, char **argv)
 			cid = optarg;
 			bad = ipc_id_valid(cid, false) ? 0 : -1;
 			break;
-		case 'u': bad = parse_uint(optarg, 0xfffffffe, &uid); break;
-		case 'g': bad = parse_uint(optarg, 0xfffffffe, &gid); break;
+		case 'u': bad = number_parse_ulong(optarg, 0xfffffffe, &uid); break;
+		case 'g': bad = number_parse_ulong(optarg, 0xfffffffe, &gid); break;
 		case 'l': bad = log_level_parse(optarg, &level); break;
 		case 'b':
-			bad = parse_uint(optarg, 64ul << 20, &bufsz);
+			bad = number_parse_ulong(optarg, 64ul << 20, &bufsz);
 			if (!bad && bufsz < 4096)
 				bad = -1;
 			break;
@@ -683,12 +671,9 @@ int main(int argc, char **argv)
 		log_error("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
 		return 1;
 	}
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
-	    (m->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-		log_error("signalfd: %s", strerror(errno));
+	static const int signals[] = { SIGCHLD };
+	if ((m->sigfd = loop_signalfd(signals, 1, &err)) < 0) {
+		log_error("%s", err.msg);
 		return 1;
 	}
 	m->max_procs = raise_nofile();

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "loop.h"
 
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER _IO('T', 0x41)
@@ -67,11 +68,9 @@ int debug_console_find_shell(char *out, size_t len, struct kerr *err)
 
 /* In the child: a new session on tty (made the controlling terminal when it
  * can be), tty as stdio, everything else closed, then the shell. */
-static void __attribute__((noreturn)) exec_shell(int tty, const char *shell, bool interactive)
+static void __attribute__((noreturn)) execve_shell(int tty, const char *shell, bool interactive)
 {
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	loop_signals_unblock();
 	/* The parent ignores SIGPIPE, and ignored signals survive exec. */
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
@@ -287,7 +286,7 @@ static void start_session(struct debug_console *dc, int conn)
 	s->master = master;
 	pid_t pid = fork();
 	if (pid == 0)
-		exec_shell(slave, dc->shell, false);
+		execve_shell(slave, dc->shell, false);
 	int fork_errno = errno;
 	close(slave);
 	if (pid < 0) {
@@ -377,7 +376,7 @@ int debug_console_serial(struct debug_console **out, struct loop *l, const char 
 	snprintf(dc->shell, sizeof(dc->shell), "%s", shell);
 	pid_t pid = fork();
 	if (pid == 0)
-		exec_shell(tty, dc->shell, true);
+		execve_shell(tty, dc->shell, true);
 	int e = errno;
 	close(tty);
 	if (pid < 0) {

@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "initdata.h"
 #include "log.h"
+#include "loop.h"
 #include "openat2.h"
 
 #define NS_PER_MS 1000000ull
@@ -262,11 +263,9 @@ static char **environment_with(const char *add)
 }
 
 static void __attribute__((noreturn))
-exec_component(const struct gc_spec *s, char **env, int stdio_fd, pid_t parent)
+execve_component(const struct gc_spec *s, char **env, int stdio_fd, pid_t parent)
 {
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	loop_signals_unblock();
 	/* the parent ignores SIGPIPE, and ignored signals survive exec */
 	signal(SIGPIPE, SIG_DFL);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
@@ -359,7 +358,7 @@ static void step(struct guest_components *gc)
 	cleanup_free char **env = environment_with(p->spec.env);
 	pid_t pid = env ? fork() : -1;
 	if (pid == 0)
-		exec_component(&p->spec, env, gc->stdio_fd, gc->self);
+		execve_component(&p->spec, env, gc->stdio_fd, gc->self);
 	if (pid < 0) {
 		log_error("guest component %s: cannot start %s: %s", p->spec.id, p->spec.path,
 			  env ? strerror(errno) : "out of memory");

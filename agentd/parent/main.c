@@ -38,7 +38,9 @@
 #include "debug_console.h"
 #include "endpoints.h"
 #include "guest_components.h"
-#include "guest_opts.h"
+#include "helper_path.h"
+#include "number.h"
+#include "process_opts.h"
 #include "initdata_boot.h"
 #include "ipc.h"
 #include "log.h"
@@ -169,9 +171,7 @@ static pid_t spawn(struct parent *p, const char *path, char *const argv[], const
 	if (pid > 0)
 		return pid;
 
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	loop_signals_unblock();
 	signal(SIGPIPE, SIG_DFL);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != p->self)
 		_exit(127);
@@ -605,48 +605,19 @@ static void on_option_warning(const char *option, const char *value, const char 
 	log_fields(LOG_LVL_WARN, f, "option %s ignored: %s", option, why);
 }
 
-static bool is_exec(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-}
-
-/*
- * Where a helper binary is: --libexec-dir when given (only there);
- * otherwise next to this binary (an installed libexec layout, or a copy),
- * then the build tree's layout (agentd/parent/kata-agent next to
- * agentd/<subdir>/<name>), then the configured KATA_LIBEXECDIR.
- */
-/* out = fmt..., only if it fits: a truncated path must not be tried. */
-static bool try_path(char *out, size_t len, const char *fmt, const char *a, const char *b,
-		     const char *c)
-{
-	int n = c ? snprintf(out, len, fmt, a, b, c) : snprintf(out, len, fmt, a, b);
-	return n > 0 && (size_t)n < len && is_exec(out);
-}
-
+/* Where a helper binary is: --libexec-dir when given (only there), else
+ * helper_path_find's places. */
 static int find_helper(const char *libexec_dir, const char *name, const char *subdir, char *out,
 		       size_t len, struct kerr *err)
 {
 	if (libexec_dir) {
-		if (try_path(out, len, "%s/%s", libexec_dir, name, NULL))
+		int n = snprintf(out, len, "%s/%s", libexec_dir, name);
+		if (n > 0 && (size_t)n < len && helper_path_is_exec(out))
 			return 0;
 		return kerr_set(err, -ENOENT, "%s not found or not executable in --libexec-dir %s",
 				name, libexec_dir);
 	}
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			if (try_path(out, len, "%s/%s", self, name, NULL) ||
-			    try_path(out, len, "%s/../%s/%s", self, subdir, name))
-				return 0;
-		}
-	}
-	if (try_path(out, len, "%s/%s", KATA_LIBEXECDIR, name, NULL))
+	if (helper_path_find(name, subdir, out, len) == 0)
 		return 0;
 	return kerr_set(err, -ENOENT,
 			"%s not found next to kata-agent, in the build tree, or in %s "
@@ -811,12 +782,11 @@ static void usage(FILE *f)
 		KATA_LIBEXECDIR, DEFAULT_FRONTEND_ID, DEFAULT_FRONTEND_ID);
 }
 
+/* A uid or gid for an unprivileged process: never 0 (root). */
 static int parse_id(const char *s, unsigned long *out)
 {
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || end == s || s[0] == '-' || v == 0 || v > 0xfffffffe)
+	unsigned long v;
+	if (number_parse_ulong(s, 0xfffffffe, &v) < 0 || v == 0)
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -824,43 +794,45 @@ static int parse_id(const char *s, unsigned long *out)
 
 extern char **environ;
 
-/* Everything after the options: the log, init's late duties, the guest
- * extras, the socket, the executor and the front-end, then the loop until
- * the agent stops. Returns the exit status; whatever it set up is released
- * by parent_release, on every path. */
-static int parent_serve(struct parent *p, const char *libexec, const char *initdata,
-			struct kerr *err)
+/* The log, the policy, the announce line, init's late duties, the
+ * process-wide options and initdata: everything children inherit or read. */
+static int parent_prepare(struct parent *p, const char *initdata, struct kerr *err)
 {
 	log_set_level(p->opts.log_level);
 	open_log_sink(p);
 	if (policy_source_read(&p->policy, &p->opts, err) < 0) {
 		log_error("%s", err->msg);
-		return 1;
+		return -1;
 	}
 	json_t *announce = options_to_json(&p->opts);
 	json_object_set_new(announce, "policy", policy_source_json(&p->policy));
 	log_announce(announce);
 	if (p->pid1 && init_late(p->opts.unified_cgroup_hierarchy, err) < 0) {
 		log_error("%s", err->msg);
-		return 1;
+		return -1;
 	}
 	/* Before any child: they inherit the rlimit and the environment. */
-	guest_opts_apply(&p->opts);
+	process_opts_apply(&p->opts);
 	/* Before any child too: the components read what it writes, and the
 	 * policy will be in force before anything is served. A device that is
 	 * there but unusable stops the agent, as upstream's. */
 	if (initdata_boot(initdata, "/dev", &p->initdata, err) < 0) {
 		log_error("%s: the agent does not start", err->msg);
-		return 1;
+		return -1;
 	}
 	/* initdata's policy replaces the default one (upstream main.rs:
 	 * set_policy after initialize_policy); the executor logs which. */
 	if (p->initdata.policy_fd >= 0 &&
 	    policy_source_initdata(&p->policy, p->initdata.policy_fd, err) < 0) {
 		log_error("%s: the agent does not start", err->msg);
-		return 1;
+		return -1;
 	}
+	return 0;
+}
 
+/* The helpers' binaries, and the endpoints list they are given. */
+static int find_helpers(struct parent *p, const char *libexec, struct kerr *err)
+{
 	if (join_endpoints(p, err) < 0 ||
 	    find_helper(libexec, "kata-agent-executor", "executor", p->executor_path,
 			sizeof(p->executor_path), err) < 0 ||
@@ -871,39 +843,57 @@ static int parent_serve(struct parent *p, const char *libexec, const char *initd
 	    find_helper(libexec, "kata-agent-policy", "policy", p->policy_path,
 			sizeof(p->policy_path), err) < 0) {
 		log_error("%s", err->msg);
-		return 1;
+		return -1;
 	}
 	log_debug("executor %s, front-end %s", p->executor_path, p->frontend_path);
+	return 0;
+}
 
+/* Child subreaper, and SIGCHLD, SIGTERM and SIGINT through a signalfd,
+ * blocked before any child exists, so no SIGCHLD is lost. */
+static int take_signals(struct parent *p)
+{
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
 		log_error("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
-		return 1;
+		return -1;
 	}
-	/* Blocked before any child exists, so no SIGCHLD is lost. */
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
-	    (p->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-		log_error("signalfd: %s", strerror(errno));
-		return 1;
+	static const int signals[] = { SIGCHLD, SIGTERM, SIGINT };
+	struct kerr err = { 0 };
+	if ((p->sigfd = loop_signalfd(signals, 3, &err)) < 0) {
+		log_error("%s", err.msg);
+		return -1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
 
+/* The ttRPC socket (agent.server_addr) and the passfd listener. */
+static int open_listeners(struct parent *p, struct kerr *err)
+{
 	char abuf[160];
 	if (addr_parse(p->opts.server_addr, &p->addr, err) < 0 ||
 	    (p->listen_fd = addr_listen(&p->addr, err)) < 0) {
 		log_error("agent.server_addr %s: %s", p->opts.server_addr, err->msg);
-		return 1;
+		return -1;
 	}
 	log_info("listening on %s", addr_format(&p->addr, abuf, sizeof(abuf)));
 	if (passfd_listen(p, err) < 0) {
 		log_error("%s", err->msg);
-		return 1;
+		return -1;
 	}
+	return 0;
+}
 
+/* Everything after the options: the log, init's late duties, the guest
+ * extras, the socket, the executor and the front-end, then the loop until
+ * the agent stops. Returns the exit status; whatever it set up is released
+ * by parent_release, on every path. */
+static int parent_serve(struct parent *p, const char *libexec, const char *initdata,
+			struct kerr *err)
+{
+	if (parent_prepare(p, initdata, err) < 0 || find_helpers(p, libexec, err) < 0 ||
+	    take_signals(p) < 0 || open_listeners(p, err) < 0)
+		return 1;
 	if (loop_new(&p->loop, err) < 0 ||
 	    loop_add(p->loop, p->sigfd, EPOLLIN, on_signal, p, err) < 0 ||
 	    start_executor(p, err) < 0 || send_policy(p, err) < 0) {
@@ -965,59 +955,58 @@ static void parent_release(struct parent *p)
 	options_free(&p->opts);
 }
 
-int main(int argc, char **argv)
+static const struct option longopts[] = {
+	{ "cmdline", required_argument, NULL, 'c' },
+	{ "config", required_argument, NULL, 'f' },
+	{ "libexec-dir", required_argument, NULL, 'x' },
+	{ "frontend-uid", required_argument, NULL, 'u' },
+	{ "frontend-gid", required_argument, NULL, 'g' },
+	{ "shared-dir", required_argument, NULL, 'S' },
+	{ "cgroup-parent", required_argument, NULL, 'C' },
+	{ "monitor-uid", required_argument, NULL, 'U' },
+	{ "monitor-gid", required_argument, NULL, 'G' },
+	{ "passfd-addr", required_argument, NULL, 'P' },
+	{ "initdata", required_argument, NULL, 'I' },
+	{ "pause-bundle", required_argument, NULL, 'B' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The command line's files, not kept in struct parent. */
+struct start {
+	const char *cmdline, *config, *libexec, *initdata;
+};
+
+/* --{monitor,frontend}-{uid,gid}: a non-zero id, or -1 (said on stderr). */
+static int set_id(const char *who, const char *which, const char *arg, unsigned long *out)
 {
-	static const struct option longopts[] = {
-		{ "cmdline", required_argument, NULL, 'c' },
-		{ "config", required_argument, NULL, 'f' },
-		{ "libexec-dir", required_argument, NULL, 'x' },
-		{ "frontend-uid", required_argument, NULL, 'u' },
-		{ "frontend-gid", required_argument, NULL, 'g' },
-		{ "shared-dir", required_argument, NULL, 'S' },
-		{ "cgroup-parent", required_argument, NULL, 'C' },
-		{ "monitor-uid", required_argument, NULL, 'U' },
-		{ "monitor-gid", required_argument, NULL, 'G' },
-		{ "passfd-addr", required_argument, NULL, 'P' },
-		{ "initdata", required_argument, NULL, 'I' },
-		{ "pause-bundle", required_argument, NULL, 'B' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *cmdline = "/proc/cmdline", *config = NULL, *libexec = NULL, *initdata = NULL;
-	struct parent p = { .listen_fd = -1, .sigfd = -1, .passfd_fd = -1,
-			    .fe_uid = DEFAULT_FRONTEND_ID, .fe_gid = DEFAULT_FRONTEND_ID, .backoff = BACKOFF_MIN_NS,
-			    .shared_dir = "/run/kata-containers", .cgroup_parent = "",
-			    .pause_bundle = "/pause_bundle",
-			    .mon_uid = 65534, .mon_gid = 65534,
-			    .initdata = { .policy_fd = -1 } };
-	int o;
+	if (parse_id(arg, out) < 0) {
+		fprintf(stderr, "kata-agent: invalid --%s-%s %s (a non-zero id)\n", who, which, arg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The command line into p and s: -1 to go on, else the status to exit
+ * with (0 after --version or --help, 2 on a bad option). */
+static int parse_options(int argc, char **argv, struct parent *p, struct start *s)
+{
+	int o, bad = 0;
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (o) {
-		case 'c': cmdline = optarg; break;
-		case 'f': config = optarg; break;
-		case 'x': libexec = optarg; break;
-		case 'S': p.shared_dir = optarg; break;
-		case 'C': p.cgroup_parent = optarg; break;
-		case 'P': p.passfd_addr_arg = optarg; break;
-		case 'I': initdata = optarg; break;
-		case 'B': p.pause_bundle = optarg; break;
-		case 'U':
-		case 'G':
-			if (parse_id(optarg, o == 'U' ? &p.mon_uid : &p.mon_gid) < 0) {
-				fprintf(stderr, "kata-agent: invalid --monitor-%s %s (a non-zero id)\n",
-					o == 'U' ? "uid" : "gid", optarg);
-				return 2;
-			}
-			break;
-		case 'u':
-		case 'g':
-			if (parse_id(optarg, o == 'u' ? &p.fe_uid : &p.fe_gid) < 0) {
-				fprintf(stderr, "kata-agent: invalid --frontend-%s %s (a non-zero id)\n",
-					o == 'u' ? "uid" : "gid", optarg);
-				return 2;
-			}
-			break;
+		case 'c': s->cmdline = optarg; break;
+		case 'f': s->config = optarg; break;
+		case 'x': s->libexec = optarg; break;
+		case 'S': p->shared_dir = optarg; break;
+		case 'C': p->cgroup_parent = optarg; break;
+		case 'P': p->passfd_addr_arg = optarg; break;
+		case 'I': s->initdata = optarg; break;
+		case 'B': p->pause_bundle = optarg; break;
+		case 'U': bad = set_id("monitor", "uid", optarg, &p->mon_uid); break;
+		case 'G': bad = set_id("monitor", "gid", optarg, &p->mon_gid); break;
+		case 'u': bad = set_id("frontend", "uid", optarg, &p->fe_uid); break;
+		case 'g': bad = set_id("frontend", "gid", optarg, &p->fe_gid); break;
 		case 'V':
 			printf("kata-agent %s\n", KATA_AGENT_VERSION);
 			return 0;
@@ -1028,11 +1017,28 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+		if (bad)
+			return 2;
 	}
 	if (optind != argc) {
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct start s = { .cmdline = "/proc/cmdline" };
+	struct parent p = { .listen_fd = -1, .sigfd = -1, .passfd_fd = -1,
+			    .fe_uid = DEFAULT_FRONTEND_ID, .fe_gid = DEFAULT_FRONTEND_ID, .backoff = BACKOFF_MIN_NS,
+			    .shared_dir = "/run/kata-containers", .cgroup_parent = "",
+			    .pause_bundle = "/pause_bundle",
+			    .mon_uid = 65534, .mon_gid = 65534,
+			    .initdata = { .policy_fd = -1 } };
+	int rc = parse_options(argc, argv, &p, &s);
+	if (rc >= 0)
+		return rc;
 
 	log_init("parent", STDERR_FILENO, LOG_LVL_INFO);
 	/* Whatever started us may have left fds open: none of them is ours to
@@ -1053,12 +1059,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* options_load starts from the defaults itself. */
-	if (options_load(&p.opts, cmdline, config, environ, on_option_warning, NULL, &err) < 0) {
+	if (options_load(&p.opts, s.cmdline, s.config, environ, on_option_warning, NULL, &err) < 0) {
 		log_error("%s", err.msg);
 		options_free(&p.opts); /* it holds the defaults */
 		return 1;
 	}
-	int rc = parent_serve(&p, libexec, initdata, &err);
+	rc = parent_serve(&p, s.libexec, s.initdata, &err);
 	parent_release(&p);
 	if (p.served)
 		log_info("kata-agent exiting with status %d", rc);

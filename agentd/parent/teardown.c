@@ -10,6 +10,7 @@
  * each pid of cgroup.procs, repeated) so that a container that forks fast
  * cannot outrun the tree walk.
  */
+#include "procfs.h"
 #include "teardown.h"
 
 #include <dirent.h>
@@ -46,23 +47,6 @@ static void reap_all(void)
 		;
 }
 
-static pid_t ppid_of(pid_t pid)
-{
-	char p[64], buf[512];
-	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-	cleanup_close int fd = open(p, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* "pid (comm) state ppid ...": comm may hold anything, ')' last. */
-	char *r = strrchr(buf, ')');
-	int ppid;
-	if (!r || sscanf(r + 1, " %*c %d", &ppid) != 1)
-		return -1;
-	return ppid;
-}
-
 /* Every live descendant of the calling process; count in *n. */
 static pid_t *descendants(size_t *n)
 {
@@ -77,7 +61,7 @@ static pid_t *descendants(size_t *n)
 	size_t all = 0;
 	for (struct dirent *e; (e = readdir(d)) && all < MAX_PIDS;) {
 		pid_t p = atoi(e->d_name);
-		if (p > 0 && (ppid[all] = ppid_of(p)) > 0)
+		if (p > 0 && (ppid[all] = procfs_ppid(p)) > 0)
 			pid[all++] = p;
 	}
 	out[(*n)++] = getpid();

@@ -39,6 +39,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "loop.h"
+#include "number.h"
 
 #define FD_EXECUTOR 3
 /* Bounds of one query. genpolicy's CreateContainer check takes about
@@ -183,19 +184,6 @@ static void usage(FILE *f)
 		POLICY_MAX_STEPS, POLICY_QUERY_MEMORY >> 20, POLICY_AS_LIMIT >> 20);
 }
 
-static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	errno = 0;
-	if (!*s || *s == '-')
-		return -EINVAL;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 /* Whether this build can run under RLIMIT_AS. */
 static bool address_space_limited(void)
 {
@@ -226,31 +214,37 @@ static int check_channel(int fd, struct kerr *err)
 	return 0;
 }
 
-int main(int argc, char **argv)
+static const struct option longopts[] = {
+	{ "uid", required_argument, NULL, 'u' },
+	{ "gid", required_argument, NULL, 'g' },
+	{ "log-level", required_argument, NULL, 'l' },
+	{ "max-steps", required_argument, NULL, 's' },
+	{ "max-query-memory", required_argument, NULL, 'q' },
+	{ "max-memory", required_argument, NULL, 'm' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The command line's settings. */
+struct start {
+	unsigned long uid, gid, steps, qmem, as;
+	enum log_level level;
+};
+
+/* The command line into s: -1 to go on, else the status to exit with (0
+ * after --version or --help, 2 on a bad option). */
+static int parse_options(int argc, char **argv, struct start *s)
 {
-	static const struct option longopts[] = {
-		{ "uid", required_argument, NULL, 'u' },
-		{ "gid", required_argument, NULL, 'g' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "max-steps", required_argument, NULL, 's' },
-		{ "max-query-memory", required_argument, NULL, 'q' },
-		{ "max-memory", required_argument, NULL, 'm' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	unsigned long uid = 65534, gid = 65534, steps = POLICY_MAX_STEPS,
-		      qmem = POLICY_QUERY_MEMORY, as = POLICY_AS_LIMIT;
-	enum log_level level = LOG_LVL_INFO;
 	int o, bad = 0;
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (o) {
-		case 'u': bad = parse_ulong(optarg, 0xfffffffe, &uid); break;
-		case 'g': bad = parse_ulong(optarg, 0xfffffffe, &gid); break;
-		case 'l': bad = log_level_parse(optarg, &level); break;
-		case 's': bad = parse_ulong(optarg, 1ul << 40, &steps); break;
-		case 'q': bad = parse_ulong(optarg, 1ul << 40, &qmem); break;
-		case 'm': bad = parse_ulong(optarg, 1ul << 44, &as); break;
+		case 'u': bad = number_parse_ulong(optarg, 0xfffffffe, &s->uid); break;
+		case 'g': bad = number_parse_ulong(optarg, 0xfffffffe, &s->gid); break;
+		case 'l': bad = log_level_parse(optarg, &s->level); break;
+		case 's': bad = number_parse_ulong(optarg, 1ul << 40, &s->steps); break;
+		case 'q': bad = number_parse_ulong(optarg, 1ul << 40, &s->qmem); break;
+		case 'm': bad = number_parse_ulong(optarg, 1ul << 44, &s->as); break;
 		case 'V':
 			printf("kata-agent-policy %s\n", KATA_AGENT_VERSION);
 			return 0;
@@ -261,7 +255,8 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-		if (bad || (o == 's' && !steps) || (o == 'q' && !qmem) || (o == 'm' && as < qmem)) {
+		if (bad || (o == 's' && !s->steps) || (o == 'q' && !s->qmem) ||
+		    (o == 'm' && s->as < s->qmem)) {
 			fprintf(stderr, "kata-agent-policy: invalid option value: %s\n", optarg);
 			return 2;
 		}
@@ -270,29 +265,49 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	log_init("policy", STDERR_FILENO, level);
-	signal(SIGPIPE, SIG_IGN);
+	return -1;
+}
+
+/* The executor's channel checked, the address space capped, then the
+ * confinement: before anything untrusted is read. */
+static int confine(const struct start *s)
+{
 	pid_t parent = getppid();
 	struct kerr err = { 0 };
-	struct rlimit lim = { as, as };
+	struct rlimit lim = { s->as, s->as };
 	if (check_channel(FD_EXECUTOR, &err) < 0) {
 		log_error("%s", err.msg);
-		return 1;
+		return -1;
 	}
 	if (!address_space_limited()) {
 		/* AddressSanitizer reserves terabytes of shadow address space:
 		 * the query bounds still hold, the process-wide cap cannot. */
 		log_warn("built with AddressSanitizer: no RLIMIT_AS");
 	} else if (setrlimit(RLIMIT_AS, &lim) < 0) {
-		log_error("RLIMIT_AS %lu: %s", as, strerror(errno));
-		return 1;
+		log_error("RLIMIT_AS %lu: %s", s->as, strerror(errno));
+		return -1;
 	}
-	/* Nothing untrusted has been read yet. */
-	if (confine_self(&confine_policy, (uid_t)uid, (gid_t)gid, parent, &err) < 0) {
+	if (confine_self(&confine_policy, (uid_t)s->uid, (gid_t)s->gid, parent, &err) < 0) {
 		log_error("%s", err.msg);
-		return 1;
+		return -1;
 	}
-	struct policyd d = { .engine.limits = { .max_steps = steps, .max_memory = qmem } };
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct start s = { .uid = 65534, .gid = 65534, .steps = POLICY_MAX_STEPS,
+			   .qmem = POLICY_QUERY_MEMORY, .as = POLICY_AS_LIMIT,
+			   .level = LOG_LVL_INFO };
+	int r = parse_options(argc, argv, &s);
+	if (r >= 0)
+		return r;
+	log_init("policy", STDERR_FILENO, s.level);
+	signal(SIGPIPE, SIG_IGN);
+	if (confine(&s) < 0)
+		return 1;
+	struct kerr err = { 0 };
+	struct policyd d = { .engine.limits = { .max_steps = s.steps, .max_memory = s.qmem } };
 	if (loop_new(&d.loop, &err) < 0 ||
 	    ipc_chan_new(&d.exec, d.loop, FD_EXECUTOR, "executor", IPC_ROLE_EXECUTOR,
 			 executor_table, executor_closed, &d, &err) < 0) {
@@ -301,8 +316,8 @@ int main(int argc, char **argv)
 	}
 	log_info("policy process confined: uid %lu gid %lu, no capabilities, empty root, "
 		 "seccomp allow-list; %lu steps and %lu MiB per query, %lu MiB in all",
-		 uid, gid, steps, qmem >> 20, as >> 20);
-	int r = loop_run(d.loop, &err);
+		 s.uid, s.gid, s.steps, s.qmem >> 20, s.as >> 20);
+	r = loop_run(d.loop, &err);
 	if (r < 0)
 		log_error("event loop: %s", err.msg);
 	ipc_chan_free(d.exec);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_cgstats.c - libFuzzer target for the parsers behind StatsContainer
- * (agentd/executor/cgroups_stats.c, pure: cgroups_stats.h) on any text:
+ * (agentd/executor/cgroups/cgroups_stats.c, pure: cgroups_stats.h) on any text:
  * single values, "max", per-cpu lists, flat keyed files (memory.stat,
  * cpu.stat, memory.events), v1 blkio files, v2 io.stat, hugetlb file names,
  * and /proc/<pid>/net/dev of the container's init, whose interface names

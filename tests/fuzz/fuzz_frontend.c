@@ -6,7 +6,7 @@
  * (common/ttrpc_server.c) into rpc_dispatch (agentd/frontend/rpc.c: catalog,
  * endpoint policy, decode) and the method's handler (containers.c,
  * guest.c, network.c, metrics.c, oom.c: the checks), up to what it forwards
- * to the executor (exec_client.c) or to the container's monitor
+ * to the executor (executor.c) or to the container's monitor
  * (monitors.c). This program plays both peers on socketpairs, in the same
  * event loop, and answers each forwarded message as the rest of the input
  * says: an ERROR, the expected reply, that type with fuzzed bytes, any
@@ -399,7 +399,7 @@ static void executor_channel(void)
 	struct kerr e = { 0 };
 	FUZZ_ASSERT(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
 	H.ex = add_end(sv[1], on_exec);
-	FUZZ_ASSERT(exec_client_start(&H.fe, sv[0], &e) == 0, "%s", e.msg);
+	FUZZ_ASSERT(executor_start(&H.fe, sv[0], &e) == 0, "%s", e.msg);
 }
 
 /* A fresh channel to c1's monitor for every input: MONITOR_ATTACH replaces

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_netlink.c - libFuzzer target for the executor's reading of rtnetlink
- * answers (agentd/executor/netlink.c nl_walk: the message walk, ACK and
+ * answers (agentd/executor/net/netlink.c nl_walk: the message walk, ACK and
  * extended-ACK errors; net_dump.c: the link, address and route dump
  * parsers of the network RPCs), on buffers as recv() would return them.
  * The kernel is the peer here, but the network namespace is the pod's: a

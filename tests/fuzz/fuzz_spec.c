@@ -4,10 +4,10 @@
  * (agentd/executor/container/spec_check.c) on the protobuf bytes a
  * compromised front-end could send (CREATE_CONTAINER_REQ, EXEC_PROCESS_REQ
  * carry a packed CreateContainerRequest / ExecProcessRequest), in the
- * order the executor runs them (agentd/executor/containers.c
+ * order the executor runs them (agentd/executor/handlers/containers.c
  * on_create_container, on_exec_process), then what the container's setup
  * and cgroup derive, purely, from a spec that passed:
- *  - the seccomp filter (cseccomp_build, not loaded);
+ *  - the seccomp filter (container_seccomp_build, not loaded);
  *  - the state JSON given to hooks (hooks_state_json);
  *  - the device rules (cg_devices_check at create; cg_dev_rules_merge with
  *    the defaults, then again as an UpdateContainer adds rules) and the v2
@@ -165,7 +165,7 @@ static void create(const uint8_t *p, size_t n)
 	const Grpc__Spec *s = req->oci;
 	if (s->linux && s->linux->seccomp) {
 		scmp_filter_ctx ctx = NULL;
-		if (cseccomp_build(s->linux->seccomp, &ctx, &e) == 0)
+		if (container_seccomp_build(s->linux->seccomp, &ctx, &e) == 0)
 			seccomp_release(ctx);
 	}
 	char *state = hooks_state_json(s, req->container_id, "creating", 42, s->root->path);

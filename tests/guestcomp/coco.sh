@@ -5,7 +5,7 @@
 # confidential-data-hub component: a pod pulled in the guest
 # (image_guest_pull storages), sealed environment values (init and exec),
 # a CDH that never answers, and the attacks on what the executor does with
-# those requests (agentd/executor/guest_pull.c, sealed_env.c, cdh_job.c).
+# those requests (agentd/executor/coco/guest_pull.c, sealed_env.c, cdh_job.c).
 # Requests are shaped as the Go runtime sends them: kata_agent.go
 # handleImageGuestPullBlockVolume (driver "image_guest_pull", source = the
 # image reference or "pause" for the sandbox, fstype "overlay", driver

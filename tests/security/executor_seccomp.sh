@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The executor's own seccomp deny-list (agentd/executor/exec_seccomp.c;
-# tests/unit/test_exec_seccomp.c calls every listed syscall under it):
+# The executor's own seccomp deny-list (agentd/executor/executor_seccomp.c;
+# tests/unit/test_executor_seccomp.c calls every listed syscall under it):
 #  - the running executor has it loaded, and what runs in its context (a
 #    poststop hook, run by its runner) is refused a listed call (syslog,
 #    through dmesg);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_cgroup_devices.c - device rules (agentd/executor/cgroups_devices.c):
+ * test_cgroup_devices.c - device rules (agentd/executor/cgroups/cgroups_devices.c):
  * validation and merging of linux.resources.devices, the v1 lines, the BPF
  * program checked by a small interpreter against a direct evaluation of the
  * rules, and (root, a cgroup2 mount at /sys/fs/cgroup/unified) the real

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_cgroups.c - agentd/executor/cgroups.c on the real hierarchies (needs
+ * test_cgroups.c - agentd/executor/cgroups/cgroups.c on the real hierarchies (needs
  * root): layout detection, creation under a private parent, placing and
  * killing a process, path validation, and the v2 half against a cgroup2
  * mount (the hybrid host's /sys/fs/cgroup/unified, or /sys/fs/cgroup on a

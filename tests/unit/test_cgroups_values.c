@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_cgroups_values.c - agentd/executor/cgroups_values.c: the weight
+ * test_cgroups_values.c - agentd/executor/cgroups/cgroups_values.c: the weight
  * conversions runc uses (cpu.shares -> cpu.weight, blkio weight ->
  * io.weight), huge page size strings, interface names. No cgroup needed.
  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_coco_exec.c - the pure parts of the executor's confidential-guest
- * code (agentd/executor/guest_pull.c): image references as the runtime
+ * code (agentd/executor/coco/guest_pull.c): image references as the runtime
  * sends them (and hostile ones), the image_guest_pull driver option as
  * handleImageGuestPullBlockVolume marshals it, the pause bundle's process;
  * and the CDH worker's confinement (cdh_job.c) checked from /proc in a

@@ -2,7 +2,7 @@
 /*
  * test_container.c - container setup (agentd/executor/container) end to end
  * on this host: busybox rootfs built in a temp dir, specs written as JSON and
- * decoded with pbjson, container_spawn/container_start without CLONE_PARENT
+ * decoded with pbjson, stages_spawn/stages_start without CLONE_PARENT
  * (this test reaps its containers). Needs root. Runs in a private mount
  * namespace; after every container the test's mountinfo must be unchanged
  * and no child may be left. cgroups are not touched.
@@ -23,7 +23,7 @@
 
 #include <jansson.h>
 
-#include "container_spawn.h"
+#include "stages.h"
 #include "grpc_status.h"
 #include "pbjson.h"
 #include "spec_check.h"
@@ -142,11 +142,11 @@ static void run_spec_ex(json_t *spec_json, const char *id, struct run *res,
 		.cgroup_fd = -1, .stdio = { devnull, pfd[1], pfd[1] },
 	};
 	struct container_child c;
-	res->spawn_rc = container_spawn(&l, &c, &res->err);
+	res->spawn_rc = stages_spawn(&l, &c, &res->err);
 	if (res->spawn_rc == 0) {
 		if (between)
 			between(arg);
-		int r = container_start(&l, &c, &res->err);
+		int r = stages_start(&l, &c, &res->err);
 		close(pfd[1]);
 		pfd[1] = -1;
 		if (r < 0)
@@ -155,7 +155,7 @@ static void run_spec_ex(json_t *spec_json, const char *id, struct run *res,
 		siginfo_t si = { 0 };
 		if (waitid(P_PIDFD, (id_t)c.pidfd, &si, WEXITED) == 0)
 			res->status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
-		container_child_release(&c);
+		stages_child_release(&c);
 	}
 	if (pfd[1] >= 0)
 		close(pfd[1]);
@@ -700,7 +700,7 @@ TEST(create_waits_until_start)
 }
 
 struct exec_run {
-	int spawn_rc;      /* the exec's container_spawn */
+	int spawn_rc;      /* the exec's stages_spawn */
 	int status;        /* the exec's exit status */
 	char out[256];     /* the exec's stdout and stderr */
 	char init_out[256];
@@ -730,29 +730,29 @@ static void run_exec(json_t *sj, const char *cmd, struct exec_run *res, int *tap
 				      .join_pidfd = -1, .cgroup_fd = -1,
 				      .stdio = { in[0], out[1], out[1] } };
 	struct container_child c, e;
-	int r = container_spawn(&l, &c, &err);
+	int r = stages_spawn(&l, &c, &err);
 	if (r < 0)
 		printf("# %s\n", err.msg);
 	REQUIRE(r == 0);
-	REQUIRE(container_start(&l, &c, &err) == 0);
+	REQUIRE(stages_start(&l, &c, &err) == 0);
 
 	struct container_launch le = l;
 	le.process = (Grpc__Process *)pmsg;
 	le.join_pidfd = c.pidfd;
 	le.stdio[0] = -1;
 	le.stdio[1] = le.stdio[2] = eout[1];
-	res->spawn_rc = container_spawn(&le, &e, &err);
+	res->spawn_rc = stages_spawn(&le, &e, &err);
 	if (res->spawn_rc < 0)
 		printf("# exec: %s\n", err.msg);
 	if (res->spawn_rc == 0) {
-		CHECK_EQ_INT(container_start(&le, &e, &err), 0);
+		CHECK_EQ_INT(stages_start(&le, &e, &err), 0);
 		close(eout[1]);
 		read_all(eout[0], res->out, sizeof(res->out));
 		tap_diag("exec out: ", res->out);
 		siginfo_t si = { 0 };
 		CHECK_EQ_INT(waitid(P_PIDFD, (id_t)e.pidfd, &si, WEXITED), 0);
 		res->status = si.si_status;
-		container_child_release(&e);
+		stages_child_release(&e);
 	} else {
 		close(eout[1]);
 	}
@@ -762,7 +762,7 @@ static void run_exec(json_t *sj, const char *cmd, struct exec_run *res, int *tap
 	read_all(out[0], res->init_out, sizeof(res->init_out));
 	siginfo_t si = { 0 };
 	CHECK_EQ_INT(waitid(P_PIDFD, (id_t)c.pidfd, &si, WEXITED), 0);
-	container_child_release(&c);
+	stages_child_release(&c);
 	close(in[0]);
 	close(out[0]);
 	close(eout[0]);
@@ -825,7 +825,7 @@ TEST(clone_parent_makes_monitor_the_parent)
 					      .cgroup_fd = -1, .stdio = { -1, -1, -1 },
 					      .flags = CONTAINER_SPAWN_CLONE_PARENT };
 		struct container_child c;
-		if (container_spawn(&l, &c, &err) < 0 || container_start(&l, &c, &err) < 0) {
+		if (stages_spawn(&l, &c, &err) < 0 || stages_start(&l, &c, &err) < 0) {
 			printf("# launcher: %s\n", err.msg);
 			_exit(2);
 		}

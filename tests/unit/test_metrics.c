@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_metrics.c - GetMetrics without an agent: the executor's readers and
- * Prometheus formatting (agentd/executor/metrics.c) on a fixture proc tree
+ * Prometheus formatting (agentd/executor/readers/metrics.c) on a fixture proc tree
  * written to a temporary directory, and the front-end's check of the text
  * (agentd/frontend/metrics.c).
  */
@@ -21,8 +21,8 @@
 
 /* agentd/frontend/metrics.c is linked for metrics_text_check; its RPC
  * handler needs the executor client, which these tests never call. */
-int exec_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
-		 size_t len, exec_reply_fn fn, struct kerr *err)
+int executor_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
+		 size_t len, executor_reply_fn fn, struct kerr *err)
 {
 	return kerr_set(err, -ENOSYS, "not in this test");
 }

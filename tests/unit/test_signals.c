@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_signals.c - SignalProcess's look at /proc/PID/status
- * (agentd/executor/signals.c) on fixture proc trees, and the exec's
+ * (agentd/executor/readers/signals.c) on fixture proc trees, and the exec's
  * inherited process and environment (container/process.c, pure parts).
  */
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_storage.c - agentd/executor/storage.c against real mounts, in a
+ * test_storage.c - agentd/executor/storage/storage.c against real mounts, in a
  * private mount namespace (needs root): local, ephemeral (tmpfs, hugetlbfs,
  * UpdateEphemeralMounts), bind, watchable-bind, the allowed-root and
  * symlink checks, refcounting, nothing left behind.

@@ -17,12 +17,12 @@
 #include "oci.pb-c.h"
 
 /* Check names (actions, ops, arches, flags) and bounds; no filter is built. */
-int cseccomp_check(const Grpc__LinuxSeccomp *sc, struct kerr *err);
+int container_seccomp_check(const Grpc__LinuxSeccomp *sc, struct kerr *err);
 
 /* Build a filter; release with seccomp_release(). It is not loaded. */
-int cseccomp_build(const Grpc__LinuxSeccomp *sc, scmp_filter_ctx *out, struct kerr *err);
+int container_seccomp_build(const Grpc__LinuxSeccomp *sc, scmp_filter_ctx *out, struct kerr *err);
 
 /* Load into the calling process. */
-int cseccomp_load(scmp_filter_ctx ctx, struct kerr *err);
+int container_seccomp_load(scmp_filter_ctx ctx, struct kerr *err);
 
 #endif

@@ -175,47 +175,46 @@ static int check_path_list(char *const *paths, size_t n, const char *field, stru
 	return 0;
 }
 
-static int check_linux(const Grpc__Linux *lx, int *ns_flags, struct kerr *err)
+/* Linux.Namespaces: known, each once, a mount namespace, no mount or user
+ * namespace joined by path; their CLONE_* flags in *flags. */
+static int check_namespaces(const Grpc__Linux *lx, int *flags, struct kerr *err)
 {
-	int flags = 0, r;
 	char f[64];
-
+	int r;
+	*flags = 0;
 	for (size_t i = 0; i < lx->n_namespaces; i++) {
 		const Grpc__LinuxNamespace *ns = lx->namespaces[i];
 		int fl = ns_flag_from_name(ns->type);
 		if (!fl)
 			return INVALID(err, "Linux.Namespaces[%zu].Type \"%.32s\": unknown namespace",
 				       i, ns->type);
-		if (flags & fl)
+		if (*flags & fl)
 			return INVALID(err, "Linux.Namespaces[%zu]: %s given twice", i, ns->type);
-		flags |= fl;
-		if (ns->path[0]) {
-			snprintf(f, sizeof(f), "Linux.Namespaces[%zu].Path", i);
-			if ((r = check_path(ns->path, true, f, err)) < 0)
-				return r;
-			if (fl == CLONE_NEWNS)
-				return INVALID(err, "Linux.Namespaces[%zu]: joining a mount namespace "
-						    "by path is not allowed: the rootfs is set up in a "
-						    "new one",
+		*flags |= fl;
+		if (!ns->path[0])
+			continue;
+		snprintf(f, sizeof(f), "Linux.Namespaces[%zu].Path", i);
+		if ((r = check_path(ns->path, true, f, err)) < 0)
+			return r;
+		if (fl == CLONE_NEWNS)
+			return INVALID(err, "Linux.Namespaces[%zu]: joining a mount namespace "
+					    "by path is not allowed: the rootfs is set up in a "
+					    "new one",
+				       i);
+		if (fl == CLONE_NEWUSER)
+			return kerr_set_status(err, GRPC_UNIMPLEMENTED, -EOPNOTSUPP,
+					       "Linux.Namespaces[%zu]: joining a user "
+					       "namespace by path is not supported",
 					       i);
-			if (fl == CLONE_NEWUSER)
-				return kerr_set_status(err, GRPC_UNIMPLEMENTED, -EOPNOTSUPP,
-						       "Linux.Namespaces[%zu]: joining a user "
-						       "namespace by path is not supported",
-						       i);
-		}
 	}
-	if (!(flags & CLONE_NEWNS))
+	if (!(*flags & CLONE_NEWNS))
 		return INVALID(err, "Linux.Namespaces: a mount namespace is required");
+	return 0;
+}
 
-	if (lx->n_uidmappings > SPEC_MAX_IDMAPS || lx->n_gidmappings > SPEC_MAX_IDMAPS)
-		return INVALID(err, "Linux.UIDMappings/GIDMappings: at most %d entries each",
-			       SPEC_MAX_IDMAPS);
-	if ((lx->n_uidmappings || lx->n_gidmappings) && !(flags & CLONE_NEWUSER))
-		return INVALID(err, "Linux.UIDMappings: given without a user namespace");
-	if ((flags & CLONE_NEWUSER) && (!lx->n_uidmappings || !lx->n_gidmappings))
-		return INVALID(err, "Linux.UIDMappings/GIDMappings: a new user namespace needs both");
-
+/* Linux.Sysctl: bounded, namespaced keys of namespaces the container has. */
+static int check_sysctl(const Grpc__Linux *lx, int flags, struct kerr *err)
+{
 	if (lx->n_sysctl > SPEC_MAX_SYSCTL)
 		return INVALID(err, "Linux.Sysctl: %zu entries, at most %d", lx->n_sysctl,
 			       SPEC_MAX_SYSCTL);
@@ -229,7 +228,14 @@ static int check_linux(const Grpc__Linux *lx, int *ns_flags, struct kerr *err)
 			return INVALID(err, "Linux.Sysctl \"%.128s\": value longer than %d", k,
 				       SPEC_MAX_SYSCTL_VALUE);
 	}
+	return 0;
+}
 
+/* Linux.Devices: bounded, below /dev, known types, numbers in range. */
+static int check_devices(const Grpc__Linux *lx, struct kerr *err)
+{
+	char f[64];
+	int r;
 	if (lx->n_devices > SPEC_MAX_DEVICES)
 		return INVALID(err, "Linux.Devices: %zu entries, at most %d", lx->n_devices,
 			       SPEC_MAX_DEVICES);
@@ -246,14 +252,30 @@ static int check_linux(const Grpc__Linux *lx, int *ns_flags, struct kerr *err)
 		if (d->major < 0 || d->major > 0xfff || d->minor < 0 || d->minor > 0xfffff)
 			return INVALID(err, "Linux.Devices[%zu]: major/minor out of range", i);
 	}
-	if ((r = check_path_list(lx->maskedpaths, lx->n_maskedpaths, "Linux.MaskedPaths", err)) < 0 ||
+	return 0;
+}
+
+static int check_linux(const Grpc__Linux *lx, int *ns_flags, struct kerr *err)
+{
+	int flags = 0, r;
+	if ((r = check_namespaces(lx, &flags, err)) < 0)
+		return r;
+	if (lx->n_uidmappings > SPEC_MAX_IDMAPS || lx->n_gidmappings > SPEC_MAX_IDMAPS)
+		return INVALID(err, "Linux.UIDMappings/GIDMappings: at most %d entries each",
+			       SPEC_MAX_IDMAPS);
+	if ((lx->n_uidmappings || lx->n_gidmappings) && !(flags & CLONE_NEWUSER))
+		return INVALID(err, "Linux.UIDMappings: given without a user namespace");
+	if ((flags & CLONE_NEWUSER) && (!lx->n_uidmappings || !lx->n_gidmappings))
+		return INVALID(err, "Linux.UIDMappings/GIDMappings: a new user namespace needs both");
+	if ((r = check_sysctl(lx, flags, err)) < 0 || (r = check_devices(lx, err)) < 0 ||
+	    (r = check_path_list(lx->maskedpaths, lx->n_maskedpaths, "Linux.MaskedPaths", err)) < 0 ||
 	    (r = check_path_list(lx->readonlypaths, lx->n_readonlypaths, "Linux.ReadonlyPaths",
 				 err)) < 0)
 		return r;
 	if (lx->rootfspropagation[0] && !rootfs_propagation_known(lx->rootfspropagation))
 		return INVALID(err, "Linux.RootfsPropagation \"%.32s\": unknown",
 			       lx->rootfspropagation);
-	if (lx->seccomp && (r = cseccomp_check(lx->seccomp, err)) < 0)
+	if (lx->seccomp && (r = container_seccomp_check(lx->seccomp, err)) < 0)
 		return r;
 	if (lx->mountlabel[0])
 		log_warn("Linux.MountLabel %s: SELinux is not supported, not applied",

@@ -1133,22 +1133,16 @@ static void parse_else(struct parser *p, struct rule *r)
 	}
 }
 
-static void parse_rule(struct parser *p, struct rlist *rl)
+/* The rule head's reference after its first name: ".name" and "[term]"
+ * parts into path, but the last bracket, which is returned (NULL: none). */
+static struct term *parse_head_ref(struct parser *p, struct token *at, struct tlist *path)
 {
-	struct token *at = cur(p);
-	bool deflt = take(p, "default");
-	struct tlist path = { 0 };
-	const char *first = expect_ident(p);
-	tl_push(p, &path, const_term(p, rv_cstr(p->a, first), at));
-	struct rule *r = new_rule(p, at);
-	r->is_default = deflt;
-	enum rule_kind kind = RK_COMPLETE;
 	struct term *bracket = NULL;
 	for (;;) {
 		if (is(p, ".") && !cur(p)->ws_before) {
 			p->i++;
 			struct token *t = cur(p);
-			tl_push(p, &path, const_term(p, rv_cstr(p->a, expect_ident(p)), t));
+			tl_push(p, path, const_term(p, rv_cstr(p->a, expect_ident(p)), t));
 		} else if (is(p, "[") && !cur(p)->ws_before) {
 			p->i++;
 			bool sig = p->nl_sig;
@@ -1159,29 +1153,46 @@ static void parse_rule(struct parser *p, struct rlist *rl)
 			if (bracket) {
 				if (bracket->k != TM_CONST || bracket->v->t != RV_STR)
 					perr(p, at, "rule heads with variables inside the path are not supported");
-				tl_push(p, &path, bracket);
+				tl_push(p, path, bracket);
 			}
 			bracket = k;
 		} else {
-			break;
+			return bracket;
 		}
 	}
+}
+
+/* A function's parameters, "(" already seen. */
+static void parse_func_args(struct parser *p, struct rule *r)
+{
+	p->i++;
+	bool sig = p->nl_sig;
+	p->nl_sig = false;
+	struct tlist args = { 0 };
+	if (!is(p, ")")) {
+		do
+			tl_push(p, &args, parse_in(p));
+		while (accept(p, ","));
+	}
+	expect(p, ")");
+	p->nl_sig = sig;
+	r->args = args.v;
+	r->nargs = args.n;
+}
+
+static void parse_rule(struct parser *p, struct rlist *rl)
+{
+	struct token *at = cur(p);
+	bool deflt = take(p, "default");
+	struct tlist path = { 0 };
+	const char *first = expect_ident(p);
+	tl_push(p, &path, const_term(p, rv_cstr(p->a, first), at));
+	struct rule *r = new_rule(p, at);
+	r->is_default = deflt;
+	enum rule_kind kind = RK_COMPLETE;
+	struct term *bracket = parse_head_ref(p, at, &path);
 	if (is(p, "(") && !bracket) {
-		p->i++;
-		struct term call = { 0 };
-		bool sig = p->nl_sig;
-		p->nl_sig = false;
-		struct tlist args = { 0 };
-		if (!is(p, ")")) {
-			do
-				tl_push(p, &args, parse_in(p));
-			while (accept(p, ","));
-		}
-		expect(p, ")");
-		p->nl_sig = sig;
-		(void)call;
-		r->args = args.v;
-		r->nargs = args.n;
+		parse_func_args(p, r);
 		kind = RK_FUNC;
 	}
 	if (accept(p, "contains")) {
@@ -1198,11 +1209,6 @@ static void parse_rule(struct parser *p, struct rlist *rl)
 		r->value = parse_in(p);
 		if (kind == RK_SET)
 			kind = RK_OBJ;
-	}
-	/* p["k"] := v with a constant string key defines data...p.k (ref head) */
-	if (kind == RK_OBJ && r->key->k == TM_CONST && r->key->v->t == RV_STR && !deflt &&
-	    tok_is(cur(p), "if") == false && 0) {
-		/* kept as a partial object: the common reading in policies */
 	}
 	if (deflt) {
 		if (!r->value)

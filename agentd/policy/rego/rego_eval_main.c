@@ -72,110 +72,128 @@ static int fail(struct kerr *err)
 	return 1;
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "module", required_argument, NULL, 'm' },
-		{ "data", required_argument, NULL, 'd' },
-		{ "input", required_argument, NULL, 'i' },
-		{ "bindings", no_argument, NULL, 'b' },
-		{ "strict", no_argument, NULL, 's' },
-		{ "max-steps", required_argument, NULL, 'S' },
-		{ "max-memory", required_argument, NULL, 'M' },
-		{ "repeat", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 },
-	};
+static const struct option opts[] = {
+	{ "module", required_argument, NULL, 'm' },
+	{ "data", required_argument, NULL, 'd' },
+	{ "input", required_argument, NULL, 'i' },
+	{ "bindings", no_argument, NULL, 'b' },
+	{ "strict", no_argument, NULL, 's' },
+	{ "max-steps", required_argument, NULL, 'S' },
+	{ "max-memory", required_argument, NULL, 'M' },
+	{ "repeat", required_argument, NULL, 'r' },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct args {
 	const char *mods[256];
-	int nmods = 0, c;
-	const char *data_path = NULL, *input_path = NULL;
-	bool bindings = false;
-	long repeat = 1;
-	struct rego_limits lim = { 0 };
+	int nmods;
+	const char *data_path, *input_path, *query;
+	bool bindings;
+	long repeat;
+	struct rego_limits lim;
+};
+
+/* The command line into a: 0, or 2 (usage said). */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	int c;
 	while ((c = getopt_long(argc, argv, "m:d:i:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (nmods == 256)
+			if (a->nmods == 256)
 				return usage();
-			mods[nmods++] = optarg;
+			a->mods[a->nmods++] = optarg;
 			break;
-		case 'd':
-			data_path = optarg;
-			break;
-		case 'i':
-			input_path = optarg;
-			break;
-		case 'b':
-			bindings = true;
-			break;
-		case 's':
-			lim.strict_builtin_errors = true;
-			break;
-		case 'S':
-			lim.max_steps = strtoull(optarg, NULL, 10);
-			break;
-		case 'M':
-			lim.max_memory = strtoull(optarg, NULL, 10);
-			break;
-		case 'r':
-			repeat = strtol(optarg, NULL, 10);
-			break;
-		default:
-			return usage();
+		case 'd': a->data_path = optarg; break;
+		case 'i': a->input_path = optarg; break;
+		case 'b': a->bindings = true; break;
+		case 's': a->lim.strict_builtin_errors = true; break;
+		case 'S': a->lim.max_steps = strtoull(optarg, NULL, 10); break;
+		case 'M': a->lim.max_memory = strtoull(optarg, NULL, 10); break;
+		case 'r': a->repeat = strtol(optarg, NULL, 10); break;
+		default: return usage();
 		}
 	}
-	if (optind + 1 != argc || repeat < 1)
+	if (optind + 1 != argc || a->repeat < 1)
 		return usage();
-	struct kerr err;
-	struct rego_policy *p;
-	if (rego_policy_new(&p, &lim, &err) < 0)
-		return fail(&err);
-	for (int i = 0; i < nmods; i++) {
+	a->query = argv[optind];
+	return 0;
+}
+
+/* The modules compiled and the data set into p: 0, or the exit status. */
+static int load_policy(const struct args *a, struct rego_policy *p, struct kerr *err)
+{
+	for (int i = 0; i < a->nmods; i++) {
 		size_t len;
-		char *text = read_file(mods[i], &len);
+		char *text = read_file(a->mods[i], &len);
 		if (!text) {
-			fprintf(stderr, "rego-eval: %s: %s\n", mods[i], strerror(errno));
+			fprintf(stderr, "rego-eval: %s: %s\n", a->mods[i], strerror(errno));
 			return 1;
 		}
-		int r = rego_policy_add_module(p, mods[i], text, len, &err);
+		int r = rego_policy_add_module(p, a->mods[i], text, len, err);
 		free(text);
 		if (r < 0)
-			return fail(&err);
+			return fail(err);
 	}
-	if (rego_policy_compile(p, &err) < 0)
-		return fail(&err);
-	json_t *input = NULL;
-	if (data_path) {
-		json_t *data = load_json(data_path);
+	if (rego_policy_compile(p, err) < 0)
+		return fail(err);
+	if (a->data_path) {
+		json_t *data = load_json(a->data_path);
 		if (!data)
 			return 1;
-		int r = rego_policy_set_data(p, data, &err);
+		int r = rego_policy_set_data(p, data, err);
 		json_decref(data);
 		if (r < 0)
-			return fail(&err);
+			return fail(err);
 	}
-	if (input_path && !(input = load_json(input_path)))
-		return 1;
-	struct rego_result res;
+	return 0;
+}
+
+/* The query, a->repeat times (each timed on stderr when more than one);
+ * the last result in res. */
+static int eval_repeated(const struct args *a, struct rego_policy *p, json_t *input,
+			 struct rego_result *res, struct kerr *err)
+{
 	int r = 0;
-	for (long i = 0; i < repeat; i++) {
+	for (long i = 0; i < a->repeat; i++) {
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		r = rego_eval(p, argv[optind], input, &res, &err);
+		r = rego_eval(p, a->query, input, res, err);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if (repeat > 1)
+		if (a->repeat > 1)
 			fprintf(stderr, "run %ld: %.3f ms, %llu steps, %zu bytes\n", i,
 				(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6,
-				(unsigned long long)res.steps, res.memory);
-		if (i + 1 < repeat)
-			rego_result_clear(&res);
+				(unsigned long long)res->steps, res->memory);
+		if (i + 1 < a->repeat)
+			rego_result_clear(res);
 	}
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { .repeat = 1 };
+	int rc = parse_args(argc, argv, &a);
+	if (rc)
+		return rc;
+	struct kerr err;
+	struct rego_policy *p;
+	if (rego_policy_new(&p, &a.lim, &err) < 0)
+		return fail(&err);
+	if ((rc = load_policy(&a, p, &err)))
+		return rc;
+	json_t *input = NULL;
+	if (a.input_path && !(input = load_json(a.input_path)))
+		return 1;
+	struct rego_result res;
+	int r = eval_repeated(&a, p, input, &res, &err);
 	if (res.prints)
 		fprintf(stderr, "%s\n", res.prints);
 	if (r < 0) {
 		rego_result_clear(&res);
 		return fail(&err);
 	}
-	json_t *out = bindings ? res.bindings : res.value;
+	json_t *out = a.bindings ? res.bindings : res.value;
 	if (out) {
 		char *s = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 		printf("%s\n", s);

@@ -8,7 +8,7 @@
 plan 38
 suite_requires
 
-# Guest-wide requests (agentd/executor/guest_ops.c): CopyFile below the
+# Guest-wide requests (agentd/executor/handlers/guest.c): CopyFile below the
 # shared dir's shared/containers, upstream's subtree (chunks, directories, symlinks, owner and mode, refusals that
 # write nothing), GetVolumeStats, ReseedRandomDev; SetGuestDateTime only
 # with refused values (a valid one would set this host's clock: the VM

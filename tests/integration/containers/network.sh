@@ -8,7 +8,7 @@
 plan 13
 suite_requires
 
-# The guest network RPCs (agentd/executor/network.c) against an agent in a
+# The guest network RPCs (agentd/executor/handlers/network.c) against an agent in a
 # network namespace of its own, with a veth pair made there: this host's
 # network is never touched.
 t_network() {

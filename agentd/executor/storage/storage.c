@@ -1385,70 +1385,140 @@ int storage_add(struct storage_set *set, const Grpc__Storage *s, const struct st
 	return storage_add_dev(set, s, pol, NULL, err);
 }
 
+/* What storage_add_dev checked of a request before it touches anything. */
+struct add_req {
+	enum storage_kind kind;
+	char *mp;	  /* the normalised mount point */
+	const char *root; /* the allowed root it is below, and the rest */
+	const char *rel;
+	char *src;	  /* bind and watchable-bind: the normalised source */
+};
+
+static void add_req_clear(struct add_req *q)
+{
+	free(q->mp);
+	free(q->src);
+}
+
+static int add_check(const Grpc__Storage *s, const struct storage_policy *pol, struct add_req *q,
+		     struct kerr *err)
+{
+	q->kind = SK_LOCAL;
+	int r = classify(s, &q->kind, err);
+	if (r < 0 || (r = check_fs_options(s, err)) < 0)
+		return r;
+	r = msrc_normalize("storage mount point", s->mount_point, &q->mp, err);
+	if (r < 0)
+		return r;
+	r = find_root("storage mount point", q->mp, pol, &q->root, &q->rel, err);
+	if (r < 0)
+		return r;
+	if (!q->rel[0])
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "storage mount point %s is an allowed root itself", q->mp);
+	r = pending_overlap(q->mp, err);
+	if (r < 0)
+		return r;
+	if (q->kind == SK_BIND || q->kind == SK_WATCH)
+		return msrc_normalize("bind source", s->source, &q->src, err);
+	return 0;
+}
+
+/* An existing mount point is looked up by what it is, not by how it is
+ * spelled. A missing one cannot be held by anyone (*out NULL). */
+static int entry_at_rel(int rootfd, const struct add_req *q, struct storage_entry **out,
+			struct kerr *err)
+{
+	*out = NULL;
+	cleanup_close int fd = sys_openat2(rootfd, q->rel, O_PATH | O_CLOEXEC, RESOLVE_MOUNT_POINT);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : resolve_error("mount point", q->mp, errno, err);
+	uint64_t km;
+	dev_t kd;
+	ino_t ki;
+	int r = key_of(fd, &km, &kd, &ki);
+	if (r < 0)
+		return kerr_set(err, r, "statx %s: %s", q->mp, strerror(-r));
+	*out = registry_find(km, kd, ki);
+	return 0;
+}
+
+/* The same storage again (another container's, or the sandbox's): one
+ * more reference, if it is the same driver, fstype and source. */
+static int add_reference(struct storage_set *set, struct storage_entry *ent,
+			 const Grpc__Storage *s, const struct add_req *q, struct kerr *err)
+{
+	if (!same_str(ent->driver, s->driver) || !same_str(ent->fstype, s->fstype) ||
+	    ((q->kind == SK_BIND || q->kind == SK_WATCH) && !same_str(ent->source, q->src)))
+		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
+				       "mount point %s already holds a different storage (%s)", q->mp,
+				       kind_name(ent->kind));
+	int r = set_push(set, ent, err);
+	if (r < 0)
+		return r;
+	ent->refs++;
+	log_debug("storage %s: reference %u", q->mp, ent->refs);
+	return 0;
+}
+
+/* A new entry for the request; takes q->mp (q->rel then points into
+ * ent->mount_point). */
+static int entry_new(const Grpc__Storage *s, struct add_req *q, struct storage_entry **out,
+		     struct kerr *err)
+{
+	struct storage_entry *ent = calloc(1, sizeof(*ent));
+	if (!ent)
+		return kerr_set(err, -ENOMEM, "storage: out of memory");
+	ent->kind = q->kind;
+	ent->mntfd = -1;
+	ent->driver = strdup(s->driver ? s->driver : "");
+	ent->fstype = strdup(s->fstype ? s->fstype : "");
+	ent->source = strdup(q->src ? q->src : (s->source ? s->source : ""));
+	ent->mount_point = take_ptr(&q->mp);
+	ent->root = strdup(q->root);
+	if (!ent->driver || !ent->fstype || !ent->source || !ent->root) {
+		entry_free(ent);
+		return kerr_set(err, -ENOMEM, "storage: out of memory");
+	}
+	*out = ent;
+	return 0;
+}
+
+/* Mount ent by its driver. */
+static int mount_by_kind(struct storage_set *set, struct storage_entry *ent,
+			 const struct add_req *q, const struct storage_policy *pol, int rootfd,
+			 const Grpc__Storage *s, const struct dev_batch *devs, struct kerr *err)
+{
+	switch (q->kind) {
+	case SK_LOCAL: return do_local(ent, rootfd, q->rel, s, err);
+	case SK_EPHEMERAL: return do_ephemeral(ent, rootfd, q->rel, s, err);
+	case SK_SHAREDFS: return do_sharedfs(ent, rootfd, q->rel, s, err);
+	case SK_WATCH: return do_watch(set, ent, q->src, pol, rootfd, q->rel, s, err);
+	case SK_BLOCK: return do_block(ent, rootfd, q->rel, s, devs, err);
+	case SK_OVERLAY: return do_overlay(ent, pol, rootfd, q->rel, s, err);
+	default: return do_bind(ent, q->src, pol, rootfd, q->rel, s, err);
+	}
+}
+
 int storage_add_dev(struct storage_set *set, const Grpc__Storage *s,
 		    const struct storage_policy *pol, const struct dev_batch *devs,
 		    struct kerr *err)
 {
 	if (!set || !s)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL, "no storage");
-	enum storage_kind kind = SK_LOCAL;
-	int r = classify(s, &kind, err);
-	if (r < 0 || (r = check_fs_options(s, err)) < 0)
-		return r;
-	cleanup_free char *mp = NULL;
-	r = msrc_normalize("storage mount point", s->mount_point, &mp, err);
+	__attribute__((cleanup(add_req_clear))) struct add_req q = { 0 };
+	int r = add_check(s, pol, &q, err);
 	if (r < 0)
 		return r;
-	const char *root, *rel;
-	r = find_root("storage mount point", mp, pol, &root, &rel, err);
-	if (r < 0)
-		return r;
-	if (!rel[0])
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "storage mount point %s is an allowed root itself", mp);
-	r = pending_overlap(mp, err);
-	if (r < 0)
-		return r;
-	cleanup_free char *src = NULL;
-	if (kind == SK_BIND || kind == SK_WATCH) {
-		r = msrc_normalize("bind source", s->source, &src, err);
-		if (r < 0)
-			return r;
-	}
-
-	cleanup_close int rootfd = open_root(root, err);
+	cleanup_close int rootfd = open_root(q.root, err);
 	if (rootfd < 0)
 		return rootfd;
-	/* An existing mount point is looked up by what it is, not by how it
-	 * is spelled. A missing one cannot be held by anyone. */
-	struct storage_entry *ent = NULL;
-	{
-		cleanup_close int fd = sys_openat2(rootfd, rel, O_PATH | O_CLOEXEC, RESOLVE_MOUNT_POINT);
-		if (fd < 0 && errno != ENOENT)
-			return resolve_error("mount point", mp, errno, err);
-		if (fd >= 0) {
-			uint64_t km;
-			dev_t kd;
-			ino_t ki;
-			r = key_of(fd, &km, &kd, &ki);
-			if (r < 0)
-				return kerr_set(err, r, "statx %s: %s", mp, strerror(-r));
-			ent = registry_find(km, kd, ki);
-		}
-	}
-	if (ent) {
-		if (!same_str(ent->driver, s->driver) || !same_str(ent->fstype, s->fstype) ||
-		    ((kind == SK_BIND || kind == SK_WATCH) && !same_str(ent->source, src)))
-			return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
-					       "mount point %s already holds a different storage "
-					       "(%s)", mp, kind_name(ent->kind));
-		r = set_push(set, ent, err);
-		if (r < 0)
-			return r;
-		ent->refs++;
-		log_debug("storage %s: reference %u", mp, ent->refs);
-		return 0;
-	}
+	struct storage_entry *ent;
+	r = entry_at_rel(rootfd, &q, &ent, err);
+	if (r < 0)
+		return r;
+	if (ent)
+		return add_reference(set, ent, s, &q, err);
 
 	/* Room in the set first: nothing to undo if this fails. Two places:
 	 * a watchable-bind adds its tmpfs to the set before itself. */
@@ -1458,36 +1528,10 @@ int storage_add_dev(struct storage_set *set, const Grpc__Storage *s,
 			return r;
 		set->n--;
 	}
-	ent = calloc(1, sizeof(*ent));
-	if (!ent)
-		return kerr_set(err, -ENOMEM, "storage: out of memory");
-	ent->kind = kind;
-	ent->mntfd = -1;
-	ent->driver = strdup(s->driver ? s->driver : "");
-	ent->fstype = strdup(s->fstype ? s->fstype : "");
-	ent->source = strdup(src ? src : (s->source ? s->source : ""));
-	ent->mount_point = take_ptr(&mp);
-	ent->root = strdup(root);
-	if (!ent->driver || !ent->fstype || !ent->source || !ent->root) {
-		entry_free(ent);
-		return kerr_set(err, -ENOMEM, "storage: out of memory");
-	}
-	/* rel still points into the mount point string, now owned by ent. */
-
-	if (kind == SK_LOCAL)
-		r = do_local(ent, rootfd, rel, s, err);
-	else if (kind == SK_EPHEMERAL)
-		r = do_ephemeral(ent, rootfd, rel, s, err);
-	else if (kind == SK_SHAREDFS)
-		r = do_sharedfs(ent, rootfd, rel, s, err);
-	else if (kind == SK_WATCH)
-		r = do_watch(set, ent, src, pol, rootfd, rel, s, err);
-	else if (kind == SK_BLOCK)
-		r = do_block(ent, rootfd, rel, s, devs, err);
-	else if (kind == SK_OVERLAY)
-		r = do_overlay(ent, pol, rootfd, rel, s, err);
-	else
-		r = do_bind(ent, src, pol, rootfd, rel, s, err);
+	r = entry_new(s, &q, &ent, err);
+	if (r < 0)
+		return r;
+	r = mount_by_kind(set, ent, &q, pol, rootfd, s, devs, err);
 	if (r < 0) {
 		/* Undo partial work: the mount if it got attached, then what we created. */
 		if (unmount_entry(ent) == 0)
@@ -1499,7 +1543,7 @@ int storage_add_dev(struct storage_set *set, const Grpc__Storage *s,
 	ent->next = registry;
 	registry = ent;
 	set->items[set->n++] = ent;
-	log_info("storage %s (%s) ready", ent->mount_point, kind_name(kind));
+	log_info("storage %s (%s) ready", ent->mount_point, kind_name(q.kind));
 	return 0;
 }
 

@@ -24,22 +24,24 @@
  * connection closed is ACKed too: that reader is gone. The
  * monitor allows one outstanding read per stream, so reads of one stream
  * queue here (as upstream serialises them on the stream's lock). Bytes that
- * arrive for a read whose call was cancelled meanwhile are kept (one chunk,
- * the "stash") and given to the next read of that stream before anything
- * new is asked for.
+ * arrive with nobody to take them (read ahead, or for a read whose call was
+ * cancelled meanwhile) are kept in the stream's "stash" and given to the
+ * next reads before anything new is asked for.
  *
  * Read-ahead: once a read of a container's init was answered with data
- * that went into the host's socket at once (a host that keeps up), the
- * next chunk (as long as that read asked for) is asked for at once and
- * kept in the stash, so that the host's next read (the Kata shim has
- * one in flight per stream) is answered without a round trip to the
- * monitor, which works meanwhile. Stashed bytes are not acknowledged, so a
- * front-end restart loses none. Only the init: the monitor never releases
- * it, so an EOF that arrives for a read-ahead nobody waits for is simply
- * dropped and answered again to the next read (an exec is released once
- * drained, and a later read would be NOT_FOUND). At most
- * READ_AHEAD_BUDGET bytes are held across all streams; beyond, reads go
- * to the monitor one by one as before.
+ * that went into the host's socket at once (a host that keeps up), full
+ * chunks are asked for, one in flight, while the stash holds less than
+ * READ_AHEAD_WINDOW, so that the host's next reads (the Kata shim has one
+ * in flight per stream) are answered without a round trip to the monitor,
+ * which works meanwhile. Stashed bytes are not acknowledged, so a
+ * front-end restart loses none; the ACK of a read answered from the stash
+ * rides on the next READ_STREAM_REQ (at most one monitor round trip
+ * later, if one is in flight), else goes alone. Only the init: the
+ * monitor never releases it, so an EOF that arrives for a read-ahead
+ * nobody waits for is simply dropped and answered again to the next read
+ * (an exec is released once drained, and a later read would be
+ * NOT_FOUND). At most READ_AHEAD_BUDGET bytes are held across all streams;
+ * beyond, reads go to the monitor one by one as before.
  *
  * Writes larger than IPC_STDIO_CHUNK go out as consecutive chunks, one in
  * flight at a time; the call is answered when the last one is written.

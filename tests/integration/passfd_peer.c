@@ -210,7 +210,8 @@ int main(int argc, char **argv)
 		if (n == 0 && !held) {
 			for (int i = 1; stats && i < 3; i++)
 				if (st[i].file)
-					fprintf(stderr, "stats: stream %d bytes %llu first_to_eof_s %.6f\n",
+					fprintf(stderr,
+						"stats: stream %d bytes %llu first_to_eof_s %.6f\n",
 						i, st[i].bytes,
 						st[i].bytes ? st[i].eof - st[i].first : 0.0);
 			return 0;

@@ -227,6 +227,16 @@ static void data(int fd, uint32_t id, uint64_t off, const char *bytes, size_t n)
 	reply(fd, IPC_READ_STREAM_REPLY, id, buf, sizeof(h) + n);
 }
 
+/* The answer to read id: a full chunk of 'x' at stream offset off. */
+static void full_chunk(int fd, uint32_t id, uint64_t off)
+{
+	static uint8_t buf[sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK];
+	struct ipc_stdio_data h = { .offset = off };
+	memcpy(buf, &h, sizeof(h));
+	memset(buf + sizeof(h), 'x', IPC_STDIO_CHUNK);
+	reply(fd, IPC_READ_STREAM_REPLY, id, buf, sizeof(buf));
+}
+
 /* A container "c" with its monitor channel: CreateContainer through. */
 static int create(struct fx *f, const char *cid)
 {
@@ -423,21 +433,29 @@ TEST(read_data_ack_then_eof_is_empty)
 	CHECK(quiet(mon, 100)); /* no ACK for EOF */
 }
 
+/* The host's first read of c1's init, answered "abcd" by the monitor at
+ * once: the reply goes out at once, so the front-end reads ahead. */
+static bool init_reads_abcd(struct fx *f, int mon)
+{
+	uint32_t sid = read_call(f, "c1", 4, 0);
+	uint32_t id = expect_read(mon, "", 4);
+	if (!id)
+		return false;
+	data(mon, id, 0, "abcd", 4);
+	return read_gets(f, sid, "abcd", 4);
+}
+
 TEST(init_output_is_read_ahead_while_the_host_keeps_up)
 {
 	FX_SCOPED f;
 	REQUIRE(fx_start(&f) == 0);
 	cleanup_close int mon = create(&f, "c1");
 	REQUIRE(mon >= 0);
-	uint32_t sid = read_call(&f, "c1", 4, 0);
-	uint32_t id = expect_read(mon, "", 4);
-	REQUIRE(id);
-	data(mon, id, 0, "abcd", 4);
-	CHECK(read_gets(&f, sid, "abcd", 4));
+	REQUIRE(init_reads_abcd(&f, mon));
 	/* The next chunk (a full one: the host's reads take it in their
 	 * sizes) is asked for before the host asks, by a read that
 	 * acknowledges the first (one message, not an ACK and a read)... */
-	id = expect_read_acking(mon, "", IPC_STDIO_CHUNK, 4);
+	uint32_t id = expect_read_acking(mon, "", IPC_STDIO_CHUNK, 4);
 	REQUIRE(id);
 	data(mon, id, 4, "efghijkl", 8);
 	/* ...and the next while the stash is below the window; nothing is
@@ -448,7 +466,7 @@ TEST(init_output_is_read_ahead_while_the_host_keeps_up)
 	/* The host's next reads are answered from the stash with no monitor
 	 * round trip (this monitor answers nothing meanwhile); their ACK waits
 	 * for the read that follows the one in flight... */
-	sid = read_call(&f, "c1", 4, 0);
+	uint32_t sid = read_call(&f, "c1", 4, 0);
 	CHECK(read_gets(&f, sid, "efgh", 4));
 	sid = read_call(&f, "c1", 4, 0);
 	CHECK(read_gets(&f, sid, "ijkl", 4));
@@ -466,13 +484,7 @@ TEST(read_ahead_stops_at_the_window)
 	REQUIRE(fx_start(&f) == 0);
 	cleanup_close int mon = create(&f, "c1");
 	REQUIRE(mon >= 0);
-	static uint8_t buf[sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK];
-	memset(buf + sizeof(struct ipc_stdio_data), 'y', IPC_STDIO_CHUNK);
-	uint32_t sid = read_call(&f, "c1", 4, 0);
-	uint32_t id = expect_read(mon, "", 4);
-	REQUIRE(id);
-	data(mon, id, 0, "abcd", 4);
-	CHECK(read_gets(&f, sid, "abcd", 4));
+	REQUIRE(init_reads_abcd(&f, mon));
 	/* Full chunks for every read ahead, until the front-end stops: the
 	 * host that read once does not make it hold more than a window. */
 	uint64_t off = 4, ack = 4;
@@ -489,9 +501,7 @@ TEST(read_ahead_stops_at_the_window)
 		CHECK_EQ_INT(q.max_len, IPC_STDIO_CHUNK);
 		CHECK_EQ_INT(q.ack, ack);
 		ack = 0;
-		struct ipc_stdio_data h = { .offset = off };
-		memcpy(buf, &h, sizeof(h));
-		reply(mon, IPC_READ_STREAM_REPLY, rid, buf, sizeof(buf));
+		full_chunk(mon, rid, off);
 		off += IPC_STDIO_CHUNK;
 		reads++;
 	}
@@ -977,8 +987,6 @@ TEST(ack_waits_until_the_reply_is_in_the_hosts_socket)
 	REQUIRE(fx_start(&f) == 0);
 	cleanup_close int mon = create(&f, "c1");
 	REQUIRE(mon >= 0);
-	static uint8_t buf[sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK];
-	memset(buf + sizeof(struct ipc_stdio_data), 'x', IPC_STDIO_CHUNK);
 	uint64_t off = 0, acked = 0;
 	uint32_t sids[256];
 	int n = 0;
@@ -1010,9 +1018,7 @@ TEST(ack_waits_until_the_reply_is_in_the_hosts_socket)
 				CHECK(q.ack > acked);
 				acked = q.ack;
 			}
-			struct ipc_stdio_data h = { .offset = off };
-			memcpy(buf, &h, sizeof(h));
-			reply(mon, IPC_READ_STREAM_REPLY, rid, buf, sizeof(buf));
+			full_chunk(mon, rid, off);
 			off += IPC_STDIO_CHUNK;
 		}
 		/* every answer is a full chunk; ACKed: what went out */

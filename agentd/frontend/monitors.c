@@ -24,22 +24,24 @@
  * connection closed is ACKed too: that reader is gone. The
  * monitor allows one outstanding read per stream, so reads of one stream
  * queue here (as upstream serialises them on the stream's lock). Bytes that
- * arrive for a read whose call was cancelled meanwhile are kept (one chunk,
- * the "stash") and given to the next read of that stream before anything
- * new is asked for.
+ * arrive with nobody to take them (read ahead, or for a read whose call was
+ * cancelled meanwhile) are kept in the stream's "stash" and given to the
+ * next reads before anything new is asked for.
  *
  * Read-ahead: once a read of a container's init was answered with data
- * that went into the host's socket at once (a host that keeps up), the
- * next chunk (as long as that read asked for) is asked for at once and
- * kept in the stash, so that the host's next read (the Kata shim has
- * one in flight per stream) is answered without a round trip to the
- * monitor, which works meanwhile. Stashed bytes are not acknowledged, so a
- * front-end restart loses none. Only the init: the monitor never releases
- * it, so an EOF that arrives for a read-ahead nobody waits for is simply
- * dropped and answered again to the next read (an exec is released once
- * drained, and a later read would be NOT_FOUND). At most
- * READ_AHEAD_BUDGET bytes are held across all streams; beyond, reads go
- * to the monitor one by one as before.
+ * that went into the host's socket at once (a host that keeps up), full
+ * chunks are asked for, one in flight, while the stash holds less than
+ * READ_AHEAD_WINDOW, so that the host's next reads (the Kata shim has one
+ * in flight per stream) are answered without a round trip to the monitor,
+ * which works meanwhile. Stashed bytes are not acknowledged, so a
+ * front-end restart loses none; the ACK of a read answered from the stash
+ * rides on the next READ_STREAM_REQ (at most one monitor round trip
+ * later, if one is in flight), else goes alone. Only the init: the
+ * monitor never releases it, so an EOF that arrives for a read-ahead
+ * nobody waits for is simply dropped and answered again to the next read
+ * (an exec is released once drained, and a later read would be
+ * NOT_FOUND). At most READ_AHEAD_BUDGET bytes are held across all streams;
+ * beyond, reads go to the monitor one by one as before.
  *
  * Writes larger than IPC_STDIO_CHUNK go out as consecutive chunks, one in
  * flight at a time; the call is answered when the last one is written.
@@ -64,6 +66,11 @@
 #define MON_MAX_READ_WAITERS 64u
 /* Stashed output across all streams past which nothing is read ahead. */
 #define READ_AHEAD_BUDGET (4u << 20)
+/* Read-ahead per stream: chunks are asked for, one in flight, while the
+ * stash holds less than this. One chunk was not enough: the Kata shim's
+ * next 32 KiB read came while the chunk for it was still on its way in
+ * two reads of three (bench/stdio: "Issue 14, stdio part"). */
+#define READ_AHEAD_WINDOW (4u * IPC_STDIO_CHUNK)
 
 enum req_kind { REQ_SIMPLE, REQ_WAIT, REQ_READ, REQ_WRITE, REQ_PASSFD };
 
@@ -83,11 +90,12 @@ struct fe_reader {
 	bool busy; /* a READ_STREAM_REQ is in flight */
 	struct fe_read_wait *waiters, **waiters_tail;
 	unsigned nwaiters;
-	/* Bytes received for a read whose call went away: not acknowledged,
-	 * given to the next read first. stash_off is the stream offset of
-	 * stash[0]. */
+	/* Bytes received and not yet given to a read (read ahead, or for a
+	 * read whose call went away): not acknowledged, given to the next
+	 * reads first. They are stash[stash_head .. stash_head + stash_len)
+	 * of stash_cap bytes; stash_off is the stream offset of the first. */
 	uint8_t *stash;
-	size_t stash_len;
+	size_t stash_head, stash_len, stash_cap;
 	uint64_t stash_off;
 	/* Read-ahead length: the len of the last read, if its data went into
 	 * the host's socket at once; else (and after EOF) 0: no read-ahead. */
@@ -540,20 +548,23 @@ static bool reader_pump_read(struct fe_reader *rd)
 		size_t n = rd->stash_len < rd->waiters->len ? rd->stash_len : rd->waiters->len;
 		/* The response is packed before deliver returns, and nothing it
 		 * calls frees the reader (the caller holds m->busy). */
-		deliver(rd, rd->stash, n, rd->stash_off);
-		memmove(rd->stash, rd->stash + n, rd->stash_len - n);
+		deliver(rd, rd->stash + rd->stash_head, n, rd->stash_off);
+		rd->stash_head += n;
 		rd->stash_len -= n;
 		rd->stash_off += n;
 		m->fe->stash_bytes -= n;
+		if (!rd->stash_len)
+			rd->stash_head = 0;
 	}
-	if (rd->busy || !m->chan || m->dead || rd->stash_len)
+	if (rd->busy || !m->chan || m->dead)
 		return false;
 	uint32_t max_len;
-	if (rd->waiters)
+	if (rd->waiters && !rd->stash_len)
 		max_len = rd->waiters->len;
 	else if (rd->exec_id[0] == '\0' && rd->ahead_len &&
-		 m->fe->stash_bytes + rd->ahead_len <= READ_AHEAD_BUDGET)
-		max_len = rd->ahead_len;
+		 rd->stash_len + IPC_STDIO_CHUNK <= READ_AHEAD_WINDOW &&
+		 m->fe->stash_bytes + IPC_STDIO_CHUNK <= READ_AHEAD_BUDGET)
+		max_len = IPC_STDIO_CHUNK; /* the reads take it in their sizes */
 	else
 		return false;
 	struct kerr err = { 0 };
@@ -585,10 +596,37 @@ static bool reader_pump_read(struct fe_reader *rd)
 	return true;
 }
 
+/* An ACK due while a read is in flight waits for the read that follows
+ * its reply (at most one monitor round trip, which the monitor is busy
+ * with anyway): one message less per host read served from the stash. */
 static void reader_pump(struct fe_reader *rd)
 {
-	if (!reader_pump_read(rd))
+	if (!reader_pump_read(rd) && !rd->busy)
 		reader_flush_ack(rd);
+}
+
+/* Append n bytes at stream offset off to the stash; -ENOMEM. */
+static int stash_append(struct fe_reader *rd, const uint8_t *data, size_t n, uint64_t off)
+{
+	if (rd->stash_head + rd->stash_len + n > rd->stash_cap) {
+		if (rd->stash_head) {
+			memmove(rd->stash, rd->stash + rd->stash_head, rd->stash_len);
+			rd->stash_head = 0;
+		}
+		if (rd->stash_len + n > rd->stash_cap) {
+			uint8_t *b = realloc(rd->stash, rd->stash_len + n);
+			if (!b)
+				return -ENOMEM;
+			rd->stash = b;
+			rd->stash_cap = rd->stash_len + n;
+		}
+	}
+	if (!rd->stash_len)
+		rd->stash_off = off;
+	memcpy(rd->stash + rd->stash_head + rd->stash_len, data, n);
+	rd->stash_len += n;
+	rd->mon->fe->stash_bytes += n;
+	return 0;
 }
 
 static void on_read_reply(struct fe_mon *m, struct mon_req *r, const struct ipc_msg *msg,
@@ -599,6 +637,7 @@ static void on_read_reply(struct fe_mon *m, struct mon_req *r, const struct ipc_
 	if (failure) {
 		/* The monitor refused the read (unknown exec, ...): every queued
 		 * read of this stream would get the same answer. */
+		reader_flush_ack(rd);
 		while (rd->waiters) {
 			struct fe_read_wait *w = rd->waiters;
 			waiter_unlink(rd, w);
@@ -619,40 +658,35 @@ static void on_read_reply(struct fe_mon *m, struct mon_req *r, const struct ipc_
 		while (rd->waiters && !rd->stash_len)
 			deliver(rd, NULL, 0, 0);
 		rd->ahead_len = 0;
+		reader_flush_ack(rd);
 		reader_maybe_free(rd);
 		return;
 	}
-	if (rd->stash_len) {
-		/* Cannot happen: a read is only sent with an empty stash. */
-		log_error("container %s: %s data arrived while bytes were stashed; dropped",
-			  m->container_id, stream_name(rd->stream));
+	if (rd->stash_len && offset != rd->stash_off + rd->stash_len) {
+		/* The monitor sends each stream in order from what we ACKed. */
+		log_error("container %s: %s data at offset %llu after %llu stashed bytes at %llu",
+			  m->container_id, stream_name(rd->stream), (unsigned long long)offset,
+			  (unsigned long long)rd->stash_len, (unsigned long long)rd->stash_off);
+		reader_flush_ack(rd);
+		if (m->chan)
+			ipc_chan_close(m->chan, "stdio data out of order");
 		return;
 	}
-	if (rd->waiters) {
+	if (rd->waiters && !rd->stash_len) {
 		size_t give = n < rd->waiters->len ? n : rd->waiters->len;
 		deliver(rd, data, give, offset);
 		data += give;
 		n -= give;
 		offset += give;
 	}
-	if (n) {
-		/* The emptied stash's buffer is reused (realloc): the stash is
-		 * refilled once per read-ahead. */
-		uint8_t *stash = realloc(rd->stash, n);
-		if (!stash) {
-			/* Not acknowledged: the monitor re-sends it to the next
-			 * front-end; this one closes the channel to get there
-			 * (after acknowledging what the host got). */
-			reader_flush_ack(rd);
-			if (m->chan)
-				ipc_chan_close(m->chan, "out of memory for stdio data");
-			return;
-		}
-		rd->stash = stash;
-		memcpy(rd->stash, data, n);
-		rd->stash_len = n;
-		rd->stash_off = offset;
-		m->fe->stash_bytes += n;
+	if (n && stash_append(rd, data, n, offset) < 0) {
+		/* Not acknowledged: the monitor re-sends it to the next
+		 * front-end; this one closes the channel to get there (after
+		 * acknowledging what the host got). */
+		reader_flush_ack(rd);
+		if (m->chan)
+			ipc_chan_close(m->chan, "out of memory for stdio data");
+		return;
 	}
 	reader_pump(rd);
 	if (!m->dead)

@@ -227,6 +227,16 @@ static void data(int fd, uint32_t id, uint64_t off, const char *bytes, size_t n)
 	reply(fd, IPC_READ_STREAM_REPLY, id, buf, sizeof(h) + n);
 }
 
+/* The answer to read id: a full chunk of 'x' at stream offset off. */
+static void full_chunk(int fd, uint32_t id, uint64_t off)
+{
+	static uint8_t buf[sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK];
+	struct ipc_stdio_data h = { .offset = off };
+	memcpy(buf, &h, sizeof(h));
+	memset(buf + sizeof(h), 'x', IPC_STDIO_CHUNK);
+	reply(fd, IPC_READ_STREAM_REPLY, id, buf, sizeof(buf));
+}
+
 /* A container "c" with its monitor channel: CreateContainer through. */
 static int create(struct fx *f, const char *cid)
 {
@@ -423,29 +433,80 @@ TEST(read_data_ack_then_eof_is_empty)
 	CHECK(quiet(mon, 100)); /* no ACK for EOF */
 }
 
+/* The host's first read of c1's init, answered "abcd" by the monitor at
+ * once: the reply goes out at once, so the front-end reads ahead. */
+static bool init_reads_abcd(struct fx *f, int mon)
+{
+	uint32_t sid = read_call(f, "c1", 4, 0);
+	uint32_t id = expect_read(mon, "", 4);
+	if (!id)
+		return false;
+	data(mon, id, 0, "abcd", 4);
+	return read_gets(f, sid, "abcd", 4);
+}
+
 TEST(init_output_is_read_ahead_while_the_host_keeps_up)
 {
 	FX_SCOPED f;
 	REQUIRE(fx_start(&f) == 0);
 	cleanup_close int mon = create(&f, "c1");
 	REQUIRE(mon >= 0);
-	uint32_t sid = read_call(&f, "c1", 4, 0);
-	uint32_t id = expect_read(mon, "", 4);
-	REQUIRE(id);
-	data(mon, id, 0, "abcd", 4);
-	CHECK(read_gets(&f, sid, "abcd", 4));
-	/* The next chunk is asked for before the host asks, by a read that
+	REQUIRE(init_reads_abcd(&f, mon));
+	/* The next chunk (a full one: the host's reads take it in their
+	 * sizes) is asked for before the host asks, by a read that
 	 * acknowledges the first (one message, not an ACK and a read)... */
-	id = expect_read_acking(mon, "", 4, 4);
+	uint32_t id = expect_read_acking(mon, "", IPC_STDIO_CHUNK, 4);
 	REQUIRE(id);
-	data(mon, id, 4, "efgh", 4);
-	CHECK(quiet(mon, 100)); /* held, not acknowledged: nobody has it yet */
-	/* ...so the host's next read is answered with no monitor round trip
-	 * (this monitor answers nothing meanwhile), then acknowledged by the
-	 * next read-ahead. */
-	sid = read_call(&f, "c1", 4, 0);
+	data(mon, id, 4, "efghijkl", 8);
+	/* ...and the next while the stash is below the window; nothing is
+	 * acknowledged: nobody has these bytes yet. */
+	uint32_t next = expect_read(mon, "", IPC_STDIO_CHUNK);
+	REQUIRE(next);
+	CHECK(quiet(mon, 100)); /* one read at a time at the monitor */
+	/* The host's next reads are answered from the stash with no monitor
+	 * round trip (this monitor answers nothing meanwhile); their ACK waits
+	 * for the read that follows the one in flight... */
+	uint32_t sid = read_call(&f, "c1", 4, 0);
 	CHECK(read_gets(&f, sid, "efgh", 4));
-	CHECK(expect_read_acking(mon, "", 4, 8) != 0); /* and again */
+	sid = read_call(&f, "c1", 4, 0);
+	CHECK(read_gets(&f, sid, "ijkl", 4));
+	CHECK(quiet(mon, 100));
+	data(mon, next, 12, "mnop", 4);
+	CHECK(expect_read_acking(mon, "", IPC_STDIO_CHUNK, 12) != 0);
+	/* ...and the stash goes to the next read first. */
+	sid = read_call(&f, "c1", 100, 0);
+	CHECK(read_gets(&f, sid, "mnop", 4));
+}
+
+TEST(read_ahead_stops_at_the_window)
+{
+	FX_SCOPED f;
+	REQUIRE(fx_start(&f) == 0);
+	cleanup_close int mon = create(&f, "c1");
+	REQUIRE(mon >= 0);
+	REQUIRE(init_reads_abcd(&f, mon));
+	/* Full chunks for every read ahead, until the front-end stops: the
+	 * host that read once does not make it hold more than a window. */
+	uint64_t off = 4, ack = 4;
+	unsigned reads = 0;
+	while (reads < 64) {
+		struct ipc_msg m;
+		if (quiet(mon, 200))
+			break;
+		REQUIRE(expect(mon, IPC_READ_STREAM_REQ, &m) == 0);
+		struct ipc_stdio_read q;
+		memcpy(&q, m.payload, sizeof(q));
+		uint32_t rid = m.hdr.id;
+		ipc_msg_release(&m);
+		CHECK_EQ_INT(q.max_len, IPC_STDIO_CHUNK);
+		CHECK_EQ_INT(q.ack, ack);
+		ack = 0;
+		full_chunk(mon, rid, off);
+		off += IPC_STDIO_CHUNK;
+		reads++;
+	}
+	printf("# %u chunks read ahead for one host read\n", reads);
+	CHECK(reads >= 2 && reads <= 8);
 }
 
 TEST(exec_output_is_not_read_ahead)
@@ -515,18 +576,18 @@ TEST(data_for_a_cancelled_read_goes_to_the_next_read)
 	CHECK(r && r->data.len == 2 && memcmp(r->data.data, "la", 2) == 0);
 	if (r)
 		grpc__read_stream_response__free_unpacked(r, NULL);
-	REQUIRE(expect(mon, IPC_READ_STREAM_ACK, &m) == 0);
-	struct ipc_stdio_ack ack;
-	memcpy(&ack, m.payload, sizeof(ack));
-	CHECK_EQ_INT(ack.offset, 2);
-	ipc_msg_release(&m);
+	/* The host keeps up: a read-ahead, carrying the ACK of what it got. */
+	uint32_t id = expect_read_acking(mon, "", IPC_STDIO_CHUNK, 2);
+	REQUIRE(id);
 	sid = read_call(&f, "c1", 100, 0);
 	r = read_answer(&f, sid);
 	CHECK(r && r->data.len == 2 && memcmp(r->data.data, "te", 2) == 0);
 	if (r)
 		grpc__read_stream_response__free_unpacked(r, NULL);
-	/* The stash is empty: the read-ahead asks for more, carrying the ACK. */
-	CHECK(expect_read_acking(mon, "", 100, 4));
+	/* Its ACK waits for the read in flight: at its EOF, alone. */
+	CHECK(quiet(mon, 100));
+	data(mon, id, 4, "", 0);
+	CHECK(expect_ack(mon, 4));
 }
 
 TEST(write_stdin_is_split_into_chunks)
@@ -926,62 +987,75 @@ TEST(ack_waits_until_the_reply_is_in_the_hosts_socket)
 	REQUIRE(fx_start(&f) == 0);
 	cleanup_close int mon = create(&f, "c1");
 	REQUIRE(mon >= 0);
-	static uint8_t buf[sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK];
-	memset(buf + sizeof(struct ipc_stdio_data), 'x', IPC_STDIO_CHUNK);
 	uint64_t off = 0, acked = 0;
 	uint32_t sids[256];
 	int n = 0;
 	bool held = false;
-	/* Each read answered with a full chunk; stop once an ACK fails to
-	 * come: that reply is queued behind a full socket. */
-	/* A reply that went out at once is acknowledged by the read-ahead
-	 * that follows it (the ACK carried in the READ_STREAM_REQ). */
-	uint32_t rid = 0;
-	while (n < 256) {
+	/* The host asks, one read at a time, and never takes an answer; the
+	 * monitor answers every read (the host's and the read-ahead's) with a
+	 * full chunk. Once all is quiet, the ACKs (in reads or alone) must
+	 * stop short of what the host asked for: the replies behind a full
+	 * socket are not acknowledged. */
+	while (n < 256 && !held) {
 		sids[n++] = read_call(&f, "c1", IPC_STDIO_CHUNK, 0);
 		struct ipc_msg m;
-		if (!rid) {
-			REQUIRE(expect(mon, IPC_READ_STREAM_REQ, &m) == 0);
-			rid = m.hdr.id;
+		while (!quiet(mon, 100)) {
+			REQUIRE(ipc_recv(mon, &m, &(struct kerr){ 0 }) > 0);
+			if (m.hdr.type == IPC_READ_STREAM_ACK) {
+				struct ipc_stdio_ack a;
+				memcpy(&a, m.payload, sizeof(a));
+				CHECK(a.offset > acked);
+				acked = a.offset;
+				ipc_msg_release(&m);
+				continue;
+			}
+			REQUIRE(m.hdr.type == IPC_READ_STREAM_REQ);
+			struct ipc_stdio_read q;
+			memcpy(&q, m.payload, sizeof(q));
+			uint32_t rid = m.hdr.id;
 			ipc_msg_release(&m);
+			if (q.ack) {
+				CHECK(q.ack > acked);
+				acked = q.ack;
+			}
+			full_chunk(mon, rid, off);
+			off += IPC_STDIO_CHUNK;
 		}
-		struct ipc_stdio_data h = { .offset = off };
-		memcpy(buf, &h, sizeof(h));
-		reply(mon, IPC_READ_STREAM_REPLY, rid, buf, sizeof(buf));
-		off += IPC_STDIO_CHUNK;
-		if (quiet(mon, 200)) {
-			held = true;
-			break;
-		}
-		REQUIRE(expect(mon, IPC_READ_STREAM_REQ, &m) == 0);
-		struct ipc_stdio_read q;
-		memcpy(&q, m.payload, sizeof(q));
-		rid = m.hdr.id;
-		ipc_msg_release(&m);
-		CHECK_EQ_INT(q.ack, off);
-		acked = q.ack;
+		/* every answer is a full chunk; ACKed: what went out */
+		CHECK(acked <= (uint64_t)n * IPC_STDIO_CHUNK);
+		held = acked < (uint64_t)n * IPC_STDIO_CHUNK;
 	}
 	CHECK(held);
-	CHECK(acked < off);
+	uint64_t asked = (uint64_t)n * IPC_STDIO_CHUNK;
 	printf("# %d replies, %llu of %llu bytes acknowledged while the host does not read\n", n,
-	       (unsigned long long)acked, (unsigned long long)off);
-	/* The host reads everything: the held bytes are acknowledged. */
+	       (unsigned long long)acked, (unsigned long long)asked);
+	/* The host reads everything: what it got is acknowledged, and nothing
+	 * more (the read-ahead's stash is not the host's). */
 	for (int i = 0; i < n; i++) {
 		Grpc__ReadStreamResponse *r = read_answer(&f, sids[i]);
 		REQUIRE(r);
 		CHECK_EQ_INT(r->data.len, IPC_STDIO_CHUNK);
 		grpc__read_stream_response__free_unpacked(r, NULL);
 	}
-	while (acked < off) {
+	while (acked < asked) {
 		struct ipc_msg m;
-		REQUIRE(expect(mon, IPC_READ_STREAM_ACK, &m) == 0);
-		struct ipc_stdio_ack a;
-		memcpy(&a, m.payload, sizeof(a));
+		REQUIRE(ipc_recv(mon, &m, &(struct kerr){ 0 }) > 0);
+		uint64_t a = 0;
+		if (m.hdr.type == IPC_READ_STREAM_ACK) {
+			struct ipc_stdio_ack k;
+			memcpy(&k, m.payload, sizeof(k));
+			a = k.offset;
+		} else if (m.hdr.type == IPC_READ_STREAM_REQ) {
+			struct ipc_stdio_read q;
+			memcpy(&q, m.payload, sizeof(q));
+			a = q.ack; /* a read-ahead: left unanswered */
+		}
 		ipc_msg_release(&m);
-		CHECK(a.offset > acked);
-		acked = a.offset;
+		CHECK(a == 0 || a > acked);
+		if (a)
+			acked = a;
 	}
-	CHECK_EQ_INT(acked, off);
+	CHECK_EQ_INT(acked, asked);
 }
 
 int main(void)

@@ -10,7 +10,7 @@
  *
  *   passfd-peer ADDR [--in PORT FILE] [--out PORT FILE] [--err PORT FILE]
  *               [--ready FILE] [--pause-after N --hold FILE] [--connect-after FILE]
- *               [-t SECONDS]
+ *               [-t SECONDS] [--stats]
  *
  * ADDR is the listener: vsock://CID:PORT (the client binds the given local
  * ports), or unix:///path / unix://@name (the client binds the abstract name
@@ -22,6 +22,10 @@
  * exists (a stream held mid-flight while the test kills the front-end).
  * --connect-after FILE: connect only once FILE exists (a stream the host
  * names in a request before it is connected).
+ *
+ * --stats: at the end, one line per output stream on stderr, "stats: stream
+ * N bytes B first_to_eof_s T": the time from its first byte to its EOF,
+ * so a benchmark can time the transfer apart from the container's start.
  *
  * Exit: 0 every output stream ended, 3 timeout, 1 error.
  */
@@ -49,6 +53,7 @@ struct stream {
 	int sock, fd;
 	bool done;
 	unsigned long long bytes;
+	double first, eof; /* times of the first byte and of EOF (--stats) */
 };
 
 static double now_s(void)
@@ -123,6 +128,7 @@ int main(int argc, char **argv)
 	const char *ready = NULL, *hold = NULL, *after = NULL, *addr = argc > 1 ? argv[1] : NULL;
 	unsigned long long pause_after = 0;
 	double timeout = 300;
+	bool stats = false;
 	for (int i = 2; i < argc; i++) {
 		int k = !strcmp(argv[i], "--in")    ? 0
 			: !strcmp(argv[i], "--out") ? 1
@@ -140,6 +146,8 @@ int main(int argc, char **argv)
 			hold = argv[++i];
 		} else if (!strcmp(argv[i], "--pause-after") && i + 1 < argc) {
 			pause_after = strtoull(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--stats")) {
+			stats = true;
 		} else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
 			timeout = atof(argv[++i]);
 		} else {
@@ -150,7 +158,7 @@ int main(int argc, char **argv)
 	if (!addr || (pause_after && !hold)) {
 		fprintf(stderr, "usage: passfd-peer ADDR [--in PORT FILE] [--out PORT FILE] "
 				"[--err PORT FILE] [--ready FILE] [--pause-after N --hold FILE] "
-				"[--connect-after FILE] [-t SECONDS]\n");
+				"[--connect-after FILE] [-t SECONDS] [--stats]\n");
 		return 2;
 	}
 	double end = now_s() + timeout;
@@ -199,8 +207,15 @@ int main(int argc, char **argv)
 				pf[n] = (struct pollfd){ .fd = st[i].sock, .events = POLLIN };
 				map[n++] = i;
 			}
-		if (n == 0 && !held)
+		if (n == 0 && !held) {
+			for (int i = 1; stats && i < 3; i++)
+				if (st[i].file)
+					fprintf(stderr,
+						"stats: stream %d bytes %llu first_to_eof_s %.6f\n",
+						i, st[i].bytes,
+						st[i].bytes ? st[i].eof - st[i].first : 0.0);
 			return 0;
+		}
 		if (now_s() > end) {
 			fprintf(stderr, "passfd-peer: timed out\n");
 			return 3;
@@ -263,8 +278,11 @@ int main(int argc, char **argv)
 				continue;
 			if (r <= 0) {
 				s->done = true;
+				s->eof = now_s();
 				continue;
 			}
+			if (!s->bytes)
+				s->first = now_s();
 			if (tu_write_all(s->fd, buf, (size_t)r) < 0) {
 				perror(s->file);
 				return 1;

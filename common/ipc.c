@@ -17,6 +17,7 @@
 #include "cleanup.h"
 #include "grpc_status.h"
 #include "ipc.h"
+#include "pbwire.h"
 #include "log.h"
 #include "types.pb-c.h"
 
@@ -877,6 +878,10 @@ int ipc_msg_decode(struct ipc_msg *m, struct kerr *err)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "%s: the request is not a valid %s",
 				       d->rpcs[0] ? d->rpcs[0] : d->name, d->pb->short_name);
+	if (pbwire_check(msg, err) < 0) {
+		protobuf_c_message_free_unpacked(msg, NULL);
+		return kerr_prefix(err, "%s", d->rpcs[0] ? d->rpcs[0] : d->name);
+	}
 	m->in = msg;
 	m->in_decoded = true;
 	return 0;

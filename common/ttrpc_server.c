@@ -47,6 +47,7 @@
 
 #include "grpc_status.h"
 #include "log.h"
+#include "pbwire.h"
 #include "quota.h"
 #include "ttrpc.pb-c.h"
 #include "utf8.h"
@@ -1149,6 +1150,10 @@ ProtobufCMessage *ttrpc_call_unpack(struct ttrpc_call *c, const ProtobufCMessage
 	c->decoded.refused = false;
 	ProtobufCAllocator a = charge_allocator(&c->decoded);
 	ProtobufCMessage *m = protobuf_c_message_unpack(d, &a, len, c->req->payload.data);
+	if (m && pbwire_check(m, err) < 0) {
+		protobuf_c_message_free_unpacked(m, &a);
+		return NULL;
+	}
 	if (m)
 		return m;
 	if (c->decoded.refused)

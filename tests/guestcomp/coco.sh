@@ -16,10 +16,10 @@
 #   coco.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 #   (environment: tests/guestcomp/lib.sh, and MAKE_OCI_IMAGE)
 . "$(dirname "$0")/lib.sh" "$@"
-plan 59
+plan 68
 gc_requires
 if [ -z "${TEST_CDH:-}" ] || [ -z "${MAKE_OCI_IMAGE:-}" ]; then
-  skip 59 "the confidential guest" "TEST_CDH or MAKE_OCI_IMAGE not set"
+  skip 68 "the confidential guest" "TEST_CDH or MAKE_OCI_IMAGE not set"
   exit 0
 fi
 
@@ -693,6 +693,112 @@ t_cancel() {
   fake_disks_free
 }
 
+# 8. A SecureMount the CDH answers only after agent.cdh_api_timeout (2 s
+#    here; the test CDH mounts 6 s after the call): the executor gave up
+#    on the call, not on the mount point. It stays reserved and what the
+#    CDH mounts there later is detached.
+t_late() {
+  if ! fake_disk; then
+    skip 7 "a SecureMount the CDH answers after the timeout" "no loop device (losetup)"
+    return 0
+  fi
+  coco_start_disks late "--secure-mount-tmpfs --slow-secure-mount 6" "agent.cdh_api_timeout=2" || return 1
+  pids
+  local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA= dir=$work/run/kata-containers/sandbox/storage/MDAvMDA=
+  local fds
+  fds=$(ls "/proc/$executor_pid/fd" | wc -l)
+  secure_req l1 "$mp" '["true"]'
+  cp "$work/l1.json" "$work/l1-again.json"
+  create l1
+  rc=$?
+  check "a SecureMount the CDH does not answer within agent.cdh_api_timeout: the create fails DEADLINE_EXCEEDED; the mount point and the device stay reserved" \
+    "rc $rc: $(cat "$work/l1.out"; grep -a "stay reserved" "$work/agent.log"; ls -la "$dir" 2>&1)" eval \
+    '[ $rc -ne 0 ] && grep -q DEADLINE_EXCEEDED "$work/l1.out" &&
+     grep -q "l1: its SecureMount of $mp ended without the CDH.s answer .*stay reserved" "$work/agent.log" &&
+     [ -d "$dir" ] && ! grep -q "SecureMount of .*MDAvMDA= now" "$work/agent.log"'
+
+  # The host re-creates the mount point while the CDH still works.
+  cp "$work/l1-again.json" "$work/l1.json"
+  create l1
+  local r1=$?
+  plain_request l2 '["true"]'
+  add_json l2 '.storages = [{driver: "local", source: "local", fstype: "local", mountPoint: $m, options: ["mode=0777"]}]' --arg m "$mp"
+  create l2
+  local r2=$?
+  secure_req l3 "$sp/MDEvMDE=" '["true"]'
+  create l3
+  local r3=$?
+  local late=no
+  grep -q "SecureMount of .*MDAvMDA= now" "$work/agent.log" || late=yes
+  check "meanwhile the host re-creating the mount point (the same container again, a local storage there) or the device elsewhere: FAILED_PRECONDITION; the CDH not asked again" \
+    "rc $r1 $r2 $r3 (CDH not done yet: $late): $(cat "$work/l1.out" "$work/l2.out" "$work/l3.out" "$work/mounts.log")" eval \
+    '[ $r1 -ne 0 ] && [ $r2 -ne 0 ] && [ $r3 -ne 0 ] && [ $late = yes ] &&
+     grep -q "has not ended yet" "$work/l1.out" && grep -q "mount point $mp: a SecureMount of $mp" "$work/l2.out" &&
+     grep -q "(7:[0-9]*): a SecureMount of it on $mp" "$work/l3.out" && [ "$(wc -l <"$work/mounts.log")" = 1 ] &&
+     [ -z "$(ls -A "$dir")" ]'
+
+  wait_log "the SecureMount of $mp given up on: the CDH's late mount detached" 20
+  check "the CDH's late mount (6 s after the call): detached, its directory removed; no worker, no fd left; the agent serves" \
+    "$(grep -a -e "given up on" -e "MDAvMDA= now" "$work/agent.log"; grep MDAvMDA "/proc/$executor_pid/mountinfo"; ls -la "$dir" 2>&1; echo "workers $(workers) fds $fds -> $(ls "/proc/$executor_pid/fd" | wc -l)")" eval \
+    'grep -q "SecureMount of .*MDAvMDA= now" "$work/agent.log" && [ "$(mounts_of "$mp")" = 0 ] &&
+     [ ! -e "$dir" ] && [ "$(workers)" = 0 ] && [ "$(ls "/proc/$executor_pid/fd" | wc -l)" = "$fds" ] &&
+     ctl call grpc.Health/Check "{}" >/dev/null 2>&1'
+  plain_request l4 '["true"]'
+  add_json l4 '.storages = [{driver: "local", source: "local", fstype: "local", mountPoint: $m, options: ["mode=0777"]}]' --arg m "$mp"
+  create l4
+  rc=$?
+  remove l4
+  check "the reservation ends with the late mount: a storage at that mount point is accepted again" \
+    "rc $rc: $(cat "$work/l4.out")" eval '[ $rc -eq 0 ]'
+
+  # CreateSandbox (kata_agent.go startSandbox -> setupStorages: the shm
+  # ephemeral storage; neither runtime sends a block storage there) with
+  # an encrypted or a create_filesystem block storage added: refused
+  # before any storage is mounted, nothing asked of the CDH, nothing
+  # formatted.
+  head -c 65536 "$loopdev" | sha256sum >"$work/disk.sum"
+  local shm=$KR/sandbox/shm o1 o2
+  for st in "$(secure_storage /dev/vdcoco "$sp/MDkvMDk=")" "$(secure_storage /dev/vdcoco "$sp/MDkvMDk=" mmioblk '["create_filesystem"]')"; do
+    ctl call AgentService/CreateSandbox "$(jq -nc --arg shm "$shm" --argjson st "$st" '{
+        hostname: "pod-l", dns: [], sandboxId: "sb-pod-l", kernelModules: [],
+        storages: [{driver: "ephemeral", source: "shm", fstype: "tmpfs",
+          options: ["noexec", "nosuid", "nodev", "mode=1777", "size=67108864"], mountPoint: $shm}, $st]}')" \
+      >>"$work/sandbox.out" 2>&1 && echo "CreateSandbox answered OK" >>"$work/sandbox.out"
+  done
+  check "CreateSandbox with an encryption_key=ephemeral or a create_filesystem block storage: INVALID_ARGUMENT naming it, no storage mounted, the CDH not asked, the disk untouched" \
+    "$(cat "$work/sandbox.out"; grep -e "/shm " -e MDkvMDk "/proc/$executor_pid/mountinfo")" eval \
+    '! grep -q "answered OK" "$work/sandbox.out" && [ "$(grep -c INVALID_ARGUMENT "$work/sandbox.out")" = 2 ] &&
+     grep -q "storage 1: storage $sp/MDkvMDk=: encryption_key=ephemeral is not accepted in CreateSandbox" "$work/sandbox.out" &&
+     grep -q "create_filesystem is not accepted in CreateSandbox" "$work/sandbox.out" &&
+     [ "$(mounts_of "$shm")" = 0 ] && [ ! -e "$work/run/kata-containers/sandbox/storage/MDkvMDk=" ] &&
+     [ "$(wc -l <"$work/mounts.log")" = 1 ] && head -c 65536 "$loopdev" | sha256sum | cmp -s - "$work/disk.sum"'
+
+  # RemoveContainer during the call: the orphan's call times out, and its
+  # late mount goes the same way.
+  secure_req l5 "$mp" '["true"]'
+  create l5 &
+  local cpid=$!
+  wait_lines "$work/mounts.log" 2
+  remove l5
+  wait "$cpid"
+  wait_log "container l5: the SecureMount of $mp given up on: the CDH's late mount detached" 20
+  check "RemoveContainer during a SecureMount the CDH answers after the timeout: its late mount detached, its directory removed" \
+    "$(grep -a "l5" "$work/agent.log" | tail -n 4; ls -la "$dir" 2>&1)" eval \
+    'grep -q "container l5: its SecureMount of $mp ended without the CDH.s answer" "$work/agent.log" && [ "$(mounts_of "$mp")" = 0 ] && [ ! -e "$dir" ]'
+
+  # DestroySandbox while one is given up on and not mounted yet.
+  secure_req l6 "$mp" '["true"]'
+  create l6
+  ctl call AgentService/DestroySandbox '{}' >"$work/destroy.out" 2>&1
+  local drc=$?
+  check "DestroySandbox with a SecureMount given up on, the CDH not done: answered at once, the reservation released, its directory removed" \
+    "rc $drc: $(cat "$work/destroy.out"; grep -a "l6" "$work/agent.log" | tail -n 3; ls -la "$dir" 2>&1)" eval \
+    '[ $drc -eq 0 ] && grep -q "container l6: the SecureMount of $mp given up on: nothing mounted (DestroySandbox)" "$work/agent.log" &&
+     [ ! -e "$dir" ] && [ "$(grep -c "MDAvMDA= now" "$work/agent.log")" -lt 3 ]'
+  agent_stop
+  fake_disks_free
+}
+
 # 6. create_filesystem alone (upstream ensure_ext4_filesystem): the Go
 #    runtime's block emptyDir in "block-plain" mode (container.go
 #    createBlockDevices: metadata createFilesystem, options ["discard"];
@@ -877,7 +983,7 @@ t_trusted() {
 }
 
 # COCO_SECTIONS="t_mkfs ..." runs only those (the others' checks SKIP).
-for t in t_pod t_never t_secure t_cdh_failures t_cancel t_mkfs t_trusted; do
+for t in t_pod t_never t_secure t_cdh_failures t_cancel t_late t_mkfs t_trusted; do
   if [ -z "${COCO_SECTIONS:-}" ] || [[ " $COCO_SECTIONS " == *" $t "* ]]; then
     $t
   fi

@@ -16,10 +16,10 @@
 #   coco.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 #   (environment: tests/guestcomp/lib.sh, and MAKE_OCI_IMAGE)
 . "$(dirname "$0")/lib.sh" "$@"
-plan 68
+plan 70
 gc_requires
 if [ -z "${TEST_CDH:-}" ] || [ -z "${MAKE_OCI_IMAGE:-}" ]; then
-  skip 68 "the confidential guest" "TEST_CDH or MAKE_OCI_IMAGE not set"
+  skip 70 "the confidential guest" "TEST_CDH or MAKE_OCI_IMAGE not set"
   exit 0
 fi
 
@@ -390,7 +390,8 @@ fake_disks_free() {
   [ -n "${loopbusy:-}" ] && { umount "$top/busy-mnt" 2>/dev/null; losetup -d "$loopbusy" 2>/dev/null; }
   [ -n "${loopsmall:-}" ] && losetup -d "$loopsmall" 2>/dev/null
   [ -n "${loopdev:-}" ] && losetup -d "$loopdev" 2>/dev/null
-  loopbusy= loopsmall= loopdev=
+  [ -n "${loopslow:-}" ] && losetup -d "$loopslow" 2>/dev/null
+  loopbusy= loopsmall= loopdev= loopslow=
 }
 
 # coco_start_disks NAME CDH-OPTIONS [KERNEL OPTIONS]: coco_start in a
@@ -596,6 +597,15 @@ secure_req() {
 wait_lines() { # wait_lines FILE N: until FILE has N lines (10 s at most)
   for _ in $(seq 1 100); do
     [ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+until_true() { # until_true SECONDS COMMAND...: until COMMAND succeeds (rc 1 if it never did)
+  local s=$1
+  shift
+  for _ in $(seq 1 $((s * 10))); do
+    "$@" && return 0
     sleep 0.1
   done
   return 1
@@ -810,19 +820,28 @@ plain_fs_storage() { # plain_fs_storage SOURCE MOUNT-POINT [DRIVER] [FSTYPE]
 }
 t_mkfs() {
   if ! command -v mkfs.ext4 >/dev/null || ! command -v dumpe2fs >/dev/null; then
-    skip 8 "create_filesystem" "no mkfs.ext4 or dumpe2fs (e2fsprogs)"
+    skip 10 "create_filesystem" "no mkfs.ext4 or dumpe2fs (e2fsprogs)"
     return 0
   fi
   if ! fake_disk || ! fake_attack_disks; then
     fake_disks_free
-    skip 8 "create_filesystem" "no loop device (losetup) or no mount of one"
+    skip 10 "create_filesystem" "no loop device (losetup) or no mount of one"
     return 0
   fi
+  # A fresh disk for a mkfs that is cancelled, then run again.
+  if ! truncate -s 4M "$top/slow.img" || ! loopslow=$(losetup -f --show "$top/slow.img" 2>/dev/null); then
+    fake_disks_free
+    skip 10 "create_filesystem" "no loop device (losetup)"
+    return 0
+  fi
+  fake_disk_add vdslow "$(rdev_of "$loopslow")"
   # mkfs.ext4 as the worker runs it: a wrapper recording its arguments,
-  # namespaces and privileges, then the real mke2fs.
+  # namespaces and privileges, then the real mke2fs; while $top/mkfs.slow
+  # exists, a mkfs that never ends instead (a process holding the disk's
+  # fd, in mkfs's place: "sleep 37").
   cp /usr/sbin/mke2fs "$top/mke2fs.real"
-  printf '#!/bin/sh\n{ echo "args $*"; echo "net $(readlink /proc/self/ns/net)"; echo "mnt $(readlink /proc/self/ns/mnt)"; grep -E "^(CapPrm|CapEff|NoNewPrivs):" /proc/self/status; } >>%s\nexec %s -t ext4 "$@"\n' \
-    "$top/mkfs.rec" "$top/mke2fs.real" >"$top/mkfs-wrap"
+  printf '#!/bin/sh\n{ echo "args $*"; echo "net $(readlink /proc/self/ns/net)"; echo "mnt $(readlink /proc/self/ns/mnt)"; grep -E "^(CapPrm|CapEff|NoNewPrivs):" /proc/self/status; } >>%s\n[ -e %s ] && exec sleep 37\nexec %s -t ext4 "$@"\n' \
+    "$top/mkfs.rec" "$top/mkfs.slow" "$top/mke2fs.real" >"$top/mkfs-wrap"
   chmod 0755 "$top/mkfs-wrap"
   rm -f "$top/mkfs.rec"
   echo "mount --bind $top/mkfs-wrap /usr/sbin/mke2fs" >>"$top/ns-setup.sh"
@@ -897,6 +916,37 @@ t_mkfs() {
   else
     skip 1 "the root filesystem's disk with create_filesystem" "this machine forbids opening its root disk (the probe refuses it first: $(grep -o "open /dev/vdroot: .*" "$work/ma5.out"))"
   fi
+
+  # RemoveContainer while mkfs.ext4 runs.
+  local slowmp=$sp/MDMvMDM= slowdir=$work/run/kata-containers/sandbox/storage/MDMvMDM= cpid rrc
+  touch "$top/mkfs.slow"
+  secure_req m5 "$slowmp" '["sh", "-c", "grep \" /data \" /proc/self/mountinfo; echo fresh >/data/f && cat /data/f; exec sleep 1000"]' \
+    "$(plain_fs_storage /dev/vdslow "$slowmp")"
+  cp "$work/m5.json" "$work/m5-again.json"
+  fds=$(ls "/proc/$executor_pid/fd" | wc -l)
+  create m5 &
+  cpid=$!
+  until_true 10 pgrep -fx "sleep 37" >/dev/null
+  local running=$?
+  remove m5
+  rrc=$?
+  wait "$cpid"
+  rc=$?
+  until_true 5 eval '! pgrep -fx "sleep 37" >/dev/null && [ "$(workers)" = 0 ] && [ "$(ls "/proc/$executor_pid/fd" | wc -l)" = "$fds" ]'
+  check "RemoveContainer while mkfs.ext4 runs: the create answers ABORTED; the worker and mkfs killed; no mount, directory, worker or fd left" \
+    "mkfs running: $running, create rc $rc, remove rc $rrc: $(cat "$work/m5.out"; pgrep -fa "sleep 37"; grep MDMvMDM "/proc/$executor_pid/mountinfo"; ls -la "$slowdir" 2>&1; echo "workers $(workers) fds $fds -> $(ls "/proc/$executor_pid/fd" | wc -l)")" eval \
+    '[ $running -eq 0 ] && [ $rc -ne 0 ] && grep -q ABORTED "$work/m5.out" && [ $rrc -eq 0 ] &&
+     ! pgrep -fx "sleep 37" >/dev/null && [ "$(workers)" = 0 ] && [ "$(ls "/proc/$executor_pid/fd" | wc -l)" = "$fds" ] &&
+     [ "$(mounts_of "$slowmp")" = 0 ] && [ ! -e "$slowdir" ]'
+  rm -f "$top/mkfs.slow"
+  cp "$work/m5-again.json" "$work/m5.json"
+  create m5 && start m5
+  rc=$?
+  read_all m5 m5 2 >"$work/m5.stdout"
+  check "the disk is the next request's: the same container again gets it formatted and mounted, and writes to it" \
+    "rc $rc: $(cat "$work/m5.out" "$work/m5.stdout")" eval \
+    '[ $rc -eq 0 ] && grep -q " /data .* ext4 " "$work/m5.stdout" && grep -qx fresh "$work/m5.stdout"'
+  remove m5
   agent_stop
   fake_disks_free
 }

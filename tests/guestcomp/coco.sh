@@ -16,10 +16,10 @@
 #   coco.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 #   (environment: tests/guestcomp/lib.sh, and MAKE_OCI_IMAGE)
 . "$(dirname "$0")/lib.sh" "$@"
-plan 70
+plan 68
 gc_requires
 if [ -z "${TEST_CDH:-}" ] || [ -z "${MAKE_OCI_IMAGE:-}" ]; then
-  skip 70 "the confidential guest" "TEST_CDH or MAKE_OCI_IMAGE not set"
+  skip 68 "the confidential guest" "TEST_CDH or MAKE_OCI_IMAGE not set"
   exit 0
 fi
 
@@ -408,14 +408,22 @@ coco_start_disks() {
   unset GC_NS_SETUP
 }
 
+# disk_section COUNT WHAT NAME CDH-OPTIONS [KERNEL OPTIONS]: the fake disk
+# and the agent (coco_start_disks) for a section of COUNT checks, and its
+# pids; 1 when the section cannot go on (its checks skipped without a loop
+# device, or failed when the agent does not serve).
+disk_section() {
+  if ! fake_disk; then
+    skip "$1" "$2" "no loop device (losetup)"
+    return 1
+  fi
+  coco_start_disks "${@:3}" || return 1
+  pids
+}
+
 # 3. Encrypted block storages (SecureMount) and sealed files in volumes.
 t_secure() {
-  if ! fake_disk; then
-    skip 9 "encrypted storage and sealed files" "no loop device (losetup)"
-    return 0
-  fi
-  coco_start_disks secure "--secure-mount-tmpfs" "agent.secure_storage_integrity=false" || return 1
-  pids
+  disk_section 9 "encrypted storage and sealed files" secure "--secure-mount-tmpfs" "agent.secure_storage_integrity=false" || return 0
   local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA=
   plain_request enc '["sh", "-c", "grep \" /data \" /proc/self/mountinfo; echo kept >/data/f && cat /data/f; exec sleep 1000"]'
   add_json enc '.storages = [$s] | .OCI.Mounts += [{destination: "/data", source: $mp, type: "bind", options: ["rbind", "rw"]}]' \
@@ -594,6 +602,33 @@ secure_req() {
   add_json "$1" '.storages = [$s] | .OCI.Mounts += [{destination: "/data", source: $mp, type: "bind", options: ["rbind", "rw"]}]' \
     --argjson s "${4:-$(secure_storage /dev/vdcoco "$2")}" --arg mp "$2"
 }
+local_req() { # local_req ID MOUNT-POINT: a container with a local storage (an emptyDir) there
+  plain_request "$1" '["true"]'
+  add_json "$1" '.storages = [{driver: "local", source: "local", fstype: "local", mountPoint: $m, options: ["mode=0777"]}]' --arg m "$2"
+}
+# ask_again ID DEVICE-ID LOCAL-ID LOCAL-MP: while the CDH works on ID's
+# SecureMount of $mp, the host asks again: ID itself ($work/ID-again.json),
+# the same disk at another mount point, a local storage at LOCAL-MP. Their
+# rcs in r1 r2 r3; late=yes while the CDH has not mounted yet.
+ask_again() {
+  cp "$work/$1-again.json" "$work/$1.json"
+  create "$1"
+  r1=$?
+  secure_req "$2" "$sp/MDEvMDE=" '["true"]'
+  create "$2"
+  r2=$?
+  local_req "$3" "$4"
+  create "$3"
+  r3=$?
+  late=no
+  grep -q "SecureMount of .*MDAvMDA= now" "$work/agent.log" || late=yes
+}
+create_again() { # create_again ID: ID created and started again from $work/ID-again.json; rc, its 2 first lines in $work/ID.stdout
+  cp "$work/$1-again.json" "$work/$1.json"
+  create "$1" && start "$1"
+  rc=$?
+  read_all "$1" "$1" 2 >"$work/$1.stdout"
+}
 wait_lines() { # wait_lines FILE N: until FILE has N lines (10 s at most)
   for _ in $(seq 1 100); do
     [ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
@@ -623,12 +658,7 @@ wait_log() { # wait_log TEXT [SECONDS]: until the agent's log has TEXT
 #    the call. The mount and its directory are undone once the CDH has
 #    answered; meanwhile the mount point and the device are nobody's.
 t_cancel() {
-  if ! fake_disk; then
-    skip 6 "a SecureMount cancelled by RemoveContainer or DestroySandbox" "no loop device (losetup)"
-    return 0
-  fi
-  coco_start_disks cancel "--secure-mount-tmpfs --slow-secure-mount 4" || return 1
-  pids
+  disk_section 6 "a SecureMount cancelled by RemoveContainer or DestroySandbox" cancel "--secure-mount-tmpfs --slow-secure-mount 4" || return 0
   local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA= dir=$work/run/kata-containers/sandbox/storage/MDAvMDA=
   local fds
   fds=$(ls "/proc/$executor_pid/fd" | wc -l)
@@ -647,18 +677,8 @@ t_cancel() {
     '[ $rc -ne 0 ] && grep -q ABORTED "$work/c1.out" && [ $rrc -eq 0 ] && [ $early = yes ]'
 
   # The host asks again while the CDH still works on the old call.
-  cp "$work/c1-again.json" "$work/c1.json"
-  create c1
-  local r1=$?
-  secure_req c2 "$sp/MDEvMDE=" '["true"]'
-  create c2
-  local r2=$?
-  plain_request c3 '["true"]'
-  add_json c3 '.storages = [{driver: "local", source: "local", fstype: "local", mountPoint: $m, options: ["mode=0777"]}]' --arg m "$mp/sub"
-  create c3
-  local r3=$?
-  local late=no
-  grep -q "SecureMount of .*MDAvMDA= now" "$work/agent.log" || late=yes
+  local r1 r2 r3 late
+  ask_again c1 c2 c3 "$mp/sub"
   check "meanwhile the same container id and mount point again: FAILED_PRECONDITION naming the SecureMount not ended; the CDH is not asked again" \
     "rc $r1 (CDH not done yet: $late): $(cat "$work/c1.out"; cat "$work/mounts.log")" eval \
     '[ $r1 -ne 0 ] && [ $late = yes ] && grep -q FAILED_PRECONDITION "$work/c1.out" && grep -q "has not ended yet" "$work/c1.out" &&
@@ -675,10 +695,7 @@ t_cancel() {
      grep -q "SecureMount of .*MDAvMDA= now (its client waits)" "$work/agent.log" &&
      [ ! -e "$dir" ] && [ "$(workers)" = 0 ] && [ "$(ls "/proc/$executor_pid/fd" | wc -l)" = "$fds" ]'
 
-  cp "$work/c1-again.json" "$work/c1.json"
-  create c1 && start c1
-  rc=$?
-  read_all c1 c1 2 >"$work/c1.stdout"
+  create_again c1
   check "the same container created afterwards gets its own mount from the CDH and keeps it" \
     "rc $rc: $(cat "$work/c1.out" "$work/c1.stdout")" eval \
     '[ $rc -eq 0 ] && grep -q test-cdh-secure "$work/c1.stdout" && grep -qx mine "$work/c1.stdout" &&
@@ -708,12 +725,7 @@ t_cancel() {
 #    on the call, not on the mount point. It stays reserved and what the
 #    CDH mounts there later is detached.
 t_late() {
-  if ! fake_disk; then
-    skip 7 "a SecureMount the CDH answers after the timeout" "no loop device (losetup)"
-    return 0
-  fi
-  coco_start_disks late "--secure-mount-tmpfs --slow-secure-mount 6" "agent.cdh_api_timeout=2" || return 1
-  pids
+  disk_section 7 "a SecureMount the CDH answers after the timeout" late "--secure-mount-tmpfs --slow-secure-mount 6" "agent.cdh_api_timeout=2" || return 0
   local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA= dir=$work/run/kata-containers/sandbox/storage/MDAvMDA=
   local fds
   fds=$(ls "/proc/$executor_pid/fd" | wc -l)
@@ -728,23 +740,13 @@ t_late() {
      [ -d "$dir" ] && ! grep -q "SecureMount of .*MDAvMDA= now" "$work/agent.log"'
 
   # The host re-creates the mount point while the CDH still works.
-  cp "$work/l1-again.json" "$work/l1.json"
-  create l1
-  local r1=$?
-  plain_request l2 '["true"]'
-  add_json l2 '.storages = [{driver: "local", source: "local", fstype: "local", mountPoint: $m, options: ["mode=0777"]}]' --arg m "$mp"
-  create l2
-  local r2=$?
-  secure_req l3 "$sp/MDEvMDE=" '["true"]'
-  create l3
-  local r3=$?
-  local late=no
-  grep -q "SecureMount of .*MDAvMDA= now" "$work/agent.log" || late=yes
+  local r1 r2 r3 late
+  ask_again l1 l2 l3 "$mp"
   check "meanwhile the host re-creating the mount point (the same container again, a local storage there) or the device elsewhere: FAILED_PRECONDITION; the CDH not asked again" \
     "rc $r1 $r2 $r3 (CDH not done yet: $late): $(cat "$work/l1.out" "$work/l2.out" "$work/l3.out" "$work/mounts.log")" eval \
     '[ $r1 -ne 0 ] && [ $r2 -ne 0 ] && [ $r3 -ne 0 ] && [ $late = yes ] &&
-     grep -q "has not ended yet" "$work/l1.out" && grep -q "mount point $mp: a SecureMount of $mp" "$work/l2.out" &&
-     grep -q "(7:[0-9]*): a SecureMount of it on $mp" "$work/l3.out" && [ "$(wc -l <"$work/mounts.log")" = 1 ] &&
+     grep -q "has not ended yet" "$work/l1.out" && grep -q "mount point $mp: a SecureMount of $mp" "$work/l3.out" &&
+     grep -q "(7:[0-9]*): a SecureMount of it on $mp" "$work/l2.out" && [ "$(wc -l <"$work/mounts.log")" = 1 ] &&
      [ -z "$(ls -A "$dir")" ]'
 
   wait_log "the SecureMount of $mp given up on: the CDH's late mount detached" 20
@@ -753,8 +755,7 @@ t_late() {
     'grep -q "SecureMount of .*MDAvMDA= now" "$work/agent.log" && [ "$(mounts_of "$mp")" = 0 ] &&
      [ ! -e "$dir" ] && [ "$(workers)" = 0 ] && [ "$(ls "/proc/$executor_pid/fd" | wc -l)" = "$fds" ] &&
      ctl call grpc.Health/Check "{}" >/dev/null 2>&1'
-  plain_request l4 '["true"]'
-  add_json l4 '.storages = [{driver: "local", source: "local", fstype: "local", mountPoint: $m, options: ["mode=0777"]}]' --arg m "$mp"
+  local_req l4 "$mp"
   create l4
   rc=$?
   remove l4
@@ -939,10 +940,7 @@ t_mkfs() {
      ! pgrep -fx "sleep 37" >/dev/null && [ "$(workers)" = 0 ] && [ "$(ls "/proc/$executor_pid/fd" | wc -l)" = "$fds" ] &&
      [ "$(mounts_of "$slowmp")" = 0 ] && [ ! -e "$slowdir" ]'
   rm -f "$top/mkfs.slow"
-  cp "$work/m5-again.json" "$work/m5.json"
-  create m5 && start m5
-  rc=$?
-  read_all m5 m5 2 >"$work/m5.stdout"
+  create_again m5
   check "the disk is the next request's: the same container again gets it formatted and mounted, and writes to it" \
     "rc $rc: $(cat "$work/m5.out" "$work/m5.stdout")" eval \
     '[ $rc -eq 0 ] && grep -q " /data .* ext4 " "$work/m5.stdout" && grep -qx fresh "$work/m5.stdout"'

@@ -123,8 +123,7 @@ static void watched_release(struct watched *w, const char *why)
 	bool mounted = storage_secure_abandon(w->ss);
 	log_info("container %s: the SecureMount of %s given up on: %s (%s), the mount point "
 		 "removed and released",
-		 w->ct_id, mp, mounted ? "the CDH's late mount detached" : "nothing mounted",
-		 why);
+		 w->ct_id, mp, mounted ? "the CDH's late mount detached" : "nothing mounted", why);
 	free(w);
 }
 
@@ -427,8 +426,7 @@ static int trusted_begin(struct container *ct, const Grpc__LinuxDevice *sd,
 				       major(x->sb.trusted_dev), minor(x->sb.trusted_dev), label,
 				       major(f.rdev), minor(f.rdev));
 	}
-	if (watched_limit(err) < 0 ||
-	    (!x->sb.trusted && storage_set_new(&x->sb.trusted, err) < 0))
+	if (watched_limit(err) < 0 || (!x->sb.trusted && storage_set_new(&x->sb.trusted, err) < 0))
 		return err->code;
 	struct secure_job *j = job_new(ct, SJ_TRUSTED, x->sb.trusted, NULL, done, err);
 	if (!j)

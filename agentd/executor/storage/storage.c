@@ -1969,8 +1969,8 @@ static int unheld_mount_at(const struct storage_secure *ss)
 	const struct storage_entry *ent = ss->ent;
 	cleanup_close int rootfd = open(ent->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	int fd = rootfd < 0 ? -1
-			    : sys_openat2(rootfd, ent->mount_point + ss->rel_off, O_PATH | O_CLOEXEC,
-					  RESOLVE_MOUNT_POINT);
+			    : sys_openat2(rootfd, ent->mount_point + ss->rel_off,
+					  O_PATH | O_CLOEXEC, RESOLVE_MOUNT_POINT);
 	if (fd >= 0 && !is_unheld_mount(fd)) {
 		close(fd);
 		fd = -1;

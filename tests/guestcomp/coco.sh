@@ -16,10 +16,10 @@
 #   coco.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 #   (environment: tests/guestcomp/lib.sh, and MAKE_OCI_IMAGE)
 . "$(dirname "$0")/lib.sh" "$@"
-plan 68
+plan 70
 gc_requires
 if [ -z "${TEST_CDH:-}" ] || [ -z "${MAKE_OCI_IMAGE:-}" ]; then
-  skip 68 "the confidential guest" "TEST_CDH or MAKE_OCI_IMAGE not set"
+  skip 70 "the confidential guest" "TEST_CDH or MAKE_OCI_IMAGE not set"
   exit 0
 fi
 
@@ -810,6 +810,35 @@ t_late() {
   fake_disks_free
 }
 
+# 9. The same, the CDH mounting after the timed checks ended
+#    (agent.cdh_api_timeout=1: a check every second, 12 of them; the CDH
+#    mounts 17 s after the call): the mount point stays reserved, and the
+#    next RemoveContainer finds the late mount.
+t_recheck() {
+  disk_section 2 "a late mount found at a RemoveContainer" recheck "--secure-mount-tmpfs --slow-secure-mount 17" "agent.cdh_api_timeout=1" || return 0
+  local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA= dir=$work/run/kata-containers/sandbox/storage/MDAvMDA=
+  secure_req r1 "$mp" '["true"]'
+  create r1
+  rc=$?
+  wait_log "the CDH has not mounted $mp after 12 checks: it stays reserved" 20
+  wait_log "SecureMount of $mp now" 10
+  local_req r2 "$mp"
+  create r2
+  local r2=$?
+  check "the CDH mounting after the timed checks: its mount stays reserved meanwhile (a storage there FAILED_PRECONDITION)" \
+    "rc $rc $r2: $(cat "$work/r1.out" "$work/r2.out"; grep -a -e "after 12 checks" -e "MDAvMDA= now" "$work/agent.log"; grep MDAvMDA "/proc/$executor_pid/mountinfo")" eval \
+    '[ $rc -ne 0 ] && grep -q DEADLINE_EXCEEDED "$work/r1.out" && [ $r2 -ne 0 ] && grep -q "has not ended yet" "$work/r2.out" &&
+     grep -q "after 12 checks" "$work/agent.log" && [ "$(mounts_of "$mp")" = 1 ]'
+  ctl call AgentService/RemoveContainer '{"containerId": "none", "timeout": 20}' >"$work/rm.out" 2>&1
+  check "the next RemoveContainer (of a container that is not there: NOT_FOUND) finds the late mount: detached, its directory removed" \
+    "$(cat "$work/rm.out"; grep -a "given up on" "$work/agent.log"; grep MDAvMDA "/proc/$executor_pid/mountinfo"; ls -la "$dir" 2>&1)" eval \
+    'grep -q NOT_FOUND "$work/rm.out" &&
+     grep -q "container r1: the SecureMount of $mp given up on: the CDH.s late mount detached (found at a RemoveContainer)" "$work/agent.log" &&
+     [ "$(mounts_of "$mp")" = 0 ] && [ ! -e "$dir" ]'
+  agent_stop
+  fake_disks_free
+}
+
 # 6. create_filesystem alone (upstream ensure_ext4_filesystem): the Go
 #    runtime's block emptyDir in "block-plain" mode (container.go
 #    createBlockDevices: metadata createFilesystem, options ["discard"];
@@ -1031,7 +1060,7 @@ t_trusted() {
 }
 
 # COCO_SECTIONS="t_mkfs ..." runs only those (the others' checks SKIP).
-for t in t_pod t_never t_secure t_cdh_failures t_cancel t_late t_mkfs t_trusted; do
+for t in t_pod t_never t_secure t_cdh_failures t_cancel t_late t_recheck t_mkfs t_trusted; do
   if [ -z "${COCO_SECTIONS:-}" ] || [[ " $COCO_SECTIONS " == *" $t "* ]]; then
     $t
   fi

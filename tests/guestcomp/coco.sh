@@ -16,10 +16,10 @@
 #   coco.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 #   (environment: tests/guestcomp/lib.sh, and MAKE_OCI_IMAGE)
 . "$(dirname "$0")/lib.sh" "$@"
-plan 59
+plan 70
 gc_requires
 if [ -z "${TEST_CDH:-}" ] || [ -z "${MAKE_OCI_IMAGE:-}" ]; then
-  skip 59 "the confidential guest" "TEST_CDH or MAKE_OCI_IMAGE not set"
+  skip 70 "the confidential guest" "TEST_CDH or MAKE_OCI_IMAGE not set"
   exit 0
 fi
 
@@ -390,7 +390,8 @@ fake_disks_free() {
   [ -n "${loopbusy:-}" ] && { umount "$top/busy-mnt" 2>/dev/null; losetup -d "$loopbusy" 2>/dev/null; }
   [ -n "${loopsmall:-}" ] && losetup -d "$loopsmall" 2>/dev/null
   [ -n "${loopdev:-}" ] && losetup -d "$loopdev" 2>/dev/null
-  loopbusy= loopsmall= loopdev=
+  [ -n "${loopslow:-}" ] && losetup -d "$loopslow" 2>/dev/null
+  loopbusy= loopsmall= loopdev= loopslow=
 }
 
 # coco_start_disks NAME CDH-OPTIONS [KERNEL OPTIONS]: coco_start in a
@@ -407,14 +408,22 @@ coco_start_disks() {
   unset GC_NS_SETUP
 }
 
+# disk_section COUNT WHAT NAME CDH-OPTIONS [KERNEL OPTIONS]: the fake disk
+# and the agent (coco_start_disks) for a section of COUNT checks, and its
+# pids; 1 when the section cannot go on (its checks skipped without a loop
+# device, or failed when the agent does not serve).
+disk_section() {
+  if ! fake_disk; then
+    skip "$1" "$2" "no loop device (losetup)"
+    return 1
+  fi
+  coco_start_disks "${@:3}" || return 1
+  pids
+}
+
 # 3. Encrypted block storages (SecureMount) and sealed files in volumes.
 t_secure() {
-  if ! fake_disk; then
-    skip 9 "encrypted storage and sealed files" "no loop device (losetup)"
-    return 0
-  fi
-  coco_start_disks secure "--secure-mount-tmpfs" "agent.secure_storage_integrity=false" || return 1
-  pids
+  disk_section 9 "encrypted storage and sealed files" secure "--secure-mount-tmpfs" "agent.secure_storage_integrity=false" || return 0
   local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA=
   plain_request enc '["sh", "-c", "grep \" /data \" /proc/self/mountinfo; echo kept >/data/f && cat /data/f; exec sleep 1000"]'
   add_json enc '.storages = [$s] | .OCI.Mounts += [{destination: "/data", source: $mp, type: "bind", options: ["rbind", "rw"]}]' \
@@ -593,9 +602,45 @@ secure_req() {
   add_json "$1" '.storages = [$s] | .OCI.Mounts += [{destination: "/data", source: $mp, type: "bind", options: ["rbind", "rw"]}]' \
     --argjson s "${4:-$(secure_storage /dev/vdcoco "$2")}" --arg mp "$2"
 }
+local_req() { # local_req ID MOUNT-POINT: a container with a local storage (an emptyDir) there
+  plain_request "$1" '["true"]'
+  add_json "$1" '.storages = [{driver: "local", source: "local", fstype: "local", mountPoint: $m, options: ["mode=0777"]}]' --arg m "$2"
+}
+# ask_again ID DEVICE-ID LOCAL-ID LOCAL-MP: while the CDH works on ID's
+# SecureMount of $mp, the host asks again: ID itself ($work/ID-again.json),
+# the same disk at another mount point, a local storage at LOCAL-MP. Their
+# rcs in r1 r2 r3; late=yes while the CDH has not mounted yet.
+ask_again() {
+  cp "$work/$1-again.json" "$work/$1.json"
+  create "$1"
+  r1=$?
+  secure_req "$2" "$sp/MDEvMDE=" '["true"]'
+  create "$2"
+  r2=$?
+  local_req "$3" "$4"
+  create "$3"
+  r3=$?
+  late=no
+  grep -q "SecureMount of .*MDAvMDA= now" "$work/agent.log" || late=yes
+}
+create_again() { # create_again ID: ID created and started again from $work/ID-again.json; rc, its 2 first lines in $work/ID.stdout
+  cp "$work/$1-again.json" "$work/$1.json"
+  create "$1" && start "$1"
+  rc=$?
+  read_all "$1" "$1" 2 >"$work/$1.stdout"
+}
 wait_lines() { # wait_lines FILE N: until FILE has N lines (10 s at most)
   for _ in $(seq 1 100); do
     [ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+until_true() { # until_true SECONDS COMMAND...: until COMMAND succeeds (rc 1 if it never did)
+  local s=$1
+  shift
+  for _ in $(seq 1 $((s * 10))); do
+    "$@" && return 0
     sleep 0.1
   done
   return 1
@@ -613,12 +658,7 @@ wait_log() { # wait_log TEXT [SECONDS]: until the agent's log has TEXT
 #    the call. The mount and its directory are undone once the CDH has
 #    answered; meanwhile the mount point and the device are nobody's.
 t_cancel() {
-  if ! fake_disk; then
-    skip 6 "a SecureMount cancelled by RemoveContainer or DestroySandbox" "no loop device (losetup)"
-    return 0
-  fi
-  coco_start_disks cancel "--secure-mount-tmpfs --slow-secure-mount 4" || return 1
-  pids
+  disk_section 6 "a SecureMount cancelled by RemoveContainer or DestroySandbox" cancel "--secure-mount-tmpfs --slow-secure-mount 4" || return 0
   local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA= dir=$work/run/kata-containers/sandbox/storage/MDAvMDA=
   local fds
   fds=$(ls "/proc/$executor_pid/fd" | wc -l)
@@ -637,18 +677,8 @@ t_cancel() {
     '[ $rc -ne 0 ] && grep -q ABORTED "$work/c1.out" && [ $rrc -eq 0 ] && [ $early = yes ]'
 
   # The host asks again while the CDH still works on the old call.
-  cp "$work/c1-again.json" "$work/c1.json"
-  create c1
-  local r1=$?
-  secure_req c2 "$sp/MDEvMDE=" '["true"]'
-  create c2
-  local r2=$?
-  plain_request c3 '["true"]'
-  add_json c3 '.storages = [{driver: "local", source: "local", fstype: "local", mountPoint: $m, options: ["mode=0777"]}]' --arg m "$mp/sub"
-  create c3
-  local r3=$?
-  local late=no
-  grep -q "SecureMount of .*MDAvMDA= now" "$work/agent.log" || late=yes
+  local r1 r2 r3 late
+  ask_again c1 c2 c3 "$mp/sub"
   check "meanwhile the same container id and mount point again: FAILED_PRECONDITION naming the SecureMount not ended; the CDH is not asked again" \
     "rc $r1 (CDH not done yet: $late): $(cat "$work/c1.out"; cat "$work/mounts.log")" eval \
     '[ $r1 -ne 0 ] && [ $late = yes ] && grep -q FAILED_PRECONDITION "$work/c1.out" && grep -q "has not ended yet" "$work/c1.out" &&
@@ -665,10 +695,7 @@ t_cancel() {
      grep -q "SecureMount of .*MDAvMDA= now (its client waits)" "$work/agent.log" &&
      [ ! -e "$dir" ] && [ "$(workers)" = 0 ] && [ "$(ls "/proc/$executor_pid/fd" | wc -l)" = "$fds" ]'
 
-  cp "$work/c1-again.json" "$work/c1.json"
-  create c1 && start c1
-  rc=$?
-  read_all c1 c1 2 >"$work/c1.stdout"
+  create_again c1
   check "the same container created afterwards gets its own mount from the CDH and keeps it" \
     "rc $rc: $(cat "$work/c1.out" "$work/c1.stdout")" eval \
     '[ $rc -eq 0 ] && grep -q test-cdh-secure "$work/c1.stdout" && grep -qx mine "$work/c1.stdout" &&
@@ -693,6 +720,125 @@ t_cancel() {
   fake_disks_free
 }
 
+# 8. A SecureMount the CDH answers only after agent.cdh_api_timeout (2 s
+#    here; the test CDH mounts 6 s after the call): the executor gave up
+#    on the call, not on the mount point. It stays reserved and what the
+#    CDH mounts there later is detached.
+t_late() {
+  disk_section 7 "a SecureMount the CDH answers after the timeout" late "--secure-mount-tmpfs --slow-secure-mount 6" "agent.cdh_api_timeout=2" || return 0
+  local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA= dir=$work/run/kata-containers/sandbox/storage/MDAvMDA=
+  local fds
+  fds=$(ls "/proc/$executor_pid/fd" | wc -l)
+  secure_req l1 "$mp" '["true"]'
+  cp "$work/l1.json" "$work/l1-again.json"
+  create l1
+  rc=$?
+  check "a SecureMount the CDH does not answer within agent.cdh_api_timeout: the create fails DEADLINE_EXCEEDED; the mount point and the device stay reserved" \
+    "rc $rc: $(cat "$work/l1.out"; grep -a "stay reserved" "$work/agent.log"; ls -la "$dir" 2>&1)" eval \
+    '[ $rc -ne 0 ] && grep -q DEADLINE_EXCEEDED "$work/l1.out" &&
+     grep -q "l1: its SecureMount of $mp ended without the CDH.s answer .*stay reserved" "$work/agent.log" &&
+     [ -d "$dir" ] && ! grep -q "SecureMount of .*MDAvMDA= now" "$work/agent.log"'
+
+  # The host re-creates the mount point while the CDH still works.
+  local r1 r2 r3 late
+  ask_again l1 l2 l3 "$mp"
+  check "meanwhile the host re-creating the mount point (the same container again, a local storage there) or the device elsewhere: FAILED_PRECONDITION; the CDH not asked again" \
+    "rc $r1 $r2 $r3 (CDH not done yet: $late): $(cat "$work/l1.out" "$work/l2.out" "$work/l3.out" "$work/mounts.log")" eval \
+    '[ $r1 -ne 0 ] && [ $r2 -ne 0 ] && [ $r3 -ne 0 ] && [ $late = yes ] &&
+     grep -q "has not ended yet" "$work/l1.out" && grep -q "mount point $mp: a SecureMount of $mp" "$work/l3.out" &&
+     grep -q "(7:[0-9]*): a SecureMount of it on $mp" "$work/l2.out" && [ "$(wc -l <"$work/mounts.log")" = 1 ] &&
+     [ -z "$(ls -A "$dir")" ]'
+
+  wait_log "the SecureMount of $mp given up on: the CDH's late mount detached" 20
+  check "the CDH's late mount (6 s after the call): detached, its directory removed; no worker, no fd left; the agent serves" \
+    "$(grep -a -e "given up on" -e "MDAvMDA= now" "$work/agent.log"; grep MDAvMDA "/proc/$executor_pid/mountinfo"; ls -la "$dir" 2>&1; echo "workers $(workers) fds $fds -> $(ls "/proc/$executor_pid/fd" | wc -l)")" eval \
+    'grep -q "SecureMount of .*MDAvMDA= now" "$work/agent.log" && [ "$(mounts_of "$mp")" = 0 ] &&
+     [ ! -e "$dir" ] && [ "$(workers)" = 0 ] && [ "$(ls "/proc/$executor_pid/fd" | wc -l)" = "$fds" ] &&
+     ctl call grpc.Health/Check "{}" >/dev/null 2>&1'
+  local_req l4 "$mp"
+  create l4
+  rc=$?
+  remove l4
+  check "the reservation ends with the late mount: a storage at that mount point is accepted again" \
+    "rc $rc: $(cat "$work/l4.out")" eval '[ $rc -eq 0 ]'
+
+  # CreateSandbox (kata_agent.go startSandbox -> setupStorages: the shm
+  # ephemeral storage; neither runtime sends a block storage there) with
+  # an encrypted or a create_filesystem block storage added: refused
+  # before any storage is mounted, nothing asked of the CDH, nothing
+  # formatted.
+  head -c 65536 "$loopdev" | sha256sum >"$work/disk.sum"
+  local shm=$KR/sandbox/shm o1 o2
+  for st in "$(secure_storage /dev/vdcoco "$sp/MDkvMDk=")" "$(secure_storage /dev/vdcoco "$sp/MDkvMDk=" mmioblk '["create_filesystem"]')"; do
+    ctl call AgentService/CreateSandbox "$(jq -nc --arg shm "$shm" --argjson st "$st" '{
+        hostname: "pod-l", dns: [], sandboxId: "sb-pod-l", kernelModules: [],
+        storages: [{driver: "ephemeral", source: "shm", fstype: "tmpfs",
+          options: ["noexec", "nosuid", "nodev", "mode=1777", "size=67108864"], mountPoint: $shm}, $st]}')" \
+      >>"$work/sandbox.out" 2>&1 && echo "CreateSandbox answered OK" >>"$work/sandbox.out"
+  done
+  check "CreateSandbox with an encryption_key=ephemeral or a create_filesystem block storage: INVALID_ARGUMENT naming it, no storage mounted, the CDH not asked, the disk untouched" \
+    "$(cat "$work/sandbox.out"; grep -e "/shm " -e MDkvMDk "/proc/$executor_pid/mountinfo")" eval \
+    '! grep -q "answered OK" "$work/sandbox.out" && [ "$(grep -c INVALID_ARGUMENT "$work/sandbox.out")" = 2 ] &&
+     grep -q "storage 1: storage $sp/MDkvMDk=: encryption_key=ephemeral is not accepted in CreateSandbox" "$work/sandbox.out" &&
+     grep -q "create_filesystem is not accepted in CreateSandbox" "$work/sandbox.out" &&
+     [ "$(mounts_of "$shm")" = 0 ] && [ ! -e "$work/run/kata-containers/sandbox/storage/MDkvMDk=" ] &&
+     [ "$(wc -l <"$work/mounts.log")" = 1 ] && head -c 65536 "$loopdev" | sha256sum | cmp -s - "$work/disk.sum"'
+
+  # RemoveContainer during the call: the orphan's call times out, and its
+  # late mount goes the same way.
+  secure_req l5 "$mp" '["true"]'
+  create l5 &
+  local cpid=$!
+  wait_lines "$work/mounts.log" 2
+  remove l5
+  wait "$cpid"
+  wait_log "container l5: the SecureMount of $mp given up on: the CDH's late mount detached" 20
+  check "RemoveContainer during a SecureMount the CDH answers after the timeout: its late mount detached, its directory removed" \
+    "$(grep -a "l5" "$work/agent.log" | tail -n 4; ls -la "$dir" 2>&1)" eval \
+    'grep -q "container l5: its SecureMount of $mp ended without the CDH.s answer" "$work/agent.log" && [ "$(mounts_of "$mp")" = 0 ] && [ ! -e "$dir" ]'
+
+  # DestroySandbox while one is given up on and not mounted yet.
+  secure_req l6 "$mp" '["true"]'
+  create l6
+  ctl call AgentService/DestroySandbox '{}' >"$work/destroy.out" 2>&1
+  local drc=$?
+  check "DestroySandbox with a SecureMount given up on, the CDH not done: answered at once, the reservation released, its directory removed" \
+    "rc $drc: $(cat "$work/destroy.out"; grep -a "l6" "$work/agent.log" | tail -n 3; ls -la "$dir" 2>&1)" eval \
+    '[ $drc -eq 0 ] && grep -q "container l6: the SecureMount of $mp given up on: nothing mounted (DestroySandbox)" "$work/agent.log" &&
+     [ ! -e "$dir" ] && [ "$(grep -c "MDAvMDA= now" "$work/agent.log")" -lt 3 ]'
+  agent_stop
+  fake_disks_free
+}
+
+# 9. The same, the CDH mounting after the timed checks ended
+#    (agent.cdh_api_timeout=1: a check every second, 12 of them; the CDH
+#    mounts 17 s after the call): the mount point stays reserved, and the
+#    next RemoveContainer finds the late mount.
+t_recheck() {
+  disk_section 2 "a late mount found at a RemoveContainer" recheck "--secure-mount-tmpfs --slow-secure-mount 17" "agent.cdh_api_timeout=1" || return 0
+  local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA= dir=$work/run/kata-containers/sandbox/storage/MDAvMDA=
+  secure_req r1 "$mp" '["true"]'
+  create r1
+  rc=$?
+  wait_log "the CDH has not mounted $mp after 12 checks: it stays reserved" 20
+  wait_log "SecureMount of $mp now" 10
+  local_req r2 "$mp"
+  create r2
+  local r2=$?
+  check "the CDH mounting after the timed checks: its mount stays reserved meanwhile (a storage there FAILED_PRECONDITION)" \
+    "rc $rc $r2: $(cat "$work/r1.out" "$work/r2.out"; grep -a -e "after 12 checks" -e "MDAvMDA= now" "$work/agent.log"; grep MDAvMDA "/proc/$executor_pid/mountinfo")" eval \
+    '[ $rc -ne 0 ] && grep -q DEADLINE_EXCEEDED "$work/r1.out" && [ $r2 -ne 0 ] && grep -q "has not ended yet" "$work/r2.out" &&
+     grep -q "after 12 checks" "$work/agent.log" && [ "$(mounts_of "$mp")" = 1 ]'
+  ctl call AgentService/RemoveContainer '{"containerId": "none", "timeout": 20}' >"$work/rm.out" 2>&1
+  check "the next RemoveContainer (of a container that is not there: NOT_FOUND) finds the late mount: detached, its directory removed" \
+    "$(cat "$work/rm.out"; grep -a "given up on" "$work/agent.log"; grep MDAvMDA "/proc/$executor_pid/mountinfo"; ls -la "$dir" 2>&1)" eval \
+    'grep -q NOT_FOUND "$work/rm.out" &&
+     grep -q "container r1: the SecureMount of $mp given up on: the CDH.s late mount detached (found at a RemoveContainer)" "$work/agent.log" &&
+     [ "$(mounts_of "$mp")" = 0 ] && [ ! -e "$dir" ]'
+  agent_stop
+  fake_disks_free
+}
+
 # 6. create_filesystem alone (upstream ensure_ext4_filesystem): the Go
 #    runtime's block emptyDir in "block-plain" mode (container.go
 #    createBlockDevices: metadata createFilesystem, options ["discard"];
@@ -704,19 +850,28 @@ plain_fs_storage() { # plain_fs_storage SOURCE MOUNT-POINT [DRIVER] [FSTYPE]
 }
 t_mkfs() {
   if ! command -v mkfs.ext4 >/dev/null || ! command -v dumpe2fs >/dev/null; then
-    skip 8 "create_filesystem" "no mkfs.ext4 or dumpe2fs (e2fsprogs)"
+    skip 10 "create_filesystem" "no mkfs.ext4 or dumpe2fs (e2fsprogs)"
     return 0
   fi
   if ! fake_disk || ! fake_attack_disks; then
     fake_disks_free
-    skip 8 "create_filesystem" "no loop device (losetup) or no mount of one"
+    skip 10 "create_filesystem" "no loop device (losetup) or no mount of one"
     return 0
   fi
+  # A fresh disk for a mkfs that is cancelled, then run again.
+  if ! truncate -s 4M "$top/slow.img" || ! loopslow=$(losetup -f --show "$top/slow.img" 2>/dev/null); then
+    fake_disks_free
+    skip 10 "create_filesystem" "no loop device (losetup)"
+    return 0
+  fi
+  fake_disk_add vdslow "$(rdev_of "$loopslow")"
   # mkfs.ext4 as the worker runs it: a wrapper recording its arguments,
-  # namespaces and privileges, then the real mke2fs.
+  # namespaces and privileges, then the real mke2fs; while $top/mkfs.slow
+  # exists, a mkfs that never ends instead (a process holding the disk's
+  # fd, in mkfs's place: "sleep 37").
   cp /usr/sbin/mke2fs "$top/mke2fs.real"
-  printf '#!/bin/sh\n{ echo "args $*"; echo "net $(readlink /proc/self/ns/net)"; echo "mnt $(readlink /proc/self/ns/mnt)"; grep -E "^(CapPrm|CapEff|NoNewPrivs):" /proc/self/status; } >>%s\nexec %s -t ext4 "$@"\n' \
-    "$top/mkfs.rec" "$top/mke2fs.real" >"$top/mkfs-wrap"
+  printf '#!/bin/sh\n{ echo "args $*"; echo "net $(readlink /proc/self/ns/net)"; echo "mnt $(readlink /proc/self/ns/mnt)"; grep -E "^(CapPrm|CapEff|NoNewPrivs):" /proc/self/status; } >>%s\n[ -e %s ] && exec sleep 37\nexec %s -t ext4 "$@"\n' \
+    "$top/mkfs.rec" "$top/mkfs.slow" "$top/mke2fs.real" >"$top/mkfs-wrap"
   chmod 0755 "$top/mkfs-wrap"
   rm -f "$top/mkfs.rec"
   echo "mount --bind $top/mkfs-wrap /usr/sbin/mke2fs" >>"$top/ns-setup.sh"
@@ -791,6 +946,34 @@ t_mkfs() {
   else
     skip 1 "the root filesystem's disk with create_filesystem" "this machine forbids opening its root disk (the probe refuses it first: $(grep -o "open /dev/vdroot: .*" "$work/ma5.out"))"
   fi
+
+  # RemoveContainer while mkfs.ext4 runs.
+  local slowmp=$sp/MDMvMDM= slowdir=$work/run/kata-containers/sandbox/storage/MDMvMDM= cpid rrc
+  touch "$top/mkfs.slow"
+  secure_req m5 "$slowmp" '["sh", "-c", "grep \" /data \" /proc/self/mountinfo; echo fresh >/data/f && cat /data/f; exec sleep 1000"]' \
+    "$(plain_fs_storage /dev/vdslow "$slowmp")"
+  cp "$work/m5.json" "$work/m5-again.json"
+  fds=$(ls "/proc/$executor_pid/fd" | wc -l)
+  create m5 &
+  cpid=$!
+  until_true 10 pgrep -fx "sleep 37" >/dev/null
+  local running=$?
+  remove m5
+  rrc=$?
+  wait "$cpid"
+  rc=$?
+  until_true 5 eval '! pgrep -fx "sleep 37" >/dev/null && [ "$(workers)" = 0 ] && [ "$(ls "/proc/$executor_pid/fd" | wc -l)" = "$fds" ]'
+  check "RemoveContainer while mkfs.ext4 runs: the create answers ABORTED; the worker and mkfs killed; no mount, directory, worker or fd left" \
+    "mkfs running: $running, create rc $rc, remove rc $rrc: $(cat "$work/m5.out"; pgrep -fa "sleep 37"; grep MDMvMDM "/proc/$executor_pid/mountinfo"; ls -la "$slowdir" 2>&1; echo "workers $(workers) fds $fds -> $(ls "/proc/$executor_pid/fd" | wc -l)")" eval \
+    '[ $running -eq 0 ] && [ $rc -ne 0 ] && grep -q ABORTED "$work/m5.out" && [ $rrc -eq 0 ] &&
+     ! pgrep -fx "sleep 37" >/dev/null && [ "$(workers)" = 0 ] && [ "$(ls "/proc/$executor_pid/fd" | wc -l)" = "$fds" ] &&
+     [ "$(mounts_of "$slowmp")" = 0 ] && [ ! -e "$slowdir" ]'
+  rm -f "$top/mkfs.slow"
+  create_again m5
+  check "the disk is the next request's: the same container again gets it formatted and mounted, and writes to it" \
+    "rc $rc: $(cat "$work/m5.out" "$work/m5.stdout")" eval \
+    '[ $rc -eq 0 ] && grep -q " /data .* ext4 " "$work/m5.stdout" && grep -qx fresh "$work/m5.stdout"'
+  remove m5
   agent_stop
   fake_disks_free
 }
@@ -877,7 +1060,7 @@ t_trusted() {
 }
 
 # COCO_SECTIONS="t_mkfs ..." runs only those (the others' checks SKIP).
-for t in t_pod t_never t_secure t_cdh_failures t_cancel t_mkfs t_trusted; do
+for t in t_pod t_never t_secure t_cdh_failures t_cancel t_late t_recheck t_mkfs t_trusted; do
   if [ -z "${COCO_SECTIONS:-}" ] || [[ " $COCO_SECTIONS " == *" $t "* ]]; then
     $t
   fi

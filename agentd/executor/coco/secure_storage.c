@@ -26,6 +26,7 @@
 #include "container_devices.h"
 #include "executor.h"
 #include "grpc_status.h"
+#include "loop.h"
 #include "probe.h"
 #include "storage.h"
 
@@ -86,6 +87,129 @@ static int mkfs_in_worker(void *arg, struct kerr *err)
 	return block_mkfs_ext4(storage_dev_env, &j->dev, BLOCK_MKFS_TIMEOUT_MS, err);
 }
 
+/* ---- SecureMounts given up on: watched (secure_storage.h) ---- */
+
+struct watched {
+	struct storage_secure *ss;
+	struct executor *x;
+	struct loop_timer *timer;
+	unsigned checks;
+	uint64_t every_ms;
+	char ct_id[IPC_ID_MAX];
+	struct watched *next;
+};
+
+static struct watched *watched;
+static unsigned n_watched;
+
+/* The CDH got the call but its answer never came: it may still mount. */
+static bool outcome_unknown(const struct kerr *failure)
+{
+	return failure && (failure->status == GRPC_DEADLINE_EXCEEDED || failure->code == -EPIPE);
+}
+
+static void watched_release(struct watched *w, const char *why)
+{
+	for (struct watched **pp = &watched; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	n_watched--;
+	if (w->timer)
+		loop_timer_cancel(w->x->loop, w->timer);
+	char mp[PATH_MAX];
+	snprintf(mp, sizeof(mp), "%s", storage_secure_mount_point(w->ss));
+	bool mounted = storage_secure_abandon(w->ss);
+	log_info("container %s: the SecureMount of %s given up on: %s (%s), the mount point "
+		 "removed and released",
+		 w->ct_id, mp, mounted ? "the CDH's late mount detached" : "nothing mounted", why);
+	free(w);
+}
+
+static void watch_arm(struct watched *w);
+
+static void on_watch_timer(struct loop *l, void *data)
+{
+	(void)l;
+	struct watched *w = data;
+	w->timer = NULL;
+	if (storage_secure_mounted(w->ss)) {
+		watched_release(w, "found by a timed check");
+		return;
+	}
+	if (++w->checks < SECURE_STORAGE_WATCH_CHECKS) {
+		watch_arm(w);
+		return;
+	}
+	log_info("container %s: the CDH has not mounted %s after %u checks: it stays reserved, "
+		 "checked at each RemoveContainer and at DestroySandbox",
+		 w->ct_id, storage_secure_mount_point(w->ss), w->checks);
+}
+
+static void watch_arm(struct watched *w)
+{
+	w->timer = loop_timer_add(w->x->loop, loop_now_ns() + w->every_ms * 1000000ull,
+				  on_watch_timer, w);
+	if (!w->timer)
+		log_warn("container %s: no timer to check %s again (out of memory): checked at "
+			 "each RemoveContainer and at DestroySandbox",
+			 w->ct_id, storage_secure_mount_point(w->ss));
+}
+
+/* j's SecureMount ended without the CDH's answer: its mount point and
+ * device stay pending (refused to every storage) and what the CDH mounts
+ * there later is detached. */
+static void watch(struct secure_job *j, const struct kerr *failure)
+{
+	struct watched *w = calloc(1, sizeof(*w));
+	if (!w) {
+		/* Cannot keep it: released now, as before the watch. */
+		storage_secure_abandon(j->ss);
+		j->ss = NULL;
+		return;
+	}
+	*w = (struct watched){ .ss = j->ss,
+			       .x = j->x,
+			       .every_ms = j->api_ms < 1000 ? 1000 : j->api_ms,
+			       .next = watched };
+	snprintf(w->ct_id, sizeof(w->ct_id), "%s", j->ct_id);
+	j->ss = NULL;
+	watched = w;
+	n_watched++;
+	log_info("container %s: its %s of %s ended without the CDH's answer (%s): the mount point "
+		 "and the device stay reserved; what the CDH mounts there is detached (checked "
+		 "every %llu ms, %u times, and at each RemoveContainer and at DestroySandbox)",
+		 w->ct_id, kind_what[j->kind], storage_secure_mount_point(w->ss), failure->msg,
+		 (unsigned long long)w->every_ms, SECURE_STORAGE_WATCH_CHECKS);
+	watch_arm(w);
+}
+
+void secure_storage_recheck(void)
+{
+	for (struct watched *w = watched, *next; w; w = next) {
+		next = w->next;
+		if (storage_secure_mounted(w->ss))
+			watched_release(w, "found at a RemoveContainer");
+	}
+}
+
+void secure_storage_release(const char *why)
+{
+	while (watched)
+		watched_release(watched, why);
+}
+
+static int watched_limit(struct kerr *err)
+{
+	if (n_watched < SECURE_STORAGE_MAX_WATCHED)
+		return 0;
+	return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -EBUSY,
+			       "%u SecureMounts the CDH never answered still reserve their mount "
+			       "points and devices",
+			       n_watched);
+}
+
 static void (*orphan_hook)(struct executor *x);
 
 void secure_storage_set_orphan_hook(void (*hook)(struct executor *x))
@@ -100,10 +224,15 @@ static void orphan_end(struct secure_job *j, const struct kerr *failure)
 	struct executor *x = j->x;
 	char mp[PATH_MAX];
 	snprintf(mp, sizeof(mp), "%s", storage_secure_mount_point(j->ss));
-	bool mounted = storage_secure_abandon(j->ss);
-	log_info("container %s (removed): its %s of %s ended (%s): %s, the mount point removed",
-		 j->ct_id, kind_what[j->kind], mp, failure ? failure->msg : "mounted",
-		 mounted ? "the CDH's mount detached" : "nothing mounted");
+	if (j->kind != SJ_MKFS && outcome_unknown(failure)) {
+		watch(j, failure);
+	} else {
+		bool mounted = storage_secure_abandon(j->ss);
+		log_info("container %s (removed): its %s of %s ended (%s): %s, the mount point "
+			 "removed",
+			 j->ct_id, kind_what[j->kind], mp, failure ? failure->msg : "mounted",
+			 mounted ? "the CDH's mount detached" : "nothing mounted");
+	}
 	job_free(j);
 	if (orphan_hook)
 		orphan_hook(x);
@@ -138,6 +267,8 @@ static void on_worker_done(void *data, const struct kerr *failure)
 	if (j->kind == SJ_TRUSTED && e.code)
 		kerr_prefix(&e, "failed to handle trusted storage");
 	ct->sj = NULL;
+	if (j->ss && j->kind != SJ_MKFS && outcome_unknown(failure))
+		watch(j, failure);
 	storage_secure_abandon(j->ss);
 	job_free(j);
 	done(ct, e.code ? &e : NULL);
@@ -220,6 +351,10 @@ int secure_storage_begin(struct container *ct, struct storage_set *owner, const 
 	int r = storage_secure_begin(s, pol, ct->devs, &ss, err);
 	if (r < 0)
 		return r;
+	if (r > 0 && watched_limit(err) < 0) {
+		storage_secure_abandon(ss);
+		return err->code;
+	}
 	if (r > 0)
 		return start_encrypted(ct, owner, s, ss, done, err);
 	struct dev_found f = { 0 };
@@ -291,7 +426,7 @@ static int trusted_begin(struct container *ct, const Grpc__LinuxDevice *sd,
 				       major(x->sb.trusted_dev), minor(x->sb.trusted_dev), label,
 				       major(f.rdev), minor(f.rdev));
 	}
-	if (!x->sb.trusted && storage_set_new(&x->sb.trusted, err) < 0)
+	if (watched_limit(err) < 0 || (!x->sb.trusted && storage_set_new(&x->sb.trusted, err) < 0))
 		return err->code;
 	struct secure_job *j = job_new(ct, SJ_TRUSTED, x->sb.trusted, NULL, done, err);
 	if (!j)
@@ -375,6 +510,7 @@ unsigned secure_storage_orphans(void)
 
 void secure_storage_shutdown(void)
 {
+	secure_storage_release("the executor stops");
 	while (jobs) {
 		struct secure_job *j = jobs;
 		cdh_job_cancel(j->job);

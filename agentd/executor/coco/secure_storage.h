@@ -33,8 +33,23 @@
  * (secure_storage_orphans). A mkfs is killed at once (nothing is made
  * before it ends).
  *
+ * A SecureMount whose answer never came (the call's timeout, a worker
+ * killed or ended without a result), whether its container is still there
+ * or not: the CDH got the call and may still mount, later. Its mount point
+ * and device stay pending (refused to every storage: no storage of the
+ * host ever lands under or over what the CDH mounts late, no second call
+ * formats the device) and are looked at again, every
+ * agent.cdh_api_timeout (at least 1 s) SECURE_STORAGE_WATCH_CHECKS times,
+ * then at each RemoveContainer (secure_storage_recheck) and at
+ * DestroySandbox and the executor's exit (secure_storage_release): once a
+ * mount no storage holds is there, it is detached through an fd reached
+ * without a symlink, the directories made removed and the reservation
+ * dropped. At most SECURE_STORAGE_MAX_WATCHED at once: a further
+ * SecureMount is RESOURCE_EXHAUSTED.
+ *
  * Offers: secure_storage_begin(), secure_storage_trusted_begin(),
  *         secure_storage_abort(), secure_storage_orphans(),
+ *         secure_storage_recheck(), secure_storage_release(),
  *         secure_storage_shutdown(), secure_storage_options().
  */
 #ifndef KATA_EXECUTOR_SECURE_STORAGE_H
@@ -47,6 +62,8 @@
 #include "err.h"
 
 #define SECURE_STORAGE_N_OPTIONS 7
+#define SECURE_STORAGE_WATCH_CHECKS 12
+#define SECURE_STORAGE_MAX_WATCHED 32
 
 struct container;
 struct executor;
@@ -109,8 +126,15 @@ unsigned secure_storage_orphans(void);
  * this layer calls nothing of the handlers above it. */
 void secure_storage_set_orphan_hook(void (*hook)(struct executor *x));
 
+/* SecureMounts given up on: what the CDH mounted since is detached and
+ * the reservation dropped (RemoveContainer). */
+void secure_storage_recheck(void);
+/* Every one given up on: detached if mounted, released (DestroySandbox,
+ * the executor's exit); why goes to the log. */
+void secure_storage_release(const char *why);
+
 /* The executor stops: every worker killed, what the CDH mounted so far
- * detached. */
+ * detached, every reservation released. */
 void secure_storage_shutdown(void);
 
 #endif

@@ -1281,6 +1281,8 @@ int on_remove_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 		e.status = GRPC_INVALID_ARGUMENT;
 		return answer_fail(c, m->hdr.id, &e, err);
 	}
+	/* A SecureMount the CDH never answered may have landed since. */
+	secure_storage_recheck();
 	struct container *ct = executor_container(x, q->container_id);
 	if (!ct) {
 		kerr_set_status(&e, GRPC_NOT_FOUND, -ENOENT, "container %s not found",

@@ -596,6 +596,11 @@ int on_create_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 	const char *roots[1];
 	executor_storage_policy(x, &pol, roots);
 	for (size_t i = 0; i < req->n_storages; i++)
+		if (storage_sandbox_check(req->storages[i], &e) < 0) {
+			kerr_prefix(&e, "CreateSandbox: storage %zu", i);
+			goto out;
+		}
+	for (size_t i = 0; i < req->n_storages; i++)
 		if (storage_add(x->sb.storages, req->storages[i], &pol, &e) < 0) {
 			kerr_prefix(&e, "CreateSandbox: storage %zu", i);
 			goto out;
@@ -636,6 +641,7 @@ out:
 
 static void destroy_done(struct executor *x)
 {
+	secure_storage_release("DestroySandbox");
 	storage_set_free(x->sb.trusted);
 	x->sb.trusted = NULL;
 	storage_set_free(x->sb.storages);

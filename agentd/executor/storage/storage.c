@@ -1693,6 +1693,18 @@ static int check_fs_options(const Grpc__Storage *s, struct kerr *err)
 	return key ? 2 : mkfs ? 1 : 0;
 }
 
+int storage_sandbox_check(const Grpc__Storage *s, struct kerr *err)
+{
+	bool key = has_driver_option(s, STORAGE_OPT_EPHEMERAL_KEY);
+	if (!key && !has_driver_option(s, STORAGE_OPT_CREATE_FS))
+		return 0;
+	return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+			       "storage %s: %s is not accepted in CreateSandbox's storages (the "
+			       "runtime sends it with CreateContainer)",
+			       s->mount_point ? s->mount_point : "",
+			       key ? STORAGE_OPT_EPHEMERAL_KEY : STORAGE_OPT_CREATE_FS);
+}
+
 static bool is_mount_root(int fd)
 {
 	struct statx stx;
@@ -1950,27 +1962,39 @@ int storage_secure_adopt(struct storage_set *set, struct storage_secure *ss, con
 	return 0;
 }
 
+/* An O_PATH fd of a mount no storage holds at ss's mount point, reached
+ * without a symlink (never by its path); -1 when there is none. */
+static int unheld_mount_at(const struct storage_secure *ss)
+{
+	const struct storage_entry *ent = ss->ent;
+	cleanup_close int rootfd = open(ent->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = rootfd < 0 ? -1
+			    : sys_openat2(rootfd, ent->mount_point + ss->rel_off,
+					  O_PATH | O_CLOEXEC, RESOLVE_MOUNT_POINT);
+	if (fd >= 0 && !is_unheld_mount(fd)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+bool storage_secure_mounted(const struct storage_secure *ss)
+{
+	cleanup_close int fd = ss ? unheld_mount_at(ss) : -1;
+	return fd >= 0;
+}
+
 bool storage_secure_abandon(struct storage_secure *ss)
 {
 	if (!ss)
 		return false;
 	pending_remove(ss);
 	struct storage_entry *ent = ss->ent;
-	bool found = false;
-	if (ent->mntfd < 0) {
-		/* A mount the CDH made (a call that failed late, or one whose
-		 * container went meanwhile) is detached through an fd of the
-		 * mount point reached without a symlink, never by its path. */
-		cleanup_close int rootfd = open(ent->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		int fd = rootfd < 0 ? -1
-				    : sys_openat2(rootfd, ent->mount_point + ss->rel_off,
-						  O_PATH | O_CLOEXEC, RESOLVE_MOUNT_POINT);
-		if (fd >= 0 && is_unheld_mount(fd))
-			ent->mntfd = fd;
-		else if (fd >= 0)
-			close(fd);
-	}
-	found = ent->mntfd >= 0;
+	/* A mount the CDH made (a call that failed late, or one whose
+	 * container went meanwhile) is detached through its fd. */
+	if (ent->mntfd < 0)
+		ent->mntfd = unheld_mount_at(ss);
+	bool found = ent->mntfd >= 0;
 	if (unmount_entry(ent) == 0)
 		remove_created(ent);
 	entry_free(ent);

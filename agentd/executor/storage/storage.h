@@ -8,7 +8,9 @@
  *         storage_set_count(), storage_block_at(), storage_dev_env,
  *         storage_secure_begin(), storage_secure_begin_dev(),
  *         storage_secure_adopt(), storage_secure_abandon(),
- *         storage_mkfs_check(), storage_device_unused().
+ *         storage_secure_mounted(),
+ *         storage_mkfs_check(), storage_device_unused(),
+ *         storage_sandbox_check().
  *
  * The handler is chosen by driver alone, as upstream (see
  * doc/storage-cgroups.md): "local" (a directory, mode= applied), "ephemeral"
@@ -161,9 +163,22 @@ const char *storage_secure_device_id(const struct storage_secure *ss); /* "major
 int storage_secure_adopt(struct storage_set *set, struct storage_secure *ss, const Grpc__Storage *s,
 			 struct kerr *err);
 bool storage_secure_abandon(struct storage_secure *ss);
+/* Whether a mount no storage holds is at ss's mount point now (reached
+ * without a symlink): the CDH's, for a call given up on (secure_storage.h
+ * keeps such an ss pending and asks again). */
+bool storage_secure_mounted(const struct storage_secure *ss);
 int storage_mkfs_check(const Grpc__Storage *s, const struct storage_policy *pol,
 		       const struct dev_batch *devs, struct dev_found *f, char *label,
 		       size_t label_len, struct kerr *err);
+
+/* CreateSandbox's storages: either option is INVALID_ARGUMENT there.
+ * Upstream's add_storages would act on it, but neither runtime sends a
+ * block storage in CreateSandbox (Go setupStorages, runtime-rs
+ * get_storage_for_sandbox: the shared filesystem and /dev/shm only), and
+ * a CreateSandbox answered only after a CDH call or a mkfs would need the
+ * create's worker path; refused rather than mounted as a plain block
+ * storage, which would mean something else than asked. */
+int storage_sandbox_check(const Grpc__Storage *s, struct kerr *err);
 
 /* Whether the device f (node: its O_PATH fd) may be formatted or handed
  * to the CDH: not the device of the guest's root filesystem, not in use

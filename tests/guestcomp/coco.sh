@@ -812,16 +812,17 @@ t_late() {
 
 # 9. The same, the CDH mounting after the timed checks ended
 #    (agent.cdh_api_timeout=1: a check every second, 12 of them; the CDH
-#    mounts 17 s after the call): the mount point stays reserved, and the
+#    mounts 24 s after the call, well after the ~12 s of checks even on a
+#    loaded machine): the mount point stays reserved, and the
 #    next RemoveContainer finds the late mount.
 t_recheck() {
-  disk_section 2 "a late mount found at a RemoveContainer" recheck "--secure-mount-tmpfs --slow-secure-mount 17" "agent.cdh_api_timeout=1" || return 0
+  disk_section 2 "a late mount found at a RemoveContainer" recheck "--secure-mount-tmpfs --slow-secure-mount 24" "agent.cdh_api_timeout=1" || return 0
   local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA= dir=$work/run/kata-containers/sandbox/storage/MDAvMDA=
   secure_req r1 "$mp" '["true"]'
   create r1
   rc=$?
   wait_log "the CDH has not mounted $mp after 12 checks: it stays reserved" 20
-  wait_log "SecureMount of $mp now" 10
+  wait_log "SecureMount of $mp now" 25
   local_req r2 "$mp"
   create r2
   local r2=$?

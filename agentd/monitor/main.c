@@ -593,39 +593,44 @@ static int check_fds(struct kerr *err)
 	return 0;
 }
 
-int main(int argc, char **argv)
+static const struct option longopts[] = {
+	{ "container-id", required_argument, NULL, 'c' },
+	{ "uid", required_argument, NULL, 'u' },
+	{ "gid", required_argument, NULL, 'g' },
+	{ "log-level", required_argument, NULL, 'l' },
+	{ "stdio-buffer", required_argument, NULL, 'b' },
+	{ "endpoints", required_argument, NULL, 'e' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The command line's settings that are not in struct monitor. */
+struct start {
+	unsigned long uid, gid, bufsz;
+	enum log_level level;
+	const char *cid;
+};
+
+/* -1 to go on, else main's exit code. */
+static int parse_options(int argc, char **argv, struct monitor *m, struct start *s)
 {
-	static const struct option longopts[] = {
-		{ "container-id", required_argument, NULL, 'c' },
-		{ "uid", required_argument, NULL, 'u' },
-		{ "gid", required_argument, NULL, 'g' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "stdio-buffer", required_argument, NULL, 'b' },
-		{ "endpoints", required_argument, NULL, 'e' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static struct monitor mon;
-	unsigned long uid = 65534, gid = 65534, bufsz = MON_STREAM_BUF_DEFAULT;
-	enum log_level level = LOG_LVL_INFO;
-	const char *cid = NULL;
 	int o, bad = 0;
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
-			cid = optarg;
-			bad = ipc_id_valid(cid, false) ? 0 : -1;
+			s->cid = optarg;
+			bad = ipc_id_valid(s->cid, false) ? 0 : -1;
 			break;
-		case 'u': bad = number_parse_ulong(optarg, 0xfffffffe, &uid); break;
-		case 'g': bad = number_parse_ulong(optarg, 0xfffffffe, &gid); break;
-		case 'l': bad = log_level_parse(optarg, &level); break;
+		case 'u': bad = number_parse_ulong(optarg, 0xfffffffe, &s->uid); break;
+		case 'g': bad = number_parse_ulong(optarg, 0xfffffffe, &s->gid); break;
+		case 'l': bad = log_level_parse(optarg, &s->level); break;
 		case 'b':
-			bad = number_parse_ulong(optarg, 64ul << 20, &bufsz);
-			if (!bad && bufsz < 4096)
+			bad = number_parse_ulong(optarg, 64ul << 20, &s->bufsz);
+			if (!bad && s->bufsz < 4096)
 				bad = -1;
 			break;
-		case 'e': bad = endpoints_parse_list(&mon.policy, optarg); break;
+		case 'e': bad = endpoints_parse_list(&m->policy, optarg); break;
 		case 'V':
 			printf("kata-agent-monitor %s\n", KATA_AGENT_VERSION);
 			return 0;
@@ -641,65 +646,61 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || !cid) {
-		if (!cid)
+	if (optind != argc || !s->cid) {
+		if (!s->cid)
 			fprintf(stderr, "kata-agent-monitor: --container-id is required\n");
 		usage(stderr);
 		return 2;
 	}
-	if (uid == 0 || gid == 0) {
+	if (s->uid == 0 || s->gid == 0) {
 		fprintf(stderr, "kata-agent-monitor: refusing to run as uid/gid 0\n");
 		return 2;
 	}
-	log_init("monitor", STDERR_FILENO, level);
-	struct monitor *m = &mon;
-	snprintf(m->container_id, sizeof(m->container_id), "%s", cid);
-	m->stream_buf = bufsz;
-	m->sigfd = -1;
+	return -1;
+}
 
-	struct kerr err = { 0 };
-	if (check_fds(&err) < 0) {
-		log_error("%s", err.msg);
-		return 1;
-	}
-	/* Nothing inherited beyond the three channels (and stdio). */
+/* While still root: the channels checked, nothing else inherited kept,
+ * the reaper role, the signalfd, the fd bound; then confined. Nothing has
+ * been read from any channel yet. */
+static int setup_process(struct monitor *m, const struct start *s, struct kerr *err)
+{
+	int r = check_fds(err);
+	if (r < 0)
+		return r;
 	close_range(FD_FRONTEND + 1, ~0u, 0);
 	signal(SIGPIPE, SIG_IGN);
 	/* We must collect the exits of orphans too; the executor's fork set
 	 * this already, setting it again costs nothing. */
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
-		log_error("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
-		return 1;
-	}
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		return kerr_set(err, -errno, "PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
 	static const int signals[] = { SIGCHLD };
-	if ((m->sigfd = loop_signalfd(signals, 1, &err)) < 0) {
-		log_error("%s", err.msg);
-		return 1;
-	}
+	if ((m->sigfd = loop_signalfd(signals, 1, err)) < 0)
+		return m->sigfd;
 	m->max_procs = raise_nofile();
-	/* Nothing has been read from any channel yet. */
-	if (confine_self(&confine_monitor, (uid_t)uid, (gid_t)gid, 0, &err) < 0) {
-		log_error("%s", err.msg);
-		return 1;
-	}
+	r = confine_self(&confine_monitor, (uid_t)s->uid, (gid_t)s->gid, 0, err);
+	if (r < 0)
+		return r;
 	log_info("monitor of container %s confined: uid %lu gid %lu, CAP_KILL only, empty root, "
 		 "seccomp allow-list",
-		 m->container_id, uid, gid);
+		 m->container_id, s->uid, s->gid);
+	return 0;
+}
 
-	if (loop_new(&m->loop, &err) < 0 ||
-	    loop_add(m->loop, m->sigfd, EPOLLIN, on_signal, m, &err) < 0 ||
+static int open_channels(struct monitor *m, struct kerr *err)
+{
+	if (loop_new(&m->loop, err) < 0 ||
+	    loop_add(m->loop, m->sigfd, EPOLLIN, on_signal, m, err) < 0 ||
 	    ipc_chan_new(&m->exec, m->loop, FD_EXECUTOR, "executor", IPC_ROLE_EXECUTOR,
-			 executor_table, executor_closed, m, &err) < 0 ||
+			 executor_table, executor_closed, m, err) < 0 ||
 	    ipc_chan_new(&m->launcher, m->loop, FD_LAUNCHER, "launcher", IPC_ROLE_LAUNCHER,
-			 launcher_table, launcher_closed, m, &err) < 0 ||
-	    frontend_attach(m, FD_FRONTEND, &err) < 0) {
-		log_error("monitor start: %s", err.msg);
-		return 1;
-	}
-	mon_reap(m); /* exits before the signalfd existed */
-	int r = loop_run(m->loop, &err);
-	if (r < 0)
-		log_error("event loop: %s", err.msg);
+			 launcher_table, launcher_closed, m, err) < 0 ||
+	    frontend_attach(m, FD_FRONTEND, err) < 0)
+		return err->code ? err->code : -EIO;
+	return 0;
+}
+
+static void monitor_free(struct monitor *m)
+{
 	mon_free_all(m);
 	if (m->frontend)
 		ipc_chan_free(m->frontend);
@@ -710,5 +711,35 @@ int main(int argc, char **argv)
 	loop_del(m->loop, m->sigfd);
 	close(m->sigfd);
 	loop_free(m->loop);
+}
+
+int main(int argc, char **argv)
+{
+	static struct monitor mon;
+	struct monitor *m = &mon;
+	struct start s = { .uid = 65534, .gid = 65534, .bufsz = MON_STREAM_BUF_DEFAULT,
+			   .level = LOG_LVL_INFO };
+	int r = parse_options(argc, argv, m, &s);
+	if (r >= 0)
+		return r;
+	log_init("monitor", STDERR_FILENO, s.level);
+	snprintf(m->container_id, sizeof(m->container_id), "%s", s.cid);
+	m->stream_buf = s.bufsz;
+	m->sigfd = -1;
+
+	struct kerr err = { 0 };
+	if (setup_process(m, &s, &err) < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	if (open_channels(m, &err) < 0) {
+		log_error("monitor start: %s", err.msg);
+		return 1;
+	}
+	mon_reap(m); /* exits before the signalfd existed */
+	r = loop_run(m->loop, &err);
+	if (r < 0)
+		log_error("event loop: %s", err.msg);
+	monitor_free(m);
 	return r < 0 ? 1 : 0;
 }

@@ -676,23 +676,30 @@ static int set_nonblock(int fd, struct kerr *err)
 	return 0;
 }
 
-int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_msg *msg,
-		 struct kerr *err)
+/* Room for a process with this exec id: *old is an exited and waited one
+ * it replaces (or NULL). */
+static int proc_room(struct monitor *m, const struct ipc_process_add *a, struct mon_proc **old,
+		     struct kerr *err)
 {
 	if (a->exec_id[0] && strcmp(a->exec_id, m->container_id) == 0)
 		return kerr_set_status(err, GRPC_ALREADY_EXISTS, -EEXIST,
 				       "exec id %s names the container's init", a->exec_id);
-	struct mon_proc *old = mon_proc_find(m, a->exec_id);
-	if (old && !(old->exited && old->waited))
+	*old = mon_proc_find(m, a->exec_id);
+	if (*old && !((*old)->exited && (*old)->waited))
 		return kerr_set_status(err, GRPC_ALREADY_EXISTS, -EEXIST,
 				       "process %s already exists", a->exec_id[0] ? a->exec_id : "init");
 	unsigned max = m->max_procs ? m->max_procs : MON_MAX_PROCS;
-	if (!old && m->nprocs >= max)
+	if (!*old && m->nprocs >= max)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOBUFS,
 				       "%u processes in this container", max);
-	cleanup_free struct mon_proc *p = calloc(1, sizeof(*p));
+	return 0;
+}
+
+static struct mon_proc *proc_new(struct monitor *m, const struct ipc_process_add *a)
+{
+	struct mon_proc *p = calloc(1, sizeof(*p));
 	if (!p)
-		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+		return NULL;
 	p->mon = m;
 	memcpy(p->exec_id, a->exec_id, sizeof(p->exec_id));
 	p->pid = a->pid;
@@ -706,24 +713,32 @@ int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_
 		p->out[i].cap = m->stream_buf;
 	}
 	p->pidfd = -1;
+	return p;
+}
 
-	/* Our child? (CLONE_PARENT from the launcher). It may have exited and
-	 * been reaped already. */
-	int pidfd = msg->fds[IPC_PFD_PIDFD];
+/* Our child? (CLONE_PARENT from the launcher). It may have exited and been
+ * reaped already: *status its exit status then, else -1. */
+static int proc_is_child(struct monitor *m, const struct ipc_process_add *a, int pidfd,
+			 int *status, struct kerr *err)
+{
 	siginfo_t si;
 	memset(&si, 0, sizeof(si));
-	int status = -1;
+	*status = -1;
 	if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) == 0) {
 		if (si.si_pid != 0)
-			status = status_of(&si);
-	} else if (errno == ECHILD && recent_exit(m, a->pid, &status)) {
-		/* reaped before the announcement */
-	} else {
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno,
-				       "process %d is not a child of the monitor: %s", (int)a->pid,
-				       strerror(errno));
+			*status = status_of(&si);
+		return 0;
 	}
+	if (errno == ECHILD && recent_exit(m, a->pid, status))
+		return 0; /* reaped before the announcement */
+	return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno,
+			       "process %d is not a child of the monitor: %s", (int)a->pid,
+			       strerror(errno));
+}
 
+/* The process's stdio and pidfd taken from the message, non-blocking. */
+static int proc_take_fds(struct mon_proc *p, struct ipc_msg *msg, struct kerr *err)
+{
 	if (p->terminal) {
 		int master = msg->fds[IPC_PFD_PTY];
 		int in = fcntl(master, F_DUPFD_CLOEXEC, 3);
@@ -743,9 +758,27 @@ int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_
 	for (unsigned i = 0; r == 0 && i < 2; i++)
 		if (p->out[i].fd >= 0)
 			r = set_nonblock(p->out[i].fd, err);
+	if (r < 0)
+		err->status = GRPC_INTERNAL;
+	return r;
+}
+
+int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_msg *msg,
+		 struct kerr *err)
+{
+	struct mon_proc *old = NULL;
+	int status = -1, r = proc_room(m, a, &old, err);
+	if (r < 0)
+		return r;
+	cleanup_free struct mon_proc *p = proc_new(m, a);
+	if (!p)
+		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
+	r = proc_is_child(m, a, msg->fds[IPC_PFD_PIDFD], &status, err);
+	if (r < 0)
+		return r;
+	r = proc_take_fds(p, msg, err);
 	if (r < 0) {
 		proc_free(take_ptr(&p));
-		err->status = GRPC_INTERNAL;
 		return r;
 	}
 

@@ -24,7 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -32,6 +35,7 @@
 #include "container_spawn.h"
 #include "executor.h"
 #include "grpc_status.h"
+#include "linux_compat.h"
 #include "process.h"
 #include "sealed_env.h"
 #include "sealed_file.h"
@@ -302,8 +306,42 @@ fail:
 	reply_error(la, id, &e);
 }
 
-/* LAUNCH_INIT: the decoded request lives as long as the launcher. */
-static Grpc__CreateContainerRequest *wait_init(struct launcher *la, uint32_t *id)
+/* The packed CreateContainerRequest, kept by L in a sealed memfd once the
+ * init started, for the workers that launch execs: a few KiB of page cache
+ * instead of the decoded request in L's heap. */
+static int keep_packed(const struct ipc_msg *m, struct kerr *err)
+{
+	int fd = memfd_create("launch-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return kerr_set(err, -errno, "memfd_create: %s", strerror(errno));
+	for (size_t off = 0; off < m->len;) {
+		ssize_t n = write(fd, m->payload + off, m->len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+			close(fd);
+			return kerr_set(err, -e, "keep the request: %s", strerror(e));
+		}
+		off += (size_t)n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+		int e = errno;
+		close(fd);
+		return kerr_set(err, -e, "seal the request: %s", strerror(e));
+	}
+	return fd;
+}
+
+static bool init_request_ok(const Grpc__CreateContainerRequest *req, const char *id)
+{
+	return req && req->oci && req->oci->process && req->oci->root &&
+	       strcmp(req->container_id, id) == 0;
+}
+
+/* LAUNCH_INIT: the decoded request lives as long as the init worker; its
+ * packed form goes to *packed (a sealed memfd) for L. */
+static Grpc__CreateContainerRequest *wait_init(struct launcher *la, uint32_t *id, int *packed)
 {
 	struct ipc_msg m;
 	struct kerr e = { 0 };
@@ -319,12 +357,16 @@ static Grpc__CreateContainerRequest *wait_init(struct launcher *la, uint32_t *id
 		_exit(1);
 	}
 	*id = m.hdr.id;
+	*packed = keep_packed(&m, &e);
 	Grpc__CreateContainerRequest *req =
-		ipc_msg_decode(&m, &e) == 0 ? ipc_msg_take_in(&m) : NULL;
+		*packed >= 0 && ipc_msg_decode(&m, &e) == 0 ? ipc_msg_take_in(&m) : NULL;
 	ipc_msg_release(&m);
+	if (*packed < 0) {
+		reply_error(la, *id, &e);
+		_exit(1);
+	}
 	kerr_clear(&e);
-	if (!req || !req->oci || !req->oci->process || !req->oci->root ||
-	    strcmp(req->container_id, la->ct->id)) {
+	if (!init_request_ok(req, la->ct->id)) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
 				"LAUNCH_INIT: not a CreateContainerRequest for %s with a process",
 				la->ct->id);
@@ -334,21 +376,13 @@ static Grpc__CreateContainerRequest *wait_init(struct launcher *la, uint32_t *id
 	return req;
 }
 
-void launcher_main(const struct launch_ctx *ct, int el, int lm)
+static void init_launch(struct launcher *la, Grpc__CreateContainerRequest *req)
 {
-	struct launcher la = { .ct = ct, .el = el, .lm = lm };
-	/* Not dumpable, and neither is what it clones (the flag is copied):
-	 * the setup stages hold privileges a container's root must not reach
-	 * through ptrace, /proc/PID/fd or pidfd_getfd. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	la.init = (struct container_child){ .pid = 0, .pidfd = -1, .sync_fd = -1 };
-	uint32_t create_id = 0;
-	Grpc__CreateContainerRequest *req = wait_init(&la, &create_id);
-	Grpc__Spec *spec = req->oci;
-	la.init_l = (struct container_launch){
+	const struct launch_ctx *ct = la->ct;
+	la->init_l = (struct container_launch){
 		.id = ct->id,
 		.bundle = ct->bundle,
-		.spec = spec,
+		.spec = req->oci,
 		.shared_dir = ct->o->shared_dir,
 		.cgroup_path = ct->cg ? cg_path(ct->cg) : NULL,
 		.process = NULL,
@@ -356,48 +390,246 @@ void launcher_main(const struct launch_ctx *ct, int el, int lm)
 		.cgroup_fd = -1,
 		.stdio = { -1, -1, -1 },
 	};
-	struct kerr e = { 0 };
-	if (unseal(&la, "init", spec->process, &e) < 0 || unseal_files(&la, spec, &e) < 0 ||
-	    launch(&la, &la.init_l, "", spec->process, &la.init, &e) < 0) {
-		log_error("container %s: create: %s", ct->id, e.msg);
-		reply_error(&la, create_id, &e);
-	} else {
-		la.have_init = true;
-		struct ipc_launched out = { .pid = la.init.pid };
-		reply(&la, IPC_LAUNCHED, create_id, &out, sizeof(out));
+}
+
+/* ---- L and its workers ----
+ *
+ * L itself does no work: it stays the untouched copy of the spawner it was
+ * forked from (its pages shared with every other launcher), and for each
+ * request the executor sends, clones a worker with CLONE_PARENT (so the
+ * worker, and what it clones with CLONE_PARENT, are the monitor's
+ * children), waits for it to end, and takes its verdict. A worker is this
+ * same code, root, not dumpable: what a launch dirties (the decoded
+ * request, the setup's stack, libcap's and libseccomp's heap) goes with it.
+ *  - the init worker serves LAUNCH_INIT and what follows until the init
+ *    started (LAUNCH_START), then hands L the packed request (memfd) and
+ *    the init's pidfd;
+ *  - after that, one worker per request (LAUNCH_EXEC, a late LAUNCH_START),
+ *    which decodes the packed request again.
+ * The verdict travels on a socketpair private to L and the worker (same
+ * code, same privileges: no IPC boundary). A worker that ends without one
+ * (it crashed) ends L: the executor sees EL close, as when a launcher
+ * died, and fails what was pending. */
+enum { VERDICT_SERVE = 1, VERDICT_EXIT = 2 };
+
+struct resident {
+	bool init_served;   /* LAUNCH_INIT was taken (well or not) */
+	int packed, pidfd;  /* the init's request and pidfd once it started; else -1 */
+};
+
+static __attribute__((noreturn)) void worker_end(int ws, uint8_t verdict, int packed, int pidfd)
+{
+	int fds[2] = { packed, pidfd };
+	union {
+		char buf[CMSG_SPACE(sizeof(fds))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { .iov_base = &verdict, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (packed >= 0 && pidfd >= 0) {
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = sizeof(cm.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(fds));
+		memcpy(CMSG_DATA(c), fds, sizeof(fds));
 	}
-	for (;;) {
+	if (sendmsg(ws, &mh, MSG_NOSIGNAL) < 0)
+		log_error("launcher worker: verdict: %s", strerror(errno));
+	_exit(0);
+}
+
+/* Serve one request of the executor, the init being known (or failed). */
+static void serve_one(struct launcher *la, int ws)
+{
+	struct ipc_msg m;
+	struct kerr e = { 0 };
+	int r;
+	do
+		r = ipc_recv(la->el, &m, &e);
+	while (r == -EINTR);
+	if (r <= 0) {
+		if (r < 0)
+			log_error("launcher of %s: %s", la->ct->id, e.msg);
+		worker_end(ws, VERDICT_EXIT, -1, -1);
+	}
+	switch (m.hdr.type) {
+	case IPC_LAUNCH_INIT:
+		log_error("launcher of %s: a second LAUNCH_INIT; exiting", la->ct->id);
+		worker_end(ws, VERDICT_EXIT, -1, -1);
+	case IPC_LAUNCH_START:
+		on_launch_start(la, m.hdr.id);
+		break;
+	case IPC_LAUNCH_EXEC:
+		on_launch_exec(la, &m);
+		break;
+	default:
+		log_error("launcher of %s: unexpected %s from the executor; exiting", la->ct->id,
+			  ipc_type_name(m.hdr.type));
+		worker_end(ws, VERDICT_EXIT, -1, -1);
+	}
+	ipc_msg_release(&m);
+	worker_end(ws, VERDICT_SERVE, -1, -1);
+}
+
+/* The packed request L keeps, decoded again (it was checked when it came). */
+static Grpc__CreateContainerRequest *unpack_kept(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size > (off_t)IPC_MAX_PAYLOAD)
+		return NULL;
+	cleanup_free uint8_t *buf = malloc((size_t)st.st_size);
+	if (!buf || pread(fd, buf, (size_t)st.st_size, 0) != st.st_size)
+		return NULL;
+	return grpc__create_container_request__unpack(NULL, (size_t)st.st_size, buf);
+}
+
+static __attribute__((noreturn)) void worker_main(struct launcher *la, const struct resident *rs,
+						  int ws)
+{
+	if (rs->init_served) {
+		Grpc__CreateContainerRequest *req = rs->packed >= 0 ? unpack_kept(rs->packed) : NULL;
+		if (rs->packed >= 0 && !init_request_ok(req, la->ct->id)) {
+			log_error("launcher of %s: the kept request does not decode; exiting",
+				  la->ct->id);
+			worker_end(ws, VERDICT_EXIT, -1, -1);
+		}
+		if (req) {
+			init_launch(la, req);
+			la->init.pidfd = rs->pidfd;
+			la->have_init = la->started = true;
+		}
+		serve_one(la, ws);
+	}
+	uint32_t create_id = 0;
+	int packed = -1;
+	Grpc__CreateContainerRequest *req = wait_init(la, &create_id, &packed);
+	init_launch(la, req);
+	struct kerr e = { 0 };
+	if (unseal(la, "init", req->oci->process, &e) < 0 || unseal_files(la, req->oci, &e) < 0 ||
+	    launch(la, &la->init_l, "", req->oci->process, &la->init, &e) < 0) {
+		log_error("container %s: create: %s", la->ct->id, e.msg);
+		reply_error(la, create_id, &e);
+		worker_end(ws, VERDICT_SERVE, -1, -1);
+	}
+	la->have_init = true;
+	struct ipc_launched out = { .pid = la->init.pid };
+	reply(la, IPC_LAUNCHED, create_id, &out, sizeof(out));
+	/* Until the init started: this worker holds its sync socket. */
+	while (!la->started) {
 		struct ipc_msg m;
 		struct kerr re = { 0 };
-		int r = ipc_recv(el, &m, &re);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			if (r == -EINTR)
-				continue;
-			log_error("launcher of %s: %s", ct->id, re.msg);
-			break;
+		int r = ipc_recv(la->el, &m, &re);
+		if (r < 0 && r == -EINTR)
+			continue;
+		if (r <= 0 || m.hdr.type == IPC_LAUNCH_INIT ||
+		    (m.hdr.type != IPC_LAUNCH_START && m.hdr.type != IPC_LAUNCH_EXEC)) {
+			if (r < 0)
+				log_error("launcher of %s: %s", la->ct->id, re.msg);
+			else if (r > 0)
+				log_error("launcher of %s: unexpected %s from the executor; exiting",
+					  la->ct->id, ipc_type_name(m.hdr.type));
+			/* The executor let go of the container: a never started
+			 * init dies with the sync socket. */
+			container_child_release(&la->init);
+			worker_end(ws, VERDICT_EXIT, -1, -1);
 		}
-		switch (m.hdr.type) {
-		case IPC_LAUNCH_INIT:
-			log_error("launcher of %s: a second LAUNCH_INIT; exiting", ct->id);
-			_exit(1);
-		case IPC_LAUNCH_START:
-			on_launch_start(&la, m.hdr.id);
-			break;
-		case IPC_LAUNCH_EXEC:
-			on_launch_exec(&la, &m);
-			break;
-		default:
-			log_error("launcher of %s: unexpected %s from the executor; exiting", ct->id,
-				  ipc_type_name(m.hdr.type));
-			ipc_msg_release(&m);
-			_exit(1);
-		}
+		if (m.hdr.type == IPC_LAUNCH_START)
+			on_launch_start(la, m.hdr.id);
+		else
+			on_launch_exec(la, &m);
 		ipc_msg_release(&m);
 	}
-	/* The executor let go of the container: a never started init dies
-	 * with the sync socket. */
-	container_child_release(&la.init);
+	worker_end(ws, VERDICT_SERVE, packed, la->init.pidfd);
+}
+
+/* 1: a request waits on EL; 0: EL was closed (or failed). */
+static int wait_request(int el)
+{
+	for (;;) {
+		struct pollfd p = { .fd = el, .events = POLLIN };
+		if (poll(&p, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 0;
+		}
+		char b;
+		ssize_t n = recv(el, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n > 0)
+			return 1;
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			return 0;
+	}
+}
+
+/* The worker's verdict once it ended; VERDICT_EXIT when it gave none. */
+static uint8_t worker_verdict(struct launcher *la, struct resident *rs, int ws, int pidfd)
+{
+	for (;;) {
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		if (poll(&p, 1, -1) >= 0 || errno != EINTR)
+			break;
+	}
+	uint8_t v = 0;
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { .iov_base = &v, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf) };
+	ssize_t n = recvmsg(ws, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&mh) : NULL;
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len == CMSG_LEN(2 * sizeof(int)) && rs->packed < 0) {
+		int fds[2];
+		memcpy(fds, CMSG_DATA(c), sizeof(fds));
+		rs->packed = fds[0];
+		rs->pidfd = fds[1];
+	}
+	if (n != 1 || (v != VERDICT_SERVE && v != VERDICT_EXIT)) {
+		log_error("launcher of %s: a worker ended without a verdict; exiting", la->ct->id);
+		return VERDICT_EXIT;
+	}
+	return v;
+}
+
+void launcher_main(const struct launch_ctx *ct, int el, int lm)
+{
+	struct launcher la = { .ct = ct, .el = el, .lm = lm };
+	/* Not dumpable, and neither is what it clones (the flag is copied):
+	 * the workers and the setup stages hold privileges a container's root
+	 * must not reach through ptrace, /proc/PID/fd or pidfd_getfd. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	la.init = (struct container_child){ .pid = 0, .pidfd = -1, .sync_fd = -1 };
+	struct resident rs = { .init_served = false, .packed = -1, .pidfd = -1 };
+	while (wait_request(el)) {
+		int ws[2];
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ws) < 0) {
+			log_error("launcher of %s: socketpair: %s", ct->id, strerror(errno));
+			break;
+		}
+		int pidfd = -1;
+		struct kclone_args ca = { .flags = CLONE_PARENT | CLONE_PIDFD,
+					  .pidfd = (uint64_t)(uintptr_t)&pidfd };
+		pid_t w = sys_clone3(&ca);
+		if (w == 0) {
+			close(ws[0]);
+			worker_main(&la, &rs, ws[1]);
+		}
+		close(ws[1]);
+		if (w < 0) {
+			log_error("launcher of %s: clone a worker: %s", ct->id, strerror(errno));
+			close(ws[0]);
+			break;
+		}
+		uint8_t v = worker_verdict(&la, &rs, ws[0], pidfd);
+		close(ws[0]);
+		close(pidfd);
+		rs.init_served = true;
+		if (v == VERDICT_EXIT)
+			break;
+	}
 	_exit(0);
 }

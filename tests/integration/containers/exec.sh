@@ -5,7 +5,7 @@
 #
 #   exec.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 4
+plan 6
 suite_requires
 
 t_exec() {
@@ -59,6 +59,41 @@ t_exec() {
   rc=$?
   check "ctl exec --tty: the terminal's size reaches the process" "$(diag tty2)" eval \
     'tr -d "\r" <"$work/tty2.out" | grep -qx "33 99"'
+
+  # Execs racing the init's exit: each ExecProcess has a launcher worker of
+  # its own (agentd/executor/launcher.c), cloned while the init dies. Every
+  # call must end (launched, or refused because the init is gone), and the
+  # container must still be removable with nothing of it left.
+  local rb i before
+  # executor, spawner, the sleeper's launcher: what must be left afterwards
+  # (the agent runs in a session of its own; containers make their own).
+  before=$(pgrep -c -x -s "$agent_pid" kata-agent-exec)
+  rb=$(bundle racer sh -c 'echo ready; exec sleep 1000')
+  ctl run "$rb" --id racer </dev/null >"$work/racer.out" 2>"$work/racer.err" &
+  local racer_pid=$!
+  wait_for_file_text "$work/racer.out" ready 200
+  for i in $(seq 1 12); do
+    CTL_TIMEOUT=60 ctl exec racer -- sleep 0.2 </dev/null >/dev/null 2>>"$work/race.err" &
+    echo $! >>"$work/race.pids"
+    [ "$i" = 6 ] && ctl call AgentService/SignalProcess '{"containerId": "racer", "signal": 9}' \
+      >>"$work/race.err" 2>&1
+  done
+  local hung=0 p st
+  for p in $(cat "$work/race.pids"); do
+    wait "$p"
+    st=$?
+    [ "$st" = 124 ] || [ "$st" = 137 ] && hung=$((hung + 1))
+  done
+  wait "$racer_pid"
+  check "12 ExecProcess racing the init's SIGKILL all end (launched or refused), none hangs" \
+    "$(cat "$work/race.err")" want "$hung" 0
+  # ctl run removed the container once its init was gone.
+  ctl call AgentService/RemoveContainer '{"containerId": "racer"}' >"$work/race-rm.err" 2>&1
+  local left
+  left=$(pgrep -c -x -s "$agent_pid" kata-agent-exec)
+  check "then the container is gone (NOT_FOUND) with its monitor, launcher and every worker" \
+    "$(cat "$work/race-rm.err"); launcher-like processes before $before, after $left" eval \
+    'grep -q NOT_FOUND "$work/race-rm.err" && [ "$left" = "$before" ] && ! pgrep -f -- "--container-id racer"'
 
   ctl call AgentService/SignalProcess '{"containerId": "sleeper", "signal": 9}' >"$work/kill.err" 2>&1
   wait "$run_pid"

@@ -43,6 +43,7 @@ struct exec_opts {
 	const char *shared_dir;   /* realpath'd: rootfs and storages live below */
 	const char *cgroup_parent;
 	const char *monitor_path; /* kata-agent-monitor */
+	const char *launcher_path; /* kata-agent-launcher */
 	unsigned long monitor_uid, monitor_gid;
 	uint32_t pipe_size;       /* 0 = kernel default */
 	uint64_t hotplug_timeout_ms;   /* agent.hotplug_timeout (device waits) */
@@ -364,6 +365,7 @@ struct launch_ctx {
 	const struct exec_opts *o;
 	char id[IPC_ID_MAX];
 	char bundle[4096];
+	char cgroups_path[IPC_CGPATH_MAX]; /* the spec's, for the launcher's workers */
 	struct cgroup *cg; /* found, not made: for CLONE_INTO_CGROUP (v2), cg_add_pid (v1) */
 };
 /* Have the spawner clone X (-> L + exec M) for ct as our child; sets
@@ -392,5 +394,10 @@ void spawner_stop(struct executor *x);
  * LAUNCH_INIT, spawns the init, answers it with LAUNCHED, then serves
  * START/EXEC until el closes. Never returns. */
 __attribute__((noreturn)) void launcher_main(const struct launch_ctx *c, int el, int lm);
+/* The executor started as a launcher's worker (--launch-worker PHASE, by
+ * kata-agent-launcher): serve one request (or, PHASE "init", the init up
+ * to its start) on the fds the launcher placed; returns an exit status. */
+int launcher_worker(struct executor *x, const char *phase, const char *id, const char *bundle,
+		    const char *cgroups_path);
 
 #endif

@@ -7,7 +7,9 @@
  * stdio and pidfd to M (MON_PROCESS_ADD) and only then tells the executor
  * (LAUNCHED). It accepts, from the executor only: LAUNCH_INIT (first, and
  * once: the checked CreateContainerRequest), then LAUNCH_START and
- * LAUNCH_EXEC; it exits when the executor closes its channel.
+ * LAUNCH_EXEC; it exits when the executor closes its channel. The work
+ * is done by one worker per request, a CLONE_PARENT copy of L (so also M's
+ * child), see "L and its workers" below.
  *
  * L runs no event loop: it serves one request at a time with blocking
  * calls, so a slow hook or mount stalls this container only, never the
@@ -392,24 +394,24 @@ static void init_launch(struct launcher *la, Grpc__CreateContainerRequest *req)
 	};
 }
 
-/* ---- L and its workers ----
+/* ---- the workers ----
  *
- * L itself does no work: it stays the untouched copy of the spawner it was
- * forked from (its pages shared with every other launcher), and for each
- * request the executor sends, clones a worker with CLONE_PARENT (so the
- * worker, and what it clones with CLONE_PARENT, are the monitor's
- * children), waits for it to end, and takes its verdict. A worker is this
- * same code, root, not dumpable: what a launch dirties (the decoded
- * request, the setup's stack, libcap's and libseccomp's heap) goes with it.
- *  - the init worker serves LAUNCH_INIT and what follows until the init
- *    started (LAUNCH_START), then hands L the packed request (memfd) and
- *    the init's pidfd;
+ * L is kata-agent-launcher (agentd/launcher/main.c), a few pages that
+ * never read a request: for each request waiting on EL it clones, with
+ * CLONE_PARENT (a child of the monitor, as L is), a worker that execs this
+ * binary with --launch-worker (launcher_worker below), serves and ends, so
+ * that what a launch dirties (the decoded request, the setup's stack,
+ * libcap's and libseccomp's heap) goes with it.
+ *  - the init's worker (PHASE init) serves LAUNCH_INIT and what follows
+ *    until the init started (LAUNCH_START), then hands L the packed request
+ *    (a sealed memfd) and the init's pidfd with its verdict;
  *  - after that, one worker per request (LAUNCH_EXEC, a late LAUNCH_START),
  *    which decodes the packed request again.
- * The verdict travels on a socketpair private to L and the worker (same
- * code, same privileges: no IPC boundary). A worker that ends without one
- * (it crashed) ends L: the executor sees EL close, as when a launcher
- * died, and fails what was pending. */
+ * The verdict is one byte on a socketpair private to L and the worker: a
+ * worker that ends without one (it crashed) ends L, the executor sees EL
+ * close and fails what was pending, as when a launcher died. */
+enum { WFD_EL = 3, WFD_LM = 4, WFD_EXE = 5, WFD_VERDICT = 6, WFD_PACKED = 7, WFD_PIDFD = 8 };
+/* Shared with agentd/launcher/main.c. */
 enum { VERDICT_SERVE = 1, VERDICT_EXIT = 2 };
 
 struct resident {
@@ -544,92 +546,80 @@ static __attribute__((noreturn)) void worker_main(struct launcher *la, const str
 	worker_end(ws, VERDICT_SERVE, packed, la->init.pidfd);
 }
 
-/* 1: a request waits on EL; 0: EL was closed (or failed). */
-static int wait_request(int el)
-{
-	for (;;) {
-		struct pollfd p = { .fd = el, .events = POLLIN };
-		if (poll(&p, 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return 0;
-		}
-		char b;
-		ssize_t n = recv(el, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-		if (n > 0)
-			return 1;
-		if (n == 0 || (errno != EAGAIN && errno != EINTR))
-			return 0;
-	}
-}
-
-/* The worker's verdict once it ended; VERDICT_EXIT when it gave none. */
-static uint8_t worker_verdict(struct launcher *la, struct resident *rs, int ws, int pidfd)
-{
-	for (;;) {
-		struct pollfd p = { .fd = pidfd, .events = POLLIN };
-		if (poll(&p, 1, -1) >= 0 || errno != EINTR)
-			break;
-	}
-	uint8_t v = 0;
-	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} cm;
-	struct iovec iov = { .iov_base = &v, .iov_len = 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
-			     .msg_controllen = sizeof(cm.buf) };
-	ssize_t n = recvmsg(ws, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&mh) : NULL;
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-	    c->cmsg_len == CMSG_LEN(2 * sizeof(int)) && rs->packed < 0) {
-		int fds[2];
-		memcpy(fds, CMSG_DATA(c), sizeof(fds));
-		rs->packed = fds[0];
-		rs->pidfd = fds[1];
-	}
-	if (n != 1 || (v != VERDICT_SERVE && v != VERDICT_EXIT)) {
-		log_error("launcher of %s: a worker ended without a verdict; exiting", la->ct->id);
-		return VERDICT_EXIT;
-	}
-	return v;
-}
-
+/* In L, still the executor's fork made by X: become kata-agent-launcher
+ * with EL at 3, LM at 4 and this binary at 5 (the workers exec it), and
+ * the executor's options the workers need on their command line. */
 void launcher_main(const struct launch_ctx *ct, int el, int lm)
 {
-	struct launcher la = { .ct = ct, .el = el, .lm = lm };
-	/* Not dumpable, and neither is what it clones (the flag is copied):
-	 * the workers and the setup stages hold privileges a container's root
-	 * must not reach through ptrace, /proc/PID/fd or pidfd_getfd. */
+	/* Not dumpable, and neither is what it clones (the flag is copied;
+	 * kata-agent-launcher sets it again after its execve): the workers and
+	 * the setup stages hold privileges a container's root must not reach
+	 * through ptrace, /proc/PID/fd or pidfd_getfd. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	la.init = (struct container_child){ .pid = 0, .pidfd = -1, .sync_fd = -1 };
-	struct resident rs = { .init_served = false, .packed = -1, .pidfd = -1 };
-	while (wait_request(el)) {
-		int ws[2];
-		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ws) < 0) {
-			log_error("launcher of %s: socketpair: %s", ct->id, strerror(errno));
-			break;
-		}
-		int pidfd = -1;
-		struct kclone_args ca = { .flags = CLONE_PARENT | CLONE_PIDFD,
-					  .pidfd = (uint64_t)(uintptr_t)&pidfd };
-		pid_t w = sys_clone3(&ca);
-		if (w == 0) {
-			close(ws[0]);
-			worker_main(&la, &rs, ws[1]);
-		}
-		close(ws[1]);
-		if (w < 0) {
-			log_error("launcher of %s: clone a worker: %s", ct->id, strerror(errno));
-			close(ws[0]);
-			break;
-		}
-		uint8_t v = worker_verdict(&la, &rs, ws[0], pidfd);
-		close(ws[0]);
-		close(pidfd);
-		rs.init_served = true;
-		if (v == VERDICT_EXIT)
-			break;
+	int exe = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+	int a = fcntl(el, F_DUPFD_CLOEXEC, 10), b = fcntl(lm, F_DUPFD_CLOEXEC, 10),
+	    d = exe >= 0 ? fcntl(exe, F_DUPFD_CLOEXEC, 10) : -1;
+	if (a < 0 || b < 0 || d < 0 || dup2(a, WFD_EL) < 0 || dup2(b, WFD_LM) < 0 ||
+	    dup2(d, WFD_EXE) < 0) {
+		log_error("launcher of %s: place its fds: %s", ct->id, strerror(errno));
+		_exit(127);
 	}
-	_exit(0);
+	close_range(WFD_EXE + 1, ~0u, 0);
+	const struct exec_opts *o = ct->o;
+	char pipe_size[24], cdh[24];
+	snprintf(pipe_size, sizeof(pipe_size), "%u", o->pipe_size);
+	snprintf(cdh, sizeof(cdh), "%llu", (unsigned long long)o->cdh_api_timeout_ms);
+	char *argv[] = {
+		(char *)"kata-agent-launcher",
+		(char *)"kata-agent-executor",
+		(char *)"--log-level", (char *)log_level_name(o->level),
+		(char *)"--shared-dir", (char *)o->shared_dir,
+		(char *)"--container-pipe-size", pipe_size,
+		(char *)"--cdh-api-timeout-ms", cdh,
+		(char *)"--launch-id", (char *)ct->id,
+		(char *)"--launch-bundle", (char *)ct->bundle,
+		(char *)"--launch-cgroups-path", (char *)ct->cgroups_path,
+		o->cgroup_parent ? (char *)"--cgroup-parent" : NULL, (char *)o->cgroup_parent,
+		NULL,
+	};
+	execv(o->launcher_path, argv);
+	log_error("launcher of %s: exec %s: %s", ct->id, o->launcher_path, strerror(errno));
+	_exit(127);
+}
+
+static bool fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+int launcher_worker(struct executor *x, const char *phase, const char *id, const char *bundle,
+		    const char *cgroups_path)
+{
+	log_init("launcher", STDERR_FILENO, x->o.level);
+	bool init = strcmp(phase, "init") == 0;
+	if ((!init && strcmp(phase, "serve") != 0) || !ipc_id_valid(id, false) || !fd_open(WFD_EL) ||
+	    !fd_open(WFD_LM) || !fd_open(WFD_VERDICT)) {
+		log_error("--launch-worker %s: not started by kata-agent-launcher", phase);
+		return 2;
+	}
+	struct launch_ctx c = { .o = &x->o };
+	snprintf(c.id, sizeof(c.id), "%s", id);
+	snprintf(c.bundle, sizeof(c.bundle), "%s", bundle);
+	snprintf(c.cgroups_path, sizeof(c.cgroups_path), "%s", cgroups_path);
+	struct kerr e = { 0 };
+	/* The executor made the cgroup; this finds it (and its v2 fd, for
+	 * CLONE_INTO_CGROUP), as the spawner does for X. */
+	x->cgc.parent = x->o.cgroup_parent;
+	if (cg_create(&x->cgc, cgroups_path, id, &c.cg, &e) < 0) {
+		log_error("launcher of %s: %s", id, e.msg);
+		worker_end(WFD_VERDICT, VERDICT_EXIT, -1, -1);
+	}
+	struct launcher la = { .ct = &c, .el = WFD_EL, .lm = WFD_LM };
+	la.init = (struct container_child){ .pid = 0, .pidfd = -1, .sync_fd = -1 };
+	struct resident rs = {
+		.init_served = !init,
+		.packed = fd_open(WFD_PACKED) ? WFD_PACKED : -1,
+		.pidfd = fd_open(WFD_PIDFD) ? WFD_PIDFD : -1,
+	};
+	worker_main(&la, &rs, WFD_VERDICT);
 }

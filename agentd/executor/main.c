@@ -237,7 +237,7 @@ static int on_get_metrics(struct ipc_chan *c, struct ipc_msg *m, void *data, str
 		for (struct ctr_exec *ex = ct->execs; ex && ns < 1 + EXEC_MAX_EXECS; ex = ex->next)
 			if (ex->pid > 0)
 				skip[ns++] = ex->pid;
-		pid_t l = metrics_find_launcher("/proc", ct->x_pid, skip, ns);
+		pid_t l = metrics_find_launcher("/proc", x->o.launcher_path, ct->x_pid, skip, ns);
 		if (l > 0)
 			t[n++] = (struct metrics_target){ "launcher", ct->id, l };
 	}
@@ -428,7 +428,9 @@ static bool is_exec(const char *p)
 
 /* kata-agent-monitor next to this binary (installed libexec), in the build
  * tree (agentd/executor/ next to agentd/monitor/), or in KATA_LIBEXECDIR. */
-static int find_monitor(char *out, size_t len)
+/* A helper binary NAME: next to this one (installed), in ../SUBDIR (the
+ * build tree), or in the libexec directory. */
+static int find_helper(const char *name, const char *subdir, char *out, size_t len)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -437,15 +439,15 @@ static int find_monitor(char *out, size_t len)
 		char *slash = strrchr(self, '/');
 		if (slash) {
 			*slash = '\0';
-			int k = snprintf(out, len, "%s/kata-agent-monitor", self);
+			int k = snprintf(out, len, "%s/%s", self, name);
 			if (k > 0 && (size_t)k < len && is_exec(out))
 				return 0;
-			k = snprintf(out, len, "%s/../monitor/kata-agent-monitor", self);
+			k = snprintf(out, len, "%s/../%s/%s", self, subdir, name);
 			if (k > 0 && (size_t)k < len && is_exec(out))
 				return 0;
 		}
 	}
-	int k = snprintf(out, len, "%s/kata-agent-monitor", KATA_LIBEXECDIR);
+	int k = snprintf(out, len, "%s/%s", KATA_LIBEXECDIR, name);
 	return k > 0 && (size_t)k < len && is_exec(out) ? 0 : -ENOENT;
 }
 
@@ -483,6 +485,8 @@ static int parse_fd(const char *s, int *out)
 	return 0;
 }
 
+enum { OPT_LAUNCH_WORKER = 1000, OPT_LAUNCH_ID, OPT_LAUNCH_BUNDLE, OPT_LAUNCH_CGPATH };
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -505,8 +509,14 @@ int main(int argc, char **argv)
 		{ "pause-bundle", required_argument, NULL, 'B' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		/* the launcher's workers (launcher.c launcher_worker) */
+		{ "launch-worker", required_argument, NULL, OPT_LAUNCH_WORKER },
+		{ "launch-id", required_argument, NULL, OPT_LAUNCH_ID },
+		{ "launch-bundle", required_argument, NULL, OPT_LAUNCH_BUNDLE },
+		{ "launch-cgroups-path", required_argument, NULL, OPT_LAUNCH_CGPATH },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *lw_phase = NULL, *lw_id = "", *lw_bundle = "", *lw_cgpath = "";
 	int ctl_fd = 3;
 	enum log_level level = LOG_LVL_INFO;
 	static struct executor x;
@@ -610,6 +620,18 @@ int main(int argc, char **argv)
 			}
 			x.o.endpoints = optarg;
 			break;
+		case OPT_LAUNCH_WORKER:
+			lw_phase = optarg;
+			break;
+		case OPT_LAUNCH_ID:
+			lw_id = optarg;
+			break;
+		case OPT_LAUNCH_BUNDLE:
+			lw_bundle = optarg;
+			break;
+		case OPT_LAUNCH_CGPATH:
+			lw_cgpath = optarg;
+			break;
 		case 'V':
 			printf("kata-agent-executor %s\n", KATA_AGENT_VERSION);
 			return 0;
@@ -644,17 +666,29 @@ int main(int argc, char **argv)
 		}
 	}
 	x.o.shared_dir = shared_real;
+	/* Started by a container's kata-agent-launcher to serve one request:
+	 * none of the executor's own start-up below. */
+	if (lw_phase)
+		return launcher_worker(&x, lw_phase, lw_id, lw_bundle, lw_cgpath);
 	if (monitor) {
 		if (!is_exec(monitor) || !realpath(monitor, monitor_path)) {
 			log_error("--monitor-path %s is not an executable file", monitor);
 			return 1;
 		}
-	} else if (find_monitor(monitor_path, sizeof(monitor_path)) < 0) {
+	} else if (find_helper("kata-agent-monitor", "monitor", monitor_path, sizeof(monitor_path)) < 0) {
 		log_error("kata-agent-monitor not found next to the executor, in the build tree, "
 			  "or in %s (use --monitor-path)", KATA_LIBEXECDIR);
 		return 1;
 	}
 	x.o.monitor_path = monitor_path;
+	static char launcher_path[PATH_MAX];
+	if (find_helper("kata-agent-launcher", "launcher", launcher_path, sizeof(launcher_path)) <
+	    0) {
+		log_error("kata-agent-launcher not found next to the executor, in the build tree, "
+			  "or in %s", KATA_LIBEXECDIR);
+		return 1;
+	}
+	x.o.launcher_path = launcher_path;
 	x.cgc.parent = x.o.cgroup_parent;
 	x.cgc.root_override = NULL;
 	/* Launchers whose monitor died first are reparented to us, not to

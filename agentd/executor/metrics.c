@@ -298,13 +298,13 @@ int metrics_read_proc(const struct metrics_env *env, pid_t pid, struct metrics_p
 	return 0;
 }
 
-pid_t metrics_find_launcher(const char *proc_root, pid_t monitor, const pid_t *skip,
-			    size_t n_skip)
+pid_t metrics_find_launcher(const char *proc_root, const char *exe, pid_t monitor,
+			    const pid_t *skip, size_t n_skip)
 {
 	char path[4096];
 	struct stat self;
 	snprintf(path, sizeof(path), "%s/self/exe", proc_root);
-	if (monitor <= 0 || stat(path, &self) < 0)
+	if (monitor <= 0 || stat(exe ? exe : path, &self) < 0)
 		return 0;
 	char rel[96];
 	snprintf(rel, sizeof(rel), "%d/task/%d/children", (int)monitor, (int)monitor);

@@ -73,7 +73,7 @@ t_metrics() {
   fi
   local mon launcher
   mon=$(child_named "$executor_pid" kata-agent-moni)
-  launcher=$(child_named "$mon" kata-agent-exec)
+  launcher=$(child_named "$mon" kata-agent-laun)
 
   ctl call AgentService/GetMetrics '{}' >"$out" 2>&1
   rc=$?

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kata-agent-launcher - the resident launcher L of one container, a few
+ * pages: it exists so that every process of the container is a child of
+ * the container's monitor M (doc/containers.md). The executor's fork
+ * (spawn.c, launcher.c) that X made before exec'ing the monitor execs this
+ * binary at once, so L keeps none of the executor's memory; it never
+ * reads a request. For each request that waits on its executor channel it
+ * clones, with CLONE_PARENT (so the clone is M's child as L is), a worker
+ * that execs the executor binary in its launcher mode
+ * (`--launch-worker`, launcher.c), which serves the request (the setup
+ * stages it clones with CLONE_PARENT are M's children too) and ends. L
+ * waits for it (its pidfd) and reads its verdict.
+ *
+ * Started with (all close-on-exec but 0-2):
+ *   fd 3  EL: the executor's channel (only polled and peeked here)
+ *   fd 4  LM: the monitor's channel (the workers' to use)
+ *   fd 5  the executor binary (O_PATH), exec'd by each worker
+ *   argv  kata-agent-launcher WORKER_ARGV... (the executor's argv for a
+ *         worker; "--launch-worker PHASE" is appended: init, then serve)
+ * Each worker gets fds 3-5, its end of a socketpair private to L and it at
+ * fd 6 (its verdict), and once the init started, fd 7 (the packed
+ * CreateContainerRequest, a sealed memfd) and fd 8 (the init's pidfd), which
+ * the init's worker handed L with its verdict.
+ *
+ * Root, all capabilities (the workers need them), no seccomp filter (the
+ * container's processes must get exactly their spec's), not dumpable.
+ * Its only inputs: readiness of EL, and one byte (+ two fds from the init's
+ * worker) from its own workers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+enum { FD_EL = 3, FD_LM = 4, FD_EXE = 5, FD_VERDICT = 6, FD_PACKED = 7, FD_PIDFD = 8 };
+/* The verdict of a worker (launcher.c: VERDICT_*). */
+enum { VERDICT_SERVE = 1, VERDICT_EXIT = 2 };
+#define MAX_ARGS 64
+
+struct state {
+	bool init_served;  /* the first worker ran: LAUNCH_INIT was taken */
+	int packed, pidfd; /* the init's request and pidfd once it started; else -1 */
+};
+
+static void say(const char *what)
+{
+	/* The executor's log format is JSON lines; this rare line is plain
+	 * text on the same stderr, as a crash message would be. */
+	dprintf(STDERR_FILENO, "kata-agent-launcher: %s: %s\n", what, strerror(errno));
+}
+
+/* 1: a request waits on EL; 0: EL was closed (or failed). */
+static int wait_request(void)
+{
+	for (;;) {
+		struct pollfd p = { .fd = FD_EL, .events = POLLIN };
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			return 0;
+		char b;
+		ssize_t n = recv(FD_EL, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n > 0)
+			return 1;
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			return 0;
+	}
+}
+
+/* Put fd at number to, without close-on-exec. */
+static int place(int fd, int to)
+{
+	if (fd == to)
+		return fcntl(fd, F_SETFD, 0);
+	return dup2(fd, to) < 0 ? -1 : 0;
+}
+
+static __attribute__((noreturn)) void worker(const struct state *st, int ws, char **argv)
+{
+	/* Above every target first, so no placement overwrites a source. */
+	int v = fcntl(ws, F_DUPFD_CLOEXEC, 16);
+	int pk = st->packed >= 0 ? fcntl(st->packed, F_DUPFD_CLOEXEC, 16) : -1;
+	int pf = st->pidfd >= 0 ? fcntl(st->pidfd, F_DUPFD_CLOEXEC, 16) : -1;
+	if (v < 0 || place(FD_EL, FD_EL) < 0 || place(FD_LM, FD_LM) < 0 ||
+	    place(FD_EXE, FD_EXE) < 0 || place(v, FD_VERDICT) < 0 ||
+	    (pk >= 0 && place(pk, FD_PACKED) < 0) || (pf >= 0 && place(pf, FD_PIDFD) < 0))
+		_exit(127);
+	close_range(pf >= 0 ? FD_PIDFD + 1 : pk >= 0 ? FD_PACKED + 1 : FD_VERDICT + 1, ~0U, 0);
+	syscall(SYS_execveat, FD_EXE, "", argv, environ, AT_EMPTY_PATH);
+	_exit(127);
+}
+
+/* The worker's verdict once it ended; VERDICT_EXIT when it gave none (it
+ * crashed: ending L closes EL, and the executor fails what was pending). */
+static int verdict(struct state *st, int ws, int pidfd)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+	uint8_t v = 0;
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { .iov_base = &v, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			     .msg_controllen = sizeof(cm.buf) };
+	ssize_t n = recvmsg(ws, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&mh) : NULL;
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len == CMSG_LEN(2 * sizeof(int))) {
+		int fds[2];
+		memcpy(fds, CMSG_DATA(c), sizeof(fds));
+		if (st->packed < 0 && st->pidfd < 0) {
+			st->packed = fds[0];
+			st->pidfd = fds[1];
+		} else {
+			close(fds[0]);
+			close(fds[1]);
+		}
+	}
+	if (n != 1 || (v != VERDICT_SERVE && v != VERDICT_EXIT)) {
+		errno = EPROTO;
+		say("a worker ended without a verdict; exiting");
+		return VERDICT_EXIT;
+	}
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	/* execve made us dumpable again: not for a root process a container
+	 * must not ptrace (the workers and setup stages inherit the flag). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (argc < 2 || argc > MAX_ARGS - 3 || fcntl(FD_EL, F_GETFD) < 0 ||
+	    fcntl(FD_LM, F_GETFD) < 0 || fcntl(FD_EXE, F_GETFD) < 0) {
+		dprintf(STDERR_FILENO,
+			"Usage: kata-agent-launcher WORKER_ARGV... (fds 3-5 as the executor "
+			"gives them; not by hand)\n");
+		return 2;
+	}
+	char *wargv[MAX_ARGS];
+	for (int i = 1; i < argc; i++)
+		wargv[i - 1] = argv[i];
+	wargv[argc - 1] = (char *)"--launch-worker";
+	wargv[argc + 1] = NULL;
+	struct state st = { .init_served = false, .packed = -1, .pidfd = -1 };
+	while (wait_request()) {
+		int ws[2];
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ws) < 0) {
+			say("socketpair");
+			break;
+		}
+		wargv[argc] = (char *)(st.init_served ? "serve" : "init");
+		int pidfd = -1;
+		struct clone_args ca = { .flags = CLONE_PARENT | CLONE_PIDFD,
+					 .pidfd = (uint64_t)(uintptr_t)&pidfd };
+		pid_t w = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+		if (w == 0) {
+			close(ws[0]);
+			worker(&st, ws[1], wargv);
+		}
+		close(ws[1]);
+		if (w < 0) {
+			say("clone a worker");
+			close(ws[0]);
+			break;
+		}
+		int v = verdict(&st, ws[0], pidfd);
+		close(ws[0]);
+		close(pidfd);
+		st.init_served = true;
+		if (v == VERDICT_EXIT)
+			break;
+	}
+	return 0;
+}

@@ -36,6 +36,7 @@
 #include "cleanup.h"
 #include "container_spawn.h"
 #include "executor.h"
+#include "fds.h"
 #include "grpc_status.h"
 #include "linux_compat.h"
 #include "process.h"
@@ -596,6 +597,11 @@ int launcher_worker(struct executor *x, const char *phase, const char *id, const
 		    const char *cgroups_path)
 {
 	log_init("launcher", STDERR_FILENO, x->o.level);
+	/* They came without close-on-exec (kata-agent-launcher's placement):
+	 * nothing this worker execs (hooks) may inherit them. */
+	for (int fd = WFD_EL; fd <= WFD_PIDFD; fd++)
+		if (fd_open(fd))
+			fd_set_cloexec(fd);
 	bool init = strcmp(phase, "init") == 0;
 	if ((!init && strcmp(phase, "serve") != 0) || !ipc_id_valid(id, false) || !fd_open(WFD_EL) ||
 	    !fd_open(WFD_LM) || !fd_open(WFD_VERDICT)) {

@@ -68,7 +68,7 @@ t_exec() {
   # executor, spawner, the sleeper's launcher: what must be left afterwards
   # (the agent runs in a session of its own; containers make their own;
   # workers run the executor's binary, launchers kata-agent-launcher).
-  before=$(pgrep -c -s "$agent_pid" '^kata-agent-(exec|laun)$')
+  before=$(ps -o comm= -s "$agent_pid" | grep -cE '^kata-agent-(exec|laun)$')
   rb=$(bundle racer sh -c 'echo ready; exec sleep 1000')
   ctl run "$rb" --id racer </dev/null >"$work/racer.out" 2>"$work/racer.err" &
   local racer_pid=$!
@@ -91,7 +91,7 @@ t_exec() {
   # ctl run removed the container once its init was gone.
   ctl call AgentService/RemoveContainer '{"containerId": "racer"}' >"$work/race-rm.err" 2>&1
   local left
-  left=$(pgrep -c -s "$agent_pid" '^kata-agent-(exec|laun)$')
+  left=$(ps -o comm= -s "$agent_pid" | grep -cE '^kata-agent-(exec|laun)$')
   check "then the container is gone (NOT_FOUND) with its monitor, launcher and every worker" \
     "$(cat "$work/race-rm.err"); launcher-like processes before $before, after $left" eval \
     'grep -q NOT_FOUND "$work/race-rm.err" && [ "$left" = "$before" ] && ! pgrep -f -- "--container-id racer"'

@@ -34,12 +34,12 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 enum { FD_EL = 3, FD_LM = 4, FD_EXE = 5, FD_VERDICT = 6, FD_PACKED = 7, FD_PIDFD = 8 };
@@ -54,9 +54,21 @@ struct state {
 
 static void say(const char *what)
 {
-	/* The executor's log format is JSON lines; this rare line is plain
-	 * text on the same stderr, as a crash message would be. */
-	dprintf(STDERR_FILENO, "kata-agent-launcher: %s: %s\n", what, strerror(errno));
+	/* No stdio: the binary stays small, and this rare line is plain text
+	 * on the executor's stderr, as a crash message would be. */
+	char num[16];
+	int e = errno, i = (int)sizeof(num);
+	num[--i] = '\n';
+	do
+		num[--i] = (char)('0' + e % 10);
+	while ((e /= 10) && i > 0);
+	struct iovec v[4] = {
+		{ (void *)"kata-agent-launcher: ", 21 },
+		{ (void *)what, strlen(what) },
+		{ (void *)": errno ", 8 },
+		{ num + i, sizeof(num) - (size_t)i },
+	};
+	(void)!writev(STDERR_FILENO, v, 4);
 }
 
 /* 1: a request waits on EL; 0: EL was closed (or failed). */
@@ -142,9 +154,9 @@ int main(int argc, char **argv)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (argc < 2 || argc > MAX_ARGS - 3 || fcntl(FD_EL, F_GETFD) < 0 ||
 	    fcntl(FD_LM, F_GETFD) < 0 || fcntl(FD_EXE, F_GETFD) < 0) {
-		dprintf(STDERR_FILENO,
-			"Usage: kata-agent-launcher WORKER_ARGV... (fds 3-5 as the executor "
-			"gives them; not by hand)\n");
+		static const char usage[] = "Usage: kata-agent-launcher WORKER_ARGV... (fds 3-5 "
+					    "as the executor gives them; not by hand)\n";
+		(void)!write(STDERR_FILENO, usage, sizeof(usage) - 1);
 		return 2;
 	}
 	char *wargv[MAX_ARGS];

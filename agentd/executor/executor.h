@@ -394,9 +394,9 @@ void spawner_stop(struct executor *x);
  * LAUNCH_INIT, spawns the init, answers it with LAUNCHED, then serves
  * START/EXEC until el closes. Never returns. */
 __attribute__((noreturn)) void launcher_main(const struct launch_ctx *c, int el, int lm);
-/* The executor started as a launcher's worker (--launch-worker PHASE, by
- * kata-agent-launcher): serve one request (or, PHASE "init", the init up
- * to its start) on the fds the launcher placed; returns an exit status. */
+/* The executor started as a launcher's worker (--launch-worker serve, by
+ * kata-agent-launcher): serve one request on the fds the launcher placed;
+ * returns an exit status on bad use. */
 int launcher_worker(struct executor *x, const char *phase, const char *id, const char *bundle,
 		    const char *cgroups_path);
 

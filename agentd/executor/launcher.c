@@ -395,56 +395,41 @@ static void init_launch(struct launcher *la, Grpc__CreateContainerRequest *req)
 	};
 }
 
-/* ---- the workers ----
+/* ---- L and its workers ----
  *
- * L is kata-agent-launcher (agentd/launcher/main.c), a few pages that
- * never read a request: for each request waiting on EL it clones, with
- * CLONE_PARENT (a child of the monitor, as L is), a worker that execs this
- * binary with --launch-worker (launcher_worker below), serves and ends, so
- * that what a launch dirties (the decoded request, the setup's stack,
- * libcap's and libseccomp's heap) goes with it.
- *  - the init's worker (PHASE init) serves LAUNCH_INIT and what follows
- *    until the init started (LAUNCH_START), then hands L the packed request
- *    (a sealed memfd) and the init's pidfd with its verdict;
- *  - after that, one worker per request (LAUNCH_EXEC, a late LAUNCH_START),
- *    which decodes the packed request again.
- * The verdict is one byte on a socketpair private to L and the worker: a
- * worker that ends without one (it crashed) ends L, the executor sees EL
- * close and fails what was pending, as when a launcher died. */
+ * L serves the init itself, as the executor's fork X made (serve_init):
+ * LAUNCH_INIT, then LAUNCH_START. Once the init started it execs
+ * kata-agent-launcher (agentd/launcher/main.c), a few pages that never
+ * read a request, holding the packed request (a sealed memfd) and the
+ * init's pidfd: what the create dirtied goes with the executor's image.
+ * For each later request waiting on EL (LAUNCH_EXEC, a late LAUNCH_START)
+ * kata-agent-launcher clones, with CLONE_PARENT (a child of the monitor, as
+ * L is), a worker that execs this binary with --launch-worker serve
+ * (launcher_worker below), decodes the kept request again, serves one
+ * request and ends. Its verdict is one byte on a socketpair private to L
+ * and the worker: a worker that ends without one (it crashed) ends L, the
+ * executor sees EL close and fails what was pending, as when a launcher
+ * died.
+ * Fds: L's, as kata-agent-launcher: 3 EL, 4 LM, 5 this binary (O_PATH),
+ * 6 the packed request, 7 the init's pidfd; a worker's: 3-5 the same,
+ * 6 its verdict socket, 7 and 8 the packed request and the init's pidfd. */
 enum { WFD_EL = 3, WFD_LM = 4, WFD_EXE = 5, WFD_VERDICT = 6, WFD_PACKED = 7, WFD_PIDFD = 8 };
 /* Shared with agentd/launcher/main.c. */
 enum { VERDICT_SERVE = 1, VERDICT_EXIT = 2 };
 
 struct resident {
-	bool init_served;   /* LAUNCH_INIT was taken (well or not) */
-	int packed, pidfd;  /* the init's request and pidfd once it started; else -1 */
+	int packed, pidfd; /* the init's request and pidfd; -1 when its create failed */
 };
 
-static __attribute__((noreturn)) void worker_end(int ws, uint8_t verdict, int packed, int pidfd)
+static __attribute__((noreturn)) void worker_end(int ws, uint8_t verdict)
 {
-	int fds[2] = { packed, pidfd };
-	union {
-		char buf[CMSG_SPACE(sizeof(fds))];
-		struct cmsghdr align;
-	} cm;
-	struct iovec iov = { .iov_base = &verdict, .iov_len = 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (packed >= 0 && pidfd >= 0) {
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = sizeof(cm.buf);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(fds));
-		memcpy(CMSG_DATA(c), fds, sizeof(fds));
-	}
-	if (sendmsg(ws, &mh, MSG_NOSIGNAL) < 0)
+	if (send(ws, &verdict, 1, MSG_NOSIGNAL) < 0)
 		log_error("launcher worker: verdict: %s", strerror(errno));
 	_exit(0);
 }
 
 /* Serve one request of the executor, the init being known (or failed). */
-static void serve_one(struct launcher *la, int ws)
+static __attribute__((noreturn)) void serve_one(struct launcher *la, int ws)
 {
 	struct ipc_msg m;
 	struct kerr e = { 0 };
@@ -455,12 +440,12 @@ static void serve_one(struct launcher *la, int ws)
 	if (r <= 0) {
 		if (r < 0)
 			log_error("launcher of %s: %s", la->ct->id, e.msg);
-		worker_end(ws, VERDICT_EXIT, -1, -1);
+		worker_end(ws, VERDICT_EXIT);
 	}
 	switch (m.hdr.type) {
 	case IPC_LAUNCH_INIT:
 		log_error("launcher of %s: a second LAUNCH_INIT; exiting", la->ct->id);
-		worker_end(ws, VERDICT_EXIT, -1, -1);
+		worker_end(ws, VERDICT_EXIT);
 	case IPC_LAUNCH_START:
 		on_launch_start(la, m.hdr.id);
 		break;
@@ -470,10 +455,10 @@ static void serve_one(struct launcher *la, int ws)
 	default:
 		log_error("launcher of %s: unexpected %s from the executor; exiting", la->ct->id,
 			  ipc_type_name(m.hdr.type));
-		worker_end(ws, VERDICT_EXIT, -1, -1);
+		worker_end(ws, VERDICT_EXIT);
 	}
 	ipc_msg_release(&m);
-	worker_end(ws, VERDICT_SERVE, -1, -1);
+	worker_end(ws, VERDICT_SERVE);
 }
 
 /* The packed request L keeps, decoded again (it was checked when it came). */
@@ -491,20 +476,28 @@ static Grpc__CreateContainerRequest *unpack_kept(int fd)
 static __attribute__((noreturn)) void worker_main(struct launcher *la, const struct resident *rs,
 						  int ws)
 {
-	if (rs->init_served) {
-		Grpc__CreateContainerRequest *req = rs->packed >= 0 ? unpack_kept(rs->packed) : NULL;
-		if (rs->packed >= 0 && !init_request_ok(req, la->ct->id)) {
-			log_error("launcher of %s: the kept request does not decode; exiting",
-				  la->ct->id);
-			worker_end(ws, VERDICT_EXIT, -1, -1);
-		}
-		if (req) {
-			init_launch(la, req);
-			la->init.pidfd = rs->pidfd;
-			la->have_init = la->started = true;
-		}
-		serve_one(la, ws);
+	Grpc__CreateContainerRequest *req = rs->packed >= 0 ? unpack_kept(rs->packed) : NULL;
+	if (rs->packed >= 0 && !init_request_ok(req, la->ct->id)) {
+		log_error("launcher of %s: the kept request does not decode; exiting", la->ct->id);
+		worker_end(ws, VERDICT_EXIT);
 	}
+	if (req) {
+		init_launch(la, req);
+		la->init.pidfd = rs->pidfd;
+		la->have_init = la->started = true;
+	}
+	serve_one(la, ws);
+}
+
+static __attribute__((noreturn)) void become_resident(const struct launch_ctx *ct, int el,
+							 int lm, int packed, int pidfd);
+
+/* L's own work, still as the executor's fork: LAUNCH_INIT and what follows
+ * until the init started (a failed create: until the executor closes EL).
+ * Then L becomes kata-agent-launcher, and what the create dirtied goes with
+ * this image. Create + start thus cost no exec more than before. */
+static __attribute__((noreturn)) void serve_init(struct launcher *la)
+{
 	uint32_t create_id = 0;
 	int packed = -1;
 	Grpc__CreateContainerRequest *req = wait_init(la, &create_id, &packed);
@@ -514,12 +507,12 @@ static __attribute__((noreturn)) void worker_main(struct launcher *la, const str
 	    launch(la, &la->init_l, "", req->oci->process, &la->init, &e) < 0) {
 		log_error("container %s: create: %s", la->ct->id, e.msg);
 		reply_error(la, create_id, &e);
-		worker_end(ws, VERDICT_SERVE, -1, -1);
+	} else {
+		la->have_init = true;
+		struct ipc_launched out = { .pid = la->init.pid };
+		reply(la, IPC_LAUNCHED, create_id, &out, sizeof(out));
 	}
-	la->have_init = true;
-	struct ipc_launched out = { .pid = la->init.pid };
-	reply(la, IPC_LAUNCHED, create_id, &out, sizeof(out));
-	/* Until the init started: this worker holds its sync socket. */
+	/* Until the init started: L holds its sync socket. */
 	while (!la->started) {
 		struct ipc_msg m;
 		struct kerr re = { 0 };
@@ -536,7 +529,7 @@ static __attribute__((noreturn)) void worker_main(struct launcher *la, const str
 			/* The executor let go of the container: a never started
 			 * init dies with the sync socket. */
 			container_child_release(&la->init);
-			worker_end(ws, VERDICT_EXIT, -1, -1);
+			_exit(r < 0 ? 1 : 0);
 		}
 		if (m.hdr.type == IPC_LAUNCH_START)
 			on_launch_start(la, m.hdr.id);
@@ -544,12 +537,9 @@ static __attribute__((noreturn)) void worker_main(struct launcher *la, const str
 			on_launch_exec(la, &m);
 		ipc_msg_release(&m);
 	}
-	worker_end(ws, VERDICT_SERVE, packed, la->init.pidfd);
+	become_resident(la->ct, la->el, la->lm, packed, la->init.pidfd);
 }
 
-/* In L, still the executor's fork made by X: become kata-agent-launcher
- * with EL at 3, LM at 4 and this binary at 5 (the workers exec it), and
- * the executor's options the workers need on their command line. */
 void launcher_main(const struct launch_ctx *ct, int el, int lm)
 {
 	/* Not dumpable, and neither is what it clones (the flag is copied;
@@ -557,15 +547,31 @@ void launcher_main(const struct launch_ctx *ct, int el, int lm)
 	 * the setup stages hold privileges a container's root must not reach
 	 * through ptrace, /proc/PID/fd or pidfd_getfd. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	struct launcher la = { .ct = ct, .el = el, .lm = lm };
+	la.init = (struct container_child){ .pid = 0, .pidfd = -1, .sync_fd = -1 };
+	serve_init(&la);
+}
+
+/* L, the init started: become kata-agent-launcher with EL at 3, LM at 4,
+ * this binary at 5 (the workers exec it), the packed request at 6 and the
+ * init's pidfd at 7, and the executor's options the workers need on their
+ * command line. */
+static __attribute__((noreturn)) void become_resident(const struct launch_ctx *ct, int el,
+							 int lm, int packed, int pidfd)
+{
 	int exe = open("/proc/self/exe", O_PATH | O_CLOEXEC);
-	int a = fcntl(el, F_DUPFD_CLOEXEC, 10), b = fcntl(lm, F_DUPFD_CLOEXEC, 10),
-	    d = exe >= 0 ? fcntl(exe, F_DUPFD_CLOEXEC, 10) : -1;
-	if (a < 0 || b < 0 || d < 0 || dup2(a, WFD_EL) < 0 || dup2(b, WFD_LM) < 0 ||
-	    dup2(d, WFD_EXE) < 0) {
+	int from[5] = { el, lm, exe, packed, pidfd }, tmp[5];
+	/* All above the targets first, so no placement overwrites a source. */
+	bool ok = true;
+	for (int i = 0; i < 5; i++)
+		ok = ok && from[i] >= 0 && (tmp[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 10)) >= 0;
+	for (int i = 0; ok && i < 5; i++)
+		ok = dup2(tmp[i], WFD_EL + i) >= 0;
+	if (!ok) {
 		log_error("launcher of %s: place its fds: %s", ct->id, strerror(errno));
 		_exit(127);
 	}
-	close_range(WFD_EXE + 1, ~0u, 0);
+	close_range(WFD_EL + 5, ~0u, 0);
 	const struct exec_opts *o = ct->o;
 	char pipe_size[24], cdh[24];
 	snprintf(pipe_size, sizeof(pipe_size), "%u", o->pipe_size);
@@ -602,8 +608,7 @@ int launcher_worker(struct executor *x, const char *phase, const char *id, const
 	for (int fd = WFD_EL; fd <= WFD_PIDFD; fd++)
 		if (fd_open(fd))
 			fd_set_cloexec(fd);
-	bool init = strcmp(phase, "init") == 0;
-	if ((!init && strcmp(phase, "serve") != 0) || !ipc_id_valid(id, false) || !fd_open(WFD_EL) ||
+	if (strcmp(phase, "serve") != 0 || !ipc_id_valid(id, false) || !fd_open(WFD_EL) ||
 	    !fd_open(WFD_LM) || !fd_open(WFD_VERDICT)) {
 		log_error("--launch-worker %s: not started by kata-agent-launcher", phase);
 		return 2;
@@ -618,12 +623,11 @@ int launcher_worker(struct executor *x, const char *phase, const char *id, const
 	x->cgc.parent = x->o.cgroup_parent;
 	if (cg_create(&x->cgc, cgroups_path, id, &c.cg, &e) < 0) {
 		log_error("launcher of %s: %s", id, e.msg);
-		worker_end(WFD_VERDICT, VERDICT_EXIT, -1, -1);
+		worker_end(WFD_VERDICT, VERDICT_EXIT);
 	}
 	struct launcher la = { .ct = &c, .el = WFD_EL, .lm = WFD_LM };
 	la.init = (struct container_child){ .pid = 0, .pidfd = -1, .sync_fd = -1 };
 	struct resident rs = {
-		.init_served = !init,
 		.packed = fd_open(WFD_PACKED) ? WFD_PACKED : -1,
 		.pidfd = fd_open(WFD_PIDFD) ? WFD_PIDFD : -1,
 	};

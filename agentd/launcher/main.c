@@ -2,31 +2,30 @@
 /*
  * kata-agent-launcher - the resident launcher L of one container, a few
  * pages: it exists so that every process of the container is a child of
- * the container's monitor M (doc/containers.md). The executor's fork
- * (spawn.c, launcher.c) that X made before exec'ing the monitor execs this
- * binary at once, so L keeps none of the executor's memory; it never
- * reads a request. For each request that waits on its executor channel it
- * clones, with CLONE_PARENT (so the clone is M's child as L is), a worker
- * that execs the executor binary in its launcher mode
- * (`--launch-worker`, launcher.c), which serves the request (the setup
- * stages it clones with CLONE_PARENT are M's children too) and ends. L
- * waits for it (its pidfd) and reads its verdict.
+ * the container's monitor M (doc/containers.md). The executor's fork that
+ * X made before exec'ing the monitor serves the container's create and
+ * start itself (launcher.c), then execs this binary, so L keeps none of
+ * the executor's memory; it never reads a request. For each request that
+ * waits on its executor channel it clones, with CLONE_PARENT (so the clone
+ * is M's child as L is), a worker that execs the executor binary in its
+ * launcher mode (`--launch-worker serve`, launcher.c), which serves the
+ * request (the setup stages it clones with CLONE_PARENT are M's children
+ * too) and ends. L waits for it (its pidfd) and reads its verdict.
  *
- * Started with (all close-on-exec but 0-2):
+ * Started with (0-2 and these, without close-on-exec):
  *   fd 3  EL: the executor's channel (only polled and peeked here)
  *   fd 4  LM: the monitor's channel (the workers' to use)
  *   fd 5  the executor binary (O_PATH), exec'd by each worker
+ *   fd 6  the packed CreateContainerRequest (a sealed memfd)
+ *   fd 7  the init's pidfd
  *   argv  kata-agent-launcher WORKER_ARGV... (the executor's argv for a
- *         worker; "--launch-worker PHASE" is appended: init, then serve)
+ *         worker; "--launch-worker serve" is appended)
  * Each worker gets fds 3-5, its end of a socketpair private to L and it at
- * fd 6 (its verdict), and once the init started, fd 7 (the packed
- * CreateContainerRequest, a sealed memfd) and fd 8 (the init's pidfd), which
- * the init's worker handed L with its verdict.
+ * fd 6 (its verdict), the packed request at 7 and the init's pidfd at 8.
  *
  * Root, all capabilities (the workers need them), no seccomp filter (the
  * container's processes must get exactly their spec's), not dumpable.
- * Its only inputs: readiness of EL, and one byte (+ two fds from the init's
- * worker) from its own workers.
+ * Its only inputs: readiness of EL, and one byte from each of its workers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,14 +41,15 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-enum { FD_EL = 3, FD_LM = 4, FD_EXE = 5, FD_VERDICT = 6, FD_PACKED = 7, FD_PIDFD = 8 };
+enum { FD_EL = 3, FD_LM = 4, FD_EXE = 5, FD_KEPT_PACKED = 6, FD_KEPT_PIDFD = 7 };
+/* in a worker */
+enum { FD_VERDICT = 6, FD_PACKED = 7, FD_PIDFD = 8 };
 /* The verdict of a worker (launcher.c: VERDICT_*). */
 enum { VERDICT_SERVE = 1, VERDICT_EXIT = 2 };
 #define MAX_ARGS 64
 
 struct state {
-	bool init_served;  /* the first worker ran: LAUNCH_INIT was taken */
-	int packed, pidfd; /* the init's request and pidfd once it started; else -1 */
+	int packed, pidfd; /* the init's request and pidfd (copies above 8) */
 };
 
 static void say(const char *what)
@@ -99,46 +99,24 @@ static __attribute__((noreturn)) void worker(const struct state *st, int ws, cha
 {
 	/* Above every target first, so no placement overwrites a source. */
 	int v = fcntl(ws, F_DUPFD_CLOEXEC, 16);
-	int pk = st->packed >= 0 ? fcntl(st->packed, F_DUPFD_CLOEXEC, 16) : -1;
-	int pf = st->pidfd >= 0 ? fcntl(st->pidfd, F_DUPFD_CLOEXEC, 16) : -1;
 	if (v < 0 || place(FD_EL, FD_EL) < 0 || place(FD_LM, FD_LM) < 0 ||
 	    place(FD_EXE, FD_EXE) < 0 || place(v, FD_VERDICT) < 0 ||
-	    (pk >= 0 && place(pk, FD_PACKED) < 0) || (pf >= 0 && place(pf, FD_PIDFD) < 0))
+	    place(st->packed, FD_PACKED) < 0 || place(st->pidfd, FD_PIDFD) < 0)
 		_exit(127);
-	close_range(pf >= 0 ? FD_PIDFD + 1 : pk >= 0 ? FD_PACKED + 1 : FD_VERDICT + 1, ~0U, 0);
+	close_range(FD_PIDFD + 1, ~0U, 0);
 	syscall(SYS_execveat, FD_EXE, "", argv, environ, AT_EMPTY_PATH);
 	_exit(127);
 }
 
 /* The worker's verdict once it ended; VERDICT_EXIT when it gave none (it
  * crashed: ending L closes EL, and the executor fails what was pending). */
-static int verdict(struct state *st, int ws, int pidfd)
+static int verdict(int ws, int pidfd)
 {
 	struct pollfd p = { .fd = pidfd, .events = POLLIN };
 	while (poll(&p, 1, -1) < 0 && errno == EINTR)
 		;
 	uint8_t v = 0;
-	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} cm;
-	struct iovec iov = { .iov_base = &v, .iov_len = 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
-			     .msg_controllen = sizeof(cm.buf) };
-	ssize_t n = recvmsg(ws, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&mh) : NULL;
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-	    c->cmsg_len == CMSG_LEN(2 * sizeof(int))) {
-		int fds[2];
-		memcpy(fds, CMSG_DATA(c), sizeof(fds));
-		if (st->packed < 0 && st->pidfd < 0) {
-			st->packed = fds[0];
-			st->pidfd = fds[1];
-		} else {
-			close(fds[0]);
-			close(fds[1]);
-		}
-	}
+	ssize_t n = recv(ws, &v, 1, MSG_DONTWAIT);
 	if (n != 1 || (v != VERDICT_SERVE && v != VERDICT_EXIT)) {
 		errno = EPROTO;
 		say("a worker ended without a verdict; exiting");
@@ -153,7 +131,8 @@ int main(int argc, char **argv)
 	 * must not ptrace (the workers and setup stages inherit the flag). */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (argc < 2 || argc > MAX_ARGS - 3 || fcntl(FD_EL, F_GETFD) < 0 ||
-	    fcntl(FD_LM, F_GETFD) < 0 || fcntl(FD_EXE, F_GETFD) < 0) {
+	    fcntl(FD_LM, F_GETFD) < 0 || fcntl(FD_EXE, F_GETFD) < 0 ||
+	    fcntl(FD_KEPT_PACKED, F_GETFD) < 0 || fcntl(FD_KEPT_PIDFD, F_GETFD) < 0) {
 		static const char usage[] = "Usage: kata-agent-launcher WORKER_ARGV... (fds 3-5 "
 					    "as the executor gives them; not by hand)\n";
 		(void)!write(STDERR_FILENO, usage, sizeof(usage) - 1);
@@ -163,15 +142,24 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		wargv[i - 1] = argv[i];
 	wargv[argc - 1] = (char *)"--launch-worker";
+	wargv[argc] = (char *)"serve";
 	wargv[argc + 1] = NULL;
-	struct state st = { .init_served = false, .packed = -1, .pidfd = -1 };
+	/* Above the numbers a worker's fds take, so that placing them
+	 * overwrites none of these. */
+	struct state st = { .packed = fcntl(FD_KEPT_PACKED, F_DUPFD_CLOEXEC, 16),
+			    .pidfd = fcntl(FD_KEPT_PIDFD, F_DUPFD_CLOEXEC, 16) };
+	if (st.packed < 0 || st.pidfd < 0) {
+		say("keep the init's fds");
+		return 1;
+	}
+	close(FD_KEPT_PACKED);
+	close(FD_KEPT_PIDFD);
 	while (wait_request()) {
 		int ws[2];
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ws) < 0) {
 			say("socketpair");
 			break;
 		}
-		wargv[argc] = (char *)(st.init_served ? "serve" : "init");
 		int pidfd = -1;
 		struct clone_args ca = { .flags = CLONE_PARENT | CLONE_PIDFD,
 					 .pidfd = (uint64_t)(uintptr_t)&pidfd };
@@ -186,10 +174,9 @@ int main(int argc, char **argv)
 			close(ws[0]);
 			break;
 		}
-		int v = verdict(&st, ws[0], pidfd);
+		int v = verdict(ws[0], pidfd);
 		close(ws[0]);
 		close(pidfd);
-		st.init_served = true;
 		if (v == VERDICT_EXIT)
 			break;
 	}

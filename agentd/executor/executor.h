@@ -44,6 +44,7 @@ struct exec_opts {
 	const char *cgroup_parent;
 	const char *monitor_path; /* kata-agent-monitor */
 	const char *launcher_path; /* kata-agent-launcher */
+	const char *worker_path;   /* kata-agent-launch-worker */
 	unsigned long monitor_uid, monitor_gid;
 	uint32_t pipe_size;       /* 0 = kernel default */
 	uint64_t hotplug_timeout_ms;   /* agent.hotplug_timeout (device waits) */
@@ -394,9 +395,9 @@ void spawner_stop(struct executor *x);
  * LAUNCH_INIT, spawns the init, answers it with LAUNCHED, then serves
  * START/EXEC until el closes. Never returns. */
 __attribute__((noreturn)) void launcher_main(const struct launch_ctx *c, int el, int lm);
-/* The executor started as a launcher's worker (--launch-worker serve, by
- * kata-agent-launcher): serve one request on the fds the launcher placed;
- * returns an exit status on bad use. */
+/* kata-agent-launch-worker (launch_worker.c, --launch-worker serve): serve
+ * one request on the fds kata-agent-launcher placed; returns an exit status
+ * on bad use. */
 int launcher_worker(struct executor *x, const char *phase, const char *id, const char *bundle,
 		    const char *cgroups_path);
 

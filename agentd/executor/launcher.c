@@ -404,13 +404,14 @@ static void init_launch(struct launcher *la, Grpc__CreateContainerRequest *req)
  * init's pidfd: what the create dirtied goes with the executor's image.
  * For each later request waiting on EL (LAUNCH_EXEC, a late LAUNCH_START)
  * kata-agent-launcher clones, with CLONE_PARENT (a child of the monitor, as
- * L is), a worker that execs this binary with --launch-worker serve
- * (launcher_worker below), decodes the kept request again, serves one
+ * L is), a worker that execs kata-agent-launch-worker (launch_worker.c:
+ * this file's code, linked with only what a launch needs; launcher_worker
+ * below), decodes the kept request again, serves one
  * request and ends. Its verdict is one byte on a socketpair private to L
  * and the worker: a worker that ends without one (it crashed) ends L, the
  * executor sees EL close and fails what was pending, as when a launcher
  * died.
- * Fds: L's, as kata-agent-launcher: 3 EL, 4 LM, 5 this binary (O_PATH),
+ * Fds: L's, as kata-agent-launcher: 3 EL, 4 LM, 5 the worker's binary (O_PATH),
  * 6 the packed request, 7 the init's pidfd; a worker's: 3-5 the same,
  * 6 its verdict socket, 7 and 8 the packed request and the init's pidfd. */
 enum { WFD_EL = 3, WFD_LM = 4, WFD_EXE = 5, WFD_VERDICT = 6, WFD_PACKED = 7, WFD_PIDFD = 8 };
@@ -553,13 +554,13 @@ void launcher_main(const struct launch_ctx *ct, int el, int lm)
 }
 
 /* L, the init started: become kata-agent-launcher with EL at 3, LM at 4,
- * this binary at 5 (the workers exec it), the packed request at 6 and the
+ * kata-agent-launch-worker at 5 (the workers exec it), the packed request at 6 and the
  * init's pidfd at 7, and the executor's options the workers need on their
  * command line. */
 static __attribute__((noreturn)) void become_resident(const struct launch_ctx *ct, int el,
 							 int lm, int packed, int pidfd)
 {
-	int exe = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+	int exe = open(ct->o->worker_path, O_PATH | O_CLOEXEC);
 	int from[5] = { el, lm, exe, packed, pidfd }, tmp[5];
 	/* All above the targets first, so no placement overwrites a source. */
 	bool ok = true;
@@ -578,7 +579,7 @@ static __attribute__((noreturn)) void become_resident(const struct launch_ctx *c
 	snprintf(cdh, sizeof(cdh), "%llu", (unsigned long long)o->cdh_api_timeout_ms);
 	char *argv[] = {
 		(char *)"kata-agent-launcher",
-		(char *)"kata-agent-executor",
+		(char *)"kata-agent-launch-worker",
 		(char *)"--log-level", (char *)log_level_name(o->level),
 		(char *)"--shared-dir", (char *)o->shared_dir,
 		(char *)"--container-pipe-size", pipe_size,

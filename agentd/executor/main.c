@@ -485,8 +485,6 @@ static int parse_fd(const char *s, int *out)
 	return 0;
 }
 
-enum { OPT_LAUNCH_WORKER = 1000, OPT_LAUNCH_ID, OPT_LAUNCH_BUNDLE, OPT_LAUNCH_CGPATH };
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -509,14 +507,8 @@ int main(int argc, char **argv)
 		{ "pause-bundle", required_argument, NULL, 'B' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
-		/* the launcher's workers (launcher.c launcher_worker) */
-		{ "launch-worker", required_argument, NULL, OPT_LAUNCH_WORKER },
-		{ "launch-id", required_argument, NULL, OPT_LAUNCH_ID },
-		{ "launch-bundle", required_argument, NULL, OPT_LAUNCH_BUNDLE },
-		{ "launch-cgroups-path", required_argument, NULL, OPT_LAUNCH_CGPATH },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *lw_phase = NULL, *lw_id = "", *lw_bundle = "", *lw_cgpath = "";
 	int ctl_fd = 3;
 	enum log_level level = LOG_LVL_INFO;
 	static struct executor x;
@@ -620,18 +612,6 @@ int main(int argc, char **argv)
 			}
 			x.o.endpoints = optarg;
 			break;
-		case OPT_LAUNCH_WORKER:
-			lw_phase = optarg;
-			break;
-		case OPT_LAUNCH_ID:
-			lw_id = optarg;
-			break;
-		case OPT_LAUNCH_BUNDLE:
-			lw_bundle = optarg;
-			break;
-		case OPT_LAUNCH_CGPATH:
-			lw_cgpath = optarg;
-			break;
 		case 'V':
 			printf("kata-agent-executor %s\n", KATA_AGENT_VERSION);
 			return 0;
@@ -666,10 +646,6 @@ int main(int argc, char **argv)
 		}
 	}
 	x.o.shared_dir = shared_real;
-	/* Started by a container's kata-agent-launcher to serve one request:
-	 * none of the executor's own start-up below. */
-	if (lw_phase)
-		return launcher_worker(&x, lw_phase, lw_id, lw_bundle, lw_cgpath);
 	if (monitor) {
 		if (!is_exec(monitor) || !realpath(monitor, monitor_path)) {
 			log_error("--monitor-path %s is not an executable file", monitor);
@@ -689,6 +665,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	x.o.launcher_path = launcher_path;
+	static char worker_path[PATH_MAX];
+	if (find_helper("kata-agent-launch-worker", "executor", worker_path, sizeof(worker_path)) <
+	    0) {
+		log_error("kata-agent-launch-worker not found next to the executor, in the build "
+			  "tree, or in %s", KATA_LIBEXECDIR);
+		return 1;
+	}
+	x.o.worker_path = worker_path;
 	x.cgc.parent = x.o.cgroup_parent;
 	x.cgc.root_override = NULL;
 	/* Launchers whose monitor died first are reparented to us, not to

@@ -7,19 +7,19 @@
  * start itself (launcher.c), then execs this binary, so L keeps none of
  * the executor's memory; it never reads a request. For each request that
  * waits on its executor channel it clones, with CLONE_PARENT (so the clone
- * is M's child as L is), a worker that execs the executor binary in its
- * launcher mode (`--launch-worker serve`, launcher.c), which serves the
+ * is M's child as L is), a worker that execs kata-agent-launch-worker
+ * (agentd/executor/launch_worker.c, launcher.c), which serves the
  * request (the setup stages it clones with CLONE_PARENT are M's children
  * too) and ends. L waits for it (its pidfd) and reads its verdict.
  *
  * Started with (0-2 and these, without close-on-exec):
  *   fd 3  EL: the executor's channel (only polled and peeked here)
  *   fd 4  LM: the monitor's channel (the workers' to use)
- *   fd 5  the executor binary (O_PATH), exec'd by each worker
+ *   fd 5  kata-agent-launch-worker (O_PATH), exec'd by each worker
  *   fd 6  the packed CreateContainerRequest (a sealed memfd)
  *   fd 7  the init's pidfd
- *   argv  kata-agent-launcher WORKER_ARGV... (the executor's argv for a
- *         worker; "--launch-worker serve" is appended)
+ *   argv  kata-agent-launcher WORKER_ARGV... (the worker's argv;
+ *         "--launch-worker serve" is appended)
  * Each worker gets fds 3-5, its end of a socketpair private to L and it at
  * fd 6 (its verdict), the packed request at 7 and the init's pidfd at 8.
  *

@@ -10,9 +10,9 @@
 #    dumpable process with its own capabilities (the technique works here);
 #  - it can read neither of the launcher's (not dumpable after its execve,
 #    more capabilities than the attacker);
-#  - the launcher holds exactly its channels, the executor binary and,
-#    once the init started, the packed request and the init's pidfd; an
-#    exec adds nothing to it and leaves no worker behind;
+#  - the launcher holds exactly its channels, the worker's binary,
+#    the packed request and the init's pidfd; an exec adds nothing to it
+#    and leaves no worker behind;
 #  - a launcher killed under the executor: the next ExecProcess fails with
 #    an error (no hang) and the container is still removed whole.
 # Prints TAP.
@@ -31,13 +31,13 @@ fds_of() {
   local f
   for f in /proc/"$1"/fd/*; do echo "${f##*/} $(readlink "$f")"; done 2>/dev/null | sort -n
 }
-# the launcher's expected fds: 0-2, EL and LM (sockets), the executor
+# the launcher's expected fds: 0-2, EL and LM (sockets), the worker's
 # binary, then the sealed request and the init's pidfd
 fds_ok() {
   local n
   n=$(awk '$1 >= 3' <<<"$1" | awk '
     $1 == 3 || $1 == 4 { if ($2 ~ /^socket:/) ok++; next }
-    $1 == 5 { if ($2 ~ /kata-agent-executor$/) ok++; next }
+    $1 == 5 { if ($2 ~ /kata-agent-launch-worker$/) ok++; next }
     $2 ~ /^\/memfd:launch-init/ { ok++; next }
     $2 == "anon_inode:[pidfd]" { ok++; next }
     { bad++ } END { print ok + 0, bad + 0 }')
@@ -75,7 +75,7 @@ t_launcher() {
 
   local before after
   before=$(fds_of "$lau")
-  check "the launcher holds its channels, the executor binary, the packed request and the init's pidfd, nothing else" \
+  check "the launcher holds its channels, the worker binary, the packed request and the init's pidfd, nothing else" \
     "$before" fds_ok "$before"
   ctl exec sleeper -- true </dev/null >"$work/exec.out" 2>"$work/exec.err"
   rc=$?

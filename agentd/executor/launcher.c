@@ -417,6 +417,10 @@ static void init_launch(struct launcher *la, Grpc__CreateContainerRequest *req)
 enum { WFD_EL = 3, WFD_LM = 4, WFD_EXE = 5, WFD_VERDICT = 6, WFD_PACKED = 7, WFD_PIDFD = 8 };
 /* Shared with agentd/launcher/main.c. */
 enum { VERDICT_SERVE = 1, VERDICT_EXIT = 2 };
+/* How long L, the init started, waits for another request before it
+ * becomes kata-agent-launcher: a short-lived container, or a burst of
+ * execs, is served without a worker's exec each. */
+#define LAUNCHER_IDLE_MS 200
 
 struct resident {
 	int packed, pidfd; /* the init's request and pidfd; -1 when its create failed */
@@ -429,8 +433,10 @@ static __attribute__((noreturn)) void worker_end(int ws, uint8_t verdict)
 	_exit(0);
 }
 
-/* Serve one request of the executor, the init being known (or failed). */
-static __attribute__((noreturn)) void serve_one(struct launcher *la, int ws)
+/* One request of the executor on EL, the init known (or its create
+ * failed): VERDICT_SERVE, or VERDICT_EXIT when EL closed or the executor
+ * sent what it never sends there. */
+static int serve_msg(struct launcher *la)
 {
 	struct ipc_msg m;
 	struct kerr e = { 0 };
@@ -441,25 +447,26 @@ static __attribute__((noreturn)) void serve_one(struct launcher *la, int ws)
 	if (r <= 0) {
 		if (r < 0)
 			log_error("launcher of %s: %s", la->ct->id, e.msg);
-		worker_end(ws, VERDICT_EXIT);
+		return VERDICT_EXIT;
 	}
-	switch (m.hdr.type) {
-	case IPC_LAUNCH_INIT:
-		log_error("launcher of %s: a second LAUNCH_INIT; exiting", la->ct->id);
-		worker_end(ws, VERDICT_EXIT);
-	case IPC_LAUNCH_START:
+	int v = VERDICT_SERVE;
+	if (m.hdr.type == IPC_LAUNCH_START) {
 		on_launch_start(la, m.hdr.id);
-		break;
-	case IPC_LAUNCH_EXEC:
+	} else if (m.hdr.type == IPC_LAUNCH_EXEC) {
 		on_launch_exec(la, &m);
-		break;
-	default:
-		log_error("launcher of %s: unexpected %s from the executor; exiting", la->ct->id,
+	} else {
+		log_error("launcher of %s: %s%s from the executor; exiting", la->ct->id,
+			  m.hdr.type == IPC_LAUNCH_INIT ? "a second " : "unexpected ",
 			  ipc_type_name(m.hdr.type));
-		worker_end(ws, VERDICT_EXIT);
+		v = VERDICT_EXIT;
 	}
 	ipc_msg_release(&m);
-	worker_end(ws, VERDICT_SERVE);
+	return v;
+}
+
+static __attribute__((noreturn)) void serve_one(struct launcher *la, int ws)
+{
+	worker_end(ws, (uint8_t)serve_msg(la));
 }
 
 /* The packed request L keeps, decoded again (it was checked when it came). */
@@ -513,30 +520,26 @@ static __attribute__((noreturn)) void serve_init(struct launcher *la)
 		struct ipc_launched out = { .pid = la->init.pid };
 		reply(la, IPC_LAUNCHED, create_id, &out, sizeof(out));
 	}
-	/* Until the init started: L holds its sync socket. */
-	while (!la->started) {
-		struct ipc_msg m;
-		struct kerr re = { 0 };
-		int r = ipc_recv(la->el, &m, &re);
-		if (r < 0 && r == -EINTR)
-			continue;
-		if (r <= 0 || m.hdr.type == IPC_LAUNCH_INIT ||
-		    (m.hdr.type != IPC_LAUNCH_START && m.hdr.type != IPC_LAUNCH_EXEC)) {
-			if (r < 0)
-				log_error("launcher of %s: %s", la->ct->id, re.msg);
-			else if (r > 0)
-				log_error("launcher of %s: unexpected %s from the executor; exiting",
-					  la->ct->id, ipc_type_name(m.hdr.type));
+	/* Until the init started: L holds its sync socket. Then, while
+	 * requests keep coming (an exec burst, a short-lived container's
+	 * removal), L serves them itself; once EL stayed quiet for
+	 * LAUNCHER_IDLE_MS it becomes kata-agent-launcher. A failed create
+	 * never does: the executor removes the container. */
+	for (;;) {
+		if (la->started) {
+			struct pollfd p = { .fd = la->el, .events = POLLIN };
+			int n = poll(&p, 1, LAUNCHER_IDLE_MS);
+			if (n == 0)
+				break;
+			if (n < 0 && errno == EINTR)
+				continue;
+		}
+		if (serve_msg(la) == VERDICT_EXIT) {
 			/* The executor let go of the container: a never started
 			 * init dies with the sync socket. */
 			container_child_release(&la->init);
-			_exit(r < 0 ? 1 : 0);
+			_exit(0);
 		}
-		if (m.hdr.type == IPC_LAUNCH_START)
-			on_launch_start(la, m.hdr.id);
-		else
-			on_launch_exec(la, &m);
-		ipc_msg_release(&m);
 	}
 	become_resident(la->ct, la->el, la->lm, packed, la->init.pidfd);
 }

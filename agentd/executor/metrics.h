@@ -80,10 +80,11 @@ int metrics_render(const struct metrics_env *env, const struct metrics_target *t
 		   uint64_t scrape_count, char **text, size_t *len, struct kerr *err);
 
 /* The launcher of a container: the child of its monitor that runs the
- * launcher's binary (same inode as exe, kata-agent-launcher; NULL:
- * <proc_root>/self/exe), and is none of the container's processes in skip[]
- * (the init and the execs; they and the launcher's workers are clones of
- * the launcher until they exec); the lowest such pid, 0 if none. */
+ * executor's binary (same inode as <proc_root>/self/exe: until the init
+ * started and it was idle a moment) or exe (kata-agent-launcher; may be
+ * NULL), and is none of the container's processes in skip[] (the init and
+ * the execs; they and the launcher's workers are clones of the launcher
+ * until they exec); the lowest such pid, 0 if none. */
 pid_t metrics_find_launcher(const char *proc_root, const char *exe, pid_t monitor,
 			    const pid_t *skip, size_t n_skip);
 

@@ -59,7 +59,11 @@ t_launcher() {
   fi
   local mon lau ctrl
   mon=$(child_named "$executor_pid" kata-agent-moni)
-  lau=$(child_named "$mon" kata-agent-laun)
+  # L becomes kata-agent-launcher once it was idle a moment after the start
+  for _ in $(seq 1 50); do
+    lau=$(child_named "$mon" kata-agent-laun) && break
+    sleep 0.1
+  done
 
   setpriv --bounding-set=-sys_ptrace --inh-caps=-sys_ptrace -- sleep 60 </dev/null >/dev/null 2>&1 &
   ctrl=$!

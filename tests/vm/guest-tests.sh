@@ -119,13 +119,13 @@ footprint() {
     */kata-agent-launcher) who=launcher ;;
     */kata-agent-policy) who=policy ;;
     */kata-agent-executor)
-      # the executor is PID 1's child (a launcher's worker, briefly, its
-      # monitor's); another fork of the executor holds the sandbox's pid
-      # namespace
+      # the executor is PID 1's child, a launcher its monitor's (until it
+      # becomes kata-agent-launcher, idle after its start); another fork of
+      # the executor holds the sandbox's pid namespace
       pp=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status")
       case $pp:$(readlink "/proc/$pp/exe" 2>/dev/null) in
       1:*) who=executor ;;
-      *:*/kata-agent-monitor) who=launcher-worker ;;
+      *:*/kata-agent-monitor) who=launcher ;;
       *) who=$(cat "/proc/$p/comm") ;;
       esac
       ;;

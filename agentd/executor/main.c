@@ -451,6 +451,17 @@ static int find_helper(const char *name, const char *subdir, char *out, size_t l
 	return k > 0 && (size_t)k < len && is_exec(out) ? 0 : -ENOENT;
 }
 
+/* find_helper into out (PATH_MAX), logged when missing: the agent stops at
+ * start rather than at the first container. */
+static const char *need_helper(const char *name, const char *subdir, char *out)
+{
+	if (find_helper(name, subdir, out, PATH_MAX) == 0)
+		return out;
+	log_error("%s not found next to the executor, in the build tree, or in %s", name,
+		  KATA_LIBEXECDIR);
+	return NULL;
+}
+
 static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
 {
 	struct executor *x = data;
@@ -657,22 +668,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	x.o.monitor_path = monitor_path;
-	static char launcher_path[PATH_MAX];
-	if (find_helper("kata-agent-launcher", "launcher", launcher_path, sizeof(launcher_path)) <
-	    0) {
-		log_error("kata-agent-launcher not found next to the executor, in the build tree, "
-			  "or in %s", KATA_LIBEXECDIR);
+	static char launcher_path[PATH_MAX], worker_path[PATH_MAX];
+	if (!(x.o.launcher_path = need_helper("kata-agent-launcher", "launcher", launcher_path)) ||
+	    !(x.o.worker_path = need_helper("kata-agent-launch-worker", "executor", worker_path)))
 		return 1;
-	}
-	x.o.launcher_path = launcher_path;
-	static char worker_path[PATH_MAX];
-	if (find_helper("kata-agent-launch-worker", "executor", worker_path, sizeof(worker_path)) <
-	    0) {
-		log_error("kata-agent-launch-worker not found next to the executor, in the build "
-			  "tree, or in %s", KATA_LIBEXECDIR);
-		return 1;
-	}
-	x.o.worker_path = worker_path;
 	x.cgc.parent = x.o.cgroup_parent;
 	x.cgc.root_override = NULL;
 	/* Launchers whose monitor died first are reparented to us, not to

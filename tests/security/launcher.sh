@@ -46,14 +46,10 @@ fds_ok() {
 
 t_launcher() {
   agent_start launcher || return
-  local b
-  b=$(bundle sleeper sh -c 'echo ready; exec sleep 1000')
-  ctl run "$b" --id sleeper </dev/null >"$work/sleeper.out" 2>"$work/sleeper.err" &
-  local run_pid=$!
-  if ! wait_for_file_text "$work/sleeper.out" ready 200; then
+  local run_pid
+  if ! run_sleeper sleeper; then
     rc=-
     fail_rest "the container did not start: $(diag sleeper)"
-    kill "$run_pid" 2>/dev/null
     agent_stop
     return
   fi

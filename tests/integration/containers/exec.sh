@@ -10,14 +10,10 @@ suite_requires
 
 t_exec() {
   agent_start exec || return
-  local b
-  b=$(bundle sleeper sh -c 'echo ready; exec sleep 1000')
-  ctl run "$b" --id sleeper </dev/null >"$work/sleeper.out" 2>"$work/sleeper.err" &
-  local run_pid=$!
-  if ! wait_for_file_text "$work/sleeper.out" ready 200; then
+  local run_pid
+  if ! run_sleeper sleeper; then
     rc=-
     tap FAIL "exec: a long-running container starts" "$(diag sleeper)"
-    kill "$run_pid" 2>/dev/null
     agent_stop
     return
   fi
@@ -64,15 +60,15 @@ t_exec() {
   # its own (agentd/executor/launcher.c), cloned while the init dies. Every
   # call must end (launched, or refused because the init is gone), and the
   # container must still be removable with nothing of it left.
-  local rb i before
+  local i before
   # executor, spawner, the sleeper's launcher: what must be left afterwards
   # (the agent runs in a session of its own; containers make their own;
   # workers run the executor's binary, launchers kata-agent-launcher).
   before=$(ps -o comm= -s "$agent_pid" | grep -cE '^kata-agent-(exec|laun)$')
-  rb=$(bundle racer sh -c 'echo ready; exec sleep 1000')
-  ctl run "$rb" --id racer </dev/null >"$work/racer.out" 2>"$work/racer.err" &
-  local racer_pid=$!
-  wait_for_file_text "$work/racer.out" ready 200
+  local sleeper_pid=$run_pid racer_pid
+  run_sleeper racer
+  racer_pid=$run_pid
+  run_pid=$sleeper_pid
   # the execs through workers: once L, idle, is kata-agent-launcher
   local rmon rl
   rmon=$(for p in $(cat /proc/"$executor_pid"/task/*/children); do

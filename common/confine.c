@@ -46,6 +46,9 @@
 #include <unistd.h>
 
 #include <grp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/wait.h>
 #include <seccomp.h>
 
 #include "cleanup.h"
@@ -387,7 +390,9 @@ static int ioctl_rules(scmp_filter_ctx ctx, const unsigned long *allow, struct k
 	return 0;
 }
 
-static int seccomp_allow(const struct confine_profile *p, struct kerr *err)
+/* The filter for p, written as BPF to fd (seccomp_export_bpf), for a
+ * process whose pid is self. */
+static int build_filter(const struct confine_profile *p, pid_t self, int fd, struct kerr *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
@@ -435,8 +440,8 @@ static int seccomp_allow(const struct confine_profile *p, struct kerr *err)
 	}
 	/* Signals only to itself: abort() and the stack protector use tgkill,
 	 * so a crash reports SIGABRT rather than SIGSYS. */
-	struct scmp_arg_cmp self = arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0);
-	if ((r = rule(ctx, SCMP_ACT_ALLOW, "tgkill", 1, &self, err)) < 0)
+	struct scmp_arg_cmp me = arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)self, 0);
+	if ((r = rule(ctx, SCMP_ACT_ALLOW, "tgkill", 1, &me, err)) < 0)
 		goto out;
 	/* isatty() probes: answer "not a terminal"; the profile's requests are
 	 * allowed (ioctl_rules). */
@@ -451,12 +456,63 @@ static int seccomp_allow(const struct confine_profile *p, struct kerr *err)
 			goto out;
 	}
 
-	r = seccomp_load(ctx);
+	r = seccomp_export_bpf(ctx, fd);
 	if (r < 0)
-		kerr_set(err, r, "seccomp_load: %s", strerror(-r));
+		kerr_set(err, r, "seccomp_export_bpf: %s", strerror(-r));
 out:
 	seccomp_release(ctx);
 	return r;
+}
+
+/* Built in a child, loaded here: libseccomp's rule database (about 100 KiB
+ * of small blocks) never enters this process's heap, where its freed holes
+ * would be where every later allocation lands, a page each (one monitor per
+ * container pays that; doc/benchmarks.md "Issue 14, memory part"). Loaded
+ * as seccomp_load would: no flags, no_new_privs already set. */
+static int seccomp_allow(const struct confine_profile *p, struct kerr *err)
+{
+	pid_t self = getpid();
+	cleanup_close int bpf = memfd_create("confine-bpf", MFD_CLOEXEC);
+	int ep[2];
+	if (bpf < 0 || pipe2(ep, O_CLOEXEC) < 0)
+		return kerr_set(err, -errno, "seccomp filter: %s", strerror(errno));
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(ep[0]);
+		struct kerr e = { 0 };
+		if (build_filter(p, self, bpf, &e) < 0) {
+			(void)!write(ep[1], &e, sizeof(e));
+			_exit(1);
+		}
+		_exit(0);
+	}
+	close(ep[1]);
+	int st = 0;
+	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	struct kerr ce = { 0 };
+	ssize_t n = pid > 0 ? read(ep[0], &ce, sizeof(ce)) : -1;
+	close(ep[0]);
+	if (pid < 0)
+		return kerr_set(err, -errno, "seccomp filter: fork: %s", strerror(errno));
+	if (n == (ssize_t)sizeof(ce) && ce.code < 0) {
+		*err = ce;
+		return err->code;
+	}
+	off_t len = lseek(bpf, 0, SEEK_END);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) || len <= 0 ||
+	    len % (off_t)sizeof(struct sock_filter) ||
+	    len > (off_t)(BPF_MAXINSNS * sizeof(struct sock_filter)))
+		return kerr_set(err, -EPROTO, "seccomp filter: builder status 0x%x, %lld bytes", st,
+				(long long)len);
+	cleanup_free struct sock_filter *ins = malloc((size_t)len);
+	if (!ins || pread(bpf, ins, (size_t)len, 0) != len)
+		return kerr_set(err, -EIO, "seccomp filter: read it back");
+	struct sock_fprog prog = { .len = (unsigned short)(len / (off_t)sizeof(struct sock_filter)),
+				   .filter = ins };
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+		return kerr_set(err, -errno, "seccomp: load the filter: %s", strerror(errno));
+	return 0;
 }
 
 int confine_self(const struct confine_profile *p, uid_t uid, gid_t gid, pid_t parent_pid,

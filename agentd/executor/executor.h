@@ -40,6 +40,8 @@ struct executor_opts {
 	const char *shared_dir;   /* realpath'd: rootfs and storages live below */
 	const char *cgroup_parent;
 	const char *monitor_path; /* kata-agent-monitor */
+	const char *launcher_path; /* kata-agent-launcher */
+	const char *worker_path;   /* kata-agent-launch-worker */
 	unsigned long monitor_uid, monitor_gid;
 	uint32_t pipe_size;       /* 0 = kernel default */
 	uint64_t hotplug_timeout_ms;   /* agent.hotplug_timeout (device waits) */
@@ -259,6 +261,7 @@ struct launch_ctx {
 	const struct executor_opts *o;
 	char id[IPC_ID_MAX];
 	char bundle[4096];
+	char cgroups_path[IPC_CGPATH_MAX]; /* the spec's, for the launcher's workers */
 	struct cgroup *cg; /* found, not made: for CLONE_INTO_CGROUP (v2), cg_add_pid (v1) */
 };
 

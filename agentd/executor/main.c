@@ -194,7 +194,7 @@ static int on_get_metrics(struct ipc_chan *c, struct ipc_msg *m, void *data, str
 		for (struct ctr_exec *ex = ct->execs; ex && ns < 1 + EXEC_MAX_EXECS; ex = ex->next)
 			if (ex->pid > 0)
 				skip[ns++] = ex->pid;
-		pid_t l = metrics_find_launcher("/proc", ct->x_pid, skip, ns);
+		pid_t l = metrics_find_launcher("/proc", x->o.launcher_path, ct->x_pid, skip, ns);
 		if (l > 0)
 			t[n++] = (struct metrics_target){ "launcher", ct->id, l };
 	}
@@ -362,6 +362,17 @@ static void usage(FILE *f)
 		"  --pause-bundle DIR  the guest image's pause bundle (default /pause_bundle)\n"
 		"  --version           print the version and exit\n"
 		"  --help              print this help and exit\n");
+}
+
+/* helper_path_find into out (PATH_MAX), logged when missing: the agent
+ * stops at start rather than at the first container. */
+static const char *need_helper(const char *name, const char *subdir, char *out)
+{
+	if (helper_path_find(name, subdir, out, PATH_MAX) == 0)
+		return out;
+	log_error("%s not found next to the executor, in the build tree, or in %s", name,
+		  KATA_LIBEXECDIR);
+	return NULL;
 }
 
 static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
@@ -568,6 +579,10 @@ static int resolve_paths(struct executor *x, const struct start *s)
 		return -1;
 	}
 	x->o.monitor_path = monitor_path;
+	static char launcher_path[PATH_MAX], worker_path[PATH_MAX];
+	if (!(x->o.launcher_path = need_helper("kata-agent-launcher", "launcher", launcher_path)) ||
+	    !(x->o.worker_path = need_helper("kata-agent-launch-worker", "executor", worker_path)))
+		return -1;
 	return 0;
 }
 

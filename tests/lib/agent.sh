@@ -206,6 +206,18 @@ diag() { # diag NAME: what a failed check shows
   { echo "exit status: $rc"; echo "-- stdout"; head -c 2000 "$work/$1.out" | cat -v; echo "-- stderr";
     tail -n 10 "$work/$1.err"; echo "-- agent log"; tail -n 15 "$work/agent.log"; } 2>/dev/null
 }
+# run_sleeper ID: `ctl run` of a busybox container that prints "ready" and
+# sleeps, in the background (its pid in run_pid, its output in
+# $work/ID.out and .err); fails when it is not ready within 20 s.
+run_sleeper() {
+  local b
+  b=$(bundle "$1" sh -c 'echo ready; exec sleep 1000') || return 1
+  ctl run "$b" --id "$1" </dev/null >"$work/$1.out" 2>"$work/$1.err" &
+  run_pid=$!
+  wait_for_file_text "$work/$1.out" ready 200 && return 0
+  kill "$run_pid" 2>/dev/null
+  return 1
+}
 wait_for_file_text() { # wait_for_file_text FILE TEXT [tenths]
   for _ in $(seq 1 "${3:-100}"); do
     grep -q "$2" "$1" 2>/dev/null && return 0

@@ -385,10 +385,10 @@ TEST(render_without_proc_files)
 TEST(find_launcher)
 {
 	pid_t skip[1] = { 52 };
-	CHECK_EQ_INT(metrics_find_launcher(root, 50, NULL, 0), 52);
-	CHECK_EQ_INT(metrics_find_launcher(root, 50, skip, 1), 53);
-	CHECK_EQ_INT(metrics_find_launcher(root, 51, NULL, 0), 0);
-	CHECK_EQ_INT(metrics_find_launcher(root, 0, NULL, 0), 0);
+	CHECK_EQ_INT(metrics_find_launcher(root, NULL, 50, NULL, 0), 52);
+	CHECK_EQ_INT(metrics_find_launcher(root, NULL, 50, skip, 1), 53);
+	CHECK_EQ_INT(metrics_find_launcher(root, NULL, 51, NULL, 0), 0);
+	CHECK_EQ_INT(metrics_find_launcher(root, NULL, 0, NULL, 0), 0);
 }
 
 TEST(frontend_text_check)

@@ -116,10 +116,12 @@ footprint() {
     */kata-agent) who=parent ;;
     */kata-agent-frontend) who=front-end ;;
     */kata-agent-monitor) who=monitor ;;
+    */kata-agent-launcher) who=launcher ;;
     */kata-agent-policy) who=policy ;;
     */kata-agent-executor)
-      # the executor is PID 1's child, a launcher its monitor's; another
-      # fork of the executor holds the sandbox's pid namespace
+      # the executor is PID 1's child, a launcher its monitor's (until it
+      # becomes kata-agent-launcher, idle after its start); another fork of
+      # the executor holds the sandbox's pid namespace
       pp=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status")
       case $pp:$(readlink "/proc/$pp/exe" 2>/dev/null) in
       1:*) who=executor ;;

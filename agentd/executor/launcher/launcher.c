@@ -7,7 +7,9 @@
  * stdio and pidfd to M (MON_PROCESS_ADD) and only then tells the executor
  * (LAUNCHED). It accepts, from the executor only: LAUNCH_INIT (first, and
  * once: the checked CreateContainerRequest), then LAUNCH_START and
- * LAUNCH_EXEC; it exits when the executor closes its channel.
+ * LAUNCH_EXEC; it exits when the executor closes its channel. The work
+ * is done by one worker per request, a CLONE_PARENT copy of L (so also M's
+ * child), see "L and its workers" below.
  *
  * L runs no event loop: it serves one request at a time with blocking
  * calls, so a slow hook or mount stalls this container only, never the
@@ -24,7 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -32,7 +37,9 @@
 #include "stages.h"
 #include "executor.h"
 #include "launcher.h"
+#include "fds.h"
 #include "grpc_status.h"
+#include "linux_compat.h"
 #include "process.h"
 #include "sealed_env.h"
 #include "sealed_file.h"
@@ -303,8 +310,42 @@ fail:
 	reply_error(la, id, &e);
 }
 
-/* LAUNCH_INIT: the decoded request lives as long as the launcher. */
-static Grpc__CreateContainerRequest *wait_init(struct launcher *la, uint32_t *id)
+/* The packed CreateContainerRequest, kept by L in a sealed memfd once the
+ * init started, for the workers that launch execs: a few KiB of page cache
+ * instead of the decoded request in L's heap. */
+static int keep_packed(const struct ipc_msg *m, struct kerr *err)
+{
+	int fd = memfd_create("launch-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return kerr_set(err, -errno, "memfd_create: %s", strerror(errno));
+	for (size_t off = 0; off < m->len;) {
+		ssize_t n = write(fd, m->payload + off, m->len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+			close(fd);
+			return kerr_set(err, -e, "keep the request: %s", strerror(e));
+		}
+		off += (size_t)n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+		int e = errno;
+		close(fd);
+		return kerr_set(err, -e, "seal the request: %s", strerror(e));
+	}
+	return fd;
+}
+
+static bool init_request_ok(const Grpc__CreateContainerRequest *req, const char *id)
+{
+	return req && req->oci && req->oci->process && req->oci->root &&
+	       strcmp(req->container_id, id) == 0;
+}
+
+/* LAUNCH_INIT: the decoded request lives as long as the init worker; its
+ * packed form goes to *packed (a sealed memfd) for L. */
+static Grpc__CreateContainerRequest *wait_init(struct launcher *la, uint32_t *id, int *packed)
 {
 	struct ipc_msg m;
 	struct kerr e = { 0 };
@@ -320,12 +361,16 @@ static Grpc__CreateContainerRequest *wait_init(struct launcher *la, uint32_t *id
 		_exit(1);
 	}
 	*id = m.hdr.id;
+	*packed = keep_packed(&m, &e);
 	Grpc__CreateContainerRequest *req =
-		ipc_msg_decode(&m, &e) == 0 ? ipc_msg_take_in(&m) : NULL;
+		*packed >= 0 && ipc_msg_decode(&m, &e) == 0 ? ipc_msg_take_in(&m) : NULL;
 	ipc_msg_release(&m);
+	if (*packed < 0) {
+		reply_error(la, *id, &e);
+		_exit(1);
+	}
 	kerr_clear(&e);
-	if (!req || !req->oci || !req->oci->process || !req->oci->root ||
-	    strcmp(req->container_id, la->ct->id)) {
+	if (!init_request_ok(req, la->ct->id)) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
 				"LAUNCH_INIT: not a CreateContainerRequest for %s with a process",
 				la->ct->id);
@@ -335,21 +380,13 @@ static Grpc__CreateContainerRequest *wait_init(struct launcher *la, uint32_t *id
 	return req;
 }
 
-void launcher_main(const struct launch_ctx *ct, int el, int lm)
+static void init_launch(struct launcher *la, Grpc__CreateContainerRequest *req)
 {
-	struct launcher la = { .ct = ct, .el = el, .lm = lm };
-	/* Not dumpable, and neither is what it clones (the flag is copied):
-	 * the setup stages hold privileges a container's root must not reach
-	 * through ptrace, /proc/PID/fd or pidfd_getfd. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	la.init = (struct container_child){ .pid = 0, .pidfd = -1, .sync_fd = -1 };
-	uint32_t create_id = 0;
-	Grpc__CreateContainerRequest *req = wait_init(&la, &create_id);
-	Grpc__Spec *spec = req->oci;
-	la.init_l = (struct container_launch){
+	const struct launch_ctx *ct = la->ct;
+	la->init_l = (struct container_launch){
 		.id = ct->id,
 		.bundle = ct->bundle,
-		.spec = spec,
+		.spec = req->oci,
 		.shared_dir = ct->o->shared_dir,
 		.cgroup_path = ct->cg ? cg_path(ct->cg) : NULL,
 		.process = NULL,
@@ -357,48 +394,247 @@ void launcher_main(const struct launch_ctx *ct, int el, int lm)
 		.cgroup_fd = -1,
 		.stdio = { -1, -1, -1 },
 	};
-	struct kerr e = { 0 };
-	if (unseal(&la, "init", spec->process, &e) < 0 || unseal_files(&la, spec, &e) < 0 ||
-	    launch(&la, &la.init_l, "", spec->process, &la.init, &e) < 0) {
-		log_error("container %s: create: %s", ct->id, e.msg);
-		reply_error(&la, create_id, &e);
-	} else {
-		la.have_init = true;
-		struct ipc_launched out = { .pid = la.init.pid };
-		reply(&la, IPC_LAUNCHED, create_id, &out, sizeof(out));
-	}
-	for (;;) {
-		struct ipc_msg m;
-		struct kerr re = { 0 };
-		int r = ipc_recv(el, &m, &re);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			if (r == -EINTR)
-				continue;
-			log_error("launcher of %s: %s", ct->id, re.msg);
-			break;
-		}
-		switch (m.hdr.type) {
-		case IPC_LAUNCH_INIT:
-			log_error("launcher of %s: a second LAUNCH_INIT; exiting", ct->id);
-			_exit(1);
-		case IPC_LAUNCH_START:
-			on_launch_start(&la, m.hdr.id);
-			break;
-		case IPC_LAUNCH_EXEC:
-			on_launch_exec(&la, &m);
-			break;
-		default:
-			log_error("launcher of %s: unexpected %s from the executor; exiting", ct->id,
-				  ipc_type_name(m.hdr.type));
-			ipc_msg_release(&m);
-			_exit(1);
-		}
-		ipc_msg_release(&m);
-	}
-	/* The executor let go of the container: a never started init dies
-	 * with the sync socket. */
-	stages_child_release(&la.init);
+}
+
+/* ---- L and its workers ----
+ *
+ * L serves the init itself, as the executor's fork X made (serve_init):
+ * LAUNCH_INIT, then LAUNCH_START. Once the init started it execs
+ * kata-agent-launcher (agentd/launcher/main.c), a few pages that never
+ * read a request, holding the packed request (a sealed memfd) and the
+ * init's pidfd: what the create dirtied goes with the executor's image.
+ * For each later request waiting on EL (LAUNCH_EXEC, a late LAUNCH_START)
+ * kata-agent-launcher clones, with CLONE_PARENT (a child of the monitor, as
+ * L is), a worker that execs kata-agent-launch-worker (launch_worker.c:
+ * this file's code, linked with only what a launch needs; launcher_worker
+ * below), decodes the kept request again, serves one
+ * request and ends. Its verdict is one byte on a socketpair private to L
+ * and the worker: a worker that ends without one (it crashed) ends L, the
+ * executor sees EL close and fails what was pending, as when a launcher
+ * died.
+ * Fds: L's, as kata-agent-launcher: 3 EL, 4 LM, 5 the worker's binary (O_PATH),
+ * 6 the packed request, 7 the init's pidfd; a worker's: 3-5 the same,
+ * 6 its verdict socket, 7 and 8 the packed request and the init's pidfd. */
+enum { WFD_EL = 3, WFD_LM = 4, WFD_EXE = 5, WFD_VERDICT = 6, WFD_PACKED = 7, WFD_PIDFD = 8 };
+/* Shared with agentd/launcher/main.c. */
+enum { VERDICT_SERVE = 1, VERDICT_EXIT = 2 };
+/* How long L, the init started, waits for another request before it
+ * becomes kata-agent-launcher: a short-lived container, or a burst of
+ * execs, is served without a worker's exec each. */
+#define LAUNCHER_IDLE_MS 200
+
+struct resident {
+	int packed, pidfd; /* the init's request and pidfd; -1 when its create failed */
+};
+
+static __attribute__((noreturn)) void worker_end(int ws, uint8_t verdict)
+{
+	if (send(ws, &verdict, 1, MSG_NOSIGNAL) < 0)
+		log_error("launcher worker: verdict: %s", strerror(errno));
 	_exit(0);
+}
+
+/* One request of the executor on EL, the init known (or its create
+ * failed): VERDICT_SERVE, or VERDICT_EXIT when EL closed or the executor
+ * sent what it never sends there. */
+static int serve_msg(struct launcher *la)
+{
+	struct ipc_msg m;
+	struct kerr e = { 0 };
+	int r;
+	do
+		r = ipc_recv(la->el, &m, &e);
+	while (r == -EINTR);
+	if (r <= 0) {
+		if (r < 0)
+			log_error("launcher of %s: %s", la->ct->id, e.msg);
+		return VERDICT_EXIT;
+	}
+	int v = VERDICT_SERVE;
+	if (m.hdr.type == IPC_LAUNCH_START) {
+		on_launch_start(la, m.hdr.id);
+	} else if (m.hdr.type == IPC_LAUNCH_EXEC) {
+		on_launch_exec(la, &m);
+	} else {
+		log_error("launcher of %s: %s%s from the executor; exiting", la->ct->id,
+			  m.hdr.type == IPC_LAUNCH_INIT ? "a second " : "unexpected ",
+			  ipc_type_name(m.hdr.type));
+		v = VERDICT_EXIT;
+	}
+	ipc_msg_release(&m);
+	return v;
+}
+
+static __attribute__((noreturn)) void serve_one(struct launcher *la, int ws)
+{
+	worker_end(ws, (uint8_t)serve_msg(la));
+}
+
+/* The packed request L keeps, decoded again (it was checked when it came). */
+static Grpc__CreateContainerRequest *unpack_kept(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size > (off_t)IPC_MAX_PAYLOAD)
+		return NULL;
+	cleanup_free uint8_t *buf = malloc((size_t)st.st_size);
+	if (!buf || pread(fd, buf, (size_t)st.st_size, 0) != st.st_size)
+		return NULL;
+	return grpc__create_container_request__unpack(NULL, (size_t)st.st_size, buf);
+}
+
+static __attribute__((noreturn)) void worker_main(struct launcher *la, const struct resident *rs,
+						  int ws)
+{
+	Grpc__CreateContainerRequest *req = rs->packed >= 0 ? unpack_kept(rs->packed) : NULL;
+	if (rs->packed >= 0 && !init_request_ok(req, la->ct->id)) {
+		log_error("launcher of %s: the kept request does not decode; exiting", la->ct->id);
+		worker_end(ws, VERDICT_EXIT);
+	}
+	if (req) {
+		init_launch(la, req);
+		la->init.pidfd = rs->pidfd;
+		la->have_init = la->started = true;
+	}
+	serve_one(la, ws);
+}
+
+static __attribute__((noreturn)) void become_resident(const struct launch_ctx *ct, int el,
+							 int lm, int packed, int pidfd);
+
+/* L's own work, still as the executor's fork: LAUNCH_INIT and what follows
+ * until the init started (a failed create: until the executor closes EL).
+ * Then L becomes kata-agent-launcher, and what the create dirtied goes with
+ * this image. Create + start thus cost no exec more than before. */
+static __attribute__((noreturn)) void serve_init(struct launcher *la)
+{
+	uint32_t create_id = 0;
+	int packed = -1;
+	Grpc__CreateContainerRequest *req = wait_init(la, &create_id, &packed);
+	init_launch(la, req);
+	struct kerr e = { 0 };
+	if (unseal(la, "init", req->oci->process, &e) < 0 || unseal_files(la, req->oci, &e) < 0 ||
+	    launch(la, &la->init_l, "", req->oci->process, &la->init, &e) < 0) {
+		log_error("container %s: create: %s", la->ct->id, e.msg);
+		reply_error(la, create_id, &e);
+	} else {
+		la->have_init = true;
+		struct ipc_launched out = { .pid = la->init.pid };
+		reply(la, IPC_LAUNCHED, create_id, &out, sizeof(out));
+	}
+	/* Until the init started: L holds its sync socket. Then, while
+	 * requests keep coming (an exec burst, a short-lived container's
+	 * removal), L serves them itself; once EL stayed quiet for
+	 * LAUNCHER_IDLE_MS it becomes kata-agent-launcher. A failed create
+	 * never does: the executor removes the container. */
+	for (;;) {
+		if (la->started) {
+			struct pollfd p = { .fd = la->el, .events = POLLIN };
+			int n = poll(&p, 1, LAUNCHER_IDLE_MS);
+			if (n == 0)
+				break;
+			if (n < 0 && errno == EINTR)
+				continue;
+		}
+		if (serve_msg(la) == VERDICT_EXIT) {
+			/* The executor let go of the container: a never started
+			 * init dies with the sync socket. */
+			stages_child_release(&la->init);
+			_exit(0);
+		}
+	}
+	become_resident(la->ct, la->el, la->lm, packed, la->init.pidfd);
+}
+
+void launcher_main(const struct launch_ctx *ct, int el, int lm)
+{
+	/* Not dumpable, and neither is what it clones (the flag is copied;
+	 * kata-agent-launcher sets it again after its execve): the workers and
+	 * the setup stages hold privileges a container's root must not reach
+	 * through ptrace, /proc/PID/fd or pidfd_getfd. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	struct launcher la = { .ct = ct, .el = el, .lm = lm };
+	la.init = (struct container_child){ .pid = 0, .pidfd = -1, .sync_fd = -1 };
+	serve_init(&la);
+}
+
+/* L, the init started: become kata-agent-launcher with EL at 3, LM at 4,
+ * kata-agent-launch-worker at 5 (the workers exec it), the packed request at 6 and the
+ * init's pidfd at 7, and the executor's options the workers need on their
+ * command line. */
+static __attribute__((noreturn)) void become_resident(const struct launch_ctx *ct, int el,
+							 int lm, int packed, int pidfd)
+{
+	int exe = open(ct->o->worker_path, O_PATH | O_CLOEXEC);
+	int from[5] = { el, lm, exe, packed, pidfd }, tmp[5];
+	/* All above the targets first, so no placement overwrites a source. */
+	bool ok = true;
+	for (int i = 0; i < 5; i++)
+		ok = ok && from[i] >= 0 && (tmp[i] = fcntl(from[i], F_DUPFD_CLOEXEC, 10)) >= 0;
+	for (int i = 0; ok && i < 5; i++)
+		ok = dup2(tmp[i], WFD_EL + i) >= 0;
+	if (!ok) {
+		log_error("launcher of %s: place its fds: %s", ct->id, strerror(errno));
+		_exit(127);
+	}
+	close_range(WFD_EL + 5, ~0u, 0);
+	const struct executor_opts *o = ct->o;
+	char pipe_size[24], cdh[24];
+	snprintf(pipe_size, sizeof(pipe_size), "%u", o->pipe_size);
+	snprintf(cdh, sizeof(cdh), "%llu", (unsigned long long)o->cdh_api_timeout_ms);
+	char *argv[] = {
+		(char *)"kata-agent-launcher",
+		(char *)"kata-agent-launch-worker",
+		(char *)"--log-level", (char *)log_level_name(o->level),
+		(char *)"--shared-dir", (char *)o->shared_dir,
+		(char *)"--container-pipe-size", pipe_size,
+		(char *)"--cdh-api-timeout-ms", cdh,
+		(char *)"--launch-id", (char *)ct->id,
+		(char *)"--launch-bundle", (char *)ct->bundle,
+		(char *)"--launch-cgroups-path", (char *)ct->cgroups_path,
+		o->cgroup_parent ? (char *)"--cgroup-parent" : NULL, (char *)o->cgroup_parent,
+		NULL,
+	};
+	execv(o->launcher_path, argv);
+	log_error("launcher of %s: exec %s: %s", ct->id, o->launcher_path, strerror(errno));
+	_exit(127);
+}
+
+static bool fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+int launcher_worker(struct executor *x, const char *phase, const char *id, const char *bundle,
+		    const char *cgroups_path)
+{
+	log_init("launcher", STDERR_FILENO, x->o.level);
+	/* They came without close-on-exec (kata-agent-launcher's placement):
+	 * nothing this worker execs (hooks) may inherit them. */
+	for (int fd = WFD_EL; fd <= WFD_PIDFD; fd++)
+		if (fd_open(fd))
+			fd_set_cloexec(fd);
+	if (strcmp(phase, "serve") != 0 || !ipc_id_valid(id, false) || !fd_open(WFD_EL) ||
+	    !fd_open(WFD_LM) || !fd_open(WFD_VERDICT)) {
+		log_error("--launch-worker %s: not started by kata-agent-launcher", phase);
+		return 2;
+	}
+	struct launch_ctx c = { .o = &x->o };
+	snprintf(c.id, sizeof(c.id), "%s", id);
+	snprintf(c.bundle, sizeof(c.bundle), "%s", bundle);
+	snprintf(c.cgroups_path, sizeof(c.cgroups_path), "%s", cgroups_path);
+	struct kerr e = { 0 };
+	/* The executor made the cgroup; this finds it (and its v2 fd, for
+	 * CLONE_INTO_CGROUP), as the spawner does for X. */
+	x->cgc.parent = x->o.cgroup_parent;
+	if (cg_create(&x->cgc, cgroups_path, id, &c.cg, &e) < 0) {
+		log_error("launcher of %s: %s", id, e.msg);
+		worker_end(WFD_VERDICT, VERDICT_EXIT);
+	}
+	struct launcher la = { .ct = &c, .el = WFD_EL, .lm = WFD_LM };
+	la.init = (struct container_child){ .pid = 0, .pidfd = -1, .sync_fd = -1 };
+	struct resident rs = {
+		.packed = fd_open(WFD_PACKED) ? WFD_PACKED : -1,
+		.pidfd = fd_open(WFD_PIDFD) ? WFD_PIDFD : -1,
+	};
+	worker_main(&la, &rs, WFD_VERDICT);
 }

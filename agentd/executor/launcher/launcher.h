@@ -11,5 +11,10 @@
  * LAUNCH_INIT, spawns the init, answers it with LAUNCHED, then serves
  * START/EXEC until el closes. Never returns. */
 __attribute__((noreturn)) void launcher_main(const struct launch_ctx *c, int el, int lm);
+/* kata-agent-launch-worker (launch_worker.c, --launch-worker serve): serve
+ * one request on the fds kata-agent-launcher placed; returns an exit status
+ * on bad use. */
+int launcher_worker(struct executor *x, const char *phase, const char *id, const char *bundle,
+		    const char *cgroups_path);
 
 #endif

@@ -298,14 +298,16 @@ int metrics_read_proc(const struct metrics_env *env, pid_t pid, struct metrics_p
 	return 0;
 }
 
-pid_t metrics_find_launcher(const char *proc_root, pid_t monitor, const pid_t *skip,
-			    size_t n_skip)
+pid_t metrics_find_launcher(const char *proc_root, const char *exe, pid_t monitor,
+			    const pid_t *skip, size_t n_skip)
 {
 	char path[4096];
-	struct stat self;
+	struct stat self, other;
 	snprintf(path, sizeof(path), "%s/self/exe", proc_root);
 	if (monitor <= 0 || stat(path, &self) < 0)
 		return 0;
+	if (!exe || stat(exe, &other) < 0)
+		other = self;
 	char rel[96];
 	snprintf(rel, sizeof(rel), "%d/task/%d/children", (int)monitor, (int)monitor);
 	cleanup_fclose FILE *f = open_in(proc_root, rel);
@@ -328,7 +330,8 @@ pid_t metrics_find_launcher(const char *proc_root, pid_t monitor, const pid_t *s
 		struct stat st;
 		snprintf(path, sizeof(path), "%s/%d/exe", proc_root, (int)c);
 		if (!skipped && c > 0 && (!best || c < best) && stat(path, &st) == 0 &&
-		    st.st_dev == self.st_dev && st.st_ino == self.st_ino)
+		    ((st.st_dev == self.st_dev && st.st_ino == self.st_ino) ||
+		     (st.st_dev == other.st_dev && st.st_ino == other.st_ino)))
 			best = c;
 	}
 	return best;

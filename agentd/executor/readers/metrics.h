@@ -80,10 +80,12 @@ int metrics_render(const struct metrics_env *env, const struct metrics_target *t
 		   uint64_t scrape_count, char **text, size_t *len, struct kerr *err);
 
 /* The launcher of a container: the child of its monitor that runs the
- * executor's own binary (same inode as <proc_root>/self/exe), and is none of
- * the container's processes in skip[] (the init and the execs, which are
- * clones of the launcher until they exec); the lowest such pid, 0 if none. */
-pid_t metrics_find_launcher(const char *proc_root, pid_t monitor, const pid_t *skip,
-			    size_t n_skip);
+ * executor's binary (same inode as <proc_root>/self/exe: until the init
+ * started and it was idle a moment) or exe (kata-agent-launcher; may be
+ * NULL), and is none of the container's processes in skip[] (the init and
+ * the execs; they and the launcher's workers are clones of the launcher
+ * until they exec); the lowest such pid, 0 if none. */
+pid_t metrics_find_launcher(const char *proc_root, const char *exe, pid_t monitor,
+			    const pid_t *skip, size_t n_skip);
 
 #endif

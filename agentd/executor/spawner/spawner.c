@@ -71,6 +71,7 @@ static void on_spawn_x(struct executor *x, int sock, struct ipc_msg *m)
 	struct launch_ctx c = { .o = &x->o };
 	snprintf(c.id, sizeof(c.id), "%s", s.container_id);
 	snprintf(c.bundle, sizeof(c.bundle), "%s", s.bundle);
+	snprintf(c.cgroups_path, sizeof(c.cgroups_path), "%s", s.cgroups_path);
 	struct kerr e = { 0 };
 	/* The executor made the cgroup; this finds it (and its v2 fd, for
 	 * CLONE_INTO_CGROUP) without touching it. */

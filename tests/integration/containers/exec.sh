@@ -5,19 +5,15 @@
 #
 #   exec.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 4
+plan 6
 suite_requires
 
 t_exec() {
   agent_start exec || return
-  local b
-  b=$(bundle sleeper sh -c 'echo ready; exec sleep 1000')
-  ctl run "$b" --id sleeper </dev/null >"$work/sleeper.out" 2>"$work/sleeper.err" &
-  local run_pid=$!
-  if ! wait_for_file_text "$work/sleeper.out" ready 200; then
+  local run_pid
+  if ! run_sleeper sleeper; then
     rc=-
     tap FAIL "exec: a long-running container starts" "$(diag sleeper)"
-    kill "$run_pid" 2>/dev/null
     agent_stop
     return
   fi
@@ -59,6 +55,50 @@ t_exec() {
   rc=$?
   check "ctl exec --tty: the terminal's size reaches the process" "$(diag tty2)" eval \
     'tr -d "\r" <"$work/tty2.out" | grep -qx "33 99"'
+
+  # Execs racing the init's exit: each ExecProcess has a launcher worker of
+  # its own (agentd/executor/launcher.c), cloned while the init dies. Every
+  # call must end (launched, or refused because the init is gone), and the
+  # container must still be removable with nothing of it left.
+  local i before
+  # executor, spawner, the sleeper's launcher: what must be left afterwards
+  # (the agent runs in a session of its own; containers make their own;
+  # workers run the executor's binary, launchers kata-agent-launcher).
+  before=$(ps -o comm= -s "$agent_pid" | grep -cE '^kata-agent-(exec|laun)$')
+  local sleeper_pid=$run_pid racer_pid
+  run_sleeper racer
+  racer_pid=$run_pid
+  run_pid=$sleeper_pid
+  # the execs through workers: once L, idle, is kata-agent-launcher
+  local rmon rl
+  rmon=$(for p in $(cat /proc/"$executor_pid"/task/*/children); do
+    grep -qs -- 'racer' /proc/"$p"/cmdline && echo "$p"; done | head -n 1)
+  for _ in $(seq 1 50); do
+    rl=$(child_named "$rmon" kata-agent-laun) && break
+    sleep 0.1
+  done
+  for i in $(seq 1 12); do
+    CTL_TIMEOUT=60 ctl exec racer -- sleep 0.2 </dev/null >/dev/null 2>>"$work/race.err" &
+    echo $! >>"$work/race.pids"
+    [ "$i" = 6 ] && ctl call AgentService/SignalProcess '{"containerId": "racer", "signal": 9}' \
+      >>"$work/race.err" 2>&1
+  done
+  local hung=0 p st
+  for p in $(cat "$work/race.pids"); do
+    wait "$p"
+    st=$?
+    [ "$st" = 124 ] || [ "$st" = 137 ] && hung=$((hung + 1))
+  done
+  wait "$racer_pid"
+  check "12 ExecProcess (each by a launcher worker) racing the init's SIGKILL all end, none hangs" \
+    "$(cat "$work/race.err"); launcher ${rl:-not kata-agent-launcher}" eval '[ -n "$rl" ] && [ "$hung" = 0 ]'
+  # ctl run removed the container once its init was gone.
+  ctl call AgentService/RemoveContainer '{"containerId": "racer"}' >"$work/race-rm.err" 2>&1
+  local left
+  left=$(ps -o comm= -s "$agent_pid" | grep -cE '^kata-agent-(exec|laun)$')
+  check "then the container is gone (NOT_FOUND) with its monitor, launcher and every worker" \
+    "$(cat "$work/race-rm.err"); launcher-like processes before $before, after $left" eval \
+    'grep -q NOT_FOUND "$work/race-rm.err" && [ "$left" = "$before" ] && ! pgrep -f -- "--container-id racer"'
 
   ctl call AgentService/SignalProcess '{"containerId": "sleeper", "signal": 9}' >"$work/kill.err" 2>&1
   wait "$run_pid"

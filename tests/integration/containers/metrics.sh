@@ -73,7 +73,8 @@ t_metrics() {
   fi
   local mon launcher
   mon=$(child_named "$executor_pid" kata-agent-moni)
-  launcher=$(child_named "$mon" kata-agent-exec)
+  # kata-agent-launcher once idle after the start, the executor's fork before
+  launcher=$(child_named "$mon" kata-agent-laun || child_named "$mon" kata-agent-exec)
 
   ctl call AgentService/GetMetrics '{}' >"$out" 2>&1
   rc=$?

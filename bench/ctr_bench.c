@@ -359,7 +359,8 @@ static int run_stop_many(const char *prefix, int from, int to)
 
 static int run_exec(const char *cid, int rounds, char **cmd, int ncmd)
 {
-	char *env[] = { (char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
+	char *env[] = { (
+		char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
 	Grpc__User user = GRPC__USER__INIT;
 	Grpc__Process p = GRPC__PROCESS__INIT;
 	p.user = &user;
@@ -532,8 +533,7 @@ static int run_stream(const char *spec_path, int depth, uint32_t want)
 	double secs = (double)(t1 - t0) / 1e9;
 	printf("bytes=%llu seconds=%.3f mb_per_s=%.1f depth=%d len=%u answers=%llu avg_answer=%llu",
 	       (unsigned long long)bytes, secs, (double)bytes / 1e6 / secs, depth, want,
-	       (unsigned long long)answers,
-	       (unsigned long long)(answers ? bytes / answers : 0));
+	       (unsigned long long)answers, (unsigned long long)(answers ? bytes / answers : 0));
 	rt_print(rt);
 	rc = failed ? 1 : 0;
 out:
@@ -596,8 +596,8 @@ static int run_cmd(int rounds, char **cmd, int ncmd)
 				;
 		uint64_t t1 = now_ns();
 		if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			fprintf(stderr, "ctr_bench: round %d: %s failed (status 0x%x)\n", i, argv[0],
-				status);
+			fprintf(stderr, "ctr_bench: round %d: %s failed (status 0x%x)\n", i,
+				argv[0], status);
 			errors++;
 		} else {
 			ms[n++] = (double)(t1 - t0) / 1e6;
@@ -695,8 +695,8 @@ static int run_rpc(const char *service, const char *method, const char *json, in
 		uint8_t *out = NULL;
 		size_t out_len = 0;
 		uint64_t t0 = now_ns();
-		if (ttrpc_client_call_raw(client, service, method, buf, len, (int64_t)CALL_TIMEOUT_NS,
-					  &out, &out_len, &err) < 0) {
+		if (ttrpc_client_call_raw(client, service, method, buf, len,
+					  (int64_t)CALL_TIMEOUT_NS, &out, &out_len, &err) < 0) {
 			fprintf(stderr, "ctr_bench: %s/%s: %s: %s\n", service, method,
 				grpc_status_name(err.status), err.msg);
 			errors++;
@@ -713,17 +713,16 @@ static int run_rpc(const char *service, const char *method, const char *json, in
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"Usage: ctr_bench --addr ADDR lifecycle SPEC_JSON ROUNDS\n"
-		"       ctr_bench --addr ADDR start SPEC_JSON ID | stop ID\n"
-		"       ctr_bench --addr ADDR start-many SPEC_JSON PREFIX FROM TO\n"
-		"       ctr_bench --addr ADDR stop-many PREFIX FROM TO\n"
-		"       ctr_bench --addr ADDR exec ID ROUNDS CMD...\n"
-		"       ctr_bench --addr ADDR stream SPEC_JSON DEPTH [LEN]\n"
-		"       ctr_bench --addr ADDR rpc SERVICE METHOD JSON ROUNDS\n"
-		"       ctr_bench cmd ROUNDS CMD...    ({} = a per-round id)\n"
-		"       ctr_bench pipe [--chunk BYTES] CMD...\n"
-		"       ctr_bench pack SPEC_JSON ID OUT\n");
+	fprintf(stderr, "Usage: ctr_bench --addr ADDR lifecycle SPEC_JSON ROUNDS\n"
+			"       ctr_bench --addr ADDR start SPEC_JSON ID | stop ID\n"
+			"       ctr_bench --addr ADDR start-many SPEC_JSON PREFIX FROM TO\n"
+			"       ctr_bench --addr ADDR stop-many PREFIX FROM TO\n"
+			"       ctr_bench --addr ADDR exec ID ROUNDS CMD...\n"
+			"       ctr_bench --addr ADDR stream SPEC_JSON DEPTH [LEN]\n"
+			"       ctr_bench --addr ADDR rpc SERVICE METHOD JSON ROUNDS\n"
+			"       ctr_bench cmd ROUNDS CMD...    ({} = a per-round id)\n"
+			"       ctr_bench pipe [--chunk BYTES] CMD...\n"
+			"       ctr_bench pack SPEC_JSON ID OUT\n");
 }
 
 int main(int argc, char **argv)

@@ -242,7 +242,8 @@ static int run_startup(const char *addr, int rounds, char **cmd)
 					break;
 			}
 			if (waitpid(pid, NULL, WNOHANG) == pid) {
-				fprintf(stderr, "health_bench: %s exited before answering\n", cmd[0]);
+				fprintf(stderr, "health_bench: %s exited before answering\n",
+					cmd[0]);
 				return 1;
 			}
 			usleep(200);
@@ -264,9 +265,8 @@ static int run_startup(const char *addr, int rounds, char **cmd)
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: health_bench --addr ADDR [--clients N] [--seconds T]\n"
-		"       health_bench --addr ADDR --startup ROUNDS -- COMMAND [ARGS...]\n");
+	fprintf(stderr, "usage: health_bench --addr ADDR [--clients N] [--seconds T]\n"
+			"       health_bench --addr ADDR --startup ROUNDS -- COMMAND [ARGS...]\n");
 }
 
 int main(int argc, char **argv)

@@ -4,8 +4,7 @@
 
 #include <stdlib.h>
 
-static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 char *base64_encode(const uint8_t *in, size_t len)
 {
@@ -79,4 +78,3 @@ size_t base64_decode(const char *in, size_t len, uint8_t **out, size_t *out_len)
 	*out_len = o;
 	return 0;
 }
-

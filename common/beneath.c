@@ -41,13 +41,20 @@ static int open_beneath(int dirfd, const char *rel, int flags, mode_t mode)
 static const char *kind_of(mode_t m)
 {
 	switch (m & S_IFMT) {
-	case S_IFREG: return "a regular file";
-	case S_IFDIR: return "a directory";
-	case S_IFLNK: return "a symlink";
-	case S_IFIFO: return "a fifo";
-	case S_IFSOCK: return "a socket";
-	case S_IFCHR: return "a character device";
-	case S_IFBLK: return "a block device";
+	case S_IFREG:
+		return "a regular file";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFLNK:
+		return "a symlink";
+	case S_IFIFO:
+		return "a fifo";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
 	}
 	return "of an unknown kind";
 }
@@ -58,7 +65,8 @@ static int fail(struct kerr *err, int e, const char *what, const char *rel)
 	switch (e) {
 	case ELOOP:
 		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -e,
-				       "%s %s: a symlink is on the way (none is followed)", what, rel);
+				       "%s %s: a symlink is on the way (none is followed)", what,
+				       rel);
 	case EXDEV:
 		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -e,
 				       "%s %s: it leads outside its directory", what, rel);
@@ -66,10 +74,11 @@ static int fail(struct kerr *err, int e, const char *what, const char *rel)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -e,
 				       "%s %s: a component is not a directory", what, rel);
 	case EISDIR:
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -e, "%s %s: a directory is there",
-				       what, rel);
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -e,
+				       "%s %s: a directory is there", what, rel);
 	case ENOENT:
-		return kerr_set_status(err, GRPC_NOT_FOUND, -e, "%s %s: %s", what, rel, strerror(e));
+		return kerr_set_status(err, GRPC_NOT_FOUND, -e, "%s %s: %s", what, rel,
+				       strerror(e));
 	case EEXIST:
 		return kerr_set_status(err, GRPC_ALREADY_EXISTS, -e, "%s %s: %s", what, rel,
 				       strerror(e));
@@ -122,8 +131,8 @@ int beneath_mkdir(int dirfd, const char *name, mode_t mode, bool *created, struc
 		return fail(err, errno, "mkdir", name);
 	/* O_RDONLY, not O_PATH: fchmod needs a real fd. Opening a directory
 	 * has no side effect; a symlink in its place fails (ELOOP). */
-	cleanup_close int fd =
-		open_beneath(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	cleanup_close int fd = open_beneath(dirfd, name,
+					    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 	struct stat st;
 	if (fd < 0 && errno == ENOTDIR && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISLNK(st.st_mode))
@@ -208,9 +217,10 @@ static int reopen_checked(int pfd, int flags, bool trunc, const char *rel, struc
 int beneath_open_file(int dirfd, const char *rel, int flags, mode_t mode, struct kerr *err)
 {
 	int acc = flags & O_ACCMODE;
-	if ((acc != O_WRONLY && acc != O_RDWR) || (flags & ~(O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC)))
-		return kerr_set_status(err, GRPC_INTERNAL, -EINVAL, "open %s: unsupported flags 0%o",
-				       rel, (unsigned)flags);
+	if ((acc != O_WRONLY && acc != O_RDWR) ||
+	    (flags & ~(O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC)))
+		return kerr_set_status(err, GRPC_INTERNAL, -EINVAL,
+				       "open %s: unsupported flags 0%o", rel, (unsigned)flags);
 	if (!beneath_rel_ok(rel))
 		return bad_rel(err, rel);
 	int base = acc | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
@@ -219,13 +229,15 @@ int beneath_open_file(int dirfd, const char *rel, int flags, mode_t mode, struct
 	 * and our O_EXCL creation is looked up (and checked) again. */
 	for (int tries = 0; tries < 2; tries++) {
 		if (!(flags & O_EXCL)) {
-			cleanup_close int pfd = open_beneath(dirfd, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+			cleanup_close int pfd = open_beneath(dirfd, rel,
+							     O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
 			if (pfd >= 0)
 				return reopen_checked(pfd, base, flags & O_TRUNC, rel, err);
 			if (errno != ENOENT || !(flags & O_CREAT))
 				return fail(err, errno, "open", rel);
 		}
-		cleanup_close int fd = open_beneath(dirfd, rel, base | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+		cleanup_close int fd = open_beneath(dirfd, rel,
+						    base | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
 		if (fd >= 0) {
 			/* The umask applied at creation: the mode asked for. */
 			if (fchmod(fd, mode) < 0)
@@ -241,7 +253,8 @@ int beneath_open_file(int dirfd, const char *rel, int flags, mode_t mode, struct
 int beneath_write_file(int dirfd, const char *rel, const void *buf, size_t len, mode_t mode,
 		       struct kerr *err)
 {
-	cleanup_close int fd = beneath_open_file(dirfd, rel, O_WRONLY | O_CREAT | O_TRUNC, mode, err);
+	cleanup_close int fd = beneath_open_file(dirfd, rel, O_WRONLY | O_CREAT | O_TRUNC, mode,
+						 err);
 	if (fd < 0)
 		return fd;
 	for (size_t done = 0; done < len;) {
@@ -266,8 +279,8 @@ int beneath_chown_link(int dirfd, const char *name, uid_t uid, gid_t gid, struct
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return fail(err, errno, "open", name);
 	if (!S_ISLNK(st.st_mode))
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL, "%s is %s, not a symlink",
-				       name, kind_of(st.st_mode));
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				       "%s is %s, not a symlink", name, kind_of(st.st_mode));
 	if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0)
 		return fail(err, errno, "chown", name);
 	return 0;

@@ -22,8 +22,10 @@ int cdh_client_new_at(struct cdh_client **out, const char *addr, uint64_t api_ti
 		      uint64_t image_pull_timeout_ms, struct kerr *err)
 {
 	if (!api_timeout_ms || !image_pull_timeout_ms)
-		return kerr_set(err, -EINVAL, "CDH client: timeouts must be > 0 (api %llu ms, "
-				"image pull %llu ms)", (unsigned long long)api_timeout_ms,
+		return kerr_set(err, -EINVAL,
+				"CDH client: timeouts must be > 0 (api %llu ms, "
+				"image pull %llu ms)",
+				(unsigned long long)api_timeout_ms,
 				(unsigned long long)image_pull_timeout_ms);
 	/* ns as int64 timeout_nano: 292 years; refuse what would wrap. */
 	if (api_timeout_ms > INT64_MAX / 1000000 || image_pull_timeout_ms > INT64_MAX / 1000000)
@@ -39,8 +41,8 @@ int cdh_client_new_at(struct cdh_client **out, const char *addr, uint64_t api_ti
 	return 0;
 }
 
-int cdh_client_new(struct cdh_client **out, uint64_t api_timeout_ms,
-		   uint64_t image_pull_timeout_ms, struct kerr *err)
+int cdh_client_new(struct cdh_client **out, uint64_t api_timeout_ms, uint64_t image_pull_timeout_ms,
+		   struct kerr *err)
 {
 	return cdh_client_new_at(out, CDH_SOCKET_ADDR, api_timeout_ms, image_pull_timeout_ms, err);
 }
@@ -97,8 +99,8 @@ static int take_bytes(const ProtobufCBinaryData *b, uint8_t **out, size_t *len, 
 	return 0;
 }
 
-int cdh_unseal_secret(struct cdh_client *c, const uint8_t *secret, size_t len,
-		      uint8_t **plaintext, size_t *plaintext_len, struct kerr *err)
+int cdh_unseal_secret(struct cdh_client *c, const uint8_t *secret, size_t len, uint8_t **plaintext,
+		      size_t *plaintext_len, struct kerr *err)
 {
 	Api__UnsealSecretInput req = API__UNSEAL_SECRET_INPUT__INIT;
 	req.secret.data = (uint8_t *)secret;
@@ -118,10 +120,12 @@ int cdh_secure_mount(struct cdh_client *c, const char *volume_type,
 		     const struct cdh_option *options, size_t n_options, const char *const *flags,
 		     size_t n_flags, const char *mount_point, struct kerr *err)
 {
-	cleanup_free Api__SecureMountRequest__OptionsEntry *entries =
-		calloc(n_options ? n_options : 1, sizeof(*entries));
-	cleanup_free Api__SecureMountRequest__OptionsEntry **list =
-		calloc(n_options ? n_options : 1, sizeof(*list));
+	cleanup_free Api__SecureMountRequest__OptionsEntry *entries = calloc(n_options ? n_options
+										       : 1,
+									     sizeof(*entries));
+	cleanup_free Api__SecureMountRequest__OptionsEntry **list = calloc(n_options ? n_options
+										     : 1,
+									   sizeof(*list));
 	if (!entries || !list)
 		return kerr_set(err, -ENOMEM, "CDH client: out of memory");
 	for (size_t i = 0; i < n_options; i++) {
@@ -146,8 +150,8 @@ int cdh_secure_mount(struct cdh_client *c, const char *volume_type,
 	return 0;
 }
 
-int cdh_get_resource(struct cdh_client *c, const char *resource_path, uint8_t **data,
-		     size_t *len, struct kerr *err)
+int cdh_get_resource(struct cdh_client *c, const char *resource_path, uint8_t **data, size_t *len,
+		     struct kerr *err)
 {
 	Api__GetResourceRequest req = API__GET_RESOURCE_REQUEST__INIT;
 	req.resourcepath = (char *)resource_path;

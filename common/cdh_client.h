@@ -45,8 +45,8 @@ struct cdh_client;
 /* Timeouts in ms, from struct agent_options (cdh_api_timeout_ms,
  * image_pull_timeout_ms); both must be > 0, as upstream's config requires.
  * Does not connect yet. */
-int cdh_client_new(struct cdh_client **out, uint64_t api_timeout_ms,
-		   uint64_t image_pull_timeout_ms, struct kerr *err);
+int cdh_client_new(struct cdh_client **out, uint64_t api_timeout_ms, uint64_t image_pull_timeout_ms,
+		   struct kerr *err);
 /* The same on another address (tests, the test CDH's checks). */
 int cdh_client_new_at(struct cdh_client **out, const char *addr, uint64_t api_timeout_ms,
 		      uint64_t image_pull_timeout_ms, struct kerr *err);
@@ -56,8 +56,8 @@ void cdh_client_free(struct cdh_client *c);
  * ("sealed.<...>", as upstream's unseal_env and unseal_file pass it).
  * *plaintext is malloc'd (NUL-terminated past *len, for callers that want a
  * string; it may hold NULs itself). */
-int cdh_unseal_secret(struct cdh_client *c, const uint8_t *secret, size_t len,
-		      uint8_t **plaintext, size_t *plaintext_len, struct kerr *err);
+int cdh_unseal_secret(struct cdh_client *c, const uint8_t *secret, size_t len, uint8_t **plaintext,
+		      size_t *plaintext_len, struct kerr *err);
 
 struct cdh_option {
 	const char *key;
@@ -72,8 +72,8 @@ int cdh_secure_mount(struct cdh_client *c, const char *volume_type,
 
 /* GetResourceService.GetResource: *data is malloc'd (NUL-terminated past
  * *len). */
-int cdh_get_resource(struct cdh_client *c, const char *resource_path, uint8_t **data,
-		     size_t *len, struct kerr *err);
+int cdh_get_resource(struct cdh_client *c, const char *resource_path, uint8_t **data, size_t *len,
+		     struct kerr *err);
 
 /* ImagePullService.PullImage: the CDH unpacks image_url into
  * bundle_path/rootfs (bundle_path exists and is empty, as upstream's

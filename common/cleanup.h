@@ -60,11 +60,11 @@ static inline int take_fd(int *fd)
 	return r;
 }
 
-#define take_ptr(pp)                                                           \
-	({                                                                     \
-		__typeof__(*(pp)) _p = *(pp);                                  \
-		*(pp) = NULL;                                                  \
-		_p;                                                            \
+#define take_ptr(pp)                          \
+	({                                    \
+		__typeof__(*(pp)) _p = *(pp); \
+		*(pp) = NULL;                 \
+		_p;                           \
 	})
 
 #endif

@@ -165,8 +165,10 @@ static int verify(const struct confine_profile *p, uid_t uid, gid_t gid, struct 
 	cap_free(now);
 	cap_free(want);
 	if (diff != 0)
-		return kerr_set(err, -EPERM, "the effective, permitted or inheritable set differs "
-					     "from the %s's", p->who);
+		return kerr_set(err, -EPERM,
+				"the effective, permitted or inheritable set differs "
+				"from the %s's",
+				p->who);
 	for (cap_value_t c = 0;; c++) {
 		int r = prctl(PR_CAPBSET_READ, c);
 		if (r < 0)
@@ -186,20 +188,46 @@ static int verify(const struct confine_profile *p, uid_t uid, gid_t gid, struct 
  * under load (tests). Names missing on an architecture are skipped. */
 static const char *const base_allowed[] = {
 	/* I/O on fds the process already holds */
-	"read", "readv", "write", "writev", "close", "lseek",
+	"read",
+	"readv",
+	"write",
+	"writev",
+	"close",
+	"lseek",
 	/* IPC channels (SOCK_SEQPACKET, fd passing) */
-	"recvmsg", "sendmsg",
+	"recvmsg",
+	"sendmsg",
 	/* the event loop */
-	"epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
-	"timerfd_create", "timerfd_settime", "timerfd_gettime", "eventfd2",
-	"clock_gettime", "clock_getres", "gettimeofday", "time",
+	"epoll_create1",
+	"epoll_ctl",
+	"epoll_wait",
+	"epoll_pwait",
+	"epoll_pwait2",
+	"timerfd_create",
+	"timerfd_settime",
+	"timerfd_gettime",
+	"eventfd2",
+	"clock_gettime",
+	"clock_getres",
+	"gettimeofday",
+	"time",
 	/* memory (mmap/mprotect: see the PROT_EXEC rule below) */
-	"brk", "munmap", "mremap", "madvise",
+	"brk",
+	"munmap",
+	"mremap",
+	"madvise",
 	/* a received memfd payload is checked (fstat) before it is mapped */
 	"fstat",
 	/* process */
-	"exit", "exit_group", "rt_sigreturn", "rt_sigprocmask", "restart_syscall", "getpid",
-	"gettid", "futex", "getrandom",
+	"exit",
+	"exit_group",
+	"rt_sigreturn",
+	"rt_sigprocmask",
+	"restart_syscall",
+	"getpid",
+	"gettid",
+	"futex",
+	"getrandom",
 };
 
 /*
@@ -229,13 +257,15 @@ static const char *const build_extra_syscalls[] = {
 	"sigaltstack",
 #endif
 #ifdef KATA_COVERAGE
-	"open", "openat", "mkdir", "mkdirat",
+	"open",        "openat", "mkdir", "mkdirat",
 #endif
 	NULL,
 };
 static const int build_extra_fcntl[] = {
 #ifdef KATA_COVERAGE
-	F_SETLKW, F_SETLK, F_GETLK,
+	F_SETLKW,
+	F_SETLK,
+	F_GETLK,
 #endif
 	-1,
 };
@@ -280,10 +310,17 @@ static bool build_allows(const char *name)
 static const char *const frontend_syscalls[] = {
 	"pread64",
 	/* the listener and ttRPC connections */
-	"accept", "accept4", "recvfrom", "sendto", "shutdown", "getsockopt", "getsockname",
+	"accept",
+	"accept4",
+	"recvfrom",
+	"sendto",
+	"shutdown",
+	"getsockopt",
+	"getsockname",
 	"getpeername",
 	/* big IPC payloads it sends (sealed memfds) */
-	"memfd_create", "ftruncate",
+	"memfd_create",
+	"ftruncate",
 	NULL,
 };
 
@@ -296,13 +333,15 @@ static const int monitor_caps[] = { CAP_KILL };
 
 static const char *const monitor_syscalls[] = {
 	/* SIGCHLD through a signalfd; reaping by pidfd and of orphans */
-	"signalfd4", "waitid",
+	"signalfd4",
+	"waitid",
 	/* signals to container processes, only through pidfds it was handed
 	 * (no kill(2), no pidfd_open: a pid is not enough) */
 	"pidfd_send_signal",
 	/* fd-passthrough stdio (agentd/monitor/passfd.c): the type of a host
 	 * stream it is handed, and output moved from pipe to socket */
-	"getsockopt", "splice",
+	"getsockopt",
+	"splice",
 	NULL,
 };
 
@@ -322,7 +361,8 @@ const struct confine_profile confine_monitor = {
 
 static const char *const policy_syscalls[] = {
 	/* big verdicts (the policy state) travel in sealed memfds */
-	"memfd_create", "ftruncate",
+	"memfd_create",
+	"ftruncate",
 	NULL,
 };
 
@@ -333,9 +373,9 @@ const struct confine_profile confine_policy = {
 
 /* Syscalls that fail softly instead of killing: libc may look at files
  * (time zone, locale) on paths the empty root does not have anyway. */
-static const char *const denied_eacces[] = { "open", "openat", "stat", "lstat", "access",
-					     "faccessat", "faccessat2", "readlink", "readlinkat",
-					     "statx" };
+static const char *const denied_eacces[] = { "open",       "openat",    "stat",       "lstat",
+					     "access",     "faccessat", "faccessat2", "readlink",
+					     "readlinkat", "statx" };
 
 static int rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
 		const struct scmp_arg_cmp *cmp, struct kerr *err)
@@ -380,7 +420,8 @@ static int ioctl_rules(scmp_filter_ctx ctx, const unsigned long *allow, struct k
 		if (i + 1 == n)
 			break;
 		if (allow[i + 1] <= allow[i] || allow[i + 1] - allow[i] > CONFINE_IOCTL_GAP)
-			return kerr_set(err, -EINVAL, "ioctl allow-list not ascending or too sparse");
+			return kerr_set(err, -EINVAL,
+					"ioctl allow-list not ascending or too sparse");
 		for (unsigned long v = allow[i] + 1; v < allow[i + 1]; v++) {
 			struct scmp_arg_cmp gap = arg_cmp(1, SCMP_CMP_EQ, v, 0);
 			if ((r = rule(ctx, SCMP_ACT_ERRNO(ENOTTY), "ioctl", 1, &gap, err)) < 0)
@@ -409,7 +450,8 @@ static int build_filter(const struct confine_profile *p, pid_t self, int fd, str
 	for (size_t i = 0; r == 0 && build_extra_syscalls[i]; i++)
 		r = rule(ctx, SCMP_ACT_ALLOW, build_extra_syscalls[i], 0, NULL, err);
 	for (size_t i = 0; r == 0 && build_extra_fcntl[i] >= 0; i++) {
-		struct scmp_arg_cmp c = arg_cmp(1, SCMP_CMP_EQ, (scmp_datum_t)build_extra_fcntl[i], 0);
+		struct scmp_arg_cmp c = arg_cmp(1, SCMP_CMP_EQ, (scmp_datum_t)build_extra_fcntl[i],
+						0);
 		r = rule(ctx, SCMP_ACT_ALLOW, "fcntl", 1, &c, err);
 	}
 	if (r < 0)
@@ -422,7 +464,8 @@ static int build_filter(const struct confine_profile *p, pid_t self, int fd, str
 		goto out;
 	/* fstat is newfstatat(fd, "", AT_EMPTY_PATH) in glibc: allow only that
 	 * form; a path lookup fails softly. */
-	struct scmp_arg_cmp empty_path = arg_cmp(3, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH);
+	struct scmp_arg_cmp empty_path = arg_cmp(3, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH,
+						 AT_EMPTY_PATH);
 	struct scmp_arg_cmp with_path = arg_cmp(3, SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0);
 	if ((r = rule(ctx, SCMP_ACT_ALLOW, "newfstatat", 1, &empty_path, err)) < 0 ||
 	    (r = rule(ctx, SCMP_ACT_ERRNO(EACCES), "newfstatat", 1, &with_path, err)) < 0)
@@ -431,8 +474,8 @@ static int build_filter(const struct confine_profile *p, pid_t self, int fd, str
 	 * (no F_SETOWN/F_SETSIG games, no locks). */
 	/* F_SETPIPE_SZ: the monitor widens a container's output pipe whose
 	 * bytes it splices into a host stream (agentd/monitor/passfd.c). */
-	static const int fcntl_cmds[] = { F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC,
-					  F_ADD_SEALS, F_GET_SEALS, F_SETPIPE_SZ };
+	static const int fcntl_cmds[] = { F_GETFD,         F_SETFD,     F_GETFL,     F_SETFL,
+					  F_DUPFD_CLOEXEC, F_ADD_SEALS, F_GET_SEALS, F_SETPIPE_SZ };
 	for (size_t i = 0; i < sizeof(fcntl_cmds) / sizeof(fcntl_cmds[0]); i++) {
 		struct scmp_arg_cmp c = arg_cmp(1, SCMP_CMP_EQ, (scmp_datum_t)fcntl_cmds[i], 0);
 		if ((r = rule(ctx, SCMP_ACT_ALLOW, "fcntl", 1, &c, err)) < 0)
@@ -539,7 +582,8 @@ int confine_self(const struct confine_profile *p, uid_t uid, gid_t gid, pid_t pa
 	}
 	struct rlimit zero = { 0, 0 };
 	if (setrlimit(RLIMIT_CORE, &zero) < 0)
-		return kerr_set(err, -errno, "confine %s: RLIMIT_CORE: %s", p->who, strerror(errno));
+		return kerr_set(err, -errno, "confine %s: RLIMIT_CORE: %s", p->who,
+				strerror(errno));
 	if (prctl(PR_SET_DUMPABLE, 0) < 0)
 		return kerr_set(err, -errno, "confine %s: PR_SET_DUMPABLE: %s", p->who,
 				strerror(errno));

@@ -19,8 +19,8 @@
 #define CONFINE_IOCTL_GAP 64
 
 struct confine_profile {
-	const char *who;            /* "front-end", "monitor": for messages */
-	const int *keep_caps;       /* kept in permitted + effective; nothing else */
+	const char *who;      /* "front-end", "monitor": for messages */
+	const int *keep_caps; /* kept in permitted + effective; nothing else */
 	unsigned nkeep;
 	const char *const *syscalls; /* allowed in addition to the base; NULL-terminated */
 	/* ioctl requests allowed, ascending, 0-terminated (NULL: none); any

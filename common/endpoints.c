@@ -36,7 +36,8 @@ int ipc_endpoint_check(const struct agent_options *policy, uint32_t type, struct
 			return 0;
 	}
 	return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EACCES,
-			       "%s is blocked by policy: not in the [endpoints] allowed list", first);
+			       "%s is blocked by policy: not in the [endpoints] allowed list",
+			       first);
 }
 
 int ipc_endpoint_gate(struct ipc_chan *c, const struct ipc_msg *m, void *data, struct kerr *err)

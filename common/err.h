@@ -35,8 +35,7 @@ int kerr_set_status(struct kerr *err, int status, int code, const char *fmt, ...
 	__attribute__((format(printf, 4, 5)));
 
 /* Prepend context ("while doing X: ") to an existing message; returns err->code. */
-int kerr_prefix(struct kerr *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int kerr_prefix(struct kerr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The gRPC status for this error: the explicit one, or one derived from errno
  * (ENOENT->NOT_FOUND, EEXIST->ALREADY_EXISTS, EINVAL->INVALID_ARGUMENT, ...). */

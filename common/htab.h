@@ -34,7 +34,7 @@ struct htab {
 	size_t n;
 };
 
-#define htab_entry(node, type, member) ((type *)((char *)(node) - offsetof(type, member)))
+#define htab_entry(node, type, member) ((type *)((char *)(node)-offsetof(type, member)))
 
 /* Add n under key (the table keeps the pointer, not a copy). 0, or -ENOMEM
  * when the table has no slots at all; a table that cannot grow keeps

@@ -123,8 +123,10 @@ static int gunzip(const uint8_t *in, size_t len, char **out, size_t *out_len, st
 	const char *msg = zs.msg;
 	inflateEnd(&zs);
 	if (z == Z_STREAM_END && left)
-		return kerr_set(err, -EINVAL, "initdata: %zu bytes after the gzip stream, within the "
-				"stated length", left);
+		return kerr_set(err, -EINVAL,
+				"initdata: %zu bytes after the gzip stream, within the "
+				"stated length",
+				left);
 	if (z == Z_STREAM_END) {
 		buf[n] = '\0';
 		*out = take_ptr(&buf);
@@ -147,10 +149,12 @@ int initdata_read_fd(int fd, struct initdata **out, struct kerr *err)
 	if (r < 0)
 		return r;
 	if (got < sizeof(hdr))
-		return kerr_set(err, -EINVAL, "initdata: truncated: %zu bytes, the header alone is %d",
-				got, INITDATA_HEADER_LEN);
+		return kerr_set(err, -EINVAL,
+				"initdata: truncated: %zu bytes, the header alone is %d", got,
+				INITDATA_HEADER_LEN);
 	if (memcmp(hdr, INITDATA_MAGIC, 8) != 0)
-		return kerr_set(err, -EINVAL, "initdata: no \"" INITDATA_MAGIC "\" magic at the start");
+		return kerr_set(err, -EINVAL,
+				"initdata: no \"" INITDATA_MAGIC "\" magic at the start");
 	uint64_t len;
 	memcpy(&len, hdr + 8, sizeof(len));
 	len = le64toh(len);
@@ -165,8 +169,10 @@ int initdata_read_fd(int fd, struct initdata **out, struct kerr *err)
 	if ((r = read_at(fd, gz, len, INITDATA_HEADER_LEN, &got, err)) < 0)
 		return r;
 	if (got < len)
-		return kerr_set(err, -EINVAL, "initdata: truncated: the header says %llu bytes, %zu "
-				"follow it", (unsigned long long)len, got);
+		return kerr_set(err, -EINVAL,
+				"initdata: truncated: the header says %llu bytes, %zu "
+				"follow it",
+				(unsigned long long)len, got);
 	cleanup_free char *doc = NULL;
 	size_t doc_len = 0;
 	if ((r = gunzip(gz, len, &doc, &doc_len, err)) < 0)
@@ -179,16 +185,20 @@ int initdata_read_fd(int fd, struct initdata **out, struct kerr *err)
 static const char *a_type(enum toml_type t)
 {
 	switch (t) {
-	case TOML_INTEGER: return "an integer";
-	case TOML_BOOLEAN: return "a boolean";
-	case TOML_ARRAY: return "an array";
-	case TOML_TABLE: return "a table";
-	default: return "a string";
+	case TOML_INTEGER:
+		return "an integer";
+	case TOML_BOOLEAN:
+		return "a boolean";
+	case TOML_ARRAY:
+		return "an array";
+	case TOML_TABLE:
+		return "a table";
+	default:
+		return "a string";
 	}
 }
 
-static int get_string(const struct toml_value *root, const char *key, char **out,
-		      struct kerr *err)
+static int get_string(const struct toml_value *root, const char *key, char **out, struct kerr *err)
 {
 	const struct toml_value *v = toml_table_get(root, key);
 	if (!v)
@@ -214,8 +224,10 @@ static int get_data(const struct toml_value *root, struct initdata *d, struct ke
 	for (size_t i = 0; i < t->tab.n; i++) {
 		const struct toml_value *v = t->tab.kv[i].value;
 		if (v->type != TOML_STRING)
-			return kerr_set(err, -EINVAL, "initdata:%d: data.\"%s\" must be a string, "
-					"not %s", v->line, t->tab.kv[i].key, a_type(v->type));
+			return kerr_set(err, -EINVAL,
+					"initdata:%d: data.\"%s\" must be a string, "
+					"not %s",
+					v->line, t->tab.kv[i].key, a_type(v->type));
 		struct initdata_entry *e = &d->data[d->n_data++];
 		e->key = strdup(t->tab.kv[i].key);
 		e->value = strdup(v->str.s);
@@ -240,12 +252,15 @@ static const EVP_MD *digest_of(const char *algorithm)
 static int validate(struct initdata *d, struct kerr *err)
 {
 	if (strcmp(d->version, INITDATA_VERSION) != 0)
-		return kerr_set(err, -EINVAL, "initdata: unsupported version: %s, expected: "
-				INITDATA_VERSION, d->version);
+		return kerr_set(err, -EINVAL,
+				"initdata: unsupported version: %s, expected: " INITDATA_VERSION,
+				d->version);
 	const EVP_MD *md = digest_of(d->algorithm);
 	if (!md)
-		return kerr_set(err, -EINVAL, "initdata: unsupported algorithm: %s, supported "
-				"algorithms: sha256, sha384, sha512", d->algorithm);
+		return kerr_set(err, -EINVAL,
+				"initdata: unsupported algorithm: %s, supported "
+				"algorithms: sha256, sha384, sha512",
+				d->algorithm);
 	unsigned int n = 0;
 	if (EVP_Digest(d->document, d->document_len, d->digest, &n, md, NULL) != 1)
 		return kerr_set(err, -EIO, "initdata: %s digest failed", d->algorithm);
@@ -285,16 +300,26 @@ int initdata_parse(const char *document, size_t len, struct initdata **out, stru
 	return 0;
 }
 
-size_t initdata_digest_for(const struct initdata *d, enum initdata_platform platform,
-			   uint8_t *out, size_t cap)
+size_t initdata_digest_for(const struct initdata *d, enum initdata_platform platform, uint8_t *out,
+			   size_t cap)
 {
 	size_t want;
 	switch (platform) {
-	case INITDATA_TDX: want = 48; break;
-	case INITDATA_SNP: want = 32; break;
-	case INITDATA_CCA: want = 64; break;
-	case INITDATA_SE: want = 256; break;
-	default: want = d->digest_len; break;
+	case INITDATA_TDX:
+		want = 48;
+		break;
+	case INITDATA_SNP:
+		want = 32;
+		break;
+	case INITDATA_CCA:
+		want = 64;
+		break;
+	case INITDATA_SE:
+		want = 256;
+		break;
+	default:
+		want = d->digest_len;
+		break;
 	}
 	if (want > cap)
 		want = cap;
@@ -366,8 +391,8 @@ static int write_all(int fd, const char *p, size_t n)
 }
 
 /* dir/name = data, through a temporary name renamed over it. */
-static int write_file(int dir, const char *dir_name, const char *name, const char *data,
-		      size_t len, struct kerr *err)
+static int write_file(int dir, const char *dir_name, const char *name, const char *data, size_t len,
+		      struct kerr *err)
 {
 	char tmp[NAME_MAX + 1];
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);

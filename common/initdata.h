@@ -103,8 +103,8 @@ const char *initdata_get(const struct initdata *d, const char *key);
 
 /* The digest cut or zero-padded for platform into out (cap bytes, at least
  * 256); returns its length. */
-size_t initdata_digest_for(const struct initdata *d, enum initdata_platform platform,
-			   uint8_t *out, size_t cap);
+size_t initdata_digest_for(const struct initdata *d, enum initdata_platform platform, uint8_t *out,
+			   size_t cap);
 
 /* Write INITDATA_TOML_NAME (the document) and, when the data has them,
  * INITDATA_AA_NAME and INITDATA_CDH_NAME into the absolute directory dir

@@ -44,14 +44,14 @@ _Static_assert(sizeof(struct ipc_policy_verdict) == 8, "ipc_policy_verdict has p
 #define POLICY IPC_ROLE_BIT(IPC_ROLE_POLICY)
 #define TEST IPC_ROLE_BIT(IPC_ROLE_TEST)
 #define NO_PAYLOAD .kind = IPC_PAYLOAD_NONE
-#define FIXED(T)                                                                            \
-	.kind = IPC_PAYLOAD_FIXED, .struct_name = #T, .min_len = sizeof(struct T),          \
+#define FIXED(T)                                                                   \
+	.kind = IPC_PAYLOAD_FIXED, .struct_name = #T, .min_len = sizeof(struct T), \
 	.max_len = sizeof(struct T)
-#define FIXED_TAIL(T, lo, hi)                                                               \
+#define FIXED_TAIL(T, lo, hi)                                                                  \
 	.kind = IPC_PAYLOAD_FIXED_TAIL, .struct_name = #T, .min_len = sizeof(struct T) + (lo), \
 	.max_len = sizeof(struct T) + (hi)
 #define BYTES(lo, hi) .kind = IPC_PAYLOAD_BYTES, .min_len = (lo), .max_len = (hi)
-#define PROTOBUF_MAX(d, hi)                                                                 \
+#define PROTOBUF_MAX(d, hi) \
 	.kind = IPC_PAYLOAD_PROTOBUF, .pb = &d##__descriptor, .min_len = 0, .max_len = (hi)
 #define PROTOBUF(d) PROTOBUF_MAX(d, IPC_MAX_PAYLOAD)
 #define NO_FD IPC_FD_NONE
@@ -66,9 +66,17 @@ _Static_assert(sizeof(struct ipc_policy_verdict) == 8, "ipc_policy_verdict has p
 #define CHECK(x) ipc_check_##x
 #define NO_CHECK NULL
 
-#define IPC_MSG(n, num, f, t, payload, fds, flags, rep, rpcs_, chk)                        \
-	[num] = { .type = num, .name = #n, .from = (f), .to = (t), payload, .fd = fds,      \
-		  .big = (flags), .reply = IPC_##rep, rpcs_, .check = chk },
+#define IPC_MSG(n, num, f, t, payload, fds, flags, rep, rpcs_, chk) \
+	[num] = { .type = num,                                      \
+		  .name = #n,                                       \
+		  .from = (f),                                      \
+		  .to = (t),                                        \
+		  payload,                                          \
+		  .fd = fds,                                        \
+		  .big = (flags),                                   \
+		  .reply = IPC_##rep,                               \
+		  rpcs_,                                            \
+		  .check = chk },
 static const struct ipc_type_desc types[IPC_TYPE_LIMIT] = {
 #include "ipc_messages.def"
 };
@@ -84,10 +92,10 @@ static const struct ipc_type_desc types[IPC_TYPE_LIMIT] = {
 #define INTERNAL 1
 #define NO_RPC 0
 #define IPC_MSG(n, num, f, t, payload, fds, flags, rep, rpcs_, chk)                        \
-	_Static_assert((num) > 0 && (num) < IPC_TYPE_LIMIT, #n ": number out of range");    \
-	_Static_assert(!((f) & FRONTEND) == !(rpcs_),                                      \
-		       #n ": a front-end request names the RPCs it serves (or INTERNAL), "  \
-		       "nothing else does");                                                \
+	_Static_assert((num) > 0 && (num) < IPC_TYPE_LIMIT, #n ": number out of range");   \
+	_Static_assert(!((f)&FRONTEND) == !(rpcs_),                                        \
+		       #n ": a front-end request names the RPCs it serves (or INTERNAL), " \
+			  "nothing else does");                                            \
 	_Static_assert((f) && (t), #n ": no sender or no receiver");
 #include "ipc_messages.def"
 #undef IPC_MSG
@@ -154,15 +162,24 @@ const char *ipc_type_name(uint32_t type)
 const char *ipc_role_name(enum ipc_role r)
 {
 	switch (r) {
-	case IPC_ROLE_PARENT: return "parent";
-	case IPC_ROLE_FRONTEND: return "frontend";
-	case IPC_ROLE_EXECUTOR: return "executor";
-	case IPC_ROLE_MONITOR: return "monitor";
-	case IPC_ROLE_LAUNCHER: return "launcher";
-	case IPC_ROLE_SPAWNER: return "spawner";
-	case IPC_ROLE_POLICY: return "policy";
-	case IPC_ROLE_TEST: return "test";
-	default: return "unknown";
+	case IPC_ROLE_PARENT:
+		return "parent";
+	case IPC_ROLE_FRONTEND:
+		return "frontend";
+	case IPC_ROLE_EXECUTOR:
+		return "executor";
+	case IPC_ROLE_MONITOR:
+		return "monitor";
+	case IPC_ROLE_LAUNCHER:
+		return "launcher";
+	case IPC_ROLE_SPAWNER:
+		return "spawner";
+	case IPC_ROLE_POLICY:
+		return "policy";
+	case IPC_ROLE_TEST:
+		return "test";
+	default:
+		return "unknown";
 	}
 }
 
@@ -170,18 +187,17 @@ const char *ipc_role_name(enum ipc_role r)
  * driver types of kata-types' device.rs) and ours ("bind"), in a fixed
  * order: GET_GUEST_DETAILS_REPLY names the ones the executor handles by bit. */
 static const char *const storage_drivers[] = {
-	"9p", "virtio-fs", "local", "ephemeral", "bind", "watchable-bind", "blk", "blk-ccw",
-	"mmioblk", "scsi", "nvdimm", "overlayfs", "image_guest_pull",
+	"9p",      "virtio-fs", "local", "ephemeral", "bind",      "watchable-bind",   "blk",
+	"blk-ccw", "mmioblk",   "scsi",  "nvdimm",    "overlayfs", "image_guest_pull",
 };
 _Static_assert(sizeof(storage_drivers) / sizeof(storage_drivers[0]) <= IPC_STORAGE_DRIVERS_MAX,
 	       "storage driver bits");
-_Static_assert(sizeof(struct ipc_guest_details_reply) == 16,
-	       "ipc_guest_details_reply has padding");
+_Static_assert(sizeof(struct ipc_guest_details_reply) == 16, "ipc_guest_details_reply has padding");
 
 const char *ipc_storage_driver_name(unsigned bit)
 {
 	return bit < sizeof(storage_drivers) / sizeof(storage_drivers[0]) ? storage_drivers[bit]
-									   : NULL;
+									  : NULL;
 }
 
 static int all_zero(const uint8_t *p, size_t n)
@@ -226,8 +242,9 @@ int ipc_id_field_check(const char field[IPC_ID_MAX], bool allow_empty, const cha
 	if (!all_zero((const uint8_t *)nul, IPC_ID_MAX - n))
 		return kerr_set(err, -EPROTO, "%s has bytes after its terminating NUL", what);
 	if (!ipc_id_valid(field, allow_empty))
-		return kerr_set(err, -EPROTO, n ? "%s \"%.*s\" is not [A-Za-z0-9][A-Za-z0-9_.-]*"
-					      : "%s is empty%.*s",
+		return kerr_set(err, -EPROTO,
+				n ? "%s \"%.*s\" is not [A-Za-z0-9][A-Za-z0-9_.-]*"
+				  : "%s is empty%.*s",
 				what, n ? (int)n : 0, field);
 	return 0;
 }
@@ -482,7 +499,8 @@ int ipc_check_spawn_x(const void *p, size_t len, struct kerr *err)
 		return rc;
 	if (!memchr(s->cgroups_path, '\0', sizeof(s->cgroups_path)) ||
 	    !memchr(s->bundle, '\0', sizeof(s->bundle)) || s->bundle[0] != '/')
-		return kerr_set(err, -EPROTO, "cgroups path or bundle not a terminated string, or "
+		return kerr_set(err, -EPROTO,
+				"cgroups path or bundle not a terminated string, or "
 				"the bundle not absolute");
 	return 0;
 }
@@ -491,7 +509,8 @@ int ipc_check_spawn_modprobe(const void *p, size_t len, struct kerr *err)
 {
 	const char *a = p;
 	if (a[len - 1] != '\0' || a[0] != '/')
-		return kerr_set(err, -EPROTO, "not NUL-terminated strings starting with an "
+		return kerr_set(err, -EPROTO,
+				"not NUL-terminated strings starting with an "
 				"absolute path");
 	return 0;
 }
@@ -736,7 +755,8 @@ static int outmsg_new(struct outmsg **out, uint32_t type, uint32_t id, const voi
 	}
 	bool use_memfd = len > IPC_MAX_INLINE;
 	if (use_memfd && !d->big)
-		return kerr_set(err, -EMSGSIZE, "send %s: %zu bytes do not fit inline", d->name, len);
+		return kerr_set(err, -EMSGSIZE, "send %s: %zu bytes do not fit inline", d->name,
+				len);
 
 	cleanup_free struct outmsg *o = calloc(1, sizeof(*o));
 	if (!o)
@@ -944,7 +964,9 @@ static int recv_datagram(int sock, uint8_t *buf, size_t *len, int fds[CMSG_FDS_M
 		struct cmsghdr align;
 	} cm;
 	struct iovec iov = { .iov_base = buf, .iov_len = IPC_HDR_LEN + IPC_MAX_INLINE };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cm.buf,
 			     .msg_controllen = sizeof(cm.buf) };
 	ssize_t n;
 	do {
@@ -963,7 +985,8 @@ static int recv_datagram(int sock, uint8_t *buf, size_t *len, int fds[CMSG_FDS_M
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
 			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 			for (size_t i = 0; i < k && *nfds < CMSG_FDS_MAX * 2; i++)
-				memcpy(&fds[(*nfds)++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				memcpy(&fds[(*nfds)++], CMSG_DATA(c) + i * sizeof(int),
+				       sizeof(int));
 		} else {
 			other_cmsg = true;
 		}
@@ -999,7 +1022,8 @@ static int check_header(const struct ipc_msg *m, const struct ipc_type_desc *d, 
 	 * the payload and is checked after ipc_check_payload. */
 	size_t max_fds = d && (d->fd == IPC_FD_PROCESS || d->fd == IPC_FD_THREE) ? IPC_MAX_FDS : 1;
 	if (nfds > max_fds)
-		return kerr_set(err, -EPROTO, "recv %s: %zu fds in one message, at most %zu allowed",
+		return kerr_set(err, -EPROTO,
+				"recv %s: %zu fds in one message, at most %zu allowed",
 				d ? d->name : "?", nfds, max_fds);
 	if (!d)
 		return kerr_set(err, -EPROTO, "recv: unknown message type %u", m->hdr.type);
@@ -1012,8 +1036,8 @@ static int check_header(const struct ipc_msg *m, const struct ipc_type_desc *d, 
  * size within d's bounds, then mapped. The fds are closed either way: the
  * mapping keeps the pages, and any fd beyond the first (a type that may
  * carry several, with the flag) is an error. */
-static int take_memfd(struct ipc_msg *m, const struct ipc_type_desc *d, size_t inline_len,
-		      int *fds, size_t nfds, struct kerr *err)
+static int take_memfd(struct ipc_msg *m, const struct ipc_type_desc *d, size_t inline_len, int *fds,
+		      size_t nfds, struct kerr *err)
 {
 	int fd = nfds ? fds[0] : -1;
 	int r;
@@ -1040,8 +1064,8 @@ static int take_inline(struct ipc_msg *m, const struct ipc_type_desc *d, uint8_t
 	int fd = nfds ? fds[0] : -1;
 	int r = 0;
 	if (m->hdr.len != inline_len)
-		r = kerr_set(err, -EPROTO, "recv %s: header length %u, %zu bytes received",
-			     d->name, m->hdr.len, inline_len);
+		r = kerr_set(err, -EPROTO, "recv %s: header length %u, %zu bytes received", d->name,
+			     m->hdr.len, inline_len);
 	else if (d->fd == IPC_FD_REQUIRED && fd < 0)
 		r = kerr_set(err, -EPROTO, "recv %s: required fd missing", d->name);
 	else if (d->fd == IPC_FD_NONE && fd >= 0)
@@ -1451,8 +1475,9 @@ static int table_check(const struct ipc_dispatch *table, enum ipc_role peer, con
 			continue; /* chan_lookup checks each reply's sender */
 		const struct ipc_type_desc *t = ipc_type_info(d->type);
 		if (!t)
-			return kerr_set(err, -EINVAL, "ipc channel %s: its table lists unknown type %u",
-					name, d->type);
+			return kerr_set(err, -EINVAL,
+					"ipc channel %s: its table lists unknown type %u", name,
+					d->type);
 		if (!(t->from & IPC_ROLE_BIT(peer)))
 			return kerr_set(err, -EINVAL,
 					"ipc channel %s: its table lists %s, which a %s never sends",
@@ -1504,8 +1529,9 @@ int ipc_chan_send_fds(struct ipc_chan *c, uint32_t type, uint32_t id, const void
 	if (c->closed)
 		return kerr_set(err, -EPIPE, "ipc channel %s is closed", c->name);
 	if (c->queued >= IPC_MAX_QUEUED)
-		return kerr_set(err, -ENOBUFS, "ipc channel %s: %u messages queued, peer not reading",
-				c->name, IPC_MAX_QUEUED);
+		return kerr_set(err, -ENOBUFS,
+				"ipc channel %s: %u messages queued, peer not reading", c->name,
+				IPC_MAX_QUEUED);
 	struct outmsg *o = NULL;
 	int r = outmsg_new(&o, type, id, payload, len, fds, nfds, err);
 	if (r < 0)

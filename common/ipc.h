@@ -97,10 +97,10 @@ enum ipc_type {
 #define IPC_TYPE_LIMIT 256u
 
 enum ipc_fd_rule {
-	IPC_FD_NONE = 0,  /* no fd may come with it */
-	IPC_FD_REQUIRED,  /* exactly one fd */
-	IPC_FD_PROCESS,   /* MON_PROCESS_ADD: 2 fds with a tty, 4 without */
-	IPC_FD_THREE,     /* SPAWN_X: exactly three */
+	IPC_FD_NONE = 0, /* no fd may come with it */
+	IPC_FD_REQUIRED, /* exactly one fd */
+	IPC_FD_PROCESS,  /* MON_PROCESS_ADD: 2 fds with a tty, 4 without */
+	IPC_FD_THREE,    /* SPAWN_X: exactly three */
 };
 /* Most fds any message carries (MON_PROCESS_ADD). */
 #define IPC_MAX_FDS 4
@@ -110,7 +110,7 @@ enum ipc_payload_kind {
 	IPC_PAYLOAD_FIXED,      /* exactly one struct ipc_<struct_name> */
 	IPC_PAYLOAD_FIXED_TAIL, /* the struct, then bytes */
 	IPC_PAYLOAD_BYTES,
-	IPC_PAYLOAD_PROTOBUF,   /* a packed message of descriptor pb */
+	IPC_PAYLOAD_PROTOBUF, /* a packed message of descriptor pb */
 };
 
 /* RPCs one message serves at most (CLOSE_STDIN_REQ: CloseStdin, WriteStdin). */
@@ -123,20 +123,20 @@ typedef int (*ipc_check_fn)(const void *p, size_t len, struct kerr *err);
 /* One row of ipc_messages.def. */
 struct ipc_type_desc {
 	uint32_t type;
-	const char *name;          /* "PING" */
-	unsigned from, to;         /* IPC_ROLE_BIT masks: who sends it, who receives it */
+	const char *name;  /* "PING" */
+	unsigned from, to; /* IPC_ROLE_BIT masks: who sends it, who receives it */
 	enum ipc_payload_kind kind;
-	const char *struct_name;   /* FIXED, FIXED_TAIL: "ipc_ping"; else NULL */
+	const char *struct_name;              /* FIXED, FIXED_TAIL: "ipc_ping"; else NULL */
 	const ProtobufCMessageDescriptor *pb; /* PROTOBUF; else NULL */
-	uint32_t min_len, max_len; /* payload bounds, inclusive */
+	uint32_t min_len, max_len;            /* payload bounds, inclusive */
 	enum ipc_fd_rule fd;
-	bool big;                  /* may use a memfd payload above IPC_MAX_INLINE */
-	uint32_t reply;            /* IPC_NONE unless a request (then: id required) */
+	bool big;       /* may use a memfd payload above IPC_MAX_INLINE */
+	uint32_t reply; /* IPC_NONE unless a request (then: id required) */
 	/* grpc.AgentService methods a front-end request serves, NULL-ended;
 	 * none with internal (PING) or for what the front-end does not send */
 	const char *rpcs[IPC_MAX_RPCS + 1];
 	bool internal;
-	ipc_check_fn check;        /* NULL: nothing beyond the bounds */
+	ipc_check_fn check; /* NULL: nothing beyond the bounds */
 };
 
 /* NULL for an unknown type. */
@@ -181,7 +181,7 @@ int ipc_check_path(const void *p, size_t len, struct kerr *err);
 /* AddSwap: the disk's PCI path, slots from the root bus (function 0). */
 #define IPC_PCI_PATH_MAX 16
 struct ipc_add_swap_device {
-	uint32_t n;                     /* 1..IPC_PCI_PATH_MAX */
+	uint32_t n;                      /* 1..IPC_PCI_PATH_MAX */
 	uint32_t slot[IPC_PCI_PATH_MAX]; /* 0..31; zero beyond n */
 };
 /* n 1..IPC_PCI_PATH_MAX, slots 0..31, zero beyond n. */
@@ -411,8 +411,13 @@ int ipc_check_process_add(const void *p, size_t len, struct kerr *err);
 /* Fds of MON_PROCESS_ADD: [pidfd, pty master] with a terminal,
  * [pidfd, stdin write end, stdout read end, stderr read end] without. */
 unsigned ipc_process_nfds(bool terminal);
-enum { IPC_PFD_PIDFD = 0, IPC_PFD_PTY = 1, IPC_PFD_STDIN = 1, IPC_PFD_STDOUT = 2,
-       IPC_PFD_STDERR = 3 };
+enum {
+	IPC_PFD_PIDFD = 0,
+	IPC_PFD_PTY = 1,
+	IPC_PFD_STDIN = 1,
+	IPC_PFD_STDOUT = 2,
+	IPC_PFD_STDERR = 3
+};
 
 /* ---- the agent policy ---- */
 
@@ -444,7 +449,7 @@ int ipc_check_policy_load(const void *p, size_t len, struct kerr *err);
 /* POLICY_CHECK: followed by the input, JSON. */
 struct ipc_policy_check {
 	char endpoint[IPC_POLICY_ENDPOINT_MAX]; /* "CreateContainerRequest" */
-	uint8_t dry_run; /* 0/1: the verdict only, ops are not applied */
+	uint8_t dry_run;                        /* 0/1: the verdict only, ops are not applied */
 	uint8_t pad[7];
 };
 /* endpoint [A-Za-z0-9_]+ NUL-padded, dry_run 0/1, pad zero. */
@@ -453,8 +458,8 @@ int ipc_check_policy_check(const void *p, size_t len, struct kerr *err);
 /* POLICY_VERDICT: followed by prints_len bytes of print() output, then,
  * when data_changed, the new base document (JSON). */
 struct ipc_policy_verdict {
-	uint8_t allowed;        /* 0/1 */
-	uint8_t data_changed;   /* 0/1 */
+	uint8_t allowed;      /* 0/1 */
+	uint8_t data_changed; /* 0/1 */
 	uint8_t pad[2];
 	uint32_t prints_len;
 };
@@ -483,8 +488,8 @@ struct ipc_msg {
 	struct ipc_hdr hdr;
 	const uint8_t *payload; /* valid until ipc_msg_release */
 	size_t len;
-	int fd;                 /* the passed fd (not for memfd payloads), or -1 */
-	int fds[IPC_MAX_FDS];   /* all passed fds (fds[0] == fd), -1 padded */
+	int fd;               /* the passed fd (not for memfd payloads), or -1 */
+	int fds[IPC_MAX_FDS]; /* all passed fds (fds[0] == fd), -1 padded */
 	unsigned nfds;
 	/* The checked input, typed by the declaration: the payload (a struct
 	 * ipc_x for FIXED types, the bytes otherwise), or, once decoded
@@ -569,8 +574,7 @@ struct ipc_chan;
  * (ipc_msg_take_in, ipc_msg_take_fd). A handler returns 0, or negative to
  * declare the channel broken (the message was a protocol violation): the
  * channel is then closed. */
-typedef int (*ipc_handler_fn)(struct ipc_chan *c, struct ipc_msg *m, void *data,
-			      struct kerr *err);
+typedef int (*ipc_handler_fn)(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 /* Called once when the channel closes (EOF, error, violation, or
  * ipc_chan_close); the channel is freed after it returns. reason is NULL on
  * a clean EOF. */
@@ -634,8 +638,7 @@ void ipc_chan_set_gate(struct ipc_chan *c, ipc_gate_fn fn, void *data);
  */
 #define IPC_DEFERRED 1
 struct ipc_deferred;
-typedef int (*ipc_defer_fn)(struct ipc_chan *c, struct ipc_msg *m, void *data,
-			    struct kerr *err);
+typedef int (*ipc_defer_fn)(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 void ipc_chan_set_defer(struct ipc_chan *c, ipc_defer_fn fn, void *data);
 /* Take m (its payload, fds, decoded input) into a deferred request; NULL
  * when out of memory (m untouched). */

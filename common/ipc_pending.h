@@ -41,7 +41,7 @@ struct ipc_pending_list {
 	size_t n;
 };
 /* The struct an entry is embedded in, as member. */
-#define ipc_pending_entry(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+#define ipc_pending_entry(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
 /* Remember p, a request of type (a request in the declaration) sent as id. */
 void ipc_pending_add(struct ipc_pending_list *l, struct ipc_pending *p, uint32_t type, uint32_t id);

@@ -219,7 +219,8 @@ static void heap_remove(struct loop *l, size_t i)
 	heap_up(l, moved->idx);
 }
 
-struct loop_timer *loop_timer_add(struct loop *l, uint64_t deadline_ns, loop_timer_cb cb, void *data)
+struct loop_timer *loop_timer_add(struct loop *l, uint64_t deadline_ns, loop_timer_cb cb,
+				  void *data)
 {
 	if (l->nheap == l->capheap) {
 		size_t n = l->capheap ? l->capheap * 2 : 16;

@@ -37,7 +37,8 @@ void loop_del(struct loop *l, int fd);
  * of memory. A deadline of 0 (or any past one) is a deferred callback: it
  * runs after the current batch of fd callbacks. The timer is freed after its
  * callback returns. */
-struct loop_timer *loop_timer_add(struct loop *l, uint64_t deadline_ns, loop_timer_cb cb, void *data);
+struct loop_timer *loop_timer_add(struct loop *l, uint64_t deadline_ns, loop_timer_cb cb,
+				  void *data);
 /* Cancel a pending timer; it is freed. Must not be called after it fired
  * (from inside its own callback it is a no-op). */
 void loop_timer_cancel(struct loop *l, struct loop_timer *t);

@@ -71,8 +71,8 @@ static const struct opt_def opt_defs[] = {
 	{ "agent.log", "log_level", OPT_LOGLEVEL, F(log_level), 0, 0, NULL },
 	{ "agent.log_vport", "log_vport", OPT_INT, F(log_vport), 0, INT32_MAX, NULL },
 	{ "agent.no_proxy", "no_proxy", OPT_STRING, F(no_proxy), 0, 0, NULL },
-	{ "agent.passfd_listener_port", "passfd_listener_port", OPT_INT, F(passfd_listener_port),
-	  0, INT32_MAX, NULL },
+	{ "agent.passfd_listener_port", "passfd_listener_port", OPT_INT, F(passfd_listener_port), 0,
+	  INT32_MAX, NULL },
 	{ "agent.server_addr", "server_addr", OPT_STRING, F(server_addr), 0, 0, NULL },
 	{ "agent.trace", "tracing", OPT_BOOL, F(tracing), 0, 0, NULL },
 	{ "systemd.unified_cgroup_hierarchy", "unified_cgroup_hierarchy", OPT_BOOL,
@@ -110,20 +110,20 @@ static const struct opt_def opt_defs[] = {
 	{ "agent.mem_agent_memcg_disable", "mem_agent_memcg_disable", OPT_IGNORED_BOOL, 0, 0, 0,
 	  NULL },
 	{ "agent.mem_agent_memcg_swap", "mem_agent_memcg_swap", OPT_IGNORED_BOOL, 0, 0, 0, NULL },
-	{ "agent.mem_agent_memcg_swappiness_max", "mem_agent_memcg_swappiness_max",
-	  OPT_IGNORED_INT, 0, 0, 0, NULL },
-	{ "agent.mem_agent_memcg_period_secs", "mem_agent_memcg_period_secs", OPT_IGNORED_INT, 0,
-	  0, 0, NULL },
+	{ "agent.mem_agent_memcg_swappiness_max", "mem_agent_memcg_swappiness_max", OPT_IGNORED_INT,
+	  0, 0, 0, NULL },
+	{ "agent.mem_agent_memcg_period_secs", "mem_agent_memcg_period_secs", OPT_IGNORED_INT, 0, 0,
+	  0, NULL },
 	{ "agent.mem_agent_memcg_period_psi_percent_limit",
 	  "mem_agent_memcg_period_psi_percent_limit", OPT_IGNORED_INT, 0, 0, 0, NULL },
 	{ "agent.mem_agent_memcg_eviction_psi_percent_limit",
 	  "mem_agent_memcg_eviction_psi_percent_limit", OPT_IGNORED_INT, 0, 0, 0, NULL },
 	{ "agent.mem_agent_memcg_eviction_run_aging_count_min",
 	  "mem_agent_memcg_eviction_run_aging_count_min", OPT_IGNORED_INT, 0, 0, 0, NULL },
-	{ "agent.mem_agent_compact_disable", "mem_agent_compact_disable", OPT_IGNORED_BOOL, 0, 0,
-	  0, NULL },
-	{ "agent.mem_agent_compact_period_secs", "mem_agent_compact_period_secs",
-	  OPT_IGNORED_INT, 0, 0, 0, NULL },
+	{ "agent.mem_agent_compact_disable", "mem_agent_compact_disable", OPT_IGNORED_BOOL, 0, 0, 0,
+	  NULL },
+	{ "agent.mem_agent_compact_period_secs", "mem_agent_compact_period_secs", OPT_IGNORED_INT,
+	  0, 0, 0, NULL },
 	{ "agent.mem_agent_compact_period_psi_percent_limit",
 	  "mem_agent_compact_period_psi_percent_limit", OPT_IGNORED_INT, 0, 0, 0, NULL },
 	{ "agent.mem_agent_compact_psi_percent_limit", "mem_agent_compact_psi_percent_limit",
@@ -132,8 +132,8 @@ static const struct opt_def opt_defs[] = {
 	  NULL },
 	{ "agent.mem_agent_compact_order", "mem_agent_compact_order", OPT_IGNORED_INT, 0, 0, 0,
 	  NULL },
-	{ "agent.mem_agent_compact_threshold", "mem_agent_compact_threshold", OPT_IGNORED_INT, 0,
-	  0, 0, NULL },
+	{ "agent.mem_agent_compact_threshold", "mem_agent_compact_threshold", OPT_IGNORED_INT, 0, 0,
+	  0, NULL },
 	{ "agent.mem_agent_compact_force_times", "mem_agent_compact_force_times", OPT_IGNORED_INT,
 	  0, 0, 0, NULL },
 };
@@ -558,8 +558,9 @@ static int file_duration(const char *path, const char *key, const struct toml_va
 
 	if (v->type == TOML_INTEGER) {
 		if (v->i < 0)
-			return kerr_set(err, -EINVAL, "%s:%d: %s: must be a positive number of seconds",
-					path, v->line, key);
+			return kerr_set(err, -EINVAL,
+					"%s:%d: %s: must be a positive number of seconds", path,
+					v->line, key);
 		if ((why = check_seconds((uint64_t)v->i, &ms)))
 			return kerr_set(err, -EINVAL, "%s:%d: %s: %s", path, v->line, key, why);
 		*out_ms = ms;
@@ -576,18 +577,20 @@ static int file_duration(const char *path, const char *key, const struct toml_va
 		else if (strcmp(k, "nanos") == 0)
 			nanos = v->tab.kv[i].value;
 		else
-			return kerr_set(err, -EINVAL, "%s:%d: %s: unknown field \"%s\" (expected secs, nanos)",
+			return kerr_set(err, -EINVAL,
+					"%s:%d: %s: unknown field \"%s\" (expected secs, nanos)",
 					path, v->tab.kv[i].value->line, key, k);
 	}
 	if (!secs || !nanos)
 		return kerr_set(err, -EINVAL, "%s:%d: %s: missing field \"%s\"", path, v->line, key,
 				secs ? "nanos" : "secs");
 	if (secs->type != TOML_INTEGER || secs->i < 0)
-		return kerr_set(err, -EINVAL, "%s:%d: %s.secs: expected a non-negative integer", path,
-				secs->line, key);
+		return kerr_set(err, -EINVAL, "%s:%d: %s.secs: expected a non-negative integer",
+				path, secs->line, key);
 	if (nanos->type != TOML_INTEGER || nanos->i < 0 || nanos->i > 999999999)
-		return kerr_set(err, -EINVAL, "%s:%d: %s.nanos: expected an integer from 0 to 999999999",
-				path, nanos->line, key);
+		return kerr_set(err, -EINVAL,
+				"%s:%d: %s.nanos: expected an integer from 0 to 999999999", path,
+				nanos->line, key);
 	if ((uint64_t)secs->i > UINT64_MAX / 1000 - 1000)
 		return kerr_set(err, -EINVAL, "%s:%d: %s: out of range", path, v->line, key);
 	/* round sub-millisecond parts up so a non-zero duration stays non-zero */
@@ -677,8 +680,10 @@ static int apply_file(struct agent_options *o, const char *path, const char *key
 		if (def->kind == OPT_IGNORED_INT)
 			return 0;
 		if (v->i < def->min || v->i > def->max)
-			return kerr_set(err, -EINVAL, "%s:%d: %s: %" PRId64 " is out of range (%" PRId64
-					" to %" PRId64 ")", path, v->line, key, v->i, def->min, def->max);
+			return kerr_set(err, -EINVAL,
+					"%s:%d: %s: %" PRId64 " is out of range (%" PRId64
+					" to %" PRId64 ")",
+					path, v->line, key, v->i, def->min, def->max);
 		*FIELD(o, def, uint32_t) = (uint32_t)v->i;
 		return 0;
 	case OPT_TIMEOUT:
@@ -694,7 +699,8 @@ static int apply_file(struct agent_options *o, const char *path, const char *key
 	switch (def->kind) {
 	case OPT_LOGLEVEL:
 		if (log_level_parse(s, FIELD(o, def, enum log_level)) < 0)
-			return kerr_set(err, -EINVAL, "%s:%d: %s: invalid log level \"%s\" (expected "
+			return kerr_set(err, -EINVAL,
+					"%s:%d: %s: invalid log level \"%s\" (expected "
 					"critical, fatal, panic, error, warn, warning, info, debug or trace)",
 					path, v->line, key, s);
 		return 0;
@@ -735,8 +741,8 @@ int options_parse_config_file(struct agent_options *o, const char *path, struct 
 	return options_parse_config_file_warn(o, path, NULL, NULL, err);
 }
 
-int options_parse_config_file_warn(struct agent_options *o, const char *path,
-				   options_warn_fn warn, void *warn_data, struct kerr *err)
+int options_parse_config_file_warn(struct agent_options *o, const char *path, options_warn_fn warn,
+				   void *warn_data, struct kerr *err)
 {
 	struct toml_value *root = NULL;
 	int r = toml_parse_file(path, &root, err);
@@ -796,7 +802,8 @@ int options_apply_env(struct agent_options *o, char *const *envp, options_warn_f
 		} else {
 			char *s = strdup(v);
 			if (!s)
-				return kerr_set(err, -ENOMEM, "KATA_AGENT_SERVER_ADDR: out of memory");
+				return kerr_set(err, -ENOMEM,
+						"KATA_AGENT_SERVER_ADDR: out of memory");
 			set_string(&o->server_addr, s);
 		}
 	}
@@ -958,34 +965,28 @@ json_t *options_to_json(const struct agent_options *o)
 	options_format_peer_cids(o, cids, sizeof(cids));
 
 	/* upstream's AgentConfig field names, so announce lines compare */
-	return json_pack(
-		"{s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:I, s:I, s:I, s:o, s:I,"
-		" s:b, s:b, s:o, s:o, s:o, s:o, s:b, s:s, s:{s:b, s:o}, s:b, s:o}",
-		"config_file", str_json(o->config_file),
-		"debug_console", (int)o->debug_console,
-		"dev_mode", (int)o->dev_mode,
-		"log_level", json_string(log_level_name(o->log_level)),
-		"hotplug_timeout", duration_json(o->hotplug_timeout_ms),
-		"cdh_api_timeout", duration_json(o->cdh_api_timeout_ms),
-		"image_pull_timeout", duration_json(o->image_pull_timeout_ms),
-		"cdi_timeout", duration_json(o->cdi_timeout_ms),
-		"launch_process_timeout", duration_json(o->launch_process_timeout_ms),
-		"visible_cdi_devices", (int)o->visible_cdi_devices,
-		"debug_console_vport", (json_int_t)o->debug_console_vport,
-		"log_vport", (json_int_t)o->log_vport,
-		"container_pipe_size", (json_int_t)o->container_pipe_size,
-		"server_addr", str_json(o->server_addr),
-		"passfd_listener_port", (json_int_t)o->passfd_listener_port,
-		"unified_cgroup_hierarchy", (int)o->unified_cgroup_hierarchy,
-		"tracing", (int)o->tracing,
-		"https_proxy", str_json(o->https_proxy),
-		"no_proxy", str_json(o->no_proxy),
-		"guest_components_rest_api", str_json(o->guest_components_rest_api),
-		"guest_components_procs", str_json(o->guest_components_procs),
-		"secure_storage_integrity", (int)o->secure_storage_integrity,
-		"vsock_peer_cids", cids,
-		"endpoints", "all_allowed", (int)!o->endpoints_restricted,
-		"allowed", allowed ? allowed : json_array(),
-		"allow_host_hooks", (int)o->allow_host_hooks,
-		"policy_file", str_json(o->policy_file));
+	return json_pack("{s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:I, s:I, s:I, s:o, s:I,"
+			 " s:b, s:b, s:o, s:o, s:o, s:o, s:b, s:s, s:{s:b, s:o}, s:b, s:o}",
+			 "config_file", str_json(o->config_file), "debug_console",
+			 (int)o->debug_console, "dev_mode", (int)o->dev_mode, "log_level",
+			 json_string(log_level_name(o->log_level)), "hotplug_timeout",
+			 duration_json(o->hotplug_timeout_ms), "cdh_api_timeout",
+			 duration_json(o->cdh_api_timeout_ms), "image_pull_timeout",
+			 duration_json(o->image_pull_timeout_ms), "cdi_timeout",
+			 duration_json(o->cdi_timeout_ms), "launch_process_timeout",
+			 duration_json(o->launch_process_timeout_ms), "visible_cdi_devices",
+			 (int)o->visible_cdi_devices, "debug_console_vport",
+			 (json_int_t)o->debug_console_vport, "log_vport", (json_int_t)o->log_vport,
+			 "container_pipe_size", (json_int_t)o->container_pipe_size, "server_addr",
+			 str_json(o->server_addr), "passfd_listener_port",
+			 (json_int_t)o->passfd_listener_port, "unified_cgroup_hierarchy",
+			 (int)o->unified_cgroup_hierarchy, "tracing", (int)o->tracing,
+			 "https_proxy", str_json(o->https_proxy), "no_proxy", str_json(o->no_proxy),
+			 "guest_components_rest_api", str_json(o->guest_components_rest_api),
+			 "guest_components_procs", str_json(o->guest_components_procs),
+			 "secure_storage_integrity", (int)o->secure_storage_integrity,
+			 "vsock_peer_cids", cids, "endpoints", "all_allowed",
+			 (int)!o->endpoints_restricted, "allowed", allowed ? allowed : json_array(),
+			 "allow_host_hooks", (int)o->allow_host_hooks, "policy_file",
+			 str_json(o->policy_file));
 }

@@ -34,26 +34,26 @@
 #define AGENT_MAX_PEER_CIDS 16
 
 struct agent_options {
-	char *config_file;                /* agent.config_file */
-	uint32_t container_pipe_size;     /* agent.container_pipe_size, 0 = kernel default */
-	bool debug_console;               /* agent.debug_console */
-	uint32_t debug_console_vport;     /* agent.debug_console_vport */
-	bool dev_mode;                    /* agent.devmode */
-	uint64_t hotplug_timeout_ms;      /* agent.hotplug_timeout (seconds on the command line) */
+	char *config_file;            /* agent.config_file */
+	uint32_t container_pipe_size; /* agent.container_pipe_size, 0 = kernel default */
+	bool debug_console;           /* agent.debug_console */
+	uint32_t debug_console_vport; /* agent.debug_console_vport */
+	bool dev_mode;                /* agent.devmode */
+	uint64_t hotplug_timeout_ms;  /* agent.hotplug_timeout (seconds on the command line) */
 	/* agent.guest_components_rest_api: "resource" (default), "attestation",
 	 * "all". Points to static storage (one of the accepted values). */
 	const char *guest_components_rest_api;
-	char *https_proxy;                /* agent.https_proxy */
-	enum log_level log_level;         /* agent.log */
-	uint32_t log_vport;               /* agent.log_vport */
-	char *no_proxy;                   /* agent.no_proxy */
-	uint32_t passfd_listener_port;    /* agent.passfd_listener_port */
-	char *server_addr;                /* agent.server_addr */
+	char *https_proxy;             /* agent.https_proxy */
+	enum log_level log_level;      /* agent.log */
+	uint32_t log_vport;            /* agent.log_vport */
+	char *no_proxy;                /* agent.no_proxy */
+	uint32_t passfd_listener_port; /* agent.passfd_listener_port */
+	char *server_addr;             /* agent.server_addr */
 	/* policy_file (config file) or KATA_AGENT_POLICY_FILE: the default
 	 * policy; NULL: /etc/kata-opa/default-policy.rego if it exists */
 	char *policy_file;
-	bool tracing;                     /* agent.trace */
-	bool unified_cgroup_hierarchy;    /* systemd.unified_cgroup_hierarchy */
+	bool tracing;                  /* agent.trace */
+	bool unified_cgroup_hierarchy; /* systemd.unified_cgroup_hierarchy */
 
 	/* Upstream options beyond the README's 15, kept so they are not
 	 * reported as unknown and are visible in the announce line. */
@@ -105,8 +105,8 @@ int options_parse_cmdline(struct agent_options *o, const char *cmdline, options_
  * agent does not know is ignored, as upstream's serde does, and reported
  * through warn (may be NULL); a malformed file, or a known key with a bad
  * value, is an error. */
-int options_parse_config_file_warn(struct agent_options *o, const char *path,
-				   options_warn_fn warn, void *warn_data, struct kerr *err);
+int options_parse_config_file_warn(struct agent_options *o, const char *path, options_warn_fn warn,
+				   void *warn_data, struct kerr *err);
 /* The same without a warn callback. */
 int options_parse_config_file(struct agent_options *o, const char *path, struct kerr *err);
 /* Apply KATA_AGENT_* environment overrides from envp (NULL-terminated);

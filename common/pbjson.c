@@ -36,7 +36,8 @@ struct ctx {
 	struct jpath path;
 };
 
-static size_t path_push(struct jpath *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static size_t path_push(struct jpath *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static size_t path_push(struct jpath *p, const char *fmt, ...)
 {
@@ -133,7 +134,8 @@ const char *pbjson_field_json_name(const ProtobufCFieldDescriptor *f, char *buf,
 
 /* protobuf-c has no map type: a map<K,V> field is a repeated message nested in
  * the parent whose name ends in "Entry" and that holds exactly key=1,value=2. */
-bool pbjson_is_map_field(const ProtobufCMessageDescriptor *parent, const ProtobufCFieldDescriptor *f)
+bool pbjson_is_map_field(const ProtobufCMessageDescriptor *parent,
+			 const ProtobufCFieldDescriptor *f)
 {
 	if (f->label != PROTOBUF_C_LABEL_REPEATED || f->type != PROTOBUF_C_TYPE_MESSAGE)
 		return false;
@@ -141,8 +143,9 @@ bool pbjson_is_map_field(const ProtobufCMessageDescriptor *parent, const Protobu
 	size_t pl = strlen(parent->name), sl = strlen(e->short_name);
 	return e->n_fields == 2 && e->fields[0].id == 1 && strcmp(e->fields[0].name, "key") == 0 &&
 	       e->fields[1].id == 2 && strcmp(e->fields[1].name, "value") == 0 && sl > 5 &&
-	       strcmp(e->short_name + sl - 5, "Entry") == 0 && strncmp(e->name, parent->name, pl) == 0 &&
-	       e->name[pl] == '.' && strcmp(e->name + pl + 1, e->short_name) == 0;
+	       strcmp(e->short_name + sl - 5, "Entry") == 0 &&
+	       strncmp(e->name, parent->name, pl) == 0 && e->name[pl] == '.' &&
+	       strcmp(e->name + pl + 1, e->short_name) == 0;
 }
 
 size_t pbjson_elem_size(ProtobufCType t)
@@ -216,7 +219,8 @@ static int get_signed(const json_t *v, int64_t min, int64_t max, int64_t *out, s
 		return bad(c, mt, "expected an integer, got %s", json_kind(v));
 	}
 	if (r < min || r > max)
-		return bad(c, mt, "%" PRId64 " is out of range [%" PRId64 ", %" PRId64 "]", r, min, max);
+		return bad(c, mt, "%" PRId64 " is out of range [%" PRId64 ", %" PRId64 "]", r, min,
+			   max);
 	*out = r;
 	return 0;
 }
@@ -228,11 +232,13 @@ static int get_unsigned(const json_t *v, uint64_t max, uint64_t *out, struct ctx
 	if (json_is_integer(v)) {
 		json_int_t x = json_integer_value(v);
 		if (x < 0)
-			return bad(c, mt, "%" JSON_INTEGER_FORMAT " is negative for an unsigned field", x);
+			return bad(c, mt,
+				   "%" JSON_INTEGER_FORMAT " is negative for an unsigned field", x);
 		r = (uint64_t)x;
 	} else if (json_is_real(v)) {
 		double x = json_real_value(v);
-		if (!isfinite(x) || x < 0 || x >= 18446744073709551616.0 || (double)(uint64_t)x != x)
+		if (!isfinite(x) || x < 0 || x >= 18446744073709551616.0 ||
+		    (double)(uint64_t)x != x)
 			return bad(c, mt, "%g is not an unsigned integer in range", x);
 		r = (uint64_t)x;
 	} else if (json_is_string(v)) {
@@ -340,8 +346,8 @@ static int parse_enum(const char *mt, const ProtobufCEnumDescriptor *ed, json_t 
 	int64_t i;
 	int r;
 	if (json_is_string(v)) {
-		const ProtobufCEnumValue *ev =
-			protobuf_c_enum_descriptor_get_value_by_name(ed, json_string_value(v));
+		const ProtobufCEnumValue *
+			ev = protobuf_c_enum_descriptor_get_value_by_name(ed, json_string_value(v));
 		if (!ev)
 			return bad(c, mt, "\"%s\" is not a value of enum %s", json_string_value(v),
 				   ed->name);
@@ -549,8 +555,8 @@ static int build_message(const ProtobufCMessageDescriptor *d, json_t *j, Protobu
 		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
 			uint32_t *which = (uint32_t *)(m + f->quantifier_offset);
 			if (*which) {
-				const ProtobufCFieldDescriptor *o =
-					protobuf_c_message_descriptor_get_field(d, *which);
+				const ProtobufCFieldDescriptor
+					*o = protobuf_c_message_descriptor_get_field(d, *which);
 				return bad(c, d->name, "\"%s\" and \"%s\" belong to one oneof",
 					   o ? o->name : "?", f->name);
 			}
@@ -558,10 +564,10 @@ static int build_message(const ProtobufCMessageDescriptor *d, json_t *j, Protobu
 			r = parse_value(d, f, v, m + f->offset, c);
 		} else if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			r = pbjson_is_map_field(d, f) ? parse_map(d, f, v, m, c)
-					       : parse_repeated(d, f, v, m, c);
+						      : parse_repeated(d, f, v, m, c);
 		} else {
-			if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_STRING &&
-			    f->type != PROTOBUF_C_TYPE_MESSAGE)
+			if (f->label == PROTOBUF_C_LABEL_OPTIONAL &&
+			    f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
 				*(protobuf_c_boolean *)(m + f->quantifier_offset) = 1;
 			r = parse_value(d, f, v, m + f->offset, c);
 		}
@@ -664,7 +670,8 @@ static json_t *value_to_json(const ProtobufCFieldDescriptor *f, const void *p, s
 		return json_boolean(*(const protobuf_c_boolean *)p);
 	case PROTOBUF_C_TYPE_ENUM: {
 		int32_t val = *(const int32_t *)p;
-		const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, val);
+		const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor,
+										    val);
 		return ev ? json_string(ev->name) : json_integer(val);
 	}
 	case PROTOBUF_C_TYPE_STRING:
@@ -801,7 +808,8 @@ static json_t *msg_to_json(const ProtobufCMessage *msg, struct ctx *c)
 			if (*(const size_t *)(m + f->quantifier_offset) == 0)
 				continue;
 		} else if (f->label == PROTOBUF_C_LABEL_OPTIONAL) {
-			if (f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_STRING) {
+			if (f->type == PROTOBUF_C_TYPE_MESSAGE ||
+			    f->type == PROTOBUF_C_TYPE_STRING) {
 				if (*(void *const *)p == NULL)
 					continue;
 			} else if (!*(const protobuf_c_boolean *)(m + f->quantifier_offset)) {

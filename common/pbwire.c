@@ -44,8 +44,8 @@ static const ProtobufCMessageDescriptor *bad_in(const ProtobufCMessage *m, unsig
 					return b;
 			}
 		} else {
-			const ProtobufCMessageDescriptor *b =
-				bad_in(*(ProtobufCMessage *const *)at, depth + 1);
+			const ProtobufCMessageDescriptor *b = bad_in(*(ProtobufCMessage *const *)at,
+								     depth + 1);
 			if (b)
 				return b;
 		}

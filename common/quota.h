@@ -17,7 +17,7 @@
 #include <stddef.h>
 
 struct quota_pool {
-	size_t used;  /* the members' use beyond their reserves, summed */
+	size_t used; /* the members' use beyond their reserves, summed */
 	size_t limit;
 };
 

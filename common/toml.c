@@ -282,15 +282,33 @@ static int parse_escape(struct parser *p, struct strbuf *b)
 	const char *rep = NULL;
 	int digits = 0;
 	switch (e) {
-	case 'b': rep = "\b"; break;
-	case 't': rep = "\t"; break;
-	case 'n': rep = "\n"; break;
-	case 'f': rep = "\f"; break;
-	case 'r': rep = "\r"; break;
-	case '"': rep = "\""; break;
-	case '\\': rep = "\\"; break;
-	case 'u': digits = 4; break;
-	case 'U': digits = 8; break;
+	case 'b':
+		rep = "\b";
+		break;
+	case 't':
+		rep = "\t";
+		break;
+	case 'n':
+		rep = "\n";
+		break;
+	case 'f':
+		rep = "\f";
+		break;
+	case 'r':
+		rep = "\r";
+		break;
+	case '"':
+		rep = "\"";
+		break;
+	case '\\':
+		rep = "\\";
+		break;
+	case 'u':
+		digits = 4;
+		break;
+	case 'U':
+		digits = 8;
+		break;
 	default:
 		if (e == -1 || e == '\n' || e == '\r')
 			return perr(p, "unterminated string");
@@ -498,7 +516,8 @@ static int parse_integer_token(struct parser *p, const char *tok, int64_t *out)
 		if (*s == '+' || *s == '-')
 			neg = *s++ == '-';
 		if (s[0] == '0' && s[1] != '\0')
-			return perr(p, "invalid integer \"%s\": leading zeros are not allowed", tok);
+			return perr(p, "invalid integer \"%s\": leading zeros are not allowed",
+				    tok);
 	}
 	if (*s == '\0')
 		return perr(p, "invalid integer \"%s\"", tok);
@@ -821,7 +840,10 @@ static int check_utf8(struct parser *p)
 int toml_parse(const char *text, size_t len, const char *name, struct toml_value **out,
 	       struct kerr *err)
 {
-	struct parser p = { .s = text, .len = len, .line = 1, .name = name ? name : "<toml>",
+	struct parser p = { .s = text,
+			    .len = len,
+			    .line = 1,
+			    .name = name ? name : "<toml>",
 			    .err = err };
 	int r;
 

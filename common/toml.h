@@ -51,8 +51,8 @@ struct toml_kv {
 
 struct toml_value {
 	enum toml_type type;
-	int line; /* 1-based line where the value (or table header) starts */
-	bool inline_table; /* TOML_TABLE written as { ... } */
+	int line;            /* 1-based line where the value (or table header) starts */
+	bool inline_table;   /* TOML_TABLE written as { ... } */
 	bool header_defined; /* TOML_TABLE opened by a [header] */
 	union {
 		struct {

@@ -50,8 +50,8 @@ static int parse_vsock(const char *orig, const char *rest, struct addr *a, struc
 	if (cidlen == 2 && memcmp(rest, "-1", 2) == 0)
 		a->cid = VMADDR_CID_ANY;
 	else if (parse_u32(rest, cidlen, &a->cid) < 0)
-		return kerr_set(err, -EINVAL, "address %s: CID '%.*s' is not -1 or a number",
-				orig, (int)cidlen, rest);
+		return kerr_set(err, -EINVAL, "address %s: CID '%.*s' is not -1 or a number", orig,
+				(int)cidlen, rest);
 	if (parse_u32(colon + 1, strlen(colon + 1), &a->port) < 0)
 		return kerr_set(err, -EINVAL, "address %s: port '%s' is not a number", orig,
 				colon + 1);
@@ -64,11 +64,13 @@ static int parse_unix(const char *orig, const char *rest, struct addr *a, struct
 	if (rest[0] == '@') {
 		size_t n = strlen(rest + 1);
 		if (n == 0)
-			return kerr_set(err, -EINVAL, "address %s: empty abstract socket name", orig);
+			return kerr_set(err, -EINVAL, "address %s: empty abstract socket name",
+					orig);
 		/* sun_path holds a leading NUL before the name */
 		if (n >= ADDR_PATH_MAX - 1)
-			return kerr_set(err, -EINVAL, "address %s: abstract name longer than %d bytes",
-					orig, ADDR_PATH_MAX - 2);
+			return kerr_set(err, -EINVAL,
+					"address %s: abstract name longer than %d bytes", orig,
+					ADDR_PATH_MAX - 2);
 		memcpy(a->path, rest + 1, n + 1);
 		a->abstract = true;
 	} else {
@@ -119,8 +121,8 @@ int addr_parse(const char *s, struct addr *a, struct kerr *err)
 		return parse_unix(s, s + 7, a, err);
 	if (strncmp(s, "hvsock://", 9) == 0)
 		return parse_hvsock(s, s + 9, a, err);
-	return kerr_set(err, -EINVAL, "address %s: unknown scheme (expected vsock://, unix:// or hvsock://)",
-			s);
+	return kerr_set(err, -EINVAL,
+			"address %s: unknown scheme (expected vsock://, unix:// or hvsock://)", s);
 }
 
 const char *addr_format(const struct addr *a, char *buf, size_t len)
@@ -246,7 +248,8 @@ static int wait_fd(int fd, short events, uint64_t deadline, const char *what, co
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return kerr_set(err, -errno, "%s %s: poll: %s", what, name, strerror(errno));
+			return kerr_set(err, -errno, "%s %s: poll: %s", what, name,
+					strerror(errno));
 		if (r == 0)
 			return kerr_set(err, -ETIMEDOUT, "%s %s: timed out", what, name);
 		return 0;
@@ -298,8 +301,8 @@ static int hvsock_handshake(int fd, const struct addr *a, uint64_t deadline, con
 		if (c == '\n')
 			break;
 		if (len + 1 >= sizeof(line))
-			return kerr_set(err, -EPROTO, "hvsock handshake with %s: reply line too long",
-					name);
+			return kerr_set(err, -EPROTO,
+					"hvsock handshake with %s: reply line too long", name);
 		line[len++] = c;
 	}
 	line[len] = '\0';
@@ -327,7 +330,8 @@ int addr_connect(const struct addr *a, uint64_t timeout_ns, struct kerr *err)
 	/* A unix listener with a full backlog answers EAGAIN: retry until the deadline. */
 	while ((cr = connect(fd, (struct sockaddr *)&ss, sl)) < 0 && errno == EAGAIN) {
 		if (deadline && loop_now_ns() >= deadline)
-			return kerr_set(err, -ETIMEDOUT, "connect %s: timed out (backlog full)", name);
+			return kerr_set(err, -ETIMEDOUT, "connect %s: timed out (backlog full)",
+					name);
 		poll(NULL, 0, 5);
 	}
 	if (cr < 0) {

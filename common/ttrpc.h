@@ -109,8 +109,8 @@ void ttrpc_call_reply_raw(struct ttrpc_call *c, const uint8_t *payload, size_t l
 typedef void (*ttrpc_sent_fn)(void *data, bool sent);
 /* ttrpc_call_reply, and fn(data, sent) once the frame left (or never will):
  * for output that must not be released before the host can have it. */
-void ttrpc_call_reply_notify(struct ttrpc_call *c, const ProtobufCMessage *resp,
-			     ttrpc_sent_fn fn, void *data);
+void ttrpc_call_reply_notify(struct ttrpc_call *c, const ProtobufCMessage *resp, ttrpc_sent_fn fn,
+			     void *data);
 void ttrpc_call_fail(struct ttrpc_call *c, int grpc_status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Answer with the status and message carried by err. */
@@ -136,8 +136,7 @@ bool ttrpc_client_broken(const struct ttrpc_client *c);
  * timeout_ns 0 = no timeout_nano in the request. */
 int ttrpc_client_send(struct ttrpc_client *c, const char *service, const char *method,
 		      const uint8_t *payload, size_t len, int64_t timeout_ns,
-		      const struct ttrpc_md *md, size_t nmd, uint32_t *stream_id,
-		      struct kerr *err);
+		      const struct ttrpc_md *md, size_t nmd, uint32_t *stream_id, struct kerr *err);
 
 /* Receive the next response, whatever its stream. On an RPC error status the
  * return is 0, *status is the gRPC code and *message (malloc'd) the text;
@@ -149,8 +148,8 @@ int ttrpc_client_recv(struct ttrpc_client *c, uint32_t *stream_id, int *status, 
 /* One request, wait for its answer. On a non-OK status: returns negative with
  * err->status = that code and err->msg = the server's message. */
 int ttrpc_client_call_raw(struct ttrpc_client *c, const char *service, const char *method,
-			  const uint8_t *req, size_t req_len, int64_t timeout_ns,
-			  uint8_t **resp, size_t *resp_len, struct kerr *err);
+			  const uint8_t *req, size_t req_len, int64_t timeout_ns, uint8_t **resp,
+			  size_t *resp_len, struct kerr *err);
 /* Typed convenience: packs req, unpacks into *resp with resp_desc
  * (free with protobuf_c_message_free_unpacked). */
 int ttrpc_client_call(struct ttrpc_client *c, const char *service, const char *method,

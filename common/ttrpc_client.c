@@ -63,7 +63,8 @@ static int client_check(struct ttrpc_client *c, struct kerr *err)
 {
 	if (c->broken)
 		return kerr_set_status(err, GRPC_UNAVAILABLE, -ENOTCONN,
-				       "ttrpc client: connection unusable after: %s", c->broken_msg);
+				       "ttrpc client: connection unusable after: %s",
+				       c->broken_msg);
 	return 0;
 }
 
@@ -237,8 +238,8 @@ static int send_request(struct ttrpc_client *c, const char *service, const char 
 	if (r < 0)
 		return r;
 	if (c->next_id > UINT32_MAX - 2)
-		return client_break(c, GRPC_RESOURCE_EXHAUSTED, -EOVERFLOW,
-				    "stream ids exhausted", err);
+		return client_break(c, GRPC_RESOURCE_EXHAUSTED, -EOVERFLOW, "stream ids exhausted",
+				    err);
 	cleanup_free Ttrpc__KeyValue *kvs = NULL;
 	cleanup_free Ttrpc__KeyValue **kvp = NULL;
 	if (nmd) {
@@ -263,15 +264,18 @@ static int send_request(struct ttrpc_client *c, const char *service, const char 
 	req.metadata = kvp;
 	size_t n = ttrpc__request__get_packed_size(&req);
 	if (n > TTRPC_MAX_PAYLOAD)
-		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -EMSGSIZE,
-				       "ttrpc client: request to %s/%s of %zu bytes exceeds the %u byte limit",
-				       service, method, n, TTRPC_MAX_PAYLOAD);
+		return kerr_set_status(
+			err, GRPC_RESOURCE_EXHAUSTED, -EMSGSIZE,
+			"ttrpc client: request to %s/%s of %zu bytes exceeds the %u byte limit",
+			service, method, n, TTRPC_MAX_PAYLOAD);
 	cleanup_free uint8_t *buf = malloc(TTRPC_HEADER_LEN + n);
 	if (!buf)
 		return kerr_set(err, -ENOMEM, "ttrpc client: out of memory");
 	uint32_t id = c->next_id;
 	struct ttrpc_frame_header h = {
-		.length = (uint32_t)n, .stream_id = id, .type = TTRPC_TYPE_REQUEST,
+		.length = (uint32_t)n,
+		.stream_id = id,
+		.type = TTRPC_TYPE_REQUEST,
 	};
 	ttrpc_header_encode(buf, &h);
 	ttrpc__request__pack(&req, buf + TTRPC_HEADER_LEN);
@@ -286,8 +290,7 @@ static int send_request(struct ttrpc_client *c, const char *service, const char 
 
 int ttrpc_client_send(struct ttrpc_client *c, const char *service, const char *method,
 		      const uint8_t *payload, size_t len, int64_t timeout_ns,
-		      const struct ttrpc_md *md, size_t nmd, uint32_t *stream_id,
-		      struct kerr *err)
+		      const struct ttrpc_md *md, size_t nmd, uint32_t *stream_id, struct kerr *err)
 {
 	return send_request(c, service, method, payload, len, timeout_ns, md, nmd, 0, stream_id,
 			    err);
@@ -469,19 +472,32 @@ static int wait_for(struct ttrpc_client *c, uint32_t id, uint64_t deadline, stru
 static int errno_from_status(int status)
 {
 	switch (status) {
-	case GRPC_CANCELLED: return -ECANCELED;
-	case GRPC_INVALID_ARGUMENT: return -EINVAL;
-	case GRPC_DEADLINE_EXCEEDED: return -ETIMEDOUT;
-	case GRPC_NOT_FOUND: return -ENOENT;
-	case GRPC_ALREADY_EXISTS: return -EEXIST;
-	case GRPC_PERMISSION_DENIED: return -EPERM;
-	case GRPC_RESOURCE_EXHAUSTED: return -ENOSPC;
-	case GRPC_FAILED_PRECONDITION: return -EBUSY;
-	case GRPC_OUT_OF_RANGE: return -ERANGE;
-	case GRPC_UNIMPLEMENTED: return -ENOSYS;
-	case GRPC_UNAVAILABLE: return -ENOTCONN;
-	case GRPC_UNAUTHENTICATED: return -EACCES;
-	default: return -EREMOTEIO;
+	case GRPC_CANCELLED:
+		return -ECANCELED;
+	case GRPC_INVALID_ARGUMENT:
+		return -EINVAL;
+	case GRPC_DEADLINE_EXCEEDED:
+		return -ETIMEDOUT;
+	case GRPC_NOT_FOUND:
+		return -ENOENT;
+	case GRPC_ALREADY_EXISTS:
+		return -EEXIST;
+	case GRPC_PERMISSION_DENIED:
+		return -EPERM;
+	case GRPC_RESOURCE_EXHAUSTED:
+		return -ENOSPC;
+	case GRPC_FAILED_PRECONDITION:
+		return -EBUSY;
+	case GRPC_OUT_OF_RANGE:
+		return -ERANGE;
+	case GRPC_UNIMPLEMENTED:
+		return -ENOSYS;
+	case GRPC_UNAVAILABLE:
+		return -ENOTCONN;
+	case GRPC_UNAUTHENTICATED:
+		return -EACCES;
+	default:
+		return -EREMOTEIO;
 	}
 }
 
@@ -520,8 +536,8 @@ static int call_raw(struct ttrpc_client *c, const char *service, const char *met
 }
 
 int ttrpc_client_call_raw(struct ttrpc_client *c, const char *service, const char *method,
-			  const uint8_t *req, size_t req_len, int64_t timeout_ns,
-			  uint8_t **resp, size_t *resp_len, struct kerr *err)
+			  const uint8_t *req, size_t req_len, int64_t timeout_ns, uint8_t **resp,
+			  size_t *resp_len, struct kerr *err)
 {
 	return call_raw(c, service, method, req, req_len, timeout_ns, false, resp, resp_len, err);
 }
@@ -542,8 +558,7 @@ static int call_typed(struct ttrpc_client *c, const char *service, const char *m
 	if (r < 0)
 		return r;
 	static const uint8_t empty[1];
-	ProtobufCMessage *m = protobuf_c_message_unpack(resp_desc, NULL, outlen,
-							out ? out : empty);
+	ProtobufCMessage *m = protobuf_c_message_unpack(resp_desc, NULL, outlen, out ? out : empty);
 	if (!m)
 		return kerr_set_status(err, GRPC_INTERNAL, -EBADMSG,
 				       "%s/%s: undecodable %s response (%zu bytes)", service,

@@ -45,14 +45,15 @@ int ttrpc_header_check_request(const struct ttrpc_frame_header *h, struct kerr *
 		return kerr_set(err, -EMSGSIZE, "frame of %u bytes exceeds the %u byte limit",
 				h->length, TTRPC_MAX_PAYLOAD);
 	if (h->type == TTRPC_TYPE_DATA)
-		return kerr_set(err, -EPROTO,
-				"data frame on stream %u: streaming is not supported", h->stream_id);
+		return kerr_set(err, -EPROTO, "data frame on stream %u: streaming is not supported",
+				h->stream_id);
 	if (h->type != TTRPC_TYPE_REQUEST)
 		return kerr_set(err, -EPROTO, "frame type %u on stream %u is not a request",
 				h->type, h->stream_id);
 	if (h->stream_id == 0 || h->stream_id % 2 == 0)
 		return kerr_set(err, -EPROTO,
-				"stream id %u: client streams must be odd and nonzero", h->stream_id);
+				"stream id %u: client streams must be odd and nonzero",
+				h->stream_id);
 	return 0;
 }
 
@@ -68,8 +69,7 @@ int ttrpc_header_check_response(const struct ttrpc_frame_header *h, struct kerr 
 }
 
 int ttrpc_parse_request(const uint8_t *buf, size_t len, size_t *consumed,
-			struct ttrpc_frame_header *h, struct Ttrpc__Request **req,
-			struct kerr *err)
+			struct ttrpc_frame_header *h, struct Ttrpc__Request **req, struct kerr *err)
 {
 	return ttrpc_parse_request_alloc(buf, len, NULL, consumed, h, req, err);
 }

@@ -140,10 +140,10 @@ static void charge_free(void *data, void *p)
 
 static ProtobufCAllocator charge_allocator(struct charge *ch)
 {
-	return (ProtobufCAllocator){ .alloc = charge_alloc, .free = charge_free,
+	return (ProtobufCAllocator){ .alloc = charge_alloc,
+				     .free = charge_free,
 				     .allocator_data = ch };
 }
-
 
 struct conn {
 	struct ttrpc_server *srv; /* NULL once closed */
@@ -162,7 +162,7 @@ struct conn {
 	struct ttrpc_call *calls;
 	size_t ncalls;
 	struct quota mem, ncalls_q; /* detached (pool NULL) once closed */
-	size_t skip; /* bytes of a refused frame still to read and drop */
+	size_t skip;                /* bytes of a refused frame still to read and drop */
 	bool refusal_logged;
 	struct loop_timer *close_timer, *resume_timer;
 	struct conn *prev, *next;
@@ -179,8 +179,8 @@ struct ttrpc_call {
 	struct loop_timer *timer;
 	unsigned refs;
 	bool cancelled, answered, cancel_notified;
-	bool trace;            /* the server's agent.trace when the call began */
-	uint64_t start_mono;   /* CLOCK_MONOTONIC ns, for the span's duration */
+	bool trace;          /* the server's agent.trace when the call began */
+	uint64_t start_mono; /* CLOCK_MONOTONIC ns, for the span's duration */
 	struct timespec start_wall;
 	ttrpc_cancel_fn cancel_fn;
 	void *cancel_data;
@@ -287,9 +287,8 @@ static uint8_t *varint_put(uint8_t *p, size_t v)
 
 /* Encode a whole response frame in one buffer. The Response envelope is
  * written by hand so the handler's message is packed once, in place. */
-static int build_response(uint32_t stream_id, int code, const char *msg,
-			  const ProtobufCMessage *m, const uint8_t *raw, size_t rawlen,
-			  struct outbuf **out)
+static int build_response(uint32_t stream_id, int code, const char *msg, const ProtobufCMessage *m,
+			  const uint8_t *raw, size_t rawlen, struct outbuf **out)
 {
 	Ttrpc__Status st = TTRPC__STATUS__INIT;
 	st.code = code;
@@ -310,7 +309,9 @@ static int build_response(uint32_t stream_id, int code, const char *msg,
 	ob->sent_fn = NULL;
 	ob->sent_data = NULL;
 	struct ttrpc_frame_header h = {
-		.length = (uint32_t)total, .stream_id = stream_id, .type = TTRPC_TYPE_RESPONSE,
+		.length = (uint32_t)total,
+		.stream_id = stream_id,
+		.type = TTRPC_TYPE_RESPONSE,
 	};
 	ttrpc_header_encode(ob->data, &h);
 	uint8_t *p = ob->data + TTRPC_HEADER_LEN;
@@ -463,9 +464,8 @@ static void call_trace(const struct ttrpc_call *call, int code, const char *why)
 
 /* Queue the answer for a call, unless it was answered already or its
  * connection is gone. */
-static void call_send(struct ttrpc_call *call, int code, const char *msg,
-		      const ProtobufCMessage *m, const uint8_t *raw, size_t rawlen,
-		      ttrpc_sent_fn sent_fn, void *sent_data)
+static void call_send(struct ttrpc_call *call, int code, const char *msg, const ProtobufCMessage *m,
+		      const uint8_t *raw, size_t rawlen, ttrpc_sent_fn sent_fn, void *sent_data)
 {
 	struct conn *c = call->conn;
 	if (call->answered) {
@@ -474,7 +474,8 @@ static void call_send(struct ttrpc_call *call, int code, const char *msg,
 		return;
 	}
 	call->answered = true;
-	call_trace(call, code, c->closed || c->close_pending ? "connection closed, answer dropped" : NULL);
+	call_trace(call, code,
+		   c->closed || c->close_pending ? "connection closed, answer dropped" : NULL);
 	if (call->timer) {
 		loop_timer_cancel(c->loop, call->timer);
 		call->timer = NULL;
@@ -724,7 +725,8 @@ static void conn_process(struct conn *c)
 			continue;
 		}
 		if (r < 0) {
-			log_warn("ttrpc connection %lu: protocol error, closing: %s", c->id, err.msg);
+			log_warn("ttrpc connection %lu: protocol error, closing: %s", c->id,
+				 err.msg);
 			conn_close(c);
 			return;
 		}
@@ -1029,12 +1031,13 @@ static void accept_cb(struct loop *l, int fd, uint32_t events, void *data)
 			 * back off instead of spinning. */
 			struct kerr err;
 			if (!s->accept_timer && loop_mod(l, fd, 0, &err) == 0)
-				s->accept_timer = loop_timer_add(l, loop_now_ns() + ACCEPT_BACKOFF_NS,
+				s->accept_timer = loop_timer_add(l,
+								 loop_now_ns() + ACCEPT_BACKOFF_NS,
 								 accept_resume_cb, s);
 			return;
 		}
-		if (s->peer_ok && !s->peer_ok((const struct sockaddr *)&peer, peer_len,
-					      s->peer_data)) {
+		if (s->peer_ok &&
+		    !s->peer_ok((const struct sockaddr *)&peer, peer_len, s->peer_data)) {
 			close(cfd);
 			continue;
 		}
@@ -1161,8 +1164,8 @@ ProtobufCMessage *ttrpc_call_unpack(struct ttrpc_call *c, const ProtobufCMessage
 				"%s of %zu bytes decodes into more memory than the agent's bound allows",
 				d->short_name, len);
 	else
-		kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EBADMSG, "cannot decode %s (%zu bytes)",
-				d->short_name, len);
+		kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EBADMSG,
+				"cannot decode %s (%zu bytes)", d->short_name, len);
 	return NULL;
 }
 
@@ -1188,8 +1191,8 @@ void ttrpc_call_reply(struct ttrpc_call *c, const ProtobufCMessage *resp)
 	call_unref(c);
 }
 
-void ttrpc_call_reply_notify(struct ttrpc_call *c, const ProtobufCMessage *resp,
-			     ttrpc_sent_fn fn, void *data)
+void ttrpc_call_reply_notify(struct ttrpc_call *c, const ProtobufCMessage *resp, ttrpc_sent_fn fn,
+			     void *data)
 {
 	call_send(c, GRPC_OK, NULL, resp, NULL, 0, fn, data);
 	call_unref(c);

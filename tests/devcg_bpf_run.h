@@ -15,7 +15,7 @@
 /* The verdict (0 deny, 1 allow); -1 on an instruction outside the subset,
  * a load outside the context, or a program that does not end. */
 static inline int devcg_bpf_run(const struct bpf_insn *p, int n, unsigned type, unsigned access,
-				 unsigned major, unsigned minor)
+				unsigned major, unsigned minor)
 {
 	uint32_t ctx[3] = { (access << 16) | type, major, minor };
 	uint64_t r[11] = { 0 };
@@ -27,11 +27,21 @@ static inline int devcg_bpf_run(const struct bpf_insn *p, int n, unsigned type, 
 				return -1;
 			r[i->dst_reg] = ctx[i->off / 4];
 			break;
-		case BPF_ALU64 | BPF_MOV | BPF_X: r[i->dst_reg] = r[i->src_reg]; break;
-		case BPF_ALU64 | BPF_MOV | BPF_K: r[i->dst_reg] = (uint64_t)(int64_t)i->imm; break;
-		case BPF_ALU64 | BPF_AND | BPF_K: r[i->dst_reg] &= (uint64_t)(int64_t)i->imm; break;
-		case BPF_ALU64 | BPF_RSH | BPF_K: r[i->dst_reg] >>= i->imm; break;
-		case BPF_JMP | BPF_JA: pc += i->off; break;
+		case BPF_ALU64 | BPF_MOV | BPF_X:
+			r[i->dst_reg] = r[i->src_reg];
+			break;
+		case BPF_ALU64 | BPF_MOV | BPF_K:
+			r[i->dst_reg] = (uint64_t)(int64_t)i->imm;
+			break;
+		case BPF_ALU64 | BPF_AND | BPF_K:
+			r[i->dst_reg] &= (uint64_t)(int64_t)i->imm;
+			break;
+		case BPF_ALU64 | BPF_RSH | BPF_K:
+			r[i->dst_reg] >>= i->imm;
+			break;
+		case BPF_JMP | BPF_JA:
+			pc += i->off;
+			break;
 		case BPF_JMP | BPF_JSET | BPF_K:
 			if (r[i->dst_reg] & (uint64_t)(int64_t)i->imm)
 				pc += i->off;
@@ -40,8 +50,10 @@ static inline int devcg_bpf_run(const struct bpf_insn *p, int n, unsigned type, 
 			if (r[i->dst_reg] != (uint64_t)(int64_t)i->imm)
 				pc += i->off;
 			break;
-		case BPF_JMP | BPF_EXIT: return (int)r[0];
-		default: return -1;
+		case BPF_JMP | BPF_EXIT:
+			return (int)r[0];
+		default:
+			return -1;
 		}
 	}
 	return -1;

@@ -30,54 +30,53 @@ static struct tap_test *tap_head, **tap_tail = &tap_head;
 /* Checks evaluated by the current test (0 at the end: it checked nothing). */
 static unsigned tap_checks;
 
-#define TEST(name)                                                                  \
-	static void test_##name(int *tap_failed);                                   \
-	__attribute__((constructor)) static void tap_register_##name(void)          \
-	{                                                                           \
-		static struct tap_test t = { #name, test_##name, NULL };            \
-		*tap_tail = &t;                                                     \
-		tap_tail = &t.next;                                                 \
-	}                                                                           \
+#define TEST(name)                                                         \
+	static void test_##name(int *tap_failed);                          \
+	__attribute__((constructor)) static void tap_register_##name(void) \
+	{                                                                  \
+		static struct tap_test t = { #name, test_##name, NULL };   \
+		*tap_tail = &t;                                            \
+		tap_tail = &t.next;                                        \
+	}                                                                  \
 	static void test_##name(int *tap_failed)
 
-#define CHECK(cond)                                                                 \
-	do {                                                                        \
-		tap_checks++;                                                       \
-		if (!(cond)) {                                                      \
-			printf("# %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__,   \
-			       #cond);                                              \
-			*tap_failed = 1;                                            \
-		}                                                                   \
+#define CHECK(cond)                                                                       \
+	do {                                                                              \
+		tap_checks++;                                                             \
+		if (!(cond)) {                                                            \
+			printf("# %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
+			*tap_failed = 1;                                                  \
+		}                                                                         \
 	} while (0)
 
-#define CHECK_EQ_INT(a, b)                                                          \
-	do {                                                                        \
-		long long _a = (long long)(a), _b = (long long)(b);                 \
-		tap_checks++;                                                       \
-		if (_a != _b) {                                                     \
-			printf("# %s:%d: %s == %lld, expected %s == %lld\n",        \
-			       __FILE__, __LINE__, #a, _a, #b, _b);                 \
-			*tap_failed = 1;                                            \
-		}                                                                   \
+#define CHECK_EQ_INT(a, b)                                                                       \
+	do {                                                                                     \
+		long long _a = (long long)(a), _b = (long long)(b);                              \
+		tap_checks++;                                                                    \
+		if (_a != _b) {                                                                  \
+			printf("# %s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, \
+			       #a, _a, #b, _b);                                                  \
+			*tap_failed = 1;                                                         \
+		}                                                                                \
 	} while (0)
 
-#define CHECK_EQ_STR(a, b)                                                          \
-	do {                                                                        \
-		const char *_a = (a), *_b = (b);                                    \
-		tap_checks++;                                                       \
-		if (!_a || !_b || strcmp(_a, _b) != 0) {                            \
-			printf("# %s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__,\
-			       __LINE__, #a, _a ? _a : "(null)", _b ? _b : "(null)");\
-			*tap_failed = 1;                                            \
-		}                                                                   \
+#define CHECK_EQ_STR(a, b)                                                                         \
+	do {                                                                                       \
+		const char *_a = (a), *_b = (b);                                                   \
+		tap_checks++;                                                                      \
+		if (!_a || !_b || strcmp(_a, _b) != 0) {                                           \
+			printf("# %s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #a, \
+			       _a ? _a : "(null)", _b ? _b : "(null)");                            \
+			*tap_failed = 1;                                                           \
+		}                                                                                  \
 	} while (0)
 
 /* Stop the current test (after a failed precondition). */
-#define REQUIRE(cond)                                                               \
-	do {                                                                        \
-		CHECK(cond);                                                        \
-		if (*tap_failed)                                                    \
-			return;                                                     \
+#define REQUIRE(cond)            \
+	do {                     \
+		CHECK(cond);     \
+		if (*tap_failed) \
+			return;  \
 	} while (0)
 
 /* Skip the current test with a reason (reported as "ok N - name # SKIP").
@@ -86,10 +85,10 @@ static unsigned tap_checks;
  * SKIP_KERNEL: an optional kernel feature this machine lacks (the reason
  * gets the "kernel:" tag that scripts/tap-summary accepts in CI). */
 static const char *tap_skip_reason;
-#define SKIP(reason)                                                                \
-	do {                                                                        \
-		tap_skip_reason = (reason);                                         \
-		return;                                                             \
+#define SKIP(reason)                        \
+	do {                                \
+		tap_skip_reason = (reason); \
+		return;                     \
 	} while (0)
 #define SKIP_KERNEL(reason) SKIP("kernel: " reason)
 
@@ -123,7 +122,8 @@ static inline int tap_run(void)
 		t->fn(&failed);
 		if (!tap_skip_reason && !failed && tap_checks == 0) {
 			printf("# %s returned without checking anything (an early return "
-			       "that should be a SKIP or a failure?)\n", t->name);
+			       "that should be a SKIP or a failure?)\n",
+			       t->name);
 			failed = 1;
 		}
 		if (tap_skip_reason && !failed)

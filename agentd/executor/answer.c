@@ -17,7 +17,7 @@ int answer_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct k
 }
 
 void answer_fe(struct executor *x, uint32_t gen, uint32_t type, uint32_t id, const void *p,
-		size_t len, int fd)
+	       size_t len, int fd)
 {
 	if (!x->fe || x->fe_generation != gen) {
 		log_debug("dropping %s for front-end generation %u", ipc_type_name(type), gen);
@@ -49,7 +49,7 @@ int answer_fail(struct ipc_chan *c, uint32_t id, struct kerr *e, struct kerr *er
 }
 
 int answer_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,
-		   const ProtobufCMessage *msg, struct kerr *err)
+	       const ProtobufCMessage *msg, struct kerr *err)
 {
 	size_t len = protobuf_c_message_get_packed_size(msg);
 	if (len > IPC_MAX_PAYLOAD) {

@@ -14,7 +14,7 @@ int answer_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, struct k
 /* Reply to the front-end generation gen if it is still the current one;
  * a reply for a front-end that went away is dropped. */
 void answer_fe(struct executor *x, uint32_t gen, uint32_t type, uint32_t id, const void *p,
-		size_t len, int fd);
+	       size_t len, int fd);
 void answer_fe_error(struct executor *x, uint32_t gen, uint32_t id, const struct kerr *e);
 void answer_fe_ok(struct executor *x, uint32_t gen, uint32_t id);
 /* Answer request id with e (logged as a warning). */
@@ -22,6 +22,6 @@ int answer_fail(struct ipc_chan *c, uint32_t id, struct kerr *e, struct kerr *er
 /* Answer m with msg packed as a message of type (RESOURCE_EXHAUSTED if it
  * does not fit an IPC payload). */
 int answer_msg(struct ipc_chan *c, const struct ipc_msg *m, uint32_t type,
-		   const ProtobufCMessage *msg, struct kerr *err);
+	       const ProtobufCMessage *msg, struct kerr *err);
 
 #endif

@@ -37,16 +37,16 @@
 #define EXEC_MAX_EXECS 1024
 
 struct executor_opts {
-	const char *shared_dir;   /* realpath'd: rootfs and storages live below */
+	const char *shared_dir; /* realpath'd: rootfs and storages live below */
 	const char *cgroup_parent;
-	const char *monitor_path; /* kata-agent-monitor */
+	const char *monitor_path;  /* kata-agent-monitor */
 	const char *launcher_path; /* kata-agent-launcher */
 	const char *worker_path;   /* kata-agent-launch-worker */
 	unsigned long monitor_uid, monitor_gid;
-	uint32_t pipe_size;       /* 0 = kernel default */
+	uint32_t pipe_size;            /* 0 = kernel default */
 	uint64_t hotplug_timeout_ms;   /* agent.hotplug_timeout (device waits) */
 	uint32_t passfd_listener_port; /* agent.passfd_listener_port, 0 = none */
-	bool allow_host_hooks;    /* run the spec's hooks other than startContainer */
+	bool allow_host_hooks;         /* run the spec's hooks other than startContainer */
 	/* The confidential guest (guest_pull.c, sealed_env.c): agent.cdh_api_timeout,
 	 * agent.image_pull_timeout, agent.secure_storage_integrity, and the
 	 * guest image's pause bundle (upstream /pause_bundle). */
@@ -65,8 +65,8 @@ struct executor_opts {
  * the monitor (MON_SIGNAL), and the front-end request it serves. */
 struct pending {
 	struct ipc_pending req;
-	uint32_t fe_id;       /* the front-end's request id; 0: our own (SIGKILL) */
-	uint32_t fe_gen;      /* the front-end generation that asked */
+	uint32_t fe_id;  /* the front-end's request id; 0: our own (SIGKILL) */
+	uint32_t fe_gen; /* the front-end generation that asked */
 	char exec_id[IPC_ID_MAX];
 };
 
@@ -98,10 +98,10 @@ struct container {
 	char *bundle;
 	struct storage_set *storages;
 	struct cgroup *cg;
-	pid_t x_pid;          /* X, later the monitor; 0 once reaped */
-	struct ipc_chan *el;  /* to the launcher */
-	struct ipc_chan *em;  /* to the monitor */
-	int fm_fe;            /* front-end end of FM until MONITOR_ATTACH */
+	pid_t x_pid;         /* X, later the monitor; 0 once reaped */
+	struct ipc_chan *el; /* to the launcher */
+	struct ipc_chan *em; /* to the monitor */
+	int fm_fe;           /* front-end end of FM until MONITOR_ATTACH */
 	pid_t init_pid;
 	int init_status;
 	bool init_exited;
@@ -113,14 +113,14 @@ struct container {
 	bool removing;
 	bool remove_replied;
 	bool shutdown_sent;
-	bool finishing;       /* the deferred finish is scheduled */
+	bool finishing; /* the deferred finish is scheduled */
 	uint32_t rm_fe_id, rm_fe_gen;
-	bool rm_has_fe;       /* a RemoveContainer waits for the answer */
+	bool rm_has_fe; /* a RemoveContainer waits for the answer */
 	struct loop_timer *rm_timer;
 	/* PauseContainer/ResumeContainer: paused once the freeze is reached;
 	 * while one is in transition, frz_timer polls its state. */
 	bool paused;
-	bool frz_target;      /* true: freezing, false: thawing */
+	bool frz_target; /* true: freezing, false: thawing */
 	unsigned frz_polls;
 	uint32_t frz_fe_id, frz_fe_gen;
 	struct loop_timer *frz_timer;
@@ -153,7 +153,7 @@ struct sandbox {
 	struct storage_set *storages;
 	bool destroying;
 	uint32_t destroy_fe_id, destroy_fe_gen;
-	Grpc__Hooks *guest_hooks;   /* from guest_hook_path (guest_hooks.c), or NULL */
+	Grpc__Hooks *guest_hooks; /* from guest_hook_path (guest_hooks.c), or NULL */
 	/* The holder of the pod's shared IPC, UTS and pid namespaces, made at
 	 * CreateSandbox (sandbox.c), 0 when there is none; share_pid: the
 	 * sandbox asked for its pid namespace to be shared (sandbox_pidns). */
@@ -200,7 +200,7 @@ struct online_op {
 	bool active;
 	bool wait, cpu_only;
 	uint32_t nb_cpus;
-	int onlined;          /* CPUs brought online so far */
+	int onlined; /* CPUs brought online so far */
 	unsigned polls;
 	uint32_t fe_id, fe_gen;
 	struct loop_timer *timer;

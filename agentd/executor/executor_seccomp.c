@@ -11,21 +11,51 @@
 
 const char *const executor_seccomp_denied[] = {
 	/* replacing or extending the kernel (modprobe runs from the spawner) */
-	"kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-	"create_module", "query_module", "get_kernel_syms", "uselib", "nfsservctl",
+	"kexec_load",
+	"kexec_file_load",
+	"init_module",
+	"finit_module",
+	"delete_module",
+	"create_module",
+	"query_module",
+	"get_kernel_syms",
+	"uselib",
+	"nfsservctl",
 	/* looking into or driving other processes: the executor reads /proc
 	 * only, and signals through pidfds */
-	"ptrace", "process_vm_readv", "process_vm_writev", "process_madvise", "pidfd_getfd",
+	"ptrace",
+	"process_vm_readv",
+	"process_vm_writev",
+	"process_madvise",
+	"pidfd_getfd",
 	"kcmp",
 	/* kernel surfaces it never uses, and exploits like */
-	"userfaultfd", "perf_event_open", "io_uring_setup", "io_uring_enter",
-	"io_uring_register", "add_key", "request_key", "keyctl", "fanotify_init",
-	"lookup_dcookie", "open_by_handle_at", "iopl", "ioperm", "syslog", "acct",
-	"quotactl", "quotactl_fd", "vm86", "vm86old",
+	"userfaultfd",
+	"perf_event_open",
+	"io_uring_setup",
+	"io_uring_enter",
+	"io_uring_register",
+	"add_key",
+	"request_key",
+	"keyctl",
+	"fanotify_init",
+	"lookup_dcookie",
+	"open_by_handle_at",
+	"iopl",
+	"ioperm",
+	"syslog",
+	"acct",
+	"quotactl",
+	"quotactl_fd",
+	"vm86",
+	"vm86old",
 	/* the guest's root and power: the parent's business, or nobody's */
-	"reboot", "swapoff", "pivot_root",
+	"reboot",
+	"swapoff",
+	"pivot_root",
 };
-const size_t executor_seccomp_n_denied = sizeof(executor_seccomp_denied) / sizeof(executor_seccomp_denied[0]);
+const size_t executor_seccomp_n_denied = sizeof(executor_seccomp_denied) /
+					 sizeof(executor_seccomp_denied[0]);
 
 /* bpf(2) commands the v2 device program uses (cgroups_devices.c). */
 #define BPF_CMD_PROG_LOAD 5
@@ -39,10 +69,12 @@ static int deny_bpf_others(scmp_filter_ctx ctx)
 	int r = seccomp_rule_add(ctx, act, nr, 1, SCMP_A0(SCMP_CMP_LT, BPF_CMD_PROG_LOAD));
 	if (!r)
 		r = seccomp_rule_add(ctx, act, nr, 1,
-				     SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, BPF_CMD_PROG_LOAD + 1));
+				     SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu,
+					     BPF_CMD_PROG_LOAD + 1));
 	if (!r)
 		r = seccomp_rule_add(ctx, act, nr, 1,
-				     SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, BPF_CMD_PROG_LOAD + 2));
+				     SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu,
+					     BPF_CMD_PROG_LOAD + 2));
 	if (!r)
 		r = seccomp_rule_add(ctx, act, nr, 1, SCMP_A0(SCMP_CMP_GT, BPF_CMD_PROG_DETACH));
 	return r;
@@ -101,6 +133,7 @@ int executor_seccomp_load(struct kerr *err)
 	if (r < 0)
 		return kerr_set(err, r, "the executor's seccomp filter: %s", strerror(-r));
 	log_debug("seccomp: %zu syscalls denied to the executor, bpf limited to the device "
-		  "program's commands", executor_seccomp_n_denied);
+		  "program's commands",
+		  executor_seccomp_n_denied);
 	return 0;
 }

@@ -87,7 +87,8 @@ static int read_block_size(uint64_t *out, struct kerr *err)
 	}
 	char buf[64];
 	if (!fgets(buf, sizeof(buf), f) || buf[0] == '\0' || buf[0] == '\n')
-		return kerr_set_status(err, GRPC_INTERNAL, -EINVAL, "Invalid block size: %s is empty",
+		return kerr_set_status(err, GRPC_INTERNAL, -EINVAL,
+				       "Invalid block size: %s is empty",
 				       SYSFS_MEMORY_BLOCK_SIZE_PATH);
 	char *end;
 	errno = 0;
@@ -95,7 +96,8 @@ static int read_block_size(uint64_t *out, struct kerr *err)
 	while (*end == '\n' || *end == ' ')
 		end++;
 	if (errno || end == buf || *end != '\0')
-		return kerr_set_status(err, GRPC_INTERNAL, -EINVAL, "Invalid block size: %s holds %.32s",
+		return kerr_set_status(err, GRPC_INTERNAL, -EINVAL,
+				       "Invalid block size: %s holds %.32s",
 				       SYSFS_MEMORY_BLOCK_SIZE_PATH, buf);
 	*out = v;
 	return 0;
@@ -487,7 +489,8 @@ static int set_option(int o, const char *arg, struct executor *x, struct start *
 		return 0;
 	case 'B':
 		if (arg[0] != '/') {
-			fprintf(stderr, "kata-agent-executor: --pause-bundle %s: not absolute\n", arg);
+			fprintf(stderr, "kata-agent-executor: --pause-bundle %s: not absolute\n",
+				arg);
 			return -1;
 		}
 		x->o.pause_bundle = arg;
@@ -561,8 +564,8 @@ static int parse_options(int argc, char **argv, struct executor *x, struct start
 static int resolve_paths(struct executor *x, const struct start *s)
 {
 	static char shared_real[PATH_MAX], monitor_path[PATH_MAX];
-	if (!realpath(s->shared, shared_real) &&
-	    ((mkdir(s->shared, 0755) < 0 && errno != EEXIST) || !realpath(s->shared, shared_real))) {
+	if (!realpath(s->shared, shared_real) && ((mkdir(s->shared, 0755) < 0 && errno != EEXIST) ||
+						  !realpath(s->shared, shared_real))) {
 		log_error("--shared-dir %s: %s", s->shared, strerror(errno));
 		return -1;
 	}
@@ -575,7 +578,8 @@ static int resolve_paths(struct executor *x, const struct start *s)
 	} else if (helper_path_find("kata-agent-monitor", "monitor", monitor_path,
 				    sizeof(monitor_path)) < 0) {
 		log_error("kata-agent-monitor not found next to the executor, in the build tree, "
-			  "or in %s (use --monitor-path)", KATA_LIBEXECDIR);
+			  "or in %s (use --monitor-path)",
+			  KATA_LIBEXECDIR);
 		return -1;
 	}
 	x->o.monitor_path = monitor_path;
@@ -611,7 +615,8 @@ static int check_ctl_fd(int fd)
 	struct kerr err = { 0 };
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-		log_error("started without a control channel on fd %d (run kata-agent instead)", fd);
+		log_error("started without a control channel on fd %d (run kata-agent instead)",
+			  fd);
 		return -1;
 	}
 	if (check_seqpacket(fd, &err) < 0) {

@@ -257,7 +257,8 @@ RPC_HANDLER(rpc_wait_process)
 	struct kerr err = { 0 };
 	if (check_ids(r->container_id, r->exec_id, &err) < 0)
 		goto fail;
-	monitors_wait_process(fe, call, r->container_id, ipc_exec_name(r->container_id, r->exec_id));
+	monitors_wait_process(fe, call, r->container_id,
+			      ipc_exec_name(r->container_id, r->exec_id));
 	return;
 fail:
 	ttrpc_call_fail_err(call, &err);

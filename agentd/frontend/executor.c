@@ -30,10 +30,10 @@
 struct executor_pending {
 	struct ipc_pending req;
 	struct ttrpc_call *call;
-	executor_reply_fn fn;        /* NULL: the reply answers the call as it is */
-	executor_ctx_fn cfn;         /* or this, with ctx, even for a cancelled call */
+	executor_reply_fn fn; /* NULL: the reply answers the call as it is */
+	executor_ctx_fn cfn;  /* or this, with ctx, even for a cancelled call */
 	void *ctx;
-	bool internal;           /* no ttRPC call behind it (e.g. the startup ping) */
+	bool internal; /* no ttRPC call behind it (e.g. the startup ping) */
 };
 
 static void on_call_cancel(struct ttrpc_call *call, void *data)
@@ -139,17 +139,19 @@ static void on_exec_close(struct ipc_chan *c, const char *reason, void *data)
 	/* On shutdown the executor may well go first: expected, not an error. */
 	if (fe->stopping)
 		log_info("executor channel closed while stopping (%s); %zu pending request(s) "
-			 "fail with UNAVAILABLE", fe->executor_gone_reason, fe->pending.n);
+			 "fail with UNAVAILABLE",
+			 fe->executor_gone_reason, fe->pending.n);
 	else
 		log_error("executor channel closed (%s); %zu pending request(s) fail with "
-			  "UNAVAILABLE", fe->executor_gone_reason, fe->pending.n);
+			  "UNAVAILABLE",
+			  fe->executor_gone_reason, fe->pending.n);
 	fe->exec = NULL;
 	fail_all_pending(fe);
 }
 
 static int executor_send(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-		     const void *payload, size_t len, executor_reply_fn fn, executor_ctx_fn cfn,
-		     void *ctx, struct kerr *err)
+			 const void *payload, size_t len, executor_reply_fn fn, executor_ctx_fn cfn,
+			 void *ctx, struct kerr *err)
 {
 	const struct ipc_type_desc *d = ipc_type_info(type);
 	/* A forward answers with the reply as it is: OK or a message. */
@@ -193,8 +195,8 @@ static int executor_send(struct frontend *fe, struct ttrpc_call *call, uint32_t 
 	return 0;
 }
 
-int executor_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
-		 size_t len, executor_reply_fn fn, struct kerr *err)
+int executor_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+		     const void *payload, size_t len, executor_reply_fn fn, struct kerr *err)
 {
 	return executor_send(fe, call, type, payload, len, fn, NULL, NULL, err);
 }
@@ -232,7 +234,7 @@ void executor_stop(struct frontend *fe)
 }
 
 void executor_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-		  const void *payload, size_t len)
+		      const void *payload, size_t len)
 {
 	struct kerr err = { 0 };
 	if (executor_request(fe, call, type, payload, len, NULL, &err) < 0)
@@ -242,7 +244,8 @@ void executor_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t typ
 /* Re-encode the decoded request: the executor gets exactly the fields we
  * understood and checked, never the host's raw bytes. */
 static int send_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-			const ProtobufCMessage *req, executor_ctx_fn cfn, void *ctx, struct kerr *err)
+			const ProtobufCMessage *req, executor_ctx_fn cfn, void *ctx,
+			struct kerr *err)
 {
 	size_t len = protobuf_c_message_get_packed_size(req);
 	if (len > IPC_MAX_PAYLOAD)
@@ -257,7 +260,7 @@ static int send_message(struct frontend *fe, struct ttrpc_call *call, uint32_t t
 }
 
 void executor_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-			  const ProtobufCMessage *req)
+			      const ProtobufCMessage *req)
 {
 	struct kerr err = { 0 };
 	if (send_message(fe, call, type, req, NULL, NULL, &err) < 0)
@@ -265,7 +268,8 @@ void executor_forward_message(struct frontend *fe, struct ttrpc_call *call, uint
 }
 
 int executor_request_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-			 const ProtobufCMessage *req, executor_ctx_fn fn, void *ctx, struct kerr *err)
+			     const ProtobufCMessage *req, executor_ctx_fn fn, void *ctx,
+			     struct kerr *err)
 {
 	return send_message(fe, call, type, req, fn, ctx, err);
 }

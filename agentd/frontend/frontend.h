@@ -35,16 +35,16 @@ struct oom_waiter;
 struct frontend {
 	struct loop *loop;
 	struct ttrpc_server *server;
-	struct ipc_chan *exec;       /* NULL once the executor channel closed */
+	struct ipc_chan *exec; /* NULL once the executor channel closed */
 	char executor_gone_reason[128];
 	struct ipc_pending_list pending; /* requests awaiting the executor's reply */
-	struct fe_mon *mons;         /* monitor channels, one per container */
+	struct fe_mon *mons;             /* monitor channels, one per container */
 	size_t n_mons;
-	struct htab mon_ids;         /* the listed ones by container id */
-	uint64_t mon_serial;         /* the last fe_mon serial handed out */
-	size_t stash_bytes;          /* output held in the readers' stashes (monitors.c) */
+	struct htab mon_ids; /* the listed ones by container id */
+	uint64_t mon_serial; /* the last fe_mon serial handed out */
+	size_t stash_bytes;  /* output held in the readers' stashes (monitors.c) */
 	unsigned generation;
-	bool stopping;               /* SIGTERM: the agent is shutting down */
+	bool stopping; /* SIGTERM: the agent is shutting down */
 	/* GetOOMEvent (oom.c): calls waiting, oldest first; whether an
 	 * GET_OOM_EVENT_REQ is outstanding; an event received while no call
 	 * waited (not yet acknowledged to the executor). */
@@ -80,7 +80,7 @@ struct frontend {
  * request, or the ttRPC call was cancelled meanwhile: then the callback is
  * not called at all). */
 typedef void (*executor_reply_fn)(struct frontend *fe, struct ttrpc_call *call,
-			      const struct ipc_msg *reply, const struct kerr *failure);
+				  const struct ipc_msg *reply, const struct kerr *failure);
 
 #define EXEC_MAX_PENDING 1024
 
@@ -88,27 +88,28 @@ int executor_start(struct frontend *fe, int sock, struct kerr *err);
 /* Send a request of type; fn runs when its reply arrives. On failure
  * (channel gone, too many pending) nothing is queued and err says why
  * (status UNAVAILABLE or RESOURCE_EXHAUSTED). */
-int executor_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
-		 size_t len, executor_reply_fn fn, struct kerr *err);
+int executor_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+		     const void *payload, size_t len, executor_reply_fn fn, struct kerr *err);
 void executor_stop(struct frontend *fe);
 /* Forward a request whose reply is the call's answer as it is: OK answers
  * empty, a protobuf reply with the message decoded (INTERNAL when it does
  * not decode: the host only ever gets a well-formed message of the
  * declared type), ERROR with its status and text. */
 void executor_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-		  const void *payload, size_t len);
+		      const void *payload, size_t len);
 /* The same for a decoded protobuf request, re-encoded (so the executor gets
  * only the fields we understood). */
 void executor_forward_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-			  const ProtobufCMessage *req);
+			      const ProtobufCMessage *req);
 /* A request with a context: fn runs exactly once, with the reply or the
  * failure, or with call, reply and failure NULL when the ttRPC call was
  * cancelled meanwhile: ctx is always given back. On failure (returns < 0)
  * fn does not run and ctx is the caller's. */
 typedef void (*executor_ctx_fn)(struct frontend *fe, struct ttrpc_call *call,
-			    const struct ipc_msg *reply, const struct kerr *failure, void *ctx);
+				const struct ipc_msg *reply, const struct kerr *failure, void *ctx);
 int executor_request_message(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-			 const ProtobufCMessage *req, executor_ctx_fn fn, void *ctx, struct kerr *err);
+			     const ProtobufCMessage *req, executor_ctx_fn fn, void *ctx,
+			     struct kerr *err);
 
 /* ---- monitors.c ---- */
 
@@ -136,7 +137,7 @@ void monitors_wait_process(struct frontend *fe, struct ttrpc_call *call, const c
  * now or later; req, decoded and checked against the connection's bounds,
  * is rpc_dispatch's, freed when the handler returns ---- */
 
-#define RPC_HANDLER(name)                                                                  \
+#define RPC_HANDLER(name) \
 	void name(struct frontend *fe, struct ttrpc_call *call, const ProtobufCMessage *req)
 RPC_HANDLER(rpc_get_guest_details);
 RPC_HANDLER(rpc_create_sandbox);

@@ -22,7 +22,8 @@ RPC_HANDLER(rpc_set_guest_date_time)
 	if (t.sec < 0 || t.usec < 0 || t.usec > 999999) {
 		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT,
 				"SetGuestDateTime: %" PRId64 " s %" PRId64 " us is not a time "
-				"(seconds >= 0, microseconds 0..999999)", t.sec, t.usec);
+				"(seconds >= 0, microseconds 0..999999)",
+				t.sec, t.usec);
 		return;
 	}
 	log_info("SetGuestDateTime %" PRId64 ".%06" PRId64, t.sec, t.usec);
@@ -40,7 +41,8 @@ RPC_HANDLER(rpc_reseed_random_dev)
 	}
 	if (r->data.len == 0) {
 		/* As upstream ("missing entropy data"). */
-		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "ReseedRandomDev: missing entropy data");
+		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT,
+				"ReseedRandomDev: missing entropy data");
 		return;
 	}
 	executor_forward(fe, call, IPC_RESEED_RANDOM_DEV_REQ, r->data.data, r->data.len);
@@ -68,7 +70,7 @@ RPC_HANDLER(rpc_get_volume_stats)
 	}
 	/* The answer, a VolumeStatsResponse, is decoded before it goes back. */
 	executor_forward(fe, call, IPC_GET_VOLUME_STATS_REQ, r->volume_guest_path,
-		     strlen(r->volume_guest_path));
+			 strlen(r->volume_guest_path));
 }
 
 RPC_HANDLER(rpc_copy_file)
@@ -82,7 +84,8 @@ RPC_HANDLER(rpc_copy_file)
 		return;
 	}
 	if (r->offset < 0 || r->file_size < 0) {
-		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT, "CopyFile: negative offset or file_size");
+		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT,
+				"CopyFile: negative offset or file_size");
 		return;
 	}
 	log_debug("CopyFile %zu bytes at %" PRId64, r->data.len, r->offset);
@@ -117,7 +120,8 @@ RPC_HANDLER(rpc_mem_hotplug_by_probe)
 		return;
 	}
 	/* uint64_t[] already: the addresses as they are. */
-	executor_forward(fe, call, IPC_MEM_HOTPLUG_BY_PROBE_REQ, r->memhotplugprobeaddr, n * sizeof(uint64_t));
+	executor_forward(fe, call, IPC_MEM_HOTPLUG_BY_PROBE_REQ, r->memhotplugprobeaddr,
+			 n * sizeof(uint64_t));
 }
 
 RPC_HANDLER(rpc_add_swap_path)

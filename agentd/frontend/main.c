@@ -122,8 +122,8 @@ static int check_fds(int listen_fd, int executor_fd, struct kerr *err)
 	int v = 0;
 	socklen_t len = sizeof(v);
 	if (fstat(listen_fd, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return kerr_set(err, -EBADF, "no listening socket on fd %d (run kata-agent instead)",
-				listen_fd);
+		return kerr_set(err, -EBADF,
+				"no listening socket on fd %d (run kata-agent instead)", listen_fd);
 	if (getsockopt(listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0 || !v)
 		return kerr_set(err, -EINVAL, "fd %d is not a listening socket", listen_fd);
 	int fl = fcntl(listen_fd, F_GETFL);
@@ -132,8 +132,10 @@ static int check_fds(int listen_fd, int executor_fd, struct kerr *err)
 	len = sizeof(v);
 	if (fstat(executor_fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
 	    getsockopt(executor_fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != SOCK_SEQPACKET)
-		return kerr_set(err, -EBADF, "no SOCK_SEQPACKET executor channel on fd %d", executor_fd);
-	if (fcntl(listen_fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(executor_fd, F_SETFD, FD_CLOEXEC) < 0)
+		return kerr_set(err, -EBADF, "no SOCK_SEQPACKET executor channel on fd %d",
+				executor_fd);
+	if (fcntl(listen_fd, F_SETFD, FD_CLOEXEC) < 0 ||
+	    fcntl(executor_fd, F_SETFD, FD_CLOEXEC) < 0)
 		return kerr_set(err, -errno, "FD_CLOEXEC: %s", strerror(errno));
 	return 0;
 }
@@ -169,16 +171,36 @@ static int parse_options(int argc, char **argv, struct frontend *fe, struct star
 	int o, bad = 0;
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (o) {
-		case 'L': bad = number_parse_ulong(optarg, 1024, &s->listen_fd); break;
-		case 'E': bad = number_parse_ulong(optarg, 1024, &s->executor_fd); break;
-		case 'P': bad = number_parse_ulong(optarg, 1024, &s->passfd_fd); break;
-		case 'u': bad = number_parse_ulong(optarg, 0xfffffffe, &s->uid); break;
-		case 'g': bad = number_parse_ulong(optarg, 0xfffffffe, &s->gid); break;
-		case 'G': bad = number_parse_ulong(optarg, 0xffffffff, &gen); break;
-		case 'l': bad = log_level_parse(optarg, &s->level); break;
-		case 'e': bad = endpoints_parse_list(&fe->policy, optarg); break;
-		case 'C': bad = options_parse_peer_cids(&fe->policy, optarg) ? -EINVAL : 0; break;
-		case 'T': s->trace = true; break;
+		case 'L':
+			bad = number_parse_ulong(optarg, 1024, &s->listen_fd);
+			break;
+		case 'E':
+			bad = number_parse_ulong(optarg, 1024, &s->executor_fd);
+			break;
+		case 'P':
+			bad = number_parse_ulong(optarg, 1024, &s->passfd_fd);
+			break;
+		case 'u':
+			bad = number_parse_ulong(optarg, 0xfffffffe, &s->uid);
+			break;
+		case 'g':
+			bad = number_parse_ulong(optarg, 0xfffffffe, &s->gid);
+			break;
+		case 'G':
+			bad = number_parse_ulong(optarg, 0xffffffff, &gen);
+			break;
+		case 'l':
+			bad = log_level_parse(optarg, &s->level);
+			break;
+		case 'e':
+			bad = endpoints_parse_list(&fe->policy, optarg);
+			break;
+		case 'C':
+			bad = options_parse_peer_cids(&fe->policy, optarg) ? -EINVAL : 0;
+			break;
+		case 'T':
+			s->trace = true;
+			break;
 		case 'V':
 			printf("kata-agent-frontend %s\n", KATA_AGENT_VERSION);
 			return 0;
@@ -248,7 +270,10 @@ static void frontend_free(struct frontend *fe, int sigfd)
 
 int main(int argc, char **argv)
 {
-	struct start s = { .listen_fd = 3, .executor_fd = 4, .uid = 65534, .gid = 65534,
+	struct start s = { .listen_fd = 3,
+			   .executor_fd = 4,
+			   .uid = 65534,
+			   .gid = 65534,
 			   .level = LOG_LVL_INFO };
 	struct frontend fe = { 0 };
 	options_init_defaults(&fe.policy);

@@ -42,8 +42,8 @@ int metrics_text_check(const uint8_t *p, size_t len, struct kerr *err)
 	return 0;
 }
 
-static void get_metrics_reply(struct frontend *fe, struct ttrpc_call *call, const struct ipc_msg *reply,
-			  const struct kerr *failure)
+static void get_metrics_reply(struct frontend *fe, struct ttrpc_call *call,
+			      const struct ipc_msg *reply, const struct kerr *failure)
 {
 	if (!reply) {
 		ttrpc_call_fail_err(call, failure);

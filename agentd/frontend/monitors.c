@@ -110,7 +110,7 @@ struct fe_write {
 	struct ttrpc_call *call; /* NULL once cancelled */
 	char exec_id[IPC_ID_MAX];
 	size_t off, len;
-	uint8_t data[];          /* the request's, copied: the call outlives it */
+	uint8_t data[]; /* the request's, copied: the call outlives it */
 };
 
 /* The host streams of one CreateContainer/ExecProcess on their way to the
@@ -119,7 +119,7 @@ struct fe_attach {
 	struct ttrpc_call *call; /* NULL once cancelled */
 	unsigned left;
 	bool failed;
-	struct kerr failure;     /* the first refusal */
+	struct kerr failure; /* the first refusal */
 };
 
 struct mon_req {
@@ -329,8 +329,8 @@ static int mon_send(struct fe_mon *m, struct mon_req *r, uint32_t type, const vo
 	if (!m->chan) {
 		free(r);
 		return kerr_set_status(err, GRPC_UNAVAILABLE, -EPIPE,
-				       "container %s: monitor channel closed: %s",
-				       m->container_id, m->gone_reason);
+				       "container %s: monitor channel closed: %s", m->container_id,
+				       m->gone_reason);
 	}
 	if (m->reqs.n >= MON_MAX_REQS) {
 		free(r);
@@ -380,7 +380,8 @@ static struct fe_mon *mon_get(struct frontend *fe, const char *cid, struct kerr 
 {
 	struct fe_mon *m = mon_find(fe, cid);
 	if (!m)
-		kerr_set_status(err, GRPC_INVALID_ARGUMENT, -ENOENT, "Invalid container id %s", cid);
+		kerr_set_status(err, GRPC_INVALID_ARGUMENT, -ENOENT, "Invalid container id %s",
+				cid);
 	return m;
 }
 
@@ -694,7 +695,7 @@ static void on_read_reply(struct fe_mon *m, struct mon_req *r, const struct ipc_
 }
 
 void monitors_read_stream(struct frontend *fe, struct ttrpc_call *call, const char *cid,
-		   const char *eid, unsigned stream, uint32_t len)
+			  const char *eid, unsigned stream, uint32_t len)
 {
 	struct kerr err = { 0 };
 	struct fe_mon *m = mon_get(fe, cid, &err);
@@ -759,8 +760,8 @@ static void write_next(struct fe_write *w)
 	r->w = w;
 	memcpy(buf, w->exec_id, IPC_ID_MAX);
 	memcpy(buf + sizeof(struct ipc_stdio_write), w->data + w->off, n);
-	if (mon_send(m, r, IPC_WRITE_STDIN_REQ, buf, sizeof(struct ipc_stdio_write) + n, -1,
-		     &err) < 0)
+	if (mon_send(m, r, IPC_WRITE_STDIN_REQ, buf, sizeof(struct ipc_stdio_write) + n, -1, &err) <
+	    0)
 		write_finish(w, &err, 0);
 }
 
@@ -776,7 +777,8 @@ static void on_write_reply(struct fe_mon *m, struct mon_req *r, const struct ipc
 	size_t left = w->len - w->off;
 	if (d->len > left || d->len > IPC_STDIO_CHUNK) {
 		struct kerr e = { 0 };
-		kerr_set_status(&e, GRPC_INTERNAL, -EPROTO, "monitor reports %llu bytes written of %zu",
+		kerr_set_status(&e, GRPC_INTERNAL, -EPROTO,
+				"monitor reports %llu bytes written of %zu",
 				(unsigned long long)d->len, left);
 		write_finish(w, &e, 0);
 		if (m->chan)
@@ -808,7 +810,8 @@ void monitors_write_stdin(struct frontend *fe, struct ttrpc_call *call,
 	}
 	*w = (struct fe_write){ .mon = m, .call = call, .len = req->data.len };
 	memcpy(w->data, req->data.data, req->data.len);
-	snprintf(w->exec_id, sizeof(w->exec_id), "%s", ipc_exec_name(req->container_id, req->exec_id));
+	snprintf(w->exec_id, sizeof(w->exec_id), "%s",
+		 ipc_exec_name(req->container_id, req->exec_id));
 	ttrpc_call_set_cancel(call, on_write_cancel, w);
 	m->busy++;
 	write_next(w);

@@ -27,8 +27,8 @@ struct oom_waiter {
 	struct frontend *fe;
 };
 
-static void on_poll_reply(struct frontend *fe, struct ttrpc_call *call,
-			  const struct ipc_msg *reply, const struct kerr *failure);
+static void on_poll_reply(struct frontend *fe, struct ttrpc_call *call, const struct ipc_msg *reply,
+			  const struct kerr *failure);
 
 /* Ask the executor for the next event; also acknowledges the previous one. */
 static int send_poll(struct frontend *fe, struct kerr *err)
@@ -87,8 +87,8 @@ static void fail_waiters(struct frontend *fe, const struct kerr *why)
 	}
 }
 
-static void on_poll_reply(struct frontend *fe, struct ttrpc_call *call,
-			  const struct ipc_msg *reply, const struct kerr *failure)
+static void on_poll_reply(struct frontend *fe, struct ttrpc_call *call, const struct ipc_msg *reply,
+			  const struct kerr *failure)
 {
 	fe->oom_polling = false;
 	if (!reply) {

@@ -104,7 +104,7 @@ RPC_HANDLER(rpc_get_guest_details)
 	};
 	struct kerr err = { 0 };
 	if (executor_request(fe, call, IPC_GET_GUEST_DETAILS_REQ, &ir, sizeof(ir),
-			 get_guest_details_reply, &err) < 0)
+			     get_guest_details_reply, &err) < 0)
 		ttrpc_call_fail_err(call, &err);
 }
 
@@ -183,7 +183,8 @@ void rpc_dispatch(struct ttrpc_call *call, void *data)
 	const char *method = ttrpc_call_method(call);
 	char sbuf[96], mbuf[96];
 
-	const struct rpc_method *rm = rpc_catalog_find(service ? service : "", method ? method : "");
+	const struct rpc_method *rm = rpc_catalog_find(service ? service : "",
+						       method ? method : "");
 	if (!rm) {
 		safe_name(service, sbuf, sizeof(sbuf));
 		safe_name(method, mbuf, sizeof(mbuf));
@@ -212,8 +213,8 @@ void rpc_dispatch(struct ttrpc_call *call, void *data)
 	const struct rpc_handler *h = find_handler(rm->service, rm->method);
 	if (!h) {
 		protobuf_c_message_free_unpacked(req, NULL);
-		ttrpc_call_fail(call, GRPC_UNIMPLEMENTED, "%s/%s is not implemented yet", rm->service,
-				rm->method);
+		ttrpc_call_fail(call, GRPC_UNIMPLEMENTED, "%s/%s is not implemented yet",
+				rm->service, rm->method);
 		return;
 	}
 	log_debug("%s/%s", rm->service, rm->method);

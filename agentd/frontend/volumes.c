@@ -41,7 +41,8 @@ RPC_HANDLER(rpc_resize_volume)
 	if (r->volume_guest_path[0] != '/' || len >= IPC_PATH_MAX) {
 		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT,
 				"ResizeVolume: volume_guest_path is not an absolute path of fewer "
-				"than %u bytes", IPC_PATH_MAX);
+				"than %u bytes",
+				IPC_PATH_MAX);
 		return;
 	}
 	/* The header, then the path: a byte buffer, as a struct holding the

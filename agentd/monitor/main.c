@@ -46,20 +46,19 @@ enum { FD_EXECUTOR = 3, FD_LAUNCHER = 4, FD_FRONTEND = 5 };
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: kata-agent-monitor --container-id ID [OPTIONS]\n"
-		"The per-container monitor of kata-agent. Started by kata-agent-executor, one\n"
-		"per container, with SOCK_SEQPACKET channels on fd 3 (executor), 4 (launcher)\n"
-		"and 5 (front-end); not by hand.\n\n"
-		"  --container-id ID   the container it serves ([A-Za-z0-9][A-Za-z0-9_.-]*)\n"
-		"  --uid N, --gid N    ids to run as after confinement (default 65534, not 0)\n"
-		"  --log-level L       critical|error|warn|info|debug (default info)\n"
-		"  --stdio-buffer N    bytes of output kept per stream (default 1048576;\n"
-		"                      4096..67108864)\n"
-		"  --endpoints LIST    [endpoints] allowed, comma-separated request types\n"
-		"                      (absent: all; empty: none), enforced on the front-end\n"
-		"  --version           print the version and exit\n"
-		"  --help              print this help and exit\n");
+	fprintf(f, "Usage: kata-agent-monitor --container-id ID [OPTIONS]\n"
+		   "The per-container monitor of kata-agent. Started by kata-agent-executor, one\n"
+		   "per container, with SOCK_SEQPACKET channels on fd 3 (executor), 4 (launcher)\n"
+		   "and 5 (front-end); not by hand.\n\n"
+		   "  --container-id ID   the container it serves ([A-Za-z0-9][A-Za-z0-9_.-]*)\n"
+		   "  --uid N, --gid N    ids to run as after confinement (default 65534, not 0)\n"
+		   "  --log-level L       critical|error|warn|info|debug (default info)\n"
+		   "  --stdio-buffer N    bytes of output kept per stream (default 1048576;\n"
+		   "                      4096..67108864)\n"
+		   "  --endpoints LIST    [endpoints] allowed, comma-separated request types\n"
+		   "                      (absent: all; empty: none), enforced on the front-end\n"
+		   "  --version           print the version and exit\n"
+		   "  --help              print this help and exit\n");
 }
 
 /* ---- replies ---- */
@@ -222,8 +221,8 @@ static int on_close_stdin(struct ipc_chan *c, struct ipc_msg *msg, void *data, s
 {
 	struct monitor *m = data;
 	const struct ipc_exec_ref *x = msg->in;
-	struct mon_proc *p =
-		find_or_reply(m, c, msg->hdr.id, x->container_id, x->exec_id, LOOKUP_LIVE);
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, x->container_id, x->exec_id,
+					   LOOKUP_LIVE);
 	if (p) {
 		mon_stdin_close(p);
 		if (m->frontend == c)
@@ -267,8 +266,8 @@ static int on_wait_process(struct ipc_chan *c, struct ipc_msg *msg, void *data, 
 {
 	struct monitor *m = data;
 	const struct ipc_exec_ref *x = msg->in;
-	struct mon_proc *p =
-		find_or_reply(m, c, msg->hdr.id, x->container_id, x->exec_id, LOOKUP_LIVE);
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, x->container_id, x->exec_id,
+					   LOOKUP_LIVE);
 	struct kerr e = { 0 };
 	if (p && mon_wait(p, msg->hdr.id, &e) < 0)
 		chan_kerr(c, msg->hdr.id, &e);
@@ -407,7 +406,8 @@ static int frontend_attach(struct monitor *m, int fd, struct kerr *err)
 
 /* ---- executor channel ---- */
 
-static int on_mon_new_frontend(struct ipc_chan *c, struct ipc_msg *msg, void *data, struct kerr *err)
+static int on_mon_new_frontend(struct ipc_chan *c, struct ipc_msg *msg, void *data,
+			       struct kerr *err)
 {
 	struct monitor *m = data;
 	cleanup_close int fd = ipc_msg_take_fd(msg);
@@ -434,14 +434,15 @@ static int on_mon_signal(struct ipc_chan *c, struct ipc_msg *msg, void *data, st
 {
 	struct monitor *m = data;
 	const struct ipc_process_signal *s = msg->in;
-	struct mon_proc *p =
-		find_or_reply(m, c, msg->hdr.id, s->container_id, s->exec_id, LOOKUP_LIVE);
+	struct mon_proc *p = find_or_reply(m, c, msg->hdr.id, s->container_id, s->exec_id,
+					   LOOKUP_LIVE);
 	if (!p)
 		return 0;
 	/* An exited process: nothing left to signal; the executor keeps the
 	 * state machine and decides what that means. */
 	if (!p->exited && p->pidfd >= 0 &&
-	    syscall(SYS_pidfd_send_signal, p->pidfd, (int)s->signal, NULL, 0) < 0 && errno != ESRCH) {
+	    syscall(SYS_pidfd_send_signal, p->pidfd, (int)s->signal, NULL, 0) < 0 &&
+	    errno != ESRCH) {
 		char e[IPC_ERROR_MSG_MAX];
 		int en = errno;
 		snprintf(e, sizeof(e), "signal %u to process %s: %s", s->signal,
@@ -488,8 +489,8 @@ static void executor_closed(struct ipc_chan *c, const char *reason, void *data)
 {
 	struct monitor *m = data;
 	m->exec = NULL;
-	log_warn("executor channel closed%s%s; still serving the container",
-		 reason ? ": " : "", reason ? reason : "");
+	log_warn("executor channel closed%s%s; still serving the container", reason ? ": " : "",
+		 reason ? reason : "");
 	mon_check_done(m);
 }
 
@@ -560,7 +561,9 @@ static unsigned raise_nofile(void)
 			return MON_MAX_PROCS; /* cannot happen: soft up to hard is allowed */
 		if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
 			return MON_MAX_PROCS;
-		unsigned n = rl.rlim_cur > MON_OWN_FDS + 8 ? (unsigned)((rl.rlim_cur - MON_OWN_FDS - 4) / MON_FDS_PER_PROC) : 1;
+		unsigned n = rl.rlim_cur > MON_OWN_FDS + 8
+				     ? (unsigned)((rl.rlim_cur - MON_OWN_FDS - 4) / MON_FDS_PER_PROC)
+				     : 1;
 		log_warn("RLIMIT_NOFILE stays at %llu (raising it: %s): at most %u processes",
 			 (unsigned long long)rl.rlim_cur, strerror(errno), n);
 		return n;
@@ -570,7 +573,10 @@ static unsigned raise_nofile(void)
 
 static int check_fds(struct kerr *err)
 {
-	static const struct { int fd; const char *what; } need[] = {
+	static const struct {
+		int fd;
+		const char *what;
+	} need[] = {
 		{ FD_EXECUTOR, "executor" },
 		{ FD_LAUNCHER, "launcher" },
 		{ FD_FRONTEND, "front-end" },
@@ -622,15 +628,23 @@ static int parse_options(int argc, char **argv, struct monitor *m, struct start 
 			s->cid = optarg;
 			bad = ipc_id_valid(s->cid, false) ? 0 : -1;
 			break;
-		case 'u': bad = number_parse_ulong(optarg, 0xfffffffe, &s->uid); break;
-		case 'g': bad = number_parse_ulong(optarg, 0xfffffffe, &s->gid); break;
-		case 'l': bad = log_level_parse(optarg, &s->level); break;
+		case 'u':
+			bad = number_parse_ulong(optarg, 0xfffffffe, &s->uid);
+			break;
+		case 'g':
+			bad = number_parse_ulong(optarg, 0xfffffffe, &s->gid);
+			break;
+		case 'l':
+			bad = log_level_parse(optarg, &s->level);
+			break;
 		case 'b':
 			bad = number_parse_ulong(optarg, 64ul << 20, &s->bufsz);
 			if (!bad && s->bufsz < 4096)
 				bad = -1;
 			break;
-		case 'e': bad = endpoints_parse_list(&m->policy, optarg); break;
+		case 'e':
+			bad = endpoints_parse_list(&m->policy, optarg);
+			break;
 		case 'V':
 			printf("kata-agent-monitor %s\n", KATA_AGENT_VERSION);
 			return 0;
@@ -717,7 +731,9 @@ int main(int argc, char **argv)
 {
 	static struct monitor mon;
 	struct monitor *m = &mon;
-	struct start s = { .uid = 65534, .gid = 65534, .bufsz = MON_STREAM_BUF_DEFAULT,
+	struct start s = { .uid = 65534,
+			   .gid = 65534,
+			   .bufsz = MON_STREAM_BUF_DEFAULT,
 			   .level = LOG_LVL_INFO };
 	int r = parse_options(argc, argv, m, &s);
 	if (r >= 0)

@@ -51,15 +51,15 @@
 struct monitor;
 
 struct mon_stream {
-	int fd;          /* pipe read end / pty master; -1 once closed */
-	bool watched;    /* EPOLLIN registered (not while the buffer is full) */
-	bool eof;        /* the fd hit EOF (EIO on a pty whose slave is gone) */
-	uint8_t *buf;    /* ring of cap bytes holding [acked, end) */
+	int fd;       /* pipe read end / pty master; -1 once closed */
+	bool watched; /* EPOLLIN registered (not while the buffer is full) */
+	bool eof;     /* the fd hit EOF (EIO on a pty whose slave is gone) */
+	uint8_t *buf; /* ring of cap bytes holding [acked, end) */
 	size_t cap;
-	size_t start;    /* ring index of offset `acked` */
-	uint64_t acked;  /* everything before reached the host */
-	uint64_t sent;   /* everything before was sent to the current front-end */
-	uint64_t end;    /* everything before was read from the fd */
+	size_t start;   /* ring index of offset `acked` */
+	uint64_t acked; /* everything before reached the host */
+	uint64_t sent;  /* everything before was sent to the current front-end */
+	uint64_t end;   /* everything before was read from the fd */
 	bool read_pending;
 	uint32_t read_id;
 	uint32_t read_max;
@@ -81,7 +81,7 @@ struct mon_stream {
 	int sock;
 	bool sock_watched; /* EPOLLOUT registered: the socket was full */
 	bool passfd;
-	bool no_splice;    /* splice(2) refused this pair (a pty): read + write */
+	bool no_splice; /* splice(2) refused this pair (a pty): read + write */
 };
 
 struct mon_write {
@@ -98,7 +98,7 @@ struct mon_proc {
 	pid_t pid;
 	int pidfd;
 	bool terminal;
-	int in_fd;  /* stdin write end / dup of the pty master; -1 once closed */
+	int in_fd; /* stdin write end / dup of the pty master; -1 once closed */
 	bool in_watched;
 	struct mon_write *wq, **wq_tail;
 	unsigned nwrites;
@@ -130,10 +130,13 @@ struct monitor {
 	struct mon_proc *procs;
 	unsigned nprocs;
 	unsigned max_procs; /* MON_MAX_PROCS, or fewer when fds are short */
-	unsigned live; /* added and not yet reaped */
+	unsigned live;      /* added and not yet reaped */
 	bool shutting_down;
 	int sigfd;
-	struct { pid_t pid; int status; } recent[MON_RECENT_EXITS];
+	struct {
+		pid_t pid;
+		int status;
+	} recent[MON_RECENT_EXITS];
 	unsigned recent_next;
 	/* [endpoints] allowed from the executor (--endpoints): every
 	 * front-end request passes it (common/endpoints.h) */

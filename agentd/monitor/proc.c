@@ -267,8 +267,8 @@ int mon_stream_read(struct mon_proc *p, unsigned stream, uint32_t id, uint32_t m
 	}
 	if (s->read_pending)
 		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
-				       "%s of process %s: a read is already pending", mon_stream_name(i),
-				       mon_proc_name(p));
+				       "%s of process %s: a read is already pending",
+				       mon_stream_name(i), mon_proc_name(p));
 	s->read_pending = true;
 	s->read_seen = true;
 	s->read_id = id;
@@ -329,7 +329,8 @@ static void stdin_fail_all(struct mon_proc *p, int grpc, int errno_code, const c
 		struct mon_write *next = w->next;
 		if (w->id)
 			mon_error_to_frontend(p->mon, w->id, grpc, errno_code,
-					      "write to stdin of process %s: %s", mon_proc_name(p), why);
+					      "write to stdin of process %s: %s", mon_proc_name(p),
+					      why);
 		free(w);
 		w = next;
 	}
@@ -396,8 +397,8 @@ int mon_stdin_write(struct mon_proc *p, uint32_t id, const uint8_t *data, size_t
 				       "stdin of process %s is closed", mon_proc_name(p));
 	if (p->nwrites >= MON_MAX_PENDING_WRITES)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOBUFS,
-				       "stdin of process %s: %u writes already pending", mon_proc_name(p),
-				       MON_MAX_PENDING_WRITES);
+				       "stdin of process %s: %u writes already pending",
+				       mon_proc_name(p), MON_MAX_PENDING_WRITES);
 	struct mon_write *w = malloc(sizeof(*w) + len);
 	if (!w)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM,
@@ -457,8 +458,8 @@ static void stream_drain_arm(struct mon_proc *p, unsigned i)
 	if (s->fd < 0 || s->draining)
 		return;
 	if (ioctl(s->fd, FIONREAD, &n) < 0 || n < 0) {
-		log_warn("%s %s: FIONREAD: %s; output ends when the pipe is empty", mon_proc_name(p),
-			 mon_stream_name(i), strerror(errno));
+		log_warn("%s %s: FIONREAD: %s; output ends when the pipe is empty",
+			 mon_proc_name(p), mon_stream_name(i), strerror(errno));
 		n = 0;
 		s->drain_left = UINT64_MAX;
 	} else {
@@ -646,8 +647,8 @@ static void release_check(struct loop *l, void *data)
 		log_info("process %s released: %llu bytes of its output were not read within %d ms "
 			 "of its wait",
 			 id,
-			 (unsigned long long)(p->out[0].end - p->out[0].acked +
-					      p->out[1].end - p->out[1].acked),
+			 (unsigned long long)(p->out[0].end - p->out[0].acked + p->out[1].end -
+					      p->out[1].acked),
 			 MON_DRAIN_IDLE_MS);
 	proc_drop(p);
 	mon_released(m, id);
@@ -687,7 +688,8 @@ static int proc_room(struct monitor *m, const struct ipc_process_add *a, struct 
 	*old = mon_proc_find(m, a->exec_id);
 	if (*old && !((*old)->exited && (*old)->waited))
 		return kerr_set_status(err, GRPC_ALREADY_EXISTS, -EEXIST,
-				       "process %s already exists", a->exec_id[0] ? a->exec_id : "init");
+				       "process %s already exists",
+				       a->exec_id[0] ? a->exec_id : "init");
 	unsigned max = m->max_procs ? m->max_procs : MON_MAX_PROCS;
 	if (!*old && m->nprocs >= max)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOBUFS,
@@ -718,8 +720,8 @@ static struct mon_proc *proc_new(struct monitor *m, const struct ipc_process_add
 
 /* Our child? (CLONE_PARENT from the launcher). It may have exited and been
  * reaped already: *status its exit status then, else -1. */
-static int proc_is_child(struct monitor *m, const struct ipc_process_add *a, int pidfd,
-			 int *status, struct kerr *err)
+static int proc_is_child(struct monitor *m, const struct ipc_process_add *a, int pidfd, int *status,
+			 struct kerr *err)
 {
 	siginfo_t si;
 	memset(&si, 0, sizeof(si));

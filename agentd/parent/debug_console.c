@@ -35,7 +35,7 @@ struct session {
 	unsigned id;
 	pid_t pid;
 	bool reaped, ended;
-	int conn, master;             /* -1 once closed */
+	int conn, master; /* -1 once closed */
 	bool conn_eof, master_eof;
 	uint32_t conn_ev, master_ev;
 	size_t to_pty_len, to_conn_len;
@@ -57,13 +57,15 @@ int debug_console_find_shell(char *out, size_t len, struct kerr *err)
 	static const char *const shells[] = { "/bin/bash", "/bin/sh" };
 	for (size_t i = 0; i < sizeof(shells) / sizeof(shells[0]); i++) {
 		struct stat st;
-		if (stat(shells[i], &st) == 0 && S_ISREG(st.st_mode) && access(shells[i], X_OK) == 0) {
+		if (stat(shells[i], &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(shells[i], X_OK) == 0) {
 			snprintf(out, len, "%s", shells[i]);
 			return 0;
 		}
 	}
-	return kerr_set(err, -ENOENT, "no shell found to launch the debug console "
-				      "(tried /bin/bash, /bin/sh)");
+	return kerr_set(err, -ENOENT,
+			"no shell found to launch the debug console "
+			"(tried /bin/bash, /bin/sh)");
 }
 
 /* In the child: a new session on tty (made the controlling terminal when it

@@ -66,7 +66,8 @@ size_t gc_plan(const struct agent_options *o, bool have_initdata, gc_exists_fn e
 	memset(plan, 0, GC_MAX * sizeof(*plan));
 	if (level >= 1) {
 		struct gc_spec *s = &plan[n++];
-		*s = (struct gc_spec){ .id = "attestation-agent", .path = GC_AA_PATH,
+		*s = (struct gc_spec){ .id = "attestation-agent",
+				       .path = GC_AA_PATH,
 				       .socket = GC_AA_SOCKET };
 		push_arg(s, GC_AA_PATH);
 		push_arg(s, "--attestation_sock");
@@ -79,7 +80,8 @@ size_t gc_plan(const struct agent_options *o, bool have_initdata, gc_exists_fn e
 	}
 	if (level >= 2) {
 		struct gc_spec *s = &plan[n++];
-		*s = (struct gc_spec){ .id = "confidential-data-hub", .path = GC_CDH_PATH,
+		*s = (struct gc_spec){ .id = "confidential-data-hub",
+				       .path = GC_CDH_PATH,
 				       .socket = CDH_SOCKET_PATH,
 				       .env = "OCICRYPT_KEYPROVIDER_CONFIG=" GC_OCICRYPT_CONFIG };
 		push_arg(s, GC_CDH_PATH);
@@ -90,8 +92,8 @@ size_t gc_plan(const struct agent_options *o, bool have_initdata, gc_exists_fn e
 		*s = (struct gc_spec){ .id = "api-server-rest", .path = GC_API_SERVER_PATH };
 		push_arg(s, GC_API_SERVER_PATH);
 		push_arg(s, "--features");
-		push_arg(s, o->guest_components_rest_api ? o->guest_components_rest_api
-							  : "resource");
+		push_arg(s,
+			 o->guest_components_rest_api ? o->guest_components_rest_api : "resource");
 	}
 	return n;
 }
@@ -120,9 +122,11 @@ static int check_dirs(const char *path, char *why, size_t len)
 			return -errno;
 		}
 		if (st.st_uid != 0 || writable_by_others(&st)) {
-			snprintf(why, len, "its directory %s may be changed by others than root "
-				 "(owner %u, group %u, mode %04o)", dir, (unsigned)st.st_uid,
-				 (unsigned)st.st_gid, (unsigned)(st.st_mode & 07777));
+			snprintf(why, len,
+				 "its directory %s may be changed by others than root "
+				 "(owner %u, group %u, mode %04o)",
+				 dir, (unsigned)st.st_uid, (unsigned)st.st_gid,
+				 (unsigned)(st.st_mode & 07777));
 			return -EPERM;
 		}
 		if (slash == buf)
@@ -151,8 +155,10 @@ static int check_binary(const char *path, char *why, size_t len)
 		return -EACCES;
 	}
 	if (st.st_uid != 0 || writable_by_others(&st)) {
-		snprintf(why, len, "%s may be changed by others than root (owner %u, group %u, "
-			 "mode %04o)", real, (unsigned)st.st_uid, (unsigned)st.st_gid,
+		snprintf(why, len,
+			 "%s may be changed by others than root (owner %u, group %u, "
+			 "mode %04o)",
+			 real, (unsigned)st.st_uid, (unsigned)st.st_gid,
 			 (unsigned)(st.st_mode & 07777));
 		return -EPERM;
 	}
@@ -168,14 +174,17 @@ static bool plan_available(const struct gc_spec *plan, size_t n, const char *pro
 		int r = check_binary(plan[i].path, why, sizeof(why));
 		if (r == -ENOENT) {
 			log_info("%s not found: no guest component is started "
-				 "(agent.guest_components_procs=%s)", plan[i].path, procs);
+				 "(agent.guest_components_procs=%s)",
+				 plan[i].path, procs);
 			return false;
 		}
 		if (r < 0) {
 			json_t *f = json_pack("{s:s,s:s}", "component", plan[i].id, "path",
 					      plan[i].path);
-			log_fields(LOG_LVL_ERROR, f, "refusing to run %s as root: %s; no guest "
-				   "component is started", plan[i].path, why);
+			log_fields(LOG_LVL_ERROR, f,
+				   "refusing to run %s as root: %s; no guest "
+				   "component is started",
+				   plan[i].path, why);
 			return false;
 		}
 	}
@@ -212,8 +221,7 @@ static void remove_stale(const char *sock)
 
 static bool socket_ready(const char *sock)
 {
-	cleanup_close int fd = sys_openat2(AT_FDCWD, sock, O_PATH | O_CLOEXEC,
-					   RESOLVE_NO_SYMLINKS);
+	cleanup_close int fd = sys_openat2(AT_FDCWD, sock, O_PATH | O_CLOEXEC, RESOLVE_NO_SYMLINKS);
 	struct stat st;
 	return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
@@ -316,8 +324,8 @@ static void on_poll(struct loop *l, void *data)
 		json_t *f = json_pack("{s:s,s:s,s:I}", "component", p->spec.id, "socket",
 				      p->spec.socket, "wait-ms",
 				      (json_int_t)((now - p->started) / NS_PER_MS));
-		log_fields(LOG_LVL_INFO, f, "guest component %s is ready: %s exists",
-			   p->spec.id, p->spec.socket);
+		log_fields(LOG_LVL_INFO, f, "guest component %s is ready: %s exists", p->spec.id,
+			   p->spec.socket);
 		gc->waiting = false;
 		gc->next++;
 		step(gc);
@@ -327,7 +335,8 @@ static void on_poll(struct loop *l, void *data)
 		json_t *f = json_pack("{s:s,s:s,s:i,s:s}", "component", p->spec.id, "path",
 				      p->spec.path, "child-pid", (int)p->pid, "socket",
 				      p->spec.socket);
-		log_fields(LOG_LVL_ERROR, f, "guest component %s (%s, pid %d) did not create %s "
+		log_fields(LOG_LVL_ERROR, f,
+			   "guest component %s (%s, pid %d) did not create %s "
 			   "within %llu s (agent.launch_process_timeout + 1 s, as upstream)",
 			   p->spec.id, p->spec.path, (int)p->pid, p->spec.socket,
 			   (unsigned long long)gc->timeout_s + 1);
@@ -408,9 +417,13 @@ int guest_components_start(struct guest_components **out, struct loop *loop,
 	struct guest_components *gc = calloc(1, sizeof(*gc));
 	if (!gc)
 		return kerr_set(err, -ENOMEM, "guest components: out of memory");
-	*gc = (struct guest_components){ .loop = loop, .n = n, .stdio_fd = stdio_fd,
+	*gc = (struct guest_components){ .loop = loop,
+					 .n = n,
+					 .stdio_fd = stdio_fd,
 					 .timeout_s = o->launch_process_timeout_ms / 1000,
-					 .done = done, .data = data, .self = getpid() };
+					 .done = done,
+					 .data = data,
+					 .self = getpid() };
 	for (size_t i = 0; i < n; i++)
 		gc->procs[i].spec = plan[i];
 	/* from the loop, so done is never called from inside this function */

@@ -93,11 +93,11 @@
 #define GC_POLL_MS 20
 
 struct gc_spec {
-	const char *id;                 /* "attestation-agent", ... */
+	const char *id; /* "attestation-agent", ... */
 	const char *path;
-	const char *argv[GC_MAX_ARGV];  /* argv[0] = path; NULL-terminated */
-	const char *env;                /* "NAME=VALUE" added, or NULL */
-	const char *socket;             /* waited for, or NULL */
+	const char *argv[GC_MAX_ARGV]; /* argv[0] = path; NULL-terminated */
+	const char *env;               /* "NAME=VALUE" added, or NULL */
+	const char *socket;            /* waited for, or NULL */
 };
 
 /* Whether a config file is there to pass with -c (tests pass their own). */

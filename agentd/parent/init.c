@@ -70,8 +70,8 @@ static const struct init_mount early_mounts[] = {
  * cpu,cpuacct co-mount, no name=systemd hierarchy: upstream has neither, and
  * rustjail-compatible cgroup paths expect /sys/fs/cgroup/<controller>). */
 static const char *const v1_controllers[] = {
-	"cpu",  "cpuacct", "blkio",    "cpuset",   "memory", "devices", "freezer",
-	"net_cls", "perf_event", "net_prio", "hugetlb", "pids", "rdma",
+	"cpu",     "cpuacct",    "blkio",    "cpuset",  "memory", "devices", "freezer",
+	"net_cls", "perf_event", "net_prio", "hugetlb", "pids",   "rdma",
 };
 
 static int mkdir_p(const char *path, mode_t mode, struct kerr *err)
@@ -225,8 +225,7 @@ static bool is_v1_controller(const char *name)
 
 /* Enabled controllers of /proc/cgroups that upstream mounts, in file order.
  * Returns how many were stored in names (each at most 31 chars). */
-static int v1_enabled_controllers(char names[][32], size_t max, bool *has_devices,
-				  struct kerr *err)
+static int v1_enabled_controllers(char names[][32], size_t max, bool *has_devices, struct kerr *err)
 {
 	cleanup_fclose FILE *f = fopen("/proc/cgroups", "re");
 	if (!f)
@@ -275,15 +274,17 @@ static int cgroups_v1(struct kerr *err)
 		return 0;
 	}
 
-	struct init_mount root = { "tmpfs", "tmpfs", CGROUP_ROOT, fl, "mode=755", TMPFS_MAGIC, false };
+	struct init_mount root = {
+		"tmpfs", "tmpfs", CGROUP_ROOT, fl, "mode=755", TMPFS_MAGIC, false
+	};
 	r = mount_one(&root, err);
 	if (r < 0)
 		return r;
 	for (int i = 0; i < n; i++) {
 		char target[64];
 		snprintf(target, sizeof(target), CGROUP_ROOT "/%.31s", names[i]);
-		struct init_mount m = { "cgroup", "cgroup", target, fl | MS_RELATIME, names[i],
-					CGROUP_SUPER_MAGIC, false };
+		struct init_mount m = { "cgroup", "cgroup",           target, fl | MS_RELATIME,
+					names[i], CGROUP_SUPER_MAGIC, false };
 		r = mount_one(&m, err);
 		if (r < 0)
 			return r;
@@ -337,9 +338,10 @@ static void v2_enable_controllers(void)
 
 static int cgroups_v2(struct kerr *err)
 {
-	struct init_mount m = { "cgroup2", "cgroup2", CGROUP_ROOT,
-				MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME,
-				"nsdelegate", CGROUP2_SUPER_MAGIC, false };
+	struct init_mount m = { "cgroup2",    "cgroup2",
+				CGROUP_ROOT,  MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME,
+				"nsdelegate", CGROUP2_SUPER_MAGIC,
+				false };
 	int r = mount_one(&m, err);
 	if (r < 0)
 		return r;

@@ -49,8 +49,9 @@ static void log_read(const char *path, const struct initdata *d, int policy_fd)
 		 initdata_get(d, INITDATA_CDH_NAME) ? ", " INITDATA_CDH_NAME : "");
 	json_t *f = json_pack("{s:s,s:s,s:s,s:s}", "initdata-device", path, "version", d->version,
 			      "algorithm", d->algorithm, "digest", digest ? digest : "");
-	log_fields(LOG_LVL_INFO, f, "initdata from %s (version %s, %s): wrote %s in " INITDATA_DIR
-		   "%s", path, d->version, d->algorithm, files,
+	log_fields(LOG_LVL_INFO, f,
+		   "initdata from %s (version %s, %s): wrote %s in " INITDATA_DIR "%s", path,
+		   d->version, d->algorithm, files,
 		   policy_fd >= 0 ? "; policy.rego kept in memory for the policy" : "");
 }
 

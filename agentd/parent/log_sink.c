@@ -31,13 +31,13 @@ struct log_sink {
 	struct loop *loop;
 	int listen_fd;
 	int pipe_r, pipe_w;
-	int conn;           /* the reader, -1 when none */
+	int conn; /* the reader, -1 when none */
 	uint32_t conn_events;
 	struct line *head, *tail;
 	size_t queued, max;
-	uint64_t dropped;       /* total */
-	uint64_t to_announce;   /* dropped since the last notice */
-	char *part;             /* an incomplete line read from the pipe */
+	uint64_t dropped;     /* total */
+	uint64_t to_announce; /* dropped since the last notice */
+	char *part;           /* an incomplete line read from the pipe */
 	size_t part_len;
 };
 

@@ -78,7 +78,7 @@ struct parent {
 	const char *shared_dir, *cgroup_parent;
 	const char *pause_bundle; /* the guest image's pause bundle (guest pull) */
 	unsigned long mon_uid, mon_gid;
-	char *endpoints;      /* comma-joined allowed list, NULL = unrestricted */
+	char *endpoints; /* comma-joined allowed list, NULL = unrestricted */
 	unsigned long fe_uid, fe_gid;
 	bool pid1;
 	pid_t self;
@@ -93,7 +93,7 @@ struct parent {
 
 	pid_t executor_pid;
 	bool executor_unclean; /* it died, or had to be killed: teardown.h */
-	struct ipc_chan *ctl; /* control channel to the executor */
+	struct ipc_chan *ctl;  /* control channel to the executor */
 
 	pid_t frontend_pid;
 	unsigned generation;
@@ -115,12 +115,12 @@ struct parent {
 	struct loop_timer *policy_timer;
 	struct policy_source policy;
 
-	struct log_sink *sink;     /* agent.log_vport, else NULL */
-	struct debug_console *dc;  /* agent.debug_console, else NULL */
+	struct log_sink *sink;    /* agent.log_vport, else NULL */
+	struct debug_console *dc; /* agent.debug_console, else NULL */
 
-	struct initdata_boot initdata;  /* what initdata gave at start */
-	struct guest_components *gc;    /* launched components, else NULL */
-	bool served;                    /* it got as far as its event loop */
+	struct initdata_boot initdata; /* what initdata gave at start */
+	struct guest_components *gc;   /* launched components, else NULL */
+	bool served;                   /* it got as far as its event loop */
 };
 
 /* ---- helpers ---- */
@@ -132,8 +132,8 @@ static const char *signame(int sig)
 }
 
 /* Log how a child ended, as one line with machine-readable fields. */
-static void log_exit(enum log_level lvl, const char *role, pid_t pid, int status,
-		     uint64_t lived_ns, unsigned generation)
+static void log_exit(enum log_level lvl, const char *role, pid_t pid, int status, uint64_t lived_ns,
+		     unsigned generation)
 {
 	json_t *f = json_object();
 	/* The field uses the process names of the start lines ("frontend"). */
@@ -210,11 +210,13 @@ static void on_kill_timer(struct loop *l, void *data)
 	struct parent *p = data;
 	p->kill_timer = NULL;
 	if (p->frontend_pid) {
-		log_warn("front-end (pid %d) still alive after SIGTERM: SIGKILL", (int)p->frontend_pid);
+		log_warn("front-end (pid %d) still alive after SIGTERM: SIGKILL",
+			 (int)p->frontend_pid);
 		kill(p->frontend_pid, SIGKILL);
 	}
 	if (p->executor_pid) {
-		log_warn("executor (pid %d) still alive after SIGTERM: SIGKILL", (int)p->executor_pid);
+		log_warn("executor (pid %d) still alive after SIGTERM: SIGKILL",
+			 (int)p->executor_pid);
 		kill(p->executor_pid, SIGKILL);
 	}
 	if (p->policy_pid)
@@ -248,7 +250,8 @@ static void begin_shutdown(struct parent *p, int code, const char *why)
 		kill(p->policy_pid, SIGTERM);
 	guest_components_stop(p->gc);
 	if (p->frontend_pid || p->executor_pid || p->policy_pid || guest_components_alive(p->gc))
-		p->kill_timer = loop_timer_add(p->loop, loop_now_ns() + STOP_GRACE_NS, on_kill_timer, p);
+		p->kill_timer = loop_timer_add(p->loop, loop_now_ns() + STOP_GRACE_NS,
+					       on_kill_timer, p);
 	maybe_done(p);
 }
 
@@ -294,8 +297,8 @@ static void schedule_frontend(struct parent *p)
 		start_frontend(p);
 		return;
 	}
-	log_warn("front-end died %d times within %llu s: next start in %llu ms",
-		 RESTART_BURST + 1, (unsigned long long)(RESTART_WINDOW_NS / NS_PER_S),
+	log_warn("front-end died %d times within %llu s: next start in %llu ms", RESTART_BURST + 1,
+		 (unsigned long long)(RESTART_WINDOW_NS / NS_PER_S),
 		 (unsigned long long)(delay / NS_PER_MS));
 	p->restart_timer = loop_timer_add(p->loop, now + delay, on_restart_timer, p);
 }
@@ -422,8 +425,14 @@ static void start_policy(struct parent *p)
 	snprintf(uid, sizeof(uid), "%lu", p->fe_uid);
 	snprintf(gid, sizeof(gid), "%lu", p->fe_gid);
 	char *argv[] = {
-		(char *)"kata-agent-policy", (char *)"--uid", uid, (char *)"--gid", gid,
-		(char *)"--log-level", (char *)log_level_name(p->opts.log_level), NULL,
+		(char *)"kata-agent-policy",
+		(char *)"--uid",
+		uid,
+		(char *)"--gid",
+		gid,
+		(char *)"--log-level",
+		(char *)log_level_name(p->opts.log_level),
+		NULL,
 	};
 	pid_t pid = spawn(p, p->policy_path, argv, &child_end, 1, &err);
 	if (pid < 0) {
@@ -460,7 +469,7 @@ static int send_policy(struct parent *p, struct kerr *err)
  * runtime waits for when tracing). The front-end's SIGTERM grace lets it
  * write that answer first. */
 static int on_ctl_sandbox_destroyed(struct ipc_chan *c, struct ipc_msg *m, void *data,
-				struct kerr *err)
+				    struct kerr *err)
 {
 	begin_shutdown(data, 0, "the sandbox was destroyed (DestroySandbox)");
 	return 0;
@@ -504,20 +513,38 @@ static int start_executor(struct parent *p, struct kerr *err)
 	snprintf(pipesz, sizeof(pipesz), "%u", p->opts.container_pipe_size);
 	char *argv[33] = {
 		(char *)"kata-agent-executor",
-		(char *)"--ctl-fd", (char *)"3",
-		(char *)"--log-level", (char *)log_level_name(p->opts.log_level),
-		(char *)"--monitor-path", p->monitor_path,
-		(char *)"--shared-dir", (char *)p->shared_dir,
-		(char *)"--cgroup-parent", (char *)p->cgroup_parent,
-		(char *)"--monitor-uid", muid,
-		(char *)"--monitor-gid", mgid,
-		(char *)"--container-pipe-size", pipesz,
-		(char *)"--hotplug-timeout-ms", hotplug,
-		(char *)"--passfd-listener-port", passfd,
-		(char *)"--cdh-api-timeout-ms", cdh_api,
-		(char *)"--image-pull-timeout-ms", pull,
-		(char *)"--pause-bundle", (char *)p->pause_bundle,
-		NULL, NULL, NULL, NULL, NULL, NULL,
+		(char *)"--ctl-fd",
+		(char *)"3",
+		(char *)"--log-level",
+		(char *)log_level_name(p->opts.log_level),
+		(char *)"--monitor-path",
+		p->monitor_path,
+		(char *)"--shared-dir",
+		(char *)p->shared_dir,
+		(char *)"--cgroup-parent",
+		(char *)p->cgroup_parent,
+		(char *)"--monitor-uid",
+		muid,
+		(char *)"--monitor-gid",
+		mgid,
+		(char *)"--container-pipe-size",
+		pipesz,
+		(char *)"--hotplug-timeout-ms",
+		hotplug,
+		(char *)"--passfd-listener-port",
+		passfd,
+		(char *)"--cdh-api-timeout-ms",
+		cdh_api,
+		(char *)"--image-pull-timeout-ms",
+		pull,
+		(char *)"--pause-bundle",
+		(char *)p->pause_bundle,
+		NULL,
+		NULL,
+		NULL,
+		NULL,
+		NULL,
+		NULL,
 	};
 	/* Optional flags fill the NULL slots. */
 	size_t a = sizeof(argv) / sizeof(argv[0]) - 6;
@@ -554,8 +581,8 @@ static void reap(struct parent *p)
 		uint64_t now = loop_now_ns();
 		if (pid == p->frontend_pid) {
 			p->frontend_pid = 0;
-			log_exit(p->stopping ? LOG_LVL_INFO : LOG_LVL_WARN, "front-end", pid, status,
-				 now - p->frontend_started, p->generation);
+			log_exit(p->stopping ? LOG_LVL_INFO : LOG_LVL_WARN, "front-end", pid,
+				 status, now - p->frontend_started, p->generation);
 			if (!p->stopping)
 				schedule_frontend(p);
 		} else if (pid == p->policy_pid) {
@@ -567,8 +594,8 @@ static void reap(struct parent *p)
 		} else if (pid == p->executor_pid) {
 			p->executor_pid = 0;
 			p->executor_unclean = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
-			log_exit(p->stopping ? LOG_LVL_INFO : LOG_LVL_ERROR, "executor", pid, status,
-				 0, 0);
+			log_exit(p->stopping ? LOG_LVL_INFO : LOG_LVL_ERROR, "executor", pid,
+				 status, 0, 0);
 			if (!p->stopping)
 				on_executor_death(p);
 		} else if (!debug_console_reaped(p->dc, pid, status) &&
@@ -689,7 +716,8 @@ static void start_guest_extras(struct parent *p)
 			r = fd < 0 ? fd : debug_console_listen(&p->dc, p->loop, fd, shell, &err);
 			if (r >= 0)
 				log_warn("debug console: a root shell %s for each connection to vsock "
-					 "port %u", shell, p->opts.debug_console_vport);
+					 "port %u",
+					 shell, p->opts.debug_console_vport);
 		} else if (r >= 0) {
 			r = debug_console_serial(&p->dc, p->loop, DEBUG_CONSOLE_PATH, shell, &err);
 		}
@@ -708,7 +736,8 @@ static void on_components_done(bool ok, void *data)
 	if (ok)
 		start_frontend(p);
 	else
-		begin_shutdown(p, 1, "a guest component did not start (upstream's agent does not "
+		begin_shutdown(p, 1,
+			       "a guest component did not start (upstream's agent does not "
 			       "start then either)");
 }
 
@@ -982,7 +1011,8 @@ struct start {
 static int set_id(const char *who, const char *which, const char *arg, unsigned long *out)
 {
 	if (parse_id(arg, out) < 0) {
-		fprintf(stderr, "kata-agent: invalid --%s-%s %s (a non-zero id)\n", who, which, arg);
+		fprintf(stderr, "kata-agent: invalid --%s-%s %s (a non-zero id)\n", who, which,
+			arg);
 		return -1;
 	}
 	return 0;
@@ -995,18 +1025,42 @@ static int parse_options(int argc, char **argv, struct parent *p, struct start *
 	int o, bad = 0;
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (o) {
-		case 'c': s->cmdline = optarg; break;
-		case 'f': s->config = optarg; break;
-		case 'x': s->libexec = optarg; break;
-		case 'S': p->shared_dir = optarg; break;
-		case 'C': p->cgroup_parent = optarg; break;
-		case 'P': p->passfd_addr_arg = optarg; break;
-		case 'I': s->initdata = optarg; break;
-		case 'B': p->pause_bundle = optarg; break;
-		case 'U': bad = set_id("monitor", "uid", optarg, &p->mon_uid); break;
-		case 'G': bad = set_id("monitor", "gid", optarg, &p->mon_gid); break;
-		case 'u': bad = set_id("frontend", "uid", optarg, &p->fe_uid); break;
-		case 'g': bad = set_id("frontend", "gid", optarg, &p->fe_gid); break;
+		case 'c':
+			s->cmdline = optarg;
+			break;
+		case 'f':
+			s->config = optarg;
+			break;
+		case 'x':
+			s->libexec = optarg;
+			break;
+		case 'S':
+			p->shared_dir = optarg;
+			break;
+		case 'C':
+			p->cgroup_parent = optarg;
+			break;
+		case 'P':
+			p->passfd_addr_arg = optarg;
+			break;
+		case 'I':
+			s->initdata = optarg;
+			break;
+		case 'B':
+			p->pause_bundle = optarg;
+			break;
+		case 'U':
+			bad = set_id("monitor", "uid", optarg, &p->mon_uid);
+			break;
+		case 'G':
+			bad = set_id("monitor", "gid", optarg, &p->mon_gid);
+			break;
+		case 'u':
+			bad = set_id("frontend", "uid", optarg, &p->fe_uid);
+			break;
+		case 'g':
+			bad = set_id("frontend", "gid", optarg, &p->fe_gid);
+			break;
 		case 'V':
 			printf("kata-agent %s\n", KATA_AGENT_VERSION);
 			return 0;
@@ -1030,11 +1084,17 @@ static int parse_options(int argc, char **argv, struct parent *p, struct start *
 int main(int argc, char **argv)
 {
 	struct start s = { .cmdline = "/proc/cmdline" };
-	struct parent p = { .listen_fd = -1, .sigfd = -1, .passfd_fd = -1,
-			    .fe_uid = DEFAULT_FRONTEND_ID, .fe_gid = DEFAULT_FRONTEND_ID, .backoff = BACKOFF_MIN_NS,
-			    .shared_dir = "/run/kata-containers", .cgroup_parent = "",
+	struct parent p = { .listen_fd = -1,
+			    .sigfd = -1,
+			    .passfd_fd = -1,
+			    .fe_uid = DEFAULT_FRONTEND_ID,
+			    .fe_gid = DEFAULT_FRONTEND_ID,
+			    .backoff = BACKOFF_MIN_NS,
+			    .shared_dir = "/run/kata-containers",
+			    .cgroup_parent = "",
 			    .pause_bundle = "/pause_bundle",
-			    .mon_uid = 65534, .mon_gid = 65534,
+			    .mon_uid = 65534,
+			    .mon_gid = 65534,
 			    .initdata = { .policy_fd = -1 } };
 	int rc = parse_options(argc, argv, &p, &s);
 	if (rc >= 0)

@@ -119,7 +119,8 @@ static const struct hier *hier_of(const struct hier *h, size_t nh, const char *c
 		char copy[256], *save = NULL;
 		snprintf(copy, sizeof(copy), "%s", ctrls);
 		bool all = true;
-		for (char *c = strtok_r(copy, ",", &save); c && all; c = strtok_r(NULL, ",", &save)) {
+		for (char *c = strtok_r(copy, ",", &save); c && all;
+		     c = strtok_r(NULL, ",", &save)) {
 			char want[280];
 			snprintf(want, sizeof(want), ",%s,", c);
 			all = strstr(h[i].opts, want) != NULL;
@@ -169,7 +170,7 @@ static size_t container_cgroups(const pid_t *pids, size_t np, const char *parent
 			/* Only what lies below the agent's cgroup parent; with
 			 * none, anything but the root. */
 			if (parent[strspn(parent, "/")] ? strncmp(path, prefix, strlen(prefix))
-							 : !strcmp(path, "/"))
+							: !strcmp(path, "/"))
 				continue;
 			const struct hier *hh = hier_of(h, nh, c1 + 1);
 			char dir[PATH_MAX * 2];
@@ -233,7 +234,8 @@ static void remove_cgroups(char **dirs, size_t n, const char *parent)
 			log_warn("teardown: cgroup %s left behind: %s", dirs[i], strerror(errno));
 		char up[PATH_MAX];
 		snprintf(up, sizeof(up), "%s", dirs[i]);
-		for (char *s = strrchr(up, '/'); below_parent && s && s != up; s = strrchr(up, '/')) {
+		for (char *s = strrchr(up, '/'); below_parent && s && s != up;
+		     s = strrchr(up, '/')) {
 			*s = '\0';
 			const char *rel = strstr(up, parent + strspn(parent, "/"));
 			if (!rel || strlen(rel) <= strlen(parent + strspn(parent, "/")) ||
@@ -316,7 +318,8 @@ void teardown_after_executor(const char *shared_dir, const char *cgroup_parent)
 	cleanup_free pid_t *pids = descendants(&np);
 	if (pids)
 		ncg = container_cgroups(pids, np, cgroup_parent, cgs, MAX_CGROUPS);
-	log_warn("teardown: %zu process(es) and %zu container cgroup(s) left by the agent", np, ncg);
+	log_warn("teardown: %zu process(es) and %zu container cgroup(s) left by the agent", np,
+		 ncg);
 	for (size_t i = 0; i < ncg; i++)
 		kill_cgroup(cgs[i]);
 	int round;

@@ -34,7 +34,8 @@ static int read_result(struct policy_engine *e, const char *endpoint, const json
 			return 0;
 		}
 		return kerr_set_status(err, GRPC_INTERNAL, -EINVAL,
-				       "policy check: no result for data.agent_policy.%s", endpoint);
+				       "policy check: no result for data.agent_policy.%s",
+				       endpoint);
 	}
 	if (json_is_boolean(value)) {
 		v->allowed = json_is_true(value);
@@ -101,7 +102,8 @@ static bool allows_failures(struct policy_engine *e)
 	struct policy_verdict v;
 	struct kerr err = { 0 };
 	json_t *empty = json_object();
-	bool on = policy_engine_check(e, "AllowRequestsFailingPolicy", empty, true, &v, &err) == 0 &&
+	bool on = policy_engine_check(e, "AllowRequestsFailingPolicy", empty, true, &v, &err) ==
+			  0 &&
 		  v.allowed;
 	json_decref(empty);
 	policy_verdict_clear(&v);

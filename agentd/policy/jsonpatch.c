@@ -151,9 +151,9 @@ static int add_at(json_t **doc, const char *ptr, json_t *v, bool replace, struct
 			goto bad;
 		return json_object_set_new(parent, last, v) < 0 ? kerr_set(err, -ENOMEM, "oom") : 0;
 	}
-	if (json_is_array(parent) &&
-	    array_index(last, json_array_size(parent), !replace, &i) == 0) {
-		int r = replace ? json_array_set_new(parent, i, v) : json_array_insert_new(parent, i, v);
+	if (json_is_array(parent) && array_index(last, json_array_size(parent), !replace, &i) == 0) {
+		int r = replace ? json_array_set_new(parent, i, v)
+				: json_array_insert_new(parent, i, v);
 		return r < 0 ? kerr_set(err, -ENOMEM, "oom") : 0;
 	}
 bad:

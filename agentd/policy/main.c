@@ -97,7 +97,8 @@ static int send_verdict(struct ipc_chan *c, uint32_t id, const struct policy_ver
 	size_t np = v->prints ? strlen(v->prints) : 0, nb = base ? strlen(base) : 0;
 	if (np > IPC_POLICY_PRINTS_MAX)
 		np = IPC_POLICY_PRINTS_MAX;
-	struct ipc_policy_verdict h = { .allowed = v->allowed, .data_changed = base != NULL,
+	struct ipc_policy_verdict h = { .allowed = v->allowed,
+					.data_changed = base != NULL,
 					.prints_len = (uint32_t)np };
 	cleanup_free uint8_t *buf = malloc(sizeof(h) + np + nb);
 	if (!buf)
@@ -207,8 +208,10 @@ static int check_channel(int fd, struct kerr *err)
 	socklen_t len = sizeof(v);
 	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
 	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != SOCK_SEQPACKET)
-		return kerr_set(err, -EBADF, "no SOCK_SEQPACKET executor channel on fd %d "
-					     "(run kata-agent instead)", fd);
+		return kerr_set(err, -EBADF,
+				"no SOCK_SEQPACKET executor channel on fd %d "
+				"(run kata-agent instead)",
+				fd);
 	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 		return kerr_set(err, -errno, "FD_CLOEXEC: %s", strerror(errno));
 	return 0;
@@ -239,12 +242,24 @@ static int parse_options(int argc, char **argv, struct start *s)
 	int o, bad = 0;
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (o) {
-		case 'u': bad = number_parse_ulong(optarg, 0xfffffffe, &s->uid); break;
-		case 'g': bad = number_parse_ulong(optarg, 0xfffffffe, &s->gid); break;
-		case 'l': bad = log_level_parse(optarg, &s->level); break;
-		case 's': bad = number_parse_ulong(optarg, 1ul << 40, &s->steps); break;
-		case 'q': bad = number_parse_ulong(optarg, 1ul << 40, &s->qmem); break;
-		case 'm': bad = number_parse_ulong(optarg, 1ul << 44, &s->as); break;
+		case 'u':
+			bad = number_parse_ulong(optarg, 0xfffffffe, &s->uid);
+			break;
+		case 'g':
+			bad = number_parse_ulong(optarg, 0xfffffffe, &s->gid);
+			break;
+		case 'l':
+			bad = log_level_parse(optarg, &s->level);
+			break;
+		case 's':
+			bad = number_parse_ulong(optarg, 1ul << 40, &s->steps);
+			break;
+		case 'q':
+			bad = number_parse_ulong(optarg, 1ul << 40, &s->qmem);
+			break;
+		case 'm':
+			bad = number_parse_ulong(optarg, 1ul << 44, &s->as);
+			break;
 		case 'V':
 			printf("kata-agent-policy %s\n", KATA_AGENT_VERSION);
 			return 0;
@@ -296,8 +311,11 @@ static int confine(const struct start *s)
 
 int main(int argc, char **argv)
 {
-	struct start s = { .uid = 65534, .gid = 65534, .steps = POLICY_MAX_STEPS,
-			   .qmem = POLICY_QUERY_MEMORY, .as = POLICY_AS_LIMIT,
+	struct start s = { .uid = 65534,
+			   .gid = 65534,
+			   .steps = POLICY_MAX_STEPS,
+			   .qmem = POLICY_QUERY_MEMORY,
+			   .as = POLICY_AS_LIMIT,
 			   .level = LOG_LVL_INFO };
 	int r = parse_options(argc, argv, &s);
 	if (r >= 0)

@@ -13,10 +13,10 @@
 #include "pbjson.h"
 #include "policy_input.h"
 
-static const char *const rust_keywords[] = { "type", "in", "fn", "use", "mod", "ref", "self",
-					      "match", "move", "loop", "impl", "struct", "enum",
-					      "trait", "where", "crate", "super", "static", "const",
-					      NULL };
+static const char *const rust_keywords[] = { "type",  "in",     "fn",     "use",   "mod",
+					     "ref",   "self",   "match",  "move",  "loop",
+					     "impl",  "struct", "enum",   "trait", "where",
+					     "crate", "super",  "static", "const", NULL };
 
 /* Real (not proto3-optional) oneofs: protobuf-c's descriptors do not name
  * oneofs, so the few the protos have are listed here. */
@@ -40,7 +40,8 @@ static const char *real_oneof(const ProtobufCMessageDescriptor *d,
 			      const ProtobufCFieldDescriptor *f)
 {
 	for (size_t i = 0; i < sizeof(real_oneofs) / sizeof(real_oneofs[0]); i++)
-		if (!strcmp(real_oneofs[i].message, d->name) && !strcmp(real_oneofs[i].member, f->name))
+		if (!strcmp(real_oneofs[i].message, d->name) &&
+		    !strcmp(real_oneofs[i].member, f->name))
 			return real_oneofs[i].oneof;
 	return NULL;
 }
@@ -54,7 +55,8 @@ static json_t *message_json(const ProtobufCMessage *m, struct pctx *c);
 static json_t *fail(struct pctx *c, int code, const char *what, const char *field)
 {
 	if (!c->err->code)
-		kerr_set_status(c->err, code == -ENOMEM ? GRPC_RESOURCE_EXHAUSTED : GRPC_INVALID_ARGUMENT,
+		kerr_set_status(c->err,
+				code == -ENOMEM ? GRPC_RESOURCE_EXHAUSTED : GRPC_INVALID_ARGUMENT,
 				code, "policy input: %s%s%s", what, field ? " in field " : "",
 				field ? field : "");
 	return NULL;
@@ -117,7 +119,8 @@ static json_t *value_json(const ProtobufCFieldDescriptor *f, const void *p, stru
 static json_t *map_json(const ProtobufCFieldDescriptor *f, const void *base, struct pctx *c)
 {
 	size_t n = *(const size_t *)((const char *)base + f->quantifier_offset);
-	ProtobufCMessage *const *entries = *(ProtobufCMessage *const **)((const char *)base + f->offset);
+	ProtobufCMessage *const *entries = *(ProtobufCMessage *const **)((const char *)base +
+									 f->offset);
 	const ProtobufCMessageDescriptor *ed = f->descriptor;
 	const ProtobufCFieldDescriptor *kf = &ed->fields[0];
 	const ProtobufCFieldDescriptor *vf = &ed->fields[1];
@@ -189,11 +192,13 @@ static json_t *message_json(const ProtobufCMessage *m, struct pctx *c)
 			json_decref(o);
 			return NULL;
 		}
-		const char *oneof = (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ? real_oneof(d, f) : NULL;
+		const char *oneof = (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ? real_oneof(d, f)
+									     : NULL;
 		if (oneof) {
 			if (!json_is_null(v)) {
 				json_t *tagged = json_object();
-				json_object_set_new(tagged, rust_name(f->name, buf, sizeof(buf)), v);
+				json_object_set_new(tagged, rust_name(f->name, buf, sizeof(buf)),
+						    v);
 				v = tagged;
 			}
 			json_object_set_new(o, oneof, v);
@@ -228,7 +233,8 @@ static json_t *copy_file_json(const Grpc__CopyFileRequest *r, struct pctx *c)
 		json_decref(target);
 		target = json_stringn((const char *)r->data.data, r->data.len);
 		if (!target || memchr(r->data.data, 0, r->data.len))
-			return json_decref(target), fail(c, -EILSEQ, "invalid symlink content", NULL);
+			return json_decref(target),
+			       fail(c, -EILSEQ, "invalid symlink content", NULL);
 	}
 	json_t *path = string_json(r->path, c, "path");
 	if (!path) {

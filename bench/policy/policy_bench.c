@@ -68,15 +68,25 @@ int main(int argc, char **argv)
 	int n = 1000, c;
 	while ((c = getopt(argc, argv, "m:d:i:n:")) != -1) {
 		switch (c) {
-		case 'm': mod = optarg; break;
-		case 'd': data = optarg; break;
-		case 'i': input = optarg; break;
-		case 'n': n = atoi(optarg); break;
-		default: return 2;
+		case 'm':
+			mod = optarg;
+			break;
+		case 'd':
+			data = optarg;
+			break;
+		case 'i':
+			input = optarg;
+			break;
+		case 'n':
+			n = atoi(optarg);
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (!mod || !input || optind + 1 != argc || n < 1) {
-		fprintf(stderr, "usage: policy_bench -m policy.rego [-d data.json] -i input.json [-n N] QUERY\n");
+		fprintf(stderr,
+			"usage: policy_bench -m policy.rego [-d data.json] -i input.json [-n N] QUERY\n");
 		return 2;
 	}
 	struct kerr err;
@@ -86,13 +96,15 @@ int main(int argc, char **argv)
 	if (!text || rego_policy_new(&p, NULL, &err) < 0)
 		return 1;
 	double t0 = now_ms();
-	if (rego_policy_add_module(p, mod, text, len, &err) < 0 || rego_policy_compile(p, &err) < 0) {
+	if (rego_policy_add_module(p, mod, text, len, &err) < 0 ||
+	    rego_policy_compile(p, &err) < 0) {
 		fprintf(stderr, "%s\n", err.msg);
 		return 1;
 	}
 	double compile_ms = now_ms() - t0;
 	free(text);
-	json_t *in = json_load_file(input, 0, NULL), *d = data ? json_load_file(data, 0, NULL) : NULL;
+	json_t *in = json_load_file(input, 0, NULL),
+	       *d = data ? json_load_file(data, 0, NULL) : NULL;
 	if (!in || (data && !d) || (d && rego_policy_set_data(p, d, &err) < 0))
 		return 1;
 	double *ms = calloc((size_t)n, sizeof(*ms)), *cpu = calloc((size_t)n, sizeof(*cpu));

@@ -45,7 +45,8 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	if (argc != 7) {
-		fprintf(stderr, "usage: %s POLICY_BIN POLICY.rego DATA.json INPUT.json ENDPOINT N\n",
+		fprintf(stderr,
+			"usage: %s POLICY_BIN POLICY.rego DATA.json INPUT.json ENDPOINT N\n",
 			argv[0]);
 		return 2;
 	}
@@ -57,7 +58,8 @@ int main(int argc, char **argv)
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return 1;
-	char *pargv[] = { (char *)"kata-agent-policy", (char *)"--log-level", (char *)"error", NULL };
+	char *pargv[] = { (char *)"kata-agent-policy", (char *)"--log-level", (char *)"error",
+			  NULL };
 	pid_t pid = tu_spawn(argv[1], pargv, &sp[1], 1);
 	close(sp[1]);
 	struct ipc_msg m;
@@ -68,7 +70,8 @@ int main(int argc, char **argv)
 	memcpy(load + sizeof(lh) + nt, data, nd);
 	double t0 = now_ms();
 	if (tu_ipc_ask(sp[0], IPC_POLICY_LOAD, 1, load, sizeof(lh) + nt + nd, 60000, NULL, NULL,
-		       &m) != 1 || m.hdr.type != IPC_OK) {
+		       &m) != 1 ||
+	    m.hdr.type != IPC_OK) {
 		fprintf(stderr, "the policy does not load\n");
 		return 1;
 	}
@@ -83,8 +86,9 @@ int main(int argc, char **argv)
 	int allowed = -1;
 	for (int i = 0; i < n; i++) {
 		double a = now_ms();
-		if (tu_ipc_ask(sp[0], IPC_POLICY_CHECK, (uint32_t)i + 2, q, sizeof(ch) + ni, 60000, NULL,
-			       NULL, &m) != 1 || m.hdr.type != IPC_POLICY_VERDICT) {
+		if (tu_ipc_ask(sp[0], IPC_POLICY_CHECK, (uint32_t)i + 2, q, sizeof(ch) + ni, 60000,
+			       NULL, NULL, &m) != 1 ||
+		    m.hdr.type != IPC_POLICY_VERDICT) {
 			fprintf(stderr, "check %d failed\n", i);
 			return 1;
 		}

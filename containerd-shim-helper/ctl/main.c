@@ -39,7 +39,6 @@
 #include "transport.h"
 #include "ttrpc.h"
 
-
 /* The largest request JSON read from stdin; a request payload is at most
  * 4 MiB and base64 plus JSON syntax do not triple it. */
 #define STDIN_MAX (16u << 20)
@@ -66,34 +65,32 @@ static void usage(FILE *f)
 	size_t n;
 	const struct subcmd *cmds = subcmds(&n);
 
-	fprintf(f,
-		"Usage: kata-agent-ctl [--addr ADDR] [--timeout SECONDS] COMMAND [ARGS]\n"
-		"\n"
-		"Talk to a Kata agent over ttRPC.\n"
-		"\n"
-		"Options:\n"
-		"  -a, --addr ADDR        agent address (default: $KATA_AGENT_ADDR):\n"
-		"                         vsock://CID:PORT, unix:///path, unix://@name,\n"
-		"                         hvsock:///path:PORT\n"
-		"  -t, --timeout SECONDS  bound the connect and the call (sent to the agent\n"
-		"                         as the request deadline); default: no call deadline\n"
-		"  -h, --help             this text\n"
-		"  -V, --version          print the version\n"
-		"\n"
-		"Commands:\n");
+	fprintf(f, "Usage: kata-agent-ctl [--addr ADDR] [--timeout SECONDS] COMMAND [ARGS]\n"
+		   "\n"
+		   "Talk to a Kata agent over ttRPC.\n"
+		   "\n"
+		   "Options:\n"
+		   "  -a, --addr ADDR        agent address (default: $KATA_AGENT_ADDR):\n"
+		   "                         vsock://CID:PORT, unix:///path, unix://@name,\n"
+		   "                         hvsock:///path:PORT\n"
+		   "  -t, --timeout SECONDS  bound the connect and the call (sent to the agent\n"
+		   "                         as the request deadline); default: no call deadline\n"
+		   "  -h, --help             this text\n"
+		   "  -V, --version          print the version\n"
+		   "\n"
+		   "Commands:\n");
 	for (size_t i = 0; i < n; i++) {
 		char head[64];
 		snprintf(head, sizeof(head), "%s %s", cmds[i].name, cmds[i].args);
 		fprintf(f, "  %-36s %s\n", head, cmds[i].help);
 	}
-	fprintf(f,
-		"\n"
-		"SERVICE is grpc.AgentService or grpc.Health (\"AgentService\" and \"Health\"\n"
-		"work too). JSON follows the proto3 JSON mapping; \"-\" reads it from stdin,\n"
-		"no JSON means {}.\n"
-		"\n"
-		"Exit status: 0 ok, 1 the agent returned an error, 2 usage error,\n"
-		"3 the agent could not be reached.\n");
+	fprintf(f, "\n"
+		   "SERVICE is grpc.AgentService or grpc.Health (\"AgentService\" and \"Health\"\n"
+		   "work too). JSON follows the proto3 JSON mapping; \"-\" reads it from stdin,\n"
+		   "no JSON means {}.\n"
+		   "\n"
+		   "Exit status: 0 ok, 1 the agent returned an error, 2 usage error,\n"
+		   "3 the agent could not be reached.\n");
 }
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -189,7 +186,8 @@ static int call_method(const struct opts *o, const struct rpc_method *m,
 	ttrpc_client_free(c);
 
 	if (status != GRPC_OK) {
-		fprintf(stderr, "ERROR: %s: %s\n", grpc_status_name(status), message ? message : "");
+		fprintf(stderr, "ERROR: %s: %s\n", grpc_status_name(status),
+			message ? message : "");
 		ret = EXIT_RPC;
 	} else {
 		*resp = protobuf_c_message_unpack(m->output, NULL, len, payload);
@@ -378,8 +376,8 @@ static const struct subcmd table[] = {
 	{ "list", "", "list the methods with request and response types", cmd_list },
 	{ "run", "BUNDLE [--id ID] [--tty]",
 	  "create and start an OCI bundle's container, attach, exit with its status", cmd_run },
-	{ "exec", "ID [--tty] -- CMD...", "run CMD in a running container, attach, exit with its status",
-	  cmd_exec },
+	{ "exec", "ID [--tty] -- CMD...",
+	  "run CMD in a running container, attach, exit with its status", cmd_exec },
 	{ "replay", "[--plan|--host-side] SCENARIO.json [NAME=VALUE...]",
 	  "play a scenario of runtime requests on one connection, check the answers (TAP)",
 	  cmd_replay },

@@ -85,8 +85,10 @@ static json_t *convert(const ProtobufCMessageDescriptor *d, json_t *in, const ch
 		snprintf(p, sizeof(p), "%.400s%s%.100s", path, *path ? "." : "", key);
 		const ProtobufCFieldDescriptor *f = find_field(d, key);
 		if (!f) {
-			fprintf(stderr, "kata-agent-ctl: warning: config.json: %s: not in the agent's "
-					"spec, ignored\n", p);
+			fprintf(stderr,
+				"kata-agent-ctl: warning: config.json: %s: not in the agent's "
+				"spec, ignored\n",
+				p);
 			continue;
 		}
 		json_object_set_new(out, f->name, convert_value(f, v, p));

@@ -178,8 +178,8 @@ static char *subst(const struct replay *r, const char *s, struct kerr *err)
 		if (s[0] == '$' && s[1] == '{' && (end = strchr(s + 2, '}'))) {
 			const char *v = var_get(r, s + 2, (size_t)(end - s - 2));
 			if (!v) {
-				kerr_set(err, -EINVAL, "unknown variable ${%.*s}", (int)(end - s - 2),
-					 s + 2);
+				kerr_set(err, -EINVAL, "unknown variable ${%.*s}",
+					 (int)(end - s - 2), s + 2);
 				free(out);
 				return NULL;
 			}
@@ -263,16 +263,18 @@ static json_t *subst_json_at(const struct replay *r, json_t *j, int depth, struc
 		json_t *a = json_array(), *v;
 		size_t i;
 		json_array_foreach(j, i, v) {
-			json_t *c = json_is_string(v) ? json_var(r, json_string_value(v), depth, &ref, err)
-						      : (ref = false, NULL);
+			json_t *c = json_is_string(v)
+					    ? json_var(r, json_string_value(v), depth, &ref, err)
+					    : (ref = false, NULL);
 			if (ref && !c) {
 				json_decref(a);
 				return NULL;
 			}
 			if (!ref)
 				c = subst_json_at(r, v, depth, err);
-			int rc = !c ? -1 : ref && json_is_array(c) ? json_array_extend(a, c)
-								   : json_array_append(a, c);
+			int rc = !c                        ? -1
+				 : ref && json_is_array(c) ? json_array_extend(a, c)
+							   : json_array_append(a, c);
 			json_decref(c);
 			if (rc < 0) {
 				json_decref(a);
@@ -387,8 +389,8 @@ static int send_req(struct replay *r, const struct rpc_method *m, const Protobuf
 static int io_send_read(struct replay *r, struct loop_io *io, struct kerr *err)
 {
 	Grpc__ReadStreamRequest q = GRPC__READ_STREAM_REQUEST__INIT;
-	const struct rpc_method *m =
-		rpc_catalog_find("grpc.AgentService", io->err_stream ? "ReadStderr" : "ReadStdout");
+	const struct rpc_method *m = rpc_catalog_find("grpc.AgentService",
+						      io->err_stream ? "ReadStderr" : "ReadStdout");
 
 	q.container_id = io->cid;
 	q.exec_id = io->eid;
@@ -537,8 +539,8 @@ static bool json_subset(json_t *want, json_t *got, char *path, size_t pathsz)
 	if (!got) /* proto3 JSON leaves out fields that hold their default */
 		return json_is_null(want) || (json_is_integer(want) && !json_integer_value(want)) ||
 		       (json_is_real(want) && json_real_value(want) == 0) || json_is_false(want) ||
-		       (json_is_string(want) && (!*json_string_value(want) ||
-						 !strcmp(json_string_value(want), "0")));
+		       (json_is_string(want) &&
+			(!*json_string_value(want) || !strcmp(json_string_value(want), "0")));
 	/* proto3 JSON writes 64-bit integers as strings: compare as text. */
 	if (json_is_integer(want) && json_is_string(got)) {
 		char b[32];
@@ -595,8 +597,8 @@ static bool check_answer(const struct call *c, json_t *step, char *why, size_t w
 	bool ok = got && json_subset(want, got, path, sizeof(path));
 	if (!ok) {
 		cleanup_free char *g = got ? json_dumps(got, JSON_COMPACT) : NULL;
-		snprintf(why, whysz, "%s differs from what the step wants; the answer: %.400s", path,
-			 g ? g : err.msg);
+		snprintf(why, whysz, "%s differs from what the step wants; the answer: %.400s",
+			 path, g ? g : err.msg);
 	}
 	json_decref(got);
 	return ok;
@@ -605,8 +607,7 @@ static bool check_answer(const struct call *c, json_t *step, char *why, size_t w
 /* ---- building requests ---- */
 
 /* The step's request as a message of m's input type. */
-static ProtobufCMessage *build_request(const struct rpc_method *m, json_t *step,
-				       struct kerr *err)
+static ProtobufCMessage *build_request(const struct rpc_method *m, json_t *step, struct kerr *err)
 {
 	json_t *req = json_object_get(step, "req");
 	json_t *spec = json_object_get(step, "spec");
@@ -640,8 +641,8 @@ static ProtobufCMessage *build_request(const struct rpc_method *m, json_t *step,
 	if (rc < 0)
 		return NULL;
 	if (text) {
-		const ProtobufCFieldDescriptor *f =
-			protobuf_c_message_descriptor_get_field_by_name(m->input, "data");
+		const ProtobufCFieldDescriptor
+			*f = protobuf_c_message_descriptor_get_field_by_name(m->input, "data");
 		cleanup_free char *t = strdup(text);
 		if (!f || f->type != PROTOBUF_C_TYPE_BYTES || !t) {
 			protobuf_c_message_free_unpacked(msg, NULL);
@@ -846,8 +847,8 @@ static bool output_matches(const struct loop_io *io, json_t *step, char *why, si
 	const char *out = io->buf ? (const char *)io->buf : "";
 
 	if (eq && (io->len != strlen(eq) || memcmp(out, eq, io->len))) {
-		snprintf(why, whysz, "the output (%zu bytes) is \"%.300s\", expected \"%s\"", io->len,
-			 out, eq);
+		snprintf(why, whysz, "the output (%zu bytes) is \"%.300s\", expected \"%s\"",
+			 io->len, out, eq);
 		return false;
 	}
 	if (has && !memmem(out, io->len, has, strlen(has))) {
@@ -873,8 +874,8 @@ static bool step_stdio_wait(struct replay *r, json_t *step, bool until_end)
 	char desc[512], why[1024] = "";
 	int64_t end = now_ms() + (int64_t)wait_secs(step) * 1000;
 
-	describe(desc, sizeof(desc), step, until_end ? "%s: output ends" : "%s: output shows \"%s\"",
-		 name, has);
+	describe(desc, sizeof(desc), step,
+		 until_end ? "%s: output ends" : "%s: output shows \"%s\"", name, has);
 	if (!io) {
 		tap(r, false, desc, cite, "no stdio loop by that name");
 		return false;
@@ -892,7 +893,8 @@ static bool step_stdio_wait(struct replay *r, json_t *step, bool until_end)
 		const char *want_end = json_string_value(json_object_get(step, "end"));
 		int es = want_end && strcmp(want_end, "EOF") ? status_of(want_end) : GRPC_OK;
 		if (!io->ended) {
-			snprintf(why, sizeof(why), "no end within %d s; %zu bytes so far: \"%.300s\"",
+			snprintf(why, sizeof(why),
+				 "no end within %d s; %zu bytes so far: \"%.300s\"",
 				 wait_secs(step), io->len, io->buf ? (char *)io->buf : "");
 			ok = false;
 		} else if (io->end_status != es) {
@@ -942,8 +944,8 @@ static bool step_shell(struct replay *r, json_t *step)
 		out[--n] = 0;
 	bool ok = code == want && (!out_eq || !strcmp(out, out_eq)) && (!has || strstr(out, has));
 	if (!ok)
-		snprintf(why, sizeof(why), "exit status %d (expected %d); output:\n%.1500s", code, want,
-			 out);
+		snprintf(why, sizeof(why), "exit status %d (expected %d); output:\n%.1500s", code,
+			 want, out);
 	tap(r, ok, desc, NULL, why);
 	return ok;
 }
@@ -1061,8 +1063,8 @@ static bool run_step(struct replay *r, json_t *raw)
 		char why[600];
 		snprintf(why, sizeof(why), "the step cannot be read: %s", err.msg);
 		if (is_point(raw))
-			tap(r, false, json_string_value(json_object_get(raw, "name")) ?: "a step", NULL,
-			    why);
+			tap(r, false, json_string_value(json_object_get(raw, "name")) ?: "a step",
+			    NULL, why);
 		else
 			printf("# %s\n", why);
 		return false;
@@ -1135,7 +1137,9 @@ static int load_vars(struct replay *r, json_t *doc, const char *dir)
 							   : NULL;
 		if (!val || add_var(r, k, strlen(k), val) < 0) {
 			fprintf(stderr, "ERROR: variable %s: %s\n", k,
-				val ? "too many variables" : err.msg[0] ? err.msg : "not a string");
+				val          ? "too many variables"
+				: err.msg[0] ? err.msg
+					     : "not a string");
 			return -1;
 		}
 	}
@@ -1215,8 +1219,7 @@ int cmd_replay(const struct opts *o, int argc, char **argv)
 	json_t *doc = json_load_file(argv[1], 0, &je);
 	json_t *steps = doc ? json_object_get(doc, "steps") : NULL;
 	if (!json_is_array(steps)) {
-		fprintf(stderr, "ERROR: %s: %s\n", argv[1],
-			doc ? "no \"steps\" array" : je.text);
+		fprintf(stderr, "ERROR: %s: %s\n", argv[1], doc ? "no \"steps\" array" : je.text);
 		json_decref(doc);
 		return EXIT_USAGE;
 	}
@@ -1228,7 +1231,8 @@ int cmd_replay(const struct opts *o, int argc, char **argv)
 		goto out;
 	for (int i = 2; i < argc; i++) {
 		const char *eq = strchr(argv[i], '=');
-		if (!eq || eq == argv[i] || add_var(&r, argv[i], (size_t)(eq - argv[i]), eq + 1) < 0) {
+		if (!eq || eq == argv[i] ||
+		    add_var(&r, argv[i], (size_t)(eq - argv[i]), eq + 1) < 0) {
 			fprintf(stderr, "ERROR: \"%s\" is not NAME=VALUE\n", argv[i]);
 			goto out;
 		}
@@ -1245,9 +1249,12 @@ int cmd_replay(const struct opts *o, int argc, char **argv)
 		if (json_object_get(step, "call") && i < r.first_call)
 			r.first_call = i;
 	}
-	json_array_foreach(steps, i, step) if (counts(&r, step, i)) r.plan++;
+	json_array_foreach(steps, i, step)
+		if (counts(&r, step, i))
+			r.plan++;
 	if (r.only_step && r.plan != 1) {
-		fprintf(stderr, "ERROR: step %zu is no host_side step of %s\n", r.only_step, argv[1]);
+		fprintf(stderr, "ERROR: step %zu is no host_side step of %s\n", r.only_step,
+			argv[1]);
 		ret = EXIT_USAGE;
 		goto out;
 	}

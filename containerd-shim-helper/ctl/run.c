@@ -253,7 +253,8 @@ static int pump_response(struct session *s)
 			s->status = EXIT_RUN_FAILED;
 			return 0;
 		}
-		Grpc__WaitProcessResponse *w = grpc__wait_process_response__unpack(NULL, len, payload);
+		Grpc__WaitProcessResponse *w = grpc__wait_process_response__unpack(NULL, len,
+										   payload);
 		s->status = w ? w->status : EXIT_RUN_FAILED;
 		if (w)
 			grpc__wait_process_response__free_unpacked(w, NULL);
@@ -523,10 +524,18 @@ int cmd_run(const struct opts *o, int argc, char **argv)
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "+i:tn", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'i': id = optarg; break;
-		case 't': tty = true; break;
-		case 'n': dry = true; break;
-		default: usage_run(); return EXIT_USAGE;
+		case 'i':
+			id = optarg;
+			break;
+		case 't':
+			tty = true;
+			break;
+		case 'n':
+			dry = true;
+			break;
+		default:
+			usage_run();
+			return EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
@@ -537,10 +546,18 @@ int cmd_run(const struct opts *o, int argc, char **argv)
 	/* Options may follow BUNDLE too. */
 	while ((ch = getopt_long(argc, argv, "+i:tn", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'i': id = optarg; break;
-		case 't': tty = true; break;
-		case 'n': dry = true; break;
-		default: usage_run(); return EXIT_USAGE;
+		case 'i':
+			id = optarg;
+			break;
+		case 't':
+			tty = true;
+			break;
+		case 'n':
+			dry = true;
+			break;
+		default:
+			usage_run();
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {

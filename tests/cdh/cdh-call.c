@@ -55,7 +55,8 @@ int main(int argc, char **argv)
 	if (r < 0 && !err.msg[0])
 		return usage();
 	if (r < 0) {
-		fprintf(stderr, "cdh-call: %s (%s)\n", err.msg, grpc_status_name(kerr_status(&err)));
+		fprintf(stderr, "cdh-call: %s (%s)\n", err.msg,
+			grpc_status_name(kerr_status(&err)));
 		return 1;
 	}
 	if (len && fwrite(out, 1, len, stdout) != len)

@@ -46,7 +46,8 @@ struct desc {
 static int check_digest(const char *digest, struct kerr *err)
 {
 	if (strncmp(digest, "sha256:", 7) != 0 || strlen(digest) != 7 + 64)
-		return kerr_set(err, -EINVAL, "digest \"%.80s\": not sha256:<64 hex digits>", digest);
+		return kerr_set(err, -EINVAL, "digest \"%.80s\": not sha256:<64 hex digits>",
+				digest);
 	for (const char *p = digest + 7; *p; p++)
 		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
 			return kerr_set(err, -EINVAL, "digest \"%s\": not lowercase hex", digest);
@@ -145,7 +146,8 @@ static int get_desc(json_t *j, const char *what, struct desc *d, struct kerr *er
 	json_t *sz = json_object_get(j, "size");
 	if (!json_is_string(mt) || !json_is_string(dg) || !json_is_integer(sz) ||
 	    json_integer_value(sz) < 0)
-		return kerr_set(err, -EINVAL, "%s: not a descriptor (mediaType, digest, size)", what);
+		return kerr_set(err, -EINVAL, "%s: not a descriptor (mediaType, digest, size)",
+				what);
 	d->media_type = json_string_value(mt);
 	d->digest = json_string_value(dg);
 	d->size = json_integer_value(sz);
@@ -175,13 +177,16 @@ static int select_manifest(json_t *index, const char *ref, struct desc *d, struc
 	if (!pick && json_array_size(list) == 1)
 		pick = json_array_get(list, 0);
 	if (!pick)
-		return kerr_set(err, -ENOENT, "index.json: no manifest is named %s or %s", ref, tag);
+		return kerr_set(err, -ENOENT, "index.json: no manifest is named %s or %s", ref,
+				tag);
 	int r = get_desc(pick, "index.json manifest", d, err);
 	if (r < 0)
 		return r;
 	if (strcmp(d->media_type, "application/vnd.oci.image.manifest.v1+json") != 0)
-		return kerr_set(err, -ENOTSUP, "index.json: manifest media type %s is not supported "
-				"(nested indexes are not)", d->media_type);
+		return kerr_set(err, -ENOTSUP,
+				"index.json: manifest media type %s is not supported "
+				"(nested indexes are not)",
+				d->media_type);
 	return 0;
 }
 
@@ -202,8 +207,8 @@ static int clean_path(const char *in, char out[PATH_MAX], struct kerr *err)
 			return kerr_set(err, -EPERM, "entry \"%.200s\": \"..\" component", in);
 		if (n && !(n == 1 && p[0] == '.')) {
 			if (o + n + 2 > PATH_MAX)
-				return kerr_set(err, -ENAMETOOLONG, "entry \"%.200s\": name too long",
-						in);
+				return kerr_set(err, -ENAMETOOLONG,
+						"entry \"%.200s\": name too long", in);
 			if (o)
 				out[o++] = '/';
 			memcpy(out + o, p, n);
@@ -231,8 +236,10 @@ static const char *split_path(char *path, const char **base)
 static int escape_err(struct kerr *err, int e, const char *entry, const char *dir)
 {
 	if (e == EXDEV || e == ELOOP)
-		return kerr_set(err, -EPERM, "entry \"%.200s\": \"%.200s\" leads out of the rootfs "
-				"(through a symlink)", entry, dir);
+		return kerr_set(err, -EPERM,
+				"entry \"%.200s\": \"%.200s\" leads out of the rootfs "
+				"(through a symlink)",
+				entry, dir);
 	return kerr_set(err, -e, "entry \"%.200s\": directory \"%.200s\": %s", entry, dir,
 			strerror(e));
 }
@@ -252,11 +259,12 @@ static int open_dir(int root, const char *dir, bool create, const char *entry, s
 		char *e = strchrnul(p, '/');
 		char saved = *e;
 		*e = '\0';
-		int next = sys_openat2(root, prefix, O_PATH | O_DIRECTORY | O_CLOEXEC, RESOLVE_ROOTFS);
+		int next = sys_openat2(root, prefix, O_PATH | O_DIRECTORY | O_CLOEXEC,
+				       RESOLVE_ROOTFS);
 		if (next < 0 && errno == ENOENT) {
 			if (mkdirat(cur, p, 0755) < 0 && errno != EEXIST)
-				return kerr_set(err, -errno, "entry \"%.200s\": mkdir %s: %s", entry,
-						prefix, strerror(errno));
+				return kerr_set(err, -errno, "entry \"%.200s\": mkdir %s: %s",
+						entry, prefix, strerror(errno));
 			next = sys_openat2(root, prefix, O_PATH | O_DIRECTORY | O_CLOEXEC,
 					   RESOLVE_ROOTFS);
 		}
@@ -301,11 +309,12 @@ static int remove_at(int dirfd, const char *name, struct kerr *err)
 {
 	struct stat st;
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : kerr_set(err, -errno, "stat %s: %s", name,
-						      strerror(errno));
+		return errno == ENOENT
+			       ? 0
+			       : kerr_set(err, -errno, "stat %s: %s", name, strerror(errno));
 	if (S_ISDIR(st.st_mode)) {
-		cleanup_close int fd =
-			openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		cleanup_close int fd = openat(dirfd, name,
+					      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return kerr_set(err, -errno, "open %s: %s", name, strerror(errno));
 		int r = empty_dir(fd, err);
@@ -334,8 +343,8 @@ static int open_layer(int fd, const struct desc *d, struct archive **out, struct
 	else if (strcmp(mt, "application/vnd.oci.image.layer.v1.tar+zstd") == 0)
 		r = archive_read_support_filter_zstd(a);
 	else
-		return kerr_set(err, -ENOTSUP, "layer %s: media type %s is not supported", d->digest,
-				mt);
+		return kerr_set(err, -ENOTSUP, "layer %s: media type %s is not supported",
+				d->digest, mt);
 	if (r != ARCHIVE_OK || archive_read_support_format_tar(a) != ARCHIVE_OK)
 		return kerr_set(err, -ENOTSUP, "layer %s: libarchive: %s", d->digest,
 				archive_error_string(a));
@@ -409,8 +418,7 @@ static int apply_whiteouts(int root, int fd, const struct desc *d, struct kerr *
 	return r;
 }
 
-static int copy_data(struct archive *a, int fd, int64_t size, const char *entry,
-		     struct kerr *err)
+static int copy_data(struct archive *a, int fd, int64_t size, const char *entry, struct kerr *err)
 {
 	const void *buf;
 	size_t n;
@@ -447,8 +455,8 @@ static int set_owner_mode(int fd, struct archive_entry *e, const char *entry, st
 static int make_file(struct archive *a, struct archive_entry *e, int pfd, const char *base,
 		     const char *entry, struct kerr *err)
 {
-	cleanup_close int fd =
-		openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	cleanup_close int fd = openat(pfd, base,
+				      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return kerr_set(err, -errno, "entry \"%s\": create: %s", entry, strerror(errno));
 	int r = copy_data(a, fd, archive_entry_size(e), entry, err);
@@ -585,12 +593,14 @@ static int write_config(int bundle, json_t *image_config, struct kerr *err)
 	json_t *env = json_object_get(c, "Env");
 	env = json_is_array(env) ? json_incref(env) : json_array();
 	json_t *cwd = json_object_get(c, "WorkingDir");
-	json_auto_t *spec = json_pack(
-		"{s:s, s:s, s:{s:b, s:{s:i, s:i}, s:o, s:o, s:s}, s:{s:s}}", "ociVersion", "1.0.2",
-		"hostname", "image-rs", "process", "terminal", 0, "user", "uid", 0, "gid", 0,
-		"args", args, "env", env, "cwd",
-		json_is_string(cwd) && json_string_length(cwd) ? json_string_value(cwd) : "/",
-		"root", "path", "rootfs");
+	json_auto_t *spec = json_pack("{s:s, s:s, s:{s:b, s:{s:i, s:i}, s:o, s:o, s:s}, s:{s:s}}",
+				      "ociVersion", "1.0.2", "hostname", "image-rs", "process",
+				      "terminal", 0, "user", "uid", 0, "gid", 0, "args", args,
+				      "env", env, "cwd",
+				      json_is_string(cwd) && json_string_length(cwd)
+					      ? json_string_value(cwd)
+					      : "/",
+				      "root", "path", "rootfs");
 	if (!spec)
 		return kerr_set(err, -ENOMEM, "config.json: out of memory");
 	cleanup_free char *text = json_dumps(spec, JSON_INDENT(2));

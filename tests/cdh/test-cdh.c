@@ -147,8 +147,10 @@ static void on_unseal_secret(struct cdh *d, struct ttrpc_call *c, ProtobufCMessa
 				shown(s, len, show));
 	size_t mlen = strlen(SECRET_MAGIC);
 	if (raw_len < mlen || memcmp(raw, SECRET_MAGIC, mlen) != 0)
-		return cdh_fail(c, "secret \"%s\" is not a test-cdh secret (no \"" SECRET_MAGIC
-				   "\" inside)", shown(s, len, show));
+		return cdh_fail(c,
+				"secret \"%s\" is not a test-cdh secret (no \"" SECRET_MAGIC
+				"\" inside)",
+				shown(s, len, show));
 	Api__UnsealSecretOutput out = API__UNSEAL_SECRET_OUTPUT__INIT;
 	out.plaintext.data = raw + mlen;
 	out.plaintext.len = raw_len - mlen;
@@ -266,8 +268,9 @@ static void on_get_resource(struct cdh *d, struct ttrpc_call *c, ProtobufCMessag
 		return cdh_fail(c, "resource \"%s\" is not kbs://[HOST]/PATH", uri);
 	const char *rel = strchr(uri + 6, '/') + 1;
 	cleanup_close int dir = open(d->resources, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	cleanup_close int fd = dir < 0 ? -1 : sys_openat2(dir, rel, O_RDONLY | O_CLOEXEC,
-							  RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+	cleanup_close int fd = dir < 0 ? -1
+				       : sys_openat2(dir, rel, O_RDONLY | O_CLOEXEC,
+						     RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
 	if (fd < 0)
 		return cdh_fail(c, "resource %s: %s", uri,
 				errno == ENOENT ? "not found" : strerror(errno));
@@ -338,8 +341,7 @@ static const struct {
 	  on_secure_mount },
 	{ "api.GetResourceService", "GetResource", &api__get_resource_request__descriptor,
 	  on_get_resource },
-	{ "api.ImagePullService", "PullImage", &api__image_pull_request__descriptor,
-	  on_pull_image },
+	{ "api.ImagePullService", "PullImage", &api__image_pull_request__descriptor, on_pull_image },
 };
 
 static void dispatch(struct ttrpc_call *c, void *data)
@@ -358,7 +360,7 @@ static void dispatch(struct ttrpc_call *c, void *data)
 		const uint8_t *p = ttrpc_call_payload(c, &len);
 		static const uint8_t empty[1];
 		ProtobufCMessage *m = protobuf_c_message_unpack(methods[i].req, NULL, len,
-								 p ? p : empty);
+								p ? p : empty);
 		if (!m)
 			return ttrpc_call_fail(c, GRPC_INVALID_ARGUMENT, "undecodable %s",
 					       methods[i].req->name);
@@ -459,9 +461,10 @@ static int read_config(const char *path, struct toml_value **root, const char **
 	if (!d->mount_log)
 		d->mount_log = toml_str(mine, "mount_log");
 	const char *ocicrypt = getenv("OCICRYPT_KEYPROVIDER_CONFIG");
-	fprintf(stderr, "test-cdh: config %s: socket %s, kbc %s %s, resources %s, "
-		"OCICRYPT_KEYPROVIDER_CONFIG=%s\n", path, *socket_uri,
-		toml_str(kbc, "name") ? toml_str(kbc, "name") : "-",
+	fprintf(stderr,
+		"test-cdh: config %s: socket %s, kbc %s %s, resources %s, "
+		"OCICRYPT_KEYPROVIDER_CONFIG=%s\n",
+		path, *socket_uri, toml_str(kbc, "name") ? toml_str(kbc, "name") : "-",
 		toml_str(kbc, "url") ? toml_str(kbc, "url") : "-",
 		d->resources ? d->resources : "-", ocicrypt ? ocicrypt : "-");
 	return 0;
@@ -486,12 +489,13 @@ static void prepare_socket_path(const char *path)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: test-cdh [--socket PATH] [-c CONFIG] [--image REF=DIR]...\n"
-			"                [--resources DIR] [--mount-log FILE] [--fail-secure-mount]\n"
-			"                [--secure-mount-tmpfs] [--slow-secure-mount SECONDS]\n"
-			"                [--rootfs-symlink DIR] [--ready-fd N]\n"
-			"                [--never-answer | --exit-on-request | --exit-at-start |\n"
-			"                 --hostile-answer huge|malformed]\n");
+	fprintf(stderr,
+		"usage: test-cdh [--socket PATH] [-c CONFIG] [--image REF=DIR]...\n"
+		"                [--resources DIR] [--mount-log FILE] [--fail-secure-mount]\n"
+		"                [--secure-mount-tmpfs] [--slow-secure-mount SECONDS]\n"
+		"                [--rootfs-symlink DIR] [--ready-fd N]\n"
+		"                [--never-answer | --exit-on-request | --exit-at-start |\n"
+		"                 --hostile-answer huge|malformed]\n");
 	exit(2);
 }
 
@@ -520,8 +524,12 @@ int main(int argc, char **argv)
 	bool never_answer = false, exit_at_start = false;
 	while ((opt = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 's': socket_path = optarg; break;
-		case 'c': config = optarg; break;
+		case 's':
+			socket_path = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
 		case 'i': {
 			char *eq = strchr(optarg, '=');
 			if (!eq || eq == optarg || d.n_images == MAX_IMAGES)
@@ -530,22 +538,43 @@ int main(int argc, char **argv)
 			d.images[d.n_images++] = (struct image){ optarg, eq + 1 };
 			break;
 		}
-		case 'r': d.resources = optarg; break;
-		case 'm': d.mount_log = optarg; break;
-		case 'f': d.fail_secure_mount = true; break;
-		case 'R': ready_fd = atoi(optarg); break;
-		case 'n': never_answer = true; break;
-		case 'x': d.exit_on_request = true; break;
-		case 'X': exit_at_start = true; break;
-		case 'T': d.secure_mount_tmpfs = true; break;
-		case 'S': d.slow_secure_mount = (unsigned)atoi(optarg); break;
-		case 'L': d.rootfs_symlink = optarg; break;
+		case 'r':
+			d.resources = optarg;
+			break;
+		case 'm':
+			d.mount_log = optarg;
+			break;
+		case 'f':
+			d.fail_secure_mount = true;
+			break;
+		case 'R':
+			ready_fd = atoi(optarg);
+			break;
+		case 'n':
+			never_answer = true;
+			break;
+		case 'x':
+			d.exit_on_request = true;
+			break;
+		case 'X':
+			exit_at_start = true;
+			break;
+		case 'T':
+			d.secure_mount_tmpfs = true;
+			break;
+		case 'S':
+			d.slow_secure_mount = (unsigned)atoi(optarg);
+			break;
+		case 'L':
+			d.rootfs_symlink = optarg;
+			break;
 		case 'H':
 			if (strcmp(optarg, "huge") && strcmp(optarg, "malformed"))
 				usage();
 			hostile_mode = optarg;
 			break;
-		default: usage();
+		default:
+			usage();
 		}
 	}
 	if (optind != argc)

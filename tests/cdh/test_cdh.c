@@ -43,7 +43,7 @@
 
 extern char **environ;
 
-static char tmp[64];        /* per-run scratch directory */
+static char tmp[64];           /* per-run scratch directory */
 static char busybox[PATH_MAX]; /* the busybox layout */
 
 /* tmp/<fmt...> in one of 8 rotating buffers: for immediate use only;
@@ -222,7 +222,7 @@ static int write_layer(const char *file, const struct entry *e, size_t n)
 /* A layout named name under tmp with one uncompressed layer per entry
  * list; returns its path (malloc'd). */
 static char *make_layout(const char *name, const struct entry *l1, size_t n1,
-			       const struct entry *l2, size_t n2)
+			 const struct entry *l2, size_t n2)
 {
 	cleanup_free char *layout = strdup(path_in("%s", name));
 	char blobs[PATH_MAX];
@@ -249,16 +249,17 @@ static char *make_layout(const char *name, const struct entry *l1, size_t n1,
 	const char *cf = path_in("%s.config", name);
 	json_dump_file(cfg, cf, 0);
 	json_decref(cfg);
-	json_t *manifest = json_pack(
-		"{s:i, s:s, s:o, s:o}", "schemaVersion", 2, "mediaType",
-		"application/vnd.oci.image.manifest.v1+json", "config",
-		add_blob(layout, cf, "application/vnd.oci.image.config.v1+json"), "layers", layers);
+	json_t *manifest = json_pack("{s:i, s:s, s:o, s:o}", "schemaVersion", 2, "mediaType",
+				     "application/vnd.oci.image.manifest.v1+json", "config",
+				     add_blob(layout, cf,
+					      "application/vnd.oci.image.config.v1+json"),
+				     "layers", layers);
 	const char *mf = path_in("%s.manifest", name);
 	json_dump_file(manifest, mf, 0);
 	json_decref(manifest);
-	json_t *index = json_pack(
-		"{s:i, s:[o]}", "schemaVersion", 2, "manifests",
-		add_blob(layout, mf, "application/vnd.oci.image.manifest.v1+json"));
+	json_t *index = json_pack("{s:i, s:[o]}", "schemaVersion", 2, "manifests",
+				  add_blob(layout, mf,
+					   "application/vnd.oci.image.manifest.v1+json"));
 	char idx[PATH_MAX + 16];
 	snprintf(idx, sizeof(idx), "%s/index.json", layout);
 	int r = json_dump_file(index, idx, 0);
@@ -546,7 +547,8 @@ TEST(secure_mount_is_recorded_and_its_mount_point_made)
 		 "{\"volume_type\":\"block-device\",\"options\":{\"deviceId\":\"/dev/vdb\","
 		 "\"encryptType\":\"LUKS\"},\"flags\":[\"ro\"],\"mount_point\":\"%s\"}\n"
 		 "{\"volume_type\":\"block-device\",\"options\":{},\"flags\":[],"
-		 "\"mount_point\":\"/nonexistent/x\"}\n", mp);
+		 "\"mount_point\":\"/nonexistent/x\"}\n",
+		 mp);
 	CHECK_EQ_STR(text, want);
 }
 
@@ -599,9 +601,12 @@ TEST(config_file_gives_the_socket_and_the_resources)
 	cleanup_free char *sock = strdup(path_in("cfg/sub/cdh.sock"));
 	cleanup_free char *conf = strdup(path_in("cdh.toml"));
 	f = fopen(conf, "we");
-	REQUIRE(f && fprintf(f, "socket = 'unix://%s'\n[kbc]\nname = 'cc_kbc'\n"
-			     "url = 'http://kbs.example:8080'\n[test_cdh]\nresources = '%s'\n",
-			     sock, path_in("cfgres")) > 0 && fclose(f) == 0);
+	REQUIRE(f &&
+		fprintf(f,
+			"socket = 'unix://%s'\n[kbc]\nname = 'cc_kbc'\n"
+			"url = 'http://kbs.example:8080'\n[test_cdh]\nresources = '%s'\n",
+			sock, path_in("cfgres")) > 0 &&
+		fclose(f) == 0);
 	/* an old socket at that path (a dead CDH's) */
 	REQUIRE(mkdir(path_in("cfg"), 0755) == 0 && mkdir(path_in("cfg/sub"), 0755) == 0);
 	int old = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -673,8 +678,8 @@ TEST(a_cdh_that_exits_at_start_never_listens)
 {
 	cleanup_free char *sock = strdup(path_in("early.sock"));
 	char cmd[PATH_MAX * 2];
-	snprintf(cmd, sizeof(cmd), "%s --socket %s --exit-at-start 2>/dev/null",
-		 getenv("TEST_CDH"), sock);
+	snprintf(cmd, sizeof(cmd), "%s --socket %s --exit-at-start 2>/dev/null", getenv("TEST_CDH"),
+		 sock);
 	int st = system(cmd);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 3);
 	CHECK(!tu_exists(sock));

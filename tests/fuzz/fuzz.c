@@ -228,8 +228,8 @@ int fuzz_memfd(const void *data, size_t len, bool seal)
 	if (fd < 0)
 		return -1;
 	if ((len && write(fd, data, len) != (ssize_t)len) ||
-	    (seal && fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
-					       F_SEAL_WRITE) < 0)) {
+	    (seal && fcntl(fd, F_ADD_SEALS,
+			   F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)) {
 		close(fd);
 		return -1;
 	}

@@ -51,10 +51,10 @@ uint8_t *fuzz_pack_json(const ProtobufCMessageDescriptor *d, const char *json, s
 
 /* Stop, with a message, when an invariant of the code under test breaks:
  * libFuzzer records the input as a crash. */
-#define FUZZ_ASSERT(cond, ...)                                                              \
-	do {                                                                                \
-		if (!(cond))                                                                \
-			fuzz_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                  \
+#define FUZZ_ASSERT(cond, ...)                                             \
+	do {                                                               \
+		if (!(cond))                                               \
+			fuzz_fail(__FILE__, __LINE__, #cond, __VA_ARGS__); \
 	} while (0)
 void fuzz_fail(const char *file, int line, const char *cond, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 4, 5)));

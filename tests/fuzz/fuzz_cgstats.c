@@ -101,8 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((r = cgs_parse_u64_or_max(text, FILE_NAME, UINT64_MAX - 1, &u, &e)) < 0)
 			check_refusal(r, &e);
 		else
-			FUZZ_ASSERT(strncmp(text, "max", 3) != 0 || u == UINT64_MAX - 1, "max is %llu",
-				    (unsigned long long)u);
+			FUZZ_ASSERT(strncmp(text, "max", 3) != 0 || u == UINT64_MAX - 1,
+				    "max is %llu", (unsigned long long)u);
 		break;
 	case 2: {
 		uint64_t *v = NULL;
@@ -123,18 +123,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (size_t i = 0; i < n; i++) {
 				FUZZ_ASSERT(kv[i].key && *kv[i].key, "empty key");
 				uint64_t got;
-				FUZZ_ASSERT(cgs_kv_get(kv, n, kv[i].key, &got), "a key not found again");
+				FUZZ_ASSERT(cgs_kv_get(kv, n, kv[i].key, &got),
+					    "a key not found again");
 			}
 			cgs_kv_free(kv, n);
 		}
 		break;
 	}
-	case 4: blkio(0, text); break;
-	case 5: blkio(1, text); break;
-	case 6: net_dev(text); break;
+	case 4:
+		blkio(0, text);
+		break;
+	case 5:
+		blkio(1, text);
+		break;
+	case 6:
+		net_dev(text);
+		break;
 	default: {
-		static const char *const sfx[] = { ".usage_in_bytes", ".max_usage_in_bytes",
-						   ".failcnt", ".current", ".max", ".events" };
+		static const char *const sfx[] = {
+			".usage_in_bytes", ".max_usage_in_bytes", ".failcnt", ".current", ".max",
+			".events"
+		};
 		char *s = cgs_hugetlb_size(text, sfx[size % 6]);
 		FUZZ_ASSERT(!s || (*s && !strchr(s, '.')), "page size \"%s\"", s);
 		free(s);

@@ -101,9 +101,10 @@ void fuzz_write_seeds(void)
 		  "agent.launch_process_timeout=6 agent.visible_cdi_devices=true "
 		  "agent.secure_storage_integrity=false agent.guest_components_procs=none" },
 		{ "quoted", "agent.no_proxy=\"a b,c\" \"agent.log=info\" agent.https_proxy=\"\"" },
-		{ "bad-values", "agent.log=loud agent.container_pipe_size=-1 agent.log_vport=99999999999 "
-				"agent.debug_console=maybe agent.hotplug_timeout=0x10 agent.unknown=1 "
-				"agent.config_file= agent.server_addr" },
+		{ "bad-values",
+		  "agent.log=loud agent.container_pipe_size=-1 agent.log_vport=99999999999 "
+		  "agent.debug_console=maybe agent.hotplug_timeout=0x10 agent.unknown=1 "
+		  "agent.config_file= agent.server_addr" },
 	};
 	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
 		fuzz_seed(seeds[i][0], seeds[i][1], strlen(seeds[i][1]));

@@ -59,8 +59,8 @@ static void check_policy(const struct agent_options *o)
 			FUZZ_ASSERT(ok, "%s refused without an [endpoints] table",
 				    m->input->short_name);
 		/* The package-qualified name means the same type. */
-		FUZZ_ASSERT(ok == options_endpoint_allowed(o, m->input->name),
-			    "%s and %s disagree", m->input->short_name, m->input->name);
+		FUZZ_ASSERT(ok == options_endpoint_allowed(o, m->input->name), "%s and %s disagree",
+			    m->input->short_name, m->input->name);
 	}
 	for (size_t i = 0; i < o->n_allowed_endpoints; i++)
 		FUZZ_ASSERT(o->allowed_endpoints[i] != NULL, "NULL allowed endpoint");
@@ -89,8 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    "config_file not recorded");
 		FUZZ_ASSERT(o.log_level <= LOG_LVL_DEBUG, "log level %d", o.log_level);
 		FUZZ_ASSERT(o.container_pipe_size <= INT32_MAX, "pipe size out of range");
-		FUZZ_ASSERT(o.server_addr && o.guest_components_rest_api &&
-				    o.guest_components_procs,
+		FUZZ_ASSERT(o.server_addr && o.guest_components_rest_api && o.guest_components_procs,
 			    "a string option became NULL");
 	}
 	check_policy(&o);

@@ -73,8 +73,8 @@ static struct {
 	struct fuzz_in script;
 	unsigned calls, answered; /* calls sent (streams 1, 3), answers seen */
 	bool answered_stream[2];
-	bool deadline;            /* the calls carry a short timeout */
-	bool peer_bytes;          /* a peer answered with fuzzed bytes */
+	bool deadline;   /* the calls carry a short timeout */
+	bool peer_bytes; /* a peer answered with fuzzed bytes */
 	/* Requests whose answer the script holds back until the calls are
 	 * answered (with a deadline: the late reply of a cancelled call). */
 	struct held {
@@ -101,24 +101,38 @@ static const ProtobufCMessageDescriptor *executor_accepts(uint32_t type, bool *o
 	*ok = type == IPC_PING ||
 	      (n > 4 && strcmp(name + n - 4, "_REQ") == 0 && !monitor_accepts(type));
 	switch (type) {
-	case IPC_CREATE_SANDBOX_REQ: return &grpc__create_sandbox_request__descriptor;
-	case IPC_CREATE_CONTAINER_REQ: return &grpc__create_container_request__descriptor;
-	case IPC_EXEC_PROCESS_REQ: return &grpc__exec_process_request__descriptor;
-	case IPC_UPDATE_CONTAINER_REQ: return &grpc__update_container_request__descriptor;
-	case IPC_UPDATE_EPHEMERAL_MOUNTS_REQ: return &grpc__update_ephemeral_mounts_request__descriptor;
-	case IPC_COPY_FILE_REQ: return &grpc__copy_file_request__descriptor;
-	case IPC_UPDATE_INTERFACE_REQ: return &grpc__update_interface_request__descriptor;
-	case IPC_UPDATE_ROUTES_REQ: return &grpc__update_routes_request__descriptor;
-	case IPC_ADD_ARP_NEIGHBORS_REQ: return &grpc__add_arpneighbors_request__descriptor;
-	default: return NULL;
+	case IPC_CREATE_SANDBOX_REQ:
+		return &grpc__create_sandbox_request__descriptor;
+	case IPC_CREATE_CONTAINER_REQ:
+		return &grpc__create_container_request__descriptor;
+	case IPC_EXEC_PROCESS_REQ:
+		return &grpc__exec_process_request__descriptor;
+	case IPC_UPDATE_CONTAINER_REQ:
+		return &grpc__update_container_request__descriptor;
+	case IPC_UPDATE_EPHEMERAL_MOUNTS_REQ:
+		return &grpc__update_ephemeral_mounts_request__descriptor;
+	case IPC_COPY_FILE_REQ:
+		return &grpc__copy_file_request__descriptor;
+	case IPC_UPDATE_INTERFACE_REQ:
+		return &grpc__update_interface_request__descriptor;
+	case IPC_UPDATE_ROUTES_REQ:
+		return &grpc__update_routes_request__descriptor;
+	case IPC_ADD_ARP_NEIGHBORS_REQ:
+		return &grpc__add_arpneighbors_request__descriptor;
+	default:
+		return NULL;
 	}
 }
 
 static bool monitor_accepts(uint32_t type)
 {
 	switch (type) {
-	case IPC_READ_STREAM_REQ: case IPC_READ_STREAM_ACK: case IPC_WRITE_STDIN_REQ:
-	case IPC_CLOSE_STDIN_REQ: case IPC_TTY_WIN_RESIZE_REQ: case IPC_WAIT_PROCESS_REQ:
+	case IPC_READ_STREAM_REQ:
+	case IPC_READ_STREAM_ACK:
+	case IPC_WRITE_STDIN_REQ:
+	case IPC_CLOSE_STDIN_REQ:
+	case IPC_TTY_WIN_RESIZE_REQ:
+	case IPC_WAIT_PROCESS_REQ:
 		return true;
 	default:
 		return false;
@@ -284,8 +298,8 @@ static void on_peer(int *fd, bool executor)
 			d = executor_accepts(m.hdr.type, &ok);
 		FUZZ_ASSERT(ok, "the front-end sent the %s a %s, not in its table",
 			    executor ? "executor" : "monitor", ipc_type_name(m.hdr.type));
-		FUZZ_ASSERT(m.hdr.id != 0 || m.hdr.type == IPC_READ_STREAM_ACK, "%s without a request id",
-			    ipc_type_name(m.hdr.type));
+		FUZZ_ASSERT(m.hdr.id != 0 || m.hdr.type == IPC_READ_STREAM_ACK,
+			    "%s without a request id", ipc_type_name(m.hdr.type));
 		if (d) {
 			ProtobufCMessage *q = protobuf_c_message_unpack(d, NULL, m.len, m.payload);
 			FUZZ_ASSERT(q, "the front-end's %s (%zu bytes) does not decode as %s",
@@ -431,8 +445,8 @@ static void setup(void)
 	struct sockaddr_un sa;
 	socklen_t sl;
 	int lfd = fuzz_listen("kata-fuzz-frontend", &sa, &sl);
-	FUZZ_ASSERT(ttrpc_server_new(&H.fe.server, H.loop, lfd, rpc_dispatch, &H.fe, &e) == 0,
-		    "%s", e.msg);
+	FUZZ_ASSERT(ttrpc_server_new(&H.fe.server, H.loop, lfd, rpc_dispatch, &H.fe, &e) == 0, "%s",
+		    e.msg);
 	H.cl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int big = 8 << 20;
 	setsockopt(H.cl, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
@@ -469,7 +483,8 @@ static void send_request(uint32_t stream_id, const uint8_t *payload, size_t len)
 	size_t n = ttrpc__request__get_packed_size(&r);
 	uint8_t *b = malloc(TTRPC_HEADER_LEN + n);
 	FUZZ_ASSERT(b, "out of memory");
-	struct ttrpc_frame_header h = { .length = (uint32_t)n, .stream_id = stream_id,
+	struct ttrpc_frame_header h = { .length = (uint32_t)n,
+					.stream_id = stream_id,
 					.type = TTRPC_TYPE_REQUEST };
 	ttrpc_header_encode(b, &h);
 	ttrpc__request__pack(&r, b + TTRPC_HEADER_LEN);
@@ -518,8 +533,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned i = 0; i < H.nheld; i++) {
 		struct held *h = &H.held[i];
 		int *fd = h->executor ? &H.ex : &H.mon;
-		struct ipc_msg m = { .hdr = { .type = h->type, .id = h->id, .len = (uint32_t)h->len },
-				     .payload = h->payload, .len = h->len };
+		struct ipc_msg m = {
+			.hdr = { .type = h->type, .id = h->id, .len = (uint32_t)h->len },
+			.payload = h->payload,
+			.len = h->len
+		};
 		if (*fd >= 0)
 			answer_good(*fd, &m, reply_type_of(h->type));
 	}
@@ -535,8 +553,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct loop_timer *q = loop_timer_add(H.loop, 0, quit_loop, NULL);
 		FUZZ_ASSERT(q && loop_run(H.loop, &e) == 0, "loop: %s", e.msg);
 	}
-	FUZZ_ASSERT(H.fe.pending.n == 0, "%zu executor requests still wait",
-		    H.fe.pending.n);
+	FUZZ_ASSERT(H.fe.pending.n == 0, "%zu executor requests still wait", H.fe.pending.n);
 	FUZZ_ASSERT(H.fe.n_oom_waiters == 0, "%zu GetOOMEvent calls still wait",
 		    H.fe.n_oom_waiters);
 	FUZZ_ASSERT(H.r.len == 0, "%zu stray bytes towards the host", H.r.len);
@@ -553,8 +570,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* ---- seeds ---- */
 
-static void seed_flags(const char *name, const char *service, const char *method,
-		       const char *json, uint8_t flags, const uint8_t *script, size_t slen);
+static void seed_flags(const char *name, const char *service, const char *method, const char *json,
+		       uint8_t flags, const uint8_t *script, size_t slen);
 
 static void seed(const char *name, const char *service, const char *method, const char *json,
 		 const uint8_t *script, size_t slen)
@@ -562,8 +579,8 @@ static void seed(const char *name, const char *service, const char *method, cons
 	seed_flags(name, service, method, json, 0, script, slen);
 }
 
-static void seed_flags(const char *name, const char *service, const char *method,
-		       const char *json, uint8_t flags, const uint8_t *script, size_t slen)
+static void seed_flags(const char *name, const char *service, const char *method, const char *json,
+		       uint8_t flags, const uint8_t *script, size_t slen)
 {
 	size_t i = 0;
 	while (i < rpc_catalog_count() && (strcmp(rpc_catalog_at(i)->service, service) ||
@@ -595,7 +612,8 @@ void fuzz_write_seeds(void)
 	} reqs[] = {
 		{ "create-sandbox", "CreateSandbox", RT_CREATE_SANDBOX },
 		{ "create-container", "CreateContainer", RT_CREATE_CONTAINER },
-		{ "create-container-seccomp", "CreateContainer", RT_CREATE_CONTAINER_DEVICES_SECCOMP },
+		{ "create-container-seccomp", "CreateContainer",
+		  RT_CREATE_CONTAINER_DEVICES_SECCOMP },
 		{ "start", "StartContainer", RT_CONTAINER },
 		{ "exec", "ExecProcess", RT_EXEC_TTY },
 		{ "signal", "SignalProcess", RT_SIGNAL },
@@ -632,8 +650,8 @@ void fuzz_write_seeds(void)
 	/* Every forwarded request answered as a working peer would; or the
 	 * first one failing NOT_FOUND "no such container". */
 	static const uint8_t good[] = { 1, 1, 1, 1, 1, 1, 1, 1 };
-	static const uint8_t fail[] = { 0, 4, 2, 19, 0, 'n', 'o', ' ', 's', 'u', 'c', 'h', ' ',
-					'c', 'o', 'n', 't', 'a', 'i', 'n', 'e', 'r' };
+	static const uint8_t fail[] = { 0,   4,   2,   19,  0,   'n', 'o', ' ', 's', 'u', 'c',
+					'h', ' ', 'c', 'o', 'n', 't', 'a', 'i', 'n', 'e', 'r' };
 	char name[96];
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
 		snprintf(name, sizeof(name), "%s-ok", reqs[i].name);

@@ -62,11 +62,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifdef FUZZ_WRITE_SEEDS
 #include "seeds.h"
 
-static const char doc[] =
-	"algorithm = \"sha384\"\nversion = \"0.1.0\"\n\n[data]\n"
-	"\"aa.toml\" = '''\n[token_configs.kbs]\nurl = 'http://kbs.example:8080'\n'''\n"
-	"\"cdh.toml\" = \"\"\"\nsocket = \\\"unix:///x\\\" \\\n  # folded\n\"\"\"\n"
-	"\"policy.rego\" = '''package agent_policy'''\n";
+static const char
+	doc[] = "algorithm = \"sha384\"\nversion = \"0.1.0\"\n\n[data]\n"
+		"\"aa.toml\" = '''\n[token_configs.kbs]\nurl = 'http://kbs.example:8080'\n'''\n"
+		"\"cdh.toml\" = \"\"\"\nsocket = \\\"unix:///x\\\" \\\n  # folded\n\"\"\"\n"
+		"\"policy.rego\" = '''package agent_policy'''\n";
 
 /* The kind byte, then the bytes. */
 static int put(const char *dir, const char *name, uint8_t kind, const void *b, size_t n)

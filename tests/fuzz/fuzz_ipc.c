@@ -52,36 +52,66 @@ static int handle(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr
  * (ipc_messages.def), and ipc_chan_new refuses a table that lists what its
  * peer never sends. A requester's replies are one IPC_REPLIES entry, as the
  * processes' tables have them. */
-#define E(type) { IPC_##type, handle }
-#define REPLIES { IPC_REPLIES, handle }
-#define END { 0, NULL }
+#define E(type)                    \
+	{                          \
+		IPC_##type, handle \
+	}
+#define REPLIES                     \
+	{                           \
+		IPC_REPLIES, handle \
+	}
+#define END             \
+	{               \
+		0, NULL \
+	}
 
 static const struct ipc_dispatch exec_ctl[] = { E(CTL_NEW_FRONTEND), END };
-static const struct ipc_dispatch exec_fe[] = {
-	E(PING), E(GET_GUEST_DETAILS_REQ), E(CREATE_SANDBOX_REQ), E(DESTROY_SANDBOX_REQ),
-	E(CREATE_CONTAINER_REQ), E(START_CONTAINER_REQ), E(REMOVE_CONTAINER_REQ),
-	E(EXEC_PROCESS_REQ), E(SIGNAL_PROCESS_REQ), E(UPDATE_CONTAINER_REQ),
-	E(PAUSE_CONTAINER_REQ), E(RESUME_CONTAINER_REQ), E(STATS_CONTAINER_REQ),
-	E(GET_OOM_EVENT_REQ), E(GET_METRICS_REQ), E(SET_GUEST_DATE_TIME_REQ),
-	E(RESEED_RANDOM_DEV_REQ), E(GET_VOLUME_STATS_REQ), E(COPY_FILE_REQ),
-	E(ONLINE_CPU_MEM_REQ), E(MEM_HOTPLUG_BY_PROBE_REQ), E(ADD_SWAP_PATH_REQ),
-	E(UPDATE_EPHEMERAL_MOUNTS_REQ), E(REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ),
-	E(ADD_SWAP_REQ), E(RESIZE_VOLUME_REQ), E(UPDATE_INTERFACE_REQ), E(UPDATE_ROUTES_REQ),
-	E(LIST_INTERFACES_REQ), E(LIST_ROUTES_REQ), E(ADD_ARP_NEIGHBORS_REQ), END
-};
+static const struct ipc_dispatch exec_fe[] = { E(PING),
+					       E(GET_GUEST_DETAILS_REQ),
+					       E(CREATE_SANDBOX_REQ),
+					       E(DESTROY_SANDBOX_REQ),
+					       E(CREATE_CONTAINER_REQ),
+					       E(START_CONTAINER_REQ),
+					       E(REMOVE_CONTAINER_REQ),
+					       E(EXEC_PROCESS_REQ),
+					       E(SIGNAL_PROCESS_REQ),
+					       E(UPDATE_CONTAINER_REQ),
+					       E(PAUSE_CONTAINER_REQ),
+					       E(RESUME_CONTAINER_REQ),
+					       E(STATS_CONTAINER_REQ),
+					       E(GET_OOM_EVENT_REQ),
+					       E(GET_METRICS_REQ),
+					       E(SET_GUEST_DATE_TIME_REQ),
+					       E(RESEED_RANDOM_DEV_REQ),
+					       E(GET_VOLUME_STATS_REQ),
+					       E(COPY_FILE_REQ),
+					       E(ONLINE_CPU_MEM_REQ),
+					       E(MEM_HOTPLUG_BY_PROBE_REQ),
+					       E(ADD_SWAP_PATH_REQ),
+					       E(UPDATE_EPHEMERAL_MOUNTS_REQ),
+					       E(REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ),
+					       E(ADD_SWAP_REQ),
+					       E(RESIZE_VOLUME_REQ),
+					       E(UPDATE_INTERFACE_REQ),
+					       E(UPDATE_ROUTES_REQ),
+					       E(LIST_INTERFACES_REQ),
+					       E(LIST_ROUTES_REQ),
+					       E(ADD_ARP_NEIGHBORS_REQ),
+					       END };
 static const struct ipc_dispatch exec_launcher[] = { REPLIES, END };
-static const struct ipc_dispatch exec_monitor[] = { E(MON_EXITED), E(MON_RELEASED), REPLIES,
-						    END };
+static const struct ipc_dispatch exec_monitor[] = { E(MON_EXITED), E(MON_RELEASED), REPLIES, END };
 static const struct ipc_dispatch fe_exec[] = { E(MONITOR_ATTACH), REPLIES, END };
 static const struct ipc_dispatch fe_monitor[] = { REPLIES, END };
-static const struct ipc_dispatch mon_exec[] = {
-	E(MON_NEW_FRONTEND), E(MON_SIGNAL), E(MON_SHUTDOWN), END
-};
+static const struct ipc_dispatch mon_exec[] = { E(MON_NEW_FRONTEND), E(MON_SIGNAL), E(MON_SHUTDOWN),
+						END };
 static const struct ipc_dispatch mon_launcher[] = { E(MON_PROCESS_ADD), END };
-static const struct ipc_dispatch mon_fe[] = {
-	E(READ_STREAM_REQ), E(READ_STREAM_ACK), E(WRITE_STDIN_REQ), E(CLOSE_STDIN_REQ),
-	E(TTY_WIN_RESIZE_REQ), E(WAIT_PROCESS_REQ), END
-};
+static const struct ipc_dispatch mon_fe[] = { E(READ_STREAM_REQ),
+					      E(READ_STREAM_ACK),
+					      E(WRITE_STDIN_REQ),
+					      E(CLOSE_STDIN_REQ),
+					      E(TTY_WIN_RESIZE_REQ),
+					      E(WAIT_PROCESS_REQ),
+					      END };
 static const struct ipc_dispatch parent_ctl[] = { E(CTL_SANDBOX_DESTROYED), END };
 
 static const struct end {
@@ -128,15 +158,15 @@ static void check_msg(const struct ipc_msg *m)
 	FUZZ_ASSERT(m->len == m->hdr.len, "%s: %zu payload bytes, header says %u", d->name, m->len,
 		    m->hdr.len);
 	FUZZ_ASSERT(!(m->hdr.flags & ~IPC_F_KNOWN), "%s: flags 0x%x", d->name, m->hdr.flags);
-	FUZZ_ASSERT(!(m->hdr.flags & IPC_F_MEMFD) || (d->big && m->len > IPC_MAX_INLINE &&
-						      m->nfds == 0),
+	FUZZ_ASSERT(!(m->hdr.flags & IPC_F_MEMFD) ||
+			    (d->big && m->len > IPC_MAX_INLINE && m->nfds == 0),
 		    "%s: a memfd payload where none belongs", d->name);
 	FUZZ_ASSERT(ipc_check_payload(m->hdr.type, m->payload, m->len, &e) == 0,
 		    "%s handed out with a payload its rules refuse: %s", d->name, e.msg);
 	unsigned want = d->fd == IPC_FD_REQUIRED ? 1 : 0;
 	if (d->fd == IPC_FD_PROCESS)
-		want = ipc_process_nfds(((const struct ipc_process_add *)(const void *)m->payload)
-						->terminal);
+		want = ipc_process_nfds(
+			((const struct ipc_process_add *)(const void *)m->payload)->terminal);
 	FUZZ_ASSERT(m->nfds == want, "%s with %u fds, its rule says %u", d->name, m->nfds, want);
 	FUZZ_ASSERT(m->fd == (m->nfds ? m->fds[0] : -1), "%s: fd is not fds[0]", d->name);
 	for (unsigned i = 0; i < m->nfds; i++) {
@@ -162,8 +192,8 @@ static int handle(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr
 	FUZZ_ASSERT(t->fn, "%s handled on %s, not in its table", ipc_type_name(m->hdr.type),
 		    S.end->name);
 	const struct ipc_type_desc *d = ipc_type_info(m->hdr.type);
-	FUZZ_ASSERT(d->from & IPC_ROLE_BIT(ipc_chan_peer(c)), "%s handled from a %s",
-		    d->name, ipc_role_name(ipc_chan_peer(c)));
+	FUZZ_ASSERT(d->from & IPC_ROLE_BIT(ipc_chan_peer(c)), "%s handled from a %s", d->name,
+		    ipc_role_name(ipc_chan_peer(c)));
 	/* A request came with an id and, when it is protobuf, decoded. */
 	FUZZ_ASSERT(d->reply == IPC_NONE || m->hdr.id, "%s handled without an id", d->name);
 	FUZZ_ASSERT(!d->pb || d->reply == IPC_NONE || m->in, "%s handled undecoded", d->name);
@@ -224,7 +254,9 @@ static void send_dgram(int tx, uint8_t kind, const uint8_t *b, size_t n)
 	unsigned nfds = 0;
 	size_t dlen = n;
 	switch (kind & 7) {
-	case 1: fds[nfds++] = some_fd(); break;
+	case 1:
+		fds[nfds++] = some_fd();
+		break;
 	case 2:
 	case 3: {
 		/* The header in the datagram, the rest in the memfd, zero-filled
@@ -238,14 +270,17 @@ static void send_dgram(int tx, uint8_t kind, const uint8_t *b, size_t n)
 		if ((kind & 0x10) && hdr.len <= IPC_MAX_PAYLOAD + 1 && hdr.len > n - h)
 			FUZZ_ASSERT(ftruncate(fd, hdr.len) == 0, "ftruncate");
 		if ((kind & 7) == 2)
-			FUZZ_ASSERT(fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
-							  F_SEAL_WRITE) == 0,
+			FUZZ_ASSERT(fcntl(fd, F_ADD_SEALS,
+					  F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
+						  F_SEAL_WRITE) == 0,
 				    "seal");
 		fds[nfds++] = fd;
 		dlen = h;
 		break;
 	}
-	case 4: case 5: case 6: {
+	case 4:
+	case 5:
+	case 6: {
 		unsigned k = (kind & 7) == 4 ? 2 : (kind & 7) == 5 ? 4 : 5;
 		while (nfds < k)
 			fds[nfds++] = some_fd();
@@ -407,7 +442,9 @@ void fuzz_write_seeds(void)
 	emit("frontend-requests", "executor<-frontend", &s);
 
 	/* A CreateContainer request above 64 KiB: in a sealed memfd. */
-	static const char spec[] = "\x0a\x02" "c1" "\x2a\x00";
+	static const char spec[] = "\x0a\x02"
+				   "c1"
+				   "\x2a\x00";
 	put(&s, 0x12, IPC_CREATE_CONTAINER_REQ, 12, IPC_F_MEMFD, 70000, spec, sizeof(spec) - 1);
 	put(&s, 0x13, IPC_EXEC_PROCESS_REQ, 13, IPC_F_MEMFD, 70000, spec, sizeof(spec) - 1);
 	emit("memfd-sealed-then-unsealed", "executor<-frontend", &s);
@@ -452,7 +489,9 @@ void fuzz_write_seeds(void)
 	msg(&s, 4, IPC_MON_PROCESS_ADD, 2, &pa, sizeof(pa));
 	emit("process-add", "monitor<-launcher", &s);
 
-	struct ipc_stdio_read rd = { .exec_id = "e1", .stream = IPC_STREAM_STDOUT, .max_len = 32768 };
+	struct ipc_stdio_read rd = { .exec_id = "e1",
+				     .stream = IPC_STREAM_STDOUT,
+				     .max_len = 32768 };
 	struct ipc_stdio_ack ack = { .exec_id = "e1", .stream = IPC_STREAM_STDOUT, .offset = 6 };
 	uint8_t w[sizeof(struct ipc_stdio_write) + 3] = "e1";
 	memcpy(w + sizeof(struct ipc_stdio_write), "ls\n", 3);
@@ -465,13 +504,18 @@ void fuzz_write_seeds(void)
 	msg(&s, 8, IPC_WAIT_PROCESS_REQ, 5, &xref, sizeof(xref));
 	emit("frontend-to-monitor", "monitor<-frontend", &s);
 
-	msg(&s, 0, IPC_LAUNCH_EXEC, 1, "\x0a\x02" "c1", 4);
+	msg(&s, 0, IPC_LAUNCH_EXEC, 1,
+	    "\x0a\x02"
+	    "c1",
+	    4);
 	msg(&s, 0, IPC_LAUNCH_START, 2, NULL, 0);
 	emit("launch", "launcher<-executor", &s);
 
 	/* Bad ones: short, a length that lies, unknown type and flags, an fd
 	 * where none belongs, too many fds. */
-	s.b[s.n++] = 0; s.b[s.n++] = 3; s.b[s.n++] = 0;
+	s.b[s.n++] = 0;
+	s.b[s.n++] = 3;
+	s.b[s.n++] = 0;
 	memcpy(s.b + s.n, "\x01\x00\x00", 3);
 	s.n += 3;
 	emit("short", "executor<-frontend", &s);

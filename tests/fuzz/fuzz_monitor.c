@@ -54,20 +54,20 @@
 struct model_stream {
 	uint8_t *written; /* what the process wrote */
 	size_t n, cap;
-	bool closed;      /* the process closed its end */
-	uint64_t acked;   /* the front-end's last accepted ACK */
-	uint64_t sent;    /* the end of what reached this front-end */
-	size_t at_exit;   /* what was written when the process exited */
+	bool closed;    /* the process closed its end */
+	uint64_t acked; /* the front-end's last accepted ACK */
+	uint64_t sent;  /* the end of what reached this front-end */
+	size_t at_exit; /* what was written when the process exited */
 	bool eof_seen;
 };
 
 struct model_proc {
 	const char *exec_id;
 	bool terminal;
-	int out[2];  /* the process's ends: stdout, stderr (the pty slave twice) */
-	int in;      /* the process's end of stdin (the slave with a pty) */
+	int out[2]; /* the process's ends: stdout, stderr (the pty slave twice) */
+	int in;     /* the process's end of stdin (the slave with a pty) */
 	struct model_stream s[2];
-	uint8_t *wq;  /* data of the writes not refused, in order */
+	uint8_t *wq; /* data of the writes not refused, in order */
 	size_t wq_n, wq_cap, stdin_read;
 	bool in_closed;
 	bool exited;
@@ -184,16 +184,17 @@ static void frontend_read(void)
 		int r = ipc_recv(F.fe, &msg, &e);
 		if (r == -EAGAIN || r == 0)
 			return;
-		FUZZ_ASSERT(r > 0, "the monitor sent the front-end a message it refuses: %s", e.msg);
+		FUZZ_ASSERT(r > 0, "the monitor sent the front-end a message it refuses: %s",
+			    e.msg);
 		struct req *q = req_find(msg.hdr.id);
 		FUZZ_ASSERT(q, "%s with id %u answers nothing waiting", ipc_type_name(msg.hdr.type),
 			    msg.hdr.id);
-		uint32_t want = q->type == IPC_READ_STREAM_REQ	 ? IPC_READ_STREAM_REPLY
-				: q->type == IPC_WRITE_STDIN_REQ ? IPC_WRITE_STDIN_REPLY
-				: q->type == IPC_WAIT_PROCESS_REQ	 ? IPC_WAIT_PROCESS_REPLY
-								 : IPC_OK;
-		FUZZ_ASSERT(msg.hdr.type == want || msg.hdr.type == IPC_ERROR,
-			    "%s answers a %s", ipc_type_name(msg.hdr.type), ipc_type_name(q->type));
+		uint32_t want = q->type == IPC_READ_STREAM_REQ    ? IPC_READ_STREAM_REPLY
+				: q->type == IPC_WRITE_STDIN_REQ  ? IPC_WRITE_STDIN_REPLY
+				: q->type == IPC_WAIT_PROCESS_REQ ? IPC_WAIT_PROCESS_REPLY
+								  : IPC_OK;
+		FUZZ_ASSERT(msg.hdr.type == want || msg.hdr.type == IPC_ERROR, "%s answers a %s",
+			    ipc_type_name(msg.hdr.type), ipc_type_name(q->type));
 		if (msg.hdr.type == IPC_READ_STREAM_REPLY)
 			check_data(q, &msg);
 		if (msg.hdr.type == IPC_WRITE_STDIN_REPLY) {
@@ -202,8 +203,8 @@ static void frontend_read(void)
 			FUZZ_ASSERT(w.len == q->wlen, "WRITTEN %llu for a write of %zu",
 				    (unsigned long long)w.len, q->wlen);
 		}
-		if (msg.hdr.type == IPC_ERROR && q->type == IPC_WRITE_STDIN_REQ &&
-		    q->proc >= 0 && q->wq_off != SIZE_MAX) {
+		if (msg.hdr.type == IPC_ERROR && q->type == IPC_WRITE_STDIN_REQ && q->proc >= 0 &&
+		    q->wq_off != SIZE_MAX) {
 			/* Refused or failed: its data is not (all) in the pipe; the
 			 * model stops comparing stdin there. */
 			struct model_proc *p = &F.p[q->proc];
@@ -283,17 +284,16 @@ static void add_process(unsigned i, const char *exec_id, bool terminal)
 	struct ipc_process_add a = { .pid = F.child, .terminal = terminal };
 	snprintf(a.exec_id, sizeof(a.exec_id), "%s", exec_id);
 	struct kerr e = { 0 };
-	FUZZ_ASSERT(ipc_send_fds(F.la, IPC_MON_PROCESS_ADD, 1, &a, sizeof(a), fds,
-				 (unsigned)nfds, &e) == 0,
+	FUZZ_ASSERT(ipc_send_fds(F.la, IPC_MON_PROCESS_ADD, 1, &a, sizeof(a), fds, (unsigned)nfds,
+				 &e) == 0,
 		    "%s", e.msg);
 	for (int k = 0; k < nfds; k++)
 		close(fds[k]);
 	turn();
 	struct ipc_msg msg = { 0 };
 	FUZZ_ASSERT(ipc_recv(F.la, &msg, &e) == 1 && msg.hdr.type == IPC_OK,
-		    "the monitor refused the process: %s", msg.hdr.type == IPC_ERROR
-								? (const char *)msg.payload + 8
-								: e.msg);
+		    "the monitor refused the process: %s",
+		    msg.hdr.type == IPC_ERROR ? (const char *)msg.payload + 8 : e.msg);
 	ipc_msg_release(&msg);
 }
 
@@ -328,9 +328,8 @@ static void start(uint8_t flags)
 	pair(fe);
 	FUZZ_ASSERT(ipc_chan_new(&m->exec, m->loop, ex[0], "executor", IPC_ROLE_EXECUTOR,
 				 executor_table, executor_closed, m, &e) == 0 &&
-			    ipc_chan_new(&m->launcher, m->loop, la[0], "launcher",
-					 IPC_ROLE_LAUNCHER, launcher_table, launcher_closed, m,
-					 &e) == 0 &&
+			    ipc_chan_new(&m->launcher, m->loop, la[0], "launcher", IPC_ROLE_LAUNCHER,
+					 launcher_table, launcher_closed, m, &e) == 0 &&
 			    frontend_attach(m, fe[0], &e) == 0,
 		    "%s", e.msg);
 	F.ex = make_nonblock(ex[1]);
@@ -601,19 +600,46 @@ static void act_raw(void)
 static void act(uint8_t op)
 {
 	switch (op % 14) {
-	case 0: act_read(); break;
-	case 1: act_ack(); break;
-	case 2: act_write(); break;
-	case 3: act_exec_ref(IPC_CLOSE_STDIN_REQ); break;
-	case 4: act_resize(); break;
-	case 5: act_exec_ref(IPC_WAIT_PROCESS_REQ); break;
-	case 6: case 7: act_output(); break;
-	case 8: act_close_output(); break;
-	case 9: act_read_stdin(); break;
-	case 10: act_hangup(); break;
-	case 11: act_exit(); break;
-	case 12: act_new_frontend(); break;
-	default: act_raw(); break;
+	case 0:
+		act_read();
+		break;
+	case 1:
+		act_ack();
+		break;
+	case 2:
+		act_write();
+		break;
+	case 3:
+		act_exec_ref(IPC_CLOSE_STDIN_REQ);
+		break;
+	case 4:
+		act_resize();
+		break;
+	case 5:
+		act_exec_ref(IPC_WAIT_PROCESS_REQ);
+		break;
+	case 6:
+	case 7:
+		act_output();
+		break;
+	case 8:
+		act_close_output();
+		break;
+	case 9:
+		act_read_stdin();
+		break;
+	case 10:
+		act_hangup();
+		break;
+	case 11:
+		act_exit();
+		break;
+	case 12:
+		act_new_frontend();
+		break;
+	default:
+		act_raw();
+		break;
 	}
 }
 
@@ -648,32 +674,30 @@ void fuzz_write_seeds(void)
 	 * 12 new front-end, 13 raw datagram. A read of 32 KiB as the runtime's
 	 * readStdout asks (kata_agent.go: Len 32768) is 0xff 0x7f. */
 	static const uint8_t pipes[] = {
-		0x02,                             /* init (pipes) and e1 (pipes) */
-		6, 0, 0, 12, 0, 'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd', '\n',
-		0, 0, 0, 0xff, 0x7f,              /* read init stdout */
-		1, 0, 0, 0, 0, 0,                 /* ACK all */
-		2, 1, 3, 0, 'l', 's', '\n',       /* write e1 stdin */
-		9, 1, 0, 1,                       /* e1 reads its stdin */
-		6, 1, 1, 4, 0, 'e', 'r', 'r', '\n', /* e1 stderr */
-		0, 1, 1, 0xff, 0x0f,              /* read e1 stderr */
-		5, 1, 0,                          /* wait e1 */
-		8, 1, 1,                          /* e1 closes stderr */
-		0, 1, 1, 0xff, 0x0f,              /* read: EOF */
-		11, 1, 0,                         /* e1 exits 0 */
-		3, 0, 0,                          /* close init stdin */
+		0x02, /* init (pipes) and e1 (pipes) */
+		6,    0,   0,   12,   0,    'h', 'e',  'l', 'l',  'o',  ' ', 'w',
+		'o',  'r', 'l', 'd',  '\n', 0,   0,    0,   0xff, 0x7f, /* read init stdout */
+		1,    0,   0,   0,    0,    0,                          /* ACK all */
+		2,    1,   3,   0,    'l',  's', '\n',                  /* write e1 stdin */
+		9,    1,   0,   1,                                      /* e1 reads its stdin */
+		6,    1,   1,   4,    0,    'e', 'r',  'r', '\n',       /* e1 stderr */
+		0,    1,   1,   0xff, 0x0f,                             /* read e1 stderr */
+		5,    1,   0,                                           /* wait e1 */
+		8,    1,   1,                                           /* e1 closes stderr */
+		0,    1,   1,   0xff, 0x0f,                             /* read: EOF */
+		11,   1,   0,                                           /* e1 exits 0 */
+		3,    0,   0,                                           /* close init stdin */
 	};
 	fuzz_seed("pipes", pipes, sizeof(pipes));
 	static const uint8_t tty[] = {
-		0x01,                             /* init with a terminal */
-		4, 0, 24, 0, 80, 0,               /* resize 24x80 */
-		2, 0, 3, 0, 'i', 'd', '\r',       /* write */
-		9, 0, 0, 1,                       /* read stdin */
-		6, 0, 0, 4, 0, 'u', 'i', 'd', '\n',
-		0, 0, 0, 0xff, 0x7f,
-		0, 0, 1, 0xff, 0x7f,              /* stderr of a tty: EOF */
-		10, 0,                            /* hang up */
-		0, 0, 0, 0xff, 0x7f,
-		5, 0, 0, 11, 0, 0,                /* wait, exit 0 */
+		0x01,                                    /* init with a terminal */
+		4,    0,    24,   0,    80,   0,         /* resize 24x80 */
+		2,    0,    3,    0,    'i',  'd', '\r', /* write */
+		9,    0,    0,    1,                     /* read stdin */
+		6,    0,    0,    4,    0,    'u', 'i',  'd',  '\n', 0, 0,
+		0,    0xff, 0x7f, 0,    0,    1,   0xff, 0x7f, /* stderr of a tty: EOF */
+		10,   0,                                       /* hang up */
+		0,    0,    0,    0xff, 0x7f, 5,   0,    0,    11,   0, 0, /* wait, exit 0 */
 	};
 	fuzz_seed("tty", tty, sizeof(tty));
 	/* 3000 bytes, read 5, front-end restarts, read again from 0, ACK 1000,
@@ -686,14 +710,13 @@ void fuzz_write_seeds(void)
 	n = sizeof(head);
 	for (int i = 0; i < 3000; i++)
 		b[n++] = (uint8_t)('a' + i % 26);
-	static const uint8_t mid[] = { 0, 0, 0, 4, 0, 12, 0, 0, 0, 0xff, 0x7f, 1, 0, 0, 0, 0xe7, 0x03,
-				       6, 0, 0, 0xb8, 0x0b };
+	static const uint8_t mid[] = { 0, 0, 0, 4, 0,    12,   0, 0, 0, 0xff, 0x7f,
+				       1, 0, 0, 0, 0xe7, 0x03, 6, 0, 0, 0xb8, 0x0b };
 	memcpy(b + n, mid, sizeof(mid));
 	n += sizeof(mid);
 	for (int i = 0; i < 3000; i++)
 		b[n++] = (uint8_t)('A' + i % 26);
-	static const uint8_t mid2[] = { 0, 0, 0, 0xff, 0x7f, 1, 0, 0, 0, 0, 0,
-					6, 0, 0, 0x00, 0x20 };
+	static const uint8_t mid2[] = { 0, 0, 0, 0xff, 0x7f, 1, 0, 0, 0, 0, 0, 6, 0, 0, 0x00, 0x20 };
 	memcpy(b + n, mid2, sizeof(mid2));
 	n += sizeof(mid2);
 	for (int i = 0; i < 8192; i++)
@@ -706,7 +729,7 @@ void fuzz_write_seeds(void)
 	 * gets them again from 1000. */
 	n = sizeof(head) + 3000;
 	static const uint8_t again[] = { 0, 0, 0, 0xff, 0x7f, 1, 0, 0, 0, 0xe7, 0x03, 12,
-					 0, 0, 0, 0xff, 0x7f, 1, 0, 0, 0, 0, 0 };
+					 0, 0, 0, 0xff, 0x7f, 1, 0, 0, 0, 0,    0 };
 	memcpy(b + n, again, sizeof(again));
 	fuzz_seed("ack-then-restart", b, n + sizeof(again));
 }

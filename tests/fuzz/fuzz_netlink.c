@@ -176,8 +176,10 @@ static void done(struct buf *b)
 static void link_msg(struct buf *b, int index, const char *name, unsigned flags,
 		     const uint8_t mac[6], unsigned mtu, const char *kind)
 {
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = index,
-				 .ifi_type = mac ? ARPHRD_ETHER : ARPHRD_LOOPBACK, .ifi_flags = flags };
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC,
+				 .ifi_index = index,
+				 .ifi_type = mac ? ARPHRD_ETHER : ARPHRD_LOOPBACK,
+				 .ifi_flags = flags };
 	struct nlmsghdr *h = msg_begin(b, RTM_NEWLINK, &ifi, sizeof(ifi));
 	attr(h, IFLA_IFNAME, name, strlen(name) + 1);
 	attr(h, IFLA_MTU, &mtu, 4);
@@ -205,7 +207,8 @@ static void links(struct buf *b)
 
 static void addr_msg(struct buf *b, int family, int index, unsigned prefix, const char *ip)
 {
-	struct ifaddrmsg ifa = { .ifa_family = (uint8_t)family, .ifa_prefixlen = (uint8_t)prefix,
+	struct ifaddrmsg ifa = { .ifa_family = (uint8_t)family,
+				 .ifa_prefixlen = (uint8_t)prefix,
 				 .ifa_index = (unsigned)index };
 	uint8_t a[16];
 	inet_pton(family, ip, a);
@@ -216,12 +219,15 @@ static void addr_msg(struct buf *b, int family, int index, unsigned prefix, cons
 	msg_end(b, h);
 }
 
-static void route_msg(struct buf *b, const char *dst, unsigned dst_len, const char *gw,
-		      int oif, unsigned scope, unsigned mtu)
+static void route_msg(struct buf *b, const char *dst, unsigned dst_len, const char *gw, int oif,
+		      unsigned scope, unsigned mtu)
 {
-	struct rtmsg rt = { .rtm_family = AF_INET, .rtm_dst_len = (uint8_t)dst_len,
-			    .rtm_table = RT_TABLE_MAIN, .rtm_protocol = RTPROT_BOOT,
-			    .rtm_scope = (uint8_t)scope, .rtm_type = RTN_UNICAST };
+	struct rtmsg rt = { .rtm_family = AF_INET,
+			    .rtm_dst_len = (uint8_t)dst_len,
+			    .rtm_table = RT_TABLE_MAIN,
+			    .rtm_protocol = RTPROT_BOOT,
+			    .rtm_scope = (uint8_t)scope,
+			    .rtm_type = RTN_UNICAST };
 	struct nlmsghdr *h = msg_begin(b, RTM_NEWROUTE, &rt, sizeof(rt));
 	uint8_t a[4];
 	uint32_t table = RT_TABLE_MAIN;

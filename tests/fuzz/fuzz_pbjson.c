@@ -68,8 +68,8 @@ static json_t *round_trip(const ProtobufCMessage *m, bool exact)
 		    m->descriptor->name, text);
 	if (exact)
 		FUZZ_ASSERT(l1 == l2 && memcmp(b1, b2, l1) == 0,
-			    "%s packs differently after a JSON round trip: %s",
-			    m->descriptor->name, text);
+			    "%s packs differently after a JSON round trip: %s", m->descriptor->name,
+			    text);
 	json_decref(j2);
 	free(b1);
 	free(b2);

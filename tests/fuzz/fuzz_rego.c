@@ -62,14 +62,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		*sep = 0;
 		query = sep + 5;
 	}
-	struct rego_limits lim = { .max_steps = 200000, .max_memory = 32 << 20,
-				   .max_stack = 512 << 10, .max_input_nodes = 1000 };
+	struct rego_limits lim = { .max_steps = 200000,
+				   .max_memory = 32 << 20,
+				   .max_stack = 512 << 10,
+				   .max_input_nodes = 1000 };
 	struct kerr err;
 	struct rego_policy *p;
 	if (rego_policy_new(&p, &lim, &err) == 0) {
 		if (rego_policy_add_module(p, "f.rego", text, strlen(text), &err) == 0 &&
 		    rego_policy_compile(p, &err) == 0) {
-			json_t *in = json_loads("{\"a\": [1, 2, \"x\", {\"b\": [null, true]}]}", 0, NULL);
+			json_t *in = json_loads("{\"a\": [1, 2, \"x\", {\"b\": [null, true]}]}", 0,
+						NULL);
 			struct rego_result res;
 			rego_eval(p, query, in, &res, &err);
 			rego_result_clear(&res);

@@ -90,11 +90,12 @@ static void check_device(const struct bpf_insn *p, int cnt, const struct cg_dev_
 {
 	for (unsigned access = 1; access <= 7; access++) {
 		int want = model(v, n, type, maj, min, access);
-		int got = devcg_bpf_run(p, cnt, type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR,
+		int got = devcg_bpf_run(p, cnt,
+					type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR,
 					access, (unsigned)maj, (unsigned)min);
 		FUZZ_ASSERT(got == want,
-			    "device program says %d for %c %lld:%lld access %u, the rules %d",
-			    got, type, (long long)maj, (long long)min, access, want);
+			    "device program says %d for %c %lld:%lld access %u, the rules %d", got,
+			    type, (long long)maj, (long long)min, access, want);
 	}
 }
 
@@ -104,8 +105,8 @@ static void check_program(const struct cg_dev_rule *v, size_t n)
 	struct bpf_insn *p = calloc(max, sizeof(*p));
 	FUZZ_ASSERT(p, "out of memory");
 	int cnt = cg_dev_bpf_build(v, n, p, max);
-	FUZZ_ASSERT(cnt > 0 && (size_t)cnt <= max, "%zu merged rules do not fit a program (%d)",
-		    n, cnt);
+	FUZZ_ASSERT(cnt > 0 && (size_t)cnt <= max, "%zu merged rules do not fit a program (%d)", n,
+		    cnt);
 	for (size_t i = 0; i < n; i++) {
 		char line[64];
 		cg_dev_rule_line(&v[i], line, sizeof(line));

@@ -84,12 +84,15 @@ void fuzz_write_seeds(void)
 {
 	static const struct fuzz_text_seed seeds[] = {
 		{ "upstream-sample", UPSTREAM_CONFIG_SAMPLE },
-		{ "integers", "a = 1_000\nb = 0x7fff_ffff\nc = 0o755\nd = 0b1010\ne = -9223372036854775808\n"
-			      "f = +12\n" },
+		{ "integers",
+		  "a = 1_000\nb = 0x7fff_ffff\nc = 0o755\nd = 0b1010\ne = -9223372036854775808\n"
+		  "f = +12\n" },
 		{ "strings", "\"quoted key\" = \"tab\\t nl\\n u\\u00e9 U\\U0001F600 q\\\" bs\\\\\"\n"
 			     "'lit key' = 'C:\\no\\escape'\nbare-key_1 = \"\"\n" },
-		{ "arrays", "a = [ 1, 2, [ \"x\", 'y' ], [], { k = true } ]\nb = [\n# c\n  1,\n  2,\n]\n" },
-		{ "tables", "top = 1\n[one]\nx = 1\n[\"two words\"]\ny = { a = 1, b = { c = 2 } }\n" },
+		{ "arrays",
+		  "a = [ 1, 2, [ \"x\", 'y' ], [], { k = true } ]\nb = [\n# c\n  1,\n  2,\n]\n" },
+		{ "tables",
+		  "top = 1\n[one]\nx = 1\n[\"two words\"]\ny = { a = 1, b = { c = 2 } }\n" },
 		{ "refused-float", "a = 1.5\n" },
 		{ "refused-dotted", "a.b = 1\n[x.y]\n" },
 		{ "refused-dup", "a = 1\na = 2\n[t]\n[t]\n" },

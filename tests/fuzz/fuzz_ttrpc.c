@@ -222,7 +222,9 @@ static void seed2(const char *name, const uint8_t *b, size_t n)
 void fuzz_write_seeds(void)
 {
 	uint8_t b[4096];
-	size_t n = frame(b, 1, 1, "grpc.AgentService", "CreateContainer", "\x0a\x03" "abc",
+	size_t n = frame(b, 1, 1, "grpc.AgentService", "CreateContainer",
+			 "\x0a\x03"
+			 "abc",
 			 1000000000, 2);
 	seed2("unary", b, n);
 	size_t m = frame(b + n, 3, 1, "grpc.Health", "Check", "", 0, 0);
@@ -233,7 +235,10 @@ void fuzz_write_seeds(void)
 	seed2("data-frame", b, n);
 	n = frame(b, 2, 1, "x", "y", "zz", -1, 1);
 	seed2("even-id", b, n);
-	n = frame(b, 7, 1, "grpc.AgentService", "ReadStdout", "\x12\x02" "c1", 0, 0);
+	n = frame(b, 7, 1, "grpc.AgentService", "ReadStdout",
+		  "\x12\x02"
+		  "c1",
+		  0, 0);
 	seed2("cut-frame", b, n - 3);
 	static const uint8_t resp[] = { 0x0a, 0x05, 0x08, 0x05, 0x12, 0x01, 'x', 0x12, 0x01, 'p' };
 	seed2("response", resp, sizeof(resp));

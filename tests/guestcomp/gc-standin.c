@@ -141,7 +141,8 @@ static const char *socket_path(int argc, char **argv, char *buf, size_t len)
 {
 	const char *uri = NULL;
 	for (int i = 1; i + 1 < argc; i++) {
-		if (strcmp(name, "attestation-agent") == 0 && strcmp(argv[i], "--attestation_sock") == 0)
+		if (strcmp(name, "attestation-agent") == 0 &&
+		    strcmp(argv[i], "--attestation_sock") == 0)
 			uri = argv[i + 1];
 		if (strcmp(name, "confidential-data-hub") == 0 && strcmp(argv[i], "-c") == 0)
 			uri = config_socket(argv[i + 1], buf, len);

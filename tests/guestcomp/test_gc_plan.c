@@ -45,8 +45,8 @@ static const char *joined(const struct gc_spec *s)
 	return buf;
 }
 
-static size_t plan_for(const char *procs, const char *rest_api, bool initdata,
-		       gc_exists_fn exists, struct gc_spec plan[GC_MAX])
+static size_t plan_for(const char *procs, const char *rest_api, bool initdata, gc_exists_fn exists,
+		       struct gc_spec plan[GC_MAX])
 {
 	struct agent_options o;
 	options_init_defaults(&o);
@@ -90,18 +90,21 @@ TEST(initdata_adds_initdata_toml_and_the_configs_that_exist)
 {
 	struct gc_spec p[GC_MAX];
 	CHECK_EQ_INT(plan_for("confidential-data-hub", NULL, true, both_exist, p), 2);
-	CHECK_EQ_STR(joined(&p[0]), "/usr/local/bin/attestation-agent --attestation_sock "
-		     AA_SOCK_URI " --initdata-toml " IDIR "initdata.toml -c " IDIR "aa.toml");
+	CHECK_EQ_STR(joined(&p[0]),
+		     "/usr/local/bin/attestation-agent --attestation_sock " AA_SOCK_URI
+		     " --initdata-toml " IDIR "initdata.toml -c " IDIR "aa.toml");
 	CHECK_EQ_STR(joined(&p[1]), "/usr/local/bin/confidential-data-hub -c " IDIR "cdh.toml");
 	/* -c only where the file is (upstream launch_process), whatever initdata says */
 	CHECK_EQ_INT(plan_for("confidential-data-hub", NULL, true, only_cdh_exists, p), 2);
-	CHECK_EQ_STR(joined(&p[0]), "/usr/local/bin/attestation-agent --attestation_sock "
-		     AA_SOCK_URI " --initdata-toml " IDIR "initdata.toml");
+	CHECK_EQ_STR(joined(&p[0]),
+		     "/usr/local/bin/attestation-agent --attestation_sock " AA_SOCK_URI
+		     " --initdata-toml " IDIR "initdata.toml");
 	CHECK_EQ_STR(joined(&p[1]), "/usr/local/bin/confidential-data-hub -c " IDIR "cdh.toml");
 	/* no initdata: no --initdata-toml, even with config files there */
 	CHECK_EQ_INT(plan_for("attestation-agent", NULL, false, both_exist, p), 1);
-	CHECK_EQ_STR(joined(&p[0]), "/usr/local/bin/attestation-agent --attestation_sock "
-		     AA_SOCK_URI " -c " IDIR "aa.toml");
+	CHECK_EQ_STR(joined(&p[0]),
+		     "/usr/local/bin/attestation-agent --attestation_sock " AA_SOCK_URI " -c " IDIR
+		     "aa.toml");
 }
 
 TEST(environment_sockets_and_features)

@@ -189,8 +189,8 @@ TEST(pipelined_64_requests_on_one_connection)
 	/* Alternate Check and Version so a response matched to the wrong stream
 	 * shows up as a payload of the wrong type. */
 	for (int i = 0; i < N; i++) {
-		int r = ttrpc_client_send(c, "grpc.Health", i % 2 ? "Version" : "Check", buf, len, 0,
-					  NULL, 0, &ids[i], &err);
+		int r = ttrpc_client_send(c, "grpc.Health", i % 2 ? "Version" : "Check", buf, len,
+					  0, NULL, 0, &ids[i], &err);
 		if (r < 0)
 			printf("# send %d: %s\n", i, err.msg);
 		REQUIRE(r >= 0);
@@ -225,16 +225,20 @@ TEST(pipelined_64_requests_on_one_connection)
 			continue;
 		}
 		if (i % 2) {
-			Grpc__VersionCheckResponse *v =
-				grpc__version_check_response__unpack(NULL, plen, payload);
-			CHECK(v && v->agent_version && !strcmp(v->agent_version, KATA_AGENT_VERSION));
-			good += v && v->agent_version && !strcmp(v->agent_version, KATA_AGENT_VERSION);
+			Grpc__VersionCheckResponse
+				*v = grpc__version_check_response__unpack(NULL, plen, payload);
+			CHECK(v && v->agent_version &&
+			      !strcmp(v->agent_version, KATA_AGENT_VERSION));
+			good += v && v->agent_version &&
+				!strcmp(v->agent_version, KATA_AGENT_VERSION);
 			if (v)
 				grpc__version_check_response__free_unpacked(v, NULL);
 		} else {
-			Grpc__HealthCheckResponse *h =
-				grpc__health_check_response__unpack(NULL, plen, payload);
-			int ok = h && h->status == GRPC__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+			Grpc__HealthCheckResponse *h = grpc__health_check_response__unpack(NULL,
+											   plen,
+											   payload);
+			int ok = h &&
+				 h->status == GRPC__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
 			CHECK(ok);
 			good += ok;
 			if (h)
@@ -281,8 +285,11 @@ TEST(thirty_two_connections_at_once)
 			printf("# recv on connection %d: %s\n", i, err.msg);
 			continue;
 		}
-		Grpc__HealthCheckResponse *h =
-			status == GRPC_OK ? grpc__health_check_response__unpack(NULL, plen, payload) : NULL;
+		Grpc__HealthCheckResponse *h = status == GRPC_OK
+						       ? grpc__health_check_response__unpack(NULL,
+											     plen,
+											     payload)
+						       : NULL;
 		if (h && h->status == GRPC__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING)
 			good++;
 		if (h)
@@ -310,13 +317,16 @@ TEST(garbage_frame_closes_only_that_connection)
 		cleanup_close int fd = agent_connect_raw(&a);
 		REQUIRE(fd >= 0);
 		uint8_t frame[TTRPC_HEADER_LEN + 16];
-		struct ttrpc_frame_header h = { .length = 16, .stream_id = 1, .type = TTRPC_TYPE_REQUEST };
+		struct ttrpc_frame_header h = { .length = 16,
+						.stream_id = 1,
+						.type = TTRPC_TYPE_REQUEST };
 		ttrpc_header_encode(frame, &h);
 		memset(frame + TTRPC_HEADER_LEN, 0xff, 16);
 		REQUIRE(tu_write_all(fd, frame, sizeof(frame)) == 0);
 		int status = -1, o = raw_outcome(fd, &status);
 		if (o == 0)
-			printf("# undecodable request answered with %s\n", grpc_status_name(status));
+			printf("# undecodable request answered with %s\n",
+			       grpc_status_name(status));
 		/* Closed, or at least refused with an error status; never OK. */
 		CHECK(o == 1 || (o == 0 && status != GRPC_OK));
 	}
@@ -341,7 +351,9 @@ TEST(truncated_frame_then_close)
 		cleanup_close int fd = agent_connect_raw(&a);
 		REQUIRE(fd >= 0);
 		uint8_t frame[TTRPC_HEADER_LEN + 10];
-		struct ttrpc_frame_header h = { .length = 100, .stream_id = 1, .type = TTRPC_TYPE_REQUEST };
+		struct ttrpc_frame_header h = { .length = 100,
+						.stream_id = 1,
+						.type = TTRPC_TYPE_REQUEST };
 		ttrpc_header_encode(frame, &h);
 		memset(frame + TTRPC_HEADER_LEN, 0x0a, 10);
 		REQUIRE(tu_write_all(fd, frame, sizeof(frame)) == 0);
@@ -369,7 +381,8 @@ TEST(five_mib_frame_is_refused)
 		size_t big = 5u << 20;
 		cleanup_free uint8_t *frame = calloc(1, TTRPC_HEADER_LEN + big);
 		REQUIRE(frame);
-		struct ttrpc_frame_header h = { .length = (uint32_t)big, .stream_id = 1,
+		struct ttrpc_frame_header h = { .length = (uint32_t)big,
+						.stream_id = 1,
 						.type = TTRPC_TYPE_REQUEST };
 		ttrpc_header_encode(frame, &h);
 		/* The server may hang up after the header: EPIPE/ECONNRESET is fine. */
@@ -580,7 +593,8 @@ TEST(endpoint_not_allowed_is_permission_denied)
 	REQUIRE(c);
 	char msg[KERR_MSG_MAX];
 	Grpc__CreateContainerRequest cc = GRPC__CREATE_CONTAINER_REQUEST__INIT;
-	int st = call_status(c, "grpc.AgentService", "CreateContainer", &cc.base, 0, msg, sizeof(msg));
+	int st = call_status(c, "grpc.AgentService", "CreateContainer", &cc.base, 0, msg,
+			     sizeof(msg));
 	printf("# CreateContainer: %s: %s\n", grpc_status_name(st), msg);
 	CHECK_EQ_INT(st, GRPC_PERMISSION_DENIED);
 	Grpc__GuestDetailsRequest g = GRPC__GUEST_DETAILS_REQUEST__INIT;
@@ -654,7 +668,9 @@ TEST(malformed_option_is_logged_and_agent_starts)
 TEST(announce_line_is_json_with_cmdline_options)
 {
 	AGENT_SCOPED a;
-	struct agent_opts o = { .cmdline_extra = "agent.container_pipe_size=131072 agent.hotplug_timeout=7" };
+	struct agent_opts o = {
+		.cmdline_extra = "agent.container_pipe_size=131072 agent.hotplug_timeout=7"
+	};
 	REQUIRE(agent_start(&a, &o) == 0);
 	cleanup_free char *log = agent_read_log(&a);
 	REQUIRE(log);
@@ -677,7 +693,8 @@ TEST(announce_line_is_json_with_cmdline_options)
 	printf("# %d log lines, %d of them JSON\n", lines, json_lines);
 	REQUIRE(announce);
 	CHECK_EQ_INT(json_lines, lines);
-	CHECK_EQ_STR(json_string_value(json_object_get(announce, "agent-version")), KATA_AGENT_VERSION);
+	CHECK_EQ_STR(json_string_value(json_object_get(announce, "agent-version")),
+		     KATA_AGENT_VERSION);
 	CHECK(json_object_get(announce, "api-version") != NULL);
 	json_t *cfg = json_object_get(announce, "config");
 	CHECK(cfg != NULL);

@@ -75,7 +75,8 @@ static int proc_stat(pid_t pid, pid_t *ppid, pid_t *pgrp, char *state, unsigned 
 	char st;
 	int pp, pg;
 	unsigned long long s = 0;
-	if (sscanf(rp + 2, "%c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+	if (sscanf(rp + 2,
+		   "%c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
 		   &st, &pp, &pg, &s) != 4)
 		return -1;
 	if (ppid)
@@ -128,7 +129,8 @@ static void scan_descendants(struct agent *a)
 			continue;
 		char st;
 		if (proc_stat((pid_t)pid, &procs[n].ppid, &procs[n].pgrp, &st, &procs[n].start,
-			      procs[n].comm, sizeof(procs[n].comm)) < 0 || st == 'Z')
+			      procs[n].comm, sizeof(procs[n].comm)) < 0 ||
+		    st == 'Z')
 			continue;
 		procs[n].pid = (pid_t)pid;
 		n++;

@@ -42,7 +42,10 @@ static int ctl = -1, fe = -1;
 static uint32_t next_id = 1;
 static bool ready;
 /* MONITOR_ATTACH fds received, by container id. */
-static struct { char id[IPC_ID_MAX]; int fd; } att[8];
+static struct {
+	char id[IPC_ID_MAX];
+	int fd;
+} att[8];
 static char *mounts_before;
 static int fds_before = -1;
 /* An GET_OOM_EVENT_REQ left parked until teardown's SIGTERM. */
@@ -52,8 +55,8 @@ static uint32_t oom_poll_id;
 
 static int build_rootfs(void)
 {
-	static const char *const applets[] = { "sh", "cat", "id", "echo", "sleep", "true", "ls",
-					       "test", NULL };
+	static const char *const applets[] = { "sh",   "cat", "id",   "echo", "sleep",
+					       "true", "ls",  "test", NULL };
 	char c1[128];
 	snprintf(c1, sizeof(c1), "%s/c1", tmp);
 	if (mkdir(c1, 0755) < 0)
@@ -175,8 +178,8 @@ static json_t *caps_json(void)
 
 static json_t *process_json(const char *cmd)
 {
-	json_t *caps = json_pack("{s:o,s:o,s:o}", "Bounding", caps_json(), "Effective",
-				 caps_json(), "Permitted", caps_json());
+	json_t *caps = json_pack("{s:o,s:o,s:o}", "Bounding", caps_json(), "Effective", caps_json(),
+				 "Permitted", caps_json());
 	return json_pack("{s:[sss],s:[s],s:s,s:{s:i,s:i},s:o}", "Args", "sh", "-c", cmd, "Env",
 			 "PATH=/bin", "Cwd", "/", "User", "UID", 0, "GID", 0, "Capabilities", caps);
 }
@@ -185,9 +188,9 @@ static bool with_terminal;
 
 static int create(const char *id, const char *root, const char *cmd)
 {
-	json_t *mounts = json_pack("[{s:s,s:s,s:s},{s:s,s:s,s:s}]", "destination", "/proc",
-				   "type", "proc", "source", "proc", "destination", "/tmp", "type",
-				   "tmpfs", "source", "tmpfs");
+	json_t *mounts = json_pack("[{s:s,s:s,s:s},{s:s,s:s,s:s}]", "destination", "/proc", "type",
+				   "proc", "source", "proc", "destination", "/tmp", "type", "tmpfs",
+				   "source", "tmpfs");
 	json_t *lx = json_pack("{s:[{s:s},{s:s},{s:s},{s:s}],s:s}", "Namespaces", "Type", "pid",
 			       "Type", "mount", "Type", "uts", "Type", "ipc", "CgroupsPath", id);
 	json_t *spec = json_pack("{s:s,s:{s:s},s:o,s:s,s:o,s:o}", "Version", "1.0.2", "Root",
@@ -345,9 +348,17 @@ TEST(setup)
 	snprintf(cgparent, sizeof(cgparent), "kata-test-exec-%d", (int)getpid());
 	int sp[2];
 	REQUIRE(tu_seqpacket_pair(sp) == 0);
-	char *argv[] = { (char *)"kata-agent-executor", (char *)"--ctl-fd", (char *)"3",
-			 (char *)"--shared-dir", tmp, (char *)"--cgroup-parent", cgparent,
-			 (char *)"--monitor-path", (char *)mon, (char *)"--log-level", (char *)"debug",
+	char *argv[] = { (char *)"kata-agent-executor",
+			 (char *)"--ctl-fd",
+			 (char *)"3",
+			 (char *)"--shared-dir",
+			 tmp,
+			 (char *)"--cgroup-parent",
+			 cgparent,
+			 (char *)"--monitor-path",
+			 (char *)mon,
+			 (char *)"--log-level",
+			 (char *)"debug",
 			 NULL };
 	epid = tu_spawn(exe, argv, &sp[1], 1);
 	REQUIRE(epid > 0);
@@ -363,8 +374,8 @@ TEST(setup)
 	ipc_msg_release(&m);
 	children_at_start = executor_children();
 	/* the spawner, and nothing else */
-	CHECK(children_at_start && strchr(children_at_start, ' ') ==
-				       strrchr(children_at_start, ' '));
+	CHECK(children_at_start &&
+	      strchr(children_at_start, ' ') == strrchr(children_at_start, ' '));
 	mounts_before = tu_read_file("/proc/self/mountinfo");
 	fds_before = tu_fd_count(epid);
 	ready = true;
@@ -438,7 +449,8 @@ TEST(metrics)
 	CHECK_EQ_INT(m.hdr.type, IPC_GET_METRICS_REPLY);
 	CHECK_EQ_INT(m.hdr.id, next_id);
 	next_id++;
-	char *t = m.hdr.type == IPC_GET_METRICS_REPLY ? strndup((const char *)m.payload, m.len) : NULL;
+	char *t = m.hdr.type == IPC_GET_METRICS_REPLY ? strndup((const char *)m.payload, m.len)
+						      : NULL;
 	ipc_msg_release(&m);
 	REQUIRE(t != NULL);
 	/* This test is the executor's parent and (by CTL_NEW_FRONTEND) its
@@ -447,8 +459,10 @@ TEST(metrics)
 	CHECK(strstr(t, "\nkata_agent_threads{process=\"parent\"} 1\n") != NULL);
 	CHECK(strstr(t, "\nkata_agent_threads{process=\"frontend\"} 1\n") != NULL);
 	CHECK(strstr(t, "\nkata_agent_threads{process=\"executor\"} 1\n") != NULL);
-	CHECK(strstr(t, "\nkata_agent_threads{process=\"monitor\",container_id=\"c1\"} 1\n") != NULL);
-	CHECK(strstr(t, "\nkata_agent_threads{process=\"launcher\",container_id=\"c1\"} 1\n") != NULL);
+	CHECK(strstr(t, "\nkata_agent_threads{process=\"monitor\",container_id=\"c1\"} 1\n") !=
+	      NULL);
+	CHECK(strstr(t, "\nkata_agent_threads{process=\"launcher\",container_id=\"c1\"} 1\n") !=
+	      NULL);
 	CHECK(strstr(t, "\nkata_guest_meminfo{item=\"mem_total\"} ") != NULL);
 	CHECK(t[strlen(t) - 1] == '\n');
 	free(t);
@@ -472,7 +486,7 @@ TEST(frontend_restart)
 	ipc_msg_release(&m);
 	int mfd = attached("c1");
 	REQUIRE(mfd >= 0);
-	CHECK_EQ_INT(wait_proc(mfd, "c1", "e1"), 0); /* the second e1, not waited yet */
+	CHECK_EQ_INT(wait_proc(mfd, "c1", "e1"), 0);     /* the second e1, not waited yet */
 	CHECK_EQ_INT(wait_proc(mfd, "c1", "e1"), -1002); /* waited: NOT_FOUND */
 	/* SIGTERM to an init without a handler (sleep, pid 1 of its namespace,
 	 * would never see it): SIGKILL, as upstream is_signal_handled */

@@ -176,7 +176,8 @@ static int answer(struct fx *f, struct answer *a)
 {
 	struct kerr err = { 0 };
 	memset(a, 0, sizeof(*a));
-	int r = ttrpc_client_recv(f->c, &a->sid, &a->status, &a->message, &a->payload, &a->len, &err);
+	int r = ttrpc_client_recv(f->c, &a->sid, &a->status, &a->message, &a->payload, &a->len,
+				  &err);
 	if (r < 0)
 		printf("# no answer: %s\n", err.msg);
 	else if (a->status)
@@ -256,8 +257,8 @@ static int create(struct fx *f, const char *cid)
 	struct ipc_msg m;
 	if (expect(f->exec, IPC_CREATE_CONTAINER_REQ, &m) < 0)
 		return -1;
-	Grpc__CreateContainerRequest *got =
-		grpc__create_container_request__unpack(NULL, m.len, m.payload);
+	Grpc__CreateContainerRequest *got = grpc__create_container_request__unpack(NULL, m.len,
+										   m.payload);
 	bool ok = got && strcmp(got->container_id, cid) == 0 && got->oci && got->oci->process &&
 		  got->oci->process->n_args == 1;
 	if (got)
@@ -947,7 +948,8 @@ TEST(lifecycle_requests_reach_the_executor)
 	sid = call(&f, "CreateSandbox", &sb.base, 0);
 	REQUIRE(expect(f.exec, IPC_CREATE_SANDBOX_REQ, &m) == 0);
 	CHECK(m.len > IPC_MAX_INLINE);
-	Grpc__CreateSandboxRequest *got = grpc__create_sandbox_request__unpack(NULL, m.len, m.payload);
+	Grpc__CreateSandboxRequest *got = grpc__create_sandbox_request__unpack(NULL, m.len,
+									       m.payload);
 	CHECK(got && got->n_dns == 2000);
 	if (got)
 		grpc__create_sandbox_request__free_unpacked(got, NULL);

@@ -56,7 +56,10 @@ struct mon {
 	pid_t spawned[64];
 	unsigned nspawned;
 	/* MON_EXITED seen on the executor channel */
-	struct { char exec_id[IPC_ID_MAX]; int status; } exits[64];
+	struct {
+		char exec_id[IPC_ID_MAX];
+		int status;
+	} exits[64];
 	unsigned nexits;
 	/* MON_RELEASED seen on the executor channel */
 	char released[64][IPC_ID_MAX];
@@ -254,8 +257,7 @@ static void mon_kill(struct mon *t)
 }
 
 /* Ask L for a process; its pid, or -1 (msg says why). */
-static pid_t spawn(struct mon *t, const char *exec_id, bool terminal, const char *cmd,
-		   char *msg)
+static pid_t spawn(struct mon *t, const char *exec_id, bool terminal, const char *cmd, char *msg)
 {
 	struct spawn_req rq;
 	memset(&rq, 0, sizeof(rq));
@@ -434,7 +436,8 @@ static ssize_t fe_read_carrying(struct mon *t, const char *exec_id, unsigned str
 		if (offset)
 			*offset = h.offset;
 		if (ack && n > 0) {
-			struct ipc_stdio_ack a = { .stream = stream, .offset = h.offset + (uint64_t)n };
+			struct ipc_stdio_ack a = { .stream = stream,
+						   .offset = h.offset + (uint64_t)n };
 			snprintf(a.exec_id, sizeof(a.exec_id), "%s", exec_id);
 			struct kerr e = { 0 };
 			ipc_send_fd(t->fe, IPC_READ_STREAM_ACK, 0, &a, sizeof(a), -1, &e);
@@ -581,11 +584,11 @@ static char proc_state(pid_t pid, pid_t *ppid)
 static struct mon M = { .pid = 0, .ex = -1, .fe = -1, .ctl = -1 };
 static bool have_root;
 /* The tests that use the shared monitor M (started by start_and_confinement). */
-#define NEED_MONITOR()                    \
-	do {                              \
-		if (!have_root)           \
+#define NEED_MONITOR()                      \
+	do {                                \
+		if (!have_root)             \
 			SKIP("needs root"); \
-		REQUIRE(M.pid > 0);       \
+		REQUIRE(M.pid > 0);         \
 	} while (0)
 
 TEST(refuses_to_start_without_channels)
@@ -771,7 +774,8 @@ TEST(backpressure_bounds_memory)
 	static uint8_t chunk[IPC_STDIO_CHUNK];
 	size_t got = 0;
 	while (got < (4u << 20)) {
-		ssize_t r = fe_read(&M, "flood", IPC_STREAM_STDOUT, chunk, sizeof(chunk), NULL, true);
+		ssize_t r = fe_read(&M, "flood", IPC_STREAM_STDOUT, chunk, sizeof(chunk), NULL,
+				    true);
 		if (r <= 0)
 			break;
 		got += (size_t)r;
@@ -798,7 +802,7 @@ TEST(stdin_write_and_close)
 	struct ipc_exec_ref x = { .container_id = CID, .exec_id = "cat" };
 	CHECK_EQ_INT(fe_simple(&M, IPC_CLOSE_STDIN_REQ, &x, sizeof(x)), IPC_OK);
 	CHECK_EQ_INT(fe_write(&M, "cat", "late"), -1); /* stdin is closed: ERROR */
-	CHECK_EQ_INT(ex_exited(&M, "cat"), 0); /* cat saw EOF and exited */
+	CHECK_EQ_INT(ex_exited(&M, "cat"), 0);         /* cat saw EOF and exited */
 	CHECK_EQ_INT(fe_read(&M, "cat", IPC_STREAM_STDOUT, buf, sizeof(buf), NULL, true), 0);
 	CHECK_EQ_INT(fe_wait(&M, "cat"), 0);
 	/* waited with its output drained: released, nothing finds it */

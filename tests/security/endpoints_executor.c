@@ -47,7 +47,7 @@
 
 static char tmp[64], cgparent[64], argv_file[128];
 static pid_t epid = -1, mpid = -1;
-static int ctl = -1, fe = -1;   /* parent and front-end ends, executor */
+static int ctl = -1, fe = -1;            /* parent and front-end ends, executor */
 static int mfe = -1, mex = -1, mla = -1; /* front-end, executor, launcher ends, monitor */
 static uint32_t next_id = 1;
 
@@ -114,9 +114,18 @@ TEST(executor_started_with_an_allowed_list)
 	int sp[2], fp[2];
 	REQUIRE(tu_seqpacket_pair(sp) == 0);
 	REQUIRE(tu_seqpacket_pair(fp) == 0);
-	char *argv[] = { (char *)"kata-agent-executor", (char *)"--ctl-fd", (char *)"3",
-			 (char *)"--shared-dir", tmp, (char *)"--cgroup-parent", cgparent,
-			 (char *)"--monitor-path", fake, (char *)"--endpoints", (char *)ALLOWED, NULL };
+	char *argv[] = { (char *)"kata-agent-executor",
+			 (char *)"--ctl-fd",
+			 (char *)"3",
+			 (char *)"--shared-dir",
+			 tmp,
+			 (char *)"--cgroup-parent",
+			 cgparent,
+			 (char *)"--monitor-path",
+			 fake,
+			 (char *)"--endpoints",
+			 (char *)ALLOWED,
+			 NULL };
 	epid = tu_spawn(exe, argv, &sp[1], 1);
 	REQUIRE(epid > 0);
 	close(sp[1]);
@@ -234,9 +243,16 @@ TEST(monitor_started_with_an_allowed_list)
 	REQUIRE(tu_seqpacket_pair(em) == 0);
 	REQUIRE(tu_seqpacket_pair(lm) == 0);
 	REQUIRE(tu_seqpacket_pair(fm) == 0);
-	char *argv[] = { (char *)"kata-agent-monitor", (char *)"--container-id", (char *)"c1",
-			 (char *)"--uid", (char *)"65534", (char *)"--gid", (char *)"65534",
-			 (char *)"--endpoints", (char *)ALLOWED, NULL };
+	char *argv[] = { (char *)"kata-agent-monitor",
+			 (char *)"--container-id",
+			 (char *)"c1",
+			 (char *)"--uid",
+			 (char *)"65534",
+			 (char *)"--gid",
+			 (char *)"65534",
+			 (char *)"--endpoints",
+			 (char *)ALLOWED,
+			 NULL };
 	int fds[] = { em[1], lm[1], fm[1] }; /* executor, launcher, front-end */
 	mpid = tu_spawn(bin, argv, fds, 3);
 	REQUIRE(mpid > 0);

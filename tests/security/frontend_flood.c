@@ -56,12 +56,12 @@
 
 #define FRONTEND_RSS_BOUND_KB (256u * 1024u)
 #define ASAN_DEFAULT_QUARANTINE_MB 256u
-#define BIG_FRAMES 20           /* x 4 MiB */
-#define PARK_FRAMES 1200        /* x 64 KiB */
+#define BIG_FRAMES 20    /* x 4 MiB */
+#define PARK_FRAMES 1200 /* x 64 KiB */
 #define PARK_ENTRIES (32u << 10)
 #define FLOOD_CONNS 8
 #define STORM_CONNS 3000
-#define SERVER_MAX_CONNS 64     /* MAX_CONNS in common/ttrpc_server.c */
+#define SERVER_MAX_CONNS 64 /* MAX_CONNS in common/ttrpc_server.c */
 
 struct tally {
 	unsigned long ok, exhausted, other; /* responses by status */
@@ -103,7 +103,9 @@ static size_t oom_frame(uint8_t *buf, uint32_t sid, size_t n)
 		buf[off++] = 0x00;
 	}
 	struct ttrpc_frame_header h = {
-		.length = (uint32_t)(off - TTRPC_HEADER_LEN), .stream_id = sid, .type = 1,
+		.length = (uint32_t)(off - TTRPC_HEADER_LEN),
+		.stream_id = sid,
+		.type = 1,
 	};
 	ttrpc_header_encode(buf, &h);
 	return off;
@@ -173,7 +175,8 @@ static void flood_conn(int fd, unsigned big, unsigned park, struct tally *t)
 			if ((p.revents & POLLIN) && !drain(fd, rbuf, &rlen, sizeof(rbuf), t))
 				return;
 			if (p.revents & POLLOUT) {
-				ssize_t w = send(fd, frame + off, n - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+				ssize_t w = send(fd, frame + off, n - off,
+						 MSG_DONTWAIT | MSG_NOSIGNAL);
 				if (w < 0 && errno != EAGAIN)
 					return;
 				if (w > 0) {
@@ -280,7 +283,8 @@ static void collect(int timeout_ms)
 {
 	struct pollfd p[FLOOD_CONNS + 1];
 	for (int i = 0; i <= FLOOD_CONNS; i++)
-		p[i] = (struct pollfd){ .fd = fl[i].reported ? -1 : fl[i].report, .events = POLLIN };
+		p[i] = (struct pollfd){ .fd = fl[i].reported ? -1 : fl[i].report,
+					.events = POLLIN };
 	if (poll(p, FLOOD_CONNS + 1, timeout_ms) <= 0)
 		return;
 	for (int i = 0; i <= FLOOD_CONNS; i++) {

@@ -102,13 +102,20 @@ static const char *kind_of(int fd, const char *link)
 	if (fstat(fd, &st) < 0)
 		return "?";
 	switch (st.st_mode & S_IFMT) {
-	case S_IFSOCK: return "sock";
-	case S_IFDIR: return "dir";
-	case S_IFREG: return "reg";
-	case S_IFIFO: return "fifo";
-	case S_IFCHR: return "chr";
-	case S_IFBLK: return "blk";
-	case S_IFLNK: return "lnk";
+	case S_IFSOCK:
+		return "sock";
+	case S_IFDIR:
+		return "dir";
+	case S_IFREG:
+		return "reg";
+	case S_IFIFO:
+		return "fifo";
+	case S_IFCHR:
+		return "chr";
+	case S_IFBLK:
+		return "blk";
+	case S_IFLNK:
+		return "lnk";
 	}
 	if (strstr(link, "pidfd"))
 		return "pidfd";
@@ -153,8 +160,7 @@ static void got(const char *how, pid_t pid, int n, int fd)
 	link[l > 0 ? l : 0] = '\0';
 	const char *k = kind_of(fd, link);
 	snprintf(line, sizeof(line), "%s %s pid=%d comm=%s fd=%d kind=%s where=%s %s",
-		 is_control ? "CONTROL" : "GOT", how, (int)pid, comm, n, k, where(fd, link),
-		 link);
+		 is_control ? "CONTROL" : "GOT", how, (int)pid, comm, n, k, where(fd, link), link);
 	report(line);
 	if (!strcmp(k, "dir") && escapes(fd)) {
 		snprintf(line, sizeof(line), "ESCAPE pid=%d comm=%s fd=%d %s", (int)pid, comm, n,

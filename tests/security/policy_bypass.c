@@ -44,14 +44,14 @@
 #include "tap.h"
 #include "testutil.h"
 
-static const char policy_text[] =
-	"package agent_policy\n"
-	"default CreateContainerRequest := true\n"
-	"default GuestDetailsRequest := true\n"
-	"default SetPolicyRequest := false\n"
-	"default CopyFileRequest := false\n"
-	"default ExecProcessRequest := false\n"
-	"SetGuestDateTimeRequest := false if { print(\"no clock changes\") }\n";
+static const char
+	policy_text[] = "package agent_policy\n"
+			"default CreateContainerRequest := true\n"
+			"default GuestDetailsRequest := true\n"
+			"default SetPolicyRequest := false\n"
+			"default CopyFileRequest := false\n"
+			"default ExecProcessRequest := false\n"
+			"SetGuestDateTimeRequest := false if { print(\"no clock changes\") }\n";
 
 static char tmp[64], cgparent[64];
 static pid_t epid = -1, ppid_ = -1, mpid = -1;
@@ -134,9 +134,16 @@ TEST(executor_and_policy_process_started_with_a_policy)
 	int sp[2], fp[2];
 	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == 0);
 	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fp) == 0);
-	char *argv[] = { (char *)"kata-agent-executor", (char *)"--ctl-fd", (char *)"3",
-			 (char *)"--shared-dir", tmp, (char *)"--cgroup-parent", cgparent,
-			 (char *)"--monitor-path", (char *)"/bin/false", NULL };
+	char *argv[] = { (char *)"kata-agent-executor",
+			 (char *)"--ctl-fd",
+			 (char *)"3",
+			 (char *)"--shared-dir",
+			 tmp,
+			 (char *)"--cgroup-parent",
+			 cgparent,
+			 (char *)"--monitor-path",
+			 (char *)"/bin/false",
+			 NULL };
 	epid = tu_spawn(exe, argv, &sp[1], 1);
 	REQUIRE(epid > 0);
 	close(sp[1]);
@@ -274,8 +281,7 @@ TEST(monitor_refuses_before_its_verdicts_and_what_they_deny)
 	REQUIRE(ipc_send_fd(mfe, IPC_WAIT_PROCESS_REQ, early, &ref, sizeof(ref), -1, &e) == 0);
 	struct ipc_msg m;
 	CHECK_EQ_INT(tu_ipc_recv(mfe, &m, 300), -ETIMEDOUT);
-	struct ipc_mon_policy mp = { .deny = IPC_MON_DENY_WAIT_PROCESS |
-					     IPC_MON_DENY_WRITE_STREAM };
+	struct ipc_mon_policy mp = { .deny = IPC_MON_DENY_WAIT_PROCESS | IPC_MON_DENY_WRITE_STREAM };
 	REQUIRE(ipc_send_fd(mex, IPC_MON_POLICY, 0, &mp, sizeof(mp), -1, &e) == 0);
 	REQUIRE(tu_ipc_recv(mfe, &m, 30000) > 0);
 	struct kerr f = { 0 };

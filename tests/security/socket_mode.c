@@ -76,7 +76,9 @@ TEST(another_user_cannot_connect)
 	/* let the user reach the socket: only its own mode stands in the way */
 	REQUIRE(chmod(ag.dir, 0755) == 0);
 	int r = connect_as_nobody(ag.sock);
-	printf("# connect as 65534: %s\n", r > 0 && r < 100 ? strerror(r) : r ? "setup failed" : "connected");
+	printf("# connect as 65534: %s\n", r > 0 && r < 100 ? strerror(r)
+					   : r              ? "setup failed"
+							    : "connected");
 	CHECK_EQ_INT(r, EACCES);
 }
 

@@ -163,7 +163,8 @@ TEST(write_file_content_and_mode)
 	int root = root_fd();
 	REQUIRE(root >= 0);
 	struct kerr e = { 0 };
-	int fd = beneath_write_file(root, "a/b/c/resolv.conf", "nameserver 1.1.1.1\n", 19, 0644, &e);
+	int fd = beneath_write_file(root, "a/b/c/resolv.conf", "nameserver 1.1.1.1\n", 19, 0644,
+				    &e);
 	CHECK(fd >= 0);
 	close(fd);
 	fd = beneath_write_file(root, "a/b/c/resolv.conf", "x\n", 2, 0644, &e);
@@ -179,7 +180,8 @@ TEST(write_file_content_and_mode)
 	struct stat st;
 	CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0644);
 	/* O_EXCL: it exists */
-	CHECK(beneath_open_file(root, "a/b/c/resolv.conf", O_WRONLY | O_CREAT | O_EXCL, 0600, &e) < 0);
+	CHECK(beneath_open_file(root, "a/b/c/resolv.conf", O_WRONLY | O_CREAT | O_EXCL, 0600, &e) <
+	      0);
 	CHECK_EQ_INT(e.status, GRPC_ALREADY_EXISTS);
 	close(root);
 }

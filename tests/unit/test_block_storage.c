@@ -72,14 +72,15 @@ static void announce(void)
 		    P(sysr, "class/block/vdz")) < 0)
 		printf("# symlink: %s\n", strerror(errno));
 	tu_mkdirs(P(sysr, "devices/pci0000:00/0000:00:02.0/pci_bus/0000:01"));
-	tu_put_path(P(sysr, "devices/pci0000:00/0000:00:02.0/0000:01:00.0/virtio4/block/vdz/dev"), dev);
+	tu_put_path(P(sysr, "devices/pci0000:00/0000:00:02.0/0000:01:00.0/virtio4/block/vdz/dev"),
+		    dev);
 	unlink(P(devr, "vdz"));
 	if (mknod(P(devr, "vdz"), S_IFBLK | 0600, loop_rdev) < 0)
 		printf("# mknod: %s\n", strerror(errno));
 }
 
-static Grpc__Storage blk(const char *driver, const char *source, const char *fstype,
-			 const char *mp, char **opts, size_t n)
+static Grpc__Storage blk(const char *driver, const char *source, const char *fstype, const char *mp,
+			 char **opts, size_t n)
 {
 	Grpc__Storage s = GRPC__STORAGE__INIT;
 	s.driver = (char *)driver;
@@ -187,7 +188,8 @@ TEST(block_fs_group)
 	s.fs_group = &g;
 	REQUIRE(storage_add(set, &s, &pol, &e) == 0);
 	struct stat st;
-	CHECK(stat(P(mp, "known.txt"), &st) == 0 && st.st_gid == 4321 && (st.st_mode & 0660) == 0660);
+	CHECK(stat(P(mp, "known.txt"), &st) == 0 && st.st_gid == 4321 &&
+	      (st.st_mode & 0660) == 0660);
 	CHECK(stat(P(mp, "dir"), &st) == 0 && st.st_gid == 4321 && (st.st_mode & 02070) == 02070);
 	CHECK(lstat(P(mp, "link"), &st) == 0 && S_ISLNK(st.st_mode) && st.st_gid != 4321);
 	CHECK(stat(mp, &st) == 0 && st.st_gid == 4321 && (st.st_mode & 02770) == 02770);
@@ -324,7 +326,8 @@ TEST(overlayfs_layers_below_the_shared_dir)
 	bad[4].opt = o4;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *o[] = { (char *)bad[i].opt };
-		Grpc__Storage b = blk("overlayfs", "overlay", "overlay", P(allowed, "c2/rootfs"), o, 1);
+		Grpc__Storage b = blk("overlayfs", "overlay", "overlay", P(allowed, "c2/rootfs"), o,
+				      1);
 		CHECK(refused(&b, bad[i].status, NULL));
 	}
 	char up[600];

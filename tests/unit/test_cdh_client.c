@@ -67,7 +67,8 @@ static void answer(int fd, uint32_t sid, const struct step *st)
 	resp.payload.len = st->len;
 	size_t n = ttrpc__response__get_packed_size(&resp);
 	cleanup_free uint8_t *buf = malloc(TTRPC_HEADER_LEN + n);
-	struct ttrpc_frame_header h = { .length = (uint32_t)n, .stream_id = sid,
+	struct ttrpc_frame_header h = { .length = (uint32_t)n,
+					.stream_id = sid,
 					.type = TTRPC_TYPE_RESPONSE };
 	ttrpc_header_encode(buf, &h);
 	ttrpc__response__pack(&resp, buf + TTRPC_HEADER_LEN);
@@ -120,8 +121,8 @@ static size_t serve_conn(int fd, int report, const struct step *steps, size_t ns
 
 /* The fake CDH in a child, answering as steps says, and a client of it
  * with the given timeouts (ms). */
-static int fake_start_t(struct fake *f, const struct step *steps, size_t nsteps,
-			uint64_t api_ms, uint64_t pull_ms)
+static int fake_start_t(struct fake *f, const struct step *steps, size_t nsteps, uint64_t api_ms,
+			uint64_t pull_ms)
 {
 	snprintf(f->dir, sizeof(f->dir), "/tmp/test-cdh-client.XXXXXX");
 	if (!mkdtemp(f->dir))
@@ -209,9 +210,9 @@ static Ttrpc__Request *next_request(struct fake *f)
 
 /* The next request the fake saw must be service/method with timeout_nano
  * (ns); its payload decoded as d, or NULL (a failed check) when it is not. */
-static ProtobufCMessage *expect_request(struct fake *f, const char *service,
-					const char *method, int64_t timeout,
-					const ProtobufCMessageDescriptor *d, int *tap_failed)
+static ProtobufCMessage *expect_request(struct fake *f, const char *service, const char *method,
+					int64_t timeout, const ProtobufCMessageDescriptor *d,
+					int *tap_failed)
 {
 	Ttrpc__Request *req = next_request(f);
 	if (!req) {
@@ -222,7 +223,7 @@ static ProtobufCMessage *expect_request(struct fake *f, const char *service,
 	CHECK_EQ_STR(req->method, method);
 	CHECK_EQ_INT(req->timeout_nano, timeout);
 	ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, req->payload.len,
-							 req->payload.data);
+							req->payload.data);
 	CHECK(m != NULL);
 	ttrpc__request__free_unpacked(req, NULL);
 	return m;
@@ -243,8 +244,10 @@ TEST(proto_matches_upstream_names_and_numbers)
 	/* kata 3.32.0 confidential_data_hub.proto; the full check is
 	 * scripts/proto-compat (doc/confidential.md). */
 	const ProtobufCServiceDescriptor *svcs[] = {
-		&api__sealed_secret_service__descriptor, &api__secure_mount_service__descriptor,
-		&api__get_resource_service__descriptor, &api__image_pull_service__descriptor,
+		&api__sealed_secret_service__descriptor,
+		&api__secure_mount_service__descriptor,
+		&api__get_resource_service__descriptor,
+		&api__image_pull_service__descriptor,
 	};
 	const char *names[][3] = {
 		{ "api.SealedSecretService", "UnsealSecret", "api.UnsealSecretInput" },
@@ -292,12 +295,14 @@ TEST(unseal_secret_as_upstream_sends_it)
 	uint8_t *plain = NULL;
 	size_t plain_len = 0;
 	CHECK_EQ_INT(cdh_unseal_secret(c, (const uint8_t *)sealed, strlen(sealed), &plain,
-				       &plain_len, &err), 0);
+				       &plain_len, &err),
+		     0);
 	CHECK_EQ_INT(plain_len, 6);
 	CHECK(plain && memcmp(plain, "s3cr\0t", 7) == 0);
 	free(plain);
-	Api__UnsealSecretInput *in = (Api__UnsealSecretInput *)expect_request(&f, "api.SealedSecretService", "UnsealSecret", 50 * S_NS,
-						&api__unseal_secret_input__descriptor, tap_failed);
+	Api__UnsealSecretInput *in = (Api__UnsealSecretInput *)
+		expect_request(&f, "api.SealedSecretService", "UnsealSecret", 50 * S_NS,
+			       &api__unseal_secret_input__descriptor, tap_failed);
 	CHECK(in && in->secret.len == strlen(sealed) &&
 	      memcmp(in->secret.data, sealed, in->secret.len) == 0);
 	api__unseal_secret_input__free_unpacked(in, NULL);
@@ -319,9 +324,11 @@ TEST(secure_mount_as_upstream_sends_it)
 	};
 	const char *flags[] = { "ro", "nodev" };
 	CHECK_EQ_INT(cdh_secure_mount(c, "block-device", opts, 3, flags, 2,
-				      "/run/kata-containers/sandbox/storage/x", &err), 0);
-	Api__SecureMountRequest *in = (Api__SecureMountRequest *)expect_request(&f, "api.SecureMountService", "SecureMount", 50 * S_NS,
-						&api__secure_mount_request__descriptor, tap_failed);
+				      "/run/kata-containers/sandbox/storage/x", &err),
+		     0);
+	Api__SecureMountRequest *in = (Api__SecureMountRequest *)
+		expect_request(&f, "api.SecureMountService", "SecureMount", 50 * S_NS,
+			       &api__secure_mount_request__descriptor, tap_failed);
 	REQUIRE(in);
 	CHECK_EQ_STR(in->volume_type, "block-device");
 	CHECK_EQ_INT(in->n_options, 3);
@@ -357,8 +364,9 @@ TEST(get_resource_as_upstream_sends_it)
 	CHECK_EQ_INT(cdh_get_resource(c, "kbs:///default/key/1", &data, &n, &err), 0);
 	CHECK(n == 12 && data && strcmp((char *)data, "key material") == 0);
 	free(data);
-	Api__GetResourceRequest *in = (Api__GetResourceRequest *)expect_request(&f, "api.GetResourceService", "GetResource", 7 * S_NS,
-						&api__get_resource_request__descriptor, tap_failed);
+	Api__GetResourceRequest *in = (Api__GetResourceRequest *)
+		expect_request(&f, "api.GetResourceService", "GetResource", 7 * S_NS,
+			       &api__get_resource_request__descriptor, tap_failed);
 	CHECK(in && strcmp(in->resourcepath, "kbs:///default/key/1") == 0);
 	api__get_resource_request__free_unpacked(in, NULL);
 	fake_stop(&f);
@@ -381,9 +389,11 @@ TEST(pull_image_with_its_own_timeout_and_the_cdh_manifest_digest)
 	/* as upstream's image_pull_handler: the image from the storage's
 	 * source, the bundle under CONTAINER_BASE */
 	CHECK_EQ_INT(cdh_pull_image(c, "quay.io/prometheus/busybox:latest",
-				    "/run/kata-containers/cb0b47276ea6", &err), 0);
-	Api__ImagePullRequest *in = (Api__ImagePullRequest *)expect_request(&f, "api.ImagePullService", "PullImage", 1200 * S_NS,
-						&api__image_pull_request__descriptor, tap_failed);
+				    "/run/kata-containers/cb0b47276ea6", &err),
+		     0);
+	Api__ImagePullRequest *in = (Api__ImagePullRequest *)
+		expect_request(&f, "api.ImagePullService", "PullImage", 1200 * S_NS,
+			       &api__image_pull_request__descriptor, tap_failed);
 	REQUIRE(in);
 	CHECK_EQ_STR(in->image_url, "quay.io/prometheus/busybox:latest");
 	CHECK_EQ_STR(in->bundle_path, "/run/kata-containers/cb0b47276ea6");

@@ -69,7 +69,8 @@ TEST(merge_validates_each_rule_naming_its_index)
 		CHECK(merge(d, 2, &out, &n, &err) < 0);
 		CHECK_EQ_INT(err.status, GRPC_INVALID_ARGUMENT);
 		if (!strstr(err.msg, bad[i].want))
-			printf("# case %zu: \"%s\" lacks \"%s\"\n", i, err.msg, bad[i].want), *tap_failed = 1;
+			printf("# case %zu: \"%s\" lacks \"%s\"\n", i, err.msg, bad[i].want),
+				*tap_failed = 1;
 		CHECK(out == NULL);
 	}
 	/* Too many rules. */
@@ -87,11 +88,11 @@ TEST(merge_validates_each_rule_naming_its_index)
 TEST(merge_drops_deny_all_expands_a_and_keeps_zero)
 {
 	Grpc__LinuxDeviceCgroup d[] = {
-		dev(false, "", 0, 0, "rwm"),   /* the runtime's deny all: dropped */
+		dev(false, "", 0, 0, "rwm"),    /* the runtime's deny all: dropped */
 		dev(false, "a", -1, -1, "rwm"), /* likewise */
-		dev(true, "c", 1, 3, ""),      /* empty access = rwm */
-		dev(true, "b", 0, 0, "r"),     /* 0 is a real 0 */
-		dev(false, "a", 7, 7, "w"),    /* a partial "a": b and c, any */
+		dev(true, "c", 1, 3, ""),       /* empty access = rwm */
+		dev(true, "b", 0, 0, "r"),      /* 0 is a real 0 */
+		dev(false, "a", 7, 7, "w"),     /* a partial "a": b and c, any */
 	};
 	struct cg_dev_rule *out = NULL;
 	size_t n = 0;
@@ -136,7 +137,6 @@ TEST(merge_appends_to_base_and_drops_shadowed_rules)
 
 /* ---- the BPF program, interpreted ------------------------------------------ */
 
-
 /* The semantics, directly: each requested bit decided by the last rule that
  * matches the device and holds it; default deny. */
 static int eval_rules(const struct cg_dev_rule *rules, size_t n, char type, unsigned access,
@@ -168,8 +168,9 @@ static int run_rules(const struct cg_dev_rule *rules, size_t n, char type, unsig
 	struct bpf_insn *p = calloc(max, sizeof(*p));
 	int cnt = cg_dev_bpf_build(rules, n, p, max);
 	int v = cnt < 0 ? -2
-			: devcg_bpf_run(p, cnt, type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR,
-				   access, major, minor);
+			: devcg_bpf_run(p, cnt,
+					type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR,
+					access, major, minor);
 	free(p);
 	return v;
 }
@@ -184,11 +185,13 @@ TEST(bpf_program_deny_all_then_allow_null)
 	CHECK_EQ_INT(run_rules(rules, 1, 'b', CG_DEV_R, 1, 3), 0);
 	CHECK_EQ_INT(run_rules(NULL, 0, 'c', CG_DEV_R, 1, 3), 0);
 	/* Last match wins. */
-	const struct cg_dev_rule two[] = { { true, 'c', 1, CG_DEV_ANY, 7 }, { false, 'c', 1, 5, CG_DEV_W } };
+	const struct cg_dev_rule two[] = { { true, 'c', 1, CG_DEV_ANY, 7 },
+					   { false, 'c', 1, 5, CG_DEV_W } };
 	CHECK_EQ_INT(run_rules(two, 2, 'c', CG_DEV_R, 1, 5), 1);
 	CHECK_EQ_INT(run_rules(two, 2, 'c', CG_DEV_R | CG_DEV_W, 1, 5), 0);
 	CHECK_EQ_INT(run_rules(two, 2, 'c', CG_DEV_W, 1, 7), 1);
-	const struct cg_dev_rule rev[] = { { false, 'c', 1, 5, CG_DEV_W }, { true, 'c', 1, CG_DEV_ANY, 7 } };
+	const struct cg_dev_rule rev[] = { { false, 'c', 1, 5, CG_DEV_W },
+					   { true, 'c', 1, CG_DEV_ANY, 7 } };
 	CHECK_EQ_INT(run_rules(rev, 2, 'c', CG_DEV_W, 1, 5), 1);
 }
 
@@ -212,7 +215,8 @@ TEST(bpf_program_matches_the_rules_on_random_lists)
 			char t = rand() % 2 ? 'b' : 'c';
 			unsigned acc = 1 + (unsigned)(rand() % 7), ma = (unsigned)(rand() % 3),
 				 mi = (unsigned)(rand() % 3);
-			if (run_rules(rules, n, t, acc, ma, mi) != eval_rules(rules, n, t, acc, ma, mi))
+			if (run_rules(rules, n, t, acc, ma, mi) !=
+			    eval_rules(rules, n, t, acc, ma, mi))
 				mismatches++;
 		}
 	}

@@ -35,7 +35,8 @@ static const char *v2_root; /* a cgroup2 mount to test the v2 half, or NULL */
 static bool is_cgroup2(const char *p)
 {
 	struct statfs sf;
-	return statfs(p, &sf) == 0 && (unsigned long)sf.f_type == (unsigned long)CGROUP2_SUPER_MAGIC;
+	return statfs(p, &sf) == 0 &&
+	       (unsigned long)sf.f_type == (unsigned long)CGROUP2_SUPER_MAGIC;
 }
 
 /* The v1 controller hierarchies mounted at /sys/fs/cgroup/<x> (not
@@ -313,8 +314,8 @@ TEST(bad_paths_refused)
 	memset(longp, 'a', sizeof(longp) - 1);
 	for (size_t i = 100; i < sizeof(longp) - 1; i += 100)
 		longp[i] = '/';
-	const char *bad[] = { "../escape", "a/../../b", "/..", "x/..", longp, "bad\nname",
-			      "/", ".", "::", "a:..:b", "..:x:y" };
+	const char *bad[] = { "../escape", "a/../../b", "/..", "x/..",   longp,   "bad\nname",
+			      "/",         ".",         "::",  "a:..:b", "..:x:y" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		kerr_clear(&err);
 		cg = NULL;
@@ -362,7 +363,8 @@ TEST(v2_on_cgroup2_mount)
 	CHECK(cg_add_pid(cg, pid, &err) == 0);
 	CHECK(has_pid(procs, pid));
 	/* The fd is good for CLONE_INTO_CGROUP. */
-	struct kclone_args ca = { .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD,
+	struct kclone_args ca = { .flags = CLONE_INTO_CGROUP,
+				  .exit_signal = SIGCHLD,
 				  .cgroup = (uint64_t)fd };
 	pid_t c2 = sys_clone3(&ca);
 	if (c2 == 0) {
@@ -400,13 +402,13 @@ static char *v1_file(const char *ctrl, const char *id, const char *file)
 	return s;
 }
 
-#define CHECK_FILE(ctrl, id, file, want)                          \
-	do {                                                      \
-		char *got_ = v1_file(ctrl, id, file);             \
-		if (strcmp(got_, want))                           \
+#define CHECK_FILE(ctrl, id, file, want)                                    \
+	do {                                                                \
+		char *got_ = v1_file(ctrl, id, file);                       \
+		if (strcmp(got_, want))                                     \
 			printf("# %s: got %s want %s\n", file, got_, want); \
-		CHECK(!strcmp(got_, want));                       \
-		free(got_);                                       \
+		CHECK(!strcmp(got_, want));                                 \
+		free(got_);                                                 \
 	} while (0)
 
 TEST(v1_apply_resources)
@@ -414,9 +416,9 @@ TEST(v1_apply_resources)
 	struct cg_config cfg = { .parent = parent };
 	enum cg_layout l = 0;
 	struct kerr err = { 0 };
-	if (cg_detect(&cfg, &l, &err) < 0 || l != CG_V1 ||
-	    !tu_is_dir("/sys/fs/cgroup/memory") || !tu_is_dir("/sys/fs/cgroup/pids") ||
-	    !tu_is_dir("/sys/fs/cgroup/cpu") || !tu_is_dir("/sys/fs/cgroup/cpuset")) {
+	if (cg_detect(&cfg, &l, &err) < 0 || l != CG_V1 || !tu_is_dir("/sys/fs/cgroup/memory") ||
+	    !tu_is_dir("/sys/fs/cgroup/pids") || !tu_is_dir("/sys/fs/cgroup/cpu") ||
+	    !tu_is_dir("/sys/fs/cgroup/cpuset")) {
 		SKIP_KERNEL("not a v1 host with memory, cpu, cpuset and pids");
 	}
 	struct cgroup *cg = NULL;

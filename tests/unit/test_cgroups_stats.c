@@ -71,7 +71,8 @@ TEST(flat_keyed)
 	cgs_kv_free(kv, n);
 	/* memory.stat on v1, with a transiently negative counter */
 	CHECK_EQ_INT(cgs_parse_flat("cache 4096\nrss 8192\ntotal_dirty -4\n\n", "memory.stat", &kv,
-				    &n, &e), 0);
+				    &n, &e),
+		     0);
 	CHECK_EQ_INT(n, 3);
 	CHECK(cgs_kv_get(kv, n, "total_dirty", &x) && x == 0);
 	CHECK(cgs_kv_get(kv, n, "cache", &x) && x == 4096);
@@ -88,7 +89,8 @@ TEST(ticks_to_ns)
 	CHECK(cgs_ticks_to_ns(1, 300) == 3333333ull);
 	CHECK(cgs_ticks_to_ns(0, 100) == 0);
 	/* no overflow for a year of ticks on 1024 cpus */
-	CHECK(cgs_ticks_to_ns(100ull * 86400 * 365 * 1024, 100) == 86400ull * 365 * 1024 * 1000000000ull);
+	CHECK(cgs_ticks_to_ns(100ull * 86400 * 365 * 1024, 100) ==
+	      86400ull * 365 * 1024 * 1000000000ull);
 }
 
 TEST(blkio_v1)

@@ -13,20 +13,20 @@
 TEST(shares_to_weight)
 {
 	CHECK_EQ_INT(cg_shares_to_weight(2), 1);
-	CHECK_EQ_INT(cg_shares_to_weight(0), 1);         /* clamped up to 2 */
-	CHECK_EQ_INT(cg_shares_to_weight(1024), 39);     /* runc: 1 + 1022*9999/262142 */
+	CHECK_EQ_INT(cg_shares_to_weight(0), 1);     /* clamped up to 2 */
+	CHECK_EQ_INT(cg_shares_to_weight(1024), 39); /* runc: 1 + 1022*9999/262142 */
 	CHECK_EQ_INT(cg_shares_to_weight(262144), 10000);
 	CHECK_EQ_INT(cg_shares_to_weight(1000000), 10000);
 }
 
 TEST(blkio_to_io_weight)
 {
-	CHECK_EQ_INT(cg_blkio_to_io_weight(0), 0);        /* unset stays unset */
+	CHECK_EQ_INT(cg_blkio_to_io_weight(0), 0); /* unset stays unset */
 	CHECK_EQ_INT(cg_blkio_to_io_weight(10), 1);
-	CHECK_EQ_INT(cg_blkio_to_io_weight(100), 910);    /* 1 + 90*9999/990 */
+	CHECK_EQ_INT(cg_blkio_to_io_weight(100), 910); /* 1 + 90*9999/990 */
 	CHECK_EQ_INT(cg_blkio_to_io_weight(500), 4950);
 	CHECK_EQ_INT(cg_blkio_to_io_weight(1000), 10000);
-	CHECK_EQ_INT(cg_blkio_to_io_weight(5), 1);        /* clamped */
+	CHECK_EQ_INT(cg_blkio_to_io_weight(5), 1); /* clamped */
 	CHECK_EQ_INT(cg_blkio_to_io_weight(5000), 10000);
 }
 

@@ -42,9 +42,9 @@ static void path_in(char *buf, size_t n, const char *rel)
 
 static int build_rootfs(void)
 {
-	static const char *const applets[] = { "sh", "cat", "id", "hostname", "mkdir", "ls",
-					       "grep", "echo", "touch", "wc", "sleep", "head",
-					       "true", "false", NULL };
+	static const char *const applets[] = { "sh",    "cat",  "id",   "hostname", "mkdir",
+					       "ls",    "grep", "echo", "touch",    "wc",
+					       "sleep", "head", "true", "false",    NULL };
 	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", tmp);
 	return tu_build_rootfs(rootfs, applets);
 }
@@ -67,15 +67,15 @@ static json_t *base_spec(const char *cmd)
 				 "Capabilities", caps);
 	json_t *mounts = json_pack(
 		"[{s:s,s:s,s:s},{s:s,s:s,s:s,s:[ssss]},{s:s,s:s,s:s,s:[sssss]},{s:s,s:s,s:s}]",
-		"destination", "/proc", "type", "proc", "source", "proc",
-		"destination", "/dev", "type", "tmpfs", "source", "tmpfs", "options", "nosuid",
-		"strictatime", "mode=755", "size=65536k",
-		"destination", "/dev/pts", "type", "devpts", "source", "devpts", "options", "nosuid",
-		"noexec", "newinstance", "ptmxmode=0666", "mode=0620",
+		"destination", "/proc", "type", "proc", "source", "proc", "destination", "/dev",
+		"type", "tmpfs", "source", "tmpfs", "options", "nosuid", "strictatime", "mode=755",
+		"size=65536k", "destination", "/dev/pts", "type", "devpts", "source", "devpts",
+		"options", "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620",
 		"destination", "/tmp", "type", "tmpfs", "source", "tmpfs");
 	json_t *lx = json_pack("{s:[{s:s},{s:s},{s:s},{s:s},{s:s}],s:[sss],s:[s]}", "Namespaces",
 			       "Type", "pid", "Type", "mount", "Type", "uts", "Type", "ipc", "Type",
-			       "network", "MaskedPaths", "/proc/kcore", "/proc/timer_list", "/proc/acpi", "ReadonlyPaths", "/proc/sys");
+			       "network", "MaskedPaths", "/proc/kcore", "/proc/timer_list",
+			       "/proc/acpi", "ReadonlyPaths", "/proc/sys");
 	return json_pack("{s:s,s:{s:s},s:o,s:s,s:o,s:o}", "Version", "1.0.2", "Root", "Path",
 			 rootfs, "Process", proc, "Hostname", "ctr", "Mounts", mounts, "Linux", lx);
 }
@@ -119,8 +119,8 @@ static bool no_children_left(void)
 
 /* Spawn, optionally run `between` after create, start, collect output and
  * exit status. */
-static void run_spec_ex(json_t *spec_json, const char *id, struct run *res,
-			void (*between)(void *), void *arg)
+static void run_spec_ex(json_t *spec_json, const char *id, struct run *res, void (*between)(void *),
+			void *arg)
 {
 	ProtobufCMessage *msg = NULL;
 	struct kerr perr = { 0 };
@@ -138,8 +138,13 @@ static void run_spec_ex(json_t *spec_json, const char *id, struct run *res,
 		abort();
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	struct container_launch l = {
-		.id = id, .bundle = tmp, .shared_dir = tmp, .spec = (Grpc__Spec *)msg, .join_pidfd = -1,
-		.cgroup_fd = -1, .stdio = { devnull, pfd[1], pfd[1] },
+		.id = id,
+		.bundle = tmp,
+		.shared_dir = tmp,
+		.spec = (Grpc__Spec *)msg,
+		.join_pidfd = -1,
+		.cgroup_fd = -1,
+		.stdio = { devnull, pfd[1], pfd[1] },
 	};
 	struct container_child c;
 	res->spawn_rc = stages_spawn(&l, &c, &res->err);
@@ -183,22 +188,22 @@ static void run_cmd(const char *cmd, struct run *res)
 	run_spec(base_spec(cmd), "test-ctr", res);
 }
 
-#define CHECK_RAN(res)                                                                  \
-	do {                                                                            \
-		if ((res).spawn_rc < 0)                                                 \
-			printf("# spawn: %s\n", (res).err.msg);                          \
-		CHECK_EQ_INT((res).spawn_rc, 0);                                        \
-		CHECK((res).mounts_same);                                               \
-		CHECK(no_children_left());                                              \
+#define CHECK_RAN(res)                                          \
+	do {                                                    \
+		if ((res).spawn_rc < 0)                         \
+			printf("# spawn: %s\n", (res).err.msg); \
+		CHECK_EQ_INT((res).spawn_rc, 0);                \
+		CHECK((res).mounts_same);                       \
+		CHECK(no_children_left());                      \
 	} while (0)
 
-#define CHECK_REFUSED(res, st)                                                          \
-	do {                                                                            \
-		printf("# refused: %s\n", (res).err.msg);                                \
-		CHECK((res).spawn_rc < 0);                                              \
-		CHECK_EQ_INT(kerr_status(&(res).err), st);                              \
-		CHECK((res).mounts_same);                                               \
-		CHECK(no_children_left());                                              \
+#define CHECK_REFUSED(res, st)                             \
+	do {                                               \
+		printf("# refused: %s\n", (res).err.msg);  \
+		CHECK((res).spawn_rc < 0);                 \
+		CHECK_EQ_INT(kerr_status(&(res).err), st); \
+		CHECK((res).mounts_same);                  \
+		CHECK(no_children_left());                 \
 	} while (0)
 
 /* ---- tests --------------------------------------------------------------- */
@@ -225,8 +230,9 @@ TEST(user_groups_and_capabilities)
 {
 	json_t *s = base_spec("id; grep ^Cap /proc/self/status");
 	json_t *p = jget(s, "Process");
-	json_object_set_new(p, "User", json_pack("{s:i,s:i,s:[ii]}", "UID", 1000, "GID", 1001,
-						 "AdditionalGids", 10, 20));
+	json_object_set_new(p, "User",
+			    json_pack("{s:i,s:i,s:[ii]}", "UID", 1000, "GID", 1001,
+				      "AdditionalGids", 10, 20));
 	json_object_set_new(p, "Capabilities",
 			    json_pack("{s:o,s:[ss],s:[ss],s:[ss],s:[s]}", "Bounding", caps_json(),
 				      "Effective", "CAP_KILL", "CAP_NET_BIND_SERVICE", "Permitted",
@@ -286,8 +292,8 @@ static json_t *unprivileged_spec(const char *cmd, json_t *filter)
 	json_t *s = base_spec(cmd);
 	json_object_set_new(jget(s, "Linux"), "Seccomp", filter);
 	json_object_set_new(jget(s, "Process"), "NoNewPrivileges", json_true());
-	json_object_set_new(jget(s, "Process"), "User", json_pack("{s:i,s:i}", "UID", 1000, "GID",
-								  1000));
+	json_object_set_new(jget(s, "Process"), "User",
+			    json_pack("{s:i,s:i}", "UID", 1000, "GID", 1000));
 	return s;
 }
 
@@ -359,9 +365,9 @@ TEST(default_devices)
 TEST(tmpfs_mount_not_visible_on_host)
 {
 	json_t *s = base_spec("touch /mnt/inner/f && grep -c ' /mnt/inner ' /proc/self/mountinfo");
-	json_array_append_new(jget(s, "Mounts"), json_pack("{s:s,s:s,s:s,s:[s]}", "destination",
-							   "/mnt/inner", "type", "tmpfs", "source",
-							   "tmpfs", "options", "size=1m"));
+	json_array_append_new(jget(s, "Mounts"),
+			      json_pack("{s:s,s:s,s:s,s:[s]}", "destination", "/mnt/inner", "type",
+					"tmpfs", "source", "tmpfs", "options", "size=1m"));
 	struct run r;
 	run_spec(s, "tmpfs", &r);
 	CHECK_RAN(r);
@@ -375,7 +381,8 @@ TEST(sysctl_namespaced)
 {
 	json_t *s = base_spec("cat /proc/sys/kernel/shmmni");
 	json_object_set_new(jget(s, "Linux"), "ReadonlyPaths", json_array());
-	json_object_set_new(jget(s, "Linux"), "Sysctl", json_pack("{s:s}", "kernel.shmmni", "1234"));
+	json_object_set_new(jget(s, "Linux"), "Sysctl",
+			    json_pack("{s:s}", "kernel.shmmni", "1234"));
 	struct run r;
 	run_spec(s, "sysctl", &r);
 	CHECK_RAN(r);
@@ -388,8 +395,8 @@ TEST(sysctl_namespaced)
 TEST(sysctl_host_key_refused)
 {
 	json_t *s = base_spec("true");
-	json_object_set_new(jget(s, "Linux"), "Sysctl", json_pack("{s:s}", "vm.overcommit_memory",
-								  "1"));
+	json_object_set_new(jget(s, "Linux"), "Sysctl",
+			    json_pack("{s:s}", "vm.overcommit_memory", "1"));
 	struct run r;
 	run_spec(s, "sysctl2", &r);
 	CHECK_REFUSED(r, GRPC_INVALID_ARGUMENT);
@@ -471,9 +478,8 @@ static json_t *evil_mount_spec(const char *outside)
 	json_t *s = base_spec(cmd);
 	/* Without the /tmp tmpfs, so that <root>/<outside> can exist. */
 	json_array_remove(jget(s, "Mounts"), 3);
-	json_array_append_new(jget(s, "Mounts"), json_pack("{s:s,s:s,s:s}", "destination",
-							   "/evil", "type", "tmpfs", "source",
-							   "tmpfs"));
+	json_array_append_new(jget(s, "Mounts"), json_pack("{s:s,s:s,s:s}", "destination", "/evil",
+							   "type", "tmpfs", "source", "tmpfs"));
 	return s;
 }
 
@@ -540,7 +546,8 @@ TEST(huge_env_refused)
 TEST(unknown_namespace_refused)
 {
 	json_t *s = base_spec("true");
-	json_array_append_new(jget(jget(s, "Linux"), "Namespaces"), json_pack("{s:s}", "Type", "foo"));
+	json_array_append_new(jget(jget(s, "Linux"), "Namespaces"),
+			      json_pack("{s:s}", "Type", "foo"));
 	struct run r;
 	run_spec(s, "badns", &r);
 	CHECK_REFUSED(r, GRPC_INVALID_ARGUMENT);
@@ -550,9 +557,9 @@ TEST(unknown_namespace_refused)
 TEST(setup_error_comes_back_as_message)
 {
 	json_t *s = base_spec("true");
-	json_array_append_new(jget(s, "Mounts"), json_pack("{s:s,s:s,s:s,s:[s]}", "destination",
-							   "/mnt/bad", "type", "tmpfs", "source",
-							   "tmpfs", "options", "nosuchoption=1"));
+	json_array_append_new(jget(s, "Mounts"),
+			      json_pack("{s:s,s:s,s:s,s:[s]}", "destination", "/mnt/bad", "type",
+					"tmpfs", "source", "tmpfs", "options", "nosuchoption=1"));
 	struct run r;
 	run_spec(s, "mnterr", &r);
 	printf("# %s\n", r.err.msg);
@@ -629,8 +636,9 @@ TEST(failing_hook_fails_create)
 	char bb[256];
 	snprintf(bb, sizeof(bb), "%s/bin/busybox", rootfs);
 	json_t *s = base_spec("true");
-	json_object_set_new(s, "Hooks", json_pack("{s:[{s:s,s:[sss]}]}", "Prestart", "Path", bb,
-						  "Args", "sh", "-c", "exit 3"));
+	json_object_set_new(s, "Hooks",
+			    json_pack("{s:[{s:s,s:[sss]}]}", "Prestart", "Path", bb, "Args", "sh",
+				      "-c", "exit 3"));
 	struct run r;
 	run_spec(s, "badhook", &r);
 	printf("# %s\n", r.err.msg);
@@ -655,9 +663,10 @@ static json_t *no_clone3_seccomp(void)
 TEST(start_container_hook_as_the_process)
 {
 	json_t *s = unprivileged_spec("echo main", no_clone3_seccomp());
-	json_object_set_new(s, "Hooks", json_pack("{s:[{s:s,s:[sss]}]}", "StartContainer", "Path",
-						  "/bin/busybox", "Args", "sh", "-c",
-						  "echo hook uid $(id -u) $(grep ^Seccomp: /proc/self/status)"));
+	json_object_set_new(s, "Hooks",
+			    json_pack("{s:[{s:s,s:[sss]}]}", "StartContainer", "Path",
+				      "/bin/busybox", "Args", "sh", "-c",
+				      "echo hook uid $(id -u) $(grep ^Seccomp: /proc/self/status)"));
 	struct run r;
 	run_spec(s, "schook", &r);
 	CHECK_RAN(r);
@@ -688,9 +697,9 @@ TEST(create_waits_until_start)
 	snprintf(a.path, sizeof(a.path), "%s/started", shared);
 	unlink(a.path);
 	json_t *s = base_spec("echo yes > /shared/started");
-	json_array_append_new(jget(s, "Mounts"), json_pack("{s:s,s:s,s:s,s:[ss]}", "destination",
-							   "/shared", "type", "bind", "source",
-							   shared, "options", "rbind", "rw"));
+	json_array_append_new(jget(s, "Mounts"),
+			      json_pack("{s:s,s:s,s:s,s:[ss]}", "destination", "/shared", "type",
+					"bind", "source", shared, "options", "rbind", "rw"));
 	struct run r;
 	run_spec_ex(s, "startwait", &r, check_not_started, &a);
 	CHECK_RAN(r);
@@ -700,9 +709,9 @@ TEST(create_waits_until_start)
 }
 
 struct exec_run {
-	int spawn_rc;      /* the exec's stages_spawn */
-	int status;        /* the exec's exit status */
-	char out[256];     /* the exec's stdout and stderr */
+	int spawn_rc;  /* the exec's stages_spawn */
+	int status;    /* the exec's exit status */
+	char out[256]; /* the exec's stdout and stderr */
 	char init_out[256];
 	bool mounts_same;
 };
@@ -726,8 +735,12 @@ static void run_exec(json_t *sj, const char *cmd, struct exec_run *res, int *tap
 	int in[2], out[2], eout[2];
 	REQUIRE(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0 &&
 		pipe2(eout, O_CLOEXEC) == 0);
-	struct container_launch l = { .id = "execctr", .bundle = tmp, .shared_dir = tmp, .spec = (Grpc__Spec *)msg,
-				      .join_pidfd = -1, .cgroup_fd = -1,
+	struct container_launch l = { .id = "execctr",
+				      .bundle = tmp,
+				      .shared_dir = tmp,
+				      .spec = (Grpc__Spec *)msg,
+				      .join_pidfd = -1,
+				      .cgroup_fd = -1,
 				      .stdio = { in[0], out[1], out[1] } };
 	struct container_child c, e;
 	int r = stages_spawn(&l, &c, &err);
@@ -820,9 +833,13 @@ TEST(clone_parent_makes_monitor_the_parent)
 		json_t *sj = base_spec("exit 5");
 		if (pbjson_from_json(&grpc__spec__descriptor, sj, &msg, &err) < 0)
 			_exit(1);
-		struct container_launch l = { .id = "cparent", .bundle = tmp, .shared_dir = tmp,
-					      .spec = (Grpc__Spec *)msg, .join_pidfd = -1,
-					      .cgroup_fd = -1, .stdio = { -1, -1, -1 },
+		struct container_launch l = { .id = "cparent",
+					      .bundle = tmp,
+					      .shared_dir = tmp,
+					      .spec = (Grpc__Spec *)msg,
+					      .join_pidfd = -1,
+					      .cgroup_fd = -1,
+					      .stdio = { -1, -1, -1 },
 					      .flags = CONTAINER_SPAWN_CLONE_PARENT };
 		struct container_child c;
 		if (stages_spawn(&l, &c, &err) < 0 || stages_start(&l, &c, &err) < 0) {
@@ -867,10 +884,12 @@ TEST(user_namespace)
 	json_t *s = base_spec("cat /proc/self/uid_map; id -u; echo $$");
 	json_t *lx = jget(s, "Linux");
 	json_array_append_new(jget(lx, "Namespaces"), json_pack("{s:s}", "Type", "user"));
-	json_object_set_new(lx, "UIDMappings", json_pack("[{s:i,s:i,s:i}]", "HostID", 100000,
-							 "ContainerID", 0, "Size", 65536));
-	json_object_set_new(lx, "GIDMappings", json_pack("[{s:i,s:i,s:i}]", "HostID", 100000,
-							 "ContainerID", 0, "Size", 65536));
+	json_object_set_new(lx, "UIDMappings",
+			    json_pack("[{s:i,s:i,s:i}]", "HostID", 100000, "ContainerID", 0, "Size",
+				      65536));
+	json_object_set_new(lx, "GIDMappings",
+			    json_pack("[{s:i,s:i,s:i}]", "HostID", 100000, "ContainerID", 0, "Size",
+				      65536));
 	struct run r;
 	run_spec(s, "userns", &r);
 	CHECK_RAN(r);

@@ -113,11 +113,18 @@ TEST(uevent_parse)
 	char buf[1024];
 	struct uevent ev;
 	struct kerr e = { 0 };
-	const char *ok[] = { "add@/devices/pci0000:00/0000:00:02.0/0000:01:00.0/virtio3/block/vda",
-			     "ACTION=add",
-			     "DEVPATH=/devices/pci0000:00/0000:00:02.0/0000:01:00.0/virtio3/block/vda",
-			     "SUBSYSTEM=block", "MAJOR=254", "MINOR=0", "DEVNAME=vda",
-			     "DEVTYPE=disk", "SEQNUM=2048", NULL };
+	const char *ok[] = {
+		"add@/devices/pci0000:00/0000:00:02.0/0000:01:00.0/virtio3/block/vda",
+		"ACTION=add",
+		"DEVPATH=/devices/pci0000:00/0000:00:02.0/0000:01:00.0/virtio3/block/vda",
+		"SUBSYSTEM=block",
+		"MAJOR=254",
+		"MINOR=0",
+		"DEVNAME=vda",
+		"DEVTYPE=disk",
+		"SEQNUM=2048",
+		NULL
+	};
 	size_t n = msg(buf, ok);
 	REQUIRE(uevent_parse(buf, n, &ev, &e) == 0);
 	CHECK_EQ_STR(ev.action, "add");
@@ -136,16 +143,17 @@ TEST(uevent_parse)
 	CHECK_EQ_STR(ev.devname, "");
 
 	const char *bad[][6] = {
-		{ "ACTION=add", "DEVPATH=/devices/x", "SUBSYSTEM=block", NULL }, /* no header */
+		{ "ACTION=add", "DEVPATH=/devices/x", "SUBSYSTEM=block", NULL },     /* no header */
 		{ "add@/devices/x", "DEVPATH=/devices/x", "SUBSYSTEM=block", NULL }, /* no ACTION */
 		{ "add@/x", "ACTION=add", "DEVPATH=/devices/../etc", "SUBSYSTEM=block", NULL },
 		{ "add@/x", "ACTION=add", "DEVPATH=/etc/passwd", "SUBSYSTEM=block", NULL },
-		{ "add@/x", "ACTION=add", "DEVPATH=/devices/x", "SUBSYSTEM=block", "DEVNAME=/etc/shadow",
-		  NULL },
+		{ "add@/x", "ACTION=add", "DEVPATH=/devices/x", "SUBSYSTEM=block",
+		  "DEVNAME=/etc/shadow", NULL },
 		{ "add@/x", "ACTION=add", "DEVPATH=/devices/x", "SUBSYSTEM=block", "DEVNAME=../sda",
 		  NULL },
 		{ "add@/x", "ACTION=add", "DEVPATH=/devices/x", "SUBSYSTEM=block", "MAJOR=8", NULL },
-		{ "add@/x", "ACTION=add", "DEVPATH=/devices/x", "SUBSYSTEM=block", "MAJOR=8x", NULL },
+		{ "add@/x", "ACTION=add", "DEVPATH=/devices/x", "SUBSYSTEM=block", "MAJOR=8x",
+		  NULL },
 		{ "add@/x", "ACTION=add", "DEVPATH=/devices/x", "SUBSYSTEM=block", "MAJOR=99999",
 		  NULL },
 		{ "add@/x", "ACTIONNNNNNNNNNNNNNN=add", "ACTION=addddddddddddddddddd",
@@ -191,8 +199,20 @@ TEST(pci_path_parse)
 	REQUIRE(pci_path_parse("02/00/01", &p, &e) == 0);
 	CHECK_EQ_INT(p.root, 0);
 	CHECK_EQ_INT(p.n, 3);
-	const char *bad[] = { "", "..", "02/..", "02/../../..", "/02", "02/", "02//00", "20",
-			      "20/00", "xx", "02/00.8", "100", "02 ", "0000:00:02.0",
+	const char *bad[] = { "",
+			      "..",
+			      "02/..",
+			      "02/../../..",
+			      "/02",
+			      "02/",
+			      "02//00",
+			      "20",
+			      "20/00",
+			      "xx",
+			      "02/00.8",
+			      "100",
+			      "02 ",
+			      "0000:00:02.0",
 			      "1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/17" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		kerr_clear(&e);
@@ -253,7 +273,8 @@ TEST(pci_path_to_sysfs)
 		at(sys_root, "devices/pci0000:00/0000:00:04.0/0000:07:00.0"));
 	REQUIRE(pci_path_parse("04/00", &p, &e) == 0);
 	kerr_clear(&e);
-	CHECK(pci_path_to_sysfs(devs, &p, out, sizeof(out), &a, &e) < 0 && e.status == GRPC_INTERNAL);
+	CHECK(pci_path_to_sysfs(devs, &p, out, sizeof(out), &a, &e) < 0 &&
+	      e.status == GRPC_INTERNAL);
 	/* the pxb-pcie root complex's bus number starts the walk */
 	tu_mkdirs(at(sys_root, "devices/pci0000:20/0000:20:00.0/0000:21:02.0"));
 	REQUIRE(pci_path_parse("20/00/02", &p, &e) == 0);
@@ -321,7 +342,8 @@ TEST(probe_named_disks)
 	tu_put_path(at(sys_root, "devices/platform/virtio-mmio.0/virtio0/block/vda/dev"), "7:2\n");
 	link_to("../../devices/platform/virtio-mmio.0/virtio0/block/vda",
 		at(sys_root, "class/block/vda"));
-	tu_put_path(at(sys_root, "devices/platform/virtio-mmio.0/virtio0/block/vda/vda1/dev"), "254:1\n");
+	tu_put_path(at(sys_root, "devices/platform/virtio-mmio.0/virtio0/block/vda/vda1/dev"),
+		    "254:1\n");
 	link_to("../../devices/platform/virtio-mmio.0/virtio0/block/vda/vda1",
 		at(sys_root, "class/block/vda1"));
 	tu_put_path(at(sys_root, "devices/virtual/block/loop0/dev"), "7:0\n");
@@ -341,8 +363,8 @@ TEST(probe_named_disks)
 	kerr_clear(&e);
 	CHECK(dev_probe(&env, &q, &f, &e) < 0 && e.status == GRPC_FAILED_PRECONDITION);
 	/* names the host cannot use */
-	const char *bad[] = { "/dev/../etc/passwd", "/dev/mapper/x", "vda", "/dev/", "/dev/VDA",
-			      "/devx/vda", "/dev/vda/" };
+	const char *bad[] = { "/dev/../etc/passwd", "/dev/mapper/x", "vda",      "/dev/",
+			      "/dev/VDA",           "/devx/vda",     "/dev/vda/" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		kerr_clear(&e);
 		CHECK(dev_query_named(DEV_BLK_MMIO, bad[i], &q, &e) < 0 &&
@@ -361,8 +383,9 @@ TEST(probe_named_disks)
 	/* the virtio disk is no pmem disk, "vda" no pmem name */
 	kerr_clear(&e);
 	CHECK(dev_query_named(DEV_PMEM, "/dev/vda", &q, &e) < 0);
-	tu_put_path(at(sys_root, "devices/platform/e820_pmem/ndbus1/region1/namespace1.0/block/pmem1/dev"),
-	    "259:1\n");
+	tu_put_path(at(sys_root,
+		       "devices/platform/e820_pmem/ndbus1/region1/namespace1.0/block/pmem1/dev"),
+		    "259:1\n");
 	link_to("../../devices/platform/e820_pmem/ndbus1/region1/namespace1.0/block/pmem1",
 		at(sys_root, "class/block/pmem1"));
 	REQUIRE(dev_query_named(DEV_PMEM, "/dev/pmem1", &q, &e) == 0);
@@ -403,8 +426,10 @@ TEST(probe_scsi)
 	CHECK_EQ_STR(f.devname, "sdb");
 	CHECK(major(f.rdev) == 7 && minor(f.rdev) == 6);
 	/* the same address on a second host: ambiguous */
-	tu_put_path(at(sys_root, "devices/pci0000:00/0000:00:04.0/virtio2/host1/target1:0:1/1:0:1:2/block/"
-			 "sdc/dev"), "8:32\n");
+	tu_put_path(at(sys_root,
+		       "devices/pci0000:00/0000:00:04.0/virtio2/host1/target1:0:1/1:0:1:2/block/"
+		       "sdc/dev"),
+		    "8:32\n");
 	link_to("../../../devices/pci0000:00/0000:00:04.0/virtio2/host1/target1:0:1/1:0:1:2",
 		at(sys_root, "bus/scsi/devices/1:0:1:2"));
 	kerr_clear(&e);
@@ -473,7 +498,8 @@ TEST(probe_vfio)
 	fake_vfio_fn(1, 7, NULL);
 	CHECK_EQ_INT(dev_probe(&env, &q, &f, &e), 0); /* no /dev/vfio/7 yet */
 	CHECK_EQ_STR(tu_peek_file(ovr), "vfio-pci");
-	CHECK_EQ_STR(tu_peek_file(at(sys_root, "bus/pci/drivers/virtio-pci/unbind")), "0000:01:00.0");
+	CHECK_EQ_STR(tu_peek_file(at(sys_root, "bus/pci/drivers/virtio-pci/unbind")),
+		     "0000:01:00.0");
 	CHECK(strstr(tu_peek_file(at(sys_root, "bus/pci/drivers_probe")), "0000:01:0") != NULL);
 	CHECK(f.vfio_bound);
 	tu_put_path(at(sys_root, "devices/virtual/vfio/7/dev"), "241:0\n");
@@ -492,7 +518,8 @@ TEST(probe_vfio)
 	struct dev_query q2 = { .kind = DEV_VFIO };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		kerr_clear(&e);
-		CHECK(dev_query_add_vfio_fn(&q2, bad[i], &e) < 0 && e.status == GRPC_INVALID_ARGUMENT);
+		CHECK(dev_query_add_vfio_fn(&q2, bad[i], &e) < 0 &&
+		      e.status == GRPC_INVALID_ARGUMENT);
 	}
 }
 
@@ -522,7 +549,7 @@ struct waitctx {
 	int calls;
 	struct kerr failure;
 	bool failed;
-	int ticks;     /* other work done while the batch waited */
+	int ticks; /* other work done while the batch waited */
 	uint64_t done_ns;
 };
 
@@ -690,12 +717,13 @@ TEST(spec_devices_rewritten)
 	CHECK_EQ_STR(d[1]->path, "/dev/vfio/7");
 	Grpc__LinuxResources *r = s->linux->resources;
 	REQUIRE(r->n_devices == 5);
-	CHECK(r->devices[0]->major == -1);                              /* deny all stays */
+	CHECK(r->devices[0]->major == -1);                                /* deny all stays */
 	CHECK(r->devices[1]->major == 254 && r->devices[1]->minor == 16); /* host 8:0 -> guest */
 	CHECK(r->devices[2]->major == 241 && r->devices[2]->minor == 0);
 	CHECK(r->devices[3]->allow && !strcmp(r->devices[3]->type, "b") &&
 	      r->devices[3]->major == 254 && !strcmp(r->devices[3]->access, "rwm"));
-	CHECK(r->devices[4]->allow && !strcmp(r->devices[4]->type, "c") && r->devices[4]->major == 241);
+	CHECK(r->devices[4]->allow && !strcmp(r->devices[4]->type, "c") &&
+	      r->devices[4]->major == 241);
 	/* a guest number equal to another device's host number: the appended
 	 * rule is not rewritten again */
 	Grpc__Spec *s2 = spec_with_devices();
@@ -706,7 +734,8 @@ TEST(spec_devices_rewritten)
 	struct dev_update missing[] = { { "/dev/none", 'b', 1, 1, NULL } };
 	kerr_clear(&e);
 	CHECK(spec_devices_update(s2, missing, 1, &e) < 0 && e.status == GRPC_INVALID_ARGUMENT);
-	struct dev_update twice[] = { { "/dev/xda", 'b', 1, 1, NULL }, { "/dev/xda", 'b', 1, 2, NULL } };
+	struct dev_update twice[] = { { "/dev/xda", 'b', 1, 1, NULL },
+				      { "/dev/xda", 'b', 1, 2, NULL } };
 	kerr_clear(&e);
 	CHECK(spec_devices_update(s2, twice, 2, &e) < 0 && e.status == GRPC_INVALID_ARGUMENT);
 	CHECK_EQ_INT(s2->linux->resources->n_devices, 4);
@@ -749,7 +778,8 @@ TEST(spec_env_pci)
 	REQUIRE(spec_env_pci_update(s, m, 2, &e) == 0);
 	char **env = s->process->env;
 	CHECK_EQ_STR(env[0], "PCIDEVICE_NVIDIA_COM_GPU=0000:01:00.0,0000:01:00.1");
-	CHECK_EQ_STR(env[1], "PCIDEVICE_NVIDIA_COM_GPU_INFO={\"0000:01:00.0\":{},\"0000:01:00.1\":{}}");
+	CHECK_EQ_STR(env[1],
+		     "PCIDEVICE_NVIDIA_COM_GPU_INFO={\"0000:01:00.0\":{},\"0000:01:00.1\":{}}");
 	CHECK_EQ_STR(env[2], env0[2]); /* no half translation */
 	CHECK_EQ_STR(env[3], env0[3]);
 	CHECK_EQ_STR(env[4], env0[4]);

@@ -116,8 +116,7 @@ TEST(gate_follows_the_allowed_list)
 			    "allowed list");
 	/* Not a front-end request at all: refused even without a list. */
 	CHECK(ipc_endpoint_check(&all, IPC_MON_SIGNAL, &e) < 0);
-	CHECK(strstr(e.msg, "MON_SIGNAL is blocked by policy: it serves no known endpoint") !=
-	      NULL);
+	CHECK(strstr(e.msg, "MON_SIGNAL is blocked by policy: it serves no known endpoint") != NULL);
 	CHECK(ipc_endpoint_check(&all, 250, &e) < 0);
 	options_free(&some);
 }

@@ -294,16 +294,19 @@ TEST(trace_logs_a_span_per_rpc)
 		if (o && !strcmp(json_string_value(json_object_get(o, "msg")) ?: "", "span")) {
 			spans++;
 			const char *m = json_string_value(json_object_get(o, "method"));
-			CHECK_EQ_STR(json_string_value(json_object_get(o, "service")), "grpc.Health");
+			CHECK_EQ_STR(json_string_value(json_object_get(o, "service")),
+				     "grpc.Health");
 			CHECK(json_integer_value(json_object_get(o, "duration-ns")) >= 0);
 			CHECK(json_string_value(json_object_get(o, "start")) != NULL);
 			CHECK(json_string_value(json_object_get(o, "end")) != NULL);
 			if (m && !strcmp(m, "Check")) {
-				CHECK_EQ_INT(json_integer_value(json_object_get(o, "status-code")), 0);
+				CHECK_EQ_INT(json_integer_value(json_object_get(o, "status-code")),
+					     0);
 				CHECK_EQ_STR(json_string_value(json_object_get(o, "status")), "OK");
 			} else {
 				CHECK_EQ_STR(m, "Nope");
-				CHECK_EQ_INT(json_integer_value(json_object_get(o, "status-code")), 12);
+				CHECK_EQ_INT(json_integer_value(json_object_get(o, "status-code")),
+					     12);
 			}
 		}
 		json_decref(o);

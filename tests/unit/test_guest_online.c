@@ -47,7 +47,7 @@ static void make_tree(void)
 	snprintf(root, sizeof(root), "/tmp/guest-online.XXXXXX");
 	if (!mkdtemp(root))
 		abort();
-	put("cpu0", NULL);   /* no online file: cannot go offline */
+	put("cpu0", NULL); /* no online file: cannot go offline */
 	put("cpu1", "0\n");
 	put("cpu2", "1\n");
 	put("cpu3", "0\n");

@@ -26,11 +26,11 @@
 #include "testutil.h"
 
 /* The document, after its first line "algorithm = \"shaN\"\n". */
-#define DOC_REST                                                                           \
-	"version = \"0.1.0\"\n\n[data]\n\"aa.toml\" = '''\n[token_configs.kbs]\n"           \
-	"url = 'http://kbs.example:8080'\n'''\n\"cdh.toml\" = '''\n"                        \
-	"socket = 'unix:///run/confidential-containers/cdh.sock'\n\n[kbc]\n"                \
-	"name = 'cc_kbc'\nurl = 'http://kbs.example:8080'\n'''\n\"policy.rego\" = '''\n"    \
+#define DOC_REST                                                                         \
+	"version = \"0.1.0\"\n\n[data]\n\"aa.toml\" = '''\n[token_configs.kbs]\n"        \
+	"url = 'http://kbs.example:8080'\n'''\n\"cdh.toml\" = '''\n"                     \
+	"socket = 'unix:///run/confidential-containers/cdh.sock'\n\n[kbc]\n"             \
+	"name = 'cc_kbc'\nurl = 'http://kbs.example:8080'\n'''\n\"policy.rego\" = '''\n" \
 	"package agent_policy\n\ndefault ExecProcessRequest := false\n'''\n"
 
 /* sha256sum, sha384sum and sha512sum of the document with each algorithm */
@@ -229,8 +229,7 @@ TEST(malformed_devices_are_refused)
 	check_image_refused(write_image("huge.img", INITDATA_MAGIC, 1ull << 40, gz, n),
 			    "initdata: length 1099511627776 exceeds the 1048576 byte limit",
 			    tap_failed);
-	check_image_refused(write_image("notgz.img", INITDATA_MAGIC, UINT64_MAX, doc,
-					strlen(doc)),
+	check_image_refused(write_image("notgz.img", INITDATA_MAGIC, UINT64_MAX, doc, strlen(doc)),
 			    "initdata: not a gzip stream", tap_failed);
 	check_image_refused(write_image("cut.img", INITDATA_MAGIC, UINT64_MAX, gz, n - 10),
 			    "initdata: the gzip stream is truncated", tap_failed);
@@ -244,8 +243,7 @@ TEST(malformed_devices_are_refused)
 	/* a header alone, cut short */
 	const char *p = write_image("tiny.img", INITDATA_MAGIC, 5, "", 0);
 	REQUIRE(p && truncate(p, 10) == 0);
-	check_image_refused(p, "initdata: truncated: 10 bytes, the header alone is 16",
-			    tap_failed);
+	check_image_refused(p, "initdata: truncated: 10 bytes, the header alone is 16", tap_failed);
 }
 
 TEST(a_document_that_inflates_past_the_limit_is_refused)
@@ -279,7 +277,8 @@ TEST(malformed_documents_are_refused)
 			  tap_failed);
 	check_doc_refused("algorithm = \"md5\"\nversion = \"0.1.0\"\n[data]\n",
 			  "initdata: unsupported algorithm: md5, supported algorithms: sha256, "
-			  "sha384, sha512", tap_failed);
+			  "sha384, sha512",
+			  tap_failed);
 	check_doc_refused("algorithm = \"sha256\"\nversion = \"0.2.0\"\n[data]\n",
 			  "initdata: unsupported version: 0.2.0, expected: 0.1.0", tap_failed);
 	check_doc_refused("version = \"0.1.0\"\n[data]\n", "initdata: missing field `algorithm`",
@@ -293,7 +292,8 @@ TEST(malformed_documents_are_refused)
 	check_doc_refused("algorithm = \"sha256\"\nversion = \"0.1.0\"\ndata = [\"a\"]\n",
 			  "initdata:3: data must be a table, not an array", tap_failed);
 	check_doc_refused("algorithm = \"sha256\"\nversion = \"0.1.0\"\n[data]\n\"aa.toml\" = true\n",
-			  "initdata:4: data.\"aa.toml\" must be a string, not a boolean", tap_failed);
+			  "initdata:4: data.\"aa.toml\" must be a string, not a boolean",
+			  tap_failed);
 	check_doc_refused("algorithm = \"sha256\"\nversion = \"0.1.0\"\n[data]\nk = \"\\u0000\"\n",
 			  "initdata:4: NUL character", tap_failed);
 }
@@ -329,13 +329,14 @@ TEST(files_written_as_upstream_names_them)
 	if (r < 0)
 		printf("# %s\n", err.msg);
 	CHECK_EQ_INT(r, 0);
-	cleanup_free char *t = tu_read_file(at("%s/run/confidential-containers/initdata/%s",
-					"initdata.toml"));
+	cleanup_free char *t = tu_read_file(
+		at("%s/run/confidential-containers/initdata/%s", "initdata.toml"));
 	CHECK_EQ_STR(t, doc);
-	cleanup_free char *aa = tu_read_file(at("%s/run/confidential-containers/initdata/%s", "aa.toml"));
+	cleanup_free char *aa = tu_read_file(
+		at("%s/run/confidential-containers/initdata/%s", "aa.toml"));
 	CHECK_EQ_STR(aa, initdata_get(d, "aa.toml"));
-	cleanup_free char *cdh = tu_read_file(at("%s/run/confidential-containers/initdata/%s",
-					  "cdh.toml"));
+	cleanup_free char *cdh = tu_read_file(
+		at("%s/run/confidential-containers/initdata/%s", "cdh.toml"));
 	CHECK_EQ_STR(cdh, initdata_get(d, "cdh.toml"));
 	/* the policy is handed over in memory, as upstream's, not written */
 	CHECK(mode_of(at("%s/run/confidential-containers/initdata/%s", "policy.rego")) == 0);
@@ -469,8 +470,8 @@ TEST(device_found_among_block_devices_as_upstream_looks)
 	char good_img[PATH_MAX], plain_img[PATH_MAX];
 	snprintf(good_img, sizeof(good_img), "%s", img);
 	snprintf(plain_img, sizeof(plain_img), "%s/plain.img", tmp);
-	REQUIRE(truncate(plain_img, 4096) == 0 || (creat(plain_img, 0600) >= 0 &&
-						   truncate(plain_img, 4096) == 0));
+	REQUIRE(truncate(plain_img, 4096) == 0 ||
+		(creat(plain_img, 0600) >= 0 && truncate(plain_img, 4096) == 0));
 	char good[64], plain[64];
 	if (loop_attach(good_img, good) < 0)
 		SKIP_KERNEL("losetup cannot attach a loop device here");

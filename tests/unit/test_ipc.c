@@ -216,9 +216,11 @@ TEST(payload_field_checks)
 	CHECK_EQ_INT(ipc_check_payload(IPC_GET_GUEST_DETAILS_REQ, (uint8_t *)&r, sizeof(r), &e), 0);
 
 	/* the reply: booleans 0/1, storage driver bits only for known names */
-	struct ipc_guest_details_reply g = { .supports_seccomp = 1, .init_daemon = 1,
+	struct ipc_guest_details_reply g = { .supports_seccomp = 1,
+					     .init_daemon = 1,
 					     .storage_handlers = 0x1f };
-	CHECK_EQ_INT(ipc_check_payload(IPC_GET_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e), 0);
+	CHECK_EQ_INT(ipc_check_payload(IPC_GET_GUEST_DETAILS_REPLY, (uint8_t *)&g, sizeof(g), &e),
+		     0);
 	CHECK_EQ_STR(ipc_storage_driver_name(0), "9p");
 	CHECK_EQ_STR(ipc_storage_driver_name(1), "virtio-fs");
 	CHECK(ipc_storage_driver_name(IPC_STORAGE_DRIVERS_MAX - 1) == NULL);
@@ -237,13 +239,13 @@ TEST(payload_field_checks)
 	size_t n = ipc_error_build(buf, GRPC_NOT_FOUND, -ENOENT, "no such thing");
 	CHECK_EQ_INT(n, sizeof(struct ipc_error) + strlen("no such thing") + 1);
 	CHECK_EQ_INT(ipc_check_payload(IPC_ERROR, buf, n, &e), 0);
-	CHECK(ipc_check_payload(IPC_ERROR, buf, n - 1, &e) < 0);   /* NUL cut off */
-	buf[sizeof(struct ipc_error) + 2] = '\0';                    /* NUL inside */
+	CHECK(ipc_check_payload(IPC_ERROR, buf, n - 1, &e) < 0); /* NUL cut off */
+	buf[sizeof(struct ipc_error) + 2] = '\0';                /* NUL inside */
 	CHECK(ipc_check_payload(IPC_ERROR, buf, n, &e) < 0);
 	n = ipc_error_build(buf, 0, 0, "x");
-	CHECK(ipc_check_payload(IPC_ERROR, buf, n, &e) < 0);       /* status OK */
+	CHECK(ipc_check_payload(IPC_ERROR, buf, n, &e) < 0); /* status OK */
 	n = ipc_error_build(buf, GRPC_INTERNAL, 5, "x");
-	CHECK(ipc_check_payload(IPC_ERROR, buf, n, &e) < 0);       /* positive errno */
+	CHECK(ipc_check_payload(IPC_ERROR, buf, n, &e) < 0); /* positive errno */
 	char longmsg[IPC_ERROR_MSG_MAX * 2];
 	memset(longmsg, 'a', sizeof(longmsg) - 1);
 	longmsg[sizeof(longmsg) - 1] = '\0';
@@ -366,13 +368,16 @@ TEST(channel_ping_pong)
 	REQUIRE(tu_seqpacket_pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
 	struct ipc_chan *cli = NULL;
 	CHECK_EQ_INT(ipc_chan_new(&t.server, t.loop, sv[0], "exec", IPC_ROLE_FRONTEND, server_table,
-				  on_close, &t, &e), 0);
+				  on_close, &t, &e),
+		     0);
 	CHECK_EQ_INT(ipc_chan_new(&cli, t.loop, sv[1], "fe", IPC_ROLE_EXECUTOR, client_table,
-				  on_close, &t, &e), 0);
+				  on_close, &t, &e),
+		     0);
 	for (int i = 0; i < 100; i++) {
 		struct ipc_ping p = { (uint64_t)i };
 		CHECK_EQ_INT(ipc_chan_send(cli, IPC_PING, ipc_chan_next_id(cli), &p, sizeof(p), -1,
-					   &e), 0);
+					   &e),
+			     0);
 	}
 	struct loop_timer *tm = loop_timer_add(t.loop, loop_now_ns() + 5000000000ull, on_timeout,
 					       NULL);
@@ -393,7 +398,8 @@ static void violation(int *tap_failed, uint32_t type, const char *expect)
 	int sv[2];
 	REQUIRE(tu_seqpacket_pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
 	CHECK_EQ_INT(ipc_chan_new(&t.server, t.loop, sv[0], "exec", IPC_ROLE_FRONTEND, server_table,
-				  on_close, &t, &e), 0);
+				  on_close, &t, &e),
+		     0);
 	struct ipc_ping p = { 0 };
 	ipc_send_fd(sv[1], type, 1, &p, sizeof(p), -1, &e);
 	struct loop_timer *tm = loop_timer_add(t.loop, loop_now_ns() + 5000000000ull, on_timeout,
@@ -449,7 +455,8 @@ TEST(channel_eof_and_send_after_close)
 	int sv[2];
 	REQUIRE(tu_seqpacket_pair(sv) == 0 && loop_new(&t.loop, &e) == 0);
 	CHECK_EQ_INT(ipc_chan_new(&t.server, t.loop, sv[0], "exec", IPC_ROLE_FRONTEND, server_table,
-				  on_close, &t, &e), 0);
+				  on_close, &t, &e),
+		     0);
 	close(sv[1]);
 	struct loop_timer *tm = loop_timer_add(t.loop, loop_now_ns() + 5000000000ull, on_timeout,
 					       NULL);
@@ -831,7 +838,9 @@ TEST(process_add_fds)
 			struct cmsghdr align;
 		} cm;
 		struct iovec iov[2] = { { &h, sizeof(h) }, { &pa, sizeof(pa) } };
-		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2, .msg_control = cm.buf,
+		struct msghdr mh = { .msg_iov = iov,
+				     .msg_iovlen = 2,
+				     .msg_control = cm.buf,
 				     .msg_controllen = sizeof(cm.buf) };
 		memset(&cm, 0, sizeof(cm));
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
@@ -911,8 +920,11 @@ TEST(metrics_messages)
 	char *text = malloc(IPC_METRICS_TEXT_MAX + 1);
 	REQUIRE(text != NULL);
 	memset(text, 'a', IPC_METRICS_TEXT_MAX + 1);
-	CHECK(ipc_send_fd(sv[0], IPC_GET_METRICS_REPLY, 1, text, IPC_METRICS_TEXT_MAX + 1, -1, &e) < 0);
-	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_GET_METRICS_REPLY, 2, text, IPC_METRICS_TEXT_MAX, -1, &e), 0);
+	CHECK(ipc_send_fd(sv[0], IPC_GET_METRICS_REPLY, 1, text, IPC_METRICS_TEXT_MAX + 1, -1, &e) <
+	      0);
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_GET_METRICS_REPLY, 2, text, IPC_METRICS_TEXT_MAX, -1,
+				 &e),
+		     0);
 	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
 	CHECK_EQ_INT(m.hdr.flags, IPC_F_MEMFD);
 	CHECK_EQ_INT(m.len, IPC_METRICS_TEXT_MAX);
@@ -982,8 +994,8 @@ static int owner_open(struct owner_test *t, int sv[2], struct ipc_chan **c)
 	struct kerr e = { 0 };
 	if (tu_seqpacket_pair(sv) < 0 || loop_new(&t->loop, &e) < 0)
 		return -1;
-	return ipc_chan_new(c, t->loop, sv[0], "exec", IPC_ROLE_FRONTEND, owner_table, own_close,
-			    t, &e);
+	return ipc_chan_new(c, t->loop, sv[0], "exec", IPC_ROLE_FRONTEND, owner_table, own_close, t,
+			    &e);
 }
 
 TEST(dispatcher_decodes_and_frees_a_request)
@@ -1014,8 +1026,7 @@ TEST(dispatcher_decodes_and_frees_a_request)
 	struct kerr failure = { 0 };
 	CHECK(ipc_error_decode(&m, &failure));
 	CHECK_EQ_INT(kerr_status(&failure), GRPC_INVALID_ARGUMENT);
-	CHECK_EQ_STR(failure.msg,
-		     "CreateSandbox: the request is not a valid CreateSandboxRequest");
+	CHECK_EQ_STR(failure.msg, "CreateSandbox: the request is not a valid CreateSandboxRequest");
 	ipc_msg_release(&m);
 	REQUIRE(ipc_recv(sv[1], &m, &e) == 1);
 	CHECK_EQ_INT(m.hdr.type, IPC_OK);

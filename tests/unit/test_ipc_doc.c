@@ -27,14 +27,10 @@ static char ipc_md[4096], security_md[4096];
 
 /* The docs' names of the roles. */
 static const char *const role_doc[IPC_ROLE_COUNT] = {
-	[IPC_ROLE_PARENT] = "parent",
-	[IPC_ROLE_FRONTEND] = "front-end",
-	[IPC_ROLE_EXECUTOR] = "executor",
-	[IPC_ROLE_MONITOR] = "monitor",
-	[IPC_ROLE_LAUNCHER] = "launcher",
-	[IPC_ROLE_SPAWNER] = "spawner",
-	[IPC_ROLE_POLICY] = "policy",
-	[IPC_ROLE_TEST] = "tests",
+	[IPC_ROLE_PARENT] = "parent",     [IPC_ROLE_FRONTEND] = "front-end",
+	[IPC_ROLE_EXECUTOR] = "executor", [IPC_ROLE_MONITOR] = "monitor",
+	[IPC_ROLE_LAUNCHER] = "launcher", [IPC_ROLE_SPAWNER] = "spawner",
+	[IPC_ROLE_POLICY] = "policy",     [IPC_ROLE_TEST] = "tests",
 };
 
 static char *slurp(const char *path)
@@ -159,8 +155,7 @@ static int fds_ok(const struct ipc_type_desc *d, const char *cell)
 	};
 	if (strncmp(cell, want[d->fd], strlen(want[d->fd])) == 0)
 		return 1;
-	printf("# %s: the fd cell \"%s\" does not start with \"%s\"\n", d->name, cell,
-	       want[d->fd]);
+	printf("# %s: the fd cell \"%s\" does not start with \"%s\"\n", d->name, cell, want[d->fd]);
 	return 0;
 }
 
@@ -343,8 +338,9 @@ static void check_list(const char *text, enum ipc_role receiver, enum ipc_role s
 	for (const struct ipc_type_desc *d = NULL; (d = ipc_type_next(d));) {
 		bool want = flows(d, sender, receiver);
 		if (want != listed[d->type]) {
-			printf("# security.md: the %s's list from the %s %s %s\n", role_doc[receiver],
-			       role_doc[sender], want ? "lacks" : "has", d->name);
+			printf("# security.md: the %s's list from the %s %s %s\n",
+			       role_doc[receiver], role_doc[sender], want ? "lacks" : "has",
+			       d->name);
 			*tap_failed = 1;
 		}
 	}

@@ -40,8 +40,8 @@ TEST(line_shape)
 	int p[2];
 	REQUIRE(make_pipe(p) == 0);
 	log_init("frontend", p[1], LOG_LVL_INFO);
-	log_fields(LOG_LVL_INFO, json_pack("{s:s, s:i}", "container", "c1", "n", 7),
-		   "started %s", "ok");
+	log_fields(LOG_LVL_INFO, json_pack("{s:s, s:i}", "container", "c1", "n", 7), "started %s",
+		   "ok");
 	char *out = drain(p[0]);
 	size_t len = strlen(out);
 	REQUIRE(len > 0);

@@ -21,8 +21,8 @@
 
 /* agentd/frontend/metrics.c is linked for metrics_text_check; its RPC
  * handler needs the executor client, which these tests never call. */
-int executor_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type, const void *payload,
-		 size_t len, executor_reply_fn fn, struct kerr *err)
+int executor_request(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
+		     const void *payload, size_t len, executor_reply_fn fn, struct kerr *err)
 {
 	return kerr_set(err, -ENOSYS, "not in this test");
 }
@@ -110,7 +110,9 @@ static void fixtures(void)
 
 static struct metrics_env env_of(size_t limit)
 {
-	return (struct metrics_env){ .proc_root = root, .ticks_per_sec = 100, .page_size = 4096,
+	return (struct metrics_env){ .proc_root = root,
+				     .ticks_per_sec = 100,
+				     .page_size = 4096,
 				     .limit = limit };
 }
 
@@ -273,7 +275,9 @@ TEST(render_agent_families)
 	CHECK(has_line(t, "kata_agent_max_fds{process=\"parent\"} 1024"));
 	CHECK(has_line(t, "kata_agent_start_time_seconds{process=\"parent\"} 1700000123.45"));
 	CHECK(has_line(t, "kata_agent_proc_status{process=\"parent\",item=\"vmrss\"} 2048"));
-	CHECK(has_line(t, "kata_agent_proc_status{process=\"parent\",item=\"voluntary_ctxt_switches\"} 17"));
+	CHECK(has_line(
+		t,
+		"kata_agent_proc_status{process=\"parent\",item=\"voluntary_ctxt_switches\"} 17"));
 	CHECK(has_line(t, "kata_agent_proc_stat{process=\"parent\",item=\"cutime\"} 7"));
 	CHECK(has_line(t, "kata_agent_io_stat{process=\"parent\",item=\"write_bytes\"} 4096"));
 	/* what the monitor does not let us read is left out, not zero */
@@ -307,7 +311,9 @@ TEST(render_guest_families)
 	CHECK(has_line(t, "kata_guest_diskstat{disk=\"vda\",item=\"time_flushing\"} 2"));
 	CHECK_EQ_INT(count_prefix(t, "kata_guest_diskstat{disk=\"vda\""), 17);
 	/* an older kernel's 11 fields; the name escaped */
-	CHECK(has_line(t, "kata_guest_diskstat{disk=\"loop\\\"0\\\\x\",item=\"weighted_time_in_progress\"} 11"));
+	CHECK(has_line(
+		t,
+		"kata_guest_diskstat{disk=\"loop\\\"0\\\\x\",item=\"weighted_time_in_progress\"} 11"));
 	CHECK_EQ_INT(count_prefix(t, "kata_guest_diskstat{disk=\"loop"), 11);
 	CHECK(has_line(t, "kata_guest_netdev_stat{interface=\"lo\",item=\"recv_bytes\"} 1000"));
 	CHECK(has_line(t, "kata_guest_netdev_stat{interface=\"eth0\",item=\"sent_compressed\"} 20"));
@@ -338,8 +344,10 @@ TEST(render_bounded)
 	CHECK(!strstr(t, "kata_guest_netdev_stat{"));
 	CHECK(!strstr(t, "kata_guest_vm_stat{"));
 	char note[160];
-	snprintf(note, sizeof(note), "# kata-agent: output limit of %zu bytes reached: "
-		 "kata_guest_netdev_stat and the families after it are left out", limit);
+	snprintf(note, sizeof(note),
+		 "# kata-agent: output limit of %zu bytes reached: "
+		 "kata_guest_netdev_stat and the families after it are left out",
+		 limit);
 	CHECK(has_line(t, note));
 	CHECK_EQ_INT(check_syntax(t), 0);
 	CHECK_EQ_INT(memcmp(t, all, (size_t)(cut - all)), 0);
@@ -369,7 +377,9 @@ TEST(render_without_proc_files)
 	 * still makes a valid, non-empty text. */
 	char empty[] = "/tmp/test_metrics_empty.XXXXXX";
 	REQUIRE(mkdtemp(empty) != NULL);
-	struct metrics_env env = { .proc_root = empty, .ticks_per_sec = 100, .page_size = 4096,
+	struct metrics_env env = { .proc_root = empty,
+				   .ticks_per_sec = 100,
+				   .page_size = 4096,
 				   .limit = METRICS_MAX_TEXT };
 	char *t = NULL;
 	size_t len = 0;
@@ -398,16 +408,17 @@ TEST(frontend_text_check)
 	CHECK_EQ_INT(OK("a 1\n"), 0);
 	CHECK_EQ_INT(OK("# HELP x caf\xc3\xa9\nx{a=\"\xe2\x82\xac\"} 1\n"), 0);
 	CHECK_EQ_INT(OK("x\t1\n"), 0);
-	CHECK(OK("a 1") < 0);              /* no final newline */
+	CHECK(OK("a 1") < 0); /* no final newline */
 	CHECK(strstr(e.msg, "newline") != NULL);
 	CHECK_EQ_INT(kerr_status(&e), GRPC_INTERNAL);
-	CHECK(OK("a\0 1\n") < 0);          /* NUL */
-	CHECK(OK("a\r1\n") < 0);           /* control */
-	CHECK(OK("a\x7f" "1\n") < 0);      /* DEL */
-	CHECK(OK("a\xc3 1\n") < 0);        /* truncated sequence */
+	CHECK(OK("a\0 1\n") < 0); /* NUL */
+	CHECK(OK("a\r1\n") < 0);  /* control */
+	CHECK(OK("a\x7f"
+		 "1\n") < 0);       /* DEL */
+	CHECK(OK("a\xc3 1\n") < 0); /* truncated sequence */
 	CHECK(strstr(e.msg, "invalid UTF-8 at offset 1") != NULL);
-	CHECK(OK("a\xc0\xaf\n") < 0);      /* overlong '/' */
-	CHECK(OK("a\xed\xa0\x80\n") < 0);  /* surrogate */
+	CHECK(OK("a\xc0\xaf\n") < 0);         /* overlong '/' */
+	CHECK(OK("a\xed\xa0\x80\n") < 0);     /* surrogate */
 	CHECK(OK("a\xf4\x90\x80\x80\n") < 0); /* above U+10FFFF */
 	CHECK(OK("a\xff\n") < 0);
 	CHECK(metrics_text_check((const uint8_t *)"", 0, &e) < 0);

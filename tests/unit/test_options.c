@@ -241,7 +241,8 @@ TEST(bare_booleans)
 {
 	struct agent_options o;
 	struct warnings w;
-	parse(&o, &w, "agent.debug_console agent.devmode agent.trace systemd.unified_cgroup_hierarchy");
+	parse(&o, &w,
+	      "agent.debug_console agent.devmode agent.trace systemd.unified_cgroup_hierarchy");
 	CHECK_EQ_INT(w.n, 0);
 	CHECK(o.debug_console);
 	CHECK(o.dev_mode);
@@ -281,8 +282,9 @@ TEST(bad_booleans_warn_and_keep)
 {
 	struct agent_options o;
 	struct warnings w;
-	parse(&o, &w, "agent.debug_console=yes agent.trace=True systemd.unified_cgroup_hierarchy=-1 "
-		      "agent.devmode=");
+	parse(&o, &w,
+	      "agent.debug_console=yes agent.trace=True systemd.unified_cgroup_hierarchy=-1 "
+	      "agent.devmode=");
 	CHECK_EQ_INT(w.n, 4);
 	CHECK(warned(&w, "agent.debug_console", "yes"));
 	CHECK(warned(&w, "agent.trace", "True"));
@@ -355,8 +357,7 @@ TEST(warning_reason_is_useful)
 	CHECK_EQ_INT(w.n, 3);
 	CHECK_EQ_STR(w.text[0], "agent.log_vport|3000000000|out of range (at most 2147483647)");
 	CHECK_EQ_STR(w.text[1], "agent.log||expects a value (name=value)");
-	CHECK_EQ_STR(w.text[2],
-		     "agent.hotplug_timeout|-5|expected a non-negative decimal number");
+	CHECK_EQ_STR(w.text[2], "agent.hotplug_timeout|-5|expected a non-negative decimal number");
 	options_free(&o);
 }
 
@@ -365,8 +366,9 @@ TEST(unknown_options)
 	struct agent_options o;
 	struct warnings w;
 	/* upstream's own tests: near-misses are not the option */
-	parse(&o, &w, "agent.debug_consolex agent.logx=debug foo agent bar agent.=x "
-		      "debug_console console=ttyS0 systemd.foo=1");
+	parse(&o, &w,
+	      "agent.debug_consolex agent.logx=debug foo agent bar agent.=x "
+	      "debug_console console=ttyS0 systemd.foo=1");
 	CHECK_EQ_INT(w.n, 3);
 	CHECK(warned(&w, "agent.debug_consolex", ""));
 	CHECK(warned(&w, "agent.logx", "debug"));
@@ -381,8 +383,9 @@ TEST(last_one_wins_and_values_with_equals)
 {
 	struct agent_options o;
 	struct warnings w;
-	parse(&o, &w, "agent.log=debug agent.log=error agent.no_proxy=a=b=c "
-		      "agent.https_proxy=http://u:p@h:1/?q=1");
+	parse(&o, &w,
+	      "agent.log=debug agent.log=error agent.no_proxy=a=b=c "
+	      "agent.https_proxy=http://u:p@h:1/?q=1");
 	CHECK_EQ_INT(w.n, 0);
 	CHECK_EQ_INT(o.log_level, LOG_LVL_ERROR);
 	CHECK_EQ_STR(o.no_proxy, "a=b=c");
@@ -479,18 +482,17 @@ TEST(config_file_all_keys)
 TEST(config_file_endpoints)
 {
 	/* upstream's samples/configuration-all-endpoints.toml, shortened */
-	const char *path = write_file("ep.toml",
-				      "# This is an agent configuration file example.\n"
-				      "dev_mode = true\n"
-				      "server_addr = 'vsock://8:2048'\n"
-				      "\n"
-				      "[endpoints]\n"
-				      "# All endpoints are allowed\n"
-				      "allowed = [\n"
-				      "        \"CreateContainerRequest\",\n"
-				      "        \"PullImageRequest\",\n"
-				      "        \"ReadStreamRequest\",\n"
-				      "]\n");
+	const char *path = write_file("ep.toml", "# This is an agent configuration file example.\n"
+						 "dev_mode = true\n"
+						 "server_addr = 'vsock://8:2048'\n"
+						 "\n"
+						 "[endpoints]\n"
+						 "# All endpoints are allowed\n"
+						 "allowed = [\n"
+						 "        \"CreateContainerRequest\",\n"
+						 "        \"PullImageRequest\",\n"
+						 "        \"ReadStreamRequest\",\n"
+						 "]\n");
 	REQUIRE(path != NULL);
 	struct agent_options o;
 	struct kerr err;
@@ -548,9 +550,10 @@ TEST(vsock_peer_cids)
 	CHECK_EQ_STR(buf, "any");
 	/* bad values warn and keep what was there */
 	options_free(&o);
-	REQUIRE(parse(&o, &w, "agent.vsock_peer_cids=3 agent.vsock_peer_cids=1,,2 "
-			      "agent.vsock_peer_cids=-1 agent.vsock_peer_cids=4294967295 "
-			      "agent.vsock_peer_cids=x agent.vsock_peer_cids") == 0);
+	REQUIRE(parse(&o, &w,
+		      "agent.vsock_peer_cids=3 agent.vsock_peer_cids=1,,2 "
+		      "agent.vsock_peer_cids=-1 agent.vsock_peer_cids=4294967295 "
+		      "agent.vsock_peer_cids=x agent.vsock_peer_cids") == 0);
 	CHECK(warned(&w, "agent.vsock_peer_cids", "1,,2"));
 	CHECK(warned(&w, "agent.vsock_peer_cids", "-1"));
 	CHECK(warned(&w, "agent.vsock_peer_cids", "4294967295"));
@@ -636,13 +639,12 @@ TEST(config_file_errors)
  * such key reported; a malformed file is still refused. */
 TEST(config_file_unknown_keys_ignored)
 {
-	const char *path = write_file("unknown.toml",
-				      "debug_console = true\n"
-				      "debug_consol = true\n"
-				      "future_option = \"x\"\n"
-				      "[endpoints]\n"
-				      "allowed = [\"CreateContainerRequest\"]\n"
-				      "denied = []\n");
+	const char *path = write_file("unknown.toml", "debug_console = true\n"
+						      "debug_consol = true\n"
+						      "future_option = \"x\"\n"
+						      "[endpoints]\n"
+						      "allowed = [\"CreateContainerRequest\"]\n"
+						      "denied = []\n");
 	REQUIRE(path != NULL);
 	struct agent_options o;
 	struct kerr err;
@@ -730,8 +732,9 @@ TEST(load_cmdline_only)
 TEST(load_config_file_replaces_cmdline)
 {
 	char cfg[256];
-	snprintf(cfg, sizeof(cfg), "%s", write_file("agent.toml", "dev_mode = true\n"
-								 "log_level = \"warn\"\n"));
+	snprintf(cfg, sizeof(cfg), "%s",
+		 write_file("agent.toml", "dev_mode = true\n"
+					  "log_level = \"warn\"\n"));
 	char cmdline[512];
 	/* options before and after agent.config_file are all ignored */
 	snprintf(cmdline, sizeof(cmdline),
@@ -878,11 +881,21 @@ TEST(to_json)
 	CHECK(json_is_true(json_object_get(ep, "all_allowed")));
 	CHECK_EQ_INT(json_array_size(json_object_get(ep, "allowed")), 0);
 	/* every one of the README's options is present */
-	const char *keys[] = { "config_file", "container_pipe_size", "debug_console",
-			       "debug_console_vport", "dev_mode", "hotplug_timeout",
-			       "guest_components_rest_api", "https_proxy", "log_level",
-			       "log_vport", "no_proxy", "passfd_listener_port", "server_addr",
-			       "tracing", "unified_cgroup_hierarchy" };
+	const char *keys[] = { "config_file",
+			       "container_pipe_size",
+			       "debug_console",
+			       "debug_console_vport",
+			       "dev_mode",
+			       "hotplug_timeout",
+			       "guest_components_rest_api",
+			       "https_proxy",
+			       "log_level",
+			       "log_vport",
+			       "no_proxy",
+			       "passfd_listener_port",
+			       "server_addr",
+			       "tracing",
+			       "unified_cgroup_hierarchy" };
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (!json_object_get(j, keys[i]))
 			printf("# missing %s\n", keys[i]);

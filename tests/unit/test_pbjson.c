@@ -75,7 +75,8 @@ static int fails_with(const ProtobufCMessageDescriptor *d, const char *text, con
 		return 0;
 	}
 	if ((n1 && !strstr(err.msg, n1)) || (n2 && !strstr(err.msg, n2))) {
-		printf("# message \"%s\" lacks \"%s\"/\"%s\"\n", err.msg, n1 ? n1 : "", n2 ? n2 : "");
+		printf("# message \"%s\" lacks \"%s\"/\"%s\"\n", err.msg, n1 ? n1 : "",
+		       n2 ? n2 : "");
 		return 0;
 	}
 	printf("# ok: %s\n", err.msg);
@@ -194,7 +195,8 @@ TEST(create_container_fields)
 {
 	struct kerr err = { 0 };
 	ProtobufCMessage *pm = NULL;
-	int r = pbjson_from_string(&grpc__create_container_request__descriptor, create_json, &pm, &err);
+	int r = pbjson_from_string(&grpc__create_container_request__descriptor, create_json, &pm,
+				   &err);
 	if (r < 0)
 		printf("# %s\n", err.msg);
 	REQUIRE(r == 0);
@@ -250,7 +252,8 @@ TEST(create_container_round_trip)
 TEST(bytes_base64)
 {
 	char *out = wire_round_trip(&grpc__write_stream_request__descriptor,
-				    "{\"containerId\":\"c\",\"data\":\"aGVsbG8gd29ybGQ=\"}", tap_failed);
+				    "{\"containerId\":\"c\",\"data\":\"aGVsbG8gd29ybGQ=\"}",
+				    tap_failed);
 	CHECK(out && same_json(out, "{\"containerId\":\"c\",\"data\":\"aGVsbG8gd29ybGQ=\"}"));
 	free(out);
 
@@ -277,7 +280,8 @@ TEST(int64_number_or_string)
 		"{\"path\":\"/run/f\",\"file_size\":\"123\",\"offset\":-4,\"uid\":\"-1\"}",
 	};
 	for (size_t i = 0; i < 2; i++) {
-		char *out = wire_round_trip(&grpc__copy_file_request__descriptor, in[i], tap_failed);
+		char *out = wire_round_trip(&grpc__copy_file_request__descriptor, in[i],
+					    tap_failed);
 		CHECK(out && same_json(out, "{\"path\":\"/run/f\",\"fileSize\":\"123\","
 					    "\"offset\":\"-4\",\"uid\":-1}"));
 		free(out);
@@ -286,8 +290,9 @@ TEST(int64_number_or_string)
 				    "{\"memBlockSizeBytes\":\"18446744073709551615\","
 				    "\"agentDetails\":{\"version\":\"3.32.0\",\"initDaemon\":true}}",
 				    tap_failed);
-	CHECK(out && same_json(out, "{\"memBlockSizeBytes\":\"18446744073709551615\","
-				    "\"agentDetails\":{\"version\":\"3.32.0\",\"initDaemon\":true}}"));
+	CHECK(out &&
+	      same_json(out, "{\"memBlockSizeBytes\":\"18446744073709551615\","
+			     "\"agentDetails\":{\"version\":\"3.32.0\",\"initDaemon\":true}}"));
 	free(out);
 }
 
@@ -511,7 +516,8 @@ static json_t *gen_message(const ProtobufCMessageDescriptor *d, int depth)
 		    strstr(ed->name, "Entry") && ed->n_fields == 2 &&
 		    strcmp(ed->fields[0].name, "key") == 0) {
 			v = json_object();
-			const char *key = ed->fields[0].type == PROTOBUF_C_TYPE_STRING ? "k\u00e9" : "7";
+			const char *key = ed->fields[0].type == PROTOBUF_C_TYPE_STRING ? "k\u00e9"
+										       : "7";
 			json_object_set_new(v, key, gen_value(&ed->fields[1], depth));
 			json_object_set_new(v, "other", gen_value(&ed->fields[1], depth));
 		} else if (f->label == PROTOBUF_C_LABEL_REPEATED) {

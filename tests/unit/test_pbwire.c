@@ -74,8 +74,10 @@ TEST(in_a_create_container_spec_process_refused_and_without_it_passes)
 	Grpc__Spec spec = GRPC__SPEC__INIT;
 	Grpc__Process proc = GRPC__PROCESS__INIT;
 	uint8_t zero = 0;
-	ProtobufCMessageUnknownField uf = { .tag = 0, .wire_type = PROTOBUF_C_WIRE_TYPE_VARINT,
-					    .len = 1, .data = &zero };
+	ProtobufCMessageUnknownField uf = { .tag = 0,
+					    .wire_type = PROTOBUF_C_WIRE_TYPE_VARINT,
+					    .len = 1,
+					    .data = &zero };
 	proc.base.n_unknown_fields = 1;
 	proc.base.unknown_fields = &uf;
 	spec.process = &proc;

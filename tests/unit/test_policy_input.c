@@ -34,7 +34,8 @@ static const char *at(json_t *j, const char *path)
 	char buf[256];
 	snprintf(buf, sizeof(buf), "%s", path);
 	for (char *tok = strtok(buf, "."); tok && j; tok = strtok(NULL, "."))
-		j = json_is_array(j) ? json_array_get(j, strtoul(tok, NULL, 10)) : json_object_get(j, tok);
+		j = json_is_array(j) ? json_array_get(j, strtoul(tok, NULL, 10))
+				     : json_object_get(j, tok);
 	if (!j)
 		return "(absent)";
 	char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
@@ -54,7 +55,8 @@ static json_t *input_of(ProtobufCMessage *m)
 
 TEST(create_container_shape)
 {
-	ProtobufCMessage *m = decode(&grpc__create_container_request__descriptor,
+	ProtobufCMessage *m = decode(
+		&grpc__create_container_request__descriptor,
 		"{\"containerId\": \"c1\", \"execId\": \"c1\","
 		" \"storages\": [{\"driver\": \"image_guest_pull\", \"source\": \"img\", \"fstype\": \"overlay\","
 		"   \"mountPoint\": \"/run/kata-containers/c1/rootfs\"}],"
@@ -85,8 +87,10 @@ TEST(create_container_shape)
 	CHECK_EQ_STR(at(j, "OCI.Hostname"), "\"\"");
 	CHECK_EQ_STR(at(j, "OCI.Mounts.0.type_"), "\"bind\"");
 	CHECK_EQ_STR(at(j, "OCI.Mounts.0.type"), "(absent)");
-	CHECK_EQ_STR(at(j, "OCI.Annotations"), "{\"io.kubernetes.cri.container-type\":\"container\"}");
-	CHECK_EQ_STR(at(j, "OCI.Process.User"), "{\"AdditionalGids\":[],\"GID\":1000,\"UID\":1000,\"Username\":\"\"}");
+	CHECK_EQ_STR(at(j, "OCI.Annotations"),
+		     "{\"io.kubernetes.cri.container-type\":\"container\"}");
+	CHECK_EQ_STR(at(j, "OCI.Process.User"),
+		     "{\"AdditionalGids\":[],\"GID\":1000,\"UID\":1000,\"Username\":\"\"}");
 	CHECK_EQ_STR(at(j, "OCI.Process.Capabilities"), "null");
 	CHECK_EQ_STR(at(j, "OCI.Linux.Resources"), "null");
 	CHECK_EQ_STR(at(j, "OCI.Linux.Namespaces"), "[{\"Path\":\"\",\"Type\":\"ipc\"}]");
@@ -136,10 +140,11 @@ TEST(numbers_bytes_enums_oneofs)
 
 TEST(real_oneof_is_tagged)
 {
-	ProtobufCMessage *m = decode(&grpc__create_container_request__descriptor,
-		"{\"OCI\": {\"Linux\": {\"Seccomp\": {\"Syscalls\": ["
-		"{\"Names\": [\"mount\"], \"Action\": \"SCMP_ACT_ERRNO\", \"errnoret\": 1},"
-		"{\"Names\": [\"umount\"], \"Action\": \"SCMP_ACT_ERRNO\"}]}}}}");
+	ProtobufCMessage *
+		m = decode(&grpc__create_container_request__descriptor,
+			   "{\"OCI\": {\"Linux\": {\"Seccomp\": {\"Syscalls\": ["
+			   "{\"Names\": [\"mount\"], \"Action\": \"SCMP_ACT_ERRNO\", \"errnoret\": 1},"
+			   "{\"Names\": [\"umount\"], \"Action\": \"SCMP_ACT_ERRNO\"}]}}}}");
 	REQUIRE(m != NULL);
 	json_t *j = input_of(m);
 	REQUIRE(j != NULL);

@@ -105,7 +105,7 @@ static int load(struct proc *p, const char *text, const char *base, char *why, s
 }
 
 struct verdict {
-	int status;   /* 0: a verdict; else the ERROR's status */
+	int status; /* 0: a verdict; else the ERROR's status */
 	bool allowed;
 	char prints[4096];
 	char data[4096]; /* the new base document, "" when unchanged */
@@ -132,8 +132,8 @@ static void check(struct proc *p, const char *ep, const char *input, bool dry, s
 		v->status = 0;
 		v->allowed = r->allowed;
 		snprintf(v->prints, sizeof(v->prints), "%.*s", (int)r->prints_len, tail);
-		snprintf(v->data, sizeof(v->data), "%.*s", (int)(m.len - sizeof(*r) - r->prints_len),
-			 tail + r->prints_len);
+		snprintf(v->data, sizeof(v->data), "%.*s",
+			 (int)(m.len - sizeof(*r) - r->prints_len), tail + r->prints_len);
 	} else if (t == IPC_ERROR && ipc_error_decode(&m, &f)) {
 		v->status = f.status;
 		snprintf(v->why, sizeof(v->why), "%s", f.msg);
@@ -145,19 +145,18 @@ static void check(struct proc *p, const char *ep, const char *input, bool dry, s
 #define BASE "{\"pstate\":{}}"
 
 /* src/kata-opa/allow-all-except-exec-process.rego, in its shape (written here). */
-static const char *no_exec =
-	"package agent_policy\n"
-	"default CreateContainerRequest := true\n"
-	"default ExecProcessRequest := false\n"
-	"ExecProcessRequest if {\n"
-	"  print(\"exec of\", input.process.Args)\n"
-	"  input.process.Args[0] == \"/bin/true\"\n"
-	"}\n";
+static const char *no_exec = "package agent_policy\n"
+			     "default CreateContainerRequest := true\n"
+			     "default ExecProcessRequest := false\n"
+			     "ExecProcessRequest if {\n"
+			     "  print(\"exec of\", input.process.Args)\n"
+			     "  input.process.Args[0] == \"/bin/true\"\n"
+			     "}\n";
 
-#define START(p)                                                                          \
-	struct proc p;                                                                    \
-	if (!getenv("KATA_POLICY") || geteuid() != 0)                                     \
-		SKIP("needs root and $KATA_POLICY");                                      \
+#define START(p)                                      \
+	struct proc p;                                \
+	if (!getenv("KATA_POLICY") || geteuid() != 0) \
+		SKIP("needs root and $KATA_POLICY");  \
 	REQUIRE(start(&p, "--max-steps=2000000") == 0)
 
 TEST(a_boolean_result_allows_or_denies_with_the_prints)
@@ -225,13 +224,13 @@ TEST(ops_update_the_state_across_checks_and_come_back)
 	START(p);
 	CHECK_EQ_INT(load(&p, stateful, BASE, NULL, 0), 0);
 	struct verdict v;
-	check(&p, "CreateContainerRequest", "{\"container_id\":\"a\",\"sandbox_pidns\":true}", false,
-	      &v);
+	check(&p, "CreateContainerRequest", "{\"container_id\":\"a\",\"sandbox_pidns\":true}",
+	      false, &v);
 	CHECK(v.allowed);
 	CHECK_EQ_STR(v.data, "{\"pstate\":{\"a\":true}}");
 	/* the second create of "a" sees the state: denied, nothing changes */
-	check(&p, "CreateContainerRequest", "{\"container_id\":\"a\",\"sandbox_pidns\":true}", false,
-	      &v);
+	check(&p, "CreateContainerRequest", "{\"container_id\":\"a\",\"sandbox_pidns\":true}",
+	      false, &v);
 	CHECK(!v.allowed);
 	CHECK_EQ_STR(v.data, "");
 	/* a dry run reads the state and leaves it */

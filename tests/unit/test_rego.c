@@ -49,7 +49,8 @@ static const char *evalx(const struct rego_limits *lim, const char *module, cons
 	}
 	json_t *x = json_object_get(json_array_get(res.bindings, 0), "x");
 	if (res.value || x) {
-		char *s = json_dumps(res.value ? res.value : x, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+		char *s = json_dumps(res.value ? res.value : x,
+				     JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 		snprintf(out, sizeof(out), "%s", s);
 		free(s);
 	} else {
@@ -75,15 +76,15 @@ static bool starts(const char *s, const char *prefix)
 	return !strncmp(s, prefix, strlen(prefix));
 }
 
-#define CHECK_ERR(expr, prefix)                                                              \
-	do {                                                                                 \
-		tap_checks++;                                                                \
-		const char *_r = (expr);                                                     \
-		if (!starts(_r, prefix)) {                                                   \
-			printf("# %s:%d: %s\n#   gave %s\n#   expected %s...\n", __FILE__,   \
-			       __LINE__, #expr, _r, prefix);                                 \
-			*tap_failed = 1;                                                     \
-		}                                                                            \
+#define CHECK_ERR(expr, prefix)                                                            \
+	do {                                                                               \
+		tap_checks++;                                                              \
+		const char *_r = (expr);                                                   \
+		if (!starts(_r, prefix)) {                                                 \
+			printf("# %s:%d: %s\n#   gave %s\n#   expected %s...\n", __FILE__, \
+			       __LINE__, #expr, _r, prefix);                               \
+			*tap_failed = 1;                                                   \
+		}                                                                          \
 	} while (0)
 
 TEST(undefined_vs_false_and_default)
@@ -206,14 +207,15 @@ TEST(complete_rule_conflict)
 
 TEST(with_modifier)
 {
-	const char *m = "package t\n"
-			"allow if { input.user == \"alice\" }\n"
-			"role := data.roles[input.user]\n"
-			"check_bob if { allow with input as {\"user\": \"bob\"} }\n"
-			"check_alice if { allow with input.user as \"alice\" }\n"
-			"admin_role := r if { r := role with data.roles as {\"x\": \"admin\"} with input.user as \"x\" }\n"
-			"mocked if { allow with allow as true }\n"
-			"after if { allow with input.user as \"alice\"; input.user == \"bob\" }\n";
+	const char *
+		m = "package t\n"
+		    "allow if { input.user == \"alice\" }\n"
+		    "role := data.roles[input.user]\n"
+		    "check_bob if { allow with input as {\"user\": \"bob\"} }\n"
+		    "check_alice if { allow with input.user as \"alice\" }\n"
+		    "admin_role := r if { r := role with data.roles as {\"x\": \"admin\"} with input.user as \"x\" }\n"
+		    "mocked if { allow with allow as true }\n"
+		    "after if { allow with input.user as \"alice\"; input.user == \"bob\" }\n";
 	const char *data = "{\"roles\":{\"alice\":\"dev\"}}";
 	CHECK_EQ_STR(evalx(NULL, m, data, "{\"user\":\"bob\"}", "data.t.check_bob"), "undefined");
 	CHECK_EQ_STR(evalx(NULL, m, data, "{\"user\":\"bob\"}", "data.t.check_alice"), "true");
@@ -247,8 +249,7 @@ TEST(every_and_some)
 	CHECK_EQ_STR(eval(m, "{\"o\":{\"a1\":true,\"b\":true}}", "data.t.all_kv"), "undefined");
 	CHECK_EQ_STR(eval(m, "{\"xs\":[1,5,20]}", "data.t.some_big"), "true");
 	CHECK_EQ_STR(eval(m, "{\"xs\":[1,5]}", "data.t.some_big"), "undefined");
-	CHECK_EQ_STR(eval(m, "{\"o\":{\"a\":1,\"b\":2}}", "data.t.pairs"),
-		     "[[\"a\",1],[\"b\",2]]");
+	CHECK_EQ_STR(eval(m, "{\"o\":{\"a\":1,\"b\":2}}", "data.t.pairs"), "[[\"a\",1],[\"b\",2]]");
 	CHECK_EQ_STR(eval(m, "{\"xs\":[5,1,5]}", "data.t.idx"), "[0,2]");
 	CHECK_EQ_STR(eval(m, "{\"xs\":[1,5]}", "data.t.decl"), "1");
 }
@@ -326,7 +327,8 @@ TEST(operators)
 	CHECK_EQ_STR(eval(NULL, NULL, "x := 3 in {\"a\": 3}"), "true");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := \"a\" in {\"a\": 3}"), "false");
 	/* OPA's order of types: null < boolean < number < string < array < object < set */
-	CHECK_EQ_STR(eval(NULL, NULL, "x := [null < false, false < 0, 0 < \"\", \"\" < [], [] < {}, {} < set()]"),
+	CHECK_EQ_STR(eval(NULL, NULL,
+			  "x := [null < false, false < 0, 0 < \"\", \"\" < [], [] < {}, {} < set()]"),
 		     "[true,true,true,true,true,true]");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := 1 == 1.0"), "true");
 	/* past int64 (OPA: arbitrary precision): refused, never a rounded answer;
@@ -334,18 +336,23 @@ TEST(operators)
 	CHECK_ERR(eval(NULL, NULL, "x := 9223372036854775807 * 2 > 9223372036854775807"),
 		  "error: rego: mul: integer overflow (numbers past int64 are not supported)");
 	CHECK_EQ_INT(last_code, -ERANGE);
-	CHECK_ERR(eval("package t\np if { not sum([9223372036854775807, 1]) > 0 }\n", NULL, "data.t.p"),
+	CHECK_ERR(eval("package t\np if { not sum([9223372036854775807, 1]) > 0 }\n", NULL,
+		       "data.t.p"),
 		  "error: rego: sum: integer overflow");
-	CHECK_ERR(eval(NULL, NULL, "x := abs(-9223372036854775807 - 1)"), "error: rego: abs: integer overflow");
-	CHECK_ERR(eval(NULL, NULL, "x := bits.lsh(9223372036854775807, 1)"), "error: rego: bits.lsh: integer overflow");
-	CHECK_ERR(eval(NULL, NULL, "x := bits.lsh(1, 64)"), "error: rego: bits.lsh: integer overflow");
+	CHECK_ERR(eval(NULL, NULL, "x := abs(-9223372036854775807 - 1)"),
+		  "error: rego: abs: integer overflow");
+	CHECK_ERR(eval(NULL, NULL, "x := bits.lsh(9223372036854775807, 1)"),
+		  "error: rego: bits.lsh: integer overflow");
+	CHECK_ERR(eval(NULL, NULL, "x := bits.lsh(1, 64)"),
+		  "error: rego: bits.lsh: integer overflow");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := bits.lsh(-1, 62)"), "-4611686018427387904");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := bits.lsh(0, 100)"), "0");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := 9223372036854775806 + 1"), "9223372036854775807");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := 9223372036854775807 + 0.5 > 0"), "true"); /* a double */
 	CHECK_ERR(eval("package t\np := 18446744073709551615\n", NULL, "data.t.p"),
 		  "error: t.rego:2:6: integer 18446744073709551615 is out of range");
-	CHECK_ERR(eval("package t\np := 1e400\n", NULL, "data.t.p"), "error: t.rego:2:6: number 1e400 is out of range");
+	CHECK_ERR(eval("package t\np := 1e400\n", NULL, "data.t.p"),
+		  "error: t.rego:2:6: number 1e400 is out of range");
 	/* a builtin error is undefined (non-strict, as the agent runs) ... */
 	CHECK_EQ_STR(eval(NULL, NULL, "x := 1 / 0"), "undefined");
 	/* ... and an error in strict mode */
@@ -367,43 +374,59 @@ TEST(string_builtins)
 	CHECK_EQ_STR(eval(NULL, NULL, "x := substring(\"h\u00e9llo\", 1, 3)"), "\"\u00e9ll\"");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := substring(\"hello\", 2, -1)"), "\"llo\"");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := count(\"h\u00e9llo\")"), "5");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := [lower(\"AbC\"), upper(\"AbC\")]"), "[\"abc\",\"ABC\"]");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := [startswith(\"abc\", \"ab\"), endswith(\"abc\", \"bc\"), contains(\"abc\", \"d\")]"),
+	CHECK_EQ_STR(eval(NULL, NULL, "x := [lower(\"AbC\"), upper(\"AbC\")]"),
+		     "[\"abc\",\"ABC\"]");
+	CHECK_EQ_STR(eval(NULL, NULL,
+			  "x := [startswith(\"abc\", \"ab\"), endswith(\"abc\", \"bc\"), contains(\"abc\", \"d\")]"),
 		     "[true,true,false]");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := [indexof(\"abcb\", \"b\"), indexof(\"abc\", \"z\")]"), "[1,-1]");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := sprintf(\"%s=%d %v %.2f\", [\"a\", 3, [1, \"b\"], 1.5])"),
+	CHECK_EQ_STR(eval(NULL, NULL, "x := [indexof(\"abcb\", \"b\"), indexof(\"abc\", \"z\")]"),
+		     "[1,-1]");
+	CHECK_EQ_STR(eval(NULL, NULL,
+			  "x := sprintf(\"%s=%d %v %.2f\", [\"a\", 3, [1, \"b\"], 1.5])"),
 		     "\"a=3 [1, \\\"b\\\"] 1.50\"");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := [to_number(\"42\"), to_number(\"1.5\"), to_number(true)]"),
+	CHECK_EQ_STR(eval(NULL, NULL,
+			  "x := [to_number(\"42\"), to_number(\"1.5\"), to_number(true)]"),
 		     "[42,1.5,1]");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := to_number(\"4x\")"), "undefined");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := format_int(255, 16)"), "\"ff\"");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.replace_n({\"a\": \"1\", \"b\": \"2\"}, \"abc\")"), "\"12c\"");
+	CHECK_EQ_STR(eval(NULL, NULL,
+			  "x := strings.replace_n({\"a\": \"1\", \"b\": \"2\"}, \"abc\")"),
+		     "\"12c\"");
 }
 
 TEST(collection_builtins)
 {
 	CHECK_EQ_STR(eval(NULL, NULL, "x := array.concat([1], [2, 3])"), "[1,2,3]");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := array.slice([1, 2, 3, 4], 1, 3)"), "[2,3]");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := object.get({\"a\": {\"b\": 1}}, [\"a\", \"b\"], 0)"), "1");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := object.get({\"a\": {\"b\": 1}}, [\"a\", \"b\"], 0)"),
+		     "1");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := object.get({\"a\": 1}, \"z\", \"dflt\")"), "\"dflt\"");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := object.union({\"a\": {\"b\": 1}, \"c\": 1}, {\"a\": {\"d\": 2}, \"c\": 2})"),
+	CHECK_EQ_STR(eval(NULL, NULL,
+			  "x := object.union({\"a\": {\"b\": 1}, \"c\": 1}, {\"a\": {\"d\": 2}, \"c\": 2})"),
 		     "{\"a\":{\"b\":1,\"d\":2},\"c\":2}");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := object.remove({\"a\": 1, \"b\": 2}, [\"a\"])"), "{\"b\":2}");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := [count([1, 2]), count({\"a\": 1}), count(set())]"), "[2,1,0]");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := [sum([1, 2.5]), max([3, 1]), min({4, 2}), abs(-3)]"), "[3.5,3,2,3]");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := object.remove({\"a\": 1, \"b\": 2}, [\"a\"])"),
+		     "{\"b\":2}");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := [count([1, 2]), count({\"a\": 1}), count(set())]"),
+		     "[2,1,0]");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := [sum([1, 2.5]), max([3, 1]), min({4, 2}), abs(-3)]"),
+		     "[3.5,3,2,3]");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := sort([3, \"a\", null, 1])"), "[null,1,3,\"a\"]");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := union({{1}, {2, 3}})"), "[1,2,3]");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := intersection({{1, 2}, {2, 3}})"), "[2]");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := [is_null(null), is_string(1), is_array([]), is_object({}), is_set(set()), is_number(1.5), is_boolean(false)]"),
+	CHECK_EQ_STR(eval(NULL, NULL,
+			  "x := [is_null(null), is_string(1), is_array([]), is_object({}), is_set(set()), is_number(1.5), is_boolean(false)]"),
 		     "[true,false,true,true,true,true,true]");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := is_null(input.nothing)"), "undefined");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := json.marshal({\"b\": [1, true], \"a\": null})"),
 		     "\"{\\\"a\\\":null,\\\"b\\\":[1,true]}\"");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := json.unmarshal(\"{\\\"a\\\": [1, 2.5]}\")"), "{\"a\":[1,2.5]}");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := [base64.encode(\"hi!?\"), base64url.encode(\"hi!?\"), base64.decode(\"aGkhPw==\")]"),
+	CHECK_EQ_STR(eval(NULL, NULL, "x := json.unmarshal(\"{\\\"a\\\": [1, 2.5]}\")"),
+		     "{\"a\":[1,2.5]}");
+	CHECK_EQ_STR(eval(NULL, NULL,
+			  "x := [base64.encode(\"hi!?\"), base64url.encode(\"hi!?\"), base64.decode(\"aGkhPw==\")]"),
 		     "[\"aGkhPw==\",\"aGkhPw==\",\"hi!?\"]");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := base64url.encode(\"\\u00ff\\u00fe\")"), "\"w7_Dvg==\"");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := [bits.or(5, 2), bits.and(6, 3), bits.negate(0)]"), "[7,2,-1]");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := [bits.or(5, 2), bits.and(6, 3), bits.negate(0)]"),
+		     "[7,2,-1]");
 }
 
 TEST(regex)
@@ -428,7 +451,8 @@ TEST(regex)
 		     "[\"\",\"aaa\",\"\"]");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := regex.replace(\"a1b22\", \"[0-9]+\", \"<$0>\")"),
 		     "\"a<1>b<22>\"");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := regex.split(\",+\", \"a,,b,c\")"), "[\"a\",\"b\",\"c\"]");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := regex.split(\",+\", \"a,,b,c\")"),
+		     "[\"a\",\"b\",\"c\"]");
 	/* what RE2 lacks is refused, not given PCRE's meaning */
 	struct rego_limits strict = { .strict_builtin_errors = true };
 	CHECK_ERR(evalx(&strict, NULL, NULL, NULL, "x := regex.match(\"a(?=b)\", \"ab\")"),
@@ -473,7 +497,8 @@ TEST(with_function_mocks)
 	CHECK_EQ_STR(eval(m, NULL, "data.t.q"), "[100,3]");
 	CHECK_EQ_STR(eval(m, NULL, "data.t.p"), "[3,3]");
 	/* a replacement with another arity is refused when compiling */
-	CHECK_ERR(eval("package t\ntwo(a, b) := 1\np if { count([]) with count as two }\n", NULL, "data.t.p"),
+	CHECK_ERR(eval("package t\ntwo(a, b) := 1\np if { count([]) with count as two }\n", NULL,
+		       "data.t.p"),
 		  "error: t.rego:3: with: count takes 1 arguments, its replacement 2");
 	/* a builtin's name as a value is not a function reference (found by fuzzing) */
 	CHECK_ERR(eval("package t\np if { not input.z with input.z as gt }\n", NULL, "data.t.p"),
@@ -508,14 +533,17 @@ TEST(print_output)
 
 TEST(parse_errors_have_positions)
 {
-	CHECK_ERR(eval("package t\n\np if {\n  x := \n}\n", NULL, "data.t.p"), "error: t.rego:5:1: unexpected '}'");
-	CHECK_ERR(eval("package t\np := \"abc\n", NULL, "data.t.p"), "error: t.rego:2:6: unterminated string");
+	CHECK_ERR(eval("package t\n\np if {\n  x := \n}\n", NULL, "data.t.p"),
+		  "error: t.rego:5:1: unexpected '}'");
+	CHECK_ERR(eval("package t\np := \"abc\n", NULL, "data.t.p"),
+		  "error: t.rego:2:6: unterminated string");
 	CHECK_ERR(eval("p := 1\n", NULL, "data.t.p"), "error: t.rego:1:1: expected 'package'");
 	CHECK_ERR(eval("package t\np if { undefined_fn(1) }\n", NULL, "data.t.p"),
 		  "error: t.rego:2: undefined function undefined_fn");
 	CHECK_ERR(eval(NULL, NULL, "x := [1,"), "error: query:1:9: unexpected 'end'");
 	CHECK_EQ_INT(last_code, -EINVAL);
-	CHECK_ERR(eval("package t\np if { q }\nq if { p }\n", NULL, "data.t.p"), "error: rego_recursion_error");
+	CHECK_ERR(eval("package t\np if { q }\nq if { p }\n", NULL, "data.t.p"),
+		  "error: rego_recursion_error");
 	/* else on a multi-value rule: refused (found by fuzzing: it crashed) */
 	CHECK_ERR(eval("package t\ns contains 1 if { false } else\n", NULL, "data.t.s"),
 		  "error: t.rego:2:27: 'else' on a partial set or object rule");
@@ -524,11 +552,12 @@ TEST(parse_errors_have_positions)
 TEST(parse_once_evaluate_many_with_pstate)
 {
 	/* the agent's pattern: one compiled policy, data.pstate changing */
-	const char *m = "package agent_policy\n"
-			"CreateContainerRequest := {\"ops\": ops, \"allowed\": true} if {\n"
-			"  not data.pstate[input.container_id]\n"
-			"  ops := [{\"op\": \"add\", \"path\": concat(\"/\", [\"/pstate\", input.container_id]), \"value\": 0}]\n"
-			"}\n";
+	const char *
+		m = "package agent_policy\n"
+		    "CreateContainerRequest := {\"ops\": ops, \"allowed\": true} if {\n"
+		    "  not data.pstate[input.container_id]\n"
+		    "  ops := [{\"op\": \"add\", \"path\": concat(\"/\", [\"/pstate\", input.container_id]), \"value\": 0}]\n"
+		    "}\n";
 	struct kerr err;
 	struct rego_policy *p;
 	REQUIRE(rego_policy_new(&p, NULL, &err) == 0);
@@ -537,10 +566,13 @@ TEST(parse_once_evaluate_many_with_pstate)
 	json_t *in = json_pack("{s:s}", "container_id", "c1");
 	struct rego_result res;
 	for (int i = 0; i < 3; i++) {
-		json_t *d = json_loads(i == 2 ? "{\"pstate\":{\"c1\":0}}" : "{\"pstate\":{}}", 0, NULL);
+		json_t *d = json_loads(i == 2 ? "{\"pstate\":{\"c1\":0}}" : "{\"pstate\":{}}", 0,
+				       NULL);
 		CHECK(rego_policy_set_data(p, d, &err) == 0);
 		json_decref(d);
-		CHECK_EQ_INT(rego_eval(p, "data.agent_policy.CreateContainerRequest", in, &res, &err), 0);
+		CHECK_EQ_INT(rego_eval(p, "data.agent_policy.CreateContainerRequest", in, &res,
+				       &err),
+			     0);
 		if (i < 2) {
 			CHECK(json_is_object(res.value));
 			CHECK(json_is_true(json_object_get(res.value, "allowed")));
@@ -557,9 +589,11 @@ TEST(bound_steps)
 {
 	/* a policy that loops: stopped with DEADLINE_EXCEEDED's code */
 	struct rego_limits lim = { .max_steps = 100000 };
-	const char *m = "package t\n"
-			"p := count([x | some x in numbers.range(1, 100000); some y in numbers.range(1, 100000); x == y])\n";
-	CHECK_ERR(evalx(&lim, m, NULL, NULL, "data.t.p"), "error: rego: evaluation step bound reached");
+	const char *
+		m = "package t\n"
+		    "p := count([x | some x in numbers.range(1, 100000); some y in numbers.range(1, 100000); x == y])\n";
+	CHECK_ERR(evalx(&lim, m, NULL, NULL, "data.t.p"),
+		  "error: rego: evaluation step bound reached");
 	CHECK_EQ_INT(last_code, -ETIME);
 }
 
@@ -567,9 +601,11 @@ TEST(bound_memory)
 {
 	/* a policy that allocates without bound: RESOURCE_EXHAUSTED's code */
 	struct rego_limits lim = { .max_memory = 8 << 20 };
-	const char *m = "package t\n"
-			"p := [[x, y, sprintf(\"%d-%d\", [x, y])] | some x in numbers.range(1, 5000); some y in numbers.range(1, 5000)]\n";
-	CHECK_ERR(evalx(&lim, m, NULL, NULL, "data.t.p"), "error: rego: evaluation memory bound reached");
+	const char *
+		m = "package t\n"
+		    "p := [[x, y, sprintf(\"%d-%d\", [x, y])] | some x in numbers.range(1, 5000); some y in numbers.range(1, 5000)]\n";
+	CHECK_ERR(evalx(&lim, m, NULL, NULL, "data.t.p"),
+		  "error: rego: evaluation memory bound reached");
 	CHECK_EQ_INT(last_code, -ENOMEM);
 }
 
@@ -584,7 +620,8 @@ TEST(bound_stack)
 	for (size_t i = 1; i < n; i++)
 		w += sprintf(w, " x%zu := x%zu\n", i, i - 1);
 	sprintf(w, "}\n");
-	CHECK_ERR(evalx(&lim, m, NULL, NULL, "data.t.p"), "error: rego: evaluation nesting (stack) bound reached");
+	CHECK_ERR(evalx(&lim, m, NULL, NULL, "data.t.p"),
+		  "error: rego: evaluation nesting (stack) bound reached");
 	CHECK_EQ_INT(last_code, -ELOOP);
 	/* within the bound the same shape evaluates */
 	sprintf(m, "package t\np if {\n x0 := 0\n x1 := x0\n}\n");
@@ -600,7 +637,8 @@ TEST(bound_input_size)
 	for (int i = 1; i < 200; i++)
 		w += sprintf(w, ",%d", i);
 	sprintf(w, "]");
-	CHECK_ERR(evalx(&lim, NULL, NULL, in, "x := count(input)"), "error: rego: input is over the size bound");
+	CHECK_ERR(evalx(&lim, NULL, NULL, in, "x := count(input)"),
+		  "error: rego: input is over the size bound");
 	CHECK_EQ_INT(last_code, -E2BIG);
 	CHECK_EQ_STR(evalx(NULL, NULL, NULL, in, "x := count(input)"), "200");
 }
@@ -631,7 +669,8 @@ TEST(base_and_virtual_documents_merge)
 	REQUIRE(rego_policy_add_module(p, "a.rego", m, strlen(m), &err) == 0);
 	REQUIRE(rego_policy_add_module(p, "b.rego", rules, strlen(rules), &err) == 0);
 	REQUIRE(rego_policy_compile(p, &err) == 0);
-	json_t *d = json_loads("{\"cfg\":{\"pod\":{\"kind\":\"a\"},\"vol\":{\"kind\":\"b\"}}}", 0, NULL);
+	json_t *d = json_loads("{\"cfg\":{\"pod\":{\"kind\":\"a\"},\"vol\":{\"kind\":\"b\"}}}", 0,
+			       NULL);
 	REQUIRE(rego_policy_set_data(p, d, &err) == 0);
 	json_decref(d);
 	struct rego_result res;
@@ -650,18 +689,29 @@ TEST(base_and_virtual_documents_merge)
 
 TEST(builtins_strings_more)
 {
-	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.any_prefix_match([\"/run/a\", \"/x\"], \"/run/\")"), "true");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.any_prefix_match(\"/etc/x\", {\"/run/\", \"/proc\"})"), "false");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.any_suffix_match({\"a.conf\"}, [\".yaml\", \".conf\"])"), "true");
+	CHECK_EQ_STR(eval(NULL, NULL,
+			  "x := strings.any_prefix_match([\"/run/a\", \"/x\"], \"/run/\")"),
+		     "true");
+	CHECK_EQ_STR(eval(NULL, NULL,
+			  "x := strings.any_prefix_match(\"/etc/x\", {\"/run/\", \"/proc\"})"),
+		     "false");
+	CHECK_EQ_STR(eval(NULL, NULL,
+			  "x := strings.any_suffix_match({\"a.conf\"}, [\".yaml\", \".conf\"])"),
+		     "true");
 	struct rego_limits strict = { .strict_builtin_errors = true };
-	CHECK_ERR(evalx(&strict, NULL, NULL, NULL, "x := strings.any_prefix_match([1], \"a\")"), "error: strings.any_prefix_match: eval_builtin_error: operand 1 must be array of strings");
+	CHECK_ERR(evalx(&strict, NULL, NULL, NULL, "x := strings.any_prefix_match([1], \"a\")"),
+		  "error: strings.any_prefix_match: eval_builtin_error: operand 1 must be array of strings");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.count(\"a-b-c\", \"-\")"), "2");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.count(\"aaaa\", \"aa\")"), "2"); /* non-overlapping */
-	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.count(\"h\xc3\xa9\", \"\")"), "3"); /* code points + 1 */
-	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.split_n(\"k=v=w\", \"=\", 2)"), "[\"k\",\"v\"]");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.count(\"aaaa\", \"aa\")"),
+		     "2"); /* non-overlapping */
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.count(\"h\xc3\xa9\", \"\")"),
+		     "3"); /* code points + 1 */
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.split_n(\"k=v=w\", \"=\", 2)"),
+		     "[\"k\",\"v\"]");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.split_n(\"a/b/c\", \"/\", -1)"), "[\"c\"]");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.split_n(\"a/b/c\", \"/\", 0)"), "[]");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.split_n(\"a/b/c\", \"/\", -9)"), "[\"a\",\"b\",\"c\"]");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.split_n(\"a/b/c\", \"/\", -9)"),
+		     "[\"a\",\"b\",\"c\"]");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.split_n(\"a/b\", \"/\", 1.5)"), "undefined");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := array.flatten([[1, [2]], 3, []])"), "[1,[2],3]");
 }
@@ -707,14 +757,17 @@ TEST(if_brace_not_a_body)
 TEST(unify_object_patterns_both_sides)
 {
 	/* variables on both sides of = in object patterns with constant keys */
-	CHECK_EQ_STR(eval(NULL, NULL, "{\"a\": a, \"b\": 2} = {\"b\": b, \"a\": 1}; x := [a, b]"), "[1,2]");
+	CHECK_EQ_STR(eval(NULL, NULL, "{\"a\": a, \"b\": 2} = {\"b\": b, \"a\": 1}; x := [a, b]"),
+		     "[1,2]");
 	CHECK_EQ_STR(eval(NULL, NULL, "{\"a\": a} = {\"c\": c}; x := 1"), "undefined");
-	CHECK_EQ_STR(eval(NULL, NULL, "{\"a\": a, \"b\": 1} = {\"a\": 3, \"b\": b}; x := a + b"), "4");
+	CHECK_EQ_STR(eval(NULL, NULL, "{\"a\": a, \"b\": 1} = {\"a\": 3, \"b\": b}; x := a + b"),
+		     "4");
 }
 
 TEST(builtins_json_filter_remove)
 {
-	const char *doc = "{\"spec\": {\"env\": [{\"n\": 1, \"v\": 2}, {\"n\": 3}], \"a/b\": 1}, \"k\": 0}";
+	const char *
+		doc = "{\"spec\": {\"env\": [{\"n\": 1, \"v\": 2}, {\"n\": 3}], \"a/b\": 1}, \"k\": 0}";
 	char q[512];
 	snprintf(q, sizeof(q), "x := json.filter(%s, [\"spec/env/0/n\", \"spec/a~1b\"])", doc);
 	CHECK_EQ_STR(eval(NULL, NULL, q), "{\"spec\":{\"a/b\":1,\"env\":[{\"n\":1}]}}");
@@ -738,18 +791,25 @@ TEST(unsupported_builtins_refused_at_compile_time)
 		  "error: t.rego:2: unsupported builtin http.send");
 	CHECK_ERR(eval("package t\np if { net.lookup_ip_addr(input.host) }\n", NULL, "data.t.p"),
 		  "error: t.rego:2: unsupported builtin net.lookup_ip_addr");
-	CHECK_ERR(eval("package t\nf(_) := 1\np if { f(1) with crypto.sha256 as f }\n", NULL, "data.t.p"),
+	CHECK_ERR(eval("package t\nf(_) := 1\np if { f(1) with crypto.sha256 as f }\n", NULL,
+		       "data.t.p"),
 		  "error: t.rego:3: with: unsupported builtin crypto.sha256");
 	/* a name OPA does not have either stays an undefined function */
-	CHECK_ERR(eval("package t\np if { nosuch.fn(1) }\n", NULL, "data.t.p"), "error: t.rego:2: undefined function nosuch.fn");
+	CHECK_ERR(eval("package t\np if { nosuch.fn(1) }\n", NULL, "data.t.p"),
+		  "error: t.rego:2: undefined function nosuch.fn");
 }
 
 TEST(strings_replace_n_one_pass)
 {
 	/* Go's strings.NewReplacer over the keys in order: one pass, no rescans */
-	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.replace_n({\"a\": \"b\", \"b\": \"a\"}, \"abba\")"), "\"baab\"");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.replace_n({\"a\": \"1\", \"ab\": \"2\"}, \"abc\")"), "\"1bc\"");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.replace_n({\"\": \"-\"}, \"h\xc3\xa9\")"), "\"-h-\xc3\xa9-\"");
+	CHECK_EQ_STR(eval(NULL, NULL,
+			  "x := strings.replace_n({\"a\": \"b\", \"b\": \"a\"}, \"abba\")"),
+		     "\"baab\"");
+	CHECK_EQ_STR(eval(NULL, NULL,
+			  "x := strings.replace_n({\"a\": \"1\", \"ab\": \"2\"}, \"abc\")"),
+		     "\"1bc\"");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.replace_n({\"\": \"-\"}, \"h\xc3\xa9\")"),
+		     "\"-h-\xc3\xa9-\"");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := strings.replace_n({}, \"abc\")"), "\"abc\"");
 	struct rego_limits strict = { .strict_builtin_errors = true };
 	CHECK_ERR(evalx(&strict, NULL, NULL, NULL, "x := strings.replace_n({\"a\": 1}, \"abc\")"),
@@ -759,16 +819,27 @@ TEST(strings_replace_n_one_pass)
 TEST(net_cidr_contains)
 {
 	/* address arithmetic only (UpdateRoutes/UpdateInterface checks) */
-	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"10.0.0.0/8\", \"10.1.2.3\")"), "true");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"10.0.0.0/8\", \"11.0.0.1\")"), "false");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"192.168.0.0/23\", \"192.168.1.0/24\")"), "true");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"192.168.1.0/24\", \"192.168.0.0/23\")"), "false");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"192.168.1.0/25\", \"192.168.1.200\")"), "false");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"10.0.0.0/8\", \"10.1.2.3\")"),
+		     "true");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"10.0.0.0/8\", \"11.0.0.1\")"),
+		     "false");
+	CHECK_EQ_STR(eval(NULL, NULL,
+			  "x := net.cidr_contains(\"192.168.0.0/23\", \"192.168.1.0/24\")"),
+		     "true");
+	CHECK_EQ_STR(eval(NULL, NULL,
+			  "x := net.cidr_contains(\"192.168.1.0/24\", \"192.168.0.0/23\")"),
+		     "false");
+	CHECK_EQ_STR(eval(NULL, NULL,
+			  "x := net.cidr_contains(\"192.168.1.0/25\", \"192.168.1.200\")"),
+		     "false");
 	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"fd00::/8\", \"fd12::1\")"), "true");
-	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"0.0.0.0/0\", \"::1\")"), "false"); /* families differ */
-	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"10.0.0.0/33\", \"10.0.0.1\")"), "undefined");
+	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"0.0.0.0/0\", \"::1\")"),
+		     "false"); /* families differ */
+	CHECK_EQ_STR(eval(NULL, NULL, "x := net.cidr_contains(\"10.0.0.0/33\", \"10.0.0.1\")"),
+		     "undefined");
 	struct rego_limits strict = { .strict_builtin_errors = true };
-	CHECK_ERR(evalx(&strict, NULL, NULL, NULL, "x := net.cidr_contains(\"10.0.0.1\", \"10.0.0.1\")"),
+	CHECK_ERR(evalx(&strict, NULL, NULL, NULL,
+			"x := net.cidr_contains(\"10.0.0.1\", \"10.0.0.1\")"),
 		  "error: net.cidr_contains: eval_builtin_error: invalid CIDR 10.0.0.1");
 }
 

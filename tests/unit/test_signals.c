@@ -29,9 +29,9 @@ static void put_status(int pid, const char *text)
 	tu_put_file(root, rel, text);
 }
 
-#define STATUS(name, ppid, blk, ign, cgt)                                                    \
-	"Name:\t" name "\nState:\tS (sleeping)\nPPid:\t" ppid "\nSigQ:\t0/1\n"                \
-	"SigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t" blk "\n"            \
+#define STATUS(name, ppid, blk, ign, cgt)                                          \
+	"Name:\t" name "\nState:\tS (sleeping)\nPPid:\t" ppid "\nSigQ:\t0/1\n"     \
+	"SigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t" blk "\n" \
 	"SigIgn:\t" ign "\nSigCgt:\t" cgt "\nCapInh:\t0000000000000000\n"
 
 TEST(parse)
@@ -55,18 +55,18 @@ TEST(handled_or_not)
 	put_status(100, STATUS("sleep", "7", "0000000000000000", "0000000000000000",
 			       "0000000000000000"));
 	CHECK_EQ_INT(proc_signal_handled(root, 100, 7, SIGTERM, &e), 0);
-	put_status(101, STATUS("sh", "7", "0000000000000000", "0000000000000000",
-			       "0000000000004000"));
+	put_status(101,
+		   STATUS("sh", "7", "0000000000000000", "0000000000000000", "0000000000004000"));
 	CHECK_EQ_INT(proc_signal_handled(root, 101, 7, SIGTERM, &e), 1);
-	put_status(102, STATUS("sh", "7", "0000000000004000", "0000000000000000",
-			       "0000000000000000"));
+	put_status(102,
+		   STATUS("sh", "7", "0000000000004000", "0000000000000000", "0000000000000000"));
 	CHECK_EQ_INT(proc_signal_handled(root, 102, 7, SIGTERM, &e), 1); /* blocked */
-	put_status(103, STATUS("sh", "7", "0000000000000000", "0000000000004000",
-			       "0000000000000000"));
+	put_status(103,
+		   STATUS("sh", "7", "0000000000000000", "0000000000004000", "0000000000000000"));
 	CHECK_EQ_INT(proc_signal_handled(root, 103, 7, SIGTERM, &e), 1); /* ignored */
 	/* signal 64: the top bit */
-	put_status(104, STATUS("sh", "7", "0000000000000000", "0000000000000000",
-			       "8000000000000000"));
+	put_status(104,
+		   STATUS("sh", "7", "0000000000000000", "0000000000000000", "8000000000000000"));
 	CHECK_EQ_INT(proc_signal_handled(root, 104, 7, 64, &e), 1);
 	CHECK(proc_signal_handled(root, 104, 7, 65, &e) < 0);
 	CHECK(proc_signal_handled(root, 999, 7, SIGTERM, &e) < 0); /* gone */

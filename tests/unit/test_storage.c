@@ -26,7 +26,7 @@
 #include "testutil.h"
 
 /* Short on purpose: every path built from these fits PATH_MAX. */
-static char base[256];   /* temp dir */
+static char base[256]; /* temp dir */
 static char allowed[300];
 static char outside[300];
 static const char *roots[1];
@@ -591,7 +591,8 @@ TEST(watchable_bind)
 	CHECK(is_fs(P(allowed, "shared/containers/watchable"), TMPFS_MAGIC));
 	CHECK(file_is(P(dst, "key"), "v1\n"));
 	char link[PATH_MAX] = "";
-	CHECK(readlink(P(dst, "out"), link, sizeof(link) - 1) > 0 && strstr(link, "/outside/cmsecret"));
+	CHECK(readlink(P(dst, "out"), link, sizeof(link) - 1) > 0 &&
+	      strstr(link, "/outside/cmsecret"));
 	snprintf(cmd, sizeof(cmd), "! grep -rs SECRET '%s' && [ ! -e '%s/fifo' ]", dst, dst);
 	CHECK(system(cmd) == 0);
 	CHECK(watch_count() == 1);

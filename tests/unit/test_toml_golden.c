@@ -81,8 +81,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		bool want_error = strncmp(names[i], "err-", 4) == 0;
 		char expected[4096];
-		snprintf(expected, sizeof(expected), "%s/%.*s.%s", dir,
-			 (int)(strlen(names[i]) - 5), names[i], want_error ? "err" : "json");
+		snprintf(expected, sizeof(expected), "%s/%.*s.%s", dir, (int)(strlen(names[i]) - 5),
+			 names[i], want_error ? "err" : "json");
 		int failed = 0;
 		cleanup_free char *got = outcome(dir, names[i], &failed);
 		if (write && got)

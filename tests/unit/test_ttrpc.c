@@ -80,7 +80,8 @@ TEST(loop_watch_removed_in_callback_does_not_fire)
 	for (int i = 0; i < 2; i++) {
 		REQUIRE(pipe2(pipes[i], O_CLOEXEC) == 0);
 		REQUIRE(write(pipes[i][1], "x", 1) == 1);
-		REQUIRE(loop_add(l, pipes[i][0], EPOLLIN, del_other_cb, (void *)(intptr_t)i, NULL) == 0);
+		REQUIRE(loop_add(l, pipes[i][0], EPOLLIN, del_other_cb, (void *)(intptr_t)i,
+				 NULL) == 0);
 		fired[i] = 0;
 	}
 	struct kerr err;
@@ -100,8 +101,11 @@ TEST(loop_watch_removed_in_callback_does_not_fire)
 
 TEST(header_encode_decode)
 {
-	struct ttrpc_frame_header h = { .length = 0x01020304, .stream_id = 0xa0b0c0d1,
-					.type = 2, .flags = 5 }, d;
+	struct ttrpc_frame_header h = { .length = 0x01020304,
+					.stream_id = 0xa0b0c0d1,
+					.type = 2,
+					.flags = 5 },
+				  d;
 	uint8_t b[TTRPC_HEADER_LEN];
 	ttrpc_header_encode(b, &h);
 	static const uint8_t want[] = { 1, 2, 3, 4, 0xa0, 0xb0, 0xc0, 0xd1, 2, 5 };
@@ -215,10 +219,25 @@ TEST(addr_parse_good_forms)
 TEST(addr_parse_bad_forms)
 {
 	static const char *bad[] = {
-		"", "tcp://1.2.3.4:5", "vsock://", "vsock://3", "vsock://x:1", "vsock://-2:1",
-		"vsock://3:", "vsock://3:99999999999", "vsock://3:-1", "vsock://3:1x",
-		"unix://", "unix://relative", "unix://@", "hvsock://", "hvsock:///p",
-		"hvsock:///p:", "hvsock:///p:x", "hvsock://rel:1", "vsock:/3:1",
+		"",
+		"tcp://1.2.3.4:5",
+		"vsock://",
+		"vsock://3",
+		"vsock://x:1",
+		"vsock://-2:1",
+		"vsock://3:",
+		"vsock://3:99999999999",
+		"vsock://3:-1",
+		"vsock://3:1x",
+		"unix://",
+		"unix://relative",
+		"unix://@",
+		"hvsock://",
+		"hvsock:///p",
+		"hvsock:///p:",
+		"hvsock:///p:x",
+		"hvsock://rel:1",
+		"vsock:/3:1",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct addr a;
@@ -586,13 +605,13 @@ static int fx_run_client(struct fx *f, int (*client)(struct fx *))
 	return WEXITSTATUS(f->child_status);
 }
 
-#define CCHECK(cond)                                                              \
-	do {                                                                      \
-		if (!(cond)) {                                                    \
+#define CCHECK(cond)                                                                     \
+	do {                                                                             \
+		if (!(cond)) {                                                           \
 			printf("# child %s:%d: %s failed\n", __FILE__, __LINE__, #cond); \
-			fflush(stdout);                                           \
-			return 1;                                                 \
-		}                                                                 \
+			fflush(stdout);                                                  \
+			return 1;                                                        \
+		}                                                                        \
 	} while (0)
 
 static struct ttrpc_client *cconnect(struct fx *f)
@@ -634,8 +653,8 @@ static int client_unary(struct fx *f)
 	st.code = 7;
 	st.message = "typed";
 	ProtobufCMessage *resp = NULL;
-	r = ttrpc_client_call(c, "test.Svc", "Echo", &st.base, &ttrpc__status__descriptor, &resp,
-			      0, &err);
+	r = ttrpc_client_call(c, "test.Svc", "Echo", &st.base, &ttrpc__status__descriptor, &resp, 0,
+			      &err);
 	CCHECK(r == 0);
 	Ttrpc__Status *rs = (Ttrpc__Status *)resp;
 	CCHECK(rs->code == 7 && strcmp(rs->message, "typed") == 0);
@@ -701,7 +720,8 @@ static int client_64(struct fx *f)
 		char p[16];
 		snprintf(p, sizeof(p), "%d", want);
 		if (id != ids[want])
-			printf("# child: response %d was stream %u, expected %u\n", k, id, ids[want]);
+			printf("# child: response %d was stream %u, expected %u\n", k, id,
+			       ids[want]);
 		CCHECK(id == ids[want]);
 		CCHECK(status == 0 && n == strlen(p) && memcmp(out, p, n) == 0);
 		free(out);
@@ -886,8 +906,7 @@ static int client_pool(struct fx *f)
 	CCHECK(big);
 	int r = ttrpc_client_call_raw(fresh, "test.Svc", "Echo", big, bigsz, 0, &out, &n, &err);
 	CCHECK(r < 0 && err.status == GRPC_RESOURCE_EXHAUSTED);
-	CCHECK(ttrpc_client_call_raw(fresh, "test.Svc", "Release", NULL, 0, 0, &out, &n, &err) ==
-	       0);
+	CCHECK(ttrpc_client_call_raw(fresh, "test.Svc", "Release", NULL, 0, 0, &out, &n, &err) == 0);
 	for (int i = 0; i < HOLD_CONNS; i++) {
 		uint32_t echo;
 		CCHECK(ttrpc_client_send(c[i], "test.Svc", "Echo", NULL, 0, 0, NULL, 0, &echo,
@@ -970,8 +989,8 @@ static int client_deadline(struct fx *f)
 	r = ttrpc_client_call_raw(c, "test.Svc", "Hang", NULL, 0, 20000000, &out, &n, &err);
 	CCHECK(r < 0 && err.status == GRPC_DEADLINE_EXCEEDED);
 	/* the connection still serves */
-	r = ttrpc_client_call_raw(c, "test.Svc", "Echo", (const uint8_t *)"ok", 2, 1000000000,
-				  &out, &n, &err);
+	r = ttrpc_client_call_raw(c, "test.Svc", "Echo", (const uint8_t *)"ok", 2, 1000000000, &out,
+				  &n, &err);
 	CCHECK(r == 0 && n == 2);
 	free(out);
 	ttrpc_client_free(c);
@@ -990,8 +1009,8 @@ TEST(server_deadline_exceeded_keeps_connection)
 
 /* Send raw bytes on a fresh connection and expect the server to close it,
  * while a good connection keeps working. */
-static int bad_conn(struct fx *f, struct ttrpc_client *good, const char *what,
-		    const uint8_t *b, size_t n, bool shut)
+static int bad_conn(struct fx *f, struct ttrpc_client *good, const char *what, const uint8_t *b,
+		    size_t n, bool shut)
 {
 	struct addr a;
 	struct kerr err;
@@ -1048,7 +1067,8 @@ static int client_bad_frames(struct fx *f)
 	/* truncated protobuf inside a complete frame */
 	n = make_request(b, 1, "test.Svc", "Echo", 0);
 	h = (struct ttrpc_frame_header){ .length = (uint32_t)(n - TTRPC_HEADER_LEN - 4),
-					 .stream_id = 1, .type = 1 };
+					 .stream_id = 1,
+					 .type = 1 };
 	ttrpc_header_encode(b, &h);
 	CCHECK(bad_conn(f, good, "truncated request", b, n - 4, false) == 0);
 
@@ -1279,8 +1299,8 @@ TEST(client_bounded_call_gives_up_and_drops_the_late_answer)
 	size_t n = make_response(buf, 1, 0, "late");
 	n += make_response(buf + n, 3, 0, "\x08\x05"); /* Status{code: 5} */
 	REQUIRE(write(sv[1], buf, n) == (ssize_t)n);
-	r = ttrpc_client_call_bounded(c, "test.Svc", "Echo", &req.base,
-				      &ttrpc__status__descriptor, &resp, 1000000000, &err);
+	r = ttrpc_client_call_bounded(c, "test.Svc", "Echo", &req.base, &ttrpc__status__descriptor,
+				      &resp, 1000000000, &err);
 	CHECK_EQ_INT(r, 0);
 	if (r == 0) {
 		CHECK_EQ_INT(((Ttrpc__Status *)resp)->code, 5);

@@ -73,7 +73,8 @@ int main(int argc, char **argv)
 			break;
 		int e = errno;
 		close(fd);
-		if ((e != ECONNREFUSED && e != ECONNRESET && e != ETIMEDOUT) || now_s() > deadline) {
+		if ((e != ECONNREFUSED && e != ECONNRESET && e != ETIMEDOUT) ||
+		    now_s() > deadline) {
 			fprintf(stderr, "vsock-cat: connect %u:%u: %s\n", sa.svm_cid, sa.svm_port,
 				strerror(e));
 			return 1;

@@ -30,8 +30,8 @@
 #define CG_RETRY_MS 10
 
 static const char *const v1_controllers[] = {
-	"cpu", "cpuacct", "cpuset", "memory", "pids", "devices", "freezer", "blkio",
-	"net_cls", "net_prio", "hugetlb", "perf_event", "rdma", "misc",
+	"cpu",   "cpuacct", "cpuset",   "memory",  "pids",       "devices", "freezer",
+	"blkio", "net_cls", "net_prio", "hugetlb", "perf_event", "rdma",    "misc",
 };
 
 static const char *cfg_root(const struct cg_config *cfg)
@@ -42,7 +42,8 @@ static const char *cfg_root(const struct cg_config *cfg)
 static bool is_cgroup2(const char *path)
 {
 	struct statfs sf;
-	return statfs(path, &sf) == 0 && (unsigned long)sf.f_type == (unsigned long)CGROUP2_SUPER_MAGIC;
+	return statfs(path, &sf) == 0 &&
+	       (unsigned long)sf.f_type == (unsigned long)CGROUP2_SUPER_MAGIC;
 }
 
 /* ---- mountinfo ----------------------------------------------------------- */
@@ -128,7 +129,8 @@ static int list_v1(const char *root, struct cgroup *cg, struct kerr *err)
 		char ctrls[256] = "";
 		bool cpuset = false, freezer = false;
 		char *save3 = NULL;
-		for (char *o = strtok_r(superopts, ",", &save3); o; o = strtok_r(NULL, ",", &save3)) {
+		for (char *o = strtok_r(superopts, ",", &save3); o;
+		     o = strtok_r(NULL, ",", &save3)) {
 			if (!is_v1_controller(o))
 				continue;
 			if (strlen(ctrls) + strlen(o) + 2 > sizeof(ctrls))
@@ -142,7 +144,8 @@ static int list_v1(const char *root, struct cgroup *cg, struct kerr *err)
 		if (!ctrls[0])
 			continue;
 		if (cg->n_hier >= CG_MAX_HIER)
-			return kerr_set(err, -E2BIG, "more than %d cgroup v1 hierarchies", CG_MAX_HIER);
+			return kerr_set(err, -E2BIG, "more than %d cgroup v1 hierarchies",
+					CG_MAX_HIER);
 		struct cg_hier *h = &cg->hier[cg->n_hier];
 		h->mount = strdup(mpoint);
 		h->ctrls = strdup(ctrls);
@@ -186,7 +189,8 @@ int cg_detect(const struct cg_config *cfg, enum cg_layout *out, struct kerr *err
 	if (n == 0)
 		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ENOENT,
 				       "no cgroup hierarchy found at %s (neither cgroup2 nor v1 "
-				       "controllers)", root);
+				       "controllers)",
+				       root);
 	*out = CG_V1;
 	return 0;
 }
@@ -255,7 +259,8 @@ static int append_plain(char *buf, size_t *len, const char *what, const char *in
 					       "%s \"%s\" contains \"..\"", what, in);
 		if (cl > 255)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -ENAMETOOLONG,
-					       "%s \"%s\" has a component over 255 bytes", what, in);
+					       "%s \"%s\" has a component over 255 bytes", what,
+					       in);
 		if (!(cl == 1 && p[0] == '.')) {
 			int r = path_append(buf, len, p, cl, depth, err);
 			if (r < 0)
@@ -435,8 +440,8 @@ int cg_mkdir_path(struct cgroup *cg, struct cg_hier *h,
 		struct stat st;
 		if (lstat(dir, &st) == 0) {
 			if (!S_ISDIR(st.st_mode))
-				return kerr_set(err, -ENOTDIR, "cgroup %s exists and is not a directory",
-						dir);
+				return kerr_set(err, -ENOTDIR,
+						"cgroup %s exists and is not a directory", dir);
 			continue;
 		}
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
@@ -656,7 +661,8 @@ int cg_parent_remove(const struct cg_config *cfg, struct kerr *err)
 			break;
 		}
 		if (rmdir(dir) < 0 && errno != ENOENT)
-			r = kerr_set(err, -errno, "rmdir cgroup parent %s: %s", dir, strerror(errno));
+			r = kerr_set(err, -errno, "rmdir cgroup parent %s: %s", dir,
+				     strerror(errno));
 	}
 	hier_clear(&tmp);
 	return r;
@@ -760,7 +766,8 @@ int cg_cpuset_refresh(struct cgroup *cg, bool leaf, struct kerr *err)
 				return kerr_set(err, -ENOMEM, "out of memory");
 			r = cg_write_file(dir, "cpuset.cpus", cpus, err);
 			if (r < 0)
-				return kerr_prefix(err, "cgroup %s: widen cpuset to %s", cg->path, cpus);
+				return kerr_prefix(err, "cgroup %s: widen cpuset to %s", cg->path,
+						   cpus);
 		}
 	}
 	return 0;

@@ -55,8 +55,8 @@ struct cgroup;
  * An already existing directory is reused (upstream does the same); such a
  * reused cgroup is removed by cg_destroy only if empty, never emptied by
  * force. Missing directories of cfg->parent are created and kept. */
-int cg_create(const struct cg_config *cfg, const char *cgroups_path,
-	      const char *container_id, struct cgroup **out, struct kerr *err);
+int cg_create(const struct cg_config *cfg, const char *cgroups_path, const char *container_id,
+	      struct cgroup **out, struct kerr *err);
 
 /* O_PATH|O_DIRECTORY fd for CLONE_INTO_CGROUP (owned by cg), -1 on v1. */
 int cg_v2_fd(const struct cgroup *cg);

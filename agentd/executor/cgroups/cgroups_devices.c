@@ -32,19 +32,19 @@
 
 const struct cg_dev_rule cg_dev_defaults[] = {
 	/* DEFAULT_DEVICES: the nodes the agent creates in every /dev. */
-	{ true, 'c', 1, 3, RWM },  /* null */
-	{ true, 'c', 1, 5, RWM },  /* zero */
-	{ true, 'c', 1, 7, RWM },  /* full */
-	{ true, 'c', 5, 0, RWM },  /* tty */
-	{ true, 'c', 1, 9, RWM },  /* urandom */
-	{ true, 'c', 1, 8, RWM },  /* random */
+	{ true, 'c', 1, 3, RWM }, /* null */
+	{ true, 'c', 1, 5, RWM }, /* zero */
+	{ true, 'c', 1, 7, RWM }, /* full */
+	{ true, 'c', 5, 0, RWM }, /* tty */
+	{ true, 'c', 1, 9, RWM }, /* urandom */
+	{ true, 'c', 1, 8, RWM }, /* random */
 	/* DEFAULT_ALLOWED_DEVICES. */
 	{ true, 'c', CG_DEV_ANY, CG_DEV_ANY, CG_DEV_M },
 	{ true, 'b', CG_DEV_ANY, CG_DEV_ANY, CG_DEV_M },
-	{ true, 'c', 5, 1, RWM },          /* console */
+	{ true, 'c', 5, 1, RWM },            /* console */
 	{ true, 'c', 136, CG_DEV_ANY, RWM }, /* pts */
-	{ true, 'c', 5, 2, RWM },          /* ptmx */
-	{ true, 'c', 10, 200, RWM },       /* net/tun */
+	{ true, 'c', 5, 2, RWM },            /* ptmx */
+	{ true, 'c', 10, 200, RWM },         /* net/tun */
 };
 const size_t cg_dev_n_defaults = sizeof(cg_dev_defaults) / sizeof(cg_dev_defaults[0]);
 
@@ -79,13 +79,18 @@ static int parse_access(const char *s, size_t idx, unsigned *out, struct kerr *e
 	if (strlen(s) > 3)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "linux.resources.devices[%zu]: access \"%.16s\" is longer "
-				       "than \"rwm\"", idx, s);
+				       "than \"rwm\"",
+				       idx, s);
 	for (const char *c = s; *c; c++) {
-		unsigned bit = *c == 'r' ? CG_DEV_R : *c == 'w' ? CG_DEV_W : *c == 'm' ? CG_DEV_M : 0;
+		unsigned bit = *c == 'r'   ? CG_DEV_R
+			       : *c == 'w' ? CG_DEV_W
+			       : *c == 'm' ? CG_DEV_M
+					   : 0;
 		if (!bit || (a & bit))
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 					       "linux.resources.devices[%zu]: access \"%s\" is not "
-					       "a subset of \"rwm\"", idx, s);
+					       "a subset of \"rwm\"",
+					       idx, s);
 		a |= bit;
 	}
 	*out = a;
@@ -110,7 +115,8 @@ static int push(struct cg_dev_rule *v, size_t *n, const struct cg_dev_rule *r, s
 	if (*n >= CG_DEV_EFFECTIVE_MAX)
 		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -E2BIG,
 				       "linux.resources.devices: more than %d device rules in "
-				       "force", CG_DEV_EFFECTIVE_MAX);
+				       "force",
+				       CG_DEV_EFFECTIVE_MAX);
 	v[(*n)++] = *r;
 	return 0;
 }
@@ -121,8 +127,8 @@ int cg_dev_rules_merge(const struct cg_dev_rule *base, size_t n_base,
 {
 	if (n_spec > CG_DEV_SPEC_MAX)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -E2BIG,
-				       "linux.resources.devices: %zu rules, at most %d",
-				       n_spec, CG_DEV_SPEC_MAX);
+				       "linux.resources.devices: %zu rules, at most %d", n_spec,
+				       CG_DEV_SPEC_MAX);
 	if (n_base > CG_DEV_EFFECTIVE_MAX)
 		return kerr_set(err, -E2BIG, "device rules: base list too long");
 	struct cg_dev_rule *v = calloc(CG_DEV_EFFECTIVE_MAX, sizeof(*v));
@@ -148,7 +154,8 @@ int cg_dev_rules_merge(const struct cg_dev_rule *base, size_t n_base,
 		else {
 			r = kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 					    "linux.resources.devices[%zu]: type \"%.16s\" is not "
-					    "\"a\", \"b\", \"c\" or empty", i, t);
+					    "\"a\", \"b\", \"c\" or empty",
+					    i, t);
 			break;
 		}
 		struct cg_dev_rule rule = { .allow = d->allow, .type = type };
@@ -204,7 +211,11 @@ void cg_dev_rule_line(const struct cg_dev_rule *r, char *buf, size_t len)
 
 static struct bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm)
 {
-	return (struct bpf_insn){ .code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm };
+	return (struct bpf_insn){ .code = code,
+				  .dst_reg = dst,
+				  .src_reg = src,
+				  .off = off,
+				  .imm = imm };
 }
 
 /* Registers after the prologue: r2 device type, r3 requested access,
@@ -248,13 +259,14 @@ int cg_dev_bpf_build(const struct cg_dev_rule *rules, size_t n, struct bpf_insn 
 			int len = cmp + (r->allow ? 1 : 2);
 			int k = 0;
 			int32_t type = r->type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR;
-			out[pc++] = insn(BPF_JMP | BPF_JNE | BPF_K, R2, 0, (int16_t)(len - ++k), type);
+			out[pc++] = insn(BPF_JMP | BPF_JNE | BPF_K, R2, 0, (int16_t)(len - ++k),
+					 type);
 			if (r->major != CG_DEV_ANY)
-				out[pc++] = insn(BPF_JMP | BPF_JNE | BPF_K, R4, 0, (int16_t)(len - ++k),
-						 (int32_t)r->major);
+				out[pc++] = insn(BPF_JMP | BPF_JNE | BPF_K, R4, 0,
+						 (int16_t)(len - ++k), (int32_t)r->major);
 			if (r->minor != CG_DEV_ANY)
-				out[pc++] = insn(BPF_JMP | BPF_JNE | BPF_K, R5, 0, (int16_t)(len - ++k),
-						 (int32_t)r->minor);
+				out[pc++] = insn(BPF_JMP | BPF_JNE | BPF_K, R5, 0,
+						 (int16_t)(len - ++k), (int32_t)r->minor);
 			if (r->allow) {
 				fix[nfix++] = pc;
 				out[pc++] = insn(BPF_JMP | BPF_JA, 0, 0, 0, 0);
@@ -315,8 +327,8 @@ static int prog_load(const struct cg_dev_rule *rules, size_t n, int *prog, struc
 	return 0;
 }
 
-int cg_dev_bpf_attach(int dirfd, const struct cg_dev_rule *rules, size_t n, int old_prog,
-		      int *prog, struct kerr *err)
+int cg_dev_bpf_attach(int dirfd, const struct cg_dev_rule *rules, size_t n, int old_prog, int *prog,
+		      struct kerr *err)
 {
 	int fd = -1;
 	int r = prog_load(rules, n, &fd, err);
@@ -393,7 +405,8 @@ static int v1_write(const char *dir, const struct cg_dev_rule *rules, size_t n, 
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		char line[64];
 		cg_dev_rule_line(&rules[i], line, sizeof(line));
-		r = cg_write_file(dir, rules[i].allow ? "devices.allow" : "devices.deny", line, err);
+		r = cg_write_file(dir, rules[i].allow ? "devices.allow" : "devices.deny", line,
+				  err);
 	}
 	return r;
 }
@@ -443,7 +456,8 @@ int cg_apply_devices(struct cgroup *cg, const Grpc__LinuxResources *res, struct 
 			return r;
 		if (!dir && n_spec == 0) {
 			log_warn("cgroup %s: no devices controller: device access is not "
-				 "restricted", cg->path);
+				 "restricted",
+				 cg->path);
 			return 0;
 		}
 	}
@@ -451,8 +465,8 @@ int cg_apply_devices(struct cgroup *cg, const Grpc__LinuxResources *res, struct 
 	size_t n_next = 0;
 	const struct cg_dev_rule *base = cg->dev_applied ? cg->dev_rules : cg_dev_defaults;
 	size_t n_base = cg->dev_applied ? cg->n_dev_rules : cg_dev_n_defaults;
-	int r = cg_dev_rules_merge(base, n_base, res ? res->devices : NULL, n_spec, &next,
-				   &n_next, err);
+	int r = cg_dev_rules_merge(base, n_base, res ? res->devices : NULL, n_spec, &next, &n_next,
+				   err);
 	if (r < 0)
 		return r;
 	r = write_rules(cg, next, n_next, err);

@@ -16,21 +16,21 @@
 
 /* One mounted hierarchy (v1: one per distinct controller set; v2: one). */
 struct cg_hier {
-	char *mount;    /* where the hierarchy is mounted */
-	char *ctrls;    /* "cpu,cpuacct"; "" for v2 */
-	bool cpuset;    /* needs cpuset.cpus/mems copied down */
+	char *mount; /* where the hierarchy is mounted */
+	char *ctrls; /* "cpu,cpuacct"; "" for v2 */
+	bool cpuset; /* needs cpuset.cpus/mems copied down */
 	bool freezer;
 	/* Index (in path components) of the first directory cg_create made in
 	 * this hierarchy; components from there on are removed on destroy. */
 	size_t first_created;
-	bool present;   /* the leaf directory exists (made or reused) */
+	bool present; /* the leaf directory exists (made or reused) */
 };
 
 struct cgroup {
 	enum cg_layout layout;
-	char *path;        /* relative to each hierarchy root, no leading '/' */
+	char *path;          /* relative to each hierarchy root, no leading '/' */
 	size_t parent_depth; /* components of path that belong to cfg->parent */
-	size_t depth;      /* components of path */
+	size_t depth;        /* components of path */
 	struct cg_hier hier[CG_MAX_HIER];
 	size_t n_hier;
 	int v2fd;
@@ -40,8 +40,8 @@ struct cgroup {
 	size_t n_dev_rules;
 	struct cg_dev_rule *dev_prev;
 	size_t n_dev_prev;
-	bool dev_applied;   /* dev_rules has been written at least once */
-	bool dev_prev_set;  /* dev_prev is the state to go back to */
+	bool dev_applied;  /* dev_rules has been written at least once */
+	bool dev_prev_set; /* dev_prev is the state to go back to */
 	/* v2: the BPF_PROG_TYPE_CGROUP_DEVICE program attached to the
 	 * directory (-1: none), detached when its successor is attached. */
 	int dev_prog_fd;
@@ -117,14 +117,13 @@ size_t cg_dev_bpf_max_insns(size_t n);
  * requested bit is. Returns the instruction count, or -E2BIG when max is too
  * small. */
 struct bpf_insn;
-int cg_dev_bpf_build(const struct cg_dev_rule *rules, size_t n, struct bpf_insn *out,
-		     size_t max);
+int cg_dev_bpf_build(const struct cg_dev_rule *rules, size_t n, struct bpf_insn *out, size_t max);
 /* Load the program for rules and attach it (BPF_F_ALLOW_MULTI) to the
  * cgroup2 directory dirfd, then detach old_prog (when >= 0). On success
  * *prog is the new program's fd and old_prog is closed; on failure the old
  * program stays attached. */
-int cg_dev_bpf_attach(int dirfd, const struct cg_dev_rule *rules, size_t n, int old_prog,
-		      int *prog, struct kerr *err);
+int cg_dev_bpf_attach(int dirfd, const struct cg_dev_rule *rules, size_t n, int old_prog, int *prog,
+		      struct kerr *err);
 
 /* Write res->devices (plus the defaults on the first call) to the cgroup:
  * v1 devices.deny "a" then one devices.allow/deny line per rule, v2 a new

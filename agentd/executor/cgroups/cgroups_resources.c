@@ -41,15 +41,16 @@
  * (shares, period, quota, rt period, rt runtime, cpus, mems), pids 1, blkio
  * 2 + 2 per weight device + 1 per throttle entry, hugetlb, net_cls 1,
  * net_prio. */
-#define PLAN_MAX (5 + 7 + 1 + 2 + 2 * CG_BLKIO_DEV_MAX + 4 * CG_BLKIO_DEV_MAX + \
-		  CG_HUGEPAGE_MAX + 1 + CG_IFPRIO_MAX)
+#define PLAN_MAX                                                                             \
+	(5 + 7 + 1 + 2 + 2 * CG_BLKIO_DEV_MAX + 4 * CG_BLKIO_DEV_MAX + CG_HUGEPAGE_MAX + 1 + \
+	 CG_IFPRIO_MAX)
 
 struct cg_write {
 	const char *ctrl; /* v1 controller holding the file; ignored on v2 */
 	const char *file;
 	char *val;
-	char *old;        /* read before writing; NULL until then */
-	const char *dir;  /* the cgroup directory in that hierarchy */
+	char *old;       /* read before writing; NULL until then */
+	const char *dir; /* the cgroup directory in that hierarchy */
 	char *dir_owned;
 	char *file_owned; /* file, when built (hugetlb.<size>.*) */
 	/* List files: the first word of the line this write changes ("8:0",
@@ -118,7 +119,10 @@ static int plan_add_keyed(struct plan *p, const char *ctrl, const char *file, co
 		return kerr_set(err, -ENOMEM, "out of memory");
 	}
 	free(rest);
-	p->w[p->n++] = (struct cg_write){ .ctrl = ctrl, .file = file, .val = v, .key = k,
+	p->w[p->n++] = (struct cg_write){ .ctrl = ctrl,
+					  .file = file,
+					  .val = v,
+					  .key = k,
 					  .absent = absent };
 	return 0;
 }
@@ -166,7 +170,8 @@ static int read_old(struct cg_write *w, struct kerr *err)
 			l = nl ? nl + 1 : NULL;
 		}
 		char *old = NULL;
-		int ar = line ? asprintf(&old, "%s", line) : asprintf(&old, "%s %s", w->key, w->absent);
+		int ar = line ? asprintf(&old, "%s", line)
+			      : asprintf(&old, "%s %s", w->key, w->absent);
 		free(v);
 		if (ar < 0)
 			return kerr_set(err, -ENOMEM, "out of memory");
@@ -221,7 +226,8 @@ static int64_t v1_cur_limit(struct cgroup *cg)
 {
 	cleanup_free char *dir = NULL, *v = NULL;
 	struct kerr e = { 0 };
-	if (cg_controller_dir(cg, "memory", &dir, &e) < 0 || cg_read_file(dir, "memory.limit_in_bytes", &v, &e) < 0)
+	if (cg_controller_dir(cg, "memory", &dir, &e) < 0 ||
+	    cg_read_file(dir, "memory.limit_in_bytes", &v, &e) < 0)
 		return -1;
 	return strtoll(v, NULL, 10);
 }
@@ -236,14 +242,17 @@ static int plan_memory_v1(struct cgroup *cg, const Grpc__LinuxMemory *m, struct 
 		int64_t cur = v1_cur_limit(cg);
 		bool grow = m->limit == -1 || (cur >= 0 && m->limit > cur);
 		if (grow) {
-			r = plan_add(p, "memory", "memory.memsw.limit_in_bytes", err, "%" PRId64, m->swap);
+			r = plan_add(p, "memory", "memory.memsw.limit_in_bytes", err, "%" PRId64,
+				     m->swap);
 			if (r >= 0)
-				r = plan_add(p, "memory", "memory.limit_in_bytes", err, "%" PRId64, m->limit);
+				r = plan_add(p, "memory", "memory.limit_in_bytes", err, "%" PRId64,
+					     m->limit);
 		} else {
-			r = plan_add(p, "memory", "memory.limit_in_bytes", err, "%" PRId64, m->limit);
+			r = plan_add(p, "memory", "memory.limit_in_bytes", err, "%" PRId64,
+				     m->limit);
 			if (r >= 0)
-				r = plan_add(p, "memory", "memory.memsw.limit_in_bytes", err, "%" PRId64,
-					     m->swap);
+				r = plan_add(p, "memory", "memory.memsw.limit_in_bytes", err,
+					     "%" PRId64, m->swap);
 		}
 	} else if (m->limit) {
 		r = plan_add(p, "memory", "memory.limit_in_bytes", err, "%" PRId64, m->limit);
@@ -278,7 +287,8 @@ static int plan_memory_v2(struct cgroup *cg, const Grpc__LinuxMemory *m, struct 
 			r = plan_add(p, "memory", "memory.swap.max", err, "max");
 		else if (m->limit <= 0 || m->swap < m->limit)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-					       "cgroup %s: memory+swap %" PRId64 " needs a memory limit "
+					       "cgroup %s: memory+swap %" PRId64
+					       " needs a memory limit "
 					       "not above it on cgroup v2 (limit %" PRId64 ")",
 					       cg->path, m->swap, m->limit);
 		else
@@ -291,7 +301,8 @@ static int plan_memory_v2(struct cgroup *cg, const Grpc__LinuxMemory *m, struct 
 			    : plan_add(p, "memory", "memory.low", err, "%" PRId64, m->reservation);
 	if (m->swappiness || m->disableoomkiller)
 		log_warn("cgroup %s: memory swappiness and disable_oom_killer have no cgroup v2 "
-			 "file: ignored", cg->path);
+			 "file: ignored",
+			 cg->path);
 	return r;
 }
 
@@ -301,11 +312,13 @@ static int plan_cpu(struct cgroup *cg, const Grpc__LinuxCPU *c, struct plan *p, 
 	bool v1 = cg->layout == CG_V1;
 	if (c->shares)
 		r = v1 ? plan_add(p, "cpu", "cpu.shares", err, "%" PRIu64, c->shares)
-		       : plan_add(p, "cpu", "cpu.weight", err, "%" PRIu64, cg_shares_to_weight(c->shares));
+		       : plan_add(p, "cpu", "cpu.weight", err, "%" PRIu64,
+				  cg_shares_to_weight(c->shares));
 	if (r >= 0 && (c->quota || c->period)) {
 		if (v1) {
 			if (c->period)
-				r = plan_add(p, "cpu", "cpu.cfs_period_us", err, "%" PRIu64, c->period);
+				r = plan_add(p, "cpu", "cpu.cfs_period_us", err, "%" PRIu64,
+					     c->period);
 			if (r >= 0 && c->quota)
 				r = plan_add(p, "cpu", "cpu.cfs_quota_us", err, "%" PRId64,
 					     c->quota < 0 ? -1 : c->quota);
@@ -338,11 +351,13 @@ static int plan_cpu(struct cgroup *cg, const Grpc__LinuxCPU *c, struct plan *p, 
 		if (!v1)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 					       "cgroup %s: cpu realtimePeriod/realtimeRuntime: cgroup v2 "
-					       "has no realtime scheduling budget", cg->path);
+					       "has no realtime scheduling budget",
+					       cg->path);
 		/* The period first: a runtime is checked against the period in
 		 * place when it is written. */
 		if (c->realtimeperiod)
-			r = plan_add(p, "cpu", "cpu.rt_period_us", err, "%" PRIu64, c->realtimeperiod);
+			r = plan_add(p, "cpu", "cpu.rt_period_us", err, "%" PRIu64,
+				     c->realtimeperiod);
 		if (r >= 0 && c->realtimeruntime)
 			r = plan_add(p, "cpu", "cpu.rt_runtime_us", err, "%" PRId64,
 				     c->realtimeruntime < 0 ? -1 : c->realtimeruntime);
@@ -360,8 +375,8 @@ static int check_weight(const char *field, uint32_t w, struct kerr *err)
 {
 	if (w && (w < CG_BLKIO_WEIGHT_MIN || w > CG_BLKIO_WEIGHT_MAX))
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "blockIO %s %u is not in %d..%d", field, w, CG_BLKIO_WEIGHT_MIN,
-				       CG_BLKIO_WEIGHT_MAX);
+				       "blockIO %s %u is not in %d..%d", field, w,
+				       CG_BLKIO_WEIGHT_MIN, CG_BLKIO_WEIGHT_MAX);
 	return 0;
 }
 
@@ -372,7 +387,8 @@ static int dev_key(const char *field, size_t i, int64_t maj, int64_t min, char *
 	if (maj < 0 || maj >= (1 << 12) || min < 0 || min >= (1 << 20))
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "blockIO %s[%zu]: device %" PRId64 ":%" PRId64 " is not a "
-				       "valid major:minor", field, i, maj, min);
+				       "valid major:minor",
+				       field, i, maj, min);
 	snprintf(key, n, "%" PRId64 ":%" PRId64, maj, min);
 	return 0;
 }
@@ -430,12 +446,12 @@ static void throttle_lists(const Grpc__LinuxBlockIO *b, struct throttle_list tl[
 	tl[0] = (struct throttle_list){ "throttleReadBpsDevice", "blkio.throttle.read_bps_device",
 					"rbps", b->n_throttlereadbpsdevice,
 					b->throttlereadbpsdevice };
-	tl[1] = (struct throttle_list){ "throttleWriteBpsDevice",
-					"blkio.throttle.write_bps_device", "wbps",
-					b->n_throttlewritebpsdevice, b->throttlewritebpsdevice };
-	tl[2] = (struct throttle_list){ "throttleReadIOPSDevice",
-					"blkio.throttle.read_iops_device", "riops",
-					b->n_throttlereadiopsdevice, b->throttlereadiopsdevice };
+	tl[1] = (struct throttle_list){ "throttleWriteBpsDevice", "blkio.throttle.write_bps_device",
+					"wbps", b->n_throttlewritebpsdevice,
+					b->throttlewritebpsdevice };
+	tl[2] = (struct throttle_list){ "throttleReadIOPSDevice", "blkio.throttle.read_iops_device",
+					"riops", b->n_throttlereadiopsdevice,
+					b->throttlereadiopsdevice };
 	tl[3] = (struct throttle_list){ "throttleWriteIOPSDevice",
 					"blkio.throttle.write_iops_device", "wiops",
 					b->n_throttlewriteiopsdevice, b->throttlewriteiopsdevice };
@@ -453,11 +469,12 @@ static int check_blkio(const Grpc__LinuxBlockIO *b, const struct throttle_list t
 		return r;
 	if (b->n_weightdevice > CG_BLKIO_DEV_MAX)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -E2BIG,
-				       "blockIO weightDevice: %zu entries, at most %d", b->n_weightdevice,
-				       CG_BLKIO_DEV_MAX);
+				       "blockIO weightDevice: %zu entries, at most %d",
+				       b->n_weightdevice, CG_BLKIO_DEV_MAX);
 	for (size_t i = 0; i < b->n_weightdevice; i++) {
 		const Grpc__LinuxWeightDevice *d = b->weightdevice[i];
-		if ((r = dev_key("weightDevice", i, d->major, d->minor, key, sizeof(key), err)) < 0 ||
+		if ((r = dev_key("weightDevice", i, d->major, d->minor, key, sizeof(key), err)) <
+			    0 ||
 		    (r = check_weight("weightDevice weight", d->weight, err)) < 0 ||
 		    (r = check_weight("weightDevice leafWeight", d->leafweight, err)) < 0)
 			return r;
@@ -532,7 +549,8 @@ static int plan_blkio_v2(struct cgroup *cg, const Grpc__LinuxBlockIO *b,
 		snprintf(key, sizeof(key), "%" PRId64 ":%" PRId64, d->major, d->minor);
 		if (d->leafweight)
 			log_warn("cgroup %s: blockIO weightDevice %s leafWeight has no cgroup v2 "
-				 "file: ignored", cg->path, key);
+				 "file: ignored",
+				 cg->path, key);
 		if (d->weight)
 			r = plan_add_keyed(p, "io", wf, key, "default", err, "%" PRIu64,
 					   bfq ? d->weight : cg_blkio_to_io_weight(d->weight));
@@ -545,8 +563,9 @@ static int plan_blkio_v2(struct cgroup *cg, const Grpc__LinuxBlockIO *b,
 			/* v1's 0 (no rule) is io.max's "max". */
 			if (d->rate)
 				snprintf(rate, sizeof(rate), "%" PRIu64, d->rate);
-			r = plan_add_keyed(p, "io", "io.max", key, "rbps=max wbps=max riops=max wiops=max",
-					   err, "%s=%s", tl[t].v2_name, rate);
+			r = plan_add_keyed(p, "io", "io.max", key,
+					   "rbps=max wbps=max riops=max wiops=max", err, "%s=%s",
+					   tl[t].v2_name, rate);
 		}
 	return r;
 }
@@ -575,7 +594,8 @@ static int plan_hugetlb(struct cgroup *cg, Grpc__LinuxHugepageLimit *const *h, s
 {
 	if (n > CG_HUGEPAGE_MAX)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -E2BIG,
-				       "hugepageLimits: %zu entries, at most %d", n, CG_HUGEPAGE_MAX);
+				       "hugepageLimits: %zu entries, at most %d", n,
+				       CG_HUGEPAGE_MAX);
 	/* Names first, all of them, so a bad one plans nothing. */
 	char names[CG_HUGEPAGE_MAX][32];
 	for (size_t i = 0; i < n; i++) {
@@ -584,14 +604,16 @@ static int plan_hugetlb(struct cgroup *cg, Grpc__LinuxHugepageLimit *const *h, s
 		if (cg_hugepage_size_parse(ps, &bytes) < 0)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 					       "hugepageLimits[%zu]: page size \"%.32s\" is not a size "
-					       "like 2MB or 1GB", i, ps);
+					       "like 2MB or 1GB",
+					       i, ps);
 		char sys[96];
 		snprintf(sys, sizeof(sys), HUGEPAGES_SYSFS "/hugepages-%llukB",
 			 (unsigned long long)(bytes >> 10));
 		if ((bytes & 1023) || access(sys, F_OK) < 0)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 					       "hugepageLimits[%zu]: page size \"%.32s\": the kernel has "
-					       "no such huge page size (see " HUGEPAGES_SYSFS ")", i, ps);
+					       "no such huge page size (see " HUGEPAGES_SYSFS ")",
+					       i, ps);
 		cg_hugepage_size_name(bytes, names[i], sizeof(names[i]));
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -623,21 +645,23 @@ static int plan_network(struct cgroup *cg, const Grpc__LinuxNetwork *net, struct
 		if (!cg_ifname_valid(name))
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 					       "network priorities[%zu]: \"%.32s\" is not an interface "
-					       "name", i, name);
+					       "name",
+					       i, name);
 	}
 	if (cg->layout != CG_V1) {
 		/* net_cls and net_prio have no v2 controller; runc ignores them. */
 		if (net->classid || net->n_priorities)
 			log_warn("cgroup %s: network classID and priorities have no cgroup v2 "
-				 "controller: ignored", cg->path);
+				 "controller: ignored",
+				 cg->path);
 		return 0;
 	}
 	int r = 0;
 	if (net->classid)
 		r = plan_add(p, "net_cls", "net_cls.classid", err, "%u", net->classid);
 	for (size_t i = 0; r >= 0 && i < net->n_priorities; i++)
-		r = plan_add_keyed(p, "net_prio", "net_prio.ifpriomap", net->priorities[i]->name, "0",
-				   err, "%u", net->priorities[i]->priority);
+		r = plan_add_keyed(p, "net_prio", "net_prio.ifpriomap", net->priorities[i]->name,
+				   "0", err, "%u", net->priorities[i]->priority);
 	return r;
 }
 

@@ -280,7 +280,7 @@ int cgs_parse_io_stat(const char *text, const char *file, Grpc__BlkioStatsEntry 
 	static const struct {
 		const char *key, *op;
 	} keys[] = {
-		{ "rbytes", "read" }, { "wbytes", "write" }, { "rios", "rios" },
+		{ "rbytes", "read" }, { "wbytes", "write" },  { "rios", "rios" },
 		{ "wios", "wios" },   { "dbytes", "dbytes" }, { "dios", "dios" },
 	};
 	for (const char *l = text; *l;) {
@@ -305,7 +305,8 @@ int cgs_parse_io_stat(const char *text, const char *file, Grpc__BlkioStatsEntry 
 				while (p < eol && *p != ' ' && *p != '\t')
 					p++;
 				for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-					if (strlen(keys[i].key) != kl || strncmp(keys[i].key, k, kl))
+					if (strlen(keys[i].key) != kl ||
+					    strncmp(keys[i].key, k, kl))
 						continue;
 					const char *q = val_start;
 					uint64_t val;
@@ -465,15 +466,16 @@ static int opt_blkio(const char *dir, const char *file, bool v2, Grpc__BlkioStat
 	int r = read_opt(dir, file, &text, &path, err);
 	if (r < 0 || !text)
 		return r;
-	return v2 ? cgs_parse_io_stat(text, path, v, n, err) : cgs_parse_blkio_v1(text, path, v, n, err);
+	return v2 ? cgs_parse_io_stat(text, path, v, n, err)
+		  : cgs_parse_blkio_v1(text, path, v, n, err);
 }
 
-#define NEW_MSG(T, init_fn)                                                                  \
-	({                                                                                   \
-		T *m_ = malloc(sizeof(T));                                                   \
-		if (m_)                                                                      \
-			init_fn(m_);                                                         \
-		m_;                                                                          \
+#define NEW_MSG(T, init_fn)                \
+	({                                 \
+		T *m_ = malloc(sizeof(T)); \
+		if (m_)                    \
+			init_fn(m_);       \
+		m_;                        \
 	})
 
 static int cpu_stats(const struct cgroup *cg, Grpc__CpuStats *cs, struct kerr *err)
@@ -518,8 +520,8 @@ static int cpu_stats(const struct cgroup *cg, Grpc__CpuStats *cs, struct kerr *e
 		cleanup_free char *text = NULL, *path = NULL;
 		if ((r = read_opt(acct, "cpuacct.usage_percpu", &text, &path, err)) < 0)
 			return r;
-		if (text && (r = cgs_parse_u64_list(text, path, &u->percpu_usage, &u->n_percpu_usage,
-						    err)) < 0)
+		if (text && (r = cgs_parse_u64_list(text, path, &u->percpu_usage,
+						    &u->n_percpu_usage, err)) < 0)
 			return r;
 	}
 	if ((r = opt_flat(acct, "cpuacct.stat", &kv, &n, err)) < 0)
@@ -604,8 +606,8 @@ static int memory_stats(const struct cgroup *cg, Grpc__MemoryStats *ms, struct k
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		Grpc__MemoryStats__StatsEntry *e =
-			NEW_MSG(Grpc__MemoryStats__StatsEntry, grpc__memory_stats__stats_entry__init);
+		Grpc__MemoryStats__StatsEntry *e = NEW_MSG(Grpc__MemoryStats__StatsEntry,
+							   grpc__memory_stats__stats_entry__init);
 		if (!e) {
 			cgs_kv_free(kv, n);
 			return kerr_set(err, -ENOMEM, "out of memory");
@@ -647,14 +649,14 @@ static int blkio_stats(const struct cgroup *cg, Grpc__BlkioStats *bs, struct ker
 				   &bs->io_service_bytes_recursive,
 				   &bs->n_io_service_bytes_recursive, err)) < 0)
 			return r;
-		return opt_blkio(dir, "blkio.throttle.io_serviced", false, &bs->io_serviced_recursive,
-				 &bs->n_io_serviced_recursive, err);
+		return opt_blkio(dir, "blkio.throttle.io_serviced", false,
+				 &bs->io_serviced_recursive, &bs->n_io_serviced_recursive, err);
 	}
 	static const struct {
 		const char *file;
 		size_t off_v, off_n;
 	} more[] = {
-#define F(file, field)                                                                       \
+#define F(file, field) \
 	{ file, offsetof(Grpc__BlkioStats, field), offsetof(Grpc__BlkioStats, n_##field) }
 		F("blkio.io_service_bytes_recursive", io_service_bytes_recursive),
 		F("blkio.io_queued_recursive", io_queued_recursive),
@@ -694,15 +696,17 @@ static int hugetlb_stats(const struct cgroup *cg, Grpc__CgroupStats *st, struct 
 							   v2 ? ".current" : ".usage_in_bytes");
 		if (!size)
 			continue;
-		Grpc__CgroupStats__HugetlbStatsEntry **nv =
-			realloc(st->hugetlb_stats, (st->n_hugetlb_stats + 1) * sizeof(*nv));
+		Grpc__CgroupStats__HugetlbStatsEntry **nv = realloc(st->hugetlb_stats,
+								    (st->n_hugetlb_stats + 1) *
+									    sizeof(*nv));
 		if (!nv) {
 			r = kerr_set(err, -ENOMEM, "out of memory");
 			break;
 		}
 		st->hugetlb_stats = nv;
-		Grpc__CgroupStats__HugetlbStatsEntry *e = NEW_MSG(
-			Grpc__CgroupStats__HugetlbStatsEntry, grpc__cgroup_stats__hugetlb_stats_entry__init);
+		Grpc__CgroupStats__HugetlbStatsEntry
+			*e = NEW_MSG(Grpc__CgroupStats__HugetlbStatsEntry,
+				     grpc__cgroup_stats__hugetlb_stats_entry__init);
 		Grpc__HugetlbStats *h = NEW_MSG(Grpc__HugetlbStats, grpc__hugetlb_stats__init);
 		if (!e || !h) {
 			free(e);
@@ -714,7 +718,8 @@ static int hugetlb_stats(const struct cgroup *cg, Grpc__CgroupStats *st, struct 
 		e->value = h;
 		nv[st->n_hugetlb_stats++] = e;
 		cleanup_free char *f_use = NULL, *f_max = NULL, *f_fail = NULL;
-		if (asprintf(&f_use, "hugetlb.%s.%s", e->key, v2 ? "current" : "usage_in_bytes") < 0 ||
+		if (asprintf(&f_use, "hugetlb.%s.%s", e->key, v2 ? "current" : "usage_in_bytes") <
+			    0 ||
 		    asprintf(&f_max, "hugetlb.%s.max_usage_in_bytes", e->key) < 0 ||
 		    asprintf(&f_fail, "hugetlb.%s.%s", e->key, v2 ? "events" : "failcnt") < 0) {
 			r = kerr_set(err, -ENOMEM, "out of memory");
@@ -750,8 +755,8 @@ int cg_stats(const struct cgroup *cg, Grpc__CgroupStats **out, struct kerr *err)
 	int r = -ENOMEM;
 	if (!(st->cpu_stats = NEW_MSG(Grpc__CpuStats, grpc__cpu_stats__init)) ||
 	    !(st->cpu_stats->cpu_usage = NEW_MSG(Grpc__CpuUsage, grpc__cpu_usage__init)) ||
-	    !(st->cpu_stats->throttling_data =
-		      NEW_MSG(Grpc__ThrottlingData, grpc__throttling_data__init)) ||
+	    !(st->cpu_stats->throttling_data = NEW_MSG(Grpc__ThrottlingData,
+						       grpc__throttling_data__init)) ||
 	    !(st->memory_stats = NEW_MSG(Grpc__MemoryStats, grpc__memory_stats__init)) ||
 	    !(st->memory_stats->usage = NEW_MSG(Grpc__MemoryData, grpc__memory_data__init)) ||
 	    !(st->memory_stats->swap_usage = NEW_MSG(Grpc__MemoryData, grpc__memory_data__init)) ||
@@ -764,8 +769,7 @@ int cg_stats(const struct cgroup *cg, Grpc__CgroupStats **out, struct kerr *err)
 	if ((r = cpu_stats(cg, st->cpu_stats, err)) < 0 ||
 	    (r = memory_stats(cg, st->memory_stats, err)) < 0 ||
 	    (r = pids_stats(cg, st->pids_stats, err)) < 0 ||
-	    (r = blkio_stats(cg, st->blkio_stats, err)) < 0 ||
-	    (r = hugetlb_stats(cg, st, err)) < 0)
+	    (r = blkio_stats(cg, st->blkio_stats, err)) < 0 || (r = hugetlb_stats(cg, st, err)) < 0)
 		goto fail;
 	*out = st;
 	return 0;

@@ -43,9 +43,12 @@ static int op_parse(const char *name, enum scmp_compare *out)
 		const char *name;
 		enum scmp_compare op;
 	} ops[] = {
-		{ "SCMP_CMP_NE", SCMP_CMP_NE }, { "SCMP_CMP_LT", SCMP_CMP_LT },
-		{ "SCMP_CMP_LE", SCMP_CMP_LE }, { "SCMP_CMP_EQ", SCMP_CMP_EQ },
-		{ "SCMP_CMP_GE", SCMP_CMP_GE }, { "SCMP_CMP_GT", SCMP_CMP_GT },
+		{ "SCMP_CMP_NE", SCMP_CMP_NE },
+		{ "SCMP_CMP_LT", SCMP_CMP_LT },
+		{ "SCMP_CMP_LE", SCMP_CMP_LE },
+		{ "SCMP_CMP_EQ", SCMP_CMP_EQ },
+		{ "SCMP_CMP_GE", SCMP_CMP_GE },
+		{ "SCMP_CMP_GT", SCMP_CMP_GT },
 		{ "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ },
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
@@ -77,7 +80,8 @@ static int arch_parse(const char *name, uint32_t *out)
 
 static int flag_check(const char *f)
 {
-	if (strcmp(f, "SECCOMP_FILTER_FLAG_TSYNC") == 0 || strcmp(f, "SECCOMP_FILTER_FLAG_LOG") == 0 ||
+	if (strcmp(f, "SECCOMP_FILTER_FLAG_TSYNC") == 0 ||
+	    strcmp(f, "SECCOMP_FILTER_FLAG_LOG") == 0 ||
 	    strcmp(f, "SECCOMP_FILTER_FLAG_SPEC_ALLOW") == 0)
 		return 0;
 	return -EINVAL;
@@ -96,8 +100,8 @@ int container_seccomp_check(const Grpc__LinuxSeccomp *sc, struct kerr *err)
 	for (size_t i = 0; i < sc->n_architectures; i++)
 		if (arch_parse(sc->architectures[i], &arch) < 0)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-					       "Linux.Seccomp.Architectures[%zu]: unknown \"%.64s\"", i,
-					       sc->architectures[i]);
+					       "Linux.Seccomp.Architectures[%zu]: unknown \"%.64s\"",
+					       i, sc->architectures[i]);
 	for (size_t i = 0; i < sc->n_flags; i++)
 		if (flag_check(sc->flags[i]) < 0)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
@@ -105,14 +109,14 @@ int container_seccomp_check(const Grpc__LinuxSeccomp *sc, struct kerr *err)
 					       sc->flags[i]);
 	if (sc->n_syscalls > SECCOMP_MAX_RULES)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "Linux.Seccomp.Syscalls: %zu rules, at most %d", sc->n_syscalls,
-				       SECCOMP_MAX_RULES);
+				       "Linux.Seccomp.Syscalls: %zu rules, at most %d",
+				       sc->n_syscalls, SECCOMP_MAX_RULES);
 	for (size_t i = 0; i < sc->n_syscalls; i++) {
 		const Grpc__LinuxSyscall *s = sc->syscalls[i];
 		if (action_parse(s->action, 0, false, &act) < 0)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-					       "Linux.Seccomp.Syscalls[%zu].Action: unknown \"%.64s\"", i,
-					       s->action);
+					       "Linux.Seccomp.Syscalls[%zu].Action: unknown \"%.64s\"",
+					       i, s->action);
 		names += s->n_names;
 		if (names > SECCOMP_MAX_NAMES)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
@@ -126,8 +130,8 @@ int container_seccomp_check(const Grpc__LinuxSeccomp *sc, struct kerr *err)
 						       i, j, SECCOMP_MAX_NAME_LEN);
 		if (s->n_args > SECCOMP_MAX_ARGS)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-					       "Linux.Seccomp.Syscalls[%zu].Args: %zu, at most %d", i,
-					       s->n_args, SECCOMP_MAX_ARGS);
+					       "Linux.Seccomp.Syscalls[%zu].Args: %zu, at most %d",
+					       i, s->n_args, SECCOMP_MAX_ARGS);
 		for (size_t j = 0; j < s->n_args; j++) {
 			if (s->args[j]->index >= SECCOMP_MAX_ARGS)
 				return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
@@ -169,7 +173,8 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t act, int nr, const char *name,
 		for (size_t j = 0; j < s->n_args; j++) {
 			r = seccomp_rule_add_array(ctx, act, nr, 1, &cmp[j]);
 			if (r < 0)
-				return kerr_set(err, r, "seccomp rule for %s: %s", name, strerror(-r));
+				return kerr_set(err, r, "seccomp rule for %s: %s", name,
+						strerror(-r));
 		}
 		return 0;
 	}
@@ -226,7 +231,8 @@ int container_seccomp_build(const Grpc__LinuxSeccomp *sc, scmp_filter_ctx *out, 
 		for (size_t j = 0; j < s->n_names; j++) {
 			int nr = seccomp_syscall_resolve_name(s->names[j]);
 			if (nr == __NR_SCMP_ERROR) {
-				log_debug("seccomp: syscall %s unknown here, rule skipped", s->names[j]);
+				log_debug("seccomp: syscall %s unknown here, rule skipped",
+					  s->names[j]);
 				continue;
 			}
 			r = add_rule(ctx, act, nr, s->names[j], s, err);

@@ -20,12 +20,18 @@
 const char *hook_stage_name(enum hook_stage stage)
 {
 	switch (stage) {
-	case HOOK_PRESTART: return "prestart";
-	case HOOK_CREATE_RUNTIME: return "createRuntime";
-	case HOOK_CREATE_CONTAINER: return "createContainer";
-	case HOOK_START_CONTAINER: return "startContainer";
-	case HOOK_POSTSTART: return "poststart";
-	case HOOK_POSTSTOP: return "poststop";
+	case HOOK_PRESTART:
+		return "prestart";
+	case HOOK_CREATE_RUNTIME:
+		return "createRuntime";
+	case HOOK_CREATE_CONTAINER:
+		return "createContainer";
+	case HOOK_START_CONTAINER:
+		return "startContainer";
+	case HOOK_POSTSTART:
+		return "poststart";
+	case HOOK_POSTSTOP:
+		return "poststop";
 	}
 	return "?";
 }
@@ -36,12 +42,24 @@ Grpc__Hook **hooks_of_stage(const Grpc__Hooks *h, enum hook_stage stage, size_t 
 	if (!h)
 		return NULL;
 	switch (stage) {
-	case HOOK_PRESTART: *n = h->n_prestart; return h->prestart;
-	case HOOK_CREATE_RUNTIME: *n = h->n_createruntime; return h->createruntime;
-	case HOOK_CREATE_CONTAINER: *n = h->n_createcontainer; return h->createcontainer;
-	case HOOK_START_CONTAINER: *n = h->n_startcontainer; return h->startcontainer;
-	case HOOK_POSTSTART: *n = h->n_poststart; return h->poststart;
-	case HOOK_POSTSTOP: *n = h->n_poststop; return h->poststop;
+	case HOOK_PRESTART:
+		*n = h->n_prestart;
+		return h->prestart;
+	case HOOK_CREATE_RUNTIME:
+		*n = h->n_createruntime;
+		return h->createruntime;
+	case HOOK_CREATE_CONTAINER:
+		*n = h->n_createcontainer;
+		return h->createcontainer;
+	case HOOK_START_CONTAINER:
+		*n = h->n_startcontainer;
+		return h->startcontainer;
+	case HOOK_POSTSTART:
+		*n = h->n_poststart;
+		return h->poststart;
+	case HOOK_POSTSTOP:
+		*n = h->n_poststop;
+		return h->poststop;
 	}
 	return NULL;
 }
@@ -165,7 +183,8 @@ static int run_one(const Grpc__Hook *h, const char *state, int *status, bool *ti
 		envp[i] = h->env[i];
 
 	int pidfd = -1;
-	struct kclone_args ca = { .flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&pidfd,
+	struct kclone_args ca = { .flags = CLONE_PIDFD,
+				  .pidfd = (uint64_t)(uintptr_t)&pidfd,
 				  .exit_signal = SIGCHLD };
 	pid_t pid = sys_clone3(&ca);
 	if (pid < 0 && (errno == ENOSYS || errno == EPERM)) {
@@ -208,8 +227,7 @@ static int run_one(const Grpc__Hook *h, const char *state, int *status, bool *ti
 	return 0;
 }
 
-int hooks_run(const Grpc__Hooks *hooks, enum hook_stage stage, const char *state,
-	      struct kerr *err)
+int hooks_run(const Grpc__Hooks *hooks, enum hook_stage stage, const char *state, struct kerr *err)
 {
 	size_t n;
 	Grpc__Hook **list = hooks_of_stage(hooks, stage, &n);

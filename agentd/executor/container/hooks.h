@@ -52,7 +52,6 @@ char *hooks_state_json(const Grpc__Spec *spec, const char *id, const char *statu
 /* Run the hooks of a stage in order; the first failure (exit status != 0,
  * signal, timeout, exec failure) stops the stage with an error naming the
  * stage, the hook index and its path. */
-int hooks_run(const Grpc__Hooks *hooks, enum hook_stage stage, const char *state,
-	      struct kerr *err);
+int hooks_run(const Grpc__Hooks *hooks, enum hook_stage stage, const char *state, struct kerr *err);
 
 #endif

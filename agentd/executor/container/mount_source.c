@@ -89,20 +89,24 @@ int msrc_open(const char *shared_dir, const char *what, const char *path, enum m
 	if (!root)
 		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EPERM,
 				       "%s %.256s: bind sources must be below the shared directory "
-				       "%s, /dev or /sys", what, norm, shared_dir ? shared_dir : "");
+				       "%s, /dev or /sys",
+				       what, norm, shared_dir ? shared_dir : "");
 	if (!rel[0])
 		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EPERM,
-				       "%s %.256s: the whole of %s cannot be bound", what, norm, root);
+				       "%s %.256s: the whole of %s cannot be bound", what, norm,
+				       root);
 	cleanup_close int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return kerr_set(err, -errno, "%s: open %s: %s", what, root, strerror(errno));
-	int fd = sys_openat2(rootfd, rel, O_PATH | O_CLOEXEC, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+	int fd = sys_openat2(rootfd, rel, O_PATH | O_CLOEXEC,
+			     RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
 	if (fd < 0) {
 		int e = errno;
 		if (e == EXDEV || e == ELOOP)
 			return kerr_set_status(err, GRPC_PERMISSION_DENIED, -e,
 					       "%s %.256s leads out of %s (symlink, \"..\" or magic "
-					       "link): %s", what, norm, root, strerror(e));
+					       "link): %s",
+					       what, norm, root, strerror(e));
 		return kerr_set_status(err, e == ENOENT ? GRPC_NOT_FOUND : GRPC_INVALID_ARGUMENT,
 				       -e, "%s %.256s: %s", what, norm, strerror(e));
 	}

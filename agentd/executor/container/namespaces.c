@@ -15,8 +15,8 @@ static const struct {
 	const char *name;
 	int flag;
 } ns_names[] = {
-	{ "pid", CLONE_NEWPID },   { "network", CLONE_NEWNET }, { "mount", CLONE_NEWNS },
-	{ "ipc", CLONE_NEWIPC },   { "uts", CLONE_NEWUTS },     { "user", CLONE_NEWUSER },
+	{ "pid", CLONE_NEWPID },       { "network", CLONE_NEWNET }, { "mount", CLONE_NEWNS },
+	{ "ipc", CLONE_NEWIPC },       { "uts", CLONE_NEWUTS },     { "user", CLONE_NEWUSER },
 	{ "cgroup", CLONE_NEWCGROUP }, { "time", CLONE_NEWTIME },
 };
 
@@ -59,12 +59,14 @@ int ns_plan_open(const Grpc__Linux *lx, struct ns_plan *plan, struct kerr *err)
 		if (!flag) {
 			ns_plan_close(plan);
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-					       "Linux.Namespaces[%zu]: unknown type \"%s\"", i, ns->type);
+					       "Linux.Namespaces[%zu]: unknown type \"%s\"", i,
+					       ns->type);
 		}
 		if ((plan->clone_flags | plan->join_flags) & flag) {
 			ns_plan_close(plan);
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-					       "Linux.Namespaces[%zu]: %s given twice", i, ns->type);
+					       "Linux.Namespaces[%zu]: %s given twice", i,
+					       ns->type);
 		}
 		if (!ns->path || !ns->path[0]) {
 			plan->clone_flags |= flag;

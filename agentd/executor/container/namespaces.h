@@ -25,12 +25,12 @@
 int ns_flag_from_name(const char *name);
 
 struct ns_plan {
-	int clone_flags;  /* namespaces to create (CLONE_NEW*) */
-	int join_flags;   /* namespaces joined by path */
+	int clone_flags; /* namespaces to create (CLONE_NEW*) */
+	int join_flags;  /* namespaces joined by path */
 	int n_join;
 	int join_fd[NS_MAX];
 	int join_type[NS_MAX];
-	int pid_join_fd;  /* pid namespace given by path, or -1 */
+	int pid_join_fd; /* pid namespace given by path, or -1 */
 };
 
 /* Build the plan and open every namespace path (before anything else moves,

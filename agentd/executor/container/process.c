@@ -114,7 +114,8 @@ int process_apply_sysctl(const Grpc__Linux *lx, int root_fd, struct kerr *err)
 	cleanup_close int dir = sys_openat2(root_fd, "proc/sys", O_PATH | O_DIRECTORY | O_CLOEXEC,
 					    RESOLVE_CONTAINER | RESOLVE_NO_SYMLINKS);
 	if (dir < 0)
-		return kerr_set(err, -errno, "open /proc/sys (is /proc mounted in the container?): %s",
+		return kerr_set(err, -errno,
+				"open /proc/sys (is /proc mounted in the container?): %s",
 				strerror(errno));
 	struct statfs sfs;
 	if (fstatfs(dir, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
@@ -159,12 +160,13 @@ int process_set_rlimits(const Grpc__Process *p, struct kerr *err)
 		int res = process_rlimit_from_name(rl->type);
 		if (res < 0)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-					       "Process.Rlimits[%zu]: unknown type %.64s", i, rl->type);
+					       "Process.Rlimits[%zu]: unknown type %.64s", i,
+					       rl->type);
 		struct rlimit lim = { .rlim_cur = rl->soft, .rlim_max = rl->hard };
 		if (setrlimit((__rlimit_resource_t)res, &lim) < 0)
-			return kerr_set(err, -errno, "setrlimit %s soft %llu hard %llu: %s", rl->type,
-					(unsigned long long)rl->soft, (unsigned long long)rl->hard,
-					strerror(errno));
+			return kerr_set(err, -errno, "setrlimit %s soft %llu hard %llu: %s",
+					rl->type, (unsigned long long)rl->soft,
+					(unsigned long long)rl->hard, strerror(errno));
 	}
 	return 0;
 }
@@ -217,8 +219,8 @@ static int fill(cap_t c, cap_flag_t flag, char *const *names, size_t n, const ch
 		int v = process_cap_from_name(names[i]);
 		if (v < 0)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-					       "Process.Capabilities.%s[%zu]: unknown %.64s", set, i,
-					       names[i]);
+					       "Process.Capabilities.%s[%zu]: unknown %.64s", set,
+					       i, names[i]);
 		if (v >= last) {
 			log_warn("capability %s is unknown to this kernel, ignored", names[i]);
 			continue;

@@ -22,8 +22,18 @@
 
 /* ---- mount options ------------------------------------------------------ */
 
-enum opt_kind { OPT_NONE, OPT_ATTR_SET, OPT_ATTR_CLR, OPT_ATIME, OPT_BIND, OPT_RBIND,
-		OPT_PROP, OPT_RPROP, OPT_SBFLAG, OPT_UNSUPPORTED };
+enum opt_kind {
+	OPT_NONE,
+	OPT_ATTR_SET,
+	OPT_ATTR_CLR,
+	OPT_ATIME,
+	OPT_BIND,
+	OPT_RBIND,
+	OPT_PROP,
+	OPT_RPROP,
+	OPT_SBFLAG,
+	OPT_UNSUPPORTED
+};
 
 static const struct mopt {
 	const char *name;
@@ -105,17 +115,35 @@ static void plan_options(const Grpc__Mount *m, struct mount_plan *p)
 		if (!o)
 			continue;
 		switch (o->kind) {
-		case OPT_ATTR_SET: p->attr_set |= o->val; p->attr_clr &= ~o->val; break;
-		case OPT_ATTR_CLR: p->attr_clr |= o->val; p->attr_set &= ~o->val; break;
+		case OPT_ATTR_SET:
+			p->attr_set |= o->val;
+			p->attr_clr &= ~o->val;
+			break;
+		case OPT_ATTR_CLR:
+			p->attr_clr |= o->val;
+			p->attr_set &= ~o->val;
+			break;
 		case OPT_ATIME:
 			p->attr_set = (p->attr_set & ~(uint64_t)MOUNT_ATTR__ATIME) | o->val;
 			p->attr_clr |= MOUNT_ATTR__ATIME;
 			break;
-		case OPT_BIND: p->bind = true; break;
-		case OPT_RBIND: p->bind = true; p->rec = true; break;
-		case OPT_PROP: p->propagation = o->val; p->prop_rec = false; break;
-		case OPT_RPROP: p->propagation = o->val; p->prop_rec = true; break;
-		default: break;
+		case OPT_BIND:
+			p->bind = true;
+			break;
+		case OPT_RBIND:
+			p->bind = true;
+			p->rec = true;
+			break;
+		case OPT_PROP:
+			p->propagation = o->val;
+			p->prop_rec = false;
+			break;
+		case OPT_RPROP:
+			p->propagation = o->val;
+			p->prop_rec = true;
+			break;
+		default:
+			break;
 		}
 	}
 }
@@ -150,8 +178,8 @@ int rootfs_mount_check(const Grpc__Mount *m, size_t idx, struct kerr *err)
 
 	if (m->destination[0] != '/')
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "Mounts[%zu].destination \"%.256s\": not an absolute path", idx,
-				       m->destination);
+				       "Mounts[%zu].destination \"%.256s\": not an absolute path",
+				       idx, m->destination);
 	if (strspn(m->destination, "/.") == strlen(m->destination))
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "Mounts[%zu].destination \"%.256s\": mounting over the root",
@@ -165,7 +193,8 @@ int rootfs_mount_check(const Grpc__Mount *m, size_t idx, struct kerr *err)
 		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EPERM,
 				       "Mounts[%zu].type \"%.64s\": not a filesystem a container may "
 				       "mount (bind, proc, sysfs, tmpfs, devpts, mqueue, cgroup, "
-				       "cgroup2)", idx, m->type);
+				       "cgroup2)",
+				       idx, m->type);
 	if (p.bind && m->source[0] != '/')
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "Mounts[%zu].source \"%.256s\": a bind source must be absolute",
@@ -175,8 +204,8 @@ int rootfs_mount_check(const Grpc__Mount *m, size_t idx, struct kerr *err)
 		const struct mopt *k = mopt_find(o);
 		if (k && k->kind == OPT_UNSUPPORTED)
 			return kerr_set_status(err, GRPC_UNIMPLEMENTED, -EOPNOTSUPP,
-					       "Mounts[%zu].options[%zu] \"%s\": not supported", idx, i,
-					       o);
+					       "Mounts[%zu].options[%zu] \"%s\": not supported",
+					       idx, i, o);
 		if (k)
 			continue;
 		/* Anything else is filesystem data handed to fsconfig, one
@@ -234,8 +263,8 @@ static int mkdir_in_root(int root_fd, const char *dir, struct kerr *err)
 		int fd = open_in_root(root_fd, prefix, O_PATH | O_DIRECTORY);
 		if (fd < 0 && errno == ENOENT && strcmp(comp, ".") != 0 && strcmp(comp, "..") != 0) {
 			if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST)
-				return kerr_set(err, -errno, "mkdir %s in the container: %s", prefix,
-						strerror(errno));
+				return kerr_set(err, -errno, "mkdir %s in the container: %s",
+						prefix, strerror(errno));
 			fd = open_in_root(root_fd, prefix, O_PATH | O_DIRECTORY);
 		}
 		if (fd < 0)
@@ -297,8 +326,8 @@ static int prepare_dest(int root_fd, const char *path, bool is_dir, struct kerr 
 	fd = open_in_root(root_fd, path, O_PATH);
 	if (fd < 0)
 		/* Typically a symlink to a path missing inside the root. */
-		return kerr_set(err, -errno, "open %s in the container after creating it: %s",
-				path, strerror(errno));
+		return kerr_set(err, -errno, "open %s in the container after creating it: %s", path,
+				strerror(errno));
 	return fd;
 }
 
@@ -349,8 +378,8 @@ static int new_fs(const char *type, const char *source, char *const *opts, size_
 		if (r < 0) {
 			int e = errno;
 			fs_log(fs, klog, sizeof(klog));
-			return kerr_set(err, -e, "%s: option %s: %s%s%s", what, opts[i], strerror(e),
-					klog[0] ? ": " : "", klog);
+			return kerr_set(err, -e, "%s: option %s: %s%s%s", what, opts[i],
+					strerror(e), klog[0] ? ": " : "", klog);
 		}
 	}
 	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
@@ -372,8 +401,8 @@ static int attach(int mnt, int target, const char *what, struct kerr *err)
 	return 0;
 }
 
-static int set_attrs(int mnt, bool rec, uint64_t set, uint64_t clr, uint64_t prop,
-		     const char *what, struct kerr *err)
+static int set_attrs(int mnt, bool rec, uint64_t set, uint64_t clr, uint64_t prop, const char *what,
+		     struct kerr *err)
 {
 	if (!set && !clr && !prop)
 		return 0;
@@ -385,9 +414,9 @@ static int set_attrs(int mnt, bool rec, uint64_t set, uint64_t clr, uint64_t pro
 
 /* A bind source resolved before anything is mounted in the container. */
 struct bind_src {
-	int mnt;     /* detached copy of the source tree (open_tree), -1 if none */
+	int mnt; /* detached copy of the source tree (open_tree), -1 if none */
 	bool is_dir;
-	bool ro;     /* below /sys: read-only whatever the options say */
+	bool ro; /* below /sys: read-only whatever the options say */
 };
 
 /* Resolve and copy every bind source of the spec, once, before the first
@@ -405,18 +434,20 @@ static int open_bind_sources(const struct rootfs_ctx *c, struct bind_src *out, s
 		char what[48];
 		snprintf(what, sizeof(what), "Mounts[%zu].source", i);
 		enum msrc_tree tree;
-		cleanup_close int fd = msrc_open(c->shared_dir, what, s->mounts[i]->source, &tree, err);
+		cleanup_close int fd = msrc_open(c->shared_dir, what, s->mounts[i]->source, &tree,
+						 err);
 		if (fd < 0)
 			return fd;
 		struct stat st;
 		if (fstat(fd, &st) < 0)
 			return kerr_set(err, -errno, "%s: stat: %s", what, strerror(errno));
 		out[i].is_dir = S_ISDIR(st.st_mode);
-		out[i].mnt = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
-						       (p.rec ? AT_RECURSIVE : 0));
+		out[i].mnt = open_tree(fd, "",
+				       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+					       (p.rec ? AT_RECURSIVE : 0));
 		if (out[i].mnt < 0)
-			return kerr_set(err, -errno, "%s %s: open_tree: %s", what, s->mounts[i]->source,
-					strerror(errno));
+			return kerr_set(err, -errno, "%s %s: open_tree: %s", what,
+					s->mounts[i]->source, strerror(errno));
 		if (tree == MSRC_SYS) {
 			out[i].ro = true;
 			int r = set_attrs(out[i].mnt, true, MOUNT_ATTR_RDONLY, 0, 0, what, err);
@@ -473,9 +504,11 @@ static int mount_cgroup_v1(int target, const struct mount_plan *p, const char *c
 			    (int)sizeof(sub) ||
 		    statfs(sub, &sfs) < 0 || sfs.f_type != CGROUP_SUPER_MAGIC)
 			continue; /* not a v1 hierarchy, or no cgroup of the container in it */
-		cleanup_close int src = open_tree(AT_FDCWD, sub, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		cleanup_close int src = open_tree(AT_FDCWD, sub,
+						  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 		if (src < 0)
-			return kerr_set(err, -errno, "%s: open_tree %s: %s", what, sub, strerror(errno));
+			return kerr_set(err, -errno, "%s: open_tree %s: %s", what, sub,
+					strerror(errno));
 		if (mkdirat(tmp, de->d_name, 0755) < 0)
 			return kerr_set(err, -errno, "%s: mkdir %s: %s", what, de->d_name,
 					strerror(errno));
@@ -489,8 +522,10 @@ static int mount_cgroup_v1(int target, const struct mount_plan *p, const char *c
 		    (r = attach(src, dst, what, err)) < 0)
 			return r;
 	}
-	return set_attrs(tmp, false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-					   MOUNT_ATTR_NOEXEC, 0, 0, what, err);
+	return set_attrs(tmp, false,
+			 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+				 MOUNT_ATTR_NOEXEC,
+			 0, 0, what, err);
 }
 
 static bool has_cgroupns(const Grpc__Spec *s)
@@ -545,7 +580,8 @@ static int do_mount(const struct rootfs_ctx *c, const Grpc__Mount *m, size_t idx
 				p.bind = true; /* attributes as for a bind */
 			}
 		} else {
-			cleanup_close int target = prepare_dest(c->root_fd, m->destination, true, err);
+			cleanup_close int target = prepare_dest(c->root_fd, m->destination, true,
+								err);
 			if (target < 0)
 				return kerr_prefix(err, "Mounts[%zu]", idx);
 			return mount_cgroup_v1(target, &p, c->cgroup_path, what, err);
@@ -583,7 +619,7 @@ static const struct {
 	const char *path;
 	unsigned major, minor;
 } default_devices[] = {
-	{ "/dev/null", 1, 3 },	  { "/dev/zero", 1, 5 },    { "/dev/full", 1, 7 },
+	{ "/dev/null", 1, 3 },   { "/dev/zero", 1, 5 },    { "/dev/full", 1, 7 },
 	{ "/dev/random", 1, 8 }, { "/dev/urandom", 1, 9 }, { "/dev/tty", 5, 0 },
 };
 
@@ -605,11 +641,14 @@ static int make_device(int root_fd, const char *path, mode_t type, unsigned majo
 	if (bind) {
 		/* In a user namespace mknod is not allowed: bind the guest's
 		 * node of the same path onto an empty file instead. */
-		int f = openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+		int f = openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+			       0600);
 		if (f < 0)
-			return kerr_set(err, -errno, "device %s: create: %s", path, strerror(errno));
+			return kerr_set(err, -errno, "device %s: create: %s", path,
+					strerror(errno));
 		close(f);
-		cleanup_close int mnt = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		cleanup_close int mnt = open_tree(AT_FDCWD, path,
+						  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 		if (mnt < 0)
 			return kerr_set(err, -errno, "device %s: open_tree of the guest's node: %s",
 					path, strerror(errno));
@@ -675,8 +714,9 @@ static int setup_dev(const struct rootfs_ctx *c, struct kerr *err)
 				listed = true;
 		if (listed)
 			continue;
-		r = make_device(c->root_fd, default_devices[i].path, S_IFCHR, default_devices[i].major,
-				default_devices[i].minor, 0666, 0, 0, c->in_userns, err);
+		r = make_device(c->root_fd, default_devices[i].path, S_IFCHR,
+				default_devices[i].major, default_devices[i].minor, 0666, 0, 0,
+				c->in_userns, err);
 		if (r < 0)
 			return r;
 	}
@@ -685,7 +725,8 @@ static int setup_dev(const struct rootfs_ctx *c, struct kerr *err)
 		mode_t type;
 		if (rootfs_device_type(d->type, &type) < 0)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-					       "Linux.Devices[%zu].Type \"%.8s\": unknown", j, d->type);
+					       "Linux.Devices[%zu].Type \"%.8s\": unknown", j,
+					       d->type);
 		mode_t perm = d->filemode ? (d->filemode & 07777) : 0666;
 		r = make_device(c->root_fd, d->path, type, (unsigned)d->major, (unsigned)d->minor,
 				perm, d->uid, d->gid, c->in_userns, err);
@@ -693,7 +734,7 @@ static int setup_dev(const struct rootfs_ctx *c, struct kerr *err)
 			return r;
 	}
 	static const char *const links[][2] = {
-		{ "/proc/self/fd", "/dev/fd" },	     { "/proc/self/fd/0", "/dev/stdin" },
+		{ "/proc/self/fd", "/dev/fd" },       { "/proc/self/fd/0", "/dev/stdin" },
 		{ "/proc/self/fd/1", "/dev/stdout" }, { "/proc/self/fd/2", "/dev/stderr" },
 		{ "pts/ptmx", "/dev/ptmx" },
 	};
@@ -714,7 +755,8 @@ int rootfs_resolve(const char *path, const char *bundle, char **out, struct kerr
 	if (path[0] != '/') {
 		if (!bundle || bundle[0] != '/')
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-					       "Root.Path %s is relative and there is no bundle", path);
+					       "Root.Path %s is relative and there is no bundle",
+					       path);
 		if (asprintf(&joined, "%s/%s", bundle, path) < 0)
 			return kerr_set(err, -ENOMEM, "out of memory");
 		path = joined;
@@ -812,8 +854,9 @@ static int prepare_mounts(struct rootfs_ctx *c, struct bind_src *src, struct ker
 			return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EPERM,
 					       "Root.Path %s is not below the shared directory",
 					       c->root);
-		cleanup_close int mnt = open_tree(rfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-								   AT_RECURSIVE | AT_EMPTY_PATH);
+		cleanup_close int mnt = open_tree(rfd, "",
+						  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+							  AT_RECURSIVE | AT_EMPTY_PATH);
 		if (mnt < 0)
 			return kerr_set(err, -errno, "bind rootfs %s: open_tree: %s", c->root,
 					strerror(errno));
@@ -857,8 +900,8 @@ static int mask_path(int root_fd, const char *path, struct kerr *err)
 	} else {
 		mnt = open_tree(AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 		if (mnt < 0)
-			return kerr_set(err, -errno, "masked path %s: open_tree /dev/null: %s", path,
-					strerror(errno));
+			return kerr_set(err, -errno, "masked path %s: open_tree /dev/null: %s",
+					path, strerror(errno));
 	}
 	int r = attach(mnt, target, "mask", err);
 	return r < 0 ? kerr_prefix(err, "masked path %s", path) : 0;
@@ -872,10 +915,12 @@ static int readonly_path(int root_fd, const char *path, struct kerr *err)
 			return 0;
 		return kerr_set(err, -errno, "readonly path %s: %s", path, strerror(errno));
 	}
-	cleanup_close int mnt = open_tree(target, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-							 AT_RECURSIVE | AT_EMPTY_PATH);
+	cleanup_close int mnt = open_tree(target, "",
+					  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+						  AT_EMPTY_PATH);
 	if (mnt < 0)
-		return kerr_set(err, -errno, "readonly path %s: open_tree: %s", path, strerror(errno));
+		return kerr_set(err, -errno, "readonly path %s: open_tree: %s", path,
+				strerror(errno));
 	int r = set_attrs(mnt, true, MOUNT_ATTR_RDONLY, 0, 0, "readonly", err);
 	if (r == 0)
 		r = attach(mnt, target, "readonly", err);
@@ -909,8 +954,8 @@ int rootfs_finish(struct rootfs_ctx *c, const char *cwd, struct kerr *err)
 		return kerr_set(err, -errno, "chdir to rootfs: %s", strerror(errno));
 	if (sys_pivot_root(".", ".") == 0) {
 		if (umount2(".", MNT_DETACH) < 0)
-			return kerr_set_status(err, GRPC_INTERNAL, -errno, "detach the old root: %s",
-					       strerror(errno));
+			return kerr_set_status(err, GRPC_INTERNAL, -errno,
+					       "detach the old root: %s", strerror(errno));
 	} else if (errno == EINVAL && root_is_initramfs()) {
 		/* The kernel never lets the initramfs be pivoted away (an
 		 * agent booted as init from an initrd). Do what upstream's
@@ -920,8 +965,8 @@ int rootfs_finish(struct rootfs_ctx *c, const char *cwd, struct kerr *err)
 		 * used only when pivot_root cannot work at all. */
 		if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
 			return kerr_set_status(err, GRPC_INTERNAL, -errno,
-					       "move rootfs %s over / (initramfs root): %s", c->root,
-					       strerror(errno));
+					       "move rootfs %s over / (initramfs root): %s",
+					       c->root, strerror(errno));
 		if (chroot(".") < 0)
 			return kerr_set_status(err, GRPC_INTERNAL, -errno, "chroot %s: %s", c->root,
 					       strerror(errno));

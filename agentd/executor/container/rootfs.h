@@ -39,15 +39,15 @@ int rootfs_device_type(const char *type, mode_t *out);
 
 struct rootfs_ctx {
 	const Grpc__Spec *spec;
-	const char *root;  /* from rootfs_resolve */
+	const char *root; /* from rootfs_resolve */
 	/* Canonical --shared-dir: the root and bind sources are resolved
 	 * below it (mount_source.h); NULL allows no source there. */
 	const char *shared_dir;
 	/* The container's cgroup path relative to the hierarchy roots, for a
 	 * "cgroup" mount (v1, and v2 without a cgroup namespace); NULL: none. */
 	const char *cgroup_path;
-	bool in_userns;    /* devices are bound from the host, not created */
-	int root_fd;       /* set by rootfs_prepare, closed by rootfs_finish */
+	bool in_userns; /* devices are bound from the host, not created */
+	int root_fd;    /* set by rootfs_prepare, closed by rootfs_finish */
 };
 
 /* Up to the point where createContainer hooks run: propagation, the root

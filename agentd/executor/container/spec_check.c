@@ -29,8 +29,8 @@ static int spec_check_id(const char *id, const char *what, struct kerr *err)
 	for (size_t i = 1; i < n; i++) {
 		unsigned char c = (unsigned char)id[i];
 		if (!isalnum(c) && c != '_' && c != '.' && c != '-')
-			return INVALID(err, "%s \"%.64s\": character %zu not in [a-zA-Z0-9_.-]", what,
-				       id, i);
+			return INVALID(err, "%s \"%.64s\": character %zu not in [a-zA-Z0-9_.-]",
+				       what, id, i);
 	}
 	return 0;
 }
@@ -55,7 +55,8 @@ static int check_argv_env(char *const *args, size_t n_args, char *const *env, si
 {
 	size_t total = 0;
 	if (n_args > SPEC_MAX_ARGS)
-		return INVALID(err, "%s.Args: %zu entries, at most %d", field, n_args, SPEC_MAX_ARGS);
+		return INVALID(err, "%s.Args: %zu entries, at most %d", field, n_args,
+			       SPEC_MAX_ARGS);
 	if (n_env > SPEC_MAX_ENV)
 		return INVALID(err, "%s.Env: %zu entries, at most %d", field, n_env, SPEC_MAX_ENV);
 	for (size_t i = 0; i < n_args; i++)
@@ -103,7 +104,8 @@ int spec_check_process(const Grpc__Process *p, const char *field, struct kerr *e
 		const Grpc__LinuxCapabilities *c = p->capabilities;
 		if ((r = check_caps(c->bounding, c->n_bounding, field, "Bounding", err)) < 0 ||
 		    (r = check_caps(c->effective, c->n_effective, field, "Effective", err)) < 0 ||
-		    (r = check_caps(c->inheritable, c->n_inheritable, field, "Inheritable", err)) < 0 ||
+		    (r = check_caps(c->inheritable, c->n_inheritable, field, "Inheritable", err)) <
+			    0 ||
 		    (r = check_caps(c->permitted, c->n_permitted, field, "Permitted", err)) < 0 ||
 		    (r = check_caps(c->ambient, c->n_ambient, field, "Ambient", err)) < 0)
 			return r;
@@ -116,8 +118,8 @@ int spec_check_process(const Grpc__Process *p, const char *field, struct kerr *e
 			return INVALID(err, "%s.Rlimits[%zu].Type \"%.64s\": unknown", field, i,
 				       p->rlimits[i]->type);
 		if (p->rlimits[i]->soft > p->rlimits[i]->hard)
-			return INVALID(err, "%s.Rlimits[%zu]: soft limit above the hard limit", field,
-				       i);
+			return INVALID(err, "%s.Rlimits[%zu]: soft limit above the hard limit",
+				       field, i);
 	}
 	if (p->oomscoreadj < -1000 || p->oomscoreadj > 1000)
 		return INVALID(err, "%s.OOMScoreAdj %lld: outside -1000..1000", field,
@@ -133,14 +135,14 @@ int spec_check_process(const Grpc__Process *p, const char *field, struct kerr *e
 
 static int check_hooks(const Grpc__Hooks *h, struct kerr *err)
 {
-	static const char *const names[] = { "Prestart", "CreateRuntime", "CreateContainer",
-					     "StartContainer", "Poststart", "Poststop" };
+	static const char *const names[] = { "Prestart",       "CreateRuntime", "CreateContainer",
+					     "StartContainer", "Poststart",     "Poststop" };
 	if (!h)
 		return 0;
-	Grpc__Hook **lists[] = { h->prestart, h->createruntime, h->createcontainer,
-				 h->startcontainer, h->poststart, h->poststop };
-	size_t counts[] = { h->n_prestart, h->n_createruntime, h->n_createcontainer,
-			    h->n_startcontainer, h->n_poststart, h->n_poststop };
+	Grpc__Hook **lists[] = { h->prestart,       h->createruntime, h->createcontainer,
+				 h->startcontainer, h->poststart,     h->poststop };
+	size_t counts[] = { h->n_prestart,       h->n_createruntime, h->n_createcontainer,
+			    h->n_startcontainer, h->n_poststart,     h->n_poststop };
 	char field[64];
 	int r;
 	for (size_t s = 0; s < 6; s++) {
@@ -152,7 +154,8 @@ static int check_hooks(const Grpc__Hooks *h, struct kerr *err)
 			snprintf(field, sizeof(field), "Hooks.%s[%zu]", names[s], i);
 			if ((r = check_path(k->path, true, field, err)) < 0)
 				return r;
-			if ((r = check_argv_env(k->args, k->n_args, k->env, k->n_env, true, field, err)) < 0)
+			if ((r = check_argv_env(k->args, k->n_args, k->env, k->n_env, true, field,
+						err)) < 0)
 				return r;
 			if (k->timeout < 0)
 				return INVALID(err, "%s.Timeout: negative", field);
@@ -186,8 +189,9 @@ static int check_namespaces(const Grpc__Linux *lx, int *flags, struct kerr *err)
 		const Grpc__LinuxNamespace *ns = lx->namespaces[i];
 		int fl = ns_flag_from_name(ns->type);
 		if (!fl)
-			return INVALID(err, "Linux.Namespaces[%zu].Type \"%.32s\": unknown namespace",
-				       i, ns->type);
+			return INVALID(err,
+				       "Linux.Namespaces[%zu].Type \"%.32s\": unknown namespace", i,
+				       ns->type);
 		if (*flags & fl)
 			return INVALID(err, "Linux.Namespaces[%zu]: %s given twice", i, ns->type);
 		*flags |= fl;
@@ -197,9 +201,10 @@ static int check_namespaces(const Grpc__Linux *lx, int *flags, struct kerr *err)
 		if ((r = check_path(ns->path, true, f, err)) < 0)
 			return r;
 		if (fl == CLONE_NEWNS)
-			return INVALID(err, "Linux.Namespaces[%zu]: joining a mount namespace "
-					    "by path is not allowed: the rootfs is set up in a "
-					    "new one",
+			return INVALID(err,
+				       "Linux.Namespaces[%zu]: joining a mount namespace "
+				       "by path is not allowed: the rootfs is set up in a "
+				       "new one",
 				       i);
 		if (fl == CLONE_NEWUSER)
 			return kerr_set_status(err, GRPC_UNIMPLEMENTED, -EOPNOTSUPP,
@@ -221,8 +226,9 @@ static int check_sysctl(const Grpc__Linux *lx, int flags, struct kerr *err)
 	for (size_t i = 0; i < lx->n_sysctl; i++) {
 		const char *k = lx->sysctl[i]->key;
 		if (!process_sysctl_allowed(k, flags))
-			return INVALID(err, "Linux.Sysctl \"%.128s\": not a namespaced key, or its "
-					    "namespace is the guest's",
+			return INVALID(err,
+				       "Linux.Sysctl \"%.128s\": not a namespaced key, or its "
+				       "namespace is the guest's",
 				       k);
 		if (strlen(lx->sysctl[i]->value) > SPEC_MAX_SYSCTL_VALUE)
 			return INVALID(err, "Linux.Sysctl \"%.128s\": value longer than %d", k,
@@ -248,7 +254,8 @@ static int check_devices(const Grpc__Linux *lx, struct kerr *err)
 		if (strncmp(d->path, "/dev/", 5) != 0 || strstr(d->path, "/../"))
 			return INVALID(err, "%s \"%.256s\": not under /dev", f, d->path);
 		if (rootfs_device_type(d->type, &t) < 0)
-			return INVALID(err, "Linux.Devices[%zu].Type \"%.8s\": unknown", i, d->type);
+			return INVALID(err, "Linux.Devices[%zu].Type \"%.8s\": unknown", i,
+				       d->type);
 		if (d->major < 0 || d->major > 0xfff || d->minor < 0 || d->minor > 0xfffff)
 			return INVALID(err, "Linux.Devices[%zu]: major/minor out of range", i);
 	}
@@ -266,9 +273,11 @@ static int check_linux(const Grpc__Linux *lx, int *ns_flags, struct kerr *err)
 	if ((lx->n_uidmappings || lx->n_gidmappings) && !(flags & CLONE_NEWUSER))
 		return INVALID(err, "Linux.UIDMappings: given without a user namespace");
 	if ((flags & CLONE_NEWUSER) && (!lx->n_uidmappings || !lx->n_gidmappings))
-		return INVALID(err, "Linux.UIDMappings/GIDMappings: a new user namespace needs both");
+		return INVALID(err,
+			       "Linux.UIDMappings/GIDMappings: a new user namespace needs both");
 	if ((r = check_sysctl(lx, flags, err)) < 0 || (r = check_devices(lx, err)) < 0 ||
-	    (r = check_path_list(lx->maskedpaths, lx->n_maskedpaths, "Linux.MaskedPaths", err)) < 0 ||
+	    (r = check_path_list(lx->maskedpaths, lx->n_maskedpaths, "Linux.MaskedPaths", err)) <
+		    0 ||
 	    (r = check_path_list(lx->readonlypaths, lx->n_readonlypaths, "Linux.ReadonlyPaths",
 				 err)) < 0)
 		return r;
@@ -308,7 +317,8 @@ int spec_check(const Grpc__Spec *s, const char *id, struct kerr *err)
 	if (s->hostname[0] && !(ns_flags & CLONE_NEWUTS))
 		return INVALID(err, "Hostname: set without a uts namespace");
 	if (s->n_mounts > SPEC_MAX_MOUNTS)
-		return INVALID(err, "Mounts: %zu entries, at most %d", s->n_mounts, SPEC_MAX_MOUNTS);
+		return INVALID(err, "Mounts: %zu entries, at most %d", s->n_mounts,
+			       SPEC_MAX_MOUNTS);
 	for (size_t i = 0; i < s->n_mounts; i++) {
 		const Grpc__Mount *m = s->mounts[i];
 		snprintf(f, sizeof(f), "Mounts[%zu].destination", i);

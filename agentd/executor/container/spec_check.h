@@ -22,14 +22,14 @@
 #define SPEC_MAX_PATH_LEN 4096
 #define SPEC_MAX_MOUNTS 1024
 #define SPEC_MAX_DEVICES 1024
-#define SPEC_MAX_PATH_LIST 1024        /* masked, readonly paths each */
+#define SPEC_MAX_PATH_LIST 1024 /* masked, readonly paths each */
 #define SPEC_MAX_SYSCTL 1024
 #define SPEC_MAX_SYSCTL_VALUE 4096
 #define SPEC_MAX_RLIMITS 64
-#define SPEC_MAX_CAPS 128              /* per set */
+#define SPEC_MAX_CAPS 128 /* per set */
 #define SPEC_MAX_GIDS 65536
-#define SPEC_MAX_IDMAPS 340            /* what the kernel takes */
-#define SPEC_MAX_HOOKS 64              /* per stage */
+#define SPEC_MAX_IDMAPS 340 /* what the kernel takes */
+#define SPEC_MAX_HOOKS 64   /* per stage */
 #define SPEC_MAX_ANNOTATIONS 4096
 #define SPEC_MAX_ANNOTATION_BYTES (1024 * 1024)
 #define SPEC_MAX_HOSTNAME 64

@@ -121,7 +121,9 @@ static int sync_recv(int fd, struct sync_msg *m, int *fdp)
 		char buf[CMSG_SPACE(sizeof(int) * 4)];
 		struct cmsghdr align;
 	} cm;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cm.buf,
 			     .msg_controllen = sizeof(cm.buf) };
 	ssize_t r;
 	if (fdp)
@@ -249,8 +251,8 @@ static int run_child_hooks(const struct container_launch *l, enum hook_stage sta
  * filter without no_new_privs (needs CAP_SYS_ADMIN: before the drop), the
  * bounding set, user and groups, args[0] looked up as that user, then the
  * capability sets. */
-static int process_setup(const Grpc__Process *p, scmp_filter_ctx filter, char **exe,
-			 char ***envp, struct kerr *err)
+static int process_setup(const Grpc__Process *p, scmp_filter_ctx filter, char **exe, char ***envp,
+			 struct kerr *err)
 {
 	int r;
 	if ((r = process_set_rlimits(p, err)) < 0)
@@ -291,8 +293,8 @@ static int new_session(const Grpc__Process *p, struct kerr *err)
  * hooks: they run with nothing more than the process itself has (runc's
  * order too). */
 static int execve_point(const struct container_launch *l, const Grpc__Process *p,
-		      scmp_filter_ctx filter, const char *exe, char **env, pid_t host_pid,
-		      int sync, struct kerr *err)
+			scmp_filter_ctx filter, const char *exe, char **env, pid_t host_pid,
+			int sync, struct kerr *err)
 {
 	int r;
 	/* A uid change cleared it. */
@@ -327,8 +329,11 @@ static int stage2_init(const struct container_launch *l, const struct child_plan
 	/* Built early so a bad filter fails before anything is mounted. */
 	if (s->linux->seccomp && (r = container_seccomp_build(s->linux->seccomp, &filter, err)) < 0)
 		return r;
-	struct rootfs_ctx rc = { .spec = s, .root = cp->root, .in_userns = cp->new_user,
-				 .shared_dir = l->shared_dir, .cgroup_path = l->cgroup_path };
+	struct rootfs_ctx rc = { .spec = s,
+				 .root = cp->root,
+				 .in_userns = cp->new_user,
+				 .shared_dir = l->shared_dir,
+				 .cgroup_path = l->cgroup_path };
 	size_t n1, n2;
 	if ((r = rootfs_prepare(&rc, err)) < 0)
 		return r;
@@ -351,8 +356,7 @@ static int stage2_init(const struct container_launch *l, const struct child_plan
 	if (s->root->readonly && (r = rootfs_make_root_readonly(err)) < 0)
 		return r;
 	char **env = NULL;
-	if ((r = new_session(p, err)) < 0 ||
-	    (r = process_setup(p, filter, &exe, &env, err)) < 0)
+	if ((r = new_session(p, err)) < 0 || (r = process_setup(p, filter, &exe, &env, err)) < 0)
 		return r;
 	return execve_point(l, p, filter, exe, env, host_pid, sync, err);
 }
@@ -433,7 +437,8 @@ static int stage1(const struct container_launch *l, struct child_plan *cp, int s
 
 	uint64_t flags = CLONE_PARENT;
 	if (is_exec) {
-		if (s->linux->seccomp && (r = container_seccomp_build(s->linux->seccomp, &filter, err)) < 0)
+		if (s->linux->seccomp &&
+		    (r = container_seccomp_build(s->linux->seccomp, &filter, err)) < 0)
 			return r;
 		if (chdir(p->cwd[0] ? p->cwd : "/") < 0)
 			return kerr_set(err, -errno, "chdir to Process.Cwd %s: %s", p->cwd,
@@ -517,7 +522,8 @@ static int sync_next(const struct container_launch *l, int sync, struct sync_msg
 	for (;;) {
 		int r = sync_recv(sync, m, fdp);
 		if (r < 0)
-			return kerr_set(err, r, "container %s: sync socket: %s", l->id, strerror(-r));
+			return kerr_set(err, r, "container %s: sync socket: %s", l->id,
+					strerror(-r));
 		if (r == 0 || m->type != SYNC_LOG)
 			return r;
 		relay_log(l, m);
@@ -531,8 +537,8 @@ static int stage_error(const struct container_launch *l, const struct sync_msg *
 		return kerr_set(err, -ECHILD, "container %s: setup process exited %s", l->id, when);
 	if (m->type == SYNC_ERROR)
 		return kerr_set_status(err, m->status, m->code < 0 ? m->code : -EIO, "%s", m->msg);
-	return kerr_set(err, -EPROTO, "container %s: unexpected sync message %u %s", l->id,
-			m->type, when);
+	return kerr_set(err, -EPROTO, "container %s: unexpected sync message %u %s", l->id, m->type,
+			when);
 }
 
 /* Stage 1's report: stage 2's pid and pidfd. Stage 1 dying without one
@@ -567,7 +573,8 @@ static int wait_stage1(const struct container_launch *l, int sync, int s1_pidfd,
 		if (fd >= 0)
 			close(fd);
 		if (r < 0)
-			return kerr_set(err, r, "container %s: sync socket: %s", l->id, strerror(-r));
+			return kerr_set(err, r, "container %s: sync socket: %s", l->id,
+					strerror(-r));
 		return stage_error(l, &m, r, "before it started the container process", err);
 	}
 }
@@ -610,8 +617,7 @@ static int wait_ready(const struct container_launch *l, struct container_child *
 	}
 }
 
-int stages_spawn(const struct container_launch *l, struct container_child *out,
-		    struct kerr *err)
+int stages_spawn(const struct container_launch *l, struct container_child *out, struct kerr *err)
 {
 	struct child_plan cp = { .ns = { .pid_join_fd = -1 } };
 	cleanup_free char *root = NULL;
@@ -684,8 +690,7 @@ fail:
 	return r;
 }
 
-int stages_start(const struct container_launch *l, struct container_child *c,
-		    struct kerr *err)
+int stages_start(const struct container_launch *l, struct container_child *c, struct kerr *err)
 {
 	struct sync_msg m;
 	int r;

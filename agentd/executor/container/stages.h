@@ -36,14 +36,14 @@
 
 struct container_launch {
 	const char *id;
-	const char *bundle;          /* for a relative Root.Path and the hooks' state */
-	const Grpc__Spec *spec;      /* the container's spec (checked again here) */
+	const char *bundle;           /* for a relative Root.Path and the hooks' state */
+	const Grpc__Spec *spec;       /* the container's spec (checked again here) */
 	const Grpc__Process *process; /* an exec's process; NULL for the init */
-	const char *shared_dir;      /* root and bind sources below it (rootfs_ctx) */
-	const char *cgroup_path;     /* cgroup path for a "cgroup" mount, or NULL */
-	int join_pidfd;              /* exec: pidfd of the container init, else -1 */
-	int cgroup_fd;               /* with CONTAINER_SPAWN_INTO_CGROUP */
-	int stdio[3];                /* the child's 0, 1, 2; -1 keeps the caller's */
+	const char *shared_dir;       /* root and bind sources below it (rootfs_ctx) */
+	const char *cgroup_path;      /* cgroup path for a "cgroup" mount, or NULL */
+	int join_pidfd;               /* exec: pidfd of the container init, else -1 */
+	int cgroup_fd;                /* with CONTAINER_SPAWN_INTO_CGROUP */
+	int stdio[3];                 /* the child's 0, 1, 2; -1 keeps the caller's */
 	unsigned flags;
 };
 
@@ -58,13 +58,13 @@ struct container_child {
  * CONTAINER_SPAWN_CLONE_PARENT, where its parent reaps it) and err says what
  * failed in the child. */
 int stages_spawn(const struct container_launch *launch, struct container_child *out,
-		     struct kerr *err);
+		 struct kerr *err);
 
 /* Release the child to exec. Returns 0 once it has exec'ed (or an error from
  * startContainer hooks or execve), then runs the poststart hooks (their
  * failures are logged, as the runtime spec says). */
 int stages_start(const struct container_launch *launch, struct container_child *c,
-		    struct kerr *err);
+		 struct kerr *err);
 
 /* Kill (if still waiting) and close the fds; does not reap. */
 void stages_child_release(struct container_child *c);

@@ -29,7 +29,8 @@ static int device_query(const Grpc__Device *d, size_t i, struct dev_query *q, st
 				       "devices[%zu] has no type", i);
 	if (!d->id[0] && !d->vm_path[0])
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "devices[%zu] (%.32s) has neither an id nor a VM path", i, t);
+				       "devices[%zu] (%.32s) has neither an id nor a VM path", i,
+				       t);
 	if (!d->container_path[0])
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "devices[%zu] (%.32s) has no container path", i, t);
@@ -121,8 +122,10 @@ static int expose_infiniband(Grpc__Spec *spec, const struct dev_env *env, struct
 			continue;
 		char path[96];
 		snprintf(path, sizeof(path), "/dev/infiniband/%s", de->d_name);
-		struct dev_update u = { .container_path = path, .type = 'c',
-					.major = major(st.st_rdev), .minor = minor(st.st_rdev) };
+		struct dev_update u = { .container_path = path,
+					.type = 'c',
+					.major = major(st.st_rdev),
+					.minor = minor(st.st_rdev) };
 		r = spec_devices_add(spec, &u, st.st_mode & 07777, st.st_uid, st.st_gid, err);
 		n++;
 		log_info("device %s: guest c %u:%u (RDMA, for the VFIO device)", path,
@@ -150,7 +153,8 @@ int ctr_devices_apply(Grpc__CreateContainerRequest *req, const struct dev_batch 
 			return r;
 		const struct dev_found *f = dev_batch_lookup(b, &q);
 		if (!f)
-			return kerr_set(err, -ENODEV, "CreateContainer: %s was not looked for", q.label);
+			return kerr_set(err, -ENODEV, "CreateContainer: %s was not looked for",
+					q.label);
 		for (unsigned k = 0; k < f->n_fn; k++)
 			m[nm++] = (struct pci_map){ .host = q.host[k], .guest = f->guest[k] };
 		if (q.kind == DEV_PCI_GK)

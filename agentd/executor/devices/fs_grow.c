@@ -23,8 +23,7 @@
  * everywhere, xfs_fs.h comes with xfsprogs). */
 #define EXT4_IOC_RESIZE_FS _IOW('f', 16, uint64_t)
 struct xfs_fsop_geom_v1 {
-	uint32_t blocksize, rtextsize, agblocks, agcount, logblocks, sectsize, inodesize,
-		imaxpct;
+	uint32_t blocksize, rtextsize, agblocks, agcount, logblocks, sectsize, inodesize, imaxpct;
 	uint64_t datablocks, rtblocks, rtextents, logstart;
 	unsigned char uuid[16];
 	uint32_t sunit, swidth;
@@ -64,8 +63,8 @@ static int grow_ext4(int root, uint64_t target, const char *path, struct kerr *e
 	uint64_t blocks = target / (uint64_t)sf.f_bsize;
 	if (ioctl(root, EXT4_IOC_RESIZE_FS, &blocks) < 0)
 		return kerr_set_status(err, errno == EINVAL ? GRPC_INVALID_ARGUMENT : GRPC_INTERNAL,
-				       -errno, "ext4 online resize of %s to %llu blocks: %s%s", path,
-				       (unsigned long long)blocks, strerror(errno),
+				       -errno, "ext4 online resize of %s to %llu blocks: %s%s",
+				       path, (unsigned long long)blocks, strerror(errno),
 				       errno == EINVAL ? " (a filesystem cannot shrink)" : "");
 	log_info("ResizeVolume: %s (ext4) is %llu blocks of %ld bytes", path,
 		 (unsigned long long)blocks, (long)sf.f_bsize);

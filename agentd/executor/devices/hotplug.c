@@ -31,14 +31,14 @@ struct dev_batch {
 	size_t n;
 	bool running;
 	uint64_t started_ns;
-	uint64_t mark;              /* the last uevent round that looked at it */
+	uint64_t mark; /* the last uevent round that looked at it */
 	struct loop_timer *deadline;
-	struct loop_timer *kick;    /* a result known at once, delivered from the loop */
+	struct loop_timer *kick; /* a result known at once, delivered from the loop */
 	struct kerr failure;
 	bool failed;
 	dev_batch_cb cb;
 	void *data;
-	struct dev_batch *next;     /* running batches */
+	struct dev_batch *next; /* running batches */
 };
 
 struct hotplug {

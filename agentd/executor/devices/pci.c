@@ -161,15 +161,14 @@ static bool bus_name(const char *s, unsigned *domain, unsigned *bus)
 /* The bus behind the bridge at dirfd: the one entry of its pci_bus
  * directory, or else the bus all its child devices share (upstream
  * get_next_bus_from_bridge). */
-static int next_bus(int dirfd, const char *where, unsigned *domain, unsigned *bus,
-		    struct kerr *err)
+static int next_bus(int dirfd, const char *where, unsigned *domain, unsigned *bus, struct kerr *err)
 {
 	int fd = sys_openat2(dirfd, "pci_bus", O_RDONLY | O_DIRECTORY | O_CLOEXEC, RESOLVE_SYSDEV);
 	bool from_children = fd < 0;
 	if (fd < 0 && errno != ENOENT)
 		return kerr_set(err, -errno, "%s/pci_bus: %s", where, strerror(errno));
-	if (fd < 0 && (fd = sys_openat2(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-					RESOLVE_SYSDEV)) < 0)
+	if (fd < 0 &&
+	    (fd = sys_openat2(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, RESOLVE_SYSDEV)) < 0)
 		return kerr_set(err, -errno, "%s: %s", where, strerror(errno));
 	cleanup_closedir DIR *d = fdopendir(fd);
 	if (!d) {
@@ -226,7 +225,8 @@ int pci_path_to_sysfs(int sysdevs, const struct pci_path *p, char *out, size_t l
 		o += k;
 		int nfd = sys_openat2(cur, name, O_PATH | O_DIRECTORY | O_CLOEXEC, RESOLVE_SYSDEV);
 		if (nfd < 0)
-			return kerr_set_status(err, errno == ENOENT ? GRPC_NOT_FOUND : GRPC_INTERNAL,
+			return kerr_set_status(err,
+					       errno == ENOENT ? GRPC_NOT_FOUND : GRPC_INTERNAL,
 					       -errno, "/sys/%s: %s", out, strerror(errno));
 		close(cur);
 		cur = nfd;

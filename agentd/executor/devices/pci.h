@@ -38,8 +38,8 @@ struct pci_addr {
 };
 
 struct pci_path {
-	uint8_t root;  /* root complex (its bus number): 0, or a pxb-pcie's >= 0x20 */
-	unsigned n;    /* 1..PCI_PATH_MAX */
+	uint8_t root; /* root complex (its bus number): 0, or a pxb-pcie's >= 0x20 */
+	unsigned n;   /* 1..PCI_PATH_MAX */
 	uint8_t slot[PCI_PATH_MAX];
 	uint8_t fn[PCI_PATH_MAX];
 };

@@ -24,7 +24,6 @@
 
 const struct dev_env dev_env_real = { "/sys", "/dev" };
 
-
 /* ---- queries ---- */
 
 /* A kernel disk name: what the host may put after "/dev/". */
@@ -61,15 +60,15 @@ int dev_query_scsi(const char *addr, struct dev_query *q, struct kerr *err)
 	if (!addr || sscanf(addr, "%5u:%5u%n", &id, &lun, &end) != 2 || addr[end] ||
 	    addr[0] < '0' || addr[0] > '9' || id > 65535 || lun > 65535)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "SCSI address \"%.64s\" is not target:lun", addr ? addr : "");
+				       "SCSI address \"%.64s\" is not target:lun",
+				       addr ? addr : "");
 	q->scsi_id = id;
 	q->scsi_lun = lun;
 	snprintf(q->label, sizeof(q->label), "scsi device %u:%u", id, lun);
 	return 0;
 }
 
-int dev_query_named(enum dev_kind kind, const char *devpath, struct dev_query *q,
-		    struct kerr *err)
+int dev_query_named(enum dev_kind kind, const char *devpath, struct dev_query *q, struct kerr *err)
 {
 	memset(q, 0, sizeof(*q));
 	q->kind = kind;
@@ -90,10 +89,12 @@ int dev_query_add_vfio_fn(struct dev_query *q, const char *option, struct kerr *
 	if (!eq || strchr(eq + 1, '='))
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "VFIO option \"%.64s\" is not <host PCI address>=<guest PCI "
-				       "path>", option ? option : "");
+				       "path>",
+				       option ? option : "");
 	if (q->n_fn >= DEV_VFIO_MAX)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -E2BIG,
-				       "more than %d PCI functions in one VFIO device", DEV_VFIO_MAX);
+				       "more than %d PCI functions in one VFIO device",
+				       DEV_VFIO_MAX);
 	char host[32];
 	snprintf(host, sizeof(host), "%.*s", (int)(eq - option < 31 ? eq - option : 31), option);
 	int r = pci_addr_parse(host, &q->host[q->n_fn], err);
@@ -113,7 +114,8 @@ int dev_query_from_storage(const char *driver, const char *source, struct dev_qu
 		if (source && source[0] == '/')
 			return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EPERM,
 					       "blk storage source \"%.64s\": a device is named by its "
-					       "PCI path, never by a /dev path the host chose", source);
+					       "PCI path, never by a /dev path the host chose",
+					       source);
 		return dev_query_blk_pci(source, q, err) < 0 ? err->code : 1;
 	}
 	if (!strcmp(d, "mmioblk"))
@@ -240,8 +242,7 @@ static int blk_pci_disk(int sysfd, const char *dir, struct dev_found *f)
 
 /* class/block/<name> -> "../../devices/...": the device directory below
  * the sysfs root, checked to be a plain path below devices/. */
-static int class_block_dir(int sysfd, const char *name, char *out, size_t len,
-			   struct kerr *err)
+static int class_block_dir(int sysfd, const char *name, char *out, size_t len, struct kerr *err)
 {
 	char rel[64], link[PATH_MAX];
 	snprintf(rel, sizeof(rel), "class/block/%s", name);
@@ -267,8 +268,7 @@ static bool ends_with(const char *s, const char *suffix)
 
 /* mmioblk: a virtio disk ("<...>/virtioN/block/<name>", not a partition,
  * not a loop or RAM disk). nvdimm: a disk of an ACPI NFIT region. */
-static int named_disk(int sysfd, const struct dev_query *q, struct dev_found *f,
-		      struct kerr *err)
+static int named_disk(int sysfd, const struct dev_query *q, struct dev_found *f, struct kerr *err)
 {
 	char dir[sizeof(f->syspath)];
 	int r = class_block_dir(sysfd, q->name, dir, sizeof(dir), err);
@@ -289,7 +289,8 @@ static int named_disk(int sysfd, const struct dev_query *q, struct dev_found *f,
 		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EINVAL,
 				       "%s: /dev/%s is not a %s (/sys/%.128s)", q->label, q->name,
 				       q->kind == DEV_PMEM ? "pmem disk of an NVDIMM region"
-							   : "virtio disk", dir);
+							   : "virtio disk",
+				       dir);
 	snprintf(f->devname, sizeof(f->devname), "%s", q->name);
 	snprintf(f->syspath, sizeof(f->syspath), "%s", dir);
 	return 0;
@@ -317,8 +318,7 @@ static void scsi_scan(int sysfd, const struct dev_query *q)
 }
 
 /* The disk at H:0:T:L on any SCSI host; two of them is an error. */
-static int scsi_disk(int sysfd, const struct dev_query *q, struct dev_found *f,
-		     struct kerr *err)
+static int scsi_disk(int sysfd, const struct dev_query *q, struct dev_found *f, struct kerr *err)
 {
 	cleanup_closedir DIR *d = sysfs_opendir(sysfd, "bus/scsi/devices");
 	if (!d)
@@ -352,13 +352,13 @@ static int scsi_disk(int sysfd, const struct dev_query *q, struct dev_found *f,
 	return found ? 0 : -ENOENT;
 }
 
-static int probe_block(int sysfd, const struct dev_query *q, struct dev_found *f,
-		       struct kerr *err)
+static int probe_block(int sysfd, const struct dev_query *q, struct dev_found *f, struct kerr *err)
 {
 	int r;
 	if (q->kind == DEV_BLK_PCI) {
-		cleanup_close int devs = sys_openat2(sysfd, "devices", O_PATH | O_DIRECTORY |
-						     O_CLOEXEC, RESOLVE_SYSDEV);
+		cleanup_close int devs = sys_openat2(sysfd, "devices",
+						     O_PATH | O_DIRECTORY | O_CLOEXEC,
+						     RESOLVE_SYSDEV);
 		char dir[PCI_SYSFS_MAX];
 		struct kerr pe = { 0 };
 		if (devs < 0)

@@ -50,21 +50,21 @@ enum dev_kind {
 
 struct dev_query {
 	enum dev_kind kind;
-	char label[128];    /* names the device in every error: "blk 02/00" */
+	char label[128];     /* names the device in every error: "blk 02/00" */
 	struct pci_path pci; /* DEV_BLK_PCI */
-	char name[32];      /* DEV_BLK_MMIO, DEV_PMEM: "vda", "pmem0" */
+	char name[32];       /* DEV_BLK_MMIO, DEV_PMEM: "vda", "pmem0" */
 	unsigned scsi_id, scsi_lun;
-	unsigned n_fn;      /* DEV_VFIO, DEV_PCI_GK */
+	unsigned n_fn; /* DEV_VFIO, DEV_PCI_GK */
 	struct pci_addr host[DEV_VFIO_MAX];
 	struct pci_path guest[DEV_VFIO_MAX];
 };
 
 struct dev_found {
-	char devname[64];   /* relative to /dev: "vda", "vfio/12"; "" for DEV_PCI_GK */
+	char devname[64]; /* relative to /dev: "vda", "vfio/12"; "" for DEV_PCI_GK */
 	dev_t rdev;
-	bool block;         /* a block device; a char device otherwise */
-	char syspath[256];  /* below the sysfs root: "devices/.../block/vda" */
-	unsigned n_fn;      /* DEV_VFIO, DEV_PCI_GK: guest addresses, in query order */
+	bool block;        /* a block device; a char device otherwise */
+	char syspath[256]; /* below the sysfs root: "devices/.../block/vda" */
+	unsigned n_fn;     /* DEV_VFIO, DEV_PCI_GK: guest addresses, in query order */
 	struct pci_addr guest[DEV_VFIO_MAX];
 	/* Work a probe does once (state kept between probes of one query). */
 	bool scsi_scanned;
@@ -81,8 +81,7 @@ int dev_query_from_storage(const char *driver, const char *source, struct dev_qu
  * of a virtio (mmio) or pmem disk. INVALID_ARGUMENT naming what. */
 int dev_query_blk_pci(const char *pcipath, struct dev_query *q, struct kerr *err);
 int dev_query_scsi(const char *addr, struct dev_query *q, struct kerr *err);
-int dev_query_named(enum dev_kind kind, const char *devpath, struct dev_query *q,
-		    struct kerr *err);
+int dev_query_named(enum dev_kind kind, const char *devpath, struct dev_query *q, struct kerr *err);
 /* "DDDD:BB:SS.F=<guest PCI path>", one function of a VFIO entry. */
 int dev_query_add_vfio_fn(struct dev_query *q, const char *option, struct kerr *err);
 

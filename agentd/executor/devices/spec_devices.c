@@ -54,8 +54,10 @@ static int check_updates(const Grpc__Linux *l, const struct dev_update *u, size_
 		const Grpc__LinuxDevice *a = l->devices[idx[i]];
 		for (size_t j = 0; j < i; j++) {
 			const Grpc__LinuxDevice *b = l->devices[idx[j]];
-			if (!strcmp(a->type, b->type) && a->major == b->major && a->minor == b->minor)
-				return invalid(err, "conflicting updates of one host device (%.200s)",
+			if (!strcmp(a->type, b->type) && a->major == b->major &&
+			    a->minor == b->minor)
+				return invalid(err,
+					       "conflicting updates of one host device (%.200s)",
 					       u[i].container_path);
 		}
 	}
@@ -88,8 +90,7 @@ static Grpc__LinuxDeviceCgroup *allow_rule(const struct dev_update *u)
 static int prepare_rules(Grpc__LinuxResources *res, const struct dev_update *u, size_t n,
 			 struct kerr *err)
 {
-	Grpc__LinuxDeviceCgroup **nd = realloc(res->devices,
-					       (res->n_devices + n) * sizeof(*nd));
+	Grpc__LinuxDeviceCgroup **nd = realloc(res->devices, (res->n_devices + n) * sizeof(*nd));
 	if (!nd)
 		return oom(err);
 	res->devices = nd;
@@ -97,15 +98,15 @@ static int prepare_rules(Grpc__LinuxResources *res, const struct dev_update *u, 
 		nd[res->n_devices + i] = allow_rule(&u[i]);
 		if (!nd[res->n_devices + i]) {
 			while (i-- > 0)
-				protobuf_c_message_free_unpacked(&nd[res->n_devices + i]->base, NULL);
+				protobuf_c_message_free_unpacked(&nd[res->n_devices + i]->base,
+								 NULL);
 			return oom(err);
 		}
 	}
 	return 0;
 }
 
-int spec_devices_update(Grpc__Spec *spec, const struct dev_update *u, size_t n,
-			struct kerr *err)
+int spec_devices_update(Grpc__Spec *spec, const struct dev_update *u, size_t n, struct kerr *err)
 {
 	if (n == 0)
 		return 0;
@@ -137,8 +138,7 @@ int spec_devices_update(Grpc__Spec *spec, const struct dev_update *u, size_t n,
 			free(res);
 			l->resources = NULL;
 		}
-		return res ? err->code
-			   : oom(err);
+		return res ? err->code : oom(err);
 	}
 	/* The rules that named a host device now name its guest device. */
 	for (size_t k = 0; k < res->n_devices; k++) {

@@ -38,8 +38,7 @@ struct dev_update {
 /* Apply n updates to spec (allocating linux, resources, as needed). Two
  * updates for one container path, one without a spec entry, or two entries
  * of one host device: INVALID_ARGUMENT, spec unchanged. */
-int spec_devices_update(Grpc__Spec *spec, const struct dev_update *u, size_t n,
-			struct kerr *err);
+int spec_devices_update(Grpc__Spec *spec, const struct dev_update *u, size_t n, struct kerr *err);
 
 /* A guest device the spec did not list (upstream
  * expose_guest_infiniband_devices): a linux.devices entry at path (none

@@ -70,7 +70,8 @@ static int set_key(struct uevent *ev, const char *key, size_t klen, const char *
 	if (KEY("DEVPATH"))
 		return copy_field(ev->devpath, sizeof(ev->devpath), val, vlen, "DEVPATH", err);
 	if (KEY("SUBSYSTEM"))
-		return copy_field(ev->subsystem, sizeof(ev->subsystem), val, vlen, "SUBSYSTEM", err);
+		return copy_field(ev->subsystem, sizeof(ev->subsystem), val, vlen, "SUBSYSTEM",
+				  err);
 	if (KEY("DEVNAME"))
 		return copy_field(ev->devname, sizeof(ev->devname), val, vlen, "DEVNAME", err);
 	if (KEY("DEVTYPE"))
@@ -115,10 +116,13 @@ int uevent_parse(const void *buf, size_t len, struct uevent *ev, struct kerr *er
 		return kerr_set(err, -EINVAL, "uevent without ACTION, DEVPATH or SUBSYSTEM");
 	if (!plain_path(ev->devpath, true) ||
 	    (strncmp(ev->devpath, "/devices/", 9) && strncmp(ev->devpath, "/module/", 8)))
-		return kerr_set(err, -EINVAL, "uevent DEVPATH \"%.64s\" is not a plain path below "
-				"/devices or /module", ev->devpath);
+		return kerr_set(err, -EINVAL,
+				"uevent DEVPATH \"%.64s\" is not a plain path below "
+				"/devices or /module",
+				ev->devpath);
 	if (ev->devname[0] && !plain_path(ev->devname, false))
-		return kerr_set(err, -EINVAL, "uevent DEVNAME \"%.64s\" is not a plain relative path",
+		return kerr_set(err, -EINVAL,
+				"uevent DEVNAME \"%.64s\" is not a plain relative path",
 				ev->devname);
 	if ((ev->major < 0) != (ev->minor < 0))
 		return kerr_set(err, -EINVAL, "uevent with MAJOR or MINOR alone");
@@ -147,7 +151,9 @@ int uevent_read(int fd, struct uevent *ev, struct kerr *err)
 	for (;;) {
 		struct sockaddr_nl sa;
 		struct iovec iov = { buf, sizeof(buf) };
-		struct msghdr mh = { .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov,
+		struct msghdr mh = { .msg_name = &sa,
+				     .msg_namelen = sizeof(sa),
+				     .msg_iov = &iov,
 				     .msg_iovlen = 1 };
 		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
 		if (n < 0) {
@@ -156,7 +162,8 @@ int uevent_read(int fd, struct uevent *ev, struct kerr *err)
 			if (errno == EINTR)
 				continue;
 			if (errno == ENOBUFS)
-				return kerr_set(err, -ENOBUFS, "uevents were lost (receive buffer "
+				return kerr_set(err, -ENOBUFS,
+						"uevents were lost (receive buffer "
 						"full)");
 			return kerr_set(err, -errno, "uevent socket: %s", strerror(errno));
 		}

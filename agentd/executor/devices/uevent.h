@@ -27,12 +27,12 @@
 #define UEVENT_MSG_MAX 8192
 
 struct uevent {
-	char action[16];       /* add, remove, change, bind, unbind, move, online, offline */
+	char action[16]; /* add, remove, change, bind, unbind, move, online, offline */
 	char devpath[UEVENT_PATH_MAX]; /* "/devices/..." */
 	char subsystem[64];
-	char devname[128];     /* relative to /dev ("vda", "vfio/12"); "" when none */
+	char devname[128]; /* relative to /dev ("vda", "vfio/12"); "" when none */
 	char devtype[32];
-	int major, minor;      /* -1 when absent */
+	int major, minor; /* -1 when absent */
 	uint64_t seqnum;
 };
 

@@ -99,8 +99,8 @@ static int vfio_bind(int sysfd, const char *dir, const char *bdf, struct kerr *e
 	return r;
 }
 
-int vfio_probe(const struct dev_env *env, int sysfd, const struct dev_query *q,
-	       struct dev_found *f, struct kerr *err)
+int vfio_probe(const struct dev_env *env, int sysfd, const struct dev_query *q, struct dev_found *f,
+	       struct kerr *err)
 {
 	(void)env;
 	cleanup_close int devs = sys_openat2(sysfd, "devices", O_PATH | O_DIRECTORY | O_CLOEXEC,

@@ -22,8 +22,8 @@
 /* Look for q's functions below sysfd (the sysfs root): 0 with f filled
  * (f->syspath: the group's "devices/virtual/vfio/<N>" for DEV_VFIO),
  * -ENOENT while something is missing, another negative code with err. */
-int vfio_probe(const struct dev_env *env, int sysfd, const struct dev_query *q,
-	       struct dev_found *f, struct kerr *err);
+int vfio_probe(const struct dev_env *env, int sysfd, const struct dev_query *q, struct dev_found *f,
+	       struct kerr *err);
 
 /* The IOMMU group of the PCI function at dir (below sysfd): 0 with *group,
  * -ENOENT when it has none. */

@@ -79,7 +79,6 @@ static void drop_exec(struct container *ct, struct ctr_exec *ex)
 		}
 }
 
-
 static struct pending *pend_of(struct ipc_pending *q)
 {
 	return q ? ipc_pending_entry(q, struct pending, req) : NULL;
@@ -130,8 +129,7 @@ static int pend_send(struct container *ct, struct ipc_chan *to, struct ipc_pendi
 }
 
 /* Answer every waiting request with e (their launcher or monitor is gone). */
-static void pend_fail_all(struct container *ct, struct ipc_pending_list *list,
-			  const struct kerr *e)
+static void pend_fail_all(struct container *ct, struct ipc_pending_list *list, const struct kerr *e)
 {
 	struct pending *p;
 	while ((p = pend_of(ipc_pending_pop(list)))) {
@@ -163,8 +161,8 @@ static int under_root(const char *root, const char *path, const char *what, char
 	size_t n = strlen(root);
 	if (strncmp(r, root, n) != 0 || (r[n] != '/' && r[n] != '\0' && strcmp(root, "/") != 0))
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EPERM,
-				       "%s %s (%s) is not below the shared directory %s", what, path,
-				       r, root);
+				       "%s %s (%s) is not below the shared directory %s", what,
+				       path, r, root);
 	return 0;
 }
 
@@ -191,7 +189,8 @@ static int check_paths(struct executor *x, struct container *ct, struct kerr *er
 		return r;
 	if (strcmp(root, x->o.shared_dir) == 0)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EPERM,
-				       "Root.Path %s is the shared directory itself", s->root->path);
+				       "Root.Path %s is the shared directory itself",
+				       s->root->path);
 	char *slash = strrchr(root, '/');
 	if (slash && slash != root)
 		*slash = '\0';
@@ -368,7 +367,8 @@ static void on_remove_timeout(struct loop *l, void *data)
 	struct kerr e = { 0 };
 	kerr_set_status(&e, GRPC_DEADLINE_EXCEEDED, -ETIME,
 			"container %s: removal did not finish within the timeout (it goes on in "
-			"the background)", ct->id);
+			"the background)",
+			ct->id);
 	answer_fe_error(ct->x, ct->rm_fe_gen, ct->rm_fe_id, &e);
 }
 
@@ -470,7 +470,8 @@ static int on_launcher_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 			} else {
 				e = (struct kerr){ 0 };
 				kerr_set_status(&e, GRPC_ABORTED, -ECANCELED,
-						"container %s: removed while being created", ct->id);
+						"container %s: removed while being created",
+						ct->id);
 				answer_fe_error(ct->x, p->fe_gen, p->fe_id, &e);
 			}
 		} else {
@@ -505,7 +506,8 @@ static int on_launcher_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, 
 			if (ex)
 				drop_exec(ct, ex);
 			if (ok)
-				kerr_set_status(&e, GRPC_INTERNAL, -EIO, "exec %s vanished", p->exec_id);
+				kerr_set_status(&e, GRPC_INTERNAL, -EIO, "exec %s vanished",
+						p->exec_id);
 			answer_fe_error(ct->x, p->fe_gen, p->fe_id, &e);
 		}
 		break;
@@ -830,14 +832,14 @@ int on_create_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	}
 	if (!req->oci || !req->oci->process || !req->oci->root || !req->oci->root->path[0]) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
-				"container %s: the OCI spec needs a process and a root path", ct->id);
+				"container %s: the OCI spec needs a process and a root path",
+				ct->id);
 		goto bad;
 	}
 	/* The sandbox's guest hooks run like the spec's own (upstream
 	 * append_guest_hooks); checked with them. */
-	if (hooks_host_check(x, req->oci, &e) < 0 ||
-	    guest_hooks_append(x, req->oci, &e) < 0 || sandbox_set_pidns(x, req, &e) < 0 ||
-	    spec_check(req->oci, ct->id, &e) < 0)
+	if (hooks_host_check(x, req->oci, &e) < 0 || guest_hooks_append(x, req->oci, &e) < 0 ||
+	    sandbox_set_pidns(x, req, &e) < 0 || spec_check(req->oci, ct->id, &e) < 0)
 		goto bad;
 	/* Devices first (upstream add_devices, and add_storages' waits):
 	 * the spec names guest devices only once they are found. The
@@ -937,8 +939,8 @@ int on_exec_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 		goto bad;
 	}
 	if (ct->removing || ct->state != CTR_RUNNING || ct->init_exited || !ct->el) {
-		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -ESRCH,
-				"container %s is not running", ct->id);
+		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -ESRCH, "container %s is not running",
+				ct->id);
 		goto bad;
 	}
 	if (ct->paused || ct->frz_timer) {
@@ -984,8 +986,8 @@ int on_exec_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 	ct->n_execs++;
 	/* The launcher decodes it again: what it runs is exactly what was
 	 * checked here. */
-	if (pend_send(ct, ct->el, &ct->pl, m, req->exec_id, IPC_LAUNCH_EXEC, m->payload,
-		      m->len, &e) < 0) {
+	if (pend_send(ct, ct->el, &ct->pl, m, req->exec_id, IPC_LAUNCH_EXEC, m->payload, m->len,
+		      &e) < 0) {
 		drop_exec(ct, ex);
 		goto bad;
 	}
@@ -1029,8 +1031,7 @@ static uint32_t init_signal(struct container *ct, uint32_t sig)
 		return sig;
 	}
 	if (r == 0) {
-		log_info("container %s: its init has no SIGTERM handler: SIGKILL instead",
-			 ct->id);
+		log_info("container %s: its init has no SIGTERM handler: SIGKILL instead", ct->id);
 		return SIGKILL;
 	}
 	return sig;
@@ -1074,11 +1075,11 @@ int on_signal_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 				ct->id);
 		return answer_fail(c, m->hdr.id, &e, err);
 	}
-	struct ipc_process_signal out = { .signal = name[0] ? q->signal : init_signal(ct, q->signal) };
+	struct ipc_process_signal out = { .signal = name[0] ? q->signal
+							    : init_signal(ct, q->signal) };
 	memcpy(out.container_id, q->container_id, sizeof(out.container_id));
 	snprintf(out.exec_id, sizeof(out.exec_id), "%s", name);
-	if (pend_send(ct, ct->em, &ct->pm, m, name, IPC_MON_SIGNAL, &out, sizeof(out),
-		      &e) < 0)
+	if (pend_send(ct, ct->em, &ct->pm, m, name, IPC_MON_SIGNAL, &out, sizeof(out), &e) < 0)
 		return answer_fail(c, m->hdr.id, &e, err);
 	return 0;
 }
@@ -1106,7 +1107,7 @@ int on_update_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	if (ct->removing || ct->state == CTR_STOPPED || ct->state == CTR_CREATING || !ct->cg) {
 		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -ESRCH,
 				"container %s: cannot update: it is %s", ct->id,
-				ct->removing		     ? "being removed"
+				ct->removing                ? "being removed"
 				: ct->state == CTR_CREATING ? "being created"
 							    : "stopped");
 		goto bad;
@@ -1193,15 +1194,17 @@ static int pause_or_resume(struct ipc_chan *c, struct ipc_msg *m, struct executo
 	const char *why = NULL;
 	if (ct->frz_timer)
 		why = "a pause or resume is in progress";
-	else if (ct->state == CTR_CREATING || ct->state == CTR_STOPPED || ct->init_exited || !ct->cg)
+	else if (ct->state == CTR_CREATING || ct->state == CTR_STOPPED || ct->init_exited ||
+		 !ct->cg)
 		why = ct->state == CTR_CREATING ? "it is being created" : "it is stopped";
 	else if (freeze && ct->paused)
 		why = "it is already paused";
 	else if (!freeze && !ct->paused)
 		why = "it is not paused";
 	if (why) {
-		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EALREADY, "container %s: cannot %s: %s",
-				ct->id, freeze ? "pause" : "resume", why);
+		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -EALREADY,
+				"container %s: cannot %s: %s", ct->id, freeze ? "pause" : "resume",
+				why);
 		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	if (cg_freeze(ct->cg, freeze, &e) < 0) {

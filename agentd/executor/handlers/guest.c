@@ -58,8 +58,6 @@ static int reply_ok(struct ipc_chan *c, const struct ipc_msg *m, struct kerr *er
 	return ipc_chan_send(c, IPC_OK, m->hdr.id, NULL, 0, -1, err);
 }
 
-
-
 /* ---- SetGuestDateTime ---- */
 
 int on_set_guest_date_time(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
@@ -71,14 +69,15 @@ int on_set_guest_date_time(struct ipc_chan *c, struct ipc_msg *m, void *data, st
 	if (t.sec < 0 || t.usec < 0 || t.usec > 999999) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
 				"SetGuestDateTime: %" PRId64 " s %" PRId64 " us is not a time "
-				"(seconds >= 0, microseconds 0..999999)", t.sec, t.usec);
+				"(seconds >= 0, microseconds 0..999999)",
+				t.sec, t.usec);
 		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	struct timeval tv = { .tv_sec = (time_t)t.sec, .tv_usec = (suseconds_t)t.usec };
 	if (settimeofday(&tv, NULL) < 0) {
 		kerr_set_status(&e, errno == EINVAL ? GRPC_INVALID_ARGUMENT : GRPC_INTERNAL, -errno,
-				"SetGuestDateTime: settimeofday(%" PRId64 ".%06" PRId64 "): %s", t.sec,
-				t.usec, strerror(errno));
+				"SetGuestDateTime: settimeofday(%" PRId64 ".%06" PRId64 "): %s",
+				t.sec, t.usec, strerror(errno));
 		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	log_info("guest clock set to %" PRId64 ".%06" PRId64, t.sec, t.usec);
@@ -291,9 +290,10 @@ static int clear_name(int pfd, const char *name, bool dir_ok, const char *path, 
 {
 	struct stat st;
 	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0
-				       : kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: stat %s: %s",
-							 path, strerror(errno));
+		return errno == ENOENT
+			       ? 0
+			       : kerr_set_status(err, GRPC_INTERNAL, -errno,
+						 "CopyFile: stat %s: %s", path, strerror(errno));
 	if (S_ISDIR(st.st_mode)) {
 		if (dir_ok)
 			return 0;
@@ -319,8 +319,8 @@ static int copy_dir(int pfd, const char *name, const Grpc__CopyFileRequest *q, s
 	if (fd < 0)
 		return kerr_prefix(err, "CopyFile %s", q->path);
 	if (fchmod(fd, mode) < 0)
-		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: chmod %s: %s", q->path,
-				       strerror(errno));
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: chmod %s: %s",
+				       q->path, strerror(errno));
 	return own_fd(fd, q->uid, q->gid, q->path, err);
 }
 
@@ -344,8 +344,8 @@ static int copy_link(int pfd, const char *name, const Grpc__CopyFileRequest *q, 
 	return 0;
 }
 
-static int copy_regular(int pfd, const char *name, const Grpc__CopyFileRequest *q,
-			bool *complete, struct kerr *err)
+static int copy_regular(int pfd, const char *name, const Grpc__CopyFileRequest *q, bool *complete,
+			struct kerr *err)
 {
 	char tmp[NAME_MAX + 1];
 	if (snprintf(tmp, sizeof(tmp), "%s%s", name, COPY_TMP_SUFFIX) >= (int)sizeof(tmp))
@@ -371,17 +371,19 @@ static int copy_regular(int pfd, const char *name, const Grpc__CopyFileRequest *
 				       strerror(errno));
 	if (st.st_size != q->offset)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "CopyFile: chunk at offset %" PRId64 " of %s, but %lld bytes "
-				       "were written: chunks must come in order", q->offset, q->path,
-				       (long long)st.st_size);
+				       "CopyFile: chunk at offset %" PRId64
+				       " of %s, but %lld bytes "
+				       "were written: chunks must come in order",
+				       q->offset, q->path, (long long)st.st_size);
 	for (size_t done = 0; done < q->data.len;) {
 		ssize_t n = pwrite(fd, q->data.data + done, q->data.len - done,
 				   (off_t)q->offset + (off_t)done);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return kerr_set_status(err, errno == ENOSPC ? GRPC_RESOURCE_EXHAUSTED
-								    : GRPC_INTERNAL,
+			return kerr_set_status(err,
+					       errno == ENOSPC ? GRPC_RESOURCE_EXHAUSTED
+							       : GRPC_INTERNAL,
 					       -errno, "CopyFile: write %s: %s", q->path,
 					       strerror(errno));
 		done += (size_t)n;
@@ -392,8 +394,8 @@ static int copy_regular(int pfd, const char *name, const Grpc__CopyFileRequest *
 	}
 	/* No setuid/setgid bits from the host on files. */
 	if (fchmod(fd, q->file_mode & (S_ISVTX | 0777)) < 0)
-		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: chmod %s: %s", q->path,
-				       strerror(errno));
+		return kerr_set_status(err, GRPC_INTERNAL, -errno, "CopyFile: chmod %s: %s",
+				       q->path, strerror(errno));
 	int r = own_fd(fd, q->uid, q->gid, q->path, err);
 	if (r < 0)
 		return r;
@@ -412,7 +414,8 @@ static int guest_copy_file_check(const Grpc__CopyFileRequest *q, struct kerr *er
 	if (type != 0 && type != S_IFREG && type != S_IFDIR && type != S_IFLNK)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "CopyFile: file_mode 0%o is not a regular file, directory "
-				       "or symlink", q->file_mode);
+				       "or symlink",
+				       q->file_mode);
 	/* file_mode is a stat(2) st_mode (type and permission bits) from
 	 * both runtimes; dir_mode is taken & 0777, as upstream, which drops
 	 * the Go runtime's os.ModeDir (bit 31) and runtime-rs's S_IFDIR. */
@@ -429,7 +432,8 @@ static int guest_copy_file_check(const Grpc__CopyFileRequest *q, struct kerr *er
 		    q->offset > q->file_size || (int64_t)q->data.len > q->file_size - q->offset)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 					       "CopyFile: %zu bytes at offset %" PRId64
-					       " do not fit a file of %" PRId64 " bytes (at most %lld)",
+					       " do not fit a file of %" PRId64
+					       " bytes (at most %lld)",
 					       q->data.len, q->offset, q->file_size, COPY_FILE_MAX);
 	}
 	return 0;
@@ -621,7 +625,8 @@ int on_mem_hotplug_by_probe(struct ipc_chan *c, struct ipc_msg *m, void *data, s
 		kerr_set_status(&e, errno == ENOENT ? GRPC_FAILED_PRECONDITION : GRPC_INTERNAL,
 				-errno, "MemHotplugByProbe: open %s: %s%s", SYSFS_MEMORY_PROBE,
 				strerror(errno),
-				errno == ENOENT ? " (kernel without CONFIG_ARCH_MEMORY_PROBE)" : "");
+				errno == ENOENT ? " (kernel without CONFIG_ARCH_MEMORY_PROBE)"
+						: "");
 		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	for (size_t i = 0; i < m->len / 8; i++) {
@@ -673,7 +678,8 @@ int swap_header_write(int fd, size_t page_size, struct kerr *err)
 	if (pages < SWAP_MIN_PAGES)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "%lld bytes is too small for swap: at least %u pages of %zu "
-				       "bytes", (long long)size, SWAP_MIN_PAGES, page_size);
+				       "bytes",
+				       (long long)size, SWAP_MIN_PAGES, page_size);
 	if (pages - 1 > UINT32_MAX)
 		pages = (uint64_t)UINT32_MAX + 1;
 	cleanup_free unsigned char *page = calloc(1, page_size);

@@ -58,7 +58,7 @@ static int check_dir_chain(const char *path, struct kerr *err)
 {
 	char buf[PATH_MAX];
 	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + strlen(buf);; ) {
+	for (char *p = buf + strlen(buf);;) {
 		struct stat st;
 		if (lstat(buf[0] ? buf : "/", &st) < 0)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno, "%s: %s",
@@ -67,11 +67,13 @@ static int check_dir_chain(const char *path, struct kerr *err)
 		if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode) ||
 		    !(leaf ? trusted(&st) : trusted_dir(&st)))
 			return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EPERM,
-					       "guest_hook_path %s: %s is %s", path, buf[0] ? buf : "/",
-					       S_ISLNK(st.st_mode)  ? "a symlink"
-					       : !S_ISDIR(st.st_mode) ? "not a directory"
-								     : "not root's alone (owner or "
-								       "group/other write)");
+					       "guest_hook_path %s: %s is %s", path,
+					       buf[0] ? buf : "/",
+					       S_ISLNK(st.st_mode) ? "a symlink"
+					       : !S_ISDIR(st.st_mode)
+						       ? "not a directory"
+						       : "not root's alone (owner or "
+							 "group/other write)");
 		if (p == buf)
 			break;
 		while (p > buf && *p != '/')
@@ -104,8 +106,7 @@ static Grpc__Hook *hook_new(const char *path, const char *name, const char *kind
 /* The hooks of <dir>/<kind>, sorted by name; a missing directory has none.
  * A directory or hook that is not root's alone is logged and left out;
  * only running out of memory fails. */
-static int find(const char *dir, const char *kind, Grpc__Hook ***out, size_t *n,
-		struct kerr *err)
+static int find(const char *dir, const char *kind, Grpc__Hook ***out, size_t *n, struct kerr *err)
 {
 	char sub[PATH_MAX];
 	snprintf(sub, sizeof(sub), "%s/%s", dir, kind);
@@ -133,7 +134,8 @@ static int find(const char *dir, const char *kind, Grpc__Hook ***out, size_t *n,
 	for (int i = 0; i < cnt; i++) {
 		char path[PATH_MAX];
 		if (r >= 0 && names[i]->d_name[0] != '.' &&
-		    snprintf(path, sizeof(path), "%s/%s", sub, names[i]->d_name) < (int)sizeof(path) &&
+		    snprintf(path, sizeof(path), "%s/%s", sub, names[i]->d_name) <
+			    (int)sizeof(path) &&
 		    lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111)) {
 			if (!trusted(&st)) {
 				log_warn("guest hooks: %s is not root's alone: left out", path);
@@ -186,11 +188,13 @@ static int check_hook_path(struct executor *x, const char *path, struct kerr *er
 	if (path[0] != '/' || strlen(path) >= PATH_MAX - 64 || strstr(path, "/../") ||
 	    strstr(path, "/./"))
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "guest_hook_path \"%.200s\" is not a plain absolute path", path);
+				       "guest_hook_path \"%.200s\" is not a plain absolute path",
+				       path);
 	if (!strncmp(path, x->o.shared_dir, sl) && (path[sl] == '/' || path[sl] == '\0'))
 		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EPERM,
 				       "guest_hook_path %s is below the shared directory %s, which "
-				       "the host writes", path, x->o.shared_dir);
+				       "the host writes",
+				       path, x->o.shared_dir);
 	return check_dir_chain(path, err);
 }
 

@@ -45,7 +45,8 @@ static int net_check_ifname(const char *n, const char *what, struct kerr *err)
 	if (!ok)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "%s \"%.32s\" is not an interface name (1..%d printable "
-				       "bytes, no '/', ':' or blank)", what, n, IFNAMSIZ - 1);
+				       "bytes, no '/', ':' or blank)",
+				       what, n, IFNAMSIZ - 1);
 	return 0;
 }
 
@@ -53,12 +54,11 @@ static int net_parse_mac(const char *s, uint8_t mac[6], const char *what, struct
 {
 	unsigned v[6];
 	char end;
-	if (strlen(s) != 17 ||
-	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-		   &end) != 6)
+	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3],
+				      &v[4], &v[5], &end) != 6)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "%s \"%.32s\" is not a MAC address (aa:bb:cc:dd:ee:ff)", what,
-				       s);
+				       "%s \"%.32s\" is not a MAC address (aa:bb:cc:dd:ee:ff)",
+				       what, s);
 	for (int i = 0; i < 6; i++)
 		mac[i] = (uint8_t)v[i];
 	return 0;
@@ -78,12 +78,12 @@ static int net_parse_ip(const char *s, int fam, uint8_t out[16], int *out_fam, c
 	}
 	return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL, "%s \"%.64s\" is not an %s",
 			       what, s,
-			       fam == AF_INET ? "IPv4 address" : fam == AF_INET6 ? "IPv6 address"
-										: "IP address");
+			       fam == AF_INET    ? "IPv4 address"
+			       : fam == AF_INET6 ? "IPv6 address"
+						 : "IP address");
 }
 
-static int parse_prefix(const char *s, int fam, unsigned *out, const char *what,
-			struct kerr *err)
+static int parse_prefix(const char *s, int fam, unsigned *out, const char *what, struct kerr *err)
 {
 	char *end;
 	errno = 0;
@@ -203,7 +203,6 @@ static Types__Interface *iface_msg(const struct link *k, const struct addrs *as)
 	}
 	return i;
 }
-
 
 /* The interface list as the host sees it: every link with its addresses. */
 static int interfaces(struct nl *nl, Grpc__Interfaces *out, struct kerr *err)
@@ -347,7 +346,7 @@ static int check_interface(const Types__Interface *in, uint8_t mac[6], struct wa
 
 /* The link with hardware address mac, or NULL (e says why). */
 static const struct link *link_by_mac(const struct links *ls, const uint8_t mac[6],
-				    const char *hwaddr, struct kerr *e)
+				      const char *hwaddr, struct kerr *e)
 {
 	for (size_t i = 0; i < ls->n; i++)
 		if (ls->v[i].mac_len == 6 && !memcmp(ls->v[i].mac, mac, 6))
@@ -357,7 +356,8 @@ static const struct link *link_by_mac(const struct links *ls, const uint8_t mac[
 	 * find_link text: "Link not found (Address: <mac>)". */
 	kerr_set_status(e, GRPC_NOT_FOUND, -ENODEV,
 			"UpdateInterface: Link not found (Address: %s): no link has this "
-			"hardware address", hwaddr);
+			"hardware address",
+			hwaddr);
 	return NULL;
 }
 
@@ -389,8 +389,9 @@ static int add_addresses(struct nl *nl, const struct link *k, const char *old_na
 static int rename_link(struct nl *nl, const struct links *ls, int index, const char *old_name,
 		       const Types__Interface *in, struct kerr *e)
 {
-	const struct link *other =
-		*in->name && strcmp(old_name, in->name) ? net_link_by_name(ls, in->name) : NULL;
+	const struct link *other = *in->name && strcmp(old_name, in->name)
+					   ? net_link_by_name(ls, in->name)
+					   : NULL;
 	int other_index = other ? other->index : 0;
 	if (other_index) {
 		char tmp[IFNAMSIZ];
@@ -660,7 +661,8 @@ int on_add_arp_neighbors(struct ipc_chan *c, struct ipc_msg *m, void *data, stru
 	size_t n = q->neighbors ? q->neighbors->n_arpneighbors : 0;
 	if (n > NET_MAX_NEIGH) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -E2BIG,
-				"AddARPNeighbors: %zu neighbours is more than %u", n, NET_MAX_NEIGH);
+				"AddARPNeighbors: %zu neighbours is more than %u", n,
+				NET_MAX_NEIGH);
 		goto bad;
 	}
 	if (nl_open(&nl, &e) < 0 || list_links(&nl, &ls, &e) < 0)
@@ -684,8 +686,8 @@ int on_add_arp_neighbors(struct ipc_chan *c, struct ipc_msg *m, void *data, stru
 				goto bad;
 			if (a->state < 0 || a->state > 0xffff || a->flags < 0 || a->flags > 0xff) {
 				kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
-						"%s: state %d / flags %d out of range", what, a->state,
-						a->flags);
+						"%s: state %d / flags %d out of range", what,
+						a->state, a->flags);
 				goto bad;
 			}
 			const struct link *k = net_link_by_name(&ls, a->device);
@@ -704,7 +706,8 @@ int on_add_arp_neighbors(struct ipc_chan *c, struct ipc_msg *m, void *data, stru
 				.ndm_state = (uint16_t)(a->state ? a->state : NUD_PERMANENT),
 				.ndm_flags = (uint8_t)a->flags,
 			};
-			nl_msg_init(&msg, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, &nd, sizeof(nd));
+			nl_msg_init(&msg, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, &nd,
+				    sizeof(nd));
 			if (nl_attr_put(&msg, NDA_DST, ip, fam == AF_INET ? 4 : 16) < 0 ||
 			    (*a->lladdr && nl_attr_put(&msg, NDA_LLADDR, mac, 6) < 0)) {
 				kerr_set(&e, -EMSGSIZE, "netlink message too large");

@@ -43,10 +43,10 @@
 struct oom_watch {
 	struct executor *x;
 	char cid[IPC_ID_MAX];
-	char *dir;        /* the cgroup's memory directory */
+	char *dir; /* the cgroup's memory directory */
 	bool v2;
-	int fd;           /* v1 eventfd, v2 inotify; -1 once stopped */
-	uint64_t kills;   /* oom_kill count at the last look */
+	int fd;         /* v1 eventfd, v2 inotify; -1 once stopped */
+	uint64_t kills; /* oom_kill count at the last look */
 	/* v1: the eventfd fires when the cgroup enters OOM, before the kill
 	 * is counted: the counter is looked at again for a while. */
 	struct loop_timer *recheck;

@@ -155,7 +155,8 @@ static int send_check(struct executor *x, struct policy_check *k, uint32_t type,
 	if (r < 0)
 		return kerr_set_status(err, GRPC_UNAVAILABLE, r, "policy process: %s", err->msg);
 	if (!p->chan)
-		return kerr_set_status(err, GRPC_UNAVAILABLE, -EPIPE, "the policy process went away");
+		return kerr_set_status(err, GRPC_UNAVAILABLE, -EPIPE,
+				       "the policy process went away");
 	k->sent_ns = loop_now_ns();
 	ipc_pending_add(&p->pending, &k->req, type, id);
 	arm_timer(x);
@@ -293,8 +294,8 @@ static void request_answered(struct executor *x, struct policy_check *k, const s
 		/* upstream: INTERNAL "<ep>: internal error ..."; the bounds keep
 		 * their own status (DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED) */
 		struct kerr e = { 0 };
-		kerr_set_status(&e, why.status, why.code, "%s: policy check failed: %s", k->endpoint,
-				why.msg);
+		kerr_set_status(&e, why.status, why.code, "%s: policy check failed: %s",
+				k->endpoint, why.msg);
 		log_warn("%s", e.msg);
 		ipc_deferred_refuse(k->d, &e);
 		return;
@@ -386,14 +387,20 @@ static int on_policy_reply(struct ipc_chan *c, struct ipc_msg *m, void *data, st
 	struct policy_check *k = ipc_pending_entry(q, struct policy_check, req);
 	take_base(p, m);
 	switch (k->kind) {
-	case CHECK_REQUEST: request_answered(x, k, m); break;
+	case CHECK_REQUEST:
+		request_answered(x, k, m);
+		break;
 	case CHECK_MONITOR:
 		monitor_answered(x, k,
 				 m->hdr.type == IPC_POLICY_VERDICT &&
 					 ((const struct ipc_policy_verdict *)m->in)->allowed);
 		break;
-	case CHECK_LOAD: load_answered(x, m); break;
-	case CHECK_SET: set_answered(x, k, m); break;
+	case CHECK_LOAD:
+		load_answered(x, m);
+		break;
+	case CHECK_SET:
+		set_answered(x, k, m);
+		break;
 	}
 	check_free(k);
 	return 0;
@@ -560,7 +567,8 @@ int on_set_policy(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr
 	if (len == 0 || len > IPC_POLICY_TEXT_MAX) {
 		check_free(k);
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
-				"SetPolicy: a policy of %zu bytes (1..%u)", len, IPC_POLICY_TEXT_MAX);
+				"SetPolicy: a policy of %zu bytes (1..%u)", len,
+				IPC_POLICY_TEXT_MAX);
 		return answer_fail(c, m->hdr.id, &e, err);
 	}
 	/* upstream set_policy: a new engine, its state empty */

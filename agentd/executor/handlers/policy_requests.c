@@ -62,8 +62,8 @@ union request {
 
 /* u (holding the request's defaults) filled field by field from m's fixed
  * struct or bytes; a path is copied into path. */
-static int fill_request(const struct ipc_msg *m, const struct ipc_type_desc *d,
-			union request *u, char path[IPC_PATH_MAX], struct kerr *err)
+static int fill_request(const struct ipc_msg *m, const struct ipc_type_desc *d, union request *u,
+			char path[IPC_PATH_MAX], struct kerr *err)
 {
 	const void *p = m->in;
 	switch (m->hdr.type) {
@@ -137,7 +137,8 @@ json_t *policy_request_input(const struct ipc_msg *m, struct kerr *err)
 	const struct ipc_type_desc *d = ipc_type_info(m->hdr.type);
 	const struct rpc_method *rm = method_of(m->hdr.type);
 	if (!rm) {
-		kerr_set_status(err, GRPC_INTERNAL, -EINVAL, "%s serves no RPC", ipc_type_name(m->hdr.type));
+		kerr_set_status(err, GRPC_INTERNAL, -EINVAL, "%s serves no RPC",
+				ipc_type_name(m->hdr.type));
 		return NULL;
 	}
 	if (d->pb)

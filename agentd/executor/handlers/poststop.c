@@ -70,7 +70,8 @@ bool poststop_start(struct container *ct)
 	}
 	pid_t pid = fork();
 	if (pid < 0) {
-		log_error("container %s: poststop hooks not run: fork: %s", ct->id, strerror(errno));
+		log_error("container %s: poststop hooks not run: fork: %s", ct->id,
+			  strerror(errno));
 		return false;
 	}
 	if (pid == 0)
@@ -81,7 +82,8 @@ bool poststop_start(struct container *ct)
 					    loop_now_ns() + (uint64_t)total * 1000000000ull,
 					    on_deadline, ct);
 	if (!ct->poststop_timer)
-		log_error("container %s: no deadline for the poststop hooks (out of memory)", ct->id);
+		log_error("container %s: no deadline for the poststop hooks (out of memory)",
+			  ct->id);
 	log_info("container %s: %zu poststop hook(s) running (pid %d, at most %lld s)", ct->id, n,
 		 (int)pid, (long long)total);
 	return true;

@@ -94,8 +94,8 @@ static bool module_name_ok(const char *s)
 	if (l == 0 || l > 64)
 		return false;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      *s == '_' || *s == '-'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
 			return false;
 	return true;
 }
@@ -123,16 +123,19 @@ static int modules_check(Grpc__KernelModule **mods, size_t n, struct kerr *err)
 		if (!module_name_ok(mods[i]->name))
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 					       "CreateSandbox: kernel_modules[%zu] name \"%.64s\" is not "
-					       "a module name ([A-Za-z0-9_-], 1..64)", i, mods[i]->name);
+					       "a module name ([A-Za-z0-9_-], 1..64)",
+					       i, mods[i]->name);
 		if (mods[i]->n_parameters > MODULE_PARAMS_MAX)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -E2BIG,
 					       "CreateSandbox: kernel_modules[%zu]: more than %u "
-					       "parameters", i, MODULE_PARAMS_MAX);
+					       "parameters",
+					       i, MODULE_PARAMS_MAX);
 		for (size_t j = 0; j < mods[i]->n_parameters; j++)
 			if (!module_param_ok(mods[i]->parameters[j]))
 				return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 						       "CreateSandbox: kernel_modules[%zu] parameter "
-						       "%zu is not key=value (printable, no blank)", i, j);
+						       "%zu is not key=value (printable, no blank)",
+						       i, j);
 	}
 	return 0;
 }
@@ -200,7 +203,8 @@ static int modprobe(struct executor *x, const Grpc__KernelModule *mod, struct ke
 			continue;
 		if (n <= 0)
 			break; /* EOF: modprobe is done (or closed its output) */
-		size_t keep = (size_t)n < MODPROBE_OUTPUT_MAX - got ? (size_t)n : MODPROBE_OUTPUT_MAX - got;
+		size_t keep = (size_t)n < MODPROBE_OUTPUT_MAX - got ? (size_t)n
+								    : MODPROBE_OUTPUT_MAX - got;
 		memcpy(out + got, buf, keep);
 		got += keep;
 	}
@@ -249,7 +253,8 @@ static int dns_check(char **dns, size_t n, struct kerr *err)
 		if (!ok)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 					       "CreateSandbox: dns[%zu] must be at most %u printable "
-					       "bytes on one line", i, DNS_LINE_MAX);
+					       "bytes on one line",
+					       i, DNS_LINE_MAX);
 	}
 	return 0;
 }
@@ -354,14 +359,16 @@ static int pidns_pin(struct executor *x, struct container *ct, struct kerr *err)
 	if (ct->removing || ct->init_pid <= 0 || ct->init_exited)
 		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ESRCH,
 				       "Sandbox does not have sandbox_pidns: the pod's first "
-				       "container %s has no running init", ct->id);
+				       "container %s has no running init",
+				       ct->id);
 	char path[64];
 	struct stat st;
 	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)ct->init_pid);
 	if (stat(path, &st) < 0 || procfs_ppid(ct->init_pid) != ct->x_pid)
 		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ESRCH,
 				       "Sandbox does not have sandbox_pidns: the init of the pod's "
-				       "first container %s is gone", ct->id);
+				       "first container %s is gone",
+				       ct->id);
 	snprintf(x->sb.pidns_ctr, sizeof(x->sb.pidns_ctr), "%s", ct->id);
 	x->sb.pidns_dev = st.st_dev;
 	x->sb.pidns_ino = st.st_ino;
@@ -405,7 +412,8 @@ static int shared_pidns_path(struct executor *x, char *path, size_t len, struct 
 	    st.st_ino != x->sb.pidns_ino)
 		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ESRCH,
 				       "the pod's pid namespace is gone with the init of its first "
-				       "container %s", x->sb.pidns_ctr);
+				       "container %s",
+				       x->sb.pidns_ctr);
 	snprintf(path, len, "%s", p);
 	return 0;
 }
@@ -491,7 +499,8 @@ static int dns_bind(struct executor *x, int fd, struct kerr *err)
 					       GUEST_DNS_FILE, strerror(errno));
 		close(f);
 	}
-	cleanup_close int tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	cleanup_close int tree = open_tree(fd, "",
+					   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
 	if (tree < 0 || move_mount(tree, "", AT_FDCWD, GUEST_DNS_FILE, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		return kerr_set_status(err, GRPC_INTERNAL, -errno, "bind the DNS file over %s: %s",
 				       GUEST_DNS_FILE, strerror(errno));
@@ -537,7 +546,8 @@ static int dns_setup(struct executor *x, char **dns, size_t n, struct kerr *err)
 		return kerr_prefix(err, "%s/sandbox", x->o.shared_dir);
 	if (!x->init_daemon) {
 		log_info("DNS: %zu lines written to %s/sandbox/resolv.conf; not the guest's init: "
-			 "%s left alone", lines, x->o.shared_dir, GUEST_DNS_FILE);
+			 "%s left alone",
+			 lines, x->o.shared_dir, GUEST_DNS_FILE);
 		return 0;
 	}
 	int r = dns_bind(x, fd, err);
@@ -563,7 +573,8 @@ static void on_watch_timer(struct loop *l, void *data)
 void storage_watch_schedule(struct executor *x)
 {
 	if (!watch_timer && watch_count() > 0)
-		watch_timer = loop_timer_add(x->loop, loop_now_ns() + WATCH_INTERVAL_MS * 1000000ull,
+		watch_timer = loop_timer_add(x->loop,
+					     loop_now_ns() + WATCH_INTERVAL_MS * 1000000ull,
 					     on_watch_timer, x);
 }
 
@@ -573,7 +584,8 @@ int on_create_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 	const Grpc__CreateSandboxRequest *req = m->in;
 	struct kerr e = { 0 };
 	if (req->sandbox_id[0] && !ipc_id_valid(req->sandbox_id, false)) {
-		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL, "CreateSandbox: invalid sandbox id");
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"CreateSandbox: invalid sandbox id");
 		goto out;
 	}
 	if (strlen(req->hostname) >= sizeof(x->sb.hostname)) {
@@ -690,7 +702,8 @@ void sandbox_free(struct executor *x)
 /* RemoveStaleVirtiofsShareMounts (upstream remove_stale_virtiofs_share_mounts):
  * look up every mount below <shared>/shared/containers, so virtiofsd drops
  * what the host removed; nothing to fail on, as upstream. */
-int on_remove_stale_virtiofs_share_mounts(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+int on_remove_stale_virtiofs_share_mounts(struct ipc_chan *c, struct ipc_msg *m, void *data,
+					  struct kerr *err)
 {
 	struct executor *x = data;
 	char dir[PATH_MAX];
@@ -709,7 +722,8 @@ int on_update_ephemeral_mounts(struct ipc_chan *c, struct ipc_msg *m, void *data
 	struct kerr e = { 0 };
 	if (req->n_storages > 64) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -E2BIG,
-				"UpdateEphemeralMounts: %zu storages is more than 64", req->n_storages);
+				"UpdateEphemeralMounts: %zu storages is more than 64",
+				req->n_storages);
 		goto out;
 	}
 	struct storage_policy pol;

@@ -10,7 +10,8 @@
 
 int on_create_sandbox(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_update_ephemeral_mounts(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
-int on_remove_stale_virtiofs_share_mounts(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
+int on_remove_stale_virtiofs_share_mounts(struct ipc_chan *c, struct ipc_msg *m, void *data,
+					  struct kerr *err);
 /* A container was forgotten: finishes a pending DestroySandbox when it was
  * the last one. */
 void sandbox_container_gone(struct executor *x);

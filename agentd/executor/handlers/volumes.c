@@ -86,8 +86,10 @@ static int swap_on_disk(struct executor *x, const struct dev_found *f, const cha
 		return kerr_prefix(e, "/dev/%s", f->devname);
 	close(take_fd(&rw)); /* swapon claims the disk itself */
 	if (swapon(p, 0) < 0)
-		return kerr_set_status(e, errno == EINVAL ? GRPC_INVALID_ARGUMENT
-				       : errno == EBUSY ? GRPC_FAILED_PRECONDITION : GRPC_INTERNAL,
+		return kerr_set_status(e,
+				       errno == EINVAL  ? GRPC_INVALID_ARGUMENT
+				       : errno == EBUSY ? GRPC_FAILED_PRECONDITION
+							: GRPC_INTERNAL,
 				       -errno, "swapon /dev/%s: %s", f->devname, strerror(errno));
 	log_info("AddSwap: swapping on /dev/%s (%s)", f->devname, label);
 	return 0;
@@ -129,7 +131,9 @@ int on_add_swap(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *
 		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM, "out of memory");
 		return answer_fail(c, m->hdr.id, &e, err);
 	}
-	*op = (struct swap_op){ .x = x, .fe_id = m->hdr.id, .fe_gen = x->fe_generation,
+	*op = (struct swap_op){ .x = x,
+				.fe_id = m->hdr.id,
+				.fe_gen = x->fe_generation,
 				.next = x->swaps };
 	x->swaps = op;
 	if (dev_batch_new(x->hp, &op->b, &e) < 0 || dev_batch_add(op->b, &q, &e) < 0 ||
@@ -159,8 +163,8 @@ static int resize(struct executor *x, const char *path, uint64_t size, struct ke
 	if (target > have)
 		return kerr_set_status(e, GRPC_FAILED_PRECONDITION, -ENOSPC,
 				       "%s: the disk is %llu bytes, less than the %llu asked for "
-				       "(resize the disk first)", path, (unsigned long long)have,
-				       (unsigned long long)target);
+				       "(resize the disk first)",
+				       path, (unsigned long long)have, (unsigned long long)target);
 	return fs_grow(root, blk.fstype, target, path, e);
 }
 

@@ -267,8 +267,8 @@ static void on_launch_exec(struct launcher *la, struct ipc_msg *m)
 		goto fail;
 	}
 	if (!la->have_init || !la->started || la->init.pidfd < 0) {
-		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -ESRCH,
-				"container %s is not running", la->ct->id);
+		kerr_set_status(&e, GRPC_FAILED_PRECONDITION, -ESRCH, "container %s is not running",
+				la->ct->id);
 		goto fail;
 	}
 	if (unseal(la, "exec", req->process, &e) < 0)
@@ -362,8 +362,9 @@ static Grpc__CreateContainerRequest *wait_init(struct launcher *la, uint32_t *id
 	}
 	*id = m.hdr.id;
 	*packed = keep_packed(&m, &e);
-	Grpc__CreateContainerRequest *req =
-		*packed >= 0 && ipc_msg_decode(&m, &e) == 0 ? ipc_msg_take_in(&m) : NULL;
+	Grpc__CreateContainerRequest *req = *packed >= 0 && ipc_msg_decode(&m, &e) == 0
+						    ? ipc_msg_take_in(&m)
+						    : NULL;
 	ipc_msg_release(&m);
 	if (*packed < 0) {
 		reply_error(la, *id, &e);
@@ -498,8 +499,8 @@ static __attribute__((noreturn)) void worker_main(struct launcher *la, const str
 	serve_one(la, ws);
 }
 
-static __attribute__((noreturn)) void become_resident(const struct launch_ctx *ct, int el,
-							 int lm, int packed, int pidfd);
+static __attribute__((noreturn)) void become_resident(const struct launch_ctx *ct, int el, int lm,
+						      int packed, int pidfd);
 
 /* L's own work, still as the executor's fork: LAUNCH_INIT and what follows
  * until the init started (a failed create: until the executor closes EL).
@@ -561,8 +562,8 @@ void launcher_main(const struct launch_ctx *ct, int el, int lm)
  * kata-agent-launch-worker at 5 (the workers exec it), the packed request at 6 and the
  * init's pidfd at 7, and the executor's options the workers need on their
  * command line. */
-static __attribute__((noreturn)) void become_resident(const struct launch_ctx *ct, int el,
-							 int lm, int packed, int pidfd)
+static __attribute__((noreturn)) void become_resident(const struct launch_ctx *ct, int el, int lm,
+						      int packed, int pidfd)
 {
 	int exe = open(ct->o->worker_path, O_PATH | O_CLOEXEC);
 	int from[5] = { el, lm, exe, packed, pidfd }, tmp[5];
@@ -584,14 +585,22 @@ static __attribute__((noreturn)) void become_resident(const struct launch_ctx *c
 	char *argv[] = {
 		(char *)"kata-agent-launcher",
 		(char *)"kata-agent-launch-worker",
-		(char *)"--log-level", (char *)log_level_name(o->level),
-		(char *)"--shared-dir", (char *)o->shared_dir,
-		(char *)"--container-pipe-size", pipe_size,
-		(char *)"--cdh-api-timeout-ms", cdh,
-		(char *)"--launch-id", (char *)ct->id,
-		(char *)"--launch-bundle", (char *)ct->bundle,
-		(char *)"--launch-cgroups-path", (char *)ct->cgroups_path,
-		o->cgroup_parent ? (char *)"--cgroup-parent" : NULL, (char *)o->cgroup_parent,
+		(char *)"--log-level",
+		(char *)log_level_name(o->level),
+		(char *)"--shared-dir",
+		(char *)o->shared_dir,
+		(char *)"--container-pipe-size",
+		pipe_size,
+		(char *)"--cdh-api-timeout-ms",
+		cdh,
+		(char *)"--launch-id",
+		(char *)ct->id,
+		(char *)"--launch-bundle",
+		(char *)ct->bundle,
+		(char *)"--launch-cgroups-path",
+		(char *)ct->cgroups_path,
+		o->cgroup_parent ? (char *)"--cgroup-parent" : NULL,
+		(char *)o->cgroup_parent,
 		NULL,
 	};
 	execv(o->launcher_path, argv);

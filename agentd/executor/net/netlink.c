@@ -138,9 +138,10 @@ static int ack_error(const struct nlmsghdr *h, struct kerr *err)
 	/* A negative errno; anything else (INT_MIN cannot even be negated)
 	 * is a malformed answer. */
 	int code = e->error < 0 && e->error >= -4095 ? e->error : -EPROTO;
-	int st = code == -EEXIST			   ? GRPC_ALREADY_EXISTS
+	int st = code == -EEXIST                                        ? GRPC_ALREADY_EXISTS
 		 : code == -ENODEV || code == -ENOENT || code == -ESRCH ? GRPC_NOT_FOUND
-		 : code == -EINVAL || code == -ERANGE || code == -ENETUNREACH || code == -EAFNOSUPPORT
+		 : code == -EINVAL || code == -ERANGE || code == -ENETUNREACH ||
+				 code == -EAFNOSUPPORT
 			 ? GRPC_INVALID_ARGUMENT
 		 : code == -EPERM || code == -EACCES ? GRPC_PERMISSION_DENIED
 						     : GRPC_INTERNAL;
@@ -148,8 +149,8 @@ static int ack_error(const struct nlmsghdr *h, struct kerr *err)
 			       text ? text : "");
 }
 
-int nl_walk(const void *buf, size_t n, uint32_t seq, nl_dump_fn fn, void *ctx,
-	    struct nl_walk *w, struct kerr *err)
+int nl_walk(const void *buf, size_t n, uint32_t seq, nl_dump_fn fn, void *ctx, struct nl_walk *w,
+	    struct kerr *err)
 {
 	/* By hand, not NLMSG_OK/NLMSG_NEXT on an unsigned length: past a last
 	 * message whose length is not aligned the remaining length wraps and
@@ -223,7 +224,8 @@ void nl_attrs(const struct nlmsghdr *h, size_t hdr_len, const struct rtattr **tb
 	memset(tb, 0, (max + 1) * sizeof(*tb));
 	if (h->nlmsg_len < NLMSG_LENGTH(hdr_len))
 		return;
-	const struct rtattr *a = (const void *)((const uint8_t *)NLMSG_DATA(h) + NLMSG_ALIGN(hdr_len));
+	const struct rtattr *a = (const void *)((const uint8_t *)NLMSG_DATA(h) +
+						NLMSG_ALIGN(hdr_len));
 	int len = (int)(h->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(hdr_len)));
 	for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
 		if (a->rta_type <= max)

@@ -67,8 +67,8 @@ struct nl_walk {
 	int result;
 	bool failed;
 };
-int nl_walk(const void *buf, size_t n, uint32_t seq, nl_dump_fn fn, void *ctx,
-	    struct nl_walk *w, struct kerr *err);
+int nl_walk(const void *buf, size_t n, uint32_t seq, nl_dump_fn fn, void *ctx, struct nl_walk *w,
+	    struct kerr *err);
 
 /* The attributes after a family header of hdr_len bytes, by type (up to
  * max; later duplicates win); tb[t] NULL when absent. */

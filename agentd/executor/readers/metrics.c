@@ -25,7 +25,7 @@
 struct mbuf {
 	char *p;
 	size_t len, cap, limit;
-	bool over;  /* a write did not fit under limit */
+	bool over; /* a write did not fit under limit */
 	bool nomem;
 };
 
@@ -132,11 +132,21 @@ size_t metrics_escape_label(const char *in, char *out, size_t outlen)
 /* ---- one process ---- */
 
 static const char *const status_keys[METRICS_STATUS_ITEMS][2] = {
-	{ "VmPeak", "vmpeak" }, { "VmSize", "vmsize" }, { "VmLck", "vmlck" },
-	{ "VmPin", "vmpin" }, { "VmHWM", "vmhwm" }, { "VmRSS", "vmrss" },
-	{ "RssAnon", "rssanon" }, { "RssFile", "rssfile" }, { "RssShmem", "rssshmem" },
-	{ "VmData", "vmdata" }, { "VmStk", "vmstk" }, { "VmExe", "vmexe" },
-	{ "VmLib", "vmlib" }, { "VmPTE", "vmpte" }, { "VmSwap", "vmswap" },
+	{ "VmPeak", "vmpeak" },
+	{ "VmSize", "vmsize" },
+	{ "VmLck", "vmlck" },
+	{ "VmPin", "vmpin" },
+	{ "VmHWM", "vmhwm" },
+	{ "VmRSS", "vmrss" },
+	{ "RssAnon", "rssanon" },
+	{ "RssFile", "rssfile" },
+	{ "RssShmem", "rssshmem" },
+	{ "VmData", "vmdata" },
+	{ "VmStk", "vmstk" },
+	{ "VmExe", "vmexe" },
+	{ "VmLib", "vmlib" },
+	{ "VmPTE", "vmpte" },
+	{ "VmSwap", "vmswap" },
 	{ "HugetlbPages", "hugetlbpages" },
 	{ "voluntary_ctxt_switches", "voluntary_ctxt_switches" },
 	{ "nonvoluntary_ctxt_switches", "nonvoluntary_ctxt_switches" },
@@ -344,8 +354,8 @@ struct proc_row {
 	struct metrics_proc p;
 };
 
-static void proc_family_u64(struct mbuf *b, const struct proc_row *rows, size_t n,
-			    const char *name, const char *help, size_t off_has, size_t off_val)
+static void proc_family_u64(struct mbuf *b, const struct proc_row *rows, size_t n, const char *name,
+			    const char *help, size_t off_has, size_t off_val)
 {
 	family(b, name, "gauge", help);
 	for (size_t i = 0; i < n; i++) {
@@ -366,14 +376,14 @@ static void agent_families(struct mbuf *b, const struct metrics_env *env,
 			   uint64_t scrape_count, size_t *mark, const char **stopped_at)
 {
 	double tps = (double)env->ticks_per_sec;
-#define STEP(label)                                                                          \
-	do {                                                                                 \
-		if (b->over || b->nomem) {                                                   \
-			b->len = *mark;                                                      \
-			*stopped_at = label;                                                 \
-			return;                                                              \
-		}                                                                            \
-		*mark = b->len;                                                              \
+#define STEP(label)                          \
+	do {                                 \
+		if (b->over || b->nomem) {   \
+			b->len = *mark;      \
+			*stopped_at = label; \
+			return;              \
+		}                            \
+		*mark = b->len;              \
 	} while (0)
 
 	*mark = b->len;
@@ -395,8 +405,8 @@ static void agent_families(struct mbuf *b, const struct metrics_env *env,
 	proc_family_u64(b, rows, n, "kata_agent_total_vm", "Agent process total VM size (bytes)",
 			NO_FLAG, FIELD(vsize_bytes));
 	STEP("kata_agent_total_vm");
-	proc_family_u64(b, rows, n, "kata_agent_total_rss",
-			"Agent process total RSS size (bytes)", NO_FLAG, FIELD(rss_bytes));
+	proc_family_u64(b, rows, n, "kata_agent_total_rss", "Agent process total RSS size (bytes)",
+			NO_FLAG, FIELD(rss_bytes));
 	STEP("kata_agent_total_rss");
 	proc_family_u64(b, rows, n, "kata_agent_open_fds", "Agent process open file descriptors",
 			FIELD(has_fds), FIELD(open_fds));
@@ -474,8 +484,8 @@ static bool guest_load(struct mbuf *b, const struct metrics_env *env)
 
 static bool guest_cpu_time(struct mbuf *b, const struct metrics_env *env)
 {
-	static const char *const item[] = { "user", "nice", "system", "idle", "iowait",
-					    "irq", "softirq", "steal", "guest", "guest_nice" };
+	static const char *const item[] = { "user", "nice",    "system", "idle",  "iowait",
+					    "irq",  "softirq", "steal",  "guest", "guest_nice" };
 	cleanup_fclose FILE *f = open_in(env->proc_root, "stat");
 	if (!f)
 		return false;
@@ -505,31 +515,63 @@ static bool guest_cpu_time(struct mbuf *b, const struct metrics_env *env)
 }
 
 static const char *const meminfo_keys[][2] = {
-	{ "MemTotal", "mem_total" }, { "MemFree", "mem_free" },
-	{ "MemAvailable", "mem_available" }, { "Buffers", "buffers" }, { "Cached", "cached" },
-	{ "SwapCached", "swap_cached" }, { "Active", "active" }, { "Inactive", "inactive" },
-	{ "Active(anon)", "active_anon" }, { "Inactive(anon)", "inactive_anon" },
-	{ "Active(file)", "active_file" }, { "Inactive(file)", "inactive_file" },
-	{ "Unevictable", "unevictable" }, { "Mlocked", "mlocked" },
-	{ "HighTotal", "high_total" }, { "HighFree", "high_free" }, { "LowTotal", "low_total" },
-	{ "LowFree", "low_free" }, { "MmapCopy", "mmap_copy" }, { "SwapTotal", "swap_total" },
-	{ "SwapFree", "swap_free" }, { "Dirty", "dirty" }, { "Writeback", "writeback" },
-	{ "AnonPages", "anon_pages" }, { "Mapped", "mapped" }, { "Shmem", "shmem" },
-	{ "Slab", "slab" }, { "SReclaimable", "s_reclaimable" },
-	{ "SUnreclaim", "s_unreclaim" }, { "KernelStack", "kernel_stack" },
-	{ "PageTables", "page_tables" }, { "Quicklists", "quicklists" },
-	{ "NFS_Unstable", "nfs_unstable" }, { "Bounce", "bounce" },
-	{ "WritebackTmp", "writeback_tmp" }, { "CommitLimit", "commit_limit" },
-	{ "Committed_AS", "committed_as" }, { "VmallocTotal", "vmalloc_total" },
-	{ "VmallocUsed", "vmalloc_used" }, { "VmallocChunk", "vmalloc_chunk" },
-	{ "HardwareCorrupted", "hardware_corrupted" }, { "AnonHugePages", "anon_hugepages" },
-	{ "ShmemHugePages", "shmem_hugepages" }, { "ShmemPmdMapped", "shmem_pmd_mapped" },
-	{ "CmaTotal", "cma_total" }, { "CmaFree", "cma_free" },
-	{ "HugePages_Total", "hugepages_total" }, { "HugePages_Free", "hugepages_free" },
-	{ "HugePages_Rsvd", "hugepages_rsvd" }, { "HugePages_Surp", "hugepages_surp" },
-	{ "Hugepagesize", "hugepagesize" }, { "DirectMap4k", "direct_map_4k" },
-	{ "DirectMap4M", "direct_map_4M" }, { "DirectMap2M", "direct_map_2M" },
-	{ "DirectMap1G", "direct_map_1G" }, { "Hugetlb", "hugetlb" }, { "Percpu", "per_cpu" },
+	{ "MemTotal", "mem_total" },
+	{ "MemFree", "mem_free" },
+	{ "MemAvailable", "mem_available" },
+	{ "Buffers", "buffers" },
+	{ "Cached", "cached" },
+	{ "SwapCached", "swap_cached" },
+	{ "Active", "active" },
+	{ "Inactive", "inactive" },
+	{ "Active(anon)", "active_anon" },
+	{ "Inactive(anon)", "inactive_anon" },
+	{ "Active(file)", "active_file" },
+	{ "Inactive(file)", "inactive_file" },
+	{ "Unevictable", "unevictable" },
+	{ "Mlocked", "mlocked" },
+	{ "HighTotal", "high_total" },
+	{ "HighFree", "high_free" },
+	{ "LowTotal", "low_total" },
+	{ "LowFree", "low_free" },
+	{ "MmapCopy", "mmap_copy" },
+	{ "SwapTotal", "swap_total" },
+	{ "SwapFree", "swap_free" },
+	{ "Dirty", "dirty" },
+	{ "Writeback", "writeback" },
+	{ "AnonPages", "anon_pages" },
+	{ "Mapped", "mapped" },
+	{ "Shmem", "shmem" },
+	{ "Slab", "slab" },
+	{ "SReclaimable", "s_reclaimable" },
+	{ "SUnreclaim", "s_unreclaim" },
+	{ "KernelStack", "kernel_stack" },
+	{ "PageTables", "page_tables" },
+	{ "Quicklists", "quicklists" },
+	{ "NFS_Unstable", "nfs_unstable" },
+	{ "Bounce", "bounce" },
+	{ "WritebackTmp", "writeback_tmp" },
+	{ "CommitLimit", "commit_limit" },
+	{ "Committed_AS", "committed_as" },
+	{ "VmallocTotal", "vmalloc_total" },
+	{ "VmallocUsed", "vmalloc_used" },
+	{ "VmallocChunk", "vmalloc_chunk" },
+	{ "HardwareCorrupted", "hardware_corrupted" },
+	{ "AnonHugePages", "anon_hugepages" },
+	{ "ShmemHugePages", "shmem_hugepages" },
+	{ "ShmemPmdMapped", "shmem_pmd_mapped" },
+	{ "CmaTotal", "cma_total" },
+	{ "CmaFree", "cma_free" },
+	{ "HugePages_Total", "hugepages_total" },
+	{ "HugePages_Free", "hugepages_free" },
+	{ "HugePages_Rsvd", "hugepages_rsvd" },
+	{ "HugePages_Surp", "hugepages_surp" },
+	{ "Hugepagesize", "hugepagesize" },
+	{ "DirectMap4k", "direct_map_4k" },
+	{ "DirectMap4M", "direct_map_4M" },
+	{ "DirectMap2M", "direct_map_2M" },
+	{ "DirectMap1G", "direct_map_1G" },
+	{ "Hugetlb", "hugetlb" },
+	{ "Percpu", "per_cpu" },
 	{ "KReclaimable", "k_reclaimable" },
 };
 
@@ -586,10 +628,23 @@ static bool guest_vmstat(struct mbuf *b, const struct metrics_env *env)
 static bool guest_diskstats(struct mbuf *b, const struct metrics_env *env)
 {
 	static const char *const item[] = {
-		"reads", "merged", "sectors_read", "time_reading", "writes", "writes_merged",
-		"sectors_written", "time_writing", "in_progress", "time_in_progress",
-		"weighted_time_in_progress", "discards", "discards_merged", "sectors_discarded",
-		"time_discarding", "flushes", "time_flushing",
+		"reads",
+		"merged",
+		"sectors_read",
+		"time_reading",
+		"writes",
+		"writes_merged",
+		"sectors_written",
+		"time_writing",
+		"in_progress",
+		"time_in_progress",
+		"weighted_time_in_progress",
+		"discards",
+		"discards_merged",
+		"sectors_discarded",
+		"time_discarding",
+		"flushes",
+		"time_flushing",
 	};
 	cleanup_fclose FILE *f = open_in(env->proc_root, "diskstats");
 	if (!f)
@@ -614,10 +669,10 @@ static bool guest_diskstats(struct mbuf *b, const struct metrics_env *env)
 static bool guest_netdev(struct mbuf *b, const struct metrics_env *env)
 {
 	static const char *const item[] = {
-		"recv_bytes", "recv_packets", "recv_errs", "recv_drop", "recv_fifo",
-		"recv_frame", "recv_compressed", "recv_multicast", "sent_bytes", "sent_packets",
-		"sent_errs", "sent_drop", "sent_fifo", "sent_colls", "sent_carrier",
-		"sent_compressed",
+		"recv_bytes", "recv_packets", "recv_errs",       "recv_drop",
+		"recv_fifo",  "recv_frame",   "recv_compressed", "recv_multicast",
+		"sent_bytes", "sent_packets", "sent_errs",       "sent_drop",
+		"sent_fifo",  "sent_colls",   "sent_carrier",    "sent_compressed",
 	};
 	cleanup_fclose FILE *f = open_in(env->proc_root, "net/dev");
 	if (!f)
@@ -637,8 +692,10 @@ static bool guest_netdev(struct mbuf *b, const struct metrics_env *env)
 		const char *s = colon + 1;
 		uint64_t v;
 		for (size_t k = 0; k < sizeof(item) / sizeof(item[0]) && parse_u64(s, &v, &s); k++)
-			mb_printf(b, "kata_guest_netdev_stat{interface=\"%s\",item=\"%s\"} %" PRIu64
-				  "\n", esc, item[k], v);
+			mb_printf(b,
+				  "kata_guest_netdev_stat{interface=\"%s\",item=\"%s\"} %" PRIu64
+				  "\n",
+				  esc, item[k], v);
 	}
 	return true;
 }
@@ -676,15 +733,16 @@ int metrics_render(const struct metrics_env *env, const struct metrics_target *t
 		if (r == -ESRCH)
 			continue; /* exited since it was listed */
 		if (r < 0) {
-			log_warn("metrics: %s pid %d left out: %s", t[i].process, (int)t[i].pid, e.msg);
+			log_warn("metrics: %s pid %d left out: %s", t[i].process, (int)t[i].pid,
+				 e.msg);
 			continue;
 		}
 		char p[64], c[260];
 		metrics_escape_label(t[i].process, p, sizeof(p));
 		if (t[i].container_id) {
 			metrics_escape_label(t[i].container_id, c, sizeof(c));
-			snprintf(row->labels, sizeof(row->labels), "process=\"%s\",container_id=\"%s\"",
-				 p, c);
+			snprintf(row->labels, sizeof(row->labels),
+				 "process=\"%s\",container_id=\"%s\"", p, c);
 		} else {
 			snprintf(row->labels, sizeof(row->labels), "process=\"%s\"", p);
 		}
@@ -709,9 +767,12 @@ int metrics_render(const struct metrics_env *env, const struct metrics_target *t
 		const char *name;
 		bool (*fn)(struct mbuf *, const struct metrics_env *);
 	} guest[] = {
-		{ "kata_guest_load", guest_load },       { "kata_guest_meminfo", guest_meminfo },
-		{ "kata_guest_cpu_time", guest_cpu_time }, { "kata_guest_netdev_stat", guest_netdev },
-		{ "kata_guest_diskstat", guest_diskstats }, { "kata_guest_vm_stat", guest_vmstat },
+		{ "kata_guest_load", guest_load },
+		{ "kata_guest_meminfo", guest_meminfo },
+		{ "kata_guest_cpu_time", guest_cpu_time },
+		{ "kata_guest_netdev_stat", guest_netdev },
+		{ "kata_guest_diskstat", guest_diskstats },
+		{ "kata_guest_vm_stat", guest_vmstat },
 	};
 	for (size_t i = 0; !stopped_at && i < sizeof(guest) / sizeof(guest[0]); i++) {
 		mark = b.len;
@@ -729,8 +790,10 @@ int metrics_render(const struct metrics_env *env, const struct metrics_target *t
 		/* The note has its own reserve: lift the limit for it. */
 		b.over = false;
 		b.limit += TRUNC_NOTE_MAX;
-		mb_printf(&b, "# kata-agent: output limit of %zu bytes reached: %s and the "
-			      "families after it are left out\n", env->limit, stopped_at);
+		mb_printf(&b,
+			  "# kata-agent: output limit of %zu bytes reached: %s and the "
+			  "families after it are left out\n",
+			  env->limit, stopped_at);
 		if (b.nomem || b.over) {
 			free(b.p);
 			return kerr_set(err, -ENOMEM, "metrics: out of memory formatting the text");

@@ -49,12 +49,12 @@ struct metrics_proc {
 	uint64_t utime, stime, cutime, cstime; /* clock ticks */
 	uint64_t threads;
 	uint64_t vsize_bytes, rss_bytes;
-	uint64_t start_ticks;                  /* after boot */
-	bool has_fds;                          /* fd/ was readable */
+	uint64_t start_ticks; /* after boot */
+	bool has_fds;         /* fd/ was readable */
 	uint64_t open_fds;
 	bool has_max_fds;
 	bool max_fds_unlimited;
-	uint64_t max_fds;                      /* soft limit */
+	uint64_t max_fds; /* soft limit */
 	bool has_status[METRICS_STATUS_ITEMS];
 	uint64_t status[METRICS_STATUS_ITEMS]; /* kB or counts, as the file says */
 	bool has_io[METRICS_IO_ITEMS];

@@ -56,7 +56,9 @@ static int take_line(const char *line, struct proc_sigmask *m, unsigned *have)
 	static const struct {
 		const char *key;
 		unsigned bit;
-	} keys[] = { { "PPid:", HAVE_PPID }, { "SigBlk:", HAVE_BLK }, { "SigIgn:", HAVE_IGN },
+	} keys[] = { { "PPid:", HAVE_PPID },
+		     { "SigBlk:", HAVE_BLK },
+		     { "SigIgn:", HAVE_IGN },
 		     { "SigCgt:", HAVE_CGT } };
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		size_t n = strlen(keys[i].key);
@@ -64,10 +66,18 @@ static int take_line(const char *line, struct proc_sigmask *m, unsigned *have)
 			continue;
 		int r;
 		switch (keys[i].bit) {
-		case HAVE_PPID: r = parse_pid(line + n, &m->ppid); break;
-		case HAVE_BLK: r = parse_hex(line + n, &m->blk); break;
-		case HAVE_IGN: r = parse_hex(line + n, &m->ign); break;
-		default: r = parse_hex(line + n, &m->cgt); break;
+		case HAVE_PPID:
+			r = parse_pid(line + n, &m->ppid);
+			break;
+		case HAVE_BLK:
+			r = parse_hex(line + n, &m->blk);
+			break;
+		case HAVE_IGN:
+			r = parse_hex(line + n, &m->ign);
+			break;
+		default:
+			r = parse_hex(line + n, &m->cgt);
+			break;
 		}
 		if (r < 0)
 			return -1;
@@ -128,8 +138,7 @@ int proc_sigmask_parse(const char *text, size_t len, struct proc_sigmask *out)
 }
 
 /* Read pid's status (at most STATUS_READ_MAX bytes). */
-static int read_status(const char *proc_root, pid_t pid, struct proc_sigmask *m,
-		       struct kerr *err)
+static int read_status(const char *proc_root, pid_t pid, struct proc_sigmask *m, struct kerr *err)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "%s/%d/status", proc_root, (int)pid);
@@ -149,9 +158,11 @@ static int read_status(const char *proc_root, pid_t pid, struct proc_sigmask *m,
 			break;
 		total += (size_t)r;
 		if (total > STATUS_READ_MAX)
-			return kerr_set(err, -EFBIG, "%s: longer than %u bytes", path, STATUS_READ_MAX);
+			return kerr_set(err, -EFBIG, "%s: longer than %u bytes", path,
+					STATUS_READ_MAX);
 		if (status_feed(&sr, buf, (size_t)r) < 0)
-			return kerr_set(err, -EINVAL, "%s: malformed line \"%.40s\"", path, sr.line);
+			return kerr_set(err, -EINVAL, "%s: malformed line \"%.40s\"", path,
+					sr.line);
 	}
 	if (status_end(&sr) < 0)
 		return kerr_set(err, -EINVAL, "%s: malformed line \"%.40s\"", path, sr.line);

@@ -274,7 +274,8 @@ bool spawner_reaped(struct executor *x, pid_t pid, int status)
 		return false;
 	x->spawner_pid = 0;
 	log_error("the spawner (pid %d) exited (wait status 0x%x): no container or module can "
-		  "be started any more; exiting", (int)pid, status);
+		  "be started any more; exiting",
+		  (int)pid, status);
 	x->exit_code = 1;
 	loop_quit(x->loop);
 	return true;

@@ -80,12 +80,17 @@ void x_main(const struct launch_ctx *c, int el_l, int em_m, int fm_m)
 	snprintf(gid, sizeof(gid), "%lu", c->o->monitor_gid);
 	char *argv[] = {
 		(char *)"kata-agent-monitor",
-		(char *)"--container-id", (char *)c->id,
-		(char *)"--uid", uid,
-		(char *)"--gid", gid,
-		(char *)"--log-level", (char *)log_level_name(c->o->level),
+		(char *)"--container-id",
+		(char *)c->id,
+		(char *)"--uid",
+		uid,
+		(char *)"--gid",
+		gid,
+		(char *)"--log-level",
+		(char *)log_level_name(c->o->level),
 		/* the monitor enforces [endpoints] on the front-end too */
-		c->o->endpoints ? (char *)"--endpoints" : NULL, (char *)c->o->endpoints,
+		c->o->endpoints ? (char *)"--endpoints" : NULL,
+		(char *)c->o->endpoints,
 		NULL,
 	};
 	execv(c->o->monitor_path, argv);

@@ -24,7 +24,7 @@
 struct walk {
 	gid_t gid;
 	mode_t mask;
-	dev_t dev;        /* the volume's filesystem: other mounts are not entered */
+	dev_t dev; /* the volume's filesystem: other mounts are not entered */
 	unsigned entries;
 	const char *what;
 	struct kerr *err;
@@ -56,7 +56,8 @@ static int walk_dir(struct walk *w, int dirfd, unsigned depth)
 				       FS_GROUP_MAX_DEPTH);
 	int rd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rd < 0)
-		return kerr_set(w->err, -errno, "%s: open a directory: %s", w->what, strerror(errno));
+		return kerr_set(w->err, -errno, "%s: open a directory: %s", w->what,
+				strerror(errno));
 	cleanup_closedir DIR *d = fdopendir(rd);
 	if (!d) {
 		close(rd);
@@ -89,14 +90,17 @@ static int walk_dir(struct walk *w, int dirfd, unsigned depth)
 	return 0;
 }
 
-int fs_group_apply(int root, uint32_t gid, bool on_root_mismatch, bool read_only,
-		   const char *what, struct kerr *err)
+int fs_group_apply(int root, uint32_t gid, bool on_root_mismatch, bool read_only, const char *what,
+		   struct kerr *err)
 {
 	struct stat st;
 	if (fstat(root, &st) < 0)
 		return kerr_set(err, -errno, "%s: %s", what, strerror(errno));
-	struct walk w = { .gid = gid, .mask = read_only ? RO_MASK : RW_MASK, .dev = st.st_dev,
-			  .what = what, .err = err };
+	struct walk w = { .gid = gid,
+			  .mask = read_only ? RO_MASK : RW_MASK,
+			  .dev = st.st_dev,
+			  .what = what,
+			  .err = err };
 	mode_t want = w.mask | EXEC_MASK;
 	if (on_root_mismatch && st.st_gid == gid && (st.st_mode & want) == want &&
 	    (st.st_mode & S_ISGID)) {

@@ -29,7 +29,7 @@
 
 /* root: an fd of the volume's root (O_PATH is fine); what names it in
  * errors and logs. */
-int fs_group_apply(int root, uint32_t gid, bool on_root_mismatch, bool read_only,
-		   const char *what, struct kerr *err);
+int fs_group_apply(int root, uint32_t gid, bool on_root_mismatch, bool read_only, const char *what,
+		   struct kerr *err);
 
 #endif

@@ -52,13 +52,20 @@ enum storage_kind { SK_LOCAL, SK_EPHEMERAL, SK_BIND, SK_SHAREDFS, SK_WATCH, SK_B
 static const char *kind_name(enum storage_kind k)
 {
 	switch (k) {
-	case SK_LOCAL: return "local";
-	case SK_EPHEMERAL: return "ephemeral";
-	case SK_BIND: return "bind";
-	case SK_SHAREDFS: return "shared filesystem";
-	case SK_WATCH: return "watchable-bind";
-	case SK_BLOCK: return "block device";
-	case SK_OVERLAY: return "overlayfs";
+	case SK_LOCAL:
+		return "local";
+	case SK_EPHEMERAL:
+		return "ephemeral";
+	case SK_BIND:
+		return "bind";
+	case SK_SHAREDFS:
+		return "shared filesystem";
+	case SK_WATCH:
+		return "watchable-bind";
+	case SK_BLOCK:
+		return "block device";
+	case SK_OVERLAY:
+		return "overlayfs";
 	}
 	return "?";
 }
@@ -88,7 +95,7 @@ struct storage_entry {
 	dev_t created_dev[STORAGE_MAX_CREATED];
 	ino_t created_ino[STORAGE_MAX_CREATED];
 	size_t n_created;
-	bool created_file; /* the last created entry is a file (bind of a file) */
+	bool created_file;   /* the last created entry is a file (bind of a file) */
 	struct watch *watch; /* watchable-bind: the copy kept in sync */
 	dev_t blkdev;        /* block storages: the device (ResizeVolume) */
 };
@@ -154,7 +161,8 @@ static int resolve_error(const char *what, const char *path, int e, struct kerr 
 	if (e == ELOOP)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -e,
 				       "%s \"%s\" goes through a symlink (none is allowed in a "
-				       "mount point) or a magic link: %s", what, path, strerror(e));
+				       "mount point) or a magic link: %s",
+				       what, path, strerror(e));
 	return kerr_set(err, -e, "open %s \"%s\": %s", what, path, strerror(e));
 }
 
@@ -203,8 +211,9 @@ static int open_create(int rootfd, const char *rel, bool as_file, struct storage
 		if (nfd < 0 && errno == ENOENT) {
 			int r;
 			if (last && as_file) {
-				int f = openat(cur, p, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW |
-						       O_CLOEXEC, 0644);
+				int f = openat(cur, p,
+					       O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+					       0644);
 				r = f < 0 ? -1 : close(f);
 			} else {
 				r = mkdirat(cur, p, 0755);
@@ -241,8 +250,8 @@ static void remove_created(struct storage_entry *ent)
 		return;
 	cleanup_close int rootfd = open(ent->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0) {
-		log_warn("storage %s: cannot open %s to remove created paths: %s",
-			 ent->mount_point, ent->root, strerror(errno));
+		log_warn("storage %s: cannot open %s to remove created paths: %s", ent->mount_point,
+			 ent->root, strerror(errno));
 		return;
 	}
 	for (size_t i = ent->n_created; i-- > 0;) {
@@ -250,8 +259,10 @@ static void remove_created(struct storage_entry *ent)
 		const char *slash = strrchr(rel, '/');
 		cleanup_free char *dir = slash ? strndup(rel, (size_t)(slash - rel)) : strdup(".");
 		const char *base = slash ? slash + 1 : rel;
-		cleanup_close int dfd = dir ? sys_openat2(rootfd, dir, O_PATH | O_DIRECTORY |
-							  O_CLOEXEC, RESOLVE_MOUNT_POINT) : -1;
+		cleanup_close int dfd = dir ? sys_openat2(rootfd, dir,
+							  O_PATH | O_DIRECTORY | O_CLOEXEC,
+							  RESOLVE_MOUNT_POINT)
+					    : -1;
 		bool file = ent->created_file && i == ent->n_created - 1;
 		struct stat st;
 		int e = 0;
@@ -287,10 +298,14 @@ static const struct {
 	bool set;
 	uint64_t attr;
 } attr_opts[] = {
-	{ "ro", true, MOUNT_ATTR_RDONLY },     { "rw", false, MOUNT_ATTR_RDONLY },
-	{ "nosuid", true, MOUNT_ATTR_NOSUID }, { "suid", false, MOUNT_ATTR_NOSUID },
-	{ "nodev", true, MOUNT_ATTR_NODEV },   { "dev", false, MOUNT_ATTR_NODEV },
-	{ "noexec", true, MOUNT_ATTR_NOEXEC }, { "exec", false, MOUNT_ATTR_NOEXEC },
+	{ "ro", true, MOUNT_ATTR_RDONLY },
+	{ "rw", false, MOUNT_ATTR_RDONLY },
+	{ "nosuid", true, MOUNT_ATTR_NOSUID },
+	{ "suid", false, MOUNT_ATTR_NOSUID },
+	{ "nodev", true, MOUNT_ATTR_NODEV },
+	{ "dev", false, MOUNT_ATTR_NODEV },
+	{ "noexec", true, MOUNT_ATTR_NOEXEC },
+	{ "exec", false, MOUNT_ATTR_NOEXEC },
 	{ "nodiratime", true, MOUNT_ATTR_NODIRATIME },
 	{ "noatime", true, MOUNT_ATTR_NOATIME },
 	{ "relatime", true, MOUNT_ATTR_RELATIME },
@@ -302,9 +317,9 @@ static const struct {
 	uint64_t prop;
 	bool rec;
 } prop_opts[] = {
-	{ "private", MS_PRIVATE, false },  { "rprivate", MS_PRIVATE, true },
-	{ "slave", MS_SLAVE, false },      { "rslave", MS_SLAVE, true },
-	{ "shared", MS_SHARED, false },    { "rshared", MS_SHARED, true },
+	{ "private", MS_PRIVATE, false },       { "rprivate", MS_PRIVATE, true },
+	{ "slave", MS_SLAVE, false },           { "rslave", MS_SLAVE, true },
+	{ "shared", MS_SHARED, false },         { "rshared", MS_SHARED, true },
 	{ "unbindable", MS_UNBINDABLE, false }, { "runbindable", MS_UNBINDABLE, true },
 };
 
@@ -375,7 +390,8 @@ static int parse_common_opt(const char *o, struct mount_opts *mo, struct kerr *e
 		unsigned long m = strtoul(o + 5, &end, 8);
 		if (errno || end == o + 5 || *end || m > 07777)
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-					       "bad storage option \"%s\" (octal mode expected)", o);
+					       "bad storage option \"%s\" (octal mode expected)",
+					       o);
 		mo->has_mode = true;
 		mo->mode = (mode_t)m;
 		return 1;
@@ -407,7 +423,7 @@ static int for_each_opt(char **opts, size_t n, int (*fn)(const char *, void *, s
 
 struct opt_ctx {
 	struct mount_opts *mo;
-	int fsfd;            /* ephemeral: fsconfig target; -1 otherwise */
+	int fsfd; /* ephemeral: fsconfig target; -1 otherwise */
 	enum storage_kind kind;
 	/* UpdateEphemeralMounts: "remount" is what the update is (the
 	 * superblock is reconfigured), fsgid= what create did; both are
@@ -598,7 +614,8 @@ static int apply_fsgid_mode(int fd, const struct storage_entry *ent, const struc
 	} else {
 		struct stat st;
 		if (fstat(fd, &st) < 0)
-			return kerr_set(err, -errno, "stat %s: %s", ent->mount_point, strerror(errno));
+			return kerr_set(err, -errno, "stat %s: %s", ent->mount_point,
+					strerror(errno));
 		mode = st.st_mode & 07777;
 	}
 	if (mo->has_fsgid && extra_with_fsgid) {
@@ -607,13 +624,13 @@ static int apply_fsgid_mode(int fd, const struct storage_entry *ent, const struc
 	}
 	/* fchmod does not work on O_PATH fds; the fd's magic link does. */
 	if (want && chmod(p, mode) < 0)
-		return kerr_set(err, -errno, "chmod %s to %o: %s", ent->mount_point,
-				(unsigned)mode, strerror(errno));
+		return kerr_set(err, -errno, "chmod %s to %o: %s", ent->mount_point, (unsigned)mode,
+				strerror(errno));
 	return 0;
 }
 
-static int do_local(struct storage_entry *ent, int rootfd, const char *rel,
-		    const Grpc__Storage *s, struct kerr *err)
+static int do_local(struct storage_entry *ent, int rootfd, const char *rel, const Grpc__Storage *s,
+		    struct kerr *err)
 {
 	struct mount_opts mo = { 0 };
 	struct opt_ctx c = { .mo = &mo, .fsfd = -1, .kind = SK_LOCAL };
@@ -682,8 +699,8 @@ static int make_fs(struct storage_entry *ent, const char *fstype, const char *so
 {
 	cleanup_close int fs = fsopen(fstype, FSOPEN_CLOEXEC);
 	if (fs < 0)
-		return kerr_set_status(err, errno == ENODEV ? GRPC_FAILED_PRECONDITION
-							    : GRPC_INTERNAL,
+		return kerr_set_status(err,
+				       errno == ENODEV ? GRPC_FAILED_PRECONDITION : GRPC_INTERNAL,
 				       -errno, "fsopen %s: %s%s", fstype, strerror(errno),
 				       errno == ENODEV ? " (not in this kernel)" : "");
 	if (source && fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0) < 0)
@@ -691,9 +708,8 @@ static int make_fs(struct storage_entry *ent, const char *fstype, const char *so
 				       fstype, source, strerror(errno));
 	for (size_t i = 0; kv && kv[i]; i += 2)
 		if (fsconfig(fs, FSCONFIG_SET_STRING, kv[i], kv[i + 1], 0) < 0)
-			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno,
-					       "%s %s=%s: %s", fstype, kv[i], kv[i + 1],
-					       strerror(errno));
+			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno, "%s %s=%s: %s",
+					       fstype, kv[i], kv[i + 1], strerror(errno));
 	struct opt_ctx c = { .mo = mo, .fsfd = fs, .kind = kind };
 	int r = for_each_opt(s->options, s->n_options, opt_cb, &c, err);
 	if (r < 0)
@@ -702,8 +718,10 @@ static int make_fs(struct storage_entry *ent, const char *fstype, const char *so
 		/* A disk or overlay the filesystem refuses (not its format, an
 		 * option it cannot take, dax without DAX): the host's request. */
 		bool bad = errno == EINVAL && (kind == SK_BLOCK || kind == SK_OVERLAY);
-		return kerr_set_status(err, errno == ENOENT || errno == ENODEV ? GRPC_NOT_FOUND
-					    : bad ? GRPC_INVALID_ARGUMENT : GRPC_INTERNAL,
+		return kerr_set_status(err,
+				       errno == ENOENT || errno == ENODEV ? GRPC_NOT_FOUND
+				       : bad                              ? GRPC_INVALID_ARGUMENT
+									  : GRPC_INTERNAL,
 				       -errno, "create %s%s%s for %s: %s%s", fstype,
 				       source ? " from " : "", source ? source : "",
 				       ent->mount_point, strerror(errno),
@@ -769,10 +787,12 @@ static int allocate_hugepages(const char *sysfs, const Grpc__Storage *s, struct 
 	for (int attempt = 0;; attempt++) {
 		cleanup_close int fd = open(path, O_RDWR | O_CLOEXEC);
 		if (fd < 0)
-			return kerr_set_status(err, errno == ENOENT ? GRPC_FAILED_PRECONDITION
-								    : GRPC_INTERNAL,
+			return kerr_set_status(err,
+					       errno == ENOENT ? GRPC_FAILED_PRECONDITION
+							       : GRPC_INTERNAL,
 					       -errno, "huge pages of %llu bytes: %s: %s",
-					       (unsigned long long)h.pagesize, path, strerror(errno));
+					       (unsigned long long)h.pagesize, path,
+					       strerror(errno));
 		char buf[32];
 		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 		if (n <= 0)
@@ -784,7 +804,8 @@ static int allocate_hugepages(const char *sysfs, const Grpc__Storage *s, struct 
 		if (attempt)
 			return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -ENOMEM,
 					       "only %llu of %llu huge pages of %llu bytes could be "
-					       "allocated", have, (unsigned long long)need,
+					       "allocated",
+					       have, (unsigned long long)need,
 					       (unsigned long long)h.pagesize);
 		int l = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)need);
 		if (pwrite(fd, buf, (size_t)l, 0) != l && errno != ENOMEM)
@@ -801,10 +822,11 @@ static int do_ephemeral(struct storage_entry *ent, int rootfd, const char *rel,
 	if (strcmp(fstype, "tmpfs") && strcmp(fstype, "hugetlbfs"))
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EOPNOTSUPP,
 				       "ephemeral storage of fstype \"%.64s\": only tmpfs and "
-				       "hugetlbfs", s->fstype);
+				       "hugetlbfs",
+				       s->fstype);
 	int r;
-	if (!strcmp(fstype, "hugetlbfs") && (r = allocate_hugepages(storage_hugepages_sysfs, s,
-								   err)) < 0)
+	if (!strcmp(fstype, "hugetlbfs") &&
+	    (r = allocate_hugepages(storage_hugepages_sysfs, s, err)) < 0)
 		return kerr_prefix(err, "ephemeral storage %s", ent->mount_point);
 	struct mount_opts mo = { 0 };
 	cleanup_close int mnt = make_fs(ent, fstype, NULL, NULL, s, SK_EPHEMERAL, &mo, err);
@@ -838,12 +860,13 @@ static int check_tag(const char *t, struct kerr *err)
 	size_t l = strlen(t);
 	bool ok = l > 0 && l <= 36;
 	for (const char *p = t; ok && *p; p++)
-		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		     *p == '_' || *p == '-' || *p == '.';
+		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		     (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.';
 	if (!ok)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "shared filesystem source \"%.40s\" is not a device tag "
-				       "(1..36 of [A-Za-z0-9_.-])", t);
+				       "(1..36 of [A-Za-z0-9_.-])",
+				       t);
 	return 0;
 }
 
@@ -878,8 +901,9 @@ static int do_sharedfs(struct storage_entry *ent, int rootfd, const char *rel,
 	return attach(ent, &mnt, mpfd, &mo, err);
 }
 
-static int do_bind(struct storage_entry *ent, const char *src_norm, const struct storage_policy *pol,
-		   int rootfd, const char *rel, const Grpc__Storage *s, struct kerr *err)
+static int do_bind(struct storage_entry *ent, const char *src_norm,
+		   const struct storage_policy *pol, int rootfd, const char *rel,
+		   const Grpc__Storage *s, struct kerr *err)
 {
 	if (s->fs_group)
 		return kerr_set_status(err, GRPC_UNIMPLEMENTED, -EOPNOTSUPP,
@@ -901,7 +925,8 @@ static int do_bind(struct storage_entry *ent, const char *src_norm, const struct
 		return kerr_set(err, -errno, "stat %s: %s", src_norm, strerror(errno));
 	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "bind source %s is neither a directory nor a file", src_norm);
+				       "bind source %s is neither a directory nor a file",
+				       src_norm);
 
 	struct mount_opts mo = { 0 };
 	struct opt_ctx c = { .mo = &mo, .fsfd = -1, .kind = SK_BIND };
@@ -913,8 +938,9 @@ static int do_bind(struct storage_entry *ent, const char *src_norm, const struct
 				       "bind storage %s: fsgid=/mode= do not apply to a bind",
 				       ent->mount_point);
 
-	cleanup_close int mnt = open_tree(sfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-						   AT_EMPTY_PATH | (mo.rbind ? AT_RECURSIVE : 0));
+	cleanup_close int mnt = open_tree(sfd, "",
+					  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+						  (mo.rbind ? AT_RECURSIVE : 0));
 	if (mnt < 0)
 		return kerr_set(err, -errno, "open_tree %s: %s", src_norm, strerror(errno));
 	if (mo.attr.attr_set || mo.attr.attr_clr) {
@@ -950,8 +976,9 @@ static int check_block_fstype(const char *fstype, struct kerr *err)
 {
 	int fs = fsopen(fstype, FSOPEN_CLOEXEC);
 	if (fs < 0)
-		return kerr_set_status(err, errno == ENODEV ? GRPC_FAILED_PRECONDITION
-							    : GRPC_INVALID_ARGUMENT,
+		return kerr_set_status(err,
+				       errno == ENODEV ? GRPC_FAILED_PRECONDITION
+						       : GRPC_INVALID_ARGUMENT,
 				       -errno, "fstype \"%.32s\": %s", fstype, strerror(errno));
 	close(fs);
 	cleanup_fclose FILE *f = fopen("/proc/filesystems", "re");
@@ -983,7 +1010,8 @@ static int block_fs_group(struct storage_entry *ent, int mnt, const Grpc__Storag
 	}
 	bool on_mismatch = s->fs_group->group_change_policy ==
 			   TYPES__FSGROUP_CHANGE_POLICY__OnRootMismatch;
-	return fs_group_apply(mnt, s->fs_group->group_id, on_mismatch, false, ent->mount_point, err);
+	return fs_group_apply(mnt, s->fs_group->group_id, on_mismatch, false, ent->mount_point,
+			      err);
 }
 
 /* "blk", "mmioblk", "scsi", "nvdimm" (upstream block_handler.rs): the
@@ -994,8 +1022,8 @@ static int block_fs_group(struct storage_entry *ent, int mnt, const Grpc__Storag
 /* The node of a block storage's device (devs: the request's batch; else
  * looked for now, without waiting), opened as the kernel named it and
  * checked to be that device; *found describes it. */
-static int block_node(const Grpc__Storage *s, const struct dev_batch *devs,
-		      struct dev_found *found, struct dev_query *q, struct kerr *err)
+static int block_node(const Grpc__Storage *s, const struct dev_batch *devs, struct dev_found *found,
+		      struct dev_query *q, struct kerr *err)
 {
 	int r = dev_query_from_storage(s->driver, s->source, q, err);
 	if (r < 0)
@@ -1010,7 +1038,8 @@ static int block_node(const Grpc__Storage *s, const struct dev_batch *devs,
 		if (r == 0)
 			return kerr_set_status(err, GRPC_NOT_FOUND, -ENODEV,
 					       "%s is not there (this request does not wait for "
-					       "hot-plugged devices)", q->label);
+					       "hot-plugged devices)",
+					       q->label);
 	}
 	int node = dev_node_open(storage_dev_env, found, err);
 	if (node == -ENOENT)
@@ -1019,8 +1048,8 @@ static int block_node(const Grpc__Storage *s, const struct dev_batch *devs,
 	return node;
 }
 
-static int do_block(struct storage_entry *ent, int rootfd, const char *rel,
-		    const Grpc__Storage *s, const struct dev_batch *devs, struct kerr *err)
+static int do_block(struct storage_entry *ent, int rootfd, const char *rel, const Grpc__Storage *s,
+		    const struct dev_batch *devs, struct kerr *err)
 {
 	struct dev_query q;
 	struct dev_found fd_ = { 0 };
@@ -1115,14 +1144,17 @@ static int overlay_opt(const char *o, void *vctx, struct kerr *err)
 	if (!strcmp(o, "io.katacontainers.fs-opt.overlay-rw"))
 		return kerr_set_status(err, GRPC_UNIMPLEMENTED, -EOPNOTSUPP,
 				       "overlayfs storage: %s (a per-container upper layer made by "
-				       "the agent) is not supported yet", o);
+				       "the agent) is not supported yet",
+				       o);
 	if (!strncmp(o, "upperdir=", 9) || !strncmp(o, "workdir=", 8)) {
 		bool up = o[0] == 'u';
 		if ((up ? c->upper : c->work)[0])
 			return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-					       "overlayfs storage: %s given twice", up ? "upperdir" : "workdir");
-		return overlay_layer(up ? "overlay upperdir" : "overlay workdir", strchr(o, '=') + 1,
-				     c->pol, c->fds, &c->nfds, up ? c->upper : c->work, 32, err);
+					       "overlayfs storage: %s given twice",
+					       up ? "upperdir" : "workdir");
+		return overlay_layer(up ? "overlay upperdir" : "overlay workdir",
+				     strchr(o, '=') + 1, c->pol, c->fds, &c->nfds,
+				     up ? c->upper : c->work, 32, err);
 	}
 	if (strncmp(o, "lowerdir=", 9))
 		return 0;
@@ -1206,7 +1238,8 @@ static int do_overlay(struct storage_entry *ent, const struct storage_policy *po
 	if (!c.upper[0])
 		kv[2] = NULL;
 	struct mount_opts mo = { 0 };
-	cleanup_close int mnt = r < 0 ? r : make_fs(ent, "overlay", NULL, kv, s, SK_OVERLAY, &mo, err);
+	cleanup_close int mnt = r < 0 ? r
+				      : make_fs(ent, "overlay", NULL, kv, s, SK_OVERLAY, &mo, err);
 	for (size_t i = 0; i < c.nfds; i++)
 		close(c.fds[i]);
 	if (mnt < 0)
@@ -1280,13 +1313,15 @@ static int do_watch(struct storage_set *set, struct storage_entry *ent, const ch
 		return resolve_error("watchable-bind source", src_norm, errno, err);
 	struct stat st;
 	if (fstatat(spfd, sbase, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return kerr_set_status(err, errno == ENOENT ? GRPC_NOT_FOUND : GRPC_INVALID_ARGUMENT,
+		return kerr_set_status(err,
+				       errno == ENOENT ? GRPC_NOT_FOUND : GRPC_INVALID_ARGUMENT,
 				       -errno, "watchable-bind source %s: %s", src_norm,
 				       strerror(errno));
 	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "watchable-bind source %s is neither a directory nor a file "
-				       "(a symlink is not followed)", src_norm);
+				       "(a symlink is not followed)",
+				       src_norm);
 	cleanup_free char *dir = strndup(ent->mount_point,
 					 strlen(ent->mount_point) - strlen(slash));
 	if (!dir)
@@ -1388,10 +1423,10 @@ int storage_add(struct storage_set *set, const Grpc__Storage *s, const struct st
 /* What storage_add_dev checked of a request before it touches anything. */
 struct add_req {
 	enum storage_kind kind;
-	char *mp;	  /* the normalised mount point */
+	char *mp;         /* the normalised mount point */
 	const char *root; /* the allowed root it is below, and the rest */
 	const char *rel;
-	char *src;	  /* bind and watchable-bind: the normalised source */
+	char *src; /* bind and watchable-bind: the normalised source */
 };
 
 static void add_req_clear(struct add_req *q)
@@ -1445,14 +1480,14 @@ static int entry_at_rel(int rootfd, const struct add_req *q, struct storage_entr
 
 /* The same storage again (another container's, or the sandbox's): one
  * more reference, if it is the same driver, fstype and source. */
-static int add_reference(struct storage_set *set, struct storage_entry *ent,
-			 const Grpc__Storage *s, const struct add_req *q, struct kerr *err)
+static int add_reference(struct storage_set *set, struct storage_entry *ent, const Grpc__Storage *s,
+			 const struct add_req *q, struct kerr *err)
 {
 	if (!same_str(ent->driver, s->driver) || !same_str(ent->fstype, s->fstype) ||
 	    ((q->kind == SK_BIND || q->kind == SK_WATCH) && !same_str(ent->source, q->src)))
 		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
-				       "mount point %s already holds a different storage (%s)", q->mp,
-				       kind_name(ent->kind));
+				       "mount point %s already holds a different storage (%s)",
+				       q->mp, kind_name(ent->kind));
 	int r = set_push(set, ent, err);
 	if (r < 0)
 		return r;
@@ -1490,13 +1525,20 @@ static int mount_by_kind(struct storage_set *set, struct storage_entry *ent,
 			 const Grpc__Storage *s, const struct dev_batch *devs, struct kerr *err)
 {
 	switch (q->kind) {
-	case SK_LOCAL: return do_local(ent, rootfd, q->rel, s, err);
-	case SK_EPHEMERAL: return do_ephemeral(ent, rootfd, q->rel, s, err);
-	case SK_SHAREDFS: return do_sharedfs(ent, rootfd, q->rel, s, err);
-	case SK_WATCH: return do_watch(set, ent, q->src, pol, rootfd, q->rel, s, err);
-	case SK_BLOCK: return do_block(ent, rootfd, q->rel, s, devs, err);
-	case SK_OVERLAY: return do_overlay(ent, pol, rootfd, q->rel, s, err);
-	default: return do_bind(ent, q->src, pol, rootfd, q->rel, s, err);
+	case SK_LOCAL:
+		return do_local(ent, rootfd, q->rel, s, err);
+	case SK_EPHEMERAL:
+		return do_ephemeral(ent, rootfd, q->rel, s, err);
+	case SK_SHAREDFS:
+		return do_sharedfs(ent, rootfd, q->rel, s, err);
+	case SK_WATCH:
+		return do_watch(set, ent, q->src, pol, rootfd, q->rel, s, err);
+	case SK_BLOCK:
+		return do_block(ent, rootfd, q->rel, s, devs, err);
+	case SK_OVERLAY:
+		return do_overlay(ent, pol, rootfd, q->rel, s, err);
+	default:
+		return do_bind(ent, q->src, pol, rootfd, q->rel, s, err);
 	}
 }
 
@@ -1565,7 +1607,8 @@ static int held_at(const char *mount_point, const struct storage_policy *pol, bo
 	cleanup_close int fd = sys_openat2(rootfd, rel[0] ? rel : ".", O_PATH | O_CLOEXEC,
 					   RESOLVE_MOUNT_POINT);
 	if (fd < 0)
-		return strict && errno != ENOENT ? resolve_error("mount point", *mp, errno, err) : 0;
+		return strict && errno != ENOENT ? resolve_error("mount point", *mp, errno, err)
+						 : 0;
 	uint64_t km;
 	dev_t kd;
 	ino_t ki;
@@ -2055,14 +2098,14 @@ int storage_update_ephemeral(const Grpc__Storage *s, const struct storage_policy
 	if (r < 0)
 		return kerr_prefix(err, "ephemeral storage %s", mp);
 	if (fsconfig(fs, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno,
-				       "reconfigure %s %s: %s", ent->fstype[0] ? ent->fstype : "tmpfs",
-				       mp, strerror(errno));
+		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno, "reconfigure %s %s: %s",
+				       ent->fstype[0] ? ent->fstype : "tmpfs", mp, strerror(errno));
 	if (mo.attr.attr_set || mo.attr.attr_clr) {
 		struct mount_attr a = mo.attr;
 		a.propagation = 0;
 		if (mount_setattr(ent->mntfd, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
-			return kerr_set(err, -errno, "set attributes of %s: %s", mp, strerror(errno));
+			return kerr_set(err, -errno, "set attributes of %s: %s", mp,
+					strerror(errno));
 	}
 	log_info("storage %s (ephemeral) updated", mp);
 	return 0;
@@ -2093,7 +2136,8 @@ int storage_block_at(const char *mount_point, const struct storage_policy *pol,
 		return err->code;
 	if (!strcmp(ent->fstype, "bind"))
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "%s is a raw block volume, not a filesystem", ent->mount_point);
+				       "%s is a raw block volume, not a filesystem",
+				       ent->mount_point);
 	int fd = openat(ent->mntfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return kerr_set(err, -errno, "open %s: %s", ent->mount_point, strerror(errno));
@@ -2107,7 +2151,8 @@ int storage_revalidate_shares(const char *dir)
 {
 	cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f) {
-		log_warn("RemoveStaleVirtiofsShareMounts: /proc/self/mountinfo: %s", strerror(errno));
+		log_warn("RemoveStaleVirtiofsShareMounts: /proc/self/mountinfo: %s",
+			 strerror(errno));
 		return 0;
 	}
 	size_t dl = strlen(dir);
@@ -2126,7 +2171,8 @@ int storage_revalidate_shares(const char *dir)
 			continue;
 		struct stat st;
 		if (fstatat(AT_FDCWD, mp, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			log_info("RemoveStaleVirtiofsShareMounts: stat %s: %s", mp, strerror(errno));
+			log_info("RemoveStaleVirtiofsShareMounts: stat %s: %s", mp,
+				 strerror(errno));
 		n++;
 	}
 	return n;

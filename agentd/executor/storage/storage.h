@@ -64,8 +64,8 @@ extern const char *storage_hugepages_sysfs;
 
 /* Mount one Grpc__Storage; refcounted by mount point across all sets.
  * On failure nothing is left mounted or created by this call. */
-int storage_add(struct storage_set *set, const Grpc__Storage *s,
-		const struct storage_policy *pol, struct kerr *err);
+int storage_add(struct storage_set *set, const Grpc__Storage *s, const struct storage_policy *pol,
+		struct kerr *err);
 
 /* storage_add for a request whose devices were looked for first
  * (devices/hotplug.h): a block storage takes its device from devs; with

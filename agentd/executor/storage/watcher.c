@@ -44,18 +44,18 @@ struct wentry {
 
 struct watch {
 	struct watch *next;
-	int src_parent;  /* O_PATH: the source's directory */
-	char *src_name;  /* the source's name in it */
-	int dst;         /* O_PATH: the target */
+	int src_parent; /* O_PATH: the source's directory */
+	char *src_name; /* the source's name in it */
+	int dst;        /* O_PATH: the target */
 	bool is_dir;
-	int bindfd;      /* over the limits: the bind of the source over dst */
+	int bindfd; /* over the limits: the bind of the source over dst */
 	char *name;
 	struct wentry ents[WATCH_MAX_ENTRIES];
 	size_t n;
 };
 
-static struct watch *watches;  /* polled ones */
-static struct watch *rr_next;  /* where the next tick starts */
+static struct watch *watches; /* polled ones */
+static struct watch *rr_next; /* where the next tick starts */
 
 size_t watch_count(void)
 {
@@ -256,7 +256,8 @@ static int copy_entry(int srcdir, const struct wentry *e, int dpfd, const char *
 		if (symlinkat(link, dpfd, WATCH_TMP_NAME) < 0)
 			return -errno;
 	} else {
-		cleanup_close int in = sys_openat2(srcdir, e->rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
+		cleanup_close int in = sys_openat2(srcdir, e->rel,
+						   O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
 						   RESOLVE_WATCH);
 		if (in < 0)
 			return -errno;
@@ -401,8 +402,7 @@ static void unlink_watch(struct watch *w)
 /* Over the limits: as upstream, a bind of the source over the target. */
 static int bind_instead(struct watch *w)
 {
-	cleanup_close int src = openat(w->src_parent, w->src_name,
-				       O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int src = openat(w->src_parent, w->src_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (src < 0)
 		return -errno;
 	int mnt = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
@@ -449,10 +449,13 @@ int watch_start(int *src_parent, const char *src_name, int *dst, const char *nam
 {
 	struct stat st;
 	if (fstatat(*src_parent, src_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return kerr_set(err, -errno, "watchable %s: stat source: %s", name, strerror(errno));
+		return kerr_set(err, -errno, "watchable %s: stat source: %s", name,
+				strerror(errno));
 	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-		return kerr_set(err, -EINVAL, "watchable %s: the source is neither a directory nor "
-				"a file", name);
+		return kerr_set(err, -EINVAL,
+				"watchable %s: the source is neither a directory nor "
+				"a file",
+				name);
 	struct watch *w = calloc(1, sizeof(*w));
 	if (!w || !(w->name = strdup(name)) || !(w->src_name = strdup(src_name))) {
 		if (w)

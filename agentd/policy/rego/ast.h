@@ -84,7 +84,7 @@ struct rule {
 	struct term *value; /* NULL: true */
 	struct body *body;  /* NULL: no body (always) */
 	struct rule *els;
-	int nslots;         /* frame size (set on the first of a chain) */
+	int nslots; /* frame size (set on the first of a chain) */
 	int line;
 	const char *file;
 	bool is_default;
@@ -110,7 +110,7 @@ struct module {
 		const char *alias;
 		struct term *path; /* TM_REF rooted at input or data */
 		int line;
-	} *imports;
+	} * imports;
 	size_t nimports;
 	struct rule **rules; /* in order; rule path = pkg + rpath */
 	const char ***rpath;

@@ -26,8 +26,7 @@ int type_err(struct ectx *c, const char *name, int i, const char *want, const st
 }
 
 /* args[i] as an exact integer, or a builtin error. */
-static int need_int(struct ectx *c, const char *name, const struct rv **args, int i,
-		    int64_t *out)
+static int need_int(struct ectx *c, const char *name, const struct rv **args, int i, int64_t *out)
 {
 	if (args[i]->t != RV_NUM)
 		return type_err(c, name, i, "number", args[i]);
@@ -42,8 +41,8 @@ static int need_int(struct ectx *c, const char *name, const struct rv **args, in
 __attribute__((noreturn)) static void int_overflow(struct ectx *c, const char *name)
 {
 	char what[128];
-	snprintf(what, sizeof(what),
-		 "%s: integer overflow (numbers past int64 are not supported)", name);
+	snprintf(what, sizeof(what), "%s: integer overflow (numbers past int64 are not supported)",
+		 name);
 	eval_bail(c, -ERANGE, what);
 }
 
@@ -74,12 +73,12 @@ static size_t utf8_off(const char *s, size_t n, size_t idx)
 
 /* ---- comparison and arithmetic ---- */
 
-#define CMP_FN(fname, expr)                                                                  \
-	static int fname(struct ectx *c, const struct rv **args, const struct rv **out)     \
-	{                                                                                    \
-		int r = rv_cmp(args[0], args[1]);                                            \
-		*out = rv_bool(expr);                                                        \
-		return 0;                                                                    \
+#define CMP_FN(fname, expr)                                                             \
+	static int fname(struct ectx *c, const struct rv **args, const struct rv **out) \
+	{                                                                               \
+		int r = rv_cmp(args[0], args[1]);                                       \
+		*out = rv_bool(expr);                                                   \
+		return 0;                                                               \
 	}
 CMP_FN(bi_equal, r == 0)
 CMP_FN(bi_neq, r != 0)
@@ -148,9 +147,15 @@ static int arith(struct ectx *c, const char *NAME, const struct rv **args, const
 	}
 	double a = rv_numd(x), b = rv_numd(y), r = 0;
 	switch (op) {
-	case '+': r = a + b; break;
-	case '-': r = a - b; break;
-	case '*': r = a * b; break;
+	case '+':
+		r = a + b;
+		break;
+	case '-':
+		r = a - b;
+		break;
+	case '*':
+		r = a * b;
+		break;
 	case '/':
 		if (b == 0)
 			return builtin_error(c, NAME, "divide by zero");
@@ -163,10 +168,10 @@ static int arith(struct ectx *c, const char *NAME, const struct rv **args, const
 	return 0;
 }
 
-#define ARITH_FN(fname, name, op)                                                            \
-	static int fname(struct ectx *c, const struct rv **args, const struct rv **out)     \
-	{                                                                                    \
-		return arith(c, name, args, out, op);                                        \
+#define ARITH_FN(fname, name, op)                                                       \
+	static int fname(struct ectx *c, const struct rv **args, const struct rv **out) \
+	{                                                                               \
+		return arith(c, name, args, out, op);                                   \
 	}
 ARITH_FN(bi_plus, "plus", '+')
 ARITH_FN(bi_minus, "minus", '-')
@@ -274,8 +279,8 @@ static int bi_product(struct ectx *c, const struct rv **args, const struct rv **
 	return fold_nums(c, "product", args, out, '*');
 }
 
-static int extreme(struct ectx *c, const char *name, const struct rv **args,
-		   const struct rv **out, int sign)
+static int extreme(struct ectx *c, const char *name, const struct rv **args, const struct rv **out,
+		   int sign)
 {
 	const struct rv *x = args[0];
 	if (x->t != RV_ARR && x->t != RV_SET)
@@ -326,8 +331,8 @@ static int bi_abs(struct ectx *c, const struct rv **args, const struct rv **out)
 	return 0;
 }
 
-static int round_fn(struct ectx *c, const char *NAME, const struct rv **args,
-		    const struct rv **out, double (*f)(double))
+static int round_fn(struct ectx *c, const char *NAME, const struct rv **args, const struct rv **out,
+		    double (*f)(double))
 {
 	NEED(0, RV_NUM, "number");
 	*out = args[0]->num.is_int ? args[0] : rv_num(A, f(args[0]->num.d));
@@ -367,11 +372,11 @@ static int bi_range(struct ectx *c, const struct rv **args, const struct rv **ou
 
 /* ---- types ---- */
 
-#define IS_FN(fname, type)                                                                   \
-	static int fname(struct ectx *c, const struct rv **args, const struct rv **out)     \
-	{                                                                                    \
-		*out = rv_bool(args[0]->t == (type));                                        \
-		return 0;                                                                    \
+#define IS_FN(fname, type)                                                              \
+	static int fname(struct ectx *c, const struct rv **args, const struct rv **out) \
+	{                                                                               \
+		*out = rv_bool(args[0]->t == (type));                                   \
+		return 0;                                                               \
 	}
 IS_FN(bi_is_number, RV_NUM)
 IS_FN(bi_is_string, RV_STR)
@@ -417,8 +422,9 @@ static int bi_to_number(struct ectx *c, const struct rv **args, const struct rv 
 			goto bad;
 		*out = rv_num(A, d);
 		return 0;
-	bad:
-		return builtin_error(c, "to_number", "strconv.ParseFloat: parsing %s: invalid syntax",
+bad:
+		return builtin_error(c, "to_number",
+				     "strconv.ParseFloat: parsing %s: invalid syntax",
 				     rv_json_text(A, x));
 	}
 	default:
@@ -562,9 +568,11 @@ static int bi_replace_n(struct ectx *c, const struct rv **args, const struct rv 
 	const struct rv *pats = args[0], *s = args[1];
 	for (size_t i = 0; i < pats->obj.n; i++) {
 		if (pats->obj.k[i]->t != RV_STR)
-			return builtin_error(c, NAME, "operand 1 non-string key found in pattern object");
+			return builtin_error(c, NAME,
+					     "operand 1 non-string key found in pattern object");
 		if (pats->obj.v[i]->t != RV_STR)
-			return builtin_error(c, NAME, "operand 1 non-string value found in pattern object");
+			return builtin_error(c, NAME,
+					     "operand 1 non-string value found in pattern object");
 	}
 	struct sbuf b = { .a = A };
 	bool prev_empty = false;
@@ -628,14 +636,14 @@ static const struct rv *trim_cut(struct ectx *c, const struct rv *s, const struc
 	return rv_str(A, s->str.s + b, e - b);
 }
 
-#define TRIM_FN(fname, name, l, r)                                                           \
-	static int fname(struct ectx *c, const struct rv **args, const struct rv **out)     \
-	{                                                                                    \
-		const char *NAME = name;                                                     \
-		NEED(0, RV_STR, "string");                                                   \
-		NEED(1, RV_STR, "string");                                                   \
-		*out = trim_cut(c, args[0], args[1], l, r);                                  \
-		return 0;                                                                    \
+#define TRIM_FN(fname, name, l, r)                                                      \
+	static int fname(struct ectx *c, const struct rv **args, const struct rv **out) \
+	{                                                                               \
+		const char *NAME = name;                                                \
+		NEED(0, RV_STR, "string");                                              \
+		NEED(1, RV_STR, "string");                                              \
+		*out = trim_cut(c, args[0], args[1], l, r);                             \
+		return 0;                                                               \
 	}
 TRIM_FN(bi_trim, "trim", true, true)
 TRIM_FN(bi_trim_left, "trim_left", true, false)
@@ -713,8 +721,8 @@ static int bi_indexof(struct ectx *c, const struct rv **args, const struct rv **
 	NEED(0, RV_STR, "string");
 	NEED(1, RV_STR, "string");
 	const char *hit = args[1]->str.len ? memmem_s(args[0], 0, args[1]) : args[0]->str.s;
-	*out = rv_int(A, hit ? (int64_t)utf8_len(args[0]->str.s, (size_t)(hit - args[0]->str.s))
-			     : -1);
+	*out = rv_int(A,
+		      hit ? (int64_t)utf8_len(args[0]->str.s, (size_t)(hit - args[0]->str.s)) : -1);
 	return 0;
 }
 
@@ -748,14 +756,13 @@ static int bi_substring(struct ectx *c, const struct rv **args, const struct rv 
 		return builtin_error(c, NAME, "negative offset");
 	const struct rv *s = args[0];
 	size_t b = utf8_off(s->str.s, s->str.len, (size_t)start);
-	size_t e = len < 0 ? s->str.len
-			   : utf8_off(s->str.s + b, s->str.len - b, (size_t)len) + b;
+	size_t e = len < 0 ? s->str.len : utf8_off(s->str.s + b, s->str.len - b, (size_t)len) + b;
 	*out = rv_str(A, s->str.s + b, e - b);
 	return 0;
 }
 
-static int case_fn(struct ectx *c, const char *NAME, const struct rv **args,
-		   const struct rv **out, bool up)
+static int case_fn(struct ectx *c, const char *NAME, const struct rv **args, const struct rv **out,
+		   bool up)
 {
 	NEED(0, RV_STR, "string");
 	char *s = ar_strndup(A, args[0]->str.s, args[0]->str.len);
@@ -919,7 +926,8 @@ static int sprintf_one(struct ectx *c, struct sbuf *b, const char *spec, char ve
 		}
 		if (v->t == RV_STR && (verb == 'x' || verb == 'X')) {
 			for (size_t i = 0; i < v->str.len; i++)
-				sb_printf(b, verb == 'x' ? "%02x" : "%02X", (unsigned char)v->str.s[i]);
+				sb_printf(b, verb == 'x' ? "%02x" : "%02X",
+					  (unsigned char)v->str.s[i]);
 			return 0;
 		}
 		if (v->t == RV_NUM) {
@@ -1160,8 +1168,8 @@ static int bi_object_keys(struct ectx *c, const struct rv **args, const struct r
 	return 0;
 }
 
-static int set_fold(struct ectx *c, const char *NAME, const struct rv **args,
-		    const struct rv **out, int op)
+static int set_fold(struct ectx *c, const char *NAME, const struct rv **args, const struct rv **out,
+		    int op)
 {
 	NEED(0, RV_SET, "set");
 	const struct rv *acc = op == 0 ? &rv_empty_set : NULL;
@@ -1220,13 +1228,22 @@ static int bits(struct ectx *c, const char *name, const struct rv **args, const 
 		return r;
 	int64_t v = 0;
 	switch (op) {
-	case '|': v = a | b; break;
-	case '&': v = a & b; break;
-	case '^': v = a ^ b; break;
-	case '~': v = ~a; break;
+	case '|':
+		v = a | b;
+		break;
+	case '&':
+		v = a & b;
+		break;
+	case '^':
+		v = a ^ b;
+		break;
+	case '~':
+		v = ~a;
+		break;
 	case '<':
 		if (b < 0)
-			return builtin_error(c, name, "operand 2 must be an unsigned integer number");
+			return builtin_error(c, name,
+					     "operand 2 must be an unsigned integer number");
 		/* OPA shifts exactly into big integers: past int64, refuse */
 		if (a && (b >= 63 || ((int64_t)((uint64_t)a << b) >> b) != a))
 			int_overflow(c, name);
@@ -1234,7 +1251,8 @@ static int bits(struct ectx *c, const char *name, const struct rv **args, const 
 		break;
 	case '>':
 		if (b < 0)
-			return builtin_error(c, name, "operand 2 must be an unsigned integer number");
+			return builtin_error(c, name,
+					     "operand 2 must be an unsigned integer number");
 		v = b >= 64 ? (a < 0 ? -1 : 0) : a >> b;
 		break;
 	}
@@ -1242,10 +1260,10 @@ static int bits(struct ectx *c, const char *name, const struct rv **args, const 
 	return 0;
 }
 
-#define BITS_FN(fname, name, op)                                                             \
-	static int fname(struct ectx *c, const struct rv **args, const struct rv **out)     \
-	{                                                                                    \
-		return bits(c, name, args, out, op);                                         \
+#define BITS_FN(fname, name, op)                                                        \
+	static int fname(struct ectx *c, const struct rv **args, const struct rv **out) \
+	{                                                                               \
+		return bits(c, name, args, out, op);                                    \
 	}
 BITS_FN(bi_bits_or, "bits.or", '|')
 BITS_FN(bi_bits_and, "bits.and", '&')
@@ -1259,8 +1277,7 @@ BITS_FN(bi_bits_rsh, "bits.rsh", '>')
 static const char b64std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static const struct rv *b64_encode(struct ectx *c, const struct rv *s, const char *alpha,
-				   bool pad)
+static const struct rv *b64_encode(struct ectx *c, const struct rv *s, const char *alpha, bool pad)
 {
 	struct sbuf b = { .a = A };
 	const unsigned char *p = (const unsigned char *)s->str.s;
@@ -1313,27 +1330,27 @@ static const struct rv *b64_decode(struct ectx *c, const struct rv *s, const cha
 	return rv_str(A, sb_str(&b), b.n);
 }
 
-#define B64E_FN(fname, name, alpha, pad)                                                     \
-	static int fname(struct ectx *c, const struct rv **args, const struct rv **out)     \
-	{                                                                                    \
-		const char *NAME = name;                                                     \
-		NEED(0, RV_STR, "string");                                                   \
-		*out = b64_encode(c, args[0], alpha, pad);                                   \
-		return 0;                                                                    \
+#define B64E_FN(fname, name, alpha, pad)                                                \
+	static int fname(struct ectx *c, const struct rv **args, const struct rv **out) \
+	{                                                                               \
+		const char *NAME = name;                                                \
+		NEED(0, RV_STR, "string");                                              \
+		*out = b64_encode(c, args[0], alpha, pad);                              \
+		return 0;                                                               \
 	}
 B64E_FN(bi_b64_enc, "base64.encode", b64std, true)
 B64E_FN(bi_b64url_enc, "base64url.encode", b64url, true)
 B64E_FN(bi_b64url_enc_np, "base64url.encode_no_pad", b64url, false)
 
-#define B64D_FN(fname, name, alpha, pad)                                                     \
-	static int fname(struct ectx *c, const struct rv **args, const struct rv **out)     \
-	{                                                                                    \
-		const char *NAME = name;                                                     \
-		NEED(0, RV_STR, "string");                                                   \
-		*out = b64_decode(c, args[0], alpha, pad);                                   \
-		if (!*out)                                                                   \
-			return builtin_error(c, NAME, "illegal base64 data");                \
-		return 0;                                                                    \
+#define B64D_FN(fname, name, alpha, pad)                                                \
+	static int fname(struct ectx *c, const struct rv **args, const struct rv **out) \
+	{                                                                               \
+		const char *NAME = name;                                                \
+		NEED(0, RV_STR, "string");                                              \
+		*out = b64_decode(c, args[0], alpha, pad);                              \
+		if (!*out)                                                              \
+			return builtin_error(c, NAME, "illegal base64 data");           \
+		return 0;                                                               \
 	}
 B64D_FN(bi_b64_dec, "base64.decode", b64std, true)
 B64D_FN(bi_b64url_dec, "base64url.decode", b64url, false)
@@ -1403,8 +1420,8 @@ static int bi_regex_is_valid(struct ectx *c, const struct rv **args, const struc
 	return 0;
 }
 
-static int find_fn(struct ectx *c, const char *NAME, const struct rv **args,
-		   const struct rv **out, bool sub)
+static int find_fn(struct ectx *c, const char *NAME, const struct rv **args, const struct rv **out,
+		   bool sub)
 {
 	NEED(0, RV_STR, "string");
 	NEED(1, RV_STR, "string");

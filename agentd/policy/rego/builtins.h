@@ -12,10 +12,10 @@
 /* "<name>: eval_builtin_error: operand <i+1> must be <want> but got <type>" */
 int type_err(struct ectx *c, const char *name, int i, const char *want, const struct rv *got);
 
-#define NEED(i, type, want)                                                                  \
-	do {                                                                                 \
-		if (args[i]->t != (type))                                                    \
-			return type_err(c, NAME, i, want, args[i]);                          \
+#define NEED(i, type, want)                                         \
+	do {                                                        \
+		if (args[i]->t != (type))                           \
+			return type_err(c, NAME, i, want, args[i]); \
 	} while (0)
 
 /* Code points of s[0..n). */

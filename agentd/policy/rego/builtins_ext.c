@@ -34,9 +34,10 @@ static int str_list(struct ectx *c, const char *name, const struct rv **args, in
 		return type_err(c, name, i, "one of {string, set, array}", a);
 	for (size_t k = 0; k < a->arr.n; k++)
 		if (a->arr.v[k]->t != RV_STR)
-			return builtin_error(c, name, "operand %d must be array of strings but got "
-					     "array containing %s", i + 1,
-					     rv_type_name(a->arr.v[k]));
+			return builtin_error(c, name,
+					     "operand %d must be array of strings but got "
+					     "array containing %s",
+					     i + 1, rv_type_name(a->arr.v[k]));
 	*v = a->arr.v;
 	*n = a->arr.n;
 	return 0;
@@ -113,7 +114,8 @@ static int bi_split_n(struct ectx *c, const struct rv **args, const struct rv **
 	NEED(2, RV_NUM, "number");
 	int64_t n;
 	if (!rv_as_int(args[2], &n))
-		return builtin_error(c, NAME, "operand 3 must be integer number but got "
+		return builtin_error(c, NAME,
+				     "operand 3 must be integer number but got "
 				     "floating-point number");
 	const struct builtin *split = builtin_find("split");
 	const struct rv *all;
@@ -123,8 +125,8 @@ static int bi_split_n(struct ectx *c, const struct rv **args, const struct rv **
 	size_t total = all->arr.n, from = 0, k = total;
 	if (n >= 0 && (uint64_t)n < total)
 		k = (size_t)n;
-	else if (n < 0 && (uint64_t)-(n + 1) + 1 < total) {
-		k = (size_t)-(n + 1) + 1;
+	else if (n < 0 && (uint64_t) - (n + 1) + 1 < total) {
+		k = (size_t) - (n + 1) + 1;
 		from = total - k;
 	}
 	*out = rv_arr(A, ar_dup(A, all->arr.v + from, (k ? k : 1) * sizeof(*all->arr.v)), k);
@@ -151,7 +153,6 @@ static int bi_array_flatten(struct ectx *c, const struct rv **args, const struct
 	*out = rv_arr(A, l.v, l.n);
 	return 0;
 }
-
 
 /* ---- json.filter, json.remove ---- */
 
@@ -202,7 +203,8 @@ static int pt_add(struct ectx *c, const char *name, struct ptree *root, const st
 			s = slash ? slash + 1 : e;
 		}
 	} else {
-		return builtin_error(c, name, "operand 2 must be one of {set, array} containing "
+		return builtin_error(c, name,
+				     "operand 2 must be one of {set, array} containing "
 				     "string paths or array of path segments but got %s",
 				     rv_type_name(p));
 	}
@@ -363,12 +365,41 @@ static const struct builtin table[] = {
  * that a policy using one fails to load instead of being read differently
  * (doc/policy.md says why each family is left out). */
 static const char *const unsupported[] = {
-	"time.", "http.send", "net.", "crypto.", "io.jwt.", "glob.", "units.", "graph.",
-	"graphql.", "yaml.", "uuid.", "opa.runtime", "rand.", "rego.", "providers.",
-	"semver.", "urlquery.", "hex.", "json.patch", "json.match_schema", "json.verify_schema",
-	"json.marshal_with_options", "strings.render_template", "regex.template_match",
-	"regex.globs_match", "walk", "trace", "object.subset", "numbers.range_step",
-	"cast_array", "cast_set", "cast_string", "cast_boolean", "cast_null", "cast_object",
+	"time.",
+	"http.send",
+	"net.",
+	"crypto.",
+	"io.jwt.",
+	"glob.",
+	"units.",
+	"graph.",
+	"graphql.",
+	"yaml.",
+	"uuid.",
+	"opa.runtime",
+	"rand.",
+	"rego.",
+	"providers.",
+	"semver.",
+	"urlquery.",
+	"hex.",
+	"json.patch",
+	"json.match_schema",
+	"json.verify_schema",
+	"json.marshal_with_options",
+	"strings.render_template",
+	"regex.template_match",
+	"regex.globs_match",
+	"walk",
+	"trace",
+	"object.subset",
+	"numbers.range_step",
+	"cast_array",
+	"cast_set",
+	"cast_string",
+	"cast_boolean",
+	"cast_null",
+	"cast_object",
 	"set_diff",
 };
 

@@ -182,7 +182,8 @@ static void add_group_rule(struct cstate *s, struct module *m, size_t i)
 		node = pnode_add(p, node, m->pkg[k]);
 	for (size_t k = 0; k < m->nrpath[i]; k++) {
 		if (node->rg)
-			cerr(s, r->line, "rule %s conflicts with a rule above it in data", m->rpath[i][k]);
+			cerr(s, r->line, "rule %s conflicts with a rule above it in data",
+			     m->rpath[i][k]);
 		node = pnode_add(p, node, m->rpath[i][k]);
 	}
 	if (node->nkids)
@@ -222,7 +223,8 @@ static void add_group_rule(struct cstate *s, struct module *m, size_t i)
 	}
 	if (r->is_default) {
 		if (g->deflt)
-			cerr(s, r->line, "multiple default rules %s", m->rpath[i][m->nrpath[i] - 1]);
+			cerr(s, r->line, "multiple default rules %s",
+			     m->rpath[i][m->nrpath[i] - 1]);
 		g->deflt = r;
 		return;
 	}
@@ -295,7 +297,8 @@ static const struct imp *find_import(struct cstate *s, const char *name)
 			alias = last->v->str.s;
 		}
 		if (!strcmp(alias, name)) {
-			const struct term *head = im->path->k == TM_REF ? im->path->items[0] : im->path;
+			const struct term *head = im->path->k == TM_REF ? im->path->items[0]
+									: im->path;
 			if (head->k == TM_VAR &&
 			    (!strcmp(head->name, "data") || !strcmp(head->name, "input")))
 				return im;
@@ -444,8 +447,8 @@ static void resolve_call(struct cstate *s, struct term *t)
 	} else {
 		t->bi = builtin_find(t->name);
 		if (!t->bi && builtin_unsupported(t->name))
-			cerr(s, t->line, "unsupported builtin %s (not implemented by this evaluator)",
-			     t->name);
+			cerr(s, t->line,
+			     "unsupported builtin %s (not implemented by this evaluator)", t->name);
 		if (!t->bi)
 			cerr(s, t->line, "undefined function %s", t->name);
 		/* a builtin with one more argument: the last is the output */
@@ -575,7 +578,8 @@ static void resolve_with(struct cstate *s, struct with *w)
 	/* the replacement: a builtin name, a function name, or a value */
 	struct term *v = w->value;
 	const char *bname = dotted_name(s, v);
-	const struct builtin *bi = bname && sc_find(s, v->k == TM_VAR ? v->name : v->items[0]->name, 0) < 0
+	const struct builtin *bi = bname && sc_find(s, v->k == TM_VAR ? v->name : v->items[0]->name,
+						    0) < 0
 					   ? builtin_find(bname)
 					   : NULL;
 	int arity = g ? g->arity : c->bi->arity;
@@ -599,8 +603,8 @@ static void resolve_with(struct cstate *s, struct with *w)
 		struct rgroup *vg = n == v->n - 1 ? group_at(s->p, path, n) : NULL;
 		if (vg && vg->kind == RK_FUNC) {
 			if (vg->arity != arity)
-				cerr(s, t->line, "with: %s takes %d arguments, its replacement %d", name,
-				     arity, vg->arity);
+				cerr(s, t->line, "with: %s takes %d arguments, its replacement %d",
+				     name, arity, vg->arity);
 			struct term *vc = mk_term(s, TM_CALL, v);
 			vc->fn = vg;
 			w->value = vc;
@@ -713,9 +717,11 @@ static void compile_all(struct cstate *s, void *arg)
 		s->m = p->mods[i];
 		for (size_t k = 0; k < s->m->nimports; k++) {
 			const struct imp *im = &s->m->imports[k];
-			const struct term *h = im->path->k == TM_REF ? im->path->items[0] : im->path;
-			if (h->k != TM_VAR || (strcmp(h->name, "data") && strcmp(h->name, "input") &&
-					       strcmp(h->name, "future") && strcmp(h->name, "rego")))
+			const struct term *h = im->path->k == TM_REF ? im->path->items[0]
+								     : im->path;
+			if (h->k != TM_VAR ||
+			    (strcmp(h->name, "data") && strcmp(h->name, "input") &&
+			     strcmp(h->name, "future") && strcmp(h->name, "rego")))
 				cerr(s, im->line, "invalid import path");
 		}
 		for (size_t k = 0; k < s->m->nrules; k++)
@@ -758,8 +764,8 @@ static void compile_query(struct cstate *s, void *arg)
 	*q->nvars = n;
 }
 
-int rego_compile_query(struct rego_policy *p, struct arena *a, struct body *b,
-		       struct qvar **vars, size_t *nvars, int *nslots, struct kerr *err)
+int rego_compile_query(struct rego_policy *p, struct arena *a, struct body *b, struct qvar **vars,
+		       size_t *nvars, int *nslots, struct kerr *err)
 {
 	struct cstate s = { .p = p, .ar = a, .err = err, .query = true };
 	struct qargs q = { b, vars, nvars, nslots, a };

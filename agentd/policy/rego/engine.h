@@ -42,8 +42,8 @@ struct qvar {
 
 /* Compile a query body against the policy: resolves names; fills the
  * query's named variables and its frame size. */
-int rego_compile_query(struct rego_policy *p, struct arena *a, struct body *b,
-		       struct qvar **vars, size_t *nvars, int *nslots, struct kerr *err);
+int rego_compile_query(struct rego_policy *p, struct arena *a, struct body *b, struct qvar **vars,
+		       size_t *nvars, int *nslots, struct kerr *err);
 
 /* ---- evaluation ---- */
 
@@ -103,8 +103,8 @@ __attribute__((noreturn)) void eval_bail(struct ectx *c, int code, const char *w
 
 /* regex.c: patterns with RE2 syntax checks, compiled once per policy. */
 int rx_match(struct ectx *c, const struct rv *pat, const struct rv *s, bool *out);
-int rx_find_all(struct ectx *c, const struct rv *pat, const struct rv *s, int64_t n,
-		bool submatch, const struct rv **out);
+int rx_find_all(struct ectx *c, const struct rv *pat, const struct rv *s, int64_t n, bool submatch,
+		const struct rv **out);
 int rx_replace(struct ectx *c, const struct rv *pat, const struct rv *s, const struct rv *with,
 	       const struct rv **out);
 int rx_split(struct ectx *c, const struct rv *pat, const struct rv *s, const struct rv **out);

@@ -85,13 +85,12 @@ int builtin_error(struct ectx *c, const char *name, const char *fmt, ...)
 }
 
 static int eval_term(struct ectx *c, struct frame *fr, struct term *t, vkfn vk, void *arg);
-static int eval_body(struct ectx *c, struct frame *fr, struct body *b, size_t i, kfn k,
-		     void *arg);
+static int eval_body(struct ectx *c, struct frame *fr, struct body *b, size_t i, kfn k, void *arg);
 static int eval_group(struct ectx *c, struct rgroup *g, const struct rv **out);
 static int eval_func(struct ectx *c, struct rgroup *g, const struct rv **args,
 		     const struct rv **out);
-static int unify_val(struct ectx *c, struct frame *fr, struct term *t, const struct rv *v,
-		     kfn k, void *arg);
+static int unify_val(struct ectx *c, struct frame *fr, struct term *t, const struct rv *v, kfn k,
+		     void *arg);
 static int ref_after_unify(struct ectx *c, void *arg);
 static int somein_value(struct ectx *c, void *arg);
 
@@ -193,8 +192,8 @@ struct refk {
 	void *arg;
 };
 
-static int ref_walk(struct ectx *c, struct frame *fr, struct term *t, size_t i,
-		    const struct rv *v, vkfn vk, void *arg);
+static int ref_walk(struct ectx *c, struct frame *fr, struct term *t, size_t i, const struct rv *v,
+		    vkfn vk, void *arg);
 
 static int ref_iter_cb(struct ectx *c, const struct rv *k, const struct rv *v, void *arg)
 {
@@ -226,8 +225,8 @@ static int ref_key_cb(struct ectx *c, const struct rv *key, void *arg)
 	return ref_walk(c, rk->fr, rk->t, rk->i + 1, child, rk->vk, rk->arg);
 }
 
-static int ref_walk(struct ectx *c, struct frame *fr, struct term *t, size_t i,
-		    const struct rv *v, vkfn vk, void *arg)
+static int ref_walk(struct ectx *c, struct frame *fr, struct term *t, size_t i, const struct rv *v,
+		    vkfn vk, void *arg)
 {
 	step(c);
 	while (i < t->n && t->items[i]->k == TM_CONST) {
@@ -407,7 +406,8 @@ static int items_next(struct ectx *c, struct itemsk *ik)
 	struct term *t = ik->t;
 	size_t total = t->k == TM_OBJECT ? 2 * t->n : t->n;
 	if (ik->i == total) {
-		const struct rv **vals = ar_dup(c->a, ik->vals, (total ? total : 1) * sizeof(*vals));
+		const struct rv **vals = ar_dup(c->a, ik->vals,
+						(total ? total : 1) * sizeof(*vals));
 		const struct rv *v;
 		if (t->k == TM_ARRAY) {
 			v = rv_arr(c->a, vals, t->n);
@@ -629,8 +629,9 @@ static int eval_term(struct ectx *c, struct frame *fr, struct term *t, vkfn vk, 
 	case TM_VAR: {
 		const struct rv *v = fr->slot[t->slot];
 		if (!v)
-			return kerr_set(c->err, -EINVAL, "%d:%d: rego_unsafe_var_error: var %s is unsafe",
-					t->line, t->col, t->name);
+			return kerr_set(c->err, -EINVAL,
+					"%d:%d: rego_unsafe_var_error: var %s is unsafe", t->line,
+					t->col, t->name);
 		return vk(c, v, arg);
 	}
 	case TM_INPUT:
@@ -651,7 +652,8 @@ static int eval_term(struct ectx *c, struct frame *fr, struct term *t, vkfn vk, 
 	case TM_SET:
 	case TM_OBJECT: {
 		size_t total = t->k == TM_OBJECT ? 2 * t->n : t->n;
-		struct itemsk ik = { fr, t, 0, ar_alloc(c->a, (total ? total : 1) * sizeof(void *)),
+		struct itemsk ik = { fr, t,
+				     0,  ar_alloc(c->a, (total ? total : 1) * sizeof(void *)),
 				     vk, arg };
 		return items_next(c, &ik);
 	}
@@ -700,7 +702,8 @@ static int unify_items(struct ectx *c, struct unk *u)
 	if (u->i == u->t->n)
 		return u->k(c, u->arg);
 	if (u->t->k == TM_ARRAY)
-		return unify_val(c, u->fr, u->t->items[u->i], u->v->arr.v[u->i], unify_items_next, u);
+		return unify_val(c, u->fr, u->t->items[u->i], u->v->arr.v[u->i], unify_items_next,
+				 u);
 	return eval_term(c, u->fr, u->t->items[u->i], unify_obj_key_cb, u);
 }
 
@@ -711,8 +714,8 @@ static int unify_eq_cb(struct ectx *c, const struct rv *v, void *arg)
 }
 
 /* Unify pattern term t with value v (binding t's unbound variables). */
-static int unify_val(struct ectx *c, struct frame *fr, struct term *t, const struct rv *v,
-		     kfn k, void *arg)
+static int unify_val(struct ectx *c, struct frame *fr, struct term *t, const struct rv *v, kfn k,
+		     void *arg)
 {
 	step(c);
 	if (t->k == TM_VAR) {
@@ -777,8 +780,7 @@ static bool const_keys(const struct term *t)
 
 /* Two object patterns with constant keys: the values of equal keys pair up
  * (b's reordered to a's keys); false when the key sets differ. */
-static bool pair_object_values(struct term *a, struct term *b, struct term **va,
-			       struct term **vb)
+static bool pair_object_values(struct term *a, struct term *b, struct term **va, struct term **vb)
 {
 	for (size_t i = 0; i < a->n; i++) {
 		va[i] = a->vals[i];
@@ -995,8 +997,7 @@ static int with_cont(struct ectx *c, void *arg)
 	return r;
 }
 
-static int const_path(const struct term *t, const struct rv ***path, size_t *n,
-		      struct ectx *c)
+static int const_path(const struct term *t, const struct rv ***path, size_t *n, struct ectx *c)
 {
 	*n = t->k == TM_REF ? t->n - 1 : 0;
 	*path = ar_alloc(c->a, (*n ? *n : 1) * sizeof(**path));
@@ -1013,8 +1014,12 @@ static int eval_lit(struct ectx *c, struct frame *fr, struct lit *l, kfn k, void
 	step(c);
 	if (!l->nw)
 		return eval_lit_core(c, fr, l, k, arg);
-	struct withk w = { .saved_ov = c->ov, .saved_nov = c->nov, .saved_input = c->input,
-			   .saved_cache = c->cache, .k = k, .arg = arg };
+	struct withk w = { .saved_ov = c->ov,
+			   .saved_nov = c->nov,
+			   .saved_input = c->input,
+			   .saved_cache = c->cache,
+			   .k = k,
+			   .arg = arg };
 	w.new_ov = ar_alloc(c->a, (c->nov + l->nw) * sizeof(*w.new_ov));
 	if (c->nov)
 		memcpy(w.new_ov, c->ov, c->nov * sizeof(*w.new_ov));
@@ -1039,7 +1044,8 @@ static int eval_lit(struct ectx *c, struct frame *fr, struct lit *l, kfn k, void
 			o.fn_from = t->fn;
 			o.bi_from = t->fn ? NULL : t->bi;
 			if (!o.value && !o.fn_to && wi->value->k == TM_VAR)
-				return eval_error(c, t, "with: invalid replacement for %s", t->name);
+				return eval_error(c, t, "with: invalid replacement for %s",
+						  t->name);
 		} else {
 			const struct term *root = t->k == TM_REF ? t->items[0] : t;
 			const struct rv **path;
@@ -1371,9 +1377,15 @@ int rego_eval(struct rego_policy *p, const char *query, const json_t *input,
 	struct sbuf prints = { .a = &a };
 	jmp_buf bail;
 	char base;
-	struct ectx c = { .pol = p, .a = &a, .bail = &bail, .max_steps = p->lim.max_steps,
-			  .stack_base = &base, .max_stack = p->lim.max_stack,
-			  .prints = &prints, .err = err, .strict = p->lim.strict_builtin_errors };
+	struct ectx c = { .pol = p,
+			  .a = &a,
+			  .bail = &bail,
+			  .max_steps = p->lim.max_steps,
+			  .stack_base = &base,
+			  .max_stack = p->lim.max_stack,
+			  .prints = &prints,
+			  .err = err,
+			  .strict = p->lim.strict_builtin_errors };
 	struct kerr local;
 	if (!err)
 		c.err = &local;

@@ -45,8 +45,8 @@ struct parser {
 };
 
 static __attribute__((noreturn, format(printf, 3, 4))) void perr(struct parser *p,
-								const struct token *t,
-								const char *fmt, ...)
+								 const struct token *t,
+								 const char *fmt, ...)
 {
 	char msg[KERR_MSG_MAX];
 	va_list ap;
@@ -129,14 +129,30 @@ static void lex_string(struct parser *p, struct token *t, const char *s, size_t 
 		char e = s[j + 1];
 		j += 2;
 		switch (e) {
-		case '"': sb_putc(&b, '"'); break;
-		case '\\': sb_putc(&b, '\\'); break;
-		case '/': sb_putc(&b, '/'); break;
-		case 'b': sb_putc(&b, '\b'); break;
-		case 'f': sb_putc(&b, '\f'); break;
-		case 'n': sb_putc(&b, '\n'); break;
-		case 'r': sb_putc(&b, '\r'); break;
-		case 't': sb_putc(&b, '\t'); break;
+		case '"':
+			sb_putc(&b, '"');
+			break;
+		case '\\':
+			sb_putc(&b, '\\');
+			break;
+		case '/':
+			sb_putc(&b, '/');
+			break;
+		case 'b':
+			sb_putc(&b, '\b');
+			break;
+		case 'f':
+			sb_putc(&b, '\f');
+			break;
+		case 'n':
+			sb_putc(&b, '\n');
+			break;
+		case 'r':
+			sb_putc(&b, '\r');
+			break;
+		case 't':
+			sb_putc(&b, '\t');
+			break;
 		case 'u': {
 			unsigned cp, lo;
 			if (read_u4(s, n, j, &cp) < 0)
@@ -193,9 +209,9 @@ static void lex_number(const char *s, size_t n, size_t *i)
 	*i = j;
 }
 
-static const char *const puncts[] = { ":=", "==", "!=", "<=", ">=", "{", "}", "[", "]", "(",
-				      ")", ".",  ",",  ";",  ":",  "=", "<", ">", "+", "-",
-				      "*", "/",  "%",  "|",  "&",  NULL };
+static const char *const puncts[] = { ":=", "==", "!=", "<=", ">=", "{", "}", "[", "]",
+				      "(",  ")",  ".",  ",",  ";",  ":", "=", "<", ">",
+				      "+",  "-",  "*",  "/",  "%",  "|", "&", NULL };
 
 static void tokenize(struct parser *p, const char *s, size_t n)
 {
@@ -352,8 +368,8 @@ static const char *tok_text(struct parser *p, const struct token *t)
 	return ar_strndup(p->a, t->s, t->len);
 }
 
-static const char *const keywords[] = { "package", "import", "default", "else", "not",
-					"some",    "every",  "in",      "with", "as",
+static const char *const keywords[] = { "package", "import",   "default", "else", "not",
+					"some",    "every",    "in",      "with", "as",
 					"if",      "contains", NULL };
 
 static bool is_keyword(const struct token *t)
@@ -574,14 +590,15 @@ static const struct rv *number_value(struct parser *p, const struct token *t, bo
 	memcpy(buf + 1, t->s, t->len);
 	buf[t->len + 1] = 0;
 	char *txt = neg ? buf : buf + 1;
-	if (!memchr(t->s, '.', t->len) && !memchr(t->s, 'e', t->len) &&
-	    !memchr(t->s, 'E', t->len)) {
+	if (!memchr(t->s, '.', t->len) && !memchr(t->s, 'e', t->len) && !memchr(t->s, 'E', t->len)) {
 		errno = 0;
 		char *end;
 		long long v = strtoll(txt, &end, 10);
 		if (errno == ERANGE)
-			perr(p, t, "integer %s is out of range (numbers past int64 are not "
-				   "supported)", txt);
+			perr(p, t,
+			     "integer %s is out of range (numbers past int64 are not "
+			     "supported)",
+			     txt);
 		if (!errno && !*end)
 			return rv_int(p->a, v);
 	}
@@ -594,8 +611,8 @@ static const struct rv *number_value(struct parser *p, const struct token *t, bo
 }
 
 /* Parenthesised or bracketed terms ignore newlines. */
-static struct term *parse_nested(struct parser *p, struct term *(*fn)(struct parser *,
-								       const struct token *),
+static struct term *parse_nested(struct parser *p,
+				 struct term *(*fn)(struct parser *, const struct token *),
 				 const struct token *at)
 {
 	bool sig = p->nl_sig, nb = p->no_bar;
@@ -658,8 +675,8 @@ static struct term *parse_primary(struct parser *p)
 			return const_term(p, &rv_empty_set, t);
 		}
 		/* contains(s, x) is the builtin, not the keyword */
-		if (is_keyword(t) && !(tok_is(t, "contains") && tok_is(peek(p, 1), "(") &&
-				       !peek(p, 1)->ws_before))
+		if (is_keyword(t) &&
+		    !(tok_is(t, "contains") && tok_is(peek(p, 1), "(") && !peek(p, 1)->ws_before))
 			perr(p, t, "unexpected keyword '%.*s'", (int)t->len, t->s);
 		p->i++;
 		struct term *v = new_term(p, TM_VAR, t);
@@ -759,8 +776,13 @@ struct binop {
 static struct term *parse_level(struct parser *p, int level);
 
 static const struct binop levels[][7] = {
-	{ { "==", "equal" }, { "!=", "neq" }, { "<=", "lte" }, { ">=", "gte" }, { "<", "lt" },
-	  { ">", "gt" }, { NULL, NULL } },
+	{ { "==", "equal" },
+	  { "!=", "neq" },
+	  { "<=", "lte" },
+	  { ">=", "gte" },
+	  { "<", "lt" },
+	  { ">", "gt" },
+	  { NULL, NULL } },
 	{ { "|", "or" }, { NULL, NULL } },
 	{ { "&", "and" }, { NULL, NULL } },
 	{ { "+", "plus" }, { "-", "minus" }, { NULL, NULL } },
@@ -1152,7 +1174,8 @@ static struct term *parse_head_ref(struct parser *p, struct token *at, struct tl
 			expect(p, "]");
 			if (bracket) {
 				if (bracket->k != TM_CONST || bracket->v->t != RV_STR)
-					perr(p, at, "rule heads with variables inside the path are not supported");
+					perr(p, at,
+					     "rule heads with variables inside the path are not supported");
 				tl_push(p, path, bracket);
 			}
 			bracket = k;

@@ -122,7 +122,8 @@ static const char *re2_unsupported(const char *p, size_t n)
 				return "comments";
 			continue;
 		}
-		if ((ch == '*' || ch == '+' || ch == '?' || ch == '}') && i + 1 < n && p[i + 1] == '+')
+		if ((ch == '*' || ch == '+' || ch == '?' || ch == '}') && i + 1 < n &&
+		    p[i + 1] == '+')
 			return "possessive quantifiers";
 		if (ch == '(' && i + 1 < n && p[i + 1] == '*')
 			return "verbs";
@@ -146,7 +147,8 @@ static int rx_get(struct ectx *c, const struct rv *pat, struct rx_entry **out)
 	}
 	struct regex_cache *rc = pol->rx;
 	for (size_t i = 0; i < rc->n; i++)
-		if (rc->e[i].len == pat->str.len && !memcmp(rc->e[i].pat, pat->str.s, pat->str.len)) {
+		if (rc->e[i].len == pat->str.len &&
+		    !memcmp(rc->e[i].pat, pat->str.s, pat->str.len)) {
 			*out = &rc->e[i];
 			return 0;
 		}
@@ -160,8 +162,8 @@ static int rx_get(struct ectx *c, const struct rv *pat, struct rx_entry **out)
 	int ec;
 	PCRE2_SIZE eo;
 	pcre2_code *code = pcre2_compile((PCRE2_SPTR)pat->str.s, pat->str.len,
-					 PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C |
-						 PCRE2_MATCH_INVALID_UTF,
+					 PCRE2_UTF | PCRE2_DOLLAR_ENDONLY |
+						 PCRE2_NEVER_BACKSLASH_C | PCRE2_MATCH_INVALID_UTF,
 					 &ec, &eo, NULL);
 	if (!code) {
 		PCRE2_UCHAR msg[256];
@@ -232,8 +234,8 @@ int rx_match(struct ectx *c, const struct rv *pat, const struct rv *s, bool *out
 
 /* Go's allMatches: calls fn(ovector) for each accepted match. */
 static int each_match(struct ectx *c, struct rx_entry *e, const struct rv *s, int64_t n,
-		      int (*fn)(struct ectx *, struct rx_entry *, const struct rv *,
-				PCRE2_SIZE *, void *),
+		      int (*fn)(struct ectx *, struct rx_entry *, const struct rv *, PCRE2_SIZE *,
+				void *),
 		      void *arg)
 {
 	size_t pos = 0;
@@ -249,7 +251,8 @@ static int each_match(struct ectx *c, struct rx_entry *e, const struct rv *s, in
 			if ((ssize_t)ov[0] == prev_end)
 				accept = false;
 			size_t w = 1;
-			while (pos + w < s->str.len && ((unsigned char)s->str.s[pos + w] & 0xC0) == 0x80)
+			while (pos + w < s->str.len &&
+			       ((unsigned char)s->str.s[pos + w] & 0xC0) == 0x80)
 				w++;
 			pos += w;
 		} else {
@@ -289,8 +292,8 @@ static int find_cb(struct ectx *c, struct rx_entry *e, const struct rv *s, PCRE2
 	return 0;
 }
 
-int rx_find_all(struct ectx *c, const struct rv *pat, const struct rv *s, int64_t n,
-		bool submatch, const struct rv **out)
+int rx_find_all(struct ectx *c, const struct rv *pat, const struct rv *s, int64_t n, bool submatch,
+		const struct rv **out)
 {
 	struct rx_entry *e;
 	int r = rx_get(c, pat, &e);

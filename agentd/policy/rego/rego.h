@@ -35,10 +35,10 @@
 #include "err.h"
 
 struct rego_limits {
-	uint64_t max_steps;     /* per query; 0: default (50 million) */
-	size_t max_memory;      /* bytes per query; 0: default (256 MiB) */
-	size_t max_stack;       /* bytes of C stack per query; 0: default (2 MiB) */
-	size_t max_input_nodes; /* JSON nodes of input, and of data; 0: default (1 million) */
+	uint64_t max_steps;         /* per query; 0: default (50 million) */
+	size_t max_memory;          /* bytes per query; 0: default (256 MiB) */
+	size_t max_stack;           /* bytes of C stack per query; 0: default (2 MiB) */
+	size_t max_input_nodes;     /* JSON nodes of input, and of data; 0: default (1 million) */
 	bool strict_builtin_errors; /* OPA's strict mode: builtin errors fail the query */
 };
 
@@ -66,8 +66,8 @@ struct rego_result {
 	json_t *value;
 	/* Lines of print() output, joined by "\n" (NULL when none). */
 	char *prints;
-	uint64_t steps;      /* steps the query took */
-	size_t memory;       /* bytes the query allocated */
+	uint64_t steps; /* steps the query took */
+	size_t memory;  /* bytes the query allocated */
 };
 
 /* Evaluate query (Rego text, e.g. "data.agent_policy.CreateContainerRequest")

@@ -60,9 +60,10 @@ static json_t *load_json(const char *path)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: rego-eval [-m module.rego]... [-d data.json] [-i input.json]\n"
-			"                 [--bindings] [--strict] [--max-steps N] [--max-memory BYTES]\n"
-			"                 [--repeat N] QUERY\n");
+	fprintf(stderr,
+		"usage: rego-eval [-m module.rego]... [-d data.json] [-i input.json]\n"
+		"                 [--bindings] [--strict] [--max-steps N] [--max-memory BYTES]\n"
+		"                 [--repeat N] QUERY\n");
 	return 2;
 }
 
@@ -104,14 +105,29 @@ static int parse_args(int argc, char **argv, struct args *a)
 				return usage();
 			a->mods[a->nmods++] = optarg;
 			break;
-		case 'd': a->data_path = optarg; break;
-		case 'i': a->input_path = optarg; break;
-		case 'b': a->bindings = true; break;
-		case 's': a->lim.strict_builtin_errors = true; break;
-		case 'S': a->lim.max_steps = strtoull(optarg, NULL, 10); break;
-		case 'M': a->lim.max_memory = strtoull(optarg, NULL, 10); break;
-		case 'r': a->repeat = strtol(optarg, NULL, 10); break;
-		default: return usage();
+		case 'd':
+			a->data_path = optarg;
+			break;
+		case 'i':
+			a->input_path = optarg;
+			break;
+		case 'b':
+			a->bindings = true;
+			break;
+		case 's':
+			a->lim.strict_builtin_errors = true;
+			break;
+		case 'S':
+			a->lim.max_steps = strtoull(optarg, NULL, 10);
+			break;
+		case 'M':
+			a->lim.max_memory = strtoull(optarg, NULL, 10);
+			break;
+		case 'r':
+			a->repeat = strtol(optarg, NULL, 10);
+			break;
+		default:
+			return usage();
 		}
 	}
 	if (optind + 1 != argc || a->repeat < 1)

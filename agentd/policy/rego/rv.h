@@ -29,9 +29,9 @@
 struct arena_chunk;
 struct arena {
 	struct arena_chunk *head;
-	size_t used;    /* bytes handed out, all chunks */
-	size_t limit;   /* 0: unlimited */
-	jmp_buf *oom;   /* where to go over the limit (set by the entry point) */
+	size_t used;  /* bytes handed out, all chunks */
+	size_t limit; /* 0: unlimited */
+	jmp_buf *oom; /* where to go over the limit (set by the entry point) */
 };
 
 void *ar_alloc(struct arena *a, size_t n);

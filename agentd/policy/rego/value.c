@@ -352,8 +352,7 @@ static int from_json(struct jin *in, const json_t *j, int depth, const struct rv
 		const char *key;
 		size_t klen;
 		json_t *val;
-		json_object_keylen_foreach((json_t *)j, key, klen, val)
-		{
+		json_object_keylen_foreach((json_t *)j, key, klen, val) {
 			k[i] = rv_str(a, key, klen);
 			int r = from_json(in, val, depth + 1, &v[i]);
 			if (r < 0)
@@ -412,7 +411,8 @@ json_t *rv_to_json(const struct rv *v)
 		for (size_t i = 0; i < v->obj.n; i++) {
 			const struct rv *k = v->obj.k[i];
 			if (k->t == RV_STR) {
-				json_object_setn_new(o, k->str.s, k->str.len, rv_to_json(v->obj.v[i]));
+				json_object_setn_new(o, k->str.s, k->str.len,
+						     rv_to_json(v->obj.v[i]));
 			} else {
 				json_t *kj = rv_to_json(k);
 				char *ks = json_dumps(kj, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -515,7 +515,7 @@ char *rv_json_text(struct arena *a, const struct rv *v)
 
 const char *rv_type_name(const struct rv *v)
 {
-	static const char *const names[] = { "null", "boolean", "number", "string",
-					     "array", "object", "set" };
+	static const char *const names[] = { "null",  "boolean", "number", "string",
+					     "array", "object",  "set" };
 	return names[v->t];
 }

@@ -8,7 +8,7 @@
  *
  *   test-cdh [--socket PATH] [-c CONFIG] [--image REF=LAYOUT_DIR]...
  *            [--resources DIR] [--mount-log FILE] [--fail-secure-mount]
- *            [--secure-mount-tmpfs] [--slow-secure-mount SECONDS]
+ *            [--secure-mount-tmpfs] [--slow-secure-mount SECONDS] [--secure-mount-gate FILE]
  *            [--rootfs-symlink DIR] [--ready-fd N] [--never-answer | --exit-on-request | --exit-at-start |
  *             --hostile-answer huge|malformed]
  *
@@ -35,7 +35,10 @@
  *                namespace). --slow-secure-mount N: the call is recorded at
  *                once, the directory made and the tmpfs mounted N seconds
  *                later, whether the client is still there or not (the real
- *                CDH finishes a call whose client went), then answered.
+ *                CDH finishes a call whose client went), then answered;
+ *                with --secure-mount-gate FILE, not before FILE exists
+ *                either (the test opens the gate when its checks of the
+ *                pending call are done: no race with a loaded machine).
  * GetResource    kbs://[HOST]/PATH -> the file --resources/PATH.
  *
  * test-cdh-lite is this without PullImage (answered with an error), so
@@ -102,6 +105,7 @@ struct cdh {
 	bool fail_secure_mount;
 	bool secure_mount_tmpfs;
 	unsigned slow_secure_mount; /* seconds */
+	const char *secure_mount_gate; /* with it: the slow mount waits for this file too */
 	const char *rootfs_symlink;
 	bool exit_on_request;
 };
@@ -213,6 +217,7 @@ struct slow_mount {
 	struct cdh *d;
 	struct ttrpc_call *c;
 	bool gone;
+	unsigned waited; /* tenths of a second spent waiting for the gate */
 	char mount_point[PATH_MAX];
 };
 
@@ -221,9 +226,17 @@ static void on_slow_cancel(struct ttrpc_call *c, void *data)
 	((struct slow_mount *)data)->gone = true;
 }
 
+/* The gate waited for at most a minute: a test that forgot to open it
+ * still ends. */
+#define GATE_MAX_TENTHS 600
+
 static void on_slow_mount(struct loop *l, void *data)
 {
 	struct slow_mount *sm = data;
+	if (sm->d->secure_mount_gate && access(sm->d->secure_mount_gate, F_OK) < 0 &&
+	    sm->waited++ < GATE_MAX_TENTHS &&
+	    loop_timer_add(l, loop_now_ns() + 100000000ull, on_slow_mount, sm))
+		return;
 	fprintf(stderr, "test-cdh: SecureMount of %s now (%s)\n", sm->mount_point,
 		sm->gone ? "its client went" : "its client waits");
 	secure_mount_now(sm->d, sm->c, sm->mount_point); /* dropped if the client went */
@@ -493,6 +506,7 @@ static void usage(void)
 		"usage: test-cdh [--socket PATH] [-c CONFIG] [--image REF=DIR]...\n"
 		"                [--resources DIR] [--mount-log FILE] [--fail-secure-mount]\n"
 		"                [--secure-mount-tmpfs] [--slow-secure-mount SECONDS]\n"
+		"                [--secure-mount-gate FILE]\n"
 		"                [--rootfs-symlink DIR] [--ready-fd N]\n"
 		"                [--never-answer | --exit-on-request | --exit-at-start |\n"
 		"                 --hostile-answer huge|malformed]\n");
@@ -514,6 +528,7 @@ int main(int argc, char **argv)
 		{ "exit-at-start", no_argument, NULL, 'X' },
 		{ "secure-mount-tmpfs", no_argument, NULL, 'T' },
 		{ "slow-secure-mount", required_argument, NULL, 'S' },
+		{ "secure-mount-gate", required_argument, NULL, 'G' },
 		{ "rootfs-symlink", required_argument, NULL, 'L' },
 		{ "hostile-answer", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
@@ -564,6 +579,9 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			d.slow_secure_mount = (unsigned)atoi(optarg);
+			break;
+		case 'G':
+			d.secure_mount_gate = optarg;
 			break;
 		case 'L':
 			d.rootfs_symlink = optarg;

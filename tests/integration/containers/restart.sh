@@ -82,7 +82,7 @@ if inp is not None and extra >= 0:
         else:
             hi = m - 1
     ok = lo >= extra and out[lo:] == data[lo - extra:]
-print("bytes %d, expected %d, replayed %d: %s" % (len(out), 4 * size, extra, "ok" if ok else "MISMATCH"))
+print("bytes %d, expected %d, replayed %d: %s" % (len(out), 4 * size, extra, "ok" if ok else "MISMATCH"), file=sys.stderr)
 sys.exit(0 if ok else 1)
 EOF2
 }

@@ -104,7 +104,7 @@ struct cdh {
 	const char *mount_log;
 	bool fail_secure_mount;
 	bool secure_mount_tmpfs;
-	unsigned slow_secure_mount; /* seconds */
+	unsigned slow_secure_mount;    /* seconds */
 	const char *secure_mount_gate; /* with it: the slow mount waits for this file too */
 	const char *rootfs_symlink;
 	bool exit_on_request;

@@ -808,10 +808,19 @@ int options_apply_env(struct agent_options *o, char *const *envp, options_warn_f
 		}
 	}
 	if ((v = env_get(envp, "KATA_AGENT_POLICY_FILE")) && *v) {
-		char *s = strdup(v);
-		if (!s)
-			return kerr_set(err, -ENOMEM, "KATA_AGENT_POLICY_FILE: out of memory");
-		set_string(&o->policy_file, s);
+		/* A path the announce line and the logs carry: text, as every
+		 * string option (fuzz_cmdline found one that was not). */
+		const char *why = check_text(v);
+		if (why) {
+			if (warn)
+				warn("KATA_AGENT_POLICY_FILE", v, why, warn_data);
+		} else {
+			char *s = strdup(v);
+			if (!s)
+				return kerr_set(err, -ENOMEM,
+						"KATA_AGENT_POLICY_FILE: out of memory");
+			set_string(&o->policy_file, s);
+		}
 	}
 	if ((v = env_get(envp, "KATA_AGENT_LOG_LEVEL"))) {
 		if (log_level_parse(v, &o->log_level) < 0 && warn)

@@ -844,15 +844,21 @@ TEST(load_env_overrides)
 
 	/* malformed environment values warn and change nothing */
 	char *bad_env[] = { "KATA_AGENT_LOG_LEVEL=loud", "KATA_AGENT_TRACING=maybe",
-			    "KATA_AGENT_SERVER_ADDR=", NULL };
+			    "KATA_AGENT_SERVER_ADDR=", "KATA_AGENT_POLICY_FILE=/p\xff.rego", NULL };
 	REQUIRE(load(&o, &w, "agent.log=warn agent.trace", NULL, bad_env, &err) == 0);
-	CHECK_EQ_INT(w.n, 3);
+	CHECK_EQ_INT(w.n, 4);
 	CHECK(warned(&w, "KATA_AGENT_LOG_LEVEL", "loud"));
 	CHECK(warned(&w, "KATA_AGENT_TRACING", "maybe"));
 	CHECK(warned(&w, "KATA_AGENT_SERVER_ADDR", ""));
+	CHECK(warned(&w, "KATA_AGENT_POLICY_FILE", "/p\xff.rego"));
 	CHECK_EQ_INT(o.log_level, LOG_LVL_WARN);
 	CHECK(o.tracing);
 	CHECK_EQ_STR(o.server_addr, AGENT_DEFAULT_SERVER_ADDR);
+	/* the announce line is still JSON (a non-UTF-8 policy path made
+	 * options_to_json fail: fuzz_cmdline) */
+	json_t *j = options_to_json(&o);
+	CHECK(j != NULL);
+	json_decref(j);
 	options_free(&o);
 }
 

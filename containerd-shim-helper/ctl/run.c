@@ -510,7 +510,13 @@ static void usage_run(void)
 	fprintf(stderr, "Usage: kata-agent-ctl run BUNDLE [--id ID] [--tty] [--dry-run]\n");
 }
 
-int cmd_run(const struct opts *o, int argc, char **argv)
+struct run_opts {
+	const char *id;
+	bool tty, dry;
+};
+
+/* run's options up to the next operand: 0, or -1 on a bad one. */
+static int run_options(int argc, char **argv, struct run_opts *r)
 {
 	static const struct option longopts[] = {
 		{ "id", required_argument, NULL, 'i' },
@@ -518,48 +524,41 @@ int cmd_run(const struct opts *o, int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *id = NULL;
-	bool tty = false, dry = false;
 	int ch;
-	optind = 0;
 	while ((ch = getopt_long(argc, argv, "+i:tn", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'i':
-			id = optarg;
+			r->id = optarg;
 			break;
 		case 't':
-			tty = true;
+			r->tty = true;
 			break;
 		case 'n':
-			dry = true;
+			r->dry = true;
 			break;
 		default:
-			usage_run();
-			return EXIT_USAGE;
+			return -1;
 		}
 	}
-	if (optind >= argc) {
+	return 0;
+}
+
+int cmd_run(const struct opts *o, int argc, char **argv)
+{
+	struct run_opts ro = { 0 };
+	optind = 0;
+	if (run_options(argc, argv, &ro) < 0 || optind >= argc) {
 		usage_run();
 		return EXIT_USAGE;
 	}
 	const char *bundle = argv[optind++];
 	/* Options may follow BUNDLE too. */
-	while ((ch = getopt_long(argc, argv, "+i:tn", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'i':
-			id = optarg;
-			break;
-		case 't':
-			tty = true;
-			break;
-		case 'n':
-			dry = true;
-			break;
-		default:
-			usage_run();
-			return EXIT_USAGE;
-		}
+	if (run_options(argc, argv, &ro) < 0) {
+		usage_run();
+		return EXIT_USAGE;
 	}
+	const char *id = ro.id;
+	bool tty = ro.tty, dry = ro.dry;
 	if (optind != argc) {
 		usage_run();
 		return EXIT_USAGE;

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "cli.h"
 #include "config.h"
 #include "endpoints.h"
 #include "policy.h"
@@ -537,18 +538,8 @@ static int parse_options(int argc, char **argv, struct executor *x, struct start
 {
 	int o;
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (o == 'V') {
-			printf("kata-agent-executor %s\n", KATA_AGENT_VERSION);
-			return 0;
-		}
-		if (o == 'h') {
-			usage(stdout);
-			return 0;
-		}
-		if (o == '?') {
-			usage(stderr);
-			return 2;
-		}
+		if (o == 'V' || o == 'h' || o == '?')
+			return cli_other_option(o, "kata-agent-executor", usage);
 		if (set_option(o, optarg, x, s) < 0)
 			return 2;
 	}

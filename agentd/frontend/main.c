@@ -33,6 +33,7 @@
 #include <linux/vm_sockets.h>
 
 #include "cleanup.h"
+#include "cli.h"
 #include "config.h"
 #include "confine.h"
 #include "endpoints.h"
@@ -201,19 +202,11 @@ static int parse_options(int argc, char **argv, struct frontend *fe, struct star
 		case 'T':
 			s->trace = true;
 			break;
-		case 'V':
-			printf("kata-agent-frontend %s\n", KATA_AGENT_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return cli_other_option(o, "kata-agent-frontend", usage);
 		}
 		if (bad) {
-			fprintf(stderr, "kata-agent-frontend: invalid option value: %s\n", optarg);
-			return 2;
+			return cli_bad_value("kata-agent-frontend", optarg);
 		}
 	}
 	if (optind != argc || s->listen_fd == s->executor_fd ||

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "cli.h"
 #include "config.h"
 #include "confine.h"
 #include "endpoints.h"
@@ -645,19 +646,11 @@ static int parse_options(int argc, char **argv, struct monitor *m, struct start 
 		case 'e':
 			bad = endpoints_parse_list(&m->policy, optarg);
 			break;
-		case 'V':
-			printf("kata-agent-monitor %s\n", KATA_AGENT_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return cli_other_option(o, "kata-agent-monitor", usage);
 		}
 		if (bad) {
-			fprintf(stderr, "kata-agent-monitor: invalid option value: %s\n", optarg);
-			return 2;
+			return cli_bad_value("kata-agent-monitor", optarg);
 		}
 	}
 	if (optind != argc || !s->cid) {

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "cli.h"
 #include "config.h"
 #include "debug_console.h"
 #include "endpoints.h"
@@ -1061,15 +1062,8 @@ static int parse_options(int argc, char **argv, struct parent *p, struct start *
 		case 'g':
 			bad = set_id("frontend", "gid", optarg, &p->fe_gid);
 			break;
-		case 'V':
-			printf("kata-agent %s\n", KATA_AGENT_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return cli_other_option(o, "kata-agent", usage);
 		}
 		if (bad)
 			return 2;

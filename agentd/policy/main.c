@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "cli.h"
 #include "config.h"
 #include "confine.h"
 #include "engine.h"
@@ -260,20 +261,12 @@ static int parse_options(int argc, char **argv, struct start *s)
 		case 'm':
 			bad = number_parse_ulong(optarg, 1ul << 44, &s->as);
 			break;
-		case 'V':
-			printf("kata-agent-policy %s\n", KATA_AGENT_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			return cli_other_option(o, "kata-agent-policy", usage);
 		}
 		if (bad || (o == 's' && !s->steps) || (o == 'q' && !s->qmem) ||
 		    (o == 'm' && s->as < s->qmem)) {
-			fprintf(stderr, "kata-agent-policy: invalid option value: %s\n", optarg);
-			return 2;
+			return cli_bad_value("kata-agent-policy", optarg);
 		}
 	}
 	if (optind != argc) {

@@ -10,7 +10,7 @@ suite_requires
 
 t_restart() {
   agent_start restart || return
-  local b
+  local b p
   # 64 MiB of random data with its checksum; the front-end is killed
   # while replies wait in its output queue (the host has stopped reading:
   # ctl's stdout is a pipe nobody reads for 2 s) and restarted by the
@@ -21,12 +21,24 @@ t_restart() {
   # never be lost; doc/ipc.md.)
   b=$(bundle stream sh -c 'mkfifo /tmp/f && { sha256sum < /tmp/f >&2 & } &&
     head -c 67108864 /dev/urandom | tee /tmp/f; wait')
+  # The host starts reading only once the front-end is dead; the kill
+  # comes once the container writes (its head runs) and 0.5 s more, so
+  # that a slow create is never what the kill interrupts (a loaded
+  # machine took over 1 s to create it).
   { ctl run "$b" --id stream2 </dev/null 2>"$work/stream2.err"; echo $? >"$work/stream2.rc"; } |
-    { sleep 2; cat >"$work/stream2.out"; } &
+    { for _ in $(seq 1 600); do [ -e "$work/stream2.killed" ] && break; sleep 0.1; done
+      cat >"$work/stream2.out"; } &
   local run_pid=$!
-  sleep 1
+  for _ in $(seq 1 300); do
+    for p in $(descendants "$agent_pid"); do
+      grep -qsa "67108864" "/proc/$p/cmdline" && break 2
+    done
+    sleep 0.1
+  done
+  sleep 0.5
   local fe_old=$frontend_pid
   kill -KILL "$fe_old" 2>/dev/null
+  touch "$work/stream2.killed"
   wait "$run_pid"
   rc=$(cat "$work/stream2.rc" 2>/dev/null || echo 99)
   check "front-end SIGKILLed while output streams: every byte arrives (checksum) and Wait answers" \

@@ -592,8 +592,8 @@ static unsigned reader_ahead_count(const struct fe_reader *rd)
 	const struct frontend *fe = rd->mon->fe;
 	if (rd->exec_id[0] != '\0' || !rd->ahead_len || rd->inflight)
 		return 0;
-	size_t room = READ_AHEAD_WINDOW - (rd->stash_len < READ_AHEAD_WINDOW ? rd->stash_len
-									     : READ_AHEAD_WINDOW);
+	size_t room = READ_AHEAD_WINDOW -
+		      (rd->stash_len < READ_AHEAD_WINDOW ? rd->stash_len : READ_AHEAD_WINDOW);
 	size_t budget = fe->stash_bytes < READ_AHEAD_BUDGET ? READ_AHEAD_BUDGET - fe->stash_bytes
 							    : 0;
 	size_t n = (room < budget ? room : budget) / IPC_STDIO_CHUNK;

@@ -927,7 +927,8 @@ TEST(two_reads_queue_and_a_third_is_refused)
 	struct ipc_stdio_read rq = { .exec_id = "q2", .stream = IPC_STREAM_STDOUT, .max_len = 3 };
 	struct kerr e = { 0 };
 	for (uint32_t id = 901; id <= 903; id++)
-		CHECK_EQ_INT(ipc_send_fd(M.fe, IPC_READ_STREAM_REQ, id, &rq, sizeof(rq), -1, &e), 0);
+		CHECK_EQ_INT(ipc_send_fd(M.fe, IPC_READ_STREAM_REQ, id, &rq, sizeof(rq), -1, &e),
+			     0);
 	struct ipc_msg m;
 	REQUIRE(recv_msg(M.fe, &m) == 1);
 	struct kerr failure = { 0 };
@@ -942,12 +943,14 @@ TEST(two_reads_queue_and_a_third_is_refused)
 		CHECK_EQ_INT(m.hdr.id, 901 + i);
 		CHECK_EQ_INT(m.hdr.type, IPC_READ_STREAM_REPLY);
 		CHECK_EQ_INT(h.offset, 3 * i);
-		CHECK(m.len == sizeof(h) + 3 && memcmp(m.payload + sizeof(h), i ? "def" : "abc", 3) == 0);
+		CHECK(m.len == sizeof(h) + 3 &&
+		      memcmp(m.payload + sizeof(h), i ? "def" : "abc", 3) == 0);
 		ipc_msg_release(&m);
 	}
 	/* Two more queued, nothing to answer them with; the front-end goes. */
 	for (uint32_t id = 904; id <= 905; id++)
-		CHECK_EQ_INT(ipc_send_fd(M.fe, IPC_READ_STREAM_REQ, id, &rq, sizeof(rq), -1, &e), 0);
+		CHECK_EQ_INT(ipc_send_fd(M.fe, IPC_READ_STREAM_REQ, id, &rq, sizeof(rq), -1, &e),
+			     0);
 	REQUIRE(ex_new_frontend(&M) == 0);
 	CHECK_EQ_INT(fe_write(&M, "q2", "ghi"), 3);
 	char buf[64], all[16];

@@ -449,13 +449,42 @@ static bool init_reads_abcd(struct fx *f, int mon)
 	return read_gets(f, sid, "abcd", 4);
 }
 
+/* The acknowledged offset a READ_STREAM_ACK or READ_STREAM_REQ carries;
+ * 0: none (or another message). */
+static uint64_t msg_ack(const struct ipc_msg *m)
+{
+	if (m->hdr.type == IPC_READ_STREAM_ACK) {
+		struct ipc_stdio_ack k;
+		memcpy(&k, m->payload, sizeof(k));
+		return k.offset;
+	}
+	if (m->hdr.type == IPC_READ_STREAM_REQ) {
+		struct ipc_stdio_read q;
+		memcpy(&q, m->payload, sizeof(q));
+		return q.ack;
+	}
+	return 0;
+}
+
+/* A front-end with container c1 whose init the host read once ("abcd"):
+ * the monitor channel, or -1. */
+static int reading_c1(struct fx *f)
+{
+	if (fx_start(f) != 0)
+		return -1;
+	int mon = create(f, "c1");
+	if (mon >= 0 && !init_reads_abcd(f, mon)) {
+		close(mon);
+		return -1;
+	}
+	return mon;
+}
+
 TEST(init_output_is_read_ahead_while_the_host_keeps_up)
 {
 	FX_SCOPED f;
-	REQUIRE(fx_start(&f) == 0);
-	cleanup_close int mon = create(&f, "c1");
+	cleanup_close int mon = reading_c1(&f);
 	REQUIRE(mon >= 0);
-	REQUIRE(init_reads_abcd(&f, mon));
 	/* The next chunk (a full one: the host's reads take it in their
 	 * sizes) is asked for before the host asks, by a read that
 	 * acknowledges the first (one message, not an ACK and a read)... */
@@ -485,10 +514,8 @@ TEST(init_output_is_read_ahead_while_the_host_keeps_up)
 TEST(read_ahead_stops_at_the_window)
 {
 	FX_SCOPED f;
-	REQUIRE(fx_start(&f) == 0);
-	cleanup_close int mon = create(&f, "c1");
+	cleanup_close int mon = reading_c1(&f);
 	REQUIRE(mon >= 0);
-	REQUIRE(init_reads_abcd(&f, mon));
 	/* Full chunks for every read ahead, until the front-end stops: the
 	 * host that read once does not make it hold more than a window. */
 	uint64_t off = 4, ack = 4;
@@ -522,10 +549,8 @@ TEST(read_ahead_stops_at_the_window)
 TEST(ack_rides_on_the_refill_while_the_window_is_full)
 {
 	FX_SCOPED f;
-	REQUIRE(fx_start(&f) == 0);
-	cleanup_close int mon = create(&f, "c1");
+	cleanup_close int mon = reading_c1(&f);
 	REQUIRE(mon >= 0);
-	REQUIRE(init_reads_abcd(&f, mon));
 	uint64_t off = 4;
 	unsigned chunks = 0;
 	while (!quiet(mon, 200) && chunks < 16) {
@@ -555,18 +580,14 @@ TEST(ack_rides_on_the_refill_while_the_window_is_full)
 	while (!quiet(mon, 300)) {
 		struct ipc_msg m;
 		REQUIRE(ipc_recv(mon, &m, &(struct kerr){ 0 }) > 0);
-		uint64_t a = 0;
+		REQUIRE(m.hdr.type == IPC_READ_STREAM_ACK || m.hdr.type == IPC_READ_STREAM_REQ);
+		uint64_t a = msg_ack(&m);
 		if (m.hdr.type == IPC_READ_STREAM_ACK) {
-			struct ipc_stdio_ack k;
-			memcpy(&k, m.payload, sizeof(k));
-			a = k.offset;
 			lone++;
 		} else {
-			REQUIRE(m.hdr.type == IPC_READ_STREAM_REQ);
 			struct ipc_stdio_read q;
 			memcpy(&q, m.payload, sizeof(q));
 			CHECK_EQ_INT(q.max_len, IPC_STDIO_CHUNK);
-			a = q.ack;
 			reqs++;
 		}
 		ipc_msg_release(&m);
@@ -1120,16 +1141,7 @@ TEST(ack_waits_until_the_reply_is_in_the_hosts_socket)
 	while (acked < asked) {
 		struct ipc_msg m;
 		REQUIRE(ipc_recv(mon, &m, &(struct kerr){ 0 }) > 0);
-		uint64_t a = 0;
-		if (m.hdr.type == IPC_READ_STREAM_ACK) {
-			struct ipc_stdio_ack k;
-			memcpy(&k, m.payload, sizeof(k));
-			a = k.offset;
-		} else if (m.hdr.type == IPC_READ_STREAM_REQ) {
-			struct ipc_stdio_read q;
-			memcpy(&q, m.payload, sizeof(q));
-			a = q.ack; /* a read-ahead: left unanswered */
-		}
+		uint64_t a = msg_ack(&m); /* a read-ahead is left unanswered */
 		ipc_msg_release(&m);
 		CHECK(a == 0 || a > acked);
 		if (a)

@@ -654,13 +654,15 @@ static bool reader_pump_read(struct fe_reader *rd)
 }
 
 /* Whether the ACK due may wait for a refill that has not gone out yet:
- * the stream reads ahead and its stash still holds bytes, so the host's
- * next reads take the stash below the refill line and that read carries
- * it (an EOF, an empty stash or a closed channel flush it). */
+ * an init's stream that reads ahead and whose stash still holds bytes, so
+ * the host's next reads take the stash below the refill line and that
+ * read carries it (an EOF, an empty stash, ACK_HOLD_NS or a closed channel
+ * flush it). An exec's goes at once: its monitor releases it on the last
+ * ACK. */
 static bool ack_may_wait(const struct fe_reader *rd)
 {
-	return rd->ahead_len && rd->stash_len && rd->ack_due > rd->acked &&
-	       rd->ack_due - rd->acked <= ACK_HOLD_MAX;
+	return rd->exec_id[0] == '\0' && rd->ahead_len && rd->stash_len &&
+	       rd->ack_due > rd->acked && rd->ack_due - rd->acked <= ACK_HOLD_MAX;
 }
 
 /* An ACK due while a read is in flight waits for the read that follows

@@ -242,15 +242,20 @@ static int run_lifecycle(const char *spec_path, int rounds)
 		return 1;
 	char *cid = cc->container_id, *eid = cc->exec_id;
 	cleanup_free double *ms = calloc((size_t)rounds, sizeof(*ms));
+	/* Per phase (create + start, wait, remove), for stderr: where a
+	 * lifecycle's time goes. */
+	cleanup_free double *ph = calloc((size_t)rounds * 3, sizeof(*ph));
 	int n = 0, errors = 0;
-	for (int i = 0; i < rounds && ms; i++) {
+	for (int i = 0; i < rounds && ms && ph; i++) {
 		char id[64];
 		int status = -1;
 		snprintf(id, sizeof(id), "cb-lc-%d-%d", (int)getpid(), i);
 		uint64_t t0 = now_ns();
 		int r = create_start(cc, id);
+		uint64_t t_started = now_ns();
 		if (r == 0)
 			r = wait_process(id, "", &status);
+		uint64_t t_waited = now_ns();
 		/* Remove even after a failure, so that the next round is clean. */
 		if (remove_container(id) < 0)
 			r = -1;
@@ -261,10 +266,24 @@ static int run_lifecycle(const char *spec_path, int rounds)
 			errors++;
 			continue;
 		}
+		ph[n] = (double)(t_started - t0) / 1e6;
+		ph[rounds + n] = (double)(t_waited - t_started) / 1e6;
+		ph[2 * rounds + n] = (double)(t1 - t_waited) / 1e6;
 		ms[n++] = (double)(t1 - t0) / 1e6;
 	}
 	free_spec(cc, cid, eid);
 	print_stats(ms, n, errors);
+	if (n && ph) {
+		const char *names[] = { "create_start", "wait", "remove" };
+		fprintf(stderr, "phases:");
+		for (int k = 0; k < 3; k++) {
+			double *v = ph + (size_t)k * (size_t)rounds;
+			qsort(v, (size_t)n, sizeof(*v), cmp_double);
+			fprintf(stderr, " %s_median_ms=%.3f", names[k],
+				n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
+		}
+		fputc('\n', stderr);
+	}
 	return errors ? 1 : 0;
 }
 

@@ -22,21 +22,26 @@
  * in our output queue (host not reading), the monitor has the bytes and
  * sends them to the next front-end. A frame dropped because the host's
  * connection closed is ACKed too: that reader is gone. The
- * monitor allows one outstanding read per stream, so reads of one stream
- * queue here (as upstream serialises them on the stream's lock). Bytes that
+ * monitor queues at most two reads per stream; the host's reads of one
+ * stream queue here (as upstream serialises them on the stream's lock) and
+ * go one at a time, only the read-ahead has two in flight. Bytes that
  * arrive with nobody to take them (read ahead, or for a read whose call was
  * cancelled meanwhile) are kept in the stream's "stash" and given to the
  * next reads before anything new is asked for.
  *
  * Read-ahead: once a read of a container's init was answered with data
  * that went into the host's socket at once (a host that keeps up), full
- * chunks are asked for, one in flight, while the stash holds less than
- * READ_AHEAD_WINDOW, so that the host's next reads (the Kata shim has one
- * in flight per stream) are answered without a round trip to the monitor,
- * which works meanwhile. Stashed bytes are not acknowledged, so a
+ * chunks are asked for, READ_AHEAD_BATCH at once when nothing is in flight
+ * and the stash has room for them within READ_AHEAD_WINDOW, so that the
+ * host's next reads (the Kata shim has one in flight per stream) are
+ * answered without a round trip to the monitor, which works meanwhile. Stashed bytes are not acknowledged, so a
  * front-end restart loses none; the ACK of a read answered from the stash
- * rides on the next READ_STREAM_REQ (at most one monitor round trip
- * later, if one is in flight), else goes alone. Only the init: the
+ * rides on the next READ_STREAM_REQ: the one in flight's successor, or,
+ * while the stash is above the refill line (no read goes out now), the
+ * refill that the host's next reads bring about (at most ACK_HOLD_MAX
+ * bytes held so); else it goes alone. Holding an ACK only widens what a
+ * front-end killed meanwhile has the monitor send again (bytes the host
+ * already got, replayed), never the reverse. Only the init: the
  * monitor never releases it, so an EOF that arrives for a read-ahead
  * nobody waits for is simply dropped and answered again to the next read
  * (an exec is released once drained, and a later read would be
@@ -71,6 +76,17 @@
  * next 32 KiB read came while the chunk for it was still on its way in
  * two reads of three (bench/stdio: "Issue 14, stdio part"). */
 #define READ_AHEAD_WINDOW (4u * IPC_STDIO_CHUNK)
+/* Delivered bytes whose ACK may wait for the next refill while the stash
+ * is above the refill line: with the Kata shim's 32 KiB reads, the four
+ * reads between one refill and the next. A lone ACK each cost the monitor
+ * a wake-up per host read (doc/benchmarks.md: "stdio part, round 3"). */
+#define ACK_HOLD_MAX READ_AHEAD_WINDOW
+/* Chunks the read-ahead asks for at once (the monitor queues two reads
+ * per stream): a refill costs the monitor one wake-up and us one for two
+ * chunks instead of one each. */
+#define READ_AHEAD_BATCH 2u
+/* How long a held ACK waits for the refill before it goes alone. */
+#define ACK_HOLD_NS (100ull * 1000000ull)
 
 enum req_kind { REQ_SIMPLE, REQ_WAIT, REQ_READ, REQ_WRITE, REQ_PASSFD };
 
@@ -87,7 +103,7 @@ struct fe_reader {
 	struct fe_mon *mon;
 	char exec_id[IPC_ID_MAX];
 	unsigned stream;
-	bool busy; /* a READ_STREAM_REQ is in flight */
+	unsigned inflight; /* READ_STREAM_REQs in flight, at most READ_AHEAD_BATCH */
 	struct fe_read_wait *waiters, **waiters_tail;
 	unsigned nwaiters;
 	/* Bytes received and not yet given to a read (read ahead, or for a
@@ -100,9 +116,13 @@ struct fe_reader {
 	/* Read-ahead length: the len of the last read, if its data went into
 	 * the host's socket at once; else (and after EOF) 0: no read-ahead. */
 	uint32_t ahead_len;
-	/* An ACK due now, kept for the READ_STREAM_REQ that may follow in the
-	 * same turn (reader_pump sends it alone otherwise); 0: none. */
-	uint64_t ack_due;
+	/* An ACK due now, kept for the READ_STREAM_REQ that may follow
+	 * (reader_pump decides when it goes alone); 0: none. acked: the last
+	 * offset this reader acknowledged, in a read or alone. */
+	uint64_t ack_due, acked;
+	/* Armed while an ACK is held for a refill (ack_may_wait): a host that
+	 * stops reading gets what it read acknowledged ACK_HOLD_NS later. */
+	struct loop_timer *ack_timer;
 };
 
 struct fe_write {
@@ -195,13 +215,15 @@ static void reader_free(struct fe_reader *rd)
 			break;
 		}
 	m->fe->stash_bytes -= rd->stash_len;
+	if (rd->ack_timer)
+		loop_timer_cancel(m->fe->loop, rd->ack_timer);
 	free(rd->stash);
 	free(rd);
 }
 
 static void reader_maybe_free(struct fe_reader *rd)
 {
-	if (!rd->busy && !rd->waiters && rd->stash_len == 0)
+	if (!rd->inflight && !rd->waiters && rd->stash_len == 0)
 		reader_free(rd);
 }
 
@@ -303,7 +325,7 @@ static void on_mon_close(struct ipc_chan *c, const char *reason, void *data)
 		free(r);
 	}
 	for (struct fe_reader *rd = m->readers; rd; rd = rd->next) {
-		rd->busy = false;
+		rd->inflight = 0;
 		while (rd->waiters) {
 			struct fe_read_wait *w = rd->waiters;
 			rd->waiters = w->next;
@@ -492,6 +514,7 @@ static void reader_flush_ack(struct fe_reader *rd)
 		return;
 	struct ipc_stdio_ack a = { .stream = rd->stream, .offset = rd->ack_due };
 	memcpy(a.exec_id, rd->exec_id, sizeof(a.exec_id));
+	rd->acked = rd->ack_due;
 	rd->ack_due = 0;
 	send_ack(rd->mon, &a);
 }
@@ -538,8 +561,49 @@ static void deliver(struct fe_reader *rd, const uint8_t *data, size_t n, uint64_
 	free(w);
 }
 
-/* Serve waiters from the stash, then ask the monitor for the next chunk if
- * someone still waits or the stream reads ahead; the request carries the
+/* Send one READ_STREAM_REQ for rd carrying the ACK due. The caller holds
+ * m->busy. */
+static int reader_send_read(struct fe_reader *rd, uint32_t max_len, struct kerr *err)
+{
+	struct mon_req *r = req_new(REQ_READ, err);
+	if (!r)
+		return err->code;
+	r->rd = rd;
+	struct ipc_stdio_read q = { .stream = rd->stream, .max_len = max_len, .ack = rd->ack_due };
+	memcpy(q.exec_id, rd->exec_id, sizeof(q.exec_id));
+	rd->inflight++;
+	int rc = mon_send(rd->mon, r, IPC_READ_STREAM_REQ, &q, sizeof(q), -1, err);
+	if (rc < 0) {
+		rd->inflight--;
+		return rc;
+	}
+	if (rd->ack_due)
+		rd->acked = rd->ack_due;
+	rd->ack_due = 0;
+	return 0;
+}
+
+/* How many full chunks the init's read-ahead asks for now: a batch of
+ * READ_AHEAD_BATCH once the stash has room for it and nothing is in
+ * flight (one wake-up of the monitor and one of ours move the batch),
+ * or one when the stash is empty and only the budget stops a batch. */
+static unsigned reader_ahead_count(const struct fe_reader *rd)
+{
+	const struct frontend *fe = rd->mon->fe;
+	if (rd->exec_id[0] != '\0' || !rd->ahead_len || rd->inflight)
+		return 0;
+	size_t room = READ_AHEAD_WINDOW -
+		      (rd->stash_len < READ_AHEAD_WINDOW ? rd->stash_len : READ_AHEAD_WINDOW);
+	size_t budget = fe->stash_bytes < READ_AHEAD_BUDGET ? READ_AHEAD_BUDGET - fe->stash_bytes
+							    : 0;
+	size_t n = (room < budget ? room : budget) / IPC_STDIO_CHUNK;
+	if (n >= READ_AHEAD_BATCH)
+		return READ_AHEAD_BATCH;
+	return n && !rd->stash_len ? 1 : 0;
+}
+
+/* Serve waiters from the stash, then ask the monitor for more if someone
+ * still waits or the stream reads ahead; the first request carries the
  * ACK of what was just delivered. Returns whether it sent one. The caller
  * holds m->busy. */
 static bool reader_pump_read(struct fe_reader *rd)
@@ -557,34 +621,27 @@ static bool reader_pump_read(struct fe_reader *rd)
 		if (!rd->stash_len)
 			rd->stash_head = 0;
 	}
-	if (rd->busy || !m->chan || m->dead)
+	if (!m->chan || m->dead)
 		return false;
-	uint32_t max_len;
-	if (rd->waiters && !rd->stash_len)
+	/* A waiter with nothing stashed: one read of its size, unless one in
+	 * flight answers it. Else the read-ahead's full chunks, which the
+	 * reads take in their sizes. */
+	unsigned count;
+	uint32_t max_len = IPC_STDIO_CHUNK;
+	if (rd->waiters && !rd->stash_len) {
+		count = rd->inflight ? 0 : 1;
 		max_len = rd->waiters->len;
-	else if (rd->exec_id[0] == '\0' && rd->ahead_len &&
-		 rd->stash_len + IPC_STDIO_CHUNK <= READ_AHEAD_WINDOW &&
-		 m->fe->stash_bytes + IPC_STDIO_CHUNK <= READ_AHEAD_BUDGET)
-		max_len = IPC_STDIO_CHUNK; /* the reads take it in their sizes */
-	else
-		return false;
-	struct kerr err = { 0 };
-	struct mon_req *r = req_new(REQ_READ, &err);
-	int rc;
-	if (!r) {
-		rc = err.code;
 	} else {
-		r->rd = rd;
-		struct ipc_stdio_read q = { .stream = rd->stream,
-					    .max_len = max_len,
-					    .ack = rd->ack_due };
-		memcpy(q.exec_id, rd->exec_id, sizeof(q.exec_id));
-		rd->busy = true;
-		rc = mon_send(m, r, IPC_READ_STREAM_REQ, &q, sizeof(q), -1, &err);
-		if (rc < 0)
-			rd->busy = false;
+		count = reader_ahead_count(rd);
 	}
-	if (rc < 0) {
+	struct kerr err = { 0 };
+	for (unsigned i = 0; i < count; i++) {
+		if (!m->chan || m->dead)
+			return i > 0;
+		if (reader_send_read(rd, max_len, &err) == 0)
+			continue;
+		if (i > 0)
+			return true; /* the first is on its way: the waiters wait for it */
 		while (rd->waiters) {
 			struct fe_read_wait *w = rd->waiters;
 			waiter_unlink(rd, w);
@@ -593,17 +650,51 @@ static bool reader_pump_read(struct fe_reader *rd)
 		}
 		return false;
 	}
-	rd->ack_due = 0;
-	return true;
+	return count > 0;
+}
+
+/* Whether the ACK due may wait for a refill that has not gone out yet:
+ * an init's stream that reads ahead and whose stash still holds bytes, so
+ * the host's next reads take the stash below the refill line and that
+ * read carries it (an EOF, an empty stash, ACK_HOLD_NS or a closed channel
+ * flush it). An exec's goes at once: its monitor releases it on the last
+ * ACK. */
+static bool ack_may_wait(const struct fe_reader *rd)
+{
+	return rd->exec_id[0] == '\0' && rd->ahead_len && rd->stash_len &&
+	       rd->ack_due > rd->acked && rd->ack_due - rd->acked <= ACK_HOLD_MAX;
 }
 
 /* An ACK due while a read is in flight waits for the read that follows
  * its reply (at most one monitor round trip, which the monitor is busy
- * with anyway): one message less per host read served from the stash. */
+ * with anyway), and one due above the refill line for the refill: one
+ * message, and one monitor wake-up, less per host read served from the
+ * stash. */
+static void on_ack_timer(struct loop *l, void *data)
+{
+	struct fe_reader *rd = data;
+	rd->ack_timer = NULL;
+	if (!rd->inflight) {
+		struct fe_mon *m = rd->mon;
+		m->busy++;
+		reader_flush_ack(rd);
+		mon_release(m);
+	}
+}
+
 static void reader_pump(struct fe_reader *rd)
 {
-	if (!reader_pump_read(rd) && !rd->busy)
+	if (reader_pump_read(rd) || rd->inflight)
+		return;
+	if (!ack_may_wait(rd)) {
 		reader_flush_ack(rd);
+		return;
+	}
+	if (!rd->ack_timer)
+		rd->ack_timer = loop_timer_add(rd->mon->fe->loop, loop_now_ns() + ACK_HOLD_NS,
+					       on_ack_timer, rd);
+	if (!rd->ack_timer)
+		reader_flush_ack(rd); /* no memory for a timer: alone, now */
 }
 
 /* Append n bytes at stream offset off to the stash; -ENOMEM. */
@@ -634,7 +725,8 @@ static void on_read_reply(struct fe_mon *m, struct mon_req *r, const struct ipc_
 			  const struct kerr *failure)
 {
 	struct fe_reader *rd = r->rd;
-	rd->busy = false;
+	if (rd->inflight)
+		rd->inflight--;
 	if (failure) {
 		/* The monitor refused the read (unknown exec, ...): every queued
 		 * read of this stream would get the same answer. */

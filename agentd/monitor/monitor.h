@@ -63,6 +63,12 @@ struct mon_stream {
 	bool read_pending;
 	uint32_t read_id;
 	uint32_t read_max;
+	/* A second read queued behind the first: the front-end's read-ahead
+	 * asks for two chunks at once, so that one wake-up of each side moves
+	 * both (mon_stream_read; promoted when the first is answered). */
+	bool read2_pending;
+	uint32_t read2_id;
+	uint32_t read2_max;
 	/* A read came for this stream, and whether its EOF was answered: a
 	 * stream someone reads is delivered once its reader got EOF, so the
 	 * read after the last ACK answers EOF, never NOT_FOUND. */

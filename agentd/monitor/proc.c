@@ -208,8 +208,34 @@ static void stream_redact(struct mon_proc *p, struct mon_stream *s)
 		mon_stream_watch(p, s, true);
 }
 
-/* Answer the pending read of stream i if there is something to say. */
+/* The queued read becomes the pending one (the first was answered, or
+ * its answer came from elsewhere: passfd.c's EOF at attach). */
+static void stream_promote(struct mon_stream *s)
+{
+	if (s->read_pending || !s->read2_pending)
+		return;
+	s->read_pending = true;
+	s->read_id = s->read2_id;
+	s->read_max = s->read2_max;
+	s->read2_pending = false;
+}
+
+/* Answer the pending read of stream i if there is something to say; then
+ * the queued one. */
+static void stream_answer_one(struct mon_proc *p, unsigned i);
+
 static void stream_answer(struct mon_proc *p, unsigned i)
+{
+	struct mon_stream *s = &p->out[i];
+	stream_promote(s);
+	stream_answer_one(p, i);
+	if (!s->read_pending && s->read2_pending) {
+		stream_promote(s);
+		stream_answer_one(p, i);
+	}
+}
+
+static void stream_answer_one(struct mon_proc *p, unsigned i)
 {
 	struct mon_stream *s = &p->out[i];
 	struct monitor *m = p->mon;
@@ -217,6 +243,14 @@ static void stream_answer(struct mon_proc *p, unsigned i)
 		stream_redact(p, s);
 	if (!s->read_pending || !m->frontend || !m->policy_known)
 		return;
+	if (s->passfd) {
+		/* A read queued before the host's stream came (passfd.c ends
+		 * the pending one): the same EOF. */
+		struct ipc_stdio_data eof = { .offset = s->acked };
+		s->read_pending = false;
+		mon_to_frontend(m, IPC_READ_STREAM_REPLY, s->read_id, &eof, sizeof(eof));
+		return;
+	}
 	static uint8_t msg[sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK];
 	struct ipc_stdio_data h = { .offset = s->sent };
 	size_t n = 0;
@@ -265,14 +299,20 @@ int mon_stream_read(struct mon_proc *p, unsigned stream, uint32_t id, uint32_t m
 		mon_to_frontend(p->mon, IPC_READ_STREAM_REPLY, id, &eof, sizeof(eof));
 		return 0;
 	}
-	if (s->read_pending)
+	if (s->read_pending && s->read2_pending)
 		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
-				       "%s of process %s: a read is already pending",
+				       "%s of process %s: two reads are already pending",
 				       mon_stream_name(i), mon_proc_name(p));
-	s->read_pending = true;
 	s->read_seen = true;
-	s->read_id = id;
-	s->read_max = max_len;
+	if (s->read_pending) {
+		s->read2_pending = true;
+		s->read2_id = id;
+		s->read2_max = max_len;
+	} else {
+		s->read_pending = true;
+		s->read_id = id;
+		s->read_max = max_len;
+	}
 	stream_answer(p, i);
 	proc_release_soon(p); /* someone still reads: not abandoned */
 	return 0;
@@ -813,6 +853,7 @@ void mon_frontend_changed(struct monitor *m)
 		p->nwaiters = 0;
 		for (unsigned i = 0; i < 2; i++) {
 			p->out[i].read_pending = false;
+			p->out[i].read2_pending = false;
 			p->out[i].sent = p->out[i].acked;
 		}
 		/* Writes already accepted still go in; nobody hears of them. */

@@ -339,8 +339,10 @@ static const char *const monitor_syscalls[] = {
 	 * (no kill(2), no pidfd_open: a pid is not enough) */
 	"pidfd_send_signal",
 	/* fd-passthrough stdio (agentd/monitor/passfd.c): the type of a host
-	 * stream it is handed, and output moved from pipe to socket */
+	 * stream it is handed and that it is connected, and output moved from
+	 * pipe (a pty) to socket */
 	"getsockopt",
+	"getpeername",
 	"splice",
 	NULL,
 };

@@ -40,10 +40,7 @@
 #include "grpc_status.h"
 #include "log.h"
 #include "monitor.h"
-
-#ifndef AF_VSOCK
-#define AF_VSOCK 40
-#endif
+#include "stream_sock.h"
 
 /* Bytes one output stream moves per wake-up, so one busy stream cannot
  * starve the others (the pipe stays watched: the loop comes back). */
@@ -72,22 +69,8 @@ static void stdin_sock_on_events(struct loop *l, int fd, uint32_t events, void *
  * output where it could write itself, never into a channel or a file. */
 static int sock_check(int fd, struct kerr *err)
 {
-	struct stat st;
-	int type = 0, domain = 0, listening = 1;
-	socklen_t len = sizeof(int);
-	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -ENOTSOCK,
-				       "the stream is not a socket");
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
-	    (len = sizeof(int), getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0) ||
-	    (len = sizeof(int), getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0))
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -errno,
-				       "the stream's socket options: %s", strerror(errno));
-	if (type != SOCK_STREAM || (domain != AF_VSOCK && domain != AF_UNIX) || listening)
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EPROTOTYPE,
-				       "the stream is not a connected vsock or unix stream socket "
-				       "(type %d, family %d%s)",
-				       type, domain, listening ? ", listening" : "");
+	if (stream_sock_check(fd, 0, err) < 0)
+		return err->code;
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return kerr_set_status(err, GRPC_INTERNAL, -errno, "O_NONBLOCK: %s",

@@ -11,7 +11,7 @@
 #
 #   passfd.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE   (KATA_PASSFD_PEER in the environment)
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 14
+plan 17
 suite_requires
 peer=${KATA_PASSFD_PEER:-}
 [ -x "$peer" ] || { fail_rest "KATA_PASSFD_PEER is not the passfd-peer binary"; exit 0; }
@@ -236,6 +236,43 @@ t_attacks() {
   agent_stop
 }
 
+# The container's stdout and stderr ARE the host's streams (no pipe, no
+# relay): what a container process can do with them, and that no agent
+# process keeps a copy (the host's EOF is the process's close, as with a pipe).
+t_direct() {
+  agent_start direct || return
+  local b ino holders
+  b=$(bundle probe /bin/passfd_probe)
+  if ! gcc -static -O2 -Wall -o "$b/rootfs/bin/passfd_probe" "$(dirname "$0")/passfd_probe.c" 2>"$work/gcc.err"; then
+    fail_rest "cannot build passfd_probe.c statically: $(head -c 300 "$work/gcc.err")"
+    return
+  fi
+  peer_start probe --out 5071 "$work/probe.out" --err 5072 "$work/probe.serr" -t 60 &&
+    pf_create probe "$b" 0 5071 5072 && pf_start probe &&
+    wait_for_file_text "$work/probe.out" probe-done 100
+  rc=$?
+  check "a process's stdout is the host's stream itself: /proc/self/fd/1 a socket, only fds 0-2, connect refused (its peer unchanged), accept and listen EINVAL, open(/proc/self/fd/1) ENXIO" \
+    "$(pdiag probe; cat "$work/probe.out"; grep -a 'probe' "$work/agent.log" | tail -n 3)" eval '[ $rc -eq 0 ] &&
+      grep -qx "fd1=socket:\[[0-9]*\]" "$work/probe.out" && grep -qx "fds=0,1,2" "$work/probe.out" &&
+      grep -qx "connect=E\(ISCONN\|CONNREFUSED\)" "$work/probe.out" && grep -qx peer=unchanged "$work/probe.out" && grep -qx accept=EINVAL "$work/probe.out" &&
+      grep -qx listen=EINVAL "$work/probe.out" && grep -qx open=ENXIO "$work/probe.out" &&
+      grep -q "process init added: pid [0-9]*, pipes, stdout and stderr on host streams" "$work/agent.log"'
+  # every holder of that socket on the machine: the probe alone
+  ino=$(sed -n 's/^fd1=//p' "$work/probe.out")
+  holders=$(for d in /proc/[0-9]*; do
+    ls -l "$d/fd" 2>/dev/null | grep -q -F " $ino" && echo "${d#/proc/}:$(cat "$d/comm" 2>/dev/null)"
+  done)
+  check "no agent process holds the container's stream (its holders: the probe only)" \
+    "$(echo "holders of $ino: $holders")" eval '[ -n "$ino" ] && [ "$(echo "$holders" | wc -l)" = 1 ] &&
+      echo "$holders" | grep -q ":passfd_probe\$"'
+  pf_remove probe
+  wait "$peer_pid"
+  rc=$?
+  check "the probe killed: the host reads the stream's EOF (nothing else held it open)" \
+    "$(pdiag probe)" eval '[ $rc -eq 0 ]'
+  agent_stop
+}
+
 t_vsock() {
   # vsock loopback (CID 1) lets the same checks run over AF_VSOCK
   if ! python3 -c 'import socket; s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.bind((1, 0xfffffffe))' 2>/dev/null; then
@@ -260,4 +297,5 @@ t_vsock() {
 t_streams
 t_restart
 t_attacks
+t_direct
 t_vsock

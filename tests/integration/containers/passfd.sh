@@ -11,7 +11,7 @@
 #
 #   passfd.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE   (KATA_PASSFD_PEER in the environment)
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 17
+plan 18
 suite_requires
 peer=${KATA_PASSFD_PEER:-}
 [ -x "$peer" ] || { fail_rest "KATA_PASSFD_PEER is not the passfd-peer binary"; exit 0; }
@@ -97,6 +97,17 @@ t_streams() {
   check "ExecProcess with ports: stdin, stdout and stderr on the host's streams, WaitProcess 7" \
     "$(pdiag x1)" eval '[ $rc -eq 0 ] && [ "$(cat "$work/sleeper.x1.status")" = 7 ] &&
       [ "$(cat "$work/x1.out")" = out-hello ] && [ "$(cat "$work/x1.serr")" = err-hello ]'
+
+  # a terminal exec (runtime-rs: no stderr port with a terminal): its
+  # output is the pty's, relayed by the monitor from the master into the stream
+  x=$(jq -c '{containerId: "sleeper", execId: "t1", process: (.OCI.Process | .Terminal = true |
+      .Args = ["sh", "-c", "[ -t 1 ] && echo is-a-tty; exit 3"]), stdoutPort: 5009}' "$work/sleeper.json")
+  peer_start t1 --out 5009 "$work/t1.out" &&
+    ctl call AgentService/ExecProcess "$x" >"$work/t1.err" 2>&1 && pf_wait sleeper t1 && wait "$peer_pid"
+  rc=$?
+  check "ExecProcess with a terminal and a stdout port: the pty's output relayed into the host's stream, WaitProcess 3" \
+    "$(pdiag t1; cat "$work/t1.out")" eval '[ $rc -eq 0 ] && [ "$(cat "$work/sleeper.t1.status")" = 3 ] &&
+      grep -q is-a-tty "$work/t1.out"'
 
   # a port nobody connected from: that stdio stays on its pipe (upstream)
   b=$(bundle nostream echo on-the-pipe)

@@ -21,10 +21,8 @@
  * Needs root (the executor makes cgroups). Runs in a private mount
  * namespace with a private --cgroup-parent.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,7 +31,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -50,37 +47,9 @@ static pid_t epid = -1;
 static int ctl = -1, fe = -1;
 static uint32_t next_id = 1;
 
-/* The answer's type; an ERROR's status and text in *status / msg. */
 static int ask(uint32_t type, const void *p, size_t len, int *status, char *msg, size_t msglen)
 {
-	struct ipc_msg m;
-	*status = 0;
-	msg[0] = '\0';
-	if (tu_ipc_ask(fe, type, next_id++, p, len, 30000, NULL, NULL, &m) < 0)
-		return -1;
-	int t = (int)m.hdr.type;
-	if (t == IPC_ERROR) {
-		const struct ipc_error *er = (const void *)m.payload;
-		*status = er->grpc_status;
-		snprintf(msg, msglen, "%s", er->msg);
-		printf("# %s -> %s: %s\n", ipc_type_name(type), grpc_status_name(er->grpc_status),
-		       er->msg);
-	}
-	ipc_msg_release(&m);
-	return t;
-}
-
-static int executor_fds(void)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)epid);
-	DIR *d = opendir(path);
-	int n = 0;
-	for (struct dirent *e; d && (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	return n;
+	return tu_ipc_call(fe, type, &next_id, p, len, status, msg, msglen);
 }
 
 /* The CreateContainerRequest the runtime sends, packed; terminal: its
@@ -143,13 +112,13 @@ static int create_with(const char *cid, int fd, bool terminal, int *status, char
  * started, no fd kept. */
 static bool refused(const char *cid, int fd, bool terminal, const char *want)
 {
-	int before = executor_fds(), st;
+	int before = tu_fd_count(epid), st;
 	char msg[IPC_ERROR_MSG_MAX];
 	int t = create_with(cid, fd, terminal, &st, msg, sizeof(msg));
 	bool ok = t == IPC_ERROR && st == GRPC_INVALID_ARGUMENT && strstr(msg, want) &&
 		  (terminal || strstr(msg, "the stdout stream"));
 	bool nothing = access(started_file, F_OK) < 0;
-	int after = executor_fds();
+	int after = tu_fd_count(epid);
 	if (!nothing)
 		printf("# the monitor was started\n");
 	if (after != before)
@@ -172,9 +141,6 @@ TEST(executor_started)
 	snprintf(started_file, sizeof(started_file), "%s/monitor-started", tmp);
 	snprintf(script, sizeof(script), "#!/bin/sh\ntouch %s\nexit 1\n", started_file);
 	REQUIRE(tu_write_file(fake, script, 0755) == 0);
-	int sp[2], fp[2];
-	REQUIRE(tu_seqpacket_pair(sp) == 0);
-	REQUIRE(tu_seqpacket_pair(fp) == 0);
 	char *argv[] = { (char *)"kata-agent-executor",
 			 (char *)"--ctl-fd",
 			 (char *)"3",
@@ -186,15 +152,8 @@ TEST(executor_started)
 			 fake,
 			 (char *)"--passfd-unix",
 			 NULL };
-	epid = tu_spawn(exe, argv, &sp[1], 1);
+	epid = tu_executor_start(exe, argv, &ctl, &fe);
 	REQUIRE(epid > 0);
-	close(sp[1]);
-	ctl = sp[0];
-	struct ipc_ctl_new_frontend n = { .generation = 1, .frontend_pid = getpid() };
-	struct kerr e = { 0 };
-	REQUIRE(ipc_send_fd(ctl, IPC_CTL_NEW_FRONTEND, 0, &n, sizeof(n), fp[1], &e) == 0);
-	close(fp[1]);
-	fe = fp[0];
 	int st;
 	char msg[IPC_ERROR_MSG_MAX];
 	struct ipc_ping ping = { .cookie = 1 };
@@ -263,7 +222,7 @@ TEST(an_exec_with_a_bad_stream_is_refused_before_anything)
 	int p[2];
 	REQUIRE(pipe2(p, O_CLOEXEC) == 0);
 	close(p[0]);
-	int before = executor_fds();
+	int before = tu_fd_count(epid);
 	REQUIRE(send_stream("nosuch", "x1", IPC_STREAM_STDERR, p[1]) == 0);
 	Grpc__ExecProcessRequest x = GRPC__EXEC_PROCESS_REQUEST__INIT;
 	Grpc__Process proc = GRPC__PROCESS__INIT;
@@ -283,7 +242,7 @@ TEST(an_exec_with_a_bad_stream_is_refused_before_anything)
 	free(buf);
 	CHECK(t == IPC_ERROR && st == GRPC_INVALID_ARGUMENT && strstr(msg, "the stderr stream") &&
 	      strstr(msg, "not a socket"));
-	CHECK_EQ_INT(executor_fds(), before);
+	CHECK_EQ_INT(tu_fd_count(epid), before);
 }
 
 TEST(a_stream_for_a_terminal_process_is_refused)
@@ -310,44 +269,10 @@ TEST(a_connected_unix_stream_gets_past_the_check)
 	close(sv[1]);
 }
 
-static size_t rmdir_glob(const char *pat)
-{
-	glob_t g;
-	size_t left = 0;
-	if (glob(pat, GLOB_ONLYDIR, NULL, &g) != 0)
-		return 0;
-	for (size_t i = 0; i < g.gl_pathc; i++)
-		left += rmdir(g.gl_pathv[i]) < 0;
-	globfree(&g);
-	return left;
-}
-
 TEST(teardown)
 {
-	bool exited = true;
-	if (epid > 0) {
-		close(fe);
-		close(ctl); /* the executor exits when its parent's channel closes */
-		int st = 0;
-		pid_t w = 0;
-		for (int i = 0; i < 100 && (w = waitpid(epid, &st, WNOHANG)) == 0; i++)
-			usleep(50000);
-		exited = w == epid;
-		if (!exited) {
-			kill(epid, SIGKILL);
-			waitpid(epid, &st, 0);
-		}
-	}
-	size_t left = 0;
-	if (cgparent[0]) {
-		char pat[256];
-		snprintf(pat, sizeof(pat), "/sys/fs/cgroup/*/%s/*", cgparent);
-		left += rmdir_glob(pat);
-		snprintf(pat, sizeof(pat), "/sys/fs/cgroup/*/%s", cgparent);
-		left += rmdir_glob(pat);
-		snprintf(pat, sizeof(pat), "/sys/fs/cgroup/%s", cgparent);
-		left += rmdir_glob(pat);
-	}
+	bool exited = tu_executor_stop(epid, fe, ctl);
+	size_t left = tu_cgroup_parent_remove(cgparent);
 	if (tmp[0])
 		tu_rm_rf(tmp);
 	CHECK(exited);

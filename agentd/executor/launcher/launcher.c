@@ -540,6 +540,7 @@ static int serve_msg(struct launcher *la)
 		v = VERDICT_EXIT;
 	}
 	ipc_msg_release(&m);
+	direct_drop(la); /* streams of a request that failed before its launch */
 	return v;
 }
 
@@ -599,6 +600,7 @@ static __attribute__((noreturn)) void serve_init(struct launcher *la)
 		struct ipc_launched out = { .pid = la->init.pid };
 		reply(la, IPC_LAUNCHED, create_id, &out, sizeof(out));
 	}
+	direct_drop(la);
 	/* Until the init started: L holds its sync socket. Then, while
 	 * requests keep coming (an exec burst, a short-lived container's
 	 * removal), L serves them itself; once EL stayed quiet for

@@ -739,8 +739,7 @@ static int proc_is_child(struct monitor *m, const struct ipc_process_add *a, int
 }
 
 /* The process's stdio and pidfd taken from the message, non-blocking. */
-static int proc_take_fds(struct mon_proc *p, unsigned direct, struct ipc_msg *msg,
-			 struct kerr *err)
+static int proc_take_fds(struct mon_proc *p, unsigned direct, struct ipc_msg *msg, struct kerr *err)
 {
 	if (p->terminal) {
 		int master = msg->fds[IPC_PFD_PTY];
@@ -803,9 +802,11 @@ int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_
 	m->live++;
 	log_info("process %s added: pid %d, %s%s", mon_proc_name(np), (int)np->pid,
 		 np->terminal ? "terminal" : "pipes",
-		 a->direct == (IPC_DIRECT_STDOUT | IPC_DIRECT_STDERR) ? ", stdout and stderr on host streams"
+		 a->direct == (IPC_DIRECT_STDOUT | IPC_DIRECT_STDERR)
+			 ? ", stdout and stderr on host streams"
 		 : a->direct == IPC_DIRECT_STDOUT ? ", stdout on a host stream"
-		 : a->direct == IPC_DIRECT_STDERR ? ", stderr on a host stream" : "");
+		 : a->direct == IPC_DIRECT_STDERR ? ", stderr on a host stream"
+						  : "");
 	for (unsigned i = 0; i < 2; i++)
 		mon_stream_watch(np, &np->out[i], true);
 	if (status >= 0)

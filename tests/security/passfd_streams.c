@@ -59,11 +59,11 @@ static size_t create_request(const char *cid, bool terminal, uint8_t **out)
 	char root[128];
 	snprintf(root, sizeof(root), "%s/%s", tmp, cid);
 	mkdir(root, 0755);
-	json_t *req = json_pack(
-		"{s:s,s:s,s:{s:s,s:{s:s},s:{s:b,s:[s],s:s,s:{s:i,s:i}},s:{s:[{s:s}],s:s}}}",
-		"container_id", cid, "exec_id", "", "OCI", "Version", "1.0.2", "Root", "Path", root,
-		"Process", "Terminal", terminal, "Args", "true", "Cwd", "/", "User", "UID", 0, "GID",
-		0, "Linux", "Namespaces", "Type", "mount", "CgroupsPath", cid);
+	json_t *req = json_pack("{s:s,s:s,s:{s:s,s:{s:s},s:{s:b,s:[s],s:s,s:{s:i,s:i}},s:{s:[{s:s}],s:s}}}",
+				"container_id", cid, "exec_id", "", "OCI", "Version", "1.0.2",
+				"Root", "Path", root, "Process", "Terminal", terminal, "Args",
+				"true", "Cwd", "/", "User", "UID", 0, "GID", 0, "Linux",
+				"Namespaces", "Type", "mount", "CgroupsPath", cid);
 	char *text = json_dumps(req, 0);
 	json_decref(req);
 	ProtobufCMessage *pm = NULL;
@@ -202,7 +202,8 @@ TEST(a_stream_of_another_family_is_refused)
 	/* a TCP connection over loopback: connected, a stream, not the
 	 * listener's family */
 	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in in = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in in = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(in);
 	if (l < 0 || bind(l, (struct sockaddr *)&in, sizeof(in)) < 0 || listen(l, 1) < 0 ||
 	    getsockname(l, (struct sockaddr *)&in, &len) < 0) {

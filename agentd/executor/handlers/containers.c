@@ -822,8 +822,7 @@ int on_create_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	snprintf(ct->id, sizeof(ct->id), "%s", req->container_id);
 	/* The host streams the front-end sent for the init: taken (and
 	 * closed with ct) whatever the answer. */
-	if (passfd_take(x, ct->id, "",
-			req->oci && req->oci->process && req->oci->process->terminal,
+	if (passfd_take(x, ct->id, "", req->oci && req->oci->process && req->oci->process->terminal,
 			ct->init_stdio, &e) < 0)
 		goto bad;
 	if (executor_container(x, ct->id)) {

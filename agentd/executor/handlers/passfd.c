@@ -122,8 +122,7 @@ int on_passfd_stream(struct ipc_chan *c, struct ipc_msg *m, void *data, struct k
 	else if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
 		/* The front-end accepted it non-blocking; the flag belongs to
 		 * the open file, which the process is about to share. */
-		kerr_set_status(&e, GRPC_INTERNAL, -errno, "clear O_NONBLOCK: %s",
-				strerror(errno));
+		kerr_set_status(&e, GRPC_INTERNAL, -errno, "clear O_NONBLOCK: %s", strerror(errno));
 	else
 		s->fd = take_fd(&fd);
 	if (s->fd < 0) {

@@ -239,8 +239,9 @@ static int launch(struct launcher *la, struct container_launch *l, const char *e
 	if (l->cgroup_fd < 0 && (r = cg_add_pid(ct->cg, child->pid, err)) < 0)
 		goto fail;
 
-	struct ipc_process_add a = { .pid = child->pid, .terminal = terminal,
-				      .direct = direct_bits };
+	struct ipc_process_add a = { .pid = child->pid,
+				     .terminal = terminal,
+				     .direct = direct_bits };
 	snprintf(a.exec_id, sizeof(a.exec_id), "%s", exec_id);
 	int fds[4] = { child->pidfd };
 	unsigned nfds = 1;

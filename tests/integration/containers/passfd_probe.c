@@ -79,7 +79,8 @@ int main(void)
 	socklen_t flen = sizeof(family);
 	getsockopt(1, SOL_SOCKET, SO_DOMAIN, &family, &flen);
 	if (family == AF_VSOCK) {
-		struct sockaddr_vm vm = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST,
+		struct sockaddr_vm vm = { .svm_family = AF_VSOCK,
+					  .svm_cid = VMADDR_CID_HOST,
 					  .svm_port = 1024 };
 		printf("connect=%s\n", err_name(connect(1, (struct sockaddr *)&vm, sizeof(vm))));
 	} else {
@@ -97,7 +98,8 @@ int main(void)
 			close(l);
 	}
 	getpeername(1, (struct sockaddr *)&after, &alen);
-	printf("peer=%s\n", blen == alen && !memcmp(&before, &after, blen) ? "unchanged" : "changed");
+	printf("peer=%s\n",
+	       blen == alen && !memcmp(&before, &after, blen) ? "unchanged" : "changed");
 	printf("accept=%s\n", err_name(accept(1, NULL, NULL)));
 	printf("listen=%s\n", err_name(listen(1, 1)));
 	int fd = open("/proc/self/fd/1", O_WRONLY);

@@ -189,14 +189,18 @@ t_attacks() {
 
   # the host closes its stdout stream while the container writes: the
   # writer gets SIGPIPE, as when upstream's copy task ends; nothing hangs
+  local x_fds fe_fds0
+  x_fds=$(ls "/proc/$executor_pid/fd" | wc -l)
+  fe_fds0=$(fe_fds)
   b=$(bundle yes sh -c 'yes; exit $?')
   peer_start yes --out 5031 /dev/null -t 1 && pf_create yes "$b" 0 5031 0 && pf_start yes
   wait "$peer_pid"
   pf_wait yes
   rc=$?
-  check "the host closes its stream: the writer dies of SIGPIPE (WaitProcess 141), the agent serves on" \
-    "$(pdiag yes)" eval '[ $rc -eq 0 ] && [ "$(cat "$work/yes.status")" = 141 ] && ctl check >/dev/null'
   pf_remove yes
+  check "the host closes its stream: the writer dies of SIGPIPE (WaitProcess 141), the agent serves on, the executor and front-end hold no more fds than before (executor $x_fds -> $(ls "/proc/$executor_pid/fd" | wc -l), front-end $fe_fds0 -> $(fe_fds))" \
+    "$(pdiag yes)" eval '[ $rc -eq 0 ] && [ "$(cat "$work/yes.status")" = 141 ] && ctl check >/dev/null &&
+      [ "$(ls "/proc/$executor_pid/fd" | wc -l)" -le "$x_fds" ] && [ "$(fe_fds)" -le "$fe_fds0" ]'
 
   # 300 connections that are never named, each sending 64 KiB of garbage
   local before after

@@ -243,6 +243,7 @@ struct executor {
 	 * the stdout/stderr of (handlers/passfd.c). */
 	struct passfd_stage *passfd_staged;
 	unsigned n_passfd_staged;
+	struct loop_timer *passfd_timer; /* the next one's deadline */
 };
 
 /* The listed container id, or NULL: the registry's index, for every

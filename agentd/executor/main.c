@@ -659,6 +659,7 @@ static void executor_free(struct executor *x)
 	policy_free(x);
 	secure_storage_shutdown();
 	containers_free_all(x);
+	passfd_forget(x);
 	swap_ops_free(x);
 	hotplug_stop(x->hp);
 	oom_free(x);

@@ -14,11 +14,16 @@
  *
  * The parent owns the listening socket (fd 5, like the ttRPC one: a
  * restarted front-end serves the same backlog). We accept at once (the peer
- * filter of agent.vsock_peer_cids applies, as on the ttRPC listener), keep
- * each stream, unread, until a request names its port, then hand it to the
+ * filter of agent.vsock_peer_cids applies, as on the ttRPC listener) and
+ * keep each stream, unread, until a request names its port. Then, for a
+ * process without a terminal, its stdout and stderr streams go to the
+ * executor just before the request (PASSFD_STREAM, send_direct): they
+ * become the process's own fds 1 and 2, and no agent process sees its
+ * output. Stdin, and every stream of a process with a terminal, go to the
  * container's monitor (MON_PASSFD_ATTACH, monitors.c) once the executor has
- * created the process, and answer the call after the monitor took it. From
- * then on the monitor holds it; a front-end restart does not touch it.
+ * created the process, and the call is answered after the monitor took
+ * them. Either way a front-end restart does not touch a stream once it is
+ * handed over.
  *
  * A request may come before a stream it names was accepted (upstream:
  * "the stream is accepted but not yet inserted into the mapping", which

@@ -58,7 +58,22 @@ static void stage_free(struct executor *x, struct passfd_stage **pp)
 	x->n_passfd_staged--;
 }
 
-/* Streams whose request never came: gone. */
+static void on_sweep(struct loop *l, void *data);
+
+/* A timer at the earliest deadline, while streams wait. */
+static void sweep_arm(struct executor *x)
+{
+	if (x->passfd_timer || !x->passfd_staged)
+		return;
+	uint64_t next = x->passfd_staged->deadline;
+	for (struct passfd_stage *s = x->passfd_staged; s; s = s->next)
+		if (s->deadline < next)
+			next = s->deadline;
+	x->passfd_timer = loop_timer_add(x->loop, next, on_sweep, x);
+}
+
+/* Streams whose request never came (or was refused before its handler:
+ * the agent policy, [endpoints]): gone. */
 static void sweep(struct executor *x, uint64_t now)
 {
 	for (struct passfd_stage **pp = &x->passfd_staged; *pp;) {
@@ -71,6 +86,14 @@ static void sweep(struct executor *x, uint64_t now)
 			 (*pp)->exec_id[0] ? "/" : "", (*pp)->exec_id, PASSFD_STAGED_MS);
 		stage_free(x, pp);
 	}
+}
+
+static void on_sweep(struct loop *l, void *data)
+{
+	struct executor *x = data;
+	x->passfd_timer = NULL;
+	sweep(x, loop_now_ns());
+	sweep_arm(x);
 }
 
 static int family_wanted(const struct executor *x)
@@ -133,6 +156,7 @@ int on_passfd_stream(struct ipc_chan *c, struct ipc_msg *m, void *data, struct k
 	s->next = x->passfd_staged;
 	x->passfd_staged = s;
 	x->n_passfd_staged++;
+	sweep_arm(x);
 	return 0;
 }
 
@@ -206,4 +230,7 @@ void passfd_forget(struct executor *x)
 {
 	while (x->passfd_staged)
 		stage_free(x, &x->passfd_staged);
+	if (x->passfd_timer)
+		loop_timer_cancel(x->loop, x->passfd_timer);
+	x->passfd_timer = NULL;
 }

@@ -11,7 +11,7 @@
 #
 #   passfd.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE   (KATA_PASSFD_PEER in the environment)
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 18
+plan 20
 suite_requires
 peer=${KATA_PASSFD_PEER:-}
 [ -x "$peer" ] || { fail_rest "KATA_PASSFD_PEER is not the passfd-peer binary"; exit 0; }
@@ -288,6 +288,38 @@ t_direct() {
   agent_stop
 }
 
+# With an agent policy the executor handles CreateContainer and ExecProcess
+# once the policy process answered, after the streams sent ahead of them.
+t_policy() {
+  local pol b x
+  pol="$(cd "$(dirname "$0")/../../policy/agent" && pwd)"
+  agent_toml="policy_file = \"$pol/no-exec.rego\"" agent_start policy || return
+  b=$(bundle pol sh -c 'echo out-under-policy; echo err-under-policy >&2')
+  peer_start pol --out 5091 "$work/pol.out" --err 5092 "$work/pol.serr" &&
+    pf_create pol "$b" 0 5091 5092 && pf_start pol && pf_wait pol && wait "$peer_pid"
+  rc=$?
+  check "with an agent policy (no-exec.rego) a create with stdout/stderr ports gets both streams as its own" \
+    "$(pdiag pol)" eval '[ $rc -eq 0 ] && [ "$(cat "$work/pol.out")" = out-under-policy ] &&
+      [ "$(cat "$work/pol.serr")" = err-under-policy ] &&
+      grep -q "stdout and stderr on host streams" "$work/agent.log"'
+  # the policy denies this exec: it fails PERMISSION_DENIED, nothing runs,
+  # the next request is served
+  b=$(bundle psleep sleep 1000)
+  pf_create psleep "$b" 0 0 0 && pf_start psleep
+  x=$(jq -c '{containerId: "psleep", execId: "d1", process: (.OCI.Process | .Args = ["echo", "denied-ran"]),
+      stdoutPort: 5093}' "$work/psleep.json")
+  peer_start d1 --out 5093 "$work/d1.out" -t 60
+  ctl call AgentService/ExecProcess "$x" >"$work/d1.err" 2>&1
+  rc=$?
+  check "an ExecProcess the policy denies, with a stdout port: PERMISSION_DENIED, the exec never ran, the agent serves on" \
+    "$(cat "$work/d1.err"; cat "$work/d1.out" 2>/dev/null)" eval '[ $rc -ne 0 ] && grep -q PERMISSION_DENIED "$work/d1.err" &&
+      ! grep -q denied-ran "$work/d1.out" 2>/dev/null && ctl check >/dev/null'
+  pf_remove psleep
+  kill "$peer_pid" 2>/dev/null
+  wait "$peer_pid" 2>/dev/null
+  agent_stop
+}
+
 t_vsock() {
   # vsock loopback (CID 1) lets the same checks run over AF_VSOCK
   if ! python3 -c 'import socket; s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.bind((1, 0xfffffffe))' 2>/dev/null; then
@@ -313,4 +345,5 @@ t_streams
 t_restart
 t_attacks
 t_direct
+t_policy
 t_vsock

@@ -440,6 +440,16 @@ int ipc_check_passfd_attach(const void *p, size_t len, struct kerr *err)
 	return check_pad(!a->pad, err);
 }
 
+int ipc_check_passfd_stream(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_passfd_stream *a = p;
+	int rc = ipc_id_field_check(a->container_id, false, "container id", err);
+	if (rc < 0 || (rc = ipc_id_field_check(a->exec_id, true, "exec id", err)) < 0 ||
+	    (rc = check_stream(a->stream, err)) < 0)
+		return rc;
+	return check_pad(!a->pad, err);
+}
+
 int ipc_check_stdio_write(const void *p, size_t len, struct kerr *err)
 {
 	const struct ipc_stdio_write *w = p;
@@ -522,6 +532,9 @@ int ipc_check_process_add(const void *p, size_t len, struct kerr *err)
 	if (rc < 0 || (rc = check_pid(a->pid, err)) < 0 ||
 	    (rc = check_bool(a->terminal <= 1, err)) < 0)
 		return rc;
+	if (a->direct & ~(IPC_DIRECT_STDOUT | IPC_DIRECT_STDERR) || (a->terminal && a->direct))
+		return kerr_set(err, -EPROTO, "direct outputs 0x%x%s", a->direct,
+				a->terminal ? " with a terminal" : "");
 	return check_pad(all_zero(a->pad, sizeof(a->pad)), err);
 }
 
@@ -620,9 +633,11 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 	return d->check(p, len, err) < 0 ? kerr_prefix(err, "%s", d->name) : 0;
 }
 
-unsigned ipc_process_nfds(bool terminal)
+unsigned ipc_process_nfds(bool terminal, unsigned direct)
 {
-	return terminal ? 2 : 4;
+	if (terminal)
+		return 2;
+	return 4 - !!(direct & IPC_DIRECT_STDOUT) - !!(direct & IPC_DIRECT_STDERR);
 }
 
 size_t ipc_error_build(void *buf, int grpc_status, int errno_code, const char *msg)
@@ -716,7 +731,7 @@ static unsigned fds_wanted(const struct ipc_type_desc *d, const void *payload)
 	case IPC_FD_PROCESS: {
 		struct ipc_process_add a;
 		memcpy(&a, payload, sizeof(a));
-		return ipc_process_nfds(a.terminal);
+		return ipc_process_nfds(a.terminal, a.direct);
 	}
 	case IPC_FD_THREE:
 		return 3;

@@ -5,7 +5,7 @@
  *
  * One datagram is one message: a 16-byte header {type, len, id, flags}
  * followed by at most IPC_MAX_INLINE payload bytes, plus at most one fd
- * (SCM_RIGHTS; MON_PROCESS_ADD alone carries 2 or 4). A payload larger than IPC_MAX_INLINE (only for types that
+ * (SCM_RIGHTS; MON_PROCESS_ADD alone carries 2 to 4). A payload larger than IPC_MAX_INLINE (only for types that
  * allow it) travels in a sealed memfd passed as the message's fd, with
  * IPC_F_MEMFD set and the header's len giving the payload size; such a
  * message carries no other fd.
@@ -99,7 +99,7 @@ enum ipc_type {
 enum ipc_fd_rule {
 	IPC_FD_NONE = 0, /* no fd may come with it */
 	IPC_FD_REQUIRED, /* exactly one fd */
-	IPC_FD_PROCESS,  /* MON_PROCESS_ADD: 2 fds with a tty, 4 without */
+	IPC_FD_PROCESS,  /* MON_PROCESS_ADD: 2 fds with a tty, 2 to 4 without */
 	IPC_FD_THREE,    /* SPAWN_X: exactly three */
 };
 /* Most fds any message carries (MON_PROCESS_ADD). */
@@ -290,7 +290,8 @@ enum ipc_stream { IPC_STREAM_STDOUT = 1, IPC_STREAM_STDERR = 2 };
 
 /* MON_PASSFD_ATTACH: a host stream (agent.passfd_listener_port) that
  * becomes one stdio stream of a process. stream: 0 stdin, or enum
- * ipc_stream. */
+ * ipc_stream. Also LAUNCH_STDIO: the stream that is to be fd `stream`
+ * (1 or 2, the launcher refuses 0) of the process exec_id. */
 #define IPC_PASSFD_STDIN 0u
 struct ipc_passfd_attach {
 	char exec_id[IPC_ID_MAX];
@@ -299,6 +300,18 @@ struct ipc_passfd_attach {
 };
 /* Exec id (may be empty: the init), stream 0..2, pad. */
 int ipc_check_passfd_attach(const void *p, size_t len, struct kerr *err);
+
+/* PASSFD_STREAM: a host stream that is to BE the stdout or stderr of the
+ * process the next CreateContainer/ExecProcess for these ids starts
+ * (a process without a terminal; doc/architecture.md). */
+struct ipc_passfd_stream {
+	char container_id[IPC_ID_MAX];
+	char exec_id[IPC_ID_MAX]; /* "" for the init */
+	uint32_t stream;          /* enum ipc_stream: 1 stdout, 2 stderr */
+	uint32_t pad;             /* must be zero */
+};
+/* Container id, exec id (may be empty), stream 1..2, pad. */
+int ipc_check_passfd_stream(const void *p, size_t len, struct kerr *err);
 
 /* Largest chunk of stdio data in one message (inline, never a memfd). */
 #define IPC_STDIO_CHUNK (60u * 1024u)
@@ -403,14 +416,22 @@ struct ipc_process_add {
 	char exec_id[IPC_ID_MAX];
 	int32_t pid;
 	uint8_t terminal; /* 0/1: fds are [pidfd, pty master] */
-	uint8_t pad[3];
+	/* Without a terminal: IPC_DIRECT_* bits, the outputs whose host
+	 * stream is the process's own fd (no pipe: its read end is left
+	 * out of the fds). 0 with a terminal. */
+	uint8_t direct;
+	uint8_t pad[2];
 };
-/* Exec id, pid > 0, terminal 0/1, pad. */
+#define IPC_DIRECT_STDOUT (1u << IPC_STREAM_STDOUT)
+#define IPC_DIRECT_STDERR (1u << IPC_STREAM_STDERR)
+/* Exec id, pid > 0, terminal 0/1, direct only IPC_DIRECT_* bits and 0
+ * with a terminal, pad. */
 int ipc_check_process_add(const void *p, size_t len, struct kerr *err);
 
 /* Fds of MON_PROCESS_ADD: [pidfd, pty master] with a terminal,
- * [pidfd, stdin write end, stdout read end, stderr read end] without. */
-unsigned ipc_process_nfds(bool terminal);
+ * [pidfd, stdin write end, stdout read end, stderr read end] without,
+ * less the read end of each direct output (the others keep their order). */
+unsigned ipc_process_nfds(bool terminal, unsigned direct);
 enum {
 	IPC_PFD_PIDFD = 0,
 	IPC_PFD_PTY = 1,

@@ -46,6 +46,7 @@ struct executor_opts {
 	uint32_t pipe_size;            /* 0 = kernel default */
 	uint64_t hotplug_timeout_ms;   /* agent.hotplug_timeout (device waits) */
 	uint32_t passfd_listener_port; /* agent.passfd_listener_port, 0 = none */
+	bool passfd_unix;              /* the passfd listener is unix (stand-alone) */
 	bool allow_host_hooks;         /* run the spec's hooks other than startContainer */
 	/* The confidential guest (guest_pull.c, sealed_env.c): agent.cdh_api_timeout,
 	 * agent.image_pull_timeout, agent.secure_storage_integrity, and the
@@ -77,6 +78,7 @@ struct hotplug;
 struct swap_op;
 struct guest_pull;
 struct secure_job;
+struct passfd_stage;
 
 enum ctr_state { CTR_CREATING, CTR_CREATED, CTR_RUNNING, CTR_STOPPED };
 
@@ -129,8 +131,10 @@ struct container {
 	bool poststop_started;
 	pid_t poststop_pid;
 	struct loop_timer *poststop_timer;
-	/* CreateContainer: the devices it waits for (NULL once found), and
-	 * the request to answer. */
+	/* CreateContainer: the host streams that are to be the init's
+	 * stdout and stderr (-1: none) until LAUNCH_INIT, the devices it
+	 * waits for (NULL once found), and the request to answer. */
+	int init_stdio[2];
 	struct dev_batch *devs;
 	uint32_t create_fe_id, create_fe_gen;
 	/* Its image pulled in the guest (guest_pull.h), else NULL. */
@@ -235,6 +239,11 @@ struct executor {
 	struct hotplug *hp;
 	/* AddSwap requests waiting for their disk (handlers/volumes.c) */
 	struct swap_op *swaps;
+	/* Host streams waiting for the request whose process they are to be
+	 * the stdout/stderr of (handlers/passfd.c). */
+	struct passfd_stage *passfd_staged;
+	unsigned n_passfd_staged;
+	struct loop_timer *passfd_timer; /* the next one's deadline */
 };
 
 /* The listed container id, or NULL: the registry's index, for every

@@ -47,6 +47,7 @@
 #include "answer.h"
 #include "sandbox.h"
 #include "containers.h"
+#include "passfd.h"
 #include "oom.h"
 #include "network.h"
 #include "guest.h"
@@ -227,6 +228,7 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_START_CONTAINER_REQ, on_start_container },
 	{ IPC_REMOVE_CONTAINER_REQ, on_remove_container },
 	{ IPC_EXEC_PROCESS_REQ, on_exec_process },
+	{ IPC_PASSFD_STREAM, on_passfd_stream },
 	{ IPC_SIGNAL_PROCESS_REQ, on_signal_process },
 	{ IPC_UPDATE_CONTAINER_REQ, on_update_container },
 	{ IPC_PAUSE_CONTAINER_REQ, on_pause_container },
@@ -311,6 +313,7 @@ static int on_ctl_new_frontend(struct ipc_chan *c, struct ipc_msg *m, void *data
 	 * front-end that asked by it. */
 	x->fe_generation++;
 	x->fe_pid = n->frontend_pid;
+	passfd_forget(x);
 	log_info("serving front-end channel %s", name);
 	containers_new_frontend(x);
 	return 0;
@@ -354,6 +357,7 @@ static void usage(FILE *f)
 		"  --container-pipe-size N  size of the containers' stdio pipes (0 = default)\n"
 		"  --hotplug-timeout-ms N   agent.hotplug_timeout, for device waits\n"
 		"  --passfd-listener-port N agent.passfd_listener_port (0 = none)\n"
+		"  --passfd-unix        the passfd listener is a unix socket (stand-alone)\n"
 		"  --endpoints LIST    [endpoints] allowed, comma-separated request types\n"
 		"                      (absent: all; empty: none), enforced on the front-end's\n"
 		"                      requests here and passed on to every monitor\n"
@@ -413,6 +417,7 @@ static const struct option longopts[] = {
 	{ "container-pipe-size", required_argument, NULL, 'p' },
 	{ "hotplug-timeout-ms", required_argument, NULL, 'H' },
 	{ "passfd-listener-port", required_argument, NULL, 'P' },
+	{ "passfd-unix", no_argument, NULL, 'U' },
 	{ "endpoints", required_argument, NULL, 'e' },
 	{ "allow-host-hooks", no_argument, NULL, 'A' },
 	{ "cdh-api-timeout-ms", required_argument, NULL, 'T' },
@@ -521,6 +526,9 @@ static int set_option(int o, const char *arg, struct executor *x, struct start *
 		r = opt_number("passfd-listener-port", arg, 0, 0x7fffffff, &ul);
 		x->o.passfd_listener_port = (uint32_t)ul;
 		return r;
+	case 'U':
+		x->o.passfd_unix = true;
+		return 0;
 	case 'e':
 		if (endpoints_parse_list(&x->o.policy, arg) < 0) {
 			fprintf(stderr, "kata-agent-executor: invalid --endpoints %s\n", arg);
@@ -651,6 +659,7 @@ static void executor_free(struct executor *x)
 	policy_free(x);
 	secure_storage_shutdown();
 	containers_free_all(x);
+	passfd_forget(x);
 	swap_ops_free(x);
 	hotplug_stop(x->hp);
 	oom_free(x);

@@ -127,7 +127,8 @@ RPC_HANDLER(rpc_create_container)
 	}
 	log_info("CreateContainer %s", r->container_id);
 	const uint32_t ports[3] = { r->stdin_port, r->stdout_port, r->stderr_port };
-	passfd_forward(fe, call, IPC_CREATE_CONTAINER_REQ, req, r->container_id, "", ports);
+	passfd_forward(fe, call, IPC_CREATE_CONTAINER_REQ, req, r->container_id, "",
+		       r->oci->process->terminal, ports);
 	return;
 fail:
 	ttrpc_call_fail_err(call, &err);
@@ -215,7 +216,8 @@ RPC_HANDLER(rpc_exec_process)
 		goto fail;
 	}
 	const uint32_t ports[3] = { r->stdin_port, r->stdout_port, r->stderr_port };
-	passfd_forward(fe, call, IPC_EXEC_PROCESS_REQ, req, r->container_id, r->exec_id, ports);
+	passfd_forward(fe, call, IPC_EXEC_PROCESS_REQ, req, r->container_id, r->exec_id,
+		       r->process->terminal, ports);
 	return;
 fail:
 	ttrpc_call_fail_err(call, &err);

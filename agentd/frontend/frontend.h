@@ -181,10 +181,12 @@ int passfd_start(struct frontend *fe, int fd, struct kerr *err);
 void passfd_stop(struct frontend *fe);
 /* Forward CreateContainer/ExecProcess (req, re-encoded) to the executor;
  * with a listener and a port set, the streams named by ports (stdin,
- * stdout, stderr) are taken first and handed to the monitor once the
+ * stdout, stderr) are taken first. Without a terminal, stdout and stderr
+ * go to the executor just before the request (PASSFD_STREAM: they become
+ * the process's own fds); the others are handed to the monitor once the
  * process exists, before the call is answered. */
 void passfd_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-		    const ProtobufCMessage *req, const char *cid, const char *eid,
+		    const ProtobufCMessage *req, const char *cid, const char *eid, bool terminal,
 		    const uint32_t ports[3]);
 
 /* ---- metrics.c ---- */

@@ -14,11 +14,16 @@
  *
  * The parent owns the listening socket (fd 5, like the ttRPC one: a
  * restarted front-end serves the same backlog). We accept at once (the peer
- * filter of agent.vsock_peer_cids applies, as on the ttRPC listener), keep
- * each stream, unread, until a request names its port, then hand it to the
+ * filter of agent.vsock_peer_cids applies, as on the ttRPC listener) and
+ * keep each stream, unread, until a request names its port. Then, for a
+ * process without a terminal, its stdout and stderr streams go to the
+ * executor just before the request (PASSFD_STREAM, send_direct): they
+ * become the process's own fds 1 and 2, and no agent process sees its
+ * output. Stdin, and every stream of a process with a terminal, go to the
  * container's monitor (MON_PASSFD_ATTACH, monitors.c) once the executor has
- * created the process, and answer the call after the monitor took it. From
- * then on the monitor holds it; a front-end restart does not touch it.
+ * created the process, and the call is answered after the monitor took
+ * them. Either way a front-end restart does not touch a stream once it is
+ * handed over.
  *
  * A request may come before a stream it names was accepted (upstream:
  * "the stream is accepted but not yet inserted into the mapping", which
@@ -66,6 +71,7 @@ struct passfd_op {
 	char container_id[IPC_ID_MAX];
 	char exec_id[IPC_ID_MAX]; /* "" for the init */
 	int fds[3];               /* stdin, stdout, stderr; -1 none */
+	bool terminal;            /* the process has one: every stream is relayed */
 	/* while it waits for a stream (on fe->passfd_waiting) */
 	struct passfd_op *next;
 	struct frontend *fe;
@@ -340,20 +346,47 @@ static void on_created(struct frontend *fe, struct ttrpc_call *call, const struc
 	struct passfd_op *op = ctx;
 	if (call && failure)
 		ttrpc_call_fail_err(call, failure);
-	else if (call)
+	else if (call && (op->fds[0] >= 0 || op->fds[1] >= 0 || op->fds[2] >= 0))
 		monitors_passfd_attach(fe, call, op->container_id, op->exec_id, op->fds);
+	else if (call)
+		ttrpc_call_reply(call, NULL); /* every stream went with the request */
 	/* cancelled: the host gave up on the call; its streams close */
 	op_free(op);
 }
 
-static void on_created(struct frontend *fe, struct ttrpc_call *call, const struct ipc_msg *reply,
-		       const struct kerr *failure, void *ctx);
+/* The output streams of a process without a terminal go to the executor
+ * ahead of its request: they become the process's own stdout and stderr
+ * (the executor checks them; the launcher hands them over), so no agent
+ * process ever copies its output. Ours are closed: the channel sent a
+ * copy. */
+static int send_direct(struct frontend *fe, struct passfd_op *op, struct kerr *err)
+{
+	if (op->terminal || !fe->exec)
+		return 0;
+	for (unsigned i = IPC_STREAM_STDOUT; i <= IPC_STREAM_STDERR; i++) {
+		if (op->fds[i] < 0)
+			continue;
+		struct ipc_passfd_stream q = { .stream = i };
+		snprintf(q.container_id, sizeof(q.container_id), "%s", op->container_id);
+		snprintf(q.exec_id, sizeof(q.exec_id), "%s", op->exec_id);
+		int r = ipc_chan_send(fe->exec, IPC_PASSFD_STREAM, 0, &q, sizeof(q), op->fds[i],
+				      err);
+		close(op->fds[i]);
+		op->fds[i] = -1;
+		if (r < 0) {
+			err->status = GRPC_UNAVAILABLE;
+			return r;
+		}
+	}
+	return 0;
+}
 
 static void op_send(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
 		    const ProtobufCMessage *req, struct passfd_op *op)
 {
 	struct kerr err = { 0 };
-	if (executor_request_message(fe, call, type, req, on_created, op, &err) < 0) {
+	if (send_direct(fe, op, &err) < 0 ||
+	    executor_request_message(fe, call, type, req, on_created, op, &err) < 0) {
 		op_free(op);
 		ttrpc_call_fail_err(call, &err);
 	}
@@ -470,7 +503,7 @@ static bool waiting_add(struct frontend *fe, struct ttrpc_call *call, uint32_t t
 }
 
 void passfd_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
-		    const ProtobufCMessage *req, const char *cid, const char *eid,
+		    const ProtobufCMessage *req, const char *cid, const char *eid, bool terminal,
 		    const uint32_t ports[3])
 {
 	if (fe->passfd_listen < 0 || !(ports[0] | ports[1] | ports[2])) {
@@ -484,6 +517,7 @@ void passfd_forward(struct frontend *fe, struct ttrpc_call *call, uint32_t type,
 	}
 	snprintf(op->container_id, sizeof(op->container_id), "%s", cid);
 	snprintf(op->exec_id, sizeof(op->exec_id), "%s", ipc_exec_name(cid, eid));
+	op->terminal = terminal;
 	uint32_t missing[3] = { 0, 0, 0 };
 	for (unsigned i = 0; i < 3; i++) {
 		op->fds[i] = take(fe, ports[i]);

@@ -779,7 +779,7 @@ static int proc_is_child(struct monitor *m, const struct ipc_process_add *a, int
 }
 
 /* The process's stdio and pidfd taken from the message, non-blocking. */
-static int proc_take_fds(struct mon_proc *p, struct ipc_msg *msg, struct kerr *err)
+static int proc_take_fds(struct mon_proc *p, unsigned direct, struct ipc_msg *msg, struct kerr *err)
 {
 	if (p->terminal) {
 		int master = msg->fds[IPC_PFD_PTY];
@@ -791,9 +791,18 @@ static int proc_take_fds(struct mon_proc *p, struct ipc_msg *msg, struct kerr *e
 		p->out[0].fd = ipc_msg_take_fd_at(msg, IPC_PFD_PTY);
 		p->out[1].eof = true; /* a terminal has one output stream */
 	} else {
-		p->in_fd = ipc_msg_take_fd_at(msg, IPC_PFD_STDIN);
-		p->out[0].fd = ipc_msg_take_fd_at(msg, IPC_PFD_STDOUT);
-		p->out[1].fd = ipc_msg_take_fd_at(msg, IPC_PFD_STDERR);
+		/* A direct output has no pipe: the host's stream is the
+		 * process's own fd, its bytes never come here (a read of it
+		 * answers EOF, as for a stream the monitor relays). */
+		unsigned at = IPC_PFD_STDIN;
+		p->in_fd = ipc_msg_take_fd_at(msg, at++);
+		for (unsigned i = 0; i < 2; i++) {
+			if (direct & (1u << (i + 1))) {
+				p->out[i].passfd = p->out[i].eof = true;
+				continue;
+			}
+			p->out[i].fd = ipc_msg_take_fd_at(msg, at++);
+		}
 	}
 	p->pidfd = ipc_msg_take_fd_at(msg, IPC_PFD_PIDFD);
 	int r = set_nonblock(p->in_fd, err);
@@ -818,7 +827,7 @@ int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_
 	r = proc_is_child(m, a, msg->fds[IPC_PFD_PIDFD], &status, err);
 	if (r < 0)
 		return r;
-	r = proc_take_fds(p, msg, err);
+	r = proc_take_fds(p, a->direct, msg, err);
 	if (r < 0) {
 		proc_free(take_ptr(&p));
 		return r;
@@ -831,8 +840,13 @@ int mon_proc_add(struct monitor *m, const struct ipc_process_add *a, struct ipc_
 	m->procs = np;
 	m->nprocs++;
 	m->live++;
-	log_info("process %s added: pid %d, %s", mon_proc_name(np), (int)np->pid,
-		 np->terminal ? "terminal" : "pipes");
+	log_info("process %s added: pid %d, %s%s", mon_proc_name(np), (int)np->pid,
+		 np->terminal ? "terminal" : "pipes",
+		 a->direct == (IPC_DIRECT_STDOUT | IPC_DIRECT_STDERR)
+			 ? ", stdout and stderr on host streams"
+		 : a->direct == IPC_DIRECT_STDOUT ? ", stdout on a host stream"
+		 : a->direct == IPC_DIRECT_STDERR ? ", stderr on a host stream"
+						  : "");
 	for (unsigned i = 0; i < 2; i++)
 		mon_stream_watch(np, &np->out[i], true);
 	if (status >= 0)

@@ -512,7 +512,7 @@ static int start_executor(struct parent *p, struct kerr *err)
 	snprintf(muid, sizeof(muid), "%lu", p->mon_uid);
 	snprintf(mgid, sizeof(mgid), "%lu", p->mon_gid);
 	snprintf(pipesz, sizeof(pipesz), "%u", p->opts.container_pipe_size);
-	char *argv[33] = {
+	char *argv[34] = {
 		(char *)"kata-agent-executor",
 		(char *)"--ctl-fd",
 		(char *)"3",
@@ -546,9 +546,10 @@ static int start_executor(struct parent *p, struct kerr *err)
 		NULL,
 		NULL,
 		NULL,
+		NULL,
 	};
 	/* Optional flags fill the NULL slots. */
-	size_t a = sizeof(argv) / sizeof(argv[0]) - 6;
+	size_t a = sizeof(argv) / sizeof(argv[0]) - 7;
 	if (p->endpoints) {
 		/* [endpoints] is enforced below the front-end too */
 		argv[a++] = (char *)"--endpoints";
@@ -560,6 +561,8 @@ static int start_executor(struct parent *p, struct kerr *err)
 		argv[a++] = (char *)"--allow-host-hooks";
 	if (!p->opts.secure_storage_integrity)
 		argv[a++] = (char *)"--no-secure-storage-integrity";
+	if (p->passfd_fd >= 0 && p->passfd_addr.kind == ADDR_UNIX)
+		argv[a++] = (char *)"--passfd-unix"; /* which streams the executor accepts */
 	pid_t pid = spawn(p, p->executor_path, argv, &child_end, 1, err);
 	if (pid < 0) {
 		close(sp[0]);

@@ -164,9 +164,10 @@ static void check_msg(const struct ipc_msg *m)
 	FUZZ_ASSERT(ipc_check_payload(m->hdr.type, m->payload, m->len, &e) == 0,
 		    "%s handed out with a payload its rules refuse: %s", d->name, e.msg);
 	unsigned want = d->fd == IPC_FD_REQUIRED ? 1 : 0;
-	if (d->fd == IPC_FD_PROCESS)
-		want = ipc_process_nfds(
-			((const struct ipc_process_add *)(const void *)m->payload)->terminal);
+	if (d->fd == IPC_FD_PROCESS) {
+		const struct ipc_process_add *a = (const void *)m->payload;
+		want = ipc_process_nfds(a->terminal, a->direct);
+	}
 	FUZZ_ASSERT(m->nfds == want, "%s with %u fds, its rule says %u", d->name, m->nfds, want);
 	FUZZ_ASSERT(m->fd == (m->nfds ? m->fds[0] : -1), "%s: fd is not fds[0]", d->name);
 	for (unsigned i = 0; i < m->nfds; i++) {

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <glob.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
@@ -19,11 +20,13 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "err.h"
+#include "grpc_status.h"
 #include "ipc.h"
 
 /* ---- files ---- */
@@ -354,6 +357,73 @@ pid_t tu_spawn(const char *path, char *const argv[], const int *fds, unsigned nf
 	_exit(127);
 }
 
+pid_t tu_executor_start(const char *path, char *const argv[], int *ctl, int *fe)
+{
+	int sp[2], fp[2];
+	*ctl = *fe = -1;
+	if (tu_seqpacket_pair(sp) < 0)
+		return -1;
+	if (tu_seqpacket_pair(fp) < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		return -1;
+	}
+	pid_t pid = tu_spawn(path, argv, &sp[1], 1);
+	close(sp[1]);
+	struct ipc_ctl_new_frontend n = { .generation = 1, .frontend_pid = getpid() };
+	struct kerr e = { 0 };
+	if (pid > 0 && ipc_send_fd(sp[0], IPC_CTL_NEW_FRONTEND, 0, &n, sizeof(n), fp[1], &e) < 0)
+		printf("# CTL_NEW_FRONTEND: %s\n", e.msg);
+	close(fp[1]);
+	*ctl = sp[0];
+	*fe = fp[0];
+	return pid;
+}
+
+bool tu_executor_stop(pid_t pid, int fe, int ctl)
+{
+	if (pid <= 0)
+		return true;
+	close(fe);
+	close(ctl);
+	int st = 0;
+	pid_t w = 0;
+	for (int i = 0; i < 100 && (w = waitpid(pid, &st, WNOHANG)) == 0; i++)
+		usleep(50000);
+	if (w == pid)
+		return true;
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return false;
+}
+
+static size_t rmdir_glob(const char *pat)
+{
+	glob_t g;
+	size_t left = 0;
+	if (glob(pat, GLOB_ONLYDIR, NULL, &g) != 0)
+		return 0;
+	for (size_t i = 0; i < g.gl_pathc; i++)
+		left += rmdir(g.gl_pathv[i]) < 0;
+	globfree(&g);
+	return left;
+}
+
+size_t tu_cgroup_parent_remove(const char *parent)
+{
+	if (!parent || !parent[0])
+		return 0;
+	static const char *const pats[] = { "/sys/fs/cgroup/*/%s/*", "/sys/fs/cgroup/*/%s",
+					    "/sys/fs/cgroup/%s" };
+	size_t left = 0;
+	for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]); i++) {
+		char pat[512];
+		snprintf(pat, sizeof(pat), pats[i], parent);
+		left += rmdir_glob(pat);
+	}
+	return left;
+}
+
 /* ---- IPC ---- */
 
 int tu_ipc_recv(int fd, struct ipc_msg *m, int ms)
@@ -386,6 +456,27 @@ int tu_ipc_ask(int fd, uint32_t type, uint32_t id, const void *payload, size_t l
 			other(reply, data);
 		ipc_msg_release(reply);
 	}
+}
+
+int tu_ipc_call(int fd, uint32_t type, uint32_t *next_id, const void *payload, size_t len,
+		int *status, char *msg, size_t msglen)
+{
+	struct ipc_msg m;
+	*status = 0;
+	msg[0] = '\0';
+	/* other messages (MONITOR_ATTACH) are not the answer */
+	if (tu_ipc_ask(fd, type, (*next_id)++, payload, len, 30000, NULL, NULL, &m) < 0)
+		return -1;
+	int t = (int)m.hdr.type;
+	if (t == IPC_ERROR) {
+		const struct ipc_error *er = (const void *)m.payload;
+		*status = er->grpc_status;
+		snprintf(msg, msglen, "%s", er->msg);
+		printf("# %s -> %s: %s\n", ipc_type_name(type), grpc_status_name(er->grpc_status),
+		       er->msg);
+	}
+	ipc_msg_release(&m);
+	return t;
 }
 
 /* ---- time ---- */

@@ -112,6 +112,18 @@ int tu_main_root_mount_ns(void);
  * or -1; an exec that fails exits 127. */
 pid_t tu_spawn(const char *path, char *const argv[], const int *fds, unsigned nfds);
 
+/* The real kata-agent-executor as the parent starts it: argv (with
+ * "--ctl-fd", "3") run with the control channel at fd 3, then
+ * CTL_NEW_FRONTEND {generation 1, our pid} handing it a front-end channel.
+ * The pid (-1 on failure), our ends in *ctl and *fe. */
+pid_t tu_executor_start(const char *path, char *const argv[], int *ctl, int *fe);
+/* Close fe and ctl (the executor exits when its parent's channel closes),
+ * wait up to 5 s, then SIGKILL: whether it exited by itself. */
+bool tu_executor_stop(pid_t pid, int fe, int ctl);
+/* rmdir what a test's --cgroup-parent left (its children, then itself,
+ * v1 hierarchies and v2): how many directories could not go. */
+size_t tu_cgroup_parent_remove(const char *parent);
+
 /* ---- IPC ---- */
 
 /* ipc_recv (common/ipc.h) once fd is readable within ms: 1 with *m, 0 on
@@ -124,6 +136,13 @@ int tu_ipc_recv(int fd, struct ipc_msg *m, int ms);
  * and are released. */
 int tu_ipc_ask(int fd, uint32_t type, uint32_t id, const void *payload, size_t len, int ms,
 	       void (*other)(struct ipc_msg *m, void *data), void *data, struct ipc_msg *reply);
+
+/* tu_ipc_ask with id (*next_id)++ and 30 s per message, for a request
+ * whose answer is OK, ERROR or a reply: the answer's type (-1 on a
+ * transport failure), an ERROR's status and text in *status and msg (0 and
+ * "" otherwise; printed as a TAP comment). */
+int tu_ipc_call(int fd, uint32_t type, uint32_t *next_id, const void *payload, size_t len,
+		int *status, char *msg, size_t msglen);
 
 /* ---- time ---- */
 

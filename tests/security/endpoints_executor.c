@@ -19,7 +19,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -51,27 +50,10 @@ static int ctl = -1, fe = -1;            /* parent and front-end ends, executor 
 static int mfe = -1, mex = -1, mla = -1; /* front-end, executor, launcher ends, monitor */
 static uint32_t next_id = 1;
 
-/* Send a request, wait for its answer: the reply's type, with the ERROR's
- * status and text in *status / msg; -1 on a transport failure. */
 static int ask(int fd, uint32_t type, const void *p, size_t len, int *status, char *msg,
 	       size_t msglen)
 {
-	struct ipc_msg m;
-	*status = 0;
-	msg[0] = '\0';
-	/* other messages (MONITOR_ATTACH) are not the answer */
-	if (tu_ipc_ask(fd, type, next_id++, p, len, 30000, NULL, NULL, &m) < 0)
-		return -1;
-	int t = (int)m.hdr.type;
-	if (t == IPC_ERROR) {
-		const struct ipc_error *er = (const void *)m.payload;
-		*status = er->grpc_status;
-		snprintf(msg, msglen, "%s", er->msg);
-		printf("# %s -> %s: %s\n", ipc_type_name(type), grpc_status_name(er->grpc_status),
-		       er->msg);
-	}
-	ipc_msg_release(&m);
-	return t;
+	return tu_ipc_call(fd, type, &next_id, p, len, status, msg, msglen);
 }
 
 /* A blocked request: ERROR PERMISSION_DENIED naming want_rpc. */
@@ -111,9 +93,6 @@ TEST(executor_started_with_an_allowed_list)
 	snprintf(script, sizeof(script), "#!/bin/sh\nprintf '%%s\\n' \"$@\" > %s\nexit 1\n",
 		 argv_file);
 	REQUIRE(tu_write_file(fake, script, 0755) == 0);
-	int sp[2], fp[2];
-	REQUIRE(tu_seqpacket_pair(sp) == 0);
-	REQUIRE(tu_seqpacket_pair(fp) == 0);
 	char *argv[] = { (char *)"kata-agent-executor",
 			 (char *)"--ctl-fd",
 			 (char *)"3",
@@ -126,15 +105,8 @@ TEST(executor_started_with_an_allowed_list)
 			 (char *)"--endpoints",
 			 (char *)ALLOWED,
 			 NULL };
-	epid = tu_spawn(exe, argv, &sp[1], 1);
+	epid = tu_executor_start(exe, argv, &ctl, &fe);
 	REQUIRE(epid > 0);
-	close(sp[1]);
-	ctl = sp[0];
-	struct ipc_ctl_new_frontend n = { .generation = 1, .frontend_pid = getpid() };
-	struct kerr e = { 0 };
-	REQUIRE(ipc_send_fd(ctl, IPC_CTL_NEW_FRONTEND, 0, &n, sizeof(n), fp[1], &e) == 0);
-	close(fp[1]);
-	fe = fp[0];
 	int st;
 	char msg[IPC_ERROR_MSG_MAX];
 	struct ipc_ping ping = { .cookie = 1 };
@@ -292,48 +264,14 @@ TEST(monitor_serves_an_allowed_endpoint)
 	CHECK_EQ_INT(st, GRPC_NOT_FOUND);
 }
 
-static size_t rmdir_glob(const char *pat)
-{
-	glob_t g;
-	size_t left = 0;
-	if (glob(pat, GLOB_ONLYDIR, NULL, &g) != 0)
-		return 0;
-	for (size_t i = 0; i < g.gl_pathc; i++)
-		left += rmdir(g.gl_pathv[i]) < 0;
-	globfree(&g);
-	return left;
-}
-
 TEST(teardown)
 {
 	if (mpid > 0) {
 		kill(mpid, SIGKILL);
 		waitpid(mpid, NULL, 0);
 	}
-	bool exited = true;
-	if (epid > 0) {
-		close(fe);
-		close(ctl); /* the executor exits when its parent's channel closes */
-		int st = 0;
-		pid_t w = 0;
-		for (int i = 0; i < 100 && (w = waitpid(epid, &st, WNOHANG)) == 0; i++)
-			usleep(50000);
-		exited = w == epid;
-		if (!exited) {
-			kill(epid, SIGKILL);
-			waitpid(epid, &st, 0);
-		}
-	}
-	size_t left = 0;
-	if (cgparent[0]) {
-		char pat[256];
-		snprintf(pat, sizeof(pat), "/sys/fs/cgroup/*/%s/*", cgparent);
-		left += rmdir_glob(pat);
-		snprintf(pat, sizeof(pat), "/sys/fs/cgroup/*/%s", cgparent);
-		left += rmdir_glob(pat);
-		snprintf(pat, sizeof(pat), "/sys/fs/cgroup/%s", cgparent);
-		left += rmdir_glob(pat);
-	}
+	bool exited = tu_executor_stop(epid, fe, ctl);
+	size_t left = tu_cgroup_parent_remove(cgparent);
 	if (tmp[0])
 		tu_rm_rf(tmp);
 	CHECK(exited);

@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <glob.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -299,18 +298,6 @@ TEST(monitor_refuses_before_its_verdicts_and_what_they_deny)
 	CHECK(refused_with(mfe, IPC_TTY_WIN_RESIZE_REQ, &rs, sizeof(rs), GRPC_NOT_FOUND, ""));
 }
 
-static size_t rmdir_glob(const char *pat)
-{
-	glob_t g;
-	size_t left = 0;
-	if (glob(pat, GLOB_ONLYDIR, NULL, &g) != 0)
-		return 0;
-	for (size_t i = 0; i < g.gl_pathc; i++)
-		left += rmdir(g.gl_pathv[i]) < 0;
-	globfree(&g);
-	return left;
-}
-
 TEST(teardown)
 {
 	if (mpid > 0) {
@@ -321,28 +308,8 @@ TEST(teardown)
 		kill(ppid_, SIGKILL);
 		waitpid(ppid_, NULL, 0);
 	}
-	bool exited = true;
-	if (epid > 0) {
-		close(fe);
-		close(ctl);
-		int st = 0;
-		pid_t w = 0;
-		for (int i = 0; i < 100 && (w = waitpid(epid, &st, WNOHANG)) == 0; i++)
-			usleep(50000);
-		exited = w == epid;
-		if (!exited) {
-			kill(epid, SIGKILL);
-			waitpid(epid, &st, 0);
-		}
-	}
-	size_t left = 0;
-	if (cgparent[0]) {
-		char pat[256];
-		snprintf(pat, sizeof(pat), "/sys/fs/cgroup/*/%s", cgparent);
-		left += rmdir_glob(pat);
-		snprintf(pat, sizeof(pat), "/sys/fs/cgroup/%s", cgparent);
-		left += rmdir_glob(pat);
-	}
+	bool exited = tu_executor_stop(epid, fe, ctl);
+	size_t left = tu_cgroup_parent_remove(cgparent);
 	if (tmp[0])
 		nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	CHECK(exited);

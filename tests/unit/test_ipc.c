@@ -766,14 +766,21 @@ TEST(container_path_field_checks)
 	la.pid = 0;
 	CHECK(payload_bad(IPC_LAUNCHED, &la, sizeof(la), "pid 0"));
 
-	struct ipc_process_add pa = { "", 7, 1, { 0 } };
+	struct ipc_process_add pa = { "", 7, 1, 0, { 0 } };
 	CHECK(payload_ok(IPC_MON_PROCESS_ADD, &pa, sizeof(pa)));
 	pa.terminal = 2;
 	CHECK(payload_bad(IPC_MON_PROCESS_ADD, &pa, sizeof(pa), "boolean"));
+	pa.terminal = 1;
+	pa.direct = IPC_DIRECT_STDOUT;
+	CHECK(payload_bad(IPC_MON_PROCESS_ADD, &pa, sizeof(pa), "with a terminal"));
 	pa.terminal = 0;
-	pa.pad[2] = 1;
+	CHECK(payload_ok(IPC_MON_PROCESS_ADD, &pa, sizeof(pa)));
+	pa.direct = 1; /* stdin is never direct */
+	CHECK(payload_bad(IPC_MON_PROCESS_ADD, &pa, sizeof(pa), "direct outputs 0x1"));
+	pa.direct = 0;
+	pa.pad[1] = 1;
 	CHECK(payload_bad(IPC_MON_PROCESS_ADD, &pa, sizeof(pa), "padding"));
-	pa.pad[2] = 0;
+	pa.pad[1] = 0;
 	pa.pid = -3;
 	CHECK(payload_bad(IPC_MON_PROCESS_ADD, &pa, sizeof(pa), "pid -3"));
 }
@@ -784,7 +791,7 @@ TEST(process_add_fds)
 	REQUIRE(tu_seqpacket_pair(sv) == 0 && pipe(p1) == 0 && pipe(p2) == 0);
 	int before = open_fds();
 	struct kerr e = { 0 };
-	struct ipc_process_add pa = { "e1", 123, 0, { 0 } };
+	struct ipc_process_add pa = { "e1", 123, 0, 0, { 0 } };
 	int four[4] = { p1[0], p1[1], p2[0], p2[1] };
 
 	/* Sender: the count must match terminal. */
@@ -816,6 +823,22 @@ TEST(process_add_fds)
 	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
 	CHECK_EQ_INT(m.nfds, 2);
 	ipc_msg_release(&m);
+	/* A direct output has no read end here: one fd less per such output. */
+	pa.terminal = 0;
+	pa.direct = IPC_DIRECT_STDERR;
+	CHECK(ipc_send_fds(sv[0], IPC_MON_PROCESS_ADD, 1, &pa, sizeof(pa), four, 4, &e) < 0);
+	CHECK(strstr(e.msg, "4 fds given, 3 required") != NULL);
+	CHECK_EQ_INT(ipc_send_fds(sv[0], IPC_MON_PROCESS_ADD, 1, &pa, sizeof(pa), four, 3, &e), 0);
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	CHECK_EQ_INT(m.nfds, 3);
+	ipc_msg_release(&m);
+	pa.direct = IPC_DIRECT_STDOUT | IPC_DIRECT_STDERR;
+	CHECK_EQ_INT(ipc_send_fds(sv[0], IPC_MON_PROCESS_ADD, 1, &pa, sizeof(pa), four, 2, &e), 0);
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	CHECK_EQ_INT(m.nfds, 2);
+	ipc_msg_release(&m);
+	pa.direct = 0;
+	pa.terminal = 1;
 	CHECK_EQ_INT(open_fds(), before);
 
 	/* Receiver: a count that does not match terminal, and no fds at all. */

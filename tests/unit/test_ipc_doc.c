@@ -150,7 +150,7 @@ static int fds_ok(const struct ipc_type_desc *d, const char *cell)
 	static const char *const want[] = {
 		[IPC_FD_NONE] = "none",
 		[IPC_FD_REQUIRED] = "**1**",
-		[IPC_FD_PROCESS] = "**2 or 4**",
+		[IPC_FD_PROCESS] = "**2 to 4**",
 		[IPC_FD_THREE] = "**3**",
 	};
 	if (strncmp(cell, want[d->fd], strlen(want[d->fd])) == 0)

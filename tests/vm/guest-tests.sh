@@ -32,7 +32,7 @@ setup_fds_checks=5
 # the initdata policy enforced).
 coco_checks=16
 # tests/vm/guest-passfd.sh (fd-passthrough stdio over vsock).
-passfd_checks=7
+passfd_checks=8
 plan_of() {
   # peers: the listener check and the refusals (ttRPC, passfd), nothing else
   [ "$1" = peers ] && { echo 3; return 0; }

@@ -42,6 +42,7 @@
 #include "policy.h"
 #include "grpc_status.h"
 #include "hooks.h"
+#include "passfd.h"
 #include "mount_source.h"
 #include "signals.h"
 #include "spec_check.h"
@@ -240,6 +241,7 @@ static void ctr_free(struct container *ct)
 		ipc_chan_free(ct->em);
 	if (ct->fm_fe >= 0)
 		close(ct->fm_fe);
+	passfd_close(ct->init_stdio);
 	if (ct->rm_timer)
 		loop_timer_cancel(ct->x->loop, ct->rm_timer);
 	if (ct->frz_timer) {
@@ -628,6 +630,8 @@ static int launch_init(struct container *ct, struct kerr *e)
 		return kerr_set_status(e, GRPC_RESOURCE_EXHAUSTED, -ENOMEM,
 				       "container %s: the request is too large", ct->id);
 	protobuf_c_message_pack(&ct->req->base, packed);
+	if (passfd_send(ct->el, "", ct->init_stdio, e) < 0)
+		return kerr_prefix(e, "container %s: its host streams", ct->id);
 	return pend_send_for(ct, ct->el, &ct->pl, ct->create_fe_id, ct->create_fe_gen, NULL,
 			     IPC_LAUNCH_INIT, packed, len, e);
 }
@@ -809,12 +813,18 @@ int on_create_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struc
 	ct->x = x;
 	ct->req = req;
 	ct->fm_fe = -1;
+	ct->init_stdio[0] = ct->init_stdio[1] = -1;
 	if (!ipc_id_valid(req->container_id, false)) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
 				"CreateContainer: invalid container id");
 		goto bad;
 	}
 	snprintf(ct->id, sizeof(ct->id), "%s", req->container_id);
+	/* The host streams the front-end sent for the init: taken (and
+	 * closed with ct) whatever the answer. */
+	if (passfd_take(x, ct->id, "", req->oci && req->oci->process && req->oci->process->terminal,
+			ct->init_stdio, &e) < 0)
+		goto bad;
 	if (executor_container(x, ct->id)) {
 		kerr_set_status(&e, GRPC_ALREADY_EXISTS, -EEXIST, "container %s already exists",
 				ct->id);
@@ -926,11 +936,17 @@ int on_exec_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 	const Grpc__ExecProcessRequest *req = m->in;
 	struct kerr e = { 0 };
 	struct container *ct = NULL;
+	int stdio[2] = { -1, -1 };
 	if (!ipc_id_valid(req->container_id, false) || !ipc_id_valid(req->exec_id, false)) {
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EINVAL,
 				"ExecProcess: invalid container or exec id");
 		goto bad;
 	}
+	/* The host streams the front-end sent for it: taken whatever the
+	 * answer. */
+	if (passfd_take(x, req->container_id, ipc_exec_name(req->container_id, req->exec_id),
+			req->process && req->process->terminal, stdio, &e) < 0)
+		goto bad;
 	if (!(ct = executor_container(x, req->container_id))) {
 		/* Upstream: "Invalid container id" (INVALID_ARGUMENT, as for the
 		 * other process calls; doc/protocol.md). */
@@ -986,13 +1002,15 @@ int on_exec_process(struct ipc_chan *c, struct ipc_msg *m, void *data, struct ke
 	ct->n_execs++;
 	/* The launcher decodes it again: what it runs is exactly what was
 	 * checked here. */
-	if (pend_send(ct, ct->el, &ct->pl, m, req->exec_id, IPC_LAUNCH_EXEC, m->payload, m->len,
+	if (passfd_send(ct->el, req->exec_id, stdio, &e) < 0 ||
+	    pend_send(ct, ct->el, &ct->pl, m, req->exec_id, IPC_LAUNCH_EXEC, m->payload, m->len,
 		      &e) < 0) {
 		drop_exec(ct, ex);
 		goto bad;
 	}
 	return 0;
 bad:
+	passfd_close(stdio);
 	return answer_fail(c, m->hdr.id, &e, err);
 }
 

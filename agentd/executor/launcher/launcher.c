@@ -50,6 +50,12 @@ struct launcher {
 	struct container_launch init_l;
 	struct container_child init;
 	bool have_init, started;
+	/* LAUNCH_STDIO: the host streams that are to be stdout and stderr of
+	 * the process the next request starts (-1: a pipe). */
+	struct {
+		int fd;
+		char exec_id[IPC_ID_MAX];
+	} direct[2];
 };
 
 static void close_all(int *fds, unsigned n)
@@ -62,9 +68,10 @@ static void close_all(int *fds, unsigned n)
 }
 
 /* child[0..2]: the process's 0/1/2; mon[]: what the monitor gets after the
- * pidfd (pty master, or stdin-w, stdout-r, stderr-r). */
-static int make_stdio(bool terminal, const Grpc__Box *size, uint32_t pipe_size, int child[3],
-		      int mon[3], unsigned *nmon, struct kerr *err)
+ * pidfd (pty master, or stdin-w, stdout-r, stderr-r; -1 for an output
+ * whose host stream, direct[i - 1], is the process's own fd: taken). */
+static int make_stdio(bool terminal, const Grpc__Box *size, uint32_t pipe_size, int direct[2],
+		      int child[3], int mon[3], unsigned *nmon, struct kerr *err)
 {
 	child[0] = child[1] = child[2] = mon[0] = mon[1] = mon[2] = -1;
 	if (terminal) {
@@ -106,6 +113,11 @@ static int make_stdio(bool terminal, const Grpc__Box *size, uint32_t pipe_size, 
 		return 0;
 	}
 	for (int i = 0; i < 3; i++) {
+		if (i > 0 && direct[i - 1] >= 0) {
+			child[i] = direct[i - 1];
+			direct[i - 1] = -1;
+			continue;
+		}
 		int p[2];
 		if (pipe2(p, O_CLOEXEC) < 0) {
 			int e = errno;
@@ -148,16 +160,66 @@ static int recv_reply(int sock, uint32_t want, struct ipc_msg *m, struct kerr *e
 	return 0;
 }
 
+static void direct_drop(struct launcher *la)
+{
+	for (unsigned i = 0; i < 2; i++)
+		if (la->direct[i].fd >= 0) {
+			close(la->direct[i].fd);
+			la->direct[i].fd = -1;
+		}
+}
+
+/* LAUNCH_STDIO, kept for the request that follows it. */
+static void direct_keep(struct launcher *la, struct ipc_msg *m)
+{
+	const struct ipc_passfd_attach *a = m->in;
+	if (a->stream != IPC_STREAM_STDOUT && a->stream != IPC_STREAM_STDERR) {
+		log_error("launcher of %s: LAUNCH_STDIO for stream %u; ignored", la->ct->id,
+			  a->stream);
+		return;
+	}
+	unsigned i = a->stream - 1;
+	if (la->direct[i].fd >= 0)
+		close(la->direct[i].fd);
+	la->direct[i].fd = ipc_msg_take_fd(m);
+	memcpy(la->direct[i].exec_id, a->exec_id, sizeof(la->direct[i].exec_id));
+}
+
+/* The host streams kept for exec_id (taken), -1 for the others (dropped:
+ * they were for a request that never came). */
+static void direct_take(struct launcher *la, const char *exec_id, int out[2])
+{
+	for (unsigned i = 0; i < 2; i++) {
+		out[i] = -1;
+		if (la->direct[i].fd < 0)
+			continue;
+		if (strcmp(la->direct[i].exec_id, exec_id) == 0) {
+			out[i] = la->direct[i].fd;
+			la->direct[i].fd = -1;
+		} else {
+			log_warn("launcher of %s: a host stream for %s, not %s; closed", la->ct->id,
+				 la->direct[i].exec_id, exec_id);
+		}
+	}
+	direct_drop(la);
+}
+
 /* Spawn one process up to its exec point and register it with the monitor.
  * exec_id "" = the init. */
 static int launch(struct launcher *la, struct container_launch *l, const char *exec_id,
 		  const Grpc__Process *p, struct container_child *child, struct kerr *err)
 {
 	const struct launch_ctx *ct = la->ct;
-	int cfd[3], mfd[3];
+	int cfd[3], mfd[3], direct[2];
 	unsigned nm = 0;
 	bool terminal = p->terminal;
-	int r = make_stdio(terminal, p->consolesize, ct->o->pipe_size, cfd, mfd, &nm, err);
+	direct_take(la, exec_id, direct);
+	if (terminal)
+		close_all(direct, 2); /* the executor refuses that already */
+	uint8_t direct_bits = (uint8_t)((direct[0] >= 0 ? IPC_DIRECT_STDOUT : 0) |
+					(direct[1] >= 0 ? IPC_DIRECT_STDERR : 0));
+	int r = make_stdio(terminal, p->consolesize, ct->o->pipe_size, direct, cfd, mfd, &nm, err);
+	close_all(direct, 2);
 	if (r < 0)
 		return r;
 	l->stdio[0] = cfd[0];
@@ -177,10 +239,16 @@ static int launch(struct launcher *la, struct container_launch *l, const char *e
 	if (l->cgroup_fd < 0 && (r = cg_add_pid(ct->cg, child->pid, err)) < 0)
 		goto fail;
 
-	struct ipc_process_add a = { .pid = child->pid, .terminal = terminal };
+	struct ipc_process_add a = { .pid = child->pid,
+				     .terminal = terminal,
+				     .direct = direct_bits };
 	snprintf(a.exec_id, sizeof(a.exec_id), "%s", exec_id);
-	int fds[4] = { child->pidfd, mfd[0], mfd[1], mfd[2] };
-	r = ipc_send_fds(la->lm, IPC_MON_PROCESS_ADD, 1, &a, sizeof(a), fds, 1 + nm, err);
+	int fds[4] = { child->pidfd };
+	unsigned nfds = 1;
+	for (unsigned i = 0; i < nm; i++)
+		if (mfd[i] >= 0)
+			fds[nfds++] = mfd[i];
+	r = ipc_send_fds(la->lm, IPC_MON_PROCESS_ADD, 1, &a, sizeof(a), fds, nfds, err);
 	close_all(mfd, 3);
 	if (r < 0)
 		goto fail;
@@ -310,6 +378,22 @@ fail:
 	reply_error(la, id, &e);
 }
 
+/* The executor's next request on EL (1; 0 when EL closed, -errno), the
+ * LAUNCH_STDIO messages sent just before it kept (direct_keep): a
+ * worker serves them and their request together. */
+static int recv_request(struct launcher *la, struct ipc_msg *m, struct kerr *e)
+{
+	for (;;) {
+		int r = ipc_recv(la->el, m, e);
+		if (r == -EINTR)
+			continue;
+		if (r <= 0 || m->hdr.type != IPC_LAUNCH_STDIO)
+			return r;
+		direct_keep(la, m);
+		ipc_msg_release(m);
+	}
+}
+
 /* The packed CreateContainerRequest, kept by L in a sealed memfd once the
  * init started, for the workers that launch execs: a few KiB of page cache
  * instead of the decoded request in L's heap. */
@@ -349,10 +433,7 @@ static Grpc__CreateContainerRequest *wait_init(struct launcher *la, uint32_t *id
 {
 	struct ipc_msg m;
 	struct kerr e = { 0 };
-	int r;
-	do
-		r = ipc_recv(la->el, &m, &e);
-	while (r == -EINTR);
+	int r = recv_request(la, &m, &e);
 	if (r <= 0)
 		_exit(r == 0 ? 0 : 1);
 	if (m.hdr.type != IPC_LAUNCH_INIT) {
@@ -442,10 +523,7 @@ static int serve_msg(struct launcher *la)
 {
 	struct ipc_msg m;
 	struct kerr e = { 0 };
-	int r;
-	do
-		r = ipc_recv(la->el, &m, &e);
-	while (r == -EINTR);
+	int r = recv_request(la, &m, &e);
 	if (r <= 0) {
 		if (r < 0)
 			log_error("launcher of %s: %s", la->ct->id, e.msg);
@@ -463,6 +541,7 @@ static int serve_msg(struct launcher *la)
 		v = VERDICT_EXIT;
 	}
 	ipc_msg_release(&m);
+	direct_drop(la); /* streams of a request that failed before its launch */
 	return v;
 }
 
@@ -522,6 +601,7 @@ static __attribute__((noreturn)) void serve_init(struct launcher *la)
 		struct ipc_launched out = { .pid = la->init.pid };
 		reply(la, IPC_LAUNCHED, create_id, &out, sizeof(out));
 	}
+	direct_drop(la);
 	/* Until the init started: L holds its sync socket. Then, while
 	 * requests keep coming (an exec burst, a short-lived container's
 	 * removal), L serves them itself; once EL stayed quiet for
@@ -555,6 +635,7 @@ void launcher_main(const struct launch_ctx *ct, int el, int lm)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	struct launcher la = { .ct = ct, .el = el, .lm = lm };
 	la.init = (struct container_child){ .pid = 0, .pidfd = -1, .sync_fd = -1 };
+	la.direct[0].fd = la.direct[1].fd = -1;
 	serve_init(&la);
 }
 
@@ -641,6 +722,7 @@ int launcher_worker(struct executor *x, const char *phase, const char *id, const
 	}
 	struct launcher la = { .ct = &c, .el = WFD_EL, .lm = WFD_LM };
 	la.init = (struct container_child){ .pid = 0, .pidfd = -1, .sync_fd = -1 };
+	la.direct[0].fd = la.direct[1].fd = -1;
 	struct resident rs = {
 		.packed = fd_open(WFD_PACKED) ? WFD_PACKED : -1,
 		.pidfd = fd_open(WFD_PIDFD) ? WFD_PIDFD : -1,

@@ -11,7 +11,7 @@
 #
 #   passfd.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE   (KATA_PASSFD_PEER in the environment)
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 14
+plan 20
 suite_requires
 peer=${KATA_PASSFD_PEER:-}
 [ -x "$peer" ] || { fail_rest "KATA_PASSFD_PEER is not the passfd-peer binary"; exit 0; }
@@ -98,6 +98,17 @@ t_streams() {
     "$(pdiag x1)" eval '[ $rc -eq 0 ] && [ "$(cat "$work/sleeper.x1.status")" = 7 ] &&
       [ "$(cat "$work/x1.out")" = out-hello ] && [ "$(cat "$work/x1.serr")" = err-hello ]'
 
+  # a terminal exec (runtime-rs: no stderr port with a terminal): its
+  # output is the pty's, relayed by the monitor from the master into the stream
+  x=$(jq -c '{containerId: "sleeper", execId: "t1", process: (.OCI.Process | .Terminal = true |
+      .Args = ["sh", "-c", "[ -t 1 ] && echo is-a-tty; exit 3"]), stdoutPort: 5009}' "$work/sleeper.json")
+  peer_start t1 --out 5009 "$work/t1.out" &&
+    ctl call AgentService/ExecProcess "$x" >"$work/t1.err" 2>&1 && pf_wait sleeper t1 && wait "$peer_pid"
+  rc=$?
+  check "ExecProcess with a terminal and a stdout port: the pty's output relayed into the host's stream, WaitProcess 3" \
+    "$(pdiag t1; cat "$work/t1.out")" eval '[ $rc -eq 0 ] && [ "$(cat "$work/sleeper.t1.status")" = 3 ] &&
+      grep -q is-a-tty "$work/t1.out"'
+
   # a port nobody connected from: that stdio stays on its pipe (upstream)
   b=$(bundle nostream echo on-the-pipe)
   pf_create nostream "$b" 0 5999 0 && pf_start nostream &&
@@ -178,14 +189,18 @@ t_attacks() {
 
   # the host closes its stdout stream while the container writes: the
   # writer gets SIGPIPE, as when upstream's copy task ends; nothing hangs
+  local x_fds fe_fds0
+  x_fds=$(ls "/proc/$executor_pid/fd" | wc -l)
+  fe_fds0=$(fe_fds)
   b=$(bundle yes sh -c 'yes; exit $?')
   peer_start yes --out 5031 /dev/null -t 1 && pf_create yes "$b" 0 5031 0 && pf_start yes
   wait "$peer_pid"
   pf_wait yes
   rc=$?
-  check "the host closes its stream: the writer dies of SIGPIPE (WaitProcess 141), the agent serves on" \
-    "$(pdiag yes)" eval '[ $rc -eq 0 ] && [ "$(cat "$work/yes.status")" = 141 ] && ctl check >/dev/null'
   pf_remove yes
+  check "the host closes its stream: the writer dies of SIGPIPE (WaitProcess 141), the agent serves on, the executor and front-end hold no more fds than before (executor $x_fds -> $(ls "/proc/$executor_pid/fd" | wc -l), front-end $fe_fds0 -> $(fe_fds))" \
+    "$(pdiag yes)" eval '[ $rc -eq 0 ] && [ "$(cat "$work/yes.status")" = 141 ] && ctl check >/dev/null &&
+      [ "$(ls "/proc/$executor_pid/fd" | wc -l)" -le "$x_fds" ] && [ "$(fe_fds)" -le "$fe_fds0" ]'
 
   # 300 connections that are never named, each sending 64 KiB of garbage
   local before after
@@ -236,6 +251,75 @@ t_attacks() {
   agent_stop
 }
 
+# The container's stdout and stderr ARE the host's streams (no pipe, no
+# relay): what a container process can do with them, and that no agent
+# process keeps a copy (the host's EOF is the process's close, as with a pipe).
+t_direct() {
+  agent_start direct || return
+  local b ino holders
+  b=$(bundle probe /bin/passfd_probe)
+  if ! gcc -static -O2 -Wall -o "$b/rootfs/bin/passfd_probe" "$(dirname "$0")/passfd_probe.c" 2>"$work/gcc.err"; then
+    fail_rest "cannot build passfd_probe.c statically: $(head -c 300 "$work/gcc.err")"
+    return
+  fi
+  peer_start probe --out 5071 "$work/probe.out" --err 5072 "$work/probe.serr" -t 60 &&
+    pf_create probe "$b" 0 5071 5072 && pf_start probe &&
+    wait_for_file_text "$work/probe.out" probe-done 100
+  rc=$?
+  check "a process's stdout is the host's stream itself: /proc/self/fd/1 a socket, only fds 0-2, connect refused (its peer unchanged), accept and listen EINVAL, open(/proc/self/fd/1) ENXIO" \
+    "$(pdiag probe; cat "$work/probe.out"; grep -a 'probe' "$work/agent.log" | tail -n 3)" eval '[ $rc -eq 0 ] &&
+      grep -qx "fd1=socket:\[[0-9]*\]" "$work/probe.out" && grep -qx "fds=0,1,2" "$work/probe.out" &&
+      grep -qx "connect=E\(ISCONN\|CONNREFUSED\)" "$work/probe.out" && grep -qx peer=unchanged "$work/probe.out" && grep -qx accept=EINVAL "$work/probe.out" &&
+      grep -qx listen=EINVAL "$work/probe.out" && grep -qx open=ENXIO "$work/probe.out" &&
+      grep -q "process init added: pid [0-9]*, pipes, stdout and stderr on host streams" "$work/agent.log"'
+  # every holder of that socket on the machine: the probe alone
+  ino=$(sed -n 's/^fd1=//p' "$work/probe.out")
+  holders=$(for d in /proc/[0-9]*; do
+    ls -l "$d/fd" 2>/dev/null | grep -q -F " $ino" && echo "${d#/proc/}:$(cat "$d/comm" 2>/dev/null)"
+  done)
+  check "no agent process holds the container's stream (its holders: the probe only)" \
+    "$(echo "holders of $ino: $holders")" eval '[ -n "$ino" ] && [ "$(echo "$holders" | wc -l)" = 1 ] &&
+      echo "$holders" | grep -q ":passfd_probe\$"'
+  pf_remove probe
+  wait "$peer_pid"
+  rc=$?
+  check "the probe killed: the host reads the stream's EOF (nothing else held it open)" \
+    "$(pdiag probe)" eval '[ $rc -eq 0 ]'
+  agent_stop
+}
+
+# With an agent policy the executor handles CreateContainer and ExecProcess
+# once the policy process answered, after the streams sent ahead of them.
+t_policy() {
+  local pol b x
+  pol="$(cd "$(dirname "$0")/../../policy/agent" && pwd)"
+  agent_toml="policy_file = \"$pol/no-exec.rego\"" agent_start policy || return
+  b=$(bundle pol sh -c 'echo out-under-policy; echo err-under-policy >&2')
+  peer_start pol --out 5091 "$work/pol.out" --err 5092 "$work/pol.serr" &&
+    pf_create pol "$b" 0 5091 5092 && pf_start pol && pf_wait pol && wait "$peer_pid"
+  rc=$?
+  check "with an agent policy (no-exec.rego) a create with stdout/stderr ports gets both streams as its own" \
+    "$(pdiag pol)" eval '[ $rc -eq 0 ] && [ "$(cat "$work/pol.out")" = out-under-policy ] &&
+      [ "$(cat "$work/pol.serr")" = err-under-policy ] &&
+      grep -q "stdout and stderr on host streams" "$work/agent.log"'
+  # the policy denies this exec: it fails PERMISSION_DENIED, nothing runs,
+  # the next request is served
+  b=$(bundle psleep sleep 1000)
+  pf_create psleep "$b" 0 0 0 && pf_start psleep
+  x=$(jq -c '{containerId: "psleep", execId: "d1", process: (.OCI.Process | .Args = ["echo", "denied-ran"]),
+      stdoutPort: 5093}' "$work/psleep.json")
+  peer_start d1 --out 5093 "$work/d1.out" -t 60
+  ctl call AgentService/ExecProcess "$x" >"$work/d1.err" 2>&1
+  rc=$?
+  check "an ExecProcess the policy denies, with a stdout port: PERMISSION_DENIED, the exec never ran, the agent serves on" \
+    "$(cat "$work/d1.err"; cat "$work/d1.out" 2>/dev/null)" eval '[ $rc -ne 0 ] && grep -q PERMISSION_DENIED "$work/d1.err" &&
+      ! grep -q denied-ran "$work/d1.out" 2>/dev/null && ctl check >/dev/null'
+  pf_remove psleep
+  kill "$peer_pid" 2>/dev/null
+  wait "$peer_pid" 2>/dev/null
+  agent_stop
+}
+
 t_vsock() {
   # vsock loopback (CID 1) lets the same checks run over AF_VSOCK
   if ! python3 -c 'import socket; s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.bind((1, 0xfffffffe))' 2>/dev/null; then
@@ -260,4 +344,6 @@ t_vsock() {
 t_streams
 t_restart
 t_attacks
+t_direct
+t_policy
 t_vsock

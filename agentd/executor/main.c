@@ -522,11 +522,12 @@ static int set_option(int o, const char *arg, struct executor *x, struct start *
 		x->o.passfd_listener_port = (uint32_t)ul;
 		return r;
 	case 'e':
-		if (endpoints_parse_list(&x->o.policy, arg) < 0) {
+		if (endpoints_parse_list(&x->o.policy, arg) < 0 ||
+		    endpoints_blocked_types(&x->o.policy, IPC_ROLE_MONITOR, x->o.monitor_blocked,
+					    sizeof(x->o.monitor_blocked)) < 0) {
 			fprintf(stderr, "kata-agent-executor: invalid --endpoints %s\n", arg);
 			return -1;
 		}
-		x->o.endpoints = arg;
 		return 0;
 	}
 	return -1;

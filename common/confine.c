@@ -33,7 +33,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/capability.h>
+#include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -41,6 +41,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -93,37 +94,43 @@ static int drop_bounding_and_ambient(bool keep_caps, struct kerr *err)
 			  (keep_caps ? SECBIT_KEEP_CAPS : 0) | SECBIT_KEEP_CAPS_LOCKED |
 			  SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) < 0)
 		return kerr_set(err, -errno, "set securebits: %s", strerror(errno));
-	if (cap_reset_ambient() < 0)
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		return kerr_set(err, -errno, "clear ambient capabilities: %s", strerror(errno));
-	for (cap_value_t c = 0;; c++) {
-		if (prctl(PR_CAPBSET_READ, c) < 0)
+	for (unsigned long c = 0;; c++) {
+		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) < 0)
 			break; /* beyond the last capability this kernel knows */
-		if (cap_drop_bound(c) < 0)
-			return kerr_set(err, -errno, "drop capability %d from the bounding set: %s",
-					(int)c, strerror(errno));
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
+			return kerr_set(err, -errno, "drop capability %lu from the bounding set: %s", c,
+					strerror(errno));
 	}
 	return 0;
 }
 
-/* The capability state the profile asks for: its capabilities in permitted
- * and effective, nothing inheritable. */
-static cap_t wanted_caps(const struct confine_profile *p)
+/* The capability sets in the kernel's own form (capget/capset, version 3:
+ * two 32-bit words per set): the syscalls direct, so that a process
+ * confined here links no libcap (one library less per monitor). */
+struct caps {
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+};
+
+/* What the profile asks for: its capabilities in permitted and effective,
+ * nothing inheritable. */
+static void wanted_caps(const struct confine_profile *p, struct caps *c)
 {
-	cap_t c = cap_init();
-	if (!c)
-		return NULL;
-	if (p->nkeep) {
-		cap_value_t v[16];
-		unsigned n = p->nkeep < 16 ? p->nkeep : 16;
-		for (unsigned i = 0; i < n; i++)
-			v[i] = (cap_value_t)p->keep_caps[i];
-		if (cap_set_flag(c, CAP_PERMITTED, (int)n, v, CAP_SET) < 0 ||
-		    cap_set_flag(c, CAP_EFFECTIVE, (int)n, v, CAP_SET) < 0) {
-			cap_free(c);
-			return NULL;
-		}
+	memset(c, 0, sizeof(*c));
+	for (unsigned i = 0; i < p->nkeep; i++) {
+		unsigned v = (unsigned)p->keep_caps[i];
+		if (v >= 32 * _LINUX_CAPABILITY_U32S_3)
+			continue; /* not a capability: verify() then fails */
+		c->d[v / 32].permitted |= 1u << (v % 32);
+		c->d[v / 32].effective |= 1u << (v % 32);
 	}
-	return c;
+}
+
+static int caps_io(struct caps *c, bool set)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	return (int)syscall(set ? SYS_capset : SYS_capget, &h, c->d);
 }
 
 static int change_ids(const struct confine_profile *p, uid_t uid, gid_t gid, struct kerr *err)
@@ -137,14 +144,10 @@ static int change_ids(const struct confine_profile *p, uid_t uid, gid_t gid, str
 		return kerr_set(err, -errno, "setresgid %u: %s", (unsigned)gid, strerror(errno));
 	if (setresuid(uid, uid, uid) < 0)
 		return kerr_set(err, -errno, "setresuid %u: %s", (unsigned)uid, strerror(errno));
-	cap_t want = wanted_caps(p);
-	if (!want)
-		return kerr_set(err, -errno, "build capability set: %s", strerror(errno));
-	int r = cap_set_proc(want);
-	int e = errno;
-	cap_free(want);
-	if (r < 0)
-		return kerr_set(err, -e, "set capabilities: %s", strerror(e));
+	struct caps want;
+	wanted_caps(p, &want);
+	if (caps_io(&want, true) < 0)
+		return kerr_set(err, -errno, "set capabilities: %s", strerror(errno));
 	return 0;
 }
 
@@ -160,25 +163,21 @@ static int verify(const struct confine_profile *p, uid_t uid, gid_t gid, struct 
 		return kerr_set(err, -EPERM, "ids not fully changed");
 	if (getgroups(0, NULL) != 0)
 		return kerr_set(err, -EPERM, "supplementary groups remain");
-	cap_t now = cap_get_proc(), want = wanted_caps(p);
-	int diff = (!now || !want) ? -1 : cap_compare(now, want);
-	cap_free(now);
-	cap_free(want);
-	if (diff != 0)
+	struct caps now, want;
+	wanted_caps(p, &want);
+	if (caps_io(&now, false) < 0 || memcmp(&now, &want, sizeof(now)) != 0)
 		return kerr_set(err, -EPERM,
 				"the effective, permitted or inheritable set differs "
 				"from the %s's",
 				p->who);
-	for (cap_value_t c = 0;; c++) {
-		int r = prctl(PR_CAPBSET_READ, c);
+	for (unsigned long c = 0;; c++) {
+		int r = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
 		if (r < 0)
 			break;
 		if (r > 0)
-			return kerr_set(err, -EPERM, "capability %d remains in the bounding set",
-					(int)c);
+			return kerr_set(err, -EPERM, "capability %lu remains in the bounding set", c);
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0) > 0)
-			return kerr_set(err, -EPERM, "capability %d remains in the ambient set",
-					(int)c);
+			return kerr_set(err, -EPERM, "capability %lu remains in the ambient set", c);
 	}
 	return 0;
 }

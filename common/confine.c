@@ -100,7 +100,8 @@ static int drop_bounding_and_ambient(bool keep_caps, struct kerr *err)
 		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) < 0)
 			break; /* beyond the last capability this kernel knows */
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
-			return kerr_set(err, -errno, "drop capability %lu from the bounding set: %s", c,
+			return kerr_set(err, -errno,
+					"drop capability %lu from the bounding set: %s", c,
 					strerror(errno));
 	}
 	return 0;
@@ -175,9 +176,11 @@ static int verify(const struct confine_profile *p, uid_t uid, gid_t gid, struct 
 		if (r < 0)
 			break;
 		if (r > 0)
-			return kerr_set(err, -EPERM, "capability %lu remains in the bounding set", c);
+			return kerr_set(err, -EPERM, "capability %lu remains in the bounding set",
+					c);
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0) > 0)
-			return kerr_set(err, -EPERM, "capability %lu remains in the ambient set", c);
+			return kerr_set(err, -EPERM, "capability %lu remains in the ambient set",
+					c);
 	}
 	return 0;
 }

@@ -314,11 +314,16 @@ TEST(monitor_refuses_a_list_of_other_types)
 	REQUIRE(bin != NULL);
 	char other[3][16];
 	snprintf(other[0], sizeof(other[0]), "%u", IPC_MON_SIGNAL);
-	snprintf(other[1], sizeof(other[1]), "%u,%u", IPC_WAIT_PROCESS_REQ, IPC_CREATE_CONTAINER_REQ);
+	snprintf(other[1], sizeof(other[1]), "%u,%u", IPC_WAIT_PROCESS_REQ,
+		 IPC_CREATE_CONTAINER_REQ);
 	snprintf(other[2], sizeof(other[2]), "WaitProcess");
 	for (int i = 0; i < 3; i++) {
-		char *argv[] = { (char *)"kata-agent-monitor", (char *)"--container-id", (char *)"c9",
-				 (char *)"--endpoints-blocked", other[i], NULL };
+		char *argv[] = { (char *)"kata-agent-monitor",
+				 (char *)"--container-id",
+				 (char *)"c9",
+				 (char *)"--endpoints-blocked",
+				 other[i],
+				 NULL };
 		pid_t p = tu_spawn(bin, argv, NULL, 0);
 		int st = -1;
 		REQUIRE(p > 0 && waitpid(p, &st, 0) == p);

@@ -735,7 +735,9 @@ static int setup_process(struct monitor *m, const struct start *s, struct kerr *
 	if ((m->sigfd = loop_signalfd(signals, 1, err)) < 0)
 		return m->sigfd;
 	m->max_procs = raise_nofile();
-	r = confine_self(&confine_monitor, (uid_t)s->uid, (gid_t)s->gid, 0, err);
+	/* its filter built with the agent: no libseccomp here */
+	r = confine_self_bpf(&confine_monitor, &confine_monitor_bpf, (uid_t)s->uid, (gid_t)s->gid,
+			     0, err);
 	if (r < 0)
 		return r;
 	log_info("monitor of container %s confined: uid %lu gid %lu, CAP_KILL only, empty root, "

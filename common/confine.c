@@ -55,6 +55,15 @@
 #include "confine.h"
 #include "log.h"
 
+/* The new mount API: glibc (2.36) wraps it in <sys/mount.h>, musl (the
+ * monitor may be built on it: agentd/monitor/meson.build) does not. */
+#ifndef __GLIBC__
+#include <linux/mount.h>
+#define fsopen(name, flags) ((int)syscall(SYS_fsopen, name, flags))
+#define fsconfig(fd, cmd, key, value, aux) ((int)syscall(SYS_fsconfig, fd, cmd, key, value, aux))
+#define fsmount(fd, flags, attrs) ((int)syscall(SYS_fsmount, fd, flags, attrs))
+#endif
+
 #ifdef KATA_SANITIZE
 #include <sanitizer/common_interface_defs.h>
 #include <sanitizer/lsan_interface.h>

@@ -27,26 +27,25 @@
  * container's processes must get exactly their spec's), not dumpable.
  * Its only inputs: readiness of EL, and one byte from each of its workers.
  *
- * Built by default as a static PIE on musl (meson.build here: a few pages
- * per container), else on glibc: only what both libcs offer is used
+ * Built by default as a static PIE on musl (agentd/meson.build: a few
+ * pages per container), else on glibc: only what both libcs offer is used
  * (close_range through syscall(2): musl 1.2.3 has no wrapper).
  */
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <link.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include "relro.h"
 
 enum { FD_EL = 3, FD_LM = 4, FD_EXE = 5, FD_KEPT_PACKED = 6, FD_KEPT_PIDFD = 7 };
 /* in a worker */
@@ -132,32 +131,9 @@ static int verdict(int ws, int pidfd)
 	return v;
 }
 
-/* The ELF header of this binary (GNU ld defines the symbol). */
-extern const ElfW(Ehdr) __ehdr_start;
-
-/* -z relro for a static binary: glibc's ld.so makes the relocated data
- * (GOT, .init_array, .dynamic) read-only after relocating it, musl's
- * static start code does not. Done here, as ld.so would: the pages wholly
- * inside PT_GNU_RELRO. A no-op on what ld.so already protected. */
-static int seal_relro(void)
-{
-	uintptr_t base = (uintptr_t)&__ehdr_start;
-	const ElfW(Phdr) *ph = (const void *)(base + __ehdr_start.e_phoff);
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	for (unsigned i = 0; i < __ehdr_start.e_phnum; i++) {
-		if (ph[i].p_type != PT_GNU_RELRO)
-			continue;
-		uintptr_t start = (base + ph[i].p_vaddr) & ~(page - 1);
-		uintptr_t end = (base + ph[i].p_vaddr + ph[i].p_memsz) & ~(page - 1);
-		if (end > start && mprotect((void *)start, end - start, PROT_READ) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
-	if (seal_relro() < 0) {
+	if (relro_seal() < 0) {
 		say("make the relocated data read-only");
 		return 1;
 	}

@@ -41,6 +41,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "number.h"
+#include "relro.h"
 
 enum { FD_EXECUTOR = 3, FD_LAUNCHER = 4, FD_FRONTEND = 5 };
 
@@ -725,7 +726,7 @@ static int setup_process(struct monitor *m, const struct start *s, struct kerr *
 	int r = check_fds(err);
 	if (r < 0)
 		return r;
-	close_range(FD_FRONTEND + 1, ~0u, 0);
+	syscall(SYS_close_range, FD_FRONTEND + 1, ~0u, 0); /* musl has no wrapper */
 	signal(SIGPIPE, SIG_IGN);
 	/* We must collect the exits of orphans too; the executor's fork set
 	 * this already, setting it again costs nothing. */
@@ -781,6 +782,10 @@ int main(int argc, char **argv)
 			   .gid = 65534,
 			   .bufsz = MON_STREAM_BUF_DEFAULT,
 			   .level = LOG_LVL_INFO };
+	if (relro_seal() < 0) {
+		perror("kata-agent-monitor: make the relocated data read-only");
+		return 1;
+	}
 	int r = parse_options(argc, argv, m, &s);
 	if (r >= 0)
 		return r;

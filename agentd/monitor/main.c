@@ -410,6 +410,17 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ 0, NULL },
 };
 
+/* Every request of the table has its entry in fm_requests (its name and
+ * verdict bits), or the gate would refuse it as serving no endpoint. */
+static int frontend_table_named(struct kerr *err)
+{
+	for (const struct ipc_dispatch *d = frontend_table; d->fn; d++)
+		if (!fm_request(d->type))
+			return kerr_set(err, -EINVAL, "%s is served but not in fm_requests",
+					ipc_type_name(d->type));
+	return 0;
+}
+
 static void frontend_closed(struct ipc_chan *c, const char *reason, void *data)
 {
 	struct monitor *m = data;
@@ -749,7 +760,7 @@ static int setup_process(struct monitor *m, const struct start *s, struct kerr *
 
 static int open_channels(struct monitor *m, struct kerr *err)
 {
-	if (loop_new(&m->loop, err) < 0 ||
+	if (frontend_table_named(err) < 0 || loop_new(&m->loop, err) < 0 ||
 	    loop_add(m->loop, m->sigfd, EPOLLIN, on_signal, m, err) < 0 ||
 	    ipc_chan_new(&m->exec, m->loop, FD_EXECUTOR, "executor", IPC_ROLE_EXECUTOR,
 			 executor_table, executor_closed, m, err) < 0 ||

@@ -5,6 +5,7 @@
 #include "endpoints.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,26 @@ int ipc_endpoint_check(const struct agent_options *policy, uint32_t type, struct
 int ipc_endpoint_gate(struct ipc_chan *c, const struct ipc_msg *m, void *data, struct kerr *err)
 {
 	return ipc_endpoint_check(data, m->hdr.type, err);
+}
+
+int endpoints_blocked_types(const struct agent_options *policy, enum ipc_role to, char *buf,
+			    size_t len)
+{
+	size_t n = 0;
+	if (!len)
+		return -ENOSPC;
+	buf[0] = '\0';
+	for (const struct ipc_type_desc *d = NULL; (d = ipc_type_next(d));) {
+		struct kerr e = { 0 };
+		if (!(d->from & IPC_ROLE_BIT(IPC_ROLE_FRONTEND)) || !(d->to & IPC_ROLE_BIT(to)) ||
+		    ipc_endpoint_check(policy, d->type, &e) == 0)
+			continue;
+		int w = snprintf(buf + n, len - n, "%s%u", n ? "," : "", d->type);
+		if (w < 0 || (size_t)w >= len - n)
+			return -ENOSPC;
+		n += (size_t)w;
+	}
+	return 0;
 }
 
 bool endpoints_name_valid(const char *s)

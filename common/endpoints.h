@@ -12,6 +12,8 @@
  * when one of them is allowed, or when it is declared INTERNAL (PING); any
  * other type is refused. A refusal is ERROR PERMISSION_DENIED with the
  * front-end's wording, and the channel stays open (ipc_chan_set_gate).
+ * A monitor gets the list resolved to its request types by the executor
+ * (endpoints_blocked_types) and gives the same refusal itself.
  */
 #ifndef KATA_COMMON_ENDPOINTS_H
 #define KATA_COMMON_ENDPOINTS_H
@@ -28,6 +30,13 @@
 int ipc_endpoint_check(const struct agent_options *policy, uint32_t type, struct kerr *err);
 /* An ipc_gate_fn: data is the const struct agent_options *. */
 int ipc_endpoint_gate(struct ipc_chan *c, const struct ipc_msg *m, void *data, struct kerr *err);
+
+/* The types the front-end sends to a process of role `to` that policy
+ * blocks, as comma-separated numbers ("" for none): what the executor
+ * hands each monitor (--endpoints-blocked), which then needs neither the
+ * list nor the API's catalog to refuse them. -ENOSPC when len is short. */
+int endpoints_blocked_types(const struct agent_options *policy, enum ipc_role to, char *buf,
+			    size_t len);
 
 /* A request type name fit for argv: [A-Za-z0-9_]+. */
 bool endpoints_name_valid(const char *s);

@@ -13,13 +13,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "agent.pb-c.h"
 #include "cleanup.h"
 #include "grpc_status.h"
 #include "ipc.h"
-#include "pbwire.h"
 #include "log.h"
-#include "types.pb-c.h"
 
 #define ALL_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 /* Room for more fds than any message may carry, so that a peer sending too
@@ -32,112 +29,6 @@ _Static_assert(sizeof(struct ipc_ctl_new_frontend) == 8, "ipc_ctl_new_frontend h
 _Static_assert(sizeof(struct ipc_policy_check) == IPC_POLICY_ENDPOINT_MAX + 8,
 	       "ipc_policy_check has padding");
 _Static_assert(sizeof(struct ipc_policy_verdict) == 8, "ipc_policy_verdict has padding");
-
-/* ---- the declaration (ipc_messages.def) as a table ---- */
-
-#define PARENT IPC_ROLE_BIT(IPC_ROLE_PARENT)
-#define FRONTEND IPC_ROLE_BIT(IPC_ROLE_FRONTEND)
-#define EXECUTOR IPC_ROLE_BIT(IPC_ROLE_EXECUTOR)
-#define MONITOR IPC_ROLE_BIT(IPC_ROLE_MONITOR)
-#define LAUNCHER IPC_ROLE_BIT(IPC_ROLE_LAUNCHER)
-#define SPAWNER IPC_ROLE_BIT(IPC_ROLE_SPAWNER)
-#define POLICY IPC_ROLE_BIT(IPC_ROLE_POLICY)
-#define TEST IPC_ROLE_BIT(IPC_ROLE_TEST)
-#define NO_PAYLOAD .kind = IPC_PAYLOAD_NONE
-#define FIXED(T)                                                                   \
-	.kind = IPC_PAYLOAD_FIXED, .struct_name = #T, .min_len = sizeof(struct T), \
-	.max_len = sizeof(struct T)
-#define FIXED_TAIL(T, lo, hi)                                                                  \
-	.kind = IPC_PAYLOAD_FIXED_TAIL, .struct_name = #T, .min_len = sizeof(struct T) + (lo), \
-	.max_len = sizeof(struct T) + (hi)
-#define BYTES(lo, hi) .kind = IPC_PAYLOAD_BYTES, .min_len = (lo), .max_len = (hi)
-#define PROTOBUF_MAX(d, hi) \
-	.kind = IPC_PAYLOAD_PROTOBUF, .pb = &d##__descriptor, .min_len = 0, .max_len = (hi)
-#define PROTOBUF(d) PROTOBUF_MAX(d, IPC_MAX_PAYLOAD)
-#define NO_FD IPC_FD_NONE
-#define ONE_FD IPC_FD_REQUIRED
-#define PROCESS_FDS IPC_FD_PROCESS
-#define THREE_FDS IPC_FD_THREE
-#define BIG true
-#define RPC(m) .rpcs = { #m }
-#define RPCS(a, b) .rpcs = { #a, #b }
-#define INTERNAL .internal = true
-#define NO_RPC .internal = false
-#define CHECK(x) ipc_check_##x
-#define NO_CHECK NULL
-
-#define IPC_MSG(n, num, f, t, payload, fds, flags, rep, rpcs_, chk) \
-	[num] = { .type = num,                                      \
-		  .name = #n,                                       \
-		  .from = (f),                                      \
-		  .to = (t),                                        \
-		  payload,                                          \
-		  .fd = fds,                                        \
-		  .big = (flags),                                   \
-		  .reply = IPC_##rep,                               \
-		  rpcs_,                                            \
-		  .check = chk },
-static const struct ipc_type_desc types[IPC_TYPE_LIMIT] = {
-#include "ipc_messages.def"
-};
-#undef IPC_MSG
-
-/* What can be checked of a row at build time. */
-#undef RPC
-#undef RPCS
-#undef INTERNAL
-#undef NO_RPC
-#define RPC(m) 1
-#define RPCS(a, b) 1
-#define INTERNAL 1
-#define NO_RPC 0
-#define IPC_MSG(n, num, f, t, payload, fds, flags, rep, rpcs_, chk)                        \
-	_Static_assert((num) > 0 && (num) < IPC_TYPE_LIMIT, #n ": number out of range");   \
-	_Static_assert(!((f)&FRONTEND) == !(rpcs_),                                        \
-		       #n ": a front-end request names the RPCs it serves (or INTERNAL), " \
-			  "nothing else does");                                            \
-	_Static_assert((f) && (t), #n ": no sender or no receiver");
-#include "ipc_messages.def"
-#undef IPC_MSG
-
-#undef PARENT
-#undef FRONTEND
-#undef EXECUTOR
-#undef MONITOR
-#undef LAUNCHER
-#undef SPAWNER
-#undef POLICY
-#undef TEST
-#undef NO_PAYLOAD
-#undef FIXED
-#undef FIXED_TAIL
-#undef BYTES
-#undef PROTOBUF_MAX
-#undef PROTOBUF
-#undef NO_FD
-#undef ONE_FD
-#undef PROCESS_FDS
-#undef THREE_FDS
-#undef BIG
-#undef RPC
-#undef RPCS
-#undef INTERNAL
-#undef NO_RPC
-#undef CHECK
-#undef NO_CHECK
-
-const struct ipc_type_desc *ipc_type_info(uint32_t type)
-{
-	return type < IPC_TYPE_LIMIT && types[type].name ? &types[type] : NULL;
-}
-
-const struct ipc_type_desc *ipc_type_next(const struct ipc_type_desc *prev)
-{
-	for (uint32_t t = prev ? prev->type + 1 : 0; t < IPC_TYPE_LIMIT; t++)
-		if (types[t].name)
-			return &types[t];
-	return NULL;
-}
 
 bool ipc_type_is_reply(uint32_t type)
 {
@@ -619,7 +510,8 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 	if (len < d->min_len || len > d->max_len)
 		return kerr_set(err, -EPROTO, "%s: payload of %zu bytes, expected %u..%u", d->name,
 				len, d->min_len, d->max_len);
-	if (!d->check)
+	ipc_check_fn check = ipc_type_check(d);
+	if (!check)
 		return 0;
 	/* The checks read the struct in place: give them an aligned copy
 	 * when a caller's buffer is not (received payloads always are). */
@@ -628,9 +520,9 @@ int ipc_check_payload(uint32_t type, const uint8_t *p, size_t len, struct kerr *
 		if (!copy)
 			return kerr_set(err, -ENOMEM, "%s: out of memory", d->name);
 		memcpy(copy, p, len);
-		return d->check(copy, len, err) < 0 ? kerr_prefix(err, "%s", d->name) : 0;
+		return check(copy, len, err) < 0 ? kerr_prefix(err, "%s", d->name) : 0;
 	}
-	return d->check(p, len, err) < 0 ? kerr_prefix(err, "%s", d->name) : 0;
+	return check(p, len, err) < 0 ? kerr_prefix(err, "%s", d->name) : 0;
 }
 
 unsigned ipc_process_nfds(bool terminal, unsigned direct)
@@ -898,28 +790,9 @@ void ipc_msg_release(struct ipc_msg *m)
 	m->buf = NULL;
 	m->payload = NULL;
 	if (m->in_decoded && m->in)
-		protobuf_c_message_free_unpacked(m->in, NULL);
+		ipc_msg_free_decoded(m->in);
 	m->in = NULL;
 	m->in_decoded = false;
-}
-
-int ipc_msg_decode(struct ipc_msg *m, struct kerr *err)
-{
-	const struct ipc_type_desc *d = ipc_type_info(m->hdr.type);
-	if (m->in_decoded || !d || !d->pb)
-		return 0;
-	ProtobufCMessage *msg = protobuf_c_message_unpack(d->pb, NULL, m->len, m->payload);
-	if (!msg)
-		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "%s: the request is not a valid %s",
-				       d->rpcs[0] ? d->rpcs[0] : d->name, d->pb->short_name);
-	if (pbwire_check(msg, err) < 0) {
-		protobuf_c_message_free_unpacked(msg, NULL);
-		return kerr_prefix(err, "%s", d->rpcs[0] ? d->rpcs[0] : d->name);
-	}
-	m->in = msg;
-	m->in_decoded = true;
-	return 0;
 }
 
 void *ipc_msg_take_in(struct ipc_msg *m)

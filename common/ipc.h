@@ -120,15 +120,25 @@ enum ipc_payload_kind {
  * for its struct). */
 typedef int (*ipc_check_fn)(const void *p, size_t len, struct kerr *err);
 
-/* One row of ipc_messages.def. */
+/* Longest type name (REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ) and payload
+ * struct name, NUL included (checked when the table is built). */
+#define IPC_TYPE_NAME_MAX 40
+#define IPC_STRUCT_NAME_MAX 32
+
+/* One row of ipc_messages.def (the table: ipc_types.c). Text inline, no
+ * pointer but the protobuf half (pb, rpcs): the rows need no relocation
+ * when a PIE starts. ipc_types.c is built twice: with that half (common_dep)
+ * and without it (IPC_TYPES_NO_PROTOBUF, common_noproto_dep: the monitor,
+ * which decodes no protobuf and links no descriptor; pb is then NULL and
+ * rpcs empty in every row). */
 struct ipc_type_desc {
 	uint32_t type;
-	const char *name;  /* "PING" */
-	unsigned from, to; /* IPC_ROLE_BIT masks: who sends it, who receives it */
+	char name[IPC_TYPE_NAME_MAX]; /* "PING" */
+	unsigned from, to;            /* IPC_ROLE_BIT masks: who sends it, who receives it */
 	enum ipc_payload_kind kind;
-	const char *struct_name;              /* FIXED, FIXED_TAIL: "ipc_ping"; else NULL */
-	const ProtobufCMessageDescriptor *pb; /* PROTOBUF; else NULL */
-	uint32_t min_len, max_len;            /* payload bounds, inclusive */
+	char struct_name[IPC_STRUCT_NAME_MAX]; /* FIXED, FIXED_TAIL: "ipc_ping"; else "" */
+	const ProtobufCMessageDescriptor *pb;  /* PROTOBUF; else NULL */
+	uint32_t min_len, max_len;             /* payload bounds, inclusive */
 	enum ipc_fd_rule fd;
 	bool big;       /* may use a memfd payload above IPC_MAX_INLINE */
 	uint32_t reply; /* IPC_NONE unless a request (then: id required) */
@@ -136,9 +146,10 @@ struct ipc_type_desc {
 	 * none with internal (PING) or for what the front-end does not send */
 	const char *rpcs[IPC_MAX_RPCS + 1];
 	bool internal;
-	ipc_check_fn check; /* NULL: nothing beyond the bounds */
 };
 
+/* The row's field check (CHECK(x): ipc_check_x), NULL for NO_CHECK. */
+ipc_check_fn ipc_type_check(const struct ipc_type_desc *d);
 /* NULL for an unknown type. */
 const struct ipc_type_desc *ipc_type_info(uint32_t type);
 const char *ipc_type_name(uint32_t type); /* "PING", or "type#N" */
@@ -535,6 +546,9 @@ int ipc_msg_decode(struct ipc_msg *m, struct kerr *err);
 /* Take ownership of the decoded message (free it with
  * protobuf_c_message_free_unpacked); NULL when there is none. */
 void *ipc_msg_take_in(struct ipc_msg *m);
+/* For ipc_msg_release: free what ipc_msg_decode made (ipc_types.c, the
+ * half that knows protobuf). */
+void ipc_msg_free_decoded(void *in);
 /* Free what the message holds; closes its fd unless taken, frees its
  * decoded message unless taken. */
 void ipc_msg_release(struct ipc_msg *m);

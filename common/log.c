@@ -118,35 +118,7 @@ const char *log_level_tag(enum log_level level)
 	return "INFO";
 }
 
-/* Messages may quote untrusted bytes (paths, ids from the host); jansson
- * refuses invalid UTF-8, so replace bad bytes instead of losing the line. */
-static json_t *json_string_lossy(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (utf8_valid(s, n))
-		return json_stringn(s, n);
-
-	cleanup_free char *out = malloc(n * 3 + 1);
-	if (!out)
-		return NULL;
-	size_t o = 0;
-	for (size_t i = 0; i < n;) {
-		size_t l = utf8_seq_len((const unsigned char *)s + i, n - i);
-		if (l == 0) {
-			memcpy(out + o, "\xef\xbf\xbd", 3); /* U+FFFD */
-			o += 3;
-			i++;
-		} else {
-			memcpy(out + o, s + i, l);
-			o += l;
-			i += l;
-		}
-	}
-	return json_stringn(out, o);
-}
-
-static void format_ts(char *buf, size_t len)
+void log_timestamp(char *buf, size_t len)
 {
 	struct timespec ts;
 	struct tm tm;
@@ -174,69 +146,118 @@ static void write_line(int fd, const char *buf, size_t len)
 	}
 }
 
-static bool reserved_key(const char *key)
+bool log_enabled(enum log_level level)
 {
-	return strcmp(key, "msg") == 0 || strcmp(key, "level") == 0 || strcmp(key, "ts") == 0;
+	return level <= log_state.level && (log_state.fd >= 0 || log_state.writer);
 }
 
-static void log_vfields(enum log_level level, json_t *fields, const char *fmt, va_list ap)
+const char *log_subsystem(void)
+{
+	return log_state.subsystem;
+}
+
+void log_emit(const char *line, size_t len)
+{
+	if (log_state.writer)
+		log_state.writer(line, len, log_state.writer_data);
+	else
+		write_line(log_state.fd, line, len);
+}
+
+/* The letter of c's two-character escape in JSON, 0 for none. */
+static char json_escape(unsigned char c)
+{
+	switch (c) {
+	case '"':
+		return '"';
+	case '\\':
+		return '\\';
+	case '\b':
+		return 'b';
+	case '\f':
+		return 'f';
+	case '\n':
+		return 'n';
+	case '\r':
+		return 'r';
+	case '\t':
+		return 't';
+	default:
+		return 0;
+	}
+}
+
+/* s as a JSON string, quotes included, as jansson's compact dump writes
+ * the string json_string_lossy (log_fields.c) makes of it: an invalid
+ * UTF-8 byte becomes U+FFFD (messages may quote untrusted bytes), '"' and
+ * '\\' are escaped, control characters as \\b \\f \\n \\r \\t or \\u00XX,
+ * the rest as is. out has room for 6 bytes per byte of s, plus 2. */
+static size_t json_quote(char *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0, n = strlen(s);
+	out[o++] = '"';
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		size_t l = c < 0x80 ? 1 : utf8_seq_len((const unsigned char *)s + i, n - i);
+		if (l == 0) {
+			memcpy(out + o, "\xef\xbf\xbd", 3); /* U+FFFD */
+			o += 3;
+			i++;
+			continue;
+		}
+		if (l > 1 || (c >= 0x20 && c != '"' && c != '\\')) {
+			memcpy(out + o, s + i, l);
+			o += l;
+			i += l;
+			continue;
+		}
+		char esc = json_escape(c);
+		if (esc) {
+			out[o++] = '\\';
+			out[o++] = esc;
+		} else {
+			memcpy(out + o, "\\u00", 4);
+			out[o + 4] = hex[c >> 4];
+			out[o + 5] = hex[c & 15];
+			o += 6;
+		}
+		i++;
+	}
+	out[o++] = '"';
+	return o;
+}
+
+/* The line without extra fields, written here rather than by jansson, so
+ * that a process that logs only these (the monitor) links no jansson; the
+ * same bytes as log_fields with no fields (tests/unit/test_log.c). */
+static void log_vline(enum log_level level, const char *fmt, va_list ap)
 {
 	int saved_errno = errno;
-	json_t *line = NULL;
-	char *msg = NULL;
-	char *text = NULL;
-
-	if (level > log_state.level || (log_state.fd < 0 && !log_state.writer))
-		goto out;
-	if (vasprintf(&msg, fmt, ap) < 0) {
-		msg = NULL;
-		goto out;
+	cleanup_free char *msg = NULL, *line = NULL;
+	if (!log_enabled(level) || vasprintf(&msg, fmt, ap) < 0) {
+		errno = saved_errno;
+		return;
 	}
-
-	char ts[64], pid[24];
-	format_ts(ts, sizeof(ts));
-	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-
-	line = json_object();
-	if (!line)
-		goto out;
-	/* upstream's field names and types: pid is a string there too */
-	json_object_set_new(line, "msg", json_string_lossy(msg));
-	json_object_set_new(line, "level", json_string(log_level_tag(level)));
-	json_object_set_new(line, "ts", json_string(ts));
-	json_object_set_new(line, "pid", json_string(pid));
-	json_object_set_new(line, "subsystem", json_string_lossy(log_state.subsystem));
-	json_object_set_new(line, "name", json_string("kata-agent"));
-	json_object_set_new(line, "source", json_string("agent"));
-	json_object_set_new(line, "version", json_string(KATA_AGENT_VERSION));
-	if (fields && json_is_object(fields)) {
-		const char *key;
-		json_t *value;
-		json_object_foreach(fields, key, value) {
-			if (!reserved_key(key))
-				json_object_set(line, key, value);
-		}
+	char ts[64];
+	log_timestamp(ts, sizeof(ts));
+	size_t cap = 6 * (strlen(msg) + strlen(log_state.subsystem)) + sizeof(ts) + 256;
+	line = malloc(cap);
+	if (line) {
+		size_t n = 0;
+		n += (size_t)snprintf(line + n, cap - n, "{\"msg\":");
+		n += json_quote(line + n, msg);
+		n += (size_t)
+			snprintf(line + n, cap - n,
+				 ",\"level\":\"%s\",\"ts\":\"%s\",\"pid\":\"%d\",\"subsystem\":",
+				 log_level_tag(level), ts, (int)getpid());
+		n += json_quote(line + n, log_state.subsystem);
+		n += (size_t)snprintf(line + n, cap - n,
+				      ",\"name\":\"kata-agent\",\"source\":\"agent\",\"version\":"
+				      "\"%s\"}\n",
+				      KATA_AGENT_VERSION);
+		log_emit(line, n);
 	}
-
-	text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (!text)
-		goto out;
-	size_t len = strlen(text);
-	char *nl = realloc(text, len + 2);
-	if (!nl)
-		goto out;
-	text = nl;
-	text[len] = '\n';
-	text[len + 1] = '\0';
-	if (log_state.writer)
-		log_state.writer(text, len + 1, log_state.writer_data);
-	else
-		write_line(log_state.fd, text, len + 1);
-out:
-	free(text);
-	free(msg);
-	json_decref(line);
-	json_decref(fields);
 	errno = saved_errno;
 }
 
@@ -244,23 +265,6 @@ void log_msg(enum log_level level, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	log_vfields(level, NULL, fmt, ap);
+	log_vline(level, fmt, ap);
 	va_end(ap);
-}
-
-void log_fields(enum log_level level, json_t *fields, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	log_vfields(level, fields, fmt, ap);
-	va_end(ap);
-}
-
-void log_announce(json_t *config)
-{
-	json_t *fields = json_pack("{s:s, s:s, s:o}", "agent-version", KATA_AGENT_VERSION,
-				   "api-version", KATA_AGENT_API_VERSION, "config",
-				   config ? config : json_object());
-	/* announce is INFO upstream, so agent.log=error hides it there too */
-	log_fields(LOG_LVL_INFO, fields, "announce");
 }

@@ -11,6 +11,9 @@
 #ifndef KATA_COMMON_LOG_H
 #define KATA_COMMON_LOG_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <jansson.h>
 
 enum log_level {
@@ -47,6 +50,14 @@ void log_fields(enum log_level level, json_t *fields, const char *fmt, ...)
  * "api-version" and "config" (the effective configuration, e.g. from
  * options_to_json(); the reference is stolen, NULL logs an empty object). */
 void log_announce(json_t *config);
+
+/* For log_fields.c (the lines with fields, jansson's): whether a line of
+ * level goes anywhere, the subsystem, the timestamp ("2006-01-02T15:04:05
+ * .999999999Z"), and where a whole line (JSON + '\n') goes. */
+bool log_enabled(enum log_level level);
+const char *log_subsystem(void);
+void log_timestamp(char *buf, size_t len);
+void log_emit(const char *line, size_t len);
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)

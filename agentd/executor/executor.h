@@ -55,11 +55,12 @@ struct executor_opts {
 	bool secure_storage_integrity;
 	const char *pause_bundle;
 	enum log_level level;
-	/* [endpoints] allowed, as the parent passed it (--endpoints; NULL:
+	/* [endpoints] allowed, as the parent passed it (--endpoints; absent:
 	 * every endpoint): enforced on the front-end's requests here and in
-	 * every monitor, which gets the same list (common/endpoints.h). */
-	const char *endpoints;
+	 * every monitor, which gets what it blocks of the monitor's requests
+	 * (monitor_blocked, --endpoints-blocked; common/endpoints.h). */
 	struct agent_options policy;
+	char monitor_blocked[128];
 };
 
 /* Our request to the launcher (LAUNCH_INIT, LAUNCH_START, LAUNCH_EXEC) or

@@ -530,11 +530,12 @@ static int set_option(int o, const char *arg, struct executor *x, struct start *
 		x->o.passfd_unix = true;
 		return 0;
 	case 'e':
-		if (endpoints_parse_list(&x->o.policy, arg) < 0) {
+		if (endpoints_parse_list(&x->o.policy, arg) < 0 ||
+		    endpoints_blocked_types(&x->o.policy, IPC_ROLE_MONITOR, x->o.monitor_blocked,
+					    sizeof(x->o.monitor_blocked)) < 0) {
 			fprintf(stderr, "kata-agent-executor: invalid --endpoints %s\n", arg);
 			return -1;
 		}
-		x->o.endpoints = arg;
 		return 0;
 	}
 	return -1;

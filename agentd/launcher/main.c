@@ -26,6 +26,10 @@
  * Root, all capabilities (the workers need them), no seccomp filter (the
  * container's processes must get exactly their spec's), not dumpable.
  * Its only inputs: readiness of EL, and one byte from each of its workers.
+ *
+ * Built by default as a static PIE on musl (agentd/meson.build: a few
+ * pages per container), else on glibc: only what both libcs offer is used
+ * (close_range through syscall(2): musl 1.2.3 has no wrapper).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +44,8 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include "relro.h"
 
 enum { FD_EL = 3, FD_LM = 4, FD_EXE = 5, FD_KEPT_PACKED = 6, FD_KEPT_PIDFD = 7 };
 /* in a worker */
@@ -103,7 +109,7 @@ static __attribute__((noreturn)) void worker(const struct state *st, int ws, cha
 	    place(FD_EXE, FD_EXE) < 0 || place(v, FD_VERDICT) < 0 ||
 	    place(st->packed, FD_PACKED) < 0 || place(st->pidfd, FD_PIDFD) < 0)
 		_exit(127);
-	close_range(FD_PIDFD + 1, ~0U, 0);
+	syscall(SYS_close_range, FD_PIDFD + 1, ~0U, 0);
 	syscall(SYS_execveat, FD_EXE, "", argv, environ, AT_EMPTY_PATH);
 	_exit(127);
 }
@@ -127,6 +133,10 @@ static int verdict(int ws, int pidfd)
 
 int main(int argc, char **argv)
 {
+	if (relro_seal() < 0) {
+		say("make the relocated data read-only");
+		return 1;
+	}
 	/* execve made us dumpable again: not for a root process a container
 	 * must not ptrace (the workers and setup stages inherit the flag). */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

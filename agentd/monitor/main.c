@@ -37,11 +37,11 @@
 #include "cli.h"
 #include "config.h"
 #include "confine.h"
-#include "endpoints.h"
 #include "grpc_status.h"
 #include "log.h"
 #include "monitor.h"
 #include "number.h"
+#include "relro.h"
 
 enum { FD_EXECUTOR = 3, FD_LAUNCHER = 4, FD_FRONTEND = 5 };
 
@@ -56,8 +56,9 @@ static void usage(FILE *f)
 		   "  --log-level L       critical|error|warn|info|debug (default info)\n"
 		   "  --stdio-buffer N    bytes of output kept per stream (default 1048576;\n"
 		   "                      4096..67108864)\n"
-		   "  --endpoints LIST    [endpoints] allowed, comma-separated request types\n"
-		   "                      (absent: all; empty: none), enforced on the front-end\n"
+		   "  --endpoints-blocked TYPES\n"
+		   "                      the front-end's requests [endpoints] allowed blocks,\n"
+		   "                      comma-separated IPC type numbers (absent: none)\n"
 		   "  --version           print the version and exit\n"
 		   "  --help              print this help and exit\n");
 }
@@ -275,28 +276,61 @@ static int on_wait_process(struct ipc_chan *c, struct ipc_msg *msg, void *data, 
 	return 0;
 }
 
-/* The agent policy's verdict on a request: the bits that deny it (all of
- * them must be set for CLOSE_STDIN_REQ, which serves CloseStdin and an
- * empty WriteStdin), and the request type the denial names. Reads are
- * never refused: their output is redacted (proc.c). */
+/* The requests the front-end sends here, with the request type a refusal
+ * names (upstream's wording, "<Request> is blocked by policy: ...": the
+ * input of the first RPC the declaration names for it) and the agent
+ * policy's verdict bits that deny it (all of them must be set for
+ * CLOSE_STDIN_REQ, which serves CloseStdin and an empty WriteStdin). Reads
+ * are never refused by the verdicts: their output is redacted (proc.c). */
+static const struct fm_request {
+	uint32_t type;
+	char request[24];
+	uint32_t deny;
+} fm_requests[] = {
+	{ IPC_READ_STREAM_REQ, "ReadStreamRequest", 0 },
+	{ IPC_READ_STREAM_ACK, "ReadStreamRequest", 0 },
+	{ IPC_WRITE_STDIN_REQ, "WriteStreamRequest", IPC_MON_DENY_WRITE_STREAM },
+	{ IPC_CLOSE_STDIN_REQ, "CloseStdinRequest",
+	  IPC_MON_DENY_CLOSE_STDIN | IPC_MON_DENY_WRITE_STREAM },
+	{ IPC_TTY_WIN_RESIZE_REQ, "TtyWinResizeRequest", IPC_MON_DENY_TTY_WIN_RESIZE },
+	{ IPC_WAIT_PROCESS_REQ, "WaitProcessRequest", IPC_MON_DENY_WAIT_PROCESS },
+	{ IPC_MON_PASSFD_ATTACH, "CreateContainerRequest", 0 },
+};
+
+static const struct fm_request *fm_request(uint32_t type)
+{
+	for (size_t i = 0; i < sizeof(fm_requests) / sizeof(fm_requests[0]); i++)
+		if (fm_requests[i].type == type)
+			return &fm_requests[i];
+	return NULL;
+}
+
+/* The verdict bits that deny a request, and the request type the denial
+ * names. */
 static uint32_t policy_bits(uint32_t type, const char **req)
 {
-	switch (type) {
-	case IPC_WRITE_STDIN_REQ:
-		*req = "WriteStreamRequest";
-		return IPC_MON_DENY_WRITE_STREAM;
-	case IPC_CLOSE_STDIN_REQ:
-		*req = "CloseStdinRequest";
-		return IPC_MON_DENY_CLOSE_STDIN | IPC_MON_DENY_WRITE_STREAM;
-	case IPC_TTY_WIN_RESIZE_REQ:
-		*req = "TtyWinResizeRequest";
-		return IPC_MON_DENY_TTY_WIN_RESIZE;
-	case IPC_WAIT_PROCESS_REQ:
-		*req = "WaitProcessRequest";
-		return IPC_MON_DENY_WAIT_PROCESS;
-	default:
-		return 0;
-	}
+	const struct fm_request *r = fm_request(type);
+	*req = r ? r->request : ipc_type_name(type);
+	return r ? r->deny : 0;
+}
+
+/* [endpoints] allowed, below the front-end: a compromised one gets the
+ * refusal the honest one gives (common/endpoints.c, which resolved the
+ * list for this monitor in the executor). */
+static int endpoint_gate(struct ipc_chan *c, const struct ipc_msg *msg, void *data,
+			 struct kerr *err)
+{
+	const struct monitor *m = data;
+	const struct fm_request *r = fm_request(msg->hdr.type);
+	if (!r)
+		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EACCES,
+				       "%s is blocked by policy: it serves no known endpoint",
+				       ipc_type_name(msg->hdr.type));
+	if (m->endpoint_blocked[msg->hdr.type])
+		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EACCES,
+				       "%s is blocked by policy: not in the [endpoints] allowed list",
+				       r->request);
+	return 0;
 }
 
 /* The refusal of a request the verdicts deny; 0 when they allow it. */
@@ -376,6 +410,17 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ 0, NULL },
 };
 
+/* Every request of the table has its entry in fm_requests (its name and
+ * verdict bits), or the gate would refuse it as serving no endpoint. */
+static int frontend_table_named(struct kerr *err)
+{
+	for (const struct ipc_dispatch *d = frontend_table; d->fn; d++)
+		if (!fm_request(d->type))
+			return kerr_set(err, -EINVAL, "%s is served but not in fm_requests",
+					ipc_type_name(d->type));
+	return 0;
+}
+
 static void frontend_closed(struct ipc_chan *c, const char *reason, void *data)
 {
 	struct monitor *m = data;
@@ -399,7 +444,7 @@ static int frontend_attach(struct monitor *m, int fd, struct kerr *err)
 		return r;
 	/* a compromised front-end bypasses neither [endpoints] nor the
 	 * policy's verdicts here */
-	ipc_chan_set_gate(c, ipc_endpoint_gate, &m->policy);
+	ipc_chan_set_gate(c, endpoint_gate, m);
 	ipc_chan_set_defer(c, frontend_defer, m);
 	m->frontend = c;
 	return 0;
@@ -606,7 +651,7 @@ static const struct option longopts[] = {
 	{ "gid", required_argument, NULL, 'g' },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "stdio-buffer", required_argument, NULL, 'b' },
-	{ "endpoints", required_argument, NULL, 'e' },
+	{ "endpoints-blocked", required_argument, NULL, 'e' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -618,6 +663,24 @@ struct start {
 	enum log_level level;
 	const char *cid;
 };
+
+/* --endpoints-blocked: types the front-end sends here, each a number. */
+static int parse_blocked(struct monitor *m, const char *list)
+{
+	char copy[1024];
+	if (snprintf(copy, sizeof(copy), "%s", list) >= (int)sizeof(copy))
+		return -1;
+	char *p = copy;
+	for (char *tok = strsep(&p, ","); tok; tok = strsep(&p, ",")) {
+		unsigned long t;
+		if (!*tok && !p && tok == copy)
+			break; /* "": none */
+		if (number_parse_ulong(tok, IPC_TYPE_LIMIT - 1, &t) < 0 || !fm_request((uint32_t)t))
+			return -1;
+		m->endpoint_blocked[t] = true;
+	}
+	return 0;
+}
 
 /* -1 to go on, else main's exit code. */
 static int parse_options(int argc, char **argv, struct monitor *m, struct start *s)
@@ -644,7 +707,7 @@ static int parse_options(int argc, char **argv, struct monitor *m, struct start 
 				bad = -1;
 			break;
 		case 'e':
-			bad = endpoints_parse_list(&m->policy, optarg);
+			bad = parse_blocked(m, optarg);
 			break;
 		default:
 			return cli_other_option(o, "kata-agent-monitor", usage);
@@ -674,7 +737,7 @@ static int setup_process(struct monitor *m, const struct start *s, struct kerr *
 	int r = check_fds(err);
 	if (r < 0)
 		return r;
-	close_range(FD_FRONTEND + 1, ~0u, 0);
+	syscall(SYS_close_range, FD_FRONTEND + 1, ~0u, 0); /* musl has no wrapper */
 	signal(SIGPIPE, SIG_IGN);
 	/* We must collect the exits of orphans too; the executor's fork set
 	 * this already, setting it again costs nothing. */
@@ -684,7 +747,9 @@ static int setup_process(struct monitor *m, const struct start *s, struct kerr *
 	if ((m->sigfd = loop_signalfd(signals, 1, err)) < 0)
 		return m->sigfd;
 	m->max_procs = raise_nofile();
-	r = confine_self(&confine_monitor, (uid_t)s->uid, (gid_t)s->gid, 0, err);
+	/* its filter built with the agent: no libseccomp here */
+	r = confine_self_bpf(&confine_monitor, &confine_monitor_bpf, (uid_t)s->uid, (gid_t)s->gid,
+			     0, err);
 	if (r < 0)
 		return r;
 	log_info("monitor of container %s confined: uid %lu gid %lu, CAP_KILL only, empty root, "
@@ -695,7 +760,7 @@ static int setup_process(struct monitor *m, const struct start *s, struct kerr *
 
 static int open_channels(struct monitor *m, struct kerr *err)
 {
-	if (loop_new(&m->loop, err) < 0 ||
+	if (frontend_table_named(err) < 0 || loop_new(&m->loop, err) < 0 ||
 	    loop_add(m->loop, m->sigfd, EPOLLIN, on_signal, m, err) < 0 ||
 	    ipc_chan_new(&m->exec, m->loop, FD_EXECUTOR, "executor", IPC_ROLE_EXECUTOR,
 			 executor_table, executor_closed, m, err) < 0 ||
@@ -728,6 +793,10 @@ int main(int argc, char **argv)
 			   .gid = 65534,
 			   .bufsz = MON_STREAM_BUF_DEFAULT,
 			   .level = LOG_LVL_INFO };
+	if (relro_seal() < 0) {
+		perror("kata-agent-monitor: make the relocated data read-only");
+		return 1;
+	}
 	int r = parse_options(argc, argv, m, &s);
 	if (r >= 0)
 		return r;

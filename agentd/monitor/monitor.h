@@ -22,7 +22,6 @@
 #include "err.h"
 #include "ipc.h"
 #include "loop.h"
-#include "options.h"
 
 /* Output kept per stream until the front-end acknowledges it; when full, the
  * monitor stops reading the pipe and the container blocks in write(). */
@@ -144,9 +143,10 @@ struct monitor {
 		int status;
 	} recent[MON_RECENT_EXITS];
 	unsigned recent_next;
-	/* [endpoints] allowed from the executor (--endpoints): every
-	 * front-end request passes it (common/endpoints.h) */
-	struct agent_options policy;
+	/* The front-end requests [endpoints] allowed blocks, by type, as the
+	 * executor resolved them (--endpoints-blocked; common/endpoints.h):
+	 * every front-end request passes this gate */
+	bool endpoint_blocked[IPC_TYPE_LIMIT];
 	/* The agent policy's verdicts on the requests answered here
 	 * (IPC_MON_DENY_*), from the executor (MON_POLICY, sent before the
 	 * front-end learns of this monitor). Until the first, the requests

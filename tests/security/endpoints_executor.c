@@ -8,11 +8,14 @@
  * kata-agent-executor as the parent does (control channel on fd 3,
  * --endpoints, then CTL_NEW_FRONTEND with its own end of the front-end
  * channel) and the real kata-agent-monitor as the executor does (fds 3, 4,
- * 5, --endpoints), and sends requests of blocked endpoints directly.
- * Each must be refused ERROR PERMISSION_DENIED, before any handler runs
- * (the clock is not set, no file is written), with the channel still
- * serving; allowed requests pass. Then it checks that the executor hands
- * the list to the monitors it starts: a stand-in monitor records its argv.
+ * 5, --endpoints-blocked: the list resolved to the monitor's request
+ * types), and sends requests of blocked endpoints directly. Each must be
+ * refused ERROR PERMISSION_DENIED, before any handler runs (the clock is
+ * not set, no file is written), with the channel still serving; allowed
+ * requests pass. Then it checks that the executor hands the monitors it
+ * starts what the list blocks of theirs (a stand-in monitor records its
+ * argv), and that a monitor refuses a blocked list naming anything but the
+ * front-end's requests to it.
  *
  * Needs root (the monitor confines itself; the executor makes cgroups).
  * Runs in a private mount namespace with a private --cgroup-parent.
@@ -43,6 +46,16 @@
 
 /* What the config file allowed, as the parent passes it on. */
 #define ALLOWED "GuestDetailsRequest,CreateContainerRequest,ReadStreamRequest"
+/* What it blocks of the front-end's requests to a monitor, in number
+ * order (READ_STREAM_REQ, READ_STREAM_ACK and MON_PASSFD_ATTACH serve
+ * ReadStdout, ReadStderr, CreateContainer: allowed). */
+static char *monitor_blocked(void)
+{
+	static char blocked[64];
+	snprintf(blocked, sizeof(blocked), "%u,%u,%u,%u", IPC_WRITE_STDIN_REQ, IPC_CLOSE_STDIN_REQ,
+		 IPC_TTY_WIN_RESIZE_REQ, IPC_WAIT_PROCESS_REQ);
+	return blocked;
+}
 
 static char tmp[64], cgparent[64], argv_file[128];
 static pid_t epid = -1, mpid = -1;
@@ -192,7 +205,7 @@ TEST(executor_hands_the_list_to_its_monitors)
 	bool found = false;
 	while (f && fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = '\0';
-		if (strcmp(prev, "--endpoints") == 0 && strcmp(line, ALLOWED) == 0)
+		if (strcmp(prev, "--endpoints-blocked") == 0 && strcmp(line, monitor_blocked()) == 0)
 			found = true;
 		snprintf(prev, sizeof(prev), "%s", line);
 	}
@@ -222,8 +235,8 @@ TEST(monitor_started_with_an_allowed_list)
 			 (char *)"65534",
 			 (char *)"--gid",
 			 (char *)"65534",
-			 (char *)"--endpoints",
-			 (char *)ALLOWED,
+			 (char *)"--endpoints-blocked",
+			 monitor_blocked(),
 			 NULL };
 	int fds[] = { em[1], lm[1], fm[1] }; /* executor, launcher, front-end */
 	mpid = tu_spawn(bin, argv, fds, 3);
@@ -262,6 +275,35 @@ TEST(monitor_serves_an_allowed_endpoint)
 	CHECK_EQ_INT(ask(mfe, IPC_READ_STREAM_REQ, &rd, sizeof(rd), &st, msg, sizeof(msg)),
 		     IPC_ERROR);
 	CHECK_EQ_INT(st, GRPC_NOT_FOUND);
+}
+
+/* The blocked list names the front-end's requests to a monitor, by
+ * number, nothing else: a monitor given another type (one the executor
+ * sends it, one it never receives) or a word does not start. */
+TEST(monitor_refuses_a_list_of_other_types)
+{
+	const char *bin = getenv("KATA_MONITOR");
+	REQUIRE(bin != NULL);
+	char other[3][16];
+	snprintf(other[0], sizeof(other[0]), "%u", IPC_MON_SIGNAL);
+	snprintf(other[1], sizeof(other[1]), "%u,%u", IPC_WAIT_PROCESS_REQ,
+		 IPC_CREATE_CONTAINER_REQ);
+	snprintf(other[2], sizeof(other[2]), "WaitProcess");
+	for (int i = 0; i < 3; i++) {
+		char *argv[] = { (char *)"kata-agent-monitor",
+				 (char *)"--container-id",
+				 (char *)"c9",
+				 (char *)"--endpoints-blocked",
+				 other[i],
+				 NULL };
+		pid_t p = tu_spawn(bin, argv, NULL, 0);
+		int st = -1;
+		REQUIRE(p > 0 && waitpid(p, &st, 0) == p);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 2) {
+			printf("# --endpoints-blocked %s: status 0x%x, not exit 2\n", other[i], st);
+			CHECK(0);
+		}
+	}
 }
 
 TEST(teardown)

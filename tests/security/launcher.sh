@@ -10,6 +10,9 @@
 #    dumpable process with its own capabilities (the technique works here);
 #  - it can read neither of the launcher's (not dumpable after its execve,
 #    more capabilities than the attacker);
+#  - its relocated data (and the monitor's) is read-only: both are static
+#    PIEs on musl by default, whose start code leaves PT_GNU_RELRO
+#    writable; common/relro.c seals it (a GOT overwrite stays a fault);
 #  - the launcher holds exactly its channels, the worker's binary,
 #    the packed request and the init's pidfd; an exec adds nothing to it
 #    and leaves no worker behind;
@@ -19,7 +22,7 @@
 #
 #   launcher.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 . "$(dirname "$0")/../lib/agent.sh" "$@"
-plan 6
+plan 7
 suite_requires
 need_tool setpriv
 
@@ -42,6 +45,27 @@ fds_ok() {
     $2 == "anon_inode:[pidfd]" { ok++; next }
     { bad++ } END { print ok + 0, bad + 0 }')
   [ "$n" = "5 0" ]
+}
+
+# relro_sealed PID: the page where its binary's PT_GNU_RELRO starts is
+# mapped, without write permission
+relro_sealed() {
+  local exe off base="" at range perms
+  exe=$(readlink /proc/"$1"/exe) || return 1
+  off=$(readelf -lW "$exe" | awk '$1 == "GNU_RELRO" { print $3 }')
+  [ -n "$off" ] || return 1
+  while read -r range perms _ _ _ path; do
+    [ "$path" = "$exe" ] && [ -z "$base" ] && base=$((16#${range%-*}))
+  done </proc/"$1"/maps
+  [ -n "$base" ] || return 1
+  at=$(((base + off) & ~4095))
+  while read -r range perms _; do
+    if [ "$at" -ge $((16#${range%-*})) ] && [ "$at" -lt $((16#${range#*-})) ]; then
+      [[ $perms != *w* ]]
+      return
+    fi
+  done </proc/"$1"/maps
+  return 1
 }
 
 t_launcher() {
@@ -72,6 +96,10 @@ t_launcher() {
   check "it reads none of the launcher's fds (pid ${lau:-none})" \
     "launcher ${lau:-not found}" eval '[ -n "$lau" ] && ! weakened readlink /proc/$lau/fd/3 2>/dev/null &&
       ! weakened readlink /proc/$lau/fd/5 2>/dev/null'
+
+  check "the launcher's and the monitor's relocated data are read-only (RELRO)" \
+    "launcher: $(readlink /proc/"$lau"/exe); monitor: $(readlink /proc/"$mon"/exe)" \
+    eval 'relro_sealed "$lau" && relro_sealed "$mon"'
 
   local before after
   before=$(fds_of "$lau")

@@ -34,13 +34,23 @@
 
 #define UID 65534
 
+/* Confine this process with p as the agent does: the monitor with its
+ * program built with the agent (confine_monitor_bpf), the others with
+ * their filter built at run time. */
+static int confine_as(const struct confine_profile *p, pid_t parent, struct kerr *e)
+{
+	if (p == &confine_monitor)
+		return confine_self_bpf(p, &confine_monitor_bpf, UID, UID, parent, e);
+	return confine_self(p, UID, UID, parent, e);
+}
+
 /* Run fn confined with profile p in a child; return its wait status. */
 static int run_confined_as(const struct confine_profile *p, int (*fn)(void *), void *arg)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
 		struct kerr e = { 0 };
-		if (confine_self(p, UID, UID, getppid(), &e) < 0) {
+		if (confine_as(p, getppid(), &e) < 0) {
 			printf("# confine: %s\n", e.msg);
 			fflush(stdout);
 			_exit(100);
@@ -87,6 +97,18 @@ static int wait_on_pipe(void *arg)
 	return read(fds[0], &c, 1) == 1 ? 0 : 2;
 }
 
+/* signal 0: the checks of a signal, none sent */
+static int do_tgkill_self(void *arg)
+{
+	return syscall(SYS_tgkill, getpid(), getpid(), 0) == 0 ? 0 : 3;
+}
+
+static int do_tgkill_parent(void *arg)
+{
+	syscall(SYS_tgkill, getppid(), getppid(), 0);
+	return 4;
+}
+
 static void proc_status_check(int *tap_failed, const struct confine_profile *p,
 			      const char *capprm_eff)
 {
@@ -97,7 +119,7 @@ static void proc_status_check(int *tap_failed, const struct confine_profile *p,
 	pid_t pid = fork();
 	if (pid == 0) {
 		struct kerr e = { 0 };
-		if (confine_self(p, UID, UID, getppid(), &e) < 0)
+		if (confine_as(p, getppid(), &e) < 0)
 			_exit(100);
 		int fds[2] = { to_child[0], from_child[1] };
 		_exit(wait_on_pipe(fds));
@@ -132,6 +154,35 @@ static void proc_status_check(int *tap_failed, const struct confine_profile *p,
 	close(to_child[1]);
 	close(from_child[0]);
 	close(from_child[1]);
+}
+
+/* The monitor's program, built with the agent (confine-gen), is the one
+ * its profile builds at run time, instruction for instruction, once this
+ * process's pid is written where the program holds the mark. */
+TEST(monitor_program_is_its_profile_s)
+{
+	int fd = memfd_create("test-bpf", MFD_CLOEXEC);
+	REQUIRE(fd >= 0);
+	struct kerr e = { 0 };
+	pid_t self = getpid();
+	REQUIRE(confine_filter_export(&confine_monitor, self, fd, &e) == 0);
+	static struct sock_filter ins[BPF_MAXINSNS];
+	ssize_t n = pread(fd, ins, sizeof(ins), 0);
+	close(fd);
+	CHECK_EQ_INT(n, (ssize_t)(confine_monitor_bpf.len * sizeof(ins[0])));
+	REQUIRE(confine_monitor_bpf.npid >= 1);
+	unsigned differ = 0, marks = 0;
+	for (unsigned i = 0; n > 0 && i < confine_monitor_bpf.len; i++) {
+		struct sock_filter want = confine_monitor_bpf.ins[i];
+		for (unsigned j = 0; j < confine_monitor_bpf.npid; j++)
+			if (confine_monitor_bpf.pid_at[j] == i && want.k == CONFINE_BPF_PID_MARK) {
+				want.k = (uint32_t)self;
+				marks++;
+			}
+		differ += memcmp(&want, &ins[i], sizeof(want)) != 0;
+	}
+	CHECK_EQ_INT(differ, 0);
+	CHECK_EQ_INT(marks, confine_monitor_bpf.npid);
 }
 
 TEST(proc_status_of_confined_process)
@@ -358,7 +409,7 @@ TEST(monitor_work_passes_its_filter)
 		if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0)
 			_exit(90);
 		struct kerr e = { 0 };
-		if (confine_self(&confine_monitor, UID, UID, getppid(), &e) < 0) {
+		if (confine_as(&confine_monitor, getppid(), &e) < 0) {
 			printf("# confine: %s\n", e.msg);
 			fflush(stdout);
 			_exit(100);
@@ -369,6 +420,10 @@ TEST(monitor_work_passes_its_filter)
 	waitpid(pid, &st, 0);
 	CHECK(exits_with(st, 0));
 	CHECK(killed_by_sigsys(run_confined_as(&confine_monitor, do_kill_child, NULL)));
+	/* tgkill names its own pid only: the pid written into the program
+	 * built with the agent is the process's */
+	CHECK(exits_with(run_confined_as(&confine_monitor, do_tgkill_self, NULL), 0));
+	CHECK(killed_by_sigsys(run_confined_as(&confine_monitor, do_tgkill_parent, NULL)));
 	CHECK(killed_by_sigsys(run_confined_as(&confine_monitor, do_pidfd_open, NULL)));
 	CHECK(killed_by_sigsys(run_confined_as(&confine_monitor, do_fork, NULL)));
 	CHECK(killed_by_sigsys(run_confined_as(&confine_monitor, do_socket, NULL)));

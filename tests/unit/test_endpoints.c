@@ -10,6 +10,8 @@
  * go back the way their requests came, and the gate lets through exactly
  * what the allowed list names.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "endpoints.h"
@@ -118,6 +120,24 @@ TEST(gate_follows_the_allowed_list)
 	CHECK(ipc_endpoint_check(&all, IPC_MON_SIGNAL, &e) < 0);
 	CHECK(strstr(e.msg, "MON_SIGNAL is blocked by policy: it serves no known endpoint") != NULL);
 	CHECK(ipc_endpoint_check(&all, 250, &e) < 0);
+	options_free(&some);
+}
+
+/* What the executor hands a monitor (--endpoints-blocked): the front-end's
+ * requests to it the list blocks, by number; CLOSE_STDIN_REQ passes when
+ * WriteStdin is allowed, MON_PASSFD_ATTACH when ExecProcess is. */
+TEST(a_monitor_gets_what_the_list_blocks_of_its_requests)
+{
+	struct agent_options all = { 0 }, some = { 0 };
+	REQUIRE(endpoints_parse_list(&some, "WriteStreamRequest,ExecProcessRequest") == 0);
+	char buf[128], want[128];
+	CHECK_EQ_INT(endpoints_blocked_types(&all, IPC_ROLE_MONITOR, buf, sizeof(buf)), 0);
+	CHECK_EQ_STR(buf, "");
+	CHECK_EQ_INT(endpoints_blocked_types(&some, IPC_ROLE_MONITOR, buf, sizeof(buf)), 0);
+	snprintf(want, sizeof(want), "%u,%u,%u,%u", IPC_READ_STREAM_REQ, IPC_READ_STREAM_ACK,
+		 IPC_TTY_WIN_RESIZE_REQ, IPC_WAIT_PROCESS_REQ);
+	CHECK_EQ_STR(buf, want);
+	CHECK_EQ_INT(endpoints_blocked_types(&some, IPC_ROLE_MONITOR, buf, 8), -ENOSPC);
 	options_free(&some);
 }
 

@@ -155,6 +155,63 @@ TEST(escaping_and_invalid_utf8)
 	close(p[1]);
 }
 
+/* The line of log_msg (log.c, written by hand, no jansson) byte for byte
+ * the one jansson makes of the same message with no fields (log_fields),
+ * timestamps aside: every ASCII byte, escapes, UTF-8, invalid UTF-8, in
+ * the message and in the subsystem. */
+static char *capture;
+static void capture_line(const char *line, size_t len, void *data)
+{
+	free(capture);
+	capture = strndup(line, len);
+}
+
+/* The line with the timestamp's value cut out. */
+static char *without_ts(const char *line)
+{
+	char *c = strdup(line), *ts = c ? strstr(c, "\"ts\":\"") : NULL;
+	char *end = ts ? strchr(ts + 6, '"') : NULL;
+	if (end)
+		memmove(ts + 6, end, strlen(end) + 1);
+	return c;
+}
+
+TEST(plain_lines_are_jansson_s_bytes)
+{
+	char all[128];
+	for (int i = 1; i < 128; i++)
+		all[i - 1] = (char)i;
+	all[127] = '\0';
+	const char *msgs[] = { all, "d\xc3\xa9j\xc3\xa0 \xe2\x82\xac \xf0\x9f\x90\xb3",
+			       "bad \xff\xc3 \xed\xa0\x80 end", "", "/path/with\\back\"slash" };
+	const char *subsystems[] = { "monitor", "sub\"sys\n\xff" };
+	unsigned differ = 0, compared = 0;
+	log_set_writer(capture_line, NULL);
+	for (size_t s = 0; s < 2; s++) {
+		log_init(subsystems[s], STDERR_FILENO, LOG_LVL_INFO);
+		for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+			log_msg(LOG_LVL_WARN, "%s", msgs[i]);
+			char *mine = capture ? without_ts(capture) : NULL;
+			log_fields(LOG_LVL_WARN, NULL, "%s", msgs[i]);
+			char *theirs = capture ? without_ts(capture) : NULL;
+			if (!mine || !theirs || strcmp(mine, theirs) != 0) {
+				printf("# message %zu, subsystem %zu:\n# log_msg    %s# log_fields %s",
+				       i, s, mine ? mine : "(none)\n",
+				       theirs ? theirs : "(none)\n");
+				differ++;
+			}
+			compared++;
+			free(mine);
+			free(theirs);
+		}
+	}
+	log_set_writer(NULL, NULL);
+	free(capture);
+	capture = NULL;
+	CHECK_EQ_INT(compared, 10);
+	CHECK_EQ_INT(differ, 0);
+}
+
 TEST(announce)
 {
 	int p[2];

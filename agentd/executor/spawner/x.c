@@ -89,8 +89,8 @@ void x_main(const struct launch_ctx *c, int el_l, int em_m, int fm_m)
 		(char *)"--log-level",
 		(char *)log_level_name(c->o->level),
 		/* the monitor enforces [endpoints] on the front-end too */
-		c->o->endpoints ? (char *)"--endpoints" : NULL,
-		(char *)c->o->endpoints,
+		c->o->monitor_blocked[0] ? (char *)"--endpoints-blocked" : NULL,
+		(char *)c->o->monitor_blocked,
 		NULL,
 	};
 	execv(c->o->monitor_path, argv);

@@ -507,14 +507,8 @@ out:
 	return r;
 }
 
-/* Built in a child, loaded here: libseccomp's rule database (about 100 KiB
- * of small blocks) never enters this process's heap, where its freed holes
- * would be where every later allocation lands, a page each (one monitor per
- * container pays that; doc/benchmarks.md "Issue 14, memory part"). Loaded
- * as seccomp_load would: no flags, no_new_privs already set. */
-static int seccomp_allow(const struct confine_profile *p, struct kerr *err)
+int confine_load_built_filter(confine_filter_builder *build, const void *arg, struct kerr *err)
 {
-	pid_t self = getpid();
 	cleanup_close int bpf = memfd_create("confine-bpf", MFD_CLOEXEC);
 	int ep[2];
 	if (bpf < 0 || pipe2(ep, O_CLOEXEC) < 0)
@@ -523,7 +517,7 @@ static int seccomp_allow(const struct confine_profile *p, struct kerr *err)
 	if (pid == 0) {
 		close(ep[0]);
 		struct kerr e = { 0 };
-		if (build_filter(p, self, bpf, &e) < 0) {
+		if (build(arg, bpf, &e) < 0) {
 			(void)!write(ep[1], &e, sizeof(e));
 			_exit(1);
 		}
@@ -558,6 +552,17 @@ static int seccomp_allow(const struct confine_profile *p, struct kerr *err)
 	return 0;
 }
 
+struct profile_filter {
+	const struct confine_profile *p;
+	pid_t self;
+};
+
+static int build_profile_filter(const void *arg, int fd, struct kerr *err)
+{
+	const struct profile_filter *f = arg;
+	return build_filter(f->p, f->self, fd, err);
+}
+
 int confine_self(const struct confine_profile *p, uid_t uid, gid_t gid, pid_t parent_pid,
 		 struct kerr *err)
 {
@@ -590,7 +595,8 @@ int confine_self(const struct confine_profile *p, uid_t uid, gid_t gid, pid_t pa
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return kerr_set(err, -errno, "confine %s: PR_SET_NO_NEW_PRIVS: %s", p->who,
 				strerror(errno));
-	if ((r = seccomp_allow(p, err)) < 0)
+	struct profile_filter f = { p, getpid() };
+	if ((r = confine_load_built_filter(build_profile_filter, &f, err)) < 0)
 		return kerr_prefix(err, "confine %s", p->who);
 	return 0;
 }

@@ -7,7 +7,8 @@
  * added to the common seccomp allow-list. Both profiles live in confine.c so
  * a reviewer reads every filter of the agent in one file.
  *
- * Offers: struct confine_profile, the three profiles, confine_self().
+ * Offers: struct confine_profile, the three profiles, confine_self(),
+ *         confine_load_built_filter().
  */
 #ifndef KATA_COMMON_CONFINE_H
 #define KATA_COMMON_CONFINE_H
@@ -52,6 +53,19 @@ extern const struct confine_profile confine_policy;
 
 int confine_self(const struct confine_profile *p, uid_t uid, gid_t gid, pid_t parent_pid,
 		 struct kerr *err);
+
+/* Writes a seccomp filter as BPF to fd (seccomp_export_bpf); 0 or a
+ * negative errno with err filled. */
+typedef int confine_filter_builder(const void *arg, int fd, struct kerr *err);
+/* Load into the calling process the filter build(arg, ...) writes, built
+ * in a forked child: libseccomp's rule database (about 100 KiB of small
+ * blocks) never enters this process's heap, where its freed holes would be
+ * where every later allocation lands, a page each (the executor's heap was
+ * 136 KiB idle, a monitor's 96; doc/benchmarks.md "Issue 14, memory
+ * part"). Loaded as seccomp_load would: no flags; without no_new_privs the
+ * caller needs CAP_SYS_ADMIN. build runs in the child: a pid it needs
+ * (a tgkill rule) is the caller's, passed in arg. */
+int confine_load_built_filter(confine_filter_builder *build, const void *arg, struct kerr *err);
 
 /* Step 1 alone: an empty, read-only, unattached tmpfs as the root and the
  * cwd (needs CAP_SYS_ADMIN). For a process others can look into (the pod's

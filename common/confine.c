@@ -309,9 +309,7 @@ const struct confine_profile confine_policy = {
 	.syscalls = policy_syscalls,
 };
 
-/* The program with this process's pid where the program wants it, loaded
- * as seccomp_load would: no flags, no_new_privs already set. */
-static int load_bpf(const struct confine_bpf *bpf, struct kerr *err)
+int confine_load_bpf(const struct confine_bpf *bpf, struct kerr *err)
 {
 	if (!bpf->len || bpf->len > BPF_MAXINSNS)
 		return kerr_set(err, -EINVAL, "seccomp: a program of %u instructions", bpf->len);
@@ -364,7 +362,7 @@ int confine_self_bpf(const struct confine_profile *p, const struct confine_bpf *
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return kerr_set(err, -errno, "confine %s: PR_SET_NO_NEW_PRIVS: %s", p->who,
 				strerror(errno));
-	if ((r = load_bpf(bpf, err)) < 0)
+	if ((r = confine_load_bpf(bpf, err)) < 0)
 		return kerr_prefix(err, "confine %s", p->who);
 	return 0;
 }

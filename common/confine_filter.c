@@ -242,10 +242,9 @@ int confine_filter_export(const struct confine_profile *p, pid_t self, int fd, s
  * blocks) never enters this process's heap, where its freed holes would be
  * where every later allocation lands, a page each (doc/benchmarks.md
  * "Issue 14, memory part"). *ins is the program, malloc'd. */
-static int seccomp_build(const struct confine_profile *p, struct sock_filter **ins,
-			 unsigned short *count, struct kerr *err)
+static int build_in_child(confine_filter_builder *build, const void *arg, struct sock_filter **ins,
+			  unsigned short *count, struct kerr *err)
 {
-	pid_t self = getpid();
 	cleanup_close int bpf = memfd_create("confine-bpf", MFD_CLOEXEC);
 	int ep[2];
 	if (bpf < 0 || pipe2(ep, O_CLOEXEC) < 0)
@@ -254,7 +253,7 @@ static int seccomp_build(const struct confine_profile *p, struct sock_filter **i
 	if (pid == 0) {
 		close(ep[0]);
 		struct kerr e = { 0 };
-		if (build_filter(p, self, bpf, &e) < 0) {
+		if (build(arg, bpf, &e) < 0) {
 			(void)!write(ep[1], &e, sizeof(e));
 			_exit(1);
 		}
@@ -288,12 +287,35 @@ static int seccomp_build(const struct confine_profile *p, struct sock_filter **i
 	return 0;
 }
 
+int confine_load_built_filter(confine_filter_builder *build, const void *arg, struct kerr *err)
+{
+	cleanup_free struct sock_filter *ins = NULL;
+	struct confine_bpf bpf = { 0 };
+	int r = build_in_child(build, arg, &ins, &bpf.len, err);
+	if (r < 0)
+		return r;
+	bpf.ins = ins;
+	return confine_load_bpf(&bpf, err);
+}
+
+struct profile_filter {
+	const struct confine_profile *p;
+	pid_t self;
+};
+
+static int build_profile_filter(const void *arg, int fd, struct kerr *err)
+{
+	const struct profile_filter *f = arg;
+	return build_filter(f->p, f->self, fd, err);
+}
+
 int confine_self(const struct confine_profile *p, uid_t uid, gid_t gid, pid_t parent_pid,
 		 struct kerr *err)
 {
 	cleanup_free struct sock_filter *ins = NULL;
 	struct confine_bpf bpf = { 0 };
-	if (seccomp_build(p, &ins, &bpf.len, err) < 0)
+	struct profile_filter f = { p, getpid() };
+	if (build_in_child(build_profile_filter, &f, &ins, &bpf.len, err) < 0)
 		return kerr_prefix(err, "confine %s", p->who);
 	bpf.ins = ins;
 	return confine_self_bpf(p, &bpf, uid, gid, parent_pid, err);

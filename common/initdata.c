@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +17,13 @@
 #include <zlib.h>
 
 #include "cleanup.h"
+#include "digest.h"
 #include "openat2.h"
 #include "toml.h"
 
 #define INITDATA_VERSION "0.1.0"
+
+_Static_assert(INITDATA_MAX_DIGEST >= DIGEST_MAX, "initdata digest field too small");
 
 void initdata_free(struct initdata *d)
 {
@@ -237,17 +239,6 @@ static int get_data(const struct toml_value *root, struct initdata *d, struct ke
 	return 0;
 }
 
-static const EVP_MD *digest_of(const char *algorithm)
-{
-	if (strcmp(algorithm, "sha256") == 0)
-		return EVP_sha256();
-	if (strcmp(algorithm, "sha384") == 0)
-		return EVP_sha384();
-	if (strcmp(algorithm, "sha512") == 0)
-		return EVP_sha512();
-	return NULL;
-}
-
 /* kata-types InitData::validate, with its messages. */
 static int validate(struct initdata *d, struct kerr *err)
 {
@@ -255,16 +246,12 @@ static int validate(struct initdata *d, struct kerr *err)
 		return kerr_set(err, -EINVAL,
 				"initdata: unsupported version: %s, expected: " INITDATA_VERSION,
 				d->version);
-	const EVP_MD *md = digest_of(d->algorithm);
-	if (!md)
+	d->digest_len = digest_of(d->algorithm, d->document, d->document_len, d->digest);
+	if (d->digest_len == 0)
 		return kerr_set(err, -EINVAL,
 				"initdata: unsupported algorithm: %s, supported "
 				"algorithms: sha256, sha384, sha512",
 				d->algorithm);
-	unsigned int n = 0;
-	if (EVP_Digest(d->document, d->document_len, d->digest, &n, md, NULL) != 1)
-		return kerr_set(err, -EIO, "initdata: %s digest failed", d->algorithm);
-	d->digest_len = n;
 	return 0;
 }
 

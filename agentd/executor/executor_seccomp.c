@@ -7,6 +7,7 @@
 
 #include <seccomp.h>
 
+#include "confine.h"
 #include "log.h"
 
 const char *const executor_seccomp_denied[] = {
@@ -98,19 +99,22 @@ static void add_compat_arches(scmp_filter_ctx ctx)
  * the executor's memory, and so its filter, and ptraces the executor's
  * threads (it has one: its pid). ptrace of any other pid stays denied; a
  * normal build denies ptrace whole. */
-static int deny_one(scmp_filter_ctx ctx, const char *name, int nr)
+static int deny_one(scmp_filter_ctx ctx, const char *name, int nr, pid_t self)
 {
 #ifdef KATA_SANITIZE
 	if (strcmp(name, "ptrace") == 0)
 		return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1,
-					SCMP_A1(SCMP_CMP_NE, (scmp_datum_t)getpid()));
+					SCMP_A1(SCMP_CMP_NE, (scmp_datum_t)self));
 #else
 	(void)name;
+	(void)self;
 #endif
 	return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
 }
 
-int executor_seccomp_load(struct kerr *err)
+/* The filter of the executor whose pid is *self, as BPF into fd (in the
+ * child confine_load_built_filter forks). */
+static int build(const void *self, int fd, struct kerr *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	if (!ctx)
@@ -121,17 +125,26 @@ int executor_seccomp_load(struct kerr *err)
 		int nr = seccomp_syscall_resolve_name(executor_seccomp_denied[i]);
 		if (nr == __NR_SCMP_ERROR)
 			continue;
-		r = deny_one(ctx, executor_seccomp_denied[i], nr);
+		r = deny_one(ctx, executor_seccomp_denied[i], nr, *(const pid_t *)self);
 		if (r == -EDOM || r == -EFAULT)
 			r = 0; /* not on one of the compat arches: nothing to deny there */
 	}
 	if (r == 0)
 		r = deny_bpf_others(ctx);
 	if (r == 0)
-		r = seccomp_load(ctx);
+		r = seccomp_export_bpf(ctx, fd);
 	seccomp_release(ctx);
 	if (r < 0)
 		return kerr_set(err, r, "the executor's seccomp filter: %s", strerror(-r));
+	return 0;
+}
+
+int executor_seccomp_load(struct kerr *err)
+{
+	pid_t self = getpid();
+	int r = confine_load_built_filter(build, &self, err);
+	if (r < 0)
+		return r;
 	log_debug("seccomp: %zu syscalls denied to the executor, bpf limited to the device "
 		  "program's commands",
 		  executor_seccomp_n_denied);

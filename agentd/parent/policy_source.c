@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "digest.h"
 
 int policy_source_set(struct policy_source *s, const char *source, const char *text, size_t len,
 		      struct kerr *err)
@@ -29,15 +29,8 @@ int policy_source_set(struct policy_source *s, const char *source, const char *t
 		return kerr_set(err, -ENOMEM, "policy %s: out of memory", source);
 	memcpy(msg, &h, sizeof(h));
 	memcpy(msg + sizeof(h), text, len);
-	unsigned char md[32];
-	unsigned int n = 0;
-	if (EVP_Digest(text, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32) {
-		free(msg);
-		return kerr_set(err, -EIO, "policy %s: sha256 failed", source);
-	}
 	policy_source_free(s);
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(s->sha256 + 2 * i, 3, "%02x", md[i]);
+	digest_sha256_hex(text, len, s->sha256);
 	s->msg = msg;
 	s->msg_len = sizeof(h) + len;
 	return 0;

@@ -465,6 +465,55 @@ TEST(refusal_message_has_one_separator)
 	CHECK_EQ_STR(msg, "confine front-end: refusing to run the front-end as uid 0 gid 0");
 }
 
+/* confine_load_built_filter (the executor's and the profiles' filters are
+ * built in a child): what the builder reports, or a BPF that is not whole
+ * instructions, fails the load and loads nothing. */
+static int build_fails(const void *arg, int fd, struct kerr *err)
+{
+	return kerr_set(err, -ENOSYS, "builder: %s", (const char *)arg);
+}
+
+static int build_writes(const void *arg, int fd, struct kerr *err)
+{
+	const char *bytes = arg;
+	return write(fd, bytes, strlen(bytes)) < 0 ? kerr_set(err, -errno, "write") : 0;
+}
+
+/* The Seccomp: line of /proc/self/status (mode 0, or 2 when this test
+ * already runs under a container's filter) */
+static void seccomp_mode(char *out, size_t cap)
+{
+	const char *l = strstr(tu_peek_file("/proc/self/status"), "Seccomp:");
+	snprintf(out, cap, "%.*s", l ? (int)strcspn(l, "\n") : 0, l ? l : "");
+}
+
+static int bad_builders(void *arg)
+{
+	struct kerr e = { 0 };
+	char before[32], after[32];
+	seccomp_mode(before, sizeof(before));
+	if (confine_load_built_filter(build_fails, "no", &e) != -ENOSYS ||
+	    strcmp(e.msg, "builder: no") != 0)
+		return 1;
+	if (confine_load_built_filter(build_writes, "", &e) != -EPROTO)
+		return 2; /* an empty program */
+	if (confine_load_built_filter(build_writes, "12345", &e) != -EPROTO)
+		return 3; /* not a whole instruction (8 bytes) */
+	/* nothing loaded: the mode has not changed */
+	seccomp_mode(after, sizeof(after));
+	return before[0] && strcmp(before, after) == 0 ? 0 : 4;
+}
+
+TEST(a_built_filter_is_whole_or_not_loaded)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(bad_builders(NULL));
+	int st = -1;
+	REQUIRE(pid > 0 && waitpid(pid, &st, 0) == pid);
+	CHECK(exits_with(st, 0));
+}
+
 int main(void)
 {
 	log_init("test", STDERR_FILENO, LOG_LVL_INFO);

@@ -13,13 +13,13 @@
  * the order the requests came.
  */
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "cleanup.h"
+#include "digest.h"
 #include "executor.h"
 #include "answer.h"
 #include "grpc_status.h"
@@ -97,12 +97,8 @@ static struct policy_client *client(struct executor *x)
 /* The policy in force, for the log: where it came from and its sha256. */
 static void log_policy(const struct policy_client *p)
 {
-	unsigned char md[32];
-	unsigned int n = 0;
-	char hex[65] = "";
-	if (EVP_Digest(p->text, p->len, md, &n, EVP_sha256(), NULL) == 1)
-		for (unsigned i = 0; i < n && i < 32; i++)
-			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	char hex[65];
+	digest_sha256_hex(p->text, p->len, hex);
 	json_t *f = json_pack("{s:s,s:s,s:i}", "policy-source", p->source, "policy-sha256", hex,
 			      "policy-bytes", (int)p->len);
 	log_fields(LOG_LVL_INFO, f, "policy in force: %s (sha256 %s)", p->source, hex);

@@ -58,6 +58,25 @@ pdiag() { { diag "$1"; echo "-- peer"; cat "$work/$1.peer"; echo "-- wait status
 sha() { sha256sum <"$1" | cut -d' ' -f1; }
 fe_fds() { ls "/proc/$(child_named "$agent_pid" kata-agent-fron)/fd" 2>/dev/null | wc -l; }
 
+# host_closes ID PORT WHAT: `yes` writes into the stream of PORT, whose
+# host side reads for a second and closes it: the writer dies of SIGPIPE
+# (WaitProcess 141), nothing hangs, the executor and front-end are left with
+# no more fds than before.
+host_closes() {
+  local id=$1 port=$2 what=$3 x_fds fe_fds0 b
+  x_fds=$(ls "/proc/$executor_pid/fd" | wc -l)
+  fe_fds0=$(fe_fds)
+  b=$(bundle "$id" sh -c 'yes; exit $?')
+  peer_start "$id" --out "$port" /dev/null -t 1 && pf_create "$id" "$b" 0 "$port" 0 && pf_start "$id"
+  wait "$peer_pid"
+  pf_wait "$id"
+  rc=$?
+  pf_remove "$id"
+  check "$what: the writer dies of SIGPIPE (WaitProcess 141), the agent serves on, the executor and front-end hold no more fds than before (executor $x_fds -> $(ls "/proc/$executor_pid/fd" | wc -l), front-end $fe_fds0 -> $(fe_fds))" \
+    "$(pdiag "$id")" eval '[ $rc -eq 0 ] && [ "$(cat "$work/$id.status")" = 141 ] && ctl check >/dev/null &&
+      [ "$(ls "/proc/$executor_pid/fd" | wc -l)" -le "$x_fds" ] && [ "$(fe_fds)" -le "$fe_fds0" ]'
+}
+
 t_streams() {
   agent_start passfd || return
   local b
@@ -207,19 +226,8 @@ t_attacks() {
   wait "$owner_peer" 2>/dev/null
 
   # the host closes its stdout stream while the container writes: the
-  # writer gets SIGPIPE, as when upstream's copy task ends; nothing hangs
-  local x_fds fe_fds0
-  x_fds=$(ls "/proc/$executor_pid/fd" | wc -l)
-  fe_fds0=$(fe_fds)
-  b=$(bundle yes sh -c 'yes; exit $?')
-  peer_start yes --out 5031 /dev/null -t 1 && pf_create yes "$b" 0 5031 0 && pf_start yes
-  wait "$peer_pid"
-  pf_wait yes
-  rc=$?
-  pf_remove yes
-  check "default mode, the host closes its stream (the monitor closes the pipe): the writer dies of SIGPIPE (WaitProcess 141), the agent serves on, the executor and front-end hold no more fds than before (executor $x_fds -> $(ls "/proc/$executor_pid/fd" | wc -l), front-end $fe_fds0 -> $(fe_fds))" \
-    "$(pdiag yes)" eval '[ $rc -eq 0 ] && [ "$(cat "$work/yes.status")" = 141 ] && ctl check >/dev/null &&
-      [ "$(ls "/proc/$executor_pid/fd" | wc -l)" -le "$x_fds" ] && [ "$(fe_fds)" -le "$fe_fds0" ]'
+  # monitor closes the pipe's read end, as when upstream's copy task ends
+  host_closes yes 5031 "default mode, the host closes its stream (the monitor closes the pipe)"
 
   # 300 connections that are never named, each sending 64 KiB of garbage
   local before after
@@ -307,19 +315,8 @@ t_direct() {
     "$(pdiag probe)" eval '[ $rc -eq 0 ]'
 
   # the host closes the stream the writer holds as its own fd 1: SIGPIPE
-  # from the kernel, as with a pipe; nothing left in the agent
-  local x_fds fe_fds0
-  x_fds=$(ls "/proc/$executor_pid/fd" | wc -l)
-  fe_fds0=$(fe_fds)
-  b=$(bundle dyes sh -c 'yes; exit $?')
-  peer_start dyes --out 5073 /dev/null -t 1 && pf_create dyes "$b" 0 5073 0 && pf_start dyes
-  wait "$peer_pid"
-  pf_wait dyes
-  rc=$?
-  pf_remove dyes
-  check "direct mode, the host closes its stream: the writer dies of SIGPIPE (WaitProcess 141), the executor and front-end hold no more fds than before (executor $x_fds -> $(ls "/proc/$executor_pid/fd" | wc -l), front-end $fe_fds0 -> $(fe_fds))" \
-    "$(pdiag dyes)" eval '[ $rc -eq 0 ] && [ "$(cat "$work/dyes.status")" = 141 ] && ctl check >/dev/null &&
-      [ "$(ls "/proc/$executor_pid/fd" | wc -l)" -le "$x_fds" ] && [ "$(fe_fds)" -le "$fe_fds0" ]'
+  # from the kernel, as with a pipe
+  host_closes dyes 5073 "direct mode, the host closes its stream (the writer's own fd 1)"
   agent_stop
 }
 

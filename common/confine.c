@@ -277,9 +277,11 @@ static const char *const monitor_syscalls[] = {
 	 * (no kill(2), no pidfd_open: a pid is not enough) */
 	"pidfd_send_signal",
 	/* fd-passthrough stdio (agentd/monitor/passfd.c): the type of a host
-	 * stream it is handed and that it is connected */
+	 * stream it is handed and that it is connected, and output spliced from
+	 * a container's pipe into the socket */
 	"getsockopt",
 	"getpeername",
+	"splice",
 	NULL,
 };
 

@@ -200,8 +200,10 @@ static int build_filter(const struct confine_profile *p, pid_t self, int fd, str
 		goto out;
 	/* fcntl: flags, close-on-exec, seals, dup for fd passing. Nothing else
 	 * (no F_SETOWN/F_SETSIG games, no locks). */
-	static const int fcntl_cmds[] = { F_GETFD,         F_SETFD,     F_GETFL,    F_SETFL,
-					  F_DUPFD_CLOEXEC, F_ADD_SEALS, F_GET_SEALS };
+	/* F_SETPIPE_SZ: the monitor widens a container's output pipe whose
+	 * bytes it splices into a host stream (agentd/monitor/passfd.c). */
+	static const int fcntl_cmds[] = { F_GETFD,         F_SETFD,     F_GETFL,     F_SETFL,
+					  F_DUPFD_CLOEXEC, F_ADD_SEALS, F_GET_SEALS, F_SETPIPE_SZ };
 	for (size_t i = 0; i < sizeof(fcntl_cmds) / sizeof(fcntl_cmds[0]); i++) {
 		struct scmp_arg_cmp c = arg_cmp(1, SCMP_CMP_EQ, (scmp_datum_t)fcntl_cmds[i], 0);
 		if ((r = rule(ctx, SCMP_ACT_ALLOW, "fcntl", 1, &c, err)) < 0)

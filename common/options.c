@@ -77,6 +77,9 @@ static const struct opt_def opt_defs[] = {
 	{ "agent.trace", "tracing", OPT_BOOL, F(tracing), 0, 0, NULL },
 	{ "systemd.unified_cgroup_hierarchy", "unified_cgroup_hierarchy", OPT_BOOL,
 	  F(unified_cgroup_hierarchy), 0, 0, NULL },
+	/* Ours, not upstream's: a process's stdout/stderr are the host's
+	 * passfd streams themselves instead of pipes (doc/options.md). */
+	{ "agent.passfd_direct", "passfd_direct", OPT_BOOL, F(passfd_direct), 0, 0, NULL },
 	/* Ours, not upstream's: which vsock peers may connect (doc/options.md). */
 	{ "agent.vsock_peer_cids", "vsock_peer_cids", OPT_CIDS, 0, 0, 0, NULL },
 
@@ -975,7 +978,7 @@ json_t *options_to_json(const struct agent_options *o)
 
 	/* upstream's AgentConfig field names, so announce lines compare */
 	return json_pack("{s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:I, s:I, s:I, s:o, s:I,"
-			 " s:b, s:b, s:o, s:o, s:o, s:o, s:b, s:s, s:{s:b, s:o}, s:b, s:o}",
+			 " s:b, s:b, s:b, s:o, s:o, s:o, s:o, s:b, s:s, s:{s:b, s:o}, s:b, s:o}",
 			 "config_file", str_json(o->config_file), "debug_console",
 			 (int)o->debug_console, "dev_mode", (int)o->dev_mode, "log_level",
 			 json_string(log_level_name(o->log_level)), "hotplug_timeout",
@@ -988,7 +991,8 @@ json_t *options_to_json(const struct agent_options *o)
 			 (json_int_t)o->debug_console_vport, "log_vport", (json_int_t)o->log_vport,
 			 "container_pipe_size", (json_int_t)o->container_pipe_size, "server_addr",
 			 str_json(o->server_addr), "passfd_listener_port",
-			 (json_int_t)o->passfd_listener_port, "unified_cgroup_hierarchy",
+			 (json_int_t)o->passfd_listener_port, "passfd_direct",
+			 (int)o->passfd_direct, "unified_cgroup_hierarchy",
 			 (int)o->unified_cgroup_hierarchy, "tracing", (int)o->tracing,
 			 "https_proxy", str_json(o->https_proxy), "no_proxy", str_json(o->no_proxy),
 			 "guest_components_rest_api", str_json(o->guest_components_rest_api),

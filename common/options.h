@@ -48,6 +48,7 @@ struct agent_options {
 	uint32_t log_vport;            /* agent.log_vport */
 	char *no_proxy;                /* agent.no_proxy */
 	uint32_t passfd_listener_port; /* agent.passfd_listener_port */
+	bool passfd_direct;            /* agent.passfd_direct (ours): streams as fds */
 	char *server_addr;             /* agent.server_addr */
 	/* policy_file (config file) or KATA_AGENT_POLICY_FILE: the default
 	 * policy; NULL: /etc/kata-opa/default-policy.rego if it exists */

@@ -47,6 +47,7 @@ struct executor_opts {
 	uint64_t hotplug_timeout_ms;   /* agent.hotplug_timeout (device waits) */
 	uint32_t passfd_listener_port; /* agent.passfd_listener_port, 0 = none */
 	bool passfd_unix;              /* the passfd listener is unix (stand-alone) */
+	bool passfd_direct;            /* agent.passfd_direct: else PASSFD_STREAM refused */
 	bool allow_host_hooks;         /* run the spec's hooks other than startContainer */
 	/* The confidential guest (guest_pull.c, sealed_env.c): agent.cdh_api_timeout,
 	 * agent.image_pull_timeout, agent.secure_storage_integrity, and the

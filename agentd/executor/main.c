@@ -358,6 +358,8 @@ static void usage(FILE *f)
 		"  --hotplug-timeout-ms N   agent.hotplug_timeout, for device waits\n"
 		"  --passfd-listener-port N agent.passfd_listener_port (0 = none)\n"
 		"  --passfd-unix        the passfd listener is a unix socket (stand-alone)\n"
+		"  --passfd-direct      agent.passfd_direct: accept host streams as a\n"
+		"                       process's own stdout/stderr (else refused)\n"
 		"  --endpoints LIST    [endpoints] allowed, comma-separated request types\n"
 		"                      (absent: all; empty: none), enforced on the front-end's\n"
 		"                      requests here and passed on to every monitor\n"
@@ -418,6 +420,7 @@ static const struct option longopts[] = {
 	{ "hotplug-timeout-ms", required_argument, NULL, 'H' },
 	{ "passfd-listener-port", required_argument, NULL, 'P' },
 	{ "passfd-unix", no_argument, NULL, 'U' },
+	{ "passfd-direct", no_argument, NULL, 'D' },
 	{ "endpoints", required_argument, NULL, 'e' },
 	{ "allow-host-hooks", no_argument, NULL, 'A' },
 	{ "cdh-api-timeout-ms", required_argument, NULL, 'T' },
@@ -528,6 +531,9 @@ static int set_option(int o, const char *arg, struct executor *x, struct start *
 		return r;
 	case 'U':
 		x->o.passfd_unix = true;
+		return 0;
+	case 'D':
+		x->o.passfd_direct = true;
 		return 0;
 	case 'e':
 		if (endpoints_parse_list(&x->o.policy, arg) < 0 ||

@@ -61,6 +61,11 @@ struct frontend {
 	/* fd-passthrough stdio (passfd.c): the listener (-1: none), the
 	 * accepted streams no request has named yet */
 	int passfd_listen;
+	/* agent.passfd_direct (--passfd-direct): the stdout/stderr streams of
+	 * a process without a terminal go to the executor as its own fds;
+	 * otherwise (upstream's semantics) to its monitor, which splices the
+	 * process's pipes into them */
+	bool passfd_direct;
 	struct fe_stream *streams;
 	unsigned n_streams;
 	struct loop_timer *streams_timer;

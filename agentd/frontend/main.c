@@ -49,6 +49,8 @@ static void usage(FILE *f)
 		"  --listen-fd N       listening socket (default 3)\n"
 		"  --executor-fd N     SOCK_SEQPACKET channel to the executor (default 4)\n"
 		"  --passfd-fd N       fd-passthrough stdio listener (default: none)\n"
+		"  --passfd-direct     agent.passfd_direct: a process without a terminal gets\n"
+		"                      its stdout/stderr streams as its own fds (executor)\n"
 		"  --uid N, --gid N    ids to run as after confinement (default 65534, not 0)\n"
 		"  --log-level LEVEL   critical|error|warn|info|debug (default info)\n"
 		"  --endpoints LIST    comma-separated request types allowed on\n"
@@ -145,6 +147,7 @@ static const struct option longopts[] = {
 	{ "listen-fd", required_argument, NULL, 'L' },
 	{ "executor-fd", required_argument, NULL, 'E' },
 	{ "passfd-fd", required_argument, NULL, 'P' },
+	{ "passfd-direct", no_argument, NULL, 'D' },
 	{ "uid", required_argument, NULL, 'u' },
 	{ "gid", required_argument, NULL, 'g' },
 	{ "log-level", required_argument, NULL, 'l' },
@@ -201,6 +204,9 @@ static int parse_options(int argc, char **argv, struct frontend *fe, struct star
 			break;
 		case 'T':
 			s->trace = true;
+			break;
+		case 'D':
+			fe->passfd_direct = true;
 			break;
 		default:
 			return cli_other_option(o, "kata-agent-frontend", usage);

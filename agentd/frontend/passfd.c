@@ -15,15 +15,17 @@
  * The parent owns the listening socket (fd 5, like the ttRPC one: a
  * restarted front-end serves the same backlog). We accept at once (the peer
  * filter of agent.vsock_peer_cids applies, as on the ttRPC listener) and
- * keep each stream, unread, until a request names its port. Then, for a
- * process without a terminal, its stdout and stderr streams go to the
- * executor just before the request (PASSFD_STREAM, send_direct): they
- * become the process's own fds 1 and 2, and no agent process sees its
- * output. Stdin, and every stream of a process with a terminal, go to the
- * container's monitor (MON_PASSFD_ATTACH, monitors.c) once the executor has
- * created the process, and the call is answered after the monitor took
- * them. Either way a front-end restart does not touch a stream once it is
- * handed over.
+ * keep each stream, unread, until a request names its port. By default
+ * (upstream's semantics) every stream goes to the container's monitor
+ * (MON_PASSFD_ATTACH, monitors.c) once the executor has created the
+ * process, and the call is answered after the monitor took them: the
+ * process keeps its pipes (/dev/stdout opens), the monitor splices them
+ * into the streams. With agent.passfd_direct (ours), the stdout and
+ * stderr streams of a process without a terminal go to the executor just
+ * before the request instead (PASSFD_STREAM, send_direct): they become the
+ * process's own fds 1 and 2, and no agent process sees its output; stdin
+ * and a terminal's streams still go to the monitor. Either way a
+ * front-end restart does not touch a stream once it is handed over.
  *
  * A request may come before a stream it names was accepted (upstream:
  * "the stream is accepted but not yet inserted into the mapping", which
@@ -354,14 +356,14 @@ static void on_created(struct frontend *fe, struct ttrpc_call *call, const struc
 	op_free(op);
 }
 
-/* The output streams of a process without a terminal go to the executor
- * ahead of its request: they become the process's own stdout and stderr
- * (the executor checks them; the launcher hands them over), so no agent
- * process ever copies its output. Ours are closed: the channel sent a
- * copy. */
+/* With agent.passfd_direct, the output streams of a process without a
+ * terminal go to the executor ahead of its request: they become the
+ * process's own stdout and stderr (the executor checks them; the launcher
+ * hands them over), so no agent process ever copies its output. Ours are
+ * closed: the channel sent a copy. */
 static int send_direct(struct frontend *fe, struct passfd_op *op, struct kerr *err)
 {
-	if (op->terminal || !fe->exec)
+	if (!fe->passfd_direct || op->terminal || !fe->exec)
 		return 0;
 	for (unsigned i = IPC_STREAM_STDOUT; i <= IPC_STREAM_STDERR; i++) {
 		if (op->fds[i] < 0)

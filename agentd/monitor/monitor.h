@@ -6,10 +6,10 @@
  *            dispatch tables (what each peer may send), request handlers
  *   proc.c   the process table: stdio buffers with ACK retention and
  *            backpressure, stdin writes, reaping, exit statuses
- *   passfd.c host streams (agent.passfd_listener_port) the monitor
- *            relays: a terminal's output copied into the socket, stdin
- *            copied from the socket into the pipe (a process's own
- *            stdout/stderr streams never come here)
+ *   passfd.c host streams (agent.passfd_listener_port) as a process's
+ *            stdio: output spliced from the pipe into the socket, stdin
+ *            copied from the socket into the pipe (with agent.passfd_direct
+ *            a process's own stdout/stderr streams never come here)
  */
 #ifndef KATA_MONITOR_H
 #define KATA_MONITOR_H
@@ -87,6 +87,7 @@ struct mon_stream {
 	int sock;
 	bool sock_watched; /* EPOLLOUT registered: the socket was full */
 	bool passfd;
+	bool no_splice; /* splice(2) refused this pair (a pty): read + write */
 };
 
 struct mon_write {
@@ -206,8 +207,8 @@ void mon_proc_output_done(struct mon_proc *p);
  * stream socket (INVALID_ARGUMENT), the stream already has one
  * (ALREADY_EXISTS). */
 int mon_passfd_attach(struct mon_proc *p, unsigned stream, int fd, struct kerr *err);
-/* Output stream i with a host stream: move what there is (read into the
- * ring, written to the socket) until the fd is empty or the socket full. */
+/* Output stream i with a host stream: move what there is (ring first, then
+ * splice from the pipe) until the pipe is empty or the socket full. */
 void mon_passfd_pump(struct mon_proc *p, unsigned i);
 /* The stdin write queue drained: read the host's stdin stream again (or,
  * at its end, close stdin). */

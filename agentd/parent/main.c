@@ -329,7 +329,7 @@ static void start_frontend(struct parent *p)
 	snprintf(genbuf, sizeof(genbuf), "%u", gen);
 	char cids[AGENT_MAX_PEER_CIDS * 12];
 	options_format_peer_cids(&p->opts, cids, sizeof(cids));
-	char *argv[24];
+	char *argv[26];
 	int a = 0;
 	argv[a++] = (char *)"kata-agent-frontend";
 	argv[a++] = (char *)"--listen-fd";
@@ -355,6 +355,8 @@ static void start_frontend(struct parent *p)
 	if (p->passfd_fd >= 0) {
 		argv[a++] = (char *)"--passfd-fd";
 		argv[a++] = (char *)"5";
+		if (p->opts.passfd_direct)
+			argv[a++] = (char *)"--passfd-direct";
 	}
 	argv[a] = NULL;
 
@@ -512,7 +514,7 @@ static int start_executor(struct parent *p, struct kerr *err)
 	snprintf(muid, sizeof(muid), "%lu", p->mon_uid);
 	snprintf(mgid, sizeof(mgid), "%lu", p->mon_gid);
 	snprintf(pipesz, sizeof(pipesz), "%u", p->opts.container_pipe_size);
-	char *argv[34] = {
+	char *argv[35] = {
 		(char *)"kata-agent-executor",
 		(char *)"--ctl-fd",
 		(char *)"3",
@@ -547,9 +549,10 @@ static int start_executor(struct parent *p, struct kerr *err)
 		NULL,
 		NULL,
 		NULL,
+		NULL,
 	};
 	/* Optional flags fill the NULL slots. */
-	size_t a = sizeof(argv) / sizeof(argv[0]) - 7;
+	size_t a = sizeof(argv) / sizeof(argv[0]) - 8;
 	if (p->endpoints) {
 		/* [endpoints] is enforced below the front-end too */
 		argv[a++] = (char *)"--endpoints";
@@ -563,6 +566,8 @@ static int start_executor(struct parent *p, struct kerr *err)
 		argv[a++] = (char *)"--no-secure-storage-integrity";
 	if (p->passfd_fd >= 0 && p->passfd_addr.kind == ADDR_UNIX)
 		argv[a++] = (char *)"--passfd-unix"; /* which streams the executor accepts */
+	if (p->passfd_fd >= 0 && p->opts.passfd_direct)
+		argv[a++] = (char *)"--passfd-direct"; /* whether it accepts any */
 	pid_t pid = spawn(p, p->executor_path, argv, &child_end, 1, err);
 	if (pid < 0) {
 		close(sp[0]);

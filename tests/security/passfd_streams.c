@@ -18,6 +18,13 @@
  * with a connected unix stream socket gets past the check and starts the
  * monitor (so the refusals are the check's).
  *
+ * First, the default mode (no --passfd-direct: the process keeps pipes,
+ * the monitor splices them into the streams): there the executor takes no
+ * stream at all. A compromised front-end that sends even a good one (a
+ * connected unix stream socket) to make it a process's own stdout has its
+ * request refused INVALID_ARGUMENT, nothing started, no fd kept; the same
+ * request against the executor in direct mode, below, goes on.
+ *
  * Needs root (the executor makes cgroups). Runs in a private mount
  * namespace with a private --cgroup-parent.
  */
@@ -126,21 +133,12 @@ static bool refused(const char *cid, int fd, bool terminal, const char *want)
 	return ok && nothing && after == before;
 }
 
-TEST(executor_started)
+static char fake[128];
+
+/* The real executor as the parent starts it with the stand-alone unix
+ * listener; direct: agent.passfd_direct (--passfd-direct). */
+static bool executor_start(bool direct)
 {
-	const char *exe = getenv("KATA_EXECUTOR");
-	REQUIRE(exe != NULL);
-	if (geteuid() != 0)
-		SKIP("needs root");
-	REQUIRE(tu_private_mount_ns() == 0);
-	snprintf(tmp, sizeof(tmp), "/tmp/kata-sec-pf-XXXXXX");
-	REQUIRE(mkdtemp(tmp) != NULL);
-	snprintf(cgparent, sizeof(cgparent), "kata-sec-pf-%d", (int)getpid());
-	char fake[128], script[512];
-	snprintf(fake, sizeof(fake), "%s/fake-monitor", tmp);
-	snprintf(started_file, sizeof(started_file), "%s/monitor-started", tmp);
-	snprintf(script, sizeof(script), "#!/bin/sh\ntouch %s\nexit 1\n", started_file);
-	REQUIRE(tu_write_file(fake, script, 0755) == 0);
 	char *argv[] = { (char *)"kata-agent-executor",
 			 (char *)"--ctl-fd",
 			 (char *)"3",
@@ -151,13 +149,55 @@ TEST(executor_started)
 			 (char *)"--monitor-path",
 			 fake,
 			 (char *)"--passfd-unix",
+			 direct ? (char *)"--passfd-direct" : NULL,
 			 NULL };
-	epid = tu_executor_start(exe, argv, &ctl, &fe);
-	REQUIRE(epid > 0);
+	epid = tu_executor_start(getenv("KATA_EXECUTOR"), argv, &ctl, &fe);
+	if (epid <= 0)
+		return false;
 	int st;
 	char msg[IPC_ERROR_MSG_MAX];
 	struct ipc_ping ping = { .cookie = 1 };
-	CHECK_EQ_INT(ask(IPC_PING, &ping, sizeof(ping), &st, msg, sizeof(msg)), IPC_PONG);
+	return ask(IPC_PING, &ping, sizeof(ping), &st, msg, sizeof(msg)) == IPC_PONG;
+}
+
+TEST(pipe_mode_executor_started)
+{
+	REQUIRE(getenv("KATA_EXECUTOR") != NULL);
+	if (geteuid() != 0)
+		SKIP("needs root");
+	REQUIRE(tu_private_mount_ns() == 0);
+	snprintf(tmp, sizeof(tmp), "/tmp/kata-sec-pf-XXXXXX");
+	REQUIRE(mkdtemp(tmp) != NULL);
+	snprintf(cgparent, sizeof(cgparent), "kata-sec-pf-%d", (int)getpid());
+	char script[512];
+	snprintf(fake, sizeof(fake), "%s/fake-monitor", tmp);
+	snprintf(started_file, sizeof(started_file), "%s/monitor-started", tmp);
+	snprintf(script, sizeof(script), "#!/bin/sh\ntouch %s\nexit 1\n", started_file);
+	REQUIRE(tu_write_file(fake, script, 0755) == 0);
+	CHECK(executor_start(false));
+}
+
+TEST(pipe_mode_refuses_even_a_good_stream)
+{
+	REQUIRE(fe >= 0);
+	/* what the direct-mode executor accepts (the control below) */
+	int sv[2];
+	REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	CHECK(refused("c-pipemode", sv[0], false, "agent.passfd_direct is off"));
+	/* nothing of the stream is left with the executor: the peer sees EOF */
+	char c;
+	CHECK(recv(sv[1], &c, 1, MSG_DONTWAIT) == 0);
+	close(sv[1]);
+	CHECK(tu_executor_stop(epid, fe, ctl));
+	epid = -1;
+	fe = ctl = -1;
+}
+
+TEST(executor_started)
+{
+	if (!tmp[0])
+		SKIP("needs root");
+	REQUIRE(executor_start(true));
 }
 
 TEST(a_file_a_directory_or_a_pipe_is_not_a_stream)

@@ -90,6 +90,7 @@ TEST(defaults)
 	CHECK_EQ_INT(o.log_vport, 0);
 	CHECK(o.no_proxy == NULL);
 	CHECK_EQ_INT(o.passfd_listener_port, 0);
+	CHECK(!o.passfd_direct);
 	CHECK_EQ_STR(o.server_addr, "vsock://-1:1024");
 	CHECK(!o.tracing);
 	CHECK(!o.unified_cgroup_hierarchy);
@@ -148,6 +149,7 @@ TEST(all_options_good_values)
 			   "agent.log_vport=1025 "
 			   "agent.no_proxy=localhost,10.0.0.0/8 "
 			   "agent.passfd_listener_port=1027 "
+			   "agent.passfd_direct "
 			   "agent.server_addr=unix:///run/agent.sock "
 			   "agent.trace=true "
 			   "systemd.unified_cgroup_hierarchy=1\n"),
@@ -166,6 +168,7 @@ TEST(all_options_good_values)
 	CHECK_EQ_INT(o.log_vport, 1025);
 	CHECK_EQ_STR(o.no_proxy, "localhost,10.0.0.0/8");
 	CHECK_EQ_INT(o.passfd_listener_port, 1027);
+	CHECK(o.passfd_direct);
 	CHECK_EQ_STR(o.server_addr, "unix:///run/agent.sock");
 	CHECK(o.tracing);
 	CHECK(o.unified_cgroup_hierarchy);
@@ -441,6 +444,7 @@ TEST(config_file_all_keys)
 				      "container_pipe_size = 4096\n"
 				      "server_addr = 'vsock://8:2048'\n"
 				      "passfd_listener_port = 1027\n"
+				      "passfd_direct = true\n"
 				      "unified_cgroup_hierarchy = true\n"
 				      "tracing = true\n"
 				      "https_proxy = \"http://p:3128\"\n"
@@ -468,6 +472,7 @@ TEST(config_file_all_keys)
 	CHECK_EQ_INT(o.container_pipe_size, 4096);
 	CHECK_EQ_STR(o.server_addr, "vsock://8:2048");
 	CHECK_EQ_INT(o.passfd_listener_port, 1027);
+	CHECK(o.passfd_direct);
 	CHECK_EQ_STR(o.https_proxy, "http://p:3128");
 	CHECK_EQ_STR(o.no_proxy, "localhost");
 	CHECK_EQ_STR(o.guest_components_rest_api, "attestation");

@@ -5,6 +5,11 @@
  * container writes straight into the host's socket and no agent process
  * copies a byte (doc/architecture.md, "Fd-passthrough stdio").
  *
+ * Only with agent.passfd_direct (--passfd-direct; by default the process
+ * keeps pipes, as upstream, and the monitor splices them into the streams):
+ * a stream sent here without it is refused like a bad one below, and its
+ * request fails, so a compromised front-end cannot change the mode.
+ *
  * The front-end accepted the stream and sends it (PASSFD_STREAM) just
  * before the CreateContainer/ExecProcess that names it. We do not trust
  * it: the fd must be a connected, non-listening SOCK_STREAM socket of the
@@ -140,6 +145,12 @@ int on_passfd_stream(struct ipc_chan *c, struct ipc_msg *m, void *data, struct k
 	if (family < 0)
 		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -ENOTSUP,
 				"the agent has no passfd listener");
+	else if (!x->o.passfd_direct)
+		/* Pipe mode: an honest front-end hands every stream to the
+		 * monitor; one that sends it here anyway fails the request. */
+		kerr_set_status(&e, GRPC_INVALID_ARGUMENT, -EPERM,
+				"agent.passfd_direct is off: a host stream is never a "
+				"process's own fd");
 	else if (stream_sock_check(fd, family, &e) < 0)
 		;
 	else if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)

@@ -7,11 +7,14 @@
 # shaped as runtime-rs sends them (Container::create: exec_id "", the three
 # ports; start: StartContainer then WaitProcess at once, passfd_io_wait).
 # Stand-alone the listener is a unix socket (kata-agent --passfd-addr);
-# over vsock only where the host has vsock loopback. Prints TAP.
+# over vsock only where the host has vsock loopback. The default mode is
+# upstream's (the process keeps pipes, the monitor splices them into the
+# streams); t_direct and t_policy run with agent.passfd_direct (ours: the
+# streams ARE the process's stdout/stderr). Prints TAP.
 #
 #   passfd.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE   (KATA_PASSFD_PEER in the environment)
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 20
+plan 22
 suite_requires
 peer=${KATA_PASSFD_PEER:-}
 [ -x "$peer" ] || { fail_rest "KATA_PASSFD_PEER is not the passfd-peer binary"; exit 0; }
@@ -55,6 +58,25 @@ pdiag() { { diag "$1"; echo "-- peer"; cat "$work/$1.peer"; echo "-- wait status
 sha() { sha256sum <"$1" | cut -d' ' -f1; }
 fe_fds() { ls "/proc/$(child_named "$agent_pid" kata-agent-fron)/fd" 2>/dev/null | wc -l; }
 
+# host_closes ID PORT WHAT: `yes` writes into the stream of PORT, whose
+# host side reads for a second and closes it: the writer dies of SIGPIPE
+# (WaitProcess 141), nothing hangs, the executor and front-end are left with
+# no more fds than before.
+host_closes() {
+  local id=$1 port=$2 what=$3 x_fds fe_fds0 b
+  x_fds=$(ls "/proc/$executor_pid/fd" | wc -l)
+  fe_fds0=$(fe_fds)
+  b=$(bundle "$id" sh -c 'yes; exit $?')
+  peer_start "$id" --out "$port" /dev/null -t 1 && pf_create "$id" "$b" 0 "$port" 0 && pf_start "$id"
+  wait "$peer_pid"
+  pf_wait "$id"
+  rc=$?
+  pf_remove "$id"
+  check "$what: the writer dies of SIGPIPE (WaitProcess 141), the agent serves on, the executor and front-end hold no more fds than before (executor $x_fds -> $(ls "/proc/$executor_pid/fd" | wc -l), front-end $fe_fds0 -> $(fe_fds))" \
+    "$(pdiag "$id")" eval '[ $rc -eq 0 ] && [ "$(cat "$work/$id.status")" = 141 ] && ctl check >/dev/null &&
+      [ "$(ls "/proc/$executor_pid/fd" | wc -l)" -le "$x_fds" ] && [ "$(fe_fds)" -le "$fe_fds0" ]'
+}
+
 t_streams() {
   agent_start passfd || return
   local b
@@ -73,6 +95,22 @@ t_streams() {
   check "ReadStdout of a stream that went to the host answers at once with no data (EOF)" \
     "$(cat "$work/big.read")" eval '[ $rc -eq 0 ] && [ -z "$(jq -r ".data // empty" "$work/big.read")" ]'
   pf_remove big
+
+  # the nginx case (error_log /dev/stderr, access.log a link to
+  # /dev/stdout): a program that opens /dev/stdout, /dev/stderr or a link
+  # to them writes into the host's streams, since they are pipes
+  b=$(bundle devout sh -c 'ln -s /dev/stdout /tmp/access.log && echo via-link >/tmp/access.log &&
+    echo via-dev-stdout >/dev/stdout && echo via-dev-stderr >/dev/stderr && echo via-proc >/proc/self/fd/1')
+  peer_start devout --out 5081 "$work/devout.out" --err 5082 "$work/devout.serr" &&
+    pf_create devout "$b" 0 5081 5082 && pf_start devout && pf_wait devout && wait "$peer_pid"
+  rc=$?
+  check "default mode: a process that opens /dev/stdout, /dev/stderr, /proc/self/fd/1 or a link to /dev/stdout writes into the host's streams (pipes, upstream's semantics), WaitProcess 0" \
+    "$(pdiag devout; cat "$work/devout.out" "$work/devout.serr"; grep -a "process init added" "$work/agent.log" | tail -n 2)" \
+    eval '[ $rc -eq 0 ] && [ "$(cat "$work/devout.status")" = 0 ] &&
+      [ "$(cat "$work/devout.out")" = "$(printf "via-link\nvia-dev-stdout\nvia-proc")" ] &&
+      [ "$(cat "$work/devout.serr")" = via-dev-stderr ] &&
+      grep -q "process init added: pid [0-9]*, pipes\"" "$work/agent.log" && ! grep -q "on host streams" "$work/agent.log"'
+  pf_remove devout
 
   # stdin: 4 MiB through cat, both ways on host streams
   head -c 4194304 /dev/urandom >"$work/in.bin"
@@ -163,7 +201,7 @@ t_restart() {
   touch "$work/stream.go"
   [ $rc -eq 0 ] && pf_wait stream && wait "$peer_pid"
   rc=$?
-  check "front-end SIGKILLed mid-stream (1 of 32 MiB read): every byte arrives (checksum), WaitProcess through the new front-end" \
+  check "default mode (pipes, monitor splice): front-end SIGKILLed mid-stream (1 of 32 MiB read): every byte arrives (checksum), WaitProcess through the new front-end" \
     "$(pdiag stream)" eval '[ $rc -eq 0 ] && [ "$fe_new" != "$fe_old" ] && [ "$(cat "$work/stream.status")" = 0 ] &&
       [ "$(sha "$work/stream.out")" = "$(cut -d" " -f1 "$work/stream.serr")" ]'
   agent_stop
@@ -188,19 +226,8 @@ t_attacks() {
   wait "$owner_peer" 2>/dev/null
 
   # the host closes its stdout stream while the container writes: the
-  # writer gets SIGPIPE, as when upstream's copy task ends; nothing hangs
-  local x_fds fe_fds0
-  x_fds=$(ls "/proc/$executor_pid/fd" | wc -l)
-  fe_fds0=$(fe_fds)
-  b=$(bundle yes sh -c 'yes; exit $?')
-  peer_start yes --out 5031 /dev/null -t 1 && pf_create yes "$b" 0 5031 0 && pf_start yes
-  wait "$peer_pid"
-  pf_wait yes
-  rc=$?
-  pf_remove yes
-  check "the host closes its stream: the writer dies of SIGPIPE (WaitProcess 141), the agent serves on, the executor and front-end hold no more fds than before (executor $x_fds -> $(ls "/proc/$executor_pid/fd" | wc -l), front-end $fe_fds0 -> $(fe_fds))" \
-    "$(pdiag yes)" eval '[ $rc -eq 0 ] && [ "$(cat "$work/yes.status")" = 141 ] && ctl check >/dev/null &&
-      [ "$(ls "/proc/$executor_pid/fd" | wc -l)" -le "$x_fds" ] && [ "$(fe_fds)" -le "$fe_fds0" ]'
+  # monitor closes the pipe's read end, as when upstream's copy task ends
+  host_closes yes 5031 "default mode, the host closes its stream (the monitor closes the pipe)"
 
   # 300 connections that are never named, each sending 64 KiB of garbage
   local before after
@@ -251,11 +278,12 @@ t_attacks() {
   agent_stop
 }
 
-# The container's stdout and stderr ARE the host's streams (no pipe, no
-# relay): what a container process can do with them, and that no agent
-# process keeps a copy (the host's EOF is the process's close, as with a pipe).
+# agent.passfd_direct: the container's stdout and stderr ARE the host's
+# streams (no pipe, no relay): what a container process can do with them,
+# and that no agent process keeps a copy (the host's EOF is the process's
+# close, as with a pipe).
 t_direct() {
-  agent_start direct || return
+  agent_cmdline="agent.passfd_direct=1" agent_start direct || return
   local b ino holders
   b=$(bundle probe /bin/passfd_probe)
   if ! gcc -static -O2 -Wall -o "$b/rootfs/bin/passfd_probe" "$(dirname "$0")/passfd_probe.c" 2>"$work/gcc.err"; then
@@ -285,15 +313,21 @@ t_direct() {
   rc=$?
   check "the probe killed: the host reads the stream's EOF (nothing else held it open)" \
     "$(pdiag probe)" eval '[ $rc -eq 0 ]'
+
+  # the host closes the stream the writer holds as its own fd 1: SIGPIPE
+  # from the kernel, as with a pipe
+  host_closes dyes 5073 "direct mode, the host closes its stream (the writer's own fd 1)"
   agent_stop
 }
 
 # With an agent policy the executor handles CreateContainer and ExecProcess
-# once the policy process answered, after the streams sent ahead of them.
+# once the policy process answered, after the streams sent ahead of them
+# (agent.passfd_direct, here from the config file).
 t_policy() {
   local pol b x
   pol="$(cd "$(dirname "$0")/../../policy/agent" && pwd)"
-  agent_toml="policy_file = \"$pol/no-exec.rego\"" agent_start policy || return
+  agent_toml="policy_file = \"$pol/no-exec.rego\"
+passfd_direct = true" agent_start policy || return
   b=$(bundle pol sh -c 'echo out-under-policy; echo err-under-policy >&2')
   peer_start pol --out 5091 "$work/pol.out" --err 5092 "$work/pol.serr" &&
     pf_create pol "$b" 0 5091 5092 && pf_start pol && pf_wait pol && wait "$peer_pid"

@@ -73,8 +73,13 @@ t_metrics() {
   fi
   local mon launcher
   mon=$(child_named "$executor_pid" kata-agent-moni)
-  # kata-agent-launcher once idle after the start, the executor's fork before
-  launcher=$(child_named "$mon" kata-agent-laun || child_named "$mon" kata-agent-exec)
+  # kata-agent-launcher once idle after the start, the executor's fork
+  # before: it may exec between the two lookups (200 ms after the start,
+  # about when the container says ready), so look again until one finds it.
+  for _ in $(seq 1 50); do
+    launcher=$(child_named "$mon" kata-agent-laun || child_named "$mon" kata-agent-exec) && break
+    sleep 0.1
+  done
 
   ctl call AgentService/GetMetrics '{}' >"$out" 2>&1
   rc=$?
@@ -100,7 +105,7 @@ t_metrics() {
   done
   check "kata_agent_* families for parent, frontend, executor and the container's monitor (their start times match their pids)" \
     "$why" want "$ok" 1
-  check "the container's launcher is there too (pid ${launcher:-none found})" "launcher pid ${launcher:-none}" \
+  check "the container's launcher is there too (pid ${launcher:-none found})" "launcher pid ${launcher:-none}; monitor $mon; $(for p in $(descendants "$executor_pid"); do echo "$p<-$(ppid_of "$p"):$(comm_of "$p")"; done | tr '\n' ' ')" \
     eval '[ -n "$launcher" ] && [ "$(metric_value "$txt" "kata_agent_start_time_seconds{process=\"launcher\",container_id=\"ms\"}")" = "$(start_time "$launcher")" ]'
   check "the monitor's max_fds is its RLIMIT_NOFILE" "$(grep "^Max open files" "/proc/$mon/limits")" \
     want "$(metric_value "$txt" "kata_agent_max_fds{process=\"monitor\",container_id=\"ms\"}")" \
@@ -181,7 +186,8 @@ EOF
   chmod +x "$work/netns.sh"
   setsid unshare -m -n --propagation private -- "$work/netns.sh" >"$work/agent.log" 2>&1 </dev/null &
   agent_pid=$!
-  for _ in $(seq 1 150); do
+  # 400 links take the rtnl lock 400 times: seconds on a loaded machine
+  for _ in $(seq 1 600); do
     [ -S "$work/agent.sock" ] && ctl check >/dev/null 2>&1 && break
     sleep 0.1
   done

@@ -161,7 +161,9 @@ agent_start() {
       frontend_pid=$(child_named "$agent_pid" kata-agent-fron)
       spawner_pid=$(child_named "$executor_pid" kata-agent-exec)
       policy_pid=$(child_named "$agent_pid" kata-agent-pol)
-      return 0
+      # one /proc scan can miss a process (seen once under heavy load):
+      # look again rather than go on without the executor's pid
+      [ -n "$executor_pid" ] && [ -n "$frontend_pid" ] && return 0
     fi
     [ -e "/proc/$agent_pid" ] || break
     sleep 0.1

@@ -6,10 +6,7 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "cleanup.h"
 #include "grpc_status.h"
 #include "rpc_catalog.h"
 
@@ -63,52 +60,5 @@ int endpoints_blocked_types(const struct agent_options *policy, enum ipc_role to
 			return -ENOSPC;
 		n += (size_t)w;
 	}
-	return 0;
-}
-
-bool endpoints_name_valid(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9')))
-			return false;
-	return true;
-}
-
-int endpoints_parse_list(struct agent_options *o, const char *list)
-{
-	o->endpoints_restricted = true;
-	if (!*list)
-		return 0;
-	size_t n = 1;
-	for (const char *c = list; *c; c++)
-		n += *c == ',';
-	char **names = calloc(n, sizeof(char *));
-	cleanup_free char *copy = strdup(list);
-	if (!names || !copy) {
-		free(names);
-		return -ENOMEM;
-	}
-	size_t k = 0;
-	int r = 0;
-	char *p = copy;
-	for (char *tok = strsep(&p, ","); tok && r == 0; tok = strsep(&p, ",")) {
-		if (!endpoints_name_valid(tok))
-			r = -EINVAL;
-		else if (!(names[k] = strdup(tok)))
-			r = -ENOMEM;
-		else
-			k++;
-	}
-	if (r < 0) {
-		for (size_t i = 0; i < k; i++)
-			free(names[i]);
-		free(names);
-		return r;
-	}
-	o->allowed_endpoints = names;
-	o->n_allowed_endpoints = k;
 	return 0;
 }

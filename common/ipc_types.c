@@ -4,11 +4,12 @@
  * protobuf decode of the payloads it types (ipc.h).
  *
  * Built twice (common/meson.build): as is, for every process that decodes
- * protobuf, and with IPC_TYPES_NO_PROTOBUF for the monitor, which decodes
- * none: its rows then name no descriptor and no RPC, so it links neither
+ * protobuf, and with IPC_TYPES_NO_PROTOBUF for the monitor and the parent,
+ * which decode none (every message they send or receive is a fixed struct or
+ * bytes): their rows then name no descriptor and no RPC, so they link neither
  * the agent API's descriptors (~48 KiB of pointers a PIE relocates at every
- * start) nor libprotobuf-c, and its whole table is read-only data it shares
- * with every other monitor (doc/benchmarks.md "Issue 14, memory part, round
+ * start) nor libprotobuf-c, and the whole table is read-only data (shared
+ * by every monitor; doc/benchmarks.md "Issue 14, memory part, round
  * 2"). Same rows, same numbers, bounds, fd rules and checks in both.
  *
  * The rows are dense (in the file's order) behind a byte index by number,

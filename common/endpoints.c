@@ -21,15 +21,15 @@ static const char *request_type(const char *method)
 int ipc_endpoint_check(const struct agent_options *policy, uint32_t type, struct kerr *err)
 {
 	const struct ipc_type_desc *d = ipc_type_info(type);
-	const char *first = d && d->rpcs[0] ? request_type(d->rpcs[0]) : NULL;
+	const char *first = d && ipc_type_rpc(d, 0) ? request_type(ipc_type_rpc(d, 0)) : NULL;
 	if (!d || (!first && !d->internal))
 		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EACCES,
 				       "%s is blocked by policy: it serves no known endpoint",
 				       ipc_type_name(type));
 	if (d->internal || !policy->endpoints_restricted)
 		return 0;
-	for (size_t i = 0; i < IPC_MAX_RPCS && d->rpcs[i]; i++) {
-		const char *req = request_type(d->rpcs[i]);
+	for (size_t i = 0; ipc_type_rpc(d, i); i++) {
+		const char *req = request_type(ipc_type_rpc(d, i));
 		if (req && options_endpoint_allowed(policy, req))
 			return 0;
 	}

@@ -6,10 +6,7 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "cleanup.h"
 #include "grpc_status.h"
 #include "rpc_catalog.h"
 
@@ -24,15 +21,15 @@ static const char *request_type(const char *method)
 int ipc_endpoint_check(const struct agent_options *policy, uint32_t type, struct kerr *err)
 {
 	const struct ipc_type_desc *d = ipc_type_info(type);
-	const char *first = d && d->rpcs[0] ? request_type(d->rpcs[0]) : NULL;
+	const char *first = d && ipc_type_rpc(d, 0) ? request_type(ipc_type_rpc(d, 0)) : NULL;
 	if (!d || (!first && !d->internal))
 		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EACCES,
 				       "%s is blocked by policy: it serves no known endpoint",
 				       ipc_type_name(type));
 	if (d->internal || !policy->endpoints_restricted)
 		return 0;
-	for (size_t i = 0; i < IPC_MAX_RPCS && d->rpcs[i]; i++) {
-		const char *req = request_type(d->rpcs[i]);
+	for (size_t i = 0; ipc_type_rpc(d, i); i++) {
+		const char *req = request_type(ipc_type_rpc(d, i));
 		if (req && options_endpoint_allowed(policy, req))
 			return 0;
 	}
@@ -63,52 +60,5 @@ int endpoints_blocked_types(const struct agent_options *policy, enum ipc_role to
 			return -ENOSPC;
 		n += (size_t)w;
 	}
-	return 0;
-}
-
-bool endpoints_name_valid(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9')))
-			return false;
-	return true;
-}
-
-int endpoints_parse_list(struct agent_options *o, const char *list)
-{
-	o->endpoints_restricted = true;
-	if (!*list)
-		return 0;
-	size_t n = 1;
-	for (const char *c = list; *c; c++)
-		n += *c == ',';
-	char **names = calloc(n, sizeof(char *));
-	cleanup_free char *copy = strdup(list);
-	if (!names || !copy) {
-		free(names);
-		return -ENOMEM;
-	}
-	size_t k = 0;
-	int r = 0;
-	char *p = copy;
-	for (char *tok = strsep(&p, ","); tok && r == 0; tok = strsep(&p, ",")) {
-		if (!endpoints_name_valid(tok))
-			r = -EINVAL;
-		else if (!(names[k] = strdup(tok)))
-			r = -ENOMEM;
-		else
-			k++;
-	}
-	if (r < 0) {
-		for (size_t i = 0; i < k; i++)
-			free(names[i]);
-		free(names);
-		return r;
-	}
-	o->allowed_endpoints = names;
-	o->n_allowed_endpoints = k;
 	return 0;
 }

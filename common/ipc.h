@@ -110,7 +110,7 @@ enum ipc_payload_kind {
 	IPC_PAYLOAD_FIXED,      /* exactly one struct ipc_<struct_name> */
 	IPC_PAYLOAD_FIXED_TAIL, /* the struct, then bytes */
 	IPC_PAYLOAD_BYTES,
-	IPC_PAYLOAD_PROTOBUF, /* a packed message of descriptor pb */
+	IPC_PAYLOAD_PROTOBUF, /* a packed message of descriptor ipc_type_pb */
 };
 
 /* RPCs one message serves at most (CLOSE_STDIN_REQ: CloseStdin, WriteStdin). */
@@ -120,33 +120,42 @@ enum ipc_payload_kind {
  * for its struct). */
 typedef int (*ipc_check_fn)(const void *p, size_t len, struct kerr *err);
 
-/* Longest type name (REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ) and payload
- * struct name, NUL included (checked when the table is built). */
+/* Longest type name (REMOVE_STALE_VIRTIOFS_SHARE_MOUNTS_REQ), payload
+ * struct name and method name (RemoveStaleVirtiofsShareMounts), NUL
+ * included (checked when the table is built). */
 #define IPC_TYPE_NAME_MAX 40
 #define IPC_STRUCT_NAME_MAX 32
+#define IPC_RPC_NAME_MAX 32
 
-/* One row of ipc_messages.def (the table: ipc_types.c). Text inline, no
- * pointer but the protobuf half (pb, rpcs): the rows need no relocation
- * when a PIE starts. ipc_types.c is built twice: with that half (common_dep)
- * and without it (IPC_TYPES_NO_PROTOBUF, common_noproto_dep: the monitor,
- * which decodes no protobuf and links no descriptor; pb is then NULL and
- * rpcs empty in every row). */
+/* One row of ipc_messages.def (the table: ipc_types.c). Text inline and no
+ * pointer at all: the rows are read-only data a PIE does not relocate, so
+ * no process copies them at start. The protobuf half (the descriptor, the
+ * methods) is read through ipc_type_pb and ipc_type_rpc. ipc_types.c is
+ * built twice: with that half (common_dep) and without it
+ * (IPC_TYPES_NO_PROTOBUF, common_noproto_dep: the monitor and the parent,
+ * which decode no protobuf and link no descriptor; ipc_type_pb is then NULL
+ * and ipc_type_rpc NULL for every row). */
 struct ipc_type_desc {
 	uint32_t type;
 	char name[IPC_TYPE_NAME_MAX]; /* "PING" */
 	unsigned from, to;            /* IPC_ROLE_BIT masks: who sends it, who receives it */
 	enum ipc_payload_kind kind;
 	char struct_name[IPC_STRUCT_NAME_MAX]; /* FIXED, FIXED_TAIL: "ipc_ping"; else "" */
-	const ProtobufCMessageDescriptor *pb;  /* PROTOBUF; else NULL */
 	uint32_t min_len, max_len;             /* payload bounds, inclusive */
 	enum ipc_fd_rule fd;
 	bool big;       /* may use a memfd payload above IPC_MAX_INLINE */
 	uint32_t reply; /* IPC_NONE unless a request (then: id required) */
-	/* grpc.AgentService methods a front-end request serves, NULL-ended;
-	 * none with internal (PING) or for what the front-end does not send */
-	const char *rpcs[IPC_MAX_RPCS + 1];
+	/* ipc_type_rpc's names, "" past the last */
+	char rpc_names[IPC_MAX_RPCS][IPC_RPC_NAME_MAX];
 	bool internal;
 };
+
+/* The descriptor of a PROTOBUF row's payload; NULL for other rows. */
+const ProtobufCMessageDescriptor *ipc_type_pb(const struct ipc_type_desc *d);
+/* The grpc.AgentService methods a front-end request serves, i from 0,
+ * NULL past the last; none with internal (PING) or for what the front-end
+ * does not send. */
+const char *ipc_type_rpc(const struct ipc_type_desc *d, size_t i);
 
 /* The row's field check (CHECK(x): ipc_check_x), NULL for NO_CHECK. */
 ipc_check_fn ipc_type_check(const struct ipc_type_desc *d);

@@ -4,11 +4,12 @@
  * protobuf decode of the payloads it types (ipc.h).
  *
  * Built twice (common/meson.build): as is, for every process that decodes
- * protobuf, and with IPC_TYPES_NO_PROTOBUF for the monitor, which decodes
- * none: its rows then name no descriptor and no RPC, so it links neither
+ * protobuf, and with IPC_TYPES_NO_PROTOBUF for the monitor and the parent,
+ * which decode none (every message they send or receive is a fixed struct or
+ * bytes): their rows then name no descriptor and no RPC, so they link neither
  * the agent API's descriptors (~48 KiB of pointers a PIE relocates at every
- * start) nor libprotobuf-c, and its whole table is read-only data it shares
- * with every other monitor (doc/benchmarks.md "Issue 14, memory part, round
+ * start) nor libprotobuf-c, and the whole table is read-only data (shared
+ * by every monitor; doc/benchmarks.md "Issue 14, memory part, round
  * 2"). Same rows, same numbers, bounds, fd rules and checks in both.
  *
  * The rows are dense (in the file's order) behind a byte index by number,
@@ -56,10 +57,9 @@ _Static_assert(ROWS < 255, "the row index is a byte");
 #define RPC(m) .internal = false
 #define RPCS(a, b) .internal = false
 #else
-#define PROTOBUF_MAX(d, hi) \
-	.kind = IPC_PAYLOAD_PROTOBUF, .pb = &d##__descriptor, .min_len = 0, .max_len = (hi)
-#define RPC(m) .rpcs = { #m }
-#define RPCS(a, b) .rpcs = { #a, #b }
+#define PROTOBUF_MAX(d, hi) .kind = IPC_PAYLOAD_PROTOBUF, .min_len = 0, .max_len = (hi)
+#define RPC(m) .rpc_names = { #m }
+#define RPCS(a, b) .rpc_names = { #a, #b }
 #endif
 #define PROTOBUF(d) PROTOBUF_MAX(d, IPC_MAX_PAYLOAD)
 #define NO_FD IPC_FD_NONE
@@ -87,12 +87,31 @@ static const struct ipc_type_desc types[ROWS] = {
 };
 #undef IPC_MSG
 
-/* The checks apart: function pointers, relocated at start, a page at most. */
+/* The checks and the descriptors apart: pointers, relocated at start, a
+ * page or two; the rows above stay read-only data no process copies. */
 #define IPC_MSG(n, num, f, t, payload, fds, flags, rep, rpcs_, chk) [ROW_##n] = chk,
 static const ipc_check_fn checks[ROWS] = {
 #include "ipc_messages.def"
 };
 #undef IPC_MSG
+
+#ifndef IPC_TYPES_NO_PROTOBUF
+#undef NO_PAYLOAD
+#undef FIXED
+#undef FIXED_TAIL
+#undef BYTES
+#undef PROTOBUF_MAX
+#define NO_PAYLOAD NULL
+#define FIXED(T) NULL
+#define FIXED_TAIL(T, lo, hi) NULL
+#define BYTES(lo, hi) NULL
+#define PROTOBUF_MAX(d, hi) &d##__descriptor
+#define IPC_MSG(n, num, f, t, payload, ...) [ROW_##n] = payload,
+static const ProtobufCMessageDescriptor *const pbs[ROWS] = {
+#include "ipc_messages.def"
+};
+#undef IPC_MSG
+#endif
 
 /* Row + 1 by number; 0: no such type. */
 #define IPC_MSG(n, num, ...) [num] = ROW_##n + 1,
@@ -119,6 +138,17 @@ static const uint8_t row_of[IPC_TYPE_LIMIT] = {
 	_Static_assert(sizeof(#n) <= IPC_TYPE_NAME_MAX, #n ": name too long");
 #include "ipc_messages.def"
 #undef IPC_MSG
+#undef RPC
+#undef RPCS
+#undef INTERNAL
+#undef NO_RPC
+#define RPC(m) _Static_assert(sizeof(#m) <= IPC_RPC_NAME_MAX, #m ": method name too long");
+#define RPCS(a, b) RPC(a) RPC(b)
+#define INTERNAL
+#define NO_RPC
+#define IPC_MSG(n, num, f, t, payload, fds, flags, rep, rpcs_, chk) rpcs_
+#include "ipc_messages.def"
+#undef IPC_MSG
 
 const struct ipc_type_desc *ipc_type_info(uint32_t type)
 {
@@ -138,9 +168,19 @@ ipc_check_fn ipc_type_check(const struct ipc_type_desc *d)
 	return checks[d - types];
 }
 
+const char *ipc_type_rpc(const struct ipc_type_desc *d, size_t i)
+{
+	return i < IPC_MAX_RPCS && d->rpc_names[i][0] ? d->rpc_names[i] : NULL;
+}
+
 #ifdef IPC_TYPES_NO_PROTOBUF
 
 /* No row names a descriptor: nothing is ever decoded. */
+const ProtobufCMessageDescriptor *ipc_type_pb(const struct ipc_type_desc *d)
+{
+	return NULL;
+}
+
 int ipc_msg_decode(struct ipc_msg *m, struct kerr *err)
 {
 	return 0;
@@ -152,19 +192,25 @@ void ipc_msg_free_decoded(void *in)
 
 #else
 
+const ProtobufCMessageDescriptor *ipc_type_pb(const struct ipc_type_desc *d)
+{
+	return pbs[d - types];
+}
+
 int ipc_msg_decode(struct ipc_msg *m, struct kerr *err)
 {
 	const struct ipc_type_desc *d = ipc_type_info(m->hdr.type);
-	if (m->in_decoded || !d || !d->pb)
+	const ProtobufCMessageDescriptor *pb = d ? ipc_type_pb(d) : NULL;
+	if (m->in_decoded || !pb)
 		return 0;
-	ProtobufCMessage *msg = protobuf_c_message_unpack(d->pb, NULL, m->len, m->payload);
+	const char *what = ipc_type_rpc(d, 0) ? ipc_type_rpc(d, 0) : d->name;
+	ProtobufCMessage *msg = protobuf_c_message_unpack(pb, NULL, m->len, m->payload);
 	if (!msg)
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				       "%s: the request is not a valid %s",
-				       d->rpcs[0] ? d->rpcs[0] : d->name, d->pb->short_name);
+				       "%s: the request is not a valid %s", what, pb->short_name);
 	if (pbwire_check(msg, err) < 0) {
 		protobuf_c_message_free_unpacked(msg, NULL);
-		return kerr_prefix(err, "%s", d->rpcs[0] ? d->rpcs[0] : d->name);
+		return kerr_prefix(err, "%s", what);
 	}
 	m->in = msg;
 	m->in_decoded = true;

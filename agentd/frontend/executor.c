@@ -54,11 +54,11 @@ static const struct kerr *reply_failure(struct ipc_msg *m, struct kerr *failure)
 	struct kerr why = { 0 };
 	if (ipc_msg_decode(m, &why) < 0) {
 		const struct ipc_type_desc *d = ipc_type_info(m->hdr.type);
-		log_error("the executor's %s of %zu bytes does not decode", d->pb->short_name,
-			  m->len);
+		log_error("the executor's %s of %zu bytes does not decode",
+			  ipc_type_pb(d)->short_name, m->len);
 		kerr_set_status(failure, GRPC_INTERNAL, -EPROTO,
-				"the executor's %s (%zu bytes) does not decode", d->pb->short_name,
-				m->len);
+				"the executor's %s (%zu bytes) does not decode",
+				ipc_type_pb(d)->short_name, m->len);
 		return failure;
 	}
 	return NULL;
@@ -156,7 +156,7 @@ static int executor_send(struct frontend *fe, struct ttrpc_call *call, uint32_t 
 	const struct ipc_type_desc *d = ipc_type_info(type);
 	/* A forward answers with the reply as it is: OK or a message. */
 	const struct ipc_type_desc *rep = d ? ipc_type_info(d->reply) : NULL;
-	if (!rep || (!fn && !cfn && rep->type != IPC_OK && !rep->pb))
+	if (!rep || (!fn && !cfn && rep->type != IPC_OK && !ipc_type_pb(rep)))
 		return kerr_set_status(err, GRPC_INTERNAL, -EINVAL, "%s cannot be forwarded",
 				       ipc_type_name(type));
 	if (!fe->exec)

@@ -71,10 +71,9 @@
 struct parent {
 	struct loop *loop;
 	struct agent_options opts;
-	char executor_path[PATH_MAX];
-	char frontend_path[PATH_MAX];
-	char monitor_path[PATH_MAX];
-	char policy_path[PATH_MAX];
+	/* The helpers' binaries, malloc'd: four PATH_MAX arrays here were 16
+	 * KiB of the stack PID 1 keeps for the pod's life (main's frame). */
+	char *executor_path, *frontend_path, *monitor_path, *policy_path;
 	/* Passed to the executor for the container path. */
 	const char *shared_dir, *cgroup_parent;
 	const char *pause_bundle; /* the guest image's pause bundle (guest pull) */
@@ -643,22 +642,25 @@ static void on_option_warning(const char *option, const char *value, const char 
 
 /* Where a helper binary is: --libexec-dir when given (only there), else
  * helper_path_find's places. */
-static int find_helper(const char *libexec_dir, const char *name, const char *subdir, char *out,
-		       size_t len, struct kerr *err)
+static int find_helper(const char *libexec_dir, const char *name, const char *subdir, char **out,
+		       struct kerr *err)
 {
+	char path[PATH_MAX];
 	if (libexec_dir) {
-		int n = snprintf(out, len, "%s/%s", libexec_dir, name);
-		if (n > 0 && (size_t)n < len && helper_path_is_exec(out))
-			return 0;
-		return kerr_set(err, -ENOENT, "%s not found or not executable in --libexec-dir %s",
-				name, libexec_dir);
+		int n = snprintf(path, sizeof(path), "%s/%s", libexec_dir, name);
+		if (n <= 0 || (size_t)n >= sizeof(path) || !helper_path_is_exec(path))
+			return kerr_set(err, -ENOENT,
+					"%s not found or not executable in --libexec-dir %s", name,
+					libexec_dir);
+	} else if (helper_path_find(name, subdir, path, sizeof(path)) < 0) {
+		return kerr_set(err, -ENOENT,
+				"%s not found next to kata-agent, in the build tree, or in %s "
+				"(use --libexec-dir)",
+				name, KATA_LIBEXECDIR);
 	}
-	if (helper_path_find(name, subdir, out, len) == 0)
-		return 0;
-	return kerr_set(err, -ENOENT,
-			"%s not found next to kata-agent, in the build tree, or in %s "
-			"(use --libexec-dir)",
-			name, KATA_LIBEXECDIR);
+	if (!(*out = strdup(path)))
+		return kerr_set(err, -ENOMEM, "out of memory");
+	return 0;
 }
 
 /* The allowed list travels on the front-end's argv, comma-joined. */
@@ -872,14 +874,10 @@ static int parent_prepare(struct parent *p, const char *initdata, struct kerr *e
 static int find_helpers(struct parent *p, const char *libexec, struct kerr *err)
 {
 	if (join_endpoints(p, err) < 0 ||
-	    find_helper(libexec, "kata-agent-executor", "executor", p->executor_path,
-			sizeof(p->executor_path), err) < 0 ||
-	    find_helper(libexec, "kata-agent-frontend", "frontend", p->frontend_path,
-			sizeof(p->frontend_path), err) < 0 ||
-	    find_helper(libexec, "kata-agent-monitor", "monitor", p->monitor_path,
-			sizeof(p->monitor_path), err) < 0 ||
-	    find_helper(libexec, "kata-agent-policy", "policy", p->policy_path,
-			sizeof(p->policy_path), err) < 0) {
+	    find_helper(libexec, "kata-agent-executor", "executor", &p->executor_path, err) < 0 ||
+	    find_helper(libexec, "kata-agent-frontend", "frontend", &p->frontend_path, err) < 0 ||
+	    find_helper(libexec, "kata-agent-monitor", "monitor", &p->monitor_path, err) < 0 ||
+	    find_helper(libexec, "kata-agent-policy", "policy", &p->policy_path, err) < 0) {
 		log_error("%s", err->msg);
 		return -1;
 	}
@@ -990,6 +988,10 @@ static void parent_release(struct parent *p)
 			unlink(p->passfd_addr.path);
 	}
 	free(p->endpoints);
+	free(p->executor_path);
+	free(p->frontend_path);
+	free(p->monitor_path);
+	free(p->policy_path);
 	options_free(&p->opts);
 }
 

@@ -197,7 +197,8 @@ static int handle(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr
 		    ipc_role_name(ipc_chan_peer(c)));
 	/* A request came with an id and, when it is protobuf, decoded. */
 	FUZZ_ASSERT(d->reply == IPC_NONE || m->hdr.id, "%s handled without an id", d->name);
-	FUZZ_ASSERT(!d->pb || d->reply == IPC_NONE || m->in, "%s handled undecoded", d->name);
+	FUZZ_ASSERT(!ipc_type_pb(d) || d->reply == IPC_NONE || m->in, "%s handled undecoded",
+		    d->name);
 	check_msg(m);
 	unsigned n = S.handled++;
 	if (m->nfds && (n & 1))

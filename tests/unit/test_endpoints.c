@@ -29,11 +29,11 @@ TEST(every_declared_rpc_is_a_method)
 {
 	unsigned seen = 0;
 	for (const struct ipc_type_desc *d = NULL; (d = ipc_type_next(d));) {
-		for (size_t i = 0; i < IPC_MAX_RPCS && d->rpcs[i]; i++) {
+		for (size_t i = 0; ipc_type_rpc(d, i); i++) {
 			seen++;
-			if (!method(d->rpcs[i])) {
+			if (!method(ipc_type_rpc(d, i))) {
 				printf("# %s serves %s, which grpc.AgentService lacks\n", d->name,
-				       d->rpcs[i]);
+				       ipc_type_rpc(d, i));
 				*tap_failed = 1;
 			}
 		}
@@ -48,21 +48,23 @@ TEST(protobuf_payloads_are_the_rpcs_messages)
 	unsigned seen = 0;
 	for (const struct ipc_type_desc *d = NULL; (d = ipc_type_next(d));) {
 		const struct ipc_type_desc *rep = ipc_type_info(d->reply);
-		for (size_t i = 0; i < IPC_MAX_RPCS && d->rpcs[i]; i++) {
-			const struct rpc_method *m = method(d->rpcs[i]);
+		const ProtobufCMessageDescriptor *in = ipc_type_pb(d);
+		const ProtobufCMessageDescriptor *out = rep ? ipc_type_pb(rep) : NULL;
+		for (size_t i = 0; ipc_type_rpc(d, i); i++) {
+			const struct rpc_method *m = method(ipc_type_rpc(d, i));
 			if (!m)
 				continue;
-			if (d->pb && d->pb != m->input) {
-				printf("# %s carries %s, %s takes %s\n", d->name, d->pb->name,
-				       d->rpcs[i], m->input->name);
+			if (in && in != m->input) {
+				printf("# %s carries %s, %s takes %s\n", d->name, in->name,
+				       ipc_type_rpc(d, i), m->input->name);
 				*tap_failed = 1;
 			}
-			if (rep && rep->pb && rep->pb != m->output) {
+			if (out && out != m->output) {
 				printf("# %s answers %s with %s, the RPC answers %s\n", rep->name,
-				       d->name, rep->pb->name, m->output->name);
+				       d->name, out->name, m->output->name);
 				*tap_failed = 1;
 			}
-			seen += d->pb != NULL || (rep && rep->pb);
+			seen += in != NULL || out != NULL;
 		}
 	}
 	CHECK(seen >= 12);

@@ -133,7 +133,7 @@ static int payload_ok(const struct ipc_type_desc *d, const char *cell)
 		ok &= contains(cell, "bytes", d->name, "payload");
 		break;
 	case IPC_PAYLOAD_PROTOBUF:
-		snprintf(want, sizeof(want), "protobuf `%s`", d->pb->name);
+		snprintf(want, sizeof(want), "protobuf `%s`", ipc_type_pb(d)->name);
 		ok &= contains(cell, want, d->name, "payload");
 		break;
 	}

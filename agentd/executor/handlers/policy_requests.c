@@ -22,7 +22,8 @@
 static const struct rpc_method *method_of(uint32_t type)
 {
 	const struct ipc_type_desc *d = ipc_type_info(type);
-	return d && d->rpcs[0] ? rpc_catalog_find("grpc.AgentService", d->rpcs[0]) : NULL;
+	const char *rpc = d ? ipc_type_rpc(d, 0) : NULL;
+	return rpc ? rpc_catalog_find("grpc.AgentService", rpc) : NULL;
 }
 
 const char *policy_request_endpoint(uint32_t type)
@@ -141,7 +142,7 @@ json_t *policy_request_input(const struct ipc_msg *m, struct kerr *err)
 				ipc_type_name(m->hdr.type));
 		return NULL;
 	}
-	if (d->pb)
+	if (ipc_type_pb(d))
 		return policy_input(m->in, err);
 	union request u;
 	char path[IPC_PATH_MAX];

@@ -9,7 +9,8 @@
 #                           (agent.log_vport), peers (agent.vsock_peer_cids
 #                           left at its default: a guest process is refused),
 #                           coco (initdata and guest components: guest-coco.sh),
-#                           passfd (fd-passthrough stdio over vsock: guest-passfd.sh)
+#                           passfd, passfd-direct (fd-passthrough stdio over
+#                           vsock, each mode: guest-passfd.sh)
 #   guest-tests --plan MODE how many checks MODE runs (tests/vm/run asks on
 #                           the host, to declare its own plan before booting)
 #
@@ -31,8 +32,10 @@ setup_fds_checks=5
 # tests/vm/guest-coco.sh (initdata, the guest components' launch, the CDH,
 # the initdata policy enforced).
 coco_checks=16
-# tests/vm/guest-passfd.sh (fd-passthrough stdio over vsock).
+# tests/vm/guest-passfd.sh (fd-passthrough stdio over vsock): the default
+# mode, then agent.passfd_direct.
 passfd_checks=8
+passfd_direct_checks=8
 plan_of() {
   # peers: the listener check and the refusals (ttRPC, passfd), nothing else
   [ "$1" = peers ] && { echo 3; return 0; }
@@ -45,15 +48,16 @@ plan_of() {
   logport) n=$((n + 5)) ;;
   coco) n=$((n + coco_checks)) ;;
   passfd) n=$((n + passfd_checks)) ;;
+  passfd-direct) n=$((n + passfd_direct_checks)) ;;
   *) return 1 ;;
   esac
   echo "$n"
 }
 if [ "${1:-}" = --plan ]; then
-  plan_of "${2:-}" || { echo "usage: guest-tests --plan v1|v2|extras|logport|peers|coco|passfd" >&2; exit 2; }
+  plan_of "${2:-}" || { echo "usage: guest-tests --plan v1|v2|extras|logport|peers|coco|passfd|passfd-direct" >&2; exit 2; }
   exit 0
 fi
-mode=${1:?usage: guest-tests v1|v2|extras|logport|peers|coco|passfd}
+mode=${1:?usage: guest-tests v1|v2|extras|logport|peers|coco|passfd|passfd-direct}
 addr=vsock://1:1024 # CID 1 = this guest, through vsock_loopback
 ctl=/usr/bin/kata-agent-ctl
 export PATH=/usr/bin:/usr/sbin:/bin:/sbin
@@ -514,10 +518,10 @@ v1 | v2)
     . /usr/libexec/vm-tests/guest-setup-fds.sh
   fi
   ;;
-passfd)
+passfd | passfd-direct)
   # fd-passthrough stdio over vsock (tests/vm/guest-passfd.sh)
   if [ -n "$stub" ]; then
-    skip_stub "$passfd_checks" "passfd"
+    skip_stub $((tap_plan - tap_n)) "passfd"
   else
     . /usr/libexec/vm-tests/guest-passfd.sh
   fi

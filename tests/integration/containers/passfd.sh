@@ -357,7 +357,7 @@ passfd_direct = true" agent_start policy || return
 t_vsock() {
   # vsock loopback (CID 1) lets the same checks run over AF_VSOCK
   if ! python3 -c 'import socket; s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM); s.bind((1, 0xfffffffe))' 2>/dev/null; then
-    skip 1 "over vsock loopback" "no vsock loopback on this host (AF_VSOCK bind to VMADDR_CID_LOCAL fails: vsock_loopback not loaded or built); the VM suite's passfd boot runs the vsock path (tests/vm/guest-passfd.sh)"
+    skip 1 "over vsock loopback" "no vsock loopback on this host (AF_VSOCK bind to VMADDR_CID_LOCAL fails: vsock_loopback not loaded or built); the VM suite's passfd boots run the vsock path, both modes (tests/vm/guest-passfd.sh)"
     return
   fi
   agent_passfd="vsock://-1:10271"

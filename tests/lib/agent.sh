@@ -118,10 +118,13 @@ agent_cleanup() {
 tap_cleanup=agent_cleanup
 trap 'exit 130' INT TERM
 
-has_option() { "$agent" --help 2>&1 | grep -q -- "$1"; }
+# No `producer | grep -q` under pipefail: grep -q leaves at the first match
+# and a producer that writes again dies of SIGPIPE, which fails the pipeline
+# (ldd writes line by line: agent_sanitized said no on a loaded machine).
+has_option() { [[ $("$agent" --help 2>&1) == *"$1"* ]]; }
 # a sanitizer build (build-asan): its shadow memory and quarantine make
 # absolute memory bounds meaningless, only growth can be bounded
-agent_sanitized() { ldd "$agent" 2>/dev/null | grep -q libasan; }
+agent_sanitized() { [[ $(ldd "$agent" 2>/dev/null) == *libasan* ]]; }
 
 # agent_start NAME: a fresh agent; sets work, shared, addr, agent_pid, cg_name,
 # executor_pid, frontend_pid, spawner_pid (the executor's unfiltered fork,

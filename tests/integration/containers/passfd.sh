@@ -303,7 +303,7 @@ t_direct() {
   # every holder of that socket on the machine: the probe alone
   ino=$(sed -n 's/^fd1=//p' "$work/probe.out")
   holders=$(for d in /proc/[0-9]*; do
-    ls -l "$d/fd" 2>/dev/null | grep -q -F " $ino" && echo "${d#/proc/}:$(cat "$d/comm" 2>/dev/null)"
+    [[ $(ls -l "$d/fd" 2>/dev/null) == *" $ino"* ]] && echo "${d#/proc/}:$(cat "$d/comm" 2>/dev/null)"
   done)
   check "no agent process holds the container's stream (its holders: the probe only)" \
     "$(echo "holders of $ino: $holders")" eval '[ -n "$ino" ] && [ "$(echo "$holders" | wc -l)" = 1 ] &&

@@ -43,6 +43,24 @@ drain() {
 uuid() { local u; read -r u </proc/sys/kernel/random/uuid; echo "$u"; }
 # kata_agent.go exec (cmdToKataProcess), then the shim: both streams to EOF, WaitProcess.
 # COMMAND is plain text here: only \ and " need escaping in its JSON string.
+# The monitor's fd count once it stays the same for 0.3 s (5 s at most): an
+# exec's fds go a moment after its WaitProcess is answered, and on a loaded
+# machine one was still there when the count was taken (CI-like run).
+settled_fds() {
+  local n last=-1 same=0
+  for _ in $(seq 1 50); do
+    n=$(ls "/proc/$1/fd" 2>/dev/null | wc -l)
+    if [ "$n" = "$last" ]; then
+      same=$((same + 1))
+      [ "$same" -ge 3 ] && break
+    else
+      same=0
+    fi
+    last=$n
+    sleep 0.1
+  done
+  echo "$n"
+}
 run_exec() {
   local p c=${3//\\/\\\\}
   c=${c//\"/\\\"}
@@ -129,14 +147,14 @@ t_churn() {
   done | head -n1)
   run_exec $id first 'true'
   local mfd0 mfd1
-  mfd0=$(ls "/proc/$mon/fd" | wc -l)
+  mfd0=$(settled_fds "$mon")
   bad=0
   for i in $(seq 1 200); do
     run_exec $id "x$i" 'echo out; echo err >&2' || bad=$((bad + 1))
   done
-  mfd1=$(ls "/proc/$mon/fd" | wc -l)
-  check "200 execs into one container: every one answered, its monitor holds $mfd1 fds as after the first ($mfd0)" \
-    "failures: $bad" eval '[ $bad -eq 0 ] && [ "$mfd1" = "$mfd0" ]'
+  mfd1=$(settled_fds "$mon")
+  check "200 execs into one container: every one answered, its monitor holds $mfd1 fds, no more than after the first ($mfd0)" \
+    "failures: $bad" eval '[ $bad -eq 0 ] && [ "$mfd1" -le "$mfd0" ]'
 
   spam_execs $id
   local mfd2

@@ -792,39 +792,38 @@ static const char *env_get(char *const *envp, const char *name)
 	return NULL;
 }
 
+/* A string option from the environment: text (not empty), or a warning
+ * and the field kept. */
+static int env_text(const char *name, const char *v, char **field, options_warn_fn warn,
+		    void *warn_data, struct kerr *err)
+{
+	const char *why = *v ? check_text(v) : "empty value";
+	if (why) {
+		if (warn)
+			warn(name, v, why, warn_data);
+		return 0;
+	}
+	char *s = strdup(v);
+	if (!s)
+		return kerr_set(err, -ENOMEM, "%s: out of memory", name);
+	set_string(field, s);
+	return 0;
+}
+
 int options_apply_env(struct agent_options *o, char *const *envp, options_warn_fn warn,
 		      void *warn_data, struct kerr *err)
 {
 	const char *v;
 
-	if ((v = env_get(envp, "KATA_AGENT_SERVER_ADDR"))) {
-		const char *why = *v ? check_text(v) : "empty value";
-		if (why) {
-			if (warn)
-				warn("KATA_AGENT_SERVER_ADDR", v, why, warn_data);
-		} else {
-			char *s = strdup(v);
-			if (!s)
-				return kerr_set(err, -ENOMEM,
-						"KATA_AGENT_SERVER_ADDR: out of memory");
-			set_string(&o->server_addr, s);
-		}
-	}
-	if ((v = env_get(envp, "KATA_AGENT_POLICY_FILE")) && *v) {
-		/* A path the announce line and the logs carry: text, as every
-		 * string option (fuzz_cmdline found one that was not). */
-		const char *why = check_text(v);
-		if (why) {
-			if (warn)
-				warn("KATA_AGENT_POLICY_FILE", v, why, warn_data);
-		} else {
-			char *s = strdup(v);
-			if (!s)
-				return kerr_set(err, -ENOMEM,
-						"KATA_AGENT_POLICY_FILE: out of memory");
-			set_string(&o->policy_file, s);
-		}
-	}
+	int r;
+	if ((v = env_get(envp, "KATA_AGENT_SERVER_ADDR")) &&
+	    (r = env_text("KATA_AGENT_SERVER_ADDR", v, &o->server_addr, warn, warn_data, err)) < 0)
+		return r;
+	/* A path the announce line and the logs carry: text, as every string
+	 * option (fuzz_cmdline found one that was not); empty: unset. */
+	if ((v = env_get(envp, "KATA_AGENT_POLICY_FILE")) && *v &&
+	    (r = env_text("KATA_AGENT_POLICY_FILE", v, &o->policy_file, warn, warn_data, err)) < 0)
+		return r;
 	if ((v = env_get(envp, "KATA_AGENT_LOG_LEVEL"))) {
 		if (log_level_parse(v, &o->log_level) < 0 && warn)
 			warn("KATA_AGENT_LOG_LEVEL", v,

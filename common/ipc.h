@@ -335,6 +335,11 @@ int ipc_check_passfd_stream(const void *p, size_t len, struct kerr *err);
 
 /* Largest chunk of stdio data in one message (inline, never a memfd). */
 #define IPC_STDIO_CHUNK (60u * 1024u)
+/* READ_STREAM_REQs a monitor holds per stream (the one it answers next and
+ * those queued behind it); one more is FAILED_PRECONDITION. The front-end's
+ * read-ahead asks for up to this many chunks at once, so that one wake-up
+ * of each side moves them all. */
+#define IPC_STDIO_READS_MAX 4u
 
 struct ipc_stdio_read {
 	char exec_id[IPC_ID_MAX];

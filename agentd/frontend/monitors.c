@@ -22,9 +22,10 @@
  * in our output queue (host not reading), the monitor has the bytes and
  * sends them to the next front-end. A frame dropped because the host's
  * connection closed is ACKed too: that reader is gone. The
- * monitor queues at most two reads per stream; the host's reads of one
- * stream queue here (as upstream serialises them on the stream's lock) and
- * go one at a time, only the read-ahead has two in flight. Bytes that
+ * monitor queues at most IPC_STDIO_READS_MAX reads per stream; the host's
+ * reads of one stream queue here (as upstream serialises them on the
+ * stream's lock) and go one at a time, only the read-ahead has several in
+ * flight. Bytes that
  * arrive with nobody to take them (read ahead, or for a read whose call was
  * cancelled meanwhile) are kept in the stream's "stash" and given to the
  * next reads before anything new is asked for.
@@ -71,20 +72,23 @@
 #define MON_MAX_READ_WAITERS 64u
 /* Stashed output across all streams past which nothing is read ahead. */
 #define READ_AHEAD_BUDGET (4u << 20)
-/* Read-ahead per stream: chunks are asked for, one in flight, while the
- * stash holds less than this. One chunk was not enough: the Kata shim's
- * next 32 KiB read came while the chunk for it was still on its way in
- * two reads of three (bench/stdio: "Issue 14, stdio part"). */
-#define READ_AHEAD_WINDOW (4u * IPC_STDIO_CHUNK)
+/* Chunks the read-ahead asks for at once (as many as the monitor queues
+ * per stream): a refill costs the monitor one wake-up and us about one
+ * for the batch instead of one per chunk (doc/benchmarks.md: "stdio
+ * part, round 4"). */
+#define READ_AHEAD_BATCH IPC_STDIO_READS_MAX
+/* Read-ahead per stream: a batch is asked for when the stash has room
+ * for it within this, i.e. with two chunks still stashed: the Kata shim's
+ * next three or four 32 KiB reads take those while the batch comes (with
+ * less, its next read came while the chunk for it was still on its way in
+ * two reads of three: bench/stdio, "Issue 14, stdio part"). */
+#define READ_AHEAD_WINDOW ((READ_AHEAD_BATCH + 2u) * IPC_STDIO_CHUNK)
 /* Delivered bytes whose ACK may wait for the next refill while the stash
- * is above the refill line: with the Kata shim's 32 KiB reads, the four
- * reads between one refill and the next. A lone ACK each cost the monitor
- * a wake-up per host read (doc/benchmarks.md: "stdio part, round 3"). */
+ * is above the refill line: with the Kata shim's 32 KiB reads, the seven
+ * or eight reads between one refill and the next. A lone ACK each cost
+ * the monitor a wake-up per host read (doc/benchmarks.md: "stdio part,
+ * round 3"). */
 #define ACK_HOLD_MAX READ_AHEAD_WINDOW
-/* Chunks the read-ahead asks for at once (the monitor queues two reads
- * per stream): a refill costs the monitor one wake-up and us one for two
- * chunks instead of one each. */
-#define READ_AHEAD_BATCH 2u
 /* How long a held ACK waits for the refill before it goes alone. */
 #define ACK_HOLD_NS (100ull * 1000000ull)
 

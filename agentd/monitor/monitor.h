@@ -63,12 +63,15 @@ struct mon_stream {
 	bool read_pending;
 	uint32_t read_id;
 	uint32_t read_max;
-	/* A second read queued behind the first: the front-end's read-ahead
-	 * asks for two chunks at once, so that one wake-up of each side moves
-	 * both (mon_stream_read; promoted when the first is answered). */
-	bool read2_pending;
-	uint32_t read2_id;
-	uint32_t read2_max;
+	/* Reads queued behind the pending one, oldest first: the front-end's
+	 * read-ahead asks for up to IPC_STDIO_READS_MAX chunks at once, so
+	 * that one wake-up of each side moves them all (mon_stream_read; the
+	 * first is promoted when the one before it is answered). */
+	unsigned nqueued;
+	struct mon_read {
+		uint32_t id;
+		uint32_t max;
+	} queued[IPC_STDIO_READS_MAX - 1];
 	/* A read came for this stream, and whether its EOF was answered: a
 	 * stream someone reads is delivered once its reader got EOF, so the
 	 * read after the last ACK answers EOF, never NOT_FOUND. */

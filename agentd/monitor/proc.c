@@ -208,20 +208,21 @@ static void stream_redact(struct mon_proc *p, struct mon_stream *s)
 		mon_stream_watch(p, s, true);
 }
 
-/* The queued read becomes the pending one (the first was answered, or
- * its answer came from elsewhere: passfd.c's EOF at attach). */
+/* The oldest queued read becomes the pending one (the one before was
+ * answered, or its answer came from elsewhere: passfd.c's EOF at attach). */
 static void stream_promote(struct mon_stream *s)
 {
-	if (s->read_pending || !s->read2_pending)
+	if (s->read_pending || !s->nqueued)
 		return;
 	s->read_pending = true;
-	s->read_id = s->read2_id;
-	s->read_max = s->read2_max;
-	s->read2_pending = false;
+	s->read_id = s->queued[0].id;
+	s->read_max = s->queued[0].max;
+	s->nqueued--;
+	memmove(&s->queued[0], &s->queued[1], s->nqueued * sizeof(s->queued[0]));
 }
 
 /* Answer the pending read of stream i if there is something to say; then
- * the queued one. */
+ * the queued ones, in order, while there is. */
 static void stream_answer_one(struct mon_proc *p, unsigned i);
 
 static void stream_answer(struct mon_proc *p, unsigned i)
@@ -229,7 +230,7 @@ static void stream_answer(struct mon_proc *p, unsigned i)
 	struct mon_stream *s = &p->out[i];
 	stream_promote(s);
 	stream_answer_one(p, i);
-	if (!s->read_pending && s->read2_pending) {
+	while (!s->read_pending && s->nqueued) {
 		stream_promote(s);
 		stream_answer_one(p, i);
 	}
@@ -299,15 +300,14 @@ int mon_stream_read(struct mon_proc *p, unsigned stream, uint32_t id, uint32_t m
 		mon_to_frontend(p->mon, IPC_READ_STREAM_REPLY, id, &eof, sizeof(eof));
 		return 0;
 	}
-	if (s->read_pending && s->read2_pending)
+	stream_promote(s); /* a read is pending whenever one is queued */
+	if (s->read_pending && s->nqueued == IPC_STDIO_READS_MAX - 1)
 		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EBUSY,
-				       "%s of process %s: two reads are already pending",
-				       mon_stream_name(i), mon_proc_name(p));
+				       "%s of process %s: %u reads are already pending",
+				       mon_stream_name(i), mon_proc_name(p), IPC_STDIO_READS_MAX);
 	s->read_seen = true;
 	if (s->read_pending) {
-		s->read2_pending = true;
-		s->read2_id = id;
-		s->read2_max = max_len;
+		s->queued[s->nqueued++] = (struct mon_read){ .id = id, .max = max_len };
 	} else {
 		s->read_pending = true;
 		s->read_id = id;
@@ -867,7 +867,7 @@ void mon_frontend_changed(struct monitor *m)
 		p->nwaiters = 0;
 		for (unsigned i = 0; i < 2; i++) {
 			p->out[i].read_pending = false;
-			p->out[i].read2_pending = false;
+			p->out[i].nqueued = 0;
 			p->out[i].sent = p->out[i].acked;
 		}
 		/* Writes already accepted still go in; nobody hears of them. */

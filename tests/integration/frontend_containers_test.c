@@ -334,6 +334,18 @@ static uint32_t expect_read(int mon, const char *eid, uint32_t max_len)
 	return expect_read_acking(mon, eid, max_len, 0);
 }
 
+/* The init's read-ahead batch: IPC_STDIO_READS_MAX full-chunk reads (as
+ * many as the monitor queues), the first carrying ack; their ids in ids. */
+static bool expect_batch(int mon, uint64_t ack, uint32_t ids[IPC_STDIO_READS_MAX])
+{
+	for (unsigned i = 0; i < IPC_STDIO_READS_MAX; i++) {
+		ids[i] = expect_read_acking(mon, "", IPC_STDIO_CHUNK, i ? 0 : ack);
+		if (!ids[i])
+			return false;
+	}
+	return true;
+}
+
 /* The call sid is answered with exactly these bytes. */
 static bool read_gets(struct fx *f, uint32_t sid, const char *want, size_t n)
 {
@@ -415,15 +427,14 @@ TEST(read_data_ack_then_eof_is_empty)
 	REQUIRE(r);
 	CHECK(r->data.len == 5 && memcmp(r->data.data, "hello", 5) == 0);
 	grpc__read_stream_response__free_unpacked(r, NULL);
-	/* The init's next two chunks are read ahead (the reply went out at
-	 * once), and the first read carries the ACK (no READ_STREAM_ACK of
-	 * its own); the EOFs they get are dropped, nobody waits for them... */
-	uint32_t ahead = expect_read_acking(mon, "", IPC_STDIO_CHUNK, 5);
-	REQUIRE(ahead);
-	uint32_t ahead2 = expect_read_acking(mon, "", IPC_STDIO_CHUNK, 0);
-	REQUIRE(ahead2);
-	data(mon, ahead, 5, "", 0);
-	data(mon, ahead2, 5, "", 0);
+	/* The init's next chunks are read ahead, a batch at once (the reply
+	 * went out at once), and the first read carries the ACK (no
+	 * READ_STREAM_ACK of its own); the EOFs they get are dropped, nobody
+	 * waits for them... */
+	uint32_t ahead[IPC_STDIO_READS_MAX];
+	REQUIRE(expect_batch(mon, 5, ahead));
+	for (unsigned i = 0; i < IPC_STDIO_READS_MAX; i++)
+		data(mon, ahead[i], 5, "", 0);
 	CHECK(quiet(mon, 100));
 	/* ...and the next read asks again. */
 	sid = read_call(&f, "c1", 10, 0);
@@ -485,30 +496,31 @@ TEST(init_output_is_read_ahead_while_the_host_keeps_up)
 	FX_SCOPED f;
 	cleanup_close int mon = reading_c1(&f);
 	REQUIRE(mon >= 0);
-	/* The next chunk (a full one: the host's reads take it in their
-	 * sizes) is asked for before the host asks, by a read that
-	 * acknowledges the first (one message, not an ACK and a read)... */
-	uint32_t id = expect_read_acking(mon, "", IPC_STDIO_CHUNK, 4);
-	REQUIRE(id);
-	data(mon, id, 4, "efghijkl", 8);
-	/* ...and the next while the stash is below the window; nothing is
-	 * acknowledged: nobody has these bytes yet. */
-	uint32_t next = expect_read(mon, "", IPC_STDIO_CHUNK);
-	REQUIRE(next);
-	CHECK(quiet(mon, 100)); /* at most two reads at a time at the monitor */
+	/* The next chunks (full ones: the host's reads take them in their
+	 * sizes) are asked for before the host asks, a batch at once, by
+	 * reads the first of which acknowledges the first answer (one
+	 * message, not an ACK and a read)... */
+	uint32_t ids[IPC_STDIO_READS_MAX];
+	REQUIRE(expect_batch(mon, 4, ids));
+	CHECK(quiet(mon, 100)); /* at most a batch at a time at the monitor */
+	data(mon, ids[0], 4, "efghijkl", 8);
+	CHECK(quiet(mon, 100)); /* nothing acknowledged: nobody has these yet */
 	/* The host's next reads are answered from the stash with no monitor
 	 * round trip (this monitor answers nothing meanwhile); their ACK waits
-	 * for the read that follows the one in flight... */
+	 * for the read that follows those in flight... */
 	uint32_t sid = read_call(&f, "c1", 4, 0);
 	CHECK(read_gets(&f, sid, "efgh", 4));
 	sid = read_call(&f, "c1", 4, 0);
 	CHECK(read_gets(&f, sid, "ijkl", 4));
 	CHECK(quiet(mon, 100));
-	data(mon, next, 12, "mnop", 4);
-	CHECK(expect_read_acking(mon, "", IPC_STDIO_CHUNK, 12) != 0);
+	static const char rest[] = "mnopqrstuvwxyz0123456789";
+	_Static_assert(sizeof(rest) > 4 * (IPC_STDIO_READS_MAX - 1), "enough text");
+	for (unsigned i = 1; i < IPC_STDIO_READS_MAX; i++)
+		data(mon, ids[i], 12 + 4 * (i - 1), rest + 4 * (i - 1), 4);
+	CHECK(expect_batch(mon, 12, ids));
 	/* ...and the stash goes to the next read first. */
 	sid = read_call(&f, "c1", 100, 0);
-	CHECK(read_gets(&f, sid, "mnop", 4));
+	CHECK(read_gets(&f, sid, rest, 4 * (IPC_STDIO_READS_MAX - 1)));
 }
 
 TEST(read_ahead_stops_at_the_window)
@@ -540,8 +552,8 @@ TEST(read_ahead_stops_at_the_window)
 	CHECK(reads >= 2 && reads <= 8);
 }
 
-/* The window full (no refill due), host reads served from the stash send
- * no ACK of their own: it waits for the refill their reads bring about,
+/* The stash above the refill line (no refill due), host reads served from
+ * it send no ACK of their own: it waits for the refill their reads bring about,
  * which carries it; the bytes still in the stash stay unacknowledged. (A
  * held ACK goes alone after ACK_HOLD_NS, 100 ms, if no refill comes: the
  * host's four reads here would each have to take that long for this test
@@ -562,10 +574,10 @@ TEST(ack_rides_on_the_refill_while_the_window_is_full)
 		off += IPC_STDIO_CHUNK;
 		chunks++;
 	}
-	REQUIRE(chunks == 4);
-	/* The shim's 32 KiB reads, back to back: the window is 4 chunks and
-	 * a refill asks for 2, so the fourth read brings the stash below the
-	 * refill line. */
+	REQUIRE(chunks == IPC_STDIO_READS_MAX);
+	/* The shim's 32 KiB reads, back to back: a refill asks for a batch
+	 * (4 chunks) once the stash has room for it in the window (6), so the
+	 * fourth read brings the stash below the refill line (2 chunks). */
 	uint64_t got = 4;
 	for (int i = 0; i < 4; i++) {
 		uint32_t sid = read_call(&f, "c1", 32768, 0);
@@ -595,10 +607,10 @@ TEST(ack_rides_on_the_refill_while_the_window_is_full)
 		if (a)
 			acked = a;
 	}
-	printf("# 4 host reads from a full window: %u READ_STREAM_REQ, %u lone ACK(s), ACKed %llu of "
+	printf("# 4 host reads from a stash above the refill line: %u READ_STREAM_REQ, %u lone ACK(s), ACKed %llu of "
 	       "%llu\n",
 	       reqs, lone, (unsigned long long)acked, (unsigned long long)got);
-	CHECK_EQ_INT(reqs, 2);
+	CHECK_EQ_INT(reqs, IPC_STDIO_READS_MAX);
 	CHECK(lone < 3);
 	CHECK_EQ_INT(acked, got); /* all the host got, none of the stash */
 }
@@ -670,12 +682,10 @@ TEST(data_for_a_cancelled_read_goes_to_the_next_read)
 	CHECK(r && r->data.len == 2 && memcmp(r->data.data, "la", 2) == 0);
 	if (r)
 		grpc__read_stream_response__free_unpacked(r, NULL);
-	/* The host keeps up: two chunks read ahead, the first read carrying
-	 * the ACK of what it got. */
-	uint32_t id = expect_read_acking(mon, "", IPC_STDIO_CHUNK, 2);
-	REQUIRE(id);
-	uint32_t id2 = expect_read_acking(mon, "", IPC_STDIO_CHUNK, 0);
-	REQUIRE(id2);
+	/* The host keeps up: a batch of chunks read ahead, the first read
+	 * carrying the ACK of what it got. */
+	uint32_t ids[IPC_STDIO_READS_MAX];
+	REQUIRE(expect_batch(mon, 2, ids));
 	sid = read_call(&f, "c1", 100, 0);
 	r = read_answer(&f, sid);
 	CHECK(r && r->data.len == 2 && memcmp(r->data.data, "te", 2) == 0);
@@ -683,9 +693,10 @@ TEST(data_for_a_cancelled_read_goes_to_the_next_read)
 		grpc__read_stream_response__free_unpacked(r, NULL);
 	/* Its ACK waits for the reads in flight: at their EOF, alone. */
 	CHECK(quiet(mon, 100));
-	data(mon, id, 4, "", 0);
+	data(mon, ids[0], 4, "", 0);
 	CHECK(expect_ack(mon, 4));
-	data(mon, id2, 4, "", 0);
+	for (unsigned i = 1; i < IPC_STDIO_READS_MAX; i++)
+		data(mon, ids[i], 4, "", 0);
 	CHECK(quiet(mon, 100));
 }
 

@@ -914,56 +914,64 @@ TEST(read_carries_the_ack)
 	CHECK_EQ_INT(fe_wait(&M, "ca"), 0);
 }
 
-/* The front-end's read-ahead has two reads of one stream in flight: the
- * monitor queues the second behind the first and answers both in order.
- * Attack: a compromised front-end asking a third gets FAILED_PRECONDITION
- * (the monitor holds two at most) and the stream goes on unharmed; reads
- * queued on a front-end that goes are dropped with it, never answered on
- * the next one, which starts at the first unacknowledged byte. */
-TEST(two_reads_queue_and_a_third_is_refused)
+/* The front-end's read-ahead has up to IPC_STDIO_READS_MAX reads of one
+ * stream in flight: the monitor queues them behind the first and answers
+ * them in order. Attack: a compromised front-end asking one more gets
+ * FAILED_PRECONDITION (the monitor holds IPC_STDIO_READS_MAX at most, so a
+ * front-end cannot make it keep an unbounded list) and the stream goes on
+ * unharmed; reads queued on a front-end that goes are dropped with it,
+ * never answered on the next one, which starts at the first
+ * unacknowledged byte. */
+TEST(reads_queue_up_to_the_most_and_one_more_is_refused)
 {
 	NEED_MONITOR();
 	REQUIRE(spawn(&M, "q2", false, "exec cat", NULL) > 0);
 	struct ipc_stdio_read rq = { .exec_id = "q2", .stream = IPC_STREAM_STDOUT, .max_len = 3 };
 	struct kerr e = { 0 };
-	for (uint32_t id = 901; id <= 903; id++)
+	const uint32_t most = IPC_STDIO_READS_MAX, refused = 901 + most;
+	for (uint32_t id = 901; id <= refused; id++)
 		CHECK_EQ_INT(ipc_send_fd(M.fe, IPC_READ_STREAM_REQ, id, &rq, sizeof(rq), -1, &e),
 			     0);
 	struct ipc_msg m;
 	REQUIRE(recv_msg(M.fe, &m) == 1);
 	struct kerr failure = { 0 };
-	CHECK_EQ_INT(m.hdr.id, 903);
+	CHECK_EQ_INT(m.hdr.id, refused);
 	CHECK(ipc_error_decode(&m, &failure) && kerr_status(&failure) == GRPC_FAILED_PRECONDITION);
 	ipc_msg_release(&m);
-	CHECK_EQ_INT(fe_write(&M, "q2", "abcdef"), 6);
-	for (uint32_t i = 0; i < 2; i++) {
+	static const char text[] = "abcdefghijklmnopqrstuvwxyz";
+	char first[sizeof(text)] = { 0 };
+	REQUIRE(3 * most + 3 < sizeof(text));
+	memcpy(first, text, 3 * most); /* as much as the queued reads take */
+	CHECK_EQ_INT(fe_write(&M, "q2", first), (ssize_t)(3 * most));
+	for (uint32_t i = 0; i < most; i++) {
 		REQUIRE(recv_msg(M.fe, &m) == 1);
 		struct ipc_stdio_data h = { 0 };
 		memcpy(&h, m.payload, sizeof(h));
 		CHECK_EQ_INT(m.hdr.id, 901 + i);
 		CHECK_EQ_INT(m.hdr.type, IPC_READ_STREAM_REPLY);
 		CHECK_EQ_INT(h.offset, 3 * i);
-		CHECK(m.len == sizeof(h) + 3 &&
-		      memcmp(m.payload + sizeof(h), i ? "def" : "abc", 3) == 0);
+		CHECK(m.len == sizeof(h) + 3 && memcmp(m.payload + sizeof(h), text + 3 * i, 3) == 0);
 		ipc_msg_release(&m);
 	}
-	/* Two more queued, nothing to answer them with; the front-end goes. */
-	for (uint32_t id = 904; id <= 905; id++)
+	/* As many queued again, nothing to answer them with; the front-end
+	 * goes, and the rest of the text comes. */
+	for (uint32_t id = 1001; id < 1001 + most; id++)
 		CHECK_EQ_INT(ipc_send_fd(M.fe, IPC_READ_STREAM_REQ, id, &rq, sizeof(rq), -1, &e),
 			     0);
 	REQUIRE(ex_new_frontend(&M) == 0);
-	CHECK_EQ_INT(fe_write(&M, "q2", "ghi"), 3);
-	char buf[64], all[16];
+	CHECK_EQ_INT(fe_write(&M, "q2", text + 3 * most), (ssize_t)(sizeof(text) - 1 - 3 * most));
+	size_t total = sizeof(text) - 1;
+	char buf[64], all[sizeof(text)];
 	uint64_t off = 99;
 	size_t got = 0;
-	while (got < 9) { /* what cat echoed so far, each time */
-		ssize_t n = fe_read(&M, "q2", IPC_STREAM_STDOUT, buf, 9 - got, &off, true);
+	while (got < total) { /* what cat echoed so far, each time */
+		ssize_t n = fe_read(&M, "q2", IPC_STREAM_STDOUT, buf, total - got, &off, true);
 		REQUIRE(n > 0);
 		CHECK_EQ_INT(off, got);
 		memcpy(all + got, buf, (size_t)n);
 		got += (size_t)n;
 	}
-	CHECK(memcmp(all, "abcdefghi", 9) == 0);
+	CHECK(memcmp(all, text, total) == 0);
 	struct ipc_exec_ref x = { .container_id = CID, .exec_id = "q2" };
 	CHECK_EQ_INT(fe_simple(&M, IPC_CLOSE_STDIN_REQ, &x, sizeof(x)), IPC_OK);
 	CHECK_EQ_INT(ex_exited(&M, "q2"), 0);

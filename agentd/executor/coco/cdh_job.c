@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "libc_compat.h"
 #include "caps.h"
 #include "cleanup.h"
 #include "executor.h"

@@ -158,7 +158,7 @@ int process_set_rlimits(const Grpc__Process *p, struct kerr *err)
 					       "Process.Rlimits[%zu]: unknown type %.64s", i,
 					       rl->type);
 		struct rlimit lim = { .rlim_cur = rl->soft, .rlim_max = rl->hard };
-		if (setrlimit((__rlimit_resource_t)res, &lim) < 0)
+		if (setrlimit(res, &lim) < 0)
 			return kerr_set(err, -errno, "setrlimit %s soft %llu hard %llu: %s",
 					rl->type, (unsigned long long)rl->soft,
 					(unsigned long long)rl->hard, strerror(errno));

@@ -232,12 +232,12 @@ int process_set_caps(const Grpc__LinuxCapabilities *caps, struct kerr *err)
 	int last = caps_count();
 	int r;
 	if (caps &&
-	    ((r = fill(&s.effective, caps->effective, caps->n_effective, "Effective", last,
-		       err)) < 0 ||
-	     (r = fill(&s.permitted, caps->permitted, caps->n_permitted, "Permitted", last,
-		       err)) < 0 ||
-	     (r = fill(&s.inheritable, caps->inheritable, caps->n_inheritable, "Inheritable",
-		       last, err)) < 0))
+	    ((r = fill(&s.effective, caps->effective, caps->n_effective, "Effective", last, err)) <
+		     0 ||
+	     (r = fill(&s.permitted, caps->permitted, caps->n_permitted, "Permitted", last, err)) <
+		     0 ||
+	     (r = fill(&s.inheritable, caps->inheritable, caps->n_inheritable, "Inheritable", last,
+		       err)) < 0))
 		return r;
 	if (caps_set(&s) < 0)
 		return kerr_set(err, -errno, "set capabilities: %s", strerror(errno));

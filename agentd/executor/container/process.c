@@ -230,14 +230,15 @@ int process_set_caps(const Grpc__LinuxCapabilities *caps, struct kerr *err)
 {
 	struct caps_sets s = { 0 };
 	int last = caps_count();
-	int r;
-	if (caps &&
-	    ((r = fill(&s.effective, caps->effective, caps->n_effective, "Effective", last, err)) <
-		     0 ||
-	     (r = fill(&s.permitted, caps->permitted, caps->n_permitted, "Permitted", last, err)) <
-		     0 ||
-	     (r = fill(&s.inheritable, caps->inheritable, caps->n_inheritable, "Inheritable", last,
-		       err)) < 0))
+	int r = 0;
+	if (caps)
+		r = fill(&s.effective, caps->effective, caps->n_effective, "Effective", last, err);
+	if (caps && r == 0)
+		r = fill(&s.permitted, caps->permitted, caps->n_permitted, "Permitted", last, err);
+	if (caps && r == 0)
+		r = fill(&s.inheritable, caps->inheritable, caps->n_inheritable, "Inheritable",
+			 last, err);
+	if (r < 0)
 		return r;
 	if (caps_set(&s) < 0)
 		return kerr_set(err, -errno, "set capabilities: %s", strerror(errno));

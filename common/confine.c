@@ -51,6 +51,7 @@
 #include <linux/seccomp.h>
 #include <sys/wait.h>
 
+#include "libc_compat.h"
 #include "cleanup.h"
 #include "confine.h"
 #include "log.h"

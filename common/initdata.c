@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "libc_compat.h"
 #include "cleanup.h"
 #include "digest.h"
 #include "openat2.h"

@@ -49,6 +49,7 @@
 #include "containers.h"
 #include "passfd.h"
 #include "oom.h"
+#include "relro.h"
 #include "network.h"
 #include "guest.h"
 #include "volumes.h"
@@ -683,6 +684,12 @@ int main(int argc, char **argv)
 {
 	static struct executor x;
 	struct start s = { .ctl_fd = 3, .level = LOG_LVL_INFO, .shared = "/run/kata-containers" };
+	/* On musl (-Dmusl_daemons) a static PIE: its relocated data is
+	 * writable until sealed (relro.h); a no-op on glibc. */
+	if (relro_seal() < 0) {
+		perror("kata-agent-executor: make the relocated data read-only");
+		return 1;
+	}
 	executor_defaults(&x);
 	secure_storage_set_orphan_hook(sandbox_container_gone);
 	int r = parse_options(argc, argv, &x, &s);

@@ -40,6 +40,7 @@
 #include "frontend.h"
 #include "log.h"
 #include "number.h"
+#include "relro.h"
 
 static void usage(FILE *f)
 {
@@ -275,6 +276,12 @@ int main(int argc, char **argv)
 			   .gid = 65534,
 			   .level = LOG_LVL_INFO };
 	struct frontend fe = { 0 };
+	/* On musl (-Dmusl_daemons) a static PIE: its relocated data is
+	 * writable until sealed (relro.h); a no-op on glibc. */
+	if (relro_seal() < 0) {
+		perror("kata-agent-frontend: make the relocated data read-only");
+		return 1;
+	}
 	options_init_defaults(&fe.policy);
 	int r = parse_options(argc, argv, &fe, &s);
 	if (r >= 0)

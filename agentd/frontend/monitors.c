@@ -59,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "libc_compat.h"
 #include "agent.pb-c.h"
 #include "cleanup.h"
 #include "frontend.h"

@@ -22,6 +22,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "libc_compat.h"
 #include "log.h"
 #include "loop.h"
 

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "libc_compat.h"
 #include "cdh_client.h"
 #include "cleanup.h"
 #include "initdata.h"

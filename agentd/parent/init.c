@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 
 #include <linux/magic.h>
 
+#include "libc_compat.h"
 #include "cleanup.h"
 #include "log.h"
 
@@ -167,7 +169,8 @@ static int link_ptmx(struct kerr *err)
 	return 0;
 }
 
-/* PID 1 must never exit; glibc's on_exit hands us the status for the log. */
+/* PID 1 must never exit; glibc's on_exit hands us the status for the log,
+ * musl has only atexit. */
 static void poweroff_on_exit(int status, void *arg)
 {
 	char why[64];
@@ -175,9 +178,26 @@ static void poweroff_on_exit(int status, void *arg)
 	/* a forked child that calls exit() just exits */
 	if (getpid() != 1)
 		return;
-	snprintf(why, sizeof(why), "kata-agent exited with status %d", status);
+	if (status >= 0)
+		snprintf(why, sizeof(why), "kata-agent exited with status %d", status);
+	else
+		snprintf(why, sizeof(why), "kata-agent exited");
 	init_poweroff(why);
 }
+
+#ifndef __GLIBC__
+static void poweroff_at_exit(void)
+{
+	poweroff_on_exit(-1, NULL);
+}
+
+static int on_exit(void (*fn)(int, void *), void *arg)
+{
+	(void)fn;
+	(void)arg;
+	return atexit(poweroff_at_exit);
+}
+#endif
 
 int init_early(struct kerr *err)
 {

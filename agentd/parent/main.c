@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "libc_compat.h"
 #include "cleanup.h"
 #include "cli.h"
 #include "config.h"
@@ -50,6 +51,7 @@
 #include "init.h"
 #include "options.h"
 #include "policy_source.h"
+#include "relro.h"
 #include "teardown.h"
 #include "transport.h"
 
@@ -1100,6 +1102,12 @@ int main(int argc, char **argv)
 			    .mon_uid = 65534,
 			    .mon_gid = 65534,
 			    .initdata = { .policy_fd = -1 } };
+	/* On musl (-Dmusl_daemons) a static PIE: its relocated data is
+	 * writable until sealed (relro.h); a no-op on glibc. */
+	if (relro_seal() < 0) {
+		perror("kata-agent: make the relocated data read-only");
+		return 1;
+	}
 	int rc = parse_options(argc, argv, &p, &s);
 	if (rc >= 0)
 		return rc;

@@ -41,6 +41,7 @@
 #include "log.h"
 #include "loop.h"
 #include "number.h"
+#include "relro.h"
 
 #define FD_EXECUTOR 3
 /* Bounds of one query. genpolicy's CreateContainer check takes about
@@ -310,6 +311,12 @@ int main(int argc, char **argv)
 			   .qmem = POLICY_QUERY_MEMORY,
 			   .as = POLICY_AS_LIMIT,
 			   .level = LOG_LVL_INFO };
+	/* On musl (-Dmusl_daemons) a static PIE: its relocated data is
+	 * writable until sealed (relro.h); a no-op on glibc. */
+	if (relro_seal() < 0) {
+		perror("kata-agent-policy: make the relocated data read-only");
+		return 1;
+	}
 	int r = parse_options(argc, argv, &s);
 	if (r >= 0)
 		return r;

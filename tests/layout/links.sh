@@ -5,21 +5,37 @@
 # part", doc/guest-image.md): a library that comes back through a new
 # dependency costs every pod its mapped pages. Prints TAP.
 #
-#   links.sh PARENT EXECUTOR FRONTEND MONITOR LAUNCHER LAUNCH_WORKER
+#   links.sh [--static-daemons] PARENT EXECUTOR FRONTEND MONITOR LAUNCHER LAUNCH_WORKER POLICY
+#
+# --static-daemons (meson passes it with -Dmusl_daemons on): the parent,
+# the executor, the front-end and the policy process must load nothing,
+# have no interpreter and still be position independent (static PIEs:
+# ASLR kept).
 set -u
-names=(parent executor front-end monitor launcher launch-worker)
+static_daemons=false
+if [ "${1:-}" = --static-daemons ]; then
+  static_daemons=true
+  shift
+fi
+names=(parent executor front-end monitor launcher launch-worker policy)
 # Refused per binary (regular expressions on the NEEDED names). Nobody
-# loads libcrypto or libz (Nettle's SHA-2 and zlib are linked statically);
+# loads libcrypto or libz (Nettle's SHA-2 and zlib are linked statically)
+# nor libcap (capabilities by capset and prctl: common/caps.h);
 # the parent and the monitor decode no protobuf; the monitor and the
 # launcher load nothing but libc (or nothing: static PIEs on musl).
 refused=(
   'libcrypto|libz\.so|libprotobuf-c|libseccomp|libcap'
-  'libcrypto|libz\.so'
+  'libcrypto|libz\.so|libcap'
   'libcrypto|libz\.so|libcap'
   'libcrypto|libz\.so|libprotobuf-c|libjansson|libseccomp|libcap'
   'libcrypto|libz\.so|libprotobuf-c|libjansson|libseccomp|libcap'
-  'libcrypto|libz\.so'
+  'libcrypto|libz\.so|libcap'
+  'libcrypto|libz\.so|libcap'
 )
+static=(true true true false false false true)
+if $static_daemons; then
+  refused[0]=. refused[1]=. refused[2]=. refused[6]=.
+fi
 if ! command -v readelf >/dev/null; then
   echo "1..0 # SKIP no readelf (binutils)"
   exit 0
@@ -29,6 +45,11 @@ i=0
 for bin in "$@"; do
   needed=$(readelf -d "$bin" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
   bad=$(tr ' ' '\n' <<<"$needed" | grep -E "${refused[$i]}" | tr '\n' ' ')
+  if $static_daemons && ${static[$i]}; then
+    hdr=$(readelf -hlW "$bin" 2>/dev/null)
+    grep -q 'Requesting program interpreter' <<<"$hdr" && bad+="an interpreter (not static) "
+    grep -qE 'Type: +DYN' <<<"$hdr" || bad+="no PIE (ELF type not DYN) "
+  fi
   if [ -z "$bad" ]; then
     echo "ok $((i + 1)) - ${names[$i]} loads ${needed:-nothing (static)}"
   else

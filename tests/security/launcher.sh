@@ -13,6 +13,9 @@
 #  - its relocated data (and the monitor's) is read-only: both are static
 #    PIEs on musl by default, whose start code leaves PT_GNU_RELRO
 #    writable; common/relro.c seals it (a GOT overwrite stays a fault);
+#    so is the parent's, the executor's, the front-end's and the policy
+#    process's (static PIEs on musl too with -Dmusl_daemons, sealed the
+#    same way);
 #  - the launcher holds exactly its channels, the worker's binary,
 #    the packed request and the init's pidfd; an exec adds nothing to it
 #    and leaves no worker behind;
@@ -22,7 +25,7 @@
 #
 #   launcher.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 . "$(dirname "$0")/../lib/agent.sh" "$@"
-plan 7
+plan 8
 suite_requires
 need_tool setpriv
 
@@ -100,6 +103,13 @@ t_launcher() {
   check "the launcher's and the monitor's relocated data are read-only (RELRO)" \
     "launcher: $(readlink /proc/"$lau"/exe); monitor: $(readlink /proc/"$mon"/exe)" \
     eval 'relro_sealed "$lau" && relro_sealed "$mon"'
+  local fe pol
+  fe=$(child_named "$agent_pid" kata-agent-fron)
+  pol=$(child_named "$agent_pid" kata-agent-poli)
+  check "the parent's, the executor's, the front-end's and the policy process's relocated data are read-only (RELRO)" \
+    "parent $agent_pid: $(readlink /proc/"$agent_pid"/exe); executor ${executor_pid:-none}; front-end ${fe:-none}; policy ${pol:-none}" \
+    eval 'relro_sealed "$agent_pid" && relro_sealed "$executor_pid" && [ -n "$fe" ] && relro_sealed "$fe" &&
+      [ -n "$pol" ] && relro_sealed "$pol"'
 
   local before after
   before=$(fds_of "$lau")

@@ -23,6 +23,8 @@
 
 #include <jansson.h>
 
+#include "caps.h"
+#include "process.h"
 #include "stages.h"
 #include "grpc_status.h"
 #include "pbjson.h"
@@ -224,6 +226,26 @@ TEST(pid_1_and_hostname)
 	CHECK_RAN(r);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK_EQ_STR(r.out, "1\nctr\n");
+}
+
+/* The names the spec carries, as libcap's cap_from_name took them (common/caps.c
+ * replaced it): any case, "CAP_" required, the kernel's numbers. */
+TEST(capability_names)
+{
+	CHECK_EQ_INT(process_cap_from_name("CAP_CHOWN"), 0);
+	CHECK_EQ_INT(process_cap_from_name("cap_kill"), 5);
+	CHECK_EQ_INT(process_cap_from_name("CAP_SYS_ADMIN"), 21);
+	CHECK_EQ_INT(process_cap_from_name("CAP_CHECKPOINT_RESTORE"), 40);
+	CHECK_EQ_INT(process_cap_from_name("SYS_ADMIN"), -1);
+	CHECK_EQ_INT(process_cap_from_name("CAP_"), -1);
+	CHECK_EQ_INT(process_cap_from_name("CAP_SYS_ADMIN "), -1);
+	CHECK_EQ_INT(process_cap_from_name("CAP_NO_SUCH_THING"), -1);
+	CHECK(caps_name(41) == NULL && caps_name(-1) == NULL);
+	/* every capability this kernel knows has a name that maps back to it */
+	int n = caps_count();
+	CHECK(n >= 38);
+	for (int c = 0; c < n && c < 41; c++)
+		CHECK(caps_name(c) && caps_from_name(caps_name(c)) == c);
 }
 
 TEST(user_groups_and_capabilities)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "libc_compat.h"
 #include "cleanup.h"
 #include "grpc_status.h"
 #include "probe.h"

@@ -12,13 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/capability.h>
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "libc_compat.h"
+#include "caps.h"
 #include "cleanup.h"
 #include "executor.h"
 #include "grpc_status.h"
@@ -123,19 +124,13 @@ int cdh_job_confine(struct kerr *err)
 {
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return kerr_set(err, -errno, "PR_SET_DUMPABLE: %s", strerror(errno));
-	for (int c = 0; c <= CAP_LAST_CAP; c++)
+	for (int c = 0, n = caps_count(); c < n; c++)
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
 			return kerr_set(err, -errno, "PR_CAPBSET_DROP %d: %s", c, strerror(errno));
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return kerr_set(err, -errno, "clear the ambient set: %s", strerror(errno));
-	cap_t none = cap_init();
-	if (!none)
-		return kerr_set(err, -ENOMEM, "cap_init: out of memory");
-	int r = cap_set_proc(none);
-	int e = errno;
-	cap_free(none);
-	if (r < 0)
-		return kerr_set(err, -e, "drop every capability: %s", strerror(e));
+	if (caps_set(&(struct caps_sets){ 0 }) < 0)
+		return kerr_set(err, -errno, "drop every capability: %s", strerror(errno));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return kerr_set(err, -errno, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 	return 0;

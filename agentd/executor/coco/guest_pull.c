@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "libc_compat.h"
 #include "beneath.h"
 #include "cdh_client.h"
 #include "cdh_job.h"

@@ -3,7 +3,8 @@
  * linux_compat.h - thin wrappers for the kernel interfaces glibc 2.36 has no
  * wrapper for (clone3, pivot_root; openat2 is in common/openat2.h), and the
  * clone flags old headers may lack. The new mount API (open_tree, move_mount, fsopen, fsconfig,
- * fsmount, mount_setattr) and close_range/pidfd_* come from glibc itself.
+ * fsmount, mount_setattr) and close_range/pidfd_* come from glibc itself, or on musl from
+ * common/libc_compat.h.
  *
  * struct kclone_args mirrors the kernel's struct clone_args (version 2, 88
  * bytes, with the cgroup field); it has its own name because <linux/sched.h>

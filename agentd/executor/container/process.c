@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
+#include "caps.h"
 #include "cleanup.h"
 #include "grpc_status.h"
 #include "linux_compat.h"
@@ -60,12 +60,7 @@ int process_cap_from_name(const char *name)
 		return -1;
 	for (size_t i = 0; i <= n; i++)
 		low[i] = (char)tolower((unsigned char)name[i]);
-	if (strncmp(low, "cap_", 4) != 0)
-		return -1;
-	cap_value_t v;
-	if (cap_from_name(low, &v) < 0)
-		return -1;
-	return (int)v;
+	return caps_from_name(low);
 }
 
 bool process_sysctl_allowed(const char *key, int ns_flags)
@@ -163,7 +158,7 @@ int process_set_rlimits(const Grpc__Process *p, struct kerr *err)
 					       "Process.Rlimits[%zu]: unknown type %.64s", i,
 					       rl->type);
 		struct rlimit lim = { .rlim_cur = rl->soft, .rlim_max = rl->hard };
-		if (setrlimit((__rlimit_resource_t)res, &lim) < 0)
+		if (setrlimit(res, &lim) < 0)
 			return kerr_set(err, -errno, "setrlimit %s soft %llu hard %llu: %s",
 					rl->type, (unsigned long long)rl->soft,
 					(unsigned long long)rl->hard, strerror(errno));
@@ -181,13 +176,13 @@ static bool in_list(char *const *names, size_t n, int cap)
 
 int process_drop_bounding(const Grpc__LinuxCapabilities *caps, struct kerr *err)
 {
-	int last = (int)cap_max_bits();
+	int last = caps_count();
 	for (int c = 0; c < last; c++) {
 		if (caps && in_list(caps->bounding, caps->n_bounding, c))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-			return kerr_set(err, -errno, "drop %s from the bounding set: %s",
-					cap_to_name((cap_value_t)c), strerror(errno));
+			return kerr_set(err, -errno, "drop capability %d from the bounding set: %s",
+					c, strerror(errno));
 	}
 	return 0;
 }
@@ -211,10 +206,11 @@ int process_set_user(const Grpc__User *user, struct kerr *err)
 	return 0;
 }
 
-static int fill(cap_t c, cap_flag_t flag, char *const *names, size_t n, const char *set,
+/* The set named `set` of the spec as a bitmask; capabilities this kernel
+ * does not know are left out with a warning, as runc does. */
+static int fill(uint64_t *mask, char *const *names, size_t n, const char *set, int last,
 		struct kerr *err)
 {
-	cap_value_t last = cap_max_bits();
 	for (size_t i = 0; i < n; i++) {
 		int v = process_cap_from_name(names[i]);
 		if (v < 0)
@@ -225,50 +221,38 @@ static int fill(cap_t c, cap_flag_t flag, char *const *names, size_t n, const ch
 			log_warn("capability %s is unknown to this kernel, ignored", names[i]);
 			continue;
 		}
-		cap_value_t cv = v;
-		if (cap_set_flag(c, flag, 1, &cv, CAP_SET) < 0)
-			return kerr_set(err, -errno, "cap_set_flag %s: %s", names[i],
-					strerror(errno));
+		*mask |= 1ull << v;
 	}
 	return 0;
 }
 
 int process_set_caps(const Grpc__LinuxCapabilities *caps, struct kerr *err)
 {
-	cap_t c = cap_init();
+	struct caps_sets s = { 0 };
+	int last = caps_count();
 	int r = 0;
-	if (!c)
-		return kerr_set(err, -errno, "cap_init: %s", strerror(errno));
-	if (caps) {
-		if ((r = fill(c, CAP_EFFECTIVE, caps->effective, caps->n_effective, "Effective",
-			      err)) < 0 ||
-		    (r = fill(c, CAP_PERMITTED, caps->permitted, caps->n_permitted, "Permitted",
-			      err)) < 0 ||
-		    (r = fill(c, CAP_INHERITABLE, caps->inheritable, caps->n_inheritable,
-			      "Inheritable", err)) < 0)
-			goto out;
-	}
-	if (cap_set_proc(c) < 0) {
-		r = kerr_set(err, -errno, "set capabilities: %s", strerror(errno));
-		goto out;
-	}
-	if (cap_reset_ambient() < 0 && errno != EINVAL) {
-		r = kerr_set(err, -errno, "reset ambient capabilities: %s", strerror(errno));
-		goto out;
-	}
+	if (caps)
+		r = fill(&s.effective, caps->effective, caps->n_effective, "Effective", last, err);
+	if (caps && r == 0)
+		r = fill(&s.permitted, caps->permitted, caps->n_permitted, "Permitted", last, err);
+	if (caps && r == 0)
+		r = fill(&s.inheritable, caps->inheritable, caps->n_inheritable, "Inheritable",
+			 last, err);
+	if (r < 0)
+		return r;
+	if (caps_set(&s) < 0)
+		return kerr_set(err, -errno, "set capabilities: %s", strerror(errno));
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return kerr_set(err, -errno, "reset ambient capabilities: %s", strerror(errno));
 	for (size_t i = 0; caps && i < caps->n_ambient; i++) {
 		int v = process_cap_from_name(caps->ambient[i]);
-		if (v < 0 || v >= (int)cap_max_bits())
+		if (v < 0 || v >= last)
 			continue;
-		if (cap_set_ambient((cap_value_t)v, CAP_SET) < 0) {
-			r = kerr_set(err, -errno, "raise ambient %s: %s", caps->ambient[i],
-				     strerror(errno));
-			goto out;
-		}
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (unsigned long)v, 0, 0) < 0)
+			return kerr_set(err, -errno, "raise ambient %s: %s", caps->ambient[i],
+					strerror(errno));
 	}
-out:
-	cap_free(c);
-	return r;
+	return 0;
 }
 
 static bool executable(const char *path)

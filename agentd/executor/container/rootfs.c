@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
+#include "libc_compat.h"
 #include "cleanup.h"
 #include "grpc_status.h"
 #include "linux_compat.h"

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -31,6 +30,7 @@
 
 #include <jansson.h>
 
+#include "libc_compat.h"
 #include "cleanup.h"
 #include "container_seccomp.h"
 #include "loop.h"

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "libc_compat.h"
 #include "cleanup.h"
 #include "cdh_job.h"
 #include "container_devices.h"

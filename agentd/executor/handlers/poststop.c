@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "libc_compat.h"
 #include "cleanup.h"
 #include "executor.h"
 #include "loop.h"

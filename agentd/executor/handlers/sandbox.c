@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "libc_compat.h"
 #include "beneath.h"
 #include "cleanup.h"
 #include "confine.h"

@@ -33,6 +33,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "libc_compat.h"
 #include "cleanup.h"
 #include "stages.h"
 #include "executor.h"

@@ -169,42 +169,36 @@ static int link_ptmx(struct kerr *err)
 	return 0;
 }
 
-/* PID 1 must never exit; glibc's on_exit hands us the status for the log,
- * musl has only atexit. */
-static void poweroff_on_exit(int status, void *arg)
+/* The status main() returns, for the power-off's log line (atexit hands
+ * none, and musl has no on_exit). */
+static int exit_status = -1;
+
+void init_note_exit(int status)
+{
+	exit_status = status;
+}
+
+/* PID 1 must never exit. */
+static void poweroff_at_exit(void)
 {
 	char why[64];
 
 	/* a forked child that calls exit() just exits */
 	if (getpid() != 1)
 		return;
-	if (status >= 0)
-		snprintf(why, sizeof(why), "kata-agent exited with status %d", status);
+	if (exit_status >= 0)
+		snprintf(why, sizeof(why), "kata-agent exited with status %d", exit_status);
 	else
 		snprintf(why, sizeof(why), "kata-agent exited");
 	init_poweroff(why);
 }
 
-#ifndef __GLIBC__
-static void poweroff_at_exit(void)
-{
-	poweroff_on_exit(-1, NULL);
-}
-
-static int on_exit(void (*fn)(int, void *), void *arg)
-{
-	(void)fn;
-	(void)arg;
-	return atexit(poweroff_at_exit);
-}
-#endif
-
 int init_early(struct kerr *err)
 {
 	int r;
 
-	if (on_exit(poweroff_on_exit, NULL) != 0)
-		log_warn("init: on_exit: cannot make exit power off");
+	if (atexit(poweroff_at_exit) != 0)
+		log_warn("init: atexit: cannot make exit power off");
 
 	for (size_t i = 0; i < sizeof(early_mounts) / sizeof(early_mounts[0]); i++) {
 		r = mount_one(&early_mounts[i], err);

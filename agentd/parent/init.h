@@ -17,6 +17,8 @@
  *                       (/etc/hostname, else "localhost"; both logged only).
  *   init_poweroff()     the only way PID 1 may end: if init exits, the kernel
  *                       panics. Every fatal path of PID 1 must go through it.
+ *   init_note_exit()    the status main() returns, for the power-off's log
+ *                       line (the exit handler is atexit's: it gets none).
  *
  * Nothing here is needed when the agent runs as a systemd service or
  * stand-alone: the caller guards each call with getpid() == 1.
@@ -34,5 +36,7 @@ int init_late(bool unified_cgroup_hierarchy, struct kerr *err);
 /* Log why, stop every other process (TERM, then KILL), sync and power the
  * machine off. Never returns. */
 void init_poweroff(const char *why) __attribute__((noreturn));
+/* The status main() is about to return, named in the power-off's log. */
+void init_note_exit(int status);
 
 #endif

@@ -1134,11 +1134,13 @@ int main(int argc, char **argv)
 	if (options_load(&p.opts, s.cmdline, s.config, environ, on_option_warning, NULL, &err) < 0) {
 		log_error("%s", err.msg);
 		options_free(&p.opts); /* it holds the defaults */
+		init_note_exit(1);
 		return 1;
 	}
 	rc = parent_serve(&p, s.libexec, s.initdata, &err);
 	parent_release(&p);
 	if (p.served)
 		log_info("kata-agent exiting with status %d", rc);
+	init_note_exit(rc);
 	return rc;
 }

@@ -5,18 +5,24 @@
 # part", doc/guest-image.md): a library that comes back through a new
 # dependency costs every pod its mapped pages. Prints TAP.
 #
-#   links.sh [--static-daemons] PARENT EXECUTOR FRONTEND MONITOR LAUNCHER LAUNCH_WORKER POLICY
+#   links.sh [--static-daemons] [--static-policy] PARENT EXECUTOR FRONTEND MONITOR LAUNCHER LAUNCH_WORKER POLICY
 #
 # --static-daemons (meson passes it with -Dmusl_daemons on): the parent,
-# the executor, the front-end and the policy process must load nothing,
-# have no interpreter and still be position independent (static PIEs:
-# ASLR kept).
+# the executor and the front-end must load nothing, have no interpreter
+# and still be position independent (static PIEs: ASLR kept);
+# --static-policy: the policy process too (only when scripts/musl-deps had
+# pcre2 at the system's version).
 set -u
 static_daemons=false
-if [ "${1:-}" = --static-daemons ]; then
-  static_daemons=true
+static_policy=false
+while [ $# -gt 0 ]; do
+  case $1 in
+  --static-daemons) static_daemons=true ;;
+  --static-policy) static_policy=true ;;
+  *) break ;;
+  esac
   shift
-fi
+done
 names=(parent executor front-end monitor launcher launch-worker policy)
 # Refused per binary (regular expressions on the NEEDED names). Nobody
 # loads libcrypto or libz (Nettle's SHA-2 and zlib are linked statically)
@@ -32,9 +38,14 @@ refused=(
   'libcrypto|libz\.so|libcap'
   'libcrypto|libz\.so|libcap'
 )
-static=(true true true false false false true)
+static=(false false false false false false false)
 if $static_daemons; then
-  refused[0]=. refused[1]=. refused[2]=. refused[6]=.
+  refused[0]=. refused[1]=. refused[2]=.
+  static[0]=true static[1]=true static[2]=true
+fi
+if $static_policy; then
+  refused[6]=.
+  static[6]=true
 fi
 if ! command -v readelf >/dev/null; then
   echo "1..0 # SKIP no readelf (binutils)"
@@ -45,7 +56,7 @@ i=0
 for bin in "$@"; do
   needed=$(readelf -d "$bin" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
   bad=$(tr ' ' '\n' <<<"$needed" | grep -E "${refused[$i]}" | tr '\n' ' ')
-  if $static_daemons && ${static[$i]}; then
+  if ${static[$i]}; then
     hdr=$(readelf -hlW "$bin" 2>/dev/null)
     grep -q 'Requesting program interpreter' <<<"$hdr" && bad+="an interpreter (not static) "
     grep -qE 'Type: +DYN' <<<"$hdr" || bad+="no PIE (ELF type not DYN) "

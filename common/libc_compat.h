@@ -10,8 +10,8 @@
  * Offers (musl): close_range, statx, the new mount API (open_tree,
  * move_mount, fsopen, fsconfig, fsmount, fspick, mount_setattr),
  * pidfd_open, pidfd_send_signal, pidfd_getfd, sigabbrev_np, scandirat
- * (libc_compat.c), and malloc_trim as a no-op (musl's mallocng gives freed
- * memory back to the kernel itself).
+ * (libc_compat.c), and malloc_trim, which empties malloc_cache.h's cache
+ * (mallocng gives freed memory back to the kernel itself).
  */
 #ifndef KATA_COMMON_LIBC_COMPAT_H
 #define KATA_COMMON_LIBC_COMPAT_H
@@ -31,6 +31,8 @@
 #include <linux/close_range.h>
 #include <linux/mount.h>
 #include <linux/stat.h>
+
+#include "malloc_cache.h"
 
 static inline int close_range(unsigned first, unsigned last, int flags)
 {
@@ -94,10 +96,13 @@ static inline int pidfd_getfd(int pidfd, int targetfd, unsigned flags)
 	return (int)syscall(SYS_pidfd_getfd, pidfd, targetfd, flags);
 }
 
+/* mallocng gives freed memory back itself; what is left to give is what
+ * the daemons' cache in front of it keeps (malloc_cache.h). */
 static inline int malloc_trim(size_t pad)
 {
 	(void)pad;
-	return 0;
+	malloc_cache_flush();
+	return 1;
 }
 
 /* "KILL" for SIGKILL, as glibc's; NULL for a number with no name. */

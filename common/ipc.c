@@ -723,13 +723,12 @@ static int send_check(const struct ipc_type_desc **dp, uint32_t type, const stru
 	for (unsigned i = 0; i < nfds; i++)
 		if (fds[i] < 0)
 			return kerr_set(err, -EBADF, "send %s: fd #%u is invalid", d->name, i);
-	unsigned want = fds_wanted(d, NULL);
-	if (d->fd == IPC_FD_PROCESS) {
-		/* The struct, wherever its pieces are (its size checked above). */
-		struct ipc_process_add h;
-		iov_head(&h, iov, niov, sizeof(h));
-		want = ipc_process_nfds(h.terminal, h.direct);
-	}
+	/* MON_PROCESS_ADD's struct, wherever its pieces are (its size was
+	 * checked above); fds_wanted reads no payload for the other types. */
+	struct ipc_process_add head;
+	if (d->fd == IPC_FD_PROCESS)
+		iov_head(&head, iov, niov, sizeof(head));
+	unsigned want = fds_wanted(d, &head);
 	if (nfds != want) {
 		if (want == 0)
 			return kerr_set(err, -EINVAL, "send %s: this type carries no fd", d->name);

@@ -665,16 +665,11 @@ static void iov_gather(void *dst, const struct iovec *iov, unsigned niov)
 	iov_head(dst, iov, niov, SIZE_MAX);
 }
 
-/* Payloads in pieces up to this size are gathered on the stack to be
- * checked (every rule that reads a payload's tail, not only its struct, is
- * on a type of at most a few KiB, but for the modprobe arguments and the
- * policy texts, which nobody sends in pieces). */
-#define SENDV_GATHER_MAX 8192u
-
 /* ipc_check_payload on a payload in pieces. STDIO data (the monitor's
  * replies straight from its ring) is checked on its struct and its length,
- * which is all ipc_check_stdio_data reads; a larger payload of another type
- * is gathered into a copy. */
+ * which is all ipc_check_stdio_data reads; another type is gathered into a
+ * copy (on the heap: a buffer on the stack would be touched, for good, in
+ * every process, the monitor included). */
 static int check_payload_iov(const struct ipc_type_desc *d, const struct iovec *iov,
 			     unsigned niov, size_t len, struct kerr *err)
 {
@@ -688,12 +683,7 @@ static int check_payload_iov(const struct ipc_type_desc *d, const struct iovec *
 		return ipc_check_stdio_data(&h, len, err) < 0 ? kerr_prefix(err, "%s", d->name)
 							       : 0;
 	}
-	if (len <= SENDV_GATHER_MAX) {
-		_Alignas(max_align_t) uint8_t buf[SENDV_GATHER_MAX];
-		iov_gather(buf, iov, niov);
-		return ipc_check_payload(d->type, buf, len, err);
-	}
-	cleanup_free uint8_t *copy = malloc(len);
+	cleanup_free uint8_t *copy = malloc(len ? len : 1);
 	if (!copy)
 		return kerr_set(err, -ENOMEM, "%s: out of memory", d->name);
 	iov_gather(copy, iov, niov);

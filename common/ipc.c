@@ -670,8 +670,8 @@ static void iov_gather(void *dst, const struct iovec *iov, unsigned niov)
  * which is all ipc_check_stdio_data reads; another type is gathered into a
  * copy (on the heap: a buffer on the stack would be touched, for good, in
  * every process, the monitor included). */
-static int check_payload_iov(const struct ipc_type_desc *d, const struct iovec *iov,
-			     unsigned niov, size_t len, struct kerr *err)
+static int check_payload_iov(const struct ipc_type_desc *d, const struct iovec *iov, unsigned niov,
+			     size_t len, struct kerr *err)
 {
 	if (niov <= 1)
 		return ipc_check_payload(d->type, niov ? iov[0].iov_base : NULL, len, err);
@@ -680,8 +680,7 @@ static int check_payload_iov(const struct ipc_type_desc *d, const struct iovec *
 		struct ipc_stdio_data h;
 		memcpy(&h, iov[0].iov_base, sizeof(h));
 		/* A private aligned copy of the struct; the length is the total. */
-		return ipc_check_stdio_data(&h, len, err) < 0 ? kerr_prefix(err, "%s", d->name)
-							       : 0;
+		return ipc_check_stdio_data(&h, len, err) < 0 ? kerr_prefix(err, "%s", d->name) : 0;
 	}
 	cleanup_free uint8_t *copy = malloc(len ? len : 1);
 	if (!copy)
@@ -827,8 +826,8 @@ static int send_prepare(struct ipc_hdr *hdr, int *memfd, uint32_t type, uint32_t
 			struct kerr *err)
 {
 	if (niov > IPC_SEND_IOV_MAX)
-		return kerr_set(err, -EINVAL, "send %s: %u pieces, at most %u",
-				ipc_type_name(type), niov, IPC_SEND_IOV_MAX);
+		return kerr_set(err, -EINVAL, "send %s: %u pieces, at most %u", ipc_type_name(type),
+				niov, IPC_SEND_IOV_MAX);
 	size_t len = iov_total(iov, niov);
 	const struct ipc_type_desc *d = NULL;
 	bool use_memfd = false;

@@ -1382,8 +1382,7 @@ TEST(channel_queue_copies)
 	static const struct ipc_dispatch none[] = { { 0, NULL } };
 	struct ipc_chan *c = NULL;
 	int closed = 0;
-	REQUIRE(ipc_chan_new(&c, l, sv[0], "t", IPC_ROLE_TEST, none, chan_closed, &closed, &e) ==
-		0);
+	REQUIRE(ipc_chan_new(&c, l, sv[0], "t", IPC_ROLE_TEST, none, chan_closed, &closed, &e) == 0);
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
 	uint8_t buf[3000];
 	unsigned sent = 0, got = 0, bad = 0;
@@ -1411,7 +1410,8 @@ TEST(channel_queue_copies)
 		if (r != -EAGAIN || got + ipc_chan_queued(c) != sent)
 			break;
 		memset(buf, sent & 0xff, sizeof(buf));
-		CHECK_EQ_INT(ipc_chan_send(c, IPC_TEST_BLOB, sent + 1, buf, sizeof(buf), -1, &e), 0);
+		CHECK_EQ_INT(ipc_chan_send(c, IPC_TEST_BLOB, sent + 1, buf, sizeof(buf), -1, &e),
+			     0);
 		sent++;
 	}
 	CHECK_EQ_INT(got, sent);

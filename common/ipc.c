@@ -18,6 +18,13 @@
 #include "ipc.h"
 #include "log.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#else
+#define ASAN_POISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#endif
+
 #define ALL_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 /* Room for more fds than any message may carry, so that a peer sending too
  * many is detected and its fds closed, instead of silently truncated by the
@@ -632,8 +639,62 @@ static unsigned fds_wanted(const struct ipc_type_desc *d, const void *payload)
 	}
 }
 
-static int outmsg_new(struct outmsg **out, uint32_t type, uint32_t id, const void *payload,
-		      size_t len, const int *fds, unsigned nfds, struct kerr *err)
+static size_t iov_total(const struct iovec *iov, unsigned niov)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < niov; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
+/* The first n bytes of a payload in pieces (all of them: SIZE_MAX) into dst. */
+static void iov_head(void *dst, const struct iovec *iov, unsigned niov, size_t n)
+{
+	uint8_t *p = dst;
+	for (unsigned i = 0; i < niov && n; i++) {
+		size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
+		if (k)
+			memcpy(p, iov[i].iov_base, k);
+		p += k;
+		n -= k;
+	}
+}
+
+static void iov_gather(void *dst, const struct iovec *iov, unsigned niov)
+{
+	iov_head(dst, iov, niov, SIZE_MAX);
+}
+
+/* ipc_check_payload on a payload in pieces. STDIO data (the monitor's
+ * replies straight from its ring) is checked on its struct and its length,
+ * which is all ipc_check_stdio_data reads; another type is gathered into a
+ * copy (on the heap: a buffer on the stack would be touched, for good, in
+ * every process, the monitor included). */
+static int check_payload_iov(const struct ipc_type_desc *d, const struct iovec *iov, unsigned niov,
+			     size_t len, struct kerr *err)
+{
+	if (niov <= 1)
+		return ipc_check_payload(d->type, niov ? iov[0].iov_base : NULL, len, err);
+	if (ipc_type_check(d) == ipc_check_stdio_data &&
+	    iov[0].iov_len >= sizeof(struct ipc_stdio_data)) {
+		struct ipc_stdio_data h;
+		memcpy(&h, iov[0].iov_base, sizeof(h));
+		/* A private aligned copy of the struct; the length is the total. */
+		return ipc_check_stdio_data(&h, len, err) < 0 ? kerr_prefix(err, "%s", d->name) : 0;
+	}
+	cleanup_free uint8_t *copy = malloc(len ? len : 1);
+	if (!copy)
+		return kerr_set(err, -ENOMEM, "%s: out of memory", d->name);
+	iov_gather(copy, iov, niov);
+	return ipc_check_payload(d->type, copy, len, err);
+}
+
+/* Everything about a message the sender can get wrong, checked before any
+ * byte goes out: its type, its size, its fields, its fds. *memfd on
+ * success: whether the payload must go through a memfd. */
+static int send_check(const struct ipc_type_desc **dp, uint32_t type, const struct iovec *iov,
+		      unsigned niov, size_t len, const int *fds, unsigned nfds, bool *memfd,
+		      struct kerr *err)
 {
 	const struct ipc_type_desc *d = ipc_type_info(type);
 	if (!d)
@@ -643,7 +704,7 @@ static int outmsg_new(struct outmsg **out, uint32_t type, uint32_t id, const voi
 				d->name, len, d->min_len, d->max_len);
 	/* The receiver would reject it: say so here, where the bug is. Big
 	 * payloads have no field rules, so this costs nothing for them. */
-	if (!d->big && ipc_check_payload(type, payload, len, err) < 0)
+	if (!d->big && check_payload_iov(d, iov, niov, len, err) < 0)
 		return kerr_prefix(err, "send");
 	if (nfds > IPC_MAX_FDS)
 		return kerr_set(err, -EINVAL, "send %s: %u fds, at most %u", d->name, nfds,
@@ -651,7 +712,12 @@ static int outmsg_new(struct outmsg **out, uint32_t type, uint32_t id, const voi
 	for (unsigned i = 0; i < nfds; i++)
 		if (fds[i] < 0)
 			return kerr_set(err, -EBADF, "send %s: fd #%u is invalid", d->name, i);
-	unsigned want = fds_wanted(d, payload);
+	/* MON_PROCESS_ADD's struct, wherever its pieces are (its size was
+	 * checked above); fds_wanted reads no payload for the other types. */
+	struct ipc_process_add head;
+	if (d->fd == IPC_FD_PROCESS)
+		iov_head(&head, iov, niov, sizeof(head));
+	unsigned want = fds_wanted(d, &head);
 	if (nfds != want) {
 		if (want == 0)
 			return kerr_set(err, -EINVAL, "send %s: this type carries no fd", d->name);
@@ -660,41 +726,89 @@ static int outmsg_new(struct outmsg **out, uint32_t type, uint32_t id, const voi
 		return kerr_set(err, -EINVAL, "send %s: %u fds given, %u required", d->name, nfds,
 				want);
 	}
-	bool use_memfd = len > IPC_MAX_INLINE;
-	if (use_memfd && !d->big)
+	*memfd = len > IPC_MAX_INLINE;
+	if (*memfd && !d->big)
 		return kerr_set(err, -EMSGSIZE, "send %s: %zu bytes do not fit inline", d->name,
 				len);
+	*dp = d;
+	return 0;
+}
 
+/* One sendmsg of a header, its inline payload in pieces and its fds (sent
+ * by the kernel as new references: the caller keeps its own). 0, -EAGAIN
+ * when a non-blocking socket is full (nothing was sent: a SEQPACKET message
+ * goes whole or not at all), or an error. */
+static int wire_send(int sock, const struct ipc_hdr *hdr, const struct iovec *payload,
+		     unsigned niov, const int *fds, unsigned nfds, struct kerr *err)
+{
+	struct iovec iov[1 + IPC_SEND_IOV_MAX];
+	unsigned n = 0;
+	iov[n++] = (struct iovec){ .iov_base = (void *)hdr, .iov_len = sizeof(*hdr) };
+	for (unsigned i = 0; i < niov && !(hdr->flags & IPC_F_MEMFD); i++)
+		if (payload[i].iov_len)
+			iov[n++] = payload[i];
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
+		struct cmsghdr align;
+	} cm;
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n };
+	if (nfds) {
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	ssize_t r;
+	do {
+		r = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return -EAGAIN;
+		return kerr_set(err, -errno, "send %s: %s", ipc_type_name(hdr->type),
+				strerror(errno));
+	}
+	return 0;
+}
+
+/* A checked message to be queued: the payload copied (or the memfd that
+ * holds it, taken), the fds duplicated. */
+static int outmsg_new(struct outmsg **out, const struct ipc_hdr *hdr, const struct iovec *iov,
+		      unsigned niov, int *memfd, const int *fds, unsigned nfds, struct kerr *err)
+{
+	const char *name = ipc_type_name(hdr->type);
 	cleanup_free struct outmsg *o = calloc(1, sizeof(*o));
 	if (!o)
-		return kerr_set(err, -ENOMEM, "send %s: out of memory", d->name);
-	o->hdr = (struct ipc_hdr){ .type = type, .len = (uint32_t)len, .id = id, .flags = 0 };
-	if (use_memfd) {
-		/* want == 0 here: big types carry no fds of their own. */
-		o->hdr.flags |= IPC_F_MEMFD;
-		o->fds[0] = make_memfd(payload, len, err);
-		if (o->fds[0] < 0)
-			return kerr_prefix(err, "send %s", d->name);
+		return kerr_set(err, -ENOMEM, "send %s: out of memory", name);
+	o->hdr = *hdr;
+	if (hdr->flags & IPC_F_MEMFD) {
+		/* Big types carry no fds of their own. */
+		o->fds[0] = take_fd(memfd);
 		o->nfds = 1;
-	} else {
-		if (len) {
-			o->inline_payload = malloc(len);
-			if (!o->inline_payload)
-				return kerr_set(err, -ENOMEM, "send %s: out of memory", d->name);
-			memcpy(o->inline_payload, payload, len);
+		*out = take_ptr(&o);
+		return 0;
+	}
+	if (hdr->len) {
+		o->inline_payload = malloc(hdr->len);
+		if (!o->inline_payload)
+			return kerr_set(err, -ENOMEM, "send %s: out of memory", name);
+		iov_gather(o->inline_payload, iov, niov);
+	}
+	for (unsigned i = 0; i < nfds; i++) {
+		int dup = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+		if (dup < 0) {
+			int r = kerr_set(err, -errno, "send %s: dup fd #%u: %s", name, i,
+					 strerror(errno));
+			for (unsigned j = 0; j < o->nfds; j++)
+				close(o->fds[j]);
+			free(o->inline_payload);
+			return r;
 		}
-		for (unsigned i = 0; i < nfds; i++) {
-			int dup = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
-			if (dup < 0) {
-				int r = kerr_set(err, -errno, "send %s: dup fd #%u: %s", d->name, i,
-						 strerror(errno));
-				for (unsigned j = 0; j < o->nfds; j++)
-					close(o->fds[j]);
-				free(o->inline_payload);
-				return r;
-			}
-			o->fds[o->nfds++] = dup;
-		}
+		o->fds[o->nfds++] = dup;
 	}
 	*out = take_ptr(&o);
 	return 0;
@@ -702,37 +816,54 @@ static int outmsg_new(struct outmsg **out, uint32_t type, uint32_t id, const voi
 
 static int outmsg_send(int sock, const struct outmsg *o, struct kerr *err)
 {
-	struct iovec iov[2] = {
-		{ .iov_base = (void *)&o->hdr, .iov_len = sizeof(o->hdr) },
-		{ .iov_base = o->inline_payload,
-		  .iov_len = (o->hdr.flags & IPC_F_MEMFD) ? 0 : o->hdr.len },
-	};
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS)];
-		struct cmsghdr align;
-	} cm;
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = iov[1].iov_len ? 2 : 1 };
-	if (o->nfds) {
-		memset(&cm, 0, sizeof(cm));
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * o->nfds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * o->nfds);
-		memcpy(CMSG_DATA(c), o->fds, sizeof(int) * o->nfds);
-	}
-	ssize_t n;
-	do {
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return -EAGAIN;
-		return kerr_set(err, -errno, "send %s: %s", ipc_type_name(o->hdr.type),
-				strerror(errno));
+	struct iovec iov = { .iov_base = o->inline_payload, .iov_len = o->hdr.len };
+	return wire_send(sock, &o->hdr, &iov, 1, o->fds, o->nfds, err);
+}
+
+/* A checked message's header, and its memfd (-1 when inline). */
+static int send_prepare(struct ipc_hdr *hdr, int *memfd, uint32_t type, uint32_t id,
+			const struct iovec *iov, unsigned niov, const int *fds, unsigned nfds,
+			struct kerr *err)
+{
+	if (niov > IPC_SEND_IOV_MAX)
+		return kerr_set(err, -EINVAL, "send %s: %u pieces, at most %u", ipc_type_name(type),
+				niov, IPC_SEND_IOV_MAX);
+	size_t len = iov_total(iov, niov);
+	const struct ipc_type_desc *d = NULL;
+	bool use_memfd = false;
+	int r = send_check(&d, type, iov, niov, len, fds, nfds, &use_memfd, err);
+	if (r < 0)
+		return r;
+	*hdr = (struct ipc_hdr){ .type = type, .len = (uint32_t)len, .id = id, .flags = 0 };
+	*memfd = -1;
+	if (use_memfd) {
+		cleanup_free uint8_t *copy = NULL;
+		const void *p = niov == 1 ? iov[0].iov_base : NULL;
+		if (niov > 1) {
+			if (!(copy = malloc(len)))
+				return kerr_set(err, -ENOMEM, "send %s: out of memory", d->name);
+			iov_gather(copy, iov, niov);
+			p = copy;
+		}
+		hdr->flags |= IPC_F_MEMFD;
+		*memfd = make_memfd(p, len, err);
+		if (*memfd < 0)
+			return kerr_prefix(err, "send %s", d->name);
 	}
 	return 0;
+}
+
+int ipc_sendv(int sock, uint32_t type, uint32_t id, const struct iovec *iov, unsigned niov,
+	      const int *fds, unsigned nfds, struct kerr *err)
+{
+	struct ipc_hdr hdr;
+	cleanup_close int memfd = -1;
+	int r = send_prepare(&hdr, &memfd, type, id, iov, niov, fds, nfds, err);
+	if (r < 0)
+		return r;
+	if (memfd >= 0)
+		return wire_send(sock, &hdr, NULL, 0, &memfd, 1, err);
+	return wire_send(sock, &hdr, iov, niov, fds, nfds, err);
 }
 
 int ipc_send_fd(int sock, uint32_t type, uint32_t id, const void *payload, size_t len, int fd,
@@ -751,16 +882,63 @@ int ipc_pair(int sp[2], const char *what, struct kerr *err)
 int ipc_send_fds(int sock, uint32_t type, uint32_t id, const void *payload, size_t len,
 		 const int *fds, unsigned nfds, struct kerr *err)
 {
-	struct outmsg *o = NULL;
-	int r = outmsg_new(&o, type, id, payload, len, fds, nfds, err);
-	if (r < 0)
-		return r;
-	r = outmsg_send(sock, o, err);
-	outmsg_free(o);
-	return r;
+	struct iovec iov = { .iov_base = (void *)payload, .iov_len = len };
+	return ipc_sendv(sock, type, id, &iov, 1, fds, nfds, err);
 }
 
-/* ---- receiving ---- */
+/* ---- receiving ----
+ *
+ * Receive buffers: every datagram lands in an IPC_HDR_LEN + IPC_MAX_INLINE
+ * buffer (the largest message must fit, or the kernel would cut it). A
+ * fresh one per message cost an mmap and a munmap under musl (mallocng
+ * gives a free of this size back to the kernel), so the process keeps up
+ * to RX_SPARES of them. A payload of at most RX_COPY_MAX bytes (every
+ * request but stdio data, policy and specs) is copied out at once and the
+ * buffer stays a spare; a larger one keeps its buffer until
+ * ipc_msg_release gives it back. The agent's processes are single-threaded
+ * event loops (no pthread in common/ or agentd/): the spares need no lock.
+ * What a process keeps: RX_SPARES buffers of 64 KiB of address space, of
+ * which only the pages its largest messages touched are resident (one page
+ * for a monitor that only got requests). */
+#define RX_BUF_LEN (IPC_HDR_LEN + IPC_MAX_INLINE)
+#define RX_COPY_MAX 4096u
+#define RX_SPARES 2
+
+static uint8_t *rx_spare[RX_SPARES];
+
+static uint8_t *rx_take(void)
+{
+	for (unsigned i = 0; i < RX_SPARES; i++)
+		if (rx_spare[i]) {
+			uint8_t *b = rx_spare[i];
+			rx_spare[i] = NULL;
+			ASAN_UNPOISON_MEMORY_REGION(b, RX_BUF_LEN);
+			return b;
+		}
+	return malloc(RX_BUF_LEN);
+}
+
+static void rx_give(uint8_t *b)
+{
+	if (!b)
+		return;
+	for (unsigned i = 0; i < RX_SPARES; i++)
+		if (!rx_spare[i]) {
+			/* A read of a spare (a message used after its release)
+			 * is an error under ASan, as it was after free. */
+			ASAN_POISON_MEMORY_REGION(b, RX_BUF_LEN);
+			rx_spare[i] = b;
+			return;
+		}
+	ASAN_UNPOISON_MEMORY_REGION(b, RX_BUF_LEN);
+	free(b);
+}
+
+static void rx_givep(uint8_t **b)
+{
+	rx_give(*b);
+}
+#define cleanup_rx __attribute__((cleanup(rx_givep)))
 
 int ipc_msg_take_fd(struct ipc_msg *m)
 {
@@ -786,8 +964,12 @@ void ipc_msg_release(struct ipc_msg *m)
 	if (m->map)
 		munmap(m->map, m->map_len);
 	m->map = NULL;
-	free(m->buf);
+	if (m->buf_rx)
+		rx_give(m->buf);
+	else
+		free(m->buf);
 	m->buf = NULL;
+	m->buf_rx = false;
 	m->payload = NULL;
 	if (m->in_decoded && m->in)
 		ipc_msg_free_decoded(m->in);
@@ -851,7 +1033,7 @@ static int recv_datagram(int sock, uint8_t *buf, size_t *len, int fds[CMSG_FDS_M
 		char buf[CMSG_SPACE(sizeof(int) * CMSG_FDS_MAX)];
 		struct cmsghdr align;
 	} cm;
-	struct iovec iov = { .iov_base = buf, .iov_len = IPC_HDR_LEN + IPC_MAX_INLINE };
+	struct iovec iov = { .iov_base = buf, .iov_len = RX_BUF_LEN };
 	struct msghdr mh = { .msg_iov = &iov,
 			     .msg_iovlen = 1,
 			     .msg_control = cm.buf,
@@ -964,9 +1146,24 @@ static int take_inline(struct ipc_msg *m, const struct ipc_type_desc *d, uint8_t
 		close_fds(fds, nfds);
 		return r;
 	}
-	m->payload = *buf + IPC_HDR_LEN;
+	if (inline_len <= RX_COPY_MAX) {
+		/* Small: an exact copy, and the receive buffer stays a spare. */
+		m->buf = malloc(inline_len ? inline_len : 1);
+		if (!m->buf) {
+			close_fds(fds, nfds);
+			return kerr_set(err, -ENOMEM, "recv %s: out of memory", d->name);
+		}
+		memcpy(m->buf, *buf + IPC_HDR_LEN, inline_len);
+		m->payload = m->buf;
+	} else {
+		m->payload = *buf + IPC_HDR_LEN;
+		m->buf = take_ptr(buf);
+		m->buf_rx = true;
+		/* Past the payload: what earlier messages left, not this one's. */
+		ASAN_POISON_MEMORY_REGION(m->buf + IPC_HDR_LEN + inline_len,
+					  IPC_MAX_INLINE - inline_len);
+	}
 	m->len = inline_len;
-	m->buf = take_ptr(buf);
 	m->fd = fd;
 	for (size_t i = 0; i < nfds; i++)
 		m->fds[i] = fds[i];
@@ -980,7 +1177,7 @@ int ipc_recv(int sock, struct ipc_msg *m, struct kerr *err)
 	m->fd = -1;
 	for (unsigned i = 0; i < IPC_MAX_FDS; i++)
 		m->fds[i] = -1;
-	cleanup_free uint8_t *buf = malloc(IPC_HDR_LEN + IPC_MAX_INLINE);
+	cleanup_rx uint8_t *buf = rx_take();
 	if (!buf)
 		return kerr_set(err, -ENOMEM, "recv: out of memory");
 	int fds[CMSG_FDS_MAX * 2];
@@ -1414,30 +1611,51 @@ int ipc_chan_send(struct ipc_chan *c, uint32_t type, uint32_t id, const void *pa
 int ipc_chan_send_fds(struct ipc_chan *c, uint32_t type, uint32_t id, const void *payload,
 		      size_t len, const int *fds, unsigned nfds, struct kerr *err)
 {
+	struct iovec iov = { .iov_base = (void *)payload, .iov_len = len };
+	return ipc_chan_sendv(c, type, id, &iov, 1, fds, nfds, err);
+}
+
+int ipc_chan_sendv(struct ipc_chan *c, uint32_t type, uint32_t id, const struct iovec *iov,
+		   unsigned niov, const int *fds, unsigned nfds, struct kerr *err)
+{
 	if (c->closed)
 		return kerr_set(err, -EPIPE, "ipc channel %s is closed", c->name);
 	if (c->queued >= IPC_MAX_QUEUED)
 		return kerr_set(err, -ENOBUFS,
 				"ipc channel %s: %u messages queued, peer not reading", c->name,
 				IPC_MAX_QUEUED);
-	struct outmsg *o = NULL;
-	int r = outmsg_new(&o, type, id, payload, len, fds, nfds, err);
+	struct ipc_hdr hdr;
+	cleanup_close int memfd = -1;
+	int r = send_prepare(&hdr, &memfd, type, id, iov, niov, fds, nfds, err);
 	if (r < 0)
 		return r;
-	*c->qtail = o;
-	c->qtail = &o->next;
-	c->queued++;
+	if (memfd >= 0) {
+		fds = &memfd;
+		nfds = 1;
+	}
 	struct kerr e = { 0 };
+	c->busy++;
+	/* Straight from the caller's bytes when nothing waits before it (the
+	 * order is kept); a copy only when it must wait. */
+	r = c->qhead ? -EAGAIN : wire_send(c->fd, &hdr, iov, niov, fds, nfds, &e);
+	if (r == -EAGAIN) {
+		struct outmsg *o = NULL;
+		if ((r = outmsg_new(&o, &hdr, iov, niov, &memfd, fds, nfds, err)) < 0) {
+			chan_done(c);
+			return r;
+		}
+		*c->qtail = o;
+		c->qtail = &o->next;
+		c->queued++;
+		r = chan_flush(c, &e);
+	}
 	/* A write error is the peer's fault, not the caller's: the channel
 	 * closes (on_close tells the owner) and the send itself "succeeded". */
-	c->busy++;
-	if (chan_flush(c, &e) < 0)
+	if (r < 0)
 		chan_fail(c, &e);
 	else
 		chan_update_events(c);
-	c->busy--;
-	if (c->free_later && !c->busy)
-		chan_destroy(c);
+	chan_done(c);
 	return 0;
 }
 

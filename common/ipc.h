@@ -547,6 +547,7 @@ struct ipc_msg {
 	void *map;
 	size_t map_len;
 	uint8_t *buf;
+	bool buf_rx; /* buf is a receive buffer: back to ipc_recv's spares */
 };
 
 /* Take ownership of the message's fd (-1 if none). */
@@ -582,6 +583,14 @@ int ipc_pair(int sp[2], const char *what, struct kerr *err);
  * allows several: IPC_FD_PROCESS). */
 int ipc_send_fds(int sock, uint32_t type, uint32_t id, const void *payload, size_t len,
 		 const int *fds, unsigned nfds, struct kerr *err);
+
+/* Like ipc_send_fds with the payload in niov pieces (at most
+ * IPC_SEND_IOV_MAX; a ring's two halves after a struct), sent as they are:
+ * the same checks, on the bytes the pieces make. */
+#define IPC_SEND_IOV_MAX 3u
+struct iovec;
+int ipc_sendv(int sock, uint32_t type, uint32_t id, const struct iovec *iov, unsigned niov,
+	      const int *fds, unsigned nfds, struct kerr *err);
 
 /* Receive and validate one message. Returns 1 with *m filled, 0 on EOF,
  * -EAGAIN when a non-blocking socket has nothing, negative on any violation
@@ -661,6 +670,11 @@ int ipc_chan_send(struct ipc_chan *c, uint32_t type, uint32_t id, const void *pa
 		  int fd, struct kerr *err);
 int ipc_chan_send_fds(struct ipc_chan *c, uint32_t type, uint32_t id, const void *payload,
 		      size_t len, const int *fds, unsigned nfds, struct kerr *err);
+/* The payload in pieces (ipc_sendv). A message is written straight from the
+ * caller's bytes when none waits before it and the socket takes it; it is
+ * copied only to wait in the queue. */
+int ipc_chan_sendv(struct ipc_chan *c, uint32_t type, uint32_t id, const struct iovec *iov,
+		   unsigned niov, const int *fds, unsigned nfds, struct kerr *err);
 /* Answer request id with ERROR carrying e's status (default_status when
  * e's is not a valid error status), errno and text. */
 int ipc_chan_send_error(struct ipc_chan *c, uint32_t id, const struct kerr *e, int default_status,

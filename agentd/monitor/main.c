@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -89,10 +90,17 @@ static void chan_ok(struct ipc_chan *c, uint32_t id)
 
 void mon_to_frontend(struct monitor *m, uint32_t type, uint32_t id, const void *p, size_t len)
 {
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
+	mon_to_frontend_v(m, type, id, &iov, 1);
+}
+
+void mon_to_frontend_v(struct monitor *m, uint32_t type, uint32_t id, const struct iovec *iov,
+		       unsigned niov)
+{
 	if (!m->frontend)
 		return;
 	struct kerr e = { 0 };
-	if (ipc_chan_send(m->frontend, type, id, p, len, -1, &e) < 0) {
+	if (ipc_chan_sendv(m->frontend, type, id, iov, niov, NULL, 0, &e) < 0) {
 		/* The queue is full: the front-end does not read. What it did not
 		 * acknowledge goes to the next one. */
 		log_error("front-end channel: %s; closing it", e.msg);

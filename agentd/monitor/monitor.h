@@ -226,6 +226,9 @@ void mon_passfd_close_stdin(struct mon_proc *p);
 
 /* Send to the front-end if there is one (failures are logged). */
 void mon_to_frontend(struct monitor *m, uint32_t type, uint32_t id, const void *p, size_t len);
+/* The same with the payload in pieces (ipc_chan_sendv), sent without a copy. */
+void mon_to_frontend_v(struct monitor *m, uint32_t type, uint32_t id, const struct iovec *iov,
+		       unsigned niov);
 void mon_error_to_frontend(struct monitor *m, uint32_t id, int grpc_status, int errno_code,
 			   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* A process exited: tell the executor; maybe finish a shutdown. */

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -252,8 +253,11 @@ static void stream_answer_one(struct mon_proc *p, unsigned i)
 		mon_to_frontend(m, IPC_READ_STREAM_REPLY, s->read_id, &eof, sizeof(eof));
 		return;
 	}
-	static uint8_t msg[sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK];
 	struct ipc_stdio_data h = { .offset = s->sent };
+	/* The bytes go to the socket straight from the ring: two pieces
+	 * when they wrap. */
+	struct iovec iov[3] = { { .iov_base = &h, .iov_len = sizeof(h) } };
+	unsigned niov = 1;
 	size_t n = 0;
 	if (s->sent < s->end) {
 		n = (size_t)(s->end - s->sent);
@@ -261,17 +265,17 @@ static void stream_answer_one(struct mon_proc *p, unsigned i)
 			n = s->read_max;
 		size_t pos = (s->start + (size_t)(s->sent - s->acked)) % s->cap;
 		size_t first = pos + n <= s->cap ? n : s->cap - pos;
-		memcpy(msg + sizeof(h), s->buf + pos, first);
-		memcpy(msg + sizeof(h) + first, s->buf, n - first);
+		iov[niov++] = (struct iovec){ .iov_base = s->buf + pos, .iov_len = first };
+		if (n > first)
+			iov[niov++] = (struct iovec){ .iov_base = s->buf, .iov_len = n - first };
 	} else if (!s->eof) {
 		return; /* nothing yet: the request waits */
 	}
-	memcpy(msg, &h, sizeof(h));
 	s->read_pending = false;
 	s->sent += n;
 	if (n == 0)
 		s->eof_answered = true;
-	mon_to_frontend(m, IPC_READ_STREAM_REPLY, s->read_id, msg, sizeof(h) + n);
+	mon_to_frontend_v(m, IPC_READ_STREAM_REPLY, s->read_id, iov, niov);
 }
 
 static void stream_on_events(struct loop *l, int fd, uint32_t events, void *data)

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -1200,6 +1201,225 @@ TEST(device_messages)
 	r.path[2] = '\0';
 	CHECK(ipc_check_payload(IPC_RESIZE_VOLUME_REQ, (uint8_t *)&r, len, &e) < 0);
 	CHECK(ipc_check_payload(IPC_RESIZE_VOLUME_REQ, (uint8_t *)&r, sizeof(r.h), &e) < 0);
+}
+
+/* A payload of len bytes of value v, received as exactly that. */
+static int got_blob(struct ipc_msg *m, size_t len, uint8_t v)
+{
+	if (m->hdr.type != IPC_TEST_BLOB || m->len != len || m->nfds != 0 || m->fd != -1)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (m->payload[i] != v)
+			return 0;
+	return 1;
+}
+
+static int send_blob(int sock, uint32_t id, size_t len, uint8_t v)
+{
+	struct kerr e = { 0 };
+	uint8_t *b = malloc(len ? len : 1);
+	memset(b, v, len);
+	int r = ipc_send_fd(sock, IPC_TEST_BLOB, id, b, len, -1, &e);
+	free(b);
+	return r;
+}
+
+/* ipc_recv reuses its receive buffers (a hostile peer's bytes stay in
+ * them): each message's length and bytes are its own, long then short,
+ * short then long, several held at once, the empty one. */
+TEST(recv_buffers_reused)
+{
+	int sv[2];
+	REQUIRE(tu_seqpacket_pair(sv) == 0);
+	/* A message that was not sent fails the check, not hang it. */
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	int sz = 4 << 20;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	struct kerr e = { 0 };
+	struct ipc_msg m, held[4];
+	/* Sizes around the copy-out threshold (4 KiB) and the limit. */
+	static const size_t sizes[] = { IPC_MAX_INLINE, 10, 5000, 4096, 4097, 0, 60000, 1 };
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		CHECK_EQ_INT(send_blob(sv[0], (uint32_t)i + 1, sizes[i], (uint8_t)(0x11 * (i + 1))),
+			     0);
+		CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+		CHECK(got_blob(&m, sizes[i], (uint8_t)(0x11 * (i + 1))));
+		CHECK_EQ_INT(m.hdr.id, i + 1);
+		ipc_msg_release(&m);
+	}
+	/* More held at once than the process keeps spare. */
+	for (unsigned i = 0; i < 4; i++) {
+		CHECK_EQ_INT(send_blob(sv[0], 100 + i, 50000 - i * 1000, (uint8_t)(0xa0 + i)), 0);
+		CHECK_EQ_INT(ipc_recv(sv[1], &held[i], &e), 1);
+	}
+	for (unsigned i = 0; i < 4; i++)
+		CHECK(got_blob(&held[i], 50000 - i * 1000, (uint8_t)(0xa0 + i)));
+	ipc_msg_release(&held[2]);
+	ipc_msg_release(&held[0]);
+	CHECK_EQ_INT(send_blob(sv[0], 200, 5001, 0x5a), 0);
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	CHECK(got_blob(&held[1], 49000, 0xa1) && got_blob(&held[3], 47000, 0xa3));
+	CHECK(got_blob(&m, 5001, 0x5a));
+	ipc_msg_release(&m);
+	ipc_msg_release(&held[1]);
+	ipc_msg_release(&held[3]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* A hostile peer after a message with fds: one byte over the limit, then
+ * an fd on a type that takes none. Both are rejected with their fds
+ * closed, and the message after them carries no fd of theirs. */
+TEST(recv_rejects_leave_nothing)
+{
+	int sv[2], other[2];
+	REQUIRE(tu_seqpacket_pair(sv) == 0 && tu_seqpacket_pair(other) == 0);
+	/* A message that was not sent fails the check, not hang it. */
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	int sz = 4 << 20;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	int before = open_fds();
+	struct kerr e = { 0 };
+	struct ipc_msg m;
+	struct ipc_ctl_new_frontend n = { 1, 42 };
+	CHECK_EQ_INT(ipc_send_fd(sv[0], IPC_CTL_NEW_FRONTEND, 0, &n, sizeof(n), other[0], &e), 0);
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	CHECK(m.fd >= 0 && m.nfds == 1);
+	ipc_msg_release(&m);
+
+	size_t over = IPC_MAX_INLINE + 1;
+	uint8_t *buf = calloc(1, over);
+	struct ipc_hdr h = { IPC_TEST_BLOB, (uint32_t)over, 1, 0 };
+	CHECK_EQ_INT(raw_send(sv[0], &h, buf, over, &other[0], 1), 0);
+	CHECK(rejects(sv[1], "larger than"));
+	h.len = 100;
+	CHECK_EQ_INT(raw_send(sv[0], &h, buf, 100, &other[1], 1), 0);
+	CHECK(rejects(sv[1], "unexpected fd"));
+	/* Exactly at the limit, after them: whole, no fd. */
+	memset(buf, 0x77, IPC_MAX_INLINE);
+	h.len = IPC_MAX_INLINE;
+	CHECK_EQ_INT(raw_send(sv[0], &h, buf, IPC_MAX_INLINE, NULL, 0), 0);
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	CHECK(got_blob(&m, IPC_MAX_INLINE, 0x77));
+	ipc_msg_release(&m);
+	free(buf);
+	CHECK_EQ_INT(open_fds(), before);
+	close(sv[0]);
+	close(sv[1]);
+	close(other[0]);
+	close(other[1]);
+}
+
+/* A payload in pieces (the monitor's ring) arrives as one, with the same
+ * sender checks as in one piece. */
+TEST(send_in_pieces)
+{
+	int sv[2];
+	REQUIRE(tu_seqpacket_pair(sv) == 0);
+	/* A message that was not sent fails the check, not hang it. */
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	struct kerr e = { 0 };
+	struct ipc_msg m;
+	struct ipc_stdio_data h = { .offset = 1000 };
+	char ring[] = "worldhello ";
+	/* "hello world": the ring's tail, then its head. */
+	struct iovec iov[3] = { { &h, sizeof(h) }, { ring + 5, 6 }, { ring, 5 } };
+	CHECK_EQ_INT(ipc_sendv(sv[0], IPC_READ_STREAM_REPLY, 9, iov, 3, NULL, 0, &e), 0);
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	CHECK_EQ_INT(m.len, sizeof(h) + 11);
+	CHECK(memcmp(m.payload + sizeof(h), "hello world", 11) == 0);
+	CHECK_EQ_INT(((const struct ipc_stdio_data *)(const void *)m.payload)->offset, 1000);
+	ipc_msg_release(&m);
+	/* The field rule sees the whole length: an offset that overflows. */
+	h.offset = UINT64_MAX - 5;
+	CHECK(ipc_sendv(sv[0], IPC_READ_STREAM_REPLY, 9, iov, 3, NULL, 0, &e) < 0);
+	CHECK(strstr(e.msg, "overflows") != NULL);
+	/* A rule that reads the tail, on pieces: an ERROR's text. */
+	char ebuf[IPC_ERROR_PAYLOAD_MAX];
+	size_t en = ipc_error_build(ebuf, GRPC_INTERNAL, -EIO, "split text");
+	struct iovec ev[2] = { { ebuf, 12 }, { ebuf + 12, en - 12 } };
+	CHECK_EQ_INT(ipc_sendv(sv[0], IPC_ERROR, 3, ev, 2, NULL, 0, &e), 0);
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	struct kerr got = { 0 };
+	CHECK(ipc_error_decode(&m, &got) && strcmp(got.msg, "split text") == 0);
+	ipc_msg_release(&m);
+	ebuf[en - 1] = 'x';
+	CHECK(ipc_sendv(sv[0], IPC_ERROR, 3, ev, 2, NULL, 0, &e) < 0);
+	/* MON_PROCESS_ADD's struct split: its fd rule still applies. */
+	struct ipc_process_add pa = { "e1", 123, 0, 0, { 0 } };
+	struct iovec pv[2] = { { &pa, 10 }, { (char *)&pa + 10, sizeof(pa) - 10 } };
+	int four[4] = { 0, 1, 2, 2 };
+	CHECK(ipc_sendv(sv[0], IPC_MON_PROCESS_ADD, 4, pv, 2, four, 3, &e) < 0);
+	CHECK_EQ_INT(ipc_sendv(sv[0], IPC_MON_PROCESS_ADD, 4, pv, 2, four, 4, &e), 0);
+	CHECK_EQ_INT(ipc_recv(sv[1], &m, &e), 1);
+	CHECK_EQ_INT(m.nfds, 4);
+	ipc_msg_release(&m);
+	/* Too many pieces. */
+	struct iovec many[IPC_SEND_IOV_MAX + 1];
+	for (unsigned i = 0; i <= IPC_SEND_IOV_MAX; i++)
+		many[i] = (struct iovec){ ring, 1 };
+	CHECK(ipc_sendv(sv[0], IPC_TEST_BLOB, 1, many, IPC_SEND_IOV_MAX + 1, NULL, 0, &e) < 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void chan_closed(struct ipc_chan *c, const char *reason, void *data)
+{
+	*(int *)data += 1;
+}
+
+/* A channel whose peer does not read: what the socket takes goes straight
+ * from the caller's bytes, what waits is a copy (the caller reuses its
+ * buffer at once, as the monitor does its ring), and the order is kept. */
+TEST(channel_queue_copies)
+{
+	int sv[2];
+	REQUIRE(tu_seqpacket_pair(sv) == 0);
+	struct kerr e = { 0 };
+	struct loop *l = NULL;
+	REQUIRE(loop_new(&l, &e) == 0);
+	static const struct ipc_dispatch none[] = { { 0, NULL } };
+	struct ipc_chan *c = NULL;
+	int closed = 0;
+	REQUIRE(ipc_chan_new(&c, l, sv[0], "t", IPC_ROLE_TEST, none, chan_closed, &closed, &e) == 0);
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	uint8_t buf[3000];
+	unsigned sent = 0, got = 0, bad = 0;
+	/* Fill the socket until some wait, then keep a few more waiting. */
+	for (unsigned extra = 0; extra < 5 && sent < 5000; sent++) {
+		memset(buf, sent & 0xff, sizeof(buf));
+		struct iovec iov[2] = { { buf, 1000 }, { buf + 1000, sizeof(buf) - 1000 } };
+		CHECK_EQ_INT(ipc_chan_sendv(c, IPC_TEST_BLOB, sent + 1, iov, 2, NULL, 0, &e), 0);
+		memset(buf, 0xee, sizeof(buf));
+		if (ipc_chan_queued(c) > 0)
+			extra++;
+	}
+	CHECK(ipc_chan_queued(c) == 5);
+	/* Drain; each further send flushes what waits first. */
+	for (int round = 0; round < 10000 && got < sent; round++) {
+		struct ipc_msg m;
+		int r = ipc_recv(sv[1], &m, &e);
+		if (r == 1) {
+			if (m.hdr.id != got + 1 || !got_blob(&m, sizeof(buf), got & 0xff))
+				bad++;
+			got++;
+			ipc_msg_release(&m);
+			continue;
+		}
+		if (r != -EAGAIN || got + ipc_chan_queued(c) != sent)
+			break;
+		memset(buf, sent & 0xff, sizeof(buf));
+		CHECK_EQ_INT(ipc_chan_send(c, IPC_TEST_BLOB, sent + 1, buf, sizeof(buf), -1, &e),
+			     0);
+		sent++;
+	}
+	CHECK_EQ_INT(got, sent);
+	CHECK_EQ_INT(bad, 0);
+	CHECK_EQ_INT(closed, 0);
+	ipc_chan_free(c);
+	loop_free(l);
+	close(sv[1]);
 }
 
 int main(void)

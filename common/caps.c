@@ -74,15 +74,3 @@ int caps_count(void)
 		n++;
 	return n;
 }
-
-int caps_set(const struct caps_sets *s)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
-		d[i].effective = (uint32_t)(s->effective >> (32 * i));
-		d[i].permitted = (uint32_t)(s->permitted >> (32 * i));
-		d[i].inheritable = (uint32_t)(s->inheritable >> (32 * i));
-	}
-	return (int)syscall(SYS_capset, &h, d);
-}

@@ -51,6 +51,7 @@
 #include <linux/seccomp.h>
 #include <sys/wait.h>
 
+#include "caps.h"
 #include "libc_compat.h"
 #include "cleanup.h"
 #include "confine.h"
@@ -116,31 +117,19 @@ static int drop_bounding_and_ambient(bool keep_caps, struct kerr *err)
 	return 0;
 }
 
-/* The capability sets in the kernel's own form (capget/capset, version 3:
- * two 32-bit words per set): the syscalls direct, so that a process
- * confined here links no libcap (one library less per monitor). */
-struct caps {
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-};
-
 /* What the profile asks for: its capabilities in permitted and effective,
- * nothing inheritable. */
-static void wanted_caps(const struct confine_profile *p, struct caps *c)
+ * nothing inheritable (through the syscalls, caps.h: a process confined
+ * here links no libcap). */
+static void wanted_caps(const struct confine_profile *p, struct caps_sets *c)
 {
-	memset(c, 0, sizeof(*c));
+	*c = (struct caps_sets){ 0 };
 	for (unsigned i = 0; i < p->nkeep; i++) {
 		unsigned v = (unsigned)p->keep_caps[i];
-		if (v >= 32 * _LINUX_CAPABILITY_U32S_3)
+		if (v >= 64)
 			continue; /* not a capability: verify() then fails */
-		c->d[v / 32].permitted |= 1u << (v % 32);
-		c->d[v / 32].effective |= 1u << (v % 32);
+		c->permitted |= 1ull << v;
+		c->effective |= 1ull << v;
 	}
-}
-
-static int caps_io(struct caps *c, bool set)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	return (int)syscall(set ? SYS_capset : SYS_capget, &h, c->d);
 }
 
 static int change_ids(const struct confine_profile *p, uid_t uid, gid_t gid, struct kerr *err)
@@ -154,9 +143,9 @@ static int change_ids(const struct confine_profile *p, uid_t uid, gid_t gid, str
 		return kerr_set(err, -errno, "setresgid %u: %s", (unsigned)gid, strerror(errno));
 	if (setresuid(uid, uid, uid) < 0)
 		return kerr_set(err, -errno, "setresuid %u: %s", (unsigned)uid, strerror(errno));
-	struct caps want;
+	struct caps_sets want;
 	wanted_caps(p, &want);
-	if (caps_io(&want, true) < 0)
+	if (caps_set(&want) < 0)
 		return kerr_set(err, -errno, "set capabilities: %s", strerror(errno));
 	return 0;
 }
@@ -173,9 +162,10 @@ static int verify(const struct confine_profile *p, uid_t uid, gid_t gid, struct 
 		return kerr_set(err, -EPERM, "ids not fully changed");
 	if (getgroups(0, NULL) != 0)
 		return kerr_set(err, -EPERM, "supplementary groups remain");
-	struct caps now, want;
+	struct caps_sets now, want;
 	wanted_caps(p, &want);
-	if (caps_io(&now, false) < 0 || memcmp(&now, &want, sizeof(now)) != 0)
+	if (caps_get(&now) < 0 || now.effective != want.effective ||
+	    now.permitted != want.permitted || now.inheritable != want.inheritable)
 		return kerr_set(err, -EPERM,
 				"the effective, permitted or inheritable set differs "
 				"from the %s's",

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -55,6 +57,8 @@ static void usage(FILE *f)
 		   "  --container-id ID   the container it serves ([A-Za-z0-9][A-Za-z0-9_.-]*)\n"
 		   "  --uid N, --gid N    ids to run as after confinement (default 65534, not 0)\n"
 		   "  --log-level L       critical|error|warn|info|debug (default info)\n"
+		   "  --launcher-pid PID  the container's launcher, our child: reaped before we\n"
+		   "                      exit\n"
 		   "  --stdio-buffer N    bytes of output kept per stream (default 1048576;\n"
 		   "                      4096..67108864)\n"
 		   "  --endpoints-blocked TYPES\n"
@@ -136,7 +140,7 @@ void mon_exited(struct monitor *m, struct mon_proc *p)
 
 void mon_check_done(struct monitor *m)
 {
-	if (m->live)
+	if (m->live || m->launcher_pid)
 		return;
 	if (m->shutting_down) {
 		log_info("shutdown: every process is reaped; exiting");
@@ -658,6 +662,7 @@ static const struct option longopts[] = {
 	{ "uid", required_argument, NULL, 'u' },
 	{ "gid", required_argument, NULL, 'g' },
 	{ "log-level", required_argument, NULL, 'l' },
+	{ "launcher-pid", required_argument, NULL, 'L' },
 	{ "stdio-buffer", required_argument, NULL, 'b' },
 	{ "endpoints-blocked", required_argument, NULL, 'e' },
 	{ "version", no_argument, NULL, 'V' },
@@ -667,7 +672,7 @@ static const struct option longopts[] = {
 
 /* The command line's settings that are not in struct monitor. */
 struct start {
-	unsigned long uid, gid, bufsz;
+	unsigned long uid, gid, bufsz, launcher;
 	enum log_level level;
 	const char *cid;
 };
@@ -709,6 +714,11 @@ static int parse_options(int argc, char **argv, struct monitor *m, struct start 
 		case 'l':
 			bad = log_level_parse(optarg, &s->level);
 			break;
+		case 'L':
+			bad = number_parse_ulong(optarg, INT_MAX, &s->launcher);
+			if (!bad && s->launcher < 2)
+				bad = -1;
+			break;
 		case 'b':
 			bad = number_parse_ulong(optarg, 64ul << 20, &s->bufsz);
 			if (!bad && s->bufsz < 4096)
@@ -747,6 +757,16 @@ static int setup_process(struct monitor *m, const struct start *s, struct kerr *
 		return r;
 	syscall(SYS_close_range, FD_FRONTEND + 1, ~0u, 0); /* musl has no wrapper */
 	signal(SIGPIPE, SIG_IGN);
+	/* The launcher must be our child (X forked it, then exec'd us): we
+	 * wait for its exit, which only a child's can be; not reaped here. */
+	if (s->launcher) {
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)s->launcher, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+			return kerr_set(err, -errno, "--launcher-pid %lu: not our child: %s",
+					s->launcher, strerror(errno));
+		m->launcher_pid = (pid_t)s->launcher;
+	}
 	/* We must collect the exits of orphans too; the executor's fork set
 	 * this already, setting it again costs nothing. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)

@@ -140,6 +140,10 @@ struct monitor {
 	unsigned nprocs;
 	unsigned max_procs; /* MON_MAX_PROCS, or fewer when fds are short */
 	unsigned live;      /* added and not yet reaped */
+	/* L, the launcher (--launcher-pid): our child until reaped, 0 after.
+	 * We exit only after it: it ends once every worker it cloned (our
+	 * children too) has ended, so nothing of the container outlives us. */
+	pid_t launcher_pid;
 	bool shutting_down;
 	int sigfd;
 	struct {

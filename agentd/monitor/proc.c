@@ -551,6 +551,12 @@ void mon_reap(struct monitor *m)
 		if (si.si_pid == 0)
 			break;
 		int status = status_of(&si);
+		if (si.si_pid == m->launcher_pid) {
+			/* its workers ended before it did: reaped here too */
+			log_debug("launcher (pid %d) reaped, status %d", (int)si.si_pid, status);
+			m->launcher_pid = 0;
+			continue;
+		}
 		struct mon_proc *p = m->procs;
 		while (p && (p->exited || p->pid != si.si_pid))
 			p = p->next;

@@ -50,6 +50,7 @@ struct spawn_rep {
 
 struct mon {
 	pid_t pid;  /* X, exec'd into the monitor */
+	pid_t lpid; /* L, its child: --launcher-pid, as the executor's X passes it */
 	int ex, fe; /* our ends: executor, front-end */
 	int ctl;    /* orders to L */
 	uint32_t next_id;
@@ -178,9 +179,9 @@ static int mon_start(struct mon *t)
 	}
 	memset(t, 0, sizeof(*t));
 	t->next_id = 1;
-	int em[2], lm[2], fm[2], ctl[2];
+	int em[2], lm[2], fm[2], ctl[2], lp[2];
 	if (tu_seqpacket_pair(em) < 0 || tu_seqpacket_pair(lm) < 0 || tu_seqpacket_pair(fm) < 0 ||
-	    tu_seqpacket_pair(ctl) < 0)
+	    tu_seqpacket_pair(ctl) < 0 || pipe2(lp, O_CLOEXEC) < 0)
 		return -1;
 	fflush(stdout);
 	pid_t x = fork();
@@ -201,13 +202,23 @@ static int mon_start(struct mon *t)
 		    c = fcntl(fm[1], F_DUPFD, 100);
 		if (a < 0 || b < 0 || c < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0 || dup2(c, 5) < 0)
 			_exit(98);
+		if (l < 0 || write(lp[1], &l, sizeof(l)) != sizeof(l))
+			_exit(98);
 		close_range(6, ~0u, 0);
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
+		char lpid[24];
+		snprintf(lpid, sizeof(lpid), "%d", (int)l);
 		execl(bin, "kata-agent-monitor", "--container-id", CID, "--uid", "65534", "--gid",
-		      "65534", "--log-level", "debug", (char *)NULL);
+		      "65534", "--log-level", "debug", "--launcher-pid", lpid, (char *)NULL);
 		_exit(99);
 	}
 	t->pid = x;
+	close(lp[1]);
+	if (read(lp[0], &t->lpid, sizeof(t->lpid)) != sizeof(t->lpid))
+		t->lpid = 0;
+	close(lp[0]);
+	if (t->lpid <= 0)
+		return -1;
 	close(em[1]);
 	close(lm[0]);
 	close(lm[1]);
@@ -617,6 +628,51 @@ TEST(refuses_to_start_without_channels)
 	waitpid(pid, &st, 0);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
 	CHECK(strstr(buf, "no SOCK_SEQPACKET executor channel on fd 3") != NULL);
+}
+
+/* A compromised executor (or its X) naming a process that is not the
+ * monitor's child as its launcher: the monitor would wait for an exit it
+ * can never collect. Refused before anything is read. */
+TEST(refuses_a_launcher_that_is_not_its_child)
+{
+	const char *bin = getenv("KATA_MONITOR");
+	REQUIRE(bin != NULL);
+	int p[2], em[2], lm[2], fm[2];
+	REQUIRE(pipe(p) == 0);
+	REQUIRE(tu_seqpacket_pair(em) == 0 && tu_seqpacket_pair(lm) == 0 &&
+		tu_seqpacket_pair(fm) == 0);
+	char other[24];
+	snprintf(other, sizeof(other), "%d", (int)getpid()); /* its parent */
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int a = fcntl(em[1], F_DUPFD, 100), b = fcntl(lm[0], F_DUPFD, 100),
+		    c = fcntl(fm[1], F_DUPFD, 100), d = fcntl(p[1], F_DUPFD, 100);
+		if (a < 0 || b < 0 || c < 0 || d < 0 || dup2(d, 2) < 0 || dup2(a, 3) < 0 ||
+		    dup2(b, 4) < 0 || dup2(c, 5) < 0)
+			_exit(98);
+		close_range(6, ~0u, 0);
+		execl(bin, "kata-agent-monitor", "--container-id", CID, "--launcher-pid", other,
+		      (char *)NULL);
+		_exit(99);
+	}
+	close(p[1]);
+	char buf[2048] = "";
+	size_t got = 0;
+	ssize_t n;
+	while (got < sizeof(buf) - 1 && (n = read(p[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close(p[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	CHECK(strstr(buf, "not our child") != NULL);
+	int *fds[] = { em, lm, fm };
+	for (unsigned i = 0; i < 3; i++) {
+		close(fds[i][0]);
+		close(fds[i][1]);
+	}
 }
 
 TEST(start_and_confinement)
@@ -1096,13 +1152,20 @@ TEST(shutdown_after_kill)
 	int st;
 	CHECK(!exited_within(M.pid, 300, &st)); /* init still runs */
 	CHECK_EQ_INT(ex_signal(&M, "", SIGTERM), IPC_OK);
+	CHECK_EQ_INT(ex_exited(&M, ""), 128 + SIGTERM);
+	/* Every container process is reaped; the launcher still runs (as
+	 * L does until the executor closes its channel): the monitor stays,
+	 * or L and its workers would outlive the container's removal. */
+	CHECK(!exited_within(M.pid, 300, &st));
+	CHECK_EQ_INT(kill(M.lpid, 0), 0);
 	close(M.ctl); /* the launcher exits */
 	M.ctl = -1;
 	CHECK(exited_within(M.pid, TIMEOUT_MS, &st));
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	if (WIFEXITED(st) || WIFSIGNALED(st))
 		M.pid = 0;
-	CHECK_EQ_INT(ex_exited(&M, ""), 128 + SIGTERM);
+	/* reaped by the monitor before it exited, not a zombie left behind */
+	CHECK(kill(M.lpid, 0) < 0 && errno == ESRCH);
 	mon_kill(&M);
 }
 

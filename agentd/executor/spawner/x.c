@@ -76,7 +76,8 @@ void x_main(const struct launch_ctx *c, int el_l, int em_m, int fm_m)
 		_exit(127);
 	}
 	close_range(6, ~0u, 0);
-	char uid[24], gid[24];
+	char uid[24], gid[24], lpid[24];
+	snprintf(lpid, sizeof(lpid), "%d", (int)l);
 	snprintf(uid, sizeof(uid), "%lu", c->o->monitor_uid);
 	snprintf(gid, sizeof(gid), "%lu", c->o->monitor_gid);
 	char *argv[] = {
@@ -89,6 +90,9 @@ void x_main(const struct launch_ctx *c, int el_l, int em_m, int fm_m)
 		gid,
 		(char *)"--log-level",
 		(char *)log_level_name(c->o->level),
+		/* the monitor exits only after L (and so every worker) ended */
+		(char *)"--launcher-pid",
+		lpid,
 		/* the monitor enforces [endpoints] on the front-end too */
 		c->o->monitor_blocked[0] ? (char *)"--endpoints-blocked" : NULL,
 		(char *)c->o->monitor_blocked,

@@ -602,6 +602,22 @@ static bool have_root;
 		REQUIRE(M.pid > 0);         \
 	} while (0)
 
+/* A monitor that was to refuse to start: what it wrote on stderr (read
+ * from fd, closed here) into buf, and its exit code (-1: not an exit). */
+static int refused_with(pid_t pid, int fd, char *buf, size_t size)
+{
+	size_t got = 0;
+	ssize_t n;
+	while (got < size - 1 && (n = read(fd, buf + got, size - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close(fd);
+	int st;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
 TEST(refuses_to_start_without_channels)
 {
 	const char *bin = getenv("KATA_MONITOR");
@@ -617,16 +633,8 @@ TEST(refuses_to_start_without_channels)
 		_exit(99);
 	}
 	close(p[1]);
-	char buf[2048] = "";
-	size_t got = 0;
-	ssize_t n;
-	while (got < sizeof(buf) - 1 && (n = read(p[0], buf + got, sizeof(buf) - 1 - got)) > 0)
-		got += (size_t)n;
-	buf[got] = '\0';
-	close(p[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	char buf[2048];
+	CHECK_EQ_INT(refused_with(pid, p[0], buf, sizeof(buf)), 1);
 	CHECK(strstr(buf, "no SOCK_SEQPACKET executor channel on fd 3") != NULL);
 }
 
@@ -657,16 +665,8 @@ TEST(refuses_a_launcher_that_is_not_its_child)
 		_exit(99);
 	}
 	close(p[1]);
-	char buf[2048] = "";
-	size_t got = 0;
-	ssize_t n;
-	while (got < sizeof(buf) - 1 && (n = read(p[0], buf + got, sizeof(buf) - 1 - got)) > 0)
-		got += (size_t)n;
-	buf[got] = '\0';
-	close(p[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	char buf[2048];
+	CHECK_EQ_INT(refused_with(pid, p[0], buf, sizeof(buf)), 1);
 	CHECK(strstr(buf, "not our child") != NULL);
 	int *fds[] = { em, lm, fm };
 	for (unsigned i = 0; i < 3; i++) {

@@ -192,8 +192,8 @@ static int cg_list_hierarchies(const struct cg_config *cfg, enum cg_layout layou
 
 /* The layout at cfg's root and its hierarchies, into cg->hier: on v1 one
  * read of mountinfo serves both. */
-static int detect_hierarchies(const struct cg_config *cfg, enum cg_layout *out,
-			      struct cgroup *cg, struct kerr *err)
+static int detect_hierarchies(const struct cg_config *cfg, enum cg_layout *out, struct cgroup *cg,
+			      struct kerr *err)
 {
 	const char *root = cfg_root(cfg);
 	struct stat st;

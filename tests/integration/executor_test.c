@@ -439,19 +439,26 @@ TEST(exec_and_signal)
 	CHECK_EQ_INT(wait_proc(mfd, "c1", "e2"), 128 + SIGTERM);
 }
 
+/* GetMetrics' text, or NULL (no reply, or not the reply to this request). */
+static char *metrics_text(void)
+{
+	struct kerr e = { 0 };
+	if (ipc_send_fd(fe, IPC_GET_METRICS_REQ, next_id, NULL, 0, -1, &e) < 0)
+		return NULL;
+	struct ipc_msg m;
+	if (tu_ipc_recv(fe, &m, 10000) != 1)
+		return NULL;
+	bool ok = m.hdr.type == IPC_GET_METRICS_REPLY && m.hdr.id == next_id;
+	next_id++;
+	char *t = ok ? strndup((const char *)m.payload, m.len) : NULL;
+	ipc_msg_release(&m);
+	return t;
+}
+
 TEST(metrics)
 {
 	REQUIRE(ready);
-	struct kerr e = { 0 };
-	REQUIRE(ipc_send_fd(fe, IPC_GET_METRICS_REQ, next_id, NULL, 0, -1, &e) == 0);
-	struct ipc_msg m;
-	REQUIRE(tu_ipc_recv(fe, &m, 10000) == 1);
-	CHECK_EQ_INT(m.hdr.type, IPC_GET_METRICS_REPLY);
-	CHECK_EQ_INT(m.hdr.id, next_id);
-	next_id++;
-	char *t = m.hdr.type == IPC_GET_METRICS_REPLY ? strndup((const char *)m.payload, m.len)
-						      : NULL;
-	ipc_msg_release(&m);
+	char *t = metrics_text();
 	REQUIRE(t != NULL);
 	/* This test is the executor's parent and (by CTL_NEW_FRONTEND) its
 	 * front-end; c1 runs, with its monitor and launcher. */
@@ -466,6 +473,38 @@ TEST(metrics)
 	CHECK(strstr(t, "\nkata_guest_meminfo{item=\"mem_total\"} ") != NULL);
 	CHECK(t[strlen(t) - 1] == '\n');
 	free(t);
+}
+
+/* Once the init exited nothing more is launched in the container, so its
+ * launcher goes then (the executor closes EL), not during RemoveContainer;
+ * the monitor stays until the removal, and starts and execs are refused. */
+TEST(launcher_goes_with_the_init)
+{
+	REQUIRE(ready);
+	REQUIRE(create("c2", rootfs, "exit 3") == 0);
+	int mfd = attached("c2");
+	REQUIRE(mfd >= 0);
+	CHECK_EQ_INT(ref_req(IPC_START_CONTAINER_REQ, "c2"), 0);
+	CHECK_EQ_INT(wait_proc(mfd, "c2", ""), 3);
+	const char *launcher = "\nkata_agent_threads{process=\"launcher\",container_id=\"c2\"} ";
+	const char *monitor = "\nkata_agent_threads{process=\"monitor\",container_id=\"c2\"} 1\n";
+	bool gone = false, monitor_stays = false;
+	for (int i = 0; i < 100 && !gone; i++) {
+		char *t = metrics_text();
+		if (!t)
+			break;
+		gone = !strstr(t, launcher);
+		monitor_stays = strstr(t, monitor) != NULL;
+		free(t);
+		if (!gone)
+			usleep(20000);
+	}
+	CHECK(gone);
+	CHECK(monitor_stays);
+	CHECK_EQ_INT(ref_req(IPC_START_CONTAINER_REQ, "c2"), GRPC_FAILED_PRECONDITION);
+	CHECK_EQ_INT(exec_proc("c2", "e1", "true"), GRPC_FAILED_PRECONDITION);
+	CHECK_EQ_INT(remove_ctr("c2", 0), 0);
+	CHECK_EQ_INT(cgroup_dirs("kata-test-exec-*/c2"), 0);
 }
 
 TEST(frontend_restart)

@@ -667,6 +667,86 @@ TEST(freeze_thaw_v2)
 	cleanup_parents();
 }
 
+/* Whether the cgroup id below parent exists in cfg's layout (every v1
+ * controller hierarchy, or the cgroup2 root). */
+static bool cgroup_exists(const struct cg_config *cfg, const char *id)
+{
+	char m[32][256], p[PATH_MAX];
+	int n = 0;
+	if (cfg->root_override)
+		snprintf(m[n++], sizeof(m[0]), "%s", cfg->root_override);
+	else if (is_cgroup2("/sys/fs/cgroup"))
+		snprintf(m[n++], sizeof(m[0]), "/sys/fs/cgroup");
+	else
+		n = v1_mounts(m, 32);
+	bool any = false;
+	for (int i = 0; i < n; i++) {
+		snprintf(p, sizeof(p), "%.255s/%.60s/%.60s", m[i], parent, id);
+		any |= tu_is_dir(p);
+	}
+	return any;
+}
+
+/* cg_open (the spawner's and the launch workers' way in) finds what
+ * cg_create made: the same path and layout, the v2 fd, a pid placed in
+ * every hierarchy; and it makes nothing: a missing cgroup stays missing
+ * (v2: refused; v1: placing a pid fails). */
+static void open_cycle(int *tap_failed, const struct cg_config *cfg, const char *id)
+{
+	struct kerr err = { 0 };
+	struct cgroup *cg = NULL, *found = NULL;
+	REQUIRE(cg_create(cfg, NULL, id, &cg, &err) == 0);
+	int r = cg_open(cfg, NULL, id, &found, &err);
+	if (r < 0)
+		printf("# %s\n", err.msg);
+	REQUIRE(r == 0);
+	CHECK_EQ_STR(cg_path(found), cg_path(cg));
+	CHECK_EQ_INT(cg_layout_of(found), cg_layout_of(cg));
+	CHECK_EQ_INT(cg_v2_fd(found) >= 0, cg_layout_of(cg) == CG_V2);
+	pid_t pid = spawn_sleeper();
+	REQUIRE(pid > 0);
+	CHECK(cg_add_pid(found, pid, &err) == 0);
+	cg_forget(found);
+	CHECK(cgroup_exists(cfg, id));
+	/* The pid is in the cgroup: removal kills it (EBUSY, then the kill). */
+	CHECK(cg_destroy(cg, &err) == 0);
+	int st = 0;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	CHECK(!cgroup_exists(cfg, id));
+
+	char missing[64];
+	snprintf(missing, sizeof(missing), "%s-missing", id);
+	struct cgroup *none = NULL;
+	kerr_clear(&err);
+	r = cg_open(cfg, NULL, missing, &none, &err);
+	if (r == 0) {
+		CHECK_EQ_INT(cg_layout_of(none), CG_V1);
+		pid_t p2 = spawn_sleeper();
+		REQUIRE(p2 > 0);
+		CHECK(cg_add_pid(none, p2, &err) < 0);
+		kill(p2, SIGKILL);
+		waitpid(p2, NULL, 0);
+		cg_forget(none);
+	}
+	CHECK(!cgroup_exists(cfg, missing));
+}
+
+TEST(open_finds_what_create_made)
+{
+	struct cg_config cfg = { .parent = parent };
+	open_cycle(tap_failed, &cfg, "opn");
+	cleanup_parents();
+}
+
+TEST(open_finds_what_create_made_v2)
+{
+	if (!v2_root)
+		SKIP_KERNEL("no cgroup2 mount to test");
+	struct cg_config cfg = { .parent = parent, .root_override = v2_root };
+	open_cycle(tap_failed, &cfg, "opn2");
+	cleanup_parents();
+}
+
 int main(void)
 {
 	if (tu_main_root_mount_ns() < 0)

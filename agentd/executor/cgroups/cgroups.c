@@ -168,33 +168,6 @@ static char *v2_mount(const char *root)
 	return NULL;
 }
 
-int cg_detect(const struct cg_config *cfg, enum cg_layout *out, struct kerr *err)
-{
-	const char *root = cfg_root(cfg);
-	struct stat st;
-	if (stat(root, &st) < 0)
-		return kerr_set(err, -errno, "cgroup root %s: %s", root, strerror(errno));
-	if (is_cgroup2(root)) {
-		*out = CG_V2;
-		return 0;
-	}
-	/* v1 or hybrid: the v1 controllers decide; the cgroup2 of a hybrid
-	 * (root/unified) holds no controller we could use. */
-	struct cgroup tmp = { 0 };
-	int r = list_v1(root, &tmp, err);
-	size_t n = tmp.n_hier;
-	hier_clear(&tmp);
-	if (r < 0)
-		return r;
-	if (n == 0)
-		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ENOENT,
-				       "no cgroup hierarchy found at %s (neither cgroup2 nor v1 "
-				       "controllers)",
-				       root);
-	*out = CG_V1;
-	return 0;
-}
-
 /* Hierarchies of a layout, filled into cg->hier. */
 static int cg_list_hierarchies(const struct cg_config *cfg, enum cg_layout layout,
 			       struct cgroup *cg, struct kerr *err)
@@ -214,6 +187,41 @@ static int cg_list_hierarchies(const struct cg_config *cfg, enum cg_layout layou
 	int r = list_v1(root, cg, err);
 	if (r >= 0 && cg->n_hier == 0)
 		r = kerr_set(err, -ENOENT, "no cgroup v1 controller mounted below %s", root);
+	return r;
+}
+
+/* The layout at cfg's root and its hierarchies, into cg->hier: on v1 one
+ * read of mountinfo serves both. */
+static int detect_hierarchies(const struct cg_config *cfg, enum cg_layout *out, struct cgroup *cg,
+			      struct kerr *err)
+{
+	const char *root = cfg_root(cfg);
+	struct stat st;
+	if (stat(root, &st) < 0)
+		return kerr_set(err, -errno, "cgroup root %s: %s", root, strerror(errno));
+	if (is_cgroup2(root)) {
+		*out = CG_V2;
+		return cg_list_hierarchies(cfg, CG_V2, cg, err);
+	}
+	/* v1 or hybrid: the v1 controllers decide; the cgroup2 of a hybrid
+	 * (root/unified) holds no controller we could use. */
+	int r = list_v1(root, cg, err);
+	if (r < 0)
+		return r;
+	if (cg->n_hier == 0)
+		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ENOENT,
+				       "no cgroup hierarchy found at %s (neither cgroup2 nor v1 "
+				       "controllers)",
+				       root);
+	*out = CG_V1;
+	return 0;
+}
+
+int cg_detect(const struct cg_config *cfg, enum cg_layout *out, struct kerr *err)
+{
+	struct cgroup tmp = { 0 };
+	int r = detect_hierarchies(cfg, out, &tmp, err);
+	hier_clear(&tmp);
 	return r;
 }
 
@@ -485,7 +493,7 @@ static int cg_rmdir_path(struct cgroup *cg, struct cg_hier *h,
 		cleanup_free char *dir = NULL;
 		if (!rel || asprintf(&dir, "%s/%s", h->mount, rel) < 0)
 			return kerr_set(err, -ENOMEM, "out of memory");
-		bool strict = i == cg->depth && own_leaf;
+		bool strict = i == cg->depth && own_leaf, killed = false;
 		for (;;) {
 			if (rmdir(dir) == 0 || errno == ENOENT)
 				break;
@@ -499,11 +507,16 @@ static int cg_rmdir_path(struct cgroup *cg, struct cg_hier *h,
 				return kerr_set(err, -e, "rmdir cgroup %s: %s%s", dir, strerror(e),
 						e == EBUSY ? " (processes left after kill)" : "");
 			cg->retries_left--;
+			/* The first kill is tried again at once (v1's kill returns
+			 * once no pid is listed any more); later ones after a
+			 * pause, for processes still on their way out. */
+			if (killed || !kill_all)
+				sleep_ms(CG_RETRY_MS);
 			if (kill_all) {
 				struct kerr kerr_tmp = { 0 };
 				(void)kill_all(cg, &kerr_tmp);
+				killed = true;
 			}
-			sleep_ms(CG_RETRY_MS);
 		}
 	}
 	h->present = false;
@@ -524,27 +537,35 @@ static void cg_free(struct cgroup *cg)
 	free(cg);
 }
 
+/* A handle on cgroups_path below cfg's parent: its hierarchies and path,
+ * nothing on disk touched; NULL with err filled on error. */
+static struct cgroup *cg_handle(const struct cg_config *cfg, const char *cgroups_path,
+				const char *container_id, struct kerr *err)
+{
+	struct cgroup *cg = calloc(1, sizeof(*cg));
+	if (!cg) {
+		kerr_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	cg->v2fd = -1;
+	cg->dev_prog_fd = -1;
+	if (detect_hierarchies(cfg, &cg->layout, cg, err) < 0 ||
+	    build_path(cfg, cgroups_path, container_id, cg, err) < 0) {
+		cg_free(cg);
+		return NULL;
+	}
+	for (size_t i = 0; i < cg->n_hier; i++)
+		cg->hier[i].first_created = cg->depth; /* nothing made (yet) */
+	return cg;
+}
+
 int cg_create(const struct cg_config *cfg, const char *cgroups_path, const char *container_id,
 	      struct cgroup **out, struct kerr *err)
 {
-	enum cg_layout layout;
-	int r = cg_detect(cfg, &layout, err);
-	if (r < 0)
-		return r;
-	struct cgroup *cg = calloc(1, sizeof(*cg));
+	struct cgroup *cg = cg_handle(cfg, cgroups_path, container_id, err);
 	if (!cg)
-		return kerr_set(err, -ENOMEM, "out of memory");
-	cg->v2fd = -1;
-	cg->dev_prog_fd = -1;
-	cg->layout = layout;
-	r = build_path(cfg, cgroups_path, container_id, cg, err);
-	if (r >= 0)
-		r = cg_list_hierarchies(cfg, layout, cg, err);
-	if (r >= 0) {
-		for (size_t i = 0; i < cg->n_hier; i++)
-			cg->hier[i].first_created = cg->depth;
-		r = layout == CG_V1 ? cg_v1_create(cg, err) : cg_v2_create(cg, err);
-	}
+		return err->code;
+	int r = cg->layout == CG_V1 ? cg_v1_create(cg, err) : cg_v2_create(cg, err);
 	if (r < 0) {
 		/* Undo what was made; the original error is what the caller needs. */
 		struct kerr e2 = { 0 };
@@ -556,7 +577,32 @@ int cg_create(const struct cg_config *cfg, const char *cgroups_path, const char 
 		return r;
 	}
 	log_debug("cgroup %s created (%s, %zu hierarchies)", cg->path,
-		  layout == CG_V1 ? "v1" : "v2", cg->n_hier);
+		  cg->layout == CG_V1 ? "v1" : "v2", cg->n_hier);
+	*out = cg;
+	return 0;
+}
+
+int cg_open(const struct cg_config *cfg, const char *cgroups_path, const char *container_id,
+	    struct cgroup **out, struct kerr *err)
+{
+	struct cgroup *cg = cg_handle(cfg, cgroups_path, container_id, err);
+	if (!cg)
+		return err->code;
+	for (size_t i = 0; i < cg->n_hier; i++)
+		cg->hier[i].present = true;
+	if (cg->layout == CG_V2) {
+		cleanup_free char *leaf = NULL;
+		if (asprintf(&leaf, "%s/%s", cg->hier[0].mount, cg->path) < 0) {
+			cg_free(cg);
+			return kerr_set(err, -ENOMEM, "out of memory");
+		}
+		cg->v2fd = open(leaf, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (cg->v2fd < 0) {
+			int e = errno;
+			cg_free(cg);
+			return kerr_set(err, -e, "open cgroup2 %s: %s", leaf, strerror(e));
+		}
+	}
 	*out = cg;
 	return 0;
 }
@@ -598,15 +644,12 @@ int cg_destroy(struct cgroup *cg, struct kerr *err)
 	int ret = 0;
 	struct kerr e2 = { 0 };
 	cg->retries_left = CG_RETRIES;
-	bool own_leaf = false;
-	for (size_t i = 0; i < cg->n_hier; i++)
-		own_leaf |= cg->hier[i].first_created < cg->depth;
 	int r = 0;
-	if (own_leaf) {
-		r = cg->layout == CG_V1 ? cg_v1_kill(cg, &e2) : cg_v2_kill(cg, &e2);
-		if (r < 0)
-			log_warn("cgroup %s: killing leftovers: %s", cg->path, e2.msg);
-	}
+	/* No kill first: a removed container's cgroup is empty (the monitor
+	 * reaped every process of it), and finding that out by freezing and
+	 * reading every hierarchy cost more than the rmdirs themselves. The
+	 * leaf's rmdir is the check: EBUSY kills what is left
+	 * (cg_rmdir_path). */
 	if (cg->v2fd >= 0) {
 		close(cg->v2fd);
 		cg->v2fd = -1;
@@ -642,18 +685,14 @@ int cg_parent_remove(const struct cg_config *cfg, struct kerr *err)
 {
 	if (!cfg || !cfg->parent)
 		return 0;
-	enum cg_layout layout;
-	int r = cg_detect(cfg, &layout, err);
-	if (r < 0)
-		return r;
-	struct cgroup tmp = { .v2fd = -1, .dev_prog_fd = -1 };
 	char buf[CG_PATH_MAX + 1] = "";
 	size_t len = 0, depth = 0;
-	r = append_plain(buf, &len, "cgroup parent", cfg->parent, &depth, err);
-	if (r >= 0 && depth == 0)
-		return 0;
-	if (r >= 0)
-		r = cg_list_hierarchies(cfg, layout, &tmp, err);
+	int r = append_plain(buf, &len, "cgroup parent", cfg->parent, &depth, err);
+	if (r < 0 || depth == 0)
+		return r;
+	enum cg_layout layout;
+	struct cgroup tmp = { .v2fd = -1, .dev_prog_fd = -1 };
+	r = detect_hierarchies(cfg, &layout, &tmp, err);
 	for (size_t i = 0; r >= 0 && i < tmp.n_hier; i++) {
 		cleanup_free char *dir = NULL;
 		if (asprintf(&dir, "%s/%s", tmp.hier[i].mount, buf) < 0) {

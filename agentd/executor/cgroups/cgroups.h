@@ -4,7 +4,7 @@
  * configured parent, placing pids, and removal.
  *
  * Offers: struct cg_config, enum cg_layout, cg_detect(), struct cgroup,
- *         cg_create(), cg_v2_fd(), cg_add_pid(), cg_destroy(), cg_path(),
+ *         cg_create(), cg_open(), cg_v2_fd(), cg_add_pid(), cg_destroy(), cg_path(),
  *         cg_layout_of(), cg_forget(), cg_parent_remove(),
  *         cg_apply_resources(), cg_freeze(), cg_freeze_reached(),
  *         cg_stats(), net_dev_stats(), cg_controller_dir(),
@@ -58,15 +58,23 @@ struct cgroup;
 int cg_create(const struct cg_config *cfg, const char *cgroups_path, const char *container_id,
 	      struct cgroup **out, struct kerr *err);
 
+/* The cgroup cg_create made for the same arguments, found without
+ * creating or writing anything (the spawner and the launch workers, for
+ * cg_add_pid and the v2 fd); missing on v2: an error. cg_forget releases
+ * it. */
+int cg_open(const struct cg_config *cfg, const char *cgroups_path, const char *container_id,
+	    struct cgroup **out, struct kerr *err);
+
 /* O_PATH|O_DIRECTORY fd for CLONE_INTO_CGROUP (owned by cg), -1 on v1. */
 int cg_v2_fd(const struct cgroup *cg);
 
 /* v1: every controller's cgroup.procs; v2: the one cgroup.procs. */
 int cg_add_pid(struct cgroup *cg, pid_t pid, struct kerr *err);
 
-/* Kill leftovers (v2 cgroup.kill; v1 freeze + SIGKILL every pid, repeated),
- * rmdir what cg_create made, deepest first, with a short bounded retry on
- * EBUSY (at most ~0.5 s of waiting in all: it runs in the executor loop);
+/* rmdir what cg_create made, deepest first; a leaf we made that is still
+ * in use (EBUSY) has its leftovers killed (v2 cgroup.kill; v1 freeze +
+ * SIGKILL every pid, repeated) and is tried again, with a short bounded
+ * retry (at most ~0.5 s of waiting in all: it runs in the executor loop);
  * frees cg even on error (the error says what is left behind). NULL is
  * allowed. */
 int cg_destroy(struct cgroup *cg, struct kerr *err);

@@ -709,8 +709,11 @@ int stages_start(const struct container_launch *l, struct container_child *c, st
 out:
 	close(c->sync_fd);
 	c->sync_fd = -1;
-	if (r < 0 || l->join_pidfd >= 0)
+	size_t nhooks;
+	if (r < 0 || l->join_pidfd >= 0 ||
+	    !hooks_of_stage(l->spec->hooks, HOOK_POSTSTART, &nhooks) || nhooks == 0)
 		return r;
+	/* Only with poststart hooks: the state's JSON is on the start's path. */
 	cleanup_free char *state = hooks_state_json(l->spec, l->id, "running", c->pid, l->bundle);
 	struct kerr herr = { 0 };
 	if (state && hooks_run(l->spec->hooks, HOOK_POSTSTART, state, &herr) < 0)

@@ -552,6 +552,13 @@ static int on_mon_exited(struct ipc_chan *c, struct ipc_msg *m, void *data, stru
 		ct->init_status = ex->status;
 		ct->state = CTR_STOPPED;
 		log_info("container %s: init exited with status %d", ct->id, ex->status);
+		/* Nothing is launched in a container whose init is gone
+		 * (StartContainer and ExecProcess refuse it): its launcher goes
+		 * now, not at RemoveContainer, whose monitor would otherwise wait
+		 * for that exit (--launcher-pid). A request still pending on the
+		 * launcher keeps it until then. */
+		if (ct->el && ct->pl.n == 0 && !ct->removing)
+			ipc_chan_close(ct->el, NULL);
 	} else {
 		struct ctr_exec *e = find_exec(ct, ex->exec_id);
 		if (e) {

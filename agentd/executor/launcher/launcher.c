@@ -717,7 +717,7 @@ int launcher_worker(struct executor *x, const char *phase, const char *id, const
 	/* The executor made the cgroup; this finds it (and its v2 fd, for
 	 * CLONE_INTO_CGROUP), as the spawner does for X. */
 	x->cgc.parent = x->o.cgroup_parent;
-	if (cg_create(&x->cgc, cgroups_path, id, &c.cg, &e) < 0) {
+	if (cg_open(&x->cgc, cgroups_path, id, &c.cg, &e) < 0) {
 		log_error("launcher of %s: %s", id, e.msg);
 		worker_end(WFD_VERDICT, VERDICT_EXIT);
 	}

@@ -76,7 +76,7 @@ static void on_spawn_x(struct executor *x, int sock, struct ipc_msg *m)
 	struct kerr e = { 0 };
 	/* The executor made the cgroup; this finds it (and its v2 fd, for
 	 * CLONE_INTO_CGROUP) without touching it. */
-	if (cg_create(&x->cgc, s.cgroups_path, s.container_id, &c.cg, &e) < 0) {
+	if (cg_open(&x->cgc, s.cgroups_path, s.container_id, &c.cg, &e) < 0) {
 		kerr_prefix(&e, "container %s", s.container_id);
 		reply_error(sock, m->hdr.id, &e);
 		return;

@@ -28,6 +28,13 @@
  * response that finds no room becomes a RESOURCE_EXHAUSTED error; a
  * connection where not even that fits is closed.
  *
+ * Output: a response packed here (ttrpc_call_reply, errors) is built in an
+ * outbuf and queued; one given already packed, in pieces (reply_iov,
+ * reply_raw), is written straight from the caller's bytes when nothing is
+ * queued before it, and only what the socket did not take is copied into
+ * an outbuf (call_send_direct). Either way the memory bound is checked for
+ * the whole frame, and the write queue holds outbufs only.
+ *
  * Reentrancy: handlers may reply from inside dispatch. A write failure there
  * never closes the connection under the caller's feet; it schedules the close
  * through a zero-delay timer.

@@ -30,7 +30,8 @@ uint8_t *pbwire_varint_put(uint8_t *p, uint64_t v)
 
 size_t pbwire_len_field(uint8_t *out, uint32_t field, size_t len)
 {
-	uint8_t *p = pbwire_varint_put(out, (uint64_t)field << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+	uint8_t *p = pbwire_varint_put(out,
+				       (uint64_t)field << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
 	return (size_t)(pbwire_varint_put(p, len) - out);
 }
 

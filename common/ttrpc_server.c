@@ -309,8 +309,8 @@ static size_t response_len(size_t stlen, size_t n)
 /* The frame up to the payload's own bytes: header, status, the payload's
  * key and length. out has TTRPC_HEADER_LEN + 2 * PBWIRE_LEN_PREFIX_MAX +
  * stlen bytes of room; the frame's size was checked. Returns its length. */
-static size_t response_head(uint8_t *out, uint32_t stream_id, const Ttrpc__Status *st,
-			    size_t stlen, size_t n)
+static size_t response_head(uint8_t *out, uint32_t stream_id, const Ttrpc__Status *st, size_t stlen,
+			    size_t n)
 {
 	struct ttrpc_frame_header h = {
 		.length = (uint32_t)response_len(stlen, n),
@@ -520,8 +520,8 @@ static bool call_answer_begins(struct ttrpc_call *call, int code, ttrpc_sent_fn 
 
 /* What the socket did not take of a frame sent straight (v, frame bytes in
  * all, sent of them gone): copied to wait in the queue. */
-static int queue_rest(struct conn *c, const struct iovec *v, unsigned nv, size_t frame,
-		      size_t sent, ttrpc_sent_fn sent_fn, void *sent_data)
+static int queue_rest(struct conn *c, const struct iovec *v, unsigned nv, size_t frame, size_t sent,
+		      ttrpc_sent_fn sent_fn, void *sent_data)
 {
 	struct outbuf *ob = malloc(sizeof(*ob) + frame - sent);
 	if (!ob)

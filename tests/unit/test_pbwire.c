@@ -102,8 +102,9 @@ TEST(in_a_create_container_spec_process_refused_and_without_it_passes)
 
 TEST(varints_as_protobuf_c_packs_them_at_each_length_boundary)
 {
-	static const uint64_t v[] = { 0, 1, 127, 128, 16383, 16384, (1u << 21) - 1, 1u << 21,
-				      UINT32_MAX, UINT64_MAX };
+	static const uint64_t v[] = {
+		0, 1, 127, 128, 16383, 16384, (1u << 21) - 1, 1u << 21, UINT32_MAX, UINT64_MAX
+	};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		/* timeout_nano (field 4, int64) packs as key 0x20 and the varint */
 		Ttrpc__Request r = TTRPC__REQUEST__INIT;

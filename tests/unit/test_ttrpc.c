@@ -846,6 +846,29 @@ static size_t metadata_envelope(uint8_t *buf, const char *method, size_t n)
 	return off;
 }
 
+/* One whole response frame from fd (a client that only sent so far):
+ * malloc'd, *len its size with the header; NULL on a read failure. */
+static uint8_t *read_frame(int fd, size_t *len)
+{
+	uint8_t h[TTRPC_HEADER_LEN];
+	if (tu_read_all(fd, h, sizeof(h)) < 0)
+		return NULL;
+	struct ttrpc_frame_header fh;
+	ttrpc_header_decode(h, &fh);
+	if (fh.length > TTRPC_MAX_PAYLOAD)
+		return NULL;
+	uint8_t *b = malloc(TTRPC_HEADER_LEN + fh.length);
+	if (!b)
+		return NULL;
+	memcpy(b, h, sizeof(h));
+	if (tu_read_all(fd, b + TTRPC_HEADER_LEN, fh.length) < 0) {
+		free(b);
+		return NULL;
+	}
+	*len = TTRPC_HEADER_LEN + fh.length;
+	return b;
+}
+
 /* Send one raw request frame and read one response: its gRPC status, or -1. */
 static int raw_call(int fd, uint32_t sid, const uint8_t *env, size_t len)
 {
@@ -854,13 +877,14 @@ static int raw_call(int fd, uint32_t sid, const uint8_t *env, size_t len)
 	ttrpc_header_encode(h, &fh);
 	if (tu_write_all(fd, h, sizeof(h)) < 0 || tu_write_all(fd, (void *)env, len) < 0)
 		return -1;
-	if (tu_read_all(fd, h, sizeof(h)) < 0)
-		return -1;
-	ttrpc_header_decode(h, &fh);
-	uint8_t *resp = malloc(fh.length ? fh.length : 1);
+	size_t n;
+	uint8_t *resp = read_frame(fd, &n);
 	int status = -1;
-	if (resp && tu_read_all(fd, resp, fh.length) == 0 && fh.stream_id == sid) {
-		Ttrpc__Response *r = ttrpc__response__unpack(NULL, fh.length, resp);
+	if (resp)
+		ttrpc_header_decode(resp, &fh);
+	if (resp && fh.stream_id == sid) {
+		Ttrpc__Response *r = ttrpc__response__unpack(NULL, n - TTRPC_HEADER_LEN,
+							     resp + TTRPC_HEADER_LEN);
 		if (r) {
 			status = r->status ? r->status->code : 0;
 			ttrpc__response__free_unpacked(r, NULL);
@@ -1344,29 +1368,6 @@ TEST(server_free_cancels_pending_calls)
 
 /* ------------------------------- server: replies from the caller's bytes */
 
-/* One whole response frame from fd (a client that only sent so far):
- * malloc'd, *len its size with the header; NULL on a read failure. */
-static uint8_t *read_frame(int fd, size_t *len)
-{
-	uint8_t h[TTRPC_HEADER_LEN];
-	if (tu_read_all(fd, h, sizeof(h)) < 0)
-		return NULL;
-	struct ttrpc_frame_header fh;
-	ttrpc_header_decode(h, &fh);
-	if (fh.length > TTRPC_MAX_PAYLOAD)
-		return NULL;
-	uint8_t *b = malloc(TTRPC_HEADER_LEN + fh.length);
-	if (!b)
-		return NULL;
-	memcpy(b, h, sizeof(h));
-	if (tu_read_all(fd, b + TTRPC_HEADER_LEN, fh.length) < 0) {
-		free(b);
-		return NULL;
-	}
-	*len = TTRPC_HEADER_LEN + fh.length;
-	return b;
-}
-
 /* Whether frame (len bytes) is an OK response carrying a ReadStreamResponse
  * of n pattern bytes for seed. */
 static bool frame_has_read(const uint8_t *frame, size_t len, size_t n, unsigned seed)
@@ -1408,7 +1409,8 @@ static int client_iov_bytes(struct fx *f)
 		uint32_t id[2];
 		for (int k = 0; k < 2; k++) {
 			char arg[64];
-			int an = snprintf(arg, sizeof(arg), "%c %zu %zu", k ? 'i' : 'p', sizes[i], i);
+			int an = snprintf(arg, sizeof(arg), "%c %zu %zu", k ? 'i' : 'p', sizes[i],
+					  i);
 			CCHECK(ttrpc_client_send(c, "test.Svc", "Read", (const uint8_t *)arg,
 						 (size_t)an, 0, NULL, 0, &id[k], &err) == 0);
 			frame[k] = read_frame(fd, &len[k]);
@@ -1429,7 +1431,8 @@ static int client_iov_bytes(struct fx *f)
 			CCHECK(frame_has_read(frame[1], len[1], sizes[i], (unsigned)i));
 		} else {
 			/* past the frame limit: the same refusal both ways */
-			Ttrpc__Response *r = ttrpc__response__unpack(NULL, len[1] - TTRPC_HEADER_LEN,
+			Ttrpc__Response *r = ttrpc__response__unpack(NULL,
+								     len[1] - TTRPC_HEADER_LEN,
 								     frame[1] + TTRPC_HEADER_LEN);
 			CCHECK(r && r->status && r->status->code == GRPC_RESOURCE_EXHAUSTED);
 			CCHECK(strstr(r->status->message, "exceeds the 4194304 byte frame limit"));
@@ -1532,8 +1535,7 @@ static int client_iov_never_reads(struct fx *f)
 		CCHECK(ttrpc_client_send(c, "test.Svc", "Park", NULL, 0, 0, NULL, 0, &id, &err) ==
 		       0);
 	uint32_t rel;
-	CCHECK(ttrpc_client_send(c, "test.Svc", "ReleaseIov", NULL, 0, 0, NULL, 0, &rel, &err) ==
-	       0);
+	CCHECK(ttrpc_client_send(c, "test.Svc", "ReleaseIov", NULL, 0, 0, NULL, 0, &rel, &err) == 0);
 	usleep(300000);
 	int ok = 0, exhausted = 0;
 	bool released = false;

@@ -564,7 +564,8 @@ static int call_send_direct(struct ttrpc_call *call, const struct iovec *iov, un
 	uint8_t head[TTRPC_HEADER_LEN + 2 * PBWIRE_LEN_PREFIX_MAX];
 	struct iovec v[1 + DIRECT_IOV_MAX];
 	v[0] = (struct iovec){ head, response_head(head, call->stream_id, &st, 0, n) };
-	memcpy(v + 1, iov, niov * sizeof(*iov));
+	if (niov) /* ttrpc_call_reply(c, NULL) comes with no pieces at all */
+		memcpy(v + 1, iov, niov * sizeof(*iov));
 	struct msghdr mh = { .msg_iov = v, .msg_iovlen = 1 + niov };
 	ssize_t w;
 	do

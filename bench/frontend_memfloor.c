@@ -10,14 +10,13 @@
  * -Wl,--wrap=monitors_read_stream: containers.c's read_stream (id checks,
  * the len cap) runs as in the agent, and only the call into the monitor
  * path comes here. Nothing else changes: the same seccomp filter, the
- * same reply code (ttrpc_call_reply_notify, as deliver() in monitors.c).
+ * same reply code (monitors_reply_read, as deliver() in monitors.c).
  * bench/stdio copies the agent's binaries into a scratch directory with
  * this one as kata-agent-frontend (the parent looks for its helpers next
  * to itself first).
  */
 #include <stdint.h>
 
-#include "agent.pb-c.h"
 #include "frontend.h"
 
 void __wrap_monitors_read_stream(struct frontend *fe, struct ttrpc_call *call, const char *cid,
@@ -37,8 +36,6 @@ void __wrap_monitors_read_stream(struct frontend *fe, struct ttrpc_call *call, c
 	(void)cid;
 	(void)eid;
 	(void)stream;
-	Grpc__ReadStreamResponse resp = GRPC__READ_STREAM_RESPONSE__INIT;
-	resp.data.data = zeros;
-	resp.data.len = len; /* read_stream capped it at IPC_STDIO_CHUNK */
-	ttrpc_call_reply_notify(call, &resp.base, on_sent, NULL);
+	/* read_stream capped len at IPC_STDIO_CHUNK */
+	monitors_reply_read(call, zeros, len, on_sent, NULL);
 }

@@ -8,6 +8,38 @@
 
 #include "grpc_status.h"
 
+size_t pbwire_varint_len(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+uint8_t *pbwire_varint_put(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+size_t pbwire_len_field(uint8_t *out, uint32_t field, size_t len)
+{
+	uint8_t *p = pbwire_varint_put(out,
+				       (uint64_t)field << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+	return (size_t)(pbwire_varint_put(p, len) - out);
+}
+
+size_t pbwire_bytes_field(uint8_t *out, uint32_t field, size_t len)
+{
+	return len ? pbwire_len_field(out, field, len) : 0;
+}
+
 /* Our protos nest a few levels (oci.Spec is the deepest); a message nested
  * deeper than this was not made by any of them. */
 #define PBWIRE_MAX_DEPTH 64

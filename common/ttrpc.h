@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <protobuf-c/protobuf-c.h>
 
@@ -101,8 +102,9 @@ void ttrpc_call_set_cancel(struct ttrpc_call *c, ttrpc_cancel_fn fn, void *data)
 
 /* Answer and free the call. resp may be NULL for an empty payload. */
 void ttrpc_call_reply(struct ttrpc_call *c, const ProtobufCMessage *resp);
+/* An already packed payload: sent as ttrpc_call_reply_iov sends it. */
 void ttrpc_call_reply_raw(struct ttrpc_call *c, const uint8_t *payload, size_t len);
-/* Told exactly once per reply_notify: sent = true when the whole response
+/* Told exactly once per reply_notify or reply_iov: sent = true when the whole response
  * frame is in the socket (the peer can read it even if we die now), false
  * when it was dropped unsent (connection closed or failed first). May run
  * inside ttrpc_call_reply_notify itself. */
@@ -111,6 +113,15 @@ typedef void (*ttrpc_sent_fn)(void *data, bool sent);
  * for output that must not be released before the host can have it. */
 void ttrpc_call_reply_notify(struct ttrpc_call *c, const ProtobufCMessage *resp, ttrpc_sent_fn fn,
 			     void *data);
+/* ttrpc_call_reply_notify for a response already packed, in pieces (the
+ * payload is their concatenation): sent from the caller's bytes, behind
+ * the frame's head, in one sendmsg when no answer waits before it; only
+ * what the socket does not take (or all, when answers wait) is copied, to
+ * wait in the queue. The bytes need stay valid only during this call.
+ * Every bound of a packed reply holds (frame size, memory charged as if
+ * queued whole). fn may be NULL. */
+void ttrpc_call_reply_iov(struct ttrpc_call *c, const struct iovec *iov, unsigned niov,
+			  ttrpc_sent_fn fn, void *data);
 void ttrpc_call_fail(struct ttrpc_call *c, int grpc_status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Answer with the status and message carried by err. */

@@ -28,6 +28,13 @@
  * response that finds no room becomes a RESOURCE_EXHAUSTED error; a
  * connection where not even that fits is closed.
  *
+ * Output: a response packed here (ttrpc_call_reply, errors) is built in an
+ * outbuf and queued; one given already packed, in pieces (reply_iov,
+ * reply_raw), is written straight from the caller's bytes when nothing is
+ * queued before it, and only what the socket did not take is copied into
+ * an outbuf (call_send_direct). Either way the memory bound is checked for
+ * the whole frame, and the write queue holds outbufs only.
+ *
  * Reentrancy: handlers may reply from inside dispatch. A write failure there
  * never closes the connection under the caller's feet; it schedules the close
  * through a zero-delay timer.
@@ -265,39 +272,71 @@ static void call_notify_cancel(struct ttrpc_call *call)
 
 /* ---- output ---- */
 
-static size_t varint_len(size_t v)
+/* Bytes in n pieces. */
+static size_t iov_total(const struct iovec *iov, unsigned niov)
 {
-	size_t n = 1;
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
+	size_t n = 0;
+	for (unsigned i = 0; i < niov; i++)
+		n += iov[i].iov_len;
 	return n;
 }
 
-static uint8_t *varint_put(uint8_t *p, size_t v)
+/* Copy the bytes of iov, from the skip-th on, to p. */
+static void iov_copy(uint8_t *p, const struct iovec *iov, unsigned niov, size_t skip)
 {
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
+	for (unsigned i = 0; i < niov; i++) {
+		size_t len = iov[i].iov_len;
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		memcpy(p, (const uint8_t *)iov[i].iov_base + skip, len - skip);
+		p += len - skip;
+		skip = 0;
 	}
-	*p++ = (uint8_t)v;
-	return p;
+}
+
+/* A Response envelope's size: status (packed in stlen bytes, always there)
+ * and payload (n bytes, absent when empty). */
+static size_t response_len(size_t stlen, size_t n)
+{
+	size_t total = 1 + pbwire_varint_len(stlen) + stlen;
+	if (n)
+		total += 1 + pbwire_varint_len(n) + n;
+	return total;
+}
+
+/* The frame up to the payload's own bytes: header, status, the payload's
+ * key and length. out has TTRPC_HEADER_LEN + 2 * PBWIRE_LEN_PREFIX_MAX +
+ * stlen bytes of room; the frame's size was checked. Returns its length. */
+static size_t response_head(uint8_t *out, uint32_t stream_id, const Ttrpc__Status *st, size_t stlen,
+			    size_t n)
+{
+	struct ttrpc_frame_header h = {
+		.length = (uint32_t)response_len(stlen, n),
+		.stream_id = stream_id,
+		.type = TTRPC_TYPE_RESPONSE,
+	};
+	ttrpc_header_encode(out, &h);
+	uint8_t *p = out + TTRPC_HEADER_LEN;
+	p += pbwire_len_field(p, 1, stlen);
+	p += ttrpc__status__pack(st, p);
+	p += pbwire_bytes_field(p, 2, n);
+	return (size_t)(p - out);
 }
 
 /* Encode a whole response frame in one buffer. The Response envelope is
- * written by hand so the handler's message is packed once, in place. */
+ * written by hand so the handler's message is packed once, in place (or
+ * its bytes, given in pieces, copied in). */
 static int build_response(uint32_t stream_id, int code, const char *msg, const ProtobufCMessage *m,
-			  const uint8_t *raw, size_t rawlen, struct outbuf **out)
+			  const struct iovec *iov, unsigned niov, struct outbuf **out)
 {
 	Ttrpc__Status st = TTRPC__STATUS__INIT;
 	st.code = code;
 	st.message = (char *)(msg ? msg : "");
 	size_t stlen = ttrpc__status__get_packed_size(&st);
-	size_t n = m ? protobuf_c_message_get_packed_size(m) : rawlen;
-	size_t total = 1 + varint_len(stlen) + stlen;
-	if (n)
-		total += 1 + varint_len(n) + n;
+	size_t n = m ? protobuf_c_message_get_packed_size(m) : iov_total(iov, niov);
+	size_t total = response_len(stlen, n);
 	if (total > TTRPC_MAX_PAYLOAD)
 		return -EMSGSIZE;
 	struct outbuf *ob = malloc(sizeof(*ob) + TTRPC_HEADER_LEN + total);
@@ -308,26 +347,11 @@ static int build_response(uint32_t stream_id, int code, const char *msg, const P
 	ob->len = TTRPC_HEADER_LEN + total;
 	ob->sent_fn = NULL;
 	ob->sent_data = NULL;
-	struct ttrpc_frame_header h = {
-		.length = (uint32_t)total,
-		.stream_id = stream_id,
-		.type = TTRPC_TYPE_RESPONSE,
-	};
-	ttrpc_header_encode(ob->data, &h);
-	uint8_t *p = ob->data + TTRPC_HEADER_LEN;
-	*p++ = 0x0a; /* field 1, length-delimited: status */
-	p = varint_put(p, stlen);
-	p += ttrpc__status__pack(&st, p);
-	if (n) {
-		*p++ = 0x12; /* field 2, length-delimited: payload */
-		p = varint_put(p, n);
-		if (m)
-			p += protobuf_c_message_pack(m, p);
-		else {
-			memcpy(p, raw, n);
-			p += n;
-		}
-	}
+	uint8_t *p = ob->data + response_head(ob->data, stream_id, &st, stlen, n);
+	if (m)
+		protobuf_c_message_pack(m, p);
+	else
+		iov_copy(p, iov, niov, 0);
 	*out = ob;
 	return 0;
 }
@@ -416,15 +440,20 @@ static int ob_charge_error(struct conn *c, struct outbuf *ob)
 	return 0;
 }
 
-static void conn_enqueue(struct conn *c, struct outbuf *ob)
+static void wq_append(struct conn *c, struct outbuf *ob)
 {
-	bool was_empty = !c->wq_head;
 	if (c->wq_tail)
 		c->wq_tail->next = ob;
 	else
 		c->wq_head = ob;
 	c->wq_tail = ob;
 	c->wq_bytes += ob->len;
+}
+
+static void conn_enqueue(struct conn *c, struct outbuf *ob)
+{
+	bool was_empty = !c->wq_head;
+	wq_append(c, ob);
 	if (was_empty)
 		conn_flush(c);
 	else
@@ -462,16 +491,17 @@ static void call_trace(const struct ttrpc_call *call, int code, const char *why)
 	log_fields(LOG_LVL_INFO, f, "span");
 }
 
-/* Queue the answer for a call, unless it was answered already or its
- * connection is gone. */
-static void call_send(struct ttrpc_call *call, int code, const char *msg, const ProtobufCMessage *m,
-		      const uint8_t *raw, size_t rawlen, ttrpc_sent_fn sent_fn, void *sent_data)
+/* The answer is being given: mark the call answered, end its span and
+ * timer. False (sent_fn told "not sent") when there is nothing to send:
+ * answered already, or its connection is gone. */
+static bool call_answer_begins(struct ttrpc_call *call, int code, ttrpc_sent_fn sent_fn,
+			       void *sent_data)
 {
 	struct conn *c = call->conn;
 	if (call->answered) {
 		if (sent_fn)
 			sent_fn(sent_data, false);
-		return;
+		return false;
 	}
 	call->answered = true;
 	call_trace(call, code,
@@ -483,10 +513,101 @@ static void call_send(struct ttrpc_call *call, int code, const char *msg, const 
 	if (c->closed || c->close_pending) {
 		if (sent_fn)
 			sent_fn(sent_data, false);
-		return;
+		return false;
 	}
+	return true;
+}
+
+/* What the socket did not take of a frame sent straight (v, frame bytes in
+ * all, sent of them gone): copied to wait in the queue. */
+static int queue_rest(struct conn *c, const struct iovec *v, unsigned nv, size_t frame, size_t sent,
+		      ttrpc_sent_fn sent_fn, void *sent_data)
+{
+	struct outbuf *ob = malloc(sizeof(*ob) + frame - sent);
+	if (!ob)
+		return -ENOMEM;
+	*ob = (struct outbuf){ .len = frame - sent, .sent_fn = sent_fn, .sent_data = sent_data };
+	iov_copy(ob->data, v, nv, sent);
+	/* Within the reservation call_send_direct just gave back (give or
+	 * take malloc's rounding of the block, at most a page): forced so a
+	 * frame begun on the wire is always finished. */
+	ob->charged = block_cost(ob);
+	quota_force(&c->mem, ob->charged);
+	wq_append(c, ob);
+	conn_update_events(c);
+	return 0;
+}
+
+/* Pieces of a payload that call_send_direct sends as they are; more go
+ * through a copy. */
+#define DIRECT_IOV_MAX 7
+
+/* An OK answer whose payload is iov, sent from the caller's bytes: the
+ * frame's head in a small buffer and the pieces, in one sendmsg, since
+ * nothing is queued before it; only what the socket did not take is
+ * copied into the queue. Charged against the connection's memory as if
+ * queued whole (the same bound as a built response), for what is queued
+ * only once sent. 0: answered (sent_fn told or attached); -EAGAIN: not
+ * tried (too big, too many pieces, no room: a built response says why). */
+static int call_send_direct(struct ttrpc_call *call, const struct iovec *iov, unsigned niov,
+			    ttrpc_sent_fn sent_fn, void *sent_data)
+{
+	struct conn *c = call->conn;
+	size_t n = iov_total(iov, niov);
+	if (niov > DIRECT_IOV_MAX || response_len(0, n) > TTRPC_MAX_PAYLOAD)
+		return -EAGAIN;
+	size_t frame = TTRPC_HEADER_LEN + response_len(0, n);
+	size_t reserve = sizeof(struct outbuf) + frame + sizeof(size_t);
+	if (quota_take(&c->mem, reserve) < 0)
+		return -EAGAIN;
+	Ttrpc__Status st = TTRPC__STATUS__INIT; /* packs into nothing */
+	uint8_t head[TTRPC_HEADER_LEN + 2 * PBWIRE_LEN_PREFIX_MAX];
+	struct iovec v[1 + DIRECT_IOV_MAX];
+	v[0] = (struct iovec){ head, response_head(head, call->stream_id, &st, 0, n) };
+	if (niov) /* ttrpc_call_reply(c, NULL) comes with no pieces at all */
+		memcpy(v + 1, iov, niov * sizeof(*iov));
+	struct msghdr mh = { .msg_iov = v, .msg_iovlen = 1 + niov };
+	ssize_t w;
+	do
+		w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w < 0 && errno == EINTR);
+	int e = errno;
+	size_t sent = w < 0 ? 0 : (size_t)w;
+	quota_give(&c->mem, reserve);
+	if (w < 0 && e != EAGAIN && e != EWOULDBLOCK) {
+		log_debug("ttrpc connection %lu: write: %s", c->id, strerror(e));
+	} else if (sent == frame) {
+		if (sent_fn)
+			sent_fn(sent_data, true);
+		return 0;
+	} else if (queue_rest(c, v, 1 + niov, frame, sent, sent_fn, sent_data) == 0) {
+		return 0;
+	} else {
+		/* Part of the frame may be on the wire: the stream cannot go on. */
+		log_warn("ttrpc connection %lu: out of memory for the rest of stream %u's response, closing",
+			 c->id, call->stream_id);
+	}
+	if (sent_fn)
+		sent_fn(sent_data, false);
+	conn_fail_later(c);
+	return 0;
+}
+
+/* Queue the answer for a call, unless it was answered already or its
+ * connection is gone. A payload given in pieces (m NULL) goes out from
+ * them directly when nothing waits before it. */
+static void call_send(struct ttrpc_call *call, int code, const char *msg, const ProtobufCMessage *m,
+		      const struct iovec *iov, unsigned niov, ttrpc_sent_fn sent_fn,
+		      void *sent_data)
+{
+	struct conn *c = call->conn;
+	if (!call_answer_begins(call, code, sent_fn, sent_data))
+		return;
+	if (!m && code == GRPC_OK && !c->wq_head &&
+	    call_send_direct(call, iov, niov, sent_fn, sent_data) == 0)
+		return;
 	struct outbuf *ob = NULL;
-	int r = build_response(call->stream_id, code, msg, m, raw, rawlen, &ob);
+	int r = build_response(call->stream_id, code, msg, m, iov, niov, &ob);
 	if (r == -EMSGSIZE) {
 		char buf[160];
 		snprintf(buf, sizeof(buf), "response to %s/%s exceeds the %u byte frame limit",
@@ -1200,7 +1321,15 @@ void ttrpc_call_reply_notify(struct ttrpc_call *c, const ProtobufCMessage *resp,
 
 void ttrpc_call_reply_raw(struct ttrpc_call *c, const uint8_t *payload, size_t len)
 {
-	call_send(c, GRPC_OK, NULL, NULL, payload, len, NULL, NULL);
+	struct iovec iov = { .iov_base = (void *)payload, .iov_len = len };
+	call_send(c, GRPC_OK, NULL, NULL, &iov, 1, NULL, NULL);
+	call_unref(c);
+}
+
+void ttrpc_call_reply_iov(struct ttrpc_call *c, const struct iovec *iov, unsigned niov,
+			  ttrpc_sent_fn fn, void *data)
+{
+	call_send(c, GRPC_OK, NULL, NULL, iov, niov, fn, data);
 	call_unref(c);
 }
 

@@ -127,6 +127,11 @@ void monitors_stop(struct frontend *fe);
  * already checked. len is 1..IPC_STDIO_CHUNK. */
 void monitors_read_stream(struct frontend *fe, struct ttrpc_call *call, const char *cid,
 			  const char *eid, unsigned stream, uint32_t len);
+/* Answer a read_stream call with the n bytes at data (empty: EOF), sent
+ * from where they are: no packed copy (ttrpc_call_reply_iov, fn and
+ * fn_data as there). */
+void monitors_reply_read(struct ttrpc_call *call, const uint8_t *data, size_t n, ttrpc_sent_fn fn,
+			 void *fn_data);
 struct Grpc__WriteStreamRequest;
 /* req's data (not empty) is copied: the call outlives the request. */
 void monitors_write_stdin(struct frontend *fe, struct ttrpc_call *call,

@@ -18,7 +18,7 @@
  *
  * Output is exactly-once towards the host: the monitor keeps bytes until we
  * ACK them, and we ACK only once the response frame carrying them is in the
- * host's socket (ttrpc_call_reply_notify): if we die while it still waits
+ * host's socket (ttrpc_call_reply_iov): if we die while it still waits
  * in our output queue (host not reading), the monitor has the bytes and
  * sends them to the next front-end. A frame dropped because the host's
  * connection closed is ACKed too: that reader is gone. The
@@ -65,6 +65,7 @@
 #include "frontend.h"
 #include "grpc_status.h"
 #include "log.h"
+#include "pbwire.h"
 
 /* Requests one monitor channel may have in flight; more fail
  * RESOURCE_EXHAUSTED (a host has no reason to keep more open). */
@@ -524,6 +525,19 @@ static void reader_flush_ack(struct fe_reader *rd)
 	send_ack(rd->mon, &a);
 }
 
+void monitors_reply_read(struct ttrpc_call *call, const uint8_t *data, size_t n, ttrpc_sent_fn fn,
+			 void *fn_data)
+{
+	/* A ReadStreamResponse is its data field alone (proto3: absent when
+	 * empty): the field's key and length, then the bytes. */
+	uint8_t key[PBWIRE_LEN_PREFIX_MAX];
+	struct iovec resp[2] = {
+		{ key, pbwire_bytes_field(key, 1, n) },
+		{ (void *)data, n },
+	};
+	ttrpc_call_reply_iov(call, resp, n ? 2 : 0, fn, fn_data);
+}
+
 /* Hand up to the first waiter's len bytes to it; they are acknowledged
  * once the reply is in the host's socket. Sets rd->ahead_len: the
  * waiter's len if data went into the host's socket at once (the host keeps
@@ -535,9 +549,6 @@ static void deliver(struct fe_reader *rd, const uint8_t *data, size_t n, uint64_
 	uint32_t len = w->len;
 	waiter_unlink(rd, w);
 	reply_went_out = false;
-	Grpc__ReadStreamResponse resp = GRPC__READ_STREAM_RESPONSE__INIT;
-	resp.data.data = (uint8_t *)data;
-	resp.data.len = n;
 	ttrpc_call_set_cancel(w->call, NULL, NULL);
 	struct pending_ack *pa = n ? calloc(1, sizeof(*pa)) : NULL;
 	if (pa) {
@@ -548,11 +559,11 @@ static void deliver(struct fe_reader *rd, const uint8_t *data, size_t n, uint64_
 		memcpy(pa->ack.exec_id, rd->exec_id, sizeof(pa->ack.exec_id));
 		delivering = rd;
 		delivering_pa = pa;
-		ttrpc_call_reply_notify(w->call, &resp.base, on_reply_sent, pa);
+		monitors_reply_read(w->call, data, n, on_reply_sent, pa);
 		delivering = NULL;
 		delivering_pa = NULL;
 	} else {
-		ttrpc_call_reply(w->call, &resp.base);
+		monitors_reply_read(w->call, data, n, NULL, NULL);
 		if (n) {
 			/* No memory to wait: acknowledge now, as before the
 			 * host has it (the one case a front-end crash could
@@ -616,8 +627,9 @@ static bool reader_pump_read(struct fe_reader *rd)
 	struct fe_mon *m = rd->mon;
 	while (rd->waiters && rd->stash_len && m->chan) {
 		size_t n = rd->stash_len < rd->waiters->len ? rd->stash_len : rd->waiters->len;
-		/* The response is packed before deliver returns, and nothing it
-		 * calls frees the reader (the caller holds m->busy). */
+		/* The stash's bytes are sent, or copied to wait, before deliver
+		 * returns, and nothing it calls frees the reader (the caller
+		 * holds m->busy). */
 		deliver(rd, rd->stash + rd->stash_head, n, rd->stash_off);
 		rd->stash_head += n;
 		rd->stash_len -= n;

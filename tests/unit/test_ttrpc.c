@@ -21,7 +21,9 @@
 #include "testutil.h"
 #include "grpc_status.h"
 #include "log.h"
+#include "agent.pb-c.h"
 #include "loop.h"
+#include "pbwire.h"
 #include "quota.h"
 #include "transport.h"
 #include "ttrpc.h"
@@ -422,6 +424,11 @@ struct fx {
 	int dispatched;
 	int big_dispatched_early;
 	int late_replies;
+	/* ttrpc_call_reply_iov's notifications: told while it ran (the frame
+	 * went out whole at once), told later (the rest waited in the queue),
+	 * and told "not sent" */
+	int sent_inline, sent_later, sent_false;
+	bool in_reply;
 	pid_t child;
 	int child_status;
 	bool child_done;
@@ -468,6 +475,68 @@ static void hang_cancel(struct ttrpc_call *c, void *data)
 	/* Disconnected: answer later anyway; the answer must be dropped safely. */
 	f->late_replies++;
 	loop_timer_add(f->l, loop_now_ns() + 5000000, reply_timer, defer(c, false));
+}
+
+static void on_iov_sent(void *data, bool sent)
+{
+	struct fx *f = data;
+	if (!sent)
+		f->sent_false++;
+	else if (f->in_reply)
+		f->sent_inline++;
+	else
+		f->sent_later++;
+}
+
+/* The bytes a ReadStream-shaped answer of n bytes carries for seed. */
+static void read_pattern(uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 7 + seed + (i >> 12));
+}
+
+/* Answer c with a ReadStreamResponse of n pattern bytes: packed by
+ * protobuf-c (ttrpc_call_reply_notify), or as the front-end's deliver()
+ * does, sent from the caller's bytes (ttrpc_call_reply_iov), which are
+ * scribbled over once the call returned: the server keeps no reference. */
+static void reply_read(struct fx *f, struct ttrpc_call *c, bool iov, size_t n, unsigned seed)
+{
+	uint8_t *b = malloc(n ? n : 1);
+	if (!b) {
+		ttrpc_call_fail(c, GRPC_INTERNAL, "test: out of memory");
+		return;
+	}
+	read_pattern(b, n, seed);
+	if (iov) {
+		uint8_t key[PBWIRE_LEN_PREFIX_MAX];
+		struct iovec v[2] = { { key, pbwire_bytes_field(key, 1, n) }, { b, n } };
+		f->in_reply = true;
+		ttrpc_call_reply_iov(c, v, n ? 2 : 0, on_iov_sent, f);
+		f->in_reply = false;
+		memset(key, 0xee, sizeof(key));
+	} else {
+		Grpc__ReadStreamResponse rs = GRPC__READ_STREAM_RESPONSE__INIT;
+		rs.data.data = b;
+		rs.data.len = n;
+		ttrpc_call_reply_notify(c, &rs.base, on_iov_sent, f);
+	}
+	memset(b, 0xee, n);
+	free(b);
+}
+
+/* "Read" payload: "<p|i> <n> <seed>" (p: packed, i: in pieces). */
+static void dispatch_read(struct fx *f, struct ttrpc_call *c, const uint8_t *p, size_t n)
+{
+	char arg[64];
+	snprintf(arg, sizeof(arg), "%.*s", (int)(n < 63 ? n : 63), (const char *)p);
+	char how;
+	size_t len;
+	unsigned seed;
+	if (sscanf(arg, "%c %zu %u", &how, &len, &seed) != 3) {
+		ttrpc_call_fail(c, GRPC_INVALID_ARGUMENT, "test: bad Read argument");
+		return;
+	}
+	reply_read(f, c, how == 'i', len, seed);
 }
 
 static void dispatch(struct ttrpc_call *c, void *data)
@@ -517,6 +586,21 @@ static void dispatch(struct ttrpc_call *c, void *data)
 	} else if (strcmp(m, "Big") == 0) {
 		static uint8_t big[1 << 20];
 		ttrpc_call_reply_raw(c, big, sizeof(big));
+	} else if (strcmp(m, "Read") == 0) {
+		dispatch_read(f, c, p, n);
+	} else if (strcmp(m, "Park") == 0) {
+		if (f->nheld < 128)
+			f->held[f->nheld++] = defer(c, false);
+		else
+			ttrpc_call_fail(c, GRPC_INTERNAL, "test holds 128 calls already");
+	} else if (strcmp(m, "ReleaseIov") == 0) {
+		/* every parked call gets 4 MiB less 16 bytes, in pieces, at once */
+		for (int i = 0; i < f->nheld; i++) {
+			reply_read(f, f->held[i]->c, true, TTRPC_MAX_PAYLOAD - 16, (unsigned)i);
+			free(f->held[i]);
+		}
+		f->nheld = 0;
+		ttrpc_call_reply_raw(c, NULL, 0);
 	} else if (strcmp(m, "Count") == 0) {
 		char out[32];
 		snprintf(out, sizeof(out), "%d", f->big_dispatched_early);
@@ -762,6 +846,29 @@ static size_t metadata_envelope(uint8_t *buf, const char *method, size_t n)
 	return off;
 }
 
+/* One whole response frame from fd (a client that only sent so far):
+ * malloc'd, *len its size with the header; NULL on a read failure. */
+static uint8_t *read_frame(int fd, size_t *len)
+{
+	uint8_t h[TTRPC_HEADER_LEN];
+	if (tu_read_all(fd, h, sizeof(h)) < 0)
+		return NULL;
+	struct ttrpc_frame_header fh;
+	ttrpc_header_decode(h, &fh);
+	if (fh.length > TTRPC_MAX_PAYLOAD)
+		return NULL;
+	uint8_t *b = malloc(TTRPC_HEADER_LEN + fh.length);
+	if (!b)
+		return NULL;
+	memcpy(b, h, sizeof(h));
+	if (tu_read_all(fd, b + TTRPC_HEADER_LEN, fh.length) < 0) {
+		free(b);
+		return NULL;
+	}
+	*len = TTRPC_HEADER_LEN + fh.length;
+	return b;
+}
+
 /* Send one raw request frame and read one response: its gRPC status, or -1. */
 static int raw_call(int fd, uint32_t sid, const uint8_t *env, size_t len)
 {
@@ -770,13 +877,14 @@ static int raw_call(int fd, uint32_t sid, const uint8_t *env, size_t len)
 	ttrpc_header_encode(h, &fh);
 	if (tu_write_all(fd, h, sizeof(h)) < 0 || tu_write_all(fd, (void *)env, len) < 0)
 		return -1;
-	if (tu_read_all(fd, h, sizeof(h)) < 0)
-		return -1;
-	ttrpc_header_decode(h, &fh);
-	uint8_t *resp = malloc(fh.length ? fh.length : 1);
+	size_t n;
+	uint8_t *resp = read_frame(fd, &n);
 	int status = -1;
-	if (resp && tu_read_all(fd, resp, fh.length) == 0 && fh.stream_id == sid) {
-		Ttrpc__Response *r = ttrpc__response__unpack(NULL, fh.length, resp);
+	if (resp)
+		ttrpc_header_decode(resp, &fh);
+	if (resp && fh.stream_id == sid) {
+		Ttrpc__Response *r = ttrpc__response__unpack(NULL, n - TTRPC_HEADER_LEN,
+							     resp + TTRPC_HEADER_LEN);
 		if (r) {
 			status = r->status ? r->status->code : 0;
 			ttrpc__response__free_unpacked(r, NULL);
@@ -1256,6 +1364,222 @@ TEST(server_free_cancels_pending_calls)
 	loop_timer_add(f.l, loop_now_ns() + 20000000, settle_cb, NULL);
 	loop_run(f.l, NULL);
 	loop_free(f.l);
+}
+
+/* ------------------------------- server: replies from the caller's bytes */
+
+/* Whether frame (len bytes) is an OK response carrying a ReadStreamResponse
+ * of n pattern bytes for seed. */
+static bool frame_has_read(const uint8_t *frame, size_t len, size_t n, unsigned seed)
+{
+	Ttrpc__Response *r = ttrpc__response__unpack(NULL, len - TTRPC_HEADER_LEN,
+						     frame + TTRPC_HEADER_LEN);
+	if (!r)
+		return false;
+	bool ok = false;
+	Grpc__ReadStreamResponse *rs = NULL;
+	uint8_t *want = malloc(n ? n : 1);
+	if (want && (!r->status || r->status->code == 0))
+		rs = grpc__read_stream_response__unpack(NULL, r->payload.len, r->payload.data);
+	if (rs && rs->data.len == n) {
+		read_pattern(want, n, seed);
+		ok = n == 0 || memcmp(rs->data.data, want, n) == 0;
+	}
+	free(want);
+	grpc__read_stream_response__free_unpacked(rs, NULL);
+	ttrpc__response__free_unpacked(r, NULL);
+	return ok;
+}
+
+/* The largest data a ReadStreamResponse carries in one frame (as
+ * test_pbwire.c computes it from protobuf-c's sizes). */
+#define LARGEST_READ (TTRPC_MAX_PAYLOAD - 12)
+
+static int client_iov_bytes(struct fx *f)
+{
+	static const size_t sizes[] = { 0,     1,     127,   128,          16383,
+					16384, 32768, 65536, LARGEST_READ, LARGEST_READ + 1 };
+	struct ttrpc_client *c = cconnect(f);
+	CCHECK(c);
+	int fd = ttrpc_client_fd(c);
+	struct kerr err;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		uint8_t *frame[2];
+		size_t len[2];
+		uint32_t id[2];
+		for (int k = 0; k < 2; k++) {
+			char arg[64];
+			int an = snprintf(arg, sizeof(arg), "%c %zu %zu", k ? 'i' : 'p', sizes[i],
+					  i);
+			CCHECK(ttrpc_client_send(c, "test.Svc", "Read", (const uint8_t *)arg,
+						 (size_t)an, 0, NULL, 0, &id[k], &err) == 0);
+			frame[k] = read_frame(fd, &len[k]);
+			CCHECK(frame[k]);
+		}
+		/* the same frame but for the stream id */
+		struct ttrpc_frame_header h0, h1;
+		ttrpc_header_decode(frame[0], &h0);
+		ttrpc_header_decode(frame[1], &h1);
+		CCHECK(h0.stream_id == id[0] && h1.stream_id == id[1]);
+		memset(frame[0] + 4, 0, 4);
+		memset(frame[1] + 4, 0, 4);
+		if (len[0] != len[1] || memcmp(frame[0], frame[1], len[0]) != 0)
+			printf("# child: %zu bytes: the frames differ (%zu, %zu bytes)\n", sizes[i],
+			       len[0], len[1]);
+		CCHECK(len[0] == len[1] && memcmp(frame[0], frame[1], len[0]) == 0);
+		if (sizes[i] <= LARGEST_READ) {
+			CCHECK(frame_has_read(frame[1], len[1], sizes[i], (unsigned)i));
+		} else {
+			/* past the frame limit: the same refusal both ways */
+			Ttrpc__Response *r = ttrpc__response__unpack(NULL,
+								     len[1] - TTRPC_HEADER_LEN,
+								     frame[1] + TTRPC_HEADER_LEN);
+			CCHECK(r && r->status && r->status->code == GRPC_RESOURCE_EXHAUSTED);
+			CCHECK(strstr(r->status->message, "exceeds the 4194304 byte frame limit"));
+			ttrpc__response__free_unpacked(r, NULL);
+		}
+		free(frame[0]);
+		free(frame[1]);
+	}
+	ttrpc_client_free(c);
+	return 0;
+}
+
+TEST(server_iov_reply_is_the_packed_reply_byte_for_byte)
+{
+	struct fx f;
+	REQUIRE(fx_start(&f) == 0);
+	CHECK_EQ_INT(fx_run_client(&f, client_iov_bytes), 0);
+	/* both ways, each answer told once: "sent" (the refused size's error
+	 * frame went out in its place, as for a packed reply) */
+	CHECK_EQ_INT(f.sent_inline + f.sent_later, 20);
+	CHECK(f.sent_inline > 0); /* the small ones went whole at once */
+	CHECK_EQ_INT(f.sent_false, 0);
+	fx_stop(&f);
+}
+
+#define SLOW_READS 8
+#define SLOW_READ_LEN (1u << 20)
+
+/* Ask for SLOW_READS answers of 1 MiB, all at once, then read them 4 KiB
+ * at a time with pauses: the server's socket takes a part of the first,
+ * the rest of it must wait in the queue, and the others behind it. */
+static int client_iov_slow(struct fx *f)
+{
+	struct ttrpc_client *c = cconnect(f);
+	CCHECK(c);
+	int fd = ttrpc_client_fd(c);
+	struct kerr err;
+	uint32_t id[SLOW_READS];
+	for (unsigned i = 0; i < SLOW_READS; i++) {
+		char arg[64];
+		int an = snprintf(arg, sizeof(arg), "i %u %u", SLOW_READ_LEN, i + 1);
+		CCHECK(ttrpc_client_send(c, "test.Svc", "Read", (const uint8_t *)arg, (size_t)an, 0,
+					 NULL, 0, &id[i], &err) == 0);
+	}
+	usleep(100000);
+	size_t cap = SLOW_READS * (SLOW_READ_LEN + 64), have = 0;
+	uint8_t *all = malloc(cap);
+	CCHECK(all);
+	size_t want = SLOW_READS * (TTRPC_HEADER_LEN + 2 + 1 + 3 + 1 + 3 + SLOW_READ_LEN);
+	while (have < want) {
+		ssize_t r = read(fd, all + have, want - have < 4096 ? want - have : 4096);
+		CCHECK(r > 0);
+		have += (size_t)r;
+		if (have % (64u << 10) < 4096)
+			usleep(2000);
+	}
+	size_t off = 0;
+	for (unsigned i = 0; i < SLOW_READS; i++) {
+		struct ttrpc_frame_header h;
+		ttrpc_header_decode(all + off, &h);
+		size_t len = TTRPC_HEADER_LEN + h.length;
+		CCHECK(off + len <= have);
+		/* one at a time, a slow reader gets them in order */
+		CCHECK(h.stream_id == id[i]);
+		CCHECK(frame_has_read(all + off, len, SLOW_READ_LEN, i + 1));
+		off += len;
+	}
+	CCHECK(off == have);
+	free(all);
+	ttrpc_client_free(c);
+	return 0;
+}
+
+TEST(server_iov_reply_to_a_slow_reader_queues_the_rest)
+{
+	struct fx f;
+	REQUIRE(fx_start(&f) == 0);
+	CHECK_EQ_INT(fx_run_client(&f, client_iov_slow), 0);
+	printf("# sent whole at once: %d, after waiting in the queue: %d\n", f.sent_inline,
+	       f.sent_later);
+	CHECK_EQ_INT(f.sent_inline + f.sent_later, SLOW_READS);
+	/* 8 MiB are more than a socket holds: some had to wait */
+	CHECK(f.sent_later > 0);
+	CHECK_EQ_INT(f.sent_false, 0);
+	fx_stop(&f);
+}
+
+#define NEVER_PARKED 12
+
+/* Park NEVER_PARKED calls, have them all answered with ~4 MiB each at
+ * once, read nothing for a while: the connection's memory bound (32 MiB)
+ * turns the answers that do not fit into RESOURCE_EXHAUSTED. Then read. */
+static int client_iov_never_reads(struct fx *f)
+{
+	struct ttrpc_client *c = cconnect(f);
+	CCHECK(c);
+	struct kerr err;
+	uint32_t id;
+	for (int i = 0; i < NEVER_PARKED; i++)
+		CCHECK(ttrpc_client_send(c, "test.Svc", "Park", NULL, 0, 0, NULL, 0, &id, &err) ==
+		       0);
+	uint32_t rel;
+	CCHECK(ttrpc_client_send(c, "test.Svc", "ReleaseIov", NULL, 0, 0, NULL, 0, &rel, &err) == 0);
+	usleep(300000);
+	int ok = 0, exhausted = 0;
+	bool released = false;
+	for (int k = 0; k < NEVER_PARKED + 1; k++) {
+		int status;
+		char *msg = NULL;
+		uint8_t *out = NULL;
+		size_t n = 0;
+		CCHECK(ttrpc_client_recv(c, &id, &status, &msg, &out, &n, &err) == 0);
+		if (id == rel) {
+			released = status == 0;
+		} else if (status == 0) {
+			CCHECK(n == TTRPC_MAX_PAYLOAD - 16 + 1 + 4);
+			ok++;
+		} else {
+			CCHECK(status == GRPC_RESOURCE_EXHAUSTED);
+			CCHECK(msg && strstr(msg, "memory bound for unread responses"));
+			exhausted++;
+		}
+		free(msg);
+		free(out);
+	}
+	printf("# answered: %d, refused: %d\n", ok, exhausted);
+	CCHECK(released && ok > 0 && exhausted > 0);
+	/* all given back: the connection serves as before */
+	uint8_t *out = NULL;
+	size_t n;
+	CCHECK(ttrpc_client_call_raw(c, "test.Svc", "Echo", (const uint8_t *)"after", 5, 0, &out,
+				     &n, &err) == 0);
+	CCHECK(n == 5);
+	free(out);
+	ttrpc_client_free(c);
+	return 0;
+}
+
+TEST(server_iov_reply_memory_bound_refuses_a_reader_that_never_reads)
+{
+	struct fx f;
+	REQUIRE(fx_start(&f) == 0);
+	CHECK_EQ_INT(fx_run_client(&f, client_iov_never_reads), 0);
+	/* every answer told once, refused ones included (their error frame
+	 * left in their place) */
+	CHECK_EQ_INT(f.sent_inline + f.sent_later + f.sent_false, NEVER_PARKED);
+	fx_stop(&f);
 }
 
 /* ------------------------------------------- client: bounded calls */

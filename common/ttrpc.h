@@ -125,8 +125,9 @@ void ttrpc_call_reply_iov(struct ttrpc_call *c, const struct iovec *iov, unsigne
 /* Whether an OK answer with a payload of n bytes would go out now as
  * itself, not replaced by RESOURCE_EXHAUSTED for want of room in the
  * connection's bounds ("unread responses"). Valid until the caller returns
- * to the loop. True when nothing would be sent at all (call answered,
- * connection closing). */
+ * to the loop. Only room is judged: true when nothing would be sent at
+ * all (call answered, connection closing) and for a payload over the frame
+ * limit (refused whatever the room). */
 bool ttrpc_call_reply_fits(struct ttrpc_call *c, size_t n);
 /* Called once, from the loop, when a response queued on the call's
  * connection has left for the socket (room may have opened: check again

@@ -689,7 +689,7 @@ bool ttrpc_call_reply_fits(struct ttrpc_call *call, size_t n)
 	if (call->answered || c->closed || c->close_pending)
 		return true; /* nothing will be sent: nothing to refuse */
 	if (response_len(0, n) > TTRPC_MAX_PAYLOAD)
-		return false;
+		return true; /* refused whatever the room: waiting would not help */
 	size_t cost = reply_cost(n);
 	if (quota_take(&c->mem, cost) < 0)
 		return false;

@@ -21,7 +21,12 @@
  * host's socket (ttrpc_call_reply_iov): if we die while it still waits
  * in our output queue (host not reading), the monitor has the bytes and
  * sends them to the next front-end. A frame dropped because the host's
- * connection closed is ACKed too: that reader is gone. The
+ * connection closed is ACKed too: that reader is gone. An answer that
+ * would not fit in the host's connection's bound for unread answers (it
+ * would be replaced by RESOURCE_EXHAUSTED) is not given yet: its read
+ * stays parked, the bytes stay stashed and unacknowledged, and the stream
+ * is pumped again when answers queued on that connection leave
+ * (ttrpc_call_wait_room, on_read_room). The
  * monitor queues at most IPC_STDIO_READS_MAX reads per stream; the host's
  * reads of one stream queue here (as upstream serialises them on the
  * stream's lock) and go one at a time, only the read-ahead has several in

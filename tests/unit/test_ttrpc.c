@@ -1555,22 +1555,20 @@ TEST(server_iov_reply_to_a_slow_reader_queues_the_rest)
 
 #define NEVER_PARKED 12
 
-/* Park NEVER_PARKED calls, have them all answered with ~4 MiB each at
- * once, read nothing for a while: the connection's memory bound (32 MiB)
- * turns the answers that do not fit into RESOURCE_EXHAUSTED. Then read. */
-static int client_iov_never_reads(struct fx *f)
+/* Park NEVER_PARKED calls, have release answer them all at once with
+ * ~4 MiB each, read nothing for a while, then read: *ok answers whole,
+ * *exhausted refused for the memory bound (32 MiB). */
+static int client_never_reads(struct fx *f, const char *release, int *ok, int *exhausted)
 {
 	struct ttrpc_client *c = cconnect(f);
 	CCHECK(c);
 	struct kerr err;
-	uint32_t id;
+	uint32_t id, rel;
 	for (int i = 0; i < NEVER_PARKED; i++)
 		CCHECK(ttrpc_client_send(c, "test.Svc", "Park", NULL, 0, 0, NULL, 0, &id, &err) ==
 		       0);
-	uint32_t rel;
-	CCHECK(ttrpc_client_send(c, "test.Svc", "ReleaseIov", NULL, 0, 0, NULL, 0, &rel, &err) == 0);
+	CCHECK(ttrpc_client_send(c, "test.Svc", release, NULL, 0, 0, NULL, 0, &rel, &err) == 0);
 	usleep(300000);
-	int ok = 0, exhausted = 0;
 	bool released = false;
 	for (int k = 0; k < NEVER_PARKED + 1; k++) {
 		int status;
@@ -1582,17 +1580,17 @@ static int client_iov_never_reads(struct fx *f)
 			released = status == 0;
 		} else if (status == 0) {
 			CCHECK(n == TTRPC_MAX_PAYLOAD - 16 + 1 + 4);
-			ok++;
+			(*ok)++;
 		} else {
+			printf("# answer: %s: %s\n", grpc_status_name(status), msg);
 			CCHECK(status == GRPC_RESOURCE_EXHAUSTED);
 			CCHECK(msg && strstr(msg, "memory bound for unread responses"));
-			exhausted++;
+			(*exhausted)++;
 		}
 		free(msg);
 		free(out);
 	}
-	printf("# answered: %d, refused: %d\n", ok, exhausted);
-	CCHECK(released && ok > 0 && exhausted > 0);
+	CCHECK(released);
 	/* all given back: the connection serves as before */
 	uint8_t *out = NULL;
 	size_t n;
@@ -1601,6 +1599,16 @@ static int client_iov_never_reads(struct fx *f)
 	CCHECK(n == 5);
 	free(out);
 	ttrpc_client_free(c);
+	return 0;
+}
+
+/* Answered at once, the answers that do not fit become RESOURCE_EXHAUSTED. */
+static int client_iov_never_reads(struct fx *f)
+{
+	int ok = 0, exhausted = 0;
+	CCHECK(client_never_reads(f, "ReleaseIov", &ok, &exhausted) == 0);
+	printf("# answered: %d, refused: %d\n", ok, exhausted);
+	CCHECK(ok > 0 && exhausted > 0);
 	return 0;
 }
 
@@ -1615,44 +1623,13 @@ TEST(server_iov_reply_memory_bound_refuses_a_reader_that_never_reads)
 	fx_stop(&f);
 }
 
-/* The same reader, answered by a handler that waits for room
- * (ttrpc_call_reply_fits, ttrpc_call_wait_room): every answer arrives
- * whole, none is refused. */
+/* Answered by a handler that waits for room (ttrpc_call_reply_fits,
+ * ttrpc_call_wait_room): every answer arrives whole, none is refused. */
 static int client_room_never_reads(struct fx *f)
 {
-	struct ttrpc_client *c = cconnect(f);
-	CCHECK(c);
-	struct kerr err;
-	uint32_t id;
-	for (int i = 0; i < NEVER_PARKED; i++)
-		CCHECK(ttrpc_client_send(c, "test.Svc", "Park", NULL, 0, 0, NULL, 0, &id, &err) ==
-		       0);
-	uint32_t rel;
-	CCHECK(ttrpc_client_send(c, "test.Svc", "ReleaseRoom", NULL, 0, 0, NULL, 0, &rel, &err) ==
-	       0);
-	usleep(300000);
-	int ok = 0;
-	bool released = false;
-	for (int k = 0; k < NEVER_PARKED + 1; k++) {
-		int status;
-		char *msg = NULL;
-		uint8_t *out = NULL;
-		size_t n = 0;
-		CCHECK(ttrpc_client_recv(c, &id, &status, &msg, &out, &n, &err) == 0);
-		if (status)
-			printf("# answer: %s: %s\n", grpc_status_name(status), msg);
-		CCHECK(status == 0);
-		if (id == rel) {
-			released = true;
-		} else {
-			CCHECK(n == ROOM_N + 1 + 4);
-			ok++;
-		}
-		free(msg);
-		free(out);
-	}
-	CCHECK(released && ok == NEVER_PARKED);
-	ttrpc_client_free(c);
+	int ok = 0, exhausted = 0;
+	CCHECK(client_never_reads(f, "ReleaseRoom", &ok, &exhausted) == 0);
+	CCHECK(ok == NEVER_PARKED && exhausted == 0);
 	return 0;
 }
 

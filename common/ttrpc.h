@@ -122,6 +122,24 @@ void ttrpc_call_reply_notify(struct ttrpc_call *c, const ProtobufCMessage *resp,
  * queued whole). fn may be NULL. */
 void ttrpc_call_reply_iov(struct ttrpc_call *c, const struct iovec *iov, unsigned niov,
 			  ttrpc_sent_fn fn, void *data);
+/* Whether an OK answer with a payload of n bytes would go out now as
+ * itself, not replaced by RESOURCE_EXHAUSTED for want of room in the
+ * connection's bounds ("unread responses"). Valid until the caller returns
+ * to the loop. Only room is judged: true when nothing would be sent at
+ * all (call answered, connection closing) and for a payload over the frame
+ * limit (refused whatever the room). */
+bool ttrpc_call_reply_fits(struct ttrpc_call *c, size_t n);
+/* Called once, from the loop, when a response queued on the call's
+ * connection has left for the socket (room may have opened: check again
+ * with ttrpc_call_reply_fits). May answer or release the call. */
+typedef void (*ttrpc_room_fn)(struct ttrpc_call *call, void *data);
+/* Wait for room for c's answer: fn(c, data) once, as above. Never fires
+ * once the call is answered, released or cancelled (the cancel callback
+ * tells the owner then). -EAGAIN, and nothing registered, when there is
+ * nothing to wait for: no response queued on the connection (what holds
+ * its memory is not output the peer can drain), or the call is over.
+ * A second wait before the first fired replaces it. */
+int ttrpc_call_wait_room(struct ttrpc_call *c, ttrpc_room_fn fn, void *data);
 void ttrpc_call_fail(struct ttrpc_call *c, int grpc_status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Answer with the status and message carried by err. */

@@ -172,6 +172,11 @@ struct conn {
 	size_t skip;                /* bytes of a refused frame still to read and drop */
 	bool refusal_logged;
 	struct loop_timer *close_timer, *resume_timer;
+	/* ttrpc_call_wait_room: calls waiting, and the zero-delay timer that
+	 * tells them once a queued response left (fired from the loop, not
+	 * from inside conn_flush, which their answers would re-enter). */
+	size_t room_waiters;
+	struct loop_timer *room_timer;
 	struct conn *prev, *next;
 };
 
@@ -191,6 +196,9 @@ struct ttrpc_call {
 	struct timespec start_wall;
 	ttrpc_cancel_fn cancel_fn;
 	void *cancel_data;
+	ttrpc_room_fn room_fn; /* ttrpc_call_wait_room, until it fires */
+	void *room_data;
+	struct ttrpc_call *room_next; /* room_timer_cb's list of those to tell */
 	struct ttrpc_call *prev, *next;
 };
 
@@ -236,11 +244,22 @@ static void request_free(Ttrpc__Request *req, struct charge *env)
 	ttrpc__request__free_unpacked(req, &a);
 }
 
+/* Forget a call's room wait (it fires, or the call ends without it). */
+static void call_room_clear(struct ttrpc_call *call)
+{
+	if (!call->room_fn)
+		return;
+	call->room_fn = NULL;
+	call->room_data = NULL;
+	call->conn->room_waiters--;
+}
+
 static void call_unref(struct ttrpc_call *call)
 {
 	if (--call->refs)
 		return;
 	struct conn *c = call->conn;
+	call_room_clear(call);
 	if (call->timer)
 		loop_timer_cancel(c->loop, call->timer);
 	if (call->prev)
@@ -260,6 +279,7 @@ static void call_unref(struct ttrpc_call *call)
 
 static void call_notify_cancel(struct ttrpc_call *call)
 {
+	call_room_clear(call); /* the cancel callback tells the owner instead */
 	if (call->cancel_notified)
 		return;
 	call->cancel_notified = true;
@@ -378,8 +398,11 @@ static void conn_fail_later(struct conn *c)
 	conn_update_events(c);
 }
 
+static void room_timer_cb(struct loop *l, void *data);
+
 static void conn_flush(struct conn *c)
 {
+	bool freed = false;
 	while (c->wq_head && !c->closed && !c->close_pending) {
 		struct outbuf *ob = c->wq_head;
 		ssize_t n = send(c->fd, ob->data + ob->off, ob->len - ob->off,
@@ -401,8 +424,11 @@ static void conn_flush(struct conn *c)
 				c->wq_tail = NULL;
 			quota_give(&c->mem, ob->charged);
 			outbuf_free(ob, true);
+			freed = true;
 		}
 	}
+	if (freed && c->room_waiters && !c->room_timer)
+		c->room_timer = loop_timer_add(c->loop, 0, room_timer_cb, c);
 	conn_update_events(c);
 }
 
@@ -504,6 +530,7 @@ static bool call_answer_begins(struct ttrpc_call *call, int code, ttrpc_sent_fn 
 		return false;
 	}
 	call->answered = true;
+	call_room_clear(call);
 	call_trace(call, code,
 		   c->closed || c->close_pending ? "connection closed, answer dropped" : NULL);
 	if (call->timer) {
@@ -643,6 +670,72 @@ static void call_send(struct ttrpc_call *call, int code, const char *msg, const 
 	ob->sent_fn = sent_fn;
 	ob->sent_data = sent_data;
 	conn_enqueue(c, ob);
+}
+
+/* ---- room for an answer (ttrpc_call_reply_fits, ttrpc_call_wait_room) ---- */
+
+/* What an OK answer of n payload bytes may be charged, whichever way
+ * call_send takes: the frame, its outbuf and malloc's header, plus a page
+ * for malloc's rounding of a large block (block_cost). */
+static size_t reply_cost(size_t n)
+{
+	return sizeof(struct outbuf) + TTRPC_HEADER_LEN + response_len(0, n) + sizeof(size_t) +
+	       4096;
+}
+
+bool ttrpc_call_reply_fits(struct ttrpc_call *call, size_t n)
+{
+	struct conn *c = call->conn;
+	if (call->answered || c->closed || c->close_pending)
+		return true; /* nothing will be sent: nothing to refuse */
+	if (response_len(0, n) > TTRPC_MAX_PAYLOAD)
+		return true; /* refused whatever the room: waiting would not help */
+	size_t cost = reply_cost(n);
+	if (quota_take(&c->mem, cost) < 0)
+		return false;
+	quota_give(&c->mem, cost);
+	return true;
+}
+
+int ttrpc_call_wait_room(struct ttrpc_call *call, ttrpc_room_fn fn, void *data)
+{
+	struct conn *c = call->conn;
+	if (call->answered || call->cancelled || c->closed || c->close_pending || !c->wq_head)
+		return -EAGAIN;
+	if (!call->room_fn)
+		c->room_waiters++;
+	call->room_fn = fn;
+	call->room_data = data;
+	return 0;
+}
+
+/* Tell every call that waits for room now, once each (one that waits
+ * again from its callback waits for the next response to leave). A
+ * callback may answer or release any call: each is held until its turn,
+ * and one answered meanwhile is not told. */
+static void room_timer_cb(struct loop *l, void *data)
+{
+	(void)l;
+	struct conn *c = data;
+	c->room_timer = NULL;
+	struct ttrpc_call *tell = NULL;
+	for (struct ttrpc_call *call = c->calls; call; call = call->next) {
+		if (!call->room_fn)
+			continue;
+		call->refs++;
+		call->room_next = tell;
+		tell = call;
+	}
+	while (tell) {
+		struct ttrpc_call *call = tell;
+		tell = call->room_next;
+		ttrpc_room_fn fn = call->room_fn;
+		void *fn_data = call->room_data;
+		call_room_clear(call);
+		if (fn && !call->answered && !call->cancelled && !c->closed && !c->close_pending)
+			fn(call, fn_data);
+		call_unref(call);
+	}
 }
 
 /* ---- flow control ---- */
@@ -1046,7 +1139,9 @@ static void conn_close(struct conn *c)
 		loop_timer_cancel(c->loop, c->close_timer);
 	if (c->resume_timer)
 		loop_timer_cancel(c->loop, c->resume_timer);
-	c->close_timer = c->resume_timer = NULL;
+	if (c->room_timer)
+		loop_timer_cancel(c->loop, c->room_timer);
+	c->close_timer = c->resume_timer = c->room_timer = NULL;
 	wq_drop(c);
 	rbuf_resize(c, 0);
 	c->rlen = c->skip = 0;

@@ -21,7 +21,12 @@
  * host's socket (ttrpc_call_reply_iov): if we die while it still waits
  * in our output queue (host not reading), the monitor has the bytes and
  * sends them to the next front-end. A frame dropped because the host's
- * connection closed is ACKed too: that reader is gone. The
+ * connection closed is ACKed too: that reader is gone. An answer that
+ * would not fit in the host's connection's bound for unread answers (it
+ * would be replaced by RESOURCE_EXHAUSTED) is not given yet: its read
+ * stays parked, the bytes stay stashed and unacknowledged, and the stream
+ * is pumped again when answers queued on that connection leave
+ * (ttrpc_call_wait_room, on_read_room). The
  * monitor queues at most IPC_STDIO_READS_MAX reads per stream; the host's
  * reads of one stream queue here (as upstream serialises them on the
  * stream's lock) and go one at a time, only the read-ahead has several in
@@ -538,15 +543,51 @@ void monitors_reply_read(struct ttrpc_call *call, const uint8_t *data, size_t n,
 	ttrpc_call_reply_iov(call, resp, n ? 2 : 0, fn, fn_data);
 }
 
+static void reader_pump(struct fe_reader *rd);
+
+/* The host's connection drained some of its queued answers: try the
+ * parked read again (deliver). */
+static void on_read_room(struct ttrpc_call *call, void *data)
+{
+	(void)call;
+	struct fe_read_wait *w = data;
+	struct fe_reader *rd = w->rd;
+	struct fe_mon *m = rd->mon;
+	m->busy++;
+	reader_pump(rd);
+	if (!m->dead)
+		reader_maybe_free(rd);
+	mon_release(m);
+}
+
 /* Hand up to the first waiter's len bytes to it; they are acknowledged
  * once the reply is in the host's socket. Sets rd->ahead_len: the
  * waiter's len if data went into the host's socket at once (the host keeps
- * up: worth reading ahead), else 0. */
-static void deliver(struct fe_reader *rd, const uint8_t *data, size_t n, uint64_t offset)
+ * up: worth reading ahead), else 0. Returns 1 when answered; 0 when the
+ * answer finds no room on the host's connection (a host not reading its
+ * answers): the waiter stays parked until answers leave (on_read_room);
+ * -1 when there is nothing to wait for (no answer queued there): the
+ * waiter is answered RESOURCE_EXHAUSTED. Either way short of 1, the bytes
+ * are not taken: the caller keeps them (stash), unacknowledged. */
+static int deliver(struct fe_reader *rd, const uint8_t *data, size_t n, uint64_t offset)
 {
 	struct fe_read_wait *w = rd->waiters;
 	struct fe_mon *m = rd->mon;
 	uint32_t len = w->len;
+	if (n && !ttrpc_call_reply_fits(w->call, 1 + pbwire_varint_len(n) + n)) {
+		rd->ahead_len = 0; /* the host does not keep up */
+		if (ttrpc_call_wait_room(w->call, on_read_room, w) == 0)
+			return 0;
+		waiter_unlink(rd, w);
+		struct kerr err = { 0 };
+		kerr_set_status(&err, GRPC_RESOURCE_EXHAUSTED, -ENOBUFS,
+				"container %s: no room for a %s answer in the agent's memory bound; "
+				"the output is kept for the next read",
+				m->container_id, stream_name(rd->stream));
+		fail_call(w->call, &err);
+		free(w);
+		return -1;
+	}
 	waiter_unlink(rd, w);
 	reply_went_out = false;
 	ttrpc_call_set_cancel(w->call, NULL, NULL);
@@ -575,6 +616,7 @@ static void deliver(struct fe_reader *rd, const uint8_t *data, size_t n, uint64_
 	}
 	rd->ahead_len = n && reply_went_out ? len : 0;
 	free(w);
+	return 1;
 }
 
 /* Send one READ_STREAM_REQ for rd carrying the ACK due. The caller holds
@@ -630,7 +672,11 @@ static bool reader_pump_read(struct fe_reader *rd)
 		/* The stash's bytes are sent, or copied to wait, before deliver
 		 * returns, and nothing it calls frees the reader (the caller
 		 * holds m->busy). */
-		deliver(rd, rd->stash + rd->stash_head, n, rd->stash_off);
+		int r = deliver(rd, rd->stash + rd->stash_head, n, rd->stash_off);
+		if (r == 0)
+			break; /* parked: on_read_room pumps again */
+		if (r < 0)
+			continue;
 		rd->stash_head += n;
 		rd->stash_len -= n;
 		rd->stash_off += n;
@@ -784,10 +830,13 @@ static void on_read_reply(struct fe_mon *m, struct mon_req *r, const struct ipc_
 	}
 	if (rd->waiters && !rd->stash_len) {
 		size_t give = n < rd->waiters->len ? n : rd->waiters->len;
-		deliver(rd, data, give, offset);
-		data += give;
-		n -= give;
-		offset += give;
+		/* Not taken (the host's connection has no room): all of it is
+		 * stashed, unacknowledged, for when the reader is pumped again. */
+		if (deliver(rd, data, give, offset) > 0) {
+			data += give;
+			n -= give;
+			offset += give;
+		}
 	}
 	if (n && stash_append(rd, data, n, offset) < 0) {
 		/* Not acknowledged: the monitor re-sends it to the next

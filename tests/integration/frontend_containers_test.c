@@ -1161,6 +1161,224 @@ TEST(ack_waits_until_the_reply_is_in_the_hosts_socket)
 	CHECK_EQ_INT(acked, asked);
 }
 
+/* ---- a host that does not read its answers ---- */
+
+#define HOG_CONTAINERS 6
+#define HOG_STREAMS (2 * HOG_CONTAINERS) /* each init's stdout and stderr */
+/* Reads the host leaves parked per stream (MON_MAX_READ_WAITERS): in all,
+ * 768 answers of a full chunk, 45 MiB, past the connection's 32 MiB bound
+ * for unread answers (doc/protocol.md, bounds table). */
+#define HOG_READS 64
+#define HOG_SIDS 4096
+
+struct hog {
+	struct fx *f;
+	int mon[HOG_CONTAINERS];
+	uint64_t produced[HOG_STREAMS]; /* the monitor's read pointer */
+	uint64_t acked[HOG_STREAMS];
+	uint64_t got[HOG_STREAMS]; /* what the host received, in order */
+	int8_t stream_of[HOG_SIDS]; /* by stream id / 2: the read's stream */
+	unsigned answered, refused, wrong, ack_backwards;
+	bool host_broken;
+};
+
+static uint8_t hog_byte(unsigned k, uint64_t off)
+{
+	return (uint8_t)(off * 31u + k * 7u);
+}
+
+/* One message from container ci's monitor channel: READ_STREAM_REQs are
+ * answered with the stream's next bytes, ACKs (alone or in a read) noted. */
+static int hog_monitor(struct hog *h, unsigned ci)
+{
+	struct ipc_msg m;
+	if (ipc_recv(h->mon[ci], &m, &(struct kerr){ 0 }) <= 0)
+		return -1;
+	unsigned stream = 0;
+	uint64_t ack = 0;
+	uint32_t max_len = 0, id = m.hdr.id;
+	if (m.hdr.type == IPC_READ_STREAM_ACK) {
+		struct ipc_stdio_ack a;
+		memcpy(&a, m.payload, sizeof(a));
+		stream = a.stream;
+		ack = a.offset;
+	} else if (m.hdr.type == IPC_READ_STREAM_REQ) {
+		struct ipc_stdio_read q;
+		memcpy(&q, m.payload, sizeof(q));
+		stream = q.stream;
+		ack = q.ack;
+		max_len = q.max_len;
+	}
+	ipc_msg_release(&m);
+	if (stream != IPC_STREAM_STDOUT && stream != IPC_STREAM_STDERR)
+		return -1;
+	unsigned k = 2 * ci + (stream == IPC_STREAM_STDERR);
+	if (ack) {
+		if (ack < h->acked[k])
+			h->ack_backwards++;
+		h->acked[k] = ack;
+	}
+	if (!max_len)
+		return 0;
+	size_t n = max_len < IPC_STDIO_CHUNK ? max_len : IPC_STDIO_CHUNK;
+	static uint8_t buf[sizeof(struct ipc_stdio_data) + IPC_STDIO_CHUNK];
+	struct ipc_stdio_data d = { .offset = h->produced[k] };
+	memcpy(buf, &d, sizeof(d));
+	for (size_t i = 0; i < n; i++)
+		buf[sizeof(d) + i] = hog_byte(k, h->produced[k] + i);
+	reply(h->mon[ci], IPC_READ_STREAM_REPLY, id, buf, sizeof(d) + n);
+	h->produced[k] += n;
+	return 0;
+}
+
+/* One answer from the front-end: OK, with the stream's next bytes. */
+static void hog_host(struct hog *h)
+{
+	struct answer a;
+	struct kerr err = { 0 };
+	memset(&a, 0, sizeof(a));
+	if (ttrpc_client_recv(h->f->c, &a.sid, &a.status, &a.message, &a.payload, &a.len, &err) <
+	    0) {
+		printf("# host: %s\n", err.msg);
+		h->host_broken = true;
+		return;
+	}
+	h->answered++;
+	int k = a.sid / 2 < HOG_SIDS ? h->stream_of[a.sid / 2] : -1;
+	Grpc__ReadStreamResponse *r =
+		a.status ? NULL : grpc__read_stream_response__unpack(NULL, a.len, a.payload);
+	if (a.status) {
+		if (h->refused++ == 0)
+			printf("# read answered %s: %s\n", grpc_status_name(a.status), a.message);
+	} else if (k < 0 || !r || r->data.len == 0) {
+		h->wrong++;
+	} else {
+		for (size_t i = 0; i < r->data.len; i++)
+			if (r->data.data[i] != hog_byte((unsigned)k, h->got[k] + i)) {
+				if (h->wrong++ == 0)
+					printf("# stream %d: wrong byte at offset %llu (lost or "
+					       "repeated output)\n",
+					       k, (unsigned long long)(h->got[k] + i));
+				break;
+			}
+		h->got[k] += r->data.len;
+	}
+	if (r)
+		grpc__read_stream_response__free_unpacked(r, NULL);
+	answer_free(&a);
+}
+
+/* Serve the monitors (and take the host's answers, if host) until nothing
+ * has moved for quiet_ms, or the host has all its answers. */
+static void hog_run(struct hog *h, bool host, int quiet_ms, unsigned want)
+{
+	struct pollfd p[HOG_CONTAINERS + 1];
+	for (unsigned i = 0; i < HOG_CONTAINERS; i++)
+		p[i] = (struct pollfd){ .fd = h->mon[i], .events = POLLIN };
+	p[HOG_CONTAINERS] = (struct pollfd){ .fd = host ? ttrpc_client_fd(h->f->c) : -1,
+					     .events = POLLIN };
+	while (!(host && (h->answered >= want || h->host_broken))) {
+		if (poll(p, HOG_CONTAINERS + 1, quiet_ms) <= 0)
+			return;
+		for (unsigned i = 0; i < HOG_CONTAINERS; i++)
+			if (p[i].revents && hog_monitor(h, i) < 0)
+				p[i].fd = -1;
+		if (p[HOG_CONTAINERS].revents)
+			hog_host(h);
+	}
+}
+
+/* A hostile host (doc/protocol.md, "unread responses"): it parks many
+ * ReadStdout/ReadStderr calls (sent as the Kata runtime's
+ * kataAgent.readProcessStream sends them: container id, exec id "" for the
+ * init, len) and reads none of the answers until the front-end has stopped
+ * answering. Then it reads everything: every byte the containers wrote
+ * arrives, in order, exactly once, no read is refused, and what the
+ * monitors had acknowledged is exactly what the host got. */
+TEST(host_that_does_not_read_loses_no_output)
+{
+	FX_SCOPED f;
+	REQUIRE(fx_start(&f) == 0);
+	struct hog *h = calloc(1, sizeof(*h));
+	REQUIRE(h);
+	h->f = &f;
+	memset(h->stream_of, -1, sizeof(h->stream_of));
+	for (unsigned i = 0; i < HOG_CONTAINERS; i++)
+		h->mon[i] = -1;
+	bool created = true;
+	for (unsigned i = 0; i < HOG_CONTAINERS && created; i++) {
+		char cid[16];
+		snprintf(cid, sizeof(cid), "c%u", i);
+		h->mon[i] = create(&f, cid);
+		created = h->mon[i] >= 0;
+	}
+	CHECK(created);
+	bool sids_ok = true;
+	for (unsigned j = 0; created && j < HOG_READS; j++)
+		for (unsigned k = 0; k < HOG_STREAMS; k++) {
+			char cid[16];
+			snprintf(cid, sizeof(cid), "c%u", k / 2);
+			Grpc__ReadStreamRequest r = GRPC__READ_STREAM_REQUEST__INIT;
+			r.container_id = cid;
+			r.exec_id = (char *)"";
+			r.len = IPC_STDIO_CHUNK;
+			uint32_t sid = call(&f, k % 2 ? "ReadStderr" : "ReadStdout", &r.base, 0);
+			if (!sid || sid / 2 >= HOG_SIDS)
+				sids_ok = false;
+			else
+				h->stream_of[sid / 2] = (int8_t)k;
+		}
+	CHECK(sids_ok);
+	if (created && sids_ok) {
+		/* Every read is parked once a read of an unknown container is refused
+		 * (the front-end takes a connection's requests in order). */
+		Grpc__ReadStreamRequest r = GRPC__READ_STREAM_REQUEST__INIT;
+		r.container_id = (char *)"nope";
+		r.exec_id = (char *)"";
+		r.len = 1;
+		uint32_t sid = call(&f, "ReadStdout", &r.base, 0);
+		struct answer a;
+		CHECK(answer(&f, &a) == 0 && a.sid == sid && a.status != 0);
+		answer_free(&a);
+		/* The monitors answer until the front-end asks no more. */
+		hog_run(h, false, 500, 0);
+		uint64_t produced = 0;
+		for (unsigned k = 0; k < HOG_STREAMS; k++)
+			produced += h->produced[k];
+		printf("# %llu bytes produced while the host did not read\n",
+		       (unsigned long long)produced);
+		/* The host reads all, the monitors serving on. */
+		unsigned want = HOG_STREAMS * HOG_READS;
+		hog_run(h, true, 5000, want);
+		hog_run(h, false, 500, 0); /* the last ACKs (ACK_HOLD_NS) */
+		CHECK_EQ_INT(h->answered, want);
+		CHECK(!h->host_broken);
+		CHECK_EQ_INT(h->refused, 0);
+		CHECK_EQ_INT(h->wrong, 0);
+		CHECK_EQ_INT(h->ack_backwards, 0);
+		uint64_t got = 0;
+		bool acks_match = true;
+		for (unsigned k = 0; k < HOG_STREAMS; k++) {
+			got += h->got[k];
+			if (h->acked[k] != h->got[k]) {
+				printf("# stream %u: %llu bytes acknowledged, %llu received\n", k,
+				       (unsigned long long)h->acked[k],
+				       (unsigned long long)h->got[k]);
+				acks_match = false;
+			}
+		}
+		CHECK(acks_match);
+		/* More than the bound for unread answers was asked for and got. */
+		CHECK(got > (32u << 20));
+		printf("# %llu bytes received, %u answers\n", (unsigned long long)got,
+		       h->answered);
+	}
+	for (unsigned i = 0; i < HOG_CONTAINERS; i++)
+		if (h->mon[i] >= 0)
+			close(h->mon[i]);
+	free(h);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);

@@ -1176,7 +1176,7 @@ struct hog {
 	int mon[HOG_CONTAINERS];
 	uint64_t produced[HOG_STREAMS]; /* the monitor's read pointer */
 	uint64_t acked[HOG_STREAMS];
-	uint64_t got[HOG_STREAMS]; /* what the host received, in order */
+	uint64_t got[HOG_STREAMS];  /* what the host received, in order */
 	int8_t stream_of[HOG_SIDS]; /* by stream id / 2: the read's stream */
 	unsigned answered, refused, wrong, ack_backwards;
 	bool host_broken;
@@ -1245,8 +1245,9 @@ static void hog_host(struct hog *h)
 	}
 	h->answered++;
 	int k = a.sid / 2 < HOG_SIDS ? h->stream_of[a.sid / 2] : -1;
-	Grpc__ReadStreamResponse *r =
-		a.status ? NULL : grpc__read_stream_response__unpack(NULL, a.len, a.payload);
+	Grpc__ReadStreamResponse *r = a.status ? NULL
+					       : grpc__read_stream_response__unpack(NULL, a.len,
+										    a.payload);
 	if (a.status) {
 		if (h->refused++ == 0)
 			printf("# read answered %s: %s\n", grpc_status_name(a.status), a.message);
@@ -1370,8 +1371,7 @@ TEST(host_that_does_not_read_loses_no_output)
 		CHECK(acks_match);
 		/* More than the bound for unread answers was asked for and got. */
 		CHECK(got > (32u << 20));
-		printf("# %llu bytes received, %u answers\n", (unsigned long long)got,
-		       h->answered);
+		printf("# %llu bytes received, %u answers\n", (unsigned long long)got, h->answered);
 	}
 	for (unsigned i = 0; i < HOG_CONTAINERS; i++)
 		if (h->mon[i] >= 0)

@@ -94,18 +94,22 @@ rss_anon_kib() { # total RssAnon of the agent's own processes
 # ---- one agent ----
 
 agent_stop() {
-  [ -n "$agent_pid" ] || return 0
-  tree=($(descendants "$agent_pid"))
-  kill -TERM "$agent_pid" 2>/dev/null
-  for _ in $(seq 1 50); do
-    [ -e "/proc/$agent_pid" ] || break
-    [ "$(sed 's/.*) //' "/proc/$agent_pid/stat" 2>/dev/null | cut -c1)" = Z ] && break
-    sleep 0.1
-  done
-  kill -KILL "$agent_pid" "${tree[@]}" 2>/dev/null
-  wait "$agent_pid" 2>/dev/null
-  agent_pid=
+  if [ -n "$agent_pid" ]; then
+    tree=($(descendants "$agent_pid"))
+    kill -TERM "$agent_pid" 2>/dev/null
+    for _ in $(seq 1 50); do
+      [ -e "/proc/$agent_pid" ] || break
+      [ "$(sed 's/.*) //' "/proc/$agent_pid/stat" 2>/dev/null | cut -c1)" = Z ] && break
+      sleep 0.1
+    done
+    kill -KILL "$agent_pid" "${tree[@]}" 2>/dev/null
+    wait "$agent_pid" 2>/dev/null
+    agent_pid=
+  fi
+  # Also after an agent that already exited (DestroySandbox in
+  # sandbox.sh): its --cgroup-parent stays behind otherwise, one per run.
   local d
+  [ -n "${cg_name:-}" ] || return 0
   for d in /sys/fs/cgroup/*/"$cg_name" /sys/fs/cgroup/"$cg_name"; do
     [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
   done

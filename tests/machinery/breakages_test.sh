@@ -83,12 +83,12 @@ check "2. a suite meson lists but that did not run: tap-summary fails it" "$(cat
 # 3. tests/interop/run.sh not executable, in a scratch copy of the tree:
 # ./scripts/test can run nothing, tap-summary names the script.
 mkdir -p "$scratch/src/tests" "$scratch/res"
-cp -a "$top/tests/fuzz" "$top/tests/interop" "$top/tests/sanitizer" "$top/tests/vm" "$scratch/src/tests/"
+cp -a "$top/tests/fuzz" "$top/tests/interop" "$top/tests/leaks" "$top/tests/sanitizer" "$top/tests/vm" "$scratch/src/tests/"
 chmod -x "$scratch/src/tests/interop/run.sh"
-for s in fuzz fuzz-rego sanitizer vm; do printf '1..1\nok 1 - %s\n' $s >"$scratch/res/$s.tap"; done
+for s in fuzz fuzz-rego leaks sanitizer vm; do printf '1..1\nok 1 - %s\n' $s >"$scratch/res/$s.tap"; done
 "$top/scripts/tap-summary" --source "$scratch/src" --results "$scratch/res" >"$scratch/x.sum" 2>&1
 check "3. tests/interop/run.sh not executable: tap-summary fails naming it" "$(cat "$scratch/x.sum")" eval \
-  '[ "$(last "$scratch/x.sum")" = "4 passed, 1 failed, 0 skipped" ] &&
+  '[ "$(last "$scratch/x.sum")" = "5 passed, 1 failed, 0 skipped" ] &&
    grep -q "FAILED interop: .*tests/interop/run.sh is not executable" "$scratch/x.sum"'
 
 # 4. The VM guest runner stopping early: a v1 console whose runner reported

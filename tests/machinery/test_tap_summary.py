@@ -25,6 +25,7 @@ EXTERNAL = {
     'fuzz': 'tests/fuzz/run.sh',
     'fuzz-rego': 'tests/fuzz/run-rego.sh',
     'interop': 'tests/interop/run.sh',
+    'leaks': 'tests/leaks/check.sh',
     'sanitizer': 'tests/sanitizer/reports.sh',
     'vm': 'tests/vm/run',
 }
@@ -130,73 +131,73 @@ def expect(rc, out, want_rc, want_last, want_text=None):
 @case('all suites good: every check counted, exit 0')
 def _(t):
     t.meson([('unit', 'OK', GOOD_TAP), ('containers-x', 'OK', GOOD_TAP)])
-    return expect(*t.run(), 0, '14 passed, 0 failed, 0 skipped')
+    return expect(*t.run(), 0, '16 passed, 0 failed, 0 skipped')
 
 
 @case('meson SKIP with a 1..0 plan skipped for a kernel feature counts one skip, in CI too')
 def _(t):
     t.meson([('unit', 'OK', GOOD_TAP), ('cg', 'SKIP', '1..0 # SKIP kernel: no cgroup2\n')])
-    a = expect(*t.run(), 0, '12 passed, 0 failed, 1 skipped', 'SKIPPED cg: the whole suite # SKIP kernel: no cgroup2')
-    b = expect(*t.run(ci=True), 0, '12 passed, 0 failed, 1 skipped')
+    a = expect(*t.run(), 0, '14 passed, 0 failed, 1 skipped', 'SKIPPED cg: the whole suite # SKIP kernel: no cgroup2')
+    b = expect(*t.run(ci=True), 0, '14 passed, 0 failed, 1 skipped')
     return a[0] + b[0], a[1] + b[1]
 
 
 @case('a 1..0 plan skipped for want of root: a skip outside CI, a failure in CI')
 def _(t):
     t.meson([('unit', 'OK', GOOD_TAP), ('root', 'SKIP', '1..0 # SKIP needs root\n')])
-    a = expect(*t.run(), 0, '12 passed, 0 failed, 1 skipped')
-    b = expect(*t.run(ci=True), 1, '12 passed, 1 failed, 0 skipped', 'skipped in CI')
+    a = expect(*t.run(), 0, '14 passed, 0 failed, 1 skipped')
+    b = expect(*t.run(ci=True), 1, '14 passed, 1 failed, 0 skipped', 'skipped in CI')
     return a[0] + b[0], a[1] + b[1]
 
 
 @case('a check skipped for a missing tool fails in CI, one skipped for a kernel feature does not')
 def _(t):
     t.meson([('s', 'OK', '1..3\nok 1 - a\nok 2 - b # SKIP jq is missing\nok 3 - c # SKIP kernel: no BFQ\n')])
-    a = expect(*t.run(), 0, '11 passed, 0 failed, 2 skipped')
-    b = expect(*t.run(ci=True), 1, '11 passed, 1 failed, 1 skipped', 'jq is missing')
+    a = expect(*t.run(), 0, '13 passed, 0 failed, 2 skipped')
+    b = expect(*t.run(ci=True), 1, '13 passed, 1 failed, 1 skipped', 'jq is missing')
     return a[0] + b[0], a[1] + b[1]
 
 
 @case('a program that prints nothing (meson: SKIP) has no plan: a failure')
 def _(t):
     t.meson([('ipc', 'SKIP', ''), ('unit', 'OK', GOOD_TAP)])
-    return expect(*t.run(), 1, '12 passed, 1 failed, 0 skipped', 'FAILED ipc: no TAP plan')
+    return expect(*t.run(), 1, '14 passed, 1 failed, 0 skipped', 'FAILED ipc: no TAP plan')
 
 
 @case('a plan printed after the checks: a failure')
 def _(t):
     t.meson([('late', 'OK', 'ok 1 - a\nok 2 - b\n1..2\n')])
-    return expect(*t.run(), 1, '12 passed, 1 failed, 0 skipped', 'declared after 2 checks ran')
+    return expect(*t.run(), 1, '14 passed, 1 failed, 0 skipped', 'declared after 2 checks ran')
 
 
 @case('fewer checks than planned (meson: ERROR): one failure for the suite')
 def _(t):
     t.meson([('short', 'ERROR', '1..5\nok 1 - a\nok 2 - b\n')])
-    return expect(*t.run(), 1, '12 passed, 1 failed, 0 skipped', 'planned 5 checks, 2 reported')
+    return expect(*t.run(), 1, '14 passed, 1 failed, 0 skipped', 'planned 5 checks, 2 reported')
 
 
 @case('a crash after a clean plan and checks (meson: FAIL, no "not ok"): a failure')
 def _(t):
     t.meson([('crash', 'FAIL', GOOD_TAP)])
-    return expect(*t.run(), 1, '12 passed, 1 failed, 0 skipped', 'without a failing check')
+    return expect(*t.run(), 1, '14 passed, 1 failed, 0 skipped', 'without a failing check')
 
 
 @case('"not ok" lines count one each, a TODO one none')
 def _(t):
     t.meson([('s', 'FAIL', '1..4\nok 1 - a\nnot ok 2 - b\nnot ok 3 - c\nnot ok 4 - d # TODO later\n')])
-    return expect(*t.run(), 1, '11 passed, 2 failed, 0 skipped', 'FAILED s: not ok 2 - b')
+    return expect(*t.run(), 1, '13 passed, 2 failed, 0 skipped', 'FAILED s: not ok 2 - b')
 
 
 @case('container output on the TAP stream: a failure naming the line')
 def _(t):
     t.meson([('c', 'OK', '1..1\nhello from a container\nok 1 - a\n')])
-    return expect(*t.run(), 1, '11 passed, 1 failed, 0 skipped', "'hello from a container'")
+    return expect(*t.run(), 1, '13 passed, 1 failed, 0 skipped', "'hello from a container'")
 
 
 @case('a suite meson lists but that has no result: a failure')
 def _(t):
     t.meson([('unit', 'OK', GOOD_TAP)], known=['unit', 'containers-gone'])
-    return expect(*t.run(), 1, '12 passed, 1 failed, 0 skipped',
+    return expect(*t.run(), 1, '14 passed, 1 failed, 0 skipped',
                   'FAILED containers-gone: meson knows this suite but it has no result')
 
 
@@ -204,7 +205,7 @@ def _(t):
 def _(t):
     t.meson([('unit', 'OK', GOOD_TAP)])
     os.unlink(os.path.join(t.build, 'meson-logs', 'testlog.json'))
-    return expect(*t.run(), 1, '10 passed, 2 failed, 0 skipped', 'no meson results')
+    return expect(*t.run(), 1, '12 passed, 2 failed, 0 skipped', 'no meson results')
 
 
 @case('an external suite that is not executable: a failure, even with no TAP file')
@@ -212,7 +213,7 @@ def _(t):
     t.meson([('unit', 'OK', GOOD_TAP)])
     os.chmod(os.path.join(t.src, 'tests/interop/run.sh'), 0o644)
     os.unlink(os.path.join(t.results, 'interop.tap'))
-    return expect(*t.run(), 1, '10 passed, 1 failed, 0 skipped',
+    return expect(*t.run(), 1, '12 passed, 1 failed, 0 skipped',
                   'FAILED interop: ' + os.path.join(t.src, 'tests/interop/run.sh') + ' is not executable')
 
 
@@ -227,7 +228,7 @@ def _(t):
             cmds={'runtime-pod': [replay, os.path.join(t.build, 'agent'), scenario],
                   'old': ['/usr/bin/env', 'sh', old, scenario],
                   'golden': [os.path.join(t.build, 'golden'), golden, scenario]})
-    return expect(*t.run(), 1, '16 passed, 1 failed, 0 skipped', 'FAILED old: ' + old + ' is not executable')
+    return expect(*t.run(), 1, '18 passed, 1 failed, 0 skipped', 'FAILED old: ' + old + ' is not executable')
 
 
 @case('a second build run with --except-suite: that suite is not expected there, the others are (names logged as p:SUITE / NAME)')
@@ -239,21 +240,21 @@ def _(t):
     asan = os.path.join(t.src, 'build-asan')
     t.meson([('unit', 'OK', GOOD_TAP)], known=known, suites=suites, build=asan)
     return expect(*t.run(extra=('--meson', asan, '--except-suite', 'plain-only')), 1,
-                  '18 passed, 1 failed, 0 skipped', 'FAILED build-asan:gone: meson knows this suite')
+                  '20 passed, 1 failed, 0 skipped', 'FAILED build-asan:gone: meson knows this suite')
 
 
 @case('an external suite with no TAP file (it did not run): a failure')
 def _(t):
     t.meson([('unit', 'OK', GOOD_TAP)])
     os.unlink(os.path.join(t.results, 'vm.tap'))
-    return expect(*t.run(), 1, '10 passed, 1 failed, 0 skipped', 'FAILED vm: no TAP output')
+    return expect(*t.run(), 1, '12 passed, 1 failed, 0 skipped', 'FAILED vm: no TAP output')
 
 
 @case('an external suite that exits 1 with only "ok" lines: a failure')
 def _(t):
     t.meson([('unit', 'OK', GOOD_TAP)])
     t.tap('fuzz', GOOD_TAP, rc=1)
-    return expect(*t.run(), 1, '12 passed, 1 failed, 0 skipped', 'FAILED fuzz: the suite failed (exit status 1)')
+    return expect(*t.run(), 1, '14 passed, 1 failed, 0 skipped', 'FAILED fuzz: the suite failed (exit status 1)')
 
 
 @case('a suite file no meson test runs (tests/unit/test_x.c, tests/security/y.sh): a failure each')
@@ -261,13 +262,13 @@ def _(t):
     t.meson([('unit', 'OK', GOOD_TAP)])
     t.script('tests/unit/test_x.c', 0o644)
     t.script('tests/security/y.sh')
-    return expect(*t.run(), 1, '12 passed, 2 failed, 0 skipped', 'expected a test named security-y')
+    return expect(*t.run(), 1, '14 passed, 2 failed, 0 skipped', 'expected a test named security-y')
 
 
 @case('"Bail out!" and a second plan: failures')
 def _(t):
     t.meson([('b', 'ERROR', '1..2\nok 1 - a\nBail out! no rootfs\n'), ('p', 'OK', '1..1\nok 1 - a\n1..1\n')])
-    return expect(*t.run(), 1, '12 passed, 3 failed, 0 skipped', 'Bail out! no rootfs')
+    return expect(*t.run(), 1, '14 passed, 3 failed, 0 skipped', 'Bail out! no rootfs')
 
 
 def main():

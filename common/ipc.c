@@ -15,6 +15,7 @@
 
 #include "cleanup.h"
 #include "grpc_status.h"
+#include "iovec.h"
 #include "ipc.h"
 #include "log.h"
 
@@ -639,32 +640,6 @@ static unsigned fds_wanted(const struct ipc_type_desc *d, const void *payload)
 	}
 }
 
-static size_t iov_total(const struct iovec *iov, unsigned niov)
-{
-	size_t n = 0;
-	for (unsigned i = 0; i < niov; i++)
-		n += iov[i].iov_len;
-	return n;
-}
-
-/* The first n bytes of a payload in pieces (all of them: SIZE_MAX) into dst. */
-static void iov_head(void *dst, const struct iovec *iov, unsigned niov, size_t n)
-{
-	uint8_t *p = dst;
-	for (unsigned i = 0; i < niov && n; i++) {
-		size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
-		if (k)
-			memcpy(p, iov[i].iov_base, k);
-		p += k;
-		n -= k;
-	}
-}
-
-static void iov_gather(void *dst, const struct iovec *iov, unsigned niov)
-{
-	iov_head(dst, iov, niov, SIZE_MAX);
-}
-
 /* ipc_check_payload on a payload in pieces. STDIO data (the monitor's
  * replies straight from its ring) is checked on its struct and its length,
  * which is all ipc_check_stdio_data reads; another type is gathered into a
@@ -685,7 +660,7 @@ static int check_payload_iov(const struct ipc_type_desc *d, const struct iovec *
 	cleanup_free uint8_t *copy = malloc(len ? len : 1);
 	if (!copy)
 		return kerr_set(err, -ENOMEM, "%s: out of memory", d->name);
-	iov_gather(copy, iov, niov);
+	iovec_copy(copy, iov, niov, 0, SIZE_MAX);
 	return ipc_check_payload(d->type, copy, len, err);
 }
 
@@ -716,7 +691,7 @@ static int send_check(const struct ipc_type_desc **dp, uint32_t type, const stru
 	 * checked above); fds_wanted reads no payload for the other types. */
 	struct ipc_process_add head;
 	if (d->fd == IPC_FD_PROCESS)
-		iov_head(&head, iov, niov, sizeof(head));
+		iovec_copy(&head, iov, niov, 0, sizeof(head));
 	unsigned want = fds_wanted(d, &head);
 	if (nfds != want) {
 		if (want == 0)
@@ -796,7 +771,7 @@ static int outmsg_new(struct outmsg **out, const struct ipc_hdr *hdr, const stru
 		o->inline_payload = malloc(hdr->len);
 		if (!o->inline_payload)
 			return kerr_set(err, -ENOMEM, "send %s: out of memory", name);
-		iov_gather(o->inline_payload, iov, niov);
+		iovec_copy(o->inline_payload, iov, niov, 0, SIZE_MAX);
 	}
 	for (unsigned i = 0; i < nfds; i++) {
 		int dup = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
@@ -828,7 +803,7 @@ static int send_prepare(struct ipc_hdr *hdr, int *memfd, uint32_t type, uint32_t
 	if (niov > IPC_SEND_IOV_MAX)
 		return kerr_set(err, -EINVAL, "send %s: %u pieces, at most %u", ipc_type_name(type),
 				niov, IPC_SEND_IOV_MAX);
-	size_t len = iov_total(iov, niov);
+	size_t len = iovec_total(iov, niov);
 	const struct ipc_type_desc *d = NULL;
 	bool use_memfd = false;
 	int r = send_check(&d, type, iov, niov, len, fds, nfds, &use_memfd, err);
@@ -842,7 +817,7 @@ static int send_prepare(struct ipc_hdr *hdr, int *memfd, uint32_t type, uint32_t
 		if (niov > 1) {
 			if (!(copy = malloc(len)))
 				return kerr_set(err, -ENOMEM, "send %s: out of memory", d->name);
-			iov_gather(copy, iov, niov);
+			iovec_copy(copy, iov, niov, 0, SIZE_MAX);
 			p = copy;
 		}
 		hdr->flags |= IPC_F_MEMFD;

@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "grpc_status.h"
+#include "iovec.h"
 #include "log.h"
 #include "pbwire.h"
 #include "quota.h"
@@ -292,30 +293,6 @@ static void call_notify_cancel(struct ttrpc_call *call)
 
 /* ---- output ---- */
 
-/* Bytes in n pieces. */
-static size_t iov_total(const struct iovec *iov, unsigned niov)
-{
-	size_t n = 0;
-	for (unsigned i = 0; i < niov; i++)
-		n += iov[i].iov_len;
-	return n;
-}
-
-/* Copy the bytes of iov, from the skip-th on, to p. */
-static void iov_copy(uint8_t *p, const struct iovec *iov, unsigned niov, size_t skip)
-{
-	for (unsigned i = 0; i < niov; i++) {
-		size_t len = iov[i].iov_len;
-		if (skip >= len) {
-			skip -= len;
-			continue;
-		}
-		memcpy(p, (const uint8_t *)iov[i].iov_base + skip, len - skip);
-		p += len - skip;
-		skip = 0;
-	}
-}
-
 /* A Response envelope's size: status (packed in stlen bytes, always there)
  * and payload (n bytes, absent when empty). */
 static size_t response_len(size_t stlen, size_t n)
@@ -355,7 +332,7 @@ static int build_response(uint32_t stream_id, int code, const char *msg, const P
 	st.code = code;
 	st.message = (char *)(msg ? msg : "");
 	size_t stlen = ttrpc__status__get_packed_size(&st);
-	size_t n = m ? protobuf_c_message_get_packed_size(m) : iov_total(iov, niov);
+	size_t n = m ? protobuf_c_message_get_packed_size(m) : iovec_total(iov, niov);
 	size_t total = response_len(stlen, n);
 	if (total > TTRPC_MAX_PAYLOAD)
 		return -EMSGSIZE;
@@ -371,7 +348,7 @@ static int build_response(uint32_t stream_id, int code, const char *msg, const P
 	if (m)
 		protobuf_c_message_pack(m, p);
 	else
-		iov_copy(p, iov, niov, 0);
+		iovec_copy(p, iov, niov, 0, SIZE_MAX);
 	*out = ob;
 	return 0;
 }
@@ -554,7 +531,7 @@ static int queue_rest(struct conn *c, const struct iovec *v, unsigned nv, size_t
 	if (!ob)
 		return -ENOMEM;
 	*ob = (struct outbuf){ .len = frame - sent, .sent_fn = sent_fn, .sent_data = sent_data };
-	iov_copy(ob->data, v, nv, sent);
+	iovec_copy(ob->data, v, nv, sent, SIZE_MAX);
 	/* Within the reservation call_send_direct just gave back (give or
 	 * take malloc's rounding of the block, at most a page): forced so a
 	 * frame begun on the wire is always finished. */
@@ -580,7 +557,7 @@ static int call_send_direct(struct ttrpc_call *call, const struct iovec *iov, un
 			    ttrpc_sent_fn sent_fn, void *sent_data)
 {
 	struct conn *c = call->conn;
-	size_t n = iov_total(iov, niov);
+	size_t n = iovec_total(iov, niov);
 	if (niov > DIRECT_IOV_MAX || response_len(0, n) > TTRPC_MAX_PAYLOAD)
 		return -EAGAIN;
 	size_t frame = TTRPC_HEADER_LEN + response_len(0, n);

@@ -300,6 +300,15 @@ int tu_seqpacket_pair(int sv[2])
 	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
 }
 
+void tu_close_pair(int sv[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (sv[i] >= 0) {
+			close(sv[i]);
+			sv[i] = -1;
+		}
+}
+
 int tu_wait_readable(int fd, int ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };

@@ -10,7 +10,8 @@
  *             tu_is_dir, tu_rm_rf (fake sysfs, /proc and /dev trees: these)
  *   rootfs    tu_build_rootfs: a busybox container root in one call
  *   /proc     tu_proc_status (a /proc/PID/status field), tu_fd_count
- *   fds       tu_write_all, tu_read_all, tu_seqpacket_pair, tu_wait_readable
+ *   fds       tu_write_all, tu_read_all, tu_seqpacket_pair, tu_close_pair,
+ *             tu_wait_readable
  *   mounts    tu_private_mount_ns: what a test mounts stays its own;
  *             tu_main_root_mount_ns: the same for a main() that needs root
  *   processes tu_spawn: an agent binary with its channels at fds 3, 4, ...
@@ -90,6 +91,9 @@ int tu_write_all(int fd, const void *buf, size_t len);
 int tu_read_all(int fd, void *buf, size_t len);
 /* socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC): the IPC channel type. */
 int tu_seqpacket_pair(int sv[2]);
+/* Close both ends of a pair (those still open: -1 is skipped) and mark
+ * them -1. */
+void tu_close_pair(int sv[2]);
 /* poll(POLLIN) for up to ms, retried on EINTR: >0 readable, 0 timeout, <0. */
 int tu_wait_readable(int fd, int ms);
 

@@ -114,10 +114,8 @@ TEST(fd_passing)
 	CHECK_EQ_INT(ipc_recv(inner[0], &m, &e), 1);
 	ipc_msg_release(&m);
 	close(fd);
-	close(inner[0]);
-	close(inner[1]);
-	close(sv[0]);
-	close(sv[1]);
+	tu_close_pair(inner);
+	tu_close_pair(sv);
 }
 
 TEST(sender_checks)
@@ -134,8 +132,7 @@ TEST(sender_checks)
 	char *big = calloc(1, IPC_MAX_INLINE + 1);
 	CHECK(ipc_send_fd(sv[0], IPC_PING, 1, big, IPC_MAX_INLINE + 1, -1, &e) < 0);
 	free(big);
-	close(sv[0]);
-	close(sv[1]);
+	tu_close_pair(sv);
 }
 
 TEST(receiver_rejects_malformed)
@@ -200,10 +197,8 @@ TEST(receiver_rejects_malformed)
 	free(buf);
 
 	CHECK_EQ_INT(open_fds(), before);
-	close(sv[0]);
-	close(sv[1]);
-	close(other[0]);
-	close(other[1]);
+	tu_close_pair(sv);
+	tu_close_pair(other);
 }
 
 TEST(payload_field_checks)
@@ -309,8 +304,7 @@ TEST(memfd_payload)
 	raw_send(sv[0], &hp, NULL, 0, &mfd, 1);
 	CHECK(rejects(sv[1], "memfd payload not allowed"));
 	close(mfd);
-	close(sv[0]);
-	close(sv[1]);
+	tu_close_pair(sv);
 }
 
 /* ---- the loop-driven channel ---- */
@@ -892,8 +886,7 @@ TEST(process_add_fds)
 	close(p1[1]);
 	close(p2[0]);
 	close(p2[1]);
-	close(sv[0]);
-	close(sv[1]);
+	tu_close_pair(sv);
 }
 
 TEST(stdio_messages_round_trip)
@@ -921,8 +914,7 @@ TEST(stdio_messages_round_trip)
 	/* A 0-byte write is not a message. */
 	CHECK(ipc_send_fd(sv[0], IPC_WRITE_STDIN_REQ, 9, buf, IPC_ID_MAX, -1, &e) < 0);
 	free(buf);
-	close(sv[0]);
-	close(sv[1]);
+	tu_close_pair(sv);
 }
 
 TEST(metrics_messages)
@@ -955,8 +947,7 @@ TEST(metrics_messages)
 	CHECK(m.payload && memcmp(m.payload, text, m.len) == 0);
 	ipc_msg_release(&m);
 	free(text);
-	close(sv[0]);
-	close(sv[1]);
+	tu_close_pair(sv);
 }
 
 /* ---- the dispatcher owns a request's input ---- */
@@ -1169,8 +1160,7 @@ TEST(error_built_and_read_in_one_place)
 	kerr_clear(&got);
 	CHECK(!ipc_error_decode(&m, &got));
 	CHECK_EQ_INT(got.code, 0);
-	close(sv[0]);
-	close(sv[1]);
+	tu_close_pair(sv);
 }
 
 /* AddSwap and ResizeVolume (the front-end's shapes, re-checked by the
@@ -1264,8 +1254,7 @@ TEST(recv_buffers_reused)
 	ipc_msg_release(&m);
 	ipc_msg_release(&held[1]);
 	ipc_msg_release(&held[3]);
-	close(sv[0]);
-	close(sv[1]);
+	tu_close_pair(sv);
 }
 
 /* A hostile peer after a message with fds: one byte over the limit, then
@@ -1305,10 +1294,8 @@ TEST(recv_rejects_leave_nothing)
 	ipc_msg_release(&m);
 	free(buf);
 	CHECK_EQ_INT(open_fds(), before);
-	close(sv[0]);
-	close(sv[1]);
-	close(other[0]);
-	close(other[1]);
+	tu_close_pair(sv);
+	tu_close_pair(other);
 }
 
 /* A payload in pieces (the monitor's ring) arrives as one, with the same
@@ -1360,8 +1347,7 @@ TEST(send_in_pieces)
 	for (unsigned i = 0; i <= IPC_SEND_IOV_MAX; i++)
 		many[i] = (struct iovec){ ring, 1 };
 	CHECK(ipc_sendv(sv[0], IPC_TEST_BLOB, 1, many, IPC_SEND_IOV_MAX + 1, NULL, 0, &e) < 0);
-	close(sv[0]);
-	close(sv[1]);
+	tu_close_pair(sv);
 }
 
 static void chan_closed(struct ipc_chan *c, const char *reason, void *data)

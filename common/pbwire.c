@@ -40,6 +40,14 @@ size_t pbwire_bytes_field(uint8_t *out, uint32_t field, size_t len)
 	return len ? pbwire_len_field(out, field, len) : 0;
 }
 
+size_t pbwire_bytes_field_size(uint32_t field, size_t len)
+{
+	if (!len)
+		return 0;
+	return pbwire_varint_len((uint64_t)field << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED) +
+	       pbwire_varint_len(len) + len;
+}
+
 /* Our protos nest a few levels (oci.Spec is the deepest); a message nested
  * deeper than this was not made by any of them. */
 #define PBWIRE_MAX_DEPTH 64

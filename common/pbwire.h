@@ -16,7 +16,7 @@
  * decoded, as Go and Rust refuse it ("invalid field number").
  *
  * Offers: pbwire_varint_len(), pbwire_varint_put(), pbwire_len_field(),
- * pbwire_bytes_field(), pbwire_check().
+ * pbwire_bytes_field(), pbwire_bytes_field_size(), pbwire_check().
  */
 #ifndef KATA_COMMON_PBWIRE_H
 #define KATA_COMMON_PBWIRE_H
@@ -44,6 +44,9 @@ size_t pbwire_len_field(uint8_t *out, uint32_t field, size_t len);
 /* The same for a proto3 bytes/string field, which is not packed at all
  * when empty: 0 bytes then. */
 size_t pbwire_bytes_field(uint8_t *out, uint32_t field, size_t len);
+/* The bytes such a field takes on the wire, its len bytes included (0 when
+ * empty): what pbwire_bytes_field writes, plus len. */
+size_t pbwire_bytes_field_size(uint32_t field, size_t len);
 
 /* 0 when m and every message inside it hold no field numbered 0; else
  * -EBADMSG, err set (INVALID_ARGUMENT) naming the message type. */

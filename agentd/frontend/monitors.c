@@ -574,7 +574,7 @@ static int deliver(struct fe_reader *rd, const uint8_t *data, size_t n, uint64_t
 	struct fe_read_wait *w = rd->waiters;
 	struct fe_mon *m = rd->mon;
 	uint32_t len = w->len;
-	if (n && !ttrpc_call_reply_fits(w->call, 1 + pbwire_varint_len(n) + n)) {
+	if (n && !ttrpc_call_reply_fits(w->call, pbwire_bytes_field_size(1, n))) {
 		rd->ahead_len = 0; /* the host does not keep up */
 		if (ttrpc_call_wait_room(w->call, on_read_room, w) == 0)
 			return 0;

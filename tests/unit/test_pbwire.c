@@ -167,7 +167,7 @@ static bool read_response_matches(const uint8_t *data, size_t n)
 	p += pbwire_len_field(p, 1, 0);     /* status: present, empty */
 	p += pbwire_bytes_field(p, 2, rsn); /* payload */
 	size_t key = pbwire_bytes_field(p, 1, n);
-	if (key + n != rsn)
+	if (key + n != rsn || pbwire_bytes_field_size(1, n) != rsn)
 		goto out;
 	p += key;
 	memcpy(p, data, n);

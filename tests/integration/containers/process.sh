@@ -6,7 +6,7 @@
 #
 #   process.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 27
+plan 29
 suite_requires
 
 out= # the last call's output
@@ -286,6 +286,28 @@ t_pid_reuse() {
   remove_ $id
 }
 
+# Signals: the executor and the launcher ignore SIGPIPE and block what
+# their loops take by signalfd; a container process must start with
+# neither (as runc's and upstream's do), or `yes | head` prints "Broken
+# pipe" and a process never sees the SIGTERM it is sent. Shown for the
+# init (cat itself, no shell in between) and for an exec (sh execs cat:
+# ignored and blocked signals go through execve).
+sig_clean() { grep -qx 'SigBlk:[[:space:]]*0*' "$1" && grep -qx 'SigIgn:[[:space:]]*0*' "$1"; }
+t_clean_signals() {
+  local id=c0ffee07 o="$work/o"
+  mkctr $id . -- sh -c 'cat /proc/self/status; exec sleep 1000' ||
+    { tap FAIL "signals: create: $(cat "$work/$id.err")"; tap FAIL "signals: exec"; return; }
+  exec_ $id e1 'exec cat /proc/self/status'
+  read_all $id e1 Stdout "$o.exec"
+  wait_ $id e1
+  check "an exec starts with no signal blocked or ignored" "$(grep ^Sig "$o.exec")" sig_clean "$o.exec"
+  signal_ $id $id 9
+  read_all $id $id Stdout "$o.init"
+  wait_ $id $id
+  check "the init too (its shell's own status, before it execs)" "$(grep ^Sig "$o.init")" sig_clean "$o.init"
+  remove_ $id
+}
+
 agent_start process || exit 0
 t_init_by_container_id
 t_exec
@@ -293,6 +315,7 @@ t_init_handler
 t_env_user
 t_kill_all
 t_pid_reuse
+t_clean_signals
 # After DestroySandbox the agent stops, as upstream's: last.
 call DestroySandbox '{}'
 agent_stop

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * containers.c - the 17 container RPCs of grpc.AgentService, front-end side.
+ * containers.c - the 18 container RPCs of grpc.AgentService, front-end side.
  *
+ * (GetDiagnosticData, the container's termination log, is one of them.)
  * Each handler checks what it can without privileges (ids by the agent's
  * one rule, ipc_id_valid; required fields present; sizes bounded), then
  * forwards: the lifecycle (sandbox, create, start, exec, signal, remove,
@@ -39,6 +40,7 @@
 #include "frontend.h"
 #include "grpc_status.h"
 #include "log.h"
+#include "utf8.h"
 
 /* Linux signals, as the executor and monitor accept them. */
 #define MAX_SIGNAL 64u
@@ -249,6 +251,50 @@ RPC_HANDLER(rpc_stats_container)
 {
 	container_request(fe, call, ((const Grpc__StatsContainerRequest *)req)->container_id,
 			  IPC_STATS_CONTAINER_REQ);
+}
+
+/* The log's bytes as the executor read them (at most IPC_DIAG_DATA_MAX),
+ * made UTF-8 here, in the process without privileges, as upstream's
+ * String::from_utf8_lossy makes them: GetDiagnosticDataResponse.data is a
+ * proto3 string, which the runtime's decoder refuses unless it is UTF-8. */
+static void get_diagnostic_data_reply(struct frontend *fe, struct ttrpc_call *call,
+				      const struct ipc_msg *reply, const struct kerr *failure)
+{
+	if (!reply) {
+		ttrpc_call_fail_err(call, failure);
+		return;
+	}
+	char text[UTF8_LOSSY_SIZE(IPC_DIAG_DATA_MAX)];
+	utf8_lossy(reply->payload, reply->len, text, sizeof(text));
+	Grpc__GetDiagnosticDataResponse resp = GRPC__GET_DIAGNOSTIC_DATA_RESPONSE__INIT;
+	resp.data = text;
+	ttrpc_call_reply(call, &resp.base);
+}
+
+/* runtime-rs copy_termination_log: log_type "termination_log" and the
+ * container's id. An unknown log type is INVALID_ARGUMENT with upstream's
+ * text. */
+RPC_HANDLER(rpc_get_diagnostic_data)
+{
+	const Grpc__GetDiagnosticDataRequest *r = (const Grpc__GetDiagnosticDataRequest *)req;
+	struct kerr err = { 0 };
+	struct ipc_diagnostic_req q = { .log_type = ipc_diag_log_type(r->log_type) };
+	if (!q.log_type) {
+		char b[80];
+		kerr_set_status(&err, GRPC_INVALID_ARGUMENT, -EINVAL,
+				"unsupported diagnostic log_type: %s",
+				show(r->log_type, b, sizeof(b)));
+		goto fail;
+	}
+	if (check_ids(r->container_id, NULL, &err) < 0)
+		goto fail;
+	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
+	if (executor_request(fe, call, IPC_GET_DIAGNOSTIC_DATA_REQ, &q, sizeof(q),
+			     get_diagnostic_data_reply, &err) < 0)
+		goto fail;
+	return;
+fail:
+	ttrpc_call_fail_err(call, &err);
 }
 
 /* ---- to the monitor ---- */

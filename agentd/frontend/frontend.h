@@ -161,6 +161,7 @@ RPC_HANDLER(rpc_update_container);
 RPC_HANDLER(rpc_pause_container);
 RPC_HANDLER(rpc_resume_container);
 RPC_HANDLER(rpc_stats_container);
+RPC_HANDLER(rpc_get_diagnostic_data);
 RPC_HANDLER(rpc_update_ephemeral_mounts);
 RPC_HANDLER(rpc_remove_stale_virtiofs_share_mounts);
 RPC_HANDLER(rpc_wait_process);

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * containers.c - the 18 container RPCs of grpc.AgentService, front-end side.
+ * containers.c - the 17 container RPCs of grpc.AgentService, front-end side.
  *
- * (GetDiagnosticData, the container's termination log, is one of them.)
  * Each handler checks what it can without privileges (ids by the agent's
  * one rule, ipc_id_valid; required fields present; sizes bounded), then
  * forwards: the lifecycle (sandbox, create, start, exec, signal, remove,
@@ -40,15 +39,12 @@
 #include "frontend.h"
 #include "grpc_status.h"
 #include "log.h"
-#include "utf8.h"
 
 /* Linux signals, as the executor and monitor accept them. */
 #define MAX_SIGNAL 64u
 #define MAX_HOSTNAME 64u
 
-/* An id from the host, made safe for an error message (valid UTF-8,
- * printable, short). */
-static const char *show(const char *s, char *buf, size_t size)
+const char *containers_show(const char *s, char *buf, size_t size)
 {
 	size_t i = 0;
 	for (; s[i] && i + 1 < size; i++)
@@ -59,7 +55,7 @@ static const char *show(const char *s, char *buf, size_t size)
 	return buf;
 }
 
-static int check_id(const char *id, bool allow_empty, const char *what, struct kerr *err)
+int containers_check_id(const char *id, bool allow_empty, const char *what, struct kerr *err)
 {
 	char b[80];
 	if (!*id && !allow_empty)
@@ -68,15 +64,15 @@ static int check_id(const char *id, bool allow_empty, const char *what, struct k
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "invalid %s \"%s\": must match [A-Za-z0-9][A-Za-z0-9_.-]* "
 				       "and be shorter than %u bytes",
-				       what, show(id, b, sizeof(b)), IPC_ID_MAX);
+				       what, containers_show(id, b, sizeof(b)), IPC_ID_MAX);
 	return 0;
 }
 
 static int check_ids(const char *cid, const char *eid, struct kerr *err)
 {
-	if (check_id(cid, false, "container id", err) < 0)
+	if (containers_check_id(cid, false, "container id", err) < 0)
 		return err->code;
-	if (eid && check_id(eid, true, "exec id", err) < 0)
+	if (eid && containers_check_id(eid, true, "exec id", err) < 0)
 		return err->code;
 	return 0;
 }
@@ -87,7 +83,7 @@ RPC_HANDLER(rpc_create_sandbox)
 {
 	const Grpc__CreateSandboxRequest *r = (const Grpc__CreateSandboxRequest *)req;
 	struct kerr err = { 0 };
-	if (*r->sandbox_id && check_id(r->sandbox_id, false, "sandbox id", &err) < 0)
+	if (*r->sandbox_id && containers_check_id(r->sandbox_id, false, "sandbox id", &err) < 0)
 		goto fail;
 	if (strlen(r->hostname) > MAX_HOSTNAME) {
 		kerr_set_status(&err, GRPC_INVALID_ARGUMENT, -EINVAL,
@@ -209,7 +205,7 @@ RPC_HANDLER(rpc_exec_process)
 	const Grpc__ExecProcessRequest *r = (const Grpc__ExecProcessRequest *)req;
 	struct kerr err = { 0 };
 	if (check_ids(r->container_id, NULL, &err) < 0 ||
-	    check_id(r->exec_id, false, "exec id", &err) < 0)
+	    containers_check_id(r->exec_id, false, "exec id", &err) < 0)
 		goto fail;
 	if (!r->process) {
 		kerr_set_status(&err, GRPC_INVALID_ARGUMENT, -EINVAL,
@@ -251,50 +247,6 @@ RPC_HANDLER(rpc_stats_container)
 {
 	container_request(fe, call, ((const Grpc__StatsContainerRequest *)req)->container_id,
 			  IPC_STATS_CONTAINER_REQ);
-}
-
-/* The log's bytes as the executor read them (at most IPC_DIAG_DATA_MAX),
- * made UTF-8 here, in the process without privileges, as upstream's
- * String::from_utf8_lossy makes them: GetDiagnosticDataResponse.data is a
- * proto3 string, which the runtime's decoder refuses unless it is UTF-8. */
-static void get_diagnostic_data_reply(struct frontend *fe, struct ttrpc_call *call,
-				      const struct ipc_msg *reply, const struct kerr *failure)
-{
-	if (!reply) {
-		ttrpc_call_fail_err(call, failure);
-		return;
-	}
-	char text[UTF8_LOSSY_SIZE(IPC_DIAG_DATA_MAX)];
-	utf8_lossy(reply->payload, reply->len, text, sizeof(text));
-	Grpc__GetDiagnosticDataResponse resp = GRPC__GET_DIAGNOSTIC_DATA_RESPONSE__INIT;
-	resp.data = text;
-	ttrpc_call_reply(call, &resp.base);
-}
-
-/* runtime-rs copy_termination_log: log_type "termination_log" and the
- * container's id. An unknown log type is INVALID_ARGUMENT with upstream's
- * text. */
-RPC_HANDLER(rpc_get_diagnostic_data)
-{
-	const Grpc__GetDiagnosticDataRequest *r = (const Grpc__GetDiagnosticDataRequest *)req;
-	struct kerr err = { 0 };
-	struct ipc_diagnostic_req q = { .log_type = ipc_diag_log_type(r->log_type) };
-	if (!q.log_type) {
-		char b[80];
-		kerr_set_status(&err, GRPC_INVALID_ARGUMENT, -EINVAL,
-				"unsupported diagnostic log_type: %s",
-				show(r->log_type, b, sizeof(b)));
-		goto fail;
-	}
-	if (check_ids(r->container_id, NULL, &err) < 0)
-		goto fail;
-	snprintf(q.container_id, sizeof(q.container_id), "%s", r->container_id);
-	if (executor_request(fe, call, IPC_GET_DIAGNOSTIC_DATA_REQ, &q, sizeof(q),
-			     get_diagnostic_data_reply, &err) < 0)
-		goto fail;
-	return;
-fail:
-	ttrpc_call_fail_err(call, &err);
 }
 
 /* ---- to the monitor ---- */

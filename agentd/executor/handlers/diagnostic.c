@@ -17,7 +17,7 @@
  * any symlink. Here the path comes from the spec this executor checked and
  * handed to the container's setup at create (ct->req), and it is read only
  * if it is what the runtime makes: a direct child of COPY_FILE_SUBTREE
- * named after this container and the destination. Anything else (a source
+ * named exactly <cid>-<16 hex>-<name> for this container and destination. Anything else (a source
  * under /dev or /sys, which a create accepts, another container's file, a
  * volume's unsealed secret) is PERMISSION_DENIED: the host cannot steer the
  * read to a guest file it did not copy for this container. The file is
@@ -41,6 +41,8 @@
 #include "mount_source.h"
 
 #define TERMINATION_PATH_KEY "io.kubernetes.container.terminationMessagePath"
+/* The random part of the runtime's name: 8 bytes, hex-encoded. */
+#define DIAG_HEX 16
 
 static const char *annotation(const Grpc__Spec *s, const char *key)
 {
@@ -50,25 +52,20 @@ static const char *annotation(const Grpc__Spec *s, const char *key)
 	return NULL;
 }
 
-/* The first mount of s whose destination is dest (both compared
+/* The first mount of s whose destination is dest (canonical; compared
  * canonical, as upstream compares Paths), a bind mount. */
 static const Grpc__Mount *mount_at(const Grpc__Spec *s, const char *dest, struct kerr *err)
 {
-	cleanup_free char *want = NULL;
-	if (msrc_normalize(TERMINATION_PATH_KEY, dest, &want, err) < 0) {
-		err->status = GRPC_FAILED_PRECONDITION;
-		return NULL;
-	}
 	for (size_t i = 0; i < s->n_mounts; i++) {
 		struct kerr ignored = { 0 };
 		cleanup_free char *d = NULL;
 		if (msrc_normalize("destination", s->mounts[i]->destination, &d, &ignored) < 0 ||
-		    strcmp(d, want) != 0)
+		    strcmp(d, dest) != 0)
 			continue;
 		if (!ctr_mount_is_bind(s->mounts[i])) {
 			kerr_set_status(err, GRPC_FAILED_PRECONDITION, -EINVAL,
 					"termination message mount at %.256s is not a bind mount",
-					want);
+					dest);
 			return NULL;
 		}
 		return s->mounts[i];
@@ -78,15 +75,22 @@ static const Grpc__Mount *mount_at(const Grpc__Spec *s, const char *dest, struct
 	return NULL;
 }
 
-/* name is "<cid>-<something>-<base>", base the destination's last
- * component. */
+/* name is exactly "<cid>-<16 hex digits>-<base>", base the last component
+ * of dest (canonical): runtime-rs generate_copy_file_guest_path. Exactly,
+ * so that no other container's file fits (ids may hold '-': the file of
+ * container "a-b" is not one of container "a"). */
 static bool named_for(const char *name, const char *cid, const char *dest)
 {
-	const char *base = strrchr(dest, '/');
-	base = base ? base + 1 : dest;
-	size_t n = strlen(name), c = strlen(cid), b = strlen(base);
-	return *base && n > c + b + 2 && strncmp(name, cid, c) == 0 && name[c] == '-' &&
-	       name[n - b - 1] == '-' && strcmp(name + n - b, base) == 0;
+	const char *base = strrchr(dest, '/') + 1;
+	size_t c = strlen(cid), b = strlen(base);
+	if (!*base || strlen(name) != c + 1 + DIAG_HEX + 1 + b || strncmp(name, cid, c) != 0 ||
+	    name[c] != '-' || name[c + 1 + DIAG_HEX] != '-' ||
+	    strcmp(name + c + 2 + DIAG_HEX, base) != 0)
+		return false;
+	for (size_t i = c + 1; i < c + 1 + DIAG_HEX; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return false;
+	return true;
 }
 
 /* The source of mt relative to the shared directory, if it is a file the
@@ -106,8 +110,8 @@ static int copied_file(const char *shared_dir, const char *cid, const char *dest
 	if (!below || strchr(name, '/') || !named_for(name, cid, dest))
 		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EPERM,
 				       "termination message source %.256s is not a file the "
-				       "runtime copied for container %s (%s<cid>-...-<name>)",
-				       *norm, cid, subtree);
+				       "runtime copied for container %s (%s%s-<16 hex>-%s)",
+				       *norm, cid, subtree, cid, strrchr(dest, '/') + 1);
 	*rel = *norm + strlen(shared_dir) + 1;
 	return 0;
 }
@@ -118,16 +122,22 @@ static ssize_t read_termination_log(struct executor *x, struct container *ct, ch
 				    struct kerr *err)
 {
 	const Grpc__Spec *s = ct->req->oci;
-	const char *dest = annotation(s, TERMINATION_PATH_KEY);
-	if (!dest)
+	const char *path = annotation(s, TERMINATION_PATH_KEY);
+	if (!path)
 		return kerr_set_status(err, GRPC_FAILED_PRECONDITION, -ENOENT,
 				       "No terminationMessagePath annotation");
+	cleanup_free char *dest = NULL;
+	int r = msrc_normalize(TERMINATION_PATH_KEY, path, &dest, err);
+	if (r < 0) {
+		err->status = GRPC_FAILED_PRECONDITION;
+		return r;
+	}
 	const Grpc__Mount *mt = mount_at(s, dest, err);
 	if (!mt)
 		return err->code;
 	cleanup_free char *norm = NULL;
 	const char *rel = NULL;
-	int r = copied_file(x->o.shared_dir, ct->id, dest, mt, &norm, &rel, err);
+	r = copied_file(x->o.shared_dir, ct->id, dest, mt, &norm, &rel, err);
 	if (r < 0)
 		return r;
 	cleanup_close int root = beneath_open_root(x->o.shared_dir, err);

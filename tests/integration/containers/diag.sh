@@ -19,7 +19,7 @@
 #
 #   diag.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 24
+plan 25
 suite_requires
 
 cdir= # the shared dir's shared/containers, where CopyFile writes
@@ -173,7 +173,7 @@ t_attacks() {
   check "a hard link at the source: PERMISSION_DENIED, nothing read" "$(show hl.out hl.err)" \
     eval 'failed_with hl PERMISSION_DENIED "links" && [ ! -s "$work/hl.data" ]'
 
-  # 15-19. Sources a create accepts but the runtime never copied: under /dev
+  # 15-20. Sources a create accepts but the runtime never copied: under /dev
   # and /sys, another container's file, a bundle's file; ".." refused at
   # create already.
   term_container devsrc /dev/null 'exit 0'
@@ -188,6 +188,13 @@ t_attacks() {
   diag_req other other
   check "another container's termination log as the source: PERMISSION_DENIED" \
     "$(show other-create.err other.err)" failed_with other PERMISSION_DENIED "not a file the runtime copied"
+  # a container whose id is another's and "-": the other's file is not its
+  # own (the name is exactly <cid>-<16 hex>-<name>)
+  copy_log dup-x
+  term_container dup "$cdir/dup-x-$hex-termination-log" 'exit 0'
+  diag_req dup dup
+  check "the file of container dup-x as the source of container dup: PERMISSION_DENIED" \
+    "$(show dup-create.err dup.err)" failed_with dup PERMISSION_DENIED "not a file the runtime copied"
   term_container bund "$shared/msg/rootfs/etc/passwd" 'exit 0'
   diag_req bund bund
   check "a file of a container's bundle as the source: PERMISSION_DENIED" \
@@ -197,7 +204,7 @@ t_attacks() {
   check "a source with \"..\": refused at create (INVALID_ARGUMENT), never read" "$(show dots-create.err)" \
     failed_with dots-create INVALID_ARGUMENT '".."'
 
-  # 20. The container replaces its file from inside: the file is a mount
+  # 21. The container replaces its file from inside: the file is a mount
   # point in its namespace (EBUSY); what it wrote is what is read.
   copy_log inside
   term_container inside "$(rfile inside)" 'rm -f /dev/termination-log && echo removed || echo rm-refused
@@ -208,16 +215,16 @@ t_attacks() {
     "$(show inside.stdout inside.out inside.err)" eval '[ $rc -eq 0 ] && [ "$(cat "$work/inside.data")" = "still mine" ] &&
       grep -qx rm-refused "$work/inside.stdout" && grep -qx ln-refused "$work/inside.stdout" && [ -f "$(rfile inside)" ]'
 
-  # 21. No fd left open in the executor by a refused read: every refusal
+  # 22. No fd left open in the executor by a refused read: every refusal
   # again, the executor's fds counted before and after.
   fds_before=$(ls "/proc/$executor_pid/fd" | wc -l)
-  for c in sym fifo hl devsrc syssrc other bund nocid; do diag_req again "$c"; done
+  for c in sym fifo hl devsrc syssrc other dup bund nocid; do diag_req again "$c"; done
   fds_after=$(ls "/proc/$executor_pid/fd" | wc -l)
   check "the refusals again: the executor holds as many fds after as before ($fds_before)" \
     "$(ls -l "/proc/$executor_pid/fd")" want "$fds_after" "$fds_before"
 }
 
-# 22-24. Checked by the policy as GetDiagnosticDataRequest: denied by a
+# 23-25. Checked by the policy as GetDiagnosticDataRequest: denied by a
 # policy that says so as genpolicy's rules.rego does by default
 # (GetDiagnosticDataRequest := false unless the pod's settings allow it),
 # while the requests around it still go.
@@ -234,7 +241,7 @@ t_policy() {
     eval 'failed_with denied PERMISSION_DENIED "GetDiagnosticDataRequest is blocked by policy" && [ ! -s "$work/denied.data" ]'
   call stats StatsContainer '{"containerId": "msg"}'
   check "a request the policy allows still goes (StatsContainer)" "$(show stats.err)" want "$rc" 0
-  for c in msg empty big utf noann nomnt sym fifo hl devsrc syssrc other bund inside; do remove "$c"; done
+  for c in msg empty big utf noann nomnt sym fifo hl devsrc syssrc other dup bund inside; do remove "$c"; done
   agent_stop
 }
 

@@ -12,16 +12,20 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <sys/uio.h>
 
 #include "agent.pb-c.h"
 #include "frontend.h"
 #include "grpc_status.h"
+#include "pbwire.h"
 #include "utf8.h"
 
 /* The log's bytes as the executor read them (at most IPC_DIAG_DATA_MAX),
  * made UTF-8 here, in the process without privileges, as upstream's
  * String::from_utf8_lossy makes them: GetDiagnosticDataResponse.data is a
- * proto3 string, which the runtime's decoder refuses unless it is UTF-8. */
+ * proto3 string, which the runtime's decoder refuses unless it is UTF-8.
+ * Packed by hand (pbwire): a NUL byte is valid UTF-8 and upstream sends it,
+ * where protobuf-c's NUL-terminated strings would cut the text there. */
 static void get_diagnostic_data_reply(struct frontend *fe, struct ttrpc_call *call,
 				      const struct ipc_msg *reply, const struct kerr *failure)
 {
@@ -30,10 +34,15 @@ static void get_diagnostic_data_reply(struct frontend *fe, struct ttrpc_call *ca
 		return;
 	}
 	char text[UTF8_LOSSY_SIZE(IPC_DIAG_DATA_MAX)];
-	utf8_lossy(reply->payload, reply->len, text, sizeof(text));
-	Grpc__GetDiagnosticDataResponse resp = GRPC__GET_DIAGNOSTIC_DATA_RESPONSE__INIT;
-	resp.data = text;
-	ttrpc_call_reply(call, &resp.base);
+	size_t len = utf8_lossy(reply->payload, reply->len, text, sizeof(text));
+	/* GetDiagnosticDataResponse is { string data = 1; } (absent when
+	 * empty): the field's key and length, then the text. */
+	uint8_t key[PBWIRE_LEN_PREFIX_MAX];
+	struct iovec iov[2] = {
+		{ key, pbwire_bytes_field(key, 1, len) },
+		{ text, len },
+	};
+	ttrpc_call_reply_iov(call, iov, len ? 2 : 0, NULL, NULL);
 }
 
 /* runtime-rs copy_termination_log: log_type "termination_log" and the

@@ -109,15 +109,16 @@ t_runtime_shaped() {
       cmp -s "$work/big.data" <(head -c 4096 "$(rfile big)") && [ "$(stat -c %s "$(rfile big)")" = 1048576 ]'
 
   # 5. Invalid UTF-8: each invalid subpart one U+FFFD (from_utf8_lossy), so
-  # the response decodes in the runtime.
+  # the response decodes in the runtime. (A NUL byte is kept too, which
+  # kata-agent-ctl cannot show: frontend_containers_test checks the bytes.)
   copy_log utf
   term_container utf "$(rfile utf)" \
     'printf "ok \377\376 \300\257 \355\240\200 \342\202 end" >/dev/termination-log'
   diag_req utf utf
-  local r=$'\xef\xbf\xbd'
+  local r='\357\277\275' # U+FFFD
+  printf "ok $r$r $r$r $r$r$r $r end" >"$work/utf.want"
   check "invalid UTF-8 (0xff, overlong, surrogate, truncated): replaced, the rest kept" \
-    "$(show utf.out utf.err utf.data)" \
-    eval '[ $rc -eq 0 ] && [ "$(cat "$work/utf.data")" = "ok $r$r $r$r $r$r$r $r end" ]'
+    "$(show utf.out utf.err utf.data)" eval '[ $rc -eq 0 ] && cmp -s "$work/utf.data" "$work/utf.want"'
 
   # 6-9. Errors, with the statuses of doc/protocol.md.
   diag_req nocid no-such-container

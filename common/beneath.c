@@ -190,20 +190,21 @@ int beneath_open_dir(int dirfd, const char *rel, bool create, mode_t mode, struc
  * opened, and nothing else was opened for I/O before the check. */
 static int reopen_checked(int pfd, int flags, bool trunc, const char *rel, struct kerr *err)
 {
+	const char *how = (flags & O_ACCMODE) == O_RDONLY ? "read" : "written";
 	struct stat st;
 	if (fstat(pfd, &st) < 0)
 		return fail(err, errno, "stat", rel);
 	if (S_ISLNK(st.st_mode))
 		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -ELOOP,
-				       "%s is a symlink: not written through", rel);
+				       "%s is a symlink: not %s through", rel, how);
 	if (!S_ISREG(st.st_mode))
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EPERM,
-				       "%s is %s, not a regular file: not written", rel,
-				       kind_of(st.st_mode));
+				       "%s is %s, not a regular file: not %s", rel,
+				       kind_of(st.st_mode), how);
 	if (st.st_nlink != 1)
 		return kerr_set_status(err, GRPC_PERMISSION_DENIED, -EMLINK,
-				       "%s has %lu links: not written through a hard link", rel,
-				       (unsigned long)st.st_nlink);
+				       "%s has %lu links: not %s through a hard link", rel,
+				       (unsigned long)st.st_nlink, how);
 	char self[64];
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
 	cleanup_close int fd = open(self, flags);
@@ -266,6 +267,31 @@ int beneath_write_file(int dirfd, const char *rel, const void *buf, size_t len, 
 		done += (size_t)n;
 	}
 	return take_fd(&fd);
+}
+
+ssize_t beneath_read_file(int dirfd, const char *rel, void *buf, size_t max, struct kerr *err)
+{
+	if (!beneath_rel_ok(rel))
+		return bad_rel(err, rel);
+	cleanup_close int pfd = open_beneath(dirfd, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (pfd < 0)
+		return fail(err, errno, "open", rel);
+	cleanup_close int fd = reopen_checked(pfd, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+					      false, rel, err);
+	if (fd < 0)
+		return fd;
+	size_t done = 0;
+	while (done < max) {
+		ssize_t n = read(fd, (char *)buf + done, max - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return fail(err, errno, "read", rel);
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
 }
 
 int beneath_chown_link(int dirfd, const char *name, uid_t uid, gid_t gid, struct kerr *err)

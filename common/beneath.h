@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * beneath.h - the one way a privileged process writes a path that the host
- * or a container can influence (doc/security.md "What the executor
+ * beneath.h - the one way a privileged process writes (or reads for the
+ * host) a path that the host or a container can influence (doc/security.md "What the executor
  * writes" lists every such writer).
  *
  * Everything starts at an fd of a trusted directory: beneath_open_root()
@@ -30,6 +30,10 @@
  *    is created O_EXCL (never through a symlink) with an exact mode. Always
  *    O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
  *  - beneath_write_file(): the whole content of such a file;
+ *  - beneath_read_file(): the first bytes of an existing regular file with
+ *    one link, looked up and checked the same way before it is opened for
+ *    reading (O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC): a fifo is
+ *    refused, never read (no blocking read), a device never opened;
  *  - beneath_chown_link(): the owner of a symlink itself (never followed).
  *
  * Errors carry gRPC statuses: PERMISSION_DENIED for a symlink or magic link
@@ -70,6 +74,11 @@ int beneath_mkdir(int dirfd, const char *name, mode_t mode, bool *created, struc
  * O_RDWR, plus any of O_CREAT (made with exactly mode when missing), O_EXCL
  * (it must not exist) and O_TRUNC. Returns the fd. */
 int beneath_open_file(int dirfd, const char *rel, int flags, mode_t mode, struct kerr *err);
+
+/* At most max bytes from the start of the existing regular file rel below
+ * dirfd into buf (the rest of the file is not read). Returns the number
+ * read. */
+ssize_t beneath_read_file(int dirfd, const char *rel, void *buf, size_t max, struct kerr *err);
 
 /* chown (-1 keeps an id) of the symlink name in dirfd itself; anything
  * else there is INVALID_ARGUMENT. */

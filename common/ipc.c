@@ -287,6 +287,27 @@ int ipc_check_container_remove(const void *p, size_t len, struct kerr *err)
 	return rc < 0 ? rc : check_pad(!c->pad, err);
 }
 
+const char *ipc_diag_log_name(uint32_t t)
+{
+	return t == IPC_DIAG_TERMINATION_LOG ? "termination_log" : NULL;
+}
+
+uint32_t ipc_diag_log_type(const char *name)
+{
+	return name && strcmp(name, "termination_log") == 0 ? IPC_DIAG_TERMINATION_LOG : 0;
+}
+
+int ipc_check_diagnostic_req(const void *p, size_t len, struct kerr *err)
+{
+	const struct ipc_diagnostic_req *q = p;
+	int rc = ipc_id_field_check(q->container_id, false, "container id", err);
+	if (rc < 0)
+		return rc;
+	if (!ipc_diag_log_name(q->log_type))
+		return kerr_set(err, -EPROTO, "unknown diagnostic log type %u", q->log_type);
+	return check_pad(!q->pad, err);
+}
+
 int ipc_check_process_signal(const void *p, size_t len, struct kerr *err)
 {
 	const struct ipc_process_signal *s = p;

@@ -297,6 +297,26 @@ struct ipc_container_remove {
 /* Container id, pad. */
 int ipc_check_container_remove(const void *p, size_t len, struct kerr *err);
 
+/* GetDiagnosticData's log types: upstream's names, by number
+ * (ipc_diag_log_name). */
+enum ipc_diag_log { IPC_DIAG_TERMINATION_LOG = 1 };
+/* The name of log type t ("termination_log"), NULL if it is none; and the
+ * type of a name, 0 if it is none. */
+const char *ipc_diag_log_name(uint32_t t);
+uint32_t ipc_diag_log_type(const char *name);
+/* GET_DIAGNOSTIC_DATA_REQ's answer is the log's first bytes as they are
+ * (the front-end makes them UTF-8): Kubernetes' cap on a termination
+ * message. */
+#define IPC_DIAG_DATA_MAX 4096u
+
+struct ipc_diagnostic_req {
+	char container_id[IPC_ID_MAX];
+	uint32_t log_type; /* enum ipc_diag_log */
+	uint32_t pad;      /* must be zero */
+};
+/* Container id, a known log type, pad. */
+int ipc_check_diagnostic_req(const void *p, size_t len, struct kerr *err);
+
 struct ipc_process_signal {
 	char container_id[IPC_ID_MAX];
 	char exec_id[IPC_ID_MAX];

@@ -36,6 +36,13 @@
 #define EXEC_MAX_CONTAINERS 1024
 #define EXEC_MAX_EXECS 1024
 
+/* The only subtree CopyFile writes to, below the shared directory: upstream's
+ * KATA_GUEST_SHARE_DIR (/run/kata-containers/shared/containers), where both
+ * runtimes copy to. The rest of the shared directory (the sandbox's DNS
+ * file, storages' mount points, bundles) is the agent's own. GetDiagnosticData
+ * reads only there (diagnostic.c). */
+#define COPY_FILE_SUBTREE "shared/containers"
+
 struct executor_opts {
 	const char *shared_dir; /* realpath'd: rootfs and storages live below */
 	const char *cgroup_parent;

@@ -47,6 +47,7 @@
 #include "answer.h"
 #include "sandbox.h"
 #include "containers.h"
+#include "diagnostic.h"
 #include "passfd.h"
 #include "oom.h"
 #include "relro.h"
@@ -235,6 +236,7 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_PAUSE_CONTAINER_REQ, on_pause_container },
 	{ IPC_RESUME_CONTAINER_REQ, on_resume_container },
 	{ IPC_STATS_CONTAINER_REQ, on_stats_container },
+	{ IPC_GET_DIAGNOSTIC_DATA_REQ, on_get_diagnostic_data },
 	{ IPC_GET_METRICS_REQ, on_get_metrics },
 	{ IPC_GET_OOM_EVENT_REQ, on_get_oom_event },
 	{ IPC_UPDATE_INTERFACE_REQ, on_update_interface },

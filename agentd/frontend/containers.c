@@ -44,9 +44,7 @@
 #define MAX_SIGNAL 64u
 #define MAX_HOSTNAME 64u
 
-/* An id from the host, made safe for an error message (valid UTF-8,
- * printable, short). */
-static const char *show(const char *s, char *buf, size_t size)
+const char *containers_show(const char *s, char *buf, size_t size)
 {
 	size_t i = 0;
 	for (; s[i] && i + 1 < size; i++)
@@ -57,7 +55,7 @@ static const char *show(const char *s, char *buf, size_t size)
 	return buf;
 }
 
-static int check_id(const char *id, bool allow_empty, const char *what, struct kerr *err)
+int containers_check_id(const char *id, bool allow_empty, const char *what, struct kerr *err)
 {
 	char b[80];
 	if (!*id && !allow_empty)
@@ -66,15 +64,15 @@ static int check_id(const char *id, bool allow_empty, const char *what, struct k
 		return kerr_set_status(err, GRPC_INVALID_ARGUMENT, -EINVAL,
 				       "invalid %s \"%s\": must match [A-Za-z0-9][A-Za-z0-9_.-]* "
 				       "and be shorter than %u bytes",
-				       what, show(id, b, sizeof(b)), IPC_ID_MAX);
+				       what, containers_show(id, b, sizeof(b)), IPC_ID_MAX);
 	return 0;
 }
 
 static int check_ids(const char *cid, const char *eid, struct kerr *err)
 {
-	if (check_id(cid, false, "container id", err) < 0)
+	if (containers_check_id(cid, false, "container id", err) < 0)
 		return err->code;
-	if (eid && check_id(eid, true, "exec id", err) < 0)
+	if (eid && containers_check_id(eid, true, "exec id", err) < 0)
 		return err->code;
 	return 0;
 }
@@ -85,7 +83,7 @@ RPC_HANDLER(rpc_create_sandbox)
 {
 	const Grpc__CreateSandboxRequest *r = (const Grpc__CreateSandboxRequest *)req;
 	struct kerr err = { 0 };
-	if (*r->sandbox_id && check_id(r->sandbox_id, false, "sandbox id", &err) < 0)
+	if (*r->sandbox_id && containers_check_id(r->sandbox_id, false, "sandbox id", &err) < 0)
 		goto fail;
 	if (strlen(r->hostname) > MAX_HOSTNAME) {
 		kerr_set_status(&err, GRPC_INVALID_ARGUMENT, -EINVAL,
@@ -207,7 +205,7 @@ RPC_HANDLER(rpc_exec_process)
 	const Grpc__ExecProcessRequest *r = (const Grpc__ExecProcessRequest *)req;
 	struct kerr err = { 0 };
 	if (check_ids(r->container_id, NULL, &err) < 0 ||
-	    check_id(r->exec_id, false, "exec id", &err) < 0)
+	    containers_check_id(r->exec_id, false, "exec id", &err) < 0)
 		goto fail;
 	if (!r->process) {
 		kerr_set_status(&err, GRPC_INVALID_ARGUMENT, -EINVAL,

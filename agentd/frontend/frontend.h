@@ -6,6 +6,7 @@
  *   executor.c  requests to the executor and matching of their replies
  *   monitors.c     the per-container monitor channels: stdio, wait, resize
  *   containers.c   the container RPCs: checks, then to executor or monitor
+ *   diagnostic.c   GetDiagnosticData: to the executor, the log made UTF-8
  *   metrics.c      GetMetrics: collected by the executor, checked here
  *   oom.c          GetOOMEvent: waiting calls and the long poll to the executor
  *   passfd.c       fd-passthrough stdio: the listener, streams waiting for
@@ -175,6 +176,17 @@ RPC_HANDLER(rpc_tty_win_resize);
  * answered (OK, or the monitor's refusal) once it took them all. */
 void monitors_passfd_attach(struct frontend *fe, struct ttrpc_call *call, const char *cid,
 			    const char *eid, int fds[3]);
+
+/* A container id (allow_empty false) or exec id from the host, checked by
+ * the agent's one rule (ipc_id_valid): INVALID_ARGUMENT naming it (what)
+ * otherwise. */
+int containers_check_id(const char *id, bool allow_empty, const char *what, struct kerr *err);
+/* s, from the host, made safe for an error message in buf (printable
+ * ASCII, "..." when cut). */
+const char *containers_show(const char *s, char *buf, size_t size);
+
+/* ---- diagnostic.c ---- */
+RPC_HANDLER(rpc_get_diagnostic_data);
 
 /* ---- passfd.c ---- */
 

@@ -123,6 +123,7 @@ static const struct rpc_handler handlers[] = {
 	{ "grpc.AgentService", "PauseContainer", rpc_pause_container },
 	{ "grpc.AgentService", "ResumeContainer", rpc_resume_container },
 	{ "grpc.AgentService", "StatsContainer", rpc_stats_container },
+	{ "grpc.AgentService", "GetDiagnosticData", rpc_get_diagnostic_data },
 	{ "grpc.AgentService", "UpdateEphemeralMounts", rpc_update_ephemeral_mounts },
 	{ "grpc.AgentService", "RemoveStaleVirtiofsShareMounts",
 	  rpc_remove_stale_virtiofs_share_mounts },

@@ -213,6 +213,12 @@ static void answer_good(int fd, const struct ipc_msg *m, uint32_t rt)
 		send_msg(fd, rt, id, &w, sizeof(w));
 		return;
 	}
+	case IPC_GET_DIAGNOSTIC_DATA_REPLY: {
+		/* a container's bytes: not all UTF-8 */
+		static const char log[] = "exit: disk full \xff\xc0\xaf\xe2\x82";
+		send_msg(fd, rt, id, log, sizeof(log) - 1);
+		return;
+	}
 	default: /* OK, and the protobuf replies: an all-default message */
 		send_msg(fd, rt, id, NULL, 0);
 	}
@@ -625,6 +631,7 @@ void fuzz_write_seeds(void)
 		{ "resize", "TtyWinResize", RT_TTY_RESIZE },
 		{ "update", "UpdateContainer", RT_UPDATE_CONTAINER },
 		{ "stats", "StatsContainer", RT_CONTAINER },
+		{ "diagnostic", "GetDiagnosticData", RT_DIAGNOSTIC },
 		{ "pause", "PauseContainer", RT_CONTAINER },
 		{ "resume", "ResumeContainer", RT_CONTAINER },
 		{ "remove", "RemoveContainer", RT_REMOVE },

@@ -134,6 +134,8 @@
 #define RT_WAIT "{\"containerId\": \"c1\", \"execId\": \"e1\"}"
 #define RT_CONTAINER "{\"containerId\": \"c1\"}"
 #define RT_REMOVE "{\"containerId\": \"c1\"}"
+/* runtime-rs copy_termination_log (container_manager/container.rs). */
+#define RT_DIAGNOSTIC "{\"logType\": \"termination_log\", \"containerId\": \"c1\"}"
 
 /* Guest-wide: getGuestDetails (both asked), onlineCPUMem (Wait: false),
  * memHotplugByProbe, setGuestDateTime (after a resume), reseedRNG, copyFile

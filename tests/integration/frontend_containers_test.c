@@ -1069,6 +1069,72 @@ TEST(lifecycle_requests_reach_the_executor)
 	answer_free(&a);
 }
 
+/* GetDiagnosticData as runtime-rs copy_termination_log sends it: an unknown
+ * log type never reaches the executor; the executor's bytes come back as
+ * GetDiagnosticDataResponse.data made UTF-8 (one U+FFFD per invalid
+ * subpart) with a NUL byte kept, as upstream's String does; empty bytes are
+ * an empty response; an executor error passes through. */
+static uint32_t diag_call(struct fx *f, const char *log_type)
+{
+	Grpc__GetDiagnosticDataRequest q = GRPC__GET_DIAGNOSTIC_DATA_REQUEST__INIT;
+	q.log_type = (char *)log_type;
+	q.container_id = (char *)"c1";
+	return call(f, "GetDiagnosticData", &q.base, 0);
+}
+
+TEST(diagnostic_data_made_utf8_with_its_nul_bytes)
+{
+	FX_SCOPED f;
+	REQUIRE(fx_start(&f) == 0);
+	struct ipc_msg m;
+	struct answer a;
+
+	uint32_t sid = diag_call(&f, "kernel_log");
+	REQUIRE(answer(&f, &a) == 0 && a.sid == sid);
+	CHECK_EQ_INT(a.status, GRPC_INVALID_ARGUMENT);
+	CHECK(a.message && strstr(a.message, "unsupported diagnostic log_type: kernel_log"));
+	CHECK(quiet(f.exec, 200));
+	answer_free(&a);
+
+	sid = diag_call(&f, "termination_log");
+	REQUIRE(expect(f.exec, IPC_GET_DIAGNOSTIC_DATA_REQ, &m) == 0);
+	struct ipc_diagnostic_req q;
+	memcpy(&q, m.payload, sizeof(q));
+	CHECK(strcmp(q.container_id, "c1") == 0 && q.log_type == IPC_DIAG_TERMINATION_LOG);
+	static const char raw[] = "bye\0\xff\xc0\xaf end";
+	reply(f.exec, IPC_GET_DIAGNOSTIC_DATA_REPLY, m.hdr.id, raw, sizeof(raw) - 1);
+	ipc_msg_release(&m);
+	REQUIRE(answer(&f, &a) == 0 && a.sid == sid);
+	CHECK_EQ_INT(a.status, 0);
+	static const char want[] = "\x0a\x11"
+				   "bye\0\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd end";
+	CHECK_EQ_INT(a.len, sizeof(want) - 1);
+	CHECK(a.len == sizeof(want) - 1 && memcmp(a.payload, want, a.len) == 0);
+	Grpc__GetDiagnosticDataResponse *r = grpc__get_diagnostic_data_response__unpack(NULL, a.len,
+											a.payload);
+	CHECK(r && strcmp(r->data, "bye") == 0); /* protobuf-c's string stops at the NUL */
+	if (r)
+		grpc__get_diagnostic_data_response__free_unpacked(r, NULL);
+	answer_free(&a);
+
+	sid = diag_call(&f, "termination_log");
+	REQUIRE(expect(f.exec, IPC_GET_DIAGNOSTIC_DATA_REQ, &m) == 0);
+	reply(f.exec, IPC_GET_DIAGNOSTIC_DATA_REPLY, m.hdr.id, NULL, 0);
+	ipc_msg_release(&m);
+	REQUIRE(answer(&f, &a) == 0 && a.sid == sid);
+	CHECK_EQ_INT(a.status, 0);
+	CHECK_EQ_INT(a.len, 0);
+	answer_free(&a);
+
+	sid = diag_call(&f, "termination_log");
+	REQUIRE(expect(f.exec, IPC_GET_DIAGNOSTIC_DATA_REQ, &m) == 0);
+	reply_error(f.exec, m.hdr.id, GRPC_NOT_FOUND, "Invalid container id: c1");
+	ipc_msg_release(&m);
+	REQUIRE(answer(&f, &a) == 0 && a.sid == sid);
+	CHECK_EQ_INT(a.status, GRPC_NOT_FOUND);
+	answer_free(&a);
+}
+
 TEST(a_reply_matching_nothing_closes_that_monitor_channel_only)
 {
 	FX_SCOPED f;

@@ -4,7 +4,8 @@
  * the host or a container can influence: every planted obstacle (a symlink
  * in any component, a fifo, a device node, a hard link, "..") is refused
  * and nothing is written outside; modes come out exact whatever the umask.
- * Device nodes need root (skipped otherwise).
+ * Device nodes need root (skipped otherwise). Reads for the host
+ * (beneath_read_file) meet the same obstacles.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -281,6 +282,86 @@ TEST(mkdir_over_symlink_refused)
 	CHECK_EQ_INT(e.status, GRPC_PERMISSION_DENIED);
 	struct stat st;
 	CHECK(stat(outside, &st) == 0 && (st.st_mode & 07777) == 0755);
+	close(root);
+}
+
+/* beneath_read_file: the first max bytes of a plain file, nothing through
+ * a symlink, a fifo (without blocking), a device or a hard link. */
+static void put(const char *rel, const char *text)
+{
+	char p[256];
+	path_of(p, sizeof(p), top, rel);
+	FILE *f = fopen(p, "we");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+TEST(read_file_bounded)
+{
+	int root = root_fd();
+	REQUIRE(root >= 0);
+	put("msg", "0123456789");
+	put("empty", "");
+	char buf[16] = "";
+	struct kerr e = { 0 };
+	CHECK_EQ_INT(beneath_read_file(root, "msg", buf, 4, &e), 4);
+	CHECK(memcmp(buf, "0123", 4) == 0);
+	CHECK_EQ_INT(beneath_read_file(root, "msg", buf, sizeof(buf), &e), 10);
+	CHECK_EQ_INT(beneath_read_file(root, "empty", buf, sizeof(buf), &e), 0);
+	CHECK(beneath_read_file(root, "missing", buf, sizeof(buf), &e) < 0);
+	CHECK_EQ_INT(e.status, GRPC_NOT_FOUND);
+	CHECK(beneath_read_file(root, "../msg", buf, sizeof(buf), &e) < 0);
+	CHECK_EQ_INT(e.status, GRPC_INVALID_ARGUMENT);
+	close(root);
+}
+
+TEST(read_refuses_links_fifos_and_devices)
+{
+	int root = root_fd();
+	REQUIRE(root >= 0);
+	char p[256], secret[256], buf[16];
+	path_of(secret, sizeof(secret), outside, "secret");
+	FILE *f = fopen(secret, "we");
+	REQUIRE(f != NULL);
+	fputs("secret", f);
+	fclose(f);
+	struct kerr e = { 0 };
+	/* a symlink as the file, out of the directory and inside it */
+	path_of(p, sizeof(p), top, "rl-out");
+	REQUIRE(symlink(secret, p) == 0);
+	CHECK(beneath_read_file(root, "rl-out", buf, sizeof(buf), &e) < 0);
+	CHECK_EQ_INT(e.status, GRPC_PERMISSION_DENIED);
+	path_of(p, sizeof(p), top, "rl-in");
+	REQUIRE(symlink("msg", p) == 0);
+	CHECK(beneath_read_file(root, "rl-in", buf, sizeof(buf), &e) < 0);
+	CHECK_EQ_INT(e.status, GRPC_PERMISSION_DENIED);
+	/* a symlinked directory on the way */
+	path_of(p, sizeof(p), top, "rdl");
+	REQUIRE(symlink(outside, p) == 0);
+	CHECK(beneath_read_file(root, "rdl/secret", buf, sizeof(buf), &e) < 0);
+	CHECK_EQ_INT(e.status, GRPC_PERMISSION_DENIED);
+	/* a fifo nobody writes: refused at once, not a blocked read */
+	path_of(p, sizeof(p), top, "rfifo");
+	REQUIRE(mkfifo(p, 0644) == 0);
+	CHECK(beneath_read_file(root, "rfifo", buf, sizeof(buf), &e) < 0);
+	CHECK_EQ_INT(e.status, GRPC_INVALID_ARGUMENT);
+	CHECK(strstr(e.msg, "a fifo") != NULL && strstr(e.msg, "not read") != NULL);
+	/* a directory */
+	CHECK(beneath_read_file(root, "a", buf, sizeof(buf), &e) < 0);
+	CHECK_EQ_INT(e.status, GRPC_INVALID_ARGUMENT);
+	/* a hard link (the victim of hard_link_refused has two) */
+	CHECK(beneath_read_file(root, "linked", buf, sizeof(buf), &e) < 0);
+	CHECK_EQ_INT(e.status, GRPC_PERMISSION_DENIED);
+	/* a device node (made by device_refused when root) */
+	path_of(p, sizeof(p), top, "dev");
+	if (access(p, F_OK) == 0) {
+		CHECK(beneath_read_file(root, "dev", buf, sizeof(buf), &e) < 0);
+		CHECK_EQ_INT(e.status, GRPC_INVALID_ARGUMENT);
+	} else {
+		CHECK(geteuid() != 0); /* only device_refused's SKIP leaves none */
+	}
 	close(root);
 }
 

@@ -683,6 +683,23 @@ TEST(container_path_field_checks)
 	rm.pad = 1;
 	CHECK(payload_bad(IPC_REMOVE_CONTAINER_REQ, &rm, sizeof(rm), "padding"));
 
+	struct ipc_diagnostic_req dg = { "c", IPC_DIAG_TERMINATION_LOG, 0 };
+	CHECK(payload_ok(IPC_GET_DIAGNOSTIC_DATA_REQ, &dg, sizeof(dg)));
+	dg.log_type = 2;
+	CHECK(payload_bad(IPC_GET_DIAGNOSTIC_DATA_REQ, &dg, sizeof(dg), "log type 2"));
+	dg.log_type = 0;
+	CHECK(payload_bad(IPC_GET_DIAGNOSTIC_DATA_REQ, &dg, sizeof(dg), "log type 0"));
+	dg.log_type = IPC_DIAG_TERMINATION_LOG;
+	dg.pad = 1;
+	CHECK(payload_bad(IPC_GET_DIAGNOSTIC_DATA_REQ, &dg, sizeof(dg), "padding"));
+	memset(&dg, 0, sizeof(dg));
+	dg.log_type = IPC_DIAG_TERMINATION_LOG;
+	CHECK(payload_bad(IPC_GET_DIAGNOSTIC_DATA_REQ, &dg, sizeof(dg), "container id is empty"));
+	CHECK(payload_ok(IPC_GET_DIAGNOSTIC_DATA_REPLY, NULL, 0));
+	uint8_t log[IPC_DIAG_DATA_MAX + 1] = { 0 };
+	CHECK(payload_ok(IPC_GET_DIAGNOSTIC_DATA_REPLY, log, IPC_DIAG_DATA_MAX));
+	CHECK(payload_bad(IPC_GET_DIAGNOSTIC_DATA_REPLY, log, sizeof(log), "4097"));
+
 	struct ipc_process_signal sg = { "c", "", 9, 0 };
 	CHECK(payload_ok(IPC_SIGNAL_PROCESS_REQ, &sg, sizeof(sg)));
 	CHECK(payload_ok(IPC_MON_SIGNAL, &sg, sizeof(sg)));

@@ -168,7 +168,7 @@ static int under_root(const char *root, const char *path, const char *what, char
 	return 0;
 }
 
-static bool is_bind(const Grpc__Mount *mt)
+bool ctr_mount_is_bind(const Grpc__Mount *mt)
 {
 	if (strcmp(mt->type, "bind") == 0)
 		return true;
@@ -203,7 +203,7 @@ static int check_paths(struct executor *x, struct container *ct, struct kerr *er
 	ct->bundle = bundle;
 	for (size_t i = 0; i < s->n_mounts; i++) {
 		const Grpc__Mount *mt = s->mounts[i];
-		if (!is_bind(mt))
+		if (!ctr_mount_is_bind(mt))
 			continue;
 		char what[64];
 		snprintf(what, sizeof(what), "Mounts[%zu].Source", i);

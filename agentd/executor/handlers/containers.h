@@ -8,6 +8,9 @@
 
 #include "executor.h"
 
+/* A bind mount: type "bind", or option bind or rbind (as runc reads it). */
+bool ctr_mount_is_bind(const Grpc__Mount *mt);
+
 int on_create_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_start_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);
 int on_remove_container(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err);

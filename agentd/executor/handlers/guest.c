@@ -47,11 +47,6 @@
 #define COPY_FILE_MAX (1ll << 30)
 /* Suffix of the file a CopyFile writes into until its last chunk. */
 #define COPY_TMP_SUFFIX ".kata-copy"
-/* The only subtree CopyFile writes to, below the shared directory: upstream's
- * KATA_GUEST_SHARE_DIR (/run/kata-containers/shared/containers), where both
- * runtimes copy to. The rest of the shared directory (the sandbox's DNS
- * file, storages' mount points, bundles) is the agent's own. */
-#define COPY_FILE_SUBTREE "shared/containers"
 
 static int reply_ok(struct ipc_chan *c, const struct ipc_msg *m, struct kerr *err)
 {

@@ -58,6 +58,7 @@ union request {
 	Grpc__OnlineCPUMemRequest online;
 	Grpc__MemHotplugByProbeRequest probe;
 	Grpc__AddSwapPathRequest swap;
+	Grpc__GetDiagnosticDataRequest diag;
 	uint8_t room[256];
 };
 
@@ -92,6 +93,13 @@ static int fill_request(const struct ipc_msg *m, const struct ipc_type_desc *d, 
 		u->signal.container_id = (char *)q->container_id;
 		u->signal.exec_id = (char *)q->exec_id;
 		u->signal.signal = q->signal;
+		break;
+	}
+	case IPC_GET_DIAGNOSTIC_DATA_REQ: {
+		/* the log type checked known (ipc_check_diagnostic_req) */
+		const struct ipc_diagnostic_req *q = p;
+		u->diag.container_id = (char *)q->container_id;
+		u->diag.log_type = (char *)ipc_diag_log_name(q->log_type);
 		break;
 	}
 	case IPC_SET_GUEST_DATE_TIME_REQ: {

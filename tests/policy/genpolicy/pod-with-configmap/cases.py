@@ -261,6 +261,11 @@ def cases():
     add("SetPolicy (not allowed by this policy)", "SetPolicyRequest", {"policy": "package x"}, False)
     add("GetOOMEvent (allowed by default)", "GetOOMEventRequest", {}, True,
         agent="DEADLINE_EXCEEDED", timeout=2)  # it waits for an OOM event
+    # runtime-rs copy_termination_log (shared_fs none, policy "File"):
+    # rules.rego's default GetDiagnosticDataRequest := false, and this
+    # pod's request_defaults do not enable it
+    add("GetDiagnosticData of httpd's termination log (denied by default)",
+        "GetDiagnosticDataRequest", {"log_type": "termination_log", "container_id": BID}, False)
     add("RemoveContainer of httpd", "RemoveContainerRequest", {"container_id": BID}, True)
     add("exec into httpd after its removal", "ExecProcessRequest", exec_req("ls-after", ["/bin/ls", "/srv"]), False)
     return c

@@ -102,8 +102,8 @@ static int ipt_confine(struct kerr *err)
 	return 0;
 }
 
-static __attribute__((noreturn)) void ipt_child(const char *path, const char *name,
-						 bool restore, const int fds[3])
+static __attribute__((noreturn)) void ipt_child(const char *path, const char *name, bool restore,
+						const int fds[3])
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	setpgid(0, 0);
@@ -403,8 +403,13 @@ static int ipt_start(struct executor *x, const struct ipc_msg *m, enum ipt_tool 
 	struct ipt_run *r = malloc(sizeof(*r));
 	if (!r)
 		return kerr_set(err, -ENOMEM, "%s: out of memory", rpc);
-	*r = (struct ipt_run){ .x = x, .fe_id = m->hdr.id, .fe_gen = x->fe_generation,
-			       .reply = reply, .name = tool_names[t], .in = -1, .out = -1,
+	*r = (struct ipt_run){ .x = x,
+			       .fe_id = m->hdr.id,
+			       .fe_gen = x->fe_generation,
+			       .reply = reply,
+			       .name = tool_names[t],
+			       .in = -1,
+			       .out = -1,
 			       .err = -1 };
 	if (data && data->len) {
 		if (!(r->data = malloc(data->len))) {

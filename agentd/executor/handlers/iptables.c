@@ -167,11 +167,13 @@ static void run_abort(struct ipt_run *r, const struct kerr *e)
 	if (r->timer)
 		loop_timer_cancel(r->x->loop, r->timer);
 	r->timer = NULL;
+	/* Once the tool is reaped, an output still open means a process of
+	 * its group holds it, so the group id is still in use. */
+	if (!r->reaped || r->out >= 0 || r->err >= 0)
+		kill(-r->pid, SIGKILL);
 	close_end(r, &r->in);
 	close_end(r, &r->out);
 	close_end(r, &r->err);
-	if (!r->reaped)
-		kill(-r->pid, SIGKILL);
 	r->answered = true;
 	run_answer_error(r, e);
 	run_maybe_free(r);
@@ -234,6 +236,22 @@ static void on_deadline(struct loop *l, void *data)
 	run_abort(r, &e);
 }
 
+/* read(2) from *end into p: the bytes read; 0 when there is nothing to
+ * take now, or at EOF or an error, where *end is closed and the run may
+ * end (r is then gone). */
+static size_t read_end(struct ipt_run *r, int *end, void *p, size_t len)
+{
+	ssize_t n = read(*end, p, len);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		close_end(r, end);
+		run_maybe_done(r);
+		return 0;
+	}
+	return (size_t)n;
+}
+
 /* stdout: kept whole, up to what an answer carries. */
 static void on_stdout(struct loop *l, int fd, uint32_t events, void *data)
 {
@@ -251,15 +269,10 @@ static void on_stdout(struct loop *l, int fd, uint32_t events, void *data)
 		r->buf = b;
 		r->cap = cap;
 	}
-	ssize_t n = read(fd, r->buf + r->len, r->cap - r->len);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	size_t n = read_end(r, &r->out, r->buf + r->len, r->cap - r->len);
+	if (!n)
 		return;
-	if (n <= 0) {
-		close_end(r, &r->out);
-		run_maybe_done(r);
-		return;
-	}
-	r->len += (size_t)n;
+	r->len += n;
 	if (r->len > IPC_IPTABLES_DATA_MAX) {
 		struct kerr e = { 0 };
 		kerr_set_status(&e, GRPC_RESOURCE_EXHAUSTED, -E2BIG,
@@ -276,15 +289,10 @@ static void on_stderr(struct loop *l, int fd, uint32_t events, void *data)
 {
 	struct ipt_run *r = data;
 	char tmp[4096];
-	ssize_t n = read(fd, tmp, sizeof(tmp));
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	size_t n = read_end(r, &r->err, tmp, sizeof(tmp));
+	if (!n)
 		return;
-	if (n <= 0) {
-		close_end(r, &r->err);
-		run_maybe_done(r);
-		return;
-	}
-	size_t keep = IPT_STDERR_KEEP - r->elen < (size_t)n ? IPT_STDERR_KEEP - r->elen : (size_t)n;
+	size_t keep = IPT_STDERR_KEEP - r->elen < n ? IPT_STDERR_KEEP - r->elen : n;
 	memcpy(r->emsg + r->elen, tmp, keep);
 	r->elen += keep;
 }

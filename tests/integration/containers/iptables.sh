@@ -15,7 +15,7 @@
 #
 #   iptables.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 14
+plan 15
 rc=0
 suite_requires
 need_tool iptables-save iptables-restore ip6tables-save ip6tables-restore nsenter python3
@@ -47,7 +47,7 @@ in_ns() { nsenter -t "$agent_pid" -n "$@"; }
 probe=$(unshare -n sh -c 'iptables-save && ip6tables-save &&
   printf "*filter\n-A INPUT -s 10.0.0.1/32 -j DROP\nCOMMIT\n" | iptables-restore' 2>&1)
 if [ $? -ne 0 ]; then
-  skip 14 "iptables" "kernel: iptables does not work in a new network namespace: $probe"
+  skip 15 "iptables" "kernel: iptables does not work in a new network namespace: $probe"
   exit 0
 fi
 
@@ -138,7 +138,7 @@ t_legacy() {
   local legacy nft_real
   legacy=$(command -v xtables-legacy-multi) nft_real=$(readlink -f "$(command -v iptables-restore)")
   if [ -z "$legacy" ] || ! unshare -n iptables-legacy-save >/dev/null 2>&1; then
-    skip 5 "iptables-legacy: the tool waiting on the xtables lock" "kernel: no legacy iptables tables"
+    skip 6 "iptables-legacy: the tool waiting on the xtables lock" "kernel: no legacy iptables tables"
     return
   fi
   mkdir -p "$top/legacy"
@@ -149,7 +149,8 @@ t_legacy() {
   # This shell holds the lock (fd 9; every ctl call closes it).
   exec 9>"$top/legacy/xtables.lock"
   flock -x 9
-  local tpid=
+  local tpid= fds_before
+  fds_before=$(ls /proc/"$executor_pid"/fd | wc -l)
   printf '*filter\n-A INPUT -s 10.1.2.3/32 -j DROP\nCOMMIT\n' >"$work/v4.rules"
   set_rules hang false "$work/v4.rules" &
   local set_pid=$!
@@ -188,9 +189,39 @@ t_legacy() {
   rc=$?
   check "the hung restore: DEADLINE_EXCEEDED, the tool killed" "$(diag hang)" eval \
     'failed hang DEADLINE_EXCEEDED "killed" && ! grep -q "^State:[[:space:]]*T" /proc/$tpid/status 2>/dev/null'
-  set_rules waits false "$work/v4.rules"
-  check "a restore waiting on the lock held by another: INTERNAL with its message after its --wait" \
-    "$(diag waits)" failed waits INTERNAL "xtables lock"
+  # Four restores waiting on the lock: a fifth is refused; each of the
+  # four gives up after its --wait.
+  local i pids=() n=0 bad4=
+  for i in 1 2 3 4; do
+    set_rules "waits$i" false "$work/v4.rules" &
+    pids+=($!)
+  done
+  for _ in $(seq 1 100); do
+    n=0
+    for c in $(descendants "$executor_pid"); do
+      [ "$(ppid_of "$c")" = "$executor_pid" ] && [[ $(comm_of "$c") == iptables-restor* ]] && n=$((n + 1))
+    done
+    [ "$n" -ge 4 ] && break
+    sleep 0.05
+  done
+  set_rules fifth false "$work/v4.rules"
+  local r5=$rc
+  for i in 1 2 3 4; do
+    wait "${pids[$((i - 1))]}"
+    rc=$?
+    failed "waits$i" INTERNAL "xtables lock" || bad4+=" $i"
+  done
+  rc=$r5
+  check "four restores waiting on the lock: a fifth RESOURCE_EXHAUSTED; each of the four INTERNAL with the tool's message after its --wait" \
+    "$(diag fifth; [ -z "$bad4" ] || diag "waits${bad4# }")" eval \
+    '[ "$n" -ge 4 ] && failed fifth RESOURCE_EXHAUSTED "iptables runs already going" && [ -z "$bad4" ]'
+  local left=
+  for c in $(descendants "$executor_pid"); do
+    [[ $(comm_of "$c") == ip*tables* ]] && left+=" $c"
+  done
+  check "afterwards: no tool left, the executor holds as many fds as before" \
+    "left:$left; fds: $fds_before -> $(ls /proc/"$executor_pid"/fd | wc -l)" eval \
+    '[ -z "$left" ] && [ "$(ls /proc/"$executor_pid"/fd | wc -l)" -eq "$fds_before" ]'
   exec 9>&-
   # No tool in the guest: the multi-call binary hidden (ip6tables-save was
   # never looked for, so never kept).

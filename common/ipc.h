@@ -56,6 +56,10 @@
 /* Longest GET_METRICS_REPLY text: it must fit one ttRPC response (4 MiB)
  * with the framing of grpc.Metrics and of the response around it. */
 #define IPC_METRICS_TEXT_MAX ((4u << 20) - 4096u)
+/* Longest iptables rule set, in (SetIPTables data) and out (the tools'
+ * stdout): what one ttRPC message carries, less the framing of the request
+ * or response and of grpc.{Get,Set}IPTables{Request,Response} around it. */
+#define IPC_IPTABLES_DATA_MAX ((4u << 20) - 4096u)
 /* Longest text of an IPC_ERROR reply, NUL included. */
 #define IPC_ERROR_MSG_MAX 512u
 

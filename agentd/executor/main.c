@@ -13,7 +13,8 @@
  *        container requests (sandbox.c, containers.c), GET_OOM_EVENT_REQ
  *        (oom.c), the guest-wide requests (guest.c), the device
  *        requests ADD_SWAP_REQ and RESIZE_VOLUME_REQ
- *        (volumes.c) and the network requests (network.c).
+ *        (volumes.c), the network requests (network.c) and
+ *        GET_IPTABLES_REQ, SET_IPTABLES_REQ (iptables.c).
  *        uevents are read on the same loop (devices/hotplug.c).
  * Only the newest front-end channel is served: the parent starts a new
  * front-end only after the previous one died; a new one gets a fresh
@@ -52,6 +53,7 @@
 #include "oom.h"
 #include "relro.h"
 #include "network.h"
+#include "iptables.h"
 #include "guest.h"
 #include "volumes.h"
 #include "secure_storage.h"
@@ -244,6 +246,8 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_LIST_INTERFACES_REQ, on_list_interfaces },
 	{ IPC_LIST_ROUTES_REQ, on_list_routes },
 	{ IPC_ADD_ARP_NEIGHBORS_REQ, on_add_arp_neighbors },
+	{ IPC_GET_IPTABLES_REQ, on_get_iptables },
+	{ IPC_SET_IPTABLES_REQ, on_set_iptables },
 	{ IPC_SET_GUEST_DATE_TIME_REQ, on_set_guest_date_time },
 	{ IPC_RESEED_RANDOM_DEV_REQ, on_reseed_random_dev },
 	{ IPC_GET_VOLUME_STATS_REQ, on_get_volume_stats },

@@ -242,12 +242,14 @@ RPC_HANDLER(rpc_add_swap);
 RPC_HANDLER(rpc_resize_volume);
 
 /* ---- network.c: UpdateInterface, UpdateRoutes, ListInterfaces,
- * ListRoutes, AddARPNeighbors ---- */
+ * ListRoutes, AddARPNeighbors, GetIPTables, SetIPTables ---- */
 RPC_HANDLER(rpc_update_interface);
 RPC_HANDLER(rpc_update_routes);
 RPC_HANDLER(rpc_list_interfaces);
 RPC_HANDLER(rpc_list_routes);
 RPC_HANDLER(rpc_add_arp_neighbors);
+RPC_HANDLER(rpc_get_iptables);
+RPC_HANDLER(rpc_set_iptables);
 
 /* ---- rpc.c ---- */
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * network.c - the guest network RPCs, front-end side: UpdateInterface,
- * UpdateRoutes, ListInterfaces, ListRoutes, AddARPNeighbors. The requests
+ * UpdateRoutes, ListInterfaces, ListRoutes, AddARPNeighbors, GetIPTables,
+ * SetIPTables. The requests
  * are re-encoded and forwarded; the executor checks every field and acts
- * (agentd/executor/handlers/network.c, doc/network.md). Its answers are decoded
+ * (agentd/executor/handlers/network.c, iptables.c; doc/network.md). Its answers are decoded
  * (executor_forward, with the descriptor the declaration gives the reply)
  * before they go back, so the host only ever gets a well-formed message of
  * the declared type.
@@ -64,4 +65,23 @@ RPC_HANDLER(rpc_add_arp_neighbors)
 		return;
 	}
 	executor_forward_message(fe, call, IPC_ADD_ARP_NEIGHBORS_REQ, req);
+}
+
+/* The executor runs the guest's iptables-save (its stdout answers). */
+RPC_HANDLER(rpc_get_iptables)
+{
+	executor_forward_message(fe, call, IPC_GET_IPTABLES_REQ, req);
+}
+
+/* data goes to iptables-restore's stdin as it is: the tool is its parser. */
+RPC_HANDLER(rpc_set_iptables)
+{
+	const Grpc__SetIPTablesRequest *r = (const Grpc__SetIPTablesRequest *)req;
+	if (r->data.len > IPC_IPTABLES_DATA_MAX) {
+		ttrpc_call_fail(call, GRPC_INVALID_ARGUMENT,
+				"SetIPTables: %zu bytes of data (at most %u)", r->data.len,
+				IPC_IPTABLES_DATA_MAX);
+		return;
+	}
+	executor_forward_message(fe, call, IPC_SET_IPTABLES_REQ, req);
 }

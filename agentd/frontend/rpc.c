@@ -141,6 +141,8 @@ static const struct rpc_handler handlers[] = {
 	{ "grpc.AgentService", "ListInterfaces", rpc_list_interfaces },
 	{ "grpc.AgentService", "ListRoutes", rpc_list_routes },
 	{ "grpc.AgentService", "AddARPNeighbors", rpc_add_arp_neighbors },
+	{ "grpc.AgentService", "GetIPTables", rpc_get_iptables },
+	{ "grpc.AgentService", "SetIPTables", rpc_set_iptables },
 	{ "grpc.AgentService", "SetGuestDateTime", rpc_set_guest_date_time },
 	{ "grpc.AgentService", "ReseedRandomDev", rpc_reseed_random_dev },
 	{ "grpc.AgentService", "GetVolumeStats", rpc_get_volume_stats },

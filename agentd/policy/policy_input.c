@@ -56,7 +56,8 @@ static json_t *fail(struct pctx *c, int code, const char *what, const char *fiel
 {
 	if (!c->err->code)
 		kerr_set_status(c->err,
-				code == -ENOMEM ? GRPC_RESOURCE_EXHAUSTED : GRPC_INVALID_ARGUMENT,
+				code == -ENOMEM || code == -E2BIG ? GRPC_RESOURCE_EXHAUSTED
+								  : GRPC_INVALID_ARGUMENT,
 				code, "policy input: %s%s%s", what, field ? " in field " : "",
 				field ? field : "");
 	return NULL;
@@ -68,8 +69,12 @@ static json_t *string_json(const char *s, struct pctx *c, const char *field)
 	return j ? j : fail(c, -EILSEQ, "a string that is not UTF-8", field);
 }
 
-static json_t *bytes_json(const ProtobufCBinaryData *b)
+/* One JSON number per byte, as upstream's Vec<u8>: bounded, or a big
+ * SetIPTables rule set would become millions of JSON values here. */
+static json_t *bytes_json(const ProtobufCBinaryData *b, struct pctx *c, const char *field)
 {
+	if (b->len > POLICY_INPUT_BYTES_MAX)
+		return fail(c, -E2BIG, "more bytes than a policy is shown", field);
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < b->len; i++)
 		json_array_append_new(a, json_integer(b->data[i]));
@@ -107,7 +112,7 @@ static json_t *value_json(const ProtobufCFieldDescriptor *f, const void *p, stru
 	case PROTOBUF_C_TYPE_STRING:
 		return string_json(*(char *const *)p, c, f->name);
 	case PROTOBUF_C_TYPE_BYTES:
-		return bytes_json((const ProtobufCBinaryData *)p);
+		return bytes_json((const ProtobufCBinaryData *)p, c, f->name);
 	case PROTOBUF_C_TYPE_MESSAGE: {
 		const ProtobufCMessage *m = *(ProtobufCMessage *const *)p;
 		return m ? message_json(m, c) : json_null();

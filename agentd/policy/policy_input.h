@@ -35,7 +35,10 @@
 /* New JSON object for req (caller owns the reference), or NULL with err set:
  * -EILSEQ (INVALID_ARGUMENT) for a string, or a symlink target, that is not
  * UTF-8 (Rust's String cannot hold it: upstream rejects such a request);
- * -ENOMEM. */
+ * -E2BIG (RESOURCE_EXHAUSTED) for a bytes field above POLICY_INPUT_BYTES_MAX
+ * (upstream has no bound; its JSON array of numbers costs ~40 bytes of
+ * memory per byte here); -ENOMEM. */
+#define POLICY_INPUT_BYTES_MAX (256u << 10)
 json_t *policy_input(const ProtobufCMessage *req, struct kerr *err);
 
 /* The policy entry point of req: its message name ("CreateContainerRequest"),

@@ -411,6 +411,15 @@ TEST(errors)
 	CHECK_EQ_INT(exec_proc("nosuch", "e1", "true"), GRPC_INVALID_ARGUMENT);
 	/* the container id names the init: no exec may take it */
 	CHECK_EQ_INT(exec_proc("c1", "c1", "true"), GRPC_ALREADY_EXISTS);
+	/* a compromised front-end's SetIPTables with a byte more data than the
+	 * front-end lets through (still within the message's bound): refused
+	 * by the executor before any tool runs (this executor shares the
+	 * test's network namespace: nothing may be applied) */
+	static uint8_t rules[IPC_IPTABLES_DATA_MAX + 1];
+	memset(rules, '#', sizeof(rules));
+	Grpc__SetIPTablesRequest ipt = GRPC__SET_IPTABLES_REQUEST__INIT;
+	ipt.data = (ProtobufCBinaryData){ .len = sizeof(rules), .data = rules };
+	CHECK_EQ_INT(send_pb(IPC_SET_IPTABLES_REQ, &ipt.base), GRPC_INVALID_ARGUMENT);
 }
 
 TEST(exec_and_signal)

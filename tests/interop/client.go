@@ -173,10 +173,10 @@ func main() {
 		return nil
 	}())
 
-	report("unimplemented grpc.AgentService/GetIPTables is UNIMPLEMENTED", func() error {
+	report("unimplemented grpc.AgentService/MemAgentCompactSet is UNIMPLEMENTED", func() error {
 		cx, cancel := ctx()
 		defer cancel()
-		err := c.Call(cx, "grpc.AgentService", "GetIPTables", &Empty{}, &Empty{})
+		err := c.Call(cx, "grpc.AgentService", "MemAgentCompactSet", &Empty{}, &Empty{})
 		return wantCode(err, codes.Unimplemented)
 	}())
 

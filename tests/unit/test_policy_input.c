@@ -13,6 +13,7 @@
 
 #include "tap.h"
 #include "agent.pb-c.h"
+#include "grpc_status.h"
 #include "pbjson.h"
 #include "policy_input.h"
 
@@ -214,6 +215,34 @@ TEST(strings_must_be_utf8)
 	CHECK(policy_input(&r.base, &err) == NULL);
 	CHECK_EQ_INT(err.code, -EILSEQ);
 	CHECK_EQ_STR(err.msg, "policy input: a string that is not UTF-8 in field container_id");
+}
+
+TEST(bytes_bounded)
+{
+	/* SetIPTables as kata_agent.go setIPTables sends it: data as an array
+	 * of numbers, as upstream; above the bound, refused before any JSON */
+	static uint8_t big[POLICY_INPUT_BYTES_MAX + 1];
+	Grpc__SetIPTablesRequest r = GRPC__SET_IPTABLES_REQUEST__INIT;
+	r.is_ipv6 = 1;
+	r.data.data = (uint8_t *)"*filter\n";
+	r.data.len = 8;
+	json_t *j = input_of(&r.base);
+	REQUIRE(j != NULL);
+	CHECK_EQ_STR(at(j, "is_ipv6"), "true");
+	CHECK_EQ_STR(at(j, "data.0"), "42");
+	CHECK_EQ_INT(json_array_size(json_object_get(j, "data")), 8);
+	json_decref(j);
+	r.data.data = big;
+	r.data.len = POLICY_INPUT_BYTES_MAX;
+	j = input_of(&r.base);
+	CHECK(j != NULL);
+	json_decref(j);
+	r.data.len = POLICY_INPUT_BYTES_MAX + 1;
+	struct kerr err;
+	CHECK(policy_input(&r.base, &err) == NULL);
+	CHECK_EQ_INT(err.code, -E2BIG);
+	CHECK_EQ_INT(err.status, GRPC_RESOURCE_EXHAUSTED);
+	CHECK_EQ_STR(err.msg, "policy input: more bytes than a policy is shown in field data");
 }
 
 int main(void)

@@ -870,9 +870,12 @@ TEST(stdin_write_and_close)
 TEST(resize_on_a_terminal)
 {
 	NEED_MONITOR();
-	REQUIRE(spawn(&M, "tty", true, "sleep 0.5; stty size", NULL) > 0);
+	/* stty runs only once the resize is answered (it waits for a line on
+	 * its terminal, written after): a slow machine cannot reorder them. */
+	REQUIRE(spawn(&M, "tty", true, "read x; stty size", NULL) > 0);
 	struct ipc_tty_resize rs = { .exec_id = "tty", .rows = 33, .cols = 99 };
 	CHECK_EQ_INT(fe_simple(&M, IPC_TTY_WIN_RESIZE_REQ, &rs, sizeof(rs)), IPC_OK);
+	CHECK_EQ_INT(fe_write(&M, "tty", "go\n"), 3);
 	char buf[256];
 	CHECK(fe_read_all(&M, "tty", IPC_STREAM_STDOUT, buf, sizeof(buf)) > 0);
 	CHECK(strstr(buf, "33 99") != NULL);

@@ -227,6 +227,21 @@ run_sleeper() {
   kill "$run_pid" 2>/dev/null
   return 1
 }
+# settle WANT CMD...: CMD's output (a count a test compares with its
+# baseline) once it is WANT, or its last output after 20 s. What the agent
+# lets go after answering (an exiting process, an fd closed on the next
+# event) goes a moment later, longer on a loaded machine: a fixed sleep
+# before the count raced it.
+settle() {
+  local want=$1 got i
+  shift
+  for ((i = 0; i < 200; i++)); do
+    got=$("$@")
+    [ "$got" = "$want" ] && break
+    sleep 0.1
+  done
+  printf '%s\n' "$got"
+}
 wait_for_file_text() { # wait_for_file_text FILE TEXT [tenths]
   for _ in $(seq 1 "${3:-100}"); do
     grep -q "$2" "$1" 2>/dev/null && return 0

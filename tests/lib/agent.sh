@@ -242,6 +242,20 @@ settle() {
   done
   printf '%s\n' "$got"
 }
+# sock_queued PID [FD]: bytes sent to PID's sockets (FD's alone if given)
+# and not read yet (ss -x Recv-Q): a request has reached a stopped process.
+sock_queued() {
+  ss -xpH 2>/dev/null | awk -v k="pid=$1,fd=${2:-}" 'index($0, k) {n += $3} END {print n + 0}'
+}
+# wait_queued PID [FD]: until sock_queued is not 0, 30 s at most
+wait_queued() {
+  local i
+  for ((i = 0; i < 300; i++)); do
+    [ "$(sock_queued "$@")" -gt 0 ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
 wait_for_file_text() { # wait_for_file_text FILE TEXT [tenths]
   for _ in $(seq 1 "${3:-100}"); do
     grep -q "$2" "$1" 2>/dev/null && return 0

@@ -593,7 +593,7 @@ TEST(remove_and_leftovers)
 	CHECK_EQ_INT(request(IPC_DESTROY_SANDBOX_REQ, NULL, 0, NULL, 0), 0);
 	/* Answered, then the parent (this test) is told to stop the agent. */
 	struct ipc_msg cm;
-	int cr = tu_ipc_recv(ctl, &cm, 2000);
+	int cr = tu_ipc_recv(ctl, &cm, POLL_MS);
 	CHECK(cr == 1 && cm.hdr.type == IPC_CTL_SANDBOX_DESTROYED && cm.len == 0);
 	if (cr == 1)
 		ipc_msg_release(&cm);

@@ -256,6 +256,24 @@ wait_queued() {
   done
   return 1
 }
+# wait_read_by_frontend TEXT: until the running `kata-agent-ctl ... TEXT`
+# has sent its request and the front-end has read it (ss -x: the ctl's
+# socket's peer is the front-end's, with nothing unread; the ctl sleeps in
+# a syscall, waiting for the answer), 30 s at most.
+wait_read_by_frontend() {
+  local i c peer
+  for ((i = 0; i < 300; i++)); do
+    c=$(pgrep -f "^$ctl_bin .*$1" | head -n 1)
+    if [ -n "$c" ] && [ "$(cut -d' ' -f1 "/proc/$c/syscall" 2>/dev/null)" != running ]; then
+      peer=$(ss -xpH 2>/dev/null | grep -F "pid=$c," | awk '{print $8}')
+      [ -n "$peer" ] && ss -xpH 2>/dev/null |
+        awk -v p="$peer" -v fe="pid=$frontend_pid," '$6 == p && $3 == 0 && index($0, fe) {f = 1} END {exit !f}' &&
+        return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
 wait_for_file_text() { # wait_for_file_text FILE TEXT [tenths]
   for _ in $(seq 1 "${3:-100}"); do
     grep -q "$2" "$1" 2>/dev/null && return 0

@@ -529,14 +529,16 @@ int agent_stop(struct agent *a)
 	scan_descendants(a);
 	if (a->exit_status < 0)
 		kill(-a->pid, SIGTERM);
-	if (agent_wait_exit(a, 5000) < 0) {
-		printf("# kata-agent did not exit within 5 s of SIGTERM; killing its group\n");
+	/* Bounds for ASan x4 on a loaded machine; the waits end as soon as
+	 * the agent is gone. */
+	if (agent_wait_exit(a, 15000) < 0) {
+		printf("# kata-agent did not exit within 15 s of SIGTERM; killing its group\n");
 		kill(-a->pid, SIGKILL);
 		agent_wait_exit(a, 5000);
 	}
 	/* Give processes that left the group a moment, then force them. */
 	char desc[512];
-	uint64_t end = tu_now_ms() + 2000;
+	uint64_t end = tu_now_ms() + 10000;
 	int n;
 	while ((n = agent_leftovers(a, desc, sizeof(desc))) > 0 && tu_now_ms() < end)
 		tu_sleep_ms(20);

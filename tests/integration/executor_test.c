@@ -36,6 +36,11 @@
 #include "tap.h"
 #include "testutil.h"
 
+/* How long a state that follows an answer (an exec id freed, a launcher
+ * or a removal's leftovers gone) is waited for: generous, for ASan x4 on a
+ * loaded machine; a wait ends as soon as the state is there. */
+#define POLL_MS 15000
+
 static char tmp[64], rootfs[128], cgparent[64];
 static pid_t epid = -1;
 static int ctl = -1, fe = -1;
@@ -437,7 +442,7 @@ TEST(exec_and_signal)
 	/* waited and drained: released; its id is free again once the executor
 	 * hears of it (MON_RELEASED) */
 	int r = GRPC_ALREADY_EXISTS;
-	for (int i = 0; i < 100 && r == GRPC_ALREADY_EXISTS; i++) {
+	for (uint64_t end = tu_now_ms() + POLL_MS; r == GRPC_ALREADY_EXISTS && tu_now_ms() < end;) {
 		r = exec_proc("c1", "e1", "true");
 		if (r == GRPC_ALREADY_EXISTS)
 			usleep(50000);
@@ -498,7 +503,7 @@ TEST(launcher_goes_with_the_init)
 	const char *launcher = "\nkata_agent_threads{process=\"launcher\",container_id=\"c2\"} ";
 	const char *monitor = "\nkata_agent_threads{process=\"monitor\",container_id=\"c2\"} 1\n";
 	bool gone = false, monitor_stays = false;
-	for (int i = 0; i < 100 && !gone; i++) {
+	for (uint64_t end = tu_now_ms() + POLL_MS; !gone && tu_now_ms() < end;) {
 		char *t = metrics_text();
 		if (!t)
 			break;
@@ -597,7 +602,7 @@ TEST(remove_and_leftovers)
 	CHECK_EQ_INT(request(IPC_DESTROY_SANDBOX_REQ, NULL, 0, NULL, 0), 0);
 	/* Answered, then the parent (this test) is told to stop the agent. */
 	struct ipc_msg cm;
-	int cr = tu_ipc_recv(ctl, &cm, 2000);
+	int cr = tu_ipc_recv(ctl, &cm, POLL_MS);
 	CHECK(cr == 1 && cm.hdr.type == IPC_CTL_SANDBOX_DESTROYED && cm.len == 0);
 	if (cr == 1)
 		ipc_msg_release(&cm);
@@ -606,7 +611,17 @@ TEST(remove_and_leftovers)
 			close(att[i].fd);
 			att[i].fd = -1;
 		}
-	usleep(200000);
+	/* What the removals and the closed channels let go, polled. */
+	for (uint64_t end = tu_now_ms() + POLL_MS; tu_now_ms() < end; usleep(100000)) {
+		char *s = executor_children(), *m = tu_read_file("/proc/self/mountinfo");
+		bool settled = s && children_at_start && strcmp(s, children_at_start) == 0 &&
+			       cgroup_dirs("kata-test-exec-*/c1") == 0 && m && mounts_before &&
+			       strcmp(m, mounts_before) == 0 && tu_fd_count(epid) == fds_before;
+		free(s);
+		free(m);
+		if (settled)
+			break;
+	}
 	CHECK(children_of_executor_empty());
 	CHECK_EQ_INT(cgroup_dirs("kata-test-exec-*/c1"), 0);
 	char *after = tu_read_file("/proc/self/mountinfo");

@@ -590,6 +590,59 @@ static char proc_state(pid_t pid, pid_t *ppid)
 	return st;
 }
 
+/* The syscall pid is blocked in and its first argument (/proc/PID/syscall,
+ * which names them for a task that sleeps in one); false if it runs. */
+static bool proc_syscall(pid_t pid, long *nr, long *arg0)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	bool ok = fscanf(f, "%ld 0x%lx", nr, arg0) == 2;
+	fclose(f);
+	return ok;
+}
+
+/* Bytes pid has written so far (/proc/PID/io wchar), or -1. */
+static long long proc_wchar(pid_t pid)
+{
+	char path[64], line[128];
+	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	long long v = -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "wchar: %lld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* Wait (ms at most) until pid sleeps in write(2) on fd and has written
+ * nothing more for 300 ms: whoever reads the other end stopped reading.
+ * (A fixed wait before looking lost to a writer slow to get there.) */
+static bool stalled_in_write(pid_t pid, int fd, int ms)
+{
+	uint64_t end = tu_now_ms() + (uint64_t)ms;
+	long long last = -2;
+	int still = 0;
+	while (tu_now_ms() < end) {
+		long nr = -1, a0 = -1;
+		long long w = proc_wchar(pid);
+		if (proc_syscall(pid, &nr, &a0) && nr == SYS_write && a0 == fd && w == last) {
+			if (++still == 3)
+				return true;
+		} else {
+			still = 0;
+		}
+		last = w;
+		usleep(100000);
+	}
+	return false;
+}
+
 /* ---- the tests ---- */
 
 static struct mon M = { .pid = 0, .ex = -1, .fe = -1, .ctl = -1 };
@@ -799,7 +852,8 @@ TEST(backpressure_bounds_memory)
 	long before = rss_kb(M.pid);
 	pid_t pid = spawn(&M, "flood", false, "exec head -c 67108864 /dev/zero", NULL);
 	REQUIRE(pid > 0);
-	usleep(1500000);
+	/* The flow stopped: the monitor's buffer is full and so is the pipe. */
+	bool stalled = stalled_in_write(pid, 1, TIMEOUT_MS);
 	long during = rss_kb(M.pid);
 	printf("# monitor RSS %ld kB before, %ld kB with a 64 MiB writer nobody reads\n", before,
 	       during);
@@ -815,15 +869,9 @@ TEST(backpressure_bounds_memory)
 	/* Blocked in write(2) on its stdout (the monitor stopped reading the
 	 * pipe), not sleeping anywhere else: /proc/PID/syscall names the
 	 * syscall a blocked task is in, and its first argument. */
+	CHECK(stalled);
 	long nr = -1, fd = -1;
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (f) {
-		if (fscanf(f, "%ld 0x%lx", &nr, &fd) != 2)
-			nr = fd = -1;
-		fclose(f);
-	}
+	proc_syscall(pid, &nr, &fd);
 	CHECK_EQ_INT(nr, SYS_write);
 	CHECK_EQ_INT(fd, 1);
 	/* Reading resumes the flow: 4 MiB come through. */
@@ -870,9 +918,12 @@ TEST(stdin_write_and_close)
 TEST(resize_on_a_terminal)
 {
 	NEED_MONITOR();
-	REQUIRE(spawn(&M, "tty", true, "sleep 0.5; stty size", NULL) > 0);
+	/* stty runs only once the resize is answered (it waits for a line on
+	 * its terminal, written after): a slow machine cannot reorder them. */
+	REQUIRE(spawn(&M, "tty", true, "read x; stty size", NULL) > 0);
 	struct ipc_tty_resize rs = { .exec_id = "tty", .rows = 33, .cols = 99 };
 	CHECK_EQ_INT(fe_simple(&M, IPC_TTY_WIN_RESIZE_REQ, &rs, sizeof(rs)), IPC_OK);
+	CHECK_EQ_INT(fe_write(&M, "tty", "go\n"), 3);
 	char buf[256];
 	CHECK(fe_read_all(&M, "tty", IPC_STREAM_STDOUT, buf, sizeof(buf)) > 0);
 	CHECK(strstr(buf, "33 99") != NULL);

@@ -227,6 +227,53 @@ run_sleeper() {
   kill "$run_pid" 2>/dev/null
   return 1
 }
+# settle WANT CMD...: CMD's output (a count a test compares with its
+# baseline) once it is WANT, or its last output after 20 s. What the agent
+# lets go after answering (an exiting process, an fd closed on the next
+# event) goes a moment later, longer on a loaded machine: a fixed sleep
+# before the count raced it.
+settle() {
+  local want=$1 got i
+  shift
+  for ((i = 0; i < 200; i++)); do
+    got=$("$@")
+    [ "$got" = "$want" ] && break
+    sleep 0.1
+  done
+  printf '%s\n' "$got"
+}
+# sock_queued PID [FD]: bytes sent to PID's sockets (FD's alone if given)
+# and not read yet (ss -x Recv-Q): a request has reached a stopped process.
+sock_queued() {
+  ss -xpH 2>/dev/null | awk -v k="pid=$1,fd=${2:-}" 'index($0, k) {n += $3} END {print n + 0}'
+}
+# wait_queued PID [FD]: until sock_queued is not 0, 30 s at most
+wait_queued() {
+  local i
+  for ((i = 0; i < 300; i++)); do
+    [ "$(sock_queued "$@")" -gt 0 ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+# wait_read_by_frontend TEXT: until the running `kata-agent-ctl ... TEXT`
+# has sent its request and the front-end has read it (ss -x: the ctl's
+# socket's peer is the front-end's, with nothing unread; the ctl sleeps in
+# a syscall, waiting for the answer), 30 s at most.
+wait_read_by_frontend() {
+  local i c peer
+  for ((i = 0; i < 300; i++)); do
+    c=$(pgrep -f "^$ctl_bin .*$1" | head -n 1)
+    if [ -n "$c" ] && [ "$(cut -d' ' -f1 "/proc/$c/syscall" 2>/dev/null)" != running ]; then
+      peer=$(ss -xpH 2>/dev/null | grep -F "pid=$c," | awk '{print $8}')
+      [ -n "$peer" ] && ss -xpH 2>/dev/null |
+        awk -v p="$peer" -v fe="pid=$frontend_pid," '$6 == p && $3 == 0 && index($0, fe) {f = 1} END {exit !f}' &&
+        return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
 wait_for_file_text() { # wait_for_file_text FILE TEXT [tenths]
   for _ in $(seq 1 "${3:-100}"); do
     grep -q "$2" "$1" 2>/dev/null && return 0

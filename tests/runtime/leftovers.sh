@@ -61,7 +61,7 @@ count() {
   done
   c=$(cgroup_dirs | wc -l)
 }
-for _ in $(seq 1 50); do
+for _ in $(seq 1 200); do # 20 s at most: what follows the last answer, on a loaded machine
   count
   [ "$n$p$c" = 000 ] && break
   sleep 0.1

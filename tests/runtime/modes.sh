@@ -51,7 +51,7 @@ mkdir "$top/done"
 "$ctl_bin" --addr "$addr" replay "$s" DIR="$top" IN_GUEST=1 HOST_DONE_DIR="$top/done" \
   >"$top/guest.tap" 2>&1 &
 guest=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do # 30 s at most (ASan x4 on a loaded machine)
   grep -q '^# host step ' "$top/guest.tap" && break
   sleep 0.1
 done

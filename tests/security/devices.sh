@@ -30,6 +30,17 @@ refused() { # refused STATUS [TEXT]: the last try failed with STATUS (and says T
   [ "$rc" -ne 0 ] && grep -q "$1" "$out" && { [ -z "${2:-}" ] || grep -qF -- "$2" "$out"; }
 }
 mounts_now() { wc -l <"/proc/$executor_pid/mountinfo"; }
+# waits_logged N: until the executor logged its Nth wait for the device
+# that never comes (the create is then registered and waiting), 30 s at most
+waits_logged() {
+  local i
+  for ((i = 0; i < 300; i++)); do
+    [ "$(grep -c 'waiting up to .* for blk device at PCI path 1f/1f' "$work/agent.log")" -ge "$1" ] &&
+      return 0
+    sleep 0.1
+  done
+  return 1
+}
 
 t_attacks() {
   agent_start secdevices || return
@@ -88,7 +99,7 @@ t_attacks() {
   ( ctl call AgentService/CreateContainer - <"$work/slow.j2" >"$work/slow.out" 2>&1
     echo "slow-create $?" >>"$order" ) &
   local slow=$!
-  sleep 0.3
+  waits_logged 1
   ( ctl check >/dev/null 2>&1 && echo "health" >>"$order"
     ctl call AgentService/ListInterfaces '{}' >/dev/null 2>&1 && echo "list-interfaces" >>"$order"
     ctl call AgentService/StartContainer '{"containerId": "slow"}' >"$work/start.out" 2>&1
@@ -111,7 +122,7 @@ t_attacks() {
   # answered ABORTED at once, the removal OK.
   ( ctl call AgentService/CreateContainer - <"$work/slow.j2" >"$work/slow2.out" 2>&1 ) &
   slow=$!
-  sleep 0.5
+  waits_logged 2
   ctl call AgentService/RemoveContainer '{"containerId": "slow", "timeout": 10}' >"$work/rm.out" 2>&1
   local rmrc=$?
   wait "$slow"

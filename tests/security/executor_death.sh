@@ -44,7 +44,10 @@ t_executor_death() {
   # Something outside the agent keeps its mount namespace open to look at.
   nsenter -t "$agent_pid" -m sleep 300 &
   local nsh=$!
-  sleep 0.3
+  for _ in $(seq 1 100); do # until it is in there
+    [ "$(readlink "/proc/$nsh/ns/mnt")" = "$(readlink "/proc/$agent_pid/ns/mnt")" ] && break
+    sleep 0.1
+  done
   declare -gA start=()
   procs=($(descendants "$agent_pid"))
   local p

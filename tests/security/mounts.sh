@@ -106,9 +106,9 @@ t_attacks() {
   fi
 
   # 11. Nothing left, still serving.
-  sleep 0.5
+  agent_mounts() { wc -l <"/proc/$executor_pid/mountinfo"; }
   local mounts_after
-  mounts_after=$(wc -l <"/proc/$executor_pid/mountinfo")
+  mounts_after=$(settle "$mounts_before" agent_mounts)
   ctl check >"$work/check.out" 2>&1
   rc=$?
   check "no mount left in the agent ($mounts_before before, $mounts_after after), the agent still serves" \

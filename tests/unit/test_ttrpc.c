@@ -423,6 +423,11 @@ struct fx {
 	int cancels;
 	int dispatched;
 	int big_dispatched_early;
+	/* server_backpressure_...: the client says "all sent" on sent[1], the
+	 * server "counted" on counted[1] once dispatching stopped */
+	int sent[2], counted[2];
+	bool all_sent;
+	int last_dispatched, still;
 	int late_replies;
 	/* ttrpc_call_reply_iov's notifications: told while it ran (the frame
 	 * went out whole at once), told later (the rest waited in the queue),
@@ -1290,10 +1295,25 @@ TEST(server_cancel_on_disconnect_and_late_reply)
 	fx_stop(&f);
 }
 
+/* Count the dispatched requests once the client sent all 100 and the
+ * server took no more for 100 ms of its own loop, then let the client read
+ * (a count taken at a fixed time came before a client slow to start had
+ * sent anything: 0). */
 static void backpressure_probe(struct loop *l, void *data)
 {
 	struct fx *f = data;
+	char b;
+	if (!f->all_sent && read(f->sent[0], &b, 1) == 1)
+		f->all_sent = true;
+	f->still = f->all_sent && f->dispatched == f->last_dispatched ? f->still + 1 : 0;
+	f->last_dispatched = f->dispatched;
+	if (f->still < 5 && loop_now_ns() < f->give_up) {
+		loop_timer_add(l, loop_now_ns() + 20000000, backpressure_probe, f);
+		return;
+	}
 	f->big_dispatched_early = f->dispatched;
+	if (write(f->counted[1], "c", 1) != 1)
+		printf("# could not tell the client: %m\n");
 }
 
 static int client_backpressure(struct fx *f)
@@ -1305,7 +1325,9 @@ static int client_backpressure(struct fx *f)
 		uint32_t id;
 		CCHECK(ttrpc_client_send(c, "test.Svc", "Big", NULL, 0, 0, NULL, 0, &id, &err) == 0);
 	}
-	usleep(400000); /* not reading: the server must stop taking requests */
+	/* not reading until the server counted: it must stop taking requests */
+	CCHECK(write(f->sent[1], "s", 1) == 1);
+	CCHECK(tu_wait_readable(f->counted[0], 30000) > 0);
 	for (int i = 0; i < 100; i++) {
 		uint32_t id;
 		int status;
@@ -1324,12 +1346,17 @@ TEST(server_backpressure_when_client_does_not_read)
 {
 	struct fx f;
 	REQUIRE(fx_start(&f) == 0);
-	loop_timer_add(f.l, loop_now_ns() + 300000000, backpressure_probe, &f);
+	REQUIRE(pipe2(f.sent, O_CLOEXEC | O_NONBLOCK) == 0 && pipe2(f.counted, O_CLOEXEC) == 0);
+	loop_timer_add(f.l, loop_now_ns() + 20000000, backpressure_probe, &f);
 	CHECK_EQ_INT(fx_run_client(&f, client_backpressure), 0);
 	printf("# dispatched before the client read: %d of 100\n", f.big_dispatched_early);
 	CHECK(f.big_dispatched_early > 0 && f.big_dispatched_early < 20);
 	CHECK_EQ_INT(f.dispatched, 100);
 	fx_stop(&f);
+	for (int i = 0; i < 2; i++) {
+		close(f.sent[i]);
+		close(f.counted[i]);
+	}
 }
 
 static int client_many_conns(struct fx *f)

@@ -130,9 +130,8 @@ t_churn() {
   done
   check "$lifecycles container lifecycles with 2 execs each, as the runtime sends them ($((SECONDS - t0)) s)" \
     "$(tail -n 20 "$work/churn.log")" want "$bad" 0
-  sleep 0.5
   local after
-  after=$(snapshot)
+  after=$(settle "$base" snapshot)
   say "baseline: $base; after: $after"
   check "the agent's fds, mounts, processes and cgroups are back at their baseline" \
     "baseline: $base; after: $after" want "$after" "$base"
@@ -177,8 +176,7 @@ t_churn() {
   c WaitProcess "{\"containerId\": \"$id\", \"execId\": \"$id\"}"
   c RemoveContainer "{\"containerId\": \"$id\"}"
   rc=$?
-  sleep 0.5
-  after=$(snapshot)
+  after=$(settle "$base" snapshot)
   check "... RemoveContainer takes it all back: baseline again" "rc $rc; baseline: $base; after: $after" \
     eval '[ $rc -eq 0 ] && [ "$after" = "$base" ]'
   # A waited exec is released: the executor's registry lets its id go.
@@ -194,8 +192,7 @@ t_churn() {
   check "an exec id is free again once its exec was waited for and drained" "$(tail -n 5 "$work/churn.log")" want "$rc" 0
   c SignalProcess '{"containerId": "c2", "execId": "", "signal": 9}'
   c RemoveContainer '{"containerId": "c2"}'
-  sleep 0.3
-  after=$(snapshot)
+  after=$(settle "$base" snapshot)
   check "the last removal: baseline again" "baseline: $base; after: $after" want "$after" "$base"
   agent_stop
 }

@@ -24,12 +24,17 @@ t_exec() {
     '[ $rc -eq 5 ] && grep -qx busybox "$work/exec.out" && grep -q "sleep 1000" "$work/exec.out"'
 
   # A tty exec: the size set with TtyWinResize while it runs is what it sees.
-  local proc='{"Terminal": true, "Args": ["sh", "-c", "sleep 1; stty size"],
+  # stty runs only after the resize was answered: it waits for the line
+  # written then (a sleep would race a slow ExecProcess + TtyWinResize).
+  local proc='{"Terminal": true, "Args": ["sh", "-c", "read x; stty size"],
     "Env": ["PATH=/bin"], "Cwd": "/", "User": {}}'
   ctl call AgentService/ExecProcess \
     "{\"containerId\": \"sleeper\", \"execId\": \"tty1\", \"process\": $proc}" >"$work/tty.err" 2>&1
   ctl call AgentService/TtyWinResize \
     '{"containerId": "sleeper", "execId": "tty1", "row": 44, "column": 120}' >>"$work/tty.err" 2>&1
+  ctl call AgentService/WriteStdin \
+    "{\"containerId\": \"sleeper\", \"execId\": \"tty1\", \"data\": \"$(printf 'go\n' | base64)\"}" \
+    >>"$work/tty.err" 2>&1
   : >"$work/tty.out"
   for _ in $(seq 1 50); do
     local d

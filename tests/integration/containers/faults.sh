@@ -58,7 +58,10 @@ t_monitor_death() {
   ctl call AgentService/SignalProcess '{"containerId": "md", "execId": "", "signal": 15}' \
     >"$work/md-sig.out" 2>&1 &
   local spid=$!
-  # the signal is in the stopped monitor's queue: the call cannot end
+  # Once the signal is in the stopped monitor's queue (its executor
+  # channel, fd 3; before, the kill would come first on a slow machine),
+  # the call cannot end: still running a second later.
+  wait_queued "$mon" 3
   sleep 1
   local waiting=no
   [ -e "/proc/$spid" ] && waiting=yes

@@ -30,15 +30,24 @@ t_many() {
   check "50 containers at once: all ran and printed their line ($okc/50)" "$(diag c1; tail -3 "$work/c50.err")" \
     want "$okc" 50
 
-  # After removing everything nothing is left behind.
-  sleep 0.5
-  local left=() p
+  # After removing everything nothing is left behind (once what goes
+  # just after the last answer is gone: settle waits for it, bounded).
   # (kata-pidns holds the sandbox's shared namespaces until DestroySandbox)
-  for p in $(descendants "$agent_pid"); do
-    [ "$p" = "$executor_pid" ] || [ "$p" = "$frontend_pid" ] || [ "$p" = "$spawner_pid" ] ||
-      [ "$p" = "$policy_pid" ] || [ "$(comm_of "$p")" = kata-pidns ] ||
-      left+=("$p:$(comm_of "$p")")
-  done
+  left_procs() {
+    local p
+    for p in $(descendants "$agent_pid"); do
+      [ "$p" = "$executor_pid" ] || [ "$p" = "$frontend_pid" ] || [ "$p" = "$spawner_pid" ] ||
+        [ "$p" = "$policy_pid" ] || [ "$(comm_of "$p")" = kata-pidns ] ||
+        echo "$p:$(comm_of "$p")"
+    done
+  }
+  state() {
+    echo "procs $(left_procs | wc -l) mounts $(wc -l <"/proc/$executor_pid/mountinfo")" \
+      "fds $(ls "/proc/$executor_pid/fd" | wc -l) $(ls "/proc/$frontend_pid/fd" | wc -l)"
+  }
+  settle "procs 0 mounts $mounts_before fds $fds_exec_before $fds_fe_before" state >/dev/null
+  local left=()
+  mapfile -t left < <(left_procs)
   check "no leftover processes (only parent, executor, its spawner, front-end, policy process, the sandbox's namespace holder)" \
     "${left[*]:-}" want "${#left[@]}" 0
   local m

@@ -49,7 +49,7 @@ t_oom() {
   # A call waiting before the OOM gets it.
   ctl --timeout 60 call AgentService/GetOOMEvent '{}' >"$work/ev1.out" 2>&1 &
   local ev_pid=$!
-  sleep 0.3
+  wait_read_by_frontend GetOOMEvent
   oom_run oom1
   check "a container over its 32 MiB limit is OOM-killed (status 137, oom_kill counted)" \
     "$(diag oom1; grep -h 'oom1' "$work/agent.log" | grep -i oom | tail -n 8)" eval '[ $rc -eq 137 ] && grep -q "container oom1: oom_kill 0 -> 1" "$work/agent.log"'
@@ -67,7 +67,7 @@ t_oom() {
     .linux.resources = {memory: {limit: 33554432$swap_limit}}"
   ctl --timeout 60 call AgentService/GetOOMEvent '{}' >"$work/evlive.out" 2>&1 &
   ev_pid=$!
-  sleep 0.3
+  wait_read_by_frontend GetOOMEvent
   ctl run "$b" --id oomlive </dev/null >"$work/oomlive.out" 2>"$work/oomlive.err" &
   local live_pid=$!
   wait "$ev_pid"
@@ -127,10 +127,12 @@ t_oom() {
   check "an event pending when the front-end is SIGKILLed is delivered by the new one" \
     "$(cat "$out"; tail -n 5 "$work/agent.log")" eval '[ $rc -eq 0 ] && [ "$(ev_id "$out")" = oom4 ]'
 
-  # Stopping the agent answers a waiting call at once.
+  # Stopping the agent answers a waiting call at once: stopped once the
+  # front-end has read the call (after a fixed 0.5 s, a slower call met an
+  # agent already gone: "cannot connect").
   ctl call AgentService/GetOOMEvent '{}' >"$work/evstop.out" 2>&1 &
   ev_pid=$!
-  sleep 0.5
+  wait_read_by_frontend GetOOMEvent
   local t0=$SECONDS
   kill -TERM "$agent_pid"
   local waited=0

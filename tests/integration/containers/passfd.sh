@@ -165,10 +165,10 @@ t_streams() {
   local late_peer=$! cc
   pf_create late "$b" 0 5061 0 &
   cc=$!
-  for _ in $(seq 1 500); do
-    grep -q 'late waits up to 300 ms for its passfd streams' "$work/agent.log" && break
-    sleep 0.01
-  done
+  # told as soon as the line is written (tail -f follows by inotify; a
+  # grep-and-sleep loop spent part of the 300 ms on a loaded machine)
+  grep -q -m1 'late waits up to 300 ms for its passfd streams' \
+    < <(timeout 30 tail -n +1 -f "$work/agent.log")
   touch "$work/late.go"
   wait "$cc" && pf_start late && pf_wait late && wait "$late_peer"
   rc=$?

@@ -102,7 +102,8 @@ t_pidns_pod() {
      ! proc_running "sleep 996" >/dev/null'
   ctl call AgentService/DestroySandbox '{}' >"$out" 2>&1
   rc=$?
-  sleep 0.2
+  holder_left() { [ -e "/proc/$holder" ] && echo "$holder"; }
+  settle "" holder_left >/dev/null # it exits just after the answer
   check "DestroySandbox: the holder is gone" "$(cat "$out")" eval '[ $rc -eq 0 ] && [ ! -e "/proc/$holder" ]'
   agent_stop
 }

@@ -86,7 +86,7 @@ t_policy() {
   kill -STOP "$pp"
   call e4 ExecProcess "$(exec_req e4 /bin/true)" &
   local bg=$!
-  sleep 0.5
+  wait_queued "$pp" # the check is in the stopped process's socket
   kill -KILL "$pp"
   wait "$bg"
   rc=$(grep -c UNAVAILABLE "$work/e4.err")

@@ -178,11 +178,16 @@ t_init_handler() {
   local id=c0ffee03
   mkctr $id . -- sh -c 'trap "exit 7" TERM; echo ready; while :; do sleep 0.1; done' ||
     { fail_rest "create: $(cat "$work/$id.err")"; return 1; }
-  sleep 0.5
+  # The handler is set once "ready" is out (a SIGTERM before it, sent
+  # after a fixed sleep on a slow machine, met no handler: 137).
+  read_all $id $id Stdout "$work/ready.out" &
+  local reader=$!
+  wait_for_file_text "$work/ready.out" ready 300
   signal_ $id "" 15 # containerd-shim Kill without exec id: all=true, exec id ""
   wait_ $id $id
   check "SIGTERM to an init with a handler is delivered as SIGTERM (its handler exits 7)" \
     "$(cat "$out")" eval '[ $rc -eq 0 ] && [ "$st" = 7 ]'
+  wait "$reader"
   remove_ $id
 }
 
@@ -243,10 +248,13 @@ t_kill_all() {
 t_pid_reuse() {
   local id=c0ffee07
   mkctr $id . -- sh -c 'exec sleep 1000' || { fail_rest "create: $(cat "$work/$id.err")"; return 1; }
-  sleep 0.3
   local init="" p
-  for p in $(descendants "$agent_pid"); do
-    [ "$(comm_of "$p")" = sleep ] && in_child_pidns "$p" && init=$p
+  for _ in $(seq 1 100); do # until sh has exec'd sleep
+    for p in $(descendants "$agent_pid"); do
+      [ "$(comm_of "$p")" = sleep ] && in_child_pidns "$p" && init=$p
+    done
+    [ -n "$init" ] && break
+    sleep 0.1
   done
   if [ -z "$init" ] || [ ! -w /proc/sys/kernel/ns_last_pid ]; then
     skip 2 "pid reuse" "no init found or ns_last_pid not writable"

@@ -26,7 +26,13 @@ t_shutdown() {
     [ "$(sed 's/.*) //' "/proc/$agent_pid/stat" 2>/dev/null | cut -c1)" = Z ] && break
     sleep 0.1
   done
-  sleep 0.3
+  # What the executor's exit lets go (the container's processes, killed
+  # with the pid namespace, its cgroups) may go a moment after the parent.
+  leftovers() {
+    { pgrep -fx "$marker"; pgrep -f "kata-agent-monitor --container-id idle"; } | tr '\n' ' '
+    find /sys/fs/cgroup -mindepth 2 -maxdepth 4 -path "*/$cg_name/*" -type d 2>/dev/null
+  }
+  settle "" leftovers >/dev/null
   local left cgs
   left=$({ pgrep -fx "$marker"; pgrep -f "kata-agent-monitor --container-id idle"; } | tr '\n' ' ')
   cgs=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 4 -path "*/$cg_name/*" -type d 2>/dev/null)

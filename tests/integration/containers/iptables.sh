@@ -154,7 +154,7 @@ t_legacy() {
   printf '*filter\n-A INPUT -s 10.1.2.3/32 -j DROP\nCOMMIT\n' >"$work/v4.rules"
   set_rules hang false "$work/v4.rules" &
   local set_pid=$!
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 400); do # up to 20 s: ends as soon as the tool runs
     tpid=$(child_named "$executor_pid" iptables-restor) && [ -n "$tpid" ] && break
     sleep 0.05
   done

@@ -305,7 +305,13 @@ TEST(a_connected_unix_stream_gets_past_the_check)
 	int st;
 	char msg[IPC_ERROR_MSG_MAX];
 	create_with("c-good", sv[0], false, &st, msg, sizeof(msg));
-	CHECK(access(started_file, F_OK) == 0);
+	/* The stand-in monitor is started before the create fails (no
+	 * rootfs here): its touch may come after the answer. Polled, up to
+	 * 15 s. */
+	bool started = false;
+	for (int i = 0; i < 1500 && !(started = access(started_file, F_OK) == 0); i++)
+		usleep(10000);
+	CHECK(started);
 	CHECK(strstr(msg, "stream") == NULL);
 	close(sv[1]);
 }

@@ -6,53 +6,6 @@
 
 #include "utf8.h"
 
-size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len;
-	unsigned int min, cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2, cp = c & 0x1f, min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3, cp = c & 0x0f, min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4, cp = c & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-bool utf8_valid(const char *s, size_t n)
-{
-	for (size_t i = 0, l; i < n; i += l)
-		if (!(l = utf8_seq_len((const unsigned char *)s + i, n - i)))
-			return false;
-	return true;
-}
-
-void utf8_scrub(char *s)
-{
-	size_t n = strlen(s);
-	for (size_t i = 0, l; i < n; i += l)
-		if (!(l = utf8_seq_len((unsigned char *)s + i, n - i))) {
-			s[i] = '?';
-			l = 1;
-		}
-}
-
 /* The continuation bytes a sequence led by c needs, and the range of the
  * first of them (the others are 80..BF): Unicode's table 3-7 of well-formed
  * sequences, which leaves out overlong forms, surrogates and code points
@@ -95,6 +48,33 @@ static size_t lossy_step(const unsigned char *s, size_t n, bool *valid)
 	}
 	*valid = need && k == need + 1;
 	return k;
+}
+
+/* One table of well-formed sequences for both readers: a sequence is
+ * valid exactly when lossy_step says so. */
+size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	bool valid;
+	size_t k = lossy_step(s, n, &valid);
+	return valid ? k : 0;
+}
+
+bool utf8_valid(const char *s, size_t n)
+{
+	for (size_t i = 0, l; i < n; i += l)
+		if (!(l = utf8_seq_len((const unsigned char *)s + i, n - i)))
+			return false;
+	return true;
+}
+
+void utf8_scrub(char *s)
+{
+	size_t n = strlen(s);
+	for (size_t i = 0, l; i < n; i += l)
+		if (!(l = utf8_seq_len((unsigned char *)s + i, n - i))) {
+			s[i] = '?';
+			l = 1;
+		}
 }
 
 size_t utf8_lossy(const void *in, size_t n, char *out, size_t out_size)

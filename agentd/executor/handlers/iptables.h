@@ -38,7 +38,8 @@
  * a dumpable one's /proc files), and group root, which iptables-legacy
  * needs: its save reads /proc/net/ip{,6}_tables_names (0440 root:root),
  * its restore opens the xtables lock (IPT_LOCK_FILE, made group-readable
- * by the child). With every mount read-only, group root writes no file. */
+ * by the child). With every mount read-only, group root writes no regular
+ * file (device and socket nodes are not the mount's: see the doc). */
 #define IPT_UID 65533
 #define IPT_GID 0
 /* iptables' XT_LOCK_NAME: the tool runs with no environment, so no

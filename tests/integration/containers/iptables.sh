@@ -22,7 +22,7 @@
 #
 #   iptables.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 20
+plan 21
 rc=0
 suite_requires
 need_tool iptables-save iptables-restore ip6tables-save ip6tables-restore nsenter python3
@@ -54,7 +54,7 @@ in_ns() { nsenter -t "$agent_pid" -n "$@"; }
 probe=$(unshare -n sh -c 'iptables-save && ip6tables-save &&
   printf "*filter\n-A INPUT -s 10.0.0.1/32 -j DROP\nCOMMIT\n" | iptables-restore' 2>&1)
 if [ $? -ne 0 ]; then
-  skip 15 "iptables" "kernel: iptables does not work in a new network namespace: $probe"
+  skip_rest "kernel: iptables does not work in a new network namespace: $probe"
   exit 0
 fi
 
@@ -284,6 +284,8 @@ while read -r k v; do
   case \$k in Uid: | Gid: | Groups: | Cap* | NoNewPrivs: | Seccomp:) echo "\$k" \$v ;; esac
 done </proc/self/status
 echo "mntns: \$(readlink /proc/self/ns/mnt)"
+echo "devls:" \$(ls -A /dev)
+echo "runls:" \$(ls -A /run)
 while read -r _ _ _ _ mp opts _; do [ "\$mp" = / ] && echo "rootmount: \$opts"; done </proc/self/mountinfo
 exit 0
 EOF
@@ -332,6 +334,10 @@ Seccomp: 2"
   check "it cannot reach the guest's root through /proc/1/root or the executor's; its mount namespace is its own, / read-only there and read-write still for the executor" \
     "$(cat "$work/asave.rules"; grep ' / / ' /proc/"$executor_pid"/mountinfo)" eval \
     '[ -n "$procs" ] && awk '"'"'$5 == "/" { o = $6 } END { exit o !~ /^rw/ }'"'"' /proc/"$executor_pid"/mountinfo'
+  check "the guest's /dev and /run are hidden from it (device nodes, unix sockets): /dev holds null alone, /run nothing for a save and the xtables lock alone for a restore" \
+    "$(grep -E '^(devls|runls):' "$work/asave.rules" "$work/arest.rules")" eval \
+    '[ "$(grep -E "^(devls|runls):" "$work/asave.rules")" = "$(printf "devls: null\nrunls:")" ] &&
+     [ "$(grep -E "^(devls|runls):" "$work/arest.rules")" = "$(printf "devls: null\nrunls: xtables.lock")" ]'
   # The stand-in gone: the real tool, from the same paths, still works.
   nsenter -t "$agent_pid" -m umount "$nft_real"
   printf '*filter\n-A INPUT -s 10.5.5.5/32 -j DROP\nCOMMIT\n' >"$work/r4.rules"

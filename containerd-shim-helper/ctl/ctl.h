@@ -6,6 +6,7 @@
  *               pump stdio over one connection, wait, exit with the status
  *   oci_json.c  an OCI runtime-spec config.json -> the agent's grpc.Spec
  *   replay.c    replay SCENARIO: a runtime's request sequence, checked, as TAP
+ *   whole_strings.c  the answer's string fields whole in its JSON (past a NUL)
  */
 #ifndef KATA_CTL_H
 #define KATA_CTL_H
@@ -14,8 +15,11 @@
 
 #include <jansson.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 #include "err.h"
 #include "oci.pb-c.h"
+#include "pbjson.h"
 #include "ttrpc.h"
 
 enum {
@@ -45,5 +49,13 @@ int cmd_replay(const struct opts *o, int argc, char **argv);
  * renames in one table (oci_json.c); keys the agent's Spec has no field for
  * are dropped with a warning on stderr. */
 int oci_json_to_spec(json_t *config, Grpc__Spec **out, struct kerr *err);
+
+/* j, pbjson's JSON of the message of type d packed as data[0..len): each
+ * singular string field (in singular message fields too) set whole from
+ * the wire, where protobuf-c cut it at a NUL byte. 0, or -EBADMSG for
+ * wire bytes that do not parse, -EILSEQ for a string that is not UTF-8
+ * (JSON cannot carry it), err set. */
+int ctl_whole_strings(json_t *j, const ProtobufCMessageDescriptor *d, const uint8_t *data,
+		      size_t len, struct kerr *err);
 
 #endif

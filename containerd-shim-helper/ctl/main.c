@@ -134,14 +134,21 @@ int connect_agent(const struct opts *o, struct ttrpc_client **out)
 	return 0;
 }
 
+/* An answer's payload as it came (raw_answer.data malloc'd, the caller's). */
+struct raw_answer {
+	uint8_t *data;
+	size_t len;
+};
+
 /*
- * Call m with req; on success *resp holds the decoded answer. Send and
+ * Call m with req; on success *resp holds the decoded answer, and *raw (if
+ * not NULL) its wire bytes. Send and
  * receive separately (not ttrpc_client_call) so that an error status the
  * agent chose is never confused with a transport failure: they have
  * different exit codes. Prints the error itself and returns the exit code.
  */
 static int call_method(const struct opts *o, const struct rpc_method *m,
-		       const ProtobufCMessage *req, ProtobufCMessage **resp)
+		       const ProtobufCMessage *req, ProtobufCMessage **resp, struct raw_answer *raw)
 {
 	struct ttrpc_client *c = NULL;
 	struct kerr err = { 0 };
@@ -198,6 +205,11 @@ static int call_method(const struct opts *o, const struct rpc_method *m,
 		}
 	}
 	free(message);
+	if (raw && *resp) {
+		raw->data = payload;
+		raw->len = len;
+		payload = NULL;
+	}
 	free(payload);
 	return ret;
 }
@@ -262,11 +274,15 @@ static const struct rpc_method *lookup(const char *spec)
 	return rpc_catalog_find(service, slash + 1);
 }
 
-static int print_json(const ProtobufCMessage *m)
+static int print_json(const ProtobufCMessage *m, const struct raw_answer *raw)
 {
 	struct kerr err = { 0 };
 	json_t *j = pbjson_to_json(m, &err);
 
+	if (j && ctl_whole_strings(j, m->descriptor, raw->data, raw->len, &err) < 0) {
+		json_decref(j);
+		j = NULL;
+	}
 	if (!j) {
 		fprintf(stderr, "ERROR: %s: cannot show the answer as JSON: %s\n",
 			grpc_status_name(GRPC_INTERNAL), err.msg);
@@ -311,10 +327,12 @@ static int cmd_call(const struct opts *o, int argc, char **argv)
 	if (pbjson_from_string(m->input, json, &req, &err) < 0)
 		return usage_error("call: request for %s/%s: %s", m->service, m->method, err.msg);
 
-	int ret = call_method(o, m, req, &resp);
+	struct raw_answer raw = { 0 };
+	int ret = call_method(o, m, req, &resp, &raw);
 	protobuf_c_message_free_unpacked(req, NULL);
 	if (ret == 0)
-		ret = print_json(resp);
+		ret = print_json(resp, &raw);
+	free(raw.data);
 	protobuf_c_message_free_unpacked(resp, NULL);
 	return ret;
 }
@@ -326,7 +344,7 @@ static int cmd_check(const struct opts *o, int argc, char **argv)
 
 	if (argc != 1)
 		return usage_error("check: takes no arguments");
-	int ret = call_method(o, rpc_catalog_find("grpc.Health", "Check"), &req.base, &resp);
+	int ret = call_method(o, rpc_catalog_find("grpc.Health", "Check"), &req.base, &resp, NULL);
 	if (ret)
 		return ret;
 	const Grpc__HealthCheckResponse *r = (const Grpc__HealthCheckResponse *)resp;
@@ -349,7 +367,8 @@ static int cmd_version(const struct opts *o, int argc, char **argv)
 
 	if (argc != 1)
 		return usage_error("version: takes no arguments");
-	int ret = call_method(o, rpc_catalog_find("grpc.Health", "Version"), &req.base, &resp);
+	int ret = call_method(o, rpc_catalog_find("grpc.Health", "Version"), &req.base, &resp,
+			      NULL);
 	if (ret)
 		return ret;
 	const Grpc__VersionCheckResponse *r = (const Grpc__VersionCheckResponse *)resp;

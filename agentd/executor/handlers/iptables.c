@@ -12,11 +12,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -84,10 +88,85 @@ static int no_tool(enum ipt_tool t, const char *rpc, struct kerr *err)
 			       looked);
 }
 
-/* In the child: CAP_NET_ADMIN and CAP_NET_RAW only, in every set a root
- * exec draws from (the bounding set caps what execve grants uid 0). */
+/* In the child, for a restore (iptables-legacy-restore opens the lock
+ * O_RDONLY|O_CREAT and flocks it; the nft tools and the saves take none):
+ * the guest's own xtables lock, made while the tree is still writable and
+ * readable by group root, the tool's group, so the tool waits on the lock
+ * every other iptables user of the guest takes. An empty file: group
+ * root gains the right to take the lock, nothing else. On a failure the
+ * tool says what it could not open. */
+static void ipt_lock_prepare(void)
+{
+	int fd = open(IPT_LOCK_FILE, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	struct stat st;
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 && st.st_gid == 0 &&
+	    !(st.st_mode & S_IRGRP))
+		fchmod(fd, (st.st_mode & 07777) | S_IRGRP);
+	close(fd);
+}
+
+/* Where a guest keeps device nodes and unix sockets (the CDH's, the
+ * attestation agent's) that group root, the tool's group, might open or
+ * connect to: a read-only mount does not stop either. The tool has no use
+ * for them: each is an empty tmpfs in its namespace, but for the files
+ * put back below. */
+static const char *const ipt_hidden[] = { "/dev", "/run" };
+
+/* Put back into the hidden directories (the same files, bind-mounted):
+ * /dev/null, which shells and tools open for their output; for a restore
+ * the guest's xtables lock, so the tool waits on the lock every other
+ * iptables user of the guest takes. A file missing is left out (no lock
+ * file, e.g. a read-only /run: the tool says it cannot open it). */
+static const char *const ipt_kept[] = { "/dev/null", IPT_LOCK_FILE };
+
+/* In the child: a mount namespace of its own, private (nothing reaches
+ * the guest's), /dev and /run hidden, and every mount read-only. */
+static int ipt_readonly_ns(bool restore, struct kerr *err)
+{
+	enum { NKEPT = sizeof(ipt_kept) / sizeof(ipt_kept[0]) };
+	struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
+	if (unshare(CLONE_NEWNS) < 0)
+		return kerr_set(err, -errno, "unshare a mount namespace: %s", strerror(errno));
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return kerr_set(err, -errno, "make the mount namespace private: %s",
+				strerror(errno));
+	int kept[NKEPT];
+	for (size_t i = 0; i < NKEPT; i++)
+		kept[i] = i == 0 || restore ? open_tree(AT_FDCWD, ipt_kept[i],
+							OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+								AT_SYMLINK_NOFOLLOW)
+					    : -1;
+	for (size_t i = 0; i < sizeof(ipt_hidden) / sizeof(ipt_hidden[0]); i++)
+		if (mount("tmpfs", ipt_hidden[i], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  "size=16k,nr_inodes=16,mode=0755") < 0 &&
+		    errno != ENOENT)
+			return kerr_set(err, -errno, "hide %s: %s", ipt_hidden[i], strerror(errno));
+	for (size_t i = 0; i < NKEPT; i++) {
+		if (kept[i] < 0)
+			continue;
+		int f = open(ipt_kept[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			     0600);
+		if (f < 0 || close(f) < 0 ||
+		    move_mount(kept[i], "", AT_FDCWD, ipt_kept[i], MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return kerr_set(err, -errno, "put %s back: %s", ipt_kept[i],
+					strerror(errno));
+		close(kept[i]);
+	}
+	if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &a, sizeof(a)) < 0)
+		return kerr_set(err, -errno, "make every mount read-only: %s", strerror(errno));
+	if (chdir("/") < 0)
+		return kerr_set(err, -errno, "chdir /: %s", strerror(errno));
+	return 0;
+}
+
+/* In the child: uid IPT_UID, gid IPT_GID, no supplementary group, and
+ * CAP_NET_ADMIN and CAP_NET_RAW only, ambient so that execve keeps them
+ * for a uid that is not 0; the bounding set holds those two alone. */
 static int ipt_confine(struct kerr *err)
 {
+	const int keep_caps[] = { CAP_NET_ADMIN, CAP_NET_RAW };
 	const uint64_t keep = (1ull << CAP_NET_ADMIN) | (1ull << CAP_NET_RAW);
 	for (int c = 0, n = caps_count(); c < n; c++)
 		if (!(keep & (1ull << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 &&
@@ -95,15 +174,27 @@ static int ipt_confine(struct kerr *err)
 			return kerr_set(err, -errno, "PR_CAPBSET_DROP %d: %s", c, strerror(errno));
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return kerr_set(err, -errno, "clear the ambient set: %s", strerror(errno));
-	if (caps_set(&(struct caps_sets){ .effective = keep, .permitted = keep }) < 0)
+	if (setgroups(0, NULL) < 0 || setresgid(IPT_GID, IPT_GID, IPT_GID) < 0)
+		return kerr_set(err, -errno, "gid %d, no groups: %s", IPT_GID, strerror(errno));
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setresuid(IPT_UID, IPT_UID, IPT_UID) < 0 ||
+	    prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+		return kerr_set(err, -errno, "uid %d: %s", IPT_UID, strerror(errno));
+	if (caps_set(&(struct caps_sets){ .effective = keep,
+					  .permitted = keep,
+					  .inheritable = keep }) < 0)
 		return kerr_set(err, -errno, "capset: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof(keep_caps) / sizeof(keep_caps[0]); i++)
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (unsigned long)keep_caps[i], 0, 0) <
+		    0)
+			return kerr_set(err, -errno, "raise ambient %d: %s", keep_caps[i],
+					strerror(errno));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return kerr_set(err, -errno, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 	return 0;
 }
 
-static __attribute__((noreturn)) void ipt_child(const char *path, const char *name, bool restore,
-						const int fds[3])
+static __attribute__((noreturn)) void ipt_child(pid_t executor, const char *path, const char *name,
+						bool restore, const int fds[3])
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	setpgid(0, 0);
@@ -112,11 +203,17 @@ static __attribute__((noreturn)) void ipt_child(const char *path, const char *na
 	close_range(3, ~0U, 0);
 	loop_signals_unblock();
 	signal(SIGPIPE, SIG_DFL); /* the executor ignores it; exec would keep that */
+	if (restore)
+		ipt_lock_prepare();
 	struct kerr e = { 0 };
-	if (ipt_confine(&e) < 0) {
+	if (ipt_readonly_ns(restore, &e) < 0 || ipt_confine(&e) < 0) {
 		dprintf(2, "%s: %s\n", name, e.msg);
 		_exit(126);
 	}
+	/* the uid change cleared it: again, then whether the executor is
+	 * still there to have sent it */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != executor)
+		_exit(126);
 	char *argv[] = { (char *)name, restore ? "--wait" : NULL, IPT_RESTORE_WAIT_S, NULL };
 	char *envp[] = { NULL };
 	execve(path, argv, envp);
@@ -370,9 +467,9 @@ static int spawn(struct ipt_run *r, const char *path, bool restore, struct kerr 
 		close_pipes(p, 1);
 		return rc;
 	}
-	pid_t pid = fork();
+	pid_t self = getpid(), pid = fork();
 	if (pid == 0)
-		ipt_child(path, r->name, restore, (int[3]){ p[0][0], p[1][0], p[2][0] });
+		ipt_child(self, path, r->name, restore, (int[3]){ p[0][0], p[1][0], p[2][0] });
 	int e = errno;
 	close_pipes(p, 0);
 	if (pid > 0)

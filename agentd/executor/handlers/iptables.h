@@ -5,11 +5,13 @@
  * confined child of the executor, asynchronously in its loop.
  *
  * The child (upstream rpc.rs get_ip_tables / set_ip_tables run the same
- * tools in the agent's network namespace, the guest's) is a fork of the
- * executor that keeps its seccomp filter, its network namespace and uid 0
- * and gives up everything else before it execs: every capability but
- * CAP_NET_ADMIN and CAP_NET_RAW (bounding, permitted, effective; ambient
- * and inheritable empty), every fd but the three pipes on 0-2, every
+ * tools in the agent's network namespace, the guest's, as root) is a fork
+ * of the executor that keeps its seccomp filter and its network namespace
+ * and gives up everything else before it execs: a mount namespace of its
+ * own (private) where every mount is read-only; uid IPT_UID, gid IPT_GID,
+ * no supplementary group; CAP_NET_ADMIN and CAP_NET_RAW only (bounding,
+ * permitted, effective, inheritable and ambient: execve keeps them for a
+ * uid that is not 0), every fd but the three pipes on 0-2, every
  * environment variable; no_new_privs, its own process group, and it dies
  * with the executor. The binary is one of fixed paths (IPT_DIRS), never a
  * name from the request; a path found is kept for the executor's life.
@@ -30,6 +32,19 @@
 #include "executor.h"
 
 #define IPT_DIRS "/usr/sbin", "/sbin"
+/* The tool's ids (doc/security.md "The iptables tool"): a uid no other
+ * process of the agent runs as (the front-end, monitors, policy process
+ * and pid-namespace holder are 65534: the tool could signal them, or read
+ * a dumpable one's /proc files), and group root, which iptables-legacy
+ * needs: its save reads /proc/net/ip{,6}_tables_names (0440 root:root),
+ * its restore opens the xtables lock (IPT_LOCK_FILE, made group-readable
+ * by the child). With every mount read-only, group root writes no regular
+ * file (device and socket nodes are not the mount's: see the doc). */
+#define IPT_UID 65533
+#define IPT_GID 0
+/* iptables' XT_LOCK_NAME: the tool runs with no environment, so no
+ * XTABLES_LOCKFILE */
+#define IPT_LOCK_FILE "/run/xtables.lock"
 /* upstream IPTABLES_RESTORE_WAIT_SEC: iptables-restore --wait 5 */
 #define IPT_RESTORE_WAIT_S "5"
 /* The restore's --wait, plus the time a 4 MiB rule set takes (4 s measured

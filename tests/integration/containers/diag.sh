@@ -19,7 +19,7 @@
 #
 #   diag.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 25
+plan 26
 suite_requires
 
 cdir= # the shared dir's shared/containers, where CopyFile writes
@@ -109,8 +109,7 @@ t_runtime_shaped() {
       cmp -s "$work/big.data" <(head -c 4096 "$(rfile big)") && [ "$(stat -c %s "$(rfile big)")" = 1048576 ]'
 
   # 5. Invalid UTF-8: each invalid subpart one U+FFFD (from_utf8_lossy), so
-  # the response decodes in the runtime. (A NUL byte is kept too, which
-  # kata-agent-ctl cannot show: frontend_containers_test checks the bytes.)
+  # the response decodes in the runtime. (A NUL byte is kept: 5b.)
   copy_log utf
   term_container utf "$(rfile utf)" \
     'printf "ok \377\376 \300\257 \355\240\200 \342\202 end" >/dev/termination-log'
@@ -119,6 +118,18 @@ t_runtime_shaped() {
   printf "ok $r$r $r$r $r$r$r $r end" >"$work/utf.want"
   check "invalid UTF-8 (0xff, overlong, surrogate, truncated): replaced, the rest kept" \
     "$(show utf.out utf.err utf.data)" eval '[ $rc -eq 0 ] && cmp -s "$work/utf.data" "$work/utf.want"'
+
+  # 5b. NUL bytes: kept, as upstream's String keeps them, and shown whole by
+  # kata-agent-ctl ("\u0000" in its JSON; protobuf-c's C string would end
+  # at the first).
+  copy_log nul
+  term_container nul "$(rfile nul)" \
+    'printf "first\000second\000\000third \342\202\254\000" >/dev/termination-log'
+  diag_req nul nul
+  printf 'first\000second\000\000third \342\202\254\000' >"$work/nul.want"
+  check "NUL bytes in the termination log: the whole log comes back, each NUL kept (\\u0000 in kata-agent-ctl's JSON)" \
+    "$(show nul.out nul.err nul.data)" eval \
+    '[ $rc -eq 0 ] && cmp -s "$work/nul.data" "$work/nul.want" && grep -qF "first\\u0000second" "$work/nul.out"'
 
   # 6-9. Errors, with the statuses of doc/protocol.md.
   diag_req nocid no-such-container

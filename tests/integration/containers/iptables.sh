@@ -12,10 +12,17 @@
 # in its private mount namespace) and a private xtables lock, which the
 # test holds: the restore then waits on it (the nft tools take no lock),
 # which is where its process is looked at and where it is made to hang.
+# The lock is made 0600, as iptables makes it: the tool (uid 65533, group
+# root) can take it only because the child made it group-readable.
+#
+# The third agent's tool is a stand-in shell script (bind-mounted over the
+# guest's multi-call binary), the attack: what a hostile rule set that
+# exploits iptables-restore could do as the tool (doc/security.md "The
+# iptables tool").
 #
 #   iptables.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 15
+plan 21
 rc=0
 suite_requires
 need_tool iptables-save iptables-restore ip6tables-save ip6tables-restore nsenter python3
@@ -47,7 +54,7 @@ in_ns() { nsenter -t "$agent_pid" -n "$@"; }
 probe=$(unshare -n sh -c 'iptables-save && ip6tables-save &&
   printf "*filter\n-A INPUT -s 10.0.0.1/32 -j DROP\nCOMMIT\n" | iptables-restore' 2>&1)
 if [ $? -ne 0 ]; then
-  skip 15 "iptables" "kernel: iptables does not work in a new network namespace: $probe"
+  skip_rest "kernel: iptables does not work in a new network namespace: $probe"
   exit 0
 fi
 
@@ -138,11 +145,11 @@ t_legacy() {
   local legacy nft_real
   legacy=$(command -v xtables-legacy-multi) nft_real=$(readlink -f "$(command -v iptables-restore)")
   if [ -z "$legacy" ] || ! unshare -n iptables-legacy-save >/dev/null 2>&1; then
-    skip 6 "iptables-legacy: the tool waiting on the xtables lock" "kernel: no legacy iptables tables"
+    skip 7 "iptables-legacy: the tool waiting on the xtables lock" "kernel: no legacy iptables tables"
     return
   fi
   mkdir -p "$top/legacy"
-  : >"$top/legacy/xtables.lock"
+  install -m 0600 /dev/null "$top/legacy/xtables.lock" # as iptables makes it
   [ -e /run/xtables.lock ] || : >/run/xtables.lock
   agent_netns=1 agent_prep="mount --bind $legacy $nft_real && mount --bind $top/legacy/xtables.lock /run/xtables.lock" \
     agent_start legacy || return
@@ -169,17 +176,15 @@ t_legacy() {
     *) [[ $(readlink "$f") == */xtables.lock ]] || bad+=" ${f##*/}" ;;
     esac
   done
-  check "the tool: uid 0, CapEff/CapPrm/CapBnd exactly NET_ADMIN|NET_RAW, no ambient, no_new_privs, the executor's filter, only its stdio pipes (and its own lock file), the agent's network namespace" \
-    "$(echo "$st" | grep -E 'Uid|Cap|NoNewPrivs|Seccomp:'; echo "fds: ${fds[*]}")" eval \
-    '[ -n "$tpid" ] && echo "$st" | grep -q "^Uid:[[:space:]]*0[[:space:]]0[[:space:]]0[[:space:]]0" &&
-     echo "$st" | grep -q "^CapEff:[[:space:]]*0000000000003000" &&
-     echo "$st" | grep -q "^CapPrm:[[:space:]]*0000000000003000" &&
-     echo "$st" | grep -q "^CapBnd:[[:space:]]*0000000000003000" &&
-     echo "$st" | grep -q "^CapInh:[[:space:]]*0000000000000000" &&
-     echo "$st" | grep -q "^CapAmb:[[:space:]]*0000000000000000" &&
+  check "the tool: uid 65533, gid 0, no groups, CapEff/CapPrm/CapInh/CapAmb/CapBnd exactly NET_ADMIN|NET_RAW, no_new_privs, the executor's filter, only its stdio pipes (and the lock file), the agent's network namespace, a mount namespace of its own" \
+    "$(echo "$st" | grep -E 'Uid|Gid|Groups|Cap|NoNewPrivs|Seccomp:'; echo "fds: ${fds[*]}")" eval \
+    '[ -n "$tpid" ] && echo "$st" | grep -q "^Uid:[[:space:]]*65533[[:space:]]65533[[:space:]]65533[[:space:]]65533$" &&
+     echo "$st" | grep -q "^Gid:[[:space:]]*0[[:space:]]0[[:space:]]0[[:space:]]0$" &&
+     echo "$st" | grep -q "^Groups:[[:space:]]*$" && [ "$(echo "$st" | grep -c "^Cap...:[[:space:]]*0000000000003000$")" -eq 5 ] &&
      echo "$st" | grep -q "^NoNewPrivs:[[:space:]]*1" && echo "$st" | grep -q "^Seccomp:[[:space:]]*2" &&
      [ -z "$bad" ] && [ ${#fds[@]} -ge 3 ] &&
-     [ "$(readlink /proc/$tpid/ns/net)" = "$(readlink /proc/$executor_pid/ns/net)" ]'
+     [ "$(readlink /proc/$tpid/ns/net)" = "$(readlink /proc/$executor_pid/ns/net)" ] &&
+     [ "$(readlink /proc/$tpid/ns/mnt)" != "$(readlink /proc/$executor_pid/ns/mnt)" ]'
   get_rules during false
   local g=$rc
   call routes ListRoutes '{}'
@@ -223,6 +228,18 @@ t_legacy() {
     "left:$left; fds: $fds_before -> $(ls /proc/"$executor_pid"/fd | wc -l)" eval \
     '[ -z "$left" ] && [ "$(ls /proc/"$executor_pid"/fd | wc -l)" -eq "$fds_before" ]'
   exec 9>&-
+  # The lock free: the legacy tools apply and read rules, the restore on
+  # the guest's own lock (0600 as iptables makes it: the child made it
+  # readable by group root, the tool's group).
+  printf '*filter\n-A INPUT -s 10.7.7.7/32 -j DROP\nCOMMIT\n' >"$work/l4.rules"
+  set_rules lset false "$work/l4.rules"
+  local ls=$rc
+  get_rules lget false
+  check "iptables-legacy confined: SetIPTables applies on the guest's lock (0600, now 0640 root:root), GetIPTables reads it back" \
+    "$(diag lset; diag lget; stat -c '%a %U:%G' "$top/legacy/xtables.lock")" eval \
+    '[ $ls -eq 0 ] && [ $rc -eq 0 ] && grep -q "^-A INPUT -s 10.7.7.7/32 -j DROP" "$work/lget.rules" &&
+     in_ns iptables-legacy-save | grep -q 10.7.7.7 &&
+     [ "$(stat -c "%a %u:%g" "$top/legacy/xtables.lock")" = "640 0:0" ]'
   # No tool in the guest: the multi-call binary hidden (ip6tables-save was
   # never looked for, so never kept).
   nsenter -t "$agent_pid" -m mount --bind /dev/null "$nft_real"
@@ -232,5 +249,108 @@ t_legacy() {
   agent_stop
 }
 
+# The third agent: a stand-in for the tool (bind-mounted over the guest's
+# multi-call binary in the agent's mount namespace), run as the tool is, as
+# a parser bug in iptables-restore exploited by a hostile rule set would
+# run: it tries to write root's files, to create files under /run and
+# /tmp, to reach the guest's root through /proc, and reports its own ids
+# and capabilities on stdout, which comes back as the answer's data.
+t_attack() {
+  local nft_real a="$top/attack" name="kata-ipt-attack-$$" env_bin agent_bin
+  nft_real=$(readlink -f "$(command -v iptables-restore)") env_bin=$(command -v env)
+  agent_bin=$(readlink -f "$agent")
+  mkdir -p "$a"
+  printf 'root file\n' >"$a/root0644" && chmod 0644 "$a/root0644"
+  printf 'world file\n' >"$a/world0666" && chmod 0666 "$a/world0666"
+  cat >"$a/standin" <<EOF
+#!/bin/sh
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+try() { # try WHAT PATH: open PATH to append (nothing is written)
+  if err=\$( { : >>"\$2"; } 2>&1); then echo "\$1: opened"; else echo "\$1: \${err##*: }"; fi
+}
+look() { # look WHAT DIR: list DIR
+  if err=\$(ls "\$2" 2>&1 >/dev/null); then echo "\$1: opened"; else echo "\$1: \${err##*: }"; fi
+}
+echo "run as: \$0 \$*"
+try root0644 "$a/root0644"
+try world0666 "$a/world0666"
+try agent "$agent_bin"
+try usrbin "$env_bin"
+try run "/run/$name"
+try tmp "/tmp/$name"
+look proc1root /proc/1/root/
+look executorroot "/proc/\$PPID/root/"
+while read -r k v; do
+  case \$k in Uid: | Gid: | Groups: | Cap* | NoNewPrivs: | Seccomp:) echo "\$k" \$v ;; esac
+done </proc/self/status
+echo "mntns: \$(readlink /proc/self/ns/mnt)"
+echo "devls:" \$(ls -A /dev)
+echo "runls:" \$(ls -A /run)
+while read -r _ _ _ _ mp opts _; do [ "\$mp" = / ] && echo "rootmount: \$opts"; done </proc/self/mountinfo
+exit 0
+EOF
+  chmod 0755 "$a/standin"
+  agent_netns=1 agent_prep="mount --bind $a/standin $nft_real" agent_start attack || return
+  local want="Uid: 65533 65533 65533 65533
+Gid: 0 0 0 0
+Groups:
+CapInh: 0000000000003000
+CapPrm: 0000000000003000
+CapEff: 0000000000003000
+CapBnd: 0000000000003000
+CapAmb: 0000000000003000
+NoNewPrivs: 1
+Seccomp: 2"
+  get_rules asave false
+  local gs=$rc
+  printf '*filter\nCOMMIT\n' >"$work/any.rules"
+  set_rules arest false "$work/any.rules"
+  local rs=$rc
+  jq -r '.data // empty' "$work/arest.out" 2>/dev/null | base64 -d >"$work/arest.rules"
+  local f ids=ok writes=ok procs=ok
+  for f in asave arest; do
+    [ "$(grep -E '^(Uid|Gid|Groups|Cap...|NoNewPrivs|Seccomp):' "$work/$f.rules")" = "$want" ] || ids=
+    grep -qE '^root0644: (Permission denied|Read-only file system)$' "$work/$f.rules" &&
+      grep -qE '^agent: (Permission denied|Read-only file system)$' "$work/$f.rules" &&
+      grep -qE '^usrbin: (Permission denied|Read-only file system)$' "$work/$f.rules" &&
+      grep -q '^world0666: Read-only file system$' "$work/$f.rules" &&
+      grep -q '^run: Read-only file system$' "$work/$f.rules" &&
+      grep -q '^tmp: Read-only file system$' "$work/$f.rules" || writes=
+    grep -q '^proc1root: Permission denied$' "$work/$f.rules" &&
+      grep -q '^executorroot: Permission denied$' "$work/$f.rules" &&
+      grep -q '^rootmount: ro' "$work/$f.rules" && ! grep -q '^rootmount: rw' "$work/$f.rules" &&
+      ! grep -qF "mntns: $(readlink /proc/"$executor_pid"/ns/mnt)" "$work/$f.rules" || procs=
+  done
+  check "stand-in tool (as iptables-save and iptables-restore): uid 65533, gid 0, no groups, CapInh/CapPrm/CapEff/CapBnd/CapAmb exactly NET_ADMIN|NET_RAW, no_new_privs, the executor's filter" \
+    "$(diag asave; diag arest)" eval '[ $gs -eq 0 ] && [ $rs -eq 0 ] && [ -n "$ids" ]'
+  local made=
+  for f in "/run/$name" "/tmp/$name"; do
+    [ -e "$f" ] && made+=" $f" && rm -f "$f"
+  done
+  check "its writes fail: root's 0644 file, the agent's binary and $env_bin (EACCES or EROFS), a world-writable file, new files under /run and /tmp (EROFS); nothing changed or made" \
+    "$(cat "$work/asave.rules" "$work/arest.rules"; echo "made:$made")" eval \
+    '[ -n "$writes" ] && [ -z "$made" ] && [ "$(cat "$a/root0644")" = "root file" ] &&
+     [ "$(cat "$a/world0666")" = "world file" ]'
+  check "it cannot reach the guest's root through /proc/1/root or the executor's; its mount namespace is its own, / read-only there and read-write still for the executor" \
+    "$(cat "$work/asave.rules"; grep ' / / ' /proc/"$executor_pid"/mountinfo)" eval \
+    '[ -n "$procs" ] && awk '"'"'$5 == "/" { o = $6 } END { exit o !~ /^rw/ }'"'"' /proc/"$executor_pid"/mountinfo'
+  check "the guest's /dev and /run are hidden from it (device nodes, unix sockets): /dev holds null alone, /run nothing for a save and the xtables lock alone for a restore" \
+    "$(grep -E '^(devls|runls):' "$work/asave.rules" "$work/arest.rules")" eval \
+    '[ "$(grep -E "^(devls|runls):" "$work/asave.rules")" = "$(printf "devls: null\nrunls:")" ] &&
+     [ "$(grep -E "^(devls|runls):" "$work/arest.rules")" = "$(printf "devls: null\nrunls: xtables.lock")" ]'
+  # The stand-in gone: the real tool, from the same paths, still works.
+  nsenter -t "$agent_pid" -m umount "$nft_real"
+  printf '*filter\n-A INPUT -s 10.5.5.5/32 -j DROP\nCOMMIT\n' >"$work/r4.rules"
+  set_rules rset false "$work/r4.rules"
+  local s=$rc
+  get_rules rget false
+  check "afterwards the real tool applies and reads rules: SetIPTables, then GetIPTables has the rule" \
+    "$(diag rset; diag rget)" eval \
+    '[ $s -eq 0 ] && [ $rc -eq 0 ] && grep -q "^-A INPUT -s 10.5.5.5/32 -j DROP" "$work/rget.rules" &&
+     in_ns iptables-save | grep -q 10.5.5.5'
+  agent_stop
+}
+
 t_plain
 t_legacy
+t_attack

@@ -16,7 +16,7 @@
 #   coco.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 #   (environment: tests/guestcomp/lib.sh, and MAKE_OCI_IMAGE)
 . "$(dirname "$0")/lib.sh" "$@"
-plan 70
+plan 71
 gc_requires
 if [ -z "${TEST_CDH:-}" ] || [ -z "${MAKE_OCI_IMAGE:-}" ]; then
   skip 70 "the confidential guest" "TEST_CDH or MAKE_OCI_IMAGE not set"
@@ -884,32 +884,41 @@ plain_fs_storage() { # plain_fs_storage SOURCE MOUNT-POINT [DRIVER] [FSTYPE]
 }
 t_mkfs() {
   if ! command -v mkfs.ext4 >/dev/null || ! command -v dumpe2fs >/dev/null; then
-    skip 10 "create_filesystem" "no mkfs.ext4 or dumpe2fs (e2fsprogs)"
+    skip 11 "create_filesystem" "no mkfs.ext4 or dumpe2fs (e2fsprogs)"
     return 0
   fi
   if ! fake_disk || ! fake_attack_disks; then
     fake_disks_free
-    skip 10 "create_filesystem" "no loop device (losetup) or no mount of one"
+    skip 11 "create_filesystem" "no loop device (losetup) or no mount of one"
     return 0
   fi
   # A fresh disk for a mkfs that is cancelled, then run again.
   if ! truncate -s 4M "$top/slow.img" || ! loopslow=$(losetup -f --show "$top/slow.img" 2>/dev/null); then
     fake_disks_free
-    skip 10 "create_filesystem" "no loop device (losetup)"
+    skip 11 "create_filesystem" "no loop device (losetup)"
     return 0
   fi
   fake_disk_add vdslow "$(rdev_of "$loopslow")"
   # mkfs.ext4 as the worker runs it: a wrapper recording its arguments,
-  # namespaces and privileges, then the real mke2fs; while $top/mkfs.slow
-  # exists, a mkfs that never ends instead (a process holding the disk's
-  # fd, in mkfs's place: "sleep 37").
+  # namespaces and privileges, and what it can reach as a mke2fs a hostile
+  # disk took over would (root's 0644 file, /dev and /run), then the real
+  # mke2fs; while $top/mkfs.slow exists, a mkfs that never ends instead (a
+  # process holding the disk's fd, in mkfs's place: "sleep 37"). Its
+  # mounts are read-only: the record goes through a FIFO (a special file,
+  # as a device node or a socket, is writable on them: hence /dev and /run
+  # hidden) to a reader that holds both ends (no EOF between runs).
   cp /usr/sbin/mke2fs "$top/mke2fs.real"
-  printf '#!/bin/sh\n{ echo "args $*"; echo "net $(readlink /proc/self/ns/net)"; echo "mnt $(readlink /proc/self/ns/mnt)"; grep -E "^(CapPrm|CapEff|NoNewPrivs):" /proc/self/status; } >>%s\n[ -e %s ] && exec sleep 37\nexec %s -t ext4 "$@"\n' \
-    "$top/mkfs.rec" "$top/mkfs.slow" "$top/mke2fs.real" >"$top/mkfs-wrap"
+  printf 'root file\n' >"$top/mkfs-root0644" && chmod 0644 "$top/mkfs-root0644"
+  printf '#!/bin/sh\n{ echo "args $*"; echo "net $(readlink /proc/self/ns/net)"; echo "mnt $(readlink /proc/self/ns/mnt)"; grep -E "^(CapPrm|CapEff|NoNewPrivs):" /proc/self/status; if err=$( { : >>%s; } 2>&1); then echo "rootfile: opened"; else echo "rootfile: ${err##*: }"; fi; echo "devls:" $(ls -A /dev); echo "runls:" $(ls -A /run); } >>%s\n[ -e %s ] && exec sleep 37\nexec %s -t ext4 "$@"\n' \
+    "$top/mkfs-root0644" "$top/mkfs.fifo" "$top/mkfs.slow" "$top/mke2fs.real" >"$top/mkfs-wrap"
   chmod 0755 "$top/mkfs-wrap"
-  rm -f "$top/mkfs.rec"
+  rm -f "$top/mkfs.rec" "$top/mkfs.fifo"
+  mkfifo "$top/mkfs.fifo" && : >"$top/mkfs.rec"
+  mkfs_runs() { grep -c "^args" "$top/mkfs.rec"; }
   echo "mount --bind $top/mkfs-wrap /usr/sbin/mke2fs" >>"$top/ns-setup.sh"
   coco_start_disks mkfs "" || return 1
+  (exec 7<>"$top/mkfs.fifo" && exec cat <&7 >>"$top/mkfs.rec" 2>/dev/null) &
+  local recpid=$!
   pids
   local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA=
   secure_req m1 "$mp" '["sh", "-c", "grep \" /data \" /proc/self/mountinfo; echo kept >/data/f && cat /data/f; exec sleep 1000"]' \
@@ -920,6 +929,7 @@ t_mkfs() {
   check "create_filesystem alone: mkfs.ext4 on the announced disk, then mounted; the container writes to the new ext4" \
     "rc $rc: $(cat "$work/m1.out" "$work/m1.stdout"; grep -a -e ERRO -e WARN "$work/agent.log" | tail -n 5)" eval \
     '[ $rc -eq 0 ] && grep -q " /data .* ext4 " "$work/m1.stdout" && grep -qx kept "$work/m1.stdout"'
+  until_true 10 grep -q "^runls:" "$top/mkfs.rec"
   check "mkfs.ext4 ran with upstream's options on the disk's fd, in its own mount and network namespaces, with no capability and no_new_privs" \
     "$(cat "$top/mkfs.rec"; echo "executor: $(readlink "/proc/$executor_pid/ns/net") $(readlink "/proc/$executor_pid/ns/mnt")")" eval \
     'grep -qx "args -F -O ^has_journal -m 0 -i 163840 -I 128 /proc/self/fd/3" "$top/mkfs.rec" &&
@@ -927,6 +937,10 @@ t_mkfs() {
      ! grep -qx "mnt $(readlink "/proc/$executor_pid/ns/mnt")" "$top/mkfs.rec" &&
      grep -q "^CapPrm:.*0000000000000000" "$top/mkfs.rec" && grep -q "^CapEff:.*0000000000000000" "$top/mkfs.rec" &&
      grep -q "^NoNewPrivs:.*1" "$top/mkfs.rec"'
+  check "mkfs.ext4 (parsing a disk the host controls) cannot write root's 0644 file (every mount read-only) nor reach a guest device node or socket: /dev holds null and the disk alone, /run nothing" \
+    "$(cat "$top/mkfs.rec")" eval \
+    'grep -qx "rootfile: Read-only file system" "$top/mkfs.rec" && [ "$(cat "$top/mkfs-root0644")" = "root file" ] &&
+     grep -qx "devls: null vdcoco" "$top/mkfs.rec" && grep -qx "runls:" "$top/mkfs.rec"'
   dumpe2fs -h "$loopdev" >"$work/dumpe2fs.out" 2>&1
   check "the disk holds an ext4 as upstream's options make it (no journal, 128-byte inodes, no reserved blocks)" \
     "$(grep -E "features|Inode size|Reserved block count" "$work/dumpe2fs.out")" eval \
@@ -937,14 +951,15 @@ t_mkfs() {
   rc=$?
   read_all m2 m2 1 >"$work/m2.stdout"
   check "a second container with the same emptyDir: not formatted again, it sees the first one's file" \
-    "rc $rc: $(cat "$work/m2.out" "$work/m2.stdout"; grep -c "^args" "$top/mkfs.rec")" eval \
-    '[ $rc -eq 0 ] && grep -qx kept "$work/m2.stdout" && [ "$(grep -c "^args" "$top/mkfs.rec")" = 1 ]'
+    "rc $rc: $(cat "$work/m2.out" "$work/m2.stdout"; mkfs_runs)" eval \
+    '[ $rc -eq 0 ] && grep -qx kept "$work/m2.stdout" && [ "$(mkfs_runs)" = 1 ]'
 
   secure_req m3 "$sp/MDEvMDE=" '["true"]' "$(plain_fs_storage /dev/vdsmall "$sp/MDEvMDE=")"
   local fds
   fds=$(ls "/proc/$executor_pid/fd" | wc -l)
   create m3
   rc=$?
+  until_true 10 eval '[ "$(mkfs_runs)" = 2 ]'
   check "a failing mkfs (a 16 KiB disk): CreateContainer fails with upstream's message (status, stdout, stderr); no mount point, worker or container left" \
     "rc $rc: $(cat "$work/m3.out"; echo "workers $(workers) fds $fds -> $(ls "/proc/$executor_pid/fd" | wc -l)")" eval \
     '[ $rc -ne 0 ] && grep -q "mkfs.ext4 failed for /dev/vdsmall: status=exit status: 1, stdout=" "$work/m3.out" &&
@@ -969,14 +984,14 @@ t_mkfs() {
     create "ma$n" && bad="$bad ma$n($a)"
   done
   check "attacks refused, nothing formatted: create_filesystem on local and bind storages, a blk source naming a /dev path, a mounted disk announced as a virtio-mmio disk" \
-    "accepted:$bad $(cat "$work"/ma*.out; grep -c "^args" "$top/mkfs.rec")" eval \
+    "accepted:$bad $(cat "$work"/ma*.out; mkfs_runs)" eval \
     '[ -z "$bad" ] && grep -q "create_filesystem applies to blk, mmioblk and scsi storages only, not \\\"local\\\"" "$work/ma1.out" &&
      grep -q "not \\\"bind\\\"" "$work/ma2.out" && grep -q PERMISSION_DENIED "$work/ma3.out" &&
-     grep -q "is in use (mounted" "$work/ma4.out" && [ "$(grep -c "^args" "$top/mkfs.rec")" = 2 ] &&
+     grep -q "is in use (mounted" "$work/ma4.out" && [ "$(mkfs_runs)" = 2 ] &&
      grep -qx keep "$top/busy-mnt/marker" && head -c 4096 "$loopsmall" | sha256sum | cmp -s - "$work/small.sum"'
   if [ "$root_opens" = yes ]; then
     check "the guest's root filesystem's disk announced as a virtio-mmio disk with create_filesystem: refused, not formatted" \
-      "$(cat "$work/ma5.out")" eval 'grep -q "holds the guest.s root filesystem" "$work/ma5.out" && [ "$(grep -c "^args" "$top/mkfs.rec")" = 2 ]'
+      "$(cat "$work/ma5.out")" eval 'grep -q "holds the guest.s root filesystem" "$work/ma5.out" && [ "$(mkfs_runs)" = 2 ]'
   else
     skip 1 "the root filesystem's disk with create_filesystem" "this machine forbids opening its root disk (the probe refuses it first: $(grep -o "open /dev/vdroot: .*" "$work/ma5.out"))"
   fi
@@ -1009,6 +1024,8 @@ t_mkfs() {
     '[ $rc -eq 0 ] && grep -q " /data .* ext4 " "$work/m5.stdout" && grep -qx fresh "$work/m5.stdout"'
   remove m5
   agent_stop
+  kill "$recpid" 2>/dev/null
+  wait "$recpid" 2>/dev/null
   fake_disks_free
 }
 

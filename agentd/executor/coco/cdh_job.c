@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/epoll.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -24,6 +23,7 @@
 #include "executor.h"
 #include "grpc_status.h"
 #include "loop.h"
+#include "worker_ns.h"
 
 /* What the worker writes: one message, below PIPE_BUF, so it is atomic. */
 struct cdh_job_result {
@@ -136,23 +136,30 @@ int cdh_job_confine(struct kerr *err)
 	return 0;
 }
 
+/* What a worker with a mount namespace of its own (mkfs.ext4, on a device
+ * the host controls) sees of the guest: every mount read-only, /dev and
+ * /run empty but for /dev/null and the one device node it works on
+ * (worker_ns.h). It stays uid 0 (the node is reopened through
+ * /proc/self/fd): uid 0 without a capability still owns root's files,
+ * which the read-only mounts keep it from writing, and root's device nodes
+ * and sockets, which it cannot reach but for its own device. */
+static const char *const job_hidden[] = { "/dev", "/run" };
+
 /* Namespaces of its own (ns: CLONE_NEWNS, CLONE_NEWNET), taken while the
- * worker still has CAP_SYS_ADMIN; a new mount namespace is made private
- * so that nothing mounted in it reaches the guest's. */
-static int unshare_private(int ns, struct kerr *err)
+ * worker still has CAP_SYS_ADMIN; a new mount namespace is private, so
+ * that nothing mounted in it reaches the guest's, and read-only. */
+static int unshare_private(int ns, const char *node, struct kerr *err)
 {
-	if (!ns)
-		return 0;
-	if (unshare(ns) < 0)
-		return kerr_set(err, -errno, "unshare 0x%x: %s", (unsigned)ns, strerror(errno));
-	if ((ns & CLONE_NEWNS) && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return kerr_set(err, -errno, "make the mount namespace private: %s",
-				strerror(errno));
+	const char *kept[] = { "/dev/null", node };
+	if ((ns & CLONE_NEWNET) && unshare(CLONE_NEWNET) < 0)
+		return kerr_set(err, -errno, "unshare a network namespace: %s", strerror(errno));
+	if (ns & CLONE_NEWNS)
+		return worker_ns_readonly(job_hidden, 2, kept, node ? 2 : 1, err);
 	return 0;
 }
 
-static __attribute__((noreturn)) void worker_main(pid_t parent, int wfd, int ns, cdh_job_fn fn,
-						  void *arg)
+static __attribute__((noreturn)) void worker_main(pid_t parent, int wfd, int ns, const char *node,
+						  cdh_job_fn fn, void *arg)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
@@ -163,7 +170,7 @@ static __attribute__((noreturn)) void worker_main(pid_t parent, int wfd, int ns,
 	loop_signals_unblock();
 	struct kerr e = { 0 };
 	struct cdh_job_result res = { 0 };
-	int r = unshare_private(ns, &e);
+	int r = unshare_private(ns, node, &e);
 	if (r == 0)
 		r = cdh_job_confine(&e);
 	if (r == 0)
@@ -181,12 +188,12 @@ static __attribute__((noreturn)) void worker_main(pid_t parent, int wfd, int ns,
 int cdh_job_start(struct executor *x, const char *what, uint64_t timeout_ms, cdh_job_fn fn,
 		  void *arg, cdh_job_done done, void *data, struct cdh_job **out, struct kerr *err)
 {
-	return cdh_job_start_ns(x, what, timeout_ms, 0, fn, arg, done, data, out, err);
+	return cdh_job_start_ns(x, what, timeout_ms, 0, NULL, fn, arg, done, data, out, err);
 }
 
 int cdh_job_start_ns(struct executor *x, const char *what, uint64_t timeout_ms, int ns,
-		     cdh_job_fn fn, void *arg, cdh_job_done done, void *data, struct cdh_job **out,
-		     struct kerr *err)
+		     const char *node, cdh_job_fn fn, void *arg, cdh_job_done done, void *data,
+		     struct cdh_job **out, struct kerr *err)
 {
 	struct cdh_job *j = calloc(1, sizeof(*j));
 	if (!j)
@@ -212,7 +219,7 @@ int cdh_job_start_ns(struct executor *x, const char *what, uint64_t timeout_ms, 
 		return kerr_set(err, -e, "%s: fork the CDH worker: %s", what, strerror(e));
 	}
 	if (pid == 0)
-		worker_main(self, p[1], ns, fn, arg);
+		worker_main(self, p[1], ns, node, fn, arg);
 	close(p[1]);
 	j->pid = pid;
 	j->next = jobs;

@@ -17,7 +17,8 @@
  *
  * The same worker runs other work that must stay out of the loop and be
  * confined (storage.h's mkfs): cdh_job_start_ns() first gives it
- * namespaces of its own (a private mount namespace, no network).
+ * namespaces of its own (a private, read-only mount namespace with /dev
+ * and /run hidden: worker_ns.h; no network).
  *
  * Offers: cdh_job_start(), cdh_job_start_ns(), cdh_job_cancel(),
  *         cdh_job_reaped().
@@ -50,10 +51,11 @@ int cdh_job_start(struct executor *x, const char *what, uint64_t timeout_ms, cdh
 
 /* cdh_job_start with the worker in new namespaces (ns: CLONE_NEWNS,
  * CLONE_NEWNET; unshared before its capabilities are dropped; the mount
- * namespace made private). */
+ * namespace private and read-only, /dev and /run hidden but for /dev/null
+ * and node, a device node directly in /dev, or NULL: worker_ns.h). */
 int cdh_job_start_ns(struct executor *x, const char *what, uint64_t timeout_ms, int ns,
-		     cdh_job_fn fn, void *arg, cdh_job_done done, void *data, struct cdh_job **out,
-		     struct kerr *err);
+		     const char *node, cdh_job_fn fn, void *arg, cdh_job_done done, void *data,
+		     struct cdh_job **out, struct kerr *err);
 
 /* SIGKILL the worker; done is never called. NULL is allowed. */
 void cdh_job_cancel(struct cdh_job *j);

@@ -307,8 +307,14 @@ static int job_start(struct secure_job *j, struct kerr *err)
 	if (j->kind == SJ_MKFS) {
 		log_info("creating ext4 filesystem on /dev/%s for %s", j->dev.devname,
 			 j->s->mount_point);
+		/* the worker sees this one node of the guest's /dev */
+		char node[sizeof("/dev/") + sizeof(j->dev.devname)];
+		bool in_dev = strcmp(storage_dev_env->dev, "/dev") == 0 &&
+			      !strchr(j->dev.devname, '/');
+		snprintf(node, sizeof(node), "/dev/%s", j->dev.devname);
 		r = cdh_job_start_ns(ct->x, what, BLOCK_MKFS_TIMEOUT_MS, CLONE_NEWNS | CLONE_NEWNET,
-				     mkfs_in_worker, j, on_worker_done, j, &j->job, err);
+				     in_dev ? node : NULL, mkfs_in_worker, j, on_worker_done, j,
+				     &j->job, err);
 	} else {
 		/* upstream logs the same line at INFO */
 		log_info("cdh_secure_mount: device_type block-device, device_id %s, encrypt_type "

@@ -13,12 +13,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -30,6 +28,7 @@
 #include "caps.h"
 #include "grpc_status.h"
 #include "log.h"
+#include "worker_ns.h"
 
 enum ipt_tool { IPT_SAVE, IPT_RESTORE, IP6T_SAVE, IP6T_RESTORE, IPT_TOOLS };
 
@@ -107,59 +106,14 @@ static void ipt_lock_prepare(void)
 	close(fd);
 }
 
-/* Where a guest keeps device nodes and unix sockets (the CDH's, the
- * attestation agent's) that group root, the tool's group, might open or
- * connect to: a read-only mount does not stop either. The tool has no use
- * for them: each is an empty tmpfs in its namespace, but for the files
- * put back below. */
+/* The tool's view (worker_ns.h): /dev and /run, where a guest keeps
+ * device nodes and unix sockets (the CDH's, the attestation agent's) that
+ * group root, the tool's group, might open or connect to, are empty but
+ * for /dev/null, which shells and tools open for their output, and, for a
+ * restore, the guest's xtables lock, so that the tool waits on the lock
+ * every other iptables user of the guest takes. */
 static const char *const ipt_hidden[] = { "/dev", "/run" };
-
-/* Put back into the hidden directories (the same files, bind-mounted):
- * /dev/null, which shells and tools open for their output; for a restore
- * the guest's xtables lock, so the tool waits on the lock every other
- * iptables user of the guest takes. A file missing is left out (no lock
- * file, e.g. a read-only /run: the tool says it cannot open it). */
 static const char *const ipt_kept[] = { "/dev/null", IPT_LOCK_FILE };
-
-/* In the child: a mount namespace of its own, private (nothing reaches
- * the guest's), /dev and /run hidden, and every mount read-only. */
-static int ipt_readonly_ns(bool restore, struct kerr *err)
-{
-	enum { NKEPT = sizeof(ipt_kept) / sizeof(ipt_kept[0]) };
-	struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
-	if (unshare(CLONE_NEWNS) < 0)
-		return kerr_set(err, -errno, "unshare a mount namespace: %s", strerror(errno));
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return kerr_set(err, -errno, "make the mount namespace private: %s",
-				strerror(errno));
-	int kept[NKEPT];
-	for (size_t i = 0; i < NKEPT; i++)
-		kept[i] = i == 0 || restore ? open_tree(AT_FDCWD, ipt_kept[i],
-							OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-								AT_SYMLINK_NOFOLLOW)
-					    : -1;
-	for (size_t i = 0; i < sizeof(ipt_hidden) / sizeof(ipt_hidden[0]); i++)
-		if (mount("tmpfs", ipt_hidden[i], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			  "size=16k,nr_inodes=16,mode=0755") < 0 &&
-		    errno != ENOENT)
-			return kerr_set(err, -errno, "hide %s: %s", ipt_hidden[i], strerror(errno));
-	for (size_t i = 0; i < NKEPT; i++) {
-		if (kept[i] < 0)
-			continue;
-		int f = open(ipt_kept[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			     0600);
-		if (f < 0 || close(f) < 0 ||
-		    move_mount(kept[i], "", AT_FDCWD, ipt_kept[i], MOVE_MOUNT_F_EMPTY_PATH) < 0)
-			return kerr_set(err, -errno, "put %s back: %s", ipt_kept[i],
-					strerror(errno));
-		close(kept[i]);
-	}
-	if (mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &a, sizeof(a)) < 0)
-		return kerr_set(err, -errno, "make every mount read-only: %s", strerror(errno));
-	if (chdir("/") < 0)
-		return kerr_set(err, -errno, "chdir /: %s", strerror(errno));
-	return 0;
-}
 
 /* In the child: uid IPT_UID, gid IPT_GID, no supplementary group, and
  * CAP_NET_ADMIN and CAP_NET_RAW only, ambient so that execve keeps them
@@ -206,7 +160,8 @@ static __attribute__((noreturn)) void ipt_child(pid_t executor, const char *path
 	if (restore)
 		ipt_lock_prepare();
 	struct kerr e = { 0 };
-	if (ipt_readonly_ns(restore, &e) < 0 || ipt_confine(&e) < 0) {
+	if (worker_ns_readonly(ipt_hidden, 2, ipt_kept, restore ? 2 : 1, &e) < 0 ||
+	    ipt_confine(&e) < 0) {
 		dprintf(2, "%s: %s\n", name, e.msg);
 		_exit(126);
 	}

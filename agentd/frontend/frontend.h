@@ -235,6 +235,8 @@ RPC_HANDLER(rpc_copy_file);
 RPC_HANDLER(rpc_online_cpu_mem);
 RPC_HANDLER(rpc_mem_hotplug_by_probe);
 RPC_HANDLER(rpc_add_swap_path);
+RPC_HANDLER(rpc_mem_agent_memcg_set);
+RPC_HANDLER(rpc_mem_agent_compact_set);
 RPC_HANDLER(rpc_set_policy);
 
 /* ---- volumes.c: AddSwap, ResizeVolume ---- */

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "libc_compat.h"
 #include "log.h"
 #include "ma_io.h"
@@ -109,11 +110,28 @@ static void next_period(struct ma_compact *mc)
 	schedule(mc, mc->period_start_ns + mc->cfg->period_secs * NS_PER_S);
 }
 
+/* In the child: no capability in any set, no_new_privs. uid 0 is what
+ * the write needs (compact_memory is root's, mode 0200; proc's sysctl
+ * check is the mode's owner bits for uid 0, no capability). */
+static int drop_all(void)
+{
+	for (int c = 0, n = caps_count(); c < n; c++)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			return -1;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return -1;
+	if (caps_set(&(struct caps_sets){ 0 }) < 0)
+		return -1;
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
 static __attribute__((noreturn)) void compact_child(const char *path)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	close_range(3, ~0U, 0);
 	loop_signals_unblock();
+	if (drop_all() < 0)
+		_exit(3);
 	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		_exit(2);

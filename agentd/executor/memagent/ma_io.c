@@ -63,16 +63,21 @@ static int read_fd(int fd, size_t max, char **out)
 	return 0;
 }
 
-int ma_read_text(const char *root, const char *fixed, size_t max, char **out)
+/* root + fixed opened with flags, never through a symlink at its end. */
+static int open_fixed(const char *root, const char *fixed, int flags)
 {
 	char p[4096];
 	int r = ma_path(p, sizeof(p), root, fixed);
 	if (r < 0)
 		return r;
-	cleanup_close int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	return read_fd(fd, max, out);
+	int fd = open(p, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	return fd < 0 ? -errno : fd;
+}
+
+int ma_read_text(const char *root, const char *fixed, size_t max, char **out)
+{
+	cleanup_close int fd = open_fixed(root, fixed, O_RDONLY);
+	return fd < 0 ? fd : read_fd(fd, max, out);
 }
 
 int ma_read_at(int dfd, const char *name, char *buf, size_t len)
@@ -92,13 +97,9 @@ int ma_read_at(int dfd, const char *name, char *buf, size_t len)
 
 int ma_write_text(const char *root, const char *fixed, const char *s)
 {
-	char p[4096];
-	int r = ma_path(p, sizeof(p), root, fixed);
-	if (r < 0)
-		return r;
-	cleanup_close int fd = open(p, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	cleanup_close int fd = open_fixed(root, fixed, O_WRONLY);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	size_t len = strlen(s);
 	ssize_t n;
 	while ((n = write(fd, s, len)) < 0 && errno == EINTR)

@@ -262,7 +262,7 @@ static int read_lru_gen(struct ma_memcg *m, struct lru_gen_memcg **out, size_t *
 static int lru_write(struct ma_memcg *m, const char *cmd)
 {
 	ssize_t n;
-	while ((n = pwrite(m->lru_fd, cmd, strlen(cmd), 0)) < 0 && errno == EINTR)
+	while ((n = write(m->lru_fd, cmd, strlen(cmd))) < 0 && errno == EINTR)
 		;
 	return n < 0 ? -errno : 0;
 }
@@ -452,7 +452,7 @@ static void age_turn(struct ma_memcg *m)
 	for (unsigned k = 0; k < MA_WRITES_PER_TURN && m->next_w < m->n_w; k++) {
 		struct work *w = &m->w[m->next_w++];
 		char cmd[96];
-		snprintf(cmd, sizeof(cmd), "+ %u %u %" PRIu64 " %d 1", w->id, w->node, w->max_seq,
+		snprintf(cmd, sizeof(cmd), "+ %u %u %" PRIu64 " %d 1\n", w->id, w->node, w->max_seq,
 			 m->cfg->swap ? 1 : 0);
 		int r = lru_write(m, cmd);
 		if (r < 0) {
@@ -515,7 +515,7 @@ static void evict_one(struct ma_memcg *m, struct work *w, const struct lru_gen_m
 		return;
 	}
 	char cmd[96];
-	snprintf(cmd, sizeof(cmd), "- %u %u %" PRIu64 " %u 1", w->id, w->node, n->min_seq, swp);
+	snprintf(cmd, sizeof(cmd), "- %u %u %" PRIu64 " %u 1\n", w->id, w->node, n->min_seq, swp);
 	int r = lru_write(m, cmd);
 	if (r < 0) {
 		log_warn("mem-agent: %s node %u: eviction: %s", w->path, w->node, strerror(-r));
@@ -584,7 +584,9 @@ int ma_memcg_new(struct ma_memcg **out, struct loop *l, const char *root, bool c
 		close(cg);
 		return kerr_set(err, r, "mem-agent: lru_gen: too long");
 	}
-	int fd = open(p, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	/* O_APPEND: the kernel's lru_gen ignores the offset; the unit tests'
+	 * fake keeps every command after its text */
+	int fd = open(p, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		r = -errno;
 		close(cg);

@@ -227,7 +227,7 @@ void oom_client_stop(struct frontend *fe, const char *why);
 
 /* ---- guest.c: guest-wide requests (SetGuestDateTime, ReseedRandomDev,
  * GetVolumeStats, CopyFile, OnlineCPUMem, MemHotplugByProbe, AddSwapPath,
- * SetPolicy) ---- */
+ * SetPolicy, MemAgentMemcgSet, MemAgentCompactSet) ---- */
 RPC_HANDLER(rpc_set_guest_date_time);
 RPC_HANDLER(rpc_reseed_random_dev);
 RPC_HANDLER(rpc_get_volume_stats);

@@ -208,6 +208,9 @@ TEST(lru_gen_text)
 	CHECK_EQ_INT(v[1].n_nodes, 2);
 	CHECK(v[1].nodes[1].node == 1 && v[1].nodes[1].min_seq == 3 && v[1].nodes[1].max_seq == 3 &&
 	      v[1].nodes[1].min_file == 7);
+	/* a cgroup name may hold spaces: the path is the rest of the line */
+	CHECK(lru_gen_parse("memcg 8 /kata/a b /c\n" GENS(4, 5, 6, 7), v, 8) == 1);
+	CHECK_EQ_STR(v[0].path, "/kata/a b /c");
 	CHECK(lru_gen_parse("not lru_gen\n", v, 8) == -EINVAL);
 	CHECK(lru_gen_parse("", v, 8) == 0);
 	/* bounded by max */

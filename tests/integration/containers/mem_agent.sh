@@ -13,10 +13,12 @@
 #
 #   mem_agent.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 16
+plan 18
 rc=0
 suite_requires
 need_tool jq
+
+pol="$(cd "$(dirname "$0")/../../policy/agent" && pwd)"
 
 call() { # call NAME METHOD JSON: $work/NAME.{out,err}, $rc
   ctl call "AgentService/$2" "$3" >"$work/$1.out" 2>"$work/$1.err"
@@ -52,6 +54,20 @@ t_disabled() {
   call c1 MemAgentCompactSet '{"compact_order": 11}'
   check "an out-of-range field is INVALID_ARGUMENT even so" "$(diag c1)" \
     failed c1 INVALID_ARGUMENT "compact_order 11 is out of range (0 to 10)"
+  # The policy is asked before the mem-agent's state, as upstream's
+  # is_allowed comes first.
+  call pol SetPolicy "$(jq -Rs '{policy: .}' "$pol/mem_agent.rego")"
+  local p=$rc
+  call pm MemAgentMemcgSet '{"disabled": true}'
+  local m=$rc
+  call pc MemAgentCompactSet '{"disabled": false}'
+  check "policy: MemAgentMemcgSet and MemAgentCompactSet disabled=false denied (PERMISSION_DENIED before the mem-agent's state)" \
+    "$(diag pol; diag pm; diag pc)" eval \
+    '[ $p -eq 0 ] && rc=$m failed pm PERMISSION_DENIED "MemAgentMemcgConfig is blocked by policy" &&
+     failed pc PERMISSION_DENIED "MemAgentCompactConfig is blocked by policy"'
+  call pa MemAgentCompactSet '{"disabled": true}'
+  check "policy: MemAgentCompactSet disabled=true allowed, then INTERNAL mem-agent is disabled" "$(diag pa)" \
+    failed pa INTERNAL "mem-agent is disabled"
   agent_stop
 }
 

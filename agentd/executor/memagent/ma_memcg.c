@@ -212,6 +212,16 @@ static int walk_dir(struct walk *w, int dfd, char *path, size_t len, unsigned de
 	return r;
 }
 
+static int cmp_path_rec(const void *key, const void *r)
+{
+	return strcmp(key, ((const struct lru_gen_memcg *)r)->path);
+}
+
+static int cmp_path_tracked(const void *key, const void *t)
+{
+	return strcmp(key, ((const struct tracked *)t)->path);
+}
+
 static int cmp_walked(const void *a, const void *b)
 {
 	return strcmp(((const struct walked *)a)->path, ((const struct walked *)b)->path);
@@ -231,6 +241,20 @@ static void walk_free(struct walk *w)
 }
 
 /* ---- lru_gen ---- */
+
+static int cmp_rec(const void *a, const void *b)
+{
+	return strcmp(((const struct lru_gen_memcg *)a)->path,
+		      ((const struct lru_gen_memcg *)b)->path);
+}
+
+/* The record of the memcg id at path in rec (sorted by path), or NULL. */
+static const struct lru_gen_memcg *rec_find(const struct lru_gen_memcg *rec, size_t n, uint32_t id,
+					    const char *path)
+{
+	const struct lru_gen_memcg *r = bsearch(path, rec, n, sizeof(*rec), cmp_path_rec);
+	return r && r->id == id ? r : NULL;
+}
 
 static int read_lru_gen(struct ma_memcg *m, struct lru_gen_memcg **out, size_t *n)
 {
@@ -254,6 +278,7 @@ static int read_lru_gen(struct ma_memcg *m, struct lru_gen_memcg **out, size_t *
 		free(v);
 		return r;
 	}
+	qsort(v, (size_t)r, sizeof(*v), cmp_rec); /* looked up by path (rec_find) */
 	*out = v;
 	*n = (size_t)r;
 	return 0;
@@ -269,12 +294,10 @@ static int lru_write(struct ma_memcg *m, const char *cmd)
 
 /* ---- a round ---- */
 
+/* The memcg tracked at path last round (m->t is in rec's order: by path). */
 static struct tracked *old_find(struct ma_memcg *m, const char *path)
 {
-	for (size_t i = 0; i < m->n_t; i++)
-		if (strcmp(m->t[i].path, path) == 0)
-			return &m->t[i];
-	return NULL;
+	return m->n_t ? bsearch(path, m->t, m->n_t, sizeof(*m->t), cmp_path_tracked) : NULL;
 }
 
 /* One tracked memcg from record r (found by the walk as wk), its counts
@@ -374,10 +397,7 @@ static int choose(struct ma_memcg *m, const struct lru_gen_memcg *rec, size_t n_
 {
 	for (size_t i = 0; i < m->n_t; i++) {
 		struct tracked *t = &m->t[i];
-		const struct lru_gen_memcg *r = NULL;
-		for (size_t j = 0; j < n_rec && !r; j++)
-			if (rec[j].id == t->id && strcmp(rec[j].path, t->path) == 0)
-				r = &rec[j];
+		const struct lru_gen_memcg *r = rec_find(rec, n_rec, t->id, t->path);
 		for (size_t k = 0; r && k < t->n; k++) {
 			uint64_t pct;
 			if (memcg_psi(m, t->path, &t->nodes[k].psi, &pct) < 0)
@@ -485,13 +505,10 @@ static bool swap_ok(struct ma_memcg *m)
 static const struct lru_gen_node *rec_node(const struct lru_gen_memcg *rec, size_t n,
 					   const struct work *w)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (rec[i].id != w->id || strcmp(rec[i].path, w->path) != 0)
-			continue;
-		for (size_t k = 0; k < rec[i].n_nodes; k++)
-			if (rec[i].nodes[k].node == w->node)
-				return &rec[i].nodes[k];
-	}
+	const struct lru_gen_memcg *r = rec_find(rec, n, w->id, w->path);
+	for (size_t k = 0; r && k < r->n_nodes; k++)
+		if (r->nodes[k].node == w->node)
+			return &r->nodes[k];
 	return NULL;
 }
 

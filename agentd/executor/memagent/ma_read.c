@@ -157,16 +157,45 @@ static int head_line(const char *l, size_t len, struct lru_gen_memcg *m)
 	return 0;
 }
 
-/* Leave out every record whose id or path another one has too. */
+static const struct lru_gen_memcg *dup_base;
+
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(dup_base[*(const size_t *)a].path, dup_base[*(const size_t *)b].path);
+}
+
+static int by_id(const void *a, const void *b)
+{
+	uint32_t x = dup_base[*(const size_t *)a].id, y = dup_base[*(const size_t *)b].id;
+	return x < y ? -1 : x > y;
+}
+
+/* Mark in dup what idx (sorted by cmp) holds twice next to each other. */
+static void mark_twins(size_t *idx, size_t n, int (*cmp)(const void *, const void *), bool *dup)
+{
+	qsort(idx, n, sizeof(*idx), cmp);
+	for (size_t i = 1; i < n; i++)
+		if (cmp(&idx[i - 1], &idx[i]) == 0)
+			dup[idx[i - 1]] = dup[idx[i]] = true;
+}
+
+/* Leave out every record whose id or path another one has too (sorted
+ * twice, so a text of 4096 memcgs costs no 8 million comparisons). */
 static size_t drop_duplicates(struct lru_gen_memcg *out, size_t n)
 {
 	bool *dup = calloc(n ? n : 1, sizeof(*dup));
-	if (!dup)
+	size_t *idx = calloc(n ? n : 1, sizeof(*idx));
+	if (!dup || !idx) {
+		free(dup);
+		free(idx);
 		return 0;
+	}
 	for (size_t i = 0; i < n; i++)
-		for (size_t j = i + 1; j < n; j++)
-			if (out[i].id == out[j].id || strcmp(out[i].path, out[j].path) == 0)
-				dup[i] = dup[j] = true;
+		idx[i] = i;
+	dup_base = out;
+	mark_twins(idx, n, by_path, dup);
+	mark_twins(idx, n, by_id, dup);
+	free(idx);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
 		if (!dup[i]) {

@@ -9,6 +9,7 @@
  * newline) or reached through a symlink.
  */
 #include <errno.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -461,6 +462,86 @@ TEST(one_round_over_a_fake_tree)
 	memagent_free(r.ma);
 	loop_free(r.l);
 	tu_rm_rf(root);
+}
+
+/* A compaction that does not end by itself: compact_memory is a fifo
+ * nobody reads, so the child's open blocks as a long compaction's write
+ * would. The loop goes on; the child is killed by the bound under test. */
+struct slow {
+	struct memagent *ma;
+	struct loop *l;
+	int polls, status;
+	uint64_t psi; /* > 0: the fake pressure grows by this each poll */
+	bool reaped;
+};
+
+static void on_slow_poll(struct loop *l, void *data)
+{
+	struct slow *r = data;
+	int st;
+	pid_t pid;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		if (memagent_reaped(r->ma, pid, st)) {
+			r->status = st;
+			r->reaped = true;
+		}
+	if (r->psi) {
+		char text[128];
+		snprintf(text, sizeof(text), "some avg10=0.00 avg60=0.00 avg300=0.00 total=%llu\n",
+			 (unsigned long long)(r->psi * (uint64_t)(r->polls + 1)));
+		put("/proc/pressure/memory", text);
+	}
+	if (r->reaped || ++r->polls > 3000) {
+		loop_quit(l);
+		return;
+	}
+	loop_timer_add(l, loop_now_ns() + 10000000ull, on_slow_poll, r);
+}
+
+/* Run a compaction against the fifo; true when it was SIGKILLed. */
+static bool slow_compaction(int *tap_failed, int64_t sec_max, uint32_t psi_limit, uint64_t psi)
+{
+	snprintf(root, sizeof(root), "/tmp/kata-test-memagent-XXXXXX");
+	if (!mkdtemp(root))
+		return false;
+	put("/proc/pressure/memory", "some avg10=0.00 avg60=0.00 avg300=0.00 total=10\n");
+	put("/proc/pressure/io", "some avg10=0.00 avg60=0.00 avg300=0.00 total=10\n");
+	put("/proc/meminfo", "MemFree:        2000000 kB\n");
+	put("/proc/pagetypeinfo", "Node    0, zone   Normal, type      Movable   5000\n");
+	char p[256];
+	snprintf(p, sizeof(p), "%s/proc/sys/vm/compact_memory", root);
+	tu_mkdirs(dirname(strdupa(p)));
+	if (mkfifo(p, 0600) < 0)
+		return false;
+	struct memagent_cfg c;
+	memagent_cfg_defaults(&c);
+	c.enable = true;
+	c.compact.compact_force_times = 0;
+	c.compact.compact_sec_max = sec_max;
+	c.compact.compact_psi_percent_limit = psi_limit;
+	struct slow r = { .psi = psi };
+	struct kerr e = { 0 };
+	struct memagent_env env = { .root = root, .cgroup_v2 = 1 };
+	if (loop_new(&r.l, &e) < 0 || memagent_start(&r.ma, r.l, &c, &env, &e) < 0)
+		return false;
+	loop_timer_add(r.l, loop_now_ns(), on_slow_poll, &r);
+	loop_run(r.l, &e);
+	CHECK_EQ_INT(memagent_compactions(r.ma), 1);
+	memagent_free(r.ma);
+	loop_free(r.l);
+	tu_rm_rf(root);
+	return r.reaped && WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGKILL;
+}
+
+TEST(compaction_stopped_at_compact_sec_max)
+{
+	CHECK(slow_compaction(tap_failed, 1, 100, 0));
+}
+
+TEST(compaction_stopped_when_the_pressure_passes_its_limit)
+{
+	/* 0.5 s of stall added per 10 ms poll: far above 5 %; a day allowed */
+	CHECK(slow_compaction(tap_failed, 86400, 5, 500000));
 }
 
 TEST(what_the_kernel_lacks_is_left_off)

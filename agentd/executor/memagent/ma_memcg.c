@@ -571,7 +571,10 @@ static void on_turn(struct loop *l, void *data)
 		set_timer(m, loop_now_ns(), on_turn);
 		return;
 	}
-	if (m->cfg->disabled || ++m->turns > MA_EVICT_TURNS_MAX || !evict_turn(m)) {
+	bool pending = false;
+	for (size_t i = 0; i < m->n_w && !pending; i++)
+		pending = !m->w[i].done;
+	if (!pending || m->cfg->disabled || ++m->turns > MA_EVICT_TURNS_MAX || !evict_turn(m)) {
 		round_end(m);
 		return;
 	}

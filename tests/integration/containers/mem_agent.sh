@@ -81,7 +81,7 @@ t_enabled() {
   agent_cmdline="agent.mem_agent_enable=1 agent.mem_agent_compact_period_secs=1
     agent.mem_agent_compact_force_times=0 agent.mem_agent_compact_period_psi_percent_limit=100
     agent.mem_agent_compact_psi_percent_limit=100 agent.mem_agent_compact_sec_max=30
-    agent.mem_agent_memcg_period_secs=5"
+    agent.mem_agent_memcg_period_secs=5 agent.mem_agent_memcg_disable=1"
   agent_cmdline=${agent_cmdline//$'\n'/}
   agent_start enabled || return
   unset agent_cmdline
@@ -120,7 +120,8 @@ t_enabled() {
   else
     check "disabled=false period_secs=1: OK" "$(diag on)" eval '[ $applied -eq 0 ]'
   fi
-  call mset MemAgentMemcgSet '{"disabled": false, "swap": true, "swappiness_max": 60,
+  # (memcg reclaim stays off: stand-alone, the memcgs are this machine's)
+  call mset MemAgentMemcgSet '{"disabled": true, "swap": true, "swappiness_max": 60,
     "period_secs": 30, "period_psi_percent_limit": 5, "eviction_psi_percent_limit": 5,
     "eviction_run_aging_count_min": 2}'
   check "MemAgentMemcgSet with every field, in range: OK" "$(diag mset)" eval '[ $rc -eq 0 ]'
@@ -156,13 +157,15 @@ EOF
   fi
 
   # memcg reclaim needs MGLRU and its debugfs file, and PSI in the memory
-  # cgroups: the agent says which it lacks.
+  # cgroups: the agent says which it lacks. Where it runs, the memcgs are
+  # this machine's: aging only (a new generation), never an eviction.
   if [ -e /sys/kernel/mm/lru_gen/enabled ] && [ -e /sys/kernel/debug/lru_gen ] &&
-    grep -q "memcg reclaim on" "$work/agent.log"; then
+    ! grep -q "memcg reclaim unavailable" "$work/agent.log"; then
     local id gen0
     id=$(awk '$1 == "memcg" && $3 == "/" { print $2; exit }' /sys/kernel/debug/lru_gen)
     gen0=$(awk -v id="$id" '$1 == "memcg" { cur = ($2 == id) } cur && NF == 4 { m = $1 } END { print m + 0 }' /sys/kernel/debug/lru_gen)
-    call fast MemAgentMemcgSet '{"period_secs": 1, "period_psi_percent_limit": 100}'
+    call fast MemAgentMemcgSet '{"disabled": false, "period_secs": 1, "period_psi_percent_limit": 100,
+      "eviction_run_aging_count_min": "18446744073709551615"}'
     check "memcg reclaim: a memcg's youngest generation advances (aging)" "$(diag fast)" eval \
       'for _ in $(seq 1 900); do g=$(awk -v id="$id" "\$1 == \"memcg\" { cur = (\$2 == id) } cur && NF == 4 { m = \$1 } END { print m + 0 }" /sys/kernel/debug/lru_gen); [ "$g" -gt "$gen0" ] && break; sleep 0.1; done; [ "$g" -gt "$gen0" ]'
   else

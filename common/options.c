@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "memagent_cfg.h"
 #include "toml.h"
 #include "utf8.h"
 
@@ -42,6 +43,7 @@ enum opt_kind {
 	OPT_IGNORED_BOOL,
 	OPT_IGNORED_INT,
 	OPT_IGNORED_STRING,
+	OPT_MEMAGENT, /* struct memagent_cfg: memagent_cfg.h checks the value */
 };
 
 struct opt_def {
@@ -54,6 +56,10 @@ struct opt_def {
 };
 
 #define F(field) offsetof(struct agent_options, field)
+#define MA(n)                                                                     \
+	{                                                                         \
+		"agent.mem_agent_" n, "mem_agent_" n, OPT_MEMAGENT, 0, 0, 0, NULL \
+	}
 
 static const struct opt_def opt_defs[] = {
 	{ "agent.config_file", NULL, OPT_PATH, F(config_file), 0, 0, NULL },
@@ -108,37 +114,24 @@ static const struct opt_def opt_defs[] = {
 	/* Upstream's agent-policy build: the default policy file (config file
 	 * and KATA_AGENT_POLICY_FILE only, as upstream; doc/policy.md). */
 	{ NULL, "policy_file", OPT_STRING, F(policy_file), 0, 0, NULL },
-	/* Upstream's memory agent (mem-agent crate). */
-	{ "agent.mem_agent_enable", "mem_agent_enable", OPT_IGNORED_BOOL, 0, 0, 0, NULL },
-	{ "agent.mem_agent_memcg_disable", "mem_agent_memcg_disable", OPT_IGNORED_BOOL, 0, 0, 0,
-	  NULL },
-	{ "agent.mem_agent_memcg_swap", "mem_agent_memcg_swap", OPT_IGNORED_BOOL, 0, 0, 0, NULL },
-	{ "agent.mem_agent_memcg_swappiness_max", "mem_agent_memcg_swappiness_max", OPT_IGNORED_INT,
-	  0, 0, 0, NULL },
-	{ "agent.mem_agent_memcg_period_secs", "mem_agent_memcg_period_secs", OPT_IGNORED_INT, 0, 0,
-	  0, NULL },
-	{ "agent.mem_agent_memcg_period_psi_percent_limit",
-	  "mem_agent_memcg_period_psi_percent_limit", OPT_IGNORED_INT, 0, 0, 0, NULL },
-	{ "agent.mem_agent_memcg_eviction_psi_percent_limit",
-	  "mem_agent_memcg_eviction_psi_percent_limit", OPT_IGNORED_INT, 0, 0, 0, NULL },
-	{ "agent.mem_agent_memcg_eviction_run_aging_count_min",
-	  "mem_agent_memcg_eviction_run_aging_count_min", OPT_IGNORED_INT, 0, 0, 0, NULL },
-	{ "agent.mem_agent_compact_disable", "mem_agent_compact_disable", OPT_IGNORED_BOOL, 0, 0, 0,
-	  NULL },
-	{ "agent.mem_agent_compact_period_secs", "mem_agent_compact_period_secs", OPT_IGNORED_INT,
-	  0, 0, 0, NULL },
-	{ "agent.mem_agent_compact_period_psi_percent_limit",
-	  "mem_agent_compact_period_psi_percent_limit", OPT_IGNORED_INT, 0, 0, 0, NULL },
-	{ "agent.mem_agent_compact_psi_percent_limit", "mem_agent_compact_psi_percent_limit",
-	  OPT_IGNORED_INT, 0, 0, 0, NULL },
-	{ "agent.mem_agent_compact_sec_max", "mem_agent_compact_sec_max", OPT_IGNORED_INT, 0, 0, 0,
-	  NULL },
-	{ "agent.mem_agent_compact_order", "mem_agent_compact_order", OPT_IGNORED_INT, 0, 0, 0,
-	  NULL },
-	{ "agent.mem_agent_compact_threshold", "mem_agent_compact_threshold", OPT_IGNORED_INT, 0, 0,
-	  0, NULL },
-	{ "agent.mem_agent_compact_force_times", "mem_agent_compact_force_times", OPT_IGNORED_INT,
-	  0, 0, 0, NULL },
+	/* Upstream's memory agent (mem-agent crate): names, ranges and
+	 * defaults in memagent_cfg.h; the executor runs it (doc/options.md). */
+	MA("enable"),
+	MA("memcg_disable"),
+	MA("memcg_swap"),
+	MA("memcg_swappiness_max"),
+	MA("memcg_period_secs"),
+	MA("memcg_period_psi_percent_limit"),
+	MA("memcg_eviction_psi_percent_limit"),
+	MA("memcg_eviction_run_aging_count_min"),
+	MA("compact_disable"),
+	MA("compact_period_secs"),
+	MA("compact_period_psi_percent_limit"),
+	MA("compact_psi_percent_limit"),
+	MA("compact_sec_max"),
+	MA("compact_order"),
+	MA("compact_threshold"),
+	MA("compact_force_times"),
 };
 
 #define N_OPT_DEFS (sizeof(opt_defs) / sizeof(opt_defs[0]))
@@ -162,6 +155,7 @@ void options_init_defaults(struct agent_options *o)
 	o->secure_storage_integrity = true;
 	o->vsock_peer_cids[0] = 2; /* VMADDR_CID_HOST */
 	o->n_vsock_peer_cids = 1;
+	memagent_cfg_defaults(&o->mem_agent);
 }
 
 static void free_endpoints(struct agent_options *o)
@@ -367,6 +361,12 @@ static int apply_cmdline(struct agent_options *o, const struct opt_def *def, con
 	const char *why = NULL;
 	uint64_t n = 0;
 
+	if (def->kind == OPT_MEMAGENT) {
+		/* a bare boolean is true; a bare number is refused there */
+		if ((why = memagent_cfg_set_text(&o->mem_agent, def->cmdline + 16, value)))
+			goto bad;
+		return 0;
+	}
 	if (!value && def->kind != OPT_BOOL && def->kind != OPT_IGNORED_BOOL) {
 		why = "expects a value (name=value)";
 		goto bad;
@@ -433,6 +433,7 @@ static int apply_cmdline(struct agent_options *o, const struct opt_def *def, con
 	case OPT_IGNORED_BOOL:
 	case OPT_IGNORED_INT:
 	case OPT_IGNORED_STRING:
+	case OPT_MEMAGENT:
 		return 0;
 	}
 	return 0;
@@ -669,6 +670,15 @@ static int apply_file(struct agent_options *o, const char *path, const char *key
 	const char *why = NULL;
 
 	switch (def->kind) {
+	case OPT_MEMAGENT:
+		if (v->type != TOML_BOOLEAN && v->type != TOML_INTEGER)
+			return wrong_type(path, key, v, "a boolean or an integer", err);
+		if ((why = memagent_cfg_set_value(&o->mem_agent, key + 10, v->type == TOML_BOOLEAN,
+						  v->type == TOML_BOOLEAN ? v->b : v->i)))
+			return kerr_set(err, -EINVAL, "%s:%d: %s: %s%s%s", path, v->line, key, why,
+					strncmp(why, "expected", 8) ? "" : ", found ",
+					strncmp(why, "expected", 8) ? "" : toml_type_name(v->type));
+		return 0;
 	case OPT_BOOL:
 	case OPT_IGNORED_BOOL:
 		if (v->type != TOML_BOOLEAN)
@@ -967,6 +977,16 @@ static json_t *str_json(const char *s)
 	return json_string(s ? s : "");
 }
 
+/* null unless agent.mem_agent_enable, as upstream's Option<MemAgentConfig>;
+ * else its settings as the executor gets them. */
+static json_t *mem_agent_json(const struct agent_options *o)
+{
+	char buf[1024];
+	if (!o->mem_agent.enable || memagent_cfg_format(&o->mem_agent, buf, sizeof(buf)) < 0)
+		return json_null();
+	return json_string(buf);
+}
+
 json_t *options_to_json(const struct agent_options *o)
 {
 	json_t *allowed = json_array();
@@ -977,7 +997,7 @@ json_t *options_to_json(const struct agent_options *o)
 
 	/* upstream's AgentConfig field names, so announce lines compare */
 	return json_pack("{s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:I, s:I, s:I, s:o, s:I,"
-			 " s:b, s:b, s:b, s:o, s:o, s:o, s:o, s:b, s:s, s:{s:b, s:o}, s:b, s:o}",
+			 " s:b, s:b, s:b, s:o, s:o, s:o, s:o, s:b, s:s, s:{s:b, s:o}, s:b, s:o, s:o}",
 			 "config_file", str_json(o->config_file), "debug_console",
 			 (int)o->debug_console, "dev_mode", (int)o->dev_mode, "log_level",
 			 json_string(log_level_name(o->log_level)), "hotplug_timeout",
@@ -1000,5 +1020,5 @@ json_t *options_to_json(const struct agent_options *o)
 			 "vsock_peer_cids", cids, "endpoints", "all_allowed",
 			 (int)!o->endpoints_restricted, "allowed", allowed ? allowed : json_array(),
 			 "allow_host_hooks", (int)o->allow_host_hooks, "policy_file",
-			 str_json(o->policy_file));
+			 str_json(o->policy_file), "mem_agent", mem_agent_json(o));
 }

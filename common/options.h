@@ -25,6 +25,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "memagent_cfg.h"
 
 #define AGENT_DEFAULT_SERVER_ADDR "vsock://-1:1024"
 #define AGENT_DEFAULT_HOTPLUG_TIMEOUT_S 3
@@ -67,6 +68,9 @@ struct agent_options {
 	/* agent.guest_components_procs: "api-server-rest" (default), "none",
 	 * "attestation-agent", "confidential-data-hub"; static storage. */
 	const char *guest_components_procs;
+	/* agent.mem_agent_* / mem_agent_*: upstream's memory agent, run by
+	 * the executor when mem_agent.enable is set (memagent_cfg.h). */
+	struct memagent_cfg mem_agent;
 
 	/* agent.vsock_peer_cids / vsock_peer_cids (our extension, not
 	 * upstream): the vsock peers the agent's server accepts. Default: the

@@ -30,6 +30,7 @@
 #include "ipc_pending.h"
 #include "log.h"
 #include "loop.h"
+#include "memagent_cfg.h"
 #include "options.h"
 #include "storage.h"
 
@@ -69,6 +70,9 @@ struct executor_opts {
 	 * (monitor_blocked, --endpoints-blocked; common/endpoints.h). */
 	struct agent_options policy;
 	char monitor_blocked[128];
+	/* agent.mem_agent_* (--mem-agent): the mem-agent runs when enable is
+	 * set (memagent/memagent.h). */
+	struct memagent_cfg mem_agent;
 };
 
 /* Our request to the launcher (LAUNCH_INIT, LAUNCH_START, LAUNCH_EXEC) or
@@ -82,6 +86,7 @@ struct pending {
 
 struct oom_watch;
 struct policy_client; /* policy.c */
+struct memagent;      /* memagent/memagent.h */
 struct dev_batch;
 struct hotplug;
 struct swap_op;
@@ -244,6 +249,7 @@ struct executor {
 	struct oom_state oom;
 	struct online_op online;
 	struct policy_client *pol; /* the agent policy (policy.h) */
+	struct memagent *ma;       /* NULL unless agent.mem_agent_enable */
 	/* uevents, and the devices requests wait for (devices/hotplug.h) */
 	struct hotplug *hp;
 	/* AddSwap requests waiting for their disk (handlers/volumes.c) */

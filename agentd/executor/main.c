@@ -14,7 +14,9 @@
  *        (oom.c), the guest-wide requests (guest.c), the device
  *        requests ADD_SWAP_REQ and RESIZE_VOLUME_REQ
  *        (volumes.c), the network requests (network.c) and
- *        GET_IPTABLES_REQ, SET_IPTABLES_REQ (iptables.c).
+ *        GET_IPTABLES_REQ, SET_IPTABLES_REQ (iptables.c),
+ *        MEM_AGENT_MEMCG_SET_REQ, MEM_AGENT_COMPACT_SET_REQ (mem_agent.c;
+ *        the mem-agent itself runs on the loop: memagent/).
  *        uevents are read on the same loop (devices/hotplug.c).
  * Only the newest front-end channel is served: the parent starts a new
  * front-end only after the previous one died; a new one gets a fresh
@@ -54,6 +56,7 @@
 #include "relro.h"
 #include "network.h"
 #include "iptables.h"
+#include "mem_agent.h"
 #include "guest.h"
 #include "volumes.h"
 #include "secure_storage.h"
@@ -248,6 +251,8 @@ static const struct ipc_dispatch frontend_table[] = {
 	{ IPC_ADD_ARP_NEIGHBORS_REQ, on_add_arp_neighbors },
 	{ IPC_GET_IPTABLES_REQ, on_get_iptables },
 	{ IPC_SET_IPTABLES_REQ, on_set_iptables },
+	{ IPC_MEM_AGENT_MEMCG_SET_REQ, on_mem_agent_memcg_set },
+	{ IPC_MEM_AGENT_COMPACT_SET_REQ, on_mem_agent_compact_set },
 	{ IPC_SET_GUEST_DATE_TIME_REQ, on_set_guest_date_time },
 	{ IPC_RESEED_RANDOM_DEV_REQ, on_reseed_random_dev },
 	{ IPC_GET_VOLUME_STATS_REQ, on_get_volume_stats },
@@ -376,6 +381,8 @@ static void usage(FILE *f)
 		"  --image-pull-timeout-ms N agent.image_pull_timeout (default 1200000)\n"
 		"  --no-secure-storage-integrity  agent.secure_storage_integrity=false\n"
 		"  --pause-bundle DIR  the guest image's pause bundle (default /pause_bundle)\n"
+		"  --mem-agent SETTINGS  agent.mem_agent_*: name=value,... (memagent_cfg.h);\n"
+		"                      enable=1 starts the mem-agent\n"
 		"  --version           print the version and exit\n"
 		"  --help              print this help and exit\n");
 }
@@ -434,6 +441,7 @@ static const struct option longopts[] = {
 	{ "image-pull-timeout-ms", required_argument, NULL, 'I' },
 	{ "no-secure-storage-integrity", no_argument, NULL, 'N' },
 	{ "pause-bundle", required_argument, NULL, 'B' },
+	{ "mem-agent", required_argument, NULL, 'M' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -456,6 +464,7 @@ static void executor_defaults(struct executor *x)
 	x->o.image_pull_timeout_ms = 1200000;
 	x->o.secure_storage_integrity = true;
 	x->o.pause_bundle = "/pause_bundle";
+	memagent_cfg_defaults(&x->o.mem_agent);
 }
 
 /* --name's value as a number in [min, max], or -1 (said on stderr). */
@@ -511,6 +520,14 @@ static int set_option(int o, const char *arg, struct executor *x, struct start *
 		}
 		x->o.pause_bundle = arg;
 		return 0;
+	case 'M': { /* checked again: argv is the parent's, the ranges are ours */
+		struct kerr e = { 0 };
+		if (memagent_cfg_parse(&x->o.mem_agent, arg, &e) < 0) {
+			fprintf(stderr, "kata-agent-executor: invalid --mem-agent: %s\n", e.msg);
+			return -1;
+		}
+		return 0;
+	}
 	case 's':
 		s->shared = arg;
 		return 0;
@@ -670,6 +687,7 @@ static int start_loop(struct executor *x, int ctl_fd)
 
 static void executor_free(struct executor *x)
 {
+	memagent_shutdown(x);
 	policy_free(x);
 	secure_storage_shutdown();
 	containers_free_all(x);
@@ -711,6 +729,7 @@ int main(int argc, char **argv)
 		return 1;
 	log_info("executor started (uid %u, init daemon %s)", (unsigned)getuid(),
 		 x.init_daemon ? "yes" : "no");
+	memagent_boot(&x);
 	struct kerr err = { 0 };
 	if (loop_run(x.loop, &err) < 0) {
 		log_error("event loop: %s", err.msg);

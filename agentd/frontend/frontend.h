@@ -227,7 +227,7 @@ void oom_client_stop(struct frontend *fe, const char *why);
 
 /* ---- guest.c: guest-wide requests (SetGuestDateTime, ReseedRandomDev,
  * GetVolumeStats, CopyFile, OnlineCPUMem, MemHotplugByProbe, AddSwapPath,
- * SetPolicy) ---- */
+ * SetPolicy, MemAgentMemcgSet, MemAgentCompactSet) ---- */
 RPC_HANDLER(rpc_set_guest_date_time);
 RPC_HANDLER(rpc_reseed_random_dev);
 RPC_HANDLER(rpc_get_volume_stats);
@@ -235,6 +235,8 @@ RPC_HANDLER(rpc_copy_file);
 RPC_HANDLER(rpc_online_cpu_mem);
 RPC_HANDLER(rpc_mem_hotplug_by_probe);
 RPC_HANDLER(rpc_add_swap_path);
+RPC_HANDLER(rpc_mem_agent_memcg_set);
+RPC_HANDLER(rpc_mem_agent_compact_set);
 RPC_HANDLER(rpc_set_policy);
 
 /* ---- volumes.c: AddSwap, ResizeVolume ---- */

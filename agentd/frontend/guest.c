@@ -2,7 +2,8 @@
 /*
  * guest.c - the guest-wide RPCs, front-end side: SetGuestDateTime,
  * ReseedRandomDev, GetVolumeStats, CopyFile, OnlineCPUMem, SetPolicy,
- * MemHotplugByProbe, AddSwapPath. What needs no privilege is
+ * MemHotplugByProbe, AddSwapPath, MemAgentMemcgSet, MemAgentCompactSet.
+ * What needs no privilege is
  * checked here (ranges, sizes, an absolute path); the executor checks it all
  * again and acts (agentd/executor/handlers/guest.c, doc/guest-ops.md).
  */
@@ -14,6 +15,7 @@
 #include "frontend.h"
 #include "grpc_status.h"
 #include "log.h"
+#include "memagent_cfg.h"
 
 RPC_HANDLER(rpc_set_guest_date_time)
 {
@@ -146,4 +148,32 @@ RPC_HANDLER(rpc_set_policy)
 	log_info("SetPolicy: %zu bytes of policy",
 		 strlen(((const Grpc__SetPolicyRequest *)req)->policy));
 	executor_forward_message(fe, call, IPC_SET_POLICY_REQ, req);
+}
+
+/* The mem-agent's settings: each present field within its range
+ * (memagent_cfg.h), INVALID_ARGUMENT naming the first that is not; the
+ * executor checks them again, asks the policy, and answers INTERNAL
+ * "mem-agent is disabled" when agent.mem_agent_enable was not set, as
+ * upstream (its is_allowed comes first). */
+static void mem_agent_set(struct frontend *fe, struct ttrpc_call *call, const ProtobufCMessage *req,
+			  uint32_t type)
+{
+	struct memagent_cfg scratch;
+	struct kerr err = { 0 };
+	memagent_cfg_defaults(&scratch);
+	if (memagent_cfg_apply_request(&scratch, req, &err) < 0) {
+		ttrpc_call_fail_err(call, &err);
+		return;
+	}
+	executor_forward_message(fe, call, type, req);
+}
+
+RPC_HANDLER(rpc_mem_agent_memcg_set)
+{
+	mem_agent_set(fe, call, req, IPC_MEM_AGENT_MEMCG_SET_REQ);
+}
+
+RPC_HANDLER(rpc_mem_agent_compact_set)
+{
+	mem_agent_set(fe, call, req, IPC_MEM_AGENT_COMPACT_SET_REQ);
 }

@@ -150,6 +150,8 @@ static const struct rpc_handler handlers[] = {
 	{ "grpc.AgentService", "OnlineCPUMem", rpc_online_cpu_mem },
 	{ "grpc.AgentService", "MemHotplugByProbe", rpc_mem_hotplug_by_probe },
 	{ "grpc.AgentService", "AddSwapPath", rpc_add_swap_path },
+	{ "grpc.AgentService", "MemAgentMemcgSet", rpc_mem_agent_memcg_set },
+	{ "grpc.AgentService", "MemAgentCompactSet", rpc_mem_agent_compact_set },
 	{ "grpc.AgentService", "SetPolicy", rpc_set_policy },
 	{ "grpc.AgentService", "AddSwap", rpc_add_swap },
 	{ "grpc.AgentService", "ResizeVolume", rpc_resize_volume },

@@ -515,7 +515,8 @@ static int start_executor(struct parent *p, struct kerr *err)
 	snprintf(muid, sizeof(muid), "%lu", p->mon_uid);
 	snprintf(mgid, sizeof(mgid), "%lu", p->mon_gid);
 	snprintf(pipesz, sizeof(pipesz), "%u", p->opts.container_pipe_size);
-	char *argv[35] = {
+	char mem_agent[1024];
+	char *argv[37] = {
 		(char *)"kata-agent-executor",
 		(char *)"--ctl-fd",
 		(char *)"3",
@@ -551,9 +552,16 @@ static int start_executor(struct parent *p, struct kerr *err)
 		NULL,
 		NULL,
 		NULL,
+		NULL,
+		NULL,
 	};
 	/* Optional flags fill the NULL slots. */
-	size_t a = sizeof(argv) / sizeof(argv[0]) - 8;
+	size_t a = sizeof(argv) / sizeof(argv[0]) - 10;
+	if (p->opts.mem_agent.enable &&
+	    memagent_cfg_format(&p->opts.mem_agent, mem_agent, sizeof(mem_agent)) == 0) {
+		argv[a++] = (char *)"--mem-agent"; /* agent.mem_agent_*: the executor runs it */
+		argv[a++] = mem_agent;
+	}
 	if (p->endpoints) {
 		/* [endpoints] is enforced below the front-end too */
 		argv[a++] = (char *)"--endpoints";

@@ -199,6 +199,35 @@ TEST(extra_upstream_options)
 	options_free(&o);
 }
 
+/* agent.mem_agent_*: real options now (memagent_cfg.h), each checked. */
+TEST(mem_agent_options)
+{
+	struct agent_options o;
+	struct warnings w;
+	parse(&o, &w, "");
+	CHECK(!o.mem_agent.enable);
+	CHECK_EQ_INT(o.mem_agent.compact.compact_order, 9);
+	options_free(&o);
+	parse(&o, &w,
+	      "agent.mem_agent_memcg_period_secs=30 agent.mem_agent_enable "
+	      "agent.mem_agent_memcg_swap=true agent.mem_agent_compact_order=11 "
+	      "agent.mem_agent_compact_period_psi_percent_limit=101 "
+	      "agent.mem_agent_compact_sec_max=-1 agent.mem_agent_compact_force_times=0 "
+	      "agent.mem_agent_memcg_swappiness_max");
+	dump(&w);
+	/* position does not matter (upstream reads them only after _enable) */
+	CHECK(o.mem_agent.enable && o.mem_agent.memcg.swap);
+	CHECK_EQ_INT(o.mem_agent.memcg.period_secs, 30);
+	CHECK_EQ_INT(o.mem_agent.compact.compact_force_times, 0);
+	/* each bad value warned about, its default kept */
+	CHECK_EQ_INT(w.n, 4);
+	CHECK_EQ_INT(o.mem_agent.compact.compact_order, 9);
+	CHECK_EQ_INT(o.mem_agent.compact.period_psi_percent_limit, 1);
+	CHECK_EQ_INT(o.mem_agent.compact.compact_sec_max, 300);
+	CHECK_EQ_INT(o.mem_agent.memcg.swappiness_max, 50);
+	options_free(&o);
+}
+
 TEST(log_level_spellings)
 {
 	static const struct {
@@ -638,6 +667,15 @@ TEST(config_file_errors)
 	check_config_error(tap_failed, "a = 1.0\n", "1: floats are not supported (\"1.0\")");
 	check_config_error(tap_failed, "mem_agent_enable = 1\n",
 			   "1: mem_agent_enable: expected a boolean, found integer");
+	check_config_error(tap_failed, "mem_agent_compact_order = true\n",
+			   "1: mem_agent_compact_order: expected an integer, found boolean");
+	check_config_error(tap_failed, "mem_agent_compact_order = 11\n",
+			   "1: mem_agent_compact_order: out of range (0 to 10)");
+	check_config_error(tap_failed, "mem_agent_memcg_period_secs = -1\n",
+			   "1: mem_agent_memcg_period_secs: out of range (1 to 31622400)");
+	check_config_error(tap_failed, "mem_agent_compact_psi_percent_limit = \"5\"\n",
+			   "1: mem_agent_compact_psi_percent_limit: expected a boolean or an "
+			   "integer, found string");
 }
 
 /* Upstream's serde ignores keys it does not know: the file is used, each

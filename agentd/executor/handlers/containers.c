@@ -37,6 +37,7 @@
 #include "sandbox.h"
 #include "containers.h"
 #include "iptables.h"
+#include "mem_agent.h"
 #include "poststop.h"
 #include "oom.h"
 #include "guest_hooks.h"
@@ -1377,7 +1378,8 @@ void containers_reap(struct executor *x)
 			if (done)
 				container_finish_removal(done);
 			else if (!sandbox_reaped(x, pid) && !spawner_reaped(x, pid, st) &&
-				 !cdh_job_reaped(x, pid, st) && !iptables_reaped(x, pid, st))
+				 !cdh_job_reaped(x, pid, st) && !iptables_reaped(x, pid, st) &&
+				 !memagent_child_reaped(x, pid, st))
 				log_debug("reaped pid %d (status 0x%x)", (int)pid, st);
 			continue;
 		}

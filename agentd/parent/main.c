@@ -9,6 +9,10 @@
  *    the running executor over the control channel (CTL_NEW_FRONTEND);
  *    restarts back off when the front-end keeps dying;
  *  - an executor that dies ends the agent (on_executor_death());
+ *  - the policy process (kata-agent-policy) starts at boot only when a
+ *    policy is in force (the policy file, initdata's policy.rego);
+ *    otherwise when the executor asks for one (CTL_START_POLICY: the first
+ *    SetPolicy). Once started it is restarted whenever it dies;
  *  - SIGTERM/SIGINT, and the executor's CTL_SANDBOX_DESTROYED (DestroySandbox
  *    answered), stop both children and exit 0;
  *  - as child subreaper it reaps every orphan that lands on it;
@@ -109,8 +113,9 @@ struct parent {
 	int exit_code;
 	struct loop_timer *kill_timer;
 
-	/* The policy process: restarted whenever it dies (its state is the
-	 * executor's); the policy in force at start. */
+	/* The policy process: started at boot with a policy in force, else
+	 * on the executor's CTL_START_POLICY; then restarted whenever it dies
+	 * (its state is the executor's). The policy in force at start. */
 	pid_t policy_pid;
 	unsigned policy_gen;
 	uint64_t policy_started;
@@ -479,10 +484,28 @@ static int on_ctl_sandbox_destroyed(struct ipc_chan *c, struct ipc_msg *m, void 
 	return 0;
 }
 
+/* A SetPolicy waits for a policy process (none ran: no policy was in
+ * force at boot). Nothing to do when one runs or its throttled restart is
+ * due: the executor gets CTL_NEW_POLICY either way, so asking again, or
+ * asking in a loop, never starts a second one or hurries the throttle. */
+static int on_ctl_start_policy(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
+{
+	struct parent *p = data;
+	if (p->policy_pid || p->policy_timer || p->stopping) {
+		log_debug("the executor asks for a policy process: %s",
+			  p->stopping ? "stopping" : "one runs or is due");
+		return 0;
+	}
+	log_info("the executor asks for a policy process (SetPolicy)");
+	start_policy(p);
+	return 0;
+}
+
 static const struct ipc_dispatch ctl_table[] = {
-	/* The one message the executor sends on the control channel; any
-	 * other is a protocol violation and closes it. */
+	/* The messages the executor sends on the control channel; any other
+	 * is a protocol violation and closes it. */
 	{ IPC_CTL_SANDBOX_DESTROYED, on_ctl_sandbox_destroyed },
+	{ IPC_CTL_START_POLICY, on_ctl_start_policy },
 	{ 0, NULL },
 };
 
@@ -948,8 +971,11 @@ static int parent_serve(struct parent *p, const char *libexec, const char *initd
 			kill(p->executor_pid, SIGKILL);
 		return 1;
 	}
-	/* Before the front-end: its first requests find the policy loaded. */
-	start_policy(p);
+	/* Before the front-end: its first requests find the policy loaded.
+	 * Without a policy none is needed until a SetPolicy (issue 14: it is
+	 * the largest agent process in the guest). */
+	if (p->policy.msg_len)
+		start_policy(p);
 	start_guest_extras(p);
 	start_components_then_frontend(p);
 

@@ -132,7 +132,8 @@ agent_sanitized() { [[ $(ldd "$agent" 2>/dev/null) == *libasan* ]]; }
 
 # agent_start NAME: a fresh agent; sets work, shared, addr, agent_pid, cg_name,
 # executor_pid, frontend_pid, spawner_pid (the executor's unfiltered fork,
-# its child for as long as it runs), policy_pid (kata-agent-policy).
+# its child for as long as it runs), policy_pid (kata-agent-policy: empty
+# unless a policy is in force at start, issue 14).
 agent_start() {
   work="$top/$1"
   shared="$work/shared"

@@ -15,7 +15,8 @@
 #    writable; common/relro.c seals it (a GOT overwrite stays a fault);
 #    so is the parent's, the executor's, the front-end's and the policy
 #    process's (static PIEs on musl too with -Dmusl_daemons, sealed the
-#    same way);
+#    same way; the policy process runs once a policy is set: SetPolicy of
+#    one that allows everything starts it);
 #  - the launcher holds exactly its channels, the worker's binary,
 #    the packed request and the init's pidfd; an exec adds nothing to it
 #    and leaves no worker behind;
@@ -105,9 +106,14 @@ t_launcher() {
     eval 'relro_sealed "$lau" && relro_sealed "$mon"'
   local fe pol
   fe=$(child_named "$agent_pid" kata-agent-fron)
+  # no policy process until a policy is set (issue 14): one that allows
+  # everything (tests/policy/agent/no-exec.rego's defaults, exec included)
+  sed '/^default ExecProcessRequest/,$d' "$(dirname "$0")/../policy/agent/no-exec.rego" >"$work/allow-all.rego"
+  echo 'default ExecProcessRequest := true' >>"$work/allow-all.rego"
+  ctl call AgentService/SetPolicy "$(jq -Rs '{policy: .}' "$work/allow-all.rego")" >"$work/setpolicy.out" 2>"$work/setpolicy.err"
   pol=$(child_named "$agent_pid" kata-agent-poli)
   check "the parent's, the executor's, the front-end's and the policy process's relocated data are read-only (RELRO)" \
-    "parent $agent_pid: $(readlink /proc/"$agent_pid"/exe); executor ${executor_pid:-none}; front-end ${fe:-none}; policy ${pol:-none}" \
+    "parent $agent_pid: $(readlink /proc/"$agent_pid"/exe); executor ${executor_pid:-none}; front-end ${fe:-none}; policy ${pol:-none} $(cat "$work/setpolicy.err")" \
     eval 'relro_sealed "$agent_pid" && relro_sealed "$executor_pid" && [ -n "$fe" ] && relro_sealed "$fe" &&
       [ -n "$pol" ] && relro_sealed "$pol"'
 

@@ -17,6 +17,13 @@
  * those requests sent straight to it are refused, and one sent before any
  * MON_POLICY waits for it (then refused).
  *
+ * And a second executor started without a policy (no policy process: the
+ * parent starts one only on the executor's CTL_START_POLICY, issue 14),
+ * to which the compromised front-end sends SetPolicy: unanswered, the ask
+ * ends in UNAVAILABLE within its bound; then a burst of SetPolicy calls
+ * makes the executor ask its parent (this test) once, not once per call,
+ * and all go through once a policy process is handed over.
+ *
  * Needs root (the processes confine themselves; the executor makes
  * cgroups). Runs in a private mount namespace with a private
  * --cgroup-parent.
@@ -52,9 +59,17 @@ static const char
 			"default ExecProcessRequest := false\n"
 			"SetGuestDateTimeRequest := false if { print(\"no clock changes\") }\n";
 
-static char tmp[64], cgparent[64];
-static pid_t epid = -1, ppid_ = -1, mpid = -1;
-static int ctl = -1, fe = -1, mfe = -1, mex = -1, mla = -1;
+/* What the burst of SetPolicy sets: it allows SetPolicy, so that each of
+ * the burst goes through whether it comes before or after the first is in
+ * force, and denies SetGuestDateTime, to show it is. */
+static const char
+	burst_policy[] = "package agent_policy\n"
+			 "default SetPolicyRequest := true\n"
+			 "SetGuestDateTimeRequest := false if { print(\"no clock changes\") }\n";
+
+static char tmp[64], cgparent[64], cglazy[64];
+static pid_t epid = -1, ppid_ = -1, mpid = -1, lazy_epid = -1, lazy_ppid = -1;
+static int ctl = -1, fe = -1, mfe = -1, mex = -1, mla = -1, lazy_ctl = -1, lazy_fe = -1;
 static uint32_t next_id = 1;
 static unsigned policy_gen;
 
@@ -96,21 +111,46 @@ static int pack(const ProtobufCMessage *m, uint8_t **out)
 	return (int)n;
 }
 
-/* A policy process, its channel handed to the executor. */
-static int start_policy(void)
+/* A policy process, its channel handed to the executor at ctl_fd. */
+static int start_policy_on(int ctl_fd, pid_t *pid)
 {
 	const char *bin = getenv("KATA_POLICY");
 	int sp[2];
 	if (!bin || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return -1;
 	char *argv[] = { (char *)"kata-agent-policy", NULL };
-	ppid_ = tu_spawn(bin, argv, &sp[0], 1);
+	*pid = tu_spawn(bin, argv, &sp[0], 1);
 	close(sp[0]);
-	struct ipc_ctl_new_frontend n = { .generation = ++policy_gen, .frontend_pid = ppid_ };
+	struct ipc_ctl_new_frontend n = { .generation = ++policy_gen, .frontend_pid = *pid };
 	struct kerr e = { 0 };
-	int r = ipc_send_fd(ctl, IPC_CTL_NEW_POLICY, 0, &n, sizeof(n), sp[1], &e);
+	int r = ipc_send_fd(ctl_fd, IPC_CTL_NEW_POLICY, 0, &n, sizeof(n), sp[1], &e);
 	close(sp[1]);
-	return ppid_ > 0 && r == 0 ? 0 : -1;
+	return *pid > 0 && r == 0 ? 0 : -1;
+}
+
+static int start_policy(void)
+{
+	return start_policy_on(ctl, &ppid_);
+}
+
+/* The executor's argv, as the parent gives it, with --cgroup-parent cg
+ * (no monitor is started: /bin/false stands in). */
+#define EXECUTOR_ARGC 10
+static void executor_argv(char *argv[EXECUTOR_ARGC], char *cg)
+{
+	char *const a[EXECUTOR_ARGC] = {
+		(char *)"kata-agent-executor",
+		(char *)"--ctl-fd",
+		(char *)"3",
+		(char *)"--shared-dir",
+		tmp,
+		(char *)"--cgroup-parent",
+		cg,
+		(char *)"--monitor-path",
+		(char *)"/bin/false",
+		NULL,
+	};
+	memcpy(argv, a, sizeof(a));
 }
 
 static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
@@ -133,16 +173,8 @@ TEST(executor_and_policy_process_started_with_a_policy)
 	int sp[2], fp[2];
 	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == 0);
 	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fp) == 0);
-	char *argv[] = { (char *)"kata-agent-executor",
-			 (char *)"--ctl-fd",
-			 (char *)"3",
-			 (char *)"--shared-dir",
-			 tmp,
-			 (char *)"--cgroup-parent",
-			 cgparent,
-			 (char *)"--monitor-path",
-			 (char *)"/bin/false",
-			 NULL };
+	char *argv[EXECUTOR_ARGC];
+	executor_argv(argv, cgparent);
 	epid = tu_spawn(exe, argv, &sp[1], 1);
 	REQUIRE(epid > 0);
 	close(sp[1]);
@@ -298,8 +330,121 @@ TEST(monitor_refuses_before_its_verdicts_and_what_they_deny)
 	CHECK(refused_with(mfe, IPC_TTY_WIN_RESIZE_REQ, &rs, sizeof(rs), GRPC_NOT_FOUND, ""));
 }
 
+/* ---- no policy at start: the policy process on demand ---- */
+
+/* A SET_POLICY_REQ with this policy's text, sent without waiting. */
+static int send_set_policy(int fd, uint32_t id, const char *text)
+{
+	Grpc__SetPolicyRequest sp = GRPC__SET_POLICY_REQUEST__INIT;
+	sp.policy = (char *)text;
+	uint8_t *buf;
+	int n = pack(&sp.base, &buf);
+	struct kerr e = { 0 };
+	int r = ipc_send_fd(fd, IPC_SET_POLICY_REQ, id, buf, (size_t)n, -1, &e);
+	free(buf);
+	return r;
+}
+
+/* The control messages the executor sent us (its parent), read until none
+ * is queued: how many were CTL_START_POLICY, -1 for any other. */
+static int start_asks_queued(int fd)
+{
+	int n = 0;
+	struct ipc_msg m;
+	while (tu_ipc_recv(fd, &m, 0) == 1) {
+		n = n < 0 || m.hdr.type != IPC_CTL_START_POLICY ? -1 : n + 1;
+		ipc_msg_release(&m);
+	}
+	return n;
+}
+
+TEST(no_policy_an_unanswered_ask_fails_setpolicy_unavailable_in_bounds)
+{
+	const char *exe = getenv("KATA_EXECUTOR");
+	if (geteuid() != 0)
+		SKIP("needs root");
+	REQUIRE(exe != NULL && tmp[0]);
+	snprintf(cglazy, sizeof(cglazy), "kata-sec-pol-lazy-%d", (int)getpid());
+	char *argv[EXECUTOR_ARGC];
+	executor_argv(argv, cglazy);
+	lazy_epid = tu_executor_start(exe, argv, &lazy_ctl, &lazy_fe);
+	REQUIRE(lazy_epid > 0);
+	/* no policy: everything goes, and nothing is asked of the parent */
+	int st;
+	char m[IPC_ERROR_MSG_MAX];
+	struct ipc_guest_details_req q = { 0 };
+	CHECK_EQ_INT(ask(lazy_fe, IPC_GET_GUEST_DETAILS_REQ, &q, sizeof(q), &st, m, sizeof(m)),
+		     IPC_GET_GUEST_DETAILS_REPLY);
+	CHECK_EQ_INT(start_asks_queued(lazy_ctl), 0);
+	/* a SetPolicy: the executor asks; we (the parent) never answer */
+	uint64_t t0 = tu_now_ms();
+	CHECK(refused_with(lazy_fe, IPC_SET_POLICY_REQ, NULL, 0, GRPC_INVALID_ARGUMENT,
+			   "a policy of 0 bytes"));
+	uint32_t id = next_id++;
+	REQUIRE(send_set_policy(lazy_fe, id, policy_text) == 0);
+	struct ipc_msg r;
+	REQUIRE(tu_ipc_recv(lazy_fe, &r, 30000) == 1);
+	struct kerr f = { 0 };
+	CHECK(r.hdr.id == id && ipc_error_decode(&r, &f) && f.status == GRPC_UNAVAILABLE &&
+	      strstr(f.msg, "no policy process came up within 10 s"));
+	printf("# answered after %llu ms: %s\n", (unsigned long long)(tu_now_ms() - t0), f.msg);
+	ipc_msg_release(&r);
+	CHECK_EQ_INT(start_asks_queued(lazy_ctl), 1);
+}
+
+TEST(compromised_frontend_setpolicy_burst_asks_for_one_policy_process)
+{
+	if (geteuid() != 0)
+		SKIP("needs root");
+	REQUIRE(lazy_epid > 0);
+	enum { N = 32 };
+	uint32_t first = next_id;
+	for (int i = 0; i < N; i++)
+		REQUIRE(send_set_policy(lazy_fe, next_id++, burst_policy) == 0);
+	/* one ask for all of them: it comes, then the calls wait */
+	struct ipc_msg a;
+	REQUIRE(tu_ipc_recv(lazy_ctl, &a, 30000) == 1);
+	CHECK_EQ_INT((int)a.hdr.type, IPC_CTL_START_POLICY);
+	ipc_msg_release(&a);
+	/* as the parent: one policy process; every call then goes through */
+	REQUIRE(start_policy_on(lazy_ctl, &lazy_ppid) == 0);
+	int ok = 0;
+	for (int i = 0; i < N; i++) {
+		struct ipc_msg r;
+		if (tu_ipc_recv(lazy_fe, &r, 30000) != 1)
+			break;
+		ok += r.hdr.type == IPC_OK && r.hdr.id >= first && r.hdr.id < first + N;
+		ipc_msg_release(&r);
+	}
+	CHECK_EQ_INT(ok, N);
+	/* each call was handled before its answer: a second ask would be
+	 * queued by now */
+	CHECK_EQ_INT(start_asks_queued(lazy_ctl), 0);
+	/* the policy they set is in force (each installed policy asks the
+	 * monitors' verdicts, 5 dry checks: until those are answered a
+	 * request may find MAX_WAITING checks queued, RESOURCE_EXHAUSTED) */
+	struct ipc_guest_time t = { .sec = 0, .usec = 0 };
+	int st = GRPC_RESOURCE_EXHAUSTED, got = -1;
+	char m[IPC_ERROR_MSG_MAX];
+	for (int i = 0; i < 600 && st == GRPC_RESOURCE_EXHAUSTED; i++) {
+		got = ask(lazy_fe, IPC_SET_GUEST_DATE_TIME_REQ, &t, sizeof(t), &st, m, sizeof(m));
+		if (st == GRPC_RESOURCE_EXHAUSTED)
+			tu_sleep_ms(50);
+	}
+	CHECK(got == IPC_ERROR && st == GRPC_PERMISSION_DENIED && strstr(m, "no clock changes"));
+	CHECK(time(NULL) > 1700000000);
+}
+
 TEST(teardown)
 {
+	if (lazy_ppid > 0) {
+		kill(lazy_ppid, SIGKILL);
+		waitpid(lazy_ppid, NULL, 0);
+	}
+	bool lazy_exited = lazy_epid <= 0 || tu_executor_stop(lazy_epid, lazy_fe, lazy_ctl);
+	size_t lazy_left = cglazy[0] ? tu_cgroup_parent_remove(cglazy) : 0;
+	CHECK(lazy_exited);
+	CHECK_EQ_INT(lazy_left, 0);
 	if (mpid > 0) {
 		kill(mpid, SIGKILL);
 		waitpid(mpid, NULL, 0);

@@ -11,6 +11,11 @@
  * <prints>" (upstream src/agent/src/policy.rs allow_request). The policy
  * process answers in order, so requests keep their order and ops apply in
  * the order the requests came.
+ *
+ * The parent starts a policy process at boot only with a policy in force;
+ * otherwise the first SetPolicy asks it for one (CTL_START_POLICY) and
+ * waits for its channel (CTL_NEW_POLICY), at most START_TIMEOUT_NS. Once
+ * started it stays: the parent restarts it whenever it dies.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,6 +41,10 @@
  * to 4 MiB), so a front-end that floods the executor is refused
  * RESOURCE_EXHAUSTED past this, instead of growing the executor. */
 #define MAX_WAITING 64
+/* A SetPolicy waits this long for the policy process it asked the parent
+ * for (it comes in milliseconds; the parent's restart throttle may hold it
+ * a second), then fails UNAVAILABLE. */
+#define START_TIMEOUT_NS (10 * NS_PER_S)
 
 enum check_kind {
 	CHECK_REQUEST, /* a front-end request waits for it */
@@ -54,6 +63,7 @@ struct policy_check {
 	uint32_t fe_id, fe_gen; /* CHECK_SET: the SetPolicy call */
 	char *text;             /* CHECK_SET: installed once loaded */
 	size_t len;
+	struct policy_check *next; /* CHECK_SET waiting for a policy process */
 };
 
 struct policy_client {
@@ -68,6 +78,12 @@ struct policy_client {
 	/* The monitors' verdicts (IPC_MON_DENY_*), and the ones being asked. */
 	uint32_t mon_deny, mon_next;
 	unsigned mon_waiting;
+	/* SetPolicy calls waiting for a policy process (none ran when they
+	 * came), in order; whether the parent was asked for one; their bound. */
+	struct policy_check *starting;
+	unsigned n_starting;
+	bool asked;
+	struct loop_timer *start_timer;
 };
 
 /* The requests a monitor answers, by deny bit. */
@@ -442,6 +458,88 @@ static void on_policy_close(struct ipc_chan *c, const char *reason, void *data)
 	}
 }
 
+/* ---- SetPolicy without a policy process ---- */
+
+/* Take the SetPolicy calls waiting for a policy process off the list. */
+static struct policy_check *take_starting(struct executor *x)
+{
+	struct policy_client *p = client(x);
+	struct policy_check *k = p->starting;
+	p->starting = NULL;
+	p->n_starting = 0;
+	p->asked = false;
+	if (p->start_timer) {
+		loop_timer_cancel(x->loop, p->start_timer);
+		p->start_timer = NULL;
+	}
+	return k;
+}
+
+/* None came in time (the parent could not start one, or is stopping). */
+static void on_start_timeout(struct loop *l, void *data)
+{
+	struct executor *x = data;
+	client(x)->start_timer = NULL;
+	struct policy_check *k = take_starting(x), *next;
+	for (; k; k = next) {
+		next = k->next;
+		struct kerr e = { 0 };
+		kerr_set_status(&e, GRPC_UNAVAILABLE, -ETIMEDOUT,
+				"SetPolicy: no policy process came up within %llu s",
+				(unsigned long long)(START_TIMEOUT_NS / NS_PER_S));
+		log_warn("%s", e.msg);
+		answer_fe_error(x, k->fe_gen, k->fe_id, &e);
+		check_free(k);
+	}
+}
+
+/* A policy process is there: the waiting SetPolicy calls go to it, in the
+ * order they came, exactly as if it had been there all along. */
+static void send_starting(struct executor *x)
+{
+	struct policy_check *k = take_starting(x), *next;
+	for (; k; k = next) {
+		next = k->next;
+		k->next = NULL;
+		struct kerr e = { 0 };
+		if (send_load(x, k, k->text, k->len, EMPTY_BASE, &e) < 0) {
+			answer_fe_error(x, k->fe_gen, k->fe_id, &e);
+			check_free(k);
+		}
+	}
+}
+
+/* SetPolicy k came with no policy process: ask the parent for one (once
+ * for all the calls that wait: it starts at most one), and wait. */
+static int wait_for_process(struct executor *x, struct policy_check *k, struct kerr *err)
+{
+	struct policy_client *p = client(x);
+	if (p->n_starting + p->pending.n >= MAX_WAITING)
+		return kerr_set_status(err, GRPC_RESOURCE_EXHAUSTED, -EBUSY,
+				       "SetPolicy: %u requests already wait for the policy",
+				       MAX_WAITING);
+	if (!p->asked) {
+		struct kerr e = { 0 };
+		if (!x->ctl ||
+		    ipc_chan_send(x->ctl, IPC_CTL_START_POLICY, 0, NULL, 0, -1, &e) < 0 || !x->ctl)
+			return kerr_set_status(err, GRPC_UNAVAILABLE, -ENOTCONN,
+					       "SetPolicy: cannot ask the parent for a policy "
+					       "process%s%s",
+					       e.msg[0] ? ": " : "", e.msg);
+		p->asked = true;
+		log_info("policy: SetPolicy waits for a policy process (asked the parent)");
+	}
+	struct policy_check **tail = &p->starting;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = k;
+	p->n_starting++;
+	if (!p->start_timer)
+		p->start_timer = loop_timer_add(x->loop, loop_now_ns() + START_TIMEOUT_NS,
+						on_start_timeout, x);
+	return 0;
+}
+
 /* ---- control channel ---- */
 
 int on_ctl_policy(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr *err)
@@ -489,16 +587,18 @@ int on_ctl_new_policy(struct ipc_chan *c, struct ipc_msg *m, void *data, struct 
 	if (r < 0)
 		return r;
 	log_info("serving policy process channel %s (pid %d)", name, (int)n->frontend_pid);
-	if (!p->text)
-		return 0;
-	/* What the last one had: the policy in force and its state. */
-	struct policy_check *k = check_new(CHECK_LOAD, "");
-	struct kerr e = { 0 };
-	if (!k || send_load(x, k, p->text, p->len, p->base, &e) < 0) {
-		log_error("loading the policy into %s: %s", name, k ? e.msg : "out of memory");
-		if (k)
-			check_free(k);
+	if (p->text) {
+		/* What the last one had: the policy in force and its state. */
+		struct policy_check *k = check_new(CHECK_LOAD, "");
+		struct kerr e = { 0 };
+		if (!k || send_load(x, k, p->text, p->len, p->base, &e) < 0) {
+			log_error("loading the policy into %s: %s", name,
+				  k ? e.msg : "out of memory");
+			if (k)
+				check_free(k);
+		}
 	}
+	send_starting(x);
 	return 0;
 }
 
@@ -567,8 +667,11 @@ int on_set_policy(struct ipc_chan *c, struct ipc_msg *m, void *data, struct kerr
 				IPC_POLICY_TEXT_MAX);
 		return answer_fail(c, m->hdr.id, &e, err);
 	}
-	/* upstream set_policy: a new engine, its state empty */
-	if (send_load(x, k, k->text, k->len, EMPTY_BASE, &e) < 0) {
+	/* upstream set_policy: a new engine, its state empty; none runs yet
+	 * when no policy was ever in force: the parent starts one */
+	int rc = client(x)->chan ? send_load(x, k, k->text, k->len, EMPTY_BASE, &e)
+				 : wait_for_process(x, k, &e);
+	if (rc < 0) {
 		check_free(k);
 		return answer_fail(c, m->hdr.id, &e, err);
 	}
@@ -597,6 +700,10 @@ void policy_free(struct executor *x)
 	}
 	if (p->timer)
 		loop_timer_cancel(x->loop, p->timer);
+	for (struct policy_check *k = take_starting(x), *next; k; k = next) {
+		next = k->next;
+		check_free(k);
+	}
 	free(p->text);
 	free(p->base);
 	free(p);

@@ -14,8 +14,10 @@
  *  - policy_requests.c: the policy input of a front-end request.
  *
  * Without a policy (none at start, no SetPolicy yet) every request is let
- * through, as before. With one and no policy process (it died, it is being
- * restarted), every request fails UNAVAILABLE: closed, never open.
+ * through, as before, and no policy process runs: the first SetPolicy asks
+ * the parent for one (CTL_START_POLICY) and waits for it. With a policy and
+ * no policy process (it died, it is being restarted), every request fails
+ * UNAVAILABLE: closed, never open.
  */
 #ifndef KATA_EXECUTOR_POLICY_H
 #define KATA_EXECUTOR_POLICY_H

@@ -8,13 +8,19 @@
 # requests by ops and across a policy process killed with -9 (requests fail
 # closed while it is away), the requests the monitors answer (WaitProcess,
 # WriteStdin denied; ReadStdout redacted), and a runaway policy stopped at
-# its bound while the agent keeps serving. Requests are shaped as the Go
-# runtime sends them (kata_agent.go: exec's process with Args, Env, Cwd,
-# User; containerId/execId). Prints TAP.
+# its bound while the agent keeps serving. Without a policy at start no
+# policy process runs (issue 14): the first SetPolicy starts one, a burst of
+# them starts one only (a host, or a compromised front-end, cannot make the
+# parent start processes in a loop), it is restarted after a kill -9 with
+# the policy back, and a policy that does not compile leaves none in force.
+# Requests are shaped as the Go runtime sends them (kata_agent.go: exec's
+# process with Args, Env, Cwd, User; containerId/execId; startSandbox sends
+# SetPolicy{policy} through setPolicy right after its Health check, before
+# anything else). Prints TAP.
 #
 #   policy.sh KATA_AGENT KATA_AGENT_CTL MAKE_BUSYBOX_BUNDLE
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 16
+plan 24
 suite_requires
 
 pol="$(cd "$(dirname "$0")/../../policy/agent" && pwd)"
@@ -41,16 +47,100 @@ start_sleeper() {
   wait_for_file_text "$work/sleeper.out" ready 200
 }
 
+policy_procs() { # the agent's kata-agent-policy children
+  local p
+  for p in $(descendants "$agent_pid"); do
+    [ "$(ppid_of "$p")" = "$agent_pid" ] && [[ "$(comm_of "$p")" == kata-agent-pol* ]] && echo "$p"
+  done
+}
+starts() { grep -c "policy process started" "$work/agent.log"; }
+# call_while_unavailable NAME METHOD JSON: call, again while it fails
+# UNAVAILABLE (a restarted policy process's channel is not the executor's
+# yet), 10 s at most
+call_while_unavailable() {
+  for _ in $(seq 1 100); do
+    call "$@"
+    [ "$rc" -ne 0 ] && grep -q UNAVAILABLE "$work/$1.err" || return 0
+    sleep 0.1
+  done
+}
+
+# No policy at start: no policy process until a SetPolicy; the runtime's
+# SetPolicy (kata_agent.go startSandbox -> setPolicy) starts one, however
+# many come at once, and what it installs applies and survives a kill -9.
 t_none() {
-  agent_start nopolicy || { skip 1 "no policy" "the agent did not start"; return; }
+  agent_start nopolicy || { skip 6 "no policy" "the agent did not start"; return; }
   check "no policy configured: the announce line says so" "$(grep announce "$work/agent.log")" \
     grep -q '"policy":"none (every request allowed)"' "$work/agent.log"
+  check "no policy configured: no policy process runs" "$(ps -o pid,comm --ppid "$agent_pid")" \
+    eval '[ -z "$policy_pid" ] && [ -z "$(policy_procs)" ] && [ "$(starts)" = 0 ]'
+
+  local i pids=() bad=0
+  for i in 1 2 3 4 5 6 7 8; do
+    set_policy "burst$i" "$pol/no-exec.rego" &
+    pids+=($!)
+  done
+  for i in 1 2 3 4 5 6 7 8; do
+    wait "${pids[$((i - 1))]}"
+    [ -s "$work/burst$i.err" ] && bad=$((bad + 1))
+  done
+  rc=-
+  check "8 SetPolicy calls at once on a fresh agent: every one answered OK" \
+    "$(diag burst1; tail -n 3 "$work"/burst*.err)" want "$bad" 0
+  local procs
+  procs=$(policy_procs)
+  check "...and they started one policy process (one ask, one start, one process)" \
+    "$(grep -E "asks for a policy process|waits for a policy process|policy process started" "$work/agent.log"); running: $procs" \
+    eval '[ "$(starts)" = 1 ] && [ "$(grep -c "waits for a policy process" "$work/agent.log")" = 1 ] &&
+      [ "$(grep -c "the executor asks for a policy process" "$work/agent.log")" = 1 ] &&
+      [ "$(wc -w <<<"$procs")" = 1 ]'
+
+  rc=-
+  start_sleeper
+  call sh ExecProcess "$(exec_req sh /bin/sh -c 'echo hi')"
+  check "the policy the first SetPolicy set applies: ExecProcess denied with its prints" "$(diag sh)" \
+    denied sh 'ExecProcessRequest is blocked by policy: exec of ["/bin/sh","-c","echo hi"] into sleeper is not allowed'
+
+  kill -KILL "$procs"
+  local np=
+  for _ in $(seq 1 100); do
+    np=$(policy_procs) && [ -n "$np" ] && [ "$np" != "$procs" ] && break
+    sleep 0.1
+  done
+  call_while_unavailable sh2 ExecProcess "$(exec_req sh2 /bin/sh)"
+  local d=$rc
+  call_while_unavailable ok ExecProcess "$(exec_req ok /bin/true)"
+  check "killed with -9: restarted, and the policy is back (/bin/sh denied, /bin/true runs)" \
+    "$(diag sh2); new policy process: ${np:-none}" \
+    eval '[ -n "$np" ] && [ "$np" != "$procs" ] && rc=$d denied sh2 "is not allowed" && [ $rc -eq 0 ]'
+  agent_stop
+}
+
+# A SetPolicy whose policy does not compile on a fresh agent: refused as
+# upstream (INVALID_ARGUMENT), no policy in force; the policy process it
+# started stays (the next SetPolicy needs no start).
+t_bad() {
+  agent_start badpolicy || { skip 2 "bad policy" "the agent did not start"; return; }
+  printf 'package agent_policy\n\nExecProcessRequest := if {\n' >"$work/bad.rego"
+  set_policy bad "$work/bad.rego"
+  check "a policy that does not compile, on a fresh agent: INVALID_ARGUMENT" "$(diag bad)" \
+    eval '[ $rc -ne 0 ] && grep -q INVALID_ARGUMENT "$work/bad.err"'
+  rc=-
+  start_sleeper
+  call sh ExecProcess "$(exec_req sh /bin/sh -c 'echo hi')"
+  local procs
+  procs=$(policy_procs)
+  check "...no policy is in force (ExecProcess of /bin/sh runs); the policy process stays" \
+    "$(diag sh); policy processes: $procs" \
+    eval '[ $rc -eq 0 ] && ! grep -q "policy in force" "$work/agent.log" && [ "$(wc -w <<<"$procs")" = 1 ]'
   agent_stop
 }
 
 t_policy() {
   agent_toml="policy_file = \"$pol/no-exec.rego\"" agent_start policy || {
-    skip 12 "policy" "the agent did not start"; return; }
+    skip 13 "policy" "the agent did not start"; return; }
+  check "with a policy file the policy process runs from boot" "$(grep "policy process" "$work/agent.log")" \
+    eval '[ -n "$policy_pid" ] && [ "$(starts)" = 1 ]'
   local sum
   sum=$(sha256sum "$pol/no-exec.rego" | cut -d' ' -f1)
   check "the announce line names the policy file and its sha256" "$(grep announce "$work/agent.log")" \
@@ -144,5 +234,6 @@ t_runaway() {
 }
 
 t_none
+t_bad
 t_policy
 t_runaway

@@ -433,6 +433,16 @@ size_t tu_cgroup_parent_remove(const char *parent)
 	return left;
 }
 
+bool tu_executor_teardown(pid_t pid, int fe, int ctl, const char *cgparent, const char *dir,
+			  size_t *left)
+{
+	bool exited = tu_executor_stop(pid, fe, ctl);
+	*left = tu_cgroup_parent_remove(cgparent);
+	if (dir && dir[0])
+		tu_rm_rf(dir);
+	return exited;
+}
+
 /* ---- IPC ---- */
 
 int tu_ipc_recv(int fd, struct ipc_msg *m, int ms)

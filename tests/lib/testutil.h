@@ -127,6 +127,12 @@ bool tu_executor_stop(pid_t pid, int fe, int ctl);
 /* rmdir what a test's --cgroup-parent left (its children, then itself,
  * v1 hierarchies and v2): how many directories could not go. */
 size_t tu_cgroup_parent_remove(const char *parent);
+/* The end of a test that started an executor with a temp shared dir and a
+ * cgroup parent: tu_executor_stop, tu_cgroup_parent_remove (*left: what
+ * could not go), then the dir removed when set. Whether it exited by
+ * itself. */
+bool tu_executor_teardown(pid_t pid, int fe, int ctl, const char *cgparent, const char *dir,
+			  size_t *left);
 
 /* ---- IPC ---- */
 

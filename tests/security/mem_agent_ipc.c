@@ -187,10 +187,8 @@ TEST(executor_refuses_settings_out_of_range_at_start)
 
 TEST(teardown)
 {
-	bool exited = tu_executor_stop(epid, fe, ctl);
-	size_t left = tu_cgroup_parent_remove(cgparent);
-	if (tmp[0])
-		tu_rm_rf(tmp);
+	size_t left;
+	bool exited = tu_executor_teardown(epid, fe, ctl, cgparent, tmp, &left);
 	CHECK(exited);
 	CHECK_EQ_INT(left, 0);
 }

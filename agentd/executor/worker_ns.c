@@ -15,8 +15,9 @@
 
 #define WORKER_NS_KEPT_MAX 4
 
-int worker_ns_readonly(const char *const *hidden, size_t nhidden, const char *const *kept,
-		       size_t nkept, struct kerr *err)
+static const char *const hidden[] = { "/dev", "/run" };
+
+int worker_ns_readonly(const char *const *kept, size_t nkept, struct kerr *err)
 {
 	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
 	int fd[WORKER_NS_KEPT_MAX];
@@ -33,7 +34,7 @@ int worker_ns_readonly(const char *const *hidden, size_t nhidden, const char *co
 		fd[i] = open_tree(AT_FDCWD, kept[i],
 				  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
 	int r = 0;
-	for (size_t i = 0; r == 0 && i < nhidden; i++)
+	for (size_t i = 0; r == 0 && i < sizeof(hidden) / sizeof(hidden[0]); i++)
 		if (mount("tmpfs", hidden[i], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 			  "size=16k,nr_inodes=16,mode=0755") < 0 &&
 		    errno != ENOENT)

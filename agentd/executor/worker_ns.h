@@ -17,12 +17,12 @@
 #include "err.h"
 
 /* In the forked worker, while it still has CAP_SYS_ADMIN: a mount
- * namespace of its own, private (nothing reaches the guest's); each
- * existing directory of hidden[] covered by an empty tmpfs; each file of
- * kept[] that existed before put back there (the same file, bind-mounted
- * over an empty one; each must be directly inside a hidden directory);
- * then every mount read-only and the cwd "/". */
-int worker_ns_readonly(const char *const *hidden, size_t nhidden, const char *const *kept,
-		       size_t nkept, struct kerr *err);
+ * namespace of its own, private (nothing reaches the guest's); /dev and
+ * /run, where a guest keeps its device nodes and unix sockets (the CDH's,
+ * the attestation agent's), covered by empty tmpfs mounts; each file of
+ * kept[] that existed put back there (the same file, bind-mounted over an
+ * empty one; each must be directly in /dev or /run); then every mount
+ * read-only and the cwd "/". */
+int worker_ns_readonly(const char *const *kept, size_t nkept, struct kerr *err);
 
 #endif

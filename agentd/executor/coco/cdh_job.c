@@ -142,19 +142,17 @@ int cdh_job_confine(struct kerr *err)
  * (worker_ns.h). It stays uid 0 (the node is reopened through
  * /proc/self/fd): uid 0 without a capability still owns root's files,
  * which the read-only mounts keep it from writing, and root's device nodes
- * and sockets, which it cannot reach but for its own device. */
-static const char *const job_hidden[] = { "/dev", "/run" };
-
-/* Namespaces of its own (ns: CLONE_NEWNS, CLONE_NEWNET), taken while the
- * worker still has CAP_SYS_ADMIN; a new mount namespace is private, so
- * that nothing mounted in it reaches the guest's, and read-only. */
+ * and sockets, which it cannot reach but for its own device.
+ *
+ * Namespaces of its own (ns: CLONE_NEWNS, CLONE_NEWNET), taken while the
+ * worker still has CAP_SYS_ADMIN. */
 static int unshare_private(int ns, const char *node, struct kerr *err)
 {
 	const char *kept[] = { "/dev/null", node };
 	if ((ns & CLONE_NEWNET) && unshare(CLONE_NEWNET) < 0)
 		return kerr_set(err, -errno, "unshare a network namespace: %s", strerror(errno));
 	if (ns & CLONE_NEWNS)
-		return worker_ns_readonly(job_hidden, 2, kept, node ? 2 : 1, err);
+		return worker_ns_readonly(kept, node ? 2 : 1, err);
 	return 0;
 }
 

@@ -106,13 +106,10 @@ static void ipt_lock_prepare(void)
 	close(fd);
 }
 
-/* The tool's view (worker_ns.h): /dev and /run, where a guest keeps
- * device nodes and unix sockets (the CDH's, the attestation agent's) that
- * group root, the tool's group, might open or connect to, are empty but
- * for /dev/null, which shells and tools open for their output, and, for a
- * restore, the guest's xtables lock, so that the tool waits on the lock
- * every other iptables user of the guest takes. */
-static const char *const ipt_hidden[] = { "/dev", "/run" };
+/* What the tool sees of the hidden /dev and /run (worker_ns.h): /dev/null,
+ * which shells and tools open for their output, and, for a restore, the
+ * guest's xtables lock, so that the tool waits on the lock every other
+ * iptables user of the guest takes. */
 static const char *const ipt_kept[] = { "/dev/null", IPT_LOCK_FILE };
 
 /* In the child: uid IPT_UID, gid IPT_GID, no supplementary group, and
@@ -160,8 +157,7 @@ static __attribute__((noreturn)) void ipt_child(pid_t executor, const char *path
 	if (restore)
 		ipt_lock_prepare();
 	struct kerr e = { 0 };
-	if (worker_ns_readonly(ipt_hidden, 2, ipt_kept, restore ? 2 : 1, &e) < 0 ||
-	    ipt_confine(&e) < 0) {
+	if (worker_ns_readonly(ipt_kept, restore ? 2 : 1, &e) < 0 || ipt_confine(&e) < 0) {
 		dprintf(2, "%s: %s\n", name, e.msg);
 		_exit(126);
 	}

@@ -437,7 +437,7 @@ disk_section() {
 
 # 3. Encrypted block storages (SecureMount) and sealed files in volumes.
 t_secure() {
-  disk_section 9 "encrypted storage and sealed files" secure "--secure-mount-tmpfs" "agent.secure_storage_integrity=false" || return 0
+  disk_section 9 "encrypted storage and sealed files" secure "--secure-mount-tmpfs" "agent.secure_storage_integrity=false agent.hotplug_timeout=1" || return 0
   local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA=
   plain_request enc '["sh", "-c", "grep \" /data \" /proc/self/mountinfo; echo kept >/data/f && cat /data/f; exec sleep 1000"]'
   add_json enc '.storages = [$s] | .OCI.Mounts += [{destination: "/data", source: $mp, type: "bind", options: ["rbind", "rw"]}]' \
@@ -754,13 +754,15 @@ t_cancel() {
 }
 
 # 8. A SecureMount the CDH answers only after agent.cdh_api_timeout (2 s
-#    here; the test CDH mounts 10 s after the call, which leaves the
-#    "meanwhile" steps 8 s even on a loaded machine: with 6 s, a run
-#    beside three builds saw the CDH done before they ended): the executor gave up
-#    on the call, not on the mount point. It stays reserved and what the
-#    CDH mounts there later is detached.
+#    here; the test CDH mounts when the test opens its gate, once the
+#    create failed and the "meanwhile" steps ended: no race with a loaded
+#    machine, no fixed wait): the executor gave up on the call, not on the
+#    mount point. It stays reserved and what the CDH mounts there later is
+#    detached.
 t_late() {
-  disk_section 7 "a SecureMount the CDH answers after the timeout" late "--secure-mount-tmpfs --slow-secure-mount 10" "agent.cdh_api_timeout=2" || return 0
+  local gate=$top/late.gate
+  rm -f "$gate"
+  disk_section 7 "a SecureMount the CDH answers after the timeout" late "--secure-mount-tmpfs --slow-secure-mount 1 --secure-mount-gate $gate" "agent.cdh_api_timeout=2" || return 0
   local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA= dir=$work/run/kata-containers/sandbox/storage/MDAvMDA=
   local fds
   fds=$(ls "/proc/$executor_pid/fd" | wc -l)
@@ -784,8 +786,9 @@ t_late() {
      grep -q "(7:[0-9]*): a SecureMount of it on $mp" "$work/l2.out" && [ "$(wc -l <"$work/mounts.log")" = 1 ] &&
      [ -z "$(ls -A "$dir")" ]'
 
+  touch "$gate"
   wait_log "the SecureMount of $mp given up on: the CDH's late mount detached" 20
-  check "the CDH's late mount (10 s after the call): detached, its directory removed; no worker, no fd left; the agent serves" \
+  check "the CDH's late mount (after the timeout and those requests): detached, its directory removed; no worker, no fd left; the agent serves" \
     "$(grep -a -e "given up on" -e "MDAvMDA= now" "$work/agent.log"; grep MDAvMDA "/proc/$executor_pid/mountinfo"; ls -la "$dir" 2>&1; echo "workers $(workers) fds $fds -> $(ls "/proc/$executor_pid/fd" | wc -l)")" eval \
     'grep -q "SecureMount of .*MDAvMDA= now" "$work/agent.log" && [ "$(mounts_of "$mp")" = 0 ] &&
      [ ! -e "$dir" ] && [ "$(workers)" = 0 ] && [ "$(ls "/proc/$executor_pid/fd" | wc -l)" = "$fds" ] &&
@@ -821,18 +824,23 @@ t_late() {
 
   # RemoveContainer during the call: the orphan's call times out, and its
   # late mount goes the same way.
+  rm -f "$gate"
   secure_req l5 "$mp" '["true"]'
   create l5 &
   local cpid=$!
   wait_lines "$work/mounts.log" 2
   remove l5
   wait "$cpid"
+  wait_log "container l5: its SecureMount of $mp ended without the CDH" 20
+  touch "$gate"
   wait_log "container l5: the SecureMount of $mp given up on: the CDH's late mount detached" 20
   check "RemoveContainer during a SecureMount the CDH answers after the timeout: its late mount detached, its directory removed" \
     "$(grep -a "l5" "$work/agent.log" | tail -n 4; ls -la "$dir" 2>&1)" eval \
     'grep -q "container l5: its SecureMount of $mp ended without the CDH.s answer" "$work/agent.log" && [ "$(mounts_of "$mp")" = 0 ] && [ ! -e "$dir" ]'
 
-  # DestroySandbox while one is given up on and not mounted yet.
+  # DestroySandbox while one is given up on and not mounted yet (the gate
+  # stays shut: the CDH mounts nothing before the agent stops).
+  rm -f "$gate"
   secure_req l6 "$mp" '["true"]'
   create l6
   ctl call AgentService/DestroySandbox '{}' >"$work/destroy.out" 2>&1
@@ -847,17 +855,20 @@ t_late() {
 
 # 9. The same, the CDH mounting after the timed checks ended
 #    (agent.cdh_api_timeout=1: a check every second, 12 of them; the CDH
-#    mounts 24 s after the call, well after the ~12 s of checks even on a
-#    loaded machine): the mount point stays reserved, and the
-#    next RemoveContainer finds the late mount.
+#    mounts when the test opens its gate, once the agent logged its last
+#    check): the mount point stays reserved, and the next RemoveContainer
+#    finds the late mount.
 t_recheck() {
-  disk_section 2 "a late mount found at a RemoveContainer" recheck "--secure-mount-tmpfs --slow-secure-mount 24" "agent.cdh_api_timeout=1" || return 0
+  local gate=$top/recheck.gate
+  rm -f "$gate"
+  disk_section 2 "a late mount found at a RemoveContainer" recheck "--secure-mount-tmpfs --slow-secure-mount 1 --secure-mount-gate $gate" "agent.cdh_api_timeout=1" || return 0
   local sp=$KR/sandbox/storage mp=$KR/sandbox/storage/MDAvMDA= dir=$work/run/kata-containers/sandbox/storage/MDAvMDA=
   secure_req r1 "$mp" '["true"]'
   create r1
   rc=$?
   wait_log "the CDH has not mounted $mp after 12 checks: it stays reserved" 20
-  wait_log "SecureMount of $mp now" 25
+  touch "$gate"
+  wait_log "SecureMount of $mp now" 10
   local_req r2 "$mp"
   create r2
   local r2=$?

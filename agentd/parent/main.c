@@ -48,6 +48,7 @@
 #include "number.h"
 #include "process_opts.h"
 #include "initdata_boot.h"
+#include "kernel_check.h"
 #include "ipc.h"
 #include "log.h"
 #include "loop.h"
@@ -880,6 +881,14 @@ static int parent_prepare(struct parent *p, const char *initdata, struct kerr *e
 	json_t *announce = options_to_json(&p->opts);
 	json_object_set_new(announce, "policy", policy_source_json(&p->policy));
 	log_announce(announce);
+	/* Not fatal: as PID 1 an exit is a guest panic that leaves the host only
+	 * the console; serving, the host gets this line on the log channel and
+	 * each request that needs a missing call fails with its name. */
+	char missing[128];
+	if (kernel_check(missing, sizeof(missing)) > 0)
+		log_error("this kernel lacks %s (ENOSYS): the agent needs Linux 5.12 or later "
+			  "with them; it serves, and requests that need them fail",
+			  missing);
 	if (p->pid1 && init_late(p->opts.unified_cgroup_hierarchy, err) < 0) {
 		log_error("%s", err->msg);
 		return -1;

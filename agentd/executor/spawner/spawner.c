@@ -89,7 +89,7 @@ static void on_spawn_x(struct executor *x, int sock, struct ipc_msg *m)
 	int err = errno;
 	cg_forget(c.cg);
 	if (pid < 0) {
-		kerr_set(&e, -err, "container %s: clone X: %s", s.container_id, strerror(err));
+		kerr_set(&e, -err, "container %s: clone3 (X): %s", s.container_id, strerror(err));
 		reply_error(sock, m->hdr.id, &e);
 		return;
 	}

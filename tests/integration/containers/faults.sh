@@ -9,7 +9,7 @@
 # RemoveContainer timeout does, shown by making it happen: a monitor is
 # stopped (SIGSTOP: it reads nothing, as a hung one) and then killed.
 . "$(dirname "$0")/../../lib/agent.sh" "$@"
-plan 12
+plan 15
 suite_requires
 
 # start_detached ID BUNDLE: CreateContainer + StartContainer as the runtime
@@ -149,8 +149,44 @@ t_agent_gone() {
     '[ $rc -eq 125 ] && grep -q "could not reconnect" "$out" && grep -q "RemoveContainer: not connected" "$out"'
 }
 
+# A guest kernel without calls the agent needs (older than Linux 5.12, or
+# one whose configuration or a filter around the agent answers ENOSYS):
+# played here by tests/lib/enosys.c, a seccomp filter the whole agent runs
+# under. The parent says so at start (agentd/parent/kernel_check.c) and
+# serves; a container fails naming the call, leaving nothing behind.
+t_old_kernel() {
+  local normal=$work/agent.log
+  check "on this kernel the agent logs no missing system call" "$(grep -a "this kernel lacks" "$normal")" \
+    eval '! grep -aq "this kernel lacks" "$normal"'
+  printf '#!/bin/sh\nexec "%s" mount_setattr,openat2,clone3 "%s" "$@"\n' "$KATA_ENOSYS" "$agent" >"$top/agent-enosys"
+  chmod +x "$top/agent-enosys"
+  if ! agent=$top/agent-enosys agent_start oldkernel; then
+    fail_rest "the agent did not start under the filter"
+    return
+  fi
+  ctl check >"$work/check.out" 2>&1
+  rc=$?
+  check "without mount_setattr, openat2 and clone3 (ENOSYS): the agent starts, logs one error naming the three and Linux 5.12, and serves" \
+    "rc $rc: $(grep -a -e lacks -e ERRO "$work/agent.log" | head -n 5)" eval \
+    '[ $rc -eq 0 ] && [ "$(grep -ac "this kernel lacks mount_setattr, openat2, clone3 (ENOSYS): the agent needs Linux 5.12" "$work/agent.log")" = 1 ]'
+  local mounts b
+  mounts=$(wc -l <"/proc/$executor_pid/mountinfo")
+  b=$(bundle oldk sh -c 'echo should not run')
+  ctl run "$b" --id oldk >"$work/oldk.out" 2>&1
+  rc=$?
+  local left
+  left=$(descendants "$agent_pid" | wc -w)
+  check "a container there: CreateContainer fails naming the missing call; no process, cgroup or mount of it left; the agent serves" \
+    "rc $rc: $(cat "$work/oldk.out"); processes $left; mounts $mounts -> $(wc -l <"/proc/$executor_pid/mountinfo")" eval \
+    '[ $rc -ne 0 ] && grep -Eq "(mount_setattr|openat2|clone3).*Function not implemented" "$work/oldk.out" &&
+     ! grep -q "should not run" "$work/oldk.out" && [ -z "$(find /sys/fs/cgroup -path "*$cg_name*oldk*" 2>/dev/null)" ] &&
+     [ "$(wc -l <"/proc/$executor_pid/mountinfo")" = "$mounts" ] && ctl check >/dev/null 2>&1'
+  agent_stop
+}
+
 agent_start faults || exit 1
 t_monitor_death || fail_rest "the monitor death checks could not start"
 t_remove_timeout
 t_agent_gone
 agent_stop
+t_old_kernel

@@ -47,11 +47,13 @@ start_sleeper() {
   wait_for_file_text "$work/sleeper.out" ready 200
 }
 
-policy_procs() { # the agent's kata-agent-policy children
+policy_procs() { # the agent's kata-agent-policy children (status 0: the
+  # loop's last test is not the answer)
   local p
   for p in $(descendants "$agent_pid"); do
     [ "$(ppid_of "$p")" = "$agent_pid" ] && [[ "$(comm_of "$p")" == kata-agent-pol* ]] && echo "$p"
   done
+  return 0
 }
 starts() { grep -c "policy process started" "$work/agent.log"; }
 # call_while_unavailable NAME METHOD JSON: call, again while it fails

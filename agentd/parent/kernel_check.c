@@ -6,64 +6,31 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdbool.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "libc_compat.h"
 
-/* Each probe returns true when the call exists. The arguments are ones the
- * kernel refuses before doing anything (fd -1, a reversed range), so the
- * only question answered is ENOSYS or not. */
-static bool has(long r)
-{
-	return r >= 0 || errno != ENOSYS;
-}
-
-static bool has_mount_setattr(void)
-{
-	/* every read-only rootfs and mount, the workers' read-only namespaces */
-	return has(syscall(SYS_mount_setattr, -1, "", AT_EMPTY_PATH, NULL, 0));
-}
-
-static bool has_openat2(void)
-{
-	/* every path the host names, resolved beneath its root */
-	return has(syscall(SYS_openat2, -1, "", NULL, 0));
-}
-
-static bool has_close_range(void)
-{
-	/* every child's fds closed before it runs anything (5.9) */
-	return has(syscall(SYS_close_range, 1u, 0u, 0));
-}
-
-static bool has_clone3(void)
-{
-	/* the container's init born in its cgroup (CLONE_INTO_CGROUP, 5.7) */
-	return has(syscall(SYS_clone3, NULL, 0));
-}
-
-static bool has_pidfd_getfd(void)
-{
-	return has(syscall(SYS_pidfd_getfd, -1, 0, 0));
-}
-
-static bool has_open_tree(void)
-{
-	/* the new mount API (5.2): mounts made from fds, never from paths */
-	return has(syscall(SYS_open_tree, -1, "", 0));
-}
-
+/* Each call with arguments the kernel refuses before doing anything (fd -1,
+ * a size of 0, a reversed range): the only question answered is ENOSYS or
+ * not. */
 static const struct {
 	const char *name;
-	bool (*probe)(void);
+	long nr;
+	long a[3];
 } calls[] = {
-	{ "mount_setattr", has_mount_setattr }, { "openat2", has_openat2 },
-	{ "close_range", has_close_range },     { "clone3", has_clone3 },
-	{ "pidfd_getfd", has_pidfd_getfd },     { "open_tree", has_open_tree },
+	/* every read-only rootfs and mount, the workers' read-only namespaces (5.12) */
+	{ "mount_setattr", SYS_mount_setattr, { -1, (long)"", AT_EMPTY_PATH } },
+	/* every path the host names, resolved beneath its root (5.6) */
+	{ "openat2", SYS_openat2, { -1, (long)"", 0 } },
+	/* every child's fds closed before it runs anything (5.9) */
+	{ "close_range", SYS_close_range, { 1, 0, 0 } },
+	/* the container's init born in its cgroup (CLONE_INTO_CGROUP, 5.7) */
+	{ "clone3", SYS_clone3, { 0, 0, 0 } },
+	{ "pidfd_getfd", SYS_pidfd_getfd, { -1, 0, 0 } },
+	/* the new mount API (5.2): mounts made from fds, never from paths */
+	{ "open_tree", SYS_open_tree, { -1, (long)"", 0 } },
 };
 
 int kernel_check(char *missing, size_t len)
@@ -73,7 +40,9 @@ int kernel_check(char *missing, size_t len)
 	if (len)
 		missing[0] = '\0';
 	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
-		if (calls[i].probe())
+		const long *a = calls[i].a;
+		/* the arguments past the third are 0: a NULL or a size of 0 */
+		if (syscall(calls[i].nr, a[0], a[1], a[2], 0L, 0L) >= 0 || errno != ENOSYS)
 			continue;
 		n++;
 		if (used < len) {

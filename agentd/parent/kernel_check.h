@@ -4,8 +4,8 @@
  * agent cannot work without (doc/guest-image.md "Kernel"): a guest kernel
  * older than Linux 5.12, or one whose configuration or a seccomp filter
  * around the agent answers ENOSYS, gets one error line naming each missing
- * call and what fails without it, instead of an ENOSYS in the middle of a
- * CreateContainer.
+ * call and the kernel the agent needs, instead of an ENOSYS first seen in
+ * the middle of a CreateContainer.
  *
  * Offers: kernel_check().
  */

@@ -30,7 +30,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -151,12 +150,6 @@ static void executor_argv(char *argv[EXECUTOR_ARGC], char *cg)
 		NULL,
 	};
 	memcpy(argv, a, sizeof(a));
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st, (void)f;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
 }
 
 TEST(executor_and_policy_process_started_with_a_policy)
@@ -435,28 +428,26 @@ TEST(compromised_frontend_setpolicy_burst_asks_for_one_policy_process)
 	CHECK(time(NULL) > 1700000000);
 }
 
+static void kill_reap(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+}
+
 TEST(teardown)
 {
-	if (lazy_ppid > 0) {
-		kill(lazy_ppid, SIGKILL);
-		waitpid(lazy_ppid, NULL, 0);
-	}
-	bool lazy_exited = lazy_epid <= 0 || tu_executor_stop(lazy_epid, lazy_fe, lazy_ctl);
-	size_t lazy_left = cglazy[0] ? tu_cgroup_parent_remove(cglazy) : 0;
+	kill_reap(lazy_ppid);
+	size_t lazy_left = 0;
+	bool lazy_exited = lazy_epid <= 0 || tu_executor_teardown(lazy_epid, lazy_fe, lazy_ctl,
+								  cglazy, NULL, &lazy_left);
 	CHECK(lazy_exited);
 	CHECK_EQ_INT(lazy_left, 0);
-	if (mpid > 0) {
-		kill(mpid, SIGKILL);
-		waitpid(mpid, NULL, 0);
-	}
-	if (ppid_ > 0) {
-		kill(ppid_, SIGKILL);
-		waitpid(ppid_, NULL, 0);
-	}
-	bool exited = tu_executor_stop(epid, fe, ctl);
-	size_t left = tu_cgroup_parent_remove(cgparent);
-	if (tmp[0])
-		nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	kill_reap(mpid);
+	kill_reap(ppid_);
+	size_t left;
+	bool exited = tu_executor_teardown(epid, fe, ctl, cgparent, tmp, &left);
 	CHECK(exited);
 	CHECK_EQ_INT(left, 0);
 }
